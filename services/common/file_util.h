@@ -1,0 +1,28 @@
+// Small file helpers with errors that name the file.
+#ifndef KINEX_SERVICES_COMMON_FILE_UTIL_H_
+#define KINEX_SERVICES_COMMON_FILE_UTIL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace kinex {
+
+// Returns the contents of `path`. NOT_FOUND when it does not exist,
+// PERMISSION_DENIED when it cannot be read; both name the path.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+// Writes `contents` to `path` atomically (temp file, fsync, rename) with the
+// given permission bits.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view contents, int mode = 0644);
+
+// Reads a private key file, refusing one that group or others can read
+// (FAILED_PRECONDITION naming the path and its mode): private keys are 0600.
+absl::StatusOr<std::string> ReadPrivateKeyFile(const std::string& path);
+
+}  // namespace kinex
+
+#endif  // KINEX_SERVICES_COMMON_FILE_UTIL_H_

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Kinex builds, runs and tests with.
+# Idempotent: packages already installed are skipped, and apt-get runs only when
+# something is missing. Needs root (or sudo) the first time on a fresh machine.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  # RPC, serialisation, base library
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  # crypto, PKI tooling
+  libssl-dev openssl
+  # stores: SQLite (embedded default), PostgreSQL (client library; server for tests)
+  libsqlite3-dev sqlite3 libpq-dev postgresql
+  # metrics
+  prometheus-cpp-dev
+  # tests, benchmarks, fuzzing (libFuzzer ships in clang's runtime)
+  libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
