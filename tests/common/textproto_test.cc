@@ -1,0 +1,64 @@
+#include "services/common/textproto.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kinex/config/v1/config.pb.h"
+#include "services/common/file_util.h"
+
+namespace kinex {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ParseTextProto, ParsesValidText) {
+  kinex::config::v1::KinexConfig config;
+  ASSERT_TRUE(ParseTextProto("target: \"audit\"\nlisten { audit: \"127.0.0.1:0\" }",
+                             "k.textproto", &config)
+                  .ok());
+  EXPECT_EQ(config.target(), "audit");
+  EXPECT_EQ(config.listen().audit(), "127.0.0.1:0");
+}
+
+TEST(ParseTextProto, UnknownFieldNamesFileLineAndField) {
+  kinex::config::v1::KinexConfig config;
+  absl::Status s = ParseTextProto("target: \"all\"\n\ntargt: \"audit\"\n",
+                                  "kinex.textproto", &config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("kinex.textproto:3:"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("no field named \"targt\""));
+}
+
+TEST(ParseTextProto, SyntaxErrorNamesLine) {
+  kinex::config::v1::KinexConfig config;
+  absl::Status s = ParseTextProto("tls {\n  ca_file: \"x\"\n", "c.textproto", &config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("c.textproto:3:"));
+}
+
+TEST(ParseTextProtoFile, MissingFileIsNotFoundNamingIt) {
+  kinex::config::v1::KinexConfig config;
+  absl::Status s = ParseTextProtoFile("/nonexistent/kinex.textproto", &config);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("/nonexistent/kinex.textproto"));
+}
+
+TEST(ReadPrivateKeyFile, RefusesGroupReadableKey) {
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / "k.key").string();
+  ASSERT_TRUE(WriteFileAtomically(path, "secret", 0644).ok());
+  chmod(path.c_str(), 0644);
+  absl::StatusOr<std::string> key = ReadPrivateKeyFile(path);
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(key.status().message()), HasSubstr("mode 0644"));
+  chmod(path.c_str(), 0600);
+  key = ReadPrivateKeyFile(path);
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(*key, "secret");
+}
+
+}  // namespace
+}  // namespace kinex

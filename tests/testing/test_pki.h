@@ -1,0 +1,38 @@
+// The test PKI: certificates made by certs/make-dev-pki.sh into
+// $KINEX_BINARY_DIR/test-pki by the `test_pki` ctest fixture, which every
+// kinex_cc_test requires.
+//
+// Example:
+//   kinex::TlsFiles client = kinex::testing::AgencyTlsFiles(
+//       "virtual-school", "E09000033", "virtual-school-head");
+#ifndef KINEX_TESTS_TESTING_TEST_PKI_H_
+#define KINEX_TESTS_TESTING_TEST_PKI_H_
+
+#include <string>
+
+#include "services/common/tls.h"
+
+namespace kinex::testing {
+
+// The directory holding the test PKI ($KINEX_TEST_PKI_DIR, else
+// <build dir>/test-pki; see paths.h).
+std::string TestPkiDir();
+
+// The trust domain of the test PKI.
+inline constexpr char kTrustDomain[] = "kinex.dev";
+
+// mTLS files for a service identity (gateway, policy, consent, audit,
+// records), with the CRL directory.
+TlsFiles ServiceTlsFiles(const std::string& service);
+
+// mTLS files for an agency listed in certs/agencies.txt.
+TlsFiles AgencyTlsFiles(const std::string& kind, const std::string& code,
+                        const std::string& role);
+
+// mTLS files for a negative fixture: "expired", "revoked", "other-ca",
+// "no-san", "two-uris".
+TlsFiles NegativeTlsFiles(const std::string& name);
+
+}  // namespace kinex::testing
+
+#endif  // KINEX_TESTS_TESTING_TEST_PKI_H_
