@@ -1,0 +1,56 @@
+#include "services/kinex/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/status_macros.h"
+#include "services/common/tls.h"
+#include "services/kinex/config.h"
+
+namespace kinex {
+
+absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
+    const kinex::config::v1::KinexConfig& config, const Clock& clock) {
+  std::unique_ptr<KinexServer> server(new KinexServer());
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                         MakeServerCredentials(TlsFilesOf(config)));
+  KINEX_ASSIGN_OR_RETURN(server->targets_, BuildTargets(config, clock));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string listen = ListenAddressFor(config, config.target());
+  int port = 0;
+  builder.AddListeningPort(listen, creds, &port);
+  builder.SetMaxReceiveMessageSize(config.gateway().max_message_bytes());
+  builder.SetMaxSendMessageSize(config.gateway().max_message_bytes());
+  // Keepalive: ping idle clients every 2 minutes and drop dead connections;
+  // let clients ping no more than every 10 s without data.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 120000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  for (auto& service : server->targets_.services) builder.RegisterService(service.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", listen, " (address in use, or not a local address?)"));
+  }
+  server->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  for (const std::string& name : server->targets_.service_names) {
+    health->SetServingStatus(name, true);
+  }
+  return server;
+}
+
+void KinexServer::Shutdown(absl::Duration grace) {
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+}  // namespace kinex

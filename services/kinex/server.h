@@ -1,0 +1,51 @@
+// One running `kinex` process: the gRPC server for its target over mTLS,
+// with the health service and server reflection on its port.
+//
+// Example:
+//   KINEX_ASSIGN_OR_RETURN(auto server, KinexServer::Start(config, clock));
+//   std::cout << server->address();  // "127.0.0.1:41234" when port 0 was asked
+//   server->Shutdown(absl::Seconds(5));
+#ifndef KINEX_SERVICES_KINEX_SERVER_H_
+#define KINEX_SERVICES_KINEX_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kinex/config/v1/config.pb.h"
+#include "services/common/clock.h"
+#include "services/kinex/targets.h"
+
+namespace kinex {
+
+// A started server. Thread-safe: Reload and Shutdown may be called from a
+// signal-handling thread while Wait blocks in another.
+class KinexServer {
+ public:
+  // Builds the target's services and starts serving. Fails naming the bad
+  // certificate, key, address or store.
+  static absl::StatusOr<std::unique_ptr<KinexServer>> Start(
+      const kinex::config::v1::KinexConfig& config, const Clock& clock);
+
+  // The address actually bound, host:port.
+  const std::string& address() const { return address_; }
+  // Reloads what the target can reload (policy, on SIGHUP).
+  absl::Status Reload() { return targets_.reload(); }
+  // Stops accepting calls; in-flight calls get `grace` to finish.
+  void Shutdown(absl::Duration grace);
+  // Blocks until the server has shut down.
+  void Wait() { server_->Wait(); }
+
+ private:
+  KinexServer() = default;
+  Targets targets_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace kinex
+
+#endif  // KINEX_SERVICES_KINEX_SERVER_H_

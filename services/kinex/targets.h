@@ -1,0 +1,42 @@
+// Builds the gRPC services one `kinex` process runs for its --target. In
+// --target=all every service runs in this process and calls between them
+// stay in process behind the same C++ interfaces; otherwise one service runs
+// and reaches the others over mTLS (config.upstream).
+#ifndef KINEX_SERVICES_KINEX_TARGETS_H_
+#define KINEX_SERVICES_KINEX_TARGETS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include "absl/status/statusor.h"
+#include "kinex/config/v1/config.pb.h"
+#include "services/common/clock.h"
+
+namespace kinex {
+
+// The services of one process, and what keeps them alive.
+struct Targets {
+  // Services to register, owned here.
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  // Full names of the services, for the health service
+  // (e.g. "kinex.exchange.v1.Exchange").
+  std::vector<std::string> service_names;
+  // Reloads what can be reloaded (policy on SIGHUP); OK when nothing can.
+  std::function<absl::Status()> reload = [] { return absl::OkStatus(); };
+  // Cores, stores and clients the services point into.
+  std::vector<std::shared_ptr<void>> owned;
+};
+
+// Builds the services for config.target(). Fails naming what could not be
+// opened (a storage file, a key, the policy directory).
+absl::StatusOr<Targets> BuildTargets(const kinex::config::v1::KinexConfig& config,
+                                     const Clock& clock);
+
+}  // namespace kinex
+
+#endif  // KINEX_SERVICES_KINEX_TARGETS_H_

@@ -1,0 +1,121 @@
+// The real `kinex` and `kinexctl` binaries over real mTLS on loopback.
+#include <signal.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/test_pki.h"
+
+namespace kinex {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::BinPath;
+using testing::Subprocess;
+using testing::TestPkiDir;
+
+class KinexProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string pki = TestPkiDir();
+    auto p = Subprocess::Start({BinPath("kinex"), "--target=all",
+                                "--data_dir=" + ::testing::TempDir(),
+                                "--tls_ca=" + pki + "/ca.pem",
+                                "--tls_cert=" + pki + "/services/gateway.pem",
+                                "--tls_key=" + pki + "/services/gateway.key",
+                                "--tls_crl_dir=" + pki + "/crl",
+                                "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
+    ASSERT_TRUE(p.ok()) << p.status();
+    kinex_ = std::move(*p);
+    absl::StatusOr<std::string> line = kinex_->ReadStdoutLine(absl::Seconds(60));
+    ASSERT_TRUE(line.ok()) << line.status() << "\n" << kinex_->DrainStderr();
+    ASSERT_THAT(*line, HasSubstr("\"msg\":\"serving\""));
+    const size_t at = line->find("\"address\":\"");
+    ASSERT_NE(at, std::string::npos);
+    address_ = line->substr(at + 11, line->find('"', at + 11) - at - 11);
+  }
+
+  Subprocess::Result Ctl(const std::string& cert_base, std::vector<std::string> args) {
+    const std::string pki = TestPkiDir();
+    std::vector<std::string> argv = {BinPath("kinexctl"), "--address=" + address_,
+                                     "--ca=" + pki + "/ca.pem",
+                                     "--cert=" + pki + "/" + cert_base + ".pem",
+                                     "--key=" + pki + "/" + cert_base + ".key"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = Subprocess::Run(argv);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *r;
+  }
+
+  std::unique_ptr<Subprocess> kinex_;
+  std::string address_;
+};
+
+TEST_F(KinexProcessTest, HealthAnswersServingToDemoAgency) {
+  Subprocess::Result r =
+      Ctl("agencies/virtual-school-E09000033-virtual-school-head", {"health"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "SERVING\n");
+}
+
+TEST_F(KinexProcessTest, HealthOfExchangeServiceAsJson) {
+  Subprocess::Result r = Ctl("agencies/police-01-public-protection-officer",
+                             {"health", "--service=kinex.exchange.v1.Exchange", "--output=json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"service\": \"kinex.exchange.v1.Exchange\", \"status\": \"SERVING\""));
+}
+
+TEST_F(KinexProcessTest, RevokedAgencyIsRefused) {
+  Subprocess::Result r = Ctl("negative/revoked", {"health"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("kinexctl: UNAVAILABLE"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(KinexProcessTest, UnknownCommandIsUsageError) {
+  Subprocess::Result r = Ctl("agencies/police-01-public-protection-officer", {"healthz"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown command \"healthz\""));
+}
+
+TEST_F(KinexProcessTest, SigtermShutsDownCleanly) {
+  kinex_->Signal(SIGTERM);
+  EXPECT_EQ(kinex_->Wait(), 0);
+  EXPECT_THAT(kinex_->DrainStderr(), HasSubstr("\"msg\":\"stopped\""));
+}
+
+TEST(KinexBinary, BadConfigurationExitsNamingTheFlag) {
+  auto r = Subprocess::Run({BinPath("kinex"), "--target=frontend", "--tls_ca=a",
+                            "--tls_cert=b", "--tls_key=c"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_THAT(r->err, HasSubstr("kinex: bad configuration: --target: target: \"frontend\""));
+}
+
+TEST(KinexBinary, NoTlsMaterialRefusesToStart) {
+  auto r = Subprocess::Run({BinPath("kinex"), "--target=all"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_THAT(r->err, HasSubstr("Kinex serves only over mutual TLS"));
+}
+
+TEST(KinexBinary, MissingCertificateFileNamesIt) {
+  const std::string pki = TestPkiDir();
+  auto r = Subprocess::Run({BinPath("kinex"), "--target=all", "--listen=127.0.0.1:0",
+                            "--tls_ca=" + pki + "/ca.pem", "--tls_cert=/nonexistent/gw.pem",
+                            "--tls_key=" + pki + "/services/gateway.key"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_THAT(r->err, HasSubstr("/nonexistent/gw.pem: no such file"));
+}
+
+TEST(KinexctlBinary, NoClientCertificateIsAClearError) {
+  auto r = Subprocess::Run({BinPath("kinexctl"), "--address=127.0.0.1:1", "health"},
+                           {"KINEX_CA=", "KINEX_CERT=", "KINEX_KEY="});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_THAT(r->err, HasSubstr("no client certificate: give --ca, --cert and --key"));
+}
+
+}  // namespace
+}  // namespace kinex
