@@ -38,6 +38,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$out" ] || { echo "usage: make-dev-pki.sh OUT_DIR [--trust-domain TD] [--force]" >&2; exit 2; }
+out=$(realpath -m "$out")
 
 stamp="$td $(sha256sum "$here/agencies.txt" "$0" | sha256sum | cut -c1-16)"
 if [ $force -eq 0 ] && [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
@@ -46,9 +47,13 @@ if [ $force -eq 0 ] && [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stam
 fi
 
 umask 077
-rm -rf "$out.tmp"
-mkdir -p "$out.tmp"/{services,agencies,negative,crl,.ca/new,.other-ca/new}
-cd "$out.tmp"
+mkdir -p "$(dirname "$out")"
+# Build in a private temporary directory and move it into place at the end,
+# so concurrent runs (parallel tests, two terminals) never see a half PKI.
+work=$(mktemp -d "$out.tmp.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work"/{services,agencies,negative,crl,.ca/new,.other-ca/new}
+cd "$work"
 
 openssl_quiet() { openssl "$@" 2>/dev/null; }
 
@@ -101,7 +106,7 @@ issue() {
     echo "keyUsage = critical, digitalSignature, keyEncipherment"
     echo "extendedKeyUsage = serverAuth, clientAuth"
     echo "authorityKeyIdentifier = keyid"
-    [ -n "$san" ] && echo "subjectAltName = $san"
+    if [ -n "$san" ]; then echo "subjectAltName = $san"; fi
   } > "$ext"
   openssl_quiet genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$base.key"
   openssl_quiet req -new -key "$base.key" -subj "/O=Kinex Dev/CN=$cn" -out "$base.csr"
@@ -151,6 +156,11 @@ find . -name '*.key' -exec chmod 600 {} +
 chmod 644 ca.pem ca.crl crl/*.r0 audit-signing.pub.pem services/*.pem agencies/*.pem negative/*.pem
 echo "$stamp" > .stamp
 cd ..
+if [ $force -eq 0 ] && [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
+  echo "make-dev-pki: $out was made by a concurrent run"
+  exit 0
+fi
 rm -rf "$out"
-mv "$out.tmp" "$out"
+mv "$work" "$out"
+trap - EXIT
 echo "make-dev-pki: wrote CA, 5 service, $n agency and 5 negative certificates to $out (trust domain $td)"
