@@ -1,0 +1,106 @@
+// The gateway core: the Exchange API's logic, without gRPC. One request:
+//
+//   1. validate the request (child reference, purpose, justification)
+//   2. resolve the child and fetch the assembled record (records)
+//   3. consents and bases in force for (child, caller, purpose) (consent)
+//   4. decide: allowed paths, withheld categories, plan (policy)
+//   5. redact the record by the plan
+//   6. append the disclosure event; durable before anything leaves (audit)
+//   7. reply with the redacted record and a receipt
+//
+// Fail closed: an error from records, consent, policy or audit discloses
+// nothing. Denials are audited too. Unknown children and denied requests get
+// the same PERMISSION_DENIED, so probing identifiers learns nothing.
+//
+// Example:
+//   Gateway gateway(options, deps);
+//   KINEX_ASSIGN_OR_RETURN(GetChildRecordResponse r,
+//                          gateway.GetChildRecord(call, request));
+#ifndef KINEX_SERVICES_GATEWAY_GATEWAY_H_
+#define KINEX_SERVICES_GATEWAY_GATEWAY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kinex/exchange/v1/exchange.pb.h"
+#include "services/audit/audit_sink.h"
+#include "services/common/clock.h"
+#include "services/gateway/call_context.h"
+#include "services/gateway/dependencies.h"
+#include "services/gateway/metrics.h"
+#include "services/records/records_store.h"
+
+namespace kinex::gateway {
+
+class Gateway {
+ public:
+  struct Options {
+    // Default 20. Minimum length of a break-glass justification.
+    int break_glass_min_justification = 20;
+    // Default 50. ListChildren page size when none is given.
+    int default_page_size = 50;
+    // Default 500. Largest ListChildren page.
+    int max_page_size = 500;
+  };
+  // The services the gateway calls; not owned, must outlive the gateway.
+  struct Dependencies {
+    kinex::records::RecordsStore* records = nullptr;
+    BasisLookup* consent = nullptr;
+    const PolicyDecider* policy = nullptr;
+    kinex::audit::AuditSink* audit = nullptr;
+    Metrics* metrics = nullptr;  // optional
+    const Clock* clock = nullptr;
+  };
+
+  Gateway(Options options, Dependencies deps) : options_(options), deps_(deps) {}
+
+  // Publishes the caller's part of a child's record (records decides who
+  // may write which fields).
+  absl::StatusOr<kinex::exchange::v1::PublishRecordResponse> PublishRecord(
+      const CallContext& call, const kinex::exchange::v1::PublishRecordRequest& request);
+
+  // What the caller may see of one child for a purpose, with its receipt.
+  absl::StatusOr<kinex::exchange::v1::GetChildRecordResponse> GetChildRecord(
+      const CallContext& call, const kinex::exchange::v1::GetChildRecordRequest& request);
+
+  // The caller's cohort for a purpose, one page, each record redacted and
+  // audited. Children policy denies are left out before paging, so pages
+  // never reveal children outside the caller's scope.
+  absl::StatusOr<kinex::exchange::v1::ListChildrenResponse> ListChildren(
+      const CallContext& call, const kinex::exchange::v1::ListChildrenRequest& request);
+
+ private:
+  struct Disclosure {
+    bool allowed = false;
+    kinex::record::v1::ChildRecord record;
+    kinex::exchange::v1::DisclosureReceipt receipt;
+  };
+  // Steps 3-6 for one child whose record is already fetched.
+  absl::StatusOr<Disclosure> Disclose(const CallContext& call, absl::string_view method,
+                                      const kinex::common::v1::ChildRef& asked_as,
+                                      const std::string& kinex_id,
+                                      kinex::record::v1::ChildRecord record,
+                                      kinex::common::v1::Purpose purpose,
+                                      const std::string& justification, bool break_glass);
+
+  const Options options_;
+  const Dependencies deps_;
+};
+
+// Checks a purpose value: a known, specified Purpose. INVALID_ARGUMENT
+// naming the field and value.
+absl::Status ValidatePurpose(int purpose, absl::string_view field);
+
+// The leaf paths that carry data in `record`, sorted and unique
+// ("education.attendance_sessions.code"): what was actually disclosed.
+std::vector<std::string> PresentLeafPaths(const kinex::record::v1::ChildRecord& record);
+
+// The policy's view of a child: scope links, and looked-after status from
+// the legal-status episode current at `now`.
+kinex::policy::v1::ChildContext ChildContextOf(const kinex::record::v1::ChildRecord& record,
+                                               absl::Time now);
+
+}  // namespace kinex::gateway
+
+#endif  // KINEX_SERVICES_GATEWAY_GATEWAY_H_

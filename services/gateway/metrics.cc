@@ -1,0 +1,68 @@
+#include "services/gateway/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace kinex::gateway {
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_(prometheus::BuildCounter()
+                    .Name("kinex_requests_total")
+                    .Help("Gateway requests by method, gRPC status code and caller agency kind")
+                    .Register(*registry_)),
+      decisions_(prometheus::BuildCounter()
+                     .Name("kinex_decisions_total")
+                     .Help("Policy decisions by outcome")
+                     .Register(*registry_)),
+      audit_append_(prometheus::BuildHistogram()
+                        .Name("kinex_audit_append_seconds")
+                        .Help("Latency of durable audit appends before disclosure")
+                        .Register(*registry_)),
+      break_glass_(prometheus::BuildCounter()
+                       .Name("kinex_break_glass_total")
+                       .Help("Break-glass disclosures by caller agency kind")
+                       .Register(*registry_)) {}
+
+void Metrics::RecordRequest(absl::string_view method, absl::string_view code,
+                            absl::string_view agency_kind) {
+  requests_
+      .Add({{"method", std::string(method)},
+            {"code", std::string(code)},
+            {"agency_kind", std::string(agency_kind)}})
+      .Increment();
+}
+
+void Metrics::RecordDecision(bool allowed) {
+  decisions_.Add({{"outcome", allowed ? "allow" : "deny"}}).Increment();
+}
+
+void Metrics::RecordAuditAppend(absl::Duration latency) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1};
+  audit_append_.Add({}, kBuckets).Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::RecordBreakGlass(absl::string_view agency_kind) {
+  break_glass_.Add({{"agency_kind", std::string(agency_kind)}}).Increment();
+}
+
+std::string Metrics::Text() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> Metrics::Serve(
+    const std::string& address) const {
+  try {
+    auto exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+    exposer->RegisterCollectable(registry_);
+    return exposer;
+  } catch (const std::exception& e) {
+    // prometheus-cpp reports bind failures by exception; keep it at this edge.
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
+  }
+}
+
+}  // namespace kinex::gateway

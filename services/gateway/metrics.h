@@ -1,0 +1,61 @@
+// The gateway's Prometheus metrics. Labels are operational only (method,
+// status code, agency kind, decision outcome): never child identifiers,
+// agency codes of children, or record contents.
+//
+// Example:
+//   Metrics metrics;
+//   metrics.RecordRequest("GetChildRecord", grpc::StatusCode::OK, "school");
+//   KINEX_ASSIGN_OR_RETURN(auto exposer, metrics.Serve("127.0.0.1:9464"));
+#ifndef KINEX_SERVICES_GATEWAY_METRICS_H_
+#define KINEX_SERVICES_GATEWAY_METRICS_H_
+
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace kinex::gateway {
+
+// Metric families on one registry. Thread-safe (prometheus-cpp is).
+class Metrics {
+ public:
+  Metrics();
+
+  // Counts a finished request: kinex_requests_total{method,code,agency_kind}.
+  void RecordRequest(absl::string_view method, absl::string_view code,
+                     absl::string_view agency_kind);
+  // Counts a policy decision: kinex_decisions_total{outcome="allow"|"deny"}.
+  void RecordDecision(bool allowed);
+  // Observes an audit append: kinex_audit_append_seconds.
+  void RecordAuditAppend(absl::Duration latency);
+  // Counts a break-glass disclosure: kinex_break_glass_total{agency_kind}.
+  void RecordBreakGlass(absl::string_view agency_kind);
+
+  // The registry, for tests and for serving.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  // The registry in the Prometheus text format.
+  std::string Text() const;
+
+  // Serves /metrics over HTTP on `address` (host:port; port 0 picks one).
+  // UNAVAILABLE when the address cannot be bound.
+  absl::StatusOr<std::unique_ptr<prometheus::Exposer>> Serve(const std::string& address) const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& decisions_;
+  prometheus::Family<prometheus::Histogram>& audit_append_;
+  prometheus::Family<prometheus::Counter>& break_glass_;
+};
+
+}  // namespace kinex::gateway
+
+#endif  // KINEX_SERVICES_GATEWAY_METRICS_H_

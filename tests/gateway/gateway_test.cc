@@ -1,0 +1,255 @@
+// The gateway core over the real records core, policy engine (default policy
+// set) and audit log: orchestration, redaction, receipts, audit-before-reply,
+// uniform denials and fail-closed behaviour.
+#include "services/gateway/gateway.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/audit/log_verifier.h"
+#include "services/audit/tree_head.h"
+#include "tests/gateway/gateway_fixture.h"
+
+namespace kinex::gateway::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+namespace ev1 = kinex::exchange::v1;
+namespace cv1 = kinex::common::v1;
+
+class GatewayTest : public GatewayFixture {
+ protected:
+  absl::StatusOr<ev1::GetChildRecordResponse> Get(const CallContext& call, const std::string& kid,
+                                                  cv1::Purpose purpose,
+                                                  const std::string& justification = "",
+                                                  bool break_glass = false) {
+    ev1::GetChildRecordRequest req;
+    req.mutable_child()->set_kinex_id(kid);
+    req.set_purpose(purpose);
+    req.set_justification(justification);
+    req.set_break_glass(break_glass);
+    return gateway_->GetChildRecord(call, req);
+  }
+  kinex::audit::v1::LogEntry Entry(uint64_t index) {
+    kinex::audit::v1::GetEntriesRequest req;
+    req.set_start_index(index);
+    req.set_end_index(index + 1);
+    auto got = audit_->GetEntries(req);
+    EXPECT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->entries_size(), 1);
+    return got->entries(0);
+  }
+};
+
+TEST_F(GatewayTest, VirtualSchoolHeadSeesExactlyItsFieldsWithAVerifiableReceipt) {
+  const std::string kid = SeedChild("WCC-1", "9434765919");
+  const CallContext vsh = Caller(kVsh, "V. Head");
+  auto r = Get(vsh, kid, cv1::EDUCATION_SUPPORT);
+  ASSERT_TRUE(r.ok()) << r.status();
+
+  const std::vector<std::string> visible = PresentLeafPaths(r->record());
+  EXPECT_THAT(visible, ElementsAre("education.attendance_summary.attended_sessions",
+                                   "education.attendance_summary.possible_sessions",
+                                   "identity.date_of_birth", "identity.family_name",
+                                   "identity.given_name", "identity.kinex_id",
+                                   "identity.la_child_id", "identity.nhs_number",
+                                   "legal_status.arrangement", "legal_status.looked_after",
+                                   "legal_status.start_date", "scope.current_school_urn",
+                                   "scope.registered_gp_ods_code",
+                                   "scope.responsible_la_code"));
+  // Never police, safeguarding, placement address, finance or health detail.
+  EXPECT_FALSE(r->record().has_safeguarding());
+  EXPECT_FALSE(r->record().has_placement());
+  EXPECT_FALSE(r->record().has_financial_support());
+  EXPECT_FALSE(r->record().has_health());
+
+  const ev1::DisclosureReceipt& receipt = r->receipt();
+  EXPECT_THAT(std::vector<std::string>(receipt.disclosed_paths().begin(),
+                                       receipt.disclosed_paths().end()),
+              ElementsAreArray(visible));
+  EXPECT_EQ(receipt.policy_version(), engine_->version());
+  EXPECT_EQ(r->request_id(), vsh.request_id);
+  bool safeguarding_denied = false;
+  for (const auto& w : receipt.withheld()) {
+    if (w.category() == kinex::record::v1::SAFEGUARDING) {
+      safeguarding_denied = w.reason() == kinex::policy::v1::DENIED_BY_RULE && w.rule_id() == "vsh-never";
+    }
+  }
+  EXPECT_TRUE(safeguarding_denied);
+
+  // The receipt verifies offline and matches what the log holds.
+  auto verifier = kinex::audit::TreeHeadVerifier::FromPublicKeyPem(public_key_pem_);
+  ASSERT_TRUE(verifier.ok());
+  EXPECT_TRUE(kinex::audit::VerifyReceipt(receipt, **verifier).ok());
+  const kinex::audit::v1::LogEntry entry = Entry(receipt.leaf_index());
+  EXPECT_TRUE(kinex::audit::VerifyReceiptMatchesEntry(receipt, entry).ok());
+  EXPECT_EQ(entry.event().principal(), kVsh);
+  EXPECT_EQ(entry.event().actor(), "V. Head");
+  EXPECT_EQ(entry.event().request_id(), vsh.request_id);
+  EXPECT_EQ(entry.event().purpose(), cv1::EDUCATION_SUPPORT);
+  EXPECT_EQ(entry.event().decision(), kinex::audit::v1::PARTIAL);
+  EXPECT_EQ(entry.event().method(), "GetChildRecord");
+  // The log holds pseudonyms, never identifiers.
+  EXPECT_EQ(entry.event().children_size(), 0);
+  EXPECT_EQ(entry.event().child_pseudonyms_size(), 1);
+  EXPECT_EQ(entry.event().child_pseudonyms(0).find(kid), std::string::npos);
+}
+
+TEST_F(GatewayTest, NoMatchingRuleIsDeniedAndTheDenialIsAudited) {
+  const std::string kid = SeedChild("WCC-2", "4010232137");
+  const uint64_t before = audit_->Size();
+  auto r = Get(Caller(kAuditor), kid, cv1::CARE_PLANNING);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("no record you may see for this child and purpose (request id req-"));
+  ASSERT_EQ(audit_->Size(), before + 1);
+  const auto entry = Entry(before);
+  EXPECT_EQ(entry.event().decision(), kinex::audit::v1::DENY);
+  EXPECT_EQ(entry.event().disclosed_paths_size(), 0);
+}
+
+TEST_F(GatewayTest, UnknownChildLooksExactlyLikeADenialAndIsAudited) {
+  SeedChild("WCC-3", "9434765919");
+  const uint64_t before = audit_->Size();
+  CallContext vsh = Caller(kVsh);
+  ev1::GetChildRecordRequest req;
+  req.mutable_child()->set_nhs_number("4010232137");  // valid, but no such child
+  req.set_purpose(cv1::EDUCATION_SUPPORT);
+  auto r = gateway_->GetChildRecord(vsh, req);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(r.status().message(), "no record you may see for this child and purpose (request id " +
+                                      vsh.request_id + ")");
+  ASSERT_EQ(audit_->Size(), before + 1);
+  const auto entry = Entry(before);
+  EXPECT_EQ(entry.event().decision(), kinex::audit::v1::DENY);
+  // Matched through its pseudonym, so an auditor can find probes by NHS number.
+  EXPECT_EQ(entry.event().child_pseudonyms_size(), 1);
+}
+
+TEST_F(GatewayTest, OtherAuthoritysVirtualSchoolIsOutOfScope) {
+  const std::string kid = SeedChild("WCC-4", "9434765919");
+  auto r = Get(Caller(kOtherVsh), kid, cv1::EDUCATION_SUPPORT);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(GatewayTest, AuditFailureDisclosesNothing) {
+  const std::string kid = SeedChild("WCC-5", "9434765919");
+  FailingAuditSink failing;
+  audit_override_ = &failing;
+  Rebuild();
+  auto r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(),
+            "audit log could not answer (audit storage cannot commit); nothing was disclosed");
+}
+
+TEST_F(GatewayTest, ConsentFailureDisclosesNothingAndAppendsNothing) {
+  const std::string kid = SeedChild("WCC-6", "9434765919");
+  FailingBasisLookup failing;
+  consent_override_ = &failing;
+  Rebuild();
+  const uint64_t before = audit_->Size();
+  auto r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(),
+            "consent service could not answer (consent store is down); nothing was disclosed");
+  EXPECT_EQ(audit_->Size(), before);
+}
+
+TEST_F(GatewayTest, PolicyFailureDisclosesNothing) {
+  const std::string kid = SeedChild("WCC-7", "9434765919");
+  FailingPolicyDecider failing;
+  policy_override_ = &failing;
+  Rebuild();
+  auto r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(),
+            "policy service could not answer (policy service is down); nothing was disclosed");
+}
+
+TEST_F(GatewayTest, BreakGlassNeedsALongEnoughJustification) {
+  const std::string kid = SeedChild("WCC-8", "9434765919");
+  const uint64_t before = audit_->Size();
+  auto r = Get(Caller(kVsh), kid, cv1::SAFEGUARDING, "urgent", /*break_glass=*/true);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "justification: break-glass needs a written justification of at least 20 "
+            "characters (got 6)");
+  EXPECT_EQ(audit_->Size(), before);  // bad input changes nothing
+}
+
+TEST_F(GatewayTest, PurposeMustBeKnown) {
+  const std::string kid = SeedChild("WCC-9", "9434765919");
+  auto r = Get(Caller(kVsh), kid, cv1::PURPOSE_UNSPECIFIED);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("purpose: required"));
+  r = Get(Caller(kVsh), kid, static_cast<cv1::Purpose>(99));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "purpose: unknown value 99 for kinex.common.v1.Purpose");
+}
+
+TEST_F(GatewayTest, MalformedIdentifierIsInvalidArgumentNotADenial) {
+  ev1::GetChildRecordRequest req;
+  req.mutable_child()->set_nhs_number("9434765918");
+  req.set_purpose(cv1::EDUCATION_SUPPORT);
+  auto r = gateway_->GetChildRecord(Caller(kVsh), req);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("modulus-11"));
+}
+
+TEST_F(GatewayTest, PublishingAFieldAnotherAgencyOwnsIsRefusedAndChangesNothing) {
+  const std::string kid = SeedChild("WCC-10", "9434765919");
+  ev1::PublishRecordRequest req;
+  req.mutable_child()->set_kinex_id(kid);
+  req.mutable_record()->mutable_health()->set_camhs(kinex::record::v1::CAMHS_DISCHARGED);
+  req.mutable_record()->mutable_scope()->set_current_school_urn("141999");
+  auto r = gateway_->PublishRecord(Caller(kSchool), req);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("health.camhs"));
+  kinex::records::v1::GetRecordRequest get;
+  get.mutable_child()->set_kinex_id(kid);
+  auto stored = records_->GetRecord(get);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->record().scope().current_school_urn(), "137000");
+  EXPECT_EQ(stored->record().health().camhs(), kinex::record::v1::CAMHS_OPEN);
+}
+
+TEST_F(GatewayTest, CohortListsOnlyInScopeChildrenPageByPage) {
+  const std::string a = SeedChild("WCC-11", "9434765919");
+  const std::string b = SeedChild("WCC-12", "4010232137");
+  SeedChild("BHM-1", "9434765870", "E08000025");  // another LA's child
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    ev1::ListChildrenRequest req;
+    req.set_purpose(cv1::EDUCATION_SUPPORT);
+    req.set_page_size(1);
+    req.set_page_token(token);
+    auto r = gateway_->ListChildren(Caller(kVsh), req);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_LE(r->children_size(), 1);
+    for (const auto& c : r->children()) {
+      seen.insert(c.record().identity().kinex_id());
+      EXPECT_FALSE(c.record().has_safeguarding());
+      EXPECT_GT(c.receipt().signed_tree_head().tree_size(), c.receipt().leaf_index());
+    }
+    token = r->next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(seen, (std::set<std::string>{a, b}));
+}
+
+TEST_F(GatewayTest, MetricsCountDecisionsWithoutChildData) {
+  const std::string kid = SeedChild("WCC-13", "9434765919");
+  ASSERT_TRUE(Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT).ok());
+  const std::string text = metrics_.Text();
+  EXPECT_THAT(text, HasSubstr("kinex_decisions_total{outcome=\"allow\"} 1"));
+  EXPECT_THAT(text, HasSubstr("kinex_audit_append_seconds_count 1"));
+  EXPECT_EQ(text.find(kid), std::string::npos);
+  EXPECT_EQ(text.find("9434765919"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kinex::gateway::testing
