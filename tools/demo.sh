@@ -32,13 +32,14 @@ audit {
 CONF
 
 fifo=$(mktemp -u); mkfifo "$fifo"
-"$root/build/bin/kinex" --config="$data/kinex.textproto" > "$fifo" &
+"$root/build/bin/kinex" --config="$data/kinex.textproto" > "$fifo" 2>> "$data/kinex.log" &
 kinex_pid=$!
 trap 'kill -TERM $kinex_pid 2>/dev/null; wait $kinex_pid; rm -f "$fifo"' EXIT INT TERM
 # Wait for the server's own "serving" line (or its exit), not a fixed sleep.
 exec 3< "$fifo"
 if ! read -r line <&3; then
-  echo "demo: kinex did not start (see the error above)" >&2
+  echo "demo: kinex did not start:" >&2
+  tail -5 "$data/kinex.log" >&2
   exit 1
 fi
 echo "demo: $line"
@@ -58,7 +59,11 @@ Call it as the Westminster virtual school head:
   build/bin/kinexctl health
   build/bin/kinexctl --help
 
-Other demo agencies: ls $pki/agencies/
+  build/bin/kinexctl children list --purpose=education-support --output=csv
+  build/bin/kinexctl record get --upn=X213700025001 --purpose=EDUCATION_SUPPORT
+
+Other demo agencies: ls $pki/agencies/   Server log (JSON lines): $data/kinex.log
+Metrics: curl http://127.0.0.1:9464/metrics
 Press Ctrl-C to stop.
 HELP
 cat <&3 > /dev/null &

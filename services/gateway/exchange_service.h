@@ -1,31 +1,18 @@
-// The gRPC edge of the Exchange API: establishes the call context (mTLS
-// identity, actor, request id), applies the caller agency's rate limit,
-// calls the Gateway core, converts its status once, returns the request id
-// in `x-kinex-request-id` response metadata, counts the request in metrics,
-// and writes one JSON log line (request id, principal, method, purpose,
-// outcome, latency; never child identifiers or record contents).
+// The gRPC edge of the Exchange API: each call goes through the Edge
+// (identity, rate limit, metrics, log line) into the Gateway core.
 #ifndef KINEX_SERVICES_GATEWAY_EXCHANGE_SERVICE_H_
 #define KINEX_SERVICES_GATEWAY_EXCHANGE_SERVICE_H_
 
-#include <ostream>
-#include <string>
-
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
+#include "services/gateway/edge.h"
 #include "services/gateway/gateway.h"
-#include "services/gateway/rate_limiter.h"
 
 namespace kinex::gateway {
 
-// Thread-safe; the gateway, limiter and metrics must outlive it.
+// Thread-safe; the gateway and edge must outlive it.
 class ExchangeService final : public kinex::exchange::v1::Exchange::Service {
  public:
-  ExchangeService(Gateway& gateway, RateLimiter& limiter, Metrics& metrics,
-                  std::string trust_domain, std::ostream& log)
-      : gateway_(gateway),
-        limiter_(limiter),
-        metrics_(metrics),
-        trust_domain_(std::move(trust_domain)),
-        log_(log) {}
+  ExchangeService(Gateway& gateway, const Edge& edge) : gateway_(gateway), edge_(edge) {}
 
   grpc::Status PublishRecord(grpc::ServerContext* ctx,
                              const kinex::exchange::v1::PublishRecordRequest* request,
@@ -38,15 +25,8 @@ class ExchangeService final : public kinex::exchange::v1::Exchange::Service {
                             kinex::exchange::v1::ListChildrenResponse* response) override;
 
  private:
-  // Runs `body` for one call with identity, limits, metrics and logging.
-  template <typename Body>
-  grpc::Status Handle(grpc::ServerContext* ctx, const char* method, int purpose, Body body);
-
   Gateway& gateway_;
-  RateLimiter& limiter_;
-  Metrics& metrics_;
-  const std::string trust_domain_;
-  std::ostream& log_;
+  const Edge& edge_;
 };
 
 }  // namespace kinex::gateway

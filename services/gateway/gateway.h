@@ -26,6 +26,7 @@
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/audit_sink.h"
 #include "services/common/clock.h"
+#include "services/consent/consent_registry.h"
 #include "services/gateway/call_context.h"
 #include "services/gateway/dependencies.h"
 #include "services/gateway/metrics.h"
@@ -46,7 +47,7 @@ class Gateway {
   // The services the gateway calls; not owned, must outlive the gateway.
   struct Dependencies {
     kinex::records::RecordsStore* records = nullptr;
-    BasisLookup* consent = nullptr;
+    kinex::consent::ConsentRegistry* consent = nullptr;
     const PolicyDecider* policy = nullptr;
     kinex::audit::AuditSink* audit = nullptr;
     Metrics* metrics = nullptr;  // optional

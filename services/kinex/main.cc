@@ -75,7 +75,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   kinex::LogJson(std::cout, "info", "serving",
-                 {{"target", config->target()}, {"address", (*server)->address()}});
+                 {{"target", config->target()},
+                  {"address", (*server)->address()},
+                  {"metrics", (*server)->metrics_address()}});
 
   for (;;) {
     int sig = 0;

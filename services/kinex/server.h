@@ -32,6 +32,8 @@ class KinexServer {
 
   // The address actually bound, host:port.
   const std::string& address() const { return address_; }
+  // Where Prometheus metrics are served, host:port ("" when none).
+  const std::string& metrics_address() const { return targets_.metrics_address; }
   // Reloads what the target can reload (policy, on SIGHUP).
   absl::Status Reload() { return targets_.reload(); }
   // Stops accepting calls; in-flight calls get `grace` to finish.

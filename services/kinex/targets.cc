@@ -1,39 +1,227 @@
 #include "services/kinex/targets.h"
 
-#include "kinex/audit/v1/audit.grpc.pb.h"
-#include "kinex/consent/v1/consent.grpc.pb.h"
-#include "kinex/exchange/v1/exchange.grpc.pb.h"
-#include "kinex/records/v1/records.grpc.pb.h"
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "services/audit/audit_client.h"
+#include "services/audit/audit_target.h"
+#include "services/common/status_macros.h"
+#include "services/common/tls.h"
+#include "services/consent/consent_grpc.h"
+#include "services/consent/consent_target.h"
+#include "services/gateway/consent_front.h"
+#include "services/gateway/edge.h"
+#include "services/gateway/exchange_service.h"
+#include "services/gateway/gateway.h"
+#include "services/gateway/local_policy_decider.h"
+#include "services/gateway/policy_consent_authorizer.h"
+#include "services/gateway/remote_policy_decider.h"
+#include "services/kinex/config.h"
+#include "services/policy/policy_engine.h"
+#include "services/policy/policy_target.h"
+#include "services/records/records_grpc.h"
+#include "services/records/records_target.h"
 
 namespace kinex {
 namespace {
 
-// Adds a service whose methods all answer UNIMPLEMENTED: the generated base
-// class. Used for a service whose own issue has not landed yet, so the
-// contract (the .proto) is already served and discoverable by reflection.
-template <typename Service>
-void AddUnimplemented(Targets& t, const char* full_name) {
-  t.services.push_back(std::make_unique<Service>());
-  t.service_names.push_back(full_name);
+using kinex::config::v1::KinexConfig;
+
+// The gateway's own parts, whatever the mode. Members in dependency order.
+struct GatewayParts {
+  gateway::RateLimiter limiter;
+  gateway::Metrics metrics;
+  gateway::Edge edge;
+  std::unique_ptr<gateway::PolicyDecider> decider;
+  std::unique_ptr<gateway::PolicyConsentAuthorizer> authorizer;
+  std::unique_ptr<gateway::Gateway> gateway;
+  std::unique_ptr<gateway::ExchangeService> exchange;
+  std::unique_ptr<gateway::ConsentFront> consent_front;
+  std::unique_ptr<prometheus::Exposer> exposer;
+
+  GatewayParts(const KinexConfig& config, const Clock& clock)
+      : limiter({config.gateway().rate_limit_per_agency(),
+                 static_cast<double>(config.gateway().rate_limit_burst())},
+                clock),
+        edge(limiter, metrics, config.trust_domain(), std::cerr) {}
+};
+
+gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {
+  gateway::Gateway::Options o;
+  o.break_glass_min_justification = config.gateway().break_glass_min_justification();
+  return o;
 }
+
+// Builds the gateway over the given dependencies and adds its public
+// services (Exchange, and the agency-facing Consent) to `t`.
+absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config,
+                        const Clock& clock, records::RecordsStore& records,
+                        consent::ConsentRegistry& consent, audit::AuditSink& audit,
+                        const policy::PolicyEngine& engine) {
+  g.authorizer = std::make_unique<gateway::PolicyConsentAuthorizer>(engine);
+  gateway::Gateway::Dependencies deps;
+  deps.records = &records;
+  deps.consent = &consent;
+  deps.policy = g.decider.get();
+  deps.audit = &audit;
+  deps.metrics = &g.metrics;
+  deps.clock = &clock;
+  g.gateway = std::make_unique<gateway::Gateway>(GatewayOptions(config), deps);
+  g.exchange = std::make_unique<gateway::ExchangeService>(*g.gateway, g.edge);
+  g.consent_front =
+      std::make_unique<gateway::ConsentFront>(consent, records, *g.authorizer, g.edge);
+  KINEX_ASSIGN_OR_RETURN(g.exposer, g.metrics.Serve(config.listen().metrics()));
+  const std::vector<int> ports = g.exposer->GetListeningPorts();
+  const std::string host = config.listen().metrics().substr(0, config.listen().metrics().rfind(':'));
+  t.metrics_address = absl::StrCat(host, ":", ports.empty() ? 0 : ports[0]);
+  t.services.push_back(g.exchange.get());
+  t.service_names.push_back("kinex.exchange.v1.Exchange");
+  t.services.push_back(g.consent_front.get());
+  t.service_names.push_back("kinex.consent.v1.Consent");
+  return absl::OkStatus();
+}
+
+// --target=all: every service in this process, calls in process.
+struct AllParts {
+  RecordsTarget records;
+  policy::PolicyTarget policy;
+  std::unique_ptr<gateway::PolicyConsentAuthorizer> consent_authorizer;
+  ConsentTarget consent;
+  AuditTarget audit;
+  std::unique_ptr<GatewayParts> gateway;
+};
+
+absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) {
+  auto parts = std::make_shared<AllParts>();
+  KINEX_ASSIGN_OR_RETURN(parts->records, MakeRecordsTarget(config, clock));
+  KINEX_ASSIGN_OR_RETURN(parts->policy, policy::MakePolicyTarget(config, clock));
+  parts->consent_authorizer = std::make_unique<gateway::PolicyConsentAuthorizer>(*parts->policy.engine);
+  KINEX_ASSIGN_OR_RETURN(parts->consent,
+                         MakeConsentTarget(config, clock,
+                                           {.records = parts->records.core.get(),
+                                            .authorizer = parts->consent_authorizer.get()}));
+  KINEX_ASSIGN_OR_RETURN(parts->audit, MakeAuditTarget(config, clock));
+  Targets t;
+  parts->gateway = std::make_unique<GatewayParts>(config, clock);
+  parts->gateway->decider = std::make_unique<gateway::LocalPolicyDecider>(*parts->policy.engine);
+  KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records.core,
+                                   *parts->consent.core, *parts->audit.log, *parts->policy.engine));
+  // One port serves everything: the public APIs above, plus the services'
+  // own adapters, which admit only their proper callers (Policy and Records
+  // Kinex services; Audit queries auditors). The consent service's internal
+  // adapter is not registered: its name is taken by the public front.
+  t.services.push_back(parts->audit.grpc_service.get());
+  t.service_names.push_back("kinex.audit.v1.Audit");
+  t.services.push_back(parts->policy.grpc_service.get());
+  t.service_names.push_back("kinex.policy.v1.Policy");
+  t.services.push_back(parts->records.grpc_service.get());
+  t.service_names.push_back("kinex.records.v1.Records");
+  std::shared_ptr<policy::PolicyEngine> engine = parts->policy.engine;
+  t.reload = [engine] { return engine->Reload(); };
+  t.owned = std::move(parts);
+  return t;
+}
+
+// A channel to another Kinex service, authenticated with this service's
+// certificate (its service SPIFFE ID).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Upstream(const KinexConfig& config,
+                                                        const std::string& address) {
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
+                         MakeChannelCredentials(TlsFilesOf(config)));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(config.gateway().max_message_bytes());
+  args.SetMaxSendMessageSize(config.gateway().max_message_bytes());
+  return grpc::CreateCustomChannel(address, creds, args);
+}
+
+template <typename T>
+Targets Single(T target, grpc::Service* service, const char* name) {
+  auto holder = std::make_shared<T>(std::move(target));
+  Targets t;
+  t.services.push_back(service);
+  t.service_names.push_back(name);
+  t.owned = std::move(holder);
+  return t;
+}
+
+struct GatewayOnlyParts {
+  std::shared_ptr<policy::PolicyEngine> engine;  // consent-file permissions
+  std::unique_ptr<records::RecordsStore> records;
+  std::unique_ptr<consent::ConsentRegistry> consent;
+  std::unique_ptr<audit::AuditSink> audit;
+  std::unique_ptr<GatewayParts> gateway;
+};
+
+absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clock) {
+  auto parts = std::make_shared<GatewayOnlyParts>();
+  KINEX_ASSIGN_OR_RETURN(parts->engine,
+                         policy::PolicyEngine::Create({.policy_dir = config.policy().policy_dir()}));
+  KINEX_ASSIGN_OR_RETURN(auto records_ch, Upstream(config, config.upstream().records()));
+  KINEX_ASSIGN_OR_RETURN(auto consent_ch, Upstream(config, config.upstream().consent()));
+  KINEX_ASSIGN_OR_RETURN(auto audit_ch, Upstream(config, config.upstream().audit()));
+  KINEX_ASSIGN_OR_RETURN(auto policy_ch, Upstream(config, config.upstream().policy()));
+  parts->records = std::make_unique<records::RecordsGrpcClient>(records_ch);
+  parts->consent = std::make_unique<consent::ConsentGrpcClient>(consent_ch);
+  parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
+  parts->gateway = std::make_unique<GatewayParts>(config, clock);
+  parts->gateway->decider = std::make_unique<gateway::RemotePolicyDecider>(policy_ch);
+  Targets t;
+  KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records,
+                                   *parts->consent, *parts->audit, *parts->engine));
+  std::shared_ptr<policy::PolicyEngine> engine = parts->engine;
+  t.reload = [engine] { return engine->Reload(); };
+  t.owned = std::move(parts);
+  return t;
+}
+
+struct ConsentOnlyParts {
+  std::shared_ptr<policy::PolicyEngine> engine;
+  std::unique_ptr<gateway::PolicyConsentAuthorizer> authorizer;
+  ConsentTarget consent;
+};
 
 }  // namespace
 
-absl::StatusOr<Targets> BuildTargets(const kinex::config::v1::KinexConfig& config,
-                                     const Clock& clock) {
-  Targets t;
+absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clock) {
   const std::string& target = config.target();
-  const bool all = target == "all";
-  if (all || target == "gateway") {
-    AddUnimplemented<kinex::exchange::v1::Exchange::Service>(t, "kinex.exchange.v1.Exchange");
+  if (target == "all") return BuildAll(config, clock);
+  if (target == "gateway") return BuildGateway(config, clock);
+  if (target == "records") {
+    KINEX_ASSIGN_OR_RETURN(RecordsTarget r, MakeRecordsTarget(config, clock));
+    grpc::Service* s = r.grpc_service.get();
+    return Single(std::move(r), s, "kinex.records.v1.Records");
   }
-  if (all || target == "consent") {
-    AddUnimplemented<kinex::consent::v1::Consent::Service>(t, "kinex.consent.v1.Consent");
+  if (target == "audit") {
+    KINEX_ASSIGN_OR_RETURN(AuditTarget a, MakeAuditTarget(config, clock));
+    grpc::Service* s = a.grpc_service.get();
+    return Single(std::move(a), s, "kinex.audit.v1.Audit");
   }
-  if (all || target == "records") {
-    AddUnimplemented<kinex::records::v1::Records::Service>(t, "kinex.records.v1.Records");
+  if (target == "policy") {
+    KINEX_ASSIGN_OR_RETURN(policy::PolicyTarget p, policy::MakePolicyTarget(config, clock));
+    std::shared_ptr<policy::PolicyEngine> engine = p.engine;
+    grpc::Service* s = p.grpc_service.get();
+    Targets t = Single(std::move(p), s, "kinex.policy.v1.Policy");
+    t.reload = [engine] { return engine->Reload(); };
+    return t;
   }
-  return t;
+  if (target == "consent") {
+    // Who may record what is policy's call: the consent service loads the
+    // same policy set (reloaded on SIGHUP) rather than calling out per write.
+    auto parts = std::make_shared<ConsentOnlyParts>();
+    KINEX_ASSIGN_OR_RETURN(parts->engine, policy::PolicyEngine::Create(
+                                              {.policy_dir = config.policy().policy_dir()}));
+    parts->authorizer = std::make_unique<gateway::PolicyConsentAuthorizer>(*parts->engine);
+    KINEX_ASSIGN_OR_RETURN(parts->consent,
+                           MakeConsentTarget(config, clock, {.authorizer = parts->authorizer.get()}));
+    Targets t;
+    t.services.push_back(parts->consent.grpc_service.get());
+    t.service_names.push_back("kinex.consent.v1.Consent");
+    std::shared_ptr<policy::PolicyEngine> engine = parts->engine;
+    t.reload = [engine] { return engine->Reload(); };
+    t.owned = std::move(parts);
+    return t;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown target \"", target, "\""));
 }
 
 }  // namespace kinex

@@ -21,15 +21,18 @@ namespace kinex {
 
 // The services of one process, and what keeps them alive.
 struct Targets {
-  // Services to register, owned here.
-  std::vector<std::unique_ptr<grpc::Service>> services;
+  // Cores, stores, clients and servers the services point into. Declared
+  // first so it is destroyed last.
+  std::shared_ptr<void> owned;
+  // Services to register (owned by `owned`).
+  std::vector<grpc::Service*> services;
   // Full names of the services, for the health service
   // (e.g. "kinex.exchange.v1.Exchange").
   std::vector<std::string> service_names;
   // Reloads what can be reloaded (policy on SIGHUP); OK when nothing can.
   std::function<absl::Status()> reload = [] { return absl::OkStatus(); };
-  // Cores, stores and clients the services point into.
-  std::vector<std::shared_ptr<void>> owned;
+  // Where Prometheus metrics are served ("" when this target has none).
+  std::string metrics_address;
 };
 
 // Builds the services for config.target(). Fails naming what could not be

@@ -1,6 +1,7 @@
 // A gateway over real cores: the records core (in-memory storage), the policy
-// engine on the default policy set in policy/, and the audit log (in-memory
-// storage, a fresh Ed25519 key); consent bases from a fake. Seeds demo
+// engine on the default policy set in policy/, the consent core (in-memory
+// storage, policy as its recording authorizer) and the audit log (in-memory
+// storage, a fresh Ed25519 key). Seeds demo
 // children by publishing each agency's part through the gateway itself.
 #ifndef KINEX_TESTS_GATEWAY_GATEWAY_FIXTURE_H_
 #define KINEX_TESTS_GATEWAY_GATEWAY_FIXTURE_H_
@@ -13,9 +14,12 @@
 #include "services/audit/fake_log_storage.h"
 #include "services/common/fake_clock.h"
 #include "services/common/identity.h"
-#include "services/gateway/fake_dependencies.h"
+#include "services/consent/consent_core.h"
+#include "services/consent/fake_consent_storage.h"
+#include "services/gateway/failing_dependencies.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/local_policy_decider.h"
+#include "services/gateway/policy_consent_authorizer.h"
 #include "services/policy/policy_engine.h"
 #include "services/records/fake_records_storage.h"
 #include "services/records/records_core.h"
@@ -56,6 +60,13 @@ class GatewayFixture : public ::testing::Test {
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
     decider_ = std::make_unique<LocalPolicyDecider>(*engine_);
+    authorizer_ = std::make_unique<PolicyConsentAuthorizer>(*engine_);
+    auto consent = kinex::consent::ConsentCore::Create({.storage = &consent_storage_,
+                                                        .records = records_.get(),
+                                                        .authorizer = authorizer_.get(),
+                                                        .clock = &clock_});
+    ASSERT_TRUE(consent.ok()) << consent.status();
+    consent_ = std::move(*consent);
     kinex::audit::AuditLog::Options audit;
     audit.storage = &log_storage_;
     auto signer = kinex::audit::TreeHeadSigner::Generate();
@@ -77,7 +88,7 @@ class GatewayFixture : public ::testing::Test {
   void Rebuild() {
     Gateway::Dependencies deps;
     deps.records = records_.get();
-    deps.consent = consent_override_ ? consent_override_ : &consent_;
+    deps.consent = consent_override_ ? consent_override_ : consent_.get();
     deps.policy = policy_override_ ? policy_override_ : decider_.get();
     deps.audit = audit_override_ ? audit_override_ : audit_.get();
     deps.metrics = &metrics_;
@@ -140,9 +151,11 @@ class GatewayFixture : public ::testing::Test {
   std::unique_ptr<LocalPolicyDecider> decider_;
   kinex::audit::FakeLogStorage log_storage_;
   std::unique_ptr<kinex::audit::AuditLog> audit_;
-  FakeBasisLookup consent_;
+  kinex::consent::FakeConsentStorage consent_storage_;
+  std::unique_ptr<PolicyConsentAuthorizer> authorizer_;
+  std::unique_ptr<kinex::consent::ConsentCore> consent_;
   Metrics metrics_;
-  BasisLookup* consent_override_ = nullptr;
+  kinex::consent::ConsentRegistry* consent_override_ = nullptr;
   const PolicyDecider* policy_override_ = nullptr;
   kinex::audit::AuditSink* audit_override_ = nullptr;
   std::unique_ptr<Gateway> gateway_;

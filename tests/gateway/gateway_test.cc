@@ -146,7 +146,7 @@ TEST_F(GatewayTest, AuditFailureDisclosesNothing) {
 
 TEST_F(GatewayTest, ConsentFailureDisclosesNothingAndAppendsNothing) {
   const std::string kid = SeedChild("WCC-6", "9434765919");
-  FailingBasisLookup failing;
+  FailingConsentRegistry failing;
   consent_override_ = &failing;
   Rebuild();
   const uint64_t before = audit_->Size();

@@ -1,0 +1,84 @@
+#include "services/gateway/consent_front.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kinex::gateway {
+
+namespace cv1 = kinex::consent::v1;
+
+absl::Status ConsentFront::MayList(const CallContext& call,
+                                   const kinex::common::v1::ChildRef& child) {
+  const absl::Status denied = absl::PermissionDeniedError(absl::StrCat(
+      "no consent file you may see for this child (request id ", call.request_id, ")"));
+  kinex::records::v1::ResolveChildRequest resolve;
+  *resolve.mutable_child() = child;
+  absl::StatusOr<kinex::records::v1::ResolveChildResponse> found = records_.ResolveChild(resolve);
+  if (!found.ok()) {
+    if (found.status().code() == absl::StatusCode::kNotFound) return denied;
+    return found.status();
+  }
+  // Whoever may record a consent, or any statutory basis, may read the file.
+  cv1::RecordConsentRequest probe;
+  probe.mutable_entry()->mutable_consent();
+  if (authorizer_.MayRecord(call.principal, found->scope(), probe).ok()) return absl::OkStatus();
+  for (int b = kinex::common::v1::LegalBasis_MIN; b <= kinex::common::v1::LegalBasis_MAX; ++b) {
+    if (b == kinex::common::v1::LEGAL_BASIS_UNSPECIFIED || b == kinex::common::v1::CONSENT) {
+      continue;
+    }
+    probe.mutable_entry()->mutable_statutory_basis()->set_basis(
+        static_cast<kinex::common::v1::LegalBasis>(b));
+    if (authorizer_.MayRecord(call.principal, found->scope(), probe).ok()) {
+      return absl::OkStatus();
+    }
+  }
+  return denied;
+}
+
+grpc::Status ConsentFront::RecordConsent(grpc::ServerContext* ctx,
+                                         const cv1::RecordConsentRequest* request,
+                                         cv1::RecordConsentResponse* response) {
+  return edge_.Run(ctx, "RecordConsent", 0, [&](const CallContext& call, std::string& outcome) {
+    absl::StatusOr<cv1::RecordConsentResponse> r =
+        registry_.RecordConsent({call.principal, call.actor}, *request);
+    if (!r.ok()) return r.status();
+    *response = std::move(*r);
+    outcome = "recorded";
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ConsentFront::WithdrawConsent(grpc::ServerContext* ctx,
+                                           const cv1::WithdrawConsentRequest* request,
+                                           cv1::WithdrawConsentResponse* response) {
+  return edge_.Run(ctx, "WithdrawConsent", 0, [&](const CallContext& call, std::string& outcome) {
+    absl::StatusOr<cv1::WithdrawConsentResponse> r =
+        registry_.WithdrawConsent({call.principal, call.actor}, *request);
+    if (!r.ok()) return r.status();
+    *response = std::move(*r);
+    outcome = "withdrawn";
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ConsentFront::ListConsents(grpc::ServerContext* ctx,
+                                        const cv1::ListConsentsRequest* request,
+                                        cv1::ListConsentsResponse* response) {
+  return edge_.Run(ctx, "ListConsents", 0, [&](const CallContext& call, std::string&) {
+    if (absl::Status may = MayList(call, request->child()); !may.ok()) return may;
+    absl::StatusOr<cv1::ListConsentsResponse> r = registry_.ListConsents(*request);
+    if (!r.ok()) return r.status();
+    *response = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ConsentFront::LookupBases(grpc::ServerContext* ctx, const cv1::LookupBasesRequest*,
+                                       cv1::LookupBasesResponse*) {
+  return edge_.Run(ctx, "LookupBases", 0, [&](const CallContext&, std::string&) {
+    return absl::PermissionDeniedError(
+        "LookupBases is internal to Kinex; agencies see the bases used in each disclosure "
+        "receipt");
+  });
+}
+
+}  // namespace kinex::gateway
