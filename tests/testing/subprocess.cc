@@ -21,7 +21,8 @@ std::string BinPath(const std::string& name) {
 }
 
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
-    const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    const std::vector<std::string>& argv, const std::vector<std::string>& env,
+    const std::string& stderr_file) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     return absl::InternalError("pipe2 failed");
@@ -33,7 +34,14 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
     dup2(out[1], 1);
-    dup2(err[1], 2);
+    if (!stderr_file.empty()) {
+      const int fd = open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (fd < 0) _exit(126);
+      dup2(fd, 2);
+      close(fd);
+    } else {
+      dup2(err[1], 2);
+    }
     std::vector<char*> args, envp;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);

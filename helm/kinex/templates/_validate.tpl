@@ -1,0 +1,19 @@
+{{/*
+Checks JSON Schema cannot express (relations between values). Included once,
+from configmap-config.yaml, so a bad combination fails `helm template` /
+`helm install` with a message naming the values.
+*/}}
+{{- define "kinex.validate" -}}
+{{- $g := .Values.gateway.autoscaling -}}
+{{- if and $g.enabled (gt (int $g.minReplicas) (int $g.maxReplicas)) -}}
+{{- fail (printf "gateway.autoscaling: minReplicas (%d) is greater than maxReplicas (%d)" (int $g.minReplicas) (int $g.maxReplicas)) -}}
+{{- end -}}
+{{- range $t := splitList " " (include "kinex.targets" $) -}}
+{{- if eq (int (index $.Values $t).port) (int $.Values.metrics.port) -}}
+{{- fail (printf "%s.port (%d) is the same as metrics.port: each pod needs both" $t (int (index $.Values $t).port)) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.policy.existingConfigMap .Values.policy.files -}}
+{{- fail "policy: set either policy.files or policy.existingConfigMap, not both" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""Checks the YAML `helm template` rendered from the kinex chart.
+
+usage: check_rendered.py RENDERED.yaml PROFILE REPO_ROOT
+  PROFILE: default | production | trial  (which values file rendered it), or
+           self-test: RENDERED.yaml is a good default render; checks that each
+           of a list of broken variants of it is rejected with the right message
+
+Every problem is printed as "check_rendered[PROFILE]: <kind>/<name>: <what>";
+exit 1 if there is any, 0 otherwise.
+"""
+import glob
+import os
+import sys
+
+import yaml
+
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+TARGETS = ["gateway", "policy", "consent", "audit", "records"]
+INTERNAL = ["policy", "consent", "audit", "records"]
+# Targets that load the policy set (and must roll when it changes).
+POLICY_TARGETS = ["gateway", "policy", "consent"]
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Pod"}
+
+problems = []
+
+
+def problem(obj, what):
+    name = f"{obj.get('kind', '?')}/{obj.get('metadata', {}).get('name', '?')}" if obj else "-"
+    problems.append(f"{name}: {what}")
+
+
+def component(obj):
+    return (obj.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/component")
+
+
+def pod_spec(obj):
+    spec = obj.get("spec", {})
+    if obj["kind"] == "Pod":
+        return spec
+    if obj["kind"] == "CronJob":
+        return spec["jobTemplate"]["spec"]["template"]["spec"]
+    return spec["template"]["spec"]
+
+
+def check_container_security(obj, pod, c):
+    where = f"container {c['name']}"
+    sc = c.get("securityContext")
+    if not sc:
+        problem(obj, f"{where}: no securityContext")
+        return
+    if sc.get("runAsNonRoot") is not True:
+        problem(obj, f"{where}: securityContext.runAsNonRoot is not true")
+    uid = sc.get("runAsUser", pod.get("securityContext", {}).get("runAsUser"))
+    if uid is None or uid == 0:
+        problem(obj, f"{where}: runAsUser is unset or 0 (want a non-zero uid)")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problem(obj, f"{where}: securityContext.readOnlyRootFilesystem is not true")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problem(obj, f"{where}: securityContext.allowPrivilegeEscalation is not false")
+    if sc.get("privileged"):
+        problem(obj, f"{where}: privileged")
+    drop = (sc.get("capabilities") or {}).get("drop") or []
+    if "ALL" not in drop:
+        problem(obj, f"{where}: capabilities.drop does not contain ALL (got {drop})")
+    if (sc.get("capabilities") or {}).get("add"):
+        problem(obj, f"{where}: adds capabilities {sc['capabilities']['add']}")
+    seccomp = (sc.get("seccompProfile") or pod.get("securityContext", {}).get("seccompProfile") or {})
+    if seccomp.get("type") != "RuntimeDefault":
+        problem(obj, f"{where}: seccompProfile is not RuntimeDefault")
+    # Whatever needs writing must be a volume, with the root filesystem read-only.
+    for m in c.get("volumeMounts", []):
+        if m["mountPath"] == "/":
+            problem(obj, f"{where}: mounts a volume at /")
+
+
+def check_workloads(docs, profile):
+    workloads = [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+    if not workloads:
+        problem(None, "no workloads rendered")
+    for w in workloads:
+        pod = pod_spec(w)
+        if pod.get("automountServiceAccountToken") is not False:
+            problem(w, "pod automountServiceAccountToken is not false")
+        if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+            problem(w, "uses host namespaces")
+        psc = pod.get("securityContext") or {}
+        if psc.get("runAsNonRoot") is not True:
+            problem(w, "pod securityContext.runAsNonRoot is not true")
+        if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+            problem(w, "pod seccompProfile is not RuntimeDefault")
+        for v in pod.get("volumes", []):
+            if "hostPath" in v:
+                problem(w, f"volume {v['name']} is a hostPath")
+        containers = pod.get("containers", [])
+        for c in pod.get("initContainers", []) + containers:
+            check_container_security(w, pod, c)
+            if not (c.get("resources") or {}).get("requests") or \
+                    not (c.get("resources") or {}).get("limits"):
+                problem(w, f"container {c['name']}: resource requests and limits must both be set")
+        if w["kind"] in ("Deployment", "StatefulSet"):
+            for c in containers:
+                for probe in ("livenessProbe", "readinessProbe"):
+                    p = c.get(probe)
+                    if not p:
+                        problem(w, f"container {c['name']}: no {probe}")
+                    elif "grpc" in p and component(w) in TARGETS:
+                        # Kubernetes' native gRPC probe cannot do TLS; every
+                        # Kinex port is mTLS only, so it would always fail.
+                        problem(w, f"container {c['name']}: {probe} is a native gRPC "
+                                   "probe, which cannot speak mTLS")
+
+    by_target = {}
+    for w in workloads:
+        t = component(w)
+        if t in TARGETS:
+            if t in by_target:
+                problem(w, f"second workload for target {t}")
+            by_target[t] = w
+    for t in TARGETS:
+        w = by_target.get(t)
+        if w is None:
+            problem(None, f"no workload for target {t}")
+            continue
+        want = "StatefulSet" if t == "audit" else "Deployment"
+        if w["kind"] != want:
+            problem(w, f"target {t} should be a {want}")
+        (c,) = [c for c in pod_spec(w)["containers"] if c["name"] == "kinex"]
+        args = c.get("args", [])
+        if f"--target={t}" not in args or "--config=/etc/kinex/kinex.textproto" not in args:
+            problem(w, f"kinex args {args} do not select --target={t} with the rendered config")
+        probe = c.get("readinessProbe", {}).get("exec", {}).get("command", [])
+        if not probe or probe[0] != "/usr/local/bin/kinexctl" or probe[-1] != "health":
+            problem(w, f"readiness probe is not an exec of kinexctl health: {probe}")
+    for t in TARGETS:
+        w = by_target.get(t)
+        if w is None:
+            continue
+        pod = pod_spec(w)
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0].get("volumeMounts", [])}
+        has_policy = mounts.get("policy") == "/etc/kinex/policy"
+        checksum = "checksum/policy" in (w["spec"]["template"]["metadata"].get("annotations") or {})
+        if t in POLICY_TARGETS and not (has_policy and checksum):
+            problem(w, f"{t} loads the policy set: needs it at /etc/kinex/policy and a "
+                       "checksum/policy annotation")
+        if t not in POLICY_TARGETS and (has_policy or checksum):
+            problem(w, f"{t} does not read the policy set but mounts or hashes it")
+    audit = by_target.get("audit")
+    if audit is not None and audit["spec"].get("replicas") not in (0, 1):
+        problem(audit, "the audit log has one writer: replicas must be 0 or 1")
+    gw = by_target.get("gateway")
+    hpas = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    if len(hpas) != 1 or hpas[0]["spec"]["scaleTargetRef"]["name"] != (gw or {}).get("metadata", {}).get("name"):
+        problem(None, "expected exactly one HorizontalPodAutoscaler, for the gateway Deployment")
+    elif gw is not None and "replicas" in gw["spec"]:
+        problem(gw, "sets replicas while an HPA owns the gateway's replica count")
+    return by_target
+
+
+def check_network_policies(docs, profile):
+    nps = {component(d): d for d in docs if d["kind"] == "NetworkPolicy"}
+    for t in TARGETS:
+        np = nps.get(t)
+        if np is None:
+            problem(None, f"no NetworkPolicy for target {t}")
+            continue
+        sel = np["spec"]["podSelector"].get("matchLabels", {})
+        if sel.get("app.kubernetes.io/component") != t:
+            problem(np, f"podSelector does not select the {t} pods")
+        if sorted(np["spec"].get("policyTypes", [])) != ["Egress", "Ingress"]:
+            problem(np, "policyTypes must be [Ingress, Egress]")
+        if t in INTERNAL:
+            grpc_rules = [r for r in np["spec"].get("ingress", [])
+                          if any(p.get("port") not in (9464,) for p in r.get("ports", []))]
+            for r in grpc_rules:
+                peers = r.get("from")
+                if not peers:
+                    problem(np, "internal target's gRPC port is open to every source")
+                    continue
+                for peer in peers:
+                    if "ipBlock" in peer or "namespaceSelector" in peer:
+                        problem(np, f"internal target admits a peer outside the release: {peer}")
+                    labels = (peer.get("podSelector") or {}).get("matchLabels", {})
+                    if "app.kubernetes.io/instance" not in labels:
+                        problem(np, f"internal target admits pods not selected by release: {peer}")
+        egress = np["spec"].get("egress", [])
+        if not any(any(p.get("port") == 53 for p in r.get("ports", [])) for r in egress):
+            problem(np, "no DNS egress")
+        if t in ("consent", "audit", "records"):
+            pg_ports = {5432}
+            if not any(any(p.get("port") in pg_ports for p in r.get("ports", [])) for r in egress):
+                problem(np, "no PostgreSQL egress for a stateful target")
+        elif any(any(p.get("port") == 5432 for p in r.get("ports", [])) for r in egress):
+            problem(np, f"{t} has no store but may reach PostgreSQL")
+    if profile == "production":
+        gw = nps.get("gateway")
+        if gw is not None:
+            first = gw["spec"]["ingress"][0]
+            if not first.get("from"):
+                problem(gw, "production values restrict the gateway to CIDRs, but it is open")
+
+
+def check_no_key_material(text, docs, profile):
+    if "PRIVATE KEY" in text:
+        problems.append("rendered output contains 'PRIVATE KEY': key material must never be inline")
+    if "BEGIN CERTIFICATE" in text:
+        problems.append("rendered output contains a certificate: TLS material comes from Secrets")
+    for d in docs:
+        if d["kind"] != "Secret":
+            continue
+        labels = d["metadata"].get("labels") or {}
+        if profile != "trial" or labels.get("kinex.dev/not-for-production") != "true":
+            problem(d, "the chart renders a Secret; only the opt-in trial PostgreSQL may")
+        if d.get("stringData"):
+            problem(d, "has inline stringData")
+        if set((d.get("data") or {}).keys()) - {"password"}:
+            problem(d, "holds more than the trial database password")
+
+
+def check_configs(docs, repo, profile):
+    cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    for t in TARGETS:
+        found = [d for d in cms.values()
+                 if component(d) == t and "kinex.textproto" in (d.get("data") or {})]
+        if len(found) != 1:
+            problem(None, f"expected one kinex.textproto ConfigMap for {t}, found {len(found)}")
+            continue
+        text = found[0]["data"]["kinex.textproto"]
+        if f'target: "{t}"' not in text:
+            problem(found[0], f"config does not say target: \"{t}\"")
+        if "password" in text.lower():
+            problem(found[0], "config mentions a password: it belongs in a Secret")
+        if t in ("consent", "audit", "records") and "postgres_conninfo" not in text:
+            problem(found[0], "stateful target not configured with PostgreSQL")
+    for t in POLICY_TARGETS:
+        found = [d for d in cms.values()
+                 if component(d) == t and "kinex.textproto" in (d.get("data") or {})]
+        if found and 'policy_dir: "/etc/kinex/policy"' not in found[0]["data"]["kinex.textproto"]:
+            problem(found[0], f"{t} loads the policy set but its config has no policy_dir")
+    policy_cms = [d for d in cms.values() if component(d) == "policy"
+                  and "kinex.textproto" not in (d.get("data") or {})]
+    if len(policy_cms) != 1:
+        problem(None, f"expected one policy set ConfigMap, found {len(policy_cms)}")
+        return
+    data = policy_cms[0].get("data") or {}
+    repo_files = {os.path.basename(p): open(p).read()
+                  for p in glob.glob(os.path.join(repo, "policy", "*.textproto"))}
+    if not repo_files:
+        problem(None, f"no policy files found in {repo}/policy")
+    if set(data) != set(repo_files):
+        problem(policy_cms[0], f"policy files {sorted(data)} differ from the repository's "
+                               f"policy/*.textproto {sorted(repo_files)}")
+    for name, content in repo_files.items():
+        if name in data and data[name].rstrip("\n") != content.rstrip("\n"):
+            problem(policy_cms[0], f"{name} differs from policy/{name}")
+
+
+def check_profile_specifics(docs, by_target, profile):
+    kinds = {}
+    for d in docs:
+        kinds.setdefault(d["kind"], []).append(d)
+    services = {component(s) for s in kinds.get("Service", [])}
+    for t in TARGETS:
+        if t not in services:
+            problem(None, f"no Service for target {t}")
+    for s in kinds.get("Service", []):
+        ports = [p["name"] for p in s["spec"]["ports"]]
+        if s["spec"].get("type", "ClusterIP") != "ClusterIP" and "metrics" in ports:
+            problem(s, "exposes the plain-HTTP metrics port outside the cluster")
+        if component(s) in INTERNAL and s["spec"].get("type", "ClusterIP") != "ClusterIP":
+            problem(s, "internal target's Service is not ClusterIP")
+    pdbs = {component(p) for p in kinds.get("PodDisruptionBudget", [])}
+    for t in ["gateway", "policy", "consent", "records"]:
+        if t not in pdbs:
+            problem(None, f"no PodDisruptionBudget for {t}")
+    sms = kinds.get("ServiceMonitor", [])
+    certs = kinds.get("Certificate", [])
+    if profile == "production":
+        if len(sms) != 1 or sms[0]["apiVersion"] != "monitoring.coreos.com/v1":
+            problem(None, "production: expected one monitoring.coreos.com/v1 ServiceMonitor")
+        by_cert = {component(c): c for c in certs}
+        for t in TARGETS:
+            c = by_cert.get(t)
+            if c is None:
+                problem(None, f"production: no cert-manager Certificate for {t}")
+                continue
+            uris = c["spec"].get("uris", [])
+            if uris != [f"spiffe://exchange.example.gov.uk/service/{t}"]:
+                problem(c, f"URI SANs {uris}: want exactly the SPIFFE ID of service {t}")
+            if "localhost" not in c["spec"].get("dnsNames", []) or \
+                    "127.0.0.1" not in c["spec"].get("ipAddresses", []):
+                problem(c, "no localhost / 127.0.0.1 SAN: the exec probes dial 127.0.0.1")
+            w = by_target.get(t)
+            if w is not None:
+                vols = {v["name"]: v for v in pod_spec(w)["volumes"]}
+                if vols["tls-src"]["secret"]["secretName"] != c["spec"]["secretName"]:
+                    problem(w, "does not mount its cert-manager Certificate's Secret")
+    else:
+        if sms:
+            problem(None, f"{profile}: ServiceMonitor rendered although not enabled")
+        if certs:
+            problem(None, f"{profile}: Certificates rendered although certManager is off")
+    trial = [d for d in docs if component(d) == "postgresql-trial"]
+    if profile == "trial":
+        if not any(d["kind"] == "StatefulSet" for d in trial):
+            problem(None, "trial: no PostgreSQL StatefulSet")
+        for d in trial:
+            if d["kind"] in ("StatefulSet", "Service", "Secret", "ConfigMap") and \
+                    (d["metadata"].get("labels") or {}).get("kinex.dev/not-for-production") != "true":
+                problem(d, "trial PostgreSQL object not labelled kinex.dev/not-for-production")
+    elif trial:
+        problem(None, f"{profile}: trial PostgreSQL rendered although postgresql.mode is external")
+
+
+def check(text, profile, repo):
+    """All checks on one render; returns the list of problems."""
+    problems.clear()
+    docs = [d for d in yaml.load_all(text, Loader=Loader) if d]
+    by_target = check_workloads(docs, profile)
+    check_network_policies(docs, profile)
+    check_no_key_material(text, docs, profile)
+    check_configs(docs, repo, profile)
+    check_profile_specifics(docs, by_target, profile)
+    return list(problems), len(docs)
+
+
+def _deployment_pod(docs):
+    return [d for d in docs if d["kind"] == "Deployment"][0]["spec"]["template"]["spec"]
+
+
+def _netpol(docs, target):
+    return [d for d in docs if d["kind"] == "NetworkPolicy" and component(d) == target][0]
+
+
+# Broken variants of a good render, and the message the checks must give for
+# each: proves the checks can fail (a check that cannot fail is a defect).
+MUTATIONS = [
+    ("writable root filesystem", "readOnlyRootFilesystem is not true",
+     lambda docs: _deployment_pod(docs)["containers"][0]["securityContext"].update(
+         readOnlyRootFilesystem=False)),
+    ("init container may run as root", "runAsNonRoot is not true",
+     lambda docs: _deployment_pod(docs)["initContainers"][0]["securityContext"].update(
+         runAsNonRoot=False)),
+    ("runs as uid 0", "runAsUser is unset or 0",
+     lambda docs: _deployment_pod(docs)["containers"][0]["securityContext"].update(runAsUser=0)),
+    ("privilege escalation", "allowPrivilegeEscalation is not false",
+     lambda docs: _deployment_pod(docs)["containers"][0]["securityContext"].update(
+         allowPrivilegeEscalation=True)),
+    ("capabilities kept", "capabilities.drop does not contain ALL",
+     lambda docs: _deployment_pod(docs)["containers"][0]["securityContext"].update(
+         capabilities={"drop": ["NET_RAW"]})),
+    ("no seccomp", "seccompProfile is not RuntimeDefault",
+     lambda docs: [_deployment_pod(docs)["containers"][0]["securityContext"].pop("seccompProfile"),
+                   _deployment_pod(docs)["securityContext"].pop("seccompProfile")]),
+    ("no liveness probe", "no livenessProbe",
+     lambda docs: _deployment_pod(docs)["containers"][0].pop("livenessProbe")),
+    ("no readiness probe", "no readinessProbe",
+     lambda docs: [d for d in docs if d["kind"] == "StatefulSet"][0]["spec"]["template"]["spec"]
+     ["containers"][0].pop("readinessProbe")),
+    ("native gRPC probe", "native gRPC probe",
+     lambda docs: _deployment_pod(docs)["containers"][0].update(
+         readinessProbe={"grpc": {"port": 7443}})),
+    ("missing NetworkPolicy", "no NetworkPolicy for target records",
+     lambda docs: docs.remove(_netpol(docs, "records"))),
+    ("internal target open to all", "gRPC port is open to every source",
+     lambda docs: _netpol(docs, "audit")["spec"]["ingress"][0].pop("from")),
+    ("internal target open to a CIDR", "admits a peer outside the release",
+     lambda docs: _netpol(docs, "consent")["spec"]["ingress"][0]["from"].append(
+         {"ipBlock": {"cidr": "0.0.0.0/0"}})),
+    ("inline private key", "PRIVATE KEY",
+     lambda docs: docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k"},
+                               "stringData": {"tls.key": "-----BEGIN PRIVATE KEY-----"}})),
+    ("service account token", "automountServiceAccountToken is not false",
+     lambda docs: _deployment_pod(docs).update(automountServiceAccountToken=True)),
+    ("no resource limits", "requests and limits must both be set",
+     lambda docs: _deployment_pod(docs)["containers"][0]["resources"].pop("limits")),
+    ("gateway without the policy set", "gateway loads the policy set",
+     lambda docs: [d for d in docs if d["kind"] == "Deployment" and component(d) == "gateway"][0]
+     ["spec"]["template"]["metadata"]["annotations"].pop("checksum/policy")),
+    ("stale policy set", "differs from policy/",
+     lambda docs: [d for d in docs if d["kind"] == "ConfigMap" and
+                   d["metadata"]["name"].endswith("-policy-set")][0]["data"].update(
+         {"roles.textproto": "# stale\n"})),
+]
+
+
+def self_test(path, repo):
+    """Each mutation of a good default render must be rejected, by name."""
+    text = open(path).read()
+    failures = []
+    for name, want, mutate in MUTATIONS:
+        docs = [d for d in yaml.load_all(text, Loader=Loader) if d]
+        mutate(docs)
+        found, _ = check(yaml.dump_all(docs, Dumper=Dumper), "default", repo)
+        if not any(want in f for f in found):
+            failures.append(f"mutation '{name}' was not caught (want '{want}', got {found})")
+    for f in failures:
+        print(f"check_rendered[self-test]: {f}", file=sys.stderr)
+    if failures:
+        return 1
+    print(f"check_rendered[self-test]: all {len(MUTATIONS)} broken renders rejected")
+    return 0
+
+
+def main():
+    if len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    path, profile, repo = sys.argv[1:]
+    if profile == "self-test":
+        return self_test(path, repo)
+    found, count = check(open(path).read(), profile, repo)
+    for p in found:
+        print(f"check_rendered[{profile}]: {p}", file=sys.stderr)
+    if found:
+        return 1
+    print(f"check_rendered[{profile}]: {count} objects OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

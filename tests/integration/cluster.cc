@@ -1,0 +1,166 @@
+#include "tests/integration/cluster.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "services/common/status_macros.h"
+#include "services/common/tls.h"
+#include "tests/testing/paths.h"
+#include "tests/testing/test_pki.h"
+
+namespace kinex::testing {
+namespace {
+
+// The value of "key":"..." in a JSON log line.
+std::string JsonField(const std::string& line, const std::string& key) {
+  const std::string needle = absl::StrCat("\"", key, "\":\"");
+  const size_t at = line.find(needle);
+  if (at == std::string::npos) return "";
+  const size_t start = at + needle.size();
+  return line.substr(start, line.find('"', start) - start);
+}
+
+std::string LocalhostAddress(const std::string& bound) {
+  // Certificates name localhost (and 127.0.0.1): dial by name.
+  return absl::StrCat("localhost", bound.substr(bound.rfind(':')));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KinexCluster>> KinexCluster::Start(Options options) {
+  std::unique_ptr<KinexCluster> c(new KinexCluster());
+  c->options_ = options;
+  std::string tmpl = (std::filesystem::temp_directory_path() / "kinex-cluster-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
+  c->dir_ = tmpl;
+  c->pki_ = TestPkiDir();
+  std::map<std::string, std::string> storage;  // service -> StorageConfig text
+  if (options.postgres) {
+    KINEX_ASSIGN_OR_RETURN(c->pg_, PostgresServer::Start());
+    for (const char* svc : {"records", "consent", "audit"}) {
+      KINEX_ASSIGN_OR_RETURN(std::string ci, c->pg_->CreateDatabase(absl::StrCat("kinex_", svc)));
+      storage[svc] = absl::StrCat("storage { postgres_conninfo: \"", ci, "\" }");
+    }
+  }
+  auto config = [&](const std::string& target, const std::string& cert,
+                    const std::string& upstream) {
+    return absl::StrCat(
+        "target: \"", target, "\"\n", "data_dir: \"", c->dir_, "\"\n",
+        "trust_domain: \"kinex.dev\"\n",
+        "tls { ca_file: \"", c->pki_, "/ca.pem\" cert_file: \"", c->pki_, "/services/", cert,
+        ".pem\" key_file: \"", c->pki_, "/services/", cert, ".key\" crl_dir: \"", c->pki_,
+        "/crl\" }\n",
+        "listen { gateway: \"127.0.0.1:0\" policy: \"127.0.0.1:0\" consent: \"127.0.0.1:0\" "
+        "audit: \"127.0.0.1:0\" records: \"127.0.0.1:0\" metrics: \"127.0.0.1:0\" }\n",
+        upstream, "policy { policy_dir: \"", SourceDir(), "/policy\" }\n",
+        "audit { signing_key_file: \"", c->pki_, "/audit-signing.key\" pseudonym_key_file: \"",
+        c->pki_, "/audit-pseudonym.key\" ", storage["audit"], " }\n", "records { ",
+        storage["records"], " }\n", "consent { ", storage["consent"], " }\n",
+        options.extra_config);
+  };
+  if (options.mode == Mode::kAllInOne) {
+    KINEX_RETURN_IF_ERROR(c->StartTarget("all", config("all", "gateway", "")));
+    c->addresses_["gateway"] = c->addresses_["all"];
+    return c;
+  }
+  for (const char* t : {"records", "audit", "policy"}) {
+    KINEX_RETURN_IF_ERROR(c->StartTarget(t, config(t, t, "")));
+  }
+  KINEX_RETURN_IF_ERROR(c->StartTarget(
+      "consent",
+      config("consent", "consent",
+             absl::StrCat("upstream { records: \"", c->addresses_["records"], "\" }\n"))));
+  KINEX_RETURN_IF_ERROR(c->StartTarget(
+      "gateway", config("gateway", "gateway",
+                        absl::StrCat("upstream { records: \"", c->addresses_["records"],
+                                     "\" consent: \"", c->addresses_["consent"], "\" audit: \"",
+                                     c->addresses_["audit"], "\" policy: \"",
+                                     c->addresses_["policy"], "\" }\n"))));
+  return c;
+}
+
+absl::Status KinexCluster::StartTarget(const std::string& target, const std::string& config_text) {
+  const std::string path = absl::StrCat(dir_, "/", target, ".textproto");
+  std::ofstream(path) << config_text;
+  KINEX_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> p,
+                         Subprocess::Start({BinPath("kinex"), "--config=" + path}, {},
+                                           LogPath(target)));
+  absl::StatusOr<std::string> line = p->ReadStdoutLine(absl::Seconds(60));
+  if (!line.ok()) {
+    p->Signal(SIGKILL);
+    p->Wait();
+    std::ifstream log(LogPath(target));
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    return absl::InternalError(
+        absl::StrCat("kinex --target=", target, " did not start: ", text));
+  }
+  addresses_[target] = LocalhostAddress(JsonField(*line, "address"));
+  const std::string metrics = JsonField(*line, "metrics");
+  if (!metrics.empty()) metrics_ = metrics;
+  processes_[target] = std::move(p);
+  return absl::OkStatus();
+}
+
+KinexCluster::~KinexCluster() {
+  for (auto& [name, p] : processes_) p->Signal(SIGTERM);
+  for (auto& [name, p] : processes_) p->Wait();
+  processes_.clear();
+  pg_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string KinexCluster::address(const std::string& target) const {
+  auto it = addresses_.find(target);
+  return it == addresses_.end() ? "" : it->second;
+}
+
+std::shared_ptr<grpc::Channel> KinexCluster::Channel(const std::string& address,
+                                                     const std::string& cert_base) const {
+  TlsFiles files;
+  files.ca_file = pki_ + "/ca.pem";
+  files.cert_file = absl::StrCat(pki_, "/", cert_base, ".pem");
+  files.key_file = absl::StrCat(pki_, "/", cert_base, ".key");
+  auto creds = MakeChannelCredentials(files);
+  if (!creds.ok()) abort();  // test PKI is broken: nothing can run
+  return grpc::CreateChannel(address, *creds);
+}
+
+std::shared_ptr<grpc::Channel> KinexCluster::AgencyChannel(const std::string& kind,
+                                                           const std::string& code,
+                                                           const std::string& role) const {
+  return Channel(gateway_address(), absl::StrCat("agencies/", kind, "-", code, "-", role));
+}
+
+std::string KinexCluster::LogPath(const std::string& target) const {
+  return absl::StrCat(dir_, "/", target, ".log");
+}
+
+void KinexCluster::Kill(const std::string& target) {
+  auto it = processes_.find(target);
+  if (it == processes_.end()) return;
+  it->second->Signal(SIGKILL);
+  it->second->Wait();
+  processes_.erase(it);
+}
+
+std::string KinexCluster::Logs() {
+  // Stop everything first so the files hold every line.
+  for (auto& [name, p] : processes_) p->Signal(SIGTERM);
+  for (auto& [name, p] : processes_) p->Wait();
+  processes_.clear();
+  std::string all;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().extension() != ".log") continue;
+    std::ifstream log(entry.path());
+    all.append((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  }
+  return all;
+}
+
+}  // namespace kinex::testing

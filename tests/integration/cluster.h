@@ -1,0 +1,74 @@
+// A running Kinex system made of real `kinex` processes over mTLS on
+// loopback, with certificates from certs/make-dev-pki.sh:
+//   kAllInOne      one process, --target=all
+//   kMicroservices one process per target (records, audit, policy, consent,
+//                  then gateway), each with its own service certificate,
+//                  wired through their printed addresses.
+// Storage is SQLite under a temp dir, or PostgreSQL (a real server started
+// for the cluster) when `postgres` is set.
+#ifndef KINEX_TESTS_INTEGRATION_CLUSTER_H_
+#define KINEX_TESTS_INTEGRATION_CLUSTER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "tests/testing/postgres_server.h"
+#include "tests/testing/subprocess.h"
+
+namespace kinex::testing {
+
+class KinexCluster {
+ public:
+  enum class Mode { kAllInOne, kMicroservices };
+  struct Options {
+    Mode mode = Mode::kAllInOne;
+    // Default false: SQLite. True: a real PostgreSQL server for every store.
+    bool postgres = false;
+    // Extra lines for every process's textproto config.
+    std::string extra_config;
+  };
+
+  static absl::StatusOr<std::unique_ptr<KinexCluster>> Start(Options options);
+  ~KinexCluster();
+
+  // host:port of the public front door.
+  const std::string& gateway_address() const { return addresses_.at("gateway"); }
+  // host:port of a target's gRPC port ("all" in kAllInOne).
+  std::string address(const std::string& target) const;
+  // host:port of the gateway's Prometheus endpoint.
+  const std::string& metrics_address() const { return metrics_; }
+  // An mTLS channel to the gateway as an agency from certs/agencies.txt.
+  std::shared_ptr<grpc::Channel> AgencyChannel(const std::string& kind, const std::string& code,
+                                               const std::string& role) const;
+  // An mTLS channel to `address` with a certificate base name under the PKI
+  // ("agencies/...", "services/...").
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address,
+                                         const std::string& cert_base) const;
+  // Kills a target's process (SIGKILL), to prove fail-closed behaviour.
+  void Kill(const std::string& target);
+  // Stops every process and returns all they wrote to stderr (JSON logs).
+  std::string Logs();
+  const std::string& pki() const { return pki_; }
+
+ private:
+  KinexCluster() = default;
+  absl::Status StartTarget(const std::string& target, const std::string& config_text);
+  std::string LogPath(const std::string& target) const;
+
+  Options options_;
+  std::string dir_;
+  std::string pki_;
+  std::unique_ptr<PostgresServer> pg_;
+  std::map<std::string, std::unique_ptr<Subprocess>> processes_;
+  std::map<std::string, std::string> addresses_;
+  std::string metrics_;
+};
+
+}  // namespace kinex::testing
+
+#endif  // KINEX_TESTS_INTEGRATION_CLUSTER_H_
