@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/deadline.h"
 #include "services/common/grpc_status.h"
 #include "services/common/identity.h"
 #include "services/common/log.h"
@@ -29,6 +30,8 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
       status = absl::ResourceExhaustedError(
           absl::StrCat("rate limit exceeded for agency ", agency, "; retry with backoff"));
     } else {
+      // Internal calls made while serving this one inherit its deadline.
+      ScopedCallDeadline deadline(absl::FromChrono(ctx->deadline()));
       status = body(*call, outcome);
     }
   }

@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "kinex/policy/v1/policy.grpc.pb.h"
+#include "services/common/deadline.h"
 #include "services/common/grpc_status.h"
 #include "services/gateway/dependencies.h"
 #include "services/policy/redactor.h"
@@ -31,7 +32,7 @@ class RemotePolicyDecider final : public PolicyDecider {
   absl::StatusOr<std::shared_ptr<const kinex::policy::Evaluation>> Evaluate(
       const kinex::policy::v1::DecisionRequest& request) const override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
+    SetOutgoingDeadline(ctx, timeout_);
     auto evaluation = std::make_shared<kinex::policy::Evaluation>();
     grpc::Status s = stub_->Decide(&ctx, request, &evaluation->decision);
     if (!s.ok()) return FromGrpcStatus(s);
