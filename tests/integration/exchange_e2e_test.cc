@@ -1,6 +1,6 @@
 // The exchange end to end: real `kinex` processes over real mTLS on
 // loopback, in both modes (all services in one process; one process per
-// service), driven only through the public API with agency certificates from
+// service, on SQLite and on PostgreSQL), driven only through the public API with agency certificates from
 // the project's PKI script. Demo children are published from
 // tools/demo/children/*.json, each part by its owning agency.
 #include <arpa/inet.h>
@@ -35,6 +35,13 @@ namespace cv1 = kinex::common::v1;
 namespace ev1 = kinex::exchange::v1;
 namespace rv1 = kinex::record::v1;
 using Mode = KinexCluster::Mode;
+
+// How the system under test is deployed.
+struct Deployment {
+  Mode mode;
+  bool postgres;
+  std::string name;
+};
 
 struct Agency {
   const char* kind;
@@ -73,9 +80,9 @@ absl::StatusOr<std::string> Publish(const KinexCluster& c, const Agency& a,
   return resp.kinex_id();
 }
 
-absl::StatusOr<Seeded> StartSeeded(Mode mode) {
+absl::StatusOr<Seeded> StartSeeded(const Deployment& d) {
   Seeded s;
-  KINEX_ASSIGN_OR_RETURN(s.cluster, KinexCluster::Start({.mode = mode}));
+  KINEX_ASSIGN_OR_RETURN(s.cluster, KinexCluster::Start({.mode = d.mode, .postgres = d.postgres}));
   const std::string root = SourceDir() + "/tools/demo/children";
   for (const auto& entry : std::filesystem::directory_iterator(root)) {
     const std::string dir = entry.path().string();
@@ -108,22 +115,22 @@ absl::StatusOr<Seeded> StartSeeded(Mode mode) {
   return s;
 }
 
-class ExchangeE2E : public ::testing::TestWithParam<Mode> {
+class ExchangeE2E : public ::testing::TestWithParam<Deployment> {
  protected:
-  static std::map<Mode, Seeded>& Clusters() {
-    static auto* clusters = new std::map<Mode, Seeded>();
+  static std::map<std::string, Seeded>& Clusters() {
+    static auto* clusters = new std::map<std::string, Seeded>();
     return *clusters;
   }
   static void TearDownTestSuite() { Clusters().clear(); }
 
   void SetUp() override {
     auto& clusters = Clusters();
-    if (!clusters.count(GetParam())) {
+    if (!clusters.count(GetParam().name)) {
       absl::StatusOr<Seeded> s = StartSeeded(GetParam());
       ASSERT_TRUE(s.ok()) << s.status();
-      clusters[GetParam()] = std::move(*s);
+      clusters[GetParam().name] = std::move(*s);
     }
-    seeded_ = &clusters[GetParam()];
+    seeded_ = &clusters[GetParam().name];
   }
   KinexCluster& cluster() { return *seeded_->cluster; }
   std::string Kid(const std::string& slug) { return seeded_->kinex_ids.at(slug); }
@@ -371,12 +378,14 @@ TEST_P(ExchangeE2E, RequestWithoutActorIsRefused) {
             "x-kinex-actor metadata is required: name the practitioner making this request");
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, ExchangeE2E,
-                         ::testing::Values(Mode::kAllInOne, Mode::kMicroservices),
-                         [](const auto& info) {
-                           return info.param == Mode::kAllInOne ? std::string("AllInOne")
-                                                                : std::string("Microservices");
-                         });
+// The embedded default; one process per target on SQLite; and one process
+// per target on a real PostgreSQL server, as the Helm chart deploys it.
+INSTANTIATE_TEST_SUITE_P(
+    Deployments, ExchangeE2E,
+    ::testing::Values(Deployment{Mode::kAllInOne, false, "AllInOneSqlite"},
+                      Deployment{Mode::kMicroservices, false, "MicroservicesSqlite"},
+                      Deployment{Mode::kMicroservices, true, "MicroservicesPostgres"}),
+    [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace kinex::testing
