@@ -1,0 +1,287 @@
+#include "services/policy/redactor.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "services/common/status_macros.h"
+
+namespace kinex::policy {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// The default instance of `type`'s generated class, or null.
+const Message* DefaultInstance(const Descriptor* type) {
+  return google::protobuf::MessageFactory::generated_factory()->GetPrototype(
+      type);
+}
+
+// The reflection of `type`'s generated class, or null.
+const Reflection* GeneratedReflection(const Descriptor* type) {
+  const Message* prototype =
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type);
+  return prototype != nullptr ? prototype->GetReflection() : nullptr;
+}
+
+// The elements of a repeated message field without per-element reflection
+// checks. GetRepeatedPtrField is deprecated in favour of RepeatedFieldRef,
+// whose Get() copies each element: too slow for redaction.
+const google::protobuf::RepeatedPtrField<Message>& Rows(
+    const Reflection* refl, const Message& msg, const FieldDescriptor* f) {
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+  return refl->GetRepeatedPtrField<Message>(msg, f);
+#pragma clang diagnostic pop
+}
+
+google::protobuf::RepeatedPtrField<Message>* MutableRows(
+    const Reflection* refl, Message* msg, const FieldDescriptor* f) {
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+  return refl->MutableRepeatedPtrField<Message>(msg, f);
+#pragma clang diagnostic pop
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
+    std::shared_ptr<const Schema> schema, const LeafSet& visible,
+    const std::vector<BoundRowFilter>& filters) {
+  if (schema == nullptr) return absl::InvalidArgumentError("no schema");
+  if (visible.size() != schema->leaf_count()) {
+    return absl::InvalidArgumentError("leaf set does not fit the schema");
+  }
+  std::shared_ptr<RedactionPlan> plan(new RedactionPlan());
+  plan->schema_ = schema;
+  plan->visible_ = visible;
+  std::vector<std::pair<const FieldDescriptor*, const Filter*>> bound;
+  for (const BoundRowFilter& f : filters) {
+    KINEX_ASSIGN_OR_RETURN(PathInfo path, schema->Resolve(f.repeated_field));
+    if (!path.field->is_repeated() || path.child_node < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row filter field \"", f.repeated_field,
+                       "\" is not a repeated message field"));
+    }
+    KINEX_ASSIGN_OR_RETURN(PathInfo key,
+                           schema->Resolve(f.key_field, path.child_node));
+    if (key.field->is_repeated() ||
+        key.field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "row filter key \"", f.key_field, "\" is not a singular string"));
+    }
+    Filter filter;
+    filter.equals = f.equals;
+    const Descriptor* d = path.field->message_type();
+    for (absl::string_view seg : absl::StrSplit(f.key_field, '.')) {
+      const FieldDescriptor* kf = d->FindFieldByName(std::string(seg));
+      if (kf->is_repeated()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "row filter key \"", f.key_field, "\" passes a repeated field"));
+      }
+      filter.key_chain.push_back(kf);
+      if (kf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        d = kf->message_type();
+      }
+    }
+    plan->filters_.push_back(std::move(filter));
+    bound.emplace_back(path.field, &plan->filters_.back());
+  }
+  plan->root_ = plan->BuildNode(0, bound);
+  return std::shared_ptr<const RedactionPlan>(std::move(plan));
+}
+
+absl::StatusOr<std::shared_ptr<const RedactionPlan>>
+RedactionPlan::FromDecision(std::shared_ptr<const Schema> schema,
+                            const kinex::policy::v1::Decision& decision) {
+  if (schema == nullptr) return absl::InvalidArgumentError("no schema");
+  LeafSet visible(schema->leaf_count());
+  if (decision.allowed()) {
+    for (const std::string& p : decision.allowed_paths()) {
+      auto path = schema->Resolve(p);
+      if (!path.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "decision names unknown path \"", p, "\": ",
+            path.status().message()));
+      }
+      visible.SetRange(path->leaf_begin, path->leaf_end);
+    }
+  }
+  std::vector<BoundRowFilter> filters;
+  for (const auto& f : decision.row_filters()) {
+    filters.push_back(BoundRowFilter{f.repeated_field(), f.key_field(),
+                                     f.equals()});
+  }
+  return Build(std::move(schema), visible, filters);
+}
+
+const RedactionPlan::Node* RedactionPlan::BuildNode(
+    int schema_node,
+    const std::vector<std::pair<const FieldDescriptor*, const Filter*>>&
+        filters) {
+  const SchemaNode& sn = schema_->nodes()[schema_node];
+  Node node;
+  node.has_extensions = sn.descriptor->extension_range_count() > 0;
+  node.reflection = GeneratedReflection(sn.descriptor);
+  node.default_instance = DefaultInstance(sn.descriptor);
+  for (const SchemaField& sf : sn.fields) {
+    if (!visible_.AnyInRange(sf.leaf_begin, sf.leaf_end)) {
+      node.clear.push_back(sf.field);
+      continue;
+    }
+    if (sf.child_node >= 0) {
+      const Filter* filter = nullptr;
+      for (const auto& [field, f] : filters) {
+        if (field == sf.field) filter = f;
+      }
+      node.descend.push_back(
+          Descend{sf.field, BuildNode(sf.child_node, filters), filter});
+    } else if (sf.field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      // A value kept whole: still descend, to drop unknown fields in it.
+      node.descend.push_back(
+          Descend{sf.field, KeepAll(sf.field->message_type()), nullptr});
+    }
+  }
+  node.keep_whole = node.clear.empty();
+  for (const Descend& d : node.descend) {
+    node.keep_whole = node.keep_whole && d.filter == nullptr &&
+                      d.child->keep_whole;
+  }
+  nodes_.push_back(std::move(node));
+  return &nodes_.back();
+}
+
+const RedactionPlan::Node* RedactionPlan::KeepAll(const Descriptor* type) {
+  for (const auto& [d, n] : keep_all_) {
+    if (d == type) return n;
+  }
+  // Register before descending: value types may be recursive
+  // (google.protobuf.Struct).
+  nodes_.emplace_back();
+  Node* node = &nodes_.back();
+  keep_all_.emplace_back(type, node);
+  node->has_extensions = type->extension_range_count() > 0;
+  node->reflection = GeneratedReflection(type);
+  node->default_instance = DefaultInstance(type);
+  // Set before descending, so recursive value types terminate.
+  node->keep_whole = true;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      node->descend.push_back(Descend{f, KeepAll(f->message_type()), nullptr});
+    }
+  }
+  return node;
+}
+
+namespace {
+
+bool RowMatches(const Message& row,
+                const std::vector<const FieldDescriptor*>& chain,
+                const std::string& equals) {
+  const Message* m = &row;
+  for (size_t i = 0; i + 1 < chain.size(); ++i) {
+    const Reflection* r = m->GetReflection();
+    if (!r->HasField(*m, chain[i])) return false;
+    m = &r->GetMessage(*m, chain[i]);
+  }
+  std::string scratch;
+  const std::string& key =
+      m->GetReflection()->GetStringReference(*m, chain.back(), &scratch);
+  return key == equals;
+}
+
+}  // namespace
+
+absl::Status Redactor::Apply(const RedactionPlan& plan,
+                             Message* message) const {
+  if (message == nullptr) return absl::InvalidArgumentError("null message");
+  if (message->GetDescriptor() != plan.root_descriptor()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot redact a ", message->GetDescriptor()->full_name(),
+        " with a plan for ", plan.root_descriptor()->full_name()));
+  }
+  // The cached reflections fit only the generated classes (a DynamicMessage
+  // of the same type takes the slower per-message path).
+  ApplyNode(*plan.root_, message,
+            plan.root_->reflection != nullptr &&
+                message->GetReflection() == plan.root_->reflection);
+  return absl::OkStatus();
+}
+
+bool Redactor::NeedsCleaning(const RedactionPlan::Node& node,
+                             const Message& msg, bool cached) {
+  const Reflection* refl = cached ? node.reflection : msg.GetReflection();
+  if (!refl->GetUnknownFields(msg).empty()) return true;
+  if (node.has_extensions) {
+    std::vector<const FieldDescriptor*> set;
+    refl->ListFields(msg, &set);
+    for (const FieldDescriptor* f : set) {
+      if (f->is_extension()) return true;
+    }
+  }
+  for (const RedactionPlan::Descend& d : node.descend) {
+    if (d.field->is_repeated()) {
+      for (const Message& row : Rows(refl, msg, d.field)) {
+        if (NeedsCleaning(*d.child, row, cached)) return true;
+      }
+    } else if (cached) {
+      // An unset field reads as the default instance: nothing to clean.
+      const Message& sub = refl->GetMessage(msg, d.field);
+      if (&sub != d.child->default_instance &&
+          NeedsCleaning(*d.child, sub, cached)) {
+        return true;
+      }
+    } else if (refl->HasField(msg, d.field) &&
+               NeedsCleaning(*d.child, refl->GetMessage(msg, d.field),
+                             cached)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Redactor::ApplyNode(const RedactionPlan::Node& node, Message* msg,
+                         bool cached) {
+  if (node.keep_whole && !NeedsCleaning(node, *msg, cached)) return;
+  const Reflection* refl = cached ? node.reflection : msg->GetReflection();
+  if (!refl->GetUnknownFields(*msg).empty()) {
+    refl->MutableUnknownFields(msg)->Clear();
+  }
+  if (node.has_extensions) {
+    std::vector<const FieldDescriptor*> set;
+    refl->ListFields(*msg, &set);
+    for (const FieldDescriptor* f : set) {
+      if (f->is_extension()) refl->ClearField(msg, f);
+    }
+  }
+  for (const FieldDescriptor* f : node.clear) refl->ClearField(msg, f);
+  for (const RedactionPlan::Descend& d : node.descend) {
+    if (d.field->is_repeated()) {
+      google::protobuf::RepeatedPtrField<Message>* rows =
+          MutableRows(refl, msg, d.field);
+      if (d.filter != nullptr) {
+        int kept = 0;
+        const int n = rows->size();
+        for (int i = 0; i < n; ++i) {
+          if (!d.filter->equals.empty() &&
+              RowMatches(rows->Get(i), d.filter->key_chain,
+                         d.filter->equals)) {
+            if (i != kept) rows->SwapElements(i, kept);
+            ++kept;
+          }
+        }
+        rows->DeleteSubrange(kept, n - kept);
+      }
+      for (Message& row : *rows) ApplyNode(*d.child, &row, cached);
+    } else if (refl->HasField(*msg, d.field)) {
+      ApplyNode(*d.child, refl->MutableMessage(msg, d.field), cached);
+    }
+  }
+}
+
+}  // namespace kinex::policy
