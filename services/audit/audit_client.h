@@ -1,0 +1,41 @@
+// AuditClient: the AuditSink of microservices mode. Appends through the
+// audit service's gRPC API over mTLS (the caller's channel carries its
+// service identity); any RPC failure is returned as is, so the gateway fails
+// closed (UNAVAILABLE when the audit service is unreachable).
+//
+// Example:
+//   AuditClient audit(grpc::CreateChannel("localhost:7446", creds));
+//   KINEX_ASSIGN_OR_RETURN(AppendResult r, audit.Append(event));
+#ifndef KINEX_SERVICES_AUDIT_AUDIT_CLIENT_H_
+#define KINEX_SERVICES_AUDIT_AUDIT_CLIENT_H_
+
+#include <memory>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/time/time.h"
+#include "kinex/audit/v1/audit.grpc.pb.h"
+#include "services/audit/audit_sink.h"
+
+namespace kinex::audit {
+
+// Thread-safe (gRPC stubs are).
+class AuditClient final : public AuditSink {
+ public:
+  // `timeout`: deadline of each Append (default 10 s).
+  explicit AuditClient(std::shared_ptr<grpc::ChannelInterface> channel,
+                       absl::Duration timeout = absl::Seconds(10))
+      : stub_(kinex::audit::v1::Audit::NewStub(std::move(channel))),
+        timeout_(timeout) {}
+
+  absl::StatusOr<AppendResult> Append(
+      const kinex::audit::v1::AuditEvent& event) override;
+
+ private:
+  std::unique_ptr<kinex::audit::v1::Audit::Stub> stub_;
+  absl::Duration timeout_;
+};
+
+}  // namespace kinex::audit
+
+#endif  // KINEX_SERVICES_AUDIT_AUDIT_CLIENT_H_

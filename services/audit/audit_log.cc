@@ -1,0 +1,493 @@
+#include "services/audit/audit_log.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/escaping.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "services/audit/log_verifier.h"
+#include "services/common/status_macros.h"
+
+namespace kinex::audit {
+namespace {
+
+using ::kinex::audit::v1::AuditEvent;
+using ::kinex::audit::v1::SignedTreeHead;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr uint64_t kMaxEntriesPerCall = 1000;
+
+int64_t MicrosOf(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000 + t.nanos() / 1000;
+}
+
+void SetMicros(int64_t micros, google::protobuf::Timestamp* t) {
+  int64_t seconds = micros / 1000000;
+  int64_t rem = micros % 1000000;
+  if (rem < 0) {
+    rem += 1000000;
+    --seconds;
+  }
+  t->set_seconds(seconds);
+  t->set_nanos(static_cast<int32_t>(rem * 1000));
+}
+
+// The fingerprint of a query's filters, bound into its page tokens so a
+// token cannot be replayed with other filters.
+std::string FilterFingerprint(const kinex::audit::v1::QueryEventsRequest& req) {
+  kinex::audit::v1::QueryEventsRequest copy = req;
+  copy.clear_page_token();
+  copy.clear_page_size();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    copy.SerializeToCodedStream(&out);
+  }
+  return HashToHex(Sha256(bytes)).substr(0, 16);
+}
+
+}  // namespace
+
+AuditLog::AuditLog(Options options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
+  if (options.storage == nullptr) {
+    return absl::InvalidArgumentError("AuditLog: options.storage is required");
+  }
+  if (options.signer == nullptr) {
+    return absl::InvalidArgumentError("AuditLog: options.signer is required");
+  }
+  if (options.pseudonymizer == nullptr) {
+    return absl::InvalidArgumentError(
+        "AuditLog: options.pseudonymizer is required");
+  }
+  if (options.clock == nullptr) {
+    return absl::InvalidArgumentError("AuditLog: options.clock is required");
+  }
+  if (options.sign_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "AuditLog: options.sign_interval must be positive");
+  }
+  if (options.max_batch == 0) options.max_batch = 1;
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options)));
+  KINEX_RETURN_IF_ERROR(log->Recover());
+  log->sequencer_ = std::thread([raw = log.get()] { raw->SequencerLoop(); });
+  if (log->options_.start_signer_thread) {
+    log->signer_ = std::thread([raw = log.get()] { raw->SignerLoop(); });
+  }
+  return log;
+}
+
+absl::Status AuditLog::Recover() {
+  LogStorage& storage = *options_.storage;
+  LogRecomputer recomputer;
+  absl::Status s = storage.ReadEntries(
+      0, std::numeric_limits<uint64_t>::max(),
+      [&](const StoredEntry& row) { return recomputer.Add(row); });
+  auto refuse = [](const absl::Status& cause) {
+    return absl::Status(
+        cause.code(),
+        absl::StrCat("audit log is corrupt; refusing to start: ", cause.message()));
+  };
+  if (s.code() == absl::StatusCode::kDataLoss) return refuse(s);
+  KINEX_RETURN_IF_ERROR(s);
+  KINEX_ASSIGN_OR_RETURN(std::vector<SignedTreeHead> heads, storage.ListHeads());
+  KINEX_ASSIGN_OR_RETURN(
+      std::unique_ptr<TreeHeadVerifier> verifier,
+      TreeHeadVerifier::FromRawPublicKey(options_.signer->raw_public_key()));
+  SignedTreeHead latest;
+  if (heads.empty()) {
+    if (recomputer.size() > 0) {
+      return refuse(absl::DataLossError(absl::StrCat(
+          "leaf index 0: ", recomputer.size(),
+          " entries are stored but there is no signed tree head")));
+    }
+    KINEX_ASSIGN_OR_RETURN(
+        latest, options_.signer->Sign(0, EmptyRoot(), options_.clock->Now()));
+    KINEX_RETURN_IF_ERROR(storage.AddHead(latest));
+  } else {
+    s = recomputer.CheckHeads(heads, verifier.get());
+    if (!s.ok()) {
+      if (s.code() == absl::StatusCode::kDataLoss ||
+          s.code() == absl::StatusCode::kFailedPrecondition) {
+        return refuse(absl::DataLossError(s.message()));
+      }
+      return s;
+    }
+    latest = heads.back();
+    if (latest.tree_size() != recomputer.size()) {
+      return refuse(absl::DataLossError(absl::StrCat(
+          "leaf index ", latest.tree_size(), ": ",
+          recomputer.size() - latest.tree_size(),
+          " entries are stored after the latest signed tree head (size ",
+          latest.tree_size(), ")")));
+    }
+  }
+  absl::MutexLock lock(&tree_mu_);
+  tree_ = recomputer.TakeTree();
+  times_ = recomputer.TakeTimes();
+  KINEX_ASSIGN_OR_RETURN(range_, CompactRange::FromSource(tree_));
+  latest_head_ = std::move(latest);
+  return absl::OkStatus();
+}
+
+AuditLog::~AuditLog() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  if (sequencer_.joinable()) sequencer_.join();
+  {
+    absl::MutexLock lock(&signer_mu_);
+    signer_stop_ = true;
+  }
+  if (signer_.joinable()) signer_.join();
+}
+
+absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
+  KINEX_RETURN_IF_ERROR(ValidateAppendEvent(event));
+  Pending pending;
+  pending.event = event;
+  KINEX_RETURN_IF_ERROR(
+      PseudonymizeChildren(*options_.pseudonymizer, pending.event));
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (stopping_) return absl::UnavailableError("audit log is shutting down");
+    queue_.push_back(&pending);
+  }
+  pending.done.WaitForNotification();
+  KINEX_RETURN_IF_ERROR(pending.status);
+  AppendResult result;
+  result.leaf_index = pending.leaf_index;
+  result.leaf_hash = HashToBytes(pending.leaf_hash);
+  result.signed_tree_head = std::move(pending.head);
+  absl::ReaderMutexLock lock(&tree_mu_);
+  KINEX_ASSIGN_OR_RETURN(
+      std::vector<Hash> proof,
+      InclusionProof(tree_, result.leaf_index,
+                     result.signed_tree_head.tree_size()));
+  result.inclusion_proof.reserve(proof.size());
+  for (const Hash& h : proof) result.inclusion_proof.push_back(HashToBytes(h));
+  return result;
+}
+
+void AuditLog::SequencerLoop() {
+  std::vector<Pending*> batch;
+  while (true) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.Await(absl::Condition(
+          +[](AuditLog* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return self->stopping_ || !self->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, nothing left
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+absl::Time AuditLog::NextHeadTime() const {
+  // Never earlier than the previous head or the last event.
+  int64_t micros = absl::ToUnixMicros(options_.clock->Now());
+  micros = std::max(micros, MicrosOf(latest_head_.timestamp()));
+  if (!times_.empty()) micros = std::max(micros, times_.back());
+  return absl::FromUnixMicros(micros);
+}
+
+void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
+  auto finish = [&](const absl::Status& status) {
+    for (Pending* p : batch) {
+      if (!status.ok()) p->status = status;
+      p->done.Notify();
+    }
+  };
+  absl::MutexLock commit(&commit_mu_);
+  if (broken_) {
+    finish(absl::UnavailableError(
+        "audit log stopped accepting events after a storage failure; restart "
+        "it to recover"));
+    return;
+  }
+  uint64_t base;
+  CompactRange range;
+  int64_t time_micros;
+  {
+    absl::ReaderMutexLock lock(&tree_mu_);
+    base = tree_.size();
+    range = range_;
+    time_micros = absl::ToUnixMicros(NextHeadTime());
+  }
+  std::vector<NewEntry> entries;
+  entries.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Pending* p = batch[i];
+    SetMicros(time_micros, p->event.mutable_time());
+    absl::StatusOr<std::string> leaf = EncodeEvent(base + i, p->event);
+    if (!leaf.ok()) {
+      finish(absl::InternalError(
+          absl::StrCat("audit log could not encode an event: ",
+                       leaf.status().message())));
+      return;
+    }
+    p->leaf_index = base + i;
+    p->leaf_hash = HashLeaf(*leaf);
+    range.Append(p->leaf_hash);
+    entries.push_back(
+        MakeNewEntry(base + i, p->leaf_hash, *std::move(leaf), p->event));
+  }
+  absl::StatusOr<SignedTreeHead> head = options_.signer->Sign(
+      base + batch.size(), range.Root(), absl::FromUnixMicros(time_micros));
+  if (!head.ok()) {
+    finish(absl::UnavailableError(
+        absl::StrCat("audit log could not sign: ", head.status().message())));
+    return;
+  }
+  absl::Status s = options_.storage->Append(entries, &*head);
+  if (!s.ok()) {
+    // Fail closed. If the store's size moved, memory and storage disagree:
+    // refuse everything until a restart recomputes the log.
+    absl::StatusOr<uint64_t> size = options_.storage->Size();
+    if (!size.ok() || *size != base) broken_ = true;
+    finish(absl::UnavailableError(
+        absl::StrCat("audit log could not commit: ", s.message())));
+    return;
+  }
+  {
+    absl::MutexLock lock(&tree_mu_);
+    for (const NewEntry& e : entries) tree_.Append(e.entry.leaf_hash);
+    times_.insert(times_.end(), entries.size(), time_micros);
+    range_ = range;
+    latest_head_ = *head;
+  }
+  for (Pending* p : batch) p->head = *head;
+  finish(absl::OkStatus());
+}
+
+absl::StatusOr<bool> AuditLog::SignIfIdle() {
+  absl::MutexLock commit(&commit_mu_);
+  if (broken_) {
+    return absl::UnavailableError("audit log is in a failed state");
+  }
+  uint64_t size;
+  Hash root;
+  absl::Time when;
+  {
+    absl::ReaderMutexLock lock(&tree_mu_);
+    const absl::Time now = options_.clock->Now();
+    const absl::Time last = absl::FromUnixMicros(MicrosOf(latest_head_.timestamp()));
+    if (now - last < options_.sign_interval) return false;
+    size = tree_.size();
+    root = range_.Root();
+    when = NextHeadTime();
+  }
+  KINEX_ASSIGN_OR_RETURN(SignedTreeHead head,
+                         options_.signer->Sign(size, root, when));
+  KINEX_RETURN_IF_ERROR(options_.storage->AddHead(head));
+  absl::MutexLock lock(&tree_mu_);
+  latest_head_ = std::move(head);
+  return true;
+}
+
+void AuditLog::SignerLoop() {
+  const absl::Duration poll = std::min(options_.sign_interval, absl::Seconds(1));
+  absl::MutexLock lock(&signer_mu_);
+  while (!signer_stop_) {
+    signer_mu_.AwaitWithTimeout(absl::Condition(&signer_stop_), poll);
+    if (signer_stop_) break;
+    signer_mu_.Unlock();
+    SignIfIdle().IgnoreError();  // retried next poll; appends still sign
+    signer_mu_.Lock();
+  }
+}
+
+SignedTreeHead AuditLog::LatestHead() const {
+  absl::ReaderMutexLock lock(&tree_mu_);
+  return latest_head_;
+}
+
+absl::StatusOr<kinex::audit::v1::SigningKey> AuditLog::SigningKey() const {
+  kinex::audit::v1::SigningKey key;
+  KINEX_ASSIGN_OR_RETURN(*key.mutable_public_key_pem(),
+                         options_.signer->PublicKeyPem());
+  key.set_key_id(options_.signer->key_id());
+  return key;
+}
+
+uint64_t AuditLog::Size() const {
+  absl::ReaderMutexLock lock(&tree_mu_);
+  return tree_.size();
+}
+
+absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
+    const kinex::audit::v1::QueryEventsRequest& request) const {
+  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size must be 1-", kMaxPageSize, ", got ",
+                     request.page_size()));
+  }
+  const size_t page_size =
+      request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+  QueryFilter filter;
+  if (request.has_child()) {
+    absl::StatusOr<std::string> pseudonym =
+        options_.pseudonymizer->Pseudonym(request.child());
+    if (!pseudonym.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("child: ", pseudonym.status().message()));
+    }
+    filter.child_pseudonym = *std::move(pseudonym);
+  }
+  filter.agency_kind = request.agency_kind();
+  filter.agency_code = request.agency_code();
+  filter.actor = request.actor();
+  filter.purpose = request.purpose();
+  filter.decision = request.decision();
+  filter.break_glass_only = request.break_glass_only();
+
+  const std::string fingerprint = FilterFingerprint(request);
+  if (!request.page_token().empty()) {
+    std::string token;
+    std::vector<std::string> parts;
+    if (absl::WebSafeBase64Unescape(request.page_token(), &token)) {
+      parts = absl::StrSplit(token, ':');
+    }
+    if (parts.size() != 4 || parts[0] != "v1" ||
+        !absl::SimpleAtoi(parts[1], &filter.begin_index) ||
+        !absl::SimpleAtoi(parts[2], &filter.end_index)) {
+      return absl::InvalidArgumentError("page_token is malformed");
+    }
+    if (parts[3] != fingerprint) {
+      return absl::InvalidArgumentError(
+          "page_token was issued for a query with different filters");
+    }
+  } else {
+    absl::ReaderMutexLock lock(&tree_mu_);
+    filter.begin_index = 0;
+    filter.end_index = tree_.size();
+    // Times never decrease along the log, so a time range is an index range.
+    if (request.has_start_time()) {
+      filter.begin_index = std::lower_bound(times_.begin(), times_.end(),
+                                            MicrosOf(request.start_time())) -
+                           times_.begin();
+    }
+    if (request.has_end_time()) {
+      filter.end_index = std::lower_bound(times_.begin(), times_.end(),
+                                          MicrosOf(request.end_time())) -
+                         times_.begin();
+    }
+  }
+  kinex::audit::v1::QueryEventsResponse response;
+  if (filter.begin_index >= filter.end_index) return response;
+  KINEX_ASSIGN_OR_RETURN(std::vector<StoredEntry> rows,
+                         options_.storage->Query(filter, page_size + 1));
+  const bool more = rows.size() > page_size;
+  if (more) rows.resize(page_size + 1);
+  absl::ReaderMutexLock lock(&tree_mu_);
+  for (size_t i = 0; i < rows.size() && i < page_size; ++i) {
+    const StoredEntry& row = rows[i];
+    // Serve only what the verified tree committed to: a row altered in the
+    // store since start-up is an error, never an answer.
+    if (row.leaf_index >= tree_.size() ||
+        HashLeaf(row.leaf_data) != tree_.LeafHash(row.leaf_index)) {
+      return absl::DataLossError(absl::StrCat(
+          "leaf index ", row.leaf_index,
+          ": stored entry does not match the verified log"));
+    }
+    absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(row.leaf_data);
+    if (!decoded.ok()) return decoded.status();
+    // Re-check the filter on the committed event itself: the store's index
+    // columns are a speed-up, never the authority on what matches.
+    if (!MatchesFilter(filter, row.leaf_index, decoded->event)) continue;
+    auto* entry = response.add_entries();
+    entry->set_leaf_index(row.leaf_index);
+    entry->set_leaf_hash(HashToBytes(row.leaf_hash));
+    entry->set_leaf_data(row.leaf_data);
+    *entry->mutable_event() = std::move(decoded->event);
+  }
+  if (more) {
+    response.set_next_page_token(absl::WebSafeBase64Escape(
+        absl::StrCat("v1:", rows[page_size].leaf_index, ":", filter.end_index,
+                     ":", fingerprint)));
+  }
+  return response;
+}
+
+absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::GetEntries(
+    const kinex::audit::v1::GetEntriesRequest& request) const {
+  const uint64_t size = Size();
+  if (request.end_index() <= request.start_index()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "end_index ", request.end_index(), " must be greater than start_index ",
+        request.start_index()));
+  }
+  if (request.start_index() >= size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "start_index ", request.start_index(), " is not below the log size ",
+        size));
+  }
+  const uint64_t end = std::min({request.end_index(),
+                                 request.start_index() + kMaxEntriesPerCall, size});
+  kinex::audit::v1::GetEntriesResponse response;
+  KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(
+      request.start_index(), end, [&](const StoredEntry& row) {
+        auto* entry = response.add_entries();
+        entry->set_leaf_index(row.leaf_index);
+        entry->set_leaf_hash(HashToBytes(row.leaf_hash));
+        entry->set_leaf_data(row.leaf_data);
+        // Returned as stored, even when it no longer decodes: verifiers must
+        // see what is there to name what is wrong.
+        absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(row.leaf_data);
+        if (decoded.ok()) *entry->mutable_event() = std::move(decoded->event);
+        return absl::OkStatus();
+      }));
+  return response;
+}
+
+absl::StatusOr<kinex::audit::v1::GetInclusionProofResponse>
+AuditLog::GetInclusionProof(
+    const kinex::audit::v1::GetInclusionProofRequest& request) const {
+  absl::ReaderMutexLock lock(&tree_mu_);
+  const uint64_t tree_size =
+      request.tree_size() == 0 ? latest_head_.tree_size() : request.tree_size();
+  KINEX_ASSIGN_OR_RETURN(std::vector<Hash> proof,
+                         InclusionProof(tree_, request.leaf_index(), tree_size));
+  kinex::audit::v1::GetInclusionProofResponse response;
+  response.set_leaf_index(request.leaf_index());
+  response.set_tree_size(tree_size);
+  response.set_leaf_hash(HashToBytes(tree_.LeafHash(request.leaf_index())));
+  for (const Hash& h : proof) response.add_hashes(HashToBytes(h));
+  return response;
+}
+
+absl::StatusOr<kinex::audit::v1::GetConsistencyProofResponse>
+AuditLog::GetConsistencyProof(
+    const kinex::audit::v1::GetConsistencyProofRequest& request) const {
+  if (request.first_tree_size() == 0) {
+    return absl::InvalidArgumentError("first_tree_size must be at least 1");
+  }
+  absl::ReaderMutexLock lock(&tree_mu_);
+  KINEX_ASSIGN_OR_RETURN(
+      std::vector<Hash> proof,
+      ConsistencyProof(tree_, request.first_tree_size(),
+                       request.second_tree_size()));
+  kinex::audit::v1::GetConsistencyProofResponse response;
+  response.set_first_tree_size(request.first_tree_size());
+  response.set_second_tree_size(request.second_tree_size());
+  for (const Hash& h : proof) response.add_hashes(HashToBytes(h));
+  return response;
+}
+
+}  // namespace kinex::audit

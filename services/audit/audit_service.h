@@ -1,0 +1,62 @@
+// The gRPC edge of the audit log: kinex.audit.v1.Audit over an AuditLog.
+// Each handler authenticates the caller from its client certificate, checks
+// the caller's kind, calls the core and converts the status once.
+//
+//   Append                      Kinex service identities only
+//                               (spiffe://<td>/service/<name>).
+//   QueryEvents, GetEntries,    auditor principals (agency kind "auditor")
+//   GetSignedTreeHead, proofs,  and Kinex services.
+//   GetSigningKey
+//
+// Example:
+//   AuditGrpcService service(log.get(), "kinex.dev");
+//   builder.RegisterService(&service);
+#ifndef KINEX_SERVICES_AUDIT_AUDIT_SERVICE_H_
+#define KINEX_SERVICES_AUDIT_AUDIT_SERVICE_H_
+
+#include <string>
+
+#include "kinex/audit/v1/audit.grpc.pb.h"
+#include "services/audit/audit_log.h"
+
+namespace kinex::audit {
+
+// Thread-safe (the core is).
+class AuditGrpcService final : public kinex::audit::v1::Audit::Service {
+ public:
+  // `log` must outlive the service.
+  AuditGrpcService(AuditLog* log, std::string trust_domain)
+      : log_(log), trust_domain_(std::move(trust_domain)) {}
+
+  grpc::Status Append(grpc::ServerContext* ctx, const v1::AppendRequest* req,
+                      v1::AppendResponse* resp) override;
+  grpc::Status QueryEvents(grpc::ServerContext* ctx,
+                           const v1::QueryEventsRequest* req,
+                           v1::QueryEventsResponse* resp) override;
+  grpc::Status GetSignedTreeHead(grpc::ServerContext* ctx,
+                                 const v1::GetSignedTreeHeadRequest* req,
+                                 v1::SignedTreeHead* resp) override;
+  grpc::Status GetInclusionProof(grpc::ServerContext* ctx,
+                                 const v1::GetInclusionProofRequest* req,
+                                 v1::GetInclusionProofResponse* resp) override;
+  grpc::Status GetConsistencyProof(grpc::ServerContext* ctx,
+                                   const v1::GetConsistencyProofRequest* req,
+                                   v1::GetConsistencyProofResponse* resp) override;
+  grpc::Status GetEntries(grpc::ServerContext* ctx,
+                          const v1::GetEntriesRequest* req,
+                          v1::GetEntriesResponse* resp) override;
+  grpc::Status GetSigningKey(grpc::ServerContext* ctx,
+                             const v1::GetSigningKeyRequest* req,
+                             v1::SigningKey* resp) override;
+
+ private:
+  // OK when the caller is a Kinex service (or, with `auditors`, an auditor).
+  absl::Status Authorize(const grpc::ServerContext& ctx, bool auditors) const;
+
+  AuditLog* log_;
+  const std::string trust_domain_;
+};
+
+}  // namespace kinex::audit
+
+#endif  // KINEX_SERVICES_AUDIT_AUDIT_SERVICE_H_

@@ -1,0 +1,68 @@
+#include "services/audit/audit_target.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "services/audit/audit_service.h"
+#include "services/audit/postgres_log_storage.h"
+#include "services/audit/sqlite_log_storage.h"
+#include "services/common/status_macros.h"
+
+namespace kinex {
+namespace {
+
+std::string UnderDataDir(const kinex::config::v1::KinexConfig& config,
+                         const std::string& path) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  const std::string dir = config.data_dir().empty() ? "data" : config.data_dir();
+  return (std::filesystem::path(dir) / path).string();
+}
+
+}  // namespace
+
+absl::StatusOr<AuditTarget> MakeAuditTarget(
+    const kinex::config::v1::KinexConfig& config, const Clock& clock) {
+  const auto& ac = config.audit();
+  if (ac.signing_key_file().empty()) {
+    return absl::InvalidArgumentError("audit.signing_key_file is required");
+  }
+  if (ac.pseudonym_key_file().empty()) {
+    return absl::InvalidArgumentError("audit.pseudonym_key_file is required");
+  }
+  if (ac.sign_interval_seconds() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit.sign_interval_seconds must be positive, got ",
+        ac.sign_interval_seconds()));
+  }
+  AuditTarget t;
+  if (ac.storage().has_postgres_conninfo()) {
+    KINEX_ASSIGN_OR_RETURN(t.storage, audit::PostgresLogStorage::Open(
+                                          {.conninfo = ac.storage().postgres_conninfo()}));
+  } else {
+    const std::string path = UnderDataDir(
+        config, ac.storage().sqlite_path().empty() ? "audit.db"
+                                                   : ac.storage().sqlite_path());
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    KINEX_ASSIGN_OR_RETURN(t.storage, audit::SqliteLogStorage::Open({.path = path}));
+  }
+  KINEX_ASSIGN_OR_RETURN(
+      std::unique_ptr<audit::TreeHeadSigner> signer,
+      audit::TreeHeadSigner::FromPemFile(UnderDataDir(config, ac.signing_key_file())));
+  KINEX_ASSIGN_OR_RETURN(std::unique_ptr<audit::ChildPseudonymizer> pseudonymizer,
+                         audit::ChildPseudonymizer::FromKeyFile(
+                             UnderDataDir(config, ac.pseudonym_key_file())));
+  audit::AuditLog::Options options;
+  options.storage = t.storage.get();
+  options.signer = std::move(signer);
+  options.pseudonymizer = std::move(pseudonymizer);
+  options.clock = &clock;
+  options.sign_interval = absl::Seconds(
+      ac.sign_interval_seconds() == 0 ? 60 : ac.sign_interval_seconds());
+  KINEX_ASSIGN_OR_RETURN(t.log, audit::AuditLog::Create(std::move(options)));
+  t.grpc_service = std::make_unique<audit::AuditGrpcService>(
+      t.log.get(), config.trust_domain().empty() ? "kinex.dev" : config.trust_domain());
+  return t;
+}
+
+}  // namespace kinex

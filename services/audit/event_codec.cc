@@ -1,0 +1,406 @@
+#include "services/audit/event_codec.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "services/common/file_util.h"
+#include "services/common/identifiers.h"
+#include "services/common/status_macros.h"
+
+namespace kinex::audit {
+namespace {
+
+using ::kinex::audit::v1::AuditEvent;
+
+constexpr absl::string_view kMagic("KXAE\x01", 5);
+
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t j = 1; j < len; ++j) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + j]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+absl::Status CheckString(absl::string_view field, absl::string_view value) {
+  if (value.size() > kMaxStringBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "event.", field, " is ", value.size(), " bytes; the limit is ",
+        kMaxStringBytes));
+  }
+  if (!IsValidUtf8(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event.", field, " is not valid UTF-8"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Required(absl::string_view field, absl::string_view value) {
+  if (value.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event.", field, " is required"));
+  }
+  return CheckString(field, value);
+}
+
+class Writer {
+ public:
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void U32(uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out_.push_back(static_cast<char>(v >> s));
+  }
+  void U64(uint64_t v) {
+    for (int s = 56; s >= 0; s -= 8) out_.push_back(static_cast<char>(v >> s));
+  }
+  void Str(absl::string_view v) {
+    U32(static_cast<uint32_t>(v.size()));
+    out_.append(v.data(), v.size());
+  }
+  void Raw(absl::string_view v) { out_.append(v.data(), v.size()); }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(absl::string_view in) : in_(in) {}
+  bool U8(uint8_t& v) {
+    if (in_.size() < 1) return false;
+    v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool U32(uint32_t& v) {
+    if (in_.size() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in_[i]);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool U64(uint64_t& v) {
+    if (in_.size() < 8) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in_[i]);
+    in_.remove_prefix(8);
+    return true;
+  }
+  bool Str(std::string& v) {
+    uint32_t len;
+    if (!U32(len) || in_.size() < len) return false;
+    v.assign(in_.data(), len);
+    in_.remove_prefix(len);
+    return IsValidUtf8(v);
+  }
+  bool Prefix(absl::string_view p) { return absl::ConsumePrefix(&in_, p); }
+  // A count of repeated items, bounded by what the remaining bytes can hold
+  // (each item takes at least 4 bytes) so a corrupt count cannot allocate.
+  bool Count(uint32_t& n) { return U32(n) && n <= in_.size() / 4; }
+  bool done() const { return in_.empty(); }
+
+ private:
+  absl::string_view in_;
+};
+
+}  // namespace
+
+absl::Status ValidateAppendEvent(const AuditEvent& event) {
+  if (event.has_time()) {
+    return absl::InvalidArgumentError(
+        "event.time is output only: the log assigns it");
+  }
+  if (event.child_pseudonyms_size() > 0) {
+    return absl::InvalidArgumentError(
+        "event.child_pseudonyms is output only: give event.children");
+  }
+  KINEX_RETURN_IF_ERROR(Required("request_id", event.request_id()));
+  if (event.request_id().size() > 128) {
+    return absl::InvalidArgumentError("event.request_id is longer than 128");
+  }
+  for (char c : event.request_id()) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "event.request_id must be printable ASCII without spaces");
+    }
+  }
+  KINEX_RETURN_IF_ERROR(Required("principal", event.principal()));
+  if (!absl::StartsWith(event.principal(), "spiffe://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event.principal must be a SPIFFE ID (spiffe://...), got \"",
+        absl::CEscape(event.principal().substr(0, 80)), "\""));
+  }
+  if (event.agency_kind() == kinex::common::v1::AGENCY_KIND_UNSPECIFIED) {
+    return absl::InvalidArgumentError("event.agency_kind is required");
+  }
+  KINEX_RETURN_IF_ERROR(Required("agency_code", event.agency_code()));
+  KINEX_RETURN_IF_ERROR(CheckString("actor", event.actor()));
+  if (event.purpose() == kinex::common::v1::PURPOSE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("event.purpose is required");
+  }
+  KINEX_RETURN_IF_ERROR(CheckString("consent_id", event.consent_id()));
+  KINEX_RETURN_IF_ERROR(CheckString("justification", event.justification()));
+  if (event.decision() == kinex::audit::v1::DECISION_UNSPECIFIED) {
+    return absl::InvalidArgumentError("event.decision is required");
+  }
+  if (event.disclosed_paths_size() > static_cast<int>(kMaxRepeated) ||
+      event.withheld_size() > static_cast<int>(kMaxRepeated) ||
+      event.children_size() > 16) {
+    return absl::ResourceExhaustedError(
+        "event has too many disclosed_paths, withheld or children entries");
+  }
+  for (const std::string& path : event.disclosed_paths()) {
+    KINEX_RETURN_IF_ERROR(Required("disclosed_paths[]", path));
+  }
+  for (const auto& w : event.withheld()) {
+    KINEX_RETURN_IF_ERROR(CheckString("withheld[].rule_id", w.rule_id()));
+  }
+  KINEX_RETURN_IF_ERROR(Required("policy_version", event.policy_version()));
+  KINEX_RETURN_IF_ERROR(CheckString("method", event.method()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
+                                        const AuditEvent& event) {
+  if (event.children_size() > 0) {
+    return absl::InvalidArgumentError(
+        "event.children must be pseudonymised before encoding");
+  }
+  for (int i = 1; i < event.child_pseudonyms_size(); ++i) {
+    if (!(event.child_pseudonyms(i - 1) < event.child_pseudonyms(i))) {
+      return absl::InvalidArgumentError(
+          "event.child_pseudonyms must be sorted and distinct");
+    }
+  }
+  Writer w;
+  w.Raw(kMagic);
+  w.U64(leaf_index);
+  w.U64(static_cast<uint64_t>(event.time().seconds()));
+  w.U32(static_cast<uint32_t>(event.time().nanos()));
+  w.Str(event.request_id());
+  w.Str(event.principal());
+  w.U32(static_cast<uint32_t>(event.agency_kind()));
+  w.Str(event.agency_code());
+  w.Str(event.actor());
+  w.U32(static_cast<uint32_t>(event.purpose()));
+  w.U32(static_cast<uint32_t>(event.legal_basis()));
+  w.Str(event.consent_id());
+  w.Str(event.justification());
+  w.U8(event.break_glass() ? 1 : 0);
+  w.U32(static_cast<uint32_t>(event.decision()));
+  w.U32(static_cast<uint32_t>(event.disclosed_paths_size()));
+  for (const std::string& p : event.disclosed_paths()) w.Str(p);
+  w.U32(static_cast<uint32_t>(event.withheld_size()));
+  for (const auto& wc : event.withheld()) {
+    w.U32(static_cast<uint32_t>(wc.category()));
+    w.U32(static_cast<uint32_t>(wc.reason()));
+    w.Str(wc.rule_id());
+  }
+  w.Str(event.policy_version());
+  w.U32(static_cast<uint32_t>(event.child_pseudonyms_size()));
+  for (const std::string& p : event.child_pseudonyms()) w.Str(p);
+  w.Str(event.method());
+  return w.Take();
+}
+
+absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
+  Reader r(leaf);
+  DecodedLeaf out;
+  AuditEvent& e = out.event;
+  auto fail = [](absl::string_view what) {
+    return absl::DataLossError(
+        absl::StrCat("leaf is not a canonical audit event: ", what));
+  };
+  if (!r.Prefix(kMagic)) return fail("bad magic or version");
+  uint64_t u64;
+  uint32_t u32;
+  uint8_t u8;
+  std::string s;
+  if (!r.U64(out.leaf_index)) return fail("truncated leaf_index");
+  if (!r.U64(u64) || !r.U32(u32)) return fail("truncated time");
+  e.mutable_time()->set_seconds(static_cast<int64_t>(u64));
+  e.mutable_time()->set_nanos(static_cast<int32_t>(u32));
+  if (!r.Str(*e.mutable_request_id())) return fail("bad request_id");
+  if (!r.Str(*e.mutable_principal())) return fail("bad principal");
+  if (!r.U32(u32)) return fail("truncated agency_kind");
+  e.set_agency_kind(static_cast<kinex::common::v1::AgencyKind>(u32));
+  if (!r.Str(*e.mutable_agency_code())) return fail("bad agency_code");
+  if (!r.Str(*e.mutable_actor())) return fail("bad actor");
+  if (!r.U32(u32)) return fail("truncated purpose");
+  e.set_purpose(static_cast<kinex::common::v1::Purpose>(u32));
+  if (!r.U32(u32)) return fail("truncated legal_basis");
+  e.set_legal_basis(static_cast<kinex::common::v1::LegalBasis>(u32));
+  if (!r.Str(*e.mutable_consent_id())) return fail("bad consent_id");
+  if (!r.Str(*e.mutable_justification())) return fail("bad justification");
+  if (!r.U8(u8) || u8 > 1) return fail("bad break_glass");
+  e.set_break_glass(u8 == 1);
+  if (!r.U32(u32)) return fail("truncated decision");
+  e.set_decision(static_cast<kinex::audit::v1::Decision>(u32));
+  uint32_t n;
+  if (!r.Count(n)) return fail("bad disclosed_paths count");
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!r.Str(*e.add_disclosed_paths())) return fail("bad disclosed_paths");
+  }
+  if (!r.Count(n)) return fail("bad withheld count");
+  for (uint32_t i = 0; i < n; ++i) {
+    auto* wc = e.add_withheld();
+    uint32_t cat, reason;
+    if (!r.U32(cat) || !r.U32(reason) || !r.Str(*wc->mutable_rule_id())) {
+      return fail("bad withheld");
+    }
+    wc->set_category(static_cast<kinex::record::v1::Category>(cat));
+    wc->set_reason(static_cast<kinex::policy::v1::WithheldReason>(reason));
+  }
+  if (!r.Str(*e.mutable_policy_version())) return fail("bad policy_version");
+  if (!r.Count(n)) return fail("bad child_pseudonyms count");
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!r.Str(*e.add_child_pseudonyms())) return fail("bad child_pseudonyms");
+  }
+  if (!r.Str(*e.mutable_method())) return fail("bad method");
+  if (!r.done()) return fail("trailing bytes");
+  // One encoding per event. Every field is fixed-width or length-prefixed,
+  // so the bytes read are the only encoding of the values decoded, except
+  // where EncodeEvent constrains the values: break_glass is 0 or 1 (checked
+  // above), pseudonyms are sorted and distinct, nanos are in range. (The
+  // fuzzer checks that every accepted leaf re-encodes byte for byte.)
+  for (int i = 1; i < e.child_pseudonyms_size(); ++i) {
+    if (!(e.child_pseudonyms(i - 1) < e.child_pseudonyms(i))) {
+      return fail("non-canonical form (child_pseudonyms not sorted)");
+    }
+  }
+  if (e.time().nanos() < 0 || e.time().nanos() > 999999999) {
+    return fail("time.nanos out of range");
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> ChildPseudonymizer::Create(
+    absl::string_view key) {
+  if (key.size() < 32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pseudonym key must be at least 32 bytes, got ", key.size()));
+  }
+  return std::unique_ptr<ChildPseudonymizer>(
+      new ChildPseudonymizer(std::string(key)));
+}
+
+absl::StatusOr<std::unique_ptr<ChildPseudonymizer>>
+ChildPseudonymizer::FromKeyFile(const std::string& path) {
+  KINEX_ASSIGN_OR_RETURN(std::string contents, ReadPrivateKeyFile(path));
+  absl::string_view text = absl::StripTrailingAsciiWhitespace(contents);
+  std::string key;
+  if (text.size() == 64 &&
+      std::all_of(text.begin(), text.end(), [](char c) {
+        return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+      })) {
+    key = absl::HexStringToBytes(text);
+  } else if (contents.size() == 32) {
+    key = contents;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": pseudonym key must be 64 hex characters or 32 raw bytes"));
+  }
+  return Create(key);
+}
+
+absl::StatusOr<std::string> ChildPseudonymizer::Pseudonym(
+    const kinex::common::v1::ChildRef& child) const {
+  std::string input;
+  switch (child.id_case()) {
+    case kinex::common::v1::ChildRef::kKinexId:
+      if (child.kinex_id().empty() || child.kinex_id().size() > 64) {
+        return absl::InvalidArgumentError("child.kinex_id must be 1-64 bytes");
+      }
+      input = absl::StrCat("kinex:", child.kinex_id());
+      break;
+    case kinex::common::v1::ChildRef::kNhsNumber: {
+      std::string nhs = NormalizeNhsNumber(child.nhs_number());
+      KINEX_RETURN_IF_ERROR(ValidateNhsNumber(nhs));
+      input = absl::StrCat("nhs:", nhs);
+      break;
+    }
+    case kinex::common::v1::ChildRef::kUpn: {
+      std::string upn = absl::AsciiStrToUpper(child.upn());
+      KINEX_RETURN_IF_ERROR(ValidateUpn(upn));
+      input = absl::StrCat("upn:", upn);
+      break;
+    }
+    case kinex::common::v1::ChildRef::kLaChildId:
+      KINEX_RETURN_IF_ERROR(ValidateLaCode(child.la_child_id().la_code()));
+      KINEX_RETURN_IF_ERROR(ValidateLaChildId(child.la_child_id().id()));
+      input = absl::StrCat("la:", child.la_child_id().la_code(), ":",
+                           child.la_child_id().id());
+      break;
+    default:
+      return absl::InvalidArgumentError("child: no identifier is set");
+  }
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+           reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+           mac, &mac_len) == nullptr) {
+    return absl::InternalError("HMAC-SHA256 failed");
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(mac), mac_len));
+}
+
+absl::Status PseudonymizeChildren(const ChildPseudonymizer& pseudonymizer,
+                                  AuditEvent& event) {
+  std::vector<std::string> pseudonyms;
+  for (const auto& child : event.children()) {
+    absl::StatusOr<std::string> p = pseudonymizer.Pseudonym(child);
+    if (!p.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("event.children: ", p.status().message()));
+    }
+    pseudonyms.push_back(*std::move(p));
+  }
+  std::sort(pseudonyms.begin(), pseudonyms.end());
+  pseudonyms.erase(std::unique(pseudonyms.begin(), pseudonyms.end()),
+                   pseudonyms.end());
+  event.clear_children();
+  event.clear_child_pseudonyms();
+  for (std::string& p : pseudonyms) event.add_child_pseudonyms(std::move(p));
+  return absl::OkStatus();
+}
+
+}  // namespace kinex::audit

@@ -1,0 +1,58 @@
+#include "services/audit/log_storage.h"
+
+#include <algorithm>
+
+#include "absl/time/time.h"
+
+namespace kinex::audit {
+
+NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash,
+                      std::string leaf_data,
+                      const kinex::audit::v1::AuditEvent& event) {
+  NewEntry e;
+  e.entry.leaf_index = leaf_index;
+  e.entry.leaf_hash = leaf_hash;
+  e.entry.leaf_data = std::move(leaf_data);
+  e.time_micros = event.time().seconds() * 1000000 + event.time().nanos() / 1000;
+  e.agency_kind = static_cast<int>(event.agency_kind());
+  e.agency_code = event.agency_code();
+  e.actor = event.actor();
+  e.purpose = static_cast<int>(event.purpose());
+  e.decision = static_cast<int>(event.decision());
+  e.break_glass = event.break_glass();
+  e.child_pseudonyms.assign(event.child_pseudonyms().begin(),
+                            event.child_pseudonyms().end());
+  return e;
+}
+
+bool MatchesFilter(const QueryFilter& filter, uint64_t leaf_index,
+                   const kinex::audit::v1::AuditEvent& event) {
+  if (leaf_index < filter.begin_index || leaf_index >= filter.end_index) {
+    return false;
+  }
+  if (filter.child_pseudonym.has_value() &&
+      std::find(event.child_pseudonyms().begin(),
+                event.child_pseudonyms().end(),
+                *filter.child_pseudonym) == event.child_pseudonyms().end()) {
+    return false;
+  }
+  if (filter.agency_kind != 0 &&
+      static_cast<int>(event.agency_kind()) != filter.agency_kind) {
+    return false;
+  }
+  if (!filter.agency_code.empty() && event.agency_code() != filter.agency_code) {
+    return false;
+  }
+  if (!filter.actor.empty() && event.actor() != filter.actor) return false;
+  if (filter.purpose != 0 && static_cast<int>(event.purpose()) != filter.purpose) {
+    return false;
+  }
+  if (filter.decision != 0 &&
+      static_cast<int>(event.decision()) != filter.decision) {
+    return false;
+  }
+  if (filter.break_glass_only && !event.break_glass()) return false;
+  return true;
+}
+
+}  // namespace kinex::audit

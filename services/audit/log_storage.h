@@ -1,0 +1,131 @@
+// Storage behind the audit log: entries (canonical leaf bytes and leaf
+// hashes, plus the columns queries filter on), child pseudonyms, and signed
+// tree heads. Implementations: SqliteLogStorage (embedded default),
+// PostgresLogStorage, FakeLogStorage (in memory, tests), FailingLogStorage
+// (always errors: proves the log fails closed). One conformance suite
+// (tests/audit/log_storage_conformance_test.cc) runs against all of them.
+//
+// The storage is deliberately dumb: the log core (audit_log.h) owns ordering,
+// hashing and signing; storage persists what it is given, atomically. Interior
+// Merkle nodes are not stored: the log recomputes the whole tree from the
+// entries at every start (that recomputation IS the integrity check), and a
+// stored copy of derived hashes would be a second, unverified source of truth.
+//
+// Indexes: the leaf index (primary key) and the child pseudonym. Other
+// filters (agency, actor, purpose, decision, break-glass) scan the index
+// range the log derives from the query's time range: every secondary index
+// costs random page writes on every group commit, and appends are the hot
+// path; auditors' queries are by child and time.
+//
+// Example:
+//   std::vector<NewEntry> batch = ...;  // leaf indices size..size+n-1
+//   KINEX_RETURN_IF_ERROR(storage.Append(batch, &signed_head));
+#ifndef KINEX_SERVICES_AUDIT_LOG_STORAGE_H_
+#define KINEX_SERVICES_AUDIT_LOG_STORAGE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "kinex/audit/v1/audit.pb.h"
+#include "services/audit/merkle.h"
+
+namespace kinex::audit {
+
+// One stored entry, as read back.
+struct StoredEntry {
+  // The row's leaf index as stored (a tampered store may disagree with the
+  // index encoded in leaf_data; the log checks).
+  uint64_t leaf_index = 0;
+  // The stored leaf hash.
+  Hash leaf_hash{};
+  // The canonical event encoding (event_codec.h).
+  std::string leaf_data;
+};
+
+// One entry to append, with the columns queries filter on.
+struct NewEntry {
+  StoredEntry entry;
+  int64_t time_micros = 0;
+  int agency_kind = 0;
+  std::string agency_code;
+  std::string actor;
+  int purpose = 0;
+  int decision = 0;
+  bool break_glass = false;
+  std::vector<std::string> child_pseudonyms;
+};
+
+// Builds a NewEntry from a validated, pseudonymised event and its leaf.
+NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash,
+                      std::string leaf_data,
+                      const kinex::audit::v1::AuditEvent& event);
+
+// Query filters; unset members match everything. Index bounds come from the
+// log (which turns time ranges into index ranges: times never decrease).
+struct QueryFilter {
+  std::optional<std::string> child_pseudonym;
+  int agency_kind = 0;       // 0: any
+  std::string agency_code;   // empty: any
+  std::string actor;         // empty: any
+  int purpose = 0;           // 0: any
+  int decision = 0;          // 0: any
+  bool break_glass_only = false;
+  uint64_t begin_index = 0;  // inclusive
+  uint64_t end_index = UINT64_MAX;  // exclusive
+};
+
+// Whether an entry's columns satisfy `filter` (index bounds included). The
+// log re-checks every row a backend returns against the decoded event with
+// this, so a backend bug cannot leak events outside the filter.
+bool MatchesFilter(const QueryFilter& filter, uint64_t leaf_index,
+                   const kinex::audit::v1::AuditEvent& event);
+
+// Persistent storage of the log. Implementations are thread-safe: one writer
+// (the log's sequencer) and any number of concurrent readers.
+class LogStorage {
+ public:
+  virtual ~LogStorage() = default;
+
+  // Appends `entries` (leaf indices Size(), Size()+1, ... in order) and, when
+  // `head` is not null, a signed tree head, in ONE transaction that is durable
+  // when this returns OK. FAILED_PRECONDITION when the first index is not the
+  // current size (another writer); UNAVAILABLE when the store fails (then
+  // nothing was written, unless the failure hid a successful commit: callers
+  // re-read Size() to find out).
+  virtual absl::Status Append(absl::Span<const NewEntry> entries,
+                              const kinex::audit::v1::SignedTreeHead* head) = 0;
+
+  // Durably stores a signed tree head (idle heads re-sign the same size).
+  virtual absl::Status AddHead(const kinex::audit::v1::SignedTreeHead& head) = 0;
+
+  // One past the largest stored leaf index (0 when empty).
+  virtual absl::StatusOr<uint64_t> Size() = 0;
+
+  // The most recently stored head, if any.
+  virtual absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>>
+  LatestHead() = 0;
+
+  // Every stored head, oldest first.
+  virtual absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>>
+  ListHeads() = 0;
+
+  // Calls `fn` for each stored row with begin <= leaf_index < end, in
+  // leaf_index order, stopping at the first error `fn` returns.
+  virtual absl::Status ReadEntries(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(const StoredEntry&)>& fn) = 0;
+
+  // Up to `limit` rows matching `filter`, in leaf_index order.
+  virtual absl::StatusOr<std::vector<StoredEntry>> Query(
+      const QueryFilter& filter, size_t limit) = 0;
+};
+
+}  // namespace kinex::audit
+
+#endif  // KINEX_SERVICES_AUDIT_LOG_STORAGE_H_

@@ -1,0 +1,126 @@
+// Recomputing and verifying a whole audit log, and checking disclosure
+// receipts. Shared by the log's start-up check (audit_log.h), `kinexctl audit
+// verify`, `kinexctl audit receipt verify` and the tests, so there is one
+// implementation of "is this log intact".
+//
+// Every problem is DATA_LOSS with a message that starts
+// "leaf index N: ..." naming the first bad index, so operators and auditors
+// know where to look.
+//
+// Example:
+//   LogRecomputer log;
+//   for (const StoredEntry& row : rows) KINEX_RETURN_IF_ERROR(log.Add(row));
+//   KINEX_RETURN_IF_ERROR(log.CheckHeads(heads, &verifier));
+#ifndef KINEX_SERVICES_AUDIT_LOG_VERIFIER_H_
+#define KINEX_SERVICES_AUDIT_LOG_VERIFIER_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "kinex/audit/v1/audit.pb.h"
+#include "kinex/exchange/v1/exchange.pb.h"
+#include "services/audit/log_storage.h"
+#include "services/audit/merkle.h"
+#include "services/audit/tree_head.h"
+
+namespace kinex::audit {
+
+// Rebuilds the Merkle tree from entries read in order, checking each one:
+// no index missing or repeated, the stored leaf hash equals the hash of the
+// stored data, the data is a canonical event encoding the same leaf index,
+// and event times never decrease. Not thread-safe.
+class LogRecomputer {
+ public:
+  LogRecomputer() = default;
+
+  // Checks and adds the next row. DATA_LOSS naming the first bad leaf index;
+  // after an error the recomputer must not be used further. When `event` is
+  // not null it receives the decoded event.
+  absl::Status Add(const StoredEntry& row,
+                   kinex::audit::v1::AuditEvent* event = nullptr);
+
+  // Number of entries added.
+  uint64_t size() const { return tree_.size(); }
+  // The recomputed tree.
+  const MerkleTree& tree() const { return tree_; }
+  MerkleTree TakeTree() { return std::move(tree_); }
+  // Event times (Unix microseconds) by leaf index.
+  const std::vector<int64_t>& times_micros() const { return times_; }
+  std::vector<int64_t> TakeTimes() { return std::move(times_); }
+
+  // Checks one signed head: its signature (when `verifier` is not null),
+  // that the log holds at least tree_size entries (else the log was
+  // truncated: DATA_LOSS naming the first missing index) and that the root
+  // over the first tree_size entries matches.
+  absl::Status CheckHead(const kinex::audit::v1::SignedTreeHead& head,
+                         const TreeHeadVerifier* verifier) const;
+
+  // Checks every head (in storage order). On a root mismatch, names the
+  // range between the last head that matched and the first that did not.
+  absl::Status CheckHeads(
+      absl::Span<const kinex::audit::v1::SignedTreeHead> heads,
+      const TreeHeadVerifier* verifier) const;
+
+ private:
+  MerkleTree tree_;
+  std::vector<int64_t> times_;
+};
+
+// Fetches entries [start, end) (the response may hold fewer; an empty one
+// ends the fetch early).
+using EntryFetcher =
+    std::function<absl::StatusOr<kinex::audit::v1::GetEntriesResponse>(
+        uint64_t start, uint64_t end)>;
+
+// What a full verification established.
+struct VerifiedLog {
+  uint64_t tree_size = 0;
+  Hash root{};
+};
+
+// The offline check behind `kinexctl audit verify`: fetches every entry of
+// the tree `head` commits to, recomputes the tree (LogRecomputer), and checks
+// the head's signature and root. Each of `saved_heads` (heads kept by the
+// auditor from earlier runs) must be signed by the same key and be a prefix
+// of the log: the recomputed root at its size must equal its root (which is
+// exactly what a consistency proof shows, without trusting the server's
+// proof). DATA_LOSS naming the first bad leaf index; FAILED_PRECONDITION for
+// signature problems.
+absl::StatusOr<VerifiedLog> VerifyLog(
+    const EntryFetcher& fetch, const kinex::audit::v1::SignedTreeHead& head,
+    const TreeHeadVerifier& verifier,
+    absl::Span<const kinex::audit::v1::SignedTreeHead> saved_heads = {});
+
+// Verifies a server's consistency proof between a saved head and a newer one
+// (both signatures, then RFC 9162 consistency). FAILED_PRECONDITION naming
+// the problem; a saved head larger than the current one means truncation.
+absl::Status VerifyHeadConsistency(
+    const kinex::audit::v1::SignedTreeHead& saved,
+    const kinex::audit::v1::SignedTreeHead& current,
+    absl::Span<const std::string> proof, const TreeHeadVerifier& verifier);
+
+// A StoredEntry from a LogEntry fetched with GetEntries. DATA_LOSS when the
+// stored leaf hash is not 32 bytes.
+absl::StatusOr<StoredEntry> StoredEntryFromLogEntry(
+    const kinex::audit::v1::LogEntry& entry);
+
+// Checks a disclosure receipt on its own: the tree head's signature under
+// `verifier`, and the inclusion proof of receipt.leaf_hash at leaf_index to
+// the head's root. FAILED_PRECONDITION / INVALID_ARGUMENT naming the problem.
+absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt,
+                           const TreeHeadVerifier& verifier);
+
+// Checks that a receipt describes the logged entry: same leaf index, the
+// entry's leaf hash, and the same disclosed paths, withheld categories and
+// policy version. FAILED_PRECONDITION naming the first difference.
+absl::Status VerifyReceiptMatchesEntry(
+    const kinex::exchange::v1::DisclosureReceipt& receipt,
+    const kinex::audit::v1::LogEntry& entry);
+
+}  // namespace kinex::audit
+
+#endif  // KINEX_SERVICES_AUDIT_LOG_VERIFIER_H_

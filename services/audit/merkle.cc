@@ -1,0 +1,441 @@
+#include "services/audit/merkle.h"
+
+#include <openssl/evp.h>
+
+#include <bit>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace kinex::audit {
+namespace {
+
+// The SHA-256 implementation, fetched once: implicit fetches through
+// EVP_sha256() on every call cost more than the hash itself for 65 bytes.
+const EVP_MD* Sha256Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+// One reusable digest context per thread.
+EVP_MD_CTX* ThreadCtx() {
+  struct CtxDeleter {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx(EVP_MD_CTX_new());
+  return ctx.get();
+}
+
+// SHA-256 over the concatenation of up to three parts. Aborts on an OpenSSL
+// failure: hashing memory cannot fail short of a broken library, and a wrong
+// hash would be worse than a crash.
+Hash HashParts(absl::string_view a, absl::string_view b = {},
+               absl::string_view c = {}) {
+  EVP_MD_CTX* ctx = ThreadCtx();
+  Hash out;
+  unsigned int len = 0;
+  if (ctx == nullptr || Sha256Md() == nullptr ||
+      EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, a.data(), a.size()) != 1 ||
+      (!b.empty() && EVP_DigestUpdate(ctx, b.data(), b.size()) != 1) ||
+      (!c.empty() && EVP_DigestUpdate(ctx, c.data(), c.size()) != 1) ||
+      EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 || len != kHashSize) {
+    std::abort();
+  }
+  return out;
+}
+
+absl::string_view View(const Hash& h) {
+  return absl::string_view(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+bool IsPowerOfTwo(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+// Appends PATH(m, D[begin:end]) (RFC 6962 section 2.1.1).
+absl::Status Path(const SubtreeSource& source, uint64_t m, uint64_t begin,
+                  uint64_t end, std::vector<Hash>& out) {
+  const uint64_t n = end - begin;
+  if (n <= 1) return absl::OkStatus();
+  const uint64_t k = SplitPoint(n);
+  if (m < begin + k) {
+    if (absl::Status s = Path(source, m, begin, begin + k, out); !s.ok()) return s;
+    absl::StatusOr<Hash> h = RangeHash(source, begin + k, end);
+    if (!h.ok()) return h.status();
+    out.push_back(*h);
+  } else {
+    if (absl::Status s = Path(source, m, begin + k, end, out); !s.ok()) return s;
+    absl::StatusOr<Hash> h = RangeHash(source, begin, begin + k);
+    if (!h.ok()) return h.status();
+    out.push_back(*h);
+  }
+  return absl::OkStatus();
+}
+
+// Appends SUBPROOF(m, D[begin:end], b) (RFC 6962 section 2.1.2), m absolute.
+absl::Status SubProof(const SubtreeSource& source, uint64_t m, uint64_t begin,
+                      uint64_t end, bool b, std::vector<Hash>& out) {
+  const uint64_t n = end - begin;
+  if (m == end) {
+    if (!b) {
+      absl::StatusOr<Hash> h = RangeHash(source, begin, end);
+      if (!h.ok()) return h.status();
+      out.push_back(*h);
+    }
+    return absl::OkStatus();
+  }
+  const uint64_t k = SplitPoint(n);
+  if (m <= begin + k) {
+    if (absl::Status s = SubProof(source, m, begin, begin + k, b, out); !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<Hash> h = RangeHash(source, begin + k, end);
+    if (!h.ok()) return h.status();
+    out.push_back(*h);
+  } else {
+    if (absl::Status s = SubProof(source, m, begin + k, end, false, out);
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<Hash> h = RangeHash(source, begin, begin + k);
+    if (!h.ok()) return h.status();
+    out.push_back(*h);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Hash Sha256(absl::string_view data) { return HashParts(data); }
+
+Hash HashLeaf(absl::string_view leaf_data) {
+  static constexpr char kLeafPrefix[1] = {0x00};
+  return HashParts(absl::string_view(kLeafPrefix, 1), leaf_data);
+}
+
+Hash HashChildren(const Hash& left, const Hash& right) {
+  static constexpr char kNodePrefix[1] = {0x01};
+  return HashParts(absl::string_view(kNodePrefix, 1), View(left), View(right));
+}
+
+Hash EmptyRoot() {
+  static const Hash empty = Sha256("");
+  return empty;
+}
+
+std::string HashToBytes(const Hash& hash) { return std::string(View(hash)); }
+
+absl::StatusOr<Hash> HashFromBytes(absl::string_view bytes,
+                                   absl::string_view what) {
+  if (bytes.size() != kHashSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " must be ", kHashSize, " bytes, got ", bytes.size()));
+  }
+  Hash h;
+  std::memcpy(h.data(), bytes.data(), kHashSize);
+  return h;
+}
+
+std::string HashToHex(const Hash& hash) {
+  return absl::BytesToHexString(View(hash));
+}
+
+absl::StatusOr<Hash> HashFromHex(absl::string_view hex) {
+  if (hex.size() != 2 * kHashSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hash must be ", 2 * kHashSize, " hex characters, got ",
+                     hex.size()));
+  }
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError("hash must be hexadecimal");
+    }
+  }
+  return HashFromBytes(absl::HexStringToBytes(hex));
+}
+
+uint64_t SplitPoint(uint64_t n) {
+  // Largest power of two < n: the top bit of n - 1.
+  return uint64_t{1} << (63 - std::countl_zero(n - 1));
+}
+
+void CompactRange::Append(const Hash& leaf_hash) {
+  // Merge with existing subtrees of equal size: one merge per trailing one
+  // bit of size_.
+  Hash h = leaf_hash;
+  for (uint64_t s = size_; (s & 1) != 0; s >>= 1) {
+    h = HashChildren(nodes_.back(), h);
+    nodes_.pop_back();
+  }
+  nodes_.push_back(h);
+  ++size_;
+}
+
+absl::StatusOr<CompactRange> CompactRange::FromSource(
+    const SubtreeSource& source) {
+  CompactRange range;
+  const uint64_t n = source.size();
+  uint64_t begin = 0;
+  for (int level = 63; level >= 0; --level) {
+    if (((n >> level) & 1) == 0) continue;
+    absl::StatusOr<Hash> h = source.FullSubtree(level, begin >> level);
+    if (!h.ok()) return h.status();
+    range.nodes_.push_back(*h);
+    begin += uint64_t{1} << level;
+  }
+  range.size_ = n;
+  return range;
+}
+
+Hash CompactRange::Root() const {
+  if (nodes_.empty()) return EmptyRoot();
+  // Fold right to left: the smallest subtree is the right child.
+  Hash h = nodes_.back();
+  for (size_t i = nodes_.size() - 1; i-- > 0;) h = HashChildren(nodes_[i], h);
+  return h;
+}
+
+Hash RootOf(absl::Span<const Hash> leaf_hashes) {
+  CompactRange range;
+  for (const Hash& h : leaf_hashes) range.Append(h);
+  return range.Root();
+}
+
+absl::StatusOr<Hash> RangeHash(const SubtreeSource& source, uint64_t begin,
+                               uint64_t end) {
+  if (begin >= end || end > source.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "range [", begin, ", ", end, ") is outside the tree of ", source.size()));
+  }
+  const uint64_t n = end - begin;
+  if (IsPowerOfTwo(n)) {
+    const int level = std::countr_zero(n);
+    if ((begin & (n - 1)) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("range [", begin, ", ", end, ") is not aligned"));
+    }
+    return source.FullSubtree(level, begin >> level);
+  }
+  const uint64_t k = SplitPoint(n);
+  absl::StatusOr<Hash> left = RangeHash(source, begin, begin + k);
+  if (!left.ok()) return left.status();
+  absl::StatusOr<Hash> right = RangeHash(source, begin + k, end);
+  if (!right.ok()) return right.status();
+  return HashChildren(*left, *right);
+}
+
+absl::StatusOr<std::vector<Hash>> InclusionProof(const SubtreeSource& source,
+                                                 uint64_t leaf_index,
+                                                 uint64_t tree_size) {
+  if (tree_size > source.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tree_size ", tree_size, " exceeds the log size ",
+                     source.size()));
+  }
+  if (leaf_index >= tree_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "leaf_index ", leaf_index, " must be less than tree_size ", tree_size));
+  }
+  std::vector<Hash> out;
+  if (absl::Status s = Path(source, leaf_index, 0, tree_size, out); !s.ok()) {
+    return s;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Hash>> ConsistencyProof(const SubtreeSource& source,
+                                                   uint64_t first_size,
+                                                   uint64_t second_size) {
+  if (second_size > source.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("second_tree_size ", second_size,
+                     " exceeds the log size ", source.size()));
+  }
+  if (first_size > second_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("first_tree_size ", first_size,
+                     " exceeds second_tree_size ", second_size));
+  }
+  std::vector<Hash> out;
+  if (first_size == 0 || first_size == second_size) return out;
+  if (absl::Status s = SubProof(source, first_size, 0, second_size, true, out);
+      !s.ok()) {
+    return s;
+  }
+  return out;
+}
+
+absl::StatusOr<Hash> RootFromInclusionProof(uint64_t leaf_index,
+                                            uint64_t tree_size,
+                                            const Hash& leaf_hash,
+                                            absl::Span<const Hash> proof) {
+  if (leaf_index >= tree_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "leaf_index ", leaf_index, " must be less than tree_size ", tree_size));
+  }
+  uint64_t fn = leaf_index;
+  uint64_t sn = tree_size - 1;
+  Hash r = leaf_hash;
+  for (const Hash& p : proof) {
+    if (sn == 0) {
+      return absl::InvalidArgumentError(
+          "inclusion proof is longer than the tree is deep");
+    }
+    if ((fn & 1) != 0 || fn == sn) {
+      r = HashChildren(p, r);
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    } else {
+      r = HashChildren(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  if (sn != 0) {
+    return absl::InvalidArgumentError(
+        "inclusion proof is shorter than the tree is deep");
+  }
+  return r;
+}
+
+absl::Status VerifyInclusion(uint64_t leaf_index, uint64_t tree_size,
+                             const Hash& leaf_hash,
+                             absl::Span<const Hash> proof, const Hash& root) {
+  absl::StatusOr<Hash> got =
+      RootFromInclusionProof(leaf_index, tree_size, leaf_hash, proof);
+  if (!got.ok()) return got.status();
+  if (*got != root) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "inclusion proof of leaf ", leaf_index, " in tree of size ", tree_size,
+        " does not match the root"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
+                               absl::Span<const Hash> proof,
+                               const Hash& first_root,
+                               const Hash& second_root) {
+  if (first_size > second_size) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("first tree size ", first_size,
+                     " is larger than second tree size ", second_size));
+  }
+  if (first_size == second_size) {
+    if (!proof.empty()) {
+      return absl::FailedPreconditionError(
+          "consistency proof between equal sizes must be empty");
+    }
+    if (first_root != second_root) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "two different roots for the same tree size ", first_size));
+    }
+    return absl::OkStatus();
+  }
+  if (first_size == 0) {
+    if (!proof.empty()) {
+      return absl::FailedPreconditionError(
+          "consistency proof from the empty tree must be empty");
+    }
+    return absl::OkStatus();
+  }
+  if (proof.empty()) {
+    return absl::FailedPreconditionError("consistency proof is empty");
+  }
+  std::vector<Hash> path;
+  path.reserve(proof.size() + 1);
+  if (IsPowerOfTwo(first_size)) path.push_back(first_root);
+  path.insert(path.end(), proof.begin(), proof.end());
+
+  uint64_t fn = first_size - 1;
+  uint64_t sn = second_size - 1;
+  while ((fn & 1) != 0) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+  Hash fr = path[0];
+  Hash sr = path[0];
+  for (size_t i = 1; i < path.size(); ++i) {
+    const Hash& c = path[i];
+    if (sn == 0) {
+      return absl::FailedPreconditionError(
+          "consistency proof is longer than expected");
+    }
+    if ((fn & 1) != 0 || fn == sn) {
+      fr = HashChildren(c, fr);
+      sr = HashChildren(c, sr);
+      while ((fn & 1) == 0 && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    } else {
+      sr = HashChildren(sr, c);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  if (sn != 0) {
+    return absl::FailedPreconditionError(
+        "consistency proof is shorter than expected");
+  }
+  if (fr != first_root) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "consistency proof does not match the root of the tree of size ",
+        first_size));
+  }
+  if (sr != second_root) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "consistency proof does not match the root of the tree of size ",
+        second_size));
+  }
+  return absl::OkStatus();
+}
+
+void MerkleTree::Append(const Hash& leaf_hash) {
+  if (levels_.empty()) levels_.emplace_back();
+  levels_[0].push_back(leaf_hash);
+  // Complete every parent whose right child just arrived.
+  for (size_t level = 0; (levels_[level].size() & 1) == 0; ++level) {
+    const std::vector<Hash>& cur = levels_[level];
+    Hash parent = HashChildren(cur[cur.size() - 2], cur[cur.size() - 1]);
+    if (levels_.size() == level + 1) levels_.emplace_back();
+    levels_[level + 1].push_back(parent);
+  }
+}
+
+void MerkleTree::Reserve(uint64_t n) {
+  if (levels_.empty()) levels_.emplace_back();
+  levels_[0].reserve(n);
+  if (levels_.size() < 2) levels_.emplace_back();
+  levels_[1].reserve(n / 2 + 1);
+}
+
+Hash MerkleTree::Root() const {
+  if (size() == 0) return EmptyRoot();
+  absl::StatusOr<Hash> root = RangeHash(*this, 0, size());
+  return root.ok() ? *root : EmptyRoot();  // cannot fail for [0, size())
+}
+
+absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t tree_size) const {
+  if (tree_size > size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tree_size ", tree_size, " exceeds the log size ", size()));
+  }
+  if (tree_size == 0) return EmptyRoot();
+  return RangeHash(*this, 0, tree_size);
+}
+
+absl::StatusOr<Hash> MerkleTree::FullSubtree(int level, uint64_t index) const {
+  if (level < 0 || static_cast<size_t>(level) >= levels_.size() ||
+      index >= levels_[level].size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no full subtree at level ", level, " index ", index));
+  }
+  return levels_[level][index];
+}
+
+}  // namespace kinex::audit

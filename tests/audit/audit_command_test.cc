@@ -1,0 +1,226 @@
+// `kinexctl audit` against a real audit service over mTLS (test PKI), as an
+// auditor: query output, full verification (and its failure naming the first
+// bad index after tampering), saved heads, and receipt verification.
+#include "tools/kinexctl/audit_command.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kinex/exchange/v1/exchange.pb.h"
+#include "services/audit/audit_target.h"
+#include "services/common/fake_clock.h"
+#include "services/common/tls.h"
+#include "tests/audit/test_events.h"
+#include "tests/testing/test_pki.h"
+
+namespace kinex::ctl {
+namespace {
+
+using ::kinex::audit::testing::SampleEvent;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class AuditCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("kinex_audit_cmd_", ::getpid(), "_", counter_++);
+    std::filesystem::create_directories(dir_);
+    config_.set_data_dir(dir_.string());
+    const std::string pki = kinex::testing::TestPkiDir();
+    config_.mutable_audit()->set_signing_key_file(pki + "/audit-signing.key");
+    config_.mutable_audit()->set_pseudonym_key_file(pki + "/audit-pseudonym.key");
+    auto target = MakeAuditTarget(config_, clock_);
+    ASSERT_TRUE(target.ok()) << target.status();
+    target_ = std::make_unique<AuditTarget>(*std::move(target));
+    auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("audit"));
+    ASSERT_TRUE(creds.ok());
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
+    builder.RegisterService(target_->grpc_service.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    for (int i = 0; i < 6; ++i) {
+      auto event = SampleEvent(absl::StrCat("req-", i),
+                               i % 2 == 0 ? audit::testing::kNhsA
+                                          : audit::testing::kNhsB);
+      auto r = target_->log->Append(event);
+      ASSERT_TRUE(r.ok()) << r.status();
+      results_.push_back(*r);
+    }
+  }
+  void TearDown() override {
+    server_->Shutdown();
+    server_.reset();
+    target_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Runs `kinexctl audit <words>` as the auditor; returns the exit code.
+  int Run(const std::vector<std::string>& words,
+          OutputFormat format = OutputFormat::kTable) {
+    out_.str("");
+    err_.str("");
+    const TlsFiles files =
+        kinex::testing::AgencyTlsFiles("auditor", "kinex-dpo", "auditor");
+    CommandContext ctx({.address = absl::StrCat("localhost:", port_),
+                        .ca_file = files.ca_file,
+                        .cert_file = files.cert_file,
+                        .key_file = files.key_file,
+                        .actor = "dpo"},
+                       format, out_, err_);
+    return MakeAuditCommandGroup().run(ctx, words);
+  }
+
+  std::string PublicKey() {
+    return kinex::testing::TestPkiDir() + "/audit-signing.pub.pem";
+  }
+
+  std::string WriteReceipt(const kinex::exchange::v1::DisclosureReceipt& r) {
+    std::string json;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(r, &json).ok());
+    const std::string path = (dir_ / "receipt.json").string();
+    std::ofstream(path) << json;
+    return path;
+  }
+
+  kinex::exchange::v1::DisclosureReceipt ReceiptFor(size_t i) {
+    const audit::AppendResult& r = results_[i];
+    kinex::exchange::v1::DisclosureReceipt receipt;
+    receipt.set_leaf_index(r.leaf_index);
+    receipt.set_leaf_hash(r.leaf_hash);
+    *receipt.mutable_signed_tree_head() = r.signed_tree_head;
+    for (const auto& h : r.inclusion_proof) receipt.add_inclusion_proof(h);
+    receipt.add_disclosed_paths("education.attendance_summary");
+    receipt.add_disclosed_paths("identity.upn");
+    auto* w = receipt.add_withheld();
+    w->set_category(kinex::record::v1::HEALTH);
+    w->set_reason(kinex::policy::v1::NOT_GRANTED);
+    receipt.set_policy_version("policy-sha256-abc");
+    return receipt;
+  }
+
+  static int counter_;
+  FakeClock clock_;
+  std::filesystem::path dir_;
+  kinex::config::v1::KinexConfig config_;
+  std::unique_ptr<AuditTarget> target_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::vector<audit::AppendResult> results_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+int AuditCommandTest::counter_ = 0;
+
+TEST_F(AuditCommandTest, QueryFiltersByChildAndPrintsEachFormat) {
+  ASSERT_EQ(Run({"query", "--child-nhs=943 476 5919", "--page-size=2"}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("req-0"));
+  EXPECT_THAT(out_.str(), HasSubstr("req-4"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("req-1")));
+  EXPECT_THAT(out_.str(), Not(HasSubstr(audit::testing::kNhsA)));
+  ASSERT_EQ(Run({"query", "--actor=j.smith", "--output=json"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("\"request_id\""));
+  ASSERT_EQ(Run({"query", "--decision=partial", "--purpose=education-support",
+                 "--agency-kind=virtual-school"},
+                OutputFormat::kCsv),
+            0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("index,time,request_id"));
+  EXPECT_EQ(Run({"query", "--purpose=gossip"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--purpose: unknown purpose \"gossip\""));
+  EXPECT_EQ(Run({"query", "--since=yesterday"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("not an RFC 3339 time"));
+}
+
+TEST_F(AuditCommandTest, VerifyChecksTheWholeLogAndSavedHeads) {
+  const std::string saved = (dir_ / "head.json").string();
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--save-head=" + saved}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("OK: verified 6 entries"));
+  ASSERT_TRUE(target_->log->Append(SampleEvent("req-later")).ok());
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--saved-head=" + saved}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("consistent with the saved head of 6 entries"));
+  // Without a pinned key the server's key is used, with a warning.
+  ASSERT_EQ(Run({"verify"}), 0) << err_.str();
+  EXPECT_THAT(err_.str(), HasSubstr("pin it with --public-key"));
+}
+
+TEST_F(AuditCommandTest, VerifyNamesTheFirstBadIndexAfterTampering) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TRIGGER entries_no_update;"
+                         "UPDATE entries SET leaf_data = CAST(replace(CAST("
+                         "leaf_data AS TEXT), 'j.smith', 'x.smith') AS BLOB) "
+                         "WHERE leaf_index = 3;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(Run({"verify", "--public-key=" + PublicKey()}), 1);
+  EXPECT_THAT(out_.str(), HasSubstr("FAILED"));
+  EXPECT_THAT(err_.str(), HasSubstr("DATA_LOSS: leaf index 3: stored leaf hash"));
+}
+
+TEST_F(AuditCommandTest, VerifyDetectsTruncationAgainstASavedHead) {
+  audit::v1::SignedTreeHead future = target_->log->LatestHead();
+  future.set_tree_size(100);
+  const std::string saved = (dir_ / "future.bin").string();
+  std::ofstream(saved, std::ios::binary) << future.SerializeAsString();
+  EXPECT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--saved-head=" + saved}), 1);
+  // The forged size breaks the saved head's signature first.
+  EXPECT_THAT(err_.str(), HasSubstr("signature is invalid"));
+}
+
+TEST_F(AuditCommandTest, ReceiptVerifyChecksProofSignatureAndEntry) {
+  const std::string path = WriteReceipt(ReceiptFor(2));
+  ASSERT_EQ(Run({"receipt", "verify", path, "--public-key=" + PublicKey()}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("OK: receipt for leaf 2 verified"));
+  EXPECT_THAT(out_.str(), HasSubstr("logged entry matches"));
+  EXPECT_THAT(out_.str(), HasSubstr("current log consistent"));
+  ASSERT_EQ(Run({"receipt", "verify", path, "--public-key=" + PublicKey(),
+                 "--offline"}),
+            0)
+      << err_.str();
+
+  kinex::exchange::v1::DisclosureReceipt lying = ReceiptFor(2);
+  lying.add_disclosed_paths("health.camhs");
+  EXPECT_EQ(Run({"receipt", "verify", WriteReceipt(lying),
+                 "--public-key=" + PublicKey()}),
+            1);
+  EXPECT_THAT(err_.str(), HasSubstr("disclosed_paths differ"));
+
+  kinex::exchange::v1::DisclosureReceipt forged = ReceiptFor(2);
+  forged.set_leaf_index(3);
+  EXPECT_EQ(Run({"receipt", "verify", WriteReceipt(forged),
+                 "--public-key=" + PublicKey(), "--offline"}),
+            1);
+  EXPECT_THAT(err_.str(), HasSubstr("inclusion proof is invalid"));
+
+  EXPECT_EQ(Run({"receipt", "verify", path, "--offline"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--public-key is required with --offline"));
+}
+
+TEST_F(AuditCommandTest, EveryCommandAnswersHelp) {
+  EXPECT_EQ(Run({"--help"}), 0);
+  EXPECT_EQ(Run({"query", "--help"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("usage: kinexctl audit query"));
+  EXPECT_EQ(Run({"verify", "--help"}), 0);
+  EXPECT_EQ(Run({"receipt", "verify", "--help"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("usage: kinexctl audit receipt verify"));
+  EXPECT_EQ(Run({"frobnicate"}), 2);
+}
+
+}  // namespace
+}  // namespace kinex::ctl

@@ -1,0 +1,308 @@
+// The audit log core over the in-memory fake store: appends, group commit,
+// proofs, idle signing, restart, fail-closed behaviour and tamper detection.
+#include "services/audit/audit_log.h"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/audit/failing_log_storage.h"
+#include "services/audit/fake_log_storage.h"
+#include "services/audit/log_verifier.h"
+#include "services/common/fake_clock.h"
+#include "tests/audit/test_events.h"
+
+namespace kinex::audit {
+namespace {
+
+using ::kinex::audit::testing::SampleEvent;
+using ::testing::HasSubstr;
+
+// Fails Append while `fail` is set; otherwise forwards to a FakeLogStorage.
+class FlakyLogStorage final : public LogStorage {
+ public:
+  std::atomic<bool> fail{false};
+  FakeLogStorage inner;
+
+  absl::Status Append(absl::Span<const NewEntry> entries,
+                      const v1::SignedTreeHead* head) override {
+    if (fail) return absl::UnavailableError("disk full (injected)");
+    return inner.Append(entries, head);
+  }
+  absl::Status AddHead(const v1::SignedTreeHead& head) override {
+    if (fail) return absl::UnavailableError("disk full (injected)");
+    return inner.AddHead(head);
+  }
+  absl::StatusOr<uint64_t> Size() override { return inner.Size(); }
+  absl::StatusOr<std::optional<v1::SignedTreeHead>> LatestHead() override {
+    return inner.LatestHead();
+  }
+  absl::StatusOr<std::vector<v1::SignedTreeHead>> ListHeads() override {
+    return inner.ListHeads();
+  }
+  absl::Status ReadEntries(
+      uint64_t b, uint64_t e,
+      const std::function<absl::Status(const StoredEntry&)>& fn) override {
+    return inner.ReadEntries(b, e, fn);
+  }
+  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& f,
+                                                 size_t limit) override {
+    return inner.Query(f, limit);
+  }
+};
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  absl::StatusOr<std::unique_ptr<AuditLog>> Open(LogStorage* storage) {
+    AuditLog::Options options;
+    options.storage = storage;
+    options.signer = signer_;
+    options.pseudonymizer = testing::TestPseudonymizer();
+    options.clock = &clock_;
+    options.start_signer_thread = false;
+    return AuditLog::Create(std::move(options));
+  }
+
+  std::unique_ptr<TreeHeadVerifier> Verifier() {
+    return *TreeHeadVerifier::FromRawPublicKey(signer_->raw_public_key());
+  }
+
+  FakeClock clock_;
+  std::shared_ptr<const TreeHeadSigner> signer_ = testing::TestSigner();
+  FakeLogStorage storage_;
+};
+
+TEST_F(AuditLogTest, AppendReturnsAReceiptThatVerifies) {
+  auto log = *Open(&storage_);
+  EXPECT_EQ(log->LatestHead().tree_size(), 0u);  // signed at start
+  for (uint64_t i = 0; i < 5; ++i) {
+    absl::StatusOr<AppendResult> r =
+        log->Append(SampleEvent("req-" + std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->leaf_index, i);
+    EXPECT_EQ(r->signed_tree_head.tree_size(), i + 1);
+    EXPECT_TRUE(Verifier()->Verify(r->signed_tree_head).ok());
+    kinex::exchange::v1::DisclosureReceipt receipt;
+    receipt.set_leaf_index(r->leaf_index);
+    receipt.set_leaf_hash(r->leaf_hash);
+    *receipt.mutable_signed_tree_head() = r->signed_tree_head;
+    for (const auto& h : r->inclusion_proof) receipt.add_inclusion_proof(h);
+    EXPECT_TRUE(VerifyReceipt(receipt, *Verifier()).ok());
+    receipt.set_leaf_index(i == 0 ? 1 : 0);
+    EXPECT_FALSE(VerifyReceipt(receipt, *Verifier()).ok());
+  }
+  EXPECT_EQ(log->Size(), 5u);
+  EXPECT_EQ(log->LatestHead().tree_size(), 5u);
+}
+
+TEST_F(AuditLogTest, StoredEventHasTimePseudonymAndNoRawIdentifier) {
+  auto log = *Open(&storage_);
+  ASSERT_TRUE(log->Append(SampleEvent("req-1")).ok());
+  v1::GetEntriesRequest req;
+  req.set_start_index(0);
+  req.set_end_index(1);
+  auto entries = *log->GetEntries(req);
+  ASSERT_EQ(entries.entries_size(), 1);
+  const v1::AuditEvent& e = entries.entries(0).event();
+  EXPECT_EQ(absl::FromUnixSeconds(e.time().seconds()), clock_.Now());
+  EXPECT_EQ(e.children_size(), 0);
+  ASSERT_EQ(e.child_pseudonyms_size(), 1);
+  EXPECT_EQ(entries.entries(0).leaf_data().find(testing::kNhsA),
+            std::string::npos);
+}
+
+TEST_F(AuditLogTest, ConcurrentAppendsGetDistinctIndicesAndShareCommits) {
+  auto log = *Open(&storage_);
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 40;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<uint64_t> indices;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = log->Append(SampleEvent(absl::StrCat("req-", t, "-", i)));
+        if (!r.ok() || !VerifyReceipt(
+                           [&] {
+                             kinex::exchange::v1::DisclosureReceipt rc;
+                             rc.set_leaf_index(r->leaf_index);
+                             rc.set_leaf_hash(r->leaf_hash);
+                             *rc.mutable_signed_tree_head() = r->signed_tree_head;
+                             for (const auto& h : r->inclusion_proof) {
+                               rc.add_inclusion_proof(h);
+                             }
+                             return rc;
+                           }(),
+                           *Verifier())
+                           .ok()) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        indices.insert(r->leaf_index);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(indices.size(), size_t{kThreads * kPerThread});
+  EXPECT_EQ(*indices.rbegin(), uint64_t{kThreads * kPerThread - 1});
+  // Fewer heads than appends: callers shared transactions.
+  auto heads = *storage_.ListHeads();
+  EXPECT_LE(heads.size(), size_t{kThreads * kPerThread} + 1);
+  // The whole log recomputes and matches every head.
+  LogRecomputer rec;
+  ASSERT_TRUE(storage_
+                  .ReadEntries(0, UINT64_MAX,
+                               [&](const StoredEntry& row) { return rec.Add(row); })
+                  .ok());
+  EXPECT_TRUE(rec.CheckHeads(heads, Verifier().get()).ok());
+}
+
+TEST_F(AuditLogTest, InvalidEventChangesNothing) {
+  auto log = *Open(&storage_);
+  v1::AuditEvent e = SampleEvent("req-1");
+  e.clear_purpose();
+  absl::StatusOr<AppendResult> r = log->Append(e);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("event.purpose is required"));
+  e = SampleEvent("req-1");
+  e.mutable_children(0)->set_nhs_number("1234567890");
+  r = log->Append(e);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("event.children"));
+  EXPECT_EQ(log->Size(), 0u);
+  EXPECT_EQ(*storage_.Size(), 0u);
+}
+
+TEST_F(AuditLogTest, FailsClosedWhenStorageIsDown) {
+  FailingLogStorage down(/*fail_reads_too=*/true);
+  absl::StatusOr<std::unique_ptr<AuditLog>> log = Open(&down);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(log.status().message(), HasSubstr("unavailable"));
+
+  FailingLogStorage writes_down(/*fail_reads_too=*/false);
+  log = Open(&writes_down);  // cannot even store its first head
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(AuditLogTest, FailedCommitFailsTheCallerAndLaterAppendsRecover) {
+  FlakyLogStorage flaky;
+  auto log = *Open(&flaky);
+  ASSERT_TRUE(log->Append(SampleEvent("req-0")).ok());
+  flaky.fail = true;
+  absl::StatusOr<AppendResult> r = log->Append(SampleEvent("req-1"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(), HasSubstr("could not commit: disk full"));
+  EXPECT_EQ(log->Size(), 1u);
+  flaky.fail = false;
+  r = log->Append(SampleEvent("req-2"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->leaf_index, 1u);
+}
+
+TEST_F(AuditLogTest, SignsAFreshHeadWhenIdle) {
+  auto log = *Open(&storage_);
+  ASSERT_TRUE(log->Append(SampleEvent("req-0")).ok());
+  const v1::SignedTreeHead before = log->LatestHead();
+  clock_.Advance(absl::Seconds(59));
+  EXPECT_FALSE(*log->SignIfIdle());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(*log->SignIfIdle());
+  const v1::SignedTreeHead after = log->LatestHead();
+  EXPECT_EQ(after.tree_size(), before.tree_size());
+  EXPECT_EQ(after.root_hash(), before.root_hash());
+  EXPECT_EQ(after.timestamp().seconds(), before.timestamp().seconds() + 60);
+  EXPECT_TRUE(Verifier()->Verify(after).ok());
+  EXPECT_EQ((*storage_.LatestHead())->SerializeAsString(),
+            after.SerializeAsString());
+}
+
+TEST_F(AuditLogTest, SignerThreadSignsWithTheInjectedClock) {
+  AuditLog::Options options;
+  options.storage = &storage_;
+  options.signer = signer_;
+  options.pseudonymizer = testing::TestPseudonymizer();
+  options.clock = &clock_;
+  options.sign_interval = absl::Milliseconds(1);
+  auto log = *AuditLog::Create(std::move(options));
+  const int64_t first = log->LatestHead().timestamp().seconds();
+  clock_.Advance(absl::Seconds(5));
+  // The thread polls every millisecond of real time; wait for its head.
+  for (int i = 0; i < 5000 && log->LatestHead().timestamp().seconds() == first;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(log->LatestHead().timestamp().seconds(), first + 5);
+}
+
+TEST_F(AuditLogTest, RestartRecomputesAndContinues) {
+  {
+    auto log = *Open(&storage_);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append(SampleEvent("r")).ok());
+  }
+  auto log = *Open(&storage_);
+  EXPECT_EQ(log->Size(), 5u);
+  auto r = log->Append(SampleEvent("r"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->leaf_index, 5u);
+  v1::GetConsistencyProofRequest req;
+  req.set_first_tree_size(5);
+  req.set_second_tree_size(6);
+  auto proof = *log->GetConsistencyProof(req);
+  EXPECT_FALSE(proof.hashes().empty());
+}
+
+TEST_F(AuditLogTest, RefusesToStartOnAnAlteredEntry) {
+  {
+    auto log = *Open(&storage_);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append(SampleEvent("r")).ok());
+  }
+  storage_.MutateRows([](std::vector<NewEntry>& rows) {
+    rows[3].entry.leaf_data[20] ^= 1;
+  });
+  absl::StatusOr<std::unique_ptr<AuditLog>> log = Open(&storage_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log.status().message(),
+              HasSubstr("refusing to start: leaf index 3: stored leaf hash"));
+}
+
+TEST_F(AuditLogTest, RefusesToStartOnAKeyItDoesNotHold) {
+  { auto log = *Open(&storage_); }
+  signer_ = testing::TestSigner();
+  absl::StatusOr<std::unique_ptr<AuditLog>> log = Open(&storage_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log.status().message(), HasSubstr("not by the expected key"));
+}
+
+TEST_F(AuditLogTest, ProofRequestsAreChecked) {
+  auto log = *Open(&storage_);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append(SampleEvent("r")).ok());
+  v1::GetInclusionProofRequest inc;
+  inc.set_leaf_index(1);
+  auto proof = *log->GetInclusionProof(inc);
+  EXPECT_EQ(proof.tree_size(), 3u);
+  inc.set_leaf_index(3);
+  EXPECT_EQ(log->GetInclusionProof(inc).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::GetConsistencyProofRequest cons;
+  cons.set_first_tree_size(0);
+  cons.set_second_tree_size(3);
+  EXPECT_THAT(log->GetConsistencyProof(cons).status().message(),
+              HasSubstr("first_tree_size must be at least 1"));
+  cons.set_first_tree_size(2);
+  cons.set_second_tree_size(4);
+  EXPECT_THAT(log->GetConsistencyProof(cons).status().message(),
+              HasSubstr("exceeds the log size 3"));
+  v1::GetEntriesRequest entries;
+  entries.set_start_index(3);
+  entries.set_end_index(4);
+  EXPECT_THAT(log->GetEntries(entries).status().message(),
+              HasSubstr("start_index 3 is not below the log size 3"));
+}
+
+}  // namespace
+}  // namespace kinex::audit

@@ -1,0 +1,191 @@
+// The audit service over real mTLS (test PKI): who may call what, the gRPC
+// AuditSink client, and MakeAuditTarget from a config (including refusing to
+// start on a corrupt log).
+#include "services/audit/audit_service.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include <grpcpp/grpcpp.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/audit/audit_client.h"
+#include "services/audit/audit_target.h"
+#include "services/audit/log_verifier.h"
+#include "services/common/fake_clock.h"
+#include "services/common/file_util.h"
+#include "services/common/tls.h"
+#include "tests/audit/test_events.h"
+#include "tests/testing/test_pki.h"
+
+namespace kinex::audit {
+namespace {
+
+using ::kinex::audit::testing::SampleEvent;
+using ::testing::HasSubstr;
+
+class AuditServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("kinex_audit_svc_", ::getpid(), "_", counter_++);
+    std::filesystem::create_directories(dir_);
+    config_.set_data_dir(dir_.string());
+    config_.set_trust_domain(kinex::testing::kTrustDomain);
+    const std::string pki = kinex::testing::TestPkiDir();
+    config_.mutable_audit()->set_signing_key_file(pki + "/audit-signing.key");
+    config_.mutable_audit()->set_pseudonym_key_file(pki + "/audit-pseudonym.key");
+  }
+  void TearDown() override {
+    Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Start() {
+    auto target = MakeAuditTarget(config_, clock_);
+    ASSERT_TRUE(target.ok()) << target.status();
+    target_ = std::make_unique<AuditTarget>(*std::move(target));
+    auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("audit"));
+    ASSERT_TRUE(creds.ok()) << creds.status();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
+    builder.RegisterService(target_->grpc_service.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void Stop() {
+    if (server_) server_->Shutdown();
+    server_.reset();
+    target_.reset();
+  }
+
+  std::shared_ptr<grpc::Channel> Channel(const TlsFiles& files) {
+    auto creds = MakeChannelCredentials(files);
+    EXPECT_TRUE(creds.ok()) << creds.status();
+    return grpc::CreateChannel(absl::StrCat("localhost:", port_), *creds);
+  }
+  std::unique_ptr<v1::Audit::Stub> Stub(const TlsFiles& files) {
+    return v1::Audit::NewStub(Channel(files));
+  }
+  static TlsFiles Auditor() {
+    return kinex::testing::AgencyTlsFiles("auditor", "kinex-dpo", "auditor");
+  }
+  static TlsFiles VirtualSchool() {
+    return kinex::testing::AgencyTlsFiles("virtual-school", "E09000033",
+                                          "virtual-school-head");
+  }
+
+  static int counter_;
+  FakeClock clock_;
+  std::filesystem::path dir_;
+  kinex::config::v1::KinexConfig config_;
+  std::unique_ptr<AuditTarget> target_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+int AuditServiceTest::counter_ = 0;
+
+TEST_F(AuditServiceTest, GatewayAppendsThroughTheClientAndGetsAVerifiableReceipt) {
+  Start();
+  AuditClient client(Channel(kinex::testing::ServiceTlsFiles("gateway")));
+  absl::StatusOr<AppendResult> r = client.Append(SampleEvent("req-1"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->leaf_index, 0u);
+  auto pem = ReadFileToString(kinex::testing::TestPkiDir() + "/audit-signing.pub.pem");
+  ASSERT_TRUE(pem.ok());
+  auto verifier = *TreeHeadVerifier::FromPublicKeyPem(*pem);
+  kinex::exchange::v1::DisclosureReceipt receipt;
+  receipt.set_leaf_index(r->leaf_index);
+  receipt.set_leaf_hash(r->leaf_hash);
+  *receipt.mutable_signed_tree_head() = r->signed_tree_head;
+  for (const auto& h : r->inclusion_proof) receipt.add_inclusion_proof(h);
+  EXPECT_TRUE(VerifyReceipt(receipt, *verifier).ok());
+}
+
+TEST_F(AuditServiceTest, AgenciesMayNotAppend) {
+  Start();
+  for (const TlsFiles& files : {Auditor(), VirtualSchool()}) {
+    AuditClient client(Channel(files));
+    absl::StatusOr<AppendResult> r = client.Append(SampleEvent("req-1"));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(r.status().message(), HasSubstr("only Kinex services may append"));
+  }
+  EXPECT_EQ(target_->log->Size(), 0u);
+}
+
+TEST_F(AuditServiceTest, AuditorsReadAndOtherAgenciesDoNot) {
+  Start();
+  ASSERT_TRUE(target_->log->Append(SampleEvent("req-1")).ok());
+  auto auditor = Stub(Auditor());
+  {
+    grpc::ClientContext ctx;
+    v1::QueryEventsRequest req;
+    req.mutable_child()->set_nhs_number(testing::kNhsA);
+    v1::QueryEventsResponse resp;
+    grpc::Status s = auditor->QueryEvents(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.entries_size(), 1);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::SignedTreeHead head;
+    ASSERT_TRUE(auditor->GetSignedTreeHead(&ctx, {}, &head).ok());
+    EXPECT_EQ(head.tree_size(), 1u);
+  }
+  auto school = Stub(VirtualSchool());
+  grpc::ClientContext ctx;
+  v1::QueryEventsResponse resp;
+  grpc::Status s = school->QueryEvents(&ctx, {}, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("auditors and Kinex services only"));
+  grpc::ClientContext ctx2;
+  v1::GetEntriesRequest er;
+  er.set_end_index(1);
+  v1::GetEntriesResponse eresp;
+  EXPECT_EQ(school->GetEntries(&ctx2, er, &eresp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(AuditServiceTest, UnreachableAuditServiceFailsClosed) {
+  Start();
+  const int port = port_;
+  Stop();
+  port_ = port;
+  AuditClient client(Channel(kinex::testing::ServiceTlsFiles("gateway")),
+                     absl::Seconds(2));
+  absl::StatusOr<AppendResult> r = client.Append(SampleEvent("req-1"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(AuditServiceTest, TargetRefusesToStartOnACorruptLog) {
+  Start();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(target_->log->Append(SampleEvent("r")).ok());
+  Stop();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TRIGGER entries_no_delete;"
+                         "DELETE FROM entries WHERE leaf_index = 1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<AuditTarget> target = MakeAuditTarget(config_, clock_);
+  EXPECT_EQ(target.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(target.status().message(),
+              HasSubstr("refusing to start: leaf index 1: entry is missing"));
+}
+
+TEST_F(AuditServiceTest, TargetNeedsItsKeys) {
+  config_.mutable_audit()->clear_signing_key_file();
+  EXPECT_THAT(MakeAuditTarget(config_, clock_).status().message(),
+              HasSubstr("audit.signing_key_file is required"));
+  config_.mutable_audit()->set_signing_key_file("missing.key");
+  absl::StatusOr<AuditTarget> t = MakeAuditTarget(config_, clock_);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(t.status().message(), HasSubstr("missing.key"));
+}
+
+}  // namespace
+}  // namespace kinex::audit

@@ -1,0 +1,308 @@
+// Merkle hashing and proofs against the RFC 6962 / Certificate Transparency
+// reference vectors (the 8-leaf tree used by google/certificate-transparency
+// and transparency-dev/merkle), plus exhaustive checks against a naive
+// recursive reference implementation.
+#include "services/audit/merkle.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kinex::audit {
+namespace {
+
+using ::testing::HasSubstr;
+
+Hash H(const std::string& hex) {
+  absl::StatusOr<Hash> h = HashFromHex(hex);
+  EXPECT_TRUE(h.ok()) << h.status();
+  return h.ok() ? *h : Hash{};
+}
+
+// The reference leaves, hex-encoded.
+const std::vector<std::string>& Leaves() {
+  static const std::vector<std::string> leaves = [] {
+    std::vector<std::string> out;
+    for (const char* hex : {"", "00", "10", "2021", "3031", "40414243",
+                            "5051525354555657",
+                            "606162636465666768696a6b6c6d6e6f"}) {
+      out.push_back(absl::HexStringToBytes(hex));
+    }
+    return out;
+  }();
+  return leaves;
+}
+
+// Reference roots of the trees over the first 1..8 leaves.
+const std::vector<std::string> kRoots = {
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+};
+
+MerkleTree TreeOf(size_t n) {
+  MerkleTree tree;
+  for (size_t i = 0; i < n; ++i) tree.Append(HashLeaf(Leaves()[i]));
+  return tree;
+}
+
+// Naive MTH straight from RFC 6962 section 2.1.
+Hash NaiveRoot(const std::vector<Hash>& leaves, size_t begin, size_t end) {
+  if (end - begin == 0) return EmptyRoot();
+  if (end - begin == 1) return leaves[begin];
+  const size_t k = SplitPoint(end - begin);
+  return HashChildren(NaiveRoot(leaves, begin, begin + k),
+                      NaiveRoot(leaves, begin + k, end));
+}
+
+TEST(MerkleTest, EmptyTreeRootIsSha256OfEmptyString) {
+  EXPECT_EQ(HashToHex(EmptyRoot()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(MerkleTree().Root(), EmptyRoot());
+  EXPECT_EQ(CompactRange().Root(), EmptyRoot());
+}
+
+TEST(MerkleTest, LeafHashUsesZeroPrefix) {
+  // The one-leaf tree over the empty leaf: SHA-256(0x00).
+  EXPECT_EQ(HashToHex(HashLeaf("")), kRoots[0]);
+  EXPECT_EQ(HashLeaf(""), Sha256(std::string(1, '\0')));
+  Hash a = HashLeaf("a");
+  Hash b = HashLeaf("b");
+  std::string node = std::string(1, '\x01') + HashToBytes(a) + HashToBytes(b);
+  EXPECT_EQ(HashChildren(a, b), Sha256(node));
+}
+
+TEST(MerkleTest, RootsMatchReferenceVectors) {
+  for (size_t n = 1; n <= 8; ++n) {
+    MerkleTree tree = TreeOf(n);
+    EXPECT_EQ(HashToHex(tree.Root()), kRoots[n - 1]) << "size " << n;
+    CompactRange range;
+    for (size_t i = 0; i < n; ++i) range.Append(HashLeaf(Leaves()[i]));
+    EXPECT_EQ(HashToHex(range.Root()), kRoots[n - 1]) << "size " << n;
+  }
+  MerkleTree full = TreeOf(8);
+  for (size_t n = 1; n <= 8; ++n) {
+    absl::StatusOr<Hash> root = full.RootAt(n);
+    ASSERT_TRUE(root.ok()) << root.status();
+    EXPECT_EQ(HashToHex(*root), kRoots[n - 1]) << "size " << n;
+  }
+}
+
+struct InclusionVector {
+  uint64_t leaf_index;
+  uint64_t tree_size;
+  std::vector<std::string> proof;
+};
+
+const std::vector<InclusionVector> kInclusion = {
+    {0, 8,
+     {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+      "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
+    {5, 8,
+     {"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+      "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
+    {2, 3, {"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"}},
+    {1, 5,
+     {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+      "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
+    {0, 1, {}},
+};
+
+TEST(MerkleTest, InclusionProofsMatchReferenceVectors) {
+  MerkleTree tree = TreeOf(8);
+  for (const InclusionVector& v : kInclusion) {
+    absl::StatusOr<std::vector<Hash>> proof =
+        InclusionProof(tree, v.leaf_index, v.tree_size);
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    std::vector<std::string> hex;
+    for (const Hash& h : *proof) hex.push_back(HashToHex(h));
+    EXPECT_EQ(hex, v.proof) << v.leaf_index << "/" << v.tree_size;
+    EXPECT_TRUE(VerifyInclusion(v.leaf_index, v.tree_size,
+                                HashLeaf(Leaves()[v.leaf_index]), *proof,
+                                H(kRoots[v.tree_size - 1]))
+                    .ok());
+  }
+}
+
+struct ConsistencyVector {
+  uint64_t first;
+  uint64_t second;
+  std::vector<std::string> proof;
+};
+
+const std::vector<ConsistencyVector> kConsistency = {
+    {1, 1, {}},
+    {1, 8,
+     {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+      "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
+    {6, 8,
+     {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+      "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
+    {2, 5,
+     {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+      "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
+    {6, 7,
+     {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+      "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+      "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
+};
+
+TEST(MerkleTest, ConsistencyProofsMatchReferenceVectors) {
+  MerkleTree tree = TreeOf(8);
+  for (const ConsistencyVector& v : kConsistency) {
+    absl::StatusOr<std::vector<Hash>> proof =
+        ConsistencyProof(tree, v.first, v.second);
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    std::vector<std::string> hex;
+    for (const Hash& h : *proof) hex.push_back(HashToHex(h));
+    EXPECT_EQ(hex, v.proof) << v.first << "->" << v.second;
+    EXPECT_TRUE(VerifyConsistency(v.first, v.second, *proof,
+                                  H(kRoots[v.first - 1]),
+                                  H(kRoots[v.second - 1]))
+                    .ok())
+        << v.first << "->" << v.second;
+  }
+}
+
+TEST(MerkleTest, CorruptedInclusionProofsFail) {
+  const InclusionVector& v = kInclusion[1];  // leaf 5 of 8
+  const Hash root = H(kRoots[7]);
+  const Hash leaf = HashLeaf(Leaves()[v.leaf_index]);
+  std::vector<Hash> proof;
+  for (const std::string& h : v.proof) proof.push_back(H(h));
+  ASSERT_TRUE(VerifyInclusion(v.leaf_index, 8, leaf, proof, root).ok());
+
+  EXPECT_FALSE(VerifyInclusion(v.leaf_index - 1, 8, leaf, proof, root).ok());
+  EXPECT_FALSE(VerifyInclusion(v.leaf_index + 1, 8, leaf, proof, root).ok());
+  EXPECT_FALSE(VerifyInclusion(v.leaf_index ^ 2, 8, leaf, proof, root).ok());
+  EXPECT_FALSE(VerifyInclusion(v.leaf_index, 16, leaf, proof, root).ok());
+  EXPECT_FALSE(VerifyInclusion(v.leaf_index, 4, leaf, proof, root).ok());
+  EXPECT_FALSE(
+      VerifyInclusion(v.leaf_index, 8, HashLeaf("wrong"), proof, root).ok());
+  EXPECT_FALSE(
+      VerifyInclusion(v.leaf_index, 8, leaf, proof, EmptyRoot()).ok());
+  std::vector<Hash> longer = proof;
+  longer.push_back(root);
+  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, longer, root).message(),
+              HasSubstr("longer"));
+  std::vector<Hash> shorter(proof.begin(), proof.end() - 1);
+  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, shorter, root).message(),
+              HasSubstr("shorter"));
+  for (size_t i = 0; i < proof.size(); ++i) {
+    std::vector<Hash> flipped = proof;
+    flipped[i][0] ^= 8;
+    absl::Status s = VerifyInclusion(v.leaf_index, 8, leaf, flipped, root);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << i;
+    EXPECT_THAT(s.message(), HasSubstr("does not match the root"));
+  }
+  EXPECT_EQ(VerifyInclusion(8, 8, leaf, proof, root).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MerkleTest, CorruptedConsistencyProofsFail) {
+  const ConsistencyVector& v = kConsistency[2];  // 6 -> 8
+  const Hash r1 = H(kRoots[5]);
+  const Hash r2 = H(kRoots[7]);
+  std::vector<Hash> proof;
+  for (const std::string& h : v.proof) proof.push_back(H(h));
+  ASSERT_TRUE(VerifyConsistency(6, 8, proof, r1, r2).ok());
+  EXPECT_FALSE(VerifyConsistency(5, 8, proof, r1, r2).ok());
+  EXPECT_FALSE(VerifyConsistency(7, 8, proof, r1, r2).ok());
+  EXPECT_FALSE(VerifyConsistency(6, 16, proof, r1, r2).ok());
+  EXPECT_FALSE(VerifyConsistency(6, 4, proof, r1, r2).ok());
+  EXPECT_FALSE(VerifyConsistency(6, 8, proof, r2, r1).ok());
+  EXPECT_FALSE(VerifyConsistency(6, 8, {}, r1, r2).ok());
+  EXPECT_FALSE(VerifyConsistency(6, 8, proof, EmptyRoot(), r2).ok());
+  std::vector<Hash> longer = proof;
+  longer.push_back(r1);
+  EXPECT_FALSE(VerifyConsistency(6, 8, longer, r1, r2).ok());
+  std::vector<Hash> prefixed = proof;
+  prefixed.insert(prefixed.begin(), r1);
+  EXPECT_FALSE(VerifyConsistency(6, 8, prefixed, r1, r2).ok());
+  for (size_t i = 0; i < proof.size(); ++i) {
+    std::vector<Hash> flipped = proof;
+    flipped[i][0] ^= 16;
+    EXPECT_EQ(VerifyConsistency(6, 8, flipped, r1, r2).code(),
+              absl::StatusCode::kFailedPrecondition)
+        << i;
+  }
+  // Same size: roots must agree and the proof be empty.
+  EXPECT_TRUE(VerifyConsistency(8, 8, {}, r2, r2).ok());
+  EXPECT_THAT(VerifyConsistency(8, 8, {}, r1, r2).message(),
+              HasSubstr("two different roots"));
+}
+
+TEST(MerkleTest, AllProofsVerifyAgainstNaiveRootsUpTo70Leaves) {
+  std::vector<Hash> leaves;
+  MerkleTree tree;
+  for (int i = 0; i < 70; ++i) {
+    leaves.push_back(HashLeaf("leaf " + std::to_string(i)));
+    tree.Append(leaves.back());
+  }
+  for (uint64_t n = 1; n <= 70; ++n) {
+    const Hash root = NaiveRoot(leaves, 0, n);
+    ASSERT_EQ(*tree.RootAt(n), root) << n;
+    ASSERT_EQ(RootOf(absl::MakeConstSpan(leaves.data(), n)), root) << n;
+    for (uint64_t i = 0; i < n; ++i) {
+      absl::StatusOr<std::vector<Hash>> proof = InclusionProof(tree, i, n);
+      ASSERT_TRUE(proof.ok()) << proof.status();
+      ASSERT_TRUE(VerifyInclusion(i, n, leaves[i], *proof, root).ok())
+          << i << "/" << n;
+      // The proof for one leaf never proves its neighbour.
+      if (n > 1) {
+        ASSERT_FALSE(VerifyInclusion(i, n, leaves[(i + 1) % n], *proof, root)
+                         .ok());
+      }
+    }
+    for (uint64_t m = 1; m <= n; ++m) {
+      absl::StatusOr<std::vector<Hash>> proof = ConsistencyProof(tree, m, n);
+      ASSERT_TRUE(proof.ok()) << proof.status();
+      ASSERT_TRUE(
+          VerifyConsistency(m, n, *proof, NaiveRoot(leaves, 0, m), root).ok())
+          << m << "->" << n;
+      if (m < n) {
+        ASSERT_FALSE(
+            VerifyConsistency(m, n, *proof, NaiveRoot(leaves, 1, m + 1), root)
+                .ok());
+      }
+    }
+  }
+}
+
+TEST(MerkleTest, ProofRequestsOutsideTheTreeAreInvalid) {
+  MerkleTree tree = TreeOf(5);
+  absl::StatusOr<std::vector<Hash>> p = InclusionProof(tree, 5, 5);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(), HasSubstr("leaf_index 5 must be less"));
+  p = InclusionProof(tree, 0, 6);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(), HasSubstr("exceeds the log size 5"));
+  p = ConsistencyProof(tree, 4, 3);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(), HasSubstr("exceeds second_tree_size"));
+}
+
+TEST(MerkleTest, HashParsingRejectsWrongSizes) {
+  EXPECT_EQ(HashFromBytes("short").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(HashFromBytes("short", "root_hash").status().message(),
+              HasSubstr("root_hash must be 32 bytes, got 5"));
+  EXPECT_EQ(HashFromHex("zz").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace kinex::audit

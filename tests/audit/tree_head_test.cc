@@ -1,0 +1,125 @@
+// Ed25519 signed tree heads: round trip, tamper detection, key loading.
+#include "services/audit/tree_head.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kinex::audit {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(TreeHeadTest, SignAndVerifyRoundTrip) {
+  auto signer = *TreeHeadSigner::Generate();
+  const Hash root = HashLeaf("x");
+  absl::StatusOr<v1::SignedTreeHead> sth =
+      signer->Sign(7, root, absl::FromUnixMicros(1788249600123456));
+  ASSERT_TRUE(sth.ok()) << sth.status();
+  EXPECT_EQ(sth->tree_size(), 7u);
+  EXPECT_EQ(sth->root_hash(), HashToBytes(root));
+  EXPECT_EQ(sth->timestamp().seconds(), 1788249600);
+  EXPECT_EQ(sth->timestamp().nanos(), 123456000);
+  EXPECT_EQ(sth->key_id(), KeyIdForPublicKey(signer->raw_public_key()));
+  EXPECT_EQ(sth->key_id().size(), 64u);
+  EXPECT_EQ(sth->signature().size(), 64u);
+
+  auto verifier = *TreeHeadVerifier::FromPublicKeyPem(*signer->PublicKeyPem());
+  EXPECT_TRUE(verifier->Verify(*sth).ok());
+}
+
+TEST(TreeHeadTest, AnyChangedFieldBreaksTheSignature) {
+  auto signer = *TreeHeadSigner::Generate();
+  auto verifier = *TreeHeadVerifier::FromRawPublicKey(signer->raw_public_key());
+  const v1::SignedTreeHead good =
+      *signer->Sign(7, HashLeaf("x"), absl::FromUnixSeconds(1788249600));
+  std::vector<v1::SignedTreeHead> bad(4, good);
+  bad[0].set_tree_size(6);
+  bad[1].set_root_hash(HashToBytes(HashLeaf("y")));
+  bad[2].mutable_timestamp()->set_seconds(1788249601);
+  bad[3].mutable_signature()->at(0) ^= 1;
+  for (const auto& sth : bad) {
+    absl::Status s = verifier->Verify(sth);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(s.message(), HasSubstr("signature is invalid"));
+  }
+  v1::SignedTreeHead other_key = good;
+  other_key.set_key_id(std::string(64, 'a'));
+  EXPECT_THAT(verifier->Verify(other_key).message(),
+              HasSubstr("not by the expected key"));
+  auto stranger = *TreeHeadSigner::Generate();
+  auto stranger_verifier =
+      *TreeHeadVerifier::FromRawPublicKey(stranger->raw_public_key());
+  EXPECT_EQ(stranger_verifier->Verify(good).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(TreeHeadTest, SigningInputIsFixedLayout) {
+  Hash root{};
+  root.fill(0xab);
+  const std::string input = TreeHeadSigningInput(0x0102, root, 5, 6, "kid");
+  const std::string domain("kinex-audit-sth-v1\0", 19);
+  ASSERT_EQ(input.size(), 19u + 8 + 32 + 8 + 4 + 1 + 3);
+  EXPECT_EQ(input.substr(0, 19), domain);
+  EXPECT_EQ(input.substr(19, 8), std::string("\0\0\0\0\0\0\x01\x02", 8));
+  EXPECT_EQ(input.substr(27, 32), std::string(32, '\xab'));
+  EXPECT_EQ(input.substr(59, 8), std::string("\0\0\0\0\0\0\0\x05", 8));
+  EXPECT_EQ(input.substr(67, 4), std::string("\0\0\0\x06", 4));
+  EXPECT_EQ(input.substr(71), std::string("\x03kid"));
+}
+
+class KeyFileTest : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& contents, int mode) {
+    const std::string path =
+        (std::filesystem::temp_directory_path() /
+         ("kinex_sth_key_" + std::to_string(::getpid()) + "_" +
+          std::to_string(counter_++)))
+            .string();
+    std::ofstream(path) << contents;
+    ::chmod(path.c_str(), mode);
+    paths_.push_back(path);
+    return path;
+  }
+  ~KeyFileTest() override {
+    for (const auto& p : paths_) std::remove(p.c_str());
+  }
+  int counter_ = 0;
+  std::vector<std::string> paths_;
+};
+
+// An Ed25519 private key in PEM (generated for this test only).
+constexpr char kPem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIKGf/h4H1qigc6aeMsabwsDk5tOF2WvFVD2sVOVHH8t/\n"
+    "-----END PRIVATE KEY-----\n";
+
+TEST_F(KeyFileTest, LoadsA0600Ed25519Key) {
+  absl::StatusOr<std::unique_ptr<TreeHeadSigner>> signer =
+      TreeHeadSigner::FromPemFile(Write(kPem, 0600));
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  EXPECT_EQ((*signer)->raw_public_key().size(), 32u);
+}
+
+TEST_F(KeyFileTest, RefusesAGroupReadableKey) {
+  absl::StatusOr<std::unique_ptr<TreeHeadSigner>> signer =
+      TreeHeadSigner::FromPemFile(Write(kPem, 0640));
+  EXPECT_EQ(signer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(signer.status().message(), HasSubstr("chmod 600"));
+}
+
+TEST_F(KeyFileTest, RefusesANonKey) {
+  const std::string path = Write("not a key", 0600);
+  absl::StatusOr<std::unique_ptr<TreeHeadSigner>> signer =
+      TreeHeadSigner::FromPemFile(path);
+  EXPECT_EQ(signer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(signer.status().message(), HasSubstr(path));
+}
+
+}  // namespace
+}  // namespace kinex::audit

@@ -1,0 +1,523 @@
+#include "tools/kinexctl/audit_command.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
+#include "kinex/audit/v1/audit.grpc.pb.h"
+#include "kinex/exchange/v1/exchange.pb.h"
+#include "services/audit/log_verifier.h"
+#include "services/common/file_util.h"
+#include "services/common/grpc_status.h"
+#include "services/common/status_macros.h"
+
+namespace kinex::ctl {
+namespace {
+
+namespace av1 = ::kinex::audit::v1;
+namespace cv1 = ::kinex::common::v1;
+
+constexpr char kUsage[] =
+    "usage: kinexctl audit <query|verify|receipt verify> ...\n"
+    "\n"
+    "  query           list audit events matching filters (auditors)\n"
+    "  verify          fetch every entry and the signed tree head, recompute\n"
+    "                  the Merkle root and check the signature\n"
+    "  receipt verify  check a disclosure receipt's inclusion proof and head\n"
+    "\n"
+    "Run `kinexctl audit <command> --help` for each command's options.\n";
+
+constexpr char kQueryUsage[] =
+    "usage: kinexctl audit query [filters] [--page-size=N] [--max=N]\n"
+    "                            [--output=table|json|csv]\n"
+    "\n"
+    "Lists audit events, oldest first. Filters combine with AND:\n"
+    "  --child-nhs=N        the child with this NHS number\n"
+    "  --child-upn=U        the child with this UPN\n"
+    "  --child-kinex-id=K   the child with this Kinex id\n"
+    "  --agency-kind=KIND   local-authority, virtual-school, school, health,\n"
+    "                       police or auditor\n"
+    "  --agency-code=CODE   the agency's code (ONS, URN, ODS, force)\n"
+    "  --actor=NAME         the practitioner named by the agency\n"
+    "  --purpose=PURPOSE    safeguarding, education-support, health-care,\n"
+    "                       care-planning or financial-support\n"
+    "  --decision=D         allow, partial or deny\n"
+    "  --break-glass        only emergency (break-glass) access\n"
+    "  --since=TIME         at or after TIME (RFC 3339 or YYYY-MM-DD, UTC)\n"
+    "  --until=TIME         before TIME\n"
+    "  --page-size=N        events per request (1-1000, default 100)\n"
+    "  --max=N              stop after N events (default 10000)\n";
+
+constexpr char kVerifyUsage[] =
+    "usage: kinexctl audit verify [--public-key=PEM] [--saved-head=FILE]\n"
+    "                             [--save-head=FILE]\n"
+    "\n"
+    "Fetches every log entry and the latest signed tree head, recomputes the\n"
+    "RFC 6962 root, checks every entry and the head's Ed25519 signature.\n"
+    "Fails naming the first bad leaf index.\n"
+    "  --public-key=PEM   the pinned signing key (PEM); without it the key is\n"
+    "                     fetched from the server (trust on first use)\n"
+    "  --saved-head=FILE  a head saved by an earlier run (JSON or binary):\n"
+    "                     the log must extend it (no truncation or rewrite)\n"
+    "  --save-head=FILE   save the verified head (JSON) for the next run\n";
+
+constexpr char kReceiptUsage[] =
+    "usage: kinexctl audit receipt verify FILE [--public-key=PEM] [--offline]\n"
+    "\n"
+    "Checks a DisclosureReceipt (protobuf JSON or binary): the signed tree\n"
+    "head's signature and the inclusion proof of the receipt's leaf. Unless\n"
+    "--offline, also fetches the logged entry and checks it matches the\n"
+    "receipt, and that the current log is consistent with the receipt's head.\n"
+    "  --public-key=PEM   the pinned signing key (PEM); required with\n"
+    "                     --offline, else fetched from the server\n";
+
+std::string Lower(absl::string_view s) {
+  return absl::StrReplaceAll(absl::AsciiStrToLower(s), {{"_", "-"}});
+}
+
+std::string EnumSlug(const std::string& name) { return Lower(name); }
+
+absl::StatusOr<cv1::AgencyKind> ParseAgencyKind(const std::string& v) {
+  for (int i = 1; i <= cv1::AgencyKind_MAX; ++i) {
+    if (!cv1::AgencyKind_IsValid(i)) continue;
+    const auto k = static_cast<cv1::AgencyKind>(i);
+    if (Lower(cv1::AgencyKind_Name(k)) == Lower(v)) return k;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--agency-kind: unknown kind \"", v, "\""));
+}
+
+absl::StatusOr<cv1::Purpose> ParsePurpose(const std::string& v) {
+  for (int i = 1; i <= cv1::Purpose_MAX; ++i) {
+    if (!cv1::Purpose_IsValid(i)) continue;
+    const auto p = static_cast<cv1::Purpose>(i);
+    if (Lower(cv1::Purpose_Name(p)) == Lower(v)) return p;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--purpose: unknown purpose \"", v, "\""));
+}
+
+absl::StatusOr<av1::Decision> ParseDecision(const std::string& v) {
+  for (int i = 1; i <= av1::Decision_MAX; ++i) {
+    if (!av1::Decision_IsValid(i)) continue;
+    const auto d = static_cast<av1::Decision>(i);
+    if (Lower(av1::Decision_Name(d)) == Lower(v)) return d;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--decision: unknown decision \"", v, "\""));
+}
+
+absl::StatusOr<google::protobuf::Timestamp> ParseTime(const std::string& flag,
+                                                      const std::string& v) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, v, &t, &err) &&
+      !absl::ParseTime("%Y-%m-%d", v, absl::UTCTimeZone(), &t, &err)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, ": \"", v, "\" is not an RFC 3339 time or YYYY-MM-DD date"));
+  }
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  ts.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(ts.seconds()))));
+  return ts;
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ",
+                          absl::FromUnixSeconds(t.seconds()) +
+                              absl::Nanoseconds(t.nanos()),
+                          absl::UTCTimeZone());
+}
+
+// Parses a message from JSON (protobuf JSON mapping) or binary.
+template <typename Message>
+absl::Status ParseJsonOrBinary(const std::string& path, const std::string& data,
+                               Message* out) {
+  absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(data);
+  if (!trimmed.empty() && trimmed.front() == '{') {
+    google::protobuf::util::JsonParseOptions options;
+    auto s = google::protobuf::util::JsonStringToMessage(std::string(trimmed), out,
+                                                         options);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": not a valid ", Message::descriptor()->full_name(),
+                       " in JSON: ", s.message().as_string()));
+    }
+    return absl::OkStatus();
+  }
+  if (!out->ParseFromString(data)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": neither JSON nor a binary ", Message::descriptor()->full_name()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<audit::TreeHeadVerifier>> LoadVerifier(
+    CommandContext& ctx, const std::optional<std::string>& public_key_file,
+    av1::Audit::Stub* stub) {
+  if (public_key_file.has_value()) {
+    KINEX_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(*public_key_file));
+    absl::StatusOr<std::unique_ptr<audit::TreeHeadVerifier>> v =
+        audit::TreeHeadVerifier::FromPublicKeyPem(pem);
+    if (!v.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(*public_key_file, ": ", v.status().message()));
+    }
+    return v;
+  }
+  if (stub == nullptr) {
+    return absl::InvalidArgumentError("--public-key is required with --offline");
+  }
+  grpc::ClientContext call;
+  ctx.Prepare(call);
+  av1::SigningKey key;
+  grpc::Status s = stub->GetSigningKey(&call, {}, &key);
+  if (!s.ok()) return FromGrpcStatus(s);
+  ctx.err() << "kinexctl: warning: using the signing key the server sent (key id "
+            << key.key_id() << "); pin it with --public-key\n";
+  return audit::TreeHeadVerifier::FromPublicKeyPem(key.public_key_pem());
+}
+
+absl::StatusOr<std::unique_ptr<av1::Audit::Stub>> Stub(CommandContext& ctx) {
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, ctx.Channel());
+  return av1::Audit::NewStub(channel);
+}
+
+// Applies a local --output, if given.
+absl::StatusOr<OutputFormat> Output(CommandContext& ctx, Args& args) {
+  std::optional<std::string> v = args.Flag("output");
+  if (!v.has_value()) return ctx.output();
+  if (*v == "table") return OutputFormat::kTable;
+  if (*v == "json") return OutputFormat::kJson;
+  if (*v == "csv") return OutputFormat::kCsv;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--output must be table, json or csv, got \"", *v, "\""));
+}
+
+int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
+  absl::StatusOr<Args> args = Args::Parse(words, {"help", "break-glass"});
+  if (!args.ok()) return ctx.Fail(args.status());
+  if (args->Bool("help")) {
+    ctx.out() << kQueryUsage;
+    return 0;
+  }
+  av1::QueryEventsRequest req;
+  int children = 0;
+  if (auto v = args->Flag("child-nhs")) {
+    req.mutable_child()->set_nhs_number(*v);
+    ++children;
+  }
+  if (auto v = args->Flag("child-upn")) {
+    req.mutable_child()->set_upn(*v);
+    ++children;
+  }
+  if (auto v = args->Flag("child-kinex-id")) {
+    req.mutable_child()->set_kinex_id(*v);
+    ++children;
+  }
+  if (children > 1) {
+    return ctx.Fail(absl::InvalidArgumentError(
+        "give at most one of --child-nhs, --child-upn, --child-kinex-id"));
+  }
+  if (auto v = args->Flag("agency-kind")) {
+    auto k = ParseAgencyKind(*v);
+    if (!k.ok()) return ctx.Fail(k.status());
+    req.set_agency_kind(*k);
+  }
+  req.set_agency_code(args->FlagOr("agency-code", ""));
+  req.set_actor(args->FlagOr("actor", ""));
+  if (auto v = args->Flag("purpose")) {
+    auto p = ParsePurpose(*v);
+    if (!p.ok()) return ctx.Fail(p.status());
+    req.set_purpose(*p);
+  }
+  if (auto v = args->Flag("decision")) {
+    auto d = ParseDecision(*v);
+    if (!d.ok()) return ctx.Fail(d.status());
+    req.set_decision(*d);
+  }
+  req.set_break_glass_only(args->Bool("break-glass"));
+  if (auto v = args->Flag("since")) {
+    auto t = ParseTime("since", *v);
+    if (!t.ok()) return ctx.Fail(t.status());
+    *req.mutable_start_time() = *t;
+  }
+  if (auto v = args->Flag("until")) {
+    auto t = ParseTime("until", *v);
+    if (!t.ok()) return ctx.Fail(t.status());
+    *req.mutable_end_time() = *t;
+  }
+  int page_size = 100;
+  if (!absl::SimpleAtoi(args->FlagOr("page-size", "100"), &page_size) ||
+      page_size < 1 || page_size > 1000) {
+    return ctx.Fail(absl::InvalidArgumentError("--page-size must be 1-1000"));
+  }
+  req.set_page_size(page_size);
+  int max = 10000;
+  if (!absl::SimpleAtoi(args->FlagOr("max", "10000"), &max) || max < 1) {
+    return ctx.Fail(absl::InvalidArgumentError("--max must be a positive number"));
+  }
+  absl::StatusOr<OutputFormat> format = Output(ctx, *args);
+  if (!format.ok()) return ctx.Fail(format.status());
+  if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  if (!args->positional().empty()) {
+    return ctx.Fail(absl::InvalidArgumentError("audit query takes no arguments"));
+  }
+  auto stub = Stub(ctx);
+  if (!stub.ok()) return ctx.Fail(stub.status());
+
+  std::vector<std::vector<std::string>> rows;
+  bool truncated = false;
+  while (true) {
+    grpc::ClientContext call;
+    ctx.Prepare(call);
+    av1::QueryEventsResponse resp;
+    grpc::Status s = (*stub)->QueryEvents(&call, req, &resp);
+    if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+    for (const auto& entry : resp.entries()) {
+      const av1::AuditEvent& e = entry.event();
+      std::vector<std::string> withheld;
+      for (const auto& w : e.withheld()) {
+        withheld.push_back(absl::StrCat(
+            EnumSlug(kinex::record::v1::Category_Name(w.category())), ":",
+            EnumSlug(kinex::policy::v1::WithheldReason_Name(w.reason())),
+            w.rule_id().empty() ? "" : absl::StrCat("(", w.rule_id(), ")")));
+      }
+      rows.push_back({absl::StrCat(entry.leaf_index()), FormatTime(e.time()),
+                      e.request_id(), e.principal(),
+                      EnumSlug(cv1::AgencyKind_Name(e.agency_kind())),
+                      e.agency_code(), e.actor(),
+                      EnumSlug(cv1::Purpose_Name(e.purpose())),
+                      EnumSlug(cv1::LegalBasis_Name(e.legal_basis())),
+                      e.consent_id(), e.break_glass() ? "yes" : "no",
+                      EnumSlug(av1::Decision_Name(e.decision())),
+                      absl::StrJoin(e.disclosed_paths(), " "),
+                      absl::StrJoin(withheld, " "), e.policy_version(),
+                      e.justification()});
+      if (static_cast<int>(rows.size()) >= max) break;
+    }
+    if (static_cast<int>(rows.size()) >= max) {
+      truncated = !resp.next_page_token().empty() ||
+                  static_cast<int>(rows.size()) < resp.entries_size();
+      break;
+    }
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  WriteRows(ctx.out(), *format,
+            {"index", "time", "request_id", "principal", "agency_kind",
+             "agency_code", "actor", "purpose", "legal_basis", "consent_id",
+             "break_glass", "decision", "disclosed", "withheld",
+             "policy_version", "justification"},
+            rows);
+  if (truncated) {
+    ctx.err() << "kinexctl: stopped after " << max
+              << " events; narrow the filters or raise --max\n";
+  }
+  return 0;
+}
+
+absl::StatusOr<av1::SignedTreeHead> ReadHead(const std::string& path) {
+  KINEX_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path));
+  av1::SignedTreeHead head;
+  KINEX_RETURN_IF_ERROR(ParseJsonOrBinary(path, data, &head));
+  return head;
+}
+
+int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
+  absl::StatusOr<Args> args = Args::Parse(words, {"help"});
+  if (!args.ok()) return ctx.Fail(args.status());
+  if (args->Bool("help")) {
+    ctx.out() << kVerifyUsage;
+    return 0;
+  }
+  const std::optional<std::string> public_key = args->Flag("public-key");
+  const std::optional<std::string> saved_head_file = args->Flag("saved-head");
+  const std::optional<std::string> save_head_file = args->Flag("save-head");
+  if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  if (!args->positional().empty()) {
+    return ctx.Fail(absl::InvalidArgumentError("audit verify takes no arguments"));
+  }
+  std::vector<av1::SignedTreeHead> saved;
+  if (saved_head_file.has_value()) {
+    auto head = ReadHead(*saved_head_file);
+    if (!head.ok()) return ctx.Fail(head.status());
+    saved.push_back(*std::move(head));
+  }
+  auto stub = Stub(ctx);
+  if (!stub.ok()) return ctx.Fail(stub.status());
+  auto verifier = LoadVerifier(ctx, public_key, stub->get());
+  if (!verifier.ok()) return ctx.Fail(verifier.status());
+
+  grpc::ClientContext call;
+  ctx.Prepare(call);
+  av1::SignedTreeHead head;
+  grpc::Status gs = (*stub)->GetSignedTreeHead(&call, {}, &head);
+  if (!gs.ok()) return ctx.Fail(FromGrpcStatus(gs));
+  absl::StatusOr<audit::VerifiedLog> verified = audit::VerifyLog(
+      [&](uint64_t start, uint64_t end) -> absl::StatusOr<av1::GetEntriesResponse> {
+        grpc::ClientContext c;
+        ctx.Prepare(c, 120);
+        av1::GetEntriesRequest req;
+        req.set_start_index(start);
+        req.set_end_index(end);
+        av1::GetEntriesResponse resp;
+        grpc::Status s = (*stub)->GetEntries(&c, req, &resp);
+        if (!s.ok()) return FromGrpcStatus(s);
+        return resp;
+      },
+      head, **verifier, saved);
+  if (!verified.ok()) {
+    ctx.out() << "FAILED\n";
+    return ctx.Fail(verified.status());
+  }
+  if (save_head_file.has_value()) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    auto s = google::protobuf::util::MessageToJsonString(head, &json, options);
+    if (!s.ok()) {
+      return ctx.Fail(absl::InternalError(s.message().as_string()));
+    }
+    if (absl::Status w = WriteFileAtomically(*save_head_file, json); !w.ok()) {
+      return ctx.Fail(w);
+    }
+  }
+  const std::string root = audit::HashToHex(verified->root);
+  if (ctx.output() == OutputFormat::kTable) {
+    ctx.out() << "OK: verified " << verified->tree_size << " entries\n"
+              << "  root       " << root << "\n"
+              << "  signed at  " << FormatTime(head.timestamp()) << "\n"
+              << "  key id     " << head.key_id() << "\n";
+    for (const auto& s : saved) {
+      ctx.out() << "  consistent with the saved head of " << s.tree_size()
+                << " entries signed at " << FormatTime(s.timestamp()) << "\n";
+    }
+  } else {
+    WriteRows(ctx.out(), ctx.output(),
+              {"result", "tree_size", "root", "signed_at", "key_id"},
+              {{"ok", absl::StrCat(verified->tree_size), root,
+                FormatTime(head.timestamp()), head.key_id()}});
+  }
+  return 0;
+}
+
+int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words) {
+  absl::StatusOr<Args> args = Args::Parse(words, {"help", "offline"});
+  if (!args.ok()) return ctx.Fail(args.status());
+  if (args->Bool("help")) {
+    ctx.out() << kReceiptUsage;
+    return 0;
+  }
+  const std::optional<std::string> public_key = args->Flag("public-key");
+  const bool offline = args->Bool("offline");
+  if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  if (args->positional().size() != 1) {
+    return ctx.Fail(absl::InvalidArgumentError(
+        "usage: kinexctl audit receipt verify FILE (see --help)"));
+  }
+  const std::string& path = args->positional()[0];
+  absl::StatusOr<std::string> data = ReadFileToString(path);
+  if (!data.ok()) return ctx.Fail(data.status());
+  kinex::exchange::v1::DisclosureReceipt receipt;
+  if (absl::Status s = ParseJsonOrBinary(path, *data, &receipt); !s.ok()) {
+    return ctx.Fail(s);
+  }
+  std::unique_ptr<av1::Audit::Stub> stub;
+  if (!offline) {
+    auto made = Stub(ctx);
+    if (!made.ok()) return ctx.Fail(made.status());
+    stub = *std::move(made);
+  }
+  auto verifier = LoadVerifier(ctx, public_key, stub.get());
+  if (!verifier.ok()) return ctx.Fail(verifier.status());
+  if (absl::Status s = audit::VerifyReceipt(receipt, **verifier); !s.ok()) {
+    ctx.out() << "FAILED\n";
+    return ctx.Fail(s);
+  }
+  std::vector<std::string> checks = {"head signature", "inclusion proof"};
+  if (!offline) {
+    // The logged entry must say what the receipt says.
+    grpc::ClientContext c1;
+    ctx.Prepare(c1);
+    av1::GetEntriesRequest req;
+    req.set_start_index(receipt.leaf_index());
+    req.set_end_index(receipt.leaf_index() + 1);
+    av1::GetEntriesResponse entries;
+    grpc::Status s = stub->GetEntries(&c1, req, &entries);
+    if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+    if (entries.entries_size() != 1) {
+      return ctx.Fail(absl::DataLossError(absl::StrCat(
+          "leaf index ", receipt.leaf_index(), ": the log has no such entry")));
+    }
+    if (absl::Status m = audit::VerifyReceiptMatchesEntry(receipt, entries.entries(0));
+        !m.ok()) {
+      ctx.out() << "FAILED\n";
+      return ctx.Fail(m);
+    }
+    checks.push_back("logged entry matches");
+    // The current log must extend the receipt's head.
+    grpc::ClientContext c2;
+    ctx.Prepare(c2);
+    av1::SignedTreeHead current;
+    s = stub->GetSignedTreeHead(&c2, {}, &current);
+    if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+    std::vector<std::string> proof;
+    if (current.tree_size() > receipt.signed_tree_head().tree_size() &&
+        receipt.signed_tree_head().tree_size() > 0) {
+      grpc::ClientContext c3;
+      ctx.Prepare(c3);
+      av1::GetConsistencyProofRequest creq;
+      creq.set_first_tree_size(receipt.signed_tree_head().tree_size());
+      creq.set_second_tree_size(current.tree_size());
+      av1::GetConsistencyProofResponse cresp;
+      s = stub->GetConsistencyProof(&c3, creq, &cresp);
+      if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+      proof.assign(cresp.hashes().begin(), cresp.hashes().end());
+    }
+    if (absl::Status c = audit::VerifyHeadConsistency(
+            receipt.signed_tree_head(), current, proof, **verifier);
+        !c.ok()) {
+      ctx.out() << "FAILED\n";
+      return ctx.Fail(c);
+    }
+    checks.push_back("current log consistent");
+  }
+  ctx.out() << "OK: receipt for leaf " << receipt.leaf_index() << " verified ("
+            << absl::StrJoin(checks, ", ") << ")\n";
+  return 0;
+}
+
+int RunAudit(CommandContext& ctx, const std::vector<std::string>& words) {
+  if (words.empty() || words[0] == "--help" || words[0] == "help") {
+    ctx.out() << kUsage;
+    return words.empty() ? 2 : 0;
+  }
+  const std::vector<std::string> rest(words.begin() + 1, words.end());
+  if (words[0] == "query") return RunQuery(ctx, rest);
+  if (words[0] == "verify") return RunVerify(ctx, rest);
+  if (words[0] == "receipt") {
+    if (!rest.empty() && rest[0] == "verify") {
+      return RunReceiptVerify(
+          ctx, std::vector<std::string>(rest.begin() + 1, rest.end()));
+    }
+    if (!rest.empty() && rest[0] == "--help") {
+      ctx.out() << kReceiptUsage;
+      return 0;
+    }
+    return ctx.Fail(absl::InvalidArgumentError(
+        "usage: kinexctl audit receipt verify FILE (see --help)"));
+  }
+  return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
+      "unknown audit command \"", words[0], "\" (see kinexctl audit --help)")));
+}
+
+}  // namespace
+
+CommandGroup MakeAuditCommandGroup() {
+  return {"audit", "Query the audit log and verify it offline", RunAudit};
+}
+
+}  // namespace kinex::ctl
