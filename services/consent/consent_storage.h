@@ -1,0 +1,64 @@
+// Storage of the consent service: consent entries (consents, refusals,
+// statutory bases; withdrawals update the entry) and information sharing
+// agreements, as serialized kinex.consent.v1 messages keyed by id. The
+// consent core (consent_core.h) holds the rules; storage offers transactional
+// primitives only.
+//
+// Backends: SqlConsentStorage (SQLite default, PostgreSQL) in
+// sql_consent_storage.h; FakeConsentStorage / FailingConsentStorage in
+// fake_consent_storage.h. One conformance suite
+// (tests/consent/consent_conformance.cc) runs against all of them.
+//
+// Example:
+//   KINEX_RETURN_IF_ERROR(storage.Transact([&](ConsentTxn& txn) {
+//     return txn.InsertEntry(entry);
+//   }));
+#ifndef KINEX_SERVICES_CONSENT_CONSENT_STORAGE_H_
+#define KINEX_SERVICES_CONSENT_CONSENT_STORAGE_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kinex/consent/v1/consent.pb.h"
+
+namespace kinex::consent {
+
+// Operations inside one transaction; valid only during the Transact
+// callback; not thread-safe.
+class ConsentTxn {
+ public:
+  virtual ~ConsentTxn() = default;
+  // Stores a new entry (consent_id and kinex_id set). ABORTED if the id exists.
+  virtual absl::Status InsertEntry(const kinex::consent::v1::ConsentEntry& entry) = 0;
+  // Replaces an existing entry. NOT_FOUND if absent.
+  virtual absl::Status UpdateEntry(const kinex::consent::v1::ConsentEntry& entry) = 0;
+  // The entry with this id, if any.
+  virtual absl::StatusOr<std::optional<kinex::consent::v1::ConsentEntry>> GetEntry(
+      const std::string& consent_id) = 0;
+  // A child's entries with id greater than `after_id`, in id order, at most
+  // `limit`.
+  virtual absl::StatusOr<std::vector<kinex::consent::v1::ConsentEntry>> ListEntries(
+      const std::string& kinex_id, const std::string& after_id, int limit) = 0;
+  // Stores a new agreement. ABORTED if the id exists.
+  virtual absl::Status InsertAgreement(
+      const kinex::consent::v1::SharingAgreement& agreement) = 0;
+  // Every agreement, in id order.
+  virtual absl::StatusOr<std::vector<kinex::consent::v1::SharingAgreement>>
+  ListAgreements() = 0;
+};
+
+// A consent store backend. Thread-safe.
+class ConsentStorage {
+ public:
+  virtual ~ConsentStorage() = default;
+  // Runs `fn` in one transaction: kept if it returns OK, undone otherwise.
+  virtual absl::Status Transact(const std::function<absl::Status(ConsentTxn&)>& fn) = 0;
+};
+
+}  // namespace kinex::consent
+
+#endif  // KINEX_SERVICES_CONSENT_CONSENT_STORAGE_H_

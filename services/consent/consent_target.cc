@@ -1,0 +1,52 @@
+#include "services/consent/consent_target.h"
+
+#include "services/common/status_macros.h"
+#include "services/common/tls.h"
+#include "services/consent/consent_grpc.h"
+#include "services/consent/sql_consent_storage.h"
+#include "services/records/records_grpc.h"
+#include "services/records/storage_config.h"
+
+namespace kinex {
+
+absl::StatusOr<ConsentTarget> MakeConsentTarget(const kinex::config::v1::KinexConfig& config,
+                                                const Clock& clock, ConsentTargetDeps deps) {
+  const std::string trust_domain =
+      config.trust_domain().empty() ? "kinex.dev" : config.trust_domain();
+  ConsentTarget t;
+  KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,
+                         sql::OpenConfiguredDb(config.consent().storage(), config.data_dir(),
+                                               "consent.db"));
+  KINEX_ASSIGN_OR_RETURN(t.storage, consent::SqlConsentStorage::Create(std::move(db)));
+  records::RecordsStore* records = deps.records;
+  if (records == nullptr) {
+    TlsFiles files;
+    files.ca_file = config.tls().ca_file();
+    files.cert_file = config.tls().cert_file();
+    files.key_file = config.tls().key_file();
+    files.crl_dir = config.tls().crl_dir();
+    KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
+                           MakeChannelCredentials(files));
+    const std::string address =
+        config.upstream().records().empty() ? "localhost:7447" : config.upstream().records();
+    t.records_client =
+        std::make_unique<records::RecordsGrpcClient>(grpc::CreateChannel(address, creds));
+    records = t.records_client.get();
+  }
+  const consent::ConsentRecordingAuthorizer* authorizer = deps.authorizer;
+  if (authorizer == nullptr) {
+    t.default_authorizer = std::make_unique<consent::DenyAllConsentRecordingAuthorizer>();
+    authorizer = t.default_authorizer.get();
+  }
+  consent::ConsentCore::Options o;
+  o.storage = t.storage.get();
+  o.records = records;
+  o.authorizer = authorizer;
+  o.clock = &clock;
+  o.trust_domain = trust_domain;
+  KINEX_ASSIGN_OR_RETURN(t.core, consent::ConsentCore::Create(std::move(o)));
+  t.grpc_service = std::make_unique<consent::ConsentGrpcService>(t.core.get(), trust_domain);
+  return t;
+}
+
+}  // namespace kinex

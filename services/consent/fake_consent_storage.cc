@@ -1,0 +1,77 @@
+#include "services/consent/fake_consent_storage.h"
+
+#include "services/common/status_macros.h"
+
+namespace kinex::consent {
+namespace {
+
+namespace cv1 = kinex::consent::v1;
+
+class FakeTxn final : public ConsentTxn {
+ public:
+  explicit FakeTxn(FakeConsentStorage::State& s) : s_(s) {}
+
+  absl::Status InsertEntry(const cv1::ConsentEntry& e) override {
+    if (!s_.entries.emplace(e.consent_id(), e).second) {
+      return absl::AbortedError("concurrent update; retry (entry exists)");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status UpdateEntry(const cv1::ConsentEntry& e) override {
+    auto it = s_.entries.find(e.consent_id());
+    if (it == s_.entries.end()) {
+      return absl::NotFoundError("no consent entry with that consent_id");
+    }
+    it->second = e;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<cv1::ConsentEntry>> GetEntry(
+      const std::string& consent_id) override {
+    auto it = s_.entries.find(consent_id);
+    if (it == s_.entries.end()) return std::nullopt;
+    return it->second;
+  }
+  absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntries(const std::string& kinex_id,
+                                                             const std::string& after_id,
+                                                             int limit) override {
+    std::vector<cv1::ConsentEntry> out;
+    for (auto it = s_.entries.upper_bound(after_id);
+         it != s_.entries.end() && static_cast<int>(out.size()) < limit; ++it) {
+      if (it->second.kinex_id() == kinex_id) out.push_back(it->second);
+    }
+    return out;
+  }
+  absl::Status InsertAgreement(const cv1::SharingAgreement& a) override {
+    if (!s_.agreements.emplace(a.agreement_id(), a).second) {
+      return absl::AbortedError("concurrent update; retry (agreement exists)");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<cv1::SharingAgreement>> ListAgreements() override {
+    std::vector<cv1::SharingAgreement> out;
+    for (const auto& [id, a] : s_.agreements) out.push_back(a);
+    return out;
+  }
+
+ private:
+  FakeConsentStorage::State& s_;
+};
+
+}  // namespace
+
+absl::Status FakeConsentStorage::Transact(
+    const std::function<absl::Status(ConsentTxn&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  State copy = state_;
+  FakeTxn txn(copy);
+  KINEX_RETURN_IF_ERROR(fn(txn));
+  state_ = std::move(copy);
+  return absl::OkStatus();
+}
+
+size_t FakeConsentStorage::EntryCount() const {
+  absl::MutexLock lock(&mu_);
+  return state_.entries.size();
+}
+
+}  // namespace kinex::consent

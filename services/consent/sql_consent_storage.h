@@ -1,0 +1,38 @@
+// ConsentStorage on an SQL database (SQLite or PostgreSQL via sql::Db).
+// Tables: consent_entries (id, child, payload; indexed by child) and
+// sharing_agreements (id, payload).
+//
+// Example:
+//   KINEX_ASSIGN_OR_RETURN(auto db, sql::OpenSqlite("consent.db"));
+//   KINEX_ASSIGN_OR_RETURN(auto storage, SqlConsentStorage::Create(std::move(db)));
+#ifndef KINEX_SERVICES_CONSENT_SQL_CONSENT_STORAGE_H_
+#define KINEX_SERVICES_CONSENT_SQL_CONSENT_STORAGE_H_
+
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/consent/consent_storage.h"
+#include "services/records/sql_db.h"
+
+namespace kinex::consent {
+
+// Thread-safe: transactions are serialised on the one connection.
+class SqlConsentStorage final : public ConsentStorage {
+ public:
+  // Creates the schema if absent.
+  static absl::StatusOr<std::unique_ptr<SqlConsentStorage>> Create(
+      std::unique_ptr<sql::Db> db);
+
+  absl::Status Transact(const std::function<absl::Status(ConsentTxn&)>& fn) override;
+
+ private:
+  explicit SqlConsentStorage(std::unique_ptr<sql::Db> db) : db_(std::move(db)) {}
+
+  absl::Mutex mu_;
+  std::unique_ptr<sql::Db> db_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kinex::consent
+
+#endif  // KINEX_SERVICES_CONSENT_SQL_CONSENT_STORAGE_H_

@@ -1,0 +1,166 @@
+#include "services/records/fake_records_storage.h"
+
+#include <algorithm>
+
+#include "services/common/status_macros.h"
+
+namespace kinex::records {
+namespace {
+
+class FakeTxn final : public RecordsTxn {
+ public:
+  explicit FakeTxn(FakeRecordsStorage::State& s) : s_(s) {}
+
+  absl::StatusOr<bool> ChildExists(const std::string& kinex_id) override {
+    return s_.children.count(kinex_id) > 0;
+  }
+
+  absl::Status LockChild(const std::string&) override { return absl::OkStatus(); }
+
+  absl::Status CreateChild(const std::string& kinex_id, absl::Time t) override {
+    if (!s_.children.emplace(kinex_id, t).second) {
+      return absl::AbortedError("concurrent update; retry (child exists)");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<std::string>> FindChild(
+      IdentifierKind kind, const std::string& value) override {
+    auto it = s_.identifiers.find({static_cast<int>(kind), value});
+    if (it == s_.identifiers.end()) return std::nullopt;
+    return it->second;
+  }
+
+  absl::Status AddIdentifier(IdentifierKind kind, const std::string& value,
+                             const std::string& kinex_id) override {
+    if (!s_.children.count(kinex_id)) {
+      return absl::AbortedError("concurrent update; retry (no such child)");
+    }
+    auto [it, inserted] =
+        s_.identifiers.emplace(std::make_pair(static_cast<int>(kind), value), kinex_id);
+    if (!inserted && it->second != kinex_id) {
+      return absl::AbortedError("identifier already linked to another child");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<StoredPart>> LatestPart(
+      const std::string& kinex_id, int owner_kind,
+      const std::string& owner_code) override {
+    auto it = s_.parts.find({kinex_id, owner_kind, owner_code});
+    if (it == s_.parts.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+  }
+
+  absl::Status InsertPart(const StoredPart& part) override {
+    if (!s_.children.count(part.kinex_id)) {
+      return absl::AbortedError("concurrent update; retry (no such child)");
+    }
+    auto& versions = s_.parts[{part.kinex_id, part.owner_kind, part.owner_code}];
+    const int64_t latest = versions.empty() ? 0 : versions.back().version;
+    if (part.version != latest + 1) {
+      return absl::AbortedError("part changed concurrently; retry");
+    }
+    versions.push_back(part);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<StoredPart>> LatestParts(
+      const std::string& kinex_id) override {
+    std::vector<StoredPart> out;
+    for (auto it = s_.parts.lower_bound({kinex_id, 0, ""});
+         it != s_.parts.end() && std::get<0>(it->first) == kinex_id; ++it) {
+      if (!it->second.empty()) out.push_back(it->second.back());
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<StoredPart>> PartHistory(const std::string& kinex_id,
+                                                      int owner_kind, int64_t offset,
+                                                      int limit) override {
+    std::vector<StoredPart> all;
+    for (auto it = s_.parts.lower_bound({kinex_id, 0, ""});
+         it != s_.parts.end() && std::get<0>(it->first) == kinex_id; ++it) {
+      if (owner_kind != 0 && std::get<1>(it->first) != owner_kind) continue;
+      all.insert(all.end(), it->second.begin(), it->second.end());
+    }
+    std::stable_sort(all.begin(), all.end(),
+                     [](const StoredPart& a, const StoredPart& b) {
+                       return std::tie(a.publish_time, a.owner_kind, a.owner_code,
+                                       a.version) <
+                              std::tie(b.publish_time, b.owner_kind, b.owner_code,
+                                       b.version);
+                     });
+    std::vector<StoredPart> out;
+    for (int64_t i = offset; i < static_cast<int64_t>(all.size()) &&
+                             static_cast<int>(out.size()) < limit;
+         ++i) {
+      out.push_back(all[i]);
+    }
+    return out;
+  }
+
+  absl::Status ReplaceScopeLinks(const std::string& kinex_id,
+                                 const std::vector<ScopeLink>& links) override {
+    for (auto it = s_.links.begin(); it != s_.links.end();) {
+      it = std::get<2>(*it) == kinex_id ? s_.links.erase(it) : std::next(it);
+    }
+    for (const ScopeLink& l : links) s_.links.emplace(l.agency_kind, l.code, kinex_id);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::string>> ChildrenInScope(
+      const std::vector<int>& agency_kinds, const std::string& code,
+      const std::string& after_kinex_id, int limit) override {
+    std::set<std::string> ids;
+    for (int kind : agency_kinds) {
+      for (auto it = s_.links.upper_bound({kind, code, after_kinex_id});
+           it != s_.links.end() && std::get<0>(*it) == kind &&
+           std::get<1>(*it) == code;
+           ++it) {
+        ids.insert(std::get<2>(*it));
+      }
+    }
+    std::vector<std::string> out;
+    for (const std::string& id : ids) {
+      if (static_cast<int>(out.size()) >= limit) break;
+      out.push_back(id);
+    }
+    return out;
+  }
+
+  absl::Status BulkLoad(const std::vector<BulkChild>& children,
+                        absl::Time create_time) override {
+    for (const BulkChild& c : children) {
+      KINEX_RETURN_IF_ERROR(CreateChild(c.kinex_id, create_time));
+      for (const auto& [kind, value] : c.identifiers) {
+        KINEX_RETURN_IF_ERROR(AddIdentifier(kind, value, c.kinex_id));
+      }
+      for (const StoredPart& p : c.parts) KINEX_RETURN_IF_ERROR(InsertPart(p));
+      KINEX_RETURN_IF_ERROR(ReplaceScopeLinks(c.kinex_id, c.links));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  FakeRecordsStorage::State& s_;
+};
+
+}  // namespace
+
+absl::Status FakeRecordsStorage::Transact(
+    const std::function<absl::Status(RecordsTxn&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  State copy = state_;
+  FakeTxn txn(copy);
+  KINEX_RETURN_IF_ERROR(fn(txn));
+  state_ = std::move(copy);
+  return absl::OkStatus();
+}
+
+size_t FakeRecordsStorage::ChildCount() const {
+  absl::MutexLock lock(&mu_);
+  return state_.children.size();
+}
+
+}  // namespace kinex::records

@@ -1,0 +1,144 @@
+// Storage of the records service: children, their identifiers, the
+// versioned parts each agency publishes, and the scope-link index the
+// gateway's ListChildren pages through. The records core (records_core.h)
+// holds all the rules (ownership, identity matching, etags); storage offers
+// transactional primitives only, so every backend behaves the same.
+//
+// Backends: SqlRecordsStorage (SQLite default, PostgreSQL) in
+// sql_records_storage.h; FakeRecordsStorage (in memory) and
+// FailingRecordsStorage (always UNAVAILABLE) beside this file. One
+// conformance suite (tests/records/records_storage_conformance_test.cc) runs
+// against all of them.
+//
+// Example:
+//   KINEX_RETURN_IF_ERROR(storage.Transact([&](RecordsTxn& txn) -> absl::Status {
+//     KINEX_ASSIGN_OR_RETURN(auto id, txn.FindChild(IdentifierKind::kNhsNumber, nhs));
+//     ...
+//   }));
+#ifndef KINEX_SERVICES_RECORDS_RECORDS_STORAGE_H_
+#define KINEX_SERVICES_RECORDS_RECORDS_STORAGE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace kinex::records {
+
+// The kinds of identifier a child is matched by (besides its Kinex id).
+// Stored as these integers: never renumber.
+enum class IdentifierKind : int {
+  kNhsNumber = 1,
+  kUpn = 2,
+  // Value is "<la_code>/<la_child_id>".
+  kLaChildId = 3,
+};
+
+// One stored version of one owner's part of a child's record.
+struct StoredPart {
+  std::string kinex_id;
+  int owner_kind = 0;  // kinex.common.v1.AgencyKind
+  std::string owner_code;
+  int64_t version = 0;
+  std::string etag;
+  absl::Time publish_time;
+  std::string principal;
+  std::string actor;
+  std::string payload;  // serialized kinex.record.v1.ChildRecord
+};
+
+// A link placing a child in an agency's scope: (agency kind, agency code).
+// LOCAL_AUTHORITY links serve virtual schools too.
+struct ScopeLink {
+  int agency_kind = 0;  // kinex.common.v1.AgencyKind
+  std::string code;
+  bool operator==(const ScopeLink&) const = default;
+};
+
+// The operations available inside one transaction. Valid only during the
+// Transact callback; not thread-safe.
+class RecordsTxn {
+ public:
+  virtual ~RecordsTxn() = default;
+
+  // Whether a child with this Kinex id exists.
+  virtual absl::StatusOr<bool> ChildExists(const std::string& kinex_id) = 0;
+  // Serialises writers of one child until the transaction ends (PostgreSQL:
+  // SELECT ... FOR UPDATE on the child's row, so replicas sharing a database
+  // re-index scope links from a consistent view; SQLite: BEGIN IMMEDIATE
+  // already serialises writers). No-op for a child that does not exist.
+  virtual absl::Status LockChild(const std::string& kinex_id) = 0;
+  // Creates a child. ABORTED if the id exists.
+  virtual absl::Status CreateChild(const std::string& kinex_id,
+                                   absl::Time create_time) = 0;
+  // The child an identifier belongs to, if any.
+  virtual absl::StatusOr<std::optional<std::string>> FindChild(
+      IdentifierKind kind, const std::string& value) = 0;
+  // Links an identifier to a child. ABORTED if it is linked to another child;
+  // no-op if already linked to this one.
+  virtual absl::Status AddIdentifier(IdentifierKind kind, const std::string& value,
+                                     const std::string& kinex_id) = 0;
+  // The latest version of one owner's part, if any.
+  virtual absl::StatusOr<std::optional<StoredPart>> LatestPart(
+      const std::string& kinex_id, int owner_kind, const std::string& owner_code) = 0;
+  // Stores `part` as the new latest version. Its version must be one more
+  // than the current latest (1 for the first); otherwise ABORTED (a
+  // concurrent publish won).
+  virtual absl::Status InsertPart(const StoredPart& part) = 0;
+  // The latest version of every (owner kind, owner code) part of a child,
+  // in (owner kind, owner code) order.
+  virtual absl::StatusOr<std::vector<StoredPart>> LatestParts(
+      const std::string& kinex_id) = 0;
+  // Stored versions of a child's parts, oldest first (by publish time, then
+  // owner kind, owner code, version), optionally of one owner kind (0: all),
+  // skipping the first `offset`, at most `limit`.
+  virtual absl::StatusOr<std::vector<StoredPart>> PartHistory(
+      const std::string& kinex_id, int owner_kind, int64_t offset, int limit) = 0;
+  // Replaces the scope links of a child.
+  virtual absl::Status ReplaceScopeLinks(const std::string& kinex_id,
+                                         const std::vector<ScopeLink>& links) = 0;
+  // Children linked to any of `agency_kinds` with `code`, with Kinex id
+  // greater than `after_kinex_id`, in Kinex id order, at most `limit`.
+  virtual absl::StatusOr<std::vector<std::string>> ChildrenInScope(
+      const std::vector<int>& agency_kinds, const std::string& code,
+      const std::string& after_kinex_id, int limit) = 0;
+
+  // Bulk load for benchmarks and migrations: creates children with their
+  // identifiers, first part versions and scope links in one pass. The
+  // caller guarantees there are no conflicts.
+  struct BulkChild {
+    std::string kinex_id;
+    std::vector<std::pair<IdentifierKind, std::string>> identifiers;
+    std::vector<StoredPart> parts;
+    std::vector<ScopeLink> links;
+  };
+  virtual absl::Status BulkLoad(const std::vector<BulkChild>& children,
+                                absl::Time create_time) = 0;
+};
+
+// A records store backend. Thread-safe: transactions are serialised or
+// isolated by the backend.
+class RecordsStorage {
+ public:
+  virtual ~RecordsStorage() = default;
+  // Runs `fn` in one transaction: everything it did is kept if it returns OK
+  // and undone otherwise.
+  virtual absl::Status Transact(
+      const std::function<absl::Status(RecordsTxn&)>& fn) = 0;
+  // Runs `fn`, which only reads, without an explicit transaction where the
+  // backend allows it (fewer round trips; each statement sees committed
+  // data, but two statements may see different commits). The default is
+  // Transact. `fn` must not write.
+  virtual absl::Status Read(const std::function<absl::Status(RecordsTxn&)>& fn) {
+    return Transact(fn);
+  }
+};
+
+}  // namespace kinex::records
+
+#endif  // KINEX_SERVICES_RECORDS_RECORDS_STORAGE_H_

@@ -1,0 +1,45 @@
+// The records service as the gateway and the consent service call it: an
+// abstract interface implemented in process by RecordsCore (records_core.h,
+// --target=all) and over gRPC by RecordsGrpcClient (records_grpc.h,
+// microservices mode). Requests and replies are the kinex.records.v1
+// messages, so both implementations behave identically.
+//
+// Example:
+//   PutPartRequest req;
+//   req.mutable_child()->set_upn(upn);
+//   req.set_principal(who.uri);
+//   *req.mutable_part()->mutable_education() = education;
+//   KINEX_ASSIGN_OR_RETURN(PutPartResponse put, store.PutPart(req));
+#ifndef KINEX_SERVICES_RECORDS_RECORDS_STORE_H_
+#define KINEX_SERVICES_RECORDS_RECORDS_STORE_H_
+
+#include "absl/status/statusor.h"
+#include "kinex/records/v1/records.pb.h"
+
+namespace kinex::records {
+
+// Implementations are thread-safe.
+class RecordsStore {
+ public:
+  virtual ~RecordsStore() = default;
+
+  // Publishes a new version of the publisher's part (see records.proto).
+  virtual absl::StatusOr<kinex::records::v1::PutPartResponse> PutPart(
+      const kinex::records::v1::PutPartRequest& request) = 0;
+  // The assembled record.
+  virtual absl::StatusOr<kinex::records::v1::GetRecordResponse> GetRecord(
+      const kinex::records::v1::GetRecordRequest& request) = 0;
+  // ChildRef -> Kinex id and scope links.
+  virtual absl::StatusOr<kinex::records::v1::ResolveChildResponse> ResolveChild(
+      const kinex::records::v1::ResolveChildRequest& request) = 0;
+  // Children in an agency's scope, in Kinex id order.
+  virtual absl::StatusOr<kinex::records::v1::ListChildrenResponse> ListChildren(
+      const kinex::records::v1::ListChildrenRequest& request) = 0;
+  // Who published what, when.
+  virtual absl::StatusOr<kinex::records::v1::ListPartVersionsResponse>
+  ListPartVersions(const kinex::records::v1::ListPartVersionsRequest& request) = 0;
+};
+
+}  // namespace kinex::records
+
+#endif  // KINEX_SERVICES_RECORDS_RECORDS_STORE_H_

@@ -1,0 +1,34 @@
+#include "services/records/records_target.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/common/status_macros.h"
+#include "services/records/records_grpc.h"
+#include "services/records/sql_records_storage.h"
+#include "services/records/storage_config.h"
+
+namespace kinex {
+
+absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexConfig& config,
+                                                const Clock& clock) {
+  if (config.records().max_part_bytes() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "records.max_part_bytes: must not be negative (got ", config.records().max_part_bytes(),
+        ")"));
+  }
+  RecordsTarget t;
+  KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,
+                         sql::OpenConfiguredDb(config.records().storage(), config.data_dir(),
+                                               "records.db"));
+  KINEX_ASSIGN_OR_RETURN(t.storage, records::SqlRecordsStorage::Create(std::move(db)));
+  records::RecordsCore::Options o;
+  o.storage = t.storage.get();
+  o.clock = &clock;
+  if (!config.trust_domain().empty()) o.trust_domain = config.trust_domain();
+  if (config.records().max_part_bytes() > 0) o.max_part_bytes = config.records().max_part_bytes();
+  KINEX_ASSIGN_OR_RETURN(t.core, records::RecordsCore::Create(std::move(o)));
+  t.grpc_service = std::make_unique<records::RecordsGrpcService>(
+      t.core.get(), config.trust_domain().empty() ? "kinex.dev" : config.trust_domain());
+  return t;
+}
+
+}  // namespace kinex

@@ -1,0 +1,455 @@
+#include "services/records/sql_db.h"
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "services/common/status_macros.h"
+
+namespace kinex::sql {
+namespace {
+
+const std::string& EmptyString() {
+  static const std::string* const kEmpty = new std::string();
+  return *kEmpty;
+}
+
+// $N -> ?N for SQLite (numbered parameters keep their positions).
+std::string ToSqliteParams(absl::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  for (size_t i = 0; i < sql.size(); ++i) {
+    if (sql[i] == '$' && i + 1 < sql.size() &&
+        absl::ascii_isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      out.push_back('?');
+    } else {
+      out.push_back(sql[i]);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- SQLite
+
+class SqliteDb final : public Db {
+ public:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  ~SqliteDb() override { sqlite3_close_v2(db_); }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+
+  absl::StatusOr<std::vector<Row>> Query(absl::string_view sql,
+                                         const std::vector<Value>& params) override {
+    std::vector<Row> rows;
+    KINEX_RETURN_IF_ERROR(Run(sql, params, &rows));
+    return rows;
+  }
+
+  absl::StatusOr<int64_t> Exec(absl::string_view sql,
+                               const std::vector<Value>& params) override {
+    KINEX_RETURN_IF_ERROR(Run(sql, params, nullptr));
+    return static_cast<int64_t>(sqlite3_changes(db_));
+  }
+
+  absl::Status ExecScript(absl::string_view sql) override {
+    const std::string script = absl::StrReplaceAll(sql, {{"{BLOB}", "BLOB"}, {"{CTEXT}", "TEXT"}});
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, script.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      absl::Status s = Error(rc, "schema");
+      sqlite3_free(err);
+      return s;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BulkInsert(absl::string_view table,
+                          const std::vector<std::string>& columns,
+                          const std::vector<std::vector<Value>>& rows) override {
+    std::string sql = absl::StrCat("INSERT INTO ", table, " (",
+                                   absl::StrJoin(columns, ", "), ") VALUES (");
+    for (size_t i = 0; i < columns.size(); ++i) {
+      absl::StrAppend(&sql, i ? ", " : "", "?", i + 1);
+    }
+    sql += ")";
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, "prepare");
+    for (const auto& row : rows) {
+      sqlite3_reset(stmt);
+      absl::Status bound = Bind(stmt, row);
+      if (!bound.ok()) {
+        sqlite3_finalize(stmt);
+        return bound;
+      }
+      rc = sqlite3_step(stmt);
+      if (rc != SQLITE_DONE) {
+        sqlite3_finalize(stmt);
+        return Error(rc, "bulk insert");
+      }
+    }
+    sqlite3_finalize(stmt);
+    return absl::OkStatus();
+  }
+
+ protected:
+  absl::Status Begin() override { return ExecScript("BEGIN IMMEDIATE"); }
+  absl::Status Commit() override { return ExecScript("COMMIT"); }
+  absl::Status Rollback() override { return ExecScript("ROLLBACK"); }
+
+ private:
+  absl::Status Error(int rc, absl::string_view what) const {
+    const int primary = rc & 0xff;
+    // sqlite3_errmsg names constraints and columns, never bound values.
+    const std::string msg =
+        absl::StrCat("sqlite ", what, ": ", sqlite3_errstr(rc));
+    if (primary == SQLITE_CONSTRAINT) {
+      return absl::AbortedError(
+          absl::StrCat("concurrent update; retry (", msg, ")"));
+    }
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED ||
+        primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR ||
+        primary == SQLITE_FULL || primary == SQLITE_READONLY) {
+      return absl::UnavailableError(msg);
+    }
+    return absl::InternalError(absl::StrCat(msg, ": ", sqlite3_errmsg(db_)));
+  }
+
+  absl::Status Bind(sqlite3_stmt* stmt, const std::vector<Value>& params) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      const int idx = static_cast<int>(i + 1);
+      int rc = SQLITE_OK;
+      const Value& v = params[i];
+      if (std::holds_alternative<std::monostate>(v)) {
+        rc = sqlite3_bind_null(stmt, idx);
+      } else if (const auto* n = std::get_if<int64_t>(&v)) {
+        rc = sqlite3_bind_int64(stmt, idx, *n);
+      } else if (const auto* s = std::get_if<std::string>(&v)) {
+        rc = sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()),
+                               SQLITE_TRANSIENT);
+      } else {
+        const Blob& b = std::get<Blob>(v);
+        rc = sqlite3_bind_blob(stmt, idx, b.bytes.data(),
+                               static_cast<int>(b.bytes.size()), SQLITE_TRANSIENT);
+      }
+      if (rc != SQLITE_OK) return Error(rc, "bind");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Run(absl::string_view sql, const std::vector<Value>& params,
+                   std::vector<Row>* rows) {
+    const std::string text = ToSqliteParams(sql);
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, text.c_str(), static_cast<int>(text.size()),
+                                &stmt, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, "prepare");
+    absl::Status status = Bind(stmt, params);
+    while (status.ok()) {
+      rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) {
+        status = Error(rc, "step");
+        break;
+      }
+      if (rows == nullptr) continue;
+      Row row;
+      const int n = sqlite3_column_count(stmt);
+      row.cols.reserve(n);
+      for (int c = 0; c < n; ++c) {
+        if (sqlite3_column_type(stmt, c) == SQLITE_NULL) {
+          row.cols.emplace_back(std::nullopt);
+          continue;
+        }
+        const void* data = sqlite3_column_blob(stmt, c);
+        const int size = sqlite3_column_bytes(stmt, c);
+        row.cols.emplace_back(
+            std::string(static_cast<const char*>(data), static_cast<size_t>(size)));
+      }
+      rows->push_back(std::move(row));
+    }
+    sqlite3_finalize(stmt);
+    return status;
+  }
+
+  sqlite3* db_;
+};
+
+// ------------------------------------------------------------ PostgreSQL
+
+constexpr Oid kByteaOid = 17;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes PostgreSQL's hex bytea output ("\x0a1b...").
+std::string DecodeBytea(absl::string_view text) {
+  std::string out;
+  if (!absl::ConsumePrefix(&text, "\\x")) return std::string(text);
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i + 1 < text.size(); i += 2) {
+    out.push_back(static_cast<char>(HexValue(text[i]) * 16 + HexValue(text[i + 1])));
+  }
+  return out;
+}
+
+class PostgresDb final : public Db {
+ public:
+  explicit PostgresDb(PGconn* conn) : conn_(conn) {}
+  ~PostgresDb() override { PQfinish(conn_); }
+
+  Dialect dialect() const override { return Dialect::kPostgres; }
+
+  absl::StatusOr<std::vector<Row>> Query(absl::string_view sql,
+                                         const std::vector<Value>& params) override {
+    KINEX_ASSIGN_OR_RETURN(PGresult * res, Run(sql, params));
+    std::vector<Row> rows;
+    const int n = PQntuples(res);
+    const int cols = PQnfields(res);
+    rows.reserve(n);
+    for (int r = 0; r < n; ++r) {
+      Row row;
+      row.cols.reserve(cols);
+      for (int c = 0; c < cols; ++c) {
+        if (PQgetisnull(res, r, c)) {
+          row.cols.emplace_back(std::nullopt);
+        } else if (PQftype(res, c) == kByteaOid) {
+          row.cols.emplace_back(DecodeBytea(
+              absl::string_view(PQgetvalue(res, r, c), PQgetlength(res, r, c))));
+        } else {
+          row.cols.emplace_back(
+              std::string(PQgetvalue(res, r, c), PQgetlength(res, r, c)));
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    PQclear(res);
+    return rows;
+  }
+
+  absl::StatusOr<int64_t> Exec(absl::string_view sql,
+                               const std::vector<Value>& params) override {
+    KINEX_ASSIGN_OR_RETURN(PGresult * res, Run(sql, params));
+    int64_t changed = 0;
+    (void)absl::SimpleAtoi(PQcmdTuples(res), &changed);
+    PQclear(res);
+    return changed;
+  }
+
+  absl::Status ExecScript(absl::string_view sql) override {
+    const std::string script = absl::StrReplaceAll(
+        sql, {{"{BLOB}", "BYTEA"}, {"{CTEXT}", "TEXT COLLATE \"C\""}});
+    PGresult* res = PQexec(conn_, script.c_str());
+    absl::Status s = Check(res, "schema");
+    PQclear(res);
+    return s;
+  }
+
+  absl::Status BulkInsert(absl::string_view table,
+                          const std::vector<std::string>& columns,
+                          const std::vector<std::vector<Value>>& rows) override {
+    const std::string sql = absl::StrCat("COPY ", table, " (",
+                                         absl::StrJoin(columns, ", "),
+                                         ") FROM STDIN");
+    PGresult* res = PQexec(conn_, sql.c_str());
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+      absl::Status s = Check(res, "copy");
+      PQclear(res);
+      return s.ok() ? absl::InternalError("postgres copy: not in COPY IN") : s;
+    }
+    PQclear(res);
+    std::string buf;
+    for (const auto& row : rows) {
+      for (size_t i = 0; i < row.size(); ++i) {
+        if (i) buf.push_back('\t');
+        AppendCopyValue(row[i], &buf);
+      }
+      buf.push_back('\n');
+      if (buf.size() > (1 << 20)) {
+        if (PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) {
+          return absl::UnavailableError("postgres copy: send failed");
+        }
+        buf.clear();
+      }
+    }
+    if (!buf.empty() &&
+        PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) {
+      return absl::UnavailableError("postgres copy: send failed");
+    }
+    if (PQputCopyEnd(conn_, nullptr) != 1) {
+      return absl::UnavailableError("postgres copy: end failed");
+    }
+    absl::Status status = absl::OkStatus();
+    while ((res = PQgetResult(conn_)) != nullptr) {
+      if (status.ok()) status = Check(res, "copy");
+      PQclear(res);
+    }
+    return status;
+  }
+
+ protected:
+  absl::Status Begin() override {
+    if (PQstatus(conn_) != CONNECTION_OK) PQreset(conn_);
+    return ExecScript("BEGIN");
+  }
+  absl::Status Commit() override { return ExecScript("COMMIT"); }
+  absl::Status Rollback() override { return ExecScript("ROLLBACK"); }
+
+ private:
+  // COPY text format: \N for NULL; backslash escapes; bytea as \\x<hex>.
+  static void AppendCopyValue(const Value& v, std::string* out) {
+    if (std::holds_alternative<std::monostate>(v)) {
+      out->append("\\N");
+    } else if (const auto* n = std::get_if<int64_t>(&v)) {
+      absl::StrAppend(out, *n);
+    } else if (const auto* s = std::get_if<std::string>(&v)) {
+      for (char c : *s) {
+        switch (c) {
+          case '\\': out->append("\\\\"); break;
+          case '\t': out->append("\\t"); break;
+          case '\n': out->append("\\n"); break;
+          case '\r': out->append("\\r"); break;
+          default: out->push_back(c);
+        }
+      }
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out->append("\\\\x");
+      for (unsigned char c : std::get<Blob>(v).bytes) {
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
+      }
+    }
+  }
+
+  absl::Status Check(PGresult* res, absl::string_view what) {
+    const ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN) {
+      return absl::OkStatus();
+    }
+    if (PQstatus(conn_) != CONNECTION_OK || res == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("postgres ", what, ": connection lost"));
+    }
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const std::string sqlstate = state ? state : "";
+    // The primary message names constraints, never key values (those are in
+    // DETAIL, which is deliberately not read).
+    const std::string msg = absl::StrCat("postgres ", what, ": ", sqlstate, " ",
+                                         primary ? primary : "error");
+    if (absl::StartsWith(sqlstate, "23") || sqlstate == "40001" ||
+        sqlstate == "40P01") {
+      return absl::AbortedError(absl::StrCat("concurrent update; retry (", msg, ")"));
+    }
+    if (absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57") ||
+        absl::StartsWith(sqlstate, "53")) {
+      return absl::UnavailableError(msg);
+    }
+    return absl::InternalError(msg);
+  }
+
+  absl::StatusOr<PGresult*> Run(absl::string_view sql,
+                                const std::vector<Value>& params) {
+    std::vector<std::string> storage(params.size());
+    std::vector<const char*> values(params.size());
+    std::vector<int> lengths(params.size());
+    std::vector<int> formats(params.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      const Value& v = params[i];
+      if (std::holds_alternative<std::monostate>(v)) {
+        values[i] = nullptr;
+        continue;
+      }
+      if (const auto* n = std::get_if<int64_t>(&v)) {
+        storage[i] = absl::StrCat(*n);
+      } else if (const auto* s = std::get_if<std::string>(&v)) {
+        storage[i] = *s;
+      } else {
+        storage[i] = std::get<Blob>(v).bytes;
+        formats[i] = 1;
+      }
+      values[i] = storage[i].data();
+      lengths[i] = static_cast<int>(storage[i].size());
+    }
+    const std::string text(sql);
+    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()),
+                                 nullptr, values.data(), lengths.data(),
+                                 formats.data(), 0);
+    absl::Status s = Check(res, "query");
+    if (!s.ok()) {
+      PQclear(res);
+      return s;
+    }
+    return res;
+  }
+
+  PGconn* conn_;
+};
+
+}  // namespace
+
+int64_t Row::Int(size_t i) const {
+  int64_t v = 0;
+  if (cols[i].has_value()) (void)absl::SimpleAtoi(*cols[i], &v);
+  return v;
+}
+
+const std::string& Row::Str(size_t i) const {
+  return cols[i].has_value() ? *cols[i] : EmptyString();
+}
+
+absl::Status Db::Transaction(const std::function<absl::Status()>& fn) {
+  KINEX_RETURN_IF_ERROR(Begin());
+  absl::Status status = fn();
+  if (!status.ok()) {
+    (void)Rollback();
+    return status;
+  }
+  status = Commit();
+  if (!status.ok()) (void)Rollback();
+  return status;
+}
+
+absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close_v2(db);
+    return absl::UnavailableError(
+        absl::StrCat("cannot open SQLite database ", path, ": ", sqlite3_errstr(rc)));
+  }
+  auto out = std::make_unique<SqliteDb>(db);
+  KINEX_RETURN_IF_ERROR(out->ExecScript(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+      "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000"));
+  return std::unique_ptr<Db>(std::move(out));
+}
+
+absl::StatusOr<std::unique_ptr<Db>> OpenPostgres(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    if (conn) PQfinish(conn);
+    return absl::UnavailableError("cannot connect to PostgreSQL");
+  }
+  auto out = std::make_unique<PostgresDb>(conn);
+  KINEX_RETURN_IF_ERROR(out->ExecScript("SET client_min_messages = warning"));
+  return std::unique_ptr<Db>(std::move(out));
+}
+
+}  // namespace kinex::sql

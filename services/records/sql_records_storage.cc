@@ -1,0 +1,307 @@
+#include "services/records/sql_records_storage.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/status_macros.h"
+
+namespace kinex::records {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS children (
+  kinex_id {CTEXT} PRIMARY KEY,
+  create_time_us BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS child_identifiers (
+  id_kind INTEGER NOT NULL,
+  id_value {CTEXT} NOT NULL,
+  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
+  PRIMARY KEY (id_kind, id_value));
+CREATE INDEX IF NOT EXISTS child_identifiers_by_child
+  ON child_identifiers (kinex_id);
+CREATE TABLE IF NOT EXISTS part_versions (
+  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
+  owner_kind INTEGER NOT NULL,
+  owner_code {CTEXT} NOT NULL,
+  version BIGINT NOT NULL,
+  etag TEXT NOT NULL,
+  publish_time_us BIGINT NOT NULL,
+  principal TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  payload {BLOB} NOT NULL,
+  PRIMARY KEY (kinex_id, owner_kind, owner_code, version));
+CREATE TABLE IF NOT EXISTS part_heads (
+  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
+  owner_kind INTEGER NOT NULL,
+  owner_code {CTEXT} NOT NULL,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (kinex_id, owner_kind, owner_code));
+CREATE TABLE IF NOT EXISTS scope_links (
+  agency_kind INTEGER NOT NULL,
+  code {CTEXT} NOT NULL,
+  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
+  PRIMARY KEY (agency_kind, code, kinex_id));
+CREATE INDEX IF NOT EXISTS scope_links_by_child ON scope_links (kinex_id);
+)sql";
+
+constexpr char kPartColumns[] =
+    "p.kinex_id, p.owner_kind, p.owner_code, p.version, p.etag, "
+    "p.publish_time_us, p.principal, p.actor, p.payload";
+
+StoredPart PartFromRow(const sql::Row& row) {
+  StoredPart p;
+  p.kinex_id = row.Str(0);
+  p.owner_kind = static_cast<int>(row.Int(1));
+  p.owner_code = row.Str(2);
+  p.version = row.Int(3);
+  p.etag = row.Str(4);
+  p.publish_time = absl::FromUnixMicros(row.Int(5));
+  p.principal = row.Str(6);
+  p.actor = row.Str(7);
+  p.payload = row.Str(8);
+  return p;
+}
+
+class SqlTxn final : public RecordsTxn {
+ public:
+  explicit SqlTxn(sql::Db& db) : db_(db) {}
+
+  absl::StatusOr<bool> ChildExists(const std::string& kinex_id) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows, db_.Query("SELECT 1 FROM children WHERE kinex_id = $1", {kinex_id}));
+    return !rows.empty();
+  }
+
+  absl::Status LockChild(const std::string& kinex_id) override {
+    if (db_.dialect() != sql::Dialect::kPostgres) return absl::OkStatus();
+    return db_.Query("SELECT 1 FROM children WHERE kinex_id = $1 FOR UPDATE", {kinex_id})
+        .status();
+  }
+
+  absl::Status CreateChild(const std::string& kinex_id,
+                           absl::Time create_time) override {
+    return db_
+        .Exec("INSERT INTO children (kinex_id, create_time_us) VALUES ($1, $2)",
+              {kinex_id, absl::ToUnixMicros(create_time)})
+        .status();
+  }
+
+  absl::StatusOr<std::optional<std::string>> FindChild(
+      IdentifierKind kind, const std::string& value) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query("SELECT kinex_id FROM child_identifiers "
+                  "WHERE id_kind = $1 AND id_value = $2",
+                  {static_cast<int64_t>(kind), value}));
+    if (rows.empty()) return std::nullopt;
+    return rows[0].Str(0);
+  }
+
+  absl::Status AddIdentifier(IdentifierKind kind, const std::string& value,
+                             const std::string& kinex_id) override {
+    KINEX_ASSIGN_OR_RETURN(std::optional<std::string> owner, FindChild(kind, value));
+    if (owner.has_value()) {
+      if (*owner == kinex_id) return absl::OkStatus();
+      return absl::AbortedError("identifier already linked to another child");
+    }
+    return db_
+        .Exec("INSERT INTO child_identifiers (id_kind, id_value, kinex_id) "
+              "VALUES ($1, $2, $3)",
+              {static_cast<int64_t>(kind), value, kinex_id})
+        .status();
+  }
+
+  absl::StatusOr<std::optional<StoredPart>> LatestPart(
+      const std::string& kinex_id, int owner_kind,
+      const std::string& owner_code) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query(absl::StrCat(
+                      "SELECT ", kPartColumns,
+                      " FROM part_heads h JOIN part_versions p ON "
+                      "p.kinex_id = h.kinex_id AND p.owner_kind = h.owner_kind AND "
+                      "p.owner_code = h.owner_code AND p.version = h.version "
+                      "WHERE h.kinex_id = $1 AND h.owner_kind = $2 AND "
+                      "h.owner_code = $3"),
+                  {kinex_id, static_cast<int64_t>(owner_kind), owner_code}));
+    if (rows.empty()) return std::nullopt;
+    return PartFromRow(rows[0]);
+  }
+
+  absl::Status InsertPart(const StoredPart& part) override {
+    if (part.version < 1) return absl::InvalidArgumentError("version must be >= 1");
+    if (part.version == 1) {
+      // The primary key refuses a second "first" version (ABORTED).
+      KINEX_RETURN_IF_ERROR(
+          db_.Exec("INSERT INTO part_heads (kinex_id, owner_kind, owner_code, "
+                   "version) VALUES ($1, $2, $3, 1)",
+                   {part.kinex_id, static_cast<int64_t>(part.owner_kind),
+                    part.owner_code})
+              .status());
+    } else {
+      KINEX_ASSIGN_OR_RETURN(
+          int64_t changed,
+          db_.Exec("UPDATE part_heads SET version = $4 WHERE kinex_id = $1 AND "
+                   "owner_kind = $2 AND owner_code = $3 AND version = $5",
+                   {part.kinex_id, static_cast<int64_t>(part.owner_kind),
+                    part.owner_code, part.version, part.version - 1}));
+      if (changed != 1) {
+        return absl::AbortedError("part changed concurrently; retry");
+      }
+    }
+    return db_
+        .Exec("INSERT INTO part_versions (kinex_id, owner_kind, owner_code, "
+              "version, etag, publish_time_us, principal, actor, payload) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+              {part.kinex_id, static_cast<int64_t>(part.owner_kind),
+               part.owner_code, part.version, part.etag,
+               absl::ToUnixMicros(part.publish_time), part.principal, part.actor,
+               sql::Blob{part.payload}})
+        .status();
+  }
+
+  absl::StatusOr<std::vector<StoredPart>> LatestParts(
+      const std::string& kinex_id) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query(absl::StrCat(
+                      "SELECT ", kPartColumns,
+                      " FROM part_heads h JOIN part_versions p ON "
+                      "p.kinex_id = h.kinex_id AND p.owner_kind = h.owner_kind AND "
+                      "p.owner_code = h.owner_code AND p.version = h.version "
+                      "WHERE h.kinex_id = $1 ORDER BY h.owner_kind, h.owner_code"),
+                  {kinex_id}));
+    std::vector<StoredPart> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) out.push_back(PartFromRow(row));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<StoredPart>> PartHistory(const std::string& kinex_id,
+                                                      int owner_kind, int64_t offset,
+                                                      int limit) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query(absl::StrCat(
+                      "SELECT ", kPartColumns,
+                      " FROM part_versions p WHERE p.kinex_id = $1 AND "
+                      "($2 = 0 OR p.owner_kind = $2) ORDER BY p.publish_time_us, "
+                      "p.owner_kind, p.owner_code, p.version LIMIT $3 OFFSET $4"),
+                  {kinex_id, static_cast<int64_t>(owner_kind),
+                   static_cast<int64_t>(limit), offset}));
+    std::vector<StoredPart> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) out.push_back(PartFromRow(row));
+    return out;
+  }
+
+  absl::Status ReplaceScopeLinks(const std::string& kinex_id,
+                                 const std::vector<ScopeLink>& links) override {
+    KINEX_RETURN_IF_ERROR(
+        db_.Exec("DELETE FROM scope_links WHERE kinex_id = $1", {kinex_id}).status());
+    for (const ScopeLink& link : links) {
+      KINEX_RETURN_IF_ERROR(
+          db_.Exec("INSERT INTO scope_links (agency_kind, code, kinex_id) "
+                   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                   {static_cast<int64_t>(link.agency_kind), link.code, kinex_id})
+              .status());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::string>> ChildrenInScope(
+      const std::vector<int>& agency_kinds, const std::string& code,
+      const std::string& after_kinex_id, int limit) override {
+    if (agency_kinds.empty()) return std::vector<std::string>{};
+    std::vector<sql::Value> params = {code, after_kinex_id,
+                                      static_cast<int64_t>(limit)};
+    std::string in;
+    for (int kind : agency_kinds) {
+      params.emplace_back(static_cast<int64_t>(kind));
+      absl::StrAppend(&in, in.empty() ? "" : ", ", "$", params.size());
+    }
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query(absl::StrCat("SELECT DISTINCT kinex_id FROM scope_links WHERE "
+                               "agency_kind IN (",
+                               in,
+                               ") AND code = $1 AND kinex_id > $2 "
+                               "ORDER BY kinex_id LIMIT $3"),
+                  params));
+    std::vector<std::string> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) out.push_back(row.Str(0));
+    return out;
+  }
+
+  absl::Status BulkLoad(const std::vector<BulkChild>& children,
+                        absl::Time create_time) override {
+    std::vector<std::vector<sql::Value>> child_rows, id_rows, part_rows, head_rows,
+        link_rows;
+    const int64_t created = absl::ToUnixMicros(create_time);
+    for (const BulkChild& c : children) {
+      child_rows.push_back({c.kinex_id, created});
+      for (const auto& [kind, value] : c.identifiers) {
+        id_rows.push_back({static_cast<int64_t>(kind), value, c.kinex_id});
+      }
+      for (const StoredPart& p : c.parts) {
+        part_rows.push_back({p.kinex_id, static_cast<int64_t>(p.owner_kind),
+                             p.owner_code, p.version, p.etag,
+                             absl::ToUnixMicros(p.publish_time), p.principal, p.actor,
+                             sql::Blob{p.payload}});
+        head_rows.push_back({p.kinex_id, static_cast<int64_t>(p.owner_kind),
+                             p.owner_code, p.version});
+      }
+      for (const ScopeLink& l : c.links) {
+        link_rows.push_back({static_cast<int64_t>(l.agency_kind), l.code, c.kinex_id});
+      }
+    }
+    KINEX_RETURN_IF_ERROR(
+        db_.BulkInsert("children", {"kinex_id", "create_time_us"}, child_rows));
+    KINEX_RETURN_IF_ERROR(db_.BulkInsert(
+        "child_identifiers", {"id_kind", "id_value", "kinex_id"}, id_rows));
+    KINEX_RETURN_IF_ERROR(db_.BulkInsert(
+        "part_versions",
+        {"kinex_id", "owner_kind", "owner_code", "version", "etag",
+         "publish_time_us", "principal", "actor", "payload"},
+        part_rows));
+    KINEX_RETURN_IF_ERROR(db_.BulkInsert(
+        "part_heads", {"kinex_id", "owner_kind", "owner_code", "version"},
+        head_rows));
+    KINEX_RETURN_IF_ERROR(
+        db_.BulkInsert("scope_links", {"agency_kind", "code", "kinex_id"}, link_rows));
+    // Fresh planner statistics after a large load.
+    return db_.ExecScript("ANALYZE");
+  }
+
+ private:
+  sql::Db& db_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
+    std::unique_ptr<sql::Db> db) {
+  if (db == nullptr) return absl::InvalidArgumentError("db must not be null");
+  KINEX_RETURN_IF_ERROR(db->ExecScript(kSchema));
+  return std::unique_ptr<SqlRecordsStorage>(new SqlRecordsStorage(std::move(db)));
+}
+
+absl::Status SqlRecordsStorage::Transact(
+    const std::function<absl::Status(RecordsTxn&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  sql::Db& db = *db_;
+  return db.Transaction([&]() -> absl::Status {
+    SqlTxn txn(db);
+    return fn(txn);
+  });
+}
+
+absl::Status SqlRecordsStorage::Read(
+    const std::function<absl::Status(RecordsTxn&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  SqlTxn txn(*db_);
+  return fn(txn);
+}
+
+}  // namespace kinex::records

@@ -1,0 +1,225 @@
+// Unit tests of the consent core over the in-memory fake: bad input, the
+// recording authorizer, and fail-closed storage. Behaviour common to every
+// backend is in consent_conformance.cc.
+#include "services/consent/consent_core.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/consent/fake_consent_storage.h"
+#include "tests/consent/consent_test_util.h"
+
+namespace kinex::consent::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using kinex::common::v1::AgencyKind;
+using kinex::common::v1::LegalBasis;
+using kinex::common::v1::Purpose;
+using kinex::record::v1::Category;
+
+class ConsentCoreTest : public ::testing::Test {
+ protected:
+  ConsentCoreTest() {
+    auto storage = std::make_unique<FakeConsentStorage>();
+    storage_ = storage.get();
+    h_ = std::make_unique<ConsentHarness>(std::move(storage));
+  }
+  cv1::RecordConsentRequest Valid() {
+    return ConsentRequest(h_->child(), AgencyKind::VIRTUAL_SCHOOL, Purpose::EDUCATION_SUPPORT,
+                          Category::EDUCATION);
+  }
+  absl::Status Record(const cv1::RecordConsentRequest& req, const std::string& by = kLa) {
+    return h_->core().RecordConsent(As(by), req).status();
+  }
+
+  FakeConsentStorage* storage_;
+  std::unique_ptr<ConsentHarness> h_;
+};
+
+TEST_F(ConsentCoreTest, WindowEndingBeforeItStartsIsInvalidNamingBothFields) {
+  auto req = Valid();
+  const absl::Time now = h_->clock().Now();  // 2026-09-01T08:00:00Z
+  *req.mutable_entry()->mutable_valid_from() = Ts(now);
+  *req.mutable_entry()->mutable_valid_until() = Ts(now - absl::Hours(1));
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "entry.valid_until (2026-09-01T07:00:00Z) must be after entry.valid_from "
+                "(2026-09-01T08:00:00Z)");
+  *req.mutable_entry()->mutable_valid_until() = Ts(now);  // empty window
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument, "must be after");
+  EXPECT_EQ(storage_->EntryCount(), 0u);
+}
+
+TEST_F(ConsentCoreTest, UnknownEnumValuesAreInvalid) {
+  auto req = Valid();
+  req.mutable_entry()->mutable_consent()->mutable_scope()->set_purposes(
+      0, static_cast<Purpose>(99));
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "entry.consent.scope.purposes: unknown enum value 99");
+  req = Valid();
+  req.mutable_entry()->mutable_consent()->mutable_scope()->add_categories(
+      static_cast<Category>(77));
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "entry.consent.scope.categories: unknown enum value 77");
+  req = Valid();
+  req.mutable_entry()->mutable_consent()->set_decision(static_cast<cv1::ConsentDecision>(9));
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "entry.consent.decision: unknown enum value 9");
+  auto basis = BasisRequest(h_->child(), static_cast<LegalBasis>(42), "x", Purpose::SAFEGUARDING);
+  EXPECT_STATUS(Record(basis), absl::StatusCode::kInvalidArgument,
+                "entry.statutory_basis.basis: unknown enum value 42");
+  EXPECT_STATUS(h_->core()
+                    .LookupBases(Lookup(h_->kinex_id(), kSchool, static_cast<Purpose>(99)))
+                    .status(),
+                absl::StatusCode::kInvalidArgument, "purpose: unknown enum value 99");
+  EXPECT_EQ(storage_->EntryCount(), 0u);
+}
+
+TEST_F(ConsentCoreTest, WhoGaveConsentMustBeComplete) {
+  auto req = Valid();
+  req.mutable_entry()->mutable_consent()->mutable_given_by()->clear_name();
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "entry.consent.given_by.name: required for PARENTAL_RESPONSIBILITY_HOLDER");
+  req = Valid();
+  req.mutable_entry()->mutable_consent()->mutable_given_by()->clear_relationship();
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "entry.consent.given_by.relationship: required");
+  req = Valid();
+  req.mutable_entry()->mutable_consent()->mutable_given_by()->set_kind(
+      cv1::GILLICK_COMPETENT_CHILD);
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "relationship: only for PARENTAL_RESPONSIBILITY_HOLDER");
+  req.mutable_entry()->mutable_consent()->mutable_given_by()->clear_relationship();
+  EXPECT_TRUE(Record(req).ok());  // a Gillick-competent child consents for themselves
+  req = Valid();
+  req.mutable_entry()->mutable_consent()->mutable_scope()->clear_purposes();
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "entry.consent.scope.purposes: at least one value is required");
+  req = Valid();
+  req.mutable_entry()->clear_kind();
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
+                "entry: one of consent or statutory_basis is required");
+  req = Valid();
+  req.mutable_entry()->set_consent_id("cn_MINE");
+  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument, "entry.consent_id: output only");
+}
+
+TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
+  // The harness child was born 2015-04-02: 11 in September 2026.
+  auto req = Valid();
+  auto* by = req.mutable_entry()->mutable_consent()->mutable_given_by();
+  by->set_kind(cv1::CHILD_AGED_16_OR_OVER);
+  by->clear_relationship();
+  EXPECT_STATUS(Record(req), absl::StatusCode::kFailedPrecondition,
+                "CHILD_AGED_16_OR_OVER, but the child is under 16 at entry.valid_from");
+  // From the sixteenth birthday it is accepted.
+  *req.mutable_entry()->mutable_valid_from() =
+      Ts(absl::FromCivil(absl::CivilDay(2031, 4, 2), absl::UTCTimeZone()));
+  EXPECT_TRUE(Record(req).ok());
+}
+
+TEST_F(ConsentCoreTest, StatutoryBasesNeedABasisOtherThanConsentAndAReference) {
+  EXPECT_STATUS(Record(BasisRequest(h_->child(), LegalBasis::CONSENT, "x", Purpose::SAFEGUARDING)),
+                absl::StatusCode::kInvalidArgument, "not CONSENT");
+  EXPECT_STATUS(Record(BasisRequest(h_->child(), LegalBasis::PUBLIC_TASK, "", Purpose::SAFEGUARDING)),
+                absl::StatusCode::kInvalidArgument, "entry.statutory_basis.reference: 1-500");
+}
+
+TEST_F(ConsentCoreTest, AuthorizerDecidesWhoMayRecordAndSeesTheChildScope) {
+  EXPECT_STATUS(Record(Valid(), kSchool), absl::StatusCode::kPermissionDenied,
+                "not permitted to record");
+  EXPECT_EQ(h_->authorizer().last_recorder(), kSchool);
+  EXPECT_EQ(h_->authorizer().last_scope().responsible_la_code(), "E09000033");
+  EXPECT_EQ(storage_->EntryCount(), 0u);
+  h_->authorizer().set_allow_all(true);
+  EXPECT_TRUE(Record(Valid(), kSchool).ok());
+  EXPECT_EQ(storage_->EntryCount(), 1u);
+}
+
+TEST_F(ConsentCoreTest, WithdrawingNeedsTheRecordingPermission) {
+  const std::string id = h_->MustRecord(Valid());
+  cv1::WithdrawConsentRequest w;
+  w.set_consent_id(id);
+  EXPECT_STATUS(h_->core().WithdrawConsent(As(kSchool), w).status(),
+                absl::StatusCode::kPermissionDenied, "not permitted");
+  EXPECT_TRUE(h_->core().WithdrawConsent(As(kLa), w).ok());
+}
+
+TEST_F(ConsentCoreTest, WithdrawalBadInput) {
+  const std::string id = h_->MustRecord(Valid());
+  cv1::WithdrawConsentRequest w;
+  w.set_consent_id(id);
+  *w.mutable_effective_time() = Ts(h_->clock().Now() - absl::Minutes(1));
+  EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(),
+                absl::StatusCode::kInvalidArgument,
+                "effective_time (2026-09-01T07:59:00Z) must not be in the past");
+  w.clear_effective_time();
+  w.set_consent_id("cn_NOSUCH");
+  EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(), absl::StatusCode::kNotFound,
+                "no consent entry with that consent_id");
+  w.set_consent_id("drop table");
+  EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(),
+                absl::StatusCode::kInvalidArgument, "consent_id: not a consent entry id");
+}
+
+TEST_F(ConsentCoreTest, ServicesCannotRecordAndUnknownChildrenAreNotFound) {
+  EXPECT_STATUS(Record(Valid(), kinex::records::testing::kGatewayService),
+                absl::StatusCode::kPermissionDenied, "agency identities only");
+  auto req = Valid();
+  *req.mutable_child() = kinex::records::testing::UpnRef(kinex::records::testing::Upn(3));
+  EXPECT_STATUS(Record(req), absl::StatusCode::kNotFound, "no child matches child.upn");
+  EXPECT_EQ(storage_->EntryCount(), 0u);
+}
+
+TEST_F(ConsentCoreTest, LookupBadInput) {
+  EXPECT_STATUS(h_->core().LookupBases(Lookup("nope", kSchool, Purpose::SAFEGUARDING)).status(),
+                absl::StatusCode::kInvalidArgument, "kinex_id: not a Kinex id");
+  EXPECT_STATUS(
+      h_->core().LookupBases(Lookup(h_->kinex_id(), "spiffe://x/y", Purpose::SAFEGUARDING)).status(),
+      absl::StatusCode::kInvalidArgument, "recipient: ");
+  EXPECT_STATUS(h_->core()
+                    .LookupBases(Lookup(h_->kinex_id(), kSchool, Purpose::PURPOSE_UNSPECIFIED))
+                    .status(),
+                absl::StatusCode::kInvalidArgument, "purpose: required");
+}
+
+TEST_F(ConsentCoreTest, SharingAgreementsNeedAPartyAndValidShape) {
+  cv1::SharingAgreement isa;
+  isa.set_title("x");
+  auto* p = isa.add_parties();
+  p->set_kind(AgencyKind::POLICE);
+  p->set_code("01");
+  isa.add_parties()->set_kind(AgencyKind::HEALTH);
+  isa.add_purposes(Purpose::SAFEGUARDING);
+  isa.add_categories(Category::POLICE);
+  EXPECT_STATUS(h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
+                absl::StatusCode::kPermissionDenied, "only a party");
+  isa.mutable_parties()->RemoveLast();
+  EXPECT_STATUS(h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
+                absl::StatusCode::kInvalidArgument, "agreement.parties: at least two");
+}
+
+TEST_F(ConsentCoreTest, FailingStorageFailsClosed) {
+  kinex::records::FakeRecordsStorage records_storage;
+  kinex::records::RecordsCore::Options ro;
+  ro.storage = &records_storage;
+  ro.clock = &h_->clock();
+  auto records = kinex::records::RecordsCore::Create(std::move(ro));
+  ASSERT_TRUE(records.ok());
+  FailingConsentStorage failing;
+  FakeAuthorizer authorizer;
+  ConsentCore::Options o;
+  o.storage = &failing;
+  o.records = records->get();
+  o.authorizer = &authorizer;
+  o.clock = &h_->clock();
+  auto core = ConsentCore::Create(std::move(o));
+  ASSERT_TRUE(core.ok());
+  EXPECT_STATUS((*core)->LookupBases(Lookup("kx_ANY", kSchool, Purpose::SAFEGUARDING)).status(),
+                absl::StatusCode::kUnavailable, "consent storage unavailable");
+  ConsentCore::Options missing;
+  EXPECT_STATUS(ConsentCore::Create(missing).status(), absl::StatusCode::kInvalidArgument,
+                "storage is required");
+}
+
+}  // namespace
+}  // namespace kinex::consent::testing

@@ -1,0 +1,168 @@
+// Helpers for consent tests: a harness wiring the consent core to a records
+// core (for child resolution), a recording authorizer double, and requests.
+#ifndef KINEX_TESTS_CONSENT_CONSENT_TEST_UTIL_H_
+#define KINEX_TESTS_CONSENT_CONSENT_TEST_UTIL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "services/common/fake_clock.h"
+#include "services/consent/consent_core.h"
+#include "services/records/fake_records_storage.h"
+#include "services/records/records_core.h"
+#include "tests/records/records_test_util.h"
+
+namespace kinex::consent::testing {
+
+namespace cv1 = kinex::consent::v1;
+using kinex::records::testing::kHealth;
+using kinex::records::testing::kLa;
+using kinex::records::testing::kSchool;
+using kinex::records::testing::kSchool2;
+using kinex::records::testing::kVirtualSchool;
+
+// Allows local authorities (or everyone with allow_all), remembering what it
+// was asked. Thread-safe.
+class FakeAuthorizer final : public ConsentRecordingAuthorizer {
+ public:
+  absl::Status MayRecord(const SpiffeId& recorder, const kinex::record::v1::ScopeLinks& scope,
+                         const cv1::RecordConsentRequest& request) const override {
+    absl::MutexLock lock(&mu_);
+    last_recorder_ = recorder.uri;
+    last_scope_ = scope;
+    ++calls_;
+    if (allow_all_ || recorder.agency_kind == kinex::common::v1::LOCAL_AUTHORITY) {
+      return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError("not permitted to record this consent entry");
+  }
+  void set_allow_all(bool v) { absl::MutexLock l(&mu_); allow_all_ = v; }
+  std::string last_recorder() const { absl::MutexLock l(&mu_); return last_recorder_; }
+  kinex::record::v1::ScopeLinks last_scope() const { absl::MutexLock l(&mu_); return last_scope_; }
+  int calls() const { absl::MutexLock l(&mu_); return calls_; }
+
+ private:
+  mutable absl::Mutex mu_;
+  bool allow_all_ ABSL_GUARDED_BY(mu_) = false;
+  mutable std::string last_recorder_ ABSL_GUARDED_BY(mu_);
+  mutable kinex::record::v1::ScopeLinks last_scope_ ABSL_GUARDED_BY(mu_);
+  mutable int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+inline Caller As(const std::string& uri, const std::string& actor = "practitioner") {
+  auto id = ParseSpiffeId(uri, "kinex.dev");
+  EXPECT_TRUE(id.ok()) << id.status();
+  return Caller{id.ok() ? *id : SpiffeId(), actor};
+}
+
+inline google::protobuf::Timestamp Ts(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  return ts;
+}
+
+// A consent given by a special guardian.
+inline cv1::RecordConsentRequest ConsentRequest(
+    const kinex::common::v1::ChildRef& child, kinex::common::v1::AgencyKind recipient,
+    kinex::common::v1::Purpose purpose, kinex::record::v1::Category category,
+    cv1::ConsentDecision decision = cv1::CONSENT_GIVEN) {
+  cv1::RecordConsentRequest req;
+  *req.mutable_child() = child;
+  auto* c = req.mutable_entry()->mutable_consent();
+  c->set_decision(decision);
+  c->mutable_given_by()->set_kind(cv1::PARENTAL_RESPONSIBILITY_HOLDER);
+  c->mutable_given_by()->set_name("A. Grand");
+  c->mutable_given_by()->set_relationship(cv1::SPECIAL_GUARDIAN);
+  c->mutable_scope()->add_categories(category);
+  c->mutable_scope()->add_recipient_kinds(recipient);
+  c->mutable_scope()->add_purposes(purpose);
+  return req;
+}
+
+inline cv1::RecordConsentRequest BasisRequest(const kinex::common::v1::ChildRef& child,
+                                              kinex::common::v1::LegalBasis basis,
+                                              const std::string& reference,
+                                              kinex::common::v1::Purpose purpose) {
+  cv1::RecordConsentRequest req;
+  *req.mutable_child() = child;
+  auto* b = req.mutable_entry()->mutable_statutory_basis();
+  b->set_basis(basis);
+  b->set_reference(reference);
+  b->add_purposes(purpose);
+  return req;
+}
+
+inline cv1::LookupBasesRequest Lookup(const std::string& kinex_id, const std::string& recipient,
+                                      kinex::common::v1::Purpose purpose) {
+  cv1::LookupBasesRequest req;
+  req.set_kinex_id(kinex_id);
+  req.set_recipient(recipient);
+  req.set_purpose(purpose);
+  return req;
+}
+
+inline cv1::CreateSharingAgreementRequest IsaRequest(const cv1::SharingAgreement& a) {
+  cv1::CreateSharingAgreementRequest req;
+  *req.mutable_agreement() = a;
+  return req;
+}
+
+// Records core (fake storage) + consent core over `storage`, one child
+// published by the LA (kinex id in kinex_id(), LA child id "C1").
+class ConsentHarness {
+ public:
+  explicit ConsentHarness(std::unique_ptr<ConsentStorage> storage)
+      : storage_(std::move(storage)) {
+    kinex::records::RecordsCore::Options ro;
+    ro.storage = &records_storage_;
+    ro.clock = &clock_;
+    records_ = std::move(*kinex::records::RecordsCore::Create(std::move(ro)));
+    ConsentCore::Options o;
+    o.storage = storage_.get();
+    o.records = records_.get();
+    o.authorizer = &authorizer_;
+    o.clock = &clock_;
+    o.new_id = [this](absl::string_view prefix) -> absl::StatusOr<std::string> {
+      return absl::StrCat(prefix, "T", 1000 + next_id_++);
+    };
+    core_ = std::move(*ConsentCore::Create(std::move(o)));
+    auto put = records_->PutPart(kinex::records::testing::Put(
+        kLa, kinex::records::testing::LaRef("E09000033", "C1"),
+        kinex::records::testing::LaPart("C1")));
+    EXPECT_TRUE(put.ok()) << put.status();
+    kinex_id_ = put.ok() ? put->kinex_id() : "";
+  }
+
+  ConsentCore& core() { return *core_; }
+  ConsentStorage& storage() { return *storage_; }
+  FakeClock& clock() { return clock_; }
+  FakeAuthorizer& authorizer() { return authorizer_; }
+  const std::string& kinex_id() const { return kinex_id_; }
+  kinex::common::v1::ChildRef child() const {
+    return kinex::records::testing::LaRef("E09000033", "C1");
+  }
+
+  std::string MustRecord(const cv1::RecordConsentRequest& req, const std::string& by = kLa) {
+    auto r = core_->RecordConsent(As(by), req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->consent_id() : "";
+  }
+
+ private:
+  FakeClock clock_;
+  kinex::records::FakeRecordsStorage records_storage_;
+  std::unique_ptr<kinex::records::RecordsCore> records_;
+  std::unique_ptr<ConsentStorage> storage_;
+  FakeAuthorizer authorizer_;
+  std::unique_ptr<ConsentCore> core_;
+  int next_id_ = 0;
+  std::string kinex_id_;
+};
+
+}  // namespace kinex::consent::testing
+
+#endif  // KINEX_TESTS_CONSENT_CONSENT_TEST_UTIL_H_

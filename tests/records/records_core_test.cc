@@ -1,0 +1,186 @@
+// Unit tests of the records core over the in-memory fake: bad input, access,
+// limits and fail-closed storage. Behaviour common to every backend is in
+// records_conformance.cc.
+#include "services/records/records_core.h"
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/fake_clock.h"
+#include "services/records/fake_records_storage.h"
+#include "tests/records/records_test_util.h"
+
+namespace kinex::records::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace rv1 = kinex::records::v1;
+
+
+class RecordsCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { core_ = MakeCore(&storage_, 1 << 20); }
+
+  std::unique_ptr<RecordsCore> MakeCore(RecordsStorage* storage, int64_t max_bytes) {
+    RecordsCore::Options o;
+    o.storage = storage;
+    o.clock = &clock_;
+    o.max_part_bytes = max_bytes;
+    auto core = RecordsCore::Create(std::move(o));
+    EXPECT_TRUE(core.ok());
+    return std::move(*core);
+  }
+
+  FakeClock clock_;
+  FakeRecordsStorage storage_;
+  std::unique_ptr<RecordsCore> core_;
+};
+
+TEST_F(RecordsCoreTest, CreateNeedsStorageClockAndPositiveLimit) {
+  RecordsCore::Options o;
+  o.clock = &clock_;
+  EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
+                "storage is required");
+  o.storage = &storage_;
+  o.clock = nullptr;
+  EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
+                "clock is required");
+  o.clock = &clock_;
+  o.max_part_bytes = 0;
+  EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
+                "max_part_bytes must be positive");
+}
+
+TEST_F(RecordsCoreTest, DefaultKinexIdsAreRandomBase32) {
+  auto a = core_->PutPart(Put(kSchool, UpnRef(Upn(1)), SchoolPart(Upn(1))));
+  auto b = core_->PutPart(Put(kSchool, UpnRef(Upn(2)), SchoolPart(Upn(2))));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_THAT(a->kinex_id(), ::testing::MatchesRegex("kx_[A-Z2-7]{16}"));
+  EXPECT_NE(a->kinex_id(), b->kinex_id());
+}
+
+TEST_F(RecordsCoreTest, PublishingFieldsNotOwnedIsDeniedNamingPaths) {
+  auto part = SchoolPart(Upn(1));
+  part.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);
+  part.mutable_safeguarding()->set_cp_is_flag(true);
+  EXPECT_STATUS(core_->PutPart(Put(kSchool, UpnRef(Upn(1)), part)).status(),
+                absl::StatusCode::kPermissionDenied,
+                "fields not owned by school: health.camhs, safeguarding.cp_is_flag");
+  EXPECT_EQ(storage_.ChildCount(), 0u);
+}
+
+TEST_F(RecordsCoreTest, ServicesAndAuditorsMayNotPublish) {
+  EXPECT_STATUS(core_->PutPart(Put(kGatewayService, UpnRef(Upn(1)), {})).status(),
+                absl::StatusCode::kPermissionDenied, "may not publish record parts");
+  EXPECT_STATUS(core_->PutPart(Put(kAuditor, UpnRef(Upn(1)), {})).status(),
+                absl::StatusCode::kPermissionDenied, "may not publish record parts");
+  EXPECT_STATUS(core_->PutPart(Put("spiffe://other.td/school/100001/x", UpnRef(Upn(1)), {}))
+                    .status(),
+                absl::StatusCode::kInvalidArgument, "principal: ");
+  EXPECT_EQ(storage_.ChildCount(), 0u);
+}
+
+TEST_F(RecordsCoreTest, InvalidIdentifiersAreRejectedWithoutEchoingThem) {
+  std::string bad_nhs = Nhs(5);
+  bad_nhs[9] = bad_nhs[9] == '9' ? '0' : bad_nhs[9] + 1;
+  absl::Status s = core_->PutPart(Put(kHealth, NhsRef(bad_nhs), HealthPart(""))).status();
+  EXPECT_STATUS(s, absl::StatusCode::kInvalidArgument,
+                "child.nhs_number: NHS number fails its modulus-11 check digit");
+  EXPECT_THAT(std::string(s.message()), Not(HasSubstr(bad_nhs)));
+
+  EXPECT_STATUS(core_->PutPart(Put(kHealth, NhsRef(Nhs(5)), HealthPart(bad_nhs))).status(),
+                absl::StatusCode::kInvalidArgument, "part.identity.nhs_number: NHS number");
+  std::string bad_upn = Upn(5);
+  bad_upn[0] = bad_upn[0] == 'A' ? 'B' : 'A';
+  EXPECT_STATUS(core_->PutPart(Put(kSchool, UpnRef(bad_upn), SchoolPart(""))).status(),
+                absl::StatusCode::kInvalidArgument, "child.upn: UPN fails its modulus-23");
+  EXPECT_STATUS(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(bad_upn))).status(),
+                absl::StatusCode::kInvalidArgument, "part.identity.upn: UPN");
+  EXPECT_STATUS(core_->PutPart(Put(kLa, LaRef("E07000001", "1"), LaPart())).status(),
+                absl::StatusCode::kInvalidArgument,
+                "child.la_child_id.la_code: LA code must be a children's services");
+  EXPECT_STATUS(core_->PutPart(Put(kLa, KinexRef("not-a-kinex-id"), LaPart())).status(),
+                absl::StatusCode::kInvalidArgument, "child.kinex_id: not a Kinex id");
+  EXPECT_STATUS(core_->PutPart(Put(kLa, kinex::common::v1::ChildRef(), LaPart())).status(),
+                absl::StatusCode::kInvalidArgument, "child: one identifier is required");
+  EXPECT_STATUS(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345")))
+                    .status(),
+                absl::StatusCode::kInvalidArgument,
+                "part.scope.current_school_urn: school URN must be 6 digits");
+  EXPECT_EQ(storage_.ChildCount(), 0u);
+}
+
+TEST_F(RecordsCoreTest, UnknownEnumValuesAreRejected) {
+  auto part = LaPart();
+  part.mutable_identity()->set_sex(static_cast<kinex::record::v1::Sex>(99));
+  EXPECT_STATUS(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+                absl::StatusCode::kInvalidArgument, "part.identity.sex: unknown enum value 99");
+  rv1::ListPartVersionsRequest list;
+  *list.mutable_child() = UpnRef(Upn(1));
+  list.set_owner_kind(static_cast<kinex::common::v1::AgencyKind>(99));
+  EXPECT_STATUS(core_->ListPartVersions(list).status(), absl::StatusCode::kInvalidArgument,
+                "owner_kind: unknown enum value 99");
+  rv1::ListChildrenRequest cohort;
+  cohort.set_agency_kind(static_cast<kinex::common::v1::AgencyKind>(99));
+  cohort.set_agency_code("E09000033");
+  EXPECT_STATUS(core_->ListChildren(cohort).status(), absl::StatusCode::kInvalidArgument,
+                "agency_kind: 99 has no cohort");
+  EXPECT_EQ(storage_.ChildCount(), 0u);
+}
+
+TEST_F(RecordsCoreTest, OversizedPartsAreRefused) {
+  auto small = MakeCore(&storage_, 64);
+  auto part = LaPart();
+  part.mutable_placement()->set_address(std::string(100, 'x'));
+  const size_t size = part.ByteSizeLong();
+  EXPECT_STATUS(small->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+                absl::StatusCode::kResourceExhausted,
+                absl::StrCat("part: ", size, " bytes exceeds the maximum of 64"));
+  EXPECT_EQ(storage_.ChildCount(), 0u);
+}
+
+TEST_F(RecordsCoreTest, KinexIdInPartIsOutputOnly) {
+  auto part = LaPart();
+  part.mutable_identity()->set_kinex_id("kx_ABC");
+  EXPECT_STATUS(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+                absl::StatusCode::kInvalidArgument, "part.identity.kinex_id: output only");
+}
+
+TEST_F(RecordsCoreTest, ActorLengthIsLimited) {
+  auto req = Put(kLa, LaRef("E09000033", "1"), LaPart());
+  req.set_actor(std::string(257, 'a'));
+  EXPECT_STATUS(core_->PutPart(req).status(), absl::StatusCode::kInvalidArgument,
+                "actor: at most 256 characters");
+}
+
+TEST_F(RecordsCoreTest, BadPagingIsRejected) {
+  rv1::ListChildrenRequest cohort;
+  cohort.set_agency_kind(kinex::common::v1::LOCAL_AUTHORITY);
+  cohort.set_agency_code("E09000033");
+  cohort.set_page_size(-1);
+  EXPECT_STATUS(core_->ListChildren(cohort).status(), absl::StatusCode::kInvalidArgument,
+                "page_size: must not be negative");
+  cohort.set_page_size(10);
+  cohort.set_page_token("garbage");
+  EXPECT_STATUS(core_->ListChildren(cohort).status(), absl::StatusCode::kInvalidArgument,
+                "page_token: not a token from ListChildren");
+  cohort.clear_page_token();
+  cohort.set_agency_code("100001");
+  EXPECT_STATUS(core_->ListChildren(cohort).status(), absl::StatusCode::kInvalidArgument,
+                "agency_code: LA code must be");
+}
+
+TEST_F(RecordsCoreTest, FailingStorageFailsClosed) {
+  FailingRecordsStorage failing;
+  auto core = MakeCore(&failing, 1 << 20);
+  EXPECT_STATUS(core->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart())).status(),
+                absl::StatusCode::kUnavailable, "records storage unavailable");
+  rv1::GetRecordRequest get;
+  *get.mutable_child() = UpnRef(Upn(1));
+  EXPECT_STATUS(core->GetRecord(get).status(), absl::StatusCode::kUnavailable,
+                "records storage unavailable");
+}
+
+}  // namespace
+}  // namespace kinex::records::testing

@@ -1,0 +1,126 @@
+// Service tests: the records target behind real mTLS on port 0. Only Kinex
+// services may call it; only the gateway may publish.
+#include <stdlib.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/fake_clock.h"
+#include "services/common/tls.h"
+#include "services/records/records_grpc.h"
+#include "services/records/records_target.h"
+#include "tests/records/records_test_util.h"
+#include "tests/testing/test_pki.h"
+
+namespace kinex::records::testing {
+namespace {
+
+namespace rv1 = kinex::records::v1;
+
+class RecordsGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string dir = absl::StrCat(::testing::TempDir(), "/records_grpc_XXXXXX");
+    ASSERT_NE(mkdtemp(dir.data()), nullptr);
+    config_.set_data_dir(dir);
+    config_.set_trust_domain(kinex::testing::kTrustDomain);
+    config_.mutable_records()->set_max_part_bytes(4096);
+    auto target = MakeRecordsTarget(config_, clock_);
+    ASSERT_TRUE(target.ok()) << target.status();
+    target_ = std::move(*target);
+    auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("records"));
+    ASSERT_TRUE(creds.ok()) << creds.status();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
+    builder.RegisterService(target_.grpc_service.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  std::unique_ptr<RecordsGrpcClient> Client(const TlsFiles& files) {
+    auto creds = MakeChannelCredentials(files);
+    EXPECT_TRUE(creds.ok()) << creds.status();
+    return std::make_unique<RecordsGrpcClient>(
+        grpc::CreateChannel(absl::StrCat("localhost:", port_), *creds));
+  }
+
+  FakeClock clock_;
+  kinex::config::v1::KinexConfig config_;
+  RecordsTarget target_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST_F(RecordsGrpcTest, GatewayPublishesAndReadsThroughTheTarget) {
+  auto gateway = Client(kinex::testing::ServiceTlsFiles("gateway"));
+  auto put = gateway->PutPart(Put(kLa, LaRef("E09000033", "G1"), LaPart("G1")));
+  ASSERT_TRUE(put.ok()) << put.status();
+  rv1::GetRecordRequest get;
+  *get.mutable_child() = LaRef("E09000033", "G1");
+  auto got = gateway->GetRecord(get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->record().identity().kinex_id(), put->kinex_id());
+  EXPECT_EQ(got->record().identity().given_name(), "Amy");
+  // The consent service may read (resolve children), not publish.
+  auto consent = Client(kinex::testing::ServiceTlsFiles("consent"));
+  rv1::ResolveChildRequest resolve;
+  *resolve.mutable_child() = LaRef("E09000033", "G1");
+  auto resolved = consent->ResolveChild(resolve);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->kinex_id(), put->kinex_id());
+  EXPECT_STATUS(consent->PutPart(Put(kLa, LaRef("E09000033", "G2"), LaPart("G2"))).status(),
+                absl::StatusCode::kPermissionDenied, "only the gateway publishes");
+}
+
+TEST_F(RecordsGrpcTest, AgenciesCannotCallTheInternalService) {
+  auto agency = Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033",
+                                                      "social-worker"));
+  EXPECT_STATUS(agency->PutPart(Put(kLa, LaRef("E09000033", "G3"), LaPart("G3"))).status(),
+                absl::StatusCode::kPermissionDenied, "accepts Kinex services only");
+  rv1::GetRecordRequest get;
+  *get.mutable_child() = LaRef("E09000033", "G3");
+  EXPECT_STATUS(agency->GetRecord(get).status(), absl::StatusCode::kPermissionDenied,
+                "accepts Kinex services only");
+}
+
+TEST_F(RecordsGrpcTest, CoreErrorsKeepTheirCodesOverTheWire) {
+  auto gateway = Client(kinex::testing::ServiceTlsFiles("gateway"));
+  auto part = LaPart("G4");
+  part.mutable_placement()->set_address(std::string(5000, 'x'));
+  EXPECT_STATUS(gateway->PutPart(Put(kLa, LaRef("E09000033", "G4"), part)).status(),
+                absl::StatusCode::kResourceExhausted, "exceeds the maximum of 4096");
+  auto bad = SchoolPart(Upn(1));
+  bad.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);
+  EXPECT_STATUS(gateway->PutPart(Put(kSchool, UpnRef(Upn(1)), bad)).status(),
+                absl::StatusCode::kPermissionDenied, "fields not owned by school: health.camhs");
+}
+
+TEST(RecordsTargetTest, RefusesNegativeMaxPartBytesAndOpensConfiguredSqlite) {
+  FakeClock clock;
+  kinex::config::v1::KinexConfig config;
+  std::string dir = absl::StrCat(::testing::TempDir(), "/records_target_XXXXXX");
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  config.set_data_dir(dir);
+  config.mutable_records()->set_max_part_bytes(-1);
+  EXPECT_STATUS(MakeRecordsTarget(config, clock).status(), absl::StatusCode::kInvalidArgument,
+                "records.max_part_bytes: must not be negative");
+  config.mutable_records()->set_max_part_bytes(0);
+  config.mutable_records()->mutable_storage()->set_sqlite_path("sub/r.db");
+  auto target = MakeRecordsTarget(config, clock);
+  ASSERT_TRUE(target.ok()) << target.status();
+  EXPECT_EQ(access(absl::StrCat(dir, "/sub/r.db").c_str(), F_OK), 0);
+  // A path under a regular file cannot be opened.
+  FILE* blocker = fopen(absl::StrCat(dir, "/blocker").c_str(), "w");
+  ASSERT_NE(blocker, nullptr);
+  fclose(blocker);
+  config.mutable_records()->mutable_storage()->set_sqlite_path("blocker/r.db");
+  EXPECT_EQ(MakeRecordsTarget(config, clock).status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace kinex::records::testing
