@@ -72,6 +72,32 @@ grpc::Status ConsentFront::ListConsents(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status ConsentFront::CreateSharingAgreement(grpc::ServerContext* ctx,
+                                                  const cv1::CreateSharingAgreementRequest* request,
+                                                  cv1::SharingAgreement* response) {
+  return edge_.Run(ctx, "CreateSharingAgreement", 0,
+                   [&](const CallContext& call, std::string& outcome) {
+                     absl::StatusOr<cv1::SharingAgreement> r =
+                         registry_.CreateSharingAgreement({call.principal, call.actor}, *request);
+                     if (!r.ok()) return r.status();
+                     *response = std::move(*r);
+                     outcome = "recorded";
+                     return absl::OkStatus();
+                   });
+}
+
+grpc::Status ConsentFront::ListSharingAgreements(grpc::ServerContext* ctx,
+                                                 const cv1::ListSharingAgreementsRequest* request,
+                                                 cv1::ListSharingAgreementsResponse* response) {
+  return edge_.Run(ctx, "ListSharingAgreements", 0, [&](const CallContext&, std::string&) {
+    absl::StatusOr<cv1::ListSharingAgreementsResponse> r =
+        registry_.ListSharingAgreements(*request);
+    if (!r.ok()) return r.status();
+    *response = std::move(*r);
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status ConsentFront::LookupBases(grpc::ServerContext* ctx, const cv1::LookupBasesRequest*,
                                        cv1::LookupBasesResponse*) {
   return edge_.Run(ctx, "LookupBases", 0, [&](const CallContext&, std::string&) {

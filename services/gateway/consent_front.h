@@ -3,7 +3,8 @@
 // x-kinex-actor) to the consent registry, which asks policy who may record
 // what. Listing a child's consent file is allowed to those policy lets
 // record on it; anyone else, and any unknown child, gets the same
-// PERMISSION_DENIED. LookupBases is internal (the gateway's own step before
+// PERMISSION_DENIED. Information sharing agreements (not child data) may be
+// listed by any agency; only a party may record one. LookupBases is internal (the gateway's own step before
 // deciding) and refused here.
 #ifndef KINEX_SERVICES_GATEWAY_CONSENT_FRONT_H_
 #define KINEX_SERVICES_GATEWAY_CONSENT_FRONT_H_
@@ -32,6 +33,12 @@ class ConsentFront final : public kinex::consent::v1::Consent::Service {
   grpc::Status ListConsents(grpc::ServerContext* ctx,
                             const kinex::consent::v1::ListConsentsRequest* request,
                             kinex::consent::v1::ListConsentsResponse* response) override;
+  grpc::Status CreateSharingAgreement(
+      grpc::ServerContext* ctx, const kinex::consent::v1::CreateSharingAgreementRequest* request,
+      kinex::consent::v1::SharingAgreement* response) override;
+  grpc::Status ListSharingAgreements(
+      grpc::ServerContext* ctx, const kinex::consent::v1::ListSharingAgreementsRequest* request,
+      kinex::consent::v1::ListSharingAgreementsResponse* response) override;
   grpc::Status LookupBases(grpc::ServerContext* ctx,
                            const kinex::consent::v1::LookupBasesRequest* request,
                            kinex::consent::v1::LookupBasesResponse* response) override;

@@ -24,6 +24,15 @@ class FailingConsentRegistry final : public kinex::consent::ConsentRegistry {
       const kinex::consent::v1::ListConsentsRequest&) override {
     return Down();
   }
+  absl::StatusOr<kinex::consent::v1::SharingAgreement> CreateSharingAgreement(
+      const kinex::consent::Caller&,
+      const kinex::consent::v1::CreateSharingAgreementRequest&) override {
+    return Down();
+  }
+  absl::StatusOr<kinex::consent::v1::ListSharingAgreementsResponse> ListSharingAgreements(
+      const kinex::consent::v1::ListSharingAgreementsRequest&) override {
+    return Down();
+  }
   absl::StatusOr<kinex::consent::v1::LookupBasesResponse> LookupBases(
       const kinex::consent::v1::LookupBasesRequest&) override {
     return Down();

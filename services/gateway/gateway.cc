@@ -201,6 +201,26 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   out.allowed = !kinex_id.empty() && decision->allowed();
   if (deps_.metrics != nullptr) deps_.metrics->RecordDecision(out.allowed);
 
+  // Every identifier the child is known by goes into the event (the log
+  // keeps only keyed pseudonyms), so an auditor finds this disclosure by any
+  // of them, whichever one the caller used.
+  std::vector<cv1::ChildRef> known_as;
+  if (!kinex_id.empty()) {
+    known_as.emplace_back().set_kinex_id(kinex_id);
+    const rv1::Identity& id = record.identity();
+    if (!id.nhs_number().empty()) known_as.emplace_back().set_nhs_number(id.nhs_number());
+    if (!id.upn().empty()) known_as.emplace_back().set_upn(id.upn());
+    if (!id.la_child_id().empty() && !record.scope().responsible_la_code().empty()) {
+      auto* la = known_as.emplace_back().mutable_la_child_id();
+      la->set_la_code(record.scope().responsible_la_code());
+      la->set_id(id.la_child_id());
+    }
+  }
+  if (asked_as.id_case() != cv1::ChildRef::kKinexId &&
+      asked_as.id_case() != cv1::ChildRef::ID_NOT_SET) {
+    known_as.push_back(asked_as);
+  }
+
   std::vector<std::string> disclosed;
   if (out.allowed) {
     absl::Status redacted = kinex::policy::Redactor().Apply(*evaluation->plan, &record);
@@ -239,11 +259,7 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
                      : decision->withheld().empty() ? kinex::audit::v1::ALLOW
                                                     : kinex::audit::v1::PARTIAL);
   for (const std::string& p : disclosed) event.add_disclosed_paths(p);
-  if (!kinex_id.empty()) event.add_children()->set_kinex_id(kinex_id);
-  if (asked_as.id_case() != cv1::ChildRef::kKinexId &&
-      asked_as.id_case() != cv1::ChildRef::ID_NOT_SET) {
-    *event.add_children() = asked_as;
-  }
+  for (cv1::ChildRef& ref : known_as) *event.add_children() = std::move(ref);
 
   const absl::Time t0 = absl::Now();
   absl::StatusOr<kinex::audit::AppendResult> appended = deps_.audit->Append(event);

@@ -111,6 +111,10 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
             config.mutable_listen()->mutable_metrics(), &sources);
   ApplyFlag(flags.policy_dir, "policy_dir", "policy.policy_dir",
             config.mutable_policy()->mutable_policy_dir(), &sources);
+  ApplyFlag(flags.audit_signing_key, "audit_signing_key", "audit.signing_key_file",
+            config.mutable_audit()->mutable_signing_key_file(), &sources);
+  ApplyFlag(flags.audit_pseudonym_key, "audit_pseudonym_key", "audit.pseudonym_key_file",
+            config.mutable_audit()->mutable_pseudonym_key_file(), &sources);
 
   SetDefault(config.mutable_target(), "all");
   if (std::find(std::begin(kTargets), std::end(kTargets), config.target()) ==

@@ -30,6 +30,8 @@ struct ConfigFlags {
   std::optional<std::string> listen;  // address of the selected target
   std::optional<std::string> metrics_listen;
   std::optional<std::string> policy_dir;
+  std::optional<std::string> audit_signing_key;
+  std::optional<std::string> audit_pseudonym_key;
 };
 
 // The targets a `kinex` process can run.

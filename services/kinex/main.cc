@@ -37,6 +37,10 @@ ABSL_FLAG(std::optional<std::string>, metrics_listen, std::nullopt,
           "host:port for Prometheus metrics (default 127.0.0.1:9464)");
 ABSL_FLAG(std::optional<std::string>, policy_dir, std::nullopt,
           "Directory of PolicySet files (default policy)");
+ABSL_FLAG(std::optional<std::string>, audit_signing_key, std::nullopt,
+          "PEM Ed25519 key signing audit tree heads (0600)");
+ABSL_FLAG(std::optional<std::string>, audit_pseudonym_key, std::nullopt,
+          "HMAC key pseudonymising children in the audit log (0600)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -50,7 +54,8 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_trust_domain), absl::GetFlag(FLAGS_tls_ca),
       absl::GetFlag(FLAGS_tls_cert),     absl::GetFlag(FLAGS_tls_key),
       absl::GetFlag(FLAGS_tls_crl_dir),  absl::GetFlag(FLAGS_listen),
-      absl::GetFlag(FLAGS_metrics_listen), absl::GetFlag(FLAGS_policy_dir)};
+      absl::GetFlag(FLAGS_metrics_listen), absl::GetFlag(FLAGS_policy_dir),
+      absl::GetFlag(FLAGS_audit_signing_key), absl::GetFlag(FLAGS_audit_pseudonym_key)};
   absl::StatusOr<kinex::config::v1::KinexConfig> config =
       kinex::LoadConfig(absl::GetFlag(FLAGS_config), flags);
   if (!config.ok()) {

@@ -9,6 +9,7 @@
 #include "services/common/tls.h"
 #include "services/consent/consent_grpc.h"
 #include "services/consent/consent_target.h"
+#include "services/gateway/audit_front.h"
 #include "services/gateway/consent_front.h"
 #include "services/gateway/edge.h"
 #include "services/gateway/exchange_service.h"
@@ -150,6 +151,7 @@ struct GatewayOnlyParts {
   std::unique_ptr<consent::ConsentRegistry> consent;
   std::unique_ptr<audit::AuditSink> audit;
   std::unique_ptr<GatewayParts> gateway;
+  std::unique_ptr<gateway::AuditFront> audit_front;
 };
 
 absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clock) {
@@ -168,6 +170,10 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   Targets t;
   KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records,
                                    *parts->consent, *parts->audit, *parts->engine));
+  // Auditors query the log through the front door too.
+  parts->audit_front = std::make_unique<gateway::AuditFront>(audit_ch, parts->gateway->edge);
+  t.services.push_back(parts->audit_front.get());
+  t.service_names.push_back("kinex.audit.v1.Audit");
   std::shared_ptr<policy::PolicyEngine> engine = parts->engine;
   t.reload = [engine] { return engine->Reload(); };
   t.owned = std::move(parts);

@@ -91,9 +91,14 @@ TEST_F(GatewayTest, VirtualSchoolHeadSeesExactlyItsFieldsWithAVerifiableReceipt)
   EXPECT_EQ(entry.event().decision(), kinex::audit::v1::PARTIAL);
   EXPECT_EQ(entry.event().method(), "GetChildRecord");
   // The log holds pseudonyms, never identifiers.
+  // One per identifier the child is known by (kinex id, NHS number, LA
+  // child id), so auditors can search by any of them.
   EXPECT_EQ(entry.event().children_size(), 0);
-  EXPECT_EQ(entry.event().child_pseudonyms_size(), 1);
-  EXPECT_EQ(entry.event().child_pseudonyms(0).find(kid), std::string::npos);
+  EXPECT_EQ(entry.event().child_pseudonyms_size(), 3);
+  for (const std::string& p : entry.event().child_pseudonyms()) {
+    EXPECT_EQ(p.find(kid), std::string::npos);
+    EXPECT_EQ(p.find("9434765919"), std::string::npos);
+  }
 }
 
 TEST_F(GatewayTest, NoMatchingRuleIsDeniedAndTheDenialIsAudited) {

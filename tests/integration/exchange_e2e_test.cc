@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "kinex/audit/v1/audit.grpc.pb.h"
 #include "kinex/consent/v1/consent.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/audit/log_verifier.h"
@@ -363,6 +364,40 @@ TEST_P(ExchangeE2E, ConsentOnFileLetsTheVirtualSchoolHeadSeeTheSdqBand) {
   ASSERT_TRUE(Get(kVsh, "leo-ashworth", cv1::EDUCATION_SUPPORT, &r).ok());
   EXPECT_EQ(r.record().health().sdq().band(), rv1::SDQ_BORDERLINE);
   EXPECT_EQ(r.record().health().sdq().total_score(), 0);  // only the band
+}
+
+TEST_P(ExchangeE2E, AuditorsQueryTheLogAtTheFrontDoorAndAgenciesCannot) {
+  ev1::GetChildRecordResponse r;
+  ASSERT_TRUE(Get(kVsh, "ruby-hartwell", cv1::EDUCATION_SUPPORT, &r).ok());
+  auto auditor = kinex::audit::v1::Audit::NewStub(
+      cluster().AgencyChannel(kAuditor.kind, kAuditor.code, kAuditor.role));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-kinex-actor", "DPO");
+  kinex::audit::v1::SignedTreeHead head;
+  grpc::Status s = auditor->GetSignedTreeHead(&ctx, {}, &head);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(head.tree_size(), r.receipt().leaf_index());
+
+  grpc::ClientContext ctx2;
+  ctx2.AddMetadata("x-kinex-actor", "DPO");
+  kinex::audit::v1::QueryEventsRequest q;
+  q.mutable_child()->set_nhs_number("9990000522");  // Ruby, matched by pseudonym
+  q.set_agency_kind(cv1::VIRTUAL_SCHOOL);
+  kinex::audit::v1::QueryEventsResponse events;
+  s = auditor->QueryEvents(&ctx2, q, &events);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GE(events.entries_size(), 1);
+  for (const auto& e : events.entries()) {
+    EXPECT_EQ(e.event().agency_kind(), cv1::VIRTUAL_SCHOOL);
+    EXPECT_EQ(e.event().children_size(), 0);  // pseudonyms only
+  }
+
+  auto agency = kinex::audit::v1::Audit::NewStub(
+      cluster().AgencyChannel(kVsh.kind, kVsh.code, kVsh.role));
+  grpc::ClientContext ctx3;
+  ctx3.AddMetadata("x-kinex-actor", "V. Head");
+  s = agency->GetSignedTreeHead(&ctx3, {}, &head);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_P(ExchangeE2E, RequestWithoutActorIsRefused) {

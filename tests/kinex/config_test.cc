@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/paths.h"
 
 namespace kinex {
 namespace {
@@ -20,8 +21,7 @@ ConfigFlags WithTls() {
 }
 
 std::string WriteConfig(const std::string& text) {
-  const std::string path =
-      (std::filesystem::path(::testing::TempDir()) / "kinex.textproto").string();
+  const std::string path = kinex::testing::MakeUniqueTempDir() + "/kinex.textproto";
   std::ofstream(path) << text;
   return path;
 }

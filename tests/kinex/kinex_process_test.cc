@@ -3,6 +3,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/paths.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_pki.h"
 
@@ -19,7 +20,10 @@ class KinexProcessTest : public ::testing::Test {
   void SetUp() override {
     const std::string pki = TestPkiDir();
     auto p = Subprocess::Start({BinPath("kinex"), "--target=all",
-                                "--data_dir=" + ::testing::TempDir(),
+                                "--data_dir=" + testing::MakeUniqueTempDir(),
+                                "--policy_dir=" + testing::SourceDir() + "/policy",
+                                "--audit_signing_key=" + pki + "/audit-signing.key",
+                                "--audit_pseudonym_key=" + pki + "/audit-pseudonym.key",
                                 "--tls_ca=" + pki + "/ca.pem",
                                 "--tls_cert=" + pki + "/services/gateway.pem",
                                 "--tls_key=" + pki + "/services/gateway.key",

@@ -4,8 +4,12 @@
 #ifndef KINEX_TESTS_TESTING_PATHS_H_
 #define KINEX_TESTS_TESTING_PATHS_H_
 
+#include <stdlib.h>
+
 #include <cstdlib>
 #include <string>
+
+#include "gtest/gtest.h"
 
 namespace kinex::testing {
 
@@ -27,6 +31,18 @@ inline std::string BinaryDir() {
 #else
   return ".";
 #endif
+}
+
+// A new, empty directory of this process's own under the test temp dir.
+// ctest runs tests in parallel processes, so fixed names under TempDir()
+// would be shared between them.
+inline std::string MakeUniqueTempDir() {
+  std::string tmpl = ::testing::TempDir() + "kinex-XXXXXX";
+  if (::testing::TempDir().empty() || ::testing::TempDir().back() != '/') {
+    tmpl = ::testing::TempDir() + "/kinex-XXXXXX";
+  }
+  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+  return tmpl;
 }
 
 }  // namespace kinex::testing

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -89,6 +90,9 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, uid_t uid,
     setpgid(0, 0);  // keep terminal signals for the test runner only
     if (gid != static_cast<gid_t>(-1) && setgid(gid) != 0) _exit(126);
     if (uid != static_cast<uid_t>(-1) && setuid(uid) != 0) _exit(126);
+    // Die with the test (fast shutdown) even if it is killed before its
+    // destructor runs. Set after setuid, which clears it.
+    prctl(PR_SET_PDEATHSIG, SIGINT);
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
