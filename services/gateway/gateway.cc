@@ -1,9 +1,10 @@
 #include "services/gateway/gateway.h"
 
 #include <algorithm>
-#include <set>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/identity.h"
 #include "services/common/record_labels.h"
@@ -84,21 +85,34 @@ std::vector<pv1::AvailableBasis> ToAvailableBases(
   return out;
 }
 
-void CollectLeaves(const Message& msg, const std::string& prefix, std::set<std::string>& out) {
+// Each field of the record schema has exactly one path (the record is a
+// tree; Date and Timestamp are leaves). Computed once, so collecting the
+// leaves present in a record allocates no strings per element.
+const absl::flat_hash_map<const FieldDescriptor*, std::string>& LeafPathOf() {
+  static const auto* paths = [] {
+    auto* m = new absl::flat_hash_map<const FieldDescriptor*, std::string>();
+    for (const LabelledField& f : LabelledFields(rv1::ChildRecord::descriptor())) {
+      if (f.leaf) m->emplace(f.field, f.path);
+    }
+    return m;
+  }();
+  return *paths;
+}
+
+void CollectLeaves(const Message& msg, absl::flat_hash_set<const FieldDescriptor*>& out) {
   const Reflection* refl = msg.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   refl->ListFields(msg, &fields);
   for (const FieldDescriptor* f : fields) {
-    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
     const Descriptor* sub = f->message_type();
     if (sub == nullptr || IsValueType(sub)) {
-      out.insert(path);
+      out.insert(f);
     } else if (f->is_repeated()) {
       for (int i = 0; i < refl->FieldSize(msg, f); ++i) {
-        CollectLeaves(refl->GetRepeatedMessage(msg, f, i), path, out);
+        CollectLeaves(refl->GetRepeatedMessage(msg, f, i), out);
       }
     } else {
-      CollectLeaves(refl->GetMessage(msg, f), path, out);
+      CollectLeaves(refl->GetMessage(msg, f), out);
     }
   }
 }
@@ -121,9 +135,14 @@ absl::Status ValidatePurpose(int purpose, absl::string_view field) {
 }
 
 std::vector<std::string> PresentLeafPaths(const rv1::ChildRecord& record) {
-  std::set<std::string> paths;
-  CollectLeaves(record, "", paths);
-  return {paths.begin(), paths.end()};
+  absl::flat_hash_set<const FieldDescriptor*> leaves;
+  CollectLeaves(record, leaves);
+  const auto& path_of = LeafPathOf();
+  std::vector<std::string> paths;
+  paths.reserve(leaves.size());
+  for (const FieldDescriptor* f : leaves) paths.push_back(path_of.at(f));
+  std::sort(paths.begin(), paths.end());
+  return paths;
 }
 
 pv1::ChildContext ChildContextOf(const rv1::ChildRecord& record, absl::Time now) {

@@ -127,6 +127,10 @@ inline kinex::record::v1::ChildRecord FullRecord() {
       ex->GetReflection()->SetString(ex, f, i == 0 ? kOtherSchoolUrn : kSchoolUrn);
     }
   }
+  // Attainment: one result from another school, the rest from this one.
+  for (int i = 0; i < education->attainment_size(); ++i) {
+    education->mutable_attainment(i)->set_school_urn(i == 0 ? kOtherSchoolUrn : kSchoolUrn);
+  }
   // 20 Operation Encompass notifications, a quarter to another school.
   auto* police = record.mutable_police();
   police->clear_encompass_notifications();

@@ -61,6 +61,19 @@ TEST(LabelCoverage, LabelsMatchTheLaw) {
   }
 }
 
+TEST(LabelCoverage, EveryLeafFieldHasExactlyOnePath) {
+  // The gateway maps leaf field descriptors to paths (PresentLeafPaths);
+  // that holds only while no message type is reused at two places.
+  std::set<const google::protobuf::FieldDescriptor*> descriptors;
+  size_t leaves = 0;
+  for (const auto& f : LabelledFields(ChildRecord::descriptor())) {
+    if (!f.leaf) continue;
+    ++leaves;
+    EXPECT_TRUE(descriptors.insert(f.field).second) << f.path << " shares its descriptor";
+  }
+  EXPECT_EQ(descriptors.size(), leaves);
+}
+
 TEST(LabelCoverage, DetectsMissingLabels) {
   EXPECT_THAT(UnlabelledFields(kinex_test::MislabelledRecord::descriptor()),
               ElementsAre("bare: no category, no sensitivity, no owner",
