@@ -1,0 +1,1128 @@
+// kinex-bench: load for the exchange, on real processes over real mTLS.
+//
+// Benchmark (default): starts the full Kinex stack (KinexCluster: `kinex`
+// processes, SQLite, durable audit), seeds one child whose assembled record
+// is about --record_bytes serialized, then drives N closed-loop callers of
+// GetChildRecord (the LA social worker, CARE_PLANNING) for --seconds after
+// --warmup_seconds. In the same run it drives the same load, with the same
+// client code, against a baseline: a bare in-process mTLS gRPC server (same
+// gateway certificate, client certificate required) whose GetChildRecord
+// returns the same unredacted record with no policy, consent or audit. It
+// prints calls, errors by code, throughput and latency percentiles for both,
+// their throughput ratio, and checks that the audit log grew by exactly one
+// event per successful Kinex call.
+//
+// Soak (--soak): mixed load against `kinex --target=all` for --minutes:
+// reads as several agencies and purposes, publishes with etags (and stale
+// etags, expected ABORTED), consent records and withdrawals, denials, and
+// break-glass reads. It reports operations by kind and outcome, unexpected
+// outcomes, the kinex process's resident memory every 10 s and its growth
+// after a warm-up, and audit events against decisions made.
+//
+// Example:
+//   build/bin/kinex-bench --callers=64 --seconds=10
+//   build/bin/kinex-bench --soak --minutes=10 --callers=16
+#include <dirent.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "bench/load/load_driver.h"
+#include "google/protobuf/util/json_util.h"
+#include "kinex/audit/v1/audit.grpc.pb.h"
+#include "kinex/consent/v1/consent.grpc.pb.h"
+#include "kinex/exchange/v1/exchange.grpc.pb.h"
+#include "services/common/file_util.h"
+#include "services/common/status_macros.h"
+#include "services/common/tls.h"
+#include "tests/integration/cluster.h"
+#include "tests/testing/paths.h"
+#include "tests/testing/test_pki.h"
+
+ABSL_FLAG(int, callers, 64, "Concurrent outstanding calls (default 64; soak: use fewer)");
+ABSL_FLAG(int, client_threads, 2, "Client threads, each with its own CompletionQueue and channel");
+ABSL_FLAG(double, seconds, 10, "Measured seconds per system (benchmark)");
+ABSL_FLAG(double, warmup_seconds, 2, "Warm-up seconds before measuring (benchmark)");
+ABSL_FLAG(std::string, mode, "all", "Kinex topology: all (one process) or microservices");
+ABSL_FLAG(std::string, only, "both", "kinex, baseline or both (benchmark)");
+ABSL_FLAG(std::string, record, "full",
+          "full: the demo child padded with attendance sessions to --record_bytes; "
+          "demo: the demo child as it is");
+ABSL_FLAG(int, record_bytes, 8192, "Target serialized size of the assembled record (full)");
+ABSL_FLAG(bool, soak, false, "Run the mixed-load soak instead of the benchmark");
+ABSL_FLAG(double, minutes, 10, "Soak length in minutes");
+ABSL_FLAG(double, rss_warmup_seconds, 60, "Soak: memory growth is measured after this");
+ABSL_FLAG(double, sample_seconds, 10, "Soak: resident memory sampling period");
+
+namespace kinex::bench {
+namespace {
+
+namespace cv1 = kinex::common::v1;
+namespace ev1 = kinex::exchange::v1;
+namespace av1 = kinex::audit::v1;
+namespace consv1 = kinex::consent::v1;
+namespace rv1 = kinex::record::v1;
+using kinex::testing::KinexCluster;
+
+constexpr char kActor[] = "kinex-bench practitioner";
+
+struct Agency {
+  std::string kind;
+  std::string code;
+  std::string role;
+  std::string CertBase() const { return absl::StrCat("agencies/", kind, "-", code, "-", role); }
+};
+const Agency kLaSw{"local-authority", "E09000033", "social-worker"};
+const Agency kIro{"local-authority", "E09000033", "independent-reviewing-officer"};
+const Agency kVsh{"virtual-school", "E09000033", "virtual-school-head"};
+const Agency kDsl{"school", "137000", "designated-safeguarding-lead"};
+const Agency kDt{"school", "137000", "designated-teacher"};
+const Agency kOtherDsl{"school", "141999", "designated-safeguarding-lead"};
+const Agency kHealth{"health", "Y01234", "health-practitioner"};
+const Agency kPolice{"police", "01", "public-protection-officer"};
+const Agency kAuditor{"auditor", "kinex-dpo", "auditor"};
+
+// Makes the test PKI if it is missing (the script is idempotent).
+absl::Status EnsurePki() {
+  const std::string dir = kinex::testing::TestPkiDir();
+  if (std::filesystem::exists(dir + "/ca.pem") &&
+      std::filesystem::exists(dir + "/agencies/" + std::string("auditor-kinex-dpo-auditor.pem"))) {
+    return absl::OkStatus();
+  }
+  const std::string cmd = absl::StrCat(kinex::testing::SourceDir(), "/certs/make-dev-pki.sh '",
+                                       dir, "' >/dev/null");
+  if (std::system(cmd.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("failed: ", cmd));
+  }
+  return absl::OkStatus();
+}
+
+TlsFiles FilesFor(const std::string& cert_base) {
+  const std::string pki = kinex::testing::TestPkiDir();
+  TlsFiles f;
+  f.ca_file = pki + "/ca.pem";
+  f.cert_file = absl::StrCat(pki, "/", cert_base, ".pem");
+  f.key_file = absl::StrCat(pki, "/", cert_base, ".key");
+  f.crl_dir = pki + "/crl";
+  return f;
+}
+
+// An mTLS channel of its own (its own connection: `index` makes the channel
+// arguments differ, so gRPC does not share the subchannel).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewChannel(const std::string& address,
+                                                          const std::string& cert_base,
+                                                          int index) {
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
+                         MakeChannelCredentials(FilesFor(cert_base)));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetInt("kinex.bench.channel_index", index);
+  return grpc::CreateCustomChannel(address, creds, args);
+}
+
+absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, ": ", s.error_message()));
+}
+
+// ---------------------------------------------------------------------------
+// Seeding.
+
+absl::StatusOr<ev1::PublishRecordRequest> ReadPart(const std::string& file) {
+  KINEX_ASSIGN_OR_RETURN(std::string json, ReadFileToString(file));
+  ev1::PublishRecordRequest req;
+  if (!google::protobuf::util::JsonStringToMessage(json, &req).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": not a PublishRecordRequest in JSON"));
+  }
+  return req;
+}
+
+absl::StatusOr<ev1::PublishRecordResponse> PublishSync(const std::string& address,
+                                                       const Agency& a,
+                                                       const ev1::PublishRecordRequest& req) {
+  KINEX_ASSIGN_OR_RETURN(auto channel, NewChannel(address, a.CertBase(), 0));
+  auto stub = ev1::Exchange::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-kinex-actor", kActor);
+  ev1::PublishRecordResponse resp;
+  KINEX_RETURN_IF_ERROR(FromGrpc(stub->PublishRecord(&ctx, req, &resp),
+                                 absl::StrCat("PublishRecord as ", a.CertBase())));
+  return resp;
+}
+
+// Adds `n` morning/afternoon attendance sessions on school days from
+// September 2025 to the school part.
+void AddAttendanceSessions(rv1::ChildRecord& record, int n, const std::string& urn) {
+  static const char* const kCodes[] = {"/", "\\", "/", "\\", "I", "M", "/", "\\", "O", "C"};
+  absl::CivilDay day(2025, 9, 1);
+  int added = 0;
+  while (added < n) {
+    const absl::Weekday wd = absl::GetWeekday(day);
+    if (wd != absl::Weekday::saturday && wd != absl::Weekday::sunday) {
+      for (rv1::SessionHalf half : {rv1::AM, rv1::PM}) {
+        if (added == n) break;
+        rv1::AttendanceSession* s = record.mutable_education()->add_attendance_sessions();
+        s->mutable_date()->set_year(static_cast<int>(day.year()));
+        s->mutable_date()->set_month(day.month());
+        s->mutable_date()->set_day(day.day());
+        s->set_half(half);
+        s->set_code(kCodes[added % 10]);
+        s->set_school_urn(urn);
+        ++added;
+      }
+    }
+    day += 1;
+  }
+}
+
+// One published part that the soak may republish: who owns it and its etag.
+struct Part {
+  Agency owner;
+  ev1::PublishRecordRequest request;  // child by kinex id, no etag
+  std::string etag;
+  std::string stale_etag;  // an etag this part had before: always stale now
+  bool busy = false;
+};
+
+struct Seeded {
+  std::map<std::string, std::string> kinex_ids;  // demo slug -> kinex id
+  std::vector<Part> parts;
+};
+
+// Publishes a demo child from tools/demo/children/<slug>: the LA part first
+// (by its la_child_id), then every other part by the returned kinex id.
+absl::Status SeedChild(const std::string& address, const std::string& slug, Seeded& out,
+                       int extra_sessions) {
+  const std::string dir = kinex::testing::SourceDir() + "/tools/demo/children/" + slug;
+  const std::string la_code = slug == "esme-caldwell"     ? "E08000025"
+                              : slug == "tomos-pritchard" ? "W06000015"
+                                                          : "E09000033";
+  const std::string urn = slug == "esme-caldwell" ? "141999" : "137000";
+  struct Owned {
+    const char* file;
+    Agency owner;
+  };
+  const std::vector<Owned> files = {
+      {"la.json", {"local-authority", la_code, "social-worker"}},
+      {"school.json", {"school", urn, "designated-teacher"}},
+      {"health.json", kHealth},
+      {"virtual-school.json", {"virtual-school", la_code, "virtual-school-head"}},
+      {"police.json", kPolice},
+  };
+  std::string kid;
+  for (const Owned& o : files) {
+    const std::string path = dir + "/" + o.file;
+    if (!std::filesystem::exists(path)) continue;
+    KINEX_ASSIGN_OR_RETURN(ev1::PublishRecordRequest req, ReadPart(path));
+    if (!kid.empty()) req.mutable_child()->set_kinex_id(kid);
+    if (std::string(o.file) == "school.json" && extra_sessions > 0) {
+      AddAttendanceSessions(*req.mutable_record(), extra_sessions, urn);
+    }
+    KINEX_ASSIGN_OR_RETURN(ev1::PublishRecordResponse resp, PublishSync(address, o.owner, req));
+    kid = resp.kinex_id();
+    Part part{o.owner, req, resp.etag(), "", false};
+    part.request.mutable_child()->set_kinex_id(kid);
+    out.parts.push_back(std::move(part));
+  }
+  out.kinex_ids[slug] = kid;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ev1::GetChildRecordResponse> GetSync(const std::string& address, const Agency& a,
+                                                    const std::string& kinex_id,
+                                                    cv1::Purpose purpose) {
+  KINEX_ASSIGN_OR_RETURN(auto channel, NewChannel(address, a.CertBase(), 0));
+  auto stub = ev1::Exchange::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-kinex-actor", kActor);
+  ev1::GetChildRecordRequest req;
+  req.mutable_child()->set_kinex_id(kinex_id);
+  req.set_purpose(purpose);
+  ev1::GetChildRecordResponse resp;
+  KINEX_RETURN_IF_ERROR(FromGrpc(stub->GetChildRecord(&ctx, req, &resp),
+                                 absl::StrCat("GetChildRecord as ", a.CertBase())));
+  return resp;
+}
+
+// The audit log's size, from a signed tree head fetched as the auditor.
+absl::StatusOr<uint64_t> AuditTreeSize(const KinexCluster& cluster, const std::string& mode) {
+  const std::string address =
+      mode == "all" ? cluster.gateway_address() : cluster.address("audit");
+  KINEX_ASSIGN_OR_RETURN(auto channel, NewChannel(address, kAuditor.CertBase(), 0));
+  auto stub = av1::Audit::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-kinex-actor", kActor);
+  av1::SignedTreeHead head;
+  KINEX_RETURN_IF_ERROR(FromGrpc(stub->GetSignedTreeHead(&ctx, {}, &head),
+                                 "GetSignedTreeHead as the auditor"));
+  return head.tree_size();
+}
+
+// ---------------------------------------------------------------------------
+// Resident memory of the kinex processes this process started.
+
+std::vector<pid_t> KinexChildPids() {
+  std::vector<pid_t> pids;
+  const pid_t self = getpid();
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    int pid = 0;
+    if (!absl::SimpleAtoi(name, &pid)) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // pid (comm) state ppid ...: comm may hold spaces, so parse after ')'.
+    const size_t close = line.rfind(')');
+    const size_t open = line.find('(');
+    if (close == std::string::npos || open == std::string::npos) continue;
+    const std::string comm = line.substr(open + 1, close - open - 1);
+    std::vector<std::string> rest = absl::StrSplit(line.substr(close + 2), ' ');
+    int ppid = 0;
+    if (rest.size() < 2 || !absl::SimpleAtoi(rest[1], &ppid)) continue;
+    if (ppid == self && comm == "kinex") pids.push_back(pid);
+  }
+  return pids;
+}
+
+// A field of /proc/<pid>/status in kB (VmRSS, RssAnon, RssFile), or -1.
+int64_t StatusKb(pid_t pid, const std::string& field = "VmRSS") {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) {
+      int64_t kb = 0;
+      std::string digits;
+      for (char c : line) {
+        if (c >= '0' && c <= '9') digits.push_back(c);
+      }
+      if (absl::SimpleAtoi(digits, &kb)) return kb;
+    }
+  }
+  return -1;
+}
+
+// CPU seconds (user + system) used so far by `pid`, from /proc/<pid>/stat.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  // After "pid (comm) ": state is field 3; utime and stime are fields 14, 15.
+  std::vector<std::string> rest = absl::StrSplit(line.substr(close + 2), ' ');
+  int64_t utime = 0, stime = 0;
+  if (rest.size() < 13 || !absl::SimpleAtoi(rest[11], &utime) ||
+      !absl::SimpleAtoi(rest[12], &stime)) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds used by the kinex processes this process started, and by this
+// process itself (the client; in the baseline run also the baseline server).
+struct CpuUse {
+  double kinex = 0;
+  double self = 0;
+};
+CpuUse CpuNow() {
+  CpuUse c;
+  for (pid_t p : KinexChildPids()) c.kinex += ProcessCpuSeconds(p);
+  c.self = ProcessCpuSeconds(getpid());
+  return c;
+}
+
+std::string CpuLine(const CpuUse& before, const CpuUse& after, int64_t calls) {
+  const double n = calls > 0 ? static_cast<double>(calls) : 1;
+  return absl::StrFormat(
+      "cpu: kinex processes %.2f s (%.0f us/call), kinex-bench process %.2f s (%.0f us/call)",
+      after.kinex - before.kinex, 1e6 * (after.kinex - before.kinex) / n,
+      after.self - before.self, 1e6 * (after.self - before.self) / n);
+}
+
+// The data directory of a kinex process (its --config file's directory).
+std::string DataDirOf(pid_t pid) {
+  std::ifstream f(absl::StrCat("/proc/", pid, "/cmdline"));
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  for (absl::string_view arg : absl::StrSplit(all, '\0')) {
+    if (absl::ConsumePrefix(&arg, "--config=")) {
+      return std::filesystem::path(std::string(arg)).parent_path().string();
+    }
+  }
+  return "";
+}
+
+// "audit 12.3 MB, records 1.0 MB, ..." for the SQLite files (with WAL) in `dir`.
+std::string StoreSizes(const std::string& dir) {
+  std::map<std::string, uintmax_t> sizes;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    const std::string name = e.path().filename().string();
+    if (name.find(".db") == std::string::npos && name.find("sqlite") == std::string::npos) {
+      continue;
+    }
+    sizes[name.substr(0, name.find('.'))] += e.file_size(ec);
+  }
+  std::vector<std::string> parts;
+  for (const auto& [name, bytes] : sizes) {
+    parts.push_back(absl::StrFormat("%s %.1f MB", name, static_cast<double>(bytes) / 1e6));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+std::string LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string line;
+  std::getline(f, line);
+  return line;
+}
+
+std::string MachineLine() {
+  return absl::StrCat("machine: nproc=", std::thread::hardware_concurrency(),
+                      " loadavg=\"", LoadAverage(), "\"");
+}
+
+// ---------------------------------------------------------------------------
+// Reporting.
+
+std::string CodeName(grpc::StatusCode code) {
+  static const char* const kNames[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  const int i = static_cast<int>(code);
+  return i >= 0 && i <= 16 ? kNames[i] : absl::StrCat("CODE_", i);
+}
+
+std::string Codes(const std::map<grpc::StatusCode, int64_t>& codes, bool errors_only) {
+  std::vector<std::string> parts;
+  for (const auto& [code, n] : codes) {
+    if (errors_only && code == grpc::StatusCode::OK) continue;
+    parts.push_back(absl::StrCat(CodeName(code), "=", n));
+  }
+  return parts.empty() ? "none" : absl::StrJoin(parts, " ");
+}
+
+struct Summary {
+  std::string name;
+  int64_t calls = 0;
+  int64_t ok = 0;
+  double throughput = 0;  // calls/s completed in the window
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;
+  std::map<grpc::StatusCode, int64_t> codes;
+};
+
+Summary Summarize(const std::string& name, const LoadReport& r) {
+  Summary s;
+  s.name = name;
+  s.calls = r.WindowCalls();
+  s.ok = r.WindowOk();
+  s.throughput = static_cast<double>(s.calls) / absl::ToDoubleSeconds(r.window);
+  const std::vector<uint32_t> lat = r.SortedWindowLatencies();
+  s.p50 = PercentileMs(lat, 0.50);
+  s.p90 = PercentileMs(lat, 0.90);
+  s.p99 = PercentileMs(lat, 0.99);
+  s.max = lat.empty() ? 0 : lat.back() / 1000.0;
+  for (const auto& [kind, k] : r.kinds) {
+    for (const auto& [code, n] : k.window_codes) s.codes[code] += n;
+  }
+  return s;
+}
+
+void PrintSummary(const Summary& s) {
+  std::cout << absl::StrFormat(
+      "%-9s calls=%d errors=[%s] throughput=%.0f calls/s p50=%.2f ms p90=%.2f ms p99=%.2f ms "
+      "max=%.2f ms\n",
+      s.name, s.calls, Codes(s.codes, true), s.throughput, s.p50, s.p90, s.p99, s.max);
+}
+
+// ---------------------------------------------------------------------------
+// The baseline: a bare mTLS server answering GetChildRecord with a fixed
+// response. No policy, consent or audit.
+
+class BaselineExchange final : public ev1::Exchange::Service {
+ public:
+  explicit BaselineExchange(ev1::GetChildRecordResponse response)
+      : response_(std::move(response)) {}
+  grpc::Status GetChildRecord(grpc::ServerContext*, const ev1::GetChildRecordRequest*,
+                              ev1::GetChildRecordResponse* response) override {
+    *response = response_;
+    return grpc::Status::OK;
+  }
+
+ private:
+  const ev1::GetChildRecordResponse response_;
+};
+
+// ---------------------------------------------------------------------------
+// The benchmark.
+
+LoadDriver::Options DriverOptions(double warmup, double seconds) {
+  LoadDriver::Options o;
+  o.callers = absl::GetFlag(FLAGS_callers);
+  o.threads = absl::GetFlag(FLAGS_client_threads);
+  o.warmup = absl::Seconds(warmup);
+  o.duration = absl::Seconds(seconds);
+  return o;
+}
+
+// Drives GetChildRecord load at `address` as the LA social worker.
+absl::StatusOr<LoadReport> DriveReads(const std::string& address, const std::string& kinex_id,
+                                      const LoadDriver::Options& options) {
+  std::vector<std::unique_ptr<ev1::Exchange::Stub>> stubs;
+  for (int t = 0; t < std::max(1, options.threads); ++t) {
+    KINEX_ASSIGN_OR_RETURN(auto channel, NewChannel(address, kLaSw.CertBase(), t + 1));
+    if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
+      return absl::UnavailableError(absl::StrCat("could not connect to ", address));
+    }
+    stubs.push_back(ev1::Exchange::NewStub(channel));
+  }
+  ev1::GetChildRecordRequest req;
+  req.mutable_child()->set_kinex_id(kinex_id);
+  req.set_purpose(cv1::CARE_PLANNING);
+  return LoadDriver::Run(options, [&](int thread, grpc::CompletionQueue* cq) {
+    auto call = std::make_unique<UnaryCall<ev1::GetChildRecordResponse>>("GetChildRecord");
+    call->ctx.AddMetadata("x-kinex-actor", kActor);
+    call->reader = stubs[thread]->PrepareAsyncGetChildRecord(&call->ctx, req, cq);
+    return call;
+  });
+}
+
+int RunBenchmark() {
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  const std::string only = absl::GetFlag(FLAGS_only);
+  const bool run_kinex = only == "both" || only == "kinex";
+  const bool run_baseline = only == "both" || only == "baseline";
+  std::cout << MachineLine() << "\n";
+  std::cout << absl::StrFormat(
+      "config: callers=%d client_threads=%d warmup=%.0fs seconds=%.0fs mode=%s record=%s\n",
+      absl::GetFlag(FLAGS_callers), absl::GetFlag(FLAGS_client_threads),
+      absl::GetFlag(FLAGS_warmup_seconds), absl::GetFlag(FLAGS_seconds), mode,
+      absl::GetFlag(FLAGS_record));
+
+  // The Kinex stack (also the source of the record the baseline serves).
+  auto cluster = KinexCluster::Start(
+      {.mode = mode == "microservices" ? KinexCluster::Mode::kMicroservices
+                                       : KinexCluster::Mode::kAllInOne,
+       .postgres = false,
+       .extra_config = "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 }\n"});
+  if (!cluster.ok()) {
+    std::cerr << "starting Kinex: " << cluster.status() << "\n";
+    return 1;
+  }
+  const std::string gw = (*cluster)->gateway_address();
+
+  // Seed: the demo child, then (full) pad the school part so the assembled
+  // record is about --record_bytes.
+  Seeded seeded;
+  if (absl::Status s = SeedChild(gw, "maisie-thornbury", seeded, 0); !s.ok()) {
+    std::cerr << "seeding: " << s << "\n";
+    return 1;
+  }
+  const std::string kid = seeded.kinex_ids["maisie-thornbury"];
+  if (absl::GetFlag(FLAGS_record) == "full") {
+    auto first = GetSync(gw, kLaSw, kid, cv1::CARE_PLANNING);
+    if (!first.ok()) {
+      std::cerr << first.status() << "\n";
+      return 1;
+    }
+    rv1::ChildRecord one, two;
+    AddAttendanceSessions(one, 1, "137000");
+    AddAttendanceSessions(two, 2, "137000");
+    const int64_t per = static_cast<int64_t>(two.ByteSizeLong() - one.ByteSizeLong());
+    const int64_t missing =
+        absl::GetFlag(FLAGS_record_bytes) - static_cast<int64_t>(first->record().ByteSizeLong());
+    const int n = missing > 0 ? static_cast<int>(missing / per) : 0;
+    for (Part& p : seeded.parts) {
+      if (p.owner.kind != "school") continue;
+      ev1::PublishRecordRequest update = p.request;
+      AddAttendanceSessions(*update.mutable_record(), n, "137000");
+      update.set_etag(p.etag);
+      auto done = PublishSync(gw, p.owner, update);
+      if (!done.ok()) {
+        std::cerr << "padding the school part: " << done.status() << "\n";
+        return 1;
+      }
+      update.clear_etag();
+      p.request = std::move(update);
+      p.stale_etag = p.etag;
+      p.etag = done->etag();
+    }
+    std::cout << "seeded: school part padded with " << n << " attendance sessions (" << per
+              << " bytes each)\n";
+  }
+  auto check = GetSync(gw, kLaSw, kid, cv1::CARE_PLANNING);
+  if (!check.ok()) {
+    std::cerr << "first GetChildRecord: " << check.status() << "\n";
+    return 1;
+  }
+  std::cout << "first Kinex reply: OK, record " << check->record().ByteSizeLong()
+            << " bytes, whole response " << check->ByteSizeLong() << " bytes ("
+            << check->receipt().disclosed_paths_size() << " disclosed paths, "
+            << check->receipt().withheld_size() << " withheld categories)\n";
+
+  // The unredacted record: every published part merged, as records stores
+  // them. The baseline returns it with the same receipt bytes Kinex sent,
+  // so both replies are about the same size on the wire.
+  ev1::GetChildRecordResponse baseline_reply;
+  {
+    rv1::ChildRecord full;
+    for (const Part& p : seeded.parts) full.MergeFrom(p.request.record());
+    full.mutable_identity()->set_kinex_id(kid);
+    *baseline_reply.mutable_record() = std::move(full);
+    *baseline_reply.mutable_receipt() = check->receipt();
+    baseline_reply.set_request_id(check->request_id());
+  }
+  std::cout << "baseline reply: record " << baseline_reply.record().ByteSizeLong()
+            << " bytes (unredacted), whole response " << baseline_reply.ByteSizeLong()
+            << " bytes\n";
+
+  const LoadDriver::Options options =
+      DriverOptions(absl::GetFlag(FLAGS_warmup_seconds), absl::GetFlag(FLAGS_seconds));
+  std::optional<Summary> kinex_summary, baseline_summary;
+
+  if (run_kinex) {
+    auto before = AuditTreeSize(**cluster, mode);
+    if (!before.ok()) {
+      std::cerr << before.status() << "\n";
+      return 1;
+    }
+    std::cout << "running Kinex (" << mode << ") ..." << std::endl;
+    const CpuUse cpu0 = CpuNow();
+    auto report = DriveReads(gw, kid, options);
+    const CpuUse cpu1 = CpuNow();
+    if (!report.ok()) {
+      std::cerr << report.status() << "\n";
+      return 1;
+    }
+    auto after = AuditTreeSize(**cluster, mode);
+    if (!after.ok()) {
+      std::cerr << after.status() << "\n";
+      return 1;
+    }
+    kinex_summary = Summarize("kinex", *report);
+    PrintSummary(*kinex_summary);
+    std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all "
+              << report->TotalCalls() << " calls (warm-up included)\n";
+    const auto& all = report->kinds["GetChildRecord"].all_codes;
+    const int64_t all_ok = all.count(grpc::StatusCode::OK) ? all.at(grpc::StatusCode::OK) : 0;
+    const int64_t delta = static_cast<int64_t>(*after - *before);
+    std::cout << absl::StrFormat(
+        "kinex audit: tree_size %d -> %d (+%d); successful calls including warm-up %d; "
+        "all calls [%s]: %s\n",
+        *before, *after, delta, all_ok, Codes(all, false),
+        delta == all_ok ? "OK, one event per successful call"
+                        : "MISMATCH: not one event per successful call");
+    std::cout << MachineLine() << "\n";
+  }
+  if (run_baseline) {
+    kinex::TlsFiles files = kinex::testing::ServiceTlsFiles("gateway");
+    auto creds = MakeServerCredentials(files);
+    if (!creds.ok()) {
+      std::cerr << creds.status() << "\n";
+      return 1;
+    }
+    BaselineExchange service(baseline_reply);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", *creds, &port);
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (server == nullptr || port == 0) {
+      std::cerr << "baseline server did not start\n";
+      return 1;
+    }
+    const std::string address = absl::StrCat("localhost:", port);
+    auto first = GetSync(address, kLaSw, kid, cv1::CARE_PLANNING);
+    if (!first.ok()) {
+      std::cerr << "baseline first call: " << first.status() << "\n";
+      return 1;
+    }
+    std::cout << "running baseline (bare mTLS server in-process) ..." << std::endl;
+    const CpuUse cpu0 = CpuNow();
+    auto report = DriveReads(address, kid, options);
+    const CpuUse cpu1 = CpuNow();
+    server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    if (!report.ok()) {
+      std::cerr << report.status() << "\n";
+      return 1;
+    }
+    baseline_summary = Summarize("baseline", *report);
+    PrintSummary(*baseline_summary);
+    std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all "
+              << report->TotalCalls() << " calls (client and baseline server)\n";
+    std::cout << MachineLine() << "\n";
+  }
+  if (kinex_summary && baseline_summary) {
+    const double ratio = baseline_summary->throughput > 0
+                             ? kinex_summary->throughput / baseline_summary->throughput
+                             : 0;
+    std::cout << absl::StrFormat(
+        "kinex/baseline throughput ratio: %.1f%% (target >= 50%%: %s); kinex p99 %.2f ms "
+        "(target <= 20 ms: %s)\n",
+        100 * ratio, ratio >= 0.5 ? "met" : "NOT met", kinex_summary->p99,
+        kinex_summary->p99 <= 20 ? "met" : "NOT met");
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// The soak.
+
+class Soak {
+ public:
+  Soak(const KinexCluster& cluster, Seeded seeded)
+      : cluster_(cluster),
+        ids_(seeded.kinex_ids),
+        seeded_parts_size_(seeded.parts.size()),
+        seeded_(std::move(seeded)) {}
+
+  // Opens one channel per agency per client thread (before the run).
+  absl::Status Connect(int threads) {
+    std::vector<Agency> agencies = {kLaSw, kIro,    kVsh,    kDsl,    kDt,
+                                    kOtherDsl, kHealth, kPolice, kAuditor};
+    {
+      absl::MutexLock lock(&mu_);
+      for (const Part& p : seeded_.parts) agencies.push_back(p.owner);
+    }
+    for (int t = 0; t < threads; ++t) {
+      std::map<std::string, Stubs> by_agency;
+      for (const Agency& a : agencies) {
+        if (by_agency.count(a.CertBase())) continue;
+        KINEX_ASSIGN_OR_RETURN(auto ch,
+                               NewChannel(cluster_.gateway_address(), a.CertBase(), t + 1));
+        by_agency[a.CertBase()] = {ev1::Exchange::NewStub(ch), consv1::Consent::NewStub(ch)};
+      }
+      stubs_.push_back(std::move(by_agency));
+    }
+    return absl::OkStatus();
+  }
+
+  // The next operation, by weight.
+  std::unique_ptr<Call> Next(int thread, grpc::CompletionQueue* cq) {
+    int pick;
+    {
+      absl::MutexLock lock(&mu_);
+      pick = std::uniform_int_distribution<int>(0, 99)(rng_);
+    }
+    const std::string& maisie = ids_.at("maisie-thornbury");
+    const std::string& leo = ids_.at("leo-ashworth");
+    const std::string& esme = ids_.at("esme-caldwell");
+    const std::string& ruby = ids_.at("ruby-hartwell");
+    const std::string why = "Soak: reviewing the care plan ahead of a statutory visit";
+    const std::string urgent = "Child reported missing overnight; urgent risk assessment";
+    using C = grpc::StatusCode;
+    // Allowed reads.
+    if (pick < 20) return Read(thread, cq, "read.la_sw.care_planning", kLaSw, maisie,
+                               cv1::CARE_PLANNING, "", false, {C::OK});
+    if (pick < 30) return Read(thread, cq, "read.vsh.education_support", kVsh, leo,
+                               cv1::EDUCATION_SUPPORT, "", false, {C::OK});
+    if (pick < 38) return Read(thread, cq, "read.dsl.safeguarding", kDsl, ruby,
+                               cv1::SAFEGUARDING, "", false, {C::OK});
+    if (pick < 46) return Read(thread, cq, "read.health.health_care", kHealth, maisie,
+                               cv1::HEALTH_CARE, why, false, {C::OK});
+    if (pick < 52) return Read(thread, cq, "read.iro.care_planning", kIro, maisie,
+                               cv1::CARE_PLANNING, why, false, {C::OK});
+    if (pick < 58) return Read(thread, cq, "read.police.safeguarding", kPolice, maisie,
+                               cv1::SAFEGUARDING, why, false, {C::OK});
+    // Break-glass.
+    if (pick < 63) return Read(thread, cq, "read.police.break_glass", kPolice, maisie,
+                               cv1::SAFEGUARDING, urgent, true, {C::OK});
+    // Denials.
+    if (pick < 67) return Read(thread, cq, "deny.auditor_read", kAuditor, maisie,
+                               cv1::SAFEGUARDING, "", false, {C::PERMISSION_DENIED});
+    if (pick < 71) return Read(thread, cq, "deny.school_out_of_scope", kOtherDsl, maisie,
+                               cv1::SAFEGUARDING, "", false, {C::PERMISSION_DENIED});
+    if (pick < 74) return Read(thread, cq, "deny.vsh_other_la", kVsh, esme,
+                               cv1::EDUCATION_SUPPORT, "", false, {C::PERMISSION_DENIED});
+    if (pick < 76) return Read(thread, cq, "deny.unknown_child", kLaSw,
+                               "kx_0000benchunknownchild0000", cv1::CARE_PLANNING, "", false,
+                               {C::PERMISSION_DENIED});
+    // Invalid break-glass: refused before any decision (not audited).
+    if (pick < 77) return Read(thread, cq, "invalid.break_glass_short_justification", kPolice,
+                               maisie, cv1::SAFEGUARDING, "urgent", true,
+                               {C::INVALID_ARGUMENT});
+    // Publishes.
+    if (pick < 85) return Publish(thread, cq, false);
+    if (pick < 87) return Publish(thread, cq, true);
+    // Consent changes.
+    if (pick < 93) return ConsentChange(thread, cq, maisie, leo);
+    if (pick < 95) return ConsentDenied(thread, cq, maisie);
+    return Read(thread, cq, "read.la_sw.care_planning", kLaSw, maisie, cv1::CARE_PLANNING, "",
+                false, {C::OK});
+  }
+
+  int64_t decisions() const { return decisions_.load(); }
+
+ private:
+  struct Stubs {
+    std::unique_ptr<ev1::Exchange::Stub> exchange;
+    std::unique_ptr<consv1::Consent::Stub> consent;
+  };
+
+  Stubs& StubsFor(int thread, const Agency& a) { return stubs_[thread].at(a.CertBase()); }
+
+  std::unique_ptr<Call> Read(int thread, grpc::CompletionQueue* cq, const std::string& kind,
+                             const Agency& a, const std::string& kid, cv1::Purpose purpose,
+                             const std::string& justification, bool break_glass,
+                             std::set<grpc::StatusCode> expected) {
+    auto call = std::make_unique<UnaryCall<ev1::GetChildRecordResponse>>(kind);
+    call->expected = std::move(expected);
+    call->ctx.AddMetadata("x-kinex-actor", kActor);
+    ev1::GetChildRecordRequest req;
+    req.mutable_child()->set_kinex_id(kid);
+    req.set_purpose(purpose);
+    req.set_justification(justification);
+    req.set_break_glass(break_glass);
+    call->on_done = [this](Call& c) {
+      const grpc::StatusCode code = c.status.error_code();
+      if (code == grpc::StatusCode::OK || code == grpc::StatusCode::PERMISSION_DENIED) {
+        decisions_.fetch_add(1);
+      }
+    };
+    call->reader = StubsFor(thread, a).exchange->PrepareAsyncGetChildRecord(&call->ctx, req, cq);
+    return call;
+  }
+
+  // Republishes a part with its current etag (an update: the attendance
+  // summary changes), or with a stale one (expected ABORTED). Parts are
+  // updated one at a time each; when every part is busy, reads instead.
+  std::unique_ptr<Call> Publish(int thread, grpc::CompletionQueue* cq, bool stale) {
+    ev1::PublishRecordRequest req;
+    Agency owner;
+    size_t index = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      std::vector<size_t> free;
+      for (size_t i = 0; i < seeded_.parts.size(); ++i) {
+        const Part& p = seeded_.parts[i];
+        if (stale ? !p.stale_etag.empty() : !p.busy) free.push_back(i);
+      }
+      if (free.empty()) {
+        stale = false;
+      } else {
+        index = free[std::uniform_int_distribution<size_t>(0, free.size() - 1)(rng_)];
+        Part& p = seeded_.parts[index];
+        req = p.request;
+        req.set_etag(stale ? p.stale_etag : p.etag);
+        owner = p.owner;
+        if (!stale) p.busy = true;
+        ++publish_serial_;
+        // A real change to school parts, so a new version differs.
+        if (p.owner.kind == "school") {
+          req.mutable_record()->mutable_education()->mutable_attendance_summary()
+              ->set_possible_sessions(100 + static_cast<int>(publish_serial_ % 1000));
+        }
+      }
+      if (free.empty()) index = seeded_.parts.size();
+    }
+    if (index == seeded_parts_size_) {
+      return Read(thread, cq, "read.la_sw.care_planning", kLaSw, ids_.at("maisie-thornbury"),
+                  cv1::CARE_PLANNING, "", false, {grpc::StatusCode::OK});
+    }
+    auto call = std::make_unique<UnaryCall<ev1::PublishRecordResponse>>(
+        stale ? "publish.stale_etag" : "publish.update");
+    call->expected = {stale ? grpc::StatusCode::ABORTED : grpc::StatusCode::OK};
+    call->ctx.AddMetadata("x-kinex-actor", kActor);
+    if (!stale) {
+      call->on_done = [this, index](Call& c) {
+        auto& typed = static_cast<UnaryCall<ev1::PublishRecordResponse>&>(c);
+        absl::MutexLock lock(&mu_);
+        Part& p = seeded_.parts[index];
+        if (c.status.ok()) {
+          p.stale_etag = p.etag;
+          p.etag = typed.response.etag();
+        }
+        p.busy = false;
+      };
+    }
+    call->reader = StubsFor(thread, owner).exchange->PrepareAsyncPublishRecord(&call->ctx, req, cq);
+    return call;
+  }
+
+  // Records a consent (the LA social worker for Maisie, or the VSH for Leo)
+  // or withdraws one recorded earlier by the same agency.
+  std::unique_ptr<Call> ConsentChange(int thread, grpc::CompletionQueue* cq,
+                                      const std::string& maisie, const std::string& leo) {
+    std::string withdraw_id;
+    Agency who;
+    bool by_vsh;
+    {
+      absl::MutexLock lock(&mu_);
+      by_vsh = std::uniform_int_distribution<int>(0, 1)(rng_) == 1;
+      auto& queue = by_vsh ? vsh_consents_ : la_consents_;
+      const bool withdraw = !queue.empty() &&
+                            (queue.size() > 50 || std::uniform_int_distribution<int>(0, 1)(rng_));
+      if (withdraw) {
+        withdraw_id = queue.front();
+        queue.pop_front();
+      }
+      who = by_vsh ? kVsh : kLaSw;
+    }
+    if (!withdraw_id.empty()) {
+      auto call = std::make_unique<UnaryCall<consv1::WithdrawConsentResponse>>(
+          by_vsh ? "consent.withdraw.vsh" : "consent.withdraw.la_sw");
+      call->ctx.AddMetadata("x-kinex-actor", kActor);
+      consv1::WithdrawConsentRequest req;
+      req.set_consent_id(withdraw_id);
+      req.set_reason("Soak: the person with parental responsibility changed their mind");
+      call->reader = StubsFor(thread, who).consent->PrepareAsyncWithdrawConsent(&call->ctx, req, cq);
+      return call;
+    }
+    auto call = std::make_unique<UnaryCall<consv1::RecordConsentResponse>>(
+        by_vsh ? "consent.record.vsh" : "consent.record.la_sw");
+    call->ctx.AddMetadata("x-kinex-actor", kActor);
+    consv1::RecordConsentRequest req;
+    req.mutable_child()->set_kinex_id(by_vsh ? leo : maisie);
+    auto* grant = req.mutable_entry()->mutable_consent();
+    grant->set_decision(consv1::CONSENT_GIVEN);
+    grant->mutable_given_by()->set_kind(consv1::PARENTAL_RESPONSIBILITY_HOLDER);
+    grant->mutable_given_by()->set_name(by_vsh ? "Margaret Ashworth" : "Jean Thornbury");
+    grant->mutable_given_by()->set_relationship(by_vsh ? consv1::SPECIAL_GUARDIAN
+                                                       : consv1::OTHER_PR_HOLDER);
+    grant->mutable_scope()->add_categories(rv1::HEALTH);
+    grant->mutable_scope()->add_recipient_kinds(cv1::VIRTUAL_SCHOOL);
+    grant->mutable_scope()->add_purposes(cv1::EDUCATION_SUPPORT);
+    call->on_done = [this, by_vsh](Call& c) {
+      if (!c.status.ok()) return;
+      auto& typed = static_cast<UnaryCall<consv1::RecordConsentResponse>&>(c);
+      absl::MutexLock lock(&mu_);
+      (by_vsh ? vsh_consents_ : la_consents_).push_back(typed.response.consent_id());
+    };
+    call->reader = StubsFor(thread, who).consent->PrepareAsyncRecordConsent(&call->ctx, req, cq);
+    return call;
+  }
+
+  // A school may not record consent: expected PERMISSION_DENIED.
+  std::unique_ptr<Call> ConsentDenied(int thread, grpc::CompletionQueue* cq,
+                                      const std::string& maisie) {
+    auto call = std::make_unique<UnaryCall<consv1::RecordConsentResponse>>(
+        "deny.consent_record_by_school");
+    call->expected = {grpc::StatusCode::PERMISSION_DENIED};
+    call->ctx.AddMetadata("x-kinex-actor", kActor);
+    consv1::RecordConsentRequest req;
+    req.mutable_child()->set_kinex_id(maisie);
+    auto* grant = req.mutable_entry()->mutable_consent();
+    grant->set_decision(consv1::CONSENT_GIVEN);
+    grant->mutable_given_by()->set_kind(consv1::PARENTAL_RESPONSIBILITY_HOLDER);
+    grant->mutable_given_by()->set_name("Jean Thornbury");
+    grant->mutable_given_by()->set_relationship(consv1::OTHER_PR_HOLDER);
+    grant->mutable_scope()->add_categories(rv1::HEALTH);
+    grant->mutable_scope()->add_recipient_kinds(cv1::SCHOOL);
+    grant->mutable_scope()->add_purposes(cv1::SAFEGUARDING);
+    call->reader = StubsFor(thread, kDsl).consent->PrepareAsyncRecordConsent(&call->ctx, req, cq);
+    return call;
+  }
+
+  const KinexCluster& cluster_;
+  const std::map<std::string, std::string> ids_;  // demo slug -> kinex id
+  const size_t seeded_parts_size_;                 // parts never change in number
+  absl::Mutex mu_;
+  Seeded seeded_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_){42};
+  int64_t publish_serial_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::string> la_consents_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> vsh_consents_ ABSL_GUARDED_BY(mu_);
+  // Written before the run only; read-only while it runs.
+  std::vector<std::map<std::string, Stubs>> stubs_;
+  std::atomic<int64_t> decisions_{0};
+};
+
+int RunSoak() {
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  const double minutes = absl::GetFlag(FLAGS_minutes);
+  std::cout << MachineLine() << "\n";
+  std::cout << absl::StrFormat("soak: callers=%d client_threads=%d minutes=%.1f mode=%s\n",
+                               absl::GetFlag(FLAGS_callers),
+                               absl::GetFlag(FLAGS_client_threads), minutes, mode);
+  auto cluster = KinexCluster::Start(
+      {.mode = mode == "microservices" ? KinexCluster::Mode::kMicroservices
+                                       : KinexCluster::Mode::kAllInOne,
+       .postgres = false,
+       .extra_config = "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 }\n"});
+  if (!cluster.ok()) {
+    std::cerr << "starting Kinex: " << cluster.status() << "\n";
+    return 1;
+  }
+  const std::string gw = (*cluster)->gateway_address();
+  const std::vector<pid_t> pids = KinexChildPids();
+  if (pids.empty()) {
+    std::cerr << "could not find the kinex process(es) under /proc\n";
+    return 1;
+  }
+  const std::string data_dir = DataDirOf(pids.front());
+  std::cout << "kinex pids: " << absl::StrJoin(pids, ",") << " data dir: " << data_dir << "\n";
+
+  Seeded seeded;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(kinex::testing::SourceDir() + "/tools/demo/children")) {
+    if (absl::Status s = SeedChild(gw, entry.path().filename().string(), seeded, 0); !s.ok()) {
+      std::cerr << "seeding: " << s << "\n";
+      return 1;
+    }
+  }
+  std::cout << "seeded " << seeded.kinex_ids.size() << " children, " << seeded.parts.size()
+            << " parts\n";
+  auto before = AuditTreeSize(**cluster, mode);
+  if (!before.ok()) {
+    std::cerr << before.status() << "\n";
+    return 1;
+  }
+
+  const int threads = absl::GetFlag(FLAGS_client_threads);
+  Soak soak(**cluster, std::move(seeded));
+  if (absl::Status s = soak.Connect(threads); !s.ok()) {
+    std::cerr << s << "\n";
+    return 1;
+  }
+
+  struct Sample {
+    double t;
+    int64_t rss_kb;
+  };
+  absl::Mutex samples_mu;
+  std::vector<Sample> samples;
+  auto rss_now = [&](const std::string& field = "VmRSS") {
+    int64_t total = 0;
+    for (pid_t p : pids) {
+      const int64_t kb = StatusKb(p, field);
+      if (kb < 0) return int64_t{-1};
+      total += kb;
+    }
+    return total;
+  };
+  {
+    absl::MutexLock lock(&samples_mu);
+    samples.push_back({0, rss_now()});
+  }
+  std::cout << absl::StrFormat("t=%4.0fs rss=%d kB loadavg=\"%s\"\n", 0.0, samples[0].rss_kb,
+                               LoadAverage())
+            << std::flush;
+
+  LoadDriver::Options o = DriverOptions(0, minutes * 60);
+  o.tick = absl::Seconds(absl::GetFlag(FLAGS_sample_seconds));
+  o.on_tick = [&](absl::Duration elapsed) {
+    const int64_t kb = rss_now();
+    const double t = absl::ToDoubleSeconds(elapsed);
+    {
+      absl::MutexLock lock(&samples_mu);
+      samples.push_back({t, kb});
+    }
+    std::cout << absl::StrFormat(
+                     "t=%4.0fs rss=%d kB (anon %d, file %d) threads=%d decisions=%d stores=[%s] "
+                     "loadavg=\"%s\"\n",
+                     t, kb, rss_now("RssAnon"), rss_now("RssFile"), rss_now("Threads"),
+                     soak.decisions(), StoreSizes(data_dir), LoadAverage())
+              << std::flush;
+  };
+  LoadReport report =
+      LoadDriver::Run(o, [&](int thread, grpc::CompletionQueue* cq) { return soak.Next(thread, cq); });
+  const int64_t final_rss = rss_now();
+
+  auto after = AuditTreeSize(**cluster, mode);
+  if (!after.ok()) {
+    std::cerr << after.status() << "\n";
+    return 1;
+  }
+
+  std::cout << "\noperations by kind and outcome (whole run):\n";
+  int64_t unexpected = 0, total = 0;
+  for (const auto& [kind, k] : report.kinds) {
+    int64_t n = 0;
+    for (const auto& [code, c] : k.all_codes) n += c;
+    total += n;
+    unexpected += k.unexpected;
+    std::vector<uint32_t> lat = k.window_latency_us;
+    std::sort(lat.begin(), lat.end());
+    std::cout << absl::StrFormat("  %-40s %8d  [%s] unexpected=%d p50=%.2f ms p99=%.2f ms\n",
+                                 kind, n, Codes(k.all_codes, false), k.unexpected,
+                                 PercentileMs(lat, 0.5), PercentileMs(lat, 0.99));
+    for (const std::string& s : k.unexpected_samples) std::cout << "      e.g. " << s << "\n";
+  }
+  const std::vector<uint32_t> lat = report.SortedWindowLatencies();
+  std::cout << absl::StrFormat(
+      "total operations %d (%.0f/s), p50=%.2f ms p99=%.2f ms max=%.2f ms\n", total,
+      static_cast<double>(total) / (minutes * 60), PercentileMs(lat, 0.5),
+      PercentileMs(lat, 0.99), lat.empty() ? 0.0 : lat.back() / 1000.0);
+  std::cout << "unexpected outcomes: " << unexpected << (unexpected == 0 ? " (OK)" : " (FAIL)")
+            << "\n";
+
+  // Memory growth after the warm-up.
+  const double warm = absl::GetFlag(FLAGS_rss_warmup_seconds);
+  int64_t base = -1, peak = 0;
+  for (const Sample& s : samples) {
+    if (base < 0 && s.t >= warm) base = s.rss_kb;
+    peak = std::max(peak, s.rss_kb);
+  }
+  if (base > 0) {
+    const double growth = 100.0 * static_cast<double>(final_rss - base) / static_cast<double>(base);
+    std::cout << absl::StrFormat(
+        "resident memory: start %d kB, after %.0f s warm-up %d kB, end %d kB, peak %d kB: "
+        "growth after warm-up %.1f%% (target <= 10%%: %s)\n",
+        samples.front().rss_kb, warm, base, final_rss, peak, growth,
+        growth <= 10 ? "met" : "NOT met");
+  } else {
+    std::cout << "resident memory: run shorter than the warm-up; no growth figure\n";
+  }
+  const int64_t delta = static_cast<int64_t>(*after - *before);
+  std::cout << absl::StrFormat(
+      "audit: tree_size %d -> %d (+%d); decisions made (GetChildRecord OK or "
+      "PERMISSION_DENIED) %d: %s\n",
+      *before, *after, delta, soak.decisions(),
+      delta == soak.decisions() ? "OK, one event per decision" : "MISMATCH");
+  std::cout << MachineLine() << "\n";
+  return unexpected == 0 && delta == soak.decisions() ? 0 : 3;
+}
+
+}  // namespace
+}  // namespace kinex::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "kinex-bench: side-by-side load benchmark of Kinex against a bare mTLS server, or "
+      "(--soak) a mixed-load soak of kinex --target=all");
+  absl::ParseCommandLine(argc, argv);
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  const std::string only = absl::GetFlag(FLAGS_only);
+  const std::string record = absl::GetFlag(FLAGS_record);
+  if (mode != "all" && mode != "microservices") {
+    std::cerr << "--mode: \"" << mode << "\" is not one of all, microservices\n";
+    return 2;
+  }
+  if (only != "kinex" && only != "baseline" && only != "both") {
+    std::cerr << "--only: \"" << only << "\" is not one of kinex, baseline, both\n";
+    return 2;
+  }
+  if (record != "full" && record != "demo") {
+    std::cerr << "--record: \"" << record << "\" is not one of full, demo\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_callers) < 1 || absl::GetFlag(FLAGS_client_threads) < 1) {
+    std::cerr << "--callers and --client_threads must be at least 1\n";
+    return 2;
+  }
+  if (absl::Status s = kinex::bench::EnsurePki(); !s.ok()) {
+    std::cerr << "test PKI: " << s << "\n";
+    return 1;
+  }
+  return absl::GetFlag(FLAGS_soak) ? kinex::bench::RunSoak() : kinex::bench::RunBenchmark();
+}
