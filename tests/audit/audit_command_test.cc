@@ -128,7 +128,7 @@ TEST_F(AuditCommandTest, QueryFiltersByChildAndPrintsEachFormat) {
   EXPECT_THAT(out_.str(), HasSubstr("req-4"));
   EXPECT_THAT(out_.str(), Not(HasSubstr("req-1")));
   EXPECT_THAT(out_.str(), Not(HasSubstr(audit::testing::kNhsA)));
-  ASSERT_EQ(Run({"query", "--actor=j.smith", "--output=json"}), 0) << err_.str();
+  ASSERT_EQ(Run({"query", "--practitioner=j.smith", "--output=json"}), 0) << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("\"request_id\""));
   ASSERT_EQ(Run({"query", "--decision=partial", "--purpose=education-support",
                  "--agency-kind=virtual-school"},
@@ -137,7 +137,7 @@ TEST_F(AuditCommandTest, QueryFiltersByChildAndPrintsEachFormat) {
       << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("index,time,request_id"));
   EXPECT_EQ(Run({"query", "--purpose=gossip"}), 2);
-  EXPECT_THAT(err_.str(), HasSubstr("--purpose: unknown purpose \"gossip\""));
+  EXPECT_THAT(err_.str(), HasSubstr("--purpose: unknown value \"gossip\" (one of safeguarding, education-support"));
   EXPECT_EQ(Run({"query", "--since=yesterday"}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("not an RFC 3339 time"));
 }

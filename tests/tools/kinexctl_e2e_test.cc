@@ -118,7 +118,7 @@ TEST_F(KinexctlE2E, HelpfulErrors) {
   r = Ctl("virtual-school-E09000033-virtual-school-head",
           {"record", "get", "--upn=X213700025001", "--purpose=schooling"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--purpose: unknown purpose \"schooling\""));
+  EXPECT_THAT(r.err, HasSubstr("--purpose: unknown value \"schooling\" (one of safeguarding, education-support"));
   r = Ctl("virtual-school-E09000033-virtual-school-head",
           {"record", "get", "--upn=X213700025001", "--purpose=EDUCATION_SUPPORT", "--bogus=1"});
   EXPECT_EQ(r.exit_code, 2);

@@ -42,7 +42,7 @@ constexpr char kQueryUsage[] =
     "  --agency-kind=KIND   local-authority, virtual-school, school, health,\n"
     "                       police or auditor\n"
     "  --agency-code=CODE   the agency's code (ONS, URN, ODS, force)\n"
-    "  --actor=NAME         the practitioner named by the agency\n"
+    "  --practitioner=NAME  the practitioner the agency named (x-kinex-actor)\n"
     "  --purpose=PURPOSE    safeguarding, education-support, health-care,\n"
     "                       care-planning or financial-support\n"
     "  --decision=D         allow, partial or deny\n"
@@ -81,31 +81,12 @@ std::string Lower(absl::string_view s) {
 
 std::string EnumSlug(const std::string& name) { return Lower(name); }
 
-absl::StatusOr<cv1::AgencyKind> ParseAgencyKind(const std::string& v) {
-  for (int i = 1; i <= cv1::AgencyKind_MAX; ++i) {
-    if (!cv1::AgencyKind_IsValid(i)) continue;
-    const auto k = static_cast<cv1::AgencyKind>(i);
-    if (Lower(cv1::AgencyKind_Name(k)) == Lower(v)) return k;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("--agency-kind: unknown kind \"", v, "\""));
-}
-
-absl::StatusOr<cv1::Purpose> ParsePurpose(const std::string& v) {
-  for (int i = 1; i <= cv1::Purpose_MAX; ++i) {
-    if (!cv1::Purpose_IsValid(i)) continue;
-    const auto p = static_cast<cv1::Purpose>(i);
-    if (Lower(cv1::Purpose_Name(p)) == Lower(v)) return p;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("--purpose: unknown purpose \"", v, "\""));
-}
-
-absl::StatusOr<av1::Decision> ParseDecision(const std::string& v) {
-  for (int i = 1; i <= av1::Decision_MAX; ++i) {
-    if (!av1::Decision_IsValid(i)) continue;
-    const auto d = static_cast<av1::Decision>(i);
-    if (Lower(av1::Decision_Name(d)) == Lower(v)) return d;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("--decision: unknown decision \"", v, "\""));
+template <typename E>
+absl::StatusOr<E> ParseEnum(const google::protobuf::EnumDescriptor* type, const char* flag,
+                            const std::string& v) {
+  absl::StatusOr<int> n = ParseEnumFlag(type, flag, v);
+  if (!n.ok()) return n.status();
+  return static_cast<E>(*n);
 }
 
 absl::StatusOr<google::protobuf::Timestamp> ParseTime(const std::string& flag,
@@ -222,19 +203,20 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
         "give at most one of --child-nhs, --child-upn, --child-kinex-id"));
   }
   if (auto v = args->Flag("agency-kind")) {
-    auto k = ParseAgencyKind(*v);
+    auto k = ParseEnum<cv1::AgencyKind>(cv1::AgencyKind_descriptor(), "agency-kind", *v);
     if (!k.ok()) return ctx.Fail(k.status());
     req.set_agency_kind(*k);
   }
   req.set_agency_code(args->FlagOr("agency-code", ""));
-  req.set_actor(args->FlagOr("actor", ""));
+  // Not --actor: that global flag names the caller's own practitioner.
+  req.set_actor(args->FlagOr("practitioner", ""));
   if (auto v = args->Flag("purpose")) {
-    auto p = ParsePurpose(*v);
+    auto p = ParseEnum<cv1::Purpose>(cv1::Purpose_descriptor(), "purpose", *v);
     if (!p.ok()) return ctx.Fail(p.status());
     req.set_purpose(*p);
   }
   if (auto v = args->Flag("decision")) {
-    auto d = ParseDecision(*v);
+    auto d = ParseEnum<av1::Decision>(av1::Decision_descriptor(), "decision", *v);
     if (!d.ok()) return ctx.Fail(d.status());
     req.set_decision(*d);
   }

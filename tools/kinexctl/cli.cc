@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
@@ -73,6 +75,20 @@ absl::Status Args::CheckAllUsed() const {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
+                                  absl::string_view flag, absl::string_view text) {
+  const std::string name = absl::AsciiStrToUpper(absl::StrReplaceAll(text, {{"-", "_"}}));
+  const google::protobuf::EnumValueDescriptor* v = type->FindValueByName(name);
+  if (v != nullptr && v->number() != 0) return v->number();
+  std::vector<std::string> names;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() == 0) continue;
+    names.push_back(absl::AsciiStrToLower(absl::StrReplaceAll(type->value(i)->name(), {{"_", "-"}})));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": unknown value \"", text,
+                                                 "\" (one of ", absl::StrJoin(names, ", "), ")"));
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CommandContext::Channel() {

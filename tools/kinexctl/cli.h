@@ -25,6 +25,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
 
 namespace kinex::ctl {
 
@@ -54,6 +56,12 @@ class Args {
   std::map<std::string, bool> used_;
   std::vector<std::string> positional_;
 };
+
+// An enum value of `type` given to --`flag`: by name (EDUCATION_SUPPORT) or
+// in kebab-case (education-support); never the *_UNSPECIFIED value.
+// INVALID_ARGUMENT `--flag: unknown value "x" (one of a, b, ...)` otherwise.
+absl::StatusOr<int> ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
+                                  absl::string_view flag, absl::string_view text);
 
 // Output formats (--output).
 enum class OutputFormat { kTable, kJson, kCsv };

@@ -52,31 +52,13 @@ constexpr char kUsage[] =
     "         refusals and bases, withdrawn ones included). withdraw ends an entry\n"
     "         from now or a later --effective time.\n";
 
-// An enum value by name or kebab-case, not UNSPECIFIED.
-absl::StatusOr<int> ParseEnum(const google::protobuf::EnumDescriptor* type,
-                              const std::string& flag, const std::string& text) {
-  const std::string name = absl::AsciiStrToUpper(absl::StrReplaceAll(text, {{"-", "_"}}));
-  const google::protobuf::EnumValueDescriptor* v = type->FindValueByName(name);
-  if (v == nullptr || v->number() == 0) {
-    std::vector<std::string> names;
-    for (int i = 1; i < type->value_count(); ++i) {
-      names.push_back(absl::AsciiStrToLower(
-          absl::StrReplaceAll(type->value(i)->name(), {{"_", "-"}})));
-    }
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": unknown value \"", text,
-                                                   "\" (one of ", absl::StrJoin(names, ", "),
-                                                   ")"));
-  }
-  return v->number();
-}
-
 absl::StatusOr<std::vector<int>> ParseEnumList(const google::protobuf::EnumDescriptor* type,
                                                const std::string& flag,
                                                const std::string& text) {
   std::vector<int> out;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     absl::StatusOr<int> v =
-        ParseEnum(type, flag, std::string(absl::StripAsciiWhitespace(part)));
+        ParseEnumFlag(type, flag, std::string(absl::StripAsciiWhitespace(part)));
     if (!v.ok()) return v.status();
     out.push_back(*v);
   }
@@ -142,7 +124,7 @@ absl::StatusOr<cv1::RecordConsentRequest> BuildRecord(Args& args) {
   }
   if (basis) {
     auto* b = entry->mutable_statutory_basis();
-    absl::StatusOr<int> v = ParseEnum(comv1::LegalBasis_descriptor(), "basis", *basis);
+    absl::StatusOr<int> v = ParseEnumFlag(comv1::LegalBasis_descriptor(), "basis", *basis);
     if (!v.ok()) return v.status();
     b->set_basis(static_cast<comv1::LegalBasis>(*v));
     b->set_reference(args.FlagOr("reference", ""));
@@ -160,12 +142,12 @@ absl::StatusOr<cv1::RecordConsentRequest> BuildRecord(Args& args) {
   } else {
     auto* c = entry->mutable_consent();
     c->set_decision(args.Bool("refused") ? cv1::CONSENT_REFUSED : cv1::CONSENT_GIVEN);
-    absl::StatusOr<int> kind = ParseEnum(cv1::GiverKind_descriptor(), "giver", *giver);
+    absl::StatusOr<int> kind = ParseEnumFlag(cv1::GiverKind_descriptor(), "giver", *giver);
     if (!kind.ok()) return kind.status();
     c->mutable_given_by()->set_kind(static_cast<cv1::GiverKind>(*kind));
     c->mutable_given_by()->set_name(args.FlagOr("name", ""));
     if (auto rel = args.Flag("relationship")) {
-      absl::StatusOr<int> r = ParseEnum(cv1::PrRelationship_descriptor(), "relationship", *rel);
+      absl::StatusOr<int> r = ParseEnumFlag(cv1::PrRelationship_descriptor(), "relationship", *rel);
       if (!r.ok()) return r.status();
       c->mutable_given_by()->set_relationship(static_cast<cv1::PrRelationship>(*r));
     }

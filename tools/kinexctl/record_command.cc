@@ -11,6 +11,7 @@
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
+#include "services/common/status_macros.h"
 #include "tools/kinexctl/record_format.h"
 
 namespace kinex::ctl {
@@ -258,14 +259,8 @@ absl::StatusOr<cv1::ChildRef> ChildRefFromArgs(Args& args) {
 }
 
 absl::StatusOr<cv1::Purpose> ParsePurpose(const std::string& text) {
-  std::string name = absl::AsciiStrToUpper(absl::StrReplaceAll(text, {{"-", "_"}}));
-  cv1::Purpose p;
-  if (!cv1::Purpose_Parse(name, &p) || p == cv1::PURPOSE_UNSPECIFIED) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--purpose: unknown purpose \"", text,
-        "\" (SAFEGUARDING, EDUCATION_SUPPORT, HEALTH_CARE, CARE_PLANNING, FINANCIAL_SUPPORT)"));
-  }
-  return p;
+  KINEX_ASSIGN_OR_RETURN(int p, ParseEnumFlag(cv1::Purpose_descriptor(), "purpose", text));
+  return static_cast<cv1::Purpose>(p);
 }
 
 CommandGroup MakeRecordCommandGroup() {
