@@ -1,6 +1,5 @@
 // Ed25519 signed tree heads: round trip, tamper detection, key loading.
 #include "services/audit/tree_head.h"
-#include "services/common/file_util.h"
 
 #include <sys/stat.h>
 
@@ -10,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/file_util.h"
 #include "tests/testing/test_pki.h"
 
 namespace kinex::audit {

