@@ -8,15 +8,6 @@
 namespace kinex::audit::testing {
 namespace {
 
-// One server for the whole binary; one database per test.
-absl::StatusOr<kinex::testing::PostgresServer*> Server() {
-  static absl::StatusOr<std::unique_ptr<kinex::testing::PostgresServer>>* server =
-      new absl::StatusOr<std::unique_ptr<kinex::testing::PostgresServer>>(
-          kinex::testing::PostgresServer::Start());
-  if (!server->ok()) return server->status();
-  return server->value().get();
-}
-
 class PostgresBackend final : public StorageBackend {
  public:
   explicit PostgresBackend(std::string conninfo) : conninfo_(std::move(conninfo)) {}
@@ -35,7 +26,7 @@ class PostgresBackend final : public StorageBackend {
 
 absl::StatusOr<std::unique_ptr<StorageBackend>> MakePostgres() {
   static int counter = 0;
-  auto server = Server();
+  auto server = kinex::testing::SharedPostgresServer();  // one per binary
   if (!server.ok()) return server.status();
   auto conninfo = (*server)->CreateDatabase(absl::StrCat("audit_conf_", counter++));
   if (!conninfo.ok()) return conninfo.status();

@@ -11,30 +11,10 @@
 namespace kinex::consent::testing {
 namespace {
 
-// Owns the one server of this process; stops it after the last test.
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  void TearDown() override { server_.reset(); }
-  absl::StatusOr<kinex::testing::PostgresServer*> Get() {
-    if (server_ == nullptr) {
-      auto started = kinex::testing::PostgresServer::Start();
-      if (!started.ok()) return started.status();
-      server_ = std::move(*started);
-    }
-    return server_.get();
-  }
-
- private:
-  std::unique_ptr<kinex::testing::PostgresServer> server_;
-};
-
-PostgresEnvironment* const kEnvironment = static_cast<PostgresEnvironment*>(
-    ::testing::AddGlobalTestEnvironment(new PostgresEnvironment));
-
 ConsentBackend PostgresBackend() {
   return {"Postgres", []() -> absl::StatusOr<std::unique_ptr<ConsentStorage>> {
             static std::atomic<int> n{0};
-            auto server = kEnvironment->Get();
+            auto server = kinex::testing::SharedPostgresServer();
             if (!server.ok()) return server.status();
             auto conninfo = (*server)->CreateDatabase(absl::StrCat("consent_", n++));
             if (!conninfo.ok()) return conninfo.status();

@@ -14,32 +14,10 @@
 namespace kinex::records::testing {
 namespace {
 
-// Owns the one server of this process; stops it after the last test.
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  void TearDown() override { server_.reset(); }
-  absl::StatusOr<kinex::testing::PostgresServer*> Get() {
-    if (server_ == nullptr) {
-      auto started = kinex::testing::PostgresServer::Start();
-      if (!started.ok()) return started.status();
-      server_ = std::move(*started);
-    }
-    return server_.get();
-  }
-
- private:
-  std::unique_ptr<kinex::testing::PostgresServer> server_;
-};
-
-PostgresEnvironment* const kEnvironment = static_cast<PostgresEnvironment*>(
-    ::testing::AddGlobalTestEnvironment(new PostgresEnvironment));
-
-absl::StatusOr<kinex::testing::PostgresServer*> Server() { return kEnvironment->Get(); }
-
 RecordsBackend PostgresBackend() {
   return {"Postgres", []() -> absl::StatusOr<std::unique_ptr<RecordsStorage>> {
             static std::atomic<int> n{0};
-            auto server = Server();
+            auto server = kinex::testing::SharedPostgresServer();
             if (!server.ok()) return server.status();
             auto conninfo = (*server)->CreateDatabase(absl::StrCat("records_", n++));
             if (!conninfo.ok()) return conninfo.status();
@@ -55,7 +33,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RecordsConformanceTest,
                          ::testing::Values(PostgresBackend()), BackendName);
 
 TEST(RecordsTargetPostgresTest, OpensTheConfiguredDatabase) {
-  auto server = kEnvironment->Get();
+  auto server = kinex::testing::SharedPostgresServer();
   ASSERT_TRUE(server.ok()) << server.status();
   auto conninfo = (*server)->CreateDatabase("records_target");
   ASSERT_TRUE(conninfo.ok()) << conninfo.status();

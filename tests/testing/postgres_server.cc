@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kinex::testing {
 namespace {
@@ -227,6 +228,23 @@ absl::StatusOr<std::string> PostgresServer::CreateDatabase(const std::string& na
   PQfinish(conn);
   if (!ok) return absl::InternalError(absl::StrCat("CREATE DATABASE ", name, ": ", err));
   return ConnInfo(port_, name);
+}
+
+absl::StatusOr<PostgresServer*> SharedPostgresServer() {
+  static absl::Mutex mu;
+  static std::unique_ptr<PostgresServer> server;  // destroyed at exit: stops it
+  static absl::Status failed;
+  absl::MutexLock lock(&mu);
+  if (server == nullptr && failed.ok()) {
+    absl::StatusOr<std::unique_ptr<PostgresServer>> started = PostgresServer::Start();
+    if (started.ok()) {
+      server = std::move(*started);
+    } else {
+      failed = started.status();
+    }
+  }
+  if (!failed.ok()) return failed;
+  return server.get();
 }
 
 }  // namespace kinex::testing

@@ -59,6 +59,11 @@ class PostgresServer {
   pid_t pid_;
 };
 
+// One server shared by every test of this process: started on first use,
+// stopped when the process exits. Thread-safe. A failed start is remembered
+// and returned to every caller.
+absl::StatusOr<PostgresServer*> SharedPostgresServer();
+
 }  // namespace kinex::testing
 
 #endif  // KINEX_TESTS_TESTING_POSTGRES_SERVER_H_
