@@ -53,6 +53,7 @@
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/demo_children.h"
 #include "tests/testing/paths.h"
 #include "tests/testing/test_pki.h"
 
@@ -83,12 +84,7 @@ using kinex::testing::KinexCluster;
 
 constexpr char kActor[] = "kinex-bench practitioner";
 
-struct Agency {
-  std::string kind;
-  std::string code;
-  std::string role;
-  std::string CertBase() const { return absl::StrCat("agencies/", kind, "-", code, "-", role); }
-};
+using kinex::testing::Agency;
 const Agency kLaSw{"local-authority", "E09000033", "social-worker"};
 const Agency kIro{"local-authority", "E09000033", "independent-reviewing-officer"};
 const Agency kVsh{"virtual-school", "E09000033", "virtual-school-head"};
@@ -146,15 +142,6 @@ absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
 // ---------------------------------------------------------------------------
 // Seeding.
 
-absl::StatusOr<ev1::PublishRecordRequest> ReadPart(const std::string& file) {
-  KINEX_ASSIGN_OR_RETURN(std::string json, ReadFileToString(file));
-  ev1::PublishRecordRequest req;
-  if (!google::protobuf::util::JsonStringToMessage(json, &req).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(file, ": not a PublishRecordRequest in JSON"));
-  }
-  return req;
-}
-
 absl::StatusOr<ev1::PublishRecordResponse> PublishSync(const std::string& address,
                                                        const Agency& a,
                                                        const ev1::PublishRecordRequest& req) {
@@ -211,34 +198,18 @@ struct Seeded {
 // (by its la_child_id), then every other part by the returned kinex id.
 absl::Status SeedChild(const std::string& address, const std::string& slug, Seeded& out,
                        int extra_sessions) {
-  const std::string dir = kinex::testing::SourceDir() + "/tools/demo/children/" + slug;
-  const std::string la_code = slug == "esme-caldwell"     ? "E08000025"
-                              : slug == "tomos-pritchard" ? "W06000015"
-                                                          : "E09000033";
-  const std::string urn = slug == "esme-caldwell" ? "141999" : "137000";
-  struct Owned {
-    const char* file;
-    Agency owner;
-  };
-  const std::vector<Owned> files = {
-      {"la.json", {"local-authority", la_code, "social-worker"}},
-      {"school.json", {"school", urn, "designated-teacher"}},
-      {"health.json", kHealth},
-      {"virtual-school.json", {"virtual-school", la_code, "virtual-school-head"}},
-      {"police.json", kPolice},
-  };
+  KINEX_ASSIGN_OR_RETURN(std::vector<kinex::testing::DemoPart> parts,
+                         kinex::testing::DemoParts(slug));
   std::string kid;
-  for (const Owned& o : files) {
-    const std::string path = dir + "/" + o.file;
-    if (!std::filesystem::exists(path)) continue;
-    KINEX_ASSIGN_OR_RETURN(ev1::PublishRecordRequest req, ReadPart(path));
+  for (kinex::testing::DemoPart& p : parts) {
+    ev1::PublishRecordRequest& req = p.request;
     if (!kid.empty()) req.mutable_child()->set_kinex_id(kid);
-    if (std::string(o.file) == "school.json" && extra_sessions > 0) {
-      AddAttendanceSessions(*req.mutable_record(), extra_sessions, urn);
+    if (p.file == "school.json" && extra_sessions > 0) {
+      AddAttendanceSessions(*req.mutable_record(), extra_sessions, p.owner.code);
     }
-    KINEX_ASSIGN_OR_RETURN(ev1::PublishRecordResponse resp, PublishSync(address, o.owner, req));
+    KINEX_ASSIGN_OR_RETURN(ev1::PublishRecordResponse resp, PublishSync(address, p.owner, req));
     kid = resp.kinex_id();
-    Part part{o.owner, req, resp.etag(), "", false};
+    Part part{p.owner, req, resp.etag(), "", false};
     part.request.mutable_child()->set_kinex_id(kid);
     out.parts.push_back(std::move(part));
   }
@@ -973,9 +944,8 @@ int RunSoak() {
   std::cout << "kinex pids: " << absl::StrJoin(pids, ",") << " data dir: " << data_dir << "\n";
 
   Seeded seeded;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(kinex::testing::SourceDir() + "/tools/demo/children")) {
-    if (absl::Status s = SeedChild(gw, entry.path().filename().string(), seeded, 0); !s.ok()) {
+  for (const std::string& slug : kinex::testing::DemoChildren()) {
+    if (absl::Status s = SeedChild(gw, slug, seeded, 0); !s.ok()) {
       std::cerr << "seeding: " << s << "\n";
       return 1;
     }

@@ -26,6 +26,7 @@
 #include "services/common/status_macros.h"
 #include "services/gateway/gateway.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/demo_children.h"
 #include "tests/testing/paths.h"
 
 namespace kinex::testing {
@@ -44,19 +45,14 @@ struct Deployment {
   std::string name;
 };
 
-struct Agency {
-  const char* kind;
-  const char* code;
-  const char* role;
-};
-constexpr Agency kLaSw{"local-authority", "E09000033", "social-worker"};
-constexpr Agency kIro{"local-authority", "E09000033", "independent-reviewing-officer"};
-constexpr Agency kVsh{"virtual-school", "E09000033", "virtual-school-head"};
-constexpr Agency kWelshVsh{"virtual-school", "W06000015", "virtual-school-head"};
-constexpr Agency kDsl{"school", "137000", "designated-safeguarding-lead"};
-constexpr Agency kHealth{"health", "Y01234", "health-practitioner"};
-constexpr Agency kPolice{"police", "01", "public-protection-officer"};
-constexpr Agency kAuditor{"auditor", "kinex-dpo", "auditor"};
+const Agency kLaSw{"local-authority", "E09000033", "social-worker"};
+const Agency kIro{"local-authority", "E09000033", "independent-reviewing-officer"};
+const Agency kVsh{"virtual-school", "E09000033", "virtual-school-head"};
+const Agency kWelshVsh{"virtual-school", "W06000015", "virtual-school-head"};
+const Agency kDsl{"school", "137000", "designated-safeguarding-lead"};
+const Agency kHealth{"health", "Y01234", "health-practitioner"};
+const Agency kPolice{"police", "01", "public-protection-officer"};
+const Agency kAuditor{"auditor", "kinex-dpo", "auditor"};
 
 // One cluster per mode for the whole suite, seeded once.
 struct Seeded {
@@ -64,54 +60,11 @@ struct Seeded {
   std::map<std::string, std::string> kinex_ids;  // demo slug -> kinex id
 };
 
-absl::StatusOr<std::string> Publish(const KinexCluster& c, const Agency& a,
-                                    const std::string& file, const std::string& kinex_id) {
-  KINEX_ASSIGN_OR_RETURN(std::string json, ReadFileToString(file));
-  ev1::PublishRecordRequest req;
-  if (!google::protobuf::util::JsonStringToMessage(json, &req).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(file, ": bad JSON"));
-  }
-  if (!kinex_id.empty()) req.mutable_child()->set_kinex_id(kinex_id);
-  auto stub = ev1::Exchange::NewStub(c.AgencyChannel(a.kind, a.code, a.role));
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("x-kinex-actor", "E2E seeder");
-  ev1::PublishRecordResponse resp;
-  grpc::Status s = stub->PublishRecord(&ctx, req, &resp);
-  if (!s.ok()) return absl::InternalError(absl::StrCat(file, ": ", s.error_message()));
-  return resp.kinex_id();
-}
-
 absl::StatusOr<Seeded> StartSeeded(const Deployment& d) {
   Seeded s;
   KINEX_ASSIGN_OR_RETURN(s.cluster, KinexCluster::Start({.mode = d.mode, .postgres = d.postgres}));
-  const std::string root = SourceDir() + "/tools/demo/children";
-  for (const auto& entry : std::filesystem::directory_iterator(root)) {
-    const std::string dir = entry.path().string();
-    const std::string slug = entry.path().filename().string();
-    std::string la_code = slug == "esme-caldwell"     ? "E08000025"
-                          : slug == "tomos-pritchard" ? "W06000015"
-                                                      : "E09000033";
-    KINEX_ASSIGN_OR_RETURN(std::string kid,
-                           Publish(*s.cluster, {"local-authority", la_code.c_str(), "social-worker"},
-                                   dir + "/la.json", ""));
-    s.kinex_ids[slug] = kid;
-    if (std::filesystem::exists(dir + "/school.json")) {
-      const char* urn = slug == "esme-caldwell" ? "141999" : "137000";
-      KINEX_RETURN_IF_ERROR(
-          Publish(*s.cluster, {"school", urn, "designated-teacher"}, dir + "/school.json", kid)
-              .status());
-    }
-    KINEX_RETURN_IF_ERROR(
-        Publish(*s.cluster, kHealth, dir + "/health.json", kid).status());
-    if (std::filesystem::exists(dir + "/virtual-school.json")) {
-      KINEX_RETURN_IF_ERROR(Publish(*s.cluster, {"virtual-school", la_code.c_str(),
-                                                 "virtual-school-head"},
-                                    dir + "/virtual-school.json", kid)
-                                .status());
-    }
-    if (std::filesystem::exists(dir + "/police.json")) {
-      KINEX_RETURN_IF_ERROR(Publish(*s.cluster, kPolice, dir + "/police.json", kid).status());
-    }
+  for (const std::string& slug : DemoChildren()) {
+    KINEX_ASSIGN_OR_RETURN(s.kinex_ids[slug], PublishDemoChild(*s.cluster, slug, "E2E seeder"));
   }
   return s;
 }

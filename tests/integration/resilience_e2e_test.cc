@@ -9,12 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
-#include "services/common/file_util.h"
 #include "tests/integration/cluster.h"
-#include "tests/testing/paths.h"
+#include "tests/integration/demo_children.h"
 
 namespace kinex::testing {
 namespace {
@@ -23,31 +21,11 @@ using ::testing::HasSubstr;
 namespace cv1 = kinex::common::v1;
 namespace ev1 = kinex::exchange::v1;
 
-// Publishes maisie-thornbury's LA, school, health and police parts; returns
-// her Kinex id.
+// Publishes every part of maisie-thornbury; returns her Kinex id.
 std::string SeedMaisie(KinexCluster& c) {
-  const std::string dir = SourceDir() + "/tools/demo/children/maisie-thornbury/";
-  std::string kid;
-  for (const auto& [file, kind, code, role] :
-       std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
-           {"la.json", "local-authority", "E09000033", "social-worker"},
-           {"school.json", "school", "137000", "designated-teacher"},
-           {"health.json", "health", "Y01234", "health-practitioner"},
-           {"police.json", "police", "01", "public-protection-officer"}}) {
-    ev1::PublishRecordRequest req;
-    auto json = ReadFileToString(dir + file);
-    EXPECT_TRUE(json.ok());
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &req).ok());
-    if (!kid.empty()) req.mutable_child()->set_kinex_id(kid);
-    auto stub = ev1::Exchange::NewStub(c.AgencyChannel(kind, code, role));
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("x-kinex-actor", "seeder");
-    ev1::PublishRecordResponse resp;
-    grpc::Status s = stub->PublishRecord(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << file << ": " << s.error_message();
-    kid = resp.kinex_id();
-  }
-  return kid;
+  absl::StatusOr<std::string> kid = PublishDemoChild(c, "maisie-thornbury");
+  EXPECT_TRUE(kid.ok()) << kid.status();
+  return kid.ok() ? *kid : "";
 }
 
 grpc::Status GetAsVsh(KinexCluster& c, const std::string& kid, ev1::GetChildRecordResponse* r) {
