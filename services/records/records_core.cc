@@ -83,11 +83,11 @@ absl::StatusOr<ChildRecord> Assemble(const std::string& kinex_id,
                                      const std::vector<const StoredPart*>& parts) {
   ChildRecord record;
   for (const StoredPart* p : parts) {
-    ChildRecord part;
-    if (!part.ParseFromString(p->payload)) {
+    // Parsing into the record merges, exactly as MergeFrom would, without
+    // building each part on its own first.
+    if (!record.MergeFromString(p->payload)) {
       return absl::DataLossError("stored record part does not parse");
     }
-    record.MergeFrom(part);
   }
   record.mutable_identity()->set_kinex_id(kinex_id);
   return record;

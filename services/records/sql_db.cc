@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -43,7 +44,10 @@ std::string ToSqliteParams(absl::string_view sql) {
 class SqliteDb final : public Db {
  public:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
-  ~SqliteDb() override { sqlite3_close_v2(db_); }
+  ~SqliteDb() override {
+    for (auto& [text, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
 
@@ -102,9 +106,9 @@ class SqliteDb final : public Db {
   }
 
  protected:
-  absl::Status Begin() override { return ExecScript("BEGIN IMMEDIATE"); }
-  absl::Status Commit() override { return ExecScript("COMMIT"); }
-  absl::Status Rollback() override { return ExecScript("ROLLBACK"); }
+  absl::Status Begin() override { return Run("BEGIN IMMEDIATE", {}, nullptr); }
+  absl::Status Commit() override { return Run("COMMIT", {}, nullptr); }
+  absl::Status Rollback() override { return Run("ROLLBACK", {}, nullptr); }
 
  private:
   absl::Status Error(int rc, absl::string_view what) const {
@@ -146,14 +150,31 @@ class SqliteDb final : public Db {
     return absl::OkStatus();
   }
 
-  absl::Status Run(absl::string_view sql, const std::vector<Value>& params,
-                   std::vector<Row>* rows) {
+  // The prepared statement for `sql`, compiled once per connection: the
+  // stores issue a small fixed set of statements, and compiling one costs
+  // more than running it. Bounded, since some statements are built from a
+  // request's filters.
+  absl::StatusOr<sqlite3_stmt*> Prepare(absl::string_view sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return it->second;
+    if (statements_.size() >= kMaxCachedStatements) {
+      for (auto& [text, stmt] : statements_) sqlite3_finalize(stmt);
+      statements_.clear();
+    }
     const std::string text = ToSqliteParams(sql);
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, text.c_str(), static_cast<int>(text.size()),
-                                &stmt, nullptr);
+    const int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return Error(rc, "prepare");
+    statements_.emplace(std::string(sql), stmt);
+    return stmt;
+  }
+
+  absl::Status Run(absl::string_view sql, const std::vector<Value>& params,
+                   std::vector<Row>* rows) {
+    KINEX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
     absl::Status status = Bind(stmt, params);
+    int rc = SQLITE_OK;
     while (status.ok()) {
       rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
@@ -177,11 +198,16 @@ class SqliteDb final : public Db {
       }
       rows->push_back(std::move(row));
     }
-    sqlite3_finalize(stmt);
+    // Ready for its next use, with no parameter values left behind.
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
     return status;
   }
 
+  static constexpr size_t kMaxCachedStatements = 64;
+
   sqlite3* db_;
+  absl::flat_hash_map<std::string, sqlite3_stmt*> statements_;
 };
 
 // ------------------------------------------------------------ PostgreSQL
