@@ -99,6 +99,47 @@ const absl::flat_hash_map<const FieldDescriptor*, std::string>& LeafPathOf() {
   return *paths;
 }
 
+// Every leaf field reachable below each message type of the record schema.
+// The schema is a tree (Date and Timestamp are leaves); computed once.
+using LeafIndex =
+    absl::flat_hash_map<const Descriptor*, std::vector<const FieldDescriptor*>>;
+
+void IndexLeaves(const Descriptor* type, LeafIndex& index) {
+  if (index.contains(type)) return;
+  std::vector<const FieldDescriptor*> leaves;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    const Descriptor* sub = f->message_type();
+    if (sub == nullptr || IsValueType(sub)) {
+      leaves.push_back(f);
+      continue;
+    }
+    IndexLeaves(sub, index);
+    const std::vector<const FieldDescriptor*>& below = index.at(sub);
+    leaves.insert(leaves.end(), below.begin(), below.end());
+  }
+  index.emplace(type, std::move(leaves));
+}
+
+const std::vector<const FieldDescriptor*>& LeavesBelow(const Descriptor* type) {
+  static const LeafIndex* const index = [] {
+    auto* built = new LeafIndex();
+    IndexLeaves(rv1::ChildRecord::descriptor(), *built);
+    return built;
+  }();
+  return index->at(type);
+}
+
+bool AllFound(const Descriptor* type, const absl::flat_hash_set<const FieldDescriptor*>& out) {
+  for (const FieldDescriptor* f : LeavesBelow(type)) {
+    if (!out.contains(f)) return false;
+  }
+  return true;
+}
+
+// Adds the leaf fields present in `msg`. A subtree whose every possible leaf
+// is already collected is skipped, so a long repeated list (316 attendance
+// sessions) costs a few elements, not all of them.
 void CollectLeaves(const Message& msg, absl::flat_hash_set<const FieldDescriptor*>& out) {
   const Reflection* refl = msg.GetReflection();
   std::vector<const FieldDescriptor*> fields;
@@ -108,10 +149,11 @@ void CollectLeaves(const Message& msg, absl::flat_hash_set<const FieldDescriptor
     if (sub == nullptr || IsValueType(sub)) {
       out.insert(f);
     } else if (f->is_repeated()) {
-      for (int i = 0; i < refl->FieldSize(msg, f); ++i) {
+      const int n = refl->FieldSize(msg, f);
+      for (int i = 0; i < n && !AllFound(sub, out); ++i) {
         CollectLeaves(refl->GetRepeatedMessage(msg, f, i), out);
       }
-    } else {
+    } else if (!AllFound(sub, out)) {
       CollectLeaves(refl->GetMessage(msg, f), out);
     }
   }
