@@ -15,6 +15,9 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libpq-dev postgresql
   # metrics
   prometheus-cpp-dev
+  # allocator for the serving binaries (glibc malloc fragments under gRPC's
+  # many-thread, many-small-object load; see bench/load/README.md)
+  libjemalloc-dev
   # tests, benchmarks, fuzzing (libFuzzer ships in clang's runtime)
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # Helm chart checks (helm itself comes from tools/install-helm.sh)
