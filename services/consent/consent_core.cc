@@ -174,13 +174,6 @@ absl::Status ValidateWindow(Timestamp* valid_from, const Timestamp* valid_until,
   return absl::OkStatus();
 }
 
-bool InForce(const cv1::ConsentEntry& e, absl::Time now) {
-  if (FromProto(e.valid_from()) > now) return false;
-  if (e.has_valid_until() && FromProto(e.valid_until()) <= now) return false;
-  if (e.has_withdraw_time() && FromProto(e.withdraw_time()) <= now) return false;
-  return true;
-}
-
 bool AgreementInForce(const cv1::SharingAgreement& a, absl::Time now) {
   if (FromProto(a.valid_from()) > now) return false;
   return !a.has_valid_until() || FromProto(a.valid_until()) > now;
@@ -407,17 +400,7 @@ absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
   std::vector<cv1::ConsentEntry> entries;
   std::vector<cv1::SharingAgreement> agreements;
   KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
-    entries.clear();
-    std::string after;
-    while (true) {
-      KINEX_ASSIGN_OR_RETURN(std::vector<cv1::ConsentEntry> page,
-                             txn.ListEntries(request.kinex_id(), after, kMaxPageSize));
-      if (page.empty()) break;
-      after = page.back().consent_id();
-      const bool last = static_cast<int>(page.size()) < kMaxPageSize;
-      for (auto& e : page) entries.push_back(std::move(e));
-      if (last) break;
-    }
+    KINEX_ASSIGN_OR_RETURN(entries, txn.ListEntriesInForce(request.kinex_id(), now));
     KINEX_ASSIGN_OR_RETURN(agreements, txn.ListAgreements());
     return absl::OkStatus();
   }));
@@ -426,6 +409,8 @@ absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
   const std::string& code = recipient->agency_code;
   cv1::LookupBasesResponse response;
   for (const cv1::ConsentEntry& e : entries) {
+    // The store's contract, checked again: a withdrawn or expired entry must
+    // never count, whatever the backend.
     if (!InForce(e, now)) continue;
     if (e.has_consent()) {
       const cv1::ConsentScope& scope = e.consent().scope();

@@ -2,7 +2,8 @@
 // statutory bases; withdrawals update the entry) and information sharing
 // agreements, as serialized kinex.consent.v1 messages keyed by id. The
 // consent core (consent_core.h) holds the rules; storage offers transactional
-// primitives only.
+// primitives, and the one rule it needs to filter by: when an entry is in
+// force (InForce below).
 //
 // Backends: SqlConsentStorage (SQLite default, PostgreSQL) in
 // sql_consent_storage.h; FakeConsentStorage / FailingConsentStorage in
@@ -23,9 +24,21 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "kinex/consent/v1/consent.pb.h"
 
 namespace kinex::consent {
+
+// When an entry comes into force: its valid_from (inclusive).
+absl::Time InForceFrom(const kinex::consent::v1::ConsentEntry& entry);
+
+// When an entry stops being in force: the earlier of valid_until and
+// withdraw_time (exclusive); nullopt when neither is set.
+std::optional<absl::Time> InForceUntil(const kinex::consent::v1::ConsentEntry& entry);
+
+// Whether an entry is in force at `now`: InForceFrom <= now < InForceUntil.
+// The one definition of the rule; the stores filter by it.
+bool InForce(const kinex::consent::v1::ConsentEntry& entry, absl::Time now);
 
 // Operations inside one transaction; valid only during the Transact
 // callback; not thread-safe.
@@ -43,6 +56,11 @@ class ConsentTxn {
   // `limit`.
   virtual absl::StatusOr<std::vector<kinex::consent::v1::ConsentEntry>> ListEntries(
       const std::string& kinex_id, const std::string& after_id, int limit) = 0;
+  // A child's entries that are InForce at `now`, in id order: exactly those,
+  // filtered by the store, so a disclosure's cost does not grow with the
+  // child's history of withdrawn and expired entries.
+  virtual absl::StatusOr<std::vector<kinex::consent::v1::ConsentEntry>> ListEntriesInForce(
+      const std::string& kinex_id, absl::Time now) = 0;
   // Stores a new agreement. ABORTED if the id exists.
   virtual absl::Status InsertAgreement(
       const kinex::consent::v1::SharingAgreement& agreement) = 0;

@@ -41,6 +41,14 @@ class FakeTxn final : public ConsentTxn {
     }
     return out;
   }
+  absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(
+      const std::string& kinex_id, absl::Time now) override {
+    std::vector<cv1::ConsentEntry> out;
+    for (const auto& [id, e] : s_.entries) {
+      if (e.kinex_id() == kinex_id && InForce(e, now)) out.push_back(e);
+    }
+    return out;
+  }
   absl::Status InsertAgreement(const cv1::SharingAgreement& a) override {
     if (!s_.agreements.emplace(a.agreement_id(), a).second) {
       return absl::AbortedError("concurrent update; retry (agreement exists)");

@@ -1,7 +1,11 @@
 #include "services/consent/sql_consent_storage.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::consent {
@@ -9,6 +13,8 @@ namespace {
 
 namespace cv1 = kinex::consent::v1;
 
+// consent_entries also has in_force_from_us and in_force_until_us, added by
+// AddInForceColumns, which brings tables from before them up to date too.
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS consent_entries (
   consent_id {CTEXT} PRIMARY KEY,
@@ -20,6 +26,33 @@ CREATE TABLE IF NOT EXISTS sharing_agreements (
   agreement_id {CTEXT} PRIMARY KEY,
   payload {BLOB} NOT NULL);
 )sql";
+
+// in_force_from_us / in_force_until_us hold the payload's InForceFrom and
+// InForceUntil in microseconds since the epoch, so that the store, not its
+// caller, skips the withdrawn and expired entries piling up in a child's
+// history. No end is kForEver rather than NULL: SQLite cannot use an index
+// range for "IS NULL OR > now", and would read the whole history again.
+// Both bounds default to the widest, so that a row inserted by a release
+// without the columns (a rolling upgrade) is always read; InForce settles it.
+constexpr int64_t kSinceEver = std::numeric_limits<int64_t>::min();
+constexpr int64_t kForEver = std::numeric_limits<int64_t>::max();
+
+constexpr int kMigrationBatch = 1000;
+
+// Microseconds lose precision, so `from` is rounded down and `until` up, and
+// ListEntriesInForce compares them with `now` rounded down: the query may
+// keep an entry within a microsecond of a bound too many, never one too few,
+// and InForce settles it.
+int64_t InForceFromMicros(const cv1::ConsentEntry& e) {
+  return absl::ToUnixMicros(InForceFrom(e));  // saturates at kSinceEver
+}
+
+int64_t InForceUntilMicros(const cv1::ConsentEntry& e) {
+  const std::optional<absl::Time> until = InForceUntil(e);
+  if (!until.has_value()) return kForEver;
+  const int64_t floor = absl::ToUnixMicros(*until);  // saturates at kForEver
+  return floor == kForEver || absl::FromUnixMicros(floor) == *until ? floor : floor + 1;
+}
 
 template <typename M>
 absl::StatusOr<M> Parse(const std::string& bytes) {
@@ -34,17 +67,20 @@ class SqlTxn final : public ConsentTxn {
 
   absl::Status InsertEntry(const cv1::ConsentEntry& e) override {
     return db_
-        .Exec("INSERT INTO consent_entries (consent_id, kinex_id, payload) "
-              "VALUES ($1, $2, $3)",
-              {e.consent_id(), e.kinex_id(), sql::Blob{e.SerializeAsString()}})
+        .Exec("INSERT INTO consent_entries (consent_id, kinex_id, payload, "
+              "in_force_from_us, in_force_until_us) VALUES ($1, $2, $3, $4, $5)",
+              {e.consent_id(), e.kinex_id(), sql::Blob{e.SerializeAsString()},
+               InForceFromMicros(e), InForceUntilMicros(e)})
         .status();
   }
 
   absl::Status UpdateEntry(const cv1::ConsentEntry& e) override {
     KINEX_ASSIGN_OR_RETURN(
         int64_t changed,
-        db_.Exec("UPDATE consent_entries SET payload = $2 WHERE consent_id = $1",
-                 {e.consent_id(), sql::Blob{e.SerializeAsString()}}));
+        db_.Exec("UPDATE consent_entries SET payload = $2, in_force_from_us = $3, "
+                 "in_force_until_us = $4 WHERE consent_id = $1",
+                 {e.consent_id(), sql::Blob{e.SerializeAsString()}, InForceFromMicros(e),
+                  InForceUntilMicros(e)}));
     if (changed != 1) return absl::NotFoundError("no consent entry with that consent_id");
     return absl::OkStatus();
   }
@@ -76,6 +112,27 @@ class SqlTxn final : public ConsentTxn {
     return out;
   }
 
+  absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(
+      const std::string& kinex_id, absl::Time now) override {
+    // Sorted here, not by ORDER BY: for the order, a planner may prefer
+    // walking consent_entries_by_child, the whole history, to the range of
+    // consent_entries_in_force.
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query("SELECT payload FROM consent_entries WHERE kinex_id = $1 AND "
+                  "in_force_until_us > $2 AND in_force_from_us <= $2",
+                  {kinex_id, absl::ToUnixMicros(now)}));
+    std::vector<cv1::ConsentEntry> out;
+    for (const auto& row : rows) {
+      KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(row.Str(0)));
+      if (InForce(e, now)) out.push_back(std::move(e));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return a.consent_id() < b.consent_id();
+    });
+    return out;
+  }
+
   absl::Status InsertAgreement(const cv1::SharingAgreement& a) override {
     return db_
         .Exec("INSERT INTO sharing_agreements (agreement_id, payload) VALUES ($1, $2)",
@@ -100,12 +157,73 @@ class SqlTxn final : public ConsentTxn {
   sql::Db& db_;
 };
 
+// Whether consent_entries has the in-force columns (added together, so one
+// stands for both).
+absl::StatusOr<bool> HasInForceColumns(sql::Db& db) {
+  std::vector<sql::Row> rows;
+  if (db.dialect() == sql::Dialect::kPostgres) {
+    KINEX_ASSIGN_OR_RETURN(
+        rows, db.Query("SELECT 1 FROM information_schema.columns WHERE "
+                       "table_schema = current_schema() AND table_name = 'consent_entries' "
+                       "AND column_name = 'in_force_until_us'"));
+  } else {
+    KINEX_ASSIGN_OR_RETURN(rows, db.Query("SELECT 1 FROM pragma_table_info('consent_entries') "
+                                          "WHERE name = 'in_force_until_us'"));
+  }
+  return !rows.empty();
+}
+
+// Adds the in-force columns and their index to a consent_entries table
+// without them (new, or from an older release), filling them from the
+// payloads. Run in one transaction: a failure leaves the table as it was.
+absl::Status AddInForceColumns(sql::Db& db) {
+  if (db.dialect() == sql::Dialect::kPostgres) {
+    // Instances starting together take turns, so the second finds the
+    // columns instead of failing to add them again. (SQLite's transactions
+    // take the write lock from the start.)
+    KINEX_RETURN_IF_ERROR(
+        db.Exec("LOCK TABLE consent_entries IN SHARE ROW EXCLUSIVE MODE").status());
+  }
+  KINEX_ASSIGN_OR_RETURN(bool present, HasInForceColumns(db));
+  if (!present) {
+    KINEX_RETURN_IF_ERROR(db.Exec(absl::StrCat("ALTER TABLE consent_entries ADD COLUMN "
+                                               "in_force_from_us BIGINT NOT NULL DEFAULT ",
+                                               kSinceEver))
+                              .status());
+    KINEX_RETURN_IF_ERROR(db.Exec(absl::StrCat("ALTER TABLE consent_entries ADD COLUMN "
+                                               "in_force_until_us BIGINT NOT NULL DEFAULT ",
+                                               kForEver))
+                              .status());
+    std::string after;
+    while (true) {
+      KINEX_ASSIGN_OR_RETURN(
+          auto rows, db.Query("SELECT consent_id, payload FROM consent_entries WHERE "
+                              "consent_id > $1 ORDER BY consent_id LIMIT $2",
+                              {after, static_cast<int64_t>(kMigrationBatch)}));
+      for (const auto& row : rows) {
+        KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(row.Str(1)));
+        KINEX_RETURN_IF_ERROR(
+            db.Exec("UPDATE consent_entries SET in_force_from_us = $2, "
+                    "in_force_until_us = $3 WHERE consent_id = $1",
+                    {row.Str(0), InForceFromMicros(e), InForceUntilMicros(e)})
+                .status());
+      }
+      if (static_cast<int>(rows.size()) < kMigrationBatch) break;
+      after = rows.back().Str(0);
+    }
+  }
+  return db.ExecScript(
+      "CREATE INDEX IF NOT EXISTS consent_entries_in_force "
+      "ON consent_entries (kinex_id, in_force_until_us)");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlConsentStorage>> SqlConsentStorage::Create(
     std::unique_ptr<sql::Db> db) {
   if (db == nullptr) return absl::InvalidArgumentError("db must not be null");
   KINEX_RETURN_IF_ERROR(db->ExecScript(kSchema));
+  KINEX_RETURN_IF_ERROR(db->Transaction([&] { return AddInForceColumns(*db); }));
   return std::unique_ptr<SqlConsentStorage>(new SqlConsentStorage(std::move(db)));
 }
 

@@ -1,5 +1,6 @@
 // ConsentStorage on an SQL database (SQLite or PostgreSQL via sql::Db).
-// Tables: consent_entries (id, child, payload; indexed by child) and
+// Tables: consent_entries (id, child, payload, and the payload's in-force
+// window; indexed by child, and by child and end of the window) and
 // sharing_agreements (id, payload).
 //
 // Example:
@@ -20,7 +21,8 @@ namespace kinex::consent {
 // Thread-safe: transactions are serialised on the one connection.
 class SqlConsentStorage final : public ConsentStorage {
  public:
-  // Creates the schema if absent.
+  // Creates the schema if absent, and adds what an older schema lacks (the
+  // in-force window, filled from the payloads in one transaction).
   static absl::StatusOr<std::unique_ptr<SqlConsentStorage>> Create(
       std::unique_ptr<sql::Db> db);
 

@@ -1,10 +1,27 @@
 // Conformance suite for ConsentStorage backends, through the consent core.
 #include "tests/consent/consent_conformance.h"
 
+#include <cstdint>
+#include <limits>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "services/common/status_macros.h"
+#include "services/consent/sql_consent_storage.h"
 #include "tests/consent/consent_test_util.h"
 
 namespace kinex::consent::testing {
+
+ConsentBackend SqlConsentBackend(SqlBackend backend) {
+  return {backend.name, [backend]() -> absl::StatusOr<std::unique_ptr<ConsentStorage>> {
+            KINEX_ASSIGN_OR_RETURN(std::string where, backend.create_database());
+            KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db, backend.connect(where));
+            KINEX_ASSIGN_OR_RETURN(auto storage, SqlConsentStorage::Create(std::move(db)));
+            return std::unique_ptr<ConsentStorage>(std::move(storage));
+          }};
+}
+
 namespace {
 
 using ::testing::ElementsAre;
@@ -228,6 +245,248 @@ TEST_P(ConsentConformanceTest, StoragePrimitives) {
     return list->size() == 1 ? absl::OkStatus() : absl::InternalError("wrong list");
   });
   EXPECT_TRUE(s.ok()) << s;
+}
+
+// 2026-09-01T08:00:00Z, the harness clock's start.
+const absl::Time kNow = absl::FromUnixSeconds(1788249600);
+
+// A consent entry with this window, written straight to storage (the core
+// never sets a withdraw_time in the past, but stores must not care).
+cv1::ConsentEntry Entry(const std::string& consent_id, const std::string& kinex_id,
+                        absl::Time from, std::optional<absl::Time> until = std::nullopt,
+                        std::optional<absl::Time> withdrawn = std::nullopt) {
+  cv1::ConsentEntry e;
+  e.set_consent_id(consent_id);
+  e.set_kinex_id(kinex_id);
+  e.mutable_consent()->set_decision(cv1::CONSENT_GIVEN);
+  *e.mutable_valid_from() = Ts(from);
+  if (until.has_value()) *e.mutable_valid_until() = Ts(*until);
+  if (withdrawn.has_value()) *e.mutable_withdraw_time() = Ts(*withdrawn);
+  return e;
+}
+
+absl::Status InsertAll(ConsentStorage& storage, const std::vector<cv1::ConsentEntry>& entries) {
+  return storage.Transact([&](ConsentTxn& txn) -> absl::Status {
+    for (const auto& e : entries) KINEX_RETURN_IF_ERROR(txn.InsertEntry(e));
+    return absl::OkStatus();
+  });
+}
+
+// The ids ListEntriesInForce returns, in its order.
+std::vector<std::string> InForceIds(ConsentStorage& storage, const std::string& kinex_id,
+                                    absl::Time now) {
+  std::vector<std::string> ids;
+  absl::Status s = storage.Transact([&](ConsentTxn& txn) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(std::vector<cv1::ConsentEntry> entries,
+                           txn.ListEntriesInForce(kinex_id, now));
+    ids.clear();
+    for (const auto& e : entries) ids.push_back(e.consent_id());
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return ids;
+}
+
+TEST_P(ConsentConformanceTest, ListEntriesInForceKeepsOnlyEntriesInForceAtNow) {
+  auto storage = MakeStorage();
+  const absl::Time past = kNow - absl::Hours(2);
+  // Inserted out of id order: the result is in id order all the same.
+  ASSERT_TRUE(InsertAll(*storage, {
+      Entry("cn_06", "kx_1", kNow),  // valid_from is inclusive
+      Entry("cn_01", "kx_1", past),
+      Entry("cn_02", "kx_1", kNow + absl::Seconds(1)),  // not yet
+      Entry("cn_03", "kx_1", past, kNow - absl::Seconds(1)),  // expired
+      Entry("cn_04", "kx_1", past, std::nullopt, kNow - absl::Hours(1)),  // withdrawn
+      Entry("cn_05", "kx_1", past, std::nullopt, kNow + absl::Hours(1)),  // withdrawn later
+      Entry("cn_07", "kx_1", past, kNow),  // valid_until is exclusive
+      Entry("cn_08", "kx_1", past, std::nullopt, kNow),  // so is withdraw_time
+      // The earlier of valid_until and withdraw_time ends it.
+      Entry("cn_09", "kx_1", past, kNow + absl::Hours(1), kNow - absl::Minutes(1)),
+      Entry("cn_10", "kx_1", past, kNow - absl::Minutes(1), kNow + absl::Hours(1)),
+      // A nanosecond either side of now (SQL stores keep microseconds).
+      Entry("cn_11", "kx_1", past, kNow + absl::Nanoseconds(1)),
+      Entry("cn_12", "kx_1", kNow + absl::Nanoseconds(1)),
+      Entry("cn_13", "kx_1", kNow - absl::Nanoseconds(1), std::nullopt,
+            kNow + absl::Nanoseconds(999)),
+      Entry("cn_055", "kx_2", past),  // another child's
+  }).ok());
+
+  EXPECT_THAT(InForceIds(*storage, "kx_1", kNow),
+              ElementsAre("cn_01", "cn_05", "cn_06", "cn_11", "cn_13"));
+  EXPECT_THAT(InForceIds(*storage, "kx_2", kNow), ElementsAre("cn_055"));
+  EXPECT_THAT(InForceIds(*storage, "kx_3", kNow), IsEmpty());
+  // `now` is the argument, not the wall clock.
+  EXPECT_THAT(InForceIds(*storage, "kx_1", kNow - absl::Minutes(90)),
+              ElementsAre("cn_01", "cn_03", "cn_04", "cn_05", "cn_07", "cn_08", "cn_09",
+                          "cn_10", "cn_11"));
+  EXPECT_THAT(InForceIds(*storage, "kx_1", kNow + absl::Hours(1)),
+              ElementsAre("cn_01", "cn_02", "cn_06", "cn_12"));
+}
+
+TEST_P(ConsentConformanceTest, ListEntriesInForceFollowsUpdateEntry) {
+  auto storage = MakeStorage();
+  const absl::Time past = kNow - absl::Hours(2);
+  ASSERT_TRUE(InsertAll(*storage, {Entry("cn_1", "kx_1", past),
+                                   Entry("cn_2", "kx_1", past, kNow + absl::Hours(1)),
+                                   Entry("cn_3", "kx_1", past)})
+                  .ok());
+  ASSERT_THAT(InForceIds(*storage, "kx_1", kNow), ElementsAre("cn_1", "cn_2", "cn_3"));
+  // Withdrawals are updates: from now, from later, and before an earlier
+  // valid_until (which still ends it).
+  ASSERT_TRUE(storage
+                  ->Transact([&](ConsentTxn& txn) -> absl::Status {
+                    KINEX_RETURN_IF_ERROR(
+                        txn.UpdateEntry(Entry("cn_1", "kx_1", past, std::nullopt, kNow)));
+                    KINEX_RETURN_IF_ERROR(txn.UpdateEntry(
+                        Entry("cn_2", "kx_1", past, kNow + absl::Hours(1), kNow + absl::Hours(3))));
+                    return txn.UpdateEntry(
+                        Entry("cn_3", "kx_1", past, std::nullopt, kNow + absl::Minutes(30)));
+                  })
+                  .ok());
+  EXPECT_THAT(InForceIds(*storage, "kx_1", kNow), ElementsAre("cn_2", "cn_3"));
+  EXPECT_THAT(InForceIds(*storage, "kx_1", kNow + absl::Minutes(30)), ElementsAre("cn_2"));
+  EXPECT_THAT(InForceIds(*storage, "kx_1", kNow + absl::Hours(1)), IsEmpty());
+  // The history is all still there.
+  absl::Status s = storage->Transact([&](ConsentTxn& txn) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(auto all, txn.ListEntries("kx_1", "", 10));
+    EXPECT_THAT(all, SizeIs(3));
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST_P(ConsentConformanceTest, AWithdrawnRefusalNoLongerApplies) {
+  ConsentHarness h(MakeStorage());
+  const std::string refused =
+      h.MustRecord(ConsentRequest(h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE,
+                                  Category::HEALTH, cv1::CONSENT_REFUSED));
+  cv1::WithdrawConsentRequest w;
+  w.set_consent_id(refused);
+  ASSERT_TRUE(h.core().WithdrawConsent(As(kLa), w).ok());
+  const std::string given = h.MustRecord(ConsentRequest(
+      h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH));
+  auto r = h.core().LookupBases(Lookup(h.kinex_id(), kSchool, Purpose::HEALTH_CARE));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->refusals(), IsEmpty());
+  ASSERT_THAT(r->consents(), SizeIs(1));
+  EXPECT_EQ(r->consents(0).consent_id(), given);
+}
+
+// consent_entries as releases before the in-force columns created it.
+constexpr char kSchemaWithoutInForceColumns[] = R"sql(
+CREATE TABLE consent_entries (
+  consent_id {CTEXT} PRIMARY KEY,
+  kinex_id {CTEXT} NOT NULL,
+  payload {BLOB} NOT NULL);
+CREATE INDEX consent_entries_by_child ON consent_entries (kinex_id, consent_id);
+)sql";
+
+// Inserts `e` as releases before the in-force columns did: payload only.
+absl::Status InsertPayloadOnly(sql::Db& db, const cv1::ConsentEntry& e) {
+  return db
+      .Exec("INSERT INTO consent_entries (consent_id, kinex_id, payload) VALUES ($1, $2, $3)",
+            {e.consent_id(), e.kinex_id(), sql::Blob{e.SerializeAsString()}})
+      .status();
+}
+
+// Each row's consent_id, in_force_from_us and in_force_until_us: times in
+// microseconds from kNow, the extremes ("since ever", "for ever") as min/max.
+std::vector<std::string> InForceColumns(sql::Db& db) {
+  auto rows = db.Query(
+      "SELECT consent_id, in_force_from_us, in_force_until_us FROM consent_entries "
+      "ORDER BY consent_id");
+  EXPECT_TRUE(rows.ok()) << rows.status();
+  std::vector<std::string> out;
+  const auto relative = [](const sql::Row& row, size_t i) -> std::string {
+    if (row.IsNull(i)) return "NULL";
+    const int64_t us = row.Int(i);
+    if (us == std::numeric_limits<int64_t>::min()) return "min";
+    if (us == std::numeric_limits<int64_t>::max()) return "max";
+    return absl::StrCat(us - absl::ToUnixMicros(kNow));
+  };
+  for (const auto& row : rows.ok() ? *rows : std::vector<sql::Row>()) {
+    out.push_back(absl::StrCat(row.Str(0), " ", relative(row, 1), " ", relative(row, 2)));
+  }
+  return out;
+}
+
+TEST_P(SqlConsentStorageTest, InForceColumnsFollowInsertAndUpdate) {
+  auto where = GetParam().create_database();
+  ASSERT_TRUE(where.ok()) << where.status();
+  auto db = GetParam().connect(*where);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto storage = SqlConsentStorage::Create(std::move(*db));
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  const absl::Time past = kNow - absl::Hours(2);
+  ASSERT_TRUE(InsertAll(**storage, {Entry("cn_1", "kx_1", past),
+                                    Entry("cn_2", "kx_1", past, kNow + absl::Hours(1))})
+                  .ok());
+  auto inspect = GetParam().connect(*where);
+  ASSERT_TRUE(inspect.ok()) << inspect.status();
+  EXPECT_THAT(InForceColumns(**inspect),
+              ElementsAre("cn_1 -7200000000 max", "cn_2 -7200000000 3600000000"));
+  // A withdrawal (an update) ends the entry in the columns too, so the
+  // store stops reading it.
+  ASSERT_TRUE((*storage)
+                  ->Transact([&](ConsentTxn& txn) -> absl::Status {
+                    KINEX_RETURN_IF_ERROR(txn.UpdateEntry(
+                        Entry("cn_1", "kx_1", past, std::nullopt, kNow - absl::Nanoseconds(1))));
+                    return txn.UpdateEntry(Entry("cn_2", "kx_1", past, kNow + absl::Hours(1),
+                                                 kNow + absl::Minutes(1)));
+                  })
+                  .ok());
+  EXPECT_THAT(InForceColumns(**inspect),
+              ElementsAre("cn_1 -7200000000 0", "cn_2 -7200000000 60000000"));
+}
+
+TEST_P(SqlConsentStorageTest, TableWithoutInForceColumnsIsMigratedOnOpen) {
+  auto where = GetParam().create_database();
+  ASSERT_TRUE(where.ok()) << where.status();
+  auto old = GetParam().connect(*where);
+  ASSERT_TRUE(old.ok()) << old.status();
+  sql::Db& db = **old;
+  ASSERT_TRUE(db.ExecScript(kSchemaWithoutInForceColumns).ok());
+  const absl::Time past = kNow - absl::Hours(2);
+  for (const auto& e : {
+           Entry("cn_1", "kx_1", past),
+           Entry("cn_2", "kx_1", past, std::nullopt, kNow - absl::Hours(1)),  // withdrawn
+           Entry("cn_3", "kx_1", past, kNow + absl::Nanoseconds(1)),
+           Entry("cn_4", "kx_1", kNow + absl::Hours(1)),  // not yet
+           Entry("cn_5", "kx_2", past),
+       }) {
+    ASSERT_TRUE(InsertPayloadOnly(db, e).ok());
+  }
+
+  auto migrated = GetParam().connect(*where);
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  auto storage = SqlConsentStorage::Create(std::move(*migrated));
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_THAT(InForceIds(**storage, "kx_1", kNow), ElementsAre("cn_1", "cn_3"));
+  EXPECT_THAT(InForceIds(**storage, "kx_1", kNow + absl::Hours(1)), ElementsAre("cn_1", "cn_4"));
+  EXPECT_THAT(InForceIds(**storage, "kx_2", kNow), ElementsAre("cn_5"));
+
+  // Filled from the payloads (not left at the defaults, which would be read
+  // every time): from rounded down, until rounded up to the microsecond.
+  EXPECT_THAT(InForceColumns(db), ElementsAre("cn_1 -7200000000 max",
+                                              "cn_2 -7200000000 -3600000000",
+                                              "cn_3 -7200000000 1",
+                                              "cn_4 3600000000 max",
+                                              "cn_5 -7200000000 max"));
+
+  // A row an older release writes later (a rolling upgrade) gets the widest
+  // window, so it is still found when in force, and not when it is not.
+  ASSERT_TRUE(InsertPayloadOnly(db, Entry("cn_0", "kx_1", past)).ok());
+  ASSERT_TRUE(InsertPayloadOnly(db, Entry("cn_9", "kx_1", past, kNow)).ok());
+  EXPECT_THAT(InForceColumns(db), ::testing::Contains("cn_9 min max"));
+  EXPECT_THAT(InForceIds(**storage, "kx_1", kNow), ElementsAre("cn_0", "cn_1", "cn_3"));
+
+  // Opening again finds the columns in place.
+  storage->reset();
+  auto again = GetParam().connect(*where);
+  ASSERT_TRUE(again.ok()) << again.status();
+  storage = SqlConsentStorage::Create(std::move(*again));
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_THAT(InForceIds(**storage, "kx_1", kNow), ElementsAre("cn_0", "cn_1", "cn_3"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The consent storage conformance suite: the consent core's behaviour and the
 // storage primitives against every ConsentStorage backend. Each test binary
-// instantiates ConsentConformanceTest with its backends.
+// instantiates ConsentConformanceTest with its backends, and
+// SqlConsentStorageTest (the SQL schema itself) with its SQL databases.
 #ifndef KINEX_TESTS_CONSENT_CONSENT_CONFORMANCE_H_
 #define KINEX_TESTS_CONSENT_CONSENT_CONFORMANCE_H_
 
@@ -12,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 #include "services/consent/consent_storage.h"
+#include "services/records/sql_db.h"
 
 namespace kinex::consent::testing {
 
@@ -27,6 +29,26 @@ inline void PrintTo(const ConsentBackend& backend, std::ostream* os) { *os << ba
 inline std::string BackendName(const ::testing::TestParamInfo<ConsentBackend>& info) {
   return info.param.name;
 }
+
+// An SQL database engine: makes fresh databases and connects to them (more
+// than once, for tests that look at the tables beside the store).
+struct SqlBackend {
+  std::string name;
+  // Creates a fresh, empty database; returns what `connect` needs to reach it.
+  std::function<absl::StatusOr<std::string>()> create_database;
+  std::function<absl::StatusOr<std::unique_ptr<sql::Db>>(const std::string&)> connect;
+};
+
+inline void PrintTo(const SqlBackend& backend, std::ostream* os) { *os << backend.name; }
+
+inline std::string SqlBackendName(const ::testing::TestParamInfo<SqlBackend>& info) {
+  return info.param.name;
+}
+
+// SqlConsentStorage on a fresh database of `backend`, named after it.
+ConsentBackend SqlConsentBackend(SqlBackend backend);
+
+class SqlConsentStorageTest : public ::testing::TestWithParam<SqlBackend> {};
 
 class ConsentConformanceTest : public ::testing::TestWithParam<ConsentBackend> {
  protected:

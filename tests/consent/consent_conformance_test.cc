@@ -3,7 +3,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/consent/fake_consent_storage.h"
-#include "services/consent/sql_consent_storage.h"
 #include "tests/consent/consent_conformance.h"
 
 namespace kinex::consent::testing {
@@ -15,20 +14,21 @@ ConsentBackend FakeBackend() {
           }};
 }
 
-ConsentBackend SqliteBackend() {
-  return {"Sqlite", []() -> absl::StatusOr<std::unique_ptr<ConsentStorage>> {
+SqlBackend Sqlite() {
+  return {"Sqlite",
+          []() -> absl::StatusOr<std::string> {
             std::string dir = absl::StrCat(::testing::TempDir(), "/consent_XXXXXX");
             if (mkdtemp(dir.data()) == nullptr) return absl::InternalError("mkdtemp");
-            auto db = sql::OpenSqlite(dir + "/consent.db");
-            if (!db.ok()) return db.status();
-            auto storage = SqlConsentStorage::Create(std::move(*db));
-            if (!storage.ok()) return storage.status();
-            return std::unique_ptr<ConsentStorage>(std::move(*storage));
-          }};
+            return dir + "/consent.db";
+          },
+          sql::OpenSqlite};
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ConsentConformanceTest,
-                         ::testing::Values(FakeBackend(), SqliteBackend()), BackendName);
+                         ::testing::Values(FakeBackend(), SqlConsentBackend(Sqlite())),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, SqlConsentStorageTest, ::testing::Values(Sqlite()),
+                         SqlBackendName);
 
 }  // namespace
 }  // namespace kinex::consent::testing

@@ -198,6 +198,73 @@ TEST_F(ConsentCoreTest, SharingAgreementsNeedAPartyAndValidShape) {
                 absl::StatusCode::kInvalidArgument, "agreement.parties: at least two");
 }
 
+// A FakeConsentStorage that refuses ListEntries: reading a child's whole
+// history, withdrawn and expired entries included, is for ListConsents only.
+class NoHistoryStorage final : public ConsentStorage {
+ public:
+  absl::Status Transact(const std::function<absl::Status(ConsentTxn&)>& fn) override {
+    return inner_.Transact([&](ConsentTxn& txn) {
+      Txn no_history(txn);
+      return fn(no_history);
+    });
+  }
+
+ private:
+  class Txn final : public ConsentTxn {
+   public:
+    explicit Txn(ConsentTxn& inner) : inner_(inner) {}
+    absl::Status InsertEntry(const cv1::ConsentEntry& e) override {
+      return inner_.InsertEntry(e);
+    }
+    absl::Status UpdateEntry(const cv1::ConsentEntry& e) override {
+      return inner_.UpdateEntry(e);
+    }
+    absl::StatusOr<std::optional<cv1::ConsentEntry>> GetEntry(const std::string& id) override {
+      return inner_.GetEntry(id);
+    }
+    absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntries(const std::string&,
+                                                               const std::string&,
+                                                               int) override {
+      return absl::FailedPreconditionError("read the whole history");
+    }
+    absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(
+        const std::string& kinex_id, absl::Time now) override {
+      return inner_.ListEntriesInForce(kinex_id, now);
+    }
+    absl::Status InsertAgreement(const cv1::SharingAgreement& a) override {
+      return inner_.InsertAgreement(a);
+    }
+    absl::StatusOr<std::vector<cv1::SharingAgreement>> ListAgreements() override {
+      return inner_.ListAgreements();
+    }
+
+   private:
+    ConsentTxn& inner_;
+  };
+
+  FakeConsentStorage inner_;
+};
+
+TEST(ConsentCoreLookupTest, LookupReadsOnlyTheEntriesInForce) {
+  ConsentHarness h(std::make_unique<NoHistoryStorage>());
+  const auto request = [&](cv1::ConsentDecision decision) {
+    return ConsentRequest(h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH,
+                          decision);
+  };
+  // A history of refusals and consents, each withdrawn, then one in force.
+  for (int i = 0; i < 4; ++i) {
+    cv1::WithdrawConsentRequest w;
+    w.set_consent_id(h.MustRecord(request(i % 2 ? cv1::CONSENT_GIVEN : cv1::CONSENT_REFUSED)));
+    ASSERT_TRUE(h.core().WithdrawConsent(As(kLa), w).ok());
+  }
+  const std::string given = h.MustRecord(request(cv1::CONSENT_GIVEN));
+  auto r = h.core().LookupBases(Lookup(h.kinex_id(), kSchool, Purpose::HEALTH_CARE));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_THAT(r->consents(), ::testing::SizeIs(1));
+  EXPECT_EQ(r->consents(0).consent_id(), given);
+  EXPECT_THAT(r->refusals(), ::testing::IsEmpty());
+}
+
 TEST_F(ConsentCoreTest, FailingStorageFailsClosed) {
   kinex::records::FakeRecordsStorage records_storage;
   kinex::records::RecordsCore::Options ro;

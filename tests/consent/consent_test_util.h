@@ -61,7 +61,9 @@ inline Caller As(const std::string& uri, const std::string& actor = "practitione
 
 inline google::protobuf::Timestamp Ts(absl::Time t) {
   google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
+  ts.set_seconds(absl::ToUnixSeconds(t));  // rounds down, so nanos are >= 0
+  ts.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(ts.seconds()))));
   return ts;
 }
 
