@@ -132,7 +132,25 @@ absl::Status AuditLog::Recover() {
   }
   absl::MutexLock lock(&tree_mu_);
   tree_ = recomputer.TakeTree();
-  times_ = recomputer.TakeTimes();
+  LogStorage* storage_ptr = options_.storage;
+  tree_.MakeLean(options_.lean_level,
+                 std::max<uint64_t>(options_.recent_leaves, 2 * options_.max_batch),
+                 [storage_ptr](uint64_t begin, uint64_t end)
+                     -> absl::StatusOr<std::vector<Hash>> {
+                   std::vector<Hash> hashes;
+                   hashes.reserve(end - begin);
+                   KINEX_RETURN_IF_ERROR(storage_ptr->ReadEntries(
+                       begin, end, [&](const StoredEntry& e) {
+                         hashes.push_back(e.leaf_hash);
+                         return absl::OkStatus();
+                       }));
+                   return hashes;
+                 });
+  times_.clear();
+  const std::vector<int64_t> times = recomputer.TakeTimes();
+  for (size_t i = 0; i < times.size(); ++i) {
+    if (times_.empty() || times_.back().micros != times[i]) times_.push_back({i, times[i]});
+  }
   KINEX_ASSIGN_OR_RETURN(range_, CompactRange::FromSource(tree_));
   latest_head_ = std::move(latest);
   return absl::OkStatus();
@@ -199,11 +217,17 @@ void AuditLog::SequencerLoop() {
   }
 }
 
+uint64_t AuditLog::FirstLeafAtOrAfter(int64_t micros) const {
+  auto it = std::lower_bound(times_.begin(), times_.end(), micros,
+                             [](const TimeRun& run, int64_t t) { return run.micros < t; });
+  return it == times_.end() ? tree_.size() : it->first_leaf;
+}
+
 absl::Time AuditLog::NextHeadTime() const {
   // Never earlier than the previous head or the last event.
   int64_t micros = absl::ToUnixMicros(options_.clock->Now());
   micros = std::max(micros, MicrosOf(latest_head_.timestamp()));
-  if (!times_.empty()) micros = std::max(micros, times_.back());
+  if (!times_.empty()) micros = std::max(micros, times_.back().micros);
   return absl::FromUnixMicros(micros);
 }
 
@@ -268,7 +292,9 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
   {
     absl::MutexLock lock(&tree_mu_);
     for (const NewEntry& e : entries) tree_.Append(e.entry.leaf_hash);
-    times_.insert(times_.end(), entries.size(), time_micros);
+    if (!entries.empty() && (times_.empty() || times_.back().micros != time_micros)) {
+      times_.push_back({base, time_micros});
+    }
     range_ = range;
     latest_head_ = *head;
   }
@@ -379,14 +405,10 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
     filter.end_index = tree_.size();
     // Times never decrease along the log, so a time range is an index range.
     if (request.has_start_time()) {
-      filter.begin_index = std::lower_bound(times_.begin(), times_.end(),
-                                            MicrosOf(request.start_time())) -
-                           times_.begin();
+      filter.begin_index = FirstLeafAtOrAfter(MicrosOf(request.start_time()));
     }
     if (request.has_end_time()) {
-      filter.end_index = std::lower_bound(times_.begin(), times_.end(),
-                                          MicrosOf(request.end_time())) -
-                         times_.begin();
+      filter.end_index = FirstLeafAtOrAfter(MicrosOf(request.end_time()));
     }
   }
   kinex::audit::v1::QueryEventsResponse response;
@@ -400,8 +422,13 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
     const StoredEntry& row = rows[i];
     // Serve only what the verified tree committed to: a row altered in the
     // store since start-up is an error, never an answer.
-    if (row.leaf_index >= tree_.size() ||
-        HashLeaf(row.leaf_data) != tree_.LeafHash(row.leaf_index)) {
+    // An evicted leaf hash comes back from the store checked against its
+    // block's hash in memory (DATA_LOSS naming the block otherwise).
+    absl::StatusOr<Hash> verified = row.leaf_index < tree_.size()
+                                        ? tree_.LeafHash(row.leaf_index)
+                                        : absl::StatusOr<Hash>(Hash{});
+    if (!verified.ok()) return verified.status();
+    if (row.leaf_index >= tree_.size() || HashLeaf(row.leaf_data) != *verified) {
       return absl::DataLossError(absl::StrCat(
           "leaf index ", row.leaf_index,
           ": stored entry does not match the verified log"));
@@ -467,7 +494,8 @@ AuditLog::GetInclusionProof(
   kinex::audit::v1::GetInclusionProofResponse response;
   response.set_leaf_index(request.leaf_index());
   response.set_tree_size(tree_size);
-  response.set_leaf_hash(HashToBytes(tree_.LeafHash(request.leaf_index())));
+  KINEX_ASSIGN_OR_RETURN(Hash leaf_hash, tree_.LeafHash(request.leaf_index()));
+  response.set_leaf_hash(HashToBytes(leaf_hash));
   for (const Hash& h : proof) response.add_hashes(HashToBytes(h));
   return response;
 }

@@ -71,6 +71,12 @@ class AuditLog final : public AuditSink {
     bool start_signer_thread = true;
     // Default 4096. Most events committed in one transaction.
     size_t max_batch = 4096;
+    // The in-memory tree keeps hashes below this level only for the newest
+    // max(recent_leaves, 2 * max_batch) leaves; older ones are read back from
+    // storage and checked against the block hash kept in memory. Memory is
+    // then about 1 byte per leaf instead of 64 (MerkleTree::MakeLean).
+    int lean_level = 6;
+    uint64_t recent_leaves = 8192;
   };
 
   // Opens the log: recomputes and checks the stored log (DATA_LOSS naming
@@ -155,7 +161,15 @@ class AuditLog final : public AuditSink {
   mutable absl::Mutex tree_mu_;
   MerkleTree tree_ ABSL_GUARDED_BY(tree_mu_);
   CompactRange range_ ABSL_GUARDED_BY(tree_mu_);
-  std::vector<int64_t> times_ ABSL_GUARDED_BY(tree_mu_);
+  // Event times never decrease and a batch shares one time, so they are kept
+  // as runs: (first leaf index, time) per batch, not 8 bytes per leaf.
+  struct TimeRun {
+    uint64_t first_leaf;
+    int64_t micros;
+  };
+  std::vector<TimeRun> times_ ABSL_GUARDED_BY(tree_mu_);
+  // Index of the first leaf with a time >= micros (the log size if none).
+  uint64_t FirstLeafAtOrAfter(int64_t micros) const ABSL_SHARED_LOCKS_REQUIRED(tree_mu_);
   kinex::audit::v1::SignedTreeHead latest_head_ ABSL_GUARDED_BY(tree_mu_);
 
   // Stops the signer thread.

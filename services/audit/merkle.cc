@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <memory>
@@ -9,6 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "services/common/status_macros.h"
 
 namespace kinex::audit {
 namespace {
@@ -395,29 +398,92 @@ absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
   return absl::OkStatus();
 }
 
+// The last block read from the store, verified: a proof or a query page
+// asks for several subtrees of the same block.
+struct MerkleTree::BlockCache {
+  absl::Mutex mu;
+  uint64_t block ABSL_GUARDED_BY(mu) = UINT64_MAX;
+  std::vector<Hash> leaves ABSL_GUARDED_BY(mu);
+};
+
+MerkleTree::MerkleTree() : cache_(std::make_unique<BlockCache>()) {}
+MerkleTree::~MerkleTree() = default;
+MerkleTree::MerkleTree(MerkleTree&&) noexcept = default;
+MerkleTree& MerkleTree::operator=(MerkleTree&&) noexcept = default;
+
+uint64_t MerkleTree::size() const { return levels_.empty() ? 0 : levels_[0].count(); }
+
+uint64_t MerkleTree::hashes_in_memory() const {
+  uint64_t n = 0;
+  for (const Level& l : levels_) n += l.hashes.size();
+  return n;
+}
+
 void MerkleTree::Append(const Hash& leaf_hash) {
   if (levels_.empty()) levels_.emplace_back();
-  levels_[0].push_back(leaf_hash);
-  // Complete every parent whose right child just arrived.
-  for (size_t level = 0; (levels_[level].size() & 1) == 0; ++level) {
-    const std::vector<Hash>& cur = levels_[level];
+  levels_[0].hashes.push_back(leaf_hash);
+  // Complete every parent whose right child just arrived. The recent window
+  // always holds the current block, so both children are in memory.
+  for (size_t level = 0; (levels_[level].count() & 1) == 0; ++level) {
+    const std::deque<Hash>& cur = levels_[level].hashes;
     Hash parent = HashChildren(cur[cur.size() - 2], cur[cur.size() - 1]);
     if (levels_.size() == level + 1) levels_.emplace_back();
-    levels_[level + 1].push_back(parent);
+    levels_[level + 1].hashes.push_back(parent);
+  }
+  if (lean_level_ > 0 && (size() & ((uint64_t{1} << lean_level_) - 1)) == 0) Trim();
+}
+
+void MerkleTree::MakeLean(int lean_level, uint64_t recent_leaves, LeafHashReader reader) {
+  lean_level_ = std::clamp(lean_level, 1, 30);
+  const uint64_t block = uint64_t{1} << lean_level_;
+  recent_leaves_ = std::max<uint64_t>(block, (recent_leaves + block - 1) / block * block);
+  reader_ = std::move(reader);
+  Trim();
+}
+
+void MerkleTree::Trim() {
+  // Keep every level below lean_level_ from a block boundary at least
+  // recent_leaves_ back; a block boundary keeps whole pairs at every level.
+  const uint64_t n = size();
+  if (n <= recent_leaves_) return;
+  const uint64_t keep_from = ((n - recent_leaves_) >> lean_level_) << lean_level_;
+  for (int level = 0; level < lean_level_ && level < static_cast<int>(levels_.size());
+       ++level) {
+    Level& l = levels_[level];
+    const uint64_t first = keep_from >> level;
+    while (l.offset < first && !l.hashes.empty()) {
+      l.hashes.pop_front();
+      ++l.offset;
+    }
+    l.hashes.shrink_to_fit();
   }
 }
 
-void MerkleTree::Reserve(uint64_t n) {
-  if (levels_.empty()) levels_.emplace_back();
-  levels_[0].reserve(n);
-  if (levels_.size() < 2) levels_.emplace_back();
-  levels_[1].reserve(n / 2 + 1);
+absl::StatusOr<Hash> MerkleTree::FromStore(int level, uint64_t index) const {
+  const uint64_t block = (index << level) >> lean_level_;
+  const uint64_t begin = block << lean_level_;
+  const uint64_t width = uint64_t{1} << lean_level_;
+  absl::MutexLock lock(&cache_->mu);
+  if (cache_->block != block) {
+    if (!reader_) return absl::InternalError("no reader for evicted tree hashes");
+    KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves, reader_(begin, begin + width));
+    // Evicted only once complete, so the block's own hash is in memory.
+    if (leaves.size() != width || RootOf(leaves) != levels_[lean_level_].hashes[block]) {
+      return absl::DataLossError(absl::StrCat(
+          "leaf index ", begin, ": stored leaf hashes ", begin, "-", begin + width - 1,
+          " do not match the verified log"));
+    }
+    cache_->block = block;
+    cache_->leaves = std::move(leaves);
+  }
+  const uint64_t first = (index << level) - begin;
+  return RootOf(absl::MakeConstSpan(cache_->leaves).subspan(first, uint64_t{1} << level));
 }
 
 Hash MerkleTree::Root() const {
   if (size() == 0) return EmptyRoot();
   absl::StatusOr<Hash> root = RangeHash(*this, 0, size());
-  return root.ok() ? *root : EmptyRoot();  // cannot fail for [0, size())
+  return root.ok() ? *root : EmptyRoot();  // the right edge is always in memory
 }
 
 absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t tree_size) const {
@@ -431,11 +497,13 @@ absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t tree_size) const {
 
 absl::StatusOr<Hash> MerkleTree::FullSubtree(int level, uint64_t index) const {
   if (level < 0 || static_cast<size_t>(level) >= levels_.size() ||
-      index >= levels_[level].size()) {
+      index >= levels_[level].count()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "no full subtree at level ", level, " index ", index));
   }
-  return levels_[level][index];
+  const Level& l = levels_[level];
+  if (index >= l.offset) return l.hashes[index - l.offset];
+  return FromStore(level, index);
 }
 
 }  // namespace kinex::audit

@@ -9,8 +9,10 @@
 // Proofs are generated from a SubtreeSource, which answers the hash of any
 // full, aligned subtree (level L, index i covers leaves [i*2^L, (i+1)*2^L)).
 // MerkleTree is the in-memory source the log keeps: it stores every full
-// subtree hash, so any proof costs O(log n) lookups plus O(log^2 n) hashes for
-// the ragged right edge (tens of microseconds at 10^6 leaves).
+// subtree hash (or, made lean, those above a level plus a recent window), so
+// a proof costs O(log n) lookups plus O(log^2 n) hashes for the ragged right
+// edge (tens of microseconds at 10^6 leaves), and one block read from the
+// store for an old leaf of a lean tree.
 //
 // Example:
 //   MerkleTree tree;
@@ -24,6 +26,9 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -147,31 +152,61 @@ absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
                                const Hash& first_root,
                                const Hash& second_root);
 
-// An in-memory tree keeping every full subtree hash (about 2n hashes: 64 MB
-// at 10^6 leaves). Not thread-safe: the owner synchronises (the audit log
-// appends under a writer lock and reads proofs under a reader lock).
+// Reads the stored leaf hashes [begin, end) of a log, in order.
+using LeafHashReader =
+    std::function<absl::StatusOr<std::vector<Hash>>(uint64_t begin, uint64_t end)>;
+
+// The in-memory tree of a log. By default it keeps every full subtree hash
+// (about 2n hashes: 64 MB at 10^6 leaves). MakeLean() bounds that for a
+// long-running log: hashes below `lean_level` are kept only for the newest
+// leaves, and an older one is recomputed from the stored leaf hashes of its
+// 2^lean_level block, which are first checked against the block's hash held
+// in memory (DATA_LOSS if the store no longer matches). Memory is then about
+// 2n / 2^lean_level hashes plus the recent window.
+// Not thread-safe for writers: the owner synchronises (the audit log appends
+// under a writer lock and reads proofs under a reader lock; concurrent
+// readers are safe).
 class MerkleTree final : public SubtreeSource {
  public:
-  MerkleTree() = default;
+  MerkleTree();
+  ~MerkleTree() override;
+  MerkleTree(MerkleTree&&) noexcept;
+  MerkleTree& operator=(MerkleTree&&) noexcept;
+
   // Appends a leaf hash, completing parents as subtrees fill.
   void Append(const Hash& leaf_hash);
-  // Reserves memory for `n` leaves.
-  void Reserve(uint64_t n);
-  // Leaf hash at `index` (< size()).
-  const Hash& LeafHash(uint64_t index) const { return levels_[0][index]; }
+  // Keeps hashes below `lean_level` (1..30) only for at least the newest
+  // `recent_leaves` leaves (rounded up to whole blocks); older ones come from
+  // `reader`. Frees what is no longer kept.
+  void MakeLean(int lean_level, uint64_t recent_leaves, LeafHashReader reader);
+  // Leaf hash at `index` (< size()). From the store, verified, when the leaf
+  // is older than the recent window of a lean tree.
+  absl::StatusOr<Hash> LeafHash(uint64_t index) const { return FullSubtree(0, index); }
   // Root over all leaves.
   Hash Root() const;
   // Root over the first `tree_size` leaves (<= size()).
   absl::StatusOr<Hash> RootAt(uint64_t tree_size) const;
+  // Hashes held in memory (for tests and sizing).
+  uint64_t hashes_in_memory() const;
 
-  uint64_t size() const override {
-    return levels_.empty() ? 0 : levels_[0].size();
-  }
+  uint64_t size() const override;
   absl::StatusOr<Hash> FullSubtree(int level, uint64_t index) const override;
 
  private:
-  // levels_[L][i]: hash of the full subtree at level L, index i.
-  std::vector<std::vector<Hash>> levels_;
+  struct Level {
+    uint64_t offset = 0;      // index of hashes.front()
+    std::deque<Hash> hashes;  // full subtrees [offset, offset + size)
+    uint64_t count() const { return offset + hashes.size(); }
+  };
+  struct BlockCache;
+  void Trim();
+  absl::StatusOr<Hash> FromStore(int level, uint64_t index) const;
+
+  std::vector<Level> levels_;
+  int lean_level_ = 0;  // 0: keep everything
+  uint64_t recent_leaves_ = 0;
+  LeafHashReader reader_;
+  std::unique_ptr<BlockCache> cache_;
 };
 
 }  // namespace kinex::audit

@@ -55,18 +55,31 @@ class FlakyLogStorage final : public LogStorage {
 
 class AuditLogTest : public ::testing::Test {
  protected:
-  absl::StatusOr<std::unique_ptr<AuditLog>> Open(LogStorage* storage) {
+  AuditLog::Options TestOptions(LogStorage* storage) {
     AuditLog::Options options;
     options.storage = storage;
     options.signer = signer_;
     options.pseudonymizer = testing::TestPseudonymizer();
     options.clock = &clock_;
     options.start_signer_thread = false;
-    return AuditLog::Create(std::move(options));
+    return options;
+  }
+
+  absl::StatusOr<std::unique_ptr<AuditLog>> Open(LogStorage* storage) {
+    return AuditLog::Create(TestOptions(storage));
   }
 
   std::unique_ptr<TreeHeadVerifier> Verifier() {
     return *TreeHeadVerifier::FromRawPublicKey(signer_->raw_public_key());
+  }
+
+  // A log whose tree keeps hashes below level 1 for the newest 2 leaves only.
+  absl::StatusOr<std::unique_ptr<AuditLog>> OpenLean(LogStorage* storage) {
+    AuditLog::Options options = TestOptions(storage);
+    options.max_batch = 1;
+    options.lean_level = 1;
+    options.recent_leaves = 2;
+    return AuditLog::Create(std::move(options));
   }
 
   FakeClock clock_;
@@ -302,6 +315,49 @@ TEST_F(AuditLogTest, ProofRequestsAreChecked) {
   entries.set_end_index(4);
   EXPECT_THAT(log->GetEntries(entries).status().message(),
               HasSubstr("start_index 3 is not below the log size 3"));
+}
+
+// A long-running log keeps old low-level tree hashes in the store, not in
+// memory: proofs and queries of old events still verify, and an old entry
+// altered in the store after start-up is refused, never served.
+TEST_F(AuditLogTest, LeanTreeServesOldProofsAndRefusesEntriesAlteredAfterStart) {
+  auto log = *OpenLean(&storage_);
+  for (int i = 0; i < 20; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(log->Append(SampleEvent("req-" + std::to_string(i))).ok());
+  }
+  v1::GetInclusionProofRequest inc;
+  inc.set_leaf_index(2);
+  absl::StatusOr<v1::GetInclusionProofResponse> proof = log->GetInclusionProof(inc);
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  EXPECT_EQ(proof->tree_size(), 20u);
+  absl::StatusOr<Hash> root = HashFromBytes(log->LatestHead().root_hash());
+  ASSERT_TRUE(root.ok());
+  std::vector<Hash> path;
+  for (const std::string& h : proof->hashes()) path.push_back(*HashFromBytes(h));
+  EXPECT_TRUE(VerifyInclusion(2, 20, *HashFromBytes(proof->leaf_hash()), path, *root).ok());
+
+  // A time-range query maps times to leaves without a per-leaf time table.
+  v1::QueryEventsRequest query;
+  *query.mutable_start_time() = log->LatestHead().timestamp();
+  query.mutable_start_time()->set_seconds(query.start_time().seconds() - 17);
+  absl::StatusOr<v1::QueryEventsResponse> found = log->QueryEvents(query);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->entries_size(), 18);
+  EXPECT_EQ(found->entries(0).leaf_index(), 2u);
+
+  storage_.MutateRows([](std::vector<NewEntry>& rows) {
+    rows[5].entry.leaf_data[20] ^= 1;
+    rows[5].entry.leaf_hash = HashLeaf(rows[5].entry.leaf_data);
+  });
+  inc.set_leaf_index(5);
+  EXPECT_EQ(log->GetInclusionProof(inc).status(),
+            absl::DataLossError(
+                "leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
+  found = log->QueryEvents(query);
+  EXPECT_EQ(found.status(),
+            absl::DataLossError(
+                "leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
 }
 
 }  // namespace

@@ -304,5 +304,72 @@ TEST(MerkleTest, HashParsingRejectsWrongSizes) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A lean tree answers every subtree, proof and root exactly as the full tree
+// does, reading evicted low levels back through the reader.
+TEST(MerkleTest, LeanTreeAnswersLikeTheFullTree) {
+  for (int lean_level : {1, 2, 3}) {
+    for (uint64_t recent : {1u, 5u}) {
+      std::vector<Hash> leaves;
+      MerkleTree full;
+      MerkleTree lean;
+      int reads = 0;
+      lean.MakeLean(lean_level, recent,
+                    [&](uint64_t b, uint64_t e) -> absl::StatusOr<std::vector<Hash>> {
+                      ++reads;
+                      return std::vector<Hash>(leaves.begin() + b, leaves.begin() + e);
+                    });
+      for (uint64_t n = 1; n <= 70; ++n) {
+        leaves.push_back(HashLeaf(std::to_string(n)));
+        full.Append(leaves.back());
+        lean.Append(leaves.back());
+        ASSERT_EQ(lean.Root(), full.Root()) << n;
+        for (uint64_t m = 1; m <= n; m += 3) {
+          for (uint64_t i = 0; i < m; i += 2) {
+            ASSERT_EQ(*InclusionProof(lean, i, m), *InclusionProof(full, i, m))
+                << "level " << lean_level << " leaf " << i << " size " << m;
+          }
+          ASSERT_EQ(*ConsistencyProof(lean, m, n), *ConsistencyProof(full, m, n));
+        }
+        for (uint64_t i = 0; i < n; ++i) ASSERT_EQ(*lean.LeafHash(i), leaves[i]);
+      }
+      EXPECT_GT(reads, 0);
+      // Full: 2n - popcount(n) hashes. Lean keeps levels >= lean_level plus
+      // the newest whole blocks covering `recent` leaves, and the tail.
+      EXPECT_EQ(full.hashes_in_memory(), 137u);
+      EXPECT_LT(lean.hashes_in_memory(), full.hashes_in_memory() / 2 + 20)
+          << "level " << lean_level;
+    }
+  }
+}
+
+TEST(MerkleTest, LeanTreeRefusesStoredLeavesThatNoLongerMatch) {
+  std::vector<Hash> leaves;
+  MerkleTree lean;
+  absl::Status read_error = absl::OkStatus();
+  lean.MakeLean(2, 4, [&](uint64_t b, uint64_t e) -> absl::StatusOr<std::vector<Hash>> {
+    if (!read_error.ok()) return read_error;
+    return std::vector<Hash>(leaves.begin() + b, leaves.begin() + e);
+  });
+  for (int i = 0; i < 16; ++i) {
+    leaves.push_back(HashLeaf(std::to_string(i)));
+    lean.Append(leaves.back());
+  }
+  ASSERT_TRUE(lean.LeafHash(5).ok());
+  leaves[6] = HashLeaf("altered in the store");
+  // Leaf 5 is served from the cached, verified block; a new block read of
+  // the altered one is refused, naming the block.
+  absl::StatusOr<Hash> h = lean.LeafHash(1);
+  ASSERT_TRUE(h.ok()) << h.status();
+  h = lean.LeafHash(6);
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(h.status().message(),
+            "leaf index 4: stored leaf hashes 4-7 do not match the verified log");
+  EXPECT_EQ(InclusionProof(lean, 4, 16).status().code(), absl::StatusCode::kDataLoss);
+  // The newest leaves never need the store.
+  read_error = absl::UnavailableError("store down");
+  EXPECT_EQ(*lean.LeafHash(15), leaves[15]);
+  EXPECT_EQ(lean.LeafHash(9).status(), absl::UnavailableError("store down"));
+}
+
 }  // namespace
 }  // namespace kinex::audit
