@@ -75,6 +75,10 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
     return absl::InvalidArgumentError(
         "AuditLog: options.sign_interval must be positive");
   }
+  if (options.lean_level < 1 || options.lean_level > 30) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AuditLog: options.lean_level must be 1-30 (got ", options.lean_level, ")"));
+  }
   if (options.max_batch == 0) options.max_batch = 1;
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(options)));
   KINEX_RETURN_IF_ERROR(log->Recover());
@@ -146,11 +150,10 @@ absl::Status AuditLog::Recover() {
                        }));
                    return hashes;
                  });
-  times_.clear();
+  block_first_micros_.clear();
+  last_micros_ = 0;
   const std::vector<int64_t> times = recomputer.TakeTimes();
-  for (size_t i = 0; i < times.size(); ++i) {
-    if (times_.empty() || times_.back().micros != times[i]) times_.push_back({i, times[i]});
-  }
+  for (size_t i = 0; i < times.size(); ++i) NoteTime(i, times[i]);
   KINEX_ASSIGN_OR_RETURN(range_, CompactRange::FromSource(tree_));
   latest_head_ = std::move(latest);
   return absl::OkStatus();
@@ -217,17 +220,43 @@ void AuditLog::SequencerLoop() {
   }
 }
 
-uint64_t AuditLog::FirstLeafAtOrAfter(int64_t micros) const {
-  auto it = std::lower_bound(times_.begin(), times_.end(), micros,
-                             [](const TimeRun& run, int64_t t) { return run.micros < t; });
-  return it == times_.end() ? tree_.size() : it->first_leaf;
+void AuditLog::NoteTime(uint64_t leaf_index, int64_t micros) {
+  if (leaf_index % block_size() == 0) block_first_micros_.push_back(micros);
+  last_micros_ = micros;
+}
+
+absl::StatusOr<uint64_t> AuditLog::FirstLeafAtOrAfter(int64_t micros) const {
+  const uint64_t size = tree_.size();
+  // The first block starting at or after `micros`; the boundary is at its
+  // start or inside the block before it.
+  const uint64_t next = static_cast<uint64_t>(
+      std::lower_bound(block_first_micros_.begin(), block_first_micros_.end(), micros) -
+      block_first_micros_.begin());
+  if (next == 0) return 0;
+  const uint64_t begin = (next - 1) * block_size();
+  const uint64_t end = std::min(size, next * block_size());
+  uint64_t found = end;
+  KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(
+      begin, end, [&](const StoredEntry& e) -> absl::Status {
+        if (found != end) return absl::OkStatus();
+        // Only what the verified tree committed to decides the range.
+        KINEX_ASSIGN_OR_RETURN(Hash verified, tree_.LeafHash(e.leaf_index));
+        if (HashLeaf(e.leaf_data) != verified) {
+          return absl::DataLossError(absl::StrCat(
+              "leaf index ", e.leaf_index, ": stored entry does not match the verified log"));
+        }
+        KINEX_ASSIGN_OR_RETURN(DecodedLeaf decoded, DecodeEvent(e.leaf_data));
+        if (MicrosOf(decoded.event.time()) >= micros) found = e.leaf_index;
+        return absl::OkStatus();
+      }));
+  return found;
 }
 
 absl::Time AuditLog::NextHeadTime() const {
   // Never earlier than the previous head or the last event.
   int64_t micros = absl::ToUnixMicros(options_.clock->Now());
   micros = std::max(micros, MicrosOf(latest_head_.timestamp()));
-  if (!times_.empty()) micros = std::max(micros, times_.back().micros);
+  micros = std::max(micros, last_micros_);
   return absl::FromUnixMicros(micros);
 }
 
@@ -292,9 +321,7 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
   {
     absl::MutexLock lock(&tree_mu_);
     for (const NewEntry& e : entries) tree_.Append(e.entry.leaf_hash);
-    if (!entries.empty() && (times_.empty() || times_.back().micros != time_micros)) {
-      times_.push_back({base, time_micros});
-    }
+    for (size_t i = 0; i < entries.size(); ++i) NoteTime(base + i, time_micros);
     range_ = range;
     latest_head_ = *head;
   }
@@ -405,10 +432,12 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
     filter.end_index = tree_.size();
     // Times never decrease along the log, so a time range is an index range.
     if (request.has_start_time()) {
-      filter.begin_index = FirstLeafAtOrAfter(MicrosOf(request.start_time()));
+      KINEX_ASSIGN_OR_RETURN(filter.begin_index,
+                             FirstLeafAtOrAfter(MicrosOf(request.start_time())));
     }
     if (request.has_end_time()) {
-      filter.end_index = FirstLeafAtOrAfter(MicrosOf(request.end_time()));
+      KINEX_ASSIGN_OR_RETURN(filter.end_index,
+                             FirstLeafAtOrAfter(MicrosOf(request.end_time())));
     }
   }
   kinex::audit::v1::QueryEventsResponse response;

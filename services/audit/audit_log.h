@@ -161,15 +161,17 @@ class AuditLog final : public AuditSink {
   mutable absl::Mutex tree_mu_;
   MerkleTree tree_ ABSL_GUARDED_BY(tree_mu_);
   CompactRange range_ ABSL_GUARDED_BY(tree_mu_);
-  // Event times never decrease and a batch shares one time, so they are kept
-  // as runs: (first leaf index, time) per batch, not 8 bytes per leaf.
-  struct TimeRun {
-    uint64_t first_leaf;
-    int64_t micros;
-  };
-  std::vector<TimeRun> times_ ABSL_GUARDED_BY(tree_mu_);
+  // Event times never decrease along the log. Memory keeps the time of the
+  // first leaf of each block of 2^lean_level leaves (verified at start-up);
+  // a time boundary inside a block is found by reading that block's
+  // entries, each checked against the tree.
+  std::vector<int64_t> block_first_micros_ ABSL_GUARDED_BY(tree_mu_);
+  int64_t last_micros_ ABSL_GUARDED_BY(tree_mu_) = 0;
+  uint64_t block_size() const { return uint64_t{1} << options_.lean_level; }
+  void NoteTime(uint64_t leaf_index, int64_t micros) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
   // Index of the first leaf with a time >= micros (the log size if none).
-  uint64_t FirstLeafAtOrAfter(int64_t micros) const ABSL_SHARED_LOCKS_REQUIRED(tree_mu_);
+  absl::StatusOr<uint64_t> FirstLeafAtOrAfter(int64_t micros) const
+      ABSL_SHARED_LOCKS_REQUIRED(tree_mu_);
   kinex::audit::v1::SignedTreeHead latest_head_ ABSL_GUARDED_BY(tree_mu_);
 
   // Stops the signer thread.

@@ -337,10 +337,28 @@ TEST_F(AuditLogTest, LeanTreeServesOldProofsAndRefusesEntriesAlteredAfterStart) 
   for (const std::string& h : proof->hashes()) path.push_back(*HashFromBytes(h));
   EXPECT_TRUE(VerifyInclusion(2, 20, *HashFromBytes(proof->leaf_hash()), path, *root).ok());
 
-  // A time-range query maps times to leaves without a per-leaf time table.
+  // Time ranges map to leaf ranges exactly, from block start times in memory
+  // and the one block read back around each boundary (blocks of 2 here).
+  const int64_t last = log->LatestHead().timestamp().seconds();  // leaf 19's time
+  auto range = [&](int64_t from, int64_t to) -> std::vector<uint64_t> {
+    v1::QueryEventsRequest q;
+    q.mutable_start_time()->set_seconds(from);
+    q.mutable_end_time()->set_seconds(to);
+    absl::StatusOr<v1::QueryEventsResponse> r = log->QueryEvents(q);
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::vector<uint64_t> leaves;
+    if (r.ok()) {
+      for (const auto& e : r->entries()) leaves.push_back(e.leaf_index());
+    }
+    return leaves;
+  };
+  EXPECT_EQ(range(last - 17, last - 14), (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_EQ(range(last - 16, last - 13), (std::vector<uint64_t>{3, 4, 5}));
+  EXPECT_EQ(range(last - 1, last + 5), (std::vector<uint64_t>{18, 19}));
+  EXPECT_EQ(range(last - 100, last - 18), (std::vector<uint64_t>{0}));
+  EXPECT_EQ(range(last + 1, last + 5), (std::vector<uint64_t>{}));
   v1::QueryEventsRequest query;
-  *query.mutable_start_time() = log->LatestHead().timestamp();
-  query.mutable_start_time()->set_seconds(query.start_time().seconds() - 17);
+  query.mutable_start_time()->set_seconds(last - 17);
   absl::StatusOr<v1::QueryEventsResponse> found = log->QueryEvents(query);
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_EQ(found->entries_size(), 18);
