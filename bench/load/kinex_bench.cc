@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -59,7 +61,10 @@
 
 ABSL_FLAG(int, callers, 64, "Concurrent outstanding calls (default 64; soak: use fewer)");
 ABSL_FLAG(int, client_threads, 2, "Client threads, each with its own CompletionQueue and channel");
-ABSL_FLAG(double, seconds, 10, "Measured seconds per system (benchmark)");
+ABSL_FLAG(double, seconds, 10, "Measured seconds per system per round (benchmark)");
+ABSL_FLAG(int, rounds, 1,
+          "Benchmark rounds, each Kinex then the baseline; with more than one, the "
+          "ratio is of the median throughputs (this machine's speed drifts between runs)");
 ABSL_FLAG(double, warmup_seconds, 2, "Warm-up seconds before measuring (benchmark)");
 ABSL_FLAG(std::string, mode, "all", "Kinex topology: all (one process) or microservices");
 ABSL_FLAG(std::string, only, "both", "kinex, baseline or both (benchmark)");
@@ -569,13 +574,13 @@ int RunBenchmark() {
 
   const LoadDriver::Options options =
       DriverOptions(absl::GetFlag(FLAGS_warmup_seconds), absl::GetFlag(FLAGS_seconds));
-  std::optional<Summary> kinex_summary, baseline_summary;
 
-  if (run_kinex) {
+  // One Kinex run: load, CPU, and the audit check (one event per OK call).
+  auto run_kinex_once = [&]() -> std::optional<Summary> {
     auto before = AuditTreeSize(**cluster, mode);
     if (!before.ok()) {
       std::cerr << before.status() << "\n";
-      return 1;
+      return std::nullopt;
     }
     std::cout << "running Kinex (" << mode << ") ..." << std::endl;
     const CpuUse cpu0 = CpuNow();
@@ -583,15 +588,15 @@ int RunBenchmark() {
     const CpuUse cpu1 = CpuNow();
     if (!report.ok()) {
       std::cerr << report.status() << "\n";
-      return 1;
+      return std::nullopt;
     }
     auto after = AuditTreeSize(**cluster, mode);
     if (!after.ok()) {
       std::cerr << after.status() << "\n";
-      return 1;
+      return std::nullopt;
     }
-    kinex_summary = Summarize("kinex", *report);
-    PrintSummary(*kinex_summary);
+    Summary summary = Summarize("kinex", *report);
+    PrintSummary(summary);
     std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all "
               << report->TotalCalls() << " calls (warm-up included)\n";
     const auto& all = report->kinds["GetChildRecord"].all_codes;
@@ -604,7 +609,14 @@ int RunBenchmark() {
         delta == all_ok ? "OK, one event per successful call"
                         : "MISMATCH: not one event per successful call");
     std::cout << MachineLine() << "\n";
-  }
+    if (delta != all_ok) return std::nullopt;
+    return summary;
+  };
+
+  // The baseline server stays up across rounds.
+  std::unique_ptr<BaselineExchange> baseline_service;
+  std::unique_ptr<grpc::Server> baseline_server;
+  std::string baseline_address;
   if (run_baseline) {
     kinex::TlsFiles files = kinex::testing::ServiceTlsFiles("gateway");
     auto creds = MakeServerCredentials(files);
@@ -612,46 +624,91 @@ int RunBenchmark() {
       std::cerr << creds.status() << "\n";
       return 1;
     }
-    BaselineExchange service(baseline_reply);
+    baseline_service = std::make_unique<BaselineExchange>(baseline_reply);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", *creds, &port);
-    builder.RegisterService(&service);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    if (server == nullptr || port == 0) {
+    builder.RegisterService(baseline_service.get());
+    baseline_server = builder.BuildAndStart();
+    if (baseline_server == nullptr || port == 0) {
       std::cerr << "baseline server did not start\n";
       return 1;
     }
-    const std::string address = absl::StrCat("localhost:", port);
-    auto first = GetSync(address, kLaSw, kid, cv1::CARE_PLANNING);
+    baseline_address = absl::StrCat("localhost:", port);
+    auto first = GetSync(baseline_address, kLaSw, kid, cv1::CARE_PLANNING);
     if (!first.ok()) {
       std::cerr << "baseline first call: " << first.status() << "\n";
       return 1;
     }
+  }
+  auto run_baseline_once = [&]() -> std::optional<Summary> {
     std::cout << "running baseline (bare mTLS server in-process) ..." << std::endl;
     const CpuUse cpu0 = CpuNow();
-    auto report = DriveReads(address, kid, options);
+    auto report = DriveReads(baseline_address, kid, options);
     const CpuUse cpu1 = CpuNow();
-    server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     if (!report.ok()) {
       std::cerr << report.status() << "\n";
-      return 1;
+      return std::nullopt;
     }
-    baseline_summary = Summarize("baseline", *report);
-    PrintSummary(*baseline_summary);
+    Summary summary = Summarize("baseline", *report);
+    PrintSummary(summary);
     std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all "
               << report->TotalCalls() << " calls (client and baseline server)\n";
     std::cout << MachineLine() << "\n";
+    return summary;
+  };
+
+  auto verdict = [](double ratio, double p99) {
+    return absl::StrFormat(
+        "%.1f%% (target >= 50%%: %s); kinex p99 %.2f ms (target <= 20 ms: %s)", 100 * ratio,
+        ratio >= 0.5 ? "met" : "NOT met", p99, p99 <= 20 ? "met" : "NOT met");
+  };
+  const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
+  std::vector<Summary> kinex_runs, baseline_runs;
+  for (int round = 1; round <= rounds; ++round) {
+    if (rounds > 1) std::cout << "round " << round << " of " << rounds << "\n";
+    if (run_kinex) {
+      std::optional<Summary> k = run_kinex_once();
+      if (!k.has_value()) return 1;
+      kinex_runs.push_back(*k);
+    }
+    if (run_baseline) {
+      std::optional<Summary> b = run_baseline_once();
+      if (!b.has_value()) return 1;
+      baseline_runs.push_back(*b);
+    }
+    if (run_kinex && run_baseline) {
+      const Summary& k = kinex_runs.back();
+      const Summary& b = baseline_runs.back();
+      std::cout << "kinex/baseline throughput ratio: "
+                << verdict(b.throughput > 0 ? k.throughput / b.throughput : 0, k.p99) << "\n";
+    }
   }
-  if (kinex_summary && baseline_summary) {
-    const double ratio = baseline_summary->throughput > 0
-                             ? kinex_summary->throughput / baseline_summary->throughput
-                             : 0;
+  if (baseline_server != nullptr) {
+    baseline_server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  }
+  if (rounds > 1 && run_kinex && run_baseline) {
+    auto median = [](std::vector<Summary> runs, double Summary::*field) {
+      std::sort(runs.begin(), runs.end(),
+                [field](const Summary& a, const Summary& b) { return a.*field < b.*field; });
+      const size_t n = runs.size();
+      return n % 2 ? runs[n / 2].*field : (runs[n / 2 - 1].*field + runs[n / 2].*field) / 2;
+    };
+    const double k = median(kinex_runs, &Summary::throughput);
+    const double b = median(baseline_runs, &Summary::throughput);
+    std::vector<std::string> ratios;
+    for (int i = 0; i < rounds; ++i) {
+      ratios.push_back(absl::StrFormat(
+          "%.1f%%", 100 * kinex_runs[i].throughput / std::max(1e-9, baseline_runs[i].throughput)));
+    }
     std::cout << absl::StrFormat(
-        "kinex/baseline throughput ratio: %.1f%% (target >= 50%%: %s); kinex p99 %.2f ms "
-        "(target <= 20 ms: %s)\n",
-        100 * ratio, ratio >= 0.5 ? "met" : "NOT met", kinex_summary->p99,
-        kinex_summary->p99 <= 20 ? "met" : "NOT met");
+        "medians over %d rounds: kinex %.0f calls/s p50 %.2f ms p99 %.2f ms; baseline %.0f "
+        "calls/s p50 %.2f ms p99 %.2f ms; per-round ratios [%s]\n",
+        rounds, k, median(kinex_runs, &Summary::p50), median(kinex_runs, &Summary::p99), b,
+        median(baseline_runs, &Summary::p50), median(baseline_runs, &Summary::p99),
+        absl::StrJoin(ratios, ", "));
+    std::cout << "kinex/baseline ratio of median throughputs: "
+              << verdict(b > 0 ? k / b : 0, median(kinex_runs, &Summary::p99)) << "\n";
   }
   return 0;
 }
