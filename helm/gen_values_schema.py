@@ -199,7 +199,11 @@ schema = {
     "audit": target({
         "replicas": i("The audit log has one writer: 0 (stopped) or 1", 0, 1),
         "signIntervalSeconds": i(minimum=1),
-        "keys": obj({"existingSecret": k8s_name, "signingKeyKey": secret_key, "pseudonymKeyKey": secret_key},
+        "keys": obj({"existingSecret": k8s_name, "signingKeyKey": secret_key, "pseudonymKeyKey": secret_key,
+                     "retiredPublicKeys": obj({
+                         "existingConfigMap": k8s_name_or_empty,
+                         "keys": {"type": "array", "items": secret_key, "uniqueItems": True},
+                     }, required=["existingConfigMap", "keys"])},
                     required=["existingSecret", "signingKeyKey", "pseudonymKeyKey"]),
         "startupFailureThreshold": i(minimum=1),
     }, required=["replicas", "keys"]),

@@ -55,7 +55,8 @@ std::string FilterFingerprint(const kinex::audit::v1::QueryEventsRequest& req) {
 
 }  // namespace
 
-AuditLog::AuditLog(Options options) : options_(std::move(options)) {}
+AuditLog::AuditLog(Options options, TreeHeadKeyring keyring)
+    : options_(std::move(options)), keyring_(std::move(keyring)) {}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
   if (options.storage == nullptr) {
@@ -80,7 +81,20 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
         "AuditLog: options.lean_level must be 1-30 (got ", options.lean_level, ")"));
   }
   if (options.max_batch == 0) options.max_batch = 1;
-  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options)));
+  TreeHeadKeyring keyring;
+  KINEX_ASSIGN_OR_RETURN(
+      std::shared_ptr<const TreeHeadVerifier> current,
+      TreeHeadVerifier::FromRawPublicKey(options.signer->raw_public_key()));
+  keyring.Add(std::move(current), /*current=*/true);
+  for (size_t i = 0; i < options.retired_keys.size(); ++i) {
+    if (options.retired_keys[i] == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("AuditLog: options.retired_keys[", i, "] is null"));
+    }
+    keyring.Add(options.retired_keys[i]);
+  }
+  std::unique_ptr<AuditLog> log(
+      new AuditLog(std::move(options), std::move(keyring)));
   KINEX_RETURN_IF_ERROR(log->Recover());
   log->sequencer_ = std::thread([raw = log.get()] { raw->SequencerLoop(); });
   if (log->options_.start_signer_thread) {
@@ -103,9 +117,6 @@ absl::Status AuditLog::Recover() {
   if (s.code() == absl::StatusCode::kDataLoss) return refuse(s);
   KINEX_RETURN_IF_ERROR(s);
   KINEX_ASSIGN_OR_RETURN(std::vector<SignedTreeHead> heads, storage.ListHeads());
-  KINEX_ASSIGN_OR_RETURN(
-      std::unique_ptr<TreeHeadVerifier> verifier,
-      TreeHeadVerifier::FromRawPublicKey(options_.signer->raw_public_key()));
   SignedTreeHead latest;
   if (heads.empty()) {
     if (recomputer.size() > 0) {
@@ -117,7 +128,7 @@ absl::Status AuditLog::Recover() {
         latest, options_.signer->Sign(0, EmptyRoot(), options_.clock->Now()));
     KINEX_RETURN_IF_ERROR(storage.AddHead(latest));
   } else {
-    s = recomputer.CheckHeads(heads, verifier.get());
+    s = recomputer.CheckHeads(heads, &keyring_);
     if (!s.ok()) {
       if (s.code() == absl::StatusCode::kDataLoss ||
           s.code() == absl::StatusCode::kFailedPrecondition) {
@@ -376,6 +387,13 @@ absl::StatusOr<kinex::audit::v1::SigningKey> AuditLog::SigningKey() const {
   KINEX_ASSIGN_OR_RETURN(*key.mutable_public_key_pem(),
                          options_.signer->PublicKeyPem());
   key.set_key_id(options_.signer->key_id());
+  for (const TreeHeadKeyring::Key& k : keyring_.keys()) {
+    kinex::audit::v1::TreeHeadKey* out = key.add_keys();
+    KINEX_ASSIGN_OR_RETURN(*out->mutable_public_key_pem(),
+                           k.verifier->PublicKeyPem());
+    out->set_key_id(k.verifier->key_id());
+    out->set_current(k.current);
+  }
   return key;
 }
 

@@ -10,7 +10,9 @@
 // that includes it and the inclusion proof to that head.
 //
 // At Create the whole log is read back and recomputed (LogRecomputer): every
-// leaf is re-hashed and decoded, and every stored signed head is checked. Any
+// leaf is re-hashed and decoded, and every stored signed head is checked,
+// each with the key its key_id names (the current signing key or one of
+// options.retired_keys, so the log survives a key rotation). Any
 // mismatch fails Create with DATA_LOSS naming the first bad leaf index, so a
 // corrupt log is never served.
 //
@@ -56,8 +58,13 @@ class AuditLog final : public AuditSink {
   struct Options {
     // Required. The store; must outlive the log.
     LogStorage* storage = nullptr;
-    // Required. Signs tree heads.
+    // Required. Signs tree heads (every new head, including after a key
+    // rotation).
     std::shared_ptr<const TreeHeadSigner> signer;
+    // Optional. Public keys of signing keys retired by rotation. Stored
+    // heads they signed still verify at start-up (each head by the key its
+    // key_id names), and GetSigningKey lists them; they never sign.
+    std::vector<std::shared_ptr<const TreeHeadVerifier>> retired_keys;
     // Required. Pseudonymises child identifiers.
     std::shared_ptr<const ChildPseudonymizer> pseudonymizer;
     // Required. Time source for event times and head timestamps; must
@@ -100,7 +107,8 @@ class AuditLog final : public AuditSink {
   // The latest signed tree head.
   kinex::audit::v1::SignedTreeHead LatestHead() const;
 
-  // The public half of the signing key.
+  // The public half of the signing key, and every key the log accepts heads
+  // from (current and retired, in `keys`).
   absl::StatusOr<kinex::audit::v1::SigningKey> SigningKey() const;
 
   // Number of committed entries.
@@ -135,7 +143,7 @@ class AuditLog final : public AuditSink {
     kinex::audit::v1::SignedTreeHead head;
   };
 
-  explicit AuditLog(Options options);
+  AuditLog(Options options, TreeHeadKeyring keyring);
   absl::Status Recover();
   void SequencerLoop();
   void SignerLoop();
@@ -143,6 +151,8 @@ class AuditLog final : public AuditSink {
   absl::Time NextHeadTime() const ABSL_SHARED_LOCKS_REQUIRED(tree_mu_);
 
   const Options options_;
+  // The signer's public key (current) and the retired keys.
+  const TreeHeadKeyring keyring_;
 
   // The queue of appends waiting for the sequencer.
   mutable absl::Mutex queue_mu_;

@@ -53,6 +53,17 @@ absl::StatusOr<AuditTarget> MakeAuditTarget(
                          audit::ChildPseudonymizer::FromKeyFile(
                              UnderDataDir(config, ac.pseudonym_key_file())));
   audit::AuditLog::Options options;
+  for (int i = 0; i < ac.retired_public_key_files_size(); ++i) {
+    absl::StatusOr<std::unique_ptr<audit::TreeHeadVerifier>> key =
+        audit::TreeHeadVerifier::FromPublicKeyFile(
+            UnderDataDir(config, ac.retired_public_key_files(i)));
+    if (!key.ok()) {
+      return absl::Status(key.status().code(),
+                          absl::StrCat("audit.retired_public_key_files[", i,
+                                       "]: ", key.status().message()));
+    }
+    options.retired_keys.push_back(*std::move(key));
+  }
   options.storage = t.storage.get();
   options.signer = std::move(signer);
   options.pseudonymizer = std::move(pseudonymizer);

@@ -1,8 +1,9 @@
 // The audit target of the `kinex` binary: opens the audit storage named by
 // config.audit().storage() (SQLite "audit.db" under data_dir by default, or
 // PostgreSQL), loads the signing key (config.audit().signing_key_file, PEM
-// Ed25519, mode 0600) and the pseudonym key (pseudonym_key_file, mode 0600),
-// recomputes and checks the log, and builds the gRPC adapter. A corrupt log
+// Ed25519, mode 0600), the public keys of retired signing keys
+// (retired_public_key_files, PEM), and the pseudonym key (pseudonym_key_file,
+// mode 0600), recomputes and checks the log, and builds the gRPC adapter. A corrupt log
 // fails here with DATA_LOSS naming the first bad leaf index: the binary must
 // refuse to start.
 //

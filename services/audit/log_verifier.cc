@@ -54,7 +54,7 @@ absl::Status LogRecomputer::Add(const StoredEntry& row,
 }
 
 absl::Status LogRecomputer::CheckHead(const SignedTreeHead& head,
-                                      const TreeHeadVerifier* verifier) const {
+                                      const HeadVerifier* verifier) const {
   if (verifier != nullptr) KINEX_RETURN_IF_ERROR(verifier->Verify(head));
   if (head.tree_size() > tree_.size()) {
     return Corrupt(tree_.size(),
@@ -73,7 +73,7 @@ absl::Status LogRecomputer::CheckHead(const SignedTreeHead& head,
 }
 
 absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
-                                       const TreeHeadVerifier* verifier) const {
+                                       const HeadVerifier* verifier) const {
   uint64_t last_good = 0;
   uint64_t max_size = 0;
   for (const SignedTreeHead& head : heads) {
@@ -104,7 +104,7 @@ absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
 
 absl::StatusOr<VerifiedLog> VerifyLog(
     const EntryFetcher& fetch, const SignedTreeHead& head,
-    const TreeHeadVerifier& verifier,
+    const HeadVerifier& verifier,
     absl::Span<const SignedTreeHead> saved_heads) {
   KINEX_RETURN_IF_ERROR(verifier.Verify(head));
   for (const SignedTreeHead& saved : saved_heads) {
@@ -159,7 +159,7 @@ absl::StatusOr<VerifiedLog> VerifyLog(
 absl::Status VerifyHeadConsistency(const SignedTreeHead& saved,
                                    const SignedTreeHead& current,
                                    absl::Span<const std::string> proof,
-                                   const TreeHeadVerifier& verifier) {
+                                   const HeadVerifier& verifier) {
   KINEX_RETURN_IF_ERROR(verifier.Verify(saved));
   KINEX_RETURN_IF_ERROR(verifier.Verify(current));
   if (saved.tree_size() > current.tree_size()) {
@@ -190,7 +190,7 @@ absl::StatusOr<StoredEntry> StoredEntryFromLogEntry(
 }
 
 absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt,
-                           const TreeHeadVerifier& verifier) {
+                           const HeadVerifier& verifier) {
   if (!receipt.has_signed_tree_head()) {
     return absl::InvalidArgumentError("receipt has no signed_tree_head");
   }

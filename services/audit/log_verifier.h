@@ -57,13 +57,13 @@ class LogRecomputer {
   // truncated: DATA_LOSS naming the first missing index) and that the root
   // over the first tree_size entries matches.
   absl::Status CheckHead(const kinex::audit::v1::SignedTreeHead& head,
-                         const TreeHeadVerifier* verifier) const;
+                         const HeadVerifier* verifier) const;
 
   // Checks every head (in storage order). On a root mismatch, names the
   // range between the last head that matched and the first that did not.
   absl::Status CheckHeads(
       absl::Span<const kinex::audit::v1::SignedTreeHead> heads,
-      const TreeHeadVerifier* verifier) const;
+      const HeadVerifier* verifier) const;
 
  private:
   MerkleTree tree_;
@@ -85,14 +85,15 @@ struct VerifiedLog {
 // The offline check behind `kinexctl audit verify`: fetches every entry of
 // the tree `head` commits to, recomputes the tree (LogRecomputer), and checks
 // the head's signature and root. Each of `saved_heads` (heads kept by the
-// auditor from earlier runs) must be signed by the same key and be a prefix
+// auditor from earlier runs) must be signed by a key `verifier` accepts (a
+// TreeHeadKeyring accepts heads from before a key rotation) and be a prefix
 // of the log: the recomputed root at its size must equal its root (which is
 // exactly what a consistency proof shows, without trusting the server's
 // proof). DATA_LOSS naming the first bad leaf index; FAILED_PRECONDITION for
 // signature problems.
 absl::StatusOr<VerifiedLog> VerifyLog(
     const EntryFetcher& fetch, const kinex::audit::v1::SignedTreeHead& head,
-    const TreeHeadVerifier& verifier,
+    const HeadVerifier& verifier,
     absl::Span<const kinex::audit::v1::SignedTreeHead> saved_heads = {});
 
 // Verifies a server's consistency proof between a saved head and a newer one
@@ -101,7 +102,7 @@ absl::StatusOr<VerifiedLog> VerifyLog(
 absl::Status VerifyHeadConsistency(
     const kinex::audit::v1::SignedTreeHead& saved,
     const kinex::audit::v1::SignedTreeHead& current,
-    absl::Span<const std::string> proof, const TreeHeadVerifier& verifier);
+    absl::Span<const std::string> proof, const HeadVerifier& verifier);
 
 // A StoredEntry from a LogEntry fetched with GetEntries. DATA_LOSS when the
 // stored leaf hash is not 32 bytes.
@@ -112,7 +113,7 @@ absl::StatusOr<StoredEntry> StoredEntryFromLogEntry(
 // `verifier`, and the inclusion proof of receipt.leaf_hash at leaf_index to
 // the head's root. FAILED_PRECONDITION / INVALID_ARGUMENT naming the problem.
 absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt,
-                           const TreeHeadVerifier& verifier);
+                           const HeadVerifier& verifier);
 
 // Checks that a receipt describes the logged entry: same leaf index, the
 // entry's leaf hash, and the same disclosed paths, withheld categories and

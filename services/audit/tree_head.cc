@@ -3,7 +3,9 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/common/file_util.h"
 #include "services/common/status_macros.h"
 
@@ -48,6 +50,16 @@ absl::StatusOr<std::string> RawPublicKey(EVP_PKEY* key) {
 std::unique_ptr<BIO, BioDeleter> MemBio(absl::string_view data) {
   return std::unique_ptr<BIO, BioDeleter>(
       BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+absl::StatusOr<std::string> PublicKeyPemOf(EVP_PKEY* key) {
+  std::unique_ptr<BIO, BioDeleter> bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), key) != 1) {
+    return absl::InternalError("cannot encode the public key");
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 }  // namespace
@@ -147,13 +159,7 @@ absl::StatusOr<kinex::audit::v1::SignedTreeHead> TreeHeadSigner::Sign(
 }
 
 absl::StatusOr<std::string> TreeHeadSigner::PublicKeyPem() const {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), key_.get()) != 1) {
-    return absl::InternalError("cannot encode the public key");
-  }
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
+  return PublicKeyPemOf(key_.get());
 }
 
 TreeHeadVerifier::TreeHeadVerifier(PkeyPtr key, std::string raw_public_key)
@@ -188,6 +194,29 @@ TreeHeadVerifier::FromRawPublicKey(absl::string_view raw) {
       new TreeHeadVerifier(std::move(key), std::string(raw)));
 }
 
+absl::StatusOr<std::unique_ptr<TreeHeadVerifier>>
+TreeHeadVerifier::FromPublicKeyFile(const std::string& path) {
+  KINEX_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(path));
+  // Checked on the text, before parsing: parsing an encrypted private key
+  // would prompt for its passphrase.
+  if (absl::StrContains(pem, "PRIVATE KEY")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": holds a private key; give its public half (openssl pkey -in "
+              "KEY -pubout)"));
+  }
+  absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> verifier =
+      FromPublicKeyPem(pem);
+  if (!verifier.ok()) {
+    return absl::Status(verifier.status().code(),
+                        absl::StrCat(path, ": ", verifier.status().message()));
+  }
+  return verifier;
+}
+
+absl::StatusOr<std::string> TreeHeadVerifier::PublicKeyPem() const {
+  return PublicKeyPemOf(key_.get());
+}
+
 absl::Status TreeHeadVerifier::Verify(
     const kinex::audit::v1::SignedTreeHead& sth) const {
   if (sth.key_id() != key_id_) {
@@ -210,6 +239,34 @@ absl::Status TreeHeadVerifier::Verify(
         "tree head signature is invalid (tree_size ", sth.tree_size(), ")"));
   }
   return absl::OkStatus();
+}
+
+void TreeHeadKeyring::Add(std::shared_ptr<const TreeHeadVerifier> key,
+                          bool current) {
+  for (const Key& k : keys_) {
+    if (k.verifier->key_id() == key->key_id()) return;
+  }
+  keys_.push_back({std::move(key), current});
+}
+
+absl::Status TreeHeadKeyring::Verify(
+    const kinex::audit::v1::SignedTreeHead& sth) const {
+  std::vector<std::string> current;
+  std::vector<std::string> others;
+  for (const Key& k : keys_) {
+    if (k.verifier->key_id() == sth.key_id()) return k.verifier->Verify(sth);
+    (k.current ? current : others).push_back(k.verifier->key_id());
+  }
+  std::vector<std::string> known;
+  if (!current.empty()) known.push_back(absl::StrCat("current ", current[0]));
+  if (!others.empty()) {
+    known.push_back(absl::StrCat(current.empty() ? "" : "retired ",
+                                 absl::StrJoin(others, ", ")));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "tree head at size ", sth.tree_size(), " is signed by key ",
+      sth.key_id(), " which is not among the known keys (",
+      known.empty() ? "none" : absl::StrJoin(known, "; "), ")"));
 }
 
 }  // namespace kinex::audit

@@ -30,6 +30,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -93,8 +94,21 @@ class TreeHeadSigner {
   std::string key_id_;
 };
 
+// Checks a signed tree head's signature. One key (TreeHeadVerifier) and a
+// set of keys (TreeHeadKeyring) both implement it, so the whole-log and
+// receipt checks (log_verifier.h) work with either, across a key rotation.
+class HeadVerifier {
+ public:
+  virtual ~HeadVerifier() = default;
+  // OK when `sth` has a valid signature by a key this verifier accepts.
+  // FAILED_PRECONDITION naming the problem; INVALID_ARGUMENT for a
+  // malformed head.
+  virtual absl::Status Verify(
+      const kinex::audit::v1::SignedTreeHead& sth) const = 0;
+};
+
 // Verifies tree head signatures with an Ed25519 public key. Thread-safe.
-class TreeHeadVerifier {
+class TreeHeadVerifier final : public HeadVerifier {
  public:
   // Parses a PEM public key (or a PEM private key, whose public half is
   // used). INVALID_ARGUMENT when it is not Ed25519.
@@ -103,18 +117,64 @@ class TreeHeadVerifier {
   // From a raw 32-byte Ed25519 public key.
   static absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> FromRawPublicKey(
       absl::string_view raw);
+  // Loads a PEM Ed25519 *public* key file (a retired signing key, or a key
+  // pinned by an auditor). A private key is refused: these files are
+  // distributed (ConfigMaps, auditors), so a private key in one is a leak.
+  // INVALID_ARGUMENT prefixed with `path`; NOT_FOUND / PERMISSION_DENIED
+  // naming it when it cannot be read.
+  static absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> FromPublicKeyFile(
+      const std::string& path);
 
   // OK when `sth` carries this key's id and a valid signature over its
   // signing input. FAILED_PRECONDITION naming the problem (other key id, bad
   // signature); INVALID_ARGUMENT for a malformed head.
-  absl::Status Verify(const kinex::audit::v1::SignedTreeHead& sth) const;
+  absl::Status Verify(
+      const kinex::audit::v1::SignedTreeHead& sth) const override;
   // The key id this verifier accepts.
   const std::string& key_id() const { return key_id_; }
+  // The public key as PEM (SubjectPublicKeyInfo).
+  absl::StatusOr<std::string> PublicKeyPem() const;
 
  private:
   explicit TreeHeadVerifier(PkeyPtr key, std::string raw_public_key);
   PkeyPtr key_;
   std::string key_id_;
+};
+
+// The keys a log's heads may be signed by: the current signing key and the
+// keys it replaced (retired by rotation). Each head is checked with the key
+// its key_id names, so heads signed before a rotation keep verifying.
+// Thread-safe once built.
+//
+// Example:
+//   TreeHeadKeyring keys;
+//   keys.Add(current_verifier, /*current=*/true);
+//   keys.Add(retired_verifier);
+//   KINEX_RETURN_IF_ERROR(keys.Verify(sth));
+class TreeHeadKeyring final : public HeadVerifier {
+ public:
+  struct Key {
+    std::shared_ptr<const TreeHeadVerifier> verifier;
+    // Whether this key signs new heads (else it is retired or, for a
+    // verifier that pins keys, just known).
+    bool current = false;
+  };
+
+  // Adds `key` (not null). A key already present is ignored: listing the
+  // current key among the retired ones as well is harmless.
+  void Add(std::shared_ptr<const TreeHeadVerifier> key, bool current = false);
+
+  // Verifies `sth` with the key its key_id names. FAILED_PRECONDITION when
+  // that key is unknown, naming the head's size, its key id and the known
+  // keys; otherwise as TreeHeadVerifier::Verify.
+  absl::Status Verify(
+      const kinex::audit::v1::SignedTreeHead& sth) const override;
+
+  // The keys, in the order added.
+  const std::vector<Key>& keys() const { return keys_; }
+
+ private:
+  std::vector<Key> keys_;
 };
 
 }  // namespace kinex::audit

@@ -45,6 +45,15 @@ void RecordFileLocations(const google::protobuf::Message& message,
     if (range.start.line >= 0) {
       sources->Set(path, absl::StrCat(file, ":", range.start.line + 1));
     }
+    // Each element of a list too ("audit.retired_public_key_files[1]"), so
+    // a bad element is named by its own line.
+    for (int i = 0; field->is_repeated() && i < refl->FieldSize(message, field); ++i) {
+      range = tree.GetLocationRange(field, i);
+      if (range.start.line >= 0) {
+        sources->Set(absl::StrCat(path, "[", i, "]"),
+                     absl::StrCat(file, ":", range.start.line + 1));
+      }
+    }
     if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
         !field->is_repeated()) {
       const google::protobuf::TextFormat::ParseInfoTree* child =
@@ -185,6 +194,14 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
   }
   if (config.audit().sign_interval_seconds() < 1) {
     return Bad(sources, "audit.sign_interval_seconds", "must be at least 1");
+  }
+  // The files themselves are read (and checked to be Ed25519 public keys)
+  // when the audit target starts.
+  for (int i = 0; i < config.audit().retired_public_key_files_size(); ++i) {
+    if (config.audit().retired_public_key_files(i).empty()) {
+      return Bad(sources, absl::StrCat("audit.retired_public_key_files[", i, "]"),
+                 "must name a PEM public key file");
+    }
   }
   if (config.records().max_part_bytes() < 1024) {
     return Bad(sources, "records.max_part_bytes", "must be at least 1024");

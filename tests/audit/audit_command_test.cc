@@ -3,8 +3,11 @@
 // bad index after tampering), saved heads, and receipt verification.
 #include "tools/kinexctl/audit_command.h"
 
+#include <fcntl.h>
+#include <openssl/pem.h>
 #include <sqlite3.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -38,16 +41,8 @@ class AuditCommandTest : public ::testing::Test {
     const std::string pki = kinex::testing::TestPkiDir();
     config_.mutable_audit()->set_signing_key_file(pki + "/audit-signing.key");
     config_.mutable_audit()->set_pseudonym_key_file(pki + "/audit-pseudonym.key");
-    auto target = MakeAuditTarget(config_, clock_);
-    ASSERT_TRUE(target.ok()) << target.status();
-    target_ = std::make_unique<AuditTarget>(*std::move(target));
-    auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("audit"));
-    ASSERT_TRUE(creds.ok());
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
-    builder.RegisterService(target_->grpc_service.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
+    Start();
+    ASSERT_FALSE(HasFatalFailure());
     for (int i = 0; i < 6; ++i) {
       auto event = SampleEvent(absl::StrCat("req-", i),
                                i % 2 == 0 ? audit::testing::kNhsA
@@ -58,10 +53,49 @@ class AuditCommandTest : public ::testing::Test {
     }
   }
   void TearDown() override {
-    server_->Shutdown();
+    Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Start() {
+    auto target = MakeAuditTarget(config_, clock_);
+    ASSERT_TRUE(target.ok()) << target.status();
+    target_ = std::make_unique<AuditTarget>(*std::move(target));
+    auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("audit"));
+    ASSERT_TRUE(creds.ok());
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
+    builder.RegisterService(target_->grpc_service.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void Stop() {
+    if (server_) server_->Shutdown();
     server_.reset();
     target_.reset();
-    std::filesystem::remove_all(dir_);
+  }
+
+  // Rotates the signing key: restarts the audit target signing with a fresh
+  // Ed25519 key (generated now, never committed; private half 0600 in the
+  // test's temp dir) and the test PKI's key retired. Returns the new public
+  // key's file.
+  std::string RotateKey() {
+    const std::string key_file = (dir_ / "signing-2.key").string();
+    const std::string pub_file = (dir_ / "signing-2.pub.pem").string();
+    audit::PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+    EXPECT_NE(key, nullptr);
+    const int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    FILE* f = ::fdopen(fd, "w");
+    EXPECT_EQ(PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr), 1);
+    std::fclose(f);
+    f = std::fopen(pub_file.c_str(), "w");
+    EXPECT_EQ(PEM_write_PUBKEY(f, key.get()), 1);
+    std::fclose(f);
+    Stop();
+    config_.mutable_audit()->set_signing_key_file(key_file);
+    config_.mutable_audit()->add_retired_public_key_files(PublicKey());
+    Start();
+    return pub_file;
   }
 
   // Runs `kinexctl audit <words>` as the auditor; returns the exit code.
@@ -210,6 +244,48 @@ TEST_F(AuditCommandTest, ReceiptVerifyChecksProofSignatureAndEntry) {
 
   EXPECT_EQ(Run({"receipt", "verify", path, "--offline"}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("--public-key is required with --offline"));
+}
+
+TEST_F(AuditCommandTest, VerifyAcrossAKeyRotationNeedsEveryKey) {
+  // Before the rotation: an auditor saves a head and keeps a receipt, both
+  // signed by the old key (the test PKI's).
+  const std::string saved = (dir_ / "head.json").string();
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--save-head=" + saved}), 0)
+      << err_.str();
+  const std::string receipt = WriteReceipt(ReceiptFor(2));
+  const std::string old_id = target_->log->LatestHead().key_id();
+  const std::string new_key = RotateKey();
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_TRUE(target_->log->Append(SampleEvent("req-after")).ok());
+  const std::string new_id = target_->log->LatestHead().key_id();
+  ASSERT_NE(new_id, old_id);
+
+  // Both keys pinned: the saved head by the old key, the current by the new.
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey() + "," + new_key,
+                 "--saved-head=" + saved}),
+            0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("OK: verified 7 entries"));
+  EXPECT_THAT(out_.str(), HasSubstr("key id     " + new_id));
+  EXPECT_THAT(out_.str(), HasSubstr("consistent with the saved head of 6 entries"));
+  ASSERT_EQ(Run({"receipt", "verify", receipt, "--public-key=" + new_key + "," + PublicKey()}),
+            0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("current log consistent"));
+
+  // Only the new key: the old key's heads cannot be checked.
+  EXPECT_EQ(Run({"verify", "--public-key=" + new_key, "--saved-head=" + saved}), 1);
+  EXPECT_THAT(out_.str(), HasSubstr("FAILED"));
+  EXPECT_EQ(err_.str(), absl::StrCat("kinexctl: FAILED_PRECONDITION: tree head at size 6 "
+                                     "is signed by key ",
+                                     old_id, " which is not among the known keys (",
+                                     new_id, ")\n"));
+  EXPECT_EQ(Run({"receipt", "verify", receipt, "--public-key=" + new_key, "--offline"}), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("signed by key " + old_id + " which is not among"));
+
+  // Unpinned, the server sends both keys.
+  ASSERT_EQ(Run({"verify", "--saved-head=" + saved}), 0) << err_.str();
+  EXPECT_THAT(err_.str(), HasSubstr("(key id " + new_id + "; retired key ids " + old_id + ")"));
 }
 
 TEST_F(AuditCommandTest, EveryCommandAnswersHelp) {

@@ -69,8 +69,18 @@ class AuditLogTest : public ::testing::Test {
     return AuditLog::Create(TestOptions(storage));
   }
 
-  std::unique_ptr<TreeHeadVerifier> Verifier() {
-    return *TreeHeadVerifier::FromRawPublicKey(signer_->raw_public_key());
+  std::unique_ptr<TreeHeadVerifier> Verifier() { return Verifier(*signer_); }
+  static std::unique_ptr<TreeHeadVerifier> Verifier(const TreeHeadSigner& signer) {
+    return *TreeHeadVerifier::FromRawPublicKey(signer.raw_public_key());
+  }
+
+  static kinex::exchange::v1::DisclosureReceipt ReceiptOf(const AppendResult& r) {
+    kinex::exchange::v1::DisclosureReceipt receipt;
+    receipt.set_leaf_index(r.leaf_index);
+    receipt.set_leaf_hash(r.leaf_hash);
+    *receipt.mutable_signed_tree_head() = r.signed_tree_head;
+    for (const auto& h : r.inclusion_proof) receipt.add_inclusion_proof(h);
+    return receipt;
   }
 
   // A log whose tree keeps hashes below level 1 for the newest 2 leaves only.
@@ -97,11 +107,7 @@ TEST_F(AuditLogTest, AppendReturnsAReceiptThatVerifies) {
     EXPECT_EQ(r->leaf_index, i);
     EXPECT_EQ(r->signed_tree_head.tree_size(), i + 1);
     EXPECT_TRUE(Verifier()->Verify(r->signed_tree_head).ok());
-    kinex::exchange::v1::DisclosureReceipt receipt;
-    receipt.set_leaf_index(r->leaf_index);
-    receipt.set_leaf_hash(r->leaf_hash);
-    *receipt.mutable_signed_tree_head() = r->signed_tree_head;
-    for (const auto& h : r->inclusion_proof) receipt.add_inclusion_proof(h);
+    kinex::exchange::v1::DisclosureReceipt receipt = ReceiptOf(*r);
     EXPECT_TRUE(VerifyReceipt(receipt, *Verifier()).ok());
     receipt.set_leaf_index(i == 0 ? 1 : 0);
     EXPECT_FALSE(VerifyReceipt(receipt, *Verifier()).ok());
@@ -138,19 +144,7 @@ TEST_F(AuditLogTest, ConcurrentAppendsGetDistinctIndicesAndShareCommits) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         auto r = log->Append(SampleEvent(absl::StrCat("req-", t, "-", i)));
-        if (!r.ok() || !VerifyReceipt(
-                           [&] {
-                             kinex::exchange::v1::DisclosureReceipt rc;
-                             rc.set_leaf_index(r->leaf_index);
-                             rc.set_leaf_hash(r->leaf_hash);
-                             *rc.mutable_signed_tree_head() = r->signed_tree_head;
-                             for (const auto& h : r->inclusion_proof) {
-                               rc.add_inclusion_proof(h);
-                             }
-                             return rc;
-                           }(),
-                           *Verifier())
-                           .ok()) {
+        if (!r.ok() || !VerifyReceipt(ReceiptOf(*r), *Verifier()).ok()) {
           ++failures;
           continue;
         }
@@ -285,10 +279,89 @@ TEST_F(AuditLogTest, RefusesToStartOnAnAlteredEntry) {
 
 TEST_F(AuditLogTest, RefusesToStartOnAKeyItDoesNotHold) {
   { auto log = *Open(&storage_); }
+  const std::string old_id = signer_->key_id();
   signer_ = testing::TestSigner();
   absl::StatusOr<std::unique_ptr<AuditLog>> log = Open(&storage_);
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(log.status().message(), HasSubstr("not by the expected key"));
+  EXPECT_EQ(log.status().message(),
+            absl::StrCat("audit log is corrupt; refusing to start: tree head at "
+                         "size 0 is signed by key ",
+                         old_id, " which is not among the known keys (current ",
+                         signer_->key_id(), ")"));
+  // A retired key that is not the one that signed does not help.
+  const std::shared_ptr<const TreeHeadSigner> stranger = testing::TestSigner();
+  AuditLog::Options options = TestOptions(&storage_);
+  options.retired_keys = {Verifier(*stranger)};
+  log = AuditLog::Create(std::move(options));
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log.status().message(),
+              HasSubstr(absl::StrCat("signed by key ", old_id,
+                                     " which is not among the known keys (current ",
+                                     signer_->key_id(), "; retired ",
+                                     stranger->key_id(), ")")));
+}
+
+TEST_F(AuditLogTest, KeyRotationKeepsOldHeadsAndReceiptsVerifiable) {
+  AppendResult before;
+  {
+    auto log = *Open(&storage_);
+    for (int i = 0; i < 3; ++i) before = *log->Append(SampleEvent("r"));
+  }
+  const std::shared_ptr<const TreeHeadSigner> old_signer = signer_;
+  signer_ = testing::TestSigner();
+  AuditLog::Options options = TestOptions(&storage_);
+  options.retired_keys = {Verifier(*old_signer)};
+  absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Create(std::move(options));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->Size(), 3u);
+
+  // New heads are signed by the new key only.
+  absl::StatusOr<AppendResult> after = (*log)->Append(SampleEvent("r"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->leaf_index, 3u);
+  EXPECT_EQ(after->signed_tree_head.key_id(), signer_->key_id());
+  EXPECT_TRUE(Verifier()->Verify(after->signed_tree_head).ok());
+
+  // Every stored head verifies with the keyring, each by its own key.
+  TreeHeadKeyring keys;
+  keys.Add(Verifier(), /*current=*/true);
+  keys.Add(Verifier(*old_signer));
+  auto heads = *storage_.ListHeads();
+  ASSERT_EQ(heads.front().key_id(), old_signer->key_id());
+  ASSERT_EQ(heads.back().key_id(), signer_->key_id());
+  LogRecomputer rec;
+  ASSERT_TRUE(storage_
+                  .ReadEntries(0, UINT64_MAX,
+                               [&](const StoredEntry& row) { return rec.Add(row); })
+                  .ok());
+  EXPECT_TRUE(rec.CheckHeads(heads, &keys).ok());
+
+  // A receipt issued before the rotation verifies with the keyring (not with
+  // the new key alone), and the log after the rotation extends its head.
+  const kinex::exchange::v1::DisclosureReceipt receipt = ReceiptOf(before);
+  EXPECT_TRUE(VerifyReceipt(receipt, keys).ok());
+  absl::Status alone = VerifyReceipt(receipt, *Verifier());
+  EXPECT_EQ(alone.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(alone.message(), HasSubstr(old_signer->key_id()));
+  v1::GetConsistencyProofRequest req;
+  req.set_first_tree_size(3);
+  req.set_second_tree_size(4);
+  auto proof = *(*log)->GetConsistencyProof(req);
+  EXPECT_TRUE(VerifyHeadConsistency(before.signed_tree_head, after->signed_tree_head,
+                                    std::vector<std::string>(proof.hashes().begin(),
+                                                             proof.hashes().end()),
+                                    keys)
+                  .ok());
+
+  // GetSigningKey names the current key and lists both.
+  v1::SigningKey key = *(*log)->SigningKey();
+  EXPECT_EQ(key.key_id(), signer_->key_id());
+  ASSERT_EQ(key.keys_size(), 2);
+  EXPECT_EQ(key.keys(0).key_id(), signer_->key_id());
+  EXPECT_TRUE(key.keys(0).current());
+  EXPECT_EQ(key.keys(1).key_id(), old_signer->key_id());
+  EXPECT_FALSE(key.keys(1).current());
+  EXPECT_EQ(key.keys(1).public_key_pem(), *old_signer->PublicKeyPem());
 }
 
 TEST_F(AuditLogTest, ProofRequestsAreChecked) {

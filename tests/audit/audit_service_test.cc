@@ -187,5 +187,23 @@ TEST_F(AuditServiceTest, TargetNeedsItsKeys) {
   EXPECT_THAT(t.status().message(), HasSubstr("missing.key"));
 }
 
+TEST_F(AuditServiceTest, TargetRefusesARetiredKeyFileThatIsNotAnEd25519PublicKey) {
+  const std::string pki = kinex::testing::TestPkiDir();
+  // A private key (the signing key itself) and a certificate.
+  for (const std::string& file : {pki + "/audit-signing.key", pki + "/ca.pem"}) {
+    config_.mutable_audit()->clear_retired_public_key_files();
+    config_.mutable_audit()->add_retired_public_key_files(pki + "/audit-signing.pub.pem");
+    config_.mutable_audit()->add_retired_public_key_files(file);
+    absl::StatusOr<AuditTarget> t = MakeAuditTarget(config_, clock_);
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(t.status().message(),
+              absl::StrCat("audit.retired_public_key_files[1]: ", file,
+                           file == pki + "/ca.pem"
+                               ? ": not a PEM public key"
+                               : ": holds a private key; give its public half "
+                                 "(openssl pkey -in KEY -pubout)"));
+  }
+}
+
 }  // namespace
 }  // namespace kinex::audit

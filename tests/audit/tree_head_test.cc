@@ -1,6 +1,7 @@
 // Ed25519 signed tree heads: round trip, tamper detection, key loading.
 #include "services/audit/tree_head.h"
 
+#include <openssl/pem.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "services/common/file_util.h"
 #include "tests/testing/test_pki.h"
 
@@ -59,6 +61,38 @@ TEST(TreeHeadTest, AnyChangedFieldBreaksTheSignature) {
       *TreeHeadVerifier::FromRawPublicKey(stranger->raw_public_key());
   EXPECT_EQ(stranger_verifier->Verify(good).code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(TreeHeadTest, KeyringVerifiesEachHeadByTheKeyItNames) {
+  auto old_signer = *TreeHeadSigner::Generate();
+  auto new_signer = *TreeHeadSigner::Generate();
+  TreeHeadKeyring keys;
+  keys.Add(*TreeHeadVerifier::FromRawPublicKey(new_signer->raw_public_key()),
+           /*current=*/true);
+  keys.Add(*TreeHeadVerifier::FromRawPublicKey(old_signer->raw_public_key()));
+  keys.Add(*TreeHeadVerifier::FromRawPublicKey(old_signer->raw_public_key()));
+  EXPECT_EQ(keys.keys().size(), 2u);  // a key listed twice counts once
+  const Hash root = HashLeaf("x");
+  const absl::Time t = absl::FromUnixSeconds(1788249600);
+  EXPECT_TRUE(keys.Verify(*old_signer->Sign(3, root, t)).ok());
+  EXPECT_TRUE(keys.Verify(*new_signer->Sign(4, root, t)).ok());
+  v1::SignedTreeHead forged = *new_signer->Sign(4, root, t);
+  forged.set_tree_size(5);
+  EXPECT_THAT(keys.Verify(forged).message(), HasSubstr("signature is invalid"));
+
+  auto stranger = *TreeHeadSigner::Generate();
+  absl::Status s = keys.Verify(*stranger->Sign(12, root, t));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            absl::StrCat("tree head at size 12 is signed by key ", stranger->key_id(),
+                         " which is not among the known keys (current ",
+                         new_signer->key_id(), "; retired ", old_signer->key_id(), ")"));
+  TreeHeadKeyring pinned;  // no current key: a verifier's pinned keys
+  pinned.Add(*TreeHeadVerifier::FromRawPublicKey(old_signer->raw_public_key()));
+  EXPECT_EQ(pinned.Verify(*stranger->Sign(12, root, t)).message(),
+            absl::StrCat("tree head at size 12 is signed by key ", stranger->key_id(),
+                         " which is not among the known keys (",
+                         old_signer->key_id(), ")"));
 }
 
 TEST(TreeHeadTest, SigningInputIsFixedLayout) {
@@ -124,6 +158,40 @@ TEST_F(KeyFileTest, RefusesANonKey) {
       TreeHeadSigner::FromPemFile(path);
   EXPECT_EQ(signer.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(signer.status().message(), HasSubstr(path));
+}
+
+TEST_F(KeyFileTest, LoadsAPublicKeyFile) {
+  auto signer = *TreeHeadSigner::Generate();
+  absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> verifier =
+      TreeHeadVerifier::FromPublicKeyFile(Write(*signer->PublicKeyPem(), 0644));
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  EXPECT_EQ((*verifier)->key_id(), signer->key_id());
+  EXPECT_EQ(*(*verifier)->PublicKeyPem(), *signer->PublicKeyPem());
+}
+
+TEST_F(KeyFileTest, PublicKeyFileRefusesPrivateAndNonEd25519Keys) {
+  std::string path = Write(TestSigningKeyPem(), 0600);
+  absl::Status s = TreeHeadVerifier::FromPublicKeyFile(path).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), path + ": holds a private key; give its public half "
+                                "(openssl pkey -in KEY -pubout)");
+  path = Write("not a key", 0644);
+  s = TreeHeadVerifier::FromPublicKeyFile(path).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), path + ": not a PEM public key");
+  // A P-256 public key, generated now.
+  PkeyPtr ec(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  ASSERT_NE(ec, nullptr);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  ASSERT_EQ(PEM_write_bio_PUBKEY(bio.get(), ec.get()), 1);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  path = Write(std::string(data, static_cast<size_t>(len)), 0644);
+  s = TreeHeadVerifier::FromPublicKeyFile(path).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), path + ": key is not an Ed25519 key");
+  s = TreeHeadVerifier::FromPublicKeyFile(path + ".missing").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

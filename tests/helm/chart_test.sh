@@ -12,7 +12,9 @@
 #    RuntimeDefault; liveness and readiness probes on every Deployment and
 #    StatefulSet (exec probes: native gRPC probes cannot do mTLS); a
 #    NetworkPolicy per target; no key material inline; the policy ConfigMap
-#    equal to policy/*.textproto; Certificates and ServiceMonitor in production;
+#    equal to policy/*.textproto; every retired audit public key the config
+#    names mounted from its ConfigMap (production values retire one);
+#    Certificates and ServiceMonitor in production;
 # 3. the checker itself catches broken output (mutated renders must fail);
 # 4. values.schema.json and the chart's own checks reject bad values;
 # 5. the policy checksum rolls the policy pods when, and only when, the policy
@@ -124,6 +126,10 @@ expect_render_fails "postgresql.external.host: Does not match pattern" \
   --set 'postgresql.external.host=db password=x'
 expect_render_fails "minReplicas (5) is greater than maxReplicas (3)" \
   --set gateway.autoscaling.minReplicas=5,gateway.autoscaling.maxReplicas=3
+expect_render_fails "audit.keys.retiredPublicKeys: existingConfigMap is set but keys is empty" \
+  --set audit.keys.retiredPublicKeys.existingConfigMap=kinex-audit-retired-keys
+expect_render_fails "audit.keys.retiredPublicKeys: keys are listed but existingConfigMap is empty" \
+  --set 'audit.keys.retiredPublicKeys.keys={signing-2025.pub.pem}'
 printf 'rules {}\n' >"$work/not-policy.txt"
 expect_render_fails "Does not match pattern" --set-file "policy.files.rules\.txt=$work/not-policy.txt"
 # ...and the good counterparts pass: certManager makes the Secret names optional.

@@ -11,6 +11,7 @@ exit 1 if there is any, 0 otherwise.
 """
 import glob
 import os
+import re
 import sys
 
 import yaml
@@ -257,6 +258,32 @@ def check_configs(docs, repo, profile):
             problem(policy_cms[0], f"{name} differs from policy/{name}")
 
 
+def check_retired_keys(docs, by_target, profile):
+    """Every retired public key the audit config names is a file the pod
+    mounts from a ConfigMap item (a missing one would stop the audit target)."""
+    audit = by_target.get("audit")
+    cms = [d for d in docs if d["kind"] == "ConfigMap" and component(d) == "audit"
+           and "kinex.textproto" in (d.get("data") or {})]
+    if audit is None or len(cms) != 1:
+        return
+    files = re.findall(r'retired_public_key_files: "([^"]*)"', cms[0]["data"]["kinex.textproto"])
+    pod = pod_spec(audit)
+    (c,) = [c for c in pod["containers"] if c["name"] == "kinex"]
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    for f in files:
+        ok = False
+        for m in c.get("volumeMounts", []):
+            cm = vols.get(m["name"], {}).get("configMap")
+            prefix = m["mountPath"].rstrip("/") + "/"
+            if cm and f.startswith(prefix) and \
+                    any(i["path"] == f[len(prefix):] for i in cm.get("items", [])):
+                ok = True
+        if not ok:
+            problem(audit, f"retired public key {f} is not mounted from a ConfigMap item")
+    if profile == "production" and not files:
+        problem(audit, "production values retire a signing key, but the config lists none")
+
+
 def check_profile_specifics(docs, by_target, profile):
     kinds = {}
     for d in docs:
@@ -323,6 +350,7 @@ def check(text, profile, repo):
     check_no_key_material(text, docs, profile)
     check_configs(docs, repo, profile)
     check_profile_specifics(docs, by_target, profile)
+    check_retired_keys(docs, by_target, profile)
     return list(problems), len(docs)
 
 
@@ -383,6 +411,12 @@ MUTATIONS = [
      lambda docs: [d for d in docs if d["kind"] == "ConfigMap" and
                    d["metadata"]["name"].endswith("-policy-set")][0]["data"].update(
          {"roles.textproto": "# stale\n"})),
+    ("retired key not mounted", "is not mounted from a ConfigMap item",
+     lambda docs: (lambda data: data.update(
+         {"kinex.textproto": data["kinex.textproto"] +
+          'retired_public_key_files: "/etc/kinex/audit-retired-keys/a.pem"\n'}))(
+         [d for d in docs if d["kind"] == "ConfigMap" and component(d) == "audit"
+          and "kinex.textproto" in d["data"]][0]["data"])),
 ]
 
 

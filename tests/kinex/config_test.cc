@@ -69,6 +69,21 @@ TEST(LoadConfig, BadFileValueNamesFileAndLine) {
   EXPECT_EQ(s.message(), path + ":3: listen.audit: \"localhost\" is not host:port with a port 0-65535");
 }
 
+TEST(LoadConfig, EmptyRetiredPublicKeyFileNamesItsLine) {
+  const std::string path = WriteConfig(
+      "audit {\n  retired_public_key_files: \"keys/2025.pub.pem\"\n"
+      "  retired_public_key_files: \"\"\n}\n");
+  absl::Status s = LoadConfig(path, WithTls()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            path + ":3: audit.retired_public_key_files[1]: must name a PEM public key file");
+  absl::StatusOr<kinex::config::v1::KinexConfig> c = LoadConfig(
+      WriteConfig("audit {\n  retired_public_key_files: \"keys/2025.pub.pem\"\n}\n"),
+      WithTls());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->audit().retired_public_key_files_size(), 1);
+}
+
 TEST(LoadConfig, UnknownFieldInFileNamesFileAndLine) {
   const std::string path = WriteConfig("target: \"all\"\ntls {\n  crl_file: \"x\"\n}\n");
   absl::Status s = LoadConfig(path, WithTls()).status();

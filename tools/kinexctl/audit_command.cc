@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.pb.h"
@@ -53,27 +54,33 @@ constexpr char kQueryUsage[] =
     "  --max=N              stop after N events (default 10000)\n";
 
 constexpr char kVerifyUsage[] =
-    "usage: kinexctl audit verify [--public-key=PEM] [--saved-head=FILE]\n"
+    "usage: kinexctl audit verify [--public-key=PEM[,PEM...]] [--saved-head=FILE]\n"
     "                             [--save-head=FILE]\n"
     "\n"
     "Fetches every log entry and the latest signed tree head, recomputes the\n"
     "RFC 6962 root, checks every entry and the head's Ed25519 signature.\n"
     "Fails naming the first bad leaf index.\n"
-    "  --public-key=PEM   the pinned signing key (PEM); without it the key is\n"
-    "                     fetched from the server (trust on first use)\n"
+    "  --public-key=PEM   the pinned signing key (PEM public key file); after a\n"
+    "                     key rotation, the current and retired keys,\n"
+    "                     comma-separated: each head is checked with the key\n"
+    "                     its key id names. Without it the keys are fetched\n"
+    "                     from the server (trust on first use)\n"
     "  --saved-head=FILE  a head saved by an earlier run (JSON or binary):\n"
     "                     the log must extend it (no truncation or rewrite)\n"
     "  --save-head=FILE   save the verified head (JSON) for the next run\n";
 
 constexpr char kReceiptUsage[] =
-    "usage: kinexctl audit receipt verify FILE [--public-key=PEM] [--offline]\n"
+    "usage: kinexctl audit receipt verify FILE [--public-key=PEM[,PEM...]]\n"
+    "                                     [--offline]\n"
     "\n"
     "Checks a DisclosureReceipt (protobuf JSON or binary): the signed tree\n"
     "head's signature and the inclusion proof of the receipt's leaf. Unless\n"
     "--offline, also fetches the logged entry and checks it matches the\n"
     "receipt, and that the current log is consistent with the receipt's head.\n"
-    "  --public-key=PEM   the pinned signing key (PEM); required with\n"
-    "                     --offline, else fetched from the server\n";
+    "  --public-key=PEM   the pinned signing key (PEM public key file), or\n"
+    "                     comma-separated keys after a key rotation (current\n"
+    "                     and retired; each head by the key its key id names);\n"
+    "                     required with --offline, else fetched from the server\n";
 
 std::string Lower(absl::string_view s) {
   return absl::StrReplaceAll(absl::AsciiStrToLower(s), {{"_", "-"}});
@@ -135,18 +142,26 @@ absl::Status ParseJsonOrBinary(const std::string& path, const std::string& data,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<audit::TreeHeadVerifier>> LoadVerifier(
-    CommandContext& ctx, const std::optional<std::string>& public_key_file,
+// The keys heads are checked with, each head by the key its key_id names:
+// the --public-key files (comma-separated: after a signing key rotation, the
+// current key and the retired ones), else the keys the server sends (trust on
+// first use).
+absl::StatusOr<audit::TreeHeadKeyring> LoadKeys(
+    CommandContext& ctx, const std::optional<std::string>& public_key_files,
     av1::Audit::Stub* stub) {
-  if (public_key_file.has_value()) {
-    KINEX_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(*public_key_file));
-    absl::StatusOr<std::unique_ptr<audit::TreeHeadVerifier>> v =
-        audit::TreeHeadVerifier::FromPublicKeyPem(pem);
-    if (!v.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(*public_key_file, ": ", v.status().message()));
+  audit::TreeHeadKeyring keys;
+  if (public_key_files.has_value()) {
+    for (absl::string_view file :
+         absl::StrSplit(*public_key_files, ',', absl::SkipWhitespace())) {
+      KINEX_ASSIGN_OR_RETURN(
+          std::shared_ptr<const audit::TreeHeadVerifier> key,
+          audit::TreeHeadVerifier::FromPublicKeyFile(std::string(file)));
+      keys.Add(std::move(key));
     }
-    return v;
+    if (keys.keys().empty()) {
+      return absl::InvalidArgumentError("--public-key names no key file");
+    }
+    return keys;
   }
   if (stub == nullptr) {
     return absl::InvalidArgumentError("--public-key is required with --offline");
@@ -156,9 +171,26 @@ absl::StatusOr<std::unique_ptr<audit::TreeHeadVerifier>> LoadVerifier(
   av1::SigningKey key;
   grpc::Status s = stub->GetSigningKey(&call, {}, &key);
   if (!s.ok()) return FromGrpcStatus(s);
+  // A server older than key rotation sends only the current key.
+  if (key.keys().empty()) {
+    av1::TreeHeadKey* current = key.add_keys();
+    current->set_public_key_pem(key.public_key_pem());
+    current->set_key_id(key.key_id());
+    current->set_current(true);
+  }
+  std::vector<std::string> retired;
+  for (const av1::TreeHeadKey& k : key.keys()) {
+    KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const audit::TreeHeadVerifier> v,
+                           audit::TreeHeadVerifier::FromPublicKeyPem(k.public_key_pem()));
+    if (!k.current()) retired.push_back(v->key_id());
+    keys.Add(std::move(v), k.current());
+  }
   ctx.err() << "kinexctl: warning: using the signing key the server sent (key id "
-            << key.key_id() << "); pin it with --public-key\n";
-  return audit::TreeHeadVerifier::FromPublicKeyPem(key.public_key_pem());
+            << key.key_id()
+            << (retired.empty() ? "" : absl::StrCat("; retired key ids ",
+                                                    absl::StrJoin(retired, ", ")))
+            << "); pin it with --public-key\n";
+  return keys;
 }
 
 absl::StatusOr<std::unique_ptr<av1::Audit::Stub>> Stub(CommandContext& ctx) {
@@ -330,8 +362,8 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
   }
   auto stub = Stub(ctx);
   if (!stub.ok()) return ctx.Fail(stub.status());
-  auto verifier = LoadVerifier(ctx, public_key, stub->get());
-  if (!verifier.ok()) return ctx.Fail(verifier.status());
+  auto keys = LoadKeys(ctx, public_key, stub->get());
+  if (!keys.ok()) return ctx.Fail(keys.status());
 
   grpc::ClientContext call;
   ctx.Prepare(call);
@@ -350,7 +382,7 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
         if (!s.ok()) return FromGrpcStatus(s);
         return resp;
       },
-      head, **verifier, saved);
+      head, *keys, saved);
   if (!verified.ok()) {
     ctx.out() << "FAILED\n";
     return ctx.Fail(verified.status());
@@ -413,9 +445,9 @@ int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words)
     if (!made.ok()) return ctx.Fail(made.status());
     stub = *std::move(made);
   }
-  auto verifier = LoadVerifier(ctx, public_key, stub.get());
-  if (!verifier.ok()) return ctx.Fail(verifier.status());
-  if (absl::Status s = audit::VerifyReceipt(receipt, **verifier); !s.ok()) {
+  auto keys = LoadKeys(ctx, public_key, stub.get());
+  if (!keys.ok()) return ctx.Fail(keys.status());
+  if (absl::Status s = audit::VerifyReceipt(receipt, *keys); !s.ok()) {
     ctx.out() << "FAILED\n";
     return ctx.Fail(s);
   }
@@ -460,7 +492,7 @@ int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words)
       proof.assign(cresp.hashes().begin(), cresp.hashes().end());
     }
     if (absl::Status c = audit::VerifyHeadConsistency(
-            receipt.signed_tree_head(), current, proof, **verifier);
+            receipt.signed_tree_head(), current, proof, *keys);
         !c.ok()) {
       ctx.out() << "FAILED\n";
       return ctx.Fail(c);

@@ -171,6 +171,9 @@ audit {
   signing_key_file: "/etc/kinex/private/signing.key"
   pseudonym_key_file: "/etc/kinex/private/pseudonym.key"
   sign_interval_seconds: {{ $v.signIntervalSeconds | int64 }}
+{{- range $k := $v.keys.retiredPublicKeys.keys }}
+  retired_public_key_files: {{ printf "/etc/kinex/audit-retired-keys/%s" $k | quote }}
+{{- end }}
 }
 {{- end }}
 {{- if eq $t "consent" }}
@@ -415,6 +418,14 @@ spec:
           mountPath: /etc/kinex/crl
           readOnly: true
         {{- end }}
+        {{- if eq $t "audit" }}
+        {{- if $v.keys.retiredPublicKeys.existingConfigMap }}
+        # Public keys only: read in place, no 0600 copy needed.
+        - name: audit-retired-keys
+          mountPath: /etc/kinex/audit-retired-keys
+          readOnly: true
+        {{- end }}
+        {{- end }}
         {{- if and $stateful (eq $pg.mode "external") $pg.external.sslRootCert.secretName }}
         - name: pg-root-cert
           mountPath: /etc/kinex/pg
@@ -466,6 +477,17 @@ spec:
     - name: crl
       configMap:
         name: {{ $root.Values.tls.crl.existingConfigMap }}
+    {{- end }}
+    {{- if eq $t "audit" }}
+    {{- with $v.keys.retiredPublicKeys.existingConfigMap }}
+    - name: audit-retired-keys
+      configMap:
+        name: {{ . }}
+        items:
+          {{- range $k := $v.keys.retiredPublicKeys.keys }}
+          - {key: {{ $k | quote }}, path: {{ $k | quote }}}
+          {{- end }}
+    {{- end }}
     {{- end }}
     {{- if and $stateful (eq $pg.mode "external") $pg.external.sslRootCert.secretName }}
     - name: pg-root-cert

@@ -13,6 +13,13 @@ from configmap-config.yaml, so a bad combination fails `helm template` /
 {{- fail (printf "%s.port (%d) is the same as metrics.port: each pod needs both" $t (int (index $.Values $t).port)) -}}
 {{- end -}}
 {{- end -}}
+{{- $retired := .Values.audit.keys.retiredPublicKeys -}}
+{{- if and $retired.existingConfigMap (not $retired.keys) -}}
+{{- fail "audit.keys.retiredPublicKeys: existingConfigMap is set but keys is empty: list the ConfigMap's keys to load" -}}
+{{- end -}}
+{{- if and $retired.keys (not $retired.existingConfigMap) -}}
+{{- fail "audit.keys.retiredPublicKeys: keys are listed but existingConfigMap is empty: name the ConfigMap holding them" -}}
+{{- end -}}
 {{- if and .Values.policy.existingConfigMap .Values.policy.files -}}
 {{- fail "policy: set either policy.files or policy.existingConfigMap, not both" -}}
 {{- end -}}
