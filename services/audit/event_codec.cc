@@ -1,7 +1,8 @@
 #include "services/audit/event_codec.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 
 #include <algorithm>
 #include <vector>
@@ -318,8 +319,24 @@ absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> ChildPseudonymizer::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "pseudonym key must be at least 32 bytes, got ", key.size()));
   }
-  return std::unique_ptr<ChildPseudonymizer>(
-      new ChildPseudonymizer(std::string(key)));
+  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> hmac(
+      EVP_MAC_fetch(nullptr, "HMAC", nullptr), &EVP_MAC_free);
+  if (hmac == nullptr) return absl::InternalError("HMAC is not available");
+  MacCtxPtr ctx(EVP_MAC_CTX_new(hmac.get()));
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  if (ctx == nullptr ||
+      EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                   params) != 1) {
+    return absl::InternalError("HMAC-SHA256 could not be keyed");
+  }
+  return std::unique_ptr<ChildPseudonymizer>(new ChildPseudonymizer(std::move(ctx)));
+}
+
+void ChildPseudonymizer::MacCtxFree::operator()(EVP_MAC_CTX* ctx) const {
+  EVP_MAC_CTX_free(ctx);
 }
 
 absl::StatusOr<std::unique_ptr<ChildPseudonymizer>>
@@ -373,10 +390,12 @@ absl::StatusOr<std::string> ChildPseudonymizer::Pseudonym(
       return absl::InvalidArgumentError("child: no identifier is set");
   }
   unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-           reinterpret_cast<const unsigned char*>(input.data()), input.size(),
-           mac, &mac_len) == nullptr) {
+  size_t mac_len = 0;
+  MacCtxPtr ctx(EVP_MAC_CTX_dup(keyed_.get()));
+  if (ctx == nullptr ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof(mac)) != 1) {
     return absl::InternalError("HMAC-SHA256 failed");
   }
   return absl::BytesToHexString(

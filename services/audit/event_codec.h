@@ -45,6 +45,8 @@
 #include "kinex/audit/v1/audit.pb.h"
 #include "kinex/common/v1/common.pb.h"
 
+struct evp_mac_ctx_st;
+
 namespace kinex::audit {
 
 // Limits on appended events (RESOURCE_EXHAUSTED beyond them).
@@ -92,8 +94,14 @@ class ChildPseudonymizer {
       const kinex::common::v1::ChildRef& child) const;
 
  private:
-  explicit ChildPseudonymizer(std::string key) : key_(std::move(key)) {}
-  std::string key_;
+  struct MacCtxFree {
+    void operator()(evp_mac_ctx_st* ctx) const;
+  };
+  using MacCtxPtr = std::unique_ptr<evp_mac_ctx_st, MacCtxFree>;
+  explicit ChildPseudonymizer(MacCtxPtr keyed) : keyed_(std::move(keyed)) {}
+  // HMAC-SHA256 initialised with the key once; each pseudonym works on a
+  // copy (the one-shot HMAC() fetched the digest and re-keyed every call).
+  MacCtxPtr keyed_;
 };
 
 // Replaces `event.children` by the sorted distinct pseudonyms of those
