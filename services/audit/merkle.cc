@@ -451,11 +451,12 @@ void MerkleTree::Trim() {
        ++level) {
     Level& l = levels_[level];
     const uint64_t first = keep_from >> level;
+    // pop_front frees each 512-byte node of the deque as it empties, so
+    // memory follows the window without copying it.
     while (l.offset < first && !l.hashes.empty()) {
       l.hashes.pop_front();
       ++l.offset;
     }
-    l.hashes.shrink_to_fit();
   }
 }
 
