@@ -69,17 +69,14 @@ class FakeTxn final : public ConsentTxn {
 
 absl::Status FakeConsentStorage::Transact(
     const std::function<absl::Status(ConsentTxn&)>& fn) {
-  absl::MutexLock lock(&mu_);
-  State copy = state_;
-  FakeTxn txn(copy);
-  KINEX_RETURN_IF_ERROR(fn(txn));
-  state_ = std::move(copy);
-  return absl::OkStatus();
+  return state_.Transact([&](State& s) {
+    FakeTxn txn(s);
+    return fn(txn);
+  });
 }
 
 size_t FakeConsentStorage::EntryCount() const {
-  absl::MutexLock lock(&mu_);
-  return state_.entries.size();
+  return state_.Read([](const State& s) { return s.entries.size(); });
 }
 
 }  // namespace kinex::consent

@@ -7,8 +7,7 @@
 #include <map>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "services/common/copy_on_write_state.h"
 #include "services/consent/consent_storage.h"
 
 namespace kinex::consent {
@@ -27,8 +26,7 @@ class FakeConsentStorage final : public ConsentStorage {
   };
 
  private:
-  mutable absl::Mutex mu_;
-  State state_ ABSL_GUARDED_BY(mu_);
+  CopyOnWriteState<State> state_;
 };
 
 // Every transaction fails UNAVAILABLE. Thread-safe.

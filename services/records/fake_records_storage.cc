@@ -150,17 +150,14 @@ class FakeTxn final : public RecordsTxn {
 
 absl::Status FakeRecordsStorage::Transact(
     const std::function<absl::Status(RecordsTxn&)>& fn) {
-  absl::MutexLock lock(&mu_);
-  State copy = state_;
-  FakeTxn txn(copy);
-  KINEX_RETURN_IF_ERROR(fn(txn));
-  state_ = std::move(copy);
-  return absl::OkStatus();
+  return state_.Transact([&](State& s) {
+    FakeTxn txn(s);
+    return fn(txn);
+  });
 }
 
 size_t FakeRecordsStorage::ChildCount() const {
-  absl::MutexLock lock(&mu_);
-  return state_.children.size();
+  return state_.Read([](const State& s) { return s.children.size(); });
 }
 
 }  // namespace kinex::records

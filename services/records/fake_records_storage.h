@@ -15,8 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "services/common/copy_on_write_state.h"
 #include "services/records/records_storage.h"
 
 namespace kinex::records {
@@ -40,8 +39,7 @@ class FakeRecordsStorage final : public RecordsStorage {
   };
 
  private:
-  mutable absl::Mutex mu_;
-  State state_ ABSL_GUARDED_BY(mu_);
+  CopyOnWriteState<State> state_;
 };
 
 // A RecordsStorage whose every transaction fails UNAVAILABLE. Thread-safe.
