@@ -21,6 +21,7 @@
 #include "services/audit/audit_target.h"
 #include "services/common/fake_clock.h"
 #include "services/common/tls.h"
+#include "tests/audit/audit_target_fixture.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/test_pki.h"
 
@@ -31,16 +32,10 @@ using ::kinex::audit::testing::SampleEvent;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class AuditCommandTest : public ::testing::Test {
+class AuditCommandTest : public audit::testing::AuditTargetTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("kinex_audit_cmd_", ::getpid(), "_", counter_++);
-    std::filesystem::create_directories(dir_);
-    config_.set_data_dir(dir_.string());
-    const std::string pki = kinex::testing::TestPkiDir();
-    config_.mutable_audit()->set_signing_key_file(pki + "/audit-signing.key");
-    config_.mutable_audit()->set_pseudonym_key_file(pki + "/audit-pseudonym.key");
+    AuditTargetTest::SetUp();
     Start();
     ASSERT_FALSE(HasFatalFailure());
     for (int i = 0; i < 6; ++i) {
@@ -52,29 +47,6 @@ class AuditCommandTest : public ::testing::Test {
       results_.push_back(*r);
     }
   }
-  void TearDown() override {
-    Stop();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void Start() {
-    auto target = MakeAuditTarget(config_, clock_);
-    ASSERT_TRUE(target.ok()) << target.status();
-    target_ = std::make_unique<AuditTarget>(*std::move(target));
-    auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("audit"));
-    ASSERT_TRUE(creds.ok());
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
-    builder.RegisterService(target_->grpc_service.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-  }
-  void Stop() {
-    if (server_) server_->Shutdown();
-    server_.reset();
-    target_.reset();
-  }
-
   // Rotates the signing key: restarts the audit target signing with a fresh
   // Ed25519 key (generated now, never committed; private half 0600 in the
   // test's temp dir) and the test PKI's key retired. Returns the new public
@@ -142,18 +114,10 @@ class AuditCommandTest : public ::testing::Test {
     return receipt;
   }
 
-  static int counter_;
-  FakeClock clock_;
-  std::filesystem::path dir_;
-  kinex::config::v1::KinexConfig config_;
-  std::unique_ptr<AuditTarget> target_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
   std::vector<audit::AppendResult> results_;
   std::ostringstream out_;
   std::ostringstream err_;
 };
-int AuditCommandTest::counter_ = 0;
 
 TEST_F(AuditCommandTest, QueryFiltersByChildAndPrintsEachFormat) {
   ASSERT_EQ(Run({"query", "--child-nhs=943 476 5919", "--page-size=2"}), 0)

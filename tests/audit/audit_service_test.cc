@@ -17,6 +17,7 @@
 #include "services/common/fake_clock.h"
 #include "services/common/file_util.h"
 #include "services/common/tls.h"
+#include "tests/audit/audit_target_fixture.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/test_pki.h"
 
@@ -26,41 +27,8 @@ namespace {
 using ::kinex::audit::testing::SampleEvent;
 using ::testing::HasSubstr;
 
-class AuditServiceTest : public ::testing::Test {
+class AuditServiceTest : public testing::AuditTargetTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("kinex_audit_svc_", ::getpid(), "_", counter_++);
-    std::filesystem::create_directories(dir_);
-    config_.set_data_dir(dir_.string());
-    config_.set_trust_domain(kinex::testing::kTrustDomain);
-    const std::string pki = kinex::testing::TestPkiDir();
-    config_.mutable_audit()->set_signing_key_file(pki + "/audit-signing.key");
-    config_.mutable_audit()->set_pseudonym_key_file(pki + "/audit-pseudonym.key");
-  }
-  void TearDown() override {
-    Stop();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void Start() {
-    auto target = MakeAuditTarget(config_, clock_);
-    ASSERT_TRUE(target.ok()) << target.status();
-    target_ = std::make_unique<AuditTarget>(*std::move(target));
-    auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("audit"));
-    ASSERT_TRUE(creds.ok()) << creds.status();
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
-    builder.RegisterService(target_->grpc_service.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-  }
-  void Stop() {
-    if (server_) server_->Shutdown();
-    server_.reset();
-    target_.reset();
-  }
-
   std::shared_ptr<grpc::Channel> Channel(const TlsFiles& files) {
     auto creds = MakeChannelCredentials(files);
     EXPECT_TRUE(creds.ok()) << creds.status();
@@ -77,15 +45,7 @@ class AuditServiceTest : public ::testing::Test {
                                           "virtual-school-head");
   }
 
-  static int counter_;
-  FakeClock clock_;
-  std::filesystem::path dir_;
-  kinex::config::v1::KinexConfig config_;
-  std::unique_ptr<AuditTarget> target_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
 };
-int AuditServiceTest::counter_ = 0;
 
 TEST_F(AuditServiceTest, GatewayAppendsThroughTheClientAndGetsAVerifiableReceipt) {
   Start();
