@@ -483,6 +483,16 @@ absl::StatusOr<LoadReport> DriveReads(const std::string& address, const std::str
   });
 }
 
+// Kinex on SQLite with durable audit, in --mode's topology, with the
+// gateway's per-agency rate limits raised out of the way of the load.
+absl::StatusOr<std::unique_ptr<KinexCluster>> StartLoadCluster(const std::string& mode) {
+  return KinexCluster::Start(
+      {.mode = mode == "microservices" ? KinexCluster::Mode::kMicroservices
+                                       : KinexCluster::Mode::kAllInOne,
+       .postgres = false,
+       .extra_config = "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 }\n"});
+}
+
 int RunBenchmark() {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   const std::string only = absl::GetFlag(FLAGS_only);
@@ -496,11 +506,7 @@ int RunBenchmark() {
       absl::GetFlag(FLAGS_record));
 
   // The Kinex stack (also the source of the record the baseline serves).
-  auto cluster = KinexCluster::Start(
-      {.mode = mode == "microservices" ? KinexCluster::Mode::kMicroservices
-                                       : KinexCluster::Mode::kAllInOne,
-       .postgres = false,
-       .extra_config = "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 }\n"});
+  auto cluster = StartLoadCluster(mode);
   if (!cluster.ok()) {
     std::cerr << "starting Kinex: " << cluster.status() << "\n";
     return 1;
@@ -982,11 +988,7 @@ int RunSoak() {
   std::cout << absl::StrFormat("soak: callers=%d client_threads=%d minutes=%.1f mode=%s\n",
                                absl::GetFlag(FLAGS_callers),
                                absl::GetFlag(FLAGS_client_threads), minutes, mode);
-  auto cluster = KinexCluster::Start(
-      {.mode = mode == "microservices" ? KinexCluster::Mode::kMicroservices
-                                       : KinexCluster::Mode::kAllInOne,
-       .postgres = false,
-       .extra_config = "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 }\n"});
+  auto cluster = StartLoadCluster(mode);
   if (!cluster.ok()) {
     std::cerr << "starting Kinex: " << cluster.status() << "\n";
     return 1;
