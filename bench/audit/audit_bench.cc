@@ -28,6 +28,7 @@ namespace {
 
 v1::AuditEvent Event(int i) {
   v1::AuditEvent e;
+  e.set_kind(v1::DISCLOSURE);
   e.set_request_id(absl::StrCat("req-", i));
   e.set_principal("spiffe://kinex.dev/virtual-school/E09000033/virtual-school-head");
   e.set_agency_kind(kinex::common::v1::VIRTUAL_SCHOOL);
@@ -138,6 +139,7 @@ const std::string& BigDb() {
     auto signer = Signer();
     auto pseudonymizer = Pseudonymizer();
     absl::flat_hash_map<std::string, std::string> pseudonyms;
+    ChainTracker chains;
     if (!storage->AddHead(*signer->Sign(0, EmptyRoot(), absl::FromUnixSeconds(1788249600)))
              .ok()) {
       std::abort();
@@ -154,6 +156,9 @@ const std::string& BigDb() {
         e.clear_children();
         e.add_child_pseudonyms(p);
         e.mutable_time()->set_seconds(1788249600 + static_cast<int64_t>(i / 100));
+        // The links the log's sequencer would set (checked at start-up).
+        chains.Link(e);
+        chains.Record(i, e);
         std::string leaf = *EncodeEvent(i, e);
         const Hash h = HashLeaf(leaf);
         range.Append(h);

@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include <openssl/rand.h>
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/audit/log_verifier.h"
@@ -103,17 +107,45 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
   return log;
 }
 
+absl::Status AuditLog::CheckIndexChunk(uint64_t begin,
+                                       const std::vector<AuditEvent>& events) {
+  std::vector<std::vector<std::string>> rows(events.size());
+  KINEX_RETURN_IF_ERROR(options_.storage->ReadChildIndex(
+      begin, begin + events.size(), [&](const IndexRow& row) {
+        rows[row.leaf_index - begin].push_back(row.pseudonym);
+        return absl::OkStatus();
+      }));
+  for (size_t i = 0; i < events.size(); ++i) {
+    KINEX_RETURN_IF_ERROR(CheckIndexRows(begin + i, events[i], rows[i]));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AuditLog::Recover() {
   LogStorage& storage = *options_.storage;
   LogRecomputer recomputer;
-  absl::Status s = storage.ReadEntries(
-      0, std::numeric_limits<uint64_t>::max(),
-      [&](const StoredEntry& row) { return recomputer.Add(row); });
   auto refuse = [](const absl::Status& cause) {
     return absl::Status(
         cause.code(),
         absl::StrCat("audit log is corrupt; refusing to start: ", cause.message()));
   };
+  // Leaves in chunks; after each chunk, its query-index rows are compared
+  // with the leaves just verified (one extra ordered scan of the index).
+  KINEX_ASSIGN_OR_RETURN(const uint64_t stored_size, storage.Size());
+  constexpr uint64_t kChunk = 4096;
+  absl::Status s;
+  std::vector<AuditEvent> events;
+  for (uint64_t begin = 0; begin < stored_size && s.ok(); begin += kChunk) {
+    const uint64_t end = std::min(stored_size, begin + kChunk);
+    events.clear();
+    s = storage.ReadEntries(begin, end, [&](const StoredEntry& row) {
+      AuditEvent event;
+      KINEX_RETURN_IF_ERROR(recomputer.Add(row, &event));
+      events.push_back(std::move(event));
+      return absl::OkStatus();
+    });
+    if (s.ok()) s = CheckIndexChunk(begin, events);
+  }
   if (s.code() == absl::StatusCode::kDataLoss) return refuse(s);
   KINEX_RETURN_IF_ERROR(s);
   KINEX_ASSIGN_OR_RETURN(std::vector<SignedTreeHead> heads, storage.ListHeads());
@@ -145,6 +177,17 @@ absl::Status AuditLog::Recover() {
           latest.tree_size(), ")")));
     }
   }
+  // Rows for leaves the log does not hold (checked after the heads, which
+  // name a truncation better).
+  s = storage.ReadChildIndex(
+      recomputer.size(), std::numeric_limits<uint64_t>::max(),
+      [&](const IndexRow& row) {
+        return absl::DataLossError(absl::StrCat(
+            "index: leaf ", row.leaf_index,
+            ": child pseudonym row for a leaf the log does not hold"));
+      });
+  if (s.code() == absl::StatusCode::kDataLoss) return refuse(s);
+  KINEX_RETURN_IF_ERROR(s);
   absl::MutexLock lock(&tree_mu_);
   tree_ = recomputer.TakeTree();
   LogStorage* storage_ptr = options_.storage;
@@ -167,6 +210,7 @@ absl::Status AuditLog::Recover() {
   for (size_t i = 0; i < times.size(); ++i) NoteTime(i, times[i]);
   KINEX_ASSIGN_OR_RETURN(range_, CompactRange::FromSource(tree_));
   latest_head_ = std::move(latest);
+  chains_ = recomputer.TakeChains();
   return absl::OkStatus();
 }
 
@@ -271,10 +315,44 @@ absl::Time AuditLog::NextHeadTime() const {
   return absl::FromUnixMicros(micros);
 }
 
+absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> AuditLog::FindKey(
+    const std::string& key) {
+  KINEX_ASSIGN_OR_RETURN(std::optional<uint64_t> found,
+                         options_.storage->LookupIdempotencyKey(key));
+  if (!found.has_value()) return std::nullopt;
+  const uint64_t index = *found;
+  // The key table is a lookup aid: the answer is what the verified leaf says.
+  std::optional<StoredEntry> stored;
+  KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(
+      index, index + 1, [&](const StoredEntry& e) {
+        stored = e;
+        return absl::OkStatus();
+      }));
+  Hash verified{};
+  {
+    absl::ReaderMutexLock lock(&tree_mu_);
+    if (index < tree_.size()) {
+      KINEX_ASSIGN_OR_RETURN(verified, tree_.LeafHash(index));
+    }
+  }
+  auto bad = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat("leaf index ", index,
+                                            ": the stored idempotency key names "
+                                            "this leaf but ",
+                                            why));
+  };
+  if (!stored.has_value() || HashLeaf(stored->leaf_data) != verified) {
+    return bad("the leaf is not in the verified log");
+  }
+  KINEX_ASSIGN_OR_RETURN(DecodedLeaf decoded, DecodeEvent(stored->leaf_data));
+  if (decoded.event.idempotency_key() != key) return bad("it does not carry the key");
+  return std::make_pair(index, verified);
+}
+
 void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
   auto finish = [&](const absl::Status& status) {
     for (Pending* p : batch) {
-      if (!status.ok()) p->status = status;
+      if (!status.ok() && !p->failed) p->status = status;
       p->done.Notify();
     }
   };
@@ -285,35 +363,99 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
         "it to recover"));
     return;
   }
+  // Idempotent repeats: an earlier event of this batch with the same key,
+  // or a leaf already in the log, answers for the repeat.
+  std::vector<Pending*> fresh;
+  fresh.reserve(batch.size());
+  {
+    absl::flat_hash_map<std::string, Pending*> first_with_key;
+    for (Pending* p : batch) {
+      const std::string& key = p->event.idempotency_key();
+      if (!key.empty()) {
+        if (auto it = first_with_key.find(key); it != first_with_key.end()) {
+          p->same_as = it->second;
+          continue;
+        }
+        absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> found = FindKey(key);
+        if (!found.ok()) {
+          p->failed = true;
+          p->status = found.status().code() == absl::StatusCode::kDataLoss
+                          ? found.status()
+                          : absl::UnavailableError(absl::StrCat(
+                                "audit log could not look up the idempotency key: ",
+                                found.status().message()));
+          continue;
+        }
+        if (found->has_value()) {
+          p->existing = true;
+          p->leaf_index = (*found)->first;
+          p->leaf_hash = (*found)->second;
+          continue;
+        }
+        first_with_key.emplace(key, p);
+      }
+      fresh.push_back(p);
+    }
+  }
+  auto settle_repeats = [&](const SignedTreeHead& head) {
+    for (Pending* p : batch) {
+      if (p->failed) continue;
+      p->head = head;
+      if (p->same_as != nullptr) {
+        p->leaf_index = p->same_as->leaf_index;
+        p->leaf_hash = p->same_as->leaf_hash;
+      }
+    }
+  };
+  if (fresh.empty()) {
+    SignedTreeHead head;
+    {
+      absl::ReaderMutexLock lock(&tree_mu_);
+      head = latest_head_;
+    }
+    settle_repeats(head);
+    finish(absl::OkStatus());
+    return;
+  }
   uint64_t base;
   CompactRange range;
   int64_t time_micros;
+  ChainTracker batch_chains;  // this batch's events, not yet committed
+  std::vector<NewEntry> entries;
+  entries.reserve(fresh.size());
   {
     absl::ReaderMutexLock lock(&tree_mu_);
     base = tree_.size();
     range = range_;
     time_micros = absl::ToUnixMicros(NextHeadTime());
-  }
-  std::vector<NewEntry> entries;
-  entries.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    Pending* p = batch[i];
-    SetMicros(time_micros, p->event.mutable_time());
-    absl::StatusOr<std::string> leaf = EncodeEvent(base + i, p->event);
-    if (!leaf.ok()) {
-      finish(absl::InternalError(
-          absl::StrCat("audit log could not encode an event: ",
-                       leaf.status().message())));
-      return;
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      Pending* p = fresh[i];
+      SetMicros(time_micros, p->event.mutable_time());
+      chains_.Link(p->event, &batch_chains);
+      batch_chains.Record(base + i, p->event);
+      absl::StatusOr<std::string> leaf = EncodeEvent(base + i, p->event);
+      if (!leaf.ok()) {
+        entries.clear();
+        for (Pending* q : fresh) {
+          q->failed = true;
+          q->status = absl::InternalError(absl::StrCat(
+              "audit log could not encode an event: ", leaf.status().message()));
+        }
+        break;
+      }
+      p->leaf_index = base + i;
+      p->leaf_hash = HashLeaf(*leaf);
+      range.Append(p->leaf_hash);
+      entries.push_back(
+          MakeNewEntry(base + i, p->leaf_hash, *std::move(leaf), p->event));
     }
-    p->leaf_index = base + i;
-    p->leaf_hash = HashLeaf(*leaf);
-    range.Append(p->leaf_hash);
-    entries.push_back(
-        MakeNewEntry(base + i, p->leaf_hash, *std::move(leaf), p->event));
+  }
+  if (entries.empty()) {
+    finish(absl::InternalError("audit log could not encode an event"));
+    return;
   }
   absl::StatusOr<SignedTreeHead> head = options_.signer->Sign(
-      base + batch.size(), range.Root(), absl::FromUnixMicros(time_micros));
+      base + fresh.size(), range.Root(), absl::FromUnixMicros(time_micros));
   if (!head.ok()) {
     finish(absl::UnavailableError(
         absl::StrCat("audit log could not sign: ", head.status().message())));
@@ -333,10 +475,11 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
     absl::MutexLock lock(&tree_mu_);
     for (const NewEntry& e : entries) tree_.Append(e.entry.leaf_hash);
     for (size_t i = 0; i < entries.size(); ++i) NoteTime(base + i, time_micros);
+    for (size_t i = 0; i < fresh.size(); ++i) chains_.Record(base + i, fresh[i]->event);
     range_ = range;
     latest_head_ = *head;
   }
-  for (Pending* p : batch) p->head = *head;
+  settle_repeats(*head);
   finish(absl::OkStatus());
 }
 
@@ -427,17 +570,28 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
   filter.purpose = request.purpose();
   filter.decision = request.decision();
   filter.break_glass_only = request.break_glass_only();
+  for (int kind : request.kinds()) {
+    if (!kinex::audit::v1::EventKind_IsValid(kind)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kinds: unknown event kind ", kind));
+    }
+    filter.kinds.push_back(kind);
+  }
+  const bool timeless = !request.has_start_time() && !request.has_end_time();
 
+  kinex::audit::v1::QueryEventsResponse response;
   const std::string fingerprint = FilterFingerprint(request);
+  int64_t chain_head = -1;
   if (!request.page_token().empty()) {
     std::string token;
     std::vector<std::string> parts;
     if (absl::WebSafeBase64Unescape(request.page_token(), &token)) {
       parts = absl::StrSplit(token, ':');
     }
-    if (parts.size() != 4 || parts[0] != "v1" ||
+    if ((parts.size() != 4 && parts.size() != 5) || parts[0] != "v1" ||
         !absl::SimpleAtoi(parts[1], &filter.begin_index) ||
-        !absl::SimpleAtoi(parts[2], &filter.end_index)) {
+        !absl::SimpleAtoi(parts[2], &filter.end_index) ||
+        (parts.size() == 5 && !absl::SimpleAtoi(parts[4], &chain_head))) {
       return absl::InvalidArgumentError("page_token is malformed");
     }
     if (parts[3] != fingerprint) {
@@ -448,6 +602,11 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
     absl::ReaderMutexLock lock(&tree_mu_);
     filter.begin_index = 0;
     filter.end_index = tree_.size();
+    // The newest leaf of the child in the tree this query reads, from the
+    // verified leaves (never from the query index).
+    if (filter.child_pseudonym.has_value()) {
+      chain_head = chains_.LastOfChild(*filter.child_pseudonym);
+    }
     // Times never decrease along the log, so a time range is an index range.
     if (request.has_start_time()) {
       KINEX_ASSIGN_OR_RETURN(filter.begin_index,
@@ -458,15 +617,22 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
                              FirstLeafAtOrAfter(MicrosOf(request.end_time())));
     }
   }
-  kinex::audit::v1::QueryEventsResponse response;
+  if (filter.child_pseudonym.has_value()) {
+    response.set_child_pseudonym(*filter.child_pseudonym);
+    response.set_child_chain_head(timeless ? chain_head : -1);
+  }
   if (filter.begin_index >= filter.end_index) return response;
   KINEX_ASSIGN_OR_RETURN(std::vector<StoredEntry> rows,
                          options_.storage->Query(filter, page_size + 1));
-  const bool more = rows.size() > page_size;
-  if (more) rows.resize(page_size + 1);
+  std::optional<uint64_t> resume;
+  size_t bytes = 0;
   absl::ReaderMutexLock lock(&tree_mu_);
-  for (size_t i = 0; i < rows.size() && i < page_size; ++i) {
+  for (size_t i = 0; i < rows.size(); ++i) {
     const StoredEntry& row = rows[i];
+    if (i == page_size) {
+      resume = row.leaf_index;
+      break;
+    }
     // Serve only what the verified tree committed to: a row altered in the
     // store since start-up is an error, never an answer.
     // An evicted leaf hash comes back from the store checked against its
@@ -485,16 +651,126 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
     // Re-check the filter on the committed event itself: the store's index
     // columns are a speed-up, never the authority on what matches.
     if (!MatchesFilter(filter, row.leaf_index, decoded->event)) continue;
-    auto* entry = response.add_entries();
-    entry->set_leaf_index(row.leaf_index);
-    entry->set_leaf_hash(HashToBytes(row.leaf_hash));
-    entry->set_leaf_data(row.leaf_data);
-    *entry->mutable_event() = std::move(decoded->event);
+    kinex::audit::v1::LogEntry entry;
+    entry.set_leaf_index(row.leaf_index);
+    entry.set_leaf_hash(HashToBytes(row.leaf_hash));
+    entry.set_leaf_data(row.leaf_data);
+    *entry.mutable_event() = std::move(decoded->event);
+    const size_t size = entry.ByteSizeLong();
+    if (response.entries_size() > 0 && bytes + size > kMaxResponseBytes) {
+      resume = row.leaf_index;
+      break;
+    }
+    bytes += size;
+    *response.add_entries() = std::move(entry);
   }
-  if (more) {
-    response.set_next_page_token(absl::WebSafeBase64Escape(
-        absl::StrCat("v1:", rows[page_size].leaf_index, ":", filter.end_index,
-                     ":", fingerprint)));
+  if (resume.has_value()) {
+    std::string token = absl::StrCat("v1:", *resume, ":", filter.end_index, ":",
+                                     fingerprint);
+    if (filter.child_pseudonym.has_value()) absl::StrAppend(&token, ":", chain_head);
+    response.set_next_page_token(absl::WebSafeBase64Escape(token));
+  }
+  return response;
+}
+
+namespace {
+
+std::string QueryValue(absl::string_view v) {
+  const bool plain = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  return plain ? std::string(v) : absl::StrCat("\"", absl::CHexEscape(v), "\"");
+}
+
+std::string TimeText(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime(absl::RFC3339_full,
+                          absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
+                          absl::UTCTimeZone());
+}
+
+std::string RandomRequestId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return absl::StrCat("audit-query-", absl::ToUnixNanos(absl::Now()));
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+}  // namespace
+
+std::string AuditLog::CanonicalQueryText(
+    const kinex::audit::v1::QueryEventsRequest& request,
+    absl::string_view child_pseudonym) {
+  std::vector<std::string> parts;
+  if (request.has_child()) {
+    parts.push_back(absl::StrCat("child=", QueryValue(child_pseudonym)));
+  }
+  if (request.agency_kind() != 0) {
+    parts.push_back(absl::StrCat(
+        "agency_kind=", kinex::common::v1::AgencyKind_Name(request.agency_kind())));
+  }
+  if (!request.agency_code().empty()) {
+    parts.push_back(absl::StrCat("agency_code=", QueryValue(request.agency_code())));
+  }
+  if (!request.actor().empty()) {
+    parts.push_back(absl::StrCat("actor=", QueryValue(request.actor())));
+  }
+  if (request.purpose() != 0) {
+    parts.push_back(
+        absl::StrCat("purpose=", kinex::common::v1::Purpose_Name(request.purpose())));
+  }
+  if (request.decision() != 0) {
+    parts.push_back(
+        absl::StrCat("decision=", kinex::audit::v1::Decision_Name(request.decision())));
+  }
+  if (request.break_glass_only()) parts.push_back("break_glass_only=true");
+  if (request.has_start_time()) {
+    parts.push_back(absl::StrCat("start_time=", TimeText(request.start_time())));
+  }
+  if (request.has_end_time()) {
+    parts.push_back(absl::StrCat("end_time=", TimeText(request.end_time())));
+  }
+  if (request.kinds_size() > 0) {
+    std::vector<std::string> kinds;
+    for (int k : request.kinds()) {
+      const std::string& name =
+          kinex::audit::v1::EventKind_Name(static_cast<kinex::audit::v1::EventKind>(k));
+      kinds.push_back(name.empty() ? absl::StrCat(k) : name);
+    }
+    parts.push_back(absl::StrCat("kinds=", absl::StrJoin(kinds, ",")));
+  }
+  if (!request.page_token().empty()) {
+    parts.push_back(absl::StrCat("page_token=", QueryValue(request.page_token())));
+  }
+  std::string text = parts.empty() ? "all" : absl::StrJoin(parts, " ");
+  if (text.size() > kMaxStringBytes) {
+    text.resize(kMaxStringBytes - 3);
+    text += "...";
+  }
+  return text;
+}
+
+absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::AuditedQueryEvents(
+    const QueryCaller& caller, const kinex::audit::v1::QueryEventsRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::QueryEventsResponse response,
+                         QueryEvents(request));
+  AuditEvent event;
+  event.set_kind(kinex::audit::v1::AUDIT_QUERIED);
+  event.set_request_id(caller.request_id.empty() ? RandomRequestId()
+                                                 : caller.request_id);
+  event.set_principal(caller.principal);
+  event.set_agency_kind(caller.agency_kind);
+  event.set_agency_code(caller.agency_code);
+  event.set_actor(caller.actor);
+  event.set_method("QueryEvents");
+  event.set_query(CanonicalQueryText(request, response.child_pseudonym()));
+  event.set_result_count(response.entries_size());
+  absl::StatusOr<AppendResult> appended = Append(event);
+  if (!appended.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "audit log could not record this query, so it returns nothing: ",
+        appended.status().message()));
   }
   return response;
 }
@@ -515,18 +791,46 @@ absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::GetEntries(
   const uint64_t end = std::min({request.end_index(),
                                  request.start_index() + kMaxEntriesPerCall, size});
   kinex::audit::v1::GetEntriesResponse response;
-  KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(
+  size_t bytes = 0;
+  bool full = false;
+  absl::Status read = options_.storage->ReadEntries(
       request.start_index(), end, [&](const StoredEntry& row) {
-        auto* entry = response.add_entries();
-        entry->set_leaf_index(row.leaf_index);
-        entry->set_leaf_hash(HashToBytes(row.leaf_hash));
-        entry->set_leaf_data(row.leaf_data);
+        kinex::audit::v1::LogEntry entry;
+        entry.set_leaf_index(row.leaf_index);
+        entry.set_leaf_hash(HashToBytes(row.leaf_hash));
+        entry.set_leaf_data(row.leaf_data);
         // Returned as stored, even when it no longer decodes: verifiers must
         // see what is there to name what is wrong.
         absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(row.leaf_data);
-        if (decoded.ok()) *entry->mutable_event() = std::move(decoded->event);
+        if (decoded.ok()) *entry.mutable_event() = std::move(decoded->event);
+        size_t entry_bytes = entry.ByteSizeLong();
+        // The index rows (with include_index) mirror the pseudonyms.
+        if (request.include_index()) entry_bytes += entry.event().child_pseudonyms_size() * 70;
+        if (response.entries_size() > 0 && bytes + entry_bytes > kMaxResponseBytes) {
+          full = true;
+          return absl::CancelledError("page full");
+        }
+        bytes += entry_bytes;
+        *response.add_entries() = std::move(entry);
         return absl::OkStatus();
-      }));
+      });
+  if (!read.ok() && !(full && read.code() == absl::StatusCode::kCancelled)) return read;
+  if (request.include_index() && response.entries_size() > 0) {
+    const uint64_t first = response.entries(0).leaf_index();
+    const uint64_t last = response.entries(response.entries_size() - 1).leaf_index();
+    absl::flat_hash_map<uint64_t, int> position;
+    for (int i = 0; i < response.entries_size(); ++i) {
+      position[response.entries(i).leaf_index()] = i;
+    }
+    KINEX_RETURN_IF_ERROR(options_.storage->ReadChildIndex(
+        first, last + 1, [&](const IndexRow& row) {
+          auto it = position.find(row.leaf_index);
+          if (it != position.end()) {
+            response.mutable_entries(it->second)->add_indexed_pseudonyms(row.pseudonym);
+          }
+          return absl::OkStatus();
+        }));
+  }
   return response;
 }
 

@@ -19,6 +19,22 @@
 // A head is also signed when the log is idle (every sign_interval), so anyone
 // holding an older head sees a fresh timestamp and can detect truncation.
 //
+// Chains: when the sequencer assigns leaf indices it sets on each event, for
+// each child pseudonym, the leaf index of the previous event carrying it
+// (child_chain) and the previous event by the same agency
+// (previous_agency_leaf_index), within the batch too. The latest leaf per
+// pseudonym and agency is kept in memory (ChainTracker, log_verifier.h;
+// about 200 bytes per child), rebuilt at Create from the verified leaves.
+// Create also compares the query index (storage's child-pseudonym rows)
+// with the leaves and refuses to start (DATA_LOSS "index: leaf N: ...") when
+// a row is missing or altered: the index is rebuilt by an operator, never
+// silently.
+//
+// Idempotency: an event with an idempotency_key already in the log (or
+// earlier in the same batch) is not appended again; its Append returns the
+// original leaf with a current head and proof. Keys are stored with their
+// leaf in the same transaction, so this holds across restarts.
+//
 // Example:
 //   AuditLog::Options options;
 //   options.storage = storage.get();
@@ -34,7 +50,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -46,11 +65,16 @@
 #include "services/audit/audit_sink.h"
 #include "services/audit/event_codec.h"
 #include "services/audit/log_storage.h"
+#include "services/audit/log_verifier.h"
 #include "services/audit/merkle.h"
 #include "services/audit/tree_head.h"
 #include "services/common/clock.h"
 
 namespace kinex::audit {
+
+// Serialized entries per GetEntries / QueryEvents response: under gRPC's
+// default 4 MiB message limit with room for the rest.
+inline constexpr size_t kMaxResponseBytes = 3 << 20;
 
 // The audit log. Thread-safe.
 class AuditLog final : public AuditSink {
@@ -114,12 +138,49 @@ class AuditLog final : public AuditSink {
   // Number of committed entries.
   uint64_t Size() const;
 
-  // Filtered, paged query (see QueryEventsRequest). INVALID_ARGUMENT for a
-  // bad page size, page token or child identifier.
+  // Filtered, paged query (see QueryEventsRequest). A page holds at most
+  // page_size entries and about kMaxResponseBytes of them (at least one).
+  // For a child query the response names the child's pseudonym and, without
+  // a time range, the newest leaf carrying it (child_chain_head, from the
+  // verified leaves). INVALID_ARGUMENT for a bad page size, page token,
+  // kind or child identifier. Not recorded: see AuditedQueryEvents.
   absl::StatusOr<kinex::audit::v1::QueryEventsResponse> QueryEvents(
       const kinex::audit::v1::QueryEventsRequest& request) const;
 
-  // Raw entries [start, min(end, start + 1000, Size())), as stored.
+  // Who asked a query, for its AUDIT_QUERIED event.
+  struct QueryCaller {
+    // SPIFFE ID of the auditor (or of the Kinex service that asked).
+    std::string principal;
+    // The auditor's agency; unset for a Kinex service.
+    kinex::common::v1::AgencyKind agency_kind =
+        kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
+    std::string agency_code;
+    // x-kinex-actor, as asserted.
+    std::string actor;
+    // The request id (1-128 printable ASCII); generated when empty.
+    std::string request_id;
+  };
+
+  // QueryEvents, itself audited: appends one AUDIT_QUERIED event (the
+  // caller, CanonicalQueryText in `query`, result_count = the entries
+  // returned) and only then returns the page. UNAVAILABLE when that event
+  // cannot be appended (nothing is returned); query errors as QueryEvents
+  // (not recorded: they return nothing).
+  absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditedQueryEvents(
+      const QueryCaller& caller,
+      const kinex::audit::v1::QueryEventsRequest& request);
+
+  // The canonical text of a query's filters, for AUDIT_QUERIED events: the
+  // set filters in a fixed order, "name=value" separated by spaces, e.g.
+  // "child=<pseudonym> agency_kind=SCHOOL kinds=PART_PUBLISHED,WRITE_REFUSED
+  // page_token=...". Values with spaces or quotes are C-escaped in quotes.
+  static std::string CanonicalQueryText(
+      const kinex::audit::v1::QueryEventsRequest& request,
+      absl::string_view child_pseudonym);
+
+  // Raw entries [start, min(end, start + 1000, Size())), as stored, and at
+  // most about kMaxResponseBytes of them (always at least one). With
+  // include_index, each entry's query-index rows as stored.
   absl::StatusOr<kinex::audit::v1::GetEntriesResponse> GetEntries(
       const kinex::audit::v1::GetEntriesRequest& request) const;
 
@@ -141,6 +202,11 @@ class AuditLog final : public AuditSink {
     uint64_t leaf_index = 0;
     Hash leaf_hash{};
     kinex::audit::v1::SignedTreeHead head;
+    // Idempotent repeats: the earlier Pending of the same batch with the same
+    // key, or (existing) a leaf already in the log.
+    Pending* same_as = nullptr;
+    bool existing = false;
+    bool failed = false;
   };
 
   AuditLog(Options options, TreeHeadKeyring keyring);
@@ -149,6 +215,14 @@ class AuditLog final : public AuditSink {
   void SignerLoop();
   void CommitBatch(std::vector<Pending*>& batch);
   absl::Time NextHeadTime() const ABSL_SHARED_LOCKS_REQUIRED(tree_mu_);
+  // Checks the stored query index against the leaves [begin, begin +
+  // events.size()) just recomputed.
+  absl::Status CheckIndexChunk(uint64_t begin,
+                               const std::vector<kinex::audit::v1::AuditEvent>& events);
+  // The verified leaf already holding `key`, if any (DATA_LOSS when the
+  // stored key names a leaf that does not carry it).
+  absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> FindKey(
+      const std::string& key);
 
   const Options options_;
   // The signer's public key (current) and the retired keys.
@@ -183,6 +257,8 @@ class AuditLog final : public AuditSink {
   absl::StatusOr<uint64_t> FirstLeafAtOrAfter(int64_t micros) const
       ABSL_SHARED_LOCKS_REQUIRED(tree_mu_);
   kinex::audit::v1::SignedTreeHead latest_head_ ABSL_GUARDED_BY(tree_mu_);
+  // The latest leaf of each child pseudonym and agency (committed leaves).
+  ChainTracker chains_ ABSL_GUARDED_BY(tree_mu_);
 
   // Stops the signer thread.
   absl::Mutex signer_mu_;

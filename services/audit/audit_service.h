@@ -8,6 +8,15 @@
 //   GetSignedTreeHead, proofs,  and Kinex services.
 //   GetSigningKey
 //
+// Every QueryEvents call is itself audited (AuditLog::AuditedQueryEvents):
+// one AUDIT_QUERIED event, appended before the page is returned. The
+// gateway's audit front (services/gateway/audit_front.h) serves auditors in
+// both modes; in microservices mode it calls this service under its own
+// identity and names the auditor in metadata (x-kinex-principal, which only
+// the gateway may send; x-kinex-actor; x-kinex-request-id), so the event
+// names the auditor. In --target=all the front calls AuditedQueryEvents in
+// process. Either way: exactly one event per auditor query.
+//
 // Example:
 //   AuditGrpcService service(log.get(), "kinex.dev");
 //   builder.RegisterService(&service);
@@ -18,8 +27,23 @@
 
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "services/audit/audit_log.h"
+#include "services/common/identity.h"
 
 namespace kinex::audit {
+
+// Metadata a forwarded auditor query carries.
+inline constexpr char kPrincipalMetadata[] = "x-kinex-principal";
+inline constexpr char kActorMetadata[] = "x-kinex-actor";
+inline constexpr char kRequestIdMetadata[] = "x-kinex-request-id";
+
+// Who asks a query served to `peer` (already authorised): the auditor the
+// gateway names in x-kinex-principal (only the gateway may; it must be an
+// auditor: PERMISSION_DENIED otherwise), else `peer` itself; actor and
+// request id from metadata (an unusable request id is left empty for the log
+// to generate).
+absl::StatusOr<AuditLog::QueryCaller> QueryCallerFromMetadata(
+    const grpc::ServerContext& ctx, const SpiffeId& peer,
+    absl::string_view trust_domain);
 
 // Thread-safe (the core is).
 class AuditGrpcService final : public kinex::audit::v1::Audit::Service {

@@ -21,7 +21,8 @@ namespace {
 
 using ::kinex::audit::v1::AuditEvent;
 
-constexpr absl::string_view kMagic("KXAE\x01", 5);
+constexpr absl::string_view kMagicV1("KXAE\x01", 5);
+constexpr absl::string_view kMagicV2("KXAE\x02", 5);
 
 bool IsValidUtf8(absl::string_view s) {
   size_t i = 0;
@@ -91,6 +92,7 @@ class Writer {
   void U64(uint64_t v) {
     for (int s = 56; s >= 0; s -= 8) out_.push_back(static_cast<char>(v >> s));
   }
+  void I64(int64_t v) { U64(static_cast<uint64_t>(v)); }
   void Str(absl::string_view v) {
     U32(static_cast<uint32_t>(v.size()));
     out_.append(v.data(), v.size());
@@ -125,6 +127,12 @@ class Reader {
     in_.remove_prefix(8);
     return true;
   }
+  bool I64(int64_t& v) {
+    uint64_t u;
+    if (!U64(u)) return false;
+    v = static_cast<int64_t>(u);
+    return true;
+  }
   bool Str(std::string& v) {
     uint32_t len;
     if (!U32(len) || in_.size() < len) return false;
@@ -144,6 +152,25 @@ class Reader {
 
 }  // namespace
 
+bool IsUtf8(absl::string_view s) { return IsValidUtf8(s); }
+
+bool IsWriteKind(kinex::audit::v1::EventKind kind) {
+  switch (kind) {
+    case kinex::audit::v1::PART_PUBLISHED:
+    case kinex::audit::v1::WRITE_REFUSED:
+    case kinex::audit::v1::CONSENT_RECORDED:
+    case kinex::audit::v1::CONSENT_WITHDRAWN:
+    case kinex::audit::v1::SHARING_AGREEMENT_CREATED:
+    case kinex::audit::v1::RESPONSIBILITY_TRANSFERRED:
+    case kinex::audit::v1::LINK_CLAIMED:
+    case kinex::audit::v1::LINK_CONFIRMED:
+    case kinex::audit::v1::LINK_REJECTED:
+      return true;
+    default:
+      return false;
+  }
+}
+
 absl::Status ValidateAppendEvent(const AuditEvent& event) {
   if (event.has_time()) {
     return absl::InvalidArgumentError(
@@ -153,6 +180,24 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
     return absl::InvalidArgumentError(
         "event.child_pseudonyms is output only: give event.children");
   }
+  if (event.child_chain_size() > 0) {
+    return absl::InvalidArgumentError(
+        "event.child_chain is output only: the log sets it");
+  }
+  if (event.previous_agency_leaf_index() != 0) {
+    return absl::InvalidArgumentError(
+        "event.previous_agency_leaf_index is output only: the log sets it");
+  }
+  const kinex::audit::v1::EventKind kind = event.kind();
+  if (kind == kinex::audit::v1::EVENT_KIND_UNSPECIFIED) {
+    return absl::InvalidArgumentError("event.kind: required");
+  }
+  if (!kinex::audit::v1::EventKind_IsValid(kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event.kind: unknown value ", static_cast<int>(kind)));
+  }
+  const bool disclosure = kind == kinex::audit::v1::DISCLOSURE;
+  const bool queried = kind == kinex::audit::v1::AUDIT_QUERIED;
   KINEX_RETURN_IF_ERROR(Required("request_id", event.request_id()));
   if (event.request_id().size() > 128) {
     return absl::InvalidArgumentError("event.request_id is longer than 128");
@@ -169,24 +214,31 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
         "event.principal must be a SPIFFE ID (spiffe://...), got \"",
         absl::CEscape(event.principal().substr(0, 80)), "\""));
   }
-  if (event.agency_kind() == kinex::common::v1::AGENCY_KIND_UNSPECIFIED) {
-    return absl::InvalidArgumentError("event.agency_kind is required");
+  // An auditor query may come from a Kinex service identity, which has no
+  // agency; every other kind names the agency that acted.
+  if (!queried || event.agency_kind() != kinex::common::v1::AGENCY_KIND_UNSPECIFIED ||
+      !event.agency_code().empty()) {
+    if (event.agency_kind() == kinex::common::v1::AGENCY_KIND_UNSPECIFIED) {
+      return absl::InvalidArgumentError("event.agency_kind is required");
+    }
+    KINEX_RETURN_IF_ERROR(Required("agency_code", event.agency_code()));
   }
-  KINEX_RETURN_IF_ERROR(Required("agency_code", event.agency_code()));
   KINEX_RETURN_IF_ERROR(CheckString("actor", event.actor()));
-  if (event.purpose() == kinex::common::v1::PURPOSE_UNSPECIFIED) {
+  if (disclosure && event.purpose() == kinex::common::v1::PURPOSE_UNSPECIFIED) {
     return absl::InvalidArgumentError("event.purpose is required");
   }
   KINEX_RETURN_IF_ERROR(CheckString("consent_id", event.consent_id()));
   KINEX_RETURN_IF_ERROR(CheckString("justification", event.justification()));
-  if (event.decision() == kinex::audit::v1::DECISION_UNSPECIFIED) {
+  if (disclosure && event.decision() == kinex::audit::v1::DECISION_UNSPECIFIED) {
     return absl::InvalidArgumentError("event.decision is required");
   }
   if (event.disclosed_paths_size() > static_cast<int>(kMaxRepeated) ||
       event.withheld_size() > static_cast<int>(kMaxRepeated) ||
+      event.written_paths_size() > static_cast<int>(kMaxRepeated) ||
       event.children_size() > 16) {
     return absl::ResourceExhaustedError(
-        "event has too many disclosed_paths, withheld or children entries");
+        "event has too many disclosed_paths, withheld, written_paths or "
+        "children entries");
   }
   for (const std::string& path : event.disclosed_paths()) {
     KINEX_RETURN_IF_ERROR(Required("disclosed_paths[]", path));
@@ -194,25 +246,54 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
   for (const auto& w : event.withheld()) {
     KINEX_RETURN_IF_ERROR(CheckString("withheld[].rule_id", w.rule_id()));
   }
-  KINEX_RETURN_IF_ERROR(Required("policy_version", event.policy_version()));
+  if (disclosure) {
+    KINEX_RETURN_IF_ERROR(Required("policy_version", event.policy_version()));
+  } else {
+    KINEX_RETURN_IF_ERROR(CheckString("policy_version", event.policy_version()));
+  }
   KINEX_RETURN_IF_ERROR(CheckString("method", event.method()));
+  for (const std::string& path : event.written_paths()) {
+    KINEX_RETURN_IF_ERROR(Required("written_paths[]", path));
+  }
+  if (event.part_version() < 0) {
+    return absl::InvalidArgumentError("event.part_version must not be negative");
+  }
+  KINEX_RETURN_IF_ERROR(CheckString("part_etag", event.part_etag()));
+  KINEX_RETURN_IF_ERROR(CheckString("refusal", event.refusal()));
+  if (queried) {
+    KINEX_RETURN_IF_ERROR(Required("query", event.query()));
+  } else {
+    KINEX_RETURN_IF_ERROR(CheckString("query", event.query()));
+  }
+  if (event.result_count() < 0) {
+    return absl::InvalidArgumentError("event.result_count must not be negative");
+  }
+  KINEX_RETURN_IF_ERROR(CheckString("subject_agency", event.subject_agency()));
+  KINEX_RETURN_IF_ERROR(CheckString("record_id", event.record_id()));
+  if (event.idempotency_key().size() > kMaxIdempotencyKeyBytes ||
+      !std::all_of(event.idempotency_key().begin(), event.idempotency_key().end(),
+                   [](char c) { return c >= 0x20 && c <= 0x7e; })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event.idempotency_key must be at most ", kMaxIdempotencyKeyBytes,
+        " printable ASCII characters"));
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
-                                        const AuditEvent& event) {
-  if (event.children_size() > 0) {
-    return absl::InvalidArgumentError(
-        "event.children must be pseudonymised before encoding");
-  }
+namespace {
+
+absl::Status CheckSortedPseudonyms(const AuditEvent& event) {
   for (int i = 1; i < event.child_pseudonyms_size(); ++i) {
     if (!(event.child_pseudonyms(i - 1) < event.child_pseudonyms(i))) {
       return absl::InvalidArgumentError(
           "event.child_pseudonyms must be sorted and distinct");
     }
   }
-  Writer w;
-  w.Raw(kMagic);
+  return absl::OkStatus();
+}
+
+// The fields both versions share, in their fixed order.
+void WriteCommon(Writer& w, uint64_t leaf_index, const AuditEvent& event) {
   w.U64(leaf_index);
   w.U64(static_cast<uint64_t>(event.time().seconds()));
   w.U32(static_cast<uint32_t>(event.time().nanos()));
@@ -239,6 +320,66 @@ absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
   w.U32(static_cast<uint32_t>(event.child_pseudonyms_size()));
   for (const std::string& p : event.child_pseudonyms()) w.Str(p);
   w.Str(event.method());
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
+                                        const AuditEvent& event) {
+  if (event.children_size() > 0) {
+    return absl::InvalidArgumentError(
+        "event.children must be pseudonymised before encoding");
+  }
+  KINEX_RETURN_IF_ERROR(CheckSortedPseudonyms(event));
+  for (int i = 1; i < event.child_chain_size(); ++i) {
+    if (!(event.child_chain(i - 1).pseudonym() < event.child_chain(i).pseudonym())) {
+      return absl::InvalidArgumentError(
+          "event.child_chain must be sorted by pseudonym and distinct");
+    }
+  }
+  Writer w;
+  w.Raw(kMagicV2);
+  WriteCommon(w, leaf_index, event);
+  w.U32(static_cast<uint32_t>(event.kind()));
+  w.U32(static_cast<uint32_t>(event.written_paths_size()));
+  for (const std::string& p : event.written_paths()) w.Str(p);
+  w.I64(event.part_version());
+  w.Str(event.part_etag());
+  w.Str(event.refusal());
+  w.Str(event.query());
+  w.I64(event.result_count());
+  w.Str(event.subject_agency());
+  w.Str(event.idempotency_key());
+  w.Str(event.record_id());
+  w.U32(static_cast<uint32_t>(event.child_chain_size()));
+  for (const auto& link : event.child_chain()) {
+    w.Str(link.pseudonym());
+    w.I64(link.previous_leaf_index());
+  }
+  w.I64(event.previous_agency_leaf_index());
+  return w.Take();
+}
+
+absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index,
+                                          const AuditEvent& event) {
+  if (event.children_size() > 0) {
+    return absl::InvalidArgumentError(
+        "event.children must be pseudonymised before encoding");
+  }
+  KINEX_RETURN_IF_ERROR(CheckSortedPseudonyms(event));
+  if (event.kind() != kinex::audit::v1::EVENT_KIND_UNSPECIFIED ||
+      event.written_paths_size() > 0 || event.part_version() != 0 ||
+      !event.part_etag().empty() || !event.refusal().empty() ||
+      !event.query().empty() || event.result_count() != 0 ||
+      !event.subject_agency().empty() || !event.idempotency_key().empty() ||
+      !event.record_id().empty() || event.child_chain_size() > 0 ||
+      event.previous_agency_leaf_index() != 0) {
+    return absl::InvalidArgumentError(
+        "event has fields the version-1 encoding cannot hold (kind and later)");
+  }
+  Writer w;
+  w.Raw(kMagicV1);
+  WriteCommon(w, leaf_index, event);
   return w.Take();
 }
 
@@ -250,7 +391,13 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
     return absl::DataLossError(
         absl::StrCat("leaf is not a canonical audit event: ", what));
   };
-  if (!r.Prefix(kMagic)) return fail("bad magic or version");
+  if (r.Prefix(kMagicV1)) {
+    out.version = 1;
+  } else if (r.Prefix(kMagicV2)) {
+    out.version = 2;
+  } else {
+    return fail("bad magic or version");
+  }
   uint64_t u64;
   uint32_t u32;
   uint8_t u8;
@@ -296,6 +443,35 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
     if (!r.Str(*e.add_child_pseudonyms())) return fail("bad child_pseudonyms");
   }
   if (!r.Str(*e.mutable_method())) return fail("bad method");
+  if (out.version >= 2) {
+    int64_t i64;
+    if (!r.U32(u32)) return fail("truncated kind");
+    e.set_kind(static_cast<kinex::audit::v1::EventKind>(u32));
+    if (!r.Count(n)) return fail("bad written_paths count");
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!r.Str(*e.add_written_paths())) return fail("bad written_paths");
+    }
+    if (!r.I64(i64)) return fail("truncated part_version");
+    e.set_part_version(i64);
+    if (!r.Str(*e.mutable_part_etag())) return fail("bad part_etag");
+    if (!r.Str(*e.mutable_refusal())) return fail("bad refusal");
+    if (!r.Str(*e.mutable_query())) return fail("bad query");
+    if (!r.I64(i64)) return fail("truncated result_count");
+    e.set_result_count(i64);
+    if (!r.Str(*e.mutable_subject_agency())) return fail("bad subject_agency");
+    if (!r.Str(*e.mutable_idempotency_key())) return fail("bad idempotency_key");
+    if (!r.Str(*e.mutable_record_id())) return fail("bad record_id");
+    if (!r.Count(n)) return fail("bad child_chain count");
+    for (uint32_t i = 0; i < n; ++i) {
+      auto* link = e.add_child_chain();
+      if (!r.Str(*link->mutable_pseudonym()) || !r.I64(i64)) {
+        return fail("bad child_chain");
+      }
+      link->set_previous_leaf_index(i64);
+    }
+    if (!r.I64(i64)) return fail("truncated previous_agency_leaf_index");
+    e.set_previous_agency_leaf_index(i64);
+  }
   if (!r.done()) return fail("trailing bytes");
   // One encoding per event. Every field is fixed-width or length-prefixed,
   // so the bytes read are the only encoding of the values decoded, except
@@ -310,6 +486,15 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
   if (e.time().nanos() < 0 || e.time().nanos() > 999999999) {
     return fail("time.nanos out of range");
   }
+  // Belt and braces: the bytes must be exactly what the encoder of their
+  // version writes for the decoded values (child_chain order included).
+  absl::StatusOr<std::string> again = out.version == 1
+                                          ? EncodeEventV1(out.leaf_index, e)
+                                          : EncodeEvent(out.leaf_index, e);
+  if (!again.ok()) {
+    return fail(absl::StrCat("non-canonical form (", again.status().message(), ")"));
+  }
+  if (*again != leaf) return fail("non-canonical form (does not re-encode)");
   return out;
 }
 

@@ -5,7 +5,8 @@
 // deterministic for one binary and one schema version (unknown fields, map
 // order, field order of future versions are not specified), and a leaf must
 // hash the same in every verifier forever. So Kinex defines its own encoding,
-// version 1, written and read only by this file:
+// written and read only by this file. Version 1 (entries written before event
+// kinds existed; still decoded and verified, never written):
 //
 //   "KXAE" 0x01                       magic and version
 //   u64 leaf_index                    the position of the leaf in the log
@@ -21,13 +22,28 @@
 //   u32 n, then n x str               child_pseudonyms (sorted, distinct)
 //   str method
 //
+// Version 2 (every new append): "KXAE" 0x02, then every version-1 field
+// above in the same order, then
+//
+//   u32 kind                          EventKind
+//   u32 n, then n x str               written_paths (in the given order)
+//   i64 part_version, str part_etag
+//   str refusal, str query, i64 result_count
+//   str subject_agency, str idempotency_key, str record_id
+//   u32 n, then n x (str pseudonym, i64 previous_leaf_index)
+//                                     child_chain (sorted by pseudonym,
+//                                     distinct; -1: no previous event)
+//   i64 previous_agency_leaf_index    (-1: no previous event)
+//
 // Integers are big-endian two's complement; str is a u32 byte length then
 // UTF-8 bytes. Every field is always present, so each event has exactly one
-// encoding; the decoder refuses any input that is not that encoding
-// (trailing bytes, a bool other than 0/1, unsorted pseudonyms, nanos out of
-// range, invalid UTF-8). Binding the
-// leaf index into the leaf makes a deleted or reordered row detectable at its
-// exact position.
+// encoding per version; the decoder re-encodes what it decoded with the
+// encoder of the leaf's version and refuses anything not byte-identical
+// (trailing bytes, a bool other than 0/1, unsorted pseudonyms or links,
+// nanos out of range, invalid UTF-8). Binding the leaf index into the leaf
+// makes a deleted or reordered row detectable at its exact position; binding
+// the chain links (set by the log, audit_log.h) makes the query index
+// checkable (log_verifier.h).
 //
 // Example:
 //   KINEX_RETURN_IF_ERROR(ValidateAppendEvent(event));
@@ -52,27 +68,52 @@ namespace kinex::audit {
 // Limits on appended events (RESOURCE_EXHAUSTED beyond them).
 inline constexpr size_t kMaxStringBytes = 4096;
 inline constexpr size_t kMaxRepeated = 4096;
+inline constexpr size_t kMaxIdempotencyKeyBytes = 128;
 
-// Checks an event a caller wants appended: required fields set (request_id,
-// principal, agency_kind, agency_code, purpose, decision, policy_version),
-// output-only fields unset (time, child_pseudonyms), strings valid UTF-8 and
-// within limits. INVALID_ARGUMENT naming the field.
+// Whether `s` is valid UTF-8 (no overlong forms or surrogates).
+bool IsUtf8(absl::string_view s);
+
+// Whether `kind` records a write (PART_PUBLISHED, WRITE_REFUSED, CONSENT_*,
+// SHARING_AGREEMENT_CREATED, RESPONSIBILITY_TRANSFERRED, LINK_*).
+bool IsWriteKind(kinex::audit::v1::EventKind kind);
+
+// Checks an event a caller wants appended. INVALID_ARGUMENT naming the field
+// (RESOURCE_EXHAUSTED beyond the limits):
+//   - kind is required ("event.kind: required") and must be known;
+//   - every kind: request_id (1-128 printable ASCII), principal (a SPIFFE
+//     ID), agency_kind and agency_code (AUDIT_QUERIED by a Kinex service may
+//     leave both unset);
+//   - DISCLOSURE: purpose, decision and policy_version too;
+//   - write kinds: purpose, decision, policy_version optional;
+//   - AUDIT_QUERIED: query;
+//   - output-only fields unset: time, child_pseudonyms, child_chain,
+//     previous_agency_leaf_index;
+//   - idempotency_key at most 128 printable ASCII; strings valid UTF-8.
 absl::Status ValidateAppendEvent(const kinex::audit::v1::AuditEvent& event);
 
-// The canonical encoding of `event` at `leaf_index` (the `children` field is
-// input-only and never encoded; it must be empty). INVALID_ARGUMENT when the
-// event cannot be encoded canonically (children set, unsorted pseudonyms).
+// The canonical version-2 encoding of `event` at `leaf_index` (the
+// `children` field is input-only and never encoded; it must be empty).
+// INVALID_ARGUMENT when the event cannot be encoded canonically (children
+// set, unsorted pseudonyms or child_chain).
 absl::StatusOr<std::string> EncodeEvent(
+    uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
+
+// The version-1 encoding, which the log no longer writes: for the decoder's
+// re-encoding check and for tests that build old logs. INVALID_ARGUMENT when
+// the event sets a field version 1 cannot hold (kind and later).
+absl::StatusOr<std::string> EncodeEventV1(
     uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
 
 // A decoded leaf.
 struct DecodedLeaf {
   uint64_t leaf_index = 0;
+  // The encoding version (1 or 2).
+  int version = 2;
   kinex::audit::v1::AuditEvent event;
 };
 
-// Decodes a canonical leaf. DATA_LOSS naming the problem when the bytes are
-// not a canonical version-1 encoding.
+// Decodes a canonical leaf of either version. DATA_LOSS naming the problem
+// when the bytes are not a canonical encoding.
 absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf);
 
 // Computes keyed pseudonyms of child identifiers: lower-case hex

@@ -46,6 +46,16 @@ class FailingLogStorage final : public LogStorage {
                                                  size_t) override {
     return Error();
   }
+  absl::Status ReadChildIndex(
+      uint64_t, uint64_t,
+      const std::function<absl::Status(const IndexRow&)>&) override {
+    if (fail_reads_) return Error();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
+      const std::string&) override {
+    return Error();
+  }
 
  private:
   static absl::Status Error() {

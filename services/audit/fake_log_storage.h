@@ -4,6 +4,7 @@
 #define KINEX_SERVICES_AUDIT_FAKE_LOG_STORAGE_H_
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -28,7 +29,16 @@ class FakeLogStorage final : public LogStorage {
                          " but the log size is ", size + i));
       }
     }
+    for (const NewEntry& e : entries) {
+      if (!e.idempotency_key.empty() && keys_.count(e.idempotency_key) > 0) {
+        return absl::FailedPreconditionError(
+            "audit store: idempotency key stored twice");
+      }
+    }
     rows_.insert(rows_.end(), entries.begin(), entries.end());
+    for (const NewEntry& e : entries) {
+      if (!e.idempotency_key.empty()) keys_[e.idempotency_key] = e.entry.leaf_index;
+    }
     if (head != nullptr) heads_.push_back(*head);
     return absl::OkStatus();
   }
@@ -105,7 +115,39 @@ class FakeLogStorage final : public LogStorage {
     return out;
   }
 
-  // Direct access to the rows, to simulate tampering in tests.
+  absl::Status ReadChildIndex(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(const IndexRow&)>& fn) override {
+    std::vector<IndexRow> rows;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const NewEntry& r : rows_) {
+        if (r.entry.leaf_index < begin || r.entry.leaf_index >= end) continue;
+        for (const std::string& p : r.child_pseudonyms) {
+          rows.push_back({r.entry.leaf_index, p});
+        }
+      }
+    }
+    std::sort(rows.begin(), rows.end(), [](const IndexRow& a, const IndexRow& b) {
+      return a.leaf_index != b.leaf_index ? a.leaf_index < b.leaf_index
+                                          : a.pseudonym < b.pseudonym;
+    });
+    for (const IndexRow& r : rows) {
+      if (absl::Status s = fn(r); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
+      const std::string& key) override {
+    absl::MutexLock lock(&mu_);
+    auto it = keys_.find(key);
+    if (it == keys_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Direct access to the rows (child_pseudonyms are the query index), to
+  // simulate tampering in tests.
   void MutateRows(const std::function<void(std::vector<NewEntry>&)>& fn) {
     absl::MutexLock lock(&mu_);
     fn(rows_);
@@ -121,6 +163,7 @@ class FakeLogStorage final : public LogStorage {
   absl::Mutex mu_;
   std::vector<NewEntry> rows_ ABSL_GUARDED_BY(mu_);
   std::vector<kinex::audit::v1::SignedTreeHead> heads_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> keys_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kinex::audit

@@ -22,6 +22,7 @@ NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash,
   e.break_glass = event.break_glass();
   e.child_pseudonyms.assign(event.child_pseudonyms().begin(),
                             event.child_pseudonyms().end());
+  e.idempotency_key = event.idempotency_key();
   return e;
 }
 
@@ -52,6 +53,11 @@ bool MatchesFilter(const QueryFilter& filter, uint64_t leaf_index,
     return false;
   }
   if (filter.break_glass_only && !event.break_glass()) return false;
+  if (!filter.kinds.empty() &&
+      std::find(filter.kinds.begin(), filter.kinds.end(),
+                static_cast<int>(event.kind())) == filter.kinds.end()) {
+    return false;
+  }
   return true;
 }
 

@@ -11,7 +11,11 @@
 // entries at every start (that recomputation IS the integrity check), and a
 // stored copy of derived hashes would be a second, unverified source of truth.
 //
-// Indexes: the leaf index (primary key) and the child pseudonym. Other
+// Indexes: the leaf index (primary key) and the child pseudonym (the "query
+// index": one row per (pseudonym, leaf)). The query index is checkable: each
+// leaf carries, inside its hash, the link to the previous leaf of each of its
+// pseudonyms (child_chain), and ReadChildIndex lets the log's start-up check
+// and verifiers compare the rows with the leaves (log_verifier.h). Other
 // filters (agency, actor, purpose, decision, break-glass) scan the index
 // range the log derives from the query's time range: every secondary index
 // costs random page writes on every group commit, and appends are the hot
@@ -59,6 +63,15 @@ struct NewEntry {
   int decision = 0;
   bool break_glass = false;
   std::vector<std::string> child_pseudonyms;
+  // Empty when the event has none; else stored with its leaf index, in the
+  // same transaction, for LookupIdempotencyKey.
+  std::string idempotency_key;
+};
+
+// One row of the query index.
+struct IndexRow {
+  uint64_t leaf_index = 0;
+  std::string pseudonym;
 };
 
 // Builds a NewEntry from a validated, pseudonymised event and its leaf.
@@ -76,6 +89,9 @@ struct QueryFilter {
   int purpose = 0;           // 0: any
   int decision = 0;          // 0: any
   bool break_glass_only = false;
+  // Event kinds (EventKind numbers); empty: any. Checked by the log on the
+  // decoded event (MatchesFilter); backends may ignore it (no column).
+  std::vector<int> kinds;
   uint64_t begin_index = 0;  // inclusive
   uint64_t end_index = UINT64_MAX;  // exclusive
 };
@@ -124,6 +140,18 @@ class LogStorage {
   // Up to `limit` rows matching `filter`, in leaf_index order.
   virtual absl::StatusOr<std::vector<StoredEntry>> Query(
       const QueryFilter& filter, size_t limit) = 0;
+
+  // Calls `fn` for each query-index row with begin <= leaf_index < end, in
+  // (leaf_index, pseudonym) order, stopping at the first error `fn` returns.
+  // Rows are returned as stored (a tampered store may hold rows no leaf
+  // justifies; the caller checks).
+  virtual absl::Status ReadChildIndex(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(const IndexRow&)>& fn) = 0;
+
+  // The leaf index stored with `key` by Append, if any.
+  virtual absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
+      const std::string& key) = 0;
 };
 
 }  // namespace kinex::audit

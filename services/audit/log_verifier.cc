@@ -1,7 +1,10 @@
 #include "services/audit/log_verifier.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "services/audit/event_codec.h"
 #include "services/common/status_macros.h"
@@ -15,7 +18,189 @@ absl::Status Corrupt(uint64_t index, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("leaf index ", index, ": ", what));
 }
 
+absl::Status BadIndex(uint64_t index, absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("index: leaf ", index, ": ", what));
+}
+
+// A short, printable form of a pseudonym for messages.
+std::string Short(absl::string_view pseudonym) {
+  std::string s = absl::CHexEscape(pseudonym.substr(0, 16));
+  if (pseudonym.size() > 16) s += "...";
+  return s;
+}
+
+std::string AgencyKey(int kind, absl::string_view code) {
+  return absl::StrCat(kind, "/", code);
+}
+
 }  // namespace
+
+ChainTracker::Key ChainTracker::KeyOf(absl::string_view pseudonym) {
+  Key key{};
+  const bool hex = pseudonym.size() == 64 &&
+                   std::all_of(pseudonym.begin(), pseudonym.end(), [](char c) {
+                     return absl::ascii_isxdigit(static_cast<unsigned char>(c)) &&
+                            !absl::ascii_isupper(static_cast<unsigned char>(c));
+                   });
+  if (hex) {
+    const std::string bytes = absl::HexStringToBytes(pseudonym);
+    std::memcpy(key.data(), bytes.data(), key.size());
+  } else {
+    // Not a pseudonym the log makes (a test's, or a corrupt leaf's): key it
+    // by its hash with a marker so it cannot collide with a real one.
+    const Hash h = Sha256(absl::StrCat("non-hex pseudonym:", pseudonym));
+    std::memcpy(key.data(), h.data(), key.size());
+  }
+  return key;
+}
+
+int64_t ChainTracker::LastOfChild(absl::string_view pseudonym) const {
+  auto it = children_.find(KeyOf(pseudonym));
+  return it == children_.end() ? -1 : it->second;
+}
+
+int64_t ChainTracker::LastOfAgency(int agency_kind,
+                                   absl::string_view agency_code) const {
+  auto it = agencies_.find(AgencyKey(agency_kind, agency_code));
+  return it == agencies_.end() ? -1 : it->second;
+}
+
+void ChainTracker::Link(kinex::audit::v1::AuditEvent& event,
+                        const ChainTracker* newer) const {
+  event.clear_child_chain();
+  for (const std::string& p : event.child_pseudonyms()) {
+    int64_t previous = newer != nullptr ? newer->LastOfChild(p) : -1;
+    if (previous < 0) previous = LastOfChild(p);
+    auto* link = event.add_child_chain();
+    link->set_pseudonym(p);
+    link->set_previous_leaf_index(previous);
+  }
+  const int kind = static_cast<int>(event.agency_kind());
+  int64_t previous =
+      newer != nullptr ? newer->LastOfAgency(kind, event.agency_code()) : -1;
+  if (previous < 0) previous = LastOfAgency(kind, event.agency_code());
+  event.set_previous_agency_leaf_index(previous);
+}
+
+void ChainTracker::Record(uint64_t leaf_index,
+                          const kinex::audit::v1::AuditEvent& event) {
+  const int64_t at = static_cast<int64_t>(leaf_index);
+  for (const std::string& p : event.child_pseudonyms()) children_[KeyOf(p)] = at;
+  agencies_[AgencyKey(static_cast<int>(event.agency_kind()), event.agency_code())] = at;
+}
+
+absl::Status ChainTracker::Check(uint64_t leaf_index,
+                                 const kinex::audit::v1::AuditEvent& event) const {
+  if (event.child_chain_size() != event.child_pseudonyms_size()) {
+    return Corrupt(leaf_index,
+                   absl::StrCat("child_chain has ", event.child_chain_size(),
+                                " links for ", event.child_pseudonyms_size(),
+                                " child pseudonyms"));
+  }
+  for (int i = 0; i < event.child_chain_size(); ++i) {
+    const auto& link = event.child_chain(i);
+    if (link.pseudonym() != event.child_pseudonyms(i)) {
+      return Corrupt(leaf_index, absl::StrCat("child_chain link ", i,
+                                              " names another pseudonym than "
+                                              "child_pseudonyms"));
+    }
+    const int64_t expected = LastOfChild(link.pseudonym());
+    if (link.previous_leaf_index() != expected) {
+      return Corrupt(leaf_index,
+                     absl::StrCat("child_chain link for pseudonym ",
+                                  Short(link.pseudonym()), " points at ",
+                                  link.previous_leaf_index(),
+                                  " but the previous event carrying it is at ",
+                                  expected));
+    }
+  }
+  const int64_t expected =
+      LastOfAgency(static_cast<int>(event.agency_kind()), event.agency_code());
+  if (event.previous_agency_leaf_index() != expected) {
+    return Corrupt(leaf_index,
+                   absl::StrCat("previous_agency_leaf_index is ",
+                                event.previous_agency_leaf_index(),
+                                " but the agency's previous event is at ",
+                                expected));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckIndexRows(uint64_t leaf_index,
+                            const kinex::audit::v1::AuditEvent& event,
+                            absl::Span<const std::string> rows) {
+  const auto& want = event.child_pseudonyms();
+  int i = 0;
+  size_t j = 0;
+  while (i < want.size() || j < rows.size()) {
+    if (j == rows.size() || (i < want.size() && want[i] < rows[j])) {
+      return BadIndex(leaf_index, absl::StrCat("child pseudonym row missing (pseudonym ",
+                                               Short(want[i]), ")"));
+    }
+    if (i == want.size() || rows[j] < want[i]) {
+      return BadIndex(leaf_index,
+                      absl::StrCat("child pseudonym row ", Short(rows[j]),
+                                   " matches nothing in the leaf (altered or added)"));
+    }
+    ++i;
+    ++j;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckChildChain(absl::string_view pseudonym,
+                             absl::Span<const kinex::audit::v1::LogEntry> entries,
+                             int64_t head) {
+  int64_t previous = -1;
+  bool first = true;
+  for (const kinex::audit::v1::LogEntry& entry : entries) {
+    const auto& e = entry.event();
+    const int64_t at = static_cast<int64_t>(entry.leaf_index());
+    if (!first && at <= previous) {
+      return BadIndex(entry.leaf_index(), "entries are not in leaf order");
+    }
+    if (std::find(e.child_pseudonyms().begin(), e.child_pseudonyms().end(),
+                  pseudonym) == e.child_pseudonyms().end()) {
+      return BadIndex(entry.leaf_index(),
+                      "the entry does not carry the child's pseudonym (a child "
+                      "pseudonym row was added or altered)");
+    }
+    const auto link = std::find_if(
+        e.child_chain().begin(), e.child_chain().end(),
+        [&](const auto& l) { return l.pseudonym() == pseudonym; });
+    if (link != e.child_chain().end() && link->previous_leaf_index() != previous) {
+      const int64_t linked = link->previous_leaf_index();
+      if (linked > previous) {
+        // The chain goes through a leaf the answer skipped.
+        return BadIndex(static_cast<uint64_t>(linked),
+                        absl::StrCat("child pseudonym row missing (leaf ", at,
+                                     " links to it; the answer skips it)"));
+      }
+      return BadIndex(entry.leaf_index(),
+                      absl::StrCat("chain broken: the entry links to leaf ", linked,
+                                   " but the answer's previous entry is ",
+                                   first ? std::string("none")
+                                         : absl::StrCat("leaf ", previous)));
+    }
+    previous = at;
+    first = false;
+  }
+  if (previous != head) {
+    if (head > previous) {
+      return BadIndex(static_cast<uint64_t>(head),
+                      absl::StrCat("child pseudonym row missing (the newest event "
+                                   "about the child; the answer ends at ",
+                                   first ? std::string("no entry")
+                                         : absl::StrCat("leaf ", previous),
+                                   ")"));
+    }
+    return BadIndex(static_cast<uint64_t>(previous),
+                    absl::StrCat("chain broken: the answer ends after the newest "
+                                 "event about the child (leaf ",
+                                 head, ")"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status LogRecomputer::Add(const StoredEntry& row,
                                 kinex::audit::v1::AuditEvent* event) {
@@ -47,6 +232,10 @@ absl::Status LogRecomputer::Add(const StoredEntry& row,
   if (!times_.empty() && micros < times_.back()) {
     return Corrupt(expected, "event time is earlier than the previous entry's");
   }
+  if (decoded->version >= 2) {
+    KINEX_RETURN_IF_ERROR(chains_.Check(expected, decoded->event));
+  }
+  chains_.Record(expected, decoded->event);
   tree_.Append(computed);
   times_.push_back(micros);
   if (event != nullptr) *event = std::move(decoded->event);
@@ -105,7 +294,7 @@ absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
 absl::StatusOr<VerifiedLog> VerifyLog(
     const EntryFetcher& fetch, const SignedTreeHead& head,
     const HeadVerifier& verifier,
-    absl::Span<const SignedTreeHead> saved_heads) {
+    absl::Span<const SignedTreeHead> saved_heads, VerifyOptions options) {
   KINEX_RETURN_IF_ERROR(verifier.Verify(head));
   for (const SignedTreeHead& saved : saved_heads) {
     KINEX_RETURN_IF_ERROR(verifier.Verify(saved));
@@ -126,7 +315,13 @@ absl::StatusOr<VerifiedLog> VerifyLog(
     for (const auto& entry : page.entries()) {
       if (log.size() >= head.tree_size()) break;
       KINEX_ASSIGN_OR_RETURN(StoredEntry row, StoredEntryFromLogEntry(entry));
-      KINEX_RETURN_IF_ERROR(log.Add(row));
+      kinex::audit::v1::AuditEvent event;
+      KINEX_RETURN_IF_ERROR(log.Add(row, &event));
+      if (options.check_index) {
+        const std::vector<std::string> rows(entry.indexed_pseudonyms().begin(),
+                                            entry.indexed_pseudonyms().end());
+        KINEX_RETURN_IF_ERROR(CheckIndexRows(row.leaf_index, event, rows));
+      }
     }
   }
   if (log.size() < head.tree_size()) {

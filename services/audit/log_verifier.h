@@ -5,7 +5,17 @@
 //
 // Every problem is DATA_LOSS with a message that starts
 // "leaf index N: ..." naming the first bad index, so operators and auditors
-// know where to look.
+// know where to look. Problems of the query index (the child-pseudonym rows
+// storage keeps beside the leaves) start "index: leaf N: ...".
+//
+// The chain: every version-2 leaf carries, inside its hash, for each of its
+// child pseudonyms the leaf index of the previous event carrying that
+// pseudonym (child_chain; -1 for the first), and the previous event by the
+// same agency (previous_agency_leaf_index). ChainTracker computes them when
+// the log sequences events and checks them when a log is recomputed, so the
+// links are as trustworthy as the leaves; the index rows are then checked
+// against the leaves (CheckIndexRows), and a per-child answer against the
+// links (CheckChildChain).
 //
 // Example:
 //   LogRecomputer log;
@@ -14,12 +24,15 @@
 #ifndef KINEX_SERVICES_AUDIT_LOG_VERIFIER_H_
 #define KINEX_SERVICES_AUDIT_LOG_VERIFIER_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "kinex/audit/v1/audit.pb.h"
 #include "kinex/exchange/v1/exchange.pb.h"
@@ -29,6 +42,61 @@
 
 namespace kinex::audit {
 
+// The leaf index of the latest event of each child pseudonym and of each
+// agency (agency_kind, agency_code): the source of the chain links. Memory:
+// one slot per distinct pseudonym in a flat hash map, keyed by the 32-byte
+// HMAC (not the 64-character hex), 40 bytes a slot, about 46-90 bytes with
+// the table's slack: roughly 200 bytes per child known by three
+// identifiers, 200 MB per million children. Agencies are few. Not
+// thread-safe.
+class ChainTracker {
+ public:
+  // The latest leaf carrying `pseudonym`, or -1.
+  int64_t LastOfChild(absl::string_view pseudonym) const;
+  // The latest leaf by the agency, or -1.
+  int64_t LastOfAgency(int agency_kind, absl::string_view agency_code) const;
+  // Sets event.child_chain (one link per child_pseudonyms entry, same order)
+  // and previous_agency_leaf_index from what is recorded here, or from
+  // `newer` first when it knows the pseudonym or agency (a batch's own
+  // events, not yet recorded here).
+  void Link(kinex::audit::v1::AuditEvent& event,
+            const ChainTracker* newer = nullptr) const;
+  // Records `event` at `leaf_index` as the latest of its pseudonyms and of
+  // its agency.
+  void Record(uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
+  // Checks that a version-2 leaf's links are exactly what Link gives here.
+  // DATA_LOSS "leaf index N: ..." naming the bad link.
+  absl::Status Check(uint64_t leaf_index,
+                     const kinex::audit::v1::AuditEvent& event) const;
+  // Number of distinct pseudonyms.
+  size_t children() const { return children_.size(); }
+
+ private:
+  using Key = std::array<uint8_t, 32>;
+  static Key KeyOf(absl::string_view pseudonym);
+  absl::flat_hash_map<Key, int64_t> children_;
+  absl::flat_hash_map<std::string, int64_t> agencies_;
+};
+
+// Compares the query-index rows stored for one leaf (`rows`, sorted) with
+// the leaf's child_pseudonyms. DATA_LOSS "index: leaf N: child pseudonym row
+// missing (pseudonym <hex prefix>...)" or "index: leaf N: child pseudonym
+// row <hex prefix>... matches nothing in the leaf (altered or added)".
+absl::Status CheckIndexRows(uint64_t leaf_index,
+                            const kinex::audit::v1::AuditEvent& event,
+                            absl::Span<const std::string> rows);
+
+// Checks a per-child answer end to end: `entries` (oldest first, every
+// entry the log holds for `pseudonym` up to `head`, the newest) must each
+// carry `pseudonym`, link to the entry before it (the oldest to -1), and the
+// newest must be `head` (-1: no entries). Version-1 entries carry no links;
+// a chain is checked from the first version-2 entry on, which must link to
+// the entry before it. DATA_LOSS "index: leaf N: ..." naming the leaf where
+// the chain breaks (a row missing from the query index, or one added).
+absl::Status CheckChildChain(absl::string_view pseudonym,
+                             absl::Span<const kinex::audit::v1::LogEntry> entries,
+                             int64_t head);
+
 // Rebuilds the Merkle tree from entries read in order, checking each one:
 // no index missing or repeated, the stored leaf hash equals the hash of the
 // stored data, the data is a canonical event encoding the same leaf index,
@@ -37,9 +105,10 @@ class LogRecomputer {
  public:
   LogRecomputer() = default;
 
-  // Checks and adds the next row. DATA_LOSS naming the first bad leaf index;
-  // after an error the recomputer must not be used further. When `event` is
-  // not null it receives the decoded event.
+  // Checks and adds the next row (including its chain links, against the
+  // rows before it). DATA_LOSS naming the first bad leaf index; after an
+  // error the recomputer must not be used further. When `event` is not null
+  // it receives the decoded event.
   absl::Status Add(const StoredEntry& row,
                    kinex::audit::v1::AuditEvent* event = nullptr);
 
@@ -51,6 +120,8 @@ class LogRecomputer {
   // Event times (Unix microseconds) by leaf index.
   const std::vector<int64_t>& times_micros() const { return times_; }
   std::vector<int64_t> TakeTimes() { return std::move(times_); }
+  // The latest leaf of each pseudonym and agency.
+  ChainTracker TakeChains() { return std::move(chains_); }
 
   // Checks one signed head: its signature (when `verifier` is not null),
   // that the log holds at least tree_size entries (else the log was
@@ -68,10 +139,12 @@ class LogRecomputer {
  private:
   MerkleTree tree_;
   std::vector<int64_t> times_;
+  ChainTracker chains_;
 };
 
 // Fetches entries [start, end) (the response may hold fewer; an empty one
-// ends the fetch early).
+// ends the fetch early). For VerifyOptions::check_index the entries must
+// carry indexed_pseudonyms (GetEntriesRequest.include_index).
 using EntryFetcher =
     std::function<absl::StatusOr<kinex::audit::v1::GetEntriesResponse>(
         uint64_t start, uint64_t end)>;
@@ -80,6 +153,12 @@ using EntryFetcher =
 struct VerifiedLog {
   uint64_t tree_size = 0;
   Hash root{};
+};
+
+struct VerifyOptions {
+  // Also compare each entry's query-index rows (LogEntry.indexed_pseudonyms)
+  // with its leaf (CheckIndexRows).
+  bool check_index = false;
 };
 
 // The offline check behind `kinexctl audit verify`: fetches every entry of
@@ -94,7 +173,8 @@ struct VerifiedLog {
 absl::StatusOr<VerifiedLog> VerifyLog(
     const EntryFetcher& fetch, const kinex::audit::v1::SignedTreeHead& head,
     const HeadVerifier& verifier,
-    absl::Span<const kinex::audit::v1::SignedTreeHead> saved_heads = {});
+    absl::Span<const kinex::audit::v1::SignedTreeHead> saved_heads = {},
+    VerifyOptions options = {});
 
 // Verifies a server's consistency proof between a saved head and a newer one
 // (both signatures, then RFC 9162 consistency). FAILED_PRECONDITION naming

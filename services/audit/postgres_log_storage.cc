@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS audit_entry_children (
   leaf_index BIGINT NOT NULL,
   PRIMARY KEY (pseudonym, leaf_index)
 );
+CREATE INDEX IF NOT EXISTS audit_entry_children_by_leaf
+  ON audit_entry_children (leaf_index);
+CREATE TABLE IF NOT EXISTS audit_idempotency_keys (
+  key        TEXT PRIMARY KEY,
+  leaf_index BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_heads (
   id         BIGSERIAL PRIMARY KEY,
   tree_size  BIGINT NOT NULL,
@@ -48,6 +54,12 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 CREATE OR REPLACE TRIGGER audit_entries_append_only
   BEFORE UPDATE OR DELETE ON audit_entries
+  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_entry_children_append_only
+  BEFORE UPDATE OR DELETE ON audit_entry_children
+  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_idempotency_keys_append_only
+  BEFORE UPDATE OR DELETE ON audit_idempotency_keys
   FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE OR REPLACE TRIGGER audit_heads_append_only
   BEFORE UPDATE OR DELETE ON audit_heads
@@ -284,6 +296,8 @@ absl::Status PostgresLogStorage::Append(absl::Span<const NewEntry> entries,
       std::vector<std::string> rows;
       Params cp;
       std::vector<std::string> child_rows;
+      Params kp;
+      std::vector<std::string> key_rows;
       for (size_t i = start; i < stop; ++i) {
         const NewEntry& e = entries[i];
         if (e.entry.leaf_index != size + i) {
@@ -304,6 +318,11 @@ absl::Status PostgresLogStorage::Append(absl::Span<const NewEntry> entries,
               "(", cp.Text(pseudonym), ", ",
               cp.Int(static_cast<int64_t>(e.entry.leaf_index)), ")"));
         }
+        if (!e.idempotency_key.empty()) {
+          key_rows.push_back(absl::StrCat(
+              "(", kp.Text(e.idempotency_key), ", ",
+              kp.Int(static_cast<int64_t>(e.entry.leaf_index)), ")"));
+        }
       }
       KINEX_RETURN_IF_ERROR(
           Run(conn,
@@ -320,6 +339,15 @@ absl::Status PostgresLogStorage::Append(absl::Span<const NewEntry> entries,
                              "leaf_index) VALUES ",
                              absl::StrJoin(child_rows, ", ")),
                 cp, PGRES_COMMAND_OK, "insert child pseudonyms")
+                .status());
+      }
+      if (!key_rows.empty()) {
+        KINEX_RETURN_IF_ERROR(
+            Run(conn,
+                absl::StrCat("INSERT INTO audit_idempotency_keys (key, "
+                             "leaf_index) VALUES ",
+                             absl::StrJoin(key_rows, ", ")),
+                kp, PGRES_COMMAND_OK, "insert idempotency keys")
                 .status());
       }
     }
@@ -448,6 +476,56 @@ absl::StatusOr<std::vector<StoredEntry>> PostgresLogStorage::Query(
     out.push_back(std::move(e));
   }
   return out;
+}
+
+absl::Status PostgresLogStorage::ReadChildIndex(
+    uint64_t begin, uint64_t end,
+    const std::function<absl::Status(const IndexRow&)>& fn) {
+  KINEX_ASSIGN_OR_RETURN(PGconn * conn, AcquireReader());
+  Reader reader(this, conn);
+  // Read in chunks; a chunk that fills up is cut before its last leaf (whose
+  // rows may continue in the next chunk), so every leaf's rows arrive whole.
+  constexpr int64_t kChunk = 10000;
+  int64_t next = Clamp(begin);
+  const int64_t stop = Clamp(end);
+  IndexRow row;
+  while (next < stop) {
+    Params p;
+    const std::string sql = absl::StrCat(
+        "SELECT leaf_index, pseudonym FROM audit_entry_children WHERE "
+        "leaf_index >= ", p.Int(next), " AND leaf_index < ", p.Int(stop),
+        " ORDER BY leaf_index, pseudonym LIMIT ", p.Int(kChunk));
+    KINEX_ASSIGN_OR_RETURN(Result r,
+                           Run(conn, sql, p, PGRES_TUPLES_OK, "read index"));
+    const int n = PQntuples(r.get());
+    const bool full = n == kChunk;
+    const int64_t last = n > 0 ? Int8(r.get(), n - 1, 0) : stop;
+    // A full chunk holding one leaf only cannot happen (at most 16 children
+    // per event); guard anyway so the loop always advances.
+    const bool cut = full && Int8(r.get(), 0, 0) != last;
+    for (int i = 0; i < n; ++i) {
+      row.leaf_index = static_cast<uint64_t>(Int8(r.get(), i, 0));
+      if (cut && static_cast<int64_t>(row.leaf_index) == last) break;
+      row.pseudonym = Bytes(r.get(), i, 1);
+      KINEX_RETURN_IF_ERROR(fn(row));
+    }
+    if (!full) break;
+    next = cut ? last : last + 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<uint64_t>> PostgresLogStorage::LookupIdempotencyKey(
+    const std::string& key) {
+  KINEX_ASSIGN_OR_RETURN(PGconn * conn, AcquireReader());
+  Reader reader(this, conn);
+  Params p;
+  const std::string sql = absl::StrCat(
+      "SELECT leaf_index FROM audit_idempotency_keys WHERE key = ", p.Text(key));
+  KINEX_ASSIGN_OR_RETURN(Result r,
+                         Run(conn, sql, p, PGRES_TUPLES_OK, "look up idempotency key"));
+  if (PQntuples(r.get()) == 0) return std::nullopt;
+  return static_cast<uint64_t>(Int8(r.get(), 0, 0));
 }
 
 }  // namespace kinex::audit

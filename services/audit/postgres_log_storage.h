@@ -52,6 +52,11 @@ class PostgresLogStorage final : public LogStorage {
       const std::function<absl::Status(const StoredEntry&)>& fn) override;
   absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter,
                                                  size_t limit) override;
+  absl::Status ReadChildIndex(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(const IndexRow&)>& fn) override;
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
+      const std::string& key) override;
 
  private:
   class Reader;

@@ -31,8 +31,12 @@ CREATE TABLE IF NOT EXISTS entry_children (
   leaf_index INTEGER NOT NULL,
   PRIMARY KEY (pseudonym, leaf_index)
 ) WITHOUT ROWID;
-
-
+-- Leaf indices only grow, so this index is appended at its right edge.
+CREATE INDEX IF NOT EXISTS entry_children_by_leaf ON entry_children (leaf_index);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  key        TEXT PRIMARY KEY,
+  leaf_index INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heads (
   id         INTEGER PRIMARY KEY AUTOINCREMENT,
   tree_size  INTEGER NOT NULL,
@@ -45,6 +49,14 @@ CREATE TABLE IF NOT EXISTS heads (
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
   BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+  BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entry_children_no_update BEFORE UPDATE ON entry_children
+  BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entry_children_no_delete BEFORE DELETE ON entry_children
+  BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS idempotency_keys_no_update BEFORE UPDATE ON idempotency_keys
+  BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS idempotency_keys_no_delete BEFORE DELETE ON idempotency_keys
   BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS heads_no_update BEFORE UPDATE ON heads
   BEGIN SELECT RAISE(ABORT, 'signed tree heads are append-only'); END;
@@ -272,6 +284,9 @@ absl::Status SqliteLogStorage::Append(absl::Span<const NewEntry> entries,
     Stmt child(writer_,
                "INSERT INTO entry_children (pseudonym, leaf_index) VALUES (?, ?)");
     KINEX_RETURN_IF_ERROR(child.status("prepare child insert"));
+    Stmt key(writer_,
+             "INSERT INTO idempotency_keys (key, leaf_index) VALUES (?, ?)");
+    KINEX_RETURN_IF_ERROR(key.status("prepare idempotency key insert"));
     for (size_t i = 0; i < entries.size(); ++i) {
       const NewEntry& e = entries[i];
       if (e.entry.leaf_index != size + i) {
@@ -296,6 +311,14 @@ absl::Status SqliteLogStorage::Append(absl::Span<const NewEntry> entries,
           return SqlError(writer_, "insert child pseudonym");
         }
         child.Reset();
+      }
+      if (!e.idempotency_key.empty()) {
+        key.Bind(1, e.idempotency_key);
+        key.Bind(2, static_cast<int64_t>(e.entry.leaf_index));
+        if (key.Step() != SQLITE_DONE) {
+          return SqlError(writer_, "insert idempotency key");
+        }
+        key.Reset();
       }
     }
     if (head != nullptr) KINEX_RETURN_IF_ERROR(InsertHead(writer_, *head));
@@ -410,6 +433,41 @@ absl::StatusOr<std::vector<StoredEntry>> SqliteLogStorage::Query(
   }
   if (rc != SQLITE_DONE) return SqlError(db, "query entries");
   return out;
+}
+
+absl::Status SqliteLogStorage::ReadChildIndex(
+    uint64_t begin, uint64_t end,
+    const std::function<absl::Status(const IndexRow&)>& fn) {
+  KINEX_ASSIGN_OR_RETURN(sqlite3 * db, AcquireReader());
+  Reader reader(this, db);
+  Stmt q(db,
+         "SELECT leaf_index, pseudonym FROM entry_children "
+         "WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index, pseudonym");
+  KINEX_RETURN_IF_ERROR(q.status("prepare index read"));
+  q.Bind(1, static_cast<int64_t>(std::min<uint64_t>(begin, INT64_MAX)));
+  q.Bind(2, static_cast<int64_t>(std::min<uint64_t>(end, INT64_MAX)));
+  int rc;
+  IndexRow row;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    row.leaf_index = static_cast<uint64_t>(q.Int(0));
+    row.pseudonym = q.Blob(1);
+    KINEX_RETURN_IF_ERROR(fn(row));
+  }
+  if (rc != SQLITE_DONE) return SqlError(db, "read index");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<uint64_t>> SqliteLogStorage::LookupIdempotencyKey(
+    const std::string& key) {
+  KINEX_ASSIGN_OR_RETURN(sqlite3 * db, AcquireReader());
+  Reader reader(this, db);
+  Stmt q(db, "SELECT leaf_index FROM idempotency_keys WHERE key = ?");
+  KINEX_RETURN_IF_ERROR(q.status("prepare idempotency key lookup"));
+  q.Bind(1, key);
+  const int rc = q.Step();
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) return SqlError(db, "look up idempotency key");
+  return static_cast<uint64_t>(q.Int(0));
 }
 
 }  // namespace kinex::audit

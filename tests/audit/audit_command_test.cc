@@ -7,7 +7,9 @@
 #include <openssl/pem.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdio>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -70,13 +72,15 @@ class AuditCommandTest : public audit::testing::AuditTargetTest {
     return pub_file;
   }
 
-  // Runs `kinexctl audit <words>` as the auditor; returns the exit code.
+  // Runs `kinexctl audit <words>` against the audit service; returns the
+  // exit code. The service ACL admits only the gateway (auditors reach the
+  // log through its audit front), so the test calls with the gateway's
+  // certificate, as the front does.
   int Run(const std::vector<std::string>& words,
           OutputFormat format = OutputFormat::kTable) {
     out_.str("");
     err_.str("");
-    const TlsFiles files =
-        kinex::testing::AgencyTlsFiles("auditor", "kinex-dpo", "auditor");
+    const TlsFiles files = kinex::testing::ServiceTlsFiles("gateway");
     CommandContext ctx({.address = absl::StrCat("localhost:", port_),
                         .ca_file = files.ca_file,
                         .cert_file = files.cert_file,
@@ -133,7 +137,7 @@ TEST_F(AuditCommandTest, QueryFiltersByChildAndPrintsEachFormat) {
                 OutputFormat::kCsv),
             0)
       << err_.str();
-  EXPECT_THAT(out_.str(), HasSubstr("index,time,request_id"));
+  EXPECT_THAT(out_.str(), HasSubstr("index,time,kind,request_id"));
   EXPECT_EQ(Run({"query", "--purpose=gossip"}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("--purpose: unknown value \"gossip\" (one of safeguarding, education-support"));
   EXPECT_EQ(Run({"query", "--since=yesterday"}), 2);
@@ -250,6 +254,65 @@ TEST_F(AuditCommandTest, VerifyAcrossAKeyRotationNeedsEveryKey) {
   // Unpinned, the server sends both keys.
   ASSERT_EQ(Run({"verify", "--saved-head=" + saved}), 0) << err_.str();
   EXPECT_THAT(err_.str(), HasSubstr("(key id " + new_id + "; retired key ids " + old_id + ")"));
+}
+
+TEST_F(AuditCommandTest, QueryByKindShowsTheKindColumn) {
+  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("disclosure"));
+  // That query was itself logged.
+  ASSERT_EQ(Run({"query", "--kind=audit-queried", "--output=csv"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("index,time,kind,request_id"));
+  EXPECT_THAT(out_.str(), HasSubstr(",audit-queried,"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr(",disclosure,")));
+  ASSERT_EQ(Run({"query", "--kind=part-published,write-refused", "--all"}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), Not(HasSubstr("req-")));
+  EXPECT_EQ(Run({"query", "--kind=part-published,bogus"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--kind: unknown value \"bogus\" (one of disclosure, "
+                                    "part-published, write-refused"));
+}
+
+TEST_F(AuditCommandTest, VerifyAndChildQueriesNameAMissingIndexRow) {
+  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 0)
+      << err_.str();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TRIGGER entry_children_no_delete;"
+                         "DELETE FROM entry_children WHERE leaf_index = 2;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(Run({"verify", "--public-key=" + PublicKey()}), 1);
+  EXPECT_THAT(out_.str(), HasSubstr("FAILED"));
+  EXPECT_THAT(err_.str(),
+              HasSubstr("DATA_LOSS: index: leaf 2: child pseudonym row missing"));
+  EXPECT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("DATA_LOSS: index: leaf 2: child pseudonym row "
+                                    "missing (leaf 4 links to it; the answer skips it)"));
+}
+
+TEST_F(AuditCommandTest, VerifyPagesThroughLargeEntries) {
+  // ~3 KB events: 1,000 of them would not fit one 4 MiB message.
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < 1500; i = next++) {
+        auto e = SampleEvent(absl::StrCat("big-", i));
+        for (int p = 0; p < 100; ++p) {
+          e.add_disclosed_paths(absl::StrCat("education.attendance_summary.field_", p));
+        }
+        ASSERT_TRUE(target_->log->Append(e).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey()}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("OK: verified 1506 entries"));
+  ASSERT_EQ(Run({"query", "--all", "--page-size=1000", "--output=csv"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("big-1499"));
 }
 
 TEST_F(AuditCommandTest, EveryCommandAnswersHelp) {

@@ -51,6 +51,15 @@ class FlakyLogStorage final : public LogStorage {
                                                  size_t limit) override {
     return inner.Query(f, limit);
   }
+  absl::Status ReadChildIndex(
+      uint64_t b, uint64_t e,
+      const std::function<absl::Status(const IndexRow&)>& fn) override {
+    return inner.ReadChildIndex(b, e, fn);
+  }
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
+      const std::string& key) override {
+    return inner.LookupIdempotencyKey(key);
+  }
 };
 
 class AuditLogTest : public ::testing::Test {

@@ -70,42 +70,78 @@ TEST_F(AuditServiceTest, AgenciesMayNotAppend) {
     AuditClient client(Channel(files));
     absl::StatusOr<AppendResult> r = client.Append(SampleEvent("req-1"));
     EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
-    EXPECT_THAT(r.status().message(), HasSubstr("only Kinex services may append"));
+    EXPECT_THAT(r.status().message(),
+                HasSubstr("the audit service accepts Kinex services only"));
   }
   EXPECT_EQ(target_->log->Size(), 0u);
 }
 
-TEST_F(AuditServiceTest, AuditorsReadAndOtherAgenciesDoNot) {
+TEST_F(AuditServiceTest, GatewayForwardsAuditorQueriesAndEachIsAudited) {
   Start();
   ASSERT_TRUE(target_->log->Append(SampleEvent("req-1")).ok());
-  auto auditor = Stub(Auditor());
+  const std::string auditor = "spiffe://kinex.dev/auditor/kinex-dpo/auditor";
+  auto gateway = Stub(kinex::testing::ServiceTlsFiles("gateway"));
   {
     grpc::ClientContext ctx;
+    ctx.AddMetadata("x-kinex-principal", auditor);
+    ctx.AddMetadata("x-kinex-actor", "dpo");
+    ctx.AddMetadata("x-kinex-request-id", "rq-7");
     v1::QueryEventsRequest req;
     req.mutable_child()->set_nhs_number(testing::kNhsA);
     v1::QueryEventsResponse resp;
-    grpc::Status s = auditor->QueryEvents(&ctx, req, &resp);
+    grpc::Status s = gateway->QueryEvents(&ctx, req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(resp.entries_size(), 1);
+    EXPECT_EQ(resp.child_chain_head(), 0);
+  }
+  // Exactly one AUDIT_QUERIED event, naming the auditor.
+  ASSERT_EQ(target_->log->Size(), 2u);
+  v1::GetEntriesRequest er;
+  er.set_start_index(1);
+  er.set_end_index(2);
+  const v1::AuditEvent e = target_->log->GetEntries(er)->entries(0).event();
+  EXPECT_EQ(e.kind(), v1::AUDIT_QUERIED);
+  EXPECT_EQ(e.principal(), auditor);
+  EXPECT_EQ(e.agency_kind(), kinex::common::v1::AUDITOR);
+  EXPECT_EQ(e.agency_code(), "kinex-dpo");
+  EXPECT_EQ(e.actor(), "dpo");
+  EXPECT_EQ(e.request_id(), "rq-7");
+  EXPECT_EQ(e.result_count(), 1);
+  EXPECT_THAT(e.query(), ::testing::StartsWith("child="));
+  {
+    // Reads without a forwarded principal are the gateway's own, recorded.
+    grpc::ClientContext ctx;
+    v1::QueryEventsResponse resp;
+    ASSERT_TRUE(gateway->QueryEvents(&ctx, {}, &resp).ok());
+    EXPECT_EQ(resp.entries_size(), 2);
+    ASSERT_EQ(target_->log->Size(), 3u);
   }
   {
+    // The gateway may forward only auditors.
     grpc::ClientContext ctx;
-    v1::SignedTreeHead head;
-    ASSERT_TRUE(auditor->GetSignedTreeHead(&ctx, {}, &head).ok());
-    EXPECT_EQ(head.tree_size(), 1u);
+    ctx.AddMetadata("x-kinex-principal",
+                    "spiffe://kinex.dev/virtual-school/E09000033/virtual-school-head");
+    v1::QueryEventsResponse resp;
+    grpc::Status s = gateway->QueryEvents(&ctx, {}, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(s.error_message(),
+              "x-kinex-principal: the audit log is readable by auditors only");
   }
-  auto school = Stub(VirtualSchool());
-  grpc::ClientContext ctx;
-  v1::QueryEventsResponse resp;
-  grpc::Status s = school->QueryEvents(&ctx, {}, &resp);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_THAT(s.error_message(), HasSubstr("auditors and Kinex services only"));
-  grpc::ClientContext ctx2;
-  v1::GetEntriesRequest er;
-  er.set_end_index(1);
-  v1::GetEntriesResponse eresp;
-  EXPECT_EQ(school->GetEntries(&ctx2, er, &eresp).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  // Agencies, auditors included, reach the log through the gateway only.
+  for (const TlsFiles& files : {Auditor(), VirtualSchool()}) {
+    auto agency = Stub(files);
+    grpc::ClientContext ctx;
+    v1::QueryEventsResponse resp;
+    grpc::Status s = agency->QueryEvents(&ctx, {}, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    grpc::ClientContext ctx2;
+    v1::GetEntriesRequest entries;
+    entries.set_end_index(1);
+    v1::GetEntriesResponse eresp;
+    EXPECT_EQ(agency->GetEntries(&ctx2, entries, &eresp).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_EQ(target_->log->Size(), 3u);
 }
 
 TEST_F(AuditServiceTest, UnreachableAuditServiceFailsClosed) {

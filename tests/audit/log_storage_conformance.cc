@@ -178,5 +178,57 @@ TEST_P(LogStorageConformanceTest, QueryMatchesExactlyTheFilteredRows) {
   EXPECT_EQ(page[2].leaf_index, 6u);
 }
 
+TEST_P(LogStorageConformanceTest, ChildIndexRowsComeInLeafOrder) {
+  std::vector<NewEntry> batch = MakeEntries(0, 6);
+  batch[3].child_pseudonyms = {"aa", "bb", "cc"};  // several rows for one leaf
+  ASSERT_TRUE(storage_->Append(batch, nullptr).ok());
+  std::vector<std::pair<uint64_t, std::string>> expected;
+  for (uint64_t i = 1; i < 5; ++i) {
+    for (const std::string& p : batch[i].child_pseudonyms) expected.push_back({i, p});
+  }
+  std::vector<std::pair<uint64_t, std::string>> got;
+  ASSERT_TRUE(storage_
+                  ->ReadChildIndex(1, 5,
+                                   [&](const IndexRow& r) {
+                                     got.push_back({r.leaf_index, r.pseudonym});
+                                     return absl::OkStatus();
+                                   })
+                  .ok());
+  EXPECT_EQ(got, expected);
+  // Bounds past the end, and stopping early.
+  int rows = 0;
+  ASSERT_TRUE(storage_
+                  ->ReadChildIndex(6, UINT64_MAX,
+                                   [&](const IndexRow&) {
+                                     ++rows;
+                                     return absl::OkStatus();
+                                   })
+                  .ok());
+  EXPECT_EQ(rows, 0);
+  absl::Status stop = storage_->ReadChildIndex(0, UINT64_MAX, [](const IndexRow& r) {
+    return r.leaf_index == 3 ? absl::CancelledError("stop") : absl::OkStatus();
+  });
+  EXPECT_EQ(stop.code(), absl::StatusCode::kCancelled);
+}
+
+TEST_P(LogStorageConformanceTest, IdempotencyKeysAreStoredWithTheirLeaf) {
+  std::vector<NewEntry> batch = MakeEntries(0, 3);
+  batch[1].idempotency_key = "records:part:kx1:v3";
+  const v1::SignedTreeHead head = Head(3, 100);
+  ASSERT_TRUE(storage_->Append(batch, &head).ok());
+  EXPECT_EQ(**storage_->LookupIdempotencyKey("records:part:kx1:v3"), 1u);
+  EXPECT_FALSE(storage_->LookupIdempotencyKey("other")->has_value());
+  // A key stored twice fails the whole batch.
+  std::vector<NewEntry> again = MakeEntries(3, 2);
+  again[1].idempotency_key = "records:part:kx1:v3";
+  EXPECT_FALSE(storage_->Append(again, nullptr).ok());
+  EXPECT_EQ(*storage_->Size(), 3u);
+  // Across a reopen.
+  auto reopened = backend_->Reopen();
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  storage_ = *reopened;
+  EXPECT_EQ(**storage_->LookupIdempotencyKey("records:part:kx1:v3"), 1u);
+}
+
 }  // namespace
 }  // namespace kinex::audit::testing

@@ -20,6 +20,7 @@ inline constexpr char kNhsB[] = "9434765870";
 inline kinex::audit::v1::AuditEvent SampleEvent(const std::string& request_id,
                                                 const std::string& nhs = kNhsA) {
   kinex::audit::v1::AuditEvent e;
+  e.set_kind(kinex::audit::v1::DISCLOSURE);
   e.set_request_id(request_id);
   e.set_principal("spiffe://kinex.dev/virtual-school/E09000033/virtual-school-head");
   e.set_agency_kind(kinex::common::v1::VIRTUAL_SCHOOL);

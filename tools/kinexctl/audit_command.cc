@@ -1,6 +1,9 @@
 #include "tools/kinexctl/audit_command.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -33,7 +36,7 @@ constexpr char kUsage[] =
     "Run `kinexctl audit <command> --help` for each command's options.\n";
 
 constexpr char kQueryUsage[] =
-    "usage: kinexctl audit query [filters] [--page-size=N] [--max=N]\n"
+    "usage: kinexctl audit query [filters] [--page-size=N] [--max=N | --all]\n"
     "                            [--output=table|json|csv]\n"
     "\n"
     "Lists audit events, oldest first. Filters combine with AND:\n"
@@ -48,18 +51,32 @@ constexpr char kQueryUsage[] =
     "                       care-planning or financial-support\n"
     "  --decision=D         allow, partial or deny\n"
     "  --break-glass        only emergency (break-glass) access\n"
+    "  --kind=K[,K...]      only these event kinds: disclosure, part-published,\n"
+    "                       write-refused, consent-recorded, consent-withdrawn,\n"
+    "                       sharing-agreement-created,\n"
+    "                       responsibility-transferred, link-claimed,\n"
+    "                       link-confirmed, link-rejected, audit-queried\n"
     "  --since=TIME         at or after TIME (RFC 3339 or YYYY-MM-DD, UTC)\n"
     "  --until=TIME         before TIME\n"
     "  --page-size=N        events per request (1-1000, default 100)\n"
-    "  --max=N              stop after N events (default 10000)\n";
+    "  --max=N              stop after N events (default 10000)\n"
+    "  --all                every matching event, however many\n"
+    "\n"
+    "Your query is itself recorded in the log (an audit-queried event).\n"
+    "A query by child alone is checked end to end: each event's link to the\n"
+    "child's previous event must point at the event listed before it, and\n"
+    "the newest must be the newest the log holds; a row missing from the\n"
+    "query index fails it, naming the leaf.\n";
 
 constexpr char kVerifyUsage[] =
     "usage: kinexctl audit verify [--public-key=PEM[,PEM...]] [--saved-head=FILE]\n"
     "                             [--save-head=FILE]\n"
     "\n"
     "Fetches every log entry and the latest signed tree head, recomputes the\n"
-    "RFC 6962 root, checks every entry and the head's Ed25519 signature.\n"
-    "Fails naming the first bad leaf index.\n"
+    "RFC 6962 root, checks every entry, its chain links and the head's\n"
+    "Ed25519 signature, and compares the query index (child pseudonym rows)\n"
+    "with the leaves. Fails naming the first bad leaf index (\"index: leaf N\"\n"
+    "for a missing or altered index row).\n"
     "  --public-key=PEM   the pinned signing key (PEM public key file); after a\n"
     "                     key rotation, the current and retired keys,\n"
     "                     comma-separated: each head is checked with the key\n"
@@ -210,7 +227,7 @@ absl::StatusOr<OutputFormat> Output(CommandContext& ctx, Args& args) {
 }
 
 int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
-  absl::StatusOr<Args> args = Args::Parse(words, {"help", "break-glass"});
+  absl::StatusOr<Args> args = Args::Parse(words, {"help", "break-glass", "all"});
   if (!args.ok()) return ctx.Fail(args.status());
   if (args->Bool("help")) {
     ctx.out() << kQueryUsage;
@@ -253,6 +270,17 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
     req.set_decision(*d);
   }
   req.set_break_glass_only(args->Bool("break-glass"));
+  if (auto v = args->Flag("kind")) {
+    for (absl::string_view k : absl::StrSplit(*v, ',', absl::SkipWhitespace())) {
+      auto kind = ParseEnum<av1::EventKind>(av1::EventKind_descriptor(), "kind",
+                                            std::string(absl::StripAsciiWhitespace(k)));
+      if (!kind.ok()) return ctx.Fail(kind.status());
+      req.add_kinds(*kind);
+    }
+    if (req.kinds().empty()) {
+      return ctx.Fail(absl::InvalidArgumentError("--kind names no event kind"));
+    }
+  }
   if (auto v = args->Flag("since")) {
     auto t = ParseTime("since", *v);
     if (!t.ok()) return ctx.Fail(t.status());
@@ -273,6 +301,16 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
   if (!absl::SimpleAtoi(args->FlagOr("max", "10000"), &max) || max < 1) {
     return ctx.Fail(absl::InvalidArgumentError("--max must be a positive number"));
   }
+  if (args->Bool("all")) max = std::numeric_limits<int>::max();
+  // A query by child alone returns the child's whole chain: check it.
+  av1::QueryEventsRequest only_child;
+  *only_child.mutable_child() = req.child();
+  only_child.set_page_size(req.page_size());
+  const bool check_chain = req.has_child() && google::protobuf::util::MessageDifferencer::Equals(
+                                                  req, only_child);
+  std::vector<av1::LogEntry> chain;
+  std::string pseudonym;
+  int64_t chain_head = -1;
   absl::StatusOr<OutputFormat> format = Output(ctx, *args);
   if (!format.ok()) return ctx.Fail(format.status());
   if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
@@ -290,8 +328,13 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
     av1::QueryEventsResponse resp;
     grpc::Status s = (*stub)->QueryEvents(&call, req, &resp);
     if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+    if (req.page_token().empty()) {
+      pseudonym = resp.child_pseudonym();
+      chain_head = resp.child_chain_head();
+    }
     for (const auto& entry : resp.entries()) {
       const av1::AuditEvent& e = entry.event();
+      if (check_chain) chain.push_back(entry);
       std::vector<std::string> withheld;
       for (const auto& w : e.withheld()) {
         withheld.push_back(absl::StrCat(
@@ -300,6 +343,9 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
             w.rule_id().empty() ? "" : absl::StrCat("(", w.rule_id(), ")")));
       }
       rows.push_back({absl::StrCat(entry.leaf_index()), FormatTime(e.time()),
+                      e.kind() == av1::EVENT_KIND_UNSPECIFIED
+                          ? std::string("unspecified")
+                          : EnumSlug(av1::EventKind_Name(e.kind())),
                       e.request_id(), e.principal(),
                       EnumSlug(cv1::AgencyKind_Name(e.agency_kind())),
                       e.agency_code(), e.actor(),
@@ -321,14 +367,23 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
     req.set_page_token(resp.next_page_token());
   }
   WriteRows(ctx.out(), *format,
-            {"index", "time", "request_id", "principal", "agency_kind",
+            {"index", "time", "kind", "request_id", "principal", "agency_kind",
              "agency_code", "actor", "purpose", "legal_basis", "consent_id",
              "break_glass", "decision", "disclosed", "withheld",
              "policy_version", "justification"},
             rows);
   if (truncated) {
     ctx.err() << "kinexctl: stopped after " << max
-              << " events; narrow the filters or raise --max\n";
+              << " events; narrow the filters or raise --max (or --all)\n";
+  } else if (check_chain) {
+    if (pseudonym.empty()) {
+      return ctx.Fail(absl::FailedPreconditionError(
+          "the server did not name the child's pseudonym; cannot check the chain"));
+    }
+    if (absl::Status c = audit::CheckChildChain(pseudonym, chain, chain_head); !c.ok()) {
+      ctx.err() << "kinexctl: the answer is incomplete: the query index was altered\n";
+      return ctx.Fail(c);
+    }
   }
   return 0;
 }
@@ -377,12 +432,13 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
         av1::GetEntriesRequest req;
         req.set_start_index(start);
         req.set_end_index(end);
+        req.set_include_index(true);
         av1::GetEntriesResponse resp;
         grpc::Status s = (*stub)->GetEntries(&c, req, &resp);
         if (!s.ok()) return FromGrpcStatus(s);
         return resp;
       },
-      head, *keys, saved);
+      head, *keys, saved, {.check_index = true});
   if (!verified.ok()) {
     ctx.out() << "FAILED\n";
     return ctx.Fail(verified.status());
@@ -401,7 +457,8 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
   }
   const std::string root = audit::HashToHex(verified->root);
   if (ctx.output() == OutputFormat::kTable) {
-    ctx.out() << "OK: verified " << verified->tree_size << " entries\n"
+    ctx.out() << "OK: verified " << verified->tree_size
+              << " entries (leaves, chain links and query index)\n"
               << "  root       " << root << "\n"
               << "  signed at  " << FormatTime(head.timestamp()) << "\n"
               << "  key id     " << head.key_id() << "\n";
