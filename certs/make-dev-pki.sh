@@ -17,6 +17,8 @@
 #   negative/other-ca.*         a valid agency identity signed by another CA
 #   negative/no-san.*           signed by the Kinex CA, no SAN at all
 #   negative/two-uris.*         signed by the Kinex CA, two URI SANs
+#   negative/undeclared-<kind>.* a well-formed agency identity of each kind whose
+#                               role policy/roles.textproto does not declare
 #   audit-signing.key|.pub.pem  Ed25519 key pair that signs audit tree heads
 #   audit-pseudonym.key         32-byte HMAC key (hex) pseudonymising children in the log
 # Private keys are mode 0600. Re-running with an existing OUT_DIR does nothing
@@ -141,6 +143,12 @@ issue .other-ca negative/other-ca "other-ca" "URI:spiffe://$td/local-authority/E
 issue .ca negative/no-san "no-san" ""
 issue .ca negative/two-uris "two-uris" \
   "URI:spiffe://$td/local-authority/E09000033/social-worker, URI:spiffe://$td/police/01/public-protection-officer"
+issue .ca negative/undeclared-local-authority "undeclared" "URI:spiffe://$td/local-authority/E09000033/caretaker"
+issue .ca negative/undeclared-virtual-school "undeclared" "URI:spiffe://$td/virtual-school/E09000033/caretaker"
+issue .ca negative/undeclared-school "undeclared" "URI:spiffe://$td/school/137000/caretaker"
+issue .ca negative/undeclared-health "undeclared" "URI:spiffe://$td/health/Y01234/caretaker"
+issue .ca negative/undeclared-police "undeclared" "URI:spiffe://$td/police/01/caretaker"
+issue .ca negative/undeclared-auditor "undeclared" "URI:spiffe://$td/auditor/kinex-dpo/intern"
 
 openssl_quiet ca -config .ca/ca.cnf -revoke negative/revoked.pem -crl_reason keyCompromise
 openssl_quiet ca -config .ca/ca.cnf -gencrl -out ca.crl
@@ -163,4 +171,4 @@ fi
 rm -rf "$out"
 mv "$work" "$out"
 trap - EXIT
-echo "make-dev-pki: wrote CA, 5 service, $n agency and 5 negative certificates to $out (trust domain $td)"
+echo "make-dev-pki: wrote CA, 5 service, $n agency and 11 negative certificates to $out (trust domain $td)"

@@ -16,6 +16,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // Converts a status received from another Kinex service back to absl.
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
+// `status` with every internal address and hostname in its message replaced
+// by "<internal address>": gRPC target and peer URIs ("ipv4:127.0.0.1:7447",
+// "ipv6:[::1]:7447", "unix:/run/kinex.sock", "dns:///records:7447"),
+// host:port pairs ("records.kinex.svc:7447", "10.0.0.7:7447"), and c-ares
+// "name=<host>". Same code; the same object when nothing changed. The
+// gateway's edge applies it to every reply to an agency (and logs the full
+// message with the request id), so a failing dependency's error never tells
+// an agency where Kinex runs.
+absl::Status StripInternalAddresses(const absl::Status& status);
+
 }  // namespace kinex
 
 #endif  // KINEX_SERVICES_COMMON_GRPC_STATUS_H_

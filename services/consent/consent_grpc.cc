@@ -6,6 +6,7 @@
 #include "services/common/deadline.h"
 #include "services/common/grpc_status.h"
 #include "services/common/identity.h"
+#include "services/common/service_acl.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::consent {
@@ -34,6 +35,7 @@ absl::StatusOr<Resp> Call(v1::Consent::Stub& stub, Method method, const Req& req
   if (caller != nullptr) {
     ctx.AddMetadata(kPrincipalMetadata, caller->principal.uri);
     if (!caller->actor.empty()) ctx.AddMetadata(kActorMetadata, caller->actor);
+    if (!caller->request_id.empty()) ctx.AddMetadata(kRequestIdMetadata, caller->request_id);
   }
   Resp response;
   grpc::Status s = (stub.*method)(&ctx, request, &response);
@@ -41,16 +43,15 @@ absl::StatusOr<Resp> Call(v1::Consent::Stub& stub, Method method, const Req& req
   return response;
 }
 
-}  // namespace
-
-absl::Status ConsentGrpcService::AuthorizeService(const grpc::ServerContext& ctx) const {
-  KINEX_ASSIGN_OR_RETURN(SpiffeId peer, AuthenticatePeer(ctx, trust_domain_));
-  if (!peer.is_service) {
-    return absl::PermissionDeniedError(
-        "the consent service accepts Kinex services only (agencies use the gateway)");
-  }
-  return absl::OkStatus();
+// The service ACL's verdict on a call of `method` of this service
+// (services/common/service_acl.h: which Kinex services may call it).
+absl::Status Allowed(const grpc::ServerContext& ctx, absl::string_view trust_domain,
+                     absl::string_view method) {
+  return AuthorizeServiceCall(ctx, trust_domain, absl::StrCat("kinex.consent.v1.Consent/", method))
+      .status();
 }
+
+}  // namespace
 
 absl::StatusOr<Caller> ConsentGrpcService::ForwardedCaller(const grpc::ServerContext& ctx) const {
   KINEX_ASSIGN_OR_RETURN(SpiffeId peer, AuthenticatePeer(ctx, trust_domain_));
@@ -66,13 +67,14 @@ absl::StatusOr<Caller> ConsentGrpcService::ForwardedCaller(const grpc::ServerCon
     return absl::InvalidArgumentError(
         absl::StrCat("x-kinex-principal: ", who.status().message()));
   }
-  return Caller{*who, Metadata(ctx, kActorMetadata)};
+  return Caller{*who, Metadata(ctx, kActorMetadata), Metadata(ctx, kRequestIdMetadata)};
 }
 
 grpc::Status ConsentGrpcService::RecordConsent(grpc::ServerContext* ctx,
                                                const v1::RecordConsentRequest* request,
                                                v1::RecordConsentResponse* response) {
-  absl::StatusOr<Caller> caller = ForwardedCaller(*ctx);
+  absl::Status allowed = Allowed(*ctx, trust_domain_, "RecordConsent");
+  absl::StatusOr<Caller> caller = allowed.ok() ? ForwardedCaller(*ctx) : allowed;
   return Serve(caller.status(), [&] { return registry_->RecordConsent(*caller, *request); },
                response);
 }
@@ -80,7 +82,8 @@ grpc::Status ConsentGrpcService::RecordConsent(grpc::ServerContext* ctx,
 grpc::Status ConsentGrpcService::WithdrawConsent(grpc::ServerContext* ctx,
                                                  const v1::WithdrawConsentRequest* request,
                                                  v1::WithdrawConsentResponse* response) {
-  absl::StatusOr<Caller> caller = ForwardedCaller(*ctx);
+  absl::Status allowed = Allowed(*ctx, trust_domain_, "WithdrawConsent");
+  absl::StatusOr<Caller> caller = allowed.ok() ? ForwardedCaller(*ctx) : allowed;
   return Serve(caller.status(), [&] { return registry_->WithdrawConsent(*caller, *request); },
                response);
 }
@@ -88,21 +91,22 @@ grpc::Status ConsentGrpcService::WithdrawConsent(grpc::ServerContext* ctx,
 grpc::Status ConsentGrpcService::ListConsents(grpc::ServerContext* ctx,
                                               const v1::ListConsentsRequest* request,
                                               v1::ListConsentsResponse* response) {
-  return Serve(AuthorizeService(*ctx), [&] { return registry_->ListConsents(*request); },
-               response);
+  return Serve(Allowed(*ctx, trust_domain_, "ListConsents"),
+               [&] { return registry_->ListConsents(*request); }, response);
 }
 
 grpc::Status ConsentGrpcService::LookupBases(grpc::ServerContext* ctx,
                                              const v1::LookupBasesRequest* request,
                                              v1::LookupBasesResponse* response) {
-  return Serve(AuthorizeService(*ctx), [&] { return registry_->LookupBases(*request); },
-               response);
+  return Serve(Allowed(*ctx, trust_domain_, "LookupBases"),
+               [&] { return registry_->LookupBases(*request); }, response);
 }
 
 grpc::Status ConsentGrpcService::CreateSharingAgreement(
     grpc::ServerContext* ctx, const v1::CreateSharingAgreementRequest* request,
     v1::SharingAgreement* response) {
-  absl::StatusOr<Caller> caller = ForwardedCaller(*ctx);
+  absl::Status allowed = Allowed(*ctx, trust_domain_, "CreateSharingAgreement");
+  absl::StatusOr<Caller> caller = allowed.ok() ? ForwardedCaller(*ctx) : allowed;
   return Serve(caller.status(),
                [&] { return registry_->CreateSharingAgreement(*caller, *request); }, response);
 }
@@ -110,7 +114,7 @@ grpc::Status ConsentGrpcService::CreateSharingAgreement(
 grpc::Status ConsentGrpcService::ListSharingAgreements(
     grpc::ServerContext* ctx, const v1::ListSharingAgreementsRequest* request,
     v1::ListSharingAgreementsResponse* response) {
-  return Serve(AuthorizeService(*ctx),
+  return Serve(Allowed(*ctx, trust_domain_, "ListSharingAgreements"),
                [&] { return registry_->ListSharingAgreements(*request); }, response);
 }
 

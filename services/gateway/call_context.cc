@@ -84,4 +84,13 @@ absl::StatusOr<CallContext> ExtractCallContext(const grpc::ServerContext& ctx,
   return call;
 }
 
+RoleSource PolicyDeclaredRoles(std::shared_ptr<const kinex::policy::PolicyEngine> engine) {
+  return [engine = std::move(engine)]() -> std::shared_ptr<const RoleTable> {
+    std::shared_ptr<const kinex::policy::CompiledPolicy> p = engine->policy();
+    if (p == nullptr) return nullptr;
+    // Shares ownership of the whole compiled set; no copy per call.
+    return std::shared_ptr<const RoleTable>(p, &p->roles);
+  };
+}
+
 }  // namespace kinex::gateway

@@ -13,7 +13,9 @@
 
 #include "absl/status/statusor.h"
 #include "kinex/policy/v1/policy.pb.h"
+#include "services/common/declared_roles.h"
 #include "services/common/identity.h"
+#include "services/policy/policy_engine.h"
 
 namespace kinex::gateway {
 
@@ -46,6 +48,11 @@ absl::Status ValidateRequestId(absl::string_view id);
 // actor or request id.
 absl::StatusOr<CallContext> ExtractCallContext(const grpc::ServerContext& ctx,
                                                absl::string_view trust_domain);
+
+// The roles each agency kind may assert, from the policy set `engine` has
+// in force at each call (so a reload that removes a role refuses the next
+// call by it). For Edge::Options::declared_roles.
+RoleSource PolicyDeclaredRoles(std::shared_ptr<const kinex::policy::PolicyEngine> engine);
 
 }  // namespace kinex::gateway
 

@@ -2,12 +2,29 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/declared_roles.h"
 #include "services/common/deadline.h"
 #include "services/common/grpc_status.h"
 #include "services/common/identity.h"
 #include "services/common/log.h"
 
 namespace kinex::gateway {
+
+bool Edge::Acquire(const std::string& agency) const {
+  if (options_.max_in_flight_per_agency <= 0) return true;
+  absl::MutexLock lock(&in_flight_mu_);
+  int& n = in_flight_[agency];
+  if (n >= options_.max_in_flight_per_agency) return false;
+  ++n;
+  return true;
+}
+
+void Edge::Release(const std::string& agency) const {
+  if (options_.max_in_flight_per_agency <= 0) return;
+  absl::MutexLock lock(&in_flight_mu_);
+  auto it = in_flight_.find(agency);
+  if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
+}
 
 grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose,
                        const Body& body) const {
@@ -18,6 +35,18 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
   std::string kind = "unknown";
   std::string request_id;
   std::string outcome;
+  if (call.ok() && options_.declared_roles) {
+    std::shared_ptr<const RoleTable> roles = options_.declared_roles();
+    absl::Status declared = roles == nullptr
+                                ? absl::UnavailableError("no policy set loaded")
+                                : CheckRoleDeclared(call->principal, *roles);
+    if (!declared.ok()) {
+      principal = call->principal.uri;
+      request_id = call->request_id;
+      ctx->AddInitialMetadata(kRequestIdHeader, request_id);
+      call = declared;
+    }
+  }
   if (!call.ok()) {
     status = call.status();
   } else {
@@ -29,12 +58,20 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
     if (!limiter_.Allow(agency)) {
       status = absl::ResourceExhaustedError(
           absl::StrCat("rate limit exceeded for agency ", agency, "; retry with backoff"));
+    } else if (!Acquire(agency)) {
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "too many calls in flight for agency ", agency, " (limit ",
+          options_.max_in_flight_per_agency, "); retry when one completes"));
     } else {
       // Internal calls made while serving this one inherit its deadline.
       ScopedCallDeadline deadline(absl::FromChrono(ctx->deadline()));
       status = body(*call, outcome);
+      Release(agency);
     }
   }
+  // No internal address or hostname leaves the gateway; the log keeps them.
+  const absl::Status returned = StripInternalAddresses(status);
+  const bool stripped = returned.message() != status.message();
   const std::string code = absl::StatusCodeToString(status.code());
   metrics_.RecordRequest(method, code, kind);
   std::vector<LogField> fields = {{"request_id", request_id}, {"method", method},
@@ -47,9 +84,12 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
   }
   fields.emplace_back("code", code);
   if (!outcome.empty()) fields.emplace_back("decision", outcome);
+  // The full message, addresses and all, only when the caller got it
+  // stripped (a dependency's transport error): operators need it.
+  if (stripped) fields.emplace_back("error", std::string(status.message()));
   fields.emplace_back("latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start));
   LogJson(log_, status.ok() ? "info" : "warn", "request", fields);
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(returned);
 }
 
 }  // namespace kinex::gateway

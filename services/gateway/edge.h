@@ -1,7 +1,11 @@
 // What every public gateway call goes through, whatever its API: the call
 // context (mTLS identity, actor, request id) and the request id returned in
-// `x-kinex-request-id` response metadata; the caller agency's rate limit; one
-// status conversion; a metrics count; one JSON log line (request id,
+// `x-kinex-request-id` response metadata; only declared principals (the
+// certificate's role must be declared for its agency kind in the policy
+// set's roles, checked on every call so a reload takes effect at once); the
+// caller agency's rate limit and its limit on calls in flight; one status
+// conversion, with internal addresses stripped from the message (the full
+// message goes to the log); a metrics count; one JSON log line (request id,
 // principal, method, purpose, outcome, latency — never child identifiers or
 // record contents).
 //
@@ -17,15 +21,32 @@
 #include <ostream>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "services/common/declared_roles.h"
 #include "services/gateway/call_context.h"
 #include "services/gateway/metrics.h"
 #include "services/gateway/rate_limiter.h"
 
 namespace kinex::gateway {
+
+// What an Edge enforces beyond identity and the rate limit.
+struct EdgeOptions {
+  // The roles each agency kind may assert, consulted on every call. Default
+  // (empty): no role check (unit tests of other parts only; the kinex
+  // binary always sets it from the loaded policy set).
+  RoleSource declared_roles;
+  // Default 0: unlimited. Most unary calls one agency (kind/code) may have
+  // in flight at once; more get RESOURCE_EXHAUSTED naming the limit. The
+  // binary sets gateway.max_in_flight_per_agency (default 32).
+  int max_in_flight_per_agency = 0;
+};
 
 // Thread-safe; the limiter, metrics and log stream must outlive it.
 class Edge {
@@ -34,8 +55,15 @@ class Edge {
   // outcome word for the log ("allow", "deny", ...), returns the status.
   using Body = std::function<absl::Status(const CallContext& call, std::string& outcome)>;
 
-  Edge(RateLimiter& limiter, Metrics& metrics, std::string trust_domain, std::ostream& log)
-      : limiter_(limiter), metrics_(metrics), trust_domain_(std::move(trust_domain)), log_(log) {}
+  using Options = EdgeOptions;
+
+  Edge(RateLimiter& limiter, Metrics& metrics, std::string trust_domain, std::ostream& log,
+       Options options = {})
+      : limiter_(limiter),
+        metrics_(metrics),
+        trust_domain_(std::move(trust_domain)),
+        log_(log),
+        options_(std::move(options)) {}
 
   // Runs `body` for one call of `method`; `purpose` (a Purpose value, 0 when
   // the API has none) goes to the log line.
@@ -43,10 +71,17 @@ class Edge {
                    const Body& body) const;
 
  private:
+  // Takes one of `agency`'s in-flight slots; false when all are taken.
+  bool Acquire(const std::string& agency) const;
+  void Release(const std::string& agency) const;
+
   RateLimiter& limiter_;
   Metrics& metrics_;
   const std::string trust_domain_;
   std::ostream& log_;
+  const Options options_;
+  mutable absl::Mutex in_flight_mu_;
+  mutable absl::flat_hash_map<std::string, int> in_flight_ ABSL_GUARDED_BY(in_flight_mu_);
 };
 
 }  // namespace kinex::gateway

@@ -166,6 +166,17 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
   if (gw->rate_limit_per_agency() == 0) gw->set_rate_limit_per_agency(50);
   if (gw->rate_limit_burst() == 0) gw->set_rate_limit_burst(100);
   if (gw->break_glass_min_justification() == 0) gw->set_break_glass_min_justification(20);
+  if (gw->max_in_flight_per_agency() == 0) gw->set_max_in_flight_per_agency(32);
+  auto* server = config.mutable_server();
+  if (server->max_threads() == 0) server->set_max_threads(256);
+  if (server->max_memory_bytes() == 0) server->set_max_memory_bytes(int64_t{1} << 30);
+  if (server->keepalive_time_seconds() == 0) server->set_keepalive_time_seconds(120);
+  if (server->keepalive_timeout_seconds() == 0) server->set_keepalive_timeout_seconds(20);
+  if (server->max_connection_idle_seconds() == 0) server->set_max_connection_idle_seconds(300);
+  if (server->max_connection_age_seconds() == 0) server->set_max_connection_age_seconds(1800);
+  if (server->max_connection_age_grace_seconds() == 0) {
+    server->set_max_connection_age_grace_seconds(30);
+  }
 
   // Validation, naming the source of each bad value.
   for (const char* svc : {"gateway", "policy", "consent", "audit", "records", "metrics"}) {
@@ -208,6 +219,23 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
   }
   if (gw->rate_limit_per_agency() < 0) {
     return Bad(sources, "gateway.rate_limit_per_agency", "must not be negative");
+  }
+  // A handful of threads are the server's own pollers; fewer than 8 leaves
+  // none for calls.
+  if (server->max_threads() < 8) {
+    return Bad(sources, "server.max_threads", "must be at least 8");
+  }
+  if (server->max_memory_bytes() < (int64_t{16} << 20)) {
+    return Bad(sources, "server.max_memory_bytes", "must be at least 16777216 (16 MiB)");
+  }
+  for (const auto& [field, value] : std::vector<std::pair<std::string, int>>{
+           {"server.keepalive_time_seconds", server->keepalive_time_seconds()},
+           {"server.keepalive_timeout_seconds", server->keepalive_timeout_seconds()},
+           {"server.max_connection_idle_seconds", server->max_connection_idle_seconds()},
+           {"server.max_connection_age_seconds", server->max_connection_age_seconds()},
+           {"server.max_connection_age_grace_seconds",
+            server->max_connection_age_grace_seconds()}}) {
+    if (value < 1) return Bad(sources, field, "must be at least 1");
   }
   return config;
 }

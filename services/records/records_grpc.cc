@@ -6,6 +6,7 @@
 #include "services/common/deadline.h"
 #include "services/common/grpc_status.h"
 #include "services/common/identity.h"
+#include "services/common/service_acl.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::records {
@@ -32,52 +33,93 @@ absl::StatusOr<Resp> Call(v1::Records::Stub& stub, Method method, const Req& req
   return response;
 }
 
-}  // namespace
-
-absl::Status RecordsGrpcService::Authorize(const grpc::ServerContext& ctx,
-                                           bool gateway_only) const {
-  KINEX_ASSIGN_OR_RETURN(SpiffeId peer, AuthenticatePeer(ctx, trust_domain_));
-  if (!peer.is_service) {
-    return absl::PermissionDeniedError(
-        "the records service accepts Kinex services only (agencies use the gateway)");
-  }
-  if (gateway_only && peer.service_name != "gateway") {
-    return absl::PermissionDeniedError("only the gateway publishes record parts");
-  }
-  return absl::OkStatus();
+// The service ACL's verdict on a call of `method` of this service
+// (services/common/service_acl.h: which Kinex services may call it).
+absl::Status Allowed(const grpc::ServerContext& ctx, absl::string_view trust_domain,
+                     absl::string_view method) {
+  return AuthorizeServiceCall(ctx, trust_domain, absl::StrCat("kinex.records.v1.Records/", method))
+      .status();
 }
+
+}  // namespace
 
 grpc::Status RecordsGrpcService::PutPart(grpc::ServerContext* ctx,
                                          const v1::PutPartRequest* request,
                                          v1::PutPartResponse* response) {
-  return Serve(Authorize(*ctx, true), [&] { return store_->PutPart(*request); }, response);
+  return Serve(Allowed(*ctx, trust_domain_, "PutPart"),
+               [&] { return store_->PutPart(*request); }, response);
 }
 
 grpc::Status RecordsGrpcService::GetRecord(grpc::ServerContext* ctx,
                                            const v1::GetRecordRequest* request,
                                            v1::GetRecordResponse* response) {
-  return Serve(Authorize(*ctx, false), [&] { return store_->GetRecord(*request); }, response);
+  return Serve(Allowed(*ctx, trust_domain_, "GetRecord"),
+               [&] { return store_->GetRecord(*request); }, response);
 }
 
 grpc::Status RecordsGrpcService::ResolveChild(grpc::ServerContext* ctx,
                                               const v1::ResolveChildRequest* request,
                                               v1::ResolveChildResponse* response) {
-  return Serve(Authorize(*ctx, false), [&] { return store_->ResolveChild(*request); },
-               response);
+  return Serve(Allowed(*ctx, trust_domain_, "ResolveChild"),
+               [&] { return store_->ResolveChild(*request); }, response);
 }
 
 grpc::Status RecordsGrpcService::ListChildren(grpc::ServerContext* ctx,
                                               const v1::ListChildrenRequest* request,
                                               v1::ListChildrenResponse* response) {
-  return Serve(Authorize(*ctx, false), [&] { return store_->ListChildren(*request); },
-               response);
+  return Serve(Allowed(*ctx, trust_domain_, "ListChildren"),
+               [&] { return store_->ListChildren(*request); }, response);
 }
 
 grpc::Status RecordsGrpcService::ListPartVersions(grpc::ServerContext* ctx,
                                                   const v1::ListPartVersionsRequest* request,
                                                   v1::ListPartVersionsResponse* response) {
-  return Serve(Authorize(*ctx, false), [&] { return store_->ListPartVersions(*request); },
-               response);
+  return Serve(Allowed(*ctx, trust_domain_, "ListPartVersions"),
+               [&] { return store_->ListPartVersions(*request); }, response);
+}
+
+grpc::Status RecordsGrpcService::GetPart(grpc::ServerContext* ctx,
+                                         const v1::GetPartRequest* request,
+                                         v1::GetPartResponse* response) {
+  return Serve(Allowed(*ctx, trust_domain_, "GetPart"), [&] { return store_->GetPart(*request); }, response);
+}
+
+grpc::Status RecordsGrpcService::ListLinks(grpc::ServerContext* ctx,
+                                           const v1::ListLinksRequest* request,
+                                           v1::ListLinksResponse* response) {
+  return Serve(Allowed(*ctx, trust_domain_, "ListLinks"), [&] { return store_->ListLinks(*request); }, response);
+}
+
+grpc::Status RecordsGrpcService::DecideLink(grpc::ServerContext* ctx,
+                                            const v1::DecideLinkRequest* request,
+                                            v1::DecideLinkResponse* response) {
+  return Serve(Allowed(*ctx, trust_domain_, "DecideLink"), [&] { return store_->DecideLink(*request); }, response);
+}
+
+grpc::Status RecordsGrpcService::TransferResponsibility(
+    grpc::ServerContext* ctx, const v1::TransferResponsibilityRequest* request,
+    v1::TransferResponsibilityResponse* response) {
+  return Serve(Allowed(*ctx, trust_domain_, "TransferResponsibility"),
+               [&] { return store_->TransferResponsibility(*request); }, response);
+}
+
+absl::StatusOr<v1::GetPartResponse> RecordsGrpcClient::GetPart(
+    const v1::GetPartRequest& request) {
+  return Call<v1::GetPartResponse>(*stub_, &v1::Records::Stub::GetPart, request, timeout_);
+}
+absl::StatusOr<v1::ListLinksResponse> RecordsGrpcClient::ListLinks(
+    const v1::ListLinksRequest& request) {
+  return Call<v1::ListLinksResponse>(*stub_, &v1::Records::Stub::ListLinks, request, timeout_);
+}
+absl::StatusOr<v1::DecideLinkResponse> RecordsGrpcClient::DecideLink(
+    const v1::DecideLinkRequest& request) {
+  return Call<v1::DecideLinkResponse>(*stub_, &v1::Records::Stub::DecideLink, request,
+                                      timeout_);
+}
+absl::StatusOr<v1::TransferResponsibilityResponse> RecordsGrpcClient::TransferResponsibility(
+    const v1::TransferResponsibilityRequest& request) {
+  return Call<v1::TransferResponsibilityResponse>(
+      *stub_, &v1::Records::Stub::TransferResponsibility, request, timeout_);
 }
 
 absl::StatusOr<v1::PutPartResponse> RecordsGrpcClient::PutPart(

@@ -30,7 +30,8 @@ TlsFiles AgencyTlsFiles(const std::string& kind, const std::string& code,
                         const std::string& role);
 
 // mTLS files for a negative fixture: "expired", "revoked", "other-ca",
-// "no-san", "two-uris".
+// "no-san", "two-uris", and "undeclared-<kind>" for each agency kind (role
+// "caretaker", or "intern" for auditor: not declared in policy/roles.textproto).
 TlsFiles NegativeTlsFiles(const std::string& name);
 
 }  // namespace kinex::testing

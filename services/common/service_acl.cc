@@ -1,0 +1,157 @@
+#include "services/common/service_acl.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "services/common/status_macros.h"
+
+namespace kinex {
+namespace {
+
+using kinex::audit::v1::EventKind;
+
+// Who calls what, from the code (not from intent):
+//   gateway  -> records (every read and PutPart; ResolveChild for the consent
+//               front), consent (every method, LookupBases for decisions),
+//               policy (Decide, via RemotePolicyDecider), audit (Append of
+//               disclosures; reads on behalf of auditors via AuditFront)
+//   consent  -> records.ResolveChild (scope check before recording), and
+//               audit.Append of its own writes
+//   records  -> audit.Append of its own writes
+//   policy, audit -> nothing
+// Policy.Explain has no remote caller (kinexctl explains locally); it stays
+// open to the gateway, the one service that decides for agencies.
+const std::vector<ServiceAclRow>& Table() {
+  static const auto* const kTable = new std::vector<ServiceAclRow>{
+      {"kinex.records.v1.Records/PutPart", {"gateway"}},
+      {"kinex.records.v1.Records/GetRecord", {"gateway"}},
+      {"kinex.records.v1.Records/ResolveChild", {"gateway", "consent"}},
+      {"kinex.records.v1.Records/ListChildren", {"gateway"}},
+      {"kinex.records.v1.Records/ListPartVersions", {"gateway"}},
+      {"kinex.records.v1.Records/GetPart", {"gateway"}},
+      {"kinex.records.v1.Records/ListLinks", {"gateway"}},
+      {"kinex.records.v1.Records/DecideLink", {"gateway"}},
+      {"kinex.records.v1.Records/TransferResponsibility", {"gateway"}},
+      {"kinex.consent.v1.Consent/RecordConsent", {"gateway"}},
+      {"kinex.consent.v1.Consent/WithdrawConsent", {"gateway"}},
+      {"kinex.consent.v1.Consent/ListConsents", {"gateway"}},
+      {"kinex.consent.v1.Consent/CreateSharingAgreement", {"gateway"}},
+      {"kinex.consent.v1.Consent/ListSharingAgreements", {"gateway"}},
+      {"kinex.consent.v1.Consent/LookupBases", {"gateway"}},
+      {"kinex.policy.v1.Policy/Decide", {"gateway"}},
+      {"kinex.policy.v1.Policy/Explain", {"gateway"}},
+      {"kinex.audit.v1.Audit/Append", {"gateway", "records", "consent"}},
+      {"kinex.audit.v1.Audit/QueryEvents", {"gateway"}},
+      {"kinex.audit.v1.Audit/GetSignedTreeHead", {"gateway"}},
+      {"kinex.audit.v1.Audit/GetInclusionProof", {"gateway"}},
+      {"kinex.audit.v1.Audit/GetConsistencyProof", {"gateway"}},
+      {"kinex.audit.v1.Audit/GetEntries", {"gateway"}},
+      {"kinex.audit.v1.Audit/GetSigningKey", {"gateway"}},
+  };
+  return *kTable;
+}
+
+struct AppendKinds {
+  absl::string_view service;
+  std::vector<EventKind> kinds;
+};
+
+// The event kinds each service produces. The gateway's disclosures predate
+// event kinds and may still arrive as EVENT_KIND_UNSPECIFIED, which the log
+// reads as a disclosure.
+const std::vector<AppendKinds>& KindTable() {
+  static const auto* const kKinds = new std::vector<AppendKinds>{
+      {"gateway",
+       {kinex::audit::v1::EVENT_KIND_UNSPECIFIED, kinex::audit::v1::DISCLOSURE,
+        kinex::audit::v1::AUDIT_QUERIED}},
+      {"records",
+       {kinex::audit::v1::PART_PUBLISHED, kinex::audit::v1::WRITE_REFUSED,
+        kinex::audit::v1::RESPONSIBILITY_TRANSFERRED, kinex::audit::v1::LINK_CLAIMED,
+        kinex::audit::v1::LINK_CONFIRMED, kinex::audit::v1::LINK_REJECTED}},
+      {"consent",
+       {kinex::audit::v1::CONSENT_RECORDED, kinex::audit::v1::CONSENT_WITHDRAWN,
+        kinex::audit::v1::SHARING_AGREEMENT_CREATED, kinex::audit::v1::WRITE_REFUSED}},
+  };
+  return *kKinds;
+}
+
+// "records" from "kinex.records.v1.Records/GetRecord".
+absl::string_view ServiceOf(absl::string_view method) {
+  absl::string_view s = method.substr(0, method.find('/'));
+  if (absl::StartsWith(s, "kinex.")) s.remove_prefix(6);
+  return s.substr(0, s.find('.'));
+}
+
+std::string KindName(EventKind kind) {
+  return kinex::audit::v1::EventKind_IsValid(kind) ? kinex::audit::v1::EventKind_Name(kind)
+                                                  : absl::StrCat("event kind ", kind);
+}
+
+}  // namespace
+
+absl::Span<const ServiceAclRow> ServiceAcl() { return Table(); }
+
+absl::Span<const EventKind> AppendableEventKinds(absl::string_view service) {
+  for (const AppendKinds& row : KindTable()) {
+    if (row.service == service) return row.kinds;
+  }
+  return {};
+}
+
+absl::Status CheckServiceAcl(const SpiffeId& caller, absl::string_view method) {
+  const auto& table = Table();
+  auto row = std::find_if(table.begin(), table.end(),
+                          [&](const ServiceAclRow& r) { return r.method == method; });
+  if (row == table.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(method, " is not in the service ACL; no caller may use it"));
+  }
+  if (!caller.is_service) {
+    return absl::PermissionDeniedError(absl::StrCat(method, ": the ", ServiceOf(method),
+                                                    " service accepts Kinex services only "
+                                                    "(agencies use the gateway)"));
+  }
+  if (std::find(row->callers.begin(), row->callers.end(), caller.service_name) ==
+      row->callers.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("service \"", caller.service_name, "\" may not call ", method,
+                     " (allowed: ",
+                     row->callers.empty() ? "none" : absl::StrJoin(row->callers, ", "), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SpiffeId> AuthorizeServiceCall(const grpc::ServerContext& ctx,
+                                              absl::string_view trust_domain,
+                                              absl::string_view method) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId caller, AuthenticatePeer(ctx, trust_domain));
+  KINEX_RETURN_IF_ERROR(CheckServiceAcl(caller, method));
+  return caller;
+}
+
+absl::Status CheckAuditAppendKind(const SpiffeId& caller, EventKind kind) {
+  absl::Span<const EventKind> allowed = AppendableEventKinds(caller.service_name);
+  if (caller.is_service && std::find(allowed.begin(), allowed.end(), kind) != allowed.end()) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> names;
+  for (EventKind k : allowed) {
+    if (k != kinex::audit::v1::EVENT_KIND_UNSPECIFIED) names.push_back(KindName(k));
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "service \"", caller.service_name, "\" may not append ", KindName(kind),
+      " events to the audit log (", caller.service_name,
+      " appends: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+}
+
+absl::Status AuthorizeAuditAppend(const grpc::ServerContext& ctx, absl::string_view trust_domain,
+                                  const kinex::audit::v1::AuditEvent& event) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId caller,
+                         AuthorizeServiceCall(ctx, trust_domain, "kinex.audit.v1.Audit/Append"));
+  return CheckAuditAppendKind(caller, event.kind());
+}
+
+}  // namespace kinex

@@ -1,0 +1,152 @@
+// The service ACL (services/common/service_acl.h): which Kinex service may
+// call which internal method, and append which audit event kinds. Exact
+// codes and messages; every (method, service) pair of the table is checked.
+#include "services/common/service_acl.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kinex {
+namespace {
+
+using kinex::audit::v1::EventKind;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+constexpr const char* kServices[] = {"gateway", "policy", "consent", "audit", "records"};
+
+SpiffeId Service(absl::string_view name) {
+  SpiffeId id;
+  id.uri = absl::StrCat("spiffe://kinex.dev/service/", name);
+  id.is_service = true;
+  id.service_name = std::string(name);
+  return id;
+}
+
+SpiffeId Auditor() {
+  SpiffeId id;
+  id.uri = "spiffe://kinex.dev/auditor/kinex-dpo/auditor";
+  id.agency_kind = kinex::common::v1::AUDITOR;
+  id.agency_code = "kinex-dpo";
+  id.role = "auditor";
+  return id;
+}
+
+std::vector<std::string> Callers(absl::string_view method) {
+  for (const ServiceAclRow& row : ServiceAcl()) {
+    if (row.method == method) return {row.callers.begin(), row.callers.end()};
+  }
+  return {"<no row>"};
+}
+
+TEST(ServiceAcl, TableMatchesWhatEachServiceCalls) {
+  EXPECT_THAT(Callers("kinex.records.v1.Records/GetRecord"), ElementsAre("gateway"));
+  EXPECT_THAT(Callers("kinex.records.v1.Records/ListChildren"), ElementsAre("gateway"));
+  EXPECT_THAT(Callers("kinex.records.v1.Records/ListPartVersions"), ElementsAre("gateway"));
+  EXPECT_THAT(Callers("kinex.records.v1.Records/PutPart"), ElementsAre("gateway"));
+  EXPECT_THAT(Callers("kinex.records.v1.Records/ResolveChild"),
+              UnorderedElementsAre("gateway", "consent"));
+  EXPECT_THAT(Callers("kinex.audit.v1.Audit/Append"),
+              UnorderedElementsAre("gateway", "records", "consent"));
+  for (const char* read : {"QueryEvents", "GetSignedTreeHead", "GetInclusionProof",
+                           "GetConsistencyProof", "GetEntries", "GetSigningKey"}) {
+    EXPECT_THAT(Callers(absl::StrCat("kinex.audit.v1.Audit/", read)), ElementsAre("gateway"))
+        << read;
+  }
+  EXPECT_THAT(Callers("kinex.policy.v1.Policy/Decide"), ElementsAre("gateway"));
+  EXPECT_THAT(Callers("kinex.policy.v1.Policy/Explain"), ElementsAre("gateway"));
+  for (const char* m : {"RecordConsent", "WithdrawConsent", "ListConsents",
+                        "CreateSharingAgreement", "ListSharingAgreements", "LookupBases"}) {
+    EXPECT_THAT(Callers(absl::StrCat("kinex.consent.v1.Consent/", m)), ElementsAre("gateway"))
+        << m;
+  }
+}
+
+TEST(ServiceAcl, EveryOtherServiceIdentityIsRefusedNamingServiceAndMethod) {
+  int refused = 0;
+  for (const ServiceAclRow& row : ServiceAcl()) {
+    for (const char* svc : kServices) {
+      const absl::Status s = CheckServiceAcl(Service(svc), row.method);
+      if (std::find(row.callers.begin(), row.callers.end(), svc) != row.callers.end()) {
+        EXPECT_TRUE(s.ok()) << svc << " " << row.method << ": " << s;
+        continue;
+      }
+      ++refused;
+      EXPECT_EQ(s, absl::PermissionDeniedError(absl::StrCat(
+                       "service \"", svc, "\" may not call ", row.method,
+                       " (allowed: ", absl::StrJoin(row.callers, ", "), ")")));
+    }
+  }
+  // 24 methods x 5 services, less the 27 allowed pairs.
+  EXPECT_EQ(refused, 24 * 5 - 27);
+}
+
+TEST(ServiceAcl, AgenciesAreRefusedEvenAuditors) {
+  EXPECT_EQ(CheckServiceAcl(Auditor(), "kinex.audit.v1.Audit/QueryEvents"),
+            absl::PermissionDeniedError(
+                "kinex.audit.v1.Audit/QueryEvents: the audit service accepts Kinex services "
+                "only (agencies use the gateway)"));
+  EXPECT_EQ(CheckServiceAcl(Auditor(), "kinex.records.v1.Records/GetRecord"),
+            absl::PermissionDeniedError(
+                "kinex.records.v1.Records/GetRecord: the records service accepts Kinex "
+                "services only (agencies use the gateway)"));
+}
+
+TEST(ServiceAcl, MethodsWithoutARowAreRefusedToEveryone) {
+  for (const char* svc : kServices) {
+    EXPECT_EQ(CheckServiceAcl(Service(svc), "kinex.records.v1.Records/DropAll"),
+              absl::PermissionDeniedError(
+                  "kinex.records.v1.Records/DropAll is not in the service ACL; no caller may "
+                  "use it"));
+  }
+}
+
+TEST(ServiceAcl, EachServiceAppendsOnlyTheEventKindsItProduces) {
+  const std::vector<std::pair<std::string, std::vector<EventKind>>> produces = {
+      {"gateway",
+       {kinex::audit::v1::EVENT_KIND_UNSPECIFIED, kinex::audit::v1::DISCLOSURE,
+        kinex::audit::v1::AUDIT_QUERIED}},
+      {"records",
+       {kinex::audit::v1::PART_PUBLISHED, kinex::audit::v1::WRITE_REFUSED,
+        kinex::audit::v1::RESPONSIBILITY_TRANSFERRED, kinex::audit::v1::LINK_CLAIMED,
+        kinex::audit::v1::LINK_CONFIRMED, kinex::audit::v1::LINK_REJECTED}},
+      {"consent",
+       {kinex::audit::v1::CONSENT_RECORDED, kinex::audit::v1::CONSENT_WITHDRAWN,
+        kinex::audit::v1::SHARING_AGREEMENT_CREATED, kinex::audit::v1::WRITE_REFUSED}},
+      {"policy", {}},
+      {"audit", {}},
+  };
+  for (const auto& [svc, kinds] : produces) {
+    for (int k = kinex::audit::v1::EventKind_MIN; k <= kinex::audit::v1::EventKind_MAX; ++k) {
+      const auto kind = static_cast<EventKind>(k);
+      const absl::Status s = CheckAuditAppendKind(Service(svc), kind);
+      if (std::find(kinds.begin(), kinds.end(), kind) != kinds.end()) {
+        EXPECT_TRUE(s.ok()) << svc << " " << k;
+      } else {
+        EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << svc << " " << k;
+      }
+    }
+  }
+  EXPECT_EQ(CheckAuditAppendKind(Service("records"), kinex::audit::v1::DISCLOSURE),
+            absl::PermissionDeniedError(
+                "service \"records\" may not append DISCLOSURE events to the audit log "
+                "(records appends: PART_PUBLISHED, WRITE_REFUSED, RESPONSIBILITY_TRANSFERRED, "
+                "LINK_CLAIMED, LINK_CONFIRMED, LINK_REJECTED)"));
+  EXPECT_EQ(CheckAuditAppendKind(Service("gateway"), kinex::audit::v1::CONSENT_RECORDED),
+            absl::PermissionDeniedError(
+                "service \"gateway\" may not append CONSENT_RECORDED events to the audit log "
+                "(gateway appends: DISCLOSURE, AUDIT_QUERIED)"));
+  EXPECT_EQ(CheckAuditAppendKind(Service("policy"), kinex::audit::v1::DISCLOSURE),
+            absl::PermissionDeniedError(
+                "service \"policy\" may not append DISCLOSURE events to the audit log "
+                "(policy appends: none)"));
+}
+
+}  // namespace
+}  // namespace kinex
