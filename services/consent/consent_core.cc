@@ -14,6 +14,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/common/identifiers.h"
 #include "services/common/status_macros.h"
+#include "services/records/part_rules.h"
 #include "services/records/random_id.h"
 
 namespace kinex::consent {
@@ -22,6 +23,7 @@ namespace {
 namespace cv1 = kinex::consent::v1;
 namespace comv1 = kinex::common::v1;
 namespace recv1 = kinex::record::v1;
+namespace av1 = kinex::audit::v1;
 using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 
@@ -31,6 +33,8 @@ constexpr size_t kMaxActorLength = 256;
 constexpr size_t kMaxNameLength = 200;
 constexpr size_t kMaxReferenceLength = 500;
 constexpr size_t kMaxReasonLength = 500;
+constexpr size_t kMaxRequestIdLength = 128;  // as the audit log accepts
+constexpr int kDrainBatch = 100;
 constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01
 constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31
 
@@ -201,7 +205,35 @@ absl::Status CheckCaller(const Caller& caller) {
   if (caller.actor.size() > kMaxActorLength) {
     return Invalid(absl::StrCat("actor: at most ", kMaxActorLength, " characters"));
   }
+  if (caller.request_id.size() > kMaxRequestIdLength ||
+      !std::all_of(caller.request_id.begin(), caller.request_id.end(),
+                   [](char c) { return c > 0x20 && c < 0x7f; })) {
+    return Invalid(absl::StrCat("request_id: at most ", kMaxRequestIdLength,
+                                " printable ASCII characters without spaces"));
+  }
   return absl::OkStatus();
+}
+
+absl::Status NoChildToRecord() {
+  return absl::PermissionDeniedError(ConsentCore::kNoChildToRecord);
+}
+
+absl::Status NoEntryToWithdraw() {
+  return absl::PermissionDeniedError(ConsentCore::kNoEntryToWithdraw);
+}
+
+// Adds `child` to the event's children unless it is there already.
+void AddChild(av1::AuditEvent& event, const comv1::ChildRef& child) {
+  for (const comv1::ChildRef& c : event.children()) {
+    if (c.SerializeAsString() == child.SerializeAsString()) return;
+  }
+  *event.add_children() = child;
+}
+
+void AddKinexId(av1::AuditEvent& event, const std::string& kinex_id) {
+  comv1::ChildRef ref;
+  ref.set_kinex_id(kinex_id);
+  AddChild(event, ref);
 }
 
 bool LooksLikeId(absl::string_view id, absl::string_view prefix) {
@@ -226,13 +258,141 @@ absl::StatusOr<std::unique_ptr<ConsentCore>> ConsentCore::Create(Options options
   if (options.authorizer == nullptr) return Invalid("ConsentCore: authorizer is required");
   if (options.clock == nullptr) return Invalid("ConsentCore: clock is required");
   if (!options.new_id) options.new_id = [](absl::string_view p) { return RandomId(p); };
-  return std::unique_ptr<ConsentCore>(new ConsentCore(std::move(options)));
+  std::unique_ptr<ConsentCore> core(new ConsentCore(std::move(options)));
+  // Events of writes committed before a crash or while the audit log was
+  // down. Not fatal: the audit service may start after this one.
+  core->DrainAuditOutbox().IgnoreError();
+  return core;
+}
+
+absl::Status ConsentCore::DrainAuditOutbox() {
+  if (options_.audit == nullptr) return absl::OkStatus();  // nothing was written
+  absl::WriterMutexLock lock(&outbox_mu_);
+  outbox_dirty_ = false;
+  while (true) {
+    std::vector<PendingAuditEvent> batch;
+    absl::Status listed = options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
+      KINEX_ASSIGN_OR_RETURN(batch, txn.ListPendingEvents(kDrainBatch));
+      return absl::OkStatus();
+    });
+    if (!listed.ok()) {
+      outbox_dirty_ = true;
+      return listed;
+    }
+    for (const PendingAuditEvent& pending : batch) {
+      av1::AuditEvent event;
+      if (!event.ParseFromString(pending.payload)) {
+        outbox_dirty_ = true;
+        return absl::DataLossError(absl::StrCat("queued audit event ",
+                                                pending.idempotency_key,
+                                                " does not parse; it stays queued"));
+      }
+      if (absl::Status s = AppendAndDequeue(event); !s.ok()) {
+        outbox_dirty_ = true;
+        return absl::UnavailableError(absl::StrCat(
+            "queued consent audit events could not be logged (", s.message(), ")"));
+      }
+    }
+    if (static_cast<int>(batch.size()) < kDrainBatch) return absl::OkStatus();
+  }
+}
+
+absl::Status ConsentCore::AppendAndDequeue(const av1::AuditEvent& event) {
+  KINEX_RETURN_IF_ERROR(options_.audit->Append(event).status());
+  return options_.storage->Transact(
+      [&](ConsentTxn& txn) { return txn.DeletePendingEvent(event.idempotency_key()); });
+}
+
+absl::StatusOr<ConsentCore::Attempt> ConsentCore::BeginWrite(const Caller& caller,
+                                                             absl::string_view method) {
+  KINEX_RETURN_IF_ERROR(CheckCaller(caller));
+  if (options_.audit == nullptr) {
+    return absl::UnavailableError(
+        "consent writes are unavailable: no audit log is configured (nothing was stored)");
+  }
+  if (outbox_dirty_) DrainAuditOutbox().IgnoreError();  // each write retries the outbox
+  Attempt attempt;
+  av1::AuditEvent& e = attempt.event;
+  if (caller.request_id.empty()) {
+    KINEX_ASSIGN_OR_RETURN(std::string id, RandomId("rq_"));
+    e.set_request_id(id);
+  } else {
+    e.set_request_id(caller.request_id);
+  }
+  e.set_principal(caller.principal.uri);
+  e.set_agency_kind(caller.principal.agency_kind);
+  e.set_agency_code(caller.principal.agency_code);
+  e.set_actor(caller.actor);
+  e.set_method(std::string(method));
+  e.set_decision(av1::DENY);  // until a write commits
+  e.set_kind(av1::WRITE_REFUSED);
+  return attempt;
+}
+
+absl::Status ConsentCore::CommitAudited(Attempt& attempt, av1::EventKind kind,
+                                        const std::string& record_id, const std::string& what,
+                                        const std::function<absl::Status(ConsentTxn&)>& write) {
+  av1::AuditEvent event = attempt.event;
+  event.set_kind(kind);
+  event.set_decision(av1::ALLOW);
+  event.set_record_id(record_id);
+  KINEX_ASSIGN_OR_RETURN(std::string key, RandomId("ae_"));
+  event.set_idempotency_key(key);
+  PendingAuditEvent pending{key, event.SerializeAsString(), options_.clock->Now()};
+  absl::ReaderMutexLock lock(&outbox_mu_);
+  KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
+    KINEX_RETURN_IF_ERROR(write(txn));
+    return txn.InsertPendingEvent(pending);
+  }));
+  attempt.committed = true;
+  absl::StatusOr<kinex::audit::AppendResult> appended = options_.audit->Append(event);
+  if (!appended.ok()) {
+    outbox_dirty_ = true;
+    return absl::UnavailableError(absl::StrCat(
+        what, " is stored, but its audit event could not be logged yet (",
+        appended.status().message(),
+        "); it will be logged when the audit log is available: do not repeat the request"));
+  }
+  // The event is durable: the reply is OK whatever happens to the row. A row
+  // left behind is appended again by a drain, idempotently (same key).
+  if (!options_.storage
+           ->Transact([&](ConsentTxn& txn) { return txn.DeletePendingEvent(key); })
+           .ok()) {
+    outbox_dirty_ = true;
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::StatusOr<T> ConsentCore::Finish(Attempt& attempt, absl::StatusOr<T> result) {
+  if (result.ok() || attempt.committed) return result;
+  av1::AuditEvent& event = attempt.event;
+  event.set_kind(av1::WRITE_REFUSED);
+  event.set_decision(av1::DENY);
+  // What the caller gets: messages name fields, never identifier values.
+  event.set_refusal(absl::StrCat(absl::StatusCodeToString(result.status().code()), ": ",
+                                 result.status().message()));
+  KINEX_ASSIGN_OR_RETURN(std::string key, RandomId("ae_"));
+  event.set_idempotency_key(key);
+  absl::StatusOr<kinex::audit::AppendResult> appended = options_.audit->Append(event);
+  if (!appended.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "nothing was stored, and the refused request could not be audited (",
+        appended.status().message(), "); try again later"));
+  }
+  return result;
 }
 
 absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsent(
     const Caller& caller, const cv1::RecordConsentRequest& request) {
-  KINEX_RETURN_IF_ERROR(CheckCaller(caller));
+  KINEX_ASSIGN_OR_RETURN(Attempt attempt, BeginWrite(caller, "RecordConsent"));
+  return Finish(attempt, RecordConsentAttempt(caller, request, attempt));
+}
+
+absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsentAttempt(
+    const Caller& caller, const cv1::RecordConsentRequest& request, Attempt& attempt) {
   const absl::Time now = options_.clock->Now();
+  // 1. Shape only: nothing here reads stored data.
   cv1::ConsentEntry entry = request.entry();
   if (!entry.consent_id().empty()) return Invalid("entry.consent_id: output only");
   if (!entry.kinex_id().empty()) return Invalid("entry.kinex_id: output only; use child");
@@ -258,14 +418,32 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsent(
   KINEX_RETURN_IF_ERROR(ValidateWindow(entry.mutable_valid_from(), &entry.valid_until(),
                                        request.entry().has_valid_from(),
                                        entry.has_valid_until(), now, "entry."));
+  KINEX_RETURN_IF_ERROR(kinex::records::IdentifierFromRef(request.child()).status());
+  // Well formed, so the log can pseudonymise it: the attempt is findable by
+  // the identifier the caller used, whether or not it matches a child.
+  AddChild(attempt.event, request.child());
 
+  // 2. Authorisation: an unknown child and one the caller may not record for
+  // get the same answer.
   kinex::records::v1::ResolveChildRequest resolve;
   *resolve.mutable_child() = request.child();
-  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::ResolveChildResponse child,
-                         options_.records->ResolveChild(resolve));
+  absl::StatusOr<kinex::records::v1::ResolveChildResponse> child =
+      options_.records->ResolveChild(resolve);
+  if (!child.ok()) {
+    if (child.status().code() == absl::StatusCode::kNotFound) return NoChildToRecord();
+    return child.status();
+  }
+  AddKinexId(attempt.event, child->kinex_id());
+  if (absl::Status may = options_.authorizer->MayRecord(caller.principal, child->scope(), request);
+      !may.ok()) {
+    if (may.code() == absl::StatusCode::kPermissionDenied) return NoChildToRecord();
+    return may;
+  }
+
+  // 3. Checks against the child's data, for authorised callers only.
   if (entry.has_consent() && entry.consent().given_by().kind() == cv1::CHILD_AGED_16_OR_OVER &&
-      child.has_date_of_birth()) {
-    const auto& dob = child.date_of_birth();
+      child->has_date_of_birth()) {
+    const auto& dob = child->date_of_birth();
     const absl::CivilDay sixteenth(dob.year() + 16, dob.month(), dob.day());
     const absl::Time from = FromProto(entry.valid_from());
     if (from < absl::FromCivil(sixteenth, absl::UTCTimeZone())) {
@@ -274,16 +452,16 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsent(
           "entry.valid_from (a younger child may consent as GILLICK_COMPETENT_CHILD)");
     }
   }
-  KINEX_RETURN_IF_ERROR(options_.authorizer->MayRecord(caller.principal, child.scope(), request));
 
   KINEX_ASSIGN_OR_RETURN(std::string id, options_.new_id(prefix));
   entry.set_consent_id(id);
-  entry.set_kinex_id(child.kinex_id());
+  entry.set_kinex_id(child->kinex_id());
   entry.set_recorded_by(caller.principal.uri);
   entry.set_recorded_by_actor(caller.actor);
   *entry.mutable_record_time() = ToProto(now);
-  KINEX_RETURN_IF_ERROR(options_.storage->Transact(
-      [&](ConsentTxn& txn) { return txn.InsertEntry(entry); }));
+  KINEX_RETURN_IF_ERROR(CommitAudited(attempt, av1::CONSENT_RECORDED, id,
+                                      absl::StrCat("consent entry ", id),
+                                      [&](ConsentTxn& txn) { return txn.InsertEntry(entry); }));
   cv1::RecordConsentResponse response;
   response.set_consent_id(id);
   *response.mutable_entry() = std::move(entry);
@@ -292,10 +470,17 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsent(
 
 absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsent(
     const Caller& caller, const cv1::WithdrawConsentRequest& request) {
-  KINEX_RETURN_IF_ERROR(CheckCaller(caller));
+  KINEX_ASSIGN_OR_RETURN(Attempt attempt, BeginWrite(caller, "WithdrawConsent"));
+  return Finish(attempt, WithdrawConsentAttempt(caller, request, attempt));
+}
+
+absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsentAttempt(
+    const Caller& caller, const cv1::WithdrawConsentRequest& request, Attempt& attempt) {
+  // 1. Shape only.
   if (!LooksLikeId(request.consent_id(), "cn_") && !LooksLikeId(request.consent_id(), "lb_")) {
     return Invalid("consent_id: not a consent entry id (\"cn_...\" or \"lb_...\")");
   }
+  attempt.event.set_record_id(request.consent_id());
   if (request.reason().size() > kMaxReasonLength) {
     return Invalid(absl::StrCat("reason: at most ", kMaxReasonLength, " characters"));
   }
@@ -310,41 +495,54 @@ absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsent(
     }
   }
 
+  // 2. Authorisation, with the same permission as recording the entry: an
+  // unknown id and another agency's entry get the same answer.
   std::optional<cv1::ConsentEntry> stored;
   KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(stored, txn.GetEntry(request.consent_id()));
     return absl::OkStatus();
   }));
-  if (!stored.has_value()) return absl::NotFoundError("no consent entry with that consent_id");
-
-  // The same permission as recording the entry.
+  if (!stored.has_value()) return NoEntryToWithdraw();
+  AddKinexId(attempt.event, stored->kinex_id());
   kinex::records::v1::ResolveChildRequest resolve;
   resolve.mutable_child()->set_kinex_id(stored->kinex_id());
-  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::ResolveChildResponse child,
-                         options_.records->ResolveChild(resolve));
+  absl::StatusOr<kinex::records::v1::ResolveChildResponse> child =
+      options_.records->ResolveChild(resolve);
+  if (!child.ok()) {
+    if (child.status().code() == absl::StatusCode::kNotFound) return NoEntryToWithdraw();
+    return child.status();
+  }
   cv1::RecordConsentRequest as_recorded;
   as_recorded.mutable_child()->set_kinex_id(stored->kinex_id());
   *as_recorded.mutable_entry() = *stored;
-  KINEX_RETURN_IF_ERROR(
-      options_.authorizer->MayRecord(caller.principal, child.scope(), as_recorded));
+  if (absl::Status may =
+          options_.authorizer->MayRecord(caller.principal, child->scope(), as_recorded);
+      !may.ok()) {
+    if (may.code() == absl::StatusCode::kPermissionDenied) return NoEntryToWithdraw();
+    return may;
+  }
 
+  // 3. The entry's state, for authorised callers only.
   cv1::WithdrawConsentResponse response;
-  KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
-    KINEX_ASSIGN_OR_RETURN(std::optional<cv1::ConsentEntry> entry,
-                           txn.GetEntry(request.consent_id()));
-    if (!entry.has_value()) return absl::NotFoundError("no consent entry with that consent_id");
-    if (entry->has_withdraw_time()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("consent entry already withdrawn from ",
-                       Rfc3339(FromProto(entry->withdraw_time()))));
-    }
-    *entry->mutable_withdraw_time() = ToProto(effective);
-    entry->set_withdraw_reason(request.reason());
-    entry->set_withdrawn_by(caller.principal.uri);
-    KINEX_RETURN_IF_ERROR(txn.UpdateEntry(*entry));
-    *response.mutable_entry() = std::move(*entry);
-    return absl::OkStatus();
-  }));
+  KINEX_RETURN_IF_ERROR(CommitAudited(
+      attempt, av1::CONSENT_WITHDRAWN, request.consent_id(),
+      absl::StrCat("the withdrawal of consent entry ", request.consent_id()),
+      [&](ConsentTxn& txn) -> absl::Status {
+        KINEX_ASSIGN_OR_RETURN(std::optional<cv1::ConsentEntry> entry,
+                               txn.GetEntry(request.consent_id()));
+        if (!entry.has_value()) return NoEntryToWithdraw();
+        if (entry->has_withdraw_time()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("consent entry already withdrawn from ",
+                           Rfc3339(FromProto(entry->withdraw_time()))));
+        }
+        *entry->mutable_withdraw_time() = ToProto(effective);
+        entry->set_withdraw_reason(request.reason());
+        entry->set_withdrawn_by(caller.principal.uri);
+        KINEX_RETURN_IF_ERROR(txn.UpdateEntry(*entry));
+        *response.mutable_entry() = std::move(*entry);
+        return absl::OkStatus();
+      }));
   return response;
 }
 
@@ -362,8 +560,13 @@ absl::StatusOr<cv1::ListConsentsResponse> ConsentCore::ListConsents(
   }
   kinex::records::v1::ResolveChildRequest resolve;
   *resolve.mutable_child() = request.child();
-  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::ResolveChildResponse child,
-                         options_.records->ResolveChild(resolve));
+  absl::StatusOr<kinex::records::v1::ResolveChildResponse> found =
+      options_.records->ResolveChild(resolve);
+  if (!found.ok()) {
+    if (found.status().code() == absl::StatusCode::kNotFound) return NoChildToRecord();
+    return found.status();
+  }
+  const kinex::records::v1::ResolveChildResponse& child = *found;
   cv1::ListConsentsResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::vector<cv1::ConsentEntry> entries,
@@ -471,7 +674,12 @@ absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
 
 absl::StatusOr<cv1::SharingAgreement> ConsentCore::CreateSharingAgreement(
     const Caller& caller, const cv1::CreateSharingAgreementRequest& request) {
-  KINEX_RETURN_IF_ERROR(CheckCaller(caller));
+  KINEX_ASSIGN_OR_RETURN(Attempt attempt, BeginWrite(caller, "CreateSharingAgreement"));
+  return Finish(attempt, CreateSharingAgreementAttempt(caller, request, attempt));
+}
+
+absl::StatusOr<cv1::SharingAgreement> ConsentCore::CreateSharingAgreementAttempt(
+    const Caller& caller, const cv1::CreateSharingAgreementRequest& request, Attempt& attempt) {
   const cv1::SharingAgreement& agreement = request.agreement();
   const absl::Time now = options_.clock->Now();
   cv1::SharingAgreement a = agreement;
@@ -499,8 +707,9 @@ absl::StatusOr<cv1::SharingAgreement> ConsentCore::CreateSharingAgreement(
   }
   KINEX_ASSIGN_OR_RETURN(std::string id, options_.new_id("isa_"));
   a.set_agreement_id(id);
-  KINEX_RETURN_IF_ERROR(
-      options_.storage->Transact([&](ConsentTxn& txn) { return txn.InsertAgreement(a); }));
+  KINEX_RETURN_IF_ERROR(CommitAudited(attempt, av1::SHARING_AGREEMENT_CREATED, id,
+                                      absl::StrCat("sharing agreement ", id),
+                                      [&](ConsentTxn& txn) { return txn.InsertAgreement(a); }));
   return a;
 }
 

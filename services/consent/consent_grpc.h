@@ -4,8 +4,8 @@
 //
 // Access: every call must come from a Kinex service identity (mTLS).
 // RecordConsent, WithdrawConsent and CreateSharingAgreement only from the gateway, which forwards the
-// authenticated agency's SPIFFE ID in metadata `x-kinex-principal` and the
-// practitioner in `x-kinex-actor`. Agencies reach consent through the
+// authenticated agency's SPIFFE ID in metadata `x-kinex-principal`, the
+// practitioner in `x-kinex-actor` and its call's `x-kinex-request-id`. Agencies reach consent through the
 // gateway's public API, never this service directly.
 //
 // Example:
@@ -28,6 +28,8 @@ namespace kinex::consent {
 // Metadata keys the gateway sets on forwarded calls.
 inline constexpr char kPrincipalMetadata[] = "x-kinex-principal";
 inline constexpr char kActorMetadata[] = "x-kinex-actor";
+// The gateway call's request id, which the write's audit event carries.
+inline constexpr char kRequestIdMetadata[] = "x-kinex-request-id";
 
 // Thread-safe; `registry` is not owned and must outlive the service.
 class ConsentGrpcService final : public kinex::consent::v1::Consent::Service {

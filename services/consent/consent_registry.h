@@ -20,11 +20,16 @@
 
 namespace kinex::consent {
 
-// Who is recording: the agency system (authenticated by the gateway) and the
-// practitioner it names (x-kinex-actor).
+// Who is recording: the agency system (authenticated by the gateway), the
+// practitioner it names (x-kinex-actor) and the gateway call's request id
+// (x-kinex-request-id), which the write's audit event carries.
 struct Caller {
   SpiffeId principal;
   std::string actor;
+  // Optional: 1-128 printable ASCII characters without spaces; when empty
+  // the consent core gives the audit event a new random one. (Initialised so
+  // that callers naming only principal and actor still compile cleanly.)
+  std::string request_id = {};
 };
 
 // Implementations are thread-safe.

@@ -1,6 +1,8 @@
 // Storage of the consent service: consent entries (consents, refusals,
-// statutory bases; withdrawals update the entry) and information sharing
-// agreements, as serialized kinex.consent.v1 messages keyed by id. The
+// statutory bases; withdrawals update the entry), information sharing
+// agreements, as serialized kinex.consent.v1 messages keyed by id, and the
+// audit outbox (events of committed writes not yet durable in the audit log,
+// written in the same transaction as the write they record). The
 // consent core (consent_core.h) holds the rules; storage offers transactional
 // primitives, and the one rule it needs to filter by: when an entry is in
 // force (InForce below).
@@ -40,6 +42,18 @@ std::optional<absl::Time> InForceUntil(const kinex::consent::v1::ConsentEntry& e
 // The one definition of the rule; the stores filter by it.
 bool InForce(const kinex::consent::v1::ConsentEntry& entry, absl::Time now);
 
+// An audit event waiting in the outbox. The store keeps the payload opaque
+// (the consent core serialises a kinex.audit.v1.AuditEvent into it).
+struct PendingAuditEvent {
+  // The event's idempotency key (unique): a retried append of the same
+  // event returns the first one's leaf.
+  std::string idempotency_key;
+  // The serialized event.
+  std::string payload;
+  // When it was queued (microsecond precision in the SQL store).
+  absl::Time enqueue_time;
+};
+
 // Operations inside one transaction; valid only during the Transact
 // callback; not thread-safe.
 class ConsentTxn {
@@ -67,6 +81,13 @@ class ConsentTxn {
   // Every agreement, in id order.
   virtual absl::StatusOr<std::vector<kinex::consent::v1::SharingAgreement>>
   ListAgreements() = 0;
+  // Queues an audit event in the outbox. ABORTED if the key exists.
+  virtual absl::Status InsertPendingEvent(const PendingAuditEvent& event) = 0;
+  // The oldest queued events (by enqueue_time, then key), at most `limit`.
+  virtual absl::StatusOr<std::vector<PendingAuditEvent>> ListPendingEvents(int limit) = 0;
+  // Removes a queued event; OK if there is none with that key (a concurrent
+  // drain removed it).
+  virtual absl::Status DeletePendingEvent(const std::string& idempotency_key) = 0;
 };
 
 // A consent store backend. Thread-safe.

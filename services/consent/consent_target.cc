@@ -13,6 +13,10 @@ absl::StatusOr<ConsentTarget> MakeConsentTarget(const kinex::config::v1::KinexCo
                                                 const Clock& clock, ConsentTargetDeps deps) {
   const std::string trust_domain =
       config.trust_domain().empty() ? "kinex.dev" : config.trust_domain();
+  if (deps.audit == nullptr) {
+    return absl::InvalidArgumentError(
+        "consent target: an audit sink is required (every consent write is audited)");
+  }
   ConsentTarget t;
   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,
                          sql::OpenConfiguredDb(config.consent().storage(), config.data_dir(),
@@ -43,6 +47,7 @@ absl::StatusOr<ConsentTarget> MakeConsentTarget(const kinex::config::v1::KinexCo
   o.records = records;
   o.authorizer = authorizer;
   o.clock = &clock;
+  o.audit = deps.audit;
   o.trust_domain = trust_domain;
   KINEX_ASSIGN_OR_RETURN(t.core, consent::ConsentCore::Create(std::move(o)));
   t.grpc_service = std::make_unique<consent::ConsentGrpcService>(t.core.get(), trust_domain);

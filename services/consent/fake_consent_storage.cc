@@ -1,5 +1,8 @@
 #include "services/consent/fake_consent_storage.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include "services/common/status_macros.h"
 
 namespace kinex::consent {
@@ -60,6 +63,26 @@ class FakeTxn final : public ConsentTxn {
     for (const auto& [id, a] : s_.agreements) out.push_back(a);
     return out;
   }
+  absl::Status InsertPendingEvent(const PendingAuditEvent& e) override {
+    if (!s_.outbox.emplace(e.idempotency_key, e).second) {
+      return absl::AbortedError("concurrent update; retry (pending event exists)");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<PendingAuditEvent>> ListPendingEvents(int limit) override {
+    std::vector<PendingAuditEvent> out;
+    for (const auto& [key, e] : s_.outbox) out.push_back(e);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.enqueue_time, a.idempotency_key) <
+             std::tie(b.enqueue_time, b.idempotency_key);
+    });
+    if (static_cast<int>(out.size()) > limit) out.resize(std::max(limit, 0));
+    return out;
+  }
+  absl::Status DeletePendingEvent(const std::string& key) override {
+    s_.outbox.erase(key);
+    return absl::OkStatus();
+  }
 
  private:
   FakeConsentStorage::State& s_;
@@ -77,6 +100,10 @@ absl::Status FakeConsentStorage::Transact(
 
 size_t FakeConsentStorage::EntryCount() const {
   return state_.Read([](const State& s) { return s.entries.size(); });
+}
+
+size_t FakeConsentStorage::PendingEventCount() const {
+  return state_.Read([](const State& s) { return s.outbox.size(); });
 }
 
 }  // namespace kinex::consent

@@ -19,10 +19,13 @@ class FakeConsentStorage final : public ConsentStorage {
 
   // Number of entries stored.
   size_t EntryCount() const;
+  // Number of audit events waiting in the outbox.
+  size_t PendingEventCount() const;
 
   struct State {
     std::map<std::string, kinex::consent::v1::ConsentEntry> entries;
     std::map<std::string, kinex::consent::v1::SharingAgreement> agreements;
+    std::map<std::string, PendingAuditEvent> outbox;  // by idempotency key
   };
 
  private:

@@ -25,6 +25,12 @@ CREATE INDEX IF NOT EXISTS consent_entries_by_child
 CREATE TABLE IF NOT EXISTS sharing_agreements (
   agreement_id {CTEXT} PRIMARY KEY,
   payload {BLOB} NOT NULL);
+CREATE TABLE IF NOT EXISTS consent_audit_outbox (
+  idempotency_key {CTEXT} PRIMARY KEY,
+  enqueue_us BIGINT NOT NULL,
+  payload {BLOB} NOT NULL);
+CREATE INDEX IF NOT EXISTS consent_audit_outbox_by_age
+  ON consent_audit_outbox (enqueue_us, idempotency_key);
 )sql";
 
 // in_force_from_us / in_force_until_us hold the payload's InForceFrom and
@@ -151,6 +157,32 @@ class SqlTxn final : public ConsentTxn {
       out.push_back(std::move(a));
     }
     return out;
+  }
+
+  absl::Status InsertPendingEvent(const PendingAuditEvent& e) override {
+    return db_
+        .Exec("INSERT INTO consent_audit_outbox (idempotency_key, enqueue_us, payload) "
+              "VALUES ($1, $2, $3)",
+              {e.idempotency_key, absl::ToUnixMicros(e.enqueue_time), sql::Blob{e.payload}})
+        .status();
+  }
+
+  absl::StatusOr<std::vector<PendingAuditEvent>> ListPendingEvents(int limit) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows, db_.Query("SELECT idempotency_key, enqueue_us, payload FROM "
+                             "consent_audit_outbox ORDER BY enqueue_us, idempotency_key "
+                             "LIMIT $1",
+                             {static_cast<int64_t>(std::max(limit, 0))}));
+    std::vector<PendingAuditEvent> out;
+    for (const auto& row : rows) {
+      out.push_back({row.Str(0), row.Str(2), absl::FromUnixMicros(row.Int(1))});
+    }
+    return out;
+  }
+
+  absl::Status DeletePendingEvent(const std::string& key) override {
+    return db_.Exec("DELETE FROM consent_audit_outbox WHERE idempotency_key = $1", {key})
+        .status();
   }
 
  private:

@@ -1,7 +1,8 @@
 // ConsentStorage on an SQL database (SQLite or PostgreSQL via sql::Db).
 // Tables: consent_entries (id, child, payload, and the payload's in-force
-// window; indexed by child, and by child and end of the window) and
-// sharing_agreements (id, payload).
+// window; indexed by child, and by child and end of the window),
+// sharing_agreements (id, payload) and consent_audit_outbox (idempotency
+// key, enqueue time, serialized audit event), all created at open.
 //
 // Example:
 //   KINEX_ASSIGN_OR_RETURN(auto db, sql::OpenSqlite("consent.db"));

@@ -39,7 +39,7 @@ grpc::Status ConsentFront::RecordConsent(grpc::ServerContext* ctx,
                                          cv1::RecordConsentResponse* response) {
   return edge_.Run(ctx, "RecordConsent", 0, [&](const CallContext& call, std::string& outcome) {
     absl::StatusOr<cv1::RecordConsentResponse> r =
-        registry_.RecordConsent({call.principal, call.actor}, *request);
+        registry_.RecordConsent({call.principal, call.actor, call.request_id}, *request);
     if (!r.ok()) return r.status();
     *response = std::move(*r);
     outcome = "recorded";
@@ -52,7 +52,7 @@ grpc::Status ConsentFront::WithdrawConsent(grpc::ServerContext* ctx,
                                            cv1::WithdrawConsentResponse* response) {
   return edge_.Run(ctx, "WithdrawConsent", 0, [&](const CallContext& call, std::string& outcome) {
     absl::StatusOr<cv1::WithdrawConsentResponse> r =
-        registry_.WithdrawConsent({call.principal, call.actor}, *request);
+        registry_.WithdrawConsent({call.principal, call.actor, call.request_id}, *request);
     if (!r.ok()) return r.status();
     *response = std::move(*r);
     outcome = "withdrawn";
@@ -78,7 +78,7 @@ grpc::Status ConsentFront::CreateSharingAgreement(grpc::ServerContext* ctx,
   return edge_.Run(ctx, "CreateSharingAgreement", 0,
                    [&](const CallContext& call, std::string& outcome) {
                      absl::StatusOr<cv1::SharingAgreement> r =
-                         registry_.CreateSharingAgreement({call.principal, call.actor}, *request);
+                         registry_.CreateSharingAgreement({call.principal, call.actor, call.request_id}, *request);
                      if (!r.ok()) return r.status();
                      *response = std::move(*r);
                      outcome = "recorded";

@@ -250,6 +250,85 @@ TEST_P(ConsentConformanceTest, StoragePrimitives) {
 // 2026-09-01T08:00:00Z, the harness clock's start.
 const absl::Time kNow = absl::FromUnixSeconds(1788249600);
 
+// The keys ListPendingEvents returns, in its order.
+std::vector<std::string> PendingKeys(ConsentStorage& storage, int limit = 100) {
+  std::vector<std::string> keys;
+  absl::Status s = storage.Transact([&](ConsentTxn& txn) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(std::vector<PendingAuditEvent> events, txn.ListPendingEvents(limit));
+    keys.clear();
+    for (const auto& e : events) keys.push_back(e.idempotency_key);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return keys;
+}
+
+TEST_P(ConsentConformanceTest, AuditOutboxPrimitives) {
+  auto storage = MakeStorage();
+  const std::string binary("ev\0\xff\x01", 5);
+  ASSERT_TRUE(storage
+                  ->Transact([&](ConsentTxn& t) -> absl::Status {
+                    KINEX_RETURN_IF_ERROR(
+                        t.InsertPendingEvent({"ae_B", "second", kNow + absl::Seconds(2)}));
+                    KINEX_RETURN_IF_ERROR(t.InsertPendingEvent({"ae_C", binary, kNow}));
+                    return t.InsertPendingEvent({"ae_A", "first", kNow});
+                  })
+                  .ok());
+  // Oldest first, then by key; limited.
+  EXPECT_THAT(PendingKeys(*storage), ElementsAre("ae_A", "ae_C", "ae_B"));
+  EXPECT_THAT(PendingKeys(*storage, 2), ElementsAre("ae_A", "ae_C"));
+  absl::Status read = storage->Transact([&](ConsentTxn& t) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(std::vector<PendingAuditEvent> events, t.ListPendingEvents(10));
+    if (events.size() != 3 || events[1].payload != binary || events[1].enqueue_time != kNow ||
+        events[2].enqueue_time != kNow + absl::Seconds(2)) {
+      return absl::InternalError("payload or time not kept");
+    }
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(read.ok()) << read;
+  EXPECT_STATUS(
+      storage->Transact([&](ConsentTxn& t) { return t.InsertPendingEvent({"ae_A", "x", kNow}); }),
+      absl::StatusCode::kAborted, "");
+  // Queued in the write's transaction: undone with it.
+  EXPECT_STATUS(storage->Transact([&](ConsentTxn& t) -> absl::Status {
+    KINEX_RETURN_IF_ERROR(t.InsertPendingEvent({"ae_D", "rolled back", kNow}));
+    return absl::CancelledError("gave up");
+  }),
+                absl::StatusCode::kCancelled, "gave up");
+  EXPECT_THAT(PendingKeys(*storage), ElementsAre("ae_A", "ae_C", "ae_B"));
+  // Deleting is idempotent (a concurrent drain may have deleted it).
+  ASSERT_TRUE(
+      storage->Transact([&](ConsentTxn& t) { return t.DeletePendingEvent("ae_C"); }).ok());
+  ASSERT_TRUE(
+      storage->Transact([&](ConsentTxn& t) { return t.DeletePendingEvent("ae_C"); }).ok());
+  EXPECT_THAT(PendingKeys(*storage), ElementsAre("ae_A", "ae_B"));
+}
+
+TEST_P(ConsentConformanceTest, AWriteWhoseAuditFailedIsLoggedOnceAfterARestart) {
+  ConsentHarness h(MakeStorage());
+  h.audit().set_failing(true);
+  EXPECT_STATUS(h.core()
+                    .RecordConsent(As(kLa), ConsentRequest(h.child(), AgencyKind::VIRTUAL_SCHOOL,
+                                                           Purpose::EDUCATION_SUPPORT,
+                                                           Category::EDUCATION))
+                    .status(),
+                absl::StatusCode::kUnavailable, "consent entry cn_T1000 is stored");
+  EXPECT_THAT(PendingKeys(h.storage()), SizeIs(1));
+  h.audit().set_failing(false);
+  h.Restart();
+  EXPECT_THAT(PendingKeys(h.storage()), IsEmpty());
+  const auto events = h.audit().Events();
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].kind(), kinex::audit::v1::CONSENT_RECORDED);
+  EXPECT_EQ(events[0].record_id(), "cn_T1000");
+  // The entry itself was stored by the first call.
+  cv1::ListConsentsRequest list;
+  *list.mutable_child() = h.child();
+  auto listed = h.core().ListConsents(list);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(listed->entries(), SizeIs(1));
+}
+
 // A consent entry with this window, written straight to storage (the core
 // never sets a withdraw_time in the past, but stores must not care).
 cv1::ConsentEntry Entry(const std::string& consent_id, const std::string& kinex_id,
@@ -437,6 +516,30 @@ TEST_P(SqlConsentStorageTest, InForceColumnsFollowInsertAndUpdate) {
                   .ok());
   EXPECT_THAT(InForceColumns(**inspect),
               ElementsAre("cn_1 -7200000000 0", "cn_2 -7200000000 60000000"));
+}
+
+TEST_P(SqlConsentStorageTest, AuditOutboxIsAddedAtOpenAndSurvivesAReopen) {
+  auto where = GetParam().create_database();
+  ASSERT_TRUE(where.ok()) << where.status();
+  auto old = GetParam().connect(*where);
+  ASSERT_TRUE(old.ok()) << old.status();
+  ASSERT_TRUE((*old)->ExecScript(kSchemaWithoutInForceColumns).ok());  // a store from before
+  auto db = GetParam().connect(*where);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto storage = SqlConsentStorage::Create(std::move(*db));
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  ASSERT_TRUE((*storage)
+                  ->Transact([&](ConsentTxn& t) {
+                    return t.InsertPendingEvent({"ae_1", "queued", kNow});
+                  })
+                  .ok());
+  // As after a crash: a new process opens the same database.
+  storage->reset();
+  auto again = GetParam().connect(*where);
+  ASSERT_TRUE(again.ok()) << again.status();
+  storage = SqlConsentStorage::Create(std::move(*again));
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_THAT(PendingKeys(**storage), ElementsAre("ae_1"));
 }
 
 TEST_P(SqlConsentStorageTest, TableWithoutInForceColumnsIsMigratedOnOpen) {

@@ -126,7 +126,7 @@ TEST_F(ConsentCoreTest, StatutoryBasesNeedABasisOtherThanConsentAndAReference) {
 
 TEST_F(ConsentCoreTest, AuthorizerDecidesWhoMayRecordAndSeesTheChildScope) {
   EXPECT_STATUS(Record(Valid(), kSchool), absl::StatusCode::kPermissionDenied,
-                "not permitted to record");
+                ConsentCore::kNoChildToRecord);
   EXPECT_EQ(h_->authorizer().last_recorder(), kSchool);
   EXPECT_EQ(h_->authorizer().last_scope().responsible_la_code(), "E09000033");
   EXPECT_EQ(storage_->EntryCount(), 0u);
@@ -140,7 +140,7 @@ TEST_F(ConsentCoreTest, WithdrawingNeedsTheRecordingPermission) {
   cv1::WithdrawConsentRequest w;
   w.set_consent_id(id);
   EXPECT_STATUS(h_->core().WithdrawConsent(As(kSchool), w).status(),
-                absl::StatusCode::kPermissionDenied, "not permitted");
+                absl::StatusCode::kPermissionDenied, ConsentCore::kNoEntryToWithdraw);
   EXPECT_TRUE(h_->core().WithdrawConsent(As(kLa), w).ok());
 }
 
@@ -154,19 +154,20 @@ TEST_F(ConsentCoreTest, WithdrawalBadInput) {
                 "effective_time (2026-09-01T07:59:00Z) must not be in the past");
   w.clear_effective_time();
   w.set_consent_id("cn_NOSUCH");
-  EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(), absl::StatusCode::kNotFound,
-                "no consent entry with that consent_id");
+  EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(),
+                absl::StatusCode::kPermissionDenied, ConsentCore::kNoEntryToWithdraw);
   w.set_consent_id("drop table");
   EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(),
                 absl::StatusCode::kInvalidArgument, "consent_id: not a consent entry id");
 }
 
-TEST_F(ConsentCoreTest, ServicesCannotRecordAndUnknownChildrenAreNotFound) {
+TEST_F(ConsentCoreTest, ServicesCannotRecordAndUnknownChildrenAreDenied) {
   EXPECT_STATUS(Record(Valid(), kinex::records::testing::kGatewayService),
                 absl::StatusCode::kPermissionDenied, "agency identities only");
   auto req = Valid();
   *req.mutable_child() = kinex::records::testing::UpnRef(kinex::records::testing::Upn(3));
-  EXPECT_STATUS(Record(req), absl::StatusCode::kNotFound, "no child matches child.upn");
+  EXPECT_STATUS(Record(req), absl::StatusCode::kPermissionDenied,
+                ConsentCore::kNoChildToRecord);
   EXPECT_EQ(storage_->EntryCount(), 0u);
 }
 
@@ -237,6 +238,15 @@ class NoHistoryStorage final : public ConsentStorage {
     absl::StatusOr<std::vector<cv1::SharingAgreement>> ListAgreements() override {
       return inner_.ListAgreements();
     }
+    absl::Status InsertPendingEvent(const PendingAuditEvent& e) override {
+      return inner_.InsertPendingEvent(e);
+    }
+    absl::StatusOr<std::vector<PendingAuditEvent>> ListPendingEvents(int limit) override {
+      return inner_.ListPendingEvents(limit);
+    }
+    absl::Status DeletePendingEvent(const std::string& key) override {
+      return inner_.DeletePendingEvent(key);
+    }
 
    private:
     ConsentTxn& inner_;
@@ -270,6 +280,8 @@ TEST_F(ConsentCoreTest, FailingStorageFailsClosed) {
   kinex::records::RecordsCore::Options ro;
   ro.storage = &records_storage;
   ro.clock = &h_->clock();
+  RecordingAuditSink records_audit;
+  ro.audit = &records_audit;
   auto records = kinex::records::RecordsCore::Create(std::move(ro));
   ASSERT_TRUE(records.ok());
   FailingConsentStorage failing;

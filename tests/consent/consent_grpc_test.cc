@@ -40,14 +40,13 @@ class ConsentGrpcTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir.data()), nullptr);
     config_.set_data_dir(dir);
     config_.set_trust_domain(kinex::testing::kTrustDomain);
-    auto records = MakeRecordsTarget(config_, clock_);
+    auto records = MakeRecordsTarget(config_, clock_, records_audit_);
     ASSERT_TRUE(records.ok()) << records.status();
     records_ = std::move(*records);
     records_server_ = Serve(records_.grpc_service.get(), "records", &records_port_);
     ASSERT_NE(records_server_, nullptr);
-    auto put = records_.core->PutPart(kinex::records::testing::Put(
-        kLa, kinex::records::testing::LaRef("E09000033", "C1"),
-        kinex::records::testing::LaPart("C1")));
+    auto put = records_.core->PutPart(PutAsLa(kinex::records::testing::LaRef("E09000033", "C1"),
+                                              kinex::records::testing::LaPart("C1")));
     ASSERT_TRUE(put.ok()) << put.status();
     kinex_id_ = put->kinex_id();
 
@@ -58,7 +57,7 @@ class ConsentGrpcTest : public ::testing::Test {
     config_.mutable_tls()->set_key_file(mine.key_file);
     config_.mutable_tls()->set_crl_dir(mine.crl_dir);
     config_.mutable_upstream()->set_records(absl::StrCat("localhost:", records_port_));
-    auto consent = MakeConsentTarget(config_, clock_, {nullptr, &authorizer_});
+    auto consent = MakeConsentTarget(config_, clock_, {nullptr, &authorizer_, &audit_});
     ASSERT_TRUE(consent.ok()) << consent.status();
     consent_ = std::move(*consent);
     consent_server_ = Serve(consent_.grpc_service.get(), "consent", &consent_port_);
@@ -85,6 +84,8 @@ class ConsentGrpcTest : public ::testing::Test {
 
   FakeClock clock_;
   FakeAuthorizer authorizer_;
+  RecordingAuditSink audit_;
+  RecordingAuditSink records_audit_;
   kinex::config::v1::KinexConfig config_;
   RecordsTarget records_;
   ConsentTarget consent_;
@@ -105,14 +106,15 @@ TEST_F(ConsentGrpcTest, GatewayRecordsForAnAgencyAndLooksUpBases) {
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_EQ(found->consents_size(), 1);
   EXPECT_EQ(found->consents(0).consent_id(), recorded->consent_id());
-  // The policy service may look up, not record.
+  // Other services may not call consent (services/common/service_acl.cc).
   ConsentGrpcClient policy = Client("policy");
-  EXPECT_TRUE(policy.LookupBases(Lookup(kinex_id_, kVirtualSchool, Purpose::EDUCATION_SUPPORT)).ok());
   EXPECT_STATUS(policy.RecordConsent(As(kLa), Valid()).status(),
-                absl::StatusCode::kPermissionDenied, "only the gateway records");
-  // The authorizer's refusal reaches the caller.
+                absl::StatusCode::kPermissionDenied,
+                "service \"policy\" may not call kinex.consent.v1.Consent/RecordConsent "
+                "(allowed: gateway)");
+  // The authorizer's refusal reaches the caller as the uniform denial.
   EXPECT_STATUS(gateway.RecordConsent(As(kSchool), Valid()).status(),
-                absl::StatusCode::kPermissionDenied, "not permitted to record");
+                absl::StatusCode::kPermissionDenied, ConsentCore::kNoChildToRecord);
 }
 
 TEST_F(ConsentGrpcTest, GatewayRecordsSharingAgreementsForAParty) {
@@ -130,7 +132,7 @@ TEST_F(ConsentGrpcTest, GatewayRecordsSharingAgreementsForAParty) {
   EXPECT_EQ(created->agreement_id().rfind("isa_", 0), 0u);
   EXPECT_STATUS(gateway.CreateSharingAgreement(As(kSchool), IsaRequest(isa)).status(),
                 absl::StatusCode::kPermissionDenied, "only a party");
-  auto listed = Client("policy").ListSharingAgreements({});
+  auto listed = gateway.ListSharingAgreements({});
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->agreements_size(), 1);
   EXPECT_EQ(listed->agreements(0).agreement_id(), created->agreement_id());
@@ -142,7 +144,7 @@ TEST_F(ConsentGrpcTest, AgenciesCannotCallTheInternalService) {
   EXPECT_STATUS(agency.LookupBases(Lookup(kinex_id_, kSchool, Purpose::SAFEGUARDING)).status(),
                 absl::StatusCode::kPermissionDenied, "accepts Kinex services only");
   EXPECT_STATUS(agency.RecordConsent(As(kLa), Valid()).status(),
-                absl::StatusCode::kPermissionDenied, "only the gateway records");
+                absl::StatusCode::kPermissionDenied, "accepts Kinex services only");
 }
 
 TEST_F(ConsentGrpcTest, ForwardedPrincipalIsRequired) {
@@ -164,10 +166,32 @@ TEST_F(ConsentGrpcTest, BadInputKeepsItsCodeOverTheWire) {
 }
 
 TEST_F(ConsentGrpcTest, WithoutAPolicyAuthorizerEveryRecordingIsDenied) {
-  auto deny = MakeConsentTarget(config_, clock_, {records_.core.get(), nullptr});
+  auto deny = MakeConsentTarget(config_, clock_, {records_.core.get(), nullptr, &audit_});
   ASSERT_TRUE(deny.ok()) << deny.status();
   EXPECT_STATUS(deny->core->RecordConsent(As(kLa), Valid()).status(),
-                absl::StatusCode::kPermissionDenied, "no recording policy configured");
+                absl::StatusCode::kPermissionDenied, ConsentCore::kNoChildToRecord);
+  ASSERT_THAT(audit_.Kinds(), ::testing::ElementsAre(kinex::audit::v1::WRITE_REFUSED));
+}
+
+TEST_F(ConsentGrpcTest, TheTargetNeedsAnAuditSink) {
+  EXPECT_STATUS(MakeConsentTarget(config_, clock_, {records_.core.get(), &authorizer_}).status(),
+                absl::StatusCode::kInvalidArgument,
+                "consent target: an audit sink is required (every consent write is audited)");
+}
+
+TEST_F(ConsentGrpcTest, TheGatewaysRequestIdReachesTheAuditEvent) {
+  ConsentGrpcClient gateway = Client("gateway");
+  Caller caller = As(kLa, "sw.smith");
+  caller.request_id = "req-42.a_b";
+  auto recorded = gateway.RecordConsent(caller, Valid());
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  auto events = audit_.Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind(), kinex::audit::v1::CONSENT_RECORDED);
+  EXPECT_EQ(events[0].request_id(), "req-42.a_b");
+  EXPECT_EQ(events[0].actor(), "sw.smith");
+  EXPECT_EQ(events[0].principal(), kLa);
+  EXPECT_EQ(events[0].record_id(), recorded->consent_id());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Helpers for consent tests: a harness wiring the consent core to a records
-// core (for child resolution), a recording authorizer double, and requests.
+// core (for child resolution), a recording authorizer double, an in-memory
+// audit sink, and requests.
 #ifndef KINEX_TESTS_CONSENT_CONSENT_TEST_UTIL_H_
 #define KINEX_TESTS_CONSENT_CONSENT_TEST_UTIL_H_
 
@@ -14,11 +15,13 @@
 #include "services/consent/consent_core.h"
 #include "services/records/fake_records_storage.h"
 #include "services/records/records_core.h"
+#include "tests/testing/recording_audit_sink.h"
 #include "tests/records/records_test_util.h"
 
 namespace kinex::consent::testing {
 
 namespace cv1 = kinex::consent::v1;
+using kinex::testing::RecordingAuditSink;
 using kinex::records::testing::kHealth;
 using kinex::records::testing::kLa;
 using kinex::records::testing::kSchool;
@@ -113,8 +116,17 @@ inline cv1::CreateSharingAgreementRequest IsaRequest(const cv1::SharingAgreement
   return req;
 }
 
-// Records core (fake storage) + consent core over `storage`, one child
-// published by the LA (kinex id in kinex_id(), LA child id "C1").
+// The LA publishing its part of a child (through the records core).
+inline kinex::records::v1::PutPartRequest PutAsLa(const kinex::common::v1::ChildRef& child,
+                                                  const kinex::record::v1::ChildRecord& part) {
+  kinex::records::v1::PutPartRequest req = kinex::records::testing::Put(kLa, child, part);
+  req.set_request_id("test-publish");
+  return req;
+}
+
+// Records core (fake storage) + consent core over `storage`, auditing to
+// audit(), one child published by the LA (kinex id in kinex_id(), LA child
+// id "C1").
 class ConsentHarness {
  public:
   explicit ConsentHarness(std::unique_ptr<ConsentStorage> storage)
@@ -122,25 +134,37 @@ class ConsentHarness {
     kinex::records::RecordsCore::Options ro;
     ro.storage = &records_storage_;
     ro.clock = &clock_;
+    ro.audit = &records_audit_;
     records_ = std::move(*kinex::records::RecordsCore::Create(std::move(ro)));
+    Restart();
+    auto put = records_->PutPart(PutAsLa(kinex::records::testing::LaRef("E09000033", "C1"),
+                                         kinex::records::testing::LaPart("C1")));
+    EXPECT_TRUE(put.ok()) << put.status();
+    kinex_id_ = put.ok() ? put->kinex_id() : "";
+  }
+
+  // A new consent core over the same storage and audit sink, as after a
+  // restart (its Create drains the audit outbox).
+  void Restart() {
+    core_.reset();
     ConsentCore::Options o;
     o.storage = storage_.get();
     o.records = records_.get();
     o.authorizer = &authorizer_;
     o.clock = &clock_;
+    o.audit = &audit_;
     o.new_id = [this](absl::string_view prefix) -> absl::StatusOr<std::string> {
       return absl::StrCat(prefix, "T", 1000 + next_id_++);
     };
-    core_ = std::move(*ConsentCore::Create(std::move(o)));
-    auto put = records_->PutPart(kinex::records::testing::Put(
-        kLa, kinex::records::testing::LaRef("E09000033", "C1"),
-        kinex::records::testing::LaPart("C1")));
-    EXPECT_TRUE(put.ok()) << put.status();
-    kinex_id_ = put.ok() ? put->kinex_id() : "";
+    auto core = ConsentCore::Create(std::move(o));
+    EXPECT_TRUE(core.ok()) << core.status();
+    if (core.ok()) core_ = std::move(*core);
   }
 
   ConsentCore& core() { return *core_; }
   ConsentStorage& storage() { return *storage_; }
+  RecordingAuditSink& audit() { return audit_; }
+  kinex::records::RecordsCore& records() { return *records_; }
   FakeClock& clock() { return clock_; }
   FakeAuthorizer& authorizer() { return authorizer_; }
   const std::string& kinex_id() const { return kinex_id_; }
@@ -157,9 +181,11 @@ class ConsentHarness {
  private:
   FakeClock clock_;
   kinex::records::FakeRecordsStorage records_storage_;
+  RecordingAuditSink records_audit_;  // the records core's own events, kept apart
   std::unique_ptr<kinex::records::RecordsCore> records_;
   std::unique_ptr<ConsentStorage> storage_;
   FakeAuthorizer authorizer_;
+  RecordingAuditSink audit_;
   std::unique_ptr<ConsentCore> core_;
   int next_id_ = 0;
   std::string kinex_id_;
