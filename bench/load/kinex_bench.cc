@@ -206,9 +206,15 @@ absl::Status SeedChild(const std::string& address, const std::string& slug, Seed
   KINEX_ASSIGN_OR_RETURN(std::vector<kinex::testing::DemoPart> parts,
                          kinex::testing::DemoParts(slug));
   std::string kid;
+  const kinex::record::v1::Date dob = parts.front().request.record().identity().date_of_birth();
   for (kinex::testing::DemoPart& p : parts) {
     ev1::PublishRecordRequest& req = p.request;
-    if (!kid.empty()) req.mutable_child()->set_kinex_id(kid);
+    if (!kid.empty()) {
+      // Attach as demo_children.h does: the LA's Kinex id and the child's
+      // date of birth (the LA's part names every agency, so each is confirmed).
+      req.mutable_child()->set_kinex_id(kid);
+      *req.mutable_proof_date_of_birth() = dob;
+    }
     if (p.file == "school.json" && extra_sessions > 0) {
       AddAttendanceSessions(*req.mutable_record(), extra_sessions, p.owner.code);
     }

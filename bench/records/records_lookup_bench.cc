@@ -92,13 +92,31 @@ std::vector<RecordsTxn::BulkChild> MakeChildren(absl::Time now) {
       kind = kinex::common::v1::HEALTH;
     }
     c.links = {{kinex::common::v1::LOCAL_AUTHORITY, la_code}, {kinex::common::v1::HEALTH, "A81001"}};
+    c.responsible_la = la_code;
+    StoredLink gp;
+    gp.kinex_id = c.kinex_id;
+    gp.agency_kind = kinex::common::v1::HEALTH;
+    gp.agency_code = "A81001";
+    gp.state = LinkState::kConfirmed;
+    gp.update_time = now;
+    gp.updated_by = "spiffe://kinex.dev/bench";
+    c.agency_links = {gp};
     out.push_back(std::move(c));
   }
   return out;
 }
 
+// Lookups write nothing, so no event ever reaches it.
+class NoWritesAuditSink final : public kinex::audit::AuditSink {
+ public:
+  absl::StatusOr<kinex::audit::AppendResult> Append(const kinex::audit::v1::AuditEvent&) override {
+    return absl::FailedPreconditionError("the lookup benchmark writes nothing");
+  }
+};
+
 struct Backend {
   std::unique_ptr<kinex::testing::PostgresServer> pg;  // destroyed last
+  NoWritesAuditSink audit;
   std::string dir;
   std::unique_ptr<RecordsStorage> storage;
   std::unique_ptr<RecordsCore> core;
@@ -147,6 +165,7 @@ Backend* Setup(bool postgres) {
   RecordsCore::Options o;
   o.storage = b->storage.get();
   o.clock = &RealClock::Get();
+  o.audit = &b->audit;  // lookups append nothing; Create requires a sink
   b->core = std::move(*RecordsCore::Create(std::move(o)));
   return b;
 }

@@ -17,6 +17,7 @@
 #include "google/protobuf/descriptor.h"
 #include "kinex/common/v1/common.pb.h"
 #include "kinex/record/v1/options.pb.h"
+#include "kinex/record/v1/record.pb.h"
 
 namespace kinex {
 
@@ -43,6 +44,12 @@ std::vector<LabelledField> LabelledFields(const google::protobuf::Descriptor* ro
 // Paths of fields reachable from `root` lacking a category, a sensitivity or
 // an owner, each with what is missing, e.g. "health.notes: no category".
 std::vector<std::string> UnlabelledFields(const google::protobuf::Descriptor* root);
+
+// The leaf paths that carry data in `record`, sorted and unique
+// ("education.attendance_sessions.code"): what a disclosure actually sent,
+// or what a publish wrote. One walk for every caller (redaction receipts,
+// audit events of writes). Thread-safe.
+std::vector<std::string> PresentLeafPaths(const kinex::record::v1::ChildRecord& record);
 
 }  // namespace kinex
 

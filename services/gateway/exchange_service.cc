@@ -52,4 +52,51 @@ grpc::Status ExchangeService::ListChildren(grpc::ServerContext* ctx,
                 });
 }
 
+namespace {
+
+// The edge around a call whose body is one Gateway method: its status and
+// reply as they are, outcome word `done` on success.
+template <typename Req, typename Resp, typename Method>
+grpc::Status Forward(const Edge& edge, Gateway& gateway, grpc::ServerContext* ctx,
+                     const char* name, Method method, const Req* request, Resp* response,
+                     const char* done) {
+  return edge.Run(ctx, name, 0, [&](const CallContext& call, std::string& outcome) {
+    absl::StatusOr<Resp> r = (gateway.*method)(call, *request);
+    if (!r.ok()) return r.status();
+    *response = std::move(*r);
+    outcome = done;
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+grpc::Status ExchangeService::GetMyPart(grpc::ServerContext* ctx,
+                                        const ev1::GetMyPartRequest* request,
+                                        ev1::GetMyPartResponse* response) {
+  return Forward(edge_, gateway_, ctx, "GetMyPart", &Gateway::GetMyPart, request, response,
+                 "read");
+}
+
+grpc::Status ExchangeService::ListLinkClaims(grpc::ServerContext* ctx,
+                                             const ev1::ListLinkClaimsRequest* request,
+                                             ev1::ListLinkClaimsResponse* response) {
+  return Forward(edge_, gateway_, ctx, "ListLinkClaims", &Gateway::ListLinkClaims, request,
+                 response, "listed");
+}
+
+grpc::Status ExchangeService::DecideLinkClaim(grpc::ServerContext* ctx,
+                                              const ev1::DecideLinkClaimRequest* request,
+                                              ev1::DecideLinkClaimResponse* response) {
+  return Forward(edge_, gateway_, ctx, "DecideLinkClaim", &Gateway::DecideLinkClaim, request,
+                 response, "decided");
+}
+
+grpc::Status ExchangeService::TransferResponsibility(
+    grpc::ServerContext* ctx, const ev1::TransferResponsibilityRequest* request,
+    ev1::TransferResponsibilityResponse* response) {
+  return Forward(edge_, gateway_, ctx, "TransferResponsibility", &Gateway::TransferResponsibility,
+                 request, response, "transferred");
+}
+
 }  // namespace kinex::gateway

@@ -23,6 +23,18 @@ class ExchangeService final : public kinex::exchange::v1::Exchange::Service {
   grpc::Status ListChildren(grpc::ServerContext* ctx,
                             const kinex::exchange::v1::ListChildrenRequest* request,
                             kinex::exchange::v1::ListChildrenResponse* response) override;
+  grpc::Status GetMyPart(grpc::ServerContext* ctx,
+                         const kinex::exchange::v1::GetMyPartRequest* request,
+                         kinex::exchange::v1::GetMyPartResponse* response) override;
+  grpc::Status ListLinkClaims(grpc::ServerContext* ctx,
+                              const kinex::exchange::v1::ListLinkClaimsRequest* request,
+                              kinex::exchange::v1::ListLinkClaimsResponse* response) override;
+  grpc::Status DecideLinkClaim(grpc::ServerContext* ctx,
+                               const kinex::exchange::v1::DecideLinkClaimRequest* request,
+                               kinex::exchange::v1::DecideLinkClaimResponse* response) override;
+  grpc::Status TransferResponsibility(
+      grpc::ServerContext* ctx, const kinex::exchange::v1::TransferResponsibilityRequest* request,
+      kinex::exchange::v1::TransferResponsibilityResponse* response) override;
 
  private:
   Gateway& gateway_;

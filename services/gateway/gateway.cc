@@ -85,80 +85,6 @@ std::vector<pv1::AvailableBasis> ToAvailableBases(
   return out;
 }
 
-// Each field of the record schema has exactly one path (the record is a
-// tree; Date and Timestamp are leaves). Computed once, so collecting the
-// leaves present in a record allocates no strings per element.
-const absl::flat_hash_map<const FieldDescriptor*, std::string>& LeafPathOf() {
-  static const auto* paths = [] {
-    auto* m = new absl::flat_hash_map<const FieldDescriptor*, std::string>();
-    for (const LabelledField& f : LabelledFields(rv1::ChildRecord::descriptor())) {
-      if (f.leaf) m->emplace(f.field, f.path);
-    }
-    return m;
-  }();
-  return *paths;
-}
-
-// Every leaf field reachable below each message type of the record schema.
-// The schema is a tree (Date and Timestamp are leaves); computed once.
-using LeafIndex =
-    absl::flat_hash_map<const Descriptor*, std::vector<const FieldDescriptor*>>;
-
-void IndexLeaves(const Descriptor* type, LeafIndex& index) {
-  if (index.contains(type)) return;
-  std::vector<const FieldDescriptor*> leaves;
-  for (int i = 0; i < type->field_count(); ++i) {
-    const FieldDescriptor* f = type->field(i);
-    const Descriptor* sub = f->message_type();
-    if (sub == nullptr || IsValueType(sub)) {
-      leaves.push_back(f);
-      continue;
-    }
-    IndexLeaves(sub, index);
-    const std::vector<const FieldDescriptor*>& below = index.at(sub);
-    leaves.insert(leaves.end(), below.begin(), below.end());
-  }
-  index.emplace(type, std::move(leaves));
-}
-
-const std::vector<const FieldDescriptor*>& LeavesBelow(const Descriptor* type) {
-  static const LeafIndex* const index = [] {
-    auto* built = new LeafIndex();
-    IndexLeaves(rv1::ChildRecord::descriptor(), *built);
-    return built;
-  }();
-  return index->at(type);
-}
-
-bool AllFound(const Descriptor* type, const absl::flat_hash_set<const FieldDescriptor*>& out) {
-  for (const FieldDescriptor* f : LeavesBelow(type)) {
-    if (!out.contains(f)) return false;
-  }
-  return true;
-}
-
-// Adds the leaf fields present in `msg`. A subtree whose every possible leaf
-// is already collected is skipped, so a long repeated list (316 attendance
-// sessions) costs a few elements, not all of them.
-void CollectLeaves(const Message& msg, absl::flat_hash_set<const FieldDescriptor*>& out) {
-  const Reflection* refl = msg.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  refl->ListFields(msg, &fields);
-  for (const FieldDescriptor* f : fields) {
-    const Descriptor* sub = f->message_type();
-    if (sub == nullptr || IsValueType(sub)) {
-      out.insert(f);
-    } else if (f->is_repeated()) {
-      const int n = refl->FieldSize(msg, f);
-      for (int i = 0; i < n && !AllFound(sub, out); ++i) {
-        CollectLeaves(refl->GetRepeatedMessage(msg, f, i), out);
-      }
-    } else if (!AllFound(sub, out)) {
-      CollectLeaves(refl->GetMessage(msg, f), out);
-    }
-  }
-}
-
 std::tuple<int, int, int> Ymd(const rv1::Date& d) { return {d.year(), d.month(), d.day()}; }
 
 }  // namespace
@@ -176,16 +102,6 @@ absl::Status ValidatePurpose(int purpose, absl::string_view field) {
   return absl::OkStatus();
 }
 
-std::vector<std::string> PresentLeafPaths(const rv1::ChildRecord& record) {
-  absl::flat_hash_set<const FieldDescriptor*> leaves;
-  CollectLeaves(record, leaves);
-  const auto& path_of = LeafPathOf();
-  std::vector<std::string> paths;
-  paths.reserve(leaves.size());
-  for (const FieldDescriptor* f : leaves) paths.push_back(path_of.at(f));
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
 
 pv1::ChildContext ChildContextOf(const rv1::ChildRecord& record, absl::Time now) {
   pv1::ChildContext child;
@@ -204,24 +120,92 @@ pv1::ChildContext ChildContextOf(const rv1::ChildRecord& record, absl::Time now)
 
 absl::StatusOr<ev1::PublishRecordResponse> Gateway::PublishRecord(
     const CallContext& call, const ev1::PublishRecordRequest& request) {
-  if (request.child().id_case() == cv1::ChildRef::ID_NOT_SET) {
-    return absl::InvalidArgumentError(
-        "child: one of kinex_id, nhs_number, upn or la_child_id is required");
-  }
-  if (!request.has_record()) {
-    return absl::InvalidArgumentError("record: required (the fields your agency publishes)");
-  }
+  // The records service owns every rule of the write path (and audits each
+  // write and refusal); the gateway adds the caller's identity.
   kinex::records::v1::PutPartRequest put;
   *put.mutable_child() = request.child();
-  *put.mutable_part() = request.record();
+  if (request.has_record()) *put.mutable_part() = request.record();
   put.set_etag(request.etag());
   put.set_principal(call.principal.uri);
   put.set_actor(call.actor);
+  put.set_request_id(call.request_id);
+  if (request.has_proof_date_of_birth()) {
+    *put.mutable_proof_date_of_birth() = request.proof_date_of_birth();
+  }
   KINEX_ASSIGN_OR_RETURN(kinex::records::v1::PutPartResponse done, deps_.records->PutPart(put));
+  if (done.link_state() == rv1::CLAIMED && done.version() == 1 && deps_.metrics != nullptr) {
+    deps_.metrics->RecordLinkClaim(AgencyKindSlug(call.principal.agency_kind),
+                                   call.principal.agency_code);
+  }
   ev1::PublishRecordResponse response;
   response.set_kinex_id(done.kinex_id());
   response.set_etag(done.etag());
   response.set_version(done.version());
+  response.set_link_state(done.link_state());
+  return response;
+}
+
+absl::StatusOr<ev1::GetMyPartResponse> Gateway::GetMyPart(
+    const CallContext& call, const ev1::GetMyPartRequest& request) {
+  kinex::records::v1::GetPartRequest get;
+  *get.mutable_child() = request.child();
+  get.set_principal(call.principal.uri);
+  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::GetPartResponse got, deps_.records->GetPart(get));
+  ev1::GetMyPartResponse response;
+  response.set_kinex_id(got.kinex_id());
+  *response.mutable_record() = std::move(*got.mutable_part()->mutable_part());
+  response.set_etag(got.part().etag());
+  response.set_version(got.part().version());
+  *response.mutable_publish_time() = got.part().publish_time();
+  response.set_link_state(got.link_state());
+  return response;
+}
+
+absl::StatusOr<ev1::ListLinkClaimsResponse> Gateway::ListLinkClaims(
+    const CallContext& call, const ev1::ListLinkClaimsRequest& request) {
+  kinex::records::v1::ListLinksRequest list;
+  list.set_principal(call.principal.uri);
+  list.set_state(request.state());
+  list.set_page_size(request.page_size());
+  list.set_page_token(request.page_token());
+  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::ListLinksResponse got,
+                         deps_.records->ListLinks(list));
+  ev1::ListLinkClaimsResponse response;
+  *response.mutable_links() = std::move(*got.mutable_links());
+  response.set_next_page_token(got.next_page_token());
+  return response;
+}
+
+absl::StatusOr<ev1::DecideLinkClaimResponse> Gateway::DecideLinkClaim(
+    const CallContext& call, const ev1::DecideLinkClaimRequest& request) {
+  kinex::records::v1::DecideLinkRequest decide;
+  *decide.mutable_child() = request.child();
+  *decide.mutable_agency() = request.agency();
+  decide.set_decision(request.decision());
+  decide.set_principal(call.principal.uri);
+  decide.set_actor(call.actor);
+  decide.set_request_id(call.request_id);
+  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::DecideLinkResponse got,
+                         deps_.records->DecideLink(decide));
+  ev1::DecideLinkClaimResponse response;
+  *response.mutable_link() = std::move(*got.mutable_link());
+  return response;
+}
+
+absl::StatusOr<ev1::TransferResponsibilityResponse> Gateway::TransferResponsibility(
+    const CallContext& call, const ev1::TransferResponsibilityRequest& request) {
+  kinex::records::v1::TransferResponsibilityRequest transfer;
+  *transfer.mutable_child() = request.child();
+  transfer.set_to_la_code(request.to_la_code());
+  transfer.set_reason(request.reason());
+  transfer.set_principal(call.principal.uri);
+  transfer.set_actor(call.actor);
+  transfer.set_request_id(call.request_id);
+  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::TransferResponsibilityResponse got,
+                         deps_.records->TransferResponsibility(transfer));
+  ev1::TransferResponsibilityResponse response;
+  response.set_kinex_id(got.kinex_id());
+  response.set_responsible_la_code(got.responsible_la_code());
   return response;
 }
 
@@ -277,8 +261,9 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
       la->set_id(id.la_child_id());
     }
   }
-  if (asked_as.id_case() != cv1::ChildRef::kKinexId &&
-      asked_as.id_case() != cv1::ChildRef::ID_NOT_SET) {
+  // (A kinex id that matches no child is kept too: it is what was asked.)
+  if (asked_as.id_case() != cv1::ChildRef::ID_NOT_SET &&
+      (asked_as.id_case() != cv1::ChildRef::kKinexId || kinex_id.empty())) {
     known_as.push_back(asked_as);
   }
 
@@ -294,6 +279,7 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   }
 
   kinex::audit::v1::AuditEvent event;
+  event.set_kind(kinex::audit::v1::DISCLOSURE);
   event.set_request_id(call.request_id);
   event.set_principal(call.principal.uri);
   event.set_agency_kind(call.principal.agency_kind);

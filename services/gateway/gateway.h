@@ -30,6 +30,7 @@
 #include "services/gateway/call_context.h"
 #include "services/gateway/dependencies.h"
 #include "services/gateway/metrics.h"
+#include "services/common/record_labels.h"
 #include "services/records/records_store.h"
 
 namespace kinex::gateway {
@@ -60,6 +61,23 @@ class Gateway {
   // may write which fields).
   absl::StatusOr<kinex::exchange::v1::PublishRecordResponse> PublishRecord(
       const CallContext& call, const kinex::exchange::v1::PublishRecordRequest& request);
+
+  // The caller's own current part with its etag (records.GetPart).
+  absl::StatusOr<kinex::exchange::v1::GetMyPartResponse> GetMyPart(
+      const CallContext& call, const kinex::exchange::v1::GetMyPartRequest& request);
+
+  // The links on the calling LA's children (records.ListLinks).
+  absl::StatusOr<kinex::exchange::v1::ListLinkClaimsResponse> ListLinkClaims(
+      const CallContext& call, const kinex::exchange::v1::ListLinkClaimsRequest& request);
+
+  // The responsible LA confirms or rejects a link (records.DecideLink).
+  absl::StatusOr<kinex::exchange::v1::DecideLinkClaimResponse> DecideLinkClaim(
+      const CallContext& call, const kinex::exchange::v1::DecideLinkClaimRequest& request);
+
+  // The responsible LA hands the child to another LA.
+  absl::StatusOr<kinex::exchange::v1::TransferResponsibilityResponse> TransferResponsibility(
+      const CallContext& call,
+      const kinex::exchange::v1::TransferResponsibilityRequest& request);
 
   // What the caller may see of one child for a purpose, with its receipt.
   absl::StatusOr<kinex::exchange::v1::GetChildRecordResponse> GetChildRecord(
@@ -92,10 +110,6 @@ class Gateway {
 // Checks a purpose value: a known, specified Purpose. INVALID_ARGUMENT
 // naming the field and value.
 absl::Status ValidatePurpose(int purpose, absl::string_view field);
-
-// The leaf paths that carry data in `record`, sorted and unique
-// ("education.attendance_sessions.code"): what was actually disclosed.
-std::vector<std::string> PresentLeafPaths(const kinex::record::v1::ChildRecord& record);
 
 // The policy's view of a child: scope links, and looked-after status from
 // the legal-status episode current at `now`.

@@ -23,6 +23,11 @@ Metrics::Metrics()
       break_glass_(prometheus::BuildCounter()
                        .Name("kinex_break_glass_total")
                        .Help("Break-glass disclosures by caller agency kind")
+                       .Register(*registry_)),
+      link_claims_(prometheus::BuildCounter()
+                       .Name("kinex_link_claims_total")
+                       .Help("New claimed links (first parts awaiting the responsible LA's "
+                             "confirmation) by claiming agency")
                        .Register(*registry_)) {}
 
 void Metrics::RecordRequest(absl::string_view method, absl::string_view code,
@@ -46,6 +51,12 @@ void Metrics::RecordAuditAppend(absl::Duration latency) {
 
 void Metrics::RecordBreakGlass(absl::string_view agency_kind) {
   break_glass_.Add({{"agency_kind", std::string(agency_kind)}}).Increment();
+}
+
+void Metrics::RecordLinkClaim(absl::string_view agency_kind, absl::string_view agency_code) {
+  link_claims_
+      .Add({{"agency_kind", std::string(agency_kind)}, {"agency_code", std::string(agency_code)}})
+      .Increment();
 }
 
 std::string Metrics::Text() const {

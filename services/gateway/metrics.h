@@ -38,6 +38,12 @@ class Metrics {
   void RecordAuditAppend(absl::Duration latency);
   // Counts a break-glass disclosure: kinex_break_glass_total{agency_kind}.
   void RecordBreakGlass(absl::string_view agency_kind);
+  // Counts a new claimed link (an agency's first part about a child that
+  // the responsible LA has not confirmed):
+  // kinex_link_claims_total{agency_kind, agency_code}. Agency codes are not
+  // child data; a sudden rise for one agency is the alert
+  // (helm/kinex/alerts: KinexUnusualLinkClaims).
+  void RecordLinkClaim(absl::string_view agency_kind, absl::string_view agency_code);
 
   // The registry, for tests and for serving.
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -54,6 +60,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Family<prometheus::Histogram>& audit_append_;
   prometheus::Family<prometheus::Counter>& break_glass_;
+  prometheus::Family<prometheus::Counter>& link_claims_;
 };
 
 }  // namespace kinex::gateway

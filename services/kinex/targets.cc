@@ -40,11 +40,15 @@ struct GatewayParts {
   std::unique_ptr<gateway::ConsentFront> consent_front;
   std::unique_ptr<prometheus::Exposer> exposer;
 
-  GatewayParts(const KinexConfig& config, const Clock& clock)
+  // `engine` is the policy set whose declared roles the edge admits.
+  GatewayParts(const KinexConfig& config, const Clock& clock,
+               std::shared_ptr<const policy::PolicyEngine> engine)
       : limiter({config.gateway().rate_limit_per_agency(),
                  static_cast<double>(config.gateway().rate_limit_burst())},
                 clock),
-        edge(limiter, metrics, config.trust_domain(), std::cerr) {}
+        edge(limiter, metrics, config.trust_domain(), std::cerr,
+             {.declared_roles = gateway::PolicyDeclaredRoles(std::move(engine)),
+              .max_in_flight_per_agency = config.gateway().max_in_flight_per_agency()}) {}
 };
 
 gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {
@@ -84,34 +88,39 @@ absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config,
 
 // --target=all: every service in this process, calls in process.
 struct AllParts {
+  AuditTarget audit;  // before records and consent, which append to it
   RecordsTarget records;
   policy::PolicyTarget policy;
   std::unique_ptr<gateway::PolicyConsentAuthorizer> consent_authorizer;
   ConsentTarget consent;
-  AuditTarget audit;
   std::unique_ptr<GatewayParts> gateway;
+  std::unique_ptr<gateway::AuditFront> audit_front;
 };
 
 absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) {
   auto parts = std::make_shared<AllParts>();
-  KINEX_ASSIGN_OR_RETURN(parts->records, MakeRecordsTarget(config, clock));
+  KINEX_ASSIGN_OR_RETURN(parts->audit, MakeAuditTarget(config, clock));
+  KINEX_ASSIGN_OR_RETURN(parts->records, MakeRecordsTarget(config, clock, *parts->audit.log));
   KINEX_ASSIGN_OR_RETURN(parts->policy, policy::MakePolicyTarget(config, clock));
   parts->consent_authorizer = std::make_unique<gateway::PolicyConsentAuthorizer>(*parts->policy.engine);
   KINEX_ASSIGN_OR_RETURN(parts->consent,
                          MakeConsentTarget(config, clock,
                                            {.records = parts->records.core.get(),
-                                            .authorizer = parts->consent_authorizer.get()}));
-  KINEX_ASSIGN_OR_RETURN(parts->audit, MakeAuditTarget(config, clock));
+                                            .authorizer = parts->consent_authorizer.get(),
+                                            .audit = parts->audit.log.get()}));
   Targets t;
-  parts->gateway = std::make_unique<GatewayParts>(config, clock);
+  parts->gateway = std::make_unique<GatewayParts>(config, clock, parts->policy.engine);
   parts->gateway->decider = std::make_unique<gateway::LocalPolicyDecider>(*parts->policy.engine);
   KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records.core,
                                    *parts->consent.core, *parts->audit.log, *parts->policy.engine));
-  // One port serves everything: the public APIs above, plus the services'
-  // own adapters, which admit only their proper callers (Policy and Records
-  // Kinex services; Audit queries auditors). The consent service's internal
-  // adapter is not registered: its name is taken by the public front.
-  t.services.push_back(parts->audit.grpc_service.get());
+  // One port serves everything: the public APIs above (auditors query the
+  // log through the gateway's AuditFront, as in microservices mode), plus
+  // the Policy and Records adapters, which admit only the Kinex services
+  // the service ACL lists. The consent and audit services' own adapters are
+  // not registered: their names are taken by the public fronts.
+  parts->audit_front = std::make_unique<gateway::AuditFront>(
+      gateway::LocalAuditReads(*parts->audit.log), parts->gateway->edge);
+  t.services.push_back(parts->audit_front.get());
   t.service_names.push_back("kinex.audit.v1.Audit");
   t.services.push_back(parts->policy.grpc_service.get());
   t.service_names.push_back("kinex.policy.v1.Policy");
@@ -165,7 +174,7 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   parts->records = std::make_unique<records::RecordsGrpcClient>(records_ch);
   parts->consent = std::make_unique<consent::ConsentGrpcClient>(consent_ch);
   parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
-  parts->gateway = std::make_unique<GatewayParts>(config, clock);
+  parts->gateway = std::make_unique<GatewayParts>(config, clock, parts->engine);
   parts->gateway->decider = std::make_unique<gateway::RemotePolicyDecider>(policy_ch);
   Targets t;
   KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records,
@@ -180,9 +189,15 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   return t;
 }
 
+struct RecordsOnlyParts {
+  std::unique_ptr<audit::AuditSink> audit;  // record writes are audited
+  RecordsTarget records;
+};
+
 struct ConsentOnlyParts {
   std::shared_ptr<policy::PolicyEngine> engine;
   std::unique_ptr<gateway::PolicyConsentAuthorizer> authorizer;
+  std::unique_ptr<audit::AuditSink> audit;  // consent writes are audited
   ConsentTarget consent;
 };
 
@@ -193,9 +208,16 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
   if (target == "all") return BuildAll(config, clock);
   if (target == "gateway") return BuildGateway(config, clock);
   if (target == "records") {
-    KINEX_ASSIGN_OR_RETURN(RecordsTarget r, MakeRecordsTarget(config, clock));
-    grpc::Service* s = r.grpc_service.get();
-    return Single(std::move(r), s, "kinex.records.v1.Records");
+    // Every write is an audit event, appended to the audit service.
+    auto parts = std::make_shared<RecordsOnlyParts>();
+    KINEX_ASSIGN_OR_RETURN(auto audit_ch, Upstream(config, config.upstream().audit()));
+    parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
+    KINEX_ASSIGN_OR_RETURN(parts->records, MakeRecordsTarget(config, clock, *parts->audit));
+    Targets t;
+    t.services.push_back(parts->records.grpc_service.get());
+    t.service_names.push_back("kinex.records.v1.Records");
+    t.owned = std::move(parts);
+    return t;
   }
   if (target == "audit") {
     KINEX_ASSIGN_OR_RETURN(AuditTarget a, MakeAuditTarget(config, clock));
@@ -217,8 +239,11 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
     KINEX_ASSIGN_OR_RETURN(parts->engine, policy::PolicyEngine::Create(
                                               {.policy_dir = config.policy().policy_dir()}));
     parts->authorizer = std::make_unique<gateway::PolicyConsentAuthorizer>(*parts->engine);
+    KINEX_ASSIGN_OR_RETURN(auto audit_ch, Upstream(config, config.upstream().audit()));
+    parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
     KINEX_ASSIGN_OR_RETURN(parts->consent,
-                           MakeConsentTarget(config, clock, {.authorizer = parts->authorizer.get()}));
+                           MakeConsentTarget(config, clock, {.authorizer = parts->authorizer.get(),
+                                                             .audit = parts->audit.get()}));
     Targets t;
     t.services.push_back(parts->consent.grpc_service.get());
     t.service_names.push_back("kinex.consent.v1.Consent");

@@ -129,10 +129,83 @@ class FakeTxn final : public RecordsTxn {
     return out;
   }
 
+  absl::StatusOr<std::optional<std::string>> ResponsibleLa(
+      const std::string& kinex_id) override {
+    auto it = s_.responsible_la.find(kinex_id);
+    if (it == s_.responsible_la.end()) return std::nullopt;
+    return it->second;
+  }
+
+  absl::Status SetResponsibleLa(const std::string& kinex_id, const std::string& la_code,
+                                absl::Time) override {
+    if (!s_.children.count(kinex_id)) {
+      return absl::AbortedError("concurrent update; retry (no such child)");
+    }
+    s_.responsible_la[kinex_id] = la_code;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<StoredLink>> Links(const std::string& kinex_id) override {
+    std::vector<StoredLink> out;
+    for (auto it = s_.agency_links.lower_bound({kinex_id, 0, ""});
+         it != s_.agency_links.end() && std::get<0>(it->first) == kinex_id; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  absl::Status PutLink(const StoredLink& link) override {
+    if (!s_.children.count(link.kinex_id)) {
+      return absl::AbortedError("concurrent update; retry (no such child)");
+    }
+    s_.agency_links[{link.kinex_id, link.agency_kind, link.agency_code}] = link;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<StoredLink>> LinksOfLa(const std::string& la_code, int state,
+                                                    const std::string& after_kinex_id,
+                                                    int after_kind,
+                                                    const std::string& after_code,
+                                                    int limit) override {
+    std::vector<StoredLink> out;
+    for (auto it = s_.agency_links.upper_bound({after_kinex_id, after_kind, after_code});
+         it != s_.agency_links.end() && static_cast<int>(out.size()) < limit; ++it) {
+      const StoredLink& l = it->second;
+      auto la = s_.responsible_la.find(l.kinex_id);
+      if (la == s_.responsible_la.end() || la->second != la_code) continue;
+      if (state != 0 && static_cast<int>(l.state) != state) continue;
+      out.push_back(l);
+    }
+    return out;
+  }
+
+  absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) override {
+    s_.outbox.push_back(event);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<PendingAuditEvent>> PendingAuditEvents(int limit) override {
+    std::vector<PendingAuditEvent> out;
+    for (const PendingAuditEvent& e : s_.outbox) {
+      if (static_cast<int>(out.size()) >= limit) break;
+      out.push_back(e);
+    }
+    return out;
+  }
+
+  absl::Status DeletePendingAuditEvent(const std::string& id) override {
+    std::erase_if(s_.outbox, [&](const PendingAuditEvent& e) { return e.id == id; });
+    return absl::OkStatus();
+  }
+
   absl::Status BulkLoad(const std::vector<BulkChild>& children,
                         absl::Time create_time) override {
     for (const BulkChild& c : children) {
       KINEX_RETURN_IF_ERROR(CreateChild(c.kinex_id, create_time));
+      if (!c.responsible_la.empty()) {
+        KINEX_RETURN_IF_ERROR(SetResponsibleLa(c.kinex_id, c.responsible_la, create_time));
+      }
+      for (const StoredLink& l : c.agency_links) KINEX_RETURN_IF_ERROR(PutLink(l));
       for (const auto& [kind, value] : c.identifiers) {
         KINEX_RETURN_IF_ERROR(AddIdentifier(kind, value, c.kinex_id));
       }
@@ -154,6 +227,10 @@ absl::Status FakeRecordsStorage::Transact(
     FakeTxn txn(s);
     return fn(txn);
   });
+}
+
+size_t FakeRecordsStorage::PendingAuditEventCount() const {
+  return state_.Read([](const State& s) { return s.outbox.size(); });
 }
 
 size_t FakeRecordsStorage::ChildCount() const {

@@ -36,7 +36,14 @@ class FakeRecordsStorage final : public RecordsStorage {
     // (kinex id, owner kind, owner code) -> versions, oldest first.
     std::map<std::tuple<std::string, int, std::string>, std::vector<StoredPart>> parts;
     std::set<std::tuple<int, std::string, std::string>> links;  // (kind, code, id)
+    std::map<std::string, std::string> responsible_la;          // kinex id -> LA code
+    // (kinex id, agency kind, agency code) -> link.
+    std::map<std::tuple<std::string, int, std::string>, StoredLink> agency_links;
+    std::vector<PendingAuditEvent> outbox;  // oldest first
   };
+
+  // Number of audit events waiting in the outbox (for tests).
+  size_t PendingAuditEventCount() const;
 
  private:
   CopyOnWriteState<State> state_;

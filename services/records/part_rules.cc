@@ -208,27 +208,4 @@ absl::StatusOr<std::vector<Identifier>> PartIdentifiers(
   return out;
 }
 
-std::vector<ScopeLink> ScopeLinksOf(const kinex::record::v1::ChildRecord& record) {
-  using kinex::common::v1::AgencyKind;
-  std::vector<ScopeLink> out;
-  const auto& s = record.scope();
-  if (!s.responsible_la_code().empty()) {
-    out.push_back({AgencyKind::LOCAL_AUTHORITY, s.responsible_la_code()});
-  }
-  if (!s.current_school_urn().empty()) {
-    out.push_back({AgencyKind::SCHOOL, s.current_school_urn()});
-  }
-  if (!s.registered_gp_ods_code().empty()) {
-    out.push_back({AgencyKind::HEALTH, s.registered_gp_ods_code()});
-  }
-  for (const std::string& ods : s.health_provider_ods_codes()) {
-    ScopeLink link{AgencyKind::HEALTH, ods};
-    if (std::find(out.begin(), out.end(), link) == out.end()) out.push_back(link);
-  }
-  if (!s.police_force_code().empty()) {
-    out.push_back({AgencyKind::POLICE, s.police_force_code()});
-  }
-  return out;
-}
-
 }  // namespace kinex::records

@@ -65,10 +65,6 @@ bool LooksLikeKinexId(const std::string& id);
 absl::StatusOr<std::vector<Identifier>> PartIdentifiers(
     kinex::record::v1::ChildRecord& part, const std::string& publisher_code);
 
-// The scope links of an assembled record: LOCAL_AUTHORITY/responsible LA,
-// SCHOOL/current school, HEALTH/GP and providers, POLICE/force.
-std::vector<ScopeLink> ScopeLinksOf(const kinex::record::v1::ChildRecord& record);
-
 }  // namespace kinex::records
 
 #endif  // KINEX_SERVICES_RECORDS_PART_RULES_H_

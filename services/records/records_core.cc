@@ -5,17 +5,22 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/identifiers.h"
 #include "services/common/identity.h"
+#include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
 #include "services/records/part_rules.h"
 
@@ -24,16 +29,39 @@ namespace {
 
 using kinex::common::v1::AgencyKind;
 using kinex::record::v1::ChildRecord;
+namespace av1 = kinex::audit::v1;
+namespace rec = kinex::record::v1;
 namespace rv1 = kinex::records::v1;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 constexpr size_t kMaxActorLength = 256;
-// Owner kinds in assembly order (their fields are disjoint, so the order
-// only matters for determinism).
-constexpr AgencyKind kOwnerKinds[] = {
-    AgencyKind::LOCAL_AUTHORITY, AgencyKind::VIRTUAL_SCHOOL, AgencyKind::SCHOOL,
-    AgencyKind::HEALTH, AgencyKind::POLICE};
+constexpr size_t kMaxRequestIdLength = 128;
+constexpr size_t kMaxTransferReason = 2000;
+constexpr int kDrainBatch = 64;
+// The LA roles that decide relationships (policy/roles.textproto declares
+// them): a social worker or team manager confirms or rejects an agency's
+// link; only a team manager hands a child to another LA. An independent
+// reviewing officer, independent of the case line, does neither.
+constexpr char kSocialWorker[] = "social-worker";
+constexpr char kTeamManager[] = "team-manager";
+
+// The one answer to every publish that finds no child the publisher may
+// write to: no child, another LA's child, a wrong date of birth, a rejected
+// link. A prober learns nothing from it; the audit event says which.
+absl::Status NoChildToPublish(const std::string& request_id) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      "no child you may publish to matches this request (request id ", request_id, ")"));
+}
+
+// The one answer of the LA-only operations for a child the caller is not
+// responsible for, or that does not exist.
+absl::Status NotResponsible(const std::string& request_id) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      "no child you are the responsible local authority for matches this reference "
+      "(request id ",
+      request_id, ")"));
+}
 
 absl::StatusOr<int> PageSize(int32_t requested) {
   if (requested < 0) {
@@ -45,8 +73,11 @@ absl::StatusOr<int> PageSize(int32_t requested) {
 }
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
-  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-      absl::ToUnixMicros(t));
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+std::string AgencyName(int kind, const std::string& code) {
+  return absl::StrCat(AgencyKindSlug(static_cast<AgencyKind>(kind)), "/", code);
 }
 
 rv1::PartVersion VersionInfo(const StoredPart& p) {
@@ -61,47 +92,129 @@ rv1::PartVersion VersionInfo(const StoredPart& p) {
   return v;
 }
 
-// The latest part of every owner kind, in kOwnerKinds order.
-std::vector<const StoredPart*> LatestPerOwnerKind(const std::vector<StoredPart>& parts) {
-  std::vector<const StoredPart*> out;
-  for (AgencyKind kind : kOwnerKinds) {
-    const StoredPart* best = nullptr;
-    for (const StoredPart& p : parts) {
-      if (p.owner_kind != kind) continue;
-      if (best == nullptr ||
-          std::tie(p.publish_time, p.owner_code) >
-              std::tie(best->publish_time, best->owner_code)) {
-        best = &p;
-      }
-    }
-    if (best != nullptr) out.push_back(best);
-  }
+rec::AgencyLink LinkInfo(const StoredLink& l) {
+  rec::AgencyLink out;
+  out.set_kinex_id(l.kinex_id);
+  out.mutable_agency()->set_agency_kind(static_cast<AgencyKind>(l.agency_kind));
+  out.mutable_agency()->set_agency_code(l.agency_code);
+  out.set_state(static_cast<rec::LinkState>(l.state));
+  *out.mutable_update_time() = ToProto(l.update_time);
+  out.set_updated_by(l.updated_by);
   return out;
 }
 
-absl::StatusOr<ChildRecord> Assemble(const std::string& kinex_id,
-                                     const std::vector<const StoredPart*>& parts) {
-  ChildRecord record;
-  for (const StoredPart* p : parts) {
-    // Parsing into the record merges, exactly as MergeFrom would, without
-    // building each part on its own first.
-    if (!record.MergeFromString(p->payload)) {
-      return absl::DataLossError("stored record part does not parse");
+absl::Status ValidateRequestId(const std::string& id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id: required, 1-", kMaxRequestIdLength, " characters"));
+  }
+  for (unsigned char c : id) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError("request_id: printable ASCII only");
     }
   }
-  record.mutable_identity()->set_kinex_id(kinex_id);
-  return record;
+  return absl::OkStatus();
 }
 
-// Resolves a ChildRef inside a transaction: NOT_FOUND naming the identifier
-// kind, never its value.
-absl::StatusOr<std::string> Resolve(RecordsTxn& txn, const Identifier& id) {
+absl::Status ValidateActor(const std::string& actor) {
+  if (actor.size() > kMaxActorLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "actor: at most ", kMaxActorLength, " characters (got ", actor.size(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// The agency identity behind a write: INVALID_ARGUMENT for a malformed
+// principal (a Kinex bug, never an agency's), PERMISSION_DENIED for a
+// service or auditor.
+absl::StatusOr<SpiffeId> Publisher(const std::string& principal,
+                                   const std::string& trust_domain) {
+  absl::StatusOr<SpiffeId> who = ParseSpiffeId(principal, trust_domain);
+  if (!who.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("principal: ", who.status().message()));
+  }
+  return *who;
+}
+
+bool IsAgency(const SpiffeId& who) {
+  return !who.is_service && who.agency_kind != AgencyKind::AUDITOR &&
+         who.agency_kind != AgencyKind::AGENCY_KIND_UNSPECIFIED;
+}
+
+// The fields every event of a write carries.
+av1::AuditEvent BaseEvent(const SpiffeId& who, const std::string& actor,
+                          const std::string& request_id, absl::string_view method) {
+  av1::AuditEvent e;
+  e.set_request_id(request_id);
+  e.set_principal(who.uri);
+  e.set_agency_kind(who.agency_kind);
+  e.set_agency_code(who.agency_code);
+  e.set_actor(actor);
+  e.set_method(std::string(method));
+  return e;
+}
+
+void AddChildRef(av1::AuditEvent& e, const kinex::common::v1::ChildRef& ref) {
+  if (ref.id_case() == kinex::common::v1::ChildRef::ID_NOT_SET) return;
+  for (const auto& have : e.children()) {
+    if (have.SerializeAsString() == ref.SerializeAsString()) return;
+  }
+  *e.add_children() = ref;
+}
+
+void AddKinexId(av1::AuditEvent& e, const std::string& kinex_id) {
+  kinex::common::v1::ChildRef ref;
+  ref.set_kinex_id(kinex_id);
+  AddChildRef(e, ref);
+}
+
+// The identifiers a part carries, as ChildRefs for the audit event (the log
+// pseudonymises them), so a write is findable by any of them.
+void AddPartIdentifiers(av1::AuditEvent& e, const ChildRecord& part,
+                        const std::string& publisher_code) {
+  const rec::Identity& id = part.identity();
+  kinex::common::v1::ChildRef ref;
+  if (!id.nhs_number().empty()) {
+    ref.set_nhs_number(NormalizeNhsNumber(id.nhs_number()));
+    AddChildRef(e, ref);
+  }
+  if (!id.upn().empty()) {
+    ref.set_upn(id.upn());
+    AddChildRef(e, ref);
+  }
+  if (!id.la_child_id().empty()) {
+    ref.mutable_la_child_id()->set_la_code(publisher_code);
+    ref.mutable_la_child_id()->set_id(id.la_child_id());
+    AddChildRef(e, ref);
+  }
+}
+
+// Queues `event` in the outbox, in the caller's transaction.
+absl::Status QueueEvent(RecordsTxn& txn, av1::AuditEvent event, std::string& event_id) {
+  KINEX_ASSIGN_OR_RETURN(std::string id, RandomId("ev_"));
+  event.set_idempotency_key(absl::StrCat("records:", id));
+  PendingAuditEvent pending;
+  pending.id = id;
+  if (!event.SerializeToString(&pending.event)) {
+    return absl::InternalError("audit event does not serialize");
+  }
+  event_id = id;
+  return txn.AddPendingAuditEvent(pending);
+}
+
+// Resolves a ChildRef inside a transaction; nullopt when nothing matches.
+absl::StatusOr<std::optional<std::string>> Find(RecordsTxn& txn, const Identifier& id) {
   if (id.is_kinex_id) {
     KINEX_ASSIGN_OR_RETURN(bool exists, txn.ChildExists(id.value));
-    if (!exists) return absl::NotFoundError(absl::StrCat("no child matches ", id.label));
+    if (!exists) return std::nullopt;
     return id.value;
   }
-  KINEX_ASSIGN_OR_RETURN(std::optional<std::string> found, txn.FindChild(id.kind, id.value));
+  return txn.FindChild(id.kind, id.value);
+}
+
+// Resolves for readers: NOT_FOUND naming the identifier kind, never its value.
+absl::StatusOr<std::string> Resolve(RecordsTxn& txn, const Identifier& id) {
+  KINEX_ASSIGN_OR_RETURN(std::optional<std::string> found, Find(txn, id));
   if (!found.has_value()) {
     return absl::NotFoundError(absl::StrCat("no child matches ", id.label));
   }
@@ -109,8 +222,7 @@ absl::StatusOr<std::string> Resolve(RecordsTxn& txn, const Identifier& id) {
 }
 
 // "(child 1: child.upn, part.identity.upn; child 2: part.identity.nhs_number)"
-std::string DescribeConflict(
-    const std::vector<std::pair<std::string, std::string>>& matches) {
+std::string DescribeConflict(const std::vector<std::pair<std::string, std::string>>& matches) {
   std::vector<std::string> order;
   std::map<std::string, std::vector<std::string>> labels;
   for (const auto& [label, kid] : matches) {
@@ -119,12 +231,251 @@ std::string DescribeConflict(
   }
   std::vector<std::string> groups;
   for (size_t i = 0; i < order.size(); ++i) {
-    groups.push_back(absl::StrCat("child ", i + 1, ": ",
-                                  absl::StrJoin(labels[order[i]], ", ")));
+    groups.push_back(
+        absl::StrCat("child ", i + 1, ": ", absl::StrJoin(labels[order[i]], ", ")));
   }
-  return absl::StrCat("identifiers match ", order.size(),
-                      " different children (", absl::StrJoin(groups, "; "),
-                      "); nothing was stored");
+  return absl::StrCat("identifiers match ", order.size(), " different children (",
+                      absl::StrJoin(groups, "; "), "); nothing was stored");
+}
+
+// Everything the rules need about one child, read in one transaction.
+struct ChildView {
+  std::string kinex_id;
+  std::string responsible_la;  // "" for a child from before responsibility
+  std::vector<StoredLink> links;
+  std::vector<StoredPart> parts;  // the latest version of every agency's part
+};
+
+absl::StatusOr<ChildView> LoadView(RecordsTxn& txn, const std::string& kinex_id) {
+  ChildView v;
+  v.kinex_id = kinex_id;
+  KINEX_ASSIGN_OR_RETURN(std::optional<std::string> la, txn.ResponsibleLa(kinex_id));
+  v.responsible_la = la.value_or("");
+  KINEX_ASSIGN_OR_RETURN(v.links, txn.Links(kinex_id));
+  KINEX_ASSIGN_OR_RETURN(v.parts, txn.LatestParts(kinex_id));
+  return v;
+}
+
+const StoredLink* LinkOf(const ChildView& v, int kind, const std::string& code) {
+  for (const StoredLink& l : v.links) {
+    if (l.agency_kind == kind && l.agency_code == code) return &l;
+  }
+  return nullptr;
+}
+
+// The parts a reader's record is assembled from, oldest publish first (so a
+// singular field two agencies set takes the latest): the responsible LA's
+// (or, after a transfer and until the new LA publishes, the latest LA
+// part), its virtual school's, and every confirmed agency's.
+std::vector<const StoredPart*> TrustedParts(const ChildView& v) {
+  std::vector<const StoredPart*> out;
+  const StoredPart* responsible = nullptr;
+  const StoredPart* latest_la = nullptr;
+  for (const StoredPart& p : v.parts) {
+    switch (p.owner_kind) {
+      case AgencyKind::LOCAL_AUTHORITY:
+        if (p.owner_code == v.responsible_la) responsible = &p;
+        if (latest_la == nullptr || p.publish_time > latest_la->publish_time) latest_la = &p;
+        break;
+      case AgencyKind::VIRTUAL_SCHOOL:
+        if (!v.responsible_la.empty() && p.owner_code == v.responsible_la) out.push_back(&p);
+        break;
+      default: {
+        const StoredLink* link = LinkOf(v, p.owner_kind, p.owner_code);
+        if (link != nullptr && link->state == LinkState::kConfirmed) out.push_back(&p);
+      }
+    }
+  }
+  if (responsible != nullptr) {
+    out.push_back(responsible);
+  } else if (latest_la != nullptr && !v.responsible_la.empty()) {
+    out.push_back(latest_la);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const StoredPart* a, const StoredPart* b) {
+    return std::tie(a->publish_time, a->owner_kind, a->owner_code) <
+           std::tie(b->publish_time, b->owner_kind, b->owner_code);
+  });
+  return out;
+}
+
+std::tuple<int, int, int> Ymd(const rec::Date& d) { return {d.year(), d.month(), d.day()}; }
+
+// The school the child is on the roll of today: among confirmed schools'
+// enrolments (each school publishes only its own), the latest entry still
+// open; a confirmed school that published no enrolment rows at all but
+// names itself in scope.current_school_urn counts from its publish.
+std::string CurrentSchool(const ChildRecord& merged, const ChildView& v,
+                          std::tuple<int, int, int> today) {
+  std::string best;
+  std::tuple<int, int, int> best_entry{0, 0, 0};
+  std::set<std::string> with_rows;
+  for (const rec::SchoolEnrolment& e : merged.education().enrolments()) {
+    with_rows.insert(e.urn());
+    const bool started = !e.has_entry_date() || Ymd(e.entry_date()) <= today;
+    const bool left = e.has_leaving_date() && Ymd(e.leaving_date()) < today;
+    if (!started || left) continue;
+    const std::tuple<int, int, int> entry =
+        e.has_entry_date() ? Ymd(e.entry_date()) : std::tuple<int, int, int>{0, 0, 0};
+    if (best.empty() || entry >= best_entry) {
+      best = e.urn();
+      best_entry = entry;
+    }
+  }
+  if (!best.empty()) return best;
+  const std::string& named = merged.scope().current_school_urn();
+  if (!named.empty() && !with_rows.count(named)) {
+    const StoredLink* link = LinkOf(v, AgencyKind::SCHOOL, named);
+    if (link != nullptr && link->state == LinkState::kConfirmed) return named;
+  }
+  return "";
+}
+
+// The assembled record a reader gets, its scope derived (never a claim).
+absl::StatusOr<ChildRecord> Assemble(const ChildView& v, absl::Time now,
+                                     std::vector<const StoredPart*>* used = nullptr) {
+  ChildRecord record;
+  std::vector<const StoredPart*> parts = TrustedParts(v);
+  for (const StoredPart* p : parts) {
+    // Parsing into the record merges, exactly as MergeFrom would.
+    if (!record.MergeFromString(p->payload)) {
+      return absl::DataLossError("stored record part does not parse");
+    }
+  }
+  const absl::CivilDay day = absl::ToCivilDay(now, absl::UTCTimeZone());
+  const std::tuple<int, int, int> today{static_cast<int>(day.year()), day.month(),
+                                        day.day()};
+  rec::ScopeLinks* scope = record.mutable_scope();
+  scope->set_responsible_la_code(v.responsible_la);
+  scope->set_current_school_urn(CurrentSchool(record, v, today));
+  // Health providers: each confirmed provider names only itself; keep one
+  // of each.
+  std::vector<std::string> providers(scope->health_provider_ods_codes().begin(),
+                                     scope->health_provider_ods_codes().end());
+  std::sort(providers.begin(), providers.end());
+  providers.erase(std::unique(providers.begin(), providers.end()), providers.end());
+  scope->clear_health_provider_ods_codes();
+  for (const std::string& p : providers) scope->add_health_provider_ods_codes(p);
+  if (scope->ByteSizeLong() == 0) record.clear_scope();
+  record.mutable_identity()->set_kinex_id(v.kinex_id);
+  if (used != nullptr) *used = std::move(parts);
+  return record;
+}
+
+// The scope index ListChildren pages through: the responsible LA and every
+// confirmed agency. A superset of the derived scope (a school the child has
+// left stays indexed); the gateway decides each child by its derived scope.
+std::vector<ScopeLink> IndexLinks(const ChildView& v) {
+  std::vector<ScopeLink> out;
+  if (!v.responsible_la.empty()) out.push_back({AgencyKind::LOCAL_AUTHORITY, v.responsible_la});
+  for (const StoredLink& l : v.links) {
+    if (l.state == LinkState::kConfirmed) out.push_back({l.agency_kind, l.agency_code});
+  }
+  return out;
+}
+
+bool NamedBy(const ChildRecord& la_part, int kind, const std::string& code) {
+  for (const rec::AgencyRef& a : la_part.named_agencies()) {
+    if (a.agency_kind() == kind && a.agency_code() == code) return true;
+  }
+  return false;
+}
+
+// "a <noun>" in messages about an agency kind.
+absl::string_view AgencyNoun(AgencyKind kind) {
+  switch (kind) {
+    case AgencyKind::LOCAL_AUTHORITY: return "local authority";
+    case AgencyKind::VIRTUAL_SCHOOL: return "virtual school";
+    case AgencyKind::SCHOOL: return "school";
+    case AgencyKind::HEALTH: return "health provider";
+    case AgencyKind::POLICE: return "police force";
+    default: return AgencyKindSlug(kind);
+  }
+}
+
+// A publisher may name only itself in scope links and in the source
+// columns of its rows; an empty source column is filled with its own code,
+// so every row carries the agency that recorded it.
+absl::Status CheckSelfReferences(ChildRecord& part, const SpiffeId& who) {
+  const std::string& own = who.agency_code;
+  auto self_only = [&](const std::string& value, absl::string_view path) -> absl::Status {
+    if (value.empty() || value == own) return absl::OkStatus();
+    return absl::PermissionDeniedError(absl::StrCat(
+        "part.", path, ": a ", AgencyNoun(who.agency_kind),
+        " may name only itself (the code in its certificate)"));
+  };
+  rec::ScopeLinks* scope = part.mutable_scope();
+  switch (who.agency_kind) {
+    case AgencyKind::LOCAL_AUTHORITY:
+      KINEX_RETURN_IF_ERROR(self_only(scope->responsible_la_code(), "scope.responsible_la_code"));
+      for (const rec::AgencyRef& a : part.named_agencies()) {
+        if (a.agency_kind() != AgencyKind::SCHOOL && a.agency_kind() != AgencyKind::HEALTH &&
+            a.agency_kind() != AgencyKind::POLICE) {
+          return absl::InvalidArgumentError(
+              "part.named_agencies.agency_kind: only school, health or police agencies "
+              "are named");
+        }
+      }
+      break;
+    case AgencyKind::SCHOOL: {
+      KINEX_RETURN_IF_ERROR(self_only(scope->current_school_urn(), "scope.current_school_urn"));
+      rec::Education* ed = part.mutable_education();
+      for (auto& e : *ed->mutable_enrolments()) {
+        KINEX_RETURN_IF_ERROR(self_only(e.urn(), "education.enrolments.urn"));
+        e.set_urn(own);
+      }
+      for (auto& s : *ed->mutable_attendance_sessions()) {
+        KINEX_RETURN_IF_ERROR(self_only(s.school_urn(), "education.attendance_sessions.school_urn"));
+        s.set_school_urn(own);
+      }
+      for (auto& x : *ed->mutable_exclusions()) {
+        KINEX_RETURN_IF_ERROR(self_only(x.school_urn(), "education.exclusions.school_urn"));
+        x.set_school_urn(own);
+      }
+      for (auto& a : *ed->mutable_attainment()) {
+        KINEX_RETURN_IF_ERROR(self_only(a.school_urn(), "education.attainment.school_urn"));
+        a.set_school_urn(own);
+      }
+      if (ed->ByteSizeLong() == 0) part.clear_education();
+      break;
+    }
+    case AgencyKind::HEALTH:
+      KINEX_RETURN_IF_ERROR(
+          self_only(scope->registered_gp_ods_code(), "scope.registered_gp_ods_code"));
+      for (const std::string& ods : scope->health_provider_ods_codes()) {
+        KINEX_RETURN_IF_ERROR(self_only(ods, "scope.health_provider_ods_codes"));
+      }
+      break;
+    case AgencyKind::POLICE:
+      KINEX_RETURN_IF_ERROR(self_only(scope->police_force_code(), "scope.police_force_code"));
+      break;
+    default:
+      break;
+  }
+  if (scope->ByteSizeLong() == 0) part.clear_scope();
+  return absl::OkStatus();
+}
+
+// The child `ref` names, for an LA-only write: locked, loaded, and added
+// (by Kinex id) to the write's audit event. An unknown child and one `who`
+// is not responsible for get the same refusal.
+absl::StatusOr<ChildView> ResponsibleChild(RecordsTxn& txn,
+                                           const kinex::common::v1::ChildRef& ref,
+                                           const SpiffeId& who, const std::string& request_id,
+                                           av1::AuditEvent& about) {
+  KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(ref));
+  KINEX_ASSIGN_OR_RETURN(std::optional<std::string> kid, Find(txn, id));
+  if (!kid.has_value()) return NotResponsible(request_id);
+  AddKinexId(about, *kid);
+  KINEX_RETURN_IF_ERROR(txn.LockChild(*kid));
+  KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, *kid));
+  if (view.responsible_la != who.agency_code) return NotResponsible(request_id);
+  return view;
+}
+
+// The page token of ListLinks: bound to the LA and the state filter.
+std::string LinkToken(const std::string& la, int state, const StoredLink& last) {
+  return absl::StrCat("l:", la, ":", state, ":", last.kinex_id, ":", last.agency_kind, ":",
+                      last.agency_code);
 }
 
 }  // namespace
@@ -140,8 +491,7 @@ std::string PartEtag(const StoredPart& part) {
     // Unreachable in practice; an etag only needs to change per version.
     return absl::StrCat("v", part.version);
   }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), 12));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 12));
 }
 
 absl::StatusOr<std::unique_ptr<RecordsCore>> RecordsCore::Create(Options options) {
@@ -151,6 +501,10 @@ absl::StatusOr<std::unique_ptr<RecordsCore>> RecordsCore::Create(Options options
   if (options.clock == nullptr) {
     return absl::InvalidArgumentError("RecordsCore: clock is required");
   }
+  if (options.audit == nullptr) {
+    return absl::InvalidArgumentError(
+        "RecordsCore: audit is required (every write is an audit event)");
+  }
   if (options.max_part_bytes < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         "RecordsCore: max_part_bytes must be positive (got ", options.max_part_bytes, ")"));
@@ -158,126 +512,300 @@ absl::StatusOr<std::unique_ptr<RecordsCore>> RecordsCore::Create(Options options
   if (!options.new_kinex_id) {
     options.new_kinex_id = [] { return RandomId("kx_"); };
   }
-  return std::unique_ptr<RecordsCore>(new RecordsCore(std::move(options)));
+  auto core = std::unique_ptr<RecordsCore>(new RecordsCore(std::move(options)));
+  // Events a crash left behind; an unreachable log keeps them for later.
+  (void)core->DrainAuditOutbox();
+  return core;
 }
 
-absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(
-    const rv1::PutPartRequest& request) {
-  // Who publishes.
-  absl::StatusOr<SpiffeId> who = ParseSpiffeId(request.principal(), options_.trust_domain);
-  if (!who.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("principal: ", who.status().message()));
+absl::Status RecordsCore::DrainAuditOutbox() {
+  for (;;) {
+    std::vector<PendingAuditEvent> pending;
+    KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
+      KINEX_ASSIGN_OR_RETURN(pending, txn.PendingAuditEvents(kDrainBatch));
+      return absl::OkStatus();
+    }));
+    for (const PendingAuditEvent& p : pending) {
+      av1::AuditEvent event;
+      if (!event.ParseFromString(p.event)) {
+        return absl::DataLossError("audit outbox: a pending event does not parse");
+      }
+      KINEX_RETURN_IF_ERROR(options_.audit->Append(event).status());
+      KINEX_RETURN_IF_ERROR(options_.storage->Transact(
+          [&](RecordsTxn& txn) { return txn.DeletePendingAuditEvent(p.id); }));
+    }
+    if (static_cast<int>(pending.size()) < kDrainBatch) return absl::OkStatus();
   }
-  if (who->is_service || who->agency_kind == AgencyKind::AUDITOR ||
-      who->agency_kind == AgencyKind::AGENCY_KIND_UNSPECIFIED) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "principal ", who->uri, " may not publish record parts (only agencies that own fields do)"));
-  }
-  const std::string kind_slug(AgencyKindSlug(who->agency_kind));
-  if (request.actor().size() > kMaxActorLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "actor: at most ", kMaxActorLength, " characters (got ", request.actor().size(), ")"));
-  }
+}
 
-  // What is published.
-  const size_t size = request.part().ByteSizeLong();
-  if (static_cast<int64_t>(size) > options_.max_part_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("part: ", size, " bytes exceeds the maximum of ",
-                     options_.max_part_bytes, " (records.max_part_bytes)"));
+absl::Status RecordsCore::RunWrite(
+    const av1::AuditEvent& refused,
+    const std::function<absl::Status(RecordsTxn&, std::string&, av1::AuditEvent&)>& write) {
+  std::string event_id;
+  av1::AuditEvent event;
+  absl::Status status = options_.storage->Transact([&](RecordsTxn& txn) {
+    event_id.clear();
+    event = refused;
+    return write(txn, event_id, event);
+  });
+  if (!status.ok()) {
+    event.set_kind(av1::WRITE_REFUSED);
+    event.set_refusal(
+        absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));
+    absl::StatusOr<kinex::audit::AppendResult> logged = options_.audit->Append(event);
+    if (!logged.ok()) {
+      return absl::UnavailableError(
+          "the audit log could not record this refused write; nothing was stored");
+    }
+    return status;
   }
-  KINEX_RETURN_IF_ERROR(CheckKnownValues(request.part(), "part"));
-  if (!request.part().identity().kinex_id().empty()) {
-    return absl::InvalidArgumentError(
-        "part.identity.kinex_id: output only; name the child with child.kinex_id");
+  absl::Status drained = DrainAuditOutbox();
+  if (!drained.ok()) {
+    return absl::UnavailableError(
+        "the write is stored but its audit event is not in the audit log yet (it is kept "
+        "and logged as soon as the log answers); retry reading with GetMyPart later");
   }
-  std::vector<std::string> not_owned = FieldsNotOwnedBy(request.part(), who->agency_kind);
-  if (!not_owned.empty()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "fields not owned by ", kind_slug, ": ", absl::StrJoin(not_owned, ", ")));
-  }
-  ChildRecord part = request.part();
-  std::vector<Identifier> identifiers;
-  KINEX_ASSIGN_OR_RETURN(Identifier ref_id, IdentifierFromRef(request.child()));
-  identifiers.push_back(ref_id);
-  KINEX_ASSIGN_OR_RETURN(std::vector<Identifier> part_ids,
-                         PartIdentifiers(part, who->agency_code));
-  identifiers.insert(identifiers.end(), part_ids.begin(), part_ids.end());
+  return absl::OkStatus();
+}
 
-  StoredPart stored;
-  stored.owner_kind = who->agency_kind;
-  stored.owner_code = who->agency_code;
-  stored.publish_time = options_.clock->Now();
-  stored.principal = who->uri;
-  stored.actor = request.actor();
-  if (!part.SerializeToString(&stored.payload)) {
-    return absl::InternalError("part does not serialize");
-  }
+absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  KINEX_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  av1::AuditEvent refused =
+      BaseEvent(who, request.actor(), request.request_id(), "PublishRecord");
+  AddChildRef(refused, request.child());
+  AddPartIdentifiers(refused, request.part(), who.agency_code);
 
   rv1::PutPartResponse response;
-  KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](RecordsTxn& txn) -> absl::Status {
+  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
+                                              av1::AuditEvent& about) -> absl::Status {
     response.Clear();
-    // Match every identifier.
+    if (!IsAgency(who)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "principal ", who.uri,
+          " may not publish record parts (only agencies that own fields do)"));
+    }
+    const std::string kind_slug(AgencyKindSlug(who.agency_kind));
+    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+    if (request.child().id_case() == kinex::common::v1::ChildRef::ID_NOT_SET) {
+      return absl::InvalidArgumentError(
+          "child: one of kinex_id, nhs_number, upn or la_child_id is required");
+    }
+    if (!request.has_part()) {
+      return absl::InvalidArgumentError("record: required (the fields your agency publishes)");
+    }
+    const size_t size = request.part().ByteSizeLong();
+    if (static_cast<int64_t>(size) > options_.max_part_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("part: ", size, " bytes exceeds the maximum of ",
+                       options_.max_part_bytes, " (records.max_part_bytes)"));
+    }
+    KINEX_RETURN_IF_ERROR(CheckKnownValues(request.part(), "part"));
+    if (!request.part().identity().kinex_id().empty()) {
+      return absl::InvalidArgumentError(
+          "part.identity.kinex_id: output only; name the child with child.kinex_id");
+    }
+    std::vector<std::string> not_owned = FieldsNotOwnedBy(request.part(), who.agency_kind);
+    if (!not_owned.empty()) {
+      return absl::PermissionDeniedError(absl::StrCat("fields not owned by ", kind_slug, ": ",
+                                                      absl::StrJoin(not_owned, ", ")));
+    }
+    ChildRecord part = request.part();
+    KINEX_RETURN_IF_ERROR(CheckSelfReferences(part, who));
+    KINEX_ASSIGN_OR_RETURN(Identifier ref_id, IdentifierFromRef(request.child()));
+    std::vector<Identifier> identifiers = {ref_id};
+    KINEX_ASSIGN_OR_RETURN(std::vector<Identifier> part_ids,
+                           PartIdentifiers(part, who.agency_code));
+    identifiers.insert(identifiers.end(), part_ids.begin(), part_ids.end());
+
+    // Which children the identifiers name.
     std::vector<std::pair<std::string, std::string>> matches;  // label, kinex id
+    std::vector<std::string> children;
     for (const Identifier& id : identifiers) {
-      if (id.is_kinex_id) {
-        KINEX_ASSIGN_OR_RETURN(std::string kid, Resolve(txn, id));
-        matches.emplace_back(id.label, kid);
+      KINEX_ASSIGN_OR_RETURN(std::optional<std::string> kid, Find(txn, id));
+      if (!kid.has_value()) {
+        if (id.is_kinex_id) return NoChildToPublish(request.request_id());
         continue;
       }
-      KINEX_ASSIGN_OR_RETURN(std::optional<std::string> kid,
-                             txn.FindChild(id.kind, id.value));
-      if (kid.has_value()) matches.emplace_back(id.label, *kid);
-    }
-    std::string kinex_id;
-    for (const auto& [label, kid] : matches) {
-      if (kinex_id.empty()) {
-        kinex_id = kid;
-      } else if (kid != kinex_id) {
-        return absl::FailedPreconditionError(DescribeConflict(matches));
+      matches.emplace_back(id.label, *kid);
+      if (std::find(children.begin(), children.end(), *kid) == children.end()) {
+        children.push_back(*kid);
+        // A refusal stays findable by the child's Kinex id (pseudonymised).
+        AddKinexId(about, *kid);
       }
     }
-    if (kinex_id.empty()) {
+    const bool is_la = who.agency_kind == AgencyKind::LOCAL_AUTHORITY;
+    // Every child named must be one this publisher may write to: for an LA
+    // its own children; anyone else learns nothing about other children.
+    for (const std::string& kid : children) {
+      KINEX_ASSIGN_OR_RETURN(std::optional<std::string> la, txn.ResponsibleLa(kid));
+      if (is_la && la.value_or("") != who.agency_code) {
+        return NoChildToPublish(request.request_id());
+      }
+    }
+    if (children.size() > 1) {
+      if (!is_la) return NoChildToPublish(request.request_id());
+      return absl::FailedPreconditionError(DescribeConflict(matches));
+    }
+
+    const absl::Time now = options_.clock->Now();
+    std::string kinex_id;
+    if (children.empty()) {
+      // Only a local authority creates a child; it becomes responsible.
+      if (!is_la) return NoChildToPublish(request.request_id());
+      // ...and names it only by an LA child id of its own: another LA's id
+      // would squat that LA's namespace (it could then never create the
+      // child it means by that id).
+      if (!ref_id.is_kinex_id && ref_id.kind == IdentifierKind::kLaChildId &&
+          !absl::StartsWith(ref_id.value, absl::StrCat(who.agency_code, "/"))) {
+        return NoChildToPublish(request.request_id());
+      }
       KINEX_ASSIGN_OR_RETURN(kinex_id, options_.new_kinex_id());
       KINEX_ASSIGN_OR_RETURN(bool taken, txn.ChildExists(kinex_id));
       if (taken) return absl::AbortedError("new Kinex id collided; retry");
-      KINEX_RETURN_IF_ERROR(txn.CreateChild(kinex_id, stored.publish_time));
+      KINEX_RETURN_IF_ERROR(txn.CreateChild(kinex_id, now));
+      KINEX_RETURN_IF_ERROR(txn.SetResponsibleLa(kinex_id, who.agency_code, now));
       response.set_created_child(true);
+    } else {
+      kinex_id = children.front();
     }
     KINEX_RETURN_IF_ERROR(txn.LockChild(kinex_id));
-    for (const Identifier& id : identifiers) {
-      if (!id.is_kinex_id) KINEX_RETURN_IF_ERROR(txn.AddIdentifier(id.kind, id.value, kinex_id));
+    KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
+
+    // The relationship.
+    bool new_claim = false;
+    bool trusted = true;
+    switch (who.agency_kind) {
+      case AgencyKind::LOCAL_AUTHORITY:
+        break;  // responsible (checked above) or just created
+      case AgencyKind::VIRTUAL_SCHOOL:
+        if (view.responsible_la.empty() || view.responsible_la != who.agency_code) {
+          return NoChildToPublish(request.request_id());
+        }
+        break;
+      default: {
+        const StoredLink* link = LinkOf(view, who.agency_kind, who.agency_code);
+        if (link != nullptr && link->state == LinkState::kRejected) {
+          return NoChildToPublish(request.request_id());
+        }
+        if (link == nullptr) {
+          // Knowing an identifier is not a relationship: the first part
+          // proves the date of birth the responsible LA holds, and even
+          // then only claims a link the LA must confirm.
+          if (!request.has_proof_date_of_birth() || view.responsible_la.empty()) {
+            return NoChildToPublish(request.request_id());
+          }
+          KINEX_ASSIGN_OR_RETURN(ChildRecord current, Assemble(view, now));
+          if (!current.identity().has_date_of_birth() ||
+              Ymd(current.identity().date_of_birth()) != Ymd(request.proof_date_of_birth())) {
+            return NoChildToPublish(request.request_id());
+          }
+          const StoredPart* la_part = nullptr;
+          for (const StoredPart& p : view.parts) {
+            if (p.owner_kind == AgencyKind::LOCAL_AUTHORITY &&
+                p.owner_code == view.responsible_la) {
+              la_part = &p;
+            }
+          }
+          ChildRecord la_record;
+          if (la_part != nullptr && !la_record.ParseFromString(la_part->payload)) {
+            return absl::DataLossError("stored record part does not parse");
+          }
+          StoredLink claim;
+          claim.kinex_id = kinex_id;
+          claim.agency_kind = who.agency_kind;
+          claim.agency_code = who.agency_code;
+          claim.update_time = now;
+          if (NamedBy(la_record, who.agency_kind, who.agency_code)) {
+            claim.state = LinkState::kConfirmed;
+            claim.updated_by = la_part->principal;
+          } else {
+            claim.state = LinkState::kClaimed;
+            claim.updated_by = who.uri;
+            trusted = false;
+          }
+          KINEX_RETURN_IF_ERROR(txn.PutLink(claim));
+          view.links.push_back(claim);
+          response.set_link_state(static_cast<rec::LinkState>(claim.state));
+          new_claim = true;
+        } else {
+          trusted = link->state == LinkState::kConfirmed;
+          response.set_link_state(static_cast<rec::LinkState>(link->state));
+        }
+      }
+    }
+    // New identifiers become lookups only from a trusted publisher: an
+    // unconfirmed claimant cannot steer anyone's identifier matching.
+    if (trusted) {
+      for (const Identifier& id : identifiers) {
+        if (!id.is_kinex_id) KINEX_RETURN_IF_ERROR(txn.AddIdentifier(id.kind, id.value, kinex_id));
+      }
     }
 
-    // Optimistic concurrency on this owner's part.
+    // Optimistic concurrency on this agency's part.
     KINEX_ASSIGN_OR_RETURN(std::optional<StoredPart> latest,
-                           txn.LatestPart(kinex_id, stored.owner_kind, stored.owner_code));
+                           txn.LatestPart(kinex_id, who.agency_kind, who.agency_code));
     if (latest.has_value()) {
       if (request.etag().empty()) {
         return absl::AbortedError(absl::StrCat(
             "etag: required; this ", kind_slug, "'s part already exists at version ",
-            latest->version, " (read it and retry with its etag)"));
+            latest->version, " (GetMyPart returns it with its etag; retry with that etag)"));
       }
       if (request.etag() != latest->etag) {
         return absl::AbortedError(absl::StrCat(
             "etag: stale; the part is now at version ", latest->version,
-            " (read it and retry with its etag)"));
+            " (GetMyPart returns it with its etag; retry with that etag)"));
       }
     } else if (!request.etag().empty()) {
       return absl::AbortedError(
           "etag: stale; no part exists for this publisher (publish with an empty etag)");
     }
+    StoredPart stored;
     stored.kinex_id = kinex_id;
+    stored.owner_kind = who.agency_kind;
+    stored.owner_code = who.agency_code;
+    stored.publish_time = now;
+    stored.principal = who.uri;
+    stored.actor = request.actor();
+    if (!part.SerializeToString(&stored.payload)) {
+      return absl::InternalError("part does not serialize");
+    }
     stored.version = latest.has_value() ? latest->version + 1 : 1;
     stored.etag = PartEtag(stored);
     KINEX_RETURN_IF_ERROR(txn.InsertPart(stored));
 
-    // Re-index the assembled record's scope links.
-    KINEX_ASSIGN_OR_RETURN(std::vector<StoredPart> parts, txn.LatestParts(kinex_id));
-    KINEX_ASSIGN_OR_RETURN(ChildRecord record,
-                           Assemble(kinex_id, LatestPerOwnerKind(parts)));
-    KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(kinex_id, ScopeLinksOf(record)));
+    // The responsible LA naming an agency confirms its claim: a change of
+    // that link, audited as its own LINK_CONFIRMED event.
+    std::vector<std::string> confirmed_by_naming;
+    if (is_la) {
+      for (StoredLink& l : view.links) {
+        if (l.state == LinkState::kClaimed && NamedBy(part, l.agency_kind, l.agency_code)) {
+          l.state = LinkState::kConfirmed;
+          l.update_time = now;
+          l.updated_by = who.uri;
+          KINEX_RETURN_IF_ERROR(txn.PutLink(l));
+          confirmed_by_naming.push_back(AgencyName(l.agency_kind, l.agency_code));
+        }
+      }
+    }
+    KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(kinex_id, IndexLinks(view)));
+
+    av1::AuditEvent event = about;
+    event.set_kind(new_claim ? av1::LINK_CLAIMED : av1::PART_PUBLISHED);
+    if (new_claim) event.set_subject_agency(AgencyName(who.agency_kind, who.agency_code));
+    AddKinexId(event, kinex_id);
+    for (const std::string& p : PresentLeafPaths(part)) event.add_written_paths(p);
+    event.set_part_version(stored.version);
+    event.set_part_etag(stored.etag);
+    for (const std::string& agency : confirmed_by_naming) {
+      av1::AuditEvent confirmed = about;
+      confirmed.set_kind(av1::LINK_CONFIRMED);
+      confirmed.set_subject_agency(agency);
+      AddKinexId(confirmed, kinex_id);
+      std::string unused_id;
+      KINEX_RETURN_IF_ERROR(QueueEvent(txn, std::move(confirmed), unused_id));
+    }
+    KINEX_RETURN_IF_ERROR(QueueEvent(txn, std::move(event), event_id));
 
     response.set_kinex_id(kinex_id);
     response.set_etag(stored.etag);
@@ -290,14 +818,15 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(
 absl::StatusOr<rv1::GetRecordResponse> RecordsCore::GetRecord(
     const rv1::GetRecordRequest& request) {
   KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(request.child()));
+  const absl::Time now = options_.clock->Now();
   rv1::GetRecordResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
-    KINEX_ASSIGN_OR_RETURN(std::vector<StoredPart> parts, txn.LatestParts(kinex_id));
-    std::vector<const StoredPart*> chosen = LatestPerOwnerKind(parts);
-    KINEX_ASSIGN_OR_RETURN(*response.mutable_record(), Assemble(kinex_id, chosen));
+    KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
+    std::vector<const StoredPart*> used;
+    KINEX_ASSIGN_OR_RETURN(*response.mutable_record(), Assemble(view, now, &used));
     response.clear_parts();
-    for (const StoredPart* p : chosen) *response.add_parts() = VersionInfo(*p);
+    for (const StoredPart* p : used) *response.add_parts() = VersionInfo(*p);
     return absl::OkStatus();
   }));
   return response;
@@ -306,12 +835,12 @@ absl::StatusOr<rv1::GetRecordResponse> RecordsCore::GetRecord(
 absl::StatusOr<rv1::ResolveChildResponse> RecordsCore::ResolveChild(
     const rv1::ResolveChildRequest& request) {
   KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(request.child()));
+  const absl::Time now = options_.clock->Now();
   rv1::ResolveChildResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
-    KINEX_ASSIGN_OR_RETURN(std::vector<StoredPart> parts, txn.LatestParts(kinex_id));
-    KINEX_ASSIGN_OR_RETURN(ChildRecord record,
-                           Assemble(kinex_id, LatestPerOwnerKind(parts)));
+    KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
+    KINEX_ASSIGN_OR_RETURN(ChildRecord record, Assemble(view, now));
     response.set_kinex_id(kinex_id);
     *response.mutable_scope() = record.scope();
     if (record.identity().has_date_of_birth()) {
@@ -347,8 +876,8 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
       break;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
-          "agency_kind: ", request.agency_kind(), " has no cohort (use local-authority, "
-          "virtual-school, school, health or police)"));
+          "agency_kind: ", request.agency_kind(),
+          " has no cohort (use local-authority, virtual-school, school, health or police)"));
   }
   if (!code_ok.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("agency_code: ", code_ok.message()));
@@ -362,6 +891,7 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
     }
     after = std::string(token);
   }
+  const absl::Time now = options_.clock->Now();
   rv1::ListChildrenResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     response.Clear();
@@ -370,8 +900,8 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
     const bool more = static_cast<int>(ids.size()) > page_size;
     if (more) ids.resize(page_size);
     for (const std::string& kid : ids) {
-      KINEX_ASSIGN_OR_RETURN(std::vector<StoredPart> parts, txn.LatestParts(kid));
-      KINEX_ASSIGN_OR_RETURN(ChildRecord record, Assemble(kid, LatestPerOwnerKind(parts)));
+      KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kid));
+      KINEX_ASSIGN_OR_RETURN(ChildRecord record, Assemble(view, now));
       rv1::ChildSummary* summary = response.add_children();
       summary->set_kinex_id(kid);
       *summary->mutable_scope() = record.scope();
@@ -393,8 +923,7 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
   int64_t offset = 0;
   if (!request.page_token().empty()) {
     absl::string_view token = request.page_token();
-    if (!absl::ConsumePrefix(&token, "o:") || !absl::SimpleAtoi(token, &offset) ||
-        offset < 0) {
+    if (!absl::ConsumePrefix(&token, "o:") || !absl::SimpleAtoi(token, &offset) || offset < 0) {
       return absl::InvalidArgumentError("page_token: not a token from ListPartVersions");
     }
   }
@@ -416,6 +945,188 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
     }
     if (more) response.set_next_page_token(absl::StrCat("o:", offset + page_size));
     return absl::OkStatus();
+  }));
+  return response;
+}
+
+absl::StatusOr<rv1::GetPartResponse> RecordsCore::GetPart(const rv1::GetPartRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(request.child()));
+  // The same answer for an unknown child and a child the caller has no part
+  // of: a read of one's own part teaches nothing about anyone else's.
+  const absl::Status none =
+      absl::PermissionDeniedError("no part of yours exists for this child reference");
+  rv1::GetPartResponse response;
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
+    if (!IsAgency(who)) return none;
+    KINEX_ASSIGN_OR_RETURN(std::optional<std::string> kid, Find(txn, id));
+    if (!kid.has_value()) return none;
+    KINEX_ASSIGN_OR_RETURN(std::optional<StoredPart> part,
+                           txn.LatestPart(*kid, who.agency_kind, who.agency_code));
+    if (!part.has_value()) return none;
+    KINEX_ASSIGN_OR_RETURN(std::vector<StoredLink> links, txn.Links(*kid));
+    response.set_kinex_id(*kid);
+    *response.mutable_part() = VersionInfo(*part);
+    if (!response.mutable_part()->mutable_part()->ParseFromString(part->payload)) {
+      return absl::DataLossError("stored record part does not parse");
+    }
+    for (const StoredLink& l : links) {
+      if (l.agency_kind == who.agency_kind && l.agency_code == who.agency_code) {
+        response.set_link_state(static_cast<rec::LinkState>(l.state));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return response;
+}
+
+absl::StatusOr<rv1::ListLinksResponse> RecordsCore::ListLinks(
+    const rv1::ListLinksRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
+    return absl::PermissionDeniedError(
+        "only a local authority lists the links on the children it is responsible for");
+  }
+  if (!rec::LinkState_IsValid(request.state())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state: unknown value ", request.state(), " for kinex.record.v1.LinkState"));
+  }
+  KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
+  std::string after_id, after_code;
+  int after_kind = 0;
+  if (!request.page_token().empty()) {
+    std::vector<std::string> f = absl::StrSplit(request.page_token(), ':');
+    int state = -1;
+    if (f.size() != 6 || f[0] != "l" || f[1] != who.agency_code ||
+        !absl::SimpleAtoi(f[2], &state) || state != request.state() ||
+        !LooksLikeKinexId(f[3]) || !absl::SimpleAtoi(f[4], &after_kind)) {
+      return absl::InvalidArgumentError(
+          "page_token: not a token from ListLinks with this state filter");
+    }
+    after_id = f[3];
+    after_code = f[5];
+  }
+  rv1::ListLinksResponse response;
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
+    response.Clear();
+    KINEX_ASSIGN_OR_RETURN(std::vector<StoredLink> links,
+                           txn.LinksOfLa(who.agency_code, request.state(), after_id,
+                                         after_kind, after_code, page_size + 1));
+    const bool more = static_cast<int>(links.size()) > page_size;
+    if (more) links.resize(page_size);
+    for (const StoredLink& l : links) *response.add_links() = LinkInfo(l);
+    if (more) {
+      response.set_next_page_token(LinkToken(who.agency_code, request.state(), links.back()));
+    }
+    return absl::OkStatus();
+  }));
+  return response;
+}
+
+absl::StatusOr<rv1::DecideLinkResponse> RecordsCore::DecideLink(
+    const rv1::DecideLinkRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  KINEX_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  av1::AuditEvent refused =
+      BaseEvent(who, request.actor(), request.request_id(), "DecideLinkClaim");
+  AddChildRef(refused, request.child());
+  refused.set_subject_agency(
+      AgencyName(request.agency().agency_kind(), request.agency().agency_code()));
+  rv1::DecideLinkResponse response;
+  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
+                                              av1::AuditEvent& about) -> absl::Status {
+    if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
+      return absl::PermissionDeniedError(
+          "only the child's responsible local authority confirms or rejects links");
+    }
+    if (who.role != kSocialWorker && who.role != kTeamManager) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "role ", who.role, " may not confirm or reject links (", kSocialWorker, " or ",
+          kTeamManager, ")"));
+    }
+    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+    if (request.decision() != rec::CONFIRMED && request.decision() != rec::REJECTED) {
+      return absl::InvalidArgumentError("decision: CONFIRMED or REJECTED");
+    }
+    const auto kind = request.agency().agency_kind();
+    if (kind != AgencyKind::SCHOOL && kind != AgencyKind::HEALTH && kind != AgencyKind::POLICE) {
+      return absl::InvalidArgumentError(
+          "agency.agency_kind: links are held by school, health or police agencies");
+    }
+    KINEX_ASSIGN_OR_RETURN(
+        ChildView view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
+    const std::string* kid = &view.kinex_id;
+    StoredLink* link = nullptr;
+    for (StoredLink& l : view.links) {
+      if (l.agency_kind == kind && l.agency_code == request.agency().agency_code()) link = &l;
+    }
+    if (link == nullptr) {
+      return absl::NotFoundError(
+          "agency: that agency has published nothing about this child (no link to decide)");
+    }
+    link->state = request.decision() == rec::CONFIRMED ? LinkState::kConfirmed
+                                                       : LinkState::kRejected;
+    link->update_time = options_.clock->Now();
+    link->updated_by = who.uri;
+    KINEX_RETURN_IF_ERROR(txn.PutLink(*link));
+    KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(*kid, IndexLinks(view)));
+    *response.mutable_link() = LinkInfo(*link);
+    av1::AuditEvent event = about;
+    event.set_kind(request.decision() == rec::CONFIRMED ? av1::LINK_CONFIRMED
+                                                        : av1::LINK_REJECTED);
+    AddKinexId(event, *kid);
+    return QueueEvent(txn, std::move(event), event_id);
+  }));
+  return response;
+}
+
+absl::StatusOr<rv1::TransferResponsibilityResponse> RecordsCore::TransferResponsibility(
+    const rv1::TransferResponsibilityRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  KINEX_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  av1::AuditEvent refused =
+      BaseEvent(who, request.actor(), request.request_id(), "TransferResponsibility");
+  AddChildRef(refused, request.child());
+  refused.set_justification(request.reason().substr(0, kMaxTransferReason));
+  refused.set_subject_agency(AgencyName(AgencyKind::LOCAL_AUTHORITY, request.to_la_code()));
+  rv1::TransferResponsibilityResponse response;
+  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
+                                              av1::AuditEvent& about) -> absl::Status {
+    if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
+      return absl::PermissionDeniedError(
+          "only the child's responsible local authority transfers responsibility");
+    }
+    if (who.role != kTeamManager) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "transferring responsibility is a ", kTeamManager, "'s decision (role ", who.role,
+          " may not)"));
+    }
+    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+    if (absl::Status s = ValidateLaCode(request.to_la_code()); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("to_la_code: ", s.message()));
+    }
+    if (request.reason().empty() || request.reason().size() > kMaxTransferReason) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "reason: required, at most ", kMaxTransferReason, " characters (recorded in the "
+          "audit log)"));
+    }
+    KINEX_ASSIGN_OR_RETURN(
+        ChildView view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
+    const std::string* kid = &view.kinex_id;
+    if (request.to_la_code() == who.agency_code) {
+      return absl::InvalidArgumentError(
+          "to_la_code: names the local authority already responsible");
+    }
+    KINEX_RETURN_IF_ERROR(
+        txn.SetResponsibleLa(*kid, request.to_la_code(), options_.clock->Now()));
+    view.responsible_la = request.to_la_code();
+    KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(*kid, IndexLinks(view)));
+    response.set_kinex_id(*kid);
+    response.set_responsible_la_code(request.to_la_code());
+    av1::AuditEvent event = about;
+    event.set_kind(av1::RESPONSIBILITY_TRANSFERRED);
+    AddKinexId(event, *kid);
+    return QueueEvent(txn, std::move(event), event_id);
   }));
   return response;
 }

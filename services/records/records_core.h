@@ -1,35 +1,60 @@
-// The records core: ownership, identity matching, versioning and assembly of
-// children's records, over a RecordsStorage. Plain C++ (absl::Status), no
-// gRPC.
+// The records core: ownership, relationships, identity matching, versioning
+// and assembly of children's records, over a RecordsStorage. Plain C++
+// (absl::Status), no gRPC. Writes are as strict as reads.
 //
-// Publishing (PutPart):
-//  - Only agency identities publish, never services or auditors. A publish
-//    may set only leaf fields whose (owner) is the publisher's agency kind;
-//    otherwise PERMISSION_DENIED naming the paths.
-//  - A part is keyed by (child, owner agency kind, owner agency code) and
-//    versioned from 1; each version gets an etag. The first publish passes an
-//    empty etag; later ones the latest etag; anything else is ABORTED.
-//  - Every version is kept with its principal, actor and time.
-//  - The child is matched by the ChildRef's identifier and the identifiers in
-//    the part (NHS number, UPN, LA child id qualified by the publishing LA's
-//    code). If they match two different children: FAILED_PRECONDITION naming
-//    which identifier kinds point at which (anonymous) child, never values or
-//    Kinex ids, and nothing is stored. No match: a new child with a random
-//    Kinex id (a ChildRef kinex_id must exist: NOT_FOUND). New identifiers are
-//    linked to the child; identifiers are never unlinked automatically.
+// Parts. Each agency (kind + code) keeps its own versioned part of a child's
+// record; no part ever replaces another agency's. A publish may set only
+// leaf fields whose (owner) label is the publisher's agency kind, and only
+// scope fields and source columns (enrolment, attendance, exclusion and
+// attainment school URNs) naming the publisher itself. Optimistic
+// concurrency per part: empty etag for the first version, then the latest
+// (ABORTED otherwise; GetPart returns the current etag).
 //
-// Assembly (GetRecord): for every owner kind, the part most recently
-// published by any agency of that kind (ties: the greater agency code), all
-// merged with MergeFrom; identity.kinex_id filled. A child who moved school
-// is shown with the new school's part once it publishes.
+// Relationships.
+//  - Only a local authority creates a child, when none of its identifiers
+//    matches; it becomes the child's responsible LA. Responsibility moves
+//    only by TransferResponsibility, made by the current responsible LA.
+//  - The responsible LA and its virtual school (same ONS code) publish
+//    without a link. Another LA publishing an existing child's identifiers
+//    gets the uniform refusal and creates nothing.
+//  - A school, health provider or force attaches to an existing child only
+//    by proving it knows the child: its first part names the child by an
+//    identifier Kinex already holds (NHS number, UPN, or the Kinex id the LA
+//    gave it) and carries the child's date of birth, which must equal the
+//    responsible LA's. Its link is then CLAIMED: its part is stored and
+//    it can read it back (GetPart), but the part is in nobody's record and
+//    gives its publisher no scope until the responsible LA confirms it
+//    (DecideLink, or by naming the agency in named_agencies of its own
+//    part). A REJECTED link's agency may not publish for the child.
+//  - Any miss (no child, wrong date of birth, another LA's child, a
+//    rejected link) gets the same PERMISSION_DENIED and stores nothing; the
+//    Kinex id is returned only after a successful publish.
 //
-// Every write runs in one storage transaction (reads use RecordsStorage::Read):
-// a failed request leaves nothing behind.
+// Assembly (GetRecord, ResolveChild, ListChildren): the responsible LA's
+// part (until a new LA publishes after a transfer, the previous LA's), its
+// virtual school's, and every CONFIRMED agency's part, merged oldest publish
+// first (repeated rows concatenate; a singular field two agencies of one
+// kind set takes the latest publish). Scope links are derived, never taken
+// from a claim: responsible_la_code from the responsibility record,
+// current_school_urn from the confirmed schools' enrolments (the latest
+// entry on roll today), health and police links from confirmed parts.
+//
+// Audit. Every write and every refused write is one audit event (kinds
+// PART_PUBLISHED, LINK_CLAIMED for an agency's first part, LINK_CONFIRMED,
+// LINK_REJECTED, RESPONSIBILITY_TRANSFERRED, WRITE_REFUSED). A write's event
+// is stored in the same transaction as the write (the audit outbox), then
+// appended to the log, then removed; the reply is sent only once the event
+// is durable in the log. A crash in between leaves the event in the outbox,
+// and the next write or start-up appends it; the log's idempotency key
+// (the outbox id) makes that exactly once. A refusal's event is appended
+// before the refusal is returned; if the log cannot take it, the caller
+// gets UNAVAILABLE.
 //
 // Example:
 //   FakeClock clock;
 //   FakeRecordsStorage storage;
-//   auto core = RecordsCore::Create({.storage = &storage, .clock = &clock});
+//   RecordingAuditSink audit;
+//   auto core = RecordsCore::Create({.storage = &storage, .clock = &clock, .audit = &audit});
 //   auto put = (*core)->PutPart(request);
 #ifndef KINEX_SERVICES_RECORDS_RECORDS_CORE_H_
 #define KINEX_SERVICES_RECORDS_RECORDS_CORE_H_
@@ -39,6 +64,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/audit/audit_sink.h"
 #include "services/common/clock.h"
 #include "services/records/random_id.h"
 #include "services/records/records_storage.h"
@@ -46,7 +72,8 @@
 
 namespace kinex::records {
 
-// Thread-safe (storage serialises transactions).
+// Thread-safe (storage serialises transactions; the audit sink is
+// thread-safe).
 class RecordsCore final : public RecordsStore {
  public:
   struct Options {
@@ -54,6 +81,9 @@ class RecordsCore final : public RecordsStore {
     RecordsStorage* storage = nullptr;
     // Required. Not owned; must outlive the core.
     const Clock* clock = nullptr;
+    // Required. Where write events go (the AuditLog in process, an
+    // AuditClient in microservices mode). Not owned; must outlive the core.
+    kinex::audit::AuditSink* audit = nullptr;
     // Default "kinex.dev". Trust domain of publishers' SPIFFE IDs.
     std::string trust_domain = "kinex.dev";
     // Default 1048576 (config records.max_part_bytes). Largest serialized
@@ -63,7 +93,9 @@ class RecordsCore final : public RecordsStore {
     IdGenerator new_kinex_id;
   };
 
-  // INVALID_ARGUMENT if storage or clock is missing or max_part_bytes < 1.
+  // INVALID_ARGUMENT if storage, clock or audit is missing or
+  // max_part_bytes < 1. Appends any events left in the outbox by a crash
+  // (best effort: an unreachable log leaves them for the next write).
   static absl::StatusOr<std::unique_ptr<RecordsCore>> Create(Options options);
 
   absl::StatusOr<kinex::records::v1::PutPartResponse> PutPart(
@@ -76,9 +108,31 @@ class RecordsCore final : public RecordsStore {
       const kinex::records::v1::ListChildrenRequest& request) override;
   absl::StatusOr<kinex::records::v1::ListPartVersionsResponse> ListPartVersions(
       const kinex::records::v1::ListPartVersionsRequest& request) override;
+  absl::StatusOr<kinex::records::v1::GetPartResponse> GetPart(
+      const kinex::records::v1::GetPartRequest& request) override;
+  absl::StatusOr<kinex::records::v1::ListLinksResponse> ListLinks(
+      const kinex::records::v1::ListLinksRequest& request) override;
+  absl::StatusOr<kinex::records::v1::DecideLinkResponse> DecideLink(
+      const kinex::records::v1::DecideLinkRequest& request) override;
+  absl::StatusOr<kinex::records::v1::TransferResponsibilityResponse> TransferResponsibility(
+      const kinex::records::v1::TransferResponsibilityRequest& request) override;
+
+  // Appends every event waiting in the outbox, oldest first, removing each
+  // once durable. The first failure stops the drain and is returned.
+  absl::Status DrainAuditOutbox();
 
  private:
   explicit RecordsCore(Options options) : options_(std::move(options)) {}
+
+  // Runs one write: `write` does the work in a transaction and queues its
+  // event; then the outbox is drained. `write` gets a copy of `refused` (the
+  // caller's identity and identifiers) to add the children it resolved to;
+  // a failure of `write` is audited from that copy as WRITE_REFUSED before
+  // it is returned.
+  absl::Status RunWrite(
+      const kinex::audit::v1::AuditEvent& refused,
+      const std::function<absl::Status(RecordsTxn&, std::string&,
+                                       kinex::audit::v1::AuditEvent&)>& write);
 
   Options options_;
 };

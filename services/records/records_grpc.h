@@ -39,6 +39,15 @@ class RecordsGrpcService final : public kinex::records::v1::Records::Service {
                             v1::ResolveChildResponse* response) override;
   grpc::Status ListChildren(grpc::ServerContext* ctx, const v1::ListChildrenRequest* request,
                             v1::ListChildrenResponse* response) override;
+  grpc::Status GetPart(grpc::ServerContext* ctx, const v1::GetPartRequest* request,
+                       v1::GetPartResponse* response) override;
+  grpc::Status ListLinks(grpc::ServerContext* ctx, const v1::ListLinksRequest* request,
+                         v1::ListLinksResponse* response) override;
+  grpc::Status DecideLink(grpc::ServerContext* ctx, const v1::DecideLinkRequest* request,
+                          v1::DecideLinkResponse* response) override;
+  grpc::Status TransferResponsibility(grpc::ServerContext* ctx,
+                                      const v1::TransferResponsibilityRequest* request,
+                                      v1::TransferResponsibilityResponse* response) override;
   grpc::Status ListPartVersions(grpc::ServerContext* ctx,
                                 const v1::ListPartVersionsRequest* request,
                                 v1::ListPartVersionsResponse* response) override;
@@ -65,6 +74,12 @@ class RecordsGrpcClient final : public RecordsStore {
       const v1::ResolveChildRequest& request) override;
   absl::StatusOr<v1::ListChildrenResponse> ListChildren(
       const v1::ListChildrenRequest& request) override;
+  absl::StatusOr<v1::GetPartResponse> GetPart(const v1::GetPartRequest& request) override;
+  absl::StatusOr<v1::ListLinksResponse> ListLinks(const v1::ListLinksRequest& request) override;
+  absl::StatusOr<v1::DecideLinkResponse> DecideLink(
+      const v1::DecideLinkRequest& request) override;
+  absl::StatusOr<v1::TransferResponsibilityResponse> TransferResponsibility(
+      const v1::TransferResponsibilityRequest& request) override;
   absl::StatusOr<v1::ListPartVersionsResponse> ListPartVersions(
       const v1::ListPartVersionsRequest& request) override;
 

@@ -60,6 +60,31 @@ struct ScopeLink {
   bool operator==(const ScopeLink&) const = default;
 };
 
+// An agency's link to a child (records.proto / record.proto LinkState).
+// Stored as these integers: never renumber.
+enum class LinkState : int {
+  kClaimed = 1,
+  kConfirmed = 2,
+  kRejected = 3,
+};
+
+// One agency's link to a child.
+struct StoredLink {
+  std::string kinex_id;
+  int agency_kind = 0;  // kinex.common.v1.AgencyKind
+  std::string agency_code;
+  LinkState state = LinkState::kClaimed;
+  absl::Time update_time;
+  std::string updated_by;  // SPIFFE ID
+};
+
+// An audit event written in the same transaction as the change it records,
+// appended to the audit log after commit, then deleted (the outbox).
+struct PendingAuditEvent {
+  std::string id;     // also the event's idempotency key
+  std::string event;  // serialized kinex.audit.v1.AuditEvent
+};
+
 // The operations available inside one transaction. Valid only during the
 // Transact callback; not thread-safe.
 class RecordsTxn {
@@ -108,6 +133,30 @@ class RecordsTxn {
       const std::vector<int>& agency_kinds, const std::string& code,
       const std::string& after_kinex_id, int limit) = 0;
 
+  // The child's responsible LA (its ONS code), if any.
+  virtual absl::StatusOr<std::optional<std::string>> ResponsibleLa(
+      const std::string& kinex_id) = 0;
+  // Sets (creates or replaces) the child's responsible LA.
+  virtual absl::Status SetResponsibleLa(const std::string& kinex_id,
+                                        const std::string& la_code, absl::Time since) = 0;
+  // Every agency link of a child, in (agency kind, agency code) order.
+  virtual absl::StatusOr<std::vector<StoredLink>> Links(const std::string& kinex_id) = 0;
+  // Creates or replaces the link (kinex id, agency kind, agency code).
+  virtual absl::Status PutLink(const StoredLink& link) = 0;
+  // Links (of `state`, or every state for 0) on children whose responsible
+  // LA is `la_code`, ordered by (kinex id, agency kind, agency code), after
+  // the given key (empty kinex id: from the start), at most `limit`.
+  virtual absl::StatusOr<std::vector<StoredLink>> LinksOfLa(
+      const std::string& la_code, int state, const std::string& after_kinex_id,
+      int after_kind, const std::string& after_code, int limit) = 0;
+
+  // The audit outbox.
+  virtual absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) = 0;
+  // Pending events, oldest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<PendingAuditEvent>> PendingAuditEvents(int limit) = 0;
+  // Removes one (no-op if absent).
+  virtual absl::Status DeletePendingAuditEvent(const std::string& id) = 0;
+
   // Bulk load for benchmarks and migrations: creates children with their
   // identifiers, first part versions and scope links in one pass. The
   // caller guarantees there are no conflicts.
@@ -116,6 +165,10 @@ class RecordsTxn {
     std::vector<std::pair<IdentifierKind, std::string>> identifiers;
     std::vector<StoredPart> parts;
     std::vector<ScopeLink> links;
+    // The responsible LA ("" for none) and the other agencies' confirmed
+    // links.
+    std::string responsible_la;
+    std::vector<StoredLink> agency_links;
   };
   virtual absl::Status BulkLoad(const std::vector<BulkChild>& children,
                                 absl::Time create_time) = 0;

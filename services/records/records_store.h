@@ -38,6 +38,19 @@ class RecordsStore {
   // Who published what, when.
   virtual absl::StatusOr<kinex::records::v1::ListPartVersionsResponse>
   ListPartVersions(const kinex::records::v1::ListPartVersionsRequest& request) = 0;
+  // The calling agency's own current part.
+  virtual absl::StatusOr<kinex::records::v1::GetPartResponse> GetPart(
+      const kinex::records::v1::GetPartRequest& request) = 0;
+  // Agency links on the children an LA is responsible for.
+  virtual absl::StatusOr<kinex::records::v1::ListLinksResponse> ListLinks(
+      const kinex::records::v1::ListLinksRequest& request) = 0;
+  // The responsible LA confirms or rejects a link.
+  virtual absl::StatusOr<kinex::records::v1::DecideLinkResponse> DecideLink(
+      const kinex::records::v1::DecideLinkRequest& request) = 0;
+  // The responsible LA hands the child to another LA.
+  virtual absl::StatusOr<kinex::records::v1::TransferResponsibilityResponse>
+  TransferResponsibility(
+      const kinex::records::v1::TransferResponsibilityRequest& request) = 0;
 };
 
 }  // namespace kinex::records

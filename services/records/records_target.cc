@@ -9,7 +9,7 @@
 namespace kinex {
 
 absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexConfig& config,
-                                                const Clock& clock) {
+                                                const Clock& clock, audit::AuditSink& audit) {
   if (config.records().max_part_bytes() < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "records.max_part_bytes: must not be negative (got ", config.records().max_part_bytes(),
@@ -23,6 +23,7 @@ absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexCo
   records::RecordsCore::Options o;
   o.storage = t.storage.get();
   o.clock = &clock;
+  o.audit = &audit;
   if (!config.trust_domain().empty()) o.trust_domain = config.trust_domain();
   if (config.records().max_part_bytes() > 0) o.max_part_bytes = config.records().max_part_bytes();
   KINEX_ASSIGN_OR_RETURN(t.core, records::RecordsCore::Create(std::move(o)));

@@ -34,9 +34,10 @@ struct RecordsTarget {
 
 // Fails naming what could not be opened (UNAVAILABLE for storage) or an
 // invalid setting (INVALID_ARGUMENT: records.max_part_bytes < 0). `clock`
-// must outlive the target.
+// and `audit` (where every write's event goes: the in-process AuditLog, or
+// an AuditClient to the audit service) must outlive the target.
 absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexConfig& config,
-                                                const Clock& clock);
+                                                const Clock& clock, audit::AuditSink& audit);
 
 }  // namespace kinex
 

@@ -450,6 +450,63 @@ absl::Status Db::Transaction(const std::function<absl::Status()>& fn) {
   return status;
 }
 
+namespace {
+constexpr char kSchemaVersionTable[] =
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    "component {CTEXT} PRIMARY KEY, version BIGINT NOT NULL)";
+}  // namespace
+
+absl::StatusOr<int64_t> SchemaVersion(Db& db, absl::string_view component) {
+  KINEX_RETURN_IF_ERROR(db.ExecScript(kSchemaVersionTable));
+  KINEX_ASSIGN_OR_RETURN(
+      std::vector<Row> rows,
+      db.Query("SELECT version FROM schema_version WHERE component = $1",
+               {std::string(component)}));
+  return rows.empty() ? 0 : rows[0].Int(0);
+}
+
+absl::Status Migrate(Db& db, absl::string_view component,
+                     const std::vector<Migration>& migrations) {
+  KINEX_RETURN_IF_ERROR(db.ExecScript(kSchemaVersionTable));
+  return db.Transaction([&]() -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(
+        std::vector<Row> rows,
+        db.Query("SELECT version FROM schema_version WHERE component = $1",
+                 {std::string(component)}));
+    const int64_t stored = rows.empty() ? 0 : rows[0].Int(0);
+    const int64_t newest = migrations.empty() ? 0 : migrations.back().version;
+    if (stored > newest) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          component, " store is at schema version ", stored,
+          ", newer than this binary knows (", newest, "); run a newer kinex"));
+    }
+    int64_t at = stored;
+    for (const Migration& m : migrations) {
+      if (m.version <= at) continue;
+      if (m.version != at + 1) {
+        return absl::InternalError(absl::StrCat(component, ": migration ", m.version,
+                                                " does not follow version ", at));
+      }
+      absl::Status applied = m.apply(db);
+      if (!applied.ok()) {
+        return absl::Status(applied.code(),
+                            absl::StrCat(component, ": schema migration to version ",
+                                         m.version, " failed: ", applied.message()));
+      }
+      at = m.version;
+    }
+    if (at == stored) return absl::OkStatus();
+    if (rows.empty()) {
+      return db.Exec("INSERT INTO schema_version (component, version) VALUES ($1, $2)",
+                     {std::string(component), at})
+          .status();
+    }
+    return db.Exec("UPDATE schema_version SET version = $2 WHERE component = $1",
+                   {std::string(component), at})
+        .status();
+  });
+}
+
 absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const std::string& path) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(

@@ -98,6 +98,27 @@ class Db {
   virtual absl::Status Rollback() = 0;
 };
 
+// One step of a store's schema: brings it from version `version - 1` to
+// `version` (DDL and backfill), inside the transaction Migrate opens.
+struct Migration {
+  int64_t version = 0;
+  std::function<absl::Status(Db&)> apply;
+};
+
+// Brings `component`'s schema up to the newest of `migrations` (ascending
+// versions from 1): creates the table schema_version (component, version) if
+// absent, then in ONE transaction applies every migration above the stored
+// version, in order, and records the new version, so a failed upgrade
+// leaves the store exactly as it was. A store whose recorded version is
+// newer than any migration known here is FAILED_PRECONDITION (an older
+// binary must not write a newer schema). Not thread-safe (call at open).
+absl::Status Migrate(Db& db, absl::string_view component,
+                     const std::vector<Migration>& migrations);
+
+// The schema version recorded for `component` (0 if none). For tests and
+// operators.
+absl::StatusOr<int64_t> SchemaVersion(Db& db, absl::string_view component);
+
 // Opens (creating if needed) an SQLite database file with WAL journaling,
 // synchronous=FULL and foreign keys on. ":memory:" gives a private in-memory
 // database.

@@ -44,6 +44,64 @@ CREATE TABLE IF NOT EXISTS scope_links (
 CREATE INDEX IF NOT EXISTS scope_links_by_child ON scope_links (kinex_id);
 )sql";
 
+// Version 2: responsibility, agency links (claimed / confirmed / rejected)
+// and the audit outbox. A version-1 store is backfilled: each child's
+// responsible LA is the LA its scope index named, and every agency that had
+// published a part keeps a CONFIRMED link (those relationships were live
+// before claims existed; the migration is recorded as their confirmer).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE IF NOT EXISTS child_responsibility (
+  kinex_id {CTEXT} PRIMARY KEY REFERENCES children (kinex_id),
+  la_code {CTEXT} NOT NULL,
+  since_us BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS child_responsibility_by_la
+  ON child_responsibility (la_code, kinex_id);
+CREATE TABLE IF NOT EXISTS agency_links (
+  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
+  agency_kind INTEGER NOT NULL,
+  agency_code {CTEXT} NOT NULL,
+  state INTEGER NOT NULL,
+  update_time_us BIGINT NOT NULL,
+  updated_by TEXT NOT NULL,
+  PRIMARY KEY (kinex_id, agency_kind, agency_code));
+CREATE TABLE IF NOT EXISTS audit_outbox (
+  id {CTEXT} PRIMARY KEY,
+  create_seq BIGINT NOT NULL,
+  event {BLOB} NOT NULL);
+)sql";
+
+absl::Status MigrateToV2(sql::Db& db) {
+  KINEX_RETURN_IF_ERROR(db.ExecScript(kSchemaV2));
+  KINEX_RETURN_IF_ERROR(
+      db.Exec("INSERT INTO child_responsibility (kinex_id, la_code, since_us) "
+              "SELECT s.kinex_id, MIN(s.code), c.create_time_us FROM scope_links s "
+              "JOIN children c ON c.kinex_id = s.kinex_id "
+              "WHERE s.agency_kind = 1 GROUP BY s.kinex_id, c.create_time_us")
+          .status());
+  return db
+      .Exec("INSERT INTO agency_links (kinex_id, agency_kind, agency_code, state, "
+            "update_time_us, updated_by) "
+            "SELECT h.kinex_id, h.owner_kind, h.owner_code, 2, c.create_time_us, "
+            "'schema-migration-v2' FROM part_heads h "
+            "JOIN children c ON c.kinex_id = h.kinex_id "
+            "WHERE h.owner_kind IN (3, 4, 5)")
+      .status();
+}
+
+constexpr char kLinkColumns[] =
+    "kinex_id, agency_kind, agency_code, state, update_time_us, updated_by";
+
+StoredLink LinkFromRow(const sql::Row& row) {
+  StoredLink l;
+  l.kinex_id = row.Str(0);
+  l.agency_kind = static_cast<int>(row.Int(1));
+  l.agency_code = row.Str(2);
+  l.state = static_cast<LinkState>(row.Int(3));
+  l.update_time = absl::FromUnixMicros(row.Int(4));
+  l.updated_by = row.Str(5);
+  return l;
+}
+
 constexpr char kPartColumns[] =
     "p.kinex_id, p.owner_kind, p.owner_code, p.version, p.etag, "
     "p.publish_time_us, p.principal, p.actor, p.payload";
@@ -234,10 +292,99 @@ class SqlTxn final : public RecordsTxn {
     return out;
   }
 
+  absl::StatusOr<std::optional<std::string>> ResponsibleLa(
+      const std::string& kinex_id) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query("SELECT la_code FROM child_responsibility WHERE kinex_id = $1",
+                  {kinex_id}));
+    if (rows.empty()) return std::nullopt;
+    return rows[0].Str(0);
+  }
+
+  absl::Status SetResponsibleLa(const std::string& kinex_id, const std::string& la_code,
+                                absl::Time since) override {
+    return db_
+        .Exec("INSERT INTO child_responsibility (kinex_id, la_code, since_us) "
+              "VALUES ($1, $2, $3) ON CONFLICT (kinex_id) DO UPDATE SET "
+              "la_code = excluded.la_code, since_us = excluded.since_us",
+              {kinex_id, la_code, absl::ToUnixMicros(since)})
+        .status();
+  }
+
+  absl::StatusOr<std::vector<StoredLink>> Links(const std::string& kinex_id) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query(absl::StrCat("SELECT ", kLinkColumns,
+                               " FROM agency_links WHERE kinex_id = $1 "
+                               "ORDER BY agency_kind, agency_code"),
+                  {kinex_id}));
+    std::vector<StoredLink> out;
+    for (const auto& row : rows) out.push_back(LinkFromRow(row));
+    return out;
+  }
+
+  absl::Status PutLink(const StoredLink& link) override {
+    return db_
+        .Exec("INSERT INTO agency_links (kinex_id, agency_kind, agency_code, state, "
+              "update_time_us, updated_by) VALUES ($1, $2, $3, $4, $5, $6) "
+              "ON CONFLICT (kinex_id, agency_kind, agency_code) DO UPDATE SET "
+              "state = excluded.state, update_time_us = excluded.update_time_us, "
+              "updated_by = excluded.updated_by",
+              {link.kinex_id, static_cast<int64_t>(link.agency_kind), link.agency_code,
+               static_cast<int64_t>(link.state), absl::ToUnixMicros(link.update_time),
+               link.updated_by})
+        .status();
+  }
+
+  absl::StatusOr<std::vector<StoredLink>> LinksOfLa(const std::string& la_code, int state,
+                                                    const std::string& after_kinex_id,
+                                                    int after_kind,
+                                                    const std::string& after_code,
+                                                    int limit) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query("SELECT l.kinex_id, l.agency_kind, l.agency_code, l.state, "
+                  "l.update_time_us, l.updated_by FROM agency_links l "
+                  "JOIN child_responsibility r ON r.kinex_id = l.kinex_id "
+                  "WHERE r.la_code = $1 AND ($2 = 0 OR l.state = $2) AND "
+                  "(l.kinex_id > $3 OR (l.kinex_id = $3 AND (l.agency_kind > $4 OR "
+                  "(l.agency_kind = $4 AND l.agency_code > $5)))) "
+                  "ORDER BY l.kinex_id, l.agency_kind, l.agency_code LIMIT $6",
+                  {la_code, static_cast<int64_t>(state), after_kinex_id,
+                   static_cast<int64_t>(after_kind), after_code,
+                   static_cast<int64_t>(limit)}));
+    std::vector<StoredLink> out;
+    for (const auto& row : rows) out.push_back(LinkFromRow(row));
+    return out;
+  }
+
+  absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) override {
+    return db_
+        .Exec("INSERT INTO audit_outbox (id, create_seq, event) VALUES ($1, "
+              "(SELECT COALESCE(MAX(create_seq), 0) + 1 FROM audit_outbox), $2)",
+              {event.id, sql::Blob{event.event}})
+        .status();
+  }
+
+  absl::StatusOr<std::vector<PendingAuditEvent>> PendingAuditEvents(int limit) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows, db_.Query("SELECT id, event FROM audit_outbox ORDER BY create_seq "
+                             "LIMIT $1",
+                             {static_cast<int64_t>(limit)}));
+    std::vector<PendingAuditEvent> out;
+    for (const auto& row : rows) out.push_back({row.Str(0), row.Str(1)});
+    return out;
+  }
+
+  absl::Status DeletePendingAuditEvent(const std::string& id) override {
+    return db_.Exec("DELETE FROM audit_outbox WHERE id = $1", {id}).status();
+  }
+
   absl::Status BulkLoad(const std::vector<BulkChild>& children,
                         absl::Time create_time) override {
     std::vector<std::vector<sql::Value>> child_rows, id_rows, part_rows, head_rows,
-        link_rows;
+        link_rows, responsibility_rows, agency_link_rows;
     const int64_t created = absl::ToUnixMicros(create_time);
     for (const BulkChild& c : children) {
       child_rows.push_back({c.kinex_id, created});
@@ -255,6 +402,14 @@ class SqlTxn final : public RecordsTxn {
       for (const ScopeLink& l : c.links) {
         link_rows.push_back({static_cast<int64_t>(l.agency_kind), l.code, c.kinex_id});
       }
+      if (!c.responsible_la.empty()) {
+        responsibility_rows.push_back({c.kinex_id, c.responsible_la, created});
+      }
+      for (const StoredLink& l : c.agency_links) {
+        agency_link_rows.push_back({c.kinex_id, static_cast<int64_t>(l.agency_kind),
+                                    l.agency_code, static_cast<int64_t>(l.state),
+                                    absl::ToUnixMicros(l.update_time), l.updated_by});
+      }
     }
     KINEX_RETURN_IF_ERROR(
         db_.BulkInsert("children", {"kinex_id", "create_time_us"}, child_rows));
@@ -270,6 +425,13 @@ class SqlTxn final : public RecordsTxn {
         head_rows));
     KINEX_RETURN_IF_ERROR(
         db_.BulkInsert("scope_links", {"agency_kind", "code", "kinex_id"}, link_rows));
+    KINEX_RETURN_IF_ERROR(db_.BulkInsert("child_responsibility",
+                                         {"kinex_id", "la_code", "since_us"},
+                                         responsibility_rows));
+    KINEX_RETURN_IF_ERROR(db_.BulkInsert(
+        "agency_links",
+        {"kinex_id", "agency_kind", "agency_code", "state", "update_time_us", "updated_by"},
+        agency_link_rows));
     // Fresh planner statistics after a large load.
     return db_.ExecScript("ANALYZE");
   }
@@ -284,6 +446,10 @@ absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
     std::unique_ptr<sql::Db> db) {
   if (db == nullptr) return absl::InvalidArgumentError("db must not be null");
   KINEX_RETURN_IF_ERROR(db->ExecScript(kSchema));
+  // Version 1 is kSchema as first released (created above if absent).
+  KINEX_RETURN_IF_ERROR(sql::Migrate(*db, "records",
+                                     {{1, [](sql::Db&) { return absl::OkStatus(); }},
+                                      {2, MigrateToV2}}));
   return std::unique_ptr<SqlRecordsStorage>(new SqlRecordsStorage(std::move(db)));
 }
 

@@ -52,21 +52,6 @@ inline constexpr char kAuditor[] = "spiffe://kinex.dev/auditor/kinex-dpo/auditor
 class GatewayFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto records = kinex::records::RecordsCore::Create({.storage = &records_storage_, .clock = &clock_});
-    ASSERT_TRUE(records.ok()) << records.status();
-    records_ = std::move(*records);
-    auto engine = kinex::policy::PolicyEngine::Create(
-        {.policy_dir = kinex::testing::SourceDir() + "/policy"});
-    ASSERT_TRUE(engine.ok()) << engine.status();
-    engine_ = std::move(*engine);
-    decider_ = std::make_unique<LocalPolicyDecider>(*engine_);
-    authorizer_ = std::make_unique<PolicyConsentAuthorizer>(*engine_);
-    auto consent = kinex::consent::ConsentCore::Create({.storage = &consent_storage_,
-                                                        .records = records_.get(),
-                                                        .authorizer = authorizer_.get(),
-                                                        .clock = &clock_});
-    ASSERT_TRUE(consent.ok()) << consent.status();
-    consent_ = std::move(*consent);
     kinex::audit::AuditLog::Options audit;
     audit.storage = &log_storage_;
     auto signer = kinex::audit::TreeHeadSigner::Generate();
@@ -81,6 +66,23 @@ class GatewayFixture : public ::testing::Test {
     auto log = kinex::audit::AuditLog::Create(std::move(audit));
     ASSERT_TRUE(log.ok()) << log.status();
     audit_ = std::move(*log);
+    auto records = kinex::records::RecordsCore::Create(
+        {.storage = &records_storage_, .clock = &clock_, .audit = audit_.get()});
+    ASSERT_TRUE(records.ok()) << records.status();
+    records_ = std::move(*records);
+    auto engine = kinex::policy::PolicyEngine::Create(
+        {.policy_dir = kinex::testing::SourceDir() + "/policy"});
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = std::move(*engine);
+    decider_ = std::make_unique<LocalPolicyDecider>(*engine_);
+    authorizer_ = std::make_unique<PolicyConsentAuthorizer>(*engine_);
+    auto consent = kinex::consent::ConsentCore::Create({.storage = &consent_storage_,
+                                                        .records = records_.get(),
+                                                        .authorizer = authorizer_.get(),
+                                                        .clock = &clock_,
+                                                        .audit = audit_.get()});
+    ASSERT_TRUE(consent.ok()) << consent.status();
+    consent_ = std::move(*consent);
     Rebuild();
   }
 
@@ -111,6 +113,14 @@ class GatewayFixture : public ::testing::Test {
     id->mutable_date_of_birth()->set_month(4);
     id->mutable_date_of_birth()->set_day(2);
     la.mutable_record()->mutable_scope()->set_responsible_la_code(la_code);
+    // The LA names the school and GP working with the child, which confirms
+    // their links when they attach.
+    for (const auto& [kind, code] :
+         {std::pair{kinex::common::v1::SCHOOL, "137000"}, {kinex::common::v1::HEALTH, "Y01234"}}) {
+      auto* named = la.mutable_record()->add_named_agencies();
+      named->set_agency_kind(kind);
+      named->set_agency_code(code);
+    }
     auto* ep = la.mutable_record()->add_legal_status();
     ep->set_arrangement(kinex::record::v1::KINSHIP_FOSTER_CARE);
     ep->mutable_start_date()->set_year(2024);
@@ -120,12 +130,15 @@ class GatewayFixture : public ::testing::Test {
     la.mutable_record()->mutable_placement()->set_address("1 Test Street");
     la.mutable_record()->mutable_safeguarding()->set_child_protection_plan_open(true);
     la.mutable_record()->mutable_financial_support()->add_support_services("peer group");
-    auto pub = gateway_->PublishRecord(Caller(kLa), la);
+    const std::string la_principal =
+        "spiffe://kinex.dev/local-authority/" + la_code + "/social-worker";
+    auto pub = gateway_->PublishRecord(Caller(la_principal.c_str()), la);
     EXPECT_TRUE(pub.ok()) << pub.status();
     const std::string kid = pub.ok() ? pub->kinex_id() : "";
 
     kinex::exchange::v1::PublishRecordRequest school;
     school.mutable_child()->set_kinex_id(kid);
+    *school.mutable_proof_date_of_birth() = la.record().identity().date_of_birth();
     school.mutable_record()->mutable_scope()->set_current_school_urn("137000");
     auto* att = school.mutable_record()->mutable_education()->mutable_attendance_summary();
     att->set_possible_sessions(100);
@@ -135,6 +148,7 @@ class GatewayFixture : public ::testing::Test {
 
     kinex::exchange::v1::PublishRecordRequest health;
     health.mutable_child()->set_kinex_id(kid);
+    *health.mutable_proof_date_of_birth() = la.record().identity().date_of_birth();
     health.mutable_record()->mutable_identity()->set_nhs_number(nhs);
     health.mutable_record()->mutable_scope()->set_registered_gp_ods_code("Y01234");
     health.mutable_record()->mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);

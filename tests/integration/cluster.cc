@@ -68,13 +68,18 @@ absl::StatusOr<std::unique_ptr<KinexCluster>> KinexCluster::Start(Options option
     c->addresses_["gateway"] = c->addresses_["all"];
     return c;
   }
-  for (const char* t : {"records", "audit", "policy"}) {
+  for (const char* t : {"audit", "policy"}) {
     KINEX_RETURN_IF_ERROR(c->StartTarget(t, config(t, t, "")));
   }
+  // Records and consent append their writes' events to the audit service.
+  KINEX_RETURN_IF_ERROR(c->StartTarget(
+      "records", config("records", "records",
+                        absl::StrCat("upstream { audit: \"", c->addresses_["audit"], "\" }\n"))));
   KINEX_RETURN_IF_ERROR(c->StartTarget(
       "consent",
       config("consent", "consent",
-             absl::StrCat("upstream { records: \"", c->addresses_["records"], "\" }\n"))));
+             absl::StrCat("upstream { records: \"", c->addresses_["records"], "\" audit: \"",
+                          c->addresses_["audit"], "\" }\n"))));
   KINEX_RETURN_IF_ERROR(c->StartTarget(
       "gateway", config("gateway", "gateway",
                         absl::StrCat("upstream { records: \"", c->addresses_["records"],

@@ -17,6 +17,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "gtest/gtest.h"
 #include "tests/testing/postgres_server.h"
 #include "tests/testing/subprocess.h"
 
@@ -68,6 +69,27 @@ class KinexCluster {
   std::map<std::string, std::string> addresses_;
   std::string metrics_;
 };
+
+// One deployment the end-to-end suites run against, named for test names.
+struct Deployment {
+  KinexCluster::Mode mode;
+  bool postgres;
+  std::string name;
+};
+
+// Every deployment: all services in one process on SQLite, one process per
+// service on SQLite, and one process per service on PostgreSQL. Use with
+// ::testing::ValuesIn and DeploymentName.
+inline std::vector<Deployment> AllDeployments() {
+  return {{KinexCluster::Mode::kAllInOne, false, "AllInOneSqlite"},
+          {KinexCluster::Mode::kMicroservices, false, "MicroservicesSqlite"},
+          {KinexCluster::Mode::kMicroservices, true, "MicroservicesPostgres"}};
+}
+
+// The test-name suffix of a deployment parameter.
+inline std::string DeploymentName(const ::testing::TestParamInfo<Deployment>& info) {
+  return info.param.name;
+}
 
 }  // namespace kinex::testing
 

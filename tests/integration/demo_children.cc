@@ -72,8 +72,15 @@ absl::StatusOr<std::string> PublishDemoChild(const KinexCluster& cluster, const 
                                              const std::string& actor) {
   KINEX_ASSIGN_OR_RETURN(std::vector<DemoPart> parts, DemoParts(slug));
   std::string kinex_id;
+  // The LA creates the child; every other agency attaches by the Kinex id the
+  // LA shared and proves the child's date of birth (the LA's part names
+  // them, so their links are confirmed at once).
+  const kinex::record::v1::Date dob = parts.front().request.record().identity().date_of_birth();
   for (DemoPart& part : parts) {
-    if (!kinex_id.empty()) part.request.mutable_child()->set_kinex_id(kinex_id);
+    if (!kinex_id.empty()) {
+      part.request.mutable_child()->set_kinex_id(kinex_id);
+      *part.request.mutable_proof_date_of_birth() = dob;
+    }
     auto stub = ev1::Exchange::NewStub(
         cluster.AgencyChannel(part.owner.kind, part.owner.code, part.owner.role));
     grpc::ClientContext ctx;

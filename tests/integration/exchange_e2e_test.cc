@@ -38,13 +38,6 @@ namespace ev1 = kinex::exchange::v1;
 namespace rv1 = kinex::record::v1;
 using Mode = KinexCluster::Mode;
 
-// How the system under test is deployed.
-struct Deployment {
-  Mode mode;
-  bool postgres;
-  std::string name;
-};
-
 const Agency kLaSw{"local-authority", "E09000033", "social-worker"};
 const Agency kIro{"local-authority", "E09000033", "independent-reviewing-officer"};
 const Agency kVsh{"virtual-school", "E09000033", "virtual-school-head"};
@@ -103,7 +96,7 @@ class ExchangeE2E : public ::testing::TestWithParam<Deployment> {
     return stub->GetChildRecord(&ctx, req, resp);
   }
   static std::set<std::string> Paths(const rv1::ChildRecord& r) {
-    auto v = gateway::PresentLeafPaths(r);
+    auto v = kinex::PresentLeafPaths(r);
     return {v.begin(), v.end()};
   }
   static bool HasPrefix(const std::set<std::string>& paths, const std::string& prefix) {
@@ -368,12 +361,8 @@ TEST_P(ExchangeE2E, RequestWithoutActorIsRefused) {
 
 // The embedded default; one process per target on SQLite; and one process
 // per target on a real PostgreSQL server, as the Helm chart deploys it.
-INSTANTIATE_TEST_SUITE_P(
-    Deployments, ExchangeE2E,
-    ::testing::Values(Deployment{Mode::kAllInOne, false, "AllInOneSqlite"},
-                      Deployment{Mode::kMicroservices, false, "MicroservicesSqlite"},
-                      Deployment{Mode::kMicroservices, true, "MicroservicesPostgres"}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Deployments, ExchangeE2E, ::testing::ValuesIn(AllDeployments()),
+                         DeploymentName);
 
 }  // namespace
 }  // namespace kinex::testing

@@ -74,17 +74,5 @@ TEST(CheckKnownValuesTest, RejectsUnknownFields) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("part.health: unknown fields"));
 }
 
-TEST(ScopeLinksOfTest, LinksEachAgencyKindOnce) {
-  ChildRecord r;
-  r.mutable_scope()->set_responsible_la_code("E09000033");
-  r.mutable_scope()->set_registered_gp_ods_code("A81001");
-  r.mutable_scope()->add_health_provider_ods_codes("A81001");
-  r.mutable_scope()->add_health_provider_ods_codes("RJ1");
-  auto links = ScopeLinksOf(r);
-  ASSERT_EQ(links.size(), 3u);
-  EXPECT_EQ(links[0].agency_kind, AgencyKind::LOCAL_AUTHORITY);
-  EXPECT_EQ(links[2].code, "RJ1");
-}
-
 }  // namespace
 }  // namespace kinex::records

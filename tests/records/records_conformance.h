@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 #include "services/records/records_storage.h"
+#include "services/records/sql_db.h"
 
 namespace kinex::records::testing {
 
@@ -31,6 +32,23 @@ inline std::string BackendName(const ::testing::TestParamInfo<RecordsBackend>& i
 }
 
 class RecordsConformanceTest : public ::testing::TestWithParam<RecordsBackend> {};
+
+// A SQL database the schema migration tests (records_migration.cc) open more
+// than once: `create` makes a fresh, empty one and returns where it is;
+// `open` opens a connection to it.
+struct SqlBackend {
+  std::string name;
+  std::function<absl::StatusOr<std::string>()> create;
+  std::function<absl::StatusOr<std::unique_ptr<sql::Db>>(const std::string&)> open;
+};
+
+inline void PrintTo(const SqlBackend& backend, std::ostream* os) { *os << backend.name; }
+
+inline std::string SqlBackendName(const ::testing::TestParamInfo<SqlBackend>& info) {
+  return info.param.name;
+}
+
+class RecordsMigrationTest : public ::testing::TestWithParam<SqlBackend> {};
 
 }  // namespace kinex::records::testing
 

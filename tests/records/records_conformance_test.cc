@@ -1,4 +1,5 @@
-// Runs the records conformance suite against the in-memory fake and SQLite.
+// Runs the records conformance suite against the in-memory fake and SQLite,
+// and the schema migration tests against SQLite.
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,19 @@ RecordsBackend SqliteBackend() {
 
 INSTANTIATE_TEST_SUITE_P(Backends, RecordsConformanceTest,
                          ::testing::Values(FakeBackend(), SqliteBackend()), BackendName);
+
+SqlBackend SqliteFile() {
+  return {"Sqlite",
+          []() -> absl::StatusOr<std::string> {
+            std::string dir = absl::StrCat(::testing::TempDir(), "/records_migration_XXXXXX");
+            if (mkdtemp(dir.data()) == nullptr) return absl::InternalError("mkdtemp");
+            return dir + "/records.db";
+          },
+          [](const std::string& path) { return sql::OpenSqlite(path); }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecordsMigrationTest, ::testing::Values(SqliteFile()),
+                         SqlBackendName);
 
 }  // namespace
 }  // namespace kinex::records::testing

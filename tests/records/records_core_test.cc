@@ -9,6 +9,7 @@
 #include "services/common/fake_clock.h"
 #include "services/records/fake_records_storage.h"
 #include "tests/records/records_test_util.h"
+#include "tests/testing/recording_audit_sink.h"
 
 namespace kinex::records::testing {
 namespace {
@@ -16,6 +17,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace rv1 = kinex::records::v1;
+namespace av1 = kinex::audit::v1;
 
 
 class RecordsCoreTest : public ::testing::Test {
@@ -26,20 +28,35 @@ class RecordsCoreTest : public ::testing::Test {
     RecordsCore::Options o;
     o.storage = storage;
     o.clock = &clock_;
+    o.audit = &audit_;
     o.max_part_bytes = max_bytes;
     auto core = RecordsCore::Create(std::move(o));
     EXPECT_TRUE(core.ok());
     return std::move(*core);
   }
 
+  // Expects exactly one new audit event since the last call, a WRITE_REFUSED
+  // whose refusal is "<CODE>: <message>" of `status`.
+  void ExpectOneRefusal(const absl::Status& status) {
+    auto events = audit_.Events();
+    ASSERT_EQ(events.size(), seen_ + 1);
+    seen_ = events.size();
+    EXPECT_EQ(events.back().kind(), av1::WRITE_REFUSED);
+    EXPECT_EQ(events.back().refusal(),
+              absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));
+  }
+
   FakeClock clock_;
+  kinex::testing::RecordingAuditSink audit_;
   FakeRecordsStorage storage_;
   std::unique_ptr<RecordsCore> core_;
+  size_t seen_ = 0;
 };
 
-TEST_F(RecordsCoreTest, CreateNeedsStorageClockAndPositiveLimit) {
+TEST_F(RecordsCoreTest, CreateNeedsStorageClockAuditAndPositiveLimit) {
   RecordsCore::Options o;
   o.clock = &clock_;
+  o.audit = &audit_;
   EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
                 "storage is required");
   o.storage = &storage_;
@@ -47,15 +64,19 @@ TEST_F(RecordsCoreTest, CreateNeedsStorageClockAndPositiveLimit) {
   EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
                 "clock is required");
   o.clock = &clock_;
+  o.audit = nullptr;
+  EXPECT_STATUS_IS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
+                   "RecordsCore: audit is required (every write is an audit event)");
+  o.audit = &audit_;
   o.max_part_bytes = 0;
   EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
                 "max_part_bytes must be positive");
 }
 
 TEST_F(RecordsCoreTest, DefaultKinexIdsAreRandomBase32) {
-  auto a = core_->PutPart(Put(kSchool, UpnRef(Upn(1)), SchoolPart(Upn(1))));
-  auto b = core_->PutPart(Put(kSchool, UpnRef(Upn(2)), SchoolPart(Upn(2))));
-  ASSERT_TRUE(a.ok() && b.ok());
+  auto a = core_->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart("1")));
+  auto b = core_->PutPart(Put(kLa, LaRef("E09000033", "2"), LaPart("2")));
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
   EXPECT_THAT(a->kinex_id(), ::testing::MatchesRegex("kx_[A-Z2-7]{16}"));
   EXPECT_NE(a->kinex_id(), b->kinex_id());
 }
@@ -64,10 +85,12 @@ TEST_F(RecordsCoreTest, PublishingFieldsNotOwnedIsDeniedNamingPaths) {
   auto part = SchoolPart(Upn(1));
   part.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);
   part.mutable_safeguarding()->set_cp_is_flag(true);
-  EXPECT_STATUS(core_->PutPart(Put(kSchool, UpnRef(Upn(1)), part)).status(),
-                absl::StatusCode::kPermissionDenied,
-                "fields not owned by school: health.camhs, safeguarding.cp_is_flag");
+  absl::Status s = core_->PutPart(Put(kSchool, UpnRef(Upn(1)), part)).status();
+  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
+                   "fields not owned by school: health.camhs, safeguarding.cp_is_flag");
   EXPECT_EQ(storage_.ChildCount(), 0u);
+  ExpectOneRefusal(s);
+  EXPECT_EQ(storage_.PendingAuditEventCount(), 0u);
 }
 
 TEST_F(RecordsCoreTest, ServicesAndAuditorsMayNotPublish) {
@@ -102,12 +125,16 @@ TEST_F(RecordsCoreTest, InvalidIdentifiersAreRejectedWithoutEchoingThem) {
                 "child.la_child_id.la_code: LA code must be a children's services");
   EXPECT_STATUS(core_->PutPart(Put(kLa, KinexRef("not-a-kinex-id"), LaPart())).status(),
                 absl::StatusCode::kInvalidArgument, "child.kinex_id: not a Kinex id");
-  EXPECT_STATUS(core_->PutPart(Put(kLa, kinex::common::v1::ChildRef(), LaPart())).status(),
-                absl::StatusCode::kInvalidArgument, "child: one identifier is required");
-  EXPECT_STATUS(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345")))
-                    .status(),
-                absl::StatusCode::kInvalidArgument,
-                "part.scope.current_school_urn: school URN must be 6 digits");
+  EXPECT_STATUS_IS(core_->PutPart(Put(kLa, kinex::common::v1::ChildRef(), LaPart())).status(),
+                   absl::StatusCode::kInvalidArgument,
+                   "child: one of kinex_id, nhs_number, upn or la_child_id is required");
+  // A school names only itself, so a malformed URN is refused as another
+  // school's before its format is looked at.
+  EXPECT_STATUS_IS(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345")))
+                       .status(),
+                   absl::StatusCode::kPermissionDenied,
+                   "part.scope.current_school_urn: a school may name only itself (the code in "
+                   "its certificate)");
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -180,6 +207,119 @@ TEST_F(RecordsCoreTest, FailingStorageFailsClosed) {
   *get.mutable_child() = UpnRef(Upn(1));
   EXPECT_STATUS(core->GetRecord(get).status(), absl::StatusCode::kUnavailable,
                 "records storage unavailable");
+}
+
+TEST_F(RecordsCoreTest, RequestIdIsRequiredAndPrintable) {
+  auto req = Put(kLa, LaRef("E09000033", "1"), LaPart("1"));
+  req.clear_request_id();
+  EXPECT_STATUS_IS(core_->PutPart(req).status(), absl::StatusCode::kInvalidArgument,
+                   "request_id: required, 1-128 characters");
+  req.set_request_id(std::string(129, 'r'));
+  EXPECT_STATUS_IS(core_->PutPart(req).status(), absl::StatusCode::kInvalidArgument,
+                   "request_id: required, 1-128 characters");
+  req.set_request_id("req 1");
+  EXPECT_STATUS_IS(core_->PutPart(req).status(), absl::StatusCode::kInvalidArgument,
+                   "request_id: printable ASCII only");
+  EXPECT_EQ(storage_.ChildCount(), 0u);
+}
+
+TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
+  auto la = core_->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart("1")));
+  ASSERT_TRUE(la.ok()) << la.status();
+  seen_ = audit_.Events().size();
+  rv1::DecideLinkRequest decide;
+  *decide.mutable_child() = KinexRef(la->kinex_id());
+  decide.mutable_agency()->set_agency_kind(kinex::common::v1::SCHOOL);
+  decide.mutable_agency()->set_agency_code("100001");
+  decide.set_decision(kinex::record::v1::CONFIRMED);
+  decide.set_principal(kSchool);
+  decide.set_request_id("req-1");
+  absl::Status s = core_->DecideLink(decide).status();
+  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
+                   "only the child's responsible local authority confirms or rejects links");
+  ExpectOneRefusal(s);
+  decide.set_principal(
+      "spiffe://kinex.dev/local-authority/E09000033/independent-reviewing-officer");
+  s = core_->DecideLink(decide).status();
+  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
+                   "role independent-reviewing-officer may not confirm or reject links "
+                   "(social-worker or team-manager)");
+  ExpectOneRefusal(s);
+  decide.set_principal(kLa);
+  decide.set_decision(kinex::record::v1::CLAIMED);
+  s = core_->DecideLink(decide).status();
+  EXPECT_STATUS_IS(s, absl::StatusCode::kInvalidArgument, "decision: CONFIRMED or REJECTED");
+  ExpectOneRefusal(s);
+  decide.set_decision(kinex::record::v1::CONFIRMED);
+  decide.mutable_agency()->set_agency_kind(kinex::common::v1::LOCAL_AUTHORITY);
+  s = core_->DecideLink(decide).status();
+  EXPECT_STATUS_IS(s, absl::StatusCode::kInvalidArgument,
+                   "agency.agency_kind: links are held by school, health or police agencies");
+  ExpectOneRefusal(s);
+  decide.mutable_agency()->set_agency_kind(kinex::common::v1::SCHOOL);
+  s = core_->DecideLink(decide).status();
+  EXPECT_STATUS_IS(s, absl::StatusCode::kNotFound,
+                   "agency: that agency has published nothing about this child (no link to "
+                   "decide)");
+  ExpectOneRefusal(s);
+
+  rv1::TransferResponsibilityRequest transfer;
+  *transfer.mutable_child() = KinexRef(la->kinex_id());
+  transfer.set_to_la_code("E08000025");
+  transfer.set_principal(kVirtualSchool);
+  transfer.set_request_id("req-1");
+  transfer.set_reason("moved");
+  s = core_->TransferResponsibility(transfer).status();
+  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
+                   "only the child's responsible local authority transfers responsibility");
+  ExpectOneRefusal(s);
+  transfer.set_principal(kLa);
+  s = core_->TransferResponsibility(transfer).status();
+  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
+                   "transferring responsibility is a team-manager's decision (role social-worker "
+                   "may not)");
+  ExpectOneRefusal(s);
+  transfer.set_principal(kLaManager);
+  transfer.set_to_la_code("E07000001");
+  s = core_->TransferResponsibility(transfer).status();
+  EXPECT_STATUS(s, absl::StatusCode::kInvalidArgument, "to_la_code: LA code must be");
+  ExpectOneRefusal(s);
+
+  rv1::ListLinksRequest list;
+  list.set_principal(kSchool);
+  EXPECT_STATUS_IS(core_->ListLinks(list).status(), absl::StatusCode::kPermissionDenied,
+                   "only a local authority lists the links on the children it is responsible "
+                   "for");
+  list.set_principal(kLa);
+  list.set_state(static_cast<kinex::record::v1::LinkState>(9));
+  EXPECT_STATUS_IS(core_->ListLinks(list).status(), absl::StatusCode::kInvalidArgument,
+                   "state: unknown value 9 for kinex.record.v1.LinkState");
+  list.set_state(kinex::record::v1::LINK_STATE_UNSPECIFIED);
+  list.set_page_token("garbage");
+  EXPECT_STATUS_IS(core_->ListLinks(list).status(), absl::StatusCode::kInvalidArgument,
+                   "page_token: not a token from ListLinks with this state filter");
+  // Reads are not write events.
+  EXPECT_EQ(audit_.Events().size(), seen_);
+}
+
+TEST_F(RecordsCoreTest, GetPartOfServicesAndAuditorsIsTheUniformDenial) {
+  auto la = core_->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart("1")));
+  ASSERT_TRUE(la.ok()) << la.status();
+  rv1::GetPartRequest get;
+  *get.mutable_child() = KinexRef(la->kinex_id());
+  for (const char* who : {kAuditor, kGatewayService}) {
+    get.set_principal(who);
+    EXPECT_STATUS_IS(core_->GetPart(get).status(), absl::StatusCode::kPermissionDenied,
+                     "no part of yours exists for this child reference");
+  }
+}
+
+TEST_F(RecordsCoreTest, FailingStorageRefusalsAreStillAudited) {
+  FailingRecordsStorage failing;
+  auto core = MakeCore(&failing, 1 << 20);
+  absl::Status s = core->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart())).status();
+  EXPECT_STATUS(s, absl::StatusCode::kUnavailable, "records storage unavailable");
+  ExpectOneRefusal(s);
 }
 
 }  // namespace

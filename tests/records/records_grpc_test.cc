@@ -12,6 +12,7 @@
 #include "services/records/records_grpc.h"
 #include "services/records/records_target.h"
 #include "tests/records/records_test_util.h"
+#include "tests/testing/recording_audit_sink.h"
 #include "tests/testing/test_pki.h"
 
 namespace kinex::records::testing {
@@ -27,7 +28,7 @@ class RecordsGrpcTest : public ::testing::Test {
     config_.set_data_dir(dir);
     config_.set_trust_domain(kinex::testing::kTrustDomain);
     config_.mutable_records()->set_max_part_bytes(4096);
-    auto target = MakeRecordsTarget(config_, clock_);
+    auto target = MakeRecordsTarget(config_, clock_, audit_);
     ASSERT_TRUE(target.ok()) << target.status();
     target_ = std::move(*target);
     auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("records"));
@@ -50,6 +51,7 @@ class RecordsGrpcTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  kinex::testing::RecordingAuditSink audit_;
   kinex::config::v1::KinexConfig config_;
   RecordsTarget target_;
   int port_ = 0;
@@ -73,8 +75,13 @@ TEST_F(RecordsGrpcTest, GatewayPublishesAndReadsThroughTheTarget) {
   auto resolved = consent->ResolveChild(resolve);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   EXPECT_EQ(resolved->kinex_id(), put->kinex_id());
-  EXPECT_STATUS(consent->PutPart(Put(kLa, LaRef("E09000033", "G2"), LaPart("G2"))).status(),
-                absl::StatusCode::kPermissionDenied, "only the gateway publishes");
+  EXPECT_STATUS_IS(consent->PutPart(Put(kLa, LaRef("E09000033", "G2"), LaPart("G2"))).status(),
+                   absl::StatusCode::kPermissionDenied,
+                   "service \"consent\" may not call kinex.records.v1.Records/PutPart (allowed: "
+                   "gateway)");
+  // The write was audited once, through the target's audit sink.
+  ASSERT_EQ(audit_.Events().size(), 1u);
+  EXPECT_EQ(audit_.Events()[0].kind(), kinex::audit::v1::PART_PUBLISHED);
 }
 
 TEST_F(RecordsGrpcTest, AgenciesCannotCallTheInternalService) {
@@ -102,16 +109,17 @@ TEST_F(RecordsGrpcTest, CoreErrorsKeepTheirCodesOverTheWire) {
 
 TEST(RecordsTargetTest, RefusesNegativeMaxPartBytesAndOpensConfiguredSqlite) {
   FakeClock clock;
+  kinex::testing::RecordingAuditSink audit;
   kinex::config::v1::KinexConfig config;
   std::string dir = absl::StrCat(::testing::TempDir(), "/records_target_XXXXXX");
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   config.set_data_dir(dir);
   config.mutable_records()->set_max_part_bytes(-1);
-  EXPECT_STATUS(MakeRecordsTarget(config, clock).status(), absl::StatusCode::kInvalidArgument,
+  EXPECT_STATUS(MakeRecordsTarget(config, clock, audit).status(), absl::StatusCode::kInvalidArgument,
                 "records.max_part_bytes: must not be negative");
   config.mutable_records()->set_max_part_bytes(0);
   config.mutable_records()->mutable_storage()->set_sqlite_path("sub/r.db");
-  auto target = MakeRecordsTarget(config, clock);
+  auto target = MakeRecordsTarget(config, clock, audit);
   ASSERT_TRUE(target.ok()) << target.status();
   EXPECT_EQ(access(absl::StrCat(dir, "/sub/r.db").c_str(), F_OK), 0);
   // A path under a regular file cannot be opened.
@@ -119,7 +127,7 @@ TEST(RecordsTargetTest, RefusesNegativeMaxPartBytesAndOpensConfiguredSqlite) {
   ASSERT_NE(blocker, nullptr);
   fclose(blocker);
   config.mutable_records()->mutable_storage()->set_sqlite_path("blocker/r.db");
-  EXPECT_EQ(MakeRecordsTarget(config, clock).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(MakeRecordsTarget(config, clock, audit).status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -10,43 +10,46 @@
 #include "absl/strings/str_format.h"
 #include "kinex/records/v1/records.pb.h"
 #include "services/common/identifiers.h"
+#include "tests/testing/test_identifiers.h"
 
 // Expects `expr` (an absl::Status) to have code `want` and a message
-// containing `substr`.
+// containing `substr` (EXPECT_STATUS) or equal to `msg` (EXPECT_STATUS_IS).
 #define EXPECT_STATUS(expr, want, substr)                                      \
   do {                                                                         \
     const ::absl::Status kx_status_ = (expr);                                  \
     EXPECT_EQ(kx_status_.code(), (want)) << kx_status_;                        \
     EXPECT_THAT(std::string(kx_status_.message()), ::testing::HasSubstr(substr)); \
   } while (0)
+#define EXPECT_STATUS_IS(expr, want, msg)                \
+  do {                                                   \
+    const ::absl::Status kx_status_ = (expr);            \
+    EXPECT_EQ(kx_status_.code(), (want)) << kx_status_;  \
+    EXPECT_EQ(std::string(kx_status_.message()), (msg)); \
+  } while (0)
 
 namespace kinex::records::testing {
 
 inline constexpr char kLa[] = "spiffe://kinex.dev/local-authority/E09000033/social-worker";
 inline constexpr char kLa2[] = "spiffe://kinex.dev/local-authority/E08000025/social-worker";
+// Team managers: only they transfer responsibility.
+inline constexpr char kLaManager[] = "spiffe://kinex.dev/local-authority/E09000033/team-manager";
+inline constexpr char kLa2Manager[] = "spiffe://kinex.dev/local-authority/E08000025/team-manager";
 inline constexpr char kSchool[] = "spiffe://kinex.dev/school/100001/designated-teacher";
 inline constexpr char kSchool2[] = "spiffe://kinex.dev/school/100002/designated-teacher";
 inline constexpr char kHealth[] = "spiffe://kinex.dev/health/RJ1/lac-nurse";
+inline constexpr char kGp[] = "spiffe://kinex.dev/health/A81001/gp";
+inline constexpr char kCamhs[] = "spiffe://kinex.dev/health/RX4/camhs";
+inline constexpr char kPolice2[] = "spiffe://kinex.dev/police/02/public-protection";
+inline constexpr char kSchool3[] = "spiffe://kinex.dev/school/100003/designated-teacher";
 inline constexpr char kPolice[] = "spiffe://kinex.dev/police/01/public-protection";
 inline constexpr char kVirtualSchool[] =
     "spiffe://kinex.dev/virtual-school/E09000033/virtual-school-head";
 inline constexpr char kAuditor[] = "spiffe://kinex.dev/auditor/ICO/inspector";
 inline constexpr char kGatewayService[] = "spiffe://kinex.dev/service/gateway";
 
-// A valid NHS number derived from `seed` (0 <= seed < 10^8).
-inline std::string Nhs(int seed) {
-  for (int s = seed;; s += 100000000 / 7) {
-    const std::string nine = absl::StrFormat("4%08d", s % 100000000);
-    const int check = kinex::NhsNumberCheckDigit(nine);
-    if (check >= 0) return absl::StrCat(nine, check);
-  }
-}
-
-// A valid permanent UPN derived from `seed` (0 <= seed < 1000).
-inline std::string Upn(int seed) {
-  const std::string twelve = absl::StrFormat("2011000%02d%03d", seed / 1000 % 100, seed % 1000);
-  return absl::StrCat(std::string(1, kinex::UpnCheckLetter(twelve)), twelve);
-}
+// Valid identifiers derived from a seed (tests/testing/test_identifiers.h).
+inline std::string Nhs(int seed) { return kinex::testing::TestNhs(seed); }
+inline std::string Upn(int seed) { return kinex::testing::TestUpn(seed); }
 
 inline kinex::common::v1::ChildRef NhsRef(const std::string& nhs) {
   kinex::common::v1::ChildRef ref;
@@ -80,7 +83,36 @@ inline kinex::records::v1::PutPartRequest Put(const std::string& principal,
   *req.mutable_child() = child;
   *req.mutable_part() = part;
   req.set_etag(etag);
+  req.set_request_id("req-1");
   return req;
+}
+
+// The date of birth LaPart publishes (2015-04-02).
+inline kinex::record::v1::Date Dob(int year = 2015, int month = 4, int day = 2) {
+  kinex::record::v1::Date d;
+  d.set_year(year);
+  d.set_month(month);
+  d.set_day(day);
+  return d;
+}
+
+// A first publish by an agency other than the responsible LA: Put with the
+// child's date of birth as proof that it knows the child.
+inline kinex::records::v1::PutPartRequest Attach(
+    const std::string& principal, const kinex::common::v1::ChildRef& child,
+    const kinex::record::v1::ChildRecord& part,
+    const kinex::record::v1::Date& proof = Dob()) {
+  kinex::records::v1::PutPartRequest req = Put(principal, child, part);
+  *req.mutable_proof_date_of_birth() = proof;
+  return req;
+}
+
+// Adds `kind`/`code` to the agencies an LA part names (confirming their links).
+inline void Name(kinex::record::v1::ChildRecord& la_part, kinex::common::v1::AgencyKind kind,
+                 const std::string& code) {
+  auto* a = la_part.add_named_agencies();
+  a->set_agency_kind(kind);
+  a->set_agency_code(code);
 }
 
 // An LA part: names, date of birth, responsible LA, optional LA child id.
@@ -99,6 +131,10 @@ inline kinex::record::v1::ChildRecord LaPart(const std::string& la_child_id = ""
   return part;
 }
 
+// The uniform refusal of a publish (request id "req-1", as Put sets).
+inline constexpr char kNoChild[] =
+    "no child you may publish to matches this request (request id req-1)";
+
 // A school part: UPN, current school, attendance.
 inline kinex::record::v1::ChildRecord SchoolPart(const std::string& upn,
                                                  const std::string& urn = "100001") {
@@ -115,13 +151,14 @@ inline kinex::record::v1::ChildRecord SchoolPart(const std::string& upn,
   return part;
 }
 
-// A health part: NHS number, GP, CAMHS status.
+// A health part: NHS number, the publisher as GP and provider (a health
+// agency names only itself), CAMHS status.
 inline kinex::record::v1::ChildRecord HealthPart(const std::string& nhs,
-                                                 const std::string& gp = "A81001") {
+                                                 const std::string& ods = "RJ1") {
   kinex::record::v1::ChildRecord part;
   if (!nhs.empty()) part.mutable_identity()->set_nhs_number(nhs);
-  part.mutable_scope()->set_registered_gp_ods_code(gp);
-  part.mutable_scope()->add_health_provider_ods_codes("RJ1");
+  part.mutable_scope()->set_registered_gp_ods_code(ods);
+  part.mutable_scope()->add_health_provider_ods_codes(ods);
   part.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);
   part.mutable_health()->set_immunisations_up_to_date(true);
   return part;

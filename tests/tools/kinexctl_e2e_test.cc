@@ -4,11 +4,13 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/file_util.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/demo_children.h"
 #include "tests/testing/paths.h"
 #include "tests/testing/subprocess.h"
 
@@ -49,15 +51,20 @@ class KinexctlE2E : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::vector<std::string> lines = absl::StrSplit(r.out, "\r\n", absl::SkipEmpty());
     EXPECT_EQ(lines.size(), 2u) << r.out;
-    EXPECT_EQ(lines[0], "kinex_id,etag,version");
+    EXPECT_EQ(lines[0], "kinex_id,etag,version,link_state");
     const std::string kid = std::string(absl::StrSplit(lines[1], ',').begin()->data(),
                                         lines[1].find(','));
+    // Every other agency proves the child's date of birth (from la.json).
+    auto parts = DemoParts(slug);
+    EXPECT_TRUE(parts.ok()) << parts.status();
+    const auto& d = parts->front().request.record().identity().date_of_birth();
+    const std::string proof = absl::StrFormat("--proof-dob=%04d-%02d-%02d", d.year(), d.month(), d.day());
     for (const auto& [file, agency] : std::vector<std::pair<std::string, std::string>>{
              {"school.json", "school-137000-designated-teacher"},
              {"health.json", "health-Y01234-health-practitioner"},
              {"virtual-school.json", "virtual-school-E09000033-virtual-school-head"}}) {
       if (!std::filesystem::exists(dir + file)) continue;
-      r = Ctl(agency, {"record", "publish", "--from-json=" + dir + file, "--kinex-id=" + kid});
+      r = Ctl(agency, {"record", "publish", "--from-json=" + dir + file, "--kinex-id=" + kid, proof});
       EXPECT_EQ(r.exit_code, 0) << file << ": " << r.err;
     }
     return kid;

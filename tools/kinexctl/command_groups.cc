@@ -9,7 +9,7 @@
 namespace kinex::ctl {
 
 std::vector<CommandGroup> AllCommandGroups() {
-  return {MakeHealthCommandGroup(),  MakeRecordCommandGroup(), MakeChildrenCommandGroup(),
+  return {MakeHealthCommandGroup(),  MakeRecordCommandGroup(), MakeChildrenCommandGroup(), MakeLinksCommandGroup(),
           MakeConsentCommandGroup(), MakeAuditCommandGroup(),  MakePolicyCommandGroup()};
 }
 

@@ -7,10 +7,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
+#include "services/common/identity.h"
 #include "services/common/status_macros.h"
 #include "tools/kinexctl/record_format.h"
 
@@ -24,6 +26,9 @@ constexpr char kRecordUsage[] =
     "usage: kinexctl record get CHILD --purpose=PURPOSE [--justification=TEXT]\n"
     "                           [--break-glass] [--receipt-out=FILE]\n"
     "       kinexctl record publish --from-json=FILE [CHILD] [--etag=ETAG]\n"
+    "                               [--proof-dob=YYYY-MM-DD]\n"
+    "       kinexctl record mine CHILD\n"
+    "       kinexctl record transfer CHILD --to-la=ONS_CODE --reason=TEXT\n"
     "\n"
     "CHILD is one of --kinex-id=ID, --nhs=NUMBER, --upn=UPN, --la-child-id=LACODE:ID.\n"
     "PURPOSE is SAFEGUARDING, EDUCATION_SUPPORT, HEALTH_CARE, CARE_PLANNING or\n"
@@ -35,8 +40,45 @@ constexpr char kRecordUsage[] =
     "publish  sends your agency's part of a child's record. FILE holds a\n"
     "         kinex.exchange.v1.PublishRecordRequest in the protobuf JSON mapping\n"
     "         ({\"child\": {...}, \"record\": {...}, \"etag\": \"...\"}); CHILD and\n"
-    "         --etag override the file. Prints the child's Kinex id, the new etag\n"
-    "         and version.\n";
+    "         --etag override the file. Prints the child's Kinex id, the new etag,\n"
+    "         version and your link to the child. Only a local authority creates a\n"
+    "         child; any other agency's first part must prove the child's date of\n"
+    "         birth (--proof-dob) and is CLAIMED until the responsible LA confirms it.\n"
+    "mine     prints your own current part's etag, version and link state (json:\n"
+    "         the part itself): how to recover a lost etag.\n"
+    "transfer hands responsibility for a child to another local authority\n"
+    "         (the responsible LA only; audited with the reason).\n";
+
+constexpr char kLinksUsage[] =
+    "usage: kinexctl links list [--state=claimed|confirmed|rejected] [--all]\n"
+    "       kinexctl links confirm|reject CHILD --agency=KIND/CODE\n"
+    "\n"
+    "For a local authority: the links other agencies (schools, health providers,\n"
+    "forces) hold to the children it is responsible for. A CLAIMED link gives its\n"
+    "agency nothing until you confirm it; rejecting it keeps that agency's part out\n"
+    "of the record and stops it publishing for the child. KIND is school, health or\n"
+    "police, e.g. --agency=school/100001. Every decision is audited.\n";
+
+// "2016-08-04" -> Date.
+absl::StatusOr<kinex::record::v1::Date> ParseDate(const std::string& text, absl::string_view flag) {
+  int y = 0, m = 0, d = 0;
+  std::vector<std::string> f = absl::StrSplit(text, '-');
+  if (f.size() != 3 || !absl::SimpleAtoi(f[0], &y) || !absl::SimpleAtoi(f[1], &m) ||
+      !absl::SimpleAtoi(f[2], &d) || m < 1 || m > 12 || d < 1 || d > 31) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " must be a date YYYY-MM-DD, not \"", text, "\""));
+  }
+  kinex::record::v1::Date date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
+std::string LinkStateName(int state) {
+  return state == 0 ? "" : kinex::record::v1::LinkState_Name(
+                               static_cast<kinex::record::v1::LinkState>(state));
+}
 
 constexpr char kChildrenUsage[] =
     "usage: kinexctl children list --purpose=PURPOSE [--page-size=N] [--page-token=T]\n"
@@ -49,6 +91,28 @@ constexpr char kChildrenUsage[] =
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(CommandContext& ctx) {
   return ctx.Channel();
+}
+
+// The subcommand word of a command group's arguments. Prints `usage` and
+// sets *exit for --help (stdout, 0), no subcommand (stderr, 2) or a parse
+// error or stray argument (the error, 2); returns nullopt then.
+std::optional<std::string> Subcommand(CommandContext& ctx, absl::StatusOr<Args>& args,
+                                      const char* usage, int* exit) {
+  if (!args.ok()) {
+    *exit = ctx.Fail(args.status());
+    return std::nullopt;
+  }
+  if (args->Bool("help") || args->positional().empty()) {
+    (args->Bool("help") ? ctx.out() : ctx.err()) << usage;
+    *exit = args->Bool("help") ? 0 : 2;
+    return std::nullopt;
+  }
+  if (args->positional().size() > 1) {
+    *exit = ctx.Fail(absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument \"", args->positional()[1], "\"")));
+    return std::nullopt;
+  }
+  return args->positional()[0];
 }
 
 int RunGet(CommandContext& ctx, Args& args) {
@@ -115,6 +179,11 @@ int RunPublish(CommandContext& ctx, Args& args) {
     *req.mutable_child() = *child;
   }
   if (auto etag = args.Flag("etag")) req.set_etag(*etag);
+  if (auto dob = args.Flag("proof-dob")) {
+    absl::StatusOr<kinex::record::v1::Date> date = ParseDate(*dob, "proof-dob");
+    if (!date.ok()) return ctx.Fail(date.status());
+    *req.mutable_proof_date_of_birth() = *date;
+  }
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   auto channel = Connect(ctx);
   if (!channel.ok()) return ctx.Fail(channel.status());
@@ -124,27 +193,154 @@ int RunPublish(CommandContext& ctx, Args& args) {
   ev1::PublishRecordResponse resp;
   grpc::Status s = stub->PublishRecord(&call, req, &resp);
   if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
-  WriteRows(ctx.out(), ctx.output(), {"kinex_id", "etag", "version"},
-            {{resp.kinex_id(), resp.etag(), absl::StrCat(resp.version())}});
+  WriteRows(ctx.out(), ctx.output(), {"kinex_id", "etag", "version", "link_state"},
+            {{resp.kinex_id(), resp.etag(), absl::StrCat(resp.version()),
+              LinkStateName(resp.link_state())}});
   return 0;
+}
+
+int RunMine(CommandContext& ctx, Args& args) {
+  absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(args);
+  if (!child.ok()) return ctx.Fail(child.status());
+  if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  auto channel = Connect(ctx);
+  if (!channel.ok()) return ctx.Fail(channel.status());
+  auto stub = ev1::Exchange::NewStub(*channel);
+  grpc::ClientContext call;
+  ctx.Prepare(call);
+  ev1::GetMyPartRequest req;
+  *req.mutable_child() = *child;
+  ev1::GetMyPartResponse resp;
+  grpc::Status s = stub->GetMyPart(&call, req, &resp);
+  if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+  if (ctx.output() == OutputFormat::kJson) {
+    ctx.out() << ToJson(resp) << "\n";
+    return 0;
+  }
+  WriteRows(ctx.out(), ctx.output(), {"kinex_id", "etag", "version", "link_state"},
+            {{resp.kinex_id(), resp.etag(), absl::StrCat(resp.version()),
+              LinkStateName(resp.link_state())}});
+  return 0;
+}
+
+int RunTransfer(CommandContext& ctx, Args& args) {
+  absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(args);
+  if (!child.ok()) return ctx.Fail(child.status());
+  std::optional<std::string> to = args.Flag("to-la");
+  std::optional<std::string> reason = args.Flag("reason");
+  if (!to || !reason) {
+    return ctx.Fail(absl::InvalidArgumentError("--to-la and --reason are required"));
+  }
+  if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  auto channel = Connect(ctx);
+  if (!channel.ok()) return ctx.Fail(channel.status());
+  auto stub = ev1::Exchange::NewStub(*channel);
+  grpc::ClientContext call;
+  ctx.Prepare(call);
+  ev1::TransferResponsibilityRequest req;
+  *req.mutable_child() = *child;
+  req.set_to_la_code(*to);
+  req.set_reason(*reason);
+  ev1::TransferResponsibilityResponse resp;
+  grpc::Status s = stub->TransferResponsibility(&call, req, &resp);
+  if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+  WriteRows(ctx.out(), ctx.output(), {"kinex_id", "responsible_la_code"},
+            {{resp.kinex_id(), resp.responsible_la_code()}});
+  return 0;
+}
+
+int RunLinks(CommandContext& ctx, const std::vector<std::string>& words) {
+  absl::StatusOr<Args> args = Args::Parse(words, {"all"});
+  int exit = 0;
+  const std::optional<std::string> word = Subcommand(ctx, args, kLinksUsage, &exit);
+  if (!word) return exit;
+  const std::string& sub = *word;
+  if (sub == "list") {
+    int state = 0;
+    if (auto st = args->Flag("state")) {
+      absl::StatusOr<int> parsed =
+          ParseEnumFlag(kinex::record::v1::LinkState_descriptor(), "state", *st);
+      if (!parsed.ok()) return ctx.Fail(parsed.status());
+      state = *parsed;
+    }
+    const bool all = args->Bool("all");
+    if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+    auto channel = Connect(ctx);
+    if (!channel.ok()) return ctx.Fail(channel.status());
+    auto stub = ev1::Exchange::NewStub(*channel);
+    std::vector<std::vector<std::string>> rows;
+    std::string token;
+    do {
+      grpc::ClientContext call;
+      ctx.Prepare(call);
+      ev1::ListLinkClaimsRequest req;
+      req.set_state(static_cast<kinex::record::v1::LinkState>(state));
+      req.set_page_token(token);
+      ev1::ListLinkClaimsResponse resp;
+      grpc::Status s = stub->ListLinkClaims(&call, req, &resp);
+      if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+      for (const auto& l : resp.links()) {
+        rows.push_back({l.kinex_id(),
+                        absl::StrCat(AgencyKindSlug(l.agency().agency_kind()), "/",
+                                     l.agency().agency_code()),
+                        LinkStateName(l.state()), l.updated_by()});
+      }
+      token = resp.next_page_token();
+    } while (all && !token.empty());
+    WriteRows(ctx.out(), ctx.output(), {"kinex_id", "agency", "state", "updated_by"}, rows);
+    if (!token.empty()) ctx.err() << "more: --all lists every page\n";
+    return 0;
+  }
+  if (sub == "confirm" || sub == "reject") {
+    absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(*args);
+    if (!child.ok()) return ctx.Fail(child.status());
+    std::optional<std::string> agency = args->Flag("agency");
+    const size_t slash = agency ? agency->find('/') : std::string::npos;
+    if (!agency || slash == std::string::npos) {
+      return ctx.Fail(absl::InvalidArgumentError(
+          "--agency=KIND/CODE is required, e.g. --agency=school/100001"));
+    }
+    const cv1::AgencyKind kind = AgencyKindFromSlug(agency->substr(0, slash));
+    if (kind == cv1::AGENCY_KIND_UNSPECIFIED) {
+      return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--agency: \"", agency->substr(0, slash), "\" is not an agency kind (school, health, "
+          "police)")));
+    }
+    if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+    auto channel = Connect(ctx);
+    if (!channel.ok()) return ctx.Fail(channel.status());
+    auto stub = ev1::Exchange::NewStub(*channel);
+    grpc::ClientContext call;
+    ctx.Prepare(call);
+    ev1::DecideLinkClaimRequest req;
+    *req.mutable_child() = *child;
+    req.mutable_agency()->set_agency_kind(kind);
+    req.mutable_agency()->set_agency_code(agency->substr(slash + 1));
+    req.set_decision(sub == "confirm" ? kinex::record::v1::CONFIRMED
+                                      : kinex::record::v1::REJECTED);
+    ev1::DecideLinkClaimResponse resp;
+    grpc::Status s = stub->DecideLinkClaim(&call, req, &resp);
+    if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+    WriteRows(ctx.out(), ctx.output(), {"kinex_id", "agency", "state"},
+              {{resp.link().kinex_id(), *agency, LinkStateName(resp.link().state())}});
+    return 0;
+  }
+  return ctx.Fail(absl::InvalidArgumentError(
+      absl::StrCat("unknown subcommand \"links ", sub, "\" (list, confirm, reject)")));
 }
 
 int RunRecord(CommandContext& ctx, const std::vector<std::string>& words) {
   absl::StatusOr<Args> args = Args::Parse(words, {"break-glass"});
-  if (!args.ok()) return ctx.Fail(args.status());
-  if (args->Bool("help") || args->positional().empty()) {
-    (args->Bool("help") ? ctx.out() : ctx.err()) << kRecordUsage;
-    return args->Bool("help") ? 0 : 2;
-  }
-  const std::string sub = args->positional()[0];
-  if (args->positional().size() > 1) {
-    return ctx.Fail(absl::InvalidArgumentError(
-        absl::StrCat("unexpected argument \"", args->positional()[1], "\"")));
-  }
+  int exit = 0;
+  const std::optional<std::string> word = Subcommand(ctx, args, kRecordUsage, &exit);
+  if (!word) return exit;
+  const std::string& sub = *word;
   if (sub == "get") return RunGet(ctx, *args);
   if (sub == "publish") return RunPublish(ctx, *args);
+  if (sub == "mine") return RunMine(ctx, *args);
+  if (sub == "transfer") return RunTransfer(ctx, *args);
   return ctx.Fail(absl::InvalidArgumentError(
-      absl::StrCat("unknown subcommand \"record ", sub, "\" (get, publish)")));
+      absl::StrCat("unknown subcommand \"record ", sub, "\" (get, publish, mine, transfer)")));
 }
 
 int RunChildrenList(CommandContext& ctx, Args& args) {
@@ -266,6 +462,11 @@ absl::StatusOr<cv1::Purpose> ParsePurpose(const std::string& text) {
 CommandGroup MakeRecordCommandGroup() {
   return {"record", "Get what you may see of a child's record; publish your agency's part",
           RunRecord};
+}
+
+CommandGroup MakeLinksCommandGroup() {
+  return {"links", "For a local authority: list, confirm or reject agencies' links to its children",
+          RunLinks};
 }
 
 CommandGroup MakeChildrenCommandGroup() {

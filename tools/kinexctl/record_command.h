@@ -13,6 +13,8 @@ namespace kinex::ctl {
 CommandGroup MakeRecordCommandGroup();
 // The `children` command group.
 CommandGroup MakeChildrenCommandGroup();
+// `kinexctl links list|confirm|reject`: an LA deciding agencies' claimed links.
+CommandGroup MakeLinksCommandGroup();
 
 // A child reference from --kinex-id, --nhs, --upn or --la-child-id=CODE:ID
 // (exactly one). INVALID_ARGUMENT naming the flags otherwise.
