@@ -161,6 +161,8 @@ schema = {
                     "items": {"enum": ["gateway", "policy", "consent", "audit", "records"]}},
         "serviceMonitor": obj({"enabled": b, "interval": s(pattern="^[0-9]+(ms|s|m|h)$"),
                                "scrapeTimeout": s(pattern="^[0-9]+(ms|s|m|h)$"), "labels": strmap}),
+        "prometheusRule": obj({"enabled": b, "linkClaimsPerHour": i(minimum=1),
+                               "publishRefusalsPerHour": i(minimum=1), "labels": strmap}),
     }, required=["port", "targets"]),
     "networkPolicy": obj({
         "enabled": b,

@@ -15,6 +15,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace ev1 = kinex::exchange::v1;
 namespace cv1 = kinex::common::v1;
 
@@ -254,6 +255,25 @@ TEST_F(GatewayTest, MetricsCountDecisionsWithoutChildData) {
   EXPECT_THAT(text, HasSubstr("kinex_audit_append_seconds_count 1"));
   EXPECT_EQ(text.find(kid), std::string::npos);
   EXPECT_EQ(text.find("9434765919"), std::string::npos);
+}
+
+TEST_F(GatewayTest, NewClaimsAreCountedPerAgencyAndConfirmedLinksAreNot) {
+  const std::string kid = SeedChild("WCC-14", "9434765919");  // school 137000 named: confirmed
+  EXPECT_THAT(metrics_.Text(), Not(HasSubstr("kinex_link_claims_total{")));
+  ev1::PublishRecordRequest claim;
+  claim.mutable_child()->set_kinex_id(kid);
+  claim.mutable_proof_date_of_birth()->set_year(2015);
+  claim.mutable_proof_date_of_birth()->set_month(4);
+  claim.mutable_proof_date_of_birth()->set_day(2);
+  claim.mutable_record()->mutable_scope()->set_current_school_urn("141999");
+  auto pub = gateway_->PublishRecord(
+      Caller("spiffe://kinex.dev/school/141999/designated-safeguarding-lead"), claim);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  EXPECT_EQ(pub->link_state(), kinex::record::v1::CLAIMED);
+  const std::string text = metrics_.Text();
+  EXPECT_THAT(text,
+              HasSubstr("kinex_link_claims_total{agency_code=\"141999\",agency_kind=\"school\"} 1"));
+  EXPECT_EQ(text.find(kid), std::string::npos);
 }
 
 }  // namespace

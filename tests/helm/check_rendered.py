@@ -304,9 +304,20 @@ def check_profile_specifics(docs, by_target, profile):
             problem(None, f"no PodDisruptionBudget for {t}")
     sms = kinds.get("ServiceMonitor", [])
     certs = kinds.get("Certificate", [])
+    rules = kinds.get("PrometheusRule", [])
     if profile == "production":
         if len(sms) != 1 or sms[0]["apiVersion"] != "monitoring.coreos.com/v1":
             problem(None, "production: expected one monitoring.coreos.com/v1 ServiceMonitor")
+        if len(rules) != 1:
+            problem(None, "production: expected one PrometheusRule")
+        else:
+            alerts = {r["alert"]: r for g in rules[0]["spec"]["groups"] for r in g["rules"]}
+            for name, metric in [("KinexUnusualLinkClaims", "kinex_link_claims_total"),
+                                 ("KinexPublishRefusals", "kinex_requests_total")]:
+                if name not in alerts:
+                    problem(rules[0], f"no alert {name}")
+                elif metric not in alerts[name]["expr"] or "{{" in alerts[name]["expr"]:
+                    problem(rules[0], f"alert {name}: expression does not use {metric}")
         by_cert = {component(c): c for c in certs}
         for t in TARGETS:
             c = by_cert.get(t)
@@ -327,6 +338,8 @@ def check_profile_specifics(docs, by_target, profile):
     else:
         if sms:
             problem(None, f"{profile}: ServiceMonitor rendered although not enabled")
+        if rules:
+            problem(None, f"{profile}: PrometheusRule rendered although not enabled")
         if certs:
             problem(None, f"{profile}: Certificates rendered although certManager is off")
     trial = [d for d in docs if component(d) == "postgresql-trial"]

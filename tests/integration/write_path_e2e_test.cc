@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kinex/audit/v1/audit.grpc.pb.h"
+#include "kinex/consent/v1/consent.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/common/status_macros.h"
 #include "tests/integration/cluster.h"
@@ -520,6 +521,49 @@ TEST_P(WritePathE2E, ALostEtagIsRecoveredWithGetMyPart) {
   grpc::Status other = Exchange(kOtherLa)->GetMyPart(&ctx2, req, &mine);
   EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(other.error_message(), "no part of yours exists for this child reference");
+}
+
+TEST_P(WritePathE2E, ConsentProbesLearnNeitherBirthDatesNorWhichChildrenExist) {
+  const int seed = NextSeed();
+  const std::string nhs = TestNhs(seed);
+  CreateChild(absl::StrCat("WP-", seed), nhs, {{cv1::HEALTH, "Y01234"}});  // born 2015-04-02
+  auto consent = kinex::consent::v1::Consent::NewStub(
+      cluster_->AgencyChannel(kSchoolB.kind, kSchoolB.code, kSchoolB.role));
+  auto probe = [&](const std::string& child_nhs, int64_t valid_from_seconds) {
+    grpc::ClientContext ctx;
+    Prepare(ctx, "wp-consent-probe");
+    kinex::consent::v1::RecordConsentRequest req;
+    req.mutable_child()->set_nhs_number(child_nhs);
+    auto* grant = req.mutable_entry()->mutable_consent();
+    grant->set_decision(kinex::consent::v1::CONSENT_GIVEN);
+    grant->mutable_given_by()->set_kind(kinex::consent::v1::CHILD_AGED_16_OR_OVER);
+    grant->mutable_given_by()->set_name("W. Halloway");
+    grant->mutable_scope()->add_categories(rv1::EDUCATION);
+    grant->mutable_scope()->add_recipient_kinds(cv1::SCHOOL);
+    grant->mutable_scope()->add_purposes(cv1::EDUCATION_SUPPORT);
+    req.mutable_entry()->mutable_valid_from()->set_seconds(valid_from_seconds);
+    kinex::consent::v1::RecordConsentResponse resp;
+    return consent->RecordConsent(&ctx, req, &resp);
+  };
+  // Either side of the child's 16th birthday (2031-04-02), and an unknown
+  // child: one answer, so neither the date of birth nor the child's
+  // existence leaks to an agency with no relationship.
+  const int64_t before_16 = 1932768000;  // 2031-04-01T00:00:00Z
+  const int64_t after_16 = 1932940800;   // 2031-04-03T00:00:00Z
+  std::vector<grpc::Status> answers = {probe(nhs, before_16), probe(nhs, after_16),
+                                       probe(TestNhs(seed + 5), before_16)};
+  for (const grpc::Status& s : answers) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(s.error_message(), "no child you may record consent for matches this reference");
+  }
+  // Each probe is audited, findable by the identifier it used.
+  cv1::ChildRef by_nhs;
+  by_nhs.set_nhs_number(nhs);
+  int refused = 0;
+  for (const auto& e : EventsAbout(by_nhs)) {
+    if (e.kind() == av1::WRITE_REFUSED && e.agency_code() == "141999") ++refused;
+  }
+  EXPECT_EQ(refused, 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Deployments, WritePathE2E, ::testing::ValuesIn(AllDeployments()),
