@@ -277,9 +277,26 @@ void Redactor::ApplyNode(const RedactionPlan::Node& node, Message* msg,
         }
         rows->DeleteSubrange(kept, n - kept);
       }
-      for (Message& row : *rows) ApplyNode(*d.child, &row, cached);
+      // A row with nothing left in it would still tell the caller a row
+      // exists (an incident, an enquiry): drop it. A row kept whole loses
+      // nothing visible, so it is not measured (316 attendance sessions).
+      const bool may_empty = !d.child->keep_whole;
+      int kept = 0;
+      const int n = rows->size();
+      for (int i = 0; i < n; ++i) {
+        Message* row = rows->Mutable(i);
+        ApplyNode(*d.child, row, cached);
+        if (may_empty && row->ByteSizeLong() == 0) continue;
+        if (i != kept) rows->SwapElements(i, kept);
+        ++kept;
+      }
+      if (kept != n) rows->DeleteSubrange(kept, n - kept);
     } else if (refl->HasField(*msg, d.field)) {
-      ApplyNode(*d.child, refl->MutableMessage(msg, d.field), cached);
+      Message* sub = refl->MutableMessage(msg, d.field);
+      ApplyNode(*d.child, sub, cached);
+      // No presence leaks: a section whose every leaf was withheld is not
+      // sent as an empty message (`police {}` would say police data exists).
+      if (sub->ByteSizeLong() == 0) refl->ClearField(msg, d.field);
     }
   }
 }

@@ -7,7 +7,9 @@
 // filters on repeated message fields. Applying it clears every field the
 // plan does not keep, every unknown field (bytes from a newer schema) and
 // every extension, through nested and repeated messages. Nothing passes
-// unless the plan names it.
+// unless the plan names it, and nothing betrays what was withheld: a message
+// (section or repeated row) left with no field set is removed, not sent
+// empty.
 //
 // Example:
 //   KINEX_ASSIGN_OR_RETURN(auto evaluation, engine->Evaluate(request));

@@ -195,6 +195,97 @@ TEST(PolicyRedactorTest, EmptyFilterValueRemovesAllRows) {
   EXPECT_EQ(record.legal_status_size(), 10);
 }
 
+// Every set message field and every repeated row in `m` holds at least one
+// set field: nothing empty that would betray withheld data. Appends the
+// paths of empty ones to `empty`.
+void CollectEmptyMessages(const google::protobuf::Message& m, const std::string& prefix,
+                          std::vector<std::string>& empty) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const auto* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        const auto& row = r->GetRepeatedMessage(m, f, i);
+        if (row.ByteSizeLong() == 0) empty.push_back(absl::StrCat(path, "[", i, "]"));
+        CollectEmptyMessages(row, path, empty);
+      }
+    } else {
+      const auto& sub = r->GetMessage(m, f);
+      if (sub.ByteSizeLong() == 0) empty.push_back(path);
+      CollectEmptyMessages(sub, path, empty);
+    }
+  }
+}
+
+// No presence leaks: for every combination of the eight categories granted
+// (and with special-category or criminal-offence leaves withheld on top), a
+// record holding any single leaf of the schema, or all of them, comes out
+// with no empty section and no empty row (an empty `police {}` would tell a
+// DSL that police data exists).
+TEST(PolicyRedactorTest, NoCategoryCombinationLeavesAnEmptyMessage) {
+  auto schema = Schema::ChildRecordSchema();
+  const std::vector<rv1::Category> categories = {
+      rv1::IDENTITY, rv1::LEGAL_STATUS, rv1::PLACEMENT,  rv1::EDUCATION,
+      rv1::HEALTH,   rv1::SAFEGUARDING, rv1::POLICE,     rv1::FINANCIAL_SUPPORT};
+  // The records: the full one, and one per leaf holding only that leaf.
+  std::vector<rv1::ChildRecord> records = {testing::FullRecord()};
+  for (int leaf = 0; leaf < schema->leaf_count(); ++leaf) {
+    LeafSet one(schema->leaf_count());
+    one.Set(leaf);
+    auto only = RedactionPlan::Build(schema, one, {});
+    ASSERT_TRUE(only.ok()) << only.status();
+    rv1::ChildRecord sparse = testing::FullRecord();
+    ASSERT_TRUE(Redactor().Apply(**only, &sparse).ok());
+    if (sparse.ByteSizeLong() > 0) records.push_back(std::move(sparse));
+  }
+  ASSERT_GT(records.size(), 100u);
+  int checked = 0;
+  for (int mask = 0; mask < (1 << categories.size()); ++mask) {
+    LeafSet visible(schema->leaf_count());
+    for (size_t c = 0; c < categories.size(); ++c) {
+      if (mask & (1 << c)) visible |= schema->CategoryLeaves(categories[c]);
+    }
+    for (rv1::Sensitivity withheld :
+         {rv1::SENSITIVITY_UNSPECIFIED, rv1::SPECIAL_CATEGORY, rv1::CRIMINAL_OFFENCE}) {
+      LeafSet kept = visible;
+      if (withheld != rv1::SENSITIVITY_UNSPECIFIED) {
+        kept.AndNot(schema->SensitivityLeaves(withheld));
+      }
+      auto plan = RedactionPlan::Build(schema, kept, {});
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      for (const rv1::ChildRecord& original : records) {
+        rv1::ChildRecord record = original;
+        ASSERT_TRUE(Redactor().Apply(**plan, &record).ok());
+        std::vector<std::string> empty;
+        CollectEmptyMessages(record, "", empty);
+        ASSERT_THAT(empty, ::testing::IsEmpty())
+            << "categories mask " << mask << ", withheld sensitivity " << withheld
+            << ", record " << original.ShortDebugString().substr(0, 200);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 256 * 3 * static_cast<int>(records.size()));
+}
+
+TEST(PolicyRedactorTest, OnlyCriminalOffenceDataLeavesNoPoliceSection) {
+  // A school DSL may see Operation Encompass notifications, not incidents:
+  // a child whose only police data is incidents gets no `police` at all.
+  auto schema = Schema::ChildRecordSchema();
+  LeafSet visible = schema->CategoryLeaves(rv1::POLICE);
+  visible.AndNot(schema->SensitivityLeaves(rv1::CRIMINAL_OFFENCE));
+  auto plan = RedactionPlan::Build(schema, visible, {});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  rv1::ChildRecord record;
+  record.mutable_police()->add_incidents()->set_reference("MET-1");
+  ASSERT_TRUE(Redactor().Apply(**plan, &record).ok());
+  EXPECT_FALSE(record.has_police());
+  EXPECT_EQ(record.ByteSizeLong(), 0u);
+}
+
 TEST(PolicyRedactorTest, WrongMessageTypeIsRejectedUnchanged) {
   auto plan = RedactionPlan::Build(Schema::ChildRecordSchema(),
                                    LeafSet(Schema::ChildRecordSchema()->leaf_count()),
