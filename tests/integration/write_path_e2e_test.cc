@@ -97,12 +97,13 @@ class WritePathE2E : public ::testing::TestWithParam<Deployment> {
   }
 
   grpc::Status Get(const Agency& a, const std::string& kid, cv1::Purpose purpose,
-                   ev1::GetChildRecordResponse* resp) {
+                   ev1::GetChildRecordResponse* resp, const std::string& justification = "") {
     grpc::ClientContext ctx;
     Prepare(ctx, "wp-get");
     ev1::GetChildRecordRequest req;
     req.mutable_child()->set_kinex_id(kid);
     req.set_purpose(purpose);
+    req.set_justification(justification);
     return Exchange(a)->GetChildRecord(&ctx, req, resp);
   }
 
@@ -415,7 +416,10 @@ TEST_P(WritePathE2E, AnotherForceOrGpClaimsButGetsNothing) {
   trust.mutable_record()->mutable_health()->set_camhs(rv1::CAMHS_OPEN);
   ASSERT_TRUE(Publish(kTrust, trust, &resp).ok());
   EXPECT_EQ(resp.link_state(), rv1::CLAIMED);
-  ASSERT_TRUE(Get(kLa, kid, cv1::CARE_PLANNING, &seen).ok());
+  ASSERT_TRUE(Get(kLa, kid, cv1::CARE_PLANNING, &seen,
+                  "Care plan review: health providers involved with the child.")
+                  .ok());
+  EXPECT_EQ(seen.record().health().camhs(), rv1::CAMHS_STATUS_UNSPECIFIED);
   EXPECT_EQ(seen.record().scope().registered_gp_ods_code(), "Y01234");
   EXPECT_EQ(seen.record().scope().health_provider_ods_codes_size(), 0);
 
@@ -429,7 +433,10 @@ TEST_P(WritePathE2E, AnotherForceOrGpClaimsButGetsNothing) {
   req.set_decision(rv1::CONFIRMED);
   ev1::DecideLinkClaimResponse decided;
   ASSERT_TRUE(Exchange(kLaManager)->DecideLinkClaim(&ctx, req, &decided).ok());
-  ASSERT_TRUE(Get(kLa, kid, cv1::CARE_PLANNING, &seen).ok());
+  // Provider codes are health data: the LA sees them with a justification.
+  ASSERT_TRUE(Get(kLa, kid, cv1::CARE_PLANNING, &seen,
+                  "Care plan review: health providers involved with the child.")
+                  .ok());
   EXPECT_EQ(seen.record().scope().registered_gp_ods_code(), "Y01234");
   EXPECT_THAT(seen.record().scope().health_provider_ods_codes(), ElementsAre("RJ1"));
 }

@@ -94,7 +94,8 @@ TEST(PolicyEvaluatorTest, GrantByCategoryGivesCoarsestPaths) {
                           "identity.given_name", "identity.kinex_id",
                           "identity.la_child_id", "identity.nhs_number",
                           "identity.sex", "identity.upn", "legal_status",
-                          "scope"));
+                          "scope.current_school_urn", "scope.police_force_code",
+                          "scope.registered_gp_ods_code", "scope.responsible_la_code"));
   EXPECT_EQ(Withheld(e.decision, rv1::IDENTITY),
             "NEEDS_CONSENT_OR_BASIS partial");
   EXPECT_EQ(Withheld(e.decision, rv1::HEALTH), "NOT_GRANTED");
@@ -172,7 +173,7 @@ TEST(PolicyEvaluatorTest, ConsentCoveringCategoryRecipientAndPurpose) {
       "bases { basis: CONSENT consent_id: \"c1\" categories: HEALTH "
       "recipient_agency_kind: LOCAL_AUTHORITY purposes: CARE_PLANNING }")));
   EXPECT_TRUE(e.decision.allowed());
-  EXPECT_THAT(e.decision.allowed_paths(), ElementsAre("health"));
+  EXPECT_THAT(e.decision.allowed_paths(), ElementsAre("health", "scope.health_provider_ods_codes"));
   ASSERT_EQ(e.decision.bases_used_size(), 1);
   EXPECT_EQ(e.decision.bases_used(0).basis(), cv1::CONSENT);
   EXPECT_EQ(e.decision.bases_used(0).consent_id(), "c1");
@@ -218,7 +219,7 @@ TEST(PolicyEvaluatorTest, StatutoryBasisOnFileWithJustification) {
       kSocialWorker,
       "bases { basis: SAFEGUARDING_OF_CHILDREN consent_id: \"b1\" } "
       "justification: \"s47 enquiry\"")));
-  EXPECT_THAT(e.decision.allowed_paths(), ElementsAre("health"));
+  EXPECT_THAT(e.decision.allowed_paths(), ElementsAre("health", "scope.health_provider_ods_codes"));
   EXPECT_THAT(e.decision.obligations(),
               ElementsAre(pv1::REQUIRE_JUSTIFICATION, pv1::NOTIFY_RESPONSIBLE_LA));
   EXPECT_EQ(e.decision.bases_used(0).basis(), cv1::SAFEGUARDING_OF_CHILDREN);
@@ -231,7 +232,7 @@ TEST(PolicyEvaluatorTest, BreakGlassNeedsJustification) {
   EXPECT_FALSE(without.decision.allowed());
   Evaluation with = Evaluate(*policy, Request(absl::StrCat(
       kSocialWorker, "break_glass: true justification: \"injured\"")));
-  EXPECT_THAT(with.decision.allowed_paths(), ElementsAre("health"));
+  EXPECT_THAT(with.decision.allowed_paths(), ElementsAre("health", "scope.health_provider_ods_codes"));
   EXPECT_EQ(with.decision.bases_used(0).basis(), cv1::VITAL_INTERESTS);
   EXPECT_THAT(with.decision.obligations(),
               ElementsAre(pv1::NOTIFY_RESPONSIBLE_LA, pv1::BREAK_GLASS_REVIEW));
@@ -431,15 +432,6 @@ consent_recorders {
   EXPECT_EQ(MayRecordConsent(*policy, r.principal(), r.child(), cv1::CONSENT)
                 .code(),
             absl::StatusCode::kPermissionDenied);
-}
-
-TEST(PolicyEvaluatorTest, ChildContextFromRecord) {
-  rv1::ChildRecord record = testing::FullRecord();
-  pv1::ChildContext ctx = ChildContextFromRecord(record);
-  EXPECT_EQ(ctx.scope().responsible_la_code(), "E09000033");
-  EXPECT_TRUE(ctx.looked_after());
-  record.mutable_legal_status(9)->set_looked_after(false);
-  EXPECT_FALSE(ChildContextFromRecord(record).looked_after());
 }
 
 }  // namespace
