@@ -831,6 +831,25 @@ absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::GetEntries(
           return absl::OkStatus();
         }));
   }
+  if (request.include_heads() && response.entries_size() > 0) {
+    // One head per distinct size in this page: at most one per entry, so
+    // the page stays bounded (idle heads re-sign the same size).
+    const uint64_t last = response.entries(response.entries_size() - 1).leaf_index();
+    KINEX_ASSIGN_OR_RETURN(
+        std::vector<kinex::audit::v1::SignedTreeHead> heads,
+        options_.storage->ListHeadsBetween(request.start_index(),
+                                           std::min<uint64_t>(last + 1, end)));
+    std::stable_sort(heads.begin(), heads.end(), [](const auto& a, const auto& b) {
+      return a.tree_size() < b.tree_size();
+    });
+    for (auto& head : heads) {
+      if (response.heads_size() > 0 &&
+          response.heads(response.heads_size() - 1).tree_size() == head.tree_size()) {
+        continue;
+      }
+      *response.add_heads() = std::move(head);
+    }
+  }
   return response;
 }
 

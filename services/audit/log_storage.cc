@@ -61,4 +61,17 @@ bool MatchesFilter(const QueryFilter& filter, uint64_t leaf_index,
   return true;
 }
 
+absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>>
+LogStorage::ListHeadsBetween(uint64_t min_size, uint64_t max_size) {
+  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> all = ListHeads();
+  if (!all.ok()) return all.status();
+  std::vector<kinex::audit::v1::SignedTreeHead> out;
+  for (auto& head : *all) {
+    if (head.tree_size() > min_size && head.tree_size() <= max_size) {
+      out.push_back(std::move(head));
+    }
+  }
+  return out;
+}
+
 }  // namespace kinex::audit

@@ -131,6 +131,12 @@ class LogStorage {
   virtual absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>>
   ListHeads() = 0;
 
+  // The stored heads with min_size < tree_size <= max_size, oldest first
+  // (verifiers fetch them page by page with GetEntries). The default filters
+  // ListHeads(); SQL backends select only those rows.
+  virtual absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>>
+  ListHeadsBetween(uint64_t min_size, uint64_t max_size);
+
   // Calls `fn` for each stored row with begin <= leaf_index < end, in
   // leaf_index order, stopping at the first error `fn` returns.
   virtual absl::Status ReadEntries(

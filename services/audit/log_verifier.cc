@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/audit/event_codec.h"
 #include "services/common/status_macros.h"
 
@@ -202,6 +204,126 @@ absl::Status CheckChildChain(absl::string_view pseudonym,
   return absl::OkStatus();
 }
 
+namespace {
+
+using Source = SourcedHead::Source;
+
+int Rank(Source s) {
+  switch (s) {
+    case Source::kStored: return 0;
+    case Source::kSaved: return 1;
+    case Source::kReceipt: return 2;
+  }
+  return 3;
+}
+
+std::string FileName(const std::string& file) {
+  return std::filesystem::path(file).filename().string();
+}
+
+// "the head at size 4096", "the saved head at size 900 (head.json)".
+std::string DescribeShort(const SourcedHead& h) {
+  switch (h.source) {
+    case Source::kStored:
+      return absl::StrCat("the head at size ", h.head.tree_size());
+    case Source::kSaved:
+      return absl::StrCat("the saved head at size ", h.head.tree_size(), " (",
+                          FileName(h.file), ")");
+    case Source::kReceipt:
+      return absl::StrCat("the receipt's head at size ", h.head.tree_size(), " (",
+                          FileName(h.file), ")");
+  }
+  return "";
+}
+
+bool RootMatches(const MerkleTree& tree, const SignedTreeHead& head) {
+  absl::StatusOr<Hash> root = HashFromBytes(head.root_hash(), "root_hash");
+  if (!root.ok()) return false;
+  absl::StatusOr<Hash> computed = tree.RootAt(head.tree_size());
+  return computed.ok() && *computed == *root;
+}
+
+}  // namespace
+
+std::string SourcedHead::Describe() const {
+  if (source == Source::kStored) {
+    return absl::StrCat("the signed tree head at size ", head.tree_size());
+  }
+  return DescribeShort(*this);
+}
+
+absl::Status LocateRewrite(const MerkleTree& tree,
+                           absl::Span<const SourcedHead> heads) {
+  std::vector<const SourcedHead*> order;
+  order.reserve(heads.size());
+  for (const SourcedHead& h : heads) {
+    if (h.head.tree_size() <= tree.size()) order.push_back(&h);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const SourcedHead* a, const SourcedHead* b) {
+                     if (a->head.tree_size() != b->head.tree_size()) {
+                       return a->head.tree_size() < b->head.tree_size();
+                     }
+                     return Rank(a->source) < Rank(b->source);
+                   });
+  const SourcedHead* good_any = nullptr;   // last matching head of any kind
+  const SourcedHead* good_held = nullptr;  // last matching head held elsewhere
+  for (size_t i = 0; i < order.size(); ++i) {
+    const SourcedHead& h = *order[i];
+    if (RootMatches(tree, h.head)) {
+      good_any = &h;
+      if (h.source != Source::kStored) good_held = &h;
+      continue;
+    }
+    const uint64_t size = h.head.tree_size();
+    if (size == 0) {
+      return Corrupt(0, absl::StrCat(h.Describe(),
+                                     " does not commit to the empty log"));
+    }
+    const bool held = h.source != Source::kStored;
+    const SourcedHead* good = held ? good_held : good_any;
+    const uint64_t begin = good != nullptr ? good->head.tree_size() : 0;
+    std::string msg = absl::StrCat(
+        "leaf range ", begin, "-", size - 1, ": entries do not match ",
+        h.Describe(),
+        good != nullptr ? absl::StrCat(" (", DescribeShort(*good), " still matches)")
+                        : std::string(" (no earlier head to compare with)"));
+    if (held) {
+      for (size_t j = 0; j < order.size(); ++j) {
+        const SourcedHead& o = *order[j];
+        if (o.source == Source::kStored && o.head.tree_size() >= size &&
+            RootMatches(tree, o.head)) {
+          absl::StrAppend(&msg,
+                          "; the log's own heads match the rewritten entries: "
+                          "they were re-signed");
+          break;
+        }
+      }
+    }
+    return absl::DataLossError(msg);
+  }
+  return absl::OkStatus();
+}
+
+std::string VerifyReport::Summary() const {
+  std::vector<std::string> parts;
+  parts.push_back(absl::StrCat(stored_heads, " stored head",
+                               stored_heads == 1 ? "" : "s"));
+  size_t receipts = 0;
+  for (const SourcedHead& h : held) {
+    if (h.source == Source::kSaved) {
+      parts.push_back(absl::StrCat("saved head at size ", h.head.tree_size(), " (",
+                                   FileName(h.file), ")"));
+    } else if (h.source == Source::kReceipt) {
+      ++receipts;
+    }
+  }
+  if (receipts > 0) {
+    parts.push_back(absl::StrCat(receipts, " receipt", receipts == 1 ? "" : "s"));
+  }
+  return absl::StrCat("checked against: ", absl::StrJoin(parts, ", "));
+}
+
 absl::Status LogRecomputer::Add(const StoredEntry& row,
                                 kinex::audit::v1::AuditEvent* event) {
   const uint64_t expected = tree_.size();
@@ -263,7 +385,6 @@ absl::Status LogRecomputer::CheckHead(const SignedTreeHead& head,
 
 absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
                                        const HeadVerifier* verifier) const {
-  uint64_t last_good = 0;
   uint64_t max_size = 0;
   for (const SignedTreeHead& head : heads) {
     absl::Status s = CheckHead(head, verifier);
@@ -271,13 +392,12 @@ absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
         head.tree_size() <= tree_.size()) {
       // Every leaf checked out on its own, so the entries were rewritten
       // consistently; the heads bound where.
-      const uint64_t begin = std::min(last_good, head.tree_size() - 1);
-      return Corrupt(begin,
-                     absl::StrCat("entries in [", begin, ", ",
-                                  head.tree_size(),
-                                  ") do not match the signed tree head of size ",
-                                  head.tree_size(),
-                                  " (rewritten after signing)"));
+      std::vector<SourcedHead> all;
+      all.reserve(heads.size());
+      for (const SignedTreeHead& h : heads) all.push_back({.head = h});
+      absl::Status located = LocateRewrite(tree_, all);
+      if (!located.ok()) return located;
+      return s;
     }
     KINEX_RETURN_IF_ERROR(s);
     if (head.tree_size() < max_size) {
@@ -286,7 +406,6 @@ absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
                                   max_size, " then ", head.tree_size(), ")"));
     }
     max_size = head.tree_size();
-    last_good = head.tree_size();
   }
   return absl::OkStatus();
 }
@@ -295,23 +414,49 @@ absl::StatusOr<VerifiedLog> VerifyLog(
     const EntryFetcher& fetch, const SignedTreeHead& head,
     const HeadVerifier& verifier,
     absl::Span<const SignedTreeHead> saved_heads, VerifyOptions options) {
-  KINEX_RETURN_IF_ERROR(verifier.Verify(head));
+  VerifyReport local_report;
+  VerifyReport& report = options.report != nullptr ? *options.report : local_report;
+  report = VerifyReport();
+  // Heads held outside the log: saved heads, then receipts' heads.
+  std::vector<SourcedHead> held;
   for (const SignedTreeHead& saved : saved_heads) {
-    KINEX_RETURN_IF_ERROR(verifier.Verify(saved));
-    if (saved.tree_size() > head.tree_size()) {
+    held.push_back({.head = saved, .source = SourcedHead::Source::kSaved});
+  }
+  for (const SourcedHead& h : options.held_heads) held.push_back(h);
+  for (const auto& [receipt, file] : options.receipts) {
+    absl::Status s = VerifyReceipt(receipt, verifier);
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("receipt ", FileName(file), ": ",
+                                                 s.message()));
+    }
+    held.push_back({.head = receipt.signed_tree_head(),
+                    .source = SourcedHead::Source::kReceipt,
+                    .file = file});
+  }
+  report.held = held;
+  KINEX_RETURN_IF_ERROR(verifier.Verify(head));
+  for (const SourcedHead& h : held) {
+    KINEX_RETURN_IF_ERROR(verifier.Verify(h.head));
+    if (h.head.tree_size() > head.tree_size()) {
       return Corrupt(head.tree_size(),
-                     absl::StrCat("log is truncated: a saved signed head "
-                                  "commits to ",
-                                  saved.tree_size(),
-                                  " entries, the current head to only ",
-                                  head.tree_size()));
+                     absl::StrCat("log is truncated: ", DescribeShort(h),
+                                  " commits to more entries than the current "
+                                  "head (size ",
+                                  head.tree_size(), ")"));
     }
   }
   LogRecomputer log;
+  // The log's own heads, one per size (the pages' heads, then the current).
+  std::vector<SourcedHead> stored;
   while (log.size() < head.tree_size()) {
     KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::GetEntriesResponse page,
                            fetch(log.size(), head.tree_size()));
     if (page.entries().empty()) break;
+    for (auto& h : *page.mutable_heads()) {
+      if (h.tree_size() > head.tree_size()) continue;
+      if (!stored.empty() && stored.back().head.tree_size() == h.tree_size()) continue;
+      stored.push_back({.head = std::move(h)});
+    }
     for (const auto& entry : page.entries()) {
       if (log.size() >= head.tree_size()) break;
       KINEX_ASSIGN_OR_RETURN(StoredEntry row, StoredEntryFromLogEntry(entry));
@@ -324,6 +469,10 @@ absl::StatusOr<VerifiedLog> VerifyLog(
       }
     }
   }
+  if (stored.empty() || stored.back().head.tree_size() != head.tree_size()) {
+    stored.push_back({.head = head});
+  }
+  report.stored_heads = stored.size();
   if (log.size() < head.tree_size()) {
     return Corrupt(log.size(),
                    absl::StrCat("log is truncated: only ", log.size(),
@@ -331,20 +480,12 @@ absl::StatusOr<VerifiedLog> VerifyLog(
                                 "commits to ",
                                 head.tree_size()));
   }
-  for (const SignedTreeHead& saved : saved_heads) {
-    absl::Status s = log.CheckHead(saved, nullptr);
-    if (!s.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "saved signed head (size ", saved.tree_size(),
-          ") is not consistent with the log: ", s.message()));
-    }
-  }
-  absl::Status s = log.CheckHead(head, nullptr);
-  if (!s.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("the recomputed log does not match the signed head: ",
-                     s.message()));
-  }
+  // Every stored head's signature (after the held heads', so a missing key
+  // is named by the head the auditor gave).
+  for (const SourcedHead& h : stored) KINEX_RETURN_IF_ERROR(verifier.Verify(h.head));
+  std::vector<SourcedHead> all = std::move(stored);
+  all.insert(all.end(), held.begin(), held.end());
+  KINEX_RETURN_IF_ERROR(LocateRewrite(log.tree(), all));
   VerifiedLog out;
   out.tree_size = head.tree_size();
   out.root = *log.tree().RootAt(head.tree_size());

@@ -6,7 +6,10 @@
 // Every problem is DATA_LOSS with a message that starts
 // "leaf index N: ..." naming the first bad index, so operators and auditors
 // know where to look. Problems of the query index (the child-pseudonym rows
-// storage keeps beside the leaves) start "index: leaf N: ...".
+// storage keeps beside the leaves) start "index: leaf N: ...". A consistent
+// rewrite (data and stored leaf hash changed together: every leaf checks
+// out on its own) is bracketed by the signed heads and starts "leaf range
+// A-B: ..." (LocateRewrite).
 //
 // The chain: every version-2 leaf carries, inside its hash, for each of its
 // child pseudonyms the leaf index of the previous event carrying that
@@ -28,6 +31,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -97,6 +102,37 @@ absl::Status CheckChildChain(absl::string_view pseudonym,
                              absl::Span<const kinex::audit::v1::LogEntry> entries,
                              int64_t head);
 
+// A signed tree head and where a verifier got it.
+struct SourcedHead {
+  enum class Source {
+    kStored,   // the log's own heads (its store, GetSignedTreeHead, GetEntries)
+    kSaved,    // a head an auditor saved from an earlier run (--saved-head)
+    kReceipt,  // the head inside a disclosure receipt an agency kept
+  };
+  kinex::audit::v1::SignedTreeHead head;
+  Source source = Source::kStored;
+  // The file it came from (saved heads and receipts), for messages.
+  std::string file;
+  // "the signed tree head at size 8192", "the saved head at size 900
+  // (head.json)", "the receipt's head at size 12 (r1.json)".
+  std::string Describe() const;
+};
+
+// Names the first bad leaf range of a log whose leaves each check out but
+// whose recomputed tree (`tree`) does not match every head: the first head by
+// size whose root differs from the recomputed root at its size, and the last
+// head below it that still matches. A head held elsewhere (saved, receipt)
+// is only bracketed by other heads held elsewhere, since the log's own heads
+// can be re-signed by whoever holds the signing key beside the log.
+// OK when every head (with tree_size <= tree.size()) matches; else DATA_LOSS
+//   "leaf range 4096-8191: entries do not match the signed tree head at size
+//   8192 (the head at size 4096 still matches)".
+// When a head held elsewhere fails while one of the log's own heads at that
+// size or later matches, the message adds "; the log's own heads match the
+// rewritten entries: they were re-signed". Signatures are not checked here.
+absl::Status LocateRewrite(const MerkleTree& tree,
+                           absl::Span<const SourcedHead> heads);
+
 // Rebuilds the Merkle tree from entries read in order, checking each one:
 // no index missing or repeated, the stored leaf hash equals the hash of the
 // stored data, the data is a canonical event encoding the same leaf index,
@@ -131,7 +167,8 @@ class LogRecomputer {
                          const HeadVerifier* verifier) const;
 
   // Checks every head (in storage order). On a root mismatch, names the
-  // range between the last head that matched and the first that did not.
+  // range between the last head that matched and the first that did not
+  // (LocateRewrite: "leaf range A-B: ...").
   absl::Status CheckHeads(
       absl::Span<const kinex::audit::v1::SignedTreeHead> heads,
       const HeadVerifier* verifier) const;
@@ -155,15 +192,39 @@ struct VerifiedLog {
   Hash root{};
 };
 
+// Which heads a verification checked the log against (filled on success and
+// on failure).
+struct VerifyReport {
+  // Distinct stored heads checked (GetEntriesResponse.heads and the current
+  // head).
+  size_t stored_heads = 0;
+  // The saved heads and receipts' heads checked.
+  std::vector<SourcedHead> held;
+  // "checked against: 12 stored heads, saved head at size 900 (head.json),
+  // 2 receipts".
+  std::string Summary() const;
+};
+
 struct VerifyOptions {
   // Also compare each entry's query-index rows (LogEntry.indexed_pseudonyms)
   // with its leaf (CheckIndexRows).
   bool check_index = false;
+  // Heads held outside the log (saved heads, receipts' heads), each checked
+  // like saved_heads; receipts are also checked on their own (VerifyReceipt
+  // needs the receipt: see receipts).
+  std::vector<SourcedHead> held_heads;
+  // Receipts an agency kept, with their file names: each is checked on its
+  // own (signature, inclusion proof) and its head against the log.
+  std::vector<std::pair<kinex::exchange::v1::DisclosureReceipt, std::string>> receipts;
+  // When not null, receives which heads were used.
+  VerifyReport* report = nullptr;
 };
 
 // The offline check behind `kinexctl audit verify`: fetches every entry of
 // the tree `head` commits to, recomputes the tree (LogRecomputer), and checks
-// the head's signature and root. Each of `saved_heads` (heads kept by the
+// the head's signature and root, and every stored head the pages carry
+// (GetEntriesRequest.include_heads), so a consistent rewrite is named by the
+// heads that bracket it (LocateRewrite). Each of `saved_heads` (heads kept by the
 // auditor from earlier runs) must be signed by a key `verifier` accepts (a
 // TreeHeadKeyring accepts heads from before a key rotation) and be a prefix
 // of the log: the recomputed root at its size must equal its root (which is

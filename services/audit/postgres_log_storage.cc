@@ -393,6 +393,22 @@ absl::StatusOr<std::optional<SignedTreeHead>> PostgresLogStorage::LatestHead() {
   return HeadFromRow(r.get(), 0);
 }
 
+absl::StatusOr<std::vector<SignedTreeHead>> PostgresLogStorage::ListHeadsBetween(
+    uint64_t min_size, uint64_t max_size) {
+  KINEX_ASSIGN_OR_RETURN(PGconn * conn, AcquireReader());
+  Reader reader(this, conn);
+  Params p;
+  const std::string sql = absl::StrCat(
+      "SELECT tree_size, root_hash, ts_seconds, ts_nanos, key_id, signature "
+      "FROM audit_heads WHERE tree_size > ",
+      p.Int(Clamp(min_size)), " AND tree_size <= ", p.Int(Clamp(max_size)),
+      " ORDER BY id");
+  KINEX_ASSIGN_OR_RETURN(Result r, Run(conn, sql, p, PGRES_TUPLES_OK, "read heads"));
+  std::vector<SignedTreeHead> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(HeadFromRow(r.get(), i));
+  return out;
+}
+
 absl::StatusOr<std::vector<SignedTreeHead>> PostgresLogStorage::ListHeads() {
   KINEX_ASSIGN_OR_RETURN(PGconn * conn, AcquireReader());
   Reader reader(this, conn);

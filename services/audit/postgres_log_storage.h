@@ -45,6 +45,8 @@ class PostgresLogStorage final : public LogStorage {
   absl::StatusOr<uint64_t> Size() override;
   absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead()
       override;
+  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeadsBetween(
+      uint64_t min_size, uint64_t max_size) override;
   absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads()
       override;
   absl::Status ReadEntries(

@@ -361,6 +361,23 @@ absl::StatusOr<std::optional<SignedTreeHead>> SqliteLogStorage::LatestHead() {
   return HeadFromRow(q);
 }
 
+absl::StatusOr<std::vector<SignedTreeHead>> SqliteLogStorage::ListHeadsBetween(
+    uint64_t min_size, uint64_t max_size) {
+  KINEX_ASSIGN_OR_RETURN(sqlite3 * db, AcquireReader());
+  Reader reader(this, db);
+  Stmt q(db,
+         "SELECT tree_size, root_hash, ts_seconds, ts_nanos, key_id, signature "
+         "FROM heads WHERE tree_size > ? AND tree_size <= ? ORDER BY id");
+  KINEX_RETURN_IF_ERROR(q.status("prepare heads"));
+  q.Bind(1, static_cast<int64_t>(std::min<uint64_t>(min_size, INT64_MAX)));
+  q.Bind(2, static_cast<int64_t>(std::min<uint64_t>(max_size, INT64_MAX)));
+  std::vector<SignedTreeHead> out;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(HeadFromRow(q));
+  if (rc != SQLITE_DONE) return SqlError(db, "read heads");
+  return out;
+}
+
 absl::StatusOr<std::vector<SignedTreeHead>> SqliteLogStorage::ListHeads() {
   KINEX_ASSIGN_OR_RETURN(sqlite3 * db, AcquireReader());
   Reader reader(this, db);

@@ -1,11 +1,12 @@
 // Child process for crash_durability_test: opens the audit log on a SQLite
-// file and appends from many threads until killed. For every acknowledged
+// file (or, given "postgres:<conninfo>", a PostgreSQL database) and appends
+// from many threads until killed. For every acknowledged
 // Append it writes one line to stdout (a pipe):
 //   <leaf_index> <head_tree_size> <head_root_hex>\n
 // with a single write(2) (< PIPE_BUF, so lines never interleave), only after
 // Append returned OK, i.e. after the commit was durable.
 //
-// Usage: audit_crash_child DB_PATH SIGNING_KEY_PEM_FILE THREADS
+// Usage: audit_crash_child DB_PATH|postgres:CONNINFO SIGNING_KEY_PEM_FILE THREADS
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,8 +14,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "services/audit/audit_log.h"
+#include "services/audit/postgres_log_storage.h"
 #include "services/audit/sqlite_log_storage.h"
 #include "tests/audit/test_events.h"
 
@@ -24,7 +27,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s DB KEY THREADS\n", argv[0]);
     return 2;
   }
-  auto storage = SqliteLogStorage::Open({.path = argv[1]});
+  absl::string_view target = argv[1];
+  absl::StatusOr<std::unique_ptr<LogStorage>> storage;
+  if (absl::ConsumePrefix(&target, "postgres:")) {
+    auto pg = PostgresLogStorage::Open({.conninfo = std::string(target)});
+    if (pg.ok()) storage = std::unique_ptr<LogStorage>(std::move(*pg));
+    else storage = pg.status();
+  } else {
+    auto lite = SqliteLogStorage::Open({.path = std::string(target)});
+    if (lite.ok()) storage = std::unique_ptr<LogStorage>(std::move(*lite));
+    else storage = lite.status();
+  }
   auto signer = TreeHeadSigner::FromPemFile(argv[2]);
   if (!storage.ok() || !signer.ok()) {
     std::fprintf(stderr, "open failed\n");

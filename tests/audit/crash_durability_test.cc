@@ -1,8 +1,13 @@
 // Crash durability: a child process appends under load (16 threads) to a
-// SQLite-backed log and reports each acknowledged Append through a pipe; the
-// test SIGKILLs it mid-flight, reopens the log (which recomputes and checks
-// everything), and checks that every acknowledged entry is present and that
-// the new head is consistent with the last acknowledged one.
+// log and reports each acknowledged Append through a pipe; the test SIGKILLs
+// it mid-flight, reopens the log (which recomputes and checks everything),
+// and checks that every acknowledged entry is present and that the new head
+// is consistent with the last acknowledged one.
+//
+// Built twice from this file: audit_crash_durability_test on a SQLite file,
+// and audit_crash_durability_postgres_test (KINEX_CRASH_POSTGRES, label
+// postgres) on a database of the shared per-process PostgreSQL server (the
+// server keeps running: the killed process is the log's, as in production).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -19,6 +24,10 @@
 #include "services/audit/audit_log.h"
 #include "services/audit/log_verifier.h"
 #include "services/audit/sqlite_log_storage.h"
+#ifdef KINEX_CRASH_POSTGRES
+#include "services/audit/postgres_log_storage.h"
+#include "tests/testing/postgres_server.h"
+#endif
 #include "services/common/file_util.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/test_pki.h"
@@ -51,7 +60,25 @@ TEST(CrashDurabilityTest, EveryAcknowledgedAppendSurvivesSigkill) {
     std::filesystem::path dir;
     ~Cleanup() { std::filesystem::remove_all(dir); }
   } cleanup{dir};
+#ifdef KINEX_CRASH_POSTGRES
+  auto server = kinex::testing::SharedPostgresServer();
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto conninfo = (*server)->CreateDatabase(absl::StrCat("audit_crash_", ::getpid()));
+  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+  const std::string db = "postgres:" + *conninfo;
+  auto open_storage = [&]() -> absl::StatusOr<std::unique_ptr<LogStorage>> {
+    auto s = PostgresLogStorage::Open({.conninfo = *conninfo});
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<LogStorage>(std::move(*s));
+  };
+#else
   const std::string db = (dir / "audit.db").string();
+  auto open_storage = [&]() -> absl::StatusOr<std::unique_ptr<LogStorage>> {
+    auto s = SqliteLogStorage::Open({.path = db});
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<LogStorage>(std::move(*s));
+  };
+#endif
   const std::string key = (dir / "signing.key").string();
   std::ofstream(key) << TestSigningKeyPem();
   ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
@@ -101,7 +128,7 @@ TEST(CrashDurabilityTest, EveryAcknowledgedAppendSurvivesSigkill) {
   ASSERT_GE(acks.size(), 3000u);
 
   // Reopen: the log recomputes and checks every entry and head.
-  auto storage = SqliteLogStorage::Open({.path = db});
+  auto storage = open_storage();
   ASSERT_TRUE(storage.ok()) << storage.status();
   auto signer = TreeHeadSigner::FromPemFile(key);
   ASSERT_TRUE(signer.ok());

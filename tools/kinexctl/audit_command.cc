@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -70,13 +71,18 @@ constexpr char kQueryUsage[] =
 
 constexpr char kVerifyUsage[] =
     "usage: kinexctl audit verify [--public-key=PEM[,PEM...]] [--saved-head=FILE]\n"
-    "                             [--save-head=FILE]\n"
+    "                             [--receipt=FILE]... [--save-head=FILE]\n"
     "\n"
-    "Fetches every log entry and the latest signed tree head, recomputes the\n"
-    "RFC 6962 root, checks every entry, its chain links and the head's\n"
-    "Ed25519 signature, and compares the query index (child pseudonym rows)\n"
-    "with the leaves. Fails naming the first bad leaf index (\"index: leaf N\"\n"
-    "for a missing or altered index row).\n"
+    "Fetches every log entry, the signed tree heads the log stored and the\n"
+    "latest one, recomputes the RFC 6962 root, checks every entry, its chain\n"
+    "links and each head's Ed25519 signature and root, and compares the query\n"
+    "index (child pseudonym rows) with the leaves. Fails naming the first bad\n"
+    "leaf index (\"index: leaf N\" for a missing or altered index row). Entries\n"
+    "rewritten together with their leaf hashes are named by the heads that\n"
+    "bracket them (\"leaf range A-B: entries do not match the signed tree head\n"
+    "at size B+1 (the head at size A still matches)\"). The signing key lives\n"
+    "beside the log, so give heads held elsewhere too (--saved-head,\n"
+    "--receipt); the output says which heads were checked.\n"
     "  --public-key=PEM   the pinned signing key (PEM public key file); after a\n"
     "                     key rotation, the current and retired keys,\n"
     "                     comma-separated: each head is checked with the key\n"
@@ -84,6 +90,9 @@ constexpr char kVerifyUsage[] =
     "                     from the server (trust on first use)\n"
     "  --saved-head=FILE  a head saved by an earlier run (JSON or binary):\n"
     "                     the log must extend it (no truncation or rewrite)\n"
+    "  --receipt=FILE     a disclosure receipt an agency kept (JSON or binary),\n"
+    "                     repeatable: each is checked on its own and its head\n"
+    "                     against the log\n"
     "  --save-head=FILE   save the verified head (JSON) for the next run\n";
 
 constexpr char kReceiptUsage[] =
@@ -395,7 +404,45 @@ absl::StatusOr<av1::SignedTreeHead> ReadHead(const std::string& path) {
   return head;
 }
 
-int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
+// Takes every --receipt=FILE (or --receipt FILE) out of `words`: Args keeps
+// one value per flag, and receipts repeat.
+absl::StatusOr<std::vector<std::string>> TakeRepeated(std::vector<std::string>& words,
+                                                      absl::string_view flag) {
+  std::vector<std::string> values;
+  std::vector<std::string> rest;
+  const std::string eq = absl::StrCat("--", flag, "=");
+  const std::string bare = absl::StrCat("--", flag);
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (words[i] == "--") {
+      rest.insert(rest.end(), words.begin() + i, words.end());
+      break;
+    }
+    if (absl::StartsWith(words[i], eq)) {
+      values.push_back(words[i].substr(eq.size()));
+    } else if (words[i] == bare) {
+      if (i + 1 >= words.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("flag ", bare, " needs a value"));
+      }
+      values.push_back(words[++i]);
+    } else {
+      rest.push_back(words[i]);
+    }
+  }
+  words = std::move(rest);
+  return values;
+}
+
+absl::StatusOr<kinex::exchange::v1::DisclosureReceipt> ReadReceipt(const std::string& path) {
+  KINEX_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path));
+  kinex::exchange::v1::DisclosureReceipt receipt;
+  KINEX_RETURN_IF_ERROR(ParseJsonOrBinary(path, data, &receipt));
+  return receipt;
+}
+
+int RunVerify(CommandContext& ctx, const std::vector<std::string>& given) {
+  std::vector<std::string> words = given;
+  absl::StatusOr<std::vector<std::string>> receipt_files = TakeRepeated(words, "receipt");
+  if (!receipt_files.ok()) return ctx.Fail(receipt_files.status());
   absl::StatusOr<Args> args = Args::Parse(words, {"help"});
   if (!args.ok()) return ctx.Fail(args.status());
   if (args->Bool("help")) {
@@ -415,6 +462,19 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
     if (!head.ok()) return ctx.Fail(head.status());
     saved.push_back(*std::move(head));
   }
+  audit::VerifyOptions options;
+  options.check_index = true;
+  for (const av1::SignedTreeHead& h : saved) {
+    options.held_heads.push_back(
+        {.head = h, .source = audit::SourcedHead::Source::kSaved, .file = *saved_head_file});
+  }
+  for (const std::string& file : *receipt_files) {
+    auto receipt = ReadReceipt(file);
+    if (!receipt.ok()) return ctx.Fail(receipt.status());
+    options.receipts.emplace_back(*std::move(receipt), file);
+  }
+  audit::VerifyReport report;
+  options.report = &report;
   auto stub = Stub(ctx);
   if (!stub.ok()) return ctx.Fail(stub.status());
   auto keys = LoadKeys(ctx, public_key, stub->get());
@@ -433,21 +493,22 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
         req.set_start_index(start);
         req.set_end_index(end);
         req.set_include_index(true);
+        req.set_include_heads(true);
         av1::GetEntriesResponse resp;
         grpc::Status s = (*stub)->GetEntries(&c, req, &resp);
         if (!s.ok()) return FromGrpcStatus(s);
         return resp;
       },
-      head, *keys, saved, {.check_index = true});
+      head, *keys, {}, std::move(options));
   if (!verified.ok()) {
-    ctx.out() << "FAILED\n";
+    ctx.out() << "FAILED\n" << report.Summary() << "\n";
     return ctx.Fail(verified.status());
   }
   if (save_head_file.has_value()) {
     std::string json;
-    google::protobuf::util::JsonPrintOptions options;
-    options.add_whitespace = true;
-    auto s = google::protobuf::util::MessageToJsonString(head, &json, options);
+    google::protobuf::util::JsonPrintOptions json_options;
+    json_options.add_whitespace = true;
+    auto s = google::protobuf::util::MessageToJsonString(head, &json, json_options);
     if (!s.ok()) {
       return ctx.Fail(absl::InternalError(s.message().as_string()));
     }
@@ -466,6 +527,7 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& words) {
       ctx.out() << "  consistent with the saved head of " << s.tree_size()
                 << " entries signed at " << FormatTime(s.timestamp()) << "\n";
     }
+    ctx.out() << "  " << report.Summary() << "\n";
   } else {
     WriteRows(ctx.out(), ctx.output(),
               {"result", "tree_size", "root", "signed_at", "key_id"},
