@@ -72,6 +72,9 @@ ABSL_FLAG(std::string, record, "full",
           "full: the demo child padded with attendance sessions to --record_bytes; "
           "demo: the demo child as it is");
 ABSL_FLAG(int, record_bytes, 8192, "Target serialized size of the assembled record (full)");
+ABSL_FLAG(double, deny_share, 0,
+          "Benchmark: share (0-1) of reads made by an out-of-scope agency (school 141999, "
+          "not the child's school), each answered PERMISSION_DENIED and audited");
 ABSL_FLAG(bool, soak, false, "Run the mixed-load soak instead of the benchmark");
 ABSL_FLAG(double, minutes, 10, "Soak length in minutes");
 ABSL_FLAG(double, rss_warmup_seconds, 60, "Soak: memory growth is measured after this");
@@ -467,36 +470,61 @@ LoadDriver::Options DriverOptions(double warmup, double seconds) {
   return o;
 }
 
-// Drives GetChildRecord load at `address` as the LA social worker.
+// Drives GetChildRecord load at `address` as the LA social worker; with
+// `deny_share` > 0 that share of the reads (chosen at random per call) comes
+// from an out-of-scope school instead (kind "GetChildRecord.denied",
+// expected PERMISSION_DENIED).
 absl::StatusOr<LoadReport> DriveReads(const std::string& address, const std::string& kinex_id,
-                                      const LoadDriver::Options& options) {
-  std::vector<std::unique_ptr<ev1::Exchange::Stub>> stubs;
+                                      const LoadDriver::Options& options,
+                                      double deny_share = 0) {
+  std::vector<std::unique_ptr<ev1::Exchange::Stub>> stubs, deny_stubs;
+  std::vector<std::mt19937> rngs;
   for (int t = 0; t < std::max(1, options.threads); ++t) {
     KINEX_ASSIGN_OR_RETURN(auto channel, NewChannel(address, kLaSw.CertBase(), t + 1));
     if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
       return absl::UnavailableError(absl::StrCat("could not connect to ", address));
     }
     stubs.push_back(ev1::Exchange::NewStub(channel));
+    if (deny_share > 0) {
+      KINEX_ASSIGN_OR_RETURN(auto other, NewChannel(address, kOtherDsl.CertBase(), t + 1));
+      if (!other->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
+        return absl::UnavailableError(absl::StrCat("could not connect to ", address));
+      }
+      deny_stubs.push_back(ev1::Exchange::NewStub(other));
+    }
+    rngs.emplace_back(1234 + t);
   }
   ev1::GetChildRecordRequest req;
   req.mutable_child()->set_kinex_id(kinex_id);
   req.set_purpose(cv1::CARE_PLANNING);
+  ev1::GetChildRecordRequest deny_req = req;
+  deny_req.set_purpose(cv1::EDUCATION_SUPPORT);
   return LoadDriver::Run(options, [&](int thread, grpc::CompletionQueue* cq) {
-    auto call = std::make_unique<UnaryCall<ev1::GetChildRecordResponse>>("GetChildRecord");
+    const bool deny = deny_share > 0 &&
+                      std::uniform_real_distribution<double>(0, 1)(rngs[thread]) < deny_share;
+    auto call = std::make_unique<UnaryCall<ev1::GetChildRecordResponse>>(
+        deny ? "GetChildRecord.denied" : "GetChildRecord");
     call->ctx.AddMetadata("x-kinex-actor", kActor);
-    call->reader = stubs[thread]->PrepareAsyncGetChildRecord(&call->ctx, req, cq);
+    if (deny) {
+      call->expected = {grpc::StatusCode::PERMISSION_DENIED};
+      call->reader = deny_stubs[thread]->PrepareAsyncGetChildRecord(&call->ctx, deny_req, cq);
+    } else {
+      call->reader = stubs[thread]->PrepareAsyncGetChildRecord(&call->ctx, req, cq);
+    }
     return call;
   });
 }
 
 // Kinex on SQLite with durable audit, in --mode's topology, with the
-// gateway's per-agency rate limits raised out of the way of the load.
+// gateway's per-agency rate limits and in-flight cap raised out of the way
+// of the load (the cap, default 32, would refuse half of 64 callers).
 absl::StatusOr<std::unique_ptr<KinexCluster>> StartLoadCluster(const std::string& mode) {
   return KinexCluster::Start(
       {.mode = mode == "microservices" ? KinexCluster::Mode::kMicroservices
                                        : KinexCluster::Mode::kAllInOne,
        .postgres = false,
-       .extra_config = "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 }\n"});
+       .extra_config = "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 "
+                       "max_in_flight_per_agency: 100000 }\n"});
 }
 
 int RunBenchmark() {
@@ -506,10 +534,11 @@ int RunBenchmark() {
   const bool run_baseline = only == "both" || only == "baseline";
   std::cout << MachineLine() << "\n";
   std::cout << absl::StrFormat(
-      "config: callers=%d client_threads=%d warmup=%.0fs seconds=%.0fs mode=%s record=%s\n",
+      "config: callers=%d client_threads=%d warmup=%.0fs seconds=%.0fs mode=%s record=%s "
+      "deny_share=%.2f\n",
       absl::GetFlag(FLAGS_callers), absl::GetFlag(FLAGS_client_threads),
       absl::GetFlag(FLAGS_warmup_seconds), absl::GetFlag(FLAGS_seconds), mode,
-      absl::GetFlag(FLAGS_record));
+      absl::GetFlag(FLAGS_record), absl::GetFlag(FLAGS_deny_share));
 
   // The Kinex stack (also the source of the record the baseline serves).
   auto cluster = StartLoadCluster(mode);
@@ -596,7 +625,7 @@ int RunBenchmark() {
     }
     std::cout << "running Kinex (" << mode << ") ..." << std::endl;
     const CpuUse cpu0 = CpuNow();
-    auto report = DriveReads(gw, kid, options);
+    auto report = DriveReads(gw, kid, options, absl::GetFlag(FLAGS_deny_share));
     const CpuUse cpu1 = CpuNow();
     if (!report.ok()) {
       std::cerr << report.status() << "\n";
@@ -611,17 +640,37 @@ int RunBenchmark() {
     PrintSummary(summary);
     std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all "
               << report->TotalCalls() << " calls (warm-up included)\n";
-    const auto& all = report->kinds["GetChildRecord"].all_codes;
+    // Every decision is one audit event: each allowed read and each denial.
+    std::map<grpc::StatusCode, int64_t> all = report->kinds["GetChildRecord"].all_codes;
+    const auto& denied_codes = report->kinds["GetChildRecord.denied"].all_codes;
+    for (const auto& [code, n] : denied_codes) {
+      if (code != grpc::StatusCode::OK) all[code] += n;
+    }
     const int64_t all_ok = all.count(grpc::StatusCode::OK) ? all.at(grpc::StatusCode::OK) : 0;
+    const int64_t denied = denied_codes.count(grpc::StatusCode::PERMISSION_DENIED)
+                               ? denied_codes.at(grpc::StatusCode::PERMISSION_DENIED)
+                               : 0;
+    if (denied_codes.count(grpc::StatusCode::OK)) {
+      std::cerr << "an out-of-scope read was answered OK\n";
+      return std::nullopt;
+    }
+    if (report->kinds.count("GetChildRecord.denied")) {
+      for (const auto& [kind, k] : report->kinds) {
+        std::vector<uint32_t> lat = k.window_latency_us;
+        std::sort(lat.begin(), lat.end());
+        std::cout << absl::StrFormat("  %-21s window calls=%d p50=%.2f ms p99=%.2f ms\n", kind,
+                                     lat.size(), PercentileMs(lat, 0.5), PercentileMs(lat, 0.99));
+      }
+    }
     const int64_t delta = static_cast<int64_t>(*after - *before);
     std::cout << absl::StrFormat(
-        "kinex audit: tree_size %d -> %d (+%d); successful calls including warm-up %d; "
-        "all calls [%s]: %s\n",
-        *before, *after, delta, all_ok, Codes(all, false),
-        delta == all_ok ? "OK, one event per successful call"
-                        : "MISMATCH: not one event per successful call");
+        "kinex audit: tree_size %d -> %d (+%d); successful calls including warm-up %d, "
+        "denials %d; all calls [%s]: %s\n",
+        *before, *after, delta, all_ok, denied, Codes(all, false),
+        delta == all_ok + denied ? "OK, one event per decision"
+                                 : "MISMATCH: not one event per decision");
     std::cout << MachineLine() << "\n";
-    if (delta != all_ok) return std::nullopt;
+    if (delta != all_ok + denied) return std::nullopt;
     return summary;
   };
 

@@ -41,7 +41,12 @@ pv1::DecisionRequest Request(int which) {
   };
   pv1::DecisionRequest r;
   google::protobuf::TextFormat::ParseFromString(kRequests[which], &r);
-  *r.mutable_child() = ChildContextFromRecord(testing::FullRecord());
+  const kinex::record::v1::ChildRecord full = testing::FullRecord();
+  kinex::records::v1::ChildFacts facts;
+  facts.set_kinex_id("kx_bench");
+  *facts.mutable_scope() = full.scope();
+  *facts.mutable_legal_status() = full.legal_status();
+  *r.mutable_child() = ChildContextFromFacts(facts, absl::Now());
   return r;
 }
 

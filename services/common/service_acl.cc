@@ -14,20 +14,24 @@ namespace {
 using kinex::audit::v1::EventKind;
 
 // Who calls what, from the code (not from intent):
-//   gateway  -> records (every read and PutPart; ResolveChild for the consent
-//               front), consent (every method, LookupBases for decisions),
-//               policy (Decide, via RemotePolicyDecider), audit (Append of
+//   gateway  -> records (every read and PutPart; GetChildFacts before every
+//               decision and for the consent front), consent (every
+//               method, LookupBases for decisions), policy (Decide, via RemotePolicyDecider), audit (Append of
 //               disclosures; reads on behalf of auditors via AuditFront)
-//   consent  -> records.ResolveChild (scope check before recording), and
-//               audit.Append of its own writes
+//   consent  -> records.GetChildFacts (the child's facts before recording
+//               and listing), and audit.Append of its own writes
 //   records  -> audit.Append of its own writes
 //   policy, audit -> nothing
+// Records.ResolveChild is superseded by GetChildFacts and has no caller in
+// the code any more; its row stays for compatibility until it is removed.
 // Policy.Explain has no remote caller (kinexctl explains locally); it stays
 // open to the gateway, the one service that decides for agencies.
 const std::vector<ServiceAclRow>& Table() {
   static const auto* const kTable = new std::vector<ServiceAclRow>{
       {"kinex.records.v1.Records/PutPart", {"gateway"}},
       {"kinex.records.v1.Records/GetRecord", {"gateway"}},
+      {"kinex.records.v1.Records/GetChildFacts", {"gateway", "consent"}},
+      {"kinex.records.v1.Records/BatchGetRecords", {"gateway"}},
       {"kinex.records.v1.Records/ResolveChild", {"gateway", "consent"}},
       {"kinex.records.v1.Records/ListChildren", {"gateway"}},
       {"kinex.records.v1.Records/ListPartVersions", {"gateway"}},

@@ -5,7 +5,7 @@
 //
 // Example (a test double):
 //   class AllowLocalAuthorities : public ConsentRecordingAuthorizer {
-//     absl::Status MayRecord(const SpiffeId& who, const ScopeLinks&,
+//     absl::Status MayRecord(const SpiffeId& who, const ChildFacts&,
 //                            const RecordConsentRequest&) const override {
 //       return who.agency_kind == LOCAL_AUTHORITY ? absl::OkStatus()
 //                                                 : absl::PermissionDeniedError("...");
@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "kinex/consent/v1/consent.pb.h"
 #include "kinex/record/v1/record.pb.h"
+#include "kinex/records/v1/records.pb.h"
 #include "services/common/identity.h"
 
 namespace kinex::consent {
@@ -25,11 +26,12 @@ namespace kinex::consent {
 class ConsentRecordingAuthorizer {
  public:
   virtual ~ConsentRecordingAuthorizer() = default;
-  // OK if `recorder` may record `request` for a child with `child_scope`;
-  // PERMISSION_DENIED (generic message) if not; any other error fails the
-  // request closed.
+  // OK if `recorder` may record `request` for the child with `child`'s
+  // facts (records.GetChildFacts: derived scope, legal status; the policy
+  // engine derives the child's context from them); PERMISSION_DENIED
+  // (generic message) if not; any other error fails the request closed.
   virtual absl::Status MayRecord(
-      const SpiffeId& recorder, const kinex::record::v1::ScopeLinks& child_scope,
+      const SpiffeId& recorder, const kinex::records::v1::ChildFacts& child,
       const kinex::consent::v1::RecordConsentRequest& request) const = 0;
 };
 
@@ -37,7 +39,7 @@ class ConsentRecordingAuthorizer {
 // is wired in. Thread-safe.
 class DenyAllConsentRecordingAuthorizer final : public ConsentRecordingAuthorizer {
  public:
-  absl::Status MayRecord(const SpiffeId&, const kinex::record::v1::ScopeLinks&,
+  absl::Status MayRecord(const SpiffeId&, const kinex::records::v1::ChildFacts&,
                          const kinex::consent::v1::RecordConsentRequest&) const override {
     return absl::PermissionDeniedError(
         "not permitted to record consent entries (no recording policy configured)");

@@ -425,16 +425,16 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsentAttempt(
 
   // 2. Authorisation: an unknown child and one the caller may not record for
   // get the same answer.
-  kinex::records::v1::ResolveChildRequest resolve;
+  kinex::records::v1::GetChildFactsRequest resolve;
   *resolve.mutable_child() = request.child();
-  absl::StatusOr<kinex::records::v1::ResolveChildResponse> child =
-      options_.records->ResolveChild(resolve);
+  absl::StatusOr<kinex::records::v1::ChildFacts> child =
+      options_.records->GetChildFacts(resolve);
   if (!child.ok()) {
     if (child.status().code() == absl::StatusCode::kNotFound) return NoChildToRecord();
     return child.status();
   }
   AddKinexId(attempt.event, child->kinex_id());
-  if (absl::Status may = options_.authorizer->MayRecord(caller.principal, child->scope(), request);
+  if (absl::Status may = options_.authorizer->MayRecord(caller.principal, *child, request);
       !may.ok()) {
     if (may.code() == absl::StatusCode::kPermissionDenied) return NoChildToRecord();
     return may;
@@ -504,10 +504,10 @@ absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsentAttempt
   }));
   if (!stored.has_value()) return NoEntryToWithdraw();
   AddKinexId(attempt.event, stored->kinex_id());
-  kinex::records::v1::ResolveChildRequest resolve;
+  kinex::records::v1::GetChildFactsRequest resolve;
   resolve.mutable_child()->set_kinex_id(stored->kinex_id());
-  absl::StatusOr<kinex::records::v1::ResolveChildResponse> child =
-      options_.records->ResolveChild(resolve);
+  absl::StatusOr<kinex::records::v1::ChildFacts> child =
+      options_.records->GetChildFacts(resolve);
   if (!child.ok()) {
     if (child.status().code() == absl::StatusCode::kNotFound) return NoEntryToWithdraw();
     return child.status();
@@ -516,7 +516,7 @@ absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsentAttempt
   as_recorded.mutable_child()->set_kinex_id(stored->kinex_id());
   *as_recorded.mutable_entry() = *stored;
   if (absl::Status may =
-          options_.authorizer->MayRecord(caller.principal, child->scope(), as_recorded);
+          options_.authorizer->MayRecord(caller.principal, *child, as_recorded);
       !may.ok()) {
     if (may.code() == absl::StatusCode::kPermissionDenied) return NoEntryToWithdraw();
     return may;
@@ -558,15 +558,15 @@ absl::StatusOr<cv1::ListConsentsResponse> ConsentCore::ListConsents(
     }
     after = std::string(token);
   }
-  kinex::records::v1::ResolveChildRequest resolve;
+  kinex::records::v1::GetChildFactsRequest resolve;
   *resolve.mutable_child() = request.child();
-  absl::StatusOr<kinex::records::v1::ResolveChildResponse> found =
-      options_.records->ResolveChild(resolve);
+  absl::StatusOr<kinex::records::v1::ChildFacts> found =
+      options_.records->GetChildFacts(resolve);
   if (!found.ok()) {
     if (found.status().code() == absl::StatusCode::kNotFound) return NoChildToRecord();
     return found.status();
   }
-  const kinex::records::v1::ResolveChildResponse& child = *found;
+  const kinex::records::v1::ChildFacts& child = *found;
   cv1::ListConsentsResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::vector<cv1::ConsentEntry> entries,

@@ -10,9 +10,9 @@ absl::Status ConsentFront::MayList(const CallContext& call,
                                    const kinex::common::v1::ChildRef& child) {
   const absl::Status denied = absl::PermissionDeniedError(absl::StrCat(
       "no consent file you may see for this child (request id ", call.request_id, ")"));
-  kinex::records::v1::ResolveChildRequest resolve;
+  kinex::records::v1::GetChildFactsRequest resolve;
   *resolve.mutable_child() = child;
-  absl::StatusOr<kinex::records::v1::ResolveChildResponse> found = records_.ResolveChild(resolve);
+  absl::StatusOr<kinex::records::v1::ChildFacts> found = records_.GetChildFacts(resolve);
   if (!found.ok()) {
     if (found.status().code() == absl::StatusCode::kNotFound) return denied;
     return found.status();
@@ -20,14 +20,14 @@ absl::Status ConsentFront::MayList(const CallContext& call,
   // Whoever may record a consent, or any statutory basis, may read the file.
   cv1::RecordConsentRequest probe;
   probe.mutable_entry()->mutable_consent();
-  if (authorizer_.MayRecord(call.principal, found->scope(), probe).ok()) return absl::OkStatus();
+  if (authorizer_.MayRecord(call.principal, *found, probe).ok()) return absl::OkStatus();
   for (int b = kinex::common::v1::LegalBasis_MIN; b <= kinex::common::v1::LegalBasis_MAX; ++b) {
     if (b == kinex::common::v1::LEGAL_BASIS_UNSPECIFIED || b == kinex::common::v1::CONSENT) {
       continue;
     }
     probe.mutable_entry()->mutable_statutory_basis()->set_basis(
         static_cast<kinex::common::v1::LegalBasis>(b));
-    if (authorizer_.MayRecord(call.principal, found->scope(), probe).ok()) {
+    if (authorizer_.MayRecord(call.principal, *found, probe).ok()) {
       return absl::OkStatus();
     }
   }

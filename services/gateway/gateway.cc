@@ -9,6 +9,7 @@
 #include "services/common/identity.h"
 #include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
+#include "services/policy/evaluator.h"
 #include "services/policy/redactor.h"
 
 namespace kinex::gateway {
@@ -85,7 +86,26 @@ std::vector<pv1::AvailableBasis> ToAvailableBases(
   return out;
 }
 
-std::tuple<int, int, int> Ymd(const rv1::Date& d) { return {d.year(), d.month(), d.day()}; }
+// The top-level sections of a decision's allowed paths: what the gateway
+// asks records for (records parses and returns only those; the redactor
+// then keeps exactly the allowed paths).
+std::vector<std::string> SectionsOf(const pv1::Decision& decision) {
+  std::vector<std::string> out;
+  for (const std::string& path : decision.allowed_paths()) {
+    std::string section = path.substr(0, path.find('.'));
+    if (out.empty() || out.back() != section) out.push_back(std::move(section));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+absl::Status RecordChanged(const CallContext& call) {
+  return absl::AbortedError(absl::StrCat(
+      "the child's record changed while it was being decided, twice; nothing was disclosed; "
+      "retry (request id ",
+      call.request_id, ")"));
+}
 
 }  // namespace
 
@@ -102,21 +122,6 @@ absl::Status ValidatePurpose(int purpose, absl::string_view field) {
   return absl::OkStatus();
 }
 
-
-pv1::ChildContext ChildContextOf(const rv1::ChildRecord& record, absl::Time now) {
-  pv1::ChildContext child;
-  *child.mutable_scope() = record.scope();
-  const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
-  const std::tuple<int, int, int> t{static_cast<int>(today.year()), today.month(), today.day()};
-  for (const rv1::LegalStatusEpisode& e : record.legal_status()) {
-    const bool started = !e.has_start_date() || Ymd(e.start_date()) <= t;
-    const bool ended = e.has_end_date() && Ymd(e.end_date()) < t;
-    if (!started || ended) continue;
-    if (e.looked_after()) child.set_looked_after(true);
-    if (e.previously_looked_after()) child.set_previously_looked_after(true);
-  }
-  return child;
-}
 
 absl::StatusOr<ev1::PublishRecordResponse> Gateway::PublishRecord(
     const CallContext& call, const ev1::PublishRecordRequest& request) {
@@ -209,19 +214,19 @@ absl::StatusOr<ev1::TransferResponsibilityResponse> Gateway::TransferResponsibil
   return response;
 }
 
-absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
-    const CallContext& call, absl::string_view method, const cv1::ChildRef& asked_as,
-    const std::string& kinex_id, rv1::ChildRecord record, cv1::Purpose purpose,
-    const std::string& justification, bool break_glass) {
-  const absl::Time now = deps_.clock->Now();
-  Disclosure out;
-  // An unknown child (empty kinex_id) is still decided, with no scope links
+absl::StatusOr<Gateway::Decided> Gateway::Decide(const CallContext& call,
+                                                 const kinex::records::v1::ChildFacts& facts,
+                                                 cv1::Purpose purpose,
+                                                 const std::string& justification,
+                                                 bool break_glass) const {
+  // An unknown child (no Kinex id) is still decided, with no scope links
   // and no bases, so its audited denial names the policy version in force;
   // it is never allowed, whatever the policy says.
+  const bool known = !facts.kinex_id().empty();
   kinex::consent::v1::LookupBasesResponse found;
-  if (!kinex_id.empty()) {
+  if (known) {
     kinex::consent::v1::LookupBasesRequest lookup;
-    lookup.set_kinex_id(kinex_id);
+    lookup.set_kinex_id(facts.kinex_id());
     lookup.set_recipient(call.principal.uri);
     lookup.set_purpose(purpose);
     absl::StatusOr<kinex::consent::v1::LookupBasesResponse> looked =
@@ -231,7 +236,9 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   }
   pv1::DecisionRequest decide;
   *decide.mutable_principal() = ToPolicyPrincipal(call.principal);
-  if (!kinex_id.empty()) *decide.mutable_child() = ChildContextOf(record, now);
+  if (known) {
+    *decide.mutable_child() = kinex::policy::ChildContextFromFacts(facts, deps_.clock->Now());
+  }
   decide.set_purpose(purpose);
   for (auto& b : ToAvailableBases(found, call.principal, purpose)) {
     *decide.add_bases() = std::move(b);
@@ -241,26 +248,39 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   absl::StatusOr<std::shared_ptr<const kinex::policy::Evaluation>> evaluated =
       deps_.policy->Evaluate(decide);
   if (!evaluated.ok()) return DependencyFailed("policy service", evaluated.status());
-  std::shared_ptr<const kinex::policy::Evaluation> evaluation = *evaluated;
-  const pv1::Decision* decision = &evaluation->decision;
-  out.allowed = !kinex_id.empty() && decision->allowed();
+  Decided out;
+  out.evaluation = *std::move(evaluated);
+  out.allowed = known && out.evaluation->decision.allowed();
+  return out;
+}
+
+kinex::records::v1::GetRecordRequest Gateway::ReadAllowed(
+    const kinex::records::v1::ChildFacts& facts, const Decided& decided) {
+  kinex::records::v1::GetRecordRequest get;
+  get.mutable_child()->set_kinex_id(facts.kinex_id());
+  for (std::string& section : SectionsOf(decided.evaluation->decision)) {
+    get.add_paths(std::move(section));
+  }
+  get.set_facts_version(facts.facts_version());
+  return get;
+}
+
+absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
+    const CallContext& call, absl::string_view method, const cv1::ChildRef& asked_as,
+    const kinex::records::v1::ChildFacts& facts, const Decided& decided,
+    rv1::ChildRecord record, cv1::Purpose purpose, const std::string& justification,
+    bool break_glass) {
+  Disclosure out;
+  const std::string& kinex_id = facts.kinex_id();
+  const pv1::Decision* decision = &decided.evaluation->decision;
+  out.allowed = decided.allowed;
   if (deps_.metrics != nullptr) deps_.metrics->RecordDecision(out.allowed);
 
   // Every identifier the child is known by goes into the event (the log
   // keeps only keyed pseudonyms), so an auditor finds this disclosure by any
-  // of them, whichever one the caller used.
-  std::vector<cv1::ChildRef> known_as;
-  if (!kinex_id.empty()) {
-    known_as.emplace_back().set_kinex_id(kinex_id);
-    const rv1::Identity& id = record.identity();
-    if (!id.nhs_number().empty()) known_as.emplace_back().set_nhs_number(id.nhs_number());
-    if (!id.upn().empty()) known_as.emplace_back().set_upn(id.upn());
-    if (!id.la_child_id().empty() && !record.scope().responsible_la_code().empty()) {
-      auto* la = known_as.emplace_back().mutable_la_child_id();
-      la->set_la_code(record.scope().responsible_la_code());
-      la->set_id(id.la_child_id());
-    }
-  }
+  // of them, whichever one the caller used. Records lists them in the facts
+  // (the Kinex id first).
+  std::vector<cv1::ChildRef> known_as(facts.known_as().begin(), facts.known_as().end());
   // (A kinex id that matches no child is kept too: it is what was asked.)
   if (asked_as.id_case() != cv1::ChildRef::ID_NOT_SET &&
       (asked_as.id_case() != cv1::ChildRef::kKinexId || kinex_id.empty())) {
@@ -269,7 +289,7 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
 
   std::vector<std::string> disclosed;
   if (out.allowed) {
-    absl::Status redacted = kinex::policy::Redactor().Apply(*evaluation->plan, &record);
+    absl::Status redacted = kinex::policy::Redactor().Apply(*decided.evaluation->plan, &record);
     if (!redacted.ok()) {
       return absl::InternalError(
           absl::StrCat("redaction failed (", redacted.message(), "); nothing was disclosed"));
@@ -340,30 +360,46 @@ absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
   KINEX_RETURN_IF_ERROR(ValidateJustification(request.justification(), request.break_glass(),
                                               options_.break_glass_min_justification));
 
-  kinex::records::v1::GetRecordRequest get;
-  *get.mutable_child() = request.child();
-  absl::StatusOr<kinex::records::v1::GetRecordResponse> found = deps_.records->GetRecord(get);
-  std::string kinex_id;
-  rv1::ChildRecord record;
-  if (found.ok()) {
-    kinex_id = found->record().identity().kinex_id();
-    record = std::move(*found->mutable_record());
-  } else if (found.status().code() == absl::StatusCode::kInvalidArgument) {
-    return found.status();  // a malformed identifier: the caller's to fix
-  } else if (found.status().code() != absl::StatusCode::kNotFound) {
-    return DependencyFailed("records service", found.status());
+  // Decide on the child's facts (no record content), then read only what
+  // the decision allows, pinned to the facts it was made on. If the facts
+  // move in between (a transfer, a link decided, a legal-status change),
+  // decide once more; a second move fails closed.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    kinex::records::v1::GetChildFactsRequest ask;
+    *ask.mutable_child() = request.child();
+    absl::StatusOr<kinex::records::v1::ChildFacts> found = deps_.records->GetChildFacts(ask);
+    kinex::records::v1::ChildFacts facts;
+    if (found.ok()) {
+      facts = std::move(*found);
+    } else if (found.status().code() == absl::StatusCode::kInvalidArgument) {
+      return found.status();  // a malformed identifier: the caller's to fix
+    } else if (found.status().code() != absl::StatusCode::kNotFound) {
+      return DependencyFailed("records service", found.status());
+    }
+    KINEX_ASSIGN_OR_RETURN(Decided decided,
+                           Decide(call, facts, request.purpose(), request.justification(),
+                                  request.break_glass()));
+    rv1::ChildRecord record;
+    if (decided.allowed) {
+      absl::StatusOr<kinex::records::v1::GetRecordResponse> got =
+          deps_.records->GetRecord(ReadAllowed(facts, decided));
+      if (!got.ok() && got.status().code() == absl::StatusCode::kAborted) continue;
+      if (!got.ok()) return DependencyFailed("records service", got.status());
+      record = std::move(*got->mutable_record());
+    }
+    // An unknown child is audited as a denial, like any other refusal.
+    KINEX_ASSIGN_OR_RETURN(
+        Disclosure d, Disclose(call, "GetChildRecord", request.child(), facts, decided,
+                               std::move(record), request.purpose(), request.justification(),
+                               request.break_glass()));
+    if (!d.allowed) return NothingToSee(call);
+    ev1::GetChildRecordResponse response;
+    *response.mutable_record() = std::move(d.record);
+    *response.mutable_receipt() = std::move(d.receipt);
+    response.set_request_id(call.request_id);
+    return response;
   }
-  // An unknown child is audited as a denial, like any other refusal.
-  KINEX_ASSIGN_OR_RETURN(
-      Disclosure d, Disclose(call, "GetChildRecord", request.child(), kinex_id,
-                             std::move(record), request.purpose(), request.justification(),
-                             request.break_glass()));
-  if (!d.allowed) return NothingToSee(call);
-  ev1::GetChildRecordResponse response;
-  *response.mutable_record() = std::move(d.record);
-  *response.mutable_receipt() = std::move(d.receipt);
-  response.set_request_id(call.request_id);
-  return response;
+  return RecordChanged(call);
 }
 
 absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
@@ -386,33 +422,73 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
     // whole and its next token is where this page ends.
     list.set_page_size(want - response.children_size());
     list.set_page_token(token);
-    absl::StatusOr<kinex::records::v1::ListChildrenResponse> page =
-        deps_.records->ListChildren(list);
-    if (!page.ok()) {
-      if (page.status().code() == absl::StatusCode::kInvalidArgument &&
-          request.page_token() == token && !token.empty()) {
-        return absl::InvalidArgumentError("page_token: not a token this listing returned");
+    // The page with every child's facts (one call), decided child by child,
+    // then the allowed children's records in one read pinned to those facts;
+    // if any child's facts moved, the page is listed and decided once more.
+    kinex::records::v1::ListChildrenResponse page;
+    std::vector<Decided> decisions;
+    kinex::records::v1::BatchGetRecordsResponse records;
+    bool read = false;
+    for (int attempt = 0; attempt < 2 && !read; ++attempt) {
+      absl::StatusOr<kinex::records::v1::ListChildrenResponse> listed =
+          deps_.records->ListChildren(list);
+      if (!listed.ok()) {
+        if (listed.status().code() == absl::StatusCode::kInvalidArgument &&
+            request.page_token() == token && !token.empty()) {
+          return absl::InvalidArgumentError("page_token: not a token this listing returned");
+        }
+        if (listed.status().code() == absl::StatusCode::kInvalidArgument) {
+          return listed.status();
+        }
+        return DependencyFailed("records service", listed.status());
       }
-      if (page.status().code() == absl::StatusCode::kInvalidArgument) return page.status();
-      return DependencyFailed("records service", page.status());
+      page = std::move(*listed);
+      decisions.clear();
+      kinex::records::v1::BatchGetRecordsRequest batch;
+      for (const auto& child : page.children()) {
+        KINEX_ASSIGN_OR_RETURN(Decided decided,
+                               Decide(call, child.facts(), request.purpose(),
+                                      request.justification(), false));
+        if (decided.allowed) *batch.add_requests() = ReadAllowed(child.facts(), decided);
+        decisions.push_back(std::move(decided));
+      }
+      if (batch.requests().empty()) {
+        records.Clear();
+        read = true;
+        break;
+      }
+      absl::StatusOr<kinex::records::v1::BatchGetRecordsResponse> got =
+          deps_.records->BatchGetRecords(batch);
+      if (!got.ok() && got.status().code() == absl::StatusCode::kAborted) continue;
+      if (!got.ok()) return DependencyFailed("records service", got.status());
+      if (got->records_size() != batch.requests_size()) {
+        return DependencyFailed("records service",
+                                absl::InternalError("BatchGetRecords: wrong number of records"));
+      }
+      records = std::move(*got);
+      read = true;
     }
-    for (const auto& child : page->children()) {
-      kinex::records::v1::GetRecordRequest get;
-      get.mutable_child()->set_kinex_id(child.kinex_id());
-      absl::StatusOr<kinex::records::v1::GetRecordResponse> found = deps_.records->GetRecord(get);
-      if (!found.ok()) return DependencyFailed("records service", found.status());
+    if (!read) return RecordChanged(call);
+
+    int next_record = 0;
+    for (int i = 0; i < page.children_size(); ++i) {
+      const kinex::records::v1::ChildFacts& facts = page.children(i).facts();
+      rv1::ChildRecord record;
+      if (decisions[i].allowed) {
+        record = std::move(*records.mutable_records(next_record++)->mutable_record());
+      }
       cv1::ChildRef ref;
-      ref.set_kinex_id(child.kinex_id());
+      ref.set_kinex_id(page.children(i).kinex_id());
       KINEX_ASSIGN_OR_RETURN(
-          Disclosure d, Disclose(call, "ListChildren", ref, child.kinex_id(),
-                                 std::move(*found->mutable_record()), request.purpose(),
-                                 request.justification(), false));
+          Disclosure d, Disclose(call, "ListChildren", ref, facts, decisions[i],
+                                 std::move(record), request.purpose(), request.justification(),
+                                 false));
       if (!d.allowed) continue;  // filtered before paging: never counted, never shown
       ev1::CohortEntry* entry = response.add_children();
       *entry->mutable_record() = std::move(d.record);
       *entry->mutable_receipt() = std::move(d.receipt);
     }
-    token = page->next_page_token();
+    token = page.next_page_token();
   } while (!token.empty() && response.children_size() < want);
   response.set_next_page_token(token);
   return response;

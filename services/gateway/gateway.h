@@ -1,12 +1,21 @@
 // The gateway core: the Exchange API's logic, without gRPC. One request:
 //
 //   1. validate the request (child reference, purpose, justification)
-//   2. resolve the child and fetch the assembled record (records)
+//   2. resolve the child to its policy facts: Kinex id, derived scope,
+//      legal status, identifiers, facts version (records.GetChildFacts; no
+//      record content)
 //   3. consents and bases in force for (child, caller, purpose) (consent)
-//   4. decide: allowed paths, withheld categories, plan (policy)
-//   5. redact the record by the plan
+//   4. decide: allowed paths, withheld categories, plan (policy), on the
+//      context policy::ChildContextFromFacts derives
+//   5. only if allowed: read the allowed sections of the record, pinned to
+//      the facts version decided on (records.GetRecord; ABORTED if the facts
+//      moved: decide once more, then fail closed), and redact it by the plan
 //   6. append the disclosure event; durable before anything leaves (audit)
 //   7. reply with the redacted record and a receipt
+//
+// A denial or a probe moves no record content anywhere. ListChildren reads
+// a page's facts in one call (records.ListChildren) and the allowed
+// children's records in one more (records.BatchGetRecords).
 //
 // Fail closed: an error from records, consent, policy or audit discloses
 // nothing. Denials are audited too. Unknown children and denied requests get
@@ -19,6 +28,7 @@
 #ifndef KINEX_SERVICES_GATEWAY_GATEWAY_H_
 #define KINEX_SERVICES_GATEWAY_GATEWAY_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +41,7 @@
 #include "services/gateway/dependencies.h"
 #include "services/gateway/metrics.h"
 #include "services/common/record_labels.h"
+#include "services/policy/evaluator.h"
 #include "services/records/records_store.h"
 
 namespace kinex::gateway {
@@ -95,10 +106,29 @@ class Gateway {
     kinex::record::v1::ChildRecord record;
     kinex::exchange::v1::DisclosureReceipt receipt;
   };
-  // Steps 3-6 for one child whose record is already fetched.
+  // A decision on one child's facts.
+  struct Decided {
+    // Never null.
+    std::shared_ptr<const kinex::policy::Evaluation> evaluation;
+    // A known child and an allowing decision.
+    bool allowed = false;
+  };
+  // Steps 3-4: bases on file and the policy decision, on the child's facts
+  // alone (empty facts: an unknown child, never allowed).
+  absl::StatusOr<Decided> Decide(const CallContext& call,
+                                 const kinex::records::v1::ChildFacts& facts,
+                                 kinex::common::v1::Purpose purpose,
+                                 const std::string& justification, bool break_glass) const;
+  // The read an allowing decision permits: the allowed sections only,
+  // pinned to the facts version decided on.
+  static kinex::records::v1::GetRecordRequest ReadAllowed(
+      const kinex::records::v1::ChildFacts& facts, const Decided& decided);
+  // Steps 5-6: redact `record` (read only when allowed; empty otherwise),
+  // audit the decision, build the receipt.
   absl::StatusOr<Disclosure> Disclose(const CallContext& call, absl::string_view method,
                                       const kinex::common::v1::ChildRef& asked_as,
-                                      const std::string& kinex_id,
+                                      const kinex::records::v1::ChildFacts& facts,
+                                      const Decided& decided,
                                       kinex::record::v1::ChildRecord record,
                                       kinex::common::v1::Purpose purpose,
                                       const std::string& justification, bool break_glass);
@@ -110,11 +140,6 @@ class Gateway {
 // Checks a purpose value: a known, specified Purpose. INVALID_ARGUMENT
 // naming the field and value.
 absl::Status ValidatePurpose(int purpose, absl::string_view field);
-
-// The policy's view of a child: scope links, and looked-after status from
-// the legal-status episode current at `now`.
-kinex::policy::v1::ChildContext ChildContextOf(const kinex::record::v1::ChildRecord& record,
-                                               absl::Time now);
 
 }  // namespace kinex::gateway
 

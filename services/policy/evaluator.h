@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "kinex/policy/v1/policy.pb.h"
+#include "absl/time/time.h"
 #include "kinex/record/v1/record.pb.h"
+#include "kinex/records/v1/records.pb.h"
 #include "services/policy/compiled_policy.h"
 #include "services/policy/redactor.h"
 
@@ -54,11 +56,15 @@ absl::Status MayRecordConsent(const CompiledPolicy& policy,
                               const kinex::policy::v1::ChildContext& child,
                               kinex::common::v1::LegalBasis basis);
 
-// The facts policy looks at, from a full record: its scope links, and
-// whether a current legal status episode (no end date) is looked after or
-// previously looked after.
-kinex::policy::v1::ChildContext ChildContextFromRecord(
-    const kinex::record::v1::ChildRecord& record);
+// The policy's view of a child, derived from the facts records keeps for it
+// (records.GetChildFacts, or ListChildren's summaries): the derived scope
+// links; looked_after / previously_looked_after when a legal-status episode
+// current at `now` (started, not ended before today, UTC) says so; and the
+// arrangement types of the current episodes. The one derivation: the
+// gateway, the consent path and tests all call it. Facts without a Kinex id
+// (an unknown child) give an empty context. Thread-safe.
+kinex::policy::v1::ChildContext ChildContextFromFacts(
+    const kinex::records::v1::ChildFacts& facts, absl::Time now);
 
 }  // namespace kinex::policy
 

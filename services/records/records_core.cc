@@ -17,11 +17,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/identifiers.h"
 #include "services/common/identity.h"
 #include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
+#include "services/records/part_filter.h"
 #include "services/records/part_rules.h"
 
 namespace kinex::records {
@@ -330,17 +333,9 @@ std::string CurrentSchool(const ChildRecord& merged, const ChildView& v,
   return "";
 }
 
-// The assembled record a reader gets, its scope derived (never a claim).
-absl::StatusOr<ChildRecord> Assemble(const ChildView& v, absl::Time now,
-                                     std::vector<const StoredPart*>* used = nullptr) {
-  ChildRecord record;
-  std::vector<const StoredPart*> parts = TrustedParts(v);
-  for (const StoredPart* p : parts) {
-    // Parsing into the record merges, exactly as MergeFrom would.
-    if (!record.MergeFromString(p->payload)) {
-      return absl::DataLossError("stored record part does not parse");
-    }
-  }
+// Derives `record`'s scope (never a claim) from the merged trusted parts it
+// holds (at least their scope links and education.enrolments).
+void DeriveScope(const ChildView& v, absl::Time now, ChildRecord& record) {
   const absl::CivilDay day = absl::ToCivilDay(now, absl::UTCTimeZone());
   const std::tuple<int, int, int> today{static_cast<int>(day.year()), day.month(),
                                         day.day()};
@@ -356,9 +351,89 @@ absl::StatusOr<ChildRecord> Assemble(const ChildView& v, absl::Time now,
   scope->clear_health_provider_ods_codes();
   for (const std::string& p : providers) scope->add_health_provider_ods_codes(p);
   if (scope->ByteSizeLong() == 0) record.clear_scope();
+}
+
+// Merges the trusted parts, each filtered by `filter` when given.
+absl::StatusOr<ChildRecord> MergeParts(const std::vector<const StoredPart*>& parts,
+                                       const PathFilter* filter) {
+  ChildRecord record;
+  std::string kept;
+  for (const StoredPart* p : parts) {
+    // Parsing into the record merges, exactly as MergeFrom would.
+    bool ok;
+    if (filter == nullptr) {
+      ok = record.MergeFromString(p->payload);
+    } else {
+      kept.clear();
+      ok = filter->Apply(p->payload, &kept) && record.MergeFromString(kept);
+    }
+    if (!ok) return absl::DataLossError("stored record part does not parse");
+  }
+  return record;
+}
+
+// The assembled record a reader gets, its scope derived (never a claim).
+absl::StatusOr<ChildRecord> Assemble(const ChildView& v, absl::Time now,
+                                     std::vector<const StoredPart*>* used = nullptr) {
+  std::vector<const StoredPart*> parts = TrustedParts(v);
+  KINEX_ASSIGN_OR_RETURN(ChildRecord record, MergeParts(parts, nullptr));
+  DeriveScope(v, now, record);
   record.mutable_identity()->set_kinex_id(v.kinex_id);
   if (used != nullptr) *used = std::move(parts);
   return record;
+}
+
+// What the facts are derived from: identifiers, scope links, legal status,
+// and the enrolments the current school is derived from. Nothing else of a
+// part is parsed.
+const PathFilter& FactsFilter() {
+  static const PathFilter* const kFilter = new PathFilter(*PathFilter::Create(
+      *ChildRecord::descriptor(),
+      {"identity.la_child_id", "identity.nhs_number", "identity.upn", "identity.date_of_birth",
+       "scope", "legal_status", "education.enrolments"}));
+  return *kFilter;
+}
+
+absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
+  const std::vector<const StoredPart*> parts = TrustedParts(v);
+  KINEX_ASSIGN_OR_RETURN(ChildRecord r, MergeParts(parts, &FactsFilter()));
+  DeriveScope(v, now, r);
+  rv1::ChildFacts facts;
+  facts.set_kinex_id(v.kinex_id);
+  if (r.has_scope()) *facts.mutable_scope() = r.scope();
+  *facts.mutable_legal_status() = r.legal_status();
+  const rec::Identity& id = r.identity();
+  if (id.has_date_of_birth()) *facts.mutable_date_of_birth() = id.date_of_birth();
+  facts.add_known_as()->set_kinex_id(v.kinex_id);
+  if (!id.nhs_number().empty()) facts.add_known_as()->set_nhs_number(id.nhs_number());
+  if (!id.upn().empty()) facts.add_known_as()->set_upn(id.upn());
+  if (!id.la_child_id().empty() && !v.responsible_la.empty()) {
+    auto* la = facts.add_known_as()->mutable_la_child_id();
+    la->set_la_code(v.responsible_la);
+    la->set_id(id.la_child_id());
+  }
+  // The version: the facts themselves and which agencies' parts are
+  // trusted (a link confirmed or rejected changes the record even when it
+  // leaves the facts alone).
+  std::string material;
+  {
+    google::protobuf::io::StringOutputStream stream(&material);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    facts.SerializeToCodedStream(&out);
+  }
+  for (const StoredPart* p : parts) {
+    absl::StrAppend(&material, "|", p->owner_kind, ":", p->owner_code);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(material.data(), material.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("facts version: SHA-256 failed");
+  }
+  facts.set_facts_version(
+      absl::StrCat("f1:", absl::BytesToHexString(
+                              absl::string_view(reinterpret_cast<const char*>(digest), 16))));
+  return facts;
 }
 
 // The scope index ListChildren pages through: the responsible LA and every
@@ -815,18 +890,124 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
   return response;
 }
 
+namespace {
+
+constexpr int kMaxPaths = 1000;
+constexpr int kMaxBatch = 1000;
+
+// One GetRecord inside a read transaction.
+absl::Status ReadRecord(RecordsTxn& txn, const Identifier& id, const PathFilter* filter,
+                        const std::string& facts_version, absl::Time now,
+                        rv1::GetRecordResponse& response) {
+  response.Clear();
+  KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
+  KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
+  std::vector<const StoredPart*> used;
+  if (filter == nullptr && facts_version.empty()) {
+    KINEX_ASSIGN_OR_RETURN(*response.mutable_record(), Assemble(view, now, &used));
+  } else {
+    KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(view, now));
+    if (!facts_version.empty() && facts.facts_version() != facts_version) {
+      return absl::AbortedError(absl::StrCat(
+          "the child's facts changed since facts version ", facts_version,
+          " (now ", facts.facts_version(), "); nothing was read: decide again"));
+    }
+    response.set_facts_version(facts.facts_version());
+    used = TrustedParts(view);
+    if (filter == nullptr) {
+      KINEX_ASSIGN_OR_RETURN(*response.mutable_record(), Assemble(view, now));
+    } else {
+      KINEX_ASSIGN_OR_RETURN(ChildRecord record, MergeParts(used, filter));
+      // The derived fields (scope, Kinex id), kept only where the filter
+      // keeps them.
+      record.clear_scope();
+      ChildRecord derived;
+      if (facts.has_scope()) *derived.mutable_scope() = facts.scope();
+      derived.mutable_identity()->set_kinex_id(kinex_id);
+      std::string kept;
+      if (!filter->Apply(derived.SerializeAsString(), &kept) || !record.MergeFromString(kept)) {
+        return absl::InternalError("derived fields do not filter");
+      }
+      *response.mutable_record() = std::move(record);
+    }
+  }
+  for (const StoredPart* p : used) *response.add_parts() = VersionInfo(*p);
+  return absl::OkStatus();
+}
+
+// The filter of a GetRecord's paths; null for the whole record.
+absl::StatusOr<std::optional<PathFilter>> FilterOf(const rv1::GetRecordRequest& request) {
+  if (request.paths().empty()) return std::nullopt;
+  if (request.paths_size() > kMaxPaths) {
+    return absl::InvalidArgumentError(absl::StrCat("paths: at most ", kMaxPaths));
+  }
+  KINEX_ASSIGN_OR_RETURN(
+      PathFilter f,
+      PathFilter::Create(*ChildRecord::descriptor(),
+                         std::vector<std::string>(request.paths().begin(), request.paths().end())));
+  return f;
+}
+
+}  // namespace
+
 absl::StatusOr<rv1::GetRecordResponse> RecordsCore::GetRecord(
     const rv1::GetRecordRequest& request) {
   KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(request.child()));
+  KINEX_ASSIGN_OR_RETURN(std::optional<PathFilter> filter, FilterOf(request));
   const absl::Time now = options_.clock->Now();
   rv1::GetRecordResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
+    return ReadRecord(txn, id, filter.has_value() ? &*filter : nullptr,
+                      request.facts_version(), now, response);
+  }));
+  return response;
+}
+
+absl::StatusOr<rv1::BatchGetRecordsResponse> RecordsCore::BatchGetRecords(
+    const rv1::BatchGetRecordsRequest& request) {
+  if (request.requests_size() > kMaxBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("requests: at most ", kMaxBatch));
+  }
+  std::vector<Identifier> ids;
+  std::vector<std::optional<PathFilter>> filters;
+  for (int i = 0; i < request.requests_size(); ++i) {
+    absl::StatusOr<Identifier> id = IdentifierFromRef(request.requests(i).child());
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("requests[", i, "].", id.status().message()));
+    }
+    ids.push_back(*std::move(id));
+    absl::StatusOr<std::optional<PathFilter>> f = FilterOf(request.requests(i));
+    if (!f.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("requests[", i, "].", f.status().message()));
+    }
+    filters.push_back(*std::move(f));
+  }
+  const absl::Time now = options_.clock->Now();
+  rv1::BatchGetRecordsResponse response;
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
+    response.Clear();
+    for (int i = 0; i < request.requests_size(); ++i) {
+      KINEX_RETURN_IF_ERROR(ReadRecord(txn, ids[i],
+                                       filters[i].has_value() ? &*filters[i] : nullptr,
+                                       request.requests(i).facts_version(), now,
+                                       *response.add_records()));
+    }
+    return absl::OkStatus();
+  }));
+  return response;
+}
+
+absl::StatusOr<rv1::ChildFacts> RecordsCore::GetChildFacts(
+    const rv1::GetChildFactsRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(request.child()));
+  const absl::Time now = options_.clock->Now();
+  rv1::ChildFacts response;
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
     KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
-    std::vector<const StoredPart*> used;
-    KINEX_ASSIGN_OR_RETURN(*response.mutable_record(), Assemble(view, now, &used));
-    response.clear_parts();
-    for (const StoredPart* p : used) *response.add_parts() = VersionInfo(*p);
+    KINEX_ASSIGN_OR_RETURN(response, FactsOf(view, now));
     return absl::OkStatus();
   }));
   return response;
@@ -840,12 +1021,10 @@ absl::StatusOr<rv1::ResolveChildResponse> RecordsCore::ResolveChild(
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
     KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
-    KINEX_ASSIGN_OR_RETURN(ChildRecord record, Assemble(view, now));
+    KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(view, now));
     response.set_kinex_id(kinex_id);
-    *response.mutable_scope() = record.scope();
-    if (record.identity().has_date_of_birth()) {
-      *response.mutable_date_of_birth() = record.identity().date_of_birth();
-    }
+    if (facts.has_scope()) *response.mutable_scope() = facts.scope();
+    if (facts.has_date_of_birth()) *response.mutable_date_of_birth() = facts.date_of_birth();
     return absl::OkStatus();
   }));
   return response;
@@ -901,10 +1080,11 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
     if (more) ids.resize(page_size);
     for (const std::string& kid : ids) {
       KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kid));
-      KINEX_ASSIGN_OR_RETURN(ChildRecord record, Assemble(view, now));
+      KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(view, now));
       rv1::ChildSummary* summary = response.add_children();
       summary->set_kinex_id(kid);
-      *summary->mutable_scope() = record.scope();
+      if (facts.has_scope()) *summary->mutable_scope() = facts.scope();
+      *summary->mutable_facts() = std::move(facts);
     }
     if (more) response.set_next_page_token(absl::StrCat("c:", ids.back()));
     return absl::OkStatus();

@@ -30,7 +30,15 @@
 //    rejected link) gets the same PERMISSION_DENIED and stores nothing; the
 //    Kinex id is returned only after a successful publish.
 //
-// Assembly (GetRecord, ResolveChild, ListChildren): the responsible LA's
+// Facts (GetChildFacts, ListChildren, ResolveChild): what policy decides on,
+// derived from the same trusted parts with only their identifiers, scope
+// links, legal status and enrolments parsed (part_filter.h): the derived
+// scope, the LA's legal-status episodes, the identifiers, and a version.
+// GetRecord may name the paths it wants (only those are parsed) and the
+// facts version it decided on: if the facts moved (a transfer, a link
+// decided, a legal-status change) it is ABORTED and reads nothing.
+//
+// Assembly (GetRecord): the responsible LA's
 // part (until a new LA publishes after a transfer, the previous LA's), its
 // virtual school's, and every CONFIRMED agency's part, merged oldest publish
 // first (repeated rows concatenate; a singular field two agencies of one
@@ -102,6 +110,10 @@ class RecordsCore final : public RecordsStore {
       const kinex::records::v1::PutPartRequest& request) override;
   absl::StatusOr<kinex::records::v1::GetRecordResponse> GetRecord(
       const kinex::records::v1::GetRecordRequest& request) override;
+  absl::StatusOr<kinex::records::v1::ChildFacts> GetChildFacts(
+      const kinex::records::v1::GetChildFactsRequest& request) override;
+  absl::StatusOr<kinex::records::v1::BatchGetRecordsResponse> BatchGetRecords(
+      const kinex::records::v1::BatchGetRecordsRequest& request) override;
   absl::StatusOr<kinex::records::v1::ResolveChildResponse> ResolveChild(
       const kinex::records::v1::ResolveChildRequest& request) override;
   absl::StatusOr<kinex::records::v1::ListChildrenResponse> ListChildren(

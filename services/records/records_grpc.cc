@@ -64,6 +64,20 @@ grpc::Status RecordsGrpcService::ResolveChild(grpc::ServerContext* ctx,
                [&] { return store_->ResolveChild(*request); }, response);
 }
 
+grpc::Status RecordsGrpcService::GetChildFacts(grpc::ServerContext* ctx,
+                                               const v1::GetChildFactsRequest* request,
+                                               v1::ChildFacts* response) {
+  return Serve(Allowed(*ctx, trust_domain_, "GetChildFacts"),
+               [&] { return store_->GetChildFacts(*request); }, response);
+}
+
+grpc::Status RecordsGrpcService::BatchGetRecords(grpc::ServerContext* ctx,
+                                                 const v1::BatchGetRecordsRequest* request,
+                                                 v1::BatchGetRecordsResponse* response) {
+  return Serve(Allowed(*ctx, trust_domain_, "BatchGetRecords"),
+               [&] { return store_->BatchGetRecords(*request); }, response);
+}
+
 grpc::Status RecordsGrpcService::ListChildren(grpc::ServerContext* ctx,
                                               const v1::ListChildrenRequest* request,
                                               v1::ListChildrenResponse* response) {
@@ -134,6 +148,15 @@ absl::StatusOr<v1::ResolveChildResponse> RecordsGrpcClient::ResolveChild(
     const v1::ResolveChildRequest& request) {
   return Call<v1::ResolveChildResponse>(*stub_, &v1::Records::Stub::ResolveChild, request,
                                         timeout_);
+}
+absl::StatusOr<v1::ChildFacts> RecordsGrpcClient::GetChildFacts(
+    const v1::GetChildFactsRequest& request) {
+  return Call<v1::ChildFacts>(*stub_, &v1::Records::Stub::GetChildFacts, request, timeout_);
+}
+absl::StatusOr<v1::BatchGetRecordsResponse> RecordsGrpcClient::BatchGetRecords(
+    const v1::BatchGetRecordsRequest& request) {
+  return Call<v1::BatchGetRecordsResponse>(*stub_, &v1::Records::Stub::BatchGetRecords,
+                                           request, timeout_);
 }
 absl::StatusOr<v1::ListChildrenResponse> RecordsGrpcClient::ListChildren(
     const v1::ListChildrenRequest& request) {

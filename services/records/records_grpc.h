@@ -37,6 +37,11 @@ class RecordsGrpcService final : public kinex::records::v1::Records::Service {
                          v1::GetRecordResponse* response) override;
   grpc::Status ResolveChild(grpc::ServerContext* ctx, const v1::ResolveChildRequest* request,
                             v1::ResolveChildResponse* response) override;
+  grpc::Status GetChildFacts(grpc::ServerContext* ctx, const v1::GetChildFactsRequest* request,
+                             v1::ChildFacts* response) override;
+  grpc::Status BatchGetRecords(grpc::ServerContext* ctx,
+                               const v1::BatchGetRecordsRequest* request,
+                               v1::BatchGetRecordsResponse* response) override;
   grpc::Status ListChildren(grpc::ServerContext* ctx, const v1::ListChildrenRequest* request,
                             v1::ListChildrenResponse* response) override;
   grpc::Status GetPart(grpc::ServerContext* ctx, const v1::GetPartRequest* request,
@@ -72,6 +77,9 @@ class RecordsGrpcClient final : public RecordsStore {
   absl::StatusOr<v1::GetRecordResponse> GetRecord(const v1::GetRecordRequest& request) override;
   absl::StatusOr<v1::ResolveChildResponse> ResolveChild(
       const v1::ResolveChildRequest& request) override;
+  absl::StatusOr<v1::ChildFacts> GetChildFacts(const v1::GetChildFactsRequest& request) override;
+  absl::StatusOr<v1::BatchGetRecordsResponse> BatchGetRecords(
+      const v1::BatchGetRecordsRequest& request) override;
   absl::StatusOr<v1::ListChildrenResponse> ListChildren(
       const v1::ListChildrenRequest& request) override;
   absl::StatusOr<v1::GetPartResponse> GetPart(const v1::GetPartRequest& request) override;

@@ -29,6 +29,12 @@ class RecordsStore {
   // The assembled record.
   virtual absl::StatusOr<kinex::records::v1::GetRecordResponse> GetRecord(
       const kinex::records::v1::GetRecordRequest& request) = 0;
+  // What policy decides on (no record content), with its facts_version.
+  virtual absl::StatusOr<kinex::records::v1::ChildFacts> GetChildFacts(
+      const kinex::records::v1::GetChildFactsRequest& request) = 0;
+  // Several GetRecords in one read; ABORTED for all if one's facts moved.
+  virtual absl::StatusOr<kinex::records::v1::BatchGetRecordsResponse> BatchGetRecords(
+      const kinex::records::v1::BatchGetRecordsRequest& request) = 0;
   // ChildRef -> Kinex id and scope links.
   virtual absl::StatusOr<kinex::records::v1::ResolveChildResponse> ResolveChild(
       const kinex::records::v1::ResolveChildRequest& request) = 0;

@@ -32,11 +32,11 @@ using kinex::records::testing::kVirtualSchool;
 // was asked. Thread-safe.
 class FakeAuthorizer final : public ConsentRecordingAuthorizer {
  public:
-  absl::Status MayRecord(const SpiffeId& recorder, const kinex::record::v1::ScopeLinks& scope,
+  absl::Status MayRecord(const SpiffeId& recorder, const kinex::records::v1::ChildFacts& child,
                          const cv1::RecordConsentRequest& request) const override {
     absl::MutexLock lock(&mu_);
     last_recorder_ = recorder.uri;
-    last_scope_ = scope;
+    last_scope_ = child.scope();
     ++calls_;
     if (allow_all_ || recorder.agency_kind == kinex::common::v1::LOCAL_AUTHORITY) {
       return absl::OkStatus();

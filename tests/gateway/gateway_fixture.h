@@ -75,7 +75,7 @@ class GatewayFixture : public ::testing::Test {
     ASSERT_TRUE(engine.ok()) << engine.status();
     engine_ = std::move(*engine);
     decider_ = std::make_unique<LocalPolicyDecider>(*engine_);
-    authorizer_ = std::make_unique<PolicyConsentAuthorizer>(*engine_);
+    authorizer_ = std::make_unique<PolicyConsentAuthorizer>(*engine_, &clock_);
     auto consent = kinex::consent::ConsentCore::Create({.storage = &consent_storage_,
                                                         .records = records_.get(),
                                                         .authorizer = authorizer_.get(),
@@ -89,7 +89,7 @@ class GatewayFixture : public ::testing::Test {
   // Rebuilds the gateway with the current dependency choices.
   void Rebuild() {
     Gateway::Dependencies deps;
-    deps.records = records_.get();
+    deps.records = records_override_ ? records_override_ : records_.get();
     deps.consent = consent_override_ ? consent_override_ : consent_.get();
     deps.policy = policy_override_ ? policy_override_ : decider_.get();
     deps.audit = audit_override_ ? audit_override_ : audit_.get();
@@ -169,6 +169,7 @@ class GatewayFixture : public ::testing::Test {
   std::unique_ptr<PolicyConsentAuthorizer> authorizer_;
   std::unique_ptr<kinex::consent::ConsentCore> consent_;
   Metrics metrics_;
+  kinex::records::RecordsStore* records_override_ = nullptr;
   kinex::consent::ConsentRegistry* consent_override_ = nullptr;
   const PolicyDecider* policy_override_ = nullptr;
   kinex::audit::AuditSink* audit_override_ = nullptr;

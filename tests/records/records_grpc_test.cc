@@ -84,6 +84,43 @@ TEST_F(RecordsGrpcTest, GatewayPublishesAndReadsThroughTheTarget) {
   EXPECT_EQ(audit_.Events()[0].kind(), kinex::audit::v1::PART_PUBLISHED);
 }
 
+TEST_F(RecordsGrpcTest, FactsGoToTheGatewayAndConsentOnlyAndBatchReadsToTheGatewayOnly) {
+  auto gateway = Client(kinex::testing::ServiceTlsFiles("gateway"));
+  auto put = gateway->PutPart(Put(kLa, LaRef("E09000033", "G5"), LaPart("G5")));
+  ASSERT_TRUE(put.ok()) << put.status();
+  rv1::GetChildFactsRequest ask;
+  *ask.mutable_child() = LaRef("E09000033", "G5");
+  auto facts = gateway->GetChildFacts(ask);
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_EQ(facts->kinex_id(), put->kinex_id());
+  auto consent = Client(kinex::testing::ServiceTlsFiles("consent"));
+  auto consent_facts = consent->GetChildFacts(ask);
+  ASSERT_TRUE(consent_facts.ok()) << consent_facts.status();
+  EXPECT_EQ(consent_facts->facts_version(), facts->facts_version());
+  rv1::BatchGetRecordsRequest batch;
+  *batch.add_requests()->mutable_child() = LaRef("E09000033", "G5");
+  batch.mutable_requests(0)->set_facts_version(facts->facts_version());
+  auto got = gateway->BatchGetRecords(batch);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->records_size(), 1);
+  EXPECT_STATUS_IS(consent->BatchGetRecords(batch).status(), absl::StatusCode::kPermissionDenied,
+                   "service \"consent\" may not call kinex.records.v1.Records/BatchGetRecords "
+                   "(allowed: gateway)");
+  for (const char* other : {"policy", "audit", "records"}) {
+    auto client = Client(kinex::testing::ServiceTlsFiles(other));
+    EXPECT_STATUS_IS(client->GetChildFacts(ask).status(), absl::StatusCode::kPermissionDenied,
+                     absl::StrCat("service \"", other,
+                                  "\" may not call kinex.records.v1.Records/GetChildFacts "
+                                  "(allowed: gateway, consent)"));
+    EXPECT_EQ(client->BatchGetRecords(batch).status().code(),
+              absl::StatusCode::kPermissionDenied);
+  }
+  auto agency = Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033",
+                                                      "social-worker"));
+  EXPECT_STATUS(agency->GetChildFacts(ask).status(), absl::StatusCode::kPermissionDenied,
+                "accepts Kinex services only");
+}
+
 TEST_F(RecordsGrpcTest, AgenciesCannotCallTheInternalService) {
   auto agency = Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033",
                                                       "social-worker"));

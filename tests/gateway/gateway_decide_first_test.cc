@@ -1,0 +1,320 @@
+// Decide, then fetch what was allowed: the gateway reads a child's facts
+// (records.GetChildFacts), decides, and only on an allow reads the record,
+// only the allowed sections, pinned to the facts decided on. A RecordsStore
+// double counts the reads, so these tests prove that a denial or a probe
+// moves no record content, that a transfer landing between the decision and
+// the read is not disclosed past, and that a cohort page costs one facts
+// call and one batch read. Also: gateway and consent derive the same policy
+// context for the same child (policy::ChildContextFromFacts).
+#include <functional>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "absl/synchronization/mutex.h"
+#include "services/policy/evaluator.h"
+#include "tests/gateway/gateway_fixture.h"
+
+namespace kinex::gateway::testing {
+namespace {
+
+using ::testing::HasSubstr;
+namespace cv1 = kinex::common::v1;
+namespace ev1 = kinex::exchange::v1;
+namespace pv1 = kinex::policy::v1;
+namespace rsv1 = kinex::records::v1;
+
+// Forwards to the real records core, counting reads. `before_read` runs
+// once, before the first GetRecord is forwarded (to land a write between
+// the decision and the read); `abort_reads` answers that many GetRecords
+// ABORTED without forwarding them. Thread-compatible (tests are serial).
+class CountingRecords final : public kinex::records::RecordsStore {
+ public:
+  explicit CountingRecords(kinex::records::RecordsStore* inner) : inner_(inner) {}
+
+  absl::StatusOr<rsv1::GetRecordResponse> GetRecord(const rsv1::GetRecordRequest& r) override {
+    ++get_record;
+    last_get = r;
+    if (before_read) {
+      auto hook = std::move(before_read);
+      before_read = nullptr;
+      hook();
+    }
+    if (abort_reads > 0) {
+      --abort_reads;
+      return absl::AbortedError("the child's facts changed since facts version x");
+    }
+    return inner_->GetRecord(r);
+  }
+  absl::StatusOr<rsv1::BatchGetRecordsResponse> BatchGetRecords(
+      const rsv1::BatchGetRecordsRequest& r) override {
+    ++batch_get;
+    batch_size += r.requests_size();
+    return inner_->BatchGetRecords(r);
+  }
+  absl::StatusOr<rsv1::ChildFacts> GetChildFacts(const rsv1::GetChildFactsRequest& r) override {
+    ++facts;
+    return inner_->GetChildFacts(r);
+  }
+  absl::StatusOr<rsv1::ListChildrenResponse> ListChildren(
+      const rsv1::ListChildrenRequest& r) override {
+    ++list;
+    return inner_->ListChildren(r);
+  }
+  absl::StatusOr<rsv1::PutPartResponse> PutPart(const rsv1::PutPartRequest& r) override {
+    return inner_->PutPart(r);
+  }
+  absl::StatusOr<rsv1::ResolveChildResponse> ResolveChild(
+      const rsv1::ResolveChildRequest& r) override {
+    return inner_->ResolveChild(r);
+  }
+  absl::StatusOr<rsv1::ListPartVersionsResponse> ListPartVersions(
+      const rsv1::ListPartVersionsRequest& r) override {
+    return inner_->ListPartVersions(r);
+  }
+  absl::StatusOr<rsv1::GetPartResponse> GetPart(const rsv1::GetPartRequest& r) override {
+    return inner_->GetPart(r);
+  }
+  absl::StatusOr<rsv1::ListLinksResponse> ListLinks(const rsv1::ListLinksRequest& r) override {
+    return inner_->ListLinks(r);
+  }
+  absl::StatusOr<rsv1::DecideLinkResponse> DecideLink(const rsv1::DecideLinkRequest& r) override {
+    return inner_->DecideLink(r);
+  }
+  absl::StatusOr<rsv1::TransferResponsibilityResponse> TransferResponsibility(
+      const rsv1::TransferResponsibilityRequest& r) override {
+    return inner_->TransferResponsibility(r);
+  }
+
+  int get_record = 0, batch_get = 0, batch_size = 0, facts = 0, list = 0;
+  int abort_reads = 0;
+  std::function<void()> before_read;
+  rsv1::GetRecordRequest last_get;
+
+ private:
+  kinex::records::RecordsStore* inner_;
+};
+
+// Records every decision request the gateway makes, then decides.
+class CapturingDecider final : public PolicyDecider {
+ public:
+  explicit CapturingDecider(const PolicyDecider& inner) : inner_(inner) {}
+  absl::StatusOr<std::shared_ptr<const kinex::policy::Evaluation>> Evaluate(
+      const pv1::DecisionRequest& request) const override {
+    absl::MutexLock lock(&mu_);
+    requests_.push_back(request);
+    return inner_.Evaluate(request);
+  }
+  std::vector<pv1::DecisionRequest> requests() const {
+    absl::MutexLock lock(&mu_);
+    return requests_;
+  }
+
+ private:
+  const PolicyDecider& inner_;
+  mutable absl::Mutex mu_;
+  mutable std::vector<pv1::DecisionRequest> requests_ ABSL_GUARDED_BY(mu_);
+};
+
+// Records the facts the consent core hands its authorizer, then asks the
+// real (policy) authorizer.
+class RecordingAuthorizer final : public kinex::consent::ConsentRecordingAuthorizer {
+ public:
+  explicit RecordingAuthorizer(const kinex::consent::ConsentRecordingAuthorizer& inner)
+      : inner_(inner) {}
+  absl::Status MayRecord(const SpiffeId& recorder, const rsv1::ChildFacts& child,
+                         const kinex::consent::v1::RecordConsentRequest& request) const override {
+    {
+      absl::MutexLock lock(&mu_);
+      facts_.push_back(child);
+    }
+    return inner_.MayRecord(recorder, child, request);
+  }
+  std::vector<rsv1::ChildFacts> facts() const {
+    absl::MutexLock lock(&mu_);
+    return facts_;
+  }
+
+ private:
+  const kinex::consent::ConsentRecordingAuthorizer& inner_;
+  mutable absl::Mutex mu_;
+  mutable std::vector<rsv1::ChildFacts> facts_ ABSL_GUARDED_BY(mu_);
+};
+
+class DecideFirstTest : public GatewayFixture {
+ protected:
+  void SetUp() override {
+    GatewayFixture::SetUp();
+    counting_ = std::make_unique<CountingRecords>(records_.get());
+    records_override_ = counting_.get();
+    Rebuild();
+  }
+
+  absl::StatusOr<ev1::GetChildRecordResponse> Get(const CallContext& call, const std::string& kid,
+                                                  cv1::Purpose purpose) {
+    ev1::GetChildRecordRequest req;
+    req.mutable_child()->set_kinex_id(kid);
+    req.set_purpose(purpose);
+    return gateway_->GetChildRecord(call, req);
+  }
+
+  std::unique_ptr<CountingRecords> counting_;
+};
+
+TEST_F(DecideFirstTest, DenialsAndProbesReadNoRecordContent) {
+  const std::string kid = SeedChild("WCC-D1", "9434765919");
+  const uint64_t before = audit_->Size();
+  // Out of scope (another LA's virtual school), no rule (an auditor), and an
+  // unknown child: each decided on facts alone, audited, and no record read.
+  EXPECT_EQ(Get(Caller(kOtherVsh), kid, cv1::EDUCATION_SUPPORT).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Get(Caller(kAuditor), kid, cv1::CARE_PLANNING).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  ev1::GetChildRecordRequest probe;
+  probe.mutable_child()->set_nhs_number("4010232137");  // valid, no such child
+  probe.set_purpose(cv1::EDUCATION_SUPPORT);
+  EXPECT_EQ(gateway_->GetChildRecord(Caller(kVsh), probe).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(counting_->facts, 3);
+  EXPECT_EQ(counting_->get_record, 0);
+  EXPECT_EQ(counting_->batch_get, 0);
+  EXPECT_EQ(audit_->Size(), before + 3);  // every denial is still audited
+}
+
+TEST_F(DecideFirstTest, AnAllowReadsOnlyTheAllowedSectionsPinnedToTheFacts) {
+  const std::string kid = SeedChild("WCC-D2", "9434765919");
+  auto r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(counting_->facts, 1);
+  ASSERT_EQ(counting_->get_record, 1);
+  const rsv1::GetRecordRequest& read = counting_->last_get;
+  EXPECT_EQ(read.child().kinex_id(), kid);
+  rsv1::GetChildFactsRequest ask;
+  ask.mutable_child()->set_kinex_id(kid);
+  auto facts = records_->GetChildFacts(ask);
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_EQ(read.facts_version(), facts->facts_version());
+  // Only the sections of the allowed paths: never the placement,
+  // safeguarding or financial data a virtual school head may not see.
+  std::set<std::string> sections(read.paths().begin(), read.paths().end());
+  std::set<std::string> of_disclosed;
+  for (const std::string& p : r->receipt().disclosed_paths()) {
+    of_disclosed.insert(p.substr(0, p.find('.')));
+  }
+  EXPECT_FALSE(sections.empty());
+  for (const std::string& s : of_disclosed) EXPECT_TRUE(sections.count(s)) << s;
+  for (const char* never : {"placement", "safeguarding", "financial_support", "police"}) {
+    EXPECT_FALSE(sections.count(never)) << never;
+  }
+  EXPECT_TRUE(r->record().has_education());
+  EXPECT_FALSE(r->record().has_safeguarding());
+}
+
+TEST_F(DecideFirstTest, ATransferBetweenDecisionAndReadIsNotDisclosedPast) {
+  const std::string kid = SeedChild("WCC-D3", "9434765919");
+  // Allowed on the first facts; before the pinned read, the LA hands the
+  // child to Sheffield. The read is ABORTED, the gateway decides again on
+  // the new facts, and Westminster is now out of scope.
+  counting_->before_read = [&] {
+    rsv1::TransferResponsibilityRequest t;
+    t.mutable_child()->set_kinex_id(kid);
+    t.set_to_la_code("E08000025");
+    t.set_reason("child moved to Sheffield");
+    t.set_principal("spiffe://kinex.dev/local-authority/E09000033/team-manager");
+    t.set_request_id("req-transfer");
+    auto done = records_->TransferResponsibility(t);
+    ASSERT_TRUE(done.ok()) << done.status();
+  };
+  const uint64_t before = audit_->Size();  // the transfer adds one event
+  auto r = Get(Caller(kLa), kid, cv1::CARE_PLANNING);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+  EXPECT_EQ(counting_->facts, 2);
+  EXPECT_EQ(counting_->get_record, 1);  // the aborted one; nothing was returned
+  EXPECT_EQ(audit_->Size(), before + 2);  // the transfer, then the denial
+}
+
+TEST_F(DecideFirstTest, FactsMovingTwiceFailsClosedAndDisclosesNothing) {
+  const std::string kid = SeedChild("WCC-D4", "9434765919");
+  counting_->abort_reads = 2;
+  const uint64_t before = audit_->Size();
+  auto r = Get(Caller(kLa), kid, cv1::CARE_PLANNING);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("nothing was disclosed"));
+  EXPECT_EQ(counting_->facts, 2);
+  EXPECT_EQ(counting_->get_record, 2);
+  EXPECT_EQ(audit_->Size(), before);
+  // Once: the second decision's read succeeds.
+  counting_->abort_reads = 1;
+  EXPECT_TRUE(Get(Caller(kLa), kid, cv1::CARE_PLANNING).ok());
+}
+
+TEST_F(DecideFirstTest, ACohortPageIsOneFactsCallAndOneBatchRead) {
+  SeedChild("WCC-D5", "9434765919");
+  SeedChild("WCC-D6", "4010232137");
+  SeedChild("BHM-D1", "9434765870", "E08000025");
+  ev1::ListChildrenRequest req;
+  req.set_purpose(cv1::EDUCATION_SUPPORT);
+  req.set_page_size(10);
+  auto r = gateway_->ListChildren(Caller(kVsh), req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->children_size(), 2);
+  EXPECT_EQ(counting_->list, 1);
+  EXPECT_EQ(counting_->facts, 0);
+  EXPECT_EQ(counting_->get_record, 0);
+  EXPECT_EQ(counting_->batch_get, 1);
+  EXPECT_EQ(counting_->batch_size, 2);
+  // A page the caller may see nothing of reads no record at all.
+  ev1::ListChildrenRequest none;
+  none.set_purpose(cv1::EDUCATION_SUPPORT);
+  auto empty = gateway_->ListChildren(Caller(kAuditor), none);
+  EXPECT_FALSE(empty.ok() && empty->children_size() > 0);
+  EXPECT_EQ(counting_->batch_get, 1);
+}
+
+TEST_F(DecideFirstTest, GatewayAndConsentDeriveTheSameContextForTheSameChild) {
+  const std::string kid = SeedChild("WCC-D7", "9434765919");
+  CapturingDecider decider(*decider_);
+  policy_override_ = &decider;
+  RecordingAuthorizer recording(*authorizer_);
+  auto consent = kinex::consent::ConsentCore::Create({.storage = &consent_storage_,
+                                                      .records = records_.get(),
+                                                      .authorizer = &recording,
+                                                      .clock = &clock_,
+                                                      .audit = audit_.get()});
+  ASSERT_TRUE(consent.ok()) << consent.status();
+  consent_override_ = consent->get();
+  Rebuild();
+
+  ASSERT_TRUE(Get(Caller(kLa), kid, cv1::CARE_PLANNING).ok());
+  kinex::consent::v1::RecordConsentRequest record;
+  record.mutable_child()->set_kinex_id(kid);
+  auto* c = record.mutable_entry()->mutable_consent();
+  c->set_decision(kinex::consent::v1::CONSENT_GIVEN);
+  c->mutable_given_by()->set_kind(kinex::consent::v1::PARENTAL_RESPONSIBILITY_HOLDER);
+  c->mutable_given_by()->set_name("A. Grand");
+  c->mutable_given_by()->set_relationship(kinex::consent::v1::SPECIAL_GUARDIAN);
+  c->mutable_scope()->add_categories(kinex::record::v1::HEALTH);
+  c->mutable_scope()->add_recipient_kinds(cv1::VIRTUAL_SCHOOL);
+  c->mutable_scope()->add_purposes(cv1::EDUCATION_SUPPORT);
+  const CallContext la = Caller(kLa);
+  auto recorded = (*consent)->RecordConsent({la.principal, la.actor, la.request_id}, record);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+
+  const auto decisions = decider.requests();
+  ASSERT_EQ(decisions.size(), 1u);
+  const auto facts = recording.facts();
+  ASSERT_EQ(facts.size(), 1u);
+  const pv1::ChildContext from_gateway = decisions[0].child();
+  const pv1::ChildContext from_consent =
+      kinex::policy::ChildContextFromFacts(facts[0], clock_.Now());
+  EXPECT_EQ(from_gateway.SerializeAsString(), from_consent.SerializeAsString())
+      << from_gateway.DebugString() << "\nvs\n" << from_consent.DebugString();
+  // The whole context, not the scope alone: status and arrangement too.
+  EXPECT_TRUE(from_consent.looked_after());
+  ASSERT_EQ(from_consent.arrangement_types_size(), 1);
+  EXPECT_EQ(from_consent.arrangement_types(0), kinex::record::v1::KINSHIP_FOSTER_CARE);
+  EXPECT_EQ(from_consent.scope().responsible_la_code(), "E09000033");
+}
+
+}  // namespace
+}  // namespace kinex::gateway::testing
