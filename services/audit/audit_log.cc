@@ -751,10 +751,8 @@ std::string AuditLog::CanonicalQueryText(
   return text;
 }
 
-absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::AuditedQueryEvents(
-    const QueryCaller& caller, const kinex::audit::v1::QueryEventsRequest& request) {
-  KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::QueryEventsResponse response,
-                         QueryEvents(request));
+absl::Status AuditLog::RecordQuery(const QueryCaller& caller, absl::string_view method,
+                                   std::string query, int64_t result_count) {
   AuditEvent event;
   event.set_kind(kinex::audit::v1::AUDIT_QUERIED);
   event.set_request_id(caller.request_id.empty() ? RandomRequestId()
@@ -763,15 +761,36 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::AuditedQueryEven
   event.set_agency_kind(caller.agency_kind);
   event.set_agency_code(caller.agency_code);
   event.set_actor(caller.actor);
-  event.set_method("QueryEvents");
-  event.set_query(CanonicalQueryText(request, response.child_pseudonym()));
-  event.set_result_count(response.entries_size());
+  event.set_method(std::string(method));
+  event.set_query(std::move(query));
+  event.set_result_count(result_count);
   absl::StatusOr<AppendResult> appended = Append(event);
   if (!appended.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "audit log could not record this query, so it returns nothing: ",
         appended.status().message()));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::AuditedQueryEvents(
+    const QueryCaller& caller, const kinex::audit::v1::QueryEventsRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::QueryEventsResponse response,
+                         QueryEvents(request));
+  KINEX_RETURN_IF_ERROR(RecordQuery(caller, "QueryEvents",
+                                    CanonicalQueryText(request, response.child_pseudonym()),
+                                    response.entries_size()));
+  return response;
+}
+
+absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::AuditedGetEntries(
+    const QueryCaller& caller, const kinex::audit::v1::GetEntriesRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::GetEntriesResponse response, GetEntries(request));
+  KINEX_RETURN_IF_ERROR(RecordQuery(
+      caller, "GetEntries",
+      absl::StrCat("entries start_index=", request.start_index(),
+                   " end_index=", request.end_index()),
+      response.entries_size()));
   return response;
 }
 

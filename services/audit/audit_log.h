@@ -170,6 +170,14 @@ class AuditLog final : public AuditSink {
       const QueryCaller& caller,
       const kinex::audit::v1::QueryEventsRequest& request);
 
+  // GetEntries, itself audited like a query: the raw entries are every
+  // event in a range, so an auditor reading them is recorded (one
+  // AUDIT_QUERIED event per page, `query` "entries start_index=A
+  // end_index=B", result_count = entries returned) before the page is
+  // returned. UNAVAILABLE when that event cannot be appended.
+  absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditedGetEntries(
+      const QueryCaller& caller, const kinex::audit::v1::GetEntriesRequest& request);
+
   // The canonical text of a query's filters, for AUDIT_QUERIED events: the
   // set filters in a fixed order, "name=value" separated by spaces, e.g.
   // "child=<pseudonym> agency_kind=SCHOOL kinds=PART_PUBLISHED,WRITE_REFUSED
@@ -194,6 +202,11 @@ class AuditLog final : public AuditSink {
       const kinex::audit::v1::GetConsistencyProofRequest& request) const;
 
  private:
+  // Appends the AUDIT_QUERIED event of one read by `caller`; UNAVAILABLE
+  // (saying nothing is returned) when it cannot.
+  absl::Status RecordQuery(const QueryCaller& caller, absl::string_view method,
+                           std::string query, int64_t result_count);
+
   // An Append waiting for its batch.
   struct Pending {
     kinex::audit::v1::AuditEvent event;

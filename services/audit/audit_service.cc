@@ -143,10 +143,14 @@ grpc::Status AuditGrpcService::GetConsistencyProof(
 grpc::Status AuditGrpcService::GetEntries(grpc::ServerContext* ctx,
                                           const v1::GetEntriesRequest* req,
                                           v1::GetEntriesResponse* resp) {
-  if (absl::Status s = AllowedRead(*ctx, trust_domain_, "GetEntries"); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  auto r = log_->GetEntries(*req);
+  absl::StatusOr<SpiffeId> peer =
+      AuthorizeServiceCall(*ctx, trust_domain_, "kinex.audit.v1.Audit/GetEntries");
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  absl::StatusOr<AuditLog::QueryCaller> caller =
+      QueryCallerFromMetadata(*ctx, *peer, trust_domain_);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  // Raw entries are every event in a range: reading them is audited too.
+  auto r = log_->AuditedGetEntries(*caller, *req);
   if (!r.ok()) return ToGrpcStatus(r.status());
   *resp = *std::move(r);
   return grpc::Status::OK;

@@ -36,8 +36,9 @@ class Remote final : public AuditReads {
   absl::StatusOr<av1::SigningKey> GetSigningKey(const av1::GetSigningKeyRequest& r) override {
     return Call(&av1::Audit::Stub::GetSigningKey, r);
   }
-  absl::StatusOr<av1::GetEntriesResponse> GetEntries(const av1::GetEntriesRequest& r) override {
-    return Call(&av1::Audit::Stub::GetEntries, r);
+  absl::StatusOr<av1::GetEntriesResponse> GetEntries(const audit::AuditLog::QueryCaller& caller,
+                                                     const av1::GetEntriesRequest& r) override {
+    return Call(&av1::Audit::Stub::GetEntries, r, &caller);
   }
 
  private:
@@ -88,13 +89,25 @@ class Local final : public AuditReads {
   absl::StatusOr<av1::SigningKey> GetSigningKey(const av1::GetSigningKeyRequest&) override {
     return log_.SigningKey();
   }
-  absl::StatusOr<av1::GetEntriesResponse> GetEntries(const av1::GetEntriesRequest& r) override {
-    return log_.GetEntries(r);
+  absl::StatusOr<av1::GetEntriesResponse> GetEntries(const audit::AuditLog::QueryCaller& caller,
+                                                     const av1::GetEntriesRequest& r) override {
+    return log_.AuditedGetEntries(caller, r);
   }
 
  private:
   audit::AuditLog& log_;
 };
+
+// The auditor behind a call, for the AUDIT_QUERIED event its read leaves.
+audit::AuditLog::QueryCaller QueryCallerOf(const CallContext& call) {
+  audit::AuditLog::QueryCaller caller;
+  caller.principal = call.principal.uri;
+  caller.agency_kind = call.principal.agency_kind;
+  caller.agency_code = call.principal.agency_code;
+  caller.actor = call.actor;
+  caller.request_id = call.request_id;
+  return caller;
+}
 
 }  // namespace
 
@@ -134,15 +147,7 @@ grpc::Status AuditFront::QueryEvents(grpc::ServerContext* ctx, const av1::QueryE
                                      av1::QueryEventsResponse* resp) {
   return Forward(
       ctx, "QueryEvents",
-      [&](const CallContext& call) {
-        audit::AuditLog::QueryCaller caller;
-        caller.principal = call.principal.uri;
-        caller.agency_kind = call.principal.agency_kind;
-        caller.agency_code = call.principal.agency_code;
-        caller.actor = call.actor;
-        caller.request_id = call.request_id;
-        return reads_->QueryEvents(caller, *req);
-      },
+      [&](const CallContext& call) { return reads_->QueryEvents(QueryCallerOf(call), *req); },
       resp);
 }
 
@@ -177,8 +182,10 @@ grpc::Status AuditFront::GetSigningKey(grpc::ServerContext* ctx,
 
 grpc::Status AuditFront::GetEntries(grpc::ServerContext* ctx, const av1::GetEntriesRequest* req,
                                     av1::GetEntriesResponse* resp) {
-  return Forward(ctx, "GetEntries",
-                 [&](const CallContext&) { return reads_->GetEntries(*req); }, resp);
+  return Forward(
+      ctx, "GetEntries",
+      [&](const CallContext& call) { return reads_->GetEntries(QueryCallerOf(call), *req); },
+      resp);
 }
 
 }  // namespace kinex::gateway

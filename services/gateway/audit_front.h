@@ -42,7 +42,10 @@ class AuditReads {
       const kinex::audit::v1::GetConsistencyProofRequest& request) = 0;
   virtual absl::StatusOr<kinex::audit::v1::SigningKey> GetSigningKey(
       const kinex::audit::v1::GetSigningKeyRequest& request) = 0;
+  // Raw entries, audited like a query (one AUDIT_QUERIED event naming
+  // `caller` per page).
   virtual absl::StatusOr<kinex::audit::v1::GetEntriesResponse> GetEntries(
+      const audit::AuditLog::QueryCaller& caller,
       const kinex::audit::v1::GetEntriesRequest& request) = 0;
 };
 
