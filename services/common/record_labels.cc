@@ -145,6 +145,18 @@ void CollectLeaves(const Message& msg, absl::flat_hash_set<const FieldDescriptor
 
 }  // namespace
 
+kinex::common::v1::AgencyKind OwnerOfLeafPath(const std::string& path) {
+  static const auto* owners = [] {
+    auto* m = new absl::flat_hash_map<std::string, kinex::common::v1::AgencyKind>();
+    for (const LabelledField& f : LabelledFields(kinex::record::v1::ChildRecord::descriptor())) {
+      if (f.leaf) m->emplace(f.path, f.owner);
+    }
+    return m;
+  }();
+  auto it = owners->find(path);
+  return it == owners->end() ? kinex::common::v1::AGENCY_KIND_UNSPECIFIED : it->second;
+}
+
 std::vector<std::string> PresentLeafPaths(const kinex::record::v1::ChildRecord& record) {
   absl::flat_hash_set<const FieldDescriptor*> leaves;
   CollectLeaves(record, leaves);

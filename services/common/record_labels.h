@@ -45,6 +45,11 @@ std::vector<LabelledField> LabelledFields(const google::protobuf::Descriptor* ro
 // an owner, each with what is missing, e.g. "health.notes: no category".
 std::vector<std::string> UnlabelledFields(const google::protobuf::Descriptor* root);
 
+// The agency kind that owns (publishes) the leaf at `path` of the child
+// record ("education.pep.status" -> VIRTUAL_SCHOOL); AGENCY_KIND_UNSPECIFIED
+// for a path that is not a leaf. Thread-safe.
+kinex::common::v1::AgencyKind OwnerOfLeafPath(const std::string& path);
+
 // The leaf paths that carry data in `record`, sorted and unique
 // ("education.attendance_sessions.code"): what a disclosure actually sent,
 // or what a publish wrote. One walk for every caller (redaction receipts,

@@ -268,8 +268,9 @@ kinex::records::v1::GetRecordRequest Gateway::ReadAllowed(
 absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
     const CallContext& call, absl::string_view method, const cv1::ChildRef& asked_as,
     const kinex::records::v1::ChildFacts& facts, const Decided& decided,
-    rv1::ChildRecord record, cv1::Purpose purpose, const std::string& justification,
-    bool break_glass) {
+    kinex::records::v1::GetRecordResponse read, cv1::Purpose purpose,
+    const std::string& justification, bool break_glass) {
+  rv1::ChildRecord& record = *read.mutable_record();
   Disclosure out;
   const std::string& kinex_id = facts.kinex_id();
   const pv1::Decision* decision = &decided.evaluation->decision;
@@ -347,6 +348,17 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   for (const std::string& p : disclosed) receipt.add_disclosed_paths(p);
   *receipt.mutable_withheld() = event.withheld();
   receipt.set_policy_version(decision->policy_version());
+  // Provenance: the parts whose agency kind owns something disclosed.
+  absl::flat_hash_set<int> owners;
+  for (const std::string& p : disclosed) owners.insert(OwnerOfLeafPath(p));
+  for (const kinex::records::v1::PartVersion& part : read.parts()) {
+    if (!owners.contains(part.owner_kind())) continue;
+    ev1::PartSource* source = receipt.add_sources();
+    source->set_agency_kind(part.owner_kind());
+    source->set_agency_code(part.owner_code());
+    source->set_version(part.version());
+    *source->mutable_publish_time() = part.publish_time();
+  }
   return out;
 }
 
@@ -379,18 +391,18 @@ absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
     KINEX_ASSIGN_OR_RETURN(Decided decided,
                            Decide(call, facts, request.purpose(), request.justification(),
                                   request.break_glass()));
-    rv1::ChildRecord record;
+    kinex::records::v1::GetRecordResponse read;
     if (decided.allowed) {
       absl::StatusOr<kinex::records::v1::GetRecordResponse> got =
           deps_.records->GetRecord(ReadAllowed(facts, decided));
       if (!got.ok() && got.status().code() == absl::StatusCode::kAborted) continue;
       if (!got.ok()) return DependencyFailed("records service", got.status());
-      record = std::move(*got->mutable_record());
+      read = std::move(*got);
     }
     // An unknown child is audited as a denial, like any other refusal.
     KINEX_ASSIGN_OR_RETURN(
         Disclosure d, Disclose(call, "GetChildRecord", request.child(), facts, decided,
-                               std::move(record), request.purpose(), request.justification(),
+                               std::move(read), request.purpose(), request.justification(),
                                request.break_glass()));
     if (!d.allowed) return NothingToSee(call);
     ev1::GetChildRecordResponse response;
@@ -473,15 +485,14 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
     int next_record = 0;
     for (int i = 0; i < page.children_size(); ++i) {
       const kinex::records::v1::ChildFacts& facts = page.children(i).facts();
-      rv1::ChildRecord record;
-      if (decisions[i].allowed) {
-        record = std::move(*records.mutable_records(next_record++)->mutable_record());
-      }
+      kinex::records::v1::GetRecordResponse child_read;
+      if (decisions[i].allowed) child_read = std::move(*records.mutable_records(next_record++));
       cv1::ChildRef ref;
       ref.set_kinex_id(page.children(i).kinex_id());
       KINEX_ASSIGN_OR_RETURN(
           Disclosure d, Disclose(call, "ListChildren", ref, facts, decisions[i],
-                                 std::move(record), request.purpose(), request.justification(),
+                                 std::move(child_read), request.purpose(),
+                                 request.justification(),
                                  false));
       if (!d.allowed) continue;  // filtered before paging: never counted, never shown
       ev1::CohortEntry* entry = response.add_children();

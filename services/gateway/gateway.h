@@ -129,7 +129,7 @@ class Gateway {
                                       const kinex::common::v1::ChildRef& asked_as,
                                       const kinex::records::v1::ChildFacts& facts,
                                       const Decided& decided,
-                                      kinex::record::v1::ChildRecord record,
+                                      kinex::records::v1::GetRecordResponse read,
                                       kinex::common::v1::Purpose purpose,
                                       const std::string& justification, bool break_glass);
 

@@ -17,6 +17,7 @@
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "kinex/consent/v1/consent.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
+#include "services/common/identity.h"
 #include "services/common/status_macros.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/demo_children.h"
@@ -185,6 +186,16 @@ class WritePathE2E : public ::testing::TestWithParam<Deployment> {
     return out;
   }
 
+  // "kind/code vN" for each source a receipt names.
+  static std::vector<std::string> Sources(const ev1::GetChildRecordResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& s : r.receipt().sources()) {
+      out.push_back(absl::StrCat(AgencyKindSlug(s.agency_kind()), "/", s.agency_code(),
+                                 " v", s.version()));
+      EXPECT_GT(s.publish_time().seconds(), 0);
+    }
+    return out;
+  }
   static std::vector<av1::EventKind> Kinds(const std::vector<av1::AuditEvent>& events) {
     std::vector<av1::EventKind> out;
     for (const auto& e : events) out.push_back(e.kind());
@@ -284,6 +295,8 @@ TEST_P(WritePathE2E, AnUnlinkedSchoolNeedsProofAndThenOnlyClaims) {
   EXPECT_EQ(by_la.record().scope().current_school_urn(), "137000");
   ASSERT_EQ(by_la.record().education().enrolments_size(), 1);
   EXPECT_EQ(by_la.record().education().enrolments(0).urn(), "137000");
+  EXPECT_THAT(Sources(by_la), ::testing::UnorderedElementsAre("local-authority/E09000033 v1",
+                                                              "school/137000 v1"));
 
   // The LA sees the claim, and confirming it is a school move: both parts
   // combine, the current school follows the latest open enrolment.
@@ -325,6 +338,11 @@ TEST_P(WritePathE2E, AnUnlinkedSchoolNeedsProofAndThenOnlyClaims) {
   std::vector<std::string> urns;
   for (const auto& e : by_la.record().education().enrolments()) urns.push_back(e.urn());
   EXPECT_THAT(urns, ::testing::UnorderedElementsAre("137000", "141999"));
+  // The receipt says which agency parts, at which versions, the record came
+  // from.
+  EXPECT_THAT(Sources(by_la),
+              ::testing::UnorderedElementsAre("local-authority/E09000033 v1", "school/137000 v1",
+                                              "school/141999 v1"));
   EXPECT_TRUE(Get(kSchoolB, kid, cv1::SAFEGUARDING, &seen).ok());
 
   // Every write and refusal above that resolved the child is one event
