@@ -10,24 +10,30 @@
 
 namespace kinex::gateway {
 
-bool Edge::Acquire(const std::string& agency) const {
-  if (options_.max_in_flight_per_agency <= 0) return true;
+int Edge::LimitOf(CallClass call_class) const {
+  return call_class == CallClass::kStream ? options_.max_streams_per_agency
+                                          : options_.max_in_flight_per_agency;
+}
+
+bool Edge::Acquire(const std::string& agency, CallClass call_class) const {
+  const int limit = LimitOf(call_class);
+  if (limit <= 0) return true;
   absl::MutexLock lock(&in_flight_mu_);
-  int& n = in_flight_[agency];
-  if (n >= options_.max_in_flight_per_agency) return false;
+  int& n = in_flight_[{agency, call_class}];
+  if (n >= limit) return false;
   ++n;
   return true;
 }
 
-void Edge::Release(const std::string& agency) const {
-  if (options_.max_in_flight_per_agency <= 0) return;
+void Edge::Release(const std::string& agency, CallClass call_class) const {
+  if (LimitOf(call_class) <= 0) return;
   absl::MutexLock lock(&in_flight_mu_);
-  auto it = in_flight_.find(agency);
+  auto it = in_flight_.find(std::make_pair(agency, call_class));
   if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
 }
 
 grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose,
-                       const Body& body) const {
+                       const Body& body, CallClass call_class) const {
   const absl::Time start = absl::Now();
   absl::StatusOr<CallContext> call = ExtractCallContext(*ctx, trust_domain_);
   absl::Status status;
@@ -58,15 +64,18 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
     if (!limiter_.Allow(agency)) {
       status = absl::ResourceExhaustedError(
           absl::StrCat("rate limit exceeded for agency ", agency, "; retry with backoff"));
-    } else if (!Acquire(agency)) {
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          "too many calls in flight for agency ", agency, " (limit ",
-          options_.max_in_flight_per_agency, "); retry when one completes"));
+    } else if (!Acquire(agency, call_class)) {
+      status = absl::ResourceExhaustedError(
+          call_class == CallClass::kStream
+              ? absl::StrCat("too many streams open for agency ", agency, " (limit ",
+                             options_.max_streams_per_agency, "); close one first")
+              : absl::StrCat("too many calls in flight for agency ", agency, " (limit ",
+                             options_.max_in_flight_per_agency, "); retry when one completes"));
     } else {
       // Internal calls made while serving this one inherit its deadline.
       ScopedCallDeadline deadline(absl::FromChrono(ctx->deadline()));
       status = body(*call, outcome);
-      Release(agency);
+      Release(agency, call_class);
     }
   }
   // No internal address or hostname leaves the gateway; the log keeps them.

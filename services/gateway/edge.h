@@ -20,6 +20,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -46,6 +47,21 @@ struct EdgeOptions {
   // in flight at once; more get RESOURCE_EXHAUSTED naming the limit. The
   // binary sets gateway.max_in_flight_per_agency (default 32).
   int max_in_flight_per_agency = 0;
+  // Default 0: unlimited. Most long-lived streams (CallClass::kStream, e.g.
+  // a notification watch) one agency may hold open at once, counted apart
+  // from unary calls so held streams never starve them; more get
+  // RESOURCE_EXHAUSTED naming the limit. The binary sets
+  // gateway.max_streams_per_agency (default 4).
+  int max_streams_per_agency = 0;
+};
+
+// Which of an agency's quotas a call counts against.
+enum class CallClass {
+  // A unary call: EdgeOptions::max_in_flight_per_agency.
+  kUnary,
+  // A long-lived stream, held for as long as the body runs:
+  // EdgeOptions::max_streams_per_agency.
+  kStream,
 };
 
 // Thread-safe; the limiter, metrics and log stream must outlive it.
@@ -66,14 +82,17 @@ class Edge {
         options_(std::move(options)) {}
 
   // Runs `body` for one call of `method`; `purpose` (a Purpose value, 0 when
-  // the API has none) goes to the log line.
-  grpc::Status Run(grpc::ServerContext* ctx, const char* method, int purpose,
-                   const Body& body) const;
+  // the API has none) goes to the log line. `call_class` says which of the
+  // agency's quotas the call holds while `body` runs.
+  grpc::Status Run(grpc::ServerContext* ctx, const char* method, int purpose, const Body& body,
+                   CallClass call_class = CallClass::kUnary) const;
 
  private:
-  // Takes one of `agency`'s in-flight slots; false when all are taken.
-  bool Acquire(const std::string& agency) const;
-  void Release(const std::string& agency) const;
+  // The limit for `call_class` (<= 0: none).
+  int LimitOf(CallClass call_class) const;
+  // Takes one of `agency`'s slots of `call_class`; false when all are taken.
+  bool Acquire(const std::string& agency, CallClass call_class) const;
+  void Release(const std::string& agency, CallClass call_class) const;
 
   RateLimiter& limiter_;
   Metrics& metrics_;
@@ -81,7 +100,9 @@ class Edge {
   std::ostream& log_;
   const Options options_;
   mutable absl::Mutex in_flight_mu_;
-  mutable absl::flat_hash_map<std::string, int> in_flight_ ABSL_GUARDED_BY(in_flight_mu_);
+  // Slots taken, by (agency, class).
+  mutable absl::flat_hash_map<std::pair<std::string, CallClass>, int> in_flight_
+      ABSL_GUARDED_BY(in_flight_mu_);
 };
 
 }  // namespace kinex::gateway

@@ -167,6 +167,7 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
   if (gw->rate_limit_burst() == 0) gw->set_rate_limit_burst(100);
   if (gw->break_glass_min_justification() == 0) gw->set_break_glass_min_justification(20);
   if (gw->max_in_flight_per_agency() == 0) gw->set_max_in_flight_per_agency(32);
+  if (gw->max_streams_per_agency() == 0) gw->set_max_streams_per_agency(4);
   auto* server = config.mutable_server();
   if (server->max_threads() == 0) server->set_max_threads(256);
   if (server->max_memory_bytes() == 0) server->set_max_memory_bytes(int64_t{1} << 30);
@@ -177,6 +178,10 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
   if (server->max_connection_age_grace_seconds() == 0) {
     server->set_max_connection_age_grace_seconds(30);
   }
+  if (server->max_concurrent_streams_per_connection() == 0) {
+    server->set_max_concurrent_streams_per_connection(100);
+  }
+  if (server->reply_write_timeout_seconds() == 0) server->set_reply_write_timeout_seconds(60);
 
   // Validation, naming the source of each bad value.
   for (const char* svc : {"gateway", "policy", "consent", "audit", "records", "metrics"}) {
@@ -234,7 +239,10 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
            {"server.max_connection_idle_seconds", server->max_connection_idle_seconds()},
            {"server.max_connection_age_seconds", server->max_connection_age_seconds()},
            {"server.max_connection_age_grace_seconds",
-            server->max_connection_age_grace_seconds()}}) {
+            server->max_connection_age_grace_seconds()},
+           {"server.max_concurrent_streams_per_connection",
+            server->max_concurrent_streams_per_connection()},
+           {"server.reply_write_timeout_seconds", server->reply_write_timeout_seconds()}}) {
     if (value < 1) return Bad(sources, field, "must be at least 1");
   }
   return config;

@@ -1,5 +1,6 @@
 // One running `kinex` process: the gRPC server for its target over mTLS,
-// with the health service and server reflection on its port.
+// with the health service on its port (and server reflection only when
+// server.enable_reflection asks for it), every call bounded (see server.cc).
 //
 // Example:
 //   KINEX_ASSIGN_OR_RETURN(auto server, KinexServer::Start(config, clock));

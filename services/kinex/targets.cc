@@ -48,7 +48,8 @@ struct GatewayParts {
                 clock),
         edge(limiter, metrics, config.trust_domain(), std::cerr,
              {.declared_roles = gateway::PolicyDeclaredRoles(std::move(engine)),
-              .max_in_flight_per_agency = config.gateway().max_in_flight_per_agency()}) {}
+              .max_in_flight_per_agency = config.gateway().max_in_flight_per_agency(),
+              .max_streams_per_agency = config.gateway().max_streams_per_agency()}) {}
 };
 
 gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {

@@ -155,6 +155,16 @@ TEST_F(EdgeHardeningTest, AReloadThatRemovesARoleRefusesItsNextCall) {
                 "[\"designated-safeguarding-lead\"]"}});
   ASSERT_NE(without, *roles);
   std::ofstream(dir + "/roles.textproto", std::ios::trunc) << without;
+  // A rule naming a role that is not declared fails the load, so the
+  // designated teacher's rule goes with its role.
+  absl::StatusOr<std::string> school = ReadFileToString(dir + "/school.textproto");
+  ASSERT_TRUE(school.ok()) << school.status();
+  const size_t rule = school->find("rules {\n  id: \"school-designated-teacher\"");
+  ASSERT_NE(rule, std::string::npos);
+  const size_t end = school->find("\n}\n", rule);
+  ASSERT_NE(end, std::string::npos);
+  std::ofstream(dir + "/school.textproto", std::ios::trunc)
+      << school->substr(0, rule) << school->substr(end + 3);
   ASSERT_TRUE(engine->Reload().ok()) << engine->last_reload_status();
 
   grpc::Status refused = Call(teacher);
