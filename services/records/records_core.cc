@@ -20,6 +20,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "kinex/record/v1/options.pb.h"
 #include "services/common/identifiers.h"
 #include "services/common/identity.h"
 #include "services/common/record_labels.h"
@@ -354,6 +355,95 @@ void DeriveScope(const ChildView& v, absl::Time now, ChildRecord& record) {
 }
 
 // Merges the trusted parts, each filtered by `filter` when given.
+// A singular field whose (merge) option is MERGE_LATEST_PART, with the
+// fields leading to its section from the record's root.
+struct LatestPartField {
+  std::vector<const google::protobuf::FieldDescriptor*> section;  // root -> parent
+  const google::protobuf::FieldDescriptor* field;
+  int owner;
+};
+
+void FindLatestPartFields(const google::protobuf::Descriptor* type,
+                          std::vector<const google::protobuf::FieldDescriptor*>& path,
+                          std::vector<LatestPartField>& out) {
+  for (int i = 0; i < type->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = type->field(i);
+    const auto& opts = f->options();
+    if (!f->is_repeated() &&
+        opts.GetExtension(kinex::record::v1::merge) == kinex::record::v1::MERGE_LATEST_PART) {
+      out.push_back({path, f, opts.GetExtension(kinex::record::v1::owner)});
+    }
+    const google::protobuf::Descriptor* sub = f->message_type();
+    if (sub != nullptr && !f->is_repeated() && !IsValueType(sub)) {
+      path.push_back(f);
+      FindLatestPartFields(sub, path, out);
+      path.pop_back();
+    }
+  }
+}
+
+// The record schema's MERGE_LATEST_PART fields (record.proto declares them).
+const std::vector<LatestPartField>& LatestPartFields() {
+  static const auto* fields = [] {
+    auto* out = new std::vector<LatestPartField>();
+    std::vector<const google::protobuf::FieldDescriptor*> path;
+    FindLatestPartFields(ChildRecord::descriptor(), path, *out);
+    return out;
+  }();
+  return *fields;
+}
+
+// The message `section` leads to in `m`, or null where a step is unset
+// (mutable: created in `m` when `create`).
+google::protobuf::Message* Section(
+    google::protobuf::Message& m,
+    const std::vector<const google::protobuf::FieldDescriptor*>& section, bool create) {
+  google::protobuf::Message* at = &m;
+  for (const auto* f : section) {
+    if (!create && !at->GetReflection()->HasField(*at, f)) return nullptr;
+    at = at->GetReflection()->MutableMessage(at, f);
+  }
+  return at;
+}
+
+// Applies the MERGE_LATEST_PART rule to `record`, merged from `parts`
+// (oldest first): each such field is taken whole from the latest part of its
+// owning kind that publishes the field's section, when more than one agency
+// of that kind contributed. Only then are those parts parsed on their own.
+absl::Status ApplyLatestPartRule(const std::vector<const StoredPart*>& parts,
+                                 const PathFilter* filter, ChildRecord& record) {
+  for (const LatestPartField& lp : LatestPartFields()) {
+    int agencies = 0;
+    for (const StoredPart* p : parts) agencies += p->owner_kind == lp.owner;
+    if (agencies < 2) continue;
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      if ((*it)->owner_kind != lp.owner) continue;
+      ChildRecord one;
+      std::string kept;
+      const bool ok = filter == nullptr
+                          ? one.ParseFromString((*it)->payload)
+                          : filter->Apply((*it)->payload, &kept) && one.ParseFromString(kept);
+      if (!ok) return absl::DataLossError("stored record part does not parse");
+      google::protobuf::Message* from = Section(one, lp.section, false);
+      if (from == nullptr) continue;  // this agency publishes no such section
+      google::protobuf::Message* to = Section(record, lp.section, true);
+      const google::protobuf::Reflection* r = to->GetReflection();
+      r->ClearField(to, lp.field);
+      if (lp.field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        if (r->HasField(*from, lp.field)) {
+          r->MutableMessage(to, lp.field)->CopyFrom(r->GetMessage(*from, lp.field));
+        }
+      } else {
+        // Scalars: swap the one field's value across.
+        std::vector<const google::protobuf::FieldDescriptor*> one_field = {lp.field};
+        r->SwapFields(to, from, one_field);
+      }
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ChildRecord> MergeParts(const std::vector<const StoredPart*>& parts,
                                        const PathFilter* filter) {
   ChildRecord record;
@@ -369,6 +459,7 @@ absl::StatusOr<ChildRecord> MergeParts(const std::vector<const StoredPart*>& par
     }
     if (!ok) return absl::DataLossError("stored record part does not parse");
   }
+  KINEX_RETURN_IF_ERROR(ApplyLatestPartRule(parts, filter, record));
   return record;
 }
 

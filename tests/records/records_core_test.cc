@@ -324,3 +324,54 @@ TEST_F(RecordsCoreTest, FailingStorageRefusalsAreStillAudited) {
 
 }  // namespace
 }  // namespace kinex::records::testing
+
+namespace kinex::records::testing {
+namespace {
+
+namespace cv1 = kinex::common::v1;
+namespace rec = kinex::record::v1;
+
+// record.proto declares (merge) = MERGE_LATEST_PART on a school's
+// current-state fields: after a move, the school that published last decides
+// them whole, and a flag the former school set does not linger (protobuf
+// merge alone would keep its `missing_education: true`).
+TEST_F(RecordsCoreTest, LatestPartFieldsComeWholeFromTheLatestSchool) {
+  rec::ChildRecord la = LaPart("MV1");
+  Name(la, cv1::SCHOOL, "100001");
+  Name(la, cv1::SCHOOL, "100002");
+  auto created = core_->PutPart(Put(kLa, LaRef("E09000033", "MV1"), la));
+  ASSERT_TRUE(created.ok()) << created.status();
+  const cv1::ChildRef child = KinexRef(created->kinex_id());
+
+  rec::ChildRecord old_school;
+  old_school.mutable_education()->set_missing_education(true);
+  old_school.mutable_education()->mutable_attendance_summary()->set_possible_sessions(100);
+  old_school.mutable_education()->mutable_attendance_summary()->set_attended_sessions(70);
+  old_school.mutable_education()->mutable_attendance_summary()->set_persistent_absence(true);
+  ASSERT_TRUE(core_->PutPart(Attach(kSchool, child, old_school)).ok());
+  clock_.Advance(absl::Hours(24));
+  rec::ChildRecord new_school;
+  new_school.mutable_education()->mutable_attendance_summary()->set_possible_sessions(20);
+  new_school.mutable_education()->mutable_attendance_summary()->set_attended_sessions(19);
+  ASSERT_TRUE(core_->PutPart(Attach(kSchool2, child, new_school)).ok());
+
+  rv1::GetRecordRequest get;
+  *get.mutable_child() = child;
+  auto got = core_->GetRecord(get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const rec::Education& ed = got->record().education();
+  EXPECT_FALSE(ed.missing_education());
+  EXPECT_EQ(ed.attendance_summary().possible_sessions(), 20);
+  EXPECT_EQ(ed.attendance_summary().attended_sessions(), 19);
+  EXPECT_FALSE(ed.attendance_summary().persistent_absence());
+
+  // A section-filtered read applies the same rule.
+  get.add_paths("education");
+  got = core_->GetRecord(get);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(got->record().education().missing_education());
+  EXPECT_EQ(got->record().education().attendance_summary().possible_sessions(), 20);
+}
+
+}  // namespace
+}  // namespace kinex::records::testing
