@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/kinex/config_test_util.h"
 #include "tests/testing/paths.h"
 
 namespace kinex {
@@ -12,19 +13,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-ConfigFlags WithTls() {
-  ConfigFlags f;
-  f.tls_ca = "ca.pem";
-  f.tls_cert = "c.pem";
-  f.tls_key = "c.key";
-  return f;
-}
-
-std::string WriteConfig(const std::string& text) {
-  const std::string path = kinex::testing::MakeUniqueTempDir() + "/kinex.textproto";
-  std::ofstream(path) << text;
-  return path;
-}
+using testing::WithTls;
+using testing::WriteConfig;
 
 TEST(LoadConfig, DefaultsAreFilled) {
   absl::StatusOr<kinex::config::v1::KinexConfig> c = LoadConfig("", WithTls());
