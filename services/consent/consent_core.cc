@@ -250,6 +250,88 @@ absl::StatusOr<int> PageSize(int32_t requested) {
   return requested == 0 ? kDefaultPageSize : std::min<int>(requested, kMaxPageSize);
 }
 
+
+// Whether the child's legal-status episodes (the LA's) in force on `day`
+// include one of `arrangement` (for which `also` holds).
+bool InForce(const google::protobuf::RepeatedPtrField<kinex::record::v1::LegalStatusEpisode>& eps,
+             kinex::record::v1::ArrangementType arrangement, absl::CivilDay day,
+             const std::function<bool(const kinex::record::v1::LegalStatusEpisode&)>& also =
+                 nullptr) {
+  auto civil = [](const kinex::record::v1::Date& d) {
+    return absl::CivilDay(d.year(), d.month(), d.day());
+  };
+  for (const auto& e : eps) {
+    if (e.arrangement() != arrangement) continue;
+    if (e.has_start_date() && civil(e.start_date()) > day) continue;
+    if (e.has_end_date() && civil(e.end_date()) < day) continue;
+    if (also && !also(e)) continue;
+    return true;
+  }
+  return false;
+}
+
+// A consent given as a person with parental responsibility stands only if
+// the child's legal status at valid_from gives that kind of person PR: an
+// SGO for a special guardian, a child arrangements order for its carer, a
+// care order (SSDA903 C1/C2, not s20) for the LA, an adoption for an
+// adoptive parent; a birth parent keeps PR unless an adoption ended it.
+// FAILED_PRECONDITION naming the mismatch (asked only of authorised callers).
+absl::Status CheckParentalResponsibility(
+    cv1::PrRelationship relationship,
+    const google::protobuf::RepeatedPtrField<kinex::record::v1::LegalStatusEpisode>& eps,
+    absl::Time valid_from) {
+  namespace rec = kinex::record::v1;
+  const absl::CivilDay day = absl::ToCivilDay(valid_from, absl::UTCTimeZone());
+  auto mismatch = [&](absl::string_view holder, absl::string_view needs) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "entry.consent.given_by.relationship: ", holder, ", but the child's legal status at "
+        "entry.valid_from has no ", needs, " (the responsible LA's legal-status episodes); "
+        "nothing was stored"));
+  };
+  switch (relationship) {
+    case cv1::SPECIAL_GUARDIAN:
+      if (!InForce(eps, rec::SPECIAL_GUARDIANSHIP_ORDER, day)) {
+        return mismatch("SPECIAL_GUARDIAN", "special guardianship order in force");
+      }
+      return absl::OkStatus();
+    case cv1::CHILD_ARRANGEMENTS_ORDER_CARER:
+      if (!InForce(eps, rec::CHILD_ARRANGEMENTS_ORDER, day)) {
+        return mismatch("CHILD_ARRANGEMENTS_ORDER_CARER", "child arrangements order in force");
+      }
+      return absl::OkStatus();
+    case cv1::ADOPTIVE_PARENT:
+      if (!InForce(eps, rec::ADOPTION, day)) return mismatch("ADOPTIVE_PARENT", "adoption");
+      return absl::OkStatus();
+    case cv1::LOCAL_AUTHORITY_UNDER_CARE_ORDER:
+      if (!InForce(eps, rec::KINSHIP_FOSTER_CARE, day, [](const rec::LegalStatusEpisode& e) {
+            return e.looked_after() && (e.ssda903_legal_status() == "C1" ||
+                                        e.ssda903_legal_status() == "C2");
+          })) {
+        return mismatch("LOCAL_AUTHORITY_UNDER_CARE_ORDER",
+                        "care order in force (SSDA903 C1 or C2; under s20 the LA holds no PR)");
+      }
+      return absl::OkStatus();
+    case cv1::PARENT:
+      // An adoption ends the birth parents' PR for good.
+      for (const auto& e : eps) {
+        if (e.arrangement() == rec::ADOPTION &&
+            (!e.has_start_date() ||
+             absl::CivilDay(e.start_date().year(), e.start_date().month(),
+                            e.start_date().day()) <= day)) {
+          return absl::FailedPreconditionError(
+              "entry.consent.given_by.relationship: PARENT, but the child was adopted before "
+              "entry.valid_from (an adoption ends the birth parents' parental responsibility); "
+              "nothing was stored");
+        }
+      }
+      return absl::OkStatus();
+    default:
+      // Other PR holders (e.g. a step-parent by agreement) are not in the
+      // legal-status episodes: taken as recorded.
+      return absl::OkStatus();
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ConsentCore>> ConsentCore::Create(Options options) {
@@ -451,6 +533,13 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsentAttempt(
           "entry.consent.given_by.kind: CHILD_AGED_16_OR_OVER, but the child is under 16 at "
           "entry.valid_from (a younger child may consent as GILLICK_COMPETENT_CHILD)");
     }
+  }
+
+  if (entry.has_consent() &&
+      entry.consent().given_by().kind() == cv1::PARENTAL_RESPONSIBILITY_HOLDER) {
+    KINEX_RETURN_IF_ERROR(CheckParentalResponsibility(entry.consent().given_by().relationship(),
+                                                      child->legal_status(),
+                                                      FromProto(entry.valid_from())));
   }
 
   KINEX_ASSIGN_OR_RETURN(std::string id, options_.new_id(prefix));

@@ -103,6 +103,88 @@ TEST_F(ConsentCoreTest, WhoGaveConsentMustBeComplete) {
   EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument, "entry.consent_id: output only");
 }
 
+// Who may consent follows the arrangement: a consent given as a person with
+// parental responsibility stands only when the child's legal-status
+// episodes in force at valid_from give that kind of person PR.
+TEST_F(ConsentCoreTest, ParentalResponsibilityFollowsTheArrangement) {
+  namespace rec = kinex::record::v1;
+  struct Case {
+    const char* la_child_id;
+    rec::ArrangementType arrangement;
+    const char* ssda903;  // legal status code, for care orders
+    bool looked_after;
+    cv1::PrRelationship relationship;
+    const char* refused;  // "" = accepted
+  };
+  const char* kSuffix =
+      " (the responsible LA's legal-status episodes); nothing was stored";
+  const std::vector<Case> cases = {
+      {"A1", rec::SPECIAL_GUARDIANSHIP_ORDER, "", false, cv1::SPECIAL_GUARDIAN, ""},
+      {"A2", rec::CHILD_ARRANGEMENTS_ORDER, "", false, cv1::SPECIAL_GUARDIAN,
+       "SPECIAL_GUARDIAN, but the child's legal status at entry.valid_from has no special "
+       "guardianship order in force"},
+      {"A3", rec::CHILD_ARRANGEMENTS_ORDER, "", false, cv1::CHILD_ARRANGEMENTS_ORDER_CARER, ""},
+      {"A4", rec::SPECIAL_GUARDIANSHIP_ORDER, "", false, cv1::CHILD_ARRANGEMENTS_ORDER_CARER,
+       "CHILD_ARRANGEMENTS_ORDER_CARER, but the child's legal status at entry.valid_from has "
+       "no child arrangements order in force"},
+      {"A5", rec::KINSHIP_FOSTER_CARE, "C2", true, cv1::LOCAL_AUTHORITY_UNDER_CARE_ORDER, ""},
+      {"A6", rec::KINSHIP_FOSTER_CARE, "V2", true, cv1::LOCAL_AUTHORITY_UNDER_CARE_ORDER,
+       "LOCAL_AUTHORITY_UNDER_CARE_ORDER, but the child's legal status at entry.valid_from has "
+       "no care order in force (SSDA903 C1 or C2; under s20 the LA holds no PR)"},
+      {"A7", rec::ADOPTION, "", false, cv1::ADOPTIVE_PARENT, ""},
+      {"A8", rec::KINSHIP_FOSTER_CARE, "C2", true, cv1::ADOPTIVE_PARENT,
+       "ADOPTIVE_PARENT, but the child's legal status at entry.valid_from has no adoption"},
+      {"A9", rec::KINSHIP_FOSTER_CARE, "C2", true, cv1::PARENT, ""},
+  };
+  for (const Case& c : cases) {
+    rec::ChildRecord part = kinex::records::testing::LaPart(c.la_child_id);
+    auto* e = part.add_legal_status();
+    e->set_arrangement(c.arrangement);
+    e->set_ssda903_legal_status(c.ssda903);
+    e->set_looked_after(c.looked_after);
+    e->mutable_start_date()->set_year(2024);
+    e->mutable_start_date()->set_month(1);
+    e->mutable_start_date()->set_day(10);
+    const kinex::common::v1::ChildRef ref = kinex::records::testing::LaRef("E09000033", c.la_child_id);
+    ASSERT_TRUE(h_->records().PutPart(PutAsLa(ref, part)).ok()) << c.la_child_id;
+    cv1::RecordConsentRequest req = ConsentRequest(ref, AgencyKind::VIRTUAL_SCHOOL,
+                                                   Purpose::EDUCATION_SUPPORT, Category::EDUCATION);
+    req.mutable_entry()->mutable_consent()->mutable_given_by()->set_relationship(c.relationship);
+    const size_t before = h_->audit().Events().size();
+    absl::Status s = Record(req);
+    if (std::string(c.refused).empty()) {
+      EXPECT_TRUE(s.ok()) << c.la_child_id << ": " << s;
+      continue;
+    }
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << c.la_child_id;
+    EXPECT_EQ(s.message(), absl::StrCat("entry.consent.given_by.relationship: ", c.refused,
+                                        kSuffix))
+        << c.la_child_id;
+    // Refused, stored nothing, and audited once.
+    ASSERT_EQ(h_->audit().Events().size(), before + 1);
+    EXPECT_EQ(h_->audit().Events().back().kind(), kinex::audit::v1::WRITE_REFUSED);
+  }
+}
+
+TEST_F(ConsentCoreTest, AnAdoptionEndsTheBirthParentsParentalResponsibility) {
+  namespace rec = kinex::record::v1;
+  rec::ChildRecord part = kinex::records::testing::LaPart("AD1");
+  auto* e = part.add_legal_status();
+  e->set_arrangement(rec::ADOPTION);
+  e->mutable_start_date()->set_year(2024);
+  e->mutable_start_date()->set_month(6);
+  e->mutable_start_date()->set_day(1);
+  const kinex::common::v1::ChildRef ref = kinex::records::testing::LaRef("E09000033", "AD1");
+  ASSERT_TRUE(h_->records().PutPart(PutAsLa(ref, part)).ok());
+  cv1::RecordConsentRequest req = ConsentRequest(ref, AgencyKind::VIRTUAL_SCHOOL,
+                                                 Purpose::EDUCATION_SUPPORT, Category::EDUCATION);
+  req.mutable_entry()->mutable_consent()->mutable_given_by()->set_relationship(cv1::PARENT);
+  EXPECT_STATUS(Record(req), absl::StatusCode::kFailedPrecondition,
+                "entry.consent.given_by.relationship: PARENT, but the child was adopted before "
+                "entry.valid_from (an adoption ends the birth parents' parental "
+                "responsibility); nothing was stored");
+}
+
 TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
   // The harness child was born 2015-04-02: 11 in September 2026.
   auto req = Valid();

@@ -46,7 +46,7 @@ class ConsentGrpcTest : public ::testing::Test {
     records_server_ = Serve(records_.grpc_service.get(), "records", &records_port_);
     ASSERT_NE(records_server_, nullptr);
     auto put = records_.core->PutPart(PutAsLa(kinex::records::testing::LaRef("E09000033", "C1"),
-                                              kinex::records::testing::LaPart("C1")));
+                                              ChildUnderSgo("C1")));
     ASSERT_TRUE(put.ok()) << put.status();
     kinex_id_ = put->kinex_id();
 

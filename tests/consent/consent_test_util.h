@@ -127,6 +127,20 @@ inline kinex::records::v1::PutPartRequest PutAsLa(const kinex::common::v1::Child
 // Records core (fake storage) + consent core over `storage`, auditing to
 // audit(), one child published by the LA (kinex id in kinex_id(), LA child
 // id "C1").
+// The LA's part of the test child: LaPart with a special guardianship order
+// in force since 2023 (the special guardian gives the test consents, and a
+// consent from a PR holder must match the child's legal status).
+inline kinex::record::v1::ChildRecord ChildUnderSgo(const std::string& la_child_id) {
+  kinex::record::v1::ChildRecord part = kinex::records::testing::LaPart(la_child_id);
+  auto* sgo = part.add_legal_status();
+  sgo->set_arrangement(kinex::record::v1::SPECIAL_GUARDIANSHIP_ORDER);
+  sgo->mutable_start_date()->set_year(2023);
+  sgo->mutable_start_date()->set_month(2);
+  sgo->mutable_start_date()->set_day(1);
+  sgo->set_previously_looked_after(true);
+  return part;
+}
+
 class ConsentHarness {
  public:
   explicit ConsentHarness(std::unique_ptr<ConsentStorage> storage)
@@ -138,7 +152,7 @@ class ConsentHarness {
     records_ = std::move(*kinex::records::RecordsCore::Create(std::move(ro)));
     Restart();
     auto put = records_->PutPart(PutAsLa(kinex::records::testing::LaRef("E09000033", "C1"),
-                                         kinex::records::testing::LaPart("C1")));
+                                         ChildUnderSgo("C1")));
     EXPECT_TRUE(put.ok()) << put.status();
     kinex_id_ = put.ok() ? put->kinex_id() : "";
   }
