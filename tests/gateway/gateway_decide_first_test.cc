@@ -291,8 +291,9 @@ TEST_F(DecideFirstTest, GatewayAndConsentDeriveTheSameContextForTheSameChild) {
   auto* c = record.mutable_entry()->mutable_consent();
   c->set_decision(kinex::consent::v1::CONSENT_GIVEN);
   c->mutable_given_by()->set_kind(kinex::consent::v1::PARENTAL_RESPONSIBILITY_HOLDER);
-  c->mutable_given_by()->set_name("A. Grand");
-  c->mutable_given_by()->set_relationship(kinex::consent::v1::SPECIAL_GUARDIAN);
+  // The child is in kinship foster care: its birth parent keeps PR.
+  c->mutable_given_by()->set_name("A. Parent");
+  c->mutable_given_by()->set_relationship(kinex::consent::v1::PARENT);
   c->mutable_scope()->add_categories(kinex::record::v1::HEALTH);
   c->mutable_scope()->add_recipient_kinds(cv1::VIRTUAL_SCHOOL);
   c->mutable_scope()->add_purposes(cv1::EDUCATION_SUPPORT);
