@@ -89,8 +89,24 @@ constexpr char kChildrenUsage[] =
     "--output=csv gives a spreadsheet: one row per child, one column per visible\n"
     "field (repeated values joined with \"; \"). --all follows every page.\n";
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(CommandContext& ctx) {
-  return ctx.Channel();
+// An Exchange stub on the command's channel.
+absl::StatusOr<std::unique_ptr<ev1::Exchange::Stub>> ExchangeStub(CommandContext& ctx) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ctx.Channel();
+  if (!channel.ok()) return channel.status();
+  return ev1::Exchange::NewStub(*channel);
+}
+
+// One unary Exchange call with the command's metadata and deadline.
+template <typename Req, typename Resp>
+absl::Status CallExchange(CommandContext& ctx,
+                          grpc::Status (ev1::Exchange::Stub::*method)(grpc::ClientContext*,
+                                                                      const Req&, Resp*),
+                          const Req& req, Resp* resp) {
+  absl::StatusOr<std::unique_ptr<ev1::Exchange::Stub>> stub = ExchangeStub(ctx);
+  if (!stub.ok()) return stub.status();
+  grpc::ClientContext call;
+  ctx.Prepare(call);
+  return FromGrpcStatus(((**stub).*method)(&call, req, resp));
 }
 
 // The subcommand word of a command group's arguments. Prints `usage` and
@@ -129,14 +145,10 @@ int RunGet(CommandContext& ctx, Args& args) {
   req.set_break_glass(args.Bool("break-glass"));
   const std::optional<std::string> receipt_out = args.Flag("receipt-out");
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
-  auto channel = Connect(ctx);
-  if (!channel.ok()) return ctx.Fail(channel.status());
-  auto stub = ev1::Exchange::NewStub(*channel);
-  grpc::ClientContext call;
-  ctx.Prepare(call);
   ev1::GetChildRecordResponse resp;
-  grpc::Status s = stub->GetChildRecord(&call, req, &resp);
-  if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::GetChildRecord, req, &resp); !s.ok()) {
+    return ctx.Fail(s);
+  }
   if (receipt_out) {
     if (absl::Status w = WriteFileAtomically(*receipt_out, ToJson(resp.receipt()), 0644); !w.ok()) {
       return ctx.Fail(w);
@@ -185,14 +197,10 @@ int RunPublish(CommandContext& ctx, Args& args) {
     *req.mutable_proof_date_of_birth() = *date;
   }
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
-  auto channel = Connect(ctx);
-  if (!channel.ok()) return ctx.Fail(channel.status());
-  auto stub = ev1::Exchange::NewStub(*channel);
-  grpc::ClientContext call;
-  ctx.Prepare(call);
   ev1::PublishRecordResponse resp;
-  grpc::Status s = stub->PublishRecord(&call, req, &resp);
-  if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::PublishRecord, req, &resp); !s.ok()) {
+    return ctx.Fail(s);
+  }
   WriteRows(ctx.out(), ctx.output(), {"kinex_id", "etag", "version", "link_state"},
             {{resp.kinex_id(), resp.etag(), absl::StrCat(resp.version()),
               LinkStateName(resp.link_state())}});
@@ -203,16 +211,12 @@ int RunMine(CommandContext& ctx, Args& args) {
   absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(args);
   if (!child.ok()) return ctx.Fail(child.status());
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
-  auto channel = Connect(ctx);
-  if (!channel.ok()) return ctx.Fail(channel.status());
-  auto stub = ev1::Exchange::NewStub(*channel);
-  grpc::ClientContext call;
-  ctx.Prepare(call);
   ev1::GetMyPartRequest req;
   *req.mutable_child() = *child;
   ev1::GetMyPartResponse resp;
-  grpc::Status s = stub->GetMyPart(&call, req, &resp);
-  if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::GetMyPart, req, &resp); !s.ok()) {
+    return ctx.Fail(s);
+  }
   if (ctx.output() == OutputFormat::kJson) {
     ctx.out() << ToJson(resp) << "\n";
     return 0;
@@ -232,18 +236,14 @@ int RunTransfer(CommandContext& ctx, Args& args) {
     return ctx.Fail(absl::InvalidArgumentError("--to-la and --reason are required"));
   }
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
-  auto channel = Connect(ctx);
-  if (!channel.ok()) return ctx.Fail(channel.status());
-  auto stub = ev1::Exchange::NewStub(*channel);
-  grpc::ClientContext call;
-  ctx.Prepare(call);
   ev1::TransferResponsibilityRequest req;
   *req.mutable_child() = *child;
   req.set_to_la_code(*to);
   req.set_reason(*reason);
   ev1::TransferResponsibilityResponse resp;
-  grpc::Status s = stub->TransferResponsibility(&call, req, &resp);
-  if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::TransferResponsibility, req, &resp); !s.ok()) {
+    return ctx.Fail(s);
+  }
   WriteRows(ctx.out(), ctx.output(), {"kinex_id", "responsible_la_code"},
             {{resp.kinex_id(), resp.responsible_la_code()}});
   return 0;
@@ -265,9 +265,8 @@ int RunLinks(CommandContext& ctx, const std::vector<std::string>& words) {
     }
     const bool all = args->Bool("all");
     if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
-    auto channel = Connect(ctx);
-    if (!channel.ok()) return ctx.Fail(channel.status());
-    auto stub = ev1::Exchange::NewStub(*channel);
+    auto stub = ExchangeStub(ctx);
+    if (!stub.ok()) return ctx.Fail(stub.status());
     std::vector<std::vector<std::string>> rows;
     std::string token;
     do {
@@ -277,7 +276,7 @@ int RunLinks(CommandContext& ctx, const std::vector<std::string>& words) {
       req.set_state(static_cast<kinex::record::v1::LinkState>(state));
       req.set_page_token(token);
       ev1::ListLinkClaimsResponse resp;
-      grpc::Status s = stub->ListLinkClaims(&call, req, &resp);
+      grpc::Status s = (*stub)->ListLinkClaims(&call, req, &resp);
       if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
       for (const auto& l : resp.links()) {
         rows.push_back({l.kinex_id(),
@@ -307,11 +306,6 @@ int RunLinks(CommandContext& ctx, const std::vector<std::string>& words) {
           "police)")));
     }
     if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
-    auto channel = Connect(ctx);
-    if (!channel.ok()) return ctx.Fail(channel.status());
-    auto stub = ev1::Exchange::NewStub(*channel);
-    grpc::ClientContext call;
-    ctx.Prepare(call);
     ev1::DecideLinkClaimRequest req;
     *req.mutable_child() = *child;
     req.mutable_agency()->set_agency_kind(kind);
@@ -319,8 +313,10 @@ int RunLinks(CommandContext& ctx, const std::vector<std::string>& words) {
     req.set_decision(sub == "confirm" ? kinex::record::v1::CONFIRMED
                                       : kinex::record::v1::REJECTED);
     ev1::DecideLinkClaimResponse resp;
-    grpc::Status s = stub->DecideLinkClaim(&call, req, &resp);
-    if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
+    if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::DecideLinkClaim, req, &resp);
+        !s.ok()) {
+      return ctx.Fail(s);
+    }
     WriteRows(ctx.out(), ctx.output(), {"kinex_id", "agency", "state"},
               {{resp.link().kinex_id(), *agency, LinkStateName(resp.link().state())}});
     return 0;
@@ -359,9 +355,8 @@ int RunChildrenList(CommandContext& ctx, Args& args) {
   const bool all = args.Bool("all");
   const std::string justification = args.FlagOr("justification", "");
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
-  auto channel = Connect(ctx);
-  if (!channel.ok()) return ctx.Fail(channel.status());
-  auto stub = ev1::Exchange::NewStub(*channel);
+  auto stub = ExchangeStub(ctx);
+  if (!stub.ok()) return ctx.Fail(stub.status());
 
   std::vector<std::map<std::string, std::string>> children;
   std::vector<ev1::CohortEntry> entries;
@@ -375,7 +370,7 @@ int RunChildrenList(CommandContext& ctx, Args& args) {
     grpc::ClientContext call;
     ctx.Prepare(call, 120);
     ev1::ListChildrenResponse resp;
-    grpc::Status s = stub->ListChildren(&call, req, &resp);
+    grpc::Status s = (*stub)->ListChildren(&call, req, &resp);
     if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
     for (const auto& c : resp.children()) {
       children.push_back(FlattenRecord(c.record()));
