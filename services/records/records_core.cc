@@ -159,7 +159,10 @@ av1::AuditEvent BaseEvent(const SpiffeId& who, const std::string& actor,
 }
 
 void AddChildRef(av1::AuditEvent& e, const kinex::common::v1::ChildRef& ref) {
-  if (ref.id_case() == kinex::common::v1::ChildRef::ID_NOT_SET) return;
+  // Only well-formed identifiers: the log pseudonymises what it is given and
+  // refuses a malformed one, which would make the refusal of a malformed
+  // request itself unauditable.
+  if (!IdentifierFromRef(ref).ok()) return;
   for (const auto& have : e.children()) {
     if (have.SerializeAsString() == ref.SerializeAsString()) return;
   }

@@ -276,5 +276,27 @@ TEST_F(GatewayTest, NewClaimsAreCountedPerAgencyAndConfirmedLinksAreNot) {
   EXPECT_EQ(text.find(kid), std::string::npos);
 }
 
+// A malformed identifier is the caller's error, and its refusal is audited
+// by the real log (which would refuse to pseudonymise the bad value).
+TEST_F(GatewayTest, MalformedChildReferencesOnWritesAreInvalidAndAudited) {
+  const uint64_t before = audit_->Size();
+  ev1::PublishRecordRequest bad_nhs;
+  bad_nhs.mutable_child()->set_nhs_number("1234567890");
+  bad_nhs.mutable_record()->mutable_identity()->set_given_name("X");
+  auto pub = gateway_->PublishRecord(Caller(kLa), bad_nhs);
+  EXPECT_EQ(pub.status().code(), absl::StatusCode::kInvalidArgument) << pub.status();
+  EXPECT_THAT(std::string(pub.status().message()), HasSubstr("child.nhs_number: "));
+  ev1::TransferResponsibilityRequest bad_id;
+  bad_id.mutable_child()->set_kinex_id("");
+  bad_id.set_to_la_code("E08000025");
+  bad_id.set_reason("moved");
+  auto moved = gateway_->TransferResponsibility(
+      Caller("spiffe://kinex.dev/local-authority/E09000033/team-manager"), bad_id);
+  EXPECT_EQ(moved.status().code(), absl::StatusCode::kInvalidArgument) << moved.status();
+  EXPECT_EQ(moved.status().message(),
+            "child.kinex_id: not a Kinex id (expected \"kx_\" then letters and digits)");
+  EXPECT_EQ(audit_->Size(), before + 2);  // two WRITE_REFUSED events
+}
+
 }  // namespace
 }  // namespace kinex::gateway::testing
