@@ -79,7 +79,7 @@ class PolicyEngine {
   // Loads the directory again. On success the new set decides every later
   // request; on failure the previous set stays in force and the error
   // (file:line) is returned and kept in last_reload_status().
-  absl::Status Reload();
+  absl::Status Reload() ABSL_LOCKS_EXCLUDED(reload_mu_, mu_);
 
   // The status of the last Reload() (OK before any).
   absl::Status last_reload_status() const;
@@ -105,7 +105,7 @@ class PolicyEngine {
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   absl::Status last_reload_ ABSL_GUARDED_BY(mu_);
   // Serialises reloads, so two SIGHUPs do not race to swap.
-  absl::Mutex reload_mu_;
+  absl::Mutex reload_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 };
 
 }  // namespace kinex::policy

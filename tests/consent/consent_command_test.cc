@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
@@ -60,10 +61,10 @@ class FakeConsent final : public cv1::Consent::Service {
     return grpc::Status::OK;
   }
   absl::Mutex mu;
-  cv1::RecordConsentRequest record;
-  cv1::WithdrawConsentRequest withdraw;
-  cv1::ListConsentsRequest list;
-  std::string actor;
+  cv1::RecordConsentRequest record ABSL_GUARDED_BY(mu);
+  cv1::WithdrawConsentRequest withdraw ABSL_GUARDED_BY(mu);
+  cv1::ListConsentsRequest list ABSL_GUARDED_BY(mu);
+  std::string actor ABSL_GUARDED_BY(mu);
 };
 
 class ConsentCommandTest : public ::testing::Test {
@@ -110,7 +111,7 @@ TEST_F(ConsentCommandTest, RecordBuildsAConsentFromFlags) {
       << err_.str();
   EXPECT_EQ(out_.str(), "cn_NEW\n");
   absl::MutexLock l(&service_.mu);
-  const auto& r = service_.record;
+  const cv1::RecordConsentRequest r = service_.record;  // a copy, read under the lock
   EXPECT_EQ(r.child().la_child_id().id(), "C1");
   const auto& c = r.entry().consent();
   EXPECT_EQ(c.decision(), cv1::CONSENT_GIVEN);

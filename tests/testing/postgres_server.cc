@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
@@ -232,8 +233,9 @@ absl::StatusOr<std::string> PostgresServer::CreateDatabase(const std::string& na
 
 absl::StatusOr<PostgresServer*> SharedPostgresServer() {
   static absl::Mutex mu;
-  static std::unique_ptr<PostgresServer> server;  // destroyed at exit: stops it
-  static absl::Status failed;
+  // Destroyed at exit: stops the server.
+  static std::unique_ptr<PostgresServer> server ABSL_GUARDED_BY(mu);
+  static absl::Status failed ABSL_GUARDED_BY(mu);
   absl::MutexLock lock(&mu);
   if (server == nullptr && failed.ok()) {
     absl::StatusOr<std::unique_ptr<PostgresServer>> started = PostgresServer::Start();
