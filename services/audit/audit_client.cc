@@ -1,20 +1,17 @@
 #include "services/audit/audit_client.h"
 
-#include "absl/time/clock.h"
-#include "services/common/deadline.h"
-#include "services/common/grpc_status.h"
+#include "services/common/status_macros.h"
+#include "services/common/unary_rpc.h"
 
 namespace kinex::audit {
 
 absl::StatusOr<AppendResult> AuditClient::Append(
     const kinex::audit::v1::AuditEvent& event) {
-  grpc::ClientContext ctx;
-  SetOutgoingDeadline(ctx, timeout_);  // capped by the served call's deadline
   kinex::audit::v1::AppendRequest req;
   *req.mutable_event() = event;
-  kinex::audit::v1::AppendResponse resp;
-  grpc::Status s = stub_->Append(&ctx, req, &resp);
-  if (!s.ok()) return FromGrpcStatus(s);
+  KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::AppendResponse resp,
+                         CallUnary(*stub_, &kinex::audit::v1::Audit::Stub::Append, req,
+                                   timeout_));  // capped by the served call's deadline
   AppendResult r;
   r.leaf_index = resp.leaf_index();
   r.leaf_hash = resp.leaf_hash();

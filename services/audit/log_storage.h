@@ -2,7 +2,7 @@
 // hashes, plus the columns queries filter on), child pseudonyms, and signed
 // tree heads. Implementations: SqliteLogStorage (embedded default),
 // PostgresLogStorage, FakeLogStorage (in memory, tests), FailingLogStorage
-// (always errors: proves the log fails closed). One conformance suite
+// (always errors: proves the log fails closed), both in tests/testing/. One conformance suite
 // (tests/audit/log_storage_conformance_test.cc) runs against all of them.
 //
 // The storage is deliberately dumb: the log core (audit_log.h) owns ordering,

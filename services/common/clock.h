@@ -1,5 +1,5 @@
 // An injectable clock. Kinex logic never reads the wall clock directly: it
-// takes a Clock, so tests control time (see fake_clock.h).
+// takes a Clock, so tests control time (see tests/testing/fake_clock.h).
 #ifndef KINEX_SERVICES_COMMON_CLOCK_H_
 #define KINEX_SERVICES_COMMON_CLOCK_H_
 

@@ -144,26 +144,4 @@ absl::StatusOr<SpiffeId> ParseSpiffeId(absl::string_view uri,
   return id;
 }
 
-absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::ServerContext& ctx,
-                                          absl::string_view trust_domain) {
-  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
-  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
-    return absl::UnauthenticatedError("no verified client certificate");
-  }
-  std::vector<grpc::string_ref> uris = auth->FindPropertyValues("peer_uri");
-  if (uris.size() != 1) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "client certificate must carry exactly one URI SAN (a Kinex SPIFFE "
-        "ID); it has ",
-        uris.size()));
-  }
-  absl::string_view uri(uris[0].data(), uris[0].size());
-  absl::StatusOr<SpiffeId> id = ParseSpiffeId(uri, trust_domain);
-  if (!id.ok()) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "client certificate identity rejected: ", id.status().message()));
-  }
-  return id;
-}
-
 }  // namespace kinex

@@ -6,15 +6,16 @@
 //   service: spiffe://<trust-domain>/service/<name>
 //            e.g. spiffe://kinex.dev/service/audit
 //
+// Plain C++ (library kinex::identity, a core): parsing only. Reading the
+// peer's identity off a gRPC call is services/common/peer_identity.h.
+//
 // Example:
-//   KINEX_ASSIGN_OR_RETURN(SpiffeId who, AuthenticatePeer(ctx, "kinex.dev"));
+//   KINEX_ASSIGN_OR_RETURN(SpiffeId who, ParseSpiffeId(uri, "kinex.dev"));
 //   if (!who.is_service) return absl::PermissionDeniedError("...");
 #ifndef KINEX_SERVICES_COMMON_IDENTITY_H_
 #define KINEX_SERVICES_COMMON_IDENTITY_H_
 
 #include <string>
-
-#include <grpcpp/server_context.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -52,15 +53,6 @@ bool IsKinexServiceName(absl::string_view name);
 // agency code invalid for its kind, empty or malformed role, extra segments).
 absl::StatusOr<SpiffeId> ParseSpiffeId(absl::string_view uri,
                                        absl::string_view trust_domain);
-
-// The identity of the caller of `ctx`, from its verified client certificate.
-// UNAUTHENTICATED when the connection carries no certificate, when the
-// certificate has no URI SAN or more than one, or when the URI is not a valid
-// Kinex SPIFFE ID in `trust_domain`. The message stays generic; the detail is
-// in the returned status's payload-free message only as much as is safe
-// (which rule failed, never certificate contents).
-absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::ServerContext& ctx,
-                                          absl::string_view trust_domain);
 
 }  // namespace kinex
 

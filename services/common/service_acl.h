@@ -28,7 +28,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "kinex/audit/v1/audit.pb.h"
-#include "services/common/identity.h"
+#include "services/common/peer_identity.h"
 
 namespace kinex {
 

@@ -9,7 +9,7 @@
 //
 // Backends: SqlConsentStorage (SQLite default, PostgreSQL) in
 // sql_consent_storage.h; FakeConsentStorage / FailingConsentStorage in
-// fake_consent_storage.h. One conformance suite
+// tests/testing/fake_consent_storage.h (test-only). One conformance suite
 // (tests/consent/consent_conformance.cc) runs against all of them.
 //
 // Example:

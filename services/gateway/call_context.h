@@ -6,16 +6,12 @@
 #ifndef KINEX_SERVICES_GATEWAY_CALL_CONTEXT_H_
 #define KINEX_SERVICES_GATEWAY_CALL_CONTEXT_H_
 
-#include <functional>
 #include <string>
 
-#include <grpcpp/server_context.h>
-
-#include "absl/status/statusor.h"
-#include "kinex/policy/v1/policy.pb.h"
-#include "services/common/declared_roles.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "services/common/identity.h"
-#include "services/policy/policy_engine.h"
+#include "services/policy/policy_decider.h"
 
 namespace kinex::gateway {
 
@@ -29,8 +25,8 @@ struct CallContext {
   std::string request_id;
 };
 
-// The policy view of a principal.
-kinex::policy::v1::Principal ToPolicyPrincipal(const SpiffeId& id);
+// The policy view of a principal (services/policy/policy_decider.h).
+using kinex::policy::ToPolicyPrincipal;
 
 // A new random request id (32 hex characters).
 std::string NewRequestId();
@@ -41,18 +37,6 @@ absl::Status ValidateActor(absl::string_view actor);
 
 // Checks a caller-supplied request id: 1-64 of [A-Za-z0-9._-].
 absl::Status ValidateRequestId(absl::string_view id);
-
-// Builds the context of a gateway call. UNAUTHENTICATED without a valid
-// agency certificate (service identities are refused at the public front
-// door: PERMISSION_DENIED); INVALID_ARGUMENT for a missing or malformed
-// actor or request id.
-absl::StatusOr<CallContext> ExtractCallContext(const grpc::ServerContext& ctx,
-                                               absl::string_view trust_domain);
-
-// The roles each agency kind may assert, from the policy set `engine` has
-// in force at each call (so a reload that removes a role refuses the next
-// call by it). For Edge::Options::declared_roles.
-RoleSource PolicyDeclaredRoles(std::shared_ptr<const kinex::policy::PolicyEngine> engine);
 
 }  // namespace kinex::gateway
 

@@ -4,11 +4,39 @@
 #include "absl/time/clock.h"
 #include "services/common/declared_roles.h"
 #include "services/common/deadline.h"
+#include "services/common/error_reason.h"
 #include "services/common/grpc_status.h"
-#include "services/common/identity.h"
+#include "services/common/peer_identity.h"
+#include "services/common/status_macros.h"
 #include "services/common/log.h"
 
 namespace kinex::gateway {
+
+absl::StatusOr<CallContext> ExtractCallContext(const grpc::ServerContext& ctx,
+                                               absl::string_view trust_domain) {
+  CallContext call;
+  KINEX_ASSIGN_OR_RETURN(call.principal, AuthenticatePeer(ctx, trust_domain));
+  if (call.principal.is_service) {
+    return WithErrorReason(
+        absl::PermissionDeniedError("service identities cannot call the public Exchange API"),
+        reason::kIdentityInvalid);
+  }
+  const auto& md = ctx.client_metadata();
+  auto actor = md.find(kActorHeader);
+  std::string actor_value =
+      actor == md.end() ? "" : std::string(actor->second.data(), actor->second.size());
+  KINEX_RETURN_IF_ERROR(ValidateActor(actor_value));
+  call.actor = std::move(actor_value);
+  auto rid = md.find(kRequestIdHeader);
+  if (rid != md.end()) {
+    std::string id(rid->second.data(), rid->second.size());
+    KINEX_RETURN_IF_ERROR(ValidateRequestId(id));
+    call.request_id = std::move(id);
+  } else {
+    call.request_id = NewRequestId();
+  }
+  return call;
+}
 
 int Edge::LimitOf(CallClass call_class) const {
   return call_class == CallClass::kStream ? options_.max_streams_per_agency
@@ -62,15 +90,21 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
     ctx->AddInitialMetadata(kRequestIdHeader, request_id);
     const std::string agency = absl::StrCat(kind, "/", call->principal.agency_code);
     if (!limiter_.Allow(agency)) {
-      status = absl::ResourceExhaustedError(
-          absl::StrCat("rate limit exceeded for agency ", agency, "; retry with backoff"));
+      status = WithErrorReason(absl::ResourceExhaustedError(absl::StrCat(
+                                   "rate limit exceeded for agency ", agency,
+                                   "; retry with backoff")),
+                               reason::kRateLimited);
     } else if (!Acquire(agency, call_class)) {
-      status = absl::ResourceExhaustedError(
-          call_class == CallClass::kStream
-              ? absl::StrCat("too many streams open for agency ", agency, " (limit ",
-                             options_.max_streams_per_agency, "); close one first")
-              : absl::StrCat("too many calls in flight for agency ", agency, " (limit ",
-                             options_.max_in_flight_per_agency, "); retry when one completes"));
+      const bool stream = call_class == CallClass::kStream;
+      status = WithErrorReason(
+          absl::ResourceExhaustedError(
+              stream ? absl::StrCat("too many streams open for agency ", agency, " (limit ",
+                                    options_.max_streams_per_agency, "); close one first")
+                     : absl::StrCat("too many calls in flight for agency ", agency, " (limit ",
+                                    options_.max_in_flight_per_agency,
+                                    "); retry when one completes")),
+          stream ? reason::kTooManyStreams : reason::kTooManyCallsInFlight,
+          {{"limit", absl::StrCat(LimitOf(call_class))}});
     } else {
       // Internal calls made while serving this one inherit its deadline.
       ScopedCallDeadline deadline(absl::FromChrono(ctx->deadline()));
@@ -79,7 +113,9 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
     }
   }
   // No internal address or hostname leaves the gateway; the log keeps them.
-  const absl::Status returned = StripInternalAddresses(status);
+  absl::Status returned = StripInternalAddresses(status);
+  // Every error names the request in its ErrorInfo too (a stable field).
+  if (!request_id.empty()) AddErrorMetadata(returned, "request_id", request_id);
   const bool stripped = returned.message() != status.message();
   const std::string code = absl::StatusCodeToString(status.code());
   metrics_.RecordRequest(method, code, kind);

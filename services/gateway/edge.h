@@ -30,12 +30,21 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "services/common/declared_roles.h"
 #include "services/gateway/call_context.h"
 #include "services/gateway/metrics.h"
 #include "services/gateway/rate_limiter.h"
 
 namespace kinex::gateway {
+
+// Builds the context of a gateway call. UNAUTHENTICATED without a valid
+// agency certificate (service identities are refused at the public front
+// door: PERMISSION_DENIED); INVALID_ARGUMENT for a missing or malformed
+// actor or request id.
+absl::StatusOr<CallContext> ExtractCallContext(const grpc::ServerContext& ctx,
+                                               absl::string_view trust_domain);
 
 // What an Edge enforces beyond identity and the rate limit.
 struct EdgeOptions {

@@ -37,14 +37,17 @@
 #include "services/audit/audit_sink.h"
 #include "services/common/clock.h"
 #include "services/consent/consent_registry.h"
-#include "services/gateway/call_context.h"
-#include "services/gateway/dependencies.h"
-#include "services/gateway/metrics.h"
 #include "services/common/record_labels.h"
-#include "services/policy/evaluator.h"
+#include "services/gateway/call_context.h"
+#include "services/gateway/gateway_metrics.h"
+#include "services/policy/evaluation.h"
+#include "services/policy/policy_decider.h"
 #include "services/records/records_store.h"
 
 namespace kinex::gateway {
+
+// Policy's interface (services/policy/policy_decider.h, kinex::policy_api).
+using kinex::policy::PolicyDecider;
 
 class Gateway {
  public:
@@ -62,7 +65,7 @@ class Gateway {
     kinex::consent::ConsentRegistry* consent = nullptr;
     const PolicyDecider* policy = nullptr;
     kinex::audit::AuditSink* audit = nullptr;
-    Metrics* metrics = nullptr;  // optional
+    GatewayMetrics* metrics = nullptr;  // optional
     const Clock* clock = nullptr;
   };
 
@@ -90,6 +93,21 @@ class Gateway {
       const CallContext& call,
       const kinex::exchange::v1::TransferResponsibilityRequest& request);
 
+  // Records the caller's decision not to share (or to share in part, or to
+  // defer), or the responsible LA's shield (records.RecordSharingDecision,
+  // which audits it).
+  absl::StatusOr<kinex::records::v1::SharingDecision> RecordSharingDecision(
+      const CallContext& call, const kinex::exchange::v1::RecordSharingDecisionRequest& request);
+
+  // The sharing decisions the caller may see (records.ListSharingDecisions);
+  // each listing is audited as AUDIT_QUERIED before the reply.
+  absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse> ListSharingDecisions(
+      const CallContext& call, const kinex::exchange::v1::ListSharingDecisionsRequest& request);
+
+  // The responsible LA removes a shield (records.RemoveShield, audited).
+  absl::StatusOr<kinex::records::v1::SharingDecision> RemoveShield(
+      const CallContext& call, const kinex::exchange::v1::RemoveShieldRequest& request);
+
   // What the caller may see of one child for a purpose, with its receipt.
   absl::StatusOr<kinex::exchange::v1::GetChildRecordResponse> GetChildRecord(
       const CallContext& call, const kinex::exchange::v1::GetChildRecordRequest& request);
@@ -113,12 +131,19 @@ class Gateway {
     // A known child and an allowing decision.
     bool allowed = false;
   };
+  // What a read asks for, beyond the child: the request's own terms.
+  struct Ask {
+    kinex::common::v1::Purpose purpose = kinex::common::v1::PURPOSE_UNSPECIFIED;
+    std::string justification;
+    bool break_glass = false;
+    // The requester's stated statutory function (may be empty).
+    std::string stated_function;
+  };
   // Steps 3-4: bases on file and the policy decision, on the child's facts
   // alone (empty facts: an unknown child, never allowed).
   absl::StatusOr<Decided> Decide(const CallContext& call,
                                  const kinex::records::v1::ChildFacts& facts,
-                                 kinex::common::v1::Purpose purpose,
-                                 const std::string& justification, bool break_glass) const;
+                                 const Ask& ask) const;
   // The read an allowing decision permits: the allowed sections only,
   // pinned to the facts version decided on.
   static kinex::records::v1::GetRecordRequest ReadAllowed(
@@ -130,8 +155,7 @@ class Gateway {
                                       const kinex::records::v1::ChildFacts& facts,
                                       const Decided& decided,
                                       kinex::records::v1::GetRecordResponse read,
-                                      kinex::common::v1::Purpose purpose,
-                                      const std::string& justification, bool break_glass);
+                                      const Ask& ask);
 
   const Options options_;
   const Dependencies deps_;

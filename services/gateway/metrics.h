@@ -1,4 +1,6 @@
-// The gateway's Prometheus metrics. Labels are operational only (method,
+// The gateway's Prometheus metrics: the GatewayMetrics the core counts
+// through, plus the edge's request counts and the /metrics endpoint. In the
+// adapter library kinex::gateway_service (prometheus stays out of cores). Labels are operational only (method,
 // status code, agency kind, decision outcome): never child identifiers,
 // agency codes of children, or record contents.
 //
@@ -21,11 +23,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "services/gateway/gateway_metrics.h"
 
 namespace kinex::gateway {
 
 // Metric families on one registry. Thread-safe (prometheus-cpp is).
-class Metrics {
+class Metrics final : public GatewayMetrics {
  public:
   Metrics();
 
@@ -33,17 +36,17 @@ class Metrics {
   void RecordRequest(absl::string_view method, absl::string_view code,
                      absl::string_view agency_kind);
   // Counts a policy decision: kinex_decisions_total{outcome="allow"|"deny"}.
-  void RecordDecision(bool allowed);
+  void RecordDecision(bool allowed) override;
   // Observes an audit append: kinex_audit_append_seconds.
-  void RecordAuditAppend(absl::Duration latency);
+  void RecordAuditAppend(absl::Duration latency) override;
   // Counts a break-glass disclosure: kinex_break_glass_total{agency_kind}.
-  void RecordBreakGlass(absl::string_view agency_kind);
+  void RecordBreakGlass(absl::string_view agency_kind) override;
   // Counts a new claimed link (an agency's first part about a child that
   // the responsible LA has not confirmed):
   // kinex_link_claims_total{agency_kind, agency_code}. Agency codes are not
   // child data; a sudden rise for one agency is the alert
   // (helm/kinex/alerts: KinexUnusualLinkClaims).
-  void RecordLinkClaim(absl::string_view agency_kind, absl::string_view agency_code);
+  void RecordLinkClaim(absl::string_view agency_kind, absl::string_view agency_code) override;
 
   // The registry, for tests and for serving.
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }

@@ -14,11 +14,12 @@
 #include "services/gateway/edge.h"
 #include "services/gateway/exchange_service.h"
 #include "services/gateway/gateway.h"
-#include "services/gateway/local_policy_decider.h"
-#include "services/gateway/policy_consent_authorizer.h"
-#include "services/gateway/remote_policy_decider.h"
 #include "services/kinex/config.h"
+#include "services/policy/local_policy_decider.h"
+#include "services/policy/policy_client.h"
+#include "services/policy/policy_consent_authorizer.h"
 #include "services/policy/policy_engine.h"
+#include "services/policy/policy_roles.h"
 #include "services/policy/policy_target.h"
 #include "services/records/records_grpc.h"
 #include "services/records/records_target.h"
@@ -33,8 +34,8 @@ struct GatewayParts {
   gateway::RateLimiter limiter;
   gateway::Metrics metrics;
   gateway::Edge edge;
-  std::unique_ptr<gateway::PolicyDecider> decider;
-  std::unique_ptr<gateway::PolicyConsentAuthorizer> authorizer;
+  std::unique_ptr<policy::PolicyDecider> decider;
+  std::unique_ptr<policy::PolicyConsentAuthorizer> authorizer;
   std::unique_ptr<gateway::Gateway> gateway;
   std::unique_ptr<gateway::ExchangeService> exchange;
   std::unique_ptr<gateway::ConsentFront> consent_front;
@@ -47,7 +48,7 @@ struct GatewayParts {
                  static_cast<double>(config.gateway().rate_limit_burst())},
                 clock),
         edge(limiter, metrics, config.trust_domain(), std::cerr,
-             {.declared_roles = gateway::PolicyDeclaredRoles(std::move(engine)),
+             {.declared_roles = policy::PolicyDeclaredRoles(std::move(engine)),
               .max_in_flight_per_agency = config.gateway().max_in_flight_per_agency(),
               .max_streams_per_agency = config.gateway().max_streams_per_agency()}) {}
 };
@@ -64,7 +65,7 @@ absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config,
                         const Clock& clock, records::RecordsStore& records,
                         consent::ConsentRegistry& consent, audit::AuditSink& audit,
                         const policy::PolicyEngine& engine) {
-  g.authorizer = std::make_unique<gateway::PolicyConsentAuthorizer>(engine);
+  g.authorizer = std::make_unique<policy::PolicyConsentAuthorizer>(engine);
   gateway::Gateway::Dependencies deps;
   deps.records = &records;
   deps.consent = &consent;
@@ -92,7 +93,7 @@ struct AllParts {
   AuditTarget audit;  // before records and consent, which append to it
   RecordsTarget records;
   policy::PolicyTarget policy;
-  std::unique_ptr<gateway::PolicyConsentAuthorizer> consent_authorizer;
+  std::unique_ptr<policy::PolicyConsentAuthorizer> consent_authorizer;
   ConsentTarget consent;
   std::unique_ptr<GatewayParts> gateway;
   std::unique_ptr<gateway::AuditFront> audit_front;
@@ -103,7 +104,7 @@ absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) 
   KINEX_ASSIGN_OR_RETURN(parts->audit, MakeAuditTarget(config, clock));
   KINEX_ASSIGN_OR_RETURN(parts->records, MakeRecordsTarget(config, clock, *parts->audit.log));
   KINEX_ASSIGN_OR_RETURN(parts->policy, policy::MakePolicyTarget(config, clock));
-  parts->consent_authorizer = std::make_unique<gateway::PolicyConsentAuthorizer>(*parts->policy.engine);
+  parts->consent_authorizer = std::make_unique<policy::PolicyConsentAuthorizer>(*parts->policy.engine);
   KINEX_ASSIGN_OR_RETURN(parts->consent,
                          MakeConsentTarget(config, clock,
                                            {.records = parts->records.core.get(),
@@ -111,7 +112,7 @@ absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) 
                                             .audit = parts->audit.log.get()}));
   Targets t;
   parts->gateway = std::make_unique<GatewayParts>(config, clock, parts->policy.engine);
-  parts->gateway->decider = std::make_unique<gateway::LocalPolicyDecider>(*parts->policy.engine);
+  parts->gateway->decider = std::make_unique<policy::LocalPolicyDecider>(*parts->policy.engine);
   KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records.core,
                                    *parts->consent.core, *parts->audit.log, *parts->policy.engine));
   // One port serves everything: the public APIs above (auditors query the
@@ -176,7 +177,7 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   parts->consent = std::make_unique<consent::ConsentGrpcClient>(consent_ch);
   parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
   parts->gateway = std::make_unique<GatewayParts>(config, clock, parts->engine);
-  parts->gateway->decider = std::make_unique<gateway::RemotePolicyDecider>(policy_ch);
+  parts->gateway->decider = std::make_unique<policy::RemotePolicyDecider>(policy_ch);
   Targets t;
   KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records,
                                    *parts->consent, *parts->audit, *parts->engine));
@@ -197,7 +198,7 @@ struct RecordsOnlyParts {
 
 struct ConsentOnlyParts {
   std::shared_ptr<policy::PolicyEngine> engine;
-  std::unique_ptr<gateway::PolicyConsentAuthorizer> authorizer;
+  std::unique_ptr<policy::PolicyConsentAuthorizer> authorizer;
   std::unique_ptr<audit::AuditSink> audit;  // consent writes are audited
   ConsentTarget consent;
 };
@@ -239,7 +240,7 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
     auto parts = std::make_shared<ConsentOnlyParts>();
     KINEX_ASSIGN_OR_RETURN(parts->engine, policy::PolicyEngine::Create(
                                               {.policy_dir = config.policy().policy_dir()}));
-    parts->authorizer = std::make_unique<gateway::PolicyConsentAuthorizer>(*parts->engine);
+    parts->authorizer = std::make_unique<policy::PolicyConsentAuthorizer>(*parts->engine);
     KINEX_ASSIGN_OR_RETURN(auto audit_ch, Upstream(config, config.upstream().audit()));
     parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
     KINEX_ASSIGN_OR_RETURN(parts->consent,

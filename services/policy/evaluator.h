@@ -21,18 +21,12 @@
 #include "absl/time/time.h"
 #include "kinex/record/v1/record.pb.h"
 #include "kinex/records/v1/records.pb.h"
+#include "services/policy/child_context.h"
 #include "services/policy/compiled_policy.h"
+#include "services/policy/evaluation.h"
 #include "services/policy/redactor.h"
 
 namespace kinex::policy {
-
-// A decision and the plan that enforces it. Immutable once built; shared
-// between threads through the engine's cache.
-struct Evaluation {
-  kinex::policy::v1::Decision decision;
-  // Never null. For a deny, a plan that clears everything.
-  std::shared_ptr<const RedactionPlan> plan;
-};
 
 // Evaluates `request`. When `trace` is given, appends one readable line per
 // rule considered and per category (no child identifiers). Thread-safe.
@@ -55,16 +49,6 @@ absl::Status MayRecordConsent(const CompiledPolicy& policy,
                               const kinex::policy::v1::Principal& principal,
                               const kinex::policy::v1::ChildContext& child,
                               kinex::common::v1::LegalBasis basis);
-
-// The policy's view of a child, derived from the facts records keeps for it
-// (records.GetChildFacts, or ListChildren's summaries): the derived scope
-// links; looked_after / previously_looked_after when a legal-status episode
-// current at `now` (started, not ended before today, UTC) says so; and the
-// arrangement types of the current episodes. The one derivation: the
-// gateway, the consent path and tests all call it. Facts without a Kinex id
-// (an unknown child) give an empty context. Thread-safe.
-kinex::policy::v1::ChildContext ChildContextFromFacts(
-    const kinex::records::v1::ChildFacts& facts, absl::Time now);
 
 }  // namespace kinex::policy
 

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <utility>
 
-#include "services/common/grpc_status.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/identity.h"
 #include "services/common/service_acl.h"
+#include "services/common/unary_rpc.h"
 
 namespace kinex::policy {
 
@@ -33,26 +33,15 @@ PolicyService::PolicyService(std::shared_ptr<const PolicyEngine> engine,
 grpc::Status PolicyService::Decide(grpc::ServerContext* context,
                                    const pv1::DecisionRequest* request,
                                    pv1::Decision* response) {
-  if (absl::Status s = Allowed(*context, options_.trust_domain, "Decide"); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  absl::StatusOr<pv1::Decision> decision = engine_->Decide(*request);
-  if (!decision.ok()) return ToGrpcStatus(decision.status());
-  *response = std::move(*decision);
-  return grpc::Status::OK;
+  return ServeUnary(*context, Allowed(*context, options_.trust_domain, "Decide"),
+                    [&] { return engine_->Decide(*request); }, response);
 }
 
 grpc::Status PolicyService::Explain(grpc::ServerContext* context,
                                     const pv1::ExplainRequest* request,
                                     pv1::Explanation* response) {
-  if (absl::Status s = Allowed(*context, options_.trust_domain, "Explain"); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  absl::StatusOr<pv1::Explanation> explanation =
-      engine_->Explain(request->request());
-  if (!explanation.ok()) return ToGrpcStatus(explanation.status());
-  *response = std::move(*explanation);
-  return grpc::Status::OK;
+  return ServeUnary(*context, Allowed(*context, options_.trust_domain, "Explain"),
+                    [&] { return engine_->Explain(request->request()); }, response);
 }
 
 }  // namespace kinex::policy

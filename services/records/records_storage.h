@@ -1,12 +1,13 @@
 // Storage of the records service: children, their identifiers, the
-// versioned parts each agency publishes, and the scope-link index the
-// gateway's ListChildren pages through. The records core (records_core.h)
-// holds all the rules (ownership, identity matching, etags); storage offers
-// transactional primitives only, so every backend behaves the same.
+// versioned parts each agency publishes, sharing decisions and shields, and
+// the scope-link index the gateway's ListChildren pages through. The
+// records core (records_core.h) holds all the rules (ownership, identity
+// matching, etags); storage offers transactional primitives only, so every
+// backend behaves the same.
 //
 // Backends: SqlRecordsStorage (SQLite default, PostgreSQL) in
 // sql_records_storage.h; FakeRecordsStorage (in memory) and
-// FailingRecordsStorage (always UNAVAILABLE) beside this file. One
+// FailingRecordsStorage (always UNAVAILABLE) in tests/testing/ (test-only). One
 // conformance suite (tests/records/records_storage_conformance_test.cc) runs
 // against all of them.
 //
@@ -76,6 +77,45 @@ struct StoredLink {
   LinkState state = LinkState::kClaimed;
   absl::Time update_time;
   std::string updated_by;  // SPIFFE ID
+};
+
+// One sharing decision (records.proto SharingDecision): an agency's
+// decision not to share, to share in part or to defer, or the responsible
+// LA's shield. The columns the store selects on, and the whole decision.
+// kinex.common.v1.SHIELD, the one decision kind storage selects on.
+inline constexpr int kShieldDecisionKind = 4;
+
+struct StoredSharingDecision {
+  std::string decision_id;
+  std::string kinex_id;
+  int kind = 0;  // kinex.common.v1.SharingDecisionKind
+  int decider_kind = 0;  // kinex.common.v1.AgencyKind
+  std::string decider_code;
+  absl::Time decided_at;
+  // A removed shield (kept, listed only when asked for).
+  bool removed = false;
+  std::string payload;  // serialized kinex.records.v1.SharingDecision
+};
+
+// Which sharing decisions a listing returns, newest first (decided_at
+// descending, then decision id descending).
+struct SharingDecisionFilter {
+  // Visibility: every decision (an auditor), or those decided by
+  // (decider_kind, decider_code) and, with responsible_la set, every
+  // decision about a child that LA is now responsible for.
+  bool all = false;
+  int decider_kind = 0;
+  std::string decider_code;
+  std::string responsible_la;
+  // Optional: only about this child.
+  std::string kinex_id;
+  // Optional: only these kinds (empty: every kind).
+  std::vector<int> kinds;
+  // Whether removed shields are included.
+  bool include_removed = false;
+  // Only decisions after this one in listing order (unset: from the start).
+  std::optional<std::pair<absl::Time, std::string>> after;
+  int limit = 100;
 };
 
 // An audit event written in the same transaction as the change it records,
@@ -149,6 +189,23 @@ class RecordsTxn {
   virtual absl::StatusOr<std::vector<StoredLink>> LinksOfLa(
       const std::string& la_code, int state, const std::string& after_kinex_id,
       int after_kind, const std::string& after_code, int limit) = 0;
+
+  // Sharing decisions. Stores a new one (ABORTED if the id exists).
+  virtual absl::Status InsertSharingDecision(const StoredSharingDecision& decision) = 0;
+  // One decision by id, if any.
+  virtual absl::StatusOr<std::optional<StoredSharingDecision>> SharingDecision(
+      const std::string& decision_id) = 0;
+  // Marks a decision removed with its new payload; ABORTED if it is not
+  // stored or already removed (a concurrent removal won).
+  virtual absl::Status RemoveSharingDecision(const std::string& decision_id,
+                                             const std::string& payload) = 0;
+  // The shields in force on a child (kind SHIELD, not removed), in decision
+  // id order.
+  virtual absl::StatusOr<std::vector<StoredSharingDecision>> ShieldsInForce(
+      const std::string& kinex_id) = 0;
+  // The decisions `filter` selects, newest first, at most filter.limit.
+  virtual absl::StatusOr<std::vector<StoredSharingDecision>> ListSharingDecisions(
+      const SharingDecisionFilter& filter) = 0;
 
   // The audit outbox.
   virtual absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) = 0;

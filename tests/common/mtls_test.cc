@@ -13,9 +13,10 @@
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
-#include "services/common/identity.h"
+#include "services/common/peer_identity.h"
 #include "services/common/tls.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex {
 namespace {
@@ -148,7 +149,7 @@ TEST_F(MtlsTest, ClientRefusesServerFromAnotherCa) {
 }
 
 TEST(MakeServerCredentials, RefusesKeyReadableByOthers) {
-  const std::string dir = ::testing::TempDir();
+  const std::string dir = kinex::testing::MakeUniqueTempDir("mtls");
   TlsFiles files = testing::ServiceTlsFiles("gateway");
   const std::string key = dir + "/open.key";
   std::filesystem::copy_file(files.key_file, key,

@@ -4,18 +4,25 @@
 // agency in x-kinex-principal.
 #include <stdlib.h>
 
+#include <algorithm>
+
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "kinex/records/v1/records.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "services/common/tls.h"
 #include "services/consent/consent_grpc.h"
 #include "services/consent/consent_target.h"
+#include "services/kinex/config.h"
 #include "services/records/records_target.h"
 #include "tests/consent/consent_test_util.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::consent::testing {
 namespace {
@@ -36,10 +43,9 @@ std::unique_ptr<grpc::Server> Serve(grpc::Service* service, const std::string& n
 class ConsentGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string dir = absl::StrCat(::testing::TempDir(), "/consent_grpc_XXXXXX");
-    ASSERT_NE(mkdtemp(dir.data()), nullptr);
-    config_.set_data_dir(dir);
+    config_.set_data_dir(kinex::testing::MakeUniqueTempDir("consent-grpc"));
     config_.set_trust_domain(kinex::testing::kTrustDomain);
+    ApplyConfigDefaults(config_);
     auto records = MakeRecordsTarget(config_, clock_, records_audit_);
     ASSERT_TRUE(records.ok()) << records.status();
     records_ = std::move(*records);
@@ -108,13 +114,13 @@ TEST_F(ConsentGrpcTest, GatewayRecordsForAnAgencyAndLooksUpBases) {
   EXPECT_EQ(found->consents(0).consent_id(), recorded->consent_id());
   // Other services may not call consent (services/common/service_acl.cc).
   ConsentGrpcClient policy = Client("policy");
-  EXPECT_STATUS(policy.RecordConsent(As(kLa), Valid()).status(),
-                absl::StatusCode::kPermissionDenied,
-                "service \"policy\" may not call kinex.consent.v1.Consent/RecordConsent "
-                "(allowed: gateway)");
+  EXPECT_THAT(policy.RecordConsent(As(kLa), Valid()).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("service \"policy\" may not call kinex.consent.v1.Consent/RecordConsent " "(allowed: gateway)")));
   // The authorizer's refusal reaches the caller as the uniform denial.
-  EXPECT_STATUS(gateway.RecordConsent(As(kSchool), Valid()).status(),
-                absl::StatusCode::kPermissionDenied, ConsentCore::kNoChildToRecord);
+  EXPECT_THAT(gateway.RecordConsent(As(kSchool), Valid()).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr(ConsentCore::kNoChildToRecord)));
 }
 
 TEST_F(ConsentGrpcTest, GatewayRecordsSharingAgreementsForAParty) {
@@ -130,8 +136,8 @@ TEST_F(ConsentGrpcTest, GatewayRecordsSharingAgreementsForAParty) {
   auto created = gateway.CreateSharingAgreement(As(kLa), IsaRequest(isa));
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->agreement_id().rfind("isa_", 0), 0u);
-  EXPECT_STATUS(gateway.CreateSharingAgreement(As(kSchool), IsaRequest(isa)).status(),
-                absl::StatusCode::kPermissionDenied, "only a party");
+  EXPECT_THAT(gateway.CreateSharingAgreement(As(kSchool), IsaRequest(isa)).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only a party")));
   auto listed = gateway.ListSharingAgreements({});
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->agreements_size(), 1);
@@ -141,10 +147,12 @@ TEST_F(ConsentGrpcTest, GatewayRecordsSharingAgreementsForAParty) {
 TEST_F(ConsentGrpcTest, AgenciesCannotCallTheInternalService) {
   ConsentGrpcClient agency(Channel(
       kinex::testing::AgencyTlsFiles("local-authority", "E09000033", "social-worker")));
-  EXPECT_STATUS(agency.LookupBases(Lookup(kinex_id_, kSchool, Purpose::SAFEGUARDING)).status(),
-                absl::StatusCode::kPermissionDenied, "accepts Kinex services only");
-  EXPECT_STATUS(agency.RecordConsent(As(kLa), Valid()).status(),
-                absl::StatusCode::kPermissionDenied, "accepts Kinex services only");
+  EXPECT_THAT(agency.LookupBases(Lookup(kinex_id_, kSchool, Purpose::SAFEGUARDING)).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("accepts Kinex services only")));
+  EXPECT_THAT(agency.RecordConsent(As(kLa), Valid()).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("accepts Kinex services only")));
 }
 
 TEST_F(ConsentGrpcTest, ForwardedPrincipalIsRequired) {
@@ -161,22 +169,24 @@ TEST_F(ConsentGrpcTest, BadInputKeepsItsCodeOverTheWire) {
   auto req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_scope()->set_purposes(0,
                                                                         static_cast<Purpose>(99));
-  EXPECT_STATUS(gateway.RecordConsent(As(kLa), req).status(), absl::StatusCode::kInvalidArgument,
-                "entry.consent.scope.purposes: unknown enum value 99");
+  EXPECT_THAT(gateway.RecordConsent(As(kLa), req).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.consent.scope.purposes: unknown enum value 99")));
 }
 
 TEST_F(ConsentGrpcTest, WithoutAPolicyAuthorizerEveryRecordingIsDenied) {
   auto deny = MakeConsentTarget(config_, clock_, {records_.core.get(), nullptr, &audit_});
   ASSERT_TRUE(deny.ok()) << deny.status();
-  EXPECT_STATUS(deny->core->RecordConsent(As(kLa), Valid()).status(),
-                absl::StatusCode::kPermissionDenied, ConsentCore::kNoChildToRecord);
+  EXPECT_THAT(deny->core->RecordConsent(As(kLa), Valid()).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr(ConsentCore::kNoChildToRecord)));
   ASSERT_THAT(audit_.Kinds(), ::testing::ElementsAre(kinex::audit::v1::WRITE_REFUSED));
 }
 
 TEST_F(ConsentGrpcTest, TheTargetNeedsAnAuditSink) {
-  EXPECT_STATUS(MakeConsentTarget(config_, clock_, {records_.core.get(), &authorizer_}).status(),
-                absl::StatusCode::kInvalidArgument,
-                "consent target: an audit sink is required (every consent write is audited)");
+  EXPECT_THAT(MakeConsentTarget(config_, clock_, {records_.core.get(), &authorizer_}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("consent target: an audit sink is required (every consent write is audited)")));
 }
 
 TEST_F(ConsentGrpcTest, TheGatewaysRequestIdReachesTheAuditEvent) {
@@ -192,6 +202,76 @@ TEST_F(ConsentGrpcTest, TheGatewaysRequestIdReachesTheAuditEvent) {
   EXPECT_EQ(events[0].actor(), "sw.smith");
   EXPECT_EQ(events[0].principal(), kLa);
   EXPECT_EQ(events[0].record_id(), recorded->consent_id());
+}
+
+// A records service whose GetChildFacts answers after 3 s, or 200 ms after
+// the call it serves expired if that is sooner (well after its caller's
+// deadline, so the reply can never race it), and notes the deadline it was
+// given. Everything else is UNIMPLEMENTED (consent only reads facts).
+class SlowFactsService final : public kinex::records::v1::Records::Service {
+ public:
+  explicit SlowFactsService(kinex::records::RecordsStore& store) : store_(store) {}
+  grpc::Status GetChildFacts(grpc::ServerContext* ctx,
+                             const kinex::records::v1::GetChildFactsRequest* request,
+                             kinex::records::v1::ChildFacts* response) override {
+    const absl::Time deadline = absl::FromChrono(ctx->deadline());
+    {
+      absl::MutexLock lock(&mu_);
+      served_deadline_ = deadline;
+    }
+    absl::SleepFor(std::min(deadline + absl::Milliseconds(200), absl::Now() + absl::Seconds(3)) -
+                   absl::Now());
+    absl::StatusOr<kinex::records::v1::ChildFacts> facts = store_.GetChildFacts(*request);
+    if (!facts.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "no facts");
+    *response = std::move(*facts);
+    return grpc::Status::OK;
+  }
+  absl::Time served_deadline() const {
+    absl::MutexLock lock(&mu_);
+    return served_deadline_;
+  }
+
+ private:
+  kinex::records::RecordsStore& store_;
+  mutable absl::Mutex mu_;
+  absl::Time served_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+// Every internal hop carries the caller's deadline (services/common/
+// unary_rpc.h): the consent service's call to records ends when the
+// gateway's call to consent does, so a consent the gateway gave up on is
+// never written behind its back.
+TEST_F(ConsentGrpcTest, TheCallersDeadlineReachesRecordsAndAnExpiredCallWritesNothing) {
+  SlowFactsService slow(*records_.core);
+  int slow_port = 0;
+  std::unique_ptr<grpc::Server> slow_records = Serve(&slow, "records", &slow_port);
+  ASSERT_NE(slow_records, nullptr);
+  config_.mutable_upstream()->set_records(absl::StrCat("localhost:", slow_port));
+  auto consent = MakeConsentTarget(config_, clock_, {nullptr, &authorizer_, &audit_});
+  ASSERT_TRUE(consent.ok()) << consent.status();
+  int port = 0;
+  std::unique_ptr<grpc::Server> server = Serve(consent->grpc_service.get(), "consent", &port);
+  ASSERT_NE(server, nullptr);
+  auto creds = MakeChannelCredentials(kinex::testing::ServiceTlsFiles("gateway"));
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  ConsentGrpcClient gateway(grpc::CreateChannel(absl::StrCat("localhost:", port), *creds),
+                            absl::Milliseconds(500));
+
+  const absl::Time gateway_deadline = absl::Now() + absl::Milliseconds(500);
+  EXPECT_THAT(gateway.RecordConsent(As(kLa, "sw.smith"), Valid()).status(),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // Shutdown waits for the consent handler to finish: whatever it was going
+  // to write is written by now.
+  server->Shutdown();
+  slow_records->Shutdown();
+
+  // Records was asked with the gateway's deadline (plus transit), not the
+  // consent client's own 10 s.
+  EXPECT_LT(slow.served_deadline(), gateway_deadline + absl::Seconds(1));
+  auto found = consent->core->LookupBases(Lookup(kinex_id_, kVirtualSchool,
+                                                 Purpose::EDUCATION_SUPPORT));
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->consents_size(), 0) << "a consent was written after its caller gave up";
 }
 
 }  // namespace

@@ -18,17 +18,22 @@
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/common/clock.h"
 #include "services/common/file_util.h"
+#include "services/common/grpc_status.h"
 #include "services/common/tls.h"
 #include "services/gateway/call_context.h"
 #include "services/gateway/edge.h"
 #include "services/policy/policy_engine.h"
+#include "services/policy/policy_roles.h"
 #include "tests/testing/paths.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
 
 namespace kinex::gateway {
 namespace {
 
 namespace ev1 = kinex::exchange::v1;
+using ::kinex::policy::PolicyDeclaredRoles;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -132,6 +137,10 @@ TEST_F(EdgeHardeningTest, EachKindsDeclaredRoleIsAcceptedAndAnUndeclaredOneRefus
               absl::StrCat("role \"", k.undeclared_role, "\" is not declared for agency kind ",
                            k.kind, " (declared: ", k.declared_list, ")"));
     EXPECT_EQ(request_id.size(), 32u) << "the refusal carries a request id for support";
+    // Over gRPC, the details carry the reason and the same request id.
+    const absl::Status back = FromGrpcStatus(refused);
+    EXPECT_THAT(back, testing::HasErrorReason("NOT_DECLARED_ROLE")) << k.kind;
+    EXPECT_THAT(back, testing::HasErrorMetadata("request_id", request_id)) << k.kind;
   }
   EXPECT_THAT(log_.str(), HasSubstr("\"code\":\"UNAUTHENTICATED\""));
 }

@@ -3,7 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/deadline.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "services/gateway/call_context.h"
 #include "services/gateway/rate_limiter.h"
 

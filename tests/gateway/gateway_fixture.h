@@ -11,21 +11,25 @@
 
 #include "gtest/gtest.h"
 #include "services/audit/audit_log.h"
-#include "services/audit/fake_log_storage.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_log_storage.h"
+#include "tests/testing/fake_clock.h"
 #include "services/common/identity.h"
 #include "services/consent/consent_core.h"
-#include "services/consent/fake_consent_storage.h"
-#include "services/gateway/failing_dependencies.h"
+#include "tests/testing/fake_consent_storage.h"
 #include "services/gateway/gateway.h"
-#include "services/gateway/local_policy_decider.h"
-#include "services/gateway/policy_consent_authorizer.h"
+#include "services/gateway/metrics.h"
+#include "services/policy/local_policy_decider.h"
+#include "services/policy/policy_consent_authorizer.h"
 #include "services/policy/policy_engine.h"
-#include "services/records/fake_records_storage.h"
+#include "tests/testing/failing_dependencies.h"
+#include "tests/testing/fake_records_storage.h"
 #include "services/records/records_core.h"
 #include "tests/testing/paths.h"
 
 namespace kinex::gateway::testing {
+
+using kinex::policy::LocalPolicyDecider;
+using kinex::policy::PolicyConsentAuthorizer;
 
 inline int* RequestCounter() {
   static int n = 0;

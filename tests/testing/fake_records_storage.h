@@ -5,8 +5,8 @@
 // Example:
 //   FakeRecordsStorage storage;
 //   auto core = RecordsCore::Create({.storage = &storage, .clock = &clock});
-#ifndef KINEX_SERVICES_RECORDS_FAKE_RECORDS_STORAGE_H_
-#define KINEX_SERVICES_RECORDS_FAKE_RECORDS_STORAGE_H_
+#ifndef KINEX_TESTS_TESTING_FAKE_RECORDS_STORAGE_H_
+#define KINEX_TESTS_TESTING_FAKE_RECORDS_STORAGE_H_
 
 #include <map>
 #include <set>
@@ -40,6 +40,8 @@ class FakeRecordsStorage final : public RecordsStorage {
     // (kinex id, agency kind, agency code) -> link.
     std::map<std::tuple<std::string, int, std::string>, StoredLink> agency_links;
     std::vector<PendingAuditEvent> outbox;  // oldest first
+    // decision id -> sharing decision.
+    std::map<std::string, StoredSharingDecision> decisions;
   };
 
   // Number of audit events waiting in the outbox (for tests).
@@ -60,4 +62,4 @@ class FailingRecordsStorage final : public RecordsStorage {
 
 }  // namespace kinex::records
 
-#endif  // KINEX_SERVICES_RECORDS_FAKE_RECORDS_STORAGE_H_
+#endif  // KINEX_TESTS_TESTING_FAKE_RECORDS_STORAGE_H_

@@ -1,8 +1,8 @@
 // Test doubles for ConsentStorage: FakeConsentStorage (working, in memory,
 // transactional by copy-on-write) and FailingConsentStorage (always
 // UNAVAILABLE, to prove callers fail closed).
-#ifndef KINEX_SERVICES_CONSENT_FAKE_CONSENT_STORAGE_H_
-#define KINEX_SERVICES_CONSENT_FAKE_CONSENT_STORAGE_H_
+#ifndef KINEX_TESTS_TESTING_FAKE_CONSENT_STORAGE_H_
+#define KINEX_TESTS_TESTING_FAKE_CONSENT_STORAGE_H_
 
 #include <map>
 #include <string>
@@ -42,4 +42,4 @@ class FailingConsentStorage final : public ConsentStorage {
 
 }  // namespace kinex::consent
 
-#endif  // KINEX_SERVICES_CONSENT_FAKE_CONSENT_STORAGE_H_
+#endif  // KINEX_TESTS_TESTING_FAKE_CONSENT_STORAGE_H_

@@ -1,4 +1,4 @@
-#include "services/records/fake_records_storage.h"
+#include "tests/testing/fake_records_storage.h"
 
 #include <algorithm>
 
@@ -177,6 +177,79 @@ class FakeTxn final : public RecordsTxn {
       out.push_back(l);
     }
     return out;
+  }
+
+  absl::Status InsertSharingDecision(const StoredSharingDecision& d) override {
+    if (!s_.children.count(d.kinex_id)) {
+      return absl::AbortedError("concurrent update; retry (no such child)");
+    }
+    if (!s_.decisions.emplace(d.decision_id, d).second) {
+      return absl::AbortedError("concurrent update; retry (decision exists)");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<StoredSharingDecision>> SharingDecision(
+      const std::string& decision_id) override {
+    auto it = s_.decisions.find(decision_id);
+    if (it == s_.decisions.end()) return std::nullopt;
+    return it->second;
+  }
+
+  absl::Status RemoveSharingDecision(const std::string& decision_id,
+                                     const std::string& payload) override {
+    auto it = s_.decisions.find(decision_id);
+    if (it == s_.decisions.end() || it->second.removed) {
+      return absl::AbortedError("decision changed concurrently; retry");
+    }
+    it->second.removed = true;
+    it->second.payload = payload;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<StoredSharingDecision>> ShieldsInForce(
+      const std::string& kinex_id) override {
+    std::vector<StoredSharingDecision> out;
+    for (const auto& [id, d] : s_.decisions) {
+      if (d.kinex_id == kinex_id && d.kind == kShieldDecisionKind && !d.removed) {
+        out.push_back(d);
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<StoredSharingDecision>> ListSharingDecisions(
+      const SharingDecisionFilter& f) override {
+    std::vector<StoredSharingDecision> all;
+    for (const auto& [id, d] : s_.decisions) {
+      if (!f.all) {
+        auto la = s_.responsible_la.find(d.kinex_id);
+        const bool own = d.decider_kind == f.decider_kind && d.decider_code == f.decider_code;
+        const bool responsible = !f.responsible_la.empty() &&
+                                 la != s_.responsible_la.end() &&
+                                 la->second == f.responsible_la;
+        if (!own && !responsible) continue;
+      }
+      if (!f.kinex_id.empty() && d.kinex_id != f.kinex_id) continue;
+      if (!f.kinds.empty() &&
+          std::find(f.kinds.begin(), f.kinds.end(), d.kind) == f.kinds.end()) {
+        continue;
+      }
+      if (!f.include_removed && d.removed) continue;
+      if (f.after.has_value() &&
+          !(std::tie(d.decided_at, d.decision_id) <
+            std::tie(f.after->first, f.after->second))) {
+        continue;
+      }
+      all.push_back(d);
+    }
+    std::sort(all.begin(), all.end(),
+              [](const StoredSharingDecision& a, const StoredSharingDecision& b) {
+                return std::tie(a.decided_at, a.decision_id) >
+                       std::tie(b.decided_at, b.decision_id);
+              });
+    if (static_cast<int>(all.size()) > f.limit) all.resize(f.limit);
+    return all;
   }
 
   absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) override {

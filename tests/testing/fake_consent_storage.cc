@@ -1,4 +1,4 @@
-#include "services/consent/fake_consent_storage.h"
+#include "tests/testing/fake_consent_storage.h"
 
 #include <algorithm>
 #include <tuple>

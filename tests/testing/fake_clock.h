@@ -1,6 +1,6 @@
 // A Clock that tests set and advance by hand.
-#ifndef KINEX_SERVICES_COMMON_FAKE_CLOCK_H_
-#define KINEX_SERVICES_COMMON_FAKE_CLOCK_H_
+#ifndef KINEX_TESTS_TESTING_FAKE_CLOCK_H_
+#define KINEX_TESTS_TESTING_FAKE_CLOCK_H_
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -37,4 +37,4 @@ class FakeClock final : public Clock {
 
 }  // namespace kinex
 
-#endif  // KINEX_SERVICES_COMMON_FAKE_CLOCK_H_
+#endif  // KINEX_TESTS_TESTING_FAKE_CLOCK_H_

@@ -1,11 +1,12 @@
 // Failing versions of the gateway's dependencies, proving it fails closed.
 // (Working in-memory versions are the real cores over their fake storage.)
-#ifndef KINEX_SERVICES_GATEWAY_FAILING_DEPENDENCIES_H_
-#define KINEX_SERVICES_GATEWAY_FAILING_DEPENDENCIES_H_
+// Test-only (kinex::testing_doubles): never linked into a production target.
+#ifndef KINEX_TESTS_TESTING_FAILING_DEPENDENCIES_H_
+#define KINEX_TESTS_TESTING_FAILING_DEPENDENCIES_H_
 
 #include "services/audit/audit_sink.h"
 #include "services/consent/consent_registry.h"
-#include "services/gateway/dependencies.h"
+#include "services/policy/policy_decider.h"
 
 namespace kinex::gateway {
 
@@ -43,7 +44,7 @@ class FailingConsentRegistry final : public kinex::consent::ConsentRegistry {
 };
 
 // Always UNAVAILABLE.
-class FailingPolicyDecider final : public PolicyDecider {
+class FailingPolicyDecider final : public kinex::policy::PolicyDecider {
  public:
   absl::StatusOr<std::shared_ptr<const kinex::policy::Evaluation>> Evaluate(
       const kinex::policy::v1::DecisionRequest&) const override {
@@ -62,4 +63,4 @@ class FailingAuditSink final : public kinex::audit::AuditSink {
 
 }  // namespace kinex::gateway
 
-#endif  // KINEX_SERVICES_GATEWAY_FAILING_DEPENDENCIES_H_
+#endif  // KINEX_TESTS_TESTING_FAILING_DEPENDENCIES_H_

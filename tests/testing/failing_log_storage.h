@@ -1,8 +1,8 @@
 // A LogStorage whose every call fails with UNAVAILABLE: proves that the log,
 // and everything above it, fails closed when the audit store is down.
 // Thread-safe.
-#ifndef KINEX_SERVICES_AUDIT_FAILING_LOG_STORAGE_H_
-#define KINEX_SERVICES_AUDIT_FAILING_LOG_STORAGE_H_
+#ifndef KINEX_TESTS_TESTING_FAILING_LOG_STORAGE_H_
+#define KINEX_TESTS_TESTING_FAILING_LOG_STORAGE_H_
 
 #include "services/audit/log_storage.h"
 
@@ -66,4 +66,4 @@ class FailingLogStorage final : public LogStorage {
 
 }  // namespace kinex::audit
 
-#endif  // KINEX_SERVICES_AUDIT_FAILING_LOG_STORAGE_H_
+#endif  // KINEX_TESTS_TESTING_FAILING_LOG_STORAGE_H_

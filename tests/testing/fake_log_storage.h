@@ -1,7 +1,7 @@
 // An in-memory LogStorage for unit tests: a working implementation with no
 // durability. Thread-safe.
-#ifndef KINEX_SERVICES_AUDIT_FAKE_LOG_STORAGE_H_
-#define KINEX_SERVICES_AUDIT_FAKE_LOG_STORAGE_H_
+#ifndef KINEX_TESTS_TESTING_FAKE_LOG_STORAGE_H_
+#define KINEX_TESTS_TESTING_FAKE_LOG_STORAGE_H_
 
 #include <algorithm>
 #include <map>
@@ -168,4 +168,4 @@ class FakeLogStorage final : public LogStorage {
 
 }  // namespace kinex::audit
 
-#endif  // KINEX_SERVICES_AUDIT_FAKE_LOG_STORAGE_H_
+#endif  // KINEX_TESTS_TESTING_FAKE_LOG_STORAGE_H_
