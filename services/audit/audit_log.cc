@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/audit/log_verifier.h"
+#include "services/common/paging.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::audit {
@@ -260,7 +261,7 @@ void AuditLog::SequencerLoop() {
     {
       absl::MutexLock lock(&queue_mu_);
       queue_mu_.Await(absl::Condition(
-          +[](AuditLog* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          +[](AuditLog* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->queue_mu_) {
             return self->stopping_ || !self->queue_.empty();
           },
           this));
@@ -292,7 +293,7 @@ absl::StatusOr<uint64_t> AuditLog::FirstLeafAtOrAfter(int64_t micros) const {
   const uint64_t end = std::min(size, next * block_size());
   uint64_t found = end;
   KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(
-      begin, end, [&](const StoredEntry& e) -> absl::Status {
+      begin, end, [&](const StoredEntry& e) ABSL_SHARED_LOCKS_REQUIRED(tree_mu_) -> absl::Status {
         if (found != end) return absl::OkStatus();
         // Only what the verified tree committed to decides the range.
         KINEX_ASSIGN_OR_RETURN(Hash verified, tree_.LeafHash(e.leaf_index));
@@ -545,15 +546,13 @@ uint64_t AuditLog::Size() const {
   return tree_.size();
 }
 
-absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
-    const kinex::audit::v1::QueryEventsRequest& request) const {
-  if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size must be 1-", kMaxPageSize, ", got ",
-                     request.page_size()));
-  }
-  const size_t page_size =
-      request.page_size() == 0 ? kDefaultPageSize : request.page_size();
+absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
+    absl::string_view caller, const kinex::audit::v1::QueryEventsRequest& request) const {
+  KINEX_ASSIGN_OR_RETURN(
+      const int page_size_int,
+      paging::PageSize(request.page_size(),
+                       {.default_size = kDefaultPageSize, .max_size = kMaxPageSize}));
+  const size_t page_size = static_cast<size_t>(page_size_int);
   QueryFilter filter;
   if (request.has_child()) {
     absl::StatusOr<std::string> pseudonym =
@@ -582,21 +581,17 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
   kinex::audit::v1::QueryEventsResponse response;
   const std::string fingerprint = FilterFingerprint(request);
   int64_t chain_head = -1;
-  if (!request.page_token().empty()) {
-    std::string token;
-    std::vector<std::string> parts;
-    if (absl::WebSafeBase64Unescape(request.page_token(), &token)) {
-      parts = absl::StrSplit(token, ':');
-    }
-    if ((parts.size() != 4 && parts.size() != 5) || parts[0] != "v1" ||
-        !absl::SimpleAtoi(parts[1], &filter.begin_index) ||
-        !absl::SimpleAtoi(parts[2], &filter.end_index) ||
-        (parts.size() == 5 && !absl::SimpleAtoi(parts[4], &chain_head))) {
-      return absl::InvalidArgumentError("page_token is malformed");
-    }
-    if (parts[3] != fingerprint) {
-      return absl::InvalidArgumentError(
-          "page_token was issued for a query with different filters");
+  const paging::TokenScope scope{.rpc = "QueryEvents", .caller = caller, .filter = fingerprint};
+  KINEX_ASSIGN_OR_RETURN(const std::string position,
+                         paging::PageTokens::Process().Open(request.page_token(), scope));
+  if (!position.empty()) {
+    // begin:end[:chain_head], as issued below.
+    const std::vector<std::string> parts = absl::StrSplit(position, ':');
+    if ((parts.size() != 2 && parts.size() != 3) ||
+        !absl::SimpleAtoi(parts[0], &filter.begin_index) ||
+        !absl::SimpleAtoi(parts[1], &filter.end_index) ||
+        (parts.size() == 3 && !absl::SimpleAtoi(parts[2], &chain_head))) {
+      return absl::InternalError("page_token: a token this log issued does not parse");
     }
   } else {
     absl::ReaderMutexLock lock(&tree_mu_);
@@ -665,10 +660,9 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEvents(
     *response.add_entries() = std::move(entry);
   }
   if (resume.has_value()) {
-    std::string token = absl::StrCat("v1:", *resume, ":", filter.end_index, ":",
-                                     fingerprint);
-    if (filter.child_pseudonym.has_value()) absl::StrAppend(&token, ":", chain_head);
-    response.set_next_page_token(absl::WebSafeBase64Escape(token));
+    std::string resume_at = absl::StrCat(*resume, ":", filter.end_index);
+    if (filter.child_pseudonym.has_value()) absl::StrAppend(&resume_at, ":", chain_head);
+    response.set_next_page_token(paging::PageTokens::Process().Issue(scope, resume_at));
   }
   return response;
 }
@@ -776,7 +770,7 @@ absl::Status AuditLog::RecordQuery(const QueryCaller& caller, absl::string_view 
 absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::AuditedQueryEvents(
     const QueryCaller& caller, const kinex::audit::v1::QueryEventsRequest& request) {
   KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::QueryEventsResponse response,
-                         QueryEvents(request));
+                         QueryEventsAs(caller.principal, request));
   KINEX_RETURN_IF_ERROR(RecordQuery(caller, "QueryEvents",
                                     CanonicalQueryText(request, response.child_pseudonym()),
                                     response.entries_size()));

@@ -143,9 +143,13 @@ class AuditLog final : public AuditSink {
   // For a child query the response names the child's pseudonym and, without
   // a time range, the newest leaf carrying it (child_chain_head, from the
   // verified leaves). INVALID_ARGUMENT for a bad page size, page token,
-  // kind or child identifier. Not recorded: see AuditedQueryEvents.
+  // kind or child identifier. Page tokens are bound to the filters (and, from
+  // AuditedQueryEvents, to the auditor: services/common/paging.h). Not
+  // recorded: see AuditedQueryEvents.
   absl::StatusOr<kinex::audit::v1::QueryEventsResponse> QueryEvents(
-      const kinex::audit::v1::QueryEventsRequest& request) const;
+      const kinex::audit::v1::QueryEventsRequest& request) const {
+    return QueryEventsAs("", request);
+  }
 
   // Who asked a query, for its AUDIT_QUERIED event.
   struct QueryCaller {
@@ -202,6 +206,9 @@ class AuditLog final : public AuditSink {
       const kinex::audit::v1::GetConsistencyProofRequest& request) const;
 
  private:
+  // QueryEvents with its page tokens bound to `caller` (a principal).
+  absl::StatusOr<kinex::audit::v1::QueryEventsResponse> QueryEventsAs(
+      absl::string_view caller, const kinex::audit::v1::QueryEventsRequest& request) const;
   // Appends the AUDIT_QUERIED event of one read by `caller`; UNAVAILABLE
   // (saying nothing is returned) when it cannot.
   absl::Status RecordQuery(const QueryCaller& caller, absl::string_view method,

@@ -14,8 +14,7 @@ namespace {
 std::string UnderDataDir(const kinex::config::v1::KinexConfig& config,
                          const std::string& path) {
   if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
-  const std::string dir = config.data_dir().empty() ? "data" : config.data_dir();
-  return (std::filesystem::path(dir) / path).string();
+  return (std::filesystem::path(config.data_dir()) / path).string();
 }
 
 }  // namespace
@@ -29,19 +28,17 @@ absl::StatusOr<AuditTarget> MakeAuditTarget(
   if (ac.pseudonym_key_file().empty()) {
     return absl::InvalidArgumentError("audit.pseudonym_key_file is required");
   }
-  if (ac.sign_interval_seconds() < 0) {
+  if (ac.sign_interval_seconds() < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "audit.sign_interval_seconds must be positive, got ",
-        ac.sign_interval_seconds()));
+        "audit.sign_interval_seconds must be positive, got ", ac.sign_interval_seconds(),
+        " (LoadConfig fills the default)"));
   }
   AuditTarget t;
   if (ac.storage().has_postgres_conninfo()) {
     KINEX_ASSIGN_OR_RETURN(t.storage, audit::PostgresLogStorage::Open(
                                           {.conninfo = ac.storage().postgres_conninfo()}));
   } else {
-    const std::string path = UnderDataDir(
-        config, ac.storage().sqlite_path().empty() ? "audit.db"
-                                                   : ac.storage().sqlite_path());
+    const std::string path = UnderDataDir(config, ac.storage().sqlite_path());
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
     KINEX_ASSIGN_OR_RETURN(t.storage, audit::SqliteLogStorage::Open({.path = path}));
@@ -68,11 +65,9 @@ absl::StatusOr<AuditTarget> MakeAuditTarget(
   options.signer = std::move(signer);
   options.pseudonymizer = std::move(pseudonymizer);
   options.clock = &clock;
-  options.sign_interval = absl::Seconds(
-      ac.sign_interval_seconds() == 0 ? 60 : ac.sign_interval_seconds());
+  options.sign_interval = absl::Seconds(ac.sign_interval_seconds());
   KINEX_ASSIGN_OR_RETURN(t.log, audit::AuditLog::Create(std::move(options)));
-  t.grpc_service = std::make_unique<audit::AuditGrpcService>(
-      t.log.get(), config.trust_domain().empty() ? "kinex.dev" : config.trust_domain());
+  t.grpc_service = std::make_unique<audit::AuditGrpcService>(t.log.get(), config.trust_domain());
   return t;
 }
 

@@ -5,22 +5,20 @@
 #include "services/consent/consent_grpc.h"
 #include "services/consent/sql_consent_storage.h"
 #include "services/records/records_grpc.h"
-#include "services/records/storage_config.h"
+#include "services/common/sql/storage_config.h"
 
 namespace kinex {
 
 absl::StatusOr<ConsentTarget> MakeConsentTarget(const kinex::config::v1::KinexConfig& config,
                                                 const Clock& clock, ConsentTargetDeps deps) {
-  const std::string trust_domain =
-      config.trust_domain().empty() ? "kinex.dev" : config.trust_domain();
+  const std::string& trust_domain = config.trust_domain();
   if (deps.audit == nullptr) {
     return absl::InvalidArgumentError(
         "consent target: an audit sink is required (every consent write is audited)");
   }
   ConsentTarget t;
   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,
-                         sql::OpenConfiguredDb(config.consent().storage(), config.data_dir(),
-                                               "consent.db"));
+                         sql::OpenConfiguredDb(config.consent().storage(), config.data_dir()));
   KINEX_ASSIGN_OR_RETURN(t.storage, consent::SqlConsentStorage::Create(std::move(db)));
   records::RecordsStore* records = deps.records;
   if (records == nullptr) {
@@ -31,10 +29,8 @@ absl::StatusOr<ConsentTarget> MakeConsentTarget(const kinex::config::v1::KinexCo
     files.crl_dir = config.tls().crl_dir();
     KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
                            MakeChannelCredentials(files));
-    const std::string address =
-        config.upstream().records().empty() ? "localhost:7447" : config.upstream().records();
-    t.records_client =
-        std::make_unique<records::RecordsGrpcClient>(grpc::CreateChannel(address, creds));
+    t.records_client = std::make_unique<records::RecordsGrpcClient>(
+        grpc::CreateChannel(config.upstream().records(), creds));
     records = t.records_client.get();
   }
   const consent::ConsentRecordingAuthorizer* authorizer = deps.authorizer;

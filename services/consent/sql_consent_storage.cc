@@ -207,7 +207,8 @@ absl::StatusOr<bool> HasInForceColumns(sql::Db& db) {
 
 // Adds the in-force columns and their index to a consent_entries table
 // without them (new, or from an older release), filling them from the
-// payloads. Run in one transaction: a failure leaves the table as it was.
+// payloads. Schema version 2, run by sql::Migrate in one transaction: a
+// failure leaves the table as it was.
 absl::Status AddInForceColumns(sql::Db& db) {
   if (db.dialect() == sql::Dialect::kPostgres) {
     // Instances starting together take turns, so the second finds the
@@ -254,8 +255,11 @@ absl::Status AddInForceColumns(sql::Db& db) {
 absl::StatusOr<std::unique_ptr<SqlConsentStorage>> SqlConsentStorage::Create(
     std::unique_ptr<sql::Db> db) {
   if (db == nullptr) return absl::InvalidArgumentError("db must not be null");
-  KINEX_RETURN_IF_ERROR(db->ExecScript(kSchema));
-  KINEX_RETURN_IF_ERROR(db->Transaction([&] { return AddInForceColumns(*db); }));
+  // Version 1 is kSchema as first released; version 2 adds the in-force
+  // columns (to a table from before schema versions too: it checks).
+  KINEX_RETURN_IF_ERROR(sql::Migrate(
+      *db, "consent",
+      {{1, [](sql::Db& d) { return d.ExecScript(kSchema); }}, {2, AddInForceColumns}}));
   return std::unique_ptr<SqlConsentStorage>(new SqlConsentStorage(std::move(db)));
 }
 

@@ -15,7 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "services/consent/consent_storage.h"
-#include "services/records/sql_db.h"
+#include "services/common/sql/sql_db.h"
 
 namespace kinex::consent {
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -65,11 +66,53 @@ void RecordFileLocations(const google::protobuf::Message& message,
   }
 }
 
-void ApplyFlag(const std::optional<std::string>& value, const char* flag,
-               const std::string& field, std::string* target, Sources* sources) {
-  if (!value.has_value()) return;
-  *target = *value;
-  sources->Set(field, absl::StrCat("--", flag));
+// One KINEX_CONFIG_FLAGS row, with the value given (if any).
+struct FlagRow {
+  const char* name;
+  const char* field;
+  const std::optional<std::string>* value;
+};
+
+std::vector<FlagRow> FlagRows(const ConfigFlags& flags) {
+  return {
+#define KINEX_CONFIG_FLAG_ROW(name, field, help) {#name, field, &flags.name},
+      KINEX_CONFIG_FLAGS(KINEX_CONFIG_FLAG_ROW)
+#undef KINEX_CONFIG_FLAG_ROW
+  };
+}
+
+// The flag that sets `field` ("--tls_ca" for "tls.ca_file"), or "".
+std::string FlagFor(const std::string& field) {
+  for (const FlagRow& row : FlagRows(ConfigFlags{})) {
+    if (field == row.field) return absl::StrCat("--", row.name);
+  }
+  return "";
+}
+
+// Sets the string field at dotted `path` of `message` to `value`.
+void SetStringField(google::protobuf::Message* message, absl::string_view path,
+                    const std::string& value) {
+  const std::vector<std::string> parts = absl::StrSplit(path, '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const google::protobuf::FieldDescriptor* f =
+        message->GetDescriptor()->FindFieldByName(parts[i]);
+    if (i + 1 < parts.size()) {
+      message = message->GetReflection()->MutableMessage(message, f);
+    } else {
+      message->GetReflection()->SetString(message, f, value);
+    }
+  }
+}
+
+// Applies every flag given, except --config (the file, already read) and
+// --listen (which needs the target: applied once the target is known).
+void ApplyFlags(const ConfigFlags& flags, KinexConfig* config, Sources* sources) {
+  for (const FlagRow& row : FlagRows(flags)) {
+    const absl::string_view field = row.field;
+    if (!row.value->has_value() || field.empty() || absl::StrContains(field, '<')) continue;
+    SetStringField(config, field, **row.value);
+    sources->Set(std::string(field), absl::StrCat("--", row.name));
+  }
 }
 
 void SetDefault(std::string* value, absl::string_view def) {
@@ -106,24 +149,7 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
     KINEX_RETURN_IF_ERROR(ParseTextProtoFile(config_file, &config, &tree));
     RecordFileLocations(config, tree, config_file, "", &sources);
   }
-  ApplyFlag(flags.target, "target", "target", config.mutable_target(), &sources);
-  ApplyFlag(flags.data_dir, "data_dir", "data_dir", config.mutable_data_dir(), &sources);
-  ApplyFlag(flags.trust_domain, "trust_domain", "trust_domain",
-            config.mutable_trust_domain(), &sources);
-  ApplyFlag(flags.tls_ca, "tls_ca", "tls.ca_file", config.mutable_tls()->mutable_ca_file(), &sources);
-  ApplyFlag(flags.tls_cert, "tls_cert", "tls.cert_file",
-            config.mutable_tls()->mutable_cert_file(), &sources);
-  ApplyFlag(flags.tls_key, "tls_key", "tls.key_file", config.mutable_tls()->mutable_key_file(), &sources);
-  ApplyFlag(flags.tls_crl_dir, "tls_crl_dir", "tls.crl_dir",
-            config.mutable_tls()->mutable_crl_dir(), &sources);
-  ApplyFlag(flags.metrics_listen, "metrics_listen", "listen.metrics",
-            config.mutable_listen()->mutable_metrics(), &sources);
-  ApplyFlag(flags.policy_dir, "policy_dir", "policy.policy_dir",
-            config.mutable_policy()->mutable_policy_dir(), &sources);
-  ApplyFlag(flags.audit_signing_key, "audit_signing_key", "audit.signing_key_file",
-            config.mutable_audit()->mutable_signing_key_file(), &sources);
-  ApplyFlag(flags.audit_pseudonym_key, "audit_pseudonym_key", "audit.pseudonym_key_file",
-            config.mutable_audit()->mutable_pseudonym_key_file(), &sources);
+  ApplyFlags(flags, &config, &sources);
 
   SetDefault(config.mutable_target(), "all");
   if (std::find(std::begin(kTargets), std::end(kTargets), config.target()) ==
@@ -140,48 +166,9 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
     sources.Set("listen." + svc, "--listen");
   }
 
-  SetDefault(config.mutable_data_dir(), "data");
-  SetDefault(config.mutable_trust_domain(), "kinex.dev");
-  auto* listen = config.mutable_listen();
-  SetDefault(listen->mutable_gateway(), "127.0.0.1:7443");
-  SetDefault(listen->mutable_policy(), "127.0.0.1:7444");
-  SetDefault(listen->mutable_consent(), "127.0.0.1:7445");
-  SetDefault(listen->mutable_audit(), "127.0.0.1:7446");
-  SetDefault(listen->mutable_records(), "127.0.0.1:7447");
-  SetDefault(listen->mutable_metrics(), "127.0.0.1:9464");
-  auto* up = config.mutable_upstream();
-  SetDefault(up->mutable_policy(), "localhost:7444");
-  SetDefault(up->mutable_consent(), "localhost:7445");
-  SetDefault(up->mutable_audit(), "localhost:7446");
-  SetDefault(up->mutable_records(), "localhost:7447");
-  SetDefault(config.mutable_policy()->mutable_policy_dir(), "policy");
-  if (config.audit().sign_interval_seconds() == 0) {
-    config.mutable_audit()->set_sign_interval_seconds(60);
-  }
-  if (config.records().max_part_bytes() == 0) {
-    config.mutable_records()->set_max_part_bytes(1 << 20);
-  }
+  ApplyConfigDefaults(config);
   auto* gw = config.mutable_gateway();
-  if (gw->max_message_bytes() == 0) gw->set_max_message_bytes(4 << 20);
-  if (gw->rate_limit_per_agency() == 0) gw->set_rate_limit_per_agency(50);
-  if (gw->rate_limit_burst() == 0) gw->set_rate_limit_burst(100);
-  if (gw->break_glass_min_justification() == 0) gw->set_break_glass_min_justification(20);
-  if (gw->max_in_flight_per_agency() == 0) gw->set_max_in_flight_per_agency(32);
-  if (gw->max_streams_per_agency() == 0) gw->set_max_streams_per_agency(4);
   auto* server = config.mutable_server();
-  if (server->max_threads() == 0) server->set_max_threads(256);
-  if (server->max_memory_bytes() == 0) server->set_max_memory_bytes(int64_t{1} << 30);
-  if (server->keepalive_time_seconds() == 0) server->set_keepalive_time_seconds(120);
-  if (server->keepalive_timeout_seconds() == 0) server->set_keepalive_timeout_seconds(20);
-  if (server->max_connection_idle_seconds() == 0) server->set_max_connection_idle_seconds(300);
-  if (server->max_connection_age_seconds() == 0) server->set_max_connection_age_seconds(1800);
-  if (server->max_connection_age_grace_seconds() == 0) {
-    server->set_max_connection_age_grace_seconds(30);
-  }
-  if (server->max_concurrent_streams_per_connection() == 0) {
-    server->set_max_concurrent_streams_per_connection(100);
-  }
-  if (server->reply_write_timeout_seconds() == 0) server->set_reply_write_timeout_seconds(60);
 
   // Validation, naming the source of each bad value.
   for (const char* svc : {"gateway", "policy", "consent", "audit", "records", "metrics"}) {
@@ -200,11 +187,8 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
            {"tls.cert_file", config.tls().cert_file()},
            {"tls.key_file", config.tls().key_file()}}) {
     if (value.empty()) {
-      const std::string flag = field == "tls.ca_file"     ? "--tls_ca"
-                               : field == "tls.cert_file" ? "--tls_cert"
-                                                          : "--tls_key";
       return absl::InvalidArgumentError(absl::StrCat(
-          field, " is required (", flag, " or tls { } in --config): Kinex "
+          field, " is required (", FlagFor(field), " or tls { } in --config): Kinex "
           "serves only over mutual TLS"));
     }
   }
@@ -248,6 +232,64 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
   return config;
 }
 
+void ApplyConfigDefaults(KinexConfig& config) {
+  SetDefault(config.mutable_target(), "all");
+  SetDefault(config.mutable_data_dir(), "data");
+  SetDefault(config.mutable_trust_domain(), "kinex.dev");
+  auto* listen = config.mutable_listen();
+  SetDefault(listen->mutable_gateway(), "127.0.0.1:7443");
+  SetDefault(listen->mutable_policy(), "127.0.0.1:7444");
+  SetDefault(listen->mutable_consent(), "127.0.0.1:7445");
+  SetDefault(listen->mutable_audit(), "127.0.0.1:7446");
+  SetDefault(listen->mutable_records(), "127.0.0.1:7447");
+  SetDefault(listen->mutable_metrics(), "127.0.0.1:9464");
+  auto* up = config.mutable_upstream();
+  SetDefault(up->mutable_policy(), "localhost:7444");
+  SetDefault(up->mutable_consent(), "localhost:7445");
+  SetDefault(up->mutable_audit(), "localhost:7446");
+  SetDefault(up->mutable_records(), "localhost:7447");
+  SetDefault(config.mutable_policy()->mutable_policy_dir(), "policy");
+  if (config.audit().sign_interval_seconds() == 0) {
+    config.mutable_audit()->set_sign_interval_seconds(60);
+  }
+  if (config.records().max_part_bytes() == 0) {
+    config.mutable_records()->set_max_part_bytes(1 << 20);
+  }
+  auto* gw = config.mutable_gateway();
+  if (gw->max_message_bytes() == 0) gw->set_max_message_bytes(4 << 20);
+  if (gw->rate_limit_per_agency() == 0) gw->set_rate_limit_per_agency(50);
+  if (gw->rate_limit_burst() == 0) gw->set_rate_limit_burst(100);
+  if (gw->break_glass_min_justification() == 0) gw->set_break_glass_min_justification(20);
+  if (gw->max_in_flight_per_agency() == 0) gw->set_max_in_flight_per_agency(32);
+  if (gw->max_streams_per_agency() == 0) gw->set_max_streams_per_agency(4);
+  auto* server = config.mutable_server();
+  if (server->max_threads() == 0) server->set_max_threads(256);
+  if (server->max_memory_bytes() == 0) server->set_max_memory_bytes(int64_t{1} << 30);
+  if (server->keepalive_time_seconds() == 0) server->set_keepalive_time_seconds(120);
+  if (server->keepalive_timeout_seconds() == 0) server->set_keepalive_timeout_seconds(20);
+  if (server->max_connection_idle_seconds() == 0) server->set_max_connection_idle_seconds(300);
+  if (server->max_connection_age_seconds() == 0) server->set_max_connection_age_seconds(1800);
+  if (server->max_connection_age_grace_seconds() == 0) {
+    server->set_max_connection_age_grace_seconds(30);
+  }
+  if (server->max_concurrent_streams_per_connection() == 0) {
+    server->set_max_concurrent_streams_per_connection(100);
+  }
+  if (server->reply_write_timeout_seconds() == 0) server->set_reply_write_timeout_seconds(60);
+  // Each store's SQLite file under data_dir, unless it names its own file
+  // or PostgreSQL.
+  for (auto& [storage, file] :
+       std::vector<std::pair<kinex::config::v1::StorageConfig*, const char*>>{
+           {config.mutable_audit()->mutable_storage(), "audit.db"},
+           {config.mutable_records()->mutable_storage(), "records.db"},
+           {config.mutable_consent()->mutable_storage(), "consent.db"}}) {
+    if (storage->backend_case() == kinex::config::v1::StorageConfig::BACKEND_NOT_SET ||
+        (storage->has_sqlite_path() && storage->sqlite_path().empty())) {
+      storage->set_sqlite_path(file);
+    }
+  }
+}
+
 std::string ListenAddressFor(const KinexConfig& config, const std::string& target) {
   const std::string svc = target == "all" ? "gateway" : target;
   const auto* f = config.listen().GetDescriptor()->FindFieldByName(svc);
@@ -261,11 +303,6 @@ TlsFiles TlsFilesOf(const KinexConfig& config) {
   files.key_file = config.tls().key_file();
   files.crl_dir = config.tls().crl_dir();
   return files;
-}
-
-std::string DataPath(const KinexConfig& config, const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  return absl::StrCat(config.data_dir(), "/", path);
 }
 
 }  // namespace kinex

@@ -26,7 +26,7 @@
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/audit_target.h"
 #include "services/audit/sqlite_log_storage.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "services/common/tls.h"
 #include "tests/audit/audit_target_fixture.h"
 #include "tests/audit/large_log.h"
@@ -168,8 +168,8 @@ TEST_F(AuditCommandTest, VerifyNamesTheFirstBadIndexAfterTampering) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TRIGGER entries_no_update;"
-                         "UPDATE entries SET leaf_data = CAST(replace(CAST("
+                         "DROP TRIGGER audit_entries_no_update;"
+                         "UPDATE audit_entries SET leaf_data = CAST(replace(CAST("
                          "leaf_data AS TEXT), 'j.smith', 'x.smith') AS BLOB) "
                          "WHERE leaf_index = 3;",
                          nullptr, nullptr, nullptr),
@@ -287,8 +287,8 @@ TEST_F(AuditCommandTest, VerifyAndChildQueriesNameAMissingIndexRow) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TRIGGER entry_children_no_delete;"
-                         "DELETE FROM entry_children WHERE leaf_index = 2;",
+                         "DROP TRIGGER audit_entry_children_no_delete;"
+                         "DELETE FROM audit_entry_children WHERE leaf_index = 2;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
@@ -348,7 +348,7 @@ TEST_F(AuditCommandTest, VerifyNamesTheRangeOfAConsistentRewriteAndTheHeadsUsed)
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
   const std::string sql = absl::StrCat(
-      "DROP TRIGGER entries_no_update; UPDATE entries SET leaf_data = x'",
+      "DROP TRIGGER audit_entries_no_update; UPDATE audit_entries SET leaf_data = x'",
       absl::BytesToHexString(leaf), "', leaf_hash = x'",
       audit::HashToHex(audit::HashLeaf(leaf)), "' WHERE leaf_index = 3;");
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);

@@ -14,7 +14,7 @@
 #include "services/audit/audit_client.h"
 #include "services/audit/audit_target.h"
 #include "services/audit/log_verifier.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "services/common/file_util.h"
 #include "services/common/tls.h"
 #include "tests/audit/audit_target_fixture.h"
@@ -162,8 +162,8 @@ TEST_F(AuditServiceTest, TargetRefusesToStartOnACorruptLog) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TRIGGER entries_no_delete;"
-                         "DELETE FROM entries WHERE leaf_index = 1;",
+                         "DROP TRIGGER audit_entries_no_delete;"
+                         "DELETE FROM audit_entries WHERE leaf_index = 1;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

@@ -17,24 +17,24 @@
 #include "gtest/gtest.h"
 #include "kinex/config/v1/config.pb.h"
 #include "services/audit/audit_target.h"
-#include "services/common/fake_clock.h"
+#include "services/kinex/config.h"
+#include "tests/testing/fake_clock.h"
 #include "services/common/tls.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::audit::testing {
 
 class AuditTargetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    static int counter = 0;
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("kinex_audit_target_", ::getpid(), "_", counter++);
-    std::filesystem::create_directories(dir_);
+    dir_ = kinex::testing::MakeUniqueTempDir("audit-target");
     config_.set_data_dir(dir_.string());
     config_.set_trust_domain(kinex::testing::kTrustDomain);
     const std::string pki = kinex::testing::TestPkiDir();
     config_.mutable_audit()->set_signing_key_file(pki + "/audit-signing.key");
     config_.mutable_audit()->set_pseudonym_key_file(pki + "/audit-pseudonym.key");
+    ApplyConfigDefaults(config_);  // as LoadConfig does
   }
   void TearDown() override {
     Stop();

@@ -20,8 +20,9 @@
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/log_verifier.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/temp_dir.h"
 
 #ifdef KINEX_TAMPER_POSTGRES
 #include <libpq-fe.h>
@@ -120,12 +121,9 @@ class SqliteBackend final : public Backend {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   absl::Status Fresh() override {
-    static int counter = 0;
     Close();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("kinex_audit_tamper_", ::getpid(), "_", counter++);
-    std::filesystem::create_directories(dir_);
+    dir_ = kinex::testing::MakeUniqueTempDir("audit-tamper");
     path_ = (dir_ / "audit.db").string();
     return absl::OkStatus();
   }
@@ -144,10 +142,10 @@ class SqliteBackend final : public Backend {
     }
     char* err = nullptr;
     const std::string all = absl::StrCat(
-        "DROP TRIGGER IF EXISTS entries_no_update;"
-        "DROP TRIGGER IF EXISTS entries_no_delete;"
-        "DROP TRIGGER IF EXISTS heads_no_update;"
-        "DROP TRIGGER IF EXISTS heads_no_delete;",
+        "DROP TRIGGER IF EXISTS audit_entries_no_update;"
+        "DROP TRIGGER IF EXISTS audit_entries_no_delete;"
+        "DROP TRIGGER IF EXISTS audit_heads_no_update;"
+        "DROP TRIGGER IF EXISTS audit_heads_no_delete;",
         sql);
     const int rc = sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err);
     absl::Status s = rc == SQLITE_OK ? absl::OkStatus()
@@ -156,7 +154,9 @@ class SqliteBackend final : public Backend {
     sqlite3_close(db);
     return s;
   }
-  std::string Table(const std::string& name) const override { return name; }
+  std::string Table(const std::string& name) const override {
+    return absl::StrCat("audit_", name);
+  }
   std::string Blob(absl::string_view bytes) const override {
     return absl::StrCat("x'", absl::BytesToHexString(bytes), "'");
   }

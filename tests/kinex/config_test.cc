@@ -42,6 +42,46 @@ TEST(LoadConfig, FlagsOverrideFile) {
   EXPECT_EQ(ListenAddressFor(*c, "audit"), "127.0.0.1:0");
 }
 
+TEST(LoadConfig, EveryFlagOfTheTableSetsItsField) {
+  ConfigFlags f = WithTls();
+  f.data_dir = "/srv/kinex";
+  f.trust_domain = "example.org";
+  f.tls_crl_dir = "crl";
+  f.metrics_listen = "127.0.0.1:9999";
+  f.policy_dir = "/etc/kinex/policy";
+  f.audit_signing_key = "sign.key";
+  f.audit_pseudonym_key = "pseudonym.key";
+  f.config = "ignored: LoadConfig's first argument names the file";
+  absl::StatusOr<kinex::config::v1::KinexConfig> c = LoadConfig("", f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->data_dir(), "/srv/kinex");
+  EXPECT_EQ(c->trust_domain(), "example.org");
+  EXPECT_EQ(c->tls().ca_file(), "ca.pem");
+  EXPECT_EQ(c->tls().cert_file(), "c.pem");
+  EXPECT_EQ(c->tls().key_file(), "c.key");
+  EXPECT_EQ(c->tls().crl_dir(), "crl");
+  EXPECT_EQ(c->listen().metrics(), "127.0.0.1:9999");
+  EXPECT_EQ(c->policy().policy_dir(), "/etc/kinex/policy");
+  EXPECT_EQ(c->audit().signing_key_file(), "sign.key");
+  EXPECT_EQ(c->audit().pseudonym_key_file(), "pseudonym.key");
+  // A required TLS file names its flag, from the same table.
+  f.tls_cert.reset();
+  EXPECT_THAT(LoadConfig("", f).status().message(),
+              HasSubstr("tls.cert_file is required (--tls_cert or tls { } in --config)"));
+}
+
+TEST(ApplyConfigDefaults, FillsEachStoresSqliteFileUnlessNamed) {
+  kinex::config::v1::KinexConfig c;
+  c.mutable_records()->mutable_storage()->set_postgres_conninfo("host=db");
+  c.mutable_consent()->mutable_storage()->set_sqlite_path("/var/consent.db");
+  ApplyConfigDefaults(c);
+  EXPECT_EQ(c.audit().storage().sqlite_path(), "audit.db");
+  EXPECT_EQ(c.records().storage().postgres_conninfo(), "host=db");
+  EXPECT_EQ(c.consent().storage().sqlite_path(), "/var/consent.db");
+  EXPECT_EQ(c.audit().sign_interval_seconds(), 60);
+  EXPECT_EQ(c.upstream().records(), "localhost:7447");
+}
+
 TEST(LoadConfig, BadFlagValueNamesTheFlag) {
   ConfigFlags f = WithTls();
   f.target = "frontend";
@@ -94,13 +134,6 @@ TEST(LoadConfig, MissingConfigFileIsNotFound) {
   absl::Status s = LoadConfig("/nonexistent/kinex.textproto", WithTls()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(s.message()), HasSubstr("/nonexistent/kinex.textproto"));
-}
-
-TEST(DataPath, ResolvesRelativeToDataDir) {
-  kinex::config::v1::KinexConfig c;
-  c.set_data_dir("/srv/kinex");
-  EXPECT_EQ(DataPath(c, "audit.db"), "/srv/kinex/audit.db");
-  EXPECT_EQ(DataPath(c, "/abs/audit.db"), "/abs/audit.db");
 }
 
 }  // namespace

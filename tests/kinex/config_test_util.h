@@ -7,7 +7,7 @@
 #include <string>
 
 #include "services/kinex/config.h"
-#include "tests/testing/paths.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::testing {
 

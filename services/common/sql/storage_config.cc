@@ -1,4 +1,4 @@
-#include "services/records/storage_config.h"
+#include "services/common/sql/storage_config.h"
 
 #include <filesystem>
 #include <system_error>
@@ -8,15 +8,17 @@
 namespace kinex::sql {
 
 absl::StatusOr<std::unique_ptr<Db>> OpenConfiguredDb(
-    const kinex::config::v1::StorageConfig& storage, const std::string& data_dir,
-    const std::string& default_file) {
+    const kinex::config::v1::StorageConfig& storage, const std::string& data_dir) {
   if (storage.backend_case() == kinex::config::v1::StorageConfig::kPostgresConninfo) {
     return OpenPostgres(storage.postgres_conninfo());
   }
-  std::string path = storage.sqlite_path().empty() ? default_file : storage.sqlite_path();
-  if (path != ":memory:" && path[0] != '/') {
-    path = absl::StrCat(data_dir.empty() ? "data" : data_dir, "/", path);
+  std::string path = storage.sqlite_path();
+  if (path.empty()) {
+    return absl::InvalidArgumentError(
+        "storage: neither sqlite_path nor postgres_conninfo is set (LoadConfig fills the "
+        "default)");
   }
+  if (path != ":memory:" && path[0] != '/') path = absl::StrCat(data_dir, "/", path);
   if (path != ":memory:") {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);

@@ -1,6 +1,10 @@
-// A minimal SQL connection used by the records and consent stores, so one
-// SQL storage implementation serves both SQLite (default, embedded) and
-// PostgreSQL (microservices mode). Statements use PostgreSQL-style numbered
+// Kinex's one SQL layer: the connection every store uses (audit, records,
+// consent), so one storage implementation per service serves both SQLite
+// (default, embedded) and PostgreSQL (microservices mode), plus a pool of
+// connections for concurrent readers and the schema_version table with
+// Migrate. Durability is set here, once: SQLite opens in WAL mode with
+// synchronous=FULL (fsync at every commit) and one busy timeout; PostgreSQL
+// commits with its default synchronous_commit. Statements use PostgreSQL-style numbered
 // parameters ($1, $2, ...) on both backends; DDL may use the placeholders
 // {BLOB} (BLOB / BYTEA) and {CTEXT} (text compared byte by byte: TEXT /
 // TEXT COLLATE "C"), so ORDER BY on ids pages identically on both.
@@ -17,22 +21,29 @@
 //     return absl::OkStatus();
 //   }));
 //
-// NOTE for the lead: this is storage plumbing shared by two services; it
-// belongs in services/common once that is convenient.
-#ifndef KINEX_SERVICES_RECORDS_SQL_DB_H_
-#define KINEX_SERVICES_RECORDS_SQL_DB_H_
+// Readers on their own connections (Pool):
+//   sql::Pool readers([&] { return sql::OpenSqlite({.path = path}); });
+//   KINEX_ASSIGN_OR_RETURN(sql::Pool::Lease db, readers.Acquire());
+//   KINEX_RETURN_IF_ERROR(db->ForEach("SELECT ...", {}, [&](const sql::Row& r) {
+//     ...; return absl::OkStatus();
+//   }));
+#ifndef KINEX_SERVICES_COMMON_SQL_SQL_DB_H_
+#define KINEX_SERVICES_COMMON_SQL_SQL_DB_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kinex::sql {
 
@@ -71,6 +82,17 @@ class Db {
   // Runs one statement and returns its rows.
   virtual absl::StatusOr<std::vector<Row>> Query(
       absl::string_view sql, const std::vector<Value>& params = {}) = 0;
+
+  // Runs one query and calls `fn` for each row, in order, stopping at the
+  // first error `fn` returns. SQLite streams the rows (a large result is
+  // never in memory at once); PostgreSQL reads the whole result first, so
+  // callers page large reads with LIMIT.
+  virtual absl::Status ForEach(absl::string_view sql, const std::vector<Value>& params,
+                               const std::function<absl::Status(const Row&)>& fn);
+
+  // Whether the connection is usable (PostgreSQL: still connected). A Pool
+  // drops connections that are not.
+  virtual bool Healthy() const { return true; }
 
   // Runs one statement; returns the number of rows it changed.
   virtual absl::StatusOr<int64_t> Exec(absl::string_view sql,
@@ -119,15 +141,84 @@ absl::Status Migrate(Db& db, absl::string_view component,
 // operators.
 absl::StatusOr<int64_t> SchemaVersion(Db& db, absl::string_view component);
 
-// Opens (creating if needed) an SQLite database file with WAL journaling,
-// synchronous=FULL and foreign keys on. ":memory:" gives a private in-memory
-// database.
-absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const std::string& path);
+// How to open an SQLite database.
+struct SqliteOptions {
+  // Required. The database file, or ":memory:" for a private in-memory one.
+  std::string path;
+  // Default true: create the file when missing.
+  bool create = true;
+  // Default true: synchronous=FULL, so a committed transaction survives
+  // power loss. false (synchronous=NORMAL) only for tests and benchmarks
+  // that do not care about power loss.
+  bool synchronous_full = true;
+  // Default 0: SQLite's own page cache (2 MiB). Otherwise the cache in KiB,
+  // per connection (the audit log uses 8 MiB: each commit then writes
+  // little more than its new rows' pages).
+  int cache_kib = 0;
+  // Default 0: SQLite's own WAL checkpoint interval (1000 pages). Larger
+  // means fewer checkpoints on an append-heavy store.
+  int wal_autocheckpoint_pages = 0;
+};
+
+// How long a connection waits for another's write lock before UNAVAILABLE.
+// One value for every store.
+inline constexpr int kSqliteBusyTimeoutMs = 10000;
+
+// Opens an SQLite database with WAL journaling, foreign keys on, the busy
+// timeout above and `options`. UNAVAILABLE naming the path when it cannot be
+// opened.
+absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const SqliteOptions& options);
+inline absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const std::string& path) {
+  return OpenSqlite(SqliteOptions{.path = path});
+}
 
 // Connects to PostgreSQL with a libpq conninfo string. UNAVAILABLE naming
 // nothing secret when the server cannot be reached.
 absl::StatusOr<std::unique_ptr<Db>> OpenPostgres(const std::string& conninfo);
 
+// A pool of connections to one database, opened on demand by `open` and
+// kept (up to `max_idle`) for the next caller. Each caller leases one
+// connection for as long as it needs it, so readers run concurrently
+// (SQLite WAL readers do not block the writer). Thread-safe.
+class Pool {
+ public:
+  using Opener = std::function<absl::StatusOr<std::unique_ptr<Db>>()>;
+
+  // A leased connection; returned to the pool (if still Healthy) when the
+  // lease is destroyed. Movable.
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept
+        : pool_(std::exchange(other.pool_, nullptr)), db_(std::move(other.db_)) {}
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    Db& operator*() const { return *db_; }
+    Db* operator->() const { return db_.get(); }
+
+   private:
+    friend class Pool;
+    Lease(Pool* pool, std::unique_ptr<Db> db) : pool_(pool), db_(std::move(db)) {}
+    Pool* pool_;
+    std::unique_ptr<Db> db_;
+  };
+
+  explicit Pool(Opener open, size_t max_idle = 8)
+      : open_(std::move(open)), max_idle_(max_idle) {}
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // An idle healthy connection, or a new one from `open`.
+  absl::StatusOr<Lease> Acquire();
+
+ private:
+  void Release(std::unique_ptr<Db> db);
+
+  const Opener open_;
+  const size_t max_idle_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Db>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace kinex::sql
 
-#endif  // KINEX_SERVICES_RECORDS_SQL_DB_H_
+#endif  // KINEX_SERVICES_COMMON_SQL_SQL_DB_H_

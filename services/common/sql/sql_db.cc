@@ -1,4 +1,4 @@
-#include "services/records/sql_db.h"
+#include "services/common/sql/sql_db.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -54,8 +54,17 @@ class SqliteDb final : public Db {
   absl::StatusOr<std::vector<Row>> Query(absl::string_view sql,
                                          const std::vector<Value>& params) override {
     std::vector<Row> rows;
-    KINEX_RETURN_IF_ERROR(Run(sql, params, &rows));
+    const std::function<absl::Status(const Row&)> collect = [&](const Row& row) {
+      rows.push_back(row);
+      return absl::OkStatus();
+    };
+    KINEX_RETURN_IF_ERROR(Run(sql, params, &collect));
     return rows;
+  }
+
+  absl::Status ForEach(absl::string_view sql, const std::vector<Value>& params,
+                       const std::function<absl::Status(const Row&)>& fn) override {
+    return Run(sql, params, &fn);
   }
 
   absl::StatusOr<int64_t> Exec(absl::string_view sql,
@@ -170,11 +179,14 @@ class SqliteDb final : public Db {
     return stmt;
   }
 
+  // Runs `sql`, calling `*fn` (when not null) for each row as it is
+  // stepped. One Row is reused, so its columns keep their buffers.
   absl::Status Run(absl::string_view sql, const std::vector<Value>& params,
-                   std::vector<Row>* rows) {
+                   const std::function<absl::Status(const Row&)>* fn) {
     KINEX_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
     absl::Status status = Bind(stmt, params);
     int rc = SQLITE_OK;
+    Row row;
     while (status.ok()) {
       rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
@@ -182,21 +194,25 @@ class SqliteDb final : public Db {
         status = Error(rc, "step");
         break;
       }
-      if (rows == nullptr) continue;
-      Row row;
+      if (fn == nullptr) continue;
       const int n = sqlite3_column_count(stmt);
-      row.cols.reserve(n);
+      row.cols.resize(static_cast<size_t>(n));
       for (int c = 0; c < n; ++c) {
+        std::optional<std::string>& col = row.cols[static_cast<size_t>(c)];
         if (sqlite3_column_type(stmt, c) == SQLITE_NULL) {
-          row.cols.emplace_back(std::nullopt);
+          col.reset();
           continue;
         }
         const void* data = sqlite3_column_blob(stmt, c);
         const int size = sqlite3_column_bytes(stmt, c);
-        row.cols.emplace_back(
-            std::string(static_cast<const char*>(data), static_cast<size_t>(size)));
+        const char* bytes = data == nullptr ? "" : static_cast<const char*>(data);
+        if (col.has_value()) {
+          col->assign(bytes, static_cast<size_t>(size));
+        } else {
+          col.emplace(bytes, static_cast<size_t>(size));
+        }
       }
-      rows->push_back(std::move(row));
+      status = (*fn)(row);
     }
     // Ready for its next use, with no parameter values left behind.
     sqlite3_reset(stmt);
@@ -238,6 +254,8 @@ class PostgresDb final : public Db {
   ~PostgresDb() override { PQfinish(conn_); }
 
   Dialect dialect() const override { return Dialect::kPostgres; }
+
+  bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
 
   absl::StatusOr<std::vector<Row>> Query(absl::string_view sql,
                                          const std::vector<Value>& params) override {
@@ -438,6 +456,13 @@ const std::string& Row::Str(size_t i) const {
   return cols[i].has_value() ? *cols[i] : EmptyString();
 }
 
+absl::Status Db::ForEach(absl::string_view sql, const std::vector<Value>& params,
+                         const std::function<absl::Status(const Row&)>& fn) {
+  KINEX_ASSIGN_OR_RETURN(std::vector<Row> rows, Query(sql, params));
+  for (const Row& row : rows) KINEX_RETURN_IF_ERROR(fn(row));
+  return absl::OkStatus();
+}
+
 absl::Status Db::Transaction(const std::function<absl::Status()>& fn) {
   KINEX_RETURN_IF_ERROR(Begin());
   absl::Status status = fn();
@@ -469,6 +494,13 @@ absl::Status Migrate(Db& db, absl::string_view component,
                      const std::vector<Migration>& migrations) {
   KINEX_RETURN_IF_ERROR(db.ExecScript(kSchemaVersionTable));
   return db.Transaction([&]() -> absl::Status {
+    if (db.dialect() == Dialect::kPostgres) {
+      // Instances starting together take turns: the second waits here and
+      // then finds the schema already upgraded. (SQLite's BEGIN IMMEDIATE
+      // takes the write lock from the start.)
+      KINEX_RETURN_IF_ERROR(
+          db.Exec("LOCK TABLE schema_version IN SHARE ROW EXCLUSIVE MODE").status());
+    }
     KINEX_ASSIGN_OR_RETURN(
         std::vector<Row> rows,
         db.Query("SELECT version FROM schema_version WHERE component = $1",
@@ -507,20 +539,34 @@ absl::Status Migrate(Db& db, absl::string_view component,
   });
 }
 
-absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const SqliteOptions& options) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  // NOMUTEX: a Db is used by one thread at a time (its owner's mutex or a
+  // Pool lease), so SQLite's own per-call mutex would only cost time.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options.create) flags |= SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_close_v2(db);
-    return absl::UnavailableError(
-        absl::StrCat("cannot open SQLite database ", path, ": ", sqlite3_errstr(rc)));
+    return absl::UnavailableError(absl::StrCat("cannot open SQLite database ",
+                                               options.path, ": ", sqlite3_errstr(rc)));
   }
   auto out = std::make_unique<SqliteDb>(db);
-  KINEX_RETURN_IF_ERROR(out->ExecScript(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-      "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000"));
+  std::string pragmas = absl::StrCat(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=",
+      options.synchronous_full ? "FULL" : "NORMAL",
+      "; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=", kSqliteBusyTimeoutMs, ";");
+  if (options.cache_kib > 0) {
+    absl::StrAppend(&pragmas, " PRAGMA cache_size=-", options.cache_kib, ";");
+  }
+  if (options.wal_autocheckpoint_pages > 0) {
+    absl::StrAppend(&pragmas, " PRAGMA wal_autocheckpoint=",
+                    options.wal_autocheckpoint_pages, ";");
+  }
+  absl::Status s = out->ExecScript(pragmas);
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(options.path, ": ", s.message()));
+  }
   return std::unique_ptr<Db>(std::move(out));
 }
 
@@ -533,6 +579,29 @@ absl::StatusOr<std::unique_ptr<Db>> OpenPostgres(const std::string& conninfo) {
   auto out = std::make_unique<PostgresDb>(conn);
   KINEX_RETURN_IF_ERROR(out->ExecScript("SET client_min_messages = warning"));
   return std::unique_ptr<Db>(std::move(out));
+}
+
+Pool::Lease::~Lease() {
+  if (pool_ != nullptr && db_ != nullptr) pool_->Release(std::move(db_));
+}
+
+absl::StatusOr<Pool::Lease> Pool::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    while (!idle_.empty()) {
+      std::unique_ptr<Db> db = std::move(idle_.back());
+      idle_.pop_back();
+      if (db->Healthy()) return Lease(this, std::move(db));
+    }
+  }
+  KINEX_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, open_());
+  return Lease(this, std::move(db));
+}
+
+void Pool::Release(std::unique_ptr<Db> db) {
+  if (!db->Healthy()) return;
+  absl::MutexLock lock(&mu_);
+  if (idle_.size() < max_idle_) idle_.push_back(std::move(db));
 }
 
 }  // namespace kinex::sql

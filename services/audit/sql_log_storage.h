@@ -1,0 +1,99 @@
+// LogStorage on the common SQL layer (services/common/sql): one
+// implementation for SQLite (SqliteLogStorage, the embedded default) and
+// PostgreSQL (PostgresLogStorage, microservices mode), with the same tables
+// (audit_entries, audit_entry_children, audit_idempotency_keys, audit_heads),
+// the same statements and the same row-reading code. The dialects differ
+// only in DDL (row ids, append-only triggers) and in how an Append excludes
+// a second writer (SQLite: BEGIN IMMEDIATE; PostgreSQL: an EXCLUSIVE table
+// lock, so two audit replicas on one database cannot interleave indices).
+//
+// One writer connection (the log's sequencer; an Append is one transaction,
+// durable when it returns: synchronous=FULL on SQLite, PostgreSQL's default
+// synchronous_commit) and a sql::Pool of reader connections (WAL readers do
+// not block the writer). Triggers refuse UPDATE and DELETE on every table,
+// so the log is append-only through SQL short of dropping the triggers
+// (which tamper tests do; the log's start-up recomputation catches what
+// follows); the schema, triggers included, is re-applied at every open.
+//
+// Schema versions (sql::Migrate, component "audit"):
+//   1  the audit_* tables. Adopts a store from before schema versions: on
+//      SQLite the tables were named entries, entry_children, idempotency_keys
+//      and heads; they are renamed (their triggers re-created).
+//
+// Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
+// hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says.
+//
+// Example:
+//   KINEX_ASSIGN_OR_RETURN(auto storage,
+//                          SqliteLogStorage::Open({.path = "data/audit.db"}));
+#ifndef KINEX_SERVICES_AUDIT_SQL_LOG_STORAGE_H_
+#define KINEX_SERVICES_AUDIT_SQL_LOG_STORAGE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/audit/log_storage.h"
+#include "services/common/sql/sql_db.h"
+
+namespace kinex::audit {
+
+// SQL-backed log storage. Thread-safe. Made by SqliteLogStorage::Open or
+// PostgresLogStorage::Open.
+class SqlLogStorage : public LogStorage {
+ public:
+  // The schema version this binary writes.
+  static constexpr int64_t kSchemaVersion = 1;
+
+  ~SqlLogStorage() override = default;
+
+  absl::Status Append(absl::Span<const NewEntry> entries,
+                      const kinex::audit::v1::SignedTreeHead* head) override;
+  absl::Status AddHead(const kinex::audit::v1::SignedTreeHead& head) override;
+  absl::StatusOr<uint64_t> Size() override;
+  absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead()
+      override;
+  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeadsBetween(
+      uint64_t min_size, uint64_t max_size) override;
+  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads()
+      override;
+  absl::Status ReadEntries(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(const StoredEntry&)>& fn) override;
+  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter,
+                                                 size_t limit) override;
+  absl::Status ReadChildIndex(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(const IndexRow&)>& fn) override;
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
+      const std::string& key) override;
+
+ protected:
+  // `writer` is the connection every write uses; `open_reader` opens reader
+  // connections to the same database.
+  SqlLogStorage(std::unique_ptr<sql::Db> writer, sql::Pool::Opener open_reader)
+      : dialect_(writer->dialect()),
+        writer_(std::move(writer)),
+        readers_(std::move(open_reader)) {}
+
+  // Brings the schema to kSchemaVersion and (re)applies it. Call once, from
+  // the factory, before the storage is shared.
+  absl::Status Init();
+
+ private:
+  // Runs `fn` on a pooled reader connection.
+  absl::Status WithReader(const std::function<absl::Status(sql::Db&)>& fn);
+  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> SelectHeads(
+      absl::string_view where_order_limit, const std::vector<sql::Value>& params);
+
+  const sql::Dialect dialect_;
+  absl::Mutex write_mu_;
+  std::unique_ptr<sql::Db> writer_ ABSL_GUARDED_BY(write_mu_);
+  sql::Pool readers_;
+};
+
+}  // namespace kinex::audit
+
+#endif  // KINEX_SERVICES_AUDIT_SQL_LOG_STORAGE_H_

@@ -1,0 +1,95 @@
+// The audit store's schema versions on SQLite: a new store is at version 1;
+// a store from before schema versions (tables entries, entry_children,
+// idempotency_keys, heads) is adopted by renaming its tables, with every row
+// kept and the append-only triggers back under the new names.
+#include "services/audit/sqlite_log_storage.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/sql/sql_db.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace kinex::audit {
+namespace {
+
+using ::kinex::testing::StatusIs;
+
+NewEntry Entry(uint64_t index) {
+  NewEntry e;
+  e.entry.leaf_index = index;
+  e.entry.leaf_hash.fill(static_cast<uint8_t>(index + 1));
+  e.entry.leaf_data = absl::StrCat("leaf-", index);
+  e.actor = "j.smith";
+  e.child_pseudonyms = {absl::StrCat("p", index)};
+  e.idempotency_key = absl::StrCat("key-", index);
+  return e;
+}
+
+class SqlLogStorageTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<sql::Db> Raw() {
+    auto db = sql::OpenSqlite(dir_.File("audit.db"));
+    EXPECT_TRUE(db.ok()) << db.status();
+    return *std::move(db);
+  }
+  kinex::testing::ScopedTempDir dir_{"audit-sql"};
+};
+
+TEST_F(SqlLogStorageTest, ANewStoreIsAtTheCurrentSchemaVersion) {
+  ASSERT_TRUE(SqliteLogStorage::Open({.path = dir_.File("audit.db")}).ok());
+  auto db = Raw();
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
+}
+
+TEST_F(SqlLogStorageTest, AStoreFromBeforeSchemaVersionsIsAdopted) {
+  {
+    auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    std::vector<NewEntry> batch = {Entry(0), Entry(1), Entry(2)};
+    ASSERT_TRUE((*storage)->Append(batch, nullptr).ok());
+  }
+  {
+    // Back to the layout SQLite stores had before schema versions.
+    auto db = Raw();
+    std::string script = "DROP TABLE schema_version;";
+    for (const char* t : {"entries", "entry_children", "idempotency_keys", "heads"}) {
+      absl::StrAppend(&script, "DROP TRIGGER audit_", t, "_no_update; DROP TRIGGER audit_", t,
+                      "_no_delete; ALTER TABLE audit_", t, " RENAME TO ", t,
+                      "; CREATE TRIGGER ", t, "_no_delete BEFORE DELETE ON ", t,
+                      " BEGIN SELECT RAISE(ABORT, 'append-only'); END;");
+    }
+    absl::StrAppend(&script, "DROP INDEX audit_entry_children_by_leaf; CREATE INDEX "
+                             "entry_children_by_leaf ON entry_children (leaf_index);");
+    ASSERT_TRUE(db->ExecScript(script).ok());
+  }
+  auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_EQ(*(*storage)->Size(), 3u);
+  EXPECT_EQ((*storage)->Query({.child_pseudonym = "p1"}, 10).value().at(0).leaf_data, "leaf-1");
+  EXPECT_EQ(*(*storage)->LookupIdempotencyKey("key-2"), std::optional<uint64_t>(2));
+  EXPECT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(3)}, nullptr).ok());
+
+  auto db = Raw();
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), 1);
+  EXPECT_TRUE(db->Query("SELECT name FROM sqlite_master WHERE name IN ('entries', "
+                        "'entry_children', 'idempotency_keys', 'heads', 'entries_no_delete', "
+                        "'entry_children_by_leaf')")
+                  ->empty());
+  EXPECT_THAT(db->Exec("DELETE FROM audit_entries WHERE leaf_index = 0").status(),
+              StatusIs(absl::StatusCode::kAborted));  // the trigger's RAISE(ABORT)
+  EXPECT_THAT(db->Exec("UPDATE audit_entry_children SET pseudonym = 'x'").status(),
+              StatusIs(absl::StatusCode::kAborted));  // the trigger's RAISE(ABORT)
+}
+
+TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
+  ASSERT_TRUE(SqliteLogStorage::Open({.path = dir_.File("audit.db")}).ok());
+  ASSERT_TRUE(Raw()->Exec("UPDATE schema_version SET version = 9 WHERE component = 'audit'").ok());
+  EXPECT_THAT(SqliteLogStorage::Open({.path = dir_.File("audit.db")}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("audit store is at schema version 9, newer than "
+                                            "this binary knows (1)")));
+}
+
+}  // namespace
+}  // namespace kinex::audit

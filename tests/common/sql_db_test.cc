@@ -1,0 +1,133 @@
+// The common SQL layer on SQLite: the durability settings every store gets,
+// row streaming, the connection pool, and schema versions (sql::Migrate).
+// The PostgreSQL side runs in the audit, records and consent conformance
+// suites (label postgres).
+#include "services/common/sql/sql_db.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace kinex::sql {
+namespace {
+
+using ::kinex::testing::StatusIs;
+
+int64_t Pragma(Db& db, const std::string& name) {
+  return db.Query(absl::StrCat("PRAGMA ", name)).value().at(0).Int(0);
+}
+
+TEST(OpenSqlite, DurableByDefaultWithOneBusyTimeout) {
+  kinex::testing::ScopedTempDir dir("sql");
+  auto db = OpenSqlite(dir.File("a.db"));
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(Pragma(**db, "synchronous"), 2);  // FULL
+  EXPECT_EQ((*db)->Query("PRAGMA journal_mode").value().at(0).Str(0), "wal");
+  EXPECT_EQ(Pragma(**db, "foreign_keys"), 1);
+  EXPECT_EQ(Pragma(**db, "busy_timeout"), kSqliteBusyTimeoutMs);
+
+  auto tuned = OpenSqlite({.path = dir.File("a.db"),
+                           .create = false,
+                           .synchronous_full = false,
+                           .cache_kib = 8192,
+                           .wal_autocheckpoint_pages = 8192});
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_EQ(Pragma(**tuned, "synchronous"), 1);  // NORMAL
+  EXPECT_EQ(Pragma(**tuned, "cache_size"), -8192);
+  EXPECT_EQ(Pragma(**tuned, "wal_autocheckpoint"), 8192);
+
+  EXPECT_THAT(OpenSqlite({.path = dir.File("missing.db"), .create = false}),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       ::testing::HasSubstr("cannot open SQLite database")));
+}
+
+TEST(Db, ForEachStreamsRowsAndStopsAtTheFirstError) {
+  auto db = OpenSqlite(":memory:");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->ExecScript("CREATE TABLE t (k INTEGER, v {BLOB})").ok());
+  for (int64_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*db)->Exec("INSERT INTO t VALUES ($1, $2)", {i, Blob{std::string(1, 'a' + i)}})
+                    .ok());
+  }
+  ASSERT_TRUE((*db)->Exec("INSERT INTO t VALUES (9, NULL)").ok());
+  std::string seen;
+  ASSERT_TRUE((*db)->ForEach("SELECT k, v FROM t ORDER BY k", {}, [&](const Row& row) {
+                     absl::StrAppend(&seen, row.Int(0), row.IsNull(1) ? "-" : row.Str(1), ";");
+                     return absl::OkStatus();
+                   })
+                  .ok());
+  EXPECT_EQ(seen, "0a;1b;2c;3d;4e;9-;");
+  int calls = 0;
+  EXPECT_THAT((*db)->ForEach("SELECT k FROM t", {},
+                             [&](const Row&) {
+                               ++calls;
+                               return absl::CancelledError("enough");
+                             }),
+              StatusIs(absl::StatusCode::kCancelled, "enough"));
+  EXPECT_EQ(calls, 1);
+  // The statement is reusable after a stop.
+  EXPECT_EQ((*db)->Query("SELECT k FROM t").value().size(), 6u);
+}
+
+TEST(Pool, ReusesIdleConnectionsUpToItsBound) {
+  kinex::testing::ScopedTempDir dir("sql");
+  int opened = 0;
+  Pool pool(
+      [&] {
+        ++opened;
+        return OpenSqlite(dir.File("p.db"));
+      },
+      /*max_idle=*/1);
+  {
+    auto a = pool.Acquire();
+    auto b = pool.Acquire();
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(opened, 2);
+    EXPECT_TRUE((**a).Query("SELECT 1").ok());
+  }
+  // One was kept (max_idle 1), the other closed.
+  { auto c = pool.Acquire(); }
+  EXPECT_EQ(opened, 2);
+  { auto c = pool.Acquire(); auto d = pool.Acquire(); }
+  EXPECT_EQ(opened, 3);
+}
+
+TEST(Pool, ReportsAConnectionThatCannotBeOpened) {
+  Pool pool([] { return OpenSqlite({.path = "/nonexistent/dir/p.db", .create = false}); });
+  EXPECT_THAT(pool.Acquire(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(Migrate, AppliesEachVersionOnceAndRefusesANewerStore) {
+  auto db = OpenSqlite(":memory:");
+  ASSERT_TRUE(db.ok());
+  int applied = 0;
+  const std::vector<Migration> v2 = {
+      {1, [&](Db& d) { ++applied; return d.ExecScript("CREATE TABLE a (x INTEGER)"); }},
+      {2, [&](Db& d) { ++applied; return d.ExecScript("CREATE TABLE b (x INTEGER)"); }}};
+  EXPECT_EQ(*SchemaVersion(**db, "demo"), 0);
+  ASSERT_TRUE(Migrate(**db, "demo", v2).ok());
+  EXPECT_EQ(applied, 2);
+  EXPECT_EQ(*SchemaVersion(**db, "demo"), 2);
+  ASSERT_TRUE(Migrate(**db, "demo", v2).ok());
+  EXPECT_EQ(applied, 2);
+  EXPECT_THAT(Migrate(**db, "demo", {v2[0]}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "demo store is at schema version 2, newer than this binary knows (1); "
+                       "run a newer kinex"));
+  // A failed step leaves the store as it was.
+  const std::vector<Migration> v3 = {
+      v2[0], v2[1],
+      {3, [](Db& d) -> absl::Status {
+         if (absl::Status s = d.ExecScript("CREATE TABLE c (x INTEGER)"); !s.ok()) return s;
+         return absl::InternalError("boom");
+       }}};
+  EXPECT_THAT(Migrate(**db, "demo", v3),
+              StatusIs(absl::StatusCode::kInternal,
+                       "demo: schema migration to version 3 failed: boom"));
+  EXPECT_EQ(*SchemaVersion(**db, "demo"), 2);
+  EXPECT_TRUE((*db)->Query("SELECT 1 FROM sqlite_master WHERE name = 'c'").value().empty());
+}
+
+}  // namespace
+}  // namespace kinex::sql
