@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/error_reason.h"
 
 namespace kinex {
 
@@ -16,9 +17,12 @@ absl::Status CheckRoleDeclared(const SpiffeId& id, const RoleTable& roles) {
     return absl::OkStatus();
   }
   const bool none = declared == roles.end() || declared->second.empty();
-  return absl::UnauthenticatedError(absl::StrCat(
-      "role \"", id.role, "\" is not declared for agency kind ", AgencyKindSlug(id.agency_kind),
-      " (declared: ", none ? "none" : absl::StrJoin(declared->second, ", "), ")"));
+  return WithErrorReason(
+      absl::UnauthenticatedError(absl::StrCat(
+          "role \"", id.role, "\" is not declared for agency kind ",
+          AgencyKindSlug(id.agency_kind),
+          " (declared: ", none ? "none" : absl::StrJoin(declared->second, ", "), ")")),
+      reason::kNotDeclaredRole);
 }
 
 }  // namespace kinex

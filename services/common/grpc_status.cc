@@ -3,23 +3,45 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "services/common/error_reason.h"
 
 namespace kinex {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  // The details: google.rpc.Status with the one ErrorInfo (explicit, or
+  // derived from the code), sent as grpc-status-details-bin.
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(status.code()));
+  details.set_message(std::string(status.message()));
+  details.add_details()->PackFrom(ErrorInfoOf(status));
   // absl::StatusCode and grpc::StatusCode share their numbering (both follow
   // google.rpc.Code), so the cast is exact for every canonical code.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      std::string(status.message()), details.SerializeAsString());
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  // Keep the sender's ErrorInfo (a status made by gRPC itself, e.g. a
+  // transport failure, has none: its reason is derived from the code).
+  google::rpc::Status details;
+  if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
+    for (const google::protobuf::Any& any : details.details()) {
+      google::rpc::ErrorInfo info;
+      if (any.Is<google::rpc::ErrorInfo>() && any.UnpackTo(&info)) {
+        out.SetPayload(kErrorInfoTypeUrl, absl::Cord(info.SerializeAsString()));
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -101,7 +123,7 @@ absl::Status StripInternalAddresses(const absl::Status& status) {
     i = end;
   }
   if (!changed) return status;
-  return absl::Status(status.code(), out);
+  return CopyErrorReason(status, absl::Status(status.code(), out));
 }
 
 }  // namespace kinex

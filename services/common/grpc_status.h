@@ -10,14 +10,18 @@
 namespace kinex {
 
 // Converts a core status to the gRPC status sent to the caller: same code,
-// same message. (Security failures keep their messages generic in the core.)
+// same message, and as details (grpc-status-details-bin) a google.rpc.Status
+// holding the status's google.rpc.ErrorInfo (error_reason.h: the reason
+// attached in the core, or one derived from the code). (Security failures
+// keep their messages generic in the core.)
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// Converts a status received from another Kinex service back to absl.
+// Converts a status received from another Kinex service back to absl: same
+// code and message, and the sender's ErrorInfo kept (ErrorReasonOf reads it).
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // `status` with every internal address and hostname in its message replaced
-// by "<internal address>": gRPC target and peer URIs ("ipv4:127.0.0.1:7447",
+// by "<internal address>" (the reason and metadata kept): gRPC target and peer URIs ("ipv4:127.0.0.1:7447",
 // "ipv6:[::1]:7447", "unix:/run/kinex.sock", "dns:///records:7447"),
 // host:port pairs ("records.kinex.svc:7447", "10.0.0.7:7447"), and c-ares
 // "name=<host>". Same code; the same object when nothing changed. The

@@ -1,11 +1,13 @@
 #include "services/common/record_labels.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 
 namespace kinex {
 namespace {
@@ -25,9 +27,9 @@ void Walk(const Descriptor* message, const std::string& prefix,
     lf.category = opts.GetExtension(kinex::record::v1::category);
     lf.sensitivity = opts.GetExtension(kinex::record::v1::sensitivity);
     lf.owner = opts.GetExtension(kinex::record::v1::owner);
-    const Descriptor* sub = f->message_type();
-    lf.leaf = sub == nullptr || IsValueType(sub);
+    lf.leaf = IsLeafField(f);
     out.push_back(lf);
+    const Descriptor* sub = f->message_type();
     if (!lf.leaf && std::find(stack.begin(), stack.end(), sub) == stack.end()) {
       Walk(sub, lf.path, stack, out);
     }
@@ -39,8 +41,13 @@ void Walk(const Descriptor* message, const std::string& prefix,
 
 bool IsValueType(const Descriptor* message) {
   if (message->options().GetExtension(kinex::record::v1::value_type)) return true;
-  const std::string& name = message->full_name();
-  return name == "google.protobuf.Timestamp" || name == "google.protobuf.Duration";
+  // Well-known types (Timestamp, Duration, the wrappers...) are values.
+  return message->file()->package() == "google.protobuf";
+}
+
+bool IsLeafField(const FieldDescriptor* field) {
+  const Descriptor* sub = field->message_type();
+  return sub == nullptr || IsValueType(sub);
 }
 
 std::vector<LabelledField> LabelledFields(const Descriptor* root) {
@@ -69,22 +76,7 @@ namespace {
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-// Each field of the record schema has exactly one path (the record is a
-// tree; Date and Timestamp are leaves). Computed once, so collecting the
-// leaves present in a record allocates no strings per element.
-const absl::flat_hash_map<const FieldDescriptor*, std::string>& LeafPathOf() {
-  static const auto* paths = [] {
-    auto* m = new absl::flat_hash_map<const FieldDescriptor*, std::string>();
-    for (const LabelledField& f : LabelledFields(kinex::record::v1::ChildRecord::descriptor())) {
-      if (f.leaf) m->emplace(f.field, f.path);
-    }
-    return m;
-  }();
-  return *paths;
-}
-
-// Every leaf field reachable below each message type of the record schema.
-// The schema is a tree (Date and Timestamp are leaves); computed once.
+// Every leaf field reachable below each message type of a record schema.
 using LeafIndex =
     absl::flat_hash_map<const Descriptor*, std::vector<const FieldDescriptor*>>;
 
@@ -93,29 +85,50 @@ void IndexLeaves(const Descriptor* type, LeafIndex& index) {
   std::vector<const FieldDescriptor*> leaves;
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* f = type->field(i);
-    const Descriptor* sub = f->message_type();
-    if (sub == nullptr || IsValueType(sub)) {
+    if (IsLeafField(f)) {
       leaves.push_back(f);
       continue;
     }
-    IndexLeaves(sub, index);
-    const std::vector<const FieldDescriptor*>& below = index.at(sub);
+    IndexLeaves(f->message_type(), index);
+    const std::vector<const FieldDescriptor*>& below = index.at(f->message_type());
     leaves.insert(leaves.end(), below.begin(), below.end());
   }
   index.emplace(type, std::move(leaves));
 }
 
-const std::vector<const FieldDescriptor*>& LeavesBelow(const Descriptor* type) {
-  static const LeafIndex* const index = [] {
-    auto* built = new LeafIndex();
-    IndexLeaves(kinex::record::v1::ChildRecord::descriptor(), *built);
-    return built;
-  }();
-  return index->at(type);
+// One record schema, indexed once: each leaf field's one path (the schema
+// is a tree: each message type at one place), and the leaves below each
+// message type, so collecting the leaves present in a record allocates no
+// strings per element.
+struct RootIndex {
+  explicit RootIndex(const Descriptor* root) {
+    for (const LabelledField& f : LabelledFields(root)) {
+      if (f.leaf) path_of.emplace(f.field, f.path);
+    }
+    IndexLeaves(root, below);
+  }
+  absl::flat_hash_map<const FieldDescriptor*, std::string> path_of;
+  LeafIndex below;
+};
+
+// The index of `root`: ChildRecord's without a lock; any other root (a test
+// schema) indexed at first use and kept.
+const RootIndex& IndexOf(const Descriptor* root) {
+  static const RootIndex* const child_record =
+      new RootIndex(kinex::record::v1::ChildRecord::descriptor());
+  if (root == kinex::record::v1::ChildRecord::descriptor()) return *child_record;
+  static absl::Mutex mu;
+  static auto* const others =
+      new absl::flat_hash_map<const Descriptor*, std::unique_ptr<const RootIndex>>();
+  absl::MutexLock lock(&mu);
+  std::unique_ptr<const RootIndex>& slot = (*others)[root];
+  if (slot == nullptr) slot = std::make_unique<const RootIndex>(root);
+  return *slot;
 }
 
-bool AllFound(const Descriptor* type, const absl::flat_hash_set<const FieldDescriptor*>& out) {
-  for (const FieldDescriptor* f : LeavesBelow(type)) {
+bool AllFound(const RootIndex& index, const Descriptor* type,
+              const absl::flat_hash_set<const FieldDescriptor*>& out) {
+  for (const FieldDescriptor* f : index.below.at(type)) {
     if (!out.contains(f)) return false;
   }
   return true;
@@ -124,21 +137,22 @@ bool AllFound(const Descriptor* type, const absl::flat_hash_set<const FieldDescr
 // Adds the leaf fields present in `msg`. A subtree whose every possible leaf
 // is already collected is skipped, so a long repeated list (316 attendance
 // sessions) costs a few elements, not all of them.
-void CollectLeaves(const Message& msg, absl::flat_hash_set<const FieldDescriptor*>& out) {
+void CollectLeaves(const RootIndex& index, const Message& msg,
+                   absl::flat_hash_set<const FieldDescriptor*>& out) {
   const Reflection* refl = msg.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   refl->ListFields(msg, &fields);
   for (const FieldDescriptor* f : fields) {
     const Descriptor* sub = f->message_type();
-    if (sub == nullptr || IsValueType(sub)) {
+    if (IsLeafField(f)) {
       out.insert(f);
     } else if (f->is_repeated()) {
       const int n = refl->FieldSize(msg, f);
-      for (int i = 0; i < n && !AllFound(sub, out); ++i) {
-        CollectLeaves(refl->GetRepeatedMessage(msg, f, i), out);
+      for (int i = 0; i < n && !AllFound(index, sub, out); ++i) {
+        CollectLeaves(index, refl->GetRepeatedMessage(msg, f, i), out);
       }
-    } else if (!AllFound(sub, out)) {
-      CollectLeaves(refl->GetMessage(msg, f), out);
+    } else if (!AllFound(index, sub, out)) {
+      CollectLeaves(index, refl->GetMessage(msg, f), out);
     }
   }
 }
@@ -157,10 +171,11 @@ kinex::common::v1::AgencyKind OwnerOfLeafPath(const std::string& path) {
   return it == owners->end() ? kinex::common::v1::AGENCY_KIND_UNSPECIFIED : it->second;
 }
 
-std::vector<std::string> PresentLeafPaths(const kinex::record::v1::ChildRecord& record) {
+std::vector<std::string> PresentLeafPaths(const Message& record) {
+  const RootIndex& index = IndexOf(record.GetDescriptor());
   absl::flat_hash_set<const FieldDescriptor*> leaves;
-  CollectLeaves(record, leaves);
-  const auto& path_of = LeafPathOf();
+  CollectLeaves(index, record, leaves);
+  const auto& path_of = index.path_of;
   std::vector<std::string> paths;
   paths.reserve(leaves.size());
   for (const FieldDescriptor* f : leaves) paths.push_back(path_of.at(f));

@@ -1,8 +1,14 @@
-// Reading the field labels of kinex.record.v1 (see options.proto): which
-// fields of a record message carry which category, sensitivity and owner,
-// and which are missing labels. Value types (messages with the value_type
-// option, and google.protobuf.Timestamp/Duration) are leaves: their own
-// fields are not labelled.
+// The record schema: the one definition of what a leaf of a record message
+// is, its path, its labels (kinex.record.v1 options.proto: category,
+// sensitivity, owner), and which leaves a record carries. The policy
+// schema and redactor (services/policy/schema.h), the publish ownership
+// check (services/records/part_rules.h), the disclosed paths of a receipt
+// and the audit log (the gateway), kinexctl and the tests all use it;
+// tests/record/record_schema_agreement_test.cc proves they agree.
+//
+// Value types are leaves, labelled by the field that holds them; their own
+// fields carry no labels: messages with the (value_type) option (Date) and
+// every google.protobuf.* message (Timestamp, Duration, the wrappers).
 //
 // Example:
 //   for (const LabelledField& f : LabelledFields(ChildRecord::descriptor())) {
@@ -15,6 +21,7 @@
 #include <vector>
 
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "kinex/common/v1/common.pb.h"
 #include "kinex/record/v1/options.pb.h"
 #include "kinex/record/v1/record.pb.h"
@@ -33,8 +40,12 @@ struct LabelledField {
   bool leaf;
 };
 
-// Whether `message` is a value type (its fields carry no labels).
+// Whether `message` is a value type (its fields carry no labels): the
+// (value_type) option, or any message of package google.protobuf.
 bool IsValueType(const google::protobuf::Descriptor* message);
+
+// Whether `field` is a leaf: a scalar, an enum, or a value-type message.
+bool IsLeafField(const google::protobuf::FieldDescriptor* field);
 
 // Every field reachable from `root`, depth first, in field-number order.
 // Recursion through a message type already on the current path stops there
@@ -53,8 +64,10 @@ kinex::common::v1::AgencyKind OwnerOfLeafPath(const std::string& path);
 // The leaf paths that carry data in `record`, sorted and unique
 // ("education.attendance_sessions.code"): what a disclosure actually sent,
 // or what a publish wrote. One walk for every caller (redaction receipts,
-// audit events of writes). Thread-safe.
-std::vector<std::string> PresentLeafPaths(const kinex::record::v1::ChildRecord& record);
+// audit events of writes, tests). `record` is a ChildRecord, or any message
+// whose schema is a tree (each message type at one place; a test schema).
+// Thread-safe.
+std::vector<std::string> PresentLeafPaths(const google::protobuf::Message& record);
 
 }  // namespace kinex
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex {
@@ -39,6 +40,9 @@ const std::vector<ServiceAclRow>& Table() {
       {"kinex.records.v1.Records/ListLinks", {"gateway"}},
       {"kinex.records.v1.Records/DecideLink", {"gateway"}},
       {"kinex.records.v1.Records/TransferResponsibility", {"gateway"}},
+      {"kinex.records.v1.Records/RecordSharingDecision", {"gateway"}},
+      {"kinex.records.v1.Records/ListSharingDecisions", {"gateway"}},
+      {"kinex.records.v1.Records/RemoveShield", {"gateway"}},
       {"kinex.consent.v1.Consent/RecordConsent", {"gateway"}},
       {"kinex.consent.v1.Consent/WithdrawConsent", {"gateway"}},
       {"kinex.consent.v1.Consent/ListConsents", {"gateway"}},
@@ -74,7 +78,9 @@ const std::vector<AppendKinds>& KindTable() {
       {"records",
        {kinex::audit::v1::PART_PUBLISHED, kinex::audit::v1::WRITE_REFUSED,
         kinex::audit::v1::RESPONSIBILITY_TRANSFERRED, kinex::audit::v1::LINK_CLAIMED,
-        kinex::audit::v1::LINK_CONFIRMED, kinex::audit::v1::LINK_REJECTED}},
+        kinex::audit::v1::LINK_CONFIRMED, kinex::audit::v1::LINK_REJECTED,
+        kinex::audit::v1::SHARING_DECISION_RECORDED, kinex::audit::v1::SHIELD_SET,
+        kinex::audit::v1::SHIELD_REMOVED}},
       {"consent",
        {kinex::audit::v1::CONSENT_RECORDED, kinex::audit::v1::CONSENT_WITHDRAWN,
         kinex::audit::v1::SHARING_AGREEMENT_CREATED, kinex::audit::v1::WRITE_REFUSED}},
@@ -110,20 +116,24 @@ absl::Status CheckServiceAcl(const SpiffeId& caller, absl::string_view method) {
   auto row = std::find_if(table.begin(), table.end(),
                           [&](const ServiceAclRow& r) { return r.method == method; });
   if (row == table.end()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(method, " is not in the service ACL; no caller may use it"));
+    return WithErrorReason(absl::PermissionDeniedError(absl::StrCat(
+                               method, " is not in the service ACL; no caller may use it")),
+                           reason::kServiceNotAllowed, {{"method", std::string(method)}});
   }
   if (!caller.is_service) {
-    return absl::PermissionDeniedError(absl::StrCat(method, ": the ", ServiceOf(method),
-                                                    " service accepts Kinex services only "
-                                                    "(agencies use the gateway)"));
+    return WithErrorReason(
+        absl::PermissionDeniedError(absl::StrCat(method, ": the ", ServiceOf(method),
+                                                 " service accepts Kinex services only "
+                                                 "(agencies use the gateway)")),
+        reason::kServiceNotAllowed, {{"method", std::string(method)}});
   }
   if (std::find(row->callers.begin(), row->callers.end(), caller.service_name) ==
       row->callers.end()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("service \"", caller.service_name, "\" may not call ", method,
-                     " (allowed: ",
-                     row->callers.empty() ? "none" : absl::StrJoin(row->callers, ", "), ")"));
+    return WithErrorReason(
+        absl::PermissionDeniedError(absl::StrCat(
+            "service \"", caller.service_name, "\" may not call ", method, " (allowed: ",
+            row->callers.empty() ? "none" : absl::StrJoin(row->callers, ", "), ")")),
+        reason::kServiceNotAllowed, {{"method", std::string(method)}});
   }
   return absl::OkStatus();
 }
@@ -145,10 +155,12 @@ absl::Status CheckAuditAppendKind(const SpiffeId& caller, EventKind kind) {
   for (EventKind k : allowed) {
     if (k != kinex::audit::v1::EVENT_KIND_UNSPECIFIED) names.push_back(KindName(k));
   }
-  return absl::PermissionDeniedError(absl::StrCat(
+  return WithErrorReason(absl::PermissionDeniedError(absl::StrCat(
       "service \"", caller.service_name, "\" may not append ", KindName(kind),
       " events to the audit log (", caller.service_name,
-      " appends: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+      " appends: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")")),
+                         reason::kServiceNotAllowed,
+                         {{"method", "kinex.audit.v1.Audit/Append"}});
 }
 
 absl::Status AuthorizeAuditAppend(const grpc::ServerContext& ctx, absl::string_view trust_domain,

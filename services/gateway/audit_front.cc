@@ -2,6 +2,7 @@
 
 #include "services/audit/audit_service.h"
 #include "services/common/deadline.h"
+#include "services/common/error_reason.h"
 #include "services/common/grpc_status.h"
 
 namespace kinex::gateway {
@@ -127,7 +128,9 @@ grpc::Status AuditFront::Forward(grpc::ServerContext* ctx, const char* method, R
     // The edge has already refused roles not declared for their kind, so an
     // auditor here holds a declared auditor role.
     if (call.principal.agency_kind != kinex::common::v1::AUDITOR) {
-      return absl::PermissionDeniedError("the audit log is readable by auditors only");
+      return WithErrorReason(
+          absl::PermissionDeniedError("the audit log is readable by auditors only"),
+          reason::kPolicyDenied);
     }
     absl::StatusOr<Resp> r = read(call);
     if (!r.ok()) return r.status();
@@ -139,7 +142,9 @@ grpc::Status AuditFront::Forward(grpc::ServerContext* ctx, const char* method, R
 grpc::Status AuditFront::Append(grpc::ServerContext* ctx, const av1::AppendRequest*,
                                 av1::AppendResponse*) {
   return edge_.Run(ctx, "Append", 0, [](const CallContext&, std::string&) {
-    return absl::PermissionDeniedError("only Kinex services may append to the audit log");
+    return WithErrorReason(
+        absl::PermissionDeniedError("only Kinex services may append to the audit log"),
+        reason::kServiceNotAllowed);
   });
 }
 

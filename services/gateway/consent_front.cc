@@ -1,6 +1,8 @@
 #include "services/gateway/consent_front.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/common/error_reason.h"
+#include "services/common/paging.h"
 
 namespace kinex::gateway {
 
@@ -8,8 +10,10 @@ namespace cv1 = kinex::consent::v1;
 
 absl::Status ConsentFront::MayList(const CallContext& call,
                                    const kinex::common::v1::ChildRef& child) {
-  const absl::Status denied = absl::PermissionDeniedError(absl::StrCat(
-      "no consent file you may see for this child (request id ", call.request_id, ")"));
+  const absl::Status denied = WithErrorReason(
+      absl::PermissionDeniedError(absl::StrCat(
+          "no consent file you may see for this child (request id ", call.request_id, ")")),
+      reason::kChildNotFoundOrOutOfScope);
   kinex::records::v1::GetChildFactsRequest resolve;
   *resolve.mutable_child() = child;
   absl::StatusOr<kinex::records::v1::ChildFacts> found = records_.GetChildFacts(resolve);
@@ -65,9 +69,22 @@ grpc::Status ConsentFront::ListConsents(grpc::ServerContext* ctx,
                                         cv1::ListConsentsResponse* response) {
   return edge_.Run(ctx, "ListConsents", 0, [&](const CallContext& call, std::string&) {
     if (absl::Status may = MayList(call, request->child()); !may.ok()) return may;
-    absl::StatusOr<cv1::ListConsentsResponse> r = registry_.ListConsents(*request);
+    // The client's token wraps the consent service's, bound to the caller.
+    const std::string filter = request->child().SerializeAsString();
+    const paging::TokenScope scope{
+        .rpc = "ListConsents", .caller = call.principal.uri, .filter = filter};
+    absl::StatusOr<std::string> inner =
+        paging::PageTokens::Process().Open(request->page_token(), scope);
+    if (!inner.ok()) return inner.status();
+    cv1::ListConsentsRequest forwarded = *request;
+    forwarded.set_page_token(*inner);
+    absl::StatusOr<cv1::ListConsentsResponse> r = registry_.ListConsents(forwarded);
     if (!r.ok()) return r.status();
     *response = std::move(*r);
+    if (!response->next_page_token().empty()) {
+      response->set_next_page_token(
+          paging::PageTokens::Process().Issue(scope, response->next_page_token()));
+    }
     return absl::OkStatus();
   });
 }
@@ -89,11 +106,23 @@ grpc::Status ConsentFront::CreateSharingAgreement(grpc::ServerContext* ctx,
 grpc::Status ConsentFront::ListSharingAgreements(grpc::ServerContext* ctx,
                                                  const cv1::ListSharingAgreementsRequest* request,
                                                  cv1::ListSharingAgreementsResponse* response) {
-  return edge_.Run(ctx, "ListSharingAgreements", 0, [&](const CallContext&, std::string&) {
+  return edge_.Run(ctx, "ListSharingAgreements", 0, [&](const CallContext& call, std::string&) {
+    // The client's token wraps the consent service's, bound to the caller.
+    const paging::TokenScope scope{
+        .rpc = "ListSharingAgreements", .caller = call.principal.uri, .filter = ""};
+    absl::StatusOr<std::string> inner =
+        paging::PageTokens::Process().Open(request->page_token(), scope);
+    if (!inner.ok()) return inner.status();
+    cv1::ListSharingAgreementsRequest forwarded = *request;
+    forwarded.set_page_token(*inner);
     absl::StatusOr<cv1::ListSharingAgreementsResponse> r =
-        registry_.ListSharingAgreements(*request);
+        registry_.ListSharingAgreements(forwarded);
     if (!r.ok()) return r.status();
     *response = std::move(*r);
+    if (!response->next_page_token().empty()) {
+      response->set_next_page_token(
+          paging::PageTokens::Process().Issue(scope, response->next_page_token()));
+    }
     return absl::OkStatus();
   });
 }
@@ -101,9 +130,11 @@ grpc::Status ConsentFront::ListSharingAgreements(grpc::ServerContext* ctx,
 grpc::Status ConsentFront::LookupBases(grpc::ServerContext* ctx, const cv1::LookupBasesRequest*,
                                        cv1::LookupBasesResponse*) {
   return edge_.Run(ctx, "LookupBases", 0, [&](const CallContext&, std::string&) {
-    return absl::PermissionDeniedError(
-        "LookupBases is internal to Kinex; agencies see the bases used in each disclosure "
-        "receipt");
+    return WithErrorReason(
+        absl::PermissionDeniedError(
+            "LookupBases is internal to Kinex; agencies see the bases used in each disclosure "
+            "receipt"),
+        reason::kServiceNotAllowed);
   });
 }
 

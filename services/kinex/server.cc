@@ -22,6 +22,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
+#include "services/common/error_reason.h"
+#include "services/common/grpc_status.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
@@ -179,9 +181,10 @@ class CallBoundsInterceptor final : public grpc::experimental::Interceptor {
         const std::string peer = info_->server_context()->peer();
         LogJson(std::cerr, "warn", "request does not parse",
                 {{"method", method}, {"peer", peer}, {"grpc_status", sent.error_message()}});
-        methods->ModifySendStatus(grpc::Status(
-            grpc::StatusCode::INVALID_ARGUMENT,
-            absl::StrCat("request does not parse as ", RequestTypeOf(method))));
+        methods->ModifySendStatus(ToGrpcStatus(WithErrorReason(
+            absl::InvalidArgumentError(
+                absl::StrCat("request does not parse as ", RequestTypeOf(method))),
+            reason::kRequestUnparseable)));
       }
       if (info_->type() == ServerRpcInfo::Type::UNARY && watchdog_ != nullptr &&
           watch_id_ == 0 && info_->server_context()->c_call() != nullptr) {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "kinex/record/v1/record.pb.h"
+#include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::policy {
@@ -16,12 +17,6 @@ using google::protobuf::FieldDescriptor;
 constexpr int kMaxDepth = 32;
 
 }  // namespace
-
-bool Schema::IsValueType(const Descriptor* type) {
-  if (type->options().GetExtension(kinex::record::v1::value_type)) return true;
-  // Well-known types (Timestamp, Duration, wrappers...) are values.
-  return type->file()->package() == "google.protobuf";
-}
 
 absl::StatusOr<std::shared_ptr<const Schema>> Schema::Create(
     const Descriptor* root) {
@@ -35,9 +30,13 @@ absl::StatusOr<std::shared_ptr<const Schema>> Schema::Create(
   schema->sensitivity_leaves_.assign(
       kinex::record::v1::Sensitivity_ARRAYSIZE, LeafSet(n));
   schema->all_leaves_ = LeafSet(n);
+  schema->locating_leaves_ = LeafSet(n);
   for (int i = 0; i < n; ++i) {
     const Leaf& leaf = schema->leaves_[i];
     schema->all_leaves_.Set(i);
+    if (leaf.field->options().GetExtension(kinex::record::v1::locates)) {
+      schema->locating_leaves_.Set(i);
+    }
     if (leaf.category > 0 &&
         leaf.category < kinex::record::v1::Category_ARRAYSIZE) {
       schema->category_leaves_[leaf.category].Set(i);
@@ -71,9 +70,7 @@ absl::Status Schema::Index(const Descriptor* type, const std::string& prefix,
     sf.field = f;
     sf.path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
     sf.leaf_begin = leaf_count();
-    const bool interior = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-                          !IsValueType(f->message_type());
-    if (interior) {
+    if (!IsLeafField(f)) {  // the record schema's one leaf rule
       sf.child_node = static_cast<int>(nodes_.size());
       KINEX_RETURN_IF_ERROR(Index(f->message_type(), sf.path, depth + 1));
     } else {

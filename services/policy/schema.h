@@ -86,8 +86,8 @@ class Schema {
   // The schema of kinex.record.v1.ChildRecord, built once.
   static std::shared_ptr<const Schema> ChildRecordSchema();
 
-  // Whether messages of `type` are granted whole (value types).
-  static bool IsValueType(const google::protobuf::Descriptor* type);
+  // (Which messages are granted whole, as leaves: kinex::IsValueType in
+  // services/common/record_labels.h, the record schema's one rule.)
 
   const google::protobuf::Descriptor* root() const { return root_; }
   int leaf_count() const { return static_cast<int>(leaves_.size()); }
@@ -108,6 +108,8 @@ class Schema {
   }
   // Every leaf.
   const LeafSet& AllLeaves() const { return all_leaves_; }
+  // Leaves labelled (locates): the child's whereabouts.
+  const LeafSet& LocatingLeaves() const { return locating_leaves_; }
 
  private:
   Schema() = default;
@@ -120,6 +122,7 @@ class Schema {
   std::vector<LeafSet> category_leaves_;
   std::vector<LeafSet> sensitivity_leaves_;
   LeafSet all_leaves_;
+  LeafSet locating_leaves_;
 };
 
 }  // namespace kinex::policy

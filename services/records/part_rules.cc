@@ -8,7 +8,9 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "kinex/record/v1/options.pb.h"
+#include "services/common/error_reason.h"
 #include "services/common/identifiers.h"
+#include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::records {
@@ -17,14 +19,6 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
-
-bool IsLeaf(const FieldDescriptor* f) {
-  if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return true;
-  const auto* type = f->message_type();
-  return type->options().GetExtension(kinex::record::v1::value_type) ||
-         type->full_name() == "google.protobuf.Timestamp" ||
-         type->full_name() == "google.protobuf.Duration";
-}
 
 void WalkNotOwned(const Message& msg, const std::string& prefix,
                   kinex::common::v1::AgencyKind kind,
@@ -35,7 +29,7 @@ void WalkNotOwned(const Message& msg, const std::string& prefix,
   r->ListFields(msg, &fields);
   for (const FieldDescriptor* f : fields) {
     const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
-    if (IsLeaf(f)) {
+    if (IsLeafField(f)) {  // the record schema's one leaf rule (record_labels.h)
       if (f->options().GetExtension(kinex::record::v1::owner) != kind &&
           seen.insert(path).second) {
         out.push_back(path);
@@ -53,12 +47,13 @@ void WalkNotOwned(const Message& msg, const std::string& prefix,
 }
 
 absl::Status Invalid(const std::string& label, const absl::Status& s) {
-  return absl::InvalidArgumentError(absl::StrCat(label, ": ", s.message()));
+  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(label, ": ", s.message())),
+                         reason::kInvalidField, {{"field", label}});
 }
 
 }  // namespace
 
-std::vector<std::string> FieldsNotOwnedBy(const kinex::record::v1::ChildRecord& part,
+std::vector<std::string> FieldsNotOwnedBy(const google::protobuf::Message& part,
                                           kinex::common::v1::AgencyKind kind) {
   std::vector<std::string> out;
   absl::flat_hash_set<std::string> seen;

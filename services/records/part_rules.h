@@ -3,9 +3,9 @@
 // fields, the identifiers a ChildRef or part carries, and the scope links of
 // an assembled record.
 //
-// A leaf is a scalar or enum field, or a message field whose type is a value
-// type ((value_type) option, e.g. Date) or google.protobuf.Timestamp. Other
-// message fields are sections: their own labels describe the section, but
+// A leaf is what the record schema says it is (kinex::IsLeafField in
+// services/common/record_labels.h: a scalar, an enum, or a value-type
+// message such as Date or Timestamp). Other message fields are sections: their own labels describe the section, but
 // ownership is checked on the leaves inside them (Health is HEALTH's section,
 // yet health.sdq is published by the LA).
 //
@@ -30,8 +30,9 @@ namespace kinex::records {
 
 // Paths ("health.camhs", "education.enrolments.urn") of the leaf fields set
 // in `part` whose (owner) is not `kind`, each once, in field-number order of
-// a depth-first walk. Thread-safe.
-std::vector<std::string> FieldsNotOwnedBy(const kinex::record::v1::ChildRecord& part,
+// a depth-first walk. `part` is a ChildRecord (or a test schema of its
+// shape). Thread-safe.
+std::vector<std::string> FieldsNotOwnedBy(const google::protobuf::Message& part,
                                           kinex::common::v1::AgencyKind kind);
 
 // INVALID_ARGUMENT naming the path of the first enum field holding a number

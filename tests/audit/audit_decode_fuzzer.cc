@@ -1,7 +1,7 @@
 // Fuzzes the parsers of untrusted audit data: the canonical event decoder
 // (leaves come from storage or, in kinexctl, from a server) and the proof
 // verifiers (proofs come from a server). Neither may crash, and a decoded
-// leaf (version 1 or 2) must re-encode to the same bytes with its version's
+// leaf (version 1, 2 or 3) must re-encode to the same bytes with its version's
 // encoder.
 #include <cstddef>
 #include <cstdint>
@@ -18,8 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(input);
   if (decoded.ok()) {
     absl::StatusOr<std::string> again =
-        decoded->version == 1 ? EncodeEventV1(decoded->leaf_index, decoded->event)
-                              : EncodeEvent(decoded->leaf_index, decoded->event);
+        EncodeEventVersion(decoded->version, decoded->leaf_index, decoded->event);
     if (!again.ok() || *again != input) std::abort();
   }
   if (size >= 16) {

@@ -8,10 +8,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/audit/failing_log_storage.h"
-#include "services/audit/fake_log_storage.h"
+#include "tests/testing/failing_log_storage.h"
+#include "tests/testing/fake_log_storage.h"
 #include "services/audit/log_verifier.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/audit/test_events.h"
 
 namespace kinex::audit {

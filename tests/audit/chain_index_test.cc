@@ -24,8 +24,9 @@
 #include "services/audit/audit_log.h"
 #include "services/audit/log_verifier.h"
 #include "services/audit/sqlite_log_storage.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::audit {
 namespace {
@@ -105,10 +106,7 @@ class GateStorage final : public LogStorage {
 class ChainIndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    static int counter = 0;
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("kinex_audit_chain_", ::getpid(), "_", counter++);
-    std::filesystem::create_directories(dir_);
+    dir_ = kinex::testing::MakeUniqueTempDir("audit-chain");
     path_ = (dir_ / "audit.db").string();
   }
   void TearDown() override {
@@ -150,8 +148,8 @@ class ChainIndexTest : public ::testing::Test {
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     char* err = nullptr;
     const std::string all = absl::StrCat(
-        "DROP TRIGGER IF EXISTS entry_children_no_update;"
-        "DROP TRIGGER IF EXISTS entry_children_no_delete;",
+        "DROP TRIGGER IF EXISTS audit_entry_children_no_update;"
+        "DROP TRIGGER IF EXISTS audit_entry_children_no_delete;",
         sql);
     EXPECT_EQ(sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err), SQLITE_OK)
         << (err ? err : "");
@@ -306,7 +304,7 @@ class ChainIndexTamperTest : public ChainIndexTest {
 };
 
 TEST_F(ChainIndexTamperTest, DeletedIndexRowIsNamedEverywhere) {
-  Sql("DELETE FROM entry_children WHERE leaf_index = 4;");
+  Sql("DELETE FROM audit_entry_children WHERE leaf_index = 4;");
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(verify.message(),
@@ -321,7 +319,7 @@ TEST_F(ChainIndexTamperTest, DeletedIndexRowIsNamedEverywhere) {
 
 TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
   // The row of leaf 7 now says it is about another child.
-  Sql(absl::StrCat("UPDATE entry_children SET pseudonym = '", Pseudonym(kNhsB),
+  Sql(absl::StrCat("UPDATE audit_entry_children SET pseudonym = '", Pseudonym(kNhsB),
                    "' WHERE leaf_index = 7;"));
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
@@ -339,7 +337,7 @@ TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
 }
 
 TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
-  Sql("DELETE FROM entry_children WHERE leaf_index = 9;");
+  Sql("DELETE FROM audit_entry_children WHERE leaf_index = 9;");
   EXPECT_EQ(ChildChainCheck(kNhsA).message(),
             "index: leaf 9: child pseudonym row missing (the newest event about "
             "the child; the answer ends at leaf 8)");
@@ -349,7 +347,7 @@ TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
 }
 
 TEST_F(ChainIndexTamperTest, AddedRowForAMissingLeafIsNamedAtStartUp) {
-  Sql(absl::StrCat("INSERT INTO entry_children (pseudonym, leaf_index) VALUES ('",
+  Sql(absl::StrCat("INSERT INTO audit_entry_children (pseudonym, leaf_index) VALUES ('",
                    Pseudonym(kNhsB), "', 12);"));
   ExpectRefusesToStart(
       "index: leaf 12: child pseudonym row for a leaf the log does not hold");
@@ -416,7 +414,7 @@ TEST_F(ChainIndexTest, IdempotentAppendInOneBatchMakesOneLeaf) {
   EXPECT_EQ(**storage_->LookupIdempotencyKey("same-key"), 1u);
 }
 
-TEST_F(ChainIndexTest, Version1EntriesStillVerifyWithVersion2AfterThem) {
+TEST_F(ChainIndexTest, Version1EntriesStillVerifyWithNewerVersionsAfterThem) {
   // A log written before event kinds: three version-1 leaves and a head.
   {
     auto storage = SqliteLogStorage::Open({.path = path_});
@@ -447,7 +445,8 @@ TEST_F(ChainIndexTest, Version1EntriesStillVerifyWithVersion2AfterThem) {
   v1::GetEntriesResponse entries = *log_->GetEntries(req);
   ASSERT_EQ(entries.entries_size(), 5);
   EXPECT_EQ(entries.entries(0).leaf_data().substr(0, 5), std::string("KXAE\x01"));
-  EXPECT_EQ(entries.entries(3).leaf_data().substr(0, 5), std::string("KXAE\x02"));
+  // New appends write the newest encoding (version 3).
+  EXPECT_EQ(entries.entries(3).leaf_data().substr(0, 5), std::string("KXAE\x03"));
   EXPECT_EQ(entries.entries(0).event().kind(), v1::EVENT_KIND_UNSPECIFIED);
   // The new leaves link back into the version-1 ones.
   EXPECT_EQ(LinkOf(entries.entries(3).event(), Pseudonym(kNhsA)), 2);

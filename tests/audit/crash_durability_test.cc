@@ -31,6 +31,7 @@
 #include "services/common/file_util.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::audit {
 namespace {
@@ -51,15 +52,9 @@ struct Ack {
 };
 
 TEST(CrashDurabilityTest, EveryAcknowledgedAppendSurvivesSigkill) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() /
-      absl::StrCat("kinex_audit_crash_", ::getpid());
-  std::filesystem::create_directories(dir);
   // Removed however the test ends.
-  struct Cleanup {
-    std::filesystem::path dir;
-    ~Cleanup() { std::filesystem::remove_all(dir); }
-  } cleanup{dir};
+  const kinex::testing::ScopedTempDir scoped("audit-crash");
+  const std::filesystem::path dir = scoped.path();
 #ifdef KINEX_CRASH_POSTGRES
   auto server = kinex::testing::SharedPostgresServer();
   ASSERT_TRUE(server.ok()) << server.status();

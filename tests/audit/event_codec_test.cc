@@ -79,7 +79,7 @@ TEST(EventCodecTest, Version2GoldenCoversEveryField) {
     link->set_previous_leaf_index(i == 0 ? -1 : 2);
   }
   e.set_previous_agency_leaf_index(1);
-  absl::StatusOr<std::string> leaf = EncodeEvent(3, e);
+  absl::StatusOr<std::string> leaf = EncodeEventV2(3, e);
   ASSERT_TRUE(leaf.ok()) << leaf.status();
   EXPECT_EQ(leaf->substr(0, 5), std::string("KXAE\x02"));
   EXPECT_EQ(HashToHex(HashLeaf(*leaf)), kGoldenV2);
@@ -92,10 +92,160 @@ TEST(EventCodecTest, Version2GoldenCoversEveryField) {
   EXPECT_EQ(v1.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(v1.message(),
             "event has fields the version-1 encoding cannot hold (kind and later)");
+  // Version 2 cannot hold the lawful basis.
+  v1::AuditEvent later = e;
+  later.set_stated_function("Children Act 1989 s22(3A)");
+  EXPECT_EQ(EncodeEventV2(3, later).status(),
+            absl::InvalidArgumentError("event has fields the version-2 encoding "
+                                       "cannot hold (lawful_bases and later)"));
+  EXPECT_EQ(EncodeEventV1(3, later).status().code(), absl::StatusCode::kInvalidArgument);
   // Links out of pseudonym order are not canonical.
   e.mutable_child_chain()->SwapElements(0, 1);
   EXPECT_EQ(EncodeEvent(3, e).status().message(),
             "event.child_chain must be sorted by pseudonym and distinct");
+}
+
+// Every field of version 3, with non-default values.
+v1::AuditEvent Version3Event() {
+  v1::AuditEvent e = Pseudonymised(SampleEvent("req-golden"));
+  e.set_kind(v1::SHIELD_SET);
+  e.set_record_id("sd_0123456789abcdef");
+  e.set_subject_agency("school/100001");
+  auto* basis = e.add_lawful_bases();
+  basis->set_controller_kind(kinex::common::v1::LOCAL_AUTHORITY);
+  basis->set_controller_code("E09000033");
+  basis->set_regime(kinex::common::v1::UK_GDPR);
+  basis->set_article6(kinex::common::v1::ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST);
+  basis->set_annex1_condition(kinex::common::v1::ANNEX1_PUBLIC_BODY_REQUEST);
+  basis->set_special_category_condition(
+      kinex::common::v1::SAFEGUARDING_OF_CHILDREN_AND_INDIVIDUALS_AT_RISK);
+  basis->set_criminal_offence_condition(
+      kinex::common::v1::LAW_ENFORCEMENT_SAFEGUARDING_SCH8);
+  basis->add_gateways(kinex::common::v1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS);
+  basis->add_gateways(kinex::common::v1::CA1989_S22_LOOKED_AFTER_CHILDREN);
+  basis->add_citations("UK GDPR Art 6(1)(ea) recognised legitimate interest");
+  basis->add_citations("Children Act 2004 s11");
+  basis->set_stated_function("Children Act 1989 s22(3A)");
+  basis->set_consent_id("consent-1");
+  basis->add_categories(3);
+  basis->add_categories(7);
+  e.add_lawful_bases()->set_controller_code("second");
+  e.set_stated_function("Children Act 1989 s22(3A)");
+  e.set_sharing_kind(kinex::common::v1::SHIELD);
+  e.set_sharing_reason(kinex::common::v1::RISK_OF_HARM_TO_A_PERSON);
+  e.add_decision_paths("identity.address");
+  e.add_decision_paths("social_care.placement.area");
+  e.set_shield_locating(true);
+  return e;
+}
+
+constexpr char kGoldenV3[] =
+    "6b9ed8034d12f1e7c0aac9269d6279ea2912d6e18753d5ff286a412f39b6f94a";
+
+TEST(EventCodecTest, Version3GoldenCoversEveryField) {
+  const v1::AuditEvent e = Version3Event();
+  absl::StatusOr<std::string> leaf = EncodeEvent(3, e);
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  EXPECT_EQ(leaf->substr(0, 5), std::string("KXAE\x03"));
+  EXPECT_EQ(HashToHex(HashLeaf(*leaf)), kGoldenV3);
+  absl::StatusOr<DecodedLeaf> back = DecodeEvent(*leaf);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->version, 3);
+  EXPECT_EQ(back->event.SerializeAsString(), e.SerializeAsString());
+  EXPECT_EQ(EncodeEventVersion(3, 3, e).value(), *leaf);
+  EXPECT_EQ(EncodeEventVersion(4, 3, e).status(),
+            absl::InvalidArgumentError("no audit event encoding version 4"));
+  // A version-2 leaf still decodes as version 2 and re-encodes identically.
+  v1::AuditEvent old = Pseudonymised(SampleEvent("req-old"));
+  std::string v2 = *EncodeEventV2(5, old);
+  absl::StatusOr<DecodedLeaf> old_back = DecodeEvent(v2);
+  ASSERT_TRUE(old_back.ok()) << old_back.status();
+  EXPECT_EQ(old_back->version, 2);
+  EXPECT_EQ(old_back->event.SerializeAsString(), old.SerializeAsString());
+  // The same event as version 3 is other bytes: the magic binds the version.
+  EXPECT_NE(*EncodeEvent(5, old), v2);
+  // A shield_locating byte other than 0 or 1 is not canonical.
+  std::string bad = *leaf;
+  bad.back() = 2;
+  EXPECT_THAT(DecodeEvent(bad).status().message(), HasSubstr("bad shield_locating"));
+  for (size_t cut = 0; cut < leaf->size(); cut += 5) {
+    EXPECT_FALSE(DecodeEvent(leaf->substr(0, cut)).ok()) << cut;
+  }
+}
+
+TEST(EventCodecTest, ValidatesSharingDecisionEvents) {
+  auto decision = [] {
+    v1::AuditEvent e = SampleEvent("req-1");
+    e.set_kind(v1::SHARING_DECISION_RECORDED);
+    e.clear_purpose();
+    e.clear_decision();
+    e.clear_policy_version();
+    e.set_record_id("sd_1");
+    e.set_sharing_kind(kinex::common::v1::NOT_SHARED);
+    e.set_sharing_reason(kinex::common::v1::MORE_DETRIMENTAL_TO_CHILD);
+    return e;
+  };
+  EXPECT_TRUE(ValidateAppendEvent(decision()).ok());
+  v1::AuditEvent shield = decision();
+  shield.set_kind(v1::SHIELD_SET);
+  shield.set_sharing_kind(kinex::common::v1::SHIELD);
+  shield.set_shield_locating(true);
+  EXPECT_TRUE(ValidateAppendEvent(shield).ok());
+  v1::AuditEvent removed = decision();
+  removed.set_kind(v1::SHIELD_REMOVED);
+  removed.clear_sharing_kind();
+  removed.clear_sharing_reason();
+  EXPECT_TRUE(ValidateAppendEvent(removed).ok());
+  for (v1::EventKind kind :
+       {v1::SHARING_DECISION_RECORDED, v1::SHIELD_SET, v1::SHIELD_REMOVED}) {
+    EXPECT_TRUE(IsWriteKind(kind)) << v1::EventKind_Name(kind);
+  }
+  struct Case {
+    v1::AuditEvent event;
+    absl::Status want;
+  };
+  std::vector<Case> cases;
+  cases.push_back({decision(), absl::InvalidArgumentError("event.sharing_kind is required")});
+  cases.back().event.clear_sharing_kind();
+  cases.push_back(
+      {decision(), absl::InvalidArgumentError("event.sharing_reason is required")});
+  cases.back().event.clear_sharing_reason();
+  cases.push_back(
+      {decision(), absl::InvalidArgumentError("event.sharing_kind: unknown value 9")});
+  cases.back().event.set_sharing_kind(static_cast<kinex::common::v1::SharingDecisionKind>(9));
+  cases.push_back(
+      {decision(), absl::InvalidArgumentError("event.sharing_reason: unknown value 42")});
+  cases.back().event.set_sharing_reason(
+      static_cast<kinex::common::v1::SharingDecisionReason>(42));
+  cases.push_back({decision(), absl::InvalidArgumentError(
+                                   "event.sharing_kind SHIELD is SHIELD (a shield is "
+                                   "recorded as SHIELD_SET)")});
+  cases.back().event.set_sharing_kind(kinex::common::v1::SHIELD);
+  cases.push_back({shield, absl::InvalidArgumentError(
+                               "event.sharing_kind DEFERRED is not SHIELD (SHIELD_SET "
+                               "records a shield)")});
+  cases.back().event.set_sharing_kind(kinex::common::v1::DEFERRED);
+  cases.push_back({shield, absl::InvalidArgumentError(
+                               "event.decision_paths or event.shield_locating is "
+                               "required for SHIELD_SET")});
+  cases.back().event.set_shield_locating(false);
+  cases.push_back({removed, absl::InvalidArgumentError(
+                                "event.record_id (the decision id) is required")});
+  cases.back().event.clear_record_id();
+  cases.push_back(
+      {decision(), absl::InvalidArgumentError("event.decision_paths[] is required")});
+  cases.back().event.add_decision_paths("");
+  cases.push_back({SampleEvent("req-1"), absl::InvalidArgumentError(
+                                             "event.lawful_bases[].citations[] is "
+                                             "required")});
+  cases.back().event.add_lawful_bases()->add_citations("");
+  cases.push_back({SampleEvent("req-1"),
+                   absl::ResourceExhaustedError(
+                       "event.stated_function is 5000 bytes; the limit is 4096")});
+  cases.back().event.set_stated_function(std::string(5000, 's'));
+  for (const Case& c : cases) {
+    EXPECT_EQ(ValidateAppendEvent(c.event), c.want) << c.want;
+  }
 }
 
 TEST(EventCodecTest, DecodeRefusesNonCanonicalInput) {
@@ -105,9 +255,9 @@ TEST(EventCodecTest, DecodeRefusesNonCanonicalInput) {
   EXPECT_THAT(DecodeEvent(leaf + "x").status().message(),
               HasSubstr("trailing bytes"));
   EXPECT_THAT(DecodeEvent(leaf.substr(0, leaf.size() - 1)).status().message(),
-              HasSubstr("truncated previous_agency_leaf_index"));
+              HasSubstr("bad shield_locating"));
   std::string bad_magic = leaf;
-  bad_magic[4] = 3;
+  bad_magic[4] = 4;
   EXPECT_THAT(DecodeEvent(bad_magic).status().message(),
               HasSubstr("bad magic or version"));
   for (size_t cut = 0; cut < leaf.size(); cut += 7) {

@@ -8,7 +8,7 @@
 namespace kinex::audit::testing {
 namespace {
 
-class PostgresBackend final : public StorageBackend {
+class PostgresBackend final : public ReopenableLogStorage {
  public:
   explicit PostgresBackend(std::string conninfo) : conninfo_(std::move(conninfo)) {}
   absl::StatusOr<LogStorage*> Reopen() override {
@@ -24,7 +24,7 @@ class PostgresBackend final : public StorageBackend {
   std::unique_ptr<PostgresLogStorage> storage_;
 };
 
-absl::StatusOr<std::unique_ptr<StorageBackend>> MakePostgres() {
+absl::StatusOr<std::unique_ptr<ReopenableLogStorage>> MakePostgres() {
   static int counter = 0;
   auto server = kinex::testing::SharedPostgresServer();  // one per binary
   if (!server.ok()) return server.status();
@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<StorageBackend>> MakePostgres() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LogStorageConformanceTest,
-                         ::testing::Values(BackendParam{"postgres", &MakePostgres}),
+                         ::testing::Values(LogStorageBackend{"postgres", &MakePostgres}),
                          BackendName);
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "services/common/declared_roles.h"
 
 #include "gtest/gtest.h"
+#include "services/common/error_reason.h"
 
 namespace kinex {
 namespace {
@@ -14,6 +15,11 @@ SpiffeId Agency(kinex::common::v1::AgencyKind kind, const char* role) {
   id.agency_code = "x";
   id.role = role;
   return id;
+}
+
+// The refusal, compared whole: its ErrorInfo reason included.
+absl::Status NotDeclared(const std::string& message) {
+  return WithErrorReason(absl::UnauthenticatedError(message), reason::kNotDeclaredRole);
 }
 
 const RoleTable kRoles = {
@@ -29,18 +35,18 @@ TEST(CheckRoleDeclared, DeclaredRolesPass) {
 
 TEST(CheckRoleDeclared, UndeclaredRoleIsUnauthenticatedNamingRoleKindAndDeclared) {
   EXPECT_EQ(CheckRoleDeclared(Agency(kinex::common::v1::SCHOOL, "caretaker"), kRoles),
-            absl::UnauthenticatedError(
+            NotDeclared(
                 "role \"caretaker\" is not declared for agency kind school (declared: "
                 "designated-safeguarding-lead, designated-teacher)"));
   // A role declared for another kind does not count.
   EXPECT_EQ(CheckRoleDeclared(Agency(kinex::common::v1::SCHOOL, "auditor"), kRoles),
-            absl::UnauthenticatedError(
+            NotDeclared(
                 "role \"auditor\" is not declared for agency kind school (declared: "
                 "designated-safeguarding-lead, designated-teacher)"));
   EXPECT_EQ(CheckRoleDeclared(Agency(kinex::common::v1::POLICE, "public-protection-officer"),
                               kRoles),
-            absl::UnauthenticatedError("role \"public-protection-officer\" is not declared for "
-                                       "agency kind police (declared: none)"));
+            NotDeclared("role \"public-protection-officer\" is not declared for "
+                        "agency kind police (declared: none)"));
 }
 
 TEST(CheckRoleDeclared, ServicesHaveNoRole) {

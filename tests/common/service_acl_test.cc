@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/error_reason.h"
 
 namespace kinex {
 namespace {
@@ -18,6 +19,15 @@ namespace {
 using kinex::audit::v1::EventKind;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
+
+constexpr char kAppend[] = "kinex.audit.v1.Audit/Append";
+
+// A refusal as the service ACL makes it: PERMISSION_DENIED with the reason
+// SERVICE_NOT_ALLOWED naming the method (compared whole, details included).
+absl::Status Refused(const std::string& message, absl::string_view method) {
+  return WithErrorReason(absl::PermissionDeniedError(message), reason::kServiceNotAllowed,
+                         {{"method", std::string(method)}});
+}
 
 constexpr const char* kServices[] = {"gateway", "policy", "consent", "audit", "records"};
 
@@ -55,6 +65,10 @@ TEST(ServiceAcl, TableMatchesWhatEachServiceCalls) {
   EXPECT_THAT(Callers("kinex.records.v1.Records/GetChildFacts"),
               UnorderedElementsAre("gateway", "consent"));
   EXPECT_THAT(Callers("kinex.records.v1.Records/BatchGetRecords"), ElementsAre("gateway"));
+  for (const char* m : {"RecordSharingDecision", "ListSharingDecisions", "RemoveShield"}) {
+    EXPECT_THAT(Callers(absl::StrCat("kinex.records.v1.Records/", m)), ElementsAre("gateway"))
+        << m;
+  }
   EXPECT_THAT(Callers("kinex.audit.v1.Audit/Append"),
               UnorderedElementsAre("gateway", "records", "consent"));
   for (const char* read : {"QueryEvents", "GetSignedTreeHead", "GetInclusionProof",
@@ -81,32 +95,32 @@ TEST(ServiceAcl, EveryOtherServiceIdentityIsRefusedNamingServiceAndMethod) {
         continue;
       }
       ++refused;
-      EXPECT_EQ(s, absl::PermissionDeniedError(absl::StrCat(
-                       "service \"", svc, "\" may not call ", row.method,
-                       " (allowed: ", absl::StrJoin(row.callers, ", "), ")")));
+      EXPECT_EQ(s, Refused(absl::StrCat("service \"", svc, "\" may not call ", row.method,
+                                        " (allowed: ", absl::StrJoin(row.callers, ", "), ")"),
+                           row.method));
     }
   }
-  // 26 methods x 5 services, less the 30 allowed pairs.
-  EXPECT_EQ(refused, 26 * 5 - 30);
+  // 29 methods x 5 services, less the 33 allowed pairs.
+  EXPECT_EQ(refused, 29 * 5 - 33);
 }
 
 TEST(ServiceAcl, AgenciesAreRefusedEvenAuditors) {
   EXPECT_EQ(CheckServiceAcl(Auditor(), "kinex.audit.v1.Audit/QueryEvents"),
-            absl::PermissionDeniedError(
-                "kinex.audit.v1.Audit/QueryEvents: the audit service accepts Kinex services "
-                "only (agencies use the gateway)"));
+            Refused("kinex.audit.v1.Audit/QueryEvents: the audit service accepts Kinex "
+                    "services only (agencies use the gateway)",
+                    "kinex.audit.v1.Audit/QueryEvents"));
   EXPECT_EQ(CheckServiceAcl(Auditor(), "kinex.records.v1.Records/GetRecord"),
-            absl::PermissionDeniedError(
-                "kinex.records.v1.Records/GetRecord: the records service accepts Kinex "
-                "services only (agencies use the gateway)"));
+            Refused("kinex.records.v1.Records/GetRecord: the records service accepts Kinex "
+                    "services only (agencies use the gateway)",
+                    "kinex.records.v1.Records/GetRecord"));
 }
 
 TEST(ServiceAcl, MethodsWithoutARowAreRefusedToEveryone) {
   for (const char* svc : kServices) {
     EXPECT_EQ(CheckServiceAcl(Service(svc), "kinex.records.v1.Records/DropAll"),
-              absl::PermissionDeniedError(
-                  "kinex.records.v1.Records/DropAll is not in the service ACL; no caller may "
-                  "use it"));
+              Refused("kinex.records.v1.Records/DropAll is not in the service ACL; no caller "
+                      "may use it",
+                      "kinex.records.v1.Records/DropAll"));
   }
 }
 
@@ -118,7 +132,9 @@ TEST(ServiceAcl, EachServiceAppendsOnlyTheEventKindsItProduces) {
       {"records",
        {kinex::audit::v1::PART_PUBLISHED, kinex::audit::v1::WRITE_REFUSED,
         kinex::audit::v1::RESPONSIBILITY_TRANSFERRED, kinex::audit::v1::LINK_CLAIMED,
-        kinex::audit::v1::LINK_CONFIRMED, kinex::audit::v1::LINK_REJECTED}},
+        kinex::audit::v1::LINK_CONFIRMED, kinex::audit::v1::LINK_REJECTED,
+        kinex::audit::v1::SHARING_DECISION_RECORDED, kinex::audit::v1::SHIELD_SET,
+        kinex::audit::v1::SHIELD_REMOVED}},
       {"consent",
        {kinex::audit::v1::CONSENT_RECORDED, kinex::audit::v1::CONSENT_WITHDRAWN,
         kinex::audit::v1::SHARING_AGREEMENT_CREATED, kinex::audit::v1::WRITE_REFUSED}},
@@ -137,18 +153,22 @@ TEST(ServiceAcl, EachServiceAppendsOnlyTheEventKindsItProduces) {
     }
   }
   EXPECT_EQ(CheckAuditAppendKind(Service("records"), kinex::audit::v1::DISCLOSURE),
-            absl::PermissionDeniedError(
+            Refused(
                 "service \"records\" may not append DISCLOSURE events to the audit log "
                 "(records appends: PART_PUBLISHED, WRITE_REFUSED, RESPONSIBILITY_TRANSFERRED, "
-                "LINK_CLAIMED, LINK_CONFIRMED, LINK_REJECTED)"));
+                "LINK_CLAIMED, LINK_CONFIRMED, LINK_REJECTED, SHARING_DECISION_RECORDED, "
+                "SHIELD_SET, SHIELD_REMOVED)",
+                kAppend));
   EXPECT_EQ(CheckAuditAppendKind(Service("gateway"), kinex::audit::v1::CONSENT_RECORDED),
-            absl::PermissionDeniedError(
+            Refused(
                 "service \"gateway\" may not append CONSENT_RECORDED events to the audit log "
-                "(gateway appends: DISCLOSURE, AUDIT_QUERIED)"));
+                "(gateway appends: DISCLOSURE, AUDIT_QUERIED)",
+                kAppend));
   EXPECT_EQ(CheckAuditAppendKind(Service("policy"), kinex::audit::v1::DISCLOSURE),
-            absl::PermissionDeniedError(
+            Refused(
                 "service \"policy\" may not append DISCLOSURE events to the audit log "
-                "(policy appends: none)"));
+                "(policy appends: none)",
+                kAppend));
 }
 
 }  // namespace

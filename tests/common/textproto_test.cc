@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "kinex/config/v1/config.pb.h"
 #include "services/common/file_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex {
 namespace {
@@ -47,8 +48,8 @@ TEST(ParseTextProtoFile, MissingFileIsNotFoundNamingIt) {
 }
 
 TEST(ReadPrivateKeyFile, RefusesGroupReadableKey) {
-  const std::string path =
-      (std::filesystem::path(::testing::TempDir()) / "k.key").string();
+  const kinex::testing::ScopedTempDir dir("textproto");
+  const std::string path = dir.File("k.key");
   ASSERT_TRUE(WriteFileAtomically(path, "secret", 0644).ok());
   chmod(path.c_str(), 0644);
   absl::StatusOr<std::string> key = ReadPrivateKeyFile(path);

@@ -13,51 +13,25 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 #include "services/consent/consent_storage.h"
-#include "services/records/sql_db.h"
+#include "services/common/sql/sql_db.h"
+#include "tests/testing/storage_conformance.h"
 
 namespace kinex::consent::testing {
 
-// A way to make a fresh, empty storage.
-struct ConsentBackend {
-  std::string name;
-  std::function<absl::StatusOr<std::unique_ptr<ConsentStorage>>()> make;
-};
-
-// Prints the backend's name (gtest and ctest test names).
-inline void PrintTo(const ConsentBackend& backend, std::ostream* os) { *os << backend.name; }
-
-inline std::string BackendName(const ::testing::TestParamInfo<ConsentBackend>& info) {
-  return info.param.name;
-}
+// The shared conformance shape (tests/testing/storage_conformance.h).
+using ConsentBackend = kinex::testing::StorageBackend<ConsentStorage>;
+using kinex::testing::BackendName;
 
 // An SQL database engine: makes fresh databases and connects to them (more
 // than once, for tests that look at the tables beside the store).
-struct SqlBackend {
-  std::string name;
-  // Creates a fresh, empty database; returns what `connect` needs to reach it.
-  std::function<absl::StatusOr<std::string>()> create_database;
-  std::function<absl::StatusOr<std::unique_ptr<sql::Db>>(const std::string&)> connect;
-};
-
-inline void PrintTo(const SqlBackend& backend, std::ostream* os) { *os << backend.name; }
-
-inline std::string SqlBackendName(const ::testing::TestParamInfo<SqlBackend>& info) {
-  return info.param.name;
-}
+using SqlBackend = kinex::testing::SqlBackend<sql::Db>;
 
 // SqlConsentStorage on a fresh database of `backend`, named after it.
 ConsentBackend SqlConsentBackend(SqlBackend backend);
 
 class SqlConsentStorageTest : public ::testing::TestWithParam<SqlBackend> {};
 
-class ConsentConformanceTest : public ::testing::TestWithParam<ConsentBackend> {
- protected:
-  std::unique_ptr<ConsentStorage> MakeStorage() {
-    auto s = GetParam().make();
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? std::move(*s) : nullptr;
-  }
-};
+class ConsentConformanceTest : public kinex::testing::StorageConformanceTest<ConsentStorage> {};
 
 }  // namespace kinex::consent::testing
 

@@ -24,7 +24,7 @@ SqlBackend Postgres() {
 INSTANTIATE_TEST_SUITE_P(Backends, ConsentConformanceTest,
                          ::testing::Values(SqlConsentBackend(Postgres())), BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, SqlConsentStorageTest, ::testing::Values(Postgres()),
-                         SqlBackendName);
+                         BackendName);
 
 }  // namespace
 }  // namespace kinex::consent::testing

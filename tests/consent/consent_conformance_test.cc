@@ -2,8 +2,9 @@
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
-#include "services/consent/fake_consent_storage.h"
+#include "tests/testing/fake_consent_storage.h"
 #include "tests/consent/consent_conformance.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::consent::testing {
 namespace {
@@ -17,18 +18,16 @@ ConsentBackend FakeBackend() {
 SqlBackend Sqlite() {
   return {"Sqlite",
           []() -> absl::StatusOr<std::string> {
-            std::string dir = absl::StrCat(::testing::TempDir(), "/consent_XXXXXX");
-            if (mkdtemp(dir.data()) == nullptr) return absl::InternalError("mkdtemp");
-            return dir + "/consent.db";
+            return kinex::testing::MakeUniqueTempDir("consent") + "/consent.db";
           },
-          sql::OpenSqlite};
+          [](const std::string& path) { return sql::OpenSqlite(path); }};
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ConsentConformanceTest,
                          ::testing::Values(FakeBackend(), SqlConsentBackend(Sqlite())),
                          BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, SqlConsentStorageTest, ::testing::Values(Sqlite()),
-                         SqlBackendName);
+                         BackendName);
 
 }  // namespace
 }  // namespace kinex::consent::testing

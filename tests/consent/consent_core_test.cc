@@ -5,7 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/consent/fake_consent_storage.h"
+#include "tests/testing/fake_consent_storage.h"
 #include "tests/consent/consent_test_util.h"
 
 namespace kinex::consent::testing {
@@ -41,11 +41,12 @@ TEST_F(ConsentCoreTest, WindowEndingBeforeItStartsIsInvalidNamingBothFields) {
   const absl::Time now = h_->clock().Now();  // 2026-09-01T08:00:00Z
   *req.mutable_entry()->mutable_valid_from() = Ts(now);
   *req.mutable_entry()->mutable_valid_until() = Ts(now - absl::Hours(1));
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "entry.valid_until (2026-09-01T07:00:00Z) must be after entry.valid_from "
-                "(2026-09-01T08:00:00Z)");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.valid_until (2026-09-01T07:00:00Z) must be after entry.valid_from " "(2026-09-01T08:00:00Z)")));
   *req.mutable_entry()->mutable_valid_until() = Ts(now);  // empty window
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument, "must be after");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be after")));
   EXPECT_EQ(storage_->EntryCount(), 0u);
 }
 
@@ -53,54 +54,64 @@ TEST_F(ConsentCoreTest, UnknownEnumValuesAreInvalid) {
   auto req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_scope()->set_purposes(
       0, static_cast<Purpose>(99));
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "entry.consent.scope.purposes: unknown enum value 99");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.consent.scope.purposes: unknown enum value 99")));
   req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_scope()->add_categories(
       static_cast<Category>(77));
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "entry.consent.scope.categories: unknown enum value 77");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.consent.scope.categories: unknown enum value 77")));
   req = Valid();
   req.mutable_entry()->mutable_consent()->set_decision(static_cast<cv1::ConsentDecision>(9));
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "entry.consent.decision: unknown enum value 9");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.consent.decision: unknown enum value 9")));
   auto basis = BasisRequest(h_->child(), static_cast<LegalBasis>(42), "x", Purpose::SAFEGUARDING);
-  EXPECT_STATUS(Record(basis), absl::StatusCode::kInvalidArgument,
-                "entry.statutory_basis.basis: unknown enum value 42");
-  EXPECT_STATUS(h_->core()
-                    .LookupBases(Lookup(h_->kinex_id(), kSchool, static_cast<Purpose>(99)))
-                    .status(),
-                absl::StatusCode::kInvalidArgument, "purpose: unknown enum value 99");
+  EXPECT_THAT(Record(basis),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.statutory_basis.basis: unknown enum value 42")));
+  EXPECT_THAT(h_->core() .LookupBases(Lookup(h_->kinex_id(), kSchool, static_cast<Purpose>(99))) .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("purpose: unknown enum value 99")));
   EXPECT_EQ(storage_->EntryCount(), 0u);
 }
 
 TEST_F(ConsentCoreTest, WhoGaveConsentMustBeComplete) {
   auto req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_given_by()->clear_name();
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "entry.consent.given_by.name: required for PARENTAL_RESPONSIBILITY_HOLDER");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.consent.given_by.name: required for PARENTAL_RESPONSIBILITY_HOLDER")));
   req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_given_by()->clear_relationship();
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "entry.consent.given_by.relationship: required");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.consent.given_by.relationship: required")));
   req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_given_by()->set_kind(
       cv1::GILLICK_COMPETENT_CHILD);
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "relationship: only for PARENTAL_RESPONSIBILITY_HOLDER");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("relationship: only for PARENTAL_RESPONSIBILITY_HOLDER")));
   req.mutable_entry()->mutable_consent()->mutable_given_by()->clear_relationship();
   EXPECT_TRUE(Record(req).ok());  // a Gillick-competent child consents for themselves
   req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_scope()->clear_purposes();
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "entry.consent.scope.purposes: at least one value is required");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.consent.scope.purposes: at least one value is required")));
   req = Valid();
   req.mutable_entry()->clear_kind();
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument,
-                "entry: one of consent or statutory_basis is required");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry: one of consent or statutory_basis is required")));
   req = Valid();
   req.mutable_entry()->set_consent_id("cn_MINE");
-  EXPECT_STATUS(Record(req), absl::StatusCode::kInvalidArgument, "entry.consent_id: output only");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.consent_id: output only")));
 }
 
 // Who may consent follows the arrangement: a consent given as a person with
@@ -179,10 +190,9 @@ TEST_F(ConsentCoreTest, AnAdoptionEndsTheBirthParentsParentalResponsibility) {
   cv1::RecordConsentRequest req = ConsentRequest(ref, AgencyKind::VIRTUAL_SCHOOL,
                                                  Purpose::EDUCATION_SUPPORT, Category::EDUCATION);
   req.mutable_entry()->mutable_consent()->mutable_given_by()->set_relationship(cv1::PARENT);
-  EXPECT_STATUS(Record(req), absl::StatusCode::kFailedPrecondition,
-                "entry.consent.given_by.relationship: PARENT, but the child was adopted before "
-                "entry.valid_from (an adoption ends the birth parents' parental "
-                "responsibility); nothing was stored");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("entry.consent.given_by.relationship: PARENT, but the child was adopted before " "entry.valid_from (an adoption ends the birth parents' parental " "responsibility); nothing was stored")));
 }
 
 TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
@@ -191,8 +201,9 @@ TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
   auto* by = req.mutable_entry()->mutable_consent()->mutable_given_by();
   by->set_kind(cv1::CHILD_AGED_16_OR_OVER);
   by->clear_relationship();
-  EXPECT_STATUS(Record(req), absl::StatusCode::kFailedPrecondition,
-                "CHILD_AGED_16_OR_OVER, but the child is under 16 at entry.valid_from");
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("CHILD_AGED_16_OR_OVER, but the child is under 16 at entry.valid_from")));
   // From the sixteenth birthday it is accepted.
   *req.mutable_entry()->mutable_valid_from() =
       Ts(absl::FromCivil(absl::CivilDay(2031, 4, 2), absl::UTCTimeZone()));
@@ -200,15 +211,18 @@ TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
 }
 
 TEST_F(ConsentCoreTest, StatutoryBasesNeedABasisOtherThanConsentAndAReference) {
-  EXPECT_STATUS(Record(BasisRequest(h_->child(), LegalBasis::CONSENT, "x", Purpose::SAFEGUARDING)),
-                absl::StatusCode::kInvalidArgument, "not CONSENT");
-  EXPECT_STATUS(Record(BasisRequest(h_->child(), LegalBasis::PUBLIC_TASK, "", Purpose::SAFEGUARDING)),
-                absl::StatusCode::kInvalidArgument, "entry.statutory_basis.reference: 1-500");
+  EXPECT_THAT(Record(BasisRequest(h_->child(), LegalBasis::CONSENT, "x", Purpose::SAFEGUARDING)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not CONSENT")));
+  EXPECT_THAT(Record(BasisRequest(h_->child(), LegalBasis::PUBLIC_TASK, "", Purpose::SAFEGUARDING)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("entry.statutory_basis.reference: 1-500")));
 }
 
 TEST_F(ConsentCoreTest, AuthorizerDecidesWhoMayRecordAndSeesTheChildScope) {
-  EXPECT_STATUS(Record(Valid(), kSchool), absl::StatusCode::kPermissionDenied,
-                ConsentCore::kNoChildToRecord);
+  const absl::Status refused = Record(Valid(), kSchool);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kPermissionDenied,
+                                HasSubstr(ConsentCore::kNoChildToRecord)));
+  EXPECT_THAT(refused, HasErrorReason("CHILD_NOT_FOUND_OR_OUT_OF_SCOPE"));
   EXPECT_EQ(h_->authorizer().last_recorder(), kSchool);
   EXPECT_EQ(h_->authorizer().last_scope().responsible_la_code(), "E09000033");
   EXPECT_EQ(storage_->EntryCount(), 0u);
@@ -221,8 +235,10 @@ TEST_F(ConsentCoreTest, WithdrawingNeedsTheRecordingPermission) {
   const std::string id = h_->MustRecord(Valid());
   cv1::WithdrawConsentRequest w;
   w.set_consent_id(id);
-  EXPECT_STATUS(h_->core().WithdrawConsent(As(kSchool), w).status(),
-                absl::StatusCode::kPermissionDenied, ConsentCore::kNoEntryToWithdraw);
+  const absl::Status refused = h_->core().WithdrawConsent(As(kSchool), w).status();
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kPermissionDenied,
+                                HasSubstr(ConsentCore::kNoEntryToWithdraw)));
+  EXPECT_THAT(refused, HasErrorReason("CONSENT_NOT_FOUND_OR_OUT_OF_SCOPE"));
   EXPECT_TRUE(h_->core().WithdrawConsent(As(kLa), w).ok());
 }
 
@@ -231,38 +247,38 @@ TEST_F(ConsentCoreTest, WithdrawalBadInput) {
   cv1::WithdrawConsentRequest w;
   w.set_consent_id(id);
   *w.mutable_effective_time() = Ts(h_->clock().Now() - absl::Minutes(1));
-  EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(),
-                absl::StatusCode::kInvalidArgument,
-                "effective_time (2026-09-01T07:59:00Z) must not be in the past");
+  EXPECT_THAT(h_->core().WithdrawConsent(As(kLa), w).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("effective_time (2026-09-01T07:59:00Z) must not be in the past")));
   w.clear_effective_time();
   w.set_consent_id("cn_NOSUCH");
-  EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(),
-                absl::StatusCode::kPermissionDenied, ConsentCore::kNoEntryToWithdraw);
+  EXPECT_THAT(h_->core().WithdrawConsent(As(kLa), w).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr(ConsentCore::kNoEntryToWithdraw)));
   w.set_consent_id("drop table");
-  EXPECT_STATUS(h_->core().WithdrawConsent(As(kLa), w).status(),
-                absl::StatusCode::kInvalidArgument, "consent_id: not a consent entry id");
+  EXPECT_THAT(h_->core().WithdrawConsent(As(kLa), w).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("consent_id: not a consent entry id")));
 }
 
 TEST_F(ConsentCoreTest, ServicesCannotRecordAndUnknownChildrenAreDenied) {
-  EXPECT_STATUS(Record(Valid(), kinex::records::testing::kGatewayService),
-                absl::StatusCode::kPermissionDenied, "agency identities only");
+  EXPECT_THAT(Record(Valid(), kinex::records::testing::kGatewayService),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("agency identities only")));
   auto req = Valid();
   *req.mutable_child() = kinex::records::testing::UpnRef(kinex::records::testing::Upn(3));
-  EXPECT_STATUS(Record(req), absl::StatusCode::kPermissionDenied,
-                ConsentCore::kNoChildToRecord);
+  EXPECT_THAT(Record(req),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr(ConsentCore::kNoChildToRecord)));
   EXPECT_EQ(storage_->EntryCount(), 0u);
 }
 
 TEST_F(ConsentCoreTest, LookupBadInput) {
-  EXPECT_STATUS(h_->core().LookupBases(Lookup("nope", kSchool, Purpose::SAFEGUARDING)).status(),
-                absl::StatusCode::kInvalidArgument, "kinex_id: not a Kinex id");
-  EXPECT_STATUS(
-      h_->core().LookupBases(Lookup(h_->kinex_id(), "spiffe://x/y", Purpose::SAFEGUARDING)).status(),
-      absl::StatusCode::kInvalidArgument, "recipient: ");
-  EXPECT_STATUS(h_->core()
-                    .LookupBases(Lookup(h_->kinex_id(), kSchool, Purpose::PURPOSE_UNSPECIFIED))
-                    .status(),
-                absl::StatusCode::kInvalidArgument, "purpose: required");
+  EXPECT_THAT(h_->core().LookupBases(Lookup("nope", kSchool, Purpose::SAFEGUARDING)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kinex_id: not a Kinex id")));
+  EXPECT_THAT(h_->core().LookupBases(Lookup(h_->kinex_id(), "spiffe://x/y", Purpose::SAFEGUARDING)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("recipient: ")));
+  EXPECT_THAT(h_->core() .LookupBases(Lookup(h_->kinex_id(), kSchool, Purpose::PURPOSE_UNSPECIFIED)) .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("purpose: required")));
 }
 
 TEST_F(ConsentCoreTest, SharingAgreementsNeedAPartyAndValidShape) {
@@ -274,11 +290,12 @@ TEST_F(ConsentCoreTest, SharingAgreementsNeedAPartyAndValidShape) {
   isa.add_parties()->set_kind(AgencyKind::HEALTH);
   isa.add_purposes(Purpose::SAFEGUARDING);
   isa.add_categories(Category::POLICE);
-  EXPECT_STATUS(h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
-                absl::StatusCode::kPermissionDenied, "only a party");
+  EXPECT_THAT(h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only a party")));
   isa.mutable_parties()->RemoveLast();
-  EXPECT_STATUS(h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
-                absl::StatusCode::kInvalidArgument, "agreement.parties: at least two");
+  EXPECT_THAT(h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("agreement.parties: at least two")));
 }
 
 // A FakeConsentStorage that refuses ListEntries: reading a child's whole
@@ -375,11 +392,11 @@ TEST_F(ConsentCoreTest, FailingStorageFailsClosed) {
   o.clock = &h_->clock();
   auto core = ConsentCore::Create(std::move(o));
   ASSERT_TRUE(core.ok());
-  EXPECT_STATUS((*core)->LookupBases(Lookup("kx_ANY", kSchool, Purpose::SAFEGUARDING)).status(),
-                absl::StatusCode::kUnavailable, "consent storage unavailable");
+  EXPECT_THAT((*core)->LookupBases(Lookup("kx_ANY", kSchool, Purpose::SAFEGUARDING)).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent storage unavailable")));
   ConsentCore::Options missing;
-  EXPECT_STATUS(ConsentCore::Create(missing).status(), absl::StatusCode::kInvalidArgument,
-                "storage is required");
+  EXPECT_THAT(ConsentCore::Create(missing).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("storage is required")));
 }
 
 }  // namespace

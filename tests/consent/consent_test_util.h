@@ -11,14 +11,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "services/consent/consent_core.h"
-#include "services/records/fake_records_storage.h"
+#include "tests/testing/fake_records_storage.h"
 #include "services/records/records_core.h"
 #include "tests/testing/recording_audit_sink.h"
 #include "tests/records/records_test_util.h"
 
 namespace kinex::consent::testing {
+
+// The shared status matchers (tests/testing/status_matchers.h).
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
+using ::testing::HasSubstr;
 
 namespace cv1 = kinex::consent::v1;
 using kinex::testing::RecordingAuditSink;

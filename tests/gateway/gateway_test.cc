@@ -5,9 +5,12 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/audit/audit_sink.h"
 #include "services/audit/log_verifier.h"
 #include "services/audit/tree_head.h"
+#include "services/policy/policy_decider.h"
 #include "tests/gateway/gateway_fixture.h"
+#include "tests/testing/status_matchers.h"
 
 namespace kinex::gateway::testing {
 namespace {
@@ -16,6 +19,9 @@ using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 namespace ev1 = kinex::exchange::v1;
 namespace cv1 = kinex::common::v1;
 
@@ -126,6 +132,7 @@ TEST_F(GatewayTest, UnknownChildLooksExactlyLikeADenialAndIsAudited) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(r.status().message(), "no record you may see for this child and purpose (request id " +
                                       vsh.request_id + ")");
+  EXPECT_THAT(r, HasErrorReason("CHILD_NOT_FOUND_OR_OUT_OF_SCOPE"));
   ASSERT_EQ(audit_->Size(), before + 1);
   const auto entry = Entry(before);
   EXPECT_EQ(entry.event().decision(), kinex::audit::v1::DENY);
@@ -148,6 +155,61 @@ TEST_F(GatewayTest, AuditFailureDisclosesNothing) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(r.status().message(),
             "audit log could not answer (audit storage cannot commit); nothing was disclosed");
+  // Retryable, with the failing service's reason.
+  EXPECT_THAT(r, HasErrorReason("AUDIT_UNAVAILABLE"));
+  EXPECT_THAT(r, HasErrorMetadata("service", "audit"));
+}
+
+// An audit sink and a policy decider that fail with a given status.
+class BrokenAuditSink final : public kinex::audit::AuditSink {
+ public:
+  explicit BrokenAuditSink(absl::Status status) : status_(std::move(status)) {}
+  absl::StatusOr<kinex::audit::AppendResult> Append(
+      const kinex::audit::v1::AuditEvent&) override {
+    return status_;
+  }
+
+ private:
+  absl::Status status_;
+};
+class BrokenPolicyDecider final : public kinex::policy::PolicyDecider {
+ public:
+  explicit BrokenPolicyDecider(absl::Status status) : status_(std::move(status)) {}
+  absl::StatusOr<std::shared_ptr<const kinex::policy::Evaluation>> Evaluate(
+      const kinex::policy::v1::DecisionRequest&) const override {
+    return status_;
+  }
+
+ private:
+  absl::Status status_;
+};
+
+// A corrupt log or a dependency's bug is not retryable: DATA_LOSS and
+// INTERNAL reach the caller as they are, never as UNAVAILABLE.
+TEST_F(GatewayTest, DataLossAndInternalFromADependencyAreNotMadeRetryable) {
+  const std::string kid = SeedChild("WCC-5c", "9434765919");
+  BrokenAuditSink torn(absl::DataLossError("entry 7 does not match its hash"));
+  audit_override_ = &torn;
+  Rebuild();
+  auto r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kDataLoss,
+                          "audit log could not answer (entry 7 does not match its hash); "
+                          "nothing was disclosed"));
+  EXPECT_THAT(r, HasErrorReason("DEPENDENCY_FAILED"));
+  EXPECT_THAT(r, HasErrorMetadata("service", "audit"));
+  EXPECT_THAT(r, HasErrorMetadata("cause", "DATA_LOSS"));
+
+  BrokenPolicyDecider bug(absl::InternalError("plan compile failed"));
+  audit_override_ = nullptr;
+  policy_override_ = &bug;
+  Rebuild();
+  r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kInternal,
+                          "policy service could not answer (plan compile failed); nothing was "
+                          "disclosed"));
+  EXPECT_THAT(r, HasErrorReason("DEPENDENCY_FAILED"));
+  EXPECT_THAT(r, HasErrorMetadata("service", "policy"));
+  EXPECT_THAT(r, HasErrorMetadata("cause", "INTERNAL"));
 }
 
 TEST_F(GatewayTest, ConsentFailureDisclosesNothingAndAppendsNothing) {
@@ -193,6 +255,8 @@ TEST_F(GatewayTest, PurposeMustBeKnown) {
   r = Get(Caller(kVsh), kid, static_cast<cv1::Purpose>(99));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().message(), "purpose: unknown value 99 for kinex.common.v1.Purpose");
+  EXPECT_THAT(r, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(r, HasErrorMetadata("field", "purpose"));
 }
 
 TEST_F(GatewayTest, MalformedIdentifierIsInvalidArgumentNotADenial) {
@@ -245,6 +309,38 @@ TEST_F(GatewayTest, CohortListsOnlyInScopeChildrenPageByPage) {
     ++pages;
   } while (!token.empty() && pages < 10);
   EXPECT_EQ(seen, (std::set<std::string>{a, b}));
+}
+
+TEST_F(GatewayTest, CohortPageTokensAreBoundToTheCallerAndPurpose) {
+  SeedChild("WCC-14", "9434765919");
+  SeedChild("WCC-15", "4010232137");
+  ev1::ListChildrenRequest req;
+  req.set_purpose(cv1::EDUCATION_SUPPORT);
+  req.set_page_size(1);
+  auto first = gateway_->ListChildren(Caller(kVsh), req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->next_page_token().empty());
+  req.set_page_token(first->next_page_token());
+  EXPECT_TRUE(gateway_->ListChildren(Caller(kVsh), req).ok());
+  const std::string refused =
+      "page_token: not a token from exchange.ListChildren for this caller and filter (list "
+      "again from the first page)";
+  // Another agency replaying it.
+  EXPECT_THAT(gateway_->ListChildren(Caller(kOtherVsh), req).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, refused));
+  // The same agency with another purpose.
+  req.set_purpose(cv1::SAFEGUARDING);
+  EXPECT_THAT(gateway_->ListChildren(Caller(kVsh), req).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, refused));
+  // AIP-158: a page size over the maximum is served as the maximum.
+  req.set_purpose(cv1::EDUCATION_SUPPORT);
+  req.clear_page_token();
+  req.set_page_size(100000);
+  EXPECT_TRUE(gateway_->ListChildren(Caller(kVsh), req).ok());
+  req.set_page_size(-1);
+  EXPECT_THAT(gateway_->ListChildren(Caller(kVsh), req).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "page_size: must not be negative (got -1)"));
 }
 
 TEST_F(GatewayTest, MetricsCountDecisionsWithoutChildData) {

@@ -12,6 +12,7 @@
 #include "services/common/tls.h"
 #include "tests/testing/paths.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::testing {
 namespace {
@@ -35,9 +36,7 @@ std::string LocalhostAddress(const std::string& bound) {
 absl::StatusOr<std::unique_ptr<KinexCluster>> KinexCluster::Start(Options options) {
   std::unique_ptr<KinexCluster> c(new KinexCluster());
   c->options_ = options;
-  std::string tmpl = (std::filesystem::temp_directory_path() / "kinex-cluster-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
-  c->dir_ = tmpl;
+  c->dir_ = MakeUniqueTempDir("kinex-cluster");
   c->pki_ = TestPkiDir();
   std::map<std::string, std::string> storage;  // service -> StorageConfig text
   if (options.postgres) {

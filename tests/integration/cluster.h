@@ -91,6 +91,34 @@ inline std::string DeploymentName(const ::testing::TestParamInfo<Deployment>& in
   return info.param.name;
 }
 
+// A suite run against every deployment, one cluster per deployment shared by
+// the suite's tests (started by the first test, stopped after the last).
+// `Suite` is the deriving fixture, so each suite has its own clusters.
+//   class MyE2E : public PerDeploymentTest<MyE2E> { ... };
+//   INSTANTIATE_TEST_SUITE_P(Deployments, MyE2E,
+//                            ::testing::ValuesIn(AllDeployments()), DeploymentName);
+template <typename Suite>
+class PerDeploymentTest : public ::testing::TestWithParam<Deployment> {
+ protected:
+  static std::map<std::string, std::unique_ptr<KinexCluster>>& Clusters() {
+    static auto* clusters = new std::map<std::string, std::unique_ptr<KinexCluster>>();
+    return *clusters;
+  }
+  static void TearDownTestSuite() { Clusters().clear(); }
+
+  void SetUp() override {
+    auto& clusters = Clusters();
+    if (!clusters.count(GetParam().name)) {
+      auto c = KinexCluster::Start({.mode = GetParam().mode, .postgres = GetParam().postgres});
+      ASSERT_TRUE(c.ok()) << c.status();
+      clusters[GetParam().name] = std::move(*c);
+    }
+    cluster_ = clusters[GetParam().name].get();
+  }
+
+  KinexCluster* cluster_ = nullptr;
+};
+
 }  // namespace kinex::testing
 
 #endif  // KINEX_TESTS_INTEGRATION_CLUSTER_H_

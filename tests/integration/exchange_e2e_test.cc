@@ -21,7 +21,9 @@
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/audit/log_verifier.h"
 #include "services/audit/tree_head.h"
+#include "services/common/error_reason.h"
 #include "services/common/file_util.h"
+#include "services/common/grpc_status.h"
 #include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
 #include "services/gateway/gateway.h"
@@ -33,6 +35,7 @@ namespace kinex::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace cv1 = kinex::common::v1;
 namespace ev1 = kinex::exchange::v1;
 namespace rv1 = kinex::record::v1;
@@ -136,9 +139,24 @@ TEST_P(ExchangeE2E, VirtualSchoolHeadSeesIdentityLegalStatusEducation) {
                             "identity.ethnicity"}) {
     EXPECT_FALSE(HasPrefix(paths, never)) << never;
   }
-  // Welsh records never get the England-only duties.
+  // A Welsh VSH sees its own looked-after child (Tomos, kinship foster care
+  // in W06000015) under the statutory looked-after duty, which has no
+  // jurisdiction condition; the England-only kinship extension is never what
+  // grants a Welsh record (policy/tests/03_virtual_school_head.textproto
+  // proves that rule alone gives a Welsh child nothing).
+  r.Clear();
   s = Get(kWelshVsh, "tomos-pritchard", cv1::EDUCATION_SUPPORT, &r);
-  EXPECT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const auto welsh = Paths(r.record());
+  EXPECT_TRUE(HasPrefix(welsh, "identity"));
+  EXPECT_TRUE(HasPrefix(welsh, "legal_status.arrangement"));
+  for (const char* never : {"police", "safeguarding", "placement.address", "placement.postcode",
+                            "financial_support", "health.assessments"}) {
+    EXPECT_FALSE(HasPrefix(welsh, never)) << never;
+  }
+  // ... and no English child: the Welsh VSH is not their responsible authority.
+  s = Get(kWelshVsh, "maisie-thornbury", cv1::EDUCATION_SUPPORT, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   // Another LA's child is out of scope.
   s = Get(kVsh, "esme-caldwell", cv1::EDUCATION_SUPPORT, &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -357,6 +375,49 @@ TEST_P(ExchangeE2E, RequestWithoutActorIsRefused) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(),
             "x-kinex-actor metadata is required: name the practitioner making this request");
+}
+
+// An unknown child and an out-of-scope child get the same status, message
+// and google.rpc.Status details (ErrorInfo reason and metadata), byte for
+// byte, so a probe learns nothing; with the same request id the whole
+// refusal is identical.
+TEST_P(ExchangeE2E, UnknownAndOutOfScopeChildrenGetIdenticalErrorDetails) {
+  auto stub = ev1::Exchange::NewStub(cluster().AgencyChannel(kVsh.kind, kVsh.code, kVsh.role));
+  auto refuse = [&](const cv1::ChildRef& child) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-kinex-actor", "E2E practitioner");
+    ctx.AddMetadata("x-kinex-request-id", "probe-1");
+    ev1::GetChildRecordRequest req;
+    *req.mutable_child() = child;
+    req.set_purpose(cv1::EDUCATION_SUPPORT);
+    ev1::GetChildRecordResponse r;
+    grpc::Status s = stub->GetChildRecord(&ctx, req, &r);
+    EXPECT_FALSE(r.has_record());
+    return s;
+  };
+  cv1::ChildRef unknown;
+  unknown.set_nhs_number("4010232137");  // well-formed, no such child
+  cv1::ChildRef out_of_scope;  // Esme: another LA's child
+  out_of_scope.set_nhs_number("9990000662");
+  const grpc::Status a = refuse(unknown);
+  const grpc::Status b = refuse(out_of_scope);
+  EXPECT_EQ(a.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(a.error_message(),
+            "no record you may see for this child and purpose (request id probe-1)");
+  EXPECT_EQ(b.error_code(), a.error_code());
+  EXPECT_EQ(b.error_message(), a.error_message());
+  EXPECT_EQ(b.error_details(), a.error_details());
+  // The details: one ErrorInfo, the reason and the request id, nothing else
+  // (no identifier the caller sent).
+  const absl::Status back = FromGrpcStatus(a);
+  const google::rpc::ErrorInfo info = ErrorInfoOf(back);
+  EXPECT_TRUE(HasExplicitErrorReason(back));
+  EXPECT_EQ(info.reason(), "CHILD_NOT_FOUND_OR_OUT_OF_SCOPE");
+  EXPECT_EQ(info.domain(), "kinex.dev");
+  EXPECT_THAT(info.metadata(), ::testing::UnorderedElementsAre(
+                                   ::testing::Pair("request_id", "probe-1")));
+  EXPECT_THAT(a.error_details(), Not(HasSubstr("4010232137")));
+  EXPECT_THAT(a.error_details(), Not(HasSubstr("9990000662")));
 }
 
 // The embedded default; one process per target on SQLite; and one process

@@ -4,6 +4,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/paths.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_pki.h"
 

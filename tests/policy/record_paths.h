@@ -1,6 +1,7 @@
-// Test helper: the leaf paths actually present in a message (set scalars,
-// non-empty repeated fields, present value-type messages), found by
-// reflection, and whether the message carries unknown fields anywhere.
+// Test helpers: the leaf paths actually present in a message (set scalars,
+// non-empty repeated fields, present value-type messages: the record
+// schema's PresentLeafPaths), and whether the message carries unknown
+// fields anywhere.
 #ifndef KINEX_TESTS_POLICY_RECORD_PATHS_H_
 #define KINEX_TESTS_POLICY_RECORD_PATHS_H_
 
@@ -11,41 +12,15 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/unknown_field_set.h"
-#include "services/policy/schema.h"
+#include "services/common/record_labels.h"
 
 namespace kinex::policy::testing {
 
-inline void CollectPresentPaths(const google::protobuf::Message& m,
-                                const std::string& prefix,
-                                std::set<std::string>* out) {
-  using google::protobuf::FieldDescriptor;
-  std::vector<const FieldDescriptor*> fields;
-  m.GetReflection()->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    const std::string path =
-        prefix.empty() ? f->name() : prefix + "." + f->name();
-    const bool interior = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-                          !Schema::IsValueType(f->message_type());
-    if (!interior) {
-      out->insert(path);
-      continue;
-    }
-    if (f->is_repeated()) {
-      for (int i = 0; i < m.GetReflection()->FieldSize(m, f); ++i) {
-        CollectPresentPaths(m.GetReflection()->GetRepeatedMessage(m, f, i),
-                            path, out);
-      }
-    } else {
-      CollectPresentPaths(m.GetReflection()->GetMessage(m, f), path, out);
-    }
-  }
-}
-
-// Leaf paths present in `m`.
+// Leaf paths present in `m`: the record schema's own collection
+// (kinex::PresentLeafPaths), as a set.
 inline std::set<std::string> PresentPaths(const google::protobuf::Message& m) {
-  std::set<std::string> out;
-  CollectPresentPaths(m, "", &out);
-  return out;
+  const std::vector<std::string> paths = kinex::PresentLeafPaths(m);
+  return {paths.begin(), paths.end()};
 }
 
 // Whether `m` or any message inside it has unknown fields.

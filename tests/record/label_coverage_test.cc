@@ -2,7 +2,9 @@
 // and an owner: policy, redaction and publishing all depend on it.
 #include "services/common/record_labels.h"
 
+#include <map>
 #include <set>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -46,19 +48,25 @@ TEST(LabelCoverage, LabelsMatchTheLaw) {
       EXPECT_EQ(f.sensitivity, kinex::record::v1::SPECIAL_CATEGORY) << f.path;
     }
   }
-  for (const auto& f : LabelledFields(ChildRecord::descriptor())) {
-    if (f.path == "identity.ethnicity") {
-      EXPECT_EQ(f.sensitivity, kinex::record::v1::SPECIAL_CATEGORY);
+  // Named fields by path: a rename or removal fails here (a guard that
+  // skips a missing field would silently stop checking it).
+  std::map<std::string, LabelledField> by_path;
+  for (const auto& f : LabelledFields(ChildRecord::descriptor())) by_path.emplace(f.path, f);
+  auto field = [&](const std::string& path) -> const LabelledField& {
+    static const LabelledField kMissing{};
+    auto it = by_path.find(path);
+    if (it == by_path.end()) {
+      ADD_FAILURE() << path << " is not a field of ChildRecord";
+      return kMissing;
     }
-    if (f.path == "police.incidents.classification") {
-      EXPECT_EQ(f.sensitivity, kinex::record::v1::CRIMINAL_OFFENCE);
-    }
-    if (f.path == "identity.nhs_number") EXPECT_EQ(f.owner, kinex::common::v1::HEALTH);
-    if (f.path == "identity.upn") EXPECT_EQ(f.owner, kinex::common::v1::SCHOOL);
-    if (f.path == "education.pep.status") {
-      EXPECT_EQ(f.owner, kinex::common::v1::VIRTUAL_SCHOOL);
-    }
-  }
+    return it->second;
+  };
+  EXPECT_EQ(field("identity.ethnicity").sensitivity, kinex::record::v1::SPECIAL_CATEGORY);
+  EXPECT_EQ(field("police.incidents.classification").sensitivity,
+            kinex::record::v1::CRIMINAL_OFFENCE);
+  EXPECT_EQ(field("identity.nhs_number").owner, kinex::common::v1::HEALTH);
+  EXPECT_EQ(field("identity.upn").owner, kinex::common::v1::SCHOOL);
+  EXPECT_EQ(field("education.pep.status").owner, kinex::common::v1::VIRTUAL_SCHOOL);
 }
 
 TEST(LabelCoverage, EveryLeafFieldHasExactlyOnePath) {

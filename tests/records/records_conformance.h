@@ -14,39 +14,20 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 #include "services/records/records_storage.h"
-#include "services/records/sql_db.h"
+#include "services/common/sql/sql_db.h"
+#include "tests/testing/storage_conformance.h"
 
 namespace kinex::records::testing {
 
-// A way to make a fresh, empty storage.
-struct RecordsBackend {
-  std::string name;
-  std::function<absl::StatusOr<std::unique_ptr<RecordsStorage>>()> make;
-};
+// The shared conformance shape (tests/testing/storage_conformance.h).
+using RecordsBackend = kinex::testing::StorageBackend<RecordsStorage>;
+using kinex::testing::BackendName;
 
-// Prints the backend's name (gtest and ctest test names).
-inline void PrintTo(const RecordsBackend& backend, std::ostream* os) { *os << backend.name; }
-
-inline std::string BackendName(const ::testing::TestParamInfo<RecordsBackend>& info) {
-  return info.param.name;
-}
-
-class RecordsConformanceTest : public ::testing::TestWithParam<RecordsBackend> {};
+class RecordsConformanceTest : public kinex::testing::StorageConformanceTest<RecordsStorage> {};
 
 // A SQL database the schema migration tests (records_migration.cc) open more
-// than once: `create` makes a fresh, empty one and returns where it is;
-// `open` opens a connection to it.
-struct SqlBackend {
-  std::string name;
-  std::function<absl::StatusOr<std::string>()> create;
-  std::function<absl::StatusOr<std::unique_ptr<sql::Db>>(const std::string&)> open;
-};
-
-inline void PrintTo(const SqlBackend& backend, std::ostream* os) { *os << backend.name; }
-
-inline std::string SqlBackendName(const ::testing::TestParamInfo<SqlBackend>& info) {
-  return info.param.name;
-}
+// than once.
+using SqlBackend = kinex::testing::SqlBackend<sql::Db>;
 
 class RecordsMigrationTest : public ::testing::TestWithParam<SqlBackend> {};
 

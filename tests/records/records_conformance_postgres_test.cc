@@ -5,7 +5,8 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
+#include "services/kinex/config.h"
 #include "services/records/records_target.h"
 #include "services/records/sql_records_storage.h"
 #include "tests/records/records_test_util.h"
@@ -46,7 +47,7 @@ SqlBackend PostgresDatabase() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RecordsMigrationTest, ::testing::Values(PostgresDatabase()),
-                         SqlBackendName);
+                         BackendName);
 
 TEST(RecordsTargetPostgresTest, OpensTheConfiguredDatabase) {
   auto server = kinex::testing::SharedPostgresServer();
@@ -57,6 +58,7 @@ TEST(RecordsTargetPostgresTest, OpensTheConfiguredDatabase) {
   kinex::testing::RecordingAuditSink audit;
   kinex::config::v1::KinexConfig config;
   config.mutable_records()->mutable_storage()->set_postgres_conninfo(*conninfo);
+  ApplyConfigDefaults(config);
   auto target = MakeRecordsTarget(config, clock, audit);
   ASSERT_TRUE(target.ok()) << target.status();
   auto put = target->core->PutPart(Put(kLa, LaRef("E09000033", "P1"), LaPart("P1")));
@@ -65,7 +67,8 @@ TEST(RecordsTargetPostgresTest, OpensTheConfiguredDatabase) {
   config.mutable_records()->mutable_storage()->set_postgres_conninfo(
       "host=127.0.0.1 port=1 dbname=nope password=secret connect_timeout=2");
   absl::Status s = MakeRecordsTarget(config, clock, audit).status();
-  EXPECT_STATUS(s, absl::StatusCode::kUnavailable, "cannot connect to PostgreSQL");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot connect to PostgreSQL")));
   EXPECT_THAT(std::string(s.message()), ::testing::Not(::testing::HasSubstr("secret")));
 }
 

@@ -3,9 +3,10 @@
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
-#include "services/records/fake_records_storage.h"
+#include "tests/testing/fake_records_storage.h"
 #include "services/records/sql_records_storage.h"
 #include "tests/records/records_conformance.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::records::testing {
 namespace {
@@ -18,9 +19,8 @@ RecordsBackend FakeBackend() {
 
 RecordsBackend SqliteBackend() {
   return {"Sqlite", []() -> absl::StatusOr<std::unique_ptr<RecordsStorage>> {
-            std::string dir = absl::StrCat(::testing::TempDir(), "/records_XXXXXX");
-            if (mkdtemp(dir.data()) == nullptr) return absl::InternalError("mkdtemp");
-            auto db = sql::OpenSqlite(dir + "/records.db");
+            auto db =
+                sql::OpenSqlite(kinex::testing::MakeUniqueTempDir("records") + "/records.db");
             if (!db.ok()) return db.status();
             auto storage = SqlRecordsStorage::Create(std::move(*db));
             if (!storage.ok()) return storage.status();
@@ -34,15 +34,13 @@ INSTANTIATE_TEST_SUITE_P(Backends, RecordsConformanceTest,
 SqlBackend SqliteFile() {
   return {"Sqlite",
           []() -> absl::StatusOr<std::string> {
-            std::string dir = absl::StrCat(::testing::TempDir(), "/records_migration_XXXXXX");
-            if (mkdtemp(dir.data()) == nullptr) return absl::InternalError("mkdtemp");
-            return dir + "/records.db";
+            return kinex::testing::MakeUniqueTempDir("records-migration") + "/records.db";
           },
           [](const std::string& path) { return sql::OpenSqlite(path); }};
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RecordsMigrationTest, ::testing::Values(SqliteFile()),
-                         SqlBackendName);
+                         BackendName);
 
 }  // namespace
 }  // namespace kinex::records::testing

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/fake_clock.h"
-#include "services/records/fake_records_storage.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_records_storage.h"
 #include "tests/records/records_test_util.h"
 #include "tests/testing/recording_audit_sink.h"
 
@@ -57,20 +57,22 @@ TEST_F(RecordsCoreTest, CreateNeedsStorageClockAuditAndPositiveLimit) {
   RecordsCore::Options o;
   o.clock = &clock_;
   o.audit = &audit_;
-  EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
-                "storage is required");
+  EXPECT_THAT(RecordsCore::Create(o).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("storage is required")));
   o.storage = &storage_;
   o.clock = nullptr;
-  EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
-                "clock is required");
+  EXPECT_THAT(RecordsCore::Create(o).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("clock is required")));
   o.clock = &clock_;
   o.audit = nullptr;
-  EXPECT_STATUS_IS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
-                   "RecordsCore: audit is required (every write is an audit event)");
+  EXPECT_THAT(RecordsCore::Create(o).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "RecordsCore: audit is required (every write is an audit event)"));
   o.audit = &audit_;
   o.max_part_bytes = 0;
-  EXPECT_STATUS(RecordsCore::Create(o).status(), absl::StatusCode::kInvalidArgument,
-                "max_part_bytes must be positive");
+  EXPECT_THAT(RecordsCore::Create(o).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("max_part_bytes must be positive")));
 }
 
 TEST_F(RecordsCoreTest, DefaultKinexIdsAreRandomBase32) {
@@ -86,21 +88,24 @@ TEST_F(RecordsCoreTest, PublishingFieldsNotOwnedIsDeniedNamingPaths) {
   part.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);
   part.mutable_safeguarding()->set_cp_is_flag(true);
   absl::Status s = core_->PutPart(Put(kSchool, UpnRef(Upn(1)), part)).status();
-  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
-                   "fields not owned by school: health.camhs, safeguarding.cp_is_flag");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "fields not owned by school: health.camhs, safeguarding.cp_is_flag"));
+  EXPECT_THAT(s, HasErrorReason("FIELD_NOT_OWNED"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
   ExpectOneRefusal(s);
   EXPECT_EQ(storage_.PendingAuditEventCount(), 0u);
 }
 
 TEST_F(RecordsCoreTest, ServicesAndAuditorsMayNotPublish) {
-  EXPECT_STATUS(core_->PutPart(Put(kGatewayService, UpnRef(Upn(1)), {})).status(),
-                absl::StatusCode::kPermissionDenied, "may not publish record parts");
-  EXPECT_STATUS(core_->PutPart(Put(kAuditor, UpnRef(Upn(1)), {})).status(),
-                absl::StatusCode::kPermissionDenied, "may not publish record parts");
-  EXPECT_STATUS(core_->PutPart(Put("spiffe://other.td/school/100001/x", UpnRef(Upn(1)), {}))
-                    .status(),
-                absl::StatusCode::kInvalidArgument, "principal: ");
+  EXPECT_THAT(core_->PutPart(Put(kGatewayService, UpnRef(Upn(1)), {})).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("may not publish record parts")));
+  EXPECT_THAT(core_->PutPart(Put(kAuditor, UpnRef(Upn(1)), {})).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("may not publish record parts")));
+  EXPECT_THAT(core_->PutPart(Put("spiffe://other.td/school/100001/x", UpnRef(Upn(1)), {})) .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("principal: ")));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -108,51 +113,56 @@ TEST_F(RecordsCoreTest, InvalidIdentifiersAreRejectedWithoutEchoingThem) {
   std::string bad_nhs = Nhs(5);
   bad_nhs[9] = bad_nhs[9] == '9' ? '0' : bad_nhs[9] + 1;
   absl::Status s = core_->PutPart(Put(kHealth, NhsRef(bad_nhs), HealthPart(""))).status();
-  EXPECT_STATUS(s, absl::StatusCode::kInvalidArgument,
-                "child.nhs_number: NHS number fails its modulus-11 check digit");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("child.nhs_number: NHS number fails its modulus-11 check digit")));
   EXPECT_THAT(std::string(s.message()), Not(HasSubstr(bad_nhs)));
 
-  EXPECT_STATUS(core_->PutPart(Put(kHealth, NhsRef(Nhs(5)), HealthPart(bad_nhs))).status(),
-                absl::StatusCode::kInvalidArgument, "part.identity.nhs_number: NHS number");
+  EXPECT_THAT(core_->PutPart(Put(kHealth, NhsRef(Nhs(5)), HealthPart(bad_nhs))).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("part.identity.nhs_number: NHS number")));
   std::string bad_upn = Upn(5);
   bad_upn[0] = bad_upn[0] == 'A' ? 'B' : 'A';
-  EXPECT_STATUS(core_->PutPart(Put(kSchool, UpnRef(bad_upn), SchoolPart(""))).status(),
-                absl::StatusCode::kInvalidArgument, "child.upn: UPN fails its modulus-23");
-  EXPECT_STATUS(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(bad_upn))).status(),
-                absl::StatusCode::kInvalidArgument, "part.identity.upn: UPN");
-  EXPECT_STATUS(core_->PutPart(Put(kLa, LaRef("E07000001", "1"), LaPart())).status(),
-                absl::StatusCode::kInvalidArgument,
-                "child.la_child_id.la_code: LA code must be a children's services");
-  EXPECT_STATUS(core_->PutPart(Put(kLa, KinexRef("not-a-kinex-id"), LaPart())).status(),
-                absl::StatusCode::kInvalidArgument, "child.kinex_id: not a Kinex id");
-  EXPECT_STATUS_IS(core_->PutPart(Put(kLa, kinex::common::v1::ChildRef(), LaPart())).status(),
-                   absl::StatusCode::kInvalidArgument,
-                   "child: one of kinex_id, nhs_number, upn or la_child_id is required");
+  EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(bad_upn), SchoolPart(""))).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("child.upn: UPN fails its modulus-23")));
+  EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(bad_upn))).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("part.identity.upn: UPN")));
+  EXPECT_THAT(core_->PutPart(Put(kLa, LaRef("E07000001", "1"), LaPart())).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("child.la_child_id.la_code: LA code must be a children's services")));
+  EXPECT_THAT(core_->PutPart(Put(kLa, KinexRef("not-a-kinex-id"), LaPart())).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("child.kinex_id: not a Kinex id")));
+  EXPECT_THAT(core_->PutPart(Put(kLa, kinex::common::v1::ChildRef(), LaPart())).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "child: one of kinex_id, nhs_number, upn or la_child_id is required"));
   // A school names only itself, so a malformed URN is refused as another
   // school's before its format is looked at.
-  EXPECT_STATUS_IS(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345")))
-                       .status(),
-                   absl::StatusCode::kPermissionDenied,
-                   "part.scope.current_school_urn: a school may name only itself (the code in "
-                   "its certificate)");
+  EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345"))) .status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "part.scope.current_school_urn: a school may name only itself (the code in " "its certificate)"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
 TEST_F(RecordsCoreTest, UnknownEnumValuesAreRejected) {
   auto part = LaPart();
   part.mutable_identity()->set_sex(static_cast<kinex::record::v1::Sex>(99));
-  EXPECT_STATUS(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
-                absl::StatusCode::kInvalidArgument, "part.identity.sex: unknown enum value 99");
+  EXPECT_THAT(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("part.identity.sex: unknown enum value 99")));
   rv1::ListPartVersionsRequest list;
   *list.mutable_child() = UpnRef(Upn(1));
   list.set_owner_kind(static_cast<kinex::common::v1::AgencyKind>(99));
-  EXPECT_STATUS(core_->ListPartVersions(list).status(), absl::StatusCode::kInvalidArgument,
-                "owner_kind: unknown enum value 99");
+  EXPECT_THAT(core_->ListPartVersions(list).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("owner_kind: unknown enum value 99")));
   rv1::ListChildrenRequest cohort;
   cohort.set_agency_kind(static_cast<kinex::common::v1::AgencyKind>(99));
   cohort.set_agency_code("E09000033");
-  EXPECT_STATUS(core_->ListChildren(cohort).status(), absl::StatusCode::kInvalidArgument,
-                "agency_kind: 99 has no cohort");
+  EXPECT_THAT(core_->ListChildren(cohort).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("agency_kind: 99 has no cohort")));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -161,24 +171,26 @@ TEST_F(RecordsCoreTest, OversizedPartsAreRefused) {
   auto part = LaPart();
   part.mutable_placement()->set_address(std::string(100, 'x'));
   const size_t size = part.ByteSizeLong();
-  EXPECT_STATUS(small->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
-                absl::StatusCode::kResourceExhausted,
-                absl::StrCat("part: ", size, " bytes exceeds the maximum of 64"));
+  EXPECT_THAT(small->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr(absl::StrCat("part: ", size, " bytes exceeds the maximum of 64"))));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
 TEST_F(RecordsCoreTest, KinexIdInPartIsOutputOnly) {
   auto part = LaPart();
   part.mutable_identity()->set_kinex_id("kx_ABC");
-  EXPECT_STATUS(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
-                absl::StatusCode::kInvalidArgument, "part.identity.kinex_id: output only");
+  EXPECT_THAT(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("part.identity.kinex_id: output only")));
 }
 
 TEST_F(RecordsCoreTest, ActorLengthIsLimited) {
   auto req = Put(kLa, LaRef("E09000033", "1"), LaPart());
   req.set_actor(std::string(257, 'a'));
-  EXPECT_STATUS(core_->PutPart(req).status(), absl::StatusCode::kInvalidArgument,
-                "actor: at most 256 characters");
+  EXPECT_THAT(core_->PutPart(req).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("actor: at most 256 characters")));
 }
 
 TEST_F(RecordsCoreTest, BadPagingIsRejected) {
@@ -186,40 +198,68 @@ TEST_F(RecordsCoreTest, BadPagingIsRejected) {
   cohort.set_agency_kind(kinex::common::v1::LOCAL_AUTHORITY);
   cohort.set_agency_code("E09000033");
   cohort.set_page_size(-1);
-  EXPECT_STATUS(core_->ListChildren(cohort).status(), absl::StatusCode::kInvalidArgument,
-                "page_size: must not be negative");
+  EXPECT_THAT(core_->ListChildren(cohort).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("page_size: must not be negative")));
+  EXPECT_THAT(core_->ListChildren(cohort).status(), HasErrorMetadata("field", "page_size"));
   cohort.set_page_size(10);
   cohort.set_page_token("garbage");
-  EXPECT_STATUS(core_->ListChildren(cohort).status(), absl::StatusCode::kInvalidArgument,
-                "page_token: not a token from ListChildren");
+  EXPECT_THAT(core_->ListChildren(cohort).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("page_token: not a token from ListChildren")));
   cohort.clear_page_token();
   cohort.set_agency_code("100001");
-  EXPECT_STATUS(core_->ListChildren(cohort).status(), absl::StatusCode::kInvalidArgument,
-                "agency_code: LA code must be");
+  EXPECT_THAT(core_->ListChildren(cohort).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("agency_code: LA code must be")));
+}
+
+TEST_F(RecordsCoreTest, ListChildrenTokensAreBoundToTheCohort) {
+  ASSERT_TRUE(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart())).ok());
+  ASSERT_TRUE(core_->PutPart(Put(kLa, LaRef("E09000033", "2"), LaPart())).ok());
+  rv1::ListChildrenRequest cohort;
+  cohort.set_agency_kind(kinex::common::v1::LOCAL_AUTHORITY);
+  cohort.set_agency_code("E09000033");
+  cohort.set_page_size(1);
+  auto first = core_->ListChildren(cohort);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->next_page_token().empty());
+  cohort.set_page_token(first->next_page_token());
+  auto second = core_->ListChildren(cohort);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->children_size(), 1);
+  EXPECT_NE(second->children(0).kinex_id(), first->children(0).kinex_id());
+  cohort.set_agency_code("E08000025");  // another LA replaying it
+  EXPECT_THAT(core_->ListChildren(cohort).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "page_token: not a token from ListChildren for this caller and filter "
+                       "(list again from the first page)"));
 }
 
 TEST_F(RecordsCoreTest, FailingStorageFailsClosed) {
   FailingRecordsStorage failing;
   auto core = MakeCore(&failing, 1 << 20);
-  EXPECT_STATUS(core->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart())).status(),
-                absl::StatusCode::kUnavailable, "records storage unavailable");
+  EXPECT_THAT(core->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart())).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("records storage unavailable")));
   rv1::GetRecordRequest get;
   *get.mutable_child() = UpnRef(Upn(1));
-  EXPECT_STATUS(core->GetRecord(get).status(), absl::StatusCode::kUnavailable,
-                "records storage unavailable");
+  EXPECT_THAT(core->GetRecord(get).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("records storage unavailable")));
 }
 
 TEST_F(RecordsCoreTest, RequestIdIsRequiredAndPrintable) {
   auto req = Put(kLa, LaRef("E09000033", "1"), LaPart("1"));
   req.clear_request_id();
-  EXPECT_STATUS_IS(core_->PutPart(req).status(), absl::StatusCode::kInvalidArgument,
-                   "request_id: required, 1-128 characters");
+  EXPECT_THAT(core_->PutPart(req).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "request_id: required, 1-128 characters"));
   req.set_request_id(std::string(129, 'r'));
-  EXPECT_STATUS_IS(core_->PutPart(req).status(), absl::StatusCode::kInvalidArgument,
-                   "request_id: required, 1-128 characters");
+  EXPECT_THAT(core_->PutPart(req).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "request_id: required, 1-128 characters"));
   req.set_request_id("req 1");
-  EXPECT_STATUS_IS(core_->PutPart(req).status(), absl::StatusCode::kInvalidArgument,
-                   "request_id: printable ASCII only");
+  EXPECT_THAT(core_->PutPart(req).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "request_id: printable ASCII only"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -235,32 +275,34 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   decide.set_principal(kSchool);
   decide.set_request_id("req-1");
   absl::Status s = core_->DecideLink(decide).status();
-  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
-                   "only the child's responsible local authority confirms or rejects links");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "only the child's responsible local authority confirms or rejects links"));
   ExpectOneRefusal(s);
   decide.set_principal(
       "spiffe://kinex.dev/local-authority/E09000033/independent-reviewing-officer");
   s = core_->DecideLink(decide).status();
-  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
-                   "role independent-reviewing-officer may not confirm or reject links "
-                   "(social-worker or team-manager)");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "role independent-reviewing-officer may not confirm or reject links " "(social-worker or team-manager)"));
   ExpectOneRefusal(s);
   decide.set_principal(kLa);
   decide.set_decision(kinex::record::v1::CLAIMED);
   s = core_->DecideLink(decide).status();
-  EXPECT_STATUS_IS(s, absl::StatusCode::kInvalidArgument, "decision: CONFIRMED or REJECTED");
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, "decision: CONFIRMED or REJECTED"));
   ExpectOneRefusal(s);
   decide.set_decision(kinex::record::v1::CONFIRMED);
   decide.mutable_agency()->set_agency_kind(kinex::common::v1::LOCAL_AUTHORITY);
   s = core_->DecideLink(decide).status();
-  EXPECT_STATUS_IS(s, absl::StatusCode::kInvalidArgument,
-                   "agency.agency_kind: links are held by school, health or police agencies");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "agency.agency_kind: links are held by school, health or police agencies"));
   ExpectOneRefusal(s);
   decide.mutable_agency()->set_agency_kind(kinex::common::v1::SCHOOL);
   s = core_->DecideLink(decide).status();
-  EXPECT_STATUS_IS(s, absl::StatusCode::kNotFound,
-                   "agency: that agency has published nothing about this child (no link to "
-                   "decide)");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kNotFound,
+                       "agency: that agency has published nothing about this child (no link to " "decide)"));
   ExpectOneRefusal(s);
 
   rv1::TransferResponsibilityRequest transfer;
@@ -270,34 +312,38 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   transfer.set_request_id("req-1");
   transfer.set_reason("moved");
   s = core_->TransferResponsibility(transfer).status();
-  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
-                   "only the child's responsible local authority transfers responsibility");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "only the child's responsible local authority transfers responsibility"));
   ExpectOneRefusal(s);
   transfer.set_principal(kLa);
   s = core_->TransferResponsibility(transfer).status();
-  EXPECT_STATUS_IS(s, absl::StatusCode::kPermissionDenied,
-                   "transferring responsibility is a team-manager's decision (role social-worker "
-                   "may not)");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "transferring responsibility is a team-manager's decision (role social-worker " "may not)"));
   ExpectOneRefusal(s);
   transfer.set_principal(kLaManager);
   transfer.set_to_la_code("E07000001");
   s = core_->TransferResponsibility(transfer).status();
-  EXPECT_STATUS(s, absl::StatusCode::kInvalidArgument, "to_la_code: LA code must be");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("to_la_code: LA code must be")));
   ExpectOneRefusal(s);
 
   rv1::ListLinksRequest list;
   list.set_principal(kSchool);
-  EXPECT_STATUS_IS(core_->ListLinks(list).status(), absl::StatusCode::kPermissionDenied,
-                   "only a local authority lists the links on the children it is responsible "
-                   "for");
+  EXPECT_THAT(core_->ListLinks(list).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "only a local authority lists the links on the children it is responsible " "for"));
   list.set_principal(kLa);
   list.set_state(static_cast<kinex::record::v1::LinkState>(9));
-  EXPECT_STATUS_IS(core_->ListLinks(list).status(), absl::StatusCode::kInvalidArgument,
-                   "state: unknown value 9 for kinex.record.v1.LinkState");
+  EXPECT_THAT(core_->ListLinks(list).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "state: unknown value 9 for kinex.record.v1.LinkState"));
   list.set_state(kinex::record::v1::LINK_STATE_UNSPECIFIED);
   list.set_page_token("garbage");
-  EXPECT_STATUS_IS(core_->ListLinks(list).status(), absl::StatusCode::kInvalidArgument,
-                   "page_token: not a token from ListLinks with this state filter");
+  EXPECT_THAT(core_->ListLinks(list).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "page_token: not a token from ListLinks"));
   // Reads are not write events.
   EXPECT_EQ(audit_.Events().size(), seen_);
 }
@@ -309,8 +355,9 @@ TEST_F(RecordsCoreTest, GetPartOfServicesAndAuditorsIsTheUniformDenial) {
   *get.mutable_child() = KinexRef(la->kinex_id());
   for (const char* who : {kAuditor, kGatewayService}) {
     get.set_principal(who);
-    EXPECT_STATUS_IS(core_->GetPart(get).status(), absl::StatusCode::kPermissionDenied,
-                     "no part of yours exists for this child reference");
+    EXPECT_THAT(core_->GetPart(get).status(),
+                StatusIs(absl::StatusCode::kPermissionDenied,
+                         "no part of yours exists for this child reference"));
   }
 }
 
@@ -318,7 +365,8 @@ TEST_F(RecordsCoreTest, FailingStorageRefusalsAreStillAudited) {
   FailingRecordsStorage failing;
   auto core = MakeCore(&failing, 1 << 20);
   absl::Status s = core->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart())).status();
-  EXPECT_STATUS(s, absl::StatusCode::kUnavailable, "records storage unavailable");
+  EXPECT_THAT(s,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("records storage unavailable")));
   ExpectOneRefusal(s);
 }
 

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/fake_clock.h"
-#include "services/records/fake_records_storage.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_records_storage.h"
 #include "services/records/part_filter.h"
 #include "services/records/records_core.h"
 #include "tests/records/records_test_util.h"
@@ -127,8 +127,9 @@ TEST_F(RecordsFactsTest, PathsReturnExactlyThoseFieldsOfTheFullRecord) {
   EXPECT_FALSE(identity->record().has_placement());
   EXPECT_FALSE(identity->record().has_safeguarding());
   EXPECT_EQ(identity->record().identity().kinex_id(), kid_);
-  EXPECT_STATUS(Read({"health.no_such_field"}).status(), absl::StatusCode::kInvalidArgument,
-                "paths: \"health.no_such_field\" is not a field path of kinex.record.v1.ChildRecord");
+  EXPECT_THAT(Read({"health.no_such_field"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("paths: \"health.no_such_field\" is not a field path of kinex.record.v1.ChildRecord")));
 }
 
 TEST_F(RecordsFactsTest, PinnedReadIsAbortedWhenTheFactsMove) {
@@ -141,8 +142,9 @@ TEST_F(RecordsFactsTest, PinnedReadIsAbortedWhenTheFactsMove) {
   ASSERT_TRUE(put.ok()) << put.status();
   const std::string v1 = Facts().facts_version();
   EXPECT_NE(v1, v0);
-  EXPECT_STATUS(Read({"identity"}, v0).status(), absl::StatusCode::kAborted,
-                "the child's facts changed since facts version");
+  EXPECT_THAT(Read({"identity"}, v0).status(),
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("the child's facts changed since facts version")));
   EXPECT_TRUE(Read({"identity"}, v1).ok());
   // A publish that changes no fact (the GP's health data) leaves them.
   rec::ChildRecord health = HealthPart(Nhs(1));
@@ -163,7 +165,8 @@ TEST_F(RecordsFactsTest, PinnedReadIsAbortedWhenTheFactsMove) {
   reject.set_principal(kLa);
   reject.set_request_id("req-2");
   ASSERT_TRUE(core_->DecideLink(reject).ok());
-  EXPECT_STATUS(Read({}, v1).status(), absl::StatusCode::kAborted, "decide again");
+  EXPECT_THAT(Read({}, v1).status(),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("decide again")));
   // A transfer moves them.
   const std::string v2 = Facts().facts_version();
   rv1::TransferResponsibilityRequest transfer;
@@ -173,7 +176,8 @@ TEST_F(RecordsFactsTest, PinnedReadIsAbortedWhenTheFactsMove) {
   transfer.set_request_id("req-3");
   transfer.set_reason("moved to Bristol");
   ASSERT_TRUE(core_->TransferResponsibility(transfer).ok());
-  EXPECT_STATUS(Read({"identity"}, v2).status(), absl::StatusCode::kAborted, "decide again");
+  EXPECT_THAT(Read({"identity"}, v2).status(),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("decide again")));
 }
 
 TEST_F(RecordsFactsTest, ListChildrenCarriesFactsAndBatchReadsArePinned) {
@@ -196,8 +200,8 @@ TEST_F(RecordsFactsTest, ListChildrenCarriesFactsAndBatchReadsArePinned) {
   EXPECT_TRUE(got->records(0).record().has_education());
   EXPECT_FALSE(got->records(0).record().has_identity());
   one->set_facts_version("f1:stale");
-  EXPECT_STATUS(core_->BatchGetRecords(batch).status(), absl::StatusCode::kAborted,
-                "decide again");
+  EXPECT_THAT(core_->BatchGetRecords(batch).status(),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("decide again")));
 }
 
 }  // namespace

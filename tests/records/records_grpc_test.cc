@@ -7,13 +7,15 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "services/common/tls.h"
 #include "services/records/records_grpc.h"
+#include "services/kinex/config.h"
 #include "services/records/records_target.h"
 #include "tests/records/records_test_util.h"
 #include "tests/testing/recording_audit_sink.h"
 #include "tests/testing/test_pki.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::records::testing {
 namespace {
@@ -23,11 +25,10 @@ namespace rv1 = kinex::records::v1;
 class RecordsGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string dir = absl::StrCat(::testing::TempDir(), "/records_grpc_XXXXXX");
-    ASSERT_NE(mkdtemp(dir.data()), nullptr);
-    config_.set_data_dir(dir);
+    config_.set_data_dir(kinex::testing::MakeUniqueTempDir("records-grpc"));
     config_.set_trust_domain(kinex::testing::kTrustDomain);
     config_.mutable_records()->set_max_part_bytes(4096);
+    ApplyConfigDefaults(config_);
     auto target = MakeRecordsTarget(config_, clock_, audit_);
     ASSERT_TRUE(target.ok()) << target.status();
     target_ = std::move(*target);
@@ -75,10 +76,9 @@ TEST_F(RecordsGrpcTest, GatewayPublishesAndReadsThroughTheTarget) {
   auto resolved = consent->ResolveChild(resolve);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   EXPECT_EQ(resolved->kinex_id(), put->kinex_id());
-  EXPECT_STATUS_IS(consent->PutPart(Put(kLa, LaRef("E09000033", "G2"), LaPart("G2"))).status(),
-                   absl::StatusCode::kPermissionDenied,
-                   "service \"consent\" may not call kinex.records.v1.Records/PutPart (allowed: "
-                   "gateway)");
+  EXPECT_THAT(consent->PutPart(Put(kLa, LaRef("E09000033", "G2"), LaPart("G2"))).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "service \"consent\" may not call kinex.records.v1.Records/PutPart (allowed: " "gateway)"));
   // The write was audited once, through the target's audit sink.
   ASSERT_EQ(audit_.Events().size(), 1u);
   EXPECT_EQ(audit_.Events()[0].kind(), kinex::audit::v1::PART_PUBLISHED);
@@ -103,58 +103,66 @@ TEST_F(RecordsGrpcTest, FactsGoToTheGatewayAndConsentOnlyAndBatchReadsToTheGatew
   auto got = gateway->BatchGetRecords(batch);
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->records_size(), 1);
-  EXPECT_STATUS_IS(consent->BatchGetRecords(batch).status(), absl::StatusCode::kPermissionDenied,
-                   "service \"consent\" may not call kinex.records.v1.Records/BatchGetRecords "
-                   "(allowed: gateway)");
+  EXPECT_THAT(consent->BatchGetRecords(batch).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "service \"consent\" may not call kinex.records.v1.Records/BatchGetRecords " "(allowed: gateway)"));
   for (const char* other : {"policy", "audit", "records"}) {
     auto client = Client(kinex::testing::ServiceTlsFiles(other));
-    EXPECT_STATUS_IS(client->GetChildFacts(ask).status(), absl::StatusCode::kPermissionDenied,
-                     absl::StrCat("service \"", other,
-                                  "\" may not call kinex.records.v1.Records/GetChildFacts "
-                                  "(allowed: gateway, consent)"));
+    EXPECT_THAT(client->GetChildFacts(ask).status(),
+                StatusIs(absl::StatusCode::kPermissionDenied,
+                         absl::StrCat("service \"", other, "\" may not call kinex.records.v1.Records/GetChildFacts " "(allowed: gateway, consent)")));
     EXPECT_EQ(client->BatchGetRecords(batch).status().code(),
               absl::StatusCode::kPermissionDenied);
   }
   auto agency = Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033",
                                                       "social-worker"));
-  EXPECT_STATUS(agency->GetChildFacts(ask).status(), absl::StatusCode::kPermissionDenied,
-                "accepts Kinex services only");
+  EXPECT_THAT(agency->GetChildFacts(ask).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("accepts Kinex services only")));
 }
 
 TEST_F(RecordsGrpcTest, AgenciesCannotCallTheInternalService) {
   auto agency = Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033",
                                                       "social-worker"));
-  EXPECT_STATUS(agency->PutPart(Put(kLa, LaRef("E09000033", "G3"), LaPart("G3"))).status(),
-                absl::StatusCode::kPermissionDenied, "accepts Kinex services only");
+  EXPECT_THAT(agency->PutPart(Put(kLa, LaRef("E09000033", "G3"), LaPart("G3"))).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("accepts Kinex services only")));
   rv1::GetRecordRequest get;
   *get.mutable_child() = LaRef("E09000033", "G3");
-  EXPECT_STATUS(agency->GetRecord(get).status(), absl::StatusCode::kPermissionDenied,
-                "accepts Kinex services only");
+  EXPECT_THAT(agency->GetRecord(get).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("accepts Kinex services only")));
 }
 
 TEST_F(RecordsGrpcTest, CoreErrorsKeepTheirCodesOverTheWire) {
   auto gateway = Client(kinex::testing::ServiceTlsFiles("gateway"));
   auto part = LaPart("G4");
   part.mutable_placement()->set_address(std::string(5000, 'x'));
-  EXPECT_STATUS(gateway->PutPart(Put(kLa, LaRef("E09000033", "G4"), part)).status(),
-                absl::StatusCode::kResourceExhausted, "exceeds the maximum of 4096");
+  EXPECT_THAT(gateway->PutPart(Put(kLa, LaRef("E09000033", "G4"), part)).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("exceeds the maximum of 4096")));
   auto bad = SchoolPart(Upn(1));
   bad.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);
-  EXPECT_STATUS(gateway->PutPart(Put(kSchool, UpnRef(Upn(1)), bad)).status(),
-                absl::StatusCode::kPermissionDenied, "fields not owned by school: health.camhs");
+  EXPECT_THAT(gateway->PutPart(Put(kSchool, UpnRef(Upn(1)), bad)).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("fields not owned by school: health.camhs")));
 }
 
 TEST(RecordsTargetTest, RefusesNegativeMaxPartBytesAndOpensConfiguredSqlite) {
   FakeClock clock;
   kinex::testing::RecordingAuditSink audit;
   kinex::config::v1::KinexConfig config;
-  std::string dir = absl::StrCat(::testing::TempDir(), "/records_target_XXXXXX");
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::string dir = kinex::testing::MakeUniqueTempDir("records-target");
   config.set_data_dir(dir);
   config.mutable_records()->set_max_part_bytes(-1);
-  EXPECT_STATUS(MakeRecordsTarget(config, clock, audit).status(), absl::StatusCode::kInvalidArgument,
-                "records.max_part_bytes: must not be negative");
+  EXPECT_THAT(MakeRecordsTarget(config, clock, audit).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("records.max_part_bytes: must be positive (got -1")));
   config.mutable_records()->set_max_part_bytes(0);
+  EXPECT_THAT(MakeRecordsTarget(config, clock, audit).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("records.max_part_bytes: must be positive (got 0")));
+  ApplyConfigDefaults(config);  // what LoadConfig does: 0 becomes the default
   config.mutable_records()->mutable_storage()->set_sqlite_path("sub/r.db");
   auto target = MakeRecordsTarget(config, clock, audit);
   ASSERT_TRUE(target.ok()) << target.status();

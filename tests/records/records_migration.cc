@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "services/common/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "services/common/status_macros.h"
 #include "services/records/records_core.h"
 #include "services/records/sql_records_storage.h"
@@ -67,7 +67,7 @@ constexpr char kOldSchoolOnly[] = "kx_OLD2";
 
 absl::StatusOr<std::unique_ptr<sql::Db>> Open(const SqlBackend& backend,
                                               const std::string& where) {
-  return backend.open(where);
+  return backend.connect(where);
 }
 
 absl::Status InsertPart(sql::Db& db, const StoredPart& p) {
@@ -152,7 +152,7 @@ absl::Status MakeVersion1Store(sql::Db& db, absl::Time t) {
 TEST_P(RecordsMigrationTest, UpgradesAVersion1StoreInPlace) {
   FakeClock clock;
   const absl::Time t = clock.Now() - absl::Hours(24 * 30);
-  auto where = GetParam().create();
+  auto where = GetParam().create_database();
   ASSERT_TRUE(where.ok()) << where.status();
   {
     auto db = Open(GetParam(), *where);
@@ -168,7 +168,11 @@ TEST_P(RecordsMigrationTest, UpgradesAVersion1StoreInPlace) {
     ASSERT_TRUE(check.ok()) << check.status();
     auto version = sql::SchemaVersion(**check, "records");
     ASSERT_TRUE(version.ok()) << version.status();
-    EXPECT_EQ(*version, 2);
+    // Every migration in one go: version 2 (links) and 3 (sharing decisions).
+    EXPECT_EQ(*version, 3);
+    auto decisions = (*check)->Query("SELECT COUNT(*) FROM sharing_decisions");
+    ASSERT_TRUE(decisions.ok()) << decisions.status();
+    EXPECT_EQ((*decisions)[0].Int(0), 0);
   }
   // Responsibility from the old LA link; every agency that had published a
   // part keeps a confirmed link, confirmed by the migration.
@@ -229,7 +233,7 @@ TEST_P(RecordsMigrationTest, UpgradesAVersion1StoreInPlace) {
 }
 
 TEST_P(RecordsMigrationTest, RefusesAStoreFromANewerVersion) {
-  auto where = GetParam().create();
+  auto where = GetParam().create_database();
   ASSERT_TRUE(where.ok()) << where.status();
   {
     auto db = Open(GetParam(), *where);
@@ -244,15 +248,14 @@ TEST_P(RecordsMigrationTest, RefusesAStoreFromANewerVersion) {
   }
   auto db = Open(GetParam(), *where);
   ASSERT_TRUE(db.ok()) << db.status();
-  EXPECT_STATUS_IS(SqlRecordsStorage::Create(std::move(*db)).status(),
-                   absl::StatusCode::kFailedPrecondition,
-                   "records store is at schema version 99, newer than this binary knows (2); "
-                   "run a newer kinex");
+  EXPECT_THAT(SqlRecordsStorage::Create(std::move(*db)).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "records store is at schema version 99, newer than this binary knows (3); " "run a newer kinex"));
 }
 
 TEST_P(RecordsMigrationTest, AFailedMigrationLeavesTheStoreAsItWas) {
   FakeClock clock;
-  auto where = GetParam().create();
+  auto where = GetParam().create_database();
   ASSERT_TRUE(where.ok()) << where.status();
   {
     auto db = Open(GetParam(), *where);
@@ -279,6 +282,7 @@ TEST_P(RecordsMigrationTest, AFailedMigrationLeavesTheStoreAsItWas) {
     // Nothing of version 2 was left behind.
     EXPECT_FALSE((*db)->Query("SELECT 1 FROM child_responsibility").ok());
     EXPECT_FALSE((*db)->Query("SELECT 1 FROM audit_outbox").ok());
+    EXPECT_FALSE((*db)->Query("SELECT 1 FROM sharing_decisions").ok());
     auto parts = (*db)->Query("SELECT kinex_id FROM part_heads");
     ASSERT_TRUE(parts.ok()) << parts.status();
     EXPECT_EQ(parts->size(), 3u);

@@ -10,24 +10,17 @@
 #include "absl/strings/str_format.h"
 #include "kinex/records/v1/records.pb.h"
 #include "services/common/identifiers.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_identifiers.h"
 
-// Expects `expr` (an absl::Status) to have code `want` and a message
-// containing `substr` (EXPECT_STATUS) or equal to `msg` (EXPECT_STATUS_IS).
-#define EXPECT_STATUS(expr, want, substr)                                      \
-  do {                                                                         \
-    const ::absl::Status kx_status_ = (expr);                                  \
-    EXPECT_EQ(kx_status_.code(), (want)) << kx_status_;                        \
-    EXPECT_THAT(std::string(kx_status_.message()), ::testing::HasSubstr(substr)); \
-  } while (0)
-#define EXPECT_STATUS_IS(expr, want, msg)                \
-  do {                                                   \
-    const ::absl::Status kx_status_ = (expr);            \
-    EXPECT_EQ(kx_status_.code(), (want)) << kx_status_;  \
-    EXPECT_EQ(std::string(kx_status_.message()), (msg)); \
-  } while (0)
-
 namespace kinex::records::testing {
+
+// Statuses are matched with the shared matchers (tests/testing/status_matchers.h):
+//   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
+using ::testing::HasSubstr;
 
 inline constexpr char kLa[] = "spiffe://kinex.dev/local-authority/E09000033/social-worker";
 inline constexpr char kLa2[] = "spiffe://kinex.dev/local-authority/E08000025/social-worker";

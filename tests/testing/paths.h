@@ -33,17 +33,7 @@ inline std::string BinaryDir() {
 #endif
 }
 
-// A new, empty directory of this process's own under the test temp dir.
-// ctest runs tests in parallel processes, so fixed names under TempDir()
-// would be shared between them.
-inline std::string MakeUniqueTempDir() {
-  std::string tmpl = ::testing::TempDir() + "kinex-XXXXXX";
-  if (::testing::TempDir().empty() || ::testing::TempDir().back() != '/') {
-    tmpl = ::testing::TempDir() + "/kinex-XXXXXX";
-  }
-  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-  return tmpl;
-}
+// (Temporary directories: tests/testing/temp_dir.h.)
 
 }  // namespace kinex::testing
 

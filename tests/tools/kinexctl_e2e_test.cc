@@ -13,6 +13,7 @@
 #include "tests/integration/demo_children.h"
 #include "tests/testing/paths.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::testing {
 namespace {
@@ -102,7 +103,7 @@ TEST_F(KinexctlE2E, VirtualSchoolHeadCohortAsSpreadsheetReadyCsv) {
 
 TEST_F(KinexctlE2E, RecordGetPrintsVisibleFieldsAndWritesTheReceipt) {
   const std::string kid = Seed("priya-bennett");
-  const std::string receipt = ::testing::TempDir() + "/receipt.json";
+  const std::string receipt = MakeUniqueTempDir("kinexctl") + "/receipt.json";
   auto r = Ctl("virtual-school-E09000033-virtual-school-head",
                {"record", "get", "--kinex-id=" + kid, "--purpose=EDUCATION_SUPPORT",
                 "--receipt-out=" + receipt});
@@ -143,13 +144,15 @@ TEST_F(KinexctlE2E, HelpfulErrors) {
 
 TEST_F(KinexctlE2E, PublishingAnotherAgencysFieldsNamesThem) {
   const std::string kid = Seed("ruby-hartwell");
-  const std::string file = ::testing::TempDir() + "/bad.json";
+  const std::string file = MakeUniqueTempDir("kinexctl") + "/bad.json";
   ASSERT_TRUE(WriteFileAtomically(file, R"({"record": {"health": {"camhs": "CAMHS_OPEN"}}})").ok());
   auto r = Ctl("school-137000-designated-teacher",
                {"record", "publish", "--from-json=" + file, "--kinex-id=" + kid});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("kinexctl: PERMISSION_DENIED"));
   EXPECT_THAT(r.err, HasSubstr("health.camhs"));
+  // The server's ErrorInfo reason survives the trip and is printed.
+  EXPECT_THAT(r.err, HasSubstr("[FIELD_NOT_OWNED]"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "services/common/error_reason.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
@@ -117,8 +118,10 @@ void CommandContext::Prepare(grpc::ClientContext& ctx, int timeout_seconds) cons
 }
 
 int CommandContext::Fail(const absl::Status& status) {
-  err_ << "kinexctl: " << absl::StatusCodeToString(status.code()) << ": "
-       << status.message() << "\n";
+  // A server's explicit reason (google.rpc.ErrorInfo) is what scripts match.
+  err_ << "kinexctl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+       << (HasExplicitErrorReason(status) ? absl::StrCat(" [", ErrorReasonOf(status), "]") : "")
+       << "\n";
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
