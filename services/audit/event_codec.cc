@@ -23,6 +23,7 @@ using ::kinex::audit::v1::AuditEvent;
 
 constexpr absl::string_view kMagicV1("KXAE\x01", 5);
 constexpr absl::string_view kMagicV2("KXAE\x02", 5);
+constexpr absl::string_view kMagicV3("KXAE\x03", 5);
 
 bool IsValidUtf8(absl::string_view s) {
   size_t i = 0;
@@ -165,11 +166,87 @@ bool IsWriteKind(kinex::audit::v1::EventKind kind) {
     case kinex::audit::v1::LINK_CLAIMED:
     case kinex::audit::v1::LINK_CONFIRMED:
     case kinex::audit::v1::LINK_REJECTED:
+    case kinex::audit::v1::SHARING_DECISION_RECORDED:
+    case kinex::audit::v1::SHIELD_SET:
+    case kinex::audit::v1::SHIELD_REMOVED:
       return true;
     default:
       return false;
   }
 }
+
+namespace {
+
+// Fields 31-36 (lawful bases, stated function, sharing decisions).
+absl::Status ValidateVersion3Fields(const AuditEvent& event) {
+  const kinex::audit::v1::EventKind kind = event.kind();
+  if (event.lawful_bases_size() > static_cast<int>(kMaxRepeated) ||
+      event.decision_paths_size() > static_cast<int>(kMaxRepeated)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("event has more than ", kMaxRepeated,
+                     " lawful_bases or decision_paths"));
+  }
+  for (const kinex::common::v1::LawfulBasis& basis : event.lawful_bases()) {
+    KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].controller_code",
+                                      basis.controller_code()));
+    KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].stated_function",
+                                      basis.stated_function()));
+    KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].consent_id", basis.consent_id()));
+    if (basis.gateways_size() > static_cast<int>(kMaxRepeated) ||
+        basis.citations_size() > static_cast<int>(kMaxRepeated) ||
+        basis.categories_size() > static_cast<int>(kMaxRepeated)) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "event.lawful_bases[] has more than ", kMaxRepeated,
+          " gateways, citations or categories"));
+    }
+    for (const std::string& citation : basis.citations()) {
+      KINEX_RETURN_IF_ERROR(Required("lawful_bases[].citations[]", citation));
+    }
+  }
+  KINEX_RETURN_IF_ERROR(CheckString("stated_function", event.stated_function()));
+  for (const std::string& path : event.decision_paths()) {
+    KINEX_RETURN_IF_ERROR(Required("decision_paths[]", path));
+  }
+  if (!kinex::common::v1::SharingDecisionKind_IsValid(event.sharing_kind())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event.sharing_kind: unknown value ", static_cast<int>(event.sharing_kind())));
+  }
+  if (!kinex::common::v1::SharingDecisionReason_IsValid(event.sharing_reason())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event.sharing_reason: unknown value ",
+                     static_cast<int>(event.sharing_reason())));
+  }
+  const bool decision = kind == kinex::audit::v1::SHARING_DECISION_RECORDED;
+  const bool shield_set = kind == kinex::audit::v1::SHIELD_SET;
+  if (decision || shield_set) {
+    if (event.sharing_kind() == kinex::common::v1::SHARING_DECISION_KIND_UNSPECIFIED) {
+      return absl::InvalidArgumentError("event.sharing_kind is required");
+    }
+    if (event.sharing_reason() ==
+        kinex::common::v1::SHARING_DECISION_REASON_UNSPECIFIED) {
+      return absl::InvalidArgumentError("event.sharing_reason is required");
+    }
+    if (shield_set != (event.sharing_kind() == kinex::common::v1::SHIELD)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "event.sharing_kind ",
+          kinex::common::v1::SharingDecisionKind_Name(event.sharing_kind()),
+          shield_set ? " is not SHIELD (SHIELD_SET records a shield)"
+                     : " is SHIELD (a shield is recorded as SHIELD_SET)"));
+    }
+    if (shield_set && event.decision_paths_size() == 0 && !event.shield_locating()) {
+      return absl::InvalidArgumentError(
+          "event.decision_paths or event.shield_locating is required for SHIELD_SET");
+    }
+  }
+  if ((decision || shield_set || kind == kinex::audit::v1::SHIELD_REMOVED) &&
+      event.record_id().empty()) {
+    return absl::InvalidArgumentError(
+        "event.record_id (the decision id) is required");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status ValidateAppendEvent(const AuditEvent& event) {
   if (event.has_time()) {
@@ -270,6 +347,7 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
   }
   KINEX_RETURN_IF_ERROR(CheckString("subject_agency", event.subject_agency()));
   KINEX_RETURN_IF_ERROR(CheckString("record_id", event.record_id()));
+  KINEX_RETURN_IF_ERROR(ValidateVersion3Fields(event));
   if (event.idempotency_key().size() > kMaxIdempotencyKeyBytes ||
       !std::all_of(event.idempotency_key().begin(), event.idempotency_key().end(),
                    [](char c) { return c >= 0x20 && c <= 0x7e; })) {
@@ -324,8 +402,17 @@ void WriteCommon(Writer& w, uint64_t leaf_index, const AuditEvent& event) {
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
-                                        const AuditEvent& event) {
+namespace {
+
+// Whether `event` sets a field that only version 3 holds.
+bool HasVersion3Fields(const AuditEvent& event) {
+  return event.lawful_bases_size() > 0 || !event.stated_function().empty() ||
+         event.sharing_kind() != 0 || event.sharing_reason() != 0 ||
+         event.decision_paths_size() > 0 || event.shield_locating();
+}
+
+// The common fields, then the version-2 ones (version 3 writes them too).
+absl::Status WriteVersion2(Writer& w, uint64_t leaf_index, const AuditEvent& event) {
   if (event.children_size() > 0) {
     return absl::InvalidArgumentError(
         "event.children must be pseudonymised before encoding");
@@ -337,8 +424,6 @@ absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
           "event.child_chain must be sorted by pseudonym and distinct");
     }
   }
-  Writer w;
-  w.Raw(kMagicV2);
   WriteCommon(w, leaf_index, event);
   w.U32(static_cast<uint32_t>(event.kind()));
   w.U32(static_cast<uint32_t>(event.written_paths_size()));
@@ -357,6 +442,55 @@ absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
     w.I64(link.previous_leaf_index());
   }
   w.I64(event.previous_agency_leaf_index());
+  return absl::OkStatus();
+}
+
+void WriteLawfulBasis(Writer& w, const kinex::common::v1::LawfulBasis& basis) {
+  w.U32(static_cast<uint32_t>(basis.controller_kind()));
+  w.Str(basis.controller_code());
+  w.U32(static_cast<uint32_t>(basis.regime()));
+  w.U32(static_cast<uint32_t>(basis.article6()));
+  w.U32(static_cast<uint32_t>(basis.annex1_condition()));
+  w.U32(static_cast<uint32_t>(basis.special_category_condition()));
+  w.U32(static_cast<uint32_t>(basis.criminal_offence_condition()));
+  w.U32(static_cast<uint32_t>(basis.gateways_size()));
+  for (int g : basis.gateways()) w.U32(static_cast<uint32_t>(g));
+  w.U32(static_cast<uint32_t>(basis.citations_size()));
+  for (const std::string& c : basis.citations()) w.Str(c);
+  w.Str(basis.stated_function());
+  w.Str(basis.consent_id());
+  w.U32(static_cast<uint32_t>(basis.categories_size()));
+  for (int32_t c : basis.categories()) w.U32(static_cast<uint32_t>(c));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
+                                        const AuditEvent& event) {
+  Writer w;
+  w.Raw(kMagicV3);
+  KINEX_RETURN_IF_ERROR(WriteVersion2(w, leaf_index, event));
+  w.U32(static_cast<uint32_t>(event.lawful_bases_size()));
+  for (const auto& basis : event.lawful_bases()) WriteLawfulBasis(w, basis);
+  w.Str(event.stated_function());
+  w.U32(static_cast<uint32_t>(event.sharing_kind()));
+  w.U32(static_cast<uint32_t>(event.sharing_reason()));
+  w.U32(static_cast<uint32_t>(event.decision_paths_size()));
+  for (const std::string& p : event.decision_paths()) w.Str(p);
+  w.U8(event.shield_locating() ? 1 : 0);
+  return w.Take();
+}
+
+absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index,
+                                          const AuditEvent& event) {
+  if (HasVersion3Fields(event)) {
+    return absl::InvalidArgumentError(
+        "event has fields the version-2 encoding cannot hold (lawful_bases and "
+        "later)");
+  }
+  Writer w;
+  w.Raw(kMagicV2);
+  KINEX_RETURN_IF_ERROR(WriteVersion2(w, leaf_index, event));
   return w.Take();
 }
 
@@ -373,7 +507,7 @@ absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index,
       !event.query().empty() || event.result_count() != 0 ||
       !event.subject_agency().empty() || !event.idempotency_key().empty() ||
       !event.record_id().empty() || event.child_chain_size() > 0 ||
-      event.previous_agency_leaf_index() != 0) {
+      event.previous_agency_leaf_index() != 0 || HasVersion3Fields(event)) {
     return absl::InvalidArgumentError(
         "event has fields the version-1 encoding cannot hold (kind and later)");
   }
@@ -382,6 +516,62 @@ absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index,
   WriteCommon(w, leaf_index, event);
   return w.Take();
 }
+
+absl::StatusOr<std::string> EncodeEventVersion(int version, uint64_t leaf_index,
+                                               const AuditEvent& event) {
+  switch (version) {
+    case 1:
+      return EncodeEventV1(leaf_index, event);
+    case 2:
+      return EncodeEventV2(leaf_index, event);
+    case 3:
+      return EncodeEvent(leaf_index, event);
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("no audit event encoding version ", version));
+  }
+}
+
+namespace {
+
+bool ReadLawfulBasis(Reader& r, kinex::common::v1::LawfulBasis& basis) {
+  uint32_t u32;
+  uint32_t n;
+  if (!r.U32(u32)) return false;
+  basis.set_controller_kind(static_cast<kinex::common::v1::AgencyKind>(u32));
+  if (!r.Str(*basis.mutable_controller_code())) return false;
+  if (!r.U32(u32)) return false;
+  basis.set_regime(static_cast<kinex::common::v1::LegalRegime>(u32));
+  if (!r.U32(u32)) return false;
+  basis.set_article6(static_cast<kinex::common::v1::Article6Basis>(u32));
+  if (!r.U32(u32)) return false;
+  basis.set_annex1_condition(static_cast<kinex::common::v1::Annex1Condition>(u32));
+  if (!r.U32(u32)) return false;
+  basis.set_special_category_condition(
+      static_cast<kinex::common::v1::SensitiveDataCondition>(u32));
+  if (!r.U32(u32)) return false;
+  basis.set_criminal_offence_condition(
+      static_cast<kinex::common::v1::SensitiveDataCondition>(u32));
+  if (!r.Count(n)) return false;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!r.U32(u32)) return false;
+    basis.add_gateways(static_cast<kinex::common::v1::StatutoryGateway>(u32));
+  }
+  if (!r.Count(n)) return false;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!r.Str(*basis.add_citations())) return false;
+  }
+  if (!r.Str(*basis.mutable_stated_function())) return false;
+  if (!r.Str(*basis.mutable_consent_id())) return false;
+  if (!r.Count(n)) return false;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!r.U32(u32)) return false;
+    basis.add_categories(static_cast<int32_t>(u32));
+  }
+  return true;
+}
+
+}  // namespace
 
 absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
   Reader r(leaf);
@@ -395,6 +585,8 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
     out.version = 1;
   } else if (r.Prefix(kMagicV2)) {
     out.version = 2;
+  } else if (r.Prefix(kMagicV3)) {
+    out.version = 3;
   } else {
     return fail("bad magic or version");
   }
@@ -472,6 +664,23 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
     if (!r.I64(i64)) return fail("truncated previous_agency_leaf_index");
     e.set_previous_agency_leaf_index(i64);
   }
+  if (out.version >= 3) {
+    if (!r.Count(n)) return fail("bad lawful_bases count");
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!ReadLawfulBasis(r, *e.add_lawful_bases())) return fail("bad lawful_bases");
+    }
+    if (!r.Str(*e.mutable_stated_function())) return fail("bad stated_function");
+    if (!r.U32(u32)) return fail("truncated sharing_kind");
+    e.set_sharing_kind(static_cast<kinex::common::v1::SharingDecisionKind>(u32));
+    if (!r.U32(u32)) return fail("truncated sharing_reason");
+    e.set_sharing_reason(static_cast<kinex::common::v1::SharingDecisionReason>(u32));
+    if (!r.Count(n)) return fail("bad decision_paths count");
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!r.Str(*e.add_decision_paths())) return fail("bad decision_paths");
+    }
+    if (!r.U8(u8) || u8 > 1) return fail("bad shield_locating");
+    e.set_shield_locating(u8 == 1);
+  }
   if (!r.done()) return fail("trailing bytes");
   // One encoding per event. Every field is fixed-width or length-prefixed,
   // so the bytes read are the only encoding of the values decoded, except
@@ -488,9 +697,7 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
   }
   // Belt and braces: the bytes must be exactly what the encoder of their
   // version writes for the decoded values (child_chain order included).
-  absl::StatusOr<std::string> again = out.version == 1
-                                          ? EncodeEventV1(out.leaf_index, e)
-                                          : EncodeEvent(out.leaf_index, e);
+  absl::StatusOr<std::string> again = EncodeEventVersion(out.version, out.leaf_index, e);
   if (!again.ok()) {
     return fail(absl::StrCat("non-canonical form (", again.status().message(), ")"));
   }

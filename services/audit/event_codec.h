@@ -22,7 +22,7 @@
 //   u32 n, then n x str               child_pseudonyms (sorted, distinct)
 //   str method
 //
-// Version 2 (every new append): "KXAE" 0x02, then every version-1 field
+// Version 2 (written before lawful bases and sharing decisions): "KXAE" 0x02, then every version-1 field
 // above in the same order, then
 //
 //   u32 kind                          EventKind
@@ -34,6 +34,23 @@
 //                                     child_chain (sorted by pseudonym,
 //                                     distinct; -1: no previous event)
 //   i64 previous_agency_leaf_index    (-1: no previous event)
+//
+// Version 3 (every new append): "KXAE" 0x03, then every version-2 field
+// above in the same order, then
+//
+//   u32 n, then n x lawful basis      lawful_bases (in the given order), each
+//       u32 controller_kind, str controller_code, u32 regime, u32 article6,
+//       u32 annex1_condition, u32 special_category_condition,
+//       u32 criminal_offence_condition,
+//       u32 n, then n x u32 gateways, u32 n, then n x str citations,
+//       str stated_function, str consent_id,
+//       u32 n, then n x u32 categories
+//   str stated_function
+//   u32 sharing_kind, u32 sharing_reason
+//   u32 n, then n x str               decision_paths (in the given order)
+//   u8  shield_locating (0 or 1)
+//
+// Leaves of versions 1 and 2 are still decoded and verified, never written.
 //
 // Integers are big-endian two's complement; str is a u32 byte length then
 // UTF-8 bytes. Every field is always present, so each event has exactly one
@@ -86,12 +103,17 @@ bool IsWriteKind(kinex::audit::v1::EventKind kind);
 //   - DISCLOSURE: purpose, decision and policy_version too;
 //   - write kinds: purpose, decision, policy_version optional;
 //   - AUDIT_QUERIED: query;
+//   - SHARING_DECISION_RECORDED, SHIELD_SET: record_id (the decision id),
+//     sharing_kind (SHIELD exactly for SHIELD_SET) and sharing_reason;
+//     SHIELD_SET: decision_paths or shield_locating; SHIELD_REMOVED:
+//     record_id; sharing_kind and sharing_reason known values;
+//   - decision_paths and lawful_bases[].citations non-empty strings;
 //   - output-only fields unset: time, child_pseudonyms, child_chain,
 //     previous_agency_leaf_index;
 //   - idempotency_key at most 128 printable ASCII; strings valid UTF-8.
 absl::Status ValidateAppendEvent(const kinex::audit::v1::AuditEvent& event);
 
-// The canonical version-2 encoding of `event` at `leaf_index` (the
+// The canonical version-3 encoding of `event` at `leaf_index` (the
 // `children` field is input-only and never encoded; it must be empty).
 // INVALID_ARGUMENT when the event cannot be encoded canonically (children
 // set, unsorted pseudonyms or child_chain).
@@ -104,15 +126,25 @@ absl::StatusOr<std::string> EncodeEvent(
 absl::StatusOr<std::string> EncodeEventV1(
     uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
 
+// The version-2 encoding, which the log no longer writes (for the decoder
+// and tests). INVALID_ARGUMENT when the event sets a field version 2 cannot
+// hold (lawful_bases and later).
+absl::StatusOr<std::string> EncodeEventV2(
+    uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
+
+// The encoding of `version` (1, 2 or 3): what a leaf of that version must be.
+absl::StatusOr<std::string> EncodeEventVersion(
+    int version, uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
+
 // A decoded leaf.
 struct DecodedLeaf {
   uint64_t leaf_index = 0;
-  // The encoding version (1 or 2).
-  int version = 2;
+  // The encoding version (1, 2 or 3).
+  int version = 3;
   kinex::audit::v1::AuditEvent event;
 };
 
-// Decodes a canonical leaf of either version. DATA_LOSS naming the problem
+// Decodes a canonical leaf of any version. DATA_LOSS naming the problem
 // when the bytes are not a canonical encoding.
 absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf);
 

@@ -99,4 +99,25 @@ grpc::Status ExchangeService::TransferResponsibility(
                  request, response, "transferred");
 }
 
+grpc::Status ExchangeService::RecordSharingDecision(
+    grpc::ServerContext* ctx, const ev1::RecordSharingDecisionRequest* request,
+    kinex::records::v1::SharingDecision* response) {
+  return Forward(edge_, gateway_, ctx, "RecordSharingDecision", &Gateway::RecordSharingDecision,
+                 request, response, "recorded");
+}
+
+grpc::Status ExchangeService::ListSharingDecisions(
+    grpc::ServerContext* ctx, const ev1::ListSharingDecisionsRequest* request,
+    kinex::records::v1::ListSharingDecisionsResponse* response) {
+  return Forward(edge_, gateway_, ctx, "ListSharingDecisions", &Gateway::ListSharingDecisions,
+                 request, response, "listed");
+}
+
+grpc::Status ExchangeService::RemoveShield(grpc::ServerContext* ctx,
+                                           const ev1::RemoveShieldRequest* request,
+                                           kinex::records::v1::SharingDecision* response) {
+  return Forward(edge_, gateway_, ctx, "RemoveShield", &Gateway::RemoveShield, request,
+                 response, "removed");
+}
+
 }  // namespace kinex::gateway

@@ -35,6 +35,15 @@ class ExchangeService final : public kinex::exchange::v1::Exchange::Service {
   grpc::Status TransferResponsibility(
       grpc::ServerContext* ctx, const kinex::exchange::v1::TransferResponsibilityRequest* request,
       kinex::exchange::v1::TransferResponsibilityResponse* response) override;
+  grpc::Status RecordSharingDecision(
+      grpc::ServerContext* ctx, const kinex::exchange::v1::RecordSharingDecisionRequest* request,
+      kinex::records::v1::SharingDecision* response) override;
+  grpc::Status ListSharingDecisions(
+      grpc::ServerContext* ctx, const kinex::exchange::v1::ListSharingDecisionsRequest* request,
+      kinex::records::v1::ListSharingDecisionsResponse* response) override;
+  grpc::Status RemoveShield(grpc::ServerContext* ctx,
+                            const kinex::exchange::v1::RemoveShieldRequest* request,
+                            kinex::records::v1::SharingDecision* response) override;
 
  private:
   Gateway& gateway_;

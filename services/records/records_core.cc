@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -21,8 +22,10 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "kinex/record/v1/options.pb.h"
+#include "services/common/error_reason.h"
 #include "services/common/identifiers.h"
 #include "services/common/identity.h"
+#include "services/common/paging.h"
 #include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
 #include "services/records/part_filter.h"
@@ -54,26 +57,26 @@ constexpr char kTeamManager[] = "team-manager";
 // write to: no child, another LA's child, a wrong date of birth, a rejected
 // link. A prober learns nothing from it; the audit event says which.
 absl::Status NoChildToPublish(const std::string& request_id) {
-  return absl::PermissionDeniedError(absl::StrCat(
-      "no child you may publish to matches this request (request id ", request_id, ")"));
+  return WithErrorReason(
+      absl::PermissionDeniedError(absl::StrCat(
+          "no child you may publish to matches this request (request id ", request_id, ")")),
+      reason::kChildNotFoundOrOutOfScope);
 }
 
 // The one answer of the LA-only operations for a child the caller is not
 // responsible for, or that does not exist.
 absl::Status NotResponsible(const std::string& request_id) {
-  return absl::PermissionDeniedError(absl::StrCat(
-      "no child you are the responsible local authority for matches this reference "
-      "(request id ",
-      request_id, ")"));
+  return WithErrorReason(
+      absl::PermissionDeniedError(absl::StrCat(
+          "no child you are the responsible local authority for matches this reference "
+          "(request id ",
+          request_id, ")")),
+      reason::kChildNotFoundOrOutOfScope);
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: must not be negative (got ", requested, ")"));
-  }
-  if (requested == 0) return kDefaultPageSize;
-  return std::min<int>(requested, kMaxPageSize);
+  return paging::PageSize(requested, {.default_size = kDefaultPageSize,
+                                      .max_size = kMaxPageSize});
 }
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
@@ -251,6 +254,7 @@ struct ChildView {
   std::string responsible_la;  // "" for a child from before responsibility
   std::vector<StoredLink> links;
   std::vector<StoredPart> parts;  // the latest version of every agency's part
+  std::vector<StoredSharingDecision> shields;  // in force, in decision id order
 };
 
 absl::StatusOr<ChildView> LoadView(RecordsTxn& txn, const std::string& kinex_id) {
@@ -260,6 +264,7 @@ absl::StatusOr<ChildView> LoadView(RecordsTxn& txn, const std::string& kinex_id)
   v.responsible_la = la.value_or("");
   KINEX_ASSIGN_OR_RETURN(v.links, txn.Links(kinex_id));
   KINEX_ASSIGN_OR_RETURN(v.parts, txn.LatestParts(kinex_id));
+  KINEX_ASSIGN_OR_RETURN(v.shields, txn.ShieldsInForce(kinex_id));
   return v;
 }
 
@@ -506,9 +511,21 @@ absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
     la->set_la_code(v.responsible_la);
     la->set_id(id.la_child_id());
   }
-  // The version: the facts themselves and which agencies' parts are
-  // trusted (a link confirmed or rejected changes the record even when it
-  // leaves the facts alone).
+  // The shields in force: the union of their paths, sorted and distinct.
+  std::set<std::string> shielded;
+  for (const StoredSharingDecision& d : v.shields) {
+    rv1::SharingDecision shield;
+    if (!shield.ParseFromString(d.payload)) {
+      return absl::DataLossError("stored sharing decision does not parse");
+    }
+    shielded.insert(shield.field_paths().begin(), shield.field_paths().end());
+    if (shield.locating()) facts.set_shield_locating(true);
+  }
+  for (const std::string& path : shielded) facts.add_shielded_paths(path);
+  // The version: the facts themselves, which agencies' parts are trusted (a
+  // link confirmed or rejected changes the record even when it leaves the
+  // facts alone) and which shields are in force (setting or removing one
+  // changes it even when another shield covers the same paths).
   std::string material;
   {
     google::protobuf::io::StringOutputStream stream(&material);
@@ -518,6 +535,9 @@ absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
   }
   for (const StoredPart* p : parts) {
     absl::StrAppend(&material, "|", p->owner_kind, ":", p->owner_code);
+  }
+  for (const StoredSharingDecision& d : v.shields) {
+    absl::StrAppend(&material, "|shield:", d.decision_id);
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -641,11 +661,6 @@ absl::StatusOr<ChildView> ResponsibleChild(RecordsTxn& txn,
   return view;
 }
 
-// The page token of ListLinks: bound to the LA and the state filter.
-std::string LinkToken(const std::string& la, int state, const StoredLink& last) {
-  return absl::StrCat("l:", la, ":", state, ":", last.kinex_id, ":", last.agency_kind, ":",
-                      last.agency_code);
-}
 
 }  // namespace
 
@@ -776,8 +791,10 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
     }
     std::vector<std::string> not_owned = FieldsNotOwnedBy(request.part(), who.agency_kind);
     if (!not_owned.empty()) {
-      return absl::PermissionDeniedError(absl::StrCat("fields not owned by ", kind_slug, ": ",
-                                                      absl::StrJoin(not_owned, ", ")));
+      return WithErrorReason(
+          absl::PermissionDeniedError(absl::StrCat("fields not owned by ", kind_slug, ": ",
+                                                   absl::StrJoin(not_owned, ", "))),
+          reason::kFieldNotOwned);
     }
     ChildRecord part = request.part();
     KINEX_RETURN_IF_ERROR(CheckSelfReferences(part, who));
@@ -916,18 +933,24 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
                            txn.LatestPart(kinex_id, who.agency_kind, who.agency_code));
     if (latest.has_value()) {
       if (request.etag().empty()) {
-        return absl::AbortedError(absl::StrCat(
-            "etag: required; this ", kind_slug, "'s part already exists at version ",
-            latest->version, " (GetMyPart returns it with its etag; retry with that etag)"));
+        return WithErrorReason(
+            absl::AbortedError(absl::StrCat(
+                "etag: required; this ", kind_slug, "'s part already exists at version ",
+                latest->version, " (GetMyPart returns it with its etag; retry with that etag)")),
+            reason::kEtagMismatch, {{"field", "etag"}});
       }
       if (request.etag() != latest->etag) {
-        return absl::AbortedError(absl::StrCat(
-            "etag: stale; the part is now at version ", latest->version,
-            " (GetMyPart returns it with its etag; retry with that etag)"));
+        return WithErrorReason(
+            absl::AbortedError(absl::StrCat(
+                "etag: stale; the part is now at version ", latest->version,
+                " (GetMyPart returns it with its etag; retry with that etag)")),
+            reason::kEtagMismatch, {{"field", "etag"}});
       }
     } else if (!request.etag().empty()) {
-      return absl::AbortedError(
-          "etag: stale; no part exists for this publisher (publish with an empty etag)");
+      return WithErrorReason(
+          absl::AbortedError(
+              "etag: stale; no part exists for this publisher (publish with an empty etag)"),
+          reason::kEtagMismatch, {{"field", "etag"}});
     }
     StoredPart stored;
     stored.kinex_id = kinex_id;
@@ -1156,14 +1179,12 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
     return absl::InvalidArgumentError(absl::StrCat("agency_code: ", code_ok.message()));
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
-  std::string after;
-  if (!request.page_token().empty()) {
-    absl::string_view token = request.page_token();
-    if (!absl::ConsumePrefix(&token, "c:") || !LooksLikeKinexId(std::string(token))) {
-      return absl::InvalidArgumentError("page_token: not a token from ListChildren");
-    }
-    after = std::string(token);
-  }
+  // The cohort is the caller's own agency (the gateway sets it from the
+  // caller's identity), so a token is bound to it.
+  const std::string cohort = absl::StrCat(request.agency_kind(), "/", code);
+  const paging::TokenScope scope{.rpc = "ListChildren", .caller = cohort, .filter = ""};
+  KINEX_ASSIGN_OR_RETURN(std::string after,
+                         paging::PageTokens::Process().Open(request.page_token(), scope));
   const absl::Time now = options_.clock->Now();
   rv1::ListChildrenResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
@@ -1180,7 +1201,7 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
       if (facts.has_scope()) *summary->mutable_scope() = facts.scope();
       *summary->mutable_facts() = std::move(facts);
     }
-    if (more) response.set_next_page_token(absl::StrCat("c:", ids.back()));
+    if (more) response.set_next_page_token(paging::PageTokens::Process().Issue(scope, ids.back()));
     return absl::OkStatus();
   }));
   return response;
@@ -1194,12 +1215,16 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
         absl::StrCat("owner_kind: unknown enum value ", request.owner_kind()));
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
+  // No caller identity reaches this internal method: the token is bound to
+  // the child and owner it lists, and its offset cannot be forged.
+  const std::string filter =
+      absl::StrCat(request.child().SerializeAsString(), "/", request.owner_kind());
+  const paging::TokenScope scope{.rpc = "ListPartVersions", .caller = "", .filter = filter};
+  KINEX_ASSIGN_OR_RETURN(std::string position,
+                         paging::PageTokens::Process().Open(request.page_token(), scope));
   int64_t offset = 0;
-  if (!request.page_token().empty()) {
-    absl::string_view token = request.page_token();
-    if (!absl::ConsumePrefix(&token, "o:") || !absl::SimpleAtoi(token, &offset) || offset < 0) {
-      return absl::InvalidArgumentError("page_token: not a token from ListPartVersions");
-    }
+  if (!position.empty() && (!absl::SimpleAtoi(position, &offset) || offset < 0)) {
+    return absl::InternalError("page_token: a token this service issued does not parse");
   }
   rv1::ListPartVersionsResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
@@ -1217,7 +1242,10 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
         return absl::DataLossError("stored record part does not parse");
       }
     }
-    if (more) response.set_next_page_token(absl::StrCat("o:", offset + page_size));
+    if (more) {
+      response.set_next_page_token(
+          paging::PageTokens::Process().Issue(scope, absl::StrCat(offset + page_size)));
+    }
     return absl::OkStatus();
   }));
   return response;
@@ -1258,27 +1286,30 @@ absl::StatusOr<rv1::ListLinksResponse> RecordsCore::ListLinks(
     const rv1::ListLinksRequest& request) {
   KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
   if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
-    return absl::PermissionDeniedError(
-        "only a local authority lists the links on the children it is responsible for");
+    return WithErrorReason(
+        absl::PermissionDeniedError(
+            "only a local authority lists the links on the children it is responsible for"),
+        reason::kPolicyDenied);
   }
   if (!rec::LinkState_IsValid(request.state())) {
     return absl::InvalidArgumentError(
         absl::StrCat("state: unknown value ", request.state(), " for kinex.record.v1.LinkState"));
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
+  const std::string state_filter = absl::StrCat("state=", request.state());
+  const paging::TokenScope scope{.rpc = "ListLinks", .caller = who.uri, .filter = state_filter};
+  KINEX_ASSIGN_OR_RETURN(std::string position,
+                         paging::PageTokens::Process().Open(request.page_token(), scope));
   std::string after_id, after_code;
   int after_kind = 0;
-  if (!request.page_token().empty()) {
-    std::vector<std::string> f = absl::StrSplit(request.page_token(), ':');
-    int state = -1;
-    if (f.size() != 6 || f[0] != "l" || f[1] != who.agency_code ||
-        !absl::SimpleAtoi(f[2], &state) || state != request.state() ||
-        !LooksLikeKinexId(f[3]) || !absl::SimpleAtoi(f[4], &after_kind)) {
-      return absl::InvalidArgumentError(
-          "page_token: not a token from ListLinks with this state filter");
+  if (!position.empty()) {
+    // kinex_id:agency_kind:agency_code of the last link served.
+    std::vector<std::string> f = absl::StrSplit(position, absl::MaxSplits(':', 2));
+    if (f.size() != 3 || !absl::SimpleAtoi(f[1], &after_kind)) {
+      return absl::InternalError("page_token: a token this service issued does not parse");
     }
-    after_id = f[3];
-    after_code = f[5];
+    after_id = f[0];
+    after_code = f[2];
   }
   rv1::ListLinksResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
@@ -1290,7 +1321,9 @@ absl::StatusOr<rv1::ListLinksResponse> RecordsCore::ListLinks(
     if (more) links.resize(page_size);
     for (const StoredLink& l : links) *response.add_links() = LinkInfo(l);
     if (more) {
-      response.set_next_page_token(LinkToken(who.agency_code, request.state(), links.back()));
+      const StoredLink& last = links.back();
+      response.set_next_page_token(paging::PageTokens::Process().Issue(
+          scope, absl::StrCat(last.kinex_id, ":", last.agency_kind, ":", last.agency_code)));
     }
     return absl::OkStatus();
   }));
@@ -1310,13 +1343,17 @@ absl::StatusOr<rv1::DecideLinkResponse> RecordsCore::DecideLink(
   KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
                                               av1::AuditEvent& about) -> absl::Status {
     if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
-      return absl::PermissionDeniedError(
-          "only the child's responsible local authority confirms or rejects links");
+      return WithErrorReason(
+          absl::PermissionDeniedError(
+              "only the child's responsible local authority confirms or rejects links"),
+          reason::kPolicyDenied);
     }
     if (who.role != kSocialWorker && who.role != kTeamManager) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "role ", who.role, " may not confirm or reject links (", kSocialWorker, " or ",
-          kTeamManager, ")"));
+      return WithErrorReason(
+          absl::PermissionDeniedError(absl::StrCat("role ", who.role,
+                                                   " may not confirm or reject links (",
+                                                   kSocialWorker, " or ", kTeamManager, ")")),
+          reason::kPolicyDenied);
     }
     KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
     if (request.decision() != rec::CONFIRMED && request.decision() != rec::REJECTED) {
@@ -1367,13 +1404,17 @@ absl::StatusOr<rv1::TransferResponsibilityResponse> RecordsCore::TransferRespons
   KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
                                               av1::AuditEvent& about) -> absl::Status {
     if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
-      return absl::PermissionDeniedError(
-          "only the child's responsible local authority transfers responsibility");
+      return WithErrorReason(
+          absl::PermissionDeniedError(
+              "only the child's responsible local authority transfers responsibility"),
+          reason::kPolicyDenied);
     }
     if (who.role != kTeamManager) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "transferring responsibility is a ", kTeamManager, "'s decision (role ", who.role,
-          " may not)"));
+      return WithErrorReason(
+          absl::PermissionDeniedError(absl::StrCat("transferring responsibility is a ",
+                                                   kTeamManager, "'s decision (role ", who.role,
+                                                   " may not)")),
+          reason::kPolicyDenied);
     }
     KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
     if (absl::Status s = ValidateLaCode(request.to_la_code()); !s.ok()) {
@@ -1403,6 +1444,409 @@ absl::StatusOr<rv1::TransferResponsibilityResponse> RecordsCore::TransferRespons
     return QueueEvent(txn, std::move(event), event_id);
   }));
   return response;
+}
+
+namespace {
+
+namespace cv1 = kinex::common::v1;
+
+constexpr size_t kMaxRationale = 4000;
+constexpr size_t kMaxRemovalReason = 2000;
+constexpr int kMaxDecisionPaths = 1000;
+constexpr int kDefaultDecisionPageSize = 100;
+constexpr int kMaxDecisionPageSize = 500;
+
+// INVALID_ARGUMENT "<field>: <message>" with the field in its ErrorInfo.
+absl::Status InvalidField(absl::string_view field, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(field, ": ", message)),
+                         reason::kInvalidField, {{"field", std::string(field)}});
+}
+
+// Every path of the child record (sections and leaves) a decision may name.
+const absl::flat_hash_set<std::string>& RecordPaths() {
+  static const auto* const kPaths = [] {
+    auto* out = new absl::flat_hash_set<std::string>();
+    for (const LabelledField& f : LabelledFields(ChildRecord::descriptor())) {
+      out->insert(f.path);
+    }
+    return out;
+  }();
+  return *kPaths;
+}
+
+// The code check of an agency kind ("" for a kind without codes).
+absl::Status ValidateAgencyCode(AgencyKind kind, const std::string& code) {
+  switch (kind) {
+    case AgencyKind::LOCAL_AUTHORITY:
+    case AgencyKind::VIRTUAL_SCHOOL:
+      return ValidateLaCode(code);
+    case AgencyKind::SCHOOL:
+      return ValidateSchoolUrn(code);
+    case AgencyKind::HEALTH:
+      return ValidateOdsCode(code);
+    case AgencyKind::POLICE:
+      return ValidatePoliceForceCode(code);
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(AgencyKindSlug(kind), " agencies are not recipients"));
+  }
+}
+
+bool PrintableAscii(const std::string& s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](unsigned char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+// Checks the input fields of a decision (output-only ones are ignored).
+absl::Status ValidateDecision(const rv1::SharingDecision& d) {
+  if (d.kind() == cv1::SHARING_DECISION_KIND_UNSPECIFIED) {
+    return InvalidField("decision.kind",
+                        "required (NOT_SHARED, SHARED_IN_PART, DEFERRED or SHIELD)");
+  }
+  if (!cv1::SharingDecisionKind_IsValid(d.kind())) {
+    return InvalidField("decision.kind", absl::StrCat("unknown value ", d.kind()));
+  }
+  if (d.reason() == cv1::SHARING_DECISION_REASON_UNSPECIFIED) {
+    return InvalidField("decision.reason", "required (e.g. MORE_DETRIMENTAL_TO_CHILD)");
+  }
+  if (!cv1::SharingDecisionReason_IsValid(d.reason())) {
+    return InvalidField("decision.reason", absl::StrCat("unknown value ", d.reason()));
+  }
+  if (d.rationale().empty() || d.rationale().size() > kMaxRationale) {
+    return InvalidField("decision.rationale",
+                        absl::StrCat("required, 1-", kMaxRationale, " characters (got ",
+                                     d.rationale().size(), ")"));
+  }
+  const bool shield = d.kind() == cv1::SHIELD;
+  if (d.field_paths_size() > kMaxDecisionPaths) {
+    return InvalidField("decision.field_paths", absl::StrCat("at most ", kMaxDecisionPaths,
+                                                             " (got ", d.field_paths_size(),
+                                                             ")"));
+  }
+  for (int i = 0; i < d.field_paths_size(); ++i) {
+    const std::string& path = d.field_paths(i);
+    if (!RecordPaths().contains(path)) {
+      return InvalidField(absl::StrCat("decision.field_paths[", i, "]"),
+                          absl::StrCat("\"", absl::CEscape(path.substr(0, 200)),
+                                       "\" is not a field of kinex.record.v1.ChildRecord"));
+    }
+  }
+  if (d.field_paths_size() > 0 && !shield && d.kind() != cv1::SHARED_IN_PART) {
+    return InvalidField("decision.field_paths",
+                        absl::StrCat("only SHIELD and SHARED_IN_PART decisions name paths (",
+                                     cv1::SharingDecisionKind_Name(d.kind()),
+                                     " is about everything asked for)"));
+  }
+  if (d.locating() && !shield) {
+    return InvalidField("decision.locating", absl::StrCat("only a SHIELD covers the "
+                                                          "(locates) fields (got ",
+                                                          cv1::SharingDecisionKind_Name(d.kind()),
+                                                          ")"));
+  }
+  if (shield && d.field_paths_size() == 0 && !d.locating()) {
+    return InvalidField("decision.field_paths",
+                        "a SHIELD names the fields it shields, sets locating, or both");
+  }
+  if (!cv1::AgencyKind_IsValid(d.recipient_kind())) {
+    return InvalidField("decision.recipient_kind",
+                        absl::StrCat("unknown value ", d.recipient_kind()));
+  }
+  if (!cv1::Purpose_IsValid(d.purpose())) {
+    return InvalidField("decision.purpose", absl::StrCat("unknown value ", d.purpose()));
+  }
+  if (shield && (d.recipient_kind() != cv1::AGENCY_KIND_UNSPECIFIED ||
+                 !d.recipient_code().empty() || d.purpose() != cv1::PURPOSE_UNSPECIFIED)) {
+    return InvalidField("decision.recipient_kind",
+                        "a SHIELD withholds from everyone: set no recipient or purpose");
+  }
+  if (!d.recipient_code().empty()) {
+    if (d.recipient_kind() == cv1::AGENCY_KIND_UNSPECIFIED) {
+      return InvalidField("decision.recipient_kind", "required with recipient_code");
+    }
+    if (absl::Status s = ValidateAgencyCode(d.recipient_kind(), d.recipient_code()); !s.ok()) {
+      return InvalidField("decision.recipient_code", s.message());
+    }
+  } else if (d.recipient_kind() == cv1::AUDITOR) {
+    return InvalidField("decision.recipient_kind", "auditor agencies are not recipients");
+  }
+  if (d.about_request_id().size() > kMaxRequestIdLength ||
+      !PrintableAscii(d.about_request_id())) {
+    return InvalidField("decision.about_request_id",
+                        absl::StrCat("at most ", kMaxRequestIdLength,
+                                     " printable ASCII characters"));
+  }
+  return absl::OkStatus();
+}
+
+// The child `ref` names, for a sharing decision: the caller must have the
+// relationship a write needs (the responsible LA or its virtual school, or
+// an agency whose link the LA confirmed). An unknown child and one the
+// caller has no relationship with get the write path's one refusal.
+absl::StatusOr<ChildView> RelatedChild(RecordsTxn& txn, const cv1::ChildRef& ref,
+                                       const SpiffeId& who, const std::string& request_id,
+                                       av1::AuditEvent& about) {
+  KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(ref));
+  KINEX_ASSIGN_OR_RETURN(std::optional<std::string> kid, Find(txn, id));
+  if (!kid.has_value()) return NoChildToPublish(request_id);
+  AddKinexId(about, *kid);
+  KINEX_RETURN_IF_ERROR(txn.LockChild(*kid));
+  KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, *kid));
+  bool related = false;
+  switch (who.agency_kind) {
+    case AgencyKind::LOCAL_AUTHORITY:
+    case AgencyKind::VIRTUAL_SCHOOL:
+      related = !view.responsible_la.empty() && view.responsible_la == who.agency_code;
+      break;
+    default: {
+      const StoredLink* link = LinkOf(view, who.agency_kind, who.agency_code);
+      related = link != nullptr && link->state == LinkState::kConfirmed;
+    }
+  }
+  if (!related) return NoChildToPublish(request_id);
+  return view;
+}
+
+// Only the responsible LA's deciding roles set or remove shields.
+absl::Status CheckShieldRole(const SpiffeId& who) {
+  if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
+    return absl::PermissionDeniedError(
+        "only the child's responsible local authority sets or removes shields");
+  }
+  if (who.role != kSocialWorker && who.role != kTeamManager) {
+    return absl::PermissionDeniedError(absl::StrCat("role ", who.role,
+                                                    " may not set or remove shields (",
+                                                    kSocialWorker, " or ", kTeamManager, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// The event fields that describe a decision.
+void DescribeDecision(const rv1::SharingDecision& d, av1::AuditEvent& event) {
+  event.set_record_id(d.decision_id());
+  event.set_sharing_kind(d.kind());
+  event.set_sharing_reason(d.reason());
+  for (const std::string& p : d.field_paths()) event.add_decision_paths(p);
+  event.set_shield_locating(d.locating());
+}
+
+// Where ListSharingDecisions resumes (inside its page token): the last
+// decision's time and id.
+std::string DecisionPosition(const StoredSharingDecision& last) {
+  return absl::StrCat(absl::ToUnixMicros(last.decided_at), ":", last.decision_id);
+}
+
+}  // namespace
+
+absl::StatusOr<rv1::SharingDecision> RecordsCore::RecordSharingDecision(
+    const rv1::RecordSharingDecisionRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  KINEX_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  const rv1::SharingDecision& asked = request.decision();
+  av1::AuditEvent refused =
+      BaseEvent(who, request.actor(), request.request_id(), "RecordSharingDecision");
+  AddChildRef(refused, request.child());
+  // Only values the log can hold: a refusal of a malformed decision must
+  // itself be auditable.
+  if (cv1::SharingDecisionKind_IsValid(asked.kind())) refused.set_sharing_kind(asked.kind());
+  if (cv1::SharingDecisionReason_IsValid(asked.reason())) {
+    refused.set_sharing_reason(asked.reason());
+  }
+  rv1::SharingDecision decision;
+  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
+                                              av1::AuditEvent& about) -> absl::Status {
+    if (!IsAgency(who)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "principal ", who.uri, " may not record sharing decisions (only agencies do)"));
+    }
+    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+    if (request.child().id_case() == cv1::ChildRef::ID_NOT_SET) {
+      return InvalidField("child", "one of kinex_id, nhs_number, upn or la_child_id is required");
+    }
+    KINEX_RETURN_IF_ERROR(ValidateDecision(asked));
+    const bool shield = asked.kind() == cv1::SHIELD;
+    ChildView view;
+    if (shield) {
+      KINEX_RETURN_IF_ERROR(CheckShieldRole(who));
+      KINEX_ASSIGN_OR_RETURN(
+          view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
+    } else {
+      KINEX_ASSIGN_OR_RETURN(
+          view, RelatedChild(txn, request.child(), who, request.request_id(), about));
+    }
+    decision.Clear();
+    decision.set_kind(asked.kind());
+    decision.set_reason(asked.reason());
+    decision.set_rationale(asked.rationale());
+    std::set<std::string> paths(asked.field_paths().begin(), asked.field_paths().end());
+    for (const std::string& p : paths) decision.add_field_paths(p);
+    decision.set_locating(asked.locating());
+    decision.set_recipient_kind(asked.recipient_kind());
+    decision.set_recipient_code(asked.recipient_code());
+    decision.set_purpose(asked.purpose());
+    decision.set_about_request_id(asked.about_request_id());
+    KINEX_ASSIGN_OR_RETURN(std::string id, RandomId("sd_"));
+    decision.set_decision_id(id);
+    decision.set_kinex_id(view.kinex_id);
+    decision.set_decider_kind(who.agency_kind);
+    decision.set_decider_code(who.agency_code);
+    decision.set_decider(who.uri);
+    decision.set_actor(request.actor());
+    const absl::Time now = options_.clock->Now();
+    *decision.mutable_decided_at() = ToProto(now);
+    StoredSharingDecision stored;
+    stored.decision_id = id;
+    stored.kinex_id = view.kinex_id;
+    stored.kind = decision.kind();
+    stored.decider_kind = who.agency_kind;
+    stored.decider_code = who.agency_code;
+    stored.decided_at = now;
+    if (!decision.SerializeToString(&stored.payload)) {
+      return absl::InternalError("sharing decision does not serialize");
+    }
+    KINEX_RETURN_IF_ERROR(txn.InsertSharingDecision(stored));
+    av1::AuditEvent event = about;
+    event.set_kind(shield ? av1::SHIELD_SET : av1::SHARING_DECISION_RECORDED);
+    DescribeDecision(decision, event);
+    event.set_justification(decision.rationale());
+    if (decision.purpose() != cv1::PURPOSE_UNSPECIFIED) event.set_purpose(decision.purpose());
+    if (decision.recipient_kind() != cv1::AGENCY_KIND_UNSPECIFIED) {
+      event.set_subject_agency(
+          decision.recipient_code().empty()
+              ? std::string(AgencyKindSlug(decision.recipient_kind()))
+              : AgencyName(decision.recipient_kind(), decision.recipient_code()));
+    }
+    return QueueEvent(txn, std::move(event), event_id);
+  }));
+  return decision;
+}
+
+absl::StatusOr<rv1::ListSharingDecisionsResponse> RecordsCore::ListSharingDecisions(
+    const rv1::ListSharingDecisionsRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  if (who.is_service || who.agency_kind == AgencyKind::AGENCY_KIND_UNSPECIFIED) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "principal ", who.uri, " may not list sharing decisions (agencies and auditors do)"));
+  }
+  SharingDecisionFilter filter;
+  for (int i = 0; i < request.kinds_size(); ++i) {
+    const int kind = request.kinds(i);
+    if (kind == cv1::SHARING_DECISION_KIND_UNSPECIFIED || !cv1::SharingDecisionKind_IsValid(kind)) {
+      return InvalidField(absl::StrCat("kinds[", i, "]"), absl::StrCat("unknown value ", kind));
+    }
+    filter.kinds.push_back(kind);
+  }
+  KINEX_ASSIGN_OR_RETURN(const int page_size,
+                         paging::PageSize(request.page_size(),
+                                          {.default_size = kDefaultDecisionPageSize,
+                                           .max_size = kMaxDecisionPageSize}));
+  const std::string token_filter =
+      absl::StrCat(absl::StrJoin(request.kinds(), ","), "/", request.child().SerializeAsString(),
+                   "/", request.include_removed());
+  const paging::TokenScope scope{
+      .rpc = "ListSharingDecisions", .caller = who.uri, .filter = token_filter};
+  KINEX_ASSIGN_OR_RETURN(std::string position,
+                         paging::PageTokens::Process().Open(request.page_token(), scope));
+  if (!position.empty()) {
+    // decision time (micros):decision id of the last decision served.
+    std::vector<std::string> f = absl::StrSplit(position, absl::MaxSplits(':', 1));
+    int64_t micros = 0;
+    if (f.size() != 2 || !absl::SimpleAtoi(f[0], &micros)) {
+      return absl::InternalError("page_token: a token this service issued does not parse");
+    }
+    filter.after = std::make_pair(absl::FromUnixMicros(micros), f[1]);
+  }
+  std::optional<Identifier> child;
+  if (request.has_child()) {
+    KINEX_ASSIGN_OR_RETURN(child, IdentifierFromRef(request.child()));
+  }
+  filter.all = who.agency_kind == AgencyKind::AUDITOR;
+  filter.decider_kind = who.agency_kind;
+  filter.decider_code = who.agency_code;
+  if (who.agency_kind == AgencyKind::LOCAL_AUTHORITY) filter.responsible_la = who.agency_code;
+  filter.include_removed = request.include_removed();
+  filter.limit = page_size + 1;
+  rv1::ListSharingDecisionsResponse response;
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
+    response.Clear();
+    if (child.has_value()) {
+      KINEX_ASSIGN_OR_RETURN(std::optional<std::string> kid, Find(txn, *child));
+      // An unknown child lists nothing, as a child with no decisions the
+      // caller may see does.
+      if (!kid.has_value()) return absl::OkStatus();
+      filter.kinex_id = *kid;
+    }
+    KINEX_ASSIGN_OR_RETURN(std::vector<StoredSharingDecision> rows,
+                           txn.ListSharingDecisions(filter));
+    const bool more = static_cast<int>(rows.size()) > page_size;
+    if (more) rows.resize(page_size);
+    for (const StoredSharingDecision& row : rows) {
+      if (!response.add_decisions()->ParseFromString(row.payload)) {
+        return absl::DataLossError("stored sharing decision does not parse");
+      }
+    }
+    if (more) {
+      response.set_next_page_token(
+          paging::PageTokens::Process().Issue(scope, DecisionPosition(rows.back())));
+    }
+    return absl::OkStatus();
+  }));
+  return response;
+}
+
+absl::StatusOr<rv1::SharingDecision> RecordsCore::RemoveShield(
+    const rv1::RemoveShieldRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  KINEX_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  const std::string& id = request.decision_id();
+  const bool id_ok = absl::StartsWith(id, "sd_") && id.size() <= 64 && PrintableAscii(id);
+  av1::AuditEvent refused = BaseEvent(who, request.actor(), request.request_id(), "RemoveShield");
+  AddChildRef(refused, request.child());
+  if (id_ok) refused.set_record_id(id);
+  rv1::SharingDecision shield;
+  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
+                                              av1::AuditEvent& about) -> absl::Status {
+    KINEX_RETURN_IF_ERROR(CheckShieldRole(who));
+    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+    if (!id_ok) {
+      return InvalidField("decision_id", "required, a shield's id (sd_...)");
+    }
+    if (request.reason().empty() || request.reason().size() > kMaxRemovalReason) {
+      return InvalidField("reason", absl::StrCat("required, 1-", kMaxRemovalReason,
+                                                 " characters (got ", request.reason().size(),
+                                                 ")"));
+    }
+    KINEX_ASSIGN_OR_RETURN(
+        ChildView view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
+    KINEX_ASSIGN_OR_RETURN(std::optional<StoredSharingDecision> stored,
+                           txn.SharingDecision(id));
+    if (!stored.has_value() || stored->kinex_id != view.kinex_id ||
+        stored->kind != cv1::SHIELD) {
+      return absl::NotFoundError(
+          absl::StrCat("decision_id: no shield ", id, " on this child"));
+    }
+    if (!shield.ParseFromString(stored->payload)) {
+      return absl::DataLossError("stored sharing decision does not parse");
+    }
+    if (stored->removed) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "decision_id: shield ", id, " is no longer in force (removed ",
+          google::protobuf::util::TimeUtil::ToString(shield.removed_at()), ")"));
+    }
+    *shield.mutable_removed_at() = ToProto(options_.clock->Now());
+    shield.set_removed_by(who.uri);
+    shield.set_removal_reason(request.reason());
+    std::string payload;
+    if (!shield.SerializeToString(&payload)) {
+      return absl::InternalError("sharing decision does not serialize");
+    }
+    KINEX_RETURN_IF_ERROR(txn.RemoveSharingDecision(id, payload));
+    av1::AuditEvent event = about;
+    event.set_kind(av1::SHIELD_REMOVED);
+    DescribeDecision(shield, event);
+    event.set_justification(request.reason());
+    return QueueEvent(txn, std::move(event), event_id);
+  }));
+  return shield;
 }
 
 }  // namespace kinex::records

@@ -38,6 +38,24 @@
 // facts version it decided on: if the facts moved (a transfer, a link
 // decided, a legal-status change) it is ABORTED and reads nothing.
 //
+// Sharing decisions (RecordSharingDecision, ListSharingDecisions,
+// RemoveShield). An agency records a decision not to share, to share in
+// part or to defer (with its reason, e.g. s16LA(3) "more detrimental to the
+// child", and rationale) about a child it has a write relationship with
+// (the responsible LA or its virtual school, or a CONFIRMED link; anything
+// else gets the write path's one refusal). A shield is the responsible LA's
+// standing decision not to share named fields (or every (locates) field)
+// with anyone: only its social workers and team managers set or remove one;
+// it stays with the child across a transfer (the new LA may remove it, the
+// old one no longer can); a removed shield stays listed with who removed it
+// and why. The shields in force are in the child's facts (shielded_paths,
+// shield_locating) and in its facts version, so a read pinned to facts from
+// before a shield was set or removed is ABORTED. Listing: an agency sees
+// the decisions it made, the responsible LA every decision about its
+// children, an auditor all; newest first. Each decision is one audit event
+// (SHARING_DECISION_RECORDED, SHIELD_SET, SHIELD_REMOVED) through the
+// outbox, a refusal WRITE_REFUSED.
+//
 // Assembly (GetRecord): the responsible LA's
 // part (until a new LA publishes after a transfer, the previous LA's), its
 // virtual school's, and every CONFIRMED agency's part, merged oldest publish
@@ -128,6 +146,12 @@ class RecordsCore final : public RecordsStore {
       const kinex::records::v1::DecideLinkRequest& request) override;
   absl::StatusOr<kinex::records::v1::TransferResponsibilityResponse> TransferResponsibility(
       const kinex::records::v1::TransferResponsibilityRequest& request) override;
+  absl::StatusOr<kinex::records::v1::SharingDecision> RecordSharingDecision(
+      const kinex::records::v1::RecordSharingDecisionRequest& request) override;
+  absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse> ListSharingDecisions(
+      const kinex::records::v1::ListSharingDecisionsRequest& request) override;
+  absl::StatusOr<kinex::records::v1::SharingDecision> RemoveShield(
+      const kinex::records::v1::RemoveShieldRequest& request) override;
 
   // Appends every event waiting in the outbox, oldest first, removing each
   // once durable. The first failure stops the drain and is returned.

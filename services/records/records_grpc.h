@@ -56,6 +56,14 @@ class RecordsGrpcService final : public kinex::records::v1::Records::Service {
   grpc::Status ListPartVersions(grpc::ServerContext* ctx,
                                 const v1::ListPartVersionsRequest* request,
                                 v1::ListPartVersionsResponse* response) override;
+  grpc::Status RecordSharingDecision(grpc::ServerContext* ctx,
+                                     const v1::RecordSharingDecisionRequest* request,
+                                     v1::SharingDecision* response) override;
+  grpc::Status ListSharingDecisions(grpc::ServerContext* ctx,
+                                    const v1::ListSharingDecisionsRequest* request,
+                                    v1::ListSharingDecisionsResponse* response) override;
+  grpc::Status RemoveShield(grpc::ServerContext* ctx, const v1::RemoveShieldRequest* request,
+                            v1::SharingDecision* response) override;
 
  private:
   // OK if the peer is a Kinex service (the gateway, when `gateway_only`).
@@ -90,6 +98,12 @@ class RecordsGrpcClient final : public RecordsStore {
       const v1::TransferResponsibilityRequest& request) override;
   absl::StatusOr<v1::ListPartVersionsResponse> ListPartVersions(
       const v1::ListPartVersionsRequest& request) override;
+  absl::StatusOr<v1::SharingDecision> RecordSharingDecision(
+      const v1::RecordSharingDecisionRequest& request) override;
+  absl::StatusOr<v1::ListSharingDecisionsResponse> ListSharingDecisions(
+      const v1::ListSharingDecisionsRequest& request) override;
+  absl::StatusOr<v1::SharingDecision> RemoveShield(
+      const v1::RemoveShieldRequest& request) override;
 
  private:
   std::unique_ptr<v1::Records::Stub> stub_;

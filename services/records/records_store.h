@@ -57,6 +57,16 @@ class RecordsStore {
   virtual absl::StatusOr<kinex::records::v1::TransferResponsibilityResponse>
   TransferResponsibility(
       const kinex::records::v1::TransferResponsibilityRequest& request) = 0;
+  // Records an agency's decision not to share (or to share in part, or to
+  // defer), or the responsible LA's shield.
+  virtual absl::StatusOr<kinex::records::v1::SharingDecision> RecordSharingDecision(
+      const kinex::records::v1::RecordSharingDecisionRequest& request) = 0;
+  // The sharing decisions the caller may see, newest first.
+  virtual absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse>
+  ListSharingDecisions(const kinex::records::v1::ListSharingDecisionsRequest& request) = 0;
+  // The responsible LA removes a shield.
+  virtual absl::StatusOr<kinex::records::v1::SharingDecision> RemoveShield(
+      const kinex::records::v1::RemoveShieldRequest& request) = 0;
 };
 
 }  // namespace kinex::records

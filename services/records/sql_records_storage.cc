@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::records {
@@ -86,6 +87,45 @@ absl::Status MigrateToV2(sql::Db& db) {
             "JOIN children c ON c.kinex_id = h.kinex_id "
             "WHERE h.owner_kind IN (3, 4, 5)")
       .status();
+}
+
+// Version 3: sharing decisions (decisions not to share, to share in part or
+// to defer, and shields). Nothing to backfill.
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE IF NOT EXISTS sharing_decisions (
+  decision_id {CTEXT} PRIMARY KEY,
+  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
+  kind INTEGER NOT NULL,
+  decider_kind INTEGER NOT NULL,
+  decider_code {CTEXT} NOT NULL,
+  decided_at_us BIGINT NOT NULL,
+  removed INTEGER NOT NULL,
+  payload {BLOB} NOT NULL);
+CREATE INDEX IF NOT EXISTS sharing_decisions_by_child
+  ON sharing_decisions (kinex_id, kind, removed);
+CREATE INDEX IF NOT EXISTS sharing_decisions_by_time
+  ON sharing_decisions (decided_at_us, decision_id);
+CREATE INDEX IF NOT EXISTS sharing_decisions_by_decider
+  ON sharing_decisions (decider_kind, decider_code, decided_at_us);
+)sql";
+
+absl::Status MigrateToV3(sql::Db& db) { return db.ExecScript(kSchemaV3); }
+
+constexpr char kDecisionColumns[] =
+    "decision_id, kinex_id, kind, decider_kind, decider_code, decided_at_us, removed, "
+    "payload";
+
+StoredSharingDecision DecisionFromRow(const sql::Row& row) {
+  StoredSharingDecision d;
+  d.decision_id = row.Str(0);
+  d.kinex_id = row.Str(1);
+  d.kind = static_cast<int>(row.Int(2));
+  d.decider_kind = static_cast<int>(row.Int(3));
+  d.decider_code = row.Str(4);
+  d.decided_at = absl::FromUnixMicros(row.Int(5));
+  d.removed = row.Int(6) != 0;
+  d.payload = row.Str(7);
+  return d;
 }
 
 constexpr char kLinkColumns[] =
@@ -359,6 +399,97 @@ class SqlTxn final : public RecordsTxn {
     return out;
   }
 
+  absl::Status InsertSharingDecision(const StoredSharingDecision& d) override {
+    return db_
+        .Exec(absl::StrCat("INSERT INTO sharing_decisions (", kDecisionColumns,
+                           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+              {d.decision_id, d.kinex_id, static_cast<int64_t>(d.kind),
+               static_cast<int64_t>(d.decider_kind), d.decider_code,
+               absl::ToUnixMicros(d.decided_at), static_cast<int64_t>(d.removed ? 1 : 0),
+               sql::Blob{d.payload}})
+        .status();
+  }
+
+  absl::StatusOr<std::optional<StoredSharingDecision>> SharingDecision(
+      const std::string& decision_id) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows, db_.Query(absl::StrCat("SELECT ", kDecisionColumns,
+                                          " FROM sharing_decisions WHERE decision_id = $1"),
+                             {decision_id}));
+    if (rows.empty()) return std::nullopt;
+    return DecisionFromRow(rows[0]);
+  }
+
+  absl::Status RemoveSharingDecision(const std::string& decision_id,
+                                     const std::string& payload) override {
+    KINEX_ASSIGN_OR_RETURN(
+        int64_t changed,
+        db_.Exec("UPDATE sharing_decisions SET removed = 1, payload = $2 "
+                 "WHERE decision_id = $1 AND removed = 0",
+                 {decision_id, sql::Blob{payload}}));
+    if (changed != 1) return absl::AbortedError("decision changed concurrently; retry");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<StoredSharingDecision>> ShieldsInForce(
+      const std::string& kinex_id) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query(absl::StrCat("SELECT ", kDecisionColumns,
+                               " FROM sharing_decisions WHERE kinex_id = $1 AND kind = $2 "
+                               "AND removed = 0 ORDER BY decision_id"),
+                  {kinex_id, static_cast<int64_t>(kShieldDecisionKind)}));
+    std::vector<StoredSharingDecision> out;
+    for (const auto& row : rows) out.push_back(DecisionFromRow(row));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<StoredSharingDecision>> ListSharingDecisions(
+      const SharingDecisionFilter& f) override {
+    std::vector<sql::Value> params;
+    auto param = [&](sql::Value v) {
+      params.push_back(std::move(v));
+      return absl::StrCat("$", params.size());
+    };
+    std::vector<std::string> where;
+    if (!f.all) {
+      std::string visible = absl::StrCat("(decider_kind = ",
+                                         param(static_cast<int64_t>(f.decider_kind)),
+                                         " AND decider_code = ", param(f.decider_code), ")");
+      if (!f.responsible_la.empty()) {
+        absl::StrAppend(&visible,
+                        " OR kinex_id IN (SELECT kinex_id FROM child_responsibility "
+                        "WHERE la_code = ",
+                        param(f.responsible_la), ")");
+      }
+      where.push_back(absl::StrCat("(", visible, ")"));
+    }
+    if (!f.kinex_id.empty()) where.push_back(absl::StrCat("kinex_id = ", param(f.kinex_id)));
+    if (!f.kinds.empty()) {
+      std::vector<std::string> in;
+      for (int k : f.kinds) in.push_back(param(static_cast<int64_t>(k)));
+      where.push_back(absl::StrCat("kind IN (", absl::StrJoin(in, ", "), ")"));
+    }
+    if (!f.include_removed) where.push_back("removed = 0");
+    if (f.after.has_value()) {
+      const std::string at = param(absl::ToUnixMicros(f.after->first));
+      const std::string id = param(f.after->second);
+      where.push_back(absl::StrCat("(decided_at_us < ", at, " OR (decided_at_us = ", at,
+                                   " AND decision_id < ", id, "))"));
+    }
+    const std::string limit = param(static_cast<int64_t>(f.limit));
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query(absl::StrCat("SELECT ", kDecisionColumns, " FROM sharing_decisions",
+                               where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
+                               " ORDER BY decided_at_us DESC, decision_id DESC LIMIT ",
+                               limit),
+                  params));
+    std::vector<StoredSharingDecision> out;
+    for (const auto& row : rows) out.push_back(DecisionFromRow(row));
+    return out;
+  }
+
   absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) override {
     return db_
         .Exec("INSERT INTO audit_outbox (id, create_seq, event) VALUES ($1, "
@@ -449,7 +580,8 @@ absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
   // Version 1 is kSchema as first released (created above if absent).
   KINEX_RETURN_IF_ERROR(sql::Migrate(*db, "records",
                                      {{1, [](sql::Db&) { return absl::OkStatus(); }},
-                                      {2, MigrateToV2}}));
+                                      {2, MigrateToV2},
+                                      {3, MigrateToV3}}));
   return std::unique_ptr<SqlRecordsStorage>(new SqlRecordsStorage(std::move(db)));
 }
 

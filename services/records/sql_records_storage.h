@@ -5,7 +5,8 @@
 // (every version ever published: the history), part_heads (the latest version
 // per (child, owner kind, owner code): optimistic concurrency is a
 // conditional UPDATE of the head), scope_links (indexed by (agency kind,
-// code, kinex id) for ListChildren).
+// code, kinex id) for ListChildren), child_responsibility, agency_links,
+// audit_outbox (schema version 2), sharing_decisions (version 3).
 //
 // Example:
 //   KINEX_ASSIGN_OR_RETURN(auto db, sql::OpenSqlite("/var/lib/kinex/records.db"));
@@ -19,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "services/records/records_storage.h"
-#include "services/records/sql_db.h"
+#include "services/common/sql/sql_db.h"
 
 namespace kinex::records {
 

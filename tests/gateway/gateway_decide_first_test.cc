@@ -85,6 +85,18 @@ class CountingRecords final : public kinex::records::RecordsStore {
       const rsv1::TransferResponsibilityRequest& r) override {
     return inner_->TransferResponsibility(r);
   }
+  absl::StatusOr<rsv1::SharingDecision> RecordSharingDecision(
+      const rsv1::RecordSharingDecisionRequest& r) override {
+    return inner_->RecordSharingDecision(r);
+  }
+  absl::StatusOr<rsv1::ListSharingDecisionsResponse> ListSharingDecisions(
+      const rsv1::ListSharingDecisionsRequest& r) override {
+    return inner_->ListSharingDecisions(r);
+  }
+  absl::StatusOr<rsv1::SharingDecision> RemoveShield(
+      const rsv1::RemoveShieldRequest& r) override {
+    return inner_->RemoveShield(r);
+  }
 
   int get_record = 0, batch_get = 0, batch_size = 0, facts = 0, list = 0;
   int abort_reads = 0;

@@ -173,7 +173,8 @@ TEST_F(HardeningMicroservicesE2E, EachServiceAppendsOnlyItsOwnEventKinds) {
            {"records", av1::DISCLOSURE,
             "service \"records\" may not append DISCLOSURE events to the audit log (records "
             "appends: PART_PUBLISHED, WRITE_REFUSED, RESPONSIBILITY_TRANSFERRED, LINK_CLAIMED, "
-            "LINK_CONFIRMED, LINK_REJECTED)"},
+            "LINK_CONFIRMED, LINK_REJECTED, SHARING_DECISION_RECORDED, SHIELD_SET, "
+            "SHIELD_REMOVED)"},
            {"consent", av1::PART_PUBLISHED,
             "service \"consent\" may not append PART_PUBLISHED events to the audit log "
             "(consent appends: CONSENT_RECORDED, CONSENT_WITHDRAWN, SHARING_AGREEMENT_CREATED, "

@@ -10,6 +10,7 @@ namespace kinex::ctl {
 
 std::vector<CommandGroup> AllCommandGroups() {
   return {MakeHealthCommandGroup(),  MakeRecordCommandGroup(), MakeChildrenCommandGroup(), MakeLinksCommandGroup(),
+          MakeSharingCommandGroup(),
           MakeConsentCommandGroup(), MakeAuditCommandGroup(),  MakePolicyCommandGroup()};
 }
 

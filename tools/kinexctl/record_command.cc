@@ -7,8 +7,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
@@ -24,7 +26,8 @@ namespace ev1 = kinex::exchange::v1;
 
 constexpr char kRecordUsage[] =
     "usage: kinexctl record get CHILD --purpose=PURPOSE [--justification=TEXT]\n"
-    "                           [--break-glass] [--receipt-out=FILE]\n"
+    "                           [--stated-function=TEXT] [--break-glass]\n"
+    "                           [--receipt-out=FILE]\n"
     "       kinexctl record publish --from-json=FILE [CHILD] [--etag=ETAG]\n"
     "                               [--proof-dob=YYYY-MM-DD]\n"
     "       kinexctl record mine CHILD\n"
@@ -83,6 +86,7 @@ std::string LinkStateName(int state) {
 constexpr char kChildrenUsage[] =
     "usage: kinexctl children list --purpose=PURPOSE [--page-size=N] [--page-token=T]\n"
     "                              [--all] [--justification=TEXT]\n"
+    "                              [--stated-function=TEXT]\n"
     "\n"
     "Lists your cohort for a purpose (e.g. a virtual school head's children for\n"
     "EDUCATION_SUPPORT), each record with exactly the fields you may see.\n"
@@ -143,6 +147,7 @@ int RunGet(CommandContext& ctx, Args& args) {
   req.set_purpose(*purpose);
   req.set_justification(args.FlagOr("justification", ""));
   req.set_break_glass(args.Bool("break-glass"));
+  req.set_stated_function(args.FlagOr("stated-function", ""));
   const std::optional<std::string> receipt_out = args.Flag("receipt-out");
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   ev1::GetChildRecordResponse resp;
@@ -354,6 +359,7 @@ int RunChildrenList(CommandContext& ctx, Args& args) {
   std::string token = args.FlagOr("page-token", "");
   const bool all = args.Bool("all");
   const std::string justification = args.FlagOr("justification", "");
+  const std::string stated_function = args.FlagOr("stated-function", "");
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   auto stub = ExchangeStub(ctx);
   if (!stub.ok()) return ctx.Fail(stub.status());
@@ -367,6 +373,7 @@ int RunChildrenList(CommandContext& ctx, Args& args) {
     req.set_page_size(page_size);
     req.set_page_token(token);
     req.set_justification(justification);
+    req.set_stated_function(stated_function);
     grpc::ClientContext call;
     ctx.Prepare(call, 120);
     ev1::ListChildrenResponse resp;
@@ -425,6 +432,188 @@ int RunChildren(CommandContext& ctx, const std::vector<std::string>& words) {
   return RunChildrenList(ctx, *args);
 }
 
+constexpr char kSharingUsage[] =
+    "usage: kinexctl sharing record CHILD --kind=KIND --reason=REASON --rationale=TEXT\n"
+    "                               [--paths=PATH,...] [--locating]\n"
+    "                               [--recipient=KIND[/CODE]] [--purpose=PURPOSE]\n"
+    "                               [--about-request-id=ID]\n"
+    "       kinexctl sharing list [CHILD] [--kinds=KIND,...] [--include-removed]\n"
+    "                             [--page-size=N] [--all]\n"
+    "       kinexctl sharing unshield CHILD --decision-id=ID --reason=TEXT\n"
+    "\n"
+    "record   records your decision about sharing a child's information, with its\n"
+    "         reason and rationale (audited). KIND is not-shared, shared-in-part,\n"
+    "         deferred or shield; REASON e.g. more-detrimental-to-child (Children\n"
+    "         Act 2004 s16LA(3)) or risk-of-harm-to-a-person. A shield (the\n"
+    "         responsible LA's social worker or team manager only) withholds the\n"
+    "         --paths, and with --locating every field that locates the child,\n"
+    "         from everyone but the LA until removed; it names no recipient.\n"
+    "list     the decisions you may see, newest first: your own; for a local\n"
+    "         authority every decision about its children; for an auditor all.\n"
+    "         Every listing is audited.\n"
+    "unshield removes a shield (the responsible LA only; audited with the reason).\n";
+
+// "a,b,c" -> {"a", "b", "c"}; "" -> {}.
+std::vector<std::string> CommaList(const std::string& text) {
+  return absl::StrSplit(text, ',', absl::SkipEmpty());
+}
+
+std::string EnumText(const google::protobuf::EnumDescriptor* type, int value) {
+  const google::protobuf::EnumValueDescriptor* v = type->FindValueByNumber(value);
+  return v == nullptr ? absl::StrCat(value) : v->name();
+}
+
+std::vector<std::string> DecisionRow(const kinex::records::v1::SharingDecision& d) {
+  std::string recipient;
+  if (d.recipient_kind() != cv1::AGENCY_KIND_UNSPECIFIED) {
+    recipient = std::string(AgencyKindSlug(d.recipient_kind()));
+    if (!d.recipient_code().empty()) absl::StrAppend(&recipient, "/", d.recipient_code());
+  }
+  std::vector<std::string> paths(d.field_paths().begin(), d.field_paths().end());
+  if (d.locating()) paths.push_back("(locates)");
+  return {d.decision_id(),
+          d.kinex_id(),
+          EnumText(cv1::SharingDecisionKind_descriptor(), d.kind()),
+          EnumText(cv1::SharingDecisionReason_descriptor(), d.reason()),
+          absl::StrCat(AgencyKindSlug(d.decider_kind()), "/", d.decider_code()),
+          recipient,
+          absl::StrJoin(paths, "; "),
+          d.has_decided_at() ? google::protobuf::util::TimeUtil::ToString(d.decided_at()) : "",
+          d.has_removed_at() ? google::protobuf::util::TimeUtil::ToString(d.removed_at()) : ""};
+}
+
+const std::vector<std::string>& DecisionHeader() {
+  static const auto* const kHeader = new std::vector<std::string>{
+      "decision_id", "kinex_id", "kind",  "reason",    "decider",
+      "recipient",   "paths",    "decided_at", "removed_at"};
+  return *kHeader;
+}
+
+int RunSharingRecord(CommandContext& ctx, Args& args) {
+  absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(args);
+  if (!child.ok()) return ctx.Fail(child.status());
+  std::optional<std::string> kind = args.Flag("kind");
+  std::optional<std::string> reason = args.Flag("reason");
+  std::optional<std::string> rationale = args.Flag("rationale");
+  if (!kind || !reason || !rationale) {
+    return ctx.Fail(absl::InvalidArgumentError("--kind, --reason and --rationale are required"));
+  }
+  ev1::RecordSharingDecisionRequest req;
+  *req.mutable_child() = *child;
+  kinex::records::v1::SharingDecision* d = req.mutable_decision();
+  absl::StatusOr<int> k = ParseEnumFlag(cv1::SharingDecisionKind_descriptor(), "kind", *kind);
+  if (!k.ok()) return ctx.Fail(k.status());
+  d->set_kind(static_cast<cv1::SharingDecisionKind>(*k));
+  absl::StatusOr<int> r =
+      ParseEnumFlag(cv1::SharingDecisionReason_descriptor(), "reason", *reason);
+  if (!r.ok()) return ctx.Fail(r.status());
+  d->set_reason(static_cast<cv1::SharingDecisionReason>(*r));
+  d->set_rationale(*rationale);
+  for (const std::string& p : CommaList(args.FlagOr("paths", ""))) d->add_field_paths(p);
+  d->set_locating(args.Bool("locating"));
+  if (auto recipient = args.Flag("recipient")) {
+    const size_t slash = recipient->find('/');
+    const cv1::AgencyKind rk = AgencyKindFromSlug(recipient->substr(0, slash));
+    if (rk == cv1::AGENCY_KIND_UNSPECIFIED) {
+      return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--recipient: \"", recipient->substr(0, slash),
+          "\" is not an agency kind (e.g. school or school/100001)")));
+    }
+    d->set_recipient_kind(rk);
+    if (slash != std::string::npos) d->set_recipient_code(recipient->substr(slash + 1));
+  }
+  if (auto purpose = args.Flag("purpose")) {
+    absl::StatusOr<cv1::Purpose> p = ParsePurpose(*purpose);
+    if (!p.ok()) return ctx.Fail(p.status());
+    d->set_purpose(*p);
+  }
+  d->set_about_request_id(args.FlagOr("about-request-id", ""));
+  if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  kinex::records::v1::SharingDecision resp;
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::RecordSharingDecision, req, &resp);
+      !s.ok()) {
+    return ctx.Fail(s);
+  }
+  WriteRows(ctx.out(), ctx.output(), DecisionHeader(), {DecisionRow(resp)});
+  return 0;
+}
+
+int RunSharingList(CommandContext& ctx, Args& args) {
+  ev1::ListSharingDecisionsRequest req;
+  // The child is optional: read it only when one of its flags is given.
+  if (args.Flag("kinex-id") || args.Flag("nhs") || args.Flag("upn") ||
+      args.Flag("la-child-id")) {
+    absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(args);
+    if (!child.ok()) return ctx.Fail(child.status());
+    *req.mutable_child() = *child;
+  }
+  for (const std::string& k : CommaList(args.FlagOr("kinds", ""))) {
+    absl::StatusOr<int> kind = ParseEnumFlag(cv1::SharingDecisionKind_descriptor(), "kinds", k);
+    if (!kind.ok()) return ctx.Fail(kind.status());
+    req.add_kinds(static_cast<cv1::SharingDecisionKind>(*kind));
+  }
+  req.set_include_removed(args.Bool("include-removed"));
+  if (auto size = args.Flag("page-size")) {
+    int n = 0;
+    if (!absl::SimpleAtoi(*size, &n)) {
+      return ctx.Fail(absl::InvalidArgumentError("--page-size must be a number"));
+    }
+    req.set_page_size(n);
+  }
+  const bool all = args.Bool("all");
+  if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  std::vector<std::vector<std::string>> rows;
+  std::string token;
+  do {
+    req.set_page_token(token);
+    kinex::records::v1::ListSharingDecisionsResponse resp;
+    if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::ListSharingDecisions, req, &resp);
+        !s.ok()) {
+      return ctx.Fail(s);
+    }
+    for (const auto& d : resp.decisions()) rows.push_back(DecisionRow(d));
+    token = resp.next_page_token();
+  } while (all && !token.empty());
+  WriteRows(ctx.out(), ctx.output(), DecisionHeader(), rows);
+  if (!token.empty()) ctx.err() << "more: --all lists every page\n";
+  return 0;
+}
+
+int RunSharingUnshield(CommandContext& ctx, Args& args) {
+  absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(args);
+  if (!child.ok()) return ctx.Fail(child.status());
+  std::optional<std::string> id = args.Flag("decision-id");
+  std::optional<std::string> reason = args.Flag("reason");
+  if (!id || !reason) {
+    return ctx.Fail(absl::InvalidArgumentError("--decision-id and --reason are required"));
+  }
+  if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  ev1::RemoveShieldRequest req;
+  *req.mutable_child() = *child;
+  req.set_decision_id(*id);
+  req.set_reason(*reason);
+  kinex::records::v1::SharingDecision resp;
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::RemoveShield, req, &resp);
+      !s.ok()) {
+    return ctx.Fail(s);
+  }
+  WriteRows(ctx.out(), ctx.output(), DecisionHeader(), {DecisionRow(resp)});
+  return 0;
+}
+
+int RunSharing(CommandContext& ctx, const std::vector<std::string>& words) {
+  absl::StatusOr<Args> args = Args::Parse(words, {"locating", "include-removed", "all"});
+  int exit = 0;
+  const std::optional<std::string> word = Subcommand(ctx, args, kSharingUsage, &exit);
+  if (!word) return exit;
+  const std::string& sub = *word;
+  if (sub == "record") return RunSharingRecord(ctx, *args);
+  if (sub == "list") return RunSharingList(ctx, *args);
+  if (sub == "unshield") return RunSharingUnshield(ctx, *args);
+  return ctx.Fail(absl::InvalidArgumentError(
+      absl::StrCat("unknown subcommand \"sharing ", sub, "\" (record, list, unshield)")));
+}
+
 }  // namespace
 
 absl::StatusOr<cv1::ChildRef> ChildRefFromArgs(Args& args) {
@@ -462,6 +651,10 @@ CommandGroup MakeRecordCommandGroup() {
 CommandGroup MakeLinksCommandGroup() {
   return {"links", "For a local authority: list, confirm or reject agencies' links to its children",
           RunLinks};
+}
+
+CommandGroup MakeSharingCommandGroup() {
+  return {"sharing", "Record and list decisions not to share; shield fields (LA)", RunSharing};
 }
 
 CommandGroup MakeChildrenCommandGroup() {

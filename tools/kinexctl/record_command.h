@@ -16,6 +16,9 @@ CommandGroup MakeChildrenCommandGroup();
 // `kinexctl links list|confirm|reject`: an LA deciding agencies' claimed links.
 CommandGroup MakeLinksCommandGroup();
 
+// `kinexctl sharing record|list|unshield`: decisions not to share, shields.
+CommandGroup MakeSharingCommandGroup();
+
 // A child reference from --kinex-id, --nhs, --upn or --la-child-id=CODE:ID
 // (exactly one). INVALID_ARGUMENT naming the flags otherwise.
 absl::StatusOr<kinex::common::v1::ChildRef> ChildRefFromArgs(Args& args);
