@@ -12,6 +12,8 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/error_reason.h"
+#include "services/common/paging.h"
 #include "services/common/identifiers.h"
 #include "services/common/status_macros.h"
 #include "services/records/part_rules.h"
@@ -27,8 +29,7 @@ namespace av1 = kinex::audit::v1;
 using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
+constexpr paging::PageLimits kPageLimits{.default_size = 100, .max_size = 1000};
 constexpr size_t kMaxActorLength = 256;
 constexpr size_t kMaxNameLength = 200;
 constexpr size_t kMaxReferenceLength = 500;
@@ -38,8 +39,18 @@ constexpr int kDrainBatch = 100;
 constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01
 constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31
 
+// Every message names its field first ("entry.valid_from: ..."): the
+// field goes into the ErrorInfo too.
 absl::Status Invalid(absl::string_view message) {
-  return absl::InvalidArgumentError(message);
+  const absl::string_view field = message.substr(0, message.find(':'));
+  const bool is_field = field.size() < message.size() && !field.empty() &&
+                        std::all_of(field.begin(), field.end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                                 c == '.';
+                        });
+  ErrorMetadata metadata;
+  if (is_field) metadata["field"] = std::string(field);
+  return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField, metadata);
 }
 
 std::string Rfc3339(absl::Time t) {
@@ -215,11 +226,13 @@ absl::Status CheckCaller(const Caller& caller) {
 }
 
 absl::Status NoChildToRecord() {
-  return absl::PermissionDeniedError(ConsentCore::kNoChildToRecord);
+  return WithErrorReason(absl::PermissionDeniedError(ConsentCore::kNoChildToRecord),
+                         reason::kChildNotFoundOrOutOfScope);
 }
 
 absl::Status NoEntryToWithdraw() {
-  return absl::PermissionDeniedError(ConsentCore::kNoEntryToWithdraw);
+  return WithErrorReason(absl::PermissionDeniedError(ConsentCore::kNoEntryToWithdraw),
+                         reason::kConsentNotFoundOrOutOfScope);
 }
 
 // Adds `child` to the event's children unless it is there already.
@@ -243,12 +256,6 @@ bool LooksLikeId(absl::string_view id, absl::string_view prefix) {
   });
 }
 
-absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0) {
-    return Invalid(absl::StrCat("page_size: must not be negative (got ", requested, ")"));
-  }
-  return requested == 0 ? kDefaultPageSize : std::min<int>(requested, kMaxPageSize);
-}
 
 
 // Whether the child's legal-status episodes (the LA's) in force on `day`
@@ -303,14 +310,20 @@ absl::Status CheckParentalResponsibility(
       if (!InForce(eps, rec::ADOPTION, day)) return mismatch("ADOPTIVE_PARENT", "adoption");
       return absl::OkStatus();
     case cv1::LOCAL_AUTHORITY_UNDER_CARE_ORDER:
-      if (!InForce(eps, rec::KINSHIP_FOSTER_CARE, day, [](const rec::LegalStatusEpisode& e) {
-            return e.looked_after() && (e.ssda903_legal_status() == "C1" ||
-                                        e.ssda903_legal_status() == "C2");
-          })) {
+    {
+      auto under_care_order = [](const rec::LegalStatusEpisode& e) {
+        return e.looked_after() &&
+               (e.ssda903_legal_status() == "C1" || e.ssda903_legal_status() == "C2");
+      };
+      // A care order gives the LA PR whether the connected-person carer is
+      // fully approved or temporarily approved (reg 24).
+      if (!InForce(eps, rec::KINSHIP_FOSTER_CARE, day, under_care_order) &&
+          !InForce(eps, rec::CONNECTED_PERSON_TEMPORARY_APPROVAL, day, under_care_order)) {
         return mismatch("LOCAL_AUTHORITY_UNDER_CARE_ORDER",
                         "care order in force (SSDA903 C1 or C2; under s20 the LA holds no PR)");
       }
       return absl::OkStatus();
+    }
     case cv1::PARENT:
       // An adoption ends the birth parents' PR for good.
       for (const auto& e : eps) {
@@ -637,16 +650,14 @@ absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsentAttempt
 
 absl::StatusOr<cv1::ListConsentsResponse> ConsentCore::ListConsents(
     const cv1::ListConsentsRequest& request) {
-  KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
-  std::string after;
-  if (!request.page_token().empty()) {
-    absl::string_view token = request.page_token();
-    if (!absl::ConsumePrefix(&token, "e:") ||
-        (!LooksLikeId(token, "cn_") && !LooksLikeId(token, "lb_"))) {
-      return Invalid("page_token: not a token from ListConsents");
-    }
-    after = std::string(token);
-  }
+  KINEX_ASSIGN_OR_RETURN(int page_size, paging::PageSize(request.page_size(), kPageLimits));
+  // No caller identity reaches this internal method (the gateway's consent
+  // front checks who may list, and binds its own token to the caller): the
+  // token is bound to the child listed.
+  const std::string child_filter = request.child().SerializeAsString();
+  const paging::TokenScope scope{.rpc = "ListConsents", .caller = "", .filter = child_filter};
+  KINEX_ASSIGN_OR_RETURN(std::string after,
+                         paging::PageTokens::Process().Open(request.page_token(), scope));
   kinex::records::v1::GetChildFactsRequest resolve;
   *resolve.mutable_child() = request.child();
   absl::StatusOr<kinex::records::v1::ChildFacts> found =
@@ -665,8 +676,8 @@ absl::StatusOr<cv1::ListConsentsResponse> ConsentCore::ListConsents(
     if (more) entries.resize(page_size);
     for (auto& e : entries) *response.add_entries() = std::move(e);
     if (more) {
-      response.set_next_page_token(
-          absl::StrCat("e:", response.entries(page_size - 1).consent_id()));
+      response.set_next_page_token(paging::PageTokens::Process().Issue(
+          scope, response.entries(page_size - 1).consent_id()));
     }
     return absl::OkStatus();
   }));
@@ -791,8 +802,9 @@ absl::StatusOr<cv1::SharingAgreement> ConsentCore::CreateSharingAgreementAttempt
                                        agreement.has_valid_from(), a.has_valid_until(), now,
                                        "agreement."));
   if (!NamesParty(a, caller.principal.agency_kind, caller.principal.agency_code)) {
-    return absl::PermissionDeniedError(
-        "only a party to an information sharing agreement may record it");
+    return WithErrorReason(absl::PermissionDeniedError(
+                               "only a party to an information sharing agreement may record it"),
+                           reason::kPolicyDenied);
   }
   KINEX_ASSIGN_OR_RETURN(std::string id, options_.new_id("isa_"));
   a.set_agreement_id(id);
@@ -804,15 +816,10 @@ absl::StatusOr<cv1::SharingAgreement> ConsentCore::CreateSharingAgreementAttempt
 
 absl::StatusOr<cv1::ListSharingAgreementsResponse> ConsentCore::ListSharingAgreements(
     const cv1::ListSharingAgreementsRequest& request) {
-  KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
-  std::string after;
-  if (!request.page_token().empty()) {
-    absl::string_view token = request.page_token();
-    if (!absl::ConsumePrefix(&token, "a:") || !LooksLikeId(token, "isa_")) {
-      return Invalid("page_token: not a token from ListSharingAgreements");
-    }
-    after = std::string(token);
-  }
+  KINEX_ASSIGN_OR_RETURN(int page_size, paging::PageSize(request.page_size(), kPageLimits));
+  const paging::TokenScope scope{.rpc = "ListSharingAgreements", .caller = "", .filter = ""};
+  KINEX_ASSIGN_OR_RETURN(std::string after,
+                         paging::PageTokens::Process().Open(request.page_token(), scope));
   std::vector<cv1::SharingAgreement> all;
   KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(all, txn.ListAgreements());
@@ -822,8 +829,8 @@ absl::StatusOr<cv1::ListSharingAgreementsResponse> ConsentCore::ListSharingAgree
   for (auto& a : all) {
     if (a.agreement_id() <= after) continue;
     if (response.agreements_size() == page_size) {
-      response.set_next_page_token(absl::StrCat(
-          "a:", response.agreements(page_size - 1).agreement_id()));
+      response.set_next_page_token(paging::PageTokens::Process().Issue(
+          scope, response.agreements(page_size - 1).agreement_id()));
       break;
     }
     *response.add_agreements() = std::move(a);

@@ -6,10 +6,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/common/error_reason.h"
 #include "services/common/identity.h"
+#include "services/common/paging.h"
 #include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
-#include "services/policy/evaluator.h"
+#include "services/policy/child_context.h"
+#include "services/policy/lawful_basis.h"
 #include "services/policy/redactor.h"
 
 namespace kinex::gateway {
@@ -30,34 +34,126 @@ constexpr size_t kMaxJustification = 4000;
 // identifiers teaches a caller nothing. The request id lets the caller's
 // DPO find the audited reason.
 absl::Status NothingToSee(const CallContext& call) {
-  return absl::PermissionDeniedError(absl::StrCat(
-      "no record you may see for this child and purpose (request id ", call.request_id, ")"));
+  return WithErrorReason(
+      absl::PermissionDeniedError(absl::StrCat(
+          "no record you may see for this child and purpose (request id ", call.request_id, ")")),
+      reason::kChildNotFoundOrOutOfScope);
 }
 
+// A dependency of the gateway: its name in messages and ErrorInfo, and the
+// reason of its retryable failures.
+struct Dependency {
+  absl::string_view name;     // "records service"
+  absl::string_view service;  // ErrorInfo metadata `service`
+  absl::string_view unavailable_reason;
+};
+constexpr Dependency kConsentDep{"consent service", "consent", reason::kConsentUnavailable};
+constexpr Dependency kPolicyDep{"policy service", "policy", reason::kPolicyUnavailable};
+constexpr Dependency kAuditDep{"audit log", "audit", reason::kAuditUnavailable};
+constexpr Dependency kRecordsDep{"records service", "records", reason::kRecordsUnavailable};
+
 // Wraps a dependency failure: the caller learns which service failed and
-// that nothing was disclosed; the code stays meaningful.
-absl::Status DependencyFailed(absl::string_view service, const absl::Status& s) {
+// that nothing was disclosed; the code stays meaningful. A retryable failure
+// (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) keeps its code, reason
+// <SERVICE>_UNAVAILABLE. DATA_LOSS and INTERNAL are kept too, never turned
+// into a retryable UNAVAILABLE (a retry does not fix a corrupt log or a
+// bug): reason DEPENDENCY_FAILED, the dependency's own reason as `cause`.
+// Any other code (a dependency refusing the gateway itself) is UNAVAILABLE.
+absl::Status DependencyFailed(const Dependency& dep, const absl::Status& s) {
   absl::StatusCode code = s.code();
-  if (code != absl::StatusCode::kDeadlineExceeded && code != absl::StatusCode::kUnavailable &&
-      code != absl::StatusCode::kResourceExhausted) {
+  const bool broken =
+      code == absl::StatusCode::kDataLoss || code == absl::StatusCode::kInternal;
+  if (!broken && code != absl::StatusCode::kDeadlineExceeded &&
+      code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kResourceExhausted) {
     code = absl::StatusCode::kUnavailable;
   }
-  return absl::Status(code, absl::StrCat(service, " could not answer (", s.message(),
-                                         "); nothing was disclosed"));
+  absl::Status out(code, absl::StrCat(dep.name, " could not answer (", s.message(),
+                                      "); nothing was disclosed"));
+  ErrorMetadata metadata = {{"service", std::string(dep.service)}};
+  if (broken) metadata["cause"] = ErrorReasonOf(s);
+  SetErrorReason(out, broken ? reason::kDependencyFailed : dep.unavailable_reason, metadata);
+  return out;
+}
+
+absl::Status InvalidField(absl::string_view field, std::string message) {
+  return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField,
+                         {{"field", std::string(field)}});
 }
 
 absl::Status ValidateJustification(const std::string& justification, bool break_glass,
                                    int min_break_glass) {
   if (justification.size() > kMaxJustification) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("justification: at most ", kMaxJustification, " bytes"));
+    return InvalidField("justification",
+                        absl::StrCat("justification: at most ", kMaxJustification, " bytes"));
   }
   if (break_glass && static_cast<int>(justification.size()) < min_break_glass) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "justification: break-glass needs a written justification of at least ",
-        min_break_glass, " characters (got ", justification.size(), ")"));
+    return InvalidField("justification",
+                        absl::StrCat(
+                            "justification: break-glass needs a written justification of at "
+                            "least ",
+                            min_break_glass, " characters (got ", justification.size(), ")"));
   }
   return absl::OkStatus();
+}
+
+constexpr size_t kMaxStatedFunction = 500;
+
+absl::Status ValidateStatedFunction(const std::string& stated_function) {
+  if (stated_function.size() > kMaxStatedFunction) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stated_function: at most ", kMaxStatedFunction, " bytes (got ", stated_function.size(),
+        ")"));
+  }
+  for (unsigned char c : stated_function) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          "stated_function: control characters are not allowed");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The single LegalBasis of the event's summary field (kept for readers of
+// older events): the basis met for consent or break-glass, else the first
+// tuple's Art 6 basis. Never unspecified on a disclosure.
+cv1::LegalBasis LegacyBasisOf(const pv1::Decision& decision,
+                              const google::protobuf::RepeatedPtrField<cv1::LawfulBasis>& bases) {
+  for (const pv1::BasisUse& use : decision.bases_used()) {
+    if (use.basis() == cv1::CONSENT || use.basis() == cv1::VITAL_INTERESTS) return use.basis();
+  }
+  for (const cv1::LawfulBasis& b : bases) {
+    switch (b.article6()) {
+      case cv1::ARTICLE6_CONSENT:
+        return cv1::CONSENT;
+      case cv1::ARTICLE6_LEGAL_OBLIGATION:
+        return cv1::LEGAL_OBLIGATION;
+      case cv1::ARTICLE6_VITAL_INTERESTS:
+        return cv1::VITAL_INTERESTS;
+      case cv1::ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST:
+        return cv1::RECOGNISED_LEGITIMATE_INTEREST;
+      case cv1::ARTICLE6_LAW_ENFORCEMENT_TASK:
+        return cv1::LAW_ENFORCEMENT_SAFEGUARDING;
+      default:
+        return cv1::PUBLIC_TASK;
+    }
+  }
+  return cv1::PUBLIC_TASK;
+}
+
+// The decision's withheld categories with their true reasons: a category a
+// shield withheld from is SHIELDED (for the audit and the responsible LA).
+google::protobuf::RepeatedPtrField<pv1::WithheldCategory> WithShields(
+    const pv1::Decision& decision) {
+  google::protobuf::RepeatedPtrField<pv1::WithheldCategory> out = decision.withheld();
+  for (pv1::WithheldCategory& w : out) {
+    for (int c : decision.shielded()) {
+      if (c == w.category()) {
+        w.set_reason(pv1::SHIELDED);
+        w.clear_rule_id();
+      }
+    }
+  }
+  return out;
 }
 
 std::vector<pv1::AvailableBasis> ToAvailableBases(
@@ -101,23 +197,25 @@ std::vector<std::string> SectionsOf(const pv1::Decision& decision) {
 }
 
 absl::Status RecordChanged(const CallContext& call) {
-  return absl::AbortedError(absl::StrCat(
-      "the child's record changed while it was being decided, twice; nothing was disclosed; "
-      "retry (request id ",
-      call.request_id, ")"));
+  return WithErrorReason(
+      absl::AbortedError(absl::StrCat(
+          "the child's record changed while it was being decided, twice; nothing was "
+          "disclosed; retry (request id ",
+          call.request_id, ")")),
+      reason::kRecordChanged);
 }
 
 }  // namespace
 
 absl::Status ValidatePurpose(int purpose, absl::string_view field) {
   if (purpose == cv1::PURPOSE_UNSPECIFIED) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": required (SAFEGUARDING, EDUCATION_SUPPORT, HEALTH_CARE, CARE_PLANNING or "
-               "FINANCIAL_SUPPORT)"));
+    return InvalidField(field, absl::StrCat(field,
+                                            ": required (SAFEGUARDING, EDUCATION_SUPPORT, "
+                                            "HEALTH_CARE, CARE_PLANNING or FINANCIAL_SUPPORT)"));
   }
   if (!cv1::Purpose_IsValid(purpose)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": unknown value ", purpose, " for kinex.common.v1.Purpose"));
+    return InvalidField(
+        field, absl::StrCat(field, ": unknown value ", purpose, " for kinex.common.v1.Purpose"));
   }
   return absl::OkStatus();
 }
@@ -214,11 +312,78 @@ absl::StatusOr<ev1::TransferResponsibilityResponse> Gateway::TransferResponsibil
   return response;
 }
 
+absl::StatusOr<kinex::records::v1::SharingDecision> Gateway::RecordSharingDecision(
+    const CallContext& call, const ev1::RecordSharingDecisionRequest& request) {
+  // Records owns the rules (relationship, roles, validation) and audits the
+  // decision or its refusal.
+  kinex::records::v1::RecordSharingDecisionRequest record;
+  *record.mutable_child() = request.child();
+  *record.mutable_decision() = request.decision();
+  record.set_principal(call.principal.uri);
+  record.set_actor(call.actor);
+  record.set_request_id(call.request_id);
+  return deps_.records->RecordSharingDecision(record);
+}
+
+absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse> Gateway::ListSharingDecisions(
+    const CallContext& call, const ev1::ListSharingDecisionsRequest& request) {
+  kinex::records::v1::ListSharingDecisionsRequest list;
+  if (request.has_child()) *list.mutable_child() = request.child();
+  list.set_principal(call.principal.uri);
+  list.set_include_removed(request.include_removed());
+  *list.mutable_kinds() = request.kinds();
+  list.set_page_size(request.page_size());
+  list.set_page_token(request.page_token());
+  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::ListSharingDecisionsResponse got,
+                         deps_.records->ListSharingDecisions(list));
+  // Decisions carry practitioners' reasoning about children: every listing
+  // is audited as a query (the child only as its pseudonyms), durable
+  // before the reply.
+  kinex::audit::v1::AuditEvent event;
+  event.set_kind(kinex::audit::v1::AUDIT_QUERIED);
+  event.set_request_id(call.request_id);
+  event.set_principal(call.principal.uri);
+  event.set_agency_kind(call.principal.agency_kind);
+  event.set_agency_code(call.principal.agency_code);
+  event.set_actor(call.actor);
+  event.set_method("ListSharingDecisions");
+  std::vector<std::string> query = {"sharing_decisions"};
+  if (request.has_child()) {
+    query.push_back("child=given");
+    *event.add_children() = request.child();
+  }
+  if (request.include_removed()) query.push_back("include_removed=true");
+  if (request.kinds_size() > 0) {
+    std::vector<std::string> kinds;
+    for (int k : request.kinds()) {
+      kinds.push_back(cv1::SharingDecisionKind_Name(static_cast<cv1::SharingDecisionKind>(k)));
+    }
+    query.push_back(absl::StrCat("kinds=", absl::StrJoin(kinds, ",")));
+  }
+  if (!request.page_token().empty()) query.push_back("page_token=given");
+  event.set_query(absl::StrJoin(query, " "));
+  event.set_result_count(got.decisions_size());
+  absl::StatusOr<kinex::audit::AppendResult> appended = deps_.audit->Append(event);
+  if (!appended.ok()) return DependencyFailed(kAuditDep, appended.status());
+  return got;
+}
+
+absl::StatusOr<kinex::records::v1::SharingDecision> Gateway::RemoveShield(
+    const CallContext& call, const ev1::RemoveShieldRequest& request) {
+  kinex::records::v1::RemoveShieldRequest remove;
+  *remove.mutable_child() = request.child();
+  remove.set_decision_id(request.decision_id());
+  remove.set_reason(request.reason());
+  remove.set_principal(call.principal.uri);
+  remove.set_actor(call.actor);
+  remove.set_request_id(call.request_id);
+  return deps_.records->RemoveShield(remove);
+}
+
 absl::StatusOr<Gateway::Decided> Gateway::Decide(const CallContext& call,
                                                  const kinex::records::v1::ChildFacts& facts,
-                                                 cv1::Purpose purpose,
-                                                 const std::string& justification,
-                                                 bool break_glass) const {
+                                                 const Ask& ask) const {
+  const cv1::Purpose purpose = ask.purpose;
   // An unknown child (no Kinex id) is still decided, with no scope links
   // and no bases, so its audited denial names the policy version in force;
   // it is never allowed, whatever the policy says.
@@ -231,7 +396,7 @@ absl::StatusOr<Gateway::Decided> Gateway::Decide(const CallContext& call,
     lookup.set_purpose(purpose);
     absl::StatusOr<kinex::consent::v1::LookupBasesResponse> looked =
         deps_.consent->LookupBases(lookup);
-    if (!looked.ok()) return DependencyFailed("consent service", looked.status());
+    if (!looked.ok()) return DependencyFailed(kConsentDep, looked.status());
     found = std::move(*looked);
   }
   pv1::DecisionRequest decide;
@@ -243,11 +408,12 @@ absl::StatusOr<Gateway::Decided> Gateway::Decide(const CallContext& call,
   for (auto& b : ToAvailableBases(found, call.principal, purpose)) {
     *decide.add_bases() = std::move(b);
   }
-  decide.set_justification(justification);
-  decide.set_break_glass(break_glass);
+  decide.set_justification(ask.justification);
+  decide.set_break_glass(ask.break_glass);
+  decide.set_stated_function(ask.stated_function);
   absl::StatusOr<std::shared_ptr<const kinex::policy::Evaluation>> evaluated =
       deps_.policy->Evaluate(decide);
-  if (!evaluated.ok()) return DependencyFailed("policy service", evaluated.status());
+  if (!evaluated.ok()) return DependencyFailed(kPolicyDep, evaluated.status());
   Decided out;
   out.evaluation = *std::move(evaluated);
   out.allowed = known && out.evaluation->decision.allowed();
@@ -268,8 +434,7 @@ kinex::records::v1::GetRecordRequest Gateway::ReadAllowed(
 absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
     const CallContext& call, absl::string_view method, const cv1::ChildRef& asked_as,
     const kinex::records::v1::ChildFacts& facts, const Decided& decided,
-    kinex::records::v1::GetRecordResponse read, cv1::Purpose purpose,
-    const std::string& justification, bool break_glass) {
+    kinex::records::v1::GetRecordResponse read, const Ask& ask) {
   rv1::ChildRecord& record = *read.mutable_record();
   Disclosure out;
   const std::string& kinex_id = facts.kinex_id();
@@ -306,22 +471,40 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   event.set_agency_kind(call.principal.agency_kind);
   event.set_agency_code(call.principal.agency_code);
   event.set_actor(call.actor);
-  event.set_purpose(purpose);
-  event.set_justification(justification);
-  event.set_break_glass(break_glass);
+  event.set_purpose(ask.purpose);
+  event.set_justification(ask.justification);
+  event.set_break_glass(ask.break_glass);
+  event.set_stated_function(ask.stated_function);
   event.set_method(std::string(method));
+  // Provenance: the parts whose agency kind owns something disclosed; each
+  // is a controller with its own lawful basis.
+  std::vector<const kinex::records::v1::PartVersion*> sources;
   if (out.allowed) {
-    if (!decision->bases_used().empty()) {
-      event.set_legal_basis(decision->bases_used(0).basis());
-      for (const auto& use : decision->bases_used()) {
-        if (!use.consent_id().empty()) {
-          event.set_consent_id(use.consent_id());
-          break;
-        }
+    absl::flat_hash_set<int> owners;
+    for (const std::string& p : disclosed) owners.insert(OwnerOfLeafPath(p));
+    std::vector<kinex::policy::Controller> controllers;
+    for (const kinex::records::v1::PartVersion& part : read.parts()) {
+      if (!owners.contains(part.owner_kind())) continue;
+      sources.push_back(&part);
+      controllers.push_back({part.owner_kind(), part.owner_code()});
+    }
+    for (cv1::LawfulBasis& basis : kinex::policy::LawfulBasesFor(
+             *decision, disclosed, controllers,
+             kinex::policy::JurisdictionOfLa(facts.scope().responsible_la_code()),
+             ask.stated_function)) {
+      *event.add_lawful_bases() = std::move(basis);
+    }
+    event.set_legal_basis(LegacyBasisOf(*decision, event.lawful_bases()));
+    for (const auto& use : decision->bases_used()) {
+      if (!use.consent_id().empty()) {
+        event.set_consent_id(use.consent_id());
+        break;
       }
     }
   }
-  if (!kinex_id.empty()) *event.mutable_withheld() = decision->withheld();
+  // The audit keeps the true reasons: a shield is SHIELDED here, while the
+  // requester's receipt says NOT_GRANTED like any other withheld field.
+  if (!kinex_id.empty()) *event.mutable_withheld() = WithShields(*decision);
   event.set_policy_version(decision->policy_version());
   event.set_decision(!out.allowed               ? kinex::audit::v1::DENY
                      : decision->withheld().empty() ? kinex::audit::v1::ALLOW
@@ -334,9 +517,9 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   if (deps_.metrics != nullptr) deps_.metrics->RecordAuditAppend(absl::Now() - t0);
   if (!appended.ok()) {
     out.record.Clear();
-    return DependencyFailed("audit log", appended.status());
+    return DependencyFailed(kAuditDep, appended.status());
   }
-  if (out.allowed && break_glass && deps_.metrics != nullptr) {
+  if (out.allowed && ask.break_glass && deps_.metrics != nullptr) {
     deps_.metrics->RecordBreakGlass(AgencyKindSlug(call.principal.agency_kind));
   }
 
@@ -346,64 +529,62 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   *receipt.mutable_signed_tree_head() = appended->signed_tree_head;
   for (const std::string& h : appended->inclusion_proof) receipt.add_inclusion_proof(h);
   for (const std::string& p : disclosed) receipt.add_disclosed_paths(p);
-  *receipt.mutable_withheld() = event.withheld();
+  if (!kinex_id.empty()) *receipt.mutable_withheld() = decision->withheld();
   receipt.set_policy_version(decision->policy_version());
-  // Provenance: the parts whose agency kind owns something disclosed.
-  absl::flat_hash_set<int> owners;
-  for (const std::string& p : disclosed) owners.insert(OwnerOfLeafPath(p));
-  for (const kinex::records::v1::PartVersion& part : read.parts()) {
-    if (!owners.contains(part.owner_kind())) continue;
+  for (const kinex::records::v1::PartVersion* part : sources) {
     ev1::PartSource* source = receipt.add_sources();
-    source->set_agency_kind(part.owner_kind());
-    source->set_agency_code(part.owner_code());
-    source->set_version(part.version());
-    *source->mutable_publish_time() = part.publish_time();
+    source->set_agency_kind(part->owner_kind());
+    source->set_agency_code(part->owner_code());
+    source->set_version(part->version());
+    *source->mutable_publish_time() = part->publish_time();
   }
+  *receipt.mutable_lawful_bases() = event.lawful_bases();
   return out;
 }
 
 absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
     const CallContext& call, const ev1::GetChildRecordRequest& request) {
   if (request.child().id_case() == cv1::ChildRef::ID_NOT_SET) {
-    return absl::InvalidArgumentError(
-        "child: one of kinex_id, nhs_number, upn or la_child_id is required");
+    return InvalidField("child",
+                        "child: one of kinex_id, nhs_number, upn or la_child_id is required");
   }
   KINEX_RETURN_IF_ERROR(ValidatePurpose(request.purpose(), "purpose"));
   KINEX_RETURN_IF_ERROR(ValidateJustification(request.justification(), request.break_glass(),
                                               options_.break_glass_min_justification));
+  KINEX_RETURN_IF_ERROR(ValidateStatedFunction(request.stated_function()));
+  const Ask ask{request.purpose(), request.justification(), request.break_glass(),
+                request.stated_function()};
 
   // Decide on the child's facts (no record content), then read only what
   // the decision allows, pinned to the facts it was made on. If the facts
   // move in between (a transfer, a link decided, a legal-status change),
   // decide once more; a second move fails closed.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    kinex::records::v1::GetChildFactsRequest ask;
-    *ask.mutable_child() = request.child();
-    absl::StatusOr<kinex::records::v1::ChildFacts> found = deps_.records->GetChildFacts(ask);
+    kinex::records::v1::GetChildFactsRequest about;
+    *about.mutable_child() = request.child();
+    absl::StatusOr<kinex::records::v1::ChildFacts> found = deps_.records->GetChildFacts(about);
     kinex::records::v1::ChildFacts facts;
     if (found.ok()) {
       facts = std::move(*found);
     } else if (found.status().code() == absl::StatusCode::kInvalidArgument) {
       return found.status();  // a malformed identifier: the caller's to fix
     } else if (found.status().code() != absl::StatusCode::kNotFound) {
-      return DependencyFailed("records service", found.status());
+      return DependencyFailed(kRecordsDep, found.status());
     }
     KINEX_ASSIGN_OR_RETURN(Decided decided,
-                           Decide(call, facts, request.purpose(), request.justification(),
-                                  request.break_glass()));
+                           Decide(call, facts, ask));
     kinex::records::v1::GetRecordResponse read;
     if (decided.allowed) {
       absl::StatusOr<kinex::records::v1::GetRecordResponse> got =
           deps_.records->GetRecord(ReadAllowed(facts, decided));
       if (!got.ok() && got.status().code() == absl::StatusCode::kAborted) continue;
-      if (!got.ok()) return DependencyFailed("records service", got.status());
+      if (!got.ok()) return DependencyFailed(kRecordsDep, got.status());
       read = std::move(*got);
     }
     // An unknown child is audited as a denial, like any other refusal.
     KINEX_ASSIGN_OR_RETURN(
         Disclosure d, Disclose(call, "GetChildRecord", request.child(), facts, decided,
-                               std::move(read), request.purpose(), request.justification(),
-                               request.break_glass()));
+                               std::move(read), ask));
     if (!d.allowed) return NothingToSee(call);
     ev1::GetChildRecordResponse response;
     *response.mutable_record() = std::move(d.record);
@@ -418,14 +599,22 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
     const CallContext& call, const ev1::ListChildrenRequest& request) {
   KINEX_RETURN_IF_ERROR(ValidatePurpose(request.purpose(), "purpose"));
   KINEX_RETURN_IF_ERROR(ValidateJustification(request.justification(), false, 0));
-  if (request.page_size() < 0 || request.page_size() > options_.max_page_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size: must be 0-", options_.max_page_size, " (got ", request.page_size(), ")"));
-  }
-  const int want = request.page_size() == 0 ? options_.default_page_size : request.page_size();
+  KINEX_RETURN_IF_ERROR(ValidateStatedFunction(request.stated_function()));
+  const Ask ask{request.purpose(), request.justification(), false, request.stated_function()};
+  KINEX_ASSIGN_OR_RETURN(const int want,
+                         paging::PageSize(request.page_size(),
+                                          {.default_size = options_.default_page_size,
+                                           .max_size = options_.max_page_size}));
+  // The client's token wraps records' one, bound to the caller and to what
+  // the listing is for (the decisions depend on it).
+  const std::string filter = absl::StrCat(request.purpose(), "/", request.stated_function());
+  const paging::TokenScope scope{
+      .rpc = "exchange.ListChildren", .caller = call.principal.uri, .filter = filter};
+  KINEX_ASSIGN_OR_RETURN(const std::string first_token,
+                         paging::PageTokens::Process().Open(request.page_token(), scope));
 
   ev1::ListChildrenResponse response;
-  std::string token = request.page_token();
+  std::string token = first_token;
   do {
     kinex::records::v1::ListChildrenRequest list;
     list.set_agency_kind(call.principal.agency_kind);
@@ -446,21 +635,22 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
           deps_.records->ListChildren(list);
       if (!listed.ok()) {
         if (listed.status().code() == absl::StatusCode::kInvalidArgument &&
-            request.page_token() == token && !token.empty()) {
-          return absl::InvalidArgumentError("page_token: not a token this listing returned");
+            first_token == token && !token.empty()) {
+          return WithErrorReason(
+              absl::InvalidArgumentError("page_token: not a token this listing returned"),
+              reason::kPageTokenInvalid, {{"field", "page_token"}});
         }
         if (listed.status().code() == absl::StatusCode::kInvalidArgument) {
           return listed.status();
         }
-        return DependencyFailed("records service", listed.status());
+        return DependencyFailed(kRecordsDep, listed.status());
       }
       page = std::move(*listed);
       decisions.clear();
       kinex::records::v1::BatchGetRecordsRequest batch;
       for (const auto& child : page.children()) {
         KINEX_ASSIGN_OR_RETURN(Decided decided,
-                               Decide(call, child.facts(), request.purpose(),
-                                      request.justification(), false));
+                               Decide(call, child.facts(), ask));
         if (decided.allowed) *batch.add_requests() = ReadAllowed(child.facts(), decided);
         decisions.push_back(std::move(decided));
       }
@@ -472,9 +662,9 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
       absl::StatusOr<kinex::records::v1::BatchGetRecordsResponse> got =
           deps_.records->BatchGetRecords(batch);
       if (!got.ok() && got.status().code() == absl::StatusCode::kAborted) continue;
-      if (!got.ok()) return DependencyFailed("records service", got.status());
+      if (!got.ok()) return DependencyFailed(kRecordsDep, got.status());
       if (got->records_size() != batch.requests_size()) {
-        return DependencyFailed("records service",
+        return DependencyFailed(kRecordsDep,
                                 absl::InternalError("BatchGetRecords: wrong number of records"));
       }
       records = std::move(*got);
@@ -491,9 +681,7 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
       ref.set_kinex_id(page.children(i).kinex_id());
       KINEX_ASSIGN_OR_RETURN(
           Disclosure d, Disclose(call, "ListChildren", ref, facts, decisions[i],
-                                 std::move(child_read), request.purpose(),
-                                 request.justification(),
-                                 false));
+                                 std::move(child_read), ask));
       if (!d.allowed) continue;  // filtered before paging: never counted, never shown
       ev1::CohortEntry* entry = response.add_children();
       *entry->mutable_record() = std::move(d.record);
@@ -501,7 +689,9 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
     }
     token = page.next_page_token();
   } while (!token.empty() && response.children_size() < want);
-  response.set_next_page_token(token);
+  if (!token.empty()) {
+    response.set_next_page_token(paging::PageTokens::Process().Issue(scope, token));
+  }
   return response;
 }
 

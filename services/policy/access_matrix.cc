@@ -83,6 +83,85 @@ std::string Cell(int plain, int with_basis, int total) {
                              : "partial; more with basis";
 }
 
+// The paths of the leaves labelled (locates), quoted for markdown.
+std::vector<std::string> LocatingPaths(const Schema& schema) {
+  std::vector<std::string> out;
+  for (int i = 0; i < schema.leaf_count(); ++i) {
+    if (schema.LocatingLeaves().Test(i)) out.push_back("`" + schema.leaves()[i].path + "`");
+  }
+  return out;
+}
+
+// The names of the set bits of a condition mask, by enum descriptor.
+std::string MaskNames(uint32_t mask, const google::protobuf::EnumDescriptor* d) {
+  std::vector<std::string> out;
+  for (int i = 1; i < 32; ++i) {
+    if ((mask & (1u << i)) == 0) continue;
+    const google::protobuf::EnumValueDescriptor* v = d->FindValueByNumber(i);
+    out.push_back(v != nullptr ? v->name() : absl::StrCat(i));
+  }
+  return absl::StrJoin(out, ", ");
+}
+
+// One line per GRANT rule: who, for what, on which conditions and which
+// lawful basis (the gateways as cited in England and in Wales).
+std::string GrantRulesMarkdown(const CompiledPolicy& policy) {
+  std::string out =
+      "\n## Grant rules: conditions and lawful bases\n\n"
+      "Each granting rule declares the Art 6 basis and statutory gateways it relies on (the "
+      "loader refuses one that declares none); the Art 9 or Art 10 condition comes from the "
+      "basis the request meets (consent, a statutory basis with a justification, break-glass). "
+      "A disclosure's receipt and audit event carry one tuple per controller whose data was "
+      "disclosed. A gateway with no Welsh equivalent is dropped from a Welsh child's tuple; a "
+      "rule resting only on English gateways must be conditioned on England.\n\n"
+      "| Rule | Principals | Purposes | Scope | Conditions | Art 6 | Gateways |\n"
+      "|---|---|---|---|---|---|---|\n";
+  for (const CompiledRule& rule : policy.rules) {
+    if (rule.effect != pv1::GRANT) continue;
+    std::vector<std::string> who;
+    for (const CompiledMatcher& m : rule.principals) {
+      who.push_back(absl::StrCat(AgencyKindSlug(m.kind), "/",
+                                 m.roles.empty() ? "*" : absl::StrJoin(m.roles, " or ")));
+    }
+    std::vector<std::string> conditions;
+    if (rule.condition.jurisdictions != 0) {
+      conditions.push_back(MaskNames(rule.condition.jurisdictions, pv1::Jurisdiction_descriptor()));
+    }
+    if (rule.condition.statuses != 0) {
+      conditions.push_back(MaskNames(rule.condition.statuses, pv1::ChildStatus_descriptor()));
+    }
+    if (rule.condition.arrangements != 0) {
+      conditions.push_back(
+          MaskNames(rule.condition.arrangements, rv1::ArrangementType_descriptor()));
+    }
+    std::vector<std::string> gateways;
+    for (int g : rule.lawful_basis.gateways()) gateways.push_back(cv1::StatutoryGateway_Name(g));
+    std::string art6 = cv1::Article6Basis_Name(rule.lawful_basis.article6());
+    if (rule.lawful_basis.annex1_condition() != 0) {
+      absl::StrAppend(&art6, " (", cv1::Annex1Condition_Name(rule.lawful_basis.annex1_condition()),
+                      ")");
+    }
+    if (rule.lawful_basis.regime() == cv1::DPA_2018_PART_3) absl::StrAppend(&art6, ", DPA 2018 Part 3");
+    absl::StrAppend(&out, "| ", rule.id, " | ", absl::StrJoin(who, ", "), " | ",
+                    MaskNames(rule.purposes, cv1::Purpose_descriptor()), " | ",
+                    pv1::Scope_Name(rule.scope), " | ",
+                    conditions.empty() ? "none" : absl::StrJoin(conditions, "; "), " | ", art6,
+                    " | ", absl::StrJoin(gateways, ", "), " |\n");
+  }
+  absl::StrAppend(
+      &out,
+      "\n## Shields\n\n"
+      "The responsible LA can shield fields of a child's record (a standing decision not to "
+      "share, with a reason): a shielded field is withheld from every principal but the LA's "
+      "own local-authority roles, whatever the rules above grant and even on break-glass. A "
+      "shield with `locating` covers every field labelled `(locates)`, whichever agency "
+      "published it: ",
+      absl::StrJoin(LocatingPaths(*policy.schema), ", "),
+      ". The requester is told NOT_GRANTED (or another reason that also withholds the field), "
+      "never that a shield exists; the audit event records SHIELDED.\n");
+  return out;
+}
+
 }  // namespace
 
 std::string AccessMatrixMarkdown(const CompiledPolicy& policy) {
@@ -157,6 +236,7 @@ std::string AccessMatrixMarkdown(const CompiledPolicy& policy) {
                     "withheld): ",
                     absl::StrJoin(nothing, "; "), ".\n");
   }
+  absl::StrAppend(&out, GrantRulesMarkdown(policy));
   return out;
 }
 

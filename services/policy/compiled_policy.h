@@ -41,6 +41,7 @@ struct CompiledMatcher {
 struct CompiledCondition {
   uint32_t jurisdictions = 0;  // bit per kinex::policy::v1::Jurisdiction
   uint32_t statuses = 0;       // bit per kinex::policy::v1::ChildStatus
+  uint32_t arrangements = 0;   // bit per kinex::record::v1::ArrangementType
 };
 
 // A compiled RowFilter.
@@ -72,6 +73,8 @@ struct CompiledRule {
   bool requires_justification = false;
   std::vector<kinex::policy::v1::Obligation> obligations;
   std::vector<CompiledRowFilter> row_filters;
+  // GRANT: the declared lawful basis (gateways sorted, without duplicates).
+  kinex::policy::v1::DeclaredBasis lawful_basis;
 };
 
 // A compiled ConsentRecorderRule.

@@ -25,8 +25,13 @@ struct Facts {
   bool relation[pv1::Scope_ARRAYSIZE] = {};
   int jurisdiction = pv1::JURISDICTION_UNSPECIFIED;
   uint32_t statuses = 0;
+  uint32_t arrangements = 0;  // bit per kinex::record::v1::ArrangementType
   bool justified = false;
   bool break_glass = false;
+  bool stated_function = false;
+  // Whether the responsible LA's shields bind this principal (everyone but
+  // the LA's own roles).
+  bool shielded = false;
 };
 
 Facts ComputeFacts(const pv1::DecisionRequest& request) {
@@ -52,8 +57,16 @@ Facts ComputeFacts(const pv1::DecisionRequest& request) {
     f.statuses |= 1u << pv1::PREVIOUSLY_LOOKED_AFTER;
   }
   if (f.statuses == 0) f.statuses = 1u << pv1::NOT_LOOKED_AFTER;
+  for (int a : request.child().arrangement_types()) {
+    if (a > 0 && a < 32 && rv1::ArrangementType_IsValid(a)) f.arrangements |= 1u << a;
+  }
   f.justified = !absl::StripAsciiWhitespace(request.justification()).empty();
   f.break_glass = request.break_glass();
+  f.stated_function = !absl::StripAsciiWhitespace(request.stated_function()).empty();
+  const bool own_la = request.principal().agency_kind() == cv1::LOCAL_AUTHORITY &&
+                      f.relation[pv1::RESPONSIBLE_AUTHORITY];
+  f.shielded = !own_la && (request.child().shield_locating() ||
+                           !request.child().shielded_paths().empty());
   return f;
 }
 
@@ -76,7 +89,36 @@ bool ConditionHolds(const CompiledCondition& c, const Facts& f) {
     return false;
   }
   if (c.statuses != 0 && (c.statuses & f.statuses) == 0) return false;
+  if (c.arrangements != 0 && (c.arrangements & f.arrangements) == 0) return false;
   return true;
+}
+
+// Whether a rule's declared basis can be relied on for this request: a
+// recognised legitimate interest on request of a public body needs the
+// requester's stated function.
+bool DeclaredBasisHolds(const CompiledRule& rule, const Facts& f) {
+  const pv1::DeclaredBasis& b = rule.lawful_basis;
+  if (b.article6() == cv1::ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST &&
+      b.annex1_condition() == cv1::ANNEX1_PUBLIC_BODY_REQUEST) {
+    return f.stated_function;
+  }
+  return true;
+}
+
+// The leaves the responsible LA's shields withhold; an unknown path fails
+// the evaluation (closed).
+absl::StatusOr<LeafSet> ShieldedLeaves(const Schema& schema, const pv1::ChildContext& child) {
+  LeafSet out(schema.leaf_count());
+  if (child.shield_locating()) out |= schema.LocatingLeaves();
+  for (const std::string& path : child.shielded_paths()) {
+    absl::StatusOr<PathInfo> info = schema.Resolve(path);
+    if (!info.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a shield names an unknown field path (", info.status().message(), ")"));
+    }
+    out.SetRange(info->leaf_begin, info->leaf_end);
+  }
+  return out;
 }
 
 // Whether an available basis covers category `c` for this principal and
@@ -157,6 +199,7 @@ struct BasisUseEntry {
   int category;
   int sensitivity;
   LeafSet leaves;
+  int rule;
 };
 
 struct Contribution {
@@ -239,6 +282,12 @@ Evaluation Evaluate(const CompiledPolicy& policy,
   for (int c = 1; c < rv1::Category_ARRAYSIZE; ++c) {
     labelled |= schema.CategoryLeaves(static_cast<rv1::Category>(c));
   }
+  LeafSet shielded(n);
+  if (facts.shielded) {
+    absl::StatusOr<LeafSet> s = ShieldedLeaves(schema, request.child());
+    if (!s.ok()) return DenyAll(policy, absl::StrCat("evaluation error: ", s.status().message()), trace);
+    shielded = *std::move(s);
+  }
   LeafSet granted(n), needs_basis(n), out_of_scope(n), denied(n);
   std::vector<int> deny_rule(n, -1);
   std::vector<Contribution> contributions;
@@ -263,8 +312,8 @@ Evaluation Evaluate(const CompiledPolicy& policy,
     if (!ConditionHolds(rule.condition, facts)) {
       if (trace) {
         trace->push_back(label +
-                         "condition does not hold (jurisdiction or child "
-                         "status)");
+                         "condition does not hold (jurisdiction, child "
+                         "status or arrangement)");
       }
       continue;
     }
@@ -295,6 +344,15 @@ Evaluation Evaluate(const CompiledPolicy& policy,
       }
       continue;
     }
+    if (!DeclaredBasisHolds(rule, facts)) {
+      needs_basis |= rule.targets;
+      if (trace) {
+        trace->push_back(label +
+                         "applies, but its recognised legitimate interest needs "
+                         "the requester's stated function: grants nothing");
+      }
+      continue;
+    }
     LeafSet contrib(n);
     std::vector<std::string> notes;
     for (int s = rv1::PERSONAL; s <= rv1::CRIMINAL_OFFENCE; ++s) {
@@ -306,6 +364,10 @@ Evaluation Evaluate(const CompiledPolicy& policy,
       if (!rule.has_requirement[s]) {
         if (s == rv1::PERSONAL) {
           contrib |= part;
+          for (int c = 1; c < rv1::Category_ARRAYSIZE; ++c) {
+            LeafSet pc = part & schema.CategoryLeaves(static_cast<rv1::Category>(c));
+            if (pc.Any()) uses.push_back(BasisUseEntry{{}, c, s, std::move(pc), idx});
+          }
         } else {
           needs_basis |= part;
           if (trace) notes.push_back(sname + " withheld: rule states no basis");
@@ -326,7 +388,7 @@ Evaluation Evaluate(const CompiledPolicy& policy,
                                           : " (consent " + choice.consent_id +
                                                 ")"));
           }
-          uses.push_back(BasisUseEntry{std::move(choice), c, s, std::move(pc)});
+          uses.push_back(BasisUseEntry{std::move(choice), c, s, std::move(pc), idx});
         } else {
           needs_basis |= pc;
           if (trace) {
@@ -353,6 +415,16 @@ Evaluation Evaluate(const CompiledPolicy& policy,
                                   purpose_name, ": deny by default"));
   }
 
+  // A shield withholds as if no rule granted the field: the requester is
+  // told NOT_GRANTED (or whatever else withholds it), never that a shield
+  // exists; Decision.shielded tells the audit.
+  LeafSet unshielded_visible = granted;
+  unshielded_visible.AndNot(denied);
+  const bool shield_bites = shielded.Intersects(unshielded_visible);
+  if (shield_bites) {
+    granted.AndNot(shielded);
+    if (trace) trace->push_back("the responsible LA's shield withholds what it covers");
+  }
   LeafSet visible = granted;
   visible.AndNot(denied);
 
@@ -392,8 +464,21 @@ Evaluation Evaluate(const CompiledPolicy& policy,
     }
   }
   std::set<std::tuple<int, int, int, std::string>> seen_uses;
+  std::set<std::tuple<int, int, std::string, int, std::string>> seen_grounds;
   for (const BasisUseEntry& u : uses) {
     if (!u.leaves.Intersects(visible)) continue;
+    const CompiledRule& rule = policy.rules[u.rule];
+    if (seen_grounds.emplace(u.category, u.sensitivity, rule.id, u.choice.basis,
+                             u.choice.consent_id).second) {
+      pv1::Ground* g = d.add_grounds();
+      g->set_category(static_cast<rv1::Category>(u.category));
+      g->set_sensitivity(static_cast<rv1::Sensitivity>(u.sensitivity));
+      g->set_rule_id(rule.id);
+      *g->mutable_declared() = rule.lawful_basis;
+      g->set_met(u.choice.basis);
+      g->set_consent_id(u.choice.consent_id);
+    }
+    if (u.choice.basis == cv1::LEGAL_BASIS_UNSPECIFIED) continue;  // declared basis only
     if (u.choice.obligation != pv1::OBLIGATION_UNSPECIFIED) {
       obligations.insert(u.choice.obligation);
     }
@@ -407,6 +492,21 @@ Evaluation Evaluate(const CompiledPolicy& policy,
     bu->set_sensitivity(static_cast<rv1::Sensitivity>(u.sensitivity));
     bu->set_basis(u.choice.basis);
     bu->set_consent_id(u.choice.consent_id);
+  }
+  std::sort(d.mutable_grounds()->begin(), d.mutable_grounds()->end(),
+            [](const pv1::Ground& a, const pv1::Ground& b) {
+              return std::make_tuple(a.category(), a.sensitivity(), a.rule_id(), a.met(),
+                                     a.consent_id()) <
+                     std::make_tuple(b.category(), b.sensitivity(), b.rule_id(), b.met(),
+                                     b.consent_id());
+            });
+  if (shield_bites) {
+    for (int c : SchemaCategories(schema)) {
+      if (schema.CategoryLeaves(static_cast<rv1::Category>(c))
+              .Intersects(shielded & unshielded_visible)) {
+        d.add_shielded(static_cast<rv1::Category>(c));
+      }
+    }
   }
   for (int o : obligations) d.add_obligations(static_cast<pv1::Obligation>(o));
   std::sort(filters.begin(), filters.end(),
@@ -505,10 +605,19 @@ std::string EvaluationCacheKey(const pv1::DecisionRequest& request) {
   bits |= static_cast<uint32_t>(f.jurisdiction) << 16;
   bits |= (f.justified ? 1u : 0u) << 20;
   bits |= (f.break_glass ? 1u : 0u) << 21;
+  bits |= (f.stated_function ? 1u : 0u) << 22;
   key.append(std::to_string(bits));
+  key.push_back(',');
+  key.append(std::to_string(f.arrangements));
   key.push_back('|');
   add(p.agency_code());
   add(p.role());
+  // Shields are per child: they are part of the key whenever they bind.
+  if (f.shielded) {
+    key.push_back(request.child().shield_locating() ? 'L' : 's');
+    for (const std::string& path : request.child().shielded_paths()) add(path);
+    key.push_back('|');
+  }
   for (const pv1::AvailableBasis& b : request.bases()) {
     // Bases that cannot cover this principal and purpose change nothing.
     if (!Covers(b, -1, request)) continue;
@@ -548,30 +657,6 @@ absl::Status MayRecordConsent(const CompiledPolicy& policy,
       cv1::LegalBasis_IsValid(basis) ? cv1::LegalBasis_Name(basis)
                                      : absl::StrCat(static_cast<int>(basis)),
       " for this child"));
-}
-
-pv1::ChildContext ChildContextFromFacts(const kinex::records::v1::ChildFacts& facts,
-                                        absl::Time now) {
-  pv1::ChildContext ctx;
-  if (facts.kinex_id().empty()) return ctx;  // no child: no scope, no status
-  *ctx.mutable_scope() = facts.scope();
-  const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
-  const std::tuple<int, int, int> t{static_cast<int>(today.year()), today.month(),
-                                    today.day()};
-  auto ymd = [](const rv1::Date& d) { return std::tuple<int, int, int>{d.year(), d.month(), d.day()}; };
-  std::set<int> arrangements;
-  for (const rv1::LegalStatusEpisode& e : facts.legal_status()) {
-    // Current at `now`: started (or no start date) and not yet ended (an
-    // episode ending today is still current today).
-    const bool started = !e.has_start_date() || ymd(e.start_date()) <= t;
-    const bool ended = e.has_end_date() && ymd(e.end_date()) < t;
-    if (!started || ended) continue;
-    if (e.looked_after()) ctx.set_looked_after(true);
-    if (e.previously_looked_after()) ctx.set_previously_looked_after(true);
-    if (e.arrangement() != rv1::ARRANGEMENT_TYPE_UNSPECIFIED) arrangements.insert(e.arrangement());
-  }
-  for (int a : arrangements) ctx.add_arrangement_types(static_cast<rv1::ArrangementType>(a));
-  return ctx;
 }
 
 }  // namespace kinex::policy

@@ -21,6 +21,7 @@
 #include "services/common/status_macros.h"
 #include "services/common/textproto.h"
 #include "services/policy/compiled_policy.h"
+#include "services/policy/lawful_basis.h"
 
 namespace kinex::policy {
 namespace {
@@ -274,7 +275,116 @@ class Compiler {
       }
       out->statuses |= 1u << s;
     }
+    for (int i = 0; i < c.arrangement_types_size(); ++i) {
+      const int a = c.arrangement_types(i);
+      if (a == 0 || !rv1::ArrangementType_IsValid(a)) {
+        errors_.Add(loc.Of("arrangement_types", i),
+                    absl::StrCat("unknown arrangement type ", EnumName(
+                        rv1::ArrangementType_descriptor(), a)));
+        ok = false;
+        continue;
+      }
+      out->arrangements |= 1u << a;
+    }
     return ok;
+  }
+
+  // Checks a GRANT rule's declared lawful basis and stores it, gateways
+  // sorted. A granting rule that declares no basis or no gateway fails the
+  // load: a disclosure is never "basis unspecified".
+  bool CompileDeclaredBasis(const pv1::Rule& rule, const Loc& loc,
+                            CompiledRule* cr) {
+    const std::string& id = rule.id();
+    if (!rule.has_lawful_basis()) {
+      errors_.Add(loc.Of("id"), absl::StrCat(
+          "rule \"", id, "\" grants but declares no lawful_basis (article6 "
+          "and at least one statutory gateway)"));
+      return false;
+    }
+    const pv1::DeclaredBasis& b = rule.lawful_basis();
+    Loc bloc = loc.Nested("lawful_basis");
+    bool ok = true;
+    const int a6 = b.article6();
+    if (a6 == 0 || !cv1::Article6Basis_IsValid(a6)) {
+      errors_.Add(a6 == 0 ? bloc.self() : bloc.Of("article6"),
+                  a6 == 0 ? absl::StrCat("rule \"", id,
+                                         "\": lawful_basis.article6 is required")
+                          : absl::StrCat("unknown article6 basis ", a6));
+      ok = false;
+    }
+    const bool rli = a6 == cv1::ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST;
+    const int annex = b.annex1_condition();
+    if (rli && (annex == 0 || !cv1::Annex1Condition_IsValid(annex))) {
+      errors_.Add(bloc.self(), absl::StrCat(
+          "rule \"", id, "\": a recognised legitimate interest needs an "
+          "annex1_condition"));
+      ok = false;
+    }
+    if (!rli && annex != 0) {
+      errors_.Add(bloc.Of("annex1_condition"), absl::StrCat(
+          "rule \"", id, "\": annex1_condition only goes with "
+          "ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST"));
+      ok = false;
+    }
+    const int regime = b.regime();
+    if (!cv1::LegalRegime_IsValid(regime)) {
+      errors_.Add(bloc.Of("regime"), absl::StrCat("unknown legal regime ", regime));
+      ok = false;
+    }
+    const bool part3 = regime == cv1::DPA_2018_PART_3;
+    if (part3) {
+      for (const CompiledMatcher& m : cr->principals) {
+        if (m.kind != cv1::POLICE) {
+          errors_.Add(bloc.Of("regime"), absl::StrCat(
+              "rule \"", id, "\": DPA_2018_PART_3 is law-enforcement "
+              "processing, for police principals only"));
+          ok = false;
+          break;
+        }
+      }
+    }
+    if ((a6 == cv1::ARTICLE6_LAW_ENFORCEMENT_TASK) != part3 && a6 != 0) {
+      errors_.Add(bloc.Of("article6"), absl::StrCat(
+          "rule \"", id, "\": ARTICLE6_LAW_ENFORCEMENT_TASK goes with regime "
+          "DPA_2018_PART_3, and only with it"));
+      ok = false;
+    }
+    if (b.gateways().empty()) {
+      errors_.Add(bloc.self(), absl::StrCat(
+          "rule \"", id, "\": lawful_basis names no statutory gateway"));
+      ok = false;
+    }
+    std::set<int> gateways;
+    bool any_welsh = false;
+    for (int i = 0; i < b.gateways_size(); ++i) {
+      const int g = b.gateways(i);
+      if (g == 0 || !cv1::StatutoryGateway_IsValid(g)) {
+        errors_.Add(bloc.Of("gateways", i), absl::StrCat(
+            "unknown statutory gateway ",
+            EnumName(cv1::StatutoryGateway_descriptor(), g)));
+        ok = false;
+        continue;
+      }
+      gateways.insert(g);
+      any_welsh |= !GatewayCitation(static_cast<cv1::StatutoryGateway>(g),
+                                    pv1::WALES).empty();
+    }
+    // England-only rules never apply to Welsh records: a rule resting only
+    // on English duties must say so in its condition.
+    const uint32_t england_only = 1u << pv1::ENGLAND;
+    if (ok && !any_welsh && cr->condition.jurisdictions != england_only) {
+      errors_.Add(bloc.self(), absl::StrCat(
+          "rule \"", id, "\": every gateway it relies on is England-only, so "
+          "it needs condition { jurisdictions: ENGLAND }"));
+      ok = false;
+    }
+    if (!ok) return false;
+    cr->lawful_basis = b;
+    cr->lawful_basis.clear_gateways();
+    for (int g : gateways) {
+      cr->lawful_basis.add_gateways(static_cast<cv1::StatutoryGateway>(g));
+    }
+    return true;
   }
 
   // Checks the scope is set (or defaults it) and fits some principal kind.
@@ -388,8 +498,14 @@ class Compiler {
             "requires_justification, obligations or row_filters"));
         ok = false;
       }
+      if (rule.has_lawful_basis()) {
+        errors_.Add(loc.Of("lawful_basis"), absl::StrCat(
+            "rule \"", id, "\": a DENY rule takes no lawful_basis"));
+        ok = false;
+      }
     } else {
       ok &= CompileBases(rule, loc, &cr);
+      ok &= CompileDeclaredBasis(rule, loc, &cr);
       for (int i = 0; i < rule.obligations_size(); ++i) {
         const int o = rule.obligations(i);
         if (o == 0 || !pv1::Obligation_IsValid(o)) {

@@ -39,6 +39,25 @@ std::string Show(const pv1::AppliedRowFilter& f) {
 
 std::string Show(const std::string& s) { return s; }
 
+std::string Show(const pv1::Ground& g) {
+  std::vector<std::string> gateways;
+  for (int x : g.declared().gateways()) {
+    gateways.push_back(kinex::common::v1::StatutoryGateway_Name(x));
+  }
+  return absl::StrCat(rv1::Category_Name(g.category()), "/",
+                      rv1::Sensitivity_Name(g.sensitivity()), " rule=", g.rule_id(), " ",
+                      kinex::common::v1::Article6Basis_Name(g.declared().article6()),
+                      g.met() == 0 ? "" : " met=" + kinex::common::v1::LegalBasis_Name(g.met()),
+                      g.consent_id().empty() ? "" : " consent=" + g.consent_id(), " [",
+                      absl::StrJoin(gateways, ","), "]");
+}
+
+std::vector<std::string> CategoryNames(const google::protobuf::RepeatedField<int>& cs) {
+  std::vector<std::string> out;
+  for (int c : cs) out.push_back(rv1::Category_Name(c));
+  return out;
+}
+
 // Appends "what: missing [...]; unexpected [...]" when the sets differ.
 template <typename Container>
 void CompareSets(const std::string& what, const Container& actual,
@@ -109,6 +128,11 @@ std::vector<std::string> CompareDecision(
               &out);
   CompareSets("row_filters", actual.row_filters(), expected.row_filters(),
               &out);
+  CompareSets("shielded", CategoryNames(actual.shielded()), CategoryNames(expected.shielded()),
+              &out);
+  if (expected.check_grounds()) {
+    CompareSets("grounds", actual.grounds(), expected.grounds(), &out);
+  }
   return out;
 }
 
@@ -119,6 +143,11 @@ pv1::PolicyTestExpectation ExpectationFor(const pv1::Decision& decision) {
   *e.mutable_withheld() = decision.withheld();
   *e.mutable_obligations() = decision.obligations();
   *e.mutable_row_filters() = decision.row_filters();
+  *e.mutable_shielded() = decision.shielded();
+  if (!decision.grounds().empty()) {
+    e.set_check_grounds(true);
+    *e.mutable_grounds() = decision.grounds();
+  }
   return e;
 }
 

@@ -13,6 +13,7 @@
 #include "services/common/file_util.h"
 #include "services/policy/policy_test_runner.h"
 #include "tools/kinexctl/policy_command.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::ctl {
 namespace {
@@ -74,15 +75,11 @@ TEST(PolicyCommandTest, HelpPrintsUsage) {
 class PolicyTestFailureTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("policy_cmd_fail_", ::testing::UnitTest::GetInstance()
-                                                ->current_test_info()
-                                                ->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = kinex::testing::MakeUniqueTempDir("policy-cmd");
     std::filesystem::create_directories(dir_ / "tests");
     Write("p.textproto",
           "roles { agency_kind: LOCAL_AUTHORITY names: \"social-worker\" }\n"
-          "rules { id: \"g\" effect: GRANT principals { agency_kind: "
+          "rules { id: \"g\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { agency_kind: "
           "LOCAL_AUTHORITY } purposes: CARE_PLANNING scope: "
           "RESPONSIBLE_AUTHORITY categories: LEGAL_STATUS }\n");
   }
@@ -154,7 +151,7 @@ TEST_F(PolicyTestFailureTest, NoTestFilesIsAnError) {
 }
 
 TEST_F(PolicyTestFailureTest, InvalidPolicyFailsValidate) {
-  Write("p.textproto", "rules { id: \"x\" effect: GRANT }\n");
+  Write("p.textproto", "rules { id: \"x\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } }\n");
   Result r = RunPolicyCli({"validate", dir_.string()});
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("p.textproto:1:9: rule \"x\" can never match: "

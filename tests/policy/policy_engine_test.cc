@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "services/common/file_util.h"
 #include "services/policy/policy_engine.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::policy {
 namespace {
@@ -27,7 +28,7 @@ constexpr char kRoles[] =
 
 std::string GrantRule(const std::string& category) {
   return absl::StrCat(
-      "rules { id: \"g\" effect: GRANT principals { agency_kind: "
+      "rules { id: \"g\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { agency_kind: "
       "LOCAL_AUTHORITY } purposes: CARE_PLANNING scope: RESPONSIBLE_AUTHORITY "
       "categories: ",
       category,
@@ -50,12 +51,7 @@ pv1::DecisionRequest SocialWorker() {
 class PolicyEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("policy_engine_test_",
-                        ::testing::UnitTest::GetInstance()
-                            ->current_test_info()
-                            ->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = kinex::testing::MakeUniqueTempDir("policy-engine");
     std::filesystem::create_directories(dir_);
     Write("roles.textproto", kRoles);
     Write("rules.textproto", GrantRule("LEGAL_STATUS"));

@@ -59,7 +59,7 @@ std::string Withheld(const pv1::Decision& d, rv1::Category c) {
 constexpr char kGrantIdentity[] = R"(
 rules {
   id: "grant-identity"
-  effect: GRANT
+  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }
   principals { agency_kind: LOCAL_AUTHORITY roles: "social-worker" }
   purposes: CARE_PLANNING
   scope: RESPONSIBLE_AUTHORITY
@@ -143,7 +143,7 @@ TEST(PolicyEvaluatorTest, EmptyPrincipalCodeNeverInScope) {
 constexpr char kGrantHealth[] = R"(
 rules {
   id: "grant-health"
-  effect: GRANT
+  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }
   principals { agency_kind: LOCAL_AUTHORITY roles: "social-worker" }
   purposes: CARE_PLANNING
   scope: RESPONSIBLE_AUTHORITY
@@ -259,7 +259,7 @@ TEST(PolicyEvaluatorTest, JurisdictionCondition) {
   auto policy = MustCompile(R"(
 rules {
   id: "england-only"
-  effect: GRANT
+  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }
   principals { agency_kind: LOCAL_AUTHORITY }
   purposes: CARE_PLANNING
   scope: RESPONSIBLE_AUTHORITY
@@ -285,7 +285,7 @@ TEST(PolicyEvaluatorTest, ChildStatusCondition) {
   auto policy = MustCompile(R"(
 rules {
   id: "looked-after-only"
-  effect: GRANT
+  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }
   principals { agency_kind: LOCAL_AUTHORITY }
   purposes: CARE_PLANNING
   scope: RESPONSIBLE_AUTHORITY
@@ -303,7 +303,7 @@ TEST(PolicyEvaluatorTest, RequiresJustificationRule) {
   auto policy = MustCompile(R"(
 rules {
   id: "justified"
-  effect: GRANT
+  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }
   principals { agency_kind: LOCAL_AUTHORITY }
   purposes: CARE_PLANNING
   scope: RESPONSIBLE_AUTHORITY
@@ -324,7 +324,7 @@ TEST(PolicyEvaluatorTest, RowFilterBoundToPrincipalCode) {
   auto policy = MustCompile(R"(
 rules {
   id: "dsl"
-  effect: GRANT
+  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }
   principals { agency_kind: SCHOOL roles: "dsl" }
   purposes: SAFEGUARDING
   scope: SCHOOL_ROLL
@@ -432,6 +432,152 @@ consent_recorders {
   EXPECT_EQ(MayRecordConsent(*policy, r.principal(), r.child(), cv1::CONSENT)
                 .code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+// --- Arrangements, stated functions and shields (issue #14) ---------------
+
+constexpr char kKinshipOnly[] = R"(
+rules {
+  id: "kinship-only"
+  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }
+  principals { agency_kind: LOCAL_AUTHORITY roles: "social-worker" }
+  purposes: CARE_PLANNING
+  scope: RESPONSIBLE_AUTHORITY
+  condition { arrangement_types: [SPECIAL_GUARDIANSHIP_ORDER, CHILD_ARRANGEMENTS_ORDER] }
+  categories: IDENTITY
+}
+)";
+
+TEST(PolicyEvaluatorTest, ArrangementConditionNeedsACurrentMatchingArrangement) {
+  auto policy = MustCompile(kKinshipOnly);
+  const std::string who =
+      "principal { agency_kind: LOCAL_AUTHORITY agency_code: \"E09000033\" role: "
+      "\"social-worker\" } purpose: CARE_PLANNING ";
+  EXPECT_TRUE(Evaluate(*policy, Request(who + "child { scope { responsible_la_code: "
+                                              "\"E09000033\" } arrangement_types: "
+                                              "SPECIAL_GUARDIANSHIP_ORDER }"))
+                  .decision.allowed());
+  EXPECT_FALSE(Evaluate(*policy, Request(who + "child { scope { responsible_la_code: "
+                                               "\"E09000033\" } arrangement_types: "
+                                               "PRIVATE_FOSTERING }"))
+                   .decision.allowed());
+  // No current arrangement matches no arrangement condition (fail closed).
+  Evaluation none = Evaluate(
+      *policy, Request(who + "child { scope { responsible_la_code: \"E09000033\" } }"));
+  EXPECT_FALSE(none.decision.allowed());
+  EXPECT_EQ(Withheld(none.decision, rv1::IDENTITY), "NOT_GRANTED");
+}
+
+TEST(PolicyEvaluatorTest, ArrangementsArePartOfTheCacheKey) {
+  pv1::DecisionRequest a = Request(absl::StrCat(kSocialWorker));
+  pv1::DecisionRequest b = a;
+  b.mutable_child()->add_arrangement_types(rv1::SPECIAL_GUARDIANSHIP_ORDER);
+  EXPECT_NE(EvaluationCacheKey(a), EvaluationCacheKey(b));
+}
+
+constexpr char kPublicBodyRequest[] = R"(
+rules {
+  id: "rli-on-request"
+  effect: GRANT
+  lawful_basis {
+    article6: ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST
+    annex1_condition: ANNEX1_PUBLIC_BODY_REQUEST
+    gateways: CA2004_S11_SAFEGUARDING_ARRANGEMENTS
+  }
+  principals { agency_kind: LOCAL_AUTHORITY roles: "social-worker" }
+  purposes: CARE_PLANNING
+  scope: RESPONSIBLE_AUTHORITY
+  categories: IDENTITY
+}
+)";
+
+TEST(PolicyEvaluatorTest, RecognisedLegitimateInterestOnRequestNeedsAStatedFunction) {
+  auto policy = MustCompile(kPublicBodyRequest);
+  Evaluation without = Evaluate(*policy, Request(kSocialWorker));
+  EXPECT_FALSE(without.decision.allowed());
+  EXPECT_EQ(Withheld(without.decision, rv1::IDENTITY), "NEEDS_CONSENT_OR_BASIS");
+  Evaluation blank = Evaluate(*policy, Request(absl::StrCat(kSocialWorker,
+                                                            "stated_function: \"   \"")));
+  EXPECT_FALSE(blank.decision.allowed());
+  Evaluation with = Evaluate(
+      *policy, Request(absl::StrCat(kSocialWorker,
+                                    "stated_function: \"Children Act 1989 s17\"")));
+  ASSERT_TRUE(with.decision.allowed());
+  ASSERT_FALSE(with.decision.grounds().empty());
+  EXPECT_EQ(with.decision.grounds(0).rule_id(), "rli-on-request");
+  EXPECT_EQ(with.decision.grounds(0).declared().article6(),
+            cv1::ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST);
+  EXPECT_NE(EvaluationCacheKey(Request(kSocialWorker)),
+            EvaluationCacheKey(Request(absl::StrCat(kSocialWorker, "stated_function: \"x\""))));
+}
+
+TEST(PolicyEvaluatorTest, ResponsibleLaSeesThroughItsOwnShield) {
+  auto policy = MustCompile(kGrantIdentity);
+  const std::string school_la =
+      "principal { agency_kind: LOCAL_AUTHORITY agency_code: \"E09000033\" role: "
+      "\"social-worker\" } purpose: CARE_PLANNING ";
+  // The responsible LA sees through its own shield: the same decision as
+  // with no shield.
+  Evaluation own = Evaluate(*policy, Request(school_la +
+                                             "child { scope { responsible_la_code: "
+                                             "\"E09000033\" } shielded_paths: \"identity\" "
+                                             "shield_locating: true }"));
+  Evaluation unshielded = Evaluate(
+      *policy, Request(school_la + "child { scope { responsible_la_code: \"E09000033\" } }"));
+  ASSERT_TRUE(own.decision.allowed());
+  EXPECT_THAT(own.decision.allowed_paths(),
+              ::testing::ElementsAreArray(unshielded.decision.allowed_paths()));
+  EXPECT_THAT(own.decision.allowed_paths(), ::testing::Contains("identity.given_name"));
+  EXPECT_THAT(own.decision.shielded(), IsEmpty());
+}
+
+constexpr char kGrantIdentityToSchool[] = R"(
+rules {
+  id: "school-identity"
+  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA2004_S11_SAFEGUARDING_ARRANGEMENTS }
+  principals { agency_kind: SCHOOL roles: "dsl" }
+  purposes: SAFEGUARDING
+  scope: SCHOOL_ROLL
+  categories: [IDENTITY, LEGAL_STATUS]
+}
+)";
+
+TEST(PolicyEvaluatorTest, ShieldBindsOtherAgenciesEvenOnBreakGlass) {
+  auto policy = MustCompile(kGrantIdentityToSchool);
+  const std::string dsl =
+      "principal { agency_kind: SCHOOL agency_code: \"100869\" role: \"dsl\" } "
+      "purpose: SAFEGUARDING justification: \"urgent, the child is missing tonight\" "
+      "break_glass: true ";
+  Evaluation e = Evaluate(
+      *policy, Request(dsl + "child { scope { responsible_la_code: \"E09000033\" "
+                             "current_school_urn: \"100869\" } shielded_paths: \"legal_status\" "
+                             "shield_locating: true }"));
+  ASSERT_TRUE(e.decision.allowed());
+  EXPECT_EQ(Withheld(e.decision, rv1::LEGAL_STATUS), "NOT_GRANTED");
+  EXPECT_THAT(e.decision.shielded(), ElementsAre(rv1::IDENTITY, rv1::LEGAL_STATUS));
+  for (const std::string& p : e.decision.allowed_paths()) {
+    EXPECT_NE(p, "scope.current_school_urn");
+    EXPECT_NE(p, "scope");
+  }
+  // A shield is per child: part of the cache key when it binds.
+  pv1::DecisionRequest plain = Request(dsl + "child { scope { responsible_la_code: "
+                                             "\"E09000033\" current_school_urn: \"100869\" } }");
+  EXPECT_NE(EvaluationCacheKey(plain),
+            EvaluationCacheKey(Request(dsl + "child { scope { responsible_la_code: \"E09000033\" "
+                                             "current_school_urn: \"100869\" } "
+                                             "shield_locating: true }")));
+}
+
+TEST(PolicyEvaluatorTest, ShieldNamingAnUnknownPathFailsClosed) {
+  auto policy = MustCompile(kGrantIdentityToSchool);
+  Evaluation e = Evaluate(
+      *policy,
+      Request("principal { agency_kind: SCHOOL agency_code: \"100869\" role: \"dsl\" } "
+              "purpose: SAFEGUARDING child { scope { responsible_la_code: \"E09000033\" "
+              "current_school_urn: \"100869\" } shielded_paths: \"identity.no_such_field\" }"));
+  EXPECT_FALSE(e.decision.allowed());
+  EXPECT_EQ(Withheld(e.decision, rv1::IDENTITY), "EVALUATION_ERROR");
+  EXPECT_THAT(e.decision.deny_reason(), HasSubstr("a shield names an unknown field path"));
 }
 
 }  // namespace

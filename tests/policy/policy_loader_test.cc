@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "services/common/file_util.h"
 #include "services/policy/compiled_policy.h"
+#include "tests/testing/temp_dir.h"
 
 namespace kinex::policy {
 namespace {
@@ -35,7 +36,7 @@ std::string Rule(const std::string& extra, const std::string& id = "r1") {
   return absl::StrCat(
       "rules {\n"                                                     // 5
       "  id: \"", id, "\"\n"                                         // 6
-      "  effect: GRANT\n"                                             // 7
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"                                             // 7
       "  principals { agency_kind: LOCAL_AUTHORITY roles: \"social-worker\" }\n"  // 8
       "  purposes: CARE_PLANNING\n"                                   // 9
       "  scope: RESPONSIBLE_AUTHORITY\n",                             // 10
@@ -94,7 +95,7 @@ TEST(PolicyLoaderTest, UnknownRole) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY roles: \"socal-worker\" }\n"
       "  purposes: CARE_PLANNING\n"
       "  scope: RESPONSIBLE_AUTHORITY\n"
@@ -109,7 +110,7 @@ TEST(PolicyLoaderTest, RoleDeclaredForAnotherKindIsUnknown) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: SCHOOL roles: \"social-worker\" }\n"
       "  purposes: EDUCATION_SUPPORT\n"
       "  scope: SCHOOL_ROLL\n"
@@ -149,7 +150,7 @@ TEST(PolicyLoaderTest, UnknownPurposeName) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY }\n"
       "  purposes: CARE_PLANING\n"
       "  scope: RESPONSIBLE_AUTHORITY\n"
@@ -164,7 +165,7 @@ TEST(PolicyLoaderTest, UnknownPurposeNumber) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY }\n"
       "  purposes: 99\n"
       "  scope: RESPONSIBLE_AUTHORITY\n"
@@ -184,7 +185,7 @@ TEST(PolicyLoaderTest, ScopeThatNeverHoldsForThePrincipal) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY }\n"
       "  purposes: CARE_PLANNING\n"
       "  scope: SCHOOL_ROLL\n"
@@ -199,7 +200,7 @@ TEST(PolicyLoaderTest, GrantWithoutPurposesNeverMatches) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY }\n"
       "  scope: RESPONSIBLE_AUTHORITY\n"
       "  categories: IDENTITY\n"
@@ -332,11 +333,7 @@ TEST(PolicyLoaderTest, VersionIgnoresFormattingButNotContent) {
 class PolicyDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("policy_dir_test_", ::testing::UnitTest::GetInstance()
-                                                ->current_test_info()
-                                                ->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = kinex::testing::MakeUniqueTempDir("policy-dir");
     std::filesystem::create_directories(dir_ / "tests");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -376,6 +373,114 @@ TEST_F(PolicyDirTest, MissingDirectoryIsNotFound) {
                               Schema::ChildRecordSchema());
   EXPECT_EQ(policy.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(policy.status().message(), HasSubstr("does not exist"));
+}
+
+// --- Lawful bases and arrangement conditions (issue #14) ------------------
+
+// Like Rule(), without a lawful basis: `extra` starts at line 11.
+std::string BareRule(const std::string& extra) {
+  return absl::StrCat(
+      "rules {\n"                                                     // 5
+      "  id: \"r1\"\n"                                                // 6
+      "  effect: GRANT\n"                                             // 7
+      "  principals { agency_kind: LOCAL_AUTHORITY roles: \"social-worker\" }\n"  // 8
+      "  purposes: CARE_PLANNING\n"                                   // 9
+      "  scope: RESPONSIBLE_AUTHORITY\n",                             // 10
+      extra, "  categories: IDENTITY\n}\n");
+}
+
+TEST(PolicyLoaderTest, GrantWithoutLawfulBasisIsRefused) {
+  auto policy = Compile(BareRule(""));
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:6:3: rule \"r1\" grants but declares no lawful_basis (article6 and at "
+            "least one statutory gateway)");
+}
+
+TEST(PolicyLoaderTest, LawfulBasisWithoutGatewayIsRefused) {
+  auto policy = Compile(BareRule("  lawful_basis { article6: ARTICLE6_PUBLIC_TASK }\n"));
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:11:3: rule \"r1\": lawful_basis names no statutory gateway");
+}
+
+TEST(PolicyLoaderTest, LawfulBasisWithoutArticle6IsRefused) {
+  auto policy =
+      Compile(BareRule("  lawful_basis { gateways: CA1989_S17_CHILDREN_IN_NEED }\n"));
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:11:3: rule \"r1\": lawful_basis.article6 is required");
+}
+
+TEST(PolicyLoaderTest, RecognisedLegitimateInterestNeedsAnnex1Condition) {
+  auto policy = Compile(BareRule(
+      "  lawful_basis { article6: ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST "
+      "gateways: CA1989_S17_CHILDREN_IN_NEED }\n"));
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:11:3: rule \"r1\": a recognised legitimate interest needs an "
+            "annex1_condition");
+}
+
+TEST(PolicyLoaderTest, Annex1ConditionOnlyWithRecognisedLegitimateInterest) {
+  auto policy = Compile(BareRule(
+      "  lawful_basis {\n"                                  // 11
+      "    article6: ARTICLE6_PUBLIC_TASK\n"                // 12
+      "    annex1_condition: ANNEX1_PUBLIC_BODY_REQUEST\n"  // 13
+      "    gateways: CA1989_S17_CHILDREN_IN_NEED\n"
+      "  }\n"));
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:13:5: rule \"r1\": annex1_condition only goes with "
+            "ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST");
+}
+
+TEST(PolicyLoaderTest, EnglandOnlyGatewaysNeedAnEnglandCondition) {
+  const std::string basis =
+      "  lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: VSH_KINSHIP_EXTENSION_GUIDANCE "
+      "gateways: CA2004_S16LA_DUTY_TO_SHARE }\n";
+  auto policy = Compile(BareRule(basis));
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:11:3: rule \"r1\": every gateway it relies on is England-only, so it "
+            "needs condition { jurisdictions: ENGLAND }");
+  auto england = Compile(BareRule(basis + "  condition { jurisdictions: ENGLAND }\n"));
+  EXPECT_TRUE(england.ok()) << england.status();
+  // One gateway that also exists in Wales is enough.
+  auto both = Compile(BareRule(
+      "  lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA2004_S16LA_DUTY_TO_SHARE "
+      "gateways: CA2004_S11_SAFEGUARDING_ARRANGEMENTS }\n"));
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_THAT((*both)->rules[0].lawful_basis.gateways(),
+              ::testing::ElementsAre(kinex::common::v1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS,
+                                     kinex::common::v1::CA2004_S16LA_DUTY_TO_SHARE));
+}
+
+TEST(PolicyLoaderTest, Part3IsForPolicePrincipalsOnly) {
+  auto policy = Compile(BareRule(
+      "  lawful_basis {\n"                                // 11
+      "    article6: ARTICLE6_LAW_ENFORCEMENT_TASK\n"     // 12
+      "    regime: DPA_2018_PART_3\n"                     // 13
+      "    gateways: CA1989_S47_CHILD_PROTECTION\n"
+      "  }\n"));
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:13:5: rule \"r1\": DPA_2018_PART_3 is law-enforcement processing, for "
+            "police principals only");
+}
+
+TEST(PolicyLoaderTest, DenyTakesNoLawfulBasis) {
+  auto policy = Compile(
+      "rules {\n"                                      // 5
+      "  id: \"d1\"\n"                                 // 6
+      "  effect: DENY\n"                               // 7
+      "  principals { agency_kind: SCHOOL }\n"         // 8
+      "  categories: HEALTH\n"                         // 9
+      "  lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
+      "}\n");
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:10:3: rule \"d1\": a DENY rule takes no lawful_basis");
+}
+
+TEST(PolicyLoaderTest, UnknownArrangementType) {
+  auto policy = Compile(Rule("  categories: IDENTITY\n  condition { arrangement_types: 42 }\n"));
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(policy.status().message(),
+            "p.textproto:12:15: unknown arrangement type 42");
 }
 
 }  // namespace

@@ -311,7 +311,7 @@ TEST(PolicyRedactorTest, FieldsNoRuleGrantsNeverSurvive) {
   auto policy = CompilePolicy(
       {PolicySource{"t.textproto",
                     "roles { agency_kind: LOCAL_AUTHORITY names: \"sw\" }\n"
-                    "rules { id: \"identity\" effect: GRANT principals { "
+                    "rules { id: \"identity\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { "
                     "agency_kind: LOCAL_AUTHORITY } purposes: CARE_PLANNING "
                     "scope: ANY categories: [IDENTITY, LEGAL_STATUS] }\n"}},
       *schema);
@@ -350,7 +350,7 @@ TEST(PolicyRedactorTest, UnlabelledFieldCannotBeGrantedByPath) {
   auto policy = CompilePolicy(
       {PolicySource{"t.textproto",
                     "roles { agency_kind: LOCAL_AUTHORITY names: \"sw\" }\n"
-                    "rules { id: \"u\" effect: GRANT principals { "
+                    "rules { id: \"u\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { "
                     "agency_kind: LOCAL_AUTHORITY } purposes: CARE_PLANNING "
                     "scope: ANY field_paths: \"unlabelled\" }\n"}},
       *schema);

@@ -114,6 +114,32 @@ std::string Lower(absl::string_view s) {
 
 std::string EnumSlug(const std::string& name) { return Lower(name); }
 
+// A disclosure's lawful bases in one cell: per tuple
+// "<controller>: <art6>[+<art9>][+<art10>] <gateways>", tuples joined by "; ".
+std::string LawfulBasesText(
+    const google::protobuf::RepeatedPtrField<cv1::LawfulBasis>& bases) {
+  std::vector<std::string> out;
+  for (const cv1::LawfulBasis& b : bases) {
+    std::string text = absl::StrCat(EnumSlug(cv1::AgencyKind_Name(b.controller_kind())), "/",
+                                    b.controller_code(), ": ",
+                                    EnumSlug(cv1::Article6Basis_Name(b.article6())));
+    if (b.regime() == cv1::DPA_2018_PART_3) absl::StrAppend(&text, " (dpa-2018-part-3)");
+    if (b.special_category_condition() != 0) {
+      absl::StrAppend(&text, " + art9 ",
+                      EnumSlug(cv1::SensitiveDataCondition_Name(b.special_category_condition())));
+    }
+    if (b.criminal_offence_condition() != 0) {
+      absl::StrAppend(&text, " + art10 ",
+                      EnumSlug(cv1::SensitiveDataCondition_Name(b.criminal_offence_condition())));
+    }
+    std::vector<std::string> gateways;
+    for (int g : b.gateways()) gateways.push_back(EnumSlug(cv1::StatutoryGateway_Name(g)));
+    absl::StrAppend(&text, " [", absl::StrJoin(gateways, ","), "]");
+    out.push_back(std::move(text));
+  }
+  return absl::StrJoin(out, "; ");
+}
+
 template <typename E>
 absl::StatusOr<E> ParseEnum(const google::protobuf::EnumDescriptor* type, const char* flag,
                             const std::string& v) {
@@ -363,8 +389,8 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
                       e.consent_id(), e.break_glass() ? "yes" : "no",
                       EnumSlug(av1::Decision_Name(e.decision())),
                       absl::StrJoin(e.disclosed_paths(), " "),
-                      absl::StrJoin(withheld, " "), e.policy_version(),
-                      e.justification()});
+                      absl::StrJoin(withheld, " "), LawfulBasesText(e.lawful_bases()),
+                      e.policy_version(), e.justification()});
       if (static_cast<int>(rows.size()) >= max) break;
     }
     if (static_cast<int>(rows.size()) >= max) {
@@ -378,7 +404,7 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
   WriteRows(ctx.out(), *format,
             {"index", "time", "kind", "request_id", "principal", "agency_kind",
              "agency_code", "actor", "purpose", "legal_basis", "consent_id",
-             "break_glass", "decision", "disclosed", "withheld",
+             "break_glass", "decision", "disclosed", "withheld", "lawful_bases",
              "policy_version", "justification"},
             rows);
   if (truncated) {
