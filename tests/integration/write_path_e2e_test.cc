@@ -26,14 +26,15 @@
 namespace kinex::testing {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace av1 = kinex::audit::v1;
 namespace cv1 = kinex::common::v1;
 namespace ev1 = kinex::exchange::v1;
 namespace rv1 = kinex::record::v1;
 using Mode = KinexCluster::Mode;
-
 
 const Agency kLa{"local-authority", "E09000033", "social-worker"};
 const Agency kLaManager{"local-authority", "E09000033", "team-manager"};
@@ -165,8 +166,8 @@ class WritePathE2E : public ::testing::TestWithParam<Deployment> {
 
   // Every audit event about the child known by `ref`, oldest first.
   std::vector<av1::AuditEvent> EventsAbout(const cv1::ChildRef& ref) {
-    auto stub = av1::Audit::NewStub(
-        cluster_->AgencyChannel(kAuditor.kind, kAuditor.code, kAuditor.role));
+    auto stub =
+        av1::Audit::NewStub(cluster_->AgencyChannel(kAuditor.kind, kAuditor.code, kAuditor.role));
     std::vector<av1::AuditEvent> out;
     std::string token;
     do {
@@ -190,8 +191,8 @@ class WritePathE2E : public ::testing::TestWithParam<Deployment> {
   static std::vector<std::string> Sources(const ev1::GetChildRecordResponse& r) {
     std::vector<std::string> out;
     for (const auto& s : r.receipt().sources()) {
-      out.push_back(absl::StrCat(AgencyKindSlug(s.agency_kind()), "/", s.agency_code(),
-                                 " v", s.version()));
+      out.push_back(
+          absl::StrCat(AgencyKindSlug(s.agency_kind()), "/", s.agency_code(), " v", s.version()));
       EXPECT_GT(s.publish_time().seconds(), 0);
     }
     return out;
@@ -245,8 +246,7 @@ TEST_P(WritePathE2E, AnotherLaCannotTakeAChildByItsNhsNumber) {
 TEST_P(WritePathE2E, AnUnlinkedSchoolNeedsProofAndThenOnlyClaims) {
   const int seed = NextSeed();
   const std::string upn = TestUpn(seed);
-  const std::string kid =
-      CreateChild(absl::StrCat("WP-", seed), "", {{cv1::SCHOOL, "137000"}});
+  const std::string kid = CreateChild(absl::StrCat("WP-", seed), "", {{cv1::SCHOOL, "137000"}});
   cv1::ChildRef by_kid;
   by_kid.set_kinex_id(kid);
   // The school the LA named attaches and is confirmed at once.
@@ -295,8 +295,8 @@ TEST_P(WritePathE2E, AnUnlinkedSchoolNeedsProofAndThenOnlyClaims) {
   EXPECT_EQ(by_la.record().scope().current_school_urn(), "137000");
   ASSERT_EQ(by_la.record().education().enrolments_size(), 1);
   EXPECT_EQ(by_la.record().education().enrolments(0).urn(), "137000");
-  EXPECT_THAT(Sources(by_la), ::testing::UnorderedElementsAre("local-authority/E09000033 v1",
-                                                              "school/137000 v1"));
+  EXPECT_THAT(Sources(by_la),
+              ::testing::UnorderedElementsAre("local-authority/E09000033 v1", "school/137000 v1"));
 
   // The LA sees the claim, and confirming it is a school move: both parts
   // combine, the current school follows the latest open enrolment.
@@ -403,8 +403,8 @@ TEST_P(WritePathE2E, OnlyALocalAuthorityCreatesChildren) {
 TEST_P(WritePathE2E, AnotherForceOrGpClaimsButGetsNothing) {
   const int seed = NextSeed();
   const std::string nhs = TestNhs(seed);
-  const std::string kid = CreateChild(absl::StrCat("WP-", seed), nhs,
-                                      {{cv1::HEALTH, "Y01234"}, {cv1::POLICE, "01"}});
+  const std::string kid =
+      CreateChild(absl::StrCat("WP-", seed), nhs, {{cv1::HEALTH, "Y01234"}, {cv1::POLICE, "01"}});
   ev1::PublishRecordRequest met;
   met.mutable_child()->set_kinex_id(kid);
   *met.mutable_proof_date_of_birth() = Dob(2015, 4, 2);
@@ -457,6 +457,15 @@ TEST_P(WritePathE2E, AnotherForceOrGpClaimsButGetsNothing) {
                   .ok());
   EXPECT_EQ(seen.record().scope().registered_gp_ods_code(), "Y01234");
   EXPECT_THAT(seen.record().scope().health_provider_ods_codes(), ElementsAre("RJ1"));
+  // Provider codes are HEALTH (naming a CAMHS provider reveals health
+  // involvement), not IDENTITY: the force in scope gets the child's identity
+  // and scope links, but not them.
+  ASSERT_TRUE(Get(kMet, kid, cv1::SAFEGUARDING, &seen,
+                  "Strategy discussion: who is working with the child.")
+                  .ok());
+  EXPECT_EQ(seen.record().scope().police_force_code(), "01");
+  EXPECT_EQ(seen.record().scope().health_provider_ods_codes_size(), 0);
+  EXPECT_THAT(seen.receipt().disclosed_paths(), Not(Contains("scope.health_provider_ods_codes")));
 }
 
 TEST_P(WritePathE2E, ResponsibilityMovesOnlyByTransfer) {
