@@ -85,8 +85,8 @@ void BM_Append(benchmark::State& state) {
   const int appenders = static_cast<int>(state.range(0));
   const bool full = state.range(1) != 0;
   const auto dir = TempDir(absl::StrCat("append", appenders));
-  auto storage = *SqliteLogStorage::Open(
-      {.path = (dir / "audit.db").string(), .synchronous_full = full});
+  auto storage =
+      *SqliteLogStorage::Open({.path = (dir / "audit.db").string(), .synchronous_full = full});
   auto log = OpenLog(storage.get());
   // About 40,000 appends per run; fewer for a lone appender, which waits
   // one fsync per append.
@@ -140,8 +140,7 @@ const std::string& BigDb() {
     auto pseudonymizer = Pseudonymizer();
     absl::flat_hash_map<std::string, std::string> pseudonyms;
     ChainTracker chains;
-    if (!storage->AddHead(*signer->Sign(0, EmptyRoot(), absl::FromUnixSeconds(1788249600)))
-             .ok()) {
+    if (!storage->AddHead(*signer->Sign(0, EmptyRoot(), absl::FromUnixSeconds(1788249600))).ok()) {
       std::abort();
     }
     constexpr int kBatch = 10000;

@@ -110,8 +110,8 @@ absl::Status EnsurePki() {
       std::filesystem::exists(dir + "/agencies/" + std::string("auditor-kinex-dpo-auditor.pem"))) {
     return absl::OkStatus();
   }
-  const std::string cmd = absl::StrCat(kinex::testing::SourceDir(), "/certs/make-dev-pki.sh '",
-                                       dir, "' >/dev/null");
+  const std::string cmd =
+      absl::StrCat(kinex::testing::SourceDir(), "/certs/make-dev-pki.sh '", dir, "' >/dev/null");
   if (std::system(cmd.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("failed: ", cmd));
   }
@@ -131,8 +131,7 @@ TlsFiles FilesFor(const std::string& cert_base) {
 // An mTLS channel of its own (its own connection: `index` makes the channel
 // arguments differ, so gRPC does not share the subchannel).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> NewChannel(const std::string& address,
-                                                          const std::string& cert_base,
-                                                          int index) {
+                                                          const std::string& cert_base, int index) {
   KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> creds,
                          MakeChannelCredentials(FilesFor(cert_base)));
   grpc::ChannelArguments args;
@@ -150,8 +149,7 @@ absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
 // ---------------------------------------------------------------------------
 // Seeding.
 
-absl::StatusOr<ev1::PublishRecordResponse> PublishSync(const std::string& address,
-                                                       const Agency& a,
+absl::StatusOr<ev1::PublishRecordResponse> PublishSync(const std::string& address, const Agency& a,
                                                        const ev1::PublishRecordRequest& req) {
   KINEX_ASSIGN_OR_RETURN(auto channel, NewChannel(address, a.CertBase(), 0));
   auto stub = ev1::Exchange::NewStub(channel);
@@ -249,15 +247,14 @@ absl::StatusOr<ev1::GetChildRecordResponse> GetSync(const std::string& address, 
 
 // The audit log's size, from a signed tree head fetched as the auditor.
 absl::StatusOr<uint64_t> AuditTreeSize(const KinexCluster& cluster, const std::string& mode) {
-  const std::string address =
-      mode == "all" ? cluster.gateway_address() : cluster.address("audit");
+  const std::string address = mode == "all" ? cluster.gateway_address() : cluster.address("audit");
   KINEX_ASSIGN_OR_RETURN(auto channel, NewChannel(address, kAuditor.CertBase(), 0));
   auto stub = av1::Audit::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-kinex-actor", kActor);
   av1::SignedTreeHead head;
-  KINEX_RETURN_IF_ERROR(FromGrpc(stub->GetSignedTreeHead(&ctx, {}, &head),
-                                 "GetSignedTreeHead as the auditor"));
+  KINEX_RETURN_IF_ERROR(
+      FromGrpc(stub->GetSignedTreeHead(&ctx, {}, &head), "GetSignedTreeHead as the auditor"));
   return head.tree_size();
 }
 
@@ -338,8 +335,8 @@ std::string CpuLine(const CpuUse& before, const CpuUse& after, int64_t calls) {
   const double n = calls > 0 ? static_cast<double>(calls) : 1;
   return absl::StrFormat(
       "cpu: kinex processes %.2f s (%.0f us/call), kinex-bench process %.2f s (%.0f us/call)",
-      after.kinex - before.kinex, 1e6 * (after.kinex - before.kinex) / n,
-      after.self - before.self, 1e6 * (after.self - before.self) / n);
+      after.kinex - before.kinex, 1e6 * (after.kinex - before.kinex) / n, after.self - before.self,
+      1e6 * (after.self - before.self) / n);
 }
 
 // The data directory of a kinex process (its --config file's directory).
@@ -381,19 +378,31 @@ std::string LoadAverage() {
 }
 
 std::string MachineLine() {
-  return absl::StrCat("machine: nproc=", std::thread::hardware_concurrency(),
-                      " loadavg=\"", LoadAverage(), "\"");
+  return absl::StrCat("machine: nproc=", std::thread::hardware_concurrency(), " loadavg=\"",
+                      LoadAverage(), "\"");
 }
 
 // ---------------------------------------------------------------------------
 // Reporting.
 
 std::string CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   const int i = static_cast<int>(code);
   return i >= 0 && i <= 16 ? kNames[i] : absl::StrCat("CODE_", i);
 }
@@ -475,8 +484,7 @@ LoadDriver::Options DriverOptions(double warmup, double seconds) {
 // from an out-of-scope school instead (kind "GetChildRecord.denied",
 // expected PERMISSION_DENIED).
 absl::StatusOr<LoadReport> DriveReads(const std::string& address, const std::string& kinex_id,
-                                      const LoadDriver::Options& options,
-                                      double deny_share = 0) {
+                                      const LoadDriver::Options& options, double deny_share = 0) {
   std::vector<std::unique_ptr<ev1::Exchange::Stub>> stubs, deny_stubs;
   std::vector<std::mt19937> rngs;
   for (int t = 0; t < std::max(1, options.threads); ++t) {
@@ -500,8 +508,8 @@ absl::StatusOr<LoadReport> DriveReads(const std::string& address, const std::str
   ev1::GetChildRecordRequest deny_req = req;
   deny_req.set_purpose(cv1::EDUCATION_SUPPORT);
   return LoadDriver::Run(options, [&](int thread, grpc::CompletionQueue* cq) {
-    const bool deny = deny_share > 0 &&
-                      std::uniform_real_distribution<double>(0, 1)(rngs[thread]) < deny_share;
+    const bool deny =
+        deny_share > 0 && std::uniform_real_distribution<double>(0, 1)(rngs[thread]) < deny_share;
     auto call = std::make_unique<UnaryCall<ev1::GetChildRecordResponse>>(
         deny ? "GetChildRecord.denied" : "GetChildRecord");
     call->ctx.AddMetadata("x-kinex-actor", kActor);
@@ -519,12 +527,12 @@ absl::StatusOr<LoadReport> DriveReads(const std::string& address, const std::str
 // gateway's per-agency rate limits and in-flight cap raised out of the way
 // of the load (the cap, default 32, would refuse half of 64 callers).
 absl::StatusOr<std::unique_ptr<KinexCluster>> StartLoadCluster(const std::string& mode) {
-  return KinexCluster::Start(
-      {.mode = mode == "microservices" ? KinexCluster::Mode::kMicroservices
-                                       : KinexCluster::Mode::kAllInOne,
-       .postgres = false,
-       .extra_config = "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 "
-                       "max_in_flight_per_agency: 100000 }\n"});
+  return KinexCluster::Start({.mode = mode == "microservices" ? KinexCluster::Mode::kMicroservices
+                                                              : KinexCluster::Mode::kAllInOne,
+                              .postgres = false,
+                              .extra_config =
+                                  "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 "
+                                  "max_in_flight_per_agency: 100000 }\n"});
 }
 
 int RunBenchmark() {
@@ -638,8 +646,8 @@ int RunBenchmark() {
     }
     Summary summary = Summarize("kinex", *report);
     PrintSummary(summary);
-    std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all "
-              << report->TotalCalls() << " calls (warm-up included)\n";
+    std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all " << report->TotalCalls()
+              << " calls (warm-up included)\n";
     // Every decision is one audit event: each allowed read and each denial.
     std::map<grpc::StatusCode, int64_t> all = report->kinds["GetChildRecord"].all_codes;
     const auto& denied_codes = report->kinds["GetChildRecord.denied"].all_codes;
@@ -713,16 +721,16 @@ int RunBenchmark() {
     }
     Summary summary = Summarize("baseline", *report);
     PrintSummary(summary);
-    std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all "
-              << report->TotalCalls() << " calls (client and baseline server)\n";
+    std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all " << report->TotalCalls()
+              << " calls (client and baseline server)\n";
     std::cout << MachineLine() << "\n";
     return summary;
   };
 
   auto verdict = [](double ratio, double p99) {
-    return absl::StrFormat(
-        "%.1f%% (target >= 50%%: %s); kinex p99 %.2f ms (target <= 20 ms: %s)", 100 * ratio,
-        ratio >= 0.5 ? "met" : "NOT met", p99, p99 <= 20 ? "met" : "NOT met");
+    return absl::StrFormat("%.1f%% (target >= 50%%: %s); kinex p99 %.2f ms (target <= 20 ms: %s)",
+                           100 * ratio, ratio >= 0.5 ? "met" : "NOT met", p99,
+                           p99 <= 20 ? "met" : "NOT met");
   };
   const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
   std::vector<Summary> kinex_runs, baseline_runs;
@@ -787,7 +795,7 @@ class Soak {
 
   // Opens one channel per agency per client thread (before the run).
   absl::Status Connect(int threads) {
-    std::vector<Agency> agencies = {kLaSw, kIro,    kVsh,    kDsl,    kDt,
+    std::vector<Agency> agencies = {kLaSw,     kIro,    kVsh,    kDsl,    kDt,
                                     kOtherDsl, kHealth, kPolice, kAuditor};
     {
       absl::MutexLock lock(&mu_);
@@ -821,35 +829,45 @@ class Soak {
     const std::string urgent = "Child reported missing overnight; urgent risk assessment";
     using C = grpc::StatusCode;
     // Allowed reads.
-    if (pick < 20) return Read(thread, cq, "read.la_sw.care_planning", kLaSw, maisie,
-                               cv1::CARE_PLANNING, "", false, {C::OK});
-    if (pick < 30) return Read(thread, cq, "read.vsh.education_support", kVsh, leo,
-                               cv1::EDUCATION_SUPPORT, "", false, {C::OK});
-    if (pick < 38) return Read(thread, cq, "read.dsl.safeguarding", kDsl, ruby,
-                               cv1::SAFEGUARDING, "", false, {C::OK});
-    if (pick < 46) return Read(thread, cq, "read.health.health_care", kHealth, maisie,
-                               cv1::HEALTH_CARE, why, false, {C::OK});
-    if (pick < 52) return Read(thread, cq, "read.iro.care_planning", kIro, maisie,
-                               cv1::CARE_PLANNING, why, false, {C::OK});
-    if (pick < 58) return Read(thread, cq, "read.police.safeguarding", kPolice, maisie,
-                               cv1::SAFEGUARDING, why, false, {C::OK});
+    if (pick < 20)
+      return Read(thread, cq, "read.la_sw.care_planning", kLaSw, maisie, cv1::CARE_PLANNING, "",
+                  false, {C::OK});
+    if (pick < 30)
+      return Read(thread, cq, "read.vsh.education_support", kVsh, leo, cv1::EDUCATION_SUPPORT, "",
+                  false, {C::OK});
+    if (pick < 38)
+      return Read(thread, cq, "read.dsl.safeguarding", kDsl, ruby, cv1::SAFEGUARDING, "", false,
+                  {C::OK});
+    if (pick < 46)
+      return Read(thread, cq, "read.health.health_care", kHealth, maisie, cv1::HEALTH_CARE, why,
+                  false, {C::OK});
+    if (pick < 52)
+      return Read(thread, cq, "read.iro.care_planning", kIro, maisie, cv1::CARE_PLANNING, why,
+                  false, {C::OK});
+    if (pick < 58)
+      return Read(thread, cq, "read.police.safeguarding", kPolice, maisie, cv1::SAFEGUARDING, why,
+                  false, {C::OK});
     // Break-glass.
-    if (pick < 63) return Read(thread, cq, "read.police.break_glass", kPolice, maisie,
-                               cv1::SAFEGUARDING, urgent, true, {C::OK});
+    if (pick < 63)
+      return Read(thread, cq, "read.police.break_glass", kPolice, maisie, cv1::SAFEGUARDING, urgent,
+                  true, {C::OK});
     // Denials.
-    if (pick < 67) return Read(thread, cq, "deny.auditor_read", kAuditor, maisie,
-                               cv1::SAFEGUARDING, "", false, {C::PERMISSION_DENIED});
-    if (pick < 71) return Read(thread, cq, "deny.school_out_of_scope", kOtherDsl, maisie,
-                               cv1::SAFEGUARDING, "", false, {C::PERMISSION_DENIED});
-    if (pick < 74) return Read(thread, cq, "deny.vsh_other_la", kVsh, esme,
-                               cv1::EDUCATION_SUPPORT, "", false, {C::PERMISSION_DENIED});
-    if (pick < 76) return Read(thread, cq, "deny.unknown_child", kLaSw,
-                               "kx_0000benchunknownchild0000", cv1::CARE_PLANNING, "", false,
-                               {C::PERMISSION_DENIED});
+    if (pick < 67)
+      return Read(thread, cq, "deny.auditor_read", kAuditor, maisie, cv1::SAFEGUARDING, "", false,
+                  {C::PERMISSION_DENIED});
+    if (pick < 71)
+      return Read(thread, cq, "deny.school_out_of_scope", kOtherDsl, maisie, cv1::SAFEGUARDING, "",
+                  false, {C::PERMISSION_DENIED});
+    if (pick < 74)
+      return Read(thread, cq, "deny.vsh_other_la", kVsh, esme, cv1::EDUCATION_SUPPORT, "", false,
+                  {C::PERMISSION_DENIED});
+    if (pick < 76)
+      return Read(thread, cq, "deny.unknown_child", kLaSw, "kx_0000benchunknownchild0000",
+                  cv1::CARE_PLANNING, "", false, {C::PERMISSION_DENIED});
     // Invalid break-glass: refused before any decision (not audited).
-    if (pick < 77) return Read(thread, cq, "invalid.break_glass_short_justification", kPolice,
-                               maisie, cv1::SAFEGUARDING, "urgent", true,
-                               {C::INVALID_ARGUMENT});
+    if (pick < 77)
+      return Read(thread, cq, "invalid.break_glass_short_justification", kPolice, maisie,
+                  cv1::SAFEGUARDING, "urgent", true, {C::INVALID_ARGUMENT});
     // Publishes.
     if (pick < 85) return Publish(thread, cq, false);
     if (pick < 87) return Publish(thread, cq, true);
@@ -918,7 +936,9 @@ class Soak {
         ++publish_serial_;
         // A real change to school parts, so a new version differs.
         if (p.owner.kind == "school") {
-          req.mutable_record()->mutable_education()->mutable_attendance_summary()
+          req.mutable_record()
+              ->mutable_education()
+              ->mutable_attendance_summary()
               ->set_possible_sessions(100 + static_cast<int>(publish_serial_ % 1000));
         }
       }
@@ -928,8 +948,8 @@ class Soak {
       return Read(thread, cq, "read.la_sw.care_planning", kLaSw, ids_.at("maisie-thornbury"),
                   cv1::CARE_PLANNING, "", false, {grpc::StatusCode::OK});
     }
-    auto call = std::make_unique<UnaryCall<ev1::PublishRecordResponse>>(
-        stale ? "publish.stale_etag" : "publish.update");
+    auto call = std::make_unique<UnaryCall<ev1::PublishRecordResponse>>(stale ? "publish.stale_etag"
+                                                                              : "publish.update");
     call->expected = {stale ? grpc::StatusCode::ABORTED : grpc::StatusCode::OK};
     call->ctx.AddMetadata("x-kinex-actor", kActor);
     if (!stale) {
@@ -959,8 +979,8 @@ class Soak {
       absl::MutexLock lock(&mu_);
       by_vsh = std::uniform_int_distribution<int>(0, 1)(rng_) == 1;
       auto& queue = by_vsh ? vsh_consents_ : la_consents_;
-      const bool withdraw = !queue.empty() &&
-                            (queue.size() > 50 || std::uniform_int_distribution<int>(0, 1)(rng_));
+      const bool withdraw =
+          !queue.empty() && (queue.size() > 50 || std::uniform_int_distribution<int>(0, 1)(rng_));
       if (withdraw) {
         withdraw_id = queue.front();
         queue.pop_front();
@@ -974,7 +994,8 @@ class Soak {
       consv1::WithdrawConsentRequest req;
       req.set_consent_id(withdraw_id);
       req.set_reason("Soak: the person with parental responsibility changed their mind");
-      call->reader = StubsFor(thread, who).consent->PrepareAsyncWithdrawConsent(&call->ctx, req, cq);
+      call->reader =
+          StubsFor(thread, who).consent->PrepareAsyncWithdrawConsent(&call->ctx, req, cq);
       return call;
     }
     auto call = std::make_unique<UnaryCall<consv1::RecordConsentResponse>>(
@@ -1004,8 +1025,8 @@ class Soak {
   // A school may not record consent: expected PERMISSION_DENIED.
   std::unique_ptr<Call> ConsentDenied(int thread, grpc::CompletionQueue* cq,
                                       const std::string& maisie) {
-    auto call = std::make_unique<UnaryCall<consv1::RecordConsentResponse>>(
-        "deny.consent_record_by_school");
+    auto call =
+        std::make_unique<UnaryCall<consv1::RecordConsentResponse>>("deny.consent_record_by_school");
     call->expected = {grpc::StatusCode::PERMISSION_DENIED};
     call->ctx.AddMetadata("x-kinex-actor", kActor);
     consv1::RecordConsentRequest req;
@@ -1024,7 +1045,7 @@ class Soak {
 
   const KinexCluster& cluster_;
   const std::map<std::string, std::string> ids_;  // demo slug -> kinex id
-  const size_t seeded_parts_size_;                 // parts never change in number
+  const size_t seeded_parts_size_;                // parts never change in number
   absl::Mutex mu_;
   Seeded seeded_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_){42};
@@ -1041,8 +1062,8 @@ int RunSoak() {
   const double minutes = absl::GetFlag(FLAGS_minutes);
   std::cout << MachineLine() << "\n";
   std::cout << absl::StrFormat("soak: callers=%d client_threads=%d minutes=%.1f mode=%s\n",
-                               absl::GetFlag(FLAGS_callers),
-                               absl::GetFlag(FLAGS_client_threads), minutes, mode);
+                               absl::GetFlag(FLAGS_callers), absl::GetFlag(FLAGS_client_threads),
+                               minutes, mode);
   auto cluster = StartLoadCluster(mode);
   if (!cluster.ok()) {
     std::cerr << "starting Kinex: " << cluster.status() << "\n";
@@ -1118,8 +1139,8 @@ int RunSoak() {
                      soak.decisions(), StoreSizes(data_dir), LoadAverage())
               << std::flush;
   };
-  LoadReport report =
-      LoadDriver::Run(o, [&](int thread, grpc::CompletionQueue* cq) { return soak.Next(thread, cq); });
+  LoadReport report = LoadDriver::Run(
+      o, [&](int thread, grpc::CompletionQueue* cq) { return soak.Next(thread, cq); });
   const int64_t final_rss = rss_now();
 
   auto after = AuditTreeSize(**cluster, mode);
@@ -1137,16 +1158,16 @@ int RunSoak() {
     unexpected += k.unexpected;
     std::vector<uint32_t> lat = k.window_latency_us;
     std::sort(lat.begin(), lat.end());
-    std::cout << absl::StrFormat("  %-40s %8d  [%s] unexpected=%d p50=%.2f ms p99=%.2f ms\n",
-                                 kind, n, Codes(k.all_codes, false), k.unexpected,
-                                 PercentileMs(lat, 0.5), PercentileMs(lat, 0.99));
+    std::cout << absl::StrFormat("  %-40s %8d  [%s] unexpected=%d p50=%.2f ms p99=%.2f ms\n", kind,
+                                 n, Codes(k.all_codes, false), k.unexpected, PercentileMs(lat, 0.5),
+                                 PercentileMs(lat, 0.99));
     for (const std::string& s : k.unexpected_samples) std::cout << "      e.g. " << s << "\n";
   }
   const std::vector<uint32_t> lat = report.SortedWindowLatencies();
   std::cout << absl::StrFormat(
       "total operations %d (%.0f/s), p50=%.2f ms p99=%.2f ms max=%.2f ms\n", total,
-      static_cast<double>(total) / (minutes * 60), PercentileMs(lat, 0.5),
-      PercentileMs(lat, 0.99), lat.empty() ? 0.0 : lat.back() / 1000.0);
+      static_cast<double>(total) / (minutes * 60), PercentileMs(lat, 0.5), PercentileMs(lat, 0.99),
+      lat.empty() ? 0.0 : lat.back() / 1000.0);
   std::cout << "unexpected outcomes: " << unexpected << (unexpected == 0 ? " (OK)" : " (FAIL)")
             << "\n";
 

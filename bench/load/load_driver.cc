@@ -36,8 +36,8 @@ void ClientLoop(int thread, int callers, absl::Time window_start, absl::Time end
     KindReport& k = out[call->kind()];
     const grpc::StatusCode code = call->status.error_code();
     ++k.all_codes[code];
-    const bool expected = call->expected.empty() ? code == grpc::StatusCode::OK
-                                                 : call->expected.count(code) > 0;
+    const bool expected =
+        call->expected.empty() ? code == grpc::StatusCode::OK : call->expected.count(code) > 0;
     if (!expected) {
       ++k.unexpected;
       if (k.unexpected_samples.size() < kMaxUnexpectedSamples) {

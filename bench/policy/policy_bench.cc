@@ -20,8 +20,7 @@ namespace pv1 = ::kinex::policy::v1;
 namespace rv1 = ::kinex::record::v1;
 
 const PolicyEngine& Engine() {
-  static PolicyEngine* engine =
-      PolicyEngine::Create({.policy_dir = KINEX_POLICY_DIR})->release();
+  static PolicyEngine* engine = PolicyEngine::Create({.policy_dir = KINEX_POLICY_DIR})->release();
   return *engine;
 }
 

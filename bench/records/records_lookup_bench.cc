@@ -91,7 +91,8 @@ std::vector<RecordsTxn::BulkChild> MakeChildren(absl::Time now) {
       c.parts.push_back(std::move(p));
       kind = kinex::common::v1::HEALTH;
     }
-    c.links = {{kinex::common::v1::LOCAL_AUTHORITY, la_code}, {kinex::common::v1::HEALTH, "A81001"}};
+    c.links = {{kinex::common::v1::LOCAL_AUTHORITY, la_code},
+               {kinex::common::v1::HEALTH, "A81001"}};
     c.responsible_la = la_code;
     StoredLink gp;
     gp.kinex_id = c.kinex_id;
@@ -160,8 +161,7 @@ Backend* Setup(bool postgres) {
     fprintf(stderr, "bulk load failed: %s\n", std::string(s.message()).c_str());
     return nullptr;
   }
-  b->load_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  b->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   RecordsCore::Options o;
   o.storage = b->storage.get();
   o.clock = &RealClock::Get();

@@ -5,8 +5,7 @@
 
 namespace kinex::audit {
 
-absl::StatusOr<AppendResult> AuditClient::Append(
-    const kinex::audit::v1::AuditEvent& event) {
+absl::StatusOr<AppendResult> AuditClient::Append(const kinex::audit::v1::AuditEvent& event) {
   kinex::audit::v1::AppendRequest req;
   *req.mutable_event() = event;
   KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::AppendResponse resp,
@@ -16,8 +15,7 @@ absl::StatusOr<AppendResult> AuditClient::Append(
   r.leaf_index = resp.leaf_index();
   r.leaf_hash = resp.leaf_hash();
   r.signed_tree_head = std::move(*resp.mutable_signed_tree_head());
-  r.inclusion_proof.assign(resp.inclusion_proof().begin(),
-                           resp.inclusion_proof().end());
+  r.inclusion_proof.assign(resp.inclusion_proof().begin(), resp.inclusion_proof().end());
   return r;
 }
 

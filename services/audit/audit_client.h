@@ -25,11 +25,9 @@ class AuditClient final : public AuditSink {
   // `timeout`: deadline of each Append (default 10 s).
   explicit AuditClient(std::shared_ptr<grpc::ChannelInterface> channel,
                        absl::Duration timeout = absl::Seconds(10))
-      : stub_(kinex::audit::v1::Audit::NewStub(std::move(channel))),
-        timeout_(timeout) {}
+      : stub_(kinex::audit::v1::Audit::NewStub(std::move(channel))), timeout_(timeout) {}
 
-  absl::StatusOr<AppendResult> Append(
-      const kinex::audit::v1::AuditEvent& event) override;
+  absl::StatusOr<AppendResult> Append(const kinex::audit::v1::AuditEvent& event) override;
 
  private:
   std::unique_ptr<kinex::audit::v1::Audit::Stub> stub_;

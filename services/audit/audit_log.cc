@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <limits>
 
+#include <openssl/rand.h>
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
-#include <openssl/rand.h>
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "services/audit/log_verifier.h"
 #include "services/common/paging.h"
 #include "services/common/status_macros.h"
@@ -71,25 +71,22 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
     return absl::InvalidArgumentError("AuditLog: options.signer is required");
   }
   if (options.pseudonymizer == nullptr) {
-    return absl::InvalidArgumentError(
-        "AuditLog: options.pseudonymizer is required");
+    return absl::InvalidArgumentError("AuditLog: options.pseudonymizer is required");
   }
   if (options.clock == nullptr) {
     return absl::InvalidArgumentError("AuditLog: options.clock is required");
   }
   if (options.sign_interval <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "AuditLog: options.sign_interval must be positive");
+    return absl::InvalidArgumentError("AuditLog: options.sign_interval must be positive");
   }
   if (options.lean_level < 1 || options.lean_level > 30) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "AuditLog: options.lean_level must be 1-30 (got ", options.lean_level, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("AuditLog: options.lean_level must be 1-30 (got ", options.lean_level, ")"));
   }
   if (options.max_batch == 0) options.max_batch = 1;
   TreeHeadKeyring keyring;
-  KINEX_ASSIGN_OR_RETURN(
-      std::shared_ptr<const TreeHeadVerifier> current,
-      TreeHeadVerifier::FromRawPublicKey(options.signer->raw_public_key()));
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const TreeHeadVerifier> current,
+                         TreeHeadVerifier::FromRawPublicKey(options.signer->raw_public_key()));
   keyring.Add(std::move(current), /*current=*/true);
   for (size_t i = 0; i < options.retired_keys.size(); ++i) {
     if (options.retired_keys[i] == nullptr) {
@@ -98,8 +95,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
     }
     keyring.Add(options.retired_keys[i]);
   }
-  std::unique_ptr<AuditLog> log(
-      new AuditLog(std::move(options), std::move(keyring)));
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), std::move(keyring)));
   KINEX_RETURN_IF_ERROR(log->Recover());
   log->sequencer_ = std::thread([raw = log.get()] { raw->SequencerLoop(); });
   if (log->options_.start_signer_thread) {
@@ -108,11 +104,10 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
   return log;
 }
 
-absl::Status AuditLog::CheckIndexChunk(uint64_t begin,
-                                       const std::vector<AuditEvent>& events) {
+absl::Status AuditLog::CheckIndexChunk(uint64_t begin, const std::vector<AuditEvent>& events) {
   std::vector<std::vector<std::string>> rows(events.size());
-  KINEX_RETURN_IF_ERROR(options_.storage->ReadChildIndex(
-      begin, begin + events.size(), [&](const IndexRow& row) {
+  KINEX_RETURN_IF_ERROR(
+      options_.storage->ReadChildIndex(begin, begin + events.size(), [&](const IndexRow& row) {
         rows[row.leaf_index - begin].push_back(row.pseudonym);
         return absl::OkStatus();
       }));
@@ -126,9 +121,8 @@ absl::Status AuditLog::Recover() {
   LogStorage& storage = *options_.storage;
   LogRecomputer recomputer;
   auto refuse = [](const absl::Status& cause) {
-    return absl::Status(
-        cause.code(),
-        absl::StrCat("audit log is corrupt; refusing to start: ", cause.message()));
+    return absl::Status(cause.code(),
+                        absl::StrCat("audit log is corrupt; refusing to start: ", cause.message()));
   };
   // Leaves in chunks; after each chunk, its query-index rows are compared
   // with the leaves just verified (one extra ordered scan of the index).
@@ -153,12 +147,11 @@ absl::Status AuditLog::Recover() {
   SignedTreeHead latest;
   if (heads.empty()) {
     if (recomputer.size() > 0) {
-      return refuse(absl::DataLossError(absl::StrCat(
-          "leaf index 0: ", recomputer.size(),
-          " entries are stored but there is no signed tree head")));
+      return refuse(absl::DataLossError(
+          absl::StrCat("leaf index 0: ", recomputer.size(),
+                       " entries are stored but there is no signed tree head")));
     }
-    KINEX_ASSIGN_OR_RETURN(
-        latest, options_.signer->Sign(0, EmptyRoot(), options_.clock->Now()));
+    KINEX_ASSIGN_OR_RETURN(latest, options_.signer->Sign(0, EmptyRoot(), options_.clock->Now()));
     KINEX_RETURN_IF_ERROR(storage.AddHead(latest));
   } else {
     s = recomputer.CheckHeads(heads, &keyring_);
@@ -172,39 +165,35 @@ absl::Status AuditLog::Recover() {
     latest = heads.back();
     if (latest.tree_size() != recomputer.size()) {
       return refuse(absl::DataLossError(absl::StrCat(
-          "leaf index ", latest.tree_size(), ": ",
-          recomputer.size() - latest.tree_size(),
-          " entries are stored after the latest signed tree head (size ",
-          latest.tree_size(), ")")));
+          "leaf index ", latest.tree_size(), ": ", recomputer.size() - latest.tree_size(),
+          " entries are stored after the latest signed tree head (size ", latest.tree_size(),
+          ")")));
     }
   }
   // Rows for leaves the log does not hold (checked after the heads, which
   // name a truncation better).
   s = storage.ReadChildIndex(
-      recomputer.size(), std::numeric_limits<uint64_t>::max(),
-      [&](const IndexRow& row) {
-        return absl::DataLossError(absl::StrCat(
-            "index: leaf ", row.leaf_index,
-            ": child pseudonym row for a leaf the log does not hold"));
+      recomputer.size(), std::numeric_limits<uint64_t>::max(), [&](const IndexRow& row) {
+        return absl::DataLossError(
+            absl::StrCat("index: leaf ", row.leaf_index,
+                         ": child pseudonym row for a leaf the log does not hold"));
       });
   if (s.code() == absl::StatusCode::kDataLoss) return refuse(s);
   KINEX_RETURN_IF_ERROR(s);
   absl::MutexLock lock(&tree_mu_);
   tree_ = recomputer.TakeTree();
   LogStorage* storage_ptr = options_.storage;
-  tree_.MakeLean(options_.lean_level,
-                 std::max<uint64_t>(options_.recent_leaves, 2 * options_.max_batch),
-                 [storage_ptr](uint64_t begin, uint64_t end)
-                     -> absl::StatusOr<std::vector<Hash>> {
-                   std::vector<Hash> hashes;
-                   hashes.reserve(end - begin);
-                   KINEX_RETURN_IF_ERROR(storage_ptr->ReadEntries(
-                       begin, end, [&](const StoredEntry& e) {
-                         hashes.push_back(e.leaf_hash);
-                         return absl::OkStatus();
-                       }));
-                   return hashes;
-                 });
+  tree_.MakeLean(
+      options_.lean_level, std::max<uint64_t>(options_.recent_leaves, 2 * options_.max_batch),
+      [storage_ptr](uint64_t begin, uint64_t end) -> absl::StatusOr<std::vector<Hash>> {
+        std::vector<Hash> hashes;
+        hashes.reserve(end - begin);
+        KINEX_RETURN_IF_ERROR(storage_ptr->ReadEntries(begin, end, [&](const StoredEntry& e) {
+          hashes.push_back(e.leaf_hash);
+          return absl::OkStatus();
+        }));
+        return hashes;
+      });
   block_first_micros_.clear();
   last_micros_ = 0;
   const std::vector<int64_t> times = recomputer.TakeTimes();
@@ -232,8 +221,7 @@ absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
   KINEX_RETURN_IF_ERROR(ValidateAppendEvent(event));
   Pending pending;
   pending.event = event;
-  KINEX_RETURN_IF_ERROR(
-      PseudonymizeChildren(*options_.pseudonymizer, pending.event));
+  KINEX_RETURN_IF_ERROR(PseudonymizeChildren(*options_.pseudonymizer, pending.event));
   {
     absl::MutexLock lock(&queue_mu_);
     if (stopping_) return absl::UnavailableError("audit log is shutting down");
@@ -248,8 +236,7 @@ absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
   absl::ReaderMutexLock lock(&tree_mu_);
   KINEX_ASSIGN_OR_RETURN(
       std::vector<Hash> proof,
-      InclusionProof(tree_, result.leaf_index,
-                     result.signed_tree_head.tree_size()));
+      InclusionProof(tree_, result.leaf_index, result.signed_tree_head.tree_size()));
   result.inclusion_proof.reserve(proof.size());
   for (const Hash& h : proof) result.inclusion_proof.push_back(HashToBytes(h));
   return result;
@@ -316,19 +303,17 @@ absl::Time AuditLog::NextHeadTime() const {
   return absl::FromUnixMicros(micros);
 }
 
-absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> AuditLog::FindKey(
-    const std::string& key) {
+absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> AuditLog::FindKey(const std::string& key) {
   KINEX_ASSIGN_OR_RETURN(std::optional<uint64_t> found,
                          options_.storage->LookupIdempotencyKey(key));
   if (!found.has_value()) return std::nullopt;
   const uint64_t index = *found;
   // The key table is a lookup aid: the answer is what the verified leaf says.
   std::optional<StoredEntry> stored;
-  KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(
-      index, index + 1, [&](const StoredEntry& e) {
-        stored = e;
-        return absl::OkStatus();
-      }));
+  KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(index, index + 1, [&](const StoredEntry& e) {
+    stored = e;
+    return absl::OkStatus();
+  }));
   Hash verified{};
   {
     absl::ReaderMutexLock lock(&tree_mu_);
@@ -382,9 +367,9 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
           p->failed = true;
           p->status = found.status().code() == absl::StatusCode::kDataLoss
                           ? found.status()
-                          : absl::UnavailableError(absl::StrCat(
-                                "audit log could not look up the idempotency key: ",
-                                found.status().message()));
+                          : absl::UnavailableError(
+                                absl::StrCat("audit log could not look up the idempotency key: ",
+                                             found.status().message()));
           continue;
         }
         if (found->has_value()) {
@@ -439,24 +424,23 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
         entries.clear();
         for (Pending* q : fresh) {
           q->failed = true;
-          q->status = absl::InternalError(absl::StrCat(
-              "audit log could not encode an event: ", leaf.status().message()));
+          q->status = absl::InternalError(
+              absl::StrCat("audit log could not encode an event: ", leaf.status().message()));
         }
         break;
       }
       p->leaf_index = base + i;
       p->leaf_hash = HashLeaf(*leaf);
       range.Append(p->leaf_hash);
-      entries.push_back(
-          MakeNewEntry(base + i, p->leaf_hash, *std::move(leaf), p->event));
+      entries.push_back(MakeNewEntry(base + i, p->leaf_hash, *std::move(leaf), p->event));
     }
   }
   if (entries.empty()) {
     finish(absl::InternalError("audit log could not encode an event"));
     return;
   }
-  absl::StatusOr<SignedTreeHead> head = options_.signer->Sign(
-      base + fresh.size(), range.Root(), absl::FromUnixMicros(time_micros));
+  absl::StatusOr<SignedTreeHead> head =
+      options_.signer->Sign(base + fresh.size(), range.Root(), absl::FromUnixMicros(time_micros));
   if (!head.ok()) {
     finish(absl::UnavailableError(
         absl::StrCat("audit log could not sign: ", head.status().message())));
@@ -468,8 +452,7 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
     // refuse everything until a restart recomputes the log.
     absl::StatusOr<uint64_t> size = options_.storage->Size();
     if (!size.ok() || *size != base) broken_ = true;
-    finish(absl::UnavailableError(
-        absl::StrCat("audit log could not commit: ", s.message())));
+    finish(absl::UnavailableError(absl::StrCat("audit log could not commit: ", s.message())));
     return;
   }
   {
@@ -501,8 +484,7 @@ absl::StatusOr<bool> AuditLog::SignIfIdle() {
     root = range_.Root();
     when = NextHeadTime();
   }
-  KINEX_ASSIGN_OR_RETURN(SignedTreeHead head,
-                         options_.signer->Sign(size, root, when));
+  KINEX_ASSIGN_OR_RETURN(SignedTreeHead head, options_.signer->Sign(size, root, when));
   KINEX_RETURN_IF_ERROR(options_.storage->AddHead(head));
   absl::MutexLock lock(&tree_mu_);
   latest_head_ = std::move(head);
@@ -528,13 +510,11 @@ SignedTreeHead AuditLog::LatestHead() const {
 
 absl::StatusOr<kinex::audit::v1::SigningKey> AuditLog::SigningKey() const {
   kinex::audit::v1::SigningKey key;
-  KINEX_ASSIGN_OR_RETURN(*key.mutable_public_key_pem(),
-                         options_.signer->PublicKeyPem());
+  KINEX_ASSIGN_OR_RETURN(*key.mutable_public_key_pem(), options_.signer->PublicKeyPem());
   key.set_key_id(options_.signer->key_id());
   for (const TreeHeadKeyring::Key& k : keyring_.keys()) {
     kinex::audit::v1::TreeHeadKey* out = key.add_keys();
-    KINEX_ASSIGN_OR_RETURN(*out->mutable_public_key_pem(),
-                           k.verifier->PublicKeyPem());
+    KINEX_ASSIGN_OR_RETURN(*out->mutable_public_key_pem(), k.verifier->PublicKeyPem());
     out->set_key_id(k.verifier->key_id());
     out->set_current(k.current);
   }
@@ -548,18 +528,15 @@ uint64_t AuditLog::Size() const {
 
 absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
     absl::string_view caller, const kinex::audit::v1::QueryEventsRequest& request) const {
-  KINEX_ASSIGN_OR_RETURN(
-      const int page_size_int,
-      paging::PageSize(request.page_size(),
-                       {.default_size = kDefaultPageSize, .max_size = kMaxPageSize}));
+  KINEX_ASSIGN_OR_RETURN(const int page_size_int,
+                         paging::PageSize(request.page_size(), {.default_size = kDefaultPageSize,
+                                                                .max_size = kMaxPageSize}));
   const size_t page_size = static_cast<size_t>(page_size_int);
   QueryFilter filter;
   if (request.has_child()) {
-    absl::StatusOr<std::string> pseudonym =
-        options_.pseudonymizer->Pseudonym(request.child());
+    absl::StatusOr<std::string> pseudonym = options_.pseudonymizer->Pseudonym(request.child());
     if (!pseudonym.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("child: ", pseudonym.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("child: ", pseudonym.status().message()));
     }
     filter.child_pseudonym = *std::move(pseudonym);
   }
@@ -571,8 +548,7 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
   filter.break_glass_only = request.break_glass_only();
   for (int kind : request.kinds()) {
     if (!kinex::audit::v1::EventKind_IsValid(kind)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("kinds: unknown event kind ", kind));
+      return absl::InvalidArgumentError(absl::StrCat("kinds: unknown event kind ", kind));
     }
     filter.kinds.push_back(kind);
   }
@@ -608,8 +584,7 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
                              FirstLeafAtOrAfter(MicrosOf(request.start_time())));
     }
     if (request.has_end_time()) {
-      KINEX_ASSIGN_OR_RETURN(filter.end_index,
-                             FirstLeafAtOrAfter(MicrosOf(request.end_time())));
+      KINEX_ASSIGN_OR_RETURN(filter.end_index, FirstLeafAtOrAfter(MicrosOf(request.end_time())));
     }
   }
   if (filter.child_pseudonym.has_value()) {
@@ -632,14 +607,12 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
     // store since start-up is an error, never an answer.
     // An evicted leaf hash comes back from the store checked against its
     // block's hash in memory (DATA_LOSS naming the block otherwise).
-    absl::StatusOr<Hash> verified = row.leaf_index < tree_.size()
-                                        ? tree_.LeafHash(row.leaf_index)
-                                        : absl::StatusOr<Hash>(Hash{});
+    absl::StatusOr<Hash> verified = row.leaf_index < tree_.size() ? tree_.LeafHash(row.leaf_index)
+                                                                  : absl::StatusOr<Hash>(Hash{});
     if (!verified.ok()) return verified.status();
     if (row.leaf_index >= tree_.size() || HashLeaf(row.leaf_data) != *verified) {
-      return absl::DataLossError(absl::StrCat(
-          "leaf index ", row.leaf_index,
-          ": stored entry does not match the verified log"));
+      return absl::DataLossError(absl::StrCat("leaf index ", row.leaf_index,
+                                              ": stored entry does not match the verified log"));
     }
     absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(row.leaf_data);
     if (!decoded.ok()) return decoded.status();
@@ -693,16 +666,15 @@ std::string RandomRequestId() {
 
 }  // namespace
 
-std::string AuditLog::CanonicalQueryText(
-    const kinex::audit::v1::QueryEventsRequest& request,
-    absl::string_view child_pseudonym) {
+std::string AuditLog::CanonicalQueryText(const kinex::audit::v1::QueryEventsRequest& request,
+                                         absl::string_view child_pseudonym) {
   std::vector<std::string> parts;
   if (request.has_child()) {
     parts.push_back(absl::StrCat("child=", QueryValue(child_pseudonym)));
   }
   if (request.agency_kind() != 0) {
-    parts.push_back(absl::StrCat(
-        "agency_kind=", kinex::common::v1::AgencyKind_Name(request.agency_kind())));
+    parts.push_back(
+        absl::StrCat("agency_kind=", kinex::common::v1::AgencyKind_Name(request.agency_kind())));
   }
   if (!request.agency_code().empty()) {
     parts.push_back(absl::StrCat("agency_code=", QueryValue(request.agency_code())));
@@ -711,12 +683,10 @@ std::string AuditLog::CanonicalQueryText(
     parts.push_back(absl::StrCat("actor=", QueryValue(request.actor())));
   }
   if (request.purpose() != 0) {
-    parts.push_back(
-        absl::StrCat("purpose=", kinex::common::v1::Purpose_Name(request.purpose())));
+    parts.push_back(absl::StrCat("purpose=", kinex::common::v1::Purpose_Name(request.purpose())));
   }
   if (request.decision() != 0) {
-    parts.push_back(
-        absl::StrCat("decision=", kinex::audit::v1::Decision_Name(request.decision())));
+    parts.push_back(absl::StrCat("decision=", kinex::audit::v1::Decision_Name(request.decision())));
   }
   if (request.break_glass_only()) parts.push_back("break_glass_only=true");
   if (request.has_start_time()) {
@@ -749,8 +719,7 @@ absl::Status AuditLog::RecordQuery(const QueryCaller& caller, absl::string_view 
                                    std::string query, int64_t result_count) {
   AuditEvent event;
   event.set_kind(kinex::audit::v1::AUDIT_QUERIED);
-  event.set_request_id(caller.request_id.empty() ? RandomRequestId()
-                                                 : caller.request_id);
+  event.set_request_id(caller.request_id.empty() ? RandomRequestId() : caller.request_id);
   event.set_principal(caller.principal);
   event.set_agency_kind(caller.agency_kind);
   event.set_agency_code(caller.agency_code);
@@ -760,9 +729,9 @@ absl::Status AuditLog::RecordQuery(const QueryCaller& caller, absl::string_view 
   event.set_result_count(result_count);
   absl::StatusOr<AppendResult> appended = Append(event);
   if (!appended.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "audit log could not record this query, so it returns nothing: ",
-        appended.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("audit log could not record this query, so it returns nothing: ",
+                     appended.status().message()));
   }
   return absl::OkStatus();
 }
@@ -780,11 +749,10 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::AuditedQueryEven
 absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::AuditedGetEntries(
     const QueryCaller& caller, const kinex::audit::v1::GetEntriesRequest& request) {
   KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::GetEntriesResponse response, GetEntries(request));
-  KINEX_RETURN_IF_ERROR(RecordQuery(
-      caller, "GetEntries",
-      absl::StrCat("entries start_index=", request.start_index(),
-                   " end_index=", request.end_index()),
-      response.entries_size()));
+  KINEX_RETURN_IF_ERROR(RecordQuery(caller, "GetEntries",
+                                    absl::StrCat("entries start_index=", request.start_index(),
+                                                 " end_index=", request.end_index()),
+                                    response.entries_size()));
   return response;
 }
 
@@ -792,22 +760,21 @@ absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::GetEntries(
     const kinex::audit::v1::GetEntriesRequest& request) const {
   const uint64_t size = Size();
   if (request.end_index() <= request.start_index()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "end_index ", request.end_index(), " must be greater than start_index ",
-        request.start_index()));
+    return absl::InvalidArgumentError(absl::StrCat("end_index ", request.end_index(),
+                                                   " must be greater than start_index ",
+                                                   request.start_index()));
   }
   if (request.start_index() >= size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "start_index ", request.start_index(), " is not below the log size ",
-        size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("start_index ", request.start_index(), " is not below the log size ", size));
   }
-  const uint64_t end = std::min({request.end_index(),
-                                 request.start_index() + kMaxEntriesPerCall, size});
+  const uint64_t end =
+      std::min({request.end_index(), request.start_index() + kMaxEntriesPerCall, size});
   kinex::audit::v1::GetEntriesResponse response;
   size_t bytes = 0;
   bool full = false;
-  absl::Status read = options_.storage->ReadEntries(
-      request.start_index(), end, [&](const StoredEntry& row) {
+  absl::Status read =
+      options_.storage->ReadEntries(request.start_index(), end, [&](const StoredEntry& row) {
         kinex::audit::v1::LogEntry entry;
         entry.set_leaf_index(row.leaf_index);
         entry.set_leaf_hash(HashToBytes(row.leaf_hash));
@@ -835,8 +802,8 @@ absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::GetEntries(
     for (int i = 0; i < response.entries_size(); ++i) {
       position[response.entries(i).leaf_index()] = i;
     }
-    KINEX_RETURN_IF_ERROR(options_.storage->ReadChildIndex(
-        first, last + 1, [&](const IndexRow& row) {
+    KINEX_RETURN_IF_ERROR(
+        options_.storage->ReadChildIndex(first, last + 1, [&](const IndexRow& row) {
           auto it = position.find(row.leaf_index);
           if (it != position.end()) {
             response.mutable_entries(it->second)->add_indexed_pseudonyms(row.pseudonym);
@@ -848,13 +815,11 @@ absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::GetEntries(
     // One head per distinct size in this page: at most one per entry, so
     // the page stays bounded (idle heads re-sign the same size).
     const uint64_t last = response.entries(response.entries_size() - 1).leaf_index();
-    KINEX_ASSIGN_OR_RETURN(
-        std::vector<kinex::audit::v1::SignedTreeHead> heads,
-        options_.storage->ListHeadsBetween(request.start_index(),
-                                           std::min<uint64_t>(last + 1, end)));
-    std::stable_sort(heads.begin(), heads.end(), [](const auto& a, const auto& b) {
-      return a.tree_size() < b.tree_size();
-    });
+    KINEX_ASSIGN_OR_RETURN(std::vector<kinex::audit::v1::SignedTreeHead> heads,
+                           options_.storage->ListHeadsBetween(request.start_index(),
+                                                              std::min<uint64_t>(last + 1, end)));
+    std::stable_sort(heads.begin(), heads.end(),
+                     [](const auto& a, const auto& b) { return a.tree_size() < b.tree_size(); });
     for (auto& head : heads) {
       if (response.heads_size() > 0 &&
           response.heads(response.heads_size() - 1).tree_size() == head.tree_size()) {
@@ -866,8 +831,7 @@ absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::GetEntries(
   return response;
 }
 
-absl::StatusOr<kinex::audit::v1::GetInclusionProofResponse>
-AuditLog::GetInclusionProof(
+absl::StatusOr<kinex::audit::v1::GetInclusionProofResponse> AuditLog::GetInclusionProof(
     const kinex::audit::v1::GetInclusionProofRequest& request) const {
   absl::ReaderMutexLock lock(&tree_mu_);
   const uint64_t tree_size =
@@ -883,17 +847,14 @@ AuditLog::GetInclusionProof(
   return response;
 }
 
-absl::StatusOr<kinex::audit::v1::GetConsistencyProofResponse>
-AuditLog::GetConsistencyProof(
+absl::StatusOr<kinex::audit::v1::GetConsistencyProofResponse> AuditLog::GetConsistencyProof(
     const kinex::audit::v1::GetConsistencyProofRequest& request) const {
   if (request.first_tree_size() == 0) {
     return absl::InvalidArgumentError("first_tree_size must be at least 1");
   }
   absl::ReaderMutexLock lock(&tree_mu_);
-  KINEX_ASSIGN_OR_RETURN(
-      std::vector<Hash> proof,
-      ConsistencyProof(tree_, request.first_tree_size(),
-                       request.second_tree_size()));
+  KINEX_ASSIGN_OR_RETURN(std::vector<Hash> proof, ConsistencyProof(tree_, request.first_tree_size(),
+                                                                   request.second_tree_size()));
   kinex::audit::v1::GetConsistencyProofResponse response;
   response.set_first_tree_size(request.first_tree_size());
   response.set_second_tree_size(request.second_tree_size());

@@ -121,8 +121,7 @@ class AuditLog final : public AuditSink {
 
   // Appends one event durably (see AuditSink). Thread-safe; concurrent
   // callers share a transaction.
-  absl::StatusOr<AppendResult> Append(
-      const kinex::audit::v1::AuditEvent& event) override;
+  absl::StatusOr<AppendResult> Append(const kinex::audit::v1::AuditEvent& event) override;
 
   // Signs and stores a new head if the latest is at least sign_interval old
   // (by the injected clock). Returns whether it signed.
@@ -156,8 +155,7 @@ class AuditLog final : public AuditSink {
     // SPIFFE ID of the auditor (or of the Kinex service that asked).
     std::string principal;
     // The auditor's agency; unset for a Kinex service.
-    kinex::common::v1::AgencyKind agency_kind =
-        kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
+    kinex::common::v1::AgencyKind agency_kind = kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
     std::string agency_code;
     // x-kinex-actor, as asserted.
     std::string actor;
@@ -171,8 +169,7 @@ class AuditLog final : public AuditSink {
   // cannot be appended (nothing is returned); query errors as QueryEvents
   // (not recorded: they return nothing).
   absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditedQueryEvents(
-      const QueryCaller& caller,
-      const kinex::audit::v1::QueryEventsRequest& request);
+      const QueryCaller& caller, const kinex::audit::v1::QueryEventsRequest& request);
 
   // GetEntries, itself audited like a query: the raw entries are every
   // event in a range, so an auditor reading them is recorded (one
@@ -186,9 +183,8 @@ class AuditLog final : public AuditSink {
   // set filters in a fixed order, "name=value" separated by spaces, e.g.
   // "child=<pseudonym> agency_kind=SCHOOL kinds=PART_PUBLISHED,WRITE_REFUSED
   // page_token=...". Values with spaces or quotes are C-escaped in quotes.
-  static std::string CanonicalQueryText(
-      const kinex::audit::v1::QueryEventsRequest& request,
-      absl::string_view child_pseudonym);
+  static std::string CanonicalQueryText(const kinex::audit::v1::QueryEventsRequest& request,
+                                        absl::string_view child_pseudonym);
 
   // Raw entries [start, min(end, start + 1000, Size())), as stored, and at
   // most about kMaxResponseBytes of them (always at least one). With
@@ -201,8 +197,7 @@ class AuditLog final : public AuditSink {
       const kinex::audit::v1::GetInclusionProofRequest& request) const;
 
   // Consistency proof between two tree sizes.
-  absl::StatusOr<kinex::audit::v1::GetConsistencyProofResponse>
-  GetConsistencyProof(
+  absl::StatusOr<kinex::audit::v1::GetConsistencyProofResponse> GetConsistencyProof(
       const kinex::audit::v1::GetConsistencyProofRequest& request) const;
 
  private:
@@ -211,8 +206,8 @@ class AuditLog final : public AuditSink {
       absl::string_view caller, const kinex::audit::v1::QueryEventsRequest& request) const;
   // Appends the AUDIT_QUERIED event of one read by `caller`; UNAVAILABLE
   // (saying nothing is returned) when it cannot.
-  absl::Status RecordQuery(const QueryCaller& caller, absl::string_view method,
-                           std::string query, int64_t result_count);
+  absl::Status RecordQuery(const QueryCaller& caller, absl::string_view method, std::string query,
+                           int64_t result_count);
 
   // An Append waiting for its batch.
   struct Pending {
@@ -241,8 +236,7 @@ class AuditLog final : public AuditSink {
                                const std::vector<kinex::audit::v1::AuditEvent>& events);
   // The verified leaf already holding `key`, if any (DATA_LOSS when the
   // stored key names a leaf that does not carry it).
-  absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> FindKey(
-      const std::string& key);
+  absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> FindKey(const std::string& key);
 
   const Options options_;
   // The signer's public key (current) and the retired keys.

@@ -37,9 +37,9 @@ std::string RequestIdOrEmpty(std::string id) {
 
 }  // namespace
 
-absl::StatusOr<AuditLog::QueryCaller> QueryCallerFromMetadata(
-    const grpc::ServerContext& ctx, const SpiffeId& peer,
-    absl::string_view trust_domain) {
+absl::StatusOr<AuditLog::QueryCaller> QueryCallerFromMetadata(const grpc::ServerContext& ctx,
+                                                              const SpiffeId& peer,
+                                                              absl::string_view trust_domain) {
   SpiffeId who = peer;
   const std::string forwarded = Metadata(ctx, kPrincipalMetadata);
   if (!forwarded.empty()) {
@@ -75,8 +75,7 @@ absl::StatusOr<AuditLog::QueryCaller> QueryCallerFromMetadata(
   return caller;
 }
 
-grpc::Status AuditGrpcService::Append(grpc::ServerContext* ctx,
-                                      const v1::AppendRequest* req,
+grpc::Status AuditGrpcService::Append(grpc::ServerContext* ctx, const v1::AppendRequest* req,
                                       v1::AppendResponse* resp) {
   if (absl::Status s = AuthorizeAuditAppend(*ctx, trust_domain_, req->event()); !s.ok()) {
     return ToGrpcStatus(s);
@@ -106,9 +105,9 @@ grpc::Status AuditGrpcService::QueryEvents(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status AuditGrpcService::GetSignedTreeHead(
-    grpc::ServerContext* ctx, const v1::GetSignedTreeHeadRequest*,
-    v1::SignedTreeHead* resp) {
+grpc::Status AuditGrpcService::GetSignedTreeHead(grpc::ServerContext* ctx,
+                                                 const v1::GetSignedTreeHeadRequest*,
+                                                 v1::SignedTreeHead* resp) {
   if (absl::Status s = AllowedRead(*ctx, trust_domain_, "GetSignedTreeHead"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -116,9 +115,9 @@ grpc::Status AuditGrpcService::GetSignedTreeHead(
   return grpc::Status::OK;
 }
 
-grpc::Status AuditGrpcService::GetInclusionProof(
-    grpc::ServerContext* ctx, const v1::GetInclusionProofRequest* req,
-    v1::GetInclusionProofResponse* resp) {
+grpc::Status AuditGrpcService::GetInclusionProof(grpc::ServerContext* ctx,
+                                                 const v1::GetInclusionProofRequest* req,
+                                                 v1::GetInclusionProofResponse* resp) {
   if (absl::Status s = AllowedRead(*ctx, trust_domain_, "GetInclusionProof"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -128,9 +127,9 @@ grpc::Status AuditGrpcService::GetInclusionProof(
   return grpc::Status::OK;
 }
 
-grpc::Status AuditGrpcService::GetConsistencyProof(
-    grpc::ServerContext* ctx, const v1::GetConsistencyProofRequest* req,
-    v1::GetConsistencyProofResponse* resp) {
+grpc::Status AuditGrpcService::GetConsistencyProof(grpc::ServerContext* ctx,
+                                                   const v1::GetConsistencyProofRequest* req,
+                                                   v1::GetConsistencyProofResponse* resp) {
   if (absl::Status s = AllowedRead(*ctx, trust_domain_, "GetConsistencyProof"); !s.ok()) {
     return ToGrpcStatus(s);
   }

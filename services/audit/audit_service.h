@@ -41,9 +41,9 @@ inline constexpr char kRequestIdMetadata[] = "x-kinex-request-id";
 // auditor: PERMISSION_DENIED otherwise), else `peer` itself; actor and
 // request id from metadata (an unusable request id is left empty for the log
 // to generate).
-absl::StatusOr<AuditLog::QueryCaller> QueryCallerFromMetadata(
-    const grpc::ServerContext& ctx, const SpiffeId& peer,
-    absl::string_view trust_domain);
+absl::StatusOr<AuditLog::QueryCaller> QueryCallerFromMetadata(const grpc::ServerContext& ctx,
+                                                              const SpiffeId& peer,
+                                                              absl::string_view trust_domain);
 
 // Thread-safe (the core is).
 class AuditGrpcService final : public kinex::audit::v1::Audit::Service {
@@ -54,23 +54,18 @@ class AuditGrpcService final : public kinex::audit::v1::Audit::Service {
 
   grpc::Status Append(grpc::ServerContext* ctx, const v1::AppendRequest* req,
                       v1::AppendResponse* resp) override;
-  grpc::Status QueryEvents(grpc::ServerContext* ctx,
-                           const v1::QueryEventsRequest* req,
+  grpc::Status QueryEvents(grpc::ServerContext* ctx, const v1::QueryEventsRequest* req,
                            v1::QueryEventsResponse* resp) override;
-  grpc::Status GetSignedTreeHead(grpc::ServerContext* ctx,
-                                 const v1::GetSignedTreeHeadRequest* req,
+  grpc::Status GetSignedTreeHead(grpc::ServerContext* ctx, const v1::GetSignedTreeHeadRequest* req,
                                  v1::SignedTreeHead* resp) override;
-  grpc::Status GetInclusionProof(grpc::ServerContext* ctx,
-                                 const v1::GetInclusionProofRequest* req,
+  grpc::Status GetInclusionProof(grpc::ServerContext* ctx, const v1::GetInclusionProofRequest* req,
                                  v1::GetInclusionProofResponse* resp) override;
   grpc::Status GetConsistencyProof(grpc::ServerContext* ctx,
                                    const v1::GetConsistencyProofRequest* req,
                                    v1::GetConsistencyProofResponse* resp) override;
-  grpc::Status GetEntries(grpc::ServerContext* ctx,
-                          const v1::GetEntriesRequest* req,
+  grpc::Status GetEntries(grpc::ServerContext* ctx, const v1::GetEntriesRequest* req,
                           v1::GetEntriesResponse* resp) override;
-  grpc::Status GetSigningKey(grpc::ServerContext* ctx,
-                             const v1::GetSigningKeyRequest* req,
+  grpc::Status GetSigningKey(grpc::ServerContext* ctx, const v1::GetSigningKeyRequest* req,
                              v1::SigningKey* resp) override;
 
  private:

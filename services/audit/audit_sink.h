@@ -41,8 +41,7 @@ class AuditSink {
   // only once the event is durable. INVALID_ARGUMENT for a malformed event;
   // UNAVAILABLE when the log cannot commit (callers must then disclose
   // nothing: fail closed).
-  virtual absl::StatusOr<AppendResult> Append(
-      const kinex::audit::v1::AuditEvent& event) = 0;
+  virtual absl::StatusOr<AppendResult> Append(const kinex::audit::v1::AuditEvent& event) = 0;
 };
 
 }  // namespace kinex::audit

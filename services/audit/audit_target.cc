@@ -11,16 +11,15 @@
 namespace kinex {
 namespace {
 
-std::string UnderDataDir(const kinex::config::v1::KinexConfig& config,
-                         const std::string& path) {
+std::string UnderDataDir(const kinex::config::v1::KinexConfig& config, const std::string& path) {
   if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
   return (std::filesystem::path(config.data_dir()) / path).string();
 }
 
 }  // namespace
 
-absl::StatusOr<AuditTarget> MakeAuditTarget(
-    const kinex::config::v1::KinexConfig& config, const Clock& clock) {
+absl::StatusOr<AuditTarget> MakeAuditTarget(const kinex::config::v1::KinexConfig& config,
+                                            const Clock& clock) {
   const auto& ac = config.audit();
   if (ac.signing_key_file().empty()) {
     return absl::InvalidArgumentError("audit.signing_key_file is required");
@@ -29,14 +28,14 @@ absl::StatusOr<AuditTarget> MakeAuditTarget(
     return absl::InvalidArgumentError("audit.pseudonym_key_file is required");
   }
   if (ac.sign_interval_seconds() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "audit.sign_interval_seconds must be positive, got ", ac.sign_interval_seconds(),
-        " (LoadConfig fills the default)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit.sign_interval_seconds must be positive, got ",
+                     ac.sign_interval_seconds(), " (LoadConfig fills the default)"));
   }
   AuditTarget t;
   if (ac.storage().has_postgres_conninfo()) {
-    KINEX_ASSIGN_OR_RETURN(t.storage, audit::PostgresLogStorage::Open(
-                                          {.conninfo = ac.storage().postgres_conninfo()}));
+    KINEX_ASSIGN_OR_RETURN(
+        t.storage, audit::PostgresLogStorage::Open({.conninfo = ac.storage().postgres_conninfo()}));
   } else {
     const std::string path = UnderDataDir(config, ac.storage().sqlite_path());
     std::error_code ec;
@@ -46,18 +45,17 @@ absl::StatusOr<AuditTarget> MakeAuditTarget(
   KINEX_ASSIGN_OR_RETURN(
       std::unique_ptr<audit::TreeHeadSigner> signer,
       audit::TreeHeadSigner::FromPemFile(UnderDataDir(config, ac.signing_key_file())));
-  KINEX_ASSIGN_OR_RETURN(std::unique_ptr<audit::ChildPseudonymizer> pseudonymizer,
-                         audit::ChildPseudonymizer::FromKeyFile(
-                             UnderDataDir(config, ac.pseudonym_key_file())));
+  KINEX_ASSIGN_OR_RETURN(
+      std::unique_ptr<audit::ChildPseudonymizer> pseudonymizer,
+      audit::ChildPseudonymizer::FromKeyFile(UnderDataDir(config, ac.pseudonym_key_file())));
   audit::AuditLog::Options options;
   for (int i = 0; i < ac.retired_public_key_files_size(); ++i) {
     absl::StatusOr<std::unique_ptr<audit::TreeHeadVerifier>> key =
         audit::TreeHeadVerifier::FromPublicKeyFile(
             UnderDataDir(config, ac.retired_public_key_files(i)));
     if (!key.ok()) {
-      return absl::Status(key.status().code(),
-                          absl::StrCat("audit.retired_public_key_files[", i,
-                                       "]: ", key.status().message()));
+      return absl::Status(key.status().code(), absl::StrCat("audit.retired_public_key_files[", i,
+                                                            "]: ", key.status().message()));
     }
     options.retired_keys.push_back(*std::move(key));
   }

@@ -40,8 +40,8 @@ struct AuditTarget {
 
 // Fails naming what could not be opened or checked. `clock` must outlive the
 // target.
-absl::StatusOr<AuditTarget> MakeAuditTarget(
-    const kinex::config::v1::KinexConfig& config, const Clock& clock);
+absl::StatusOr<AuditTarget> MakeAuditTarget(const kinex::config::v1::KinexConfig& config,
+                                            const Clock& clock);
 
 }  // namespace kinex
 

@@ -1,7 +1,7 @@
 #include "services/audit/event_codec.h"
 
-#include <openssl/evp.h>
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include <algorithm>
@@ -53,9 +53,8 @@ bool IsValidUtf8(absl::string_view s) {
       cp = (cp << 6) | (cc & 0x3f);
     }
     // Overlong forms, surrogates and values past U+10FFFF are invalid.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
       return false;
     }
     i += len;
@@ -65,21 +64,18 @@ bool IsValidUtf8(absl::string_view s) {
 
 absl::Status CheckString(absl::string_view field, absl::string_view value) {
   if (value.size() > kMaxStringBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "event.", field, " is ", value.size(), " bytes; the limit is ",
-        kMaxStringBytes));
+    return absl::ResourceExhaustedError(absl::StrCat("event.", field, " is ", value.size(),
+                                                     " bytes; the limit is ", kMaxStringBytes));
   }
   if (!IsValidUtf8(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event.", field, " is not valid UTF-8"));
+    return absl::InvalidArgumentError(absl::StrCat("event.", field, " is not valid UTF-8"));
   }
   return absl::OkStatus();
 }
 
 absl::Status Required(absl::string_view field, absl::string_view value) {
   if (value.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event.", field, " is required"));
+    return absl::InvalidArgumentError(absl::StrCat("event.", field, " is required"));
   }
   return CheckString(field, value);
 }
@@ -183,21 +179,18 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
   if (event.lawful_bases_size() > static_cast<int>(kMaxRepeated) ||
       event.decision_paths_size() > static_cast<int>(kMaxRepeated)) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("event has more than ", kMaxRepeated,
-                     " lawful_bases or decision_paths"));
+        absl::StrCat("event has more than ", kMaxRepeated, " lawful_bases or decision_paths"));
   }
   for (const kinex::common::v1::LawfulBasis& basis : event.lawful_bases()) {
-    KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].controller_code",
-                                      basis.controller_code()));
-    KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].stated_function",
-                                      basis.stated_function()));
+    KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].controller_code", basis.controller_code()));
+    KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].stated_function", basis.stated_function()));
     KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].consent_id", basis.consent_id()));
     if (basis.gateways_size() > static_cast<int>(kMaxRepeated) ||
         basis.citations_size() > static_cast<int>(kMaxRepeated) ||
         basis.categories_size() > static_cast<int>(kMaxRepeated)) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "event.lawful_bases[] has more than ", kMaxRepeated,
-          " gateways, citations or categories"));
+      return absl::ResourceExhaustedError(absl::StrCat("event.lawful_bases[] has more than ",
+                                                       kMaxRepeated,
+                                                       " gateways, citations or categories"));
     }
     for (const std::string& citation : basis.citations()) {
       KINEX_RETURN_IF_ERROR(Required("lawful_bases[].citations[]", citation));
@@ -208,13 +201,12 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
     KINEX_RETURN_IF_ERROR(Required("decision_paths[]", path));
   }
   if (!kinex::common::v1::SharingDecisionKind_IsValid(event.sharing_kind())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "event.sharing_kind: unknown value ", static_cast<int>(event.sharing_kind())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("event.sharing_kind: unknown value ", static_cast<int>(event.sharing_kind())));
   }
   if (!kinex::common::v1::SharingDecisionReason_IsValid(event.sharing_reason())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event.sharing_reason: unknown value ",
-                     static_cast<int>(event.sharing_reason())));
+    return absl::InvalidArgumentError(absl::StrCat("event.sharing_reason: unknown value ",
+                                                   static_cast<int>(event.sharing_reason())));
   }
   const bool decision = kind == kinex::audit::v1::SHARING_DECISION_RECORDED;
   const bool shield_set = kind == kinex::audit::v1::SHIELD_SET;
@@ -222,14 +214,12 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
     if (event.sharing_kind() == kinex::common::v1::SHARING_DECISION_KIND_UNSPECIFIED) {
       return absl::InvalidArgumentError("event.sharing_kind is required");
     }
-    if (event.sharing_reason() ==
-        kinex::common::v1::SHARING_DECISION_REASON_UNSPECIFIED) {
+    if (event.sharing_reason() == kinex::common::v1::SHARING_DECISION_REASON_UNSPECIFIED) {
       return absl::InvalidArgumentError("event.sharing_reason is required");
     }
     if (shield_set != (event.sharing_kind() == kinex::common::v1::SHIELD)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "event.sharing_kind ",
-          kinex::common::v1::SharingDecisionKind_Name(event.sharing_kind()),
+          "event.sharing_kind ", kinex::common::v1::SharingDecisionKind_Name(event.sharing_kind()),
           shield_set ? " is not SHIELD (SHIELD_SET records a shield)"
                      : " is SHIELD (a shield is recorded as SHIELD_SET)"));
     }
@@ -240,8 +230,7 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
   }
   if ((decision || shield_set || kind == kinex::audit::v1::SHIELD_REMOVED) &&
       event.record_id().empty()) {
-    return absl::InvalidArgumentError(
-        "event.record_id (the decision id) is required");
+    return absl::InvalidArgumentError("event.record_id (the decision id) is required");
   }
   return absl::OkStatus();
 }
@@ -250,16 +239,13 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
 
 absl::Status ValidateAppendEvent(const AuditEvent& event) {
   if (event.has_time()) {
-    return absl::InvalidArgumentError(
-        "event.time is output only: the log assigns it");
+    return absl::InvalidArgumentError("event.time is output only: the log assigns it");
   }
   if (event.child_pseudonyms_size() > 0) {
-    return absl::InvalidArgumentError(
-        "event.child_pseudonyms is output only: give event.children");
+    return absl::InvalidArgumentError("event.child_pseudonyms is output only: give event.children");
   }
   if (event.child_chain_size() > 0) {
-    return absl::InvalidArgumentError(
-        "event.child_chain is output only: the log sets it");
+    return absl::InvalidArgumentError("event.child_chain is output only: the log sets it");
   }
   if (event.previous_agency_leaf_index() != 0) {
     return absl::InvalidArgumentError(
@@ -281,15 +267,14 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
   }
   for (char c : event.request_id()) {
     if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError(
-          "event.request_id must be printable ASCII without spaces");
+      return absl::InvalidArgumentError("event.request_id must be printable ASCII without spaces");
     }
   }
   KINEX_RETURN_IF_ERROR(Required("principal", event.principal()));
   if (!absl::StartsWith(event.principal(), "spiffe://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "event.principal must be a SPIFFE ID (spiffe://...), got \"",
-        absl::CEscape(event.principal().substr(0, 80)), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("event.principal must be a SPIFFE ID (spiffe://...), got \"",
+                     absl::CEscape(event.principal().substr(0, 80)), "\""));
   }
   // An auditor query may come from a Kinex service identity, which has no
   // agency; every other kind names the agency that acted.
@@ -311,8 +296,7 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
   }
   if (event.disclosed_paths_size() > static_cast<int>(kMaxRepeated) ||
       event.withheld_size() > static_cast<int>(kMaxRepeated) ||
-      event.written_paths_size() > static_cast<int>(kMaxRepeated) ||
-      event.children_size() > 16) {
+      event.written_paths_size() > static_cast<int>(kMaxRepeated) || event.children_size() > 16) {
     return absl::ResourceExhaustedError(
         "event has too many disclosed_paths, withheld, written_paths or "
         "children entries");
@@ -351,9 +335,9 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
   if (event.idempotency_key().size() > kMaxIdempotencyKeyBytes ||
       !std::all_of(event.idempotency_key().begin(), event.idempotency_key().end(),
                    [](char c) { return c >= 0x20 && c <= 0x7e; })) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "event.idempotency_key must be at most ", kMaxIdempotencyKeyBytes,
-        " printable ASCII characters"));
+    return absl::InvalidArgumentError(absl::StrCat("event.idempotency_key must be at most ",
+                                                   kMaxIdempotencyKeyBytes,
+                                                   " printable ASCII characters"));
   }
   return absl::OkStatus();
 }
@@ -363,8 +347,7 @@ namespace {
 absl::Status CheckSortedPseudonyms(const AuditEvent& event) {
   for (int i = 1; i < event.child_pseudonyms_size(); ++i) {
     if (!(event.child_pseudonyms(i - 1) < event.child_pseudonyms(i))) {
-      return absl::InvalidArgumentError(
-          "event.child_pseudonyms must be sorted and distinct");
+      return absl::InvalidArgumentError("event.child_pseudonyms must be sorted and distinct");
     }
   }
   return absl::OkStatus();
@@ -414,8 +397,7 @@ bool HasVersion3Fields(const AuditEvent& event) {
 // The common fields, then the version-2 ones (version 3 writes them too).
 absl::Status WriteVersion2(Writer& w, uint64_t leaf_index, const AuditEvent& event) {
   if (event.children_size() > 0) {
-    return absl::InvalidArgumentError(
-        "event.children must be pseudonymised before encoding");
+    return absl::InvalidArgumentError("event.children must be pseudonymised before encoding");
   }
   KINEX_RETURN_IF_ERROR(CheckSortedPseudonyms(event));
   for (int i = 1; i < event.child_chain_size(); ++i) {
@@ -465,8 +447,7 @@ void WriteLawfulBasis(Writer& w, const kinex::common::v1::LawfulBasis& basis) {
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
-                                        const AuditEvent& event) {
+absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index, const AuditEvent& event) {
   Writer w;
   w.Raw(kMagicV3);
   KINEX_RETURN_IF_ERROR(WriteVersion2(w, leaf_index, event));
@@ -481,8 +462,7 @@ absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
   return w.Take();
 }
 
-absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index,
-                                          const AuditEvent& event) {
+absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index, const AuditEvent& event) {
   if (HasVersion3Fields(event)) {
     return absl::InvalidArgumentError(
         "event has fields the version-2 encoding cannot hold (lawful_bases and "
@@ -494,20 +474,17 @@ absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index,
   return w.Take();
 }
 
-absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index,
-                                          const AuditEvent& event) {
+absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index, const AuditEvent& event) {
   if (event.children_size() > 0) {
-    return absl::InvalidArgumentError(
-        "event.children must be pseudonymised before encoding");
+    return absl::InvalidArgumentError("event.children must be pseudonymised before encoding");
   }
   KINEX_RETURN_IF_ERROR(CheckSortedPseudonyms(event));
-  if (event.kind() != kinex::audit::v1::EVENT_KIND_UNSPECIFIED ||
-      event.written_paths_size() > 0 || event.part_version() != 0 ||
-      !event.part_etag().empty() || !event.refusal().empty() ||
-      !event.query().empty() || event.result_count() != 0 ||
-      !event.subject_agency().empty() || !event.idempotency_key().empty() ||
-      !event.record_id().empty() || event.child_chain_size() > 0 ||
-      event.previous_agency_leaf_index() != 0 || HasVersion3Fields(event)) {
+  if (event.kind() != kinex::audit::v1::EVENT_KIND_UNSPECIFIED || event.written_paths_size() > 0 ||
+      event.part_version() != 0 || !event.part_etag().empty() || !event.refusal().empty() ||
+      !event.query().empty() || event.result_count() != 0 || !event.subject_agency().empty() ||
+      !event.idempotency_key().empty() || !event.record_id().empty() ||
+      event.child_chain_size() > 0 || event.previous_agency_leaf_index() != 0 ||
+      HasVersion3Fields(event)) {
     return absl::InvalidArgumentError(
         "event has fields the version-1 encoding cannot hold (kind and later)");
   }
@@ -527,8 +504,7 @@ absl::StatusOr<std::string> EncodeEventVersion(int version, uint64_t leaf_index,
     case 3:
       return EncodeEvent(leaf_index, event);
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("no audit event encoding version ", version));
+      return absl::InvalidArgumentError(absl::StrCat("no audit event encoding version ", version));
   }
 }
 
@@ -547,11 +523,9 @@ bool ReadLawfulBasis(Reader& r, kinex::common::v1::LawfulBasis& basis) {
   if (!r.U32(u32)) return false;
   basis.set_annex1_condition(static_cast<kinex::common::v1::Annex1Condition>(u32));
   if (!r.U32(u32)) return false;
-  basis.set_special_category_condition(
-      static_cast<kinex::common::v1::SensitiveDataCondition>(u32));
+  basis.set_special_category_condition(static_cast<kinex::common::v1::SensitiveDataCondition>(u32));
   if (!r.U32(u32)) return false;
-  basis.set_criminal_offence_condition(
-      static_cast<kinex::common::v1::SensitiveDataCondition>(u32));
+  basis.set_criminal_offence_condition(static_cast<kinex::common::v1::SensitiveDataCondition>(u32));
   if (!r.Count(n)) return false;
   for (uint32_t i = 0; i < n; ++i) {
     if (!r.U32(u32)) return false;
@@ -578,8 +552,7 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
   DecodedLeaf out;
   AuditEvent& e = out.event;
   auto fail = [](absl::string_view what) {
-    return absl::DataLossError(
-        absl::StrCat("leaf is not a canonical audit event: ", what));
+    return absl::DataLossError(absl::StrCat("leaf is not a canonical audit event: ", what));
   };
   if (r.Prefix(kMagicV1)) {
     out.version = 1;
@@ -708,44 +681,39 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
 absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> ChildPseudonymizer::Create(
     absl::string_view key) {
   if (key.size() < 32) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pseudonym key must be at least 32 bytes, got ", key.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pseudonym key must be at least 32 bytes, got ", key.size()));
   }
-  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> hmac(
-      EVP_MAC_fetch(nullptr, "HMAC", nullptr), &EVP_MAC_free);
+  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
+                                                         &EVP_MAC_free);
   if (hmac == nullptr) return absl::InternalError("HMAC is not available");
   MacCtxPtr ctx(EVP_MAC_CTX_new(hmac.get()));
   char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end()};
-  if (ctx == nullptr ||
-      EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                   params) != 1) {
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  if (ctx == nullptr || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()),
+                                     key.size(), params) != 1) {
     return absl::InternalError("HMAC-SHA256 could not be keyed");
   }
   return std::unique_ptr<ChildPseudonymizer>(new ChildPseudonymizer(std::move(ctx)));
 }
 
-void ChildPseudonymizer::MacCtxFree::operator()(EVP_MAC_CTX* ctx) const {
-  EVP_MAC_CTX_free(ctx);
-}
+void ChildPseudonymizer::MacCtxFree::operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
 
-absl::StatusOr<std::unique_ptr<ChildPseudonymizer>>
-ChildPseudonymizer::FromKeyFile(const std::string& path) {
+absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> ChildPseudonymizer::FromKeyFile(
+    const std::string& path) {
   KINEX_ASSIGN_OR_RETURN(std::string contents, ReadPrivateKeyFile(path));
   absl::string_view text = absl::StripTrailingAsciiWhitespace(contents);
   std::string key;
-  if (text.size() == 64 &&
-      std::all_of(text.begin(), text.end(), [](char c) {
+  if (text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
         return absl::ascii_isxdigit(static_cast<unsigned char>(c));
       })) {
     key = absl::HexStringToBytes(text);
   } else if (contents.size() == 32) {
     key = contents;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": pseudonym key must be 64 hex characters or 32 raw bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": pseudonym key must be 64 hex characters or 32 raw bytes"));
   }
   return Create(key);
 }
@@ -775,8 +743,7 @@ absl::StatusOr<std::string> ChildPseudonymizer::Pseudonym(
     case kinex::common::v1::ChildRef::kLaChildId:
       KINEX_RETURN_IF_ERROR(ValidateLaCode(child.la_child_id().la_code()));
       KINEX_RETURN_IF_ERROR(ValidateLaChildId(child.la_child_id().id()));
-      input = absl::StrCat("la:", child.la_child_id().la_code(), ":",
-                           child.la_child_id().id());
+      input = absl::StrCat("la:", child.la_child_id().la_code(), ":", child.la_child_id().id());
       break;
     default:
       return absl::InvalidArgumentError("child: no identifier is set");
@@ -790,24 +757,20 @@ absl::StatusOr<std::string> ChildPseudonymizer::Pseudonym(
       EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof(mac)) != 1) {
     return absl::InternalError("HMAC-SHA256 failed");
   }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(mac), mac_len));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
-absl::Status PseudonymizeChildren(const ChildPseudonymizer& pseudonymizer,
-                                  AuditEvent& event) {
+absl::Status PseudonymizeChildren(const ChildPseudonymizer& pseudonymizer, AuditEvent& event) {
   std::vector<std::string> pseudonyms;
   for (const auto& child : event.children()) {
     absl::StatusOr<std::string> p = pseudonymizer.Pseudonym(child);
     if (!p.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("event.children: ", p.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("event.children: ", p.status().message()));
     }
     pseudonyms.push_back(*std::move(p));
   }
   std::sort(pseudonyms.begin(), pseudonyms.end());
-  pseudonyms.erase(std::unique(pseudonyms.begin(), pseudonyms.end()),
-                   pseudonyms.end());
+  pseudonyms.erase(std::unique(pseudonyms.begin(), pseudonyms.end()), pseudonyms.end());
   event.clear_children();
   event.clear_child_pseudonyms();
   for (std::string& p : pseudonyms) event.add_child_pseudonyms(std::move(p));

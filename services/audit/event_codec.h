@@ -22,8 +22,8 @@
 //   u32 n, then n x str               child_pseudonyms (sorted, distinct)
 //   str method
 //
-// Version 2 (written before lawful bases and sharing decisions): "KXAE" 0x02, then every version-1 field
-// above in the same order, then
+// Version 2 (written before lawful bases and sharing decisions): "KXAE" 0x02, then every version-1
+// field above in the same order, then
 //
 //   u32 kind                          EventKind
 //   u32 n, then n x str               written_paths (in the given order)
@@ -117,24 +117,24 @@ absl::Status ValidateAppendEvent(const kinex::audit::v1::AuditEvent& event);
 // `children` field is input-only and never encoded; it must be empty).
 // INVALID_ARGUMENT when the event cannot be encoded canonically (children
 // set, unsorted pseudonyms or child_chain).
-absl::StatusOr<std::string> EncodeEvent(
-    uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
+absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
+                                        const kinex::audit::v1::AuditEvent& event);
 
 // The version-1 encoding, which the log no longer writes: for the decoder's
 // re-encoding check and for tests that build old logs. INVALID_ARGUMENT when
 // the event sets a field version 1 cannot hold (kind and later).
-absl::StatusOr<std::string> EncodeEventV1(
-    uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
+absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index,
+                                          const kinex::audit::v1::AuditEvent& event);
 
 // The version-2 encoding, which the log no longer writes (for the decoder
 // and tests). INVALID_ARGUMENT when the event sets a field version 2 cannot
 // hold (lawful_bases and later).
-absl::StatusOr<std::string> EncodeEventV2(
-    uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
+absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index,
+                                          const kinex::audit::v1::AuditEvent& event);
 
 // The encoding of `version` (1, 2 or 3): what a leaf of that version must be.
-absl::StatusOr<std::string> EncodeEventVersion(
-    int version, uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
+absl::StatusOr<std::string> EncodeEventVersion(int version, uint64_t leaf_index,
+                                               const kinex::audit::v1::AuditEvent& event);
 
 // A decoded leaf.
 struct DecodedLeaf {
@@ -154,17 +154,14 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf);
 class ChildPseudonymizer {
  public:
   // Uses `key` (at least 32 bytes).
-  static absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> Create(
-      absl::string_view key);
+  static absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> Create(absl::string_view key);
   // Reads the key file (mode 0600 enforced): 64 hex characters (optionally
   // followed by a newline) or 32 raw bytes.
-  static absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> FromKeyFile(
-      const std::string& path);
+  static absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> FromKeyFile(const std::string& path);
 
   // The pseudonym of `child`. INVALID_ARGUMENT when no identifier is set or
   // it is malformed (NHS number check digit, UPN check letter...).
-  absl::StatusOr<std::string> Pseudonym(
-      const kinex::common::v1::ChildRef& child) const;
+  absl::StatusOr<std::string> Pseudonym(const kinex::common::v1::ChildRef& child) const;
 
  private:
   struct MacCtxFree {

@@ -6,8 +6,7 @@
 
 namespace kinex::audit {
 
-NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash,
-                      std::string leaf_data,
+NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash, std::string leaf_data,
                       const kinex::audit::v1::AuditEvent& event) {
   NewEntry e;
   e.entry.leaf_index = leaf_index;
@@ -20,8 +19,7 @@ NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash,
   e.purpose = static_cast<int>(event.purpose());
   e.decision = static_cast<int>(event.decision());
   e.break_glass = event.break_glass();
-  e.child_pseudonyms.assign(event.child_pseudonyms().begin(),
-                            event.child_pseudonyms().end());
+  e.child_pseudonyms.assign(event.child_pseudonyms().begin(), event.child_pseudonyms().end());
   e.idempotency_key = event.idempotency_key();
   return e;
 }
@@ -32,13 +30,11 @@ bool MatchesFilter(const QueryFilter& filter, uint64_t leaf_index,
     return false;
   }
   if (filter.child_pseudonym.has_value() &&
-      std::find(event.child_pseudonyms().begin(),
-                event.child_pseudonyms().end(),
+      std::find(event.child_pseudonyms().begin(), event.child_pseudonyms().end(),
                 *filter.child_pseudonym) == event.child_pseudonyms().end()) {
     return false;
   }
-  if (filter.agency_kind != 0 &&
-      static_cast<int>(event.agency_kind()) != filter.agency_kind) {
+  if (filter.agency_kind != 0 && static_cast<int>(event.agency_kind()) != filter.agency_kind) {
     return false;
   }
   if (!filter.agency_code.empty() && event.agency_code() != filter.agency_code) {
@@ -48,21 +44,19 @@ bool MatchesFilter(const QueryFilter& filter, uint64_t leaf_index,
   if (filter.purpose != 0 && static_cast<int>(event.purpose()) != filter.purpose) {
     return false;
   }
-  if (filter.decision != 0 &&
-      static_cast<int>(event.decision()) != filter.decision) {
+  if (filter.decision != 0 && static_cast<int>(event.decision()) != filter.decision) {
     return false;
   }
   if (filter.break_glass_only && !event.break_glass()) return false;
-  if (!filter.kinds.empty() &&
-      std::find(filter.kinds.begin(), filter.kinds.end(),
-                static_cast<int>(event.kind())) == filter.kinds.end()) {
+  if (!filter.kinds.empty() && std::find(filter.kinds.begin(), filter.kinds.end(),
+                                         static_cast<int>(event.kind())) == filter.kinds.end()) {
     return false;
   }
   return true;
 }
 
-absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>>
-LogStorage::ListHeadsBetween(uint64_t min_size, uint64_t max_size) {
+absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> LogStorage::ListHeadsBetween(
+    uint64_t min_size, uint64_t max_size) {
   absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> all = ListHeads();
   if (!all.ok()) return all.status();
   std::vector<kinex::audit::v1::SignedTreeHead> out;

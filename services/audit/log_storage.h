@@ -75,24 +75,23 @@ struct IndexRow {
 };
 
 // Builds a NewEntry from a validated, pseudonymised event and its leaf.
-NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash,
-                      std::string leaf_data,
+NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash, std::string leaf_data,
                       const kinex::audit::v1::AuditEvent& event);
 
 // Query filters; unset members match everything. Index bounds come from the
 // log (which turns time ranges into index ranges: times never decrease).
 struct QueryFilter {
   std::optional<std::string> child_pseudonym;
-  int agency_kind = 0;       // 0: any
-  std::string agency_code;   // empty: any
-  std::string actor;         // empty: any
-  int purpose = 0;           // 0: any
-  int decision = 0;          // 0: any
+  int agency_kind = 0;      // 0: any
+  std::string agency_code;  // empty: any
+  std::string actor;        // empty: any
+  int purpose = 0;          // 0: any
+  int decision = 0;         // 0: any
   bool break_glass_only = false;
   // Event kinds (EventKind numbers); empty: any. Checked by the log on the
   // decoded event (MatchesFilter); backends may ignore it (no column).
   std::vector<int> kinds;
-  uint64_t begin_index = 0;  // inclusive
+  uint64_t begin_index = 0;         // inclusive
   uint64_t end_index = UINT64_MAX;  // exclusive
 };
 
@@ -124,40 +123,35 @@ class LogStorage {
   virtual absl::StatusOr<uint64_t> Size() = 0;
 
   // The most recently stored head, if any.
-  virtual absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>>
-  LatestHead() = 0;
+  virtual absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead() = 0;
 
   // Every stored head, oldest first.
-  virtual absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>>
-  ListHeads() = 0;
+  virtual absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads() = 0;
 
   // The stored heads with min_size < tree_size <= max_size, oldest first
   // (verifiers fetch them page by page with GetEntries). The default filters
   // ListHeads(); SQL backends select only those rows.
-  virtual absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>>
-  ListHeadsBetween(uint64_t min_size, uint64_t max_size);
+  virtual absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeadsBetween(
+      uint64_t min_size, uint64_t max_size);
 
   // Calls `fn` for each stored row with begin <= leaf_index < end, in
   // leaf_index order, stopping at the first error `fn` returns.
-  virtual absl::Status ReadEntries(
-      uint64_t begin, uint64_t end,
-      const std::function<absl::Status(const StoredEntry&)>& fn) = 0;
+  virtual absl::Status ReadEntries(uint64_t begin, uint64_t end,
+                                   const std::function<absl::Status(const StoredEntry&)>& fn) = 0;
 
   // Up to `limit` rows matching `filter`, in leaf_index order.
-  virtual absl::StatusOr<std::vector<StoredEntry>> Query(
-      const QueryFilter& filter, size_t limit) = 0;
+  virtual absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter,
+                                                         size_t limit) = 0;
 
   // Calls `fn` for each query-index row with begin <= leaf_index < end, in
   // (leaf_index, pseudonym) order, stopping at the first error `fn` returns.
   // Rows are returned as stored (a tampered store may hold rows no leaf
   // justifies; the caller checks).
-  virtual absl::Status ReadChildIndex(
-      uint64_t begin, uint64_t end,
-      const std::function<absl::Status(const IndexRow&)>& fn) = 0;
+  virtual absl::Status ReadChildIndex(uint64_t begin, uint64_t end,
+                                      const std::function<absl::Status(const IndexRow&)>& fn) = 0;
 
   // The leaf index stored with `key` by Append, if any.
-  virtual absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
-      const std::string& key) = 0;
+  virtual absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(const std::string& key) = 0;
 };
 
 }  // namespace kinex::audit

@@ -31,19 +31,17 @@ std::string Short(absl::string_view pseudonym) {
   return s;
 }
 
-std::string AgencyKey(int kind, absl::string_view code) {
-  return absl::StrCat(kind, "/", code);
-}
+std::string AgencyKey(int kind, absl::string_view code) { return absl::StrCat(kind, "/", code); }
 
 }  // namespace
 
 ChainTracker::Key ChainTracker::KeyOf(absl::string_view pseudonym) {
   Key key{};
-  const bool hex = pseudonym.size() == 64 &&
-                   std::all_of(pseudonym.begin(), pseudonym.end(), [](char c) {
-                     return absl::ascii_isxdigit(static_cast<unsigned char>(c)) &&
-                            !absl::ascii_isupper(static_cast<unsigned char>(c));
-                   });
+  const bool hex =
+      pseudonym.size() == 64 && std::all_of(pseudonym.begin(), pseudonym.end(), [](char c) {
+        return absl::ascii_isxdigit(static_cast<unsigned char>(c)) &&
+               !absl::ascii_isupper(static_cast<unsigned char>(c));
+      });
   if (hex) {
     const std::string bytes = absl::HexStringToBytes(pseudonym);
     std::memcpy(key.data(), bytes.data(), key.size());
@@ -61,14 +59,12 @@ int64_t ChainTracker::LastOfChild(absl::string_view pseudonym) const {
   return it == children_.end() ? -1 : it->second;
 }
 
-int64_t ChainTracker::LastOfAgency(int agency_kind,
-                                   absl::string_view agency_code) const {
+int64_t ChainTracker::LastOfAgency(int agency_kind, absl::string_view agency_code) const {
   auto it = agencies_.find(AgencyKey(agency_kind, agency_code));
   return it == agencies_.end() ? -1 : it->second;
 }
 
-void ChainTracker::Link(kinex::audit::v1::AuditEvent& event,
-                        const ChainTracker* newer) const {
+void ChainTracker::Link(kinex::audit::v1::AuditEvent& event, const ChainTracker* newer) const {
   event.clear_child_chain();
   for (const std::string& p : event.child_pseudonyms()) {
     int64_t previous = newer != nullptr ? newer->LastOfChild(p) : -1;
@@ -78,14 +74,12 @@ void ChainTracker::Link(kinex::audit::v1::AuditEvent& event,
     link->set_previous_leaf_index(previous);
   }
   const int kind = static_cast<int>(event.agency_kind());
-  int64_t previous =
-      newer != nullptr ? newer->LastOfAgency(kind, event.agency_code()) : -1;
+  int64_t previous = newer != nullptr ? newer->LastOfAgency(kind, event.agency_code()) : -1;
   if (previous < 0) previous = LastOfAgency(kind, event.agency_code());
   event.set_previous_agency_leaf_index(previous);
 }
 
-void ChainTracker::Record(uint64_t leaf_index,
-                          const kinex::audit::v1::AuditEvent& event) {
+void ChainTracker::Record(uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event) {
   const int64_t at = static_cast<int64_t>(leaf_index);
   for (const std::string& p : event.child_pseudonyms()) children_[KeyOf(p)] = at;
   agencies_[AgencyKey(static_cast<int>(event.agency_kind()), event.agency_code())] = at;
@@ -95,9 +89,8 @@ absl::Status ChainTracker::Check(uint64_t leaf_index,
                                  const kinex::audit::v1::AuditEvent& event) const {
   if (event.child_chain_size() != event.child_pseudonyms_size()) {
     return Corrupt(leaf_index,
-                   absl::StrCat("child_chain has ", event.child_chain_size(),
-                                " links for ", event.child_pseudonyms_size(),
-                                " child pseudonyms"));
+                   absl::StrCat("child_chain has ", event.child_chain_size(), " links for ",
+                                event.child_pseudonyms_size(), " child pseudonyms"));
   }
   for (int i = 0; i < event.child_chain_size(); ++i) {
     const auto& link = event.child_chain(i);
@@ -109,40 +102,33 @@ absl::Status ChainTracker::Check(uint64_t leaf_index,
     const int64_t expected = LastOfChild(link.pseudonym());
     if (link.previous_leaf_index() != expected) {
       return Corrupt(leaf_index,
-                     absl::StrCat("child_chain link for pseudonym ",
-                                  Short(link.pseudonym()), " points at ",
-                                  link.previous_leaf_index(),
-                                  " but the previous event carrying it is at ",
-                                  expected));
+                     absl::StrCat("child_chain link for pseudonym ", Short(link.pseudonym()),
+                                  " points at ", link.previous_leaf_index(),
+                                  " but the previous event carrying it is at ", expected));
     }
   }
-  const int64_t expected =
-      LastOfAgency(static_cast<int>(event.agency_kind()), event.agency_code());
+  const int64_t expected = LastOfAgency(static_cast<int>(event.agency_kind()), event.agency_code());
   if (event.previous_agency_leaf_index() != expected) {
-    return Corrupt(leaf_index,
-                   absl::StrCat("previous_agency_leaf_index is ",
-                                event.previous_agency_leaf_index(),
-                                " but the agency's previous event is at ",
-                                expected));
+    return Corrupt(leaf_index, absl::StrCat("previous_agency_leaf_index is ",
+                                            event.previous_agency_leaf_index(),
+                                            " but the agency's previous event is at ", expected));
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckIndexRows(uint64_t leaf_index,
-                            const kinex::audit::v1::AuditEvent& event,
+absl::Status CheckIndexRows(uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event,
                             absl::Span<const std::string> rows) {
   const auto& want = event.child_pseudonyms();
   int i = 0;
   size_t j = 0;
   while (i < want.size() || j < rows.size()) {
     if (j == rows.size() || (i < want.size() && want[i] < rows[j])) {
-      return BadIndex(leaf_index, absl::StrCat("child pseudonym row missing (pseudonym ",
-                                               Short(want[i]), ")"));
+      return BadIndex(leaf_index,
+                      absl::StrCat("child pseudonym row missing (pseudonym ", Short(want[i]), ")"));
     }
     if (i == want.size() || rows[j] < want[i]) {
-      return BadIndex(leaf_index,
-                      absl::StrCat("child pseudonym row ", Short(rows[j]),
-                                   " matches nothing in the leaf (altered or added)"));
+      return BadIndex(leaf_index, absl::StrCat("child pseudonym row ", Short(rows[j]),
+                                               " matches nothing in the leaf (altered or added)"));
     }
     ++i;
     ++j;
@@ -151,8 +137,7 @@ absl::Status CheckIndexRows(uint64_t leaf_index,
 }
 
 absl::Status CheckChildChain(absl::string_view pseudonym,
-                             absl::Span<const kinex::audit::v1::LogEntry> entries,
-                             int64_t head) {
+                             absl::Span<const kinex::audit::v1::LogEntry> entries, int64_t head) {
   int64_t previous = -1;
   bool first = true;
   for (const kinex::audit::v1::LogEntry& entry : entries) {
@@ -161,15 +146,14 @@ absl::Status CheckChildChain(absl::string_view pseudonym,
     if (!first && at <= previous) {
       return BadIndex(entry.leaf_index(), "entries are not in leaf order");
     }
-    if (std::find(e.child_pseudonyms().begin(), e.child_pseudonyms().end(),
-                  pseudonym) == e.child_pseudonyms().end()) {
+    if (std::find(e.child_pseudonyms().begin(), e.child_pseudonyms().end(), pseudonym) ==
+        e.child_pseudonyms().end()) {
       return BadIndex(entry.leaf_index(),
                       "the entry does not carry the child's pseudonym (a child "
                       "pseudonym row was added or altered)");
     }
-    const auto link = std::find_if(
-        e.child_chain().begin(), e.child_chain().end(),
-        [&](const auto& l) { return l.pseudonym() == pseudonym; });
+    const auto link = std::find_if(e.child_chain().begin(), e.child_chain().end(),
+                                   [&](const auto& l) { return l.pseudonym() == pseudonym; });
     if (link != e.child_chain().end() && link->previous_leaf_index() != previous) {
       const int64_t linked = link->previous_leaf_index();
       if (linked > previous) {
@@ -181,20 +165,18 @@ absl::Status CheckChildChain(absl::string_view pseudonym,
       return BadIndex(entry.leaf_index(),
                       absl::StrCat("chain broken: the entry links to leaf ", linked,
                                    " but the answer's previous entry is ",
-                                   first ? std::string("none")
-                                         : absl::StrCat("leaf ", previous)));
+                                   first ? std::string("none") : absl::StrCat("leaf ", previous)));
     }
     previous = at;
     first = false;
   }
   if (previous != head) {
     if (head > previous) {
-      return BadIndex(static_cast<uint64_t>(head),
-                      absl::StrCat("child pseudonym row missing (the newest event "
-                                   "about the child; the answer ends at ",
-                                   first ? std::string("no entry")
-                                         : absl::StrCat("leaf ", previous),
-                                   ")"));
+      return BadIndex(
+          static_cast<uint64_t>(head),
+          absl::StrCat("child pseudonym row missing (the newest event "
+                       "about the child; the answer ends at ",
+                       first ? std::string("no entry") : absl::StrCat("leaf ", previous), ")"));
     }
     return BadIndex(static_cast<uint64_t>(previous),
                     absl::StrCat("chain broken: the answer ends after the newest "
@@ -210,9 +192,12 @@ using Source = SourcedHead::Source;
 
 int Rank(Source s) {
   switch (s) {
-    case Source::kStored: return 0;
-    case Source::kSaved: return 1;
-    case Source::kReceipt: return 2;
+    case Source::kStored:
+      return 0;
+    case Source::kSaved:
+      return 1;
+    case Source::kReceipt:
+      return 2;
   }
   return 3;
 }
@@ -227,11 +212,11 @@ std::string DescribeShort(const SourcedHead& h) {
     case Source::kStored:
       return absl::StrCat("the head at size ", h.head.tree_size());
     case Source::kSaved:
-      return absl::StrCat("the saved head at size ", h.head.tree_size(), " (",
-                          FileName(h.file), ")");
+      return absl::StrCat("the saved head at size ", h.head.tree_size(), " (", FileName(h.file),
+                          ")");
     case Source::kReceipt:
-      return absl::StrCat("the receipt's head at size ", h.head.tree_size(), " (",
-                          FileName(h.file), ")");
+      return absl::StrCat("the receipt's head at size ", h.head.tree_size(), " (", FileName(h.file),
+                          ")");
   }
   return "";
 }
@@ -252,20 +237,18 @@ std::string SourcedHead::Describe() const {
   return DescribeShort(*this);
 }
 
-absl::Status LocateRewrite(const MerkleTree& tree,
-                           absl::Span<const SourcedHead> heads) {
+absl::Status LocateRewrite(const MerkleTree& tree, absl::Span<const SourcedHead> heads) {
   std::vector<const SourcedHead*> order;
   order.reserve(heads.size());
   for (const SourcedHead& h : heads) {
     if (h.head.tree_size() <= tree.size()) order.push_back(&h);
   }
-  std::stable_sort(order.begin(), order.end(),
-                   [](const SourcedHead* a, const SourcedHead* b) {
-                     if (a->head.tree_size() != b->head.tree_size()) {
-                       return a->head.tree_size() < b->head.tree_size();
-                     }
-                     return Rank(a->source) < Rank(b->source);
-                   });
+  std::stable_sort(order.begin(), order.end(), [](const SourcedHead* a, const SourcedHead* b) {
+    if (a->head.tree_size() != b->head.tree_size()) {
+      return a->head.tree_size() < b->head.tree_size();
+    }
+    return Rank(a->source) < Rank(b->source);
+  });
   const SourcedHead* good_any = nullptr;   // last matching head of any kind
   const SourcedHead* good_held = nullptr;  // last matching head held elsewhere
   for (size_t i = 0; i < order.size(); ++i) {
@@ -277,17 +260,15 @@ absl::Status LocateRewrite(const MerkleTree& tree,
     }
     const uint64_t size = h.head.tree_size();
     if (size == 0) {
-      return Corrupt(0, absl::StrCat(h.Describe(),
-                                     " does not commit to the empty log"));
+      return Corrupt(0, absl::StrCat(h.Describe(), " does not commit to the empty log"));
     }
     const bool held = h.source != Source::kStored;
     const SourcedHead* good = held ? good_held : good_any;
     const uint64_t begin = good != nullptr ? good->head.tree_size() : 0;
-    std::string msg = absl::StrCat(
-        "leaf range ", begin, "-", size - 1, ": entries do not match ",
-        h.Describe(),
-        good != nullptr ? absl::StrCat(" (", DescribeShort(*good), " still matches)")
-                        : std::string(" (no earlier head to compare with)"));
+    std::string msg =
+        absl::StrCat("leaf range ", begin, "-", size - 1, ": entries do not match ", h.Describe(),
+                     good != nullptr ? absl::StrCat(" (", DescribeShort(*good), " still matches)")
+                                     : std::string(" (no earlier head to compare with)"));
     if (held) {
       for (size_t j = 0; j < order.size(); ++j) {
         const SourcedHead& o = *order[j];
@@ -307,13 +288,12 @@ absl::Status LocateRewrite(const MerkleTree& tree,
 
 std::string VerifyReport::Summary() const {
   std::vector<std::string> parts;
-  parts.push_back(absl::StrCat(stored_heads, " stored head",
-                               stored_heads == 1 ? "" : "s"));
+  parts.push_back(absl::StrCat(stored_heads, " stored head", stored_heads == 1 ? "" : "s"));
   size_t receipts = 0;
   for (const SourcedHead& h : held) {
     if (h.source == Source::kSaved) {
-      parts.push_back(absl::StrCat("saved head at size ", h.head.tree_size(), " (",
-                                   FileName(h.file), ")"));
+      parts.push_back(
+          absl::StrCat("saved head at size ", h.head.tree_size(), " (", FileName(h.file), ")"));
     } else if (h.source == Source::kReceipt) {
       ++receipts;
     }
@@ -324,8 +304,7 @@ std::string VerifyReport::Summary() const {
   return absl::StrCat("checked against: ", absl::StrJoin(parts, ", "));
 }
 
-absl::Status LogRecomputer::Add(const StoredEntry& row,
-                                kinex::audit::v1::AuditEvent* event) {
+absl::Status LogRecomputer::Add(const StoredEntry& row, kinex::audit::v1::AuditEvent* event) {
   const uint64_t expected = tree_.size();
   if (row.leaf_index > expected) {
     return Corrupt(expected, absl::StrCat("entry is missing (the next stored "
@@ -344,10 +323,8 @@ absl::Status LogRecomputer::Add(const StoredEntry& row,
   absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(row.leaf_data);
   if (!decoded.ok()) return Corrupt(expected, decoded.status().message());
   if (decoded->leaf_index != expected) {
-    return Corrupt(expected,
-                   absl::StrCat("entry encodes leaf index ",
-                                decoded->leaf_index,
-                                " (entries were deleted or reordered)"));
+    return Corrupt(expected, absl::StrCat("entry encodes leaf index ", decoded->leaf_index,
+                                          " (entries were deleted or reordered)"));
   }
   const auto& t = decoded->event.time();
   const int64_t micros = t.seconds() * 1000000 + t.nanos() / 1000;
@@ -370,15 +347,13 @@ absl::Status LogRecomputer::CheckHead(const SignedTreeHead& head,
   if (head.tree_size() > tree_.size()) {
     return Corrupt(tree_.size(),
                    absl::StrCat("log is truncated: it holds ", tree_.size(),
-                                " entries but a signed tree head commits to ",
-                                head.tree_size()));
+                                " entries but a signed tree head commits to ", head.tree_size()));
   }
   KINEX_ASSIGN_OR_RETURN(Hash root, HashFromBytes(head.root_hash(), "root_hash"));
   KINEX_ASSIGN_OR_RETURN(Hash computed, tree_.RootAt(head.tree_size()));
   if (computed != root) {
-    return absl::DataLossError(absl::StrCat(
-        "root of the first ", head.tree_size(),
-        " entries does not match the signed tree head"));
+    return absl::DataLossError(absl::StrCat("root of the first ", head.tree_size(),
+                                            " entries does not match the signed tree head"));
   }
   return absl::OkStatus();
 }
@@ -388,8 +363,7 @@ absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
   uint64_t max_size = 0;
   for (const SignedTreeHead& head : heads) {
     absl::Status s = CheckHead(head, verifier);
-    if (s.code() == absl::StatusCode::kDataLoss &&
-        head.tree_size() <= tree_.size()) {
+    if (s.code() == absl::StatusCode::kDataLoss && head.tree_size() <= tree_.size()) {
       // Every leaf checked out on its own, so the entries were rewritten
       // consistently; the heads bound where.
       std::vector<SourcedHead> all;
@@ -401,19 +375,18 @@ absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
     }
     KINEX_RETURN_IF_ERROR(s);
     if (head.tree_size() < max_size) {
-      return Corrupt(head.tree_size(),
-                     absl::StrCat("signed tree heads go backwards (",
-                                  max_size, " then ", head.tree_size(), ")"));
+      return Corrupt(head.tree_size(), absl::StrCat("signed tree heads go backwards (", max_size,
+                                                    " then ", head.tree_size(), ")"));
     }
     max_size = head.tree_size();
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<VerifiedLog> VerifyLog(
-    const EntryFetcher& fetch, const SignedTreeHead& head,
-    const HeadVerifier& verifier,
-    absl::Span<const SignedTreeHead> saved_heads, VerifyOptions options) {
+absl::StatusOr<VerifiedLog> VerifyLog(const EntryFetcher& fetch, const SignedTreeHead& head,
+                                      const HeadVerifier& verifier,
+                                      absl::Span<const SignedTreeHead> saved_heads,
+                                      VerifyOptions options) {
   VerifyReport local_report;
   VerifyReport& report = options.report != nullptr ? *options.report : local_report;
   report = VerifyReport();
@@ -426,8 +399,7 @@ absl::StatusOr<VerifiedLog> VerifyLog(
   for (const auto& [receipt, file] : options.receipts) {
     absl::Status s = VerifyReceipt(receipt, verifier);
     if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("receipt ", FileName(file), ": ",
-                                                 s.message()));
+      return absl::Status(s.code(), absl::StrCat("receipt ", FileName(file), ": ", s.message()));
     }
     held.push_back({.head = receipt.signed_tree_head(),
                     .source = SourcedHead::Source::kReceipt,
@@ -438,11 +410,10 @@ absl::StatusOr<VerifiedLog> VerifyLog(
   for (const SourcedHead& h : held) {
     KINEX_RETURN_IF_ERROR(verifier.Verify(h.head));
     if (h.head.tree_size() > head.tree_size()) {
-      return Corrupt(head.tree_size(),
-                     absl::StrCat("log is truncated: ", DescribeShort(h),
-                                  " commits to more entries than the current "
-                                  "head (size ",
-                                  head.tree_size(), ")"));
+      return Corrupt(head.tree_size(), absl::StrCat("log is truncated: ", DescribeShort(h),
+                                                    " commits to more entries than the current "
+                                                    "head (size ",
+                                                    head.tree_size(), ")"));
     }
   }
   LogRecomputer log;
@@ -474,11 +445,10 @@ absl::StatusOr<VerifiedLog> VerifyLog(
   }
   report.stored_heads = stored.size();
   if (log.size() < head.tree_size()) {
-    return Corrupt(log.size(),
-                   absl::StrCat("log is truncated: only ", log.size(),
-                                " entries could be read but the signed head "
-                                "commits to ",
-                                head.tree_size()));
+    return Corrupt(log.size(), absl::StrCat("log is truncated: only ", log.size(),
+                                            " entries could be read but the signed head "
+                                            "commits to ",
+                                            head.tree_size()));
   }
   // Every stored head's signature (after the held heads', so a missing key
   // is named by the head the auditor gave).
@@ -492,16 +462,15 @@ absl::StatusOr<VerifiedLog> VerifyLog(
   return out;
 }
 
-absl::Status VerifyHeadConsistency(const SignedTreeHead& saved,
-                                   const SignedTreeHead& current,
+absl::Status VerifyHeadConsistency(const SignedTreeHead& saved, const SignedTreeHead& current,
                                    absl::Span<const std::string> proof,
                                    const HeadVerifier& verifier) {
   KINEX_RETURN_IF_ERROR(verifier.Verify(saved));
   KINEX_RETURN_IF_ERROR(verifier.Verify(current));
   if (saved.tree_size() > current.tree_size()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "log is truncated: the saved head commits to ", saved.tree_size(),
-        " entries, the current head to only ", current.tree_size()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("log is truncated: the saved head commits to ", saved.tree_size(),
+                     " entries, the current head to only ", current.tree_size()));
   }
   KINEX_ASSIGN_OR_RETURN(Hash r1, HashFromBytes(saved.root_hash(), "root_hash"));
   KINEX_ASSIGN_OR_RETURN(Hash r2, HashFromBytes(current.root_hash(), "root_hash"));
@@ -513,8 +482,7 @@ absl::Status VerifyHeadConsistency(const SignedTreeHead& saved,
   return VerifyConsistency(saved.tree_size(), current.tree_size(), hashes, r1, r2);
 }
 
-absl::StatusOr<StoredEntry> StoredEntryFromLogEntry(
-    const kinex::audit::v1::LogEntry& entry) {
+absl::StatusOr<StoredEntry> StoredEntryFromLogEntry(const kinex::audit::v1::LogEntry& entry) {
   StoredEntry row;
   row.leaf_index = entry.leaf_index();
   if (entry.leaf_hash().size() != kHashSize) {
@@ -539,8 +507,7 @@ absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt
     KINEX_ASSIGN_OR_RETURN(Hash h, HashFromBytes(p, "inclusion_proof[]"));
     proof.push_back(h);
   }
-  absl::Status s =
-      VerifyInclusion(receipt.leaf_index(), head.tree_size(), leaf, proof, root);
+  absl::Status s = VerifyInclusion(receipt.leaf_index(), head.tree_size(), leaf, proof, root);
   if (!s.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("receipt inclusion proof is invalid: ", s.message()));
@@ -548,25 +515,21 @@ absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt
   return absl::OkStatus();
 }
 
-absl::Status VerifyReceiptMatchesEntry(
-    const kinex::exchange::v1::DisclosureReceipt& receipt,
-    const kinex::audit::v1::LogEntry& entry) {
+absl::Status VerifyReceiptMatchesEntry(const kinex::exchange::v1::DisclosureReceipt& receipt,
+                                       const kinex::audit::v1::LogEntry& entry) {
   if (entry.leaf_index() != receipt.leaf_index()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "log entry has leaf index ", entry.leaf_index(), ", receipt has ",
-        receipt.leaf_index()));
+        "log entry has leaf index ", entry.leaf_index(), ", receipt has ", receipt.leaf_index()));
   }
   if (HashToBytes(HashLeaf(entry.leaf_data())) != receipt.leaf_hash()) {
-    return absl::FailedPreconditionError(
-        "receipt leaf_hash does not match the logged entry");
+    return absl::FailedPreconditionError("receipt leaf_hash does not match the logged entry");
   }
   KINEX_ASSIGN_OR_RETURN(DecodedLeaf decoded, DecodeEvent(entry.leaf_data()));
   const auto& e = decoded.event;
   if (e.disclosed_paths_size() != receipt.disclosed_paths_size() ||
       !std::equal(e.disclosed_paths().begin(), e.disclosed_paths().end(),
                   receipt.disclosed_paths().begin())) {
-    return absl::FailedPreconditionError(
-        "receipt disclosed_paths differ from the logged event");
+    return absl::FailedPreconditionError("receipt disclosed_paths differ from the logged event");
   }
   if (e.withheld_size() != receipt.withheld_size()) {
     return absl::FailedPreconditionError(
@@ -575,15 +538,13 @@ absl::Status VerifyReceiptMatchesEntry(
   for (int i = 0; i < e.withheld_size(); ++i) {
     const auto& a = e.withheld(i);
     const auto& b = receipt.withheld(i);
-    if (a.category() != b.category() || a.reason() != b.reason() ||
-        a.rule_id() != b.rule_id()) {
+    if (a.category() != b.category() || a.reason() != b.reason() || a.rule_id() != b.rule_id()) {
       return absl::FailedPreconditionError(
           "receipt withheld categories differ from the logged event");
     }
   }
   if (e.policy_version() != receipt.policy_version()) {
-    return absl::FailedPreconditionError(
-        "receipt policy_version differs from the logged event");
+    return absl::FailedPreconditionError("receipt policy_version differs from the logged event");
   }
   return absl::OkStatus();
 }

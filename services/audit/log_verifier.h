@@ -64,15 +64,13 @@ class ChainTracker {
   // and previous_agency_leaf_index from what is recorded here, or from
   // `newer` first when it knows the pseudonym or agency (a batch's own
   // events, not yet recorded here).
-  void Link(kinex::audit::v1::AuditEvent& event,
-            const ChainTracker* newer = nullptr) const;
+  void Link(kinex::audit::v1::AuditEvent& event, const ChainTracker* newer = nullptr) const;
   // Records `event` at `leaf_index` as the latest of its pseudonyms and of
   // its agency.
   void Record(uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event);
   // Checks that a version-2 leaf's links are exactly what Link gives here.
   // DATA_LOSS "leaf index N: ..." naming the bad link.
-  absl::Status Check(uint64_t leaf_index,
-                     const kinex::audit::v1::AuditEvent& event) const;
+  absl::Status Check(uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event) const;
   // Number of distinct pseudonyms.
   size_t children() const { return children_.size(); }
 
@@ -87,8 +85,7 @@ class ChainTracker {
 // the leaf's child_pseudonyms. DATA_LOSS "index: leaf N: child pseudonym row
 // missing (pseudonym <hex prefix>...)" or "index: leaf N: child pseudonym
 // row <hex prefix>... matches nothing in the leaf (altered or added)".
-absl::Status CheckIndexRows(uint64_t leaf_index,
-                            const kinex::audit::v1::AuditEvent& event,
+absl::Status CheckIndexRows(uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event,
                             absl::Span<const std::string> rows);
 
 // Checks a per-child answer end to end: `entries` (oldest first, every
@@ -99,8 +96,7 @@ absl::Status CheckIndexRows(uint64_t leaf_index,
 // the entry before it. DATA_LOSS "index: leaf N: ..." naming the leaf where
 // the chain breaks (a row missing from the query index, or one added).
 absl::Status CheckChildChain(absl::string_view pseudonym,
-                             absl::Span<const kinex::audit::v1::LogEntry> entries,
-                             int64_t head);
+                             absl::Span<const kinex::audit::v1::LogEntry> entries, int64_t head);
 
 // A signed tree head and where a verifier got it.
 struct SourcedHead {
@@ -130,8 +126,7 @@ struct SourcedHead {
 // When a head held elsewhere fails while one of the log's own heads at that
 // size or later matches, the message adds "; the log's own heads match the
 // rewritten entries: they were re-signed". Signatures are not checked here.
-absl::Status LocateRewrite(const MerkleTree& tree,
-                           absl::Span<const SourcedHead> heads);
+absl::Status LocateRewrite(const MerkleTree& tree, absl::Span<const SourcedHead> heads);
 
 // Rebuilds the Merkle tree from entries read in order, checking each one:
 // no index missing or repeated, the stored leaf hash equals the hash of the
@@ -145,8 +140,7 @@ class LogRecomputer {
   // rows before it). DATA_LOSS naming the first bad leaf index; after an
   // error the recomputer must not be used further. When `event` is not null
   // it receives the decoded event.
-  absl::Status Add(const StoredEntry& row,
-                   kinex::audit::v1::AuditEvent* event = nullptr);
+  absl::Status Add(const StoredEntry& row, kinex::audit::v1::AuditEvent* event = nullptr);
 
   // Number of entries added.
   uint64_t size() const { return tree_.size(); }
@@ -169,9 +163,8 @@ class LogRecomputer {
   // Checks every head (in storage order). On a root mismatch, names the
   // range between the last head that matched and the first that did not
   // (LocateRewrite: "leaf range A-B: ...").
-  absl::Status CheckHeads(
-      absl::Span<const kinex::audit::v1::SignedTreeHead> heads,
-      const HeadVerifier* verifier) const;
+  absl::Status CheckHeads(absl::Span<const kinex::audit::v1::SignedTreeHead> heads,
+                          const HeadVerifier* verifier) const;
 
  private:
   MerkleTree tree_;
@@ -182,9 +175,8 @@ class LogRecomputer {
 // Fetches entries [start, end) (the response may hold fewer; an empty one
 // ends the fetch early). For VerifyOptions::check_index the entries must
 // carry indexed_pseudonyms (GetEntriesRequest.include_index).
-using EntryFetcher =
-    std::function<absl::StatusOr<kinex::audit::v1::GetEntriesResponse>(
-        uint64_t start, uint64_t end)>;
+using EntryFetcher = std::function<absl::StatusOr<kinex::audit::v1::GetEntriesResponse>(
+    uint64_t start, uint64_t end)>;
 
 // What a full verification established.
 struct VerifiedLog {
@@ -240,15 +232,14 @@ absl::StatusOr<VerifiedLog> VerifyLog(
 // Verifies a server's consistency proof between a saved head and a newer one
 // (both signatures, then RFC 9162 consistency). FAILED_PRECONDITION naming
 // the problem; a saved head larger than the current one means truncation.
-absl::Status VerifyHeadConsistency(
-    const kinex::audit::v1::SignedTreeHead& saved,
-    const kinex::audit::v1::SignedTreeHead& current,
-    absl::Span<const std::string> proof, const HeadVerifier& verifier);
+absl::Status VerifyHeadConsistency(const kinex::audit::v1::SignedTreeHead& saved,
+                                   const kinex::audit::v1::SignedTreeHead& current,
+                                   absl::Span<const std::string> proof,
+                                   const HeadVerifier& verifier);
 
 // A StoredEntry from a LogEntry fetched with GetEntries. DATA_LOSS when the
 // stored leaf hash is not 32 bytes.
-absl::StatusOr<StoredEntry> StoredEntryFromLogEntry(
-    const kinex::audit::v1::LogEntry& entry);
+absl::StatusOr<StoredEntry> StoredEntryFromLogEntry(const kinex::audit::v1::LogEntry& entry);
 
 // Checks a disclosure receipt on its own: the tree head's signature under
 // `verifier`, and the inclusion proof of receipt.leaf_hash at leaf_index to
@@ -259,9 +250,8 @@ absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt
 // Checks that a receipt describes the logged entry: same leaf index, the
 // entry's leaf hash, and the same disclosed paths, withheld categories and
 // policy version. FAILED_PRECONDITION naming the first difference.
-absl::Status VerifyReceiptMatchesEntry(
-    const kinex::exchange::v1::DisclosureReceipt& receipt,
-    const kinex::audit::v1::LogEntry& entry);
+absl::Status VerifyReceiptMatchesEntry(const kinex::exchange::v1::DisclosureReceipt& receipt,
+                                       const kinex::audit::v1::LogEntry& entry);
 
 }  // namespace kinex::audit
 

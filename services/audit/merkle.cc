@@ -35,8 +35,7 @@ EVP_MD_CTX* ThreadCtx() {
 // SHA-256 over the concatenation of up to three parts. Aborts on an OpenSSL
 // failure: hashing memory cannot fail short of a broken library, and a wrong
 // hash would be worse than a crash.
-Hash HashParts(absl::string_view a, absl::string_view b = {},
-               absl::string_view c = {}) {
+Hash HashParts(absl::string_view a, absl::string_view b = {}, absl::string_view c = {}) {
   EVP_MD_CTX* ctx = ThreadCtx();
   Hash out;
   unsigned int len = 0;
@@ -58,8 +57,8 @@ absl::string_view View(const Hash& h) {
 bool IsPowerOfTwo(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
 
 // Appends PATH(m, D[begin:end]) (RFC 6962 section 2.1.1).
-absl::Status Path(const SubtreeSource& source, uint64_t m, uint64_t begin,
-                  uint64_t end, std::vector<Hash>& out) {
+absl::Status Path(const SubtreeSource& source, uint64_t m, uint64_t begin, uint64_t end,
+                  std::vector<Hash>& out) {
   const uint64_t n = end - begin;
   if (n <= 1) return absl::OkStatus();
   const uint64_t k = SplitPoint(n);
@@ -78,8 +77,8 @@ absl::Status Path(const SubtreeSource& source, uint64_t m, uint64_t begin,
 }
 
 // Appends SUBPROOF(m, D[begin:end], b) (RFC 6962 section 2.1.2), m absolute.
-absl::Status SubProof(const SubtreeSource& source, uint64_t m, uint64_t begin,
-                      uint64_t end, bool b, std::vector<Hash>& out) {
+absl::Status SubProof(const SubtreeSource& source, uint64_t m, uint64_t begin, uint64_t end, bool b,
+                      std::vector<Hash>& out) {
   const uint64_t n = end - begin;
   if (m == end) {
     if (!b) {
@@ -98,8 +97,7 @@ absl::Status SubProof(const SubtreeSource& source, uint64_t m, uint64_t begin,
     if (!h.ok()) return h.status();
     out.push_back(*h);
   } else {
-    if (absl::Status s = SubProof(source, m, begin + k, end, false, out);
-        !s.ok()) {
+    if (absl::Status s = SubProof(source, m, begin + k, end, false, out); !s.ok()) {
       return s;
     }
     absl::StatusOr<Hash> h = RangeHash(source, begin, begin + k);
@@ -130,26 +128,22 @@ Hash EmptyRoot() {
 
 std::string HashToBytes(const Hash& hash) { return std::string(View(hash)); }
 
-absl::StatusOr<Hash> HashFromBytes(absl::string_view bytes,
-                                   absl::string_view what) {
+absl::StatusOr<Hash> HashFromBytes(absl::string_view bytes, absl::string_view what) {
   if (bytes.size() != kHashSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " must be ", kHashSize, " bytes, got ", bytes.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " must be ", kHashSize, " bytes, got ", bytes.size()));
   }
   Hash h;
   std::memcpy(h.data(), bytes.data(), kHashSize);
   return h;
 }
 
-std::string HashToHex(const Hash& hash) {
-  return absl::BytesToHexString(View(hash));
-}
+std::string HashToHex(const Hash& hash) { return absl::BytesToHexString(View(hash)); }
 
 absl::StatusOr<Hash> HashFromHex(absl::string_view hex) {
   if (hex.size() != 2 * kHashSize) {
     return absl::InvalidArgumentError(
-        absl::StrCat("hash must be ", 2 * kHashSize, " hex characters, got ",
-                     hex.size()));
+        absl::StrCat("hash must be ", 2 * kHashSize, " hex characters, got ", hex.size()));
   }
   for (char c : hex) {
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
@@ -176,8 +170,7 @@ void CompactRange::Append(const Hash& leaf_hash) {
   ++size_;
 }
 
-absl::StatusOr<CompactRange> CompactRange::FromSource(
-    const SubtreeSource& source) {
+absl::StatusOr<CompactRange> CompactRange::FromSource(const SubtreeSource& source) {
   CompactRange range;
   const uint64_t n = source.size();
   uint64_t begin = 0;
@@ -206,11 +199,10 @@ Hash RootOf(absl::Span<const Hash> leaf_hashes) {
   return range.Root();
 }
 
-absl::StatusOr<Hash> RangeHash(const SubtreeSource& source, uint64_t begin,
-                               uint64_t end) {
+absl::StatusOr<Hash> RangeHash(const SubtreeSource& source, uint64_t begin, uint64_t end) {
   if (begin >= end || end > source.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "range [", begin, ", ", end, ") is outside the tree of ", source.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("range [", begin, ", ", end, ") is outside the tree of ", source.size()));
   }
   const uint64_t n = end - begin;
   if (IsPowerOfTwo(n)) {
@@ -229,17 +221,15 @@ absl::StatusOr<Hash> RangeHash(const SubtreeSource& source, uint64_t begin,
   return HashChildren(*left, *right);
 }
 
-absl::StatusOr<std::vector<Hash>> InclusionProof(const SubtreeSource& source,
-                                                 uint64_t leaf_index,
+absl::StatusOr<std::vector<Hash>> InclusionProof(const SubtreeSource& source, uint64_t leaf_index,
                                                  uint64_t tree_size) {
   if (tree_size > source.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tree_size ", tree_size, " exceeds the log size ",
-                     source.size()));
+        absl::StrCat("tree_size ", tree_size, " exceeds the log size ", source.size()));
   }
   if (leaf_index >= tree_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "leaf_index ", leaf_index, " must be less than tree_size ", tree_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("leaf_index ", leaf_index, " must be less than tree_size ", tree_size));
   }
   std::vector<Hash> out;
   if (absl::Status s = Path(source, leaf_index, 0, tree_size, out); !s.ok()) {
@@ -248,43 +238,36 @@ absl::StatusOr<std::vector<Hash>> InclusionProof(const SubtreeSource& source,
   return out;
 }
 
-absl::StatusOr<std::vector<Hash>> ConsistencyProof(const SubtreeSource& source,
-                                                   uint64_t first_size,
+absl::StatusOr<std::vector<Hash>> ConsistencyProof(const SubtreeSource& source, uint64_t first_size,
                                                    uint64_t second_size) {
   if (second_size > source.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("second_tree_size ", second_size,
-                     " exceeds the log size ", source.size()));
+        absl::StrCat("second_tree_size ", second_size, " exceeds the log size ", source.size()));
   }
   if (first_size > second_size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("first_tree_size ", first_size,
-                     " exceeds second_tree_size ", second_size));
+        absl::StrCat("first_tree_size ", first_size, " exceeds second_tree_size ", second_size));
   }
   std::vector<Hash> out;
   if (first_size == 0 || first_size == second_size) return out;
-  if (absl::Status s = SubProof(source, first_size, 0, second_size, true, out);
-      !s.ok()) {
+  if (absl::Status s = SubProof(source, first_size, 0, second_size, true, out); !s.ok()) {
     return s;
   }
   return out;
 }
 
-absl::StatusOr<Hash> RootFromInclusionProof(uint64_t leaf_index,
-                                            uint64_t tree_size,
-                                            const Hash& leaf_hash,
-                                            absl::Span<const Hash> proof) {
+absl::StatusOr<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size,
+                                            const Hash& leaf_hash, absl::Span<const Hash> proof) {
   if (leaf_index >= tree_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "leaf_index ", leaf_index, " must be less than tree_size ", tree_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("leaf_index ", leaf_index, " must be less than tree_size ", tree_size));
   }
   uint64_t fn = leaf_index;
   uint64_t sn = tree_size - 1;
   Hash r = leaf_hash;
   for (const Hash& p : proof) {
     if (sn == 0) {
-      return absl::InvalidArgumentError(
-          "inclusion proof is longer than the tree is deep");
+      return absl::InvalidArgumentError("inclusion proof is longer than the tree is deep");
     }
     if ((fn & 1) != 0 || fn == sn) {
       r = HashChildren(p, r);
@@ -299,50 +282,43 @@ absl::StatusOr<Hash> RootFromInclusionProof(uint64_t leaf_index,
     sn >>= 1;
   }
   if (sn != 0) {
-    return absl::InvalidArgumentError(
-        "inclusion proof is shorter than the tree is deep");
+    return absl::InvalidArgumentError("inclusion proof is shorter than the tree is deep");
   }
   return r;
 }
 
-absl::Status VerifyInclusion(uint64_t leaf_index, uint64_t tree_size,
-                             const Hash& leaf_hash,
+absl::Status VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,
                              absl::Span<const Hash> proof, const Hash& root) {
-  absl::StatusOr<Hash> got =
-      RootFromInclusionProof(leaf_index, tree_size, leaf_hash, proof);
+  absl::StatusOr<Hash> got = RootFromInclusionProof(leaf_index, tree_size, leaf_hash, proof);
   if (!got.ok()) return got.status();
   if (*got != root) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "inclusion proof of leaf ", leaf_index, " in tree of size ", tree_size,
-        " does not match the root"));
+    return absl::FailedPreconditionError(absl::StrCat("inclusion proof of leaf ", leaf_index,
+                                                      " in tree of size ", tree_size,
+                                                      " does not match the root"));
   }
   return absl::OkStatus();
 }
 
 absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
-                               absl::Span<const Hash> proof,
-                               const Hash& first_root,
+                               absl::Span<const Hash> proof, const Hash& first_root,
                                const Hash& second_root) {
   if (first_size > second_size) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("first tree size ", first_size,
-                     " is larger than second tree size ", second_size));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "first tree size ", first_size, " is larger than second tree size ", second_size));
   }
   if (first_size == second_size) {
     if (!proof.empty()) {
-      return absl::FailedPreconditionError(
-          "consistency proof between equal sizes must be empty");
+      return absl::FailedPreconditionError("consistency proof between equal sizes must be empty");
     }
     if (first_root != second_root) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "two different roots for the same tree size ", first_size));
+      return absl::FailedPreconditionError(
+          absl::StrCat("two different roots for the same tree size ", first_size));
     }
     return absl::OkStatus();
   }
   if (first_size == 0) {
     if (!proof.empty()) {
-      return absl::FailedPreconditionError(
-          "consistency proof from the empty tree must be empty");
+      return absl::FailedPreconditionError("consistency proof from the empty tree must be empty");
     }
     return absl::OkStatus();
   }
@@ -365,8 +341,7 @@ absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
   for (size_t i = 1; i < path.size(); ++i) {
     const Hash& c = path[i];
     if (sn == 0) {
-      return absl::FailedPreconditionError(
-          "consistency proof is longer than expected");
+      return absl::FailedPreconditionError("consistency proof is longer than expected");
     }
     if ((fn & 1) != 0 || fn == sn) {
       fr = HashChildren(c, fr);
@@ -382,18 +357,15 @@ absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
     sn >>= 1;
   }
   if (sn != 0) {
-    return absl::FailedPreconditionError(
-        "consistency proof is shorter than expected");
+    return absl::FailedPreconditionError("consistency proof is shorter than expected");
   }
   if (fr != first_root) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "consistency proof does not match the root of the tree of size ",
-        first_size));
+    return absl::FailedPreconditionError(
+        absl::StrCat("consistency proof does not match the root of the tree of size ", first_size));
   }
   if (sr != second_root) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "consistency proof does not match the root of the tree of size ",
-        second_size));
+        "consistency proof does not match the root of the tree of size ", second_size));
   }
   return absl::OkStatus();
 }
@@ -447,8 +419,7 @@ void MerkleTree::Trim() {
   const uint64_t n = size();
   if (n <= recent_leaves_) return;
   const uint64_t keep_from = ((n - recent_leaves_) >> lean_level_) << lean_level_;
-  for (int level = 0; level < lean_level_ && level < static_cast<int>(levels_.size());
-       ++level) {
+  for (int level = 0; level < lean_level_ && level < static_cast<int>(levels_.size()); ++level) {
     Level& l = levels_[level];
     const uint64_t first = keep_from >> level;
     // pop_front frees each 512-byte node of the deque as it empties, so
@@ -470,9 +441,9 @@ absl::StatusOr<Hash> MerkleTree::FromStore(int level, uint64_t index) const {
     KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves, reader_(begin, begin + width));
     // Evicted only once complete, so the block's own hash is in memory.
     if (leaves.size() != width || RootOf(leaves) != levels_[lean_level_].hashes[block]) {
-      return absl::DataLossError(absl::StrCat(
-          "leaf index ", begin, ": stored leaf hashes ", begin, "-", begin + width - 1,
-          " do not match the verified log"));
+      return absl::DataLossError(absl::StrCat("leaf index ", begin, ": stored leaf hashes ", begin,
+                                              "-", begin + width - 1,
+                                              " do not match the verified log"));
     }
     cache_->block = block;
     cache_->leaves = std::move(leaves);
@@ -489,8 +460,8 @@ Hash MerkleTree::Root() const {
 
 absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t tree_size) const {
   if (tree_size > size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tree_size ", tree_size, " exceeds the log size ", size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tree_size ", tree_size, " exceeds the log size ", size()));
   }
   if (tree_size == 0) return EmptyRoot();
   return RangeHash(*this, 0, tree_size);
@@ -499,8 +470,8 @@ absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t tree_size) const {
 absl::StatusOr<Hash> MerkleTree::FullSubtree(int level, uint64_t index) const {
   if (level < 0 || static_cast<size_t>(level) >= levels_.size() ||
       index >= levels_[level].count()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "no full subtree at level ", level, " index ", index));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no full subtree at level ", level, " index ", index));
   }
   const Level& l = levels_[level];
   if (index >= l.offset) return l.hashes[index - l.offset];

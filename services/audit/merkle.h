@@ -61,8 +61,7 @@ Hash EmptyRoot();
 std::string HashToBytes(const Hash& hash);
 
 // Parses a 32-byte string. INVALID_ARGUMENT naming `what` otherwise.
-absl::StatusOr<Hash> HashFromBytes(absl::string_view bytes,
-                                   absl::string_view what = "hash");
+absl::StatusOr<Hash> HashFromBytes(absl::string_view bytes, absl::string_view what = "hash");
 
 // Lower-case hex of the hash (64 characters).
 std::string HashToHex(const Hash& hash);
@@ -115,41 +114,34 @@ class SubtreeSource {
 // Root hash of leaves [begin, end) of `source`, where the range is one that
 // the RFC 6962 recursion from [0, n) produces (begin aligned to the power of
 // two at or above end - begin). With begin == 0 this is MTH(D[0:end]).
-absl::StatusOr<Hash> RangeHash(const SubtreeSource& source, uint64_t begin,
-                               uint64_t end);
+absl::StatusOr<Hash> RangeHash(const SubtreeSource& source, uint64_t begin, uint64_t end);
 
 // RFC 6962 PATH(leaf_index, D[0:tree_size]), leaf to root.
 // INVALID_ARGUMENT when leaf_index >= tree_size or tree_size > source.size().
-absl::StatusOr<std::vector<Hash>> InclusionProof(const SubtreeSource& source,
-                                                 uint64_t leaf_index,
+absl::StatusOr<std::vector<Hash>> InclusionProof(const SubtreeSource& source, uint64_t leaf_index,
                                                  uint64_t tree_size);
 
 // RFC 6962 PROOF(first_size, D[0:second_size]). Empty when first_size is 0
 // or equals second_size. INVALID_ARGUMENT when first_size > second_size or
 // second_size > source.size().
-absl::StatusOr<std::vector<Hash>> ConsistencyProof(const SubtreeSource& source,
-                                                   uint64_t first_size,
+absl::StatusOr<std::vector<Hash>> ConsistencyProof(const SubtreeSource& source, uint64_t first_size,
                                                    uint64_t second_size);
 
 // Recomputes the root from an inclusion proof (RFC 9162 section 2.1.3.2).
 // INVALID_ARGUMENT when the proof's shape does not fit the index and size.
-absl::StatusOr<Hash> RootFromInclusionProof(uint64_t leaf_index,
-                                            uint64_t tree_size,
-                                            const Hash& leaf_hash,
-                                            absl::Span<const Hash> proof);
+absl::StatusOr<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size,
+                                            const Hash& leaf_hash, absl::Span<const Hash> proof);
 
 // Verifies an inclusion proof against `root`. OK, or FAILED_PRECONDITION
 // ("inclusion proof does not match the root") / INVALID_ARGUMENT (malformed).
-absl::Status VerifyInclusion(uint64_t leaf_index, uint64_t tree_size,
-                             const Hash& leaf_hash,
+absl::Status VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash& leaf_hash,
                              absl::Span<const Hash> proof, const Hash& root);
 
 // Verifies that the tree of first_size leaves with first_root is a prefix of
 // the tree of second_size leaves with second_root (RFC 9162 section
 // 2.1.4.2). OK, or FAILED_PRECONDITION naming what did not match.
 absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
-                               absl::Span<const Hash> proof,
-                               const Hash& first_root,
+                               absl::Span<const Hash> proof, const Hash& first_root,
                                const Hash& second_root);
 
 // Reads the stored leaf hashes [begin, end) of a log, in order.

@@ -5,8 +5,7 @@
 
 namespace kinex::audit {
 
-absl::StatusOr<std::unique_ptr<PostgresLogStorage>> PostgresLogStorage::Open(
-    Options options) {
+absl::StatusOr<std::unique_ptr<PostgresLogStorage>> PostgresLogStorage::Open(Options options) {
   if (options.conninfo.empty()) {
     return absl::InvalidArgumentError("audit store: postgres conninfo is empty");
   }
@@ -15,8 +14,7 @@ absl::StatusOr<std::unique_ptr<PostgresLogStorage>> PostgresLogStorage::Open(
     return absl::UnavailableError(absl::StrCat("audit store: ", writer.status().message()));
   }
   std::unique_ptr<PostgresLogStorage> storage(new PostgresLogStorage(
-      *std::move(writer),
-      [conninfo = options.conninfo] { return sql::OpenPostgres(conninfo); }));
+      *std::move(writer), [conninfo = options.conninfo] { return sql::OpenPostgres(conninfo); }));
   KINEX_RETURN_IF_ERROR(storage->Init());
   return storage;
 }

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "services/common/status_macros.h"
@@ -60,9 +60,8 @@ constexpr const char* kTableNames[] = {"audit_entries", "audit_entry_children",
 std::string SqliteTriggers() {
   std::string out;
   for (const char* table : kTableNames) {
-    const char* what = std::strcmp(table, "audit_heads") == 0
-                           ? "signed tree heads are append-only"
-                           : "audit entries are append-only";
+    const char* what = std::strcmp(table, "audit_heads") == 0 ? "signed tree heads are append-only"
+                                                              : "audit entries are append-only";
     for (const char* op : {"UPDATE", "DELETE"}) {
       absl::StrAppend(&out, "CREATE TRIGGER IF NOT EXISTS ", table, "_no_",
                       absl::AsciiStrToLower(op), " BEFORE ", op, " ON ", table,
@@ -89,11 +88,10 @@ std::string PostgresTriggers() {
 std::string Schema(sql::Dialect dialect) {
   const bool sqlite = dialect == sql::Dialect::kSqlite;
   return absl::StrCat(
-      absl::StrReplaceAll(
-          kTables,
-          {{"{INT}", sqlite ? "INTEGER" : "BIGINT"},
-           {"{SERIAL}", sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"},
-           {"{WITHOUT_ROWID}", sqlite ? " WITHOUT ROWID" : ""}}),
+      absl::StrReplaceAll(kTables, {{"{INT}", sqlite ? "INTEGER" : "BIGINT"},
+                                    {"{SERIAL}", sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
+                                                        : "BIGSERIAL PRIMARY KEY"},
+                                    {"{WITHOUT_ROWID}", sqlite ? " WITHOUT ROWID" : ""}}),
       sqlite ? SqliteTriggers() : PostgresTriggers());
 }
 
@@ -107,12 +105,11 @@ absl::Status AdoptUnversionedStore(sql::Db& db) {
     const std::string old_name(absl::string_view(table).substr(sizeof("audit_") - 1));
     KINEX_ASSIGN_OR_RETURN(
         std::vector<sql::Row> found,
-        db.Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1",
-                 {old_name}));
+        db.Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {old_name}));
     if (found.empty()) continue;
-    KINEX_RETURN_IF_ERROR(db.ExecScript(absl::StrCat(
-        "DROP TRIGGER IF EXISTS ", old_name, "_no_update; DROP TRIGGER IF EXISTS ",
-        old_name, "_no_delete; ALTER TABLE ", old_name, " RENAME TO ", table, ";")));
+    KINEX_RETURN_IF_ERROR(db.ExecScript(
+        absl::StrCat("DROP TRIGGER IF EXISTS ", old_name, "_no_update; DROP TRIGGER IF EXISTS ",
+                     old_name, "_no_delete; ALTER TABLE ", old_name, " RENAME TO ", table, ";")));
   }
   return db.ExecScript("DROP INDEX IF EXISTS entry_children_by_leaf");
 }
@@ -155,9 +152,8 @@ absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row) {
   const std::string& hash = row.Str(1);
   if (hash.size() != kHashSize) {
     // A stored hash of the wrong size is corruption; report it at its index.
-    return absl::DataLossError(absl::StrCat("entry ", e.leaf_index,
-                                            ": stored leaf hash is ", hash.size(),
-                                            " bytes, not ", kHashSize));
+    return absl::DataLossError(absl::StrCat("entry ", e.leaf_index, ": stored leaf hash is ",
+                                            hash.size(), " bytes, not ", kHashSize));
   }
   std::memcpy(e.leaf_hash.data(), hash.data(), kHashSize);
   e.leaf_data = row.Str(2);
@@ -166,10 +162,11 @@ absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row) {
 
 absl::Status InsertHead(sql::Db& db, const SignedTreeHead& head) {
   return db
-      .Exec("INSERT INTO audit_heads (tree_size, root_hash, ts_seconds, ts_nanos, "
-            "key_id, signature) VALUES ($1, $2, $3, $4, $5, $6)",
-            {Clamp(head.tree_size()), BlobOf(head.root_hash()), head.timestamp().seconds(),
-             int64_t{head.timestamp().nanos()}, head.key_id(), BlobOf(head.signature())})
+      .Exec(
+          "INSERT INTO audit_heads (tree_size, root_hash, ts_seconds, ts_nanos, "
+          "key_id, signature) VALUES ($1, $2, $3, $4, $5, $6)",
+          {Clamp(head.tree_size()), BlobOf(head.root_hash()), head.timestamp().seconds(),
+           int64_t{head.timestamp().nanos()}, head.key_id(), BlobOf(head.signature())})
       .status();
 }
 
@@ -182,8 +179,7 @@ constexpr int64_t kReadChunk = 10000;
 absl::Status SqlLogStorage::Init() {
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
-  KINEX_RETURN_IF_ERROR(
-      StoreError(sql::Migrate(db, "audit", {{1, AdoptUnversionedStore}})));
+  KINEX_RETURN_IF_ERROR(StoreError(sql::Migrate(db, "audit", {{1, AdoptUnversionedStore}})));
   return StoreError(db.ExecScript(Schema(dialect_)));
 }
 
@@ -193,23 +189,20 @@ absl::Status SqlLogStorage::WithReader(const std::function<absl::Status(sql::Db&
   return StoreError(fn(**reader));
 }
 
-absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries,
-                                   const SignedTreeHead* head) {
+absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const SignedTreeHead* head) {
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
   return StoreError(db.Transaction([&]() -> absl::Status {
     if (dialect_ == sql::Dialect::kPostgres) {
-      KINEX_RETURN_IF_ERROR(
-          db.Exec("LOCK TABLE audit_entries IN EXCLUSIVE MODE").status());
+      KINEX_RETURN_IF_ERROR(db.Exec("LOCK TABLE audit_entries IN EXCLUSIVE MODE").status());
     }
-    KINEX_ASSIGN_OR_RETURN(
-        std::vector<sql::Row> size_rows,
-        db.Query("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_entries"));
+    KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> size_rows,
+                           db.Query("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_entries"));
     const uint64_t size = static_cast<uint64_t>(size_rows.at(0).Int(0));
     if (!entries.empty() && entries[0].entry.leaf_index != size) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("append at leaf index ", entries[0].entry.leaf_index,
-                       " but the stored log size is ", size));
+      return absl::FailedPreconditionError(absl::StrCat("append at leaf index ",
+                                                        entries[0].entry.leaf_index,
+                                                        " but the stored log size is ", size));
     }
     std::vector<std::vector<sql::Value>> rows, child_rows, key_rows;
     rows.reserve(entries.size());
@@ -219,23 +212,23 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries,
         return absl::InvalidArgumentError("batch leaf indices are not contiguous");
       }
       const int64_t index = Clamp(e.entry.leaf_index);
-      rows.push_back(
-          {index,
-           BlobOf(absl::string_view(reinterpret_cast<const char*>(e.entry.leaf_hash.data()),
-                                    kHashSize)),
-           BlobOf(e.entry.leaf_data), e.time_micros, int64_t{e.agency_kind}, e.agency_code,
-           e.actor, int64_t{e.purpose}, int64_t{e.decision}, int64_t{e.break_glass ? 1 : 0}});
+      rows.push_back({index,
+                      BlobOf(absl::string_view(
+                          reinterpret_cast<const char*>(e.entry.leaf_hash.data()), kHashSize)),
+                      BlobOf(e.entry.leaf_data), e.time_micros, int64_t{e.agency_kind},
+                      e.agency_code, e.actor, int64_t{e.purpose}, int64_t{e.decision},
+                      int64_t{e.break_glass ? 1 : 0}});
       for (const std::string& pseudonym : e.child_pseudonyms) {
         child_rows.push_back({pseudonym, index});
       }
       if (!e.idempotency_key.empty()) key_rows.push_back({e.idempotency_key, index});
     }
     if (!rows.empty()) {
-      KINEX_RETURN_IF_ERROR(db.BulkInsert(
-          "audit_entries",
-          {"leaf_index", "leaf_hash", "leaf_data", "time_micros", "agency_kind",
-           "agency_code", "actor", "purpose", "decision", "break_glass"},
-          rows));
+      KINEX_RETURN_IF_ERROR(
+          db.BulkInsert("audit_entries",
+                        {"leaf_index", "leaf_hash", "leaf_data", "time_micros", "agency_kind",
+                         "agency_code", "actor", "purpose", "decision", "break_glass"},
+                        rows));
     }
     if (!child_rows.empty()) {
       KINEX_RETURN_IF_ERROR(
@@ -258,9 +251,8 @@ absl::Status SqlLogStorage::AddHead(const SignedTreeHead& head) {
 absl::StatusOr<uint64_t> SqlLogStorage::Size() {
   uint64_t size = 0;
   KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) -> absl::Status {
-    KINEX_ASSIGN_OR_RETURN(
-        std::vector<sql::Row> rows,
-        db.Query("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_entries"));
+    KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> rows,
+                           db.Query("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_entries"));
     size = static_cast<uint64_t>(rows.at(0).Int(0));
     return absl::OkStatus();
   }));
@@ -287,8 +279,8 @@ absl::StatusOr<std::optional<SignedTreeHead>> SqlLogStorage::LatestHead() {
   return std::move(heads[0]);
 }
 
-absl::StatusOr<std::vector<SignedTreeHead>> SqlLogStorage::ListHeadsBetween(
-    uint64_t min_size, uint64_t max_size) {
+absl::StatusOr<std::vector<SignedTreeHead>> SqlLogStorage::ListHeadsBetween(uint64_t min_size,
+                                                                            uint64_t max_size) {
   return SelectHeads("WHERE tree_size > $1 AND tree_size <= $2 ORDER BY id",
                      {Clamp(min_size), Clamp(max_size)});
 }
@@ -297,25 +289,24 @@ absl::StatusOr<std::vector<SignedTreeHead>> SqlLogStorage::ListHeads() {
   return SelectHeads("ORDER BY id", {});
 }
 
-absl::Status SqlLogStorage::ReadEntries(
-    uint64_t begin, uint64_t end,
-    const std::function<absl::Status(const StoredEntry&)>& fn) {
+absl::Status SqlLogStorage::ReadEntries(uint64_t begin, uint64_t end,
+                                        const std::function<absl::Status(const StoredEntry&)>& fn) {
   absl::Status from_fn;  // the caller's own verdict passes through as is
   const absl::Status read = WithReader([&](sql::Db& db) -> absl::Status {
     int64_t next = Clamp(begin);
     const int64_t stop = Clamp(end);
     while (next < stop) {
       int64_t n = 0;
-      KINEX_RETURN_IF_ERROR(db.ForEach(
-          "SELECT leaf_index, leaf_hash, leaf_data FROM audit_entries "
-          "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index LIMIT $3",
-          {next, stop, kReadChunk}, [&](const sql::Row& row) -> absl::Status {
-            ++n;
-            KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row));
-            next = static_cast<int64_t>(e.leaf_index) + 1;
-            from_fn = fn(e);
-            return from_fn;
-          }));
+      KINEX_RETURN_IF_ERROR(
+          db.ForEach("SELECT leaf_index, leaf_hash, leaf_data FROM audit_entries "
+                     "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index LIMIT $3",
+                     {next, stop, kReadChunk}, [&](const sql::Row& row) -> absl::Status {
+                       ++n;
+                       KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row));
+                       next = static_cast<int64_t>(e.leaf_index) + 1;
+                       from_fn = fn(e);
+                       return from_fn;
+                     }));
       if (n < kReadChunk) break;
     }
     return absl::OkStatus();
@@ -353,10 +344,9 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
     where.push_back(absl::StrCat("e.decision = ", param(int64_t{filter.decision})));
   }
   if (filter.break_glass_only) where.push_back("e.break_glass = 1");
-  const std::string sql = absl::StrCat(
-      "SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ", from, " WHERE ",
-      absl::StrJoin(where, " AND "), " ORDER BY e.leaf_index LIMIT ",
-      param(Clamp(limit)));
+  const std::string sql = absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ", from,
+                                       " WHERE ", absl::StrJoin(where, " AND "),
+                                       " ORDER BY e.leaf_index LIMIT ", param(Clamp(limit)));
   std::vector<StoredEntry> out;
   KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) {
     return db.ForEach(sql, params, [&](const sql::Row& row) -> absl::Status {
@@ -368,9 +358,8 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
   return out;
 }
 
-absl::Status SqlLogStorage::ReadChildIndex(
-    uint64_t begin, uint64_t end,
-    const std::function<absl::Status(const IndexRow&)>& fn) {
+absl::Status SqlLogStorage::ReadChildIndex(uint64_t begin, uint64_t end,
+                                           const std::function<absl::Status(const IndexRow&)>& fn) {
   absl::Status from_fn;  // the caller's own verdict passes through as is
   const absl::Status read = WithReader([&](sql::Db& db) -> absl::Status {
     // Paged like ReadEntries; a page that fills up is cut before its last
@@ -381,14 +370,14 @@ absl::Status SqlLogStorage::ReadChildIndex(
     std::vector<IndexRow> page;
     while (next < stop) {
       page.clear();
-      KINEX_RETURN_IF_ERROR(db.ForEach(
-          "SELECT leaf_index, pseudonym FROM audit_entry_children "
-          "WHERE leaf_index >= $1 AND leaf_index < $2 "
-          "ORDER BY leaf_index, pseudonym LIMIT $3",
-          {next, stop, kReadChunk}, [&](const sql::Row& row) {
-            page.push_back({static_cast<uint64_t>(row.Int(0)), row.Str(1)});
-            return absl::OkStatus();
-          }));
+      KINEX_RETURN_IF_ERROR(
+          db.ForEach("SELECT leaf_index, pseudonym FROM audit_entry_children "
+                     "WHERE leaf_index >= $1 AND leaf_index < $2 "
+                     "ORDER BY leaf_index, pseudonym LIMIT $3",
+                     {next, stop, kReadChunk}, [&](const sql::Row& row) {
+                       page.push_back({static_cast<uint64_t>(row.Int(0)), row.Str(1)});
+                       return absl::OkStatus();
+                     }));
       const bool full = static_cast<int64_t>(page.size()) == kReadChunk;
       const uint64_t last = page.empty() ? 0 : page.back().leaf_index;
       // A full page holding one leaf only cannot happen (at most 16

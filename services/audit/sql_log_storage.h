@@ -53,30 +53,22 @@ class SqlLogStorage : public LogStorage {
                       const kinex::audit::v1::SignedTreeHead* head) override;
   absl::Status AddHead(const kinex::audit::v1::SignedTreeHead& head) override;
   absl::StatusOr<uint64_t> Size() override;
-  absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead()
-      override;
+  absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead() override;
   absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeadsBetween(
       uint64_t min_size, uint64_t max_size) override;
-  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads()
-      override;
-  absl::Status ReadEntries(
-      uint64_t begin, uint64_t end,
-      const std::function<absl::Status(const StoredEntry&)>& fn) override;
-  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter,
-                                                 size_t limit) override;
-  absl::Status ReadChildIndex(
-      uint64_t begin, uint64_t end,
-      const std::function<absl::Status(const IndexRow&)>& fn) override;
-  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
-      const std::string& key) override;
+  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads() override;
+  absl::Status ReadEntries(uint64_t begin, uint64_t end,
+                           const std::function<absl::Status(const StoredEntry&)>& fn) override;
+  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter, size_t limit) override;
+  absl::Status ReadChildIndex(uint64_t begin, uint64_t end,
+                              const std::function<absl::Status(const IndexRow&)>& fn) override;
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(const std::string& key) override;
 
  protected:
   // `writer` is the connection every write uses; `open_reader` opens reader
   // connections to the same database.
   SqlLogStorage(std::unique_ptr<sql::Db> writer, sql::Pool::Opener open_reader)
-      : dialect_(writer->dialect()),
-        writer_(std::move(writer)),
-        readers_(std::move(open_reader)) {}
+      : dialect_(writer->dialect()), writer_(std::move(writer)), readers_(std::move(open_reader)) {}
 
   // Brings the schema to kSchemaVersion and (re)applies it. Call once, from
   // the factory, before the storage is shared.

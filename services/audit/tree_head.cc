@@ -39,8 +39,7 @@ absl::StatusOr<std::string> RawPublicKey(EVP_PKEY* key) {
   }
   std::string raw(32, '\0');
   size_t len = raw.size();
-  if (EVP_PKEY_get_raw_public_key(
-          key, reinterpret_cast<unsigned char*>(raw.data()), &len) != 1 ||
+  if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(raw.data()), &len) != 1 ||
       len != 32) {
     return absl::InternalError("cannot extract the Ed25519 public key");
   }
@@ -64,9 +63,8 @@ absl::StatusOr<std::string> PublicKeyPemOf(EVP_PKEY* key) {
 
 }  // namespace
 
-std::string TreeHeadSigningInput(uint64_t tree_size, const Hash& root_hash,
-                                 int64_t seconds, int32_t nanos,
-                                 absl::string_view key_id) {
+std::string TreeHeadSigningInput(uint64_t tree_size, const Hash& root_hash, int64_t seconds,
+                                 int32_t nanos, absl::string_view key_id) {
   std::string out(kDomain);
   PutU64(out, tree_size);
   out.append(reinterpret_cast<const char*>(root_hash.data()), root_hash.size());
@@ -78,8 +76,7 @@ std::string TreeHeadSigningInput(uint64_t tree_size, const Hash& root_hash,
   return out;
 }
 
-absl::StatusOr<std::string> TreeHeadSigningInput(
-    const kinex::audit::v1::SignedTreeHead& sth) {
+absl::StatusOr<std::string> TreeHeadSigningInput(const kinex::audit::v1::SignedTreeHead& sth) {
   KINEX_ASSIGN_OR_RETURN(Hash root, HashFromBytes(sth.root_hash(), "root_hash"));
   if (sth.key_id().size() > 255) {
     return absl::InvalidArgumentError("key_id is longer than 255 bytes");
@@ -108,43 +105,36 @@ absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::FromPemFile(
   return signer;
 }
 
-absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::FromPem(
-    absl::string_view pem) {
+absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::FromPem(absl::string_view pem) {
   auto bio = MemBio(pem);
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) {
     return absl::InvalidArgumentError("not a PEM private key");
   }
   KINEX_ASSIGN_OR_RETURN(std::string raw, RawPublicKey(key.get()));
-  return std::unique_ptr<TreeHeadSigner>(
-      new TreeHeadSigner(std::move(key), std::move(raw)));
+  return std::unique_ptr<TreeHeadSigner>(new TreeHeadSigner(std::move(key), std::move(raw)));
 }
 
 absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::Generate() {
   PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   if (key == nullptr) return absl::InternalError("Ed25519 key generation failed");
   KINEX_ASSIGN_OR_RETURN(std::string raw, RawPublicKey(key.get()));
-  return std::unique_ptr<TreeHeadSigner>(
-      new TreeHeadSigner(std::move(key), std::move(raw)));
+  return std::unique_ptr<TreeHeadSigner>(new TreeHeadSigner(std::move(key), std::move(raw)));
 }
 
-absl::StatusOr<kinex::audit::v1::SignedTreeHead> TreeHeadSigner::Sign(
-    uint64_t tree_size, const Hash& root, absl::Time time) const {
+absl::StatusOr<kinex::audit::v1::SignedTreeHead> TreeHeadSigner::Sign(uint64_t tree_size,
+                                                                      const Hash& root,
+                                                                      absl::Time time) const {
   const int64_t micros = absl::ToUnixMicros(time);
-  const int64_t seconds = micros >= 0 ? micros / 1000000
-                                      : -((-micros + 999999) / 1000000);
+  const int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
   const int32_t nanos = static_cast<int32_t>((micros - seconds * 1000000) * 1000);
-  const std::string input =
-      TreeHeadSigningInput(tree_size, root, seconds, nanos, key_id_);
+  const std::string input = TreeHeadSigningInput(tree_size, root, seconds, nanos, key_id_);
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
   std::string sig(64, '\0');
   size_t sig_len = sig.size();
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
-                     &sig_len,
-                     reinterpret_cast<const unsigned char*>(input.data()),
-                     input.size()) != 1) {
+  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
+                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
     return absl::InternalError("Ed25519 signing failed");
   }
   sig.resize(sig_len);
@@ -165,8 +155,8 @@ absl::StatusOr<std::string> TreeHeadSigner::PublicKeyPem() const {
 TreeHeadVerifier::TreeHeadVerifier(PkeyPtr key, std::string raw_public_key)
     : key_(std::move(key)), key_id_(KeyIdForPublicKey(raw_public_key)) {}
 
-absl::StatusOr<std::unique_ptr<TreeHeadVerifier>>
-TreeHeadVerifier::FromPublicKeyPem(absl::string_view pem) {
+absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> TreeHeadVerifier::FromPublicKeyPem(
+    absl::string_view pem) {
   auto bio = MemBio(pem);
   PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) {
@@ -180,32 +170,30 @@ TreeHeadVerifier::FromPublicKeyPem(absl::string_view pem) {
   return FromRawPublicKey(raw);
 }
 
-absl::StatusOr<std::unique_ptr<TreeHeadVerifier>>
-TreeHeadVerifier::FromRawPublicKey(absl::string_view raw) {
+absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> TreeHeadVerifier::FromRawPublicKey(
+    absl::string_view raw) {
   if (raw.size() != 32) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "an Ed25519 public key is 32 bytes, got ", raw.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("an Ed25519 public key is 32 bytes, got ", raw.size()));
   }
   PkeyPtr key(EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()),
-      raw.size()));
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size()));
   if (key == nullptr) return absl::InvalidArgumentError("bad Ed25519 public key");
-  return std::unique_ptr<TreeHeadVerifier>(
-      new TreeHeadVerifier(std::move(key), std::string(raw)));
+  return std::unique_ptr<TreeHeadVerifier>(new TreeHeadVerifier(std::move(key), std::string(raw)));
 }
 
-absl::StatusOr<std::unique_ptr<TreeHeadVerifier>>
-TreeHeadVerifier::FromPublicKeyFile(const std::string& path) {
+absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> TreeHeadVerifier::FromPublicKeyFile(
+    const std::string& path) {
   KINEX_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(path));
   // Checked on the text, before parsing: parsing an encrypted private key
   // would prompt for its passphrase.
   if (absl::StrContains(pem, "PRIVATE KEY")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": holds a private key; give its public half (openssl pkey -in "
-              "KEY -pubout)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": holds a private key; give its public half (openssl pkey -in "
+                     "KEY -pubout)"));
   }
-  absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> verifier =
-      FromPublicKeyPem(pem);
+  absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> verifier = FromPublicKeyPem(pem);
   if (!verifier.ok()) {
     return absl::Status(verifier.status().code(),
                         absl::StrCat(path, ": ", verifier.status().message()));
@@ -217,12 +205,10 @@ absl::StatusOr<std::string> TreeHeadVerifier::PublicKeyPem() const {
   return PublicKeyPemOf(key_.get());
 }
 
-absl::Status TreeHeadVerifier::Verify(
-    const kinex::audit::v1::SignedTreeHead& sth) const {
+absl::Status TreeHeadVerifier::Verify(const kinex::audit::v1::SignedTreeHead& sth) const {
   if (sth.key_id() != key_id_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("tree head is signed by key ", sth.key_id(),
-                     ", not by the expected key ", key_id_));
+    return absl::FailedPreconditionError(absl::StrCat("tree head is signed by key ", sth.key_id(),
+                                                      ", not by the expected key ", key_id_));
   }
   KINEX_ASSIGN_OR_RETURN(std::string input, TreeHeadSigningInput(sth));
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
@@ -230,27 +216,23 @@ absl::Status TreeHeadVerifier::Verify(
       EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1) {
     return absl::InternalError("cannot initialise Ed25519 verification");
   }
-  if (EVP_DigestVerify(
-          ctx.get(), reinterpret_cast<const unsigned char*>(sth.signature().data()),
-          sth.signature().size(),
-          reinterpret_cast<const unsigned char*>(input.data()),
-          input.size()) != 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "tree head signature is invalid (tree_size ", sth.tree_size(), ")"));
+  if (EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sth.signature().data()),
+                       sth.signature().size(), reinterpret_cast<const unsigned char*>(input.data()),
+                       input.size()) != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tree head signature is invalid (tree_size ", sth.tree_size(), ")"));
   }
   return absl::OkStatus();
 }
 
-void TreeHeadKeyring::Add(std::shared_ptr<const TreeHeadVerifier> key,
-                          bool current) {
+void TreeHeadKeyring::Add(std::shared_ptr<const TreeHeadVerifier> key, bool current) {
   for (const Key& k : keys_) {
     if (k.verifier->key_id() == key->key_id()) return;
   }
   keys_.push_back({std::move(key), current});
 }
 
-absl::Status TreeHeadKeyring::Verify(
-    const kinex::audit::v1::SignedTreeHead& sth) const {
+absl::Status TreeHeadKeyring::Verify(const kinex::audit::v1::SignedTreeHead& sth) const {
   std::vector<std::string> current;
   std::vector<std::string> others;
   for (const Key& k : keys_) {
@@ -260,13 +242,12 @@ absl::Status TreeHeadKeyring::Verify(
   std::vector<std::string> known;
   if (!current.empty()) known.push_back(absl::StrCat("current ", current[0]));
   if (!others.empty()) {
-    known.push_back(absl::StrCat(current.empty() ? "" : "retired ",
-                                 absl::StrJoin(others, ", ")));
+    known.push_back(absl::StrCat(current.empty() ? "" : "retired ", absl::StrJoin(others, ", ")));
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "tree head at size ", sth.tree_size(), " is signed by key ",
-      sth.key_id(), " which is not among the known keys (",
-      known.empty() ? "none" : absl::StrJoin(known, "; "), ")"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("tree head at size ", sth.tree_size(), " is signed by key ", sth.key_id(),
+                   " which is not among the known keys (",
+                   known.empty() ? "none" : absl::StrJoin(known, "; "), ")"));
 }
 
 }  // namespace kinex::audit

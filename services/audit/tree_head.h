@@ -42,14 +42,12 @@
 namespace kinex::audit {
 
 // The bytes a tree head's signature covers (see the file comment).
-std::string TreeHeadSigningInput(uint64_t tree_size, const Hash& root_hash,
-                                 int64_t seconds, int32_t nanos,
-                                 absl::string_view key_id);
+std::string TreeHeadSigningInput(uint64_t tree_size, const Hash& root_hash, int64_t seconds,
+                                 int32_t nanos, absl::string_view key_id);
 
 // The signing input of `sth` (its signature field is ignored).
 // INVALID_ARGUMENT when its root_hash is not 32 bytes.
-absl::StatusOr<std::string> TreeHeadSigningInput(
-    const kinex::audit::v1::SignedTreeHead& sth);
+absl::StatusOr<std::string> TreeHeadSigningInput(const kinex::audit::v1::SignedTreeHead& sth);
 
 // The key id of a raw 32-byte Ed25519 public key: lower-case hex SHA-256.
 std::string KeyIdForPublicKey(absl::string_view raw_public_key);
@@ -67,18 +65,15 @@ class TreeHeadSigner {
   // Loads a PEM Ed25519 private key from `path`, refusing a file group or
   // others can read (FAILED_PRECONDITION). INVALID_ARGUMENT when the file is
   // not an Ed25519 private key.
-  static absl::StatusOr<std::unique_ptr<TreeHeadSigner>> FromPemFile(
-      const std::string& path);
+  static absl::StatusOr<std::unique_ptr<TreeHeadSigner>> FromPemFile(const std::string& path);
   // Parses a PEM Ed25519 private key.
-  static absl::StatusOr<std::unique_ptr<TreeHeadSigner>> FromPem(
-      absl::string_view pem);
+  static absl::StatusOr<std::unique_ptr<TreeHeadSigner>> FromPem(absl::string_view pem);
   // A fresh random key (tests and benchmarks).
   static absl::StatusOr<std::unique_ptr<TreeHeadSigner>> Generate();
 
   // Signs a head for `tree_size` leaves with `root` at `time` (truncated to
   // microseconds so it round-trips through every store).
-  absl::StatusOr<kinex::audit::v1::SignedTreeHead> Sign(uint64_t tree_size,
-                                                        const Hash& root,
+  absl::StatusOr<kinex::audit::v1::SignedTreeHead> Sign(uint64_t tree_size, const Hash& root,
                                                         absl::Time time) const;
   // This key's id (hex SHA-256 of the raw public key).
   const std::string& key_id() const { return key_id_; }
@@ -103,8 +98,7 @@ class HeadVerifier {
   // OK when `sth` has a valid signature by a key this verifier accepts.
   // FAILED_PRECONDITION naming the problem; INVALID_ARGUMENT for a
   // malformed head.
-  virtual absl::Status Verify(
-      const kinex::audit::v1::SignedTreeHead& sth) const = 0;
+  virtual absl::Status Verify(const kinex::audit::v1::SignedTreeHead& sth) const = 0;
 };
 
 // Verifies tree head signatures with an Ed25519 public key. Thread-safe.
@@ -112,11 +106,9 @@ class TreeHeadVerifier final : public HeadVerifier {
  public:
   // Parses a PEM public key (or a PEM private key, whose public half is
   // used). INVALID_ARGUMENT when it is not Ed25519.
-  static absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> FromPublicKeyPem(
-      absl::string_view pem);
+  static absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> FromPublicKeyPem(absl::string_view pem);
   // From a raw 32-byte Ed25519 public key.
-  static absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> FromRawPublicKey(
-      absl::string_view raw);
+  static absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> FromRawPublicKey(absl::string_view raw);
   // Loads a PEM Ed25519 *public* key file (a retired signing key, or a key
   // pinned by an auditor). A private key is refused: these files are
   // distributed (ConfigMaps, auditors), so a private key in one is a leak.
@@ -128,8 +120,7 @@ class TreeHeadVerifier final : public HeadVerifier {
   // OK when `sth` carries this key's id and a valid signature over its
   // signing input. FAILED_PRECONDITION naming the problem (other key id, bad
   // signature); INVALID_ARGUMENT for a malformed head.
-  absl::Status Verify(
-      const kinex::audit::v1::SignedTreeHead& sth) const override;
+  absl::Status Verify(const kinex::audit::v1::SignedTreeHead& sth) const override;
   // The key id this verifier accepts.
   const std::string& key_id() const { return key_id_; }
   // The public key as PEM (SubjectPublicKeyInfo).
@@ -167,8 +158,7 @@ class TreeHeadKeyring final : public HeadVerifier {
   // Verifies `sth` with the key its key_id names. FAILED_PRECONDITION when
   // that key is unknown, naming the head's size, its key id and the known
   // keys; otherwise as TreeHeadVerifier::Verify.
-  absl::Status Verify(
-      const kinex::audit::v1::SignedTreeHead& sth) const override;
+  absl::Status Verify(const kinex::audit::v1::SignedTreeHead& sth) const override;
 
   // The keys, in the order added.
   const std::vector<Key>& keys() const { return keys_; }

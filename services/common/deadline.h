@@ -29,9 +29,7 @@ namespace kinex {
 // nest; the inner one wins while it lives.
 class ScopedCallDeadline {
  public:
-  explicit ScopedCallDeadline(absl::Time deadline) : previous_(current()) {
-    current() = deadline;
-  }
+  explicit ScopedCallDeadline(absl::Time deadline) : previous_(current()) { current() = deadline; }
   ~ScopedCallDeadline() { current() = previous_; }
   ScopedCallDeadline(const ScopedCallDeadline&) = delete;
   ScopedCallDeadline& operator=(const ScopedCallDeadline&) = delete;

@@ -22,8 +22,7 @@ void Store(absl::Status& status, const google::rpc::ErrorInfo& info) {
 
 }  // namespace
 
-void SetErrorReason(absl::Status& status, absl::string_view reason,
-                    const ErrorMetadata& metadata) {
+void SetErrorReason(absl::Status& status, absl::string_view reason, const ErrorMetadata& metadata) {
   if (status.ok()) return;
   google::rpc::ErrorInfo info;
   info.set_reason(std::string(reason));
@@ -56,9 +55,7 @@ google::rpc::ErrorInfo ErrorInfoOf(const absl::Status& status) {
 
 std::string ErrorReasonOf(const absl::Status& status) { return ErrorInfoOf(status).reason(); }
 
-bool HasExplicitErrorReason(const absl::Status& status) {
-  return ExplicitInfo(status).has_value();
-}
+bool HasExplicitErrorReason(const absl::Status& status) { return ExplicitInfo(status).has_value(); }
 
 absl::Status CopyErrorReason(const absl::Status& from, absl::Status to) {
   if (std::optional<google::rpc::ErrorInfo> info = ExplicitInfo(from); info && !to.ok()) {

@@ -21,16 +21,14 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
     if (err == ENOENT) {
       return absl::NotFoundError(absl::StrCat(path, ": no such file"));
     }
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot read: ", std::strerror(err)));
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot read: ", std::strerror(err)));
   }
   std::ostringstream contents;
   contents << in.rdbuf();
   return contents.str();
 }
 
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents, int mode) {
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, int mode) {
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
@@ -68,14 +66,13 @@ absl::StatusOr<std::string> ReadPrivateKeyFile(const std::string& path) {
     if (errno == ENOENT) {
       return absl::NotFoundError(absl::StrCat(path, ": no such file"));
     }
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot stat: ", std::strerror(errno)));
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot stat: ", std::strerror(errno)));
   }
   if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: private key file has mode %04o; it must not be readable by group "
-        "or others (chmod 600)",
-        path, st.st_mode & 07777));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s: private key file has mode %04o; it must not be readable by group "
+                        "or others (chmod 600)",
+                        path, st.st_mode & 07777));
   }
   return ReadFileToString(path);
 }

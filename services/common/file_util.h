@@ -16,8 +16,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 // Writes `contents` to `path` atomically (temp file, fsync, rename) with the
 // given permission bits.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents, int mode = 0644);
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
+                                 int mode = 0644);
 
 // Reads a private key file, refusing one that group or others can read
 // (FAILED_PRECONDITION naming the path and its mode): private keys are 0600.

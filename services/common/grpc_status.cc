@@ -22,8 +22,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   details.add_details()->PackFrom(ErrorInfoOf(status));
   // absl::StatusCode and grpc::StatusCode share their numbering (both follow
   // google.rpc.Code), so the cast is exact for every canonical code.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()), details.SerializeAsString());
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
+                      details.SerializeAsString());
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
@@ -88,9 +88,9 @@ bool IsAddress(absl::string_view word) {
 // Characters that end a word in an error message (an address never holds
 // them, except ':' '[' ']' '/' '.' '-' '_' '=' '%' which it may).
 bool IsSeparator(char c) {
-  return absl::ascii_isspace(static_cast<unsigned char>(c)) || c == ',' || c == ';' ||
-         c == '(' || c == ')' || c == '"' || c == '\'' || c == '{' || c == '}' || c == '<' ||
-         c == '>' || c == '|';
+  return absl::ascii_isspace(static_cast<unsigned char>(c)) || c == ',' || c == ';' || c == '(' ||
+         c == ')' || c == '"' || c == '\'' || c == '{' || c == '}' || c == '<' || c == '>' ||
+         c == '|';
 }
 
 }  // namespace

@@ -21,8 +21,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // `status` with every internal address and hostname in its message replaced
-// by "<internal address>" (the reason and metadata kept): gRPC target and peer URIs ("ipv4:127.0.0.1:7447",
-// "ipv6:[::1]:7447", "unix:/run/kinex.sock", "dns:///records:7447"),
+// by "<internal address>" (the reason and metadata kept): gRPC target and peer URIs
+// ("ipv4:127.0.0.1:7447", "ipv6:[::1]:7447", "unix:/run/kinex.sock", "dns:///records:7447"),
 // host:port pairs ("records.kinex.svc:7447", "10.0.0.7:7447"), and c-ares
 // "name=<host>". Same code; the same object when nothing changed. The
 // gateway's edge applies it to every reply to an agency (and logs the full

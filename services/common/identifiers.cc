@@ -49,8 +49,7 @@ absl::Status ValidateNhsNumber(absl::string_view value) {
   }
   const int check = NhsNumberCheckDigit(value.substr(0, 9));
   if (check < 0 || check != value[9] - '0') {
-    return absl::InvalidArgumentError(
-        "NHS number fails its modulus-11 check digit");
+    return absl::InvalidArgumentError("NHS number fails its modulus-11 check digit");
   }
   return absl::OkStatus();
 }
@@ -89,8 +88,7 @@ absl::Status ValidateUpn(absl::string_view value) {
         "UPN characters 2-12 must be digits (LA, establishment, year, serial)");
   }
   const char last = value[12];
-  if (!absl::ascii_isdigit(static_cast<unsigned char>(last)) &&
-      UpnLetterValue(last) < 0) {
+  if (!absl::ascii_isdigit(static_cast<unsigned char>(last)) && UpnLetterValue(last) < 0) {
     return absl::InvalidArgumentError(
         "UPN must end in a digit, or an upper-case letter other than I, O or "
         "S for a temporary UPN");
@@ -103,8 +101,7 @@ absl::Status ValidateUpn(absl::string_view value) {
 
 absl::Status ValidateSchoolUrn(absl::string_view value) {
   if (value.size() != 6 || !AllDigits(value) || value[0] == '0') {
-    return absl::InvalidArgumentError(
-        "school URN must be 6 digits, 100000-999999");
+    return absl::InvalidArgumentError("school URN must be 6 digits, 100000-999999");
   }
   return absl::OkStatus();
 }
@@ -122,8 +119,7 @@ absl::Status ValidateLaCode(absl::string_view value) {
         "LA code must be an ONS code: a letter and 8 digits, e.g. E09000033");
   }
   const absl::string_view prefix = value.substr(0, 3);
-  if (prefix == "E06" || prefix == "E08" || prefix == "E09" ||
-      prefix == "E10" || prefix == "W06") {
+  if (prefix == "E06" || prefix == "E08" || prefix == "E09" || prefix == "E10" || prefix == "W06") {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
@@ -131,9 +127,7 @@ absl::Status ValidateLaCode(absl::string_view value) {
       "W06)");
 }
 
-bool IsWelshLaCode(absl::string_view la_code) {
-  return absl::StartsWith(la_code, "W");
-}
+bool IsWelshLaCode(absl::string_view la_code) { return absl::StartsWith(la_code, "W"); }
 
 absl::Status ValidateOdsCode(absl::string_view value) {
   if (value.size() < 3 || value.size() > 10) {
@@ -142,8 +136,7 @@ absl::Status ValidateOdsCode(absl::string_view value) {
   for (char c : value) {
     if (!absl::ascii_isupper(static_cast<unsigned char>(c)) &&
         !absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-      return absl::InvalidArgumentError(
-          "ODS code must be upper-case letters and digits");
+      return absl::InvalidArgumentError("ODS code must be upper-case letters and digits");
     }
   }
   return absl::OkStatus();
@@ -151,8 +144,7 @@ absl::Status ValidateOdsCode(absl::string_view value) {
 
 absl::Status ValidatePoliceForceCode(absl::string_view value) {
   if (value.size() != 2 || !AllDigits(value) || value == "00") {
-    return absl::InvalidArgumentError(
-        "police force code must be 2 digits, 01-99");
+    return absl::InvalidArgumentError("police force code must be 2 digits, 01-99");
   }
   return absl::OkStatus();
 }
@@ -163,13 +155,11 @@ absl::Status ValidateLaChildId(absl::string_view value) {
   }
   for (char c : value) {
     if (c < 0x20 || c > 0x7e) {
-      return absl::InvalidArgumentError(
-          "LA child id must be printable ASCII");
+      return absl::InvalidArgumentError("LA child id must be printable ASCII");
     }
   }
   if (value.front() == ' ' || value.back() == ' ') {
-    return absl::InvalidArgumentError(
-        "LA child id must not begin or end with a space");
+    return absl::InvalidArgumentError("LA child id must not begin or end with a space");
   }
   return absl::OkStatus();
 }

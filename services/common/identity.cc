@@ -26,8 +26,7 @@ constexpr KindSlug kKindSlugs[] = {
     {kinex::common::v1::AUDITOR, "auditor"},
 };
 
-constexpr absl::string_view kServiceNames[] = {"gateway", "policy", "consent",
-                                               "audit", "records"};
+constexpr absl::string_view kServiceNames[] = {"gateway", "policy", "consent", "audit", "records"};
 
 // Roles are lowercase words joined by hyphens: "designated-safeguarding-lead".
 bool IsValidRole(absl::string_view role) {
@@ -45,8 +44,7 @@ bool IsValidRole(absl::string_view role) {
 bool IsValidAuditorCode(absl::string_view code) {
   if (code.empty() || code.size() > 32) return false;
   for (char c : code) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '-')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) {
       return false;
     }
   }
@@ -65,10 +63,9 @@ absl::Status ValidateAgencyCode(AgencyKind kind, absl::string_view code) {
     case kinex::common::v1::POLICE:
       return ValidatePoliceForceCode(code);
     case kinex::common::v1::AUDITOR:
-      return IsValidAuditorCode(code)
-                 ? absl::OkStatus()
-                 : absl::InvalidArgumentError(
-                       "auditor code must be 1-32 letters, digits or hyphens");
+      return IsValidAuditorCode(code) ? absl::OkStatus()
+                                      : absl::InvalidArgumentError(
+                                            "auditor code must be 1-32 letters, digits or hyphens");
     default:
       return absl::InvalidArgumentError("unknown agency kind");
   }
@@ -97,14 +94,12 @@ bool IsKinexServiceName(absl::string_view name) {
   return false;
 }
 
-absl::StatusOr<SpiffeId> ParseSpiffeId(absl::string_view uri,
-                                       absl::string_view trust_domain) {
+absl::StatusOr<SpiffeId> ParseSpiffeId(absl::string_view uri, absl::string_view trust_domain) {
   constexpr absl::string_view kScheme = "spiffe://";
   if (!absl::StartsWith(uri, kScheme)) {
     return absl::InvalidArgumentError("SPIFFE ID must start with spiffe://");
   }
-  std::vector<absl::string_view> parts =
-      absl::StrSplit(uri.substr(kScheme.size()), '/');
+  std::vector<absl::string_view> parts = absl::StrSplit(uri.substr(kScheme.size()), '/');
   if (parts[0] != trust_domain) {
     return absl::InvalidArgumentError(
         absl::StrCat("SPIFFE ID is not in trust domain ", trust_domain));
@@ -114,8 +109,7 @@ absl::StatusOr<SpiffeId> ParseSpiffeId(absl::string_view uri,
   id.trust_domain = std::string(trust_domain);
   if (parts.size() == 3 && parts[1] == "service") {
     if (!IsKinexServiceName(parts[2])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown Kinex service \"", parts[2], "\""));
+      return absl::InvalidArgumentError(absl::StrCat("unknown Kinex service \"", parts[2], "\""));
     }
     id.is_service = true;
     id.service_name = std::string(parts[2]);
@@ -128,16 +122,14 @@ absl::StatusOr<SpiffeId> ParseSpiffeId(absl::string_view uri,
   }
   id.agency_kind = AgencyKindFromSlug(parts[1]);
   if (id.agency_kind == kinex::common::v1::AGENCY_KIND_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown agency kind \"", parts[1], "\""));
+    return absl::InvalidArgumentError(absl::StrCat("unknown agency kind \"", parts[1], "\""));
   }
   if (absl::Status s = ValidateAgencyCode(id.agency_kind, parts[2]); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("agency code for ", parts[1], ": ", s.message()));
   }
   if (!IsValidRole(parts[3])) {
-    return absl::InvalidArgumentError(
-        "role must be lowercase letters, digits and hyphens (1-64)");
+    return absl::InvalidArgumentError("role must be lowercase letters, digits and hyphens (1-64)");
   }
   id.agency_code = std::string(parts[2]);
   id.role = std::string(parts[3]);

@@ -30,8 +30,7 @@ struct SpiffeId {
   std::string uri;
   std::string trust_domain;
   bool is_service = false;
-  kinex::common::v1::AgencyKind agency_kind =
-      kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
+  kinex::common::v1::AgencyKind agency_kind = kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
   std::string agency_code;
   std::string role;
   std::string service_name;
@@ -51,8 +50,7 @@ bool IsKinexServiceName(absl::string_view name);
 // Parses `uri` as a Kinex SPIFFE ID in `trust_domain`. INVALID_ARGUMENT
 // naming the problem (wrong scheme, other trust domain, unknown agency kind,
 // agency code invalid for its kind, empty or malformed role, extra segments).
-absl::StatusOr<SpiffeId> ParseSpiffeId(absl::string_view uri,
-                                       absl::string_view trust_domain);
+absl::StatusOr<SpiffeId> ParseSpiffeId(absl::string_view uri, absl::string_view trust_domain);
 
 }  // namespace kinex
 

@@ -43,8 +43,8 @@ absl::StatusOr<int> PageSize(int64_t requested, PageLimits limits) {
 const PageTokens& PageTokens::Process() {
   static const PageTokens* const tokens = [] {
     std::string key(32, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()),
-                   static_cast<int>(key.size())) != 1) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) !=
+        1) {
       // No randomness means no unforgeable tokens: refuse to run.
       std::abort();
     }
@@ -79,8 +79,7 @@ absl::StatusOr<std::string> PageTokens::Open(absl::string_view token,
       raw[0] != kVersion) {
     return BadToken(absl::StrCat("not a token from ", scope.rpc));
   }
-  const absl::string_view position =
-      absl::string_view(raw).substr(1, raw.size() - 1 - kMacBytes);
+  const absl::string_view position = absl::string_view(raw).substr(1, raw.size() - 1 - kMacBytes);
   const std::string expected = Mac(scope, position);
   if (CRYPTO_memcmp(expected.data(), raw.data() + raw.size() - kMacBytes, kMacBytes) != 0) {
     return BadToken(absl::StrCat("not a token from ", scope.rpc,

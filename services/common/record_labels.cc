@@ -62,7 +62,8 @@ std::vector<std::string> UnlabelledFields(const Descriptor* root) {
   for (const LabelledField& f : LabelledFields(root)) {
     std::vector<std::string> missing;
     if (f.category == kinex::record::v1::CATEGORY_UNSPECIFIED) missing.push_back("category");
-    if (f.sensitivity == kinex::record::v1::SENSITIVITY_UNSPECIFIED) missing.push_back("sensitivity");
+    if (f.sensitivity == kinex::record::v1::SENSITIVITY_UNSPECIFIED)
+      missing.push_back("sensitivity");
     if (f.owner == kinex::common::v1::AGENCY_KIND_UNSPECIFIED) missing.push_back("owner");
     if (!missing.empty()) {
       problems.push_back(absl::StrCat(f.path, ": no ", absl::StrJoin(missing, ", no ")));
@@ -77,8 +78,7 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 
 // Every leaf field reachable below each message type of a record schema.
-using LeafIndex =
-    absl::flat_hash_map<const Descriptor*, std::vector<const FieldDescriptor*>>;
+using LeafIndex = absl::flat_hash_map<const Descriptor*, std::vector<const FieldDescriptor*>>;
 
 void IndexLeaves(const Descriptor* type, LeafIndex& index) {
   if (index.contains(type)) return;

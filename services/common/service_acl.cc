@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
@@ -17,8 +17,8 @@ using kinex::audit::v1::EventKind;
 // Who calls what, from the code (not from intent):
 //   gateway  -> records (every read and PutPart; GetChildFacts before every
 //               decision and for the consent front), consent (every
-//               method, LookupBases for decisions), policy (Decide, via RemotePolicyDecider), audit (Append of
-//               disclosures; reads on behalf of auditors via AuditFront)
+//               method, LookupBases for decisions), policy (Decide, via RemotePolicyDecider), audit
+//               (Append of disclosures; reads on behalf of auditors via AuditFront)
 //   consent  -> records.GetChildFacts (the child's facts before recording
 //               and listing), and audit.Append of its own writes
 //   records  -> audit.Append of its own writes
@@ -97,7 +97,7 @@ absl::string_view ServiceOf(absl::string_view method) {
 
 std::string KindName(EventKind kind) {
   return kinex::audit::v1::EventKind_IsValid(kind) ? kinex::audit::v1::EventKind_Name(kind)
-                                                  : absl::StrCat("event kind ", kind);
+                                                   : absl::StrCat("event kind ", kind);
 }
 
 }  // namespace
@@ -131,8 +131,8 @@ absl::Status CheckServiceAcl(const SpiffeId& caller, absl::string_view method) {
       row->callers.end()) {
     return WithErrorReason(
         absl::PermissionDeniedError(absl::StrCat(
-            "service \"", caller.service_name, "\" may not call ", method, " (allowed: ",
-            row->callers.empty() ? "none" : absl::StrJoin(row->callers, ", "), ")")),
+            "service \"", caller.service_name, "\" may not call ", method,
+            " (allowed: ", row->callers.empty() ? "none" : absl::StrJoin(row->callers, ", "), ")")),
         reason::kServiceNotAllowed, {{"method", std::string(method)}});
   }
   return absl::OkStatus();
@@ -155,12 +155,12 @@ absl::Status CheckAuditAppendKind(const SpiffeId& caller, EventKind kind) {
   for (EventKind k : allowed) {
     if (k != kinex::audit::v1::EVENT_KIND_UNSPECIFIED) names.push_back(KindName(k));
   }
-  return WithErrorReason(absl::PermissionDeniedError(absl::StrCat(
-      "service \"", caller.service_name, "\" may not append ", KindName(kind),
-      " events to the audit log (", caller.service_name,
-      " appends: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")")),
-                         reason::kServiceNotAllowed,
-                         {{"method", "kinex.audit.v1.Audit/Append"}});
+  return WithErrorReason(
+      absl::PermissionDeniedError(
+          absl::StrCat("service \"", caller.service_name, "\" may not append ", KindName(kind),
+                       " events to the audit log (", caller.service_name,
+                       " appends: ", names.empty() ? "none" : absl::StrJoin(names, ", "), ")")),
+      reason::kServiceNotAllowed, {{"method", "kinex.audit.v1.Audit/Append"}});
 }
 
 absl::Status AuthorizeAuditAppend(const grpc::ServerContext& ctx, absl::string_view trust_domain,

@@ -15,10 +15,10 @@
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function
 // when it is not OK.
-#define KINEX_RETURN_IF_ERROR(expr)                  \
-  do {                                               \
-    ::absl::Status kinex_status_ = (expr);           \
-    if (!kinex_status_.ok()) return kinex_status_;   \
+#define KINEX_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status kinex_status_ = (expr);         \
+    if (!kinex_status_.ok()) return kinex_status_; \
   } while (0)
 
 #define KINEX_STATUS_CONCAT_INNER_(a, b) a##b
@@ -26,9 +26,8 @@
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK,
 // otherwise moves its value into `lhs` (a declaration or an lvalue).
-#define KINEX_ASSIGN_OR_RETURN(lhs, rexpr)                                  \
-  KINEX_ASSIGN_OR_RETURN_IMPL_(                                             \
-      KINEX_STATUS_CONCAT_(kinex_statusor_, __LINE__), lhs, rexpr)
+#define KINEX_ASSIGN_OR_RETURN(lhs, rexpr) \
+  KINEX_ASSIGN_OR_RETURN_IMPL_(KINEX_STATUS_CONCAT_(kinex_statusor_, __LINE__), lhs, rexpr)
 
 #define KINEX_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                 \

@@ -29,10 +29,9 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
 
 }  // namespace
 
-absl::Status ParseTextProto(
-    absl::string_view text, absl::string_view name,
-    google::protobuf::Message* message,
-    google::protobuf::TextFormat::ParseInfoTree* locations) {
+absl::Status ParseTextProto(absl::string_view text, absl::string_view name,
+                            google::protobuf::Message* message,
+                            google::protobuf::TextFormat::ParseInfoTree* locations) {
   FirstErrorCollector errors(name);
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
@@ -41,16 +40,14 @@ absl::Status ParseTextProto(
   if (locations != nullptr) parser.WriteLocationsTo(locations);
   message->Clear();
   if (!parser.ParseFromString(std::string(text), message)) {
-    return absl::InvalidArgumentError(
-        errors.error().empty() ? absl::StrCat(name, ": cannot parse")
-                               : errors.error());
+    return absl::InvalidArgumentError(errors.error().empty() ? absl::StrCat(name, ": cannot parse")
+                                                             : errors.error());
   }
   return absl::OkStatus();
 }
 
-absl::Status ParseTextProtoFile(
-    const std::string& path, google::protobuf::Message* message,
-    google::protobuf::TextFormat::ParseInfoTree* locations) {
+absl::Status ParseTextProtoFile(const std::string& path, google::protobuf::Message* message,
+                                google::protobuf::TextFormat::ParseInfoTree* locations) {
   KINEX_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   return ParseTextProto(text, path, message, locations);
 }

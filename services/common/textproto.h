@@ -25,15 +25,12 @@ namespace kinex {
 // later validation can report file:line too.
 absl::Status ParseTextProto(absl::string_view text, absl::string_view name,
                             google::protobuf::Message* message,
-                            google::protobuf::TextFormat::ParseInfoTree*
-                                locations = nullptr);
+                            google::protobuf::TextFormat::ParseInfoTree* locations = nullptr);
 
 // Reads `path` and parses it as ParseTextProto does, naming errors by `path`.
 // A missing or unreadable file is NOT_FOUND / PERMISSION_DENIED naming it.
-absl::Status ParseTextProtoFile(const std::string& path,
-                                google::protobuf::Message* message,
-                                google::protobuf::TextFormat::ParseInfoTree*
-                                    locations = nullptr);
+absl::Status ParseTextProtoFile(const std::string& path, google::protobuf::Message* message,
+                                google::protobuf::TextFormat::ParseInfoTree* locations = nullptr);
 
 }  // namespace kinex
 

@@ -33,22 +33,18 @@ absl::StatusOr<Material> Load(const TlsFiles& files) {
   KINEX_ASSIGN_OR_RETURN(m.cert, ReadFileToString(files.cert_file));
   KINEX_ASSIGN_OR_RETURN(m.key, ReadPrivateKeyFile(files.key_file));
   if (!absl::StrContains(m.ca, "-----BEGIN CERTIFICATE-----")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(files.ca_file, ": not a PEM certificate"));
+    return absl::InvalidArgumentError(absl::StrCat(files.ca_file, ": not a PEM certificate"));
   }
   if (!absl::StrContains(m.cert, "-----BEGIN CERTIFICATE-----")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(files.cert_file, ": not a PEM certificate"));
+    return absl::InvalidArgumentError(absl::StrCat(files.cert_file, ": not a PEM certificate"));
   }
   if (!absl::StrContains(m.key, "PRIVATE KEY-----")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(files.key_file, ": not a PEM private key"));
+    return absl::InvalidArgumentError(absl::StrCat(files.key_file, ": not a PEM private key"));
   }
   if (!files.crl_dir.empty()) {
     struct stat st;
     if (stat(files.crl_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return absl::NotFoundError(
-          absl::StrCat(files.crl_dir, ": CRL directory does not exist"));
+      return absl::NotFoundError(absl::StrCat(files.crl_dir, ": CRL directory does not exist"));
     }
   }
   return m;
@@ -70,8 +66,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
       m.ca, std::vector<IdentityKeyCertPair>{{m.key, m.cert}});
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   Configure(options, files);
-  options.set_cert_request_type(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   return grpc::experimental::TlsServerCredentials(options);
 }
 

@@ -47,8 +47,8 @@ using OutgoingMetadata = std::vector<std::pair<std::string, std::string>>;
 // the deadline of every internal call it makes, and its result is
 // converted once (grpc_status.h).
 template <typename Resp, typename Fn>
-grpc::Status ServeUnary(const grpc::ServerContext& ctx, const absl::Status& authorized,
-                        Fn&& call, Resp* response) {
+grpc::Status ServeUnary(const grpc::ServerContext& ctx, const absl::Status& authorized, Fn&& call,
+                        Resp* response) {
   if (!authorized.ok()) return ToGrpcStatus(authorized);
   ScopedCallDeadline deadline(absl::FromChrono(ctx.deadline()));
   absl::StatusOr<Resp> r = std::forward<Fn>(call)();
@@ -61,11 +61,9 @@ grpc::Status ServeUnary(const grpc::ServerContext& ctx, const absl::Status& auth
 // by the deadline of the call this thread serves; `metadata` added. The
 // reply, or the callee's status converted back (grpc_status.h).
 template <typename Stub, typename Req, typename Resp>
-absl::StatusOr<Resp> CallUnary(Stub& stub,
-                               grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&,
-                                                            Resp*),
-                               const Req& request, absl::Duration timeout,
-                               const OutgoingMetadata& metadata = {}) {
+absl::StatusOr<Resp> CallUnary(
+    Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+    const Req& request, absl::Duration timeout, const OutgoingMetadata& metadata = {}) {
   grpc::ClientContext ctx;
   SetOutgoingDeadline(ctx, timeout);
   for (const auto& [key, value] : metadata) ctx.AddMetadata(key, value);

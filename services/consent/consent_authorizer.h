@@ -30,9 +30,9 @@ class ConsentRecordingAuthorizer {
   // facts (records.GetChildFacts: derived scope, legal status; the policy
   // engine derives the child's context from them); PERMISSION_DENIED
   // (generic message) if not; any other error fails the request closed.
-  virtual absl::Status MayRecord(
-      const SpiffeId& recorder, const kinex::records::v1::ChildFacts& child,
-      const kinex::consent::v1::RecordConsentRequest& request) const = 0;
+  virtual absl::Status MayRecord(const SpiffeId& recorder,
+                                 const kinex::records::v1::ChildFacts& child,
+                                 const kinex::consent::v1::RecordConsentRequest& request) const = 0;
 };
 
 // Refuses everything: the safe default until the policy engine's authorizer

@@ -13,8 +13,8 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/common/error_reason.h"
-#include "services/common/paging.h"
 #include "services/common/identifiers.h"
+#include "services/common/paging.h"
 #include "services/common/status_macros.h"
 #include "services/records/part_rules.h"
 #include "services/records/random_id.h"
@@ -43,11 +43,11 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31
 // field goes into the ErrorInfo too.
 absl::Status Invalid(absl::string_view message) {
   const absl::string_view field = message.substr(0, message.find(':'));
-  const bool is_field = field.size() < message.size() && !field.empty() &&
-                        std::all_of(field.begin(), field.end(), [](char c) {
-                          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                                 c == '.';
-                        });
+  const bool is_field =
+      field.size() < message.size() && !field.empty() &&
+      std::all_of(field.begin(), field.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+      });
   ErrorMetadata metadata;
   if (is_field) metadata["field"] = std::string(field);
   return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField, metadata);
@@ -61,9 +61,7 @@ absl::Time FromProto(const Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-Timestamp ToProto(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
+Timestamp ToProto(absl::Time t) { return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t)); }
 
 absl::Status CheckTimestamp(const Timestamp& ts, absl::string_view path) {
   if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
@@ -75,8 +73,8 @@ absl::Status CheckTimestamp(const Timestamp& ts, absl::string_view path) {
 
 // Every value known and not UNSPECIFIED; at least one when `required`.
 template <typename IsValid>
-absl::Status CheckEnumList(const google::protobuf::RepeatedField<int>& values,
-                           IsValid is_valid, absl::string_view path, bool required) {
+absl::Status CheckEnumList(const google::protobuf::RepeatedField<int>& values, IsValid is_valid,
+                           absl::string_view path, bool required) {
   if (required && values.empty()) {
     return Invalid(absl::StrCat(path, ": at least one value is required"));
   }
@@ -89,8 +87,7 @@ absl::Status CheckEnumList(const google::protobuf::RepeatedField<int>& values,
 }
 
 absl::Status CheckAgencyCode(const std::string& code, absl::string_view path) {
-  if (code.empty() || code.size() > 32 ||
-      !std::all_of(code.begin(), code.end(), [](char c) {
+  if (code.empty() || code.size() > 32 || !std::all_of(code.begin(), code.end(), [](char c) {
         return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
       })) {
     return Invalid(absl::StrCat(path, ": agency codes are 1-32 letters, digits or hyphens"));
@@ -117,13 +114,12 @@ absl::Status ValidateGrant(const cv1::ConsentGrant& g) {
                                 by.relationship()));
   }
   if (by.name().size() > kMaxNameLength) {
-    return Invalid(absl::StrCat("entry.consent.given_by.name: at most ", kMaxNameLength,
-                                " characters"));
+    return Invalid(
+        absl::StrCat("entry.consent.given_by.name: at most ", kMaxNameLength, " characters"));
   }
   if (by.kind() == cv1::PARENTAL_RESPONSIBILITY_HOLDER) {
     if (by.name().empty()) {
-      return Invalid(
-          "entry.consent.given_by.name: required for PARENTAL_RESPONSIBILITY_HOLDER");
+      return Invalid("entry.consent.given_by.name: required for PARENTAL_RESPONSIBILITY_HOLDER");
     }
     if (by.relationship() == cv1::PR_RELATIONSHIP_UNSPECIFIED) {
       return Invalid(
@@ -131,8 +127,7 @@ absl::Status ValidateGrant(const cv1::ConsentGrant& g) {
           "PARENTAL_RESPONSIBILITY_HOLDER");
     }
   } else if (by.relationship() != cv1::PR_RELATIONSHIP_UNSPECIFIED) {
-    return Invalid(
-        "entry.consent.given_by.relationship: only for PARENTAL_RESPONSIBILITY_HOLDER");
+    return Invalid("entry.consent.given_by.relationship: only for PARENTAL_RESPONSIBILITY_HOLDER");
   }
   const cv1::ConsentScope& scope = g.scope();
   KINEX_RETURN_IF_ERROR(CheckEnumList(scope.categories(), recv1::Category_IsValid,
@@ -142,14 +137,13 @@ absl::Status ValidateGrant(const cv1::ConsentGrant& g) {
   for (const std::string& code : scope.recipient_codes()) {
     KINEX_RETURN_IF_ERROR(CheckAgencyCode(code, "entry.consent.scope.recipient_codes"));
   }
-  return CheckEnumList(scope.purposes(), comv1::Purpose_IsValid,
-                       "entry.consent.scope.purposes", true);
+  return CheckEnumList(scope.purposes(), comv1::Purpose_IsValid, "entry.consent.scope.purposes",
+                       true);
 }
 
 absl::Status ValidateBasis(const cv1::StatutoryBasis& b) {
   if (!comv1::LegalBasis_IsValid(b.basis())) {
-    return Invalid(
-        absl::StrCat("entry.statutory_basis.basis: unknown enum value ", b.basis()));
+    return Invalid(absl::StrCat("entry.statutory_basis.basis: unknown enum value ", b.basis()));
   }
   if (b.basis() == comv1::LEGAL_BASIS_UNSPECIFIED || b.basis() == comv1::CONSENT) {
     return Invalid(
@@ -160,30 +154,27 @@ absl::Status ValidateBasis(const cv1::StatutoryBasis& b) {
     return Invalid(absl::StrCat("entry.statutory_basis.reference: 1-", kMaxReferenceLength,
                                 " characters required"));
   }
-  KINEX_RETURN_IF_ERROR(CheckEnumList(b.purposes(), comv1::Purpose_IsValid,
-                                      "entry.statutory_basis.purposes", false));
+  KINEX_RETURN_IF_ERROR(
+      CheckEnumList(b.purposes(), comv1::Purpose_IsValid, "entry.statutory_basis.purposes", false));
   return CheckEnumList(b.recipient_kinds(), comv1::AgencyKind_IsValid,
                        "entry.statutory_basis.recipient_kinds", false);
 }
 
 // Validates the window; fills valid_from with `now` when unset.
-absl::Status ValidateWindow(Timestamp* valid_from, const Timestamp* valid_until,
-                            bool has_from, bool has_until, absl::Time now,
-                            absl::string_view prefix) {
+absl::Status ValidateWindow(Timestamp* valid_from, const Timestamp* valid_until, bool has_from,
+                            bool has_until, absl::Time now, absl::string_view prefix) {
   if (has_from) {
     KINEX_RETURN_IF_ERROR(CheckTimestamp(*valid_from, absl::StrCat(prefix, "valid_from")));
   } else {
     *valid_from = ToProto(now);
   }
   if (has_until) {
-    KINEX_RETURN_IF_ERROR(
-        CheckTimestamp(*valid_until, absl::StrCat(prefix, "valid_until")));
+    KINEX_RETURN_IF_ERROR(CheckTimestamp(*valid_until, absl::StrCat(prefix, "valid_until")));
     const absl::Time from = FromProto(*valid_from);
     const absl::Time until = FromProto(*valid_until);
     if (until <= from) {
-      return Invalid(absl::StrCat(prefix, "valid_until (", Rfc3339(until),
-                                  ") must be after ", prefix, "valid_from (",
-                                  Rfc3339(from), ")"));
+      return Invalid(absl::StrCat(prefix, "valid_until (", Rfc3339(until), ") must be after ",
+                                  prefix, "valid_from (", Rfc3339(from), ")"));
     }
   }
   return absl::OkStatus();
@@ -194,12 +185,10 @@ bool AgreementInForce(const cv1::SharingAgreement& a, absl::Time now) {
   return !a.has_valid_until() || FromProto(a.valid_until()) > now;
 }
 
-bool NamesParty(const cv1::SharingAgreement& a, comv1::AgencyKind kind,
-                const std::string& code) {
-  return std::any_of(a.parties().begin(), a.parties().end(),
-                     [&](const cv1::AgreementParty& p) {
-                       return p.kind() == kind && (p.code().empty() || p.code() == code);
-                     });
+bool NamesParty(const cv1::SharingAgreement& a, comv1::AgencyKind kind, const std::string& code) {
+  return std::any_of(a.parties().begin(), a.parties().end(), [&](const cv1::AgreementParty& p) {
+    return p.kind() == kind && (p.code().empty() || p.code() == code);
+  });
 }
 
 template <typename T>
@@ -210,8 +199,7 @@ bool Contains(const google::protobuf::RepeatedField<int>& list, T v) {
 absl::Status CheckCaller(const Caller& caller) {
   if (caller.principal.uri.empty() || caller.principal.is_service ||
       caller.principal.agency_kind == comv1::AGENCY_KIND_UNSPECIFIED) {
-    return absl::PermissionDeniedError(
-        "consent entries are recorded by agency identities only");
+    return absl::PermissionDeniedError("consent entries are recorded by agency identities only");
   }
   if (caller.actor.size() > kMaxActorLength) {
     return Invalid(absl::StrCat("actor: at most ", kMaxActorLength, " characters"));
@@ -251,19 +239,16 @@ void AddKinexId(av1::AuditEvent& event, const std::string& kinex_id) {
 
 bool LooksLikeId(absl::string_view id, absl::string_view prefix) {
   if (!absl::ConsumePrefix(&id, prefix) || id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c));
-  });
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); });
 }
-
-
 
 // Whether the child's legal-status episodes (the LA's) in force on `day`
 // include one of `arrangement` (for which `also` holds).
-bool InForce(const google::protobuf::RepeatedPtrField<kinex::record::v1::LegalStatusEpisode>& eps,
-             kinex::record::v1::ArrangementType arrangement, absl::CivilDay day,
-             const std::function<bool(const kinex::record::v1::LegalStatusEpisode&)>& also =
-                 nullptr) {
+bool InForce(
+    const google::protobuf::RepeatedPtrField<kinex::record::v1::LegalStatusEpisode>& eps,
+    kinex::record::v1::ArrangementType arrangement, absl::CivilDay day,
+    const std::function<bool(const kinex::record::v1::LegalStatusEpisode&)>& also = nullptr) {
   auto civil = [](const kinex::record::v1::Date& d) {
     return absl::CivilDay(d.year(), d.month(), d.day());
   };
@@ -290,10 +275,13 @@ absl::Status CheckParentalResponsibility(
   namespace rec = kinex::record::v1;
   const absl::CivilDay day = absl::ToCivilDay(valid_from, absl::UTCTimeZone());
   auto mismatch = [&](absl::string_view holder, absl::string_view needs) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "entry.consent.given_by.relationship: ", holder, ", but the child's legal status at "
-        "entry.valid_from has no ", needs, " (the responsible LA's legal-status episodes); "
-        "nothing was stored"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("entry.consent.given_by.relationship: ", holder,
+                     ", but the child's legal status at "
+                     "entry.valid_from has no ",
+                     needs,
+                     " (the responsible LA's legal-status episodes); "
+                     "nothing was stored"));
   };
   switch (relationship) {
     case cv1::SPECIAL_GUARDIAN:
@@ -309,8 +297,7 @@ absl::Status CheckParentalResponsibility(
     case cv1::ADOPTIVE_PARENT:
       if (!InForce(eps, rec::ADOPTION, day)) return mismatch("ADOPTIVE_PARENT", "adoption");
       return absl::OkStatus();
-    case cv1::LOCAL_AUTHORITY_UNDER_CARE_ORDER:
-    {
+    case cv1::LOCAL_AUTHORITY_UNDER_CARE_ORDER: {
       auto under_care_order = [](const rec::LegalStatusEpisode& e) {
         return e.looked_after() &&
                (e.ssda903_legal_status() == "C1" || e.ssda903_legal_status() == "C2");
@@ -328,9 +315,8 @@ absl::Status CheckParentalResponsibility(
       // An adoption ends the birth parents' PR for good.
       for (const auto& e : eps) {
         if (e.arrangement() == rec::ADOPTION &&
-            (!e.has_start_date() ||
-             absl::CivilDay(e.start_date().year(), e.start_date().month(),
-                            e.start_date().day()) <= day)) {
+            (!e.has_start_date() || absl::CivilDay(e.start_date().year(), e.start_date().month(),
+                                                   e.start_date().day()) <= day)) {
           return absl::FailedPreconditionError(
               "entry.consent.given_by.relationship: PARENT, but the child was adopted before "
               "entry.valid_from (an adoption ends the birth parents' parental responsibility); "
@@ -378,14 +364,13 @@ absl::Status ConsentCore::DrainAuditOutbox() {
       av1::AuditEvent event;
       if (!event.ParseFromString(pending.payload)) {
         outbox_dirty_ = true;
-        return absl::DataLossError(absl::StrCat("queued audit event ",
-                                                pending.idempotency_key,
+        return absl::DataLossError(absl::StrCat("queued audit event ", pending.idempotency_key,
                                                 " does not parse; it stays queued"));
       }
       if (absl::Status s = AppendAndDequeue(event); !s.ok()) {
         outbox_dirty_ = true;
-        return absl::UnavailableError(absl::StrCat(
-            "queued consent audit events could not be logged (", s.message(), ")"));
+        return absl::UnavailableError(
+            absl::StrCat("queued consent audit events could not be logged (", s.message(), ")"));
       }
     }
     if (static_cast<int>(batch.size()) < kDrainBatch) return absl::OkStatus();
@@ -450,8 +435,7 @@ absl::Status ConsentCore::CommitAudited(Attempt& attempt, av1::EventKind kind,
   }
   // The event is durable: the reply is OK whatever happens to the row. A row
   // left behind is appended again by a drain, idempotently (same key).
-  if (!options_.storage
-           ->Transact([&](ConsentTxn& txn) { return txn.DeletePendingEvent(key); })
+  if (!options_.storage->Transact([&](ConsentTxn& txn) { return txn.DeletePendingEvent(key); })
            .ok()) {
     outbox_dirty_ = true;
   }
@@ -471,9 +455,9 @@ absl::StatusOr<T> ConsentCore::Finish(Attempt& attempt, absl::StatusOr<T> result
   event.set_idempotency_key(key);
   absl::StatusOr<kinex::audit::AppendResult> appended = options_.audit->Append(event);
   if (!appended.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "nothing was stored, and the refused request could not be audited (",
-        appended.status().message(), "); try again later"));
+    return absl::UnavailableError(
+        absl::StrCat("nothing was stored, and the refused request could not be audited (",
+                     appended.status().message(), "); try again later"));
   }
   return result;
 }
@@ -492,8 +476,8 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsentAttempt(
   if (!entry.consent_id().empty()) return Invalid("entry.consent_id: output only");
   if (!entry.kinex_id().empty()) return Invalid("entry.kinex_id: output only; use child");
   if (!entry.recorded_by().empty() || !entry.recorded_by_actor().empty() ||
-      entry.has_record_time() || entry.has_withdraw_time() ||
-      !entry.withdraw_reason().empty() || !entry.withdrawn_by().empty()) {
+      entry.has_record_time() || entry.has_withdraw_time() || !entry.withdraw_reason().empty() ||
+      !entry.withdrawn_by().empty()) {
     return Invalid(
         "entry: recorded_by, recorded_by_actor, record_time and withdraw_* are output only");
   }
@@ -511,8 +495,8 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsentAttempt(
       return Invalid("entry: one of consent or statutory_basis is required");
   }
   KINEX_RETURN_IF_ERROR(ValidateWindow(entry.mutable_valid_from(), &entry.valid_until(),
-                                       request.entry().has_valid_from(),
-                                       entry.has_valid_until(), now, "entry."));
+                                       request.entry().has_valid_from(), entry.has_valid_until(),
+                                       now, "entry."));
   KINEX_RETURN_IF_ERROR(kinex::records::IdentifierFromRef(request.child()).status());
   // Well formed, so the log can pseudonymise it: the attempt is findable by
   // the identifier the caller used, whether or not it matches a child.
@@ -522,8 +506,7 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsentAttempt(
   // get the same answer.
   kinex::records::v1::GetChildFactsRequest resolve;
   *resolve.mutable_child() = request.child();
-  absl::StatusOr<kinex::records::v1::ChildFacts> child =
-      options_.records->GetChildFacts(resolve);
+  absl::StatusOr<kinex::records::v1::ChildFacts> child = options_.records->GetChildFacts(resolve);
   if (!child.ok()) {
     if (child.status().code() == absl::StatusCode::kNotFound) return NoChildToRecord();
     return child.status();
@@ -608,8 +591,7 @@ absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsentAttempt
   AddKinexId(attempt.event, stored->kinex_id());
   kinex::records::v1::GetChildFactsRequest resolve;
   resolve.mutable_child()->set_kinex_id(stored->kinex_id());
-  absl::StatusOr<kinex::records::v1::ChildFacts> child =
-      options_.records->GetChildFacts(resolve);
+  absl::StatusOr<kinex::records::v1::ChildFacts> child = options_.records->GetChildFacts(resolve);
   if (!child.ok()) {
     if (child.status().code() == absl::StatusCode::kNotFound) return NoEntryToWithdraw();
     return child.status();
@@ -617,8 +599,7 @@ absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsentAttempt
   cv1::RecordConsentRequest as_recorded;
   as_recorded.mutable_child()->set_kinex_id(stored->kinex_id());
   *as_recorded.mutable_entry() = *stored;
-  if (absl::Status may =
-          options_.authorizer->MayRecord(caller.principal, *child, as_recorded);
+  if (absl::Status may = options_.authorizer->MayRecord(caller.principal, *child, as_recorded);
       !may.ok()) {
     if (may.code() == absl::StatusCode::kPermissionDenied) return NoEntryToWithdraw();
     return may;
@@ -634,9 +615,8 @@ absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsentAttempt
                                txn.GetEntry(request.consent_id()));
         if (!entry.has_value()) return NoEntryToWithdraw();
         if (entry->has_withdraw_time()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("consent entry already withdrawn from ",
-                           Rfc3339(FromProto(entry->withdraw_time()))));
+          return absl::FailedPreconditionError(absl::StrCat(
+              "consent entry already withdrawn from ", Rfc3339(FromProto(entry->withdraw_time()))));
         }
         *entry->mutable_withdraw_time() = ToProto(effective);
         entry->set_withdraw_reason(request.reason());
@@ -660,8 +640,7 @@ absl::StatusOr<cv1::ListConsentsResponse> ConsentCore::ListConsents(
                          paging::PageTokens::Process().Open(request.page_token(), scope));
   kinex::records::v1::GetChildFactsRequest resolve;
   *resolve.mutable_child() = request.child();
-  absl::StatusOr<kinex::records::v1::ChildFacts> found =
-      options_.records->GetChildFacts(resolve);
+  absl::StatusOr<kinex::records::v1::ChildFacts> found = options_.records->GetChildFacts(resolve);
   if (!found.ok()) {
     if (found.status().code() == absl::StatusCode::kNotFound) return NoChildToRecord();
     return found.status();
@@ -676,8 +655,8 @@ absl::StatusOr<cv1::ListConsentsResponse> ConsentCore::ListConsents(
     if (more) entries.resize(page_size);
     for (auto& e : entries) *response.add_entries() = std::move(e);
     if (more) {
-      response.set_next_page_token(paging::PageTokens::Process().Issue(
-          scope, response.entries(page_size - 1).consent_id()));
+      response.set_next_page_token(
+          paging::PageTokens::Process().Issue(scope, response.entries(page_size - 1).consent_id()));
     }
     return absl::OkStatus();
   }));
@@ -792,7 +771,8 @@ absl::StatusOr<cv1::SharingAgreement> ConsentCore::CreateSharingAgreementAttempt
     if (!comv1::AgencyKind_IsValid(p.kind()) || p.kind() == comv1::AGENCY_KIND_UNSPECIFIED) {
       return Invalid(absl::StrCat("agreement.parties.kind: unknown enum value ", p.kind()));
     }
-    if (!p.code().empty()) KINEX_RETURN_IF_ERROR(CheckAgencyCode(p.code(), "agreement.parties.code"));
+    if (!p.code().empty())
+      KINEX_RETURN_IF_ERROR(CheckAgencyCode(p.code(), "agreement.parties.code"));
   }
   KINEX_RETURN_IF_ERROR(
       CheckEnumList(a.purposes(), comv1::Purpose_IsValid, "agreement.purposes", true));

@@ -62,8 +62,8 @@ grpc::Status ConsentGrpcService::RecordConsent(grpc::ServerContext* ctx,
                                                v1::RecordConsentResponse* response) {
   absl::Status allowed = Allowed(*ctx, trust_domain_, "RecordConsent");
   absl::StatusOr<Caller> caller = allowed.ok() ? ForwardedCaller(*ctx) : allowed;
-  return ServeUnary(*ctx, caller.status(),
-                    [&] { return registry_->RecordConsent(*caller, *request); }, response);
+  return ServeUnary(
+      *ctx, caller.status(), [&] { return registry_->RecordConsent(*caller, *request); }, response);
 }
 
 grpc::Status ConsentGrpcService::WithdrawConsent(grpc::ServerContext* ctx,
@@ -71,22 +71,25 @@ grpc::Status ConsentGrpcService::WithdrawConsent(grpc::ServerContext* ctx,
                                                  v1::WithdrawConsentResponse* response) {
   absl::Status allowed = Allowed(*ctx, trust_domain_, "WithdrawConsent");
   absl::StatusOr<Caller> caller = allowed.ok() ? ForwardedCaller(*ctx) : allowed;
-  return ServeUnary(*ctx, caller.status(),
-                    [&] { return registry_->WithdrawConsent(*caller, *request); }, response);
+  return ServeUnary(
+      *ctx, caller.status(), [&] { return registry_->WithdrawConsent(*caller, *request); },
+      response);
 }
 
 grpc::Status ConsentGrpcService::ListConsents(grpc::ServerContext* ctx,
                                               const v1::ListConsentsRequest* request,
                                               v1::ListConsentsResponse* response) {
-  return ServeUnary(*ctx, Allowed(*ctx, trust_domain_, "ListConsents"),
-                    [&] { return registry_->ListConsents(*request); }, response);
+  return ServeUnary(
+      *ctx, Allowed(*ctx, trust_domain_, "ListConsents"),
+      [&] { return registry_->ListConsents(*request); }, response);
 }
 
 grpc::Status ConsentGrpcService::LookupBases(grpc::ServerContext* ctx,
                                              const v1::LookupBasesRequest* request,
                                              v1::LookupBasesResponse* response) {
-  return ServeUnary(*ctx, Allowed(*ctx, trust_domain_, "LookupBases"),
-                    [&] { return registry_->LookupBases(*request); }, response);
+  return ServeUnary(
+      *ctx, Allowed(*ctx, trust_domain_, "LookupBases"),
+      [&] { return registry_->LookupBases(*request); }, response);
 }
 
 grpc::Status ConsentGrpcService::CreateSharingAgreement(
@@ -94,15 +97,17 @@ grpc::Status ConsentGrpcService::CreateSharingAgreement(
     v1::SharingAgreement* response) {
   absl::Status allowed = Allowed(*ctx, trust_domain_, "CreateSharingAgreement");
   absl::StatusOr<Caller> caller = allowed.ok() ? ForwardedCaller(*ctx) : allowed;
-  return ServeUnary(*ctx, caller.status(),
-                    [&] { return registry_->CreateSharingAgreement(*caller, *request); }, response);
+  return ServeUnary(
+      *ctx, caller.status(), [&] { return registry_->CreateSharingAgreement(*caller, *request); },
+      response);
 }
 
 grpc::Status ConsentGrpcService::ListSharingAgreements(
     grpc::ServerContext* ctx, const v1::ListSharingAgreementsRequest* request,
     v1::ListSharingAgreementsResponse* response) {
-  return ServeUnary(*ctx, Allowed(*ctx, trust_domain_, "ListSharingAgreements"),
-                    [&] { return registry_->ListSharingAgreements(*request); }, response);
+  return ServeUnary(
+      *ctx, Allowed(*ctx, trust_domain_, "ListSharingAgreements"),
+      [&] { return registry_->ListSharingAgreements(*request); }, response);
 }
 
 absl::StatusOr<v1::RecordConsentResponse> ConsentGrpcClient::RecordConsent(

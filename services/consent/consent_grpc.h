@@ -3,10 +3,10 @@
 // ConsentRegistry calling a remote consent service, for microservices mode).
 //
 // Access: every call must come from a Kinex service identity (mTLS).
-// RecordConsent, WithdrawConsent and CreateSharingAgreement only from the gateway, which forwards the
-// authenticated agency's SPIFFE ID in metadata `x-kinex-principal`, the
-// practitioner in `x-kinex-actor` and its call's `x-kinex-request-id`. Agencies reach consent through the
-// gateway's public API, never this service directly.
+// RecordConsent, WithdrawConsent and CreateSharingAgreement only from the gateway, which forwards
+// the authenticated agency's SPIFFE ID in metadata `x-kinex-principal`, the practitioner in
+// `x-kinex-actor` and its call's `x-kinex-request-id`. Agencies reach consent through the gateway's
+// public API, never this service directly.
 //
 // Example:
 //   ConsentGrpcService service(core.get(), "kinex.dev");
@@ -39,8 +39,7 @@ class ConsentGrpcService final : public kinex::consent::v1::Consent::Service {
 
   grpc::Status RecordConsent(grpc::ServerContext* ctx, const v1::RecordConsentRequest* request,
                              v1::RecordConsentResponse* response) override;
-  grpc::Status WithdrawConsent(grpc::ServerContext* ctx,
-                               const v1::WithdrawConsentRequest* request,
+  grpc::Status WithdrawConsent(grpc::ServerContext* ctx, const v1::WithdrawConsentRequest* request,
                                v1::WithdrawConsentResponse* response) override;
   grpc::Status ListConsents(grpc::ServerContext* ctx, const v1::ListConsentsRequest* request,
                             v1::ListConsentsResponse* response) override;

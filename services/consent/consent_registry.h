@@ -49,8 +49,8 @@ class ConsentRegistry {
   virtual absl::StatusOr<kinex::consent::v1::SharingAgreement> CreateSharingAgreement(
       const Caller& caller, const kinex::consent::v1::CreateSharingAgreementRequest& request) = 0;
   // Lists the agreements on file.
-  virtual absl::StatusOr<kinex::consent::v1::ListSharingAgreementsResponse>
-  ListSharingAgreements(const kinex::consent::v1::ListSharingAgreementsRequest& request) = 0;
+  virtual absl::StatusOr<kinex::consent::v1::ListSharingAgreementsResponse> ListSharingAgreements(
+      const kinex::consent::v1::ListSharingAgreementsRequest& request) = 0;
   // Consents, bases and refusals in force now for (child, recipient, purpose).
   virtual absl::StatusOr<kinex::consent::v1::LookupBasesResponse> LookupBases(
       const kinex::consent::v1::LookupBasesRequest& request) = 0;

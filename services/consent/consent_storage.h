@@ -76,11 +76,9 @@ class ConsentTxn {
   virtual absl::StatusOr<std::vector<kinex::consent::v1::ConsentEntry>> ListEntriesInForce(
       const std::string& kinex_id, absl::Time now) = 0;
   // Stores a new agreement. ABORTED if the id exists.
-  virtual absl::Status InsertAgreement(
-      const kinex::consent::v1::SharingAgreement& agreement) = 0;
+  virtual absl::Status InsertAgreement(const kinex::consent::v1::SharingAgreement& agreement) = 0;
   // Every agreement, in id order.
-  virtual absl::StatusOr<std::vector<kinex::consent::v1::SharingAgreement>>
-  ListAgreements() = 0;
+  virtual absl::StatusOr<std::vector<kinex::consent::v1::SharingAgreement>> ListAgreements() = 0;
   // Queues an audit event in the outbox. ABORTED if the key exists.
   virtual absl::Status InsertPendingEvent(const PendingAuditEvent& event) = 0;
   // The oldest queued events (by enqueue_time, then key), at most `limit`.

@@ -1,11 +1,11 @@
 #include "services/consent/consent_target.h"
 
+#include "services/common/sql/storage_config.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
 #include "services/consent/consent_grpc.h"
 #include "services/consent/sql_consent_storage.h"
 #include "services/records/records_grpc.h"
-#include "services/common/sql/storage_config.h"
 
 namespace kinex {
 

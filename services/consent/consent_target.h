@@ -61,8 +61,7 @@ struct ConsentTarget {
 // deps.audit. Drains the audit outbox of writes from before a crash (see
 // ConsentCore::Create). `clock` must outlive the target.
 absl::StatusOr<ConsentTarget> MakeConsentTarget(const kinex::config::v1::KinexConfig& config,
-                                                const Clock& clock,
-                                                ConsentTargetDeps deps = {});
+                                                const Clock& clock, ConsentTargetDeps deps = {});
 
 }  // namespace kinex
 

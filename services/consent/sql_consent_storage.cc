@@ -73,20 +73,20 @@ class SqlTxn final : public ConsentTxn {
 
   absl::Status InsertEntry(const cv1::ConsentEntry& e) override {
     return db_
-        .Exec("INSERT INTO consent_entries (consent_id, kinex_id, payload, "
-              "in_force_from_us, in_force_until_us) VALUES ($1, $2, $3, $4, $5)",
-              {e.consent_id(), e.kinex_id(), sql::Blob{e.SerializeAsString()},
-               InForceFromMicros(e), InForceUntilMicros(e)})
+        .Exec(
+            "INSERT INTO consent_entries (consent_id, kinex_id, payload, "
+            "in_force_from_us, in_force_until_us) VALUES ($1, $2, $3, $4, $5)",
+            {e.consent_id(), e.kinex_id(), sql::Blob{e.SerializeAsString()}, InForceFromMicros(e),
+             InForceUntilMicros(e)})
         .status();
   }
 
   absl::Status UpdateEntry(const cv1::ConsentEntry& e) override {
     KINEX_ASSIGN_OR_RETURN(
-        int64_t changed,
-        db_.Exec("UPDATE consent_entries SET payload = $2, in_force_from_us = $3, "
-                 "in_force_until_us = $4 WHERE consent_id = $1",
-                 {e.consent_id(), sql::Blob{e.SerializeAsString()}, InForceFromMicros(e),
-                  InForceUntilMicros(e)}));
+        int64_t changed, db_.Exec("UPDATE consent_entries SET payload = $2, in_force_from_us = $3, "
+                                  "in_force_until_us = $4 WHERE consent_id = $1",
+                                  {e.consent_id(), sql::Blob{e.SerializeAsString()},
+                                   InForceFromMicros(e), InForceUntilMicros(e)}));
     if (changed != 1) return absl::NotFoundError("no consent entry with that consent_id");
     return absl::OkStatus();
   }
@@ -95,8 +95,7 @@ class SqlTxn final : public ConsentTxn {
       const std::string& consent_id) override {
     KINEX_ASSIGN_OR_RETURN(
         auto rows,
-        db_.Query("SELECT payload FROM consent_entries WHERE consent_id = $1",
-                  {consent_id}));
+        db_.Query("SELECT payload FROM consent_entries WHERE consent_id = $1", {consent_id}));
     if (rows.empty()) return std::nullopt;
     KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(rows[0].Str(0)));
     return e;
@@ -105,11 +104,10 @@ class SqlTxn final : public ConsentTxn {
   absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntries(const std::string& kinex_id,
                                                              const std::string& after_id,
                                                              int limit) override {
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows,
-        db_.Query("SELECT payload FROM consent_entries WHERE kinex_id = $1 AND "
-                  "consent_id > $2 ORDER BY consent_id LIMIT $3",
-                  {kinex_id, after_id, static_cast<int64_t>(limit)}));
+    KINEX_ASSIGN_OR_RETURN(auto rows,
+                           db_.Query("SELECT payload FROM consent_entries WHERE kinex_id = $1 AND "
+                                     "consent_id > $2 ORDER BY consent_id LIMIT $3",
+                                     {kinex_id, after_id, static_cast<int64_t>(limit)}));
     std::vector<cv1::ConsentEntry> out;
     for (const auto& row : rows) {
       KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(row.Str(0)));
@@ -118,24 +116,22 @@ class SqlTxn final : public ConsentTxn {
     return out;
   }
 
-  absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(
-      const std::string& kinex_id, absl::Time now) override {
+  absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(const std::string& kinex_id,
+                                                                    absl::Time now) override {
     // Sorted here, not by ORDER BY: for the order, a planner may prefer
     // walking consent_entries_by_child, the whole history, to the range of
     // consent_entries_in_force.
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows,
-        db_.Query("SELECT payload FROM consent_entries WHERE kinex_id = $1 AND "
-                  "in_force_until_us > $2 AND in_force_from_us <= $2",
-                  {kinex_id, absl::ToUnixMicros(now)}));
+    KINEX_ASSIGN_OR_RETURN(auto rows,
+                           db_.Query("SELECT payload FROM consent_entries WHERE kinex_id = $1 AND "
+                                     "in_force_until_us > $2 AND in_force_from_us <= $2",
+                                     {kinex_id, absl::ToUnixMicros(now)}));
     std::vector<cv1::ConsentEntry> out;
     for (const auto& row : rows) {
       KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(row.Str(0)));
       if (InForce(e, now)) out.push_back(std::move(e));
     }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-      return a.consent_id() < b.consent_id();
-    });
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.consent_id() < b.consent_id(); });
     return out;
   }
 
@@ -148,12 +144,10 @@ class SqlTxn final : public ConsentTxn {
 
   absl::StatusOr<std::vector<cv1::SharingAgreement>> ListAgreements() override {
     KINEX_ASSIGN_OR_RETURN(
-        auto rows,
-        db_.Query("SELECT payload FROM sharing_agreements ORDER BY agreement_id"));
+        auto rows, db_.Query("SELECT payload FROM sharing_agreements ORDER BY agreement_id"));
     std::vector<cv1::SharingAgreement> out;
     for (const auto& row : rows) {
-      KINEX_ASSIGN_OR_RETURN(cv1::SharingAgreement a,
-                             Parse<cv1::SharingAgreement>(row.Str(0)));
+      KINEX_ASSIGN_OR_RETURN(cv1::SharingAgreement a, Parse<cv1::SharingAgreement>(row.Str(0)));
       out.push_back(std::move(a));
     }
     return out;
@@ -161,18 +155,19 @@ class SqlTxn final : public ConsentTxn {
 
   absl::Status InsertPendingEvent(const PendingAuditEvent& e) override {
     return db_
-        .Exec("INSERT INTO consent_audit_outbox (idempotency_key, enqueue_us, payload) "
-              "VALUES ($1, $2, $3)",
-              {e.idempotency_key, absl::ToUnixMicros(e.enqueue_time), sql::Blob{e.payload}})
+        .Exec(
+            "INSERT INTO consent_audit_outbox (idempotency_key, enqueue_us, payload) "
+            "VALUES ($1, $2, $3)",
+            {e.idempotency_key, absl::ToUnixMicros(e.enqueue_time), sql::Blob{e.payload}})
         .status();
   }
 
   absl::StatusOr<std::vector<PendingAuditEvent>> ListPendingEvents(int limit) override {
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows, db_.Query("SELECT idempotency_key, enqueue_us, payload FROM "
-                             "consent_audit_outbox ORDER BY enqueue_us, idempotency_key "
-                             "LIMIT $1",
-                             {static_cast<int64_t>(std::max(limit, 0))}));
+    KINEX_ASSIGN_OR_RETURN(auto rows,
+                           db_.Query("SELECT idempotency_key, enqueue_us, payload FROM "
+                                     "consent_audit_outbox ORDER BY enqueue_us, idempotency_key "
+                                     "LIMIT $1",
+                                     {static_cast<int64_t>(std::max(limit, 0))}));
     std::vector<PendingAuditEvent> out;
     for (const auto& row : rows) {
       out.push_back({row.Str(0), row.Str(2), absl::FromUnixMicros(row.Int(1))});
@@ -181,8 +176,7 @@ class SqlTxn final : public ConsentTxn {
   }
 
   absl::Status DeletePendingEvent(const std::string& key) override {
-    return db_.Exec("DELETE FROM consent_audit_outbox WHERE idempotency_key = $1", {key})
-        .status();
+    return db_.Exec("DELETE FROM consent_audit_outbox WHERE idempotency_key = $1", {key}).status();
   }
 
  private:
@@ -229,17 +223,16 @@ absl::Status AddInForceColumns(sql::Db& db) {
                               .status());
     std::string after;
     while (true) {
-      KINEX_ASSIGN_OR_RETURN(
-          auto rows, db.Query("SELECT consent_id, payload FROM consent_entries WHERE "
-                              "consent_id > $1 ORDER BY consent_id LIMIT $2",
-                              {after, static_cast<int64_t>(kMigrationBatch)}));
+      KINEX_ASSIGN_OR_RETURN(auto rows,
+                             db.Query("SELECT consent_id, payload FROM consent_entries WHERE "
+                                      "consent_id > $1 ORDER BY consent_id LIMIT $2",
+                                      {after, static_cast<int64_t>(kMigrationBatch)}));
       for (const auto& row : rows) {
         KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(row.Str(1)));
-        KINEX_RETURN_IF_ERROR(
-            db.Exec("UPDATE consent_entries SET in_force_from_us = $2, "
-                    "in_force_until_us = $3 WHERE consent_id = $1",
-                    {row.Str(0), InForceFromMicros(e), InForceUntilMicros(e)})
-                .status());
+        KINEX_RETURN_IF_ERROR(db.Exec("UPDATE consent_entries SET in_force_from_us = $2, "
+                                      "in_force_until_us = $3 WHERE consent_id = $1",
+                                      {row.Str(0), InForceFromMicros(e), InForceUntilMicros(e)})
+                                  .status());
       }
       if (static_cast<int>(rows.size()) < kMigrationBatch) break;
       after = rows.back().Str(0);
@@ -263,8 +256,7 @@ absl::StatusOr<std::unique_ptr<SqlConsentStorage>> SqlConsentStorage::Create(
   return std::unique_ptr<SqlConsentStorage>(new SqlConsentStorage(std::move(db)));
 }
 
-absl::Status SqlConsentStorage::Transact(
-    const std::function<absl::Status(ConsentTxn&)>& fn) {
+absl::Status SqlConsentStorage::Transact(const std::function<absl::Status(ConsentTxn&)>& fn) {
   absl::MutexLock lock(&mu_);
   sql::Db& db = *db_;
   return db.Transaction([&]() -> absl::Status {

@@ -14,8 +14,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "services/consent/consent_storage.h"
 #include "services/common/sql/sql_db.h"
+#include "services/consent/consent_storage.h"
 
 namespace kinex::consent {
 
@@ -24,8 +24,7 @@ class SqlConsentStorage final : public ConsentStorage {
  public:
   // Creates the schema if absent, and adds what an older schema lacks (the
   // in-force window, filled from the payloads in one transaction).
-  static absl::StatusOr<std::unique_ptr<SqlConsentStorage>> Create(
-      std::unique_ptr<sql::Db> db);
+  static absl::StatusOr<std::unique_ptr<SqlConsentStorage>> Create(std::unique_ptr<sql::Db> db);
 
   absl::Status Transact(const std::function<absl::Status(ConsentTxn&)>& fn) override;
 

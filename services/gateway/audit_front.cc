@@ -15,9 +15,8 @@ class Remote final : public AuditReads {
   explicit Remote(std::shared_ptr<grpc::Channel> channel)
       : stub_(av1::Audit::NewStub(std::move(channel))) {}
 
-  absl::StatusOr<av1::QueryEventsResponse> QueryEvents(
-      const audit::AuditLog::QueryCaller& caller,
-      const av1::QueryEventsRequest& r) override {
+  absl::StatusOr<av1::QueryEventsResponse> QueryEvents(const audit::AuditLog::QueryCaller& caller,
+                                                       const av1::QueryEventsRequest& r) override {
     // The audit service records the auditor named here (only the gateway
     // may name one).
     return Call(&av1::Audit::Stub::QueryEvents, r, &caller);
@@ -44,8 +43,8 @@ class Remote final : public AuditReads {
 
  private:
   template <typename Req, typename Resp>
-  absl::StatusOr<Resp> Call(grpc::Status (av1::Audit::Stub::*rpc)(grpc::ClientContext*,
-                                                                  const Req&, Resp*),
+  absl::StatusOr<Resp> Call(grpc::Status (av1::Audit::Stub::*rpc)(grpc::ClientContext*, const Req&,
+                                                                  Resp*),
                             const Req& request,
                             const audit::AuditLog::QueryCaller* caller = nullptr) {
     grpc::ClientContext out;
@@ -70,9 +69,8 @@ class Local final : public AuditReads {
  public:
   explicit Local(audit::AuditLog& log) : log_(log) {}
 
-  absl::StatusOr<av1::QueryEventsResponse> QueryEvents(
-      const audit::AuditLog::QueryCaller& caller,
-      const av1::QueryEventsRequest& r) override {
+  absl::StatusOr<av1::QueryEventsResponse> QueryEvents(const audit::AuditLog::QueryCaller& caller,
+                                                       const av1::QueryEventsRequest& r) override {
     return log_.AuditedQueryEvents(caller, r);
   }
   absl::StatusOr<av1::SignedTreeHead> GetSignedTreeHead(
@@ -159,38 +157,39 @@ grpc::Status AuditFront::QueryEvents(grpc::ServerContext* ctx, const av1::QueryE
 grpc::Status AuditFront::GetSignedTreeHead(grpc::ServerContext* ctx,
                                            const av1::GetSignedTreeHeadRequest* req,
                                            av1::SignedTreeHead* resp) {
-  return Forward(ctx, "GetSignedTreeHead",
-                 [&](const CallContext&) { return reads_->GetSignedTreeHead(*req); }, resp);
+  return Forward(
+      ctx, "GetSignedTreeHead", [&](const CallContext&) { return reads_->GetSignedTreeHead(*req); },
+      resp);
 }
 
 grpc::Status AuditFront::GetInclusionProof(grpc::ServerContext* ctx,
                                            const av1::GetInclusionProofRequest* req,
                                            av1::GetInclusionProofResponse* resp) {
-  return Forward(ctx, "GetInclusionProof",
-                 [&](const CallContext&) { return reads_->GetInclusionProof(*req); }, resp);
+  return Forward(
+      ctx, "GetInclusionProof", [&](const CallContext&) { return reads_->GetInclusionProof(*req); },
+      resp);
 }
 
 grpc::Status AuditFront::GetConsistencyProof(grpc::ServerContext* ctx,
                                              const av1::GetConsistencyProofRequest* req,
                                              av1::GetConsistencyProofResponse* resp) {
-  return Forward(ctx, "GetConsistencyProof",
-                 [&](const CallContext&) { return reads_->GetConsistencyProof(*req); },
-                 resp);
+  return Forward(
+      ctx, "GetConsistencyProof",
+      [&](const CallContext&) { return reads_->GetConsistencyProof(*req); }, resp);
 }
 
 grpc::Status AuditFront::GetSigningKey(grpc::ServerContext* ctx,
                                        const av1::GetSigningKeyRequest* req,
                                        av1::SigningKey* resp) {
-  return Forward(ctx, "GetSigningKey",
-                 [&](const CallContext&) { return reads_->GetSigningKey(*req); }, resp);
+  return Forward(
+      ctx, "GetSigningKey", [&](const CallContext&) { return reads_->GetSigningKey(*req); }, resp);
 }
 
 grpc::Status AuditFront::GetEntries(grpc::ServerContext* ctx, const av1::GetEntriesRequest* req,
                                     av1::GetEntriesResponse* resp) {
   return Forward(
       ctx, "GetEntries",
-      [&](const CallContext& call) { return reads_->GetEntries(QueryCallerOf(call), *req); },
-      resp);
+      [&](const CallContext& call) { return reads_->GetEntries(QueryCallerOf(call), *req); }, resp);
 }
 
 }  // namespace kinex::gateway

@@ -76,9 +76,9 @@ class AuditFront final : public kinex::audit::v1::Audit::Service {
   grpc::Status GetInclusionProof(grpc::ServerContext* ctx,
                                  const kinex::audit::v1::GetInclusionProofRequest* request,
                                  kinex::audit::v1::GetInclusionProofResponse* response) override;
-  grpc::Status GetConsistencyProof(grpc::ServerContext* ctx,
-                                   const kinex::audit::v1::GetConsistencyProofRequest* request,
-                                   kinex::audit::v1::GetConsistencyProofResponse* response) override;
+  grpc::Status GetConsistencyProof(
+      grpc::ServerContext* ctx, const kinex::audit::v1::GetConsistencyProofRequest* request,
+      kinex::audit::v1::GetConsistencyProofResponse* response) override;
   grpc::Status GetSigningKey(grpc::ServerContext* ctx,
                              const kinex::audit::v1::GetSigningKeyRequest* request,
                              kinex::audit::v1::SigningKey* response) override;

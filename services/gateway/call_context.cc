@@ -48,8 +48,7 @@ absl::Status ValidateRequestId(absl::string_view id) {
         reason::kInvalidField, {{"field", kRequestIdHeader}});
   }
   for (char c : id) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-          c == '-')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
       return WithErrorReason(
           absl::InvalidArgumentError(absl::StrCat(
               kRequestIdHeader, " may contain only letters, digits, '.', '_' and '-'")),

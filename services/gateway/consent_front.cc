@@ -94,8 +94,8 @@ grpc::Status ConsentFront::CreateSharingAgreement(grpc::ServerContext* ctx,
                                                   cv1::SharingAgreement* response) {
   return edge_.Run(ctx, "CreateSharingAgreement", 0,
                    [&](const CallContext& call, std::string& outcome) {
-                     absl::StatusOr<cv1::SharingAgreement> r =
-                         registry_.CreateSharingAgreement({call.principal, call.actor, call.request_id}, *request);
+                     absl::StatusOr<cv1::SharingAgreement> r = registry_.CreateSharingAgreement(
+                         {call.principal, call.actor, call.request_id}, *request);
                      if (!r.ok()) return r.status();
                      *response = std::move(*r);
                      outcome = "recorded";

@@ -4,8 +4,8 @@
 // what. Listing a child's consent file is allowed to those policy lets
 // record on it; anyone else, and any unknown child, gets the same
 // PERMISSION_DENIED. Information sharing agreements (not child data) may be
-// listed by any agency; only a party may record one. LookupBases is internal (the gateway's own step before
-// deciding) and refused here.
+// listed by any agency; only a party may record one. LookupBases is internal (the gateway's own
+// step before deciding) and refused here.
 #ifndef KINEX_SERVICES_GATEWAY_CONSENT_FRONT_H_
 #define KINEX_SERVICES_GATEWAY_CONSENT_FRONT_H_
 

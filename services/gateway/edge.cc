@@ -2,13 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "services/common/declared_roles.h"
 #include "services/common/deadline.h"
+#include "services/common/declared_roles.h"
 #include "services/common/error_reason.h"
 #include "services/common/grpc_status.h"
+#include "services/common/log.h"
 #include "services/common/peer_identity.h"
 #include "services/common/status_macros.h"
-#include "services/common/log.h"
 
 namespace kinex::gateway {
 
@@ -60,8 +60,8 @@ void Edge::Release(const std::string& agency, CallClass call_class) const {
   if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
 }
 
-grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose,
-                       const Body& body, CallClass call_class) const {
+grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose, const Body& body,
+                       CallClass call_class) const {
   const absl::Time start = absl::Now();
   absl::StatusOr<CallContext> call = ExtractCallContext(*ctx, trust_domain_);
   absl::Status status;
@@ -71,9 +71,8 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
   std::string outcome;
   if (call.ok() && options_.declared_roles) {
     std::shared_ptr<const RoleTable> roles = options_.declared_roles();
-    absl::Status declared = roles == nullptr
-                                ? absl::UnavailableError("no policy set loaded")
-                                : CheckRoleDeclared(call->principal, *roles);
+    absl::Status declared = roles == nullptr ? absl::UnavailableError("no policy set loaded")
+                                             : CheckRoleDeclared(call->principal, *roles);
     if (!declared.ok()) {
       principal = call->principal.uri;
       request_id = call->request_id;
@@ -90,19 +89,19 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
     ctx->AddInitialMetadata(kRequestIdHeader, request_id);
     const std::string agency = absl::StrCat(kind, "/", call->principal.agency_code);
     if (!limiter_.Allow(agency)) {
-      status = WithErrorReason(absl::ResourceExhaustedError(absl::StrCat(
-                                   "rate limit exceeded for agency ", agency,
-                                   "; retry with backoff")),
-                               reason::kRateLimited);
+      status =
+          WithErrorReason(absl::ResourceExhaustedError(absl::StrCat(
+                              "rate limit exceeded for agency ", agency, "; retry with backoff")),
+                          reason::kRateLimited);
     } else if (!Acquire(agency, call_class)) {
       const bool stream = call_class == CallClass::kStream;
       status = WithErrorReason(
           absl::ResourceExhaustedError(
-              stream ? absl::StrCat("too many streams open for agency ", agency, " (limit ",
-                                    options_.max_streams_per_agency, "); close one first")
-                     : absl::StrCat("too many calls in flight for agency ", agency, " (limit ",
-                                    options_.max_in_flight_per_agency,
-                                    "); retry when one completes")),
+              stream
+                  ? absl::StrCat("too many streams open for agency ", agency, " (limit ",
+                                 options_.max_streams_per_agency, "); close one first")
+                  : absl::StrCat("too many calls in flight for agency ", agency, " (limit ",
+                                 options_.max_in_flight_per_agency, "); retry when one completes")),
           stream ? reason::kTooManyStreams : reason::kTooManyCallsInFlight,
           {{"limit", absl::StrCat(LimitOf(call_class))}});
     } else {
@@ -119,8 +118,8 @@ grpc::Status Edge::Run(grpc::ServerContext* ctx, const char* method, int purpose
   const bool stripped = returned.message() != status.message();
   const std::string code = absl::StatusCodeToString(status.code());
   metrics_.RecordRequest(method, code, kind);
-  std::vector<LogField> fields = {{"request_id", request_id}, {"method", method},
-                                  {"principal", principal}};
+  std::vector<LogField> fields = {
+      {"request_id", request_id}, {"method", method}, {"principal", principal}};
   if (purpose != 0) {
     fields.emplace_back("purpose", kinex::common::v1::Purpose_IsValid(purpose)
                                        ? kinex::common::v1::Purpose_Name(

@@ -22,34 +22,33 @@ grpc::Status ExchangeService::GetChildRecord(grpc::ServerContext* ctx,
                                              const ev1::GetChildRecordRequest* request,
                                              ev1::GetChildRecordResponse* response) {
   return edge_.Run(ctx, "GetChildRecord", request->purpose(),
-                [&](const CallContext& call, std::string& outcome) {
-                  absl::StatusOr<ev1::GetChildRecordResponse> r =
-                      gateway_.GetChildRecord(call, *request);
-                  if (!r.ok()) {
-                    if (r.status().code() == absl::StatusCode::kPermissionDenied) {
-                      outcome = "deny";
-                    }
-                    return r.status();
-                  }
-                  outcome = r->receipt().withheld().empty() ? "allow" : "partial";
-                  if (request->break_glass()) outcome += "+break-glass";
-                  *response = std::move(*r);
-                  return absl::OkStatus();
-                });
+                   [&](const CallContext& call, std::string& outcome) {
+                     absl::StatusOr<ev1::GetChildRecordResponse> r =
+                         gateway_.GetChildRecord(call, *request);
+                     if (!r.ok()) {
+                       if (r.status().code() == absl::StatusCode::kPermissionDenied) {
+                         outcome = "deny";
+                       }
+                       return r.status();
+                     }
+                     outcome = r->receipt().withheld().empty() ? "allow" : "partial";
+                     if (request->break_glass()) outcome += "+break-glass";
+                     *response = std::move(*r);
+                     return absl::OkStatus();
+                   });
 }
 
 grpc::Status ExchangeService::ListChildren(grpc::ServerContext* ctx,
                                            const ev1::ListChildrenRequest* request,
                                            ev1::ListChildrenResponse* response) {
-  return edge_.Run(ctx, "ListChildren", request->purpose(),
-                [&](const CallContext& call, std::string& outcome) {
-                  absl::StatusOr<ev1::ListChildrenResponse> r =
-                      gateway_.ListChildren(call, *request);
-                  if (!r.ok()) return r.status();
-                  outcome = absl::StrCat("listed:", r->children_size());
-                  *response = std::move(*r);
-                  return absl::OkStatus();
-                });
+  return edge_.Run(
+      ctx, "ListChildren", request->purpose(), [&](const CallContext& call, std::string& outcome) {
+        absl::StatusOr<ev1::ListChildrenResponse> r = gateway_.ListChildren(call, *request);
+        if (!r.ok()) return r.status();
+        outcome = absl::StrCat("listed:", r->children_size());
+        *response = std::move(*r);
+        return absl::OkStatus();
+      });
 }
 
 namespace {
@@ -57,9 +56,8 @@ namespace {
 // The edge around a call whose body is one Gateway method: its status and
 // reply as they are, outcome word `done` on success.
 template <typename Req, typename Resp, typename Method>
-grpc::Status Forward(const Edge& edge, Gateway& gateway, grpc::ServerContext* ctx,
-                     const char* name, Method method, const Req* request, Resp* response,
-                     const char* done) {
+grpc::Status Forward(const Edge& edge, Gateway& gateway, grpc::ServerContext* ctx, const char* name,
+                     Method method, const Req* request, Resp* response, const char* done) {
   return edge.Run(ctx, name, 0, [&](const CallContext& call, std::string& outcome) {
     absl::StatusOr<Resp> r = (gateway.*method)(call, *request);
     if (!r.ok()) return r.status();
@@ -74,8 +72,7 @@ grpc::Status Forward(const Edge& edge, Gateway& gateway, grpc::ServerContext* ct
 grpc::Status ExchangeService::GetMyPart(grpc::ServerContext* ctx,
                                         const ev1::GetMyPartRequest* request,
                                         ev1::GetMyPartResponse* response) {
-  return Forward(edge_, gateway_, ctx, "GetMyPart", &Gateway::GetMyPart, request, response,
-                 "read");
+  return Forward(edge_, gateway_, ctx, "GetMyPart", &Gateway::GetMyPart, request, response, "read");
 }
 
 grpc::Status ExchangeService::ListLinkClaims(grpc::ServerContext* ctx,
@@ -116,8 +113,8 @@ grpc::Status ExchangeService::ListSharingDecisions(
 grpc::Status ExchangeService::RemoveShield(grpc::ServerContext* ctx,
                                            const ev1::RemoveShieldRequest* request,
                                            kinex::records::v1::SharingDecision* response) {
-  return Forward(edge_, gateway_, ctx, "RemoveShield", &Gateway::RemoveShield, request,
-                 response, "removed");
+  return Forward(edge_, gateway_, ctx, "RemoveShield", &Gateway::RemoveShield, request, response,
+                 "removed");
 }
 
 }  // namespace kinex::gateway

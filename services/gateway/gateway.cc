@@ -61,14 +61,13 @@ constexpr Dependency kRecordsDep{"records service", "records", reason::kRecordsU
 // Any other code (a dependency refusing the gateway itself) is UNAVAILABLE.
 absl::Status DependencyFailed(const Dependency& dep, const absl::Status& s) {
   absl::StatusCode code = s.code();
-  const bool broken =
-      code == absl::StatusCode::kDataLoss || code == absl::StatusCode::kInternal;
+  const bool broken = code == absl::StatusCode::kDataLoss || code == absl::StatusCode::kInternal;
   if (!broken && code != absl::StatusCode::kDeadlineExceeded &&
       code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kResourceExhausted) {
     code = absl::StatusCode::kUnavailable;
   }
-  absl::Status out(code, absl::StrCat(dep.name, " could not answer (", s.message(),
-                                      "); nothing was disclosed"));
+  absl::Status out(
+      code, absl::StrCat(dep.name, " could not answer (", s.message(), "); nothing was disclosed"));
   ErrorMetadata metadata = {{"service", std::string(dep.service)}};
   if (broken) metadata["cause"] = ErrorReasonOf(s);
   SetErrorReason(out, broken ? reason::kDependencyFailed : dep.unavailable_reason, metadata);
@@ -87,11 +86,11 @@ absl::Status ValidateJustification(const std::string& justification, bool break_
                         absl::StrCat("justification: at most ", kMaxJustification, " bytes"));
   }
   if (break_glass && static_cast<int>(justification.size()) < min_break_glass) {
-    return InvalidField("justification",
-                        absl::StrCat(
-                            "justification: break-glass needs a written justification of at "
-                            "least ",
-                            min_break_glass, " characters (got ", justification.size(), ")"));
+    return InvalidField(
+        "justification",
+        absl::StrCat("justification: break-glass needs a written justification of at "
+                     "least ",
+                     min_break_glass, " characters (got ", justification.size(), ")"));
   }
   return absl::OkStatus();
 }
@@ -100,14 +99,12 @@ constexpr size_t kMaxStatedFunction = 500;
 
 absl::Status ValidateStatedFunction(const std::string& stated_function) {
   if (stated_function.size() > kMaxStatedFunction) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "stated_function: at most ", kMaxStatedFunction, " bytes (got ", stated_function.size(),
-        ")"));
+    return absl::InvalidArgumentError(absl::StrCat("stated_function: at most ", kMaxStatedFunction,
+                                                   " bytes (got ", stated_function.size(), ")"));
   }
   for (unsigned char c : stated_function) {
     if (c < 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(
-          "stated_function: control characters are not allowed");
+      return absl::InvalidArgumentError("stated_function: control characters are not allowed");
     }
   }
   return absl::OkStatus();
@@ -198,10 +195,10 @@ std::vector<std::string> SectionsOf(const pv1::Decision& decision) {
 
 absl::Status RecordChanged(const CallContext& call) {
   return WithErrorReason(
-      absl::AbortedError(absl::StrCat(
-          "the child's record changed while it was being decided, twice; nothing was "
-          "disclosed; retry (request id ",
-          call.request_id, ")")),
+      absl::AbortedError(
+          absl::StrCat("the child's record changed while it was being decided, twice; nothing was "
+                       "disclosed; retry (request id ",
+                       call.request_id, ")")),
       reason::kRecordChanged);
 }
 
@@ -219,7 +216,6 @@ absl::Status ValidatePurpose(int purpose, absl::string_view field) {
   }
   return absl::OkStatus();
 }
-
 
 absl::StatusOr<ev1::PublishRecordResponse> Gateway::PublishRecord(
     const CallContext& call, const ev1::PublishRecordRequest& request) {
@@ -248,8 +244,8 @@ absl::StatusOr<ev1::PublishRecordResponse> Gateway::PublishRecord(
   return response;
 }
 
-absl::StatusOr<ev1::GetMyPartResponse> Gateway::GetMyPart(
-    const CallContext& call, const ev1::GetMyPartRequest& request) {
+absl::StatusOr<ev1::GetMyPartResponse> Gateway::GetMyPart(const CallContext& call,
+                                                          const ev1::GetMyPartRequest& request) {
   kinex::records::v1::GetPartRequest get;
   *get.mutable_child() = request.child();
   get.set_principal(call.principal.uri);
@@ -271,8 +267,7 @@ absl::StatusOr<ev1::ListLinkClaimsResponse> Gateway::ListLinkClaims(
   list.set_state(request.state());
   list.set_page_size(request.page_size());
   list.set_page_token(request.page_token());
-  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::ListLinksResponse got,
-                         deps_.records->ListLinks(list));
+  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::ListLinksResponse got, deps_.records->ListLinks(list));
   ev1::ListLinkClaimsResponse response;
   *response.mutable_links() = std::move(*got.mutable_links());
   response.set_next_page_token(got.next_page_token());
@@ -506,7 +501,7 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   // requester's receipt says NOT_GRANTED like any other withheld field.
   if (!kinex_id.empty()) *event.mutable_withheld() = WithShields(*decision);
   event.set_policy_version(decision->policy_version());
-  event.set_decision(!out.allowed               ? kinex::audit::v1::DENY
+  event.set_decision(!out.allowed                   ? kinex::audit::v1::DENY
                      : decision->withheld().empty() ? kinex::audit::v1::ALLOW
                                                     : kinex::audit::v1::PARTIAL);
   for (const std::string& p : disclosed) event.add_disclosed_paths(p);
@@ -571,8 +566,7 @@ absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
     } else if (found.status().code() != absl::StatusCode::kNotFound) {
       return DependencyFailed(kRecordsDep, found.status());
     }
-    KINEX_ASSIGN_OR_RETURN(Decided decided,
-                           Decide(call, facts, ask));
+    KINEX_ASSIGN_OR_RETURN(Decided decided, Decide(call, facts, ask));
     kinex::records::v1::GetRecordResponse read;
     if (decided.allowed) {
       absl::StatusOr<kinex::records::v1::GetRecordResponse> got =
@@ -582,9 +576,8 @@ absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
       read = std::move(*got);
     }
     // An unknown child is audited as a denial, like any other refusal.
-    KINEX_ASSIGN_OR_RETURN(
-        Disclosure d, Disclose(call, "GetChildRecord", request.child(), facts, decided,
-                               std::move(read), ask));
+    KINEX_ASSIGN_OR_RETURN(Disclosure d, Disclose(call, "GetChildRecord", request.child(), facts,
+                                                  decided, std::move(read), ask));
     if (!d.allowed) return NothingToSee(call);
     ev1::GetChildRecordResponse response;
     *response.mutable_record() = std::move(d.record);
@@ -601,10 +594,10 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
   KINEX_RETURN_IF_ERROR(ValidateJustification(request.justification(), false, 0));
   KINEX_RETURN_IF_ERROR(ValidateStatedFunction(request.stated_function()));
   const Ask ask{request.purpose(), request.justification(), false, request.stated_function()};
-  KINEX_ASSIGN_OR_RETURN(const int want,
-                         paging::PageSize(request.page_size(),
-                                          {.default_size = options_.default_page_size,
-                                           .max_size = options_.max_page_size}));
+  KINEX_ASSIGN_OR_RETURN(
+      const int want,
+      paging::PageSize(request.page_size(), {.default_size = options_.default_page_size,
+                                             .max_size = options_.max_page_size}));
   // The client's token wraps records' one, bound to the caller and to what
   // the listing is for (the decisions depend on it).
   const std::string filter = absl::StrCat(request.purpose(), "/", request.stated_function());
@@ -634,8 +627,8 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
       absl::StatusOr<kinex::records::v1::ListChildrenResponse> listed =
           deps_.records->ListChildren(list);
       if (!listed.ok()) {
-        if (listed.status().code() == absl::StatusCode::kInvalidArgument &&
-            first_token == token && !token.empty()) {
+        if (listed.status().code() == absl::StatusCode::kInvalidArgument && first_token == token &&
+            !token.empty()) {
           return WithErrorReason(
               absl::InvalidArgumentError("page_token: not a token this listing returned"),
               reason::kPageTokenInvalid, {{"field", "page_token"}});
@@ -649,8 +642,7 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
       decisions.clear();
       kinex::records::v1::BatchGetRecordsRequest batch;
       for (const auto& child : page.children()) {
-        KINEX_ASSIGN_OR_RETURN(Decided decided,
-                               Decide(call, child.facts(), ask));
+        KINEX_ASSIGN_OR_RETURN(Decided decided, Decide(call, child.facts(), ask));
         if (decided.allowed) *batch.add_requests() = ReadAllowed(child.facts(), decided);
         decisions.push_back(std::move(decided));
       }
@@ -679,9 +671,8 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
       if (decisions[i].allowed) child_read = std::move(*records.mutable_records(next_record++));
       cv1::ChildRef ref;
       ref.set_kinex_id(page.children(i).kinex_id());
-      KINEX_ASSIGN_OR_RETURN(
-          Disclosure d, Disclose(call, "ListChildren", ref, facts, decisions[i],
-                                 std::move(child_read), ask));
+      KINEX_ASSIGN_OR_RETURN(Disclosure d, Disclose(call, "ListChildren", ref, facts, decisions[i],
+                                                    std::move(child_read), ask));
       if (!d.allowed) continue;  // filtered before paging: never counted, never shown
       ev1::CohortEntry* entry = response.add_children();
       *entry->mutable_record() = std::move(d.record);

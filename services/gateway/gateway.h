@@ -36,8 +36,8 @@
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/audit_sink.h"
 #include "services/common/clock.h"
-#include "services/consent/consent_registry.h"
 #include "services/common/record_labels.h"
+#include "services/consent/consent_registry.h"
 #include "services/gateway/call_context.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/policy/evaluation.h"
@@ -90,8 +90,7 @@ class Gateway {
 
   // The responsible LA hands the child to another LA.
   absl::StatusOr<kinex::exchange::v1::TransferResponsibilityResponse> TransferResponsibility(
-      const CallContext& call,
-      const kinex::exchange::v1::TransferResponsibilityRequest& request);
+      const CallContext& call, const kinex::exchange::v1::TransferResponsibilityRequest& request);
 
   // Records the caller's decision not to share (or to share in part, or to
   // defer), or the responsible LA's shield (records.RecordSharingDecision,
@@ -142,8 +141,7 @@ class Gateway {
   // Steps 3-4: bases on file and the policy decision, on the child's facts
   // alone (empty facts: an unknown child, never allowed).
   absl::StatusOr<Decided> Decide(const CallContext& call,
-                                 const kinex::records::v1::ChildFacts& facts,
-                                 const Ask& ask) const;
+                                 const kinex::records::v1::ChildFacts& facts, const Ask& ask) const;
   // The read an allowing decision permits: the allowed sections only,
   // pinned to the facts version decided on.
   static kinex::records::v1::GetRecordRequest ReadAllowed(
@@ -154,8 +152,7 @@ class Gateway {
                                       const kinex::common::v1::ChildRef& asked_as,
                                       const kinex::records::v1::ChildFacts& facts,
                                       const Decided& decided,
-                                      kinex::records::v1::GetRecordResponse read,
-                                      const Ask& ask);
+                                      kinex::records::v1::GetRecordResponse read, const Ask& ask);
 
   const Options options_;
   const Dependencies deps_;

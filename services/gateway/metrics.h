@@ -1,8 +1,8 @@
 // The gateway's Prometheus metrics: the GatewayMetrics the core counts
 // through, plus the edge's request counts and the /metrics endpoint. In the
-// adapter library kinex::gateway_service (prometheus stays out of cores). Labels are operational only (method,
-// status code, agency kind, decision outcome): never child identifiers,
-// agency codes of children, or record contents.
+// adapter library kinex::gateway_service (prometheus stays out of cores). Labels are operational
+// only (method, status code, agency kind, decision outcome): never child identifiers, agency codes
+// of children, or record contents.
 //
 // Example:
 //   Metrics metrics;

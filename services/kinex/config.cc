@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -34,8 +34,7 @@ class Sources {
 // Records file:line for every field set in the file, keyed by dotted path.
 void RecordFileLocations(const google::protobuf::Message& message,
                          const google::protobuf::TextFormat::ParseInfoTree& tree,
-                         const std::string& file, const std::string& prefix,
-                         Sources* sources) {
+                         const std::string& file, const std::string& prefix, Sources* sources) {
   const google::protobuf::Reflection* refl = message.GetReflection();
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   refl->ListFields(message, &fields);
@@ -57,8 +56,7 @@ void RecordFileLocations(const google::protobuf::Message& message,
     }
     if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
         !field->is_repeated()) {
-      const google::protobuf::TextFormat::ParseInfoTree* child =
-          tree.GetTreeForNested(field, -1);
+      const google::protobuf::TextFormat::ParseInfoTree* child = tree.GetTreeForNested(field, -1);
       if (child != nullptr) {
         RecordFileLocations(refl->GetMessage(message, field), *child, file, path, sources);
       }
@@ -119,10 +117,8 @@ void SetDefault(std::string* value, absl::string_view def) {
   if (value->empty()) *value = std::string(def);
 }
 
-absl::Status Bad(const Sources& sources, const std::string& field,
-                 absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(sources.Of(field), ": ", field, ": ", problem));
+absl::Status Bad(const Sources& sources, const std::string& field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(sources.Of(field), ": ", field, ": ", problem));
 }
 
 // host:port with a port in 0-65535 (0 picks a free port).
@@ -140,8 +136,7 @@ absl::Status CheckAddress(const Sources& sources, const std::string& field,
 
 }  // namespace
 
-absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
-                                       const ConfigFlags& flags) {
+absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file, const ConfigFlags& flags) {
   KinexConfig config;
   Sources sources;
   if (!config_file.empty()) {
@@ -152,11 +147,10 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
   ApplyFlags(flags, &config, &sources);
 
   SetDefault(config.mutable_target(), "all");
-  if (std::find(std::begin(kTargets), std::end(kTargets), config.target()) ==
-      std::end(kTargets)) {
-    return Bad(sources, "target",
-               absl::StrCat("\"", config.target(), "\" is not one of ",
-                            absl::StrJoin(kTargets, ", ")));
+  if (std::find(std::begin(kTargets), std::end(kTargets), config.target()) == std::end(kTargets)) {
+    return Bad(
+        sources, "target",
+        absl::StrCat("\"", config.target(), "\" is not one of ", absl::StrJoin(kTargets, ", ")));
   }
   if (flags.listen.has_value()) {
     const std::string svc = config.target() == "all" ? "gateway" : config.target();
@@ -181,15 +175,14 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
       config.trust_domain().find(':') != std::string::npos) {
     return Bad(sources, "trust_domain", "must be a bare domain such as kinex.dev");
   }
-  for (const auto& [field, value] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
            {"tls.ca_file", config.tls().ca_file()},
            {"tls.cert_file", config.tls().cert_file()},
            {"tls.key_file", config.tls().key_file()}}) {
     if (value.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " is required (", FlagFor(field), " or tls { } in --config): Kinex "
-          "serves only over mutual TLS"));
+      return absl::InvalidArgumentError(absl::StrCat(field, " is required (", FlagFor(field),
+                                                     " or tls { } in --config): Kinex "
+                                                     "serves only over mutual TLS"));
     }
   }
   if (config.audit().sign_interval_seconds() < 1) {
@@ -222,8 +215,7 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file,
            {"server.keepalive_timeout_seconds", server->keepalive_timeout_seconds()},
            {"server.max_connection_idle_seconds", server->max_connection_idle_seconds()},
            {"server.max_connection_age_seconds", server->max_connection_age_seconds()},
-           {"server.max_connection_age_grace_seconds",
-            server->max_connection_age_grace_seconds()},
+           {"server.max_connection_age_grace_seconds", server->max_connection_age_grace_seconds()},
            {"server.max_concurrent_streams_per_connection",
             server->max_concurrent_streams_per_connection()},
            {"server.reply_write_timeout_seconds", server->reply_write_timeout_seconds()}}) {

@@ -25,23 +25,21 @@ namespace kinex {
 // per row (so `kinex --help` lists them all), ConfigFlags has one member
 // per row, and LoadConfig applies each row by its field. Defaults are not
 // here: LoadConfig fills them, and the help text says what they are.
-#define KINEX_CONFIG_FLAGS(X)                                                          \
-  X(config, "", "Textproto configuration file (kinex.config.v1.KinexConfig)")          \
-  X(target, "target", "all|gateway|policy|consent|audit|records (default all)")        \
-  X(data_dir, "data_dir", "Directory for SQLite stores (default data)")                \
-  X(trust_domain, "trust_domain", "SPIFFE trust domain (default kinex.dev)")           \
-  X(tls_ca, "tls.ca_file", "Kinex CA certificate (PEM)")                               \
-  X(tls_cert, "tls.cert_file", "This service's certificate (PEM)")                     \
-  X(tls_key, "tls.key_file", "This service's private key (PEM, 0600)")                 \
-  X(tls_crl_dir, "tls.crl_dir",                                                        \
-    "Directory of hashed CRLs (<hash>.r0); revoked peers are refused")                 \
-  X(listen, "listen.<target>", "host:port for this target (port 0 picks a free port)") \
-  X(metrics_listen, "listen.metrics",                                                  \
-    "host:port for Prometheus metrics (default 127.0.0.1:9464)")                       \
-  X(policy_dir, "policy.policy_dir", "Directory of PolicySet files (default policy)")  \
-  X(audit_signing_key, "audit.signing_key_file",                                       \
-    "PEM Ed25519 key signing audit tree heads (0600)")                                 \
-  X(audit_pseudonym_key, "audit.pseudonym_key_file",                                   \
+#define KINEX_CONFIG_FLAGS(X)                                                                      \
+  X(config, "", "Textproto configuration file (kinex.config.v1.KinexConfig)")                      \
+  X(target, "target", "all|gateway|policy|consent|audit|records (default all)")                    \
+  X(data_dir, "data_dir", "Directory for SQLite stores (default data)")                            \
+  X(trust_domain, "trust_domain", "SPIFFE trust domain (default kinex.dev)")                       \
+  X(tls_ca, "tls.ca_file", "Kinex CA certificate (PEM)")                                           \
+  X(tls_cert, "tls.cert_file", "This service's certificate (PEM)")                                 \
+  X(tls_key, "tls.key_file", "This service's private key (PEM, 0600)")                             \
+  X(tls_crl_dir, "tls.crl_dir", "Directory of hashed CRLs (<hash>.r0); revoked peers are refused") \
+  X(listen, "listen.<target>", "host:port for this target (port 0 picks a free port)")             \
+  X(metrics_listen, "listen.metrics", "host:port for Prometheus metrics (default 127.0.0.1:9464)") \
+  X(policy_dir, "policy.policy_dir", "Directory of PolicySet files (default policy)")              \
+  X(audit_signing_key, "audit.signing_key_file",                                                   \
+    "PEM Ed25519 key signing audit tree heads (0600)")                                             \
+  X(audit_pseudonym_key, "audit.pseudonym_key_file",                                               \
     "HMAC key pseudonymising children in the audit log (0600)")
 
 // Values given on the command line, one member per KINEX_CONFIG_FLAGS row;
@@ -61,8 +59,8 @@ inline constexpr const char* kTargets[] = {"all",     "gateway", "policy",
 // NOT_FOUND naming the flag or file:line on any problem. This is the one
 // place configuration defaults are resolved (ApplyConfigDefaults): the
 // target factories take the returned config as complete.
-absl::StatusOr<kinex::config::v1::KinexConfig> LoadConfig(
-    const std::string& config_file, const ConfigFlags& flags);
+absl::StatusOr<kinex::config::v1::KinexConfig> LoadConfig(const std::string& config_file,
+                                                          const ConfigFlags& flags);
 
 // Fills every unset (empty or zero) field that has a default: the one
 // table of defaults. LoadConfig calls it; tests that build a KinexConfig by

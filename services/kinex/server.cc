@@ -54,8 +54,7 @@ std::string RequestTypeOf(const std::string& method) {
   std::string name = absl::StrReplaceAll(method.substr(method.empty() ? 0 : 1), {{"/", "."}});
   const google::protobuf::MethodDescriptor* m =
       google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(name);
-  return m != nullptr ? m->input_type()->full_name()
-                      : absl::StrCat("the request type of ", method);
+  return m != nullptr ? m->input_type()->full_name() : absl::StrCat("the request type of ", method);
 }
 
 // Unary calls whose reply is on its way to the client, each with the time
@@ -65,8 +64,7 @@ std::string RequestTypeOf(const std::string& method) {
 // reply's buffers, until the call ends; cancelling ends it. Thread-safe.
 class ReplyWatchdog {
  public:
-  explicit ReplyWatchdog(absl::Duration timeout)
-      : timeout_(timeout), thread_([this] { Loop(); }) {}
+  explicit ReplyWatchdog(absl::Duration timeout) : timeout_(timeout), thread_([this] { Loop(); }) {}
   ~ReplyWatchdog() {
     {
       absl::MutexLock lock(&mu_);
@@ -181,13 +179,13 @@ class CallBoundsInterceptor final : public grpc::experimental::Interceptor {
         const std::string peer = info_->server_context()->peer();
         LogJson(std::cerr, "warn", "request does not parse",
                 {{"method", method}, {"peer", peer}, {"grpc_status", sent.error_message()}});
-        methods->ModifySendStatus(ToGrpcStatus(WithErrorReason(
-            absl::InvalidArgumentError(
-                absl::StrCat("request does not parse as ", RequestTypeOf(method))),
-            reason::kRequestUnparseable)));
+        methods->ModifySendStatus(
+            ToGrpcStatus(WithErrorReason(absl::InvalidArgumentError(absl::StrCat(
+                                             "request does not parse as ", RequestTypeOf(method))),
+                                         reason::kRequestUnparseable)));
       }
-      if (info_->type() == ServerRpcInfo::Type::UNARY && watchdog_ != nullptr &&
-          watch_id_ == 0 && info_->server_context()->c_call() != nullptr) {
+      if (info_->type() == ServerRpcInfo::Type::UNARY && watchdog_ != nullptr && watch_id_ == 0 &&
+          info_->server_context()->c_call() != nullptr) {
         watch_id_ = watchdog_->Watch(info_->server_context()->c_call(), info_->method(),
                                      info_->server_context()->peer());
       }
@@ -219,17 +217,25 @@ class CallBoundsFactory final : public grpc::experimental::ServerInterceptorFact
 // X509_V_ERR_* codes, which gRPC logs as numbers).
 std::string VerifyReason(int code) {
   switch (code) {
-    case 9: return "certificate is not yet valid";
-    case 10: return "certificate has expired";
+    case 9:
+      return "certificate is not yet valid";
+    case 10:
+      return "certificate has expired";
     case 2:
     case 20:
-    case 21: return "certificate not issued by the Kinex CA";
+    case 21:
+      return "certificate not issued by the Kinex CA";
     case 18:
-    case 19: return "self-signed certificate";
-    case 23: return "certificate revoked";
-    case 3: return "no CRL for the issuer";
-    case 12: return "CRL has expired";
-    default: return absl::StrCat("certificate verification failed (X509 error ", code, ")");
+    case 19:
+      return "self-signed certificate";
+    case 23:
+      return "certificate revoked";
+    case 3:
+      return "no CRL for the issuer";
+    case 12:
+      return "CRL has expired";
+    default:
+      return absl::StrCat("certificate verification failed (X509 error ", code, ")");
   }
 }
 
@@ -344,8 +350,8 @@ absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
   // Unparseable requests answered INVALID_ARGUMENT, and unread replies
   // abandoned after server.reply_write_timeout_seconds (see above).
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
-  factories.push_back(std::make_unique<CallBoundsFactory>(
-      absl::Seconds(limits.reply_write_timeout_seconds())));
+  factories.push_back(
+      std::make_unique<CallBoundsFactory>(absl::Seconds(limits.reply_write_timeout_seconds())));
   builder.experimental().SetInterceptorCreators(std::move(factories));
   // Synchronous handlers: one completion queue per core and a standing pool
   // of polling threads, so a burst of calls reuses threads instead of
@@ -359,8 +365,8 @@ absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
   for (grpc::Service* service : server->targets_.services) builder.RegisterService(service);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", listen, " (address in use, or not a local address?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen, " (address in use, or not a local address?)"));
   }
   server->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();

@@ -61,10 +61,9 @@ gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {
 
 // Builds the gateway over the given dependencies and adds its public
 // services (Exchange, and the agency-facing Consent) to `t`.
-absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config,
-                        const Clock& clock, records::RecordsStore& records,
-                        consent::ConsentRegistry& consent, audit::AuditSink& audit,
-                        const policy::PolicyEngine& engine) {
+absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config, const Clock& clock,
+                        records::RecordsStore& records, consent::ConsentRegistry& consent,
+                        audit::AuditSink& audit, const policy::PolicyEngine& engine) {
   g.authorizer = std::make_unique<policy::PolicyConsentAuthorizer>(engine);
   gateway::Gateway::Dependencies deps;
   deps.records = &records;
@@ -79,7 +78,8 @@ absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config,
       std::make_unique<gateway::ConsentFront>(consent, records, *g.authorizer, g.edge);
   KINEX_ASSIGN_OR_RETURN(g.exposer, g.metrics.Serve(config.listen().metrics()));
   const std::vector<int> ports = g.exposer->GetListeningPorts();
-  const std::string host = config.listen().metrics().substr(0, config.listen().metrics().rfind(':'));
+  const std::string host =
+      config.listen().metrics().substr(0, config.listen().metrics().rfind(':'));
   t.metrics_address = absl::StrCat(host, ":", ports.empty() ? 0 : ports[0]);
   t.services.push_back(g.exchange.get());
   t.service_names.push_back("kinex.exchange.v1.Exchange");
@@ -104,7 +104,8 @@ absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) 
   KINEX_ASSIGN_OR_RETURN(parts->audit, MakeAuditTarget(config, clock));
   KINEX_ASSIGN_OR_RETURN(parts->records, MakeRecordsTarget(config, clock, *parts->audit.log));
   KINEX_ASSIGN_OR_RETURN(parts->policy, policy::MakePolicyTarget(config, clock));
-  parts->consent_authorizer = std::make_unique<policy::PolicyConsentAuthorizer>(*parts->policy.engine);
+  parts->consent_authorizer =
+      std::make_unique<policy::PolicyConsentAuthorizer>(*parts->policy.engine);
   KINEX_ASSIGN_OR_RETURN(parts->consent,
                          MakeConsentTarget(config, clock,
                                            {.records = parts->records.core.get(),
@@ -167,8 +168,8 @@ struct GatewayOnlyParts {
 
 absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clock) {
   auto parts = std::make_shared<GatewayOnlyParts>();
-  KINEX_ASSIGN_OR_RETURN(parts->engine,
-                         policy::PolicyEngine::Create({.policy_dir = config.policy().policy_dir()}));
+  KINEX_ASSIGN_OR_RETURN(
+      parts->engine, policy::PolicyEngine::Create({.policy_dir = config.policy().policy_dir()}));
   KINEX_ASSIGN_OR_RETURN(auto records_ch, Upstream(config, config.upstream().records()));
   KINEX_ASSIGN_OR_RETURN(auto consent_ch, Upstream(config, config.upstream().consent()));
   KINEX_ASSIGN_OR_RETURN(auto audit_ch, Upstream(config, config.upstream().audit()));
@@ -238,14 +239,14 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
     // Who may record what is policy's call: the consent service loads the
     // same policy set (reloaded on SIGHUP) rather than calling out per write.
     auto parts = std::make_shared<ConsentOnlyParts>();
-    KINEX_ASSIGN_OR_RETURN(parts->engine, policy::PolicyEngine::Create(
-                                              {.policy_dir = config.policy().policy_dir()}));
+    KINEX_ASSIGN_OR_RETURN(
+        parts->engine, policy::PolicyEngine::Create({.policy_dir = config.policy().policy_dir()}));
     parts->authorizer = std::make_unique<policy::PolicyConsentAuthorizer>(*parts->engine);
     KINEX_ASSIGN_OR_RETURN(auto audit_ch, Upstream(config, config.upstream().audit()));
     parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
-    KINEX_ASSIGN_OR_RETURN(parts->consent,
-                           MakeConsentTarget(config, clock, {.authorizer = parts->authorizer.get(),
-                                                             .audit = parts->audit.get()}));
+    KINEX_ASSIGN_OR_RETURN(parts->consent, MakeConsentTarget(config, clock,
+                                                             {.authorizer = parts->authorizer.get(),
+                                                              .audit = parts->audit.get()}));
     Targets t;
     t.services.push_back(parts->consent.grpc_service.get());
     t.service_names.push_back("kinex.consent.v1.Consent");

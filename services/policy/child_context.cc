@@ -16,9 +16,10 @@ pv1::ChildContext ChildContextFromFacts(const kinex::records::v1::ChildFacts& fa
   if (facts.kinex_id().empty()) return ctx;  // no child: no scope, no status
   *ctx.mutable_scope() = facts.scope();
   const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
-  const std::tuple<int, int, int> t{static_cast<int>(today.year()), today.month(),
-                                    today.day()};
-  auto ymd = [](const rv1::Date& d) { return std::tuple<int, int, int>{d.year(), d.month(), d.day()}; };
+  const std::tuple<int, int, int> t{static_cast<int>(today.year()), today.month(), today.day()};
+  auto ymd = [](const rv1::Date& d) {
+    return std::tuple<int, int, int>{d.year(), d.month(), d.day()};
+  };
   std::set<int> arrangements;
   for (const rv1::LegalStatusEpisode& e : facts.legal_status()) {
     // Current at `now`: started (or no start date) and not yet ended (an

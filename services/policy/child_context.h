@@ -21,8 +21,8 @@ namespace kinex::policy {
 // arrangement types of the current episodes. The one derivation: the
 // gateway, the consent path and tests all call it. Facts without a Kinex id
 // (an unknown child) give an empty context. Thread-safe.
-kinex::policy::v1::ChildContext ChildContextFromFacts(
-    const kinex::records::v1::ChildFacts& facts, absl::Time now);
+kinex::policy::v1::ChildContext ChildContextFromFacts(const kinex::records::v1::ChildFacts& facts,
+                                                      absl::Time now);
 }  // namespace kinex::policy
 
 #endif  // KINEX_SERVICES_POLICY_CHILD_CONTEXT_H_

@@ -53,8 +53,7 @@ struct CompiledRowFilter {
   int leaf_end = 0;
   // Singular fields from the row to the string key.
   std::vector<const google::protobuf::FieldDescriptor*> key_chain;
-  kinex::policy::v1::RowFilterValue equals =
-      kinex::policy::v1::ROW_FILTER_VALUE_UNSPECIFIED;
+  kinex::policy::v1::RowFilterValue equals = kinex::policy::v1::ROW_FILTER_VALUE_UNSPECIFIED;
 };
 
 // A compiled Rule.
@@ -113,8 +112,7 @@ struct PolicySource {
 // line. An empty source list is INVALID_ARGUMENT (no policy is a
 // misconfiguration, not an open door).
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(
-    const std::vector<PolicySource>& sources,
-    std::shared_ptr<const Schema> schema);
+    const std::vector<PolicySource>& sources, std::shared_ptr<const Schema> schema);
 
 // Reads every "*.textproto" file directly in `dir` (not subdirectories),
 // sorted by name, and compiles them as CompilePolicy does. NOT_FOUND when
@@ -125,8 +123,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyDir(
 // TextFormat reports an unknown enum value or field name at the token after
 // it; returns `status` (an error from kinex::ParseTextProto of `text` named
 // `name`) moved to the bad token itself. Other errors are returned as given.
-absl::Status RefineParseError(const absl::Status& status,
-                              const std::string& text,
+absl::Status RefineParseError(const absl::Status& status, const std::string& text,
                               const std::string& name);
 
 // The agency kind's SPIFFE spelling ("local-authority"...), for messages.

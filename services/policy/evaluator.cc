@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <set>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -39,8 +39,7 @@ Facts ComputeFacts(const pv1::DecisionRequest& request) {
   const std::string& code = request.principal().agency_code();
   const rv1::ScopeLinks& scope = request.child().scope();
   const bool has_code = !code.empty();
-  f.relation[pv1::RESPONSIBLE_AUTHORITY] =
-      has_code && code == scope.responsible_la_code();
+  f.relation[pv1::RESPONSIBLE_AUTHORITY] = has_code && code == scope.responsible_la_code();
   f.relation[pv1::SCHOOL_ROLL] = has_code && code == scope.current_school_urn();
   bool health = has_code && code == scope.registered_gp_ods_code();
   for (const std::string& ods : scope.health_provider_ods_codes()) {
@@ -65,18 +64,16 @@ Facts ComputeFacts(const pv1::DecisionRequest& request) {
   f.stated_function = !absl::StripAsciiWhitespace(request.stated_function()).empty();
   const bool own_la = request.principal().agency_kind() == cv1::LOCAL_AUTHORITY &&
                       f.relation[pv1::RESPONSIBLE_AUTHORITY];
-  f.shielded = !own_la && (request.child().shield_locating() ||
-                           !request.child().shielded_paths().empty());
+  f.shielded =
+      !own_la && (request.child().shield_locating() || !request.child().shielded_paths().empty());
   return f;
 }
 
-bool MatchesPrincipal(const std::vector<CompiledMatcher>& ms,
-                      const pv1::Principal& p) {
+bool MatchesPrincipal(const std::vector<CompiledMatcher>& ms, const pv1::Principal& p) {
   for (const CompiledMatcher& m : ms) {
     if (m.kind != p.agency_kind()) continue;
     if (!m.code.empty() && m.code != p.agency_code()) continue;
-    if (!m.roles.empty() &&
-        std::find(m.roles.begin(), m.roles.end(), p.role()) == m.roles.end()) {
+    if (!m.roles.empty() && std::find(m.roles.begin(), m.roles.end(), p.role()) == m.roles.end()) {
       continue;
     }
     return true;
@@ -124,15 +121,13 @@ absl::StatusOr<LeafSet> ShieldedLeaves(const Schema& schema, const pv1::ChildCon
 // Whether an available basis covers category `c` for this principal and
 // purpose. Consent must name what it covers; statutory bases cover what
 // they do not restrict.
-bool Covers(const pv1::AvailableBasis& b, int category,
-            const pv1::DecisionRequest& request) {
+bool Covers(const pv1::AvailableBasis& b, int category, const pv1::DecisionRequest& request) {
   const bool consent = b.basis() == cv1::CONSENT;
   if (consent && b.consent_id().empty()) return false;
   if (b.categories().empty()) {
     if (consent) return false;
-  } else if (category >= 0 &&
-             std::find(b.categories().begin(), b.categories().end(),
-                       category) == b.categories().end()) {
+  } else if (category >= 0 && std::find(b.categories().begin(), b.categories().end(), category) ==
+                                  b.categories().end()) {
     return false;
   }
   const pv1::Principal& p = request.principal();
@@ -141,14 +136,13 @@ bool Covers(const pv1::AvailableBasis& b, int category,
   } else if (b.recipient_agency_kind() != p.agency_kind()) {
     return false;
   }
-  if (!b.recipient_agency_code().empty() &&
-      b.recipient_agency_code() != p.agency_code()) {
+  if (!b.recipient_agency_code().empty() && b.recipient_agency_code() != p.agency_code()) {
     return false;
   }
   if (b.purposes().empty()) {
     if (consent) return false;
-  } else if (std::find(b.purposes().begin(), b.purposes().end(),
-                       request.purpose()) == b.purposes().end()) {
+  } else if (std::find(b.purposes().begin(), b.purposes().end(), request.purpose()) ==
+             b.purposes().end()) {
     return false;
   }
   return true;
@@ -162,8 +156,7 @@ struct BasisChoice {
 
 // The first alternative the request satisfies for category `c`, if any.
 bool ChooseBasis(const std::vector<pv1::BasisAlternative>& alts, int c,
-                 const pv1::DecisionRequest& request, const Facts& f,
-                 BasisChoice* out) {
+                 const pv1::DecisionRequest& request, const Facts& f, BasisChoice* out) {
   for (const pv1::BasisAlternative& alt : alts) {
     if (alt.requires_justification() && !f.justified) continue;
     if (alt.break_glass()) {
@@ -173,9 +166,8 @@ bool ChooseBasis(const std::vector<pv1::BasisAlternative>& alts, int c,
       }
       continue;
     }
-    const pv1::Obligation ob = alt.requires_justification()
-                                   ? pv1::REQUIRE_JUSTIFICATION
-                                   : pv1::OBLIGATION_UNSPECIFIED;
+    const pv1::Obligation ob =
+        alt.requires_justification() ? pv1::REQUIRE_JUSTIFICATION : pv1::OBLIGATION_UNSPECIFIED;
     if (alt.inherent()) {
       *out = {alt.basis(), "", ob};
       return true;
@@ -214,8 +206,7 @@ void CoarsenPaths(const Schema& schema, int node, const LeafSet& visible,
     if (sf.leaf_begin == sf.leaf_end) continue;
     if (visible.AllInRange(sf.leaf_begin, sf.leaf_end)) {
       paths->push_back(sf.path);
-    } else if (sf.child_node >= 0 &&
-               visible.AnyInRange(sf.leaf_begin, sf.leaf_end)) {
+    } else if (sf.child_node >= 0 && visible.AnyInRange(sf.leaf_begin, sf.leaf_end)) {
       CoarsenPaths(schema, sf.child_node, visible, paths);
     }
   }
@@ -243,8 +234,7 @@ Evaluation DenyAll(const CompiledPolicy& policy, const std::string& reason,
     w->set_category(static_cast<rv1::Category>(c));
     w->set_reason(pv1::EVALUATION_ERROR);
   }
-  auto plan = RedactionPlan::Build(policy.schema,
-                                   LeafSet(policy.schema->leaf_count()), {});
+  auto plan = RedactionPlan::Build(policy.schema, LeafSet(policy.schema->leaf_count()), {});
   e.plan = plan.ok() ? *plan : nullptr;
   if (trace != nullptr) trace->push_back(absl::StrCat("deny: ", reason));
   return e;
@@ -252,20 +242,17 @@ Evaluation DenyAll(const CompiledPolicy& policy, const std::string& reason,
 
 }  // namespace
 
-Evaluation Evaluate(const CompiledPolicy& policy,
-                    const pv1::DecisionRequest& request,
+Evaluation Evaluate(const CompiledPolicy& policy, const pv1::DecisionRequest& request,
                     std::vector<std::string>* trace) {
   const pv1::Principal& principal = request.principal();
   const int kind = principal.agency_kind();
   if (kind == cv1::AGENCY_KIND_UNSPECIFIED || !cv1::AgencyKind_IsValid(kind)) {
-    return DenyAll(policy, "invalid request: principal agency kind is unset",
-                   trace);
+    return DenyAll(policy, "invalid request: principal agency kind is unset", trace);
   }
   if (principal.role().empty()) {
     return DenyAll(policy, "invalid request: principal role is empty", trace);
   }
-  if (request.purpose() == cv1::PURPOSE_UNSPECIFIED ||
-      !cv1::Purpose_IsValid(request.purpose())) {
+  if (request.purpose() == cv1::PURPOSE_UNSPECIFIED || !cv1::Purpose_IsValid(request.purpose())) {
     return DenyAll(policy, "invalid request: purpose is unset", trace);
   }
   const Schema& schema = *policy.schema;
@@ -274,8 +261,8 @@ Evaluation Evaluate(const CompiledPolicy& policy,
   const std::string pclass = PrincipalClass(principal);
   const std::string purpose_name = cv1::Purpose_Name(request.purpose());
   if (trace != nullptr) {
-    trace->push_back(absl::StrCat("policy ", policy.version, "; principal ",
-                                  pclass, "; purpose ", purpose_name));
+    trace->push_back(absl::StrCat("policy ", policy.version, "; principal ", pclass, "; purpose ",
+                                  purpose_name));
   }
 
   LeafSet labelled(n);
@@ -285,7 +272,8 @@ Evaluation Evaluate(const CompiledPolicy& policy,
   LeafSet shielded(n);
   if (facts.shielded) {
     absl::StatusOr<LeafSet> s = ShieldedLeaves(schema, request.child());
-    if (!s.ok()) return DenyAll(policy, absl::StrCat("evaluation error: ", s.status().message()), trace);
+    if (!s.ok())
+      return DenyAll(policy, absl::StrCat("evaluation error: ", s.status().message()), trace);
     shielded = *std::move(s);
   }
   LeafSet granted(n), needs_basis(n), out_of_scope(n), denied(n);
@@ -298,8 +286,7 @@ Evaluation Evaluate(const CompiledPolicy& policy,
   for (int idx : policy.rules_by_kind[kind]) {
     const CompiledRule& rule = policy.rules[idx];
     const std::string label = absl::StrCat(
-        "rule \"", rule.id, "\" (", pv1::Effect_Name(rule.effect), ", ",
-        rule.location, "): ");
+        "rule \"", rule.id, "\" (", pv1::Effect_Name(rule.effect), ", ", rule.location, "): ");
     if (!MatchesPrincipal(rule.principals, principal)) {
       if (trace) trace->push_back(label + "principal does not match");
       continue;
@@ -320,8 +307,7 @@ Evaluation Evaluate(const CompiledPolicy& policy,
     if (!facts.relation[rule.scope]) {
       if (rule.effect == pv1::GRANT) out_of_scope |= rule.targets;
       if (trace) {
-        trace->push_back(absl::StrCat(label, "scope ",
-                                      pv1::Scope_Name(rule.scope),
+        trace->push_back(absl::StrCat(label, "scope ", pv1::Scope_Name(rule.scope),
                                       " does not hold: child out of scope"));
       }
       continue;
@@ -356,8 +342,7 @@ Evaluation Evaluate(const CompiledPolicy& policy,
     LeafSet contrib(n);
     std::vector<std::string> notes;
     for (int s = rv1::PERSONAL; s <= rv1::CRIMINAL_OFFENCE; ++s) {
-      LeafSet part = rule.targets &
-                     schema.SensitivityLeaves(static_cast<rv1::Sensitivity>(s));
+      LeafSet part = rule.targets & schema.SensitivityLeaves(static_cast<rv1::Sensitivity>(s));
       part &= labelled;
       if (!part.Any()) continue;
       const std::string sname = rv1::Sensitivity_Name(s);
@@ -382,11 +367,8 @@ Evaluation Evaluate(const CompiledPolicy& policy,
           contrib |= pc;
           if (trace) {
             notes.push_back(absl::StrCat(
-                rv1::Category_Name(c), "/", sname, " on ",
-                cv1::LegalBasis_Name(choice.basis),
-                choice.consent_id.empty() ? ""
-                                          : " (consent " + choice.consent_id +
-                                                ")"));
+                rv1::Category_Name(c), "/", sname, " on ", cv1::LegalBasis_Name(choice.basis),
+                choice.consent_id.empty() ? "" : " (consent " + choice.consent_id + ")"));
           }
           uses.push_back(BasisUseEntry{std::move(choice), c, s, std::move(pc), idx});
         } else {
@@ -403,16 +385,14 @@ Evaluation Evaluate(const CompiledPolicy& policy,
     int count = 0;
     for (int i = 0; i < n; ++i) count += contrib.Test(i) ? 1 : 0;
     if (trace) {
-      trace->push_back(absl::StrCat(label, "applies: grants ", count,
-                                    " fields",
-                                    notes.empty() ? "" : "; ",
-                                    absl::StrJoin(notes, "; ")));
+      trace->push_back(absl::StrCat(label, "applies: grants ", count, " fields",
+                                    notes.empty() ? "" : "; ", absl::StrJoin(notes, "; ")));
     }
     contributions.push_back(Contribution{idx, std::move(contrib)});
   }
   if (trace && !any_rule_for_class) {
-    trace->push_back(absl::StrCat("no rule applies to ", pclass, " for ",
-                                  purpose_name, ": deny by default"));
+    trace->push_back(
+        absl::StrCat("no rule applies to ", pclass, " for ", purpose_name, ": deny by default"));
   }
 
   // A shield withholds as if no rule granted the field: the requester is
@@ -454,12 +434,10 @@ Evaluation Evaluate(const CompiledPolicy& policy,
       if (!kept.AnyInRange(f.leaf_begin, f.leaf_end)) continue;
       bool dup = false;
       for (const BoundRowFilter& b : filters) {
-        dup = dup || (b.repeated_field == f.repeated_field &&
-                      b.key_field == f.key_field);
+        dup = dup || (b.repeated_field == f.repeated_field && b.key_field == f.key_field);
       }
       if (!dup) {
-        filters.push_back(BoundRowFilter{f.repeated_field, f.key_field,
-                                         principal.agency_code()});
+        filters.push_back(BoundRowFilter{f.repeated_field, f.key_field, principal.agency_code()});
       }
     }
   }
@@ -468,8 +446,9 @@ Evaluation Evaluate(const CompiledPolicy& policy,
   for (const BasisUseEntry& u : uses) {
     if (!u.leaves.Intersects(visible)) continue;
     const CompiledRule& rule = policy.rules[u.rule];
-    if (seen_grounds.emplace(u.category, u.sensitivity, rule.id, u.choice.basis,
-                             u.choice.consent_id).second) {
+    if (seen_grounds
+            .emplace(u.category, u.sensitivity, rule.id, u.choice.basis, u.choice.consent_id)
+            .second) {
       pv1::Ground* g = d.add_grounds();
       g->set_category(static_cast<rv1::Category>(u.category));
       g->set_sensitivity(static_cast<rv1::Sensitivity>(u.sensitivity));
@@ -482,9 +461,7 @@ Evaluation Evaluate(const CompiledPolicy& policy,
     if (u.choice.obligation != pv1::OBLIGATION_UNSPECIFIED) {
       obligations.insert(u.choice.obligation);
     }
-    if (!seen_uses.emplace(u.category, u.sensitivity, u.choice.basis,
-                           u.choice.consent_id)
-             .second) {
+    if (!seen_uses.emplace(u.category, u.sensitivity, u.choice.basis, u.choice.consent_id).second) {
       continue;
     }
     pv1::BasisUse* bu = d.add_bases_used();
@@ -496,9 +473,9 @@ Evaluation Evaluate(const CompiledPolicy& policy,
   std::sort(d.mutable_grounds()->begin(), d.mutable_grounds()->end(),
             [](const pv1::Ground& a, const pv1::Ground& b) {
               return std::make_tuple(a.category(), a.sensitivity(), a.rule_id(), a.met(),
-                                     a.consent_id()) <
-                     std::make_tuple(b.category(), b.sensitivity(), b.rule_id(), b.met(),
-                                     b.consent_id());
+                                     a.consent_id()) < std::make_tuple(b.category(),
+                                                                       b.sensitivity(), b.rule_id(),
+                                                                       b.met(), b.consent_id());
             });
   if (shield_bites) {
     for (int c : SchemaCategories(schema)) {
@@ -509,10 +486,9 @@ Evaluation Evaluate(const CompiledPolicy& policy,
     }
   }
   for (int o : obligations) d.add_obligations(static_cast<pv1::Obligation>(o));
-  std::sort(filters.begin(), filters.end(),
-            [](const BoundRowFilter& a, const BoundRowFilter& b) {
-              return a.repeated_field < b.repeated_field;
-            });
+  std::sort(filters.begin(), filters.end(), [](const BoundRowFilter& a, const BoundRowFilter& b) {
+    return a.repeated_field < b.repeated_field;
+  });
   for (const BoundRowFilter& f : filters) {
     pv1::AppliedRowFilter* af = d.add_row_filters();
     af->set_repeated_field(f.repeated_field);
@@ -550,32 +526,27 @@ Evaluation Evaluate(const CompiledPolicy& policy,
       reasons.insert("the child is outside the principal's scope");
     } else {
       w->set_reason(pv1::NOT_GRANTED);
-      reasons.insert(absl::StrCat("no rule grants ", pclass, " this for ",
-                                  purpose_name));
+      reasons.insert(absl::StrCat("no rule grants ", pclass, " this for ", purpose_name));
     }
     if (trace) {
-      trace->push_back(absl::StrCat(
-          "category ", rv1::Category_Name(c), ": withheld ",
-          pv1::WithheldReason_Name(w->reason()),
-          w->rule_id().empty() ? "" : " by \"" + w->rule_id() + "\"",
-          w->partial() ? " (partly visible)" : ""));
+      trace->push_back(absl::StrCat("category ", rv1::Category_Name(c), ": withheld ",
+                                    pv1::WithheldReason_Name(w->reason()),
+                                    w->rule_id().empty() ? "" : " by \"" + w->rule_id() + "\"",
+                                    w->partial() ? " (partly visible)" : ""));
     }
   }
   if (!d.allowed()) {
-    d.set_deny_reason(absl::StrCat("nothing may be disclosed: ",
-                                   absl::StrJoin(reasons, "; ")));
+    d.set_deny_reason(absl::StrCat("nothing may be disclosed: ", absl::StrJoin(reasons, "; ")));
   }
   if (trace) {
-    trace->push_back(absl::StrCat(
-        d.allowed() ? "allow: " : "deny: ",
-        d.allowed() ? absl::StrJoin(d.allowed_paths(), ", ") : d.deny_reason()));
+    trace->push_back(
+        absl::StrCat(d.allowed() ? "allow: " : "deny: ",
+                     d.allowed() ? absl::StrJoin(d.allowed_paths(), ", ") : d.deny_reason()));
   }
 
   auto plan = RedactionPlan::Build(policy.schema, visible, filters);
   if (!plan.ok()) {
-    return DenyAll(policy,
-                   absl::StrCat("evaluation error: ", plan.status().message()),
-                   trace);
+    return DenyAll(policy, absl::StrCat("evaluation error: ", plan.status().message()), trace);
   }
   e.plan = std::move(*plan);
   return e;
@@ -634,10 +605,8 @@ std::string EvaluationCacheKey(const pv1::DecisionRequest& request) {
   return key;
 }
 
-absl::Status MayRecordConsent(const CompiledPolicy& policy,
-                              const pv1::Principal& principal,
-                              const pv1::ChildContext& child,
-                              cv1::LegalBasis basis) {
+absl::Status MayRecordConsent(const CompiledPolicy& policy, const pv1::Principal& principal,
+                              const pv1::ChildContext& child, cv1::LegalBasis basis) {
   pv1::DecisionRequest request;
   *request.mutable_principal() = principal;
   *request.mutable_child() = child;
@@ -651,12 +620,12 @@ absl::Status MayRecordConsent(const CompiledPolicy& policy,
       return absl::OkStatus();
     }
   }
-  return absl::PermissionDeniedError(absl::StrCat(
-      "policy ", policy.version.substr(0, 12), " does not let ",
-      PrincipalClass(principal), " record ",
-      cv1::LegalBasis_IsValid(basis) ? cv1::LegalBasis_Name(basis)
-                                     : absl::StrCat(static_cast<int>(basis)),
-      " for this child"));
+  return absl::PermissionDeniedError(
+      absl::StrCat("policy ", policy.version.substr(0, 12), " does not let ",
+                   PrincipalClass(principal), " record ",
+                   cv1::LegalBasis_IsValid(basis) ? cv1::LegalBasis_Name(basis)
+                                                  : absl::StrCat(static_cast<int>(basis)),
+                   " for this child"));
 }
 
 }  // namespace kinex::policy

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "kinex/policy/v1/policy.pb.h"
 #include "absl/time/time.h"
+#include "kinex/policy/v1/policy.pb.h"
 #include "kinex/record/v1/record.pb.h"
 #include "kinex/records/v1/records.pb.h"
 #include "services/policy/child_context.h"
@@ -30,8 +30,7 @@ namespace kinex::policy {
 
 // Evaluates `request`. When `trace` is given, appends one readable line per
 // rule considered and per category (no child identifiers). Thread-safe.
-Evaluation Evaluate(const CompiledPolicy& policy,
-                    const kinex::policy::v1::DecisionRequest& request,
+Evaluation Evaluate(const CompiledPolicy& policy, const kinex::policy::v1::DecisionRequest& request,
                     std::vector<std::string>* trace = nullptr);
 
 // The cache key of `request`: two requests with the same key get the same
@@ -39,8 +38,7 @@ Evaluation Evaluate(const CompiledPolicy& policy,
 // which scope relations hold, jurisdiction, looked-after status, whether a
 // justification / break-glass is present, and the bases that could cover
 // this principal and purpose — not the child's identifiers.
-std::string EvaluationCacheKey(
-    const kinex::policy::v1::DecisionRequest& request);
+std::string EvaluationCacheKey(const kinex::policy::v1::DecisionRequest& request);
 
 // Whether `principal` may record `basis` for a child with `child` facts, by
 // the policy's consent_recorders. OK, or PERMISSION_DENIED naming the

@@ -89,8 +89,9 @@ std::string SensitiveCitation(cv1::SensitiveDataCondition condition, bool crimin
       return absl::StrCat(criminal ? art : "UK GDPR Art 9(2)(h) with DPA 2018 ",
                           "Sch 1 para 2: health or social care purposes");
     case cv1::VITAL_INTERESTS_OF_THE_CHILD:
-      return criminal ? absl::StrCat(art, "Sch 1 para 30: protecting an individual's vital "
-                                          "interests")
+      return criminal ? absl::StrCat(art,
+                                     "Sch 1 para 30: protecting an individual's vital "
+                                     "interests")
                       : "UK GDPR Art 9(2)(c): vital interests";
     case cv1::LAW_ENFORCEMENT_SAFEGUARDING_SCH8:
       return "Data Protection Act 2018 s35(5) with Sch 8 para 4: safeguarding of children and "
@@ -130,9 +131,9 @@ cv1::SensitiveDataCondition ConditionOf(cv1::LegalBasis met, bool part3) {
 cv1::LawfulBasis TupleFor(const pv1::Ground& ground, const Controller& controller,
                           pv1::Jurisdiction jurisdiction, const std::string& stated_function) {
   const pv1::DeclaredBasis& declared = ground.declared();
-  const bool part3 = controller.kind == cv1::POLICE &&
-                     (declared.regime() == cv1::DPA_2018_PART_3 ||
-                      ground.met() == cv1::LAW_ENFORCEMENT_SAFEGUARDING);
+  const bool part3 =
+      controller.kind == cv1::POLICE && (declared.regime() == cv1::DPA_2018_PART_3 ||
+                                         ground.met() == cv1::LAW_ENFORCEMENT_SAFEGUARDING);
   cv1::LawfulBasis t;
   t.set_controller_kind(controller.kind);
   t.set_controller_code(controller.code);
@@ -209,8 +210,9 @@ std::string GatewayCitation(cv1::StatutoryGateway gateway, pv1::Jurisdiction jur
                    : "Children Act 2004 s11: arrangements to safeguard and promote the welfare "
                      "of children";
     case cv1::CA2004_S16LA_DUTY_TO_SHARE:
-      return wales ? "" : "Children Act 2004 s16LA: duty to share safeguarding and welfare "
-                          "information (Children's Wellbeing and Schools Act 2026)";
+      return wales ? ""
+                   : "Children Act 2004 s16LA: duty to share safeguarding and welfare "
+                     "information (Children's Wellbeing and Schools Act 2026)";
     case cv1::CA1989_S17_CHILDREN_IN_NEED:
       return wales ? "Social Services and Well-being (Wales) Act 2014 s37: duty to meet the care "
                      "and support needs of a child"
@@ -225,11 +227,13 @@ std::string GatewayCitation(cv1::StatutoryGateway gateway, pv1::Jurisdiction jur
                    : "Children Act 1989 s22 and s22(3A): duties to looked-after children, "
                      "including promoting their education";
     case cv1::CA1989_S23ZZA_PREVIOUSLY_LOOKED_AFTER:
-      return wales ? "" : "Children Act 1989 s23ZZA: information and advice for previously "
-                          "looked-after children";
+      return wales ? ""
+                   : "Children Act 1989 s23ZZA: information and advice for previously "
+                     "looked-after children";
     case cv1::VSH_KINSHIP_EXTENSION_GUIDANCE:
-      return wales ? "" : "DfE guidance (2024): the virtual school head's role extended to "
-                          "children in kinship care (non-statutory)";
+      return wales ? ""
+                   : "DfE guidance (2024): the virtual school head's role extended to "
+                     "children in kinship care (non-statutory)";
     case cv1::DAA2021_S49A_OPERATION_ENCOMPASS:
       return "Domestic Abuse Act 2021 s49A: police tell the child's school of domestic abuse "
              "(Operation Encompass)";

@@ -69,9 +69,7 @@ class LeafSet {
   }
   friend LeafSet operator&(LeafSet a, const LeafSet& b) { return a &= b; }
   friend LeafSet operator|(LeafSet a, const LeafSet& b) { return a |= b; }
-  bool operator==(const LeafSet& o) const {
-    return size_ == o.size_ && words_ == o.words_;
-  }
+  bool operator==(const LeafSet& o) const { return size_ == o.size_ && words_ == o.words_; }
 
  private:
   int size_ = 0;

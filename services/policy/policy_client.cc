@@ -17,9 +17,9 @@ RemotePolicyDecider::RemotePolicyDecider(std::shared_ptr<grpc::Channel> channel,
 absl::StatusOr<std::shared_ptr<const Evaluation>> RemotePolicyDecider::Evaluate(
     const kinex::policy::v1::DecisionRequest& request) const {
   auto evaluation = std::make_shared<Evaluation>();
-  KINEX_ASSIGN_OR_RETURN(evaluation->decision,
-                         CallUnary(*stub_, &kinex::policy::v1::Policy::Stub::Decide, request,
-                                   timeout_));
+  KINEX_ASSIGN_OR_RETURN(
+      evaluation->decision,
+      CallUnary(*stub_, &kinex::policy::v1::Policy::Stub::Decide, request, timeout_));
   KINEX_ASSIGN_OR_RETURN(evaluation->plan,
                          RedactionPlan::FromDecision(schema_, evaluation->decision));
   return std::shared_ptr<const Evaluation>(std::move(evaluation));

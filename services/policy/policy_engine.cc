@@ -8,8 +8,7 @@ namespace kinex::policy {
 
 namespace pv1 = ::kinex::policy::v1;
 
-absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(
-    Options options) {
+absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(Options options) {
   if (options.schema == nullptr) options.schema = Schema::ChildRecordSchema();
   if (options.max_cached_evaluations == 0) options.max_cached_evaluations = 1;
   std::unique_ptr<PolicyEngine> engine(new PolicyEngine(std::move(options)));
@@ -47,8 +46,8 @@ absl::StatusOr<std::shared_ptr<const Evaluation>> PolicyEngine::Evaluate(
     auto it = snap->cache.find(key);
     if (it != snap->cache.end()) return it->second;
   }
-  auto evaluation = std::make_shared<const Evaluation>(
-      kinex::policy::Evaluate(*snap->policy, request));
+  auto evaluation =
+      std::make_shared<const Evaluation>(kinex::policy::Evaluate(*snap->policy, request));
   if (evaluation->plan == nullptr) {
     return absl::InternalError("policy evaluation produced no plan");
   }
@@ -60,15 +59,12 @@ absl::StatusOr<std::shared_ptr<const Evaluation>> PolicyEngine::Evaluate(
   return evaluation;
 }
 
-absl::StatusOr<pv1::Decision> PolicyEngine::Decide(
-    const pv1::DecisionRequest& request) const {
-  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const Evaluation> e,
-                         Evaluate(request));
+absl::StatusOr<pv1::Decision> PolicyEngine::Decide(const pv1::DecisionRequest& request) const {
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const Evaluation> e, Evaluate(request));
   return e->decision;
 }
 
-absl::StatusOr<pv1::Explanation> PolicyEngine::Explain(
-    const pv1::DecisionRequest& request) const {
+absl::StatusOr<pv1::Explanation> PolicyEngine::Explain(const pv1::DecisionRequest& request) const {
   std::shared_ptr<const Snapshot> snap = snapshot();
   if (snap == nullptr) return absl::UnavailableError("no policy loaded");
   pv1::Explanation out;
@@ -79,18 +75,17 @@ absl::StatusOr<pv1::Explanation> PolicyEngine::Explain(
   return out;
 }
 
-absl::Status PolicyEngine::MayRecordConsent(
-    const pv1::Principal& principal, const pv1::ChildContext& child,
-    kinex::common::v1::LegalBasis basis) const {
+absl::Status PolicyEngine::MayRecordConsent(const pv1::Principal& principal,
+                                            const pv1::ChildContext& child,
+                                            kinex::common::v1::LegalBasis basis) const {
   std::shared_ptr<const Snapshot> snap = snapshot();
   if (snap == nullptr) return absl::UnavailableError("no policy loaded");
-  return kinex::policy::MayRecordConsent(*snap->policy, principal, child,
-                                         basis);
+  return kinex::policy::MayRecordConsent(*snap->policy, principal, child, basis);
 }
 
-absl::Status PolicyEngine::MayRecordConsent(
-    const pv1::Principal& principal, const kinex::record::v1::ScopeLinks& scope,
-    kinex::common::v1::LegalBasis basis) const {
+absl::Status PolicyEngine::MayRecordConsent(const pv1::Principal& principal,
+                                            const kinex::record::v1::ScopeLinks& scope,
+                                            kinex::common::v1::LegalBasis basis) const {
   pv1::ChildContext child;
   *child.mutable_scope() = scope;
   return MayRecordConsent(principal, child, basis);

@@ -92,9 +92,8 @@ class PolicyEngine {
   struct Snapshot {
     std::shared_ptr<const CompiledPolicy> policy;
     mutable absl::Mutex mu;
-    mutable absl::flat_hash_map<std::string,
-                                std::shared_ptr<const Evaluation>>
-        cache ABSL_GUARDED_BY(mu);
+    mutable absl::flat_hash_map<std::string, std::shared_ptr<const Evaluation>> cache
+        ABSL_GUARDED_BY(mu);
   };
 
   explicit PolicyEngine(Options options) : options_(std::move(options)) {}

@@ -37,8 +37,8 @@ using google::protobuf::TextFormat;
 // to the enclosing message's position when a field was not in the text.
 class Loc {
  public:
-  Loc(const std::string* file, const TextFormat::ParseInfoTree* tree,
-      const Descriptor* desc, std::string fallback)
+  Loc(const std::string* file, const TextFormat::ParseInfoTree* tree, const Descriptor* desc,
+      std::string fallback)
       : file_(file), tree_(tree), desc_(desc), fallback_(std::move(fallback)) {}
 
   // "file:line:col" of field `name` (element `index` when repeated).
@@ -62,8 +62,7 @@ class Loc {
     const FieldDescriptor* f = desc_->FindFieldByName(name);
     const TextFormat::ParseInfoTree* nested = nullptr;
     if (tree_ != nullptr && f != nullptr) {
-      nested = tree_->GetTreeForNested(f, f->is_repeated() ? std::max(index, 0)
-                                                           : -1);
+      nested = tree_->GetTreeForNested(f, f->is_repeated() ? std::max(index, 0) : -1);
     }
     return Loc(file_, nested, f->message_type(), Of(name, index));
   }
@@ -84,9 +83,7 @@ class Errors {
     errors_.push_back(absl::StrCat(where, ": ", message));
   }
   bool empty() const { return errors_.empty(); }
-  absl::Status ToStatus() const {
-    return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
-  }
+  absl::Status ToStatus() const { return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n")); }
 
  private:
   std::vector<std::string> errors_;
@@ -137,8 +134,7 @@ class Compiler {
       : schema_(std::move(schema)), out_(out) {}
 
   void DeclareRoles(const ParsedFile& file) {
-    Loc loc(&file.name, file.tree.get(), pv1::PolicySet::descriptor(),
-            file.name + ":1:1");
+    Loc loc(&file.name, file.tree.get(), pv1::PolicySet::descriptor(), file.name + ":1:1");
     for (int i = 0; i < file.set.roles_size(); ++i) {
       const pv1::RoleDeclaration& decl = file.set.roles(i);
       Loc dloc = loc.Nested("roles", i);
@@ -147,8 +143,7 @@ class Compiler {
         errors_.Add(dloc.Of("agency_kind"),
                     decl.agency_kind() == 0
                         ? "agency_kind is required"
-                        : absl::StrCat("unknown agency kind ",
-                                       decl.agency_kind()));
+                        : absl::StrCat("unknown agency kind ", decl.agency_kind()));
         continue;
       }
       if (decl.names().empty()) {
@@ -156,9 +151,8 @@ class Compiler {
       }
       for (int j = 0; j < decl.names_size(); ++j) {
         if (!ValidRoleName(decl.names(j))) {
-          errors_.Add(dloc.Of("names", j),
-                      absl::StrCat("invalid role name \"", decl.names(j),
-                                   "\" (lower case letters, digits, '-')"));
+          errors_.Add(dloc.Of("names", j), absl::StrCat("invalid role name \"", decl.names(j),
+                                                        "\" (lower case letters, digits, '-')"));
           continue;
         }
         roles_[decl.agency_kind()].insert(decl.names(j));
@@ -167,14 +161,12 @@ class Compiler {
   }
 
   void CompileFile(const ParsedFile& file) {
-    Loc loc(&file.name, file.tree.get(), pv1::PolicySet::descriptor(),
-            file.name + ":1:1");
+    Loc loc(&file.name, file.tree.get(), pv1::PolicySet::descriptor(), file.name + ":1:1");
     for (int i = 0; i < file.set.rules_size(); ++i) {
       CompileRule(file.set.rules(i), loc.Nested("rules", i));
     }
     for (int i = 0; i < file.set.consent_recorders_size(); ++i) {
-      CompileRecorder(file.set.consent_recorders(i),
-                      loc.Nested("consent_recorders", i));
+      CompileRecorder(file.set.consent_recorders(i), loc.Nested("consent_recorders", i));
     }
   }
 
@@ -197,26 +189,23 @@ class Compiler {
   const Errors& errors() const { return errors_; }
 
  private:
-  bool CheckId(const std::string& id, const std::string& where,
-               const char* what) {
+  bool CheckId(const std::string& id, const std::string& where, const char* what) {
     if (id.empty()) {
       errors_.Add(where, absl::StrCat(what, " id is required"));
       return false;
     }
     auto [it, inserted] = ids_.emplace(id, where);
     if (!inserted) {
-      errors_.Add(where, absl::StrCat("duplicate ", what, " id \"", id,
-                                      "\" (first defined at ", it->second,
-                                      ")"));
+      errors_.Add(where, absl::StrCat("duplicate ", what, " id \"", id, "\" (first defined at ",
+                                      it->second, ")"));
       return false;
     }
     return true;
   }
 
   // Compiles principal matchers; false on error.
-  bool CompileMatchers(
-      const google::protobuf::RepeatedPtrField<pv1::PrincipalMatcher>& in,
-      const Loc& loc, std::vector<CompiledMatcher>* out) {
+  bool CompileMatchers(const google::protobuf::RepeatedPtrField<pv1::PrincipalMatcher>& in,
+                       const Loc& loc, std::vector<CompiledMatcher>* out) {
     bool ok = true;
     for (int i = 0; i < in.size(); ++i) {
       const pv1::PrincipalMatcher& m = in[i];
@@ -224,9 +213,8 @@ class Compiler {
       if (m.agency_kind() == cv1::AGENCY_KIND_UNSPECIFIED ||
           !cv1::AgencyKind_IsValid(m.agency_kind())) {
         errors_.Add(mloc.Of("agency_kind"),
-                    m.agency_kind() == 0
-                        ? "agency_kind is required"
-                        : absl::StrCat("unknown agency kind ", m.agency_kind()));
+                    m.agency_kind() == 0 ? "agency_kind is required"
+                                         : absl::StrCat("unknown agency kind ", m.agency_kind()));
         ok = false;
         continue;
       }
@@ -237,8 +225,7 @@ class Compiler {
       for (int j = 0; j < m.roles_size(); ++j) {
         if (declared == roles_.end() || !declared->second.count(m.roles(j))) {
           errors_.Add(mloc.Of("roles", j),
-                      absl::StrCat("unknown role \"", m.roles(j),
-                                   "\" for agency kind ",
+                      absl::StrCat("unknown role \"", m.roles(j), "\" for agency kind ",
                                    cv1::AgencyKind_Name(m.agency_kind())));
           ok = false;
           continue;
@@ -250,15 +237,14 @@ class Compiler {
     return ok;
   }
 
-  bool CompileCondition(const pv1::Condition& c, const Loc& loc,
-                        CompiledCondition* out) {
+  bool CompileCondition(const pv1::Condition& c, const Loc& loc, CompiledCondition* out) {
     bool ok = true;
     for (int i = 0; i < c.jurisdictions_size(); ++i) {
       const int j = c.jurisdictions(i);
       if (j == 0 || !pv1::Jurisdiction_IsValid(j)) {
-        errors_.Add(loc.Of("jurisdictions", i),
-                    absl::StrCat("unknown jurisdiction ", EnumName(
-                        pv1::Jurisdiction_descriptor(), j)));
+        errors_.Add(
+            loc.Of("jurisdictions", i),
+            absl::StrCat("unknown jurisdiction ", EnumName(pv1::Jurisdiction_descriptor(), j)));
         ok = false;
         continue;
       }
@@ -267,9 +253,9 @@ class Compiler {
     for (int i = 0; i < c.child_statuses_size(); ++i) {
       const int s = c.child_statuses(i);
       if (s == 0 || !pv1::ChildStatus_IsValid(s)) {
-        errors_.Add(loc.Of("child_statuses", i),
-                    absl::StrCat("unknown child status ", EnumName(
-                        pv1::ChildStatus_descriptor(), s)));
+        errors_.Add(
+            loc.Of("child_statuses", i),
+            absl::StrCat("unknown child status ", EnumName(pv1::ChildStatus_descriptor(), s)));
         ok = false;
         continue;
       }
@@ -279,8 +265,8 @@ class Compiler {
       const int a = c.arrangement_types(i);
       if (a == 0 || !rv1::ArrangementType_IsValid(a)) {
         errors_.Add(loc.Of("arrangement_types", i),
-                    absl::StrCat("unknown arrangement type ", EnumName(
-                        rv1::ArrangementType_descriptor(), a)));
+                    absl::StrCat("unknown arrangement type ",
+                                 EnumName(rv1::ArrangementType_descriptor(), a)));
         ok = false;
         continue;
       }
@@ -292,13 +278,12 @@ class Compiler {
   // Checks a GRANT rule's declared lawful basis and stores it, gateways
   // sorted. A granting rule that declares no basis or no gateway fails the
   // load: a disclosure is never "basis unspecified".
-  bool CompileDeclaredBasis(const pv1::Rule& rule, const Loc& loc,
-                            CompiledRule* cr) {
+  bool CompileDeclaredBasis(const pv1::Rule& rule, const Loc& loc, CompiledRule* cr) {
     const std::string& id = rule.id();
     if (!rule.has_lawful_basis()) {
-      errors_.Add(loc.Of("id"), absl::StrCat(
-          "rule \"", id, "\" grants but declares no lawful_basis (article6 "
-          "and at least one statutory gateway)"));
+      errors_.Add(loc.Of("id"), absl::StrCat("rule \"", id,
+                                             "\" grants but declares no lawful_basis (article6 "
+                                             "and at least one statutory gateway)"));
       return false;
     }
     const pv1::DeclaredBasis& b = rule.lawful_basis();
@@ -307,23 +292,23 @@ class Compiler {
     const int a6 = b.article6();
     if (a6 == 0 || !cv1::Article6Basis_IsValid(a6)) {
       errors_.Add(a6 == 0 ? bloc.self() : bloc.Of("article6"),
-                  a6 == 0 ? absl::StrCat("rule \"", id,
-                                         "\": lawful_basis.article6 is required")
+                  a6 == 0 ? absl::StrCat("rule \"", id, "\": lawful_basis.article6 is required")
                           : absl::StrCat("unknown article6 basis ", a6));
       ok = false;
     }
     const bool rli = a6 == cv1::ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST;
     const int annex = b.annex1_condition();
     if (rli && (annex == 0 || !cv1::Annex1Condition_IsValid(annex))) {
-      errors_.Add(bloc.self(), absl::StrCat(
-          "rule \"", id, "\": a recognised legitimate interest needs an "
-          "annex1_condition"));
+      errors_.Add(bloc.self(), absl::StrCat("rule \"", id,
+                                            "\": a recognised legitimate interest needs an "
+                                            "annex1_condition"));
       ok = false;
     }
     if (!rli && annex != 0) {
-      errors_.Add(bloc.Of("annex1_condition"), absl::StrCat(
-          "rule \"", id, "\": annex1_condition only goes with "
-          "ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST"));
+      errors_.Add(bloc.Of("annex1_condition"),
+                  absl::StrCat("rule \"", id,
+                               "\": annex1_condition only goes with "
+                               "ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST"));
       ok = false;
     }
     const int regime = b.regime();
@@ -335,23 +320,24 @@ class Compiler {
     if (part3) {
       for (const CompiledMatcher& m : cr->principals) {
         if (m.kind != cv1::POLICE) {
-          errors_.Add(bloc.Of("regime"), absl::StrCat(
-              "rule \"", id, "\": DPA_2018_PART_3 is law-enforcement "
-              "processing, for police principals only"));
+          errors_.Add(bloc.Of("regime"), absl::StrCat("rule \"", id,
+                                                      "\": DPA_2018_PART_3 is law-enforcement "
+                                                      "processing, for police principals only"));
           ok = false;
           break;
         }
       }
     }
     if ((a6 == cv1::ARTICLE6_LAW_ENFORCEMENT_TASK) != part3 && a6 != 0) {
-      errors_.Add(bloc.Of("article6"), absl::StrCat(
-          "rule \"", id, "\": ARTICLE6_LAW_ENFORCEMENT_TASK goes with regime "
-          "DPA_2018_PART_3, and only with it"));
+      errors_.Add(bloc.Of("article6"),
+                  absl::StrCat("rule \"", id,
+                               "\": ARTICLE6_LAW_ENFORCEMENT_TASK goes with regime "
+                               "DPA_2018_PART_3, and only with it"));
       ok = false;
     }
     if (b.gateways().empty()) {
-      errors_.Add(bloc.self(), absl::StrCat(
-          "rule \"", id, "\": lawful_basis names no statutory gateway"));
+      errors_.Add(bloc.self(),
+                  absl::StrCat("rule \"", id, "\": lawful_basis names no statutory gateway"));
       ok = false;
     }
     std::set<int> gateways;
@@ -359,23 +345,22 @@ class Compiler {
     for (int i = 0; i < b.gateways_size(); ++i) {
       const int g = b.gateways(i);
       if (g == 0 || !cv1::StatutoryGateway_IsValid(g)) {
-        errors_.Add(bloc.Of("gateways", i), absl::StrCat(
-            "unknown statutory gateway ",
-            EnumName(cv1::StatutoryGateway_descriptor(), g)));
+        errors_.Add(bloc.Of("gateways", i),
+                    absl::StrCat("unknown statutory gateway ",
+                                 EnumName(cv1::StatutoryGateway_descriptor(), g)));
         ok = false;
         continue;
       }
       gateways.insert(g);
-      any_welsh |= !GatewayCitation(static_cast<cv1::StatutoryGateway>(g),
-                                    pv1::WALES).empty();
+      any_welsh |= !GatewayCitation(static_cast<cv1::StatutoryGateway>(g), pv1::WALES).empty();
     }
     // England-only rules never apply to Welsh records: a rule resting only
     // on English duties must say so in its condition.
     const uint32_t england_only = 1u << pv1::ENGLAND;
     if (ok && !any_welsh && cr->condition.jurisdictions != england_only) {
-      errors_.Add(bloc.self(), absl::StrCat(
-          "rule \"", id, "\": every gateway it relies on is England-only, so "
-          "it needs condition { jurisdictions: ENGLAND }"));
+      errors_.Add(bloc.self(), absl::StrCat("rule \"", id,
+                                            "\": every gateway it relies on is England-only, so "
+                                            "it needs condition { jurisdictions: ENGLAND }"));
       ok = false;
     }
     if (!ok) return false;
@@ -388,20 +373,18 @@ class Compiler {
   }
 
   // Checks the scope is set (or defaults it) and fits some principal kind.
-  bool CheckScope(pv1::Scope scope, const std::vector<CompiledMatcher>& ms,
-                  const std::string& id, const std::string& where) {
+  bool CheckScope(pv1::Scope scope, const std::vector<CompiledMatcher>& ms, const std::string& id,
+                  const std::string& where) {
     if (scope == pv1::SCOPE_UNSPECIFIED || !pv1::Scope_IsValid(scope)) {
-      errors_.Add(where, scope == 0
-                             ? "scope is required"
-                             : absl::StrCat("unknown scope ", scope));
+      errors_.Add(where, scope == 0 ? "scope is required" : absl::StrCat("unknown scope ", scope));
       return false;
     }
     bool ok = true;
     for (const CompiledMatcher& m : ms) {
       if (!ScopeFitsKind(scope, m.kind)) {
-        errors_.Add(where, absl::StrCat(
-            "rule \"", id, "\" can never match: scope ", pv1::Scope_Name(scope),
-            " never holds for agency kind ", cv1::AgencyKind_Name(m.kind)));
+        errors_.Add(
+            where, absl::StrCat("rule \"", id, "\" can never match: scope ", pv1::Scope_Name(scope),
+                                " never holds for agency kind ", cv1::AgencyKind_Name(m.kind)));
         ok = false;
       }
     }
@@ -421,14 +404,12 @@ class Compiler {
       errors_.Add(loc.Of("effect"),
                   rule.effect() == 0
                       ? absl::StrCat("rule \"", id, "\": effect is required")
-                      : absl::StrCat("rule \"", id, "\": unknown effect ",
-                                     rule.effect()));
+                      : absl::StrCat("rule \"", id, "\": unknown effect ", rule.effect()));
       return;
     }
     const bool grant = rule.effect() == pv1::GRANT;
     if (rule.principals().empty()) {
-      errors_.Add(where, absl::StrCat("rule \"", id,
-                                      "\" can never match: no principals"));
+      errors_.Add(where, absl::StrCat("rule \"", id, "\" can never match: no principals"));
       ok = false;
     }
     ok &= CompileMatchers(rule.principals(), loc, &cr.principals);
@@ -437,8 +418,7 @@ class Compiler {
       const int p = rule.purposes(i);
       if (p == 0 || !cv1::Purpose_IsValid(p)) {
         errors_.Add(loc.Of("purposes", i),
-                    absl::StrCat("unknown purpose ",
-                                 EnumName(cv1::Purpose_descriptor(), p)));
+                    absl::StrCat("unknown purpose ", EnumName(cv1::Purpose_descriptor(), p)));
         ok = false;
         continue;
       }
@@ -446,8 +426,7 @@ class Compiler {
     }
     if (rule.purposes().empty()) {
       if (grant) {
-        errors_.Add(where, absl::StrCat("rule \"", id,
-                                        "\" can never match: no purposes"));
+        errors_.Add(where, absl::StrCat("rule \"", id, "\" can never match: no purposes"));
         ok = false;
       } else {
         cr.purposes = ~0u;  // a deny with no purposes denies for all
@@ -456,23 +435,19 @@ class Compiler {
     // Scope.
     cr.scope = rule.scope();
     if (!grant && cr.scope == pv1::SCOPE_UNSPECIFIED) cr.scope = pv1::ANY;
-    ok &= CheckScope(cr.scope, cr.principals, id,
-                     rule.scope() == 0 ? where : loc.Of("scope"));
-    ok &= CompileCondition(rule.condition(), loc.Nested("condition"),
-                           &cr.condition);
+    ok &= CheckScope(cr.scope, cr.principals, id, rule.scope() == 0 ? where : loc.Of("scope"));
+    ok &= CompileCondition(rule.condition(), loc.Nested("condition"), &cr.condition);
     // Targets.
     cr.targets = LeafSet(schema_->leaf_count());
     if (rule.categories().empty() && rule.field_paths().empty()) {
-      errors_.Add(where, absl::StrCat("rule \"", id,
-                                      "\" names no categories or field paths"));
+      errors_.Add(where, absl::StrCat("rule \"", id, "\" names no categories or field paths"));
       ok = false;
     }
     for (int i = 0; i < rule.categories_size(); ++i) {
       const int c = rule.categories(i);
       if (c == 0 || !rv1::Category_IsValid(c)) {
         errors_.Add(loc.Of("categories", i),
-                    absl::StrCat("unknown category ",
-                                 EnumName(rv1::Category_descriptor(), c)));
+                    absl::StrCat("unknown category ", EnumName(rv1::Category_descriptor(), c)));
         ok = false;
         continue;
       }
@@ -493,14 +468,14 @@ class Compiler {
     if (!grant) {
       if (!rule.basis_requirements().empty() || rule.requires_justification() ||
           !rule.obligations().empty() || !rule.row_filters().empty()) {
-        errors_.Add(where, absl::StrCat(
-            "rule \"", id, "\": a DENY rule takes no basis_requirements, "
-            "requires_justification, obligations or row_filters"));
+        errors_.Add(where, absl::StrCat("rule \"", id,
+                                        "\": a DENY rule takes no basis_requirements, "
+                                        "requires_justification, obligations or row_filters"));
         ok = false;
       }
       if (rule.has_lawful_basis()) {
-        errors_.Add(loc.Of("lawful_basis"), absl::StrCat(
-            "rule \"", id, "\": a DENY rule takes no lawful_basis"));
+        errors_.Add(loc.Of("lawful_basis"),
+                    absl::StrCat("rule \"", id, "\": a DENY rule takes no lawful_basis"));
         ok = false;
       }
     } else {
@@ -509,9 +484,9 @@ class Compiler {
       for (int i = 0; i < rule.obligations_size(); ++i) {
         const int o = rule.obligations(i);
         if (o == 0 || !pv1::Obligation_IsValid(o)) {
-          errors_.Add(loc.Of("obligations", i),
-                      absl::StrCat("unknown obligation ",
-                                   EnumName(pv1::Obligation_descriptor(), o)));
+          errors_.Add(
+              loc.Of("obligations", i),
+              absl::StrCat("unknown obligation ", EnumName(pv1::Obligation_descriptor(), o)));
           ok = false;
           continue;
         }
@@ -519,8 +494,7 @@ class Compiler {
       }
       cr.requires_justification = rule.requires_justification();
       for (int i = 0; i < rule.row_filters_size(); ++i) {
-        ok &= CompileRowFilter(rule.row_filters(i), cr,
-                               loc.Nested("row_filters", i), &cr);
+        ok &= CompileRowFilter(rule.row_filters(i), cr, loc.Nested("row_filters", i), &cr);
       }
     }
     if (ok && grant) ok &= CheckCanGrant(cr, where);
@@ -534,25 +508,22 @@ class Compiler {
       Loc rloc = loc.Nested("basis_requirements", i);
       const int s = req.sensitivity();
       if (s == 0 || !rv1::Sensitivity_IsValid(s)) {
-        errors_.Add(rloc.Of("sensitivity"),
-                    absl::StrCat("unknown sensitivity ",
-                                 EnumName(rv1::Sensitivity_descriptor(), s)));
+        errors_.Add(
+            rloc.Of("sensitivity"),
+            absl::StrCat("unknown sensitivity ", EnumName(rv1::Sensitivity_descriptor(), s)));
         ok = false;
         continue;
       }
       if (cr->has_requirement[s]) {
         errors_.Add(rloc.Of("sensitivity"),
-                    absl::StrCat("rule \"", rule.id(),
-                                 "\": second basis requirement for ",
+                    absl::StrCat("rule \"", rule.id(), "\": second basis requirement for ",
                                  rv1::Sensitivity_Name(s)));
         ok = false;
         continue;
       }
       if (req.alternatives().empty()) {
-        errors_.Add(rloc.self(), absl::StrCat("rule \"", rule.id(),
-                                              "\": basis requirement for ",
-                                              rv1::Sensitivity_Name(s),
-                                              " lists no alternatives"));
+        errors_.Add(rloc.self(), absl::StrCat("rule \"", rule.id(), "\": basis requirement for ",
+                                              rv1::Sensitivity_Name(s), " lists no alternatives"));
         ok = false;
       }
       const bool sensitive = s != rv1::PERSONAL;
@@ -571,34 +542,31 @@ class Compiler {
           continue;
         }
         if (b == 0 || !cv1::LegalBasis_IsValid(b)) {
-          errors_.Add(aloc.Of("basis"),
-                      b == 0 ? "an alternative needs a basis or break_glass"
-                             : absl::StrCat("unknown legal basis ", b));
+          errors_.Add(aloc.Of("basis"), b == 0 ? "an alternative needs a basis or break_glass"
+                                               : absl::StrCat("unknown legal basis ", b));
           ok = false;
           continue;
         }
         if (b == cv1::CONSENT && alt.inherent()) {
-          errors_.Add(aloc.Of("inherent"),
-                      "CONSENT cannot be inherent: it must be on file");
+          errors_.Add(aloc.Of("inherent"), "CONSENT cannot be inherent: it must be on file");
           ok = false;
         }
         if (sensitive && b != cv1::CONSENT && !alt.requires_justification()) {
-          errors_.Add(aloc.Of("basis"), absl::StrCat(
-              "rule \"", rule.id(), "\": statutory basis ",
-              cv1::LegalBasis_Name(b), " for ", rv1::Sensitivity_Name(s),
-              " data must set requires_justification"));
+          errors_.Add(aloc.Of("basis"),
+                      absl::StrCat("rule \"", rule.id(), "\": statutory basis ",
+                                   cv1::LegalBasis_Name(b), " for ", rv1::Sensitivity_Name(s),
+                                   " data must set requires_justification"));
           ok = false;
         }
       }
       cr->has_requirement[s] = true;
-      cr->alternatives[s].assign(req.alternatives().begin(),
-                                 req.alternatives().end());
+      cr->alternatives[s].assign(req.alternatives().begin(), req.alternatives().end());
     }
     return ok;
   }
 
-  bool CompileRowFilter(const pv1::RowFilter& f, const CompiledRule& rule,
-                        const Loc& loc, CompiledRule* cr) {
+  bool CompileRowFilter(const pv1::RowFilter& f, const CompiledRule& rule, const Loc& loc,
+                        CompiledRule* cr) {
     CompiledRowFilter cf;
     cf.repeated_field = f.repeated_field();
     cf.key_field = f.key_field();
@@ -611,9 +579,8 @@ class Compiler {
       return false;
     }
     if (!path->field->is_repeated() || path->child_node < 0) {
-      errors_.Add(loc.Of("repeated_field"),
-                  absl::StrCat("row filter field \"", f.repeated_field(),
-                               "\" is not a repeated message field"));
+      errors_.Add(loc.Of("repeated_field"), absl::StrCat("row filter field \"", f.repeated_field(),
+                                                         "\" is not a repeated message field"));
       return false;
     }
     cf.field = path->field;
@@ -621,16 +588,13 @@ class Compiler {
     cf.leaf_end = path->leaf_end;
     auto key = schema_->Resolve(f.key_field(), path->child_node);
     if (!key.ok()) {
-      errors_.Add(loc.Of("key_field"),
-                  absl::StrCat("unknown key field \"", f.key_field(), "\": ",
-                               key.status().message()));
+      errors_.Add(loc.Of("key_field"), absl::StrCat("unknown key field \"", f.key_field(),
+                                                    "\": ", key.status().message()));
       return false;
     }
-    if (key->field->is_repeated() ||
-        key->field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+    if (key->field->is_repeated() || key->field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
       errors_.Add(loc.Of("key_field"),
-                  absl::StrCat("key field \"", f.key_field(),
-                               "\" is not a singular string field"));
+                  absl::StrCat("key field \"", f.key_field(), "\" is not a singular string field"));
       return false;
     }
     // Chain of singular fields from the row to the key.
@@ -640,8 +604,7 @@ class Compiler {
       if (kf->is_repeated()) {
         errors_.Add(loc.Of("key_field"),
                     absl::StrCat("key field \"", f.key_field(),
-                                 "\" passes through repeated field \"",
-                                 kf->name(), "\""));
+                                 "\" passes through repeated field \"", kf->name(), "\""));
         return false;
       }
       cf.key_chain.push_back(kf);
@@ -650,17 +613,15 @@ class Compiler {
       }
     }
     if (f.equals() != pv1::PRINCIPAL_AGENCY_CODE) {
-      errors_.Add(loc.Of("equals"),
-                  f.equals() == 0
-                      ? "row filter needs equals"
-                      : absl::StrCat("unknown row filter value ", f.equals()));
+      errors_.Add(loc.Of("equals"), f.equals() == 0
+                                        ? "row filter needs equals"
+                                        : absl::StrCat("unknown row filter value ", f.equals()));
       return false;
     }
     if (!rule.targets.AnyInRange(cf.leaf_begin, cf.leaf_end)) {
       errors_.Add(loc.Of("repeated_field"),
-                  absl::StrCat("row filter on \"", f.repeated_field(),
-                               "\" never applies: rule \"", rule.id,
-                               "\" grants nothing under it"));
+                  absl::StrCat("row filter on \"", f.repeated_field(), "\" never applies: rule \"",
+                               rule.id, "\" grants nothing under it"));
       return false;
     }
     cr->row_filters.push_back(std::move(cf));
@@ -673,18 +634,17 @@ class Compiler {
   bool CheckCanGrant(const CompiledRule& cr, const std::string& where) {
     for (int s = rv1::PERSONAL; s <= rv1::CRIMINAL_OFFENCE; ++s) {
       if (s != rv1::PERSONAL && !cr.has_requirement[s]) continue;
-      LeafSet grantable =
-          cr.targets &
-          schema_->SensitivityLeaves(static_cast<rv1::Sensitivity>(s));
+      LeafSet grantable = cr.targets & schema_->SensitivityLeaves(static_cast<rv1::Sensitivity>(s));
       for (int i = 0; i < schema_->leaf_count(); ++i) {
         if (grantable.Test(i) && schema_->leaves()[i].category != 0) {
           return true;
         }
       }
     }
-    errors_.Add(where, absl::StrCat(
-        "rule \"", cr.id, "\" can never grant anything: every field it names "
-        "is unlabelled or needs a basis requirement it does not state"));
+    errors_.Add(where,
+                absl::StrCat("rule \"", cr.id,
+                             "\" can never grant anything: every field it names "
+                             "is unlabelled or needs a basis requirement it does not state"));
     return false;
   }
 
@@ -695,27 +655,23 @@ class Compiler {
     cr.id = r.id();
     bool ok = true;
     if (r.principals().empty()) {
-      errors_.Add(where, absl::StrCat("consent recorder \"", r.id(),
-                                      "\" can never match: no principals"));
+      errors_.Add(where,
+                  absl::StrCat("consent recorder \"", r.id(), "\" can never match: no principals"));
       ok = false;
     }
     ok &= CompileMatchers(r.principals(), loc, &cr.principals);
     cr.scope = r.scope();
-    ok &= CheckScope(cr.scope, cr.principals, r.id(),
-                     r.scope() == 0 ? where : loc.Of("scope"));
-    ok &= CompileCondition(r.condition(), loc.Nested("condition"),
-                           &cr.condition);
+    ok &= CheckScope(cr.scope, cr.principals, r.id(), r.scope() == 0 ? where : loc.Of("scope"));
+    ok &= CompileCondition(r.condition(), loc.Nested("condition"), &cr.condition);
     if (r.bases().empty()) {
-      errors_.Add(where, absl::StrCat("consent recorder \"", r.id(),
-                                      "\" lists no bases"));
+      errors_.Add(where, absl::StrCat("consent recorder \"", r.id(), "\" lists no bases"));
       ok = false;
     }
     for (int i = 0; i < r.bases_size(); ++i) {
       const int b = r.bases(i);
       if (b == 0 || !cv1::LegalBasis_IsValid(b)) {
-        errors_.Add(loc.Of("bases", i),
-                    absl::StrCat("unknown legal basis ",
-                                 EnumName(cv1::LegalBasis_descriptor(), b)));
+        errors_.Add(loc.Of("bases", i), absl::StrCat("unknown legal basis ",
+                                                     EnumName(cv1::LegalBasis_descriptor(), b)));
         ok = false;
         continue;
       }
@@ -733,8 +689,7 @@ class Compiler {
 
 }  // namespace
 
-absl::Status RefineParseError(const absl::Status& status,
-                              const std::string& text,
+absl::Status RefineParseError(const absl::Status& status, const std::string& text,
                               const std::string& name) {
   const std::string msg(status.message());
   const std::string prefix = name + ":";
@@ -752,8 +707,7 @@ absl::Status RefineParseError(const absl::Status& status,
   if (!read_int(&line) || !read_int(&col)) return status;
   const std::string rest = msg.substr(pos);
   std::string token;
-  for (const char* marker : {"Unknown enumeration value of \"",
-                             "has no field named \""}) {
+  for (const char* marker : {"Unknown enumeration value of \"", "has no field named \""}) {
     size_t m = rest.find(marker);
     if (m == std::string::npos) continue;
     size_t b = m + std::strlen(marker);
@@ -770,15 +724,12 @@ absl::Status RefineParseError(const absl::Status& status,
     ++offset;
   }
   offset = std::min(text.size(), offset + static_cast<size_t>(col - 1));
-  auto is_word = [](char c) {
-    return absl::ascii_isalnum(c) || c == '_' || c == '.';
-  };
+  auto is_word = [](char c) { return absl::ascii_isalnum(c) || c == '_' || c == '.'; };
   size_t found = std::string::npos;
   for (size_t at = text.rfind(token, offset); at != std::string::npos;
        at = at == 0 ? std::string::npos : text.rfind(token, at - 1)) {
     const bool left = at == 0 || !is_word(text[at - 1]);
-    const bool right =
-        at + token.size() >= text.size() || !is_word(text[at + token.size()]);
+    const bool right = at + token.size() >= text.size() || !is_word(text[at + token.size()]);
     if (left && right) {
       found = at;
       break;
@@ -801,8 +752,7 @@ namespace {
 
 std::string HexSha256(const std::string& data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         digest);
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(2 * SHA256_DIGEST_LENGTH);
@@ -817,19 +767,25 @@ std::string HexSha256(const std::string& data) {
 
 std::string AgencyKindSlug(cv1::AgencyKind kind) {
   switch (kind) {
-    case cv1::LOCAL_AUTHORITY: return "local-authority";
-    case cv1::VIRTUAL_SCHOOL: return "virtual-school";
-    case cv1::SCHOOL: return "school";
-    case cv1::HEALTH: return "health";
-    case cv1::POLICE: return "police";
-    case cv1::AUDITOR: return "auditor";
-    default: return absl::StrCat("agency-kind-", static_cast<int>(kind));
+    case cv1::LOCAL_AUTHORITY:
+      return "local-authority";
+    case cv1::VIRTUAL_SCHOOL:
+      return "virtual-school";
+    case cv1::SCHOOL:
+      return "school";
+    case cv1::HEALTH:
+      return "health";
+    case cv1::POLICE:
+      return "police";
+    case cv1::AUDITOR:
+      return "auditor";
+    default:
+      return absl::StrCat("agency-kind-", static_cast<int>(kind));
   }
 }
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(
-    const std::vector<PolicySource>& sources,
-    std::shared_ptr<const Schema> schema) {
+    const std::vector<PolicySource>& sources, std::shared_ptr<const Schema> schema) {
   if (schema == nullptr) return absl::InvalidArgumentError("no schema");
   if (sources.empty()) {
     return absl::InvalidArgumentError("no policy files to load");
@@ -840,8 +796,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(
     ParsedFile f;
     f.name = src.name;
     f.tree = std::make_unique<TextFormat::ParseInfoTree>();
-    absl::Status parsed =
-        kinex::ParseTextProto(src.text, src.name, &f.set, f.tree.get());
+    absl::Status parsed = kinex::ParseTextProto(src.text, src.name, &f.set, f.tree.get());
     if (!parsed.ok()) return RefineParseError(parsed, src.text, src.name);
     files.push_back(std::move(f));
   }
@@ -874,8 +829,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyDir(
     const std::string& dir, std::shared_ptr<const Schema> schema) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    return absl::NotFoundError(
-        absl::StrCat("policy directory \"", dir, "\" does not exist"));
+    return absl::NotFoundError(absl::StrCat("policy directory \"", dir, "\" does not exist"));
   }
   std::vector<std::string> paths;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -885,12 +839,10 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyDir(
   }
   if (ec) {
     return absl::UnavailableError(
-        absl::StrCat("cannot list policy directory \"", dir, "\": ",
-                     ec.message()));
+        absl::StrCat("cannot list policy directory \"", dir, "\": ", ec.message()));
   }
   if (paths.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no *.textproto policy files in \"", dir, "\""));
+    return absl::InvalidArgumentError(absl::StrCat("no *.textproto policy files in \"", dir, "\""));
   }
   std::sort(paths.begin(), paths.end());
   std::vector<PolicySource> sources;

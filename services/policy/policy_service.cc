@@ -26,22 +26,22 @@ absl::Status Allowed(const grpc::ServerContext& ctx, const std::string& trust_do
 
 }  // namespace
 
-PolicyService::PolicyService(std::shared_ptr<const PolicyEngine> engine,
-                             Options options)
+PolicyService::PolicyService(std::shared_ptr<const PolicyEngine> engine, Options options)
     : engine_(std::move(engine)), options_(std::move(options)) {}
 
 grpc::Status PolicyService::Decide(grpc::ServerContext* context,
-                                   const pv1::DecisionRequest* request,
-                                   pv1::Decision* response) {
-  return ServeUnary(*context, Allowed(*context, options_.trust_domain, "Decide"),
-                    [&] { return engine_->Decide(*request); }, response);
+                                   const pv1::DecisionRequest* request, pv1::Decision* response) {
+  return ServeUnary(
+      *context, Allowed(*context, options_.trust_domain, "Decide"),
+      [&] { return engine_->Decide(*request); }, response);
 }
 
 grpc::Status PolicyService::Explain(grpc::ServerContext* context,
                                     const pv1::ExplainRequest* request,
                                     pv1::Explanation* response) {
-  return ServeUnary(*context, Allowed(*context, options_.trust_domain, "Explain"),
-                    [&] { return engine_->Explain(request->request()); }, response);
+  return ServeUnary(
+      *context, Allowed(*context, options_.trust_domain, "Explain"),
+      [&] { return engine_->Explain(request->request()); }, response);
 }
 
 }  // namespace kinex::policy

@@ -7,20 +7,18 @@
 
 namespace kinex::policy {
 
-absl::StatusOr<PolicyTarget> MakePolicyTarget(
-    const kinex::config::v1::KinexConfig& config, const kinex::Clock& clock) {
+absl::StatusOr<PolicyTarget> MakePolicyTarget(const kinex::config::v1::KinexConfig& config,
+                                              const kinex::Clock& clock) {
   PolicyEngine::Options options;
-  options.policy_dir = config.policy().policy_dir().empty()
-                           ? "policy"
-                           : config.policy().policy_dir();
+  options.policy_dir =
+      config.policy().policy_dir().empty() ? "policy" : config.policy().policy_dir();
   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<PolicyEngine> engine,
                          PolicyEngine::Create(std::move(options)));
   PolicyTarget target;
   target.engine = std::move(engine);
   PolicyService::Options service_options;
   service_options.trust_domain = config.trust_domain();
-  target.grpc_service =
-      std::make_unique<PolicyService>(target.engine, std::move(service_options));
+  target.grpc_service = std::make_unique<PolicyService>(target.engine, std::move(service_options));
   return target;
 }
 

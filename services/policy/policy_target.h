@@ -34,8 +34,8 @@ struct PolicyTarget {
 // Loads the policy set. INVALID_ARGUMENT (file:line) for an invalid set,
 // NOT_FOUND for a missing directory. The policy engine reads no clock; the
 // parameter keeps every target's factory alike.
-absl::StatusOr<PolicyTarget> MakePolicyTarget(
-    const kinex::config::v1::KinexConfig& config, const kinex::Clock& clock);
+absl::StatusOr<PolicyTarget> MakePolicyTarget(const kinex::config::v1::KinexConfig& config,
+                                              const kinex::Clock& clock);
 
 }  // namespace kinex::policy
 

@@ -44,9 +44,8 @@ struct PolicyTestReport {
 };
 
 // Compares a decision with an expectation; one line per difference.
-std::vector<std::string> CompareDecision(
-    const kinex::policy::v1::Decision& actual,
-    const kinex::policy::v1::PolicyTestExpectation& expected);
+std::vector<std::string> CompareDecision(const kinex::policy::v1::Decision& actual,
+                                         const kinex::policy::v1::PolicyTestExpectation& expected);
 
 // The expectation that `decision` would meet exactly.
 kinex::policy::v1::PolicyTestExpectation ExpectationFor(
@@ -54,14 +53,14 @@ kinex::policy::v1::PolicyTestExpectation ExpectationFor(
 
 // Runs every case of the given test files. INVALID_ARGUMENT (file:line) when
 // a file does not parse or a case has no name or a duplicate name.
-absl::StatusOr<PolicyTestReport> RunPolicyTests(
-    const CompiledPolicy& policy, const std::vector<std::string>& test_files);
+absl::StatusOr<PolicyTestReport> RunPolicyTests(const CompiledPolicy& policy,
+                                                const std::vector<std::string>& test_files);
 
 // Loads the policy set in `policy_dir` and runs every *.textproto in
 // `tests_dir` (default: `policy_dir`/tests). INVALID_ARGUMENT when the
 // directory holds no test files.
-absl::StatusOr<PolicyTestReport> RunPolicyTestDir(
-    const std::string& policy_dir, const std::string& tests_dir = "");
+absl::StatusOr<PolicyTestReport> RunPolicyTestDir(const std::string& policy_dir,
+                                                  const std::string& tests_dir = "");
 
 }  // namespace kinex::policy
 

@@ -17,8 +17,7 @@ using google::protobuf::Reflection;
 
 // The default instance of `type`'s generated class, or null.
 const Message* DefaultInstance(const Descriptor* type) {
-  return google::protobuf::MessageFactory::generated_factory()->GetPrototype(
-      type);
+  return google::protobuf::MessageFactory::generated_factory()->GetPrototype(type);
 }
 
 // The reflection of `type`'s generated class, or null.
@@ -31,16 +30,16 @@ const Reflection* GeneratedReflection(const Descriptor* type) {
 // The elements of a repeated message field without per-element reflection
 // checks. GetRepeatedPtrField is deprecated in favour of RepeatedFieldRef,
 // whose Get() copies each element: too slow for redaction.
-const google::protobuf::RepeatedPtrField<Message>& Rows(
-    const Reflection* refl, const Message& msg, const FieldDescriptor* f) {
+const google::protobuf::RepeatedPtrField<Message>& Rows(const Reflection* refl, const Message& msg,
+                                                        const FieldDescriptor* f) {
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wdeprecated-declarations"
   return refl->GetRepeatedPtrField<Message>(msg, f);
 #pragma clang diagnostic pop
 }
 
-google::protobuf::RepeatedPtrField<Message>* MutableRows(
-    const Reflection* refl, Message* msg, const FieldDescriptor* f) {
+google::protobuf::RepeatedPtrField<Message>* MutableRows(const Reflection* refl, Message* msg,
+                                                         const FieldDescriptor* f) {
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wdeprecated-declarations"
   return refl->MutableRepeatedPtrField<Message>(msg, f);
@@ -63,16 +62,13 @@ absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
   for (const BoundRowFilter& f : filters) {
     KINEX_ASSIGN_OR_RETURN(PathInfo path, schema->Resolve(f.repeated_field));
     if (!path.field->is_repeated() || path.child_node < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("row filter field \"", f.repeated_field,
-                       "\" is not a repeated message field"));
+      return absl::InvalidArgumentError(absl::StrCat("row filter field \"", f.repeated_field,
+                                                     "\" is not a repeated message field"));
     }
-    KINEX_ASSIGN_OR_RETURN(PathInfo key,
-                           schema->Resolve(f.key_field, path.child_node));
-    if (key.field->is_repeated() ||
-        key.field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "row filter key \"", f.key_field, "\" is not a singular string"));
+    KINEX_ASSIGN_OR_RETURN(PathInfo key, schema->Resolve(f.key_field, path.child_node));
+    if (key.field->is_repeated() || key.field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row filter key \"", f.key_field, "\" is not a singular string"));
     }
     Filter filter;
     filter.equals = f.equals;
@@ -80,8 +76,8 @@ absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
     for (absl::string_view seg : absl::StrSplit(f.key_field, '.')) {
       const FieldDescriptor* kf = d->FindFieldByName(std::string(seg));
       if (kf->is_repeated()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "row filter key \"", f.key_field, "\" passes a repeated field"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("row filter key \"", f.key_field, "\" passes a repeated field"));
       }
       filter.key_chain.push_back(kf);
       if (kf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -95,34 +91,29 @@ absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
   return std::shared_ptr<const RedactionPlan>(std::move(plan));
 }
 
-absl::StatusOr<std::shared_ptr<const RedactionPlan>>
-RedactionPlan::FromDecision(std::shared_ptr<const Schema> schema,
-                            const kinex::policy::v1::Decision& decision) {
+absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::FromDecision(
+    std::shared_ptr<const Schema> schema, const kinex::policy::v1::Decision& decision) {
   if (schema == nullptr) return absl::InvalidArgumentError("no schema");
   LeafSet visible(schema->leaf_count());
   if (decision.allowed()) {
     for (const std::string& p : decision.allowed_paths()) {
       auto path = schema->Resolve(p);
       if (!path.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "decision names unknown path \"", p, "\": ",
-            path.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("decision names unknown path \"", p, "\": ", path.status().message()));
       }
       visible.SetRange(path->leaf_begin, path->leaf_end);
     }
   }
   std::vector<BoundRowFilter> filters;
   for (const auto& f : decision.row_filters()) {
-    filters.push_back(BoundRowFilter{f.repeated_field(), f.key_field(),
-                                     f.equals()});
+    filters.push_back(BoundRowFilter{f.repeated_field(), f.key_field(), f.equals()});
   }
   return Build(std::move(schema), visible, filters);
 }
 
 const RedactionPlan::Node* RedactionPlan::BuildNode(
-    int schema_node,
-    const std::vector<std::pair<const FieldDescriptor*, const Filter*>>&
-        filters) {
+    int schema_node, const std::vector<std::pair<const FieldDescriptor*, const Filter*>>& filters) {
   const SchemaNode& sn = schema_->nodes()[schema_node];
   Node node;
   node.has_extensions = sn.descriptor->extension_range_count() > 0;
@@ -138,18 +129,15 @@ const RedactionPlan::Node* RedactionPlan::BuildNode(
       for (const auto& [field, f] : filters) {
         if (field == sf.field) filter = f;
       }
-      node.descend.push_back(
-          Descend{sf.field, BuildNode(sf.child_node, filters), filter});
+      node.descend.push_back(Descend{sf.field, BuildNode(sf.child_node, filters), filter});
     } else if (sf.field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       // A value kept whole: still descend, to drop unknown fields in it.
-      node.descend.push_back(
-          Descend{sf.field, KeepAll(sf.field->message_type()), nullptr});
+      node.descend.push_back(Descend{sf.field, KeepAll(sf.field->message_type()), nullptr});
     }
   }
   node.keep_whole = node.clear.empty();
   for (const Descend& d : node.descend) {
-    node.keep_whole = node.keep_whole && d.filter == nullptr &&
-                      d.child->keep_whole;
+    node.keep_whole = node.keep_whole && d.filter == nullptr && d.child->keep_whole;
   }
   nodes_.push_back(std::move(node));
   return &nodes_.back();
@@ -180,8 +168,7 @@ const RedactionPlan::Node* RedactionPlan::KeepAll(const Descriptor* type) {
 
 namespace {
 
-bool RowMatches(const Message& row,
-                const std::vector<const FieldDescriptor*>& chain,
+bool RowMatches(const Message& row, const std::vector<const FieldDescriptor*>& chain,
                 const std::string& equals) {
   const Message* m = &row;
   for (size_t i = 0; i + 1 < chain.size(); ++i) {
@@ -190,31 +177,28 @@ bool RowMatches(const Message& row,
     m = &r->GetMessage(*m, chain[i]);
   }
   std::string scratch;
-  const std::string& key =
-      m->GetReflection()->GetStringReference(*m, chain.back(), &scratch);
+  const std::string& key = m->GetReflection()->GetStringReference(*m, chain.back(), &scratch);
   return key == equals;
 }
 
 }  // namespace
 
-absl::Status Redactor::Apply(const RedactionPlan& plan,
-                             Message* message) const {
+absl::Status Redactor::Apply(const RedactionPlan& plan, Message* message) const {
   if (message == nullptr) return absl::InvalidArgumentError("null message");
   if (message->GetDescriptor() != plan.root_descriptor()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot redact a ", message->GetDescriptor()->full_name(),
-        " with a plan for ", plan.root_descriptor()->full_name()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot redact a ", message->GetDescriptor()->full_name(), " with a plan for ",
+                     plan.root_descriptor()->full_name()));
   }
   // The cached reflections fit only the generated classes (a DynamicMessage
   // of the same type takes the slower per-message path).
-  ApplyNode(*plan.root_, message,
-            plan.root_->reflection != nullptr &&
-                message->GetReflection() == plan.root_->reflection);
+  ApplyNode(
+      *plan.root_, message,
+      plan.root_->reflection != nullptr && message->GetReflection() == plan.root_->reflection);
   return absl::OkStatus();
 }
 
-bool Redactor::NeedsCleaning(const RedactionPlan::Node& node,
-                             const Message& msg, bool cached) {
+bool Redactor::NeedsCleaning(const RedactionPlan::Node& node, const Message& msg, bool cached) {
   const Reflection* refl = cached ? node.reflection : msg.GetReflection();
   if (!refl->GetUnknownFields(msg).empty()) return true;
   if (node.has_extensions) {
@@ -232,21 +216,18 @@ bool Redactor::NeedsCleaning(const RedactionPlan::Node& node,
     } else if (cached) {
       // An unset field reads as the default instance: nothing to clean.
       const Message& sub = refl->GetMessage(msg, d.field);
-      if (&sub != d.child->default_instance &&
-          NeedsCleaning(*d.child, sub, cached)) {
+      if (&sub != d.child->default_instance && NeedsCleaning(*d.child, sub, cached)) {
         return true;
       }
     } else if (refl->HasField(msg, d.field) &&
-               NeedsCleaning(*d.child, refl->GetMessage(msg, d.field),
-                             cached)) {
+               NeedsCleaning(*d.child, refl->GetMessage(msg, d.field), cached)) {
       return true;
     }
   }
   return false;
 }
 
-void Redactor::ApplyNode(const RedactionPlan::Node& node, Message* msg,
-                         bool cached) {
+void Redactor::ApplyNode(const RedactionPlan::Node& node, Message* msg, bool cached) {
   if (node.keep_whole && !NeedsCleaning(node, *msg, cached)) return;
   const Reflection* refl = cached ? node.reflection : msg->GetReflection();
   if (!refl->GetUnknownFields(*msg).empty()) {
@@ -262,15 +243,13 @@ void Redactor::ApplyNode(const RedactionPlan::Node& node, Message* msg,
   for (const FieldDescriptor* f : node.clear) refl->ClearField(msg, f);
   for (const RedactionPlan::Descend& d : node.descend) {
     if (d.field->is_repeated()) {
-      google::protobuf::RepeatedPtrField<Message>* rows =
-          MutableRows(refl, msg, d.field);
+      google::protobuf::RepeatedPtrField<Message>* rows = MutableRows(refl, msg, d.field);
       if (d.filter != nullptr) {
         int kept = 0;
         const int n = rows->size();
         for (int i = 0; i < n; ++i) {
           if (!d.filter->equals.empty() &&
-              RowMatches(rows->Get(i), d.filter->key_chain,
-                         d.filter->equals)) {
+              RowMatches(rows->Get(i), d.filter->key_chain, d.filter->equals)) {
             if (i != kept) rows->SwapElements(i, kept);
             ++kept;
           }

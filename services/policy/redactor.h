@@ -57,13 +57,10 @@ class RedactionPlan {
   // one received from a remote Policy service. INVALID_ARGUMENT on a path
   // the schema does not have.
   static absl::StatusOr<std::shared_ptr<const RedactionPlan>> FromDecision(
-      std::shared_ptr<const Schema> schema,
-      const kinex::policy::v1::Decision& decision);
+      std::shared_ptr<const Schema> schema, const kinex::policy::v1::Decision& decision);
 
   // The message type the plan applies to.
-  const google::protobuf::Descriptor* root_descriptor() const {
-    return schema_->root();
-  }
+  const google::protobuf::Descriptor* root_descriptor() const { return schema_->root(); }
   // The leaves the plan keeps.
   const LeafSet& visible() const { return visible_; }
 
@@ -94,18 +91,17 @@ class RedactionPlan {
   };
 
   RedactionPlan() = default;
-  const Node* BuildNode(int schema_node,
-                        const std::vector<std::pair<
-                            const google::protobuf::FieldDescriptor*,
-                            const Filter*>>& filters);
+  const Node* BuildNode(
+      int schema_node,
+      const std::vector<std::pair<const google::protobuf::FieldDescriptor*, const Filter*>>&
+          filters);
   const Node* KeepAll(const google::protobuf::Descriptor* type);
 
   std::shared_ptr<const Schema> schema_;
   LeafSet visible_;
   std::deque<Node> nodes_;
   std::deque<Filter> filters_;
-  std::vector<std::pair<const google::protobuf::Descriptor*, const Node*>>
-      keep_all_;
+  std::vector<std::pair<const google::protobuf::Descriptor*, const Node*>> keep_all_;
   const Node* root_ = nullptr;
 };
 
@@ -115,17 +111,16 @@ class Redactor {
   // Clears from `message` everything `plan` does not keep, and removes rows
   // failing its row filters. INVALID_ARGUMENT (message unchanged) when the
   // message is not of the plan's type.
-  absl::Status Apply(const RedactionPlan& plan,
-                     google::protobuf::Message* message) const;
+  absl::Status Apply(const RedactionPlan& plan, google::protobuf::Message* message) const;
 
  private:
   // `cached`: messages are of the generated classes, so each node's cached
   // reflection applies (checked once at the root).
-  static void ApplyNode(const RedactionPlan::Node& node,
-                        google::protobuf::Message* msg, bool cached);
+  static void ApplyNode(const RedactionPlan::Node& node, google::protobuf::Message* msg,
+                        bool cached);
   // Whether a keep_whole subtree holds unknown fields or extensions.
-  static bool NeedsCleaning(const RedactionPlan::Node& node,
-                            const google::protobuf::Message& msg, bool cached);
+  static bool NeedsCleaning(const RedactionPlan::Node& node, const google::protobuf::Message& msg,
+                            bool cached);
 };
 
 }  // namespace kinex::policy

@@ -18,17 +18,14 @@ constexpr int kMaxDepth = 32;
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const Schema>> Schema::Create(
-    const Descriptor* root) {
+absl::StatusOr<std::shared_ptr<const Schema>> Schema::Create(const Descriptor* root) {
   if (root == nullptr) return absl::InvalidArgumentError("schema root is null");
   std::shared_ptr<Schema> schema(new Schema());
   schema->root_ = root;
   KINEX_RETURN_IF_ERROR(schema->Index(root, "", 0));
   const int n = schema->leaf_count();
-  schema->category_leaves_.assign(
-      kinex::record::v1::Category_ARRAYSIZE, LeafSet(n));
-  schema->sensitivity_leaves_.assign(
-      kinex::record::v1::Sensitivity_ARRAYSIZE, LeafSet(n));
+  schema->category_leaves_.assign(kinex::record::v1::Category_ARRAYSIZE, LeafSet(n));
+  schema->sensitivity_leaves_.assign(kinex::record::v1::Sensitivity_ARRAYSIZE, LeafSet(n));
   schema->all_leaves_ = LeafSet(n);
   schema->locating_leaves_ = LeafSet(n);
   for (int i = 0; i < n; ++i) {
@@ -37,12 +34,10 @@ absl::StatusOr<std::shared_ptr<const Schema>> Schema::Create(
     if (leaf.field->options().GetExtension(kinex::record::v1::locates)) {
       schema->locating_leaves_.Set(i);
     }
-    if (leaf.category > 0 &&
-        leaf.category < kinex::record::v1::Category_ARRAYSIZE) {
+    if (leaf.category > 0 && leaf.category < kinex::record::v1::Category_ARRAYSIZE) {
       schema->category_leaves_[leaf.category].Set(i);
     }
-    if (leaf.sensitivity > 0 &&
-        leaf.sensitivity < kinex::record::v1::Sensitivity_ARRAYSIZE) {
+    if (leaf.sensitivity > 0 && leaf.sensitivity < kinex::record::v1::Sensitivity_ARRAYSIZE) {
       schema->sensitivity_leaves_[leaf.sensitivity].Set(i);
     }
   }
@@ -55,11 +50,10 @@ std::shared_ptr<const Schema> Schema::ChildRecordSchema() {
   return *schema;
 }
 
-absl::Status Schema::Index(const Descriptor* type, const std::string& prefix,
-                           int depth) {
+absl::Status Schema::Index(const Descriptor* type, const std::string& prefix, int depth) {
   if (depth > kMaxDepth) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "schema of ", root_->full_name(), " is recursive at ", prefix));
+    return absl::InvalidArgumentError(
+        absl::StrCat("schema of ", root_->full_name(), " is recursive at ", prefix));
   }
   const int node_index = static_cast<int>(nodes_.size());
   nodes_.push_back(SchemaNode{type, prefix, {}});
@@ -78,8 +72,7 @@ absl::Status Schema::Index(const Descriptor* type, const std::string& prefix,
       leaf.path = sf.path;
       leaf.field = f;
       leaf.category = f->options().GetExtension(kinex::record::v1::category);
-      leaf.sensitivity =
-          f->options().GetExtension(kinex::record::v1::sensitivity);
+      leaf.sensitivity = f->options().GetExtension(kinex::record::v1::sensitivity);
       leaves_.push_back(std::move(leaf));
     }
     sf.leaf_end = leaf_count();
@@ -89,20 +82,17 @@ absl::Status Schema::Index(const Descriptor* type, const std::string& prefix,
   return absl::OkStatus();
 }
 
-absl::StatusOr<PathInfo> Schema::Resolve(absl::string_view path,
-                                         int from) const {
+absl::StatusOr<PathInfo> Schema::Resolve(absl::string_view path, int from) const {
   if (path.empty()) return absl::InvalidArgumentError("empty field path");
   PathInfo info;
   int node = from;
   std::vector<absl::string_view> segments = absl::StrSplit(path, '.');
   for (size_t s = 0; s < segments.size(); ++s) {
     const SchemaNode& n = nodes_[node];
-    const FieldDescriptor* f = n.descriptor->FindFieldByName(
-        std::string(segments[s]));
+    const FieldDescriptor* f = n.descriptor->FindFieldByName(std::string(segments[s]));
     if (f == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("no field \"", segments[s], "\" in ",
-                       n.descriptor->full_name()));
+          absl::StrCat("no field \"", segments[s], "\" in ", n.descriptor->full_name()));
     }
     const SchemaField& sf = n.fields[f->index()];
     info.leaf_begin = sf.leaf_begin;
@@ -115,8 +105,7 @@ absl::StatusOr<PathInfo> Schema::Resolve(absl::string_view path,
         return absl::InvalidArgumentError(absl::StrCat(
             "cannot select inside \"", sf.path, "\": ",
             f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
-                ? absl::StrCat("value type ", f->message_type()->full_name(),
-                               " is granted whole")
+                ? absl::StrCat("value type ", f->message_type()->full_name(), " is granted whole")
                 : "not a message"));
       }
       node = sf.child_node;

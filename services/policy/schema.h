@@ -37,10 +37,8 @@ struct Leaf {
   const google::protobuf::FieldDescriptor* field = nullptr;
   // The field's own labels; UNSPECIFIED when the field carries none (such a
   // leaf is never granted).
-  kinex::record::v1::Category category =
-      kinex::record::v1::CATEGORY_UNSPECIFIED;
-  kinex::record::v1::Sensitivity sensitivity =
-      kinex::record::v1::SENSITIVITY_UNSPECIFIED;
+  kinex::record::v1::Category category = kinex::record::v1::CATEGORY_UNSPECIFIED;
+  kinex::record::v1::Sensitivity sensitivity = kinex::record::v1::SENSITIVITY_UNSPECIFIED;
 };
 
 // One field of an interior node.
@@ -100,9 +98,7 @@ class Schema {
   absl::StatusOr<PathInfo> Resolve(absl::string_view path, int from = 0) const;
 
   // Leaves labelled with `category` / `sensitivity` (index by enum value).
-  const LeafSet& CategoryLeaves(kinex::record::v1::Category c) const {
-    return category_leaves_[c];
-  }
+  const LeafSet& CategoryLeaves(kinex::record::v1::Category c) const { return category_leaves_[c]; }
   const LeafSet& SensitivityLeaves(kinex::record::v1::Sensitivity s) const {
     return sensitivity_leaves_[s];
   }
@@ -113,8 +109,8 @@ class Schema {
 
  private:
   Schema() = default;
-  absl::Status Index(const google::protobuf::Descriptor* type,
-                     const std::string& prefix, int depth);
+  absl::Status Index(const google::protobuf::Descriptor* type, const std::string& prefix,
+                     int depth);
 
   const google::protobuf::Descriptor* root_ = nullptr;
   std::vector<Leaf> leaves_;

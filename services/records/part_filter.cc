@@ -40,8 +40,8 @@ absl::StatusOr<PathFilter> PathFilter::Create(const Descriptor& type,
       }
       const bool last = i + 1 == segments.size();
       if (!last && field->type() != FieldDescriptor::TYPE_MESSAGE) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "paths: \"", path, "\": ", field->name(), " is not a message field"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("paths: \"", path, "\": ", field->name(), " is not a message field"));
       }
       if (whole_above) continue;
       auto [it, inserted] = node->children.try_emplace(field->number());

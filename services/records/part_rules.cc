@@ -20,18 +20,15 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-void WalkNotOwned(const Message& msg, const std::string& prefix,
-                  kinex::common::v1::AgencyKind kind,
-                  std::vector<std::string>& out,
-                  absl::flat_hash_set<std::string>& seen) {
+void WalkNotOwned(const Message& msg, const std::string& prefix, kinex::common::v1::AgencyKind kind,
+                  std::vector<std::string>& out, absl::flat_hash_set<std::string>& seen) {
   const Reflection* r = msg.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   r->ListFields(msg, &fields);
   for (const FieldDescriptor* f : fields) {
     const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
     if (IsLeafField(f)) {  // the record schema's one leaf rule (record_labels.h)
-      if (f->options().GetExtension(kinex::record::v1::owner) != kind &&
-          seen.insert(path).second) {
+      if (f->options().GetExtension(kinex::record::v1::owner) != kind && seen.insert(path).second) {
         out.push_back(path);
       }
       continue;
@@ -74,18 +71,17 @@ absl::Status CheckKnownValues(const Message& msg, const std::string& prefix) {
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
       const int n = f->is_repeated() ? r->FieldSize(msg, f) : 1;
       for (int i = 0; i < n; ++i) {
-        const int v = f->is_repeated() ? r->GetRepeatedEnumValue(msg, f, i)
-                                       : r->GetEnumValue(msg, f);
+        const int v =
+            f->is_repeated() ? r->GetRepeatedEnumValue(msg, f, i) : r->GetEnumValue(msg, f);
         if (f->enum_type()->FindValueByNumber(v) == nullptr) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              path, ": unknown enum value ", v, " for ", f->enum_type()->full_name()));
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": unknown enum value ", v, " for ", f->enum_type()->full_name()));
         }
       }
     } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(msg, f); ++i) {
-          KINEX_RETURN_IF_ERROR(
-              CheckKnownValues(r->GetRepeatedMessage(msg, f, i), path));
+          KINEX_RETURN_IF_ERROR(CheckKnownValues(r->GetRepeatedMessage(msg, f, i), path));
         }
       } else {
         KINEX_RETURN_IF_ERROR(CheckKnownValues(r->GetMessage(msg, f), path));
@@ -97,9 +93,8 @@ absl::Status CheckKnownValues(const Message& msg, const std::string& prefix) {
 
 bool LooksLikeKinexId(const std::string& id) {
   if (id.size() < 4 || id.size() > 67 || id.compare(0, 3, "kx_") != 0) return false;
-  return std::all_of(id.begin() + 3, id.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c));
-  });
+  return std::all_of(id.begin() + 3, id.end(),
+                     [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); });
 }
 
 absl::StatusOr<Identifier> IdentifierFromRef(const kinex::common::v1::ChildRef& ref) {
@@ -145,8 +140,8 @@ absl::StatusOr<Identifier> IdentifierFromRef(const kinex::common::v1::ChildRef& 
       "child: one identifier is required (kinex_id, nhs_number, upn or la_child_id)");
 }
 
-absl::StatusOr<std::vector<Identifier>> PartIdentifiers(
-    kinex::record::v1::ChildRecord& part, const std::string& publisher_code) {
+absl::StatusOr<std::vector<Identifier>> PartIdentifiers(kinex::record::v1::ChildRecord& part,
+                                                        const std::string& publisher_code) {
   std::vector<Identifier> out;
   auto* identity = part.mutable_identity();
   if (!identity->nhs_number().empty()) {
@@ -154,8 +149,8 @@ absl::StatusOr<std::vector<Identifier>> PartIdentifiers(
     if (absl::Status s = ValidateNhsNumber(identity->nhs_number()); !s.ok()) {
       return Invalid("part.identity.nhs_number", s);
     }
-    out.push_back({"part.identity.nhs_number", false, IdentifierKind::kNhsNumber,
-                   identity->nhs_number()});
+    out.push_back(
+        {"part.identity.nhs_number", false, IdentifierKind::kNhsNumber, identity->nhs_number()});
   }
   if (!identity->upn().empty()) {
     if (absl::Status s = ValidateUpn(identity->upn()); !s.ok()) {
@@ -170,8 +165,7 @@ absl::StatusOr<std::vector<Identifier>> PartIdentifiers(
     out.push_back({"part.identity.la_child_id", false, IdentifierKind::kLaChildId,
                    absl::StrCat(publisher_code, "/", identity->la_child_id())});
   }
-  if (!part.has_identity() ||
-      part.identity().ByteSizeLong() == 0) {
+  if (!part.has_identity() || part.identity().ByteSizeLong() == 0) {
     part.clear_identity();  // an empty section stays absent
   }
   const auto& scope = part.scope();

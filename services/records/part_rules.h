@@ -5,9 +5,9 @@
 //
 // A leaf is what the record schema says it is (kinex::IsLeafField in
 // services/common/record_labels.h: a scalar, an enum, or a value-type
-// message such as Date or Timestamp). Other message fields are sections: their own labels describe the section, but
-// ownership is checked on the leaves inside them (Health is HEALTH's section,
-// yet health.sdq is published by the LA).
+// message such as Date or Timestamp). Other message fields are sections: their own labels describe
+// the section, but ownership is checked on the leaves inside them (Health is HEALTH's section, yet
+// health.sdq is published by the LA).
 //
 // Example:
 //   std::vector<std::string> bad = FieldsNotOwnedBy(part, SCHOOL);
@@ -38,8 +38,7 @@ std::vector<std::string> FieldsNotOwnedBy(const google::protobuf::Message& part,
 // INVALID_ARGUMENT naming the path of the first enum field holding a number
 // its enum does not define ("part.identity.sex: unknown enum value 99"), or
 // of the first message carrying unknown fields. `prefix` starts the paths.
-absl::Status CheckKnownValues(const google::protobuf::Message& msg,
-                              const std::string& prefix);
+absl::Status CheckKnownValues(const google::protobuf::Message& msg, const std::string& prefix);
 
 // One identifier a publish or lookup carries, normalised and validated.
 struct Identifier {
@@ -63,8 +62,8 @@ bool LooksLikeKinexId(const std::string& id);
 // Validates the identifiers and scope codes a part sets, normalises its NHS
 // number in place, and returns its identifiers (NHS number, UPN, LA child id
 // qualified by `publisher_code`, the publishing LA's code).
-absl::StatusOr<std::vector<Identifier>> PartIdentifiers(
-    kinex::record::v1::ChildRecord& part, const std::string& publisher_code);
+absl::StatusOr<std::vector<Identifier>> PartIdentifiers(kinex::record::v1::ChildRecord& part,
+                                                        const std::string& publisher_code);
 
 }  // namespace kinex::records
 

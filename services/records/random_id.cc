@@ -28,8 +28,8 @@ absl::StatusOr<std::string> RandomId(absl::string_view prefix) {
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
     return absl::InternalError("random number generator unavailable");
   }
-  return absl::StrCat(
-      prefix, Base32(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes))));
+  return absl::StrCat(prefix,
+                      Base32(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes))));
 }
 
 }  // namespace kinex

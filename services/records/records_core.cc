@@ -75,8 +75,7 @@ absl::Status NotResponsible(const std::string& request_id) {
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {
-  return paging::PageSize(requested, {.default_size = kDefaultPageSize,
-                                      .max_size = kMaxPageSize});
+  return paging::PageSize(requested, {.default_size = kDefaultPageSize, .max_size = kMaxPageSize});
 }
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
@@ -125,8 +124,8 @@ absl::Status ValidateRequestId(const std::string& id) {
 
 absl::Status ValidateActor(const std::string& actor) {
   if (actor.size() > kMaxActorLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "actor: at most ", kMaxActorLength, " characters (got ", actor.size(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("actor: at most ", kMaxActorLength, " characters (got ", actor.size(), ")"));
   }
   return absl::OkStatus();
 }
@@ -134,8 +133,7 @@ absl::Status ValidateActor(const std::string& actor) {
 // The agency identity behind a write: INVALID_ARGUMENT for a malformed
 // principal (a Kinex bug, never an agency's), PERMISSION_DENIED for a
 // service or auditor.
-absl::StatusOr<SpiffeId> Publisher(const std::string& principal,
-                                   const std::string& trust_domain) {
+absl::StatusOr<SpiffeId> Publisher(const std::string& principal, const std::string& trust_domain) {
   absl::StatusOr<SpiffeId> who = ParseSpiffeId(principal, trust_domain);
   if (!who.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("principal: ", who.status().message()));
@@ -241,8 +239,7 @@ std::string DescribeConflict(const std::vector<std::pair<std::string, std::strin
   }
   std::vector<std::string> groups;
   for (size_t i = 0; i < order.size(); ++i) {
-    groups.push_back(
-        absl::StrCat("child ", i + 1, ": ", absl::StrJoin(labels[order[i]], ", ")));
+    groups.push_back(absl::StrCat("child ", i + 1, ": ", absl::StrJoin(labels[order[i]], ", ")));
   }
   return absl::StrCat("identifiers match ", order.size(), " different children (",
                       absl::StrJoin(groups, "; "), "); nothing was stored");
@@ -253,7 +250,7 @@ struct ChildView {
   std::string kinex_id;
   std::string responsible_la;  // "" for a child from before responsibility
   std::vector<StoredLink> links;
-  std::vector<StoredPart> parts;  // the latest version of every agency's part
+  std::vector<StoredPart> parts;               // the latest version of every agency's part
   std::vector<StoredSharingDecision> shields;  // in force, in decision id order
 };
 
@@ -346,8 +343,7 @@ std::string CurrentSchool(const ChildRecord& merged, const ChildView& v,
 // holds (at least their scope links and education.enrolments).
 void DeriveScope(const ChildView& v, absl::Time now, ChildRecord& record) {
   const absl::CivilDay day = absl::ToCivilDay(now, absl::UTCTimeZone());
-  const std::tuple<int, int, int> today{static_cast<int>(day.year()), day.month(),
-                                        day.day()};
+  const std::tuple<int, int, int> today{static_cast<int>(day.year()), day.month(), day.day()};
   rec::ScopeLinks* scope = record.mutable_scope();
   scope->set_responsible_la_code(v.responsible_la);
   scope->set_current_school_urn(CurrentSchool(record, v, today));
@@ -544,9 +540,8 @@ absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
   if (EVP_Digest(material.data(), material.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
     return absl::InternalError("facts version: SHA-256 failed");
   }
-  facts.set_facts_version(
-      absl::StrCat("f1:", absl::BytesToHexString(
-                              absl::string_view(reinterpret_cast<const char*>(digest), 16))));
+  facts.set_facts_version(absl::StrCat(
+      "f1:", absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 16))));
   return facts;
 }
 
@@ -572,12 +567,18 @@ bool NamedBy(const ChildRecord& la_part, int kind, const std::string& code) {
 // "a <noun>" in messages about an agency kind.
 absl::string_view AgencyNoun(AgencyKind kind) {
   switch (kind) {
-    case AgencyKind::LOCAL_AUTHORITY: return "local authority";
-    case AgencyKind::VIRTUAL_SCHOOL: return "virtual school";
-    case AgencyKind::SCHOOL: return "school";
-    case AgencyKind::HEALTH: return "health provider";
-    case AgencyKind::POLICE: return "police force";
-    default: return AgencyKindSlug(kind);
+    case AgencyKind::LOCAL_AUTHORITY:
+      return "local authority";
+    case AgencyKind::VIRTUAL_SCHOOL:
+      return "virtual school";
+    case AgencyKind::SCHOOL:
+      return "school";
+    case AgencyKind::HEALTH:
+      return "health provider";
+    case AgencyKind::POLICE:
+      return "police force";
+    default:
+      return AgencyKindSlug(kind);
   }
 }
 
@@ -588,9 +589,9 @@ absl::Status CheckSelfReferences(ChildRecord& part, const SpiffeId& who) {
   const std::string& own = who.agency_code;
   auto self_only = [&](const std::string& value, absl::string_view path) -> absl::Status {
     if (value.empty() || value == own) return absl::OkStatus();
-    return absl::PermissionDeniedError(absl::StrCat(
-        "part.", path, ": a ", AgencyNoun(who.agency_kind),
-        " may name only itself (the code in its certificate)"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("part.", path, ": a ", AgencyNoun(who.agency_kind),
+                     " may name only itself (the code in its certificate)"));
   };
   rec::ScopeLinks* scope = part.mutable_scope();
   switch (who.agency_kind) {
@@ -613,7 +614,8 @@ absl::Status CheckSelfReferences(ChildRecord& part, const SpiffeId& who) {
         e.set_urn(own);
       }
       for (auto& s : *ed->mutable_attendance_sessions()) {
-        KINEX_RETURN_IF_ERROR(self_only(s.school_urn(), "education.attendance_sessions.school_urn"));
+        KINEX_RETURN_IF_ERROR(
+            self_only(s.school_urn(), "education.attendance_sessions.school_urn"));
         s.set_school_urn(own);
       }
       for (auto& x : *ed->mutable_exclusions()) {
@@ -647,8 +649,7 @@ absl::Status CheckSelfReferences(ChildRecord& part, const SpiffeId& who) {
 // The child `ref` names, for an LA-only write: locked, loaded, and added
 // (by Kinex id) to the write's audit event. An unknown child and one `who`
 // is not responsible for get the same refusal.
-absl::StatusOr<ChildView> ResponsibleChild(RecordsTxn& txn,
-                                           const kinex::common::v1::ChildRef& ref,
+absl::StatusOr<ChildView> ResponsibleChild(RecordsTxn& txn, const kinex::common::v1::ChildRef& ref,
                                            const SpiffeId& who, const std::string& request_id,
                                            av1::AuditEvent& about) {
   KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(ref));
@@ -661,14 +662,12 @@ absl::StatusOr<ChildView> ResponsibleChild(RecordsTxn& txn,
   return view;
 }
 
-
 }  // namespace
 
 std::string PartEtag(const StoredPart& part) {
   const std::string data =
-      absl::StrCat(part.kinex_id, "|", part.owner_kind, "|", part.owner_code, "|",
-                   part.version, "|", absl::ToUnixMicros(part.publish_time), "|",
-                   part.payload);
+      absl::StrCat(part.kinex_id, "|", part.owner_kind, "|", part.owner_code, "|", part.version,
+                   "|", absl::ToUnixMicros(part.publish_time), "|", part.payload);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
@@ -755,255 +754,256 @@ absl::Status RecordsCore::RunWrite(
 absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequest& request) {
   KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
   KINEX_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
-  av1::AuditEvent refused =
-      BaseEvent(who, request.actor(), request.request_id(), "PublishRecord");
+  av1::AuditEvent refused = BaseEvent(who, request.actor(), request.request_id(), "PublishRecord");
   AddChildRef(refused, request.child());
   AddPartIdentifiers(refused, request.part(), who.agency_code);
 
   rv1::PutPartResponse response;
-  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
-                                              av1::AuditEvent& about) -> absl::Status {
-    response.Clear();
-    if (!IsAgency(who)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "principal ", who.uri,
-          " may not publish record parts (only agencies that own fields do)"));
-    }
-    const std::string kind_slug(AgencyKindSlug(who.agency_kind));
-    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
-    if (request.child().id_case() == kinex::common::v1::ChildRef::ID_NOT_SET) {
-      return absl::InvalidArgumentError(
-          "child: one of kinex_id, nhs_number, upn or la_child_id is required");
-    }
-    if (!request.has_part()) {
-      return absl::InvalidArgumentError("record: required (the fields your agency publishes)");
-    }
-    const size_t size = request.part().ByteSizeLong();
-    if (static_cast<int64_t>(size) > options_.max_part_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("part: ", size, " bytes exceeds the maximum of ",
-                       options_.max_part_bytes, " (records.max_part_bytes)"));
-    }
-    KINEX_RETURN_IF_ERROR(CheckKnownValues(request.part(), "part"));
-    if (!request.part().identity().kinex_id().empty()) {
-      return absl::InvalidArgumentError(
-          "part.identity.kinex_id: output only; name the child with child.kinex_id");
-    }
-    std::vector<std::string> not_owned = FieldsNotOwnedBy(request.part(), who.agency_kind);
-    if (!not_owned.empty()) {
-      return WithErrorReason(
-          absl::PermissionDeniedError(absl::StrCat("fields not owned by ", kind_slug, ": ",
-                                                   absl::StrJoin(not_owned, ", "))),
-          reason::kFieldNotOwned);
-    }
-    ChildRecord part = request.part();
-    KINEX_RETURN_IF_ERROR(CheckSelfReferences(part, who));
-    KINEX_ASSIGN_OR_RETURN(Identifier ref_id, IdentifierFromRef(request.child()));
-    std::vector<Identifier> identifiers = {ref_id};
-    KINEX_ASSIGN_OR_RETURN(std::vector<Identifier> part_ids,
-                           PartIdentifiers(part, who.agency_code));
-    identifiers.insert(identifiers.end(), part_ids.begin(), part_ids.end());
-
-    // Which children the identifiers name.
-    std::vector<std::pair<std::string, std::string>> matches;  // label, kinex id
-    std::vector<std::string> children;
-    for (const Identifier& id : identifiers) {
-      KINEX_ASSIGN_OR_RETURN(std::optional<std::string> kid, Find(txn, id));
-      if (!kid.has_value()) {
-        if (id.is_kinex_id) return NoChildToPublish(request.request_id());
-        continue;
-      }
-      matches.emplace_back(id.label, *kid);
-      if (std::find(children.begin(), children.end(), *kid) == children.end()) {
-        children.push_back(*kid);
-        // A refusal stays findable by the child's Kinex id (pseudonymised).
-        AddKinexId(about, *kid);
-      }
-    }
-    const bool is_la = who.agency_kind == AgencyKind::LOCAL_AUTHORITY;
-    // Every child named must be one this publisher may write to: for an LA
-    // its own children; anyone else learns nothing about other children.
-    for (const std::string& kid : children) {
-      KINEX_ASSIGN_OR_RETURN(std::optional<std::string> la, txn.ResponsibleLa(kid));
-      if (is_la && la.value_or("") != who.agency_code) {
-        return NoChildToPublish(request.request_id());
-      }
-    }
-    if (children.size() > 1) {
-      if (!is_la) return NoChildToPublish(request.request_id());
-      return absl::FailedPreconditionError(DescribeConflict(matches));
-    }
-
-    const absl::Time now = options_.clock->Now();
-    std::string kinex_id;
-    if (children.empty()) {
-      // Only a local authority creates a child; it becomes responsible.
-      if (!is_la) return NoChildToPublish(request.request_id());
-      // ...and names it only by an LA child id of its own: another LA's id
-      // would squat that LA's namespace (it could then never create the
-      // child it means by that id).
-      if (!ref_id.is_kinex_id && ref_id.kind == IdentifierKind::kLaChildId &&
-          !absl::StartsWith(ref_id.value, absl::StrCat(who.agency_code, "/"))) {
-        return NoChildToPublish(request.request_id());
-      }
-      KINEX_ASSIGN_OR_RETURN(kinex_id, options_.new_kinex_id());
-      KINEX_ASSIGN_OR_RETURN(bool taken, txn.ChildExists(kinex_id));
-      if (taken) return absl::AbortedError("new Kinex id collided; retry");
-      KINEX_RETURN_IF_ERROR(txn.CreateChild(kinex_id, now));
-      KINEX_RETURN_IF_ERROR(txn.SetResponsibleLa(kinex_id, who.agency_code, now));
-      response.set_created_child(true);
-    } else {
-      kinex_id = children.front();
-    }
-    KINEX_RETURN_IF_ERROR(txn.LockChild(kinex_id));
-    KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
-
-    // The relationship.
-    bool new_claim = false;
-    bool trusted = true;
-    switch (who.agency_kind) {
-      case AgencyKind::LOCAL_AUTHORITY:
-        break;  // responsible (checked above) or just created
-      case AgencyKind::VIRTUAL_SCHOOL:
-        if (view.responsible_la.empty() || view.responsible_la != who.agency_code) {
-          return NoChildToPublish(request.request_id());
+  KINEX_RETURN_IF_ERROR(RunWrite(
+      refused, [&](RecordsTxn& txn, std::string& event_id, av1::AuditEvent& about) -> absl::Status {
+        response.Clear();
+        if (!IsAgency(who)) {
+          return absl::PermissionDeniedError(
+              absl::StrCat("principal ", who.uri,
+                           " may not publish record parts (only agencies that own fields do)"));
         }
-        break;
-      default: {
-        const StoredLink* link = LinkOf(view, who.agency_kind, who.agency_code);
-        if (link != nullptr && link->state == LinkState::kRejected) {
-          return NoChildToPublish(request.request_id());
+        const std::string kind_slug(AgencyKindSlug(who.agency_kind));
+        KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+        if (request.child().id_case() == kinex::common::v1::ChildRef::ID_NOT_SET) {
+          return absl::InvalidArgumentError(
+              "child: one of kinex_id, nhs_number, upn or la_child_id is required");
         }
-        if (link == nullptr) {
-          // Knowing an identifier is not a relationship: the first part
-          // proves the date of birth the responsible LA holds, and even
-          // then only claims a link the LA must confirm.
-          if (!request.has_proof_date_of_birth() || view.responsible_la.empty()) {
+        if (!request.has_part()) {
+          return absl::InvalidArgumentError("record: required (the fields your agency publishes)");
+        }
+        const size_t size = request.part().ByteSizeLong();
+        if (static_cast<int64_t>(size) > options_.max_part_bytes) {
+          return absl::ResourceExhaustedError(
+              absl::StrCat("part: ", size, " bytes exceeds the maximum of ",
+                           options_.max_part_bytes, " (records.max_part_bytes)"));
+        }
+        KINEX_RETURN_IF_ERROR(CheckKnownValues(request.part(), "part"));
+        if (!request.part().identity().kinex_id().empty()) {
+          return absl::InvalidArgumentError(
+              "part.identity.kinex_id: output only; name the child with child.kinex_id");
+        }
+        std::vector<std::string> not_owned = FieldsNotOwnedBy(request.part(), who.agency_kind);
+        if (!not_owned.empty()) {
+          return WithErrorReason(
+              absl::PermissionDeniedError(absl::StrCat("fields not owned by ", kind_slug, ": ",
+                                                       absl::StrJoin(not_owned, ", "))),
+              reason::kFieldNotOwned);
+        }
+        ChildRecord part = request.part();
+        KINEX_RETURN_IF_ERROR(CheckSelfReferences(part, who));
+        KINEX_ASSIGN_OR_RETURN(Identifier ref_id, IdentifierFromRef(request.child()));
+        std::vector<Identifier> identifiers = {ref_id};
+        KINEX_ASSIGN_OR_RETURN(std::vector<Identifier> part_ids,
+                               PartIdentifiers(part, who.agency_code));
+        identifiers.insert(identifiers.end(), part_ids.begin(), part_ids.end());
+
+        // Which children the identifiers name.
+        std::vector<std::pair<std::string, std::string>> matches;  // label, kinex id
+        std::vector<std::string> children;
+        for (const Identifier& id : identifiers) {
+          KINEX_ASSIGN_OR_RETURN(std::optional<std::string> kid, Find(txn, id));
+          if (!kid.has_value()) {
+            if (id.is_kinex_id) return NoChildToPublish(request.request_id());
+            continue;
+          }
+          matches.emplace_back(id.label, *kid);
+          if (std::find(children.begin(), children.end(), *kid) == children.end()) {
+            children.push_back(*kid);
+            // A refusal stays findable by the child's Kinex id (pseudonymised).
+            AddKinexId(about, *kid);
+          }
+        }
+        const bool is_la = who.agency_kind == AgencyKind::LOCAL_AUTHORITY;
+        // Every child named must be one this publisher may write to: for an LA
+        // its own children; anyone else learns nothing about other children.
+        for (const std::string& kid : children) {
+          KINEX_ASSIGN_OR_RETURN(std::optional<std::string> la, txn.ResponsibleLa(kid));
+          if (is_la && la.value_or("") != who.agency_code) {
             return NoChildToPublish(request.request_id());
           }
-          KINEX_ASSIGN_OR_RETURN(ChildRecord current, Assemble(view, now));
-          if (!current.identity().has_date_of_birth() ||
-              Ymd(current.identity().date_of_birth()) != Ymd(request.proof_date_of_birth())) {
+        }
+        if (children.size() > 1) {
+          if (!is_la) return NoChildToPublish(request.request_id());
+          return absl::FailedPreconditionError(DescribeConflict(matches));
+        }
+
+        const absl::Time now = options_.clock->Now();
+        std::string kinex_id;
+        if (children.empty()) {
+          // Only a local authority creates a child; it becomes responsible.
+          if (!is_la) return NoChildToPublish(request.request_id());
+          // ...and names it only by an LA child id of its own: another LA's id
+          // would squat that LA's namespace (it could then never create the
+          // child it means by that id).
+          if (!ref_id.is_kinex_id && ref_id.kind == IdentifierKind::kLaChildId &&
+              !absl::StartsWith(ref_id.value, absl::StrCat(who.agency_code, "/"))) {
             return NoChildToPublish(request.request_id());
           }
-          const StoredPart* la_part = nullptr;
-          for (const StoredPart& p : view.parts) {
-            if (p.owner_kind == AgencyKind::LOCAL_AUTHORITY &&
-                p.owner_code == view.responsible_la) {
-              la_part = &p;
+          KINEX_ASSIGN_OR_RETURN(kinex_id, options_.new_kinex_id());
+          KINEX_ASSIGN_OR_RETURN(bool taken, txn.ChildExists(kinex_id));
+          if (taken) return absl::AbortedError("new Kinex id collided; retry");
+          KINEX_RETURN_IF_ERROR(txn.CreateChild(kinex_id, now));
+          KINEX_RETURN_IF_ERROR(txn.SetResponsibleLa(kinex_id, who.agency_code, now));
+          response.set_created_child(true);
+        } else {
+          kinex_id = children.front();
+        }
+        KINEX_RETURN_IF_ERROR(txn.LockChild(kinex_id));
+        KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
+
+        // The relationship.
+        bool new_claim = false;
+        bool trusted = true;
+        switch (who.agency_kind) {
+          case AgencyKind::LOCAL_AUTHORITY:
+            break;  // responsible (checked above) or just created
+          case AgencyKind::VIRTUAL_SCHOOL:
+            if (view.responsible_la.empty() || view.responsible_la != who.agency_code) {
+              return NoChildToPublish(request.request_id());
+            }
+            break;
+          default: {
+            const StoredLink* link = LinkOf(view, who.agency_kind, who.agency_code);
+            if (link != nullptr && link->state == LinkState::kRejected) {
+              return NoChildToPublish(request.request_id());
+            }
+            if (link == nullptr) {
+              // Knowing an identifier is not a relationship: the first part
+              // proves the date of birth the responsible LA holds, and even
+              // then only claims a link the LA must confirm.
+              if (!request.has_proof_date_of_birth() || view.responsible_la.empty()) {
+                return NoChildToPublish(request.request_id());
+              }
+              KINEX_ASSIGN_OR_RETURN(ChildRecord current, Assemble(view, now));
+              if (!current.identity().has_date_of_birth() ||
+                  Ymd(current.identity().date_of_birth()) != Ymd(request.proof_date_of_birth())) {
+                return NoChildToPublish(request.request_id());
+              }
+              const StoredPart* la_part = nullptr;
+              for (const StoredPart& p : view.parts) {
+                if (p.owner_kind == AgencyKind::LOCAL_AUTHORITY &&
+                    p.owner_code == view.responsible_la) {
+                  la_part = &p;
+                }
+              }
+              ChildRecord la_record;
+              if (la_part != nullptr && !la_record.ParseFromString(la_part->payload)) {
+                return absl::DataLossError("stored record part does not parse");
+              }
+              StoredLink claim;
+              claim.kinex_id = kinex_id;
+              claim.agency_kind = who.agency_kind;
+              claim.agency_code = who.agency_code;
+              claim.update_time = now;
+              if (NamedBy(la_record, who.agency_kind, who.agency_code)) {
+                claim.state = LinkState::kConfirmed;
+                claim.updated_by = la_part->principal;
+              } else {
+                claim.state = LinkState::kClaimed;
+                claim.updated_by = who.uri;
+                trusted = false;
+              }
+              KINEX_RETURN_IF_ERROR(txn.PutLink(claim));
+              view.links.push_back(claim);
+              response.set_link_state(static_cast<rec::LinkState>(claim.state));
+              new_claim = true;
+            } else {
+              trusted = link->state == LinkState::kConfirmed;
+              response.set_link_state(static_cast<rec::LinkState>(link->state));
             }
           }
-          ChildRecord la_record;
-          if (la_part != nullptr && !la_record.ParseFromString(la_part->payload)) {
-            return absl::DataLossError("stored record part does not parse");
-          }
-          StoredLink claim;
-          claim.kinex_id = kinex_id;
-          claim.agency_kind = who.agency_kind;
-          claim.agency_code = who.agency_code;
-          claim.update_time = now;
-          if (NamedBy(la_record, who.agency_kind, who.agency_code)) {
-            claim.state = LinkState::kConfirmed;
-            claim.updated_by = la_part->principal;
-          } else {
-            claim.state = LinkState::kClaimed;
-            claim.updated_by = who.uri;
-            trusted = false;
-          }
-          KINEX_RETURN_IF_ERROR(txn.PutLink(claim));
-          view.links.push_back(claim);
-          response.set_link_state(static_cast<rec::LinkState>(claim.state));
-          new_claim = true;
-        } else {
-          trusted = link->state == LinkState::kConfirmed;
-          response.set_link_state(static_cast<rec::LinkState>(link->state));
         }
-      }
-    }
-    // New identifiers become lookups only from a trusted publisher: an
-    // unconfirmed claimant cannot steer anyone's identifier matching.
-    if (trusted) {
-      for (const Identifier& id : identifiers) {
-        if (!id.is_kinex_id) KINEX_RETURN_IF_ERROR(txn.AddIdentifier(id.kind, id.value, kinex_id));
-      }
-    }
-
-    // Optimistic concurrency on this agency's part.
-    KINEX_ASSIGN_OR_RETURN(std::optional<StoredPart> latest,
-                           txn.LatestPart(kinex_id, who.agency_kind, who.agency_code));
-    if (latest.has_value()) {
-      if (request.etag().empty()) {
-        return WithErrorReason(
-            absl::AbortedError(absl::StrCat(
-                "etag: required; this ", kind_slug, "'s part already exists at version ",
-                latest->version, " (GetMyPart returns it with its etag; retry with that etag)")),
-            reason::kEtagMismatch, {{"field", "etag"}});
-      }
-      if (request.etag() != latest->etag) {
-        return WithErrorReason(
-            absl::AbortedError(absl::StrCat(
-                "etag: stale; the part is now at version ", latest->version,
-                " (GetMyPart returns it with its etag; retry with that etag)")),
-            reason::kEtagMismatch, {{"field", "etag"}});
-      }
-    } else if (!request.etag().empty()) {
-      return WithErrorReason(
-          absl::AbortedError(
-              "etag: stale; no part exists for this publisher (publish with an empty etag)"),
-          reason::kEtagMismatch, {{"field", "etag"}});
-    }
-    StoredPart stored;
-    stored.kinex_id = kinex_id;
-    stored.owner_kind = who.agency_kind;
-    stored.owner_code = who.agency_code;
-    stored.publish_time = now;
-    stored.principal = who.uri;
-    stored.actor = request.actor();
-    if (!part.SerializeToString(&stored.payload)) {
-      return absl::InternalError("part does not serialize");
-    }
-    stored.version = latest.has_value() ? latest->version + 1 : 1;
-    stored.etag = PartEtag(stored);
-    KINEX_RETURN_IF_ERROR(txn.InsertPart(stored));
-
-    // The responsible LA naming an agency confirms its claim: a change of
-    // that link, audited as its own LINK_CONFIRMED event.
-    std::vector<std::string> confirmed_by_naming;
-    if (is_la) {
-      for (StoredLink& l : view.links) {
-        if (l.state == LinkState::kClaimed && NamedBy(part, l.agency_kind, l.agency_code)) {
-          l.state = LinkState::kConfirmed;
-          l.update_time = now;
-          l.updated_by = who.uri;
-          KINEX_RETURN_IF_ERROR(txn.PutLink(l));
-          confirmed_by_naming.push_back(AgencyName(l.agency_kind, l.agency_code));
+        // New identifiers become lookups only from a trusted publisher: an
+        // unconfirmed claimant cannot steer anyone's identifier matching.
+        if (trusted) {
+          for (const Identifier& id : identifiers) {
+            if (!id.is_kinex_id)
+              KINEX_RETURN_IF_ERROR(txn.AddIdentifier(id.kind, id.value, kinex_id));
+          }
         }
-      }
-    }
-    KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(kinex_id, IndexLinks(view)));
 
-    av1::AuditEvent event = about;
-    event.set_kind(new_claim ? av1::LINK_CLAIMED : av1::PART_PUBLISHED);
-    if (new_claim) event.set_subject_agency(AgencyName(who.agency_kind, who.agency_code));
-    AddKinexId(event, kinex_id);
-    for (const std::string& p : PresentLeafPaths(part)) event.add_written_paths(p);
-    event.set_part_version(stored.version);
-    event.set_part_etag(stored.etag);
-    for (const std::string& agency : confirmed_by_naming) {
-      av1::AuditEvent confirmed = about;
-      confirmed.set_kind(av1::LINK_CONFIRMED);
-      confirmed.set_subject_agency(agency);
-      AddKinexId(confirmed, kinex_id);
-      std::string unused_id;
-      KINEX_RETURN_IF_ERROR(QueueEvent(txn, std::move(confirmed), unused_id));
-    }
-    KINEX_RETURN_IF_ERROR(QueueEvent(txn, std::move(event), event_id));
+        // Optimistic concurrency on this agency's part.
+        KINEX_ASSIGN_OR_RETURN(std::optional<StoredPart> latest,
+                               txn.LatestPart(kinex_id, who.agency_kind, who.agency_code));
+        if (latest.has_value()) {
+          if (request.etag().empty()) {
+            return WithErrorReason(
+                absl::AbortedError(
+                    absl::StrCat("etag: required; this ", kind_slug,
+                                 "'s part already exists at version ", latest->version,
+                                 " (GetMyPart returns it with its etag; retry with that etag)")),
+                reason::kEtagMismatch, {{"field", "etag"}});
+          }
+          if (request.etag() != latest->etag) {
+            return WithErrorReason(
+                absl::AbortedError(
+                    absl::StrCat("etag: stale; the part is now at version ", latest->version,
+                                 " (GetMyPart returns it with its etag; retry with that etag)")),
+                reason::kEtagMismatch, {{"field", "etag"}});
+          }
+        } else if (!request.etag().empty()) {
+          return WithErrorReason(
+              absl::AbortedError(
+                  "etag: stale; no part exists for this publisher (publish with an empty etag)"),
+              reason::kEtagMismatch, {{"field", "etag"}});
+        }
+        StoredPart stored;
+        stored.kinex_id = kinex_id;
+        stored.owner_kind = who.agency_kind;
+        stored.owner_code = who.agency_code;
+        stored.publish_time = now;
+        stored.principal = who.uri;
+        stored.actor = request.actor();
+        if (!part.SerializeToString(&stored.payload)) {
+          return absl::InternalError("part does not serialize");
+        }
+        stored.version = latest.has_value() ? latest->version + 1 : 1;
+        stored.etag = PartEtag(stored);
+        KINEX_RETURN_IF_ERROR(txn.InsertPart(stored));
 
-    response.set_kinex_id(kinex_id);
-    response.set_etag(stored.etag);
-    response.set_version(stored.version);
-    return absl::OkStatus();
-  }));
+        // The responsible LA naming an agency confirms its claim: a change of
+        // that link, audited as its own LINK_CONFIRMED event.
+        std::vector<std::string> confirmed_by_naming;
+        if (is_la) {
+          for (StoredLink& l : view.links) {
+            if (l.state == LinkState::kClaimed && NamedBy(part, l.agency_kind, l.agency_code)) {
+              l.state = LinkState::kConfirmed;
+              l.update_time = now;
+              l.updated_by = who.uri;
+              KINEX_RETURN_IF_ERROR(txn.PutLink(l));
+              confirmed_by_naming.push_back(AgencyName(l.agency_kind, l.agency_code));
+            }
+          }
+        }
+        KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(kinex_id, IndexLinks(view)));
+
+        av1::AuditEvent event = about;
+        event.set_kind(new_claim ? av1::LINK_CLAIMED : av1::PART_PUBLISHED);
+        if (new_claim) event.set_subject_agency(AgencyName(who.agency_kind, who.agency_code));
+        AddKinexId(event, kinex_id);
+        for (const std::string& p : PresentLeafPaths(part)) event.add_written_paths(p);
+        event.set_part_version(stored.version);
+        event.set_part_etag(stored.etag);
+        for (const std::string& agency : confirmed_by_naming) {
+          av1::AuditEvent confirmed = about;
+          confirmed.set_kind(av1::LINK_CONFIRMED);
+          confirmed.set_subject_agency(agency);
+          AddKinexId(confirmed, kinex_id);
+          std::string unused_id;
+          KINEX_RETURN_IF_ERROR(QueueEvent(txn, std::move(confirmed), unused_id));
+        }
+        KINEX_RETURN_IF_ERROR(QueueEvent(txn, std::move(event), event_id));
+
+        response.set_kinex_id(kinex_id);
+        response.set_etag(stored.etag);
+        response.set_version(stored.version);
+        return absl::OkStatus();
+      }));
   return response;
 }
 
@@ -1025,9 +1025,9 @@ absl::Status ReadRecord(RecordsTxn& txn, const Identifier& id, const PathFilter*
   } else {
     KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(view, now));
     if (!facts_version.empty() && facts.facts_version() != facts_version) {
-      return absl::AbortedError(absl::StrCat(
-          "the child's facts changed since facts version ", facts_version,
-          " (now ", facts.facts_version(), "); nothing was read: decide again"));
+      return absl::AbortedError(absl::StrCat("the child's facts changed since facts version ",
+                                             facts_version, " (now ", facts.facts_version(),
+                                             "); nothing was read: decide again"));
     }
     response.set_facts_version(facts.facts_version());
     used = TrustedParts(view);
@@ -1074,8 +1074,8 @@ absl::StatusOr<rv1::GetRecordResponse> RecordsCore::GetRecord(
   const absl::Time now = options_.clock->Now();
   rv1::GetRecordResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
-    return ReadRecord(txn, id, filter.has_value() ? &*filter : nullptr,
-                      request.facts_version(), now, response);
+    return ReadRecord(txn, id, filter.has_value() ? &*filter : nullptr, request.facts_version(),
+                      now, response);
   }));
   return response;
 }
@@ -1090,14 +1090,12 @@ absl::StatusOr<rv1::BatchGetRecordsResponse> RecordsCore::BatchGetRecords(
   for (int i = 0; i < request.requests_size(); ++i) {
     absl::StatusOr<Identifier> id = IdentifierFromRef(request.requests(i).child());
     if (!id.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("requests[", i, "].", id.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("requests[", i, "].", id.status().message()));
     }
     ids.push_back(*std::move(id));
     absl::StatusOr<std::optional<PathFilter>> f = FilterOf(request.requests(i));
     if (!f.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("requests[", i, "].", f.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("requests[", i, "].", f.status().message()));
     }
     filters.push_back(*std::move(f));
   }
@@ -1106,8 +1104,7 @@ absl::StatusOr<rv1::BatchGetRecordsResponse> RecordsCore::BatchGetRecords(
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     response.Clear();
     for (int i = 0; i < request.requests_size(); ++i) {
-      KINEX_RETURN_IF_ERROR(ReadRecord(txn, ids[i],
-                                       filters[i].has_value() ? &*filters[i] : nullptr,
+      KINEX_RETURN_IF_ERROR(ReadRecord(txn, ids[i], filters[i].has_value() ? &*filters[i] : nullptr,
                                        request.requests(i).facts_version(), now,
                                        *response.add_records()));
     }
@@ -1230,9 +1227,8 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     response.Clear();
     KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
-    KINEX_ASSIGN_OR_RETURN(
-        std::vector<StoredPart> versions,
-        txn.PartHistory(kinex_id, request.owner_kind(), offset, page_size + 1));
+    KINEX_ASSIGN_OR_RETURN(std::vector<StoredPart> versions,
+                           txn.PartHistory(kinex_id, request.owner_kind(), offset, page_size + 1));
     const bool more = static_cast<int>(versions.size()) > page_size;
     if (more) versions.resize(page_size);
     for (const StoredPart& p : versions) {
@@ -1315,8 +1311,8 @@ absl::StatusOr<rv1::ListLinksResponse> RecordsCore::ListLinks(
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     response.Clear();
     KINEX_ASSIGN_OR_RETURN(std::vector<StoredLink> links,
-                           txn.LinksOfLa(who.agency_code, request.state(), after_id,
-                                         after_kind, after_code, page_size + 1));
+                           txn.LinksOfLa(who.agency_code, request.state(), after_id, after_kind,
+                                         after_code, page_size + 1));
     const bool more = static_cast<int>(links.size()) > page_size;
     if (more) links.resize(page_size);
     for (const StoredLink& l : links) *response.add_links() = LinkInfo(l);
@@ -1340,54 +1336,54 @@ absl::StatusOr<rv1::DecideLinkResponse> RecordsCore::DecideLink(
   refused.set_subject_agency(
       AgencyName(request.agency().agency_kind(), request.agency().agency_code()));
   rv1::DecideLinkResponse response;
-  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
-                                              av1::AuditEvent& about) -> absl::Status {
-    if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
-      return WithErrorReason(
-          absl::PermissionDeniedError(
-              "only the child's responsible local authority confirms or rejects links"),
-          reason::kPolicyDenied);
-    }
-    if (who.role != kSocialWorker && who.role != kTeamManager) {
-      return WithErrorReason(
-          absl::PermissionDeniedError(absl::StrCat("role ", who.role,
-                                                   " may not confirm or reject links (",
-                                                   kSocialWorker, " or ", kTeamManager, ")")),
-          reason::kPolicyDenied);
-    }
-    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
-    if (request.decision() != rec::CONFIRMED && request.decision() != rec::REJECTED) {
-      return absl::InvalidArgumentError("decision: CONFIRMED or REJECTED");
-    }
-    const auto kind = request.agency().agency_kind();
-    if (kind != AgencyKind::SCHOOL && kind != AgencyKind::HEALTH && kind != AgencyKind::POLICE) {
-      return absl::InvalidArgumentError(
-          "agency.agency_kind: links are held by school, health or police agencies");
-    }
-    KINEX_ASSIGN_OR_RETURN(
-        ChildView view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
-    const std::string* kid = &view.kinex_id;
-    StoredLink* link = nullptr;
-    for (StoredLink& l : view.links) {
-      if (l.agency_kind == kind && l.agency_code == request.agency().agency_code()) link = &l;
-    }
-    if (link == nullptr) {
-      return absl::NotFoundError(
-          "agency: that agency has published nothing about this child (no link to decide)");
-    }
-    link->state = request.decision() == rec::CONFIRMED ? LinkState::kConfirmed
-                                                       : LinkState::kRejected;
-    link->update_time = options_.clock->Now();
-    link->updated_by = who.uri;
-    KINEX_RETURN_IF_ERROR(txn.PutLink(*link));
-    KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(*kid, IndexLinks(view)));
-    *response.mutable_link() = LinkInfo(*link);
-    av1::AuditEvent event = about;
-    event.set_kind(request.decision() == rec::CONFIRMED ? av1::LINK_CONFIRMED
-                                                        : av1::LINK_REJECTED);
-    AddKinexId(event, *kid);
-    return QueueEvent(txn, std::move(event), event_id);
-  }));
+  KINEX_RETURN_IF_ERROR(RunWrite(
+      refused, [&](RecordsTxn& txn, std::string& event_id, av1::AuditEvent& about) -> absl::Status {
+        if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
+          return WithErrorReason(
+              absl::PermissionDeniedError(
+                  "only the child's responsible local authority confirms or rejects links"),
+              reason::kPolicyDenied);
+        }
+        if (who.role != kSocialWorker && who.role != kTeamManager) {
+          return WithErrorReason(absl::PermissionDeniedError(absl::StrCat(
+                                     "role ", who.role, " may not confirm or reject links (",
+                                     kSocialWorker, " or ", kTeamManager, ")")),
+                                 reason::kPolicyDenied);
+        }
+        KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+        if (request.decision() != rec::CONFIRMED && request.decision() != rec::REJECTED) {
+          return absl::InvalidArgumentError("decision: CONFIRMED or REJECTED");
+        }
+        const auto kind = request.agency().agency_kind();
+        if (kind != AgencyKind::SCHOOL && kind != AgencyKind::HEALTH &&
+            kind != AgencyKind::POLICE) {
+          return absl::InvalidArgumentError(
+              "agency.agency_kind: links are held by school, health or police agencies");
+        }
+        KINEX_ASSIGN_OR_RETURN(ChildView view, ResponsibleChild(txn, request.child(), who,
+                                                                request.request_id(), about));
+        const std::string* kid = &view.kinex_id;
+        StoredLink* link = nullptr;
+        for (StoredLink& l : view.links) {
+          if (l.agency_kind == kind && l.agency_code == request.agency().agency_code()) link = &l;
+        }
+        if (link == nullptr) {
+          return absl::NotFoundError(
+              "agency: that agency has published nothing about this child (no link to decide)");
+        }
+        link->state =
+            request.decision() == rec::CONFIRMED ? LinkState::kConfirmed : LinkState::kRejected;
+        link->update_time = options_.clock->Now();
+        link->updated_by = who.uri;
+        KINEX_RETURN_IF_ERROR(txn.PutLink(*link));
+        KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(*kid, IndexLinks(view)));
+        *response.mutable_link() = LinkInfo(*link);
+        av1::AuditEvent event = about;
+        event.set_kind(request.decision() == rec::CONFIRMED ? av1::LINK_CONFIRMED
+                                                            : av1::LINK_REJECTED);
+        AddKinexId(event, *kid);
+        return QueueEvent(txn, std::move(event), event_id);
+      }));
   return response;
 }
 
@@ -1401,48 +1397,48 @@ absl::StatusOr<rv1::TransferResponsibilityResponse> RecordsCore::TransferRespons
   refused.set_justification(request.reason().substr(0, kMaxTransferReason));
   refused.set_subject_agency(AgencyName(AgencyKind::LOCAL_AUTHORITY, request.to_la_code()));
   rv1::TransferResponsibilityResponse response;
-  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
-                                              av1::AuditEvent& about) -> absl::Status {
-    if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
-      return WithErrorReason(
-          absl::PermissionDeniedError(
-              "only the child's responsible local authority transfers responsibility"),
-          reason::kPolicyDenied);
-    }
-    if (who.role != kTeamManager) {
-      return WithErrorReason(
-          absl::PermissionDeniedError(absl::StrCat("transferring responsibility is a ",
-                                                   kTeamManager, "'s decision (role ", who.role,
-                                                   " may not)")),
-          reason::kPolicyDenied);
-    }
-    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
-    if (absl::Status s = ValidateLaCode(request.to_la_code()); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("to_la_code: ", s.message()));
-    }
-    if (request.reason().empty() || request.reason().size() > kMaxTransferReason) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "reason: required, at most ", kMaxTransferReason, " characters (recorded in the "
-          "audit log)"));
-    }
-    KINEX_ASSIGN_OR_RETURN(
-        ChildView view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
-    const std::string* kid = &view.kinex_id;
-    if (request.to_la_code() == who.agency_code) {
-      return absl::InvalidArgumentError(
-          "to_la_code: names the local authority already responsible");
-    }
-    KINEX_RETURN_IF_ERROR(
-        txn.SetResponsibleLa(*kid, request.to_la_code(), options_.clock->Now()));
-    view.responsible_la = request.to_la_code();
-    KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(*kid, IndexLinks(view)));
-    response.set_kinex_id(*kid);
-    response.set_responsible_la_code(request.to_la_code());
-    av1::AuditEvent event = about;
-    event.set_kind(av1::RESPONSIBILITY_TRANSFERRED);
-    AddKinexId(event, *kid);
-    return QueueEvent(txn, std::move(event), event_id);
-  }));
+  KINEX_RETURN_IF_ERROR(RunWrite(
+      refused, [&](RecordsTxn& txn, std::string& event_id, av1::AuditEvent& about) -> absl::Status {
+        if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
+          return WithErrorReason(
+              absl::PermissionDeniedError(
+                  "only the child's responsible local authority transfers responsibility"),
+              reason::kPolicyDenied);
+        }
+        if (who.role != kTeamManager) {
+          return WithErrorReason(absl::PermissionDeniedError(
+                                     absl::StrCat("transferring responsibility is a ", kTeamManager,
+                                                  "'s decision (role ", who.role, " may not)")),
+                                 reason::kPolicyDenied);
+        }
+        KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+        if (absl::Status s = ValidateLaCode(request.to_la_code()); !s.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("to_la_code: ", s.message()));
+        }
+        if (request.reason().empty() || request.reason().size() > kMaxTransferReason) {
+          return absl::InvalidArgumentError(absl::StrCat("reason: required, at most ",
+                                                         kMaxTransferReason,
+                                                         " characters (recorded in the "
+                                                         "audit log)"));
+        }
+        KINEX_ASSIGN_OR_RETURN(ChildView view, ResponsibleChild(txn, request.child(), who,
+                                                                request.request_id(), about));
+        const std::string* kid = &view.kinex_id;
+        if (request.to_la_code() == who.agency_code) {
+          return absl::InvalidArgumentError(
+              "to_la_code: names the local authority already responsible");
+        }
+        KINEX_RETURN_IF_ERROR(
+            txn.SetResponsibleLa(*kid, request.to_la_code(), options_.clock->Now()));
+        view.responsible_la = request.to_la_code();
+        KINEX_RETURN_IF_ERROR(txn.ReplaceScopeLinks(*kid, IndexLinks(view)));
+        response.set_kinex_id(*kid);
+        response.set_responsible_la_code(request.to_la_code());
+        av1::AuditEvent event = about;
+        event.set_kind(av1::RESPONSIBILITY_TRANSFERRED);
+        AddKinexId(event, *kid);
+        return QueueEvent(txn, std::move(event), event_id);
+      }));
   return response;
 }
 
@@ -1493,8 +1489,7 @@ absl::Status ValidateAgencyCode(AgencyKind kind, const std::string& code) {
 }
 
 bool PrintableAscii(const std::string& s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](unsigned char c) { return c >= 0x21 && c <= 0x7e; });
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= 0x21 && c <= 0x7e; });
 }
 
 // Checks the input fields of a decision (output-only ones are ignored).
@@ -1520,8 +1515,7 @@ absl::Status ValidateDecision(const rv1::SharingDecision& d) {
   const bool shield = d.kind() == cv1::SHIELD;
   if (d.field_paths_size() > kMaxDecisionPaths) {
     return InvalidField("decision.field_paths", absl::StrCat("at most ", kMaxDecisionPaths,
-                                                             " (got ", d.field_paths_size(),
-                                                             ")"));
+                                                             " (got ", d.field_paths_size(), ")"));
   }
   for (int i = 0; i < d.field_paths_size(); ++i) {
     const std::string& path = d.field_paths(i);
@@ -1532,16 +1526,16 @@ absl::Status ValidateDecision(const rv1::SharingDecision& d) {
     }
   }
   if (d.field_paths_size() > 0 && !shield && d.kind() != cv1::SHARED_IN_PART) {
-    return InvalidField("decision.field_paths",
-                        absl::StrCat("only SHIELD and SHARED_IN_PART decisions name paths (",
-                                     cv1::SharingDecisionKind_Name(d.kind()),
-                                     " is about everything asked for)"));
+    return InvalidField(
+        "decision.field_paths",
+        absl::StrCat("only SHIELD and SHARED_IN_PART decisions name paths (",
+                     cv1::SharingDecisionKind_Name(d.kind()), " is about everything asked for)"));
   }
   if (d.locating() && !shield) {
-    return InvalidField("decision.locating", absl::StrCat("only a SHIELD covers the "
-                                                          "(locates) fields (got ",
-                                                          cv1::SharingDecisionKind_Name(d.kind()),
-                                                          ")"));
+    return InvalidField("decision.locating",
+                        absl::StrCat("only a SHIELD covers the "
+                                     "(locates) fields (got ",
+                                     cv1::SharingDecisionKind_Name(d.kind()), ")"));
   }
   if (shield && d.field_paths_size() == 0 && !d.locating()) {
     return InvalidField("decision.field_paths",
@@ -1569,11 +1563,9 @@ absl::Status ValidateDecision(const rv1::SharingDecision& d) {
   } else if (d.recipient_kind() == cv1::AUDITOR) {
     return InvalidField("decision.recipient_kind", "auditor agencies are not recipients");
   }
-  if (d.about_request_id().size() > kMaxRequestIdLength ||
-      !PrintableAscii(d.about_request_id())) {
-    return InvalidField("decision.about_request_id",
-                        absl::StrCat("at most ", kMaxRequestIdLength,
-                                     " printable ASCII characters"));
+  if (d.about_request_id().size() > kMaxRequestIdLength || !PrintableAscii(d.about_request_id())) {
+    return InvalidField("decision.about_request_id", absl::StrCat("at most ", kMaxRequestIdLength,
+                                                                  " printable ASCII characters"));
   }
   return absl::OkStatus();
 }
@@ -1652,71 +1644,72 @@ absl::StatusOr<rv1::SharingDecision> RecordsCore::RecordSharingDecision(
     refused.set_sharing_reason(asked.reason());
   }
   rv1::SharingDecision decision;
-  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
-                                              av1::AuditEvent& about) -> absl::Status {
-    if (!IsAgency(who)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "principal ", who.uri, " may not record sharing decisions (only agencies do)"));
-    }
-    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
-    if (request.child().id_case() == cv1::ChildRef::ID_NOT_SET) {
-      return InvalidField("child", "one of kinex_id, nhs_number, upn or la_child_id is required");
-    }
-    KINEX_RETURN_IF_ERROR(ValidateDecision(asked));
-    const bool shield = asked.kind() == cv1::SHIELD;
-    ChildView view;
-    if (shield) {
-      KINEX_RETURN_IF_ERROR(CheckShieldRole(who));
-      KINEX_ASSIGN_OR_RETURN(
-          view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
-    } else {
-      KINEX_ASSIGN_OR_RETURN(
-          view, RelatedChild(txn, request.child(), who, request.request_id(), about));
-    }
-    decision.Clear();
-    decision.set_kind(asked.kind());
-    decision.set_reason(asked.reason());
-    decision.set_rationale(asked.rationale());
-    std::set<std::string> paths(asked.field_paths().begin(), asked.field_paths().end());
-    for (const std::string& p : paths) decision.add_field_paths(p);
-    decision.set_locating(asked.locating());
-    decision.set_recipient_kind(asked.recipient_kind());
-    decision.set_recipient_code(asked.recipient_code());
-    decision.set_purpose(asked.purpose());
-    decision.set_about_request_id(asked.about_request_id());
-    KINEX_ASSIGN_OR_RETURN(std::string id, RandomId("sd_"));
-    decision.set_decision_id(id);
-    decision.set_kinex_id(view.kinex_id);
-    decision.set_decider_kind(who.agency_kind);
-    decision.set_decider_code(who.agency_code);
-    decision.set_decider(who.uri);
-    decision.set_actor(request.actor());
-    const absl::Time now = options_.clock->Now();
-    *decision.mutable_decided_at() = ToProto(now);
-    StoredSharingDecision stored;
-    stored.decision_id = id;
-    stored.kinex_id = view.kinex_id;
-    stored.kind = decision.kind();
-    stored.decider_kind = who.agency_kind;
-    stored.decider_code = who.agency_code;
-    stored.decided_at = now;
-    if (!decision.SerializeToString(&stored.payload)) {
-      return absl::InternalError("sharing decision does not serialize");
-    }
-    KINEX_RETURN_IF_ERROR(txn.InsertSharingDecision(stored));
-    av1::AuditEvent event = about;
-    event.set_kind(shield ? av1::SHIELD_SET : av1::SHARING_DECISION_RECORDED);
-    DescribeDecision(decision, event);
-    event.set_justification(decision.rationale());
-    if (decision.purpose() != cv1::PURPOSE_UNSPECIFIED) event.set_purpose(decision.purpose());
-    if (decision.recipient_kind() != cv1::AGENCY_KIND_UNSPECIFIED) {
-      event.set_subject_agency(
-          decision.recipient_code().empty()
-              ? std::string(AgencyKindSlug(decision.recipient_kind()))
-              : AgencyName(decision.recipient_kind(), decision.recipient_code()));
-    }
-    return QueueEvent(txn, std::move(event), event_id);
-  }));
+  KINEX_RETURN_IF_ERROR(RunWrite(
+      refused, [&](RecordsTxn& txn, std::string& event_id, av1::AuditEvent& about) -> absl::Status {
+        if (!IsAgency(who)) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "principal ", who.uri, " may not record sharing decisions (only agencies do)"));
+        }
+        KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+        if (request.child().id_case() == cv1::ChildRef::ID_NOT_SET) {
+          return InvalidField("child",
+                              "one of kinex_id, nhs_number, upn or la_child_id is required");
+        }
+        KINEX_RETURN_IF_ERROR(ValidateDecision(asked));
+        const bool shield = asked.kind() == cv1::SHIELD;
+        ChildView view;
+        if (shield) {
+          KINEX_RETURN_IF_ERROR(CheckShieldRole(who));
+          KINEX_ASSIGN_OR_RETURN(
+              view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
+        } else {
+          KINEX_ASSIGN_OR_RETURN(
+              view, RelatedChild(txn, request.child(), who, request.request_id(), about));
+        }
+        decision.Clear();
+        decision.set_kind(asked.kind());
+        decision.set_reason(asked.reason());
+        decision.set_rationale(asked.rationale());
+        std::set<std::string> paths(asked.field_paths().begin(), asked.field_paths().end());
+        for (const std::string& p : paths) decision.add_field_paths(p);
+        decision.set_locating(asked.locating());
+        decision.set_recipient_kind(asked.recipient_kind());
+        decision.set_recipient_code(asked.recipient_code());
+        decision.set_purpose(asked.purpose());
+        decision.set_about_request_id(asked.about_request_id());
+        KINEX_ASSIGN_OR_RETURN(std::string id, RandomId("sd_"));
+        decision.set_decision_id(id);
+        decision.set_kinex_id(view.kinex_id);
+        decision.set_decider_kind(who.agency_kind);
+        decision.set_decider_code(who.agency_code);
+        decision.set_decider(who.uri);
+        decision.set_actor(request.actor());
+        const absl::Time now = options_.clock->Now();
+        *decision.mutable_decided_at() = ToProto(now);
+        StoredSharingDecision stored;
+        stored.decision_id = id;
+        stored.kinex_id = view.kinex_id;
+        stored.kind = decision.kind();
+        stored.decider_kind = who.agency_kind;
+        stored.decider_code = who.agency_code;
+        stored.decided_at = now;
+        if (!decision.SerializeToString(&stored.payload)) {
+          return absl::InternalError("sharing decision does not serialize");
+        }
+        KINEX_RETURN_IF_ERROR(txn.InsertSharingDecision(stored));
+        av1::AuditEvent event = about;
+        event.set_kind(shield ? av1::SHIELD_SET : av1::SHARING_DECISION_RECORDED);
+        DescribeDecision(decision, event);
+        event.set_justification(decision.rationale());
+        if (decision.purpose() != cv1::PURPOSE_UNSPECIFIED) event.set_purpose(decision.purpose());
+        if (decision.recipient_kind() != cv1::AGENCY_KIND_UNSPECIFIED) {
+          event.set_subject_agency(
+              decision.recipient_code().empty()
+                  ? std::string(AgencyKindSlug(decision.recipient_kind()))
+                  : AgencyName(decision.recipient_kind(), decision.recipient_code()));
+        }
+        return QueueEvent(txn, std::move(event), event_id);
+      }));
   return decision;
 }
 
@@ -1735,10 +1728,10 @@ absl::StatusOr<rv1::ListSharingDecisionsResponse> RecordsCore::ListSharingDecisi
     }
     filter.kinds.push_back(kind);
   }
-  KINEX_ASSIGN_OR_RETURN(const int page_size,
-                         paging::PageSize(request.page_size(),
-                                          {.default_size = kDefaultDecisionPageSize,
-                                           .max_size = kMaxDecisionPageSize}));
+  KINEX_ASSIGN_OR_RETURN(
+      const int page_size,
+      paging::PageSize(request.page_size(), {.default_size = kDefaultDecisionPageSize,
+                                             .max_size = kMaxDecisionPageSize}));
   const std::string token_filter =
       absl::StrCat(absl::StrJoin(request.kinds(), ","), "/", request.child().SerializeAsString(),
                    "/", request.include_removed());
@@ -1803,49 +1796,48 @@ absl::StatusOr<rv1::SharingDecision> RecordsCore::RemoveShield(
   AddChildRef(refused, request.child());
   if (id_ok) refused.set_record_id(id);
   rv1::SharingDecision shield;
-  KINEX_RETURN_IF_ERROR(RunWrite(refused, [&](RecordsTxn& txn, std::string& event_id,
-                                              av1::AuditEvent& about) -> absl::Status {
-    KINEX_RETURN_IF_ERROR(CheckShieldRole(who));
-    KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
-    if (!id_ok) {
-      return InvalidField("decision_id", "required, a shield's id (sd_...)");
-    }
-    if (request.reason().empty() || request.reason().size() > kMaxRemovalReason) {
-      return InvalidField("reason", absl::StrCat("required, 1-", kMaxRemovalReason,
-                                                 " characters (got ", request.reason().size(),
-                                                 ")"));
-    }
-    KINEX_ASSIGN_OR_RETURN(
-        ChildView view, ResponsibleChild(txn, request.child(), who, request.request_id(), about));
-    KINEX_ASSIGN_OR_RETURN(std::optional<StoredSharingDecision> stored,
-                           txn.SharingDecision(id));
-    if (!stored.has_value() || stored->kinex_id != view.kinex_id ||
-        stored->kind != cv1::SHIELD) {
-      return absl::NotFoundError(
-          absl::StrCat("decision_id: no shield ", id, " on this child"));
-    }
-    if (!shield.ParseFromString(stored->payload)) {
-      return absl::DataLossError("stored sharing decision does not parse");
-    }
-    if (stored->removed) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "decision_id: shield ", id, " is no longer in force (removed ",
-          google::protobuf::util::TimeUtil::ToString(shield.removed_at()), ")"));
-    }
-    *shield.mutable_removed_at() = ToProto(options_.clock->Now());
-    shield.set_removed_by(who.uri);
-    shield.set_removal_reason(request.reason());
-    std::string payload;
-    if (!shield.SerializeToString(&payload)) {
-      return absl::InternalError("sharing decision does not serialize");
-    }
-    KINEX_RETURN_IF_ERROR(txn.RemoveSharingDecision(id, payload));
-    av1::AuditEvent event = about;
-    event.set_kind(av1::SHIELD_REMOVED);
-    DescribeDecision(shield, event);
-    event.set_justification(request.reason());
-    return QueueEvent(txn, std::move(event), event_id);
-  }));
+  KINEX_RETURN_IF_ERROR(RunWrite(
+      refused, [&](RecordsTxn& txn, std::string& event_id, av1::AuditEvent& about) -> absl::Status {
+        KINEX_RETURN_IF_ERROR(CheckShieldRole(who));
+        KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+        if (!id_ok) {
+          return InvalidField("decision_id", "required, a shield's id (sd_...)");
+        }
+        if (request.reason().empty() || request.reason().size() > kMaxRemovalReason) {
+          return InvalidField("reason",
+                              absl::StrCat("required, 1-", kMaxRemovalReason, " characters (got ",
+                                           request.reason().size(), ")"));
+        }
+        KINEX_ASSIGN_OR_RETURN(ChildView view, ResponsibleChild(txn, request.child(), who,
+                                                                request.request_id(), about));
+        KINEX_ASSIGN_OR_RETURN(std::optional<StoredSharingDecision> stored,
+                               txn.SharingDecision(id));
+        if (!stored.has_value() || stored->kinex_id != view.kinex_id ||
+            stored->kind != cv1::SHIELD) {
+          return absl::NotFoundError(absl::StrCat("decision_id: no shield ", id, " on this child"));
+        }
+        if (!shield.ParseFromString(stored->payload)) {
+          return absl::DataLossError("stored sharing decision does not parse");
+        }
+        if (stored->removed) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("decision_id: shield ", id, " is no longer in force (removed ",
+                           google::protobuf::util::TimeUtil::ToString(shield.removed_at()), ")"));
+        }
+        *shield.mutable_removed_at() = ToProto(options_.clock->Now());
+        shield.set_removed_by(who.uri);
+        shield.set_removal_reason(request.reason());
+        std::string payload;
+        if (!shield.SerializeToString(&payload)) {
+          return absl::InternalError("sharing decision does not serialize");
+        }
+        KINEX_RETURN_IF_ERROR(txn.RemoveSharingDecision(id, payload));
+        av1::AuditEvent event = about;
+        event.set_kind(av1::SHIELD_REMOVED);
+        DescribeDecision(shield, event);
+        event.set_justification(request.reason());
+        return QueueEvent(txn, std::move(event), event_id);
+      }));
   return shield;
 }
 

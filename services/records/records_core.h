@@ -165,10 +165,9 @@ class RecordsCore final : public RecordsStore {
   // caller's identity and identifiers) to add the children it resolved to;
   // a failure of `write` is audited from that copy as WRITE_REFUSED before
   // it is returned.
-  absl::Status RunWrite(
-      const kinex::audit::v1::AuditEvent& refused,
-      const std::function<absl::Status(RecordsTxn&, std::string&,
-                                       kinex::audit::v1::AuditEvent&)>& write);
+  absl::Status RunWrite(const kinex::audit::v1::AuditEvent& refused,
+                        const std::function<absl::Status(RecordsTxn&, std::string&,
+                                                         kinex::audit::v1::AuditEvent&)>& write);
 
   Options options_;
 };

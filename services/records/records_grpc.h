@@ -39,8 +39,7 @@ class RecordsGrpcService final : public kinex::records::v1::Records::Service {
                             v1::ResolveChildResponse* response) override;
   grpc::Status GetChildFacts(grpc::ServerContext* ctx, const v1::GetChildFactsRequest* request,
                              v1::ChildFacts* response) override;
-  grpc::Status BatchGetRecords(grpc::ServerContext* ctx,
-                               const v1::BatchGetRecordsRequest* request,
+  grpc::Status BatchGetRecords(grpc::ServerContext* ctx, const v1::BatchGetRecordsRequest* request,
                                v1::BatchGetRecordsResponse* response) override;
   grpc::Status ListChildren(grpc::ServerContext* ctx, const v1::ListChildrenRequest* request,
                             v1::ListChildrenResponse* response) override;
@@ -92,8 +91,7 @@ class RecordsGrpcClient final : public RecordsStore {
       const v1::ListChildrenRequest& request) override;
   absl::StatusOr<v1::GetPartResponse> GetPart(const v1::GetPartRequest& request) override;
   absl::StatusOr<v1::ListLinksResponse> ListLinks(const v1::ListLinksRequest& request) override;
-  absl::StatusOr<v1::DecideLinkResponse> DecideLink(
-      const v1::DecideLinkRequest& request) override;
+  absl::StatusOr<v1::DecideLinkResponse> DecideLink(const v1::DecideLinkRequest& request) override;
   absl::StatusOr<v1::TransferResponsibilityResponse> TransferResponsibility(
       const v1::TransferResponsibilityRequest& request) override;
   absl::StatusOr<v1::ListPartVersionsResponse> ListPartVersions(
@@ -102,8 +100,7 @@ class RecordsGrpcClient final : public RecordsStore {
       const v1::RecordSharingDecisionRequest& request) override;
   absl::StatusOr<v1::ListSharingDecisionsResponse> ListSharingDecisions(
       const v1::ListSharingDecisionsRequest& request) override;
-  absl::StatusOr<v1::SharingDecision> RemoveShield(
-      const v1::RemoveShieldRequest& request) override;
+  absl::StatusOr<v1::SharingDecision> RemoveShield(const v1::RemoveShieldRequest& request) override;
 
  private:
   std::unique_ptr<v1::Records::Stub> stub_;

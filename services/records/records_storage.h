@@ -88,7 +88,7 @@ inline constexpr int kShieldDecisionKind = 4;
 struct StoredSharingDecision {
   std::string decision_id;
   std::string kinex_id;
-  int kind = 0;  // kinex.common.v1.SharingDecisionKind
+  int kind = 0;          // kinex.common.v1.SharingDecisionKind
   int decider_kind = 0;  // kinex.common.v1.AgencyKind
   std::string decider_code;
   absl::Time decided_at;
@@ -139,31 +139,31 @@ class RecordsTxn {
   // already serialises writers). No-op for a child that does not exist.
   virtual absl::Status LockChild(const std::string& kinex_id) = 0;
   // Creates a child. ABORTED if the id exists.
-  virtual absl::Status CreateChild(const std::string& kinex_id,
-                                   absl::Time create_time) = 0;
+  virtual absl::Status CreateChild(const std::string& kinex_id, absl::Time create_time) = 0;
   // The child an identifier belongs to, if any.
-  virtual absl::StatusOr<std::optional<std::string>> FindChild(
-      IdentifierKind kind, const std::string& value) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> FindChild(IdentifierKind kind,
+                                                               const std::string& value) = 0;
   // Links an identifier to a child. ABORTED if it is linked to another child;
   // no-op if already linked to this one.
   virtual absl::Status AddIdentifier(IdentifierKind kind, const std::string& value,
                                      const std::string& kinex_id) = 0;
   // The latest version of one owner's part, if any.
-  virtual absl::StatusOr<std::optional<StoredPart>> LatestPart(
-      const std::string& kinex_id, int owner_kind, const std::string& owner_code) = 0;
+  virtual absl::StatusOr<std::optional<StoredPart>> LatestPart(const std::string& kinex_id,
+                                                               int owner_kind,
+                                                               const std::string& owner_code) = 0;
   // Stores `part` as the new latest version. Its version must be one more
   // than the current latest (1 for the first); otherwise ABORTED (a
   // concurrent publish won).
   virtual absl::Status InsertPart(const StoredPart& part) = 0;
   // The latest version of every (owner kind, owner code) part of a child,
   // in (owner kind, owner code) order.
-  virtual absl::StatusOr<std::vector<StoredPart>> LatestParts(
-      const std::string& kinex_id) = 0;
+  virtual absl::StatusOr<std::vector<StoredPart>> LatestParts(const std::string& kinex_id) = 0;
   // Stored versions of a child's parts, oldest first (by publish time, then
   // owner kind, owner code, version), optionally of one owner kind (0: all),
   // skipping the first `offset`, at most `limit`.
-  virtual absl::StatusOr<std::vector<StoredPart>> PartHistory(
-      const std::string& kinex_id, int owner_kind, int64_t offset, int limit) = 0;
+  virtual absl::StatusOr<std::vector<StoredPart>> PartHistory(const std::string& kinex_id,
+                                                              int owner_kind, int64_t offset,
+                                                              int limit) = 0;
   // Replaces the scope links of a child.
   virtual absl::Status ReplaceScopeLinks(const std::string& kinex_id,
                                          const std::vector<ScopeLink>& links) = 0;
@@ -174,11 +174,10 @@ class RecordsTxn {
       const std::string& after_kinex_id, int limit) = 0;
 
   // The child's responsible LA (its ONS code), if any.
-  virtual absl::StatusOr<std::optional<std::string>> ResponsibleLa(
-      const std::string& kinex_id) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> ResponsibleLa(const std::string& kinex_id) = 0;
   // Sets (creates or replaces) the child's responsible LA.
-  virtual absl::Status SetResponsibleLa(const std::string& kinex_id,
-                                        const std::string& la_code, absl::Time since) = 0;
+  virtual absl::Status SetResponsibleLa(const std::string& kinex_id, const std::string& la_code,
+                                        absl::Time since) = 0;
   // Every agency link of a child, in (agency kind, agency code) order.
   virtual absl::StatusOr<std::vector<StoredLink>> Links(const std::string& kinex_id) = 0;
   // Creates or replaces the link (kinex id, agency kind, agency code).
@@ -186,9 +185,11 @@ class RecordsTxn {
   // Links (of `state`, or every state for 0) on children whose responsible
   // LA is `la_code`, ordered by (kinex id, agency kind, agency code), after
   // the given key (empty kinex id: from the start), at most `limit`.
-  virtual absl::StatusOr<std::vector<StoredLink>> LinksOfLa(
-      const std::string& la_code, int state, const std::string& after_kinex_id,
-      int after_kind, const std::string& after_code, int limit) = 0;
+  virtual absl::StatusOr<std::vector<StoredLink>> LinksOfLa(const std::string& la_code, int state,
+                                                            const std::string& after_kinex_id,
+                                                            int after_kind,
+                                                            const std::string& after_code,
+                                                            int limit) = 0;
 
   // Sharing decisions. Stores a new one (ABORTED if the id exists).
   virtual absl::Status InsertSharingDecision(const StoredSharingDecision& decision) = 0;
@@ -227,8 +228,7 @@ class RecordsTxn {
     std::string responsible_la;
     std::vector<StoredLink> agency_links;
   };
-  virtual absl::Status BulkLoad(const std::vector<BulkChild>& children,
-                                absl::Time create_time) = 0;
+  virtual absl::Status BulkLoad(const std::vector<BulkChild>& children, absl::Time create_time) = 0;
 };
 
 // A records store backend. Thread-safe: transactions are serialised or
@@ -238,8 +238,7 @@ class RecordsStorage {
   virtual ~RecordsStorage() = default;
   // Runs `fn` in one transaction: everything it did is kept if it returns OK
   // and undone otherwise.
-  virtual absl::Status Transact(
-      const std::function<absl::Status(RecordsTxn&)>& fn) = 0;
+  virtual absl::Status Transact(const std::function<absl::Status(RecordsTxn&)>& fn) = 0;
   // Runs `fn`, which only reads, without an explicit transaction where the
   // backend allows it (fewer round trips; each statement sees committed
   // data, but two statements may see different commits). The default is

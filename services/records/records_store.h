@@ -42,8 +42,8 @@ class RecordsStore {
   virtual absl::StatusOr<kinex::records::v1::ListChildrenResponse> ListChildren(
       const kinex::records::v1::ListChildrenRequest& request) = 0;
   // Who published what, when.
-  virtual absl::StatusOr<kinex::records::v1::ListPartVersionsResponse>
-  ListPartVersions(const kinex::records::v1::ListPartVersionsRequest& request) = 0;
+  virtual absl::StatusOr<kinex::records::v1::ListPartVersionsResponse> ListPartVersions(
+      const kinex::records::v1::ListPartVersionsRequest& request) = 0;
   // The calling agency's own current part.
   virtual absl::StatusOr<kinex::records::v1::GetPartResponse> GetPart(
       const kinex::records::v1::GetPartRequest& request) = 0;
@@ -54,16 +54,15 @@ class RecordsStore {
   virtual absl::StatusOr<kinex::records::v1::DecideLinkResponse> DecideLink(
       const kinex::records::v1::DecideLinkRequest& request) = 0;
   // The responsible LA hands the child to another LA.
-  virtual absl::StatusOr<kinex::records::v1::TransferResponsibilityResponse>
-  TransferResponsibility(
+  virtual absl::StatusOr<kinex::records::v1::TransferResponsibilityResponse> TransferResponsibility(
       const kinex::records::v1::TransferResponsibilityRequest& request) = 0;
   // Records an agency's decision not to share (or to share in part, or to
   // defer), or the responsible LA's shield.
   virtual absl::StatusOr<kinex::records::v1::SharingDecision> RecordSharingDecision(
       const kinex::records::v1::RecordSharingDecisionRequest& request) = 0;
   // The sharing decisions the caller may see, newest first.
-  virtual absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse>
-  ListSharingDecisions(const kinex::records::v1::ListSharingDecisionsRequest& request) = 0;
+  virtual absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse> ListSharingDecisions(
+      const kinex::records::v1::ListSharingDecisionsRequest& request) = 0;
   // The responsible LA removes a shield.
   virtual absl::StatusOr<kinex::records::v1::SharingDecision> RemoveShield(
       const kinex::records::v1::RemoveShieldRequest& request) = 0;

@@ -1,19 +1,19 @@
 #include "services/records/records_target.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/common/sql/storage_config.h"
 #include "services/common/status_macros.h"
 #include "services/records/records_grpc.h"
 #include "services/records/sql_records_storage.h"
-#include "services/common/sql/storage_config.h"
 
 namespace kinex {
 
 absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexConfig& config,
                                                 const Clock& clock, audit::AuditSink& audit) {
   if (config.records().max_part_bytes() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "records.max_part_bytes: must be positive (got ", config.records().max_part_bytes(),
-        "; LoadConfig fills the default)"));
+    return absl::InvalidArgumentError(absl::StrCat("records.max_part_bytes: must be positive (got ",
+                                                   config.records().max_part_bytes(),
+                                                   "; LoadConfig fills the default)"));
   }
   RecordsTarget t;
   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,

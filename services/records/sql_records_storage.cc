@@ -80,12 +80,13 @@ absl::Status MigrateToV2(sql::Db& db) {
               "WHERE s.agency_kind = 1 GROUP BY s.kinex_id, c.create_time_us")
           .status());
   return db
-      .Exec("INSERT INTO agency_links (kinex_id, agency_kind, agency_code, state, "
-            "update_time_us, updated_by) "
-            "SELECT h.kinex_id, h.owner_kind, h.owner_code, 2, c.create_time_us, "
-            "'schema-migration-v2' FROM part_heads h "
-            "JOIN children c ON c.kinex_id = h.kinex_id "
-            "WHERE h.owner_kind IN (3, 4, 5)")
+      .Exec(
+          "INSERT INTO agency_links (kinex_id, agency_kind, agency_code, state, "
+          "update_time_us, updated_by) "
+          "SELECT h.kinex_id, h.owner_kind, h.owner_code, 2, c.create_time_us, "
+          "'schema-migration-v2' FROM part_heads h "
+          "JOIN children c ON c.kinex_id = h.kinex_id "
+          "WHERE h.owner_kind IN (3, 4, 5)")
       .status();
 }
 
@@ -165,32 +166,28 @@ class SqlTxn final : public RecordsTxn {
   explicit SqlTxn(sql::Db& db) : db_(db) {}
 
   absl::StatusOr<bool> ChildExists(const std::string& kinex_id) override {
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows, db_.Query("SELECT 1 FROM children WHERE kinex_id = $1", {kinex_id}));
+    KINEX_ASSIGN_OR_RETURN(auto rows,
+                           db_.Query("SELECT 1 FROM children WHERE kinex_id = $1", {kinex_id}));
     return !rows.empty();
   }
 
   absl::Status LockChild(const std::string& kinex_id) override {
     if (db_.dialect() != sql::Dialect::kPostgres) return absl::OkStatus();
-    return db_.Query("SELECT 1 FROM children WHERE kinex_id = $1 FOR UPDATE", {kinex_id})
-        .status();
+    return db_.Query("SELECT 1 FROM children WHERE kinex_id = $1 FOR UPDATE", {kinex_id}).status();
   }
 
-  absl::Status CreateChild(const std::string& kinex_id,
-                           absl::Time create_time) override {
+  absl::Status CreateChild(const std::string& kinex_id, absl::Time create_time) override {
     return db_
         .Exec("INSERT INTO children (kinex_id, create_time_us) VALUES ($1, $2)",
               {kinex_id, absl::ToUnixMicros(create_time)})
         .status();
   }
 
-  absl::StatusOr<std::optional<std::string>> FindChild(
-      IdentifierKind kind, const std::string& value) override {
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows,
-        db_.Query("SELECT kinex_id FROM child_identifiers "
-                  "WHERE id_kind = $1 AND id_value = $2",
-                  {static_cast<int64_t>(kind), value}));
+  absl::StatusOr<std::optional<std::string>> FindChild(IdentifierKind kind,
+                                                       const std::string& value) override {
+    KINEX_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT kinex_id FROM child_identifiers "
+                                                "WHERE id_kind = $1 AND id_value = $2",
+                                                {static_cast<int64_t>(kind), value}));
     if (rows.empty()) return std::nullopt;
     return rows[0].Str(0);
   }
@@ -203,24 +200,23 @@ class SqlTxn final : public RecordsTxn {
       return absl::AbortedError("identifier already linked to another child");
     }
     return db_
-        .Exec("INSERT INTO child_identifiers (id_kind, id_value, kinex_id) "
-              "VALUES ($1, $2, $3)",
-              {static_cast<int64_t>(kind), value, kinex_id})
+        .Exec(
+            "INSERT INTO child_identifiers (id_kind, id_value, kinex_id) "
+            "VALUES ($1, $2, $3)",
+            {static_cast<int64_t>(kind), value, kinex_id})
         .status();
   }
 
-  absl::StatusOr<std::optional<StoredPart>> LatestPart(
-      const std::string& kinex_id, int owner_kind,
-      const std::string& owner_code) override {
+  absl::StatusOr<std::optional<StoredPart>> LatestPart(const std::string& kinex_id, int owner_kind,
+                                                       const std::string& owner_code) override {
     KINEX_ASSIGN_OR_RETURN(
         auto rows,
-        db_.Query(absl::StrCat(
-                      "SELECT ", kPartColumns,
-                      " FROM part_heads h JOIN part_versions p ON "
-                      "p.kinex_id = h.kinex_id AND p.owner_kind = h.owner_kind AND "
-                      "p.owner_code = h.owner_code AND p.version = h.version "
-                      "WHERE h.kinex_id = $1 AND h.owner_kind = $2 AND "
-                      "h.owner_code = $3"),
+        db_.Query(absl::StrCat("SELECT ", kPartColumns,
+                               " FROM part_heads h JOIN part_versions p ON "
+                               "p.kinex_id = h.kinex_id AND p.owner_kind = h.owner_kind AND "
+                               "p.owner_code = h.owner_code AND p.version = h.version "
+                               "WHERE h.kinex_id = $1 AND h.owner_kind = $2 AND "
+                               "h.owner_code = $3"),
                   {kinex_id, static_cast<int64_t>(owner_kind), owner_code}));
     if (rows.empty()) return std::nullopt;
     return PartFromRow(rows[0]);
@@ -233,41 +229,37 @@ class SqlTxn final : public RecordsTxn {
       KINEX_RETURN_IF_ERROR(
           db_.Exec("INSERT INTO part_heads (kinex_id, owner_kind, owner_code, "
                    "version) VALUES ($1, $2, $3, 1)",
-                   {part.kinex_id, static_cast<int64_t>(part.owner_kind),
-                    part.owner_code})
+                   {part.kinex_id, static_cast<int64_t>(part.owner_kind), part.owner_code})
               .status());
     } else {
-      KINEX_ASSIGN_OR_RETURN(
-          int64_t changed,
-          db_.Exec("UPDATE part_heads SET version = $4 WHERE kinex_id = $1 AND "
-                   "owner_kind = $2 AND owner_code = $3 AND version = $5",
-                   {part.kinex_id, static_cast<int64_t>(part.owner_kind),
-                    part.owner_code, part.version, part.version - 1}));
+      KINEX_ASSIGN_OR_RETURN(int64_t changed,
+                             db_.Exec("UPDATE part_heads SET version = $4 WHERE kinex_id = $1 AND "
+                                      "owner_kind = $2 AND owner_code = $3 AND version = $5",
+                                      {part.kinex_id, static_cast<int64_t>(part.owner_kind),
+                                       part.owner_code, part.version, part.version - 1}));
       if (changed != 1) {
         return absl::AbortedError("part changed concurrently; retry");
       }
     }
     return db_
-        .Exec("INSERT INTO part_versions (kinex_id, owner_kind, owner_code, "
-              "version, etag, publish_time_us, principal, actor, payload) "
-              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-              {part.kinex_id, static_cast<int64_t>(part.owner_kind),
-               part.owner_code, part.version, part.etag,
-               absl::ToUnixMicros(part.publish_time), part.principal, part.actor,
-               sql::Blob{part.payload}})
+        .Exec(
+            "INSERT INTO part_versions (kinex_id, owner_kind, owner_code, "
+            "version, etag, publish_time_us, principal, actor, payload) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            {part.kinex_id, static_cast<int64_t>(part.owner_kind), part.owner_code, part.version,
+             part.etag, absl::ToUnixMicros(part.publish_time), part.principal, part.actor,
+             sql::Blob{part.payload}})
         .status();
   }
 
-  absl::StatusOr<std::vector<StoredPart>> LatestParts(
-      const std::string& kinex_id) override {
+  absl::StatusOr<std::vector<StoredPart>> LatestParts(const std::string& kinex_id) override {
     KINEX_ASSIGN_OR_RETURN(
         auto rows,
-        db_.Query(absl::StrCat(
-                      "SELECT ", kPartColumns,
-                      " FROM part_heads h JOIN part_versions p ON "
-                      "p.kinex_id = h.kinex_id AND p.owner_kind = h.owner_kind AND "
-                      "p.owner_code = h.owner_code AND p.version = h.version "
-                      "WHERE h.kinex_id = $1 ORDER BY h.owner_kind, h.owner_code"),
+        db_.Query(absl::StrCat("SELECT ", kPartColumns,
+                               " FROM part_heads h JOIN part_versions p ON "
+                               "p.kinex_id = h.kinex_id AND p.owner_kind = h.owner_kind AND "
+                               "p.owner_code = h.owner_code AND p.version = h.version "
+                               "WHERE h.kinex_id = $1 ORDER BY h.owner_kind, h.owner_code"),
                   {kinex_id}));
     std::vector<StoredPart> out;
     out.reserve(rows.size());
@@ -275,18 +267,16 @@ class SqlTxn final : public RecordsTxn {
     return out;
   }
 
-  absl::StatusOr<std::vector<StoredPart>> PartHistory(const std::string& kinex_id,
-                                                      int owner_kind, int64_t offset,
-                                                      int limit) override {
+  absl::StatusOr<std::vector<StoredPart>> PartHistory(const std::string& kinex_id, int owner_kind,
+                                                      int64_t offset, int limit) override {
     KINEX_ASSIGN_OR_RETURN(
         auto rows,
-        db_.Query(absl::StrCat(
-                      "SELECT ", kPartColumns,
-                      " FROM part_versions p WHERE p.kinex_id = $1 AND "
-                      "($2 = 0 OR p.owner_kind = $2) ORDER BY p.publish_time_us, "
-                      "p.owner_kind, p.owner_code, p.version LIMIT $3 OFFSET $4"),
-                  {kinex_id, static_cast<int64_t>(owner_kind),
-                   static_cast<int64_t>(limit), offset}));
+        db_.Query(
+            absl::StrCat("SELECT ", kPartColumns,
+                         " FROM part_versions p WHERE p.kinex_id = $1 AND "
+                         "($2 = 0 OR p.owner_kind = $2) ORDER BY p.publish_time_us, "
+                         "p.owner_kind, p.owner_code, p.version LIMIT $3 OFFSET $4"),
+            {kinex_id, static_cast<int64_t>(owner_kind), static_cast<int64_t>(limit), offset}));
     std::vector<StoredPart> out;
     out.reserve(rows.size());
     for (const auto& row : rows) out.push_back(PartFromRow(row));
@@ -298,46 +288,42 @@ class SqlTxn final : public RecordsTxn {
     KINEX_RETURN_IF_ERROR(
         db_.Exec("DELETE FROM scope_links WHERE kinex_id = $1", {kinex_id}).status());
     for (const ScopeLink& link : links) {
-      KINEX_RETURN_IF_ERROR(
-          db_.Exec("INSERT INTO scope_links (agency_kind, code, kinex_id) "
-                   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                   {static_cast<int64_t>(link.agency_kind), link.code, kinex_id})
-              .status());
+      KINEX_RETURN_IF_ERROR(db_.Exec("INSERT INTO scope_links (agency_kind, code, kinex_id) "
+                                     "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                                     {static_cast<int64_t>(link.agency_kind), link.code, kinex_id})
+                                .status());
     }
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<std::string>> ChildrenInScope(
-      const std::vector<int>& agency_kinds, const std::string& code,
-      const std::string& after_kinex_id, int limit) override {
+  absl::StatusOr<std::vector<std::string>> ChildrenInScope(const std::vector<int>& agency_kinds,
+                                                           const std::string& code,
+                                                           const std::string& after_kinex_id,
+                                                           int limit) override {
     if (agency_kinds.empty()) return std::vector<std::string>{};
-    std::vector<sql::Value> params = {code, after_kinex_id,
-                                      static_cast<int64_t>(limit)};
+    std::vector<sql::Value> params = {code, after_kinex_id, static_cast<int64_t>(limit)};
     std::string in;
     for (int kind : agency_kinds) {
       params.emplace_back(static_cast<int64_t>(kind));
       absl::StrAppend(&in, in.empty() ? "" : ", ", "$", params.size());
     }
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows,
-        db_.Query(absl::StrCat("SELECT DISTINCT kinex_id FROM scope_links WHERE "
-                               "agency_kind IN (",
-                               in,
-                               ") AND code = $1 AND kinex_id > $2 "
-                               "ORDER BY kinex_id LIMIT $3"),
-                  params));
+    KINEX_ASSIGN_OR_RETURN(auto rows,
+                           db_.Query(absl::StrCat("SELECT DISTINCT kinex_id FROM scope_links WHERE "
+                                                  "agency_kind IN (",
+                                                  in,
+                                                  ") AND code = $1 AND kinex_id > $2 "
+                                                  "ORDER BY kinex_id LIMIT $3"),
+                                     params));
     std::vector<std::string> out;
     out.reserve(rows.size());
     for (const auto& row : rows) out.push_back(row.Str(0));
     return out;
   }
 
-  absl::StatusOr<std::optional<std::string>> ResponsibleLa(
-      const std::string& kinex_id) override {
+  absl::StatusOr<std::optional<std::string>> ResponsibleLa(const std::string& kinex_id) override {
     KINEX_ASSIGN_OR_RETURN(
         auto rows,
-        db_.Query("SELECT la_code FROM child_responsibility WHERE kinex_id = $1",
-                  {kinex_id}));
+        db_.Query("SELECT la_code FROM child_responsibility WHERE kinex_id = $1", {kinex_id}));
     if (rows.empty()) return std::nullopt;
     return rows[0].Str(0);
   }
@@ -345,20 +331,20 @@ class SqlTxn final : public RecordsTxn {
   absl::Status SetResponsibleLa(const std::string& kinex_id, const std::string& la_code,
                                 absl::Time since) override {
     return db_
-        .Exec("INSERT INTO child_responsibility (kinex_id, la_code, since_us) "
-              "VALUES ($1, $2, $3) ON CONFLICT (kinex_id) DO UPDATE SET "
-              "la_code = excluded.la_code, since_us = excluded.since_us",
-              {kinex_id, la_code, absl::ToUnixMicros(since)})
+        .Exec(
+            "INSERT INTO child_responsibility (kinex_id, la_code, since_us) "
+            "VALUES ($1, $2, $3) ON CONFLICT (kinex_id) DO UPDATE SET "
+            "la_code = excluded.la_code, since_us = excluded.since_us",
+            {kinex_id, la_code, absl::ToUnixMicros(since)})
         .status();
   }
 
   absl::StatusOr<std::vector<StoredLink>> Links(const std::string& kinex_id) override {
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows,
-        db_.Query(absl::StrCat("SELECT ", kLinkColumns,
-                               " FROM agency_links WHERE kinex_id = $1 "
-                               "ORDER BY agency_kind, agency_code"),
-                  {kinex_id}));
+    KINEX_ASSIGN_OR_RETURN(auto rows,
+                           db_.Query(absl::StrCat("SELECT ", kLinkColumns,
+                                                  " FROM agency_links WHERE kinex_id = $1 "
+                                                  "ORDER BY agency_kind, agency_code"),
+                                     {kinex_id}));
     std::vector<StoredLink> out;
     for (const auto& row : rows) out.push_back(LinkFromRow(row));
     return out;
@@ -366,21 +352,21 @@ class SqlTxn final : public RecordsTxn {
 
   absl::Status PutLink(const StoredLink& link) override {
     return db_
-        .Exec("INSERT INTO agency_links (kinex_id, agency_kind, agency_code, state, "
-              "update_time_us, updated_by) VALUES ($1, $2, $3, $4, $5, $6) "
-              "ON CONFLICT (kinex_id, agency_kind, agency_code) DO UPDATE SET "
-              "state = excluded.state, update_time_us = excluded.update_time_us, "
-              "updated_by = excluded.updated_by",
-              {link.kinex_id, static_cast<int64_t>(link.agency_kind), link.agency_code,
-               static_cast<int64_t>(link.state), absl::ToUnixMicros(link.update_time),
-               link.updated_by})
+        .Exec(
+            "INSERT INTO agency_links (kinex_id, agency_kind, agency_code, state, "
+            "update_time_us, updated_by) VALUES ($1, $2, $3, $4, $5, $6) "
+            "ON CONFLICT (kinex_id, agency_kind, agency_code) DO UPDATE SET "
+            "state = excluded.state, update_time_us = excluded.update_time_us, "
+            "updated_by = excluded.updated_by",
+            {link.kinex_id, static_cast<int64_t>(link.agency_kind), link.agency_code,
+             static_cast<int64_t>(link.state), absl::ToUnixMicros(link.update_time),
+             link.updated_by})
         .status();
   }
 
   absl::StatusOr<std::vector<StoredLink>> LinksOfLa(const std::string& la_code, int state,
                                                     const std::string& after_kinex_id,
-                                                    int after_kind,
-                                                    const std::string& after_code,
+                                                    int after_kind, const std::string& after_code,
                                                     int limit) override {
     KINEX_ASSIGN_OR_RETURN(
         auto rows,
@@ -392,8 +378,7 @@ class SqlTxn final : public RecordsTxn {
                   "(l.agency_kind = $4 AND l.agency_code > $5)))) "
                   "ORDER BY l.kinex_id, l.agency_kind, l.agency_code LIMIT $6",
                   {la_code, static_cast<int64_t>(state), after_kinex_id,
-                   static_cast<int64_t>(after_kind), after_code,
-                   static_cast<int64_t>(limit)}));
+                   static_cast<int64_t>(after_kind), after_code, static_cast<int64_t>(limit)}));
     std::vector<StoredLink> out;
     for (const auto& row : rows) out.push_back(LinkFromRow(row));
     return out;
@@ -401,32 +386,31 @@ class SqlTxn final : public RecordsTxn {
 
   absl::Status InsertSharingDecision(const StoredSharingDecision& d) override {
     return db_
-        .Exec(absl::StrCat("INSERT INTO sharing_decisions (", kDecisionColumns,
-                           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
-              {d.decision_id, d.kinex_id, static_cast<int64_t>(d.kind),
-               static_cast<int64_t>(d.decider_kind), d.decider_code,
-               absl::ToUnixMicros(d.decided_at), static_cast<int64_t>(d.removed ? 1 : 0),
-               sql::Blob{d.payload}})
+        .Exec(
+            absl::StrCat("INSERT INTO sharing_decisions (", kDecisionColumns,
+                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+            {d.decision_id, d.kinex_id, static_cast<int64_t>(d.kind),
+             static_cast<int64_t>(d.decider_kind), d.decider_code, absl::ToUnixMicros(d.decided_at),
+             static_cast<int64_t>(d.removed ? 1 : 0), sql::Blob{d.payload}})
         .status();
   }
 
   absl::StatusOr<std::optional<StoredSharingDecision>> SharingDecision(
       const std::string& decision_id) override {
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows, db_.Query(absl::StrCat("SELECT ", kDecisionColumns,
-                                          " FROM sharing_decisions WHERE decision_id = $1"),
-                             {decision_id}));
+    KINEX_ASSIGN_OR_RETURN(auto rows,
+                           db_.Query(absl::StrCat("SELECT ", kDecisionColumns,
+                                                  " FROM sharing_decisions WHERE decision_id = $1"),
+                                     {decision_id}));
     if (rows.empty()) return std::nullopt;
     return DecisionFromRow(rows[0]);
   }
 
   absl::Status RemoveSharingDecision(const std::string& decision_id,
                                      const std::string& payload) override {
-    KINEX_ASSIGN_OR_RETURN(
-        int64_t changed,
-        db_.Exec("UPDATE sharing_decisions SET removed = 1, payload = $2 "
-                 "WHERE decision_id = $1 AND removed = 0",
-                 {decision_id, sql::Blob{payload}}));
+    KINEX_ASSIGN_OR_RETURN(int64_t changed,
+                           db_.Exec("UPDATE sharing_decisions SET removed = 1, payload = $2 "
+                                    "WHERE decision_id = $1 AND removed = 0",
+                                    {decision_id, sql::Blob{payload}}));
     if (changed != 1) return absl::AbortedError("decision changed concurrently; retry");
     return absl::OkStatus();
   }
@@ -453,9 +437,9 @@ class SqlTxn final : public RecordsTxn {
     };
     std::vector<std::string> where;
     if (!f.all) {
-      std::string visible = absl::StrCat("(decider_kind = ",
-                                         param(static_cast<int64_t>(f.decider_kind)),
-                                         " AND decider_code = ", param(f.decider_code), ")");
+      std::string visible =
+          absl::StrCat("(decider_kind = ", param(static_cast<int64_t>(f.decider_kind)),
+                       " AND decider_code = ", param(f.decider_code), ")");
       if (!f.responsible_la.empty()) {
         absl::StrAppend(&visible,
                         " OR kinex_id IN (SELECT kinex_id FROM child_responsibility "
@@ -482,8 +466,7 @@ class SqlTxn final : public RecordsTxn {
         auto rows,
         db_.Query(absl::StrCat("SELECT ", kDecisionColumns, " FROM sharing_decisions",
                                where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
-                               " ORDER BY decided_at_us DESC, decision_id DESC LIMIT ",
-                               limit),
+                               " ORDER BY decided_at_us DESC, decision_id DESC LIMIT ", limit),
                   params));
     std::vector<StoredSharingDecision> out;
     for (const auto& row : rows) out.push_back(DecisionFromRow(row));
@@ -492,17 +475,18 @@ class SqlTxn final : public RecordsTxn {
 
   absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) override {
     return db_
-        .Exec("INSERT INTO audit_outbox (id, create_seq, event) VALUES ($1, "
-              "(SELECT COALESCE(MAX(create_seq), 0) + 1 FROM audit_outbox), $2)",
-              {event.id, sql::Blob{event.event}})
+        .Exec(
+            "INSERT INTO audit_outbox (id, create_seq, event) VALUES ($1, "
+            "(SELECT COALESCE(MAX(create_seq), 0) + 1 FROM audit_outbox), $2)",
+            {event.id, sql::Blob{event.event}})
         .status();
   }
 
   absl::StatusOr<std::vector<PendingAuditEvent>> PendingAuditEvents(int limit) override {
-    KINEX_ASSIGN_OR_RETURN(
-        auto rows, db_.Query("SELECT id, event FROM audit_outbox ORDER BY create_seq "
-                             "LIMIT $1",
-                             {static_cast<int64_t>(limit)}));
+    KINEX_ASSIGN_OR_RETURN(auto rows,
+                           db_.Query("SELECT id, event FROM audit_outbox ORDER BY create_seq "
+                                     "LIMIT $1",
+                                     {static_cast<int64_t>(limit)}));
     std::vector<PendingAuditEvent> out;
     for (const auto& row : rows) out.push_back({row.Str(0), row.Str(1)});
     return out;
@@ -512,10 +496,9 @@ class SqlTxn final : public RecordsTxn {
     return db_.Exec("DELETE FROM audit_outbox WHERE id = $1", {id}).status();
   }
 
-  absl::Status BulkLoad(const std::vector<BulkChild>& children,
-                        absl::Time create_time) override {
-    std::vector<std::vector<sql::Value>> child_rows, id_rows, part_rows, head_rows,
-        link_rows, responsibility_rows, agency_link_rows;
+  absl::Status BulkLoad(const std::vector<BulkChild>& children, absl::Time create_time) override {
+    std::vector<std::vector<sql::Value>> child_rows, id_rows, part_rows, head_rows, link_rows,
+        responsibility_rows, agency_link_rows;
     const int64_t created = absl::ToUnixMicros(create_time);
     for (const BulkChild& c : children) {
       child_rows.push_back({c.kinex_id, created});
@@ -523,12 +506,11 @@ class SqlTxn final : public RecordsTxn {
         id_rows.push_back({static_cast<int64_t>(kind), value, c.kinex_id});
       }
       for (const StoredPart& p : c.parts) {
-        part_rows.push_back({p.kinex_id, static_cast<int64_t>(p.owner_kind),
-                             p.owner_code, p.version, p.etag,
-                             absl::ToUnixMicros(p.publish_time), p.principal, p.actor,
-                             sql::Blob{p.payload}});
-        head_rows.push_back({p.kinex_id, static_cast<int64_t>(p.owner_kind),
-                             p.owner_code, p.version});
+        part_rows.push_back({p.kinex_id, static_cast<int64_t>(p.owner_kind), p.owner_code,
+                             p.version, p.etag, absl::ToUnixMicros(p.publish_time), p.principal,
+                             p.actor, sql::Blob{p.payload}});
+        head_rows.push_back(
+            {p.kinex_id, static_cast<int64_t>(p.owner_kind), p.owner_code, p.version});
       }
       for (const ScopeLink& l : c.links) {
         link_rows.push_back({static_cast<int64_t>(l.agency_kind), l.code, c.kinex_id});
@@ -537,28 +519,24 @@ class SqlTxn final : public RecordsTxn {
         responsibility_rows.push_back({c.kinex_id, c.responsible_la, created});
       }
       for (const StoredLink& l : c.agency_links) {
-        agency_link_rows.push_back({c.kinex_id, static_cast<int64_t>(l.agency_kind),
-                                    l.agency_code, static_cast<int64_t>(l.state),
+        agency_link_rows.push_back({c.kinex_id, static_cast<int64_t>(l.agency_kind), l.agency_code,
+                                    static_cast<int64_t>(l.state),
                                     absl::ToUnixMicros(l.update_time), l.updated_by});
       }
     }
+    KINEX_RETURN_IF_ERROR(db_.BulkInsert("children", {"kinex_id", "create_time_us"}, child_rows));
     KINEX_RETURN_IF_ERROR(
-        db_.BulkInsert("children", {"kinex_id", "create_time_us"}, child_rows));
+        db_.BulkInsert("child_identifiers", {"id_kind", "id_value", "kinex_id"}, id_rows));
+    KINEX_RETURN_IF_ERROR(db_.BulkInsert("part_versions",
+                                         {"kinex_id", "owner_kind", "owner_code", "version", "etag",
+                                          "publish_time_us", "principal", "actor", "payload"},
+                                         part_rows));
     KINEX_RETURN_IF_ERROR(db_.BulkInsert(
-        "child_identifiers", {"id_kind", "id_value", "kinex_id"}, id_rows));
-    KINEX_RETURN_IF_ERROR(db_.BulkInsert(
-        "part_versions",
-        {"kinex_id", "owner_kind", "owner_code", "version", "etag",
-         "publish_time_us", "principal", "actor", "payload"},
-        part_rows));
-    KINEX_RETURN_IF_ERROR(db_.BulkInsert(
-        "part_heads", {"kinex_id", "owner_kind", "owner_code", "version"},
-        head_rows));
+        "part_heads", {"kinex_id", "owner_kind", "owner_code", "version"}, head_rows));
     KINEX_RETURN_IF_ERROR(
         db_.BulkInsert("scope_links", {"agency_kind", "code", "kinex_id"}, link_rows));
     KINEX_RETURN_IF_ERROR(db_.BulkInsert("child_responsibility",
-                                         {"kinex_id", "la_code", "since_us"},
-                                         responsibility_rows));
+                                         {"kinex_id", "la_code", "since_us"}, responsibility_rows));
     KINEX_RETURN_IF_ERROR(db_.BulkInsert(
         "agency_links",
         {"kinex_id", "agency_kind", "agency_code", "state", "update_time_us", "updated_by"},
@@ -578,15 +556,13 @@ absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
   if (db == nullptr) return absl::InvalidArgumentError("db must not be null");
   KINEX_RETURN_IF_ERROR(db->ExecScript(kSchema));
   // Version 1 is kSchema as first released (created above if absent).
-  KINEX_RETURN_IF_ERROR(sql::Migrate(*db, "records",
-                                     {{1, [](sql::Db&) { return absl::OkStatus(); }},
-                                      {2, MigrateToV2},
-                                      {3, MigrateToV3}}));
+  KINEX_RETURN_IF_ERROR(sql::Migrate(
+      *db, "records",
+      {{1, [](sql::Db&) { return absl::OkStatus(); }}, {2, MigrateToV2}, {3, MigrateToV3}}));
   return std::unique_ptr<SqlRecordsStorage>(new SqlRecordsStorage(std::move(db)));
 }
 
-absl::Status SqlRecordsStorage::Transact(
-    const std::function<absl::Status(RecordsTxn&)>& fn) {
+absl::Status SqlRecordsStorage::Transact(const std::function<absl::Status(RecordsTxn&)>& fn) {
   absl::MutexLock lock(&mu_);
   sql::Db& db = *db_;
   return db.Transaction([&]() -> absl::Status {
@@ -595,8 +571,7 @@ absl::Status SqlRecordsStorage::Transact(
   });
 }
 
-absl::Status SqlRecordsStorage::Read(
-    const std::function<absl::Status(RecordsTxn&)>& fn) {
+absl::Status SqlRecordsStorage::Read(const std::function<absl::Status(RecordsTxn&)>& fn) {
   absl::MutexLock lock(&mu_);
   SqlTxn txn(*db_);
   return fn(txn);

@@ -19,8 +19,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "services/records/records_storage.h"
 #include "services/common/sql/sql_db.h"
+#include "services/records/records_storage.h"
 
 namespace kinex::records {
 
@@ -28,11 +28,9 @@ namespace kinex::records {
 class SqlRecordsStorage final : public RecordsStorage {
  public:
   // Creates the schema if absent. Fails UNAVAILABLE/INTERNAL if it cannot.
-  static absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> Create(
-      std::unique_ptr<sql::Db> db);
+  static absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> Create(std::unique_ptr<sql::Db> db);
 
-  absl::Status Transact(
-      const std::function<absl::Status(RecordsTxn&)>& fn) override;
+  absl::Status Transact(const std::function<absl::Status(RecordsTxn&)>& fn) override;
   // Autocommit reads: no BEGIN/COMMIT round trips.
   absl::Status Read(const std::function<absl::Status(RecordsTxn&)>& fn) override;
 

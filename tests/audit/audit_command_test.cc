@@ -10,12 +10,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
-#include <thread>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -26,11 +26,11 @@
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/audit_target.h"
 #include "services/audit/sqlite_log_storage.h"
-#include "tests/testing/fake_clock.h"
 #include "services/common/tls.h"
 #include "tests/audit/audit_target_fixture.h"
 #include "tests/audit/large_log.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/test_pki.h"
 
 namespace kinex::ctl {
@@ -48,8 +48,7 @@ class AuditCommandTest : public audit::testing::AuditTargetTest {
     ASSERT_FALSE(HasFatalFailure());
     for (int i = 0; i < 6; ++i) {
       auto event = SampleEvent(absl::StrCat("req-", i),
-                               i % 2 == 0 ? audit::testing::kNhsA
-                                          : audit::testing::kNhsB);
+                               i % 2 == 0 ? audit::testing::kNhsA : audit::testing::kNhsB);
       auto r = target_->log->Append(event);
       ASSERT_TRUE(r.ok()) << r.status();
       results_.push_back(*r);
@@ -82,8 +81,7 @@ class AuditCommandTest : public audit::testing::AuditTargetTest {
   // exit code. The service ACL admits only the gateway (auditors reach the
   // log through its audit front), so the test calls with the gateway's
   // certificate, as the front does.
-  int Run(const std::vector<std::string>& words,
-          OutputFormat format = OutputFormat::kTable) {
+  int Run(const std::vector<std::string>& words, OutputFormat format = OutputFormat::kTable) {
     out_.str("");
     err_.str("");
     const TlsFiles files = kinex::testing::ServiceTlsFiles("gateway");
@@ -96,9 +94,7 @@ class AuditCommandTest : public audit::testing::AuditTargetTest {
     return MakeAuditCommandGroup().run(ctx, words);
   }
 
-  std::string PublicKey() {
-    return kinex::testing::TestPkiDir() + "/audit-signing.pub.pem";
-  }
+  std::string PublicKey() { return kinex::testing::TestPkiDir() + "/audit-signing.pub.pem"; }
 
   std::string WriteReceipt(const kinex::exchange::v1::DisclosureReceipt& r) {
     std::string json;
@@ -130,8 +126,7 @@ class AuditCommandTest : public audit::testing::AuditTargetTest {
 };
 
 TEST_F(AuditCommandTest, QueryFiltersByChildAndPrintsEachFormat) {
-  ASSERT_EQ(Run({"query", "--child-nhs=943 476 5919", "--page-size=2"}), 0)
-      << err_.str();
+  ASSERT_EQ(Run({"query", "--child-nhs=943 476 5919", "--page-size=2"}), 0) << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("req-0"));
   EXPECT_THAT(out_.str(), HasSubstr("req-4"));
   EXPECT_THAT(out_.str(), Not(HasSubstr("req-1")));
@@ -145,7 +140,9 @@ TEST_F(AuditCommandTest, QueryFiltersByChildAndPrintsEachFormat) {
       << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("index,time,kind,request_id"));
   EXPECT_EQ(Run({"query", "--purpose=gossip"}), 2);
-  EXPECT_THAT(err_.str(), HasSubstr("--purpose: unknown value \"gossip\" (one of safeguarding, education-support"));
+  EXPECT_THAT(
+      err_.str(),
+      HasSubstr("--purpose: unknown value \"gossip\" (one of safeguarding, education-support"));
   EXPECT_EQ(Run({"query", "--since=yesterday"}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("not an RFC 3339 time"));
 }
@@ -192,28 +189,23 @@ TEST_F(AuditCommandTest, VerifyDetectsTruncationAgainstASavedHead) {
 
 TEST_F(AuditCommandTest, ReceiptVerifyChecksProofSignatureAndEntry) {
   const std::string path = WriteReceipt(ReceiptFor(2));
-  ASSERT_EQ(Run({"receipt", "verify", path, "--public-key=" + PublicKey()}), 0)
-      << err_.str();
+  ASSERT_EQ(Run({"receipt", "verify", path, "--public-key=" + PublicKey()}), 0) << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("OK: receipt for leaf 2 verified"));
   EXPECT_THAT(out_.str(), HasSubstr("logged entry matches"));
   EXPECT_THAT(out_.str(), HasSubstr("current log consistent"));
-  ASSERT_EQ(Run({"receipt", "verify", path, "--public-key=" + PublicKey(),
-                 "--offline"}),
-            0)
+  ASSERT_EQ(Run({"receipt", "verify", path, "--public-key=" + PublicKey(), "--offline"}), 0)
       << err_.str();
 
   kinex::exchange::v1::DisclosureReceipt lying = ReceiptFor(2);
   lying.add_disclosed_paths("health.camhs");
-  EXPECT_EQ(Run({"receipt", "verify", WriteReceipt(lying),
-                 "--public-key=" + PublicKey()}),
-            1);
+  EXPECT_EQ(Run({"receipt", "verify", WriteReceipt(lying), "--public-key=" + PublicKey()}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("disclosed_paths differ"));
 
   kinex::exchange::v1::DisclosureReceipt forged = ReceiptFor(2);
   forged.set_leaf_index(3);
-  EXPECT_EQ(Run({"receipt", "verify", WriteReceipt(forged),
-                 "--public-key=" + PublicKey(), "--offline"}),
-            1);
+  EXPECT_EQ(
+      Run({"receipt", "verify", WriteReceipt(forged), "--public-key=" + PublicKey(), "--offline"}),
+      1);
   EXPECT_THAT(err_.str(), HasSubstr("inclusion proof is invalid"));
 
   EXPECT_EQ(Run({"receipt", "verify", path, "--offline"}), 2);
@@ -235,8 +227,7 @@ TEST_F(AuditCommandTest, VerifyAcrossAKeyRotationNeedsEveryKey) {
   ASSERT_NE(new_id, old_id);
 
   // Both keys pinned: the saved head by the old key, the current by the new.
-  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey() + "," + new_key,
-                 "--saved-head=" + saved}),
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey() + "," + new_key, "--saved-head=" + saved}),
             0)
       << err_.str();
   // 6 entries, the AUDIT_QUERIED event of the first verify's entry read,
@@ -244,18 +235,17 @@ TEST_F(AuditCommandTest, VerifyAcrossAKeyRotationNeedsEveryKey) {
   EXPECT_THAT(out_.str(), HasSubstr("OK: verified 8 entries"));
   EXPECT_THAT(out_.str(), HasSubstr("key id     " + new_id));
   EXPECT_THAT(out_.str(), HasSubstr("consistent with the saved head of 6 entries"));
-  ASSERT_EQ(Run({"receipt", "verify", receipt, "--public-key=" + new_key + "," + PublicKey()}),
-            0)
+  ASSERT_EQ(Run({"receipt", "verify", receipt, "--public-key=" + new_key + "," + PublicKey()}), 0)
       << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("current log consistent"));
 
   // Only the new key: the old key's heads cannot be checked.
   EXPECT_EQ(Run({"verify", "--public-key=" + new_key, "--saved-head=" + saved}), 1);
   EXPECT_THAT(out_.str(), HasSubstr("FAILED"));
-  EXPECT_EQ(err_.str(), absl::StrCat("kinexctl: FAILED_PRECONDITION: tree head at size 6 "
-                                     "is signed by key ",
-                                     old_id, " which is not among the known keys (",
-                                     new_id, ")\n"));
+  EXPECT_EQ(err_.str(),
+            absl::StrCat("kinexctl: FAILED_PRECONDITION: tree head at size 6 "
+                         "is signed by key ",
+                         old_id, " which is not among the known keys (", new_id, ")\n"));
   EXPECT_EQ(Run({"receipt", "verify", receipt, "--public-key=" + new_key, "--offline"}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("signed by key " + old_id + " which is not among"));
 
@@ -265,16 +255,14 @@ TEST_F(AuditCommandTest, VerifyAcrossAKeyRotationNeedsEveryKey) {
 }
 
 TEST_F(AuditCommandTest, QueryByKindShowsTheKindColumn) {
-  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 0)
-      << err_.str();
+  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 0) << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("disclosure"));
   // That query was itself logged.
   ASSERT_EQ(Run({"query", "--kind=audit-queried", "--output=csv"}), 0) << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("index,time,kind,request_id"));
   EXPECT_THAT(out_.str(), HasSubstr(",audit-queried,"));
   EXPECT_THAT(out_.str(), Not(HasSubstr(",disclosure,")));
-  ASSERT_EQ(Run({"query", "--kind=part-published,write-refused", "--all"}), 0)
-      << err_.str();
+  ASSERT_EQ(Run({"query", "--kind=part-published,write-refused", "--all"}), 0) << err_.str();
   EXPECT_THAT(out_.str(), Not(HasSubstr("req-")));
   EXPECT_EQ(Run({"query", "--kind=part-published,bogus"}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("--kind: unknown value \"bogus\" (one of disclosure, "
@@ -282,8 +270,7 @@ TEST_F(AuditCommandTest, QueryByKindShowsTheKindColumn) {
 }
 
 TEST_F(AuditCommandTest, VerifyAndChildQueriesNameAMissingIndexRow) {
-  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 0)
-      << err_.str();
+  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 0) << err_.str();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
@@ -294,8 +281,7 @@ TEST_F(AuditCommandTest, VerifyAndChildQueriesNameAMissingIndexRow) {
   sqlite3_close(db);
   EXPECT_EQ(Run({"verify", "--public-key=" + PublicKey()}), 1);
   EXPECT_THAT(out_.str(), HasSubstr("FAILED"));
-  EXPECT_THAT(err_.str(),
-              HasSubstr("DATA_LOSS: index: leaf 2: child pseudonym row missing"));
+  EXPECT_THAT(err_.str(), HasSubstr("DATA_LOSS: index: leaf 2: child pseudonym row missing"));
   EXPECT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("DATA_LOSS: index: leaf 2: child pseudonym row "
                                     "missing (leaf 4 links to it; the answer skips it)"));
@@ -347,10 +333,10 @@ TEST_F(AuditCommandTest, VerifyNamesTheRangeOfAConsistentRewriteAndTheHeadsUsed)
   leaf[at] = 'x';
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
-  const std::string sql = absl::StrCat(
-      "DROP TRIGGER audit_entries_no_update; UPDATE audit_entries SET leaf_data = x'",
-      absl::BytesToHexString(leaf), "', leaf_hash = x'",
-      audit::HashToHex(audit::HashLeaf(leaf)), "' WHERE leaf_index = 3;");
+  const std::string sql =
+      absl::StrCat("DROP TRIGGER audit_entries_no_update; UPDATE audit_entries SET leaf_data = x'",
+                   absl::BytesToHexString(leaf), "', leaf_hash = x'",
+                   audit::HashToHex(audit::HashLeaf(leaf)), "' WHERE leaf_index = 3;");
   ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   // The running log still serves its verified tree: GetEntries returns the
@@ -368,9 +354,7 @@ TEST_F(AuditCommandTest, VerifyNamesTheRangeOfAConsistentRewriteAndTheHeadsUsed)
   // A receipt that does not verify on its own is named.
   kinex::exchange::v1::DisclosureReceipt forged = ReceiptFor(2);
   forged.set_leaf_index(3);
-  EXPECT_EQ(Run({"verify", "--public-key=" + PublicKey(),
-                 "--receipt=" + WriteReceipt(forged)}),
-            1);
+  EXPECT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--receipt=" + WriteReceipt(forged)}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("receipt receipt.json: receipt inclusion proof is "
                                     "invalid"));
 }
@@ -405,8 +389,7 @@ TEST_F(AuditCommandTest, VerifyAndQueryAllOnALargeLogOfWholeRecordDisclosures) {
   Start();  // the start-up check reads and checks every entry
   ASSERT_FALSE(HasFatalFailure());
   const double startup = seconds(t0);
-  const auto leaf_bytes =
-      audit::EncodeEvent(0, audit::testing::LargeDisclosureEvent(0))->size();
+  const auto leaf_bytes = audit::EncodeEvent(0, audit::testing::LargeDisclosureEvent(0))->size();
   EXPECT_GE(leaf_bytes, 2300u);
   EXPECT_LE(leaf_bytes, 2600u);
 
@@ -417,9 +400,9 @@ TEST_F(AuditCommandTest, VerifyAndQueryAllOnALargeLogOfWholeRecordDisclosures) {
   EXPECT_THAT(out_.str(), HasSubstr("checked against: "));
 
   t0 = Clock::now();
-  ASSERT_EQ(Run({"query", "--all", "--page-size=1000", "--output=csv",
-                 "--agency-kind=local-authority"}),
-            0)
+  ASSERT_EQ(
+      Run({"query", "--all", "--page-size=1000", "--output=csv", "--agency-kind=local-authority"}),
+      0)
       << err_.str();
   const double query = seconds(t0);
   EXPECT_THAT(out_.str(), HasSubstr(absl::StrCat("bulk-", n - 1, ",")));

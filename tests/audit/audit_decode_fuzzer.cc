@@ -26,8 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int i = 0; i < 8; ++i) a = (a << 8) | data[i];
     for (int i = 8; i < 16; ++i) b = (b << 8) | data[i];
     std::vector<Hash> proof;
-    for (size_t off = 16; off + kHashSize <= size && proof.size() < 70;
-         off += kHashSize) {
+    for (size_t off = 16; off + kHashSize <= size && proof.size() < 70; off += kHashSize) {
       proof.push_back(*HashFromBytes(input.substr(off, kHashSize)));
     }
     const Hash h = HashLeaf(input);

@@ -8,11 +8,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/failing_log_storage.h"
-#include "tests/testing/fake_log_storage.h"
 #include "services/audit/log_verifier.h"
-#include "tests/testing/fake_clock.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/failing_log_storage.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_log_storage.h"
 
 namespace kinex::audit {
 namespace {
@@ -26,8 +26,7 @@ class FlakyLogStorage final : public LogStorage {
   std::atomic<bool> fail{false};
   FakeLogStorage inner;
 
-  absl::Status Append(absl::Span<const NewEntry> entries,
-                      const v1::SignedTreeHead* head) override {
+  absl::Status Append(absl::Span<const NewEntry> entries, const v1::SignedTreeHead* head) override {
     if (fail) return absl::UnavailableError("disk full (injected)");
     return inner.Append(entries, head);
   }
@@ -39,25 +38,19 @@ class FlakyLogStorage final : public LogStorage {
   absl::StatusOr<std::optional<v1::SignedTreeHead>> LatestHead() override {
     return inner.LatestHead();
   }
-  absl::StatusOr<std::vector<v1::SignedTreeHead>> ListHeads() override {
-    return inner.ListHeads();
-  }
-  absl::Status ReadEntries(
-      uint64_t b, uint64_t e,
-      const std::function<absl::Status(const StoredEntry&)>& fn) override {
+  absl::StatusOr<std::vector<v1::SignedTreeHead>> ListHeads() override { return inner.ListHeads(); }
+  absl::Status ReadEntries(uint64_t b, uint64_t e,
+                           const std::function<absl::Status(const StoredEntry&)>& fn) override {
     return inner.ReadEntries(b, e, fn);
   }
-  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& f,
-                                                 size_t limit) override {
+  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& f, size_t limit) override {
     return inner.Query(f, limit);
   }
-  absl::Status ReadChildIndex(
-      uint64_t b, uint64_t e,
-      const std::function<absl::Status(const IndexRow&)>& fn) override {
+  absl::Status ReadChildIndex(uint64_t b, uint64_t e,
+                              const std::function<absl::Status(const IndexRow&)>& fn) override {
     return inner.ReadChildIndex(b, e, fn);
   }
-  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
-      const std::string& key) override {
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(const std::string& key) override {
     return inner.LookupIdempotencyKey(key);
   }
 };
@@ -110,8 +103,7 @@ TEST_F(AuditLogTest, AppendReturnsAReceiptThatVerifies) {
   auto log = *Open(&storage_);
   EXPECT_EQ(log->LatestHead().tree_size(), 0u);  // signed at start
   for (uint64_t i = 0; i < 5; ++i) {
-    absl::StatusOr<AppendResult> r =
-        log->Append(SampleEvent("req-" + std::to_string(i)));
+    absl::StatusOr<AppendResult> r = log->Append(SampleEvent("req-" + std::to_string(i)));
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->leaf_index, i);
     EXPECT_EQ(r->signed_tree_head.tree_size(), i + 1);
@@ -137,8 +129,7 @@ TEST_F(AuditLogTest, StoredEventHasTimePseudonymAndNoRawIdentifier) {
   EXPECT_EQ(absl::FromUnixSeconds(e.time().seconds()), clock_.Now());
   EXPECT_EQ(e.children_size(), 0);
   ASSERT_EQ(e.child_pseudonyms_size(), 1);
-  EXPECT_EQ(entries.entries(0).leaf_data().find(testing::kNhsA),
-            std::string::npos);
+  EXPECT_EQ(entries.entries(0).leaf_data().find(testing::kNhsA), std::string::npos);
 }
 
 TEST_F(AuditLogTest, ConcurrentAppendsGetDistinctIndicesAndShareCommits) {
@@ -171,10 +162,9 @@ TEST_F(AuditLogTest, ConcurrentAppendsGetDistinctIndicesAndShareCommits) {
   EXPECT_LE(heads.size(), size_t{kThreads * kPerThread} + 1);
   // The whole log recomputes and matches every head.
   LogRecomputer rec;
-  ASSERT_TRUE(storage_
-                  .ReadEntries(0, UINT64_MAX,
-                               [&](const StoredEntry& row) { return rec.Add(row); })
-                  .ok());
+  ASSERT_TRUE(
+      storage_.ReadEntries(0, UINT64_MAX, [&](const StoredEntry& row) { return rec.Add(row); })
+          .ok());
   EXPECT_TRUE(rec.CheckHeads(heads, Verifier().get()).ok());
 }
 
@@ -233,8 +223,7 @@ TEST_F(AuditLogTest, SignsAFreshHeadWhenIdle) {
   EXPECT_EQ(after.root_hash(), before.root_hash());
   EXPECT_EQ(after.timestamp().seconds(), before.timestamp().seconds() + 60);
   EXPECT_TRUE(Verifier()->Verify(after).ok());
-  EXPECT_EQ((*storage_.LatestHead())->SerializeAsString(),
-            after.SerializeAsString());
+  EXPECT_EQ((*storage_.LatestHead())->SerializeAsString(), after.SerializeAsString());
 }
 
 TEST_F(AuditLogTest, SignerThreadSignsWithTheInjectedClock) {
@@ -248,8 +237,7 @@ TEST_F(AuditLogTest, SignerThreadSignsWithTheInjectedClock) {
   const int64_t first = log->LatestHead().timestamp().seconds();
   clock_.Advance(absl::Seconds(5));
   // The thread polls every millisecond of real time; wait for its head.
-  for (int i = 0; i < 5000 && log->LatestHead().timestamp().seconds() == first;
-       ++i) {
+  for (int i = 0; i < 5000 && log->LatestHead().timestamp().seconds() == first; ++i) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   EXPECT_EQ(log->LatestHead().timestamp().seconds(), first + 5);
@@ -277,9 +265,7 @@ TEST_F(AuditLogTest, RefusesToStartOnAnAlteredEntry) {
     auto log = *Open(&storage_);
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append(SampleEvent("r")).ok());
   }
-  storage_.MutateRows([](std::vector<NewEntry>& rows) {
-    rows[3].entry.leaf_data[20] ^= 1;
-  });
+  storage_.MutateRows([](std::vector<NewEntry>& rows) { rows[3].entry.leaf_data[20] ^= 1; });
   absl::StatusOr<std::unique_ptr<AuditLog>> log = Open(&storage_);
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(log.status().message(),
@@ -292,11 +278,11 @@ TEST_F(AuditLogTest, RefusesToStartOnAKeyItDoesNotHold) {
   signer_ = testing::TestSigner();
   absl::StatusOr<std::unique_ptr<AuditLog>> log = Open(&storage_);
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(log.status().message(),
-            absl::StrCat("audit log is corrupt; refusing to start: tree head at "
-                         "size 0 is signed by key ",
-                         old_id, " which is not among the known keys (current ",
-                         signer_->key_id(), ")"));
+  EXPECT_EQ(
+      log.status().message(),
+      absl::StrCat("audit log is corrupt; refusing to start: tree head at "
+                   "size 0 is signed by key ",
+                   old_id, " which is not among the known keys (current ", signer_->key_id(), ")"));
   // A retired key that is not the one that signed does not help.
   const std::shared_ptr<const TreeHeadSigner> stranger = testing::TestSigner();
   AuditLog::Options options = TestOptions(&storage_);
@@ -306,8 +292,7 @@ TEST_F(AuditLogTest, RefusesToStartOnAKeyItDoesNotHold) {
   EXPECT_THAT(log.status().message(),
               HasSubstr(absl::StrCat("signed by key ", old_id,
                                      " which is not among the known keys (current ",
-                                     signer_->key_id(), "; retired ",
-                                     stranger->key_id(), ")")));
+                                     signer_->key_id(), "; retired ", stranger->key_id(), ")")));
 }
 
 TEST_F(AuditLogTest, KeyRotationKeepsOldHeadsAndReceiptsVerifiable) {
@@ -339,10 +324,9 @@ TEST_F(AuditLogTest, KeyRotationKeepsOldHeadsAndReceiptsVerifiable) {
   ASSERT_EQ(heads.front().key_id(), old_signer->key_id());
   ASSERT_EQ(heads.back().key_id(), signer_->key_id());
   LogRecomputer rec;
-  ASSERT_TRUE(storage_
-                  .ReadEntries(0, UINT64_MAX,
-                               [&](const StoredEntry& row) { return rec.Add(row); })
-                  .ok());
+  ASSERT_TRUE(
+      storage_.ReadEntries(0, UINT64_MAX, [&](const StoredEntry& row) { return rec.Add(row); })
+          .ok());
   EXPECT_TRUE(rec.CheckHeads(heads, &keys).ok());
 
   // A receipt issued before the rotation verifies with the keyring (not with
@@ -356,10 +340,9 @@ TEST_F(AuditLogTest, KeyRotationKeepsOldHeadsAndReceiptsVerifiable) {
   req.set_first_tree_size(3);
   req.set_second_tree_size(4);
   auto proof = *(*log)->GetConsistencyProof(req);
-  EXPECT_TRUE(VerifyHeadConsistency(before.signed_tree_head, after->signed_tree_head,
-                                    std::vector<std::string>(proof.hashes().begin(),
-                                                             proof.hashes().end()),
-                                    keys)
+  EXPECT_TRUE(VerifyHeadConsistency(
+                  before.signed_tree_head, after->signed_tree_head,
+                  std::vector<std::string>(proof.hashes().begin(), proof.hashes().end()), keys)
                   .ok());
 
   // GetSigningKey names the current key and lists both.
@@ -381,8 +364,7 @@ TEST_F(AuditLogTest, ProofRequestsAreChecked) {
   auto proof = *log->GetInclusionProof(inc);
   EXPECT_EQ(proof.tree_size(), 3u);
   inc.set_leaf_index(3);
-  EXPECT_EQ(log->GetInclusionProof(inc).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log->GetInclusionProof(inc).status().code(), absl::StatusCode::kInvalidArgument);
   v1::GetConsistencyProofRequest cons;
   cons.set_first_tree_size(0);
   cons.set_second_tree_size(3);
@@ -451,13 +433,13 @@ TEST_F(AuditLogTest, LeanTreeServesOldProofsAndRefusesEntriesAlteredAfterStart) 
     rows[5].entry.leaf_hash = HashLeaf(rows[5].entry.leaf_data);
   });
   inc.set_leaf_index(5);
-  EXPECT_EQ(log->GetInclusionProof(inc).status(),
-            absl::DataLossError(
-                "leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
+  EXPECT_EQ(
+      log->GetInclusionProof(inc).status(),
+      absl::DataLossError("leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
   found = log->QueryEvents(query);
-  EXPECT_EQ(found.status(),
-            absl::DataLossError(
-                "leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
+  EXPECT_EQ(
+      found.status(),
+      absl::DataLossError("leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
 }
 
 }  // namespace

@@ -14,11 +14,11 @@
 #include "services/audit/audit_client.h"
 #include "services/audit/audit_target.h"
 #include "services/audit/log_verifier.h"
-#include "tests/testing/fake_clock.h"
 #include "services/common/file_util.h"
 #include "services/common/tls.h"
 #include "tests/audit/audit_target_fixture.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/test_pki.h"
 
 namespace kinex::audit {
@@ -41,10 +41,8 @@ class AuditServiceTest : public testing::AuditTargetTest {
     return kinex::testing::AgencyTlsFiles("auditor", "kinex-dpo", "auditor");
   }
   static TlsFiles VirtualSchool() {
-    return kinex::testing::AgencyTlsFiles("virtual-school", "E09000033",
-                                          "virtual-school-head");
+    return kinex::testing::AgencyTlsFiles("virtual-school", "E09000033", "virtual-school-head");
   }
-
 };
 
 TEST_F(AuditServiceTest, GatewayAppendsThroughTheClientAndGetsAVerifiableReceipt) {
@@ -70,8 +68,7 @@ TEST_F(AuditServiceTest, AgenciesMayNotAppend) {
     AuditClient client(Channel(files));
     absl::StatusOr<AppendResult> r = client.Append(SampleEvent("req-1"));
     EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
-    EXPECT_THAT(r.status().message(),
-                HasSubstr("the audit service accepts Kinex services only"));
+    EXPECT_THAT(r.status().message(), HasSubstr("the audit service accepts Kinex services only"));
   }
   EXPECT_EQ(target_->log->Size(), 0u);
 }
@@ -124,8 +121,7 @@ TEST_F(AuditServiceTest, GatewayForwardsAuditorQueriesAndEachIsAudited) {
     v1::QueryEventsResponse resp;
     grpc::Status s = gateway->QueryEvents(&ctx, {}, &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-    EXPECT_EQ(s.error_message(),
-              "x-kinex-principal: the audit log is readable by auditors only");
+    EXPECT_EQ(s.error_message(), "x-kinex-principal: the audit log is readable by auditors only");
   }
   // Agencies, auditors included, reach the log through the gateway only.
   for (const TlsFiles& files : {Auditor(), VirtualSchool()}) {
@@ -149,8 +145,7 @@ TEST_F(AuditServiceTest, UnreachableAuditServiceFailsClosed) {
   const int port = port_;
   Stop();
   port_ = port;
-  AuditClient client(Channel(kinex::testing::ServiceTlsFiles("gateway")),
-                     absl::Seconds(2));
+  AuditClient client(Channel(kinex::testing::ServiceTlsFiles("gateway")), absl::Seconds(2));
   absl::StatusOr<AppendResult> r = client.Append(SampleEvent("req-1"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
 }
@@ -194,10 +189,9 @@ TEST_F(AuditServiceTest, TargetRefusesARetiredKeyFileThatIsNotAnEd25519PublicKey
     EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(t.status().message(),
               absl::StrCat("audit.retired_public_key_files[1]: ", file,
-                           file == pki + "/ca.pem"
-                               ? ": not a PEM public key"
-                               : ": holds a private key; give its public half "
-                                 "(openssl pkey -in KEY -pubout)"));
+                           file == pki + "/ca.pem" ? ": not a PEM public key"
+                                                   : ": holds a private key; give its public half "
+                                                     "(openssl pkey -in KEY -pubout)"));
   }
 }
 

@@ -17,11 +17,11 @@
 #include "gtest/gtest.h"
 #include "kinex/config/v1/config.pb.h"
 #include "services/audit/audit_target.h"
+#include "services/common/tls.h"
 #include "services/kinex/config.h"
 #include "tests/testing/fake_clock.h"
-#include "services/common/tls.h"
-#include "tests/testing/test_pki.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
 
 namespace kinex::audit::testing {
 

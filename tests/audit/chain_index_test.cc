@@ -24,8 +24,8 @@
 #include "services/audit/audit_log.h"
 #include "services/audit/log_verifier.h"
 #include "services/audit/sqlite_log_storage.h"
-#include "tests/testing/fake_clock.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/temp_dir.h"
 
 namespace kinex::audit {
@@ -55,8 +55,7 @@ class GateStorage final : public LogStorage {
     mu_.Await(absl::Condition(&blocked_));
   }
 
-  absl::Status Append(absl::Span<const NewEntry> entries,
-                      const v1::SignedTreeHead* head) override {
+  absl::Status Append(absl::Span<const NewEntry> entries, const v1::SignedTreeHead* head) override {
     {
       absl::MutexLock lock(&mu_);
       blocked_ = held_;
@@ -67,9 +66,7 @@ class GateStorage final : public LogStorage {
     if (fail) return absl::UnavailableError("disk full (injected)");
     return inner_->Append(entries, head);
   }
-  absl::Status AddHead(const v1::SignedTreeHead& head) override {
-    return inner_->AddHead(head);
-  }
+  absl::Status AddHead(const v1::SignedTreeHead& head) override { return inner_->AddHead(head); }
   absl::StatusOr<uint64_t> Size() override { return inner_->Size(); }
   absl::StatusOr<std::optional<v1::SignedTreeHead>> LatestHead() override {
     return inner_->LatestHead();
@@ -77,22 +74,18 @@ class GateStorage final : public LogStorage {
   absl::StatusOr<std::vector<v1::SignedTreeHead>> ListHeads() override {
     return inner_->ListHeads();
   }
-  absl::Status ReadEntries(
-      uint64_t b, uint64_t e,
-      const std::function<absl::Status(const StoredEntry&)>& fn) override {
+  absl::Status ReadEntries(uint64_t b, uint64_t e,
+                           const std::function<absl::Status(const StoredEntry&)>& fn) override {
     return inner_->ReadEntries(b, e, fn);
   }
-  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& f,
-                                                 size_t limit) override {
+  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& f, size_t limit) override {
     return inner_->Query(f, limit);
   }
-  absl::Status ReadChildIndex(
-      uint64_t b, uint64_t e,
-      const std::function<absl::Status(const IndexRow&)>& fn) override {
+  absl::Status ReadChildIndex(uint64_t b, uint64_t e,
+                              const std::function<absl::Status(const IndexRow&)>& fn) override {
     return inner_->ReadChildIndex(b, e, fn);
   }
-  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
-      const std::string& key) override {
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(const std::string& key) override {
     return inner_->LookupIdempotencyKey(key);
   }
 
@@ -151,8 +144,7 @@ class ChainIndexTest : public ::testing::Test {
         "DROP TRIGGER IF EXISTS audit_entry_children_no_update;"
         "DROP TRIGGER IF EXISTS audit_entry_children_no_delete;",
         sql);
-    EXPECT_EQ(sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-        << (err ? err : "");
+    EXPECT_EQ(sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
     sqlite3_free(err);
     sqlite3_close(db);
   }
@@ -204,8 +196,7 @@ class ChainIndexTest : public ::testing::Test {
 
   FakeClock clock_;
   std::shared_ptr<const TreeHeadSigner> signer_ = testing::TestSigner();
-  std::shared_ptr<const ChildPseudonymizer> pseudonymizer_ =
-      testing::TestPseudonymizer();
+  std::shared_ptr<const ChildPseudonymizer> pseudonymizer_ = testing::TestPseudonymizer();
   std::filesystem::path dir_;
   std::string path_;
   std::unique_ptr<SqliteLogStorage> storage_;
@@ -263,9 +254,8 @@ TEST_F(ChainIndexTest, LinksWithinOneBatch) {
   gate_->AwaitBlocked();  // the sequencer holds batch {r1}; the rest queue
   std::vector<std::thread> more;
   for (int i = 0; i < 3; ++i) {
-    more.emplace_back([&, i] {
-      EXPECT_TRUE(log_->Append(SampleEvent(absl::StrCat("b", i), kNhsA)).ok());
-    });
+    more.emplace_back(
+        [&, i] { EXPECT_TRUE(log_->Append(SampleEvent(absl::StrCat("b", i), kNhsA)).ok()); });
   }
   absl::SleepFor(absl::Milliseconds(300));
   gate_->Release();
@@ -298,8 +288,7 @@ class ChainIndexTamperTest : public ChainIndexTest {
     absl::StatusOr<AuditLog*> restarted = Open();
     EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(restarted.status().message(),
-                HasSubstr(absl::StrCat("audit log is corrupt; refusing to start: ",
-                                       message)));
+                HasSubstr(absl::StrCat("audit log is corrupt; refusing to start: ", message)));
   }
 };
 
@@ -341,16 +330,14 @@ TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
   EXPECT_EQ(ChildChainCheck(kNhsA).message(),
             "index: leaf 9: child pseudonym row missing (the newest event about "
             "the child; the answer ends at leaf 8)");
-  EXPECT_THAT(VerifyOffline().message(),
-              HasSubstr("index: leaf 9: child pseudonym row missing"));
+  EXPECT_THAT(VerifyOffline().message(), HasSubstr("index: leaf 9: child pseudonym row missing"));
   ExpectRefusesToStart("index: leaf 9: child pseudonym row missing");
 }
 
 TEST_F(ChainIndexTamperTest, AddedRowForAMissingLeafIsNamedAtStartUp) {
   Sql(absl::StrCat("INSERT INTO audit_entry_children (pseudonym, leaf_index) VALUES ('",
                    Pseudonym(kNhsB), "', 12);"));
-  ExpectRefusesToStart(
-      "index: leaf 12: child pseudonym row for a leaf the log does not hold");
+  ExpectRefusesToStart("index: leaf 12: child pseudonym row for a leaf the log does not hold");
 }
 
 TEST_F(ChainIndexTest, IdempotentAppendReturnsTheOriginalLeaf) {
@@ -485,8 +472,7 @@ TEST_F(ChainIndexTest, EveryQueryAppendsOneAuditQueriedEvent) {
   EXPECT_EQ(queried.actor(), "dpo");
   EXPECT_EQ(queried.request_id(), "query-1");
   EXPECT_EQ(queried.method(), "QueryEvents");
-  EXPECT_EQ(queried.query(),
-            absl::StrCat("child=", Pseudonym(kNhsA), " kinds=DISCLOSURE"));
+  EXPECT_EQ(queried.query(), absl::StrCat("child=", Pseudonym(kNhsA), " kinds=DISCLOSURE"));
   EXPECT_EQ(queried.child_pseudonyms_size(), 0);  // not about the child
 
   // An empty answer is recorded too; the kinds filter finds the queries.

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/postgres_log_storage.h"
 #include "services/audit/sqlite_log_storage.h"
@@ -31,12 +31,16 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<LogStorage>> storage;
   if (absl::ConsumePrefix(&target, "postgres:")) {
     auto pg = PostgresLogStorage::Open({.conninfo = std::string(target)});
-    if (pg.ok()) storage = std::unique_ptr<LogStorage>(std::move(*pg));
-    else storage = pg.status();
+    if (pg.ok())
+      storage = std::unique_ptr<LogStorage>(std::move(*pg));
+    else
+      storage = pg.status();
   } else {
     auto lite = SqliteLogStorage::Open({.path = std::string(target)});
-    if (lite.ok()) storage = std::unique_ptr<LogStorage>(std::move(*lite));
-    else storage = lite.status();
+    if (lite.ok())
+      storage = std::unique_ptr<LogStorage>(std::move(*lite));
+    else
+      storage = lite.status();
   }
   auto signer = TreeHeadSigner::FromPemFile(argv[2]);
   if (!storage.ok() || !signer.ok()) {
@@ -61,9 +65,9 @@ int main(int argc, char** argv) {
       for (int i = 0;; ++i) {
         auto r = (*log)->Append(testing::SampleEvent(absl::StrCat("c", t, "-", i)));
         if (!r.ok()) continue;
-        const std::string line = absl::StrCat(
-            r->leaf_index, " ", r->signed_tree_head.tree_size(), " ",
-            HashToHex(*HashFromBytes(r->signed_tree_head.root_hash())), "\n");
+        const std::string line =
+            absl::StrCat(r->leaf_index, " ", r->signed_tree_head.tree_size(), " ",
+                         HashToHex(*HashFromBytes(r->signed_tree_head.root_hash())), "\n");
         if (write(STDOUT_FILENO, line.data(), line.size()) < 0) std::_Exit(3);
       }
     });

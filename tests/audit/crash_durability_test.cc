@@ -30,8 +30,8 @@
 #endif
 #include "services/common/file_util.h"
 #include "tests/audit/test_events.h"
-#include "tests/testing/test_pki.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
 
 namespace kinex::audit {
 namespace {
@@ -164,8 +164,7 @@ TEST(CrashDurabilityTest, EveryAcknowledgedAppendSurvivesSigkill) {
   std::vector<Hash> hashes;
   for (const auto& h : proof->hashes()) hashes.push_back(*HashFromBytes(h));
   EXPECT_TRUE(VerifyConsistency(last->tree_size, now.tree_size(), hashes,
-                                *HashFromHex(last->root_hex),
-                                *HashFromBytes(now.root_hash()))
+                                *HashFromHex(last->root_hex), *HashFromBytes(now.root_hash()))
                   .ok());
   log->reset();
   storage->reset();

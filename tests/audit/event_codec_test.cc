@@ -22,10 +22,8 @@ v1::AuditEvent Pseudonymised(v1::AuditEvent e) {
   return e;
 }
 
-constexpr char kGolden[] =
-    "ab3b0f9d397e8aa93b10ff8864c5c2b5d8f8b9306f5116203865195406a3a65b";
-constexpr char kGoldenV2[] =
-    "2d40238e41e33ac58d20a975d200919b287d8c8d29ac2575272b467e0258908d";
+constexpr char kGolden[] = "ab3b0f9d397e8aa93b10ff8864c5c2b5d8f8b9306f5116203865195406a3a65b";
+constexpr char kGoldenV2[] = "2d40238e41e33ac58d20a975d200919b287d8c8d29ac2575272b467e0258908d";
 
 TEST(EventCodecTest, RoundTripsEveryField) {
   v1::AuditEvent e = Pseudonymised(SampleEvent("req-1"));
@@ -90,8 +88,7 @@ TEST(EventCodecTest, Version2GoldenCoversEveryField) {
   // Version 1 cannot hold these fields.
   absl::Status v1 = EncodeEventV1(3, e).status();
   EXPECT_EQ(v1.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(v1.message(),
-            "event has fields the version-1 encoding cannot hold (kind and later)");
+  EXPECT_EQ(v1.message(), "event has fields the version-1 encoding cannot hold (kind and later)");
   // Version 2 cannot hold the lawful basis.
   v1::AuditEvent later = e;
   later.set_stated_function("Children Act 1989 s22(3A)");
@@ -119,8 +116,7 @@ v1::AuditEvent Version3Event() {
   basis->set_annex1_condition(kinex::common::v1::ANNEX1_PUBLIC_BODY_REQUEST);
   basis->set_special_category_condition(
       kinex::common::v1::SAFEGUARDING_OF_CHILDREN_AND_INDIVIDUALS_AT_RISK);
-  basis->set_criminal_offence_condition(
-      kinex::common::v1::LAW_ENFORCEMENT_SAFEGUARDING_SCH8);
+  basis->set_criminal_offence_condition(kinex::common::v1::LAW_ENFORCEMENT_SAFEGUARDING_SCH8);
   basis->add_gateways(kinex::common::v1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS);
   basis->add_gateways(kinex::common::v1::CA1989_S22_LOOKED_AFTER_CHILDREN);
   basis->add_citations("UK GDPR Art 6(1)(ea) recognised legitimate interest");
@@ -139,8 +135,7 @@ v1::AuditEvent Version3Event() {
   return e;
 }
 
-constexpr char kGoldenV3[] =
-    "6b9ed8034d12f1e7c0aac9269d6279ea2912d6e18753d5ff286a412f39b6f94a";
+constexpr char kGoldenV3[] = "6b9ed8034d12f1e7c0aac9269d6279ea2912d6e18753d5ff286a412f39b6f94a";
 
 TEST(EventCodecTest, Version3GoldenCoversEveryField) {
   const v1::AuditEvent e = Version3Event();
@@ -196,8 +191,7 @@ TEST(EventCodecTest, ValidatesSharingDecisionEvents) {
   removed.clear_sharing_kind();
   removed.clear_sharing_reason();
   EXPECT_TRUE(ValidateAppendEvent(removed).ok());
-  for (v1::EventKind kind :
-       {v1::SHARING_DECISION_RECORDED, v1::SHIELD_SET, v1::SHIELD_REMOVED}) {
+  for (v1::EventKind kind : {v1::SHARING_DECISION_RECORDED, v1::SHIELD_SET, v1::SHIELD_REMOVED}) {
     EXPECT_TRUE(IsWriteKind(kind)) << v1::EventKind_Name(kind);
   }
   struct Case {
@@ -207,41 +201,37 @@ TEST(EventCodecTest, ValidatesSharingDecisionEvents) {
   std::vector<Case> cases;
   cases.push_back({decision(), absl::InvalidArgumentError("event.sharing_kind is required")});
   cases.back().event.clear_sharing_kind();
-  cases.push_back(
-      {decision(), absl::InvalidArgumentError("event.sharing_reason is required")});
+  cases.push_back({decision(), absl::InvalidArgumentError("event.sharing_reason is required")});
   cases.back().event.clear_sharing_reason();
-  cases.push_back(
-      {decision(), absl::InvalidArgumentError("event.sharing_kind: unknown value 9")});
+  cases.push_back({decision(), absl::InvalidArgumentError("event.sharing_kind: unknown value 9")});
   cases.back().event.set_sharing_kind(static_cast<kinex::common::v1::SharingDecisionKind>(9));
   cases.push_back(
       {decision(), absl::InvalidArgumentError("event.sharing_reason: unknown value 42")});
-  cases.back().event.set_sharing_reason(
-      static_cast<kinex::common::v1::SharingDecisionReason>(42));
-  cases.push_back({decision(), absl::InvalidArgumentError(
-                                   "event.sharing_kind SHIELD is SHIELD (a shield is "
-                                   "recorded as SHIELD_SET)")});
-  cases.back().event.set_sharing_kind(kinex::common::v1::SHIELD);
-  cases.push_back({shield, absl::InvalidArgumentError(
-                               "event.sharing_kind DEFERRED is not SHIELD (SHIELD_SET "
-                               "records a shield)")});
-  cases.back().event.set_sharing_kind(kinex::common::v1::DEFERRED);
-  cases.push_back({shield, absl::InvalidArgumentError(
-                               "event.decision_paths or event.shield_locating is "
-                               "required for SHIELD_SET")});
-  cases.back().event.set_shield_locating(false);
-  cases.push_back({removed, absl::InvalidArgumentError(
-                                "event.record_id (the decision id) is required")});
-  cases.back().event.clear_record_id();
+  cases.back().event.set_sharing_reason(static_cast<kinex::common::v1::SharingDecisionReason>(42));
   cases.push_back(
-      {decision(), absl::InvalidArgumentError("event.decision_paths[] is required")});
+      {decision(), absl::InvalidArgumentError("event.sharing_kind SHIELD is SHIELD (a shield is "
+                                              "recorded as SHIELD_SET)")});
+  cases.back().event.set_sharing_kind(kinex::common::v1::SHIELD);
+  cases.push_back(
+      {shield, absl::InvalidArgumentError("event.sharing_kind DEFERRED is not SHIELD (SHIELD_SET "
+                                          "records a shield)")});
+  cases.back().event.set_sharing_kind(kinex::common::v1::DEFERRED);
+  cases.push_back(
+      {shield, absl::InvalidArgumentError("event.decision_paths or event.shield_locating is "
+                                          "required for SHIELD_SET")});
+  cases.back().event.set_shield_locating(false);
+  cases.push_back(
+      {removed, absl::InvalidArgumentError("event.record_id (the decision id) is required")});
+  cases.back().event.clear_record_id();
+  cases.push_back({decision(), absl::InvalidArgumentError("event.decision_paths[] is required")});
   cases.back().event.add_decision_paths("");
-  cases.push_back({SampleEvent("req-1"), absl::InvalidArgumentError(
-                                             "event.lawful_bases[].citations[] is "
-                                             "required")});
+  cases.push_back(
+      {SampleEvent("req-1"), absl::InvalidArgumentError("event.lawful_bases[].citations[] is "
+                                                        "required")});
   cases.back().event.add_lawful_bases()->add_citations("");
-  cases.push_back({SampleEvent("req-1"),
-                   absl::ResourceExhaustedError(
-                       "event.stated_function is 5000 bytes; the limit is 4096")});
+  cases.push_back(
+      {SampleEvent("req-1"),
+       absl::ResourceExhaustedError("event.stated_function is 5000 bytes; the limit is 4096")});
   cases.back().event.set_stated_function(std::string(5000, 's'));
   for (const Case& c : cases) {
     EXPECT_EQ(ValidateAppendEvent(c.event), c.want) << c.want;
@@ -252,14 +242,12 @@ TEST(EventCodecTest, DecodeRefusesNonCanonicalInput) {
   v1::AuditEvent e = Pseudonymised(SampleEvent("req-1"));
   std::string leaf = *EncodeEvent(1, e);
   EXPECT_EQ(DecodeEvent(leaf + "x").status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(DecodeEvent(leaf + "x").status().message(),
-              HasSubstr("trailing bytes"));
+  EXPECT_THAT(DecodeEvent(leaf + "x").status().message(), HasSubstr("trailing bytes"));
   EXPECT_THAT(DecodeEvent(leaf.substr(0, leaf.size() - 1)).status().message(),
               HasSubstr("bad shield_locating"));
   std::string bad_magic = leaf;
   bad_magic[4] = 4;
-  EXPECT_THAT(DecodeEvent(bad_magic).status().message(),
-              HasSubstr("bad magic or version"));
+  EXPECT_THAT(DecodeEvent(bad_magic).status().message(), HasSubstr("bad magic or version"));
   for (size_t cut = 0; cut < leaf.size(); cut += 7) {
     EXPECT_FALSE(DecodeEvent(leaf.substr(0, cut)).ok()) << cut;
   }
@@ -274,41 +262,37 @@ TEST(EventCodecTest, ValidationNamesTheField) {
   const std::vector<Case> cases = {
       {[](auto& e) { e.clear_request_id(); }, absl::StatusCode::kInvalidArgument,
        "event.request_id is required"},
-      {[](auto& e) { e.set_request_id("has space"); },
-       absl::StatusCode::kInvalidArgument, "printable ASCII"},
-      {[](auto& e) { e.set_principal("virtual-school/x"); },
-       absl::StatusCode::kInvalidArgument, "event.principal must be a SPIFFE ID"},
+      {[](auto& e) { e.set_request_id("has space"); }, absl::StatusCode::kInvalidArgument,
+       "printable ASCII"},
+      {[](auto& e) { e.set_principal("virtual-school/x"); }, absl::StatusCode::kInvalidArgument,
+       "event.principal must be a SPIFFE ID"},
       {[](auto& e) { e.clear_agency_kind(); }, absl::StatusCode::kInvalidArgument,
        "event.agency_kind is required"},
       {[](auto& e) { e.clear_purpose(); }, absl::StatusCode::kInvalidArgument,
        "event.purpose is required"},
       {[](auto& e) { e.clear_decision(); }, absl::StatusCode::kInvalidArgument,
        "event.decision is required"},
-      {[](auto& e) { e.clear_policy_version(); },
-       absl::StatusCode::kInvalidArgument, "event.policy_version is required"},
-      {[](auto& e) { e.mutable_time()->set_seconds(1); },
-       absl::StatusCode::kInvalidArgument, "event.time is output only"},
-      {[](auto& e) { e.add_child_pseudonyms("ab"); },
-       absl::StatusCode::kInvalidArgument, "child_pseudonyms is output only"},
+      {[](auto& e) { e.clear_policy_version(); }, absl::StatusCode::kInvalidArgument,
+       "event.policy_version is required"},
+      {[](auto& e) { e.mutable_time()->set_seconds(1); }, absl::StatusCode::kInvalidArgument,
+       "event.time is output only"},
+      {[](auto& e) { e.add_child_pseudonyms("ab"); }, absl::StatusCode::kInvalidArgument,
+       "child_pseudonyms is output only"},
       {[](auto& e) { e.set_justification(std::string(5000, 'j')); },
        absl::StatusCode::kResourceExhausted, "event.justification is 5000 bytes"},
-      {[](auto& e) { e.set_actor("\xff\xfe"); },
-       absl::StatusCode::kInvalidArgument, "event.actor is not valid UTF-8"},
-      {[](auto& e) { e.clear_kind(); }, absl::StatusCode::kInvalidArgument,
-       "event.kind: required"},
+      {[](auto& e) { e.set_actor("\xff\xfe"); }, absl::StatusCode::kInvalidArgument,
+       "event.actor is not valid UTF-8"},
+      {[](auto& e) { e.clear_kind(); }, absl::StatusCode::kInvalidArgument, "event.kind: required"},
       {[](auto& e) { e.set_kind(static_cast<v1::EventKind>(99)); },
        absl::StatusCode::kInvalidArgument, "event.kind: unknown value 99"},
       {[](auto& e) { e.add_child_chain()->set_pseudonym("ab"); },
-       absl::StatusCode::kInvalidArgument,
-       "event.child_chain is output only: the log sets it"},
-      {[](auto& e) { e.set_previous_agency_leaf_index(4); },
-       absl::StatusCode::kInvalidArgument,
+       absl::StatusCode::kInvalidArgument, "event.child_chain is output only: the log sets it"},
+      {[](auto& e) { e.set_previous_agency_leaf_index(4); }, absl::StatusCode::kInvalidArgument,
        "event.previous_agency_leaf_index is output only: the log sets it"},
       {[](auto& e) { e.set_idempotency_key(std::string(129, 'k')); },
        absl::StatusCode::kInvalidArgument,
        "event.idempotency_key must be at most 128 printable ASCII characters"},
-      {[](auto& e) { e.set_idempotency_key("tab\there"); },
-       absl::StatusCode::kInvalidArgument,
+      {[](auto& e) { e.set_idempotency_key("tab\there"); }, absl::StatusCode::kInvalidArgument,
        "event.idempotency_key must be at most 128 printable ASCII characters"},
       {[](auto& e) {
          e.set_kind(v1::AUDIT_QUERIED);
@@ -342,10 +326,9 @@ TEST(EventCodecTest, ValidationNamesTheField) {
             absl::InvalidArgumentError("event.kind: required"));
   // Write kinds need no purpose, decision or policy version.
   for (v1::EventKind kind :
-       {v1::PART_PUBLISHED, v1::WRITE_REFUSED, v1::CONSENT_RECORDED,
-        v1::CONSENT_WITHDRAWN, v1::SHARING_AGREEMENT_CREATED,
-        v1::RESPONSIBILITY_TRANSFERRED, v1::LINK_CLAIMED, v1::LINK_CONFIRMED,
-        v1::LINK_REJECTED}) {
+       {v1::PART_PUBLISHED, v1::WRITE_REFUSED, v1::CONSENT_RECORDED, v1::CONSENT_WITHDRAWN,
+        v1::SHARING_AGREEMENT_CREATED, v1::RESPONSIBILITY_TRANSFERRED, v1::LINK_CLAIMED,
+        v1::LINK_CONFIRMED, v1::LINK_REJECTED}) {
     v1::AuditEvent e = SampleEvent("req-1");
     e.set_kind(kind);
     e.clear_purpose();
@@ -399,8 +382,7 @@ TEST(EventCodecTest, PseudonymsAreKeyedAndNeverTheRawIdentifier) {
 
   kinex::common::v1::ChildRef invalid;
   invalid.set_nhs_number("9434765918");
-  EXPECT_EQ(p->Pseudonym(invalid).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p->Pseudonym(invalid).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(p->Pseudonym(kinex::common::v1::ChildRef()).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ChildPseudonymizer::Create("short").status().code(),

@@ -45,16 +45,15 @@ inline kinex::audit::v1::AuditEvent LargeDisclosureEvent(uint64_t i) {
   e.set_purpose(kinex::common::v1::SAFEGUARDING);
   e.set_legal_basis(kinex::common::v1::PUBLIC_TASK);
   e.set_decision(kinex::audit::v1::PARTIAL);
-  static const char* const kSections[] = {"identity", "placement", "education",
-                                          "care_plan", "contacts", "household"};
+  static const char* const kSections[] = {"identity",  "placement", "education",
+                                          "care_plan", "contacts",  "household"};
   for (int p = 0; p < 28; ++p) {
-    e.add_disclosed_paths(absl::StrCat(kSections[p % 6], ".whole_record_field_",
-                                       p, ".kinship_carer_detail"));
+    e.add_disclosed_paths(
+        absl::StrCat(kSections[p % 6], ".whole_record_field_", p, ".kinship_carer_detail"));
   }
   for (int w = 0; w < 12; ++w) {
     auto* withheld = e.add_withheld();
-    withheld->set_category(w % 2 == 0 ? kinex::record::v1::HEALTH
-                                      : kinex::record::v1::POLICE);
+    withheld->set_category(w % 2 == 0 ? kinex::record::v1::HEALTH : kinex::record::v1::POLICE);
     withheld->set_reason(kinex::policy::v1::NOT_GRANTED);
     withheld->set_rule_id(absl::StrCat("la-social-worker-rule-", w));
   }
@@ -70,9 +69,8 @@ inline kinex::audit::v1::AuditEvent LargeDisclosureEvent(uint64_t i) {
 
 // Appends `n` LargeDisclosureEvents to an empty `storage`: a head at size 0,
 // then batches of `batch` entries, each with one head signed by `signer`.
-inline absl::Status BuildLargeDisclosureLog(LogStorage& storage,
-                                            const TreeHeadSigner& signer, uint64_t n,
-                                            uint64_t batch = 5000) {
+inline absl::Status BuildLargeDisclosureLog(LogStorage& storage, const TreeHeadSigner& signer,
+                                            uint64_t n, uint64_t batch = 5000) {
   auto first = signer.Sign(0, EmptyRoot(), absl::FromUnixSeconds(kLargeLogStartSeconds));
   if (!first.ok()) return first.status();
   if (absl::Status s = storage.AddHead(*first); !s.ok()) return s;
@@ -92,9 +90,9 @@ inline absl::Status BuildLargeDisclosureLog(LogStorage& storage,
       range.Append(h);
       entries.push_back(MakeNewEntry(i, h, *std::move(leaf), e));
     }
-    auto head = signer.Sign(end, range.Root(),
-                            absl::FromUnixSeconds(kLargeLogStartSeconds +
-                                                  static_cast<int64_t>(end / 100)));
+    auto head =
+        signer.Sign(end, range.Root(),
+                    absl::FromUnixSeconds(kLargeLogStartSeconds + static_cast<int64_t>(end / 100)));
     if (!head.ok()) return head.status();
     if (absl::Status s = storage.Append(entries, &*head); !s.ok()) return s;
   }

@@ -17,8 +17,7 @@ std::vector<NewEntry> MakeEntries(uint64_t first, int n) {
   std::vector<NewEntry> out;
   for (int i = 0; i < n; ++i) {
     const uint64_t index = first + i;
-    v1::AuditEvent e = SampleEvent(absl::StrCat("req-", index),
-                                   index % 2 == 0 ? kNhsA : kNhsB);
+    v1::AuditEvent e = SampleEvent(absl::StrCat("req-", index), index % 2 == 0 ? kNhsA : kNhsB);
     e.set_actor(index % 3 == 0 ? "alice" : "bob");
     e.set_agency_code(index % 4 == 0 ? "E09000033" : "E08000025");
     e.set_purpose(index % 5 == 0 ? kinex::common::v1::SAFEGUARDING
@@ -36,8 +35,7 @@ std::vector<NewEntry> MakeEntries(uint64_t first, int n) {
 
 v1::SignedTreeHead Head(uint64_t size, int64_t seconds) {
   static const auto* signer = TreeHeadSigner::Generate()->release();
-  return *signer->Sign(size, HashLeaf(absl::StrCat(size)),
-                       absl::FromUnixSeconds(seconds));
+  return *signer->Sign(size, HashLeaf(absl::StrCat(size)), absl::FromUnixSeconds(seconds));
 }
 
 std::vector<StoredEntry> ReadAll(LogStorage& storage) {
@@ -73,8 +71,7 @@ TEST_P(LogStorageConformanceTest, AppendStoresEntriesAndHeadTogether) {
     EXPECT_EQ(rows[i].leaf_data, batch[i].entry.leaf_data);
   }
   ASSERT_TRUE(storage_->LatestHead()->has_value());
-  EXPECT_EQ((*storage_->LatestHead())->SerializeAsString(),
-            head.SerializeAsString());
+  EXPECT_EQ((*storage_->LatestHead())->SerializeAsString(), head.SerializeAsString());
 }
 
 TEST_P(LogStorageConformanceTest, AppendAtTheWrongIndexWritesNothing) {
@@ -164,8 +161,7 @@ TEST_P(LogStorageConformanceTest, QueryMatchesExactlyTheFilteredRows) {
       }
     }
     std::vector<uint64_t> got;
-    absl::StatusOr<std::vector<StoredEntry>> rows =
-        storage_->Query(filters[f], 1000);
+    absl::StatusOr<std::vector<StoredEntry>> rows = storage_->Query(filters[f], 1000);
     ASSERT_TRUE(rows.ok()) << rows.status();
     for (const StoredEntry& e : *rows) got.push_back(e.leaf_index);
     EXPECT_EQ(got, expected) << "filter " << f;

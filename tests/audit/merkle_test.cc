@@ -26,8 +26,7 @@ Hash H(const std::string& hex) {
 const std::vector<std::string>& Leaves() {
   static const std::vector<std::string> leaves = [] {
     std::vector<std::string> out;
-    for (const char* hex : {"", "00", "10", "2021", "3031", "40414243",
-                            "5051525354555657",
+    for (const char* hex : {"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
                             "606162636465666768696a6b6c6d6e6f"}) {
       out.push_back(absl::HexStringToBytes(hex));
     }
@@ -59,8 +58,7 @@ Hash NaiveRoot(const std::vector<Hash>& leaves, size_t begin, size_t end) {
   if (end - begin == 0) return EmptyRoot();
   if (end - begin == 1) return leaves[begin];
   const size_t k = SplitPoint(end - begin);
-  return HashChildren(NaiveRoot(leaves, begin, begin + k),
-                      NaiveRoot(leaves, begin + k, end));
+  return HashChildren(NaiveRoot(leaves, begin, begin + k), NaiveRoot(leaves, begin + k, end));
 }
 
 TEST(MerkleTest, EmptyTreeRootIsSha256OfEmptyString) {
@@ -103,16 +101,19 @@ struct InclusionVector {
 };
 
 const std::vector<InclusionVector> kInclusion = {
-    {0, 8,
+    {0,
+     8,
      {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-    {5, 8,
+    {5,
+     8,
      {"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
       "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
     {2, 3, {"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"}},
-    {1, 5,
+    {1,
+     5,
      {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
@@ -122,14 +123,12 @@ const std::vector<InclusionVector> kInclusion = {
 TEST(MerkleTest, InclusionProofsMatchReferenceVectors) {
   MerkleTree tree = TreeOf(8);
   for (const InclusionVector& v : kInclusion) {
-    absl::StatusOr<std::vector<Hash>> proof =
-        InclusionProof(tree, v.leaf_index, v.tree_size);
+    absl::StatusOr<std::vector<Hash>> proof = InclusionProof(tree, v.leaf_index, v.tree_size);
     ASSERT_TRUE(proof.ok()) << proof.status();
     std::vector<std::string> hex;
     for (const Hash& h : *proof) hex.push_back(HashToHex(h));
     EXPECT_EQ(hex, v.proof) << v.leaf_index << "/" << v.tree_size;
-    EXPECT_TRUE(VerifyInclusion(v.leaf_index, v.tree_size,
-                                HashLeaf(Leaves()[v.leaf_index]), *proof,
+    EXPECT_TRUE(VerifyInclusion(v.leaf_index, v.tree_size, HashLeaf(Leaves()[v.leaf_index]), *proof,
                                 H(kRoots[v.tree_size - 1]))
                     .ok());
   }
@@ -143,18 +142,22 @@ struct ConsistencyVector {
 
 const std::vector<ConsistencyVector> kConsistency = {
     {1, 1, {}},
-    {1, 8,
+    {1,
+     8,
      {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-    {6, 8,
+    {6,
+     8,
      {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
       "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
-    {2, 5,
+    {2,
+     5,
      {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
-    {6, 7,
+    {6,
+     7,
      {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
       "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
@@ -163,14 +166,12 @@ const std::vector<ConsistencyVector> kConsistency = {
 TEST(MerkleTest, ConsistencyProofsMatchReferenceVectors) {
   MerkleTree tree = TreeOf(8);
   for (const ConsistencyVector& v : kConsistency) {
-    absl::StatusOr<std::vector<Hash>> proof =
-        ConsistencyProof(tree, v.first, v.second);
+    absl::StatusOr<std::vector<Hash>> proof = ConsistencyProof(tree, v.first, v.second);
     ASSERT_TRUE(proof.ok()) << proof.status();
     std::vector<std::string> hex;
     for (const Hash& h : *proof) hex.push_back(HashToHex(h));
     EXPECT_EQ(hex, v.proof) << v.first << "->" << v.second;
-    EXPECT_TRUE(VerifyConsistency(v.first, v.second, *proof,
-                                  H(kRoots[v.first - 1]),
+    EXPECT_TRUE(VerifyConsistency(v.first, v.second, *proof, H(kRoots[v.first - 1]),
                                   H(kRoots[v.second - 1]))
                     .ok())
         << v.first << "->" << v.second;
@@ -190,14 +191,11 @@ TEST(MerkleTest, CorruptedInclusionProofsFail) {
   EXPECT_FALSE(VerifyInclusion(v.leaf_index ^ 2, 8, leaf, proof, root).ok());
   EXPECT_FALSE(VerifyInclusion(v.leaf_index, 16, leaf, proof, root).ok());
   EXPECT_FALSE(VerifyInclusion(v.leaf_index, 4, leaf, proof, root).ok());
-  EXPECT_FALSE(
-      VerifyInclusion(v.leaf_index, 8, HashLeaf("wrong"), proof, root).ok());
-  EXPECT_FALSE(
-      VerifyInclusion(v.leaf_index, 8, leaf, proof, EmptyRoot()).ok());
+  EXPECT_FALSE(VerifyInclusion(v.leaf_index, 8, HashLeaf("wrong"), proof, root).ok());
+  EXPECT_FALSE(VerifyInclusion(v.leaf_index, 8, leaf, proof, EmptyRoot()).ok());
   std::vector<Hash> longer = proof;
   longer.push_back(root);
-  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, longer, root).message(),
-              HasSubstr("longer"));
+  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, longer, root).message(), HasSubstr("longer"));
   std::vector<Hash> shorter(proof.begin(), proof.end() - 1);
   EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, shorter, root).message(),
               HasSubstr("shorter"));
@@ -208,8 +206,7 @@ TEST(MerkleTest, CorruptedInclusionProofsFail) {
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << i;
     EXPECT_THAT(s.message(), HasSubstr("does not match the root"));
   }
-  EXPECT_EQ(VerifyInclusion(8, 8, leaf, proof, root).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(VerifyInclusion(8, 8, leaf, proof, root).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(MerkleTest, CorruptedConsistencyProofsFail) {
@@ -241,8 +238,7 @@ TEST(MerkleTest, CorruptedConsistencyProofsFail) {
   }
   // Same size: roots must agree and the proof be empty.
   EXPECT_TRUE(VerifyConsistency(8, 8, {}, r2, r2).ok());
-  EXPECT_THAT(VerifyConsistency(8, 8, {}, r1, r2).message(),
-              HasSubstr("two different roots"));
+  EXPECT_THAT(VerifyConsistency(8, 8, {}, r1, r2).message(), HasSubstr("two different roots"));
 }
 
 TEST(MerkleTest, AllProofsVerifyAgainstNaiveRootsUpTo70Leaves) {
@@ -259,24 +255,19 @@ TEST(MerkleTest, AllProofsVerifyAgainstNaiveRootsUpTo70Leaves) {
     for (uint64_t i = 0; i < n; ++i) {
       absl::StatusOr<std::vector<Hash>> proof = InclusionProof(tree, i, n);
       ASSERT_TRUE(proof.ok()) << proof.status();
-      ASSERT_TRUE(VerifyInclusion(i, n, leaves[i], *proof, root).ok())
-          << i << "/" << n;
+      ASSERT_TRUE(VerifyInclusion(i, n, leaves[i], *proof, root).ok()) << i << "/" << n;
       // The proof for one leaf never proves its neighbour.
       if (n > 1) {
-        ASSERT_FALSE(VerifyInclusion(i, n, leaves[(i + 1) % n], *proof, root)
-                         .ok());
+        ASSERT_FALSE(VerifyInclusion(i, n, leaves[(i + 1) % n], *proof, root).ok());
       }
     }
     for (uint64_t m = 1; m <= n; ++m) {
       absl::StatusOr<std::vector<Hash>> proof = ConsistencyProof(tree, m, n);
       ASSERT_TRUE(proof.ok()) << proof.status();
-      ASSERT_TRUE(
-          VerifyConsistency(m, n, *proof, NaiveRoot(leaves, 0, m), root).ok())
+      ASSERT_TRUE(VerifyConsistency(m, n, *proof, NaiveRoot(leaves, 0, m), root).ok())
           << m << "->" << n;
       if (m < n) {
-        ASSERT_FALSE(
-            VerifyConsistency(m, n, *proof, NaiveRoot(leaves, 1, m + 1), root)
-                .ok());
+        ASSERT_FALSE(VerifyConsistency(m, n, *proof, NaiveRoot(leaves, 1, m + 1), root).ok());
       }
     }
   }
@@ -296,12 +287,10 @@ TEST(MerkleTest, ProofRequestsOutsideTheTreeAreInvalid) {
 }
 
 TEST(MerkleTest, HashParsingRejectsWrongSizes) {
-  EXPECT_EQ(HashFromBytes("short").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HashFromBytes("short").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(HashFromBytes("short", "root_hash").status().message(),
               HasSubstr("root_hash must be 32 bytes, got 5"));
-  EXPECT_EQ(HashFromHex("zz").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HashFromHex("zz").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // A lean tree answers every subtree, proof and root exactly as the full tree

@@ -7,10 +7,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/audit_log.h"
-#include "tests/testing/fake_log_storage.h"
 #include "services/audit/sqlite_log_storage.h"
-#include "tests/testing/fake_clock.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_log_storage.h"
 #include "tests/testing/temp_dir.h"
 
 namespace kinex::audit {
@@ -32,15 +32,15 @@ struct Truth {
 };
 
 const std::vector<std::string> kNhs = {"9434765919", "9434765870", "9876543210"};
-const std::vector<std::pair<kinex::common::v1::AgencyKind, std::string>> kAgencies =
-    {{kinex::common::v1::VIRTUAL_SCHOOL, "E09000033"},
-     {kinex::common::v1::HEALTH, "RJ1"},
-     {kinex::common::v1::POLICE, "01"},
-     {kinex::common::v1::LOCAL_AUTHORITY, "E09000033"}};
+const std::vector<std::pair<kinex::common::v1::AgencyKind, std::string>> kAgencies = {
+    {kinex::common::v1::VIRTUAL_SCHOOL, "E09000033"},
+    {kinex::common::v1::HEALTH, "RJ1"},
+    {kinex::common::v1::POLICE, "01"},
+    {kinex::common::v1::LOCAL_AUTHORITY, "E09000033"}};
 const std::vector<std::string> kActors = {"alice", "bob", "carol"};
-const std::vector<kinex::common::v1::Purpose> kPurposes = {
-    kinex::common::v1::SAFEGUARDING, kinex::common::v1::EDUCATION_SUPPORT,
-    kinex::common::v1::HEALTH_CARE};
+const std::vector<kinex::common::v1::Purpose> kPurposes = {kinex::common::v1::SAFEGUARDING,
+                                                           kinex::common::v1::EDUCATION_SUPPORT,
+                                                           kinex::common::v1::HEALTH_CARE};
 const std::vector<v1::Decision> kDecisions = {v1::ALLOW, v1::PARTIAL, v1::DENY};
 
 class QueryTest : public ::testing::TestWithParam<bool> {
@@ -48,8 +48,8 @@ class QueryTest : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     if (GetParam()) {
       dir_ = kinex::testing::MakeUniqueTempDir("audit-query");
-      auto s = SqliteLogStorage::Open({.path = (dir_ / "audit.db").string(),
-                                       .synchronous_full = false});
+      auto s =
+          SqliteLogStorage::Open({.path = (dir_ / "audit.db").string(), .synchronous_full = false});
       ASSERT_TRUE(s.ok()) << s.status();
       sqlite_ = *std::move(s);
       storage_ = sqlite_.get();
@@ -142,8 +142,7 @@ TEST_P(QueryTest, EachFilterReturnsExactlyItsEvents) {
   for (const std::string& nhs : kNhs) {
     v1::QueryEventsRequest req;
     req.mutable_child()->set_nhs_number(nhs);
-    EXPECT_EQ(QueryAll(req), Expected([&](const Truth& t) { return t.nhs == nhs; }))
-        << nhs;
+    EXPECT_EQ(QueryAll(req), Expected([&](const Truth& t) { return t.nhs == nhs; })) << nhs;
   }
   for (const auto& agency : kAgencies) {
     const auto kind = agency.first;
@@ -151,27 +150,23 @@ TEST_P(QueryTest, EachFilterReturnsExactlyItsEvents) {
     v1::QueryEventsRequest req;
     req.set_agency_kind(kind);
     req.set_agency_code(code);
-    EXPECT_EQ(QueryAll(req), Expected([&](const Truth& t) {
-                return t.kind == kind && t.code == code;
-              }));
+    EXPECT_EQ(QueryAll(req),
+              Expected([&](const Truth& t) { return t.kind == kind && t.code == code; }));
   }
   for (const std::string& actor : kActors) {
     v1::QueryEventsRequest req;
     req.set_actor(actor);
-    EXPECT_EQ(QueryAll(req),
-              Expected([&](const Truth& t) { return t.actor == actor; }));
+    EXPECT_EQ(QueryAll(req), Expected([&](const Truth& t) { return t.actor == actor; }));
   }
   for (auto purpose : kPurposes) {
     v1::QueryEventsRequest req;
     req.set_purpose(purpose);
-    EXPECT_EQ(QueryAll(req),
-              Expected([&](const Truth& t) { return t.purpose == purpose; }));
+    EXPECT_EQ(QueryAll(req), Expected([&](const Truth& t) { return t.purpose == purpose; }));
   }
   for (auto decision : kDecisions) {
     v1::QueryEventsRequest req;
     req.set_decision(decision);
-    EXPECT_EQ(QueryAll(req),
-              Expected([&](const Truth& t) { return t.decision == decision; }));
+    EXPECT_EQ(QueryAll(req), Expected([&](const Truth& t) { return t.decision == decision; }));
   }
   v1::QueryEventsRequest bg;
   bg.set_break_glass_only(true);
@@ -179,9 +174,8 @@ TEST_P(QueryTest, EachFilterReturnsExactlyItsEvents) {
   v1::QueryEventsRequest range;
   *range.mutable_start_time() = At(5);
   *range.mutable_end_time() = At(12);
-  EXPECT_EQ(QueryAll(range), Expected([](const Truth& t) {
-              return t.second >= 5 && t.second < 12;
-            }));
+  EXPECT_EQ(QueryAll(range),
+            Expected([](const Truth& t) { return t.second >= 5 && t.second < 12; }));
 }
 
 TEST_P(QueryTest, CombinedFiltersNeverLeak) {
@@ -206,8 +200,7 @@ TEST_P(QueryTest, CombinedFiltersNeverLeak) {
     *req.mutable_start_time() = At(from);
     EXPECT_EQ(QueryAll(req), Expected([&](const Truth& t) {
                 return (!nhs || t.nhs == *nhs) && (!actor || t.actor == *actor) &&
-                       (!kind || t.kind == *kind) &&
-                       (!purpose || t.purpose == *purpose) &&
+                       (!kind || t.kind == *kind) && (!purpose || t.purpose == *purpose) &&
                        (!bg || t.break_glass) && t.second >= from;
               }))
         << req.ShortDebugString();
@@ -274,8 +267,7 @@ TEST_P(QueryTest, PageTokensAreBoundToTheirFilters) {
   EXPECT_EQ(log_->QueryEvents(big).status().message(), "page_size: must not be negative (got -1)");
   v1::QueryEventsRequest bad_child;
   bad_child.mutable_child()->set_nhs_number("123");
-  EXPECT_EQ(log_->QueryEvents(bad_child).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log_->QueryEvents(bad_child).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(QueryTest, PagingIsStableWhileTheLogGrows) {
@@ -299,9 +291,7 @@ TEST_P(QueryTest, PagingIsStableWhileTheLogGrows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Storage, QueryTest, ::testing::Values(false, true),
-                         [](const auto& info) {
-                           return info.param ? "sqlite" : "fake";
-                         });
+                         [](const auto& info) { return info.param ? "sqlite" : "fake"; });
 
 }  // namespace
 }  // namespace kinex::audit

@@ -55,12 +55,13 @@ TEST_F(SqlLogStorageTest, AStoreFromBeforeSchemaVersionsIsAdopted) {
     std::string script = "DROP TABLE schema_version;";
     for (const char* t : {"entries", "entry_children", "idempotency_keys", "heads"}) {
       absl::StrAppend(&script, "DROP TRIGGER audit_", t, "_no_update; DROP TRIGGER audit_", t,
-                      "_no_delete; ALTER TABLE audit_", t, " RENAME TO ", t,
-                      "; CREATE TRIGGER ", t, "_no_delete BEFORE DELETE ON ", t,
+                      "_no_delete; ALTER TABLE audit_", t, " RENAME TO ", t, "; CREATE TRIGGER ", t,
+                      "_no_delete BEFORE DELETE ON ", t,
                       " BEGIN SELECT RAISE(ABORT, 'append-only'); END;");
     }
-    absl::StrAppend(&script, "DROP INDEX audit_entry_children_by_leaf; CREATE INDEX "
-                             "entry_children_by_leaf ON entry_children (leaf_index);");
+    absl::StrAppend(&script,
+                    "DROP INDEX audit_entry_children_by_leaf; CREATE INDEX "
+                    "entry_children_by_leaf ON entry_children (leaf_index);");
     ASSERT_TRUE(db->ExecScript(script).ok());
   }
   auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});

@@ -20,8 +20,8 @@
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/log_verifier.h"
-#include "tests/testing/fake_clock.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/temp_dir.h"
 
 #ifdef KINEX_TAMPER_POSTGRES
@@ -69,8 +69,8 @@ class PostgresBackend final : public Backend {
     Close();
     auto server = kinex::testing::SharedPostgresServer();
     if (!server.ok()) return server.status();
-    auto conninfo = (*server)->CreateDatabase(
-        absl::StrCat("audit_tamper_", ::getpid(), "_", counter++));
+    auto conninfo =
+        (*server)->CreateDatabase(absl::StrCat("audit_tamper_", ::getpid(), "_", counter++));
     if (!conninfo.ok()) return conninfo.status();
     conninfo_ = *conninfo;
     return absl::OkStatus();
@@ -97,9 +97,7 @@ class PostgresBackend final : public Backend {
     PQfinish(conn);
     return s;
   }
-  std::string Table(const std::string& name) const override {
-    return absl::StrCat("audit_", name);
-  }
+  std::string Table(const std::string& name) const override { return absl::StrCat("audit_", name); }
   std::string Blob(absl::string_view bytes) const override {
     return absl::StrCat("decode('", absl::BytesToHexString(bytes), "', 'hex')");
   }
@@ -148,15 +146,13 @@ class SqliteBackend final : public Backend {
         "DROP TRIGGER IF EXISTS audit_heads_no_delete;",
         sql);
     const int rc = sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err);
-    absl::Status s = rc == SQLITE_OK ? absl::OkStatus()
-                                     : absl::InternalError(err ? err : "sqlite error");
+    absl::Status s =
+        rc == SQLITE_OK ? absl::OkStatus() : absl::InternalError(err ? err : "sqlite error");
     sqlite3_free(err);
     sqlite3_close(db);
     return s;
   }
-  std::string Table(const std::string& name) const override {
-    return absl::StrCat("audit_", name);
-  }
+  std::string Table(const std::string& name) const override { return absl::StrCat("audit_", name); }
   std::string Blob(absl::string_view bytes) const override {
     return absl::StrCat("x'", absl::BytesToHexString(bytes), "'");
   }
@@ -238,8 +234,7 @@ class TamperTest : public ::testing::Test {
 
     absl::StatusOr<std::unique_ptr<AuditLog>> restarted = Open();
     EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
-    EXPECT_THAT(restarted.status().message(),
-                HasSubstr("audit log is corrupt; refusing to start"));
+    EXPECT_THAT(restarted.status().message(), HasSubstr("audit log is corrupt; refusing to start"));
     EXPECT_THAT(restarted.status().message(), HasSubstr(startup_message));
   }
 
@@ -268,10 +263,10 @@ class TamperTest : public ::testing::Test {
     auto storage = backend_.Open();
     ASSERT_TRUE(storage.ok());
     LogRecomputer recomputer;
-    ASSERT_TRUE((*storage)
-                    ->ReadEntries(0, kEntries,
-                                  [&](const StoredEntry& e) { return recomputer.Add(e); })
-                    .ok());
+    ASSERT_TRUE(
+        (*storage)
+            ->ReadEntries(0, kEntries, [&](const StoredEntry& e) { return recomputer.Add(e); })
+            .ok());
     for (uint64_t size = 0; size <= kEntries; ++size) {
       auto head = signer_->Sign(size, *recomputer.tree().RootAt(size), clock_.Now());
       ASSERT_TRUE((*storage)->AddHead(*head).ok());
@@ -306,23 +301,22 @@ TEST_F(TamperTest, UntouchedLogVerifies) {
 TEST_F(TamperTest, Leaf4AlteredRowIsNamed) {
   // Change the actor inside the stored event (same length, so it decodes).
   const std::string msg = "leaf index 4: stored leaf hash does not match";
-  ExpectDetected(absl::StrCat("UPDATE ", Entries(), " SET leaf_data = ",
-                              backend_.ActorAltered(), " WHERE leaf_index = 4;"),
+  ExpectDetected(absl::StrCat("UPDATE ", Entries(), " SET leaf_data = ", backend_.ActorAltered(),
+                              " WHERE leaf_index = 4;"),
                  msg, msg);
 }
 
 TEST_F(TamperTest, Leaf6DeletedRowIsNamed) {
   const std::string msg = "leaf index 6: entry is missing";
-  ExpectDetected(absl::StrCat("DELETE FROM ", Entries(), " WHERE leaf_index = 6;"), msg,
-                 msg);
+  ExpectDetected(absl::StrCat("DELETE FROM ", Entries(), " WHERE leaf_index = 6;"), msg, msg);
 }
 
 TEST_F(TamperTest, Leaf2ReorderedRowsAreNamed) {
   const std::string msg = "leaf index 2: entry encodes leaf index 7";
   const std::string t = Entries();
-  ExpectDetected(absl::StrCat("UPDATE ", t, " SET leaf_index = -1 WHERE leaf_index = 2;",
-                              "UPDATE ", t, " SET leaf_index = 2 WHERE leaf_index = 7;",
-                              "UPDATE ", t, " SET leaf_index = 7 WHERE leaf_index = -1;"),
+  ExpectDetected(absl::StrCat("UPDATE ", t, " SET leaf_index = -1 WHERE leaf_index = 2;", "UPDATE ",
+                              t, " SET leaf_index = 2 WHERE leaf_index = 7;", "UPDATE ", t,
+                              " SET leaf_index = 7 WHERE leaf_index = -1;"),
                  msg, msg);
 }
 
@@ -330,11 +324,10 @@ TEST_F(TamperTest, Leaf3DeletedAndRenumberedRowsAreNamed) {
   // Delete row 3 and shift the later rows down to hide the gap.
   const std::string msg = "leaf index 3: entry encodes leaf index 4";
   const std::string t = Entries();
-  ExpectDetected(
-      absl::StrCat("DELETE FROM ", t, " WHERE leaf_index = 3;", "UPDATE ", t,
-                   " SET leaf_index = -leaf_index WHERE leaf_index > 3;", "UPDATE ", t,
-                   " SET leaf_index = -leaf_index - 1 WHERE leaf_index < 0;"),
-      msg, msg);
+  ExpectDetected(absl::StrCat("DELETE FROM ", t, " WHERE leaf_index = 3;", "UPDATE ", t,
+                              " SET leaf_index = -leaf_index WHERE leaf_index > 3;", "UPDATE ", t,
+                              " SET leaf_index = -leaf_index - 1 WHERE leaf_index < 0;"),
+                 msg, msg);
 }
 
 TEST_F(TamperTest, Leaf8TruncationIsNamed) {
@@ -368,9 +361,8 @@ TEST_F(TamperTest, Leaf5ConsistentRewriteWithOnlyTheLatestHead) {
                        },
                        (*log)->LatestHead(), *verifier)
                        .status();
-  EXPECT_EQ(s, absl::DataLossError(
-                   "leaf range 0-9: entries do not match the signed tree head at "
-                   "size 10 (no earlier head to compare with)"));
+  EXPECT_EQ(s, absl::DataLossError("leaf range 0-9: entries do not match the signed tree head at "
+                                   "size 10 (no earlier head to compare with)"));
 }
 
 TEST_F(TamperTest, Leaf3RewriteWithResignedHeadsIsNamedByHeadsHeldElsewhere) {
@@ -394,11 +386,11 @@ TEST_F(TamperTest, Leaf3RewriteWithResignedHeadsIsNamedByHeadsHeldElsewhere) {
   options.receipts.emplace_back(ReceiptFor(8), "r8.json");
   VerifyReport report;
   absl::Status s = VerifyOffline(**log, options, &report);
-  EXPECT_EQ(s, absl::DataLossError(
-                   "leaf range 2-5: entries do not match the saved head at size 6 "
-                   "(head.json) (the receipt's head at size 2 (r1.json) still "
-                   "matches); the log's own heads match the rewritten entries: they "
-                   "were re-signed"));
+  EXPECT_EQ(s,
+            absl::DataLossError("leaf range 2-5: entries do not match the saved head at size 6 "
+                                "(head.json) (the receipt's head at size 2 (r1.json) still "
+                                "matches); the log's own heads match the rewritten entries: they "
+                                "were re-signed"));
   EXPECT_EQ(report.Summary(),
             "checked against: 10 stored heads, saved head at size 6 (head.json), 2 "
             "receipts");
@@ -406,11 +398,11 @@ TEST_F(TamperTest, Leaf3RewriteWithResignedHeadsIsNamedByHeadsHeldElsewhere) {
   // With the receipts alone, the bracket is theirs.
   options.held_heads.clear();
   s = VerifyOffline(**log, options, &report);
-  EXPECT_EQ(s, absl::DataLossError(
-                   "leaf range 2-8: entries do not match the receipt's head at size 9 "
-                   "(r8.json) (the receipt's head at size 2 (r1.json) still matches); "
-                   "the log's own heads match the rewritten entries: they were "
-                   "re-signed"));
+  EXPECT_EQ(s,
+            absl::DataLossError("leaf range 2-8: entries do not match the receipt's head at size 9 "
+                                "(r8.json) (the receipt's head at size 2 (r1.json) still matches); "
+                                "the log's own heads match the rewritten entries: they were "
+                                "re-signed"));
   EXPECT_EQ(report.Summary(), "checked against: 10 stored heads, 2 receipts");
 }
 
@@ -455,11 +447,9 @@ TEST_F(TamperTest, Leaf1QueriesNeverServeATamperedRow) {
   ASSERT_TRUE(log.ok());
   Sql(absl::StrCat("UPDATE ", Entries(), " SET leaf_data = ", backend_.ActorAltered(),
                    " WHERE leaf_index = 1;"));
-  absl::StatusOr<v1::QueryEventsResponse> r =
-      (*log)->QueryEvents(v1::QueryEventsRequest());
+  absl::StatusOr<v1::QueryEventsResponse> r = (*log)->QueryEvents(v1::QueryEventsRequest());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(r.status().message(),
-              HasSubstr("leaf index 1: stored entry does not match"));
+  EXPECT_THAT(r.status().message(), HasSubstr("leaf index 1: stored entry does not match"));
 }
 
 }  // namespace

@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/strings/str_cat.h"
 #include "services/common/file_util.h"
-#include "tests/testing/test_pki.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
 
 namespace kinex::audit {
 namespace {
@@ -55,13 +55,10 @@ TEST(TreeHeadTest, AnyChangedFieldBreaksTheSignature) {
   }
   v1::SignedTreeHead other_key = good;
   other_key.set_key_id(std::string(64, 'a'));
-  EXPECT_THAT(verifier->Verify(other_key).message(),
-              HasSubstr("not by the expected key"));
+  EXPECT_THAT(verifier->Verify(other_key).message(), HasSubstr("not by the expected key"));
   auto stranger = *TreeHeadSigner::Generate();
-  auto stranger_verifier =
-      *TreeHeadVerifier::FromRawPublicKey(stranger->raw_public_key());
-  EXPECT_EQ(stranger_verifier->Verify(good).code(),
-            absl::StatusCode::kFailedPrecondition);
+  auto stranger_verifier = *TreeHeadVerifier::FromRawPublicKey(stranger->raw_public_key());
+  EXPECT_EQ(stranger_verifier->Verify(good).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(TreeHeadTest, KeyringVerifiesEachHeadByTheKeyItNames) {
@@ -86,14 +83,13 @@ TEST(TreeHeadTest, KeyringVerifiesEachHeadByTheKeyItNames) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(s.message(),
             absl::StrCat("tree head at size 12 is signed by key ", stranger->key_id(),
-                         " which is not among the known keys (current ",
-                         new_signer->key_id(), "; retired ", old_signer->key_id(), ")"));
+                         " which is not among the known keys (current ", new_signer->key_id(),
+                         "; retired ", old_signer->key_id(), ")"));
   TreeHeadKeyring pinned;  // no current key: a verifier's pinned keys
   pinned.Add(*TreeHeadVerifier::FromRawPublicKey(old_signer->raw_public_key()));
   EXPECT_EQ(pinned.Verify(*stranger->Sign(12, root, t)).message(),
             absl::StrCat("tree head at size 12 is signed by key ", stranger->key_id(),
-                         " which is not among the known keys (",
-                         old_signer->key_id(), ")"));
+                         " which is not among the known keys (", old_signer->key_id(), ")"));
 }
 
 TEST(TreeHeadTest, SigningInputIsFixedLayout) {
@@ -147,8 +143,7 @@ TEST_F(KeyFileTest, RefusesAGroupReadableKey) {
 
 TEST_F(KeyFileTest, RefusesANonKey) {
   const std::string path = Write("not a key", 0600);
-  absl::StatusOr<std::unique_ptr<TreeHeadSigner>> signer =
-      TreeHeadSigner::FromPemFile(path);
+  absl::StatusOr<std::unique_ptr<TreeHeadSigner>> signer = TreeHeadSigner::FromPemFile(path);
   EXPECT_EQ(signer.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(signer.status().message(), HasSubstr(path));
 }
@@ -166,8 +161,9 @@ TEST_F(KeyFileTest, PublicKeyFileRefusesPrivateAndNonEd25519Keys) {
   std::string path = Write(TestSigningKeyPem(), 0600);
   absl::Status s = TreeHeadVerifier::FromPublicKeyFile(path).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), path + ": holds a private key; give its public half "
-                                "(openssl pkey -in KEY -pubout)");
+  EXPECT_EQ(s.message(), path +
+                             ": holds a private key; give its public half "
+                             "(openssl pkey -in KEY -pubout)");
   path = Write("not a key", 0644);
   s = TreeHeadVerifier::FromPublicKeyFile(path).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

@@ -28,25 +28,23 @@ const RoleTable kRoles = {
 };
 
 TEST(CheckRoleDeclared, DeclaredRolesPass) {
-  EXPECT_TRUE(CheckRoleDeclared(Agency(kinex::common::v1::SCHOOL, "designated-teacher"), kRoles)
-                  .ok());
+  EXPECT_TRUE(
+      CheckRoleDeclared(Agency(kinex::common::v1::SCHOOL, "designated-teacher"), kRoles).ok());
   EXPECT_TRUE(CheckRoleDeclared(Agency(kinex::common::v1::AUDITOR, "auditor"), kRoles).ok());
 }
 
 TEST(CheckRoleDeclared, UndeclaredRoleIsUnauthenticatedNamingRoleKindAndDeclared) {
   EXPECT_EQ(CheckRoleDeclared(Agency(kinex::common::v1::SCHOOL, "caretaker"), kRoles),
-            NotDeclared(
-                "role \"caretaker\" is not declared for agency kind school (declared: "
-                "designated-safeguarding-lead, designated-teacher)"));
+            NotDeclared("role \"caretaker\" is not declared for agency kind school (declared: "
+                        "designated-safeguarding-lead, designated-teacher)"));
   // A role declared for another kind does not count.
   EXPECT_EQ(CheckRoleDeclared(Agency(kinex::common::v1::SCHOOL, "auditor"), kRoles),
-            NotDeclared(
-                "role \"auditor\" is not declared for agency kind school (declared: "
-                "designated-safeguarding-lead, designated-teacher)"));
-  EXPECT_EQ(CheckRoleDeclared(Agency(kinex::common::v1::POLICE, "public-protection-officer"),
-                              kRoles),
-            NotDeclared("role \"public-protection-officer\" is not declared for "
-                        "agency kind police (declared: none)"));
+            NotDeclared("role \"auditor\" is not declared for agency kind school (declared: "
+                        "designated-safeguarding-lead, designated-teacher)"));
+  EXPECT_EQ(
+      CheckRoleDeclared(Agency(kinex::common::v1::POLICE, "public-protection-officer"), kRoles),
+      NotDeclared("role \"public-protection-officer\" is not declared for "
+                  "agency kind police (declared: none)"));
 }
 
 TEST(CheckRoleDeclared, ServicesHaveNoRole) {

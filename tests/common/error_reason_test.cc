@@ -53,9 +53,9 @@ TEST(ErrorReason, OkHasNone) {
 }
 
 TEST(ErrorReason, TheGrpcStatusCarriesGoogleRpcStatusWithOneErrorInfo) {
-  const grpc::Status sent = ToGrpcStatus(
-      WithErrorReason(absl::PermissionDeniedError("no record you may see"),
-                      reason::kChildNotFoundOrOutOfScope, {{"request_id", "r-7"}}));
+  const grpc::Status sent =
+      ToGrpcStatus(WithErrorReason(absl::PermissionDeniedError("no record you may see"),
+                                   reason::kChildNotFoundOrOutOfScope, {{"request_id", "r-7"}}));
   EXPECT_EQ(sent.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(sent.error_message(), "no record you may see");
   google::rpc::Status details;

@@ -9,9 +9,8 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(ParseSpiffeId, AgencyIdentity) {
-  absl::StatusOr<SpiffeId> id = ParseSpiffeId(
-      "spiffe://kinex.dev/virtual-school/E09000033/virtual-school-head",
-      "kinex.dev");
+  absl::StatusOr<SpiffeId> id =
+      ParseSpiffeId("spiffe://kinex.dev/virtual-school/E09000033/virtual-school-head", "kinex.dev");
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_FALSE(id->is_service);
   EXPECT_EQ(id->agency_kind, kinex::common::v1::VIRTUAL_SCHOOL);
@@ -21,8 +20,7 @@ TEST(ParseSpiffeId, AgencyIdentity) {
 }
 
 TEST(ParseSpiffeId, ServiceIdentity) {
-  absl::StatusOr<SpiffeId> id =
-      ParseSpiffeId("spiffe://kinex.dev/service/audit", "kinex.dev");
+  absl::StatusOr<SpiffeId> id = ParseSpiffeId("spiffe://kinex.dev/service/audit", "kinex.dev");
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_TRUE(id->is_service);
   EXPECT_EQ(id->service_name, "audit");
@@ -58,8 +56,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(AgencyKindSlug, RoundTrips) {
   for (auto kind : {kinex::common::v1::LOCAL_AUTHORITY, kinex::common::v1::VIRTUAL_SCHOOL,
-                    kinex::common::v1::SCHOOL, kinex::common::v1::HEALTH,
-                    kinex::common::v1::POLICE, kinex::common::v1::AUDITOR}) {
+                    kinex::common::v1::SCHOOL, kinex::common::v1::HEALTH, kinex::common::v1::POLICE,
+                    kinex::common::v1::AUDITOR}) {
     EXPECT_EQ(AgencyKindFromSlug(AgencyKindSlug(kind)), kind);
   }
   EXPECT_EQ(AgencyKindFromSlug("Police"), kinex::common::v1::AGENCY_KIND_UNSPECIFIED);

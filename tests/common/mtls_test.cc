@@ -15,8 +15,8 @@
 #include "services/common/grpc_status.h"
 #include "services/common/peer_identity.h"
 #include "services/common/tls.h"
-#include "tests/testing/test_pki.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
 
 namespace kinex {
 namespace {
@@ -78,8 +78,8 @@ class MtlsTest : public ::testing::Test {
   void ExpectRefusedAtHandshake(const grpc::Status& s) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
     EXPECT_THAT(s.error_message(),
-                AnyOf(HasSubstr("handshake"), HasSubstr("Handshake"),
-                      HasSubstr("Socket closed"), HasSubstr("Connection reset")));
+                AnyOf(HasSubstr("handshake"), HasSubstr("Handshake"), HasSubstr("Socket closed"),
+                      HasSubstr("Connection reset")));
     EXPECT_EQ(service_.calls.load(), 0);
   }
 
@@ -90,9 +90,8 @@ class MtlsTest : public ::testing::Test {
 
 TEST_F(MtlsTest, AgencyCertificateReachesServiceWithItsSpiffeId) {
   std::string who;
-  grpc::Status s = Call(Channel(testing::AgencyTlsFiles(
-                            "virtual-school", "E09000033", "virtual-school-head")),
-                        &who);
+  grpc::Status s = Call(
+      Channel(testing::AgencyTlsFiles("virtual-school", "E09000033", "virtual-school-head")), &who);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(who, "spiffe://kinex.dev/virtual-school/E09000033/virtual-school-head");
   EXPECT_EQ(service_.calls.load(), 1);
@@ -158,7 +157,8 @@ TEST(MakeServerCredentials, RefusesKeyReadableByOthers) {
   files.key_file = key;
   auto creds = MakeServerCredentials(files);
   EXPECT_EQ(creds.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(creds.status().message()), HasSubstr(key + ": private key file has mode 0644"));
+  EXPECT_THAT(std::string(creds.status().message()),
+              HasSubstr(key + ": private key file has mode 0644"));
 }
 
 TEST(MakeServerCredentials, RequiresAllFiles) {

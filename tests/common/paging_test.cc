@@ -73,7 +73,8 @@ TEST_F(PageTokensTest, AChangedFilterOrAnotherRpcIsRefused) {
                        ::testing::HasSubstr("not a token from ListLinks for this caller")));
   // Field boundaries are part of the MAC: moving a character from the
   // caller into the filter is another scope.
-  const TokenScope shifted{.rpc = "ListChildren", .caller = "spiffe://kinex.dev/", .filter = "ap=1"};
+  const TokenScope shifted{
+      .rpc = "ListChildren", .caller = "spiffe://kinex.dev/", .filter = "ap=1"};
   EXPECT_FALSE(tokens_.Open(token, shifted).ok());
 }
 
@@ -92,9 +93,8 @@ TEST_F(PageTokensTest, AForgedPositionIsRefused) {
 
 TEST_F(PageTokensTest, MalformedTokensAreRefused) {
   for (const std::string bad : {"garbage!", "c:kx_ABC", "AA", "AQ"}) {
-    EXPECT_THAT(tokens_.Open(bad, scope_),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         "page_token: not a token from ListChildren"))
+    EXPECT_THAT(tokens_.Open(bad, scope_), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    "page_token: not a token from ListChildren"))
         << bad;
   }
 }

@@ -66,8 +66,7 @@ TEST(ServiceAcl, TableMatchesWhatEachServiceCalls) {
               UnorderedElementsAre("gateway", "consent"));
   EXPECT_THAT(Callers("kinex.records.v1.Records/BatchGetRecords"), ElementsAre("gateway"));
   for (const char* m : {"RecordSharingDecision", "ListSharingDecisions", "RemoveShield"}) {
-    EXPECT_THAT(Callers(absl::StrCat("kinex.records.v1.Records/", m)), ElementsAre("gateway"))
-        << m;
+    EXPECT_THAT(Callers(absl::StrCat("kinex.records.v1.Records/", m)), ElementsAre("gateway")) << m;
   }
   EXPECT_THAT(Callers("kinex.audit.v1.Audit/Append"),
               UnorderedElementsAre("gateway", "records", "consent"));
@@ -80,8 +79,7 @@ TEST(ServiceAcl, TableMatchesWhatEachServiceCalls) {
   EXPECT_THAT(Callers("kinex.policy.v1.Policy/Explain"), ElementsAre("gateway"));
   for (const char* m : {"RecordConsent", "WithdrawConsent", "ListConsents",
                         "CreateSharingAgreement", "ListSharingAgreements", "LookupBases"}) {
-    EXPECT_THAT(Callers(absl::StrCat("kinex.consent.v1.Consent/", m)), ElementsAre("gateway"))
-        << m;
+    EXPECT_THAT(Callers(absl::StrCat("kinex.consent.v1.Consent/", m)), ElementsAre("gateway")) << m;
   }
 }
 
@@ -153,22 +151,19 @@ TEST(ServiceAcl, EachServiceAppendsOnlyTheEventKindsItProduces) {
     }
   }
   EXPECT_EQ(CheckAuditAppendKind(Service("records"), kinex::audit::v1::DISCLOSURE),
-            Refused(
-                "service \"records\" may not append DISCLOSURE events to the audit log "
-                "(records appends: PART_PUBLISHED, WRITE_REFUSED, RESPONSIBILITY_TRANSFERRED, "
-                "LINK_CLAIMED, LINK_CONFIRMED, LINK_REJECTED, SHARING_DECISION_RECORDED, "
-                "SHIELD_SET, SHIELD_REMOVED)",
-                kAppend));
+            Refused("service \"records\" may not append DISCLOSURE events to the audit log "
+                    "(records appends: PART_PUBLISHED, WRITE_REFUSED, RESPONSIBILITY_TRANSFERRED, "
+                    "LINK_CLAIMED, LINK_CONFIRMED, LINK_REJECTED, SHARING_DECISION_RECORDED, "
+                    "SHIELD_SET, SHIELD_REMOVED)",
+                    kAppend));
   EXPECT_EQ(CheckAuditAppendKind(Service("gateway"), kinex::audit::v1::CONSENT_RECORDED),
-            Refused(
-                "service \"gateway\" may not append CONSENT_RECORDED events to the audit log "
-                "(gateway appends: DISCLOSURE, AUDIT_QUERIED)",
-                kAppend));
+            Refused("service \"gateway\" may not append CONSENT_RECORDED events to the audit log "
+                    "(gateway appends: DISCLOSURE, AUDIT_QUERIED)",
+                    kAppend));
   EXPECT_EQ(CheckAuditAppendKind(Service("policy"), kinex::audit::v1::DISCLOSURE),
-            Refused(
-                "service \"policy\" may not append DISCLOSURE events to the audit log "
-                "(policy appends: none)",
-                kAppend));
+            Refused("service \"policy\" may not append DISCLOSURE events to the audit log "
+                    "(policy appends: none)",
+                    kAppend));
 }
 
 }  // namespace

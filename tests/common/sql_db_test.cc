@@ -47,15 +47,18 @@ TEST(Db, ForEachStreamsRowsAndStopsAtTheFirstError) {
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)->ExecScript("CREATE TABLE t (k INTEGER, v {BLOB})").ok());
   for (int64_t i = 0; i < 5; ++i) {
-    ASSERT_TRUE((*db)->Exec("INSERT INTO t VALUES ($1, $2)", {i, Blob{std::string(1, 'a' + i)}})
-                    .ok());
+    ASSERT_TRUE(
+        (*db)->Exec("INSERT INTO t VALUES ($1, $2)", {i, Blob{std::string(1, 'a' + i)}}).ok());
   }
   ASSERT_TRUE((*db)->Exec("INSERT INTO t VALUES (9, NULL)").ok());
   std::string seen;
-  ASSERT_TRUE((*db)->ForEach("SELECT k, v FROM t ORDER BY k", {}, [&](const Row& row) {
-                     absl::StrAppend(&seen, row.Int(0), row.IsNull(1) ? "-" : row.Str(1), ";");
-                     return absl::OkStatus();
-                   })
+  ASSERT_TRUE((*db)
+                  ->ForEach("SELECT k, v FROM t ORDER BY k", {},
+                            [&](const Row& row) {
+                              absl::StrAppend(&seen, row.Int(0), row.IsNull(1) ? "-" : row.Str(1),
+                                              ";");
+                              return absl::OkStatus();
+                            })
                   .ok());
   EXPECT_EQ(seen, "0a;1b;2c;3d;4e;9-;");
   int calls = 0;
@@ -89,7 +92,10 @@ TEST(Pool, ReusesIdleConnectionsUpToItsBound) {
   // One was kept (max_idle 1), the other closed.
   { auto c = pool.Acquire(); }
   EXPECT_EQ(opened, 2);
-  { auto c = pool.Acquire(); auto d = pool.Acquire(); }
+  {
+    auto c = pool.Acquire();
+    auto d = pool.Acquire();
+  }
   EXPECT_EQ(opened, 3);
 }
 
@@ -102,9 +108,15 @@ TEST(Migrate, AppliesEachVersionOnceAndRefusesANewerStore) {
   auto db = OpenSqlite(":memory:");
   ASSERT_TRUE(db.ok());
   int applied = 0;
-  const std::vector<Migration> v2 = {
-      {1, [&](Db& d) { ++applied; return d.ExecScript("CREATE TABLE a (x INTEGER)"); }},
-      {2, [&](Db& d) { ++applied; return d.ExecScript("CREATE TABLE b (x INTEGER)"); }}};
+  const std::vector<Migration> v2 = {{1,
+                                      [&](Db& d) {
+                                        ++applied;
+                                        return d.ExecScript("CREATE TABLE a (x INTEGER)");
+                                      }},
+                                     {2, [&](Db& d) {
+                                        ++applied;
+                                        return d.ExecScript("CREATE TABLE b (x INTEGER)");
+                                      }}};
   EXPECT_EQ(*SchemaVersion(**db, "demo"), 0);
   ASSERT_TRUE(Migrate(**db, "demo", v2).ok());
   EXPECT_EQ(applied, 2);
@@ -117,14 +129,14 @@ TEST(Migrate, AppliesEachVersionOnceAndRefusesANewerStore) {
                        "run a newer kinex"));
   // A failed step leaves the store as it was.
   const std::vector<Migration> v3 = {
-      v2[0], v2[1],
-      {3, [](Db& d) -> absl::Status {
-         if (absl::Status s = d.ExecScript("CREATE TABLE c (x INTEGER)"); !s.ok()) return s;
-         return absl::InternalError("boom");
-       }}};
-  EXPECT_THAT(Migrate(**db, "demo", v3),
-              StatusIs(absl::StatusCode::kInternal,
-                       "demo: schema migration to version 3 failed: boom"));
+      v2[0], v2[1], {3, [](Db& d) -> absl::Status {
+                       if (absl::Status s = d.ExecScript("CREATE TABLE c (x INTEGER)"); !s.ok())
+                         return s;
+                       return absl::InternalError("boom");
+                     }}};
+  EXPECT_THAT(
+      Migrate(**db, "demo", v3),
+      StatusIs(absl::StatusCode::kInternal, "demo: schema migration to version 3 failed: boom"));
   EXPECT_EQ(*SchemaVersion(**db, "demo"), 2);
   EXPECT_TRUE((*db)->Query("SELECT 1 FROM sqlite_master WHERE name = 'c'").value().empty());
 }

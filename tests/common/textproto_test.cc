@@ -17,17 +17,17 @@ using ::testing::HasSubstr;
 
 TEST(ParseTextProto, ParsesValidText) {
   kinex::config::v1::KinexConfig config;
-  ASSERT_TRUE(ParseTextProto("target: \"audit\"\nlisten { audit: \"127.0.0.1:0\" }",
-                             "k.textproto", &config)
-                  .ok());
+  ASSERT_TRUE(
+      ParseTextProto("target: \"audit\"\nlisten { audit: \"127.0.0.1:0\" }", "k.textproto", &config)
+          .ok());
   EXPECT_EQ(config.target(), "audit");
   EXPECT_EQ(config.listen().audit(), "127.0.0.1:0");
 }
 
 TEST(ParseTextProto, UnknownFieldNamesFileLineAndField) {
   kinex::config::v1::KinexConfig config;
-  absl::Status s = ParseTextProto("target: \"all\"\n\ntargt: \"audit\"\n",
-                                  "kinex.textproto", &config);
+  absl::Status s =
+      ParseTextProto("target: \"all\"\n\ntargt: \"audit\"\n", "kinex.textproto", &config);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("kinex.textproto:3:"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("no field named \"targt\""));

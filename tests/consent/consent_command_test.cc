@@ -29,7 +29,8 @@ class FakeConsent final : public cv1::Consent::Service {
     absl::MutexLock l(&mu);
     record = *req;
     auto it = ctx->client_metadata().find("x-kinex-actor");
-    if (it != ctx->client_metadata().end()) actor = std::string(it->second.data(), it->second.size());
+    if (it != ctx->client_metadata().end())
+      actor = std::string(it->second.data(), it->second.size());
     resp->set_consent_id("cn_NEW");
     *resp->mutable_entry() = req->entry();
     resp->mutable_entry()->set_consent_id("cn_NEW");
@@ -81,8 +82,8 @@ class ConsentCommandTest : public ::testing::Test {
   void TearDown() override { server_->Shutdown(); }
 
   int Run(const std::vector<std::string>& words, OutputFormat format = OutputFormat::kTable) {
-    TlsFiles files = kinex::testing::AgencyTlsFiles("local-authority", "E09000033",
-                                                    "social-worker");
+    TlsFiles files =
+        kinex::testing::AgencyTlsFiles("local-authority", "E09000033", "social-worker");
     CommandContext::Connection c;
     c.address = absl::StrCat("localhost:", port_);
     c.ca_file = files.ca_file;
@@ -141,11 +142,12 @@ TEST_F(ConsentCommandTest, RecordBuildsARefusalAndABasis) {
 }
 
 TEST_F(ConsentCommandTest, BadFlagsAreUsageErrors) {
-  EXPECT_EQ(Run({"record", "--upn=X", "--giver=aunt", "--categories=health",
-                 "--recipients=school", "--purposes=health-care"}),
+  EXPECT_EQ(Run({"record", "--upn=X", "--giver=aunt", "--categories=health", "--recipients=school",
+                 "--purposes=health-care"}),
             2);
   EXPECT_THAT(err_.str(), HasSubstr("--giver: unknown value \"aunt\""));
-  EXPECT_EQ(Run({"record", "--upn=X", "--basis=public-task", "--giver=gillick-competent-child"}), 2);
+  EXPECT_EQ(Run({"record", "--upn=X", "--basis=public-task", "--giver=gillick-competent-child"}),
+            2);
   EXPECT_THAT(err_.str(), HasSubstr("either --giver"));
   EXPECT_EQ(Run({"record", "--upn=X", "--basis=public-task", "--reference=r", "--until=tomorrow"}),
             2);

@@ -24,21 +24,20 @@ ConsentBackend SqlConsentBackend(SqlBackend backend) {
 
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
 using kinex::common::v1::AgencyKind;
 using kinex::common::v1::LegalBasis;
 using kinex::common::v1::Purpose;
 using kinex::record::v1::Category;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
 
 TEST_P(ConsentConformanceTest, RecordsAndListsConsentsAndRefusals) {
   ConsentHarness h(MakeStore());
   const std::string given = h.MustRecord(ConsentRequest(
       h.child(), AgencyKind::VIRTUAL_SCHOOL, Purpose::EDUCATION_SUPPORT, Category::EDUCATION));
-  const std::string refused = h.MustRecord(
-      ConsentRequest(h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH,
-                     cv1::CONSENT_REFUSED));
+  const std::string refused = h.MustRecord(ConsentRequest(
+      h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH, cv1::CONSENT_REFUSED));
   EXPECT_EQ(given, "cn_T1000");
   EXPECT_EQ(refused, "cn_T1001");
 
@@ -83,9 +82,9 @@ TEST_P(ConsentConformanceTest, LookupRespectsValidityWindows) {
   EXPECT_EQ(r->consents(0).consent_id(), id);
   EXPECT_THAT(r->consents(0).categories(), ElementsAre(Category::EDUCATION));
   // Other purposes and recipients are not covered.
-  EXPECT_THAT(h.core().LookupBases(Lookup(h.kinex_id(), kVirtualSchool, Purpose::SAFEGUARDING))
-                  ->consents(),
-              IsEmpty());
+  EXPECT_THAT(
+      h.core().LookupBases(Lookup(h.kinex_id(), kVirtualSchool, Purpose::SAFEGUARDING))->consents(),
+      IsEmpty());
   EXPECT_THAT(
       h.core().LookupBases(Lookup(h.kinex_id(), kSchool, Purpose::EDUCATION_SUPPORT))->consents(),
       IsEmpty());
@@ -125,9 +124,8 @@ TEST_P(ConsentConformanceTest, WithdrawalTakesEffectFromItsTime) {
 
 TEST_P(ConsentConformanceTest, RefusalsAreReportedAsRefusals) {
   ConsentHarness h(MakeStore());
-  const std::string id = h.MustRecord(
-      ConsentRequest(h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH,
-                     cv1::CONSENT_REFUSED));
+  const std::string id = h.MustRecord(ConsentRequest(
+      h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH, cv1::CONSENT_REFUSED));
   auto r = h.core().LookupBases(Lookup(h.kinex_id(), kSchool, Purpose::HEALTH_CARE));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->consents(), IsEmpty());
@@ -152,8 +150,8 @@ TEST_P(ConsentConformanceTest, RecipientCodesNarrowAConsent) {
 
 TEST_P(ConsentConformanceTest, StatutoryBasesApplyToTheirPurposes) {
   ConsentHarness h(MakeStore());
-  const std::string id = h.MustRecord(BasisRequest(
-      h.child(), LegalBasis::SAFEGUARDING_OF_CHILDREN, "s47 enquiry opened", Purpose::SAFEGUARDING));
+  const std::string id = h.MustRecord(BasisRequest(h.child(), LegalBasis::SAFEGUARDING_OF_CHILDREN,
+                                                   "s47 enquiry opened", Purpose::SAFEGUARDING));
   EXPECT_EQ(id, "lb_T1000");
   auto r = h.core().LookupBases(Lookup(h.kinex_id(), kSchool, Purpose::SAFEGUARDING));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -177,11 +175,10 @@ TEST_P(ConsentConformanceTest, StatutoryBasesApplyToTheirPurposes) {
 
 TEST_P(ConsentConformanceTest, SharingAgreementsNarrowBasesBetweenTheirParties) {
   ConsentHarness h(MakeStore());
-  const std::string id = h.MustRecord(
-      BasisRequest(h.child(), LegalBasis::HEALTH_OR_SOCIAL_CARE, "care order C2",
-                   Purpose::CARE_PLANNING));
-  h.MustRecord(BasisRequest(h.child(), LegalBasis::SAFEGUARDING_OF_CHILDREN,
-                            "s47 enquiry opened", Purpose::SAFEGUARDING));
+  const std::string id = h.MustRecord(BasisRequest(h.child(), LegalBasis::HEALTH_OR_SOCIAL_CARE,
+                                                   "care order C2", Purpose::CARE_PLANNING));
+  h.MustRecord(BasisRequest(h.child(), LegalBasis::SAFEGUARDING_OF_CHILDREN, "s47 enquiry opened",
+                            Purpose::SAFEGUARDING));
   cv1::SharingAgreement isa;
   isa.set_title("LA and health providers: care planning");
   auto* la = isa.add_parties();
@@ -231,7 +228,10 @@ TEST_P(ConsentConformanceTest, StoragePrimitives) {
   EXPECT_THAT(storage->Transact([&](ConsentTxn& t) { return t.UpdateEntry(missing); }),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no consent entry")));
   // Rolled back: an insert followed by a failure leaves nothing.
-  EXPECT_THAT(storage->Transact([&](ConsentTxn& t) -> absl::Status { if (auto s = t.InsertEntry(missing); !s.ok()) return s; return absl::CancelledError("gave up"); }),
+  EXPECT_THAT(storage->Transact([&](ConsentTxn& t) -> absl::Status {
+    if (auto s = t.InsertEntry(missing); !s.ok()) return s;
+    return absl::CancelledError("gave up");
+  }),
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("gave up")));
   absl::Status s = storage->Transact([&](ConsentTxn& t) -> absl::Status {
     auto got = t.GetEntry("cn_B");
@@ -283,26 +283,32 @@ TEST_P(ConsentConformanceTest, AuditOutboxPrimitives) {
     return absl::OkStatus();
   });
   EXPECT_TRUE(read.ok()) << read;
-  EXPECT_THAT(storage->Transact([&](ConsentTxn& t) { return t.InsertPendingEvent({"ae_A", "x", kNow}); }),
+  EXPECT_THAT(storage->Transact([&](ConsentTxn& t) {
+    return t.InsertPendingEvent({"ae_A", "x", kNow});
+  }),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("")));
   // Queued in the write's transaction: undone with it.
-  EXPECT_THAT(storage->Transact([&](ConsentTxn& t) -> absl::Status { KINEX_RETURN_IF_ERROR(t.InsertPendingEvent({"ae_D", "rolled back", kNow})); return absl::CancelledError("gave up"); }),
+  EXPECT_THAT(storage->Transact([&](ConsentTxn& t) -> absl::Status {
+    KINEX_RETURN_IF_ERROR(t.InsertPendingEvent({"ae_D", "rolled back", kNow}));
+    return absl::CancelledError("gave up");
+  }),
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("gave up")));
   EXPECT_THAT(PendingKeys(*storage), ElementsAre("ae_A", "ae_C", "ae_B"));
   // Deleting is idempotent (a concurrent drain may have deleted it).
-  ASSERT_TRUE(
-      storage->Transact([&](ConsentTxn& t) { return t.DeletePendingEvent("ae_C"); }).ok());
-  ASSERT_TRUE(
-      storage->Transact([&](ConsentTxn& t) { return t.DeletePendingEvent("ae_C"); }).ok());
+  ASSERT_TRUE(storage->Transact([&](ConsentTxn& t) { return t.DeletePendingEvent("ae_C"); }).ok());
+  ASSERT_TRUE(storage->Transact([&](ConsentTxn& t) { return t.DeletePendingEvent("ae_C"); }).ok());
   EXPECT_THAT(PendingKeys(*storage), ElementsAre("ae_A", "ae_B"));
 }
 
 TEST_P(ConsentConformanceTest, AWriteWhoseAuditFailedIsLoggedOnceAfterARestart) {
   ConsentHarness h(MakeStore());
   h.audit().set_failing(true);
-  EXPECT_THAT(h.core() .RecordConsent(As(kLa), ConsentRequest(h.child(), AgencyKind::VIRTUAL_SCHOOL, Purpose::EDUCATION_SUPPORT, Category::EDUCATION)) .status(),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("consent entry cn_T1000 is stored")));
+  EXPECT_THAT(
+      h.core()
+          .RecordConsent(As(kLa), ConsentRequest(h.child(), AgencyKind::VIRTUAL_SCHOOL,
+                                                 Purpose::EDUCATION_SUPPORT, Category::EDUCATION))
+          .status(),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent entry cn_T1000 is stored")));
   EXPECT_THAT(PendingKeys(h.storage()), SizeIs(1));
   h.audit().set_failing(false);
   h.Restart();
@@ -321,8 +327,8 @@ TEST_P(ConsentConformanceTest, AWriteWhoseAuditFailedIsLoggedOnceAfterARestart) 
 
 // A consent entry with this window, written straight to storage (the core
 // never sets a withdraw_time in the past, but stores must not care).
-cv1::ConsentEntry Entry(const std::string& consent_id, const std::string& kinex_id,
-                        absl::Time from, std::optional<absl::Time> until = std::nullopt,
+cv1::ConsentEntry Entry(const std::string& consent_id, const std::string& kinex_id, absl::Time from,
+                        std::optional<absl::Time> until = std::nullopt,
                         std::optional<absl::Time> withdrawn = std::nullopt) {
   cv1::ConsentEntry e;
   e.set_consent_id(consent_id);
@@ -360,34 +366,38 @@ TEST_P(ConsentConformanceTest, ListEntriesInForceKeepsOnlyEntriesInForceAtNow) {
   auto storage = MakeStore();
   const absl::Time past = kNow - absl::Hours(2);
   // Inserted out of id order: the result is in id order all the same.
-  ASSERT_TRUE(InsertAll(*storage, {
-      Entry("cn_06", "kx_1", kNow),  // valid_from is inclusive
-      Entry("cn_01", "kx_1", past),
-      Entry("cn_02", "kx_1", kNow + absl::Seconds(1)),  // not yet
-      Entry("cn_03", "kx_1", past, kNow - absl::Seconds(1)),  // expired
-      Entry("cn_04", "kx_1", past, std::nullopt, kNow - absl::Hours(1)),  // withdrawn
-      Entry("cn_05", "kx_1", past, std::nullopt, kNow + absl::Hours(1)),  // withdrawn later
-      Entry("cn_07", "kx_1", past, kNow),  // valid_until is exclusive
-      Entry("cn_08", "kx_1", past, std::nullopt, kNow),  // so is withdraw_time
-      // The earlier of valid_until and withdraw_time ends it.
-      Entry("cn_09", "kx_1", past, kNow + absl::Hours(1), kNow - absl::Minutes(1)),
-      Entry("cn_10", "kx_1", past, kNow - absl::Minutes(1), kNow + absl::Hours(1)),
-      // A nanosecond either side of now (SQL stores keep microseconds).
-      Entry("cn_11", "kx_1", past, kNow + absl::Nanoseconds(1)),
-      Entry("cn_12", "kx_1", kNow + absl::Nanoseconds(1)),
-      Entry("cn_13", "kx_1", kNow - absl::Nanoseconds(1), std::nullopt,
-            kNow + absl::Nanoseconds(999)),
-      Entry("cn_055", "kx_2", past),  // another child's
-  }).ok());
+  ASSERT_TRUE(
+      InsertAll(
+          *storage,
+          {
+              Entry("cn_06", "kx_1", kNow),  // valid_from is inclusive
+              Entry("cn_01", "kx_1", past),
+              Entry("cn_02", "kx_1", kNow + absl::Seconds(1)),                    // not yet
+              Entry("cn_03", "kx_1", past, kNow - absl::Seconds(1)),              // expired
+              Entry("cn_04", "kx_1", past, std::nullopt, kNow - absl::Hours(1)),  // withdrawn
+              Entry("cn_05", "kx_1", past, std::nullopt, kNow + absl::Hours(1)),  // withdrawn later
+              Entry("cn_07", "kx_1", past, kNow),                // valid_until is exclusive
+              Entry("cn_08", "kx_1", past, std::nullopt, kNow),  // so is withdraw_time
+              // The earlier of valid_until and withdraw_time ends it.
+              Entry("cn_09", "kx_1", past, kNow + absl::Hours(1), kNow - absl::Minutes(1)),
+              Entry("cn_10", "kx_1", past, kNow - absl::Minutes(1), kNow + absl::Hours(1)),
+              // A nanosecond either side of now (SQL stores keep microseconds).
+              Entry("cn_11", "kx_1", past, kNow + absl::Nanoseconds(1)),
+              Entry("cn_12", "kx_1", kNow + absl::Nanoseconds(1)),
+              Entry("cn_13", "kx_1", kNow - absl::Nanoseconds(1), std::nullopt,
+                    kNow + absl::Nanoseconds(999)),
+              Entry("cn_055", "kx_2", past),  // another child's
+          })
+          .ok());
 
   EXPECT_THAT(InForceIds(*storage, "kx_1", kNow),
               ElementsAre("cn_01", "cn_05", "cn_06", "cn_11", "cn_13"));
   EXPECT_THAT(InForceIds(*storage, "kx_2", kNow), ElementsAre("cn_055"));
   EXPECT_THAT(InForceIds(*storage, "kx_3", kNow), IsEmpty());
   // `now` is the argument, not the wall clock.
-  EXPECT_THAT(InForceIds(*storage, "kx_1", kNow - absl::Minutes(90)),
-              ElementsAre("cn_01", "cn_03", "cn_04", "cn_05", "cn_07", "cn_08", "cn_09",
-                          "cn_10", "cn_11"));
+  EXPECT_THAT(
+      InForceIds(*storage, "kx_1", kNow - absl::Minutes(90)),
+      ElementsAre("cn_01", "cn_03", "cn_04", "cn_05", "cn_07", "cn_08", "cn_09", "cn_10", "cn_11"));
   EXPECT_THAT(InForceIds(*storage, "kx_1", kNow + absl::Hours(1)),
               ElementsAre("cn_01", "cn_02", "cn_06", "cn_12"));
 }
@@ -426,14 +436,13 @@ TEST_P(ConsentConformanceTest, ListEntriesInForceFollowsUpdateEntry) {
 
 TEST_P(ConsentConformanceTest, AWithdrawnRefusalNoLongerApplies) {
   ConsentHarness h(MakeStore());
-  const std::string refused =
-      h.MustRecord(ConsentRequest(h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE,
-                                  Category::HEALTH, cv1::CONSENT_REFUSED));
+  const std::string refused = h.MustRecord(ConsentRequest(
+      h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH, cv1::CONSENT_REFUSED));
   cv1::WithdrawConsentRequest w;
   w.set_consent_id(refused);
   ASSERT_TRUE(h.core().WithdrawConsent(As(kLa), w).ok());
-  const std::string given = h.MustRecord(ConsentRequest(
-      h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH));
+  const std::string given = h.MustRecord(
+      ConsentRequest(h.child(), AgencyKind::SCHOOL, Purpose::HEALTH_CARE, Category::HEALTH));
   auto r = h.core().LookupBases(Lookup(h.kinex_id(), kSchool, Purpose::HEALTH_CARE));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->refusals(), IsEmpty());
@@ -560,11 +569,9 @@ TEST_P(SqlConsentStorageTest, TableWithoutInForceColumnsIsMigratedOnOpen) {
 
   // Filled from the payloads (not left at the defaults, which would be read
   // every time): from rounded down, until rounded up to the microsecond.
-  EXPECT_THAT(InForceColumns(db), ElementsAre("cn_1 -7200000000 max",
-                                              "cn_2 -7200000000 -3600000000",
-                                              "cn_3 -7200000000 1",
-                                              "cn_4 3600000000 max",
-                                              "cn_5 -7200000000 max"));
+  EXPECT_THAT(InForceColumns(db),
+              ElementsAre("cn_1 -7200000000 max", "cn_2 -7200000000 -3600000000",
+                          "cn_3 -7200000000 1", "cn_4 3600000000 max", "cn_5 -7200000000 max"));
 
   // A row an older release writes later (a rolling upgrade) gets the widest
   // window, so it is still found when in force, and not when it is not.

@@ -12,8 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
-#include "services/consent/consent_storage.h"
 #include "services/common/sql/sql_db.h"
+#include "services/consent/consent_storage.h"
 #include "tests/testing/storage_conformance.h"
 
 namespace kinex::consent::testing {

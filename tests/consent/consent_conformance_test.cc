@@ -2,8 +2,8 @@
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
-#include "tests/testing/fake_consent_storage.h"
 #include "tests/consent/consent_conformance.h"
+#include "tests/testing/fake_consent_storage.h"
 #include "tests/testing/temp_dir.h"
 
 namespace kinex::consent::testing {
@@ -26,8 +26,7 @@ SqlBackend Sqlite() {
 INSTANTIATE_TEST_SUITE_P(Backends, ConsentConformanceTest,
                          ::testing::Values(FakeBackend(), SqlConsentBackend(Sqlite())),
                          BackendName);
-INSTANTIATE_TEST_SUITE_P(Backends, SqlConsentStorageTest, ::testing::Values(Sqlite()),
-                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, SqlConsentStorageTest, ::testing::Values(Sqlite()), BackendName);
 
 }  // namespace
 }  // namespace kinex::consent::testing

@@ -5,17 +5,17 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_consent_storage.h"
 #include "tests/consent/consent_test_util.h"
+#include "tests/testing/fake_consent_storage.h"
 
 namespace kinex::consent::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using kinex::common::v1::AgencyKind;
 using kinex::common::v1::LegalBasis;
 using kinex::common::v1::Purpose;
 using kinex::record::v1::Category;
+using ::testing::HasSubstr;
 
 class ConsentCoreTest : public ::testing::Test {
  protected:
@@ -41,9 +41,11 @@ TEST_F(ConsentCoreTest, WindowEndingBeforeItStartsIsInvalidNamingBothFields) {
   const absl::Time now = h_->clock().Now();  // 2026-09-01T08:00:00Z
   *req.mutable_entry()->mutable_valid_from() = Ts(now);
   *req.mutable_entry()->mutable_valid_until() = Ts(now - absl::Hours(1));
-  EXPECT_THAT(Record(req),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("entry.valid_until (2026-09-01T07:00:00Z) must be after entry.valid_from " "(2026-09-01T08:00:00Z)")));
+  EXPECT_THAT(
+      Record(req),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("entry.valid_until (2026-09-01T07:00:00Z) must be after entry.valid_from "
+                         "(2026-09-01T08:00:00Z)")));
   *req.mutable_entry()->mutable_valid_until() = Ts(now);  // empty window
   EXPECT_THAT(Record(req),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be after")));
@@ -52,8 +54,8 @@ TEST_F(ConsentCoreTest, WindowEndingBeforeItStartsIsInvalidNamingBothFields) {
 
 TEST_F(ConsentCoreTest, UnknownEnumValuesAreInvalid) {
   auto req = Valid();
-  req.mutable_entry()->mutable_consent()->mutable_scope()->set_purposes(
-      0, static_cast<Purpose>(99));
+  req.mutable_entry()->mutable_consent()->mutable_scope()->set_purposes(0,
+                                                                        static_cast<Purpose>(99));
   EXPECT_THAT(Record(req),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("entry.consent.scope.purposes: unknown enum value 99")));
@@ -65,30 +67,30 @@ TEST_F(ConsentCoreTest, UnknownEnumValuesAreInvalid) {
                        HasSubstr("entry.consent.scope.categories: unknown enum value 77")));
   req = Valid();
   req.mutable_entry()->mutable_consent()->set_decision(static_cast<cv1::ConsentDecision>(9));
-  EXPECT_THAT(Record(req),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("entry.consent.decision: unknown enum value 9")));
+  EXPECT_THAT(Record(req), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("entry.consent.decision: unknown enum value 9")));
   auto basis = BasisRequest(h_->child(), static_cast<LegalBasis>(42), "x", Purpose::SAFEGUARDING);
   EXPECT_THAT(Record(basis),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("entry.statutory_basis.basis: unknown enum value 42")));
-  EXPECT_THAT(h_->core() .LookupBases(Lookup(h_->kinex_id(), kSchool, static_cast<Purpose>(99))) .status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("purpose: unknown enum value 99")));
+  EXPECT_THAT(
+      h_->core().LookupBases(Lookup(h_->kinex_id(), kSchool, static_cast<Purpose>(99))).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("purpose: unknown enum value 99")));
   EXPECT_EQ(storage_->EntryCount(), 0u);
 }
 
 TEST_F(ConsentCoreTest, WhoGaveConsentMustBeComplete) {
   auto req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_given_by()->clear_name();
-  EXPECT_THAT(Record(req),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("entry.consent.given_by.name: required for PARENTAL_RESPONSIBILITY_HOLDER")));
+  EXPECT_THAT(
+      Record(req),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("entry.consent.given_by.name: required for PARENTAL_RESPONSIBILITY_HOLDER")));
   req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_given_by()->clear_relationship();
-  EXPECT_THAT(Record(req),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("entry.consent.given_by.relationship: required")));
+  EXPECT_THAT(Record(req), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("entry.consent.given_by.relationship: required")));
   req = Valid();
   req.mutable_entry()->mutable_consent()->mutable_given_by()->set_kind(
       cv1::GILLICK_COMPETENT_CHILD);
@@ -109,9 +111,8 @@ TEST_F(ConsentCoreTest, WhoGaveConsentMustBeComplete) {
                        HasSubstr("entry: one of consent or statutory_basis is required")));
   req = Valid();
   req.mutable_entry()->set_consent_id("cn_MINE");
-  EXPECT_THAT(Record(req),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("entry.consent_id: output only")));
+  EXPECT_THAT(Record(req), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("entry.consent_id: output only")));
 }
 
 // Who may consent follows the arrangement: a consent given as a person with
@@ -127,8 +128,7 @@ TEST_F(ConsentCoreTest, ParentalResponsibilityFollowsTheArrangement) {
     cv1::PrRelationship relationship;
     const char* refused;  // "" = accepted
   };
-  const char* kSuffix =
-      " (the responsible LA's legal-status episodes); nothing was stored";
+  const char* kSuffix = " (the responsible LA's legal-status episodes); nothing was stored";
   const std::vector<Case> cases = {
       {"A1", rec::SPECIAL_GUARDIANSHIP_ORDER, "", false, cv1::SPECIAL_GUARDIAN, ""},
       {"A2", rec::CHILD_ARRANGEMENTS_ORDER, "", false, cv1::SPECIAL_GUARDIAN,
@@ -156,7 +156,8 @@ TEST_F(ConsentCoreTest, ParentalResponsibilityFollowsTheArrangement) {
     e->mutable_start_date()->set_year(2024);
     e->mutable_start_date()->set_month(1);
     e->mutable_start_date()->set_day(10);
-    const kinex::common::v1::ChildRef ref = kinex::records::testing::LaRef("E09000033", c.la_child_id);
+    const kinex::common::v1::ChildRef ref =
+        kinex::records::testing::LaRef("E09000033", c.la_child_id);
     ASSERT_TRUE(h_->records().PutPart(PutAsLa(ref, part)).ok()) << c.la_child_id;
     cv1::RecordConsentRequest req = ConsentRequest(ref, AgencyKind::VIRTUAL_SCHOOL,
                                                    Purpose::EDUCATION_SUPPORT, Category::EDUCATION);
@@ -168,8 +169,8 @@ TEST_F(ConsentCoreTest, ParentalResponsibilityFollowsTheArrangement) {
       continue;
     }
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << c.la_child_id;
-    EXPECT_EQ(s.message(), absl::StrCat("entry.consent.given_by.relationship: ", c.refused,
-                                        kSuffix))
+    EXPECT_EQ(s.message(),
+              absl::StrCat("entry.consent.given_by.relationship: ", c.refused, kSuffix))
         << c.la_child_id;
     // Refused, stored nothing, and audited once.
     ASSERT_EQ(h_->audit().Events().size(), before + 1);
@@ -190,9 +191,13 @@ TEST_F(ConsentCoreTest, AnAdoptionEndsTheBirthParentsParentalResponsibility) {
   cv1::RecordConsentRequest req = ConsentRequest(ref, AgencyKind::VIRTUAL_SCHOOL,
                                                  Purpose::EDUCATION_SUPPORT, Category::EDUCATION);
   req.mutable_entry()->mutable_consent()->mutable_given_by()->set_relationship(cv1::PARENT);
-  EXPECT_THAT(Record(req),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("entry.consent.given_by.relationship: PARENT, but the child was adopted before " "entry.valid_from (an adoption ends the birth parents' parental " "responsibility); nothing was stored")));
+  EXPECT_THAT(
+      Record(req),
+      StatusIs(
+          absl::StatusCode::kFailedPrecondition,
+          HasSubstr("entry.consent.given_by.relationship: PARENT, but the child was adopted before "
+                    "entry.valid_from (an adoption ends the birth parents' parental "
+                    "responsibility); nothing was stored")));
 }
 
 TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
@@ -201,9 +206,10 @@ TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
   auto* by = req.mutable_entry()->mutable_consent()->mutable_given_by();
   by->set_kind(cv1::CHILD_AGED_16_OR_OVER);
   by->clear_relationship();
-  EXPECT_THAT(Record(req),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("CHILD_AGED_16_OR_OVER, but the child is under 16 at entry.valid_from")));
+  EXPECT_THAT(
+      Record(req),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("CHILD_AGED_16_OR_OVER, but the child is under 16 at entry.valid_from")));
   // From the sixteenth birthday it is accepted.
   *req.mutable_entry()->mutable_valid_from() =
       Ts(absl::FromCivil(absl::CivilDay(2031, 4, 2), absl::UTCTimeZone()));
@@ -252,9 +258,9 @@ TEST_F(ConsentCoreTest, WithdrawalBadInput) {
                        HasSubstr("effective_time (2026-09-01T07:59:00Z) must not be in the past")));
   w.clear_effective_time();
   w.set_consent_id("cn_NOSUCH");
-  EXPECT_THAT(h_->core().WithdrawConsent(As(kLa), w).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr(ConsentCore::kNoEntryToWithdraw)));
+  EXPECT_THAT(
+      h_->core().WithdrawConsent(As(kLa), w).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr(ConsentCore::kNoEntryToWithdraw)));
   w.set_consent_id("drop table");
   EXPECT_THAT(h_->core().WithdrawConsent(As(kLa), w).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -266,18 +272,21 @@ TEST_F(ConsentCoreTest, ServicesCannotRecordAndUnknownChildrenAreDenied) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("agency identities only")));
   auto req = Valid();
   *req.mutable_child() = kinex::records::testing::UpnRef(kinex::records::testing::Upn(3));
-  EXPECT_THAT(Record(req),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr(ConsentCore::kNoChildToRecord)));
+  EXPECT_THAT(Record(req), StatusIs(absl::StatusCode::kPermissionDenied,
+                                    HasSubstr(ConsentCore::kNoChildToRecord)));
   EXPECT_EQ(storage_->EntryCount(), 0u);
 }
 
 TEST_F(ConsentCoreTest, LookupBadInput) {
   EXPECT_THAT(h_->core().LookupBases(Lookup("nope", kSchool, Purpose::SAFEGUARDING)).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kinex_id: not a Kinex id")));
-  EXPECT_THAT(h_->core().LookupBases(Lookup(h_->kinex_id(), "spiffe://x/y", Purpose::SAFEGUARDING)).status(),
+  EXPECT_THAT(h_->core()
+                  .LookupBases(Lookup(h_->kinex_id(), "spiffe://x/y", Purpose::SAFEGUARDING))
+                  .status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("recipient: ")));
-  EXPECT_THAT(h_->core() .LookupBases(Lookup(h_->kinex_id(), kSchool, Purpose::PURPOSE_UNSPECIFIED)) .status(),
+  EXPECT_THAT(h_->core()
+                  .LookupBases(Lookup(h_->kinex_id(), kSchool, Purpose::PURPOSE_UNSPECIFIED))
+                  .status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("purpose: required")));
 }
 
@@ -293,9 +302,9 @@ TEST_F(ConsentCoreTest, SharingAgreementsNeedAPartyAndValidShape) {
   EXPECT_THAT(h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only a party")));
   isa.mutable_parties()->RemoveLast();
-  EXPECT_THAT(h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("agreement.parties: at least two")));
+  EXPECT_THAT(
+      h_->core().CreateSharingAgreement(As(kLa), IsaRequest(isa)).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agreement.parties: at least two")));
 }
 
 // A FakeConsentStorage that refuses ListEntries: reading a child's whole
@@ -313,22 +322,17 @@ class NoHistoryStorage final : public ConsentStorage {
   class Txn final : public ConsentTxn {
    public:
     explicit Txn(ConsentTxn& inner) : inner_(inner) {}
-    absl::Status InsertEntry(const cv1::ConsentEntry& e) override {
-      return inner_.InsertEntry(e);
-    }
-    absl::Status UpdateEntry(const cv1::ConsentEntry& e) override {
-      return inner_.UpdateEntry(e);
-    }
+    absl::Status InsertEntry(const cv1::ConsentEntry& e) override { return inner_.InsertEntry(e); }
+    absl::Status UpdateEntry(const cv1::ConsentEntry& e) override { return inner_.UpdateEntry(e); }
     absl::StatusOr<std::optional<cv1::ConsentEntry>> GetEntry(const std::string& id) override {
       return inner_.GetEntry(id);
     }
     absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntries(const std::string&,
-                                                               const std::string&,
-                                                               int) override {
+                                                               const std::string&, int) override {
       return absl::FailedPreconditionError("read the whole history");
     }
-    absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(
-        const std::string& kinex_id, absl::Time now) override {
+    absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(const std::string& kinex_id,
+                                                                      absl::Time now) override {
       return inner_.ListEntriesInForce(kinex_id, now);
     }
     absl::Status InsertAgreement(const cv1::SharingAgreement& a) override {

@@ -11,18 +11,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "kinex/records/v1/records.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_clock.h"
+#include "kinex/records/v1/records.grpc.pb.h"
 #include "services/common/tls.h"
 #include "services/consent/consent_grpc.h"
 #include "services/consent/consent_target.h"
 #include "services/kinex/config.h"
 #include "services/records/records_target.h"
 #include "tests/consent/consent_test_util.h"
-#include "tests/testing/test_pki.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
 
 namespace kinex::consent::testing {
 namespace {
@@ -51,8 +51,8 @@ class ConsentGrpcTest : public ::testing::Test {
     records_ = std::move(*records);
     records_server_ = Serve(records_.grpc_service.get(), "records", &records_port_);
     ASSERT_NE(records_server_, nullptr);
-    auto put = records_.core->PutPart(PutAsLa(kinex::records::testing::LaRef("E09000033", "C1"),
-                                              ChildUnderSgo("C1")));
+    auto put = records_.core->PutPart(
+        PutAsLa(kinex::records::testing::LaRef("E09000033", "C1"), ChildUnderSgo("C1")));
     ASSERT_TRUE(put.ok()) << put.status();
     kinex_id_ = put->kinex_id();
 
@@ -114,13 +114,15 @@ TEST_F(ConsentGrpcTest, GatewayRecordsForAnAgencyAndLooksUpBases) {
   EXPECT_EQ(found->consents(0).consent_id(), recorded->consent_id());
   // Other services may not call consent (services/common/service_acl.cc).
   ConsentGrpcClient policy = Client("policy");
-  EXPECT_THAT(policy.RecordConsent(As(kLa), Valid()).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("service \"policy\" may not call kinex.consent.v1.Consent/RecordConsent " "(allowed: gateway)")));
+  EXPECT_THAT(
+      policy.RecordConsent(As(kLa), Valid()).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               HasSubstr("service \"policy\" may not call kinex.consent.v1.Consent/RecordConsent "
+                         "(allowed: gateway)")));
   // The authorizer's refusal reaches the caller as the uniform denial.
-  EXPECT_THAT(gateway.RecordConsent(As(kSchool), Valid()).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr(ConsentCore::kNoChildToRecord)));
+  EXPECT_THAT(
+      gateway.RecordConsent(As(kSchool), Valid()).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr(ConsentCore::kNoChildToRecord)));
 }
 
 TEST_F(ConsentGrpcTest, GatewayRecordsSharingAgreementsForAParty) {
@@ -145,14 +147,14 @@ TEST_F(ConsentGrpcTest, GatewayRecordsSharingAgreementsForAParty) {
 }
 
 TEST_F(ConsentGrpcTest, AgenciesCannotCallTheInternalService) {
-  ConsentGrpcClient agency(Channel(
-      kinex::testing::AgencyTlsFiles("local-authority", "E09000033", "social-worker")));
-  EXPECT_THAT(agency.LookupBases(Lookup(kinex_id_, kSchool, Purpose::SAFEGUARDING)).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("accepts Kinex services only")));
-  EXPECT_THAT(agency.RecordConsent(As(kLa), Valid()).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("accepts Kinex services only")));
+  ConsentGrpcClient agency(
+      Channel(kinex::testing::AgencyTlsFiles("local-authority", "E09000033", "social-worker")));
+  EXPECT_THAT(
+      agency.LookupBases(Lookup(kinex_id_, kSchool, Purpose::SAFEGUARDING)).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("accepts Kinex services only")));
+  EXPECT_THAT(
+      agency.RecordConsent(As(kLa), Valid()).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("accepts Kinex services only")));
 }
 
 TEST_F(ConsentGrpcTest, ForwardedPrincipalIsRequired) {
@@ -177,16 +179,18 @@ TEST_F(ConsentGrpcTest, BadInputKeepsItsCodeOverTheWire) {
 TEST_F(ConsentGrpcTest, WithoutAPolicyAuthorizerEveryRecordingIsDenied) {
   auto deny = MakeConsentTarget(config_, clock_, {records_.core.get(), nullptr, &audit_});
   ASSERT_TRUE(deny.ok()) << deny.status();
-  EXPECT_THAT(deny->core->RecordConsent(As(kLa), Valid()).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr(ConsentCore::kNoChildToRecord)));
+  EXPECT_THAT(
+      deny->core->RecordConsent(As(kLa), Valid()).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr(ConsentCore::kNoChildToRecord)));
   ASSERT_THAT(audit_.Kinds(), ::testing::ElementsAre(kinex::audit::v1::WRITE_REFUSED));
 }
 
 TEST_F(ConsentGrpcTest, TheTargetNeedsAnAuditSink) {
-  EXPECT_THAT(MakeConsentTarget(config_, clock_, {records_.core.get(), &authorizer_}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("consent target: an audit sink is required (every consent write is audited)")));
+  EXPECT_THAT(
+      MakeConsentTarget(config_, clock_, {records_.core.get(), &authorizer_}).status(),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("consent target: an audit sink is required (every consent write is audited)")));
 }
 
 TEST_F(ConsentGrpcTest, TheGatewaysRequestIdReachesTheAuditEvent) {
@@ -268,8 +272,8 @@ TEST_F(ConsentGrpcTest, TheCallersDeadlineReachesRecordsAndAnExpiredCallWritesNo
   // Records was asked with the gateway's deadline (plus transit), not the
   // consent client's own 10 s.
   EXPECT_LT(slow.served_deadline(), gateway_deadline + absl::Seconds(1));
-  auto found = consent->core->LookupBases(Lookup(kinex_id_, kVirtualSchool,
-                                                 Purpose::EDUCATION_SUPPORT));
+  auto found =
+      consent->core->LookupBases(Lookup(kinex_id_, kVirtualSchool, Purpose::EDUCATION_SUPPORT));
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->consents_size(), 0) << "a consent was written after its caller gave up";
 }

@@ -11,12 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_clock.h"
 #include "services/consent/consent_core.h"
-#include "tests/testing/fake_records_storage.h"
 #include "services/records/records_core.h"
-#include "tests/testing/recording_audit_sink.h"
 #include "tests/records/records_test_util.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_records_storage.h"
+#include "tests/testing/recording_audit_sink.h"
 
 namespace kinex::consent::testing {
 
@@ -27,12 +27,12 @@ using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
 namespace cv1 = kinex::consent::v1;
-using kinex::testing::RecordingAuditSink;
 using kinex::records::testing::kHealth;
 using kinex::records::testing::kLa;
 using kinex::records::testing::kSchool;
 using kinex::records::testing::kSchool2;
 using kinex::records::testing::kVirtualSchool;
+using kinex::testing::RecordingAuditSink;
 
 // Allows local authorities (or everyone with allow_all), remembering what it
 // was asked. Thread-safe.
@@ -49,10 +49,22 @@ class FakeAuthorizer final : public ConsentRecordingAuthorizer {
     }
     return absl::PermissionDeniedError("not permitted to record this consent entry");
   }
-  void set_allow_all(bool v) { absl::MutexLock l(&mu_); allow_all_ = v; }
-  std::string last_recorder() const { absl::MutexLock l(&mu_); return last_recorder_; }
-  kinex::record::v1::ScopeLinks last_scope() const { absl::MutexLock l(&mu_); return last_scope_; }
-  int calls() const { absl::MutexLock l(&mu_); return calls_; }
+  void set_allow_all(bool v) {
+    absl::MutexLock l(&mu_);
+    allow_all_ = v;
+  }
+  std::string last_recorder() const {
+    absl::MutexLock l(&mu_);
+    return last_recorder_;
+  }
+  kinex::record::v1::ScopeLinks last_scope() const {
+    absl::MutexLock l(&mu_);
+    return last_scope_;
+  }
+  int calls() const {
+    absl::MutexLock l(&mu_);
+    return calls_;
+  }
 
  private:
   mutable absl::Mutex mu_;
@@ -71,8 +83,8 @@ inline Caller As(const std::string& uri, const std::string& actor = "practitione
 inline google::protobuf::Timestamp Ts(absl::Time t) {
   google::protobuf::Timestamp ts;
   ts.set_seconds(absl::ToUnixSeconds(t));  // rounds down, so nanos are >= 0
-  ts.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(ts.seconds()))));
+  ts.set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(ts.seconds()))));
   return ts;
 }
 
@@ -149,16 +161,15 @@ inline kinex::record::v1::ChildRecord ChildUnderSgo(const std::string& la_child_
 
 class ConsentHarness {
  public:
-  explicit ConsentHarness(std::unique_ptr<ConsentStorage> storage)
-      : storage_(std::move(storage)) {
+  explicit ConsentHarness(std::unique_ptr<ConsentStorage> storage) : storage_(std::move(storage)) {
     kinex::records::RecordsCore::Options ro;
     ro.storage = &records_storage_;
     ro.clock = &clock_;
     ro.audit = &records_audit_;
     records_ = std::move(*kinex::records::RecordsCore::Create(std::move(ro)));
     Restart();
-    auto put = records_->PutPart(PutAsLa(kinex::records::testing::LaRef("E09000033", "C1"),
-                                         ChildUnderSgo("C1")));
+    auto put = records_->PutPart(
+        PutAsLa(kinex::records::testing::LaRef("E09000033", "C1"), ChildUnderSgo("C1")));
     EXPECT_TRUE(put.ok()) << put.status();
     kinex_id_ = put.ok() ? put->kinex_id() : "";
   }

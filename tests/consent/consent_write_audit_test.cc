@@ -11,19 +11,19 @@
 #include "gtest/gtest.h"
 #include "services/common/error_reason.h"
 #include "services/consent/consent_core.h"
-#include "tests/testing/fake_consent_storage.h"
 #include "tests/consent/consent_test_util.h"
+#include "tests/testing/fake_consent_storage.h"
 
 namespace kinex::consent::testing {
 namespace {
 
 namespace av1 = kinex::audit::v1;
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
 using kinex::common::v1::AgencyKind;
 using kinex::common::v1::Purpose;
 using kinex::record::v1::Category;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
 
 constexpr char kDenied[] = "no child you may record consent for matches this reference";
 constexpr char kNoEntry[] = "no consent entry you may withdraw matches this consent_id";
@@ -37,8 +37,7 @@ class ConsentWriteAuditTest : public ::testing::Test {
   }
 
   cv1::RecordConsentRequest Valid(const kinex::common::v1::ChildRef& child) {
-    return ConsentRequest(child, AgencyKind::SCHOOL, Purpose::EDUCATION_SUPPORT,
-                          Category::HEALTH);
+    return ConsentRequest(child, AgencyKind::SCHOOL, Purpose::EDUCATION_SUPPORT, Category::HEALTH);
   }
   // A consent the child gives as CHILD_AGED_16_OR_OVER, from `valid_from`.
   cv1::RecordConsentRequest SixteenPlus(const kinex::common::v1::ChildRef& child,
@@ -75,12 +74,11 @@ class ConsentWriteAuditTest : public ::testing::Test {
 // fix the FAILED_PRECONDITION / PERMISSION_DENIED boundary gave the date of
 // birth away in about 15 calls. Now every answer is the same.
 TEST_F(ConsentWriteAuditTest, DateOfBirthBinarySearchLearnsNothing) {
-  const auto under16 = h_->child();  // born 2015-04-02
+  const auto under16 = h_->child();    // born 2015-04-02
   const auto over16 = PublishAdult();  // born 2008-03-10
-  const std::vector<absl::Time> probes = {
-      Day(2000, 1, 1), Day(2024, 3, 9), Day(2024, 3, 10), Day(2024, 3, 11),
-      Day(2026, 9, 1), Day(2031, 4, 1), Day(2031, 4, 2),  Day(2031, 4, 3),
-      Day(2040, 1, 1)};
+  const std::vector<absl::Time> probes = {Day(2000, 1, 1),  Day(2024, 3, 9), Day(2024, 3, 10),
+                                          Day(2024, 3, 11), Day(2026, 9, 1), Day(2031, 4, 1),
+                                          Day(2031, 4, 2),  Day(2031, 4, 3), Day(2040, 1, 1)};
   // The same answer to the byte, its ErrorInfo included.
   const absl::Status expected =
       WithErrorReason(absl::PermissionDeniedError(kDenied), reason::kChildNotFoundOrOutOfScope);
@@ -97,8 +95,7 @@ TEST_F(ConsentWriteAuditTest, DateOfBirthBinarySearchLearnsNothing) {
       (i % 2 ? lo : hi) = mid;  // whatever the answer, it is the same
     }
     for (absl::Time from : probes) {
-      EXPECT_EQ(h_->core().RecordConsent(As(kSchool), SixteenPlus(child, from)).status(),
-                expected)
+      EXPECT_EQ(h_->core().RecordConsent(As(kSchool), SixteenPlus(child, from)).status(), expected)
           << absl::FormatTime(from);
       ++attempts;
     }
@@ -114,9 +111,13 @@ TEST_F(ConsentWriteAuditTest, DateOfBirthBinarySearchLearnsNothing) {
     EXPECT_EQ(e.principal(), kSchool);
   }
   // The authorised LA still gets the age check (after authorisation).
-  EXPECT_THAT(h_->core().RecordConsent(As(kLa), SixteenPlus(under16, Day(2031, 4, 1))).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("entry.consent.given_by.kind: CHILD_AGED_16_OR_OVER, but the child is under 16 " "at entry.valid_from (a younger child may consent as GILLICK_COMPETENT_CHILD)")));
+  EXPECT_THAT(
+      h_->core().RecordConsent(As(kLa), SixteenPlus(under16, Day(2031, 4, 1))).status(),
+      StatusIs(
+          absl::StatusCode::kFailedPrecondition,
+          HasSubstr(
+              "entry.consent.given_by.kind: CHILD_AGED_16_OR_OVER, but the child is under 16 "
+              "at entry.valid_from (a younger child may consent as GILLICK_COMPETENT_CHILD)")));
   EXPECT_TRUE(h_->core().RecordConsent(As(kLa), SixteenPlus(under16, Day(2031, 4, 2))).ok());
   EXPECT_TRUE(h_->core().RecordConsent(As(kLa), SixteenPlus(over16, Day(2026, 9, 1))).ok());
 }
@@ -274,23 +275,29 @@ TEST_F(ConsentWriteAuditTest, WithoutARequestIdTheEventGetsOne) {
   EXPECT_THAT(h_->audit().Events()[0].request_id(), ::testing::StartsWith("rq_"));
   Caller bad = As(kLa);
   bad.request_id = "has space";
-  EXPECT_THAT(h_->core().RecordConsent(bad, Valid(h_->child())).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("request_id: at most 128 printable ASCII characters without spaces")));
+  EXPECT_THAT(
+      h_->core().RecordConsent(bad, Valid(h_->child())).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("request_id: at most 128 printable ASCII characters without spaces")));
 }
 
 TEST_F(ConsentWriteAuditTest, FailingAuditLogGivesUnavailableAndTheNextWriteLogsTheEventOnce) {
   h_->audit().set_failing(true);
-  EXPECT_THAT(h_->core().RecordConsent(As(kLa), Valid(h_->child())).status(),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("consent entry cn_T1000 is stored, but its audit event could not be logged yet " "(audit log unavailable (test sink)); it will be logged when the audit log is " "available: do not repeat the request")));
+  EXPECT_THAT(
+      h_->core().RecordConsent(As(kLa), Valid(h_->child())).status(),
+      StatusIs(
+          absl::StatusCode::kUnavailable,
+          HasSubstr("consent entry cn_T1000 is stored, but its audit event could not be logged yet "
+                    "(audit log unavailable (test sink)); it will be logged when the audit log is "
+                    "available: do not repeat the request")));
   EXPECT_EQ(storage_->EntryCount(), 1u);
   EXPECT_EQ(storage_->PendingEventCount(), 1u);
   EXPECT_THAT(h_->audit().Events(), IsEmpty());
   // While the log is down, the outbox stays.
   EXPECT_THAT(h_->core().DrainAuditOutbox(),
               StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("queued consent audit events could not be logged (audit log unavailable (test sink))")));
+                       HasSubstr("queued consent audit events could not be logged (audit log "
+                                 "unavailable (test sink))")));
   EXPECT_EQ(storage_->PendingEventCount(), 1u);
 
   h_->audit().set_failing(false);
@@ -311,9 +318,11 @@ TEST_F(ConsentWriteAuditTest, StartUpDrainsTheOutboxExactlyOnce) {
   cv1::WithdrawConsentRequest w;
   w.set_consent_id(h_->MustRecord(Valid(h_->child())));
   h_->audit().set_failing(true);
-  EXPECT_THAT(h_->core().WithdrawConsent(As(kLa), w).status(),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("the withdrawal of consent entry cn_T1000 is stored, but its audit event")));
+  EXPECT_THAT(
+      h_->core().WithdrawConsent(As(kLa), w).status(),
+      StatusIs(
+          absl::StatusCode::kUnavailable,
+          HasSubstr("the withdrawal of consent entry cn_T1000 is stored, but its audit event")));
   EXPECT_EQ(storage_->PendingEventCount(), 1u);
   // A restart while the log is still down keeps the row (and starts).
   h_->Restart();
@@ -341,9 +350,12 @@ TEST_F(ConsentWriteAuditTest, StartUpDrainsTheOutboxExactlyOnce) {
 
 TEST_F(ConsentWriteAuditTest, ARefusalThatCannotBeAuditedIsUnavailable) {
   h_->audit().set_failing(true);
-  EXPECT_THAT(h_->core().RecordConsent(As(kSchool), Valid(h_->child())).status(),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("nothing was stored, and the refused request could not be audited (audit log " "unavailable (test sink)); try again later")));
+  EXPECT_THAT(
+      h_->core().RecordConsent(As(kSchool), Valid(h_->child())).status(),
+      StatusIs(
+          absl::StatusCode::kUnavailable,
+          HasSubstr("nothing was stored, and the refused request could not be audited (audit log "
+                    "unavailable (test sink)); try again later")));
   EXPECT_EQ(storage_->EntryCount(), 0u);
   EXPECT_EQ(storage_->PendingEventCount(), 0u);
   h_->audit().set_failing(false);
@@ -368,9 +380,15 @@ TEST(ConsentCoreWithoutAuditTest, WritesFailClosedWithoutAnAuditSink) {
   o.clock = &clock;
   auto core = ConsentCore::Create(std::move(o));
   ASSERT_TRUE(core.ok()) << core.status();
-  EXPECT_THAT((*core) ->RecordConsent(As(kLa), ConsentRequest(kinex::records::testing::LaRef( "E09000033", "C1"), AgencyKind::SCHOOL, Purpose::EDUCATION_SUPPORT, Category::HEALTH)) .status(),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("consent writes are unavailable: no audit log is configured (nothing was " "stored)")));
+  EXPECT_THAT(
+      (*core)
+          ->RecordConsent(As(kLa), ConsentRequest(kinex::records::testing::LaRef("E09000033", "C1"),
+                                                  AgencyKind::SCHOOL, Purpose::EDUCATION_SUPPORT,
+                                                  Category::HEALTH))
+          .status(),
+      StatusIs(absl::StatusCode::kUnavailable,
+               HasSubstr("consent writes are unavailable: no audit log is configured (nothing was "
+                         "stored)")));
   EXPECT_EQ(storage.EntryCount(), 0u);
 }
 

@@ -56,8 +56,8 @@ class EdgeService final : public ev1::Exchange::Service {
 class EdgeHardeningTest : public ::testing::Test {
  protected:
   void Start(EdgeOptions options) {
-    edge_ = std::make_unique<Edge>(limiter_, metrics_, testing::kTrustDomain, log_,
-                                   std::move(options));
+    edge_ =
+        std::make_unique<Edge>(limiter_, metrics_, testing::kTrustDomain, log_, std::move(options));
     service_ = std::make_unique<EdgeService>(*edge_);
     auto creds = MakeServerCredentials(testing::ServiceTlsFiles("gateway"));
     ASSERT_TRUE(creds.ok()) << creds.status();
@@ -74,8 +74,8 @@ class EdgeHardeningTest : public ::testing::Test {
   grpc::Status Call(const TlsFiles& files, std::string* request_id = nullptr) {
     auto creds = MakeChannelCredentials(files);
     EXPECT_TRUE(creds.ok()) << creds.status();
-    auto stub = ev1::Exchange::NewStub(
-        grpc::CreateChannel(absl::StrCat("localhost:", port_), *creds));
+    auto stub =
+        ev1::Exchange::NewStub(grpc::CreateChannel(absl::StrCat("localhost:", port_), *creds));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     ctx.AddMetadata("x-kinex-actor", "Test Practitioner");
@@ -159,9 +159,9 @@ TEST_F(EdgeHardeningTest, AReloadThatRemovesARoleRefusesItsNextCall) {
 
   absl::StatusOr<std::string> roles = ReadFileToString(dir + "/roles.textproto");
   ASSERT_TRUE(roles.ok()) << roles.status();
-  const std::string without = absl::StrReplaceAll(
-      *roles, {{"[\"designated-safeguarding-lead\", \"designated-teacher\"]",
-                "[\"designated-safeguarding-lead\"]"}});
+  const std::string without =
+      absl::StrReplaceAll(*roles, {{"[\"designated-safeguarding-lead\", \"designated-teacher\"]",
+                                    "[\"designated-safeguarding-lead\"]"}});
   ASSERT_NE(without, *roles);
   std::ofstream(dir + "/roles.textproto", std::ios::trunc) << without;
   // A rule naming a role that is not declared fails the load, so the

@@ -3,9 +3,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/deadline.h"
-#include "tests/testing/fake_clock.h"
 #include "services/gateway/call_context.h"
 #include "services/gateway/rate_limiter.h"
+#include "tests/testing/fake_clock.h"
 
 namespace kinex::gateway {
 namespace {
@@ -67,7 +67,8 @@ TEST(CallContext, ActorIsRequiredAndBounded) {
   EXPECT_EQ(ValidateActor("").message(),
             "x-kinex-actor metadata is required: name the practitioner making this request");
   EXPECT_TRUE(ValidateActor("Siân Ellis-Jones (IRO)").ok());
-  EXPECT_EQ(ValidateActor(std::string(201, 'a')).message(), "x-kinex-actor must be at most 200 bytes");
+  EXPECT_EQ(ValidateActor(std::string(201, 'a')).message(),
+            "x-kinex-actor must be at most 200 bytes");
   EXPECT_EQ(ValidateActor("a\nb").message(), "x-kinex-actor must not contain control characters");
 }
 

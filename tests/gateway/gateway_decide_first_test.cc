@@ -9,9 +9,9 @@
 #include <functional>
 #include <set>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/synchronization/mutex.h"
 #include "services/policy/evaluator.h"
 #include "tests/gateway/gateway_fixture.h"
 
@@ -93,8 +93,7 @@ class CountingRecords final : public kinex::records::RecordsStore {
       const rsv1::ListSharingDecisionsRequest& r) override {
     return inner_->ListSharingDecisions(r);
   }
-  absl::StatusOr<rsv1::SharingDecision> RemoveShield(
-      const rsv1::RemoveShieldRequest& r) override {
+  absl::StatusOr<rsv1::SharingDecision> RemoveShield(const rsv1::RemoveShieldRequest& r) override {
     return inner_->RemoveShield(r);
   }
 
@@ -241,7 +240,7 @@ TEST_F(DecideFirstTest, ATransferBetweenDecisionAndReadIsNotDisclosedPast) {
   auto r = Get(Caller(kLa), kid, cv1::CARE_PLANNING);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
   EXPECT_EQ(counting_->facts, 2);
-  EXPECT_EQ(counting_->get_record, 1);  // the aborted one; nothing was returned
+  EXPECT_EQ(counting_->get_record, 1);    // the aborted one; nothing was returned
   EXPECT_EQ(audit_->Size(), before + 2);  // the transfer, then the denial
 }
 
@@ -321,7 +320,8 @@ TEST_F(DecideFirstTest, GatewayAndConsentDeriveTheSameContextForTheSameChild) {
   const pv1::ChildContext from_consent =
       kinex::policy::ChildContextFromFacts(facts[0], clock_.Now());
   EXPECT_EQ(from_gateway.SerializeAsString(), from_consent.SerializeAsString())
-      << from_gateway.DebugString() << "\nvs\n" << from_consent.DebugString();
+      << from_gateway.DebugString() << "\nvs\n"
+      << from_consent.DebugString();
   // The whole context, not the scope alone: status and arrangement too.
   EXPECT_TRUE(from_consent.looked_after());
   ASSERT_EQ(from_consent.arrangement_types_size(), 1);

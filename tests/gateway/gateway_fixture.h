@@ -11,19 +11,19 @@
 
 #include "gtest/gtest.h"
 #include "services/audit/audit_log.h"
-#include "tests/testing/fake_log_storage.h"
-#include "tests/testing/fake_clock.h"
 #include "services/common/identity.h"
 #include "services/consent/consent_core.h"
-#include "tests/testing/fake_consent_storage.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/metrics.h"
 #include "services/policy/local_policy_decider.h"
 #include "services/policy/policy_consent_authorizer.h"
 #include "services/policy/policy_engine.h"
-#include "tests/testing/failing_dependencies.h"
-#include "tests/testing/fake_records_storage.h"
 #include "services/records/records_core.h"
+#include "tests/testing/failing_dependencies.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_consent_storage.h"
+#include "tests/testing/fake_log_storage.h"
+#include "tests/testing/fake_records_storage.h"
 #include "tests/testing/paths.h"
 
 namespace kinex::gateway::testing {
@@ -48,7 +48,8 @@ inline CallContext Caller(const std::string& spiffe, const std::string& actor = 
 
 inline constexpr char kLa[] = "spiffe://kinex.dev/local-authority/E09000033/social-worker";
 inline constexpr char kVsh[] = "spiffe://kinex.dev/virtual-school/E09000033/virtual-school-head";
-inline constexpr char kOtherVsh[] = "spiffe://kinex.dev/virtual-school/E08000025/virtual-school-head";
+inline constexpr char kOtherVsh[] =
+    "spiffe://kinex.dev/virtual-school/E08000025/virtual-school-head";
 inline constexpr char kSchool[] = "spiffe://kinex.dev/school/137000/designated-safeguarding-lead";
 inline constexpr char kHealth[] = "spiffe://kinex.dev/health/Y01234/health-practitioner";
 inline constexpr char kAuditor[] = "spiffe://kinex.dev/auditor/kinex-dpo/auditor";

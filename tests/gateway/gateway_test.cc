@@ -15,13 +15,13 @@
 namespace kinex::gateway::testing {
 namespace {
 
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using ::kinex::testing::HasErrorMetadata;
-using ::kinex::testing::HasErrorReason;
-using ::kinex::testing::StatusIs;
 namespace ev1 = kinex::exchange::v1;
 namespace cv1 = kinex::common::v1;
 
@@ -56,15 +56,14 @@ TEST_F(GatewayTest, VirtualSchoolHeadSeesExactlyItsFieldsWithAVerifiableReceipt)
   ASSERT_TRUE(r.ok()) << r.status();
 
   const std::vector<std::string> visible = PresentLeafPaths(r->record());
-  EXPECT_THAT(visible, ElementsAre("education.attendance_summary.attended_sessions",
-                                   "education.attendance_summary.possible_sessions",
-                                   "identity.date_of_birth", "identity.family_name",
-                                   "identity.given_name", "identity.kinex_id",
-                                   "identity.la_child_id", "identity.nhs_number",
-                                   "legal_status.arrangement", "legal_status.looked_after",
-                                   "legal_status.start_date", "scope.current_school_urn",
-                                   "scope.registered_gp_ods_code",
-                                   "scope.responsible_la_code"));
+  EXPECT_THAT(visible,
+              ElementsAre("education.attendance_summary.attended_sessions",
+                          "education.attendance_summary.possible_sessions",
+                          "identity.date_of_birth", "identity.family_name", "identity.given_name",
+                          "identity.kinex_id", "identity.la_child_id", "identity.nhs_number",
+                          "legal_status.arrangement", "legal_status.looked_after",
+                          "legal_status.start_date", "scope.current_school_urn",
+                          "scope.registered_gp_ods_code", "scope.responsible_la_code"));
   // Never police, safeguarding, placement address, finance or health detail.
   EXPECT_FALSE(r->record().has_safeguarding());
   EXPECT_FALSE(r->record().has_placement());
@@ -72,15 +71,16 @@ TEST_F(GatewayTest, VirtualSchoolHeadSeesExactlyItsFieldsWithAVerifiableReceipt)
   EXPECT_FALSE(r->record().has_health());
 
   const ev1::DisclosureReceipt& receipt = r->receipt();
-  EXPECT_THAT(std::vector<std::string>(receipt.disclosed_paths().begin(),
-                                       receipt.disclosed_paths().end()),
-              ElementsAreArray(visible));
+  EXPECT_THAT(
+      std::vector<std::string>(receipt.disclosed_paths().begin(), receipt.disclosed_paths().end()),
+      ElementsAreArray(visible));
   EXPECT_EQ(receipt.policy_version(), engine_->version());
   EXPECT_EQ(r->request_id(), vsh.request_id);
   bool safeguarding_denied = false;
   for (const auto& w : receipt.withheld()) {
     if (w.category() == kinex::record::v1::SAFEGUARDING) {
-      safeguarding_denied = w.reason() == kinex::policy::v1::DENIED_BY_RULE && w.rule_id() == "vsh-never";
+      safeguarding_denied =
+          w.reason() == kinex::policy::v1::DENIED_BY_RULE && w.rule_id() == "vsh-never";
     }
   }
   EXPECT_TRUE(safeguarding_denied);
@@ -130,8 +130,8 @@ TEST_F(GatewayTest, UnknownChildLooksExactlyLikeADenialAndIsAudited) {
   req.set_purpose(cv1::EDUCATION_SUPPORT);
   auto r = gateway_->GetChildRecord(vsh, req);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(r.status().message(), "no record you may see for this child and purpose (request id " +
-                                      vsh.request_id + ")");
+  EXPECT_EQ(r.status().message(),
+            "no record you may see for this child and purpose (request id " + vsh.request_id + ")");
   EXPECT_THAT(r, HasErrorReason("CHILD_NOT_FOUND_OR_OUT_OF_SCOPE"));
   ASSERT_EQ(audit_->Size(), before + 1);
   const auto entry = Entry(before);
@@ -164,8 +164,7 @@ TEST_F(GatewayTest, AuditFailureDisclosesNothing) {
 class BrokenAuditSink final : public kinex::audit::AuditSink {
  public:
   explicit BrokenAuditSink(absl::Status status) : status_(std::move(status)) {}
-  absl::StatusOr<kinex::audit::AppendResult> Append(
-      const kinex::audit::v1::AuditEvent&) override {
+  absl::StatusOr<kinex::audit::AppendResult> Append(const kinex::audit::v1::AuditEvent&) override {
     return status_;
   }
 
@@ -338,9 +337,9 @@ TEST_F(GatewayTest, CohortPageTokensAreBoundToTheCallerAndPurpose) {
   req.set_page_size(100000);
   EXPECT_TRUE(gateway_->ListChildren(Caller(kVsh), req).ok());
   req.set_page_size(-1);
-  EXPECT_THAT(gateway_->ListChildren(Caller(kVsh), req).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "page_size: must not be negative (got -1)"));
+  EXPECT_THAT(
+      gateway_->ListChildren(Caller(kVsh), req).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, "page_size: must not be negative (got -1)"));
 }
 
 TEST_F(GatewayTest, MetricsCountDecisionsWithoutChildData) {
@@ -367,8 +366,8 @@ TEST_F(GatewayTest, NewClaimsAreCountedPerAgencyAndConfirmedLinksAreNot) {
   ASSERT_TRUE(pub.ok()) << pub.status();
   EXPECT_EQ(pub->link_state(), kinex::record::v1::CLAIMED);
   const std::string text = metrics_.Text();
-  EXPECT_THAT(text,
-              HasSubstr("kinex_link_claims_total{agency_code=\"141999\",agency_kind=\"school\"} 1"));
+  EXPECT_THAT(
+      text, HasSubstr("kinex_link_claims_total{agency_code=\"141999\",agency_kind=\"school\"} 1"));
   EXPECT_EQ(text.find(kid), std::string::npos);
 }
 

@@ -11,8 +11,8 @@
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
 #include "tests/testing/paths.h"
-#include "tests/testing/test_pki.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
 
 namespace kinex::testing {
 namespace {
@@ -50,17 +50,15 @@ absl::StatusOr<std::unique_ptr<KinexCluster>> KinexCluster::Start(Options option
                     const std::string& upstream) {
     return absl::StrCat(
         "target: \"", target, "\"\n", "data_dir: \"", c->dir_, "\"\n",
-        "trust_domain: \"kinex.dev\"\n",
-        "tls { ca_file: \"", c->pki_, "/ca.pem\" cert_file: \"", c->pki_, "/services/", cert,
-        ".pem\" key_file: \"", c->pki_, "/services/", cert, ".key\" crl_dir: \"", c->pki_,
-        "/crl\" }\n",
+        "trust_domain: \"kinex.dev\"\n", "tls { ca_file: \"", c->pki_, "/ca.pem\" cert_file: \"",
+        c->pki_, "/services/", cert, ".pem\" key_file: \"", c->pki_, "/services/", cert,
+        ".key\" crl_dir: \"", c->pki_, "/crl\" }\n",
         "listen { gateway: \"127.0.0.1:0\" policy: \"127.0.0.1:0\" consent: \"127.0.0.1:0\" "
         "audit: \"127.0.0.1:0\" records: \"127.0.0.1:0\" metrics: \"127.0.0.1:0\" }\n",
         upstream, "policy { policy_dir: \"", SourceDir(), "/policy\" }\n",
         "audit { signing_key_file: \"", c->pki_, "/audit-signing.key\" pseudonym_key_file: \"",
         c->pki_, "/audit-pseudonym.key\" ", storage["audit"], " }\n", "records { ",
-        storage["records"], " }\n", "consent { ", storage["consent"], " }\n",
-        options.extra_config);
+        storage["records"], " }\n", "consent { ", storage["consent"], " }\n", options.extra_config);
   };
   if (options.mode == Mode::kAllInOne) {
     KINEX_RETURN_IF_ERROR(c->StartTarget("all", config("all", "gateway", "")));
@@ -75,33 +73,31 @@ absl::StatusOr<std::unique_ptr<KinexCluster>> KinexCluster::Start(Options option
       "records", config("records", "records",
                         absl::StrCat("upstream { audit: \"", c->addresses_["audit"], "\" }\n"))));
   KINEX_RETURN_IF_ERROR(c->StartTarget(
-      "consent",
-      config("consent", "consent",
-             absl::StrCat("upstream { records: \"", c->addresses_["records"], "\" audit: \"",
-                          c->addresses_["audit"], "\" }\n"))));
-  KINEX_RETURN_IF_ERROR(c->StartTarget(
-      "gateway", config("gateway", "gateway",
+      "consent", config("consent", "consent",
                         absl::StrCat("upstream { records: \"", c->addresses_["records"],
-                                     "\" consent: \"", c->addresses_["consent"], "\" audit: \"",
-                                     c->addresses_["audit"], "\" policy: \"",
-                                     c->addresses_["policy"], "\" }\n"))));
+                                     "\" audit: \"", c->addresses_["audit"], "\" }\n"))));
+  KINEX_RETURN_IF_ERROR(c->StartTarget(
+      "gateway",
+      config("gateway", "gateway",
+             absl::StrCat("upstream { records: \"", c->addresses_["records"], "\" consent: \"",
+                          c->addresses_["consent"], "\" audit: \"", c->addresses_["audit"],
+                          "\" policy: \"", c->addresses_["policy"], "\" }\n"))));
   return c;
 }
 
 absl::Status KinexCluster::StartTarget(const std::string& target, const std::string& config_text) {
   const std::string path = absl::StrCat(dir_, "/", target, ".textproto");
   std::ofstream(path) << config_text;
-  KINEX_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> p,
-                         Subprocess::Start({BinPath("kinex"), "--config=" + path}, {},
-                                           LogPath(target)));
+  KINEX_ASSIGN_OR_RETURN(
+      std::unique_ptr<Subprocess> p,
+      Subprocess::Start({BinPath("kinex"), "--config=" + path}, {}, LogPath(target)));
   absl::StatusOr<std::string> line = p->ReadStdoutLine(absl::Seconds(60));
   if (!line.ok()) {
     p->Signal(SIGKILL);
     p->Wait();
     std::ifstream log(LogPath(target));
     std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    return absl::InternalError(
-        absl::StrCat("kinex --target=", target, " did not start: ", text));
+    return absl::InternalError(absl::StrCat("kinex --target=", target, " did not start: ", text));
   }
   addresses_[target] = LocalhostAddress(JsonField(*line, "address"));
   const std::string metrics = JsonField(*line, "metrics");

@@ -22,8 +22,7 @@ absl::StatusOr<ev1::PublishRecordRequest> ReadPart(const std::string& path) {
   KINEX_ASSIGN_OR_RETURN(std::string json, ReadFileToString(path));
   ev1::PublishRecordRequest req;
   if (!google::protobuf::util::JsonStringToMessage(json, &req).ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a PublishRecordRequest in JSON"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a PublishRecordRequest in JSON"));
   }
   return req;
 }

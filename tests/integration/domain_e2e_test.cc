@@ -8,13 +8,13 @@
 #include <memory>
 #include <string>
 
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "kinex/consent/v1/consent.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "services/common/record_labels.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/demo_children.h"
@@ -104,8 +104,7 @@ class DomainE2E : public ::testing::TestWithParam<Deployment> {
       ep->mutable_start_date()->set_month(1);
       ep->mutable_start_date()->set_day(8);
     }
-    auto stub =
-        ev1::Exchange::NewStub(seeded_->cluster->AgencyChannel(la.kind, la.code, la.role));
+    auto stub = ev1::Exchange::NewStub(seeded_->cluster->AgencyChannel(la.kind, la.code, la.role));
     grpc::ClientContext ctx;
     ctx.AddMetadata("x-kinex-actor", "Domain practitioner");
     ev1::PublishRecordResponse resp;
@@ -173,7 +172,8 @@ TEST_P(DomainE2E, TheDslDoesNotSeeThePepOrPupilPremiumPlus) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_FALSE(r.record().education().has_pupil_premium_plus());
   EXPECT_FALSE(r.record().education().has_pep());
-  EXPECT_THAT(PresentLeafPaths(r.record()), Contains("education.attendance_summary.attended_sessions"));
+  EXPECT_THAT(PresentLeafPaths(r.record()),
+              Contains("education.attendance_summary.attended_sessions"));
 }
 
 TEST_P(DomainE2E, NoEmptySectionRevealsWithheldData) {
@@ -201,8 +201,8 @@ TEST_P(DomainE2E, NoEmptySectionRevealsWithheldData) {
         if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
         const int n = f->is_repeated() ? refl->FieldSize(*m, f) : 1;
         for (int i = 0; i < n; ++i) {
-          const auto& sub = f->is_repeated() ? refl->GetRepeatedMessage(*m, f, i)
-                                             : refl->GetMessage(*m, f);
+          const auto& sub =
+              f->is_repeated() ? refl->GetRepeatedMessage(*m, f, i) : refl->GetMessage(*m, f);
           EXPECT_GT(sub.ByteSizeLong(), 0u)
               << agency.role << " got an empty " << f->full_name() << " for " << slug;
           stack.push_back(&sub);
@@ -224,10 +224,10 @@ TEST_P(DomainE2E, VshKinshipExtensionFollowsTheChildsArrangement) {
   EXPECT_THAT(la->gateways(), ::testing::ElementsAre(cv1::VSH_KINSHIP_EXTENSION_GUIDANCE));
   // A child with no kinship arrangement, and a privately fostered child: the
   // extension gives the VSH nothing (the defect: 18 fields were disclosed).
-  const std::string none = CreateChild(absl::StrCat("DOM-NONE-", GetParam().name),
-                                       rv1::ARRANGEMENT_TYPE_UNSPECIFIED);
-  const std::string fostered = CreateChild(absl::StrCat("DOM-PF-", GetParam().name),
-                                           rv1::PRIVATE_FOSTERING);
+  const std::string none =
+      CreateChild(absl::StrCat("DOM-NONE-", GetParam().name), rv1::ARRANGEMENT_TYPE_UNSPECIFIED);
+  const std::string fostered =
+      CreateChild(absl::StrCat("DOM-PF-", GetParam().name), rv1::PRIVATE_FOSTERING);
   ASSERT_FALSE(none.empty());
   ASSERT_FALSE(fostered.empty());
   EXPECT_EQ(GetById(kVsh, none, cv1::EDUCATION_SUPPORT, &r).error_code(),
@@ -308,8 +308,8 @@ TEST_P(DomainE2E, WelshRecordIsCitedUnderWelshLaw) {
                     cv1::EDUCATION_SUPPORT, &r)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  const std::string english_sgo = CreateChild(absl::StrCat("DOM-E-SGO-", GetParam().name),
-                                              rv1::SPECIAL_GUARDIANSHIP_ORDER);
+  const std::string english_sgo =
+      CreateChild(absl::StrCat("DOM-E-SGO-", GetParam().name), rv1::SPECIAL_GUARDIANSHIP_ORDER);
   ASSERT_FALSE(english_sgo.empty());
   EXPECT_TRUE(GetById(kVsh, english_sgo, cv1::EDUCATION_SUPPORT, &r).ok());
 }

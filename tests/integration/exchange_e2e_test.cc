@@ -1,7 +1,7 @@
 // The exchange end to end: real `kinex` processes over real mTLS on
 // loopback, in both modes (all services in one process; one process per
-// service, on SQLite and on PostgreSQL), driven only through the public API with agency certificates from
-// the project's PKI script. Demo children are published from
+// service, on SQLite and on PostgreSQL), driven only through the public API with agency
+// certificates from the project's PKI script. Demo children are published from
 // tools/demo/children/*.json, each part by its owning agency.
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -134,9 +134,9 @@ TEST_P(ExchangeE2E, VirtualSchoolHeadSeesIdentityLegalStatusEducation) {
   EXPECT_TRUE(HasPrefix(paths, "legal_status.arrangement"));
   EXPECT_TRUE(HasPrefix(paths, "education.attendance_summary"));
   EXPECT_TRUE(HasPrefix(paths, "education.pep.status"));
-  for (const char* never : {"police", "safeguarding", "placement.address", "placement.postcode",
-                            "financial_support", "health.assessments", "health.camhs",
-                            "identity.ethnicity"}) {
+  for (const char* never :
+       {"police", "safeguarding", "placement.address", "placement.postcode", "financial_support",
+        "health.assessments", "health.camhs", "identity.ethnicity"}) {
     EXPECT_FALSE(HasPrefix(paths, never)) << never;
   }
   // A Welsh VSH sees its own looked-after child (Tomos, kinship foster care
@@ -356,8 +356,8 @@ TEST_P(ExchangeE2E, AuditorsQueryTheLogAtTheFrontDoorAndAgenciesCannot) {
     EXPECT_EQ(e.event().children_size(), 0);  // pseudonyms only
   }
 
-  auto agency = kinex::audit::v1::Audit::NewStub(
-      cluster().AgencyChannel(kVsh.kind, kVsh.code, kVsh.role));
+  auto agency =
+      kinex::audit::v1::Audit::NewStub(cluster().AgencyChannel(kVsh.kind, kVsh.code, kVsh.role));
   grpc::ClientContext ctx3;
   ctx3.AddMetadata("x-kinex-actor", "V. Head");
   s = agency->GetSignedTreeHead(&ctx3, {}, &head);
@@ -397,7 +397,7 @@ TEST_P(ExchangeE2E, UnknownAndOutOfScopeChildrenGetIdenticalErrorDetails) {
   };
   cv1::ChildRef unknown;
   unknown.set_nhs_number("4010232137");  // well-formed, no such child
-  cv1::ChildRef out_of_scope;  // Esme: another LA's child
+  cv1::ChildRef out_of_scope;            // Esme: another LA's child
   out_of_scope.set_nhs_number("9990000662");
   const grpc::Status a = refuse(unknown);
   const grpc::Status b = refuse(out_of_scope);
@@ -414,8 +414,8 @@ TEST_P(ExchangeE2E, UnknownAndOutOfScopeChildrenGetIdenticalErrorDetails) {
   EXPECT_TRUE(HasExplicitErrorReason(back));
   EXPECT_EQ(info.reason(), "CHILD_NOT_FOUND_OR_OUT_OF_SCOPE");
   EXPECT_EQ(info.domain(), "kinex.dev");
-  EXPECT_THAT(info.metadata(), ::testing::UnorderedElementsAre(
-                                   ::testing::Pair("request_id", "probe-1")));
+  EXPECT_THAT(info.metadata(),
+              ::testing::UnorderedElementsAre(::testing::Pair("request_id", "probe-1")));
   EXPECT_THAT(a.error_details(), Not(HasSubstr("4010232137")));
   EXPECT_THAT(a.error_details(), Not(HasSubstr("9990000662")));
 }

@@ -139,8 +139,8 @@ TEST_F(HardeningMicroservicesE2E, EveryOtherServiceIdentityIsRefusedByEveryInter
       ++refused;
       EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << svc << " " << method;
       EXPECT_EQ(s.error_message(),
-                absl::StrCat("service \"", svc, "\" may not call ", method, " (allowed: ",
-                             absl::StrJoin(row.callers, ", "), ")"));
+                absl::StrCat("service \"", svc, "\" may not call ", method,
+                             " (allowed: ", absl::StrJoin(row.callers, ", "), ")"));
     }
   }
   // The 20 methods served today (records 5, consent 6, policy 2, audit 7)
@@ -150,9 +150,9 @@ TEST_F(HardeningMicroservicesE2E, EveryOtherServiceIdentityIsRefusedByEveryInter
 
 TEST_F(HardeningMicroservicesE2E, AgenciesCannotReachInternalServicesEvenAuditors) {
   ASSERT_NE(cluster_, nullptr);
-  grpc::Status s = CallEmpty(
-      cluster_->Channel(cluster_->address("audit"), "agencies/auditor-kinex-dpo-auditor"),
-      "kinex.audit.v1.Audit/QueryEvents");
+  grpc::Status s =
+      CallEmpty(cluster_->Channel(cluster_->address("audit"), "agencies/auditor-kinex-dpo-auditor"),
+                "kinex.audit.v1.Audit/QueryEvents");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(s.error_message(),
             "kinex.audit.v1.Audit/QueryEvents: the audit service accepts Kinex services only "

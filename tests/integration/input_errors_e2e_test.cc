@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/descriptor.h"
+#include "gtest/gtest.h"
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "kinex/consent/v1/consent.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"

@@ -29,8 +29,8 @@ std::string SeedMaisie(KinexCluster& c) {
 }
 
 grpc::Status GetAsVsh(KinexCluster& c, const std::string& kid, ev1::GetChildRecordResponse* r) {
-  auto stub = ev1::Exchange::NewStub(
-      c.AgencyChannel("virtual-school", "E09000033", "virtual-school-head"));
+  auto stub =
+      ev1::Exchange::NewStub(c.AgencyChannel("virtual-school", "E09000033", "virtual-school-head"));
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-kinex-actor", "V. Head");
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
@@ -72,8 +72,7 @@ std::string HttpGet(const std::string& address, const std::string& path) {
     close(fd);
     return "";
   }
-  const std::string req =
-      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: localhost\r\n\r\n");
+  const std::string req = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: localhost\r\n\r\n");
   (void)!write(fd, req.data(), req.size());
   std::string out;
   char buf[4096];
@@ -91,7 +90,8 @@ TEST(ObservabilityE2E, MetricsAndLogsCarryNoChildData) {
   ASSERT_TRUE(GetAsVsh(**c, kid, &r).ok());
   // A break-glass read by police, counted in metrics.
   {
-    auto stub = ev1::Exchange::NewStub((*c)->AgencyChannel("police", "01", "public-protection-officer"));
+    auto stub =
+        ev1::Exchange::NewStub((*c)->AgencyChannel("police", "01", "public-protection-officer"));
     grpc::ClientContext ctx;
     ctx.AddMetadata("x-kinex-actor", "PC Example");
     ev1::GetChildRecordRequest req;

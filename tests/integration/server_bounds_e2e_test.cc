@@ -11,12 +11,12 @@
 // there, and come back near the baseline once they leave. The figures are
 // printed ([bounds] lines) for the issue note.
 #include <arpa/inet.h>
-#include <csignal>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <chrono>
 #include <fstream>
@@ -168,16 +168,20 @@ class NoReadConnection {
     std::string out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     out += Frame(0x4, 0, 0, std::string("\x00\x04\x00\x00\x00\x00", 6));  // window 0
     std::string block;
-    for (auto [k, v] : std::vector<std::pair<std::string, std::string>>{
-             {":method", "POST"}, {":scheme", "https"}, {":path", method},
-             {":authority", "localhost"}, {"content-type", "application/grpc"},
-             {"te", "trailers"}, {"x-kinex-actor", "No Read"}}) {
+    for (auto [k, v] :
+         std::vector<std::pair<std::string, std::string>>{{":method", "POST"},
+                                                          {":scheme", "https"},
+                                                          {":path", method},
+                                                          {":authority", "localhost"},
+                                                          {"content-type", "application/grpc"},
+                                                          {"te", "trailers"},
+                                                          {"x-kinex-actor", "No Read"}}) {
       block += '\0';
       block += static_cast<char>(k.size()) + k + static_cast<char>(v.size()) + v;
     }
     for (int i = 0; i < calls; ++i) {
       const uint32_t id = 1 + 2 * i;
-      out += Frame(0x1, 0x4, id, block);                                  // END_HEADERS
+      out += Frame(0x1, 0x4, id, block);                                   // END_HEADERS
       out += Frame(0x0, 0x1, id, std::string("\x00\x00\x00\x00\x00", 5));  // empty request
     }
     SSL_write(ssl_, out.data(), static_cast<int>(out.size()));

@@ -98,9 +98,8 @@ class SharingE2E : public PerDeploymentTest<SharingE2E> {
     return child;
   }
 
-  grpc::Status Record(const Agency& a, const cv1::ChildRef& child,
-                      const rsv1::SharingDecision& d, rsv1::SharingDecision* out,
-                      const std::string& request_id = "sd-record") {
+  grpc::Status Record(const Agency& a, const cv1::ChildRef& child, const rsv1::SharingDecision& d,
+                      rsv1::SharingDecision* out, const std::string& request_id = "sd-record") {
     ev1::RecordSharingDecisionRequest req;
     *req.mutable_child() = child;
     *req.mutable_decision() = d;
@@ -126,8 +125,8 @@ class SharingE2E : public PerDeploymentTest<SharingE2E> {
 
   // The audit events of `kind` about `child`, oldest first.
   std::vector<av1::AuditEvent> Events(const cv1::ChildRef& child, av1::EventKind kind) {
-    auto stub = av1::Audit::NewStub(
-        cluster_->AgencyChannel(kAuditor.kind, kAuditor.code, kAuditor.role));
+    auto stub =
+        av1::Audit::NewStub(cluster_->AgencyChannel(kAuditor.kind, kAuditor.code, kAuditor.role));
     grpc::ClientContext ctx;
     Prepare(ctx, "sd-audit");
     av1::QueryEventsRequest req;
@@ -195,8 +194,7 @@ TEST_P(SharingE2E, ANotSharedDecisionIsListedToTheLaAndAuditorsAndAudited) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(decided.kind(), cv1::NOT_SHARED);
   EXPECT_EQ(decided.reason(), cv1::MORE_DETRIMENTAL_TO_CHILD);
-  EXPECT_EQ(decided.decider(),
-            "spiffe://kinex.dev/school/137000/designated-safeguarding-lead");
+  EXPECT_EQ(decided.decider(), "spiffe://kinex.dev/school/137000/designated-safeguarding-lead");
   EXPECT_EQ(decided.actor(), "E2E practitioner");
   EXPECT_EQ(decided.kinex_id(), child.kinex_id());
 
@@ -284,15 +282,16 @@ TEST_P(SharingE2E, AShieldedFieldIsWithheldFromEveryoneButTheLa) {
   for (const auto& e : Events(child, av1::DISCLOSURE)) {
     if (e.agency_kind() != cv1::SCHOOL) continue;
     for (const auto& w : e.withheld()) {
-      audited_shield |= w.category() == kinex::record::v1::IDENTITY &&
-                        w.reason() == kinex::policy::v1::SHIELDED;
+      audited_shield |=
+          w.category() == kinex::record::v1::IDENTITY && w.reason() == kinex::policy::v1::SHIELDED;
     }
   }
   EXPECT_TRUE(audited_shield);
   // Break-glass does not pass a shield.
   ASSERT_TRUE(Get(kSchoolA, child, cv1::SAFEGUARDING, &emergency, /*break_glass=*/true).ok());
   EXPECT_EQ(emergency.record().identity().given_name(), "");
-  EXPECT_EQ(emergency.record().identity().family_name(), school_before.record().identity().family_name());
+  EXPECT_EQ(emergency.record().identity().family_name(),
+            school_before.record().identity().family_name());
   ASSERT_TRUE(Get(kLa, child, cv1::CARE_PLANNING, &la).ok());
   EXPECT_EQ(la.record().identity().given_name(), "Wren");
 

@@ -96,7 +96,8 @@ TEST(LoadConfig, BadFileValueNamesFileAndLine) {
   const std::string path = WriteConfig("target: \"all\"\nlisten {\n  audit: \"localhost\"\n}\n");
   absl::Status s = LoadConfig(path, WithTls()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), path + ":3: listen.audit: \"localhost\" is not host:port with a port 0-65535");
+  EXPECT_EQ(s.message(),
+            path + ":3: listen.audit: \"localhost\" is not host:port with a port 0-65535");
 }
 
 TEST(LoadConfig, EmptyRetiredPublicKeyFileNamesItsLine) {
@@ -108,8 +109,7 @@ TEST(LoadConfig, EmptyRetiredPublicKeyFileNamesItsLine) {
   EXPECT_EQ(s.message(),
             path + ":3: audit.retired_public_key_files[1]: must name a PEM public key file");
   absl::StatusOr<kinex::config::v1::KinexConfig> c = LoadConfig(
-      WriteConfig("audit {\n  retired_public_key_files: \"keys/2025.pub.pem\"\n}\n"),
-      WithTls());
+      WriteConfig("audit {\n  retired_public_key_files: \"keys/2025.pub.pem\"\n}\n"), WithTls());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->audit().retired_public_key_files_size(), 1);
 }

@@ -4,15 +4,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/paths.h"
-#include "tests/testing/temp_dir.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
 
 namespace kinex {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::BinPath;
+using ::testing::HasSubstr;
 using testing::Subprocess;
 using testing::TestPkiDir;
 
@@ -20,16 +20,14 @@ class KinexProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string pki = TestPkiDir();
-    auto p = Subprocess::Start({BinPath("kinex"), "--target=all",
-                                "--data_dir=" + testing::MakeUniqueTempDir(),
-                                "--policy_dir=" + testing::SourceDir() + "/policy",
-                                "--audit_signing_key=" + pki + "/audit-signing.key",
-                                "--audit_pseudonym_key=" + pki + "/audit-pseudonym.key",
-                                "--tls_ca=" + pki + "/ca.pem",
-                                "--tls_cert=" + pki + "/services/gateway.pem",
-                                "--tls_key=" + pki + "/services/gateway.key",
-                                "--tls_crl_dir=" + pki + "/crl",
-                                "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
+    auto p = Subprocess::Start(
+        {BinPath("kinex"), "--target=all", "--data_dir=" + testing::MakeUniqueTempDir(),
+         "--policy_dir=" + testing::SourceDir() + "/policy",
+         "--audit_signing_key=" + pki + "/audit-signing.key",
+         "--audit_pseudonym_key=" + pki + "/audit-pseudonym.key", "--tls_ca=" + pki + "/ca.pem",
+         "--tls_cert=" + pki + "/services/gateway.pem",
+         "--tls_key=" + pki + "/services/gateway.key", "--tls_crl_dir=" + pki + "/crl",
+         "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
     ASSERT_TRUE(p.ok()) << p.status();
     kinex_ = std::move(*p);
     absl::StatusOr<std::string> line = kinex_->ReadStdoutLine(absl::Seconds(60));
@@ -42,10 +40,9 @@ class KinexProcessTest : public ::testing::Test {
 
   Subprocess::Result Ctl(const std::string& cert_base, std::vector<std::string> args) {
     const std::string pki = TestPkiDir();
-    std::vector<std::string> argv = {BinPath("kinexctl"), "--address=" + address_,
-                                     "--ca=" + pki + "/ca.pem",
-                                     "--cert=" + pki + "/" + cert_base + ".pem",
-                                     "--key=" + pki + "/" + cert_base + ".key"};
+    std::vector<std::string> argv = {
+        BinPath("kinexctl"), "--address=" + address_, "--ca=" + pki + "/ca.pem",
+        "--cert=" + pki + "/" + cert_base + ".pem", "--key=" + pki + "/" + cert_base + ".key"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto r = Subprocess::Run(argv);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -57,8 +54,7 @@ class KinexProcessTest : public ::testing::Test {
 };
 
 TEST_F(KinexProcessTest, HealthAnswersServingToDemoAgency) {
-  Subprocess::Result r =
-      Ctl("agencies/virtual-school-E09000033-virtual-school-head", {"health"});
+  Subprocess::Result r = Ctl("agencies/virtual-school-E09000033-virtual-school-head", {"health"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "SERVING\n");
 }
@@ -67,7 +63,8 @@ TEST_F(KinexProcessTest, HealthOfExchangeServiceAsJson) {
   Subprocess::Result r = Ctl("agencies/police-01-public-protection-officer",
                              {"health", "--service=kinex.exchange.v1.Exchange", "--output=json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("\"service\": \"kinex.exchange.v1.Exchange\", \"status\": \"SERVING\""));
+  EXPECT_THAT(r.out,
+              HasSubstr("\"service\": \"kinex.exchange.v1.Exchange\", \"status\": \"SERVING\""));
 }
 
 TEST_F(KinexProcessTest, RevokedAgencyIsRefused) {
@@ -90,8 +87,8 @@ TEST_F(KinexProcessTest, SigtermShutsDownCleanly) {
 }
 
 TEST(KinexBinary, BadConfigurationExitsNamingTheFlag) {
-  auto r = Subprocess::Run({BinPath("kinex"), "--target=frontend", "--tls_ca=a",
-                            "--tls_cert=b", "--tls_key=c"});
+  auto r = Subprocess::Run(
+      {BinPath("kinex"), "--target=frontend", "--tls_ca=a", "--tls_cert=b", "--tls_key=c"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 2);
   EXPECT_THAT(r->err, HasSubstr("kinex: bad configuration: --target: target: \"frontend\""));

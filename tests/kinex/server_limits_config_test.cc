@@ -28,10 +28,10 @@ TEST(ServerLimitsConfig, DefaultsAreFilled) {
 }
 
 TEST(ServerLimitsConfig, FileValuesAreKept) {
-  absl::StatusOr<kinex::config::v1::KinexConfig> c = LoadConfig(
-      WriteConfig("gateway { max_in_flight_per_agency: 4 }\n"
-                  "server { max_threads: 64 max_connection_age_seconds: 600 }\n"),
-      WithTls());
+  absl::StatusOr<kinex::config::v1::KinexConfig> c =
+      LoadConfig(WriteConfig("gateway { max_in_flight_per_agency: 4 }\n"
+                             "server { max_threads: 64 max_connection_age_seconds: 600 }\n"),
+                 WithTls());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->gateway().max_in_flight_per_agency(), 4);
   EXPECT_EQ(c->server().max_threads(), 64);
@@ -64,10 +64,10 @@ TEST(ServerBoundsConfig, DefaultsAreFilled) {
 }
 
 TEST(ServerBoundsConfig, FileValuesAreKept) {
-  absl::StatusOr<kinex::config::v1::KinexConfig> c = LoadConfig(
-      WriteConfig("gateway { max_streams_per_agency: 2 }\n"
-                  "server { reply_write_timeout_seconds: 5 enable_reflection: true }\n"),
-      WithTls());
+  absl::StatusOr<kinex::config::v1::KinexConfig> c =
+      LoadConfig(WriteConfig("gateway { max_streams_per_agency: 2 }\n"
+                             "server { reply_write_timeout_seconds: 5 enable_reflection: true }\n"),
+                 WithTls());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->gateway().max_streams_per_agency(), 2);
   EXPECT_EQ(c->server().reply_write_timeout_seconds(), 5);
@@ -82,8 +82,7 @@ TEST(ServerBoundsConfig, BadValuesNameTheField) {
   EXPECT_NE(c.status().message().find("server.reply_write_timeout_seconds: must be at least 1"),
             absl::string_view::npos)
       << c.status();
-  c = LoadConfig(WriteConfig("server { max_concurrent_streams_per_connection: -1 }\n"),
-                 WithTls());
+  c = LoadConfig(WriteConfig("server { max_concurrent_streams_per_connection: -1 }\n"), WithTls());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(
       c.status().message().find("server.max_concurrent_streams_per_connection: must be at least 1"),

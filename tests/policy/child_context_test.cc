@@ -1,9 +1,9 @@
 // ChildContextFromFacts: the one derivation of the policy's view of a child
 // (scope, looked-after status and arrangements at a time) from the facts
 // records keeps. The gateway and the consent path both call it.
-#include "gtest/gtest.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 #include "services/policy/evaluator.h"
 
 namespace kinex::policy {

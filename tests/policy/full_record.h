@@ -37,12 +37,12 @@ inline void FillAllFields(google::protobuf::Message* m, int repeat = 2) {
           google::protobuf::Message* sub =
               f->is_repeated() ? r->AddMessage(m, f) : r->MutableMessage(m, f);
           if (sub->GetDescriptor()->full_name() == "kinex.record.v1.Date") {
-            sub->GetReflection()->SetInt32(
-                sub, sub->GetDescriptor()->FindFieldByName("year"), 2020 + k % 6);
-            sub->GetReflection()->SetInt32(
-                sub, sub->GetDescriptor()->FindFieldByName("month"), 1 + k % 12);
-            sub->GetReflection()->SetInt32(
-                sub, sub->GetDescriptor()->FindFieldByName("day"), 1 + k % 28);
+            sub->GetReflection()->SetInt32(sub, sub->GetDescriptor()->FindFieldByName("year"),
+                                           2020 + k % 6);
+            sub->GetReflection()->SetInt32(sub, sub->GetDescriptor()->FindFieldByName("month"),
+                                           1 + k % 12);
+            sub->GetReflection()->SetInt32(sub, sub->GetDescriptor()->FindFieldByName("day"),
+                                           1 + k % 28);
           } else {
             FillAllFields(sub, repeat);
           }
@@ -61,10 +61,8 @@ inline void FillAllFields(google::protobuf::Message* m, int repeat = 2) {
           f->is_repeated() ? r->AddBool(m, f, true) : r->SetBool(m, f, true);
           break;
         case FieldDescriptor::CPPTYPE_ENUM: {
-          const int v = f->enum_type()->value(f->enum_type()->value_count() - 1)
-                            ->number();
-          f->is_repeated() ? r->AddEnumValue(m, f, v)
-                           : r->SetEnumValue(m, f, v);
+          const int v = f->enum_type()->value(f->enum_type()->value_count() - 1)->number();
+          f->is_repeated() ? r->AddEnumValue(m, f, v) : r->SetEnumValue(m, f, v);
           break;
         }
         case FieldDescriptor::CPPTYPE_INT32:

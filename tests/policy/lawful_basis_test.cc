@@ -58,9 +58,9 @@ TEST(LawfulBasisTest, GatewaysAreCitedForTheChildsJurisdiction) {
   EXPECT_EQ(GatewayCitation(cv1::VSH_KINSHIP_EXTENSION_GUIDANCE, pv1::WALES), "");
   EXPECT_EQ(GatewayCitation(cv1::CA1989_S23ZZA_PREVIOUSLY_LOOKED_AFTER, pv1::WALES), "");
   // An unknown jurisdiction cites nothing (fail closed).
-  EXPECT_EQ(GatewayCitation(cv1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS,
-                            pv1::JURISDICTION_UNSPECIFIED),
-            "");
+  EXPECT_EQ(
+      GatewayCitation(cv1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS, pv1::JURISDICTION_UNSPECIFIED),
+      "");
   // Every gateway has an English citation.
   for (int g = 1; g < cv1::StatutoryGateway_ARRAYSIZE; ++g) {
     if (!cv1::StatutoryGateway_IsValid(g)) continue;
@@ -90,8 +90,7 @@ TEST(LawfulBasisTest, SocialWorkerInEnglandPublicTaskAndSafeguardingCondition) {
   EXPECT_THAT(la_personal.gateways(),
               ElementsAre(cv1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS,
                           cv1::CA2004_S16LA_DUTY_TO_SHARE, cv1::CA1989_S17_CHILDREN_IN_NEED,
-                          cv1::CA1989_S47_CHILD_PROTECTION,
-                          cv1::CA1989_S22_LOOKED_AFTER_CHILDREN));
+                          cv1::CA1989_S47_CHILD_PROTECTION, cv1::CA1989_S22_LOOKED_AFTER_CHILDREN));
   EXPECT_THAT(la_personal.categories(), ElementsAre(kinex::record::v1::IDENTITY));
   const cv1::LawfulBasis& la_special = bases[1];
   EXPECT_EQ(la_special.controller_kind(), cv1::LOCAL_AUTHORITY);
@@ -116,15 +115,13 @@ TEST(LawfulBasisTest, WelshRecordCitesWelshLawAndDropsEnglishOnlyDuties) {
   std::vector<cv1::LawfulBasis> bases =
       LawfulBasesFor(d, {"identity.given_name"}, {kWelshLa}, pv1::WALES, "");
   ASSERT_EQ(bases.size(), 1u);
-  EXPECT_THAT(bases[0].gateways(),
-              ElementsAre(cv1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS,
-                          cv1::CA1989_S17_CHILDREN_IN_NEED,
-                          cv1::CA1989_S47_CHILD_PROTECTION,
-                          cv1::CA1989_S22_LOOKED_AFTER_CHILDREN));
+  EXPECT_THAT(
+      bases[0].gateways(),
+      ElementsAre(cv1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS, cv1::CA1989_S17_CHILDREN_IN_NEED,
+                  cv1::CA1989_S47_CHILD_PROTECTION, cv1::CA1989_S22_LOOKED_AFTER_CHILDREN));
   EXPECT_THAT(
       bases[0].citations(),
-      ElementsAre("UK GDPR and Data Protection Act 2018 Part 2",
-                  "UK GDPR Art 6(1)(e): public task",
+      ElementsAre("UK GDPR and Data Protection Act 2018 Part 2", "UK GDPR Art 6(1)(e): public task",
                   "Children Act 2004 s28: arrangements to safeguard and promote the welfare of "
                   "children (Wales)",
                   "Social Services and Well-being (Wales) Act 2014 s37: duty to meet the care "
@@ -141,9 +138,9 @@ TEST(LawfulBasisTest, PoliceOwnDataIsPart3AndTheLasIsUkGdpr) {
       "child { scope { responsible_la_code: \"E09000033\" police_force_code: \"01\" } } "
       "purpose: SAFEGUARDING justification: \"MASH referral 123\"");
   ASSERT_TRUE(d.allowed());
-  std::vector<cv1::LawfulBasis> bases = LawfulBasesFor(
-      d, {"identity.given_name", "police.incidents.classification"}, {kLa, kForce},
-      pv1::ENGLAND, "");
+  std::vector<cv1::LawfulBasis> bases =
+      LawfulBasesFor(d, {"identity.given_name", "police.incidents.classification"}, {kLa, kForce},
+                     pv1::ENGLAND, "");
   ASSERT_EQ(bases.size(), 2u);
   EXPECT_EQ(bases[0].controller_kind(), cv1::LOCAL_AUTHORITY);
   EXPECT_EQ(bases[0].regime(), cv1::UK_GDPR);
@@ -153,10 +150,10 @@ TEST(LawfulBasisTest, PoliceOwnDataIsPart3AndTheLasIsUkGdpr) {
   EXPECT_EQ(bases[1].article6(), cv1::ARTICLE6_LAW_ENFORCEMENT_TASK);
   EXPECT_EQ(bases[1].criminal_offence_condition(), cv1::LAW_ENFORCEMENT_SAFEGUARDING_SCH8);
   EXPECT_THAT(bases[1].categories(), ElementsAre(kinex::record::v1::POLICE));
-  EXPECT_THAT(bases[1].gateways(),
-              ElementsAre(cv1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS,
-                          cv1::CA2004_S16LA_DUTY_TO_SHARE, cv1::CA1989_S47_CHILD_PROTECTION,
-                          cv1::CDA1998_S115_CRIME_PREVENTION));
+  EXPECT_THAT(
+      bases[1].gateways(),
+      ElementsAre(cv1::CA2004_S11_SAFEGUARDING_ARRANGEMENTS, cv1::CA2004_S16LA_DUTY_TO_SHARE,
+                  cv1::CA1989_S47_CHILD_PROTECTION, cv1::CDA1998_S115_CRIME_PREVENTION));
 }
 
 TEST(LawfulBasisTest, BreakGlassIsVitalInterests) {

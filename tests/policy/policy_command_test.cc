@@ -12,8 +12,8 @@
 #include "gtest/gtest.h"
 #include "services/common/file_util.h"
 #include "services/policy/policy_test_runner.h"
-#include "tools/kinexctl/policy_command.h"
 #include "tests/testing/temp_dir.h"
+#include "tools/kinexctl/policy_command.h"
 
 namespace kinex::ctl {
 namespace {
@@ -33,8 +33,7 @@ struct Result {
 
 Result RunPolicyCli(const std::vector<std::string>& words) {
   std::ostringstream out, err;
-  CommandContext ctx(CommandContext::Connection{}, OutputFormat::kTable, out,
-                     err);
+  CommandContext ctx(CommandContext::Connection{}, OutputFormat::kTable, out, err);
   int code = MakePolicyCommandGroup().run(ctx, words);
   return {code, out.str(), err.str()};
 }
@@ -79,7 +78,8 @@ class PolicyTestFailureTest : public ::testing::Test {
     std::filesystem::create_directories(dir_ / "tests");
     Write("p.textproto",
           "roles { agency_kind: LOCAL_AUTHORITY names: \"social-worker\" }\n"
-          "rules { id: \"g\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { agency_kind: "
+          "rules { id: \"g\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+          "CA1989_S17_CHILDREN_IN_NEED } principals { agency_kind: "
           "LOCAL_AUTHORITY } purposes: CARE_PLANNING scope: "
           "RESPONSIBLE_AUTHORITY categories: LEGAL_STATUS }\n");
   }
@@ -98,10 +98,9 @@ constexpr char kCase[] =
 
 std::string Case(const std::string& name, const std::string& path) {
   std::string withheld;
-  for (const char* c : {"IDENTITY", "PLACEMENT", "EDUCATION", "HEALTH",
-                        "SAFEGUARDING", "POLICE", "FINANCIAL_SUPPORT"}) {
-    absl::StrAppend(&withheld, "withheld { category: ", c,
-                    " reason: NOT_GRANTED } ");
+  for (const char* c : {"IDENTITY", "PLACEMENT", "EDUCATION", "HEALTH", "SAFEGUARDING", "POLICE",
+                        "FINANCIAL_SUPPORT"}) {
+    absl::StrAppend(&withheld, "withheld { category: ", c, " reason: NOT_GRANTED } ");
   }
   std::string out = kCase;
   out.replace(out.find("%s"), 2, name);
@@ -111,12 +110,10 @@ std::string Case(const std::string& name, const std::string& path) {
 }
 
 TEST_F(PolicyTestFailureTest, PassingAndFailingCases) {
-  Write("tests/t.textproto",
-        Case("right", "legal_status") + Case("wrong", "education"));
+  Write("tests/t.textproto", Case("right", "legal_status") + Case("wrong", "education"));
   Result r = RunPolicyCli({"test", dir_.string()});
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.out, HasSubstr("PASS " + (dir_ / "tests/t.textproto").string() +
-                               ": right"));
+  EXPECT_THAT(r.out, HasSubstr("PASS " + (dir_ / "tests/t.textproto").string() + ": right"));
   EXPECT_THAT(r.out, HasSubstr("FAIL " + (dir_ / "tests/t.textproto").string() +
                                ": wrong\n  visible_paths: missing [education], "
                                "unexpected [legal_status]\n"));
@@ -124,8 +121,7 @@ TEST_F(PolicyTestFailureTest, PassingAndFailingCases) {
 }
 
 TEST_F(PolicyTestFailureTest, DuplicateCaseNamesAreAnError) {
-  Write("tests/t.textproto",
-        Case("same", "legal_status") + Case("same", "legal_status"));
+  Write("tests/t.textproto", Case("same", "legal_status") + Case("same", "legal_status"));
   auto report = kinex::policy::RunPolicyTestDir(dir_.string());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(report.status().message(),
@@ -134,8 +130,7 @@ TEST_F(PolicyTestFailureTest, DuplicateCaseNamesAreAnError) {
 }
 
 TEST_F(PolicyTestFailureTest, TestFileErrorNamesTheBadToken) {
-  Write("tests/t.textproto",
-        "cases {\n  name: \"x\"\n  request { purpose: CARE_PLANING }\n}\n");
+  Write("tests/t.textproto", "cases {\n  name: \"x\"\n  request { purpose: CARE_PLANING }\n}\n");
   auto report = kinex::policy::RunPolicyTestDir(dir_.string());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(report.status().message(),
@@ -151,7 +146,9 @@ TEST_F(PolicyTestFailureTest, NoTestFilesIsAnError) {
 }
 
 TEST_F(PolicyTestFailureTest, InvalidPolicyFailsValidate) {
-  Write("p.textproto", "rules { id: \"x\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } }\n");
+  Write("p.textproto",
+        "rules { id: \"x\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+        "CA1989_S17_CHILDREN_IN_NEED } }\n");
   Result r = RunPolicyCli({"validate", dir_.string()});
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("p.textproto:1:9: rule \"x\" can never match: "

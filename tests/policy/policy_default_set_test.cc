@@ -40,8 +40,7 @@ TEST(PolicyDefaultSetTest, ConsentRecorders) {
   auto policy = LoadPolicyDir(SourceDir() + "/policy", Schema::ChildRecordSchema());
   ASSERT_TRUE(policy.ok()) << policy.status();
   namespace cv1 = ::kinex::common::v1;
-  auto principal = [](cv1::AgencyKind kind, const std::string& code,
-                      const std::string& role) {
+  auto principal = [](cv1::AgencyKind kind, const std::string& code, const std::string& role) {
     kinex::policy::v1::Principal p;
     p.set_agency_kind(kind);
     p.set_agency_code(code);
@@ -54,43 +53,34 @@ TEST(PolicyDefaultSetTest, ConsentRecorders) {
   child.mutable_scope()->set_registered_gp_ods_code("E87634");
   const auto sw = principal(cv1::LOCAL_AUTHORITY, "E09000033", "social-worker");
   EXPECT_TRUE(MayRecordConsent(**policy, sw, child, cv1::CONSENT).ok());
-  EXPECT_TRUE(
-      MayRecordConsent(**policy, sw, child, cv1::SAFEGUARDING_OF_CHILDREN).ok());
+  EXPECT_TRUE(MayRecordConsent(**policy, sw, child, cv1::SAFEGUARDING_OF_CHILDREN).ok());
   // Not for another LA's children; not break-glass's basis.
-  const auto other_la =
-      principal(cv1::LOCAL_AUTHORITY, "E09000001", "social-worker");
+  const auto other_la = principal(cv1::LOCAL_AUTHORITY, "E09000001", "social-worker");
   EXPECT_EQ(MayRecordConsent(**policy, other_la, child, cv1::CONSENT).code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(MayRecordConsent(**policy, sw, child, cv1::VITAL_INTERESTS).code(),
             absl::StatusCode::kPermissionDenied);
   // An IRO records nothing.
-  EXPECT_EQ(MayRecordConsent(
-                **policy,
-                principal(cv1::LOCAL_AUTHORITY, "E09000033",
-                          "independent-reviewing-officer"),
-                child, cv1::CONSENT)
-                .code(),
-            absl::StatusCode::kPermissionDenied);
-  // A VSH records PR-holder consent only.
-  const auto vsh =
-      principal(cv1::VIRTUAL_SCHOOL, "E09000033", "virtual-school-head");
-  EXPECT_TRUE(MayRecordConsent(**policy, vsh, child, cv1::CONSENT).ok());
   EXPECT_EQ(
-      MayRecordConsent(**policy, vsh, child, cv1::SAFEGUARDING_OF_CHILDREN)
+      MayRecordConsent(
+          **policy, principal(cv1::LOCAL_AUTHORITY, "E09000033", "independent-reviewing-officer"),
+          child, cv1::CONSENT)
           .code(),
       absl::StatusCode::kPermissionDenied);
+  // A VSH records PR-holder consent only.
+  const auto vsh = principal(cv1::VIRTUAL_SCHOOL, "E09000033", "virtual-school-head");
+  EXPECT_TRUE(MayRecordConsent(**policy, vsh, child, cv1::CONSENT).ok());
+  EXPECT_EQ(MayRecordConsent(**policy, vsh, child, cv1::SAFEGUARDING_OF_CHILDREN).code(),
+            absl::StatusCode::kPermissionDenied);
   // The registered GP records health consent; a school records nothing.
-  EXPECT_TRUE(MayRecordConsent(**policy,
-                               principal(cv1::HEALTH, "E87634",
-                                         "health-practitioner"),
+  EXPECT_TRUE(MayRecordConsent(**policy, principal(cv1::HEALTH, "E87634", "health-practitioner"),
                                child, cv1::CONSENT)
                   .ok());
-  EXPECT_EQ(MayRecordConsent(**policy,
-                             principal(cv1::SCHOOL, "100869",
-                                       "designated-safeguarding-lead"),
-                             child, cv1::CONSENT)
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      MayRecordConsent(**policy, principal(cv1::SCHOOL, "100869", "designated-safeguarding-lead"),
+                       child, cv1::CONSENT)
+          .code(),
+      absl::StatusCode::kPermissionDenied);
 }
 
 TEST(PolicyDefaultSetTest, AccessMatrixIsCurrent) {
@@ -103,12 +93,11 @@ TEST(PolicyDefaultSetTest, AccessMatrixIsCurrent) {
   }
   auto committed = kinex::ReadFileToString(path);
   ASSERT_TRUE(committed.ok()) << committed.status();
-  EXPECT_EQ(*committed, generated)
-      << "docs/access-matrix.md is stale. Regenerate it with\n"
-         "  kinexctl policy matrix policy/ > docs/access-matrix.md\n"
-         "or\n"
-         "  KINEX_UPDATE_ACCESS_MATRIX=1 ctest --test-dir <build> -R "
-         "PolicyDefaultSetTest.AccessMatrixIsCurrent";
+  EXPECT_EQ(*committed, generated) << "docs/access-matrix.md is stale. Regenerate it with\n"
+                                      "  kinexctl policy matrix policy/ > docs/access-matrix.md\n"
+                                      "or\n"
+                                      "  KINEX_UPDATE_ACCESS_MATRIX=1 ctest --test-dir <build> -R "
+                                      "PolicyDefaultSetTest.AccessMatrixIsCurrent";
 }
 
 }  // namespace

@@ -23,12 +23,12 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr char kRoles[] =
-    "roles { agency_kind: LOCAL_AUTHORITY names: \"social-worker\" }\n";
+constexpr char kRoles[] = "roles { agency_kind: LOCAL_AUTHORITY names: \"social-worker\" }\n";
 
 std::string GrantRule(const std::string& category) {
   return absl::StrCat(
-      "rules { id: \"g\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { agency_kind: "
+      "rules { id: \"g\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+      "CA1989_S17_CHILDREN_IN_NEED } principals { agency_kind: "
       "LOCAL_AUTHORITY } purposes: CARE_PLANNING scope: RESPONSIBLE_AUTHORITY "
       "categories: ",
       category,
@@ -125,21 +125,17 @@ TEST_F(PolicyEngineTest, ExplainGivesTheDecisionAndATrace) {
   auto engine = MakeEngine();
   auto explanation = engine->Explain(SocialWorker());
   ASSERT_TRUE(explanation.ok());
-  EXPECT_THAT(explanation->decision().allowed_paths(),
-              ElementsAre("legal_status"));
-  EXPECT_THAT(explanation->trace(),
-              Contains(HasSubstr("rule \"g\" (GRANT, ")));
+  EXPECT_THAT(explanation->decision().allowed_paths(), ElementsAre("legal_status"));
+  EXPECT_THAT(explanation->trace(), Contains(HasSubstr("rule \"g\" (GRANT, ")));
   EXPECT_THAT(explanation->trace(), Contains("allow: legal_status"));
 }
 
 TEST_F(PolicyEngineTest, MayRecordConsent) {
   auto engine = MakeEngine();
   pv1::DecisionRequest r = SocialWorker();
-  EXPECT_TRUE(engine->MayRecordConsent(r.principal(), r.child().scope(),
-                                       cv1::CONSENT)
-                  .ok());
-  absl::Status s = engine->MayRecordConsent(r.principal(), r.child().scope(),
-                                            cv1::SAFEGUARDING_OF_CHILDREN);
+  EXPECT_TRUE(engine->MayRecordConsent(r.principal(), r.child().scope(), cv1::CONSENT).ok());
+  absl::Status s =
+      engine->MayRecordConsent(r.principal(), r.child().scope(), cv1::SAFEGUARDING_OF_CHILDREN);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(s.message(), HasSubstr("record SAFEGUARDING_OF_CHILDREN"));
 }
@@ -158,8 +154,7 @@ TEST_F(PolicyEngineTest, ConcurrentDecisionsDuringReloads) {
     });
   }
   for (int i = 0; i < 20; ++i) {
-    Write("rules.textproto",
-          GrantRule(i % 2 == 0 ? "EDUCATION" : "LEGAL_STATUS"));
+    Write("rules.textproto", GrantRule(i % 2 == 0 ? "EDUCATION" : "LEGAL_STATUS"));
     EXPECT_TRUE(engine->Reload().ok());
   }
   stop = true;

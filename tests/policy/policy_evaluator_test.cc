@@ -27,8 +27,8 @@ constexpr char kRoles[] =
     "roles { agency_kind: SCHOOL names: [\"dsl\"] }\n";
 
 std::shared_ptr<const CompiledPolicy> MustCompile(const std::string& rules) {
-  auto p = CompilePolicy({PolicySource{"t.textproto", kRoles + rules}},
-                         Schema::ChildRecordSchema());
+  auto p =
+      CompilePolicy({PolicySource{"t.textproto", kRoles + rules}}, Schema::ChildRecordSchema());
   EXPECT_TRUE(p.ok()) << p.status();
   return p.ok() ? *p : nullptr;
 }
@@ -69,10 +69,11 @@ rules {
 
 TEST(PolicyEvaluatorTest, DenyByDefault) {
   auto policy = MustCompile(kGrantIdentity);
-  Evaluation e = Evaluate(*policy, Request(absl::StrCat(
-      "principal { agency_kind: SCHOOL agency_code: \"100869\" role: \"dsl\" }"
-      " child { scope { responsible_la_code: \"E09000033\" } }"
-      " purpose: SAFEGUARDING")));
+  Evaluation e = Evaluate(
+      *policy,
+      Request(absl::StrCat("principal { agency_kind: SCHOOL agency_code: \"100869\" role: \"dsl\" }"
+                           " child { scope { responsible_la_code: \"E09000033\" } }"
+                           " purpose: SAFEGUARDING")));
   EXPECT_FALSE(e.decision.allowed());
   EXPECT_THAT(e.decision.allowed_paths(), IsEmpty());
   EXPECT_EQ(Withheld(e.decision, rv1::IDENTITY), "NOT_GRANTED");
@@ -90,14 +91,12 @@ TEST(PolicyEvaluatorTest, GrantByCategoryGivesCoarsestPaths) {
   EXPECT_TRUE(e.decision.allowed());
   // Ethnicity is special category and the rule states no basis for it.
   EXPECT_THAT(e.decision.allowed_paths(),
-              ElementsAre("identity.date_of_birth", "identity.family_name",
-                          "identity.given_name", "identity.kinex_id",
-                          "identity.la_child_id", "identity.nhs_number",
+              ElementsAre("identity.date_of_birth", "identity.family_name", "identity.given_name",
+                          "identity.kinex_id", "identity.la_child_id", "identity.nhs_number",
                           "identity.sex", "identity.upn", "legal_status",
                           "scope.current_school_urn", "scope.police_force_code",
                           "scope.registered_gp_ods_code", "scope.responsible_la_code"));
-  EXPECT_EQ(Withheld(e.decision, rv1::IDENTITY),
-            "NEEDS_CONSENT_OR_BASIS partial");
+  EXPECT_EQ(Withheld(e.decision, rv1::IDENTITY), "NEEDS_CONSENT_OR_BASIS partial");
   EXPECT_EQ(Withheld(e.decision, rv1::HEALTH), "NOT_GRANTED");
   EXPECT_THAT(e.decision.matched_rule_ids(), ElementsAre("grant-identity"));
 }
@@ -112,12 +111,10 @@ rules {
 }
 )"));
   Evaluation e = Evaluate(*policy, Request(kSocialWorker));
-  EXPECT_EQ(Withheld(e.decision, rv1::LEGAL_STATUS),
-            "DENIED_BY_RULE:no-legal-status partial");
+  EXPECT_EQ(Withheld(e.decision, rv1::LEGAL_STATUS), "DENIED_BY_RULE:no-legal-status partial");
   EXPECT_FALSE(e.plan->visible().Test(
       policy->schema->Resolve("legal_status.ssda903_legal_status")->leaf_begin));
-  EXPECT_THAT(e.decision.matched_rule_ids(),
-              ElementsAre("grant-identity", "no-legal-status"));
+  EXPECT_THAT(e.decision.matched_rule_ids(), ElementsAre("grant-identity", "no-legal-status"));
 }
 
 TEST(PolicyEvaluatorTest, OutOfScope) {
@@ -128,8 +125,7 @@ TEST(PolicyEvaluatorTest, OutOfScope) {
   EXPECT_FALSE(e.decision.allowed());
   EXPECT_EQ(Withheld(e.decision, rv1::IDENTITY), "OUT_OF_SCOPE");
   EXPECT_EQ(Withheld(e.decision, rv1::HEALTH), "NOT_GRANTED");
-  EXPECT_THAT(e.decision.deny_reason(),
-              HasSubstr("the child is outside the principal's scope"));
+  EXPECT_THAT(e.decision.deny_reason(), HasSubstr("the child is outside the principal's scope"));
 }
 
 TEST(PolicyEvaluatorTest, EmptyPrincipalCodeNeverInScope) {
@@ -168,10 +164,11 @@ TEST(PolicyEvaluatorTest, SpecialCategoryNeedsBasis) {
 
 TEST(PolicyEvaluatorTest, ConsentCoveringCategoryRecipientAndPurpose) {
   auto policy = MustCompile(kGrantHealth);
-  Evaluation e = Evaluate(*policy, Request(absl::StrCat(
-      kSocialWorker,
-      "bases { basis: CONSENT consent_id: \"c1\" categories: HEALTH "
-      "recipient_agency_kind: LOCAL_AUTHORITY purposes: CARE_PLANNING }")));
+  Evaluation e = Evaluate(
+      *policy,
+      Request(absl::StrCat(kSocialWorker,
+                           "bases { basis: CONSENT consent_id: \"c1\" categories: HEALTH "
+                           "recipient_agency_kind: LOCAL_AUTHORITY purposes: CARE_PLANNING }")));
   EXPECT_TRUE(e.decision.allowed());
   EXPECT_THAT(e.decision.allowed_paths(), ElementsAre("health", "scope.health_provider_ods_codes"));
   ASSERT_EQ(e.decision.bases_used_size(), 1);
@@ -208,17 +205,16 @@ TEST(PolicyEvaluatorTest, ConsentThatDoesNotCoverIsIgnored) {
        }) {
     Evaluation e = Evaluate(*policy, Request(absl::StrCat(kSocialWorker, basis)));
     EXPECT_FALSE(e.decision.allowed()) << basis;
-    EXPECT_EQ(Withheld(e.decision, rv1::HEALTH), "NEEDS_CONSENT_OR_BASIS")
-        << basis;
+    EXPECT_EQ(Withheld(e.decision, rv1::HEALTH), "NEEDS_CONSENT_OR_BASIS") << basis;
   }
 }
 
 TEST(PolicyEvaluatorTest, StatutoryBasisOnFileWithJustification) {
   auto policy = MustCompile(kGrantHealth);
-  Evaluation e = Evaluate(*policy, Request(absl::StrCat(
-      kSocialWorker,
-      "bases { basis: SAFEGUARDING_OF_CHILDREN consent_id: \"b1\" } "
-      "justification: \"s47 enquiry\"")));
+  Evaluation e = Evaluate(
+      *policy, Request(absl::StrCat(kSocialWorker,
+                                    "bases { basis: SAFEGUARDING_OF_CHILDREN consent_id: \"b1\" } "
+                                    "justification: \"s47 enquiry\"")));
   EXPECT_THAT(e.decision.allowed_paths(), ElementsAre("health", "scope.health_provider_ods_codes"));
   EXPECT_THAT(e.decision.obligations(),
               ElementsAre(pv1::REQUIRE_JUSTIFICATION, pv1::NOTIFY_RESPONSIBLE_LA));
@@ -227,12 +223,13 @@ TEST(PolicyEvaluatorTest, StatutoryBasisOnFileWithJustification) {
 
 TEST(PolicyEvaluatorTest, BreakGlassNeedsJustification) {
   auto policy = MustCompile(kGrantHealth);
-  Evaluation without = Evaluate(
-      *policy, Request(absl::StrCat(kSocialWorker, "break_glass: true")));
+  Evaluation without = Evaluate(*policy, Request(absl::StrCat(kSocialWorker, "break_glass: true")));
   EXPECT_FALSE(without.decision.allowed());
-  Evaluation with = Evaluate(*policy, Request(absl::StrCat(
-      kSocialWorker, "break_glass: true justification: \"injured\"")));
-  EXPECT_THAT(with.decision.allowed_paths(), ElementsAre("health", "scope.health_provider_ods_codes"));
+  Evaluation with = Evaluate(
+      *policy,
+      Request(absl::StrCat(kSocialWorker, "break_glass: true justification: \"injured\"")));
+  EXPECT_THAT(with.decision.allowed_paths(),
+              ElementsAre("health", "scope.health_provider_ods_codes"));
   EXPECT_EQ(with.decision.bases_used(0).basis(), cv1::VITAL_INTERESTS);
   EXPECT_THAT(with.decision.obligations(),
               ElementsAre(pv1::NOTIFY_RESPONSIBLE_LA, pv1::BREAK_GLASS_REVIEW));
@@ -247,8 +244,9 @@ rules {
   categories: HEALTH
 }
 )"));
-  Evaluation e = Evaluate(*policy, Request(absl::StrCat(
-      kSocialWorker, "break_glass: true justification: \"injured\"")));
+  Evaluation e = Evaluate(
+      *policy,
+      Request(absl::StrCat(kSocialWorker, "break_glass: true justification: \"injured\"")));
   EXPECT_FALSE(e.decision.allowed());
   EXPECT_THAT(e.decision.obligations(), IsEmpty());
   EXPECT_THAT(e.decision.bases_used(), IsEmpty());
@@ -313,9 +311,8 @@ rules {
 )");
   Evaluation e = Evaluate(*policy, Request(kSocialWorker));
   EXPECT_EQ(Withheld(e.decision, rv1::LEGAL_STATUS), "NEEDS_CONSENT_OR_BASIS");
-  Evaluation j = Evaluate(*policy,
-                          Request(absl::StrCat(kSocialWorker,
-                                               "justification: \"review\"")));
+  Evaluation j =
+      Evaluate(*policy, Request(absl::StrCat(kSocialWorker, "justification: \"review\"")));
   EXPECT_THAT(j.decision.allowed_paths(), ElementsAre("legal_status"));
   EXPECT_THAT(j.decision.obligations(), ElementsAre(pv1::REQUIRE_JUSTIFICATION));
 }
@@ -332,11 +329,11 @@ rules {
   row_filters { repeated_field: "education.attendance_sessions" key_field: "school_urn" equals: PRINCIPAL_AGENCY_CODE }
 }
 )");
-  Evaluation e = Evaluate(*policy, Request(
-      "principal { agency_kind: SCHOOL agency_code: \"100869\" role: \"dsl\" }"
-      " child { scope { current_school_urn: \"100869\" } } purpose: SAFEGUARDING"));
-  EXPECT_THAT(e.decision.allowed_paths(),
-              ElementsAre("education.attendance_sessions"));
+  Evaluation e = Evaluate(
+      *policy,
+      Request("principal { agency_kind: SCHOOL agency_code: \"100869\" role: \"dsl\" }"
+              " child { scope { current_school_urn: \"100869\" } } purpose: SAFEGUARDING"));
+  EXPECT_THAT(e.decision.allowed_paths(), ElementsAre("education.attendance_sessions"));
   ASSERT_EQ(e.decision.row_filters_size(), 1);
   EXPECT_EQ(e.decision.row_filters(0).equals(), "100869");
   EXPECT_EQ(e.decision.row_filters(0).key_field(), "school_urn");
@@ -400,14 +397,13 @@ TEST(PolicyEvaluatorTest, TraceExplainsEachRule) {
   auto policy = MustCompile(absl::StrCat(kGrantIdentity, kGrantHealth));
   std::vector<std::string> trace;
   Evaluate(*policy, Request(kSocialWorker), &trace);
-  EXPECT_THAT(trace, ::testing::Contains(HasSubstr(
-                         "rule \"grant-identity\" (GRANT, t.textproto:4:1): "
-                         "applies: grants")));
-  EXPECT_THAT(trace, ::testing::Contains(HasSubstr(
-                         "HEALTH/SPECIAL_CATEGORY withheld: no consent or "
-                         "basis satisfies the rule")));
-  EXPECT_THAT(trace, ::testing::Contains(
-                         "category HEALTH: withheld NEEDS_CONSENT_OR_BASIS"));
+  EXPECT_THAT(trace,
+              ::testing::Contains(HasSubstr("rule \"grant-identity\" (GRANT, t.textproto:4:1): "
+                                            "applies: grants")));
+  EXPECT_THAT(trace,
+              ::testing::Contains(HasSubstr("HEALTH/SPECIAL_CATEGORY withheld: no consent or "
+                                            "basis satisfies the rule")));
+  EXPECT_THAT(trace, ::testing::Contains("category HEALTH: withheld NEEDS_CONSENT_OR_BASIS"));
 }
 
 TEST(PolicyEvaluatorTest, MayRecordConsent) {
@@ -420,17 +416,14 @@ consent_recorders {
 }
 )"));
   pv1::DecisionRequest r = Request(kSocialWorker);
-  EXPECT_TRUE(MayRecordConsent(*policy, r.principal(), r.child(), cv1::CONSENT)
-                  .ok());
-  absl::Status other_basis = MayRecordConsent(*policy, r.principal(), r.child(),
-                                              cv1::HEALTH_OR_SOCIAL_CARE);
+  EXPECT_TRUE(MayRecordConsent(*policy, r.principal(), r.child(), cv1::CONSENT).ok());
+  absl::Status other_basis =
+      MayRecordConsent(*policy, r.principal(), r.child(), cv1::HEALTH_OR_SOCIAL_CARE);
   EXPECT_EQ(other_basis.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(other_basis.message(),
-              HasSubstr("does not let local-authority/social-worker record "
-                        "HEALTH_OR_SOCIAL_CARE for this child"));
+  EXPECT_THAT(other_basis.message(), HasSubstr("does not let local-authority/social-worker record "
+                                               "HEALTH_OR_SOCIAL_CARE for this child"));
   r.mutable_child()->mutable_scope()->set_responsible_la_code("E09000001");
-  EXPECT_EQ(MayRecordConsent(*policy, r.principal(), r.child(), cv1::CONSENT)
-                .code(),
+  EXPECT_EQ(MayRecordConsent(*policy, r.principal(), r.child(), cv1::CONSENT).code(),
             absl::StatusCode::kPermissionDenied);
 }
 
@@ -462,8 +455,8 @@ TEST(PolicyEvaluatorTest, ArrangementConditionNeedsACurrentMatchingArrangement) 
                                                "PRIVATE_FOSTERING }"))
                    .decision.allowed());
   // No current arrangement matches no arrangement condition (fail closed).
-  Evaluation none = Evaluate(
-      *policy, Request(who + "child { scope { responsible_la_code: \"E09000033\" } }"));
+  Evaluation none =
+      Evaluate(*policy, Request(who + "child { scope { responsible_la_code: \"E09000033\" } }"));
   EXPECT_FALSE(none.decision.allowed());
   EXPECT_EQ(Withheld(none.decision, rv1::IDENTITY), "NOT_GRANTED");
 }
@@ -496,12 +489,11 @@ TEST(PolicyEvaluatorTest, RecognisedLegitimateInterestOnRequestNeedsAStatedFunct
   Evaluation without = Evaluate(*policy, Request(kSocialWorker));
   EXPECT_FALSE(without.decision.allowed());
   EXPECT_EQ(Withheld(without.decision, rv1::IDENTITY), "NEEDS_CONSENT_OR_BASIS");
-  Evaluation blank = Evaluate(*policy, Request(absl::StrCat(kSocialWorker,
-                                                            "stated_function: \"   \"")));
+  Evaluation blank =
+      Evaluate(*policy, Request(absl::StrCat(kSocialWorker, "stated_function: \"   \"")));
   EXPECT_FALSE(blank.decision.allowed());
   Evaluation with = Evaluate(
-      *policy, Request(absl::StrCat(kSocialWorker,
-                                    "stated_function: \"Children Act 1989 s17\"")));
+      *policy, Request(absl::StrCat(kSocialWorker, "stated_function: \"Children Act 1989 s17\"")));
   ASSERT_TRUE(with.decision.allowed());
   ASSERT_FALSE(with.decision.grounds().empty());
   EXPECT_EQ(with.decision.grounds(0).rule_id(), "rli-on-request");
@@ -518,10 +510,10 @@ TEST(PolicyEvaluatorTest, ResponsibleLaSeesThroughItsOwnShield) {
       "\"social-worker\" } purpose: CARE_PLANNING ";
   // The responsible LA sees through its own shield: the same decision as
   // with no shield.
-  Evaluation own = Evaluate(*policy, Request(school_la +
-                                             "child { scope { responsible_la_code: "
-                                             "\"E09000033\" } shielded_paths: \"identity\" "
-                                             "shield_locating: true }"));
+  Evaluation own =
+      Evaluate(*policy, Request(school_la + "child { scope { responsible_la_code: "
+                                            "\"E09000033\" } shielded_paths: \"identity\" "
+                                            "shield_locating: true }"));
   Evaluation unshielded = Evaluate(
       *policy, Request(school_la + "child { scope { responsible_la_code: \"E09000033\" } }"));
   ASSERT_TRUE(own.decision.allowed());
@@ -560,8 +552,9 @@ TEST(PolicyEvaluatorTest, ShieldBindsOtherAgenciesEvenOnBreakGlass) {
     EXPECT_NE(p, "scope");
   }
   // A shield is per child: part of the cache key when it binds.
-  pv1::DecisionRequest plain = Request(dsl + "child { scope { responsible_la_code: "
-                                             "\"E09000033\" current_school_urn: \"100869\" } }");
+  pv1::DecisionRequest plain = Request(dsl +
+                                       "child { scope { responsible_la_code: "
+                                       "\"E09000033\" current_school_urn: \"100869\" } }");
   EXPECT_NE(EvaluationCacheKey(plain),
             EvaluationCacheKey(Request(dsl + "child { scope { responsible_la_code: \"E09000033\" "
                                              "current_school_urn: \"100869\" } "

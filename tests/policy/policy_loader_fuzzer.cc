@@ -37,8 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int kind = 1; kind <= 5; ++kind) {
     for (int purpose = 1; purpose <= 5; ++purpose) {
       pv1::DecisionRequest r;
-      r.mutable_principal()->set_agency_kind(
-          static_cast<kinex::common::v1::AgencyKind>(kind));
+      r.mutable_principal()->set_agency_kind(static_cast<kinex::common::v1::AgencyKind>(kind));
       r.mutable_principal()->set_agency_code("E09000033");
       r.mutable_principal()->set_role("social-worker");
       r.mutable_child()->mutable_scope()->set_responsible_la_code("E09000033");

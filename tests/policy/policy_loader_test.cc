@@ -25,22 +25,23 @@ constexpr char kRoles[] =
     "roles { agency_kind: VIRTUAL_SCHOOL names: \"virtual-school-head\" }\n"
     "roles { agency_kind: AUDITOR names: \"auditor\" }\n";
 
-absl::StatusOr<std::shared_ptr<const CompiledPolicy>> Compile(
-    const std::string& rules) {
-  return CompilePolicy({PolicySource{"p.textproto", kRoles + rules}},
-                       Schema::ChildRecordSchema());
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> Compile(const std::string& rules) {
+  return CompilePolicy({PolicySource{"p.textproto", kRoles + rules}}, Schema::ChildRecordSchema());
 }
 
 // A valid rule, with `extra` spliced in before the closing brace.
 std::string Rule(const std::string& extra, const std::string& id = "r1") {
   return absl::StrCat(
-      "rules {\n"                                                     // 5
-      "  id: \"", id, "\"\n"                                         // 6
-      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"                                             // 7
+      "rules {\n"  // 5
+      "  id: \"",
+      id,
+      "\"\n"  // 6
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+      "CA1989_S17_CHILDREN_IN_NEED }\n"                                           // 7
       "  principals { agency_kind: LOCAL_AUTHORITY roles: \"social-worker\" }\n"  // 8
-      "  purposes: CARE_PLANNING\n"                                   // 9
-      "  scope: RESPONSIBLE_AUTHORITY\n",                             // 10
-      extra,                                                          // 11...
+      "  purposes: CARE_PLANNING\n"                                               // 9
+      "  scope: RESPONSIBLE_AUTHORITY\n",                                         // 10
+      extra,                                                                      // 11...
       "}\n");
 }
 
@@ -61,8 +62,7 @@ TEST(PolicyLoaderTest, UnknownFieldPath) {
 }
 
 TEST(PolicyLoaderTest, UnknownNestedFieldPath) {
-  auto policy =
-      Compile(Rule("  field_paths: [\"health.sdq.band\", \"health.sdq.bnd\"]\n"));
+  auto policy = Compile(Rule("  field_paths: [\"health.sdq.band\", \"health.sdq.bnd\"]\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:11:3: unknown field path \"health.sdq.bnd\": no field "
             "\"bnd\" in kinex.record.v1.Sdq");
@@ -87,15 +87,15 @@ TEST(PolicyLoaderTest, UnknownCategoryName) {
 
 TEST(PolicyLoaderTest, UnknownCategoryNumber) {
   auto policy = Compile(Rule("  categories: 42\n"));
-  EXPECT_EQ(policy.status().message(),
-            "p.textproto:11:3: unknown category 42");
+  EXPECT_EQ(policy.status().message(), "p.textproto:11:3: unknown category 42");
 }
 
 TEST(PolicyLoaderTest, UnknownRole) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+      "CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY roles: \"socal-worker\" }\n"
       "  purposes: CARE_PLANNING\n"
       "  scope: RESPONSIBLE_AUTHORITY\n"
@@ -110,7 +110,8 @@ TEST(PolicyLoaderTest, RoleDeclaredForAnotherKindIsUnknown) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+      "CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: SCHOOL roles: \"social-worker\" }\n"
       "  purposes: EDUCATION_SUPPORT\n"
       "  scope: SCHOOL_ROLL\n"
@@ -142,15 +143,15 @@ TEST(PolicyLoaderTest, MissingAgencyKind) {
       "  principals { roles: \"auditor\" }\n"
       "  categories: IDENTITY\n"
       "}\n");
-  EXPECT_EQ(policy.status().message(),
-            "p.textproto:8:3: agency_kind is required");
+  EXPECT_EQ(policy.status().message(), "p.textproto:8:3: agency_kind is required");
 }
 
 TEST(PolicyLoaderTest, UnknownPurposeName) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+      "CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY }\n"
       "  purposes: CARE_PLANING\n"
       "  scope: RESPONSIBLE_AUTHORITY\n"
@@ -165,7 +166,8 @@ TEST(PolicyLoaderTest, UnknownPurposeNumber) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+      "CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY }\n"
       "  purposes: 99\n"
       "  scope: RESPONSIBLE_AUTHORITY\n"
@@ -185,7 +187,8 @@ TEST(PolicyLoaderTest, ScopeThatNeverHoldsForThePrincipal) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+      "CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY }\n"
       "  purposes: CARE_PLANNING\n"
       "  scope: SCHOOL_ROLL\n"
@@ -200,13 +203,13 @@ TEST(PolicyLoaderTest, GrantWithoutPurposesNeverMatches) {
   auto policy = Compile(
       "rules {\n"
       "  id: \"r1\"\n"
-      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
+      "  effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: "
+      "CA1989_S17_CHILDREN_IN_NEED }\n"
       "  principals { agency_kind: LOCAL_AUTHORITY }\n"
       "  scope: RESPONSIBLE_AUTHORITY\n"
       "  categories: IDENTITY\n"
       "}\n");
-  EXPECT_EQ(policy.status().message(),
-            "p.textproto:6:3: rule \"r1\" can never match: no purposes");
+  EXPECT_EQ(policy.status().message(), "p.textproto:6:3: rule \"r1\" can never match: no purposes");
 }
 
 TEST(PolicyLoaderTest, RuleWithoutPrincipalsNeverMatches) {
@@ -229,12 +232,12 @@ TEST(PolicyLoaderTest, SensitiveOnlyGrantWithoutBasisNeverGrants) {
 }
 
 TEST(PolicyLoaderTest, StatutoryBasisOnSpecialCategoryNeedsJustification) {
-  auto policy = Compile(Rule(
-      "  categories: HEALTH\n"
-      "  basis_requirements {\n"
-      "    sensitivity: SPECIAL_CATEGORY\n"
-      "    alternatives { basis: HEALTH_OR_SOCIAL_CARE inherent: true }\n"
-      "  }\n"));
+  auto policy =
+      Compile(Rule("  categories: HEALTH\n"
+                   "  basis_requirements {\n"
+                   "    sensitivity: SPECIAL_CATEGORY\n"
+                   "    alternatives { basis: HEALTH_OR_SOCIAL_CARE inherent: true }\n"
+                   "  }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:14:20: rule \"r1\": statutory basis "
             "HEALTH_OR_SOCIAL_CARE for SPECIAL_CATEGORY data must set "
@@ -242,51 +245,51 @@ TEST(PolicyLoaderTest, StatutoryBasisOnSpecialCategoryNeedsJustification) {
 }
 
 TEST(PolicyLoaderTest, ConsentCannotBeInherent) {
-  auto policy = Compile(Rule(
-      "  categories: HEALTH\n"
-      "  basis_requirements {\n"
-      "    sensitivity: SPECIAL_CATEGORY\n"
-      "    alternatives { basis: CONSENT inherent: true }\n"
-      "  }\n"));
+  auto policy =
+      Compile(Rule("  categories: HEALTH\n"
+                   "  basis_requirements {\n"
+                   "    sensitivity: SPECIAL_CATEGORY\n"
+                   "    alternatives { basis: CONSENT inherent: true }\n"
+                   "  }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:14:35: CONSENT cannot be inherent: it must be on file");
 }
 
 TEST(PolicyLoaderTest, DuplicateRuleIdAcrossFiles) {
-  auto policy = CompilePolicy(
-      {PolicySource{"a.textproto", kRoles + Rule("  categories: IDENTITY\n")},
-       PolicySource{"b.textproto", kRoles + Rule("  categories: EDUCATION\n")}},
-      Schema::ChildRecordSchema());
+  auto policy =
+      CompilePolicy({PolicySource{"a.textproto", kRoles + Rule("  categories: IDENTITY\n")},
+                     PolicySource{"b.textproto", kRoles + Rule("  categories: EDUCATION\n")}},
+                    Schema::ChildRecordSchema());
   EXPECT_EQ(policy.status().message(),
             "b.textproto:6:3: duplicate rule id \"r1\" (first defined at "
             "a.textproto:6:3)");
 }
 
 TEST(PolicyLoaderTest, RowFilterOnNonRepeatedField) {
-  auto policy = Compile(Rule(
-      "  categories: EDUCATION\n"
-      "  row_filters { repeated_field: \"education.sen\" key_field: \"x\" "
-      "equals: PRINCIPAL_AGENCY_CODE }\n"));
+  auto policy =
+      Compile(Rule("  categories: EDUCATION\n"
+                   "  row_filters { repeated_field: \"education.sen\" key_field: \"x\" "
+                   "equals: PRINCIPAL_AGENCY_CODE }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:12:17: row filter field \"education.sen\" is not a "
             "repeated message field");
 }
 
 TEST(PolicyLoaderTest, RowFilterUnknownKey) {
-  auto policy = Compile(Rule(
-      "  categories: EDUCATION\n"
-      "  row_filters { repeated_field: \"education.exclusions\" key_field: "
-      "\"urn\" equals: PRINCIPAL_AGENCY_CODE }\n"));
+  auto policy =
+      Compile(Rule("  categories: EDUCATION\n"
+                   "  row_filters { repeated_field: \"education.exclusions\" key_field: "
+                   "\"urn\" equals: PRINCIPAL_AGENCY_CODE }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:12:56: unknown key field \"urn\": no field \"urn\" in "
             "kinex.record.v1.Exclusion");
 }
 
 TEST(PolicyLoaderTest, RowFilterThatNeverApplies) {
-  auto policy = Compile(Rule(
-      "  categories: IDENTITY\n"
-      "  row_filters { repeated_field: \"education.exclusions\" key_field: "
-      "\"school_urn\" equals: PRINCIPAL_AGENCY_CODE }\n"));
+  auto policy =
+      Compile(Rule("  categories: IDENTITY\n"
+                   "  row_filters { repeated_field: \"education.exclusions\" key_field: "
+                   "\"school_urn\" equals: PRINCIPAL_AGENCY_CODE }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:12:17: row filter on \"education.exclusions\" never "
             "applies: rule \"r1\" grants nothing under it");
@@ -322,8 +325,7 @@ TEST(PolicyLoaderTest, NoSourcesIsAnError) {
 
 TEST(PolicyLoaderTest, VersionIgnoresFormattingButNotContent) {
   auto a = Compile(Rule("  categories: IDENTITY\n"));
-  auto b = Compile("# a comment\n\n" +
-                   Rule("  categories:    [IDENTITY]   # same\n"));
+  auto b = Compile("# a comment\n\n" + Rule("  categories:    [IDENTITY]   # same\n"));
   auto c = Compile(Rule("  categories: EDUCATION\n"));
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_EQ((*a)->version, (*b)->version);
@@ -364,13 +366,11 @@ TEST_F(PolicyDirTest, ErrorNamesTheFilePath) {
 TEST_F(PolicyDirTest, EmptyDirectoryIsAnError) {
   auto policy = LoadPolicyDir(dir_.string(), Schema::ChildRecordSchema());
   EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(policy.status().message(),
-              HasSubstr("no *.textproto policy files in"));
+  EXPECT_THAT(policy.status().message(), HasSubstr("no *.textproto policy files in"));
 }
 
 TEST_F(PolicyDirTest, MissingDirectoryIsNotFound) {
-  auto policy = LoadPolicyDir((dir_ / "nope").string(),
-                              Schema::ChildRecordSchema());
+  auto policy = LoadPolicyDir((dir_ / "nope").string(), Schema::ChildRecordSchema());
   EXPECT_EQ(policy.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(policy.status().message(), HasSubstr("does not exist"));
 }
@@ -380,12 +380,12 @@ TEST_F(PolicyDirTest, MissingDirectoryIsNotFound) {
 // Like Rule(), without a lawful basis: `extra` starts at line 11.
 std::string BareRule(const std::string& extra) {
   return absl::StrCat(
-      "rules {\n"                                                     // 5
-      "  id: \"r1\"\n"                                                // 6
-      "  effect: GRANT\n"                                             // 7
+      "rules {\n"                                                                 // 5
+      "  id: \"r1\"\n"                                                            // 6
+      "  effect: GRANT\n"                                                         // 7
       "  principals { agency_kind: LOCAL_AUTHORITY roles: \"social-worker\" }\n"  // 8
-      "  purposes: CARE_PLANNING\n"                                   // 9
-      "  scope: RESPONSIBLE_AUTHORITY\n",                             // 10
+      "  purposes: CARE_PLANNING\n"                                               // 9
+      "  scope: RESPONSIBLE_AUTHORITY\n",                                         // 10
       extra, "  categories: IDENTITY\n}\n");
 }
 
@@ -404,28 +404,27 @@ TEST(PolicyLoaderTest, LawfulBasisWithoutGatewayIsRefused) {
 }
 
 TEST(PolicyLoaderTest, LawfulBasisWithoutArticle6IsRefused) {
-  auto policy =
-      Compile(BareRule("  lawful_basis { gateways: CA1989_S17_CHILDREN_IN_NEED }\n"));
+  auto policy = Compile(BareRule("  lawful_basis { gateways: CA1989_S17_CHILDREN_IN_NEED }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:11:3: rule \"r1\": lawful_basis.article6 is required");
 }
 
 TEST(PolicyLoaderTest, RecognisedLegitimateInterestNeedsAnnex1Condition) {
-  auto policy = Compile(BareRule(
-      "  lawful_basis { article6: ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST "
-      "gateways: CA1989_S17_CHILDREN_IN_NEED }\n"));
+  auto policy =
+      Compile(BareRule("  lawful_basis { article6: ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST "
+                       "gateways: CA1989_S17_CHILDREN_IN_NEED }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:11:3: rule \"r1\": a recognised legitimate interest needs an "
             "annex1_condition");
 }
 
 TEST(PolicyLoaderTest, Annex1ConditionOnlyWithRecognisedLegitimateInterest) {
-  auto policy = Compile(BareRule(
-      "  lawful_basis {\n"                                  // 11
-      "    article6: ARTICLE6_PUBLIC_TASK\n"                // 12
-      "    annex1_condition: ANNEX1_PUBLIC_BODY_REQUEST\n"  // 13
-      "    gateways: CA1989_S17_CHILDREN_IN_NEED\n"
-      "  }\n"));
+  auto policy =
+      Compile(BareRule("  lawful_basis {\n"                                  // 11
+                       "    article6: ARTICLE6_PUBLIC_TASK\n"                // 12
+                       "    annex1_condition: ANNEX1_PUBLIC_BODY_REQUEST\n"  // 13
+                       "    gateways: CA1989_S17_CHILDREN_IN_NEED\n"
+                       "  }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:13:5: rule \"r1\": annex1_condition only goes with "
             "ARTICLE6_RECOGNISED_LEGITIMATE_INTEREST");
@@ -452,12 +451,12 @@ TEST(PolicyLoaderTest, EnglandOnlyGatewaysNeedAnEnglandCondition) {
 }
 
 TEST(PolicyLoaderTest, Part3IsForPolicePrincipalsOnly) {
-  auto policy = Compile(BareRule(
-      "  lawful_basis {\n"                                // 11
-      "    article6: ARTICLE6_LAW_ENFORCEMENT_TASK\n"     // 12
-      "    regime: DPA_2018_PART_3\n"                     // 13
-      "    gateways: CA1989_S47_CHILD_PROTECTION\n"
-      "  }\n"));
+  auto policy =
+      Compile(BareRule("  lawful_basis {\n"                             // 11
+                       "    article6: ARTICLE6_LAW_ENFORCEMENT_TASK\n"  // 12
+                       "    regime: DPA_2018_PART_3\n"                  // 13
+                       "    gateways: CA1989_S47_CHILD_PROTECTION\n"
+                       "  }\n"));
   EXPECT_EQ(policy.status().message(),
             "p.textproto:13:5: rule \"r1\": DPA_2018_PART_3 is law-enforcement processing, for "
             "police principals only");
@@ -465,11 +464,11 @@ TEST(PolicyLoaderTest, Part3IsForPolicePrincipalsOnly) {
 
 TEST(PolicyLoaderTest, DenyTakesNoLawfulBasis) {
   auto policy = Compile(
-      "rules {\n"                                      // 5
-      "  id: \"d1\"\n"                                 // 6
-      "  effect: DENY\n"                               // 7
-      "  principals { agency_kind: SCHOOL }\n"         // 8
-      "  categories: HEALTH\n"                         // 9
+      "rules {\n"                               // 5
+      "  id: \"d1\"\n"                          // 6
+      "  effect: DENY\n"                        // 7
+      "  principals { agency_kind: SCHOOL }\n"  // 8
+      "  categories: HEALTH\n"                  // 9
       "  lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED }\n"
       "}\n");
   EXPECT_EQ(policy.status().message(),
@@ -479,8 +478,7 @@ TEST(PolicyLoaderTest, DenyTakesNoLawfulBasis) {
 TEST(PolicyLoaderTest, UnknownArrangementType) {
   auto policy = Compile(Rule("  categories: IDENTITY\n  condition { arrangement_types: 42 }\n"));
   EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(policy.status().message(),
-            "p.textproto:12:15: unknown arrangement type 42");
+  EXPECT_EQ(policy.status().message(), "p.textproto:12:15: unknown arrangement type 42");
 }
 
 }  // namespace

@@ -23,8 +23,8 @@ namespace rv1 = ::kinex::record::v1;
 std::vector<kinex::policy::Evaluation>* Evaluations() {
   static auto* evaluations = [] {
     auto* out = new std::vector<kinex::policy::Evaluation>();
-    auto policy = kinex::policy::LoadPolicyDir(
-        KINEX_POLICY_DIR, kinex::policy::Schema::ChildRecordSchema());
+    auto policy =
+        kinex::policy::LoadPolicyDir(KINEX_POLICY_DIR, kinex::policy::Schema::ChildRecordSchema());
     if (!policy.ok()) __builtin_trap();
     struct P {
       cv1::AgencyKind kind;
@@ -38,7 +38,8 @@ std::vector<kinex::policy::Evaluation>* Evaluations() {
              {cv1::SCHOOL, "100869", "designated-safeguarding-lead", cv1::SAFEGUARDING},
              {cv1::HEALTH, "E87634", "health-practitioner", cv1::HEALTH_CARE},
              {cv1::POLICE, "01", "public-protection-officer", cv1::SAFEGUARDING},
-             {cv1::LOCAL_AUTHORITY, "E09000033", "independent-reviewing-officer", cv1::CARE_PLANNING},
+             {cv1::LOCAL_AUTHORITY, "E09000033", "independent-reviewing-officer",
+              cv1::CARE_PLANNING},
              {cv1::AUDITOR, "ICO", "auditor", cv1::SAFEGUARDING},
          }) {
       pv1::DecisionRequest r;

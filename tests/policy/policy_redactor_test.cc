@@ -43,20 +43,19 @@ pv1::DecisionRequest Request(const std::string& text) {
 }
 
 // Every present path is under an allowed path.
-void ExpectOnlyAllowed(const google::protobuf::Message& m,
-                       const pv1::Decision& d) {
-  std::vector<std::string> allowed(d.allowed_paths().begin(),
-                                   d.allowed_paths().end());
+void ExpectOnlyAllowed(const google::protobuf::Message& m, const pv1::Decision& d) {
+  std::vector<std::string> allowed(d.allowed_paths().begin(), d.allowed_paths().end());
   for (const std::string& p : PresentPaths(m)) {
     EXPECT_TRUE(testing::Covered(p, allowed)) << p << " survived redaction";
   }
 }
 
 TEST(PolicyRedactorTest, WholeRecordPlanKeepsEverything) {
-  Evaluation e = Evaluate(*DefaultPolicy(), Request(
-      "principal { agency_kind: LOCAL_AUTHORITY agency_code: \"E09000033\" "
-      "role: \"social-worker\" } child { scope { responsible_la_code: "
-      "\"E09000033\" } } purpose: SAFEGUARDING justification: \"s47\""));
+  Evaluation e =
+      Evaluate(*DefaultPolicy(),
+               Request("principal { agency_kind: LOCAL_AUTHORITY agency_code: \"E09000033\" "
+                       "role: \"social-worker\" } child { scope { responsible_la_code: "
+                       "\"E09000033\" } } purpose: SAFEGUARDING justification: \"s47\""));
   rv1::ChildRecord record = testing::FullRecord();
   rv1::ChildRecord redacted = record;
   ASSERT_TRUE(Redactor().Apply(*e.plan, &redacted).ok());
@@ -64,12 +63,13 @@ TEST(PolicyRedactorTest, WholeRecordPlanKeepsEverything) {
 }
 
 TEST(PolicyRedactorTest, VirtualSchoolHeadSeesOnlyItsPaths) {
-  Evaluation e = Evaluate(*DefaultPolicy(), Request(
-      "principal { agency_kind: VIRTUAL_SCHOOL agency_code: \"E09000033\" "
-      "role: \"virtual-school-head\" } child { scope { responsible_la_code: "
-      "\"E09000033\" } looked_after: true } purpose: EDUCATION_SUPPORT "
-      "bases { basis: CONSENT consent_id: \"c\" categories: HEALTH "
-      "recipient_agency_kind: VIRTUAL_SCHOOL purposes: EDUCATION_SUPPORT }"));
+  Evaluation e =
+      Evaluate(*DefaultPolicy(),
+               Request("principal { agency_kind: VIRTUAL_SCHOOL agency_code: \"E09000033\" "
+                       "role: \"virtual-school-head\" } child { scope { responsible_la_code: "
+                       "\"E09000033\" } looked_after: true } purpose: EDUCATION_SUPPORT "
+                       "bases { basis: CONSENT consent_id: \"c\" categories: HEALTH "
+                       "recipient_agency_kind: VIRTUAL_SCHOOL purposes: EDUCATION_SUPPORT }"));
   rv1::ChildRecord record = testing::FullRecord();
   ASSERT_TRUE(Redactor().Apply(*e.plan, &record).ok());
   ExpectOnlyAllowed(record, e.decision);
@@ -86,11 +86,12 @@ TEST(PolicyRedactorTest, VirtualSchoolHeadSeesOnlyItsPaths) {
 }
 
 TEST(PolicyRedactorTest, SchoolSeesOnlyItsOwnRows) {
-  Evaluation e = Evaluate(*DefaultPolicy(), Request(
-      "principal { agency_kind: SCHOOL agency_code: \"100869\" role: "
-      "\"designated-safeguarding-lead\" } child { scope { "
-      "responsible_la_code: \"E09000033\" current_school_urn: \"100869\" } } "
-      "purpose: SAFEGUARDING"));
+  Evaluation e =
+      Evaluate(*DefaultPolicy(),
+               Request("principal { agency_kind: SCHOOL agency_code: \"100869\" role: "
+                       "\"designated-safeguarding-lead\" } child { scope { "
+                       "responsible_la_code: \"E09000033\" current_school_urn: \"100869\" } } "
+                       "purpose: SAFEGUARDING"));
   rv1::ChildRecord record = testing::FullRecord();
   ASSERT_TRUE(Redactor().Apply(*e.plan, &record).ok());
   ExpectOnlyAllowed(record, e.decision);
@@ -114,26 +115,28 @@ TEST(PolicyRedactorTest, SchoolSeesOnlyItsOwnRows) {
 }
 
 TEST(PolicyRedactorTest, DenyPlanClearsEverything) {
-  Evaluation e = Evaluate(*DefaultPolicy(), Request(
-      "principal { agency_kind: AUDITOR agency_code: \"ICO\" role: \"auditor\" }"
-      " child { scope { responsible_la_code: \"E09000033\" } } "
-      "purpose: SAFEGUARDING"));
+  Evaluation e =
+      Evaluate(*DefaultPolicy(),
+               Request("principal { agency_kind: AUDITOR agency_code: \"ICO\" role: \"auditor\" }"
+                       " child { scope { responsible_la_code: \"E09000033\" } } "
+                       "purpose: SAFEGUARDING"));
   rv1::ChildRecord record = testing::FullRecord();
   ASSERT_TRUE(Redactor().Apply(*e.plan, &record).ok());
   EXPECT_EQ(record.ByteSizeLong(), 0u);
 }
 
 TEST(PolicyRedactorTest, UnknownFieldsNeverSurvive) {
-  Evaluation e = Evaluate(*DefaultPolicy(), Request(
-      "principal { agency_kind: LOCAL_AUTHORITY agency_code: \"E09000033\" "
-      "role: \"social-worker\" } child { scope { responsible_la_code: "
-      "\"E09000033\" } } purpose: SAFEGUARDING justification: \"s47\""));
+  Evaluation e =
+      Evaluate(*DefaultPolicy(),
+               Request("principal { agency_kind: LOCAL_AUTHORITY agency_code: \"E09000033\" "
+                       "role: \"social-worker\" } child { scope { responsible_la_code: "
+                       "\"E09000033\" } } purpose: SAFEGUARDING justification: \"s47\""));
   rv1::ChildRecord record = testing::FullRecord();
   // Field 99 at the root, and inside identity, a date and an attendance row:
   // as if published with a newer schema.
   auto add_unknown = [](google::protobuf::Message* m) {
-    m->GetReflection()->MutableUnknownFields(m)->AddLengthDelimited(
-        99, "secret from a newer schema");
+    m->GetReflection()->MutableUnknownFields(m)->AddLengthDelimited(99,
+                                                                    "secret from a newer schema");
   };
   add_unknown(&record);
   add_unknown(record.mutable_identity());
@@ -146,13 +149,13 @@ TEST(PolicyRedactorTest, UnknownFieldsNeverSurvive) {
 }
 
 TEST(PolicyRedactorTest, FromDecisionMatchesCompiledPlan) {
-  Evaluation e = Evaluate(*DefaultPolicy(), Request(
-      "principal { agency_kind: SCHOOL agency_code: \"100869\" role: "
-      "\"designated-safeguarding-lead\" } child { scope { "
-      "responsible_la_code: \"E09000033\" current_school_urn: \"100869\" } } "
-      "purpose: SAFEGUARDING"));
-  auto plan = RedactionPlan::FromDecision(Schema::ChildRecordSchema(),
-                                          e.decision);
+  Evaluation e =
+      Evaluate(*DefaultPolicy(),
+               Request("principal { agency_kind: SCHOOL agency_code: \"100869\" role: "
+                       "\"designated-safeguarding-lead\" } child { scope { "
+                       "responsible_la_code: \"E09000033\" current_school_urn: \"100869\" } } "
+                       "purpose: SAFEGUARDING"));
+  auto plan = RedactionPlan::FromDecision(Schema::ChildRecordSchema(), e.decision);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_TRUE((*plan)->visible() == e.plan->visible());
   rv1::ChildRecord a = testing::FullRecord(), b = testing::FullRecord();
@@ -186,8 +189,7 @@ TEST(PolicyRedactorTest, EmptyFilterValueRemovesAllRows) {
   auto schema = Schema::ChildRecordSchema();
   LeafSet visible = schema->AllLeaves();
   auto plan = RedactionPlan::Build(
-      schema, visible,
-      {BoundRowFilter{"education.attendance_sessions", "school_urn", ""}});
+      schema, visible, {BoundRowFilter{"education.attendance_sessions", "school_urn", ""}});
   ASSERT_TRUE(plan.ok()) << plan.status();
   rv1::ChildRecord record = testing::FullRecord();
   ASSERT_TRUE(Redactor().Apply(**plan, &record).ok());
@@ -228,8 +230,8 @@ void CollectEmptyMessages(const google::protobuf::Message& m, const std::string&
 TEST(PolicyRedactorTest, NoCategoryCombinationLeavesAnEmptyMessage) {
   auto schema = Schema::ChildRecordSchema();
   const std::vector<rv1::Category> categories = {
-      rv1::IDENTITY, rv1::LEGAL_STATUS, rv1::PLACEMENT,  rv1::EDUCATION,
-      rv1::HEALTH,   rv1::SAFEGUARDING, rv1::POLICE,     rv1::FINANCIAL_SUPPORT};
+      rv1::IDENTITY, rv1::LEGAL_STATUS, rv1::PLACEMENT, rv1::EDUCATION,
+      rv1::HEALTH,   rv1::SAFEGUARDING, rv1::POLICE,    rv1::FINANCIAL_SUPPORT};
   // The records: the full one, and one per leaf holding only that leaf.
   std::vector<rv1::ChildRecord> records = {testing::FullRecord()};
   for (int leaf = 0; leaf < schema->leaf_count(); ++leaf) {
@@ -262,8 +264,8 @@ TEST(PolicyRedactorTest, NoCategoryCombinationLeavesAnEmptyMessage) {
         std::vector<std::string> empty;
         CollectEmptyMessages(record, "", empty);
         ASSERT_THAT(empty, ::testing::IsEmpty())
-            << "categories mask " << mask << ", withheld sensitivity " << withheld
-            << ", record " << original.ShortDebugString().substr(0, 200);
+            << "categories mask " << mask << ", withheld sensitivity " << withheld << ", record "
+            << original.ShortDebugString().substr(0, 200);
         ++checked;
       }
     }
@@ -288,8 +290,7 @@ TEST(PolicyRedactorTest, OnlyCriminalOffenceDataLeavesNoPoliceSection) {
 
 TEST(PolicyRedactorTest, WrongMessageTypeIsRejectedUnchanged) {
   auto plan = RedactionPlan::Build(Schema::ChildRecordSchema(),
-                                   LeafSet(Schema::ChildRecordSchema()->leaf_count()),
-                                   {});
+                                   LeafSet(Schema::ChildRecordSchema()->leaf_count()), {});
   ASSERT_TRUE(plan.ok());
   rv1::Identity identity;
   identity.set_given_name("A");
@@ -311,14 +312,15 @@ TEST(PolicyRedactorTest, FieldsNoRuleGrantsNeverSurvive) {
   auto policy = CompilePolicy(
       {PolicySource{"t.textproto",
                     "roles { agency_kind: LOCAL_AUTHORITY names: \"sw\" }\n"
-                    "rules { id: \"identity\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { "
+                    "rules { id: \"identity\" effect: GRANT lawful_basis { article6: "
+                    "ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { "
                     "agency_kind: LOCAL_AUTHORITY } purposes: CARE_PLANNING "
                     "scope: ANY categories: [IDENTITY, LEGAL_STATUS] }\n"}},
       *schema);
   ASSERT_TRUE(policy.ok()) << policy.status();
-  Evaluation e = Evaluate(**policy, Request(
-      "principal { agency_kind: LOCAL_AUTHORITY agency_code: \"E1\" role: "
-      "\"sw\" } purpose: CARE_PLANNING"));
+  Evaluation e = Evaluate(
+      **policy, Request("principal { agency_kind: LOCAL_AUTHORITY agency_code: \"E1\" role: "
+                        "\"sw\" } purpose: CARE_PLANNING"));
   testing::TestRecord record;
   testing::FillAllFields(&record, 3);
   ASSERT_FALSE(record.extra_note().empty());
@@ -350,13 +352,13 @@ TEST(PolicyRedactorTest, UnlabelledFieldCannotBeGrantedByPath) {
   auto policy = CompilePolicy(
       {PolicySource{"t.textproto",
                     "roles { agency_kind: LOCAL_AUTHORITY names: \"sw\" }\n"
-                    "rules { id: \"u\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK gateways: CA1989_S17_CHILDREN_IN_NEED } principals { "
+                    "rules { id: \"u\" effect: GRANT lawful_basis { article6: ARTICLE6_PUBLIC_TASK "
+                    "gateways: CA1989_S17_CHILDREN_IN_NEED } principals { "
                     "agency_kind: LOCAL_AUTHORITY } purposes: CARE_PLANNING "
                     "scope: ANY field_paths: \"unlabelled\" }\n"}},
       *schema);
   EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(policy.status().message(),
-              HasSubstr("rule \"u\" can never grant anything"));
+  EXPECT_THAT(policy.status().message(), HasSubstr("rule \"u\" can never grant anything"));
 }
 
 }  // namespace

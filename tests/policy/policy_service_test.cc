@@ -47,14 +47,12 @@ class PolicyServiceTest : public ::testing::Test {
     service_ = std::make_unique<PolicyService>(engine_, std::move(options));
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = pv1::Policy::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(port),
-        grpc::InsecureChannelCredentials()));
+    stub_ = pv1::Policy::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                     grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -84,8 +82,7 @@ TEST_F(PolicyServiceTest, ExplainOverGrpc) {
   pv1::Explanation explanation;
   grpc::Status s = stub_->Explain(&ctx, request, &explanation);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_THAT(explanation.trace(),
-              Contains(HasSubstr("rule \"vsh-looked-after\" (GRANT, ")));
+  EXPECT_THAT(explanation.trace(), Contains(HasSubstr("rule \"vsh-looked-after\" (GRANT, ")));
 }
 
 TEST_F(PolicyServiceTest, BadRequestIsADenyNotAnError) {
@@ -95,8 +92,7 @@ TEST_F(PolicyServiceTest, BadRequestIsADenyNotAnError) {
   grpc::Status s = stub_->Decide(&ctx, pv1::DecisionRequest(), &decision);
   ASSERT_TRUE(s.ok());
   EXPECT_FALSE(decision.allowed());
-  EXPECT_EQ(decision.deny_reason(),
-            "invalid request: principal agency kind is unset");
+  EXPECT_EQ(decision.deny_reason(), "invalid request: principal agency kind is unset");
 }
 
 TEST_F(PolicyServiceTest, UnauthenticatedCallerIsRefused) {

@@ -45,11 +45,10 @@ inline bool HasUnknownFields(const google::protobuf::Message& m) {
 }
 
 // Whether `path` is `allowed` or lies under it.
-inline bool Covered(const std::string& path,
-                    const std::vector<std::string>& allowed) {
+inline bool Covered(const std::string& path, const std::vector<std::string>& allowed) {
   for (const std::string& a : allowed) {
-    if (path == a || (path.size() > a.size() && path.compare(0, a.size(), a) == 0 &&
-                      path[a.size()] == '.')) {
+    if (path == a ||
+        (path.size() > a.size() && path.compare(0, a.size(), a) == 0 && path[a.size()] == '.')) {
       return true;
     }
   }

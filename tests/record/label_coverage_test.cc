@@ -14,8 +14,8 @@
 namespace kinex {
 namespace {
 
-using ::testing::ElementsAre;
 using kinex::record::v1::ChildRecord;
+using ::testing::ElementsAre;
 
 TEST(LabelCoverage, EveryChildRecordFieldIsLabelled) {
   std::vector<std::string> problems = UnlabelledFields(ChildRecord::descriptor());
@@ -30,9 +30,10 @@ TEST(LabelCoverage, WalkReachesEverySection) {
   for (const char* p :
        {"identity.nhs_number", "identity.date_of_birth", "scope.police_force_code",
         "legal_status.arrangement", "placement.carers.holds_parental_responsibility",
-        "education.attendance_sessions.code", "education.pep.status",
-        "health.sdq.band", "safeguarding.missing_episodes.return_interview_offered",
-        "police.encompass_notifications.summary", "financial_support.allowances.weekly_amount_pence"}) {
+        "education.attendance_sessions.code", "education.pep.status", "health.sdq.band",
+        "safeguarding.missing_episodes.return_interview_offered",
+        "police.encompass_notifications.summary",
+        "financial_support.allowances.weekly_amount_pence"}) {
     EXPECT_TRUE(paths.count(p)) << p;
   }
   // Value types are leaves: the walk does not descend into Date or Timestamp.
@@ -83,9 +84,9 @@ TEST(LabelCoverage, EveryLeafFieldHasExactlyOnePath) {
 }
 
 TEST(LabelCoverage, DetectsMissingLabels) {
-  EXPECT_THAT(UnlabelledFields(kinex_test::MislabelledRecord::descriptor()),
-              ElementsAre("bare: no category, no sensitivity, no owner",
-                          "inner.no_owner: no owner"));
+  EXPECT_THAT(
+      UnlabelledFields(kinex_test::MislabelledRecord::descriptor()),
+      ElementsAre("bare: no category, no sensitivity, no owner", "inner.no_owner: no owner"));
 }
 
 }  // namespace

@@ -2,22 +2,22 @@
 #include "services/records/part_rules.h"
 
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "gtest/gtest.h"
 
 namespace kinex::records {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using kinex::common::v1::AgencyKind;
 using kinex::record::v1::ChildRecord;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 TEST(FieldsNotOwnedByTest, ChecksLeavesNotSections) {
   ChildRecord part;
-  part.mutable_education()->set_missing_education(true);       // SCHOOL
+  part.mutable_education()->set_missing_education(true);            // SCHOOL
   part.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);  // HEALTH
-  part.mutable_safeguarding()->set_cp_is_flag(true);           // LA
+  part.mutable_safeguarding()->set_cp_is_flag(true);                // LA
   EXPECT_THAT(FieldsNotOwnedBy(part, AgencyKind::SCHOOL),
               ElementsAre("health.camhs", "safeguarding.cp_is_flag"));
 }
@@ -55,8 +55,7 @@ TEST(CheckKnownValuesTest, RejectsUnknownEnumValues) {
   part.mutable_identity()->set_sex(static_cast<kinex::record::v1::Sex>(99));
   absl::Status s = CheckKnownValues(part, "part");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.message()),
-              HasSubstr("part.identity.sex: unknown enum value 99"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("part.identity.sex: unknown enum value 99"));
   ChildRecord nested;
   nested.mutable_safeguarding()->add_child_protection_plans()->set_abuse_category(
       static_cast<kinex::record::v1::AbuseCategory>(42));
@@ -68,7 +67,10 @@ TEST(CheckKnownValuesTest, RejectsUnknownEnumValues) {
 
 TEST(CheckKnownValuesTest, RejectsUnknownFields) {
   ChildRecord part;
-  part.mutable_health()->GetReflection()->MutableUnknownFields(part.mutable_health())->AddVarint(999, 1);
+  part.mutable_health()
+      ->GetReflection()
+      ->MutableUnknownFields(part.mutable_health())
+      ->AddVarint(999, 1);
   absl::Status s = CheckKnownValues(part, "part");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("part.health: unknown fields"));

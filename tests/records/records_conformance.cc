@@ -13,10 +13,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "tests/testing/fake_clock.h"
-#include "tests/testing/fake_records_storage.h"
 #include "services/records/records_core.h"
 #include "tests/records/records_test_util.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_records_storage.h"
 #include "tests/testing/recording_audit_sink.h"
 
 namespace kinex::records::testing {
@@ -95,9 +95,8 @@ class Harness {
     return part.ok() ? part->part().etag() : "";
   }
   absl::StatusOr<rv1::DecideLinkResponse> Decide(const std::string& principal,
-                                                 const std::string& kinex_id,
-                                                 cv1::AgencyKind kind, const std::string& code,
-                                                 rec::LinkState decision) {
+                                                 const std::string& kinex_id, cv1::AgencyKind kind,
+                                                 const std::string& code, rec::LinkState decision) {
     rv1::DecideLinkRequest req;
     *req.mutable_child() = KinexRef(kinex_id);
     req.mutable_agency()->set_agency_kind(kind);
@@ -152,8 +151,8 @@ class Harness {
       if (!r.ok()) return out;
       for (const auto& l : r->links()) {
         out.push_back(absl::StrCat(l.kinex_id(), " ", l.agency().agency_kind(), "/",
-                                   l.agency().agency_code(), " ",
-                                   rec::LinkState_Name(l.state()), " by ", l.updated_by()));
+                                   l.agency().agency_code(), " ", rec::LinkState_Name(l.state()),
+                                   " by ", l.updated_by()));
       }
       if (r->next_page_token().empty()) return out;
       req.set_page_token(r->next_page_token());
@@ -223,8 +222,8 @@ class Harness {
     auto versions = core_->ListPartVersions(list);
     if (versions.ok()) {
       for (const auto& v : versions->versions()) {
-        absl::StrAppend(&out, "version ", v.owner_kind(), "/", v.owner_code(), " v",
-                        v.version(), " ", v.etag(), "\n");
+        absl::StrAppend(&out, "version ", v.owner_kind(), "/", v.owner_code(), " v", v.version(),
+                        " ", v.etag(), "\n");
       }
     } else {
       absl::StrAppend(&out, versions.status().ToString(), "\n");
@@ -259,8 +258,7 @@ void ExpectRefused(Harness& h, const absl::Status& status, absl::StatusCode code
   std::vector<av1::AuditEvent> events = h.NewEvents();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kind(), av1::WRITE_REFUSED);
-  EXPECT_EQ(events[0].refusal(),
-            absl::StrCat(absl::StatusCodeToString(code), ": ", message));
+  EXPECT_EQ(events[0].refusal(), absl::StrCat(absl::StatusCodeToString(code), ": ", message));
   EXPECT_THAT(events[0].refusal(), Not(HasSubstr("kx_")));
   EXPECT_EQ(events[0].request_id(), "req-1");
 }
@@ -428,9 +426,9 @@ TEST_P(RecordsConformanceTest, NhsNumberWithSpacesMatchesNormalised) {
   Harness h(GetParam());
   auto la = NewChild(h, "N7", {{cv1::HEALTH, "RJ1"}});
   const std::string nhs = Nhs(7);
-  h.MustPut(Attach(kHealth, LaRef(kLaCode, "N7"),
-                   HealthPart(absl::StrCat(nhs.substr(0, 3), " ", nhs.substr(3, 3), " ",
-                                           nhs.substr(6)))));
+  h.MustPut(Attach(
+      kHealth, LaRef(kLaCode, "N7"),
+      HealthPart(absl::StrCat(nhs.substr(0, 3), " ", nhs.substr(3, 3), " ", nhs.substr(6)))));
   auto got = h.Get(NhsRef(absl::StrCat(nhs.substr(0, 3), " ", nhs.substr(3))));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->record().identity().kinex_id(), la.kinex_id());
@@ -467,8 +465,7 @@ TEST_P(RecordsConformanceTest, EtagsGiveOptimisticConcurrency) {
   EXPECT_THAT(stale, HasErrorReason("ETAG_MISMATCH"));
   EXPECT_THAT(h.GetPart(kSchool2, UpnRef(Upn(2))).status(),
               StatusIs(absl::StatusCode::kPermissionDenied, kNoPartOfYours));
-  EXPECT_THAT(h.Links(kLa), ElementsAre("kx_TEST1000 3/100001 CONFIRMED by " +
-                                        std::string(kLa)));
+  EXPECT_THAT(h.Links(kLa), ElementsAre("kx_TEST1000 3/100001 CONFIRMED by " + std::string(kLa)));
   auto got = h.Get(UpnRef(Upn(2)));
   ASSERT_TRUE(got.ok());
   EXPECT_THAT(PartOwners(*got), ElementsAre("1/E09000033 v1", "3/100001 v2"));
@@ -571,8 +568,8 @@ TEST_P(RecordsConformanceTest, IdentifierConflictFailsAndStoresNothing) {
   ExpectUniformRefusal(
       h, h.core().PutPart(Put(kSchool2, NhsRef(Nhs(10)), SchoolPart(Upn(11), "100002"))).status());
   ExpectUniformRefusal(
-      h, h.core().PutPart(Attach(kSchool3, NhsRef(Nhs(10)), SchoolPart(Upn(11), "100003")))
-             .status());
+      h,
+      h.core().PutPart(Attach(kSchool3, NhsRef(Nhs(10)), SchoolPart(Upn(11), "100003"))).status());
   EXPECT_EQ(h.State(KinexRef(a)), before_a);
   EXPECT_EQ(h.State(KinexRef(b)), before_b);
   EXPECT_THAT(h.Cohort(cv1::SCHOOL, "100003"), IsEmpty());
@@ -582,7 +579,8 @@ TEST_P(RecordsConformanceTest, FailedPublishLeavesNoNewChild) {
   Harness h(GetParam());
   // The child is new, so a non-empty etag fails after the child, its
   // identifier and its responsibility were created: the transaction undoes all.
-  ExpectRefused(h, h.core().PutPart(Put(kLa, LaRef(kLaCode, "F12"), LaPart("F12"), "bogus")).status(),
+  ExpectRefused(h,
+                h.core().PutPart(Put(kLa, LaRef(kLaCode, "F12"), LaPart("F12"), "bogus")).status(),
                 absl::StatusCode::kAborted,
                 "etag: stale; no part exists for this publisher (publish with an empty etag)");
   EXPECT_THAT(h.Get(LaRef(kLaCode, "F12")).status(),
@@ -598,7 +596,8 @@ TEST_P(RecordsConformanceTest, FailedPublishLeavesNoNewChild) {
 
 TEST_P(RecordsConformanceTest, UnknownKinexIdGetsTheUniformRefusal) {
   Harness h(GetParam());
-  ExpectUniformRefusal(h, h.core().PutPart(Put(kLa, KinexRef("kx_NOSUCHCHILD"), LaPart())).status());
+  ExpectUniformRefusal(h,
+                       h.core().PutPart(Put(kLa, KinexRef("kx_NOSUCHCHILD"), LaPart())).status());
   ExpectUniformRefusal(
       h, h.core().PutPart(Attach(kSchool, KinexRef("kx_NOSUCHCHILD"), SchoolPart(""))).status());
   EXPECT_EQ(h.ChildCount(), 0u);
@@ -785,8 +784,7 @@ TEST_P(RecordsConformanceTest, AnotherLaCannotTakeOverAChild) {
   EXPECT_THAT(h.GetPart(kLa2, KinexRef(kid)).status(),
               StatusIs(absl::StatusCode::kPermissionDenied, kNoPartOfYours));
   // The responsible LA still publishes.
-  auto next = h.MustPut(
-      Put(kLa, KinexRef(kid), LaPart("C50"), h.EtagOf(kLa, KinexRef(kid))));
+  auto next = h.MustPut(Put(kLa, KinexRef(kid), LaPart("C50"), h.EtagOf(kLa, KinexRef(kid))));
   EXPECT_EQ(next.version(), 2);
   ExpectOneEvent(h, av1::PART_PUBLISHED);
 }
@@ -913,8 +911,7 @@ TEST_P(RecordsConformanceTest, AgenciesNameOnlyThemselves) {
     SCOPED_TRACE(message);
     auto req = Attach(principal, ref, part);
     req.set_etag(h.EtagOf(principal, ref));
-    ExpectRefused(h, h.core().PutPart(req).status(), absl::StatusCode::kPermissionDenied,
-                  message);
+    ExpectRefused(h, h.core().PutPart(req).status(), absl::StatusCode::kPermissionDenied, message);
   };
   auto school = SchoolPart(Upn(61), "100002");
   school.mutable_scope()->set_current_school_urn("100001");
@@ -937,13 +934,15 @@ TEST_P(RecordsConformanceTest, AgenciesNameOnlyThemselves) {
          "code in its certificate)");
   auto health = HealthPart(Nhs(61));
   health.mutable_scope()->set_registered_gp_ods_code("A81001");
-  refuse(kHealth, health,
-         "part.scope.registered_gp_ods_code: a health provider may name only itself (the code in its "
-         "certificate)");
+  refuse(
+      kHealth, health,
+      "part.scope.registered_gp_ods_code: a health provider may name only itself (the code in its "
+      "certificate)");
   health = HealthPart(Nhs(61));
   health.mutable_scope()->add_health_provider_ods_codes("RX4");
   refuse(kHealth, health,
-         "part.scope.health_provider_ods_codes: a health provider may name only itself (the code in its "
+         "part.scope.health_provider_ods_codes: a health provider may name only itself (the code "
+         "in its "
          "certificate)");
   rec::ChildRecord police;
   police.mutable_scope()->set_police_force_code("02");
@@ -1019,8 +1018,7 @@ TEST_P(RecordsConformanceTest, RejectedLinkKeepsTheAgencyOut) {
   EXPECT_THAT(h.Cohort(cv1::SCHOOL, "100001"), IsEmpty());
   // It may not publish for the child, however it asks.
   const std::string before = h.State(ref);
-  const absl::Status with_etag =
-      h.core().PutPart(Put(kSchool, ref, part, claim.etag())).status();
+  const absl::Status with_etag = h.core().PutPart(Put(kSchool, ref, part, claim.etag())).status();
   ExpectUniformRefusal(h, with_etag);
   const absl::Status with_proof = h.core().PutPart(Attach(kSchool, ref, part)).status();
   ExpectUniformRefusal(h, with_proof);
@@ -1179,7 +1177,8 @@ TEST_P(RecordsConformanceTest, ResponsibilityTransfersBetweenLocalAuthorities) {
                 "to_la_code: names the local authority already responsible");
   const absl::Status not_responsible = h.Transfer(kLa2Manager, ref, kLa2Code, "moved").status();
   ExpectRefused(h, not_responsible, absl::StatusCode::kPermissionDenied, kNotResponsible);
-  const absl::Status unknown = h.Transfer(kLaManager, KinexRef("kx_NOSUCHCHILD"), kLa2Code, "moved").status();
+  const absl::Status unknown =
+      h.Transfer(kLaManager, KinexRef("kx_NOSUCHCHILD"), kLa2Code, "moved").status();
   ExpectRefused(h, unknown, absl::StatusCode::kPermissionDenied, kNotResponsible);
   EXPECT_EQ(not_responsible, unknown);
   ExpectRefused(h, h.Transfer(kSchool2, ref, kLa2Code, "moved").status(),
@@ -1275,8 +1274,8 @@ TEST_P(RecordsConformanceTest, GetPartReturnsOnlyTheCallersOwnPart) {
   EXPECT_EQ(h.GetPart(kSchool, KinexRef("kx_NOSUCHCHILD")).status(), unknown);
   EXPECT_EQ(h.GetPart(kLa2, KinexRef(kid)).status(), unknown);
   // A lost etag is recovered through GetPart.
-  auto v2 = h.MustPut(
-      Put(kSchool2, UpnRef(Upn(68)), SchoolPart(Upn(68), "100002"), own->part().etag()));
+  auto v2 =
+      h.MustPut(Put(kSchool2, UpnRef(Upn(68)), SchoolPart(Upn(68), "100002"), own->part().etag()));
   h.NewEvents();
   ExpectRefused(h,
                 h.core()
@@ -1303,7 +1302,8 @@ TEST_P(RecordsConformanceTest, ListLinksPagesTheResponsibleLasLinks) {
   Harness h(GetParam());
   const std::string a = NewChild(h, "L1", {{cv1::HEALTH, "RJ1"}}).kinex_id();
   const std::string b = NewChild(h, "L2").kinex_id();
-  const std::string c = h.MustPut(Put(kLa2, LaRef(kLa2Code, "L3"), LaPart("L3", kLa2Code))).kinex_id();
+  const std::string c =
+      h.MustPut(Put(kLa2, LaRef(kLa2Code, "L3"), LaPart("L3", kLa2Code))).kinex_id();
   ASSERT_LT(a, b);
   h.MustPut(Attach(kSchool, KinexRef(a), SchoolPart(Upn(80))));
   h.MustPut(Attach(kHealth, KinexRef(a), HealthPart(Nhs(80))));
@@ -1316,7 +1316,8 @@ TEST_P(RecordsConformanceTest, ListLinksPagesTheResponsibleLasLinks) {
   EXPECT_THAT(h.Links(kLa, rec::CLAIMED),
               ElementsAre(absl::StrCat(a, " 3/100001 CLAIMED by ", kSchool),
                           absl::StrCat(b, " 3/100002 CLAIMED by ", kSchool2)));
-  EXPECT_THAT(h.Links(kLa, rec::CONFIRMED), ElementsAre(absl::StrCat(a, " 4/RJ1 CONFIRMED by ", la)));
+  EXPECT_THAT(h.Links(kLa, rec::CONFIRMED),
+              ElementsAre(absl::StrCat(a, " 4/RJ1 CONFIRMED by ", la)));
   EXPECT_THAT(h.Links(kLa, rec::REJECTED), IsEmpty());
   EXPECT_THAT(h.Links(kLa2), ElementsAre(absl::StrCat(c, " 3/100003 CLAIMED by ", kSchool3)));
 
@@ -1377,8 +1378,9 @@ TEST_P(RecordsConformanceTest, AuditOutboxKeepsEventsTheLogCouldNotTake) {
   // A second write queues its own event; a restart while the log is down
   // keeps both.
   h.clock().Advance(absl::Seconds(1));
-  EXPECT_THAT(h.core() .PutPart(Put(kLa, LaRef(kLaCode, "AO1"), LaPart("AO1"), own->part().etag())) .status(),
-              StatusIs(absl::StatusCode::kUnavailable, kStoredNotLogged));
+  EXPECT_THAT(
+      h.core().PutPart(Put(kLa, LaRef(kLaCode, "AO1"), LaPart("AO1"), own->part().etag())).status(),
+      StatusIs(absl::StatusCode::kUnavailable, kStoredNotLogged));
   EXPECT_EQ(h.PendingEvents(), 2u);
   ASSERT_NE(h.NewCore(), nullptr);
   EXPECT_EQ(h.PendingEvents(), 2u);
@@ -1404,9 +1406,8 @@ TEST_P(RecordsConformanceTest, AuditOutboxKeepsEventsTheLogCouldNotTake) {
   PendingAuditEvent replay;
   replay.id = events[1].idempotency_key().substr(std::string("records:").size());
   ASSERT_TRUE(events[1].SerializeToString(&replay.event));
-  ASSERT_TRUE(h.storage()
-                  .Transact([&](RecordsTxn& txn) { return txn.AddPendingAuditEvent(replay); })
-                  .ok());
+  ASSERT_TRUE(
+      h.storage().Transact([&](RecordsTxn& txn) { return txn.AddPendingAuditEvent(replay); }).ok());
   EXPECT_EQ(h.PendingEvents(), 1u);
   ASSERT_NE(h.NewCore(), nullptr);
   EXPECT_EQ(h.PendingEvents(), 0u);
@@ -1429,7 +1430,10 @@ TEST_P(RecordsConformanceTest, AuditOutboxKeepsEventsTheLogCouldNotTake) {
 
   // And by a new core over the same storage (start-up).
   h.audit().set_failing(true);
-  EXPECT_THAT(h.core() .PutPart(Put(kLa, LaRef(kLaCode, "AO1"), LaPart("AO1"), h.EtagOf(kLa, LaRef(kLaCode, "AO1")))) .status(),
+  EXPECT_THAT(h.core()
+                  .PutPart(Put(kLa, LaRef(kLaCode, "AO1"), LaPart("AO1"),
+                               h.EtagOf(kLa, LaRef(kLaCode, "AO1"))))
+                  .status(),
               StatusIs(absl::StatusCode::kUnavailable, kStoredNotLogged));
   h.audit().set_failing(false);
   ASSERT_NE(h.NewCore(), nullptr);
@@ -1456,8 +1460,7 @@ TEST_P(RecordsConformanceTest, StorageRollsBackFailedTransactions) {
     if (!exists.ok()) return exists.status();
     auto found = txn.FindChild(IdentifierKind::kUpn, "U");
     if (!found.ok()) return found.status();
-    return (*exists || found->has_value()) ? absl::InternalError("left behind")
-                                           : absl::OkStatus();
+    return (*exists || found->has_value()) ? absl::InternalError("left behind") : absl::OkStatus();
   });
   EXPECT_TRUE(s.ok()) << s;
 }
@@ -1471,7 +1474,9 @@ TEST_P(RecordsConformanceTest, StorageRefusesConflictingIdentifiersAndVersions) 
                     return txn.AddIdentifier(IdentifierKind::kNhsNumber, "N", "kx_A");
                   })
                   .ok());
-  EXPECT_THAT(h.storage().Transact([](RecordsTxn& txn) { return txn.AddIdentifier(IdentifierKind::kNhsNumber, "N", "kx_B"); }),
+  EXPECT_THAT(h.storage().Transact([](RecordsTxn& txn) {
+    return txn.AddIdentifier(IdentifierKind::kNhsNumber, "N", "kx_B");
+  }),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("another child")));
   EXPECT_TRUE(h.storage()
                   .Transact([](RecordsTxn& txn) {
@@ -1491,7 +1496,8 @@ TEST_P(RecordsConformanceTest, StorageRefusesConflictingIdentifiersAndVersions) 
   EXPECT_TRUE(h.storage().Transact([&](RecordsTxn& txn) { return txn.InsertPart(p); }).ok());
   EXPECT_THAT(h.storage().Transact([&](RecordsTxn& txn) { return txn.InsertPart(p); }),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("concurrent")));
-  EXPECT_THAT(h.storage().Transact([](RecordsTxn& txn) { return txn.CreateChild("kx_A", absl::UnixEpoch()); }),
+  EXPECT_THAT(h.storage().Transact(
+                  [](RecordsTxn& txn) { return txn.CreateChild("kx_A", absl::UnixEpoch()); }),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("")));
 }
 
@@ -1525,11 +1531,10 @@ TEST_P(RecordsConformanceTest, BulkLoadedChildrenAreFound) {
     c.agency_links.push_back(link);
     children.push_back(std::move(c));
   }
-  ASSERT_TRUE(h.storage()
-                  .Transact([&](RecordsTxn& txn) {
-                    return txn.BulkLoad(children, h.clock().Now());
-                  })
-                  .ok());
+  ASSERT_TRUE(
+      h.storage()
+          .Transact([&](RecordsTxn& txn) { return txn.BulkLoad(children, h.clock().Now()); })
+          .ok());
   auto got = h.Get(NhsRef(Nhs(125)));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->record().identity().kinex_id(), "kx_BULK125");
@@ -1538,8 +1543,8 @@ TEST_P(RecordsConformanceTest, BulkLoadedChildrenAreFound) {
   EXPECT_EQ(got->parts(0).etag(), children[25].parts[0].etag);
   EXPECT_EQ(got->record().scope().responsible_la_code(), "E09000033");
   // Bulk-loaded parts continue their version history.
-  auto next = h.MustPut(Put(kHealth, NhsRef(Nhs(125)), HealthPart(Nhs(125)),
-                            children[25].parts[0].etag));
+  auto next =
+      h.MustPut(Put(kHealth, NhsRef(Nhs(125)), HealthPart(Nhs(125)), children[25].parts[0].etag));
   EXPECT_EQ(next.version(), 2);
 }
 

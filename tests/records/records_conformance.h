@@ -13,8 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
-#include "services/records/records_storage.h"
 #include "services/common/sql/sql_db.h"
+#include "services/records/records_storage.h"
 #include "tests/testing/storage_conformance.h"
 
 namespace kinex::records::testing {

@@ -5,12 +5,12 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
-#include "tests/testing/fake_clock.h"
 #include "services/kinex/config.h"
 #include "services/records/records_target.h"
 #include "services/records/sql_records_storage.h"
-#include "tests/records/records_test_util.h"
 #include "tests/records/records_conformance.h"
+#include "tests/records/records_test_util.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/postgres_server.h"
 #include "tests/testing/recording_audit_sink.h"
 
@@ -32,8 +32,8 @@ RecordsBackend PostgresBackend() {
           }};
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, RecordsConformanceTest,
-                         ::testing::Values(PostgresBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, RecordsConformanceTest, ::testing::Values(PostgresBackend()),
+                         BackendName);
 
 SqlBackend PostgresDatabase() {
   return {"Postgres",

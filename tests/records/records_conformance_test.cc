@@ -3,9 +3,9 @@
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
-#include "tests/testing/fake_records_storage.h"
 #include "services/records/sql_records_storage.h"
 #include "tests/records/records_conformance.h"
+#include "tests/testing/fake_records_storage.h"
 #include "tests/testing/temp_dir.h"
 
 namespace kinex::records::testing {
@@ -19,8 +19,7 @@ RecordsBackend FakeBackend() {
 
 RecordsBackend SqliteBackend() {
   return {"Sqlite", []() -> absl::StatusOr<std::unique_ptr<RecordsStorage>> {
-            auto db =
-                sql::OpenSqlite(kinex::testing::MakeUniqueTempDir("records") + "/records.db");
+            auto db = sql::OpenSqlite(kinex::testing::MakeUniqueTempDir("records") + "/records.db");
             if (!db.ok()) return db.status();
             auto storage = SqlRecordsStorage::Create(std::move(*db));
             if (!storage.ok()) return storage.status();

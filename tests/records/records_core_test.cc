@@ -6,9 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/records/records_test_util.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_records_storage.h"
-#include "tests/records/records_test_util.h"
 #include "tests/testing/recording_audit_sink.h"
 
 namespace kinex::records::testing {
@@ -18,7 +18,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace rv1 = kinex::records::v1;
 namespace av1 = kinex::audit::v1;
-
 
 class RecordsCoreTest : public ::testing::Test {
  protected:
@@ -70,9 +69,9 @@ TEST_F(RecordsCoreTest, CreateNeedsStorageClockAuditAndPositiveLimit) {
                        "RecordsCore: audit is required (every write is an audit event)"));
   o.audit = &audit_;
   o.max_part_bytes = 0;
-  EXPECT_THAT(RecordsCore::Create(o).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("max_part_bytes must be positive")));
+  EXPECT_THAT(
+      RecordsCore::Create(o).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_part_bytes must be positive")));
 }
 
 TEST_F(RecordsCoreTest, DefaultKinexIdsAreRandomBase32) {
@@ -88,9 +87,8 @@ TEST_F(RecordsCoreTest, PublishingFieldsNotOwnedIsDeniedNamingPaths) {
   part.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);
   part.mutable_safeguarding()->set_cp_is_flag(true);
   absl::Status s = core_->PutPart(Put(kSchool, UpnRef(Upn(1)), part)).status();
-  EXPECT_THAT(s,
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "fields not owned by school: health.camhs, safeguarding.cp_is_flag"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                          "fields not owned by school: health.camhs, safeguarding.cp_is_flag"));
   EXPECT_THAT(s, HasErrorReason("FIELD_NOT_OWNED"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
   ExpectOneRefusal(s);
@@ -98,13 +96,13 @@ TEST_F(RecordsCoreTest, PublishingFieldsNotOwnedIsDeniedNamingPaths) {
 }
 
 TEST_F(RecordsCoreTest, ServicesAndAuditorsMayNotPublish) {
-  EXPECT_THAT(core_->PutPart(Put(kGatewayService, UpnRef(Upn(1)), {})).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("may not publish record parts")));
-  EXPECT_THAT(core_->PutPart(Put(kAuditor, UpnRef(Upn(1)), {})).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("may not publish record parts")));
-  EXPECT_THAT(core_->PutPart(Put("spiffe://other.td/school/100001/x", UpnRef(Upn(1)), {})) .status(),
+  EXPECT_THAT(
+      core_->PutPart(Put(kGatewayService, UpnRef(Upn(1)), {})).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("may not publish record parts")));
+  EXPECT_THAT(
+      core_->PutPart(Put(kAuditor, UpnRef(Upn(1)), {})).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("may not publish record parts")));
+  EXPECT_THAT(core_->PutPart(Put("spiffe://other.td/school/100001/x", UpnRef(Upn(1)), {})).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("principal: ")));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
@@ -128,20 +126,22 @@ TEST_F(RecordsCoreTest, InvalidIdentifiersAreRejectedWithoutEchoingThem) {
                        HasSubstr("child.upn: UPN fails its modulus-23")));
   EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(bad_upn))).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("part.identity.upn: UPN")));
-  EXPECT_THAT(core_->PutPart(Put(kLa, LaRef("E07000001", "1"), LaPart())).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("child.la_child_id.la_code: LA code must be a children's services")));
-  EXPECT_THAT(core_->PutPart(Put(kLa, KinexRef("not-a-kinex-id"), LaPart())).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("child.kinex_id: not a Kinex id")));
+  EXPECT_THAT(
+      core_->PutPart(Put(kLa, LaRef("E07000001", "1"), LaPart())).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("child.la_child_id.la_code: LA code must be a children's services")));
+  EXPECT_THAT(
+      core_->PutPart(Put(kLa, KinexRef("not-a-kinex-id"), LaPart())).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("child.kinex_id: not a Kinex id")));
   EXPECT_THAT(core_->PutPart(Put(kLa, kinex::common::v1::ChildRef(), LaPart())).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "child: one of kinex_id, nhs_number, upn or la_child_id is required"));
   // A school names only itself, so a malformed URN is refused as another
   // school's before its format is looked at.
-  EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345"))) .status(),
+  EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345"))).status(),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       "part.scope.current_school_urn: a school may name only itself (the code in " "its certificate)"));
+                       "part.scope.current_school_urn: a school may name only itself (the code in "
+                       "its certificate)"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -154,15 +154,15 @@ TEST_F(RecordsCoreTest, UnknownEnumValuesAreRejected) {
   rv1::ListPartVersionsRequest list;
   *list.mutable_child() = UpnRef(Upn(1));
   list.set_owner_kind(static_cast<kinex::common::v1::AgencyKind>(99));
-  EXPECT_THAT(core_->ListPartVersions(list).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("owner_kind: unknown enum value 99")));
+  EXPECT_THAT(
+      core_->ListPartVersions(list).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner_kind: unknown enum value 99")));
   rv1::ListChildrenRequest cohort;
   cohort.set_agency_kind(static_cast<kinex::common::v1::AgencyKind>(99));
   cohort.set_agency_code("E09000033");
-  EXPECT_THAT(core_->ListChildren(cohort).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("agency_kind: 99 has no cohort")));
+  EXPECT_THAT(
+      core_->ListChildren(cohort).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agency_kind: 99 has no cohort")));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -171,9 +171,10 @@ TEST_F(RecordsCoreTest, OversizedPartsAreRefused) {
   auto part = LaPart();
   part.mutable_placement()->set_address(std::string(100, 'x'));
   const size_t size = part.ByteSizeLong();
-  EXPECT_THAT(small->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr(absl::StrCat("part: ", size, " bytes exceeds the maximum of 64"))));
+  EXPECT_THAT(
+      small->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+      StatusIs(absl::StatusCode::kResourceExhausted,
+               HasSubstr(absl::StrCat("part: ", size, " bytes exceeds the maximum of 64"))));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -188,9 +189,8 @@ TEST_F(RecordsCoreTest, KinexIdInPartIsOutputOnly) {
 TEST_F(RecordsCoreTest, ActorLengthIsLimited) {
   auto req = Put(kLa, LaRef("E09000033", "1"), LaPart());
   req.set_actor(std::string(257, 'a'));
-  EXPECT_THAT(core_->PutPart(req).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("actor: at most 256 characters")));
+  EXPECT_THAT(core_->PutPart(req).status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     HasSubstr("actor: at most 256 characters")));
 }
 
 TEST_F(RecordsCoreTest, BadPagingIsRejected) {
@@ -198,9 +198,9 @@ TEST_F(RecordsCoreTest, BadPagingIsRejected) {
   cohort.set_agency_kind(kinex::common::v1::LOCAL_AUTHORITY);
   cohort.set_agency_code("E09000033");
   cohort.set_page_size(-1);
-  EXPECT_THAT(core_->ListChildren(cohort).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("page_size: must not be negative")));
+  EXPECT_THAT(
+      core_->ListChildren(cohort).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size: must not be negative")));
   EXPECT_THAT(core_->ListChildren(cohort).status(), HasErrorMetadata("field", "page_size"));
   cohort.set_page_size(10);
   cohort.set_page_token("garbage");
@@ -209,9 +209,9 @@ TEST_F(RecordsCoreTest, BadPagingIsRejected) {
                        HasSubstr("page_token: not a token from ListChildren")));
   cohort.clear_page_token();
   cohort.set_agency_code("100001");
-  EXPECT_THAT(core_->ListChildren(cohort).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("agency_code: LA code must be")));
+  EXPECT_THAT(
+      core_->ListChildren(cohort).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agency_code: LA code must be")));
 }
 
 TEST_F(RecordsCoreTest, ListChildrenTokensAreBoundToTheCohort) {
@@ -250,13 +250,11 @@ TEST_F(RecordsCoreTest, FailingStorageFailsClosed) {
 TEST_F(RecordsCoreTest, RequestIdIsRequiredAndPrintable) {
   auto req = Put(kLa, LaRef("E09000033", "1"), LaPart("1"));
   req.clear_request_id();
-  EXPECT_THAT(core_->PutPart(req).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "request_id: required, 1-128 characters"));
+  EXPECT_THAT(core_->PutPart(req).status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     "request_id: required, 1-128 characters"));
   req.set_request_id(std::string(129, 'r'));
-  EXPECT_THAT(core_->PutPart(req).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "request_id: required, 1-128 characters"));
+  EXPECT_THAT(core_->PutPart(req).status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     "request_id: required, 1-128 characters"));
   req.set_request_id("req 1");
   EXPECT_THAT(core_->PutPart(req).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "request_id: printable ASCII only"));
@@ -282,9 +280,9 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   decide.set_principal(
       "spiffe://kinex.dev/local-authority/E09000033/independent-reviewing-officer");
   s = core_->DecideLink(decide).status();
-  EXPECT_THAT(s,
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "role independent-reviewing-officer may not confirm or reject links " "(social-worker or team-manager)"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                          "role independent-reviewing-officer may not confirm or reject links "
+                          "(social-worker or team-manager)"));
   ExpectOneRefusal(s);
   decide.set_principal(kLa);
   decide.set_decision(kinex::record::v1::CLAIMED);
@@ -300,9 +298,9 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   ExpectOneRefusal(s);
   decide.mutable_agency()->set_agency_kind(kinex::common::v1::SCHOOL);
   s = core_->DecideLink(decide).status();
-  EXPECT_THAT(s,
-              StatusIs(absl::StatusCode::kNotFound,
-                       "agency: that agency has published nothing about this child (no link to " "decide)"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kNotFound,
+                          "agency: that agency has published nothing about this child (no link to "
+                          "decide)"));
   ExpectOneRefusal(s);
 
   rv1::TransferResponsibilityRequest transfer;
@@ -312,29 +310,29 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   transfer.set_request_id("req-1");
   transfer.set_reason("moved");
   s = core_->TransferResponsibility(transfer).status();
-  EXPECT_THAT(s,
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "only the child's responsible local authority transfers responsibility"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                          "only the child's responsible local authority transfers responsibility"));
   ExpectOneRefusal(s);
   transfer.set_principal(kLa);
   s = core_->TransferResponsibility(transfer).status();
-  EXPECT_THAT(s,
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "transferring responsibility is a team-manager's decision (role social-worker " "may not)"));
+  EXPECT_THAT(
+      s, StatusIs(absl::StatusCode::kPermissionDenied,
+                  "transferring responsibility is a team-manager's decision (role social-worker "
+                  "may not)"));
   ExpectOneRefusal(s);
   transfer.set_principal(kLaManager);
   transfer.set_to_la_code("E07000001");
   s = core_->TransferResponsibility(transfer).status();
-  EXPECT_THAT(s,
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("to_la_code: LA code must be")));
+  EXPECT_THAT(
+      s, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("to_la_code: LA code must be")));
   ExpectOneRefusal(s);
 
   rv1::ListLinksRequest list;
   list.set_principal(kSchool);
   EXPECT_THAT(core_->ListLinks(list).status(),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       "only a local authority lists the links on the children it is responsible " "for"));
+                       "only a local authority lists the links on the children it is responsible "
+                       "for"));
   list.set_principal(kLa);
   list.set_state(static_cast<kinex::record::v1::LinkState>(9));
   EXPECT_THAT(core_->ListLinks(list).status(),
@@ -342,8 +340,8 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
                        "state: unknown value 9 for kinex.record.v1.LinkState"));
   list.set_state(kinex::record::v1::LINK_STATE_UNSPECIFIED);
   list.set_page_token("garbage");
-  EXPECT_THAT(core_->ListLinks(list).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, "page_token: not a token from ListLinks"));
+  EXPECT_THAT(core_->ListLinks(list).status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                        "page_token: not a token from ListLinks"));
   // Reads are not write events.
   EXPECT_EQ(audit_.Events().size(), seen_);
 }

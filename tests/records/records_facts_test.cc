@@ -5,11 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_clock.h"
-#include "tests/testing/fake_records_storage.h"
 #include "services/records/part_filter.h"
 #include "services/records/records_core.h"
 #include "tests/records/records_test_util.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_records_storage.h"
 #include "tests/testing/recording_audit_sink.h"
 
 namespace kinex::records::testing {
@@ -129,7 +129,8 @@ TEST_F(RecordsFactsTest, PathsReturnExactlyThoseFieldsOfTheFullRecord) {
   EXPECT_EQ(identity->record().identity().kinex_id(), kid_);
   EXPECT_THAT(Read({"health.no_such_field"}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("paths: \"health.no_such_field\" is not a field path of kinex.record.v1.ChildRecord")));
+                       HasSubstr("paths: \"health.no_such_field\" is not a field path of "
+                                 "kinex.record.v1.ChildRecord")));
 }
 
 TEST_F(RecordsFactsTest, PinnedReadIsAbortedWhenTheFactsMove) {

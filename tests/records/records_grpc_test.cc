@@ -7,15 +7,15 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_clock.h"
 #include "services/common/tls.h"
-#include "services/records/records_grpc.h"
 #include "services/kinex/config.h"
+#include "services/records/records_grpc.h"
 #include "services/records/records_target.h"
 #include "tests/records/records_test_util.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/recording_audit_sink.h"
-#include "tests/testing/test_pki.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_pki.h"
 
 namespace kinex::records::testing {
 namespace {
@@ -76,9 +76,11 @@ TEST_F(RecordsGrpcTest, GatewayPublishesAndReadsThroughTheTarget) {
   auto resolved = consent->ResolveChild(resolve);
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   EXPECT_EQ(resolved->kinex_id(), put->kinex_id());
-  EXPECT_THAT(consent->PutPart(Put(kLa, LaRef("E09000033", "G2"), LaPart("G2"))).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "service \"consent\" may not call kinex.records.v1.Records/PutPart (allowed: " "gateway)"));
+  EXPECT_THAT(
+      consent->PutPart(Put(kLa, LaRef("E09000033", "G2"), LaPart("G2"))).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               "service \"consent\" may not call kinex.records.v1.Records/PutPart (allowed: "
+               "gateway)"));
   // The write was audited once, through the target's audit sink.
   ASSERT_EQ(audit_.Events().size(), 1u);
   EXPECT_EQ(audit_.Events()[0].kind(), kinex::audit::v1::PART_PUBLISHED);
@@ -105,42 +107,43 @@ TEST_F(RecordsGrpcTest, FactsGoToTheGatewayAndConsentOnlyAndBatchReadsToTheGatew
   ASSERT_EQ(got->records_size(), 1);
   EXPECT_THAT(consent->BatchGetRecords(batch).status(),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       "service \"consent\" may not call kinex.records.v1.Records/BatchGetRecords " "(allowed: gateway)"));
+                       "service \"consent\" may not call kinex.records.v1.Records/BatchGetRecords "
+                       "(allowed: gateway)"));
   for (const char* other : {"policy", "audit", "records"}) {
     auto client = Client(kinex::testing::ServiceTlsFiles(other));
     EXPECT_THAT(client->GetChildFacts(ask).status(),
                 StatusIs(absl::StatusCode::kPermissionDenied,
-                         absl::StrCat("service \"", other, "\" may not call kinex.records.v1.Records/GetChildFacts " "(allowed: gateway, consent)")));
-    EXPECT_EQ(client->BatchGetRecords(batch).status().code(),
-              absl::StatusCode::kPermissionDenied);
+                         absl::StrCat("service \"", other,
+                                      "\" may not call kinex.records.v1.Records/GetChildFacts "
+                                      "(allowed: gateway, consent)")));
+    EXPECT_EQ(client->BatchGetRecords(batch).status().code(), absl::StatusCode::kPermissionDenied);
   }
-  auto agency = Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033",
-                                                      "social-worker"));
-  EXPECT_THAT(agency->GetChildFacts(ask).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("accepts Kinex services only")));
+  auto agency =
+      Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033", "social-worker"));
+  EXPECT_THAT(
+      agency->GetChildFacts(ask).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("accepts Kinex services only")));
 }
 
 TEST_F(RecordsGrpcTest, AgenciesCannotCallTheInternalService) {
-  auto agency = Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033",
-                                                      "social-worker"));
-  EXPECT_THAT(agency->PutPart(Put(kLa, LaRef("E09000033", "G3"), LaPart("G3"))).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("accepts Kinex services only")));
+  auto agency =
+      Client(kinex::testing::AgencyTlsFiles("local-authority", "E09000033", "social-worker"));
+  EXPECT_THAT(
+      agency->PutPart(Put(kLa, LaRef("E09000033", "G3"), LaPart("G3"))).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("accepts Kinex services only")));
   rv1::GetRecordRequest get;
   *get.mutable_child() = LaRef("E09000033", "G3");
-  EXPECT_THAT(agency->GetRecord(get).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("accepts Kinex services only")));
+  EXPECT_THAT(agency->GetRecord(get).status(), StatusIs(absl::StatusCode::kPermissionDenied,
+                                                        HasSubstr("accepts Kinex services only")));
 }
 
 TEST_F(RecordsGrpcTest, CoreErrorsKeepTheirCodesOverTheWire) {
   auto gateway = Client(kinex::testing::ServiceTlsFiles("gateway"));
   auto part = LaPart("G4");
   part.mutable_placement()->set_address(std::string(5000, 'x'));
-  EXPECT_THAT(gateway->PutPart(Put(kLa, LaRef("E09000033", "G4"), part)).status(),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("exceeds the maximum of 4096")));
+  EXPECT_THAT(
+      gateway->PutPart(Put(kLa, LaRef("E09000033", "G4"), part)).status(),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("exceeds the maximum of 4096")));
   auto bad = SchoolPart(Upn(1));
   bad.mutable_health()->set_camhs(kinex::record::v1::CAMHS_OPEN);
   EXPECT_THAT(gateway->PutPart(Put(kSchool, UpnRef(Upn(1)), bad)).status(),
@@ -172,7 +175,8 @@ TEST(RecordsTargetTest, RefusesNegativeMaxPartBytesAndOpensConfiguredSqlite) {
   ASSERT_NE(blocker, nullptr);
   fclose(blocker);
   config.mutable_records()->mutable_storage()->set_sqlite_path("blocker/r.db");
-  EXPECT_EQ(MakeRecordsTarget(config, clock, audit).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(MakeRecordsTarget(config, clock, audit).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -8,12 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "tests/testing/fake_clock.h"
 #include "services/common/status_macros.h"
 #include "services/records/records_core.h"
 #include "services/records/sql_records_storage.h"
 #include "tests/records/records_conformance.h"
 #include "tests/records/records_test_util.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/recording_audit_sink.h"
 
 namespace kinex::records::testing {
@@ -65,8 +65,7 @@ CREATE INDEX IF NOT EXISTS scope_links_by_child ON scope_links (kinex_id);
 constexpr char kOldChild[] = "kx_OLD1";
 constexpr char kOldSchoolOnly[] = "kx_OLD2";
 
-absl::StatusOr<std::unique_ptr<sql::Db>> Open(const SqlBackend& backend,
-                                              const std::string& where) {
+absl::StatusOr<std::unique_ptr<sql::Db>> Open(const SqlBackend& backend, const std::string& where) {
   return backend.connect(where);
 }
 
@@ -75,14 +74,14 @@ absl::Status InsertPart(sql::Db& db, const StoredPart& p) {
       db.Exec("INSERT INTO part_versions (kinex_id, owner_kind, owner_code, version, etag, "
               "publish_time_us, principal, actor, payload) "
               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-              {p.kinex_id, static_cast<int64_t>(p.owner_kind), p.owner_code, p.version,
-               p.etag, absl::ToUnixMicros(p.publish_time), p.principal, p.actor,
-               sql::Blob{p.payload}})
+              {p.kinex_id, static_cast<int64_t>(p.owner_kind), p.owner_code, p.version, p.etag,
+               absl::ToUnixMicros(p.publish_time), p.principal, p.actor, sql::Blob{p.payload}})
           .status());
   return db
-      .Exec("INSERT INTO part_heads (kinex_id, owner_kind, owner_code, version) "
-            "VALUES ($1, $2, $3, $4)",
-            {p.kinex_id, static_cast<int64_t>(p.owner_kind), p.owner_code, p.version})
+      .Exec(
+          "INSERT INTO part_heads (kinex_id, owner_kind, owner_code, version) "
+          "VALUES ($1, $2, $3, $4)",
+          {p.kinex_id, static_cast<int64_t>(p.owner_kind), p.owner_code, p.version})
       .status();
 }
 
@@ -121,19 +120,18 @@ absl::Status MakeVersion1Store(sql::Db& db, absl::Time t) {
         {static_cast<int64_t>(IdentifierKind::kUpn), Upn(2), kOldSchoolOnly},
     };
     for (const auto& [kind, value, kid] : ids) {
-      KINEX_RETURN_IF_ERROR(
-          db.Exec("INSERT INTO child_identifiers (id_kind, id_value, kinex_id) "
-                  "VALUES ($1, $2, $3)",
-                  {kind, value, kid})
-              .status());
+      KINEX_RETURN_IF_ERROR(db.Exec("INSERT INTO child_identifiers (id_kind, id_value, kinex_id) "
+                                    "VALUES ($1, $2, $3)",
+                                    {kind, value, kid})
+                                .status());
     }
     KINEX_RETURN_IF_ERROR(InsertPart(
         db, MakePart(kOldChild, cv1::LOCAL_AUTHORITY, "E09000033", kLa, t, LaPart("OLD-1"))));
     KINEX_RETURN_IF_ERROR(InsertPart(db, MakePart(kOldChild, cv1::SCHOOL, "100001", kSchool,
                                                   t + absl::Seconds(1), SchoolPart(Upn(1)))));
-    KINEX_RETURN_IF_ERROR(InsertPart(
-        db, MakePart(kOldSchoolOnly, cv1::SCHOOL, "100002", kSchool2, t + absl::Seconds(2),
-                     SchoolPart(Upn(2), "100002"))));
+    KINEX_RETURN_IF_ERROR(
+        InsertPart(db, MakePart(kOldSchoolOnly, cv1::SCHOOL, "100002", kSchool2,
+                                t + absl::Seconds(2), SchoolPart(Upn(2), "100002"))));
     const std::vector<std::tuple<int64_t, std::string, std::string>> links = {
         {cv1::LOCAL_AUTHORITY, "E09000033", kOldChild},
         {cv1::SCHOOL, "100001", kOldChild},
@@ -215,8 +213,8 @@ TEST_P(RecordsMigrationTest, UpgradesAVersion1StoreInPlace) {
   EXPECT_EQ(got->parts(0).owner_kind(), cv1::LOCAL_AUTHORITY);
   EXPECT_EQ(got->parts(1).owner_code(), "100001");
   // Old etags continue the version history.
-  auto put = (*core)->PutPart(
-      Put(kSchool, UpnRef(Upn(1)), SchoolPart(Upn(1)), got->parts(1).etag()));
+  auto put =
+      (*core)->PutPart(Put(kSchool, UpnRef(Upn(1)), SchoolPart(Upn(1)), got->parts(1).etag()));
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(put->version(), 2);
   EXPECT_EQ(put->link_state(), kinex::record::v1::CONFIRMED);
@@ -243,14 +241,15 @@ TEST_P(RecordsMigrationTest, RefusesAStoreFromANewerVersion) {
   {
     auto db = Open(GetParam(), *where);
     ASSERT_TRUE(db.ok()) << db.status();
-    ASSERT_TRUE((*db)->Exec("UPDATE schema_version SET version = 99 WHERE component = 'records'")
-                    .ok());
+    ASSERT_TRUE(
+        (*db)->Exec("UPDATE schema_version SET version = 99 WHERE component = 'records'").ok());
   }
   auto db = Open(GetParam(), *where);
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_THAT(SqlRecordsStorage::Create(std::move(*db)).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "records store is at schema version 99, newer than this binary knows (3); " "run a newer kinex"));
+                       "records store is at schema version 99, newer than this binary knows (3); "
+                       "run a newer kinex"));
 }
 
 TEST_P(RecordsMigrationTest, AFailedMigrationLeavesTheStoreAsItWas) {

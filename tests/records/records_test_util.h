@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "gmock/gmock.h"
 #include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
 #include "kinex/records/v1/records.pb.h"
 #include "services/common/identifiers.h"
 #include "tests/testing/status_matchers.h"
@@ -91,10 +91,10 @@ inline kinex::record::v1::Date Dob(int year = 2015, int month = 4, int day = 2) 
 
 // A first publish by an agency other than the responsible LA: Put with the
 // child's date of birth as proof that it knows the child.
-inline kinex::records::v1::PutPartRequest Attach(
-    const std::string& principal, const kinex::common::v1::ChildRef& child,
-    const kinex::record::v1::ChildRecord& part,
-    const kinex::record::v1::Date& proof = Dob()) {
+inline kinex::records::v1::PutPartRequest Attach(const std::string& principal,
+                                                 const kinex::common::v1::ChildRef& child,
+                                                 const kinex::record::v1::ChildRecord& part,
+                                                 const kinex::record::v1::Date& proof = Dob()) {
   kinex::records::v1::PutPartRequest req = Put(principal, child, part);
   *req.mutable_proof_date_of_birth() = proof;
   return req;

@@ -85,8 +85,7 @@ class World {
     clock_.Advance(absl::Seconds(1));
     return r;
   }
-  absl::StatusOr<rv1::SharingDecision> Remove(const std::string& principal,
-                                              const std::string& id,
+  absl::StatusOr<rv1::SharingDecision> Remove(const std::string& principal, const std::string& id,
                                               const std::string& reason = "Risk has passed.") {
     rv1::RemoveShieldRequest req;
     req.set_principal(principal);
@@ -243,11 +242,8 @@ TEST_P(RecordsConformanceTest, SharingDecisionValidationNamesFieldAndStoresNothi
        "decision.recipient_kind: unknown value 42"},
       {[](auto& d) { d.set_purpose(static_cast<cv1::Purpose>(42)); },
        "decision.purpose: unknown value 42"},
-      {[](auto& d) { d.set_recipient_code("12"); },
-       "decision.recipient_code: "},
-      {[](auto& d) {
-         d.clear_recipient_kind();
-       },
+      {[](auto& d) { d.set_recipient_code("12"); }, "decision.recipient_code: "},
+      {[](auto& d) { d.clear_recipient_kind(); },
        "decision.recipient_kind: required with recipient_code"},
       {[](auto& d) { d.set_about_request_id("has space"); },
        "decision.about_request_id: at most 128 printable ASCII characters"},
@@ -287,7 +283,8 @@ TEST_P(RecordsConformanceTest, SharingDecisionNeedsTheWriteRelationship) {
   // another LA's virtual school, and an unknown child: one refusal.
   const cv1::ChildRef unknown = NhsRef(Nhs(99));
   for (const char* principal :
-       {kSchool2, kHealth, kLa2, "spiffe://kinex.dev/virtual-school/E08000025/virtual-school-head"}) {
+       {kSchool2, kHealth, kLa2,
+        "spiffe://kinex.dev/virtual-school/E08000025/virtual-school-head"}) {
     EXPECT_THAT(w.Record(principal, NotShared()).status(),
                 StatusIs(absl::StatusCode::kPermissionDenied, refusal))
         << principal;
@@ -319,13 +316,12 @@ TEST_P(RecordsConformanceTest, ShieldOnlyByTheResponsibleLasDecidingRoles) {
   EXPECT_THAT(w.Record(kSchool, Shield()).status(),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "only the child's responsible local authority sets or removes shields"));
-  EXPECT_THAT(
-      w.Record("spiffe://kinex.dev/local-authority/E09000033/independent-reviewing-officer",
-               Shield())
-          .status(),
-      StatusIs(absl::StatusCode::kPermissionDenied,
-               "role independent-reviewing-officer may not set or remove shields "
-               "(social-worker or team-manager)"));
+  EXPECT_THAT(w.Record("spiffe://kinex.dev/local-authority/E09000033/independent-reviewing-officer",
+                       Shield())
+                  .status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "role independent-reviewing-officer may not set or remove shields "
+                       "(social-worker or team-manager)"));
   EXPECT_THAT(w.Record(kLa2, Shield()).status(),
               StatusIs(absl::StatusCode::kPermissionDenied, kNotResponsible));
   EXPECT_EQ(w.NewEvents().size(), 3u);
@@ -407,9 +403,9 @@ TEST_P(RecordsConformanceTest, RemovedShieldStaysListedAndIsAudited) {
                        "only the child's responsible local authority sets or removes shields"));
   EXPECT_THAT(w.Remove(kLa2, shield->decision_id()).status(),
               StatusIs(absl::StatusCode::kPermissionDenied, kNotResponsible));
-  EXPECT_THAT(w.Remove(kLa, shield->decision_id(), "").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "reason: required, 1-2000 characters (got 0)"));
+  EXPECT_THAT(
+      w.Remove(kLa, shield->decision_id(), "").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, "reason: required, 1-2000 characters (got 0)"));
   EXPECT_THAT(w.Remove(kLa, shield->decision_id(), std::string(2001, 'x')).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "reason: required, 1-2000 characters (got 2001)"));
@@ -443,8 +439,7 @@ TEST_P(RecordsConformanceTest, RemovedShieldStaysListedAndIsAudited) {
                                               " is no longer in force (removed "))));
   // Listed only with include_removed, with its removal.
   EXPECT_THAT(w.Listed(kLa), ElementsAre(not_shield->decision_id()));
-  EXPECT_THAT(w.Listed(kLa, true),
-              ElementsAre(not_shield->decision_id(), shield->decision_id()));
+  EXPECT_THAT(w.Listed(kLa, true), ElementsAre(not_shield->decision_id(), shield->decision_id()));
   EXPECT_THAT(w.Facts().shielded_paths(), IsEmpty());
 }
 
@@ -458,10 +453,10 @@ TEST_P(RecordsConformanceTest, SharingDecisionListingVisibility) {
   // Auditor: all. Another agency: nothing.
   EXPECT_THAT(w.Listed(kSchool), ElementsAre(by_school->decision_id()));
   EXPECT_THAT(w.Listed(kVirtualSchool), ElementsAre(by_vs->decision_id()));
-  EXPECT_THAT(w.Listed(kLa), ElementsAre(by_la->decision_id(), by_vs->decision_id(),
-                                         by_school->decision_id()));
-  EXPECT_THAT(w.Listed(kAuditor), ElementsAre(by_la->decision_id(), by_vs->decision_id(),
-                                              by_school->decision_id()));
+  EXPECT_THAT(w.Listed(kLa),
+              ElementsAre(by_la->decision_id(), by_vs->decision_id(), by_school->decision_id()));
+  EXPECT_THAT(w.Listed(kAuditor),
+              ElementsAre(by_la->decision_id(), by_vs->decision_id(), by_school->decision_id()));
   EXPECT_THAT(w.Listed(kSchool2), IsEmpty());
   EXPECT_THAT(w.Listed(kLa2), IsEmpty());
   // Filters: a child, kinds; an unknown child lists nothing.

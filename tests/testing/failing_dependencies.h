@@ -55,8 +55,7 @@ class FailingPolicyDecider final : public kinex::policy::PolicyDecider {
 // Always UNAVAILABLE: the audit log cannot commit.
 class FailingAuditSink final : public kinex::audit::AuditSink {
  public:
-  absl::StatusOr<kinex::audit::AppendResult> Append(
-      const kinex::audit::v1::AuditEvent&) override {
+  absl::StatusOr<kinex::audit::AppendResult> Append(const kinex::audit::v1::AuditEvent&) override {
     return absl::UnavailableError("audit storage cannot commit");
   }
 };

@@ -12,48 +12,39 @@ namespace kinex::audit {
 // store so a log can start and then fail on Append.
 class FailingLogStorage final : public LogStorage {
  public:
-  explicit FailingLogStorage(bool fail_reads_too = false)
-      : fail_reads_(fail_reads_too) {}
+  explicit FailingLogStorage(bool fail_reads_too = false) : fail_reads_(fail_reads_too) {}
 
   absl::Status Append(absl::Span<const NewEntry>,
                       const kinex::audit::v1::SignedTreeHead*) override {
     return Error();
   }
-  absl::Status AddHead(const kinex::audit::v1::SignedTreeHead&) override {
-    return Error();
-  }
+  absl::Status AddHead(const kinex::audit::v1::SignedTreeHead&) override { return Error(); }
   absl::StatusOr<uint64_t> Size() override {
     if (fail_reads_) return Error();
     return 0;
   }
-  absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead()
-      override {
+  absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead() override {
     if (fail_reads_) return Error();
     return std::nullopt;
   }
-  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads()
-      override {
+  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads() override {
     if (fail_reads_) return Error();
     return std::vector<kinex::audit::v1::SignedTreeHead>{};
   }
-  absl::Status ReadEntries(
-      uint64_t, uint64_t,
-      const std::function<absl::Status(const StoredEntry&)>&) override {
+  absl::Status ReadEntries(uint64_t, uint64_t,
+                           const std::function<absl::Status(const StoredEntry&)>&) override {
     if (fail_reads_) return Error();
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter&,
-                                                 size_t) override {
+  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter&, size_t) override {
     return Error();
   }
-  absl::Status ReadChildIndex(
-      uint64_t, uint64_t,
-      const std::function<absl::Status(const IndexRow&)>&) override {
+  absl::Status ReadChildIndex(uint64_t, uint64_t,
+                              const std::function<absl::Status(const IndexRow&)>&) override {
     if (fail_reads_) return Error();
     return absl::OkStatus();
   }
-  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
-      const std::string&) override {
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(const std::string&) override {
     return Error();
   }
 

@@ -13,8 +13,7 @@ namespace kinex {
 class FakeClock final : public Clock {
  public:
   // Starts at `start` (default 2026-09-01T08:00:00Z, a school day).
-  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1788249600))
-      : now_(start) {}
+  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1788249600)) : now_(start) {}
   absl::Time Now() const override {
     absl::MutexLock lock(&mu_);
     return now_;

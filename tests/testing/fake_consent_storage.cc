@@ -44,8 +44,8 @@ class FakeTxn final : public ConsentTxn {
     }
     return out;
   }
-  absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(
-      const std::string& kinex_id, absl::Time now) override {
+  absl::StatusOr<std::vector<cv1::ConsentEntry>> ListEntriesInForce(const std::string& kinex_id,
+                                                                    absl::Time now) override {
     std::vector<cv1::ConsentEntry> out;
     for (const auto& [id, e] : s_.entries) {
       if (e.kinex_id() == kinex_id && InForce(e, now)) out.push_back(e);
@@ -90,8 +90,7 @@ class FakeTxn final : public ConsentTxn {
 
 }  // namespace
 
-absl::Status FakeConsentStorage::Transact(
-    const std::function<absl::Status(ConsentTxn&)>& fn) {
+absl::Status FakeConsentStorage::Transact(const std::function<absl::Status(ConsentTxn&)>& fn) {
   return state_.Transact([&](State& s) {
     FakeTxn txn(s);
     return fn(txn);

@@ -24,15 +24,14 @@ class FakeLogStorage final : public LogStorage {
     const uint64_t size = SizeLocked();
     for (size_t i = 0; i < entries.size(); ++i) {
       if (entries[i].entry.leaf_index != size + i) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("append at leaf index ", entries[i].entry.leaf_index,
-                         " but the log size is ", size + i));
+        return absl::FailedPreconditionError(absl::StrCat("append at leaf index ",
+                                                          entries[i].entry.leaf_index,
+                                                          " but the log size is ", size + i));
       }
     }
     for (const NewEntry& e : entries) {
       if (!e.idempotency_key.empty() && keys_.count(e.idempotency_key) > 0) {
-        return absl::FailedPreconditionError(
-            "audit store: idempotency key stored twice");
+        return absl::FailedPreconditionError("audit store: idempotency key stored twice");
       }
     }
     rows_.insert(rows_.end(), entries.begin(), entries.end());
@@ -54,22 +53,19 @@ class FakeLogStorage final : public LogStorage {
     return SizeLocked();
   }
 
-  absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead()
-      override {
+  absl::StatusOr<std::optional<kinex::audit::v1::SignedTreeHead>> LatestHead() override {
     absl::MutexLock lock(&mu_);
     if (heads_.empty()) return std::nullopt;
     return heads_.back();
   }
 
-  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads()
-      override {
+  absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads() override {
     absl::MutexLock lock(&mu_);
     return heads_;
   }
 
-  absl::Status ReadEntries(
-      uint64_t begin, uint64_t end,
-      const std::function<absl::Status(const StoredEntry&)>& fn) override {
+  absl::Status ReadEntries(uint64_t begin, uint64_t end,
+                           const std::function<absl::Status(const StoredEntry&)>& fn) override {
     std::vector<StoredEntry> rows;
     {
       absl::MutexLock lock(&mu_);
@@ -79,18 +75,16 @@ class FakeLogStorage final : public LogStorage {
         }
       }
     }
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const StoredEntry& a, const StoredEntry& b) {
-                       return a.leaf_index < b.leaf_index;
-                     });
+    std::stable_sort(rows.begin(), rows.end(), [](const StoredEntry& a, const StoredEntry& b) {
+      return a.leaf_index < b.leaf_index;
+    });
     for (const StoredEntry& r : rows) {
       if (absl::Status s = fn(r); !s.ok()) return s;
     }
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter,
-                                                 size_t limit) override {
+  absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter, size_t limit) override {
     absl::MutexLock lock(&mu_);
     std::vector<StoredEntry> out;
     for (const NewEntry& r : rows_) {
@@ -115,9 +109,8 @@ class FakeLogStorage final : public LogStorage {
     return out;
   }
 
-  absl::Status ReadChildIndex(
-      uint64_t begin, uint64_t end,
-      const std::function<absl::Status(const IndexRow&)>& fn) override {
+  absl::Status ReadChildIndex(uint64_t begin, uint64_t end,
+                              const std::function<absl::Status(const IndexRow&)>& fn) override {
     std::vector<IndexRow> rows;
     {
       absl::MutexLock lock(&mu_);
@@ -129,8 +122,7 @@ class FakeLogStorage final : public LogStorage {
       }
     }
     std::sort(rows.begin(), rows.end(), [](const IndexRow& a, const IndexRow& b) {
-      return a.leaf_index != b.leaf_index ? a.leaf_index < b.leaf_index
-                                          : a.pseudonym < b.pseudonym;
+      return a.leaf_index != b.leaf_index ? a.leaf_index < b.leaf_index : a.pseudonym < b.pseudonym;
     });
     for (const IndexRow& r : rows) {
       if (absl::Status s = fn(r); !s.ok()) return s;
@@ -138,8 +130,7 @@ class FakeLogStorage final : public LogStorage {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(
-      const std::string& key) override {
+  absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(const std::string& key) override {
     absl::MutexLock lock(&mu_);
     auto it = keys_.find(key);
     if (it == keys_.end()) return std::nullopt;

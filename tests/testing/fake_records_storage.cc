@@ -24,8 +24,8 @@ class FakeTxn final : public RecordsTxn {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::optional<std::string>> FindChild(
-      IdentifierKind kind, const std::string& value) override {
+  absl::StatusOr<std::optional<std::string>> FindChild(IdentifierKind kind,
+                                                       const std::string& value) override {
     auto it = s_.identifiers.find({static_cast<int>(kind), value});
     if (it == s_.identifiers.end()) return std::nullopt;
     return it->second;
@@ -44,9 +44,8 @@ class FakeTxn final : public RecordsTxn {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::optional<StoredPart>> LatestPart(
-      const std::string& kinex_id, int owner_kind,
-      const std::string& owner_code) override {
+  absl::StatusOr<std::optional<StoredPart>> LatestPart(const std::string& kinex_id, int owner_kind,
+                                                       const std::string& owner_code) override {
     auto it = s_.parts.find({kinex_id, owner_kind, owner_code});
     if (it == s_.parts.end() || it->second.empty()) return std::nullopt;
     return it->second.back();
@@ -65,8 +64,7 @@ class FakeTxn final : public RecordsTxn {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<StoredPart>> LatestParts(
-      const std::string& kinex_id) override {
+  absl::StatusOr<std::vector<StoredPart>> LatestParts(const std::string& kinex_id) override {
     std::vector<StoredPart> out;
     for (auto it = s_.parts.lower_bound({kinex_id, 0, ""});
          it != s_.parts.end() && std::get<0>(it->first) == kinex_id; ++it) {
@@ -75,26 +73,21 @@ class FakeTxn final : public RecordsTxn {
     return out;
   }
 
-  absl::StatusOr<std::vector<StoredPart>> PartHistory(const std::string& kinex_id,
-                                                      int owner_kind, int64_t offset,
-                                                      int limit) override {
+  absl::StatusOr<std::vector<StoredPart>> PartHistory(const std::string& kinex_id, int owner_kind,
+                                                      int64_t offset, int limit) override {
     std::vector<StoredPart> all;
     for (auto it = s_.parts.lower_bound({kinex_id, 0, ""});
          it != s_.parts.end() && std::get<0>(it->first) == kinex_id; ++it) {
       if (owner_kind != 0 && std::get<1>(it->first) != owner_kind) continue;
       all.insert(all.end(), it->second.begin(), it->second.end());
     }
-    std::stable_sort(all.begin(), all.end(),
-                     [](const StoredPart& a, const StoredPart& b) {
-                       return std::tie(a.publish_time, a.owner_kind, a.owner_code,
-                                       a.version) <
-                              std::tie(b.publish_time, b.owner_kind, b.owner_code,
-                                       b.version);
-                     });
+    std::stable_sort(all.begin(), all.end(), [](const StoredPart& a, const StoredPart& b) {
+      return std::tie(a.publish_time, a.owner_kind, a.owner_code, a.version) <
+             std::tie(b.publish_time, b.owner_kind, b.owner_code, b.version);
+    });
     std::vector<StoredPart> out;
-    for (int64_t i = offset; i < static_cast<int64_t>(all.size()) &&
-                             static_cast<int>(out.size()) < limit;
-         ++i) {
+    for (int64_t i = offset;
+         i < static_cast<int64_t>(all.size()) && static_cast<int>(out.size()) < limit; ++i) {
       out.push_back(all[i]);
     }
     return out;
@@ -109,15 +102,14 @@ class FakeTxn final : public RecordsTxn {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<std::string>> ChildrenInScope(
-      const std::vector<int>& agency_kinds, const std::string& code,
-      const std::string& after_kinex_id, int limit) override {
+  absl::StatusOr<std::vector<std::string>> ChildrenInScope(const std::vector<int>& agency_kinds,
+                                                           const std::string& code,
+                                                           const std::string& after_kinex_id,
+                                                           int limit) override {
     std::set<std::string> ids;
     for (int kind : agency_kinds) {
       for (auto it = s_.links.upper_bound({kind, code, after_kinex_id});
-           it != s_.links.end() && std::get<0>(*it) == kind &&
-           std::get<1>(*it) == code;
-           ++it) {
+           it != s_.links.end() && std::get<0>(*it) == kind && std::get<1>(*it) == code; ++it) {
         ids.insert(std::get<2>(*it));
       }
     }
@@ -129,8 +121,7 @@ class FakeTxn final : public RecordsTxn {
     return out;
   }
 
-  absl::StatusOr<std::optional<std::string>> ResponsibleLa(
-      const std::string& kinex_id) override {
+  absl::StatusOr<std::optional<std::string>> ResponsibleLa(const std::string& kinex_id) override {
     auto it = s_.responsible_la.find(kinex_id);
     if (it == s_.responsible_la.end()) return std::nullopt;
     return it->second;
@@ -164,8 +155,7 @@ class FakeTxn final : public RecordsTxn {
 
   absl::StatusOr<std::vector<StoredLink>> LinksOfLa(const std::string& la_code, int state,
                                                     const std::string& after_kinex_id,
-                                                    int after_kind,
-                                                    const std::string& after_code,
+                                                    int after_kind, const std::string& after_code,
                                                     int limit) override {
     std::vector<StoredLink> out;
     for (auto it = s_.agency_links.upper_bound({after_kinex_id, after_kind, after_code});
@@ -225,29 +215,25 @@ class FakeTxn final : public RecordsTxn {
       if (!f.all) {
         auto la = s_.responsible_la.find(d.kinex_id);
         const bool own = d.decider_kind == f.decider_kind && d.decider_code == f.decider_code;
-        const bool responsible = !f.responsible_la.empty() &&
-                                 la != s_.responsible_la.end() &&
+        const bool responsible = !f.responsible_la.empty() && la != s_.responsible_la.end() &&
                                  la->second == f.responsible_la;
         if (!own && !responsible) continue;
       }
       if (!f.kinex_id.empty() && d.kinex_id != f.kinex_id) continue;
-      if (!f.kinds.empty() &&
-          std::find(f.kinds.begin(), f.kinds.end(), d.kind) == f.kinds.end()) {
+      if (!f.kinds.empty() && std::find(f.kinds.begin(), f.kinds.end(), d.kind) == f.kinds.end()) {
         continue;
       }
       if (!f.include_removed && d.removed) continue;
       if (f.after.has_value() &&
-          !(std::tie(d.decided_at, d.decision_id) <
-            std::tie(f.after->first, f.after->second))) {
+          !(std::tie(d.decided_at, d.decision_id) < std::tie(f.after->first, f.after->second))) {
         continue;
       }
       all.push_back(d);
     }
-    std::sort(all.begin(), all.end(),
-              [](const StoredSharingDecision& a, const StoredSharingDecision& b) {
-                return std::tie(a.decided_at, a.decision_id) >
-                       std::tie(b.decided_at, b.decision_id);
-              });
+    std::sort(
+        all.begin(), all.end(), [](const StoredSharingDecision& a, const StoredSharingDecision& b) {
+          return std::tie(a.decided_at, a.decision_id) > std::tie(b.decided_at, b.decision_id);
+        });
     if (static_cast<int>(all.size()) > f.limit) all.resize(f.limit);
     return all;
   }
@@ -271,8 +257,7 @@ class FakeTxn final : public RecordsTxn {
     return absl::OkStatus();
   }
 
-  absl::Status BulkLoad(const std::vector<BulkChild>& children,
-                        absl::Time create_time) override {
+  absl::Status BulkLoad(const std::vector<BulkChild>& children, absl::Time create_time) override {
     for (const BulkChild& c : children) {
       KINEX_RETURN_IF_ERROR(CreateChild(c.kinex_id, create_time));
       if (!c.responsible_la.empty()) {
@@ -294,8 +279,7 @@ class FakeTxn final : public RecordsTxn {
 
 }  // namespace
 
-absl::Status FakeRecordsStorage::Transact(
-    const std::function<absl::Status(RecordsTxn&)>& fn) {
+absl::Status FakeRecordsStorage::Transact(const std::function<absl::Status(RecordsTxn&)>& fn) {
   return state_.Transact([&](State& s) {
     FakeTxn txn(s);
     return fn(txn);

@@ -24,8 +24,7 @@ namespace kinex::records {
 // transaction works on a copy that replaces the state only on success.
 class FakeRecordsStorage final : public RecordsStorage {
  public:
-  absl::Status Transact(
-      const std::function<absl::Status(RecordsTxn&)>& fn) override;
+  absl::Status Transact(const std::function<absl::Status(RecordsTxn&)>& fn) override;
 
   // Number of children stored (for tests asserting nothing was left behind).
   size_t ChildCount() const;
@@ -54,8 +53,7 @@ class FakeRecordsStorage final : public RecordsStorage {
 // A RecordsStorage whose every transaction fails UNAVAILABLE. Thread-safe.
 class FailingRecordsStorage final : public RecordsStorage {
  public:
-  absl::Status Transact(
-      const std::function<absl::Status(RecordsTxn&)>& fn) override {
+  absl::Status Transact(const std::function<absl::Status(RecordsTxn&)>& fn) override {
     return absl::UnavailableError("records storage unavailable (failing fake)");
   }
 };

@@ -43,8 +43,7 @@ absl::StatusOr<std::string> FindPostgresBin() {
   }
   glob_t g;
   std::string found;
-  if (glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &g) == 0 &&
-      g.gl_pathc > 0) {
+  if (glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &g) == 0 && g.gl_pathc > 0) {
     found = g.gl_pathv[g.gl_pathc - 1];  // newest version sorts last
     found = found.substr(0, found.size() - std::string("/initdb").size());
   }
@@ -78,8 +77,8 @@ absl::StatusOr<int> FreePort() {
 
 // Runs `argv` as `uid`/`gid` (when not -1), stdout/stderr to `log`. Returns
 // the child's pid.
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, uid_t uid,
-                            gid_t gid, const std::string& log) {
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, uid_t uid, gid_t gid,
+                            const std::string& log) {
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork() failed");
   if (pid == 0) {
@@ -113,14 +112,13 @@ std::string Tail(const std::string& path) {
 }
 
 std::string ConnInfo(int port, const std::string& db) {
-  return absl::StrCat("host=127.0.0.1 port=", port,
-                      " user=postgres dbname=", db, " connect_timeout=10");
+  return absl::StrCat("host=127.0.0.1 port=", port, " user=postgres dbname=", db,
+                      " connect_timeout=10");
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
-    Options options) {
+absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(Options options) {
   absl::StatusOr<std::string> bin = FindPostgresBin();
   if (!bin.ok()) return bin.status();
 
@@ -156,8 +154,8 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
   };
 
   absl::StatusOr<pid_t> initdb =
-      Spawn({*bin + "/initdb", "-D", data, "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--locale=C", "--no-sync"},
+      Spawn({*bin + "/initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+             "--locale=C", "--no-sync"},
             uid, gid, log);
   if (!initdb.ok()) return initdb.status();
   int wstatus = 0;
@@ -167,12 +165,19 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
   for (int attempt = 0; attempt < 3; ++attempt) {
     absl::StatusOr<int> port = FreePort();
     if (!port.ok()) return port.status();
-    std::vector<std::string> argv = {
-        *bin + "/postgres", "-D", data, "-p", std::to_string(*port),
-        "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"};
+    std::vector<std::string> argv = {*bin + "/postgres",
+                                     "-D",
+                                     data,
+                                     "-p",
+                                     std::to_string(*port),
+                                     "-k",
+                                     dir,
+                                     "-c",
+                                     "listen_addresses=127.0.0.1",
+                                     "-c",
+                                     "max_connections=200"};
     if (!options.durable) {
-      for (const char* opt : {"fsync=off", "synchronous_commit=off",
-                              "full_page_writes=off"}) {
+      for (const char* opt : {"fsync=off", "synchronous_commit=off", "full_page_writes=off"}) {
         argv.push_back("-c");
         argv.push_back(opt);
       }
@@ -212,8 +217,7 @@ absl::StatusOr<std::string> PostgresServer::CreateDatabase(const std::string& na
   }
   for (char c : name) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
-      return absl::InvalidArgumentError(
-          "database name must be letters, digits and underscores");
+      return absl::InvalidArgumentError("database name must be letters, digits and underscores");
     }
   }
   PGconn* conn = PQconnectdb(conninfo().c_str());

@@ -33,9 +33,7 @@ class PostgresServer {
 
   // initdb, start, and wait until the server accepts connections (PQping).
   static absl::StatusOr<std::unique_ptr<PostgresServer>> Start(Options options);
-  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start() {
-    return Start(Options{});
-  }
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start() { return Start(Options{}); }
 
   // Stops the server (fast shutdown) and removes its directory.
   ~PostgresServer();

@@ -14,7 +14,8 @@ TEST(PostgresServer, StartsCreatesDatabaseAndAnswersQueries) {
   ASSERT_TRUE(conninfo.ok()) << conninfo.status();
   PGconn* conn = PQconnectdb(conninfo->c_str());
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-  PGresult* res = PQexec(conn, "SELECT current_database(), current_setting('server_version_num')::int / 10000");
+  PGresult* res =
+      PQexec(conn, "SELECT current_database(), current_setting('server_version_num')::int / 10000");
   ASSERT_EQ(PQresultStatus(res), PGRES_TUPLES_OK);
   EXPECT_STREQ(PQgetvalue(res, 0, 0), "kinex_smoke");
   EXPECT_EQ(std::string(PQgetvalue(res, 0, 1)), "15");

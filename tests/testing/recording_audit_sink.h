@@ -71,8 +71,7 @@ class RecordingAuditSink final : public kinex::audit::AuditSink {
   }
 
   // The accepted events of one kind.
-  std::vector<kinex::audit::v1::AuditEvent> EventsOfKind(
-      kinex::audit::v1::EventKind kind) const {
+  std::vector<kinex::audit::v1::AuditEvent> EventsOfKind(kinex::audit::v1::EventKind kind) const {
     std::vector<kinex::audit::v1::AuditEvent> out;
     for (const auto& e : Events()) {
       if (e.kind() == kind) out.push_back(e);

@@ -16,13 +16,11 @@ extern char** environ;
 
 namespace kinex::testing {
 
-std::string BinPath(const std::string& name) {
-  return absl::StrCat(BinaryDir(), "/bin/", name);
-}
+std::string BinPath(const std::string& name) { return absl::StrCat(BinaryDir(), "/bin/", name); }
 
-absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
-    const std::vector<std::string>& argv, const std::vector<std::string>& env,
-    const std::string& stderr_file) {
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::string>& argv,
+                                                              const std::vector<std::string>& env,
+                                                              const std::string& stderr_file) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     return absl::InternalError("pipe2 failed");

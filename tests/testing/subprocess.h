@@ -31,9 +31,9 @@ class Subprocess {
   // Starts `argv` with `env` ("NAME=value") added to this environment.
   // With `stderr_file`, the child's stderr is appended to that file instead
   // of a pipe (long-running servers: a full pipe would block them).
-  static absl::StatusOr<std::unique_ptr<Subprocess>> Start(
-      const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-      const std::string& stderr_file = "");
+  static absl::StatusOr<std::unique_ptr<Subprocess>> Start(const std::vector<std::string>& argv,
+                                                           const std::vector<std::string>& env = {},
+                                                           const std::string& stderr_file = "");
   ~Subprocess();
 
   // The next line of stdout (without '\n'); DEADLINE_EXCEEDED after

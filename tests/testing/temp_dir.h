@@ -49,9 +49,7 @@ class ScopedTempDir {
 
   const std::string& path() const { return path_; }
   // `<path>/<name>`.
-  std::string File(absl::string_view name) const {
-    return path_ + "/" + std::string(name);
-  }
+  std::string File(absl::string_view name) const { return path_ + "/" + std::string(name); }
 
  private:
   std::string path_;

@@ -29,8 +29,7 @@ TlsFiles ServiceTlsFiles(const std::string& service) {
   return Files(absl::StrCat("services/", service));
 }
 
-TlsFiles AgencyTlsFiles(const std::string& kind, const std::string& code,
-                        const std::string& role) {
+TlsFiles AgencyTlsFiles(const std::string& kind, const std::string& code, const std::string& role) {
   return Files(absl::StrCat("agencies/", kind, "-", code, "-", role));
 }
 

@@ -26,8 +26,7 @@ inline constexpr char kTrustDomain[] = "kinex.dev";
 TlsFiles ServiceTlsFiles(const std::string& service);
 
 // mTLS files for an agency listed in certs/agencies.txt.
-TlsFiles AgencyTlsFiles(const std::string& kind, const std::string& code,
-                        const std::string& role);
+TlsFiles AgencyTlsFiles(const std::string& kind, const std::string& code, const std::string& role);
 
 // mTLS files for a negative fixture: "expired", "revoked", "other-ca",
 // "no-san", "two-uris", and "undeclared-<kind>" for each agency kind (role

@@ -34,11 +34,12 @@ class KinexctlE2E : public ::testing::Test {
   }
 
   Subprocess::Result Ctl(const std::string& agency, std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        BinPath("kinexctl"), "--address=" + cluster_->gateway_address(),
-        "--ca=" + cluster_->pki() + "/ca.pem",
-        "--cert=" + cluster_->pki() + "/agencies/" + agency + ".pem",
-        "--key=" + cluster_->pki() + "/agencies/" + agency + ".key", "--actor=Test User"};
+    std::vector<std::string> argv = {BinPath("kinexctl"),
+                                     "--address=" + cluster_->gateway_address(),
+                                     "--ca=" + cluster_->pki() + "/ca.pem",
+                                     "--cert=" + cluster_->pki() + "/agencies/" + agency + ".pem",
+                                     "--key=" + cluster_->pki() + "/agencies/" + agency + ".key",
+                                     "--actor=Test User"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto r = Subprocess::Run(argv);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -53,19 +54,21 @@ class KinexctlE2E : public ::testing::Test {
     std::vector<std::string> lines = absl::StrSplit(r.out, "\r\n", absl::SkipEmpty());
     EXPECT_EQ(lines.size(), 2u) << r.out;
     EXPECT_EQ(lines[0], "kinex_id,etag,version,link_state");
-    const std::string kid = std::string(absl::StrSplit(lines[1], ',').begin()->data(),
-                                        lines[1].find(','));
+    const std::string kid =
+        std::string(absl::StrSplit(lines[1], ',').begin()->data(), lines[1].find(','));
     // Every other agency proves the child's date of birth (from la.json).
     auto parts = DemoParts(slug);
     EXPECT_TRUE(parts.ok()) << parts.status();
     const auto& d = parts->front().request.record().identity().date_of_birth();
-    const std::string proof = absl::StrFormat("--proof-dob=%04d-%02d-%02d", d.year(), d.month(), d.day());
+    const std::string proof =
+        absl::StrFormat("--proof-dob=%04d-%02d-%02d", d.year(), d.month(), d.day());
     for (const auto& [file, agency] : std::vector<std::pair<std::string, std::string>>{
              {"school.json", "school-137000-designated-teacher"},
              {"health.json", "health-Y01234-health-practitioner"},
              {"virtual-school.json", "virtual-school-E09000033-virtual-school-head"}}) {
       if (!std::filesystem::exists(dir + file)) continue;
-      r = Ctl(agency, {"record", "publish", "--from-json=" + dir + file, "--kinex-id=" + kid, proof});
+      r = Ctl(agency,
+              {"record", "publish", "--from-json=" + dir + file, "--kinex-id=" + kid, proof});
       EXPECT_EQ(r.exit_code, 0) << file << ": " << r.err;
     }
     return kid;
@@ -85,9 +88,9 @@ TEST_F(KinexctlE2E, VirtualSchoolHeadCohortAsSpreadsheetReadyCsv) {
   ASSERT_EQ(lines.size(), 3u) << r.out;  // header + two children
   const std::string& header = lines[0];
   EXPECT_EQ(header.rfind("identity.kinex_id,", 0), 0u) << header;
-  for (const char* visible : {"identity.upn", "identity.given_name", "education.pep.status",
-                              "education.attendance_summary.attended_sessions",
-                              "legal_status.arrangement"}) {
+  for (const char* visible :
+       {"identity.upn", "identity.given_name", "education.pep.status",
+        "education.attendance_summary.attended_sessions", "legal_status.arrangement"}) {
     EXPECT_THAT(header, HasSubstr(visible));
   }
   for (const char* hidden : {"identity.ethnicity", "placement", "safeguarding", "police",
@@ -126,7 +129,9 @@ TEST_F(KinexctlE2E, HelpfulErrors) {
   r = Ctl("virtual-school-E09000033-virtual-school-head",
           {"record", "get", "--upn=X213700025001", "--purpose=schooling"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--purpose: unknown value \"schooling\" (one of safeguarding, education-support"));
+  EXPECT_THAT(
+      r.err,
+      HasSubstr("--purpose: unknown value \"schooling\" (one of safeguarding, education-support"));
   r = Ctl("virtual-school-E09000033-virtual-school-head",
           {"record", "get", "--upn=X213700025001", "--purpose=EDUCATION_SUPPORT", "--bogus=1"});
   EXPECT_EQ(r.exit_code, 2);

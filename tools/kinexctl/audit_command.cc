@@ -116,13 +116,12 @@ std::string EnumSlug(const std::string& name) { return Lower(name); }
 
 // A disclosure's lawful bases in one cell: per tuple
 // "<controller>: <art6>[+<art9>][+<art10>] <gateways>", tuples joined by "; ".
-std::string LawfulBasesText(
-    const google::protobuf::RepeatedPtrField<cv1::LawfulBasis>& bases) {
+std::string LawfulBasesText(const google::protobuf::RepeatedPtrField<cv1::LawfulBasis>& bases) {
   std::vector<std::string> out;
   for (const cv1::LawfulBasis& b : bases) {
-    std::string text = absl::StrCat(EnumSlug(cv1::AgencyKind_Name(b.controller_kind())), "/",
-                                    b.controller_code(), ": ",
-                                    EnumSlug(cv1::Article6Basis_Name(b.article6())));
+    std::string text =
+        absl::StrCat(EnumSlug(cv1::AgencyKind_Name(b.controller_kind())), "/", b.controller_code(),
+                     ": ", EnumSlug(cv1::Article6Basis_Name(b.article6())));
     if (b.regime() == cv1::DPA_2018_PART_3) absl::StrAppend(&text, " (dpa-2018-part-3)");
     if (b.special_category_condition() != 0) {
       absl::StrAppend(&text, " + art9 ",
@@ -154,42 +153,39 @@ absl::StatusOr<google::protobuf::Timestamp> ParseTime(const std::string& flag,
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, v, &t, &err) &&
       !absl::ParseTime("%Y-%m-%d", v, absl::UTCTimeZone(), &t, &err)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, ": \"", v, "\" is not an RFC 3339 time or YYYY-MM-DD date"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": \"", v, "\" is not an RFC 3339 time or YYYY-MM-DD date"));
   }
   google::protobuf::Timestamp ts;
   ts.set_seconds(absl::ToUnixSeconds(t));
-  ts.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(ts.seconds()))));
+  ts.set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(ts.seconds()))));
   return ts;
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ",
-                          absl::FromUnixSeconds(t.seconds()) +
-                              absl::Nanoseconds(t.nanos()),
+                          absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
                           absl::UTCTimeZone());
 }
 
 // Parses a message from JSON (protobuf JSON mapping) or binary.
 template <typename Message>
-absl::Status ParseJsonOrBinary(const std::string& path, const std::string& data,
-                               Message* out) {
+absl::Status ParseJsonOrBinary(const std::string& path, const std::string& data, Message* out) {
   absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(data);
   if (!trimmed.empty() && trimmed.front() == '{') {
     google::protobuf::util::JsonParseOptions options;
-    auto s = google::protobuf::util::JsonStringToMessage(std::string(trimmed), out,
-                                                         options);
+    auto s = google::protobuf::util::JsonStringToMessage(std::string(trimmed), out, options);
     if (!s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": not a valid ", Message::descriptor()->full_name(),
-                       " in JSON: ", s.message().as_string()));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": not a valid ",
+                                                     Message::descriptor()->full_name(),
+                                                     " in JSON: ", s.message().as_string()));
     }
     return absl::OkStatus();
   }
   if (!out->ParseFromString(data)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": neither JSON nor a binary ", Message::descriptor()->full_name()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": neither JSON nor a binary ", Message::descriptor()->full_name()));
   }
   return absl::OkStatus();
 }
@@ -198,16 +194,14 @@ absl::Status ParseJsonOrBinary(const std::string& path, const std::string& data,
 // the --public-key files (comma-separated: after a signing key rotation, the
 // current key and the retired ones), else the keys the server sends (trust on
 // first use).
-absl::StatusOr<audit::TreeHeadKeyring> LoadKeys(
-    CommandContext& ctx, const std::optional<std::string>& public_key_files,
-    av1::Audit::Stub* stub) {
+absl::StatusOr<audit::TreeHeadKeyring> LoadKeys(CommandContext& ctx,
+                                                const std::optional<std::string>& public_key_files,
+                                                av1::Audit::Stub* stub) {
   audit::TreeHeadKeyring keys;
   if (public_key_files.has_value()) {
-    for (absl::string_view file :
-         absl::StrSplit(*public_key_files, ',', absl::SkipWhitespace())) {
-      KINEX_ASSIGN_OR_RETURN(
-          std::shared_ptr<const audit::TreeHeadVerifier> key,
-          audit::TreeHeadVerifier::FromPublicKeyFile(std::string(file)));
+    for (absl::string_view file : absl::StrSplit(*public_key_files, ',', absl::SkipWhitespace())) {
+      KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const audit::TreeHeadVerifier> key,
+                             audit::TreeHeadVerifier::FromPublicKeyFile(std::string(file)));
       keys.Add(std::move(key));
     }
     if (keys.keys().empty()) {
@@ -237,10 +231,9 @@ absl::StatusOr<audit::TreeHeadKeyring> LoadKeys(
     if (!k.current()) retired.push_back(v->key_id());
     keys.Add(std::move(v), k.current());
   }
-  ctx.err() << "kinexctl: warning: using the signing key the server sent (key id "
-            << key.key_id()
-            << (retired.empty() ? "" : absl::StrCat("; retired key ids ",
-                                                    absl::StrJoin(retired, ", ")))
+  ctx.err() << "kinexctl: warning: using the signing key the server sent (key id " << key.key_id()
+            << (retired.empty() ? ""
+                                : absl::StrCat("; retired key ids ", absl::StrJoin(retired, ", ")))
             << "); pin it with --public-key\n";
   return keys;
 }
@@ -327,8 +320,8 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
     *req.mutable_end_time() = *t;
   }
   int page_size = 100;
-  if (!absl::SimpleAtoi(args->FlagOr("page-size", "100"), &page_size) ||
-      page_size < 1 || page_size > 1000) {
+  if (!absl::SimpleAtoi(args->FlagOr("page-size", "100"), &page_size) || page_size < 1 ||
+      page_size > 1000) {
     return ctx.Fail(absl::InvalidArgumentError("--page-size must be 1-1000"));
   }
   req.set_page_size(page_size);
@@ -341,8 +334,8 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
   av1::QueryEventsRequest only_child;
   *only_child.mutable_child() = req.child();
   only_child.set_page_size(req.page_size());
-  const bool check_chain = req.has_child() && google::protobuf::util::MessageDifferencer::Equals(
-                                                  req, only_child);
+  const bool check_chain =
+      req.has_child() && google::protobuf::util::MessageDifferencer::Equals(req, only_child);
   std::vector<av1::LogEntry> chain;
   std::string pseudonym;
   int64_t chain_head = -1;
@@ -372,40 +365,35 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
       if (check_chain) chain.push_back(entry);
       std::vector<std::string> withheld;
       for (const auto& w : e.withheld()) {
-        withheld.push_back(absl::StrCat(
-            EnumSlug(kinex::record::v1::Category_Name(w.category())), ":",
-            EnumSlug(kinex::policy::v1::WithheldReason_Name(w.reason())),
-            w.rule_id().empty() ? "" : absl::StrCat("(", w.rule_id(), ")")));
+        withheld.push_back(
+            absl::StrCat(EnumSlug(kinex::record::v1::Category_Name(w.category())), ":",
+                         EnumSlug(kinex::policy::v1::WithheldReason_Name(w.reason())),
+                         w.rule_id().empty() ? "" : absl::StrCat("(", w.rule_id(), ")")));
       }
-      rows.push_back({absl::StrCat(entry.leaf_index()), FormatTime(e.time()),
-                      e.kind() == av1::EVENT_KIND_UNSPECIFIED
-                          ? std::string("unspecified")
-                          : EnumSlug(av1::EventKind_Name(e.kind())),
-                      e.request_id(), e.principal(),
-                      EnumSlug(cv1::AgencyKind_Name(e.agency_kind())),
-                      e.agency_code(), e.actor(),
-                      EnumSlug(cv1::Purpose_Name(e.purpose())),
-                      EnumSlug(cv1::LegalBasis_Name(e.legal_basis())),
-                      e.consent_id(), e.break_glass() ? "yes" : "no",
-                      EnumSlug(av1::Decision_Name(e.decision())),
-                      absl::StrJoin(e.disclosed_paths(), " "),
-                      absl::StrJoin(withheld, " "), LawfulBasesText(e.lawful_bases()),
-                      e.policy_version(), e.justification()});
+      rows.push_back(
+          {absl::StrCat(entry.leaf_index()), FormatTime(e.time()),
+           e.kind() == av1::EVENT_KIND_UNSPECIFIED ? std::string("unspecified")
+                                                   : EnumSlug(av1::EventKind_Name(e.kind())),
+           e.request_id(), e.principal(), EnumSlug(cv1::AgencyKind_Name(e.agency_kind())),
+           e.agency_code(), e.actor(), EnumSlug(cv1::Purpose_Name(e.purpose())),
+           EnumSlug(cv1::LegalBasis_Name(e.legal_basis())), e.consent_id(),
+           e.break_glass() ? "yes" : "no", EnumSlug(av1::Decision_Name(e.decision())),
+           absl::StrJoin(e.disclosed_paths(), " "), absl::StrJoin(withheld, " "),
+           LawfulBasesText(e.lawful_bases()), e.policy_version(), e.justification()});
       if (static_cast<int>(rows.size()) >= max) break;
     }
     if (static_cast<int>(rows.size()) >= max) {
-      truncated = !resp.next_page_token().empty() ||
-                  static_cast<int>(rows.size()) < resp.entries_size();
+      truncated =
+          !resp.next_page_token().empty() || static_cast<int>(rows.size()) < resp.entries_size();
       break;
     }
     if (resp.next_page_token().empty()) break;
     req.set_page_token(resp.next_page_token());
   }
   WriteRows(ctx.out(), *format,
-            {"index", "time", "kind", "request_id", "principal", "agency_kind",
-             "agency_code", "actor", "purpose", "legal_basis", "consent_id",
-             "break_glass", "decision", "disclosed", "withheld", "lawful_bases",
-             "policy_version", "justification"},
+            {"index", "time", "kind", "request_id", "principal", "agency_kind", "agency_code",
+             "actor", "purpose", "legal_basis", "consent_id", "break_glass", "decision",
+             "disclosed", "withheld", "lawful_bases", "policy_version", "justification"},
             rows);
   if (truncated) {
     ctx.err() << "kinexctl: stopped after " << max
@@ -550,15 +538,14 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& given) {
               << "  signed at  " << FormatTime(head.timestamp()) << "\n"
               << "  key id     " << head.key_id() << "\n";
     for (const auto& s : saved) {
-      ctx.out() << "  consistent with the saved head of " << s.tree_size()
-                << " entries signed at " << FormatTime(s.timestamp()) << "\n";
+      ctx.out() << "  consistent with the saved head of " << s.tree_size() << " entries signed at "
+                << FormatTime(s.timestamp()) << "\n";
     }
     ctx.out() << "  " << report.Summary() << "\n";
   } else {
-    WriteRows(ctx.out(), ctx.output(),
-              {"result", "tree_size", "root", "signed_at", "key_id"},
-              {{"ok", absl::StrCat(verified->tree_size), root,
-                FormatTime(head.timestamp()), head.key_id()}});
+    WriteRows(ctx.out(), ctx.output(), {"result", "tree_size", "root", "signed_at", "key_id"},
+              {{"ok", absl::StrCat(verified->tree_size), root, FormatTime(head.timestamp()),
+                head.key_id()}});
   }
   return 0;
 }
@@ -574,8 +561,8 @@ int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words)
   const bool offline = args->Bool("offline");
   if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   if (args->positional().size() != 1) {
-    return ctx.Fail(absl::InvalidArgumentError(
-        "usage: kinexctl audit receipt verify FILE (see --help)"));
+    return ctx.Fail(
+        absl::InvalidArgumentError("usage: kinexctl audit receipt verify FILE (see --help)"));
   }
   const std::string& path = args->positional()[0];
   absl::StatusOr<std::string> data = ReadFileToString(path);
@@ -608,11 +595,10 @@ int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words)
     grpc::Status s = stub->GetEntries(&c1, req, &entries);
     if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
     if (entries.entries_size() != 1) {
-      return ctx.Fail(absl::DataLossError(absl::StrCat(
-          "leaf index ", receipt.leaf_index(), ": the log has no such entry")));
+      return ctx.Fail(absl::DataLossError(
+          absl::StrCat("leaf index ", receipt.leaf_index(), ": the log has no such entry")));
     }
-    if (absl::Status m = audit::VerifyReceiptMatchesEntry(receipt, entries.entries(0));
-        !m.ok()) {
+    if (absl::Status m = audit::VerifyReceiptMatchesEntry(receipt, entries.entries(0)); !m.ok()) {
       ctx.out() << "FAILED\n";
       return ctx.Fail(m);
     }
@@ -636,8 +622,8 @@ int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words)
       if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
       proof.assign(cresp.hashes().begin(), cresp.hashes().end());
     }
-    if (absl::Status c = audit::VerifyHeadConsistency(
-            receipt.signed_tree_head(), current, proof, *keys);
+    if (absl::Status c =
+            audit::VerifyHeadConsistency(receipt.signed_tree_head(), current, proof, *keys);
         !c.ok()) {
       ctx.out() << "FAILED\n";
       return ctx.Fail(c);
@@ -659,18 +645,17 @@ int RunAudit(CommandContext& ctx, const std::vector<std::string>& words) {
   if (words[0] == "verify") return RunVerify(ctx, rest);
   if (words[0] == "receipt") {
     if (!rest.empty() && rest[0] == "verify") {
-      return RunReceiptVerify(
-          ctx, std::vector<std::string>(rest.begin() + 1, rest.end()));
+      return RunReceiptVerify(ctx, std::vector<std::string>(rest.begin() + 1, rest.end()));
     }
     if (!rest.empty() && rest[0] == "--help") {
       ctx.out() << kReceiptUsage;
       return 0;
     }
-    return ctx.Fail(absl::InvalidArgumentError(
-        "usage: kinexctl audit receipt verify FILE (see --help)"));
+    return ctx.Fail(
+        absl::InvalidArgumentError("usage: kinexctl audit receipt verify FILE (see --help)"));
   }
-  return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
-      "unknown audit command \"", words[0], "\" (see kinexctl audit --help)")));
+  return ctx.Fail(absl::InvalidArgumentError(
+      absl::StrCat("unknown audit command \"", words[0], "\" (see kinexctl audit --help)")));
 }
 
 }  // namespace

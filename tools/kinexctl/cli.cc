@@ -86,7 +86,8 @@ absl::StatusOr<int> ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
   std::vector<std::string> names;
   for (int i = 0; i < type->value_count(); ++i) {
     if (type->value(i)->number() == 0) continue;
-    names.push_back(absl::AsciiStrToLower(absl::StrReplaceAll(type->value(i)->name(), {{"_", "-"}})));
+    names.push_back(
+        absl::AsciiStrToLower(absl::StrReplaceAll(type->value(i)->name(), {{"_", "-"}})));
   }
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": unknown value \"", text,
                                                  "\" (one of ", absl::StrJoin(names, ", "), ")"));
@@ -139,8 +140,7 @@ std::string CsvField(const std::string& v) {
 
 }  // namespace
 
-void WriteRows(std::ostream& out, OutputFormat format,
-               const std::vector<std::string>& header,
+void WriteRows(std::ostream& out, OutputFormat format, const std::vector<std::string>& header,
                const std::vector<std::vector<std::string>>& rows) {
   switch (format) {
     case OutputFormat::kCsv: {

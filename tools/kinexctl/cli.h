@@ -77,8 +77,7 @@ class CommandContext {
     std::string key_file;   // --key / KINEX_KEY
     std::string actor;      // --actor / KINEX_ACTOR (x-kinex-actor metadata)
   };
-  CommandContext(Connection connection, OutputFormat output, std::ostream& out,
-                 std::ostream& err)
+  CommandContext(Connection connection, OutputFormat output, std::ostream& out, std::ostream& err)
       : connection_(std::move(connection)), output_(output), out_(out), err_(err) {}
 
   // The channel to Kinex over mTLS; created on first use. Fails naming the
@@ -114,8 +113,7 @@ struct CommandGroup {
 
 // Writes rows as an aligned table, JSON (array of objects) or CSV (RFC 4180
 // quoting) per `format`. `header` names the columns.
-void WriteRows(std::ostream& out, OutputFormat format,
-               const std::vector<std::string>& header,
+void WriteRows(std::ostream& out, OutputFormat format, const std::vector<std::string>& header,
                const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace kinex::ctl

@@ -9,9 +9,9 @@
 namespace kinex::ctl {
 
 std::vector<CommandGroup> AllCommandGroups() {
-  return {MakeHealthCommandGroup(),  MakeRecordCommandGroup(), MakeChildrenCommandGroup(), MakeLinksCommandGroup(),
-          MakeSharingCommandGroup(),
-          MakeConsentCommandGroup(), MakeAuditCommandGroup(),  MakePolicyCommandGroup()};
+  return {MakeHealthCommandGroup(), MakeRecordCommandGroup(),  MakeChildrenCommandGroup(),
+          MakeLinksCommandGroup(),  MakeSharingCommandGroup(), MakeConsentCommandGroup(),
+          MakeAuditCommandGroup(),  MakePolicyCommandGroup()};
 }
 
 }  // namespace kinex::ctl

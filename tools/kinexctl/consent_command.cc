@@ -53,8 +53,7 @@ constexpr char kUsage[] =
     "         from now or a later --effective time.\n";
 
 absl::StatusOr<std::vector<int>> ParseEnumList(const google::protobuf::EnumDescriptor* type,
-                                               const std::string& flag,
-                                               const std::string& text) {
+                                               const std::string& flag, const std::string& text) {
   std::vector<int> out;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     absl::StatusOr<int> v =
@@ -211,11 +210,19 @@ std::vector<std::string> EntryRow(const cv1::ConsentEntry& e) {
     recipients = b.recipient_kinds().empty()
                      ? "(all)"
                      : EnumNames(comv1::AgencyKind_descriptor(), b.recipient_kinds());
-    purposes = b.purposes().empty() ? "(all)" : EnumNames(comv1::Purpose_descriptor(), b.purposes());
+    purposes =
+        b.purposes().empty() ? "(all)" : EnumNames(comv1::Purpose_descriptor(), b.purposes());
   }
-  return {e.consent_id(), kind, who, categories, recipients, purposes,
-          FormatTimestamp(e.valid_from()), FormatTimestamp(e.valid_until()),
-          FormatTimestamp(e.withdraw_time()), e.recorded_by()};
+  return {e.consent_id(),
+          kind,
+          who,
+          categories,
+          recipients,
+          purposes,
+          FormatTimestamp(e.valid_from()),
+          FormatTimestamp(e.valid_until()),
+          FormatTimestamp(e.withdraw_time()),
+          e.recorded_by()};
 }
 
 const std::vector<std::string>& Header() {

@@ -25,8 +25,8 @@ int RunHealth(CommandContext& ctx, const std::vector<std::string>& words) {
   const std::string service = args->FlagOr("service", "");
   if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   if (!args->positional().empty()) {
-    return ctx.Fail(absl::InvalidArgumentError(
-        "health takes no arguments (see kinexctl health --help)"));
+    return ctx.Fail(
+        absl::InvalidArgumentError("health takes no arguments (see kinexctl health --help)"));
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ctx.Channel();
   if (!channel.ok()) return ctx.Fail(channel.status());

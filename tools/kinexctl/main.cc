@@ -44,9 +44,9 @@ void PrintUsage(std::ostream& out, const std::vector<kinex::ctl::CommandGroup>& 
 
 int main(int argc, char** argv) {
   std::vector<kinex::ctl::CommandGroup> groups = kinex::ctl::AllCommandGroups();
-  kinex::ctl::CommandContext::Connection conn{
-      Env("KINEX_ADDRESS", "localhost:7443"), Env("KINEX_CA", ""), Env("KINEX_CERT", ""),
-      Env("KINEX_KEY", ""), Env("KINEX_ACTOR", "")};
+  kinex::ctl::CommandContext::Connection conn{Env("KINEX_ADDRESS", "localhost:7443"),
+                                              Env("KINEX_CA", ""), Env("KINEX_CERT", ""),
+                                              Env("KINEX_KEY", ""), Env("KINEX_ACTOR", "")};
   std::string output = Env("KINEX_OUTPUT", "table");
 
   // Pull the global flags out wherever they stand; the rest go to the command.
@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
   } else if (output == "csv") {
     format = kinex::ctl::OutputFormat::kCsv;
   } else {
-    std::cerr << "kinexctl: INVALID_ARGUMENT: --output must be table, json or csv, not \""
-              << output << "\"\n";
+    std::cerr << "kinexctl: INVALID_ARGUMENT: --output must be table, json or csv, not \"" << output
+              << "\"\n";
     return 2;
   }
   if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {

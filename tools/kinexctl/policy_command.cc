@@ -40,25 +40,21 @@ absl::StatusOr<std::string> PolicyDir(Args& args) {
     return absl::InvalidArgumentError(
         "expected at most one policy directory (see kinexctl policy --help)");
   }
-  return args.positional().empty() ? std::string("policy")
-                                   : args.positional()[0];
+  return args.positional().empty() ? std::string("policy") : args.positional()[0];
 }
 
 int RunPolicy(CommandContext& ctx, const std::vector<std::string>& words) {
-  if (words.empty() || words[0] == "--help" || words[0] == "-h" ||
-      words[0] == "help") {
+  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
     ctx.out() << kUsage;
     return words.empty() ? 2 : 0;
   }
   const std::string command = words[0];
-  if (command != "test" && command != "validate" && command != "matrix" &&
-      command != "explain") {
+  if (command != "test" && command != "validate" && command != "matrix" && command != "explain") {
     return ctx.Fail(absl::InvalidArgumentError(
-        absl::StrCat("unknown policy command \"", command,
-                     "\" (see kinexctl policy --help)")));
+        absl::StrCat("unknown policy command \"", command, "\" (see kinexctl policy --help)")));
   }
-  absl::StatusOr<Args> args = Args::Parse(
-      std::vector<std::string>(words.begin() + 1, words.end()), {"help"});
+  absl::StatusOr<Args> args =
+      Args::Parse(std::vector<std::string>(words.begin() + 1, words.end()), {"help"});
   if (!args.ok()) return ctx.Fail(args.status());
   if (args->Bool("help")) {
     ctx.out() << kUsage;
@@ -83,9 +79,8 @@ int RunPolicy(CommandContext& ctx, const std::vector<std::string>& words) {
   auto policy = kinex::policy::LoadPolicyDir(*dir, Schema::ChildRecordSchema());
   if (!policy.ok()) return ctx.Fail(policy.status());
   if (command == "validate") {
-    ctx.out() << "policy OK: version " << (*policy)->version << ", "
-              << (*policy)->rules.size() << " rules, "
-              << (*policy)->recorders.size() << " consent recorders, "
+    ctx.out() << "policy OK: version " << (*policy)->version << ", " << (*policy)->rules.size()
+              << " rules, " << (*policy)->recorders.size() << " consent recorders, "
               << (*policy)->files.size() << " files\n";
     return 0;
   }
@@ -99,28 +94,25 @@ int RunPolicy(CommandContext& ctx, const std::vector<std::string>& words) {
           "policy explain needs --request=FILE (a DecisionRequest textproto)"));
     }
     pv1::DecisionRequest request;
-    if (absl::Status s = kinex::ParseTextProtoFile(request_file, &request);
-        !s.ok()) {
+    if (absl::Status s = kinex::ParseTextProtoFile(request_file, &request); !s.ok()) {
       return ctx.Fail(s);
     }
     std::vector<std::string> trace;
-    kinex::policy::Evaluation e =
-        kinex::policy::Evaluate(**policy, request, &trace);
+    kinex::policy::Evaluation e = kinex::policy::Evaluate(**policy, request, &trace);
     std::string text;
     google::protobuf::TextFormat::PrintToString(e.decision, &text);
     ctx.out() << text << "\ntrace:\n";
     for (const std::string& line : trace) ctx.out() << "  " << line << "\n";
     return 0;
   }
-  return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
-      "unknown policy command \"", command, "\" (see kinexctl policy --help)")));
+  return ctx.Fail(absl::InvalidArgumentError(
+      absl::StrCat("unknown policy command \"", command, "\" (see kinexctl policy --help)")));
 }
 
 }  // namespace
 
 CommandGroup MakePolicyCommandGroup() {
-  return {"policy", "Validate, test and explain policy sets; print the access matrix",
-          RunPolicy};
+  return {"policy", "Validate, test and explain policy sets; print the access matrix", RunPolicy};
 }
 
 }  // namespace kinex::ctl

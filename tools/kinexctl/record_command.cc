@@ -6,8 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -79,8 +79,9 @@ absl::StatusOr<kinex::record::v1::Date> ParseDate(const std::string& text, absl:
 }
 
 std::string LinkStateName(int state) {
-  return state == 0 ? "" : kinex::record::v1::LinkState_Name(
-                               static_cast<kinex::record::v1::LinkState>(state));
+  return state == 0
+             ? ""
+             : kinex::record::v1::LinkState_Name(static_cast<kinex::record::v1::LinkState>(state));
 }
 
 constexpr char kChildrenUsage[] =
@@ -151,7 +152,8 @@ int RunGet(CommandContext& ctx, Args& args) {
   const std::optional<std::string> receipt_out = args.Flag("receipt-out");
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   ev1::GetChildRecordResponse resp;
-  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::GetChildRecord, req, &resp); !s.ok()) {
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::GetChildRecord, req, &resp);
+      !s.ok()) {
     return ctx.Fail(s);
   }
   if (receipt_out) {
@@ -168,9 +170,8 @@ int RunGet(CommandContext& ctx, Args& args) {
   WriteRows(ctx.out(), ctx.output(), {"field", "value"}, rows);
   if (ctx.output() == OutputFormat::kTable) {
     ctx.out().flush();
-    ctx.err() << "request " << resp.request_id() << ": audit leaf "
-              << resp.receipt().leaf_index() << ", tree size "
-              << resp.receipt().signed_tree_head().tree_size() << ", "
+    ctx.err() << "request " << resp.request_id() << ": audit leaf " << resp.receipt().leaf_index()
+              << ", tree size " << resp.receipt().signed_tree_head().tree_size() << ", "
               << resp.receipt().withheld_size() << " categories withheld\n";
   }
   return 0;
@@ -188,8 +189,8 @@ int RunPublish(CommandContext& ctx, Args& args) {
     return ctx.Fail(absl::InvalidArgumentError(
         absl::StrCat(*file, ": not a PublishRecordRequest: ", st.message().as_string())));
   }
-  const bool has_child_flag = args.Flag("kinex-id") || args.Flag("nhs") || args.Flag("upn") ||
-                              args.Flag("la-child-id");
+  const bool has_child_flag =
+      args.Flag("kinex-id") || args.Flag("nhs") || args.Flag("upn") || args.Flag("la-child-id");
   if (has_child_flag) {
     absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(args);
     if (!child.ok()) return ctx.Fail(child.status());
@@ -203,7 +204,8 @@ int RunPublish(CommandContext& ctx, Args& args) {
   }
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   ev1::PublishRecordResponse resp;
-  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::PublishRecord, req, &resp); !s.ok()) {
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::PublishRecord, req, &resp);
+      !s.ok()) {
     return ctx.Fail(s);
   }
   WriteRows(ctx.out(), ctx.output(), {"kinex_id", "etag", "version", "link_state"},
@@ -246,7 +248,8 @@ int RunTransfer(CommandContext& ctx, Args& args) {
   req.set_to_la_code(*to);
   req.set_reason(*reason);
   ev1::TransferResponsibilityResponse resp;
-  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::TransferResponsibility, req, &resp); !s.ok()) {
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::TransferResponsibility, req, &resp);
+      !s.ok()) {
     return ctx.Fail(s);
   }
   WriteRows(ctx.out(), ctx.output(), {"kinex_id", "responsible_la_code"},
@@ -284,10 +287,10 @@ int RunLinks(CommandContext& ctx, const std::vector<std::string>& words) {
       grpc::Status s = (*stub)->ListLinkClaims(&call, req, &resp);
       if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
       for (const auto& l : resp.links()) {
-        rows.push_back({l.kinex_id(),
-                        absl::StrCat(AgencyKindSlug(l.agency().agency_kind()), "/",
-                                     l.agency().agency_code()),
-                        LinkStateName(l.state()), l.updated_by()});
+        rows.push_back(
+            {l.kinex_id(),
+             absl::StrCat(AgencyKindSlug(l.agency().agency_kind()), "/", l.agency().agency_code()),
+             LinkStateName(l.state()), l.updated_by()});
       }
       token = resp.next_page_token();
     } while (all && !token.empty());
@@ -306,17 +309,17 @@ int RunLinks(CommandContext& ctx, const std::vector<std::string>& words) {
     }
     const cv1::AgencyKind kind = AgencyKindFromSlug(agency->substr(0, slash));
     if (kind == cv1::AGENCY_KIND_UNSPECIFIED) {
-      return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
-          "--agency: \"", agency->substr(0, slash), "\" is not an agency kind (school, health, "
-          "police)")));
+      return ctx.Fail(
+          absl::InvalidArgumentError(absl::StrCat("--agency: \"", agency->substr(0, slash),
+                                                  "\" is not an agency kind (school, health, "
+                                                  "police)")));
     }
     if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
     ev1::DecideLinkClaimRequest req;
     *req.mutable_child() = *child;
     req.mutable_agency()->set_agency_kind(kind);
     req.mutable_agency()->set_agency_code(agency->substr(slash + 1));
-    req.set_decision(sub == "confirm" ? kinex::record::v1::CONFIRMED
-                                      : kinex::record::v1::REJECTED);
+    req.set_decision(sub == "confirm" ? kinex::record::v1::CONFIRMED : kinex::record::v1::REJECTED);
     ev1::DecideLinkClaimResponse resp;
     if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::DecideLinkClaim, req, &resp);
         !s.ok()) {
@@ -483,9 +486,9 @@ std::vector<std::string> DecisionRow(const kinex::records::v1::SharingDecision& 
 }
 
 const std::vector<std::string>& DecisionHeader() {
-  static const auto* const kHeader = new std::vector<std::string>{
-      "decision_id", "kinex_id", "kind",  "reason",    "decider",
-      "recipient",   "paths",    "decided_at", "removed_at"};
+  static const auto* const kHeader =
+      new std::vector<std::string>{"decision_id", "kinex_id", "kind",       "reason",    "decider",
+                                   "recipient",   "paths",    "decided_at", "removed_at"};
   return *kHeader;
 }
 
@@ -504,8 +507,7 @@ int RunSharingRecord(CommandContext& ctx, Args& args) {
   absl::StatusOr<int> k = ParseEnumFlag(cv1::SharingDecisionKind_descriptor(), "kind", *kind);
   if (!k.ok()) return ctx.Fail(k.status());
   d->set_kind(static_cast<cv1::SharingDecisionKind>(*k));
-  absl::StatusOr<int> r =
-      ParseEnumFlag(cv1::SharingDecisionReason_descriptor(), "reason", *reason);
+  absl::StatusOr<int> r = ParseEnumFlag(cv1::SharingDecisionReason_descriptor(), "reason", *reason);
   if (!r.ok()) return ctx.Fail(r.status());
   d->set_reason(static_cast<cv1::SharingDecisionReason>(*r));
   d->set_rationale(*rationale);
@@ -515,9 +517,9 @@ int RunSharingRecord(CommandContext& ctx, Args& args) {
     const size_t slash = recipient->find('/');
     const cv1::AgencyKind rk = AgencyKindFromSlug(recipient->substr(0, slash));
     if (rk == cv1::AGENCY_KIND_UNSPECIFIED) {
-      return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
-          "--recipient: \"", recipient->substr(0, slash),
-          "\" is not an agency kind (e.g. school or school/100001)")));
+      return ctx.Fail(absl::InvalidArgumentError(
+          absl::StrCat("--recipient: \"", recipient->substr(0, slash),
+                       "\" is not an agency kind (e.g. school or school/100001)")));
     }
     d->set_recipient_kind(rk);
     if (slash != std::string::npos) d->set_recipient_code(recipient->substr(slash + 1));
@@ -541,8 +543,7 @@ int RunSharingRecord(CommandContext& ctx, Args& args) {
 int RunSharingList(CommandContext& ctx, Args& args) {
   ev1::ListSharingDecisionsRequest req;
   // The child is optional: read it only when one of its flags is given.
-  if (args.Flag("kinex-id") || args.Flag("nhs") || args.Flag("upn") ||
-      args.Flag("la-child-id")) {
+  if (args.Flag("kinex-id") || args.Flag("nhs") || args.Flag("upn") || args.Flag("la-child-id")) {
     absl::StatusOr<cv1::ChildRef> child = ChildRefFromArgs(args);
     if (!child.ok()) return ctx.Fail(child.status());
     *req.mutable_child() = *child;
@@ -593,8 +594,7 @@ int RunSharingUnshield(CommandContext& ctx, Args& args) {
   req.set_decision_id(*id);
   req.set_reason(*reason);
   kinex::records::v1::SharingDecision resp;
-  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::RemoveShield, req, &resp);
-      !s.ok()) {
+  if (absl::Status s = CallExchange(ctx, &ev1::Exchange::Stub::RemoveShield, req, &resp); !s.ok()) {
     return ctx.Fail(s);
   }
   WriteRows(ctx.out(), ctx.output(), DecisionHeader(), {DecisionRow(resp)});
@@ -619,9 +619,18 @@ int RunSharing(CommandContext& ctx, const std::vector<std::string>& words) {
 absl::StatusOr<cv1::ChildRef> ChildRefFromArgs(Args& args) {
   cv1::ChildRef ref;
   int given = 0;
-  if (auto v = args.Flag("kinex-id")) { ref.set_kinex_id(*v); ++given; }
-  if (auto v = args.Flag("nhs")) { ref.set_nhs_number(*v); ++given; }
-  if (auto v = args.Flag("upn")) { ref.set_upn(*v); ++given; }
+  if (auto v = args.Flag("kinex-id")) {
+    ref.set_kinex_id(*v);
+    ++given;
+  }
+  if (auto v = args.Flag("nhs")) {
+    ref.set_nhs_number(*v);
+    ++given;
+  }
+  if (auto v = args.Flag("upn")) {
+    ref.set_upn(*v);
+    ++given;
+  }
   if (auto v = args.Flag("la-child-id")) {
     const size_t colon = v->find(':');
     if (colon == std::string::npos) {

@@ -74,8 +74,8 @@ void Flatten(const Message& msg, const std::string& prefix,
       if (leaf) {
         out[path].push_back(ValueText(msg, f, i));
       } else {
-        Flatten(f->is_repeated() ? r->GetRepeatedMessage(msg, f, i) : r->GetMessage(msg, f),
-                path, out);
+        Flatten(f->is_repeated() ? r->GetRepeatedMessage(msg, f, i) : r->GetMessage(msg, f), path,
+                out);
       }
     }
   }

@@ -93,8 +93,8 @@ bool EvalHeld(HeldCondition* held) {
 
 // The body of a stand-in: the library's `member` (type `fn`, its Itanium name
 // after the namespace, looked up once) called with `edge` on `sync`.
-#define KINEX_TSAN_CALL(fn, member, edge, sync, ...)  \
-  static const auto real = Real<fn>(member);          \
+#define KINEX_TSAN_CALL(fn, member, edge, sync, ...) \
+  static const auto real = Real<fn>(member);         \
   return Call(edge, sync, real, __VA_ARGS__)
 
 namespace absl {
@@ -107,12 +107,8 @@ using WhenForFn = bool (*)(Mutex*, const Condition&, absl::Duration);
 using WhenUntilFn = bool (*)(Mutex*, const Condition&, absl::Time);
 
 void Mutex::Lock() { KINEX_TSAN_CALL(MutexFn, "5Mutex4LockEv", kAcquire, this, this); }
-void Mutex::ReaderLock() {
-  KINEX_TSAN_CALL(MutexFn, "5Mutex10ReaderLockEv", kAcquire, this, this);
-}
-bool Mutex::TryLock() {
-  KINEX_TSAN_CALL(TryFn, "5Mutex7TryLockEv", kAcquireIfTrue, this, this);
-}
+void Mutex::ReaderLock() { KINEX_TSAN_CALL(MutexFn, "5Mutex10ReaderLockEv", kAcquire, this, this); }
+bool Mutex::TryLock() { KINEX_TSAN_CALL(TryFn, "5Mutex7TryLockEv", kAcquireIfTrue, this, this); }
 bool Mutex::ReaderTryLock() {
   KINEX_TSAN_CALL(TryFn, "5Mutex13ReaderTryLockEv", kAcquireIfTrue, this, this);
 }
@@ -121,7 +117,8 @@ void Mutex::ReaderUnlock() {
   KINEX_TSAN_CALL(MutexFn, "5Mutex12ReaderUnlockEv", kRelease, this, this);
 }
 void Mutex::LockWhen(const Condition& cond) {
-  KINEX_TSAN_CALL(WhenFn, "5Mutex8LockWhenERKNS0_9ConditionE", kAcquire, this, this, KINEX_TSAN_HELD(this, cond));
+  KINEX_TSAN_CALL(WhenFn, "5Mutex8LockWhenERKNS0_9ConditionE", kAcquire, this, this,
+                  KINEX_TSAN_HELD(this, cond));
 }
 void Mutex::ReaderLockWhen(const Condition& cond) {
   KINEX_TSAN_CALL(WhenFn, "5Mutex14ReaderLockWhenERKNS0_9ConditionE", kAcquire, this, this,
@@ -133,35 +130,33 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
                   kAcquire, this, this, KINEX_TSAN_HELD(this, cond), timeout);
 }
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, absl::Duration timeout) {
-  KINEX_TSAN_CALL(WhenForFn,
-                  "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE",
+  KINEX_TSAN_CALL(WhenForFn, "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE",
                   kAcquire, this, this, KINEX_TSAN_HELD(this, cond), timeout);
 }
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
-  KINEX_TSAN_CALL(WhenUntilFn, "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE",
-                  kAcquire, this, this, KINEX_TSAN_HELD(this, cond), deadline);
+  KINEX_TSAN_CALL(WhenUntilFn, "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE", kAcquire,
+                  this, this, KINEX_TSAN_HELD(this, cond), deadline);
 }
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, absl::Time deadline) {
-  KINEX_TSAN_CALL(WhenUntilFn,
-                  "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE",
+  KINEX_TSAN_CALL(WhenUntilFn, "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE",
                   kAcquire, this, this, KINEX_TSAN_HELD(this, cond), deadline);
 }
 void Mutex::Await(const Condition& cond) {
-  KINEX_TSAN_CALL(WhenFn, "5Mutex5AwaitERKNS0_9ConditionE", kWait, this, this, KINEX_TSAN_HELD(this, cond));
+  KINEX_TSAN_CALL(WhenFn, "5Mutex5AwaitERKNS0_9ConditionE", kWait, this, this,
+                  KINEX_TSAN_HELD(this, cond));
 }
 bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration timeout) {
-  KINEX_TSAN_CALL(WhenForFn, "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE",
-                  kWait, this, this, KINEX_TSAN_HELD(this, cond), timeout);
+  KINEX_TSAN_CALL(WhenForFn, "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE", kWait,
+                  this, this, KINEX_TSAN_HELD(this, cond), timeout);
 }
 bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time deadline) {
-  KINEX_TSAN_CALL(WhenUntilFn, "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE",
-                  kWait, this, this, KINEX_TSAN_HELD(this, cond), deadline);
+  KINEX_TSAN_CALL(WhenUntilFn, "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE", kWait, this,
+                  this, KINEX_TSAN_HELD(this, cond), deadline);
 }
 
 // CondVar waits give up `mu` and take it again.
 void CondVar::Wait(Mutex* mu) {
-  KINEX_TSAN_CALL(void (*)(CondVar*, Mutex*), "7CondVar4WaitEPNS0_5MutexE", kWait, mu, this,
-                  mu);
+  KINEX_TSAN_CALL(void (*)(CondVar*, Mutex*), "7CondVar4WaitEPNS0_5MutexE", kWait, mu, this, mu);
 }
 bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration timeout) {
   KINEX_TSAN_CALL(bool (*)(CondVar*, Mutex*, absl::Duration),
@@ -180,18 +175,18 @@ void Notification::Notify() {
   KINEX_TSAN_CALL(void (*)(Notification*), "12Notification6NotifyEv", kRelease, this, this);
 }
 void Notification::WaitForNotification() const {
-  KINEX_TSAN_CALL(void (*)(const Notification*), "K12Notification19WaitForNotificationEv",
-                  kAcquire, this, this);
+  KINEX_TSAN_CALL(void (*)(const Notification*), "K12Notification19WaitForNotificationEv", kAcquire,
+                  this, this);
 }
 bool Notification::WaitForNotificationWithTimeout(absl::Duration timeout) const {
   KINEX_TSAN_CALL(bool (*)(const Notification*, absl::Duration),
-                  "K12Notification30WaitForNotificationWithTimeoutENS0_8DurationE",
-                  kAcquireIfTrue, this, this, timeout);
+                  "K12Notification30WaitForNotificationWithTimeoutENS0_8DurationE", kAcquireIfTrue,
+                  this, this, timeout);
 }
 bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
   KINEX_TSAN_CALL(bool (*)(const Notification*, absl::Time),
-                  "K12Notification31WaitForNotificationWithDeadlineENS0_4TimeE",
-                  kAcquireIfTrue, this, this, deadline);
+                  "K12Notification31WaitForNotificationWithDeadlineENS0_4TimeE", kAcquireIfTrue,
+                  this, this, deadline);
 }
 
 ABSL_NAMESPACE_END

@@ -11,8 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "services/common/status_macros.h"
 
@@ -67,8 +67,7 @@ class SqliteDb final : public Db {
     return Run(sql, params, &fn);
   }
 
-  absl::StatusOr<int64_t> Exec(absl::string_view sql,
-                               const std::vector<Value>& params) override {
+  absl::StatusOr<int64_t> Exec(absl::string_view sql, const std::vector<Value>& params) override {
     KINEX_RETURN_IF_ERROR(Run(sql, params, nullptr));
     return static_cast<int64_t>(sqlite3_changes(db_));
   }
@@ -85,11 +84,10 @@ class SqliteDb final : public Db {
     return absl::OkStatus();
   }
 
-  absl::Status BulkInsert(absl::string_view table,
-                          const std::vector<std::string>& columns,
+  absl::Status BulkInsert(absl::string_view table, const std::vector<std::string>& columns,
                           const std::vector<std::vector<Value>>& rows) override {
-    std::string sql = absl::StrCat("INSERT INTO ", table, " (",
-                                   absl::StrJoin(columns, ", "), ") VALUES (");
+    std::string sql =
+        absl::StrCat("INSERT INTO ", table, " (", absl::StrJoin(columns, ", "), ") VALUES (");
     for (size_t i = 0; i < columns.size(); ++i) {
       absl::StrAppend(&sql, i ? ", " : "", "?", i + 1);
     }
@@ -123,15 +121,12 @@ class SqliteDb final : public Db {
   absl::Status Error(int rc, absl::string_view what) const {
     const int primary = rc & 0xff;
     // sqlite3_errmsg names constraints and columns, never bound values.
-    const std::string msg =
-        absl::StrCat("sqlite ", what, ": ", sqlite3_errstr(rc));
+    const std::string msg = absl::StrCat("sqlite ", what, ": ", sqlite3_errstr(rc));
     if (primary == SQLITE_CONSTRAINT) {
-      return absl::AbortedError(
-          absl::StrCat("concurrent update; retry (", msg, ")"));
+      return absl::AbortedError(absl::StrCat("concurrent update; retry (", msg, ")"));
     }
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED ||
-        primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR ||
-        primary == SQLITE_FULL || primary == SQLITE_READONLY) {
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_CANTOPEN ||
+        primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_READONLY) {
       return absl::UnavailableError(msg);
     }
     return absl::InternalError(absl::StrCat(msg, ": ", sqlite3_errmsg(db_)));
@@ -147,12 +142,11 @@ class SqliteDb final : public Db {
       } else if (const auto* n = std::get_if<int64_t>(&v)) {
         rc = sqlite3_bind_int64(stmt, idx, *n);
       } else if (const auto* s = std::get_if<std::string>(&v)) {
-        rc = sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()),
-                               SQLITE_TRANSIENT);
+        rc = sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
       } else {
         const Blob& b = std::get<Blob>(v);
-        rc = sqlite3_bind_blob(stmt, idx, b.bytes.data(),
-                               static_cast<int>(b.bytes.size()), SQLITE_TRANSIENT);
+        rc = sqlite3_bind_blob(stmt, idx, b.bytes.data(), static_cast<int>(b.bytes.size()),
+                               SQLITE_TRANSIENT);
       }
       if (rc != SQLITE_OK) return Error(rc, "bind");
     }
@@ -271,11 +265,10 @@ class PostgresDb final : public Db {
         if (PQgetisnull(res, r, c)) {
           row.cols.emplace_back(std::nullopt);
         } else if (PQftype(res, c) == kByteaOid) {
-          row.cols.emplace_back(DecodeBytea(
-              absl::string_view(PQgetvalue(res, r, c), PQgetlength(res, r, c))));
-        } else {
           row.cols.emplace_back(
-              std::string(PQgetvalue(res, r, c), PQgetlength(res, r, c)));
+              DecodeBytea(absl::string_view(PQgetvalue(res, r, c), PQgetlength(res, r, c))));
+        } else {
+          row.cols.emplace_back(std::string(PQgetvalue(res, r, c), PQgetlength(res, r, c)));
         }
       }
       rows.push_back(std::move(row));
@@ -284,8 +277,7 @@ class PostgresDb final : public Db {
     return rows;
   }
 
-  absl::StatusOr<int64_t> Exec(absl::string_view sql,
-                               const std::vector<Value>& params) override {
+  absl::StatusOr<int64_t> Exec(absl::string_view sql, const std::vector<Value>& params) override {
     KINEX_ASSIGN_OR_RETURN(PGresult * res, Run(sql, params));
     int64_t changed = 0;
     (void)absl::SimpleAtoi(PQcmdTuples(res), &changed);
@@ -294,20 +286,18 @@ class PostgresDb final : public Db {
   }
 
   absl::Status ExecScript(absl::string_view sql) override {
-    const std::string script = absl::StrReplaceAll(
-        sql, {{"{BLOB}", "BYTEA"}, {"{CTEXT}", "TEXT COLLATE \"C\""}});
+    const std::string script =
+        absl::StrReplaceAll(sql, {{"{BLOB}", "BYTEA"}, {"{CTEXT}", "TEXT COLLATE \"C\""}});
     PGresult* res = PQexec(conn_, script.c_str());
     absl::Status s = Check(res, "schema");
     PQclear(res);
     return s;
   }
 
-  absl::Status BulkInsert(absl::string_view table,
-                          const std::vector<std::string>& columns,
+  absl::Status BulkInsert(absl::string_view table, const std::vector<std::string>& columns,
                           const std::vector<std::vector<Value>>& rows) override {
-    const std::string sql = absl::StrCat("COPY ", table, " (",
-                                         absl::StrJoin(columns, ", "),
-                                         ") FROM STDIN");
+    const std::string sql =
+        absl::StrCat("COPY ", table, " (", absl::StrJoin(columns, ", "), ") FROM STDIN");
     PGresult* res = PQexec(conn_, sql.c_str());
     if (PQresultStatus(res) != PGRES_COPY_IN) {
       absl::Status s = Check(res, "copy");
@@ -329,8 +319,7 @@ class PostgresDb final : public Db {
         buf.clear();
       }
     }
-    if (!buf.empty() &&
-        PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) {
+    if (!buf.empty() && PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) {
       return absl::UnavailableError("postgres copy: send failed");
     }
     if (PQputCopyEnd(conn_, nullptr) != 1) {
@@ -362,11 +351,20 @@ class PostgresDb final : public Db {
     } else if (const auto* s = std::get_if<std::string>(&v)) {
       for (char c : *s) {
         switch (c) {
-          case '\\': out->append("\\\\"); break;
-          case '\t': out->append("\\t"); break;
-          case '\n': out->append("\\n"); break;
-          case '\r': out->append("\\r"); break;
-          default: out->push_back(c);
+          case '\\':
+            out->append("\\\\");
+            break;
+          case '\t':
+            out->append("\\t");
+            break;
+          case '\n':
+            out->append("\\n");
+            break;
+          case '\r':
+            out->append("\\r");
+            break;
+          default:
+            out->push_back(c);
         }
       }
     } else {
@@ -385,18 +383,16 @@ class PostgresDb final : public Db {
       return absl::OkStatus();
     }
     if (PQstatus(conn_) != CONNECTION_OK || res == nullptr) {
-      return absl::UnavailableError(
-          absl::StrCat("postgres ", what, ": connection lost"));
+      return absl::UnavailableError(absl::StrCat("postgres ", what, ": connection lost"));
     }
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     const std::string sqlstate = state ? state : "";
     // The primary message names constraints, never key values (those are in
     // DETAIL, which is deliberately not read).
-    const std::string msg = absl::StrCat("postgres ", what, ": ", sqlstate, " ",
-                                         primary ? primary : "error");
-    if (absl::StartsWith(sqlstate, "23") || sqlstate == "40001" ||
-        sqlstate == "40P01") {
+    const std::string msg =
+        absl::StrCat("postgres ", what, ": ", sqlstate, " ", primary ? primary : "error");
+    if (absl::StartsWith(sqlstate, "23") || sqlstate == "40001" || sqlstate == "40P01") {
       return absl::AbortedError(absl::StrCat("concurrent update; retry (", msg, ")"));
     }
     if (absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57") ||
@@ -406,8 +402,7 @@ class PostgresDb final : public Db {
     return absl::InternalError(msg);
   }
 
-  absl::StatusOr<PGresult*> Run(absl::string_view sql,
-                                const std::vector<Value>& params) {
+  absl::StatusOr<PGresult*> Run(absl::string_view sql, const std::vector<Value>& params) {
     std::vector<std::string> storage(params.size());
     std::vector<const char*> values(params.size());
     std::vector<int> lengths(params.size());
@@ -430,9 +425,8 @@ class PostgresDb final : public Db {
       lengths[i] = static_cast<int>(storage[i].size());
     }
     const std::string text(sql);
-    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()),
-                                 nullptr, values.data(), lengths.data(),
-                                 formats.data(), 0);
+    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                                 values.data(), lengths.data(), formats.data(), 0);
     absl::Status s = Check(res, "query");
     if (!s.ok()) {
       PQclear(res);
@@ -483,10 +477,9 @@ constexpr char kSchemaVersionTable[] =
 
 absl::StatusOr<int64_t> SchemaVersion(Db& db, absl::string_view component) {
   KINEX_RETURN_IF_ERROR(db.ExecScript(kSchemaVersionTable));
-  KINEX_ASSIGN_OR_RETURN(
-      std::vector<Row> rows,
-      db.Query("SELECT version FROM schema_version WHERE component = $1",
-               {std::string(component)}));
+  KINEX_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                         db.Query("SELECT version FROM schema_version WHERE component = $1",
+                                  {std::string(component)}));
   return rows.empty() ? 0 : rows[0].Int(0);
 }
 
@@ -501,40 +494,41 @@ absl::Status Migrate(Db& db, absl::string_view component,
       KINEX_RETURN_IF_ERROR(
           db.Exec("LOCK TABLE schema_version IN SHARE ROW EXCLUSIVE MODE").status());
     }
-    KINEX_ASSIGN_OR_RETURN(
-        std::vector<Row> rows,
-        db.Query("SELECT version FROM schema_version WHERE component = $1",
-                 {std::string(component)}));
+    KINEX_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                           db.Query("SELECT version FROM schema_version WHERE component = $1",
+                                    {std::string(component)}));
     const int64_t stored = rows.empty() ? 0 : rows[0].Int(0);
     const int64_t newest = migrations.empty() ? 0 : migrations.back().version;
     if (stored > newest) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          component, " store is at schema version ", stored,
-          ", newer than this binary knows (", newest, "); run a newer kinex"));
+      return absl::FailedPreconditionError(absl::StrCat(component, " store is at schema version ",
+                                                        stored, ", newer than this binary knows (",
+                                                        newest, "); run a newer kinex"));
     }
     int64_t at = stored;
     for (const Migration& m : migrations) {
       if (m.version <= at) continue;
       if (m.version != at + 1) {
-        return absl::InternalError(absl::StrCat(component, ": migration ", m.version,
-                                                " does not follow version ", at));
+        return absl::InternalError(
+            absl::StrCat(component, ": migration ", m.version, " does not follow version ", at));
       }
       absl::Status applied = m.apply(db);
       if (!applied.ok()) {
         return absl::Status(applied.code(),
-                            absl::StrCat(component, ": schema migration to version ",
-                                         m.version, " failed: ", applied.message()));
+                            absl::StrCat(component, ": schema migration to version ", m.version,
+                                         " failed: ", applied.message()));
       }
       at = m.version;
     }
     if (at == stored) return absl::OkStatus();
     if (rows.empty()) {
-      return db.Exec("INSERT INTO schema_version (component, version) VALUES ($1, $2)",
-                     {std::string(component), at})
+      return db
+          .Exec("INSERT INTO schema_version (component, version) VALUES ($1, $2)",
+                {std::string(component), at})
           .status();
     }
-    return db.Exec("UPDATE schema_version SET version = $2 WHERE component = $1",
-                   {std::string(component), at})
+    return db
+        .Exec("UPDATE schema_version SET version = $2 WHERE component = $1",
+              {std::string(component), at})
         .status();
   });
 }
@@ -548,20 +542,18 @@ absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const SqliteOptions& options) {
   const int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_close_v2(db);
-    return absl::UnavailableError(absl::StrCat("cannot open SQLite database ",
-                                               options.path, ": ", sqlite3_errstr(rc)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot open SQLite database ", options.path, ": ", sqlite3_errstr(rc)));
   }
   auto out = std::make_unique<SqliteDb>(db);
   std::string pragmas = absl::StrCat(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=",
-      options.synchronous_full ? "FULL" : "NORMAL",
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=", options.synchronous_full ? "FULL" : "NORMAL",
       "; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=", kSqliteBusyTimeoutMs, ";");
   if (options.cache_kib > 0) {
     absl::StrAppend(&pragmas, " PRAGMA cache_size=-", options.cache_kib, ";");
   }
   if (options.wal_autocheckpoint_pages > 0) {
-    absl::StrAppend(&pragmas, " PRAGMA wal_autocheckpoint=",
-                    options.wal_autocheckpoint_pages, ";");
+    absl::StrAppend(&pragmas, " PRAGMA wal_autocheckpoint=", options.wal_autocheckpoint_pages, ";");
   }
   absl::Status s = out->ExecScript(pragmas);
   if (!s.ok()) {

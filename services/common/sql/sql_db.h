@@ -80,8 +80,8 @@ class Db {
   virtual Dialect dialect() const = 0;
 
   // Runs one statement and returns its rows.
-  virtual absl::StatusOr<std::vector<Row>> Query(
-      absl::string_view sql, const std::vector<Value>& params = {}) = 0;
+  virtual absl::StatusOr<std::vector<Row>> Query(absl::string_view sql,
+                                                 const std::vector<Value>& params = {}) = 0;
 
   // Runs one query and calls `fn` for each row, in order, stopping at the
   // first error `fn` returns. SQLite streams the rows (a large result is
@@ -105,8 +105,7 @@ class Db {
   // Bulk load: inserts `rows` (each as many values as `columns`) into
   // `table` as fast as the backend allows (COPY on PostgreSQL, a prepared
   // statement on SQLite). Must be called inside Transaction.
-  virtual absl::Status BulkInsert(absl::string_view table,
-                                  const std::vector<std::string>& columns,
+  virtual absl::Status BulkInsert(absl::string_view table, const std::vector<std::string>& columns,
                                   const std::vector<std::vector<Value>>& rows) = 0;
 
   // Runs `fn` in a transaction: commits when it returns OK, rolls back
@@ -134,8 +133,7 @@ struct Migration {
 // leaves the store exactly as it was. A store whose recorded version is
 // newer than any migration known here is FAILED_PRECONDITION (an older
 // binary must not write a newer schema). Not thread-safe (call at open).
-absl::Status Migrate(Db& db, absl::string_view component,
-                     const std::vector<Migration>& migrations);
+absl::Status Migrate(Db& db, absl::string_view component, const std::vector<Migration>& migrations);
 
 // The schema version recorded for `component` (0 if none). For tests and
 // operators.
@@ -202,8 +200,7 @@ class Pool {
     std::unique_ptr<Db> db_;
   };
 
-  explicit Pool(Opener open, size_t max_idle = 8)
-      : open_(std::move(open)), max_idle_(max_idle) {}
+  explicit Pool(Opener open, size_t max_idle = 8) : open_(std::move(open)), max_idle_(max_idle) {}
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
