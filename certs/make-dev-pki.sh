@@ -21,6 +21,7 @@
 #                               role policy/roles.textproto does not declare
 #   audit-signing.key|.pub.pem  Ed25519 key pair that signs audit tree heads
 #   audit-pseudonym.key         32-byte HMAC key (hex) pseudonymising children in the log
+#   page-token.key              32-byte HMAC key (hex) that replicas share to bind page tokens
 # Private keys are mode 0600. Re-running with an existing OUT_DIR does nothing
 # unless --force is given (or agencies.txt changed).
 set -euo pipefail
@@ -157,6 +158,7 @@ cp ca.crl "crl/$(openssl crl -hash -noout -in ca.crl).r0"
 openssl_quiet genpkey -algorithm ed25519 -out audit-signing.key
 openssl_quiet pkey -in audit-signing.key -pubout -out audit-signing.pub.pem
 openssl rand -hex 32 > audit-pseudonym.key
+openssl rand -hex 32 > page-token.key
 
 # The CA's key stays with it (dev only); everything private is 0600.
 cp .ca/ca.key ca.key

@@ -114,6 +114,8 @@ schema = {
         "caKey": secret_key, "certKey": secret_key, "keyKey": secret_key,
         "crl": obj({"existingConfigMap": k8s_name_or_empty}),
     }, required=["existingSecrets", "caKey", "certKey", "keyKey"]),
+    "pageTokens": obj({"existingSecret": k8s_name_or_empty, "key": secret_key},
+                      required=["existingSecret", "key"]),
     "certManager": obj({
         "enabled": b,
         "issuerRef": obj({"name": k8s_name_or_empty, "kind": s(minLength=1), "group": s(minLength=1)},

@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -75,6 +78,20 @@ absl::StatusOr<std::string> ReadPrivateKeyFile(const std::string& path) {
                         path, st.st_mode & 07777));
   }
   return ReadFileToString(path);
+}
+
+absl::StatusOr<std::string> ReadSymmetricKeyFile(const std::string& path, absl::string_view what) {
+  absl::StatusOr<std::string> contents = ReadPrivateKeyFile(path);
+  if (!contents.ok()) return contents.status();
+  const absl::string_view text = absl::StripTrailingAsciiWhitespace(*contents);
+  if (text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+        return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+      })) {
+    return absl::HexStringToBytes(text);
+  }
+  if (contents->size() == 32) return *std::move(contents);
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": ", what, " must be 64 hex characters or 32 raw bytes"));
 }
 
 }  // namespace kinex

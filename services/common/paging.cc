@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 
 #include "absl/strings/escaping.h"
@@ -40,17 +41,38 @@ absl::StatusOr<int> PageSize(int64_t requested, PageLimits limits) {
   return static_cast<int>(std::min<int64_t>(requested, limits.max_size));
 }
 
+namespace {
+
+// The process's tokens. Set at most a few times (start-up, tests), read on
+// every listing: an atomic pointer, and a replaced instance is never freed
+// (a reader may still hold it).
+std::atomic<const PageTokens*> process_tokens{nullptr};
+
+}  // namespace
+
 const PageTokens& PageTokens::Process() {
-  static const PageTokens* const tokens = [] {
-    std::string key(32, '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) !=
-        1) {
-      // No randomness means no unforgeable tokens: refuse to run.
-      std::abort();
-    }
-    return new PageTokens(std::move(key));
-  }();
-  return *tokens;
+  if (const PageTokens* tokens = process_tokens.load(std::memory_order_acquire)) return *tokens;
+  std::string key(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
+    // No randomness means no unforgeable tokens: refuse to run.
+    std::abort();
+  }
+  const PageTokens* made = new PageTokens(std::move(key));
+  const PageTokens* expected = nullptr;
+  if (!process_tokens.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) {
+    delete made;  // another thread (or SetProcessKey) won
+    return *expected;
+  }
+  return *made;
+}
+
+absl::Status PageTokens::SetProcessKey(std::string key) {
+  if (key.size() < 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page token key: must be at least 32 bytes (got ", key.size(), ")"));
+  }
+  process_tokens.store(new PageTokens(std::move(key)), std::memory_order_release);
+  return absl::OkStatus();
 }
 
 std::string PageTokens::Mac(const TokenScope& scope, absl::string_view position) const {

@@ -18,9 +18,11 @@
 // A front that forwards a list to another service (the gateway) wraps that
 // service's token in its own, bound to the agency calling it.
 //
-// The key is per process, so replicas of one service behind a load
-// balancer without sticky sessions refuse each other's tokens; a shared key
-// (PageTokens(key) from configuration) is the remedy when that matters.
+// The key is made at random per process unless one is configured
+// (config.proto: KinexConfig.page_token_key_file, set once at start-up
+// through SetProcessKey): replicas of one service behind a load balancer
+// without sticky sessions must share one, or they refuse each other's
+// tokens.
 //
 // Example:
 //   constexpr paging::PageLimits kLimits{.default_size = 100, .max_size = 1000};
@@ -70,8 +72,15 @@ class PageTokens {
   // `key`: the HMAC-SHA256 key (at least 16 bytes; tests pass a fixed one).
   explicit PageTokens(std::string key) : key_(std::move(key)) {}
 
-  // The process's tokens, under a random key made at first use.
+  // The process's tokens: under the key SetProcessKey gave, or else under a
+  // random key made at first use.
   static const PageTokens& Process();
+
+  // Makes `key` (at least 32 bytes) the process's key, for replicas that
+  // must accept each other's tokens. Call at start-up, before serving:
+  // tokens issued under an earlier key stop opening. INVALID_ARGUMENT for a
+  // short key.
+  static absl::Status SetProcessKey(std::string key);
 
   // A token that resumes at `position`, bound to `scope`.
   std::string Issue(const TokenScope& scope, absl::string_view position) const;

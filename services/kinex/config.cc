@@ -228,6 +228,11 @@ void ApplyConfigDefaults(KinexConfig& config) {
   SetDefault(config.mutable_target(), "all");
   SetDefault(config.mutable_data_dir(), "data");
   SetDefault(config.mutable_trust_domain(), "kinex.dev");
+  // A relative page-token key file is under data_dir, like the stores.
+  if (!config.page_token_key_file().empty() && config.page_token_key_file()[0] != '/') {
+    config.set_page_token_key_file(
+        absl::StrCat(config.data_dir(), "/", config.page_token_key_file()));
+  }
   auto* listen = config.mutable_listen();
   SetDefault(listen->mutable_gateway(), "127.0.0.1:7443");
   SetDefault(listen->mutable_policy(), "127.0.0.1:7444");

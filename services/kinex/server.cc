@@ -23,8 +23,10 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "services/common/error_reason.h"
+#include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
 #include "services/common/log.h"
+#include "services/common/paging.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
 #include "services/kinex/config.h"
@@ -299,6 +301,12 @@ absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
   std::unique_ptr<KinexServer> server(new KinexServer());
   KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                          MakeServerCredentials(TlsFilesOf(config)));
+  if (!config.page_token_key_file().empty()) {
+    // Replicas that share this key accept each other's page tokens.
+    KINEX_ASSIGN_OR_RETURN(std::string key,
+                           ReadSymmetricKeyFile(config.page_token_key_file(), "page token key"));
+    KINEX_RETURN_IF_ERROR(paging::PageTokens::SetProcessKey(std::move(key)));
+  }
   KINEX_ASSIGN_OR_RETURN(server->targets_, BuildTargets(config, clock));
 
   gpr_set_log_function(GrpcLogAsJson);

@@ -106,5 +106,26 @@ TEST(ProcessPageTokens, OneKeyPerProcess) {
   EXPECT_FALSE(PageTokens(std::string(32, 'k')).Open(token, scope).ok());
 }
 
+// Replicas configured with one key (KinexConfig.page_token_key_file) accept
+// each other's tokens; a replica with another key refuses them.
+TEST(ProcessPageTokens, AConfiguredKeyIsSharedByReplicas) {
+  const TokenScope scope{.rpc = "ListChildren", .caller = "spiffe://a", .filter = "f"};
+  const std::string shared(32, 's');
+  ASSERT_TRUE(PageTokens::SetProcessKey(shared).ok());
+  const std::string token = PageTokens::Process().Issue(scope, "kx_1");
+  EXPECT_EQ(*PageTokens(shared).Open(token, scope), "kx_1");  // the other replica
+  EXPECT_THAT(PageTokens(std::string(32, 't')).Open(token, scope),
+              StatusIs(absl::StatusCode::kInvalidArgument, kMismatch));
+  // A key set later replaces it: earlier tokens stop opening.
+  ASSERT_TRUE(PageTokens::SetProcessKey(std::string(32, 'u')).ok());
+  EXPECT_THAT(PageTokens::Process().Open(token, scope), HasErrorReason("PAGE_TOKEN_INVALID"));
+}
+
+TEST(ProcessPageTokens, AShortKeyIsRefused) {
+  EXPECT_THAT(PageTokens::SetProcessKey(std::string(31, 'k')),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "page token key: must be at least 32 bytes (got 31)"));
+}
+
 }  // namespace
 }  // namespace kinex::paging

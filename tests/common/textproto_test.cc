@@ -61,5 +61,26 @@ TEST(ReadPrivateKeyFile, RefusesGroupReadableKey) {
   EXPECT_EQ(*key, "secret");
 }
 
+TEST(ReadSymmetricKeyFile, HexOrRawThirtyTwoBytesOnly) {
+  const kinex::testing::ScopedTempDir dir("textproto");
+  const std::string hex = dir.File("hex.key");
+  ASSERT_TRUE(WriteFileAtomically(hex, std::string(64, 'a') + "\n", 0600).ok());
+  absl::StatusOr<std::string> key = ReadSymmetricKeyFile(hex, "page token key");
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(*key, std::string(32, '\xaa'));
+  const std::string raw = dir.File("raw.key");
+  ASSERT_TRUE(WriteFileAtomically(raw, std::string(32, 'r'), 0600).ok());
+  EXPECT_EQ(*ReadSymmetricKeyFile(raw, "page token key"), std::string(32, 'r'));
+  const std::string shortkey = dir.File("short.key");
+  ASSERT_TRUE(WriteFileAtomically(shortkey, "abcd", 0600).ok());
+  key = ReadSymmetricKeyFile(shortkey, "page token key");
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(key.status().message(),
+            shortkey + ": page token key must be 64 hex characters or 32 raw bytes");
+  chmod(raw.c_str(), 0640);
+  EXPECT_EQ(ReadSymmetricKeyFile(raw, "page token key").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace kinex

@@ -198,7 +198,8 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
   render "$work/sim.yaml" \
     --set gateway.port="$p1",policy.port="$p2",consent.port="$p3",audit.port="$p4" \
-    --set records.port="$p5",metrics.port="$p6" || fail "helm template for pod_sim"
+    --set records.port="$p5",metrics.port="$p6" \
+    --set pageTokens.existingSecret=kinex-page-tokens || fail "helm template for pod_sim"
   # consent, audit and records need PostgreSQL; the chart's PostgreSQL wiring
   # is checked on the rendered YAML above.
   for t in gateway policy; do

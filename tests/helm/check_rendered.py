@@ -235,6 +235,11 @@ def check_configs(docs, repo, profile):
             problem(found[0], "config mentions a password: it belongs in a Secret")
         if t in ("consent", "audit", "records") and "postgres_conninfo" not in text:
             problem(found[0], "stateful target not configured with PostgreSQL")
+        # Production runs replicas: they must share the page-token key, or a
+        # next page served by another replica is refused.
+        if profile == "production" and \
+                'page_token_key_file: "/etc/kinex/private/page-token.key"' not in text:
+            problem(found[0], "production: no shared page_token_key_file")
     for t in POLICY_TARGETS:
         found = [d for d in cms.values()
                  if component(d) == t and "kinex.textproto" in (d.get("data") or {})]

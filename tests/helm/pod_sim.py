@@ -61,6 +61,7 @@ def main():
         "tls.key": os.path.join(pki, "services", f"{target}.key"),
         "signing.key": os.path.join(pki, "audit-signing.key"),
         "pseudonym.key": os.path.join(pki, "audit-pseudonym.key"),
+        "page-token.key": os.path.join(pki, "page-token.key"),
     }
 
     root = tempfile.mkdtemp(prefix=f"kinex-pod-{target}-")

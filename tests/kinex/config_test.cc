@@ -82,6 +82,17 @@ TEST(ApplyConfigDefaults, FillsEachStoresSqliteFileUnlessNamed) {
   EXPECT_EQ(c.upstream().records(), "localhost:7447");
 }
 
+TEST(ApplyConfigDefaults, ARelativePageTokenKeyFileIsUnderDataDir) {
+  kinex::config::v1::KinexConfig c;
+  c.set_data_dir("/var/lib/kinex");
+  c.set_page_token_key_file("page.key");
+  ApplyConfigDefaults(c);
+  EXPECT_EQ(c.page_token_key_file(), "/var/lib/kinex/page.key");
+  c.set_page_token_key_file("/etc/kinex/page.key");
+  ApplyConfigDefaults(c);
+  EXPECT_EQ(c.page_token_key_file(), "/etc/kinex/page.key");
+}
+
 TEST(LoadConfig, BadFlagValueNamesTheFlag) {
   ConfigFlags f = WithTls();
   f.target = "frontend";

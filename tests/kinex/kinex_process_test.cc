@@ -1,5 +1,8 @@
 // The real `kinex` and `kinexctl` binaries over real mTLS on loopback.
 #include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -109,6 +112,28 @@ TEST(KinexBinary, MissingCertificateFileNamesIt) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 1);
   EXPECT_THAT(r->err, HasSubstr("/nonexistent/gw.pem: no such file"));
+}
+
+// A shared page-token key is a secret: a group-readable one stops the
+// start, naming the file (it is never read, let alone used).
+TEST(KinexBinary, GroupReadablePageTokenKeyRefusesToStart) {
+  const std::string pki = TestPkiDir();
+  const testing::ScopedTempDir dir("kinex-page-key");
+  const std::string key = dir.File("page.key");
+  const std::string config = dir.File("kinex.textproto");
+  {
+    std::ofstream(key) << std::string(64, 'a') << "\n";
+    std::ofstream(config) << "page_token_key_file: \"" << key << "\"\n";
+  }
+  ASSERT_EQ(chmod(key.c_str(), 0644), 0);
+  auto r = Subprocess::Run({BinPath("kinex"), "--config=" + config, "--target=all",
+                            "--listen=127.0.0.1:0", "--data_dir=" + dir.File("data"),
+                            "--tls_ca=" + pki + "/ca.pem",
+                            "--tls_cert=" + pki + "/services/gateway.pem",
+                            "--tls_key=" + pki + "/services/gateway.key"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_THAT(r->err, HasSubstr(key + ": private key file has mode 0644"));
 }
 
 TEST(KinexctlBinary, NoClientCertificateIsAClearError) {

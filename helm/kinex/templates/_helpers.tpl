@@ -191,6 +191,9 @@ records {
   max_part_bytes: {{ $v.maxPartBytes | int64 }}
 }
 {{- end }}
+{{- if $root.Values.pageTokens.existingSecret }}
+page_token_key_file: "/etc/kinex/private/page-token.key"
+{{- end }}
 gateway {
   max_message_bytes: {{ $root.Values.maxMessageBytes | int64 }}
 {{- if eq $t "gateway" }}
@@ -311,6 +314,9 @@ spec:
           install -m 0600 /etc/kinex/src/audit/signing.key /etc/kinex/private/signing.key
           install -m 0600 /etc/kinex/src/audit/pseudonym.key /etc/kinex/private/pseudonym.key
           {{- end }}
+          {{- if $root.Values.pageTokens.existingSecret }}
+          install -m 0600 /etc/kinex/src/page-tokens/page-token.key /etc/kinex/private/page-token.key
+          {{- end }}
           {{- if $passfile }}
           install -m 0600 /etc/kinex/src/pg/pgpass /etc/kinex/private/pgpass
           {{- end }}
@@ -326,6 +332,11 @@ spec:
         {{- if eq $t "audit" }}
         - name: audit-keys-src
           mountPath: /etc/kinex/src/audit
+          readOnly: true
+        {{- end }}
+        {{- if $root.Values.pageTokens.existingSecret }}
+        - name: page-tokens-src
+          mountPath: /etc/kinex/src/page-tokens
           readOnly: true
         {{- end }}
         {{- if $passfile }}
@@ -455,6 +466,14 @@ spec:
         items:
           - {key: {{ $v.keys.signingKeyKey | quote }}, path: signing.key}
           - {key: {{ $v.keys.pseudonymKeyKey | quote }}, path: pseudonym.key}
+    {{- end }}
+    {{- if $root.Values.pageTokens.existingSecret }}
+    - name: page-tokens-src
+      secret:
+        secretName: {{ $root.Values.pageTokens.existingSecret }}
+        defaultMode: 0440
+        items:
+          - {key: {{ $root.Values.pageTokens.key | quote }}, path: page-token.key}
     {{- end }}
     {{- if $passfile }}
     - name: pgpass-src
