@@ -14,6 +14,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/audit/log_verifier.h"
+#include "services/common/error_reason.h"
 #include "services/common/paging.h"
 #include "services/common/status_macros.h"
 
@@ -58,6 +59,30 @@ std::string FilterFingerprint(const kinex::audit::v1::QueryEventsRequest& req) {
   return HashToHex(Sha256(bytes)).substr(0, 16);
 }
 
+// A required option missing or out of range.
+absl::Status BadOption(absl::string_view field, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField,
+                         {{"field", std::string(field)}});
+}
+
+// `status` with `reason`, the cause's own reason as metadata `cause`.
+absl::Status Because(absl::Status status, absl::string_view reason, const absl::Status& cause) {
+  return WithErrorReason(std::move(status), reason, {{"cause", ErrorReasonOf(cause)}});
+}
+
+// A stored row that does not match the verified tree.
+absl::Status NotVerified(uint64_t leaf_index) {
+  return WithErrorReason(
+      absl::DataLossError(absl::StrCat("leaf index ", leaf_index,
+                                       ": stored entry does not match the verified log")),
+      reason::kAuditLogTampered, {{"leaf_index", absl::StrCat(leaf_index)}});
+}
+
+absl::Status TokenCorrupt() {
+  return WithErrorReason(absl::InternalError("page_token: a token this log issued does not parse"),
+                         reason::kPageTokenCorrupt, {{"field", "page_token"}});
+}
+
 }  // namespace
 
 AuditLog::AuditLog(Options options, TreeHeadKeyring keyring)
@@ -65,23 +90,24 @@ AuditLog::AuditLog(Options options, TreeHeadKeyring keyring)
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
   if (options.storage == nullptr) {
-    return absl::InvalidArgumentError("AuditLog: options.storage is required");
+    return BadOption("options.storage", "AuditLog: options.storage is required");
   }
   if (options.signer == nullptr) {
-    return absl::InvalidArgumentError("AuditLog: options.signer is required");
+    return BadOption("options.signer", "AuditLog: options.signer is required");
   }
   if (options.pseudonymizer == nullptr) {
-    return absl::InvalidArgumentError("AuditLog: options.pseudonymizer is required");
+    return BadOption("options.pseudonymizer", "AuditLog: options.pseudonymizer is required");
   }
   if (options.clock == nullptr) {
-    return absl::InvalidArgumentError("AuditLog: options.clock is required");
+    return BadOption("options.clock", "AuditLog: options.clock is required");
   }
   if (options.sign_interval <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("AuditLog: options.sign_interval must be positive");
+    return BadOption("options.sign_interval", "AuditLog: options.sign_interval must be positive");
   }
   if (options.lean_level < 1 || options.lean_level > 30) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("AuditLog: options.lean_level must be 1-30 (got ", options.lean_level, ")"));
+    return BadOption("options.lean_level", absl::StrCat("AuditLog: options.lean_level must be 1-30 "
+                                                        "(got ",
+                                                        options.lean_level, ")"));
   }
   if (options.max_batch == 0) options.max_batch = 1;
   TreeHeadKeyring keyring;
@@ -90,8 +116,8 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
   keyring.Add(std::move(current), /*current=*/true);
   for (size_t i = 0; i < options.retired_keys.size(); ++i) {
     if (options.retired_keys[i] == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("AuditLog: options.retired_keys[", i, "] is null"));
+      return BadOption("options.retired_keys",
+                       absl::StrCat("AuditLog: options.retired_keys[", i, "] is null"));
     }
     keyring.Add(options.retired_keys[i]);
   }
@@ -120,9 +146,11 @@ absl::Status AuditLog::CheckIndexChunk(uint64_t begin, const std::vector<AuditEv
 absl::Status AuditLog::Recover() {
   LogStorage& storage = *options_.storage;
   LogRecomputer recomputer;
+  // Keeps the cause's reason (AUDIT_LOG_TAMPERED, AUDIT_HEAD_...).
   auto refuse = [](const absl::Status& cause) {
-    return absl::Status(cause.code(),
-                        absl::StrCat("audit log is corrupt; refusing to start: ", cause.message()));
+    return CopyErrorReason(
+        cause, absl::Status(cause.code(), absl::StrCat("audit log is corrupt; refusing to start: ",
+                                                       cause.message())));
   };
   // Leaves in chunks; after each chunk, its query-index rows are compared
   // with the leaves just verified (one extra ordered scan of the index).
@@ -147,9 +175,10 @@ absl::Status AuditLog::Recover() {
   SignedTreeHead latest;
   if (heads.empty()) {
     if (recomputer.size() > 0) {
-      return refuse(absl::DataLossError(
-          absl::StrCat("leaf index 0: ", recomputer.size(),
-                       " entries are stored but there is no signed tree head")));
+      return refuse(WithErrorReason(
+          absl::DataLossError(absl::StrCat("leaf index 0: ", recomputer.size(),
+                                           " entries are stored but there is no signed tree head")),
+          reason::kAuditLogTampered, {{"leaf_index", "0"}}));
     }
     KINEX_ASSIGN_OR_RETURN(latest, options_.signer->Sign(0, EmptyRoot(), options_.clock->Now()));
     KINEX_RETURN_IF_ERROR(storage.AddHead(latest));
@@ -158,25 +187,29 @@ absl::Status AuditLog::Recover() {
     if (!s.ok()) {
       if (s.code() == absl::StatusCode::kDataLoss ||
           s.code() == absl::StatusCode::kFailedPrecondition) {
-        return refuse(absl::DataLossError(s.message()));
+        return refuse(CopyErrorReason(s, absl::DataLossError(s.message())));
       }
       return s;
     }
     latest = heads.back();
     if (latest.tree_size() != recomputer.size()) {
-      return refuse(absl::DataLossError(absl::StrCat(
-          "leaf index ", latest.tree_size(), ": ", recomputer.size() - latest.tree_size(),
-          " entries are stored after the latest signed tree head (size ", latest.tree_size(),
-          ")")));
+      return refuse(WithErrorReason(
+          absl::DataLossError(absl::StrCat(
+              "leaf index ", latest.tree_size(), ": ", recomputer.size() - latest.tree_size(),
+              " entries are stored after the latest signed tree head (size ", latest.tree_size(),
+              ")")),
+          reason::kAuditLogTampered, {{"leaf_index", absl::StrCat(latest.tree_size())}}));
     }
   }
   // Rows for leaves the log does not hold (checked after the heads, which
   // name a truncation better).
   s = storage.ReadChildIndex(
       recomputer.size(), std::numeric_limits<uint64_t>::max(), [&](const IndexRow& row) {
-        return absl::DataLossError(
-            absl::StrCat("index: leaf ", row.leaf_index,
-                         ": child pseudonym row for a leaf the log does not hold"));
+        return WithErrorReason(absl::DataLossError(absl::StrCat(
+                                   "index: leaf ", row.leaf_index,
+                                   ": child pseudonym row for a leaf the log does not hold")),
+                               reason::kAuditIndexTampered,
+                               {{"leaf_index", absl::StrCat(row.leaf_index)}});
       });
   if (s.code() == absl::StatusCode::kDataLoss) return refuse(s);
   KINEX_RETURN_IF_ERROR(s);
@@ -224,7 +257,10 @@ absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
   KINEX_RETURN_IF_ERROR(PseudonymizeChildren(*options_.pseudonymizer, pending.event));
   {
     absl::MutexLock lock(&queue_mu_);
-    if (stopping_) return absl::UnavailableError("audit log is shutting down");
+    if (stopping_) {
+      return WithErrorReason(absl::UnavailableError("audit log is shutting down"),
+                             reason::kAuditLogShuttingDown);
+    }
     queue_.push_back(&pending);
   }
   pending.done.WaitForNotification();
@@ -284,10 +320,7 @@ absl::StatusOr<uint64_t> AuditLog::FirstLeafAtOrAfter(int64_t micros) const {
         if (found != end) return absl::OkStatus();
         // Only what the verified tree committed to decides the range.
         KINEX_ASSIGN_OR_RETURN(Hash verified, tree_.LeafHash(e.leaf_index));
-        if (HashLeaf(e.leaf_data) != verified) {
-          return absl::DataLossError(absl::StrCat(
-              "leaf index ", e.leaf_index, ": stored entry does not match the verified log"));
-        }
+        if (HashLeaf(e.leaf_data) != verified) return NotVerified(e.leaf_index);
         KINEX_ASSIGN_OR_RETURN(DecodedLeaf decoded, DecodeEvent(e.leaf_data));
         if (MicrosOf(decoded.event.time()) >= micros) found = e.leaf_index;
         return absl::OkStatus();
@@ -322,10 +355,11 @@ absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> AuditLog::FindKey(const
     }
   }
   auto bad = [&](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat("leaf index ", index,
-                                            ": the stored idempotency key names "
-                                            "this leaf but ",
-                                            why));
+    return WithErrorReason(absl::DataLossError(absl::StrCat("leaf index ", index,
+                                                            ": the stored idempotency key names "
+                                                            "this leaf but ",
+                                                            why)),
+                           reason::kAuditIndexTampered, {{"leaf_index", absl::StrCat(index)}});
   };
   if (!stored.has_value() || HashLeaf(stored->leaf_data) != verified) {
     return bad("the leaf is not in the verified log");
@@ -344,9 +378,10 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
   };
   absl::MutexLock commit(&commit_mu_);
   if (broken_) {
-    finish(absl::UnavailableError(
-        "audit log stopped accepting events after a storage failure; restart "
-        "it to recover"));
+    finish(WithErrorReason(
+        absl::UnavailableError("audit log stopped accepting events after a storage failure; "
+                               "restart it to recover"),
+        reason::kAuditLogFailed));
     return;
   }
   // Idempotent repeats: an earlier event of this batch with the same key,
@@ -367,9 +402,10 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
           p->failed = true;
           p->status = found.status().code() == absl::StatusCode::kDataLoss
                           ? found.status()
-                          : absl::UnavailableError(
-                                absl::StrCat("audit log could not look up the idempotency key: ",
-                                             found.status().message()));
+                          : Because(absl::UnavailableError(absl::StrCat(
+                                        "audit log could not look up the idempotency key: ",
+                                        found.status().message())),
+                                    reason::kAuditStorageUnavailable, found.status());
           continue;
         }
         if (found->has_value()) {
@@ -424,8 +460,10 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
         entries.clear();
         for (Pending* q : fresh) {
           q->failed = true;
-          q->status = absl::InternalError(
-              absl::StrCat("audit log could not encode an event: ", leaf.status().message()));
+          q->status =
+              Because(absl::InternalError(absl::StrCat("audit log could not encode an event: ",
+                                                       leaf.status().message())),
+                      reason::kAuditEncodingFailed, leaf.status());
         }
         break;
       }
@@ -436,14 +474,16 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
     }
   }
   if (entries.empty()) {
-    finish(absl::InternalError("audit log could not encode an event"));
+    finish(WithErrorReason(absl::InternalError("audit log could not encode an event"),
+                           reason::kAuditEncodingFailed));
     return;
   }
   absl::StatusOr<SignedTreeHead> head =
       options_.signer->Sign(base + fresh.size(), range.Root(), absl::FromUnixMicros(time_micros));
   if (!head.ok()) {
-    finish(absl::UnavailableError(
-        absl::StrCat("audit log could not sign: ", head.status().message())));
+    finish(Because(
+        absl::UnavailableError(absl::StrCat("audit log could not sign: ", head.status().message())),
+        reason::kAuditSigningFailed, head.status()));
     return;
   }
   absl::Status s = options_.storage->Append(entries, &*head);
@@ -452,7 +492,9 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
     // refuse everything until a restart recomputes the log.
     absl::StatusOr<uint64_t> size = options_.storage->Size();
     if (!size.ok() || *size != base) broken_ = true;
-    finish(absl::UnavailableError(absl::StrCat("audit log could not commit: ", s.message())));
+    finish(
+        Because(absl::UnavailableError(absl::StrCat("audit log could not commit: ", s.message())),
+                reason::kAuditStorageUnavailable, s));
     return;
   }
   {
@@ -470,7 +512,8 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
 absl::StatusOr<bool> AuditLog::SignIfIdle() {
   absl::MutexLock commit(&commit_mu_);
   if (broken_) {
-    return absl::UnavailableError("audit log is in a failed state");
+    return WithErrorReason(absl::UnavailableError("audit log is in a failed state"),
+                           reason::kAuditLogFailed);
   }
   uint64_t size;
   Hash root;
@@ -536,7 +579,13 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
   if (request.has_child()) {
     absl::StatusOr<std::string> pseudonym = options_.pseudonymizer->Pseudonym(request.child());
     if (!pseudonym.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("child: ", pseudonym.status().message()));
+      // The identifier's reason (INVALID_FIELD), naming the request's field.
+      absl::Status s = CopyErrorReason(
+          pseudonym.status(), WithErrorReason(absl::InvalidArgumentError(absl::StrCat(
+                                                  "child: ", pseudonym.status().message())),
+                                              reason::kInvalidField));
+      AddErrorMetadata(s, "field", "child");
+      return s;
     }
     filter.child_pseudonym = *std::move(pseudonym);
   }
@@ -548,7 +597,9 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
   filter.break_glass_only = request.break_glass_only();
   for (int kind : request.kinds()) {
     if (!kinex::audit::v1::EventKind_IsValid(kind)) {
-      return absl::InvalidArgumentError(absl::StrCat("kinds: unknown event kind ", kind));
+      return WithErrorReason(
+          absl::InvalidArgumentError(absl::StrCat("kinds: unknown event kind ", kind)),
+          reason::kInvalidField, {{"field", "kinds"}});
     }
     filter.kinds.push_back(kind);
   }
@@ -567,7 +618,7 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
         !absl::SimpleAtoi(parts[0], &filter.begin_index) ||
         !absl::SimpleAtoi(parts[1], &filter.end_index) ||
         (parts.size() == 3 && !absl::SimpleAtoi(parts[2], &chain_head))) {
-      return absl::InternalError("page_token: a token this log issued does not parse");
+      return TokenCorrupt();
     }
   } else {
     absl::ReaderMutexLock lock(&tree_mu_);
@@ -611,8 +662,7 @@ absl::StatusOr<kinex::audit::v1::QueryEventsResponse> AuditLog::QueryEventsAs(
                                                                   : absl::StatusOr<Hash>(Hash{});
     if (!verified.ok()) return verified.status();
     if (row.leaf_index >= tree_.size() || HashLeaf(row.leaf_data) != *verified) {
-      return absl::DataLossError(absl::StrCat("leaf index ", row.leaf_index,
-                                              ": stored entry does not match the verified log"));
+      return NotVerified(row.leaf_index);
     }
     absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(row.leaf_data);
     if (!decoded.ok()) return decoded.status();
@@ -729,9 +779,10 @@ absl::Status AuditLog::RecordQuery(const QueryCaller& caller, absl::string_view 
   event.set_result_count(result_count);
   absl::StatusOr<AppendResult> appended = Append(event);
   if (!appended.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("audit log could not record this query, so it returns nothing: ",
-                     appended.status().message()));
+    return Because(absl::UnavailableError(absl::StrCat(
+                       "audit log could not record this query, so it returns nothing: ",
+                       appended.status().message())),
+                   reason::kAuditQueryNotRecorded, appended.status());
   }
   return absl::OkStatus();
 }
@@ -760,13 +811,16 @@ absl::StatusOr<kinex::audit::v1::GetEntriesResponse> AuditLog::GetEntries(
     const kinex::audit::v1::GetEntriesRequest& request) const {
   const uint64_t size = Size();
   if (request.end_index() <= request.start_index()) {
-    return absl::InvalidArgumentError(absl::StrCat("end_index ", request.end_index(),
-                                                   " must be greater than start_index ",
-                                                   request.start_index()));
+    return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(
+                               "end_index ", request.end_index(),
+                               " must be greater than start_index ", request.start_index())),
+                           reason::kInvalidField, {{"field", "end_index"}});
   }
   if (request.start_index() >= size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("start_index ", request.start_index(), " is not below the log size ", size));
+    return WithErrorReason(
+        absl::InvalidArgumentError(absl::StrCat("start_index ", request.start_index(),
+                                                " is not below the log size ", size)),
+        reason::kInvalidField, {{"field", "start_index"}});
   }
   const uint64_t end =
       std::min({request.end_index(), request.start_index() + kMaxEntriesPerCall, size});
@@ -850,7 +904,8 @@ absl::StatusOr<kinex::audit::v1::GetInclusionProofResponse> AuditLog::GetInclusi
 absl::StatusOr<kinex::audit::v1::GetConsistencyProofResponse> AuditLog::GetConsistencyProof(
     const kinex::audit::v1::GetConsistencyProofRequest& request) const {
   if (request.first_tree_size() == 0) {
-    return absl::InvalidArgumentError("first_tree_size must be at least 1");
+    return WithErrorReason(absl::InvalidArgumentError("first_tree_size must be at least 1"),
+                           reason::kInvalidField, {{"field", "first_tree_size"}});
   }
   absl::ReaderMutexLock lock(&tree_mu_);
   KINEX_ASSIGN_OR_RETURN(std::vector<Hash> proof, ConsistencyProof(tree_, request.first_tree_size(),

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "services/common/error_reason.h"
 #include "services/common/file_util.h"
 #include "services/common/identifiers.h"
 #include "services/common/status_macros.h"
@@ -62,22 +63,44 @@ bool IsValidUtf8(absl::string_view s) {
   return true;
 }
 
+// `status` (INVALID_ARGUMENT) with reason INVALID_FIELD naming `field`.
+absl::Status Invalid(absl::string_view field, absl::Status status) {
+  return WithErrorReason(std::move(status), reason::kInvalidField, {{"field", std::string(field)}});
+}
+
+// `status` (RESOURCE_EXHAUSTED) with reason AUDIT_EVENT_TOO_LARGE naming
+// `field`.
+absl::Status TooLarge(absl::string_view field, absl::Status status) {
+  return WithErrorReason(std::move(status), reason::kAuditEventTooLarge,
+                         {{"field", std::string(field)}});
+}
+
 absl::Status CheckString(absl::string_view field, absl::string_view value) {
   if (value.size() > kMaxStringBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("event.", field, " is ", value.size(),
-                                                     " bytes; the limit is ", kMaxStringBytes));
+    return TooLarge(absl::StrCat("event.", field), absl::ResourceExhaustedError(absl::StrCat(
+                                                       "event.", field, " is ", value.size(),
+                                                       " bytes; the limit is ", kMaxStringBytes)));
   }
   if (!IsValidUtf8(value)) {
-    return absl::InvalidArgumentError(absl::StrCat("event.", field, " is not valid UTF-8"));
+    return Invalid(absl::StrCat("event.", field), absl::InvalidArgumentError(absl::StrCat(
+                                                      "event.", field, " is not valid UTF-8")));
   }
   return absl::OkStatus();
 }
 
 absl::Status Required(absl::string_view field, absl::string_view value) {
   if (value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("event.", field, " is required"));
+    return Invalid(absl::StrCat("event.", field),
+                   absl::InvalidArgumentError(absl::StrCat("event.", field, " is required")));
   }
   return CheckString(field, value);
+}
+
+// A validation error of `field` (identifiers.h makes plain INVALID_ARGUMENT)
+// with reason INVALID_FIELD naming it, unless it has a reason already.
+absl::Status InvalidIfError(absl::string_view field, absl::Status status) {
+  if (status.ok() || HasExplicitErrorReason(status)) return status;
+  return Invalid(field, std::move(status));
 }
 
 class Writer {
@@ -178,8 +201,11 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
   const kinex::audit::v1::EventKind kind = event.kind();
   if (event.lawful_bases_size() > static_cast<int>(kMaxRepeated) ||
       event.decision_paths_size() > static_cast<int>(kMaxRepeated)) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("event has more than ", kMaxRepeated, " lawful_bases or decision_paths"));
+    return TooLarge(event.lawful_bases_size() > static_cast<int>(kMaxRepeated)
+                        ? "event.lawful_bases"
+                        : "event.decision_paths",
+                    absl::ResourceExhaustedError(absl::StrCat("event has more than ", kMaxRepeated,
+                                                              " lawful_bases or decision_paths")));
   }
   for (const kinex::common::v1::LawfulBasis& basis : event.lawful_bases()) {
     KINEX_RETURN_IF_ERROR(CheckString("lawful_bases[].controller_code", basis.controller_code()));
@@ -188,9 +214,10 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
     if (basis.gateways_size() > static_cast<int>(kMaxRepeated) ||
         basis.citations_size() > static_cast<int>(kMaxRepeated) ||
         basis.categories_size() > static_cast<int>(kMaxRepeated)) {
-      return absl::ResourceExhaustedError(absl::StrCat("event.lawful_bases[] has more than ",
-                                                       kMaxRepeated,
-                                                       " gateways, citations or categories"));
+      return TooLarge("event.lawful_bases[]",
+                      absl::ResourceExhaustedError(
+                          absl::StrCat("event.lawful_bases[] has more than ", kMaxRepeated,
+                                       " gateways, citations or categories")));
     }
     for (const std::string& citation : basis.citations()) {
       KINEX_RETURN_IF_ERROR(Required("lawful_bases[].citations[]", citation));
@@ -201,36 +228,45 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
     KINEX_RETURN_IF_ERROR(Required("decision_paths[]", path));
   }
   if (!kinex::common::v1::SharingDecisionKind_IsValid(event.sharing_kind())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event.sharing_kind: unknown value ", static_cast<int>(event.sharing_kind())));
+    return Invalid("event.sharing_kind", absl::InvalidArgumentError(
+                                             absl::StrCat("event.sharing_kind: unknown value ",
+                                                          static_cast<int>(event.sharing_kind()))));
   }
   if (!kinex::common::v1::SharingDecisionReason_IsValid(event.sharing_reason())) {
-    return absl::InvalidArgumentError(absl::StrCat("event.sharing_reason: unknown value ",
-                                                   static_cast<int>(event.sharing_reason())));
+    return Invalid("event.sharing_reason", absl::InvalidArgumentError(absl::StrCat(
+                                               "event.sharing_reason: unknown value ",
+                                               static_cast<int>(event.sharing_reason()))));
   }
   const bool decision = kind == kinex::audit::v1::SHARING_DECISION_RECORDED;
   const bool shield_set = kind == kinex::audit::v1::SHIELD_SET;
   if (decision || shield_set) {
     if (event.sharing_kind() == kinex::common::v1::SHARING_DECISION_KIND_UNSPECIFIED) {
-      return absl::InvalidArgumentError("event.sharing_kind is required");
+      return Invalid("event.sharing_kind",
+                     absl::InvalidArgumentError("event.sharing_kind is required"));
     }
     if (event.sharing_reason() == kinex::common::v1::SHARING_DECISION_REASON_UNSPECIFIED) {
-      return absl::InvalidArgumentError("event.sharing_reason is required");
+      return Invalid("event.sharing_reason",
+                     absl::InvalidArgumentError("event.sharing_reason is required"));
     }
     if (shield_set != (event.sharing_kind() == kinex::common::v1::SHIELD)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "event.sharing_kind ", kinex::common::v1::SharingDecisionKind_Name(event.sharing_kind()),
-          shield_set ? " is not SHIELD (SHIELD_SET records a shield)"
-                     : " is SHIELD (a shield is recorded as SHIELD_SET)"));
+      return Invalid("event.sharing_kind",
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "event.sharing_kind ",
+                         kinex::common::v1::SharingDecisionKind_Name(event.sharing_kind()),
+                         shield_set ? " is not SHIELD (SHIELD_SET records a shield)"
+                                    : " is SHIELD (a shield is recorded as SHIELD_SET)")));
     }
     if (shield_set && event.decision_paths_size() == 0 && !event.shield_locating()) {
-      return absl::InvalidArgumentError(
-          "event.decision_paths or event.shield_locating is required for SHIELD_SET");
+      return Invalid("event.decision_paths",
+                     absl::InvalidArgumentError(
+                         "event.decision_paths or event.shield_locating is required for "
+                         "SHIELD_SET"));
     }
   }
   if ((decision || shield_set || kind == kinex::audit::v1::SHIELD_REMOVED) &&
       event.record_id().empty()) {
-    return absl::InvalidArgumentError("event.record_id (the decision id) is required");
+    return Invalid("event.record_id",
+                   absl::InvalidArgumentError("event.record_id (the decision id) is required"));
   }
   return absl::OkStatus();
 }
@@ -239,67 +275,77 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
 
 absl::Status ValidateAppendEvent(const AuditEvent& event) {
   if (event.has_time()) {
-    return absl::InvalidArgumentError("event.time is output only: the log assigns it");
+    return Invalid("event.time",
+                   absl::InvalidArgumentError("event.time is output only: the log assigns it"));
   }
   if (event.child_pseudonyms_size() > 0) {
-    return absl::InvalidArgumentError("event.child_pseudonyms is output only: give event.children");
+    return Invalid(
+        "event.child_pseudonyms",
+        absl::InvalidArgumentError("event.child_pseudonyms is output only: give event.children"));
   }
   if (event.child_chain_size() > 0) {
-    return absl::InvalidArgumentError("event.child_chain is output only: the log sets it");
+    return Invalid("event.child_chain",
+                   absl::InvalidArgumentError("event.child_chain is output only: the log sets it"));
   }
   if (event.previous_agency_leaf_index() != 0) {
-    return absl::InvalidArgumentError(
-        "event.previous_agency_leaf_index is output only: the log sets it");
+    return Invalid("event.previous_agency_leaf_index",
+                   absl::InvalidArgumentError(
+                       "event.previous_agency_leaf_index is output only: the log sets it"));
   }
   const kinex::audit::v1::EventKind kind = event.kind();
   if (kind == kinex::audit::v1::EVENT_KIND_UNSPECIFIED) {
-    return absl::InvalidArgumentError("event.kind: required");
+    return Invalid("event.kind", absl::InvalidArgumentError("event.kind: required"));
   }
   if (!kinex::audit::v1::EventKind_IsValid(kind)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event.kind: unknown value ", static_cast<int>(kind)));
+    return Invalid("event.kind", absl::InvalidArgumentError(absl::StrCat(
+                                     "event.kind: unknown value ", static_cast<int>(kind))));
   }
   const bool disclosure = kind == kinex::audit::v1::DISCLOSURE;
   const bool queried = kind == kinex::audit::v1::AUDIT_QUERIED;
   KINEX_RETURN_IF_ERROR(Required("request_id", event.request_id()));
   if (event.request_id().size() > 128) {
-    return absl::InvalidArgumentError("event.request_id is longer than 128");
+    return Invalid("event.request_id",
+                   absl::InvalidArgumentError("event.request_id is longer than 128"));
   }
   for (char c : event.request_id()) {
     if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError("event.request_id must be printable ASCII without spaces");
+      return Invalid(
+          "event.request_id",
+          absl::InvalidArgumentError("event.request_id must be printable ASCII without spaces"));
     }
   }
   KINEX_RETURN_IF_ERROR(Required("principal", event.principal()));
   if (!absl::StartsWith(event.principal(), "spiffe://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("event.principal must be a SPIFFE ID (spiffe://...), got \"",
-                     absl::CEscape(event.principal().substr(0, 80)), "\""));
+    return Invalid("event.principal",
+                   absl::InvalidArgumentError(
+                       absl::StrCat("event.principal must be a SPIFFE ID (spiffe://...), got \"",
+                                    absl::CEscape(event.principal().substr(0, 80)), "\"")));
   }
   // An auditor query may come from a Kinex service identity, which has no
   // agency; every other kind names the agency that acted.
   if (!queried || event.agency_kind() != kinex::common::v1::AGENCY_KIND_UNSPECIFIED ||
       !event.agency_code().empty()) {
     if (event.agency_kind() == kinex::common::v1::AGENCY_KIND_UNSPECIFIED) {
-      return absl::InvalidArgumentError("event.agency_kind is required");
+      return Invalid("event.agency_kind",
+                     absl::InvalidArgumentError("event.agency_kind is required"));
     }
     KINEX_RETURN_IF_ERROR(Required("agency_code", event.agency_code()));
   }
   KINEX_RETURN_IF_ERROR(CheckString("actor", event.actor()));
   if (disclosure && event.purpose() == kinex::common::v1::PURPOSE_UNSPECIFIED) {
-    return absl::InvalidArgumentError("event.purpose is required");
+    return Invalid("event.purpose", absl::InvalidArgumentError("event.purpose is required"));
   }
   KINEX_RETURN_IF_ERROR(CheckString("consent_id", event.consent_id()));
   KINEX_RETURN_IF_ERROR(CheckString("justification", event.justification()));
   if (disclosure && event.decision() == kinex::audit::v1::DECISION_UNSPECIFIED) {
-    return absl::InvalidArgumentError("event.decision is required");
+    return Invalid("event.decision", absl::InvalidArgumentError("event.decision is required"));
   }
   if (event.disclosed_paths_size() > static_cast<int>(kMaxRepeated) ||
       event.withheld_size() > static_cast<int>(kMaxRepeated) ||
       event.written_paths_size() > static_cast<int>(kMaxRepeated) || event.children_size() > 16) {
-    return absl::ResourceExhaustedError(
-        "event has too many disclosed_paths, withheld, written_paths or "
-        "children entries");
+    return TooLarge("event", absl::ResourceExhaustedError(
+                                 "event has too many disclosed_paths, withheld, written_paths or "
+                                 "children entries"));
   }
   for (const std::string& path : event.disclosed_paths()) {
     KINEX_RETURN_IF_ERROR(Required("disclosed_paths[]", path));
@@ -317,7 +363,8 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
     KINEX_RETURN_IF_ERROR(Required("written_paths[]", path));
   }
   if (event.part_version() < 0) {
-    return absl::InvalidArgumentError("event.part_version must not be negative");
+    return Invalid("event.part_version",
+                   absl::InvalidArgumentError("event.part_version must not be negative"));
   }
   KINEX_RETURN_IF_ERROR(CheckString("part_etag", event.part_etag()));
   KINEX_RETURN_IF_ERROR(CheckString("refusal", event.refusal()));
@@ -327,7 +374,8 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
     KINEX_RETURN_IF_ERROR(CheckString("query", event.query()));
   }
   if (event.result_count() < 0) {
-    return absl::InvalidArgumentError("event.result_count must not be negative");
+    return Invalid("event.result_count",
+                   absl::InvalidArgumentError("event.result_count must not be negative"));
   }
   KINEX_RETURN_IF_ERROR(CheckString("subject_agency", event.subject_agency()));
   KINEX_RETURN_IF_ERROR(CheckString("record_id", event.record_id()));
@@ -335,9 +383,10 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
   if (event.idempotency_key().size() > kMaxIdempotencyKeyBytes ||
       !std::all_of(event.idempotency_key().begin(), event.idempotency_key().end(),
                    [](char c) { return c >= 0x20 && c <= 0x7e; })) {
-    return absl::InvalidArgumentError(absl::StrCat("event.idempotency_key must be at most ",
-                                                   kMaxIdempotencyKeyBytes,
-                                                   " printable ASCII characters"));
+    return Invalid("event.idempotency_key",
+                   absl::InvalidArgumentError(absl::StrCat("event.idempotency_key must be at most ",
+                                                           kMaxIdempotencyKeyBytes,
+                                                           " printable ASCII characters")));
   }
   return absl::OkStatus();
 }
@@ -347,7 +396,9 @@ namespace {
 absl::Status CheckSortedPseudonyms(const AuditEvent& event) {
   for (int i = 1; i < event.child_pseudonyms_size(); ++i) {
     if (!(event.child_pseudonyms(i - 1) < event.child_pseudonyms(i))) {
-      return absl::InvalidArgumentError("event.child_pseudonyms must be sorted and distinct");
+      return Invalid(
+          "event.child_pseudonyms",
+          absl::InvalidArgumentError("event.child_pseudonyms must be sorted and distinct"));
     }
   }
   return absl::OkStatus();
@@ -397,13 +448,15 @@ bool HasVersion3Fields(const AuditEvent& event) {
 // The common fields, then the version-2 ones (version 3 writes them too).
 absl::Status WriteVersion2(Writer& w, uint64_t leaf_index, const AuditEvent& event) {
   if (event.children_size() > 0) {
-    return absl::InvalidArgumentError("event.children must be pseudonymised before encoding");
+    return Invalid("event.children", absl::InvalidArgumentError(
+                                         "event.children must be pseudonymised before encoding"));
   }
   KINEX_RETURN_IF_ERROR(CheckSortedPseudonyms(event));
   for (int i = 1; i < event.child_chain_size(); ++i) {
     if (!(event.child_chain(i - 1).pseudonym() < event.child_chain(i).pseudonym())) {
-      return absl::InvalidArgumentError(
-          "event.child_chain must be sorted by pseudonym and distinct");
+      return Invalid(
+          "event.child_chain",
+          absl::InvalidArgumentError("event.child_chain must be sorted by pseudonym and distinct"));
     }
   }
   WriteCommon(w, leaf_index, event);
@@ -464,9 +517,10 @@ absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index, const AuditEvent& e
 
 absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index, const AuditEvent& event) {
   if (HasVersion3Fields(event)) {
-    return absl::InvalidArgumentError(
-        "event has fields the version-2 encoding cannot hold (lawful_bases and "
-        "later)");
+    return WithErrorReason(absl::InvalidArgumentError(
+                               "event has fields the version-2 encoding cannot hold (lawful_bases "
+                               "and later)"),
+                           reason::kAuditEncodingUnsupported, {{"version", "2"}});
   }
   Writer w;
   w.Raw(kMagicV2);
@@ -476,7 +530,8 @@ absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index, const AuditEvent&
 
 absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index, const AuditEvent& event) {
   if (event.children_size() > 0) {
-    return absl::InvalidArgumentError("event.children must be pseudonymised before encoding");
+    return Invalid("event.children", absl::InvalidArgumentError(
+                                         "event.children must be pseudonymised before encoding"));
   }
   KINEX_RETURN_IF_ERROR(CheckSortedPseudonyms(event));
   if (event.kind() != kinex::audit::v1::EVENT_KIND_UNSPECIFIED || event.written_paths_size() > 0 ||
@@ -485,8 +540,10 @@ absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index, const AuditEvent&
       !event.idempotency_key().empty() || !event.record_id().empty() ||
       event.child_chain_size() > 0 || event.previous_agency_leaf_index() != 0 ||
       HasVersion3Fields(event)) {
-    return absl::InvalidArgumentError(
-        "event has fields the version-1 encoding cannot hold (kind and later)");
+    return WithErrorReason(
+        absl::InvalidArgumentError(
+            "event has fields the version-1 encoding cannot hold (kind and later)"),
+        reason::kAuditEncodingUnsupported, {{"version", "1"}});
   }
   Writer w;
   w.Raw(kMagicV1);
@@ -504,7 +561,9 @@ absl::StatusOr<std::string> EncodeEventVersion(int version, uint64_t leaf_index,
     case 3:
       return EncodeEvent(leaf_index, event);
     default:
-      return absl::InvalidArgumentError(absl::StrCat("no audit event encoding version ", version));
+      return WithErrorReason(
+          absl::InvalidArgumentError(absl::StrCat("no audit event encoding version ", version)),
+          reason::kAuditEncodingUnsupported, {{"version", absl::StrCat(version)}});
   }
 }
 
@@ -552,7 +611,9 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
   DecodedLeaf out;
   AuditEvent& e = out.event;
   auto fail = [](absl::string_view what) {
-    return absl::DataLossError(absl::StrCat("leaf is not a canonical audit event: ", what));
+    return WithErrorReason(
+        absl::DataLossError(absl::StrCat("leaf is not a canonical audit event: ", what)),
+        reason::kAuditEntryMalformed);
   };
   if (r.Prefix(kMagicV1)) {
     out.version = 1;
@@ -681,19 +742,23 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
 absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> ChildPseudonymizer::Create(
     absl::string_view key) {
   if (key.size() < 32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pseudonym key must be at least 32 bytes, got ", key.size()));
+    return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(
+                               "pseudonym key must be at least 32 bytes, got ", key.size())),
+                           reason::kKeyInvalid, {{"key", "pseudonym_key"}});
   }
   std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr),
                                                          &EVP_MAC_free);
-  if (hmac == nullptr) return absl::InternalError("HMAC is not available");
+  if (hmac == nullptr) {
+    return WithErrorReason(absl::InternalError("HMAC is not available"), reason::kCryptoFailed);
+  }
   MacCtxPtr ctx(EVP_MAC_CTX_new(hmac.get()));
   char digest[] = "SHA256";
   const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                                OSSL_PARAM_construct_end()};
   if (ctx == nullptr || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()),
                                      key.size(), params) != 1) {
-    return absl::InternalError("HMAC-SHA256 could not be keyed");
+    return WithErrorReason(absl::InternalError("HMAC-SHA256 could not be keyed"),
+                           reason::kCryptoFailed);
   }
   return std::unique_ptr<ChildPseudonymizer>(new ChildPseudonymizer(std::move(ctx)));
 }
@@ -702,19 +767,7 @@ void ChildPseudonymizer::MacCtxFree::operator()(EVP_MAC_CTX* ctx) const { EVP_MA
 
 absl::StatusOr<std::unique_ptr<ChildPseudonymizer>> ChildPseudonymizer::FromKeyFile(
     const std::string& path) {
-  KINEX_ASSIGN_OR_RETURN(std::string contents, ReadPrivateKeyFile(path));
-  absl::string_view text = absl::StripTrailingAsciiWhitespace(contents);
-  std::string key;
-  if (text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
-        return absl::ascii_isxdigit(static_cast<unsigned char>(c));
-      })) {
-    key = absl::HexStringToBytes(text);
-  } else if (contents.size() == 32) {
-    key = contents;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": pseudonym key must be 64 hex characters or 32 raw bytes"));
-  }
+  KINEX_ASSIGN_OR_RETURN(std::string key, ReadSymmetricKeyFile(path, "pseudonym key"));
   return Create(key);
 }
 
@@ -724,29 +777,32 @@ absl::StatusOr<std::string> ChildPseudonymizer::Pseudonym(
   switch (child.id_case()) {
     case kinex::common::v1::ChildRef::kKinexId:
       if (child.kinex_id().empty() || child.kinex_id().size() > 64) {
-        return absl::InvalidArgumentError("child.kinex_id must be 1-64 bytes");
+        return Invalid("child.kinex_id",
+                       absl::InvalidArgumentError("child.kinex_id must be 1-64 bytes"));
       }
       input = absl::StrCat("kinex:", child.kinex_id());
       break;
     case kinex::common::v1::ChildRef::kNhsNumber: {
       std::string nhs = NormalizeNhsNumber(child.nhs_number());
-      KINEX_RETURN_IF_ERROR(ValidateNhsNumber(nhs));
+      KINEX_RETURN_IF_ERROR(InvalidIfError("child.nhs_number", ValidateNhsNumber(nhs)));
       input = absl::StrCat("nhs:", nhs);
       break;
     }
     case kinex::common::v1::ChildRef::kUpn: {
       std::string upn = absl::AsciiStrToUpper(child.upn());
-      KINEX_RETURN_IF_ERROR(ValidateUpn(upn));
+      KINEX_RETURN_IF_ERROR(InvalidIfError("child.upn", ValidateUpn(upn)));
       input = absl::StrCat("upn:", upn);
       break;
     }
     case kinex::common::v1::ChildRef::kLaChildId:
-      KINEX_RETURN_IF_ERROR(ValidateLaCode(child.la_child_id().la_code()));
-      KINEX_RETURN_IF_ERROR(ValidateLaChildId(child.la_child_id().id()));
+      KINEX_RETURN_IF_ERROR(InvalidIfError("child.la_child_id.la_code",
+                                           ValidateLaCode(child.la_child_id().la_code())));
+      KINEX_RETURN_IF_ERROR(
+          InvalidIfError("child.la_child_id.id", ValidateLaChildId(child.la_child_id().id())));
       input = absl::StrCat("la:", child.la_child_id().la_code(), ":", child.la_child_id().id());
       break;
     default:
-      return absl::InvalidArgumentError("child: no identifier is set");
+      return Invalid("child", absl::InvalidArgumentError("child: no identifier is set"));
   }
   unsigned char mac[EVP_MAX_MD_SIZE];
   size_t mac_len = 0;
@@ -755,7 +811,7 @@ absl::StatusOr<std::string> ChildPseudonymizer::Pseudonym(
       EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(input.data()),
                      input.size()) != 1 ||
       EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof(mac)) != 1) {
-    return absl::InternalError("HMAC-SHA256 failed");
+    return WithErrorReason(absl::InternalError("HMAC-SHA256 failed"), reason::kCryptoFailed);
   }
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
@@ -765,7 +821,12 @@ absl::Status PseudonymizeChildren(const ChildPseudonymizer& pseudonymizer, Audit
   for (const auto& child : event.children()) {
     absl::StatusOr<std::string> p = pseudonymizer.Pseudonym(child);
     if (!p.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("event.children: ", p.status().message()));
+      // The identifier's reason (INVALID_FIELD), naming the event's field.
+      absl::Status out = CopyErrorReason(
+          p.status(), Invalid("event.children", absl::InvalidArgumentError(absl::StrCat(
+                                                    "event.children: ", p.status().message()))));
+      AddErrorMetadata(out, "field", "event.children");
+      return out;
     }
     pseudonyms.push_back(*std::move(p));
   }

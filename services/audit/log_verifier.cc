@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/audit/event_codec.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::audit {
@@ -16,12 +17,22 @@ namespace {
 
 using ::kinex::audit::v1::SignedTreeHead;
 
+// The stored entries are not what was logged, from leaf `index` on.
 absl::Status Corrupt(uint64_t index, absl::string_view what) {
-  return absl::DataLossError(absl::StrCat("leaf index ", index, ": ", what));
+  return WithErrorReason(absl::DataLossError(absl::StrCat("leaf index ", index, ": ", what)),
+                         reason::kAuditLogTampered, {{"leaf_index", absl::StrCat(index)}});
 }
 
+// The child query index disagrees with leaf `index`.
 absl::Status BadIndex(uint64_t index, absl::string_view what) {
-  return absl::DataLossError(absl::StrCat("index: leaf ", index, ": ", what));
+  return WithErrorReason(absl::DataLossError(absl::StrCat("index: leaf ", index, ": ", what)),
+                         reason::kAuditIndexTampered, {{"leaf_index", absl::StrCat(index)}});
+}
+
+// A receipt that does not hold up; `field` names the part that fails.
+absl::Status BadReceipt(absl::string_view field, absl::Status status) {
+  return WithErrorReason(std::move(status), reason::kAuditReceiptInvalid,
+                         {{"field", std::string(field)}});
 }
 
 // A short, printable form of a pseudonym for messages.
@@ -281,7 +292,9 @@ absl::Status LocateRewrite(const MerkleTree& tree, absl::Span<const SourcedHead>
         }
       }
     }
-    return absl::DataLossError(msg);
+    return WithErrorReason(
+        absl::DataLossError(msg), reason::kAuditLogTampered,
+        {{"leaf_index", absl::StrCat(begin)}, {"tree_size", absl::StrCat(size)}});
   }
   return absl::OkStatus();
 }
@@ -321,7 +334,13 @@ absl::Status LogRecomputer::Add(const StoredEntry& row, kinex::audit::v1::AuditE
                    "entry was altered)");
   }
   absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(row.leaf_data);
-  if (!decoded.ok()) return Corrupt(expected, decoded.status().message());
+  if (!decoded.ok()) {
+    // The decoder's reason (AUDIT_ENTRY_MALFORMED), naming the leaf.
+    absl::Status s =
+        CopyErrorReason(decoded.status(), Corrupt(expected, decoded.status().message()));
+    AddErrorMetadata(s, "leaf_index", absl::StrCat(expected));
+    return s;
+  }
   if (decoded->leaf_index != expected) {
     return Corrupt(expected, absl::StrCat("entry encodes leaf index ", decoded->leaf_index,
                                           " (entries were deleted or reordered)"));
@@ -352,8 +371,10 @@ absl::Status LogRecomputer::CheckHead(const SignedTreeHead& head,
   KINEX_ASSIGN_OR_RETURN(Hash root, HashFromBytes(head.root_hash(), "root_hash"));
   KINEX_ASSIGN_OR_RETURN(Hash computed, tree_.RootAt(head.tree_size()));
   if (computed != root) {
-    return absl::DataLossError(absl::StrCat("root of the first ", head.tree_size(),
-                                            " entries does not match the signed tree head"));
+    return WithErrorReason(
+        absl::DataLossError(absl::StrCat("root of the first ", head.tree_size(),
+                                         " entries does not match the signed tree head")),
+        reason::kAuditLogTampered, {{"tree_size", absl::StrCat(head.tree_size())}});
   }
   return absl::OkStatus();
 }
@@ -375,8 +396,11 @@ absl::Status LogRecomputer::CheckHeads(absl::Span<const SignedTreeHead> heads,
     }
     KINEX_RETURN_IF_ERROR(s);
     if (head.tree_size() < max_size) {
-      return Corrupt(head.tree_size(), absl::StrCat("signed tree heads go backwards (", max_size,
-                                                    " then ", head.tree_size(), ")"));
+      return WithErrorReason(
+          absl::DataLossError(absl::StrCat("leaf index ", head.tree_size(),
+                                           ": signed tree heads go backwards (", max_size, " then ",
+                                           head.tree_size(), ")")),
+          reason::kAuditHeadInconsistent, {{"tree_size", absl::StrCat(head.tree_size())}});
     }
     max_size = head.tree_size();
   }
@@ -399,7 +423,8 @@ absl::StatusOr<VerifiedLog> VerifyLog(const EntryFetcher& fetch, const SignedTre
   for (const auto& [receipt, file] : options.receipts) {
     absl::Status s = VerifyReceipt(receipt, verifier);
     if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("receipt ", FileName(file), ": ", s.message()));
+      return CopyErrorReason(
+          s, absl::Status(s.code(), absl::StrCat("receipt ", FileName(file), ": ", s.message())));
     }
     held.push_back({.head = receipt.signed_tree_head(),
                     .source = SourcedHead::Source::kReceipt,
@@ -468,9 +493,11 @@ absl::Status VerifyHeadConsistency(const SignedTreeHead& saved, const SignedTree
   KINEX_RETURN_IF_ERROR(verifier.Verify(saved));
   KINEX_RETURN_IF_ERROR(verifier.Verify(current));
   if (saved.tree_size() > current.tree_size()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("log is truncated: the saved head commits to ", saved.tree_size(),
-                     " entries, the current head to only ", current.tree_size()));
+    return WithErrorReason(absl::FailedPreconditionError(absl::StrCat(
+                               "log is truncated: the saved head commits to ", saved.tree_size(),
+                               " entries, the current head to only ", current.tree_size())),
+                           reason::kAuditHeadInconsistent,
+                           {{"tree_size", absl::StrCat(saved.tree_size())}});
   }
   KINEX_ASSIGN_OR_RETURN(Hash r1, HashFromBytes(saved.root_hash(), "root_hash"));
   KINEX_ASSIGN_OR_RETURN(Hash r2, HashFromBytes(current.root_hash(), "root_hash"));
@@ -496,7 +523,8 @@ absl::StatusOr<StoredEntry> StoredEntryFromLogEntry(const kinex::audit::v1::LogE
 absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt,
                            const HeadVerifier& verifier) {
   if (!receipt.has_signed_tree_head()) {
-    return absl::InvalidArgumentError("receipt has no signed_tree_head");
+    return WithErrorReason(absl::InvalidArgumentError("receipt has no signed_tree_head"),
+                           reason::kInvalidField, {{"field", "signed_tree_head"}});
   }
   const SignedTreeHead& head = receipt.signed_tree_head();
   KINEX_RETURN_IF_ERROR(verifier.Verify(head));
@@ -509,8 +537,8 @@ absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt
   }
   absl::Status s = VerifyInclusion(receipt.leaf_index(), head.tree_size(), leaf, proof, root);
   if (!s.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("receipt inclusion proof is invalid: ", s.message()));
+    return BadReceipt("inclusion_proof", absl::FailedPreconditionError(absl::StrCat(
+                                             "receipt inclusion proof is invalid: ", s.message())));
   }
   return absl::OkStatus();
 }
@@ -518,33 +546,40 @@ absl::Status VerifyReceipt(const kinex::exchange::v1::DisclosureReceipt& receipt
 absl::Status VerifyReceiptMatchesEntry(const kinex::exchange::v1::DisclosureReceipt& receipt,
                                        const kinex::audit::v1::LogEntry& entry) {
   if (entry.leaf_index() != receipt.leaf_index()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "log entry has leaf index ", entry.leaf_index(), ", receipt has ", receipt.leaf_index()));
+    return BadReceipt("leaf_index", absl::FailedPreconditionError(absl::StrCat(
+                                        "log entry has leaf index ", entry.leaf_index(),
+                                        ", receipt has ", receipt.leaf_index())));
   }
   if (HashToBytes(HashLeaf(entry.leaf_data())) != receipt.leaf_hash()) {
-    return absl::FailedPreconditionError("receipt leaf_hash does not match the logged entry");
+    return BadReceipt("leaf_hash", absl::FailedPreconditionError(
+                                       "receipt leaf_hash does not match the logged entry"));
   }
   KINEX_ASSIGN_OR_RETURN(DecodedLeaf decoded, DecodeEvent(entry.leaf_data()));
   const auto& e = decoded.event;
   if (e.disclosed_paths_size() != receipt.disclosed_paths_size() ||
       !std::equal(e.disclosed_paths().begin(), e.disclosed_paths().end(),
                   receipt.disclosed_paths().begin())) {
-    return absl::FailedPreconditionError("receipt disclosed_paths differ from the logged event");
+    return BadReceipt(
+        "disclosed_paths",
+        absl::FailedPreconditionError("receipt disclosed_paths differ from the logged event"));
   }
   if (e.withheld_size() != receipt.withheld_size()) {
-    return absl::FailedPreconditionError(
-        "receipt withheld categories differ from the logged event");
+    return BadReceipt("withheld", absl::FailedPreconditionError(
+                                      "receipt withheld categories differ from the logged event"));
   }
   for (int i = 0; i < e.withheld_size(); ++i) {
     const auto& a = e.withheld(i);
     const auto& b = receipt.withheld(i);
     if (a.category() != b.category() || a.reason() != b.reason() || a.rule_id() != b.rule_id()) {
-      return absl::FailedPreconditionError(
-          "receipt withheld categories differ from the logged event");
+      return BadReceipt("withheld",
+                        absl::FailedPreconditionError(
+                            "receipt withheld categories differ from the logged event"));
     }
   }
   if (e.policy_version() != receipt.policy_version()) {
-    return absl::FailedPreconditionError("receipt policy_version differs from the logged event");
+    return BadReceipt(
+        "policy_version",
+        absl::FailedPreconditionError("receipt policy_version differs from the logged event"));
   }
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::audit {
@@ -55,6 +56,16 @@ absl::string_view View(const Hash& h) {
 }
 
 bool IsPowerOfTwo(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+// `status` with reason INVALID_FIELD naming `field`.
+absl::Status Invalid(absl::string_view field, absl::Status status) {
+  return WithErrorReason(std::move(status), reason::kInvalidField, {{"field", std::string(field)}});
+}
+
+// `status` with reason AUDIT_PROOF_INVALID and the sizes it is about.
+absl::Status ProofInvalid(absl::Status status, const ErrorMetadata& metadata = {}) {
+  return WithErrorReason(std::move(status), reason::kAuditProofInvalid, metadata);
+}
 
 // Appends PATH(m, D[begin:end]) (RFC 6962 section 2.1.1).
 absl::Status Path(const SubtreeSource& source, uint64_t m, uint64_t begin, uint64_t end,
@@ -130,8 +141,8 @@ std::string HashToBytes(const Hash& hash) { return std::string(View(hash)); }
 
 absl::StatusOr<Hash> HashFromBytes(absl::string_view bytes, absl::string_view what) {
   if (bytes.size() != kHashSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " must be ", kHashSize, " bytes, got ", bytes.size()));
+    return Invalid(what, absl::InvalidArgumentError(absl::StrCat(what, " must be ", kHashSize,
+                                                                 " bytes, got ", bytes.size())));
   }
   Hash h;
   std::memcpy(h.data(), bytes.data(), kHashSize);
@@ -142,12 +153,13 @@ std::string HashToHex(const Hash& hash) { return absl::BytesToHexString(View(has
 
 absl::StatusOr<Hash> HashFromHex(absl::string_view hex) {
   if (hex.size() != 2 * kHashSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hash must be ", 2 * kHashSize, " hex characters, got ", hex.size()));
+    return Invalid("hash",
+                   absl::InvalidArgumentError(absl::StrCat("hash must be ", 2 * kHashSize,
+                                                           " hex characters, got ", hex.size())));
   }
   for (char c : hex) {
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
-      return absl::InvalidArgumentError("hash must be hexadecimal");
+      return Invalid("hash", absl::InvalidArgumentError("hash must be hexadecimal"));
     }
   }
   return HashFromBytes(absl::HexStringToBytes(hex));
@@ -201,15 +213,16 @@ Hash RootOf(absl::Span<const Hash> leaf_hashes) {
 
 absl::StatusOr<Hash> RangeHash(const SubtreeSource& source, uint64_t begin, uint64_t end) {
   if (begin >= end || end > source.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("range [", begin, ", ", end, ") is outside the tree of ", source.size()));
+    return Invalid("range",
+                   absl::InvalidArgumentError(absl::StrCat(
+                       "range [", begin, ", ", end, ") is outside the tree of ", source.size())));
   }
   const uint64_t n = end - begin;
   if (IsPowerOfTwo(n)) {
     const int level = std::countr_zero(n);
     if ((begin & (n - 1)) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("range [", begin, ", ", end, ") is not aligned"));
+      return Invalid("range", absl::InvalidArgumentError(
+                                  absl::StrCat("range [", begin, ", ", end, ") is not aligned")));
     }
     return source.FullSubtree(level, begin >> level);
   }
@@ -224,12 +237,14 @@ absl::StatusOr<Hash> RangeHash(const SubtreeSource& source, uint64_t begin, uint
 absl::StatusOr<std::vector<Hash>> InclusionProof(const SubtreeSource& source, uint64_t leaf_index,
                                                  uint64_t tree_size) {
   if (tree_size > source.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tree_size ", tree_size, " exceeds the log size ", source.size()));
+    return Invalid("tree_size",
+                   absl::InvalidArgumentError(absl::StrCat(
+                       "tree_size ", tree_size, " exceeds the log size ", source.size())));
   }
   if (leaf_index >= tree_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("leaf_index ", leaf_index, " must be less than tree_size ", tree_size));
+    return Invalid("leaf_index",
+                   absl::InvalidArgumentError(absl::StrCat(
+                       "leaf_index ", leaf_index, " must be less than tree_size ", tree_size)));
   }
   std::vector<Hash> out;
   if (absl::Status s = Path(source, leaf_index, 0, tree_size, out); !s.ok()) {
@@ -241,12 +256,14 @@ absl::StatusOr<std::vector<Hash>> InclusionProof(const SubtreeSource& source, ui
 absl::StatusOr<std::vector<Hash>> ConsistencyProof(const SubtreeSource& source, uint64_t first_size,
                                                    uint64_t second_size) {
   if (second_size > source.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("second_tree_size ", second_size, " exceeds the log size ", source.size()));
+    return Invalid("second_tree_size",
+                   absl::InvalidArgumentError(absl::StrCat(
+                       "second_tree_size ", second_size, " exceeds the log size ", source.size())));
   }
   if (first_size > second_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("first_tree_size ", first_size, " exceeds second_tree_size ", second_size));
+    return Invalid("first_tree_size",
+                   absl::InvalidArgumentError(absl::StrCat(
+                       "first_tree_size ", first_size, " exceeds second_tree_size ", second_size)));
   }
   std::vector<Hash> out;
   if (first_size == 0 || first_size == second_size) return out;
@@ -259,15 +276,18 @@ absl::StatusOr<std::vector<Hash>> ConsistencyProof(const SubtreeSource& source, 
 absl::StatusOr<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_size,
                                             const Hash& leaf_hash, absl::Span<const Hash> proof) {
   if (leaf_index >= tree_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("leaf_index ", leaf_index, " must be less than tree_size ", tree_size));
+    return Invalid("leaf_index",
+                   absl::InvalidArgumentError(absl::StrCat(
+                       "leaf_index ", leaf_index, " must be less than tree_size ", tree_size)));
   }
   uint64_t fn = leaf_index;
   uint64_t sn = tree_size - 1;
   Hash r = leaf_hash;
   for (const Hash& p : proof) {
     if (sn == 0) {
-      return absl::InvalidArgumentError("inclusion proof is longer than the tree is deep");
+      return ProofInvalid(
+          absl::InvalidArgumentError("inclusion proof is longer than the tree is deep"),
+          {{"leaf_index", absl::StrCat(leaf_index)}, {"tree_size", absl::StrCat(tree_size)}});
     }
     if ((fn & 1) != 0 || fn == sn) {
       r = HashChildren(p, r);
@@ -282,7 +302,9 @@ absl::StatusOr<Hash> RootFromInclusionProof(uint64_t leaf_index, uint64_t tree_s
     sn >>= 1;
   }
   if (sn != 0) {
-    return absl::InvalidArgumentError("inclusion proof is shorter than the tree is deep");
+    return ProofInvalid(
+        absl::InvalidArgumentError("inclusion proof is shorter than the tree is deep"),
+        {{"leaf_index", absl::StrCat(leaf_index)}, {"tree_size", absl::StrCat(tree_size)}});
   }
   return r;
 }
@@ -292,9 +314,11 @@ absl::Status VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash
   absl::StatusOr<Hash> got = RootFromInclusionProof(leaf_index, tree_size, leaf_hash, proof);
   if (!got.ok()) return got.status();
   if (*got != root) {
-    return absl::FailedPreconditionError(absl::StrCat("inclusion proof of leaf ", leaf_index,
-                                                      " in tree of size ", tree_size,
-                                                      " does not match the root"));
+    return ProofInvalid(
+        absl::FailedPreconditionError(absl::StrCat("inclusion proof of leaf ", leaf_index,
+                                                   " in tree of size ", tree_size,
+                                                   " does not match the root")),
+        {{"leaf_index", absl::StrCat(leaf_index)}, {"tree_size", absl::StrCat(tree_size)}});
   }
   return absl::OkStatus();
 }
@@ -302,28 +326,36 @@ absl::Status VerifyInclusion(uint64_t leaf_index, uint64_t tree_size, const Hash
 absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
                                absl::Span<const Hash> proof, const Hash& first_root,
                                const Hash& second_root) {
+  const ErrorMetadata sizes = {{"tree_size", absl::StrCat(second_size)}};
   if (first_size > second_size) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "first tree size ", first_size, " is larger than second tree size ", second_size));
+    return Invalid("first_tree_size", absl::FailedPreconditionError(absl::StrCat(
+                                          "first tree size ", first_size,
+                                          " is larger than second tree size ", second_size)));
   }
   if (first_size == second_size) {
     if (!proof.empty()) {
-      return absl::FailedPreconditionError("consistency proof between equal sizes must be empty");
+      return ProofInvalid(
+          absl::FailedPreconditionError("consistency proof between equal sizes must be empty"),
+          sizes);
     }
     if (first_root != second_root) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("two different roots for the same tree size ", first_size));
+      // Not a bad proof: two heads of one size disagree.
+      return WithErrorReason(absl::FailedPreconditionError(absl::StrCat(
+                                 "two different roots for the same tree size ", first_size)),
+                             reason::kAuditHeadInconsistent, sizes);
     }
     return absl::OkStatus();
   }
   if (first_size == 0) {
     if (!proof.empty()) {
-      return absl::FailedPreconditionError("consistency proof from the empty tree must be empty");
+      return ProofInvalid(
+          absl::FailedPreconditionError("consistency proof from the empty tree must be empty"),
+          sizes);
     }
     return absl::OkStatus();
   }
   if (proof.empty()) {
-    return absl::FailedPreconditionError("consistency proof is empty");
+    return ProofInvalid(absl::FailedPreconditionError("consistency proof is empty"), sizes);
   }
   std::vector<Hash> path;
   path.reserve(proof.size() + 1);
@@ -341,7 +373,8 @@ absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
   for (size_t i = 1; i < path.size(); ++i) {
     const Hash& c = path[i];
     if (sn == 0) {
-      return absl::FailedPreconditionError("consistency proof is longer than expected");
+      return ProofInvalid(
+          absl::FailedPreconditionError("consistency proof is longer than expected"), sizes);
     }
     if ((fn & 1) != 0 || fn == sn) {
       fr = HashChildren(c, fr);
@@ -357,15 +390,20 @@ absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
     sn >>= 1;
   }
   if (sn != 0) {
-    return absl::FailedPreconditionError("consistency proof is shorter than expected");
+    return ProofInvalid(absl::FailedPreconditionError("consistency proof is shorter than expected"),
+                        sizes);
   }
   if (fr != first_root) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("consistency proof does not match the root of the tree of size ", first_size));
+    return ProofInvalid(
+        absl::FailedPreconditionError(absl::StrCat(
+            "consistency proof does not match the root of the tree of size ", first_size)),
+        sizes);
   }
   if (sr != second_root) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "consistency proof does not match the root of the tree of size ", second_size));
+    return ProofInvalid(
+        absl::FailedPreconditionError(absl::StrCat(
+            "consistency proof does not match the root of the tree of size ", second_size)),
+        sizes);
   }
   return absl::OkStatus();
 }
@@ -437,13 +475,17 @@ absl::StatusOr<Hash> MerkleTree::FromStore(int level, uint64_t index) const {
   const uint64_t width = uint64_t{1} << lean_level_;
   absl::MutexLock lock(&cache_->mu);
   if (cache_->block != block) {
-    if (!reader_) return absl::InternalError("no reader for evicted tree hashes");
+    if (!reader_) {
+      return WithErrorReason(absl::InternalError("no reader for evicted tree hashes"),
+                             reason::kAuditTreeUnreadable);
+    }
     KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves, reader_(begin, begin + width));
     // Evicted only once complete, so the block's own hash is in memory.
     if (leaves.size() != width || RootOf(leaves) != levels_[lean_level_].hashes[block]) {
-      return absl::DataLossError(absl::StrCat("leaf index ", begin, ": stored leaf hashes ", begin,
-                                              "-", begin + width - 1,
-                                              " do not match the verified log"));
+      return WithErrorReason(absl::DataLossError(absl::StrCat(
+                                 "leaf index ", begin, ": stored leaf hashes ", begin, "-",
+                                 begin + width - 1, " do not match the verified log")),
+                             reason::kAuditLogTampered, {{"leaf_index", absl::StrCat(begin)}});
     }
     cache_->block = block;
     cache_->leaves = std::move(leaves);
@@ -460,8 +502,8 @@ Hash MerkleTree::Root() const {
 
 absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t tree_size) const {
   if (tree_size > size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tree_size ", tree_size, " exceeds the log size ", size()));
+    return Invalid("tree_size", absl::InvalidArgumentError(absl::StrCat(
+                                    "tree_size ", tree_size, " exceeds the log size ", size())));
   }
   if (tree_size == 0) return EmptyRoot();
   return RangeHash(*this, 0, tree_size);
@@ -470,8 +512,8 @@ absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t tree_size) const {
 absl::StatusOr<Hash> MerkleTree::FullSubtree(int level, uint64_t index) const {
   if (level < 0 || static_cast<size_t>(level) >= levels_.size() ||
       index >= levels_[level].count()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no full subtree at level ", level, " index ", index));
+    return Invalid("index", absl::InvalidArgumentError(absl::StrCat("no full subtree at level ",
+                                                                    level, " index ", index)));
   }
   const Level& l = levels_[level];
   if (index >= l.offset) return l.hashes[index - l.offset];

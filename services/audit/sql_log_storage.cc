@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
+#include "embedded_sql/audit_schema.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::audit {
@@ -14,91 +14,35 @@ namespace {
 
 using ::kinex::audit::v1::SignedTreeHead;
 
-// The tables, both dialects ({BLOB} is BLOB / BYTEA). SQLite's leaf_index
-// must be spelled INTEGER PRIMARY KEY (the rowid), so integer columns are
-// {INT}: INTEGER on SQLite, BIGINT on PostgreSQL.
-constexpr char kTables[] = R"sql(
-CREATE TABLE IF NOT EXISTS audit_entries (
-  leaf_index   {INT} PRIMARY KEY,
-  leaf_hash    {BLOB} NOT NULL,
-  leaf_data    {BLOB} NOT NULL,
-  time_micros  {INT} NOT NULL,
-  agency_kind  {INT} NOT NULL,
-  agency_code  TEXT NOT NULL,
-  actor        TEXT NOT NULL,
-  purpose      {INT} NOT NULL,
-  decision     {INT} NOT NULL,
-  break_glass  {INT} NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_entry_children (
-  pseudonym  TEXT NOT NULL,
-  leaf_index {INT} NOT NULL,
-  PRIMARY KEY (pseudonym, leaf_index)
-){WITHOUT_ROWID};
--- Leaf indices only grow, so this index is appended at its right edge.
-CREATE INDEX IF NOT EXISTS audit_entry_children_by_leaf
-  ON audit_entry_children (leaf_index);
-CREATE TABLE IF NOT EXISTS audit_idempotency_keys (
-  key        TEXT PRIMARY KEY,
-  leaf_index {INT} NOT NULL
-){WITHOUT_ROWID};
-CREATE TABLE IF NOT EXISTS audit_heads (
-  id         {SERIAL},
-  tree_size  {INT} NOT NULL,
-  root_hash  {BLOB} NOT NULL,
-  ts_seconds {INT} NOT NULL,
-  ts_nanos   {INT} NOT NULL,
-  key_id     TEXT NOT NULL,
-  signature  {BLOB} NOT NULL
-);
-)sql";
+constexpr absl::string_view kStore = "audit";
+
+// An error this store makes, with its reason and the stable metadata.
+absl::Status Failure(absl::Status status, absl::string_view reason, sql::Dialect dialect,
+                     ErrorMetadata metadata = {}) {
+  metadata["store"] = std::string(kStore);
+  metadata["dialect"] = std::string(sql::DialectName(dialect));
+  return WithErrorReason(std::move(status), reason, metadata);
+}
 
 constexpr const char* kTableNames[] = {"audit_entries", "audit_entry_children",
                                        "audit_idempotency_keys", "audit_heads"};
 
-// Append-only triggers, SQLite: one per table and statement kind.
-std::string SqliteTriggers() {
-  std::string out;
-  for (const char* table : kTableNames) {
-    const char* what = std::strcmp(table, "audit_heads") == 0 ? "signed tree heads are append-only"
-                                                              : "audit entries are append-only";
-    for (const char* op : {"UPDATE", "DELETE"}) {
-      absl::StrAppend(&out, "CREATE TRIGGER IF NOT EXISTS ", table, "_no_",
-                      absl::AsciiStrToLower(op), " BEFORE ", op, " ON ", table,
-                      " BEGIN SELECT RAISE(ABORT, '", what, "'); END;\n");
-    }
-  }
-  return out;
-}
-
-// Append-only triggers, PostgreSQL: one function, one trigger per table.
-std::string PostgresTriggers() {
-  std::string out =
-      "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$\n"
-      "BEGIN\n  RAISE EXCEPTION 'the audit log is append-only';\nEND $$ "
-      "LANGUAGE plpgsql;\n";
-  for (const char* table : kTableNames) {
-    absl::StrAppend(&out, "CREATE OR REPLACE TRIGGER ", table,
-                    "_append_only BEFORE UPDATE OR DELETE ON ", table,
-                    " FOR EACH ROW EXECUTE FUNCTION audit_append_only();\n");
-  }
-  return out;
-}
-
+// The schema of `dialect`, from services/audit/schema/ (embedded at build
+// time): the tables (0001_log.sql, both dialects through the SQL layer's
+// placeholders), then the dialect's append-only triggers
+// (0001_append_only.<dialect>.sql). One script, so PostgreSQL applies it as
+// one transaction.
 std::string Schema(sql::Dialect dialect) {
-  const bool sqlite = dialect == sql::Dialect::kSqlite;
-  return absl::StrCat(
-      absl::StrReplaceAll(kTables, {{"{INT}", sqlite ? "INTEGER" : "BIGINT"},
-                                    {"{SERIAL}", sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
-                                                        : "BIGSERIAL PRIMARY KEY"},
-                                    {"{WITHOUT_ROWID}", sqlite ? " WITHOUT ROWID" : ""}}),
-      sqlite ? SqliteTriggers() : PostgresTriggers());
+  return absl::StrCat(schema::k0001Log, dialect == sql::Dialect::kSqlite
+                                            ? schema::k0001AppendOnlySqlite
+                                            : schema::k0001AppendOnlyPostgres);
 }
 
 // Schema version 1 on a store from before schema versions. PostgreSQL
 // stores already had the audit_* tables; SQLite ones had them unprefixed:
 // drop their triggers and index (re-created under the new names by
-// Schema()), then rename the tables.
+// Schema()), then rename the tables. (Statements built here, not in a
+// schema file: they name each old table.)
 absl::Status AdoptUnversionedStore(sql::Db& db) {
   if (db.dialect() != sql::Dialect::kSqlite) return absl::OkStatus();
   for (const char* table : kTableNames) {
@@ -115,16 +59,19 @@ absl::Status AdoptUnversionedStore(sql::Db& db) {
 }
 
 // Every failure of the store is UNAVAILABLE to the log (it fails closed and
-// callers may retry); the store's own verdicts pass through.
-absl::Status StoreError(absl::Status s) {
+// callers may retry), reason STORAGE_UNAVAILABLE with the failure's own
+// reason as `cause`; the store's own verdicts pass through.
+absl::Status StoreError(absl::Status s, sql::Dialect dialect) {
   switch (s.code()) {
     case absl::StatusCode::kOk:
+      return s;
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kDataLoss:
-      return s;
+      return sql::WithStore(std::move(s), kStore);
     default:
-      return absl::UnavailableError(absl::StrCat("audit store: ", s.message()));
+      return Failure(absl::UnavailableError(absl::StrCat("audit store: ", s.message())),
+                     reason::kStorageUnavailable, dialect, {{"cause", ErrorReasonOf(s)}});
   }
 }
 
@@ -146,14 +93,16 @@ SignedTreeHead HeadFromRow(const sql::Row& row) {
   return h;
 }
 
-absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row) {
+absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row, sql::Dialect dialect) {
   StoredEntry e;
   e.leaf_index = static_cast<uint64_t>(row.Int(0));
   const std::string& hash = row.Str(1);
   if (hash.size() != kHashSize) {
     // A stored hash of the wrong size is corruption; report it at its index.
-    return absl::DataLossError(absl::StrCat("entry ", e.leaf_index, ": stored leaf hash is ",
-                                            hash.size(), " bytes, not ", kHashSize));
+    return Failure(
+        absl::DataLossError(absl::StrCat("entry ", e.leaf_index, ": stored leaf hash is ",
+                                         hash.size(), " bytes, not ", kHashSize)),
+        reason::kStorageCorrupt, dialect);
   }
   std::memcpy(e.leaf_hash.data(), hash.data(), kHashSize);
   e.leaf_data = row.Str(2);
@@ -179,20 +128,21 @@ constexpr int64_t kReadChunk = 10000;
 absl::Status SqlLogStorage::Init() {
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
-  KINEX_RETURN_IF_ERROR(StoreError(sql::Migrate(db, "audit", {{1, AdoptUnversionedStore}})));
-  return StoreError(db.ExecScript(Schema(dialect_)));
+  KINEX_RETURN_IF_ERROR(
+      StoreError(sql::Migrate(db, kStore, {{1, AdoptUnversionedStore}}), dialect_));
+  return StoreError(db.ExecScript(Schema(dialect_)), dialect_);
 }
 
 absl::Status SqlLogStorage::WithReader(const std::function<absl::Status(sql::Db&)>& fn) {
   absl::StatusOr<sql::Pool::Lease> reader = readers_.Acquire();
-  if (!reader.ok()) return StoreError(reader.status());
-  return StoreError(fn(**reader));
+  if (!reader.ok()) return StoreError(reader.status(), dialect_);
+  return StoreError(fn(**reader), dialect_);
 }
 
 absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const SignedTreeHead* head) {
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
-  return StoreError(db.Transaction([&]() -> absl::Status {
+  absl::Status appended = db.Transaction([&]() -> absl::Status {
     if (dialect_ == sql::Dialect::kPostgres) {
       KINEX_RETURN_IF_ERROR(db.Exec("LOCK TABLE audit_entries IN EXCLUSIVE MODE").status());
     }
@@ -200,16 +150,18 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
                            db.Query("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_entries"));
     const uint64_t size = static_cast<uint64_t>(size_rows.at(0).Int(0));
     if (!entries.empty() && entries[0].entry.leaf_index != size) {
-      return absl::FailedPreconditionError(absl::StrCat("append at leaf index ",
-                                                        entries[0].entry.leaf_index,
-                                                        " but the stored log size is ", size));
+      return Failure(absl::FailedPreconditionError(
+                         absl::StrCat("append at leaf index ", entries[0].entry.leaf_index,
+                                      " but the stored log size is ", size)),
+                     reason::kAuditLogSizeMismatch, dialect_);
     }
     std::vector<std::vector<sql::Value>> rows, child_rows, key_rows;
     rows.reserve(entries.size());
     for (size_t i = 0; i < entries.size(); ++i) {
       const NewEntry& e = entries[i];
       if (e.entry.leaf_index != size + i) {
-        return absl::InvalidArgumentError("batch leaf indices are not contiguous");
+        return Failure(absl::InvalidArgumentError("batch leaf indices are not contiguous"),
+                       reason::kStorageCallInvalid, dialect_);
       }
       const int64_t index = Clamp(e.entry.leaf_index);
       rows.push_back({index,
@@ -240,12 +192,13 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     }
     if (head != nullptr) KINEX_RETURN_IF_ERROR(InsertHead(db, *head));
     return absl::OkStatus();
-  }));
+  });
+  return StoreError(std::move(appended), dialect_);
 }
 
 absl::Status SqlLogStorage::AddHead(const SignedTreeHead& head) {
   absl::MutexLock lock(&write_mu_);
-  return StoreError(InsertHead(*writer_, head));
+  return StoreError(InsertHead(*writer_, head), dialect_);
 }
 
 absl::StatusOr<uint64_t> SqlLogStorage::Size() {
@@ -302,7 +255,7 @@ absl::Status SqlLogStorage::ReadEntries(uint64_t begin, uint64_t end,
                      "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index LIMIT $3",
                      {next, stop, kReadChunk}, [&](const sql::Row& row) -> absl::Status {
                        ++n;
-                       KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row));
+                       KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
                        next = static_cast<int64_t>(e.leaf_index) + 1;
                        from_fn = fn(e);
                        return from_fn;
@@ -350,7 +303,7 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
   std::vector<StoredEntry> out;
   KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) {
     return db.ForEach(sql, params, [&](const sql::Row& row) -> absl::Status {
-      KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row));
+      KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
       out.push_back(std::move(e));
       return absl::OkStatus();
     });

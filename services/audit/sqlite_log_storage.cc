@@ -1,13 +1,15 @@
 #include "services/audit/sqlite_log_storage.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::audit {
 
 absl::StatusOr<std::unique_ptr<SqliteLogStorage>> SqliteLogStorage::Open(Options options) {
   if (options.path.empty()) {
-    return absl::InvalidArgumentError("audit store: sqlite path is empty");
+    return WithErrorReason(absl::InvalidArgumentError("audit store: sqlite path is empty"),
+                           reason::kInvalidField, {{"field", "audit.storage.sqlite_path"}});
   }
   // A moderate page cache and fewer checkpoints: each commit then writes
   // little more than the new rows' pages (the fsync is the cost that
@@ -21,13 +23,17 @@ absl::StatusOr<std::unique_ptr<SqliteLogStorage>> SqliteLogStorage::Open(Options
                             .wal_autocheckpoint_pages = 8192};
   absl::StatusOr<std::unique_ptr<sql::Db>> writer = sql::OpenSqlite(sqlite);
   if (!writer.ok()) {
-    return absl::UnavailableError(absl::StrCat("audit store: ", writer.status().message()));
+    return CopyErrorReason(writer.status(), absl::UnavailableError(absl::StrCat(
+                                                "audit store: ", writer.status().message())));
   }
   sqlite.create = false;
   std::unique_ptr<SqliteLogStorage> storage(
       new SqliteLogStorage(*std::move(writer), [sqlite] { return sql::OpenSqlite(sqlite); }));
   absl::Status s = storage->Init();
-  if (!s.ok()) return absl::Status(s.code(), absl::StrCat(options.path, ": ", s.message()));
+  if (!s.ok()) {
+    return CopyErrorReason(s,
+                           absl::Status(s.code(), absl::StrCat(options.path, ": ", s.message())));
+  }
   return storage;
 }
 

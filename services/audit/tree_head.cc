@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/error_reason.h"
 #include "services/common/file_util.h"
 #include "services/common/status_macros.h"
 
@@ -26,6 +27,15 @@ void PutU32(std::string& out, uint32_t v) {
   }
 }
 
+// Unusable key material; `key` says which (signing_key, public_key).
+absl::Status BadKey(absl::string_view key, absl::Status status) {
+  return WithErrorReason(std::move(status), reason::kKeyInvalid, {{"key", std::string(key)}});
+}
+
+absl::Status CryptoFailed(absl::string_view what) {
+  return WithErrorReason(absl::InternalError(what), reason::kCryptoFailed);
+}
+
 struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
 };
@@ -33,15 +43,15 @@ struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
-absl::StatusOr<std::string> RawPublicKey(EVP_PKEY* key) {
+absl::StatusOr<std::string> RawPublicKey(EVP_PKEY* key, absl::string_view which) {
   if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
-    return absl::InvalidArgumentError("key is not an Ed25519 key");
+    return BadKey(which, absl::InvalidArgumentError("key is not an Ed25519 key"));
   }
   std::string raw(32, '\0');
   size_t len = raw.size();
   if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(raw.data()), &len) != 1 ||
       len != 32) {
-    return absl::InternalError("cannot extract the Ed25519 public key");
+    return CryptoFailed("cannot extract the Ed25519 public key");
   }
   return raw;
 }
@@ -54,7 +64,7 @@ std::unique_ptr<BIO, BioDeleter> MemBio(absl::string_view data) {
 absl::StatusOr<std::string> PublicKeyPemOf(EVP_PKEY* key) {
   std::unique_ptr<BIO, BioDeleter> bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), key) != 1) {
-    return absl::InternalError("cannot encode the public key");
+    return CryptoFailed("cannot encode the public key");
   }
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
@@ -79,7 +89,8 @@ std::string TreeHeadSigningInput(uint64_t tree_size, const Hash& root_hash, int6
 absl::StatusOr<std::string> TreeHeadSigningInput(const kinex::audit::v1::SignedTreeHead& sth) {
   KINEX_ASSIGN_OR_RETURN(Hash root, HashFromBytes(sth.root_hash(), "root_hash"));
   if (sth.key_id().size() > 255) {
-    return absl::InvalidArgumentError("key_id is longer than 255 bytes");
+    return WithErrorReason(absl::InvalidArgumentError("key_id is longer than 255 bytes"),
+                           reason::kInvalidField, {{"field", "key_id"}});
   }
   return TreeHeadSigningInput(sth.tree_size(), root, sth.timestamp().seconds(),
                               sth.timestamp().nanos(), sth.key_id());
@@ -99,8 +110,9 @@ absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::FromPemFile(
   KINEX_ASSIGN_OR_RETURN(std::string pem, ReadPrivateKeyFile(path));
   absl::StatusOr<std::unique_ptr<TreeHeadSigner>> signer = FromPem(pem);
   if (!signer.ok()) {
-    return absl::Status(signer.status().code(),
-                        absl::StrCat(path, ": ", signer.status().message()));
+    return CopyErrorReason(
+        signer.status(),
+        absl::Status(signer.status().code(), absl::StrCat(path, ": ", signer.status().message())));
   }
   return signer;
 }
@@ -109,16 +121,16 @@ absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::FromPem(absl::st
   auto bio = MemBio(pem);
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) {
-    return absl::InvalidArgumentError("not a PEM private key");
+    return BadKey("signing_key", absl::InvalidArgumentError("not a PEM private key"));
   }
-  KINEX_ASSIGN_OR_RETURN(std::string raw, RawPublicKey(key.get()));
+  KINEX_ASSIGN_OR_RETURN(std::string raw, RawPublicKey(key.get(), "signing_key"));
   return std::unique_ptr<TreeHeadSigner>(new TreeHeadSigner(std::move(key), std::move(raw)));
 }
 
 absl::StatusOr<std::unique_ptr<TreeHeadSigner>> TreeHeadSigner::Generate() {
   PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
-  if (key == nullptr) return absl::InternalError("Ed25519 key generation failed");
-  KINEX_ASSIGN_OR_RETURN(std::string raw, RawPublicKey(key.get()));
+  if (key == nullptr) return CryptoFailed("Ed25519 key generation failed");
+  KINEX_ASSIGN_OR_RETURN(std::string raw, RawPublicKey(key.get(), "signing_key"));
   return std::unique_ptr<TreeHeadSigner>(new TreeHeadSigner(std::move(key), std::move(raw)));
 }
 
@@ -135,7 +147,7 @@ absl::StatusOr<kinex::audit::v1::SignedTreeHead> TreeHeadSigner::Sign(uint64_t t
   if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
       EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
                      reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
-    return absl::InternalError("Ed25519 signing failed");
+    return CryptoFailed("Ed25519 signing failed");
   }
   sig.resize(sig_len);
   kinex::audit::v1::SignedTreeHead sth;
@@ -164,21 +176,23 @@ absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> TreeHeadVerifier::FromPublicKe
     key.reset(PEM_read_bio_PrivateKey(bio2.get(), nullptr, nullptr, nullptr));
   }
   if (key == nullptr) {
-    return absl::InvalidArgumentError("not a PEM public key");
+    return BadKey("public_key", absl::InvalidArgumentError("not a PEM public key"));
   }
-  KINEX_ASSIGN_OR_RETURN(std::string raw, RawPublicKey(key.get()));
+  KINEX_ASSIGN_OR_RETURN(std::string raw, RawPublicKey(key.get(), "public_key"));
   return FromRawPublicKey(raw);
 }
 
 absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> TreeHeadVerifier::FromRawPublicKey(
     absl::string_view raw) {
   if (raw.size() != 32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("an Ed25519 public key is 32 bytes, got ", raw.size()));
+    return BadKey("public_key", absl::InvalidArgumentError(absl::StrCat(
+                                    "an Ed25519 public key is 32 bytes, got ", raw.size())));
   }
   PkeyPtr key(EVP_PKEY_new_raw_public_key(
       EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size()));
-  if (key == nullptr) return absl::InvalidArgumentError("bad Ed25519 public key");
+  if (key == nullptr) {
+    return BadKey("public_key", absl::InvalidArgumentError("bad Ed25519 public key"));
+  }
   return std::unique_ptr<TreeHeadVerifier>(new TreeHeadVerifier(std::move(key), std::string(raw)));
 }
 
@@ -188,15 +202,16 @@ absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> TreeHeadVerifier::FromPublicKe
   // Checked on the text, before parsing: parsing an encrypted private key
   // would prompt for its passphrase.
   if (absl::StrContains(pem, "PRIVATE KEY")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path,
-                     ": holds a private key; give its public half (openssl pkey -in "
-                     "KEY -pubout)"));
+    return BadKey("public_key", absl::InvalidArgumentError(absl::StrCat(
+                                    path,
+                                    ": holds a private key; give its public half (openssl pkey -in "
+                                    "KEY -pubout)")));
   }
   absl::StatusOr<std::unique_ptr<TreeHeadVerifier>> verifier = FromPublicKeyPem(pem);
   if (!verifier.ok()) {
-    return absl::Status(verifier.status().code(),
-                        absl::StrCat(path, ": ", verifier.status().message()));
+    return CopyErrorReason(verifier.status(),
+                           absl::Status(verifier.status().code(),
+                                        absl::StrCat(path, ": ", verifier.status().message())));
   }
   return verifier;
 }
@@ -207,20 +222,24 @@ absl::StatusOr<std::string> TreeHeadVerifier::PublicKeyPem() const {
 
 absl::Status TreeHeadVerifier::Verify(const kinex::audit::v1::SignedTreeHead& sth) const {
   if (sth.key_id() != key_id_) {
-    return absl::FailedPreconditionError(absl::StrCat("tree head is signed by key ", sth.key_id(),
-                                                      ", not by the expected key ", key_id_));
+    return WithErrorReason(
+        absl::FailedPreconditionError(absl::StrCat("tree head is signed by key ", sth.key_id(),
+                                                   ", not by the expected key ", key_id_)),
+        reason::kAuditHeadKeyUnknown, {{"tree_size", absl::StrCat(sth.tree_size())}});
   }
   KINEX_ASSIGN_OR_RETURN(std::string input, TreeHeadSigningInput(sth));
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
       EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1) {
-    return absl::InternalError("cannot initialise Ed25519 verification");
+    return CryptoFailed("cannot initialise Ed25519 verification");
   }
   if (EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sth.signature().data()),
                        sth.signature().size(), reinterpret_cast<const unsigned char*>(input.data()),
                        input.size()) != 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("tree head signature is invalid (tree_size ", sth.tree_size(), ")"));
+    return WithErrorReason(absl::FailedPreconditionError(absl::StrCat(
+                               "tree head signature is invalid (tree_size ", sth.tree_size(), ")")),
+                           reason::kAuditHeadSignatureInvalid,
+                           {{"tree_size", absl::StrCat(sth.tree_size())}});
   }
   return absl::OkStatus();
 }
@@ -244,10 +263,12 @@ absl::Status TreeHeadKeyring::Verify(const kinex::audit::v1::SignedTreeHead& sth
   if (!others.empty()) {
     known.push_back(absl::StrCat(current.empty() ? "" : "retired ", absl::StrJoin(others, ", ")));
   }
-  return absl::FailedPreconditionError(
-      absl::StrCat("tree head at size ", sth.tree_size(), " is signed by key ", sth.key_id(),
-                   " which is not among the known keys (",
-                   known.empty() ? "none" : absl::StrJoin(known, "; "), ")"));
+  return WithErrorReason(absl::FailedPreconditionError(absl::StrCat(
+                             "tree head at size ", sth.tree_size(), " is signed by key ",
+                             sth.key_id(), " which is not among the known keys (",
+                             known.empty() ? "none" : absl::StrJoin(known, "; "), ")")),
+                         reason::kAuditHeadKeyUnknown,
+                         {{"tree_size", absl::StrCat(sth.tree_size())}});
 }
 
 }  // namespace kinex::audit

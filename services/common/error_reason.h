@@ -81,6 +81,176 @@ inline constexpr absl::string_view kRecordsUnavailable = "RECORDS_UNAVAILABLE";
 // A dependency failed in a way a retry does not fix (its DATA_LOSS or
 // INTERNAL, kept); metadata `service` and `cause` (the dependency's reason).
 inline constexpr absl::string_view kDependencyFailed = "DEPENDENCY_FAILED";
+
+// --- Shared by the cores (records, consent, audit, policy) ---
+// A message Kinex built does not serialize, or a filter it built does not
+// apply (INTERNAL, a bug).
+inline constexpr absl::string_view kSerializationFailed = "SERIALIZATION_FAILED";
+// An OpenSSL primitive failed (SHA-256, HMAC, Ed25519; INTERNAL).
+inline constexpr absl::string_view kCryptoFailed = "CRYPTO_FAILED";
+// A page token this service issued (its MAC checks out) does not parse
+// (INTERNAL, a bug); metadata `field`.
+inline constexpr absl::string_view kPageTokenCorrupt = "PAGE_TOKEN_CORRUPT";
+// Only an agency identity (not a Kinex service, nor an auditor where it
+// writes) may do this (PERMISSION_DENIED).
+inline constexpr absl::string_view kAgencyRequired = "AGENCY_REQUIRED";
+// A write is stored but its audit event is not in the log yet; it is kept
+// and logged when the log answers: do not repeat it (UNAVAILABLE).
+inline constexpr absl::string_view kAuditPending = "AUDIT_PENDING";
+// A write service has no audit log configured, so it stores nothing
+// (UNAVAILABLE).
+inline constexpr absl::string_view kAuditNotConfigured = "AUDIT_NOT_CONFIGURED";
+
+// --- Records ---
+// Only internal callers see it (the gateway and consent answer
+// CHILD_NOT_FOUND_OR_OUT_OF_SCOPE instead): no child has this identifier
+// (NOT_FOUND).
+inline constexpr absl::string_view kChildNotFound = "CHILD_NOT_FOUND";
+// GetMyPart: no part of the caller's exists for this child reference, an
+// unknown child alike (PERMISSION_DENIED).
+inline constexpr absl::string_view kPartNotFoundOrOutOfScope = "PART_NOT_FOUND_OR_OUT_OF_SCOPE";
+// A published part is larger than records.max_part_bytes
+// (RESOURCE_EXHAUSTED); metadata `field`.
+inline constexpr absl::string_view kPartTooLarge = "PART_TOO_LARGE";
+// A publish names another agency's code where only the publisher's own may
+// go (PERMISSION_DENIED); metadata `field`.
+inline constexpr absl::string_view kAgencyCodeNotOwn = "AGENCY_CODE_NOT_OWN";
+// The identifiers of a local authority's publish name more than one child
+// (FAILED_PRECONDITION).
+inline constexpr absl::string_view kIdentifiersConflict = "IDENTIFIERS_CONFLICT";
+// A newly made Kinex id is taken already: retry (ABORTED).
+inline constexpr absl::string_view kIdCollision = "ID_COLLISION";
+// DecideLinkClaim: the agency has published nothing about the child
+// (NOT_FOUND); metadata `field`.
+inline constexpr absl::string_view kLinkNotFound = "LINK_NOT_FOUND";
+// RemoveShield: no shield with this id on the child (NOT_FOUND), or it was
+// removed already (FAILED_PRECONDITION); metadata `field`.
+inline constexpr absl::string_view kShieldNotFound = "SHIELD_NOT_FOUND";
+inline constexpr absl::string_view kShieldAlreadyRemoved = "SHIELD_ALREADY_REMOVED";
+
+// --- Consent ---
+// The child is under 16 at valid_from for CHILD_AGED_16_OR_OVER, or the
+// child's legal status gives the named holder no parental responsibility
+// (FAILED_PRECONDITION); metadata `field`.
+inline constexpr absl::string_view kConsentGiverUnder16 = "CONSENT_GIVER_UNDER_16";
+inline constexpr absl::string_view kParentalResponsibilityNotHeld =
+    "PARENTAL_RESPONSIBILITY_NOT_HELD";
+// The consent entry is withdrawn already (FAILED_PRECONDITION).
+inline constexpr absl::string_view kConsentAlreadyWithdrawn = "CONSENT_ALREADY_WITHDRAWN";
+
+// --- Audit ---
+// Stored entries (or heads) do not match what was logged: altered,
+// deleted, reordered, truncated, or rewritten (DATA_LOSS); metadata
+// `leaf_index` (the first bad leaf) and/or `tree_size`.
+inline constexpr absl::string_view kAuditLogTampered = "AUDIT_LOG_TAMPERED";
+// The audit log's lookup tables (the child query index, the idempotency
+// keys) disagree with the verified leaves (DATA_LOSS); metadata
+// `leaf_index`.
+inline constexpr absl::string_view kAuditIndexTampered = "AUDIT_INDEX_TAMPERED";
+// A leaf is not a canonical audit event (DATA_LOSS).
+inline constexpr absl::string_view kAuditEntryMalformed = "AUDIT_ENTRY_MALFORMED";
+// An event cannot be encoded in the encoding version asked for, or there
+// is no such version (INVALID_ARGUMENT); metadata `version`.
+inline constexpr absl::string_view kAuditEncodingUnsupported = "AUDIT_ENCODING_UNSUPPORTED";
+// An event field is longer, or a list has more entries, than the log holds
+// (RESOURCE_EXHAUSTED); metadata `field`.
+inline constexpr absl::string_view kAuditEventTooLarge = "AUDIT_EVENT_TOO_LARGE";
+// An inclusion or consistency proof does not prove what it claims
+// (INVALID_ARGUMENT or FAILED_PRECONDITION); metadata `leaf_index`,
+// `tree_size` where known.
+inline constexpr absl::string_view kAuditProofInvalid = "AUDIT_PROOF_INVALID";
+// A signed tree head's signature does not verify (FAILED_PRECONDITION);
+// metadata `tree_size`.
+inline constexpr absl::string_view kAuditHeadSignatureInvalid = "AUDIT_HEAD_SIGNATURE_INVALID";
+// A signed tree head is signed by a key the verifier does not hold
+// (FAILED_PRECONDITION); metadata `tree_size`.
+inline constexpr absl::string_view kAuditHeadKeyUnknown = "AUDIT_HEAD_KEY_UNKNOWN";
+// Two signed tree heads cannot both be right: the same size with two
+// roots, a later head smaller, a saved head larger than the current one
+// (FAILED_PRECONDITION or DATA_LOSS); metadata `tree_size`.
+inline constexpr absl::string_view kAuditHeadInconsistent = "AUDIT_HEAD_INCONSISTENT";
+// A disclosure receipt is not proven by its signed head, or differs from
+// the logged entry (FAILED_PRECONDITION); metadata `field`.
+inline constexpr absl::string_view kAuditReceiptInvalid = "AUDIT_RECEIPT_INVALID";
+// Key material is unusable (not PEM, not Ed25519, the wrong size, a
+// private key where a public one belongs; INVALID_ARGUMENT); metadata
+// `key` (signing_key, public_key, pseudonym_key, page_token_key).
+inline constexpr absl::string_view kKeyInvalid = "KEY_INVALID";
+// The audit log is shutting down (UNAVAILABLE).
+inline constexpr absl::string_view kAuditLogShuttingDown = "AUDIT_LOG_SHUTTING_DOWN";
+// The audit log stopped accepting events after a storage failure; a restart
+// recovers it (UNAVAILABLE).
+inline constexpr absl::string_view kAuditLogFailed = "AUDIT_LOG_FAILED";
+// The audit log's storage did not answer a lookup or a commit
+// (UNAVAILABLE); metadata `cause` (the storage's reason).
+inline constexpr absl::string_view kAuditStorageUnavailable = "AUDIT_STORAGE_UNAVAILABLE";
+// The audit log could not sign a tree head (UNAVAILABLE) or encode a
+// validated event (INTERNAL); metadata `cause`.
+inline constexpr absl::string_view kAuditSigningFailed = "AUDIT_SIGNING_FAILED";
+inline constexpr absl::string_view kAuditEncodingFailed = "AUDIT_ENCODING_FAILED";
+// An audit query could not itself be logged, so it returns nothing
+// (UNAVAILABLE); metadata `cause`.
+inline constexpr absl::string_view kAuditQueryNotRecorded = "AUDIT_QUERY_NOT_RECORDED";
+// A tree hash evicted from memory cannot be read back: no reader (INTERNAL).
+inline constexpr absl::string_view kAuditTreeUnreadable = "AUDIT_TREE_UNREADABLE";
+
+// --- Policy ---
+// A policy file does not parse or validate (INVALID_ARGUMENT); metadata
+// `file` and `line` of the first error, `path` when that error is an
+// unknown field path.
+inline constexpr absl::string_view kPolicyInvalid = "POLICY_INVALID";
+// A field path names no field of the record schema (INVALID_ARGUMENT);
+// metadata `path`.
+inline constexpr absl::string_view kPolicyUnknownPath = "POLICY_UNKNOWN_PATH";
+// No policy to load: the directory does not exist (NOT_FOUND) or holds no
+// *.textproto file (INVALID_ARGUMENT).
+inline constexpr absl::string_view kPolicyFilesMissing = "POLICY_FILES_MISSING";
+// The policy directory cannot be listed (UNAVAILABLE).
+inline constexpr absl::string_view kPolicyDirUnreadable = "POLICY_DIR_UNREADABLE";
+// The policy engine has no policy loaded (UNAVAILABLE).
+inline constexpr absl::string_view kPolicyNotLoaded = "POLICY_NOT_LOADED";
+// Evaluating a request produced no redaction plan (INTERNAL, a bug).
+inline constexpr absl::string_view kPolicyEvaluationFailed = "POLICY_EVALUATION_FAILED";
+// A redaction plan does not fit the schema or the message it is applied
+// to: a row filter on a field that is not a repeated message, a key that is
+// not a singular string (INVALID_ARGUMENT); metadata `path` or `field`.
+inline constexpr absl::string_view kRedactionPlanInvalid = "REDACTION_PLAN_INVALID";
+// The record schema recurses deeper than the redactor indexes
+// (INVALID_ARGUMENT); metadata `path`.
+inline constexpr absl::string_view kSchemaRecursive = "SCHEMA_RECURSIVE";
+
+// --- The SQL layer (services/common/sql) and the stores on it ---
+// Metadata `store` (records, consent, audit) and `dialect` (sqlite,
+// postgres); never a SQL value.
+// The database cannot be reached or used for now: busy, locked, cannot be
+// opened, an I/O error, disk full, read-only, connection lost (UNAVAILABLE,
+// retryable). The audit store fails closed: every failure of it is this,
+// with metadata `cause` (the failure's own reason).
+inline constexpr absl::string_view kStorageUnavailable = "STORAGE_UNAVAILABLE";
+// A statement failed for another reason: not a database, a missing table,
+// a bug (INTERNAL).
+inline constexpr absl::string_view kStorageFailed = "STORAGE_FAILED";
+// A write lost a race: a constraint or serialization conflict, or a row
+// changed since it was read (ABORTED; retry).
+inline constexpr absl::string_view kStorageConflict = "STORAGE_CONFLICT";
+// A row reads back wrong: a payload that does not parse, a hash of the
+// wrong size (DATA_LOSS). Metadata `store` and `dialect` from the stores;
+// `item` (record_part, sharing_decision, audit_outbox_event) from the cores.
+inline constexpr absl::string_view kStorageCorrupt = "STORAGE_CORRUPT";
+// The row a store update names does not exist (NOT_FOUND).
+inline constexpr absl::string_view kStorageRowNotFound = "STORAGE_ROW_NOT_FOUND";
+// A store called against its contract: no connection, a part version below
+// 1, a gap in a batch's leaf indices (INVALID_ARGUMENT, a bug).
+inline constexpr absl::string_view kStorageCallInvalid = "STORAGE_CALL_INVALID";
+// An audit append does not start at the stored log's size: another writer,
+// or memory and store disagree (FAILED_PRECONDITION).
+inline constexpr absl::string_view kAuditLogSizeMismatch = "AUDIT_LOG_SIZE_MISMATCH";
+// The store's schema is newer than this binary knows: run a newer kinex
+// (FAILED_PRECONDITION).
+inline constexpr absl::string_view kSchemaTooNew = "SCHEMA_TOO_NEW";
+// A schema migration failed and was rolled back, leaving the store as it
+// was (the failing step's code); metadata `cause` (the step's reason).
+inline constexpr absl::string_view kSchemaMigrationFailed = "SCHEMA_MIGRATION_FAILED";
 }  // namespace reason
 
 // Stable fields only: never a child identifier or record content.

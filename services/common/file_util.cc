@@ -14,6 +14,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "services/common/error_reason.h"
 
 namespace kinex {
 
@@ -90,8 +92,9 @@ absl::StatusOr<std::string> ReadSymmetricKeyFile(const std::string& path, absl::
     return absl::HexStringToBytes(text);
   }
   if (contents->size() == 32) return *std::move(contents);
-  return absl::InvalidArgumentError(
-      absl::StrCat(path, ": ", what, " must be 64 hex characters or 32 raw bytes"));
+  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(
+                             path, ": ", what, " must be 64 hex characters or 32 raw bytes")),
+                         reason::kKeyInvalid, {{"key", absl::StrReplaceAll(what, {{" ", "_"}})}});
 }
 
 }  // namespace kinex

@@ -26,7 +26,8 @@ absl::StatusOr<std::string> ReadPrivateKeyFile(const std::string& path);
 // Reads a 32-byte symmetric key (an HMAC key) from a private key file (as
 // ReadPrivateKeyFile: mode 0600): 64 hex characters (a trailing newline is
 // fine, as `openssl rand -hex 32` writes) or 32 raw bytes. INVALID_ARGUMENT
-// naming the path and `what` otherwise; the key is never in a message.
+// naming the path and `what` otherwise (reason KEY_INVALID, metadata `key`:
+// `what` with underscores); the key is never in a message.
 absl::StatusOr<std::string> ReadSymmetricKeyFile(const std::string& path, absl::string_view what);
 
 }  // namespace kinex

@@ -12,11 +12,11 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/child_ref.h"
 #include "services/common/error_reason.h"
 #include "services/common/identifiers.h"
 #include "services/common/paging.h"
 #include "services/common/status_macros.h"
-#include "services/records/part_rules.h"
 #include "services/records/random_id.h"
 
 namespace kinex::consent {
@@ -51,6 +51,12 @@ absl::Status Invalid(absl::string_view message) {
   ErrorMetadata metadata;
   if (is_field) metadata["field"] = std::string(field);
   return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField, metadata);
+}
+
+// A required option missing: INVALID_FIELD naming the option.
+absl::Status BadOption(absl::string_view field, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField,
+                         {{"field", std::string(field)}});
 }
 
 std::string Rfc3339(absl::Time t) {
@@ -199,7 +205,9 @@ bool Contains(const google::protobuf::RepeatedField<int>& list, T v) {
 absl::Status CheckCaller(const Caller& caller) {
   if (caller.principal.uri.empty() || caller.principal.is_service ||
       caller.principal.agency_kind == comv1::AGENCY_KIND_UNSPECIFIED) {
-    return absl::PermissionDeniedError("consent entries are recorded by agency identities only");
+    return WithErrorReason(
+        absl::PermissionDeniedError("consent entries are recorded by agency identities only"),
+        reason::kAgencyRequired);
   }
   if (caller.actor.size() > kMaxActorLength) {
     return Invalid(absl::StrCat("actor: at most ", kMaxActorLength, " characters"));
@@ -216,6 +224,13 @@ absl::Status CheckCaller(const Caller& caller) {
 absl::Status NoChildToRecord() {
   return WithErrorReason(absl::PermissionDeniedError(ConsentCore::kNoChildToRecord),
                          reason::kChildNotFoundOrOutOfScope);
+}
+
+absl::Status AlreadyWithdrawn(const cv1::ConsentEntry& entry) {
+  return WithErrorReason(
+      absl::FailedPreconditionError(absl::StrCat("consent entry already withdrawn from ",
+                                                 Rfc3339(FromProto(entry.withdraw_time())))),
+      reason::kConsentAlreadyWithdrawn);
 }
 
 absl::Status NoEntryToWithdraw() {
@@ -275,13 +290,14 @@ absl::Status CheckParentalResponsibility(
   namespace rec = kinex::record::v1;
   const absl::CivilDay day = absl::ToCivilDay(valid_from, absl::UTCTimeZone());
   auto mismatch = [&](absl::string_view holder, absl::string_view needs) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("entry.consent.given_by.relationship: ", holder,
-                     ", but the child's legal status at "
-                     "entry.valid_from has no ",
-                     needs,
-                     " (the responsible LA's legal-status episodes); "
-                     "nothing was stored"));
+    return WithErrorReason(
+        absl::FailedPreconditionError(absl::StrCat("entry.consent.given_by.relationship: ", holder,
+                                                   ", but the child's legal status at "
+                                                   "entry.valid_from has no ",
+                                                   needs,
+                                                   " (the responsible LA's legal-status episodes); "
+                                                   "nothing was stored")),
+        reason::kParentalResponsibilityNotHeld, {{"field", "entry.consent.given_by.relationship"}});
   };
   switch (relationship) {
     case cv1::SPECIAL_GUARDIAN:
@@ -317,10 +333,13 @@ absl::Status CheckParentalResponsibility(
         if (e.arrangement() == rec::ADOPTION &&
             (!e.has_start_date() || absl::CivilDay(e.start_date().year(), e.start_date().month(),
                                                    e.start_date().day()) <= day)) {
-          return absl::FailedPreconditionError(
-              "entry.consent.given_by.relationship: PARENT, but the child was adopted before "
-              "entry.valid_from (an adoption ends the birth parents' parental responsibility); "
-              "nothing was stored");
+          return WithErrorReason(
+              absl::FailedPreconditionError(
+                  "entry.consent.given_by.relationship: PARENT, but the child was adopted before "
+                  "entry.valid_from (an adoption ends the birth parents' parental "
+                  "responsibility); nothing was stored"),
+              reason::kParentalResponsibilityNotHeld,
+              {{"field", "entry.consent.given_by.relationship"}});
         }
       }
       return absl::OkStatus();
@@ -334,10 +353,12 @@ absl::Status CheckParentalResponsibility(
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ConsentCore>> ConsentCore::Create(Options options) {
-  if (options.storage == nullptr) return Invalid("ConsentCore: storage is required");
-  if (options.records == nullptr) return Invalid("ConsentCore: records is required");
-  if (options.authorizer == nullptr) return Invalid("ConsentCore: authorizer is required");
-  if (options.clock == nullptr) return Invalid("ConsentCore: clock is required");
+  if (options.storage == nullptr) return BadOption("storage", "ConsentCore: storage is required");
+  if (options.records == nullptr) return BadOption("records", "ConsentCore: records is required");
+  if (options.authorizer == nullptr) {
+    return BadOption("authorizer", "ConsentCore: authorizer is required");
+  }
+  if (options.clock == nullptr) return BadOption("clock", "ConsentCore: clock is required");
   if (!options.new_id) options.new_id = [](absl::string_view p) { return RandomId(p); };
   std::unique_ptr<ConsentCore> core(new ConsentCore(std::move(options)));
   // Events of writes committed before a crash or while the audit log was
@@ -364,13 +385,17 @@ absl::Status ConsentCore::DrainAuditOutbox() {
       av1::AuditEvent event;
       if (!event.ParseFromString(pending.payload)) {
         outbox_dirty_ = true;
-        return absl::DataLossError(absl::StrCat("queued audit event ", pending.idempotency_key,
-                                                " does not parse; it stays queued"));
+        return WithErrorReason(
+            absl::DataLossError(absl::StrCat("queued audit event ", pending.idempotency_key,
+                                             " does not parse; it stays queued")),
+            reason::kStorageCorrupt, {{"item", "audit_outbox_event"}});
       }
       if (absl::Status s = AppendAndDequeue(event); !s.ok()) {
         outbox_dirty_ = true;
-        return absl::UnavailableError(
-            absl::StrCat("queued consent audit events could not be logged (", s.message(), ")"));
+        return WithErrorReason(
+            absl::UnavailableError(absl::StrCat("queued consent audit events could not be logged (",
+                                                s.message(), ")")),
+            reason::kAuditUnavailable, {{"service", "audit"}});
       }
     }
     if (static_cast<int>(batch.size()) < kDrainBatch) return absl::OkStatus();
@@ -387,8 +412,10 @@ absl::StatusOr<ConsentCore::Attempt> ConsentCore::BeginWrite(const Caller& calle
                                                              absl::string_view method) {
   KINEX_RETURN_IF_ERROR(CheckCaller(caller));
   if (options_.audit == nullptr) {
-    return absl::UnavailableError(
-        "consent writes are unavailable: no audit log is configured (nothing was stored)");
+    return WithErrorReason(
+        absl::UnavailableError(
+            "consent writes are unavailable: no audit log is configured (nothing was stored)"),
+        reason::kAuditNotConfigured);
   }
   if (outbox_dirty_) DrainAuditOutbox().IgnoreError();  // each write retries the outbox
   Attempt attempt;
@@ -428,10 +455,12 @@ absl::Status ConsentCore::CommitAudited(Attempt& attempt, av1::EventKind kind,
   absl::StatusOr<kinex::audit::AppendResult> appended = options_.audit->Append(event);
   if (!appended.ok()) {
     outbox_dirty_ = true;
-    return absl::UnavailableError(absl::StrCat(
-        what, " is stored, but its audit event could not be logged yet (",
-        appended.status().message(),
-        "); it will be logged when the audit log is available: do not repeat the request"));
+    return WithErrorReason(
+        absl::UnavailableError(absl::StrCat(
+            what, " is stored, but its audit event could not be logged yet (",
+            appended.status().message(),
+            "); it will be logged when the audit log is available: do not repeat the request")),
+        reason::kAuditPending);
   }
   // The event is durable: the reply is OK whatever happens to the row. A row
   // left behind is appended again by a drain, idempotently (same key).
@@ -455,9 +484,10 @@ absl::StatusOr<T> ConsentCore::Finish(Attempt& attempt, absl::StatusOr<T> result
   event.set_idempotency_key(key);
   absl::StatusOr<kinex::audit::AppendResult> appended = options_.audit->Append(event);
   if (!appended.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("nothing was stored, and the refused request could not be audited (",
-                     appended.status().message(), "); try again later"));
+    return WithErrorReason(absl::UnavailableError(absl::StrCat(
+                               "nothing was stored, and the refused request could not be audited (",
+                               appended.status().message(), "); try again later")),
+                           reason::kAuditUnavailable, {{"service", "audit"}});
   }
   return result;
 }
@@ -497,7 +527,7 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsentAttempt(
   KINEX_RETURN_IF_ERROR(ValidateWindow(entry.mutable_valid_from(), &entry.valid_until(),
                                        request.entry().has_valid_from(), entry.has_valid_until(),
                                        now, "entry."));
-  KINEX_RETURN_IF_ERROR(kinex::records::IdentifierFromRef(request.child()).status());
+  KINEX_RETURN_IF_ERROR(ValidateChildRef(request.child()).status());
   // Well formed, so the log can pseudonymise it: the attempt is findable by
   // the identifier the caller used, whether or not it matches a child.
   AddChild(attempt.event, request.child());
@@ -525,9 +555,11 @@ absl::StatusOr<cv1::RecordConsentResponse> ConsentCore::RecordConsentAttempt(
     const absl::CivilDay sixteenth(dob.year() + 16, dob.month(), dob.day());
     const absl::Time from = FromProto(entry.valid_from());
     if (from < absl::FromCivil(sixteenth, absl::UTCTimeZone())) {
-      return absl::FailedPreconditionError(
-          "entry.consent.given_by.kind: CHILD_AGED_16_OR_OVER, but the child is under 16 at "
-          "entry.valid_from (a younger child may consent as GILLICK_COMPETENT_CHILD)");
+      return WithErrorReason(
+          absl::FailedPreconditionError(
+              "entry.consent.given_by.kind: CHILD_AGED_16_OR_OVER, but the child is under 16 at "
+              "entry.valid_from (a younger child may consent as GILLICK_COMPETENT_CHILD)"),
+          reason::kConsentGiverUnder16, {{"field", "entry.consent.given_by.kind"}});
     }
   }
 
@@ -607,24 +639,23 @@ absl::StatusOr<cv1::WithdrawConsentResponse> ConsentCore::WithdrawConsentAttempt
 
   // 3. The entry's state, for authorised callers only.
   cv1::WithdrawConsentResponse response;
-  KINEX_RETURN_IF_ERROR(CommitAudited(
-      attempt, av1::CONSENT_WITHDRAWN, request.consent_id(),
-      absl::StrCat("the withdrawal of consent entry ", request.consent_id()),
-      [&](ConsentTxn& txn) -> absl::Status {
-        KINEX_ASSIGN_OR_RETURN(std::optional<cv1::ConsentEntry> entry,
-                               txn.GetEntry(request.consent_id()));
-        if (!entry.has_value()) return NoEntryToWithdraw();
-        if (entry->has_withdraw_time()) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "consent entry already withdrawn from ", Rfc3339(FromProto(entry->withdraw_time()))));
-        }
-        *entry->mutable_withdraw_time() = ToProto(effective);
-        entry->set_withdraw_reason(request.reason());
-        entry->set_withdrawn_by(caller.principal.uri);
-        KINEX_RETURN_IF_ERROR(txn.UpdateEntry(*entry));
-        *response.mutable_entry() = std::move(*entry);
-        return absl::OkStatus();
-      }));
+  KINEX_RETURN_IF_ERROR(
+      CommitAudited(attempt, av1::CONSENT_WITHDRAWN, request.consent_id(),
+                    absl::StrCat("the withdrawal of consent entry ", request.consent_id()),
+                    [&](ConsentTxn& txn) -> absl::Status {
+                      KINEX_ASSIGN_OR_RETURN(std::optional<cv1::ConsentEntry> entry,
+                                             txn.GetEntry(request.consent_id()));
+                      if (!entry.has_value()) return NoEntryToWithdraw();
+                      if (entry->has_withdraw_time()) {
+                        return AlreadyWithdrawn(*entry);
+                      }
+                      *entry->mutable_withdraw_time() = ToProto(effective);
+                      entry->set_withdraw_reason(request.reason());
+                      entry->set_withdrawn_by(caller.principal.uri);
+                      KINEX_RETURN_IF_ERROR(txn.UpdateEntry(*entry));
+                      *response.mutable_entry() = std::move(*entry);
+                      return absl::OkStatus();
+                    }));
   return response;
 }
 

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <string_view>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
+#include "embedded_sql/consent_schema.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::consent {
@@ -13,35 +15,47 @@ namespace {
 
 namespace cv1 = kinex::consent::v1;
 
-// consent_entries also has in_force_from_us and in_force_until_us, added by
-// AddInForceColumns, which brings tables from before them up to date too.
-constexpr char kSchema[] = R"sql(
-CREATE TABLE IF NOT EXISTS consent_entries (
-  consent_id {CTEXT} PRIMARY KEY,
-  kinex_id {CTEXT} NOT NULL,
-  payload {BLOB} NOT NULL);
-CREATE INDEX IF NOT EXISTS consent_entries_by_child
-  ON consent_entries (kinex_id, consent_id);
-CREATE TABLE IF NOT EXISTS sharing_agreements (
-  agreement_id {CTEXT} PRIMARY KEY,
-  payload {BLOB} NOT NULL);
-CREATE TABLE IF NOT EXISTS consent_audit_outbox (
-  idempotency_key {CTEXT} PRIMARY KEY,
-  enqueue_us BIGINT NOT NULL,
-  payload {BLOB} NOT NULL);
-CREATE INDEX IF NOT EXISTS consent_audit_outbox_by_age
-  ON consent_audit_outbox (enqueue_us, idempotency_key);
-)sql";
+constexpr absl::string_view kStore = "consent";
 
+// An error this store makes, with its reason and the stable metadata.
+absl::Status Failure(absl::Status status, absl::string_view reason, sql::Dialect dialect) {
+  return WithErrorReason(
+      std::move(status), reason,
+      {{"store", std::string(kStore)}, {"dialect", std::string(sql::DialectName(dialect))}});
+}
+
+// The schema is in services/consent/schema/, embedded at build time
+// (embedded_sql/consent_schema.h): version 1 the tables
+// (0001_consent_entries.sql); version 2 the in-force columns
+// (0002_in_force_columns.sql, then a backfill from the payloads, below) and
+// their index (0002_in_force_index.sql).
+//
 // in_force_from_us / in_force_until_us hold the payload's InForceFrom and
 // InForceUntil in microseconds since the epoch, so that the store, not its
 // caller, skips the withdrawn and expired entries piling up in a child's
 // history. No end is kForEver rather than NULL: SQLite cannot use an index
 // range for "IS NULL OR > now", and would read the whole history again.
-// Both bounds default to the widest, so that a row inserted by a release
-// without the columns (a rolling upgrade) is always read; InForce settles it.
+// Both bounds default to the widest (the column defaults in
+// 0002_in_force_columns.sql are kSinceEver and kForEver), so that a row
+// inserted by a release without the columns (a rolling upgrade) is always
+// read; InForce settles it.
 constexpr int64_t kSinceEver = std::numeric_limits<int64_t>::min();
 constexpr int64_t kForEver = std::numeric_limits<int64_t>::max();
+
+// Whether `sql` holds `text`, at compile time.
+constexpr bool Contains(absl::string_view sql, std::string_view text) {
+  return std::string_view(sql.data(), sql.size()).find(text) != std::string_view::npos;
+}
+// The column defaults in the schema file are these two (the smallest and the
+// largest BIGINT).
+static_assert(kSinceEver == -9223372036854775807 - 1 &&
+                  Contains(schema::k0002InForceColumns,
+                           "in_force_from_us BIGINT NOT NULL DEFAULT -9223372036854775808;"),
+              "0002_in_force_columns.sql: in_force_from_us must default to kSinceEver");
+static_assert(kForEver == 9223372036854775807 &&
+                  Contains(schema::k0002InForceColumns,
+                           "in_force_until_us BIGINT NOT NULL DEFAULT 9223372036854775807;"),
+              "0002_in_force_columns.sql: in_force_until_us must default to kForEver");
 
 constexpr int kMigrationBatch = 1000;
 
@@ -61,9 +75,12 @@ int64_t InForceUntilMicros(const cv1::ConsentEntry& e) {
 }
 
 template <typename M>
-absl::StatusOr<M> Parse(const std::string& bytes) {
+absl::StatusOr<M> Parse(const std::string& bytes, sql::Dialect dialect) {
   M m;
-  if (!m.ParseFromString(bytes)) return absl::DataLossError("stored entry does not parse");
+  if (!m.ParseFromString(bytes)) {
+    return Failure(absl::DataLossError("stored entry does not parse"), reason::kStorageCorrupt,
+                   dialect);
+  }
   return m;
 }
 
@@ -87,7 +104,10 @@ class SqlTxn final : public ConsentTxn {
                                   "in_force_until_us = $4 WHERE consent_id = $1",
                                   {e.consent_id(), sql::Blob{e.SerializeAsString()},
                                    InForceFromMicros(e), InForceUntilMicros(e)}));
-    if (changed != 1) return absl::NotFoundError("no consent entry with that consent_id");
+    if (changed != 1) {
+      return Failure(absl::NotFoundError("no consent entry with that consent_id"),
+                     reason::kStorageRowNotFound, db_.dialect());
+    }
     return absl::OkStatus();
   }
 
@@ -97,7 +117,8 @@ class SqlTxn final : public ConsentTxn {
         auto rows,
         db_.Query("SELECT payload FROM consent_entries WHERE consent_id = $1", {consent_id}));
     if (rows.empty()) return std::nullopt;
-    KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(rows[0].Str(0)));
+    KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e,
+                           Parse<cv1::ConsentEntry>(rows[0].Str(0), db_.dialect()));
     return e;
   }
 
@@ -110,7 +131,8 @@ class SqlTxn final : public ConsentTxn {
                                      {kinex_id, after_id, static_cast<int64_t>(limit)}));
     std::vector<cv1::ConsentEntry> out;
     for (const auto& row : rows) {
-      KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(row.Str(0)));
+      KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e,
+                             Parse<cv1::ConsentEntry>(row.Str(0), db_.dialect()));
       out.push_back(std::move(e));
     }
     return out;
@@ -127,7 +149,8 @@ class SqlTxn final : public ConsentTxn {
                                      {kinex_id, absl::ToUnixMicros(now)}));
     std::vector<cv1::ConsentEntry> out;
     for (const auto& row : rows) {
-      KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(row.Str(0)));
+      KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e,
+                             Parse<cv1::ConsentEntry>(row.Str(0), db_.dialect()));
       if (InForce(e, now)) out.push_back(std::move(e));
     }
     std::sort(out.begin(), out.end(),
@@ -147,7 +170,8 @@ class SqlTxn final : public ConsentTxn {
         auto rows, db_.Query("SELECT payload FROM sharing_agreements ORDER BY agreement_id"));
     std::vector<cv1::SharingAgreement> out;
     for (const auto& row : rows) {
-      KINEX_ASSIGN_OR_RETURN(cv1::SharingAgreement a, Parse<cv1::SharingAgreement>(row.Str(0)));
+      KINEX_ASSIGN_OR_RETURN(cv1::SharingAgreement a,
+                             Parse<cv1::SharingAgreement>(row.Str(0), db_.dialect()));
       out.push_back(std::move(a));
     }
     return out;
@@ -213,14 +237,7 @@ absl::Status AddInForceColumns(sql::Db& db) {
   }
   KINEX_ASSIGN_OR_RETURN(bool present, HasInForceColumns(db));
   if (!present) {
-    KINEX_RETURN_IF_ERROR(db.Exec(absl::StrCat("ALTER TABLE consent_entries ADD COLUMN "
-                                               "in_force_from_us BIGINT NOT NULL DEFAULT ",
-                                               kSinceEver))
-                              .status());
-    KINEX_RETURN_IF_ERROR(db.Exec(absl::StrCat("ALTER TABLE consent_entries ADD COLUMN "
-                                               "in_force_until_us BIGINT NOT NULL DEFAULT ",
-                                               kForEver))
-                              .status());
+    KINEX_RETURN_IF_ERROR(db.ExecScript(schema::k0002InForceColumns));
     std::string after;
     while (true) {
       KINEX_ASSIGN_OR_RETURN(auto rows,
@@ -228,7 +245,8 @@ absl::Status AddInForceColumns(sql::Db& db) {
                                       "consent_id > $1 ORDER BY consent_id LIMIT $2",
                                       {after, static_cast<int64_t>(kMigrationBatch)}));
       for (const auto& row : rows) {
-        KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e, Parse<cv1::ConsentEntry>(row.Str(1)));
+        KINEX_ASSIGN_OR_RETURN(cv1::ConsentEntry e,
+                               Parse<cv1::ConsentEntry>(row.Str(1), db.dialect()));
         KINEX_RETURN_IF_ERROR(db.Exec("UPDATE consent_entries SET in_force_from_us = $2, "
                                       "in_force_until_us = $3 WHERE consent_id = $1",
                                       {row.Str(0), InForceFromMicros(e), InForceUntilMicros(e)})
@@ -238,31 +256,36 @@ absl::Status AddInForceColumns(sql::Db& db) {
       after = rows.back().Str(0);
     }
   }
-  return db.ExecScript(
-      "CREATE INDEX IF NOT EXISTS consent_entries_in_force "
-      "ON consent_entries (kinex_id, in_force_until_us)");
+  return db.ExecScript(schema::k0002InForceIndex);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlConsentStorage>> SqlConsentStorage::Create(
     std::unique_ptr<sql::Db> db) {
-  if (db == nullptr) return absl::InvalidArgumentError("db must not be null");
-  // Version 1 is kSchema as first released; version 2 adds the in-force
-  // columns (to a table from before schema versions too: it checks).
-  KINEX_RETURN_IF_ERROR(sql::Migrate(
-      *db, "consent",
-      {{1, [](sql::Db& d) { return d.ExecScript(kSchema); }}, {2, AddInForceColumns}}));
+  if (db == nullptr) {
+    return WithErrorReason(absl::InvalidArgumentError("db must not be null"),
+                           reason::kStorageCallInvalid, {{"store", std::string(kStore)}});
+  }
+  // Version 1 is 0001_consent_entries.sql as first released; version 2 adds
+  // the in-force columns (to a table from before schema versions too: it
+  // checks).
+  KINEX_RETURN_IF_ERROR(sql::WithStore(
+      sql::Migrate(*db, kStore,
+                   {{1, [](sql::Db& d) { return d.ExecScript(schema::k0001ConsentEntries); }},
+                    {2, AddInForceColumns}}),
+      kStore));
   return std::unique_ptr<SqlConsentStorage>(new SqlConsentStorage(std::move(db)));
 }
 
 absl::Status SqlConsentStorage::Transact(const std::function<absl::Status(ConsentTxn&)>& fn) {
   absl::MutexLock lock(&mu_);
   sql::Db& db = *db_;
-  return db.Transaction([&]() -> absl::Status {
+  absl::Status status = db.Transaction([&]() -> absl::Status {
     SqlTxn txn(db);
     return fn(txn);
   });
+  return sql::WithStore(std::move(status), kStore);
 }
 
 }  // namespace kinex::consent

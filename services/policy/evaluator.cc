@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "services/common/error_reason.h"
 
 namespace kinex::policy {
 namespace {
@@ -110,8 +111,10 @@ absl::StatusOr<LeafSet> ShieldedLeaves(const Schema& schema, const pv1::ChildCon
   for (const std::string& path : child.shielded_paths()) {
     absl::StatusOr<PathInfo> info = schema.Resolve(path);
     if (!info.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("a shield names an unknown field path (", info.status().message(), ")"));
+      // The schema's reason (POLICY_UNKNOWN_PATH) and path.
+      return CopyErrorReason(info.status(), absl::InvalidArgumentError(absl::StrCat(
+                                                "a shield names an unknown field path (",
+                                                info.status().message(), ")")));
     }
     out.SetRange(info->leaf_begin, info->leaf_end);
   }
@@ -620,12 +623,13 @@ absl::Status MayRecordConsent(const CompiledPolicy& policy, const pv1::Principal
       return absl::OkStatus();
     }
   }
-  return absl::PermissionDeniedError(
-      absl::StrCat("policy ", policy.version.substr(0, 12), " does not let ",
-                   PrincipalClass(principal), " record ",
-                   cv1::LegalBasis_IsValid(basis) ? cv1::LegalBasis_Name(basis)
-                                                  : absl::StrCat(static_cast<int>(basis)),
-                   " for this child"));
+  return WithErrorReason(absl::PermissionDeniedError(absl::StrCat(
+                             "policy ", policy.version.substr(0, 12), " does not let ",
+                             PrincipalClass(principal), " record ",
+                             cv1::LegalBasis_IsValid(basis) ? cv1::LegalBasis_Name(basis)
+                                                            : absl::StrCat(static_cast<int>(basis)),
+                             " for this child")),
+                         reason::kPolicyDenied);
 }
 
 }  // namespace kinex::policy

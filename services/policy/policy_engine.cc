@@ -2,11 +2,20 @@
 
 #include <utility>
 
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::policy {
 
 namespace pv1 = ::kinex::policy::v1;
+
+namespace {
+
+absl::Status NotLoaded() {
+  return WithErrorReason(absl::UnavailableError("no policy loaded"), reason::kPolicyNotLoaded);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(Options options) {
   if (options.schema == nullptr) options.schema = Schema::ChildRecordSchema();
@@ -39,7 +48,7 @@ absl::Status PolicyEngine::Reload() {
 absl::StatusOr<std::shared_ptr<const Evaluation>> PolicyEngine::Evaluate(
     const pv1::DecisionRequest& request) const {
   std::shared_ptr<const Snapshot> snap = snapshot();
-  if (snap == nullptr) return absl::UnavailableError("no policy loaded");
+  if (snap == nullptr) return NotLoaded();
   const std::string key = EvaluationCacheKey(request);
   {
     absl::ReaderMutexLock lock(&snap->mu);
@@ -49,7 +58,8 @@ absl::StatusOr<std::shared_ptr<const Evaluation>> PolicyEngine::Evaluate(
   auto evaluation =
       std::make_shared<const Evaluation>(kinex::policy::Evaluate(*snap->policy, request));
   if (evaluation->plan == nullptr) {
-    return absl::InternalError("policy evaluation produced no plan");
+    return WithErrorReason(absl::InternalError("policy evaluation produced no plan"),
+                           reason::kPolicyEvaluationFailed);
   }
   absl::MutexLock lock(&snap->mu);
   if (snap->cache.size() >= options_.max_cached_evaluations) {
@@ -66,7 +76,7 @@ absl::StatusOr<pv1::Decision> PolicyEngine::Decide(const pv1::DecisionRequest& r
 
 absl::StatusOr<pv1::Explanation> PolicyEngine::Explain(const pv1::DecisionRequest& request) const {
   std::shared_ptr<const Snapshot> snap = snapshot();
-  if (snap == nullptr) return absl::UnavailableError("no policy loaded");
+  if (snap == nullptr) return NotLoaded();
   pv1::Explanation out;
   std::vector<std::string> trace;
   Evaluation e = kinex::policy::Evaluate(*snap->policy, request, &trace);
@@ -79,7 +89,7 @@ absl::Status PolicyEngine::MayRecordConsent(const pv1::Principal& principal,
                                             const pv1::ChildContext& child,
                                             kinex::common::v1::LegalBasis basis) const {
   std::shared_ptr<const Snapshot> snap = snapshot();
-  if (snap == nullptr) return absl::UnavailableError("no policy loaded");
+  if (snap == nullptr) return NotLoaded();
   return kinex::policy::MayRecordConsent(*snap->policy, principal, child, basis);
 }
 

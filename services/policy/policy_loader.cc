@@ -13,10 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "openssl/sha.h"
+#include "services/common/error_reason.h"
 #include "services/common/file_util.h"
 #include "services/common/status_macros.h"
 #include "services/common/textproto.h"
@@ -76,17 +78,53 @@ class Loc {
   std::string fallback_;
 };
 
-// Collects errors, one a line.
+// `status`, an error in policy file `file` whose message starts
+// "<file>:<line>:", with reason POLICY_INVALID naming the file and line.
+absl::Status PolicyInvalid(absl::Status status, absl::string_view file,
+                           ErrorMetadata metadata = {}) {
+  metadata["file"] = std::string(file);
+  absl::string_view rest = status.message();
+  if (absl::ConsumePrefix(&rest, file) && absl::ConsumePrefix(&rest, ":")) {
+    size_t n = 0;
+    while (n < rest.size() && absl::ascii_isdigit(static_cast<unsigned char>(rest[n]))) ++n;
+    if (n > 0) metadata["line"] = std::string(rest.substr(0, n));
+  }
+  return WithErrorReason(std::move(status), reason::kPolicyInvalid, metadata);
+}
+
+// Collects errors, one a line. The status names the first error's file and
+// line (and its field path when it is an unknown one).
 class Errors {
  public:
   void Add(const std::string& where, const std::string& message) {
+    if (errors_.empty()) first_where_ = where;
     errors_.push_back(absl::StrCat(where, ": ", message));
   }
+  // An error about `path`, a field path the record schema does not have.
+  void AddUnknownPath(const std::string& where, const std::string& message,
+                      const std::string& path) {
+    if (errors_.empty()) first_path_ = path;
+    Add(where, message);
+  }
   bool empty() const { return errors_.empty(); }
-  absl::Status ToStatus() const { return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n")); }
+  absl::Status ToStatus() const {
+    absl::Status status = absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
+    ErrorMetadata metadata;
+    if (!first_path_.empty()) metadata["path"] = first_path_;
+    // "file:line:col".
+    const size_t col = first_where_.rfind(':');
+    const size_t line =
+        col == std::string::npos || col == 0 ? std::string::npos : first_where_.rfind(':', col - 1);
+    if (line == std::string::npos) {
+      return WithErrorReason(std::move(status), reason::kPolicyInvalid, metadata);
+    }
+    return PolicyInvalid(std::move(status), first_where_.substr(0, line), std::move(metadata));
+  }
 
  private:
   std::vector<std::string> errors_;
+  std::string first_where_;
+  std::string first_path_;
 };
 
 std::string EnumName(const google::protobuf::EnumDescriptor* e, int value) {
@@ -456,9 +494,10 @@ class Compiler {
     for (int i = 0; i < rule.field_paths_size(); ++i) {
       auto path = schema_->Resolve(rule.field_paths(i));
       if (!path.ok()) {
-        errors_.Add(loc.Of("field_paths", i),
-                    absl::StrCat("unknown field path \"", rule.field_paths(i),
-                                 "\": ", path.status().message()));
+        errors_.AddUnknownPath(loc.Of("field_paths", i),
+                               absl::StrCat("unknown field path \"", rule.field_paths(i),
+                                            "\": ", path.status().message()),
+                               rule.field_paths(i));
         ok = false;
         continue;
       }
@@ -573,9 +612,10 @@ class Compiler {
     cf.equals = f.equals();
     auto path = schema_->Resolve(f.repeated_field());
     if (!path.ok()) {
-      errors_.Add(loc.Of("repeated_field"),
-                  absl::StrCat("unknown field path \"", f.repeated_field(),
-                               "\": ", path.status().message()));
+      errors_.AddUnknownPath(loc.Of("repeated_field"),
+                             absl::StrCat("unknown field path \"", f.repeated_field(),
+                                          "\": ", path.status().message()),
+                             f.repeated_field());
       return false;
     }
     if (!path->field->is_repeated() || path->child_node < 0) {
@@ -588,8 +628,10 @@ class Compiler {
     cf.leaf_end = path->leaf_end;
     auto key = schema_->Resolve(f.key_field(), path->child_node);
     if (!key.ok()) {
-      errors_.Add(loc.Of("key_field"), absl::StrCat("unknown key field \"", f.key_field(),
-                                                    "\": ", key.status().message()));
+      errors_.AddUnknownPath(
+          loc.Of("key_field"),
+          absl::StrCat("unknown key field \"", f.key_field(), "\": ", key.status().message()),
+          f.key_field());
       return false;
     }
     if (key->field->is_repeated() || key->field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
@@ -744,8 +786,8 @@ absl::Status RefineParseError(const absl::Status& status, const std::string& tex
       line_start = i + 1;
     }
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat(name, ":", tline, ":", found - line_start + 1, ":", rest));
+  return CopyErrorReason(status, absl::InvalidArgumentError(absl::StrCat(
+                                     name, ":", tline, ":", found - line_start + 1, ":", rest)));
 }
 
 namespace {
@@ -786,9 +828,13 @@ std::string AgencyKindSlug(cv1::AgencyKind kind) {
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(
     const std::vector<PolicySource>& sources, std::shared_ptr<const Schema> schema) {
-  if (schema == nullptr) return absl::InvalidArgumentError("no schema");
+  if (schema == nullptr) {
+    return WithErrorReason(absl::InvalidArgumentError("no schema"), reason::kInvalidField,
+                           {{"field", "schema"}});
+  }
   if (sources.empty()) {
-    return absl::InvalidArgumentError("no policy files to load");
+    return WithErrorReason(absl::InvalidArgumentError("no policy files to load"),
+                           reason::kPolicyFilesMissing);
   }
   std::vector<ParsedFile> files;
   files.reserve(sources.size());
@@ -797,7 +843,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(
     f.name = src.name;
     f.tree = std::make_unique<TextFormat::ParseInfoTree>();
     absl::Status parsed = kinex::ParseTextProto(src.text, src.name, &f.set, f.tree.get());
-    if (!parsed.ok()) return RefineParseError(parsed, src.text, src.name);
+    if (!parsed.ok()) {
+      return PolicyInvalid(RefineParseError(parsed, src.text, src.name), src.name);
+    }
     files.push_back(std::move(f));
   }
   auto policy = std::make_shared<CompiledPolicy>();
@@ -829,7 +877,9 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyDir(
     const std::string& dir, std::shared_ptr<const Schema> schema) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    return absl::NotFoundError(absl::StrCat("policy directory \"", dir, "\" does not exist"));
+    return WithErrorReason(
+        absl::NotFoundError(absl::StrCat("policy directory \"", dir, "\" does not exist")),
+        reason::kPolicyFilesMissing);
   }
   std::vector<std::string> paths;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
@@ -838,11 +888,14 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyDir(
     }
   }
   if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot list policy directory \"", dir, "\": ", ec.message()));
+    return WithErrorReason(absl::UnavailableError(absl::StrCat("cannot list policy directory \"",
+                                                               dir, "\": ", ec.message())),
+                           reason::kPolicyDirUnreadable);
   }
   if (paths.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("no *.textproto policy files in \"", dir, "\""));
+    return WithErrorReason(
+        absl::InvalidArgumentError(absl::StrCat("no *.textproto policy files in \"", dir, "\"")),
+        reason::kPolicyFilesMissing);
   }
   std::sort(paths.begin(), paths.end());
   std::vector<PolicySource> sources;

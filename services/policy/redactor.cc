@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::policy {
@@ -46,14 +47,27 @@ google::protobuf::RepeatedPtrField<Message>* MutableRows(const Reflection* refl,
 #pragma clang diagnostic pop
 }
 
+// A required argument missing.
+absl::Status Missing(absl::string_view field, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField,
+                         {{"field", std::string(field)}});
+}
+
+// A plan that does not fit; `key` is "path" or "field".
+absl::Status PlanInvalid(absl::string_view key, absl::string_view value,
+                         absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(message), reason::kRedactionPlanInvalid,
+                         {{std::string(key), std::string(value)}});
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
     std::shared_ptr<const Schema> schema, const LeafSet& visible,
     const std::vector<BoundRowFilter>& filters) {
-  if (schema == nullptr) return absl::InvalidArgumentError("no schema");
+  if (schema == nullptr) return Missing("schema", "no schema");
   if (visible.size() != schema->leaf_count()) {
-    return absl::InvalidArgumentError("leaf set does not fit the schema");
+    return PlanInvalid("field", "visible", "leaf set does not fit the schema");
   }
   std::shared_ptr<RedactionPlan> plan(new RedactionPlan());
   plan->schema_ = schema;
@@ -62,12 +76,14 @@ absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
   for (const BoundRowFilter& f : filters) {
     KINEX_ASSIGN_OR_RETURN(PathInfo path, schema->Resolve(f.repeated_field));
     if (!path.field->is_repeated() || path.child_node < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("row filter field \"", f.repeated_field,
-                                                     "\" is not a repeated message field"));
+      return PlanInvalid("path", f.repeated_field,
+                         absl::StrCat("row filter field \"", f.repeated_field,
+                                      "\" is not a repeated message field"));
     }
     KINEX_ASSIGN_OR_RETURN(PathInfo key, schema->Resolve(f.key_field, path.child_node));
     if (key.field->is_repeated() || key.field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
-      return absl::InvalidArgumentError(
+      return PlanInvalid(
+          "path", f.key_field,
           absl::StrCat("row filter key \"", f.key_field, "\" is not a singular string"));
     }
     Filter filter;
@@ -76,7 +92,8 @@ absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
     for (absl::string_view seg : absl::StrSplit(f.key_field, '.')) {
       const FieldDescriptor* kf = d->FindFieldByName(std::string(seg));
       if (kf->is_repeated()) {
-        return absl::InvalidArgumentError(
+        return PlanInvalid(
+            "path", f.key_field,
             absl::StrCat("row filter key \"", f.key_field, "\" passes a repeated field"));
       }
       filter.key_chain.push_back(kf);
@@ -93,14 +110,18 @@ absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
 
 absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::FromDecision(
     std::shared_ptr<const Schema> schema, const kinex::policy::v1::Decision& decision) {
-  if (schema == nullptr) return absl::InvalidArgumentError("no schema");
+  if (schema == nullptr) return Missing("schema", "no schema");
   LeafSet visible(schema->leaf_count());
   if (decision.allowed()) {
     for (const std::string& p : decision.allowed_paths()) {
       auto path = schema->Resolve(p);
       if (!path.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("decision names unknown path \"", p, "\": ", path.status().message()));
+        // The schema's reason (POLICY_UNKNOWN_PATH), naming the whole path.
+        absl::Status s = CopyErrorReason(path.status(), absl::InvalidArgumentError(absl::StrCat(
+                                                            "decision names unknown path \"", p,
+                                                            "\": ", path.status().message())));
+        AddErrorMetadata(s, "path", p);
+        return s;
       }
       visible.SetRange(path->leaf_begin, path->leaf_end);
     }
@@ -184,11 +205,11 @@ bool RowMatches(const Message& row, const std::vector<const FieldDescriptor*>& c
 }  // namespace
 
 absl::Status Redactor::Apply(const RedactionPlan& plan, Message* message) const {
-  if (message == nullptr) return absl::InvalidArgumentError("null message");
+  if (message == nullptr) return Missing("message", "null message");
   if (message->GetDescriptor() != plan.root_descriptor()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot redact a ", message->GetDescriptor()->full_name(), " with a plan for ",
-                     plan.root_descriptor()->full_name()));
+    return PlanInvalid("field", "message",
+                       absl::StrCat("cannot redact a ", message->GetDescriptor()->full_name(),
+                                    " with a plan for ", plan.root_descriptor()->full_name()));
   }
   // The cached reflections fit only the generated classes (a DynamicMessage
   // of the same type takes the slower per-message path).

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "kinex/record/v1/record.pb.h"
+#include "services/common/error_reason.h"
 #include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
 
@@ -16,10 +17,19 @@ using google::protobuf::FieldDescriptor;
 
 constexpr int kMaxDepth = 32;
 
+// `path` names no field of the schema.
+absl::Status UnknownPath(absl::string_view path, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(message), reason::kPolicyUnknownPath,
+                         {{"path", std::string(path)}});
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Schema>> Schema::Create(const Descriptor* root) {
-  if (root == nullptr) return absl::InvalidArgumentError("schema root is null");
+  if (root == nullptr) {
+    return WithErrorReason(absl::InvalidArgumentError("schema root is null"), reason::kInvalidField,
+                           {{"field", "root"}});
+  }
   std::shared_ptr<Schema> schema(new Schema());
   schema->root_ = root;
   KINEX_RETURN_IF_ERROR(schema->Index(root, "", 0));
@@ -52,8 +62,9 @@ std::shared_ptr<const Schema> Schema::ChildRecordSchema() {
 
 absl::Status Schema::Index(const Descriptor* type, const std::string& prefix, int depth) {
   if (depth > kMaxDepth) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("schema of ", root_->full_name(), " is recursive at ", prefix));
+    return WithErrorReason(absl::InvalidArgumentError(absl::StrCat("schema of ", root_->full_name(),
+                                                                   " is recursive at ", prefix)),
+                           reason::kSchemaRecursive, {{"path", prefix}});
   }
   const int node_index = static_cast<int>(nodes_.size());
   nodes_.push_back(SchemaNode{type, prefix, {}});
@@ -83,7 +94,7 @@ absl::Status Schema::Index(const Descriptor* type, const std::string& prefix, in
 }
 
 absl::StatusOr<PathInfo> Schema::Resolve(absl::string_view path, int from) const {
-  if (path.empty()) return absl::InvalidArgumentError("empty field path");
+  if (path.empty()) return UnknownPath(path, "empty field path");
   PathInfo info;
   int node = from;
   std::vector<absl::string_view> segments = absl::StrSplit(path, '.');
@@ -91,8 +102,8 @@ absl::StatusOr<PathInfo> Schema::Resolve(absl::string_view path, int from) const
     const SchemaNode& n = nodes_[node];
     const FieldDescriptor* f = n.descriptor->FindFieldByName(std::string(segments[s]));
     if (f == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("no field \"", segments[s], "\" in ", n.descriptor->full_name()));
+      return UnknownPath(
+          path, absl::StrCat("no field \"", segments[s], "\" in ", n.descriptor->full_name()));
     }
     const SchemaField& sf = n.fields[f->index()];
     info.leaf_begin = sf.leaf_begin;
@@ -102,11 +113,12 @@ absl::StatusOr<PathInfo> Schema::Resolve(absl::string_view path, int from) const
     info.child_node = sf.child_node;
     if (s + 1 < segments.size()) {
       if (sf.child_node < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cannot select inside \"", sf.path, "\": ",
-            f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
-                ? absl::StrCat("value type ", f->message_type()->full_name(), " is granted whole")
-                : "not a message"));
+        return UnknownPath(
+            path, absl::StrCat("cannot select inside \"", sf.path, "\": ",
+                               f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
+                                   ? absl::StrCat("value type ", f->message_type()->full_name(),
+                                                  " is granted whole")
+                                   : "not a message"));
       }
       node = sf.child_node;
     }

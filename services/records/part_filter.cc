@@ -4,6 +4,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "services/common/error_reason.h"
 
 namespace kinex::records {
 namespace {
@@ -18,6 +19,12 @@ void AppendVarint(uint64_t v, std::string* out) {
     v >>= 7;
   }
   out->push_back(static_cast<char>(v));
+}
+
+// A path that names no field: INVALID_FIELD naming the request's `paths`.
+absl::Status BadPath(std::string message) {
+  return WithErrorReason(absl::InvalidArgumentError(std::move(message)), reason::kInvalidField,
+                         {{"field", "paths"}});
 }
 
 }  // namespace
@@ -35,12 +42,12 @@ absl::StatusOr<PathFilter> PathFilter::Create(const Descriptor& type,
       const FieldDescriptor* field =
           d == nullptr ? nullptr : d->FindFieldByName(std::string(segments[i]));
       if (field == nullptr || segments[i].empty()) {
-        return absl::InvalidArgumentError(
+        return BadPath(
             absl::StrCat("paths: \"", path, "\" is not a field path of ", type.full_name()));
       }
       const bool last = i + 1 == segments.size();
       if (!last && field->type() != FieldDescriptor::TYPE_MESSAGE) {
-        return absl::InvalidArgumentError(
+        return BadPath(
             absl::StrCat("paths: \"", path, "\": ", field->name(), " is not a message field"));
       }
       if (whole_above) continue;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "kinex/record/v1/options.pb.h"
+#include "services/common/child_ref.h"
 #include "services/common/error_reason.h"
 #include "services/common/identifiers.h"
 #include "services/common/record_labels.h"
@@ -48,6 +49,12 @@ absl::Status Invalid(const std::string& label, const absl::Status& s) {
                          reason::kInvalidField, {{"field", label}});
 }
 
+// INVALID_ARGUMENT "<field>: <message>" naming the field.
+absl::Status InvalidField(const std::string& field, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(field, ": ", message)),
+                         reason::kInvalidField, {{"field", field}});
+}
+
 }  // namespace
 
 std::vector<std::string> FieldsNotOwnedBy(const google::protobuf::Message& part,
@@ -61,8 +68,7 @@ std::vector<std::string> FieldsNotOwnedBy(const google::protobuf::Message& part,
 absl::Status CheckKnownValues(const Message& msg, const std::string& prefix) {
   const Reflection* r = msg.GetReflection();
   if (!r->GetUnknownFields(msg).empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(prefix, ": unknown fields (not in kinex.record.v1)"));
+    return InvalidField(prefix, "unknown fields (not in kinex.record.v1)");
   }
   std::vector<const FieldDescriptor*> fields;
   r->ListFields(msg, &fields);
@@ -74,8 +80,8 @@ absl::Status CheckKnownValues(const Message& msg, const std::string& prefix) {
         const int v =
             f->is_repeated() ? r->GetRepeatedEnumValue(msg, f, i) : r->GetEnumValue(msg, f);
         if (f->enum_type()->FindValueByNumber(v) == nullptr) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, ": unknown enum value ", v, " for ", f->enum_type()->full_name()));
+          return InvalidField(
+              path, absl::StrCat("unknown enum value ", v, " for ", f->enum_type()->full_name()));
         }
       }
     } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -91,53 +97,27 @@ absl::Status CheckKnownValues(const Message& msg, const std::string& prefix) {
   return absl::OkStatus();
 }
 
-bool LooksLikeKinexId(const std::string& id) {
-  if (id.size() < 4 || id.size() > 67 || id.compare(0, 3, "kx_") != 0) return false;
-  return std::all_of(id.begin() + 3, id.end(),
-                     [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); });
-}
-
 absl::StatusOr<Identifier> IdentifierFromRef(const kinex::common::v1::ChildRef& ref) {
-  using kinex::common::v1::ChildRef;
+  absl::StatusOr<ChildRefValue> child = ValidateChildRef(ref);
+  if (!child.ok()) return child.status();
   Identifier id;
-  switch (ref.id_case()) {
-    case ChildRef::kKinexId:
-      id.label = "child.kinex_id";
+  id.label = std::move(child->field);
+  id.value = std::move(child->value);
+  switch (child->kind) {
+    case ChildRefValue::Kind::kKinexId:
       id.is_kinex_id = true;
-      id.value = ref.kinex_id();
-      if (!LooksLikeKinexId(id.value)) {
-        return absl::InvalidArgumentError(
-            "child.kinex_id: not a Kinex id (expected \"kx_\" then letters and digits)");
-      }
-      return id;
-    case ChildRef::kNhsNumber:
-      id.label = "child.nhs_number";
+      break;
+    case ChildRefValue::Kind::kNhsNumber:
       id.kind = IdentifierKind::kNhsNumber;
-      id.value = NormalizeNhsNumber(ref.nhs_number());
-      if (absl::Status s = ValidateNhsNumber(id.value); !s.ok()) return Invalid(id.label, s);
-      return id;
-    case ChildRef::kUpn:
-      id.label = "child.upn";
+      break;
+    case ChildRefValue::Kind::kUpn:
       id.kind = IdentifierKind::kUpn;
-      id.value = ref.upn();
-      if (absl::Status s = ValidateUpn(id.value); !s.ok()) return Invalid(id.label, s);
-      return id;
-    case ChildRef::kLaChildId:
-      id.label = "child.la_child_id";
+      break;
+    case ChildRefValue::Kind::kLaChildId:
       id.kind = IdentifierKind::kLaChildId;
-      if (absl::Status s = ValidateLaCode(ref.la_child_id().la_code()); !s.ok()) {
-        return Invalid("child.la_child_id.la_code", s);
-      }
-      if (absl::Status s = ValidateLaChildId(ref.la_child_id().id()); !s.ok()) {
-        return Invalid("child.la_child_id.id", s);
-      }
-      id.value = absl::StrCat(ref.la_child_id().la_code(), "/", ref.la_child_id().id());
-      return id;
-    case ChildRef::ID_NOT_SET:
       break;
   }
-  return absl::InvalidArgumentError(
-      "child: one identifier is required (kinex_id, nhs_number, upn or la_child_id)");
+  return id;
 }
 
 absl::StatusOr<std::vector<Identifier>> PartIdentifiers(kinex::record::v1::ChildRecord& part,

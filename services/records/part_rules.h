@@ -56,9 +56,6 @@ struct Identifier {
 // digit") — messages never echo values.
 absl::StatusOr<Identifier> IdentifierFromRef(const kinex::common::v1::ChildRef& ref);
 
-// Whether `id` has the shape of a Kinex id ("kx_" then 1-64 letters/digits).
-bool LooksLikeKinexId(const std::string& id);
-
 // Validates the identifiers and scope codes a part sets, normalises its NHS
 // number in place, and returns its identifiers (NHS number, UPN, LA child id
 // qualified by `publisher_code`, the publishing LA's code).

@@ -74,6 +74,47 @@ absl::Status NotResponsible(const std::string& request_id) {
       reason::kChildNotFoundOrOutOfScope);
 }
 
+// INVALID_ARGUMENT "<field>: <message>" with the field in its ErrorInfo.
+absl::Status InvalidField(absl::string_view field, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(field, ": ", message)),
+                         reason::kInvalidField, {{"field", std::string(field)}});
+}
+
+// A request's element `prefix` (e.g. "requests[3].") failed with `status`:
+// its message and reason, the field named from the request's root.
+absl::Status InElement(absl::string_view prefix, const absl::Status& status) {
+  absl::Status out = CopyErrorReason(
+      status, WithErrorReason(absl::InvalidArgumentError(absl::StrCat(prefix, status.message())),
+                              reason::kInvalidField));
+  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  auto field = info.metadata().find("field");
+  AddErrorMetadata(out, "field",
+                   field != info.metadata().end() ? absl::StrCat(prefix, field->second)
+                                                  : std::string(absl::StripSuffix(prefix, ".")));
+  return out;
+}
+
+// A stored row that does not parse; `item` names its kind.
+absl::Status StoredCorrupt(absl::string_view item, absl::string_view message) {
+  return WithErrorReason(absl::DataLossError(message), reason::kStorageCorrupt,
+                         {{"item", std::string(item)}});
+}
+
+absl::Status SerializationFailed(absl::string_view message) {
+  return WithErrorReason(absl::InternalError(message), reason::kSerializationFailed);
+}
+
+absl::Status TokenCorrupt() {
+  return WithErrorReason(
+      absl::InternalError("page_token: a token this service issued does not parse"),
+      reason::kPageTokenCorrupt, {{"field", "page_token"}});
+}
+
+// A Kinex service (or, for writes, an auditor) where only agencies may act.
+absl::Status AgencyRequired(absl::string_view message) {
+  return WithErrorReason(absl::PermissionDeniedError(message), reason::kAgencyRequired);
+}
+
 absl::StatusOr<int> PageSize(int32_t requested) {
   return paging::PageSize(requested, {.default_size = kDefaultPageSize, .max_size = kMaxPageSize});
 }
@@ -111,12 +152,12 @@ rec::AgencyLink LinkInfo(const StoredLink& l) {
 
 absl::Status ValidateRequestId(const std::string& id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request_id: required, 1-", kMaxRequestIdLength, " characters"));
+    return InvalidField("request_id",
+                        absl::StrCat("required, 1-", kMaxRequestIdLength, " characters"));
   }
   for (unsigned char c : id) {
     if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError("request_id: printable ASCII only");
+      return InvalidField("request_id", "printable ASCII only");
     }
   }
   return absl::OkStatus();
@@ -124,8 +165,8 @@ absl::Status ValidateRequestId(const std::string& id) {
 
 absl::Status ValidateActor(const std::string& actor) {
   if (actor.size() > kMaxActorLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("actor: at most ", kMaxActorLength, " characters (got ", actor.size(), ")"));
+    return InvalidField(
+        "actor", absl::StrCat("at most ", kMaxActorLength, " characters (got ", actor.size(), ")"));
   }
   return absl::OkStatus();
 }
@@ -136,7 +177,7 @@ absl::Status ValidateActor(const std::string& actor) {
 absl::StatusOr<SpiffeId> Publisher(const std::string& principal, const std::string& trust_domain) {
   absl::StatusOr<SpiffeId> who = ParseSpiffeId(principal, trust_domain);
   if (!who.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("principal: ", who.status().message()));
+    return InvalidField("principal", who.status().message());
   }
   return *who;
 }
@@ -204,7 +245,7 @@ absl::Status QueueEvent(RecordsTxn& txn, av1::AuditEvent event, std::string& eve
   PendingAuditEvent pending;
   pending.id = id;
   if (!event.SerializeToString(&pending.event)) {
-    return absl::InternalError("audit event does not serialize");
+    return SerializationFailed("audit event does not serialize");
   }
   event_id = id;
   return txn.AddPendingAuditEvent(pending);
@@ -224,7 +265,8 @@ absl::StatusOr<std::optional<std::string>> Find(RecordsTxn& txn, const Identifie
 absl::StatusOr<std::string> Resolve(RecordsTxn& txn, const Identifier& id) {
   KINEX_ASSIGN_OR_RETURN(std::optional<std::string> found, Find(txn, id));
   if (!found.has_value()) {
-    return absl::NotFoundError(absl::StrCat("no child matches ", id.label));
+    return WithErrorReason(absl::NotFoundError(absl::StrCat("no child matches ", id.label)),
+                           reason::kChildNotFound);
   }
   return *found;
 }
@@ -427,7 +469,7 @@ absl::Status ApplyLatestPartRule(const std::vector<const StoredPart*>& parts,
       const bool ok = filter == nullptr
                           ? one.ParseFromString((*it)->payload)
                           : filter->Apply((*it)->payload, &kept) && one.ParseFromString(kept);
-      if (!ok) return absl::DataLossError("stored record part does not parse");
+      if (!ok) return StoredCorrupt("record_part", "stored record part does not parse");
       google::protobuf::Message* from = Section(one, lp.section, false);
       if (from == nullptr) continue;  // this agency publishes no such section
       google::protobuf::Message* to = Section(record, lp.section, true);
@@ -461,7 +503,7 @@ absl::StatusOr<ChildRecord> MergeParts(const std::vector<const StoredPart*>& par
       kept.clear();
       ok = filter->Apply(p->payload, &kept) && record.MergeFromString(kept);
     }
-    if (!ok) return absl::DataLossError("stored record part does not parse");
+    if (!ok) return StoredCorrupt("record_part", "stored record part does not parse");
   }
   KINEX_RETURN_IF_ERROR(ApplyLatestPartRule(parts, filter, record));
   return record;
@@ -512,7 +554,7 @@ absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
   for (const StoredSharingDecision& d : v.shields) {
     rv1::SharingDecision shield;
     if (!shield.ParseFromString(d.payload)) {
-      return absl::DataLossError("stored sharing decision does not parse");
+      return StoredCorrupt("sharing_decision", "stored sharing decision does not parse");
     }
     shielded.insert(shield.field_paths().begin(), shield.field_paths().end());
     if (shield.locating()) facts.set_shield_locating(true);
@@ -538,7 +580,8 @@ absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(material.data(), material.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
-    return absl::InternalError("facts version: SHA-256 failed");
+    return WithErrorReason(absl::InternalError("facts version: SHA-256 failed"),
+                           reason::kCryptoFailed);
   }
   facts.set_facts_version(absl::StrCat(
       "f1:", absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 16))));
@@ -589,9 +632,11 @@ absl::Status CheckSelfReferences(ChildRecord& part, const SpiffeId& who) {
   const std::string& own = who.agency_code;
   auto self_only = [&](const std::string& value, absl::string_view path) -> absl::Status {
     if (value.empty() || value == own) return absl::OkStatus();
-    return absl::PermissionDeniedError(
-        absl::StrCat("part.", path, ": a ", AgencyNoun(who.agency_kind),
-                     " may name only itself (the code in its certificate)"));
+    return WithErrorReason(
+        absl::PermissionDeniedError(absl::StrCat("part.", path, ": a ", AgencyNoun(who.agency_kind),
+                                                 " may name only itself (the code in its "
+                                                 "certificate)")),
+        reason::kAgencyCodeNotOwn, {{"field", absl::StrCat("part.", path)}});
   };
   rec::ScopeLinks* scope = part.mutable_scope();
   switch (who.agency_kind) {
@@ -600,9 +645,8 @@ absl::Status CheckSelfReferences(ChildRecord& part, const SpiffeId& who) {
       for (const rec::AgencyRef& a : part.named_agencies()) {
         if (a.agency_kind() != AgencyKind::SCHOOL && a.agency_kind() != AgencyKind::HEALTH &&
             a.agency_kind() != AgencyKind::POLICE) {
-          return absl::InvalidArgumentError(
-              "part.named_agencies.agency_kind: only school, health or police agencies "
-              "are named");
+          return InvalidField("part.named_agencies.agency_kind",
+                              "only school, health or police agencies are named");
         }
       }
       break;
@@ -677,20 +721,30 @@ std::string PartEtag(const StoredPart& part) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 12));
 }
 
+namespace {
+
+// A required option missing or out of range.
+absl::Status BadOption(absl::string_view field, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField,
+                         {{"field", std::string(field)}});
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<RecordsCore>> RecordsCore::Create(Options options) {
   if (options.storage == nullptr) {
-    return absl::InvalidArgumentError("RecordsCore: storage is required");
+    return BadOption("storage", "RecordsCore: storage is required");
   }
   if (options.clock == nullptr) {
-    return absl::InvalidArgumentError("RecordsCore: clock is required");
+    return BadOption("clock", "RecordsCore: clock is required");
   }
   if (options.audit == nullptr) {
-    return absl::InvalidArgumentError(
-        "RecordsCore: audit is required (every write is an audit event)");
+    return BadOption("audit", "RecordsCore: audit is required (every write is an audit event)");
   }
   if (options.max_part_bytes < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "RecordsCore: max_part_bytes must be positive (got ", options.max_part_bytes, ")"));
+    return BadOption("max_part_bytes", absl::StrCat("RecordsCore: max_part_bytes must be positive "
+                                                    "(got ",
+                                                    options.max_part_bytes, ")"));
   }
   if (!options.new_kinex_id) {
     options.new_kinex_id = [] { return RandomId("kx_"); };
@@ -711,7 +765,7 @@ absl::Status RecordsCore::DrainAuditOutbox() {
     for (const PendingAuditEvent& p : pending) {
       av1::AuditEvent event;
       if (!event.ParseFromString(p.event)) {
-        return absl::DataLossError("audit outbox: a pending event does not parse");
+        return StoredCorrupt("audit_outbox_event", "audit outbox: a pending event does not parse");
       }
       KINEX_RETURN_IF_ERROR(options_.audit->Append(event).status());
       KINEX_RETURN_IF_ERROR(options_.storage->Transact(
@@ -737,16 +791,20 @@ absl::Status RecordsCore::RunWrite(
         absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));
     absl::StatusOr<kinex::audit::AppendResult> logged = options_.audit->Append(event);
     if (!logged.ok()) {
-      return absl::UnavailableError(
-          "the audit log could not record this refused write; nothing was stored");
+      return WithErrorReason(
+          absl::UnavailableError(
+              "the audit log could not record this refused write; nothing was stored"),
+          reason::kAuditUnavailable, {{"service", "audit"}});
     }
     return status;
   }
   absl::Status drained = DrainAuditOutbox();
   if (!drained.ok()) {
-    return absl::UnavailableError(
-        "the write is stored but its audit event is not in the audit log yet (it is kept "
-        "and logged as soon as the log answers); retry reading with GetMyPart later");
+    return WithErrorReason(
+        absl::UnavailableError(
+            "the write is stored but its audit event is not in the audit log yet (it is kept "
+            "and logged as soon as the log answers); retry reading with GetMyPart later"),
+        reason::kAuditPending);
   }
   return absl::OkStatus();
 }
@@ -763,29 +821,30 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
       refused, [&](RecordsTxn& txn, std::string& event_id, av1::AuditEvent& about) -> absl::Status {
         response.Clear();
         if (!IsAgency(who)) {
-          return absl::PermissionDeniedError(
+          return AgencyRequired(
               absl::StrCat("principal ", who.uri,
                            " may not publish record parts (only agencies that own fields do)"));
         }
         const std::string kind_slug(AgencyKindSlug(who.agency_kind));
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (request.child().id_case() == kinex::common::v1::ChildRef::ID_NOT_SET) {
-          return absl::InvalidArgumentError(
-              "child: one of kinex_id, nhs_number, upn or la_child_id is required");
+          return InvalidField("child",
+                              "one of kinex_id, nhs_number, upn or la_child_id is required");
         }
         if (!request.has_part()) {
-          return absl::InvalidArgumentError("record: required (the fields your agency publishes)");
+          return InvalidField("record", "required (the fields your agency publishes)");
         }
         const size_t size = request.part().ByteSizeLong();
         if (static_cast<int64_t>(size) > options_.max_part_bytes) {
-          return absl::ResourceExhaustedError(
-              absl::StrCat("part: ", size, " bytes exceeds the maximum of ",
-                           options_.max_part_bytes, " (records.max_part_bytes)"));
+          return WithErrorReason(absl::ResourceExhaustedError(absl::StrCat(
+                                     "part: ", size, " bytes exceeds the maximum of ",
+                                     options_.max_part_bytes, " (records.max_part_bytes)")),
+                                 reason::kPartTooLarge, {{"field", "part"}});
         }
         KINEX_RETURN_IF_ERROR(CheckKnownValues(request.part(), "part"));
         if (!request.part().identity().kinex_id().empty()) {
-          return absl::InvalidArgumentError(
-              "part.identity.kinex_id: output only; name the child with child.kinex_id");
+          return InvalidField("part.identity.kinex_id",
+                              "output only; name the child with child.kinex_id");
         }
         std::vector<std::string> not_owned = FieldsNotOwnedBy(request.part(), who.agency_kind);
         if (!not_owned.empty()) {
@@ -829,7 +888,8 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
         }
         if (children.size() > 1) {
           if (!is_la) return NoChildToPublish(request.request_id());
-          return absl::FailedPreconditionError(DescribeConflict(matches));
+          return WithErrorReason(absl::FailedPreconditionError(DescribeConflict(matches)),
+                                 reason::kIdentifiersConflict);
         }
 
         const absl::Time now = options_.clock->Now();
@@ -846,7 +906,10 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
           }
           KINEX_ASSIGN_OR_RETURN(kinex_id, options_.new_kinex_id());
           KINEX_ASSIGN_OR_RETURN(bool taken, txn.ChildExists(kinex_id));
-          if (taken) return absl::AbortedError("new Kinex id collided; retry");
+          if (taken) {
+            return WithErrorReason(absl::AbortedError("new Kinex id collided; retry"),
+                                   reason::kIdCollision);
+          }
           KINEX_RETURN_IF_ERROR(txn.CreateChild(kinex_id, now));
           KINEX_RETURN_IF_ERROR(txn.SetResponsibleLa(kinex_id, who.agency_code, now));
           response.set_created_child(true);
@@ -893,7 +956,7 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
               }
               ChildRecord la_record;
               if (la_part != nullptr && !la_record.ParseFromString(la_part->payload)) {
-                return absl::DataLossError("stored record part does not parse");
+                return StoredCorrupt("record_part", "stored record part does not parse");
               }
               StoredLink claim;
               claim.kinex_id = kinex_id;
@@ -960,7 +1023,7 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
         stored.principal = who.uri;
         stored.actor = request.actor();
         if (!part.SerializeToString(&stored.payload)) {
-          return absl::InternalError("part does not serialize");
+          return SerializationFailed("part does not serialize");
         }
         stored.version = latest.has_value() ? latest->version + 1 : 1;
         stored.etag = PartEtag(stored);
@@ -1025,9 +1088,11 @@ absl::Status ReadRecord(RecordsTxn& txn, const Identifier& id, const PathFilter*
   } else {
     KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(view, now));
     if (!facts_version.empty() && facts.facts_version() != facts_version) {
-      return absl::AbortedError(absl::StrCat("the child's facts changed since facts version ",
-                                             facts_version, " (now ", facts.facts_version(),
-                                             "); nothing was read: decide again"));
+      return WithErrorReason(
+          absl::AbortedError(absl::StrCat("the child's facts changed since facts version ",
+                                          facts_version, " (now ", facts.facts_version(),
+                                          "); nothing was read: decide again")),
+          reason::kRecordChanged, {{"field", "facts_version"}});
     }
     response.set_facts_version(facts.facts_version());
     used = TrustedParts(view);
@@ -1043,7 +1108,7 @@ absl::Status ReadRecord(RecordsTxn& txn, const Identifier& id, const PathFilter*
       derived.mutable_identity()->set_kinex_id(kinex_id);
       std::string kept;
       if (!filter->Apply(derived.SerializeAsString(), &kept) || !record.MergeFromString(kept)) {
-        return absl::InternalError("derived fields do not filter");
+        return SerializationFailed("derived fields do not filter");
       }
       *response.mutable_record() = std::move(record);
     }
@@ -1056,7 +1121,7 @@ absl::Status ReadRecord(RecordsTxn& txn, const Identifier& id, const PathFilter*
 absl::StatusOr<std::optional<PathFilter>> FilterOf(const rv1::GetRecordRequest& request) {
   if (request.paths().empty()) return std::nullopt;
   if (request.paths_size() > kMaxPaths) {
-    return absl::InvalidArgumentError(absl::StrCat("paths: at most ", kMaxPaths));
+    return InvalidField("paths", absl::StrCat("at most ", kMaxPaths));
   }
   KINEX_ASSIGN_OR_RETURN(
       PathFilter f,
@@ -1083,19 +1148,19 @@ absl::StatusOr<rv1::GetRecordResponse> RecordsCore::GetRecord(
 absl::StatusOr<rv1::BatchGetRecordsResponse> RecordsCore::BatchGetRecords(
     const rv1::BatchGetRecordsRequest& request) {
   if (request.requests_size() > kMaxBatch) {
-    return absl::InvalidArgumentError(absl::StrCat("requests: at most ", kMaxBatch));
+    return InvalidField("requests", absl::StrCat("at most ", kMaxBatch));
   }
   std::vector<Identifier> ids;
   std::vector<std::optional<PathFilter>> filters;
   for (int i = 0; i < request.requests_size(); ++i) {
     absl::StatusOr<Identifier> id = IdentifierFromRef(request.requests(i).child());
     if (!id.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("requests[", i, "].", id.status().message()));
+      return InElement(absl::StrCat("requests[", i, "]."), id.status());
     }
     ids.push_back(*std::move(id));
     absl::StatusOr<std::optional<PathFilter>> f = FilterOf(request.requests(i));
     if (!f.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("requests[", i, "].", f.status().message()));
+      return InElement(absl::StrCat("requests[", i, "]."), f.status());
     }
     filters.push_back(*std::move(f));
   }
@@ -1168,12 +1233,14 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
       code_ok = ValidatePoliceForceCode(code);
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "agency_kind: ", request.agency_kind(),
-          " has no cohort (use local-authority, virtual-school, school, health or police)"));
+      return InvalidField(
+          "agency_kind",
+          absl::StrCat(request.agency_kind(),
+                       " has no cohort (use local-authority, virtual-school, school, health or "
+                       "police)"));
   }
   if (!code_ok.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("agency_code: ", code_ok.message()));
+    return InvalidField("agency_code", code_ok.message());
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
   // The cohort is the caller's own agency (the gateway sets it from the
@@ -1208,8 +1275,7 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
     const rv1::ListPartVersionsRequest& request) {
   KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(request.child()));
   if (!kinex::common::v1::AgencyKind_IsValid(request.owner_kind())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("owner_kind: unknown enum value ", request.owner_kind()));
+    return InvalidField("owner_kind", absl::StrCat("unknown enum value ", request.owner_kind()));
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
   // No caller identity reaches this internal method: the token is bound to
@@ -1221,7 +1287,7 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
                          paging::PageTokens::Process().Open(request.page_token(), scope));
   int64_t offset = 0;
   if (!position.empty() && (!absl::SimpleAtoi(position, &offset) || offset < 0)) {
-    return absl::InternalError("page_token: a token this service issued does not parse");
+    return TokenCorrupt();
   }
   rv1::ListPartVersionsResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
@@ -1235,7 +1301,7 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
       rv1::PartVersion* v = response.add_versions();
       *v = VersionInfo(p);
       if (!v->mutable_part()->ParseFromString(p.payload)) {
-        return absl::DataLossError("stored record part does not parse");
+        return StoredCorrupt("record_part", "stored record part does not parse");
       }
     }
     if (more) {
@@ -1252,8 +1318,9 @@ absl::StatusOr<rv1::GetPartResponse> RecordsCore::GetPart(const rv1::GetPartRequ
   KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(request.child()));
   // The same answer for an unknown child and a child the caller has no part
   // of: a read of one's own part teaches nothing about anyone else's.
-  const absl::Status none =
-      absl::PermissionDeniedError("no part of yours exists for this child reference");
+  const absl::Status none = WithErrorReason(
+      absl::PermissionDeniedError("no part of yours exists for this child reference"),
+      reason::kPartNotFoundOrOutOfScope);
   rv1::GetPartResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     if (!IsAgency(who)) return none;
@@ -1266,7 +1333,7 @@ absl::StatusOr<rv1::GetPartResponse> RecordsCore::GetPart(const rv1::GetPartRequ
     response.set_kinex_id(*kid);
     *response.mutable_part() = VersionInfo(*part);
     if (!response.mutable_part()->mutable_part()->ParseFromString(part->payload)) {
-      return absl::DataLossError("stored record part does not parse");
+      return StoredCorrupt("record_part", "stored record part does not parse");
     }
     for (const StoredLink& l : links) {
       if (l.agency_kind == who.agency_kind && l.agency_code == who.agency_code) {
@@ -1288,8 +1355,8 @@ absl::StatusOr<rv1::ListLinksResponse> RecordsCore::ListLinks(
         reason::kPolicyDenied);
   }
   if (!rec::LinkState_IsValid(request.state())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("state: unknown value ", request.state(), " for kinex.record.v1.LinkState"));
+    return InvalidField(
+        "state", absl::StrCat("unknown value ", request.state(), " for kinex.record.v1.LinkState"));
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
   const std::string state_filter = absl::StrCat("state=", request.state());
@@ -1302,7 +1369,7 @@ absl::StatusOr<rv1::ListLinksResponse> RecordsCore::ListLinks(
     // kinex_id:agency_kind:agency_code of the last link served.
     std::vector<std::string> f = absl::StrSplit(position, absl::MaxSplits(':', 2));
     if (f.size() != 3 || !absl::SimpleAtoi(f[1], &after_kind)) {
-      return absl::InternalError("page_token: a token this service issued does not parse");
+      return TokenCorrupt();
     }
     after_id = f[0];
     after_code = f[2];
@@ -1352,13 +1419,13 @@ absl::StatusOr<rv1::DecideLinkResponse> RecordsCore::DecideLink(
         }
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (request.decision() != rec::CONFIRMED && request.decision() != rec::REJECTED) {
-          return absl::InvalidArgumentError("decision: CONFIRMED or REJECTED");
+          return InvalidField("decision", "CONFIRMED or REJECTED");
         }
         const auto kind = request.agency().agency_kind();
         if (kind != AgencyKind::SCHOOL && kind != AgencyKind::HEALTH &&
             kind != AgencyKind::POLICE) {
-          return absl::InvalidArgumentError(
-              "agency.agency_kind: links are held by school, health or police agencies");
+          return InvalidField("agency.agency_kind",
+                              "links are held by school, health or police agencies");
         }
         KINEX_ASSIGN_OR_RETURN(ChildView view, ResponsibleChild(txn, request.child(), who,
                                                                 request.request_id(), about));
@@ -1368,8 +1435,10 @@ absl::StatusOr<rv1::DecideLinkResponse> RecordsCore::DecideLink(
           if (l.agency_kind == kind && l.agency_code == request.agency().agency_code()) link = &l;
         }
         if (link == nullptr) {
-          return absl::NotFoundError(
-              "agency: that agency has published nothing about this child (no link to decide)");
+          return WithErrorReason(
+              absl::NotFoundError("agency: that agency has published nothing about this child (no "
+                                  "link to decide)"),
+              reason::kLinkNotFound, {{"field", "agency"}});
         }
         link->state =
             request.decision() == rec::CONFIRMED ? LinkState::kConfirmed : LinkState::kRejected;
@@ -1413,20 +1482,17 @@ absl::StatusOr<rv1::TransferResponsibilityResponse> RecordsCore::TransferRespons
         }
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (absl::Status s = ValidateLaCode(request.to_la_code()); !s.ok()) {
-          return absl::InvalidArgumentError(absl::StrCat("to_la_code: ", s.message()));
+          return InvalidField("to_la_code", s.message());
         }
         if (request.reason().empty() || request.reason().size() > kMaxTransferReason) {
-          return absl::InvalidArgumentError(absl::StrCat("reason: required, at most ",
-                                                         kMaxTransferReason,
-                                                         " characters (recorded in the "
-                                                         "audit log)"));
+          return InvalidField("reason", absl::StrCat("required, at most ", kMaxTransferReason,
+                                                     " characters (recorded in the audit log)"));
         }
         KINEX_ASSIGN_OR_RETURN(ChildView view, ResponsibleChild(txn, request.child(), who,
                                                                 request.request_id(), about));
         const std::string* kid = &view.kinex_id;
         if (request.to_la_code() == who.agency_code) {
-          return absl::InvalidArgumentError(
-              "to_la_code: names the local authority already responsible");
+          return InvalidField("to_la_code", "names the local authority already responsible");
         }
         KINEX_RETURN_IF_ERROR(
             txn.SetResponsibleLa(*kid, request.to_la_code(), options_.clock->Now()));
@@ -1451,12 +1517,6 @@ constexpr size_t kMaxRemovalReason = 2000;
 constexpr int kMaxDecisionPaths = 1000;
 constexpr int kDefaultDecisionPageSize = 100;
 constexpr int kMaxDecisionPageSize = 500;
-
-// INVALID_ARGUMENT "<field>: <message>" with the field in its ErrorInfo.
-absl::Status InvalidField(absl::string_view field, absl::string_view message) {
-  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(field, ": ", message)),
-                         reason::kInvalidField, {{"field", std::string(field)}});
-}
 
 // Every path of the child record (sections and leaves) a decision may name.
 const absl::flat_hash_set<std::string>& RecordPaths() {
@@ -1483,8 +1543,9 @@ absl::Status ValidateAgencyCode(AgencyKind kind, const std::string& code) {
     case AgencyKind::POLICE:
       return ValidatePoliceForceCode(code);
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat(AgencyKindSlug(kind), " agencies are not recipients"));
+      return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(
+                                 AgencyKindSlug(kind), " agencies are not recipients")),
+                             reason::kInvalidField);
   }
 }
 
@@ -1601,13 +1662,16 @@ absl::StatusOr<ChildView> RelatedChild(RecordsTxn& txn, const cv1::ChildRef& ref
 // Only the responsible LA's deciding roles set or remove shields.
 absl::Status CheckShieldRole(const SpiffeId& who) {
   if (who.is_service || who.agency_kind != AgencyKind::LOCAL_AUTHORITY) {
-    return absl::PermissionDeniedError(
-        "only the child's responsible local authority sets or removes shields");
+    return WithErrorReason(
+        absl::PermissionDeniedError(
+            "only the child's responsible local authority sets or removes shields"),
+        reason::kPolicyDenied);
   }
   if (who.role != kSocialWorker && who.role != kTeamManager) {
-    return absl::PermissionDeniedError(absl::StrCat("role ", who.role,
-                                                    " may not set or remove shields (",
-                                                    kSocialWorker, " or ", kTeamManager, ")"));
+    return WithErrorReason(absl::PermissionDeniedError(
+                               absl::StrCat("role ", who.role, " may not set or remove shields (",
+                                            kSocialWorker, " or ", kTeamManager, ")")),
+                           reason::kPolicyDenied);
   }
   return absl::OkStatus();
 }
@@ -1647,7 +1711,7 @@ absl::StatusOr<rv1::SharingDecision> RecordsCore::RecordSharingDecision(
   KINEX_RETURN_IF_ERROR(RunWrite(
       refused, [&](RecordsTxn& txn, std::string& event_id, av1::AuditEvent& about) -> absl::Status {
         if (!IsAgency(who)) {
-          return absl::PermissionDeniedError(absl::StrCat(
+          return AgencyRequired(absl::StrCat(
               "principal ", who.uri, " may not record sharing decisions (only agencies do)"));
         }
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
@@ -1694,7 +1758,7 @@ absl::StatusOr<rv1::SharingDecision> RecordsCore::RecordSharingDecision(
         stored.decider_code = who.agency_code;
         stored.decided_at = now;
         if (!decision.SerializeToString(&stored.payload)) {
-          return absl::InternalError("sharing decision does not serialize");
+          return SerializationFailed("sharing decision does not serialize");
         }
         KINEX_RETURN_IF_ERROR(txn.InsertSharingDecision(stored));
         av1::AuditEvent event = about;
@@ -1717,7 +1781,7 @@ absl::StatusOr<rv1::ListSharingDecisionsResponse> RecordsCore::ListSharingDecisi
     const rv1::ListSharingDecisionsRequest& request) {
   KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
   if (who.is_service || who.agency_kind == AgencyKind::AGENCY_KIND_UNSPECIFIED) {
-    return absl::PermissionDeniedError(absl::StrCat(
+    return AgencyRequired(absl::StrCat(
         "principal ", who.uri, " may not list sharing decisions (agencies and auditors do)"));
   }
   SharingDecisionFilter filter;
@@ -1744,7 +1808,7 @@ absl::StatusOr<rv1::ListSharingDecisionsResponse> RecordsCore::ListSharingDecisi
     std::vector<std::string> f = absl::StrSplit(position, absl::MaxSplits(':', 1));
     int64_t micros = 0;
     if (f.size() != 2 || !absl::SimpleAtoi(f[0], &micros)) {
-      return absl::InternalError("page_token: a token this service issued does not parse");
+      return TokenCorrupt();
     }
     filter.after = std::make_pair(absl::FromUnixMicros(micros), f[1]);
   }
@@ -1774,7 +1838,7 @@ absl::StatusOr<rv1::ListSharingDecisionsResponse> RecordsCore::ListSharingDecisi
     if (more) rows.resize(page_size);
     for (const StoredSharingDecision& row : rows) {
       if (!response.add_decisions()->ParseFromString(row.payload)) {
-        return absl::DataLossError("stored sharing decision does not parse");
+        return StoredCorrupt("sharing_decision", "stored sharing decision does not parse");
       }
     }
     if (more) {
@@ -1814,22 +1878,26 @@ absl::StatusOr<rv1::SharingDecision> RecordsCore::RemoveShield(
                                txn.SharingDecision(id));
         if (!stored.has_value() || stored->kinex_id != view.kinex_id ||
             stored->kind != cv1::SHIELD) {
-          return absl::NotFoundError(absl::StrCat("decision_id: no shield ", id, " on this child"));
+          return WithErrorReason(
+              absl::NotFoundError(absl::StrCat("decision_id: no shield ", id, " on this child")),
+              reason::kShieldNotFound, {{"field", "decision_id"}});
         }
         if (!shield.ParseFromString(stored->payload)) {
-          return absl::DataLossError("stored sharing decision does not parse");
+          return StoredCorrupt("sharing_decision", "stored sharing decision does not parse");
         }
         if (stored->removed) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("decision_id: shield ", id, " is no longer in force (removed ",
-                           google::protobuf::util::TimeUtil::ToString(shield.removed_at()), ")"));
+          return WithErrorReason(
+              absl::FailedPreconditionError(absl::StrCat(
+                  "decision_id: shield ", id, " is no longer in force (removed ",
+                  google::protobuf::util::TimeUtil::ToString(shield.removed_at()), ")")),
+              reason::kShieldAlreadyRemoved, {{"field", "decision_id"}});
         }
         *shield.mutable_removed_at() = ToProto(options_.clock->Now());
         shield.set_removed_by(who.uri);
         shield.set_removal_reason(request.reason());
         std::string payload;
         if (!shield.SerializeToString(&payload)) {
-          return absl::InternalError("sharing decision does not serialize");
+          return SerializationFailed("sharing decision does not serialize");
         }
         KINEX_RETURN_IF_ERROR(txn.RemoveSharingDecision(id, payload));
         av1::AuditEvent event = about;

@@ -4,113 +4,33 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "embedded_sql/records_schema.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::records {
 namespace {
 
-constexpr char kSchema[] = R"sql(
-CREATE TABLE IF NOT EXISTS children (
-  kinex_id {CTEXT} PRIMARY KEY,
-  create_time_us BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS child_identifiers (
-  id_kind INTEGER NOT NULL,
-  id_value {CTEXT} NOT NULL,
-  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
-  PRIMARY KEY (id_kind, id_value));
-CREATE INDEX IF NOT EXISTS child_identifiers_by_child
-  ON child_identifiers (kinex_id);
-CREATE TABLE IF NOT EXISTS part_versions (
-  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
-  owner_kind INTEGER NOT NULL,
-  owner_code {CTEXT} NOT NULL,
-  version BIGINT NOT NULL,
-  etag TEXT NOT NULL,
-  publish_time_us BIGINT NOT NULL,
-  principal TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  payload {BLOB} NOT NULL,
-  PRIMARY KEY (kinex_id, owner_kind, owner_code, version));
-CREATE TABLE IF NOT EXISTS part_heads (
-  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
-  owner_kind INTEGER NOT NULL,
-  owner_code {CTEXT} NOT NULL,
-  version BIGINT NOT NULL,
-  PRIMARY KEY (kinex_id, owner_kind, owner_code));
-CREATE TABLE IF NOT EXISTS scope_links (
-  agency_kind INTEGER NOT NULL,
-  code {CTEXT} NOT NULL,
-  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
-  PRIMARY KEY (agency_kind, code, kinex_id));
-CREATE INDEX IF NOT EXISTS scope_links_by_child ON scope_links (kinex_id);
-)sql";
+constexpr absl::string_view kStore = "records";
 
-// Version 2: responsibility, agency links (claimed / confirmed / rejected)
-// and the audit outbox. A version-1 store is backfilled: each child's
-// responsible LA is the LA its scope index named, and every agency that had
-// published a part keeps a CONFIRMED link (those relationships were live
-// before claims existed; the migration is recorded as their confirmer).
-constexpr char kSchemaV2[] = R"sql(
-CREATE TABLE IF NOT EXISTS child_responsibility (
-  kinex_id {CTEXT} PRIMARY KEY REFERENCES children (kinex_id),
-  la_code {CTEXT} NOT NULL,
-  since_us BIGINT NOT NULL);
-CREATE INDEX IF NOT EXISTS child_responsibility_by_la
-  ON child_responsibility (la_code, kinex_id);
-CREATE TABLE IF NOT EXISTS agency_links (
-  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
-  agency_kind INTEGER NOT NULL,
-  agency_code {CTEXT} NOT NULL,
-  state INTEGER NOT NULL,
-  update_time_us BIGINT NOT NULL,
-  updated_by TEXT NOT NULL,
-  PRIMARY KEY (kinex_id, agency_kind, agency_code));
-CREATE TABLE IF NOT EXISTS audit_outbox (
-  id {CTEXT} PRIMARY KEY,
-  create_seq BIGINT NOT NULL,
-  event {BLOB} NOT NULL);
-)sql";
-
-absl::Status MigrateToV2(sql::Db& db) {
-  KINEX_RETURN_IF_ERROR(db.ExecScript(kSchemaV2));
-  KINEX_RETURN_IF_ERROR(
-      db.Exec("INSERT INTO child_responsibility (kinex_id, la_code, since_us) "
-              "SELECT s.kinex_id, MIN(s.code), c.create_time_us FROM scope_links s "
-              "JOIN children c ON c.kinex_id = s.kinex_id "
-              "WHERE s.agency_kind = 1 GROUP BY s.kinex_id, c.create_time_us")
-          .status());
-  return db
-      .Exec(
-          "INSERT INTO agency_links (kinex_id, agency_kind, agency_code, state, "
-          "update_time_us, updated_by) "
-          "SELECT h.kinex_id, h.owner_kind, h.owner_code, 2, c.create_time_us, "
-          "'schema-migration-v2' FROM part_heads h "
-          "JOIN children c ON c.kinex_id = h.kinex_id "
-          "WHERE h.owner_kind IN (3, 4, 5)")
-      .status();
+// An error this store makes, with its reason and the stable metadata.
+absl::Status Failure(absl::Status status, absl::string_view reason, sql::Dialect dialect) {
+  return WithErrorReason(
+      std::move(status), reason,
+      {{"store", std::string(kStore)}, {"dialect", std::string(sql::DialectName(dialect))}});
 }
 
-// Version 3: sharing decisions (decisions not to share, to share in part or
-// to defer, and shields). Nothing to backfill.
-constexpr char kSchemaV3[] = R"sql(
-CREATE TABLE IF NOT EXISTS sharing_decisions (
-  decision_id {CTEXT} PRIMARY KEY,
-  kinex_id {CTEXT} NOT NULL REFERENCES children (kinex_id),
-  kind INTEGER NOT NULL,
-  decider_kind INTEGER NOT NULL,
-  decider_code {CTEXT} NOT NULL,
-  decided_at_us BIGINT NOT NULL,
-  removed INTEGER NOT NULL,
-  payload {BLOB} NOT NULL);
-CREATE INDEX IF NOT EXISTS sharing_decisions_by_child
-  ON sharing_decisions (kinex_id, kind, removed);
-CREATE INDEX IF NOT EXISTS sharing_decisions_by_time
-  ON sharing_decisions (decided_at_us, decision_id);
-CREATE INDEX IF NOT EXISTS sharing_decisions_by_decider
-  ON sharing_decisions (decider_kind, decider_code, decided_at_us);
-)sql";
+// The schema is in services/records/schema/, one file per version, embedded
+// at build time (embedded_sql/records_schema.h). Version 1
+// (0001_children_parts_scope.sql) is the schema as first released: Create
+// runs it at every open, before sql::Migrate. Version 2 adds responsibility,
+// agency links and the audit outbox, and backfills them (the file's two
+// INSERT ... SELECT statements); version 3 adds sharing decisions.
+absl::Status MigrateToV2(sql::Db& db) {
+  return db.ExecScript(schema::k0002ResponsibilityLinksOutbox);
+}
 
-absl::Status MigrateToV3(sql::Db& db) { return db.ExecScript(kSchemaV3); }
+absl::Status MigrateToV3(sql::Db& db) { return db.ExecScript(schema::k0003SharingDecisions); }
 
 constexpr char kDecisionColumns[] =
     "decision_id, kinex_id, kind, decider_kind, decider_code, decided_at_us, removed, "
@@ -197,7 +117,8 @@ class SqlTxn final : public RecordsTxn {
     KINEX_ASSIGN_OR_RETURN(std::optional<std::string> owner, FindChild(kind, value));
     if (owner.has_value()) {
       if (*owner == kinex_id) return absl::OkStatus();
-      return absl::AbortedError("identifier already linked to another child");
+      return Failure(absl::AbortedError("identifier already linked to another child"),
+                     reason::kStorageConflict, db_.dialect());
     }
     return db_
         .Exec(
@@ -223,7 +144,10 @@ class SqlTxn final : public RecordsTxn {
   }
 
   absl::Status InsertPart(const StoredPart& part) override {
-    if (part.version < 1) return absl::InvalidArgumentError("version must be >= 1");
+    if (part.version < 1) {
+      return Failure(absl::InvalidArgumentError("version must be >= 1"),
+                     reason::kStorageCallInvalid, db_.dialect());
+    }
     if (part.version == 1) {
       // The primary key refuses a second "first" version (ABORTED).
       KINEX_RETURN_IF_ERROR(
@@ -238,7 +162,8 @@ class SqlTxn final : public RecordsTxn {
                                       {part.kinex_id, static_cast<int64_t>(part.owner_kind),
                                        part.owner_code, part.version, part.version - 1}));
       if (changed != 1) {
-        return absl::AbortedError("part changed concurrently; retry");
+        return Failure(absl::AbortedError("part changed concurrently; retry"),
+                       reason::kStorageConflict, db_.dialect());
       }
     }
     return db_
@@ -411,7 +336,10 @@ class SqlTxn final : public RecordsTxn {
                            db_.Exec("UPDATE sharing_decisions SET removed = 1, payload = $2 "
                                     "WHERE decision_id = $1 AND removed = 0",
                                     {decision_id, sql::Blob{payload}}));
-    if (changed != 1) return absl::AbortedError("decision changed concurrently; retry");
+    if (changed != 1) {
+      return Failure(absl::AbortedError("decision changed concurrently; retry"),
+                     reason::kStorageConflict, db_.dialect());
+    }
     return absl::OkStatus();
   }
 
@@ -553,28 +481,35 @@ class SqlTxn final : public RecordsTxn {
 
 absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
     std::unique_ptr<sql::Db> db) {
-  if (db == nullptr) return absl::InvalidArgumentError("db must not be null");
-  KINEX_RETURN_IF_ERROR(db->ExecScript(kSchema));
-  // Version 1 is kSchema as first released (created above if absent).
-  KINEX_RETURN_IF_ERROR(sql::Migrate(
-      *db, "records",
-      {{1, [](sql::Db&) { return absl::OkStatus(); }}, {2, MigrateToV2}, {3, MigrateToV3}}));
+  if (db == nullptr) {
+    return WithErrorReason(absl::InvalidArgumentError("db must not be null"),
+                           reason::kStorageCallInvalid, {{"store", std::string(kStore)}});
+  }
+  KINEX_RETURN_IF_ERROR(sql::WithStore(db->ExecScript(schema::k0001ChildrenPartsScope), kStore));
+  // Version 1 is 0001_children_parts_scope.sql as first released (created
+  // above if absent).
+  KINEX_RETURN_IF_ERROR(sql::WithStore(
+      sql::Migrate(
+          *db, kStore,
+          {{1, [](sql::Db&) { return absl::OkStatus(); }}, {2, MigrateToV2}, {3, MigrateToV3}}),
+      kStore));
   return std::unique_ptr<SqlRecordsStorage>(new SqlRecordsStorage(std::move(db)));
 }
 
 absl::Status SqlRecordsStorage::Transact(const std::function<absl::Status(RecordsTxn&)>& fn) {
   absl::MutexLock lock(&mu_);
   sql::Db& db = *db_;
-  return db.Transaction([&]() -> absl::Status {
+  absl::Status status = db.Transaction([&]() -> absl::Status {
     SqlTxn txn(db);
     return fn(txn);
   });
+  return sql::WithStore(std::move(status), kStore);
 }
 
 absl::Status SqlRecordsStorage::Read(const std::function<absl::Status(RecordsTxn&)>& fn) {
   absl::MutexLock lock(&mu_);
   SqlTxn txn(*db_);
-  return fn(txn);
+  return sql::WithStore(fn(txn), kStore);
 }
 
 }  // namespace kinex::records

@@ -242,10 +242,10 @@ TEST_F(AuditCommandTest, VerifyAcrossAKeyRotationNeedsEveryKey) {
   // Only the new key: the old key's heads cannot be checked.
   EXPECT_EQ(Run({"verify", "--public-key=" + new_key, "--saved-head=" + saved}), 1);
   EXPECT_THAT(out_.str(), HasSubstr("FAILED"));
-  EXPECT_EQ(err_.str(),
-            absl::StrCat("kinexctl: FAILED_PRECONDITION: tree head at size 6 "
-                         "is signed by key ",
-                         old_id, " which is not among the known keys (", new_id, ")\n"));
+  EXPECT_EQ(err_.str(), absl::StrCat("kinexctl: FAILED_PRECONDITION: tree head at size 6 "
+                                     "is signed by key ",
+                                     old_id, " which is not among the known keys (", new_id,
+                                     ") [AUDIT_HEAD_KEY_UNKNOWN]\n"));
   EXPECT_EQ(Run({"receipt", "verify", receipt, "--public-key=" + new_key, "--offline"}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("signed by key " + old_id + " which is not among"));
 
@@ -350,13 +350,14 @@ TEST_F(AuditCommandTest, VerifyNamesTheRangeOfAConsistentRewriteAndTheHeadsUsed)
             "(head.json), 2 receipts\n");
   EXPECT_EQ(err_.str(),
             "kinexctl: DATA_LOSS: leaf range 3-3: entries do not match the signed "
-            "tree head at size 4 (the head at size 3 still matches)\n");
+            "tree head at size 4 (the head at size 3 still matches) [AUDIT_LOG_TAMPERED]\n");
   // A receipt that does not verify on its own is named.
   kinex::exchange::v1::DisclosureReceipt forged = ReceiptFor(2);
   forged.set_leaf_index(3);
   EXPECT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--receipt=" + WriteReceipt(forged)}), 1);
   EXPECT_THAT(err_.str(), HasSubstr("receipt receipt.json: receipt inclusion proof is "
                                     "invalid"));
+  EXPECT_THAT(err_.str(), HasSubstr("[AUDIT_RECEIPT_INVALID]\n"));
 }
 
 // Verification at any size: a log of whole-record disclosure events (~2.4 KB

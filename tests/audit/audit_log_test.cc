@@ -13,21 +13,31 @@
 #include "tests/testing/failing_log_storage.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_log_storage.h"
+#include "tests/testing/status_matchers.h"
 
 namespace kinex::audit {
 namespace {
 
 using ::kinex::audit::testing::SampleEvent;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
 // Fails Append while `fail` is set; otherwise forwards to a FakeLogStorage.
 class FlakyLogStorage final : public LogStorage {
  public:
   std::atomic<bool> fail{false};
+  // Stores the batch, then reports a failure: memory and storage disagree.
+  std::atomic<bool> fail_after_storing{false};
   FakeLogStorage inner;
 
   absl::Status Append(absl::Span<const NewEntry> entries, const v1::SignedTreeHead* head) override {
     if (fail) return absl::UnavailableError("disk full (injected)");
+    if (fail_after_storing) {
+      inner.Append(entries, head).IgnoreError();
+      return absl::UnavailableError("connection lost after commit (injected)");
+    }
     return inner.Append(entries, head);
   }
   absl::Status AddHead(const v1::SignedTreeHead& head) override {
@@ -175,11 +185,15 @@ TEST_F(AuditLogTest, InvalidEventChangesNothing) {
   absl::StatusOr<AppendResult> r = log->Append(e);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("event.purpose is required"));
+  EXPECT_THAT(r, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(r, HasErrorMetadata("field", "event.purpose"));
   e = SampleEvent("req-1");
   e.mutable_children(0)->set_nhs_number("1234567890");
   r = log->Append(e);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("event.children"));
+  EXPECT_THAT(r, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(r, HasErrorMetadata("field", "event.children"));
   EXPECT_EQ(log->Size(), 0u);
   EXPECT_EQ(*storage_.Size(), 0u);
 }
@@ -203,11 +217,50 @@ TEST_F(AuditLogTest, FailedCommitFailsTheCallerAndLaterAppendsRecover) {
   absl::StatusOr<AppendResult> r = log->Append(SampleEvent("req-1"));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.status().message(), HasSubstr("could not commit: disk full"));
+  EXPECT_THAT(r, HasErrorReason("AUDIT_STORAGE_UNAVAILABLE"));
+  EXPECT_THAT(r, HasErrorMetadata("cause", "UNAVAILABLE"));
   EXPECT_EQ(log->Size(), 1u);
   flaky.fail = false;
   r = log->Append(SampleEvent("req-2"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->leaf_index, 1u);
+}
+
+TEST_F(AuditLogTest, AStoreThatDisagreesAfterAFailedCommitStopsTheLog) {
+  FlakyLogStorage flaky;
+  auto log = *Open(&flaky);
+  ASSERT_TRUE(log->Append(SampleEvent("req-0")).ok());
+  flaky.fail_after_storing = true;
+  absl::StatusOr<AppendResult> r = log->Append(SampleEvent("req-1"));
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kUnavailable,
+                          "audit log could not commit: connection lost after commit (injected)"));
+  EXPECT_THAT(r, HasErrorReason("AUDIT_STORAGE_UNAVAILABLE"));
+  flaky.fail_after_storing = false;
+  r = log->Append(SampleEvent("req-2"));
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kUnavailable,
+                          "audit log stopped accepting events after a storage failure; restart "
+                          "it to recover"));
+  EXPECT_THAT(r, HasErrorReason("AUDIT_LOG_FAILED"));
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_THAT(log->SignIfIdle(),
+              StatusIs(absl::StatusCode::kUnavailable, "audit log is in a failed state"));
+  EXPECT_THAT(log->SignIfIdle(), HasErrorReason("AUDIT_LOG_FAILED"));
+}
+
+TEST_F(AuditLogTest, MissingOptionsAreNamed) {
+  AuditLog::Options options = TestOptions(&storage_);
+  options.pseudonymizer = nullptr;
+  absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Create(std::move(options));
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kInvalidArgument,
+                            "AuditLog: options.pseudonymizer is required"));
+  EXPECT_THAT(log, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(log, HasErrorMetadata("field", "options.pseudonymizer"));
+  options = TestOptions(&storage_);
+  options.lean_level = 31;
+  log = AuditLog::Create(std::move(options));
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kInvalidArgument,
+                            "AuditLog: options.lean_level must be 1-30 (got 31)"));
+  EXPECT_THAT(log, HasErrorMetadata("field", "options.lean_level"));
 }
 
 TEST_F(AuditLogTest, SignsAFreshHeadWhenIdle) {
@@ -270,6 +323,8 @@ TEST_F(AuditLogTest, RefusesToStartOnAnAlteredEntry) {
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(log.status().message(),
               HasSubstr("refusing to start: leaf index 3: stored leaf hash"));
+  EXPECT_THAT(log, HasErrorReason("AUDIT_LOG_TAMPERED"));
+  EXPECT_THAT(log, HasErrorMetadata("leaf_index", "3"));
 }
 
 TEST_F(AuditLogTest, RefusesToStartOnAKeyItDoesNotHold) {
@@ -283,6 +338,8 @@ TEST_F(AuditLogTest, RefusesToStartOnAKeyItDoesNotHold) {
       absl::StrCat("audit log is corrupt; refusing to start: tree head at "
                    "size 0 is signed by key ",
                    old_id, " which is not among the known keys (current ", signer_->key_id(), ")"));
+  EXPECT_THAT(log, HasErrorReason("AUDIT_HEAD_KEY_UNKNOWN"));
+  EXPECT_THAT(log, HasErrorMetadata("tree_size", "0"));
   // A retired key that is not the one that signed does not help.
   const std::shared_ptr<const TreeHeadSigner> stranger = testing::TestSigner();
   AuditLog::Options options = TestOptions(&storage_);
@@ -336,6 +393,7 @@ TEST_F(AuditLogTest, KeyRotationKeepsOldHeadsAndReceiptsVerifiable) {
   absl::Status alone = VerifyReceipt(receipt, *Verifier());
   EXPECT_EQ(alone.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(alone.message(), HasSubstr(old_signer->key_id()));
+  EXPECT_THAT(alone, HasErrorReason("AUDIT_HEAD_KEY_UNKNOWN"));
   v1::GetConsistencyProofRequest req;
   req.set_first_tree_size(3);
   req.set_second_tree_size(4);
@@ -356,6 +414,77 @@ TEST_F(AuditLogTest, KeyRotationKeepsOldHeadsAndReceiptsVerifiable) {
   EXPECT_EQ(key.keys(1).public_key_pem(), *old_signer->PublicKeyPem());
 }
 
+TEST_F(AuditLogTest, ReceiptsAndHeadsThatDoNotHoldUpAreNamed) {
+  auto log = *Open(&storage_);
+  const AppendResult a = *log->Append(SampleEvent("req-a"));
+  const AppendResult b = *log->Append(SampleEvent("req-b"));
+  auto verifier = Verifier();
+
+  kinex::exchange::v1::DisclosureReceipt no_head = ReceiptOf(a);
+  no_head.clear_signed_tree_head();
+  EXPECT_THAT(VerifyReceipt(no_head, *verifier),
+              StatusIs(absl::StatusCode::kInvalidArgument, "receipt has no signed_tree_head"));
+  EXPECT_THAT(VerifyReceipt(no_head, *verifier), HasErrorMetadata("field", "signed_tree_head"));
+  kinex::exchange::v1::DisclosureReceipt moved = ReceiptOf(a);
+  moved.set_leaf_index(1);
+  EXPECT_THAT(VerifyReceipt(moved, *verifier),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "receipt inclusion proof is invalid: leaf_index 1 must be less than "
+                       "tree_size 1"));
+  EXPECT_THAT(VerifyReceipt(moved, *verifier), HasErrorReason("AUDIT_RECEIPT_INVALID"));
+  EXPECT_THAT(VerifyReceipt(moved, *verifier), HasErrorMetadata("field", "inclusion_proof"));
+
+  // Against the logged entry: each differing part is named.
+  v1::GetEntriesRequest req;
+  req.set_start_index(0);
+  req.set_end_index(2);
+  const v1::GetEntriesResponse entries = *log->GetEntries(req);
+  ASSERT_EQ(entries.entries_size(), 2);
+  kinex::exchange::v1::DisclosureReceipt receipt = ReceiptOf(a);
+  const v1::AuditEvent& logged = entries.entries(0).event();
+  *receipt.mutable_disclosed_paths() = logged.disclosed_paths();
+  for (const auto& w : logged.withheld()) *receipt.add_withheld() = w;
+  receipt.set_policy_version(logged.policy_version());
+  ASSERT_TRUE(VerifyReceiptMatchesEntry(receipt, entries.entries(0)).ok());
+  EXPECT_THAT(
+      VerifyReceiptMatchesEntry(receipt, entries.entries(1)),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "log entry has leaf index 1, receipt has 0"));
+  EXPECT_THAT(VerifyReceiptMatchesEntry(receipt, entries.entries(1)),
+              HasErrorReason("AUDIT_RECEIPT_INVALID"));
+  EXPECT_THAT(VerifyReceiptMatchesEntry(receipt, entries.entries(1)),
+              HasErrorMetadata("field", "leaf_index"));
+  kinex::exchange::v1::DisclosureReceipt other_policy = receipt;
+  other_policy.set_policy_version("policy-other");
+  EXPECT_THAT(VerifyReceiptMatchesEntry(other_policy, entries.entries(0)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "receipt policy_version differs from the logged event"));
+  EXPECT_THAT(VerifyReceiptMatchesEntry(other_policy, entries.entries(0)),
+              HasErrorMetadata("field", "policy_version"));
+  kinex::exchange::v1::DisclosureReceipt other_paths = receipt;
+  other_paths.add_disclosed_paths("identity.nhs_number");
+  EXPECT_THAT(VerifyReceiptMatchesEntry(other_paths, entries.entries(0)),
+              HasErrorMetadata("field", "disclosed_paths"));
+
+  // A saved head larger than the current one, and heads that go backwards.
+  absl::Status truncated =
+      VerifyHeadConsistency(b.signed_tree_head, a.signed_tree_head, {}, *verifier);
+  EXPECT_THAT(truncated, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                  "log is truncated: the saved head commits to 2 entries, the "
+                                  "current head to only 1"));
+  EXPECT_THAT(truncated, HasErrorReason("AUDIT_HEAD_INCONSISTENT"));
+  EXPECT_THAT(truncated, HasErrorMetadata("tree_size", "2"));
+  LogRecomputer rec;
+  ASSERT_TRUE(
+      storage_.ReadEntries(0, UINT64_MAX, [&](const StoredEntry& row) { return rec.Add(row); })
+          .ok());
+  const absl::Status backwards =
+      rec.CheckHeads({b.signed_tree_head, a.signed_tree_head}, verifier.get());
+  EXPECT_THAT(backwards, StatusIs(absl::StatusCode::kDataLoss,
+                                  "leaf index 1: signed tree heads go backwards (2 then 1)"));
+  EXPECT_THAT(backwards, HasErrorReason("AUDIT_HEAD_INCONSISTENT"));
+  EXPECT_THAT(backwards, HasErrorMetadata("tree_size", "1"));
+}
+
 TEST_F(AuditLogTest, ProofRequestsAreChecked) {
   auto log = *Open(&storage_);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append(SampleEvent("r")).ok());
@@ -364,21 +493,34 @@ TEST_F(AuditLogTest, ProofRequestsAreChecked) {
   auto proof = *log->GetInclusionProof(inc);
   EXPECT_EQ(proof.tree_size(), 3u);
   inc.set_leaf_index(3);
-  EXPECT_EQ(log->GetInclusionProof(inc).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(log->GetInclusionProof(inc), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    "leaf_index 3 must be less than tree_size 3"));
+  EXPECT_THAT(log->GetInclusionProof(inc), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(log->GetInclusionProof(inc), HasErrorMetadata("field", "leaf_index"));
   v1::GetConsistencyProofRequest cons;
   cons.set_first_tree_size(0);
   cons.set_second_tree_size(3);
-  EXPECT_THAT(log->GetConsistencyProof(cons).status().message(),
-              HasSubstr("first_tree_size must be at least 1"));
+  EXPECT_THAT(log->GetConsistencyProof(cons),
+              StatusIs(absl::StatusCode::kInvalidArgument, "first_tree_size must be at least 1"));
+  EXPECT_THAT(log->GetConsistencyProof(cons), HasErrorMetadata("field", "first_tree_size"));
   cons.set_first_tree_size(2);
   cons.set_second_tree_size(4);
   EXPECT_THAT(log->GetConsistencyProof(cons).status().message(),
               HasSubstr("exceeds the log size 3"));
+  EXPECT_THAT(log->GetConsistencyProof(cons), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(log->GetConsistencyProof(cons), HasErrorMetadata("field", "second_tree_size"));
   v1::GetEntriesRequest entries;
   entries.set_start_index(3);
   entries.set_end_index(4);
   EXPECT_THAT(log->GetEntries(entries).status().message(),
               HasSubstr("start_index 3 is not below the log size 3"));
+  EXPECT_THAT(log->GetEntries(entries), HasErrorMetadata("field", "start_index"));
+  entries.set_start_index(2);
+  entries.set_end_index(2);
+  EXPECT_THAT(log->GetEntries(entries), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                 "end_index 2 must be greater than start_index 2"));
+  EXPECT_THAT(log->GetEntries(entries), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(log->GetEntries(entries), HasErrorMetadata("field", "end_index"));
 }
 
 // A long-running log keeps old low-level tree hashes in the store, not in
@@ -433,13 +575,16 @@ TEST_F(AuditLogTest, LeanTreeServesOldProofsAndRefusesEntriesAlteredAfterStart) 
     rows[5].entry.leaf_hash = HashLeaf(rows[5].entry.leaf_data);
   });
   inc.set_leaf_index(5);
-  EXPECT_EQ(
-      log->GetInclusionProof(inc).status(),
-      absl::DataLossError("leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
+  EXPECT_THAT(log->GetInclusionProof(inc),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
+  EXPECT_THAT(log->GetInclusionProof(inc), HasErrorReason("AUDIT_LOG_TAMPERED"));
+  EXPECT_THAT(log->GetInclusionProof(inc), HasErrorMetadata("leaf_index", "4"));
   found = log->QueryEvents(query);
-  EXPECT_EQ(
-      found.status(),
-      absl::DataLossError("leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
+  EXPECT_THAT(found,
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "leaf index 4: stored leaf hashes 4-5 do not match the verified log"));
+  EXPECT_THAT(found, HasErrorReason("AUDIT_LOG_TAMPERED"));
 }
 
 }  // namespace

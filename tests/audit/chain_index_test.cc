@@ -26,6 +26,7 @@
 #include "services/audit/sqlite_log_storage.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace kinex::audit {
@@ -34,6 +35,9 @@ namespace {
 using ::kinex::audit::testing::kNhsA;
 using ::kinex::audit::testing::kNhsB;
 using ::kinex::audit::testing::SampleEvent;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
 // Forwards to a store; Append can be held (to gather a batch) or failed.
@@ -284,11 +288,14 @@ class ChainIndexTamperTest : public ChainIndexTest {
     ASSERT_TRUE(ChildChainCheck(kNhsA).ok());
   }
 
-  void ExpectRefusesToStart(const std::string& message) {
+  // The log refuses to start with AUDIT_INDEX_TAMPERED naming `leaf_index`.
+  void ExpectRefusesToStart(const std::string& message, const std::string& leaf_index) {
     absl::StatusOr<AuditLog*> restarted = Open();
     EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(restarted.status().message(),
                 HasSubstr(absl::StrCat("audit log is corrupt; refusing to start: ", message)));
+    EXPECT_THAT(restarted, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+    EXPECT_THAT(restarted, HasErrorMetadata("leaf_index", leaf_index));
   }
 };
 
@@ -298,12 +305,15 @@ TEST_F(ChainIndexTamperTest, DeletedIndexRowIsNamedEverywhere) {
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(verify.message(),
               HasSubstr("index: leaf 4: child pseudonym row missing (pseudonym "));
+  EXPECT_THAT(verify, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+  EXPECT_THAT(verify, HasErrorMetadata("leaf_index", "4"));
   absl::Status chain = ChildChainCheck(kNhsA);
   EXPECT_EQ(chain.code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(chain.message(),
             "index: leaf 4: child pseudonym row missing (leaf 5 links to it; "
             "the answer skips it)");
-  ExpectRefusesToStart("index: leaf 4: child pseudonym row missing");
+  EXPECT_THAT(chain, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+  ExpectRefusesToStart("index: leaf 4: child pseudonym row missing", "4");
 }
 
 TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
@@ -322,7 +332,7 @@ TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
   b.mutable_child()->set_nhs_number(kNhsB);
   EXPECT_EQ(log_->QueryEvents(b)->entries_size(), 0);
   EXPECT_TRUE(ChildChainCheck(kNhsB).ok());
-  ExpectRefusesToStart("index: leaf 7: child pseudonym row");
+  ExpectRefusesToStart("index: leaf 7: child pseudonym row", "7");
 }
 
 TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
@@ -331,13 +341,14 @@ TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
             "index: leaf 9: child pseudonym row missing (the newest event about "
             "the child; the answer ends at leaf 8)");
   EXPECT_THAT(VerifyOffline().message(), HasSubstr("index: leaf 9: child pseudonym row missing"));
-  ExpectRefusesToStart("index: leaf 9: child pseudonym row missing");
+  ExpectRefusesToStart("index: leaf 9: child pseudonym row missing", "9");
 }
 
 TEST_F(ChainIndexTamperTest, AddedRowForAMissingLeafIsNamedAtStartUp) {
   Sql(absl::StrCat("INSERT INTO audit_entry_children (pseudonym, leaf_index) VALUES ('",
                    Pseudonym(kNhsB), "', 12);"));
-  ExpectRefusesToStart("index: leaf 12: child pseudonym row for a leaf the log does not hold");
+  ExpectRefusesToStart("index: leaf 12: child pseudonym row for a leaf the log does not hold",
+                       "12");
 }
 
 TEST_F(ChainIndexTest, IdempotentAppendReturnsTheOriginalLeaf) {
@@ -490,8 +501,10 @@ TEST_F(ChainIndexTest, EveryQueryAppendsOneAuditQueriedEvent) {
   EXPECT_EQ(log_->QueryEvents(queries)->entries_size(), 2);
   v1::QueryEventsRequest bad;
   bad.add_kinds(static_cast<v1::EventKind>(42));
-  EXPECT_EQ(log_->QueryEvents(bad).status(),
-            absl::InvalidArgumentError("kinds: unknown event kind 42"));
+  EXPECT_THAT(log_->QueryEvents(bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, "kinds: unknown event kind 42"));
+  EXPECT_THAT(log_->QueryEvents(bad), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(log_->QueryEvents(bad), HasErrorMetadata("field", "kinds"));
 
   // When the event cannot be appended, the query returns nothing.
   gate_->fail = true;
@@ -500,6 +513,8 @@ TEST_F(ChainIndexTest, EveryQueryAppendsOneAuditQueriedEvent) {
   EXPECT_THAT(r.status().message(),
               HasSubstr("audit log could not record this query, so it returns "
                         "nothing: audit log could not commit"));
+  EXPECT_THAT(r, HasErrorReason("AUDIT_QUERY_NOT_RECORDED"));
+  EXPECT_THAT(r, HasErrorMetadata("cause", "AUDIT_STORAGE_UNAVAILABLE"));
 }
 
 TEST_F(ChainIndexTest, LargeEntriesArePagedByBytesAndVerify) {

@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "services/audit/merkle.h"
 #include "tests/audit/test_events.h"
+#include "tests/testing/status_matchers.h"
 
 namespace kinex::audit {
 namespace {
@@ -12,7 +13,16 @@ namespace {
 using ::kinex::audit::testing::kNhsA;
 using ::kinex::audit::testing::kNhsB;
 using ::kinex::audit::testing::SampleEvent;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
+
+// The field an event validation message names first ("event.kind: ...",
+// "event.request_id is required").
+std::string FieldOf(absl::string_view message) {
+  return std::string(message.substr(0, message.find_first_of(" :")));
+}
 
 v1::AuditEvent Pseudonymised(v1::AuditEvent e) {
   auto p = testing::TestPseudonymizer();
@@ -87,14 +97,18 @@ TEST(EventCodecTest, Version2GoldenCoversEveryField) {
   EXPECT_EQ(back->event.SerializeAsString(), e.SerializeAsString());
   // Version 1 cannot hold these fields.
   absl::Status v1 = EncodeEventV1(3, e).status();
-  EXPECT_EQ(v1.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(v1.message(), "event has fields the version-1 encoding cannot hold (kind and later)");
+  EXPECT_THAT(v1, StatusIs(absl::StatusCode::kInvalidArgument,
+                           "event has fields the version-1 encoding cannot hold (kind and later)"));
+  EXPECT_THAT(v1, HasErrorReason("AUDIT_ENCODING_UNSUPPORTED"));
+  EXPECT_THAT(v1, HasErrorMetadata("version", "1"));
   // Version 2 cannot hold the lawful basis.
   v1::AuditEvent later = e;
   later.set_stated_function("Children Act 1989 s22(3A)");
-  EXPECT_EQ(EncodeEventV2(3, later).status(),
-            absl::InvalidArgumentError("event has fields the version-2 encoding "
-                                       "cannot hold (lawful_bases and later)"));
+  EXPECT_THAT(EncodeEventV2(3, later), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                "event has fields the version-2 encoding "
+                                                "cannot hold (lawful_bases and later)"));
+  EXPECT_THAT(EncodeEventV2(3, later), HasErrorReason("AUDIT_ENCODING_UNSUPPORTED"));
+  EXPECT_THAT(EncodeEventV2(3, later), HasErrorMetadata("version", "2"));
   EXPECT_EQ(EncodeEventV1(3, later).status().code(), absl::StatusCode::kInvalidArgument);
   // Links out of pseudonym order are not canonical.
   e.mutable_child_chain()->SwapElements(0, 1);
@@ -148,8 +162,10 @@ TEST(EventCodecTest, Version3GoldenCoversEveryField) {
   EXPECT_EQ(back->version, 3);
   EXPECT_EQ(back->event.SerializeAsString(), e.SerializeAsString());
   EXPECT_EQ(EncodeEventVersion(3, 3, e).value(), *leaf);
-  EXPECT_EQ(EncodeEventVersion(4, 3, e).status(),
-            absl::InvalidArgumentError("no audit event encoding version 4"));
+  EXPECT_THAT(EncodeEventVersion(4, 3, e),
+              StatusIs(absl::StatusCode::kInvalidArgument, "no audit event encoding version 4"));
+  EXPECT_THAT(EncodeEventVersion(4, 3, e), HasErrorReason("AUDIT_ENCODING_UNSUPPORTED"));
+  EXPECT_THAT(EncodeEventVersion(4, 3, e), HasErrorMetadata("version", "4"));
   // A version-2 leaf still decodes as version 2 and re-encodes identically.
   v1::AuditEvent old = Pseudonymised(SampleEvent("req-old"));
   std::string v2 = *EncodeEventV2(5, old);
@@ -234,7 +250,15 @@ TEST(EventCodecTest, ValidatesSharingDecisionEvents) {
        absl::ResourceExhaustedError("event.stated_function is 5000 bytes; the limit is 4096")});
   cases.back().event.set_stated_function(std::string(5000, 's'));
   for (const Case& c : cases) {
-    EXPECT_EQ(ValidateAppendEvent(c.event), c.want) << c.want;
+    const absl::Status got = ValidateAppendEvent(c.event);
+    EXPECT_THAT(got, StatusIs(c.want.code(), std::string(c.want.message())));
+    // Too long: AUDIT_EVENT_TOO_LARGE; anything else: INVALID_FIELD. Both
+    // name the field the message names.
+    EXPECT_THAT(got, HasErrorReason(c.want.code() == absl::StatusCode::kResourceExhausted
+                                        ? "AUDIT_EVENT_TOO_LARGE"
+                                        : "INVALID_FIELD"))
+        << c.want;
+    EXPECT_THAT(got, HasErrorMetadata("field", FieldOf(c.want.message()))) << c.want;
   }
 }
 
@@ -243,11 +267,15 @@ TEST(EventCodecTest, DecodeRefusesNonCanonicalInput) {
   std::string leaf = *EncodeEvent(1, e);
   EXPECT_EQ(DecodeEvent(leaf + "x").status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(DecodeEvent(leaf + "x").status().message(), HasSubstr("trailing bytes"));
+  EXPECT_THAT(DecodeEvent(leaf + "x"), HasErrorReason("AUDIT_ENTRY_MALFORMED"));
   EXPECT_THAT(DecodeEvent(leaf.substr(0, leaf.size() - 1)).status().message(),
               HasSubstr("bad shield_locating"));
   std::string bad_magic = leaf;
   bad_magic[4] = 4;
-  EXPECT_THAT(DecodeEvent(bad_magic).status().message(), HasSubstr("bad magic or version"));
+  EXPECT_THAT(DecodeEvent(bad_magic),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "leaf is not a canonical audit event: bad magic or version"));
+  EXPECT_THAT(DecodeEvent(bad_magic), HasErrorReason("AUDIT_ENTRY_MALFORMED"));
   for (size_t cut = 0; cut < leaf.size(); cut += 7) {
     EXPECT_FALSE(DecodeEvent(leaf.substr(0, cut)).ok()) << cut;
   }
@@ -316,14 +344,19 @@ TEST(EventCodecTest, ValidationNamesTheField) {
     absl::Status s = ValidateAppendEvent(e);
     EXPECT_EQ(s.code(), c.code) << c.message;
     EXPECT_THAT(s.message(), HasSubstr(c.message));
+    EXPECT_THAT(
+        s, HasErrorReason(c.code == absl::StatusCode::kResourceExhausted ? "AUDIT_EVENT_TOO_LARGE"
+                                                                         : "INVALID_FIELD"))
+        << c.message;
+    EXPECT_THAT(s, HasErrorMetadata("field", FieldOf(s.message()))) << c.message;
   }
   EXPECT_TRUE(ValidateAppendEvent(SampleEvent("req-1")).ok());
-  EXPECT_EQ(ValidateAppendEvent([] {
-              v1::AuditEvent e = SampleEvent("req-1");
-              e.clear_kind();
-              return e;
-            }()),
-            absl::InvalidArgumentError("event.kind: required"));
+  EXPECT_THAT(ValidateAppendEvent([] {
+                v1::AuditEvent e = SampleEvent("req-1");
+                e.clear_kind();
+                return e;
+              }()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "event.kind: required"));
   // Write kinds need no purpose, decision or policy version.
   for (v1::EventKind kind :
        {v1::PART_PUBLISHED, v1::WRITE_REFUSED, v1::CONSENT_RECORDED, v1::CONSENT_WITHDRAWN,
@@ -342,8 +375,9 @@ TEST(EventCodecTest, ValidationNamesTheField) {
   // A disclosure still needs them.
   v1::AuditEvent disclosure = SampleEvent("req-1");
   disclosure.clear_purpose();
-  EXPECT_EQ(ValidateAppendEvent(disclosure),
-            absl::InvalidArgumentError("event.purpose is required"));
+  EXPECT_THAT(ValidateAppendEvent(disclosure),
+              StatusIs(absl::StatusCode::kInvalidArgument, "event.purpose is required"));
+  EXPECT_THAT(ValidateAppendEvent(disclosure), HasErrorMetadata("field", "event.purpose"));
   // An auditor query by a Kinex service has no agency.
   v1::AuditEvent queried;
   queried.set_kind(v1::AUDIT_QUERIED);
@@ -383,10 +417,26 @@ TEST(EventCodecTest, PseudonymsAreKeyedAndNeverTheRawIdentifier) {
   kinex::common::v1::ChildRef invalid;
   invalid.set_nhs_number("9434765918");
   EXPECT_EQ(p->Pseudonym(invalid).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(p->Pseudonym(kinex::common::v1::ChildRef()).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ChildPseudonymizer::Create("short").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p->Pseudonym(invalid), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(p->Pseudonym(invalid), HasErrorMetadata("field", "child.nhs_number"));
+  EXPECT_THAT(p->Pseudonym(kinex::common::v1::ChildRef()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "child: no identifier is set"));
+  EXPECT_THAT(p->Pseudonym(kinex::common::v1::ChildRef()), HasErrorMetadata("field", "child"));
+  EXPECT_THAT(ChildPseudonymizer::Create("short"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "pseudonym key must be at least 32 bytes, got 5"));
+  EXPECT_THAT(ChildPseudonymizer::Create("short"), HasErrorReason("KEY_INVALID"));
+  EXPECT_THAT(ChildPseudonymizer::Create("short"), HasErrorMetadata("key", "pseudonym_key"));
+
+  // In an event, the identifier's reason names the event's field; never the
+  // identifier itself.
+  v1::AuditEvent bad = SampleEvent("req-1");
+  *bad.add_children() = invalid;
+  const absl::Status refused = PseudonymizeChildren(*p, bad);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("event.children: ")));
+  EXPECT_THAT(refused, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(refused, HasErrorMetadata("field", "event.children"));
+  EXPECT_EQ(ErrorInfoOf(refused).DebugString().find("9434765918"), std::string::npos);
 }
 
 }  // namespace

@@ -10,10 +10,14 @@
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace kinex::audit {
 namespace {
 
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
 Hash H(const std::string& hex) {
@@ -195,18 +199,32 @@ TEST(MerkleTest, CorruptedInclusionProofsFail) {
   EXPECT_FALSE(VerifyInclusion(v.leaf_index, 8, leaf, proof, EmptyRoot()).ok());
   std::vector<Hash> longer = proof;
   longer.push_back(root);
-  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, longer, root).message(), HasSubstr("longer"));
+  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, longer, root),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "inclusion proof is longer than the tree is deep"));
+  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, longer, root),
+              HasErrorReason("AUDIT_PROOF_INVALID"));
   std::vector<Hash> shorter(proof.begin(), proof.end() - 1);
   EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, shorter, root).message(),
               HasSubstr("shorter"));
+  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, shorter, root),
+              HasErrorReason("AUDIT_PROOF_INVALID"));
+  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, shorter, root),
+              HasErrorMetadata("leaf_index", std::to_string(v.leaf_index)));
+  EXPECT_THAT(VerifyInclusion(v.leaf_index, 8, leaf, shorter, root),
+              HasErrorMetadata("tree_size", "8"));
   for (size_t i = 0; i < proof.size(); ++i) {
     std::vector<Hash> flipped = proof;
     flipped[i][0] ^= 8;
     absl::Status s = VerifyInclusion(v.leaf_index, 8, leaf, flipped, root);
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << i;
     EXPECT_THAT(s.message(), HasSubstr("does not match the root"));
+    EXPECT_THAT(s, HasErrorReason("AUDIT_PROOF_INVALID")) << i;
+    EXPECT_THAT(s, HasErrorMetadata("leaf_index", std::to_string(v.leaf_index))) << i;
   }
   EXPECT_EQ(VerifyInclusion(8, 8, leaf, proof, root).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(VerifyInclusion(8, 8, leaf, proof, root), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(VerifyInclusion(8, 8, leaf, proof, root), HasErrorMetadata("field", "leaf_index"));
 }
 
 TEST(MerkleTest, CorruptedConsistencyProofsFail) {
@@ -219,9 +237,15 @@ TEST(MerkleTest, CorruptedConsistencyProofsFail) {
   EXPECT_FALSE(VerifyConsistency(5, 8, proof, r1, r2).ok());
   EXPECT_FALSE(VerifyConsistency(7, 8, proof, r1, r2).ok());
   EXPECT_FALSE(VerifyConsistency(6, 16, proof, r1, r2).ok());
-  EXPECT_FALSE(VerifyConsistency(6, 4, proof, r1, r2).ok());
+  EXPECT_THAT(VerifyConsistency(6, 4, proof, r1, r2),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "first tree size 6 is larger than second tree size 4"));
+  EXPECT_THAT(VerifyConsistency(6, 4, proof, r1, r2), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(VerifyConsistency(6, 4, proof, r1, r2), HasErrorMetadata("field", "first_tree_size"));
   EXPECT_FALSE(VerifyConsistency(6, 8, proof, r2, r1).ok());
-  EXPECT_FALSE(VerifyConsistency(6, 8, {}, r1, r2).ok());
+  EXPECT_THAT(VerifyConsistency(6, 8, {}, r1, r2),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "consistency proof is empty"));
+  EXPECT_THAT(VerifyConsistency(6, 8, {}, r1, r2), HasErrorReason("AUDIT_PROOF_INVALID"));
   EXPECT_FALSE(VerifyConsistency(6, 8, proof, EmptyRoot(), r2).ok());
   std::vector<Hash> longer = proof;
   longer.push_back(r1);
@@ -235,10 +259,17 @@ TEST(MerkleTest, CorruptedConsistencyProofsFail) {
     EXPECT_EQ(VerifyConsistency(6, 8, flipped, r1, r2).code(),
               absl::StatusCode::kFailedPrecondition)
         << i;
+    EXPECT_THAT(VerifyConsistency(6, 8, flipped, r1, r2), HasErrorReason("AUDIT_PROOF_INVALID"))
+        << i;
+    EXPECT_THAT(VerifyConsistency(6, 8, flipped, r1, r2), HasErrorMetadata("tree_size", "8")) << i;
   }
   // Same size: roots must agree and the proof be empty.
   EXPECT_TRUE(VerifyConsistency(8, 8, {}, r2, r2).ok());
-  EXPECT_THAT(VerifyConsistency(8, 8, {}, r1, r2).message(), HasSubstr("two different roots"));
+  EXPECT_THAT(VerifyConsistency(8, 8, {}, r1, r2),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "two different roots for the same tree size 8"));
+  // Not a bad proof: two heads of one size disagree.
+  EXPECT_THAT(VerifyConsistency(8, 8, {}, r1, r2), HasErrorReason("AUDIT_HEAD_INCONSISTENT"));
 }
 
 TEST(MerkleTest, AllProofsVerifyAgainstNaiveRootsUpTo70Leaves) {
@@ -278,19 +309,30 @@ TEST(MerkleTest, ProofRequestsOutsideTheTreeAreInvalid) {
   absl::StatusOr<std::vector<Hash>> p = InclusionProof(tree, 5, 5);
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(p.status().message(), HasSubstr("leaf_index 5 must be less"));
+  EXPECT_THAT(p, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(p, HasErrorMetadata("field", "leaf_index"));
   p = InclusionProof(tree, 0, 6);
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(p.status().message(), HasSubstr("exceeds the log size 5"));
+  EXPECT_THAT(p, HasErrorMetadata("field", "tree_size"));
   p = ConsistencyProof(tree, 4, 3);
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(p.status().message(), HasSubstr("exceeds second_tree_size"));
+  EXPECT_THAT(p, HasErrorMetadata("field", "first_tree_size"));
+  p = ConsistencyProof(tree, 1, 6);
+  EXPECT_THAT(
+      p, StatusIs(absl::StatusCode::kInvalidArgument, "second_tree_size 6 exceeds the log size 5"));
+  EXPECT_THAT(p, HasErrorMetadata("field", "second_tree_size"));
 }
 
 TEST(MerkleTest, HashParsingRejectsWrongSizes) {
   EXPECT_EQ(HashFromBytes("short").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(HashFromBytes("short", "root_hash").status().message(),
               HasSubstr("root_hash must be 32 bytes, got 5"));
+  EXPECT_THAT(HashFromBytes("short", "root_hash"), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(HashFromBytes("short", "root_hash"), HasErrorMetadata("field", "root_hash"));
   EXPECT_EQ(HashFromHex("zz").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(HashFromHex("zz"), HasErrorMetadata("field", "hash"));
 }
 
 // A lean tree answers every subtree, proof and root exactly as the full tree
@@ -353,11 +395,22 @@ TEST(MerkleTest, LeanTreeRefusesStoredLeavesThatNoLongerMatch) {
   EXPECT_EQ(h.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(h.status().message(),
             "leaf index 4: stored leaf hashes 4-7 do not match the verified log");
+  EXPECT_THAT(h, HasErrorReason("AUDIT_LOG_TAMPERED"));
+  EXPECT_THAT(h, HasErrorMetadata("leaf_index", "4"));
   EXPECT_EQ(InclusionProof(lean, 4, 16).status().code(), absl::StatusCode::kDataLoss);
   // The newest leaves never need the store.
   read_error = absl::UnavailableError("store down");
   EXPECT_EQ(*lean.LeafHash(15), leaves[15]);
   EXPECT_EQ(lean.LeafHash(9).status(), absl::UnavailableError("store down"));
+}
+
+TEST(MerkleTest, LeanTreeWithoutAReaderSaysSo) {
+  MerkleTree lean;
+  lean.MakeLean(1, 2, nullptr);
+  for (int i = 0; i < 8; ++i) lean.Append(HashLeaf(std::to_string(i)));
+  EXPECT_THAT(lean.LeafHash(0),
+              StatusIs(absl::StatusCode::kInternal, "no reader for evicted tree hashes"));
+  EXPECT_THAT(lean.LeafHash(0), HasErrorReason("AUDIT_TREE_UNREADABLE"));
 }
 
 }  // namespace

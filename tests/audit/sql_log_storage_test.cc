@@ -13,6 +13,9 @@
 namespace kinex::audit {
 namespace {
 
+using ::kinex::audit::v1::SignedTreeHead;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
 using ::kinex::testing::StatusIs;
 
 NewEntry Entry(uint64_t index) {
@@ -86,10 +89,48 @@ TEST_F(SqlLogStorageTest, AStoreFromBeforeSchemaVersionsIsAdopted) {
 TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
   ASSERT_TRUE(SqliteLogStorage::Open({.path = dir_.File("audit.db")}).ok());
   ASSERT_TRUE(Raw()->Exec("UPDATE schema_version SET version = 9 WHERE component = 'audit'").ok());
-  EXPECT_THAT(SqliteLogStorage::Open({.path = dir_.File("audit.db")}),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       ::testing::HasSubstr("audit store is at schema version 9, newer than "
-                                            "this binary knows (1)")));
+  const auto newer = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+  EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              ::testing::HasSubstr("audit store is at schema version 9, newer "
+                                                   "than this binary knows (1)")));
+  EXPECT_THAT(newer.status(), HasErrorReason("SCHEMA_TOO_NEW"));
+}
+
+// The store's errors carry explicit reasons with `store` and `dialect`: a
+// stored hash of the wrong size is STORAGE_CORRUPT (DATA_LOSS); any failure
+// of the database is UNAVAILABLE to the log (it fails closed),
+// STORAGE_UNAVAILABLE with the failure's own reason as `cause`.
+TEST_F(SqlLogStorageTest, StoreErrorsCarryTheirReasons) {
+  auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(0)}, nullptr).ok());
+  {
+    // Inserting is what the triggers allow; a short hash reads back wrong.
+    auto db = Raw();
+    ASSERT_TRUE(db->Exec("INSERT INTO audit_entries (leaf_index, leaf_hash, leaf_data, "
+                         "time_micros, agency_kind, agency_code, actor, purpose, decision, "
+                         "break_glass) VALUES (1, $1, $2, 0, 0, '', '', 0, 0, 0)",
+                         {sql::Blob{"short"}, sql::Blob{"leaf-1"}})
+                    .ok());
+  }
+  const absl::Status corrupt =
+      (*storage)->ReadEntries(0, 2, [](const StoredEntry&) { return absl::OkStatus(); });
+  EXPECT_THAT(corrupt, StatusIs(absl::StatusCode::kDataLoss,
+                                "entry 1: stored leaf hash is 5 bytes, not 32"));
+  EXPECT_THAT(corrupt, HasErrorReason("STORAGE_CORRUPT"));
+  EXPECT_THAT(corrupt, HasErrorMetadata("store", "audit"));
+  EXPECT_THAT(corrupt, HasErrorMetadata("dialect", "sqlite"));
+
+  ASSERT_TRUE(Raw()->ExecScript("DROP TABLE audit_heads").ok());
+  SignedTreeHead head;
+  head.set_tree_size(1);
+  const absl::Status gone = (*storage)->AddHead(head);
+  EXPECT_THAT(gone, StatusIs(absl::StatusCode::kUnavailable,
+                             ::testing::StartsWith("audit store: sqlite ")));
+  EXPECT_THAT(gone, HasErrorReason("STORAGE_UNAVAILABLE"));
+  EXPECT_THAT(gone, HasErrorMetadata("cause", "STORAGE_FAILED"));
+  EXPECT_THAT(gone, HasErrorMetadata("store", "audit"));
+  EXPECT_THAT(gone, HasErrorMetadata("dialect", "sqlite"));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "services/audit/log_verifier.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 #ifdef KINEX_TAMPER_POSTGRES
@@ -39,6 +40,9 @@ namespace kinex::audit {
 namespace {
 
 using ::kinex::audit::testing::SampleEvent;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr int kEntries = 10;
@@ -220,9 +224,10 @@ class TamperTest : public ::testing::Test {
   }
 
   // Tampers while a log is running, then checks the offline verifier; then
-  // restarts and checks the log refuses to start.
+  // restarts and checks the log refuses to start. Both say
+  // AUDIT_LOG_TAMPERED, naming `leaf_index` (the first leaf not to trust).
   void ExpectDetected(const std::string& sql, const std::string& startup_message,
-                      const std::string& verify_message) {
+                      const std::string& verify_message, const std::string& leaf_index) {
     auto running = Open();
     ASSERT_TRUE(running.ok()) << running.status();
     ASSERT_TRUE(VerifyOffline(**running).ok());
@@ -230,12 +235,16 @@ class TamperTest : public ::testing::Test {
     absl::Status offline = VerifyOffline(**running);
     EXPECT_EQ(offline.code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(offline.message(), HasSubstr(verify_message));
+    EXPECT_THAT(offline, HasErrorReason("AUDIT_LOG_TAMPERED"));
+    EXPECT_THAT(offline, HasErrorMetadata("leaf_index", leaf_index));
     running->reset();
 
     absl::StatusOr<std::unique_ptr<AuditLog>> restarted = Open();
     EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(restarted.status().message(), HasSubstr("audit log is corrupt; refusing to start"));
     EXPECT_THAT(restarted.status().message(), HasSubstr(startup_message));
+    EXPECT_THAT(restarted, HasErrorReason("AUDIT_LOG_TAMPERED"));
+    EXPECT_THAT(restarted, HasErrorMetadata("leaf_index", leaf_index));
   }
 
   // The leaf at `index` with its actor changed, and the SQL that stores it
@@ -303,12 +312,12 @@ TEST_F(TamperTest, Leaf4AlteredRowIsNamed) {
   const std::string msg = "leaf index 4: stored leaf hash does not match";
   ExpectDetected(absl::StrCat("UPDATE ", Entries(), " SET leaf_data = ", backend_.ActorAltered(),
                               " WHERE leaf_index = 4;"),
-                 msg, msg);
+                 msg, msg, "4");
 }
 
 TEST_F(TamperTest, Leaf6DeletedRowIsNamed) {
   const std::string msg = "leaf index 6: entry is missing";
-  ExpectDetected(absl::StrCat("DELETE FROM ", Entries(), " WHERE leaf_index = 6;"), msg, msg);
+  ExpectDetected(absl::StrCat("DELETE FROM ", Entries(), " WHERE leaf_index = 6;"), msg, msg, "6");
 }
 
 TEST_F(TamperTest, Leaf2ReorderedRowsAreNamed) {
@@ -317,7 +326,7 @@ TEST_F(TamperTest, Leaf2ReorderedRowsAreNamed) {
   ExpectDetected(absl::StrCat("UPDATE ", t, " SET leaf_index = -1 WHERE leaf_index = 2;", "UPDATE ",
                               t, " SET leaf_index = 2 WHERE leaf_index = 7;", "UPDATE ", t,
                               " SET leaf_index = 7 WHERE leaf_index = -1;"),
-                 msg, msg);
+                 msg, msg, "2");
 }
 
 TEST_F(TamperTest, Leaf3DeletedAndRenumberedRowsAreNamed) {
@@ -327,12 +336,12 @@ TEST_F(TamperTest, Leaf3DeletedAndRenumberedRowsAreNamed) {
   ExpectDetected(absl::StrCat("DELETE FROM ", t, " WHERE leaf_index = 3;", "UPDATE ", t,
                               " SET leaf_index = -leaf_index WHERE leaf_index > 3;", "UPDATE ", t,
                               " SET leaf_index = -leaf_index - 1 WHERE leaf_index < 0;"),
-                 msg, msg);
+                 msg, msg, "3");
 }
 
 TEST_F(TamperTest, Leaf8TruncationIsNamed) {
   ExpectDetected(absl::StrCat("DELETE FROM ", Entries(), " WHERE leaf_index >= 8;"),
-                 "leaf index 8: log is truncated", "leaf index 8: log is truncated");
+                 "leaf index 8: log is truncated", "leaf index 8: log is truncated", "8");
 }
 
 TEST_F(TamperTest, Leaf5ConsistentRewriteIsBracketedByTheSignedHeads) {
@@ -342,7 +351,7 @@ TEST_F(TamperTest, Leaf5ConsistentRewriteIsBracketedByTheSignedHeads) {
   const std::string msg =
       "leaf range 5-5: entries do not match the signed tree head at size 6 "
       "(the head at size 5 still matches)";
-  ExpectDetected(ConsistentRewrite(5), msg, msg);
+  ExpectDetected(ConsistentRewrite(5), msg, msg, "5");
 }
 
 TEST_F(TamperTest, Leaf5ConsistentRewriteWithOnlyTheLatestHead) {
@@ -361,8 +370,12 @@ TEST_F(TamperTest, Leaf5ConsistentRewriteWithOnlyTheLatestHead) {
                        },
                        (*log)->LatestHead(), *verifier)
                        .status();
-  EXPECT_EQ(s, absl::DataLossError("leaf range 0-9: entries do not match the signed tree head at "
-                                   "size 10 (no earlier head to compare with)"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kDataLoss,
+                          "leaf range 0-9: entries do not match the signed tree head at "
+                          "size 10 (no earlier head to compare with)"));
+  EXPECT_THAT(s, HasErrorReason("AUDIT_LOG_TAMPERED"));
+  EXPECT_THAT(s, HasErrorMetadata("leaf_index", "0"));
+  EXPECT_THAT(s, HasErrorMetadata("tree_size", "10"));
 }
 
 TEST_F(TamperTest, Leaf3RewriteWithResignedHeadsIsNamedByHeadsHeldElsewhere) {
@@ -386,11 +399,14 @@ TEST_F(TamperTest, Leaf3RewriteWithResignedHeadsIsNamedByHeadsHeldElsewhere) {
   options.receipts.emplace_back(ReceiptFor(8), "r8.json");
   VerifyReport report;
   absl::Status s = VerifyOffline(**log, options, &report);
-  EXPECT_EQ(s,
-            absl::DataLossError("leaf range 2-5: entries do not match the saved head at size 6 "
-                                "(head.json) (the receipt's head at size 2 (r1.json) still "
-                                "matches); the log's own heads match the rewritten entries: they "
-                                "were re-signed"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kDataLoss,
+                          "leaf range 2-5: entries do not match the saved head at size 6 "
+                          "(head.json) (the receipt's head at size 2 (r1.json) still "
+                          "matches); the log's own heads match the rewritten entries: they "
+                          "were re-signed"));
+  EXPECT_THAT(s, HasErrorReason("AUDIT_LOG_TAMPERED"));
+  EXPECT_THAT(s, HasErrorMetadata("leaf_index", "2"));
+  EXPECT_THAT(s, HasErrorMetadata("tree_size", "6"));
   EXPECT_EQ(report.Summary(),
             "checked against: 10 stored heads, saved head at size 6 (head.json), 2 "
             "receipts");
@@ -398,11 +414,12 @@ TEST_F(TamperTest, Leaf3RewriteWithResignedHeadsIsNamedByHeadsHeldElsewhere) {
   // With the receipts alone, the bracket is theirs.
   options.held_heads.clear();
   s = VerifyOffline(**log, options, &report);
-  EXPECT_EQ(s,
-            absl::DataLossError("leaf range 2-8: entries do not match the receipt's head at size 9 "
-                                "(r8.json) (the receipt's head at size 2 (r1.json) still matches); "
-                                "the log's own heads match the rewritten entries: they were "
-                                "re-signed"));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kDataLoss,
+                          "leaf range 2-8: entries do not match the receipt's head at size 9 "
+                          "(r8.json) (the receipt's head at size 2 (r1.json) still matches); "
+                          "the log's own heads match the rewritten entries: they were "
+                          "re-signed"));
+  EXPECT_THAT(s, HasErrorReason("AUDIT_LOG_TAMPERED"));
   EXPECT_EQ(report.Summary(), "checked against: 10 stored heads, 2 receipts");
 }
 
@@ -439,7 +456,7 @@ TEST_F(TamperTest, Leaf5ConsistentRewriteInABatchedLog) {
   const std::string msg =
       "leaf range 4-7: entries do not match the signed tree head at size 8 "
       "(the head at size 4 still matches)";
-  ExpectDetected(ConsistentRewrite(5), msg, msg);
+  ExpectDetected(ConsistentRewrite(5), msg, msg, "4");
 }
 
 TEST_F(TamperTest, Leaf1QueriesNeverServeATamperedRow) {
@@ -450,6 +467,8 @@ TEST_F(TamperTest, Leaf1QueriesNeverServeATamperedRow) {
   absl::StatusOr<v1::QueryEventsResponse> r = (*log)->QueryEvents(v1::QueryEventsRequest());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(r.status().message(), HasSubstr("leaf index 1: stored entry does not match"));
+  EXPECT_THAT(r, HasErrorReason("AUDIT_LOG_TAMPERED"));
+  EXPECT_THAT(r, HasErrorMetadata("leaf_index", "1"));
 }
 
 }  // namespace

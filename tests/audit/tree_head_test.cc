@@ -12,12 +12,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/file_util.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
 
 namespace kinex::audit {
 namespace {
 
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
 TEST(TreeHeadTest, SignAndVerifyRoundTrip) {
@@ -52,10 +56,18 @@ TEST(TreeHeadTest, AnyChangedFieldBreaksTheSignature) {
     absl::Status s = verifier->Verify(sth);
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(s.message(), HasSubstr("signature is invalid"));
+    EXPECT_THAT(s, HasErrorReason("AUDIT_HEAD_SIGNATURE_INVALID"));
+    EXPECT_THAT(s, HasErrorMetadata("tree_size", std::to_string(sth.tree_size())));
   }
   v1::SignedTreeHead other_key = good;
   other_key.set_key_id(std::string(64, 'a'));
   EXPECT_THAT(verifier->Verify(other_key).message(), HasSubstr("not by the expected key"));
+  EXPECT_THAT(verifier->Verify(other_key), HasErrorReason("AUDIT_HEAD_KEY_UNKNOWN"));
+  v1::SignedTreeHead long_id = good;
+  long_id.set_key_id(std::string(300, 'a'));
+  EXPECT_THAT(TreeHeadSigningInput(long_id),
+              StatusIs(absl::StatusCode::kInvalidArgument, "key_id is longer than 255 bytes"));
+  EXPECT_THAT(TreeHeadSigningInput(long_id), HasErrorMetadata("field", "key_id"));
   auto stranger = *TreeHeadSigner::Generate();
   auto stranger_verifier = *TreeHeadVerifier::FromRawPublicKey(stranger->raw_public_key());
   EXPECT_EQ(stranger_verifier->Verify(good).code(), absl::StatusCode::kFailedPrecondition);
@@ -81,6 +93,8 @@ TEST(TreeHeadTest, KeyringVerifiesEachHeadByTheKeyItNames) {
   auto stranger = *TreeHeadSigner::Generate();
   absl::Status s = keys.Verify(*stranger->Sign(12, root, t));
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s, HasErrorReason("AUDIT_HEAD_KEY_UNKNOWN"));
+  EXPECT_THAT(s, HasErrorMetadata("tree_size", "12"));
   EXPECT_EQ(s.message(),
             absl::StrCat("tree head at size 12 is signed by key ", stranger->key_id(),
                          " which is not among the known keys (current ", new_signer->key_id(),
@@ -144,8 +158,10 @@ TEST_F(KeyFileTest, RefusesAGroupReadableKey) {
 TEST_F(KeyFileTest, RefusesANonKey) {
   const std::string path = Write("not a key", 0600);
   absl::StatusOr<std::unique_ptr<TreeHeadSigner>> signer = TreeHeadSigner::FromPemFile(path);
-  EXPECT_EQ(signer.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(signer.status().message(), HasSubstr(path));
+  EXPECT_THAT(signer,
+              StatusIs(absl::StatusCode::kInvalidArgument, path + ": not a PEM private key"));
+  EXPECT_THAT(signer, HasErrorReason("KEY_INVALID"));
+  EXPECT_THAT(signer, HasErrorMetadata("key", "signing_key"));
 }
 
 TEST_F(KeyFileTest, LoadsAPublicKeyFile) {
@@ -164,10 +180,13 @@ TEST_F(KeyFileTest, PublicKeyFileRefusesPrivateAndNonEd25519Keys) {
   EXPECT_EQ(s.message(), path +
                              ": holds a private key; give its public half "
                              "(openssl pkey -in KEY -pubout)");
+  EXPECT_THAT(s, HasErrorReason("KEY_INVALID"));
+  EXPECT_THAT(s, HasErrorMetadata("key", "public_key"));
   path = Write("not a key", 0644);
   s = TreeHeadVerifier::FromPublicKeyFile(path).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), path + ": not a PEM public key");
+  EXPECT_THAT(s, HasErrorReason("KEY_INVALID"));
   // A P-256 public key, generated now.
   PkeyPtr ec(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   ASSERT_NE(ec, nullptr);
@@ -179,6 +198,8 @@ TEST_F(KeyFileTest, PublicKeyFileRefusesPrivateAndNonEd25519Keys) {
   s = TreeHeadVerifier::FromPublicKeyFile(path).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), path + ": key is not an Ed25519 key");
+  EXPECT_THAT(s, HasErrorReason("KEY_INVALID"));
+  EXPECT_THAT(s, HasErrorMetadata("key", "public_key"));
   s = TreeHeadVerifier::FromPublicKeyFile(path + ".missing").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
 }

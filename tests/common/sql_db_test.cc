@@ -1,8 +1,11 @@
 // The common SQL layer on SQLite: the durability settings every store gets,
-// row streaming, the connection pool, and schema versions (sql::Migrate).
-// The PostgreSQL side runs in the audit, records and consent conformance
-// suites (label postgres).
+// row streaming, the connection pool, schema versions (sql::Migrate), the
+// dialect placeholders of the schema files, and the reasons its errors
+// carry. The PostgreSQL side runs in the audit, records and consent
+// conformance suites (label postgres).
 #include "services/common/sql/sql_db.h"
+
+#include <fstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -12,6 +15,8 @@
 namespace kinex::sql {
 namespace {
 
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
 using ::kinex::testing::StatusIs;
 
 int64_t Pragma(Db& db, const std::string& name) {
@@ -139,6 +144,109 @@ TEST(Migrate, AppliesEachVersionOnceAndRefusesANewerStore) {
       StatusIs(absl::StatusCode::kInternal, "demo: schema migration to version 3 failed: boom"));
   EXPECT_EQ(*SchemaVersion(**db, "demo"), 2);
   EXPECT_TRUE((*db)->Query("SELECT 1 FROM sqlite_master WHERE name = 'c'").value().empty());
+}
+
+TEST(Migrate, ANewerStoreIsSchemaTooNewAndAFailedStepSchemaMigrationFailed) {
+  auto db = OpenSqlite(":memory:");
+  ASSERT_TRUE(db.ok());
+  const Migration one = {1, [](Db& d) { return d.ExecScript("CREATE TABLE a (x INTEGER)"); }};
+  ASSERT_TRUE(Migrate(**db, "demo", {one, {2, [](Db&) { return absl::OkStatus(); }}}).ok());
+
+  const absl::Status too_new = Migrate(**db, "demo", {one});
+  EXPECT_THAT(too_new, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(too_new, HasErrorReason("SCHEMA_TOO_NEW"));
+  EXPECT_THAT(too_new, HasErrorMetadata("store", "demo"));
+  EXPECT_THAT(too_new, HasErrorMetadata("dialect", "sqlite"));
+
+  // A step failing in the database keeps its code; its reason is the cause.
+  const absl::Status failed =
+      Migrate(**db, "demo",
+              {one,
+               {2, [](Db&) { return absl::OkStatus(); }},
+               {3, [](Db& d) { return d.ExecScript("CREATE TABLE a (x INTEGER)"); }}});
+  EXPECT_THAT(failed, StatusIs(absl::StatusCode::kInternal,
+                               "demo: schema migration to version 3 failed: sqlite schema: SQL "
+                               "logic error: table a already exists"));
+  EXPECT_THAT(failed, HasErrorReason("SCHEMA_MIGRATION_FAILED"));
+  EXPECT_THAT(failed, HasErrorMetadata("cause", "STORAGE_FAILED"));
+  EXPECT_THAT(failed, HasErrorMetadata("store", "demo"));
+  EXPECT_THAT(failed, HasErrorMetadata("dialect", "sqlite"));
+  EXPECT_EQ(*SchemaVersion(**db, "demo"), 2);
+
+  // A gap in the steps is refused before anything runs.
+  const absl::Status gap = Migrate(**db, "demo", {one, {2, {}}, {4, {}}});
+  EXPECT_THAT(gap,
+              StatusIs(absl::StatusCode::kInternal, "demo: migration 4 does not follow version 2"));
+  EXPECT_THAT(gap, HasErrorReason("SCHEMA_MIGRATION_FAILED"));
+}
+
+TEST(ExpandPlaceholders, OneTableForBothDialects) {
+  const std::string script =
+      "CREATE TABLE t (id {SERIAL}, n {INT}, b {BLOB}, s {CTEXT}){WITHOUT_ROWID};";
+  EXPECT_EQ(ExpandPlaceholders(script, Dialect::kSqlite),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER, b BLOB, s TEXT) "
+            "WITHOUT ROWID;");
+  EXPECT_EQ(ExpandPlaceholders(script, Dialect::kPostgres),
+            "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, n BIGINT, b BYTEA, s TEXT COLLATE \"C\");");
+  // Dollar quoting and anything else pass through untouched.
+  EXPECT_EQ(ExpandPlaceholders("AS $$ BEGIN {x} END $$;", Dialect::kPostgres),
+            "AS $$ BEGIN {x} END $$;");
+}
+
+TEST(Db, ExecScriptExpandsThePlaceholders) {
+  auto db = OpenSqlite(":memory:");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(
+      (*db)
+          ->ExecScript("-- a comment first, as in the schema files\n"
+                       "CREATE TABLE k (key TEXT PRIMARY KEY, n {INT} NOT NULL){WITHOUT_ROWID};"
+                       "CREATE TABLE h (id {SERIAL}, v {BLOB});")
+          .ok());
+  auto rows = (*db)->Query("SELECT sql FROM sqlite_master WHERE name IN ('k', 'h') ORDER BY name");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].Str(0), "CREATE TABLE h (id INTEGER PRIMARY KEY AUTOINCREMENT, v BLOB)");
+  EXPECT_EQ((*rows)[1].Str(0),
+            "CREATE TABLE k (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID");
+}
+
+TEST(ErrorReasons, EachCauseHasItsReasonAndTheDialect) {
+  kinex::testing::ScopedTempDir dir("sql");
+  // A file that is not a database: INTERNAL, STORAGE_FAILED.
+  { std::ofstream(dir.File("junk.db")) << std::string(4096, 'x'); }
+  const auto junk = OpenSqlite(dir.File("junk.db"));
+  EXPECT_THAT(
+      junk, StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("file is not a database")));
+  EXPECT_THAT(junk, HasErrorReason("STORAGE_FAILED"));
+  EXPECT_THAT(junk, HasErrorMetadata("dialect", "sqlite"));
+
+  // A database that cannot be opened: UNAVAILABLE, STORAGE_UNAVAILABLE.
+  const auto missing = OpenSqlite({.path = dir.File("no/such/dir.db")});
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(missing, HasErrorReason("STORAGE_UNAVAILABLE"));
+  EXPECT_THAT(missing, HasErrorMetadata("dialect", "sqlite"));
+
+  // A constraint: ABORTED, STORAGE_CONFLICT, naming no value.
+  auto db = OpenSqlite(":memory:");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->ExecScript("CREATE TABLE u (k TEXT PRIMARY KEY)").ok());
+  ASSERT_TRUE((*db)->Exec("INSERT INTO u VALUES ($1)", {std::string("kx_secret")}).ok());
+  const absl::Status dup =
+      (*db)->Exec("INSERT INTO u VALUES ($1)", {std::string("kx_secret")}).status();
+  EXPECT_THAT(
+      dup, StatusIs(absl::StatusCode::kAborted, ::testing::Not(::testing::HasSubstr("kx_secret"))));
+  EXPECT_THAT(dup, HasErrorReason("STORAGE_CONFLICT"));
+  EXPECT_THAT(dup, HasErrorMetadata("dialect", "sqlite"));
+
+  // A malformed statement: INTERNAL, STORAGE_FAILED.
+  EXPECT_THAT((*db)->Query("SELECT nope FROM u"), HasErrorReason("STORAGE_FAILED"));
+
+  // A store adds its name to the SQL layer's errors only.
+  EXPECT_THAT(WithStore(dup, "records"), HasErrorMetadata("store", "records"));
+  EXPECT_THAT(WithStore(dup, "records"), HasErrorReason("STORAGE_CONFLICT"));
+  const absl::Status other = absl::AbortedError("not from the SQL layer");
+  EXPECT_EQ(WithStore(other, "records"), other);
+  EXPECT_FALSE(HasExplicitErrorReason(WithStore(other, "records")));
 }
 
 }  // namespace

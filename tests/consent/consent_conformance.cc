@@ -589,5 +589,49 @@ TEST_P(SqlConsentStorageTest, TableWithoutInForceColumnsIsMigratedOnOpen) {
   EXPECT_THAT(InForceIds(**storage, "kx_1", kNow), ElementsAre("cn_0", "cn_1", "cn_3"));
 }
 
+// The store's own errors carry explicit reasons and the store and dialect,
+// never a value: a payload that does not parse is STORAGE_CORRUPT
+// (DATA_LOSS), an update of a missing row STORAGE_ROW_NOT_FOUND (NOT_FOUND),
+// and the SQL layer's conflict STORAGE_CONFLICT (ABORTED).
+TEST_P(SqlConsentStorageTest, StorageErrorsCarryTheirReasons) {
+  auto where = GetParam().create_database();
+  ASSERT_TRUE(where.ok()) << where.status();
+  auto db = GetParam().connect(*where);
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::string dialect(sql::DialectName((*db)->dialect()));
+  auto storage = SqlConsentStorage::Create(std::move(*db));
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  auto raw = GetParam().connect(*where);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  // A length-delimited field 1 of 255 bytes, then nothing: does not parse.
+  ASSERT_TRUE((*raw)
+                  ->Exec("INSERT INTO consent_entries (consent_id, kinex_id, payload) "
+                         "VALUES ('cn_torn', 'kx_1', $1)",
+                         {sql::Blob{std::string("\x0a\xff", 2)}})
+                  .ok());
+
+  absl::Status torn =
+      (*storage)->Transact([&](ConsentTxn& txn) { return txn.GetEntry("cn_torn").status(); });
+  EXPECT_THAT(torn, StatusIs(absl::StatusCode::kDataLoss, "stored entry does not parse"));
+  EXPECT_THAT(torn, HasErrorReason("STORAGE_CORRUPT"));
+  EXPECT_THAT(torn, HasErrorMetadata("store", "consent"));
+  EXPECT_THAT(torn, HasErrorMetadata("dialect", dialect));
+
+  absl::Status missing = (*storage)->Transact(
+      [&](ConsentTxn& txn) { return txn.UpdateEntry(Entry("cn_none", "kx_1", kNow)); });
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(missing, HasErrorReason("STORAGE_ROW_NOT_FOUND"));
+  EXPECT_THAT(missing, HasErrorMetadata("store", "consent"));
+
+  absl::Status twice = (*storage)->Transact([&](ConsentTxn& txn) -> absl::Status {
+    KINEX_RETURN_IF_ERROR(txn.InsertEntry(Entry("cn_1", "kx_1", kNow)));
+    return txn.InsertEntry(Entry("cn_1", "kx_1", kNow));
+  });
+  EXPECT_THAT(twice, StatusIs(absl::StatusCode::kAborted, HasSubstr("concurrent update")));
+  EXPECT_THAT(twice, HasErrorReason("STORAGE_CONFLICT"));
+  EXPECT_THAT(twice, HasErrorMetadata("store", "consent"));
+  EXPECT_THAT(twice, HasErrorMetadata("dialect", dialect));
+}
+
 }  // namespace
 }  // namespace kinex::consent::testing

@@ -172,6 +172,9 @@ TEST_F(ConsentCoreTest, ParentalResponsibilityFollowsTheArrangement) {
     EXPECT_EQ(s.message(),
               absl::StrCat("entry.consent.given_by.relationship: ", c.refused, kSuffix))
         << c.la_child_id;
+    EXPECT_THAT(s, HasErrorReason("PARENTAL_RESPONSIBILITY_NOT_HELD")) << c.la_child_id;
+    EXPECT_THAT(s, HasErrorMetadata("field", "entry.consent.given_by.relationship"))
+        << c.la_child_id;
     // Refused, stored nothing, and audited once.
     ASSERT_EQ(h_->audit().Events().size(), before + 1);
     EXPECT_EQ(h_->audit().Events().back().kind(), kinex::audit::v1::WRITE_REFUSED);
@@ -198,6 +201,7 @@ TEST_F(ConsentCoreTest, AnAdoptionEndsTheBirthParentsParentalResponsibility) {
           HasSubstr("entry.consent.given_by.relationship: PARENT, but the child was adopted before "
                     "entry.valid_from (an adoption ends the birth parents' parental "
                     "responsibility); nothing was stored")));
+  EXPECT_THAT(Record(req), HasErrorReason("PARENTAL_RESPONSIBILITY_NOT_HELD"));
 }
 
 TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
@@ -210,6 +214,8 @@ TEST_F(ConsentCoreTest, ChildAged16OrOverIsCheckedAgainstTheDateOfBirth) {
       Record(req),
       StatusIs(absl::StatusCode::kFailedPrecondition,
                HasSubstr("CHILD_AGED_16_OR_OVER, but the child is under 16 at entry.valid_from")));
+  EXPECT_THAT(Record(req), HasErrorReason("CONSENT_GIVER_UNDER_16"));
+  EXPECT_THAT(Record(req), HasErrorMetadata("field", "entry.consent.given_by.kind"));
   // From the sixteenth birthday it is accepted.
   *req.mutable_entry()->mutable_valid_from() =
       Ts(absl::FromCivil(absl::CivilDay(2031, 4, 2), absl::UTCTimeZone()));
@@ -246,6 +252,10 @@ TEST_F(ConsentCoreTest, WithdrawingNeedsTheRecordingPermission) {
                                 HasSubstr(ConsentCore::kNoEntryToWithdraw)));
   EXPECT_THAT(refused, HasErrorReason("CONSENT_NOT_FOUND_OR_OUT_OF_SCOPE"));
   EXPECT_TRUE(h_->core().WithdrawConsent(As(kLa), w).ok());
+  const absl::Status twice = h_->core().WithdrawConsent(As(kLa), w).status();
+  EXPECT_THAT(twice, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr("consent entry already withdrawn from ")));
+  EXPECT_THAT(twice, HasErrorReason("CONSENT_ALREADY_WITHDRAWN"));
 }
 
 TEST_F(ConsentCoreTest, WithdrawalBadInput) {
@@ -270,6 +280,8 @@ TEST_F(ConsentCoreTest, WithdrawalBadInput) {
 TEST_F(ConsentCoreTest, ServicesCannotRecordAndUnknownChildrenAreDenied) {
   EXPECT_THAT(Record(Valid(), kinex::records::testing::kGatewayService),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("agency identities only")));
+  EXPECT_THAT(Record(Valid(), kinex::records::testing::kGatewayService),
+              HasErrorReason("AGENCY_REQUIRED"));
   auto req = Valid();
   *req.mutable_child() = kinex::records::testing::UpnRef(kinex::records::testing::Upn(3));
   EXPECT_THAT(Record(req), StatusIs(absl::StatusCode::kPermissionDenied,
@@ -400,7 +412,50 @@ TEST_F(ConsentCoreTest, FailingStorageFailsClosed) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("consent storage unavailable")));
   ConsentCore::Options missing;
   EXPECT_THAT(ConsentCore::Create(missing).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("storage is required")));
+              StatusIs(absl::StatusCode::kInvalidArgument, "ConsentCore: storage is required"));
+  EXPECT_THAT(ConsentCore::Create(missing).status(), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(ConsentCore::Create(missing).status(), HasErrorMetadata("field", "storage"));
+  // A core without an audit log stores nothing.
+  cv1::RecordConsentRequest req = ConsentRequest(h_->child(), AgencyKind::VIRTUAL_SCHOOL,
+                                                 Purpose::EDUCATION_SUPPORT, Category::EDUCATION);
+  const absl::Status unaudited = (*core)->RecordConsent(As(kLa), req).status();
+  EXPECT_THAT(unaudited, StatusIs(absl::StatusCode::kUnavailable,
+                                  "consent writes are unavailable: no audit log is configured "
+                                  "(nothing was stored)"));
+  EXPECT_THAT(unaudited, HasErrorReason("AUDIT_NOT_CONFIGURED"));
+}
+
+TEST_F(ConsentCoreTest, AnAuditLogThatDoesNotAnswerIsNamed) {
+  h_->audit().set_failing(true);
+  // Refused, and the refusal cannot be logged.
+  auto bad = Valid();
+  bad.mutable_entry()->set_consent_id("cn_X");
+  absl::Status s = Record(bad);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable,
+                          HasSubstr("nothing was stored, and the refused request could not be "
+                                    "audited")));
+  EXPECT_THAT(s, HasErrorReason("AUDIT_UNAVAILABLE"));
+  EXPECT_THAT(s, HasErrorMetadata("service", "audit"));
+  // Stored, its event queued: do not repeat it.
+  s = Record(Valid());
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("do not repeat the request")));
+  EXPECT_THAT(s, HasErrorReason("AUDIT_PENDING"));
+  EXPECT_EQ(storage_->EntryCount(), 1u);
+  // The queue cannot be emptied while the log is down.
+  EXPECT_THAT(h_->core().DrainAuditOutbox(), HasErrorReason("AUDIT_UNAVAILABLE"));
+}
+
+TEST_F(ConsentCoreTest, AQueuedEventThatDoesNotParseIsNamed) {
+  ASSERT_TRUE(storage_
+                  ->Transact([&](ConsentTxn& txn) {
+                    return txn.InsertPendingEvent({"ae_corrupt", "\xff\xff", h_->clock().Now()});
+                  })
+                  .ok());
+  const absl::Status drained = h_->core().DrainAuditOutbox();
+  EXPECT_THAT(drained, StatusIs(absl::StatusCode::kDataLoss,
+                                "queued audit event ae_corrupt does not parse; it stays queued"));
+  EXPECT_THAT(drained, HasErrorReason("STORAGE_CORRUPT"));
+  EXPECT_THAT(drained, HasErrorMetadata("item", "audit_outbox_event"));
 }
 
 }  // namespace

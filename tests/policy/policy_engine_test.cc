@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "services/common/file_util.h"
 #include "services/policy/policy_engine.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace kinex::policy {
@@ -19,6 +20,8 @@ namespace {
 
 namespace pv1 = ::kinex::policy::v1;
 namespace cv1 = ::kinex::common::v1;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -73,6 +76,8 @@ TEST_F(PolicyEngineTest, CreateFailsWithTheLoadError) {
   auto engine = PolicyEngine::Create({.policy_dir = dir_.string()});
   EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(engine.status().message(), HasSubstr("unknown category 42"));
+  EXPECT_THAT(engine, HasErrorReason("POLICY_INVALID"));
+  EXPECT_THAT(engine, HasErrorMetadata("file", (dir_ / "rules.textproto").string()));
 }
 
 TEST_F(PolicyEngineTest, DecideAndCache) {
@@ -110,6 +115,7 @@ TEST_F(PolicyEngineTest, FailedReloadKeepsPreviousSetAndSaysWhy) {
   absl::Status reload = engine->Reload();
   EXPECT_EQ(reload.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(reload.message(), HasSubstr("duplicate rule id \"g\""));
+  EXPECT_THAT(reload, HasErrorReason("POLICY_INVALID"));
   EXPECT_EQ(engine->last_reload_status(), reload);
   EXPECT_EQ(engine->version(), v1);
   auto d = engine->Decide(SocialWorker());
@@ -118,6 +124,7 @@ TEST_F(PolicyEngineTest, FailedReloadKeepsPreviousSetAndSaysWhy) {
   // Removing the directory entirely also keeps the previous set.
   std::filesystem::remove_all(dir_);
   EXPECT_EQ(engine->Reload().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(engine->last_reload_status(), HasErrorReason("POLICY_FILES_MISSING"));
   EXPECT_EQ(engine->version(), v1);
 }
 
@@ -138,6 +145,7 @@ TEST_F(PolicyEngineTest, MayRecordConsent) {
       engine->MayRecordConsent(r.principal(), r.child().scope(), cv1::SAFEGUARDING_OF_CHILDREN);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(s.message(), HasSubstr("record SAFEGUARDING_OF_CHILDREN"));
+  EXPECT_THAT(s, HasErrorReason("POLICY_DENIED"));
 }
 
 TEST_F(PolicyEngineTest, ConcurrentDecisionsDuringReloads) {

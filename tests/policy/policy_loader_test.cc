@@ -11,11 +11,15 @@
 #include "gtest/gtest.h"
 #include "services/common/file_util.h"
 #include "services/policy/compiled_policy.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace kinex::policy {
 namespace {
 
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
 // Line 1-4 of every test policy: the roles.
@@ -59,6 +63,29 @@ TEST(PolicyLoaderTest, UnknownFieldPath) {
   EXPECT_EQ(policy.status().message(),
             "p.textproto:11:3: unknown field path \"educaton.pep\": no field "
             "\"educaton\" in kinex.record.v1.ChildRecord");
+  // The file does not load; the first error is an unknown path.
+  EXPECT_THAT(policy, HasErrorReason("POLICY_INVALID"));
+  EXPECT_THAT(policy, HasErrorMetadata("file", "p.textproto"));
+  EXPECT_THAT(policy, HasErrorMetadata("line", "11"));
+  EXPECT_THAT(policy, HasErrorMetadata("path", "educaton.pep"));
+}
+
+TEST(PolicyLoaderTest, SchemaResolveNamesTheUnknownPath) {
+  const auto schema = Schema::ChildRecordSchema();
+  EXPECT_THAT(schema->Resolve("education.nope"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "no field \"nope\" in kinex.record.v1.Education"));
+  EXPECT_THAT(schema->Resolve("education.nope"), HasErrorReason("POLICY_UNKNOWN_PATH"));
+  EXPECT_THAT(schema->Resolve("education.nope"), HasErrorMetadata("path", "education.nope"));
+  EXPECT_THAT(schema->Resolve(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, "empty field path"));
+  EXPECT_THAT(schema->Resolve(""), HasErrorReason("POLICY_UNKNOWN_PATH"));
+  EXPECT_THAT(schema->Resolve("identity.date_of_birth.year"),
+              HasErrorReason("POLICY_UNKNOWN_PATH"));
+  EXPECT_THAT(Schema::Create(nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, "schema root is null"));
+  EXPECT_THAT(Schema::Create(nullptr), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(Schema::Create(nullptr), HasErrorMetadata("field", "root"));
 }
 
 TEST(PolicyLoaderTest, UnknownNestedFieldPath) {
@@ -83,6 +110,10 @@ TEST(PolicyLoaderTest, UnknownCategoryName) {
   EXPECT_EQ(policy.status().message(),
             "p.textproto:11:15: Unknown enumeration value of \"EDUCATIN\" for "
             "field \"categories\".");
+  // A parse error: the line of the token the parser names.
+  EXPECT_THAT(policy, HasErrorReason("POLICY_INVALID"));
+  EXPECT_THAT(policy, HasErrorMetadata("file", "p.textproto"));
+  EXPECT_THAT(policy, HasErrorMetadata("line", "11"));
 }
 
 TEST(PolicyLoaderTest, UnknownCategoryNumber) {
@@ -263,6 +294,9 @@ TEST(PolicyLoaderTest, DuplicateRuleIdAcrossFiles) {
   EXPECT_EQ(policy.status().message(),
             "b.textproto:6:3: duplicate rule id \"r1\" (first defined at "
             "a.textproto:6:3)");
+  EXPECT_THAT(policy, HasErrorReason("POLICY_INVALID"));
+  EXPECT_THAT(policy, HasErrorMetadata("file", "b.textproto"));
+  EXPECT_THAT(policy, HasErrorMetadata("line", "6"));
 }
 
 TEST(PolicyLoaderTest, RowFilterOnNonRepeatedField) {
@@ -283,6 +317,9 @@ TEST(PolicyLoaderTest, RowFilterUnknownKey) {
   EXPECT_EQ(policy.status().message(),
             "p.textproto:12:56: unknown key field \"urn\": no field \"urn\" in "
             "kinex.record.v1.Exclusion");
+  EXPECT_THAT(policy, HasErrorReason("POLICY_INVALID"));
+  EXPECT_THAT(policy, HasErrorMetadata("line", "12"));
+  EXPECT_THAT(policy, HasErrorMetadata("path", "urn"));
 }
 
 TEST(PolicyLoaderTest, RowFilterThatNeverApplies) {
@@ -301,6 +338,10 @@ TEST(PolicyLoaderTest, SeveralErrorsAreReportedTogether) {
             "p.textproto:11:3: unknown category 42\n"
             "p.textproto:12:3: unknown field path \"nope\": no field \"nope\" "
             "in kinex.record.v1.ChildRecord");
+  // The metadata names the first error; it is not about a path.
+  EXPECT_THAT(policy, HasErrorReason("POLICY_INVALID"));
+  EXPECT_THAT(policy, HasErrorMetadata("line", "11"));
+  EXPECT_THAT(policy, ::testing::Not(HasErrorMetadata("path", ::testing::_)));
 }
 
 TEST(PolicyLoaderTest, ConsentRecorderUnknownRoleAndBasis) {
@@ -321,6 +362,11 @@ TEST(PolicyLoaderTest, NoSourcesIsAnError) {
   auto policy = CompilePolicy({}, Schema::ChildRecordSchema());
   EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(policy.status().message(), "no policy files to load");
+  EXPECT_THAT(policy, HasErrorReason("POLICY_FILES_MISSING"));
+  EXPECT_THAT(CompilePolicy({PolicySource{"p.textproto", kRoles}}, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, "no schema"));
+  EXPECT_THAT(CompilePolicy({PolicySource{"p.textproto", kRoles}}, nullptr),
+              HasErrorMetadata("field", "schema"));
 }
 
 TEST(PolicyLoaderTest, VersionIgnoresFormattingButNotContent) {
@@ -361,18 +407,23 @@ TEST_F(PolicyDirTest, ErrorNamesTheFilePath) {
   auto policy = LoadPolicyDir(dir_.string(), Schema::ChildRecordSchema());
   EXPECT_EQ(policy.status().message(),
             (dir_ / "rules.textproto").string() + ":7:3: unknown category 42");
+  EXPECT_THAT(policy, HasErrorReason("POLICY_INVALID"));
+  EXPECT_THAT(policy, HasErrorMetadata("file", (dir_ / "rules.textproto").string()));
+  EXPECT_THAT(policy, HasErrorMetadata("line", "7"));
 }
 
 TEST_F(PolicyDirTest, EmptyDirectoryIsAnError) {
   auto policy = LoadPolicyDir(dir_.string(), Schema::ChildRecordSchema());
   EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(policy.status().message(), HasSubstr("no *.textproto policy files in"));
+  EXPECT_THAT(policy, HasErrorReason("POLICY_FILES_MISSING"));
 }
 
 TEST_F(PolicyDirTest, MissingDirectoryIsNotFound) {
   auto policy = LoadPolicyDir((dir_ / "nope").string(), Schema::ChildRecordSchema());
   EXPECT_EQ(policy.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(policy.status().message(), HasSubstr("does not exist"));
+  EXPECT_THAT(policy, HasErrorReason("POLICY_FILES_MISSING"));
 }
 
 // --- Lawful bases and arrangement conditions (issue #14) ------------------

@@ -16,12 +16,16 @@
 #include "tests/policy/full_record.h"
 #include "tests/policy/record_paths.h"
 #include "tests/policy/test_record.pb.h"
+#include "tests/testing/status_matchers.h"
 
 namespace kinex::policy {
 namespace {
 
 namespace pv1 = ::kinex::policy::v1;
 namespace rv1 = ::kinex::record::v1;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 using testing::PresentPaths;
 
@@ -172,6 +176,34 @@ TEST(PolicyRedactorTest, FromDecisionRejectsUnknownPaths) {
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(plan.status().message(),
               HasSubstr("decision names unknown path \"identity.secret\""));
+  EXPECT_THAT(plan, HasErrorReason("POLICY_UNKNOWN_PATH"));
+  EXPECT_THAT(plan, HasErrorMetadata("path", "identity.secret"));
+}
+
+TEST(PolicyRedactorTest, PlansThatDoNotFitAreNamed) {
+  const auto schema = Schema::ChildRecordSchema();
+  const LeafSet all(schema->leaf_count());
+  auto plan = RedactionPlan::Build(schema, all, {BoundRowFilter{"education.sen", "x", "100869"}});
+  EXPECT_THAT(plan, StatusIs(absl::StatusCode::kInvalidArgument,
+                             "row filter field \"education.sen\" is not a repeated message field"));
+  EXPECT_THAT(plan, HasErrorReason("REDACTION_PLAN_INVALID"));
+  EXPECT_THAT(plan, HasErrorMetadata("path", "education.sen"));
+  plan = RedactionPlan::Build(schema, all, {BoundRowFilter{"education.nope", "x", "100869"}});
+  EXPECT_THAT(plan, HasErrorReason("POLICY_UNKNOWN_PATH"));
+  EXPECT_THAT(plan, HasErrorMetadata("path", "education.nope"));
+  plan = RedactionPlan::Build(schema, LeafSet(schema->leaf_count() + 1), {});
+  EXPECT_THAT(plan,
+              StatusIs(absl::StatusCode::kInvalidArgument, "leaf set does not fit the schema"));
+  EXPECT_THAT(plan, HasErrorReason("REDACTION_PLAN_INVALID"));
+  plan = RedactionPlan::Build(nullptr, all, {});
+  EXPECT_THAT(plan, StatusIs(absl::StatusCode::kInvalidArgument, "no schema"));
+  EXPECT_THAT(plan, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(plan, HasErrorMetadata("field", "schema"));
+  plan = RedactionPlan::Build(schema, all, {});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_THAT(Redactor().Apply(**plan, nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument, "null message"));
+  EXPECT_THAT(Redactor().Apply(**plan, nullptr), HasErrorMetadata("field", "message"));
 }
 
 TEST(PolicyRedactorTest, FromDeniedDecisionKeepsNothing) {
@@ -299,6 +331,8 @@ TEST(PolicyRedactorTest, WrongMessageTypeIsRejectedUnchanged) {
   EXPECT_EQ(s.message(),
             "cannot redact a kinex.record.v1.Identity with a plan for "
             "kinex.record.v1.ChildRecord");
+  EXPECT_THAT(s, HasErrorReason("REDACTION_PLAN_INVALID"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "message"));
   EXPECT_EQ(identity.given_name(), "A");
 }
 

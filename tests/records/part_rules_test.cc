@@ -4,12 +4,16 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace kinex::records {
 namespace {
 
 using kinex::common::v1::AgencyKind;
 using kinex::record::v1::ChildRecord;
+using ::kinex::testing::HasErrorMetadata;
+using ::kinex::testing::HasErrorReason;
+using ::kinex::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -56,6 +60,8 @@ TEST(CheckKnownValuesTest, RejectsUnknownEnumValues) {
   absl::Status s = CheckKnownValues(part, "part");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("part.identity.sex: unknown enum value 99"));
+  EXPECT_THAT(s, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "part.identity.sex"));
   ChildRecord nested;
   nested.mutable_safeguarding()->add_child_protection_plans()->set_abuse_category(
       static_cast<kinex::record::v1::AbuseCategory>(42));
@@ -74,6 +80,20 @@ TEST(CheckKnownValuesTest, RejectsUnknownFields) {
   absl::Status s = CheckKnownValues(part, "part");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("part.health: unknown fields"));
+  EXPECT_THAT(s, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "part.health"));
+}
+
+TEST(IdentifierFromRefTest, NamesTheFieldOfABadReference) {
+  kinex::common::v1::ChildRef ref;
+  EXPECT_THAT(IdentifierFromRef(ref),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "child: one identifier is required (kinex_id, nhs_number, upn or "
+                       "la_child_id)"));
+  EXPECT_THAT(IdentifierFromRef(ref), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(IdentifierFromRef(ref), HasErrorMetadata("field", "child"));
+  ref.set_kinex_id("kx-bad");
+  EXPECT_THAT(IdentifierFromRef(ref), HasErrorMetadata("field", "child.kinex_id"));
 }
 
 }  // namespace

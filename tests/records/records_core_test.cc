@@ -72,6 +72,8 @@ TEST_F(RecordsCoreTest, CreateNeedsStorageClockAuditAndPositiveLimit) {
   EXPECT_THAT(
       RecordsCore::Create(o).status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_part_bytes must be positive")));
+  EXPECT_THAT(RecordsCore::Create(o).status(), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(RecordsCore::Create(o).status(), HasErrorMetadata("field", "max_part_bytes"));
 }
 
 TEST_F(RecordsCoreTest, DefaultKinexIdsAreRandomBase32) {
@@ -102,8 +104,14 @@ TEST_F(RecordsCoreTest, ServicesAndAuditorsMayNotPublish) {
   EXPECT_THAT(
       core_->PutPart(Put(kAuditor, UpnRef(Upn(1)), {})).status(),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("may not publish record parts")));
+  EXPECT_THAT(core_->PutPart(Put(kAuditor, UpnRef(Upn(1)), {})).status(),
+              HasErrorReason("AGENCY_REQUIRED"));
+  EXPECT_THAT(core_->PutPart(Put(kGatewayService, UpnRef(Upn(1)), {})).status(),
+              HasErrorReason("AGENCY_REQUIRED"));
   EXPECT_THAT(core_->PutPart(Put("spiffe://other.td/school/100001/x", UpnRef(Upn(1)), {})).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("principal: ")));
+  EXPECT_THAT(core_->PutPart(Put("spiffe://other.td/school/100001/x", UpnRef(Upn(1)), {})).status(),
+              HasErrorMetadata("field", "principal"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -115,6 +123,9 @@ TEST_F(RecordsCoreTest, InvalidIdentifiersAreRejectedWithoutEchoingThem) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("child.nhs_number: NHS number fails its modulus-11 check digit")));
   EXPECT_THAT(std::string(s.message()), Not(HasSubstr(bad_nhs)));
+  EXPECT_THAT(s, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "child.nhs_number"));
+  EXPECT_EQ(ErrorInfoOf(s).DebugString().find(bad_nhs), std::string::npos);
 
   EXPECT_THAT(core_->PutPart(Put(kHealth, NhsRef(Nhs(5)), HealthPart(bad_nhs))).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -133,15 +144,23 @@ TEST_F(RecordsCoreTest, InvalidIdentifiersAreRejectedWithoutEchoingThem) {
   EXPECT_THAT(
       core_->PutPart(Put(kLa, KinexRef("not-a-kinex-id"), LaPart())).status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("child.kinex_id: not a Kinex id")));
+  EXPECT_THAT(core_->PutPart(Put(kLa, KinexRef("not-a-kinex-id"), LaPart())).status(),
+              HasErrorMetadata("field", "child.kinex_id"));
   EXPECT_THAT(core_->PutPart(Put(kLa, kinex::common::v1::ChildRef(), LaPart())).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "child: one of kinex_id, nhs_number, upn or la_child_id is required"));
+  EXPECT_THAT(core_->PutPart(Put(kLa, kinex::common::v1::ChildRef(), LaPart())).status(),
+              HasErrorMetadata("field", "child"));
   // A school names only itself, so a malformed URN is refused as another
   // school's before its format is looked at.
   EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345"))).status(),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "part.scope.current_school_urn: a school may name only itself (the code in "
                        "its certificate)"));
+  EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345"))).status(),
+              HasErrorReason("AGENCY_CODE_NOT_OWN"));
+  EXPECT_THAT(core_->PutPart(Put(kSchool, UpnRef(Upn(5)), SchoolPart(Upn(5), "012345"))).status(),
+              HasErrorMetadata("field", "part.scope.current_school_urn"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -151,18 +170,22 @@ TEST_F(RecordsCoreTest, UnknownEnumValuesAreRejected) {
   EXPECT_THAT(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("part.identity.sex: unknown enum value 99")));
+  EXPECT_THAT(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+              HasErrorMetadata("field", "part.identity.sex"));
   rv1::ListPartVersionsRequest list;
   *list.mutable_child() = UpnRef(Upn(1));
   list.set_owner_kind(static_cast<kinex::common::v1::AgencyKind>(99));
   EXPECT_THAT(
       core_->ListPartVersions(list).status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("owner_kind: unknown enum value 99")));
+  EXPECT_THAT(core_->ListPartVersions(list).status(), HasErrorMetadata("field", "owner_kind"));
   rv1::ListChildrenRequest cohort;
   cohort.set_agency_kind(static_cast<kinex::common::v1::AgencyKind>(99));
   cohort.set_agency_code("E09000033");
   EXPECT_THAT(
       core_->ListChildren(cohort).status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agency_kind: 99 has no cohort")));
+  EXPECT_THAT(core_->ListChildren(cohort).status(), HasErrorMetadata("field", "agency_kind"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -175,6 +198,8 @@ TEST_F(RecordsCoreTest, OversizedPartsAreRefused) {
       small->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
       StatusIs(absl::StatusCode::kResourceExhausted,
                HasSubstr(absl::StrCat("part: ", size, " bytes exceeds the maximum of 64"))));
+  EXPECT_THAT(small->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+              HasErrorReason("PART_TOO_LARGE"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -184,6 +209,8 @@ TEST_F(RecordsCoreTest, KinexIdInPartIsOutputOnly) {
   EXPECT_THAT(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("part.identity.kinex_id: output only")));
+  EXPECT_THAT(core_->PutPart(Put(kLa, LaRef("E09000033", "1"), part)).status(),
+              HasErrorMetadata("field", "part.identity.kinex_id"));
 }
 
 TEST_F(RecordsCoreTest, ActorLengthIsLimited) {
@@ -191,6 +218,8 @@ TEST_F(RecordsCoreTest, ActorLengthIsLimited) {
   req.set_actor(std::string(257, 'a'));
   EXPECT_THAT(core_->PutPart(req).status(), StatusIs(absl::StatusCode::kInvalidArgument,
                                                      HasSubstr("actor: at most 256 characters")));
+  EXPECT_THAT(core_->PutPart(req).status(), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(core_->PutPart(req).status(), HasErrorMetadata("field", "actor"));
 }
 
 TEST_F(RecordsCoreTest, BadPagingIsRejected) {
@@ -212,6 +241,7 @@ TEST_F(RecordsCoreTest, BadPagingIsRejected) {
   EXPECT_THAT(
       core_->ListChildren(cohort).status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("agency_code: LA code must be")));
+  EXPECT_THAT(core_->ListChildren(cohort).status(), HasErrorMetadata("field", "agency_code"));
 }
 
 TEST_F(RecordsCoreTest, ListChildrenTokensAreBoundToTheCohort) {
@@ -258,6 +288,8 @@ TEST_F(RecordsCoreTest, RequestIdIsRequiredAndPrintable) {
   req.set_request_id("req 1");
   EXPECT_THAT(core_->PutPart(req).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "request_id: printable ASCII only"));
+  EXPECT_THAT(core_->PutPart(req).status(), HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(core_->PutPart(req).status(), HasErrorMetadata("field", "request_id"));
   EXPECT_EQ(storage_.ChildCount(), 0u);
 }
 
@@ -288,6 +320,7 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   decide.set_decision(kinex::record::v1::CLAIMED);
   s = core_->DecideLink(decide).status();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, "decision: CONFIRMED or REJECTED"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "decision"));
   ExpectOneRefusal(s);
   decide.set_decision(kinex::record::v1::CONFIRMED);
   decide.mutable_agency()->set_agency_kind(kinex::common::v1::LOCAL_AUTHORITY);
@@ -295,12 +328,15 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   EXPECT_THAT(s,
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "agency.agency_kind: links are held by school, health or police agencies"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "agency.agency_kind"));
   ExpectOneRefusal(s);
   decide.mutable_agency()->set_agency_kind(kinex::common::v1::SCHOOL);
   s = core_->DecideLink(decide).status();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kNotFound,
                           "agency: that agency has published nothing about this child (no link to "
                           "decide)"));
+  EXPECT_THAT(s, HasErrorReason("LINK_NOT_FOUND"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "agency"));
   ExpectOneRefusal(s);
 
   rv1::TransferResponsibilityRequest transfer;
@@ -325,6 +361,20 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   s = core_->TransferResponsibility(transfer).status();
   EXPECT_THAT(
       s, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("to_la_code: LA code must be")));
+  EXPECT_THAT(s, HasErrorMetadata("field", "to_la_code"));
+  ExpectOneRefusal(s);
+  transfer.set_to_la_code("E09000033");
+  s = core_->TransferResponsibility(transfer).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          "to_la_code: names the local authority already responsible"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "to_la_code"));
+  ExpectOneRefusal(s);
+  transfer.set_to_la_code("E08000025");
+  transfer.clear_reason();
+  s = core_->TransferResponsibility(transfer).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          "reason: required, at most 2000 characters (recorded in the audit log)"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "reason"));
   ExpectOneRefusal(s);
 
   rv1::ListLinksRequest list;
@@ -338,6 +388,7 @@ TEST_F(RecordsCoreTest, OnlyLocalAuthoritiesDecideAndTransferAndListLinks) {
   EXPECT_THAT(core_->ListLinks(list).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "state: unknown value 9 for kinex.record.v1.LinkState"));
+  EXPECT_THAT(core_->ListLinks(list).status(), HasErrorMetadata("field", "state"));
   list.set_state(kinex::record::v1::LINK_STATE_UNSPECIFIED);
   list.set_page_token("garbage");
   EXPECT_THAT(core_->ListLinks(list).status(), StatusIs(absl::StatusCode::kInvalidArgument,
@@ -356,7 +407,88 @@ TEST_F(RecordsCoreTest, GetPartOfServicesAndAuditorsIsTheUniformDenial) {
     EXPECT_THAT(core_->GetPart(get).status(),
                 StatusIs(absl::StatusCode::kPermissionDenied,
                          "no part of yours exists for this child reference"));
+    EXPECT_THAT(core_->GetPart(get).status(), HasErrorReason("PART_NOT_FOUND_OR_OUT_OF_SCOPE"));
   }
+  // An unknown child and a child the caller has no part of get the same
+  // status, reason and details (absl::Status equality compares payloads).
+  get.set_principal(kSchool);
+  const absl::Status no_part = core_->GetPart(get).status();
+  *get.mutable_child() = KinexRef("kx_UNKNOWN0000000");
+  const absl::Status no_child = core_->GetPart(get).status();
+  EXPECT_THAT(no_child, HasErrorReason("PART_NOT_FOUND_OR_OUT_OF_SCOPE"));
+  EXPECT_EQ(no_part, no_child);
+}
+
+TEST_F(RecordsCoreTest, ReadsAndConflictsCarryTheirReasons) {
+  auto a = core_->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart("1")));
+  auto b = core_->PutPart(Put(kLa, LaRef("E09000033", "2"), LaPart("2")));
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  // The part names child 1 by its LA id; the request names child 2.
+  absl::Status s =
+      core_->PutPart(Put(kLa, LaRef("E09000033", "2"), LaPart("1"), b->etag())).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s, HasErrorReason("IDENTIFIERS_CONFLICT"));
+
+  // Internal readers learn NOT_FOUND (the fronts answer the uniform refusal).
+  rv1::GetRecordRequest get;
+  *get.mutable_child() = UpnRef(Upn(9));
+  EXPECT_THAT(core_->GetRecord(get).status(),
+              StatusIs(absl::StatusCode::kNotFound, "no child matches child.upn"));
+  EXPECT_THAT(core_->GetRecord(get).status(), HasErrorReason("CHILD_NOT_FOUND"));
+  get.add_paths("identity.nope");
+  EXPECT_THAT(core_->GetRecord(get).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "paths: \"identity.nope\" is not a field path of "
+                       "kinex.record.v1.ChildRecord"));
+  EXPECT_THAT(core_->GetRecord(get).status(), HasErrorMetadata("field", "paths"));
+
+  // A batch names the element and the field inside it.
+  rv1::BatchGetRecordsRequest batch;
+  *batch.add_requests()->mutable_child() = KinexRef(a->kinex_id());
+  *batch.add_requests()->mutable_child() = KinexRef("not-a-kinex-id");
+  s = core_->BatchGetRecords(batch).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("requests[1].child.kinex_id: not a Kinex id")));
+  EXPECT_THAT(s, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "requests[1].child.kinex_id"));
+  *batch.mutable_requests(1)->mutable_child() = KinexRef(b->kinex_id());
+  batch.mutable_requests(1)->add_paths("nope");
+  s = core_->BatchGetRecords(batch).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          "requests[1].paths: \"nope\" is not a field path of "
+                          "kinex.record.v1.ChildRecord"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "requests[1].paths"));
+
+  // Pinned to facts that moved: RECORD_CHANGED.
+  get.clear_paths();
+  *get.mutable_child() = KinexRef(a->kinex_id());
+  get.set_facts_version("f1:stale");
+  EXPECT_THAT(core_->GetRecord(get).status(),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("decide again")));
+  EXPECT_THAT(core_->GetRecord(get).status(), HasErrorReason("RECORD_CHANGED"));
+  EXPECT_THAT(core_->GetRecord(get).status(), HasErrorMetadata("field", "facts_version"));
+}
+
+TEST_F(RecordsCoreTest, AnAuditLogThatDoesNotAnswerIsNamed) {
+  audit_.set_failing(true);
+  // A refused write whose refusal cannot be logged: nothing was stored.
+  auto req = Put(kLa, LaRef("E09000033", "1"), LaPart("1"));
+  req.set_actor(std::string(257, 'a'));
+  absl::Status s = core_->PutPart(req).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable,
+                          "the audit log could not record this refused write; nothing was "
+                          "stored"));
+  EXPECT_THAT(s, HasErrorReason("AUDIT_UNAVAILABLE"));
+  EXPECT_THAT(s, HasErrorMetadata("service", "audit"));
+  EXPECT_EQ(storage_.ChildCount(), 0u);
+  // A write that is stored, its event kept in the outbox: do not repeat it.
+  s = core_->PutPart(Put(kLa, LaRef("E09000033", "1"), LaPart("1"))).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable,
+                          HasSubstr("the write is stored but its audit event is not in the audit "
+                                    "log yet")));
+  EXPECT_THAT(s, HasErrorReason("AUDIT_PENDING"));
+  EXPECT_EQ(storage_.ChildCount(), 1u);
+  EXPECT_EQ(storage_.PendingAuditEventCount(), 1u);
 }
 
 TEST_F(RecordsCoreTest, FailingStorageRefusalsAreStillAudited) {

@@ -246,10 +246,15 @@ TEST_P(RecordsMigrationTest, RefusesAStoreFromANewerVersion) {
   }
   auto db = Open(GetParam(), *where);
   ASSERT_TRUE(db.ok()) << db.status();
-  EXPECT_THAT(SqlRecordsStorage::Create(std::move(*db)).status(),
+  const std::string dialect(sql::DialectName((*db)->dialect()));
+  const absl::Status refused = SqlRecordsStorage::Create(std::move(*db)).status();
+  EXPECT_THAT(refused,
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        "records store is at schema version 99, newer than this binary knows (3); "
                        "run a newer kinex"));
+  EXPECT_THAT(refused, HasErrorReason("SCHEMA_TOO_NEW"));
+  EXPECT_THAT(refused, HasErrorMetadata("store", "records"));
+  EXPECT_THAT(refused, HasErrorMetadata("dialect", dialect));
 }
 
 TEST_P(RecordsMigrationTest, AFailedMigrationLeavesTheStoreAsItWas) {
@@ -268,9 +273,12 @@ TEST_P(RecordsMigrationTest, AFailedMigrationLeavesTheStoreAsItWas) {
     auto db = Open(GetParam(), *where);
     ASSERT_TRUE(db.ok()) << db.status();
     absl::Status s = SqlRecordsStorage::Create(std::move(*db)).status();
-    EXPECT_FALSE(s.ok());
-    EXPECT_THAT(std::string(s.message()),
-                HasSubstr("records: schema migration to version 2 failed: "));
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal,
+                            HasSubstr("records: schema migration to version 2 failed: ")));
+    // The backfill's INSERT into the stray table failed in the database.
+    EXPECT_THAT(s, HasErrorReason("SCHEMA_MIGRATION_FAILED"));
+    EXPECT_THAT(s, HasErrorMetadata("cause", "STORAGE_FAILED"));
+    EXPECT_THAT(s, HasErrorMetadata("store", "records"));
   }
   {
     auto db = Open(GetParam(), *where);

@@ -14,10 +14,17 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::sql {
 namespace {
+
+// `status` with `reason` and the dialect: every error this layer makes.
+absl::Status Reasoned(absl::Status status, absl::string_view reason, Dialect dialect) {
+  SetErrorReason(status, reason, {{"dialect", std::string(DialectName(dialect))}});
+  return status;
+}
 
 const std::string& EmptyString() {
   static const std::string* const kEmpty = new std::string();
@@ -72,8 +79,7 @@ class SqliteDb final : public Db {
     return static_cast<int64_t>(sqlite3_changes(db_));
   }
 
-  absl::Status ExecScript(absl::string_view sql) override {
-    const std::string script = absl::StrReplaceAll(sql, {{"{BLOB}", "BLOB"}, {"{CTEXT}", "TEXT"}});
+  absl::Status ExecExpandedScript(const std::string& script) override {
     char* err = nullptr;
     const int rc = sqlite3_exec(db_, script.c_str(), nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {
@@ -123,13 +129,15 @@ class SqliteDb final : public Db {
     // sqlite3_errmsg names constraints and columns, never bound values.
     const std::string msg = absl::StrCat("sqlite ", what, ": ", sqlite3_errstr(rc));
     if (primary == SQLITE_CONSTRAINT) {
-      return absl::AbortedError(absl::StrCat("concurrent update; retry (", msg, ")"));
+      return Reasoned(absl::AbortedError(absl::StrCat("concurrent update; retry (", msg, ")")),
+                      reason::kStorageConflict, Dialect::kSqlite);
     }
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_CANTOPEN ||
         primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_READONLY) {
-      return absl::UnavailableError(msg);
+      return Reasoned(absl::UnavailableError(msg), reason::kStorageUnavailable, Dialect::kSqlite);
     }
-    return absl::InternalError(absl::StrCat(msg, ": ", sqlite3_errmsg(db_)));
+    return Reasoned(absl::InternalError(absl::StrCat(msg, ": ", sqlite3_errmsg(db_))),
+                    reason::kStorageFailed, Dialect::kSqlite);
   }
 
   absl::Status Bind(sqlite3_stmt* stmt, const std::vector<Value>& params) {
@@ -285,9 +293,7 @@ class PostgresDb final : public Db {
     return changed;
   }
 
-  absl::Status ExecScript(absl::string_view sql) override {
-    const std::string script =
-        absl::StrReplaceAll(sql, {{"{BLOB}", "BYTEA"}, {"{CTEXT}", "TEXT COLLATE \"C\""}});
+  absl::Status ExecExpandedScript(const std::string& script) override {
     PGresult* res = PQexec(conn_, script.c_str());
     absl::Status s = Check(res, "schema");
     PQclear(res);
@@ -302,7 +308,9 @@ class PostgresDb final : public Db {
     if (PQresultStatus(res) != PGRES_COPY_IN) {
       absl::Status s = Check(res, "copy");
       PQclear(res);
-      return s.ok() ? absl::InternalError("postgres copy: not in COPY IN") : s;
+      return s.ok() ? Reasoned(absl::InternalError("postgres copy: not in COPY IN"),
+                               reason::kStorageFailed, Dialect::kPostgres)
+                    : s;
     }
     PQclear(res);
     std::string buf;
@@ -314,16 +322,16 @@ class PostgresDb final : public Db {
       buf.push_back('\n');
       if (buf.size() > (1 << 20)) {
         if (PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) {
-          return absl::UnavailableError("postgres copy: send failed");
+          return Unavailable("postgres copy: send failed");
         }
         buf.clear();
       }
     }
     if (!buf.empty() && PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) {
-      return absl::UnavailableError("postgres copy: send failed");
+      return Unavailable("postgres copy: send failed");
     }
     if (PQputCopyEnd(conn_, nullptr) != 1) {
-      return absl::UnavailableError("postgres copy: end failed");
+      return Unavailable("postgres copy: end failed");
     }
     absl::Status status = absl::OkStatus();
     while ((res = PQgetResult(conn_)) != nullptr) {
@@ -336,12 +344,16 @@ class PostgresDb final : public Db {
  protected:
   absl::Status Begin() override {
     if (PQstatus(conn_) != CONNECTION_OK) PQreset(conn_);
-    return ExecScript("BEGIN");
+    return ExecExpandedScript("BEGIN");
   }
-  absl::Status Commit() override { return ExecScript("COMMIT"); }
-  absl::Status Rollback() override { return ExecScript("ROLLBACK"); }
+  absl::Status Commit() override { return ExecExpandedScript("COMMIT"); }
+  absl::Status Rollback() override { return ExecExpandedScript("ROLLBACK"); }
 
  private:
+  static absl::Status Unavailable(absl::string_view msg) {
+    return Reasoned(absl::UnavailableError(msg), reason::kStorageUnavailable, Dialect::kPostgres);
+  }
+
   // COPY text format: \N for NULL; backslash escapes; bytea as \\x<hex>.
   static void AppendCopyValue(const Value& v, std::string* out) {
     if (std::holds_alternative<std::monostate>(v)) {
@@ -383,7 +395,7 @@ class PostgresDb final : public Db {
       return absl::OkStatus();
     }
     if (PQstatus(conn_) != CONNECTION_OK || res == nullptr) {
-      return absl::UnavailableError(absl::StrCat("postgres ", what, ": connection lost"));
+      return Unavailable(absl::StrCat("postgres ", what, ": connection lost"));
     }
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -393,13 +405,14 @@ class PostgresDb final : public Db {
     const std::string msg =
         absl::StrCat("postgres ", what, ": ", sqlstate, " ", primary ? primary : "error");
     if (absl::StartsWith(sqlstate, "23") || sqlstate == "40001" || sqlstate == "40P01") {
-      return absl::AbortedError(absl::StrCat("concurrent update; retry (", msg, ")"));
+      return Reasoned(absl::AbortedError(absl::StrCat("concurrent update; retry (", msg, ")")),
+                      reason::kStorageConflict, Dialect::kPostgres);
     }
     if (absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57") ||
         absl::StartsWith(sqlstate, "53")) {
-      return absl::UnavailableError(msg);
+      return Unavailable(msg);
     }
-    return absl::InternalError(msg);
+    return Reasoned(absl::InternalError(msg), reason::kStorageFailed, Dialect::kPostgres);
   }
 
   absl::StatusOr<PGresult*> Run(absl::string_view sql, const std::vector<Value>& params) {
@@ -439,6 +452,35 @@ class PostgresDb final : public Db {
 };
 
 }  // namespace
+
+absl::string_view DialectName(Dialect dialect) {
+  return dialect == Dialect::kSqlite ? "sqlite" : "postgres";
+}
+
+std::string ExpandPlaceholders(absl::string_view script, Dialect dialect) {
+  // The one table of dialect differences in DDL. Keep each replacement
+  // byte-for-byte stable: SQLite stores a table's DDL text as run, and
+  // existing stores must open without a migration.
+  const bool sqlite = dialect == Dialect::kSqlite;
+  return absl::StrReplaceAll(
+      script, {{"{BLOB}", sqlite ? "BLOB" : "BYTEA"},
+               {"{CTEXT}", sqlite ? "TEXT" : "TEXT COLLATE \"C\""},
+               {"{INT}", sqlite ? "INTEGER" : "BIGINT"},
+               {"{SERIAL}", sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"},
+               {"{WITHOUT_ROWID}", sqlite ? " WITHOUT ROWID" : ""}});
+}
+
+absl::Status WithStore(absl::Status status, absl::string_view store) {
+  if (status.ok() || !HasExplicitErrorReason(status)) return status;
+  if (ErrorInfoOf(status).metadata().count("dialect") > 0) {
+    AddErrorMetadata(status, "store", store);
+  }
+  return status;
+}
+
+absl::Status Db::ExecScript(absl::string_view sql) {
+  return ExecExpandedScript(ExpandPlaceholders(sql, dialect()));
+}
 
 int64_t Row::Int(size_t i) const {
   int64_t v = 0;
@@ -499,23 +541,32 @@ absl::Status Migrate(Db& db, absl::string_view component,
                                     {std::string(component)}));
     const int64_t stored = rows.empty() ? 0 : rows[0].Int(0);
     const int64_t newest = migrations.empty() ? 0 : migrations.back().version;
+    const ErrorMetadata metadata = {{"store", std::string(component)},
+                                    {"dialect", std::string(DialectName(db.dialect()))}};
     if (stored > newest) {
-      return absl::FailedPreconditionError(absl::StrCat(component, " store is at schema version ",
-                                                        stored, ", newer than this binary knows (",
-                                                        newest, "); run a newer kinex"));
+      return WithErrorReason(
+          absl::FailedPreconditionError(absl::StrCat(component, " store is at schema version ",
+                                                     stored, ", newer than this binary knows (",
+                                                     newest, "); run a newer kinex")),
+          reason::kSchemaTooNew, metadata);
     }
     int64_t at = stored;
     for (const Migration& m : migrations) {
       if (m.version <= at) continue;
       if (m.version != at + 1) {
-        return absl::InternalError(
-            absl::StrCat(component, ": migration ", m.version, " does not follow version ", at));
+        return WithErrorReason(
+            absl::InternalError(absl::StrCat(component, ": migration ", m.version,
+                                             " does not follow version ", at)),
+            reason::kSchemaMigrationFailed, metadata);
       }
       absl::Status applied = m.apply(db);
       if (!applied.ok()) {
-        return absl::Status(applied.code(),
-                            absl::StrCat(component, ": schema migration to version ", m.version,
-                                         " failed: ", applied.message()));
+        ErrorMetadata failed = metadata;
+        failed["cause"] = ErrorReasonOf(applied);
+        return WithErrorReason(
+            absl::Status(applied.code(), absl::StrCat(component, ": schema migration to version ",
+                                                      m.version, " failed: ", applied.message())),
+            reason::kSchemaMigrationFailed, failed);
       }
       at = m.version;
     }
@@ -542,8 +593,9 @@ absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const SqliteOptions& options) {
   const int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_close_v2(db);
-    return absl::UnavailableError(
-        absl::StrCat("cannot open SQLite database ", options.path, ": ", sqlite3_errstr(rc)));
+    return Reasoned(absl::UnavailableError(absl::StrCat("cannot open SQLite database ",
+                                                        options.path, ": ", sqlite3_errstr(rc))),
+                    reason::kStorageUnavailable, Dialect::kSqlite);
   }
   auto out = std::make_unique<SqliteDb>(db);
   std::string pragmas = absl::StrCat(
@@ -557,7 +609,8 @@ absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const SqliteOptions& options) {
   }
   absl::Status s = out->ExecScript(pragmas);
   if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(options.path, ": ", s.message()));
+    return CopyErrorReason(s,
+                           absl::Status(s.code(), absl::StrCat(options.path, ": ", s.message())));
   }
   return std::unique_ptr<Db>(std::move(out));
 }
@@ -566,7 +619,8 @@ absl::StatusOr<std::unique_ptr<Db>> OpenPostgres(const std::string& conninfo) {
   PGconn* conn = PQconnectdb(conninfo.c_str());
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     if (conn) PQfinish(conn);
-    return absl::UnavailableError("cannot connect to PostgreSQL");
+    return Reasoned(absl::UnavailableError("cannot connect to PostgreSQL"),
+                    reason::kStorageUnavailable, Dialect::kPostgres);
   }
   auto out = std::make_unique<PostgresDb>(conn);
   KINEX_RETURN_IF_ERROR(out->ExecScript("SET client_min_messages = warning"));

@@ -5,13 +5,18 @@
 // Migrate. Durability is set here, once: SQLite opens in WAL mode with
 // synchronous=FULL (fsync at every commit) and one busy timeout; PostgreSQL
 // commits with its default synchronous_commit. Statements use PostgreSQL-style numbered
-// parameters ($1, $2, ...) on both backends; DDL may use the placeholders
-// {BLOB} (BLOB / BYTEA) and {CTEXT} (text compared byte by byte: TEXT /
-// TEXT COLLATE "C"), so ORDER BY on ids pages identically on both.
+// parameters ($1, $2, ...) on both backends; scripts (ExecScript: the
+// stores' schema files, services/<svc>/schema/NNNN_*.sql, embedded at build
+// time) may use the placeholders of ExpandPlaceholders, so one file serves
+// both dialects.
 //
 // Error messages never include parameter values (they may be child
 // identifiers): constraint violations become ABORTED ("concurrent update;
 // retry"), a lost or busy database UNAVAILABLE, anything else INTERNAL.
+// Each carries an explicit reason (services/common/error_reason.h:
+// STORAGE_CONFLICT, STORAGE_UNAVAILABLE, STORAGE_FAILED; Migrate's
+// SCHEMA_TOO_NEW and SCHEMA_MIGRATION_FAILED) with metadata `dialect`
+// (sqlite, postgres); the stores add `store` (WithStore). Never a value.
 //
 // Example:
 //   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db, sql::OpenSqlite(path));
@@ -70,6 +75,26 @@ struct Row {
 // Which SQL dialect a Db speaks.
 enum class Dialect { kSqlite, kPostgres };
 
+// "sqlite" or "postgres": the `dialect` of an error's metadata.
+absl::string_view DialectName(Dialect dialect);
+
+// `script` with its placeholders replaced for `dialect` (what ExecScript
+// runs), so one schema file serves both:
+//   {BLOB}           BLOB / BYTEA
+//   {CTEXT}          TEXT / TEXT COLLATE "C" (text compared byte by byte, so
+//                    ORDER BY on ids pages identically on both)
+//   {INT}            INTEGER / BIGINT (SQLite's rowid alias must be spelled
+//                    INTEGER PRIMARY KEY)
+//   {SERIAL}         INTEGER PRIMARY KEY AUTOINCREMENT / BIGSERIAL PRIMARY KEY
+//   {WITHOUT_ROWID}  " WITHOUT ROWID" / "" (after a table's closing paren)
+std::string ExpandPlaceholders(absl::string_view script, Dialect dialect);
+
+// `status` with metadata `store` (records, consent, audit) added when it is
+// an error of the SQL layer or of a store on it (one carrying metadata
+// `dialect`); any other status unchanged. The stores apply it to what they
+// return, so an operator sees which store failed.
+absl::Status WithStore(absl::Status status, absl::string_view store);
+
 // One database connection. Not thread-safe: callers serialise access (the
 // stores hold a mutex around every transaction).
 class Db {
@@ -98,9 +123,12 @@ class Db {
   virtual absl::StatusOr<int64_t> Exec(absl::string_view sql,
                                        const std::vector<Value>& params = {}) = 0;
 
-  // Runs statements separated by ';' with no parameters (schema set-up).
-  // {BLOB} and {CTEXT} are replaced per dialect.
-  virtual absl::Status ExecScript(absl::string_view sql) = 0;
+  // Runs statements separated by ';' with no parameters (schema set-up,
+  // the schema files). Placeholders are replaced per dialect first
+  // (ExpandPlaceholders). PostgreSQL runs the script as one implicit
+  // transaction unless inside Transaction, and passes dollar-quoted ($$)
+  // bodies through untouched.
+  absl::Status ExecScript(absl::string_view sql);
 
   // Bulk load: inserts `rows` (each as many values as `columns`) into
   // `table` as fast as the backend allows (COPY on PostgreSQL, a prepared
@@ -117,6 +145,8 @@ class Db {
   virtual absl::Status Begin() = 0;
   virtual absl::Status Commit() = 0;
   virtual absl::Status Rollback() = 0;
+  // Runs `script` as it is (placeholders already replaced).
+  virtual absl::Status ExecExpandedScript(const std::string& script) = 0;
 };
 
 // One step of a store's schema: brings it from version `version - 1` to
@@ -132,7 +162,10 @@ struct Migration {
 // version, in order, and records the new version, so a failed upgrade
 // leaves the store exactly as it was. A store whose recorded version is
 // newer than any migration known here is FAILED_PRECONDITION (an older
-// binary must not write a newer schema). Not thread-safe (call at open).
+// binary must not write a newer schema), reason SCHEMA_TOO_NEW; a failed
+// step keeps its code, reason SCHEMA_MIGRATION_FAILED (metadata `cause`: the
+// step's own reason). Both with metadata `store` (= `component`) and
+// `dialect`. Not thread-safe (call at open).
 absl::Status Migrate(Db& db, absl::string_view component, const std::vector<Migration>& migrations);
 
 // The schema version recorded for `component` (0 if none). For tests and

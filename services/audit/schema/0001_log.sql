@@ -1,0 +1,49 @@
+-- Audit store, schema version 1: the log. audit_entries holds each leaf of
+-- the RFC 6962 Merkle log (its index, hash and encoded event, plus the
+-- columns queries filter on); audit_entry_children indexes entries by child
+-- pseudonym; audit_idempotency_keys maps each append's idempotency key to its
+-- leaf; audit_heads holds the signed tree heads in the order they were made.
+-- SqlLogStorage::Init runs this at every open (IF NOT EXISTS), after
+-- sql::Migrate (which adopts a store from before schema versions, whose
+-- SQLite tables had no audit_ prefix), then the append-only triggers of its
+-- dialect (0001_append_only.<dialect>.sql).
+--
+-- Placeholders, replaced per dialect by sql::Db::ExecScript: {BLOB} is BLOB /
+-- BYTEA; {INT} is INTEGER / BIGINT (SQLite's leaf_index must be spelled
+-- INTEGER PRIMARY KEY, the rowid); {SERIAL} is INTEGER PRIMARY KEY
+-- AUTOINCREMENT / BIGSERIAL PRIMARY KEY; {WITHOUT_ROWID} is " WITHOUT ROWID"
+-- on SQLite and nothing on PostgreSQL.
+
+CREATE TABLE IF NOT EXISTS audit_entries (
+  leaf_index   {INT} PRIMARY KEY,
+  leaf_hash    {BLOB} NOT NULL,
+  leaf_data    {BLOB} NOT NULL,
+  time_micros  {INT} NOT NULL,
+  agency_kind  {INT} NOT NULL,
+  agency_code  TEXT NOT NULL,
+  actor        TEXT NOT NULL,
+  purpose      {INT} NOT NULL,
+  decision     {INT} NOT NULL,
+  break_glass  {INT} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_entry_children (
+  pseudonym  TEXT NOT NULL,
+  leaf_index {INT} NOT NULL,
+  PRIMARY KEY (pseudonym, leaf_index)
+){WITHOUT_ROWID};
+-- Leaf indices only grow, so this index is appended at its right edge.
+CREATE INDEX IF NOT EXISTS audit_entry_children_by_leaf
+  ON audit_entry_children (leaf_index);
+CREATE TABLE IF NOT EXISTS audit_idempotency_keys (
+  key        TEXT PRIMARY KEY,
+  leaf_index {INT} NOT NULL
+){WITHOUT_ROWID};
+CREATE TABLE IF NOT EXISTS audit_heads (
+  id         {SERIAL},
+  tree_size  {INT} NOT NULL,
+  root_hash  {BLOB} NOT NULL,
+  ts_seconds {INT} NOT NULL,
+  ts_nanos   {INT} NOT NULL,
+  key_id     TEXT NOT NULL,
+  signature  {BLOB} NOT NULL
+);
