@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/child_ref.h"
 #include "services/common/error_reason.h"
 #include "services/common/identity.h"
 #include "services/common/paging.h"
@@ -19,6 +20,7 @@
 namespace kinex::gateway {
 namespace {
 
+namespace av1 = kinex::audit::v1;
 namespace cv1 = kinex::common::v1;
 namespace pv1 = kinex::policy::v1;
 namespace ev1 = kinex::exchange::v1;
@@ -72,6 +74,21 @@ absl::Status DependencyFailed(const Dependency& dep, const absl::Status& s) {
   if (broken) metadata["cause"] = ErrorReasonOf(s);
   SetErrorReason(out, broken ? reason::kDependencyFailed : dep.unavailable_reason, metadata);
   return out;
+}
+
+// The audit event of one gateway call: its kind, who called (principal,
+// agency, practitioner), the request id and the API method. Every event the
+// gateway appends starts here.
+av1::AuditEvent EventFor(const CallContext& call, av1::EventKind kind, absl::string_view method) {
+  av1::AuditEvent event;
+  event.set_kind(kind);
+  event.set_request_id(call.request_id);
+  event.set_principal(call.principal.uri);
+  event.set_agency_kind(call.principal.agency_kind);
+  event.set_agency_code(call.principal.agency_code);
+  event.set_actor(call.actor);
+  event.set_method(std::string(method));
+  return event;
 }
 
 absl::Status InvalidField(absl::string_view field, std::string message) {
@@ -329,23 +346,21 @@ absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse> Gateway::ListSh
   *list.mutable_kinds() = request.kinds();
   list.set_page_size(request.page_size());
   list.set_page_token(request.page_token());
-  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::ListSharingDecisionsResponse got,
-                         deps_.records->ListSharingDecisions(list));
+  absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse> got =
+      deps_.records->ListSharingDecisions(list);
   // Decisions carry practitioners' reasoning about children: every listing
   // is audited as a query (the child only as its pseudonyms), durable
-  // before the reply.
-  kinex::audit::v1::AuditEvent event;
-  event.set_kind(kinex::audit::v1::AUDIT_QUERIED);
-  event.set_request_id(call.request_id);
-  event.set_principal(call.principal.uri);
-  event.set_agency_kind(call.principal.agency_kind);
-  event.set_agency_code(call.principal.agency_code);
-  event.set_actor(call.actor);
-  event.set_method("ListSharingDecisions");
+  // before the reply. A refused listing is audited too, with why (the code
+  // and message the caller gets), so probing leaves a trace.
+  av1::AuditEvent event = EventFor(call, av1::AUDIT_QUERIED, "ListSharingDecisions");
   std::vector<std::string> query = {"sharing_decisions"};
   if (request.has_child()) {
     query.push_back("child=given");
-    *event.add_children() = request.child();
+    // A malformed child is not named: the log refuses identifiers it cannot
+    // pseudonymise, which would leave the refusal unaudited.
+    if (got.ok() || ValidateChildRef(request.child()).ok()) {
+      *event.add_children() = request.child();
+    }
   }
   if (request.include_removed()) query.push_back("include_removed=true");
   if (request.kinds_size() > 0) {
@@ -357,7 +372,13 @@ absl::StatusOr<kinex::records::v1::ListSharingDecisionsResponse> Gateway::ListSh
   }
   if (!request.page_token().empty()) query.push_back("page_token=given");
   event.set_query(absl::StrJoin(query, " "));
-  event.set_result_count(got.decisions_size());
+  if (got.ok()) {
+    event.set_result_count(got->decisions_size());
+  } else {
+    event.set_decision(av1::DENY);
+    event.set_refusal(
+        absl::StrCat(absl::StatusCodeToString(got.status().code()), ": ", got.status().message()));
+  }
   absl::StatusOr<kinex::audit::AppendResult> appended = deps_.audit->Append(event);
   if (!appended.ok()) return DependencyFailed(kAuditDep, appended.status());
   return got;
@@ -459,18 +480,11 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
     out.record = std::move(record);
   }
 
-  kinex::audit::v1::AuditEvent event;
-  event.set_kind(kinex::audit::v1::DISCLOSURE);
-  event.set_request_id(call.request_id);
-  event.set_principal(call.principal.uri);
-  event.set_agency_kind(call.principal.agency_kind);
-  event.set_agency_code(call.principal.agency_code);
-  event.set_actor(call.actor);
+  av1::AuditEvent event = EventFor(call, av1::DISCLOSURE, method);
   event.set_purpose(ask.purpose);
   event.set_justification(ask.justification);
   event.set_break_glass(ask.break_glass);
   event.set_stated_function(ask.stated_function);
-  event.set_method(std::string(method));
   // Provenance: the parts whose agency kind owns something disclosed; each
   // is a controller with its own lawful basis.
   std::vector<const kinex::records::v1::PartVersion*> sources;
@@ -501,9 +515,9 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   // requester's receipt says NOT_GRANTED like any other withheld field.
   if (!kinex_id.empty()) *event.mutable_withheld() = WithShields(*decision);
   event.set_policy_version(decision->policy_version());
-  event.set_decision(!out.allowed                   ? kinex::audit::v1::DENY
-                     : decision->withheld().empty() ? kinex::audit::v1::ALLOW
-                                                    : kinex::audit::v1::PARTIAL);
+  event.set_decision(!out.allowed                   ? av1::DENY
+                     : decision->withheld().empty() ? av1::ALLOW
+                                                    : av1::PARTIAL);
   for (const std::string& p : disclosed) event.add_disclosed_paths(p);
   for (cv1::ChildRef& ref : known_as) *event.add_children() = std::move(ref);
 

@@ -393,5 +393,117 @@ TEST_F(GatewayTest, MalformedChildReferencesOnWritesAreInvalidAndAudited) {
   EXPECT_EQ(audit_->Size(), before + 2);  // two WRITE_REFUSED events
 }
 
+// Every ListSharingDecisions is an AUDIT_QUERIED event naming the caller,
+// what was asked and how many decisions it got, durable before the reply.
+TEST_F(GatewayTest, SharingDecisionListingsAreAuditedAsQueries) {
+  const std::string kid = SeedChild("WCC-SD1", "9434765919");
+  const CallContext la = Caller(kLa, "S. Worker");
+  ev1::ListSharingDecisionsRequest req;
+  req.mutable_child()->set_kinex_id(kid);
+  req.set_include_removed(true);
+  req.add_kinds(cv1::SHIELD);
+  auto listed = gateway_->ListSharingDecisions(la, req);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->decisions_size(), 0);
+  const kinex::audit::v1::AuditEvent event = Entry(audit_->Size() - 1).event();
+  EXPECT_EQ(event.kind(), kinex::audit::v1::AUDIT_QUERIED);
+  EXPECT_EQ(event.method(), "ListSharingDecisions");
+  EXPECT_EQ(event.request_id(), la.request_id);
+  EXPECT_EQ(event.principal(), kLa);
+  EXPECT_EQ(event.agency_kind(), cv1::LOCAL_AUTHORITY);
+  EXPECT_EQ(event.agency_code(), "E09000033");
+  EXPECT_EQ(event.actor(), "S. Worker");
+  EXPECT_EQ(event.query(), "sharing_decisions child=given include_removed=true kinds=SHIELD");
+  EXPECT_EQ(event.result_count(), 0);
+  EXPECT_EQ(event.child_pseudonyms_size(), 1);
+  EXPECT_EQ(event.decision(), kinex::audit::v1::DECISION_UNSPECIFIED);
+  EXPECT_EQ(event.refusal(), "");
+}
+
+// A listing records refuses (a bad filter, a page token it did not issue, a
+// malformed child) is audited too, with the refusal the caller got, and the
+// caller gets records' status unchanged.
+TEST_F(GatewayTest, RefusedSharingDecisionListingsAreAuditedWithTheRefusal) {
+  const std::string kid = SeedChild("WCC-SD2", "9434765919");
+  const CallContext la = Caller(kLa, "S. Worker");
+  ev1::ListSharingDecisionsRequest ok_req;
+  ok_req.mutable_child()->set_kinex_id(kid);
+  ASSERT_TRUE(gateway_->ListSharingDecisions(la, ok_req).ok());
+  const kinex::audit::v1::AuditEvent allowed = Entry(audit_->Size() - 1).event();
+  ASSERT_EQ(allowed.child_pseudonyms_size(), 1);
+
+  // An unknown kind: refused, and audited about the same child.
+  ev1::ListSharingDecisionsRequest bad_kind = ok_req;
+  bad_kind.add_kinds(static_cast<cv1::SharingDecisionKind>(0));
+  uint64_t before = audit_->Size();
+  auto refused = gateway_->ListSharingDecisions(la, bad_kind);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument, "kinds[0]: unknown value 0"));
+  EXPECT_THAT(refused, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(refused, HasErrorMetadata("field", "kinds[0]"));
+  ASSERT_EQ(audit_->Size(), before + 1);
+  kinex::audit::v1::AuditEvent event = Entry(before).event();
+  EXPECT_EQ(event.kind(), kinex::audit::v1::AUDIT_QUERIED);
+  EXPECT_EQ(event.method(), "ListSharingDecisions");
+  EXPECT_EQ(event.request_id(), la.request_id);
+  EXPECT_EQ(event.principal(), kLa);
+  EXPECT_EQ(event.agency_kind(), cv1::LOCAL_AUTHORITY);
+  EXPECT_EQ(event.agency_code(), "E09000033");
+  EXPECT_EQ(event.actor(), "S. Worker");
+  EXPECT_EQ(event.decision(), kinex::audit::v1::DENY);
+  EXPECT_EQ(event.refusal(), "INVALID_ARGUMENT: kinds[0]: unknown value 0");
+  EXPECT_EQ(event.query(), "sharing_decisions child=given kinds=SHARING_DECISION_KIND_UNSPECIFIED");
+  EXPECT_EQ(event.result_count(), 0);
+  EXPECT_THAT(event.child_pseudonyms(), ElementsAreArray(allowed.child_pseudonyms()));
+
+  // A page token records did not issue.
+  ev1::ListSharingDecisionsRequest bad_token;
+  bad_token.set_page_token("garbage");
+  before = audit_->Size();
+  refused = gateway_->ListSharingDecisions(la, bad_token);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument,
+                                "page_token: not a token from ListSharingDecisions"));
+  EXPECT_THAT(refused, HasErrorReason("PAGE_TOKEN_INVALID"));
+  ASSERT_EQ(audit_->Size(), before + 1);
+  event = Entry(before).event();
+  EXPECT_EQ(event.kind(), kinex::audit::v1::AUDIT_QUERIED);
+  EXPECT_EQ(event.method(), "ListSharingDecisions");
+  EXPECT_EQ(event.decision(), kinex::audit::v1::DENY);
+  EXPECT_EQ(event.refusal(), "INVALID_ARGUMENT: page_token: not a token from ListSharingDecisions");
+  EXPECT_EQ(event.query(), "sharing_decisions page_token=given");
+  EXPECT_EQ(event.child_pseudonyms_size(), 0);
+
+  // A malformed child: the log cannot pseudonymise it, so the refusal is
+  // audited without it (and never with the value in the text).
+  ev1::ListSharingDecisionsRequest bad_child;
+  bad_child.mutable_child()->set_nhs_number("1234567890");
+  before = audit_->Size();
+  refused = gateway_->ListSharingDecisions(la, bad_child);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument,
+                                "child.nhs_number: NHS number fails its modulus-11 check digit"));
+  ASSERT_EQ(audit_->Size(), before + 1);
+  event = Entry(before).event();
+  EXPECT_EQ(event.kind(), kinex::audit::v1::AUDIT_QUERIED);
+  EXPECT_EQ(event.refusal(),
+            "INVALID_ARGUMENT: child.nhs_number: NHS number fails its modulus-11 check digit");
+  EXPECT_EQ(event.query(), "sharing_decisions child=given");
+  EXPECT_EQ(event.child_pseudonyms_size(), 0);
+}
+
+// Fail closed: a refused listing the log cannot record answers with the
+// audit failure, not with the refusal.
+TEST_F(GatewayTest, ARefusedListingThatCannotBeAuditedFailsClosed) {
+  FailingAuditSink failing;
+  audit_override_ = &failing;
+  Rebuild();
+  ev1::ListSharingDecisionsRequest bad_token;
+  bad_token.set_page_token("garbage");
+  auto r = gateway_->ListSharingDecisions(Caller(kLa), bad_token);
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kUnavailable,
+                          "audit log could not answer (audit storage cannot commit); nothing was "
+                          "disclosed"));
+  EXPECT_THAT(r, HasErrorReason("AUDIT_UNAVAILABLE"));
+  EXPECT_THAT(r, HasErrorMetadata("service", "audit"));
+}
+
 }  // namespace
 }  // namespace kinex::gateway::testing

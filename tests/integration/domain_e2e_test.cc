@@ -16,6 +16,7 @@
 #include "kinex/consent/v1/consent.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/common/record_labels.h"
+#include "tests/integration/agencies.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/demo_children.h"
 
@@ -29,51 +30,43 @@ namespace ev1 = kinex::exchange::v1;
 namespace av1 = kinex::audit::v1;
 namespace rv1 = kinex::record::v1;
 
-const Agency kTeacher{"school", "137000", "designated-teacher"};
-const Agency kDsl{"school", "137000", "designated-safeguarding-lead"};
-const Agency kOtherTeacher{"school", "141999", "designated-teacher"};
-const Agency kVsh{"virtual-school", "E09000033", "virtual-school-head"};
-const Agency kLa{"local-authority", "E09000033", "social-worker"};
-const Agency kWelshLa{"local-authority", "W06000015", "social-worker"};
-const Agency kAuditor{"auditor", "kinex-dpo", "auditor"};
-
-class DomainE2E : public ::testing::TestWithParam<Deployment> {
+class DomainE2E : public PerDeploymentTest<DomainE2E> {
  protected:
-  struct Seeded {
-    std::unique_ptr<KinexCluster> cluster;
-    std::map<std::string, std::string> kinex_ids;
-  };
-  static std::map<std::string, Seeded>& Clusters() {
-    static auto* clusters = new std::map<std::string, Seeded>();
-    return *clusters;
+  // The demo children's Kinex ids, by slug, per deployment (seeded into its
+  // cluster by the suite's first test there).
+  static std::map<std::string, std::map<std::string, std::string>>& Seeded() {
+    static auto* seeded = new std::map<std::string, std::map<std::string, std::string>>();
+    return *seeded;
   }
-  static void TearDownTestSuite() { Clusters().clear(); }
+  static void TearDownTestSuite() {
+    PerDeploymentTest<DomainE2E>::TearDownTestSuite();
+    Seeded().clear();
+  }
 
   void SetUp() override {
-    auto& clusters = Clusters();
-    if (!clusters.count(GetParam().name)) {
-      Seeded s;
-      auto c = KinexCluster::Start({.mode = GetParam().mode, .postgres = GetParam().postgres});
-      ASSERT_TRUE(c.ok()) << c.status();
-      s.cluster = std::move(*c);
+    PerDeploymentTest<DomainE2E>::SetUp();
+    if (HasFatalFailure()) return;
+    auto& seeded = Seeded();
+    if (!seeded.count(GetParam().name)) {
+      std::map<std::string, std::string> kinex_ids;
       for (const char* slug :
            {"leo-ashworth", "maisie-thornbury", "tomos-pritchard", "jayden-whitlock"}) {
-        auto kid = PublishDemoChild(*s.cluster, slug, "Domain seeder");
+        auto kid = PublishDemoChild(*cluster_, slug, "Domain seeder");
         ASSERT_TRUE(kid.ok()) << kid.status();
-        s.kinex_ids[slug] = *kid;
+        kinex_ids[slug] = *kid;
       }
-      clusters[GetParam().name] = std::move(s);
+      seeded[GetParam().name] = std::move(kinex_ids);
     }
-    seeded_ = &clusters[GetParam().name];
+    kinex_ids_ = &seeded[GetParam().name];
   }
 
   grpc::Status Get(const Agency& a, const std::string& slug, cv1::Purpose purpose,
                    ev1::GetChildRecordResponse* resp, const std::string& justification = "") {
-    return GetById(a, seeded_->kinex_ids.at(slug), purpose, resp, justification);
+    return GetById(a, kinex_ids_->at(slug), purpose, resp, justification);
   }
   grpc::Status GetById(const Agency& a, const std::string& kinex_id, cv1::Purpose purpose,
                        ev1::GetChildRecordResponse* resp, const std::string& justification = "") {
-    auto stub = ev1::Exchange::NewStub(seeded_->cluster->AgencyChannel(a.kind, a.code, a.role));
+    auto stub = ev1::Exchange::NewStub(cluster_->AgencyChannel(a.kind, a.code, a.role));
     grpc::ClientContext ctx;
     ctx.AddMetadata("x-kinex-actor", "Domain practitioner");
     ev1::GetChildRecordRequest req;
@@ -104,7 +97,7 @@ class DomainE2E : public ::testing::TestWithParam<Deployment> {
       ep->mutable_start_date()->set_month(1);
       ep->mutable_start_date()->set_day(8);
     }
-    auto stub = ev1::Exchange::NewStub(seeded_->cluster->AgencyChannel(la.kind, la.code, la.role));
+    auto stub = ev1::Exchange::NewStub(cluster_->AgencyChannel(la.kind, la.code, la.role));
     grpc::ClientContext ctx;
     ctx.AddMetadata("x-kinex-actor", "Domain practitioner");
     ev1::PublishRecordResponse resp;
@@ -115,8 +108,8 @@ class DomainE2E : public ::testing::TestWithParam<Deployment> {
 
   // The audit event a receipt points at.
   av1::AuditEvent EventOf(const ev1::DisclosureReceipt& receipt) {
-    auto stub = av1::Audit::NewStub(
-        seeded_->cluster->AgencyChannel(kAuditor.kind, kAuditor.code, kAuditor.role));
+    auto stub =
+        av1::Audit::NewStub(cluster_->AgencyChannel(kAuditor.kind, kAuditor.code, kAuditor.role));
     grpc::ClientContext ctx;
     ctx.AddMetadata("x-kinex-actor", "Domain auditor");
     av1::GetEntriesRequest req;
@@ -139,7 +132,7 @@ class DomainE2E : public ::testing::TestWithParam<Deployment> {
     return nullptr;
   }
 
-  Seeded* seeded_ = nullptr;
+  const std::map<std::string, std::string>* kinex_ids_ = nullptr;
 };
 
 TEST_P(DomainE2E, DesignatedTeacherSeesThePepAndPupilPremiumPlusOfItsPreviouslyLookedAfterPupil) {
@@ -168,7 +161,7 @@ TEST_P(DomainE2E, DesignatedTeacherSeesThePepAndPupilPremiumPlusOfItsPreviouslyL
 
 TEST_P(DomainE2E, TheDslDoesNotSeeThePepOrPupilPremiumPlus) {
   ev1::GetChildRecordResponse r;
-  grpc::Status s = Get(kDsl, "leo-ashworth", cv1::SAFEGUARDING, &r);
+  grpc::Status s = Get(kSchoolA, "leo-ashworth", cv1::SAFEGUARDING, &r);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_FALSE(r.record().education().has_pupil_premium_plus());
   EXPECT_FALSE(r.record().education().has_pep());
@@ -180,13 +173,11 @@ TEST_P(DomainE2E, NoEmptySectionRevealsWithheldData) {
   // Every section or row a caller receives holds something it may see.
   for (const auto& [agency, slug, purpose] :
        std::vector<std::tuple<Agency, std::string, cv1::Purpose>>{
-           {kDsl, "maisie-thornbury", cv1::SAFEGUARDING},
-           {kDsl, "leo-ashworth", cv1::EDUCATION_SUPPORT},
+           {kSchoolA, "maisie-thornbury", cv1::SAFEGUARDING},
+           {kSchoolA, "leo-ashworth", cv1::EDUCATION_SUPPORT},
            {kTeacher, "leo-ashworth", cv1::EDUCATION_SUPPORT},
-           {Agency{"virtual-school", "E09000033", "virtual-school-head"}, "maisie-thornbury",
-            cv1::EDUCATION_SUPPORT},
-           {Agency{"local-authority", "E09000033", "independent-reviewing-officer"},
-            "maisie-thornbury", cv1::CARE_PLANNING}}) {
+           {kVsh, "maisie-thornbury", cv1::EDUCATION_SUPPORT},
+           {kIro, "maisie-thornbury", cv1::CARE_PLANNING}}) {
     ev1::GetChildRecordResponse r;
     grpc::Status s = Get(agency, slug, purpose, &r);
     if (!s.ok()) continue;  // a denial sends no record at all
@@ -304,9 +295,7 @@ TEST_P(DomainE2E, WelshRecordIsCitedUnderWelshLaw) {
   const std::string welsh_sgo = CreateChild(absl::StrCat("DOM-W-SGO-", GetParam().name),
                                             rv1::SPECIAL_GUARDIANSHIP_ORDER, kWelshLa);
   ASSERT_FALSE(welsh_sgo.empty());
-  EXPECT_EQ(GetById(Agency{"virtual-school", "W06000015", "virtual-school-head"}, welsh_sgo,
-                    cv1::EDUCATION_SUPPORT, &r)
-                .error_code(),
+  EXPECT_EQ(GetById(kWelshVsh, welsh_sgo, cv1::EDUCATION_SUPPORT, &r).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   const std::string english_sgo =
       CreateChild(absl::StrCat("DOM-E-SGO-", GetParam().name), rv1::SPECIAL_GUARDIANSHIP_ORDER);
@@ -319,12 +308,12 @@ TEST_P(DomainE2E, WhoMayConsentFollowsTheArrangement) {
   // no special guardianship order is refused, and nothing is stored; for a
   // child whose SGO is in force the same consent stands.
   auto record = [&](const std::string& slug) {
-    auto stub = kinex::consent::v1::Consent::NewStub(
-        seeded_->cluster->AgencyChannel(kLa.kind, kLa.code, kLa.role));
+    auto stub =
+        kinex::consent::v1::Consent::NewStub(cluster_->AgencyChannel(kLa.kind, kLa.code, kLa.role));
     grpc::ClientContext ctx;
     ctx.AddMetadata("x-kinex-actor", "Domain practitioner");
     kinex::consent::v1::RecordConsentRequest req;
-    req.mutable_child()->set_kinex_id(seeded_->kinex_ids.at(slug));
+    req.mutable_child()->set_kinex_id(kinex_ids_->at(slug));
     auto* grant = req.mutable_entry()->mutable_consent();
     grant->set_decision(kinex::consent::v1::CONSENT_GIVEN);
     grant->mutable_given_by()->set_kind(kinex::consent::v1::PARENTAL_RESPONSIBILITY_HOLDER);

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
+#include "tests/integration/agencies.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/demo_children.h"
 
@@ -28,11 +29,6 @@ namespace cv1 = kinex::common::v1;
 namespace ev1 = kinex::exchange::v1;
 namespace rv1 = kinex::record::v1;
 namespace rsv1 = kinex::records::v1;
-
-const Agency kLa{"local-authority", "E09000033", "social-worker"};
-const Agency kSchoolA{"school", "137000", "designated-safeguarding-lead"};
-const Agency kSchoolB{"school", "141999", "designated-safeguarding-lead"};
-const Agency kAuditor{"auditor", "kinex-dpo", "auditor"};
 
 rv1::Date Dob(int y, int m, int d) {
   rv1::Date date;
@@ -223,6 +219,35 @@ TEST_P(SharingE2E, ANotSharedDecisionIsListedToTheLaAndAuditorsAndAudited) {
   std::vector<std::string> methods;
   for (const auto& e : queried) methods.push_back(e.method());
   EXPECT_GE(std::count(methods.begin(), methods.end(), "ListSharingDecisions"), 4);
+}
+
+// A listing records refuses is audited too (the refusal the caller got),
+// findable by the child it named.
+TEST_P(SharingE2E, ARefusedListingIsAuditedWithTheRefusal) {
+  const cv1::ChildRef child = CreateChild();
+  ev1::ListSharingDecisionsRequest req;
+  *req.mutable_child() = child;
+  req.add_kinds(static_cast<cv1::SharingDecisionKind>(0));
+  grpc::ClientContext ctx;
+  Prepare(ctx, "sd-list-refused");
+  rsv1::ListSharingDecisionsResponse resp;
+  grpc::Status s = Exchange(kLa)->ListSharingDecisions(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "kinds[0]: unknown value 0");
+
+  std::vector<av1::AuditEvent> refused;
+  for (const av1::AuditEvent& e : Events(child, av1::AUDIT_QUERIED)) {
+    if (e.request_id() == "sd-list-refused") refused.push_back(e);
+  }
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].method(), "ListSharingDecisions");
+  EXPECT_EQ(refused[0].principal(), "spiffe://kinex.dev/local-authority/E09000033/social-worker");
+  EXPECT_EQ(refused[0].actor(), "E2E practitioner");
+  EXPECT_EQ(refused[0].decision(), av1::DENY);
+  EXPECT_EQ(refused[0].refusal(), "INVALID_ARGUMENT: kinds[0]: unknown value 0");
+  EXPECT_EQ(refused[0].query(),
+            "sharing_decisions child=given kinds=SHARING_DECISION_KIND_UNSPECIFIED");
+  EXPECT_EQ(refused[0].result_count(), 0);
 }
 
 TEST_P(SharingE2E, AShieldIsSetAndRemovedByTheLaWithAuditEvents) {

@@ -19,6 +19,7 @@
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
 #include "services/common/identity.h"
 #include "services/common/status_macros.h"
+#include "tests/integration/agencies.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/demo_children.h"
 #include "tests/testing/test_identifiers.h"
@@ -36,18 +37,6 @@ namespace ev1 = kinex::exchange::v1;
 namespace rv1 = kinex::record::v1;
 using Mode = KinexCluster::Mode;
 
-const Agency kLa{"local-authority", "E09000033", "social-worker"};
-const Agency kLaManager{"local-authority", "E09000033", "team-manager"};
-const Agency kIro{"local-authority", "E09000033", "independent-reviewing-officer"};
-const Agency kOtherLa{"local-authority", "E08000025", "social-worker"};
-const Agency kSchoolA{"school", "137000", "designated-safeguarding-lead"};
-const Agency kSchoolB{"school", "141999", "designated-safeguarding-lead"};
-const Agency kGp{"health", "Y01234", "health-practitioner"};
-const Agency kTrust{"health", "RJ1", "health-practitioner"};
-const Agency kMet{"police", "01", "public-protection-officer"};
-const Agency kWestMids{"police", "20", "public-protection-officer"};
-const Agency kAuditor{"auditor", "kinex-dpo", "auditor"};
-
 constexpr char kUniform[] = "no child you may publish to matches this request (request id ";
 
 rv1::Date Dob(int y, int m, int d) {
@@ -58,24 +47,8 @@ rv1::Date Dob(int y, int m, int d) {
   return date;
 }
 
-class WritePathE2E : public ::testing::TestWithParam<Deployment> {
+class WritePathE2E : public PerDeploymentTest<WritePathE2E> {
  protected:
-  static std::map<std::string, std::unique_ptr<KinexCluster>>& Clusters() {
-    static auto* clusters = new std::map<std::string, std::unique_ptr<KinexCluster>>();
-    return *clusters;
-  }
-  static void TearDownTestSuite() { Clusters().clear(); }
-
-  void SetUp() override {
-    auto& clusters = Clusters();
-    if (!clusters.count(GetParam().name)) {
-      auto c = KinexCluster::Start({.mode = GetParam().mode, .postgres = GetParam().postgres});
-      ASSERT_TRUE(c.ok()) << c.status();
-      clusters[GetParam().name] = std::move(*c);
-    }
-    cluster_ = clusters[GetParam().name].get();
-  }
-
   std::unique_ptr<ev1::Exchange::Stub> Exchange(const Agency& a) {
     return ev1::Exchange::NewStub(cluster_->AgencyChannel(a.kind, a.code, a.role));
   }
@@ -202,8 +175,6 @@ class WritePathE2E : public ::testing::TestWithParam<Deployment> {
     for (const auto& e : events) out.push_back(e.kind());
     return out;
   }
-
-  KinexCluster* cluster_ = nullptr;
 };
 
 TEST_P(WritePathE2E, AnotherLaCannotTakeAChildByItsNhsNumber) {

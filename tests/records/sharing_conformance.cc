@@ -308,22 +308,28 @@ TEST_P(RecordsConformanceTest, SharingDecisionNeedsTheWriteRelationship) {
               StatusIs(absl::StatusCode::kPermissionDenied,
                        absl::StrCat("principal ", kAuditor,
                                     " may not record sharing decisions (only agencies do)")));
+  EXPECT_THAT(w.Record(kAuditor, NotShared()).status(), HasErrorReason("AGENCY_REQUIRED"));
   EXPECT_EQ(w.Listed(kAuditor).size(), 3u);
 }
 
 TEST_P(RecordsConformanceTest, ShieldOnlyByTheResponsibleLasDecidingRoles) {
   World w(GetParam());
-  EXPECT_THAT(w.Record(kSchool, Shield()).status(),
+  const absl::Status school = w.Record(kSchool, Shield()).status();
+  EXPECT_THAT(school,
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "only the child's responsible local authority sets or removes shields"));
-  EXPECT_THAT(w.Record("spiffe://kinex.dev/local-authority/E09000033/independent-reviewing-officer",
-                       Shield())
-                  .status(),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "role independent-reviewing-officer may not set or remove shields "
-                       "(social-worker or team-manager)"));
-  EXPECT_THAT(w.Record(kLa2, Shield()).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied, kNotResponsible));
+  EXPECT_THAT(school, HasErrorReason("POLICY_DENIED"));
+  const absl::Status iro =
+      w.Record("spiffe://kinex.dev/local-authority/E09000033/independent-reviewing-officer",
+               Shield())
+          .status();
+  EXPECT_THAT(iro, StatusIs(absl::StatusCode::kPermissionDenied,
+                            "role independent-reviewing-officer may not set or remove shields "
+                            "(social-worker or team-manager)"));
+  EXPECT_THAT(iro, HasErrorReason("POLICY_DENIED"));
+  const absl::Status other_la = w.Record(kLa2, Shield()).status();
+  EXPECT_THAT(other_la, StatusIs(absl::StatusCode::kPermissionDenied, kNotResponsible));
+  EXPECT_THAT(other_la, HasErrorReason("CHILD_NOT_FOUND_OR_OUT_OF_SCOPE"));
   EXPECT_EQ(w.NewEvents().size(), 3u);
   EXPECT_THAT(w.Listed(kAuditor, true), IsEmpty());
   auto shield = w.Record(kLaManager, Shield());
@@ -417,10 +423,12 @@ TEST_P(RecordsConformanceTest, RemovedShieldStaysListedAndIsAudited) {
   auto not_shield = w.Record(kLa, NotShared());
   ASSERT_TRUE(not_shield.ok());
   w.NewEvents();
-  EXPECT_THAT(w.Remove(kLa, not_shield->decision_id()).status(),
-              StatusIs(absl::StatusCode::kNotFound,
-                       absl::StrCat("decision_id: no shield ", not_shield->decision_id(),
-                                    " on this child")));
+  const absl::Status not_a_shield = w.Remove(kLa, not_shield->decision_id()).status();
+  EXPECT_THAT(not_a_shield, StatusIs(absl::StatusCode::kNotFound,
+                                     absl::StrCat("decision_id: no shield ",
+                                                  not_shield->decision_id(), " on this child")));
+  EXPECT_THAT(not_a_shield, HasErrorReason("SHIELD_NOT_FOUND"));
+  EXPECT_THAT(not_a_shield, HasErrorMetadata("field", "decision_id"));
   EXPECT_EQ(w.NewEvents().size(), 1u);
   auto removed = w.Remove(kLaManager, shield->decision_id(), "Father moved abroad.");
   ASSERT_TRUE(removed.ok()) << removed.status();
@@ -433,10 +441,12 @@ TEST_P(RecordsConformanceTest, RemovedShieldStaysListedAndIsAudited) {
   EXPECT_EQ(events[0].record_id(), shield->decision_id());
   EXPECT_EQ(events[0].justification(), "Father moved abroad.");
   // Twice: no longer in force.
-  EXPECT_THAT(w.Remove(kLa, shield->decision_id()).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr(absl::StrCat("decision_id: shield ", shield->decision_id(),
-                                              " is no longer in force (removed "))));
+  const absl::Status twice = w.Remove(kLa, shield->decision_id()).status();
+  EXPECT_THAT(twice, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr(absl::StrCat("decision_id: shield ", shield->decision_id(),
+                                                     " is no longer in force (removed "))));
+  EXPECT_THAT(twice, HasErrorReason("SHIELD_ALREADY_REMOVED"));
+  EXPECT_THAT(twice, HasErrorMetadata("field", "decision_id"));
   // Listed only with include_removed, with its removal.
   EXPECT_THAT(w.Listed(kLa), ElementsAre(not_shield->decision_id()));
   EXPECT_THAT(w.Listed(kLa, true), ElementsAre(not_shield->decision_id(), shield->decision_id()));
@@ -494,6 +504,44 @@ TEST_P(RecordsConformanceTest, SharingDecisionListingVisibility) {
             absl::StatusCode::kInvalidArgument);
   // Listing writes nothing to the audit log (the gateway audits it).
   EXPECT_EQ(w.NewEvents().size(), 3u);
+}
+
+// AIP-158: a page token is bound to its caller. Two callers of the same LA
+// that list the same decisions: the social worker's token is refused for
+// the team manager, who pages from its own first page.
+TEST_P(RecordsConformanceTest, SharingDecisionPageTokensAreBoundToTheCaller) {
+  World w(GetParam());
+  ASSERT_TRUE(w.Record(kSchool, NotShared()).ok());
+  ASSERT_TRUE(w.Record(kVirtualSchool, NotShared()).ok());
+  ASSERT_TRUE(w.Record(kLa, Shield()).ok());
+  ASSERT_EQ(w.Listed(kLa).size(), 3u);
+  ASSERT_EQ(w.Listed(kLaManager), w.Listed(kLa));
+  rv1::ListSharingDecisionsRequest a;
+  a.set_principal(kLa);
+  a.set_page_size(2);
+  auto first = w.core().ListSharingDecisions(a);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->next_page_token().empty());
+
+  rv1::ListSharingDecisionsRequest b = a;
+  b.set_principal(kLaManager);
+  b.set_page_token(first->next_page_token());
+  auto replayed = w.core().ListSharingDecisions(b);
+  EXPECT_THAT(replayed, StatusIs(absl::StatusCode::kInvalidArgument,
+                                 "page_token: not a token from ListSharingDecisions for this "
+                                 "caller and filter (list again from the first page)"));
+  EXPECT_THAT(replayed, HasErrorReason("PAGE_TOKEN_INVALID"));
+  EXPECT_THAT(replayed, HasErrorMetadata("field", "page_token"));
+
+  // The token still serves its own caller, and B pages from its own start.
+  a.set_page_token(first->next_page_token());
+  auto second = w.core().ListSharingDecisions(a);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->decisions_size(), 1);
+  b.clear_page_token();
+  auto own = w.core().ListSharingDecisions(b);
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->decisions_size(), 2);
 }
 
 TEST_P(RecordsConformanceTest, ShieldsOutliveATransferOfResponsibility) {
