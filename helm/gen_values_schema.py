@@ -87,7 +87,7 @@ schema = {
   "type": "object",
   "additionalProperties": False,
   "required": ["image", "trustDomain", "tls", "certManager", "postgresql", "probes", "metrics",
-               "networkPolicy", "gateway", "policy", "consent", "audit", "records", "podSecurity"],
+               "networkPolicy", "server", "gateway", "policy", "consent", "audit", "records", "podSecurity"],
   "properties": {
     "global": anyobj,
     "nameOverride": {"type": "string", "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", "maxLength": 40},
@@ -155,6 +155,13 @@ schema = {
                   required=["periodSeconds", "timeoutSeconds", "failureThreshold"])
            for k in ["startup", "readiness", "liveness"]},
     }, required=["address", "startup", "readiness", "liveness"]),
+    # Seconds; kinex multiplies them by 1000 into a 32-bit gRPC channel
+    # argument, hence the maximum (about 24 days).
+    "server": obj({k: i(minimum=1, maximum=2147483) for k in [
+        "maxConnectionAgeSeconds", "maxConnectionAgeGraceSeconds", "maxConnectionIdleSeconds",
+        "keepaliveTimeSeconds", "keepaliveTimeoutSeconds"]},
+        required=["maxConnectionAgeSeconds", "maxConnectionAgeGraceSeconds",
+                  "maxConnectionIdleSeconds", "keepaliveTimeSeconds", "keepaliveTimeoutSeconds"]),
     "preStopSleepSeconds": i(minimum=0, maximum=120),
     "terminationGracePeriodSeconds": i(minimum=1),
     "metrics": obj({
@@ -215,17 +222,16 @@ schema = {
                       required=["replicas"]),
   },
   "definitions": DEFS,
+  # certManager.enabled without certManager.issuerRef.name is refused by
+  # templates/_validate.tpl, not here: helm prints a schema if/then failure as
+  # "Must validate \"then\" as \"if\" was valid" (it never prints the rule's
+  # description), and the template's fail message names the value to set.
   "allOf": [
     {
       "description": "Without cert-manager every service needs an existing TLS Secret name.",
       "if": {"properties": {"certManager": {"properties": {"enabled": {"const": False}}}}},
       "then": {"properties": {"tls": {"properties": {"existingSecrets": {
           "properties": {t: {"minLength": 1} for t in ["gateway", "policy", "consent", "audit", "records"]}}}}}},
-    },
-    {
-      "description": "With cert-manager an issuer must be named.",
-      "if": {"properties": {"certManager": {"properties": {"enabled": {"const": True}}}}},
-      "then": {"properties": {"certManager": {"properties": {"issuerRef": {"properties": {"name": {"minLength": 1}}}}}}},
     },
     {
       "description": "External PostgreSQL needs the password Secret's name.",

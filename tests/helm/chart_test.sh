@@ -21,7 +21,12 @@
 #    set changes;
 # 6. with KINEX and KINEXCTL given: pod_sim.py runs the gateway and policy pods
 #    as local processes (init container script, rendered config, exec probes)
-#    against a throwaway dev PKI.
+#    against a throwaway dev PKI;
+# 7. tools/trial-secrets.sh, run on a throwaway dev PKI, makes every Secret
+#    (and key) the trial release's workloads mount, with certificates that
+#    chain to the PKI's CA and carry the Services' names.
+# Also: every target's config carries the server { } connection lifetime
+# (max connection age, so clients rebalance) from the chart's server.* values.
 # Exits non-zero naming the first failed step. Needs python3 with PyYAML
 # (Debian: python3-yaml).
 set -euo pipefail
@@ -113,8 +118,17 @@ expect_render_fails 'metrics.targets.1 must be one of the following: "gateway"' 
   --set 'metrics.targets={gateway,frontend}'
 expect_render_fails "tls.existingSecrets.audit: String length must be greater than or equal to 1" \
   --set tls.existingSecrets.audit=
-expect_render_fails "certManager.issuerRef.name: String length must be greater than or equal to 1" \
+# cert-manager without an issuer: the chart's own check names the value to set
+# (a schema if/then rule would print only "Must validate \"then\"...").
+expect_render_fails "certManager.enabled=true needs certManager.issuerRef.name: the Issuer or ClusterIssuer that signs with the Kinex CA" \
   --set certManager.enabled=true
+if grep -q 'Must validate "then"' "$work/err"; then
+  fail "certManager.enabled without an issuer still fails with the schema's if/then message"
+fi
+expect_render_fails "server.maxConnectionAgeSeconds: Must be greater than or equal to 1" \
+  --set server.maxConnectionAgeSeconds=0
+expect_render_fails "server.maxConnectionAgeGraceSeconds: Invalid type. Expected: integer" \
+  --set server.maxConnectionAgeGraceSeconds=soon
 expect_render_fails "postgresql.external.existingSecret: String length" \
   --set postgresql.external.existingSecret=
 expect_render_fails "audit.keys.existingSecret: String length" --set audit.keys.existingSecret=
@@ -136,6 +150,31 @@ expect_render_fails "Does not match pattern" --set-file "policy.files.rules\.txt
 "$helm_bin" template kx "$chart" --set certManager.enabled=true \
   --set certManager.issuerRef.name=kinex-ca --set tls.existingSecrets.audit= >/dev/null 2>&1 ||
   fail "certManager.enabled with an issuer should not need tls.existingSecrets"
+
+# --- 4b. connection lifetime values reach every target's config -------------
+step "checking that server.* values are rendered into every target's config"
+render "$work/server.yaml" --set server.maxConnectionAgeSeconds=120 \
+  --set server.maxConnectionAgeGraceSeconds=15,server.maxConnectionIdleSeconds=90 \
+  --set server.keepaliveTimeSeconds=45,server.keepaliveTimeoutSeconds=7 ||
+  fail "helm template with server.* values"
+"$python" - "$work/server.yaml" <<'PY' || fail "server.* values are not rendered into every config"
+import re, sys, yaml
+want = {"max_connection_age_seconds": "120", "max_connection_age_grace_seconds": "15",
+        "max_connection_idle_seconds": "90", "keepalive_time_seconds": "45",
+        "keepalive_timeout_seconds": "7"}
+seen = set()
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if not d or d["kind"] != "ConfigMap" or "kinex.textproto" not in (d.get("data") or {}):
+        continue
+    t = d["metadata"]["labels"]["app.kubernetes.io/component"]
+    m = re.search(r"^server \{\n(.*?)^\}", d["data"]["kinex.textproto"], re.S | re.M)
+    got = dict(re.findall(r"^\s*([a-z_]+): (\S+)$", m.group(1), re.M)) if m else {}
+    if got != want:
+        raise SystemExit(f"{t}: server block {got}, want {want}")
+    seen.add(t)
+if seen != {"gateway", "policy", "consent", "audit", "records"}:
+    raise SystemExit(f"configs found for {sorted(seen)} only")
+PY
 
 # --- 5. policy checksum -----------------------------------------------------
 step "checking that a policy change rolls the policy pods"
@@ -207,5 +246,80 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))')
       fail "the $t pod does not start and pass its probes as rendered"
   done
 fi
+
+# --- 7. the trial path: tools/trial-secrets.sh makes every Secret mounted ---
+step "checking that tools/trial-secrets.sh makes every Secret the trial release mounts"
+if [ ! -d "$work/pki" ]; then
+  bash "$repo/certs/make-dev-pki.sh" "$work/pki" >/dev/null || fail "certs/make-dev-pki.sh"
+fi
+bash "$repo/tools/trial-secrets.sh" "$work/pki" --release kx --namespace kinex \
+  >"$work/trial-secrets.yaml" 2>"$work/err" || fail "tools/trial-secrets.sh: $(cat "$work/err")"
+render "$work/trial-path.yaml" --set postgresql.mode=trial \
+  --set pageTokens.existingSecret=kinex-page-tokens || fail "helm template for the trial path"
+"$python" - "$work/trial-path.yaml" "$work/trial-secrets.yaml" "$work/pki/ca.pem" <<'PY' ||
+import base64, os, subprocess, sys, tempfile, yaml
+rendered = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+made = {d["metadata"]["name"]: d for d in yaml.safe_load_all(open(sys.argv[2])) if d}
+own = {d["metadata"]["name"] for d in rendered if d["kind"] == "Secret"}  # the chart's own
+needed = {}  # Secret name -> keys the workloads read
+for w in rendered:
+    if w["kind"] not in ("Deployment", "StatefulSet"):
+        continue
+    pod = w["spec"]["template"]["spec"]
+    for v in pod.get("volumes", []):
+        if "secret" in v:
+            keys = needed.setdefault(v["secret"]["secretName"], set())
+            keys.update(i["key"] for i in v["secret"].get("items", []))
+        for src in (v.get("projected") or {}).get("sources", []):
+            if "secret" in src:
+                keys = needed.setdefault(src["secret"]["name"], set())
+                keys.update(i["key"] for i in src["secret"].get("items", []))
+    for c in pod.get("initContainers", []) + pod["containers"]:
+        for e in c.get("env", []):
+            ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                needed.setdefault(ref["name"], set()).add(ref["key"])
+needed = {n: k for n, k in needed.items() if n not in own}
+want_names = {f"kinex-{t}-tls" for t in ("gateway", "policy", "consent", "audit", "records")}
+want_names |= {"kinex-audit-keys", "kinex-page-tokens"}
+if set(needed) != want_names:
+    raise SystemExit(f"the trial release mounts Secrets {sorted(needed)}, expected {sorted(want_names)}")
+for name, keys in sorted(needed.items()):
+    if name not in made:
+        raise SystemExit(f"trial-secrets.sh does not make Secret {name}")
+    data = made[name].get("data") or {}
+    if not keys <= set(data):
+        raise SystemExit(f"Secret {name}: the release reads keys {sorted(keys)}, "
+                         f"trial-secrets.sh makes {sorted(data)}")
+    if name.endswith("-tls") and made[name].get("type") != "kubernetes.io/tls":
+        raise SystemExit(f"Secret {name} is not of type kubernetes.io/tls")
+if set(made) != want_names:
+    raise SystemExit(f"trial-secrets.sh makes {sorted(made)}, expected {sorted(want_names)}")
+# Each service certificate chains to the PKI's CA and names the Service the
+# other targets dial (kinex checks the upstream's host name) and its SPIFFE ID.
+with tempfile.TemporaryDirectory() as tmp:
+    for t in ("gateway", "policy", "consent", "audit", "records"):
+        pem = os.path.join(tmp, f"{t}.pem")
+        with open(pem, "wb") as f:
+            f.write(base64.b64decode(made[f"kinex-{t}-tls"]["data"]["tls.crt"]))
+        ok = subprocess.run(["openssl", "verify", "-CAfile", sys.argv[3], pem],
+                            capture_output=True, text=True)
+        if ok.returncode != 0:
+            raise SystemExit(f"kinex-{t}-tls: certificate does not verify: {ok.stdout}{ok.stderr}")
+        san = subprocess.run(["openssl", "x509", "-in", pem, "-noout", "-ext", "subjectAltName"],
+                             capture_output=True, text=True, check=True).stdout
+        for want in (f"URI:spiffe://kinex.dev/service/{t}",
+                     f"DNS:kx-kinex-{t}.kinex.svc.cluster.local", "DNS:localhost",
+                     "IP Address:127.0.0.1"):
+            if want not in san:
+                raise SystemExit(f"kinex-{t}-tls: no SAN {want} in {san.strip()}")
+        if san.count("URI:") != 1:
+            raise SystemExit(f"kinex-{t}-tls: want exactly one URI SAN, got {san.strip()}")
+    key = base64.b64decode(made["kinex-page-tokens"]["data"]["page-token.key"]).strip()
+    if len(key) != 64:
+        raise SystemExit(f"kinex-page-tokens: page-token.key is {len(key)} characters, want 64 hex")
+print(f"trial-secrets: {len(made)} Secrets cover every Secret and key the trial release reads")
+PY
+  fail "tools/trial-secrets.sh does not make the Secrets the chart mounts"
 
 step "PASS"

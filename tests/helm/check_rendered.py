@@ -220,8 +220,50 @@ def check_no_key_material(text, docs, profile):
             problem(d, "holds more than the trial database password")
 
 
+# Chart value (under `server:`) -> the ServerConfig field it renders.
+SERVER_FIELDS = {
+    "maxConnectionAgeSeconds": "max_connection_age_seconds",
+    "maxConnectionAgeGraceSeconds": "max_connection_age_grace_seconds",
+    "maxConnectionIdleSeconds": "max_connection_idle_seconds",
+    "keepaliveTimeSeconds": "keepalive_time_seconds",
+    "keepaliveTimeoutSeconds": "keepalive_timeout_seconds",
+}
+
+
+def expected_server_values(repo, profile):
+    """The chart's `server:` values for a profile: values.yaml's defaults,
+    overlaid with tests/helm/values-production.yaml for production."""
+    with open(os.path.join(repo, "helm", "kinex", "values.yaml")) as f:
+        want = dict(yaml.safe_load(f).get("server") or {})
+    if profile == "production":
+        with open(os.path.join(repo, "tests", "helm", "values-production.yaml")) as f:
+            want.update((yaml.safe_load(f) or {}).get("server") or {})
+    return want
+
+
+def check_server_block(obj, text, want):
+    """Every target's config sets the connection lifetime from the chart's
+    values: without max_connection_age long-lived gRPC connections never
+    leave the replica they first reached, so new replicas get no traffic."""
+    m = re.search(r"^server \{\n(.*?)^\}", text, re.S | re.M)
+    if not m:
+        problem(obj, "config has no server { } block (max_connection_age_seconds is unset: "
+                     "clients never rebalance across replicas)")
+        return
+    got = dict(re.findall(r"^\s*([a-z_]+):\s*(\S+)\s*$", m.group(1), re.M))
+    for value, field in SERVER_FIELDS.items():
+        if value not in want:
+            problem(obj, f"values.yaml has no server.{value}")
+        elif got.get(field) != str(want[value]):
+            problem(obj, f"config server.{field} is {got.get(field)}, want {want[value]} "
+                         f"(server.{value})")
+
+
 def check_configs(docs, repo, profile):
     cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    want_server = expected_server_values(repo, profile)
+    if not want_server.get("maxConnectionAgeSeconds"):
+        problem(None, "values.yaml sets no server.maxConnectionAgeSeconds")
     for t in TARGETS:
         found = [d for d in cms.values()
                  if component(d) == t and "kinex.textproto" in (d.get("data") or {})]
@@ -233,6 +275,7 @@ def check_configs(docs, repo, profile):
             problem(found[0], f"config does not say target: \"{t}\"")
         if "password" in text.lower():
             problem(found[0], "config mentions a password: it belongs in a Secret")
+        check_server_block(found[0], text, want_server)
         if t in ("consent", "audit", "records") and "postgres_conninfo" not in text:
             problem(found[0], "stateful target not configured with PostgreSQL")
         # Production runs replicas: they must share the page-token key, or a
@@ -429,6 +472,19 @@ MUTATIONS = [
      lambda docs: [d for d in docs if d["kind"] == "ConfigMap" and
                    d["metadata"]["name"].endswith("-policy-set")][0]["data"].update(
          {"roles.textproto": "# stale\n"})),
+    ("no connection age", "config has no server { } block",
+     lambda docs: (lambda data: data.update(
+         {"kinex.textproto": re.sub(r"(?ms)^server \{\n.*?^\}\n", "",
+                                    data["kinex.textproto"])}))(
+         [d for d in docs if d["kind"] == "ConfigMap" and component(d) == "gateway"
+          and "kinex.textproto" in d["data"]][0]["data"])),
+    ("wrong connection age", "config server.max_connection_age_seconds is 1800, want",
+     lambda docs: (lambda data: data.update(
+         {"kinex.textproto": re.sub(r"max_connection_age_seconds: \d+",
+                                    "max_connection_age_seconds: 1800",
+                                    data["kinex.textproto"])}))(
+         [d for d in docs if d["kind"] == "ConfigMap" and component(d) == "records"
+          and "kinex.textproto" in d["data"]][0]["data"])),
     ("retired key not mounted", "is not mounted from a ConfigMap item",
      lambda docs: (lambda data: data.update(
          {"kinex.textproto": data["kinex.textproto"] +

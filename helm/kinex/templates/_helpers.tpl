@@ -191,6 +191,13 @@ records {
   max_part_bytes: {{ $v.maxPartBytes | int64 }}
 }
 {{- end }}
+server {
+  max_connection_age_seconds: {{ $root.Values.server.maxConnectionAgeSeconds | int64 }}
+  max_connection_age_grace_seconds: {{ $root.Values.server.maxConnectionAgeGraceSeconds | int64 }}
+  max_connection_idle_seconds: {{ $root.Values.server.maxConnectionIdleSeconds | int64 }}
+  keepalive_time_seconds: {{ $root.Values.server.keepaliveTimeSeconds | int64 }}
+  keepalive_timeout_seconds: {{ $root.Values.server.keepaliveTimeoutSeconds | int64 }}
+}
 {{- if $root.Values.pageTokens.existingSecret }}
 page_token_key_file: "/etc/kinex/private/page-token.key"
 {{- end }}

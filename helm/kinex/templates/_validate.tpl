@@ -4,6 +4,9 @@ from configmap-config.yaml, so a bad combination fails `helm template` /
 `helm install` with a message naming the values.
 */}}
 {{- define "kinex.validate" -}}
+{{- if and .Values.certManager.enabled (not .Values.certManager.issuerRef.name) -}}
+{{- fail "certManager.enabled=true needs certManager.issuerRef.name: the Issuer or ClusterIssuer that signs with the Kinex CA (set certManager.issuerRef.name, and certManager.issuerRef.kind if it is an Issuer)" -}}
+{{- end -}}
 {{- $g := .Values.gateway.autoscaling -}}
 {{- if and $g.enabled (gt (int $g.minReplicas) (int $g.maxReplicas)) -}}
 {{- fail (printf "gateway.autoscaling: minReplicas (%d) is greater than maxReplicas (%d)" (int $g.minReplicas) (int $g.maxReplicas)) -}}
