@@ -6,6 +6,7 @@
 #include "services/audit/audit_service.h"
 #include "services/audit/postgres_log_storage.h"
 #include "services/audit/sqlite_log_storage.h"
+#include "services/common/file_util.h"
 #include "services/common/status_macros.h"
 
 namespace kinex {
@@ -38,8 +39,9 @@ absl::StatusOr<AuditTarget> MakeAuditTarget(const kinex::config::v1::KinexConfig
         t.storage, audit::PostgresLogStorage::Open({.conninfo = ac.storage().postgres_conninfo()}));
   } else {
     const std::string path = UnderDataDir(config, ac.storage().sqlite_path());
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    // The log holds children's pseudonyms and disclosures: owner-only.
+    KINEX_RETURN_IF_ERROR(
+        MakePrivateDirectories(std::filesystem::path(path).parent_path().string()));
     KINEX_ASSIGN_OR_RETURN(t.storage, audit::SqliteLogStorage::Open({.path = path}));
   }
   KINEX_ASSIGN_OR_RETURN(

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -80,6 +81,22 @@ absl::StatusOr<std::string> ReadPrivateKeyFile(const std::string& path) {
                         path, st.st_mode & 07777));
   }
   return ReadFileToString(path);
+}
+
+absl::Status MakePrivateDirectories(const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path at;
+  for (const fs::path& part : fs::path(dir)) {
+    at /= part;
+    std::error_code ec;
+    if (fs::exists(at, ec)) continue;
+    if (!fs::create_directory(at, ec) && ec) {
+      return absl::InternalError(
+          absl::StrCat(at.string(), ": cannot create directory: ", ec.message()));
+    }
+    fs::permissions(at, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadSymmetricKeyFile(const std::string& path, absl::string_view what) {

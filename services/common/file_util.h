@@ -19,6 +19,12 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
                                  int mode = 0644);
 
+// Creates `dir` and any missing parents with mode 0700 (owner only, whatever
+// the umask): the directories of embedded stores and generated state hold
+// children's data. Directories that already exist are left as they are.
+// INTERNAL naming the directory when one cannot be made.
+absl::Status MakePrivateDirectories(const std::string& dir);
+
 // Reads a private key file, refusing one that group or others can read
 // (FAILED_PRECONDITION naming the path and its mode): private keys are 0600.
 absl::StatusOr<std::string> ReadPrivateKeyFile(const std::string& path);

@@ -5,6 +5,8 @@
 // conformance suites (label postgres).
 #include "services/common/sql/sql_db.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -45,6 +47,57 @@ TEST(OpenSqlite, DurableByDefaultWithOneBusyTimeout) {
   EXPECT_THAT(OpenSqlite({.path = dir.File("missing.db"), .create = false}),
               StatusIs(absl::StatusCode::kUnavailable,
                        ::testing::HasSubstr("cannot open SQLite database")));
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// Sets the umask for a scope.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+TEST(OpenSqlite, StoreFilesAreOwnerOnlyWhateverTheUmask) {
+  kinex::testing::ScopedTempDir dir("sql");
+  ScopedUmask umask(022);
+  const std::string path = dir.File("log.db");
+  auto db = OpenSqlite(path);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->ExecScript("CREATE TABLE t (k INTEGER); INSERT INTO t VALUES (1);").ok());
+  EXPECT_EQ(ModeOf(path), 0600u);
+  EXPECT_EQ(ModeOf(path + "-wal"), 0600u);
+  EXPECT_EQ(ModeOf(path + "-shm"), 0600u);
+}
+
+TEST(OpenSqlite, TightensAnExistingStoreReadableByOthers) {
+  kinex::testing::ScopedTempDir dir("sql");
+  ScopedUmask umask(022);
+  const std::string path = dir.File("old.db");
+  {
+    auto db = OpenSqlite(path);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->ExecScript("CREATE TABLE t (k INTEGER)").ok());
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  std::ofstream(path + "-wal", std::ios::app).close();
+  ASSERT_EQ(::chmod((path + "-wal").c_str(), 0664), 0);
+  auto db = OpenSqlite({.path = path, .create = false});
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(ModeOf(path), 0600u);
+  EXPECT_EQ(ModeOf(path + "-wal"), 0600u);
+  // An owner-only read-only file stays read-only: only others' bits go.
+  db->reset();
+  ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+  EXPECT_TRUE(OpenSqlite({.path = path, .create = false}).ok());
+  EXPECT_EQ(ModeOf(path), 0400u);
 }
 
 TEST(Db, ForEachStreamsRowsAndStopsAtTheFirstError) {

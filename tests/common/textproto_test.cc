@@ -61,6 +61,26 @@ TEST(ReadPrivateKeyFile, RefusesGroupReadableKey) {
   EXPECT_EQ(*key, "secret");
 }
 
+TEST(MakePrivateDirectories, NewDirectoriesAreOwnerOnlyWhateverTheUmask) {
+  const kinex::testing::ScopedTempDir dir("textproto");
+  const mode_t old = umask(022);
+  const std::string nested = dir.File("data/stores/audit");
+  ASSERT_TRUE(MakePrivateDirectories(nested).ok());
+  umask(old);
+  for (const std::string& d : {dir.File("data"), dir.File("data/stores"), nested}) {
+    struct stat st;
+    ASSERT_EQ(stat(d.c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 07777, 0700u) << d;
+  }
+  // An existing directory is left as it is.
+  struct stat parent;
+  ASSERT_EQ(stat(dir.path().c_str(), &parent), 0);
+  ASSERT_TRUE(MakePrivateDirectories(dir.path()).ok());
+  struct stat after;
+  ASSERT_EQ(stat(dir.path().c_str(), &after), 0);
+  EXPECT_EQ(after.st_mode, parent.st_mode);
+}
+
 TEST(ReadSymmetricKeyFile, HexOrRawThirtyTwoBytesOnly) {
   const kinex::testing::ScopedTempDir dir("textproto");
   const std::string hex = dir.File("hex.key");

@@ -1,9 +1,17 @@
 #include "services/common/sql/sql_db.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <iostream>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -584,7 +592,73 @@ absl::Status Migrate(Db& db, absl::string_view component,
   });
 }
 
+namespace {
+
+// Embedded stores hold children's records, consents and the audit log:
+// their files are the owner's alone, whatever the umask.
+constexpr mode_t kSqliteFileMode = 0600;
+
+// One JSON log line on stderr (services/common/log.h's shape; this core
+// library does not link it). Paths and modes only, never contents.
+void LogFileMode(absl::string_view level, absl::string_view msg, const std::string& file,
+                 mode_t was, int error) {
+  char ts[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::string escaped;
+  for (char c : file) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      escaped += '?';
+      continue;
+    }
+    escaped += c;
+  }
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(was & 0777));
+  std::string line = absl::StrCat("{\"ts\":\"", ts, "\",\"level\":\"", level, "\",\"msg\":\"", msg,
+                                  "\",\"file\":\"", escaped, "\",\"mode\":\"", mode, "\"");
+  if (error != 0) absl::StrAppend(&line, ",\"error\":\"", std::strerror(error), "\"");
+  std::cerr << line << "}\n";
+}
+
+// Takes group and other permissions off an existing file (the database or
+// its -wal/-shm), logging the change: stores created before Kinex set the
+// modes itself, or copied in, become owner-only once.
+void TightenExisting(const std::string& file) {
+  struct stat st;
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0) return;
+  if (::chmod(file.c_str(), st.st_mode & 0700) != 0) {
+    LogFileMode("warning", "cannot make SQLite file owner-only", file, st.st_mode, errno);
+    return;
+  }
+  LogFileMode("warning", "SQLite file was readable by others: made owner-only", file, st.st_mode,
+              0);
+}
+
+// Before sqlite3_open_v2: a new database file is created 0600 (SQLite
+// gives its -wal and -shm the database file's mode); existing files are
+// tightened. The directory is the caller's (a missing one stays an error).
+// Best effort: a failure here leaves sqlite3_open_v2 to report it.
+void PrepareSqliteFiles(const SqliteOptions& options) {
+  const std::string& path = options.path;
+  if (path.empty() || path == ":memory:" || absl::StartsWith(path, "file:")) return;
+  if (options.create) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, kSqliteFileMode);
+    if (fd >= 0) {
+      ::fchmod(fd, kSqliteFileMode);
+      ::close(fd);
+    }
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) TightenExisting(path + suffix);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Db>> OpenSqlite(const SqliteOptions& options) {
+  PrepareSqliteFiles(options);
   sqlite3* db = nullptr;
   // NOMUTEX: a Db is used by one thread at a time (its owner's mutex or a
   // Pool lease), so SQLite's own per-call mutex would only cost time.

@@ -4,6 +4,8 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/file_util.h"
+#include "services/common/status_macros.h"
 
 namespace kinex::sql {
 
@@ -20,8 +22,9 @@ absl::StatusOr<std::unique_ptr<Db>> OpenConfiguredDb(
   }
   if (path != ":memory:" && path[0] != '/') path = absl::StrCat(data_dir, "/", path);
   if (path != ":memory:") {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    // Stores hold children's data: their directories are owner-only.
+    KINEX_RETURN_IF_ERROR(
+        MakePrivateDirectories(std::filesystem::path(path).parent_path().string()));
   }
   return OpenSqlite(path);
 }
