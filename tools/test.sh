@@ -7,6 +7,10 @@
 # to ctest for the normal build only (e.g. -L postgres, -R audit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The test-only tools first: npm, then helm for the chart checks
+# (helm_chart_test). Building and the demo need neither.
+bash tools/install-deps.sh --tests
+bash tools/install-helm.sh
 bash tools/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900 "$@"
 if [ "$#" -eq 0 ]; then

@@ -21,6 +21,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kinex/exchange/v1/exchange.pb.h"
@@ -126,7 +127,7 @@ class AuditCommandTest : public audit::testing::AuditTargetTest {
 };
 
 TEST_F(AuditCommandTest, QueryFiltersByChildAndPrintsEachFormat) {
-  ASSERT_EQ(Run({"query", "--child-nhs=943 476 5919", "--page-size=2"}), 0) << err_.str();
+  ASSERT_EQ(Run({"query", "--child-nhs=943 476 5919", "--page-size=2", "--wide"}), 0) << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("req-0"));
   EXPECT_THAT(out_.str(), HasSubstr("req-4"));
   EXPECT_THAT(out_.str(), Not(HasSubstr("req-1")));
@@ -255,7 +256,8 @@ TEST_F(AuditCommandTest, VerifyAcrossAKeyRotationNeedsEveryKey) {
 }
 
 TEST_F(AuditCommandTest, QueryByKindShowsTheKindColumn) {
-  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA)}), 0) << err_.str();
+  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsA), "--wide"}), 0)
+      << err_.str();
   EXPECT_THAT(out_.str(), HasSubstr("disclosure"));
   // That query was itself logged.
   ASSERT_EQ(Run({"query", "--kind=audit-queried", "--output=csv"}), 0) << err_.str();
@@ -415,6 +417,118 @@ TEST_F(AuditCommandTest, VerifyAndQueryAllOnALargeLogOfWholeRecordDisclosures) {
       "kinexctl audit verify %.1f s, kinexctl audit query --all %.1f s (%zu MB csv)\n",
       static_cast<unsigned long long>(n), leaf_bytes, build, startup, verify, query,
       csv.size() >> 20);
+}
+
+TEST_F(AuditCommandTest, QueryTableIsNarrowByDefaultAndWideOnRequest) {
+  auto event = SampleEvent("req-long", audit::testing::kNhsB);
+  event.set_actor("a.very-long-practitioner-name");
+  event.set_method("RecordSharingDecisionWithExtras");
+  ASSERT_TRUE(target_->log->Append(event).ok());
+  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsB)}), 0) << err_.str();
+  const std::vector<std::string> lines = absl::StrSplit(out_.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 5u) << out_.str();
+  EXPECT_EQ(lines[0],
+            "leaf  time              agency                    actor         purpose            "
+            "decision  method          disclosed");
+  EXPECT_THAT(lines[1],
+              ::testing::MatchesRegex(
+                  "1     2[0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}  "
+                  "virtual-school/E09000033  j\\.smith       education-support  partial   "
+                  "GetChildRecord  2"));
+  EXPECT_THAT(lines[4], ::testing::MatchesRegex(
+                            "6     2[0-9]{3}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}  "
+                            "virtual-school/E09000033  a\\.very-lo\\.\\.\\.  education-support  "
+                            "partial   RecordShari\\.\\.\\.  2"));
+  for (const std::string& line : lines) EXPECT_LE(line.size(), 120u) << line;
+  EXPECT_THAT(out_.str(), Not(HasSubstr("req-")));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("policy-sha256-abc")));
+
+  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsB), "--wide"}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), ::testing::StartsWith("index  time                         kind "));
+  EXPECT_THAT(out_.str(), HasSubstr("a.very-long-practitioner-name"));
+  EXPECT_THAT(out_.str(), HasSubstr("policy-sha256-abc"));
+  // json and csv keep every column, --wide or not.
+  ASSERT_EQ(Run({"query", "--child-nhs=" + std::string(audit::testing::kNhsB)}, OutputFormat::kCsv),
+            0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), ::testing::StartsWith("index,time,kind,request_id,principal,"));
+}
+
+TEST_F(AuditCommandTest, QueryByLaChildId) {
+  auto event = SampleEvent("req-la", "");
+  event.add_children()->mutable_la_child_id()->set_la_code("E09000033");
+  event.mutable_children(0)->mutable_la_child_id()->set_id("WCC-123");
+  ASSERT_TRUE(target_->log->Append(event).ok());
+  ASSERT_EQ(Run({"query", "--child-la-child-id=E09000033:WCC-123", "--wide"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("req-la"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("req-0")));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("WCC-123")));
+  ASSERT_EQ(Run({"query", "--child-la-child-id=E09000033:WCC-999"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), Not(HasSubstr("GetChildRecord")));
+
+  EXPECT_EQ(Run({"query", "--child-la-child-id=WCC-123"}), 2);
+  EXPECT_EQ(err_.str(),
+            "kinexctl: INVALID_ARGUMENT: --child-la-child-id must be LACODE:ID, e.g. "
+            "E09000033:WCC-123, not \"WCC-123\"\n"
+            "usage: kinexctl audit query [filters] [--page-size=N] [--max=N | --all]\n"
+            "                            [--output=table|json|csv] [--wide]\n");
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(Run({"query", "--child-la-child-id=E09000033:X", "--child-upn=A1"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("give at most one of --child-nhs, --child-upn, "
+                                    "--child-kinex-id, --child-la-child-id"));
+}
+
+TEST_F(AuditCommandTest, SavedHeadIsSnakeCaseAndOldCamelCaseHeadsStillRead) {
+  const std::string saved = (dir_ / "head.json").string();
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--save-head=" + saved}), 0)
+      << err_.str();
+  std::stringstream text;
+  text << std::ifstream(saved).rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("\"tree_size\": \"6\""));
+  EXPECT_THAT(text.str(), HasSubstr("\"root_hash\""));
+  EXPECT_THAT(text.str(), Not(HasSubstr("treeSize")));
+
+  // A head an older kinexctl saved (camelCase protobuf JSON) still verifies.
+  kinex::audit::v1::SignedTreeHead head;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(text.str(), &head).ok());
+  std::string camel;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(head, &camel).ok());
+  ASSERT_THAT(camel, HasSubstr("\"treeSize\""));
+  const std::string old = (dir_ / "old-head.json").string();
+  std::ofstream(old) << camel;
+  ASSERT_TRUE(target_->log->Append(SampleEvent("req-later")).ok());
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--saved-head=" + old}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("consistent with the saved head of 6 entries"));
+  ASSERT_EQ(Run({"verify", "--public-key=" + PublicKey(), "--saved-head=" + saved}), 0)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("consistent with the saved head of 6 entries"));
+}
+
+TEST_F(AuditCommandTest, UsageErrorsGoToStderrWithExitTwo) {
+  EXPECT_EQ(Run({}), 2);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_THAT(err_.str(), ::testing::StartsWith("usage: kinexctl audit <query|verify|receipt"));
+  EXPECT_EQ(Run({"receipt"}), 2);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_THAT(err_.str(), ::testing::StartsWith("usage: kinexctl audit receipt verify FILE"));
+  EXPECT_EQ(Run({"query", "--colour=red"}), 2);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(err_.str(),
+            "kinexctl: INVALID_ARGUMENT: unknown flag --colour (see --help)\n"
+            "usage: kinexctl audit query [filters] [--page-size=N] [--max=N | --all]\n"
+            "                            [--output=table|json|csv] [--wide]\n");
+  EXPECT_EQ(Run({"frobnicate"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("unknown audit command \"frobnicate\""));
+  EXPECT_THAT(err_.str(), HasSubstr("usage: kinexctl audit <query|verify|receipt verify>"));
+  // --help anywhere: usage on stdout, exit 0.
+  EXPECT_EQ(Run({"frobnicate", "--help"}), 0);
+  EXPECT_THAT(out_.str(), ::testing::StartsWith("usage: kinexctl audit <query|verify|receipt"));
+  EXPECT_EQ(err_.str(), "");
+  EXPECT_EQ(Run({"query", "--since=yesterday", "-h"}), 0);
+  EXPECT_THAT(out_.str(), ::testing::StartsWith("usage: kinexctl audit query"));
+  EXPECT_EQ(Run({"receipt", "--help"}), 0);
+  EXPECT_THAT(out_.str(), ::testing::StartsWith("usage: kinexctl audit receipt verify"));
 }
 
 TEST_F(AuditCommandTest, EveryCommandAnswersHelp) {

@@ -163,4 +163,17 @@ std::string KinexCluster::Logs() {
   return all;
 }
 
+absl::StatusOr<Subprocess::Result> RunKinexctl(const KinexCluster& cluster,
+                                               const std::string& agency,
+                                               const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BinPath("kinexctl"),
+                                   "--address=" + cluster.gateway_address(),
+                                   "--ca=" + cluster.pki() + "/ca.pem",
+                                   "--cert=" + cluster.pki() + "/agencies/" + agency + ".pem",
+                                   "--key=" + cluster.pki() + "/agencies/" + agency + ".key",
+                                   "--actor=Test User"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Subprocess::Run(argv);
+}
+
 }  // namespace kinex::testing

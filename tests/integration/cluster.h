@@ -71,6 +71,14 @@ class KinexCluster {
 };
 
 // One deployment the end-to-end suites run against, named for test names.
+// Runs the real kinexctl against `cluster`'s gateway with `agency`'s
+// certificate (a base name under the cluster's PKI, e.g.
+// "local-authority-E09000033-social-worker") as practitioner "Test User";
+// `args` follow the connection flags.
+absl::StatusOr<Subprocess::Result> RunKinexctl(const KinexCluster& cluster,
+                                               const std::string& agency,
+                                               const std::vector<std::string>& args);
+
 struct Deployment {
   KinexCluster::Mode mode;
   bool postgres;

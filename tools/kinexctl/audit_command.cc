@@ -38,12 +38,19 @@ constexpr char kUsage[] =
 
 constexpr char kQueryUsage[] =
     "usage: kinexctl audit query [filters] [--page-size=N] [--max=N | --all]\n"
-    "                            [--output=table|json|csv]\n"
+    "                            [--output=table|json|csv] [--wide]\n"
     "\n"
-    "Lists audit events, oldest first. Filters combine with AND:\n"
+    "Lists audit events, oldest first. The table shows one narrow row per\n"
+    "event (leaf, time to the minute in UTC, agency, actor, purpose, decision,\n"
+    "method and how many paths were disclosed; long cells end in \"...\");\n"
+    "--wide shows every column, as json and csv always do. Filters combine\n"
+    "with AND:\n"
     "  --child-nhs=N        the child with this NHS number\n"
     "  --child-upn=U        the child with this UPN\n"
     "  --child-kinex-id=K   the child with this Kinex id\n"
+    "  --child-la-child-id=LACODE:ID\n"
+    "                       the child with this local authority identifier,\n"
+    "                       e.g. E09000033:WCC-123\n"
     "  --agency-kind=KIND   local-authority, virtual-school, school, health,\n"
     "                       police or auditor\n"
     "  --agency-code=CODE   the agency's code (ONS, URN, ODS, force)\n"
@@ -62,6 +69,7 @@ constexpr char kQueryUsage[] =
     "  --page-size=N        events per request (1-1000, default 100)\n"
     "  --max=N              stop after N events (default 10000)\n"
     "  --all                every matching event, however many\n"
+    "  --wide               every column in the table\n"
     "\n"
     "Your query is itself recorded in the log (an audit-queried event).\n"
     "A query by child alone is checked end to end: each event's link to the\n"
@@ -93,7 +101,9 @@ constexpr char kVerifyUsage[] =
     "  --receipt=FILE     a disclosure receipt an agency kept (JSON or binary),\n"
     "                     repeatable: each is checked on its own and its head\n"
     "                     against the log\n"
-    "  --save-head=FILE   save the verified head (JSON) for the next run\n";
+    "  --save-head=FILE   save the verified head (JSON, snake_case field names;\n"
+    "                     camelCase files from older versions are still read)\n"
+    "                     for the next run\n";
 
 constexpr char kReceiptUsage[] =
     "usage: kinexctl audit receipt verify FILE [--public-key=PEM[,PEM...]]\n"
@@ -238,6 +248,42 @@ absl::StatusOr<audit::TreeHeadKeyring> LoadKeys(CommandContext& ctx,
   return keys;
 }
 
+// `text` cut to `max` characters (UTF-8 code points), ending in "..." when
+// cut.
+std::string Ellipsize(const std::string& text, size_t max) {
+  size_t chars = 0;
+  size_t cut = std::string::npos;  // byte offset of character max-3
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (chars == max - 3) cut = i;
+    ++chars;
+  }
+  if (chars <= max) return text;
+  return text.substr(0, cut) + "...";
+}
+
+// The default table's row: one narrow line per event, within 120 columns
+// up to leaf 99999 (time to the minute, UTC; --wide has the rest).
+std::vector<std::string> NarrowRow(const av1::LogEntry& entry) {
+  const av1::AuditEvent& e = entry.event();
+  // An unset enum is "-", not "purpose-unspecified".
+  auto slug = [](int value, const std::string& name) {
+    return value == 0 ? std::string("-") : EnumSlug(name);
+  };
+  const std::string kind = slug(e.agency_kind(), cv1::AgencyKind_Name(e.agency_kind()));
+  const std::string agency =
+      e.agency_code().empty() ? kind : absl::StrCat(kind, "/", e.agency_code());
+  return {absl::StrCat(entry.leaf_index()),
+          absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(e.time().seconds()),
+                           absl::UTCTimeZone()),
+          Ellipsize(agency, 25),
+          Ellipsize(e.actor(), 12),
+          Ellipsize(slug(e.purpose(), cv1::Purpose_Name(e.purpose())), 17),
+          Ellipsize(slug(e.decision(), av1::Decision_Name(e.decision())), 8),
+          Ellipsize(e.method(), 14),
+          absl::StrCat(e.disclosed_paths_size())};
+}
+
 absl::StatusOr<std::unique_ptr<av1::Audit::Stub>> Stub(CommandContext& ctx) {
   KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, ctx.Channel());
   return av1::Audit::NewStub(channel);
@@ -255,7 +301,7 @@ absl::StatusOr<OutputFormat> Output(CommandContext& ctx, Args& args) {
 }
 
 int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
-  absl::StatusOr<Args> args = Args::Parse(words, {"help", "break-glass", "all"});
+  absl::StatusOr<Args> args = Args::Parse(words, {"help", "break-glass", "all", "wide"});
   if (!args.ok()) return ctx.Fail(args.status());
   if (args->Bool("help")) {
     ctx.out() << kQueryUsage;
@@ -275,9 +321,19 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
     req.mutable_child()->set_kinex_id(*v);
     ++children;
   }
+  if (auto v = args->Flag("child-la-child-id")) {
+    const size_t colon = v->find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == v->size()) {
+      return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--child-la-child-id must be LACODE:ID, e.g. E09000033:WCC-123, not \"", *v, "\"")));
+    }
+    req.mutable_child()->mutable_la_child_id()->set_la_code(v->substr(0, colon));
+    req.mutable_child()->mutable_la_child_id()->set_id(v->substr(colon + 1));
+    ++children;
+  }
   if (children > 1) {
     return ctx.Fail(absl::InvalidArgumentError(
-        "give at most one of --child-nhs, --child-upn, --child-kinex-id"));
+        "give at most one of --child-nhs, --child-upn, --child-kinex-id, --child-la-child-id"));
   }
   if (auto v = args->Flag("agency-kind")) {
     auto k = ParseEnum<cv1::AgencyKind>(cv1::AgencyKind_descriptor(), "agency-kind", *v);
@@ -341,6 +397,7 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
   int64_t chain_head = -1;
   absl::StatusOr<OutputFormat> format = Output(ctx, *args);
   if (!format.ok()) return ctx.Fail(format.status());
+  const bool narrow = *format == OutputFormat::kTable && !args->Bool("wide");
   if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   if (!args->positional().empty()) {
     return ctx.Fail(absl::InvalidArgumentError("audit query takes no arguments"));
@@ -370,6 +427,11 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
                          EnumSlug(kinex::policy::v1::WithheldReason_Name(w.reason())),
                          w.rule_id().empty() ? "" : absl::StrCat("(", w.rule_id(), ")")));
       }
+      if (narrow) {
+        rows.push_back(NarrowRow(entry));
+        if (static_cast<int>(rows.size()) >= max) break;
+        continue;
+      }
       rows.push_back(
           {absl::StrCat(entry.leaf_index()), FormatTime(e.time()),
            e.kind() == av1::EVENT_KIND_UNSPECIFIED ? std::string("unspecified")
@@ -390,11 +452,17 @@ int RunQuery(CommandContext& ctx, const std::vector<std::string>& words) {
     if (resp.next_page_token().empty()) break;
     req.set_page_token(resp.next_page_token());
   }
-  WriteRows(ctx.out(), *format,
-            {"index", "time", "kind", "request_id", "principal", "agency_kind", "agency_code",
-             "actor", "purpose", "legal_basis", "consent_id", "break_glass", "decision",
-             "disclosed", "withheld", "lawful_bases", "policy_version", "justification"},
-            rows);
+  if (narrow) {
+    WriteRows(ctx.out(), *format,
+              {"leaf", "time", "agency", "actor", "purpose", "decision", "method", "disclosed"},
+              rows);
+  } else {
+    WriteRows(ctx.out(), *format,
+              {"index", "time", "kind", "request_id", "principal", "agency_kind", "agency_code",
+               "actor", "purpose", "legal_basis", "consent_id", "break_glass", "decision",
+               "disclosed", "withheld", "lawful_bases", "policy_version", "justification"},
+              rows);
+  }
   if (truncated) {
     ctx.err() << "kinexctl: stopped after " << max
               << " events; narrow the filters or raise --max (or --all)\n";
@@ -522,6 +590,9 @@ int RunVerify(CommandContext& ctx, const std::vector<std::string>& given) {
     std::string json;
     google::protobuf::util::JsonPrintOptions json_options;
     json_options.add_whitespace = true;
+    // snake_case, as receipts and every other JSON kinexctl writes;
+    // ReadHead still accepts the camelCase files older versions saved.
+    json_options.preserve_proto_field_names = true;
     auto s = google::protobuf::util::MessageToJsonString(head, &json, json_options);
     if (!s.ok()) {
       return ctx.Fail(absl::InternalError(s.message().as_string()));
@@ -636,24 +707,27 @@ int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words)
 }
 
 int RunAudit(CommandContext& ctx, const std::vector<std::string>& words) {
-  if (words.empty() || words[0] == "--help" || words[0] == "help") {
-    ctx.out() << kUsage;
-    return words.empty() ? 2 : 0;
-  }
+  ctx.SetUsage(kUsage);
+  if (words.empty()) return ctx.PrintUsage(kUsage, false);
   const std::vector<std::string> rest(words.begin() + 1, words.end());
-  if (words[0] == "query") return RunQuery(ctx, rest);
-  if (words[0] == "verify") return RunVerify(ctx, rest);
+  if (words[0] == "query") {
+    ctx.SetUsage(kQueryUsage);
+    return RunQuery(ctx, rest);
+  }
+  if (words[0] == "verify") {
+    ctx.SetUsage(kVerifyUsage);
+    return RunVerify(ctx, rest);
+  }
   if (words[0] == "receipt") {
+    ctx.SetUsage(kReceiptUsage);
     if (!rest.empty() && rest[0] == "verify") {
       return RunReceiptVerify(ctx, std::vector<std::string>(rest.begin() + 1, rest.end()));
     }
-    if (!rest.empty() && rest[0] == "--help") {
-      ctx.out() << kReceiptUsage;
-      return 0;
-    }
-    return ctx.Fail(
-        absl::InvalidArgumentError("usage: kinexctl audit receipt verify FILE (see --help)"));
+    if (rest.empty() || WantsHelp(rest)) return ctx.PrintUsage(kReceiptUsage, !rest.empty());
+    return ctx.Fail(absl::InvalidArgumentError(
+        absl::StrCat("unknown audit command \"receipt ", rest[0], "\" (receipt verify)")));
   }
+  if (WantsHelp(words)) return ctx.PrintUsage(kUsage, true);
   return ctx.Fail(absl::InvalidArgumentError(
       absl::StrCat("unknown audit command \"", words[0], "\" (see kinexctl audit --help)")));
 }

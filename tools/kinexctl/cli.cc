@@ -20,6 +20,10 @@ absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& words,
   bool options_done = false;
   for (size_t i = 0; i < words.size(); ++i) {
     const std::string& w = words[i];
+    if (!options_done && w == "-h") {
+      args.flags_["help"] = "true";
+      continue;
+    }
     if (options_done || !absl::StartsWith(w, "--") || w == "-") {
       args.positional_.push_back(w);
       continue;
@@ -113,7 +117,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CommandContext::Channel() {
   return channel_;
 }
 
-void CommandContext::Prepare(grpc::ClientContext& ctx, int timeout_seconds) const {
+void CommandContext::Prepare(grpc::ClientContext& ctx, int timeout_seconds) {
+  called_ = true;
   if (!connection_.actor.empty()) ctx.AddMetadata("x-kinex-actor", connection_.actor);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
 }
@@ -123,7 +128,28 @@ int CommandContext::Fail(const absl::Status& status) {
   err_ << "kinexctl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
        << (HasExplicitErrorReason(status) ? absl::StrCat(" [", ErrorReasonOf(status), "]") : "")
        << "\n";
-  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  if (status.code() != absl::StatusCode::kInvalidArgument) return 1;
+  if (!called_ && !usage_.empty()) err_ << UsageSynopsis(usage_);
+  return 2;
+}
+
+int CommandContext::PrintUsage(absl::string_view usage, bool help) {
+  (help ? out_ : err_) << usage;
+  return help ? 0 : 2;
+}
+
+bool WantsHelp(const std::vector<std::string>& words) {
+  if (!words.empty() && words[0] == "help") return true;
+  for (const std::string& w : words) {
+    if (w == "--") return false;
+    if (w == "--help" || w == "-h" || w == "--help=true") return true;
+  }
+  return false;
+}
+
+std::string UsageSynopsis(absl::string_view usage) {
+  const size_t blank = usage.find("\n\n");
+  return std::string(blank == absl::string_view::npos ? usage : usage.substr(0, blank + 1));
 }
 
 namespace {
@@ -143,6 +169,7 @@ std::string CsvField(const std::string& v) {
 void WriteRows(std::ostream& out, OutputFormat format, const std::vector<std::string>& header,
                const std::vector<std::vector<std::string>>& rows) {
   switch (format) {
+    case OutputFormat::kXlsx:  // only `children list` takes it, and writes its own
     case OutputFormat::kCsv: {
       std::vector<std::string> cells;
       for (const auto& h : header) cells.push_back(CsvField(h));
@@ -168,11 +195,17 @@ void WriteRows(std::ostream& out, OutputFormat format, const std::vector<std::st
       return;
     }
     case OutputFormat::kTable: {
+      // Widths in characters (UTF-8 code points), not bytes.
+      auto chars = [](const std::string& v) {
+        return static_cast<size_t>(std::count_if(v.begin(), v.end(), [](char ch) {
+          return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+        }));
+      };
       std::vector<size_t> width(header.size());
-      for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+      for (size_t c = 0; c < header.size(); ++c) width[c] = chars(header[c]);
       for (const auto& row : rows) {
         for (size_t c = 0; c < row.size() && c < width.size(); ++c) {
-          width[c] = std::max(width[c], row[c].size());
+          width[c] = std::max(width[c], chars(row[c]));
         }
       }
       auto line = [&](const std::vector<std::string>& cells) {
@@ -180,7 +213,7 @@ void WriteRows(std::ostream& out, OutputFormat format, const std::vector<std::st
         for (size_t c = 0; c < width.size(); ++c) {
           const std::string v = c < cells.size() ? cells[c] : "";
           s += v;
-          if (c + 1 < width.size()) s += std::string(width[c] - v.size() + 2, ' ');
+          if (c + 1 < width.size()) s += std::string(width[c] - chars(v) + 2, ' ');
         }
         while (!s.empty() && s.back() == ' ') s.pop_back();
         out << s << "\n";

@@ -36,7 +36,7 @@ class Args {
  public:
   Args() = default;
   // Parses `words`. A word "--" ends options. `bool_flags` names options that
-  // take no value. Returns INVALID_ARGUMENT naming a malformed word.
+  // take no value; --help (and -h) is always one. Returns INVALID_ARGUMENT naming a malformed word.
   static absl::StatusOr<Args> Parse(const std::vector<std::string>& words,
                                     const std::vector<std::string>& bool_flags);
   // The value of --name, if given; marks it used.
@@ -64,7 +64,8 @@ absl::StatusOr<int> ParseEnumFlag(const google::protobuf::EnumDescriptor* type,
                                   absl::string_view flag, absl::string_view text);
 
 // Output formats (--output).
-enum class OutputFormat { kTable, kJson, kCsv };
+// kXlsx: only `children list` writes it (main.cc refuses it elsewhere).
+enum class OutputFormat { kTable, kJson, kCsv, kXlsx };
 
 // What every command gets: global options, a lazily opened channel, streams.
 class CommandContext {
@@ -84,7 +85,9 @@ class CommandContext {
   // missing or unreadable certificate/key file.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel();
   // Adds x-kinex-actor (and a deadline of `timeout_seconds`) to `ctx`.
-  void Prepare(grpc::ClientContext& ctx, int timeout_seconds = 30) const;
+  // After the first call, INVALID_ARGUMENT is the server's, not a usage
+  // error (see Fail).
+  void Prepare(grpc::ClientContext& ctx, int timeout_seconds = 30);
 
   const Connection& connection() const { return connection_; }
   OutputFormat output() const { return output_; }
@@ -92,8 +95,16 @@ class CommandContext {
   std::ostream& err() { return err_; }
 
   // Prints "kinexctl: <message>" (with the gRPC code name) to err; returns
-  // the exit code for it: 2 for INVALID_ARGUMENT (usage), 1 otherwise.
+  // the exit code for it: 2 for INVALID_ARGUMENT (usage), 1 otherwise. An
+  // INVALID_ARGUMENT before any server call is a usage error: the synopsis
+  // of the command's usage (SetUsage: its text up to the first blank line)
+  // follows the message on err.
   int Fail(const absl::Status& status);
+  // The usage text of the command being run, for Fail.
+  void SetUsage(absl::string_view usage) { usage_ = std::string(usage); }
+  // Prints `usage`: for --help to out (exit code 0), else, for a missing or
+  // unknown command, to err (exit code 2). Returns the exit code.
+  int PrintUsage(absl::string_view usage, bool help);
 
  private:
   Connection connection_;
@@ -101,7 +112,17 @@ class CommandContext {
   std::ostream& out_;
   std::ostream& err_;
   std::shared_ptr<grpc::Channel> channel_;
+  std::string usage_;
+  bool called_ = false;
 };
+
+// Whether `words` ask for help: --help or -h before any "--", or "help" as
+// the first word. Command groups check it before rejecting an unknown
+// subcommand, so --help anywhere prints usage and exits 0.
+bool WantsHelp(const std::vector<std::string>& words);
+
+// The synopsis of a usage text: its lines up to the first blank line.
+std::string UsageSynopsis(absl::string_view usage);
 
 // A command group: `kinexctl <name> ...`. `run` gets the words after <name>
 // and returns the process exit code.

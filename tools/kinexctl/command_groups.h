@@ -10,6 +10,9 @@ namespace kinex::ctl {
 
 std::vector<CommandGroup> AllCommandGroups();
 
+// `kinexctl version`: "kinexctl <version> (<git commit>)" (build_info).
+CommandGroup MakeVersionCommandGroup();
+
 }  // namespace kinex::ctl
 
 #endif  // KINEX_TOOLS_KINEXCTL_COMMAND_GROUPS_H_

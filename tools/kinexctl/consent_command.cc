@@ -321,18 +321,12 @@ int RunWithdraw(CommandContext& ctx, Args& args) {
 }
 
 int RunConsent(CommandContext& ctx, const std::vector<std::string>& words) {
-  if (words.empty() || words[0] == "--help" || words[0] == "help") {
-    ctx.out() << kUsage;
-    return words.empty() ? 2 : 0;
-  }
+  ctx.SetUsage(kUsage);
+  if (words.empty() || WantsHelp(words)) return ctx.PrintUsage(kUsage, !words.empty());
   const std::string verb = words[0];
   absl::StatusOr<Args> args =
       Args::Parse(std::vector<std::string>(words.begin() + 1, words.end()), {"refused", "all"});
   if (!args.ok()) return ctx.Fail(args.status());
-  if (args->Bool("help")) {
-    ctx.out() << kUsage;
-    return 0;
-  }
   if (verb == "record") {
     if (!args->positional().empty()) {
       return ctx.Fail(absl::InvalidArgumentError(

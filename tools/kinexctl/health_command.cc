@@ -16,6 +16,7 @@ constexpr char kUsage[] =
     "                  (default: the server as a whole)\n";
 
 int RunHealth(CommandContext& ctx, const std::vector<std::string>& words) {
+  ctx.SetUsage(kUsage);
   absl::StatusOr<Args> args = Args::Parse(words, {});
   if (!args.ok()) return ctx.Fail(args.status());
   if (args->Bool("help")) {

@@ -28,7 +28,9 @@ std::string Env(const char* name, const std::string& fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-void PrintUsage(std::ostream& out, const std::vector<kinex::ctl::CommandGroup>& groups) {
+// The usage: to stdout for --help (exit 0), else to stderr (exit 2).
+int PrintUsage(const std::vector<kinex::ctl::CommandGroup>& groups, bool help) {
+  std::ostream& out = help ? std::cout : std::cerr;
   out << "usage: kinexctl [--address=HOST:PORT] [--ca=FILE --cert=FILE --key=FILE]\n"
          "                [--actor=NAME] [--output=table|json|csv] <command> ...\n\n"
          "Commands:\n";
@@ -38,6 +40,7 @@ void PrintUsage(std::ostream& out, const std::vector<kinex::ctl::CommandGroup>& 
   }
   out << "\nEach command takes --help. Connection flags fall back to KINEX_ADDRESS,\n"
          "KINEX_CA, KINEX_CERT, KINEX_KEY, KINEX_ACTOR and KINEX_OUTPUT.\n";
+  return help ? 0 : 2;
 }
 
 }  // namespace
@@ -84,15 +87,17 @@ int main(int argc, char** argv) {
     format = kinex::ctl::OutputFormat::kJson;
   } else if (output == "csv") {
     format = kinex::ctl::OutputFormat::kCsv;
+  } else if (output == "xlsx" && !rest.empty() && rest[0] == "children") {
+    format = kinex::ctl::OutputFormat::kXlsx;
   } else {
-    std::cerr << "kinexctl: INVALID_ARGUMENT: --output must be table, json or csv, not \"" << output
-              << "\"\n";
-    return 2;
+    std::cerr << "kinexctl: INVALID_ARGUMENT: --output must be table, json or csv (or xlsx for "
+                 "children list), not \""
+              << output << "\"\n";
+    return PrintUsage(groups, false);
   }
-  if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {
-    PrintUsage(rest.empty() ? std::cerr : std::cout, groups);
-    return rest.empty() ? 2 : 0;
-  }
+  if (rest.empty()) return PrintUsage(groups, false);
+  if (rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") return PrintUsage(groups, true);
+  if (rest[0] == "--version") rest[0] = "version";
   kinex::ctl::CommandContext ctx(conn, format, std::cout, std::cerr);
   for (const auto& g : groups) {
     if (g.name == rest[0]) {
@@ -101,5 +106,5 @@ int main(int argc, char** argv) {
   }
   std::cerr << "kinexctl: INVALID_ARGUMENT: unknown command \"" << rest[0]
             << "\" (see kinexctl --help)\n";
-  return 2;
+  return PrintUsage(groups, false);
 }

@@ -44,10 +44,8 @@ absl::StatusOr<std::string> PolicyDir(Args& args) {
 }
 
 int RunPolicy(CommandContext& ctx, const std::vector<std::string>& words) {
-  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
-    ctx.out() << kUsage;
-    return words.empty() ? 2 : 0;
-  }
+  ctx.SetUsage(kUsage);
+  if (words.empty() || WantsHelp(words)) return ctx.PrintUsage(kUsage, !words.empty());
   const std::string command = words[0];
   if (command != "test" && command != "validate" && command != "matrix" && command != "explain") {
     return ctx.Fail(absl::InvalidArgumentError(

@@ -85,14 +85,21 @@ std::string LinkStateName(int state) {
 }
 
 constexpr char kChildrenUsage[] =
-    "usage: kinexctl children list --purpose=PURPOSE [--page-size=N] [--page-token=T]\n"
-    "                              [--all] [--justification=TEXT]\n"
+    "usage: kinexctl children list --purpose=PURPOSE [--justification=TEXT]\n"
     "                              [--stated-function=TEXT]\n"
+    "                              [--page-size=N] [--page-token=T]\n"
     "\n"
     "Lists your cohort for a purpose (e.g. a virtual school head's children for\n"
-    "EDUCATION_SUPPORT), each record with exactly the fields you may see.\n"
-    "--output=csv gives a spreadsheet: one row per child, one column per visible\n"
-    "field (repeated values joined with \"; \"). --all follows every page.\n";
+    "EDUCATION_SUPPORT), each record with exactly the fields you may see. Every\n"
+    "page by default; --page-size or --page-token asks for one page only (for\n"
+    "scripts: the next token is printed on stderr).\n"
+    "\n"
+    "--output=csv or xlsx gives a spreadsheet (xlsx is binary: redirect it to a\n"
+    "file): one row per child, a fixed column set per purpose with friendly\n"
+    "headers (docs/cohort-export.md). A column the policy did not grant reads\n"
+    "\"not available\" in every row; CSV starts with a UTF-8 BOM; text starting\n"
+    "with = + - @ is prefixed with '. --output=table shows the same columns;\n"
+    "json gives the records and their receipts.\n";
 
 // An Exchange stub on the command's channel.
 absl::StatusOr<std::unique_ptr<ev1::Exchange::Stub>> ExchangeStub(CommandContext& ctx) {
@@ -119,6 +126,7 @@ absl::Status CallExchange(CommandContext& ctx,
 // error or stray argument (the error, 2); returns nullopt then.
 std::optional<std::string> Subcommand(CommandContext& ctx, absl::StatusOr<Args>& args,
                                       const char* usage, int* exit) {
+  ctx.SetUsage(usage);
   if (!args.ok()) {
     *exit = ctx.Fail(args.status());
     return std::nullopt;
@@ -353,21 +361,25 @@ int RunChildrenList(CommandContext& ctx, Args& args) {
   absl::StatusOr<cv1::Purpose> purpose = ParsePurpose(*purpose_text);
   if (!purpose.ok()) return ctx.Fail(purpose.status());
   int page_size = 0;
-  if (auto ps = args.Flag("page-size")) {
+  std::optional<std::string> ps = args.Flag("page-size");
+  if (ps) {
     if (!absl::SimpleAtoi(*ps, &page_size) || page_size < 1) {
       return ctx.Fail(absl::InvalidArgumentError(
           absl::StrCat("--page-size must be a positive number, not \"", *ps, "\"")));
     }
   }
-  std::string token = args.FlagOr("page-token", "");
+  std::optional<std::string> page_token = args.Flag("page-token");
+  std::string token = page_token.value_or("");
+  // Every page unless the caller asked for one (--all, once needed for
+  // that, is still accepted).
   const bool all = args.Bool("all");
+  const bool one_page = (ps.has_value() || page_token.has_value()) && !all;
   const std::string justification = args.FlagOr("justification", "");
   const std::string stated_function = args.FlagOr("stated-function", "");
   if (absl::Status s = args.CheckAllUsed(); !s.ok()) return ctx.Fail(s);
   auto stub = ExchangeStub(ctx);
   if (!stub.ok()) return ctx.Fail(stub.status());
 
-  std::vector<std::map<std::string, std::string>> children;
   std::vector<ev1::CohortEntry> entries;
   std::string next;
   do {
@@ -382,47 +394,41 @@ int RunChildrenList(CommandContext& ctx, Args& args) {
     ev1::ListChildrenResponse resp;
     grpc::Status s = (*stub)->ListChildren(&call, req, &resp);
     if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
-    for (const auto& c : resp.children()) {
-      children.push_back(FlattenRecord(c.record()));
-      entries.push_back(c);
-    }
+    for (const auto& c : resp.children()) entries.push_back(c);
     next = resp.next_page_token();
     token = next;
-  } while (all && !token.empty());
+  } while (!one_page && !token.empty());
 
   if (ctx.output() == OutputFormat::kJson) {
     ev1::ListChildrenResponse out;
     for (auto& e : entries) *out.add_children() = std::move(e);
     out.set_next_page_token(next);
     ctx.out() << ToJson(out) << "\n";
-    return 0;
-  }
-  // Columns: every field visible in at least one child, kinex id first.
-  std::set<std::string> columns;
-  for (const auto& c : children) {
-    for (const auto& [path, v] : c) columns.insert(path);
-  }
-  std::vector<std::string> header = {"identity.kinex_id"};
-  for (const auto& c : columns) {
-    if (c != "identity.kinex_id") header.push_back(c);
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& c : children) {
-    std::vector<std::string> row;
-    for (const auto& h : header) {
-      auto it = c.find(h);
-      row.push_back(it == c.end() ? "" : it->second);
+  } else {
+    const CohortTable table = BuildCohortTable(*purpose, entries, absl::Now());
+    if (ctx.output() == OutputFormat::kCsv) {
+      ctx.out() << CohortCsv(table);
+    } else if (ctx.output() == OutputFormat::kXlsx) {
+      absl::StatusOr<std::string> xlsx = CohortXlsx(table);
+      if (!xlsx.ok()) return ctx.Fail(xlsx.status());
+      ctx.out() << *xlsx;
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& row : table.rows) {
+        std::vector<std::string>& cells = rows.emplace_back();
+        for (const CohortCell& c : row) cells.push_back(CohortCellText(c));
+      }
+      WriteRows(ctx.out(), ctx.output(), table.header, rows);
     }
-    rows.push_back(std::move(row));
   }
-  WriteRows(ctx.out(), ctx.output(), header, rows);
   ctx.out().flush();
-  if (!next.empty() && !all) ctx.err() << "more: --page-token=" << next << "\n";
+  if (one_page && !next.empty()) ctx.err() << "more: --page-token=" << next << "\n";
   return 0;
 }
 
 int RunChildren(CommandContext& ctx, const std::vector<std::string>& words) {
   absl::StatusOr<Args> args = Args::Parse(words, {"all"});
+  ctx.SetUsage(kChildrenUsage);
   if (!args.ok()) return ctx.Fail(args.status());
   if (args->Bool("help") || args->positional().empty()) {
     (args->Bool("help") ? ctx.out() : ctx.err()) << kChildrenUsage;
