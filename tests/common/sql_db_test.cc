@@ -89,10 +89,17 @@ TEST(OpenSqlite, TightensAnExistingStoreReadableByOthers) {
   ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
   std::ofstream(path + "-wal", std::ios::app).close();
   ASSERT_EQ(::chmod((path + "-wal").c_str(), 0664), 0);
+  ::testing::internal::CaptureStderr();
   auto db = OpenSqlite({.path = path, .create = false});
+  const std::string log = ::testing::internal::GetCapturedStderr();
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ(ModeOf(path), 0600u);
   EXPECT_EQ(ModeOf(path + "-wal"), 0600u);
+  // One JSON warning per file, naming it and its old mode.
+  EXPECT_THAT(log, ::testing::HasSubstr("\"level\":\"warning\",\"msg\":\"SQLite file was "
+                                        "readable by others: made owner-only\",\"file\":\"" +
+                                        path + "\",\"mode\":\"0644\"}"));
+  EXPECT_THAT(log, ::testing::HasSubstr("\"file\":\"" + path + "-wal\",\"mode\":\"0664\"}"));
   // An owner-only read-only file stays read-only: only others' bits go.
   db->reset();
   ASSERT_EQ(::chmod(path.c_str(), 0444), 0);

@@ -7,10 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <iostream>
 #include <utility>
 
@@ -19,10 +17,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "services/common/error_reason.h"
+#include "services/common/log.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::sql {
@@ -598,30 +598,12 @@ namespace {
 // their files are the owner's alone, whatever the umask.
 constexpr mode_t kSqliteFileMode = 0600;
 
-// One JSON log line on stderr (services/common/log.h's shape; this core
-// library does not link it). Paths and modes only, never contents.
+// One JSON log line on stderr. Paths and modes only, never contents.
 void LogFileMode(absl::string_view level, absl::string_view msg, const std::string& file,
                  mode_t was, int error) {
-  char ts[32];
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string escaped;
-  for (char c : file) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      escaped += '?';
-      continue;
-    }
-    escaped += c;
-  }
-  char mode[8];
-  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(was & 0777));
-  std::string line = absl::StrCat("{\"ts\":\"", ts, "\",\"level\":\"", level, "\",\"msg\":\"", msg,
-                                  "\",\"file\":\"", escaped, "\",\"mode\":\"", mode, "\"");
-  if (error != 0) absl::StrAppend(&line, ",\"error\":\"", std::strerror(error), "\"");
-  std::cerr << line << "}\n";
+  std::vector<LogField> fields = {{"file", file}, {"mode", absl::StrFormat("%04o", was & 0777)}};
+  if (error != 0) fields.emplace_back("error", std::strerror(error));
+  LogJson(std::cerr, level, msg, fields);
 }
 
 // Takes group and other permissions off an existing file (the database or
