@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <memory>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/error_reason.h"
 
 namespace kinex::paging {
@@ -44,9 +47,18 @@ absl::StatusOr<int> PageSize(int64_t requested, PageLimits limits) {
 namespace {
 
 // The process's tokens. Set at most a few times (start-up, tests), read on
-// every listing: an atomic pointer, and a replaced instance is never freed
-// (a reader may still hold it).
+// every listing: an atomic pointer to the current instance. Every instance
+// made stays owned by `all` until exit, because a reader may still hold a
+// replaced one.
 std::atomic<const PageTokens*> process_tokens{nullptr};
+
+const PageTokens* Keep(std::unique_ptr<const PageTokens> tokens) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* all = new std::vector<std::unique_ptr<const PageTokens>>();
+  absl::MutexLock lock(&mu);
+  all->push_back(std::move(tokens));
+  return all->back().get();
+}
 
 }  // namespace
 
@@ -57,11 +69,10 @@ const PageTokens& PageTokens::Process() {
     // No randomness means no unforgeable tokens: refuse to run.
     std::abort();
   }
-  const PageTokens* made = new PageTokens(std::move(key));
+  const PageTokens* made = Keep(std::make_unique<const PageTokens>(std::move(key)));
   const PageTokens* expected = nullptr;
   if (!process_tokens.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) {
-    delete made;  // another thread (or SetProcessKey) won
-    return *expected;
+    return *expected;  // another thread (or SetProcessKey) won; `made` stays kept, unused
   }
   return *made;
 }
@@ -71,7 +82,8 @@ absl::Status PageTokens::SetProcessKey(std::string key) {
     return absl::InvalidArgumentError(
         absl::StrCat("page token key: must be at least 32 bytes (got ", key.size(), ")"));
   }
-  process_tokens.store(new PageTokens(std::move(key)), std::memory_order_release);
+  process_tokens.store(Keep(std::make_unique<const PageTokens>(std::move(key))),
+                       std::memory_order_release);
   return absl::OkStatus();
 }
 
