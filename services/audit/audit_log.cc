@@ -70,6 +70,17 @@ absl::Status Because(absl::Status status, absl::string_view reason, const absl::
   return WithErrorReason(std::move(status), reason, {{"cause", ErrorReasonOf(cause)}});
 }
 
+// A copy of `status` that shares no storage with it: the message and every
+// payload copied into new strings.
+absl::Status UnsharedCopy(const absl::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status copy(status.code(), std::string(status.message()));
+  status.ForEachPayload([&copy](absl::string_view type_url, const absl::Cord& payload) {
+    copy.SetPayload(type_url, absl::Cord(std::string(payload)));
+  });
+  return copy;
+}
+
 // A stored row that does not match the verified tree.
 absl::Status NotVerified(uint64_t leaf_index) {
   return WithErrorReason(
@@ -370,9 +381,14 @@ absl::StatusOr<std::optional<std::pair<uint64_t, Hash>>> AuditLog::FindKey(const
 }
 
 void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
+  // Each waiter gets a status of its own: an absl::Status with a payload
+  // shares a reference-counted representation between its copies, and the
+  // last copy frees it on whichever thread lets go last (here, or in any
+  // waiter of the batch).
   auto finish = [&](const absl::Status& status) {
     for (Pending* p : batch) {
       if (!status.ok() && !p->failed) p->status = status;
+      p->status = UnsharedCopy(p->status);
       p->done.Notify();
     }
   };
