@@ -2,8 +2,6 @@
 
 #include <prometheus/text_serializer.h>
 
-#include "absl/strings/str_cat.h"
-
 namespace kinex::gateway {
 
 Metrics::Metrics()
@@ -61,19 +59,6 @@ void Metrics::RecordLinkClaim(absl::string_view agency_kind, absl::string_view a
 
 std::string Metrics::Text() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
-}
-
-absl::StatusOr<std::unique_ptr<prometheus::Exposer>> Metrics::Serve(
-    const std::string& address) const {
-  try {
-    auto exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
-    exposer->RegisterCollectable(registry_);
-    return exposer;
-  } catch (const std::exception& e) {
-    // prometheus-cpp reports bind failures by exception; keep it at this edge.
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
-  }
 }
 
 }  // namespace kinex::gateway

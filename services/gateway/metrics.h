@@ -1,13 +1,15 @@
 // The gateway's Prometheus metrics: the GatewayMetrics the core counts
-// through, plus the edge's request counts and the /metrics endpoint. In the
-// adapter library kinex::gateway_service (prometheus stays out of cores). Labels are operational
-// only (method, status code, agency kind, decision outcome): never child identifiers, agency codes
-// of children, or record contents.
+// through, plus the edge's request counts; `kinex` serves the registry on
+// its metrics endpoint beside every process's own (process_metrics.h). In
+// the adapter library kinex::gateway_service (prometheus stays out of
+// cores). Labels are operational only (method, status code, agency kind,
+// decision outcome): never child identifiers, agency codes of children, or
+// record contents.
 //
 // Example:
 //   Metrics metrics;
 //   metrics.RecordRequest("GetChildRecord", grpc::StatusCode::OK, "school");
-//   KINEX_ASSIGN_OR_RETURN(auto exposer, metrics.Serve("127.0.0.1:9464"));
+//   exposer.RegisterCollectable(metrics.registry());  // kinex serves it (process_metrics.h)
 #ifndef KINEX_SERVICES_GATEWAY_METRICS_H_
 #define KINEX_SERVICES_GATEWAY_METRICS_H_
 
@@ -15,12 +17,10 @@
 #include <string>
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/gateway/gateway_metrics.h"
@@ -52,10 +52,6 @@ class Metrics final : public GatewayMetrics {
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
   // The registry in the Prometheus text format.
   std::string Text() const;
-
-  // Serves /metrics over HTTP on `address` (host:port; port 0 picks one).
-  // UNAVAILABLE when the address cannot be bound.
-  absl::StatusOr<std::unique_ptr<prometheus::Exposer>> Serve(const std::string& address) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -10,6 +10,7 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <iostream>
 #include <thread>
@@ -247,6 +248,10 @@ std::string VerifyReason(int code) {
 // "Handshake failed with fatal error SSL_ERROR_SSL: ..."); they become one
 // "tls handshake refused" line with the reason. The TSI does not know the
 // peer's address (it sees only bytes), so the line cannot carry it.
+// The process metrics gRPC's log hook counts refused handshakes into (the
+// hook is process-wide and takes no argument of ours).
+std::atomic<ProcessMetrics*> handshake_metrics{nullptr};
+
 void GrpcLogAsJson(gpr_log_func_args* args) {
   thread_local int verify_code = 0;
   const absl::string_view message = args->message;
@@ -269,6 +274,7 @@ void GrpcLogAsJson(gpr_log_func_args* args) {
     }
     LogJson(std::cerr, "warn", "tls handshake refused",
             {{"reason", reason}, {"tls_error", std::string(message)}});
+    if (ProcessMetrics* metrics = handshake_metrics.load()) metrics->RecordHandshakeRefusal(reason);
     verify_code = 0;
     return;
   }
@@ -308,6 +314,7 @@ absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
     KINEX_RETURN_IF_ERROR(paging::PageTokens::SetProcessKey(std::move(key)));
   }
   KINEX_ASSIGN_OR_RETURN(server->targets_, BuildTargets(config, clock));
+  KINEX_RETURN_IF_ERROR(server->ServeMetrics(config));
 
   gpr_set_log_function(GrpcLogAsJson);
   grpc::EnableDefaultHealthCheckService(true);
@@ -357,7 +364,9 @@ absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
                              limits.max_concurrent_streams_per_connection());
   // Unparseable requests answered INVALID_ARGUMENT, and unread replies
   // abandoned after server.reply_write_timeout_seconds (see above).
+  // Every call counted and timed (process_metrics.h).
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
+  factories.push_back(server->metrics_->InterceptorFactory());
   factories.push_back(
       std::make_unique<CallBoundsFactory>(absl::Seconds(limits.reply_write_timeout_seconds())));
   builder.experimental().SetInterceptorCreators(std::move(factories));
@@ -383,6 +392,40 @@ absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
     health->SetServingStatus(name, true);
   }
   return server;
+}
+
+KinexServer::~KinexServer() {
+  ProcessMetrics* self = metrics_.get();
+  handshake_metrics.compare_exchange_strong(self, nullptr);
+}
+
+absl::Status KinexServer::ServeMetrics(const kinex::config::v1::KinexConfig& config) {
+  metrics_ = std::make_unique<ProcessMetrics>(config.target());
+  KINEX_RETURN_IF_ERROR(metrics_->SetCertificateExpiry("serving", config.tls().cert_file()));
+  KINEX_RETURN_IF_ERROR(metrics_->SetCertificateExpiry("ca", config.tls().ca_file()));
+  const std::string& listen = config.listen().metrics();
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(listen, /*num_threads=*/1);
+  } catch (const std::exception& e) {
+    // prometheus-cpp reports bind failures by exception; kept at this edge.
+    return absl::UnavailableError(
+        absl::StrCat("listen.metrics: cannot serve metrics on ", listen, ": ", e.what()));
+  }
+  exposer_->RegisterCollectable(metrics_->registry());
+  for (const std::shared_ptr<prometheus::Collectable>& c : targets_.collectables) {
+    exposer_->RegisterCollectable(c);
+  }
+  const std::vector<int> ports = exposer_->GetListeningPorts();
+  metrics_address_ =
+      absl::StrCat(listen.substr(0, listen.rfind(':')), ":", ports.empty() ? 0 : ports[0]);
+  handshake_metrics.store(metrics_.get());
+  return absl::OkStatus();
+}
+
+absl::Status KinexServer::Reload() {
+  absl::Status s = targets_.reload();
+  metrics_->RecordReload(s.ok());
+  return s;
 }
 
 void KinexServer::Shutdown(absl::Duration grace) {

@@ -1,6 +1,8 @@
 // One running `kinex` process: the gRPC server for its target over mTLS,
 // with the health service on its port (and server reflection only when
-// server.enable_reflection asks for it), every call bounded (see server.cc).
+// server.enable_reflection asks for it), every call bounded (see server.cc)
+// and counted, and Prometheus metrics on config listen.metrics
+// (process_metrics.h).
 //
 // Example:
 //   KINEX_ASSIGN_OR_RETURN(auto server, KinexServer::Start(config, clock));
@@ -13,11 +15,13 @@
 #include <string>
 
 #include <grpcpp/grpcpp.h>
+#include <prometheus/exposer.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "kinex/config/v1/config.pb.h"
 #include "services/common/clock.h"
+#include "services/kinex/process_metrics.h"
 #include "services/kinex/targets.h"
 
 namespace kinex {
@@ -26,6 +30,8 @@ namespace kinex {
 // signal-handling thread while Wait blocks in another.
 class KinexServer {
  public:
+  ~KinexServer();
+
   // Builds the target's services and starts serving. Fails naming the bad
   // certificate, key, address or store.
   static absl::StatusOr<std::unique_ptr<KinexServer>> Start(
@@ -33,10 +39,11 @@ class KinexServer {
 
   // The address actually bound, host:port.
   const std::string& address() const { return address_; }
-  // Where Prometheus metrics are served, host:port ("" when none).
-  const std::string& metrics_address() const { return targets_.metrics_address; }
-  // Reloads what the target can reload (policy, on SIGHUP).
-  absl::Status Reload() { return targets_.reload(); }
+  // Where Prometheus metrics are served, host:port.
+  const std::string& metrics_address() const { return metrics_address_; }
+  // Reloads what the target can reload (policy, on SIGHUP); counted in
+  // kinex_policy_reloads_total.
+  absl::Status Reload();
   // Stops accepting calls; in-flight calls get `grace` to finish.
   void Shutdown(absl::Duration grace);
   // Blocks until the server has shut down.
@@ -44,9 +51,17 @@ class KinexServer {
 
  private:
   KinexServer() = default;
+  // Starts the metrics endpoint on config listen.metrics.
+  absl::Status ServeMetrics(const kinex::config::v1::KinexConfig& config);
+
+  // Destroyed in reverse: the server (whose interceptors count into
+  // metrics_) before the exposer, both before what they read.
   Targets targets_;
+  std::unique_ptr<ProcessMetrics> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  std::string metrics_address_;
 };
 
 }  // namespace kinex

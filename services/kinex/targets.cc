@@ -15,6 +15,7 @@
 #include "services/gateway/exchange_service.h"
 #include "services/gateway/gateway.h"
 #include "services/kinex/config.h"
+#include "services/kinex/process_metrics.h"
 #include "services/policy/local_policy_decider.h"
 #include "services/policy/policy_client.h"
 #include "services/policy/policy_consent_authorizer.h"
@@ -39,7 +40,6 @@ struct GatewayParts {
   std::unique_ptr<gateway::Gateway> gateway;
   std::unique_ptr<gateway::ExchangeService> exchange;
   std::unique_ptr<gateway::ConsentFront> consent_front;
-  std::unique_ptr<prometheus::Exposer> exposer;
 
   // `engine` is the policy set whose declared roles the edge admits.
   GatewayParts(const KinexConfig& config, const Clock& clock,
@@ -52,6 +52,39 @@ struct GatewayParts {
               .max_in_flight_per_agency = config.gateway().max_in_flight_per_agency(),
               .max_streams_per_agency = config.gateway().max_streams_per_agency()}) {}
 };
+
+// The policy set `t` reloads on SIGHUP, and its version as a gauge
+// (kinex_policy_info{version}).
+void UsePolicy(Targets& t, std::shared_ptr<policy::PolicyEngine> engine) {
+  t.reload = [engine] { return engine->Reload(); };
+  auto gauges = std::make_shared<ScrapeGauges>();
+  gauges->Add("kinex_policy_info", "The policy version in force (value 1)",
+              [engine]() -> std::vector<ScrapeGauges::Sample> {
+                return {{{{"version", engine->version()}}, 1}};
+              });
+  t.collectables.push_back(std::move(gauges));
+}
+
+// The audit log's size and the time of its latest signed tree head, read
+// when scraped. `log` must outlive the exposer (it is in t.owned).
+void UseAuditLog(Targets& t, const audit::AuditLog* log) {
+  auto gauges = std::make_shared<ScrapeGauges>();
+  gauges->Add("kinex_audit_tree_size", "Leaves in the audit log",
+              [log]() -> std::vector<ScrapeGauges::Sample> {
+                return {{{}, static_cast<double>(log->Size())}};
+              });
+  gauges->Add(
+      "kinex_audit_signed_head_timestamp_seconds",
+      "Time of the latest signed tree head, Unix seconds (signed every "
+      "audit.sign_interval_seconds while idle, and with every append batch)",
+      [log]() -> std::vector<ScrapeGauges::Sample> {
+        const auto head = log->LatestHead();
+        if (!head.has_timestamp()) return {};
+        return {
+            {{}, static_cast<double>(head.timestamp().seconds()) + head.timestamp().nanos() / 1e9}};
+      });
+  t.collectables.push_back(std::move(gauges));
+}
 
 gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {
   gateway::Gateway::Options o;
@@ -76,11 +109,7 @@ absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config, 
   g.exchange = std::make_unique<gateway::ExchangeService>(*g.gateway, g.edge);
   g.consent_front =
       std::make_unique<gateway::ConsentFront>(consent, records, *g.authorizer, g.edge);
-  KINEX_ASSIGN_OR_RETURN(g.exposer, g.metrics.Serve(config.listen().metrics()));
-  const std::vector<int> ports = g.exposer->GetListeningPorts();
-  const std::string host =
-      config.listen().metrics().substr(0, config.listen().metrics().rfind(':'));
-  t.metrics_address = absl::StrCat(host, ":", ports.empty() ? 0 : ports[0]);
+  t.collectables.push_back(g.metrics.registry());
   t.services.push_back(g.exchange.get());
   t.service_names.push_back("kinex.exchange.v1.Exchange");
   t.services.push_back(g.consent_front.get());
@@ -130,7 +159,8 @@ absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) 
   t.services.push_back(parts->records.grpc_service.get());
   t.service_names.push_back("kinex.records.v1.Records");
   std::shared_ptr<policy::PolicyEngine> engine = parts->policy.engine;
-  t.reload = [engine] { return engine->Reload(); };
+  UsePolicy(t, engine);
+  UseAuditLog(t, parts->audit.log.get());
   t.owned = std::move(parts);
   return t;
 }
@@ -187,7 +217,7 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   t.services.push_back(parts->audit_front.get());
   t.service_names.push_back("kinex.audit.v1.Audit");
   std::shared_ptr<policy::PolicyEngine> engine = parts->engine;
-  t.reload = [engine] { return engine->Reload(); };
+  UsePolicy(t, engine);
   t.owned = std::move(parts);
   return t;
 }
@@ -225,14 +255,17 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
   if (target == "audit") {
     KINEX_ASSIGN_OR_RETURN(AuditTarget a, MakeAuditTarget(config, clock));
     grpc::Service* s = a.grpc_service.get();
-    return Single(std::move(a), s, "kinex.audit.v1.Audit");
+    const audit::AuditLog* log = a.log.get();
+    Targets t = Single(std::move(a), s, "kinex.audit.v1.Audit");
+    UseAuditLog(t, log);
+    return t;
   }
   if (target == "policy") {
     KINEX_ASSIGN_OR_RETURN(policy::PolicyTarget p, policy::MakePolicyTarget(config, clock));
     std::shared_ptr<policy::PolicyEngine> engine = p.engine;
     grpc::Service* s = p.grpc_service.get();
     Targets t = Single(std::move(p), s, "kinex.policy.v1.Policy");
-    t.reload = [engine] { return engine->Reload(); };
+    UsePolicy(t, engine);
     return t;
   }
   if (target == "consent") {
@@ -251,7 +284,7 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
     t.services.push_back(parts->consent.grpc_service.get());
     t.service_names.push_back("kinex.consent.v1.Consent");
     std::shared_ptr<policy::PolicyEngine> engine = parts->engine;
-    t.reload = [engine] { return engine->Reload(); };
+    UsePolicy(t, engine);
     t.owned = std::move(parts);
     return t;
   }

@@ -12,6 +12,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/service_type.h>
+#include <prometheus/collectable.h>
 
 #include "absl/status/statusor.h"
 #include "kinex/config/v1/config.pb.h"
@@ -31,8 +32,10 @@ struct Targets {
   std::vector<std::string> service_names;
   // Reloads what can be reloaded (policy on SIGHUP); OK when nothing can.
   std::function<absl::Status()> reload = [] { return absl::OkStatus(); };
-  // Where Prometheus metrics are served ("" when this target has none).
-  std::string metrics_address;
+  // Metrics the target's parts keep (the gateway's request and decision
+  // counts) or read when scraped (policy version, audit log size), served
+  // on listen.metrics beside the process's own (process_metrics.h).
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
 };
 
 // Builds the services for config.target(). Fails naming what could not be

@@ -10,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
+#include "tests/testing/metrics_scrape.h"
 #include "tests/testing/paths.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_pki.h"
@@ -100,8 +101,7 @@ absl::Status KinexCluster::StartTarget(const std::string& target, const std::str
     return absl::InternalError(absl::StrCat("kinex --target=", target, " did not start: ", text));
   }
   addresses_[target] = LocalhostAddress(JsonField(*line, "address"));
-  const std::string metrics = JsonField(*line, "metrics");
-  if (!metrics.empty()) metrics_ = metrics;
+  metrics_[target] = JsonField(*line, "metrics");
   processes_[target] = std::move(p);
   return absl::OkStatus();
 }
@@ -113,6 +113,15 @@ KinexCluster::~KinexCluster() {
   pg_.reset();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
+}
+
+std::string KinexCluster::metrics_address(const std::string& target) const {
+  auto it = metrics_.find(target);
+  return it == metrics_.end() ? "" : it->second;
+}
+
+std::string KinexCluster::ScrapeMetrics(const std::string& target) const {
+  return testing::ScrapeMetrics(metrics_address(target));
 }
 
 std::string KinexCluster::address(const std::string& target) const {

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
+#include "tests/testing/metrics_scrape.h"
 #include "tests/testing/postgres_server.h"
 #include "tests/testing/subprocess.h"
 
@@ -41,8 +42,11 @@ class KinexCluster {
   const std::string& gateway_address() const { return addresses_.at("gateway"); }
   // host:port of a target's gRPC port ("all" in kAllInOne).
   std::string address(const std::string& target) const;
-  // host:port of the gateway's Prometheus endpoint.
-  const std::string& metrics_address() const { return metrics_; }
+  // host:port of a target's Prometheus endpoint ("all" in kAllInOne).
+  std::string metrics_address(const std::string& target) const;
+  // The target's /metrics, in the Prometheus text format; "" when it does
+  // not answer 200.
+  std::string ScrapeMetrics(const std::string& target) const;
   // An mTLS channel to the gateway as an agency from certs/agencies.txt.
   std::shared_ptr<grpc::Channel> AgencyChannel(const std::string& kind, const std::string& code,
                                                const std::string& role) const;
@@ -67,7 +71,7 @@ class KinexCluster {
   std::unique_ptr<PostgresServer> pg_;
   std::map<std::string, std::unique_ptr<Subprocess>> processes_;
   std::map<std::string, std::string> addresses_;
-  std::string metrics_;
+  std::map<std::string, std::string> metrics_;
 };
 
 // One deployment the end-to-end suites run against, named for test names.

@@ -2,15 +2,23 @@
 // audit, policy or consent service means nothing is disclosed; metrics are
 // served over HTTP; no log line or metric carries a child identifier, name
 // or record content.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include <map>
+#include <optional>
+#include <string>
+
+#include <grpcpp/generic/generic_stub.h>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
+#include "services/common/build_info.h"
+#include "services/common/error_reason.h"
+#include "services/common/grpc_status.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/demo_children.h"
 
@@ -18,6 +26,7 @@ namespace kinex::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace cv1 = kinex::common::v1;
 namespace ev1 = kinex::exchange::v1;
 
@@ -60,28 +69,6 @@ TEST_P(FailClosedE2E, DeadServiceMeansNothingIsDisclosed) {
 INSTANTIATE_TEST_SUITE_P(Services, FailClosedE2E, ::testing::Values("audit", "policy", "consent"),
                          [](const auto& info) { return std::string(info.param); });
 
-// Plain HTTP GET of `path` from host:port; the body.
-std::string HttpGet(const std::string& address, const std::string& path) {
-  const size_t colon = address.rfind(':');
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string req = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: localhost\r\n\r\n");
-  (void)!write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
-
 TEST(ObservabilityE2E, MetricsAndLogsCarryNoChildData) {
   auto c = KinexCluster::Start({.mode = KinexCluster::Mode::kAllInOne});
   ASSERT_TRUE(c.ok()) << c.status();
@@ -103,8 +90,85 @@ TEST(ObservabilityE2E, MetricsAndLogsCarryNoChildData) {
     grpc::Status s = stub->GetChildRecord(&ctx, req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
-  const std::string metrics = HttpGet((*c)->metrics_address(), "/metrics");
-  EXPECT_THAT(metrics, HasSubstr("200 OK"));
+  // A refused call, counted by its reason: no child named.
+  std::string refusal_reason;
+  {
+    auto stub = ev1::Exchange::NewStub(
+        (*c)->AgencyChannel("virtual-school", "E09000033", "virtual-school-head"));
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-kinex-actor", "V. Head");
+    ev1::GetChildRecordRequest req;
+    req.set_purpose(cv1::EDUCATION_SUPPORT);
+    ev1::GetChildRecordResponse resp;
+    grpc::Status s = stub->GetChildRecord(&ctx, req, &resp);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    refusal_reason = ErrorReasonOf(FromGrpcStatus(s));
+  }
+  // A method no service has: counted as "unknown", never under the name
+  // the caller chose (a caller must not grow the label set).
+  {
+    grpc::GenericStub generic(
+        (*c)->AgencyChannel("virtual-school", "E09000033", "virtual-school-head"));
+    grpc::ClientContext ctx;
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    grpc::Status done;
+    absl::Notification finished;
+    generic.UnaryCall(&ctx, "/kinex.exchange.v1.Exchange/NoSuchMethodAnywhere", grpc::StubOptions(),
+                      &request, &response, [&](grpc::Status s) {
+                        done = s;
+                        finished.Notify();
+                      });
+    finished.WaitForNotification();
+    EXPECT_EQ(done.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  }
+  const std::string metrics = (*c)->ScrapeMetrics("all");
+  ASSERT_FALSE(metrics.empty());
+  // Every call counted and timed by service, method and code.
+  const std::string get =
+      "grpc_method=\"GetChildRecord\",grpc_service=\"kinex.exchange.v1.Exchange\"";
+  EXPECT_EQ(MetricValue(metrics, absl::StrCat("kinex_grpc_server_handled_total{grpc_code=\"OK\",",
+                                              get, "}")),
+            2);
+  EXPECT_EQ(MetricValue(metrics, absl::StrCat("kinex_grpc_server_handled_total{grpc_code=\"INVALID_"
+                                              "ARGUMENT\",",
+                                              get, "}")),
+            1);
+  EXPECT_EQ(
+      MetricValue(metrics, absl::StrCat("kinex_grpc_server_handling_seconds_count{", get, "}")), 3);
+  ASSERT_FALSE(refusal_reason.empty());
+  EXPECT_EQ(MetricValue(metrics, absl::StrCat("kinex_grpc_server_errors_total{", get, ",reason=\"",
+                                              refusal_reason, "\"}")),
+            1)
+      << metrics;
+  EXPECT_THAT(metrics, Not(HasSubstr("NoSuchMethodAnywhere")));
+  EXPECT_EQ(MetricValue(metrics,
+                        "kinex_grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
+                        "grpc_method=\"unknown\",grpc_service=\"unknown\"}"),
+            1);
+  // What was built, from which commit, as which target.
+  EXPECT_EQ(
+      MetricValue(metrics, absl::StrCat("kinex_build_info{commit=\"", BuildCommit(),
+                                        "\",target=\"all\",version=\"", BuildVersion(), "\"}")),
+      1);
+  // Certificates: the dev PKI's serving certificate and CA are in date.
+  const double now = absl::ToUnixSeconds(absl::Now());
+  for (const char* which : {"serving", "ca"}) {
+    std::optional<double> expiry = MetricValue(
+        metrics,
+        absl::StrCat("kinex_certificate_expiry_timestamp_seconds{certificate=\"", which, "\"}"));
+    ASSERT_TRUE(expiry.has_value()) << which;
+    EXPECT_GT(*expiry, now + 86400) << which;
+  }
+  // The audit log: at least the five published parts and two disclosures.
+  std::optional<double> size = MetricValue(metrics, "kinex_audit_tree_size");
+  ASSERT_TRUE(size.has_value());
+  EXPECT_GE(*size, 7);
+  std::optional<double> head = MetricValue(metrics, "kinex_audit_signed_head_timestamp_seconds");
+  ASSERT_TRUE(head.has_value());
+  EXPECT_LE(*head, now + 1);
+  EXPECT_GT(*head, now - 600);
+  EXPECT_THAT(metrics, HasSubstr("kinex_policy_info{version=\""));
   EXPECT_THAT(metrics, HasSubstr("kinex_requests_total{"));
   EXPECT_THAT(metrics, HasSubstr("method=\"GetChildRecord\""));
   EXPECT_THAT(metrics, HasSubstr("agency_kind=\"virtual-school\""));
@@ -121,6 +185,41 @@ TEST(ObservabilityE2E, MetricsAndLogsCarryNoChildData) {
         std::string("Police attended a domestic incident")}) {
     EXPECT_EQ(logs.find(secret), std::string::npos) << "logs leak " << secret;
     EXPECT_EQ(metrics.find(secret), std::string::npos) << "metrics leak " << secret;
+  }
+}
+
+// In microservices mode every process serves its own metrics: counted
+// calls, build info and certificates everywhere; the audit log's size on
+// the audit service, the policy version wherever policy is loaded.
+TEST(ObservabilityE2E, EveryTargetServesItsMetrics) {
+  auto c = KinexCluster::Start({.mode = KinexCluster::Mode::kMicroservices});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string kid = SeedMaisie(**c);
+  ev1::GetChildRecordResponse r;
+  ASSERT_TRUE(GetAsVsh(**c, kid, &r).ok());
+  const std::map<std::string, std::string> service_of = {{"gateway", "kinex.exchange.v1.Exchange"},
+                                                         {"records", "kinex.records.v1.Records"},
+                                                         {"audit", "kinex.audit.v1.Audit"},
+                                                         {"policy", "kinex.policy.v1.Policy"},
+                                                         {"consent", "kinex.consent.v1.Consent"}};
+  for (const auto& [target, service] : service_of) {
+    SCOPED_TRACE(target);
+    const std::string metrics = (*c)->ScrapeMetrics(target);
+    ASSERT_FALSE(metrics.empty());
+    EXPECT_EQ(MetricValue(metrics,
+                          absl::StrCat("kinex_build_info{commit=\"", BuildCommit(), "\",target=\"",
+                                       target, "\",version=\"", BuildVersion(), "\"}")),
+              1);
+    EXPECT_TRUE(
+        MetricValue(metrics, "kinex_certificate_expiry_timestamp_seconds{certificate=\"serving\"}")
+            .has_value());
+    if (target != "consent") {  // the read above does not reach consent's own service
+      EXPECT_THAT(metrics, HasSubstr(absl::StrCat("grpc_service=\"", service, "\"")));
+    }
+    EXPECT_EQ(MetricValue(metrics, "kinex_audit_tree_size").has_value(), target == "audit");
+    EXPECT_EQ(absl::StrContains(metrics, "kinex_policy_info{version="),
+              target == "gateway" || target == "policy" || target == "consent");
+    EXPECT_EQ(absl::StrContains(metrics, "kinex_requests_total{"), target == "gateway");
   }
 }
 

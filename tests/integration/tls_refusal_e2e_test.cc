@@ -18,6 +18,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <grpcpp/generic/generic_stub.h>
@@ -130,6 +131,21 @@ TEST_F(TlsRefusalE2E, EachRefusedHandshakeIsOneJsonLineWithTheReason) {
                                                 .cert_file = accepted + ".pem",
                                                 .key_file = accepted + ".key"})
                   .ok());
+
+  // Each reason counted (gRPC may retry a refused connection, so at least once).
+  const std::string metrics = c.ScrapeMetrics("all");
+  for (const char* reason : {"certificate has expired", "certificate revoked",
+                             "certificate not issued by the Kinex CA", "no client certificate"}) {
+    std::optional<double> count = MetricValue(
+        metrics, absl::StrCat("kinex_tls_handshake_refusals_total{reason=\"", reason, "\"}"));
+    ASSERT_TRUE(count.has_value()) << reason << "\n" << metrics;
+    EXPECT_GE(*count, 1) << reason;
+  }
+  EXPECT_FALSE(MetricValue(metrics,
+                           "kinex_tls_handshake_refusals_total{reason=\"TLS handshake "
+                           "failed\"}")
+                   .has_value())
+      << "every refusal above has a specific reason";
 
   const std::string logs = c.Logs();
   int refusals = 0;
