@@ -2,10 +2,7 @@
 
 #include <grpc/grpc.h>
 #include <grpc/support/log.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/impl/server_builder_option.h>
-#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/support/server_interceptor.h>
 
@@ -15,6 +12,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/algorithm/container.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -285,21 +283,6 @@ void GrpcLogAsJson(gpr_log_func_args* args) {
           {{"source", absl::StrCat(args->file, ":", args->line)}, {"message", message}});
 }
 
-// Takes server reflection off a builder. Linking grpc++_reflection
-// registers its plugin with every ServerBuilder (a static initialiser), so
-// leaving reflection out takes removing the plugin.
-class WithoutReflection final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
-                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
-                                    return p->name() == "proto_server_reflection";
-                                  }),
-                   plugins->end());
-  }
-};
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
@@ -320,14 +303,19 @@ absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   // Health stays on every port for every Kinex certificate (probes and
   // load balancers; it says only whether named services are serving, and
-  // runs on the callback API, so it holds no thread); reflection only when
-  // asked (config.proto: server.enable_reflection).
-  if (config.server().enable_reflection()) {
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  }
+  // runs on the callback API, so it holds no thread); reflection, v1 and
+  // v1alpha, only when asked (config.proto: server.enable_reflection),
+  // listing only the services agencies may call on this port.
   grpc::ServerBuilder builder;
-  if (!config.server().enable_reflection()) {
-    builder.SetOption(std::make_unique<WithoutReflection>());
+  if (config.server().enable_reflection()) {
+    std::vector<std::string> listed = {"grpc.health.v1.Health"};
+    for (const std::string& name : server->targets_.service_names) {
+      if (!absl::c_linear_search(server->targets_.unlisted_service_names, name)) {
+        listed.push_back(name);
+      }
+    }
+    server->reflection_ = std::make_unique<ReflectionServices>(std::move(listed));
+    for (grpc::Service* s : server->reflection_->services()) builder.RegisterService(s);
   }
   const std::string listen = ListenAddressFor(config, config.target());
   int port = 0;

@@ -22,6 +22,7 @@
 #include "kinex/config/v1/config.pb.h"
 #include "services/common/clock.h"
 #include "services/kinex/process_metrics.h"
+#include "services/kinex/reflection_service.h"
 #include "services/kinex/targets.h"
 
 namespace kinex {
@@ -59,6 +60,7 @@ class KinexServer {
   Targets targets_;
   std::unique_ptr<ProcessMetrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<ReflectionServices> reflection_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   std::string metrics_address_;

@@ -158,6 +158,7 @@ absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) 
   t.service_names.push_back("kinex.policy.v1.Policy");
   t.services.push_back(parts->records.grpc_service.get());
   t.service_names.push_back("kinex.records.v1.Records");
+  t.unlisted_service_names = {"kinex.policy.v1.Policy", "kinex.records.v1.Records"};
   std::shared_ptr<policy::PolicyEngine> engine = parts->policy.engine;
   UsePolicy(t, engine);
   UseAuditLog(t, parts->audit.log.get());

@@ -30,6 +30,10 @@ struct Targets {
   // Full names of the services, for the health service
   // (e.g. "kinex.exchange.v1.Exchange").
   std::vector<std::string> service_names;
+  // Of service_names, those agencies may not call though this port serves
+  // them (--target=all's internal Policy and Records): reflection does not
+  // list them.
+  std::vector<std::string> unlisted_service_names;
   // Reloads what can be reloaded (policy on SIGHUP); OK when nothing can.
   std::function<absl::Status()> reload = [] { return absl::OkStatus(); };
   // Metrics the target's parts keep (the gateway's request and decision
