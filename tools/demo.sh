@@ -62,6 +62,14 @@ Call it as the Westminster virtual school head:
   build/bin/kinexctl children list --purpose=education-support --output=csv
   build/bin/kinexctl record get --upn=X213700025001 --purpose=EDUCATION_SUPPORT
 
+Verify the disclosure receipt you were given yourself, offline (any agency:
+the audit log's public keys are not secret; pin them once):
+
+  build/bin/kinexctl record get --upn=X213700025001 --purpose=EDUCATION_SUPPORT \\
+      --receipt-out=receipt.json
+  build/bin/kinexctl audit signing-key --out=audit-keys.pem
+  build/bin/kinexctl audit receipt verify receipt.json --offline --public-key=audit-keys.pem
+
 Other demo agencies: ls $pki/agencies/   Server log (JSON lines): $data/kinex.log
 Metrics: curl http://127.0.0.1:9464/metrics
 Press Ctrl-C to stop.

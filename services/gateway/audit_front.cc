@@ -120,12 +120,12 @@ std::unique_ptr<AuditReads> LocalAuditReads(audit::AuditLog& log) {
 
 template <typename Resp, typename Read>
 grpc::Status AuditFront::Forward(grpc::ServerContext* ctx, const char* method, Read read,
-                                 Resp* response) {
+                                 Resp* response, Readers readers) {
   // `read` takes the call's context (the auditor).
   return edge_.Run(ctx, method, 0, [&](const CallContext& call, std::string&) -> absl::Status {
     // The edge has already refused roles not declared for their kind, so an
     // auditor here holds a declared auditor role.
-    if (call.principal.agency_kind != kinex::common::v1::AUDITOR) {
+    if (readers == Readers::kAuditors && call.principal.agency_kind != kinex::common::v1::AUDITOR) {
       return WithErrorReason(
           absl::PermissionDeniedError("the audit log is readable by auditors only"),
           reason::kPolicyDenied);
@@ -181,8 +181,11 @@ grpc::Status AuditFront::GetConsistencyProof(grpc::ServerContext* ctx,
 grpc::Status AuditFront::GetSigningKey(grpc::ServerContext* ctx,
                                        const av1::GetSigningKeyRequest* req,
                                        av1::SigningKey* resp) {
+  // The public keys are not secret: any agency may pin them and verify the
+  // receipts it was given offline (kinexctl audit signing-key).
   return Forward(
-      ctx, "GetSigningKey", [&](const CallContext&) { return reads_->GetSigningKey(*req); }, resp);
+      ctx, "GetSigningKey", [&](const CallContext&) { return reads_->GetSigningKey(*req); }, resp,
+      Readers::kEveryAgency);
 }
 
 grpc::Status AuditFront::GetEntries(grpc::ServerContext* ctx, const av1::GetEntriesRequest* req,

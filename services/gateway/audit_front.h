@@ -1,12 +1,18 @@
 // kinex.audit.v1.Audit for auditors at the gateway, in both modes: the edge
 // authenticates the caller (a declared role only), only auditor principals
-// pass, and the query goes to the log: the audit service over mTLS under
-// the gateway's own service identity and the caller's deadline, naming the
-// auditor in x-kinex-principal (with x-kinex-actor and x-kinex-request-id)
-// so its AUDIT_QUERIED event names them (microservices mode), or
-// AuditLog::AuditedQueryEvents in this process (--target=all). Append is
-// never accepted here: only Kinex services append, directly to the audit
-// service.
+// pass (except GetSigningKey: the log's public keys are not secret, so every
+// declared agency principal may read them, pin them and check the receipts
+// it was given offline), and the query goes to the log: the audit service
+// over mTLS under the gateway's own service identity and the caller's
+// deadline, naming the auditor in x-kinex-principal (with x-kinex-actor and
+// x-kinex-request-id) so its AUDIT_QUERIED event names them (microservices
+// mode), or AuditLog::AuditedQueryEvents in this process (--target=all).
+// Append is never accepted here: only Kinex services append, directly to the
+// audit service.
+//
+// Only QueryEvents and GetEntries leave an AUDIT_QUERIED event; the other
+// reads (tree heads, proofs, the signing keys) reveal nothing about a child
+// and, like GetSignedTreeHead, are recorded only in the edge's log line.
 //
 // Example:
 //   AuditFront front(RemoteAuditReads(audit_channel), edge);
@@ -87,9 +93,15 @@ class AuditFront final : public kinex::audit::v1::Audit::Service {
                           kinex::audit::v1::GetEntriesResponse* response) override;
 
  private:
-  // Runs one auditor query: edge, auditor check, read.
+  // Who may call a read.
+  enum class Readers {
+    kAuditors,     // auditor principals only
+    kEveryAgency,  // every declared agency principal (the edge checks)
+  };
+  // Runs one read: edge, readers check, read.
   template <typename Resp, typename Read>
-  grpc::Status Forward(grpc::ServerContext* ctx, const char* method, Read read, Resp* response);
+  grpc::Status Forward(grpc::ServerContext* ctx, const char* method, Read read, Resp* response,
+                       Readers readers = Readers::kAuditors);
 
   std::unique_ptr<AuditReads> reads_;
   const Edge& edge_;

@@ -21,6 +21,15 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// The digits of a protobuf JSON integer field (64-bit ones are quoted).
+std::string JsonNumber(const std::string& json, const std::string& field) {
+  size_t at = json.find("\"" + field + "\"");
+  if (at == std::string::npos) return "";
+  at = json.find_first_of("0123456789", at + field.size() + 2);
+  if (at == std::string::npos) return "";
+  return json.substr(at, json.find_first_not_of("0123456789", at) - at);
+}
+
 class KinexctlE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -113,6 +122,96 @@ TEST_F(KinexctlE2E, RecordGetPrintsVisibleFieldsAndWritesTheReceipt) {
   ASSERT_TRUE(text.ok());
   EXPECT_THAT(*text, HasSubstr("\"signed_tree_head\""));
   EXPECT_THAT(*text, HasSubstr("\"disclosed_paths\""));
+}
+
+// The receipt an agency is given is checkable by that agency alone: it reads
+// the log's public keys as itself, pins them, and verifies offline with no
+// server call; a tampered receipt fails naming what broke; the online checks
+// (they read the log) tell it they need the auditor role.
+TEST_F(KinexctlE2E, ASchoolVerifiesItsReceiptOfflineWithThePinnedKey) {
+  const std::string school = "school-137000-designated-safeguarding-lead";
+  const std::string kid = Seed("jayden-whitlock");
+  const std::string dir = MakeUniqueTempDir("kinexctl");
+  const std::string receipt = dir + "/receipt.json";
+  const std::string keys = dir + "/audit-keys.pem";
+  auto r = Ctl(school, {"record", "get", "--kinex-id=" + kid, "--purpose=EDUCATION_SUPPORT",
+                        "--receipt-out=" + receipt});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  auto receipt_text = ReadFileToString(receipt);
+  ASSERT_TRUE(receipt_text.ok()) << receipt_text.status();
+  const std::string leaf = JsonNumber(*receipt_text, "leaf_index");
+  const std::string size = JsonNumber(*receipt_text, "tree_size");
+  ASSERT_FALSE(leaf.empty()) << *receipt_text;
+  ASSERT_FALSE(size.empty()) << *receipt_text;
+
+  r = Ctl(school, {"audit", "signing-key", "--out=" + keys});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("wrote 1 key to " + keys + "\n  key id "));
+  EXPECT_THAT(r.out, HasSubstr(" (current)\n"));
+  auto pem = ReadFileToString(keys);
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  EXPECT_EQ(pem->rfind("# Kinex audit log signing key, key id ", 0), 0u) << *pem;
+  EXPECT_THAT(*pem, HasSubstr("-----BEGIN PUBLIC KEY-----\n"));
+  EXPECT_THAT(*pem, Not(HasSubstr("PRIVATE")));
+  // Without --out the PEM goes to stdout, the same text.
+  r = Ctl(school, {"audit", "signing-key"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, *pem);
+
+  // Offline: no server is reachable at this address, and none is needed.
+  const std::string nowhere = "--address=127.0.0.1:1";
+  r = Ctl(school,
+          {"audit", "receipt", "verify", receipt, "--offline", "--public-key=" + keys, nowhere});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "OK: receipt for leaf " + leaf + " verified (head signature, inclusion proof)\n");
+  EXPECT_EQ(r.err, "");
+
+  // A file of several PEM blocks (as after a rotation) is read whole.
+  const std::string two = dir + "/two-keys.pem";
+  ASSERT_TRUE(WriteFileAtomically(two, *pem + *pem).ok());
+  r = Ctl(school,
+          {"audit", "receipt", "verify", receipt, "--offline", "--public-key=" + two, nowhere});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  // The auditor runs the online checks on the same receipt.
+  r = Ctl("auditor-kinex-dpo-auditor",
+          {"audit", "receipt", "verify", receipt, "--public-key=" + keys});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "OK: receipt for leaf " + leaf +
+                       " verified (head signature, inclusion proof, logged entry matches, "
+                       "current log consistent)\n");
+
+  // Online, the school gets what it can and is told why the rest is refused.
+  r = Ctl(school, {"audit", "receipt", "verify", receipt, "--public-key=" + keys});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "kinexctl: receipt " + receipt +
+                       ": the head signature and inclusion proof verified, but the online checks "
+                       "(logged entry matches, current log consistent) need the auditor role; "
+                       "run with --offline to check only what the receipt proves\n"
+                       "kinexctl: PERMISSION_DENIED: the audit log is readable by auditors only "
+                       "[POLICY_DENIED]\n");
+
+  // One byte of the inclusion proof flipped: the proof no longer reaches
+  // the signed root.
+  const std::string& text = *receipt_text;
+  const size_t proof = text.find("\"inclusion_proof\"");
+  ASSERT_NE(proof, std::string::npos) << text;
+  const size_t first = text.find('"', text.find('[', proof)) + 1;
+  std::string tampered = text;
+  tampered[first] = tampered[first] == 'A' ? 'B' : 'A';
+  const std::string bad = dir + "/tampered.json";
+  ASSERT_TRUE(WriteFileAtomically(bad, tampered).ok());
+  r = Ctl(school,
+          {"audit", "receipt", "verify", bad, "--offline", "--public-key=" + keys, nowhere});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "FAILED\n");
+  EXPECT_EQ(r.err,
+            "kinexctl: FAILED_PRECONDITION: receipt inclusion proof is invalid: "
+            "inclusion proof of leaf " +
+                leaf + " in tree of size " + size +
+                " does not match the root [AUDIT_RECEIPT_INVALID]\n");
 }
 
 TEST_F(KinexctlE2E, HelpfulErrors) {

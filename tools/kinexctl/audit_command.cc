@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -16,6 +17,8 @@
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/log_verifier.h"
+#include "services/audit/tree_head.h"
+#include "services/common/error_reason.h"
 #include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
 #include "services/common/status_macros.h"
@@ -28,11 +31,15 @@ namespace cv1 = ::kinex::common::v1;
 
 constexpr char kUsage[] =
     "usage: kinexctl audit <query|verify|receipt verify> ...\n"
+    "       kinexctl audit signing-key [--out=FILE]\n"
     "\n"
     "  query           list audit events matching filters (auditors)\n"
     "  verify          fetch every entry and the signed tree head, recompute\n"
-    "                  the Merkle root and check the signature\n"
+    "                  the Merkle root and check the signature (auditors)\n"
     "  receipt verify  check a disclosure receipt's inclusion proof and head\n"
+    "                  (any agency with --offline; online checks: auditors)\n"
+    "  signing-key     save the log's public signing keys as PEM (any agency),\n"
+    "                  to pin them for receipt verify --offline\n"
     "\n"
     "Run `kinexctl audit <command> --help` for each command's options.\n";
 
@@ -109,14 +116,33 @@ constexpr char kReceiptUsage[] =
     "usage: kinexctl audit receipt verify FILE [--public-key=PEM[,PEM...]]\n"
     "                                     [--offline]\n"
     "\n"
-    "Checks a DisclosureReceipt (protobuf JSON or binary): the signed tree\n"
-    "head's signature and the inclusion proof of the receipt's leaf. Unless\n"
+    "Checks a DisclosureReceipt (protobuf JSON or binary, e.g. from\n"
+    "`kinexctl record get --receipt-out=FILE`): the signed tree head's\n"
+    "signature and the inclusion proof of the receipt's leaf. Unless\n"
     "--offline, also fetches the logged entry and checks it matches the\n"
-    "receipt, and that the current log is consistent with the receipt's head.\n"
-    "  --public-key=PEM   the pinned signing key (PEM public key file), or\n"
-    "                     comma-separated keys after a key rotation (current\n"
-    "                     and retired; each head by the key its key id names);\n"
-    "                     required with --offline, else fetched from the server\n";
+    "receipt, and that the current log is consistent with the receipt's head:\n"
+    "those online checks read the log, so they need the auditor role.\n"
+    "Any agency verifies the receipts it was given offline, with no server\n"
+    "call: pin the keys once (kinexctl audit signing-key --out=keys.pem), then\n"
+    "  kinexctl audit receipt verify r.json --offline --public-key=keys.pem\n"
+    "  --public-key=PEM   the pinned signing keys: PEM public key files, each\n"
+    "                     holding one or more keys (as signing-key writes\n"
+    "                     them), comma-separated; after a key rotation give the\n"
+    "                     current and retired keys (each head is checked by the\n"
+    "                     key its key id names); required with --offline, else\n"
+    "                     fetched from the server\n"
+    "  --offline          check only what the receipt itself proves\n";
+
+constexpr char kSigningKeyUsage[] =
+    "usage: kinexctl audit signing-key [--out=FILE]\n"
+    "\n"
+    "Fetches the audit log's public signing keys (any agency may: they are\n"
+    "not secret) and writes them as PEM: the current key first, then the keys\n"
+    "it replaced in rotations, each after a \"# ... key id ...\" comment line.\n"
+    "Check the key ids with the log's operator once, then pin the file:\n"
+    "  kinexctl audit receipt verify r.json --offline --public-key=FILE\n"
+    "  --out=FILE   write the PEM to FILE (mode 0644) and list the keys on\n"
+    "               stdout; without it the PEM goes to stdout\n";
 
 std::string Lower(absl::string_view s) {
   return absl::StrReplaceAll(absl::AsciiStrToLower(s), {{"_", "-"}});
@@ -200,28 +226,45 @@ absl::Status ParseJsonOrBinary(const std::string& path, const std::string& data,
   return absl::OkStatus();
 }
 
-// The keys heads are checked with, each head by the key its key_id names:
-// the --public-key files (comma-separated: after a signing key rotation, the
-// current key and the retired ones), else the keys the server sends (trust on
-// first use).
-absl::StatusOr<audit::TreeHeadKeyring> LoadKeys(CommandContext& ctx,
-                                                const std::optional<std::string>& public_key_files,
-                                                av1::Audit::Stub* stub) {
-  audit::TreeHeadKeyring keys;
-  if (public_key_files.has_value()) {
-    for (absl::string_view file : absl::StrSplit(*public_key_files, ',', absl::SkipWhitespace())) {
-      KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const audit::TreeHeadVerifier> key,
-                             audit::TreeHeadVerifier::FromPublicKeyFile(std::string(file)));
-      keys.Add(std::move(key));
-    }
-    if (keys.keys().empty()) {
-      return absl::InvalidArgumentError("--public-key names no key file");
-    }
+// The public keys in the PEM file `path`: one or more PUBLIC KEY blocks (as
+// `audit signing-key` writes them; text between blocks is ignored). A file
+// holding a private key is refused (TreeHeadVerifier::FromPublicKeyFile).
+absl::StatusOr<std::vector<std::shared_ptr<const audit::TreeHeadVerifier>>> LoadKeyFile(
+    const std::string& path) {
+  std::vector<std::shared_ptr<const audit::TreeHeadVerifier>> keys;
+  KINEX_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(path));
+  const std::string begin_marker = "-----BEGIN ";
+  std::vector<size_t> starts;
+  for (size_t at = pem.find(begin_marker); at != std::string::npos;
+       at = pem.find(begin_marker, at + 1)) {
+    starts.push_back(at);
+  }
+  if (starts.size() <= 1 || absl::StrContains(pem, "PRIVATE KEY")) {
+    KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const audit::TreeHeadVerifier> key,
+                           audit::TreeHeadVerifier::FromPublicKeyFile(path));
+    keys.push_back(std::move(key));
     return keys;
   }
-  if (stub == nullptr) {
-    return absl::InvalidArgumentError("--public-key is required with --offline");
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const size_t end = i + 1 < starts.size() ? starts[i + 1] : pem.size();
+    absl::StatusOr<std::unique_ptr<audit::TreeHeadVerifier>> key =
+        audit::TreeHeadVerifier::FromPublicKeyPem(
+            absl::string_view(pem).substr(starts[i], end - starts[i]));
+    if (!key.ok()) {
+      return CopyErrorReason(key.status(),
+                             absl::Status(key.status().code(),
+                                          absl::StrCat(path, ": key ", i + 1, " of ", starts.size(),
+                                                       ": ", key.status().message())));
+    }
+    keys.push_back(*std::move(key));
   }
+  return keys;
+}
+
+// The signing keys the server sends (current and retired), each checked
+// against the key id the server names for it.
+absl::StatusOr<std::vector<audit::TreeHeadKeyring::Key>> FetchKeys(CommandContext& ctx,
+                                                                   av1::Audit::Stub* stub) {
   grpc::ClientContext call;
   ctx.Prepare(call);
   av1::SigningKey key;
@@ -234,17 +277,55 @@ absl::StatusOr<audit::TreeHeadKeyring> LoadKeys(CommandContext& ctx,
     current->set_key_id(key.key_id());
     current->set_current(true);
   }
-  std::vector<std::string> retired;
+  std::vector<audit::TreeHeadKeyring::Key> keys;
   for (const av1::TreeHeadKey& k : key.keys()) {
     KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const audit::TreeHeadVerifier> v,
                            audit::TreeHeadVerifier::FromPublicKeyPem(k.public_key_pem()));
-    if (!k.current()) retired.push_back(v->key_id());
-    keys.Add(std::move(v), k.current());
+    if (!k.key_id().empty() && k.key_id() != v->key_id()) {
+      return absl::DataLossError(absl::StrCat("the server sent key id ", k.key_id(),
+                                              " for a public key whose id is ", v->key_id()));
+    }
+    keys.push_back({.verifier = std::move(v), .current = k.current()});
   }
-  ctx.err() << "kinexctl: warning: using the signing key the server sent (key id " << key.key_id()
+  // The current key first.
+  std::stable_partition(keys.begin(), keys.end(),
+                        [](const audit::TreeHeadKeyring::Key& k) { return k.current; });
+  return keys;
+}
+
+// The keys heads are checked with, each head by the key its key_id names:
+// the --public-key files (comma-separated: after a signing key rotation, the
+// current key and the retired ones), else the keys the server sends (trust on
+// first use).
+absl::StatusOr<audit::TreeHeadKeyring> LoadKeys(CommandContext& ctx,
+                                                const std::optional<std::string>& public_key_files,
+                                                av1::Audit::Stub* stub) {
+  audit::TreeHeadKeyring keys;
+  if (public_key_files.has_value()) {
+    for (absl::string_view file : absl::StrSplit(*public_key_files, ',', absl::SkipWhitespace())) {
+      KINEX_ASSIGN_OR_RETURN(auto in_file, LoadKeyFile(std::string(file)));
+      for (auto& key : in_file) keys.Add(std::move(key));
+    }
+    if (keys.keys().empty()) {
+      return absl::InvalidArgumentError("--public-key names no key file");
+    }
+    return keys;
+  }
+  if (stub == nullptr) {
+    return absl::InvalidArgumentError("--public-key is required with --offline");
+  }
+  KINEX_ASSIGN_OR_RETURN(std::vector<audit::TreeHeadKeyring::Key> fetched, FetchKeys(ctx, stub));
+  std::string current;
+  std::vector<std::string> retired;
+  for (audit::TreeHeadKeyring::Key& k : fetched) {
+    (k.current ? current : retired.emplace_back()) = k.verifier->key_id();
+    keys.Add(std::move(k.verifier), k.current);
+  }
+  ctx.err() << "kinexctl: warning: using the signing key the server sent (key id " << current
             << (retired.empty() ? ""
                                 : absl::StrCat("; retired key ids ", absl::StrJoin(retired, ", ")))
-            << "); pin it with --public-key\n";
+            << "); pin it with --public-key (save it once with kinexctl audit signing-key "
+               "--out=FILE)\n";
   return keys;
 }
 
@@ -664,6 +745,16 @@ int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words)
     req.set_end_index(receipt.leaf_index() + 1);
     av1::GetEntriesResponse entries;
     grpc::Status s = stub->GetEntries(&c1, req, &entries);
+    if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      // An agency: what the receipt proves by itself holds; the rest reads
+      // the log, which only auditors may.
+      const absl::Status refused = FromGrpcStatus(s);
+      ctx.err() << "kinexctl: receipt " << path << ": the head signature and inclusion proof "
+                << "verified, but the online checks (logged entry matches, current log "
+                << "consistent) need the auditor role; run with --offline to check only what "
+                << "the receipt proves\n";
+      return ctx.Fail(refused);
+    }
     if (!s.ok()) return ctx.Fail(FromGrpcStatus(s));
     if (entries.entries_size() != 1) {
       return ctx.Fail(absl::DataLossError(
@@ -706,6 +797,51 @@ int RunReceiptVerify(CommandContext& ctx, const std::vector<std::string>& words)
   return 0;
 }
 
+int RunSigningKey(CommandContext& ctx, const std::vector<std::string>& words) {
+  absl::StatusOr<Args> args = Args::Parse(words, {"help"});
+  if (!args.ok()) return ctx.Fail(args.status());
+  if (args->Bool("help")) {
+    ctx.out() << kSigningKeyUsage;
+    return 0;
+  }
+  const std::optional<std::string> out_file = args->Flag("out");
+  if (absl::Status s = args->CheckAllUsed(); !s.ok()) return ctx.Fail(s);
+  if (!args->positional().empty()) {
+    return ctx.Fail(absl::InvalidArgumentError("audit signing-key takes no arguments"));
+  }
+  if (out_file.has_value() && out_file->empty()) {
+    return ctx.Fail(absl::InvalidArgumentError("--out needs a file name"));
+  }
+  auto stub = Stub(ctx);
+  if (!stub.ok()) return ctx.Fail(stub.status());
+  absl::StatusOr<std::vector<audit::TreeHeadKeyring::Key>> keys = FetchKeys(ctx, stub->get());
+  if (!keys.ok()) return ctx.Fail(keys.status());
+  std::string pem;
+  std::vector<std::vector<std::string>> rows;
+  for (const audit::TreeHeadKeyring::Key& k : *keys) {
+    absl::StatusOr<std::string> block = k.verifier->PublicKeyPem();
+    if (!block.ok()) return ctx.Fail(block.status());
+    const char* state = k.current ? "current" : "retired";
+    absl::StrAppend(&pem, "# Kinex audit log signing key, key id ", k.verifier->key_id(), " (",
+                    state, ")\n", *block);
+    if (!absl::EndsWith(pem, "\n")) pem += "\n";
+    rows.push_back({k.verifier->key_id(), state});
+  }
+  if (!out_file.has_value()) {
+    ctx.out() << pem;
+    return 0;
+  }
+  if (absl::Status w = WriteFileAtomically(*out_file, pem, 0644); !w.ok()) return ctx.Fail(w);
+  if (ctx.output() == OutputFormat::kTable) {
+    ctx.out() << "wrote " << rows.size() << (rows.size() == 1 ? " key" : " keys") << " to "
+              << *out_file << "\n";
+    for (const auto& row : rows) ctx.out() << "  key id " << row[0] << " (" << row[1] << ")\n";
+  } else {
+    WriteRows(ctx.out(), ctx.output(), {"key_id", "state"}, rows);
+  }
+  return 0;
+}
+
 int RunAudit(CommandContext& ctx, const std::vector<std::string>& words) {
   ctx.SetUsage(kUsage);
   if (words.empty()) return ctx.PrintUsage(kUsage, false);
@@ -717,6 +853,10 @@ int RunAudit(CommandContext& ctx, const std::vector<std::string>& words) {
   if (words[0] == "verify") {
     ctx.SetUsage(kVerifyUsage);
     return RunVerify(ctx, rest);
+  }
+  if (words[0] == "signing-key") {
+    ctx.SetUsage(kSigningKeyUsage);
+    return RunSigningKey(ctx, rest);
   }
   if (words[0] == "receipt") {
     ctx.SetUsage(kReceiptUsage);

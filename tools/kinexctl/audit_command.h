@@ -7,7 +7,13 @@
 //       [--output=table|json|csv]
 //   kinexctl audit verify [--public-key=PEM] [--saved-head=FILE]
 //       [--save-head=FILE]
-//   kinexctl audit receipt verify FILE [--public-key=PEM] [--offline]
+//   kinexctl audit receipt verify FILE [--public-key=PEM[,PEM...]] [--offline]
+//   kinexctl audit signing-key [--out=FILE]
+//
+// Any declared agency may run `signing-key` (the gateway serves the log's
+// public keys to every agency) and `receipt verify --offline` (no server
+// call); the other commands, and receipt verify's online checks, read the
+// log and need the auditor role.
 //
 // The verification logic lives in services/audit/log_verifier.h (library
 // kinex::audit_verify) so it is tested without the CLI.
