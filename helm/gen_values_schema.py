@@ -30,6 +30,8 @@ def i(desc=None, minimum=None, maximum=None):
     return d
 
 b = {"type": "boolean"}
+# A number >= 0, or the string `helm --set` makes of a decimal ("0.05").
+decimal = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$|^\\.[0-9]+$"}]}
 anyobj = {"type": "object"}
 strmap = {"type": "object", "additionalProperties": {"type": "string"}}
 port = i("TCP port", 1, 65535)
@@ -170,8 +172,39 @@ schema = {
                     "items": {"enum": ["gateway", "policy", "consent", "audit", "records"]}},
         "serviceMonitor": obj({"enabled": b, "interval": s(pattern="^[0-9]+(ms|s|m|h)$"),
                                "scrapeTimeout": s(pattern="^[0-9]+(ms|s|m|h)$"), "labels": strmap}),
-        "prometheusRule": obj({"enabled": b, "linkClaimsPerHour": i(minimum=1),
-                               "publishRefusalsPerHour": i(minimum=1), "labels": strmap}),
+        "prometheusRule": obj({
+            "enabled": b,
+            "linkClaimsPerHour": i(minimum=1),
+            "publishRefusalsPerHour": i(minimum=1),
+            # `helm --set` passes decimals as strings: accept both forms.
+            "errorRatio": {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                                     s(pattern="^(0?\\.[0-9]*[1-9][0-9]*|1(\\.0*)?)$")],
+                           "description": "A fraction of calls, above 0 and at most 1"},
+            "errorMinCallsPerSecond": decimal,
+            "latencyP99Seconds": {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                                            s(pattern="^[0-9]*\\.?[0-9]*[1-9][0-9]*$")],
+                                  "description": "Seconds, above 0"},
+            "latencyMinCallsPerSecond": decimal,
+            "signedHeadMaxAgeSeconds": i(minimum=1),
+            "auditNotGrowingEnabled": b,
+            "certificateExpiryWarningDays": i(minimum=1),
+            "certificateExpiryCriticalDays": i(minimum=1),
+            "storeFailuresPer15m": i(minimum=0),
+            "labels": strmap,
+        }, required=["enabled", "linkClaimsPerHour", "publishRefusalsPerHour", "errorRatio",
+                     "errorMinCallsPerSecond", "latencyP99Seconds", "latencyMinCallsPerSecond",
+                     "signedHeadMaxAgeSeconds", "certificateExpiryWarningDays",
+                     "certificateExpiryCriticalDays", "storeFailuresPer15m"]),
+        "grafanaDashboard": obj({
+            "enabled": b,
+            "namespace": k8s_name_or_empty,
+            # A label key (optionally prefixed) and value, as Kubernetes allows.
+            "label": s(pattern="^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+                       minLength=1, maxLength=316),
+            "labelValue": s(pattern="^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$", maxLength=63),
+            "labels": strmap,
+            "annotations": strmap,
+        }, required=["enabled", "label", "labelValue"]),
     }, required=["port", "targets"]),
     "networkPolicy": obj({
         "enabled": b,

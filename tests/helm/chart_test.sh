@@ -16,6 +16,13 @@
 #    names mounted from its ConfigMap (production values retire one);
 #    Certificates and ServiceMonitor in production;
 # 3. the checker itself catches broken output (mutated renders must fail);
+# 3b. the alerts and Grafana dashboard (production values enable both):
+#    check_monitoring.py checks that every kinex_* metric they use is one the
+#    C++ sources under services/ register (a renamed metric fails), that the
+#    reasons and codes they match exist, that every expression parses as
+#    PromQL, the rules' structure and runbooks, and the dashboard JSON and its
+#    panels; its self-test proves those checks fail on broken variants; and
+#    the metrics.prometheusRule / grafanaDashboard values reach the render;
 # 4. values.schema.json and the chart's own checks reject bad values;
 # 5. the policy checksum rolls the policy pods when, and only when, the policy
 #    set changes;
@@ -100,6 +107,50 @@ step "checking that the checker rejects broken renders"
 "$python" "$here/check_rendered.py" "$work/default.yaml" self-test "$repo" ||
   fail "check_rendered.py accepted a broken render"
 
+# --- 3b. alerts and dashboard -------------------------------------------------
+step "checking the alert rules and the Grafana dashboard (production)"
+"$python" "$here/check_monitoring.py" "$work/production.yaml" "$repo" ||
+  fail "alert rules or Grafana dashboard use metrics Kinex does not export, or are malformed"
+"$python" "$here/check_monitoring.py" "$work/production.yaml" "$repo" self-test ||
+  fail "check_monitoring.py accepted a broken alert or dashboard"
+step "checking that metrics.prometheusRule and metrics.grafanaDashboard values are rendered"
+render "$work/monitoring.yaml" --set metrics.prometheusRule.enabled=true \
+  --set metrics.prometheusRule.signedHeadMaxAgeSeconds=900 \
+  --set metrics.prometheusRule.certificateExpiryWarningDays=21 \
+  --set metrics.prometheusRule.errorRatio=0.2,metrics.prometheusRule.latencyP99Seconds=2.5 \
+  --set metrics.prometheusRule.storeFailuresPer15m=0 \
+  --set metrics.prometheusRule.auditNotGrowingEnabled=false \
+  --set 'metrics.targets={gateway,audit}' \
+  --set metrics.grafanaDashboard.enabled=true,metrics.grafanaDashboard.namespace=monitoring \
+  --set metrics.grafanaDashboard.label=dashboards,metrics.grafanaDashboard.labelValue=kinex ||
+  fail "helm template with metrics.prometheusRule and metrics.grafanaDashboard values"
+"$python" - "$work/monitoring.yaml" <<'PY' || fail "monitoring values are not rendered"
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+rules = {r["alert"]: r["expr"] for d in docs if d["kind"] == "PrometheusRule"
+         for g in d["spec"]["groups"] for r in g["rules"]}
+want = {"KinexAuditSignedHeadStale": "> 900", "KinexCertificateExpiring": "< 1814400",
+        "KinexHighErrorRate": ") > 0.2", "KinexHighLatency": "> 2.5",
+        "KinexStoreFailures": "> 0", "KinexTargetDown": 'job=~"kx-kinex-(gateway|audit)-metrics"'}
+for alert, text in want.items():
+    if text not in rules.get(alert, ""):
+        raise SystemExit(f"{alert}: {text!r} not in {rules.get(alert)!r}")
+if "KinexAuditLogNotGrowing" in rules:
+    raise SystemExit("KinexAuditLogNotGrowing rendered with auditNotGrowingEnabled=false")
+if any('namespace="kinex"' not in e for e in rules.values()):
+    raise SystemExit("an alert does not select the release's namespace")
+cms = [d for d in docs if d["kind"] == "ConfigMap" and "kinex.json" in (d.get("data") or {})]
+if len(cms) != 1 or cms[0]["metadata"]["namespace"] != "monitoring" or \
+        cms[0]["metadata"]["labels"].get("dashboards") != "kinex":
+    raise SystemExit(f"dashboard ConfigMap not in monitoring with dashboards=kinex: "
+                     f"{[c['metadata'] for c in cms]}")
+json.loads(cms[0]["data"]["kinex.json"])
+metric_services = sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Service"
+                         and d["metadata"]["name"].endswith("-metrics"))
+if metric_services != ["kx-kinex-audit-metrics", "kx-kinex-gateway-metrics"]:
+    raise SystemExit(f"metrics Services {metric_services} for metrics.targets={{gateway,audit}}")
+PY
+
 # --- 4. bad values must fail ------------------------------------------------
 expect_render_fails() {  # expect_render_fails EXPECTED_MESSAGE [helm args...]
   local want=$1
@@ -125,6 +176,10 @@ expect_render_fails "certManager.enabled=true needs certManager.issuerRef.name: 
 if grep -q 'Must validate "then"' "$work/err"; then
   fail "certManager.enabled without an issuer still fails with the schema's if/then message"
 fi
+expect_render_fails "metrics.prometheusRule.errorRatio: Must be less than or equal to 1" \
+  --set metrics.prometheusRule.errorRatio=2
+expect_render_fails "metrics.grafanaDashboard.label: Does not match pattern" \
+  --set 'metrics.grafanaDashboard.label=grafana dashboard'
 expect_render_fails "server.maxConnectionAgeSeconds: Must be greater than or equal to 1" \
   --set server.maxConnectionAgeSeconds=0
 expect_render_fails "server.maxConnectionAgeGraceSeconds: Invalid type. Expected: integer" \

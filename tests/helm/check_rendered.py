@@ -350,9 +350,18 @@ def check_profile_specifics(docs, by_target, profile):
     for t in ["gateway", "policy", "consent", "records"]:
         if t not in pdbs:
             problem(None, f"no PodDisruptionBudget for {t}")
+    # Every target serves /metrics (services/kinex/process_metrics.h), and
+    # metrics.targets lists them all by default.
+    metric_services = {component(s) for s in kinds.get("Service", [])
+                       if any(p["name"] == "metrics" for p in s["spec"]["ports"])}
+    for t in TARGETS:
+        if t not in metric_services:
+            problem(None, f"no metrics Service for target {t}")
     sms = kinds.get("ServiceMonitor", [])
     certs = kinds.get("Certificate", [])
     rules = kinds.get("PrometheusRule", [])
+    dashboards = [c for c in kinds.get("ConfigMap", [])
+                  if (c["metadata"].get("labels") or {}).get("grafana_dashboard") == "1"]
     if profile == "production":
         if len(sms) != 1 or sms[0]["apiVersion"] != "monitoring.coreos.com/v1":
             problem(None, "production: expected one monitoring.coreos.com/v1 ServiceMonitor")
@@ -366,6 +375,8 @@ def check_profile_specifics(docs, by_target, profile):
                     problem(rules[0], f"no alert {name}")
                 elif metric not in alerts[name]["expr"] or "{{" in alerts[name]["expr"]:
                     problem(rules[0], f"alert {name}: expression does not use {metric}")
+        if len(dashboards) != 1:
+            problem(None, "production: expected one Grafana dashboard ConfigMap (label grafana_dashboard: \"1\")")
         by_cert = {component(c): c for c in certs}
         for t in TARGETS:
             c = by_cert.get(t)
@@ -388,6 +399,8 @@ def check_profile_specifics(docs, by_target, profile):
             problem(None, f"{profile}: ServiceMonitor rendered although not enabled")
         if rules:
             problem(None, f"{profile}: PrometheusRule rendered although not enabled")
+        if dashboards:
+            problem(None, f"{profile}: Grafana dashboard rendered although not enabled")
         if certs:
             problem(None, f"{profile}: Certificates rendered although certManager is off")
     trial = [d for d in docs if component(d) == "postgresql-trial"]
@@ -485,6 +498,9 @@ MUTATIONS = [
                                     data["kinex.textproto"])}))(
          [d for d in docs if d["kind"] == "ConfigMap" and component(d) == "records"
           and "kinex.textproto" in d["data"]][0]["data"])),
+    ("a target's metrics not exposed", "no metrics Service for target policy",
+     lambda docs: docs.remove([d for d in docs if d["kind"] == "Service" and component(d) == "policy"
+                               and any(p["name"] == "metrics" for p in d["spec"]["ports"])][0])),
     ("retired key not mounted", "is not mounted from a ConfigMap item",
      lambda docs: (lambda data: data.update(
          {"kinex.textproto": data["kinex.textproto"] +
