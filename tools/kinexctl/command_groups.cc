@@ -5,6 +5,7 @@
 
 #include "tools/kinexctl/audit_command.h"
 #include "tools/kinexctl/consent_command.h"
+#include "tools/kinexctl/doctor_command.h"
 #include "tools/kinexctl/health_command.h"
 #include "tools/kinexctl/policy_command.h"
 #include "tools/kinexctl/record_command.h"
@@ -38,7 +39,8 @@ CommandGroup MakeVersionCommandGroup() {
 std::vector<CommandGroup> AllCommandGroups() {
   return {MakeHealthCommandGroup(), MakeRecordCommandGroup(),  MakeChildrenCommandGroup(),
           MakeLinksCommandGroup(),  MakeSharingCommandGroup(), MakeConsentCommandGroup(),
-          MakeAuditCommandGroup(),  MakePolicyCommandGroup(),  MakeVersionCommandGroup()};
+          MakeAuditCommandGroup(),  MakePolicyCommandGroup(),  MakeDoctorCommandGroup(),
+          MakeVersionCommandGroup()};
 }
 
 }  // namespace kinex::ctl
