@@ -188,6 +188,9 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file, const Con
   if (config.audit().sign_interval_seconds() < 1) {
     return Bad(sources, "audit.sign_interval_seconds", "must be at least 1");
   }
+  if (config.tls().reload_interval_seconds() < 1) {
+    return Bad(sources, "tls.reload_interval_seconds", "must be at least 1");
+  }
   // The files themselves are read (and checked to be Ed25519 public keys)
   // when the audit target starts.
   for (int i = 0; i < config.audit().retired_public_key_files_size(); ++i) {
@@ -232,6 +235,9 @@ void ApplyConfigDefaults(KinexConfig& config) {
   if (!config.page_token_key_file().empty() && config.page_token_key_file()[0] != '/') {
     config.set_page_token_key_file(
         absl::StrCat(config.data_dir(), "/", config.page_token_key_file()));
+  }
+  if (config.tls().reload_interval_seconds() == 0) {
+    config.mutable_tls()->set_reload_interval_seconds(60);
   }
   auto* listen = config.mutable_listen();
   SetDefault(listen->mutable_gateway(), "127.0.0.1:7443");
@@ -299,6 +305,7 @@ TlsFiles TlsFilesOf(const KinexConfig& config) {
   files.cert_file = config.tls().cert_file();
   files.key_file = config.tls().key_file();
   files.crl_dir = config.tls().crl_dir();
+  files.reload_interval_seconds = config.tls().reload_interval_seconds();
   return files;
 }
 

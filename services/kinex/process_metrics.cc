@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "grpc/health/v1/health.pb.h"
 #include "services/common/build_info.h"
 #include "services/common/error_reason.h"
 #include "services/common/grpc_status.h"
@@ -122,7 +123,11 @@ class CallMetricsFactory final : public grpc::experimental::ServerInterceptorFac
 }  // namespace
 
 ProcessMetrics::ProcessMetrics(absl::string_view target)
-    : registry_(std::make_shared<prometheus::Registry>()),
+    // Links the health proto's descriptors into the binary, so that health
+    // calls are labelled grpc.health.v1.Health (gRPC serves health with its
+    // own copy; nothing else refers to ours).
+    : health_file_(grpc::health::v1::HealthCheckRequest::descriptor()->file()),
+      registry_(std::make_shared<prometheus::Registry>()),
       handled_(prometheus::BuildCounter()
                    .Name("kinex_grpc_server_handled_total")
                    .Help("Calls finished, by service, method and gRPC status code")
@@ -145,6 +150,11 @@ ProcessMetrics::ProcessMetrics(absl::string_view target)
                    .Name("kinex_policy_reloads_total")
                    .Help("Reloads (SIGHUP) by result; a failed reload keeps the set in force")
                    .Register(*registry_)),
+      crl_reloads_(prometheus::BuildCounter()
+                       .Name("kinex_crl_reloads_total")
+                       .Help("Re-reads of tls.crl_dir (a changed file, or SIGHUP) by result; a "
+                             "failed one keeps the CRLs in force")
+                       .Register(*registry_)),
       certificate_expiry_(prometheus::BuildGauge()
                               .Name("kinex_certificate_expiry_timestamp_seconds")
                               .Help("notAfter of this process's serving certificate and of the "
@@ -187,6 +197,10 @@ void ProcessMetrics::RecordHandshakeRefusal(absl::string_view reason) {
 
 void ProcessMetrics::RecordReload(bool ok) {
   reloads_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
+
+void ProcessMetrics::RecordCrlReload(bool ok) {
+  crl_reloads_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
 }
 
 absl::Status ProcessMetrics::SetCertificateExpiry(absl::string_view which,

@@ -7,6 +7,7 @@
 //   kinex_build_info{version,commit,target}
 //   kinex_certificate_expiry_timestamp_seconds{certificate="serving"|"ca"}
 //   kinex_policy_reloads_total{result="ok"|"failed"}
+//   kinex_crl_reloads_total{result="ok"|"failed"}
 // and, read when scraped from what the target holds (ScrapeGauges):
 //   kinex_policy_info{version}, kinex_audit_tree_size,
 //   kinex_audit_signed_head_timestamp_seconds.
@@ -41,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
 
 namespace kinex {
 
@@ -63,6 +65,8 @@ class ProcessMetrics {
   void RecordHandshakeRefusal(absl::string_view reason);
   // Counts a reload (SIGHUP) of what the target reloads.
   void RecordReload(bool ok);
+  // Counts a re-read of the CRL directory (a changed file, or SIGHUP).
+  void RecordCrlReload(bool ok);
   // Sets kinex_certificate_expiry_timestamp_seconds{certificate=which} to the
   // notAfter of the (earliest-expiring) certificate in the PEM file `path`.
   absl::Status SetCertificateExpiry(absl::string_view which, const std::string& path);
@@ -70,12 +74,14 @@ class ProcessMetrics {
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
+  const google::protobuf::FileDescriptor* health_file_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& handling_;
   prometheus::Family<prometheus::Counter>& errors_;
   prometheus::Family<prometheus::Counter>& handshake_refusals_;
   prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Family<prometheus::Counter>& crl_reloads_;
   prometheus::Family<prometheus::Gauge>& certificate_expiry_;
 };
 

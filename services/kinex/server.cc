@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
@@ -214,34 +215,11 @@ class CallBoundsFactory final : public grpc::experimental::ServerInterceptorFact
   ReplyWatchdog watchdog_;
 };
 
-// The X.509 verification results a refused Kinex peer meets (OpenSSL's
-// X509_V_ERR_* codes, which gRPC logs as numbers).
-std::string VerifyReason(int code) {
-  switch (code) {
-    case 9:
-      return "certificate is not yet valid";
-    case 10:
-      return "certificate has expired";
-    case 2:
-    case 20:
-    case 21:
-      return "certificate not issued by the Kinex CA";
-    case 18:
-    case 19:
-      return "self-signed certificate";
-    case 23:
-      return "certificate revoked";
-    case 3:
-      return "no CRL for the issuer";
-    case 12:
-      return "CRL has expired";
-    default:
-      return absl::StrCat("certificate verification failed (X509 error ", code, ")");
-  }
-}
-
 // gRPC's own log lines, as JSON lines like everything else Kinex writes to
-// stderr. A refused TLS handshake arrives as two lines from gRPC 1.51's TSI
+// stderr. A client certificate this server refuses is logged by
+// LogRefusedPeer, with the certificate's subject; what the TSI refuses
+// (no client certificate, an old TLS version, and a server certificate
+// refused when this process is the client) arrives as two lines from gRPC 1.51's TSI
 // on the handshaking thread ("Certificate verify failed with code N", then
 // "Handshake failed with fatal error SSL_ERROR_SSL: ..."); they become one
 // "tls handshake refused" line with the reason. The TSI does not know the
@@ -261,7 +239,7 @@ void GrpcLogAsJson(gpr_log_func_args* args) {
   if (absl::StartsWith(message, "Handshake failed with fatal error")) {
     std::string reason;
     if (verify_code != 0) {
-      reason = VerifyReason(verify_code);
+      reason = X509VerifyReason(verify_code);
     } else if (absl::StrContains(message, "peer did not return a certificate")) {
       reason = "no client certificate";
     } else if (absl::StrContains(message, "unsupported protocol") ||
@@ -283,13 +261,40 @@ void GrpcLogAsJson(gpr_log_func_args* args) {
           {{"source", absl::StrCat(args->file, ":", args->line)}, {"message", message}});
 }
 
+// A client certificate refused by this server's PeerCertificateChecker
+// (services/common/tls.h): one JSON line like the handshake refusals
+// above, with what the certificate says of itself, counted with them.
+// A re-read of tls.crl_dir (a changed file, or SIGHUP): counted, and a
+// failure logged (the CRLs in force stay).
+void NoteCrlReload(const absl::Status& status) {
+  if (!status.ok()) {
+    LogJson(std::cerr, "error", "crl reload failed; the CRLs in force are kept",
+            {{"error", std::string(status.message())}});
+  }
+  if (ProcessMetrics* metrics = handshake_metrics.load()) metrics->RecordCrlReload(status.ok());
+}
+
+void LogRefusedPeer(const PeerRefusal& refusal) {
+  LogJson(std::cerr, "warn", "tls handshake refused",
+          {{"reason", refusal.reason},
+           {"subject", refusal.subject},
+           {"uri_sans", absl::StrJoin(refusal.uri_sans, ",")},
+           {"serial", refusal.serial}});
+  if (ProcessMetrics* metrics = handshake_metrics.load()) {
+    metrics->RecordHandshakeRefusal(refusal.reason);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KinexServer>> KinexServer::Start(
     const kinex::config::v1::KinexConfig& config, const Clock& clock) {
   std::unique_ptr<KinexServer> server(new KinexServer());
-  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
-                         MakeServerCredentials(TlsFilesOf(config)));
+  KINEX_ASSIGN_OR_RETURN(
+      ServerTls tls, MakeServerTls(TlsFilesOf(config),
+                                   {.on_refusal = LogRefusedPeer, .on_crl_reload = NoteCrlReload}));
+  std::shared_ptr<grpc::ServerCredentials> creds = std::move(tls.credentials);
+  server->peer_checker_ = std::move(tls.checker);
   if (!config.page_token_key_file().empty()) {
     // Replicas that share this key accept each other's page tokens.
     KINEX_ASSIGN_OR_RETURN(std::string key,
@@ -413,6 +418,10 @@ absl::Status KinexServer::ServeMetrics(const kinex::config::v1::KinexConfig& con
 absl::Status KinexServer::Reload() {
   absl::Status s = targets_.reload();
   metrics_->RecordReload(s.ok());
+  // The CA and CRLs clients are verified with, at once (this server's own
+  // certificate is picked up by its file watcher).
+  absl::Status crls = peer_checker_->Reload();
+  if (s.ok()) s = crls;
   return s;
 }
 

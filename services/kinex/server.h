@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "kinex/config/v1/config.pb.h"
 #include "services/common/clock.h"
+#include "services/common/tls.h"
 #include "services/kinex/process_metrics.h"
 #include "services/kinex/reflection_service.h"
 #include "services/kinex/targets.h"
@@ -42,8 +43,8 @@ class KinexServer {
   const std::string& address() const { return address_; }
   // Where Prometheus metrics are served, host:port.
   const std::string& metrics_address() const { return metrics_address_; }
-  // Reloads what the target can reload (policy, on SIGHUP); counted in
-  // kinex_policy_reloads_total.
+  // Reloads what the target can reload (policy, on SIGHUP; counted in
+  // kinex_policy_reloads_total) and the CRLs of tls.crl_dir.
   absl::Status Reload();
   // Stops accepting calls; in-flight calls get `grace` to finish.
   void Shutdown(absl::Duration grace);
@@ -59,6 +60,7 @@ class KinexServer {
   // metrics_) before the exposer, both before what they read.
   Targets targets_;
   std::unique_ptr<ProcessMetrics> metrics_;
+  std::shared_ptr<PeerCertificateChecker> peer_checker_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<ReflectionServices> reflection_;
   std::unique_ptr<grpc::Server> server_;

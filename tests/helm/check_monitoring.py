@@ -52,7 +52,7 @@ WANT_ALERTS = {
                          "KinexAuditLogFailing", "KinexDataIntegrityFailure",
                          "KinexAuditSignedHeadStale", "KinexAuditLogNotGrowing",
                          "KinexCertificateExpiring", "KinexCertificateExpiryImminent",
-                         "KinexPolicyReloadFailed", "KinexPolicyVersionsDiffer",
+                         "KinexPolicyReloadFailed", "KinexPolicyVersionsDiffer", "KinexCrlReloadFailed",
                          "KinexTargetDown"],
 }
 # Dashboard panels that must exist, and a metric each must query.

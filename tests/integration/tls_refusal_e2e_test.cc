@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "services/common/tls.h"
 #include "tests/integration/cluster.h"
+#include "tests/testing/test_pki.h"
 
 namespace kinex::testing {
 namespace {
@@ -162,6 +163,12 @@ TEST_F(TlsRefusalE2E, EachRefusedHandshakeIsOneJsonLineWithTheReason) {
     }
   }
   EXPECT_GE(refusals, 4);
+  // The revocation check knows the certificate: its subject, SPIFFE ID and serial.
+  EXPECT_THAT(
+      logs, HasSubstr(absl::StrCat("\"reason\":\"certificate revoked\",\"subject\":\"CN=revoked\","
+                                   "\"uri_sans\":\"spiffe://kinex.dev/local-authority/E09000033/"
+                                   "social-worker\",\"serial\":\"",
+                                   SerialOf(c.pki() + "/negative/revoked.pem"), "\"")));
   EXPECT_EQ(reasons.size(), 4u) << logs;
   EXPECT_THAT(logs, Not(HasSubstr("Handshake failed with fatal error SSL_ERROR_SSL: error:0A000086"
                                   "\n")))

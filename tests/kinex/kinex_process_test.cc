@@ -5,9 +5,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include <grpcpp/grpcpp.h>
 #include "absl/time/clock.h"
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "services/common/tls.h"
 #include "tests/testing/metrics_scrape.h"
 #include "tests/testing/paths.h"
 #include "tests/testing/subprocess.h"
@@ -38,14 +43,31 @@ struct StartedKinex {
   std::string metrics;
 };
 
-void StartKinex(const std::string& policy_dir, StartedKinex* out) {
+// What StartKinex varies; the rest is the test PKI's.
+struct KinexFiles {
+  std::string policy_dir = testing::SourceDir() + "/policy";
+  std::string cert_file = TestPkiDir() + "/services/gateway.pem";
+  std::string key_file = TestPkiDir() + "/services/gateway.key";
+  std::string crl_dir = TestPkiDir() + "/crl";
+  std::string config_file;  // optional --config
+};
+
+void StartKinex(const KinexFiles& files, StartedKinex* out) {
   const std::string pki = TestPkiDir();
-  auto p = Subprocess::Start(
-      {BinPath("kinex"), "--target=all", "--data_dir=" + testing::MakeUniqueTempDir(),
-       "--policy_dir=" + policy_dir, "--audit_signing_key=" + pki + "/audit-signing.key",
-       "--audit_pseudonym_key=" + pki + "/audit-pseudonym.key", "--tls_ca=" + pki + "/ca.pem",
-       "--tls_cert=" + pki + "/services/gateway.pem", "--tls_key=" + pki + "/services/gateway.key",
-       "--tls_crl_dir=" + pki + "/crl", "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0"});
+  std::vector<std::string> argv = {BinPath("kinex"),
+                                   "--target=all",
+                                   "--data_dir=" + testing::MakeUniqueTempDir(),
+                                   "--policy_dir=" + files.policy_dir,
+                                   "--audit_signing_key=" + pki + "/audit-signing.key",
+                                   "--audit_pseudonym_key=" + pki + "/audit-pseudonym.key",
+                                   "--tls_ca=" + pki + "/ca.pem",
+                                   "--tls_cert=" + files.cert_file,
+                                   "--tls_key=" + files.key_file,
+                                   "--tls_crl_dir=" + files.crl_dir,
+                                   "--listen=127.0.0.1:0",
+                                   "--metrics_listen=127.0.0.1:0"};
+  if (!files.config_file.empty()) argv.push_back("--config=" + files.config_file);
+  auto p = Subprocess::Start(argv);
   ASSERT_TRUE(p.ok()) << p.status();
   out->process = std::move(*p);
   absl::StatusOr<std::string> line = out->process->ReadStdoutLine(absl::Seconds(60));
@@ -57,11 +79,46 @@ void StartKinex(const std::string& policy_dir, StartedKinex* out) {
   ASSERT_FALSE(out->metrics.empty());
 }
 
+// A health check over mTLS as `cert_base` (under the test PKI); the
+// server certificate's common name in `server_cn` when it answers.
+grpc::Status HealthAs(const std::string& address, const std::string& cert_base,
+                      std::string* server_cn = nullptr) {
+  const std::string pki = TestPkiDir();
+  auto creds = MakeChannelCredentials({.ca_file = pki + "/ca.pem",
+                                       .cert_file = pki + "/" + cert_base + ".pem",
+                                       .key_file = pki + "/" + cert_base + ".key"});
+  if (!creds.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, creds.status().ToString());
+  // A fresh connection each time: reloaded material applies to new ones.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(address, *creds, args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = stub->Check(&ctx, req, &resp);
+  if (s.ok() && server_cn != nullptr) {
+    auto cn = ctx.auth_context()->FindPropertyValues("x509_common_name");
+    *server_cn = cn.empty() ? "" : std::string(cn[0].data(), cn[0].size());
+  }
+  return s;
+}
+
+// Polls `ok` for up to 15 s.
+template <typename Pred>
+bool Eventually(Pred ok) {
+  for (int i = 0; i < 150; ++i) {
+    if (ok()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return false;
+}
+
 class KinexProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     StartedKinex started;
-    ASSERT_NO_FATAL_FAILURE(StartKinex(testing::SourceDir() + "/policy", &started));
+    ASSERT_NO_FATAL_FAILURE(StartKinex({}, &started));
     kinex_ = std::move(started.process);
     address_ = started.address;
   }
@@ -122,7 +179,7 @@ TEST(KinexBinary, SighupReloadIsCounted) {
   std::filesystem::copy(testing::SourceDir() + "/policy", policy,
                         std::filesystem::copy_options::recursive);
   StartedKinex k;
-  ASSERT_NO_FATAL_FAILURE(StartKinex(policy, &k));
+  ASSERT_NO_FATAL_FAILURE(StartKinex({.policy_dir = policy}, &k));
   const std::string before = testing::ScrapeMetrics(k.metrics);
   ASSERT_THAT(before, HasSubstr("kinex_policy_info{version=\""));
   EXPECT_FALSE(testing::MetricValue(before, "kinex_policy_reloads_total{result=\"ok\"}"));
@@ -147,6 +204,93 @@ TEST(KinexBinary, SighupReloadIsCounted) {
   const std::string after = testing::ScrapeMetrics(k.metrics);
   EXPECT_THAT(after, HasSubstr(version_line)) << "the set in force is kept";
   EXPECT_EQ(testing::MetricValue(after, "kinex_policy_reloads_total{result=\"ok\"}"), 1);
+}
+
+// A new CRL applies without a restart: at once on SIGHUP, and by itself
+// within tls.reload_interval_seconds; a broken file keeps the CRLs in force.
+TEST(KinexBinary, CrlsReloadWithoutARestart) {
+  const testing::ScopedTempDir dir("kinex-crl-reload");
+  const std::string crl_dir = dir.File("crl");
+  std::filesystem::copy(TestPkiDir() + "/crl", crl_dir);
+  std::string crl_file;
+  for (const auto& e : std::filesystem::directory_iterator(crl_dir)) crl_file = e.path();
+  ASSERT_FALSE(crl_file.empty());
+  const std::string config = dir.File("kinex.textproto");
+  std::ofstream(config) << "tls { reload_interval_seconds: 1 }\n";
+  StartedKinex k;
+  ASSERT_NO_FATAL_FAILURE(StartKinex({.crl_dir = crl_dir, .config_file = config}, &k));
+  const std::string school = "agencies/school-137000-designated-teacher";
+  const std::string revoked = testing::SerialOf(TestPkiDir() + "/negative/revoked.pem");
+  const std::string school_serial = testing::SerialOf(TestPkiDir() + "/" + school + ".pem");
+  ASSERT_TRUE(HealthAs(k.address, school).ok());
+
+  // Revoke the school; SIGHUP applies it at once.
+  ASSERT_TRUE(testing::WriteCrl(crl_file, {.revoked = {revoked, school_serial}}).ok());
+  k.process->Signal(SIGHUP);
+  EXPECT_TRUE(Eventually([&] { return !HealthAs(k.address, school).ok(); }));
+  EXPECT_EQ(HealthAs(k.address, school).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  // Un-revoke it with no signal: picked up within the reload interval.
+  ASSERT_TRUE(testing::WriteCrl(crl_file, {.revoked = {revoked}}).ok());
+  EXPECT_TRUE(Eventually([&] { return HealthAs(k.address, school).ok(); }));
+
+  // A broken file: the reload fails, the CRLs in force stay.
+  std::ofstream(crl_dir + "/broken.r1") << "not a CRL\n";
+  k.process->Signal(SIGHUP);
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_TRUE(HealthAs(k.address, school).ok());
+  EXPECT_EQ(HealthAs(k.address, "negative/revoked").error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  const std::string metrics = testing::ScrapeMetrics(k.metrics);
+  std::optional<double> refused = testing::MetricValue(
+      metrics, "kinex_tls_handshake_refusals_total{reason=\"certificate revoked\"}");
+  ASSERT_TRUE(refused.has_value()) << metrics;
+  EXPECT_GE(*refused, 2);
+  // The SIGHUP and the automatic re-read succeeded, the broken file did not.
+  EXPECT_GE(testing::MetricValue(metrics, "kinex_crl_reloads_total{result=\"ok\"}"), 2);
+  EXPECT_GE(testing::MetricValue(metrics, "kinex_crl_reloads_total{result=\"failed\"}"), 1);
+  k.process->Signal(SIGTERM);
+  k.process->Wait();
+  const std::string logs = k.process->DrainStderr();
+  // The refusal names the certificate (its subject, SPIFFE ID and serial).
+  EXPECT_THAT(logs, HasSubstr(absl::StrCat(
+                        "\"msg\":\"tls handshake refused\",\"reason\":\"certificate revoked\","
+                        "\"subject\":\"CN=school 137000 designated-teacher\",\"uri_sans\":"
+                        "\"spiffe://kinex.dev/school/137000/designated-teacher\",\"serial\":\"",
+                        school_serial, "\"")));
+  EXPECT_THAT(logs, HasSubstr("\"msg\":\"crl reload failed; the CRLs in force are kept\","
+                              "\"error\":\""));
+  EXPECT_THAT(logs, HasSubstr("broken.r1: not a PEM CRL"));
+}
+
+// A rotated server certificate is served without a restart.
+TEST(KinexBinary, ServerCertificateReloadsWithoutARestart) {
+  const testing::ScopedTempDir dir("kinex-cert-reload");
+  const std::string cert = dir.File("server.pem");
+  const std::string key = dir.File("server.key");
+  const std::string pki = TestPkiDir();
+  std::filesystem::copy_file(pki + "/services/gateway.pem", cert);
+  std::filesystem::copy_file(pki + "/services/gateway.key", key);
+  ASSERT_EQ(chmod(key.c_str(), 0600), 0);
+  const std::string config = dir.File("kinex.textproto");
+  std::ofstream(config) << "tls { reload_interval_seconds: 1 }\n";
+  StartedKinex k;
+  ASSERT_NO_FATAL_FAILURE(
+      StartKinex({.cert_file = cert, .key_file = key, .config_file = config}, &k));
+  const std::string la = "agencies/local-authority-E09000033-social-worker";
+  std::string cn;
+  ASSERT_TRUE(HealthAs(k.address, la, &cn).ok());
+  EXPECT_EQ(cn, "kinex-gateway");
+
+  // Key first, then the certificate, each replaced atomically.
+  std::filesystem::copy_file(pki + "/services/records.key", key + ".new");
+  ASSERT_EQ(chmod((key + ".new").c_str(), 0600), 0);
+  std::filesystem::rename(key + ".new", key);
+  std::filesystem::copy_file(pki + "/services/records.pem", cert + ".new");
+  std::filesystem::rename(cert + ".new", cert);
+  EXPECT_TRUE(Eventually([&] {
+    return HealthAs(k.address, la, &cn).ok() && cn == "kinex-records";
+  })) << cn;
 }
 
 TEST(KinexBinary, BadConfigurationExitsNamingTheFlag) {
