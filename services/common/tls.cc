@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -40,6 +41,9 @@ using CrlPtr = std::unique_ptr<X509_CRL, CrlFree>;
 
 // A stack that does not own its certificates.
 void sk_X509_free_shim(STACK_OF(X509) * s) { sk_X509_free(s); }
+
+// Never prompts for a passphrase: an encrypted key does not parse.
+int NoPassphrase(char*, int, int, void*) { return 0; }
 
 // Every certificate in a PEM text.
 std::vector<X509Ptr> ReadCertificates(absl::string_view pem) {
@@ -126,6 +130,22 @@ absl::StatusOr<Material> Load(const TlsFiles& files) {
   }
   if (!absl::StrContains(m.key, "PRIVATE KEY-----")) {
     return absl::InvalidArgumentError(absl::StrCat(files.key_file, ": not a PEM private key"));
+  }
+  // A key of another certificate would otherwise fail every handshake with
+  // gRPC's TSI_INVALID_ARGUMENT and nothing else.
+  const std::vector<X509Ptr> certs = ReadCertificates(m.cert);
+  std::unique_ptr<BIO, BioFree> key_bio(
+      BIO_new_mem_buf(m.key.data(), static_cast<int>(m.key.size())));
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, NoPassphrase, nullptr), &EVP_PKEY_free);
+  ERR_clear_error();  // nothing of a failed parse left for gRPC to find
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(files.key_file, ": not a PEM private key (or encrypted: Kinex takes none)"));
+  }
+  if (certs.empty() || X509_check_private_key(certs.front().get(), key.get()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        files.key_file, ": not the private key of the certificate in ", files.cert_file));
   }
   if (!files.crl_dir.empty()) {
     struct stat st;
@@ -316,9 +336,8 @@ class ClientChainVerifier final : public grpc::experimental::ExternalCertificate
     // The leaf, and what else the peer sent, as untrusted intermediates.
     const grpc::string_ref leaf = request->peer_cert();
     const grpc::string_ref chain = request->peer_cert_full_chain();
-    absl::StatusOr<std::optional<PeerRefusal>> refused =
-        checker_->Check(absl::string_view(leaf.data(), leaf.size()),
-                        absl::string_view(chain.data(), chain.size()));
+    absl::StatusOr<std::optional<PeerRefusal>> refused = checker_->Check(
+        absl::string_view(leaf.data(), leaf.size()), absl::string_view(chain.data(), chain.size()));
     if (!refused.ok()) {
       *sync_status =
           grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(refused.status().message()));

@@ -142,5 +142,18 @@ TEST_F(PeerCertificateCheckerTest, NoCertificateIsAnError) {
               StatusIs(absl::StatusCode::kInvalidArgument, "peer presented no certificate"));
 }
 
+// A key of another certificate is named when credentials are made (not a
+// TSI_INVALID_ARGUMENT at every handshake).
+TEST(TlsFilesTest, KeyOfAnotherCertificateIsNamed) {
+  TlsFiles files = testing::ServiceTlsFiles("gateway");
+  files.key_file = testing::ServiceTlsFiles("records").key_file;
+  const std::string expected =
+      absl::StrCat(files.key_file, ": not the private key of the certificate in ", files.cert_file);
+  EXPECT_THAT(MakeChannelCredentials(files).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, expected));
+  EXPECT_THAT(MakeServerCredentials(files).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, expected));
+}
+
 }  // namespace
 }  // namespace kinex

@@ -151,7 +151,7 @@ TEST_F(KinexctlDoctor, AnotherCertificatesKeyFailsTheKeyCheck) {
       ElementsAre(FilesOk(cert, key),
                   absl::StrCat("FAIL  key        the private key in ", key,
                                " does not belong to the certificate in ", cert,
-                               " (gRPC reports this as TSI_INVALID_ARGUMENT)"),
+                               " (every other command refuses it too)"),
                   "                 fix: use the key made together with this certificate (the "
                   ".key file beside its .pem), or have a new certificate issued for this key",
                   kChainOk, "OK    validity   " + Dates(cert), kVshIdentity, Skipped(),

@@ -206,7 +206,8 @@ Check CheckFiles(const CommandContext::Connection& conn, Material& m) {
                             conn.ca_file, conn.cert_file, conn.key_file, st.st_mode & 07777));
 }
 
-// Check 2: the case gRPC reports as TSI_INVALID_ARGUMENT.
+// Check 2: a key of another certificate (which gRPC alone reports as
+// TSI_INVALID_ARGUMENT; kinex and kinexctl now refuse it at start).
 Check CheckKey(const CommandContext::Connection& conn, const Material& m) {
   if (m.chain.empty() || m.key == nullptr) {
     return Skip("key", "skipped: needs the certificate and key files to parse (see files)");
@@ -217,7 +218,7 @@ Check CheckKey(const CommandContext::Connection& conn, const Material& m) {
   return Fail(
       "key",
       absl::StrCat("the private key in ", conn.key_file, " does not belong to the certificate in ",
-                   conn.cert_file, " (gRPC reports this as TSI_INVALID_ARGUMENT)"),
+                   conn.cert_file, " (every other command refuses it too)"),
       "use the key made together with this certificate (the .key file beside its .pem), "
       "or have a new certificate issued for this key");
 }
