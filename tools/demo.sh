@@ -70,6 +70,14 @@ the audit log's public keys are not secret; pin them once):
   build/bin/kinexctl audit signing-key --out=audit-keys.pem
   build/bin/kinexctl audit receipt verify receipt.json --offline --public-key=audit-keys.pem
 
+Read the audit log as the auditor (switch certificates: the log is
+readable by auditors only):
+
+  export KINEX_CERT=$pki/agencies/auditor-kinex-dpo-auditor.pem \\
+         KINEX_KEY=$pki/agencies/auditor-kinex-dpo-auditor.key KINEX_ACTOR="A. Auditor (DPO)"
+  build/bin/kinexctl audit query --child-upn=X213700025001
+  build/bin/kinexctl audit verify --save-head=head.json
+
 Other demo agencies: ls $pki/agencies/   Server log (JSON lines): $data/kinex.log
 Metrics: curl http://127.0.0.1:9464/metrics
 Press Ctrl-C to stop.
