@@ -158,6 +158,21 @@ absl::StatusOr<Material> Load(const TlsFiles& files) {
 
 }  // namespace
 
+absl::StatusOr<absl::Time> EarliestCertificateExpiry(const std::string& path) {
+  KINEX_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(path));
+  std::optional<absl::Time> earliest;
+  for (const X509Ptr& cert : ReadCertificates(pem)) {
+    struct tm tm {};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) != 1) continue;
+    const absl::Time t = absl::FromTM(tm, absl::UTCTimeZone());
+    if (!earliest.has_value() || t < *earliest) earliest = t;
+  }
+  if (!earliest.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no PEM certificate"));
+  }
+  return *earliest;
+}
+
 std::string X509VerifyReason(int code) {
   switch (code) {
     case X509_V_ERR_CERT_NOT_YET_VALID:
@@ -195,12 +210,12 @@ struct PeerCertificateChecker::State {
 absl::StatusOr<std::shared_ptr<PeerCertificateChecker>> PeerCertificateChecker::Load(
     const TlsFiles& files, std::function<void(const absl::Status&)> on_reload) {
   std::shared_ptr<PeerCertificateChecker> checker(
-      new PeerCertificateChecker(files, std::make_unique<State>(), std::move(on_reload)));
+      new PeerCertificateChecker(files, std::make_shared<State>(), std::move(on_reload)));
   KINEX_RETURN_IF_ERROR(checker->Read());
   return checker;
 }
 
-PeerCertificateChecker::PeerCertificateChecker(TlsFiles files, std::unique_ptr<State> state,
+PeerCertificateChecker::PeerCertificateChecker(TlsFiles files, std::shared_ptr<State> state,
                                                std::function<void(const absl::Status&)> on_reload)
     : files_(std::move(files)), on_reload_(std::move(on_reload)), state_(std::move(state)) {}
 
@@ -233,7 +248,7 @@ absl::Status PeerCertificateChecker::Read() {
   if (cas.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(files_.ca_file, ": not a PEM certificate"));
   }
-  auto next = std::make_unique<State>();
+  auto next = std::make_shared<State>();
   next->store.reset(X509_STORE_new());
   for (const X509Ptr& ca : cas) X509_STORE_add_cert(next->store.get(), ca.get());
   for (const auto& [name, unused] : fingerprint) {
@@ -299,18 +314,20 @@ absl::StatusOr<std::optional<PeerRefusal>> PeerCertificateChecker::Check(
   for (const X509Ptr& c : chain) sk_X509_push(untrusted.get(), c.get());
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(),
                                                                       &X509_STORE_CTX_free);
-  int ok;
-  int error;
+  // The set in force, kept alive by this reference while in use: handshakes
+  // verify concurrently, and a reload swaps in a new set without waiting.
+  std::shared_ptr<const State> state;
   {
-    absl::MutexLock lock(&mu_);  // the store in force stays alive while in use
-    if (X509_STORE_CTX_init(ctx.get(), state_->store.get(), leaf.front().get(), untrusted.get()) !=
-            1 ||
-        X509_STORE_CTX_set_default(ctx.get(), "ssl_client") != 1) {
-      return absl::InternalError("cannot set up certificate verification");
-    }
-    ok = X509_verify_cert(ctx.get());
-    error = X509_STORE_CTX_get_error(ctx.get());
+    absl::MutexLock lock(&mu_);
+    state = state_;
   }
+  if (X509_STORE_CTX_init(ctx.get(), state->store.get(), leaf.front().get(), untrusted.get()) !=
+          1 ||
+      X509_STORE_CTX_set_default(ctx.get(), "ssl_client") != 1) {
+    return absl::InternalError("cannot set up certificate verification");
+  }
+  const int ok = X509_verify_cert(ctx.get());
+  const int error = X509_STORE_CTX_get_error(ctx.get());
   if (ok == 1) return std::nullopt;
   const X509* failed = X509_STORE_CTX_get_current_cert(ctx.get());
   return PeerRefusal{.reason = X509VerifyReason(error),

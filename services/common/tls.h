@@ -99,7 +99,7 @@ class PeerCertificateChecker {
 
  private:
   struct State;
-  PeerCertificateChecker(TlsFiles files, std::unique_ptr<State> state,
+  PeerCertificateChecker(TlsFiles files, std::shared_ptr<State> state,
                          std::function<void(const absl::Status&)> on_reload);
   absl::StatusOr<std::map<std::string, std::tuple<int64_t, int64_t, int64_t>>> FingerprintNow()
       const;
@@ -109,8 +109,14 @@ class PeerCertificateChecker {
   const TlsFiles files_;
   const std::function<void(const absl::Status&)> on_reload_;
   absl::Mutex mu_;
-  std::unique_ptr<State> state_ ABSL_GUARDED_BY(mu_);
+  // The set in force; its store is never changed once built (checks read
+  // it without the lock), only its reload bookkeeping, under the lock.
+  std::shared_ptr<State> state_ ABSL_GUARDED_BY(mu_);
 };
+
+// The earliest notAfter among the certificates in a PEM file; fails
+// naming the file when it cannot be read or holds no certificate.
+absl::StatusOr<absl::Time> EarliestCertificateExpiry(const std::string& path);
 
 // What an X509_V_ERR_* code means for a refused peer, in a few words
 // ("certificate has expired", "certificate revoked", ...).

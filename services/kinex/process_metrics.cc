@@ -1,17 +1,12 @@
 #include "services/kinex/process_metrics.h"
 
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
-#include <cstdio>
-#include <optional>
-
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "grpc/health/v1/health.pb.h"
 #include "services/common/build_info.h"
 #include "services/common/error_reason.h"
 #include "services/common/grpc_status.h"
+#include "services/common/tls.h"
 
 namespace kinex {
 namespace {
@@ -233,25 +228,6 @@ std::vector<prometheus::MetricFamily> ScrapeGauges::Collect() const {
     out.push_back(std::move(family));
   }
   return out;
-}
-
-absl::StatusOr<absl::Time> EarliestCertificateExpiry(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::optional<absl::Time> earliest;
-  while (X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr)) {
-    struct tm tm {};
-    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1) {
-      const absl::Time t = absl::FromTM(tm, absl::UTCTimeZone());
-      if (!earliest.has_value() || t < *earliest) earliest = t;
-    }
-    X509_free(cert);
-  }
-  std::fclose(f);
-  if (!earliest.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": no PEM certificate"));
-  }
-  return *earliest;
 }
 
 }  // namespace kinex

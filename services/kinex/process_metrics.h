@@ -109,9 +109,6 @@ class ScrapeGauges final : public prometheus::Collectable {
   std::vector<Gauge> gauges_;
 };
 
-// Reads the earliest notAfter among the certificates in a PEM file.
-absl::StatusOr<absl::Time> EarliestCertificateExpiry(const std::string& path);
-
 }  // namespace kinex
 
 #endif  // KINEX_SERVICES_KINEX_PROCESS_METRICS_H_

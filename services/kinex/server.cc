@@ -215,6 +215,11 @@ class CallBoundsFactory final : public grpc::experimental::ServerInterceptorFact
   ReplyWatchdog watchdog_;
 };
 
+// The process metrics gRPC's log hook and the TLS hooks below count
+// refused handshakes into (the hooks are process-wide or take no argument
+// of ours).
+std::atomic<ProcessMetrics*> handshake_metrics{nullptr};
+
 // gRPC's own log lines, as JSON lines like everything else Kinex writes to
 // stderr. A client certificate this server refuses is logged by
 // LogRefusedPeer, with the certificate's subject; what the TSI refuses
@@ -224,10 +229,6 @@ class CallBoundsFactory final : public grpc::experimental::ServerInterceptorFact
 // "Handshake failed with fatal error SSL_ERROR_SSL: ..."); they become one
 // "tls handshake refused" line with the reason. The TSI does not know the
 // peer's address (it sees only bytes), so the line cannot carry it.
-// The process metrics gRPC's log hook counts refused handshakes into (the
-// hook is process-wide and takes no argument of ours).
-std::atomic<ProcessMetrics*> handshake_metrics{nullptr};
-
 void GrpcLogAsJson(gpr_log_func_args* args) {
   thread_local int verify_code = 0;
   const absl::string_view message = args->message;
@@ -261,9 +262,6 @@ void GrpcLogAsJson(gpr_log_func_args* args) {
           {{"source", absl::StrCat(args->file, ":", args->line)}, {"message", message}});
 }
 
-// A client certificate refused by this server's PeerCertificateChecker
-// (services/common/tls.h): one JSON line like the handshake refusals
-// above, with what the certificate says of itself, counted with them.
 // A re-read of tls.crl_dir (a changed file, or SIGHUP): counted, and a
 // failure logged (the CRLs in force stay).
 void NoteCrlReload(const absl::Status& status) {
@@ -274,6 +272,9 @@ void NoteCrlReload(const absl::Status& status) {
   if (ProcessMetrics* metrics = handshake_metrics.load()) metrics->RecordCrlReload(status.ok());
 }
 
+// A client certificate refused by this server's PeerCertificateChecker
+// (services/common/tls.h): one JSON line like the handshake refusals
+// above, with what the certificate says of itself, counted with them.
 void LogRefusedPeer(const PeerRefusal& refusal) {
   LogJson(std::cerr, "warn", "tls handshake refused",
           {{"reason", refusal.reason},
