@@ -19,4 +19,9 @@ absl::StatusOr<AppendResult> AuditClient::Append(const kinex::audit::v1::AuditEv
   return r;
 }
 
+absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> AuditClient::ReadNotifications(
+    const kinex::audit::v1::ReadNotificationsRequest& request) {
+  return CallUnary(*stub_, &kinex::audit::v1::Audit::Stub::ReadNotifications, request, timeout_);
+}
+
 }  // namespace kinex::audit

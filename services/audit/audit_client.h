@@ -1,4 +1,4 @@
-// AuditClient: the AuditSink of microservices mode. Appends through the
+// AuditClient: the AuditSink (and NotificationReader) of microservices mode. Appends through the
 // audit service's gRPC API over mTLS (the caller's channel carries its
 // service identity); any RPC failure is returned as is, so the gateway fails
 // closed (UNAVAILABLE when the audit service is unreachable).
@@ -20,7 +20,7 @@
 namespace kinex::audit {
 
 // Thread-safe (gRPC stubs are).
-class AuditClient final : public AuditSink {
+class AuditClient final : public AuditSink, public NotificationReader {
  public:
   // `timeout`: deadline of each Append (default 10 s).
   explicit AuditClient(std::shared_ptr<grpc::ChannelInterface> channel,
@@ -28,6 +28,8 @@ class AuditClient final : public AuditSink {
       : stub_(kinex::audit::v1::Audit::NewStub(std::move(channel))), timeout_(timeout) {}
 
   absl::StatusOr<AppendResult> Append(const kinex::audit::v1::AuditEvent& event) override;
+  absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> ReadNotifications(
+      const kinex::audit::v1::ReadNotificationsRequest& request) override;
 
  private:
   std::unique_ptr<kinex::audit::v1::Audit::Stub> stub_;

@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -15,6 +16,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/audit/log_verifier.h"
 #include "services/common/error_reason.h"
+#include "services/common/identity.h"
 #include "services/common/paging.h"
 #include "services/common/status_macros.h"
 
@@ -23,6 +25,7 @@ namespace {
 
 using ::kinex::audit::v1::AuditEvent;
 using ::kinex::audit::v1::SignedTreeHead;
+namespace nv1 = ::kinex::notifications::v1;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
@@ -266,6 +269,7 @@ absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
   Pending pending;
   pending.event = event;
   KINEX_RETURN_IF_ERROR(PseudonymizeChildren(*options_.pseudonymizer, pending.event));
+  KINEX_RETURN_IF_ERROR(PrepareNotifications(pending));
   {
     absl::MutexLock lock(&queue_mu_);
     if (stopping_) {
@@ -486,7 +490,19 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
       p->leaf_index = base + i;
       p->leaf_hash = HashLeaf(*leaf);
       range.Append(p->leaf_hash);
-      entries.push_back(MakeNewEntry(base + i, p->leaf_hash, *std::move(leaf), p->event));
+      NewEntry entry = MakeNewEntry(base + i, p->leaf_hash, *std::move(leaf), p->event);
+      for (size_t j = 0; j < p->notifications.size(); ++j) {
+        StoredNotification row = p->notifications[j];
+        row.key = {base + i, static_cast<uint32_t>(j)};
+        row.created_us = time_micros;
+        entry.notifications.push_back(std::move(row));
+      }
+      for (NotificationChange change : p->changes) {
+        change.leaf_index = base + i;
+        change.at_us = time_micros;
+        entry.changes.push_back(std::move(change));
+      }
+      entries.push_back(std::move(entry));
     }
   }
   if (entries.empty()) {
@@ -558,6 +574,7 @@ void AuditLog::SignerLoop() {
     if (signer_stop_) break;
     signer_mu_.Unlock();
     SignIfIdle().IgnoreError();  // retried next poll; appends still sign
+    EscalateDue().IgnoreError();  // retried next poll
     signer_mu_.Lock();
   }
 }
@@ -931,6 +948,285 @@ absl::StatusOr<kinex::audit::v1::GetConsistencyProofResponse> AuditLog::GetConsi
   response.set_second_tree_size(request.second_tree_size());
   for (const Hash& h : proof) response.add_hashes(HashToBytes(h));
   return response;
+}
+
+absl::Status AuditLog::PrepareNotifications(Pending& pending) {
+  AuditEvent& event = pending.event;
+  for (int i = 0; i < event.notify_size(); ++i) {
+    kinex::audit::v1::NotifyIntent& intent = *event.mutable_notify(i);
+    nv1::Notification& n = *intent.mutable_notification();
+    // The leaf must bind the child a notification names.
+    kinex::common::v1::ChildRef child;
+    child.set_kinex_id(n.kinex_id());
+    absl::StatusOr<std::string> pseudonym = options_.pseudonymizer->Pseudonym(child);
+    if (!pseudonym.ok() ||
+        std::find(event.child_pseudonyms().begin(), event.child_pseudonyms().end(), *pseudonym) ==
+            event.child_pseudonyms().end()) {
+      return BadOption(absl::StrCat("event.notify[", i, "].notification.kinex_id"),
+                       absl::StrCat("event.notify[", i,
+                                    "].notification.kinex_id: not one of the event's children "
+                                    "(a notification names a child its leaf records)"));
+    }
+    n.set_request_id(event.request_id());
+    StoredNotification row;
+    row.recipient_kind = intent.recipient_kind();
+    row.recipient_code = intent.recipient_code();
+    row.kind = n.kind();
+    row.deadline_us = n.has_deadline() ? MicrosOf(n.deadline()) : 0;
+    row.state = nv1::PENDING;
+    if (!intent.SerializeToString(&row.payload)) {
+      return WithErrorReason(absl::InternalError("a notification does not serialize"),
+                             reason::kAuditEncodingFailed);
+    }
+    kinex::audit::v1::Notified* notified = event.add_notified();
+    notified->set_recipient_kind(intent.recipient_kind());
+    notified->set_recipient_code(intent.recipient_code());
+    notified->set_kind(n.kind());
+    pending.notifications.push_back(std::move(row));
+  }
+  event.clear_notify();
+
+  NotificationChange::Type type;
+  switch (event.kind()) {
+    case kinex::audit::v1::NOTIFICATION_DELIVERED:
+      type = NotificationChange::Type::kDelivered;
+      break;
+    case kinex::audit::v1::NOTIFICATION_ACKNOWLEDGED:
+      type = NotificationChange::Type::kAcknowledged;
+      break;
+    case kinex::audit::v1::BREAK_GLASS_REVIEWED:
+      type = NotificationChange::Type::kReviewed;
+      break;
+    case kinex::audit::v1::NOTIFICATION_ESCALATED:
+      type = NotificationChange::Type::kEscalated;
+      break;
+    default:
+      return absl::OkStatus();
+  }
+  NotificationQuery query;
+  for (const std::string& id : event.notification_ids()) {
+    KINEX_ASSIGN_OR_RETURN(NotificationKey key, ParseNotificationId(id));  // validated
+    query.keys.push_back(key);
+  }
+  absl::StatusOr<std::vector<StoredNotification>> rows =
+      options_.storage->ReadNotifications(query, query.keys.size());
+  if (!rows.ok()) {
+    return Because(absl::UnavailableError(absl::StrCat("audit log could not read notifications: ",
+                                                       rows.status().message())),
+                   reason::kAuditStorageUnavailable, rows.status());
+  }
+  absl::flat_hash_map<uint64_t, AuditEvent> leaves;
+  size_t next = 0;
+  for (const NotificationKey& key : query.keys) {
+    const std::string id = NotificationId(key);
+    auto not_addressed = [&](absl::string_view why) {
+      return WithErrorReason(
+          absl::FailedPreconditionError(absl::StrCat("event.notification_ids: notification ", id,
+                                                     " ", why)),
+          reason::kNotificationNotFound, {{"notification_id", id}});
+    };
+    if (next >= rows->size() || !((*rows)[next].key == key)) {
+      return not_addressed("does not exist");
+    }
+    const StoredNotification& row = (*rows)[next++];
+    // Only what the verified leaf says decides who the row belongs to.
+    KINEX_ASSIGN_OR_RETURN(nv1::Notification n, VerifiedNotification(row, leaves));
+    if (type == NotificationChange::Type::kEscalated) {
+      if (n.kind() != nv1::ENCOMPASS) return not_addressed("is not an Operation Encompass one");
+    } else if (n.recipient_kind() != event.agency_kind() ||
+               n.recipient_code() != event.agency_code()) {
+      return not_addressed("is not addressed to the event's agency");
+    }
+    if (type == NotificationChange::Type::kReviewed && n.kind() != nv1::BREAK_GLASS_REVIEW) {
+      return WithErrorReason(
+          absl::FailedPreconditionError(absl::StrCat("event.notification_ids: notification ", id,
+                                                     " is not a break-glass review")),
+          reason::kNotificationStateConflict, {{"notification_id", id}});
+    }
+    NotificationChange change;
+    change.key = key;
+    change.type = type;
+    change.by = event.actor();
+    change.review_outcome = event.review_outcome();
+    change.note = event.justification();
+    pending.changes.push_back(std::move(change));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<nv1::Notification> AuditLog::VerifiedNotification(
+    const StoredNotification& row, absl::flat_hash_map<uint64_t, AuditEvent>& leaves) const {
+  const std::string id = NotificationId(row.key);
+  auto tampered = [&](absl::string_view why) {
+    return WithErrorReason(
+        absl::DataLossError(absl::StrCat("notification ", id, " (leaf index ", row.key.leaf_index,
+                                         "): ", why)),
+        reason::kAuditIndexTampered, {{"leaf_index", absl::StrCat(row.key.leaf_index)}});
+  };
+  auto found = leaves.find(row.key.leaf_index);
+  if (found == leaves.end()) {
+    std::optional<StoredEntry> stored;
+    KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(
+        row.key.leaf_index, row.key.leaf_index + 1, [&](const StoredEntry& e) {
+          stored = e;
+          return absl::OkStatus();
+        }));
+    Hash verified{};
+    {
+      absl::ReaderMutexLock lock(&tree_mu_);
+      if (row.key.leaf_index >= tree_.size()) return tampered("no such leaf in the verified log");
+      KINEX_ASSIGN_OR_RETURN(verified, tree_.LeafHash(row.key.leaf_index));
+    }
+    if (!stored.has_value() || HashLeaf(stored->leaf_data) != verified) {
+      return NotVerified(row.key.leaf_index);
+    }
+    KINEX_ASSIGN_OR_RETURN(DecodedLeaf decoded, DecodeEvent(stored->leaf_data));
+    found = leaves.emplace(row.key.leaf_index, std::move(decoded.event)).first;
+  }
+  const AuditEvent& leaf = found->second;
+  if (row.key.ordinal >= static_cast<uint32_t>(leaf.notified_size())) {
+    return tampered("the leaf created no such notification");
+  }
+  const kinex::audit::v1::Notified& notified = leaf.notified(static_cast<int>(row.key.ordinal));
+  kinex::audit::v1::NotifyIntent intent;
+  if (!intent.ParseFromString(row.payload)) return tampered("the stored content does not parse");
+  nv1::Notification n = intent.notification();
+  if (notified.recipient_kind() != row.recipient_kind ||
+      notified.recipient_code() != row.recipient_code || notified.kind() != row.kind ||
+      intent.recipient_kind() != row.recipient_kind ||
+      intent.recipient_code() != row.recipient_code || n.kind() != row.kind) {
+    return tampered("recipient or kind differ from the leaf's");
+  }
+  kinex::common::v1::ChildRef child;
+  child.set_kinex_id(n.kinex_id());
+  absl::StatusOr<std::string> pseudonym = options_.pseudonymizer->Pseudonym(child);
+  if (!pseudonym.ok() ||
+      std::find(leaf.child_pseudonyms().begin(), leaf.child_pseudonyms().end(), *pseudonym) ==
+          leaf.child_pseudonyms().end() ||
+      n.request_id() != leaf.request_id() || row.created_us != MicrosOf(leaf.time())) {
+    return tampered("child, request or time differ from the leaf's");
+  }
+  n.set_notification_id(id);
+  n.set_cause_leaf_index(row.key.leaf_index);
+  SetMicros(row.created_us, n.mutable_create_time());
+  n.set_recipient_kind(static_cast<kinex::common::v1::AgencyKind>(row.recipient_kind));
+  n.set_recipient_code(row.recipient_code);
+  n.set_state(row.acked_us != 0       ? nv1::ACKNOWLEDGED
+              : row.delivered_us != 0 ? nv1::DELIVERED
+                                      : nv1::PENDING);
+  if (row.delivered_us != 0) SetMicros(row.delivered_us, n.mutable_deliver_time());
+  if (row.acked_us != 0) {
+    SetMicros(row.acked_us, n.mutable_ack_time());
+    n.set_acked_by(row.acked_by);
+  }
+  n.set_review_outcome(static_cast<nv1::ReviewOutcome>(row.review_outcome));
+  n.set_review_note(row.review_note);
+  n.set_escalated(row.escalated_leaf >= 0);
+  return n;
+}
+
+absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> AuditLog::ReadNotifications(
+    const kinex::audit::v1::ReadNotificationsRequest& request) {
+  kinex::audit::v1::ReadNotificationsResponse out;
+  out.set_log_size(Size());
+  if (request.size_only()) return out;
+  NotificationQuery query;
+  if (request.recipient_kind() != kinex::common::v1::AGENCY_KIND_UNSPECIFIED ||
+      !request.recipient_code().empty()) {
+    if (request.recipient_kind() == kinex::common::v1::AGENCY_KIND_UNSPECIFIED ||
+        request.recipient_code().empty()) {
+      return BadOption("recipient_kind", "recipient_kind and recipient_code: set both or neither");
+    }
+    query.recipient_kind = request.recipient_kind();
+    query.recipient_code = request.recipient_code();
+  }
+  if (!request.after().empty()) {
+    absl::StatusOr<NotificationKey> after = ParseNotificationId(request.after());
+    if (!after.ok()) return BadOption("after", absl::StrCat("after: ", after.status().message()));
+    query.after = *after;
+  }
+  if (request.ids_size() > 1000) return BadOption("ids", "ids: at most 1000");
+  for (const std::string& id : request.ids()) {
+    absl::StatusOr<NotificationKey> key = ParseNotificationId(id);
+    if (!key.ok()) return BadOption("ids", absl::StrCat("ids: ", key.status().message()));
+    query.keys.push_back(*key);
+  }
+  std::sort(query.keys.begin(), query.keys.end());
+  query.keys.erase(std::unique(query.keys.begin(), query.keys.end()), query.keys.end());
+  query.unacknowledged_only = request.unacknowledged_only();
+  for (int kind : request.kinds()) {
+    if (kind == 0 || !nv1::NotificationKind_IsValid(kind)) {
+      return BadOption("kinds", absl::StrCat("kinds: unknown notification kind ", kind));
+    }
+    query.kinds.push_back(kind);
+  }
+  if (request.limit() < 0 || request.limit() > 1000) {
+    return BadOption("limit", absl::StrCat("limit must be 0-1000 (got ", request.limit(), ")"));
+  }
+  const size_t limit = request.limit() == 0 ? 100 : static_cast<size_t>(request.limit());
+  absl::StatusOr<std::vector<StoredNotification>> rows =
+      options_.storage->ReadNotifications(query, limit);
+  if (!rows.ok()) return rows.status();
+  absl::flat_hash_map<uint64_t, AuditEvent> leaves;
+  for (const StoredNotification& row : *rows) {
+    KINEX_ASSIGN_OR_RETURN(*out.add_notifications(), VerifiedNotification(row, leaves));
+  }
+  return out;
+}
+
+absl::StatusOr<int> AuditLog::EscalateDue() {
+  NotificationQuery query;
+  query.due_at_us = absl::ToUnixMicros(options_.clock->Now());
+  KINEX_ASSIGN_OR_RETURN(std::vector<StoredNotification> due,
+                         options_.storage->ReadNotifications(query, 100));
+  int escalated = 0;
+  absl::flat_hash_map<uint64_t, AuditEvent> leaves;
+  for (const StoredNotification& row : due) {
+    KINEX_ASSIGN_OR_RETURN(nv1::Notification missed, VerifiedNotification(row, leaves));
+    kinex::audit::v1::NotifyIntent intent;
+    intent.ParseFromString(row.payload);  // parsed by VerifiedNotification
+    const std::string id = missed.notification_id();
+    AuditEvent event;
+    event.set_kind(kinex::audit::v1::NOTIFICATION_ESCALATED);
+    event.set_request_id(absl::StrCat("escalate-", id));
+    event.set_principal(options_.service_principal);
+    event.set_method("EscalateDue");
+    event.set_idempotency_key(absl::StrCat("escalate/", id));
+    event.add_notification_ids(id);
+    event.add_children()->set_kinex_id(missed.kinex_id());
+    for (const std::string& to : intent.escalate_to()) {
+      const std::vector<absl::string_view> parts = absl::StrSplit(to, absl::MaxSplits('/', 1));
+      const kinex::common::v1::AgencyKind kind =
+          parts.size() == 2 ? AgencyKindFromSlug(parts[0])
+                            : kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
+      if (kind == kinex::common::v1::AGENCY_KIND_UNSPECIFIED || parts[1].empty()) continue;
+      kinex::audit::v1::NotifyIntent* up = event.add_notify();
+      up->set_recipient_kind(kind);
+      up->set_recipient_code(std::string(parts[1]));
+      nv1::Notification& n = *up->mutable_notification();
+      n.set_kind(nv1::ENCOMPASS_ESCALATION);
+      n.set_kinex_id(missed.kinex_id());
+      n.set_reason("DEADLINE_MISSED");
+      n.set_about_notification_id(id);
+      *n.mutable_deadline() = missed.deadline();
+      n.set_school_urn(missed.school_urn());
+    }
+    // Every escalation names the notifying force (the police entry of
+    // escalate_to): the LA must know whom to call, the force that it was
+    // its own notification.
+    std::string force;
+    for (const std::string& to : intent.escalate_to()) {
+      if (absl::StartsWith(to, "police/")) force = to.substr(sizeof("police/") - 1);
+    }
+    for (auto& up : *event.mutable_notify()) up.mutable_notification()->set_force_code(force);
+    KINEX_RETURN_IF_ERROR(Append(event).status());
+    ++escalated;
+  }
+  return escalated;
+}
+
+absl::StatusOr<NotificationStats> AuditLog::ReadNotificationStats() const {
+  return options_.storage->ReadNotificationStats();
 }
 
 }  // namespace kinex::audit

@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -77,7 +78,7 @@ namespace kinex::audit {
 inline constexpr size_t kMaxResponseBytes = 3 << 20;
 
 // The audit log. Thread-safe.
-class AuditLog final : public AuditSink {
+class AuditLog final : public AuditSink, public NotificationReader {
  public:
   struct Options {
     // Required. The store; must outlive the log.
@@ -108,6 +109,9 @@ class AuditLog final : public AuditSink {
     // then about 1 byte per leaf instead of 64 (MerkleTree::MakeLean).
     int lean_level = 6;
     uint64_t recent_leaves = 8192;
+    // Default "spiffe://kinex.dev/service/audit". The principal of the
+    // events the log appends itself (NOTIFICATION_ESCALATED).
+    std::string service_principal = "spiffe://kinex.dev/service/audit";
   };
 
   // Opens the log: recomputes and checks the stored log (DATA_LOSS naming
@@ -136,6 +140,24 @@ class AuditLog final : public AuditSink {
 
   // Number of committed entries.
   uint64_t Size() const;
+
+  // Notifications (see NotificationReader and ReadNotificationsRequest),
+  // each checked against the verified leaf that created it: its recipient
+  // and kind are the leaf's notified[ordinal], its child one of the leaf's
+  // pseudonyms and its time the leaf's.
+  absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> ReadNotifications(
+      const kinex::audit::v1::ReadNotificationsRequest& request) override;
+
+  // The deadline sweeper: every ENCOMPASS notification unacknowledged at
+  // its deadline (by the injected clock) is escalated, one
+  // NOTIFICATION_ESCALATED event each (idempotency key "escalate/<id>", so
+  // two sweepers escalate once), which creates an ENCOMPASS_ESCALATION
+  // notification for each of its escalate_to agencies. Returns how many it
+  // escalated. The signer thread calls it every poll.
+  absl::StatusOr<int> EscalateDue();
+
+  // Counts over the stored notifications (metrics).
+  absl::StatusOr<NotificationStats> ReadNotificationStats() const;
 
   // Filtered, paged query (see QueryEventsRequest). A page holds at most
   // page_size entries and about kMaxResponseBytes of them (at least one).
@@ -222,7 +244,23 @@ class AuditLog final : public AuditSink {
     Pending* same_as = nullptr;
     bool existing = false;
     bool failed = false;
+    // The notifications the event creates (keys and times set at commit)
+    // and the state changes it records (leaf and time set at commit).
+    std::vector<StoredNotification> notifications;
+    std::vector<NotificationChange> changes;
   };
+
+  // Moves `pending`'s notify intents into rows and `notified`, and checks
+  // a notification event against the rows it names: each exists and is
+  // addressed to the event's agency (ESCALATED: an ENCOMPASS one), and a
+  // review names a BREAK_GLASS_REVIEW. INVALID_ARGUMENT /
+  // FAILED_PRECONDITION (NOTIFICATION_NOT_FOUND) naming the id.
+  absl::Status PrepareNotifications(Pending& pending);
+  // A stored row as its recipient sees it, after checking it against its
+  // verified leaf (DATA_LOSS, AUDIT_INDEX_TAMPERED, when they disagree).
+  absl::StatusOr<kinex::notifications::v1::Notification> VerifiedNotification(
+      const StoredNotification& row,
+      absl::flat_hash_map<uint64_t, kinex::audit::v1::AuditEvent>& leaves) const;
 
   AuditLog(Options options, TreeHeadKeyring keyring);
   absl::Status Recover();

@@ -167,4 +167,16 @@ grpc::Status AuditGrpcService::GetSigningKey(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AuditGrpcService::ReadNotifications(grpc::ServerContext* ctx,
+                                                 const v1::ReadNotificationsRequest* req,
+                                                 v1::ReadNotificationsResponse* resp) {
+  absl::StatusOr<SpiffeId> peer =
+      AuthorizeServiceCall(*ctx, trust_domain_, "kinex.audit.v1.Audit/ReadNotifications");
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  auto r = log_->ReadNotifications(*req);
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
 }  // namespace kinex::audit

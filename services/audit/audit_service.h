@@ -65,6 +65,8 @@ class AuditGrpcService final : public kinex::audit::v1::Audit::Service {
                                    v1::GetConsistencyProofResponse* resp) override;
   grpc::Status GetEntries(grpc::ServerContext* ctx, const v1::GetEntriesRequest* req,
                           v1::GetEntriesResponse* resp) override;
+  grpc::Status ReadNotifications(grpc::ServerContext* ctx, const v1::ReadNotificationsRequest* req,
+                                 v1::ReadNotificationsResponse* resp) override;
   grpc::Status GetSigningKey(grpc::ServerContext* ctx, const v1::GetSigningKeyRequest* req,
                              v1::SigningKey* resp) override;
 

@@ -44,6 +44,20 @@ class AuditSink {
   virtual absl::StatusOr<AppendResult> Append(const kinex::audit::v1::AuditEvent& event) = 0;
 };
 
+// Reads the notifications stored beside the log (docs/notifications.md),
+// each checked against the verified leaf that created it. In --target=all
+// the AuditLog itself; in microservices mode an AuditClient (the audit
+// service's internal ReadNotifications). Implementations are thread-safe.
+class NotificationReader {
+ public:
+  virtual ~NotificationReader() = default;
+  // Notifications matching `request`, oldest first. INVALID_ARGUMENT for a
+  // malformed request; DATA_LOSS (AUDIT_INDEX_TAMPERED) for a stored row its
+  // leaf does not justify; UNAVAILABLE when the store fails.
+  virtual absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> ReadNotifications(
+      const kinex::audit::v1::ReadNotificationsRequest& request) = 0;
+};
+
 }  // namespace kinex::audit
 
 #endif  // KINEX_SERVICES_AUDIT_AUDIT_SINK_H_

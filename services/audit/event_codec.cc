@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "services/common/error_reason.h"
@@ -25,6 +26,7 @@ using ::kinex::audit::v1::AuditEvent;
 constexpr absl::string_view kMagicV1("KXAE\x01", 5);
 constexpr absl::string_view kMagicV2("KXAE\x02", 5);
 constexpr absl::string_view kMagicV3("KXAE\x03", 5);
+constexpr absl::string_view kMagicV4("KXAE\x04", 5);
 
 bool IsValidUtf8(absl::string_view s) {
   size_t i = 0;
@@ -271,6 +273,122 @@ absl::Status ValidateVersion3Fields(const AuditEvent& event) {
   return absl::OkStatus();
 }
 
+// The notification fields: intents (input only), the ids an update names,
+// a review's outcome.
+absl::Status ValidateNotificationFields(const AuditEvent& event) {
+  namespace nv1 = ::kinex::notifications::v1;
+  using ::kinex::audit::v1::EventKind;
+  if (event.notified_size() > 0) {
+    return Invalid("event.notified", absl::InvalidArgumentError(
+                                         "event.notified is output only: the log sets it"));
+  }
+  if (event.notify_size() > static_cast<int>(kMaxNotify)) {
+    return TooLarge("event.notify",
+                    absl::ResourceExhaustedError(absl::StrCat("event.notify has ",
+                                                              event.notify_size(),
+                                                              " entries; at most ", kMaxNotify)));
+  }
+  for (int i = 0; i < event.notify_size(); ++i) {
+    const auto& intent = event.notify(i);
+    const std::string field = absl::StrCat("event.notify[", i, "]");
+    switch (intent.recipient_kind()) {
+      case kinex::common::v1::LOCAL_AUTHORITY:
+      case kinex::common::v1::VIRTUAL_SCHOOL:
+      case kinex::common::v1::SCHOOL:
+      case kinex::common::v1::HEALTH:
+      case kinex::common::v1::POLICE:
+        break;
+      default:
+        return Invalid(absl::StrCat(field, ".recipient_kind"),
+                       absl::InvalidArgumentError(absl::StrCat(
+                           field, ".recipient_kind must be an agency that is notified, got ",
+                           static_cast<int>(intent.recipient_kind()))));
+    }
+    KINEX_RETURN_IF_ERROR(
+        Required(absl::StrCat("notify[", i, "].recipient_code"), intent.recipient_code()));
+    const nv1::Notification& n = intent.notification();
+    if (n.kind() == nv1::NOTIFICATION_KIND_UNSPECIFIED || !nv1::NotificationKind_IsValid(n.kind())) {
+      return Invalid(absl::StrCat(field, ".notification.kind"),
+                     absl::InvalidArgumentError(absl::StrCat(
+                         field, ".notification.kind must be a known kind, got ",
+                         static_cast<int>(n.kind()))));
+    }
+    KINEX_RETURN_IF_ERROR(
+        Required(absl::StrCat("notify[", i, "].notification.kinex_id"), n.kinex_id()));
+    if (!n.notification_id().empty() || n.state() != 0 || n.has_create_time() ||
+        n.cause_leaf_index() != 0 || n.has_ack_time() || !n.acked_by().empty() ||
+        n.review_outcome() != 0 || !n.review_note().empty() || n.escalated() ||
+        n.has_deliver_time() || n.recipient_kind() != 0 || !n.recipient_code().empty()) {
+      return Invalid(absl::StrCat(field, ".notification"),
+                     absl::InvalidArgumentError(absl::StrCat(
+                         field,
+                         ".notification: id, state, times, cause, recipient, acknowledgement and "
+                         "review are set by the log")));
+    }
+    if (intent.escalate_to_size() > 8) {
+      return TooLarge(absl::StrCat(field, ".escalate_to"),
+                      absl::ResourceExhaustedError(
+                          absl::StrCat(field, ".escalate_to has more than 8 entries")));
+    }
+    for (const std::string& to : intent.escalate_to()) {
+      KINEX_RETURN_IF_ERROR(Required(absl::StrCat("notify[", i, "].escalate_to[]"), to));
+    }
+  }
+  const EventKind kind = event.kind();
+  const bool update = kind == kinex::audit::v1::NOTIFICATION_DELIVERED ||
+                      kind == kinex::audit::v1::NOTIFICATION_ACKNOWLEDGED ||
+                      kind == kinex::audit::v1::BREAK_GLASS_REVIEWED ||
+                      kind == kinex::audit::v1::NOTIFICATION_ESCALATED;
+  if (!update) {
+    if (event.notification_ids_size() > 0) {
+      return Invalid("event.notification_ids",
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "event.notification_ids is only for notification events, not ",
+                         kinex::audit::v1::EventKind_Name(kind))));
+    }
+  } else {
+    if (event.notification_ids_size() == 0) {
+      return Invalid("event.notification_ids",
+                     absl::InvalidArgumentError("event.notification_ids is required"));
+    }
+    if (event.notification_ids_size() > 1000) {
+      return TooLarge("event.notification_ids",
+                      absl::ResourceExhaustedError("event.notification_ids has more than 1000"));
+    }
+    if (kind != kinex::audit::v1::NOTIFICATION_DELIVERED && event.notification_ids_size() != 1) {
+      return Invalid("event.notification_ids",
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "event.notification_ids must name exactly one notification for ",
+                         kinex::audit::v1::EventKind_Name(kind))));
+    }
+    NotificationKey previous;
+    for (int i = 0; i < event.notification_ids_size(); ++i) {
+      absl::StatusOr<NotificationKey> key = ParseNotificationId(event.notification_ids(i));
+      if (!key.ok()) return Invalid("event.notification_ids", key.status());
+      if (i > 0 && !(previous < *key)) {
+        return Invalid("event.notification_ids",
+                       absl::InvalidArgumentError(
+                           "event.notification_ids must be sorted (by leaf, then ordinal) and "
+                           "distinct"));
+      }
+      previous = *key;
+    }
+  }
+  if (kind == kinex::audit::v1::BREAK_GLASS_REVIEWED) {
+    if (event.review_outcome() != nv1::UPHELD && event.review_outcome() != nv1::REFERRED) {
+      return Invalid("event.review_outcome", absl::InvalidArgumentError(
+                                                 "event.review_outcome must be UPHELD or "
+                                                 "REFERRED"));
+    }
+    KINEX_RETURN_IF_ERROR(Required("justification", event.justification()));
+  } else if (event.review_outcome() != 0) {
+    return Invalid("event.review_outcome",
+                   absl::InvalidArgumentError(
+                       "event.review_outcome is only for BREAK_GLASS_REVIEWED events"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateAppendEvent(const AuditEvent& event) {
@@ -322,8 +440,10 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
                                     absl::CEscape(event.principal().substr(0, 80)), "\"")));
   }
   // An auditor query may come from a Kinex service identity, which has no
-  // agency; every other kind names the agency that acted.
-  if (!queried || event.agency_kind() != kinex::common::v1::AGENCY_KIND_UNSPECIFIED ||
+  // agency, and so does the audit service's own escalation; every other
+  // kind names the agency that acted.
+  const bool escalated = kind == kinex::audit::v1::NOTIFICATION_ESCALATED;
+  if (!(queried || escalated) || event.agency_kind() != kinex::common::v1::AGENCY_KIND_UNSPECIFIED ||
       !event.agency_code().empty()) {
     if (event.agency_kind() == kinex::common::v1::AGENCY_KIND_UNSPECIFIED) {
       return Invalid("event.agency_kind",
@@ -380,6 +500,7 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
   KINEX_RETURN_IF_ERROR(CheckString("subject_agency", event.subject_agency()));
   KINEX_RETURN_IF_ERROR(CheckString("record_id", event.record_id()));
   KINEX_RETURN_IF_ERROR(ValidateVersion3Fields(event));
+  KINEX_RETURN_IF_ERROR(ValidateNotificationFields(event));
   if (event.idempotency_key().size() > kMaxIdempotencyKeyBytes ||
       !std::all_of(event.idempotency_key().begin(), event.idempotency_key().end(),
                    [](char c) { return c >= 0x20 && c <= 0x7e; })) {
@@ -498,11 +619,8 @@ void WriteLawfulBasis(Writer& w, const kinex::common::v1::LawfulBasis& basis) {
   for (int32_t c : basis.categories()) w.U32(static_cast<uint32_t>(c));
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index, const AuditEvent& event) {
-  Writer w;
-  w.Raw(kMagicV3);
+// The version-3 body (version 4 writes it too, then its own fields).
+absl::Status WriteVersion3(Writer& w, uint64_t leaf_index, const AuditEvent& event) {
   KINEX_RETURN_IF_ERROR(WriteVersion2(w, leaf_index, event));
   w.U32(static_cast<uint32_t>(event.lawful_bases_size()));
   for (const auto& basis : event.lawful_bases()) WriteLawfulBasis(w, basis);
@@ -512,11 +630,53 @@ absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index, const AuditEvent& e
   w.U32(static_cast<uint32_t>(event.decision_paths_size()));
   for (const std::string& p : event.decision_paths()) w.Str(p);
   w.U8(event.shield_locating() ? 1 : 0);
+  return absl::OkStatus();
+}
+
+// Whether `event` sets a field that only version 4 holds.
+bool HasVersion4Fields(const AuditEvent& event) {
+  return event.notified_size() > 0 || event.notification_ids_size() > 0 ||
+         event.review_outcome() != 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index, const AuditEvent& event) {
+  if (event.notify_size() > 0) {
+    return Invalid("event.notify", absl::InvalidArgumentError(
+                                       "event.notify must be moved into notified before encoding"));
+  }
+  Writer w;
+  w.Raw(kMagicV4);
+  KINEX_RETURN_IF_ERROR(WriteVersion3(w, leaf_index, event));
+  w.U32(static_cast<uint32_t>(event.notified_size()));
+  for (const auto& n : event.notified()) {
+    w.U32(static_cast<uint32_t>(n.recipient_kind()));
+    w.Str(n.recipient_code());
+    w.U32(static_cast<uint32_t>(n.kind()));
+  }
+  w.U32(static_cast<uint32_t>(event.notification_ids_size()));
+  for (const std::string& id : event.notification_ids()) w.Str(id);
+  w.U32(static_cast<uint32_t>(event.review_outcome()));
   return w.Take();
 }
 
+absl::StatusOr<std::string> EncodeEventV3(uint64_t leaf_index, const AuditEvent& event) {
+  if (HasVersion4Fields(event) || event.notify_size() > 0) {
+    return WithErrorReason(absl::InvalidArgumentError(
+                               "event has fields the version-3 encoding cannot hold (notified "
+                               "and later)"),
+                           reason::kAuditEncodingUnsupported, {{"version", "3"}});
+  }
+  Writer w;
+  w.Raw(kMagicV3);
+  KINEX_RETURN_IF_ERROR(WriteVersion3(w, leaf_index, event));
+  return w.Take();
+}
+
+
 absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index, const AuditEvent& event) {
-  if (HasVersion3Fields(event)) {
+  if (HasVersion3Fields(event) || HasVersion4Fields(event) || event.notify_size() > 0) {
     return WithErrorReason(absl::InvalidArgumentError(
                                "event has fields the version-2 encoding cannot hold (lawful_bases "
                                "and later)"),
@@ -539,7 +699,7 @@ absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index, const AuditEvent&
       !event.query().empty() || event.result_count() != 0 || !event.subject_agency().empty() ||
       !event.idempotency_key().empty() || !event.record_id().empty() ||
       event.child_chain_size() > 0 || event.previous_agency_leaf_index() != 0 ||
-      HasVersion3Fields(event)) {
+      HasVersion3Fields(event) || HasVersion4Fields(event) || event.notify_size() > 0) {
     return WithErrorReason(
         absl::InvalidArgumentError(
             "event has fields the version-1 encoding cannot hold (kind and later)"),
@@ -559,6 +719,8 @@ absl::StatusOr<std::string> EncodeEventVersion(int version, uint64_t leaf_index,
     case 2:
       return EncodeEventV2(leaf_index, event);
     case 3:
+      return EncodeEventV3(leaf_index, event);
+    case 4:
       return EncodeEvent(leaf_index, event);
     default:
       return WithErrorReason(
@@ -621,6 +783,8 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
     out.version = 2;
   } else if (r.Prefix(kMagicV3)) {
     out.version = 3;
+  } else if (r.Prefix(kMagicV4)) {
+    out.version = 4;
   } else {
     return fail("bad magic or version");
   }
@@ -714,6 +878,24 @@ absl::StatusOr<DecodedLeaf> DecodeEvent(absl::string_view leaf) {
     }
     if (!r.U8(u8) || u8 > 1) return fail("bad shield_locating");
     e.set_shield_locating(u8 == 1);
+  }
+  if (out.version >= 4) {
+    if (!r.Count(n)) return fail("bad notified count");
+    for (uint32_t i = 0; i < n; ++i) {
+      auto* notified = e.add_notified();
+      uint32_t kind;
+      if (!r.U32(u32) || !r.Str(*notified->mutable_recipient_code()) || !r.U32(kind)) {
+        return fail("bad notified");
+      }
+      notified->set_recipient_kind(static_cast<kinex::common::v1::AgencyKind>(u32));
+      notified->set_kind(static_cast<kinex::notifications::v1::NotificationKind>(kind));
+    }
+    if (!r.Count(n)) return fail("bad notification_ids count");
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!r.Str(*e.add_notification_ids())) return fail("bad notification_ids");
+    }
+    if (!r.U32(u32)) return fail("truncated review_outcome");
+    e.set_review_outcome(static_cast<kinex::notifications::v1::ReviewOutcome>(u32));
   }
   if (!r.done()) return fail("trailing bytes");
   // One encoding per event. Every field is fixed-width or length-prefixed,

@@ -35,8 +35,8 @@
 //                                     distinct; -1: no previous event)
 //   i64 previous_agency_leaf_index    (-1: no previous event)
 //
-// Version 3 (every new append): "KXAE" 0x03, then every version-2 field
-// above in the same order, then
+// Version 3 (written before notifications): "KXAE" 0x03, then every
+// version-2 field above in the same order, then
 //
 //   u32 n, then n x lawful basis      lawful_bases (in the given order), each
 //       u32 controller_kind, str controller_code, u32 regime, u32 article6,
@@ -50,7 +50,16 @@
 //   u32 n, then n x str               decision_paths (in the given order)
 //   u8  shield_locating (0 or 1)
 //
-// Leaves of versions 1 and 2 are still decoded and verified, never written.
+// Version 4 (every new append): "KXAE" 0x04, then every version-3 field
+// above in the same order, then
+//
+//   u32 n, then n x (u32 recipient_kind, str recipient_code, u32 kind)
+//                                     notified (the notifications the event
+//                                     created, in ordinal order)
+//   u32 n, then n x str               notification_ids (sorted, distinct)
+//   u32 review_outcome
+//
+// Leaves of versions 1 to 3 are still decoded and verified, never written.
 //
 // Integers are big-endian two's complement; str is a u32 byte length then
 // UTF-8 bytes. Every field is always present, so each event has exactly one
@@ -77,6 +86,7 @@
 #include "absl/strings/string_view.h"
 #include "kinex/audit/v1/audit.pb.h"
 #include "kinex/common/v1/common.pb.h"
+#include "services/audit/notification_id.h"
 
 struct evp_mac_ctx_st;
 
@@ -86,7 +96,6 @@ namespace kinex::audit {
 inline constexpr size_t kMaxStringBytes = 4096;
 inline constexpr size_t kMaxRepeated = 4096;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 128;
-
 // Whether `s` is valid UTF-8 (no overlong forms or surrogates).
 bool IsUtf8(absl::string_view s);
 
@@ -110,11 +119,18 @@ bool IsWriteKind(kinex::audit::v1::EventKind kind);
 //   - decision_paths and lawful_bases[].citations non-empty strings;
 //   - output-only fields unset: time, child_pseudonyms, child_chain,
 //     previous_agency_leaf_index;
-//   - idempotency_key at most 128 printable ASCII; strings valid UTF-8.
+//   - idempotency_key at most 128 printable ASCII; strings valid UTF-8;
+//   - notify (at most kMaxNotify): a notified agency kind and code, a known
+//     notification kind and the child's kinex_id, nothing the log sets;
+//     notified unset (output only);
+//   - NOTIFICATION_DELIVERED, _ACKNOWLEDGED, BREAK_GLASS_REVIEWED,
+//     NOTIFICATION_ESCALATED: notification_ids (sorted, distinct; exactly
+//     one except for deliveries); a review its outcome and justification
+//     (the note); NOTIFICATION_ESCALATED may leave the agency unset.
 absl::Status ValidateAppendEvent(const kinex::audit::v1::AuditEvent& event);
 
-// The canonical version-3 encoding of `event` at `leaf_index` (the
-// `children` field is input-only and never encoded; it must be empty).
+// The canonical version-4 encoding of `event` at `leaf_index` (the
+// input-only `children` and `notify` are never encoded; they must be empty).
 // INVALID_ARGUMENT when the event cannot be encoded canonically (children
 // set, unsorted pseudonyms or child_chain).
 absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index,
@@ -132,15 +148,21 @@ absl::StatusOr<std::string> EncodeEventV1(uint64_t leaf_index,
 absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index,
                                           const kinex::audit::v1::AuditEvent& event);
 
-// The encoding of `version` (1, 2 or 3): what a leaf of that version must be.
+// The version-3 encoding, which the log no longer writes (for the decoder
+// and tests). INVALID_ARGUMENT when the event sets a field version 3 cannot
+// hold (notified and later).
+absl::StatusOr<std::string> EncodeEventV3(uint64_t leaf_index,
+                                          const kinex::audit::v1::AuditEvent& event);
+
+// The encoding of `version` (1 to 4): what a leaf of that version must be.
 absl::StatusOr<std::string> EncodeEventVersion(int version, uint64_t leaf_index,
                                                const kinex::audit::v1::AuditEvent& event);
 
 // A decoded leaf.
 struct DecodedLeaf {
   uint64_t leaf_index = 0;
-  // The encoding version (1, 2 or 3).
-  int version = 3;
+  // The encoding version (1 to 4).
+  int version = 4;
   kinex::audit::v1::AuditEvent event;
 };
 

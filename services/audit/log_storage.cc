@@ -68,4 +68,13 @@ absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> LogStorage::ListHe
   return out;
 }
 
+absl::StatusOr<std::vector<StoredNotification>> LogStorage::ReadNotifications(
+    const NotificationQuery&, size_t) {
+  return absl::UnimplementedError("this audit store keeps no notifications");
+}
+
+absl::StatusOr<NotificationStats> LogStorage::ReadNotificationStats() {
+  return absl::UnimplementedError("this audit store keeps no notifications");
+}
+
 }  // namespace kinex::audit

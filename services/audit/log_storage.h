@@ -37,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "kinex/audit/v1/audit.pb.h"
+#include "services/audit/event_codec.h"
 #include "services/audit/merkle.h"
 
 namespace kinex::audit {
@@ -50,6 +51,50 @@ struct StoredEntry {
   Hash leaf_hash{};
   // The canonical event encoding (event_codec.h).
   std::string leaf_data;
+};
+
+// One notification as stored beside the log (docs/notifications.md): the
+// immutable content (the NotifyIntent the event carried, serialized) and the
+// delivery state, the only columns that ever change.
+struct StoredNotification {
+  NotificationKey key;
+  int recipient_kind = 0;
+  std::string recipient_code;
+  int kind = 0;  // kinex.notifications.v1.NotificationKind
+  // The causing leaf's time.
+  int64_t created_us = 0;
+  // 0: no deadline.
+  int64_t deadline_us = 0;
+  int state = 1;  // NotificationState: PENDING
+  int64_t delivered_us = 0;
+  int64_t acked_us = 0;
+  std::string acked_by;
+  int review_outcome = 0;
+  std::string review_note;
+  // The leaf of its NOTIFICATION_ESCALATED event; -1: not escalated.
+  int64_t escalated_leaf = -1;
+  // A serialized kinex.audit.v1.NotifyIntent.
+  std::string payload;
+};
+
+// A change of delivery state, applied in the transaction of the leaf that
+// records it. Each applies once: a change whose precondition no longer
+// holds (already delivered, acknowledged, reviewed, escalated) is skipped.
+struct NotificationChange {
+  enum class Type {
+    kDelivered,     // state PENDING -> DELIVERED, delivered_us
+    kAcknowledged,  // acked_us, acked_by; state ACKNOWLEDGED
+    kReviewed,      // as acknowledged, plus review_outcome and review_note
+    kEscalated,     // escalated_leaf
+  };
+  NotificationKey key;
+  Type type = Type::kDelivered;
+  int64_t at_us = 0;
+  std::string by;
+  int review_outcome = 0;
+  std::string note;
+  // The leaf that records the change.
+  uint64_t leaf_index = 0;
 };
 
 // One entry to append, with the columns queries filter on.
@@ -66,6 +111,38 @@ struct NewEntry {
   // Empty when the event has none; else stored with its leaf index, in the
   // same transaction, for LookupIdempotencyKey.
   std::string idempotency_key;
+  // The notifications the event creates (keys leaf_index.0, .1, ...) and
+  // the state changes it records, in the same transaction.
+  std::vector<StoredNotification> notifications;
+  std::vector<NotificationChange> changes;
+};
+
+// Which notifications to read; filters combine with AND.
+struct NotificationQuery {
+  // Only this recipient's, when recipient_kind is set.
+  int recipient_kind = 0;
+  std::string recipient_code;
+  // Only keys after this one.
+  std::optional<NotificationKey> after;
+  // Only these keys, when not empty.
+  std::vector<NotificationKey> keys;
+  bool unacknowledged_only = false;
+  // Only these kinds, when not empty.
+  std::vector<int> kinds;
+  // When > 0: only ENCOMPASS notifications not acknowledged, not escalated,
+  // with a deadline at or before this time (the sweeper's query).
+  int64_t due_at_us = 0;
+};
+
+// Counts for metrics.
+struct NotificationStats {
+  int64_t unacknowledged = 0;
+  // The oldest unacknowledged notification's created_us; 0 when none.
+  int64_t oldest_unacknowledged_us = 0;
+  // ENCOMPASS notifications escalated for a missed deadline.
+  int64_t deadline_misses = 0;
+  // BREAK_GLASS_REVIEW notifications not yet reviewed.
+  int64_t open_reviews = 0;
 };
 
 // One row of the query index.
@@ -152,6 +229,14 @@ class LogStorage {
 
   // The leaf index stored with `key` by Append, if any.
   virtual absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(const std::string& key) = 0;
+
+  // Up to `limit` notifications matching `query`, in key order, as stored
+  // (the log checks each against its leaf). The default: UNIMPLEMENTED.
+  virtual absl::StatusOr<std::vector<StoredNotification>> ReadNotifications(
+      const NotificationQuery& query, size_t limit);
+
+  // Counts over every stored notification. The default: UNIMPLEMENTED.
+  virtual absl::StatusOr<NotificationStats> ReadNotificationStats();
 };
 
 }  // namespace kinex::audit

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "embedded_sql/audit_schema.h"
+#include "kinex/notifications/v1/notifications.pb.h"
 #include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
@@ -30,12 +31,14 @@ constexpr const char* kTableNames[] = {"audit_entries", "audit_entry_children",
 // The schema of `dialect`, from services/audit/schema/ (embedded at build
 // time): the tables (0001_log.sql, both dialects through the SQL layer's
 // placeholders), then the dialect's append-only triggers
-// (0001_append_only.<dialect>.sql). One script, so PostgreSQL applies it as
-// one transaction.
+// (0001_append_only.<dialect>.sql), then the notifications table
+// (0002_notifications.sql, no triggers: its delivery state changes). One
+// script, so PostgreSQL applies it as one transaction.
 std::string Schema(sql::Dialect dialect) {
-  return absl::StrCat(schema::k0001Log, dialect == sql::Dialect::kSqlite
-                                            ? schema::k0001AppendOnlySqlite
-                                            : schema::k0001AppendOnlyPostgres);
+  return absl::StrCat(schema::k0001Log,
+                      dialect == sql::Dialect::kSqlite ? schema::k0001AppendOnlySqlite
+                                                       : schema::k0001AppendOnlyPostgres,
+                      schema::k0002Notifications);
 }
 
 // Schema version 1 on a store from before schema versions. PostgreSQL
@@ -119,6 +122,142 @@ absl::Status InsertHead(sql::Db& db, const SignedTreeHead& head) {
       .status();
 }
 
+// The kinex.notifications.v1 enum values the statements below spell as
+// numbers (as the partial index audit_notifications_due does).
+namespace nv1 = ::kinex::notifications::v1;
+static_assert(nv1::BREAK_GLASS_REVIEW == 2 && nv1::ENCOMPASS == 3, "kind numbers in the SQL");
+static_assert(nv1::PENDING == 1 && nv1::DELIVERED == 2 && nv1::ACKNOWLEDGED == 3,
+              "state numbers in the SQL");
+
+constexpr char kNotificationSelect[] =
+    "SELECT leaf_index, ordinal, recipient_kind, recipient_code, kind, created_us, deadline_us, "
+    "state, delivered_us, acked_us, acked_by, review_outcome, review_note, escalated_leaf, "
+    "payload FROM audit_notifications";
+
+// A notification as a row of audit_notifications, in the column order of
+// kNotificationSelect (and of Append's BulkInsert).
+std::vector<sql::Value> NotificationRow(const StoredNotification& n) {
+  return {Clamp(n.key.leaf_index),
+          int64_t{n.key.ordinal},
+          int64_t{n.recipient_kind},
+          n.recipient_code,
+          int64_t{n.kind},
+          n.created_us,
+          n.deadline_us,
+          int64_t{n.state},
+          n.delivered_us,
+          n.acked_us,
+          n.acked_by,
+          int64_t{n.review_outcome},
+          n.review_note,
+          n.escalated_leaf,
+          BlobOf(n.payload)};
+}
+
+StoredNotification NotificationFromRow(const sql::Row& row) {
+  StoredNotification n;
+  n.key.leaf_index = static_cast<uint64_t>(row.Int(0));
+  n.key.ordinal = static_cast<uint32_t>(row.Int(1));
+  n.recipient_kind = static_cast<int>(row.Int(2));
+  n.recipient_code = row.Str(3);
+  n.kind = static_cast<int>(row.Int(4));
+  n.created_us = row.Int(5);
+  n.deadline_us = row.Int(6);
+  n.state = static_cast<int>(row.Int(7));
+  n.delivered_us = row.Int(8);
+  n.acked_us = row.Int(9);
+  n.acked_by = row.Str(10);
+  n.review_outcome = static_cast<int>(row.Int(11));
+  n.review_note = row.Str(12);
+  n.escalated_leaf = row.Int(13);
+  n.payload = row.Str(14);
+  return n;
+}
+
+// Checks what `e` asks Append to write beside it: its notifications are
+// keyed <its leaf>.0, .1, ... in order; its changes are recorded by it; a
+// change that sets a time sets a non-zero one, and a review an outcome (a
+// zero would leave the precondition true, so the change could apply twice).
+absl::Status CheckNotifications(const NewEntry& e, sql::Dialect dialect) {
+  const uint64_t leaf = e.entry.leaf_index;
+  auto invalid = [&](std::string message) {
+    return Failure(absl::InvalidArgumentError(std::move(message)), reason::kStorageCallInvalid,
+                   dialect);
+  };
+  for (size_t i = 0; i < e.notifications.size(); ++i) {
+    const NotificationKey& key = e.notifications[i].key;
+    if (key.leaf_index != leaf || key.ordinal != i) {
+      return invalid(absl::StrCat("entry ", leaf, ": notifications[", i, "].key is ",
+                                  NotificationId(key), ", not ", leaf, ".", i));
+    }
+  }
+  for (size_t i = 0; i < e.changes.size(); ++i) {
+    const NotificationChange& c = e.changes[i];
+    if (c.leaf_index != leaf) {
+      return invalid(absl::StrCat("entry ", leaf, ": changes[", i, "].leaf_index is ", c.leaf_index,
+                                  ", not the entry's"));
+    }
+    if (c.type != NotificationChange::Type::kEscalated && c.at_us <= 0) {
+      return invalid(absl::StrCat("entry ", leaf, ": changes[", i, "].at_us is ", c.at_us,
+                                  "; must be positive"));
+    }
+    if (c.type == NotificationChange::Type::kReviewed && c.review_outcome == 0) {
+      return invalid(absl::StrCat("entry ", leaf, ": changes[", i,
+                                  "].review_outcome is 0; a review must have an outcome"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Applies `c` to its notification if its precondition holds; otherwise (or
+// when no such notification is stored) changes nothing. A review keeps the
+// first acknowledgement's time and author when it was acknowledged before.
+absl::Status ApplyChange(sql::Db& db, const NotificationChange& c) {
+  constexpr char kKey[] = " WHERE leaf_index = $1 AND ordinal = $2 AND ";
+  const int64_t leaf = Clamp(c.key.leaf_index);
+  const int64_t ordinal = c.key.ordinal;
+  switch (c.type) {
+    case NotificationChange::Type::kDelivered:
+      return db
+          .Exec(absl::StrCat("UPDATE audit_notifications SET state = 2, delivered_us = $3", kKey,
+                             "state = 1"),
+                {leaf, ordinal, c.at_us})
+          .status();
+    case NotificationChange::Type::kAcknowledged:
+      return db
+          .Exec(absl::StrCat("UPDATE audit_notifications SET state = 3, acked_us = $3, "
+                             "acked_by = $4",
+                             kKey, "acked_us = 0"),
+                {leaf, ordinal, c.at_us, c.by})
+          .status();
+    case NotificationChange::Type::kReviewed:
+      return db
+          .Exec(absl::StrCat("UPDATE audit_notifications SET state = 3, "
+                             "acked_us = CASE WHEN acked_us = 0 THEN $3 ELSE acked_us END, "
+                             "acked_by = CASE WHEN acked_us = 0 THEN $4 ELSE acked_by END, "
+                             "review_outcome = $5, review_note = $6",
+                             kKey, "review_outcome = 0"),
+                {leaf, ordinal, c.at_us, c.by, int64_t{c.review_outcome}, c.note})
+          .status();
+    case NotificationChange::Type::kEscalated:
+      return db
+          .Exec(absl::StrCat("UPDATE audit_notifications SET escalated_leaf = $3", kKey,
+                             "escalated_leaf < 0"),
+                {leaf, ordinal, Clamp(c.leaf_index)})
+          .status();
+  }
+  return absl::OkStatus();
+}
+
+// terms[begin, end) (not empty) joined by OR as a balanced tree: SQLite
+// refuses an expression deeper than 1000, which a flat list of 1000 ORs
+// (parsed left-deep) is.
+std::string BalancedOr(const std::vector<std::string>& terms, size_t begin, size_t end) {
+  if (end - begin == 1) return terms[begin];
+  const size_t mid = begin + (end - begin) / 2;
+  return absl::StrCat("(", BalancedOr(terms, begin, mid), " OR ", BalancedOr(terms, mid, end), ")");
+}
+
 // Reads are paged by leaf index so a million-entry log is never one result
 // in memory (PostgreSQL reads whole results).
 constexpr int64_t kReadChunk = 10000;
@@ -129,7 +268,11 @@ absl::Status SqlLogStorage::Init() {
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
   KINEX_RETURN_IF_ERROR(
-      StoreError(sql::Migrate(db, kStore, {{1, AdoptUnversionedStore}}), dialect_));
+      StoreError(sql::Migrate(db, kStore,
+                              {{1, AdoptUnversionedStore},
+                               // audit_notifications: made by Schema(), applied below.
+                               {2, [](sql::Db&) { return absl::OkStatus(); }}}),
+                 dialect_));
   return StoreError(db.ExecScript(Schema(dialect_)), dialect_);
 }
 
@@ -155,7 +298,7 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
                                       " but the stored log size is ", size)),
                      reason::kAuditLogSizeMismatch, dialect_);
     }
-    std::vector<std::vector<sql::Value>> rows, child_rows, key_rows;
+    std::vector<std::vector<sql::Value>> rows, child_rows, key_rows, notification_rows;
     rows.reserve(entries.size());
     for (size_t i = 0; i < entries.size(); ++i) {
       const NewEntry& e = entries[i];
@@ -174,6 +317,10 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
         child_rows.push_back({pseudonym, index});
       }
       if (!e.idempotency_key.empty()) key_rows.push_back({e.idempotency_key, index});
+      KINEX_RETURN_IF_ERROR(CheckNotifications(e, dialect_));
+      for (const StoredNotification& n : e.notifications) {
+        notification_rows.push_back(NotificationRow(n));
+      }
     }
     if (!rows.empty()) {
       KINEX_RETURN_IF_ERROR(
@@ -189,6 +336,19 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     if (!key_rows.empty()) {
       KINEX_RETURN_IF_ERROR(
           db.BulkInsert("audit_idempotency_keys", {"key", "leaf_index"}, key_rows));
+    }
+    // The batch's notifications, then its changes in entry order (so an
+    // entry may change a notification an earlier entry of the batch made).
+    if (!notification_rows.empty()) {
+      KINEX_RETURN_IF_ERROR(
+          db.BulkInsert("audit_notifications",
+                        {"leaf_index", "ordinal", "recipient_kind", "recipient_code", "kind",
+                         "created_us", "deadline_us", "state", "delivered_us", "acked_us",
+                         "acked_by", "review_outcome", "review_note", "escalated_leaf", "payload"},
+                        notification_rows));
+    }
+    for (const NewEntry& e : entries) {
+      for (const NotificationChange& c : e.changes) KINEX_RETURN_IF_ERROR(ApplyChange(db, c));
     }
     if (head != nullptr) KINEX_RETURN_IF_ERROR(InsertHead(db, *head));
     return absl::OkStatus();
@@ -360,6 +520,88 @@ absl::StatusOr<std::optional<uint64_t>> SqlLogStorage::LookupIdempotencyKey(
                       });
   }));
   return found;
+}
+
+absl::StatusOr<std::vector<StoredNotification>> SqlLogStorage::ReadNotifications(
+    const NotificationQuery& query, size_t limit) {
+  if (query.keys.size() > kMaxNotificationKeys) {
+    return Failure(
+        absl::InvalidArgumentError(absl::StrCat("notification query: ", query.keys.size(),
+                                                " keys; at most ", kMaxNotificationKeys)),
+        reason::kStorageCallInvalid, dialect_);
+  }
+  std::vector<sql::Value> params;
+  // Appends `v` and returns its placeholder.
+  auto param = [&](sql::Value v) {
+    params.push_back(std::move(v));
+    return absl::StrCat("$", params.size());
+  };
+  std::vector<std::string> where;
+  if (query.recipient_kind != 0) {
+    where.push_back(absl::StrCat("recipient_kind = ", param(int64_t{query.recipient_kind}),
+                                 " AND recipient_code = ", param(query.recipient_code)));
+  }
+  if (query.after.has_value()) {
+    const std::string leaf = param(Clamp(query.after->leaf_index));
+    const std::string ordinal = param(int64_t{query.after->ordinal});
+    where.push_back(absl::StrCat("(leaf_index > ", leaf, " OR (leaf_index = ", leaf,
+                                 " AND ordinal > ", ordinal, "))"));
+  }
+  if (!query.keys.empty()) {
+    std::vector<std::string> any;
+    any.reserve(query.keys.size());
+    for (const NotificationKey& key : query.keys) {
+      const std::string leaf = param(Clamp(key.leaf_index));
+      any.push_back(absl::StrCat("(leaf_index = ", leaf,
+                                 " AND ordinal = ", param(int64_t{key.ordinal}), ")"));
+    }
+    where.push_back(BalancedOr(any, 0, any.size()));
+  }
+  if (query.unacknowledged_only) where.push_back("acked_us = 0");
+  if (!query.kinds.empty()) {
+    std::vector<std::string> kinds;
+    for (int kind : query.kinds) kinds.push_back(param(int64_t{kind}));
+    where.push_back(absl::StrCat("kind IN (", absl::StrJoin(kinds, ", "), ")"));
+  }
+  if (query.due_at_us > 0) {
+    // The partial index audit_notifications_due's condition, spelled as in
+    // the schema so both planners use it.
+    where.push_back(
+        absl::StrCat("kind = 3 AND acked_us = 0 AND escalated_leaf < 0 AND deadline_us > 0 AND "
+                     "deadline_us <= ",
+                     param(query.due_at_us)));
+  }
+  const std::string sql = absl::StrCat(kNotificationSelect, where.empty() ? "" : " WHERE ",
+                                       absl::StrJoin(where, " AND "),
+                                       " ORDER BY leaf_index, ordinal LIMIT ", param(Clamp(limit)));
+  std::vector<StoredNotification> out;
+  KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) {
+    return db.ForEach(sql, params, [&](const sql::Row& row) {
+      out.push_back(NotificationFromRow(row));
+      return absl::OkStatus();
+    });
+  }));
+  return out;
+}
+
+absl::StatusOr<NotificationStats> SqlLogStorage::ReadNotificationStats() {
+  NotificationStats stats;
+  KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(
+        std::vector<sql::Row> rows,
+        db.Query("SELECT COALESCE(SUM(CASE WHEN acked_us = 0 THEN 1 ELSE 0 END), 0), "
+                 "COALESCE(MIN(CASE WHEN acked_us = 0 THEN created_us END), 0), "
+                 "COALESCE(SUM(CASE WHEN kind = 3 AND escalated_leaf >= 0 THEN 1 ELSE 0 END), 0), "
+                 "COALESCE(SUM(CASE WHEN kind = 2 AND review_outcome = 0 THEN 1 ELSE 0 END), 0) "
+                 "FROM audit_notifications"));
+    const sql::Row& row = rows.at(0);
+    stats.unacknowledged = row.Int(0);
+    stats.oldest_unacknowledged_us = row.Int(1);
+    stats.deadline_misses = row.Int(2);
+    stats.open_reviews = row.Int(3);
+    return absl::OkStatus();
+  }));
+  return stats;
 }
 
 }  // namespace kinex::audit

@@ -1,27 +1,37 @@
 // LogStorage on the common SQL layer (services/common/sql): one
 // implementation for SQLite (SqliteLogStorage, the embedded default) and
 // PostgreSQL (PostgresLogStorage, microservices mode), with the same tables
-// (audit_entries, audit_entry_children, audit_idempotency_keys, audit_heads),
-// the same statements and the same row-reading code. The dialects differ
-// only in DDL (row ids, append-only triggers) and in how an Append excludes
-// a second writer (SQLite: BEGIN IMMEDIATE; PostgreSQL: an EXCLUSIVE table
-// lock, so two audit replicas on one database cannot interleave indices).
+// (audit_entries, audit_entry_children, audit_idempotency_keys, audit_heads,
+// and audit_notifications beside the log), the same statements and the same
+// row-reading code. The dialects differ only in DDL (row ids, append-only
+// triggers) and in how an Append excludes a second writer (SQLite: BEGIN
+// IMMEDIATE; PostgreSQL: an EXCLUSIVE table lock, so two audit replicas on
+// one database cannot interleave indices).
 //
 // One writer connection (the log's sequencer; an Append is one transaction,
 // durable when it returns: synchronous=FULL on SQLite, PostgreSQL's default
 // synchronous_commit) and a sql::Pool of reader connections (WAL readers do
-// not block the writer). Triggers refuse UPDATE and DELETE on every table,
-// so the log is append-only through SQL short of dropping the triggers
-// (which tamper tests do; the log's start-up recomputation catches what
-// follows); the schema, triggers included, is re-applied at every open.
+// not block the writer). Triggers refuse UPDATE and DELETE on every log
+// table, so the log is append-only through SQL short of dropping the
+// triggers (which tamper tests do; the log's start-up recomputation catches
+// what follows); the schema, triggers included, is re-applied at every open.
+// audit_notifications is the exception: its delivery state changes, each
+// change applied in the Append transaction of the leaf that records it, and
+// only while its precondition holds (a second acknowledgement is skipped).
 //
 // Schema versions (sql::Migrate, component "audit"):
 //   1  the audit_* tables. Adopts a store from before schema versions: on
 //      SQLite the tables were named entries, entry_children, idempotency_keys
 //      and heads; they are renamed (their triggers re-created).
+//   2  audit_notifications (0002_notifications.sql), created by the schema
+//      script every open applies; the step itself changes nothing.
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
-// hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says.
+// hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
+// INVALID_ARGUMENT (STORAGE_CALL_INVALID) for a call the log should never
+// make: a batch not contiguous, a notification not keyed <leaf>.<its
+// position>, a change not recorded by its entry or without its time or
+// outcome, more than kMaxNotificationKeys keys in one read.
 //
 // Example:
 //   KINEX_ASSIGN_OR_RETURN(auto storage,
@@ -45,7 +55,7 @@ namespace kinex::audit {
 class SqlLogStorage : public LogStorage {
  public:
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 1;
+  static constexpr int64_t kSchemaVersion = 2;
 
   ~SqlLogStorage() override = default;
 
@@ -63,6 +73,13 @@ class SqlLogStorage : public LogStorage {
   absl::Status ReadChildIndex(uint64_t begin, uint64_t end,
                               const std::function<absl::Status(const IndexRow&)>& fn) override;
   absl::StatusOr<std::optional<uint64_t>> LookupIdempotencyKey(const std::string& key) override;
+  // INVALID_ARGUMENT when query.keys has more than kMaxNotificationKeys keys.
+  absl::StatusOr<std::vector<StoredNotification>> ReadNotifications(const NotificationQuery& query,
+                                                                    size_t limit) override;
+  absl::StatusOr<NotificationStats> ReadNotificationStats() override;
+
+  // The most keys one ReadNotifications may name (each is two parameters).
+  static constexpr size_t kMaxNotificationKeys = 1000;
 
  protected:
   // `writer` is the connection every write uses; `open_reader` opens reader

@@ -147,6 +147,17 @@ inline constexpr absl::string_view kAuditLogTampered = "AUDIT_LOG_TAMPERED";
 // keys) disagree with the verified leaves (DATA_LOSS); metadata
 // `leaf_index`.
 inline constexpr absl::string_view kAuditIndexTampered = "AUDIT_INDEX_TAMPERED";
+// A notification id names no notification the caller may see (NOT_FOUND;
+// another agency's is NOT_FOUND too), or an audit event names one that is
+// not its agency's (FAILED_PRECONDITION); metadata `notification_id`.
+inline constexpr absl::string_view kNotificationNotFound = "NOTIFICATION_NOT_FOUND";
+// The notification cannot take this action: a review of a notification
+// that is not a break-glass review, or a second, different review
+// (FAILED_PRECONDITION); metadata `notification_id`.
+inline constexpr absl::string_view kNotificationStateConflict = "NOTIFICATION_STATE_CONFLICT";
+// Only a local authority's team-manager closes a break-glass review
+// (PERMISSION_DENIED).
+inline constexpr absl::string_view kReviewerNotPermitted = "REVIEWER_NOT_PERMITTED";
 // A leaf is not a canonical audit event (DATA_LOSS).
 inline constexpr absl::string_view kAuditEntryMalformed = "AUDIT_ENTRY_MALFORMED";
 // An event cannot be encoded in the encoding version asked for, or there

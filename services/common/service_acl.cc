@@ -58,6 +58,7 @@ const std::vector<ServiceAclRow>& Table() {
       {"kinex.audit.v1.Audit/GetConsistencyProof", {"gateway"}},
       {"kinex.audit.v1.Audit/GetEntries", {"gateway"}},
       {"kinex.audit.v1.Audit/GetSigningKey", {"gateway"}},
+      {"kinex.audit.v1.Audit/ReadNotifications", {"gateway"}},
   };
   return *kTable;
 }
@@ -74,7 +75,8 @@ const std::vector<AppendKinds>& KindTable() {
   static const auto* const kKinds = new std::vector<AppendKinds>{
       {"gateway",
        {kinex::audit::v1::EVENT_KIND_UNSPECIFIED, kinex::audit::v1::DISCLOSURE,
-        kinex::audit::v1::AUDIT_QUERIED}},
+        kinex::audit::v1::AUDIT_QUERIED, kinex::audit::v1::NOTIFICATION_DELIVERED,
+        kinex::audit::v1::NOTIFICATION_ACKNOWLEDGED, kinex::audit::v1::BREAK_GLASS_REVIEWED}},
       {"records",
        {kinex::audit::v1::PART_PUBLISHED, kinex::audit::v1::WRITE_REFUSED,
         kinex::audit::v1::RESPONSIBILITY_TRANSFERRED, kinex::audit::v1::LINK_CLAIMED,
@@ -163,11 +165,40 @@ absl::Status CheckAuditAppendKind(const SpiffeId& caller, EventKind kind) {
       reason::kServiceNotAllowed, {{"method", "kinex.audit.v1.Audit/Append"}});
 }
 
+absl::Status CheckAuditNotify(const SpiffeId& caller, const kinex::audit::v1::AuditEvent& event) {
+  namespace nv1 = ::kinex::notifications::v1;
+  // Who may raise which notification: the gateway on disclosures, records
+  // on publishes (docs/notifications.md); the audit service's escalations
+  // are its own, in process.
+  for (const auto& intent : event.notify()) {
+    const nv1::NotificationKind kind = intent.notification().kind();
+    const bool allowed =
+        caller.is_service &&
+        ((caller.service_name == "gateway" && event.kind() == kinex::audit::v1::DISCLOSURE &&
+          (kind == nv1::ACCESS || kind == nv1::BREAK_GLASS_REVIEW)) ||
+         (caller.service_name == "records" &&
+          (event.kind() == kinex::audit::v1::PART_PUBLISHED ||
+           event.kind() == kinex::audit::v1::LINK_CLAIMED) &&
+          (kind == nv1::ENCOMPASS || kind == nv1::VSH_ALERT)));
+    if (!allowed) {
+      return WithErrorReason(
+          absl::PermissionDeniedError(absl::StrCat(
+              "service \"", caller.service_name, "\" may not raise ",
+              nv1::NotificationKind_IsValid(kind) ? nv1::NotificationKind_Name(kind)
+                                                  : absl::StrCat("kind ", kind),
+              " notifications on ", KindName(event.kind()), " events")),
+          reason::kServiceNotAllowed, {{"method", "kinex.audit.v1.Audit/Append"}});
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AuthorizeAuditAppend(const grpc::ServerContext& ctx, absl::string_view trust_domain,
                                   const kinex::audit::v1::AuditEvent& event) {
   KINEX_ASSIGN_OR_RETURN(SpiffeId caller,
                          AuthorizeServiceCall(ctx, trust_domain, "kinex.audit.v1.Audit/Append"));
-  return CheckAuditAppendKind(caller, event.kind());
+  KINEX_RETURN_IF_ERROR(CheckAuditAppendKind(caller, event.kind()));
+  return CheckAuditNotify(caller, event);
 }
 
 }  // namespace kinex

@@ -72,6 +72,12 @@ absl::Status CheckAuditAppendKind(const SpiffeId& caller, kinex::audit::v1::Even
 // AuthorizeServiceCall for kinex.audit.v1.Audit/Append, then
 // CheckAuditAppendKind for `event`'s kind: the one check the audit
 // service's Append adapter makes.
+// Whether `caller` may raise the notifications `event` carries (gateway:
+// ACCESS and BREAK_GLASS_REVIEW on DISCLOSURE; records: ENCOMPASS and
+// VSH_ALERT on PART_PUBLISHED and LINK_CLAIMED). PERMISSION_DENIED
+// (SERVICE_NOT_ALLOWED) otherwise.
+absl::Status CheckAuditNotify(const SpiffeId& caller, const kinex::audit::v1::AuditEvent& event);
+
 absl::Status AuthorizeAuditAppend(const grpc::ServerContext& ctx, absl::string_view trust_domain,
                                   const kinex::audit::v1::AuditEvent& event);
 

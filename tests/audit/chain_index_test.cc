@@ -443,8 +443,8 @@ TEST_F(ChainIndexTest, Version1EntriesStillVerifyWithNewerVersionsAfterThem) {
   v1::GetEntriesResponse entries = *log_->GetEntries(req);
   ASSERT_EQ(entries.entries_size(), 5);
   EXPECT_EQ(entries.entries(0).leaf_data().substr(0, 5), std::string("KXAE\x01"));
-  // New appends write the newest encoding (version 3).
-  EXPECT_EQ(entries.entries(3).leaf_data().substr(0, 5), std::string("KXAE\x03"));
+  // New appends write the newest encoding (version 4).
+  EXPECT_EQ(entries.entries(3).leaf_data().substr(0, 5), std::string("KXAE\x04"));
   EXPECT_EQ(entries.entries(0).event().kind(), v1::EVENT_KIND_UNSPECIFIED);
   // The new leaves link back into the version-1 ones.
   EXPECT_EQ(LinkOf(entries.entries(3).event(), Pseudonym(kNhsA)), 2);

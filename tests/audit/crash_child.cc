@@ -1,6 +1,7 @@
 // Child process for crash_durability_test: opens the audit log on a SQLite
 // file (or, given "postgres:<conninfo>", a PostgreSQL database) and appends
-// from many threads until killed. For every acknowledged
+// from many threads until killed, each event with one notification for the
+// LA. For every acknowledged
 // Append it writes one line to stdout (a pipe):
 //   <leaf_index> <head_tree_size> <head_root_hex>\n
 // with a single write(2) (< PIPE_BUF, so lines never interleave), only after
@@ -63,7 +64,16 @@ int main(int argc, char** argv) {
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (int i = 0;; ++i) {
-        auto r = (*log)->Append(testing::SampleEvent(absl::StrCat("c", t, "-", i)));
+        // Every event also tells the LA (a notification written in the
+        // same transaction as its leaf).
+        kinex::audit::v1::AuditEvent event = testing::SampleEvent(absl::StrCat("c", t, "-", i));
+        event.add_children()->set_kinex_id("kx_crash");
+        auto* intent = event.add_notify();
+        intent->set_recipient_kind(kinex::common::v1::LOCAL_AUTHORITY);
+        intent->set_recipient_code("E09000033");
+        intent->mutable_notification()->set_kind(kinex::notifications::v1::ACCESS);
+        intent->mutable_notification()->set_kinex_id("kx_crash");
+        auto r = (*log)->Append(event);
         if (!r.ok()) continue;
         const std::string line =
             absl::StrCat(r->leaf_index, " ", r->signed_tree_head.tree_size(), " ",

@@ -150,10 +150,11 @@ v1::AuditEvent Version3Event() {
 }
 
 constexpr char kGoldenV3[] = "6b9ed8034d12f1e7c0aac9269d6279ea2912d6e18753d5ff286a412f39b6f94a";
+constexpr char kGoldenV4[] = "a7a63815bbb07945a50c743627222325a273cf5f4696523aca5b4c5ff35a1e76";
 
 TEST(EventCodecTest, Version3GoldenCoversEveryField) {
   const v1::AuditEvent e = Version3Event();
-  absl::StatusOr<std::string> leaf = EncodeEvent(3, e);
+  absl::StatusOr<std::string> leaf = EncodeEventV3(3, e);
   ASSERT_TRUE(leaf.ok()) << leaf.status();
   EXPECT_EQ(leaf->substr(0, 5), std::string("KXAE\x03"));
   EXPECT_EQ(HashToHex(HashLeaf(*leaf)), kGoldenV3);
@@ -162,10 +163,10 @@ TEST(EventCodecTest, Version3GoldenCoversEveryField) {
   EXPECT_EQ(back->version, 3);
   EXPECT_EQ(back->event.SerializeAsString(), e.SerializeAsString());
   EXPECT_EQ(EncodeEventVersion(3, 3, e).value(), *leaf);
-  EXPECT_THAT(EncodeEventVersion(4, 3, e),
-              StatusIs(absl::StatusCode::kInvalidArgument, "no audit event encoding version 4"));
-  EXPECT_THAT(EncodeEventVersion(4, 3, e), HasErrorReason("AUDIT_ENCODING_UNSUPPORTED"));
-  EXPECT_THAT(EncodeEventVersion(4, 3, e), HasErrorMetadata("version", "4"));
+  EXPECT_THAT(EncodeEventVersion(5, 3, e),
+              StatusIs(absl::StatusCode::kInvalidArgument, "no audit event encoding version 5"));
+  EXPECT_THAT(EncodeEventVersion(5, 3, e), HasErrorReason("AUDIT_ENCODING_UNSUPPORTED"));
+  EXPECT_THAT(EncodeEventVersion(5, 3, e), HasErrorMetadata("version", "5"));
   // A version-2 leaf still decodes as version 2 and re-encodes identically.
   v1::AuditEvent old = Pseudonymised(SampleEvent("req-old"));
   std::string v2 = *EncodeEventV2(5, old);
@@ -173,8 +174,10 @@ TEST(EventCodecTest, Version3GoldenCoversEveryField) {
   ASSERT_TRUE(old_back.ok()) << old_back.status();
   EXPECT_EQ(old_back->version, 2);
   EXPECT_EQ(old_back->event.SerializeAsString(), old.SerializeAsString());
-  // The same event as version 3 is other bytes: the magic binds the version.
-  EXPECT_NE(*EncodeEvent(5, old), v2);
+  // The same event as version 3 or 4 is other bytes: the magic binds the
+  // version.
+  EXPECT_NE(*EncodeEventV3(5, old), v2);
+  EXPECT_NE(*EncodeEvent(5, old), *EncodeEventV3(5, old));
   // A shield_locating byte other than 0 or 1 is not canonical.
   std::string bad = *leaf;
   bad.back() = 2;
@@ -182,6 +185,126 @@ TEST(EventCodecTest, Version3GoldenCoversEveryField) {
   for (size_t cut = 0; cut < leaf->size(); cut += 5) {
     EXPECT_FALSE(DecodeEvent(leaf->substr(0, cut)).ok()) << cut;
   }
+}
+
+// Every version-4 field set: the notifications an event created and the
+// ones a notification event concerns.
+v1::AuditEvent Version4Event() {
+  v1::AuditEvent e = Version3Event();
+  auto* a = e.add_notified();
+  a->set_recipient_kind(kinex::common::v1::LOCAL_AUTHORITY);
+  a->set_recipient_code("E09000033");
+  a->set_kind(kinex::notifications::v1::ACCESS);
+  auto* b = e.add_notified();
+  b->set_recipient_kind(kinex::common::v1::SCHOOL);
+  b->set_recipient_code("100001");
+  b->set_kind(kinex::notifications::v1::ENCOMPASS);
+  e.add_notification_ids("7.0");
+  e.add_notification_ids("12.3");
+  e.set_review_outcome(kinex::notifications::v1::REFERRED);
+  return e;
+}
+
+TEST(EventCodecTest, Version4GoldenCoversEveryField) {
+  const v1::AuditEvent e = Version4Event();
+  absl::StatusOr<std::string> leaf = EncodeEvent(3, e);
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  EXPECT_EQ(leaf->substr(0, 5), std::string("KXAE\x04"));
+  EXPECT_EQ(HashToHex(HashLeaf(*leaf)), kGoldenV4);
+  absl::StatusOr<DecodedLeaf> back = DecodeEvent(*leaf);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->version, 4);
+  EXPECT_EQ(back->event.SerializeAsString(), e.SerializeAsString());
+  EXPECT_EQ(EncodeEventVersion(4, 3, e).value(), *leaf);
+  // Version 3 cannot hold the notification fields.
+  EXPECT_THAT(EncodeEventV3(3, e), HasErrorMetadata("version", "3"));
+  // Input-only intents are never encoded.
+  v1::AuditEvent with_intent = e;
+  with_intent.add_notify()->set_recipient_code("E09000033");
+  EXPECT_EQ(EncodeEvent(3, with_intent).status().message(),
+            "event.notify must be moved into notified before encoding");
+  for (size_t cut = 0; cut < leaf->size(); cut += 3) {
+    EXPECT_FALSE(DecodeEvent(leaf->substr(0, cut)).ok()) << cut;
+  }
+}
+
+TEST(EventCodecTest, ValidatesNotificationFields) {
+  namespace nv1 = kinex::notifications::v1;
+  auto access = [] {
+    v1::AuditEvent e = SampleEvent("req-1");
+    auto* intent = e.add_notify();
+    intent->set_recipient_kind(kinex::common::v1::LOCAL_AUTHORITY);
+    intent->set_recipient_code("E09000033");
+    intent->mutable_notification()->set_kind(nv1::ACCESS);
+    intent->mutable_notification()->set_kinex_id("kx_1");
+    return e;
+  };
+  EXPECT_TRUE(ValidateAppendEvent(access()).ok());
+  v1::AuditEvent e = access();
+  e.mutable_notify(0)->set_recipient_kind(kinex::common::v1::AUDITOR);
+  EXPECT_EQ(ValidateAppendEvent(e).message(),
+            "event.notify[0].recipient_kind must be an agency that is notified, got 6");
+  e = access();
+  e.mutable_notify(0)->mutable_notification()->clear_kinex_id();
+  EXPECT_EQ(ValidateAppendEvent(e).message(), "event.notify[0].notification.kinex_id is required");
+  e = access();
+  e.mutable_notify(0)->mutable_notification()->set_notification_id("1.0");
+  EXPECT_THAT(ValidateAppendEvent(e), HasErrorMetadata("field", "event.notify[0].notification"));
+  e = access();
+  e.add_notified()->set_recipient_code("x");
+  EXPECT_EQ(ValidateAppendEvent(e).message(), "event.notified is output only: the log sets it");
+  e = access();
+  e.add_notification_ids("1.0");
+  EXPECT_EQ(ValidateAppendEvent(e).message(),
+            "event.notification_ids is only for notification events, not DISCLOSURE");
+
+  auto ack = [] {
+    v1::AuditEvent e = SampleEvent("req-2");
+    e.set_kind(v1::NOTIFICATION_ACKNOWLEDGED);
+    e.clear_purpose();
+    e.clear_decision();
+    e.clear_policy_version();
+    e.add_notification_ids("12.0");
+    return e;
+  };
+  EXPECT_TRUE(ValidateAppendEvent(ack()).ok());
+  e = ack();
+  e.clear_notification_ids();
+  EXPECT_EQ(ValidateAppendEvent(e).message(), "event.notification_ids is required");
+  e = ack();
+  e.add_notification_ids("13.0");
+  EXPECT_EQ(ValidateAppendEvent(e).message(),
+            "event.notification_ids must name exactly one notification for "
+            "NOTIFICATION_ACKNOWLEDGED");
+  e = ack();
+  e.set_notification_ids(0, "012.0");
+  EXPECT_EQ(ValidateAppendEvent(e).message(),
+            "notification id \"012.0\" is not of the form <leaf index>.<ordinal>");
+  e = ack();
+  e.set_notification_ids(0, "12.64");
+  EXPECT_EQ(ValidateAppendEvent(e).code(), absl::StatusCode::kInvalidArgument);
+  e = ack();
+  e.set_kind(v1::NOTIFICATION_DELIVERED);
+  e.add_notification_ids("9.1");
+  EXPECT_EQ(ValidateAppendEvent(e).message(),
+            "event.notification_ids must be sorted (by leaf, then ordinal) and distinct");
+  e.set_notification_ids(0, "9.1");
+  e.set_notification_ids(1, "12.0");
+  EXPECT_TRUE(ValidateAppendEvent(e).ok());
+  e = ack();
+  e.set_kind(v1::BREAK_GLASS_REVIEWED);
+  EXPECT_EQ(ValidateAppendEvent(e).message(),
+            "event.review_outcome must be UPHELD or REFERRED");
+  e.set_review_outcome(nv1::UPHELD);
+  EXPECT_EQ(ValidateAppendEvent(e).message(), "event.justification is required");
+  e.set_justification("Police needed the carers' address at once.");
+  EXPECT_TRUE(ValidateAppendEvent(e).ok());
+  // The audit service's own escalation names no agency.
+  e = ack();
+  e.set_kind(v1::NOTIFICATION_ESCALATED);
+  e.clear_agency_kind();
+  e.clear_agency_code();
+  EXPECT_TRUE(ValidateAppendEvent(e).ok());
 }
 
 TEST(EventCodecTest, ValidatesSharingDecisionEvents) {
@@ -269,9 +392,9 @@ TEST(EventCodecTest, DecodeRefusesNonCanonicalInput) {
   EXPECT_THAT(DecodeEvent(leaf + "x").status().message(), HasSubstr("trailing bytes"));
   EXPECT_THAT(DecodeEvent(leaf + "x"), HasErrorReason("AUDIT_ENTRY_MALFORMED"));
   EXPECT_THAT(DecodeEvent(leaf.substr(0, leaf.size() - 1)).status().message(),
-              HasSubstr("bad shield_locating"));
+              HasSubstr("truncated review_outcome"));
   std::string bad_magic = leaf;
-  bad_magic[4] = 4;
+  bad_magic[4] = 5;
   EXPECT_THAT(DecodeEvent(bad_magic),
               StatusIs(absl::StatusCode::kDataLoss,
                        "leaf is not a canonical audit event: bad magic or version"));

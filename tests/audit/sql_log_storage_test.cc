@@ -1,4 +1,4 @@
-// The audit store's schema versions on SQLite: a new store is at version 1;
+// The audit store's schema versions on SQLite: a new store is at the newest version;
 // a store from before schema versions (tables entries, entry_children,
 // idempotency_keys, heads) is adopted by renaming its tables, with every row
 // kept and the append-only triggers back under the new names.
@@ -75,7 +75,7 @@ TEST_F(SqlLogStorageTest, AStoreFromBeforeSchemaVersionsIsAdopted) {
   EXPECT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(3)}, nullptr).ok());
 
   auto db = Raw();
-  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), 1);
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
   EXPECT_TRUE(db->Query("SELECT name FROM sqlite_master WHERE name IN ('entries', "
                         "'entry_children', 'idempotency_keys', 'heads', 'entries_no_delete', "
                         "'entry_children_by_leaf')")
@@ -92,7 +92,7 @@ TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
   const auto newer = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
   EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition,
                               ::testing::HasSubstr("audit store is at schema version 9, newer "
-                                                   "than this binary knows (1)")));
+                                                   "than this binary knows (2)")));
   EXPECT_THAT(newer.status(), HasErrorReason("SCHEMA_TOO_NEW"));
 }
 

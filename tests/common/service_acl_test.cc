@@ -98,8 +98,8 @@ TEST(ServiceAcl, EveryOtherServiceIdentityIsRefusedNamingServiceAndMethod) {
                            row.method));
     }
   }
-  // 29 methods x 5 services, less the 33 allowed pairs.
-  EXPECT_EQ(refused, 29 * 5 - 33);
+  // 30 methods x 5 services, less the 34 allowed pairs.
+  EXPECT_EQ(refused, 30 * 5 - 34);
 }
 
 TEST(ServiceAcl, AgenciesAreRefusedEvenAuditors) {
@@ -126,7 +126,8 @@ TEST(ServiceAcl, EachServiceAppendsOnlyTheEventKindsItProduces) {
   const std::vector<std::pair<std::string, std::vector<EventKind>>> produces = {
       {"gateway",
        {kinex::audit::v1::EVENT_KIND_UNSPECIFIED, kinex::audit::v1::DISCLOSURE,
-        kinex::audit::v1::AUDIT_QUERIED}},
+        kinex::audit::v1::AUDIT_QUERIED, kinex::audit::v1::NOTIFICATION_DELIVERED,
+        kinex::audit::v1::NOTIFICATION_ACKNOWLEDGED, kinex::audit::v1::BREAK_GLASS_REVIEWED}},
       {"records",
        {kinex::audit::v1::PART_PUBLISHED, kinex::audit::v1::WRITE_REFUSED,
         kinex::audit::v1::RESPONSIBILITY_TRANSFERRED, kinex::audit::v1::LINK_CLAIMED,
@@ -158,12 +159,61 @@ TEST(ServiceAcl, EachServiceAppendsOnlyTheEventKindsItProduces) {
                     kAppend));
   EXPECT_EQ(CheckAuditAppendKind(Service("gateway"), kinex::audit::v1::CONSENT_RECORDED),
             Refused("service \"gateway\" may not append CONSENT_RECORDED events to the audit log "
-                    "(gateway appends: DISCLOSURE, AUDIT_QUERIED)",
+                    "(gateway appends: DISCLOSURE, AUDIT_QUERIED, NOTIFICATION_DELIVERED, "
+                    "NOTIFICATION_ACKNOWLEDGED, BREAK_GLASS_REVIEWED)",
                     kAppend));
+  // Nobody appends an escalation over gRPC: the audit service makes them.
+  for (const char* svc : kServices) {
+    EXPECT_EQ(CheckAuditAppendKind(Service(svc), kinex::audit::v1::NOTIFICATION_ESCALATED).code(),
+              absl::StatusCode::kPermissionDenied)
+        << svc;
+  }
   EXPECT_EQ(CheckAuditAppendKind(Service("policy"), kinex::audit::v1::DISCLOSURE),
             Refused("service \"policy\" may not append DISCLOSURE events to the audit log "
                     "(policy appends: none)",
                     kAppend));
+}
+
+// Who may raise which notification: the gateway on disclosures (ACCESS,
+// BREAK_GLASS_REVIEW), records on publishes (ENCOMPASS, VSH_ALERT); no one
+// else, and never another kind on another event.
+TEST(ServiceAcl, EachServiceRaisesOnlyItsOwnNotifications) {
+  namespace nv1 = kinex::notifications::v1;
+  auto event = [](EventKind kind, nv1::NotificationKind notification) {
+    kinex::audit::v1::AuditEvent e;
+    e.set_kind(kind);
+    e.add_notify()->mutable_notification()->set_kind(notification);
+    return e;
+  };
+  EXPECT_TRUE(
+      CheckAuditNotify(Service("gateway"), event(kinex::audit::v1::DISCLOSURE, nv1::ACCESS)).ok());
+  EXPECT_TRUE(CheckAuditNotify(Service("gateway"),
+                               event(kinex::audit::v1::DISCLOSURE, nv1::BREAK_GLASS_REVIEW))
+                  .ok());
+  EXPECT_TRUE(CheckAuditNotify(Service("records"),
+                               event(kinex::audit::v1::PART_PUBLISHED, nv1::ENCOMPASS))
+                  .ok());
+  EXPECT_TRUE(
+      CheckAuditNotify(Service("records"), event(kinex::audit::v1::LINK_CLAIMED, nv1::VSH_ALERT))
+          .ok());
+  EXPECT_EQ(CheckAuditNotify(Service("gateway"),
+                             event(kinex::audit::v1::DISCLOSURE, nv1::ENCOMPASS)),
+            Refused("service \"gateway\" may not raise ENCOMPASS notifications on DISCLOSURE "
+                    "events",
+                    kAppend));
+  EXPECT_EQ(CheckAuditNotify(Service("records"),
+                             event(kinex::audit::v1::WRITE_REFUSED, nv1::ENCOMPASS)),
+            Refused("service \"records\" may not raise ENCOMPASS notifications on WRITE_REFUSED "
+                    "events",
+                    kAppend));
+  EXPECT_EQ(CheckAuditNotify(Service("consent"),
+                             event(kinex::audit::v1::CONSENT_RECORDED, nv1::ACCESS))
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckAuditNotify(Service("gateway"),
+                             event(kinex::audit::v1::DISCLOSURE, nv1::ENCOMPASS_ESCALATION))
+                .code(),
+            absl::StatusCode::kPermissionDenied);
 }
 
 }  // namespace

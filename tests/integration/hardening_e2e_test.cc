@@ -181,7 +181,8 @@ TEST_F(HardeningMicroservicesE2E, EachServiceAppendsOnlyItsOwnEventKinds) {
             "WRITE_REFUSED)"},
            {"gateway", av1::CONSENT_RECORDED,
             "service \"gateway\" may not append CONSENT_RECORDED events to the audit log "
-            "(gateway appends: DISCLOSURE, AUDIT_QUERIED)"}}) {
+            "(gateway appends: DISCLOSURE, AUDIT_QUERIED, NOTIFICATION_DELIVERED, "
+            "NOTIFICATION_ACKNOWLEDGED, BREAK_GLASS_REVIEWED)"}}) {
     auto stub = av1::Audit::NewStub(
         cluster_->Channel(cluster_->address("audit"), absl::StrCat("services/", svc)));
     grpc::ClientContext ctx;
