@@ -24,6 +24,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # crypto, PKI tooling
   libssl-dev openssl
+  # Europe/London for notification deadlines (absl::LoadTimeZone reads it)
+  tzdata
   # stores: SQLite (embedded default), PostgreSQL (client library; server for tests)
   libsqlite3-dev sqlite3 libpq-dev postgresql
   # metrics

@@ -29,6 +29,7 @@
 #include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
 #include "services/records/part_filter.h"
+#include "services/records/part_notifications.h"
 #include "services/records/part_rules.h"
 
 namespace kinex::records {
@@ -1052,6 +1053,28 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
         for (const std::string& p : PresentLeafPaths(part)) event.add_written_paths(p);
         event.set_part_version(stored.version);
         event.set_part_etag(stored.etag);
+        // The notifications this publish raises commit with its event
+        // (docs/notifications.md): Operation Encompass, VSH alerts.
+        ChildRecord before;
+        if (latest.has_value() && !before.ParseFromString(latest->payload)) {
+          return StoredCorrupt("record_part", "stored record part does not parse");
+        }
+        PublishedPart published;
+        published.owner_kind = who.agency_kind;
+        published.owner_code = who.agency_code;
+        published.kinex_id = kinex_id;
+        published.responsible_la = view.responsible_la;
+        published.before = latest.has_value() ? &before : nullptr;
+        published.after = &part;
+        published.in_virtual_school_cohort = request.notify_virtual_school();
+        published.published_at = now;
+        published.publisher_confirmed = trusted;
+        const std::shared_ptr<const SchoolCalendars> calendars =
+            options_.calendars ? options_.calendars() : nullptr;
+        for (av1::NotifyIntent& intent : NotificationsForPublish(
+                 published, calendars != nullptr ? *calendars : *SchoolCalendars::Empty())) {
+          *event.add_notify() = std::move(intent);
+        }
         for (const std::string& agency : confirmed_by_naming) {
           av1::AuditEvent confirmed = about;
           confirmed.set_kind(av1::LINK_CONFIRMED);

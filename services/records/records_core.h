@@ -93,6 +93,7 @@
 #include "services/audit/audit_sink.h"
 #include "services/common/clock.h"
 #include "services/records/random_id.h"
+#include "services/records/school_calendar.h"
 #include "services/records/records_storage.h"
 #include "services/records/records_store.h"
 
@@ -117,6 +118,10 @@ class RecordsCore final : public RecordsStore {
     int64_t max_part_bytes = 1 << 20;
     // Default: RandomId("kx_"). Source of new Kinex ids (tests inject).
     IdGenerator new_kinex_id;
+    // Default: no calendars (SchoolCalendars::Empty()). The school and LA
+    // calendars in force for Operation Encompass deadlines, asked on every
+    // publish that raises one (so a reload takes effect at once).
+    std::function<std::shared_ptr<const SchoolCalendars>()> calendars;
   };
 
   // INVALID_ARGUMENT if storage, clock or audit is missing or

@@ -16,6 +16,7 @@ absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexCo
                                                    "; LoadConfig fills the default)"));
   }
   RecordsTarget t;
+  KINEX_ASSIGN_OR_RETURN(t.calendars, records::CalendarDir::Open(config.records().calendars_dir()));
   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,
                          sql::OpenConfiguredDb(config.records().storage(), config.data_dir()));
   KINEX_ASSIGN_OR_RETURN(t.storage, records::SqlRecordsStorage::Create(std::move(db)));
@@ -25,6 +26,7 @@ absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexCo
   o.audit = &audit;
   o.trust_domain = config.trust_domain();
   o.max_part_bytes = config.records().max_part_bytes();
+  o.calendars = [calendars = t.calendars.get()] { return calendars->Current(); };
   KINEX_ASSIGN_OR_RETURN(t.core, records::RecordsCore::Create(std::move(o)));
   t.grpc_service =
       std::make_unique<records::RecordsGrpcService>(t.core.get(), config.trust_domain());

@@ -21,11 +21,14 @@
 #include "services/common/clock.h"
 #include "services/records/records_core.h"
 #include "services/records/records_storage.h"
+#include "services/records/school_calendar.h"
 
 namespace kinex {
 
 // Members are declared in dependency order; destruction runs in reverse.
 struct RecordsTarget {
+  // records.calendars_dir, re-read by Reload (SIGHUP).
+  std::unique_ptr<records::CalendarDir> calendars;
   std::unique_ptr<records::RecordsStorage> storage;
   std::unique_ptr<records::RecordsCore> core;
   // kinex.records.v1.Records over `core`; Kinex service callers only.
