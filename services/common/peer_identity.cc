@@ -8,7 +8,7 @@
 
 namespace kinex {
 
-absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::ServerContext& ctx,
+absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::ServerContextBase& ctx,
                                           absl::string_view trust_domain) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {

@@ -21,7 +21,7 @@ namespace kinex {
 // certificate has no URI SAN or more than one, or when the URI is not a valid
 // Kinex SPIFFE ID in `trust_domain`. The message says which rule failed,
 // never certificate contents.
-absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::ServerContext& ctx,
+absl::StatusOr<SpiffeId> AuthenticatePeer(const grpc::ServerContextBase& ctx,
                                           absl::string_view trust_domain);
 
 }  // namespace kinex

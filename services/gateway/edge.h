@@ -18,6 +18,7 @@
 #define KINEX_SERVICES_GATEWAY_EDGE_H_
 
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -31,6 +32,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/strings/string_view.h"
 #include "services/common/declared_roles.h"
 #include "services/gateway/call_context.h"
@@ -43,7 +45,7 @@ namespace kinex::gateway {
 // agency certificate (service identities are refused at the public front
 // door: PERMISSION_DENIED); INVALID_ARGUMENT for a missing or malformed
 // actor or request id.
-absl::StatusOr<CallContext> ExtractCallContext(const grpc::ServerContext& ctx,
+absl::StatusOr<CallContext> ExtractCallContext(const grpc::ServerContextBase& ctx,
                                                absl::string_view trust_domain);
 
 // What an Edge enforces beyond identity and the rate limit.
@@ -95,6 +97,25 @@ class Edge {
   // agency's quotas the call holds while `body` runs.
   grpc::Status Run(grpc::ServerContext* ctx, const char* method, int purpose, const Body& body,
                    CallClass call_class = CallClass::kUnary) const;
+
+  // Run in two halves, for calls whose body outlives the handler (a
+  // callback-API stream): Admit establishes the context and takes the
+  // agency's slot (status not OK: refused, nothing to run); Complete, exactly
+  // once when the call ends, releases the slot, counts, logs and converts.
+  struct Admission {
+    absl::Status status;
+    std::optional<CallContext> call;
+    std::string principal = "-";
+    std::string kind = "unknown";
+    std::string request_id;
+    std::string agency;
+    CallClass call_class = CallClass::kUnary;
+    bool holds_slot = false;
+    absl::Time start;
+  };
+  Admission Admit(grpc::ServerContextBase& ctx, CallClass call_class) const;
+  grpc::Status Complete(Admission& admission, const char* method, int purpose,
+                        absl::Status status, absl::string_view outcome) const;
 
  private:
   // The limit for `call_class` (<= 0: none).

@@ -13,6 +13,7 @@
 #include "services/common/paging.h"
 #include "services/common/record_labels.h"
 #include "services/common/status_macros.h"
+#include "services/gateway/gateway_errors.h"
 #include "services/policy/child_context.h"
 #include "services/policy/lawful_basis.h"
 #include "services/policy/redactor.h"
@@ -25,6 +26,7 @@ namespace cv1 = kinex::common::v1;
 namespace pv1 = kinex::policy::v1;
 namespace ev1 = kinex::exchange::v1;
 namespace rv1 = kinex::record::v1;
+namespace nv1 = kinex::notifications::v1;
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
@@ -42,59 +44,47 @@ absl::Status NothingToSee(const CallContext& call) {
       reason::kChildNotFoundOrOutOfScope);
 }
 
-// A dependency of the gateway: its name in messages and ErrorInfo, and the
-// reason of its retryable failures.
-struct Dependency {
-  absl::string_view name;     // "records service"
-  absl::string_view service;  // ErrorInfo metadata `service`
-  absl::string_view unavailable_reason;
-};
-constexpr Dependency kConsentDep{"consent service", "consent", reason::kConsentUnavailable};
-constexpr Dependency kPolicyDep{"policy service", "policy", reason::kPolicyUnavailable};
-constexpr Dependency kAuditDep{"audit log", "audit", reason::kAuditUnavailable};
-constexpr Dependency kRecordsDep{"records service", "records", reason::kRecordsUnavailable};
-
-// Wraps a dependency failure: the caller learns which service failed and
-// that nothing was disclosed; the code stays meaningful. A retryable failure
-// (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) keeps its code, reason
-// <SERVICE>_UNAVAILABLE. DATA_LOSS and INTERNAL are kept too, never turned
-// into a retryable UNAVAILABLE (a retry does not fix a corrupt log or a
-// bug): reason DEPENDENCY_FAILED, the dependency's own reason as `cause`.
-// Any other code (a dependency refusing the gateway itself) is UNAVAILABLE.
-absl::Status DependencyFailed(const Dependency& dep, const absl::Status& s) {
-  absl::StatusCode code = s.code();
-  const bool broken = code == absl::StatusCode::kDataLoss || code == absl::StatusCode::kInternal;
-  if (!broken && code != absl::StatusCode::kDeadlineExceeded &&
-      code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kResourceExhausted) {
-    code = absl::StatusCode::kUnavailable;
+// The notifications a disclosure raises (docs/notifications.md), on the
+// event that records it so they commit with it: the responsible LA is told
+// of a disclosure whose rule carries NOTIFY_RESPONSIBLE_LA, and gets a
+// review item for one that carries BREAK_GLASS_REVIEW. A break-glass
+// disclosure raises both whatever its rule says: emergency access is never
+// unreviewed. Nothing when the responsible LA is unknown or is the caller.
+void AddAccessNotifications(const CallContext& call, const kinex::records::v1::ChildFacts& facts,
+                            const pv1::Decision& decision, cv1::Purpose purpose,
+                            bool break_glass, av1::AuditEvent& event) {
+  const std::string& la = facts.scope().responsible_la_code();
+  if (la.empty() || facts.kinex_id().empty()) return;
+  if (call.principal.agency_kind == cv1::LOCAL_AUTHORITY && call.principal.agency_code == la) {
+    return;
   }
-  absl::Status out(
-      code, absl::StrCat(dep.name, " could not answer (", s.message(), "); nothing was disclosed"));
-  ErrorMetadata metadata = {{"service", std::string(dep.service)}};
-  if (broken) metadata["cause"] = ErrorReasonOf(s);
-  SetErrorReason(out, broken ? reason::kDependencyFailed : dep.unavailable_reason, metadata);
-  return out;
+  bool notify = break_glass;
+  bool review = break_glass;
+  for (int o : decision.obligations()) {
+    if (o == pv1::NOTIFY_RESPONSIBLE_LA) notify = true;
+    if (o == pv1::BREAK_GLASS_REVIEW) review = true;
+  }
+  auto add = [&](nv1::NotificationKind kind, absl::string_view reason) {
+    av1::NotifyIntent* intent = event.add_notify();
+    intent->set_recipient_kind(cv1::LOCAL_AUTHORITY);
+    intent->set_recipient_code(la);
+    nv1::Notification& n = *intent->mutable_notification();
+    n.set_kind(kind);
+    n.set_kinex_id(facts.kinex_id());
+    n.set_reason(std::string(reason));
+    nv1::Accessor& who = *n.mutable_accessor();
+    who.set_agency_kind(call.principal.agency_kind);
+    who.set_agency_code(call.principal.agency_code);
+    who.set_principal(call.principal.uri);
+    who.set_actor(call.actor);
+    n.set_purpose(purpose);
+    *n.mutable_lawful_bases() = event.lawful_bases();
+    n.set_break_glass(break_glass);
+  };
+  if (notify) add(nv1::ACCESS, "NOTIFY_RESPONSIBLE_LA");
+  if (review) add(nv1::BREAK_GLASS_REVIEW, "BREAK_GLASS_REVIEW");
 }
 
-// The audit event of one gateway call: its kind, who called (principal,
-// agency, practitioner), the request id and the API method. Every event the
-// gateway appends starts here.
-av1::AuditEvent EventFor(const CallContext& call, av1::EventKind kind, absl::string_view method) {
-  av1::AuditEvent event;
-  event.set_kind(kind);
-  event.set_request_id(call.request_id);
-  event.set_principal(call.principal.uri);
-  event.set_agency_kind(call.principal.agency_kind);
-  event.set_agency_code(call.principal.agency_code);
-  event.set_actor(call.actor);
-  event.set_method(std::string(method));
-  return event;
-}
-
-absl::Status InvalidField(absl::string_view field, std::string message) {
-  return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField,
-                         {{"field", std::string(field)}});
-}
 
 absl::Status ValidateJustification(const std::string& justification, bool break_glass,
                                    int min_break_glass) {
@@ -248,6 +238,11 @@ absl::StatusOr<ev1::PublishRecordResponse> Gateway::PublishRecord(
   if (request.has_proof_date_of_birth()) {
     *put.mutable_proof_date_of_birth() = request.proof_date_of_birth();
   }
+  if (call.principal.agency_kind == cv1::SCHOOL ||
+      call.principal.agency_kind == cv1::LOCAL_AUTHORITY) {
+    KINEX_ASSIGN_OR_RETURN(bool in_cohort, InVirtualSchoolCohort(request.child()));
+    put.set_notify_virtual_school(in_cohort);
+  }
   KINEX_ASSIGN_OR_RETURN(kinex::records::v1::PutPartResponse done, deps_.records->PutPart(put));
   if (done.link_state() == rv1::CLAIMED && done.version() == 1 && deps_.metrics != nullptr) {
     deps_.metrics->RecordLinkClaim(AgencyKindSlug(call.principal.agency_kind),
@@ -259,6 +254,36 @@ absl::StatusOr<ev1::PublishRecordResponse> Gateway::PublishRecord(
   response.set_version(done.version());
   response.set_link_state(done.link_state());
   return response;
+}
+
+absl::StatusOr<bool> Gateway::InVirtualSchoolCohort(const cv1::ChildRef& child) const {
+  if (child.id_case() == cv1::ChildRef::ID_NOT_SET) return false;  // records refuses it
+  kinex::records::v1::GetChildFactsRequest about;
+  *about.mutable_child() = child;
+  absl::StatusOr<kinex::records::v1::ChildFacts> facts = deps_.records->GetChildFacts(about);
+  if (!facts.ok()) {
+    // An unknown child (a new one) or a malformed identifier: records
+    // decides the publish; there is no cohort yet.
+    if (facts.status().code() == absl::StatusCode::kNotFound ||
+        facts.status().code() == absl::StatusCode::kInvalidArgument) {
+      return false;
+    }
+    return DependencyFailed(kRecordsDep, facts.status());
+  }
+  const std::string& la = facts->scope().responsible_la_code();
+  if (la.empty()) return false;
+  // The virtual school head of the responsible LA, asking as it would.
+  pv1::DecisionRequest decide;
+  pv1::Principal& vsh = *decide.mutable_principal();
+  vsh.set_agency_kind(cv1::VIRTUAL_SCHOOL);
+  vsh.set_agency_code(la);
+  vsh.set_role(std::string(kVirtualSchoolHeadRole));
+  *decide.mutable_child() = kinex::policy::ChildContextFromFacts(*facts, deps_.clock->Now());
+  decide.set_purpose(cv1::EDUCATION_SUPPORT);
+  absl::StatusOr<std::shared_ptr<const kinex::policy::Evaluation>> evaluated =
+      deps_.policy->Evaluate(decide);
+  if (!evaluated.ok()) return DependencyFailed(kPolicyDep, evaluated.status());
+  return (*evaluated)->decision.allowed();
 }
 
 absl::StatusOr<ev1::GetMyPartResponse> Gateway::GetMyPart(const CallContext& call,
@@ -520,6 +545,9 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
                                                     : av1::PARTIAL);
   for (const std::string& p : disclosed) event.add_disclosed_paths(p);
   for (cv1::ChildRef& ref : known_as) *event.add_children() = std::move(ref);
+  if (out.allowed) {
+    AddAccessNotifications(call, facts, *decision, ask.purpose, ask.break_glass, event);
+  }
 
   const absl::Time t0 = absl::Now();
   absl::StatusOr<kinex::audit::AppendResult> appended = deps_.audit->Append(event);

@@ -154,9 +154,18 @@ class Gateway {
                                       const Decided& decided,
                                       kinex::records::v1::GetRecordResponse read, const Ask& ask);
 
+  // Whether, under the policy in force, the responsible LA's virtual
+  // school head may see `child` for education support: the cohort its VSH
+  // alerts go to. False for a child records does not know.
+  absl::StatusOr<bool> InVirtualSchoolCohort(const kinex::common::v1::ChildRef& child) const;
+
   const Options options_;
   const Dependencies deps_;
 };
+
+// The role a virtual school head's system asserts (policy/roles.textproto):
+// the principal the gateway decides VSH cohorts for.
+inline constexpr absl::string_view kVirtualSchoolHeadRole = "virtual-school-head";
 
 // Checks a purpose value: a known, specified Purpose. INVALID_ARGUMENT
 // naming the field and value.

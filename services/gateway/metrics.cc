@@ -26,7 +26,30 @@ Metrics::Metrics()
                        .Name("kinex_link_claims_total")
                        .Help("New claimed links (first parts awaiting the responsible LA's "
                              "confirmation) by claiming agency")
-                       .Register(*registry_)) {}
+                       .Register(*registry_)),
+      watchers_(prometheus::BuildGauge()
+                    .Name("kinex_notification_watchers")
+                    .Help("Open WatchNotifications streams")
+                    .Register(*registry_)
+                    .Add({})),
+      delivered_(prometheus::BuildCounter()
+                     .Name("kinex_notifications_delivered_total")
+                     .Help("Notifications written to watchers, by kind")
+                     .Register(*registry_)),
+      delivery_seconds_(prometheus::BuildHistogram()
+                            .Name("kinex_notification_delivery_seconds")
+                            .Help("From the commit of a notification's cause to its write to a "
+                                  "watcher")
+                            .Register(*registry_)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{
+                                         0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60})) {}
+
+void Metrics::WatchersChanged(int delta) { watchers_.Increment(delta); }
+
+void Metrics::Delivered(kinex::notifications::v1::NotificationKind kind, absl::Duration latency) {
+  delivered_.Add({{"kind", kinex::notifications::v1::NotificationKind_Name(kind)}}).Increment();
+  delivery_seconds_.Observe(absl::ToDoubleSeconds(latency));
+}
 
 void Metrics::RecordRequest(absl::string_view method, absl::string_view code,
                             absl::string_view agency_kind) {

@@ -18,17 +18,28 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "kinex/notifications/v1/notifications.pb.h"
 #include "services/gateway/gateway_metrics.h"
 
 namespace kinex::gateway {
 
+// The watch's counters (notifications_service.h).
+class WatchMetrics {
+ public:
+  virtual ~WatchMetrics() = default;
+  virtual void WatchersChanged(int delta) = 0;
+  virtual void Delivered(kinex::notifications::v1::NotificationKind kind,
+                         absl::Duration latency) = 0;
+};
+
 // Metric families on one registry. Thread-safe (prometheus-cpp is).
-class Metrics final : public GatewayMetrics {
+class Metrics final : public GatewayMetrics, public WatchMetrics {
  public:
   Metrics();
 
@@ -48,6 +59,13 @@ class Metrics final : public GatewayMetrics {
   // (helm/kinex/alerts: KinexUnusualLinkClaims).
   void RecordLinkClaim(absl::string_view agency_kind, absl::string_view agency_code) override;
 
+  // Open notification watches: kinex_notification_watchers.
+  void WatchersChanged(int delta) override;
+  // A notification written to a watcher:
+  // kinex_notifications_delivered_total{kind} and
+  // kinex_notification_delivery_seconds (cause committed to written).
+  void Delivered(kinex::notifications::v1::NotificationKind kind, absl::Duration latency) override;
+
   // The registry, for tests and for serving.
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
   // The registry in the Prometheus text format.
@@ -60,6 +78,9 @@ class Metrics final : public GatewayMetrics {
   prometheus::Family<prometheus::Histogram>& audit_append_;
   prometheus::Family<prometheus::Counter>& break_glass_;
   prometheus::Family<prometheus::Counter>& link_claims_;
+  prometheus::Gauge& watchers_;
+  prometheus::Family<prometheus::Counter>& delivered_;
+  prometheus::Histogram& delivery_seconds_;
 };
 
 }  // namespace kinex::gateway

@@ -430,6 +430,7 @@ void KinexServer::Shutdown(absl::Duration grace) {
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
+  targets_.before_shutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
 

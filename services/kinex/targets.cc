@@ -14,6 +14,8 @@
 #include "services/gateway/edge.h"
 #include "services/gateway/exchange_service.h"
 #include "services/gateway/gateway.h"
+#include "services/gateway/notifications.h"
+#include "services/gateway/notifications_service.h"
 #include "services/kinex/config.h"
 #include "services/kinex/process_metrics.h"
 #include "services/policy/local_policy_decider.h"
@@ -40,6 +42,11 @@ struct GatewayParts {
   std::unique_ptr<gateway::Gateway> gateway;
   std::unique_ptr<gateway::ExchangeService> exchange;
   std::unique_ptr<gateway::ConsentFront> consent_front;
+  std::unique_ptr<gateway::Notifications> notifications;
+  // Stopped (destroyed) before what it reads from; the server has ended
+  // every watch by then.
+  std::unique_ptr<gateway::WatchHub> watch_hub;
+  std::unique_ptr<gateway::NotificationsService> notifications_service;
 
   // `engine` is the policy set whose declared roles the edge admits.
   GatewayParts(const KinexConfig& config, const Clock& clock,
@@ -83,7 +90,47 @@ void UseAuditLog(Targets& t, const audit::AuditLog* log) {
         return {
             {{}, static_cast<double>(head.timestamp().seconds()) + head.timestamp().nanos() / 1e9}};
       });
+  // The notifications beside the log, counted when scraped (one query).
+  auto stats = [log]() { return log->ReadNotificationStats(); };
+  gauges->Add("kinex_notifications_unacknowledged",
+              "Notifications not yet acknowledged (reviews: not yet reviewed)",
+              [stats]() -> std::vector<ScrapeGauges::Sample> {
+                absl::StatusOr<audit::NotificationStats> s = stats();
+                if (!s.ok()) return {};
+                return {{{}, static_cast<double>(s->unacknowledged)}};
+              });
+  gauges->Add("kinex_notifications_oldest_unacknowledged_timestamp_seconds",
+              "When the oldest unacknowledged notification was raised, Unix seconds (age: "
+              "time() - this); absent when none is waiting",
+              [stats]() -> std::vector<ScrapeGauges::Sample> {
+                absl::StatusOr<audit::NotificationStats> s = stats();
+                if (!s.ok() || s->oldest_unacknowledged_us == 0) return {};
+                return {{{}, static_cast<double>(s->oldest_unacknowledged_us) / 1e6}};
+              });
+  gauges->Add("kinex_notification_deadline_misses",
+              "Operation Encompass notifications escalated for a missed deadline (ever)",
+              [stats]() -> std::vector<ScrapeGauges::Sample> {
+                absl::StatusOr<audit::NotificationStats> s = stats();
+                if (!s.ok()) return {};
+                return {{{}, static_cast<double>(s->deadline_misses)}};
+              });
+  gauges->Add("kinex_break_glass_reviews_open", "Break-glass reviews not yet closed",
+              [stats]() -> std::vector<ScrapeGauges::Sample> {
+                absl::StatusOr<audit::NotificationStats> s = stats();
+                if (!s.ok()) return {};
+                return {{{}, static_cast<double>(s->open_reviews)}};
+              });
   t.collectables.push_back(std::move(gauges));
+}
+
+// SIGHUP also re-reads the school calendars (a failed reload keeps those in
+// force and fails the reload's result).
+void UseCalendars(Targets& t, records::CalendarDir* calendars) {
+  t.reload = [previous = std::move(t.reload), calendars] {
+    absl::Status first = previous();
+    absl::Status second = calendars->Reload();
+    return first.ok() ? second : first;
+  };
 }
 
 gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {
@@ -93,10 +140,11 @@ gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {
 }
 
 // Builds the gateway over the given dependencies and adds its public
-// services (Exchange, and the agency-facing Consent) to `t`.
+// services (Exchange, the agency-facing Consent, Notifications) to `t`.
 absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config, const Clock& clock,
                         records::RecordsStore& records, consent::ConsentRegistry& consent,
-                        audit::AuditSink& audit, const policy::PolicyEngine& engine) {
+                        audit::AuditSink& audit, audit::NotificationReader& notification_reader,
+                        const policy::PolicyEngine& engine) {
   g.authorizer = std::make_unique<policy::PolicyConsentAuthorizer>(engine);
   gateway::Gateway::Dependencies deps;
   deps.records = &records;
@@ -114,6 +162,20 @@ absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config, 
   t.service_names.push_back("kinex.exchange.v1.Exchange");
   t.services.push_back(g.consent_front.get());
   t.service_names.push_back("kinex.consent.v1.Consent");
+  g.notifications = std::make_unique<gateway::Notifications>(gateway::Notifications::Dependencies{
+      .audit = &audit, .reader = &notification_reader});
+  gateway::WatchHub::Options hub;
+  if (config.gateway().notification_poll_millis() > 0) {
+    hub.poll_interval = absl::Milliseconds(config.gateway().notification_poll_millis());
+  }
+  hub.metrics = &g.metrics;
+  g.watch_hub = std::make_unique<gateway::WatchHub>(*g.notifications, notification_reader, hub);
+  g.watch_hub->Start();
+  g.notifications_service =
+      std::make_unique<gateway::NotificationsService>(*g.notifications, *g.watch_hub, g.edge);
+  t.services.push_back(g.notifications_service.get());
+  t.service_names.push_back("kinex.notifications.v1.Notifications");
+  t.before_shutdown = [hub = g.watch_hub.get()] { hub->EndAll(); };
   return absl::OkStatus();
 }
 
@@ -144,7 +206,8 @@ absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) 
   parts->gateway = std::make_unique<GatewayParts>(config, clock, parts->policy.engine);
   parts->gateway->decider = std::make_unique<policy::LocalPolicyDecider>(*parts->policy.engine);
   KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records.core,
-                                   *parts->consent.core, *parts->audit.log, *parts->policy.engine));
+                                   *parts->consent.core, *parts->audit.log, *parts->audit.log,
+                                   *parts->policy.engine));
   // One port serves everything: the public APIs above (auditors query the
   // log through the gateway's AuditFront, as in microservices mode), plus
   // the Policy and Records adapters, which admit only the Kinex services
@@ -161,6 +224,7 @@ absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) 
   t.unlisted_service_names = {"kinex.policy.v1.Policy", "kinex.records.v1.Records"};
   std::shared_ptr<policy::PolicyEngine> engine = parts->policy.engine;
   UsePolicy(t, engine);
+  UseCalendars(t, parts->records.calendars.get());
   UseAuditLog(t, parts->audit.log.get());
   t.owned = std::move(parts);
   return t;
@@ -192,7 +256,7 @@ struct GatewayOnlyParts {
   std::shared_ptr<policy::PolicyEngine> engine;  // consent-file permissions
   std::unique_ptr<records::RecordsStore> records;
   std::unique_ptr<consent::ConsentRegistry> consent;
-  std::unique_ptr<audit::AuditSink> audit;
+  std::unique_ptr<audit::AuditClient> audit;
   std::unique_ptr<GatewayParts> gateway;
   std::unique_ptr<gateway::AuditFront> audit_front;
 };
@@ -212,7 +276,8 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   parts->gateway->decider = std::make_unique<policy::RemotePolicyDecider>(policy_ch);
   Targets t;
   KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records,
-                                   *parts->consent, *parts->audit, *parts->engine));
+                                   *parts->consent, *parts->audit, *parts->audit,
+                                   *parts->engine));
   // Auditors query the log through the front door too.
   parts->audit_front = std::make_unique<gateway::AuditFront>(audit_ch, parts->gateway->edge);
   t.services.push_back(parts->audit_front.get());
@@ -250,6 +315,7 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
     Targets t;
     t.services.push_back(parts->records.grpc_service.get());
     t.service_names.push_back("kinex.records.v1.Records");
+    UseCalendars(t, parts->records.calendars.get());
     t.owned = std::move(parts);
     return t;
   }

@@ -34,6 +34,10 @@ struct Targets {
   // them (--target=all's internal Policy and Records): reflection does not
   // list them.
   std::vector<std::string> unlisted_service_names;
+  // Called when shutdown begins, before the server stops taking calls:
+  // ends long-lived streams (notification watches) at once, telling clients
+  // to reconnect, instead of holding them to the end of the grace period.
+  std::function<void()> before_shutdown = [] {};
   // Reloads what can be reloaded (policy on SIGHUP); OK when nothing can.
   std::function<absl::Status()> reload = [] { return absl::OkStatus(); };
   // Metrics the target's parts keep (the gateway's request and decision

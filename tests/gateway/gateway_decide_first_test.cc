@@ -98,6 +98,9 @@ class CountingRecords final : public kinex::records::RecordsStore {
   }
 
   int get_record = 0, batch_get = 0, batch_size = 0, facts = 0, list = 0;
+  // Forgets what seeding counted (a school or LA publish asks for the
+  // child's facts to decide its virtual school's cohort).
+  void ResetCounts() { get_record = batch_get = batch_size = facts = list = 0; }
   int abort_reads = 0;
   std::function<void()> before_read;
   rsv1::GetRecordRequest last_get;
@@ -174,6 +177,7 @@ class DecideFirstTest : public GatewayFixture {
 
 TEST_F(DecideFirstTest, DenialsAndProbesReadNoRecordContent) {
   const std::string kid = SeedChild("WCC-D1", "9434765919");
+  counting_->ResetCounts();
   const uint64_t before = audit_->Size();
   // Out of scope (another LA's virtual school), no rule (an auditor), and an
   // unknown child: each decided on facts alone, audited, and no record read.
@@ -194,6 +198,7 @@ TEST_F(DecideFirstTest, DenialsAndProbesReadNoRecordContent) {
 
 TEST_F(DecideFirstTest, AnAllowReadsOnlyTheAllowedSectionsPinnedToTheFacts) {
   const std::string kid = SeedChild("WCC-D2", "9434765919");
+  counting_->ResetCounts();
   auto r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(counting_->facts, 1);
@@ -223,6 +228,7 @@ TEST_F(DecideFirstTest, AnAllowReadsOnlyTheAllowedSectionsPinnedToTheFacts) {
 
 TEST_F(DecideFirstTest, ATransferBetweenDecisionAndReadIsNotDisclosedPast) {
   const std::string kid = SeedChild("WCC-D3", "9434765919");
+  counting_->ResetCounts();
   // Allowed on the first facts; before the pinned read, the LA hands the
   // child to Sheffield. The read is ABORTED, the gateway decides again on
   // the new facts, and Westminster is now out of scope.
@@ -246,6 +252,7 @@ TEST_F(DecideFirstTest, ATransferBetweenDecisionAndReadIsNotDisclosedPast) {
 
 TEST_F(DecideFirstTest, FactsMovingTwiceFailsClosedAndDisclosesNothing) {
   const std::string kid = SeedChild("WCC-D4", "9434765919");
+  counting_->ResetCounts();
   counting_->abort_reads = 2;
   const uint64_t before = audit_->Size();
   auto r = Get(Caller(kLa), kid, cv1::CARE_PLANNING);
@@ -263,6 +270,7 @@ TEST_F(DecideFirstTest, ACohortPageIsOneFactsCallAndOneBatchRead) {
   SeedChild("WCC-D5", "9434765919");
   SeedChild("WCC-D6", "4010232137");
   SeedChild("BHM-D1", "9434765870", "E08000025");
+  counting_->ResetCounts();
   ev1::ListChildrenRequest req;
   req.set_purpose(cv1::EDUCATION_SUPPORT);
   req.set_page_size(10);
@@ -284,6 +292,7 @@ TEST_F(DecideFirstTest, ACohortPageIsOneFactsCallAndOneBatchRead) {
 
 TEST_F(DecideFirstTest, GatewayAndConsentDeriveTheSameContextForTheSameChild) {
   const std::string kid = SeedChild("WCC-D7", "9434765919");
+  counting_->ResetCounts();
   CapturingDecider decider(*decider_);
   policy_override_ = &decider;
   RecordingAuthorizer recording(*authorizer_);

@@ -108,7 +108,8 @@ TYPED_TEST(ReflectionE2E, ListsOnlyPublicServicesAndDescribesThem) {
   EXPECT_THAT(names, ::testing::ElementsAre(
                          "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
                          "grpc.reflection.v1alpha.ServerReflection", "kinex.audit.v1.Audit",
-                         "kinex.consent.v1.Consent", "kinex.exchange.v1.Exchange"));
+                         "kinex.consent.v1.Consent", "kinex.exchange.v1.Exchange",
+                         "kinex.notifications.v1.Notifications"));
 
   typename TypeParam::ServerReflectionRequest symbol;
   symbol.set_file_containing_symbol("kinex.exchange.v1.Exchange.GetChildRecord");

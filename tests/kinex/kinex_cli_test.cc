@@ -117,7 +117,7 @@ TEST(KinexctlCli, HelpOnStdoutUsageErrorsOnStderr) {
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_EQ(help.err, "");
   EXPECT_THAT(help.out, StartsWith("usage: kinexctl [--address=HOST:PORT]"));
-  EXPECT_THAT(help.out, HasSubstr("\n  version   Print kinexctl's version and git commit\n"));
+  EXPECT_THAT(help.out, HasSubstr("\n  version        Print kinexctl's version and git commit\n"));
 
   Subprocess::Result none = RunBinary({BinPath("kinexctl")});
   EXPECT_EQ(none.exit_code, 2);
