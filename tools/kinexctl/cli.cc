@@ -113,6 +113,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CommandContext::Channel() {
                          MakeChannelCredentials(files));
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(64 << 20);
+  // A long `notifications watch` notices a connection that died silently:
+  // ping after 60 s without data (the server permits one every 10 s).
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   channel_ = grpc::CreateCustomChannel(connection_.address, creds, channel_args);
   return channel_;
 }

@@ -7,6 +7,7 @@
 #include "tools/kinexctl/consent_command.h"
 #include "tools/kinexctl/doctor_command.h"
 #include "tools/kinexctl/health_command.h"
+#include "tools/kinexctl/notifications_command.h"
 #include "tools/kinexctl/policy_command.h"
 #include "tools/kinexctl/record_command.h"
 
@@ -37,10 +38,10 @@ CommandGroup MakeVersionCommandGroup() {
 }
 
 std::vector<CommandGroup> AllCommandGroups() {
-  return {MakeHealthCommandGroup(), MakeRecordCommandGroup(),  MakeChildrenCommandGroup(),
-          MakeLinksCommandGroup(),  MakeSharingCommandGroup(), MakeConsentCommandGroup(),
-          MakeAuditCommandGroup(),  MakePolicyCommandGroup(),  MakeDoctorCommandGroup(),
-          MakeVersionCommandGroup()};
+  return {MakeHealthCommandGroup(),     MakeRecordCommandGroup(),  MakeChildrenCommandGroup(),
+          MakeLinksCommandGroup(),      MakeSharingCommandGroup(), MakeNotificationsCommandGroup(),
+          MakeBreakGlassCommandGroup(), MakeConsentCommandGroup(), MakeAuditCommandGroup(),
+          MakePolicyCommandGroup(),     MakeDoctorCommandGroup(),  MakeVersionCommandGroup()};
 }
 
 }  // namespace kinex::ctl

@@ -10,6 +10,7 @@
 //   --key=FILE           KINEX_KEY      its private key (0600)
 //   --actor=NAME         KINEX_ACTOR    the practitioner behind the call
 //   --output=table|json|csv  KINEX_OUTPUT (default table)
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -34,9 +35,10 @@ int PrintUsage(const std::vector<kinex::ctl::CommandGroup>& groups, bool help) {
   out << "usage: kinexctl [--address=HOST:PORT] [--ca=FILE --cert=FILE --key=FILE]\n"
          "                [--actor=NAME] [--output=table|json|csv] <command> ...\n\n"
          "Commands:\n";
+  size_t width = 0;
+  for (const auto& g : groups) width = std::max(width, g.name.size());
   for (const auto& g : groups) {
-    out << "  " << g.name << std::string(g.name.size() < 10 ? 10 - g.name.size() : 1, ' ')
-        << g.summary << "\n";
+    out << "  " << g.name << std::string(width + 2 - g.name.size(), ' ') << g.summary << "\n";
   }
   out << "\nEach command takes --help. Connection flags fall back to KINEX_ADDRESS,\n"
          "KINEX_CA, KINEX_CERT, KINEX_KEY, KINEX_ACTOR and KINEX_OUTPUT.\n";
