@@ -78,7 +78,8 @@ class ErrorCatalogueTest(unittest.TestCase):
         cat = catalogue()
         for proto, service in (("kinex/exchange/v1/exchange.proto", "Exchange"),
                                ("kinex/consent/v1/consent.proto", "Consent"),
-                               ("kinex/audit/v1/audit.proto", "Audit")):
+                               ("kinex/audit/v1/audit.proto", "Audit"),
+                               ("kinex/notifications/v1/notifications.proto", "Notifications")):
             text = read(os.path.join("proto", proto))
             body = text[text.index(f"service {service} {{"):]
             body = body[:body.index("\n}")]
