@@ -1008,6 +1008,7 @@ absl::Status AuditLog::PrepareNotifications(Pending& pending) {
     KINEX_ASSIGN_OR_RETURN(NotificationKey key, ParseNotificationId(id));  // validated
     query.keys.push_back(key);
   }
+  const uint64_t visible = Size();
   absl::StatusOr<std::vector<StoredNotification>> rows =
       options_.storage->ReadNotifications(query, query.keys.size());
   if (!rows.ok()) {
@@ -1015,7 +1016,6 @@ absl::Status AuditLog::PrepareNotifications(Pending& pending) {
                                                        rows.status().message())),
                    reason::kAuditStorageUnavailable, rows.status());
   }
-  absl::flat_hash_map<uint64_t, AuditEvent> leaves;
   size_t next = 0;
   for (const NotificationKey& key : query.keys) {
     const std::string id = NotificationId(key);
@@ -1025,12 +1025,12 @@ absl::Status AuditLog::PrepareNotifications(Pending& pending) {
                                                      " ", why)),
           reason::kNotificationNotFound, {{"notification_id", id}});
     };
-    if (next >= rows->size() || !((*rows)[next].key == key)) {
+    if (next >= rows->size() || !((*rows)[next].key == key) || key.leaf_index >= visible) {
       return not_addressed("does not exist");
     }
     const StoredNotification& row = (*rows)[next++];
     // Only what the verified leaf says decides who the row belongs to.
-    KINEX_ASSIGN_OR_RETURN(nv1::Notification n, VerifiedNotification(row, leaves));
+    KINEX_ASSIGN_OR_RETURN(nv1::Notification n, VerifiedNotification(row));
     if (type == NotificationChange::Type::kEscalated) {
       if (n.kind() != nv1::ENCOMPASS) return not_addressed("is not an Operation Encompass one");
     } else if (n.recipient_kind() != event.agency_kind() ||
@@ -1054,8 +1054,47 @@ absl::Status AuditLog::PrepareNotifications(Pending& pending) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<const AuditEvent>> AuditLog::VerifiedLeaf(
+    uint64_t leaf_index) const {
+  {
+    absl::MutexLock lock(&leaf_cache_mu_);
+    if (auto it = leaf_cache_.find(leaf_index); it != leaf_cache_.end()) return it->second;
+  }
+  std::optional<StoredEntry> stored;
+  KINEX_RETURN_IF_ERROR(
+      options_.storage->ReadEntries(leaf_index, leaf_index + 1, [&](const StoredEntry& e) {
+        stored = e;
+        return absl::OkStatus();
+      }));
+  Hash verified{};
+  {
+    absl::ReaderMutexLock lock(&tree_mu_);
+    if (leaf_index >= tree_.size()) {
+      return WithErrorReason(
+          absl::DataLossError(absl::StrCat("leaf index ", leaf_index,
+                                           ": no such leaf in the verified log")),
+          reason::kAuditIndexTampered, {{"leaf_index", absl::StrCat(leaf_index)}});
+    }
+    KINEX_ASSIGN_OR_RETURN(verified, tree_.LeafHash(leaf_index));
+  }
+  if (!stored.has_value() || HashLeaf(stored->leaf_data) != verified) {
+    return NotVerified(leaf_index);
+  }
+  KINEX_ASSIGN_OR_RETURN(DecodedLeaf decoded, DecodeEvent(stored->leaf_data));
+  auto event = std::make_shared<const AuditEvent>(std::move(decoded.event));
+  absl::MutexLock lock(&leaf_cache_mu_);
+  if (leaf_cache_.emplace(leaf_index, event).second) {
+    leaf_cache_order_.push_back(leaf_index);
+    if (leaf_cache_order_.size() > kLeafCacheSize) {
+      leaf_cache_.erase(leaf_cache_order_.front());
+      leaf_cache_order_.pop_front();
+    }
+  }
+  return event;
+}
+
 absl::StatusOr<nv1::Notification> AuditLog::VerifiedNotification(
-    const StoredNotification& row, absl::flat_hash_map<uint64_t, AuditEvent>& leaves) const {
+    const StoredNotification& row) const {
   const std::string id = NotificationId(row.key);
   auto tampered = [&](absl::string_view why) {
     return WithErrorReason(
@@ -1063,27 +1102,9 @@ absl::StatusOr<nv1::Notification> AuditLog::VerifiedNotification(
                                          "): ", why)),
         reason::kAuditIndexTampered, {{"leaf_index", absl::StrCat(row.key.leaf_index)}});
   };
-  auto found = leaves.find(row.key.leaf_index);
-  if (found == leaves.end()) {
-    std::optional<StoredEntry> stored;
-    KINEX_RETURN_IF_ERROR(options_.storage->ReadEntries(
-        row.key.leaf_index, row.key.leaf_index + 1, [&](const StoredEntry& e) {
-          stored = e;
-          return absl::OkStatus();
-        }));
-    Hash verified{};
-    {
-      absl::ReaderMutexLock lock(&tree_mu_);
-      if (row.key.leaf_index >= tree_.size()) return tampered("no such leaf in the verified log");
-      KINEX_ASSIGN_OR_RETURN(verified, tree_.LeafHash(row.key.leaf_index));
-    }
-    if (!stored.has_value() || HashLeaf(stored->leaf_data) != verified) {
-      return NotVerified(row.key.leaf_index);
-    }
-    KINEX_ASSIGN_OR_RETURN(DecodedLeaf decoded, DecodeEvent(stored->leaf_data));
-    found = leaves.emplace(row.key.leaf_index, std::move(decoded.event)).first;
-  }
-  const AuditEvent& leaf = found->second;
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const AuditEvent> verified_leaf,
+                         VerifiedLeaf(row.key.leaf_index));
+  const AuditEvent& leaf = *verified_leaf;
   if (row.key.ordinal >= static_cast<uint32_t>(leaf.notified_size())) {
     return tampered("the leaf created no such notification");
   }
@@ -1167,9 +1188,12 @@ absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> AuditLog::ReadNotifi
   absl::StatusOr<std::vector<StoredNotification>> rows =
       options_.storage->ReadNotifications(query, limit);
   if (!rows.ok()) return rows.status();
-  absl::flat_hash_map<uint64_t, AuditEvent> leaves;
   for (const StoredNotification& row : *rows) {
-    KINEX_ASSIGN_OR_RETURN(*out.add_notifications(), VerifiedNotification(row, leaves));
+    // A row of a leaf committed after the read began but not yet in the
+    // verified tree is not visible yet (the next read returns it); rows
+    // come in key order, so the rest are not either.
+    if (row.key.leaf_index >= out.log_size()) break;
+    KINEX_ASSIGN_OR_RETURN(*out.add_notifications(), VerifiedNotification(row));
   }
   return out;
 }
@@ -1177,12 +1201,13 @@ absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> AuditLog::ReadNotifi
 absl::StatusOr<int> AuditLog::EscalateDue() {
   NotificationQuery query;
   query.due_at_us = absl::ToUnixMicros(options_.clock->Now());
+  const uint64_t visible = Size();
   KINEX_ASSIGN_OR_RETURN(std::vector<StoredNotification> due,
                          options_.storage->ReadNotifications(query, 100));
   int escalated = 0;
-  absl::flat_hash_map<uint64_t, AuditEvent> leaves;
   for (const StoredNotification& row : due) {
-    KINEX_ASSIGN_OR_RETURN(nv1::Notification missed, VerifiedNotification(row, leaves));
+    if (row.key.leaf_index >= visible) continue;  // not in the verified tree yet
+    KINEX_ASSIGN_OR_RETURN(nv1::Notification missed, VerifiedNotification(row));
     kinex::audit::v1::NotifyIntent intent;
     intent.ParseFromString(row.payload);  // parsed by VerifiedNotification
     const std::string id = missed.notification_id();

@@ -259,8 +259,17 @@ class AuditLog final : public AuditSink, public NotificationReader {
   // A stored row as its recipient sees it, after checking it against its
   // verified leaf (DATA_LOSS, AUDIT_INDEX_TAMPERED, when they disagree).
   absl::StatusOr<kinex::notifications::v1::Notification> VerifiedNotification(
-      const StoredNotification& row,
-      absl::flat_hash_map<uint64_t, kinex::audit::v1::AuditEvent>& leaves) const;
+      const StoredNotification& row) const;
+  // The decoded leaf `leaf_index`, read and checked against the verified
+  // tree once, then kept in a small cache (leaves never change once
+  // verified): a notification read by many watchers is verified once.
+  absl::StatusOr<std::shared_ptr<const kinex::audit::v1::AuditEvent>> VerifiedLeaf(
+      uint64_t leaf_index) const;
+  static constexpr size_t kLeafCacheSize = 4096;
+  mutable absl::Mutex leaf_cache_mu_;
+  mutable absl::flat_hash_map<uint64_t, std::shared_ptr<const kinex::audit::v1::AuditEvent>>
+      leaf_cache_ ABSL_GUARDED_BY(leaf_cache_mu_);
+  mutable std::deque<uint64_t> leaf_cache_order_ ABSL_GUARDED_BY(leaf_cache_mu_);
 
   AuditLog(Options options, TreeHeadKeyring keyring);
   absl::Status Recover();

@@ -46,8 +46,10 @@ class WatchHub {
   struct Options {
     // Default 100 ms. How often the poller looks for new notifications.
     absl::Duration poll_interval = absl::Milliseconds(100);
-    // Default 4. Threads that audit deliveries and start writes.
-    int workers = 4;
+    // Default 8. Threads that audit deliveries and start writes: each waits
+    // for its delivery event to be durable, so more of them share each
+    // audit commit (the log group-commits concurrent appends).
+    int workers = 8;
     // Default 16. Most notifications one watcher is sent per delivery.
     size_t batch = 16;
     // Optional.
