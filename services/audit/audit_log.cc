@@ -950,18 +950,22 @@ absl::StatusOr<kinex::audit::v1::GetConsistencyProofResponse> AuditLog::GetConsi
   return response;
 }
 
+bool AuditLog::RecordsChild(const AuditEvent& event, const std::string& kinex_id) const {
+  kinex::common::v1::ChildRef child;
+  child.set_kinex_id(kinex_id);
+  absl::StatusOr<std::string> pseudonym = options_.pseudonymizer->Pseudonym(child);
+  return pseudonym.ok() &&
+         std::find(event.child_pseudonyms().begin(), event.child_pseudonyms().end(),
+                   *pseudonym) != event.child_pseudonyms().end();
+}
+
 absl::Status AuditLog::PrepareNotifications(Pending& pending) {
   AuditEvent& event = pending.event;
   for (int i = 0; i < event.notify_size(); ++i) {
     kinex::audit::v1::NotifyIntent& intent = *event.mutable_notify(i);
     nv1::Notification& n = *intent.mutable_notification();
     // The leaf must bind the child a notification names.
-    kinex::common::v1::ChildRef child;
-    child.set_kinex_id(n.kinex_id());
-    absl::StatusOr<std::string> pseudonym = options_.pseudonymizer->Pseudonym(child);
-    if (!pseudonym.ok() ||
-        std::find(event.child_pseudonyms().begin(), event.child_pseudonyms().end(), *pseudonym) ==
-            event.child_pseudonyms().end()) {
+    if (!RecordsChild(event, n.kinex_id())) {
       return BadOption(absl::StrCat("event.notify[", i, "].notification.kinex_id"),
                        absl::StrCat("event.notify[", i,
                                     "].notification.kinex_id: not one of the event's children "
@@ -1118,13 +1122,8 @@ absl::StatusOr<nv1::Notification> AuditLog::VerifiedNotification(
       intent.recipient_code() != row.recipient_code || n.kind() != row.kind) {
     return tampered("recipient or kind differ from the leaf's");
   }
-  kinex::common::v1::ChildRef child;
-  child.set_kinex_id(n.kinex_id());
-  absl::StatusOr<std::string> pseudonym = options_.pseudonymizer->Pseudonym(child);
-  if (!pseudonym.ok() ||
-      std::find(leaf.child_pseudonyms().begin(), leaf.child_pseudonyms().end(), *pseudonym) ==
-          leaf.child_pseudonyms().end() ||
-      n.request_id() != leaf.request_id() || row.created_us != MicrosOf(leaf.time())) {
+  if (!RecordsChild(leaf, n.kinex_id()) || n.request_id() != leaf.request_id() ||
+      row.created_us != MicrosOf(leaf.time())) {
     return tampered("child, request or time differ from the leaf's");
   }
   n.set_notification_id(id);

@@ -256,6 +256,9 @@ class AuditLog final : public AuditSink, public NotificationReader {
   // review names a BREAK_GLASS_REVIEW. INVALID_ARGUMENT /
   // FAILED_PRECONDITION (NOTIFICATION_NOT_FOUND) naming the id.
   absl::Status PrepareNotifications(Pending& pending);
+  // Whether `event` (pseudonymised) carries the pseudonym of the child
+  // `kinex_id`: the check that a notification names a child its leaf binds.
+  bool RecordsChild(const kinex::audit::v1::AuditEvent& event, const std::string& kinex_id) const;
   // A stored row as its recipient sees it, after checking it against its
   // verified leaf (DATA_LOSS, AUDIT_INDEX_TAMPERED, when they disagree).
   absl::StatusOr<kinex::notifications::v1::Notification> VerifiedNotification(
