@@ -440,10 +440,13 @@ absl::Status ValidateAppendEvent(const AuditEvent& event) {
                                     absl::CEscape(event.principal().substr(0, 80)), "\"")));
   }
   // An auditor query may come from a Kinex service identity, which has no
-  // agency, and so does the audit service's own escalation; every other
-  // kind names the agency that acted.
+  // agency, and so do the audit service's own escalation and the records
+  // service's overdue-PEP sweep; every other kind names the agency that
+  // acted.
   const bool escalated = kind == kinex::audit::v1::NOTIFICATION_ESCALATED;
-  if (!(queried || escalated) || event.agency_kind() != kinex::common::v1::AGENCY_KIND_UNSPECIFIED ||
+  const bool swept = kind == kinex::audit::v1::PEP_REVIEW_OVERDUE;
+  if (!(queried || escalated || swept) ||
+      event.agency_kind() != kinex::common::v1::AGENCY_KIND_UNSPECIFIED ||
       !event.agency_code().empty()) {
     if (event.agency_kind() == kinex::common::v1::AGENCY_KIND_UNSPECIFIED) {
       return Invalid("event.agency_kind",

@@ -43,6 +43,8 @@ const std::vector<ServiceAclRow>& Table() {
       {"kinex.records.v1.Records/RecordSharingDecision", {"gateway"}},
       {"kinex.records.v1.Records/ListSharingDecisions", {"gateway"}},
       {"kinex.records.v1.Records/RemoveShield", {"gateway"}},
+      {"kinex.records.v1.Records/PutCalendar", {"gateway"}},
+      {"kinex.records.v1.Records/GetCalendar", {"gateway"}},
       {"kinex.consent.v1.Consent/RecordConsent", {"gateway"}},
       {"kinex.consent.v1.Consent/WithdrawConsent", {"gateway"}},
       {"kinex.consent.v1.Consent/ListConsents", {"gateway"}},
@@ -82,7 +84,8 @@ const std::vector<AppendKinds>& KindTable() {
         kinex::audit::v1::RESPONSIBILITY_TRANSFERRED, kinex::audit::v1::LINK_CLAIMED,
         kinex::audit::v1::LINK_CONFIRMED, kinex::audit::v1::LINK_REJECTED,
         kinex::audit::v1::SHARING_DECISION_RECORDED, kinex::audit::v1::SHIELD_SET,
-        kinex::audit::v1::SHIELD_REMOVED}},
+        kinex::audit::v1::SHIELD_REMOVED, kinex::audit::v1::CALENDAR_PUBLISHED,
+        kinex::audit::v1::PEP_REVIEW_OVERDUE}},
       {"consent",
        {kinex::audit::v1::CONSENT_RECORDED, kinex::audit::v1::CONSENT_WITHDRAWN,
         kinex::audit::v1::SHARING_AGREEMENT_CREATED, kinex::audit::v1::WRITE_REFUSED}},
@@ -168,8 +171,8 @@ absl::Status CheckAuditAppendKind(const SpiffeId& caller, EventKind kind) {
 absl::Status CheckAuditNotify(const SpiffeId& caller, const kinex::audit::v1::AuditEvent& event) {
   namespace nv1 = ::kinex::notifications::v1;
   // Who may raise which notification: the gateway on disclosures, records
-  // on publishes (docs/notifications.md); the audit service's escalations
-  // are its own, in process.
+  // on publishes and on its overdue-PEP sweep (docs/notifications.md); the
+  // audit service's escalations are its own, in process.
   for (const auto& intent : event.notify()) {
     const nv1::NotificationKind kind = intent.notification().kind();
     const bool allowed =
@@ -179,7 +182,9 @@ absl::Status CheckAuditNotify(const SpiffeId& caller, const kinex::audit::v1::Au
          (caller.service_name == "records" &&
           (event.kind() == kinex::audit::v1::PART_PUBLISHED ||
            event.kind() == kinex::audit::v1::LINK_CLAIMED) &&
-          (kind == nv1::ENCOMPASS || kind == nv1::VSH_ALERT)));
+          (kind == nv1::ENCOMPASS || kind == nv1::VSH_ALERT)) ||
+         (caller.service_name == "records" &&
+          event.kind() == kinex::audit::v1::PEP_REVIEW_OVERDUE && kind == nv1::VSH_ALERT));
     if (!allowed) {
       return WithErrorReason(
           absl::PermissionDeniedError(absl::StrCat(

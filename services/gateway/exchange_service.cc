@@ -117,4 +117,18 @@ grpc::Status ExchangeService::RemoveShield(grpc::ServerContext* ctx,
                  "removed");
 }
 
+grpc::Status ExchangeService::PublishSchoolCalendar(
+    grpc::ServerContext* ctx, const ev1::PublishSchoolCalendarRequest* request,
+    ev1::PublishSchoolCalendarResponse* response) {
+  return Forward(edge_, gateway_, ctx, "PublishSchoolCalendar", &Gateway::PublishSchoolCalendar,
+                 request, response, "published");
+}
+
+grpc::Status ExchangeService::GetSchoolCalendar(grpc::ServerContext* ctx,
+                                                const ev1::GetSchoolCalendarRequest* request,
+                                                ev1::GetSchoolCalendarResponse* response) {
+  return Forward(edge_, gateway_, ctx, "GetSchoolCalendar", &Gateway::GetSchoolCalendar, request,
+                 response, "read");
+}
+
 }  // namespace kinex::gateway

@@ -44,6 +44,12 @@ class ExchangeService final : public kinex::exchange::v1::Exchange::Service {
   grpc::Status RemoveShield(grpc::ServerContext* ctx,
                             const kinex::exchange::v1::RemoveShieldRequest* request,
                             kinex::records::v1::SharingDecision* response) override;
+  grpc::Status PublishSchoolCalendar(
+      grpc::ServerContext* ctx, const kinex::exchange::v1::PublishSchoolCalendarRequest* request,
+      kinex::exchange::v1::PublishSchoolCalendarResponse* response) override;
+  grpc::Status GetSchoolCalendar(grpc::ServerContext* ctx,
+                                 const kinex::exchange::v1::GetSchoolCalendarRequest* request,
+                                 kinex::exchange::v1::GetSchoolCalendarResponse* response) override;
 
  private:
   Gateway& gateway_;

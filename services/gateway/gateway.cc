@@ -421,6 +421,40 @@ absl::StatusOr<kinex::records::v1::SharingDecision> Gateway::RemoveShield(
   return deps_.records->RemoveShield(remove);
 }
 
+absl::StatusOr<ev1::PublishSchoolCalendarResponse> Gateway::PublishSchoolCalendar(
+    const CallContext& call, const ev1::PublishSchoolCalendarRequest& request) {
+  // Records owns the rules (whose calendar, validation, etag) and audits the
+  // publish or its refusal; the gateway adds the caller's identity.
+  kinex::records::v1::PutCalendarRequest put;
+  if (request.has_calendar()) *put.mutable_calendar() = request.calendar();
+  put.set_etag(request.etag());
+  put.set_principal(call.principal.uri);
+  put.set_actor(call.actor);
+  put.set_request_id(call.request_id);
+  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::PublishedCalendar stored,
+                         deps_.records->PutCalendar(put));
+  ev1::PublishSchoolCalendarResponse response;
+  *response.mutable_calendar() = std::move(*stored.mutable_calendar());
+  response.set_etag(stored.etag());
+  *response.mutable_publish_time() = stored.publish_time();
+  return response;
+}
+
+absl::StatusOr<ev1::GetSchoolCalendarResponse> Gateway::GetSchoolCalendar(
+    const CallContext& call, const ev1::GetSchoolCalendarRequest& /*request*/) {
+  kinex::records::v1::GetCalendarRequest get;
+  get.set_principal(call.principal.uri);
+  KINEX_ASSIGN_OR_RETURN(kinex::records::v1::PublishedCalendar stored,
+                         deps_.records->GetCalendar(get));
+  ev1::GetSchoolCalendarResponse response;
+  *response.mutable_calendar() = std::move(*stored.mutable_calendar());
+  response.set_etag(stored.etag());
+  *response.mutable_publish_time() = stored.publish_time();
+  response.set_principal(stored.principal());
+  response.set_actor(stored.actor());
+  return response;
+}
+
 absl::StatusOr<Gateway::Decided> Gateway::Decide(const CallContext& call,
                                                  const kinex::records::v1::ChildFacts& facts,
                                                  const Ask& ask) const {

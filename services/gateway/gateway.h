@@ -107,6 +107,16 @@ class Gateway {
   absl::StatusOr<kinex::records::v1::SharingDecision> RemoveShield(
       const CallContext& call, const kinex::exchange::v1::RemoveShieldRequest& request);
 
+  // A school or LA publishes its own calendar (records.PutCalendar, which
+  // decides who may publish which calendar, validates it and audits the
+  // publish or its refusal).
+  absl::StatusOr<kinex::exchange::v1::PublishSchoolCalendarResponse> PublishSchoolCalendar(
+      const CallContext& call, const kinex::exchange::v1::PublishSchoolCalendarRequest& request);
+
+  // The caller's own published calendar (records.GetCalendar).
+  absl::StatusOr<kinex::exchange::v1::GetSchoolCalendarResponse> GetSchoolCalendar(
+      const CallContext& call, const kinex::exchange::v1::GetSchoolCalendarRequest& request);
+
   // What the caller may see of one child for a purpose, with its receipt.
   absl::StatusOr<kinex::exchange::v1::GetChildRecordResponse> GetChildRecord(
       const CallContext& call, const kinex::exchange::v1::GetChildRecordRequest& request);

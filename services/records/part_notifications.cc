@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/common/identity.h"
@@ -151,14 +152,7 @@ bool BelowNinetyPercent(const rv1::AttendanceSummary& s) {
 }
 
 av1::NotifyIntent VshAlert(const PublishedPart& part, absl::string_view reason) {
-  av1::NotifyIntent intent;
-  intent.set_recipient_kind(cv1::VIRTUAL_SCHOOL);
-  intent.set_recipient_code(part.responsible_la);
-  nv1::Notification& n = *intent.mutable_notification();
-  n.set_kind(nv1::VSH_ALERT);
-  n.set_kinex_id(part.kinex_id);
-  n.set_reason(std::string(reason));
-  return intent;
+  return VshAlertIntent(part.responsible_la, part.kinex_id, reason);
 }
 
 void AddSchoolAlerts(const PublishedPart& part, std::vector<av1::NotifyIntent>& out) {
@@ -198,7 +192,44 @@ void AddLocalAuthorityAlerts(const PublishedPart& part, std::vector<av1::NotifyI
   }
 }
 
+// The date `d` names, if it is a real calendar date.
+std::optional<absl::CivilDay> DayOf(const rv1::Date& d) {
+  if (d.month() < 1 || d.month() > 12 || d.day() < 1 || d.year() < 1) return std::nullopt;
+  const absl::CivilDay day(d.year(), d.month(), d.day());
+  // CivilDay normalises 31 April to 1 May: a date that moved is not real.
+  if (day.year() != d.year() || day.month() != d.month() || day.day() != d.day()) {
+    return std::nullopt;
+  }
+  return day;
+}
+
 }  // namespace
+
+av1::NotifyIntent VshAlertIntent(absl::string_view responsible_la, absl::string_view kinex_id,
+                                 absl::string_view reason) {
+  av1::NotifyIntent intent;
+  intent.set_recipient_kind(cv1::VIRTUAL_SCHOOL);
+  intent.set_recipient_code(std::string(responsible_la));
+  nv1::Notification& n = *intent.mutable_notification();
+  n.set_kind(nv1::VSH_ALERT);
+  n.set_kinex_id(std::string(kinex_id));
+  n.set_reason(std::string(reason));
+  return intent;
+}
+
+std::optional<absl::CivilDay> PepReviewDue(const rv1::PersonalEducationPlan& pep) {
+  if (pep.has_next_review_due()) {
+    if (std::optional<absl::CivilDay> due = DayOf(pep.next_review_due())) return due;
+  }
+  if (!pep.has_last_review_date()) return std::nullopt;
+  const std::optional<absl::CivilDay> last = DayOf(pep.last_review_date());
+  if (!last.has_value()) return std::nullopt;
+  const absl::CivilMonth month = absl::CivilMonth(*last) + 6;
+  // The month's last day: the day before the next month's first.
+  const absl::CivilDay month_end = absl::CivilDay(month + 1) - 1;
+  const absl::CivilDay same_day(month.year(), month.month(), last->day());
+  return same_day > month_end ? month_end : same_day;
+}
 
 std::vector<av1::NotifyIntent> NotificationsForPublish(const PublishedPart& part,
                                                        const SchoolCalendars& calendars) {

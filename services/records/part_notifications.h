@@ -18,7 +18,10 @@
 //   VSH alerts (a SCHOOL or LOCAL_AUTHORITY part, when the child is in the
 //     responsible LA's virtual school cohort): SCHOOL_MOVE, SUSPENSION,
 //     EXCLUSION, PERSISTENT_ABSENCE (attendance fell below 90%),
-//     LEGAL_STATUS; at most one of each per publish.
+//     LEGAL_STATUS; at most one of each per publish. The overdue-PEP alert
+//     (PEP_REVIEW_OVERDUE) is raised by a sweep, not a publish
+//     (RecordsCore::SweepOverduePeps), from PepReviewDue and VshAlertIntent
+//     below.
 //
 // Example:
 //   PublishedPart part{.owner_kind = POLICE, .owner_code = "01",
@@ -31,10 +34,13 @@
 #ifndef KINEX_SERVICES_RECORDS_PART_NOTIFICATIONS_H_
 #define KINEX_SERVICES_RECORDS_PART_NOTIFICATIONS_H_
 
+#include <optional>
 #include <string>
-
-#include "absl/time/time.h"
 #include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 
 #include "kinex/audit/v1/audit.pb.h"
 #include "kinex/common/v1/common.pb.h"
@@ -110,6 +116,22 @@ struct PublishedPart {
 // Thread-safe (reads only its arguments).
 std::vector<kinex::audit::v1::NotifyIntent> NotificationsForPublish(
     const PublishedPart& part, const SchoolCalendars& calendars);
+
+// A VSH alert: to VIRTUAL_SCHOOL/<responsible_la>, kind VSH_ALERT, with the
+// child's Kinex id and `reason` only (the minimal payload). Every VSH alert,
+// on a publish or from the overdue-PEP sweep, is built here. Thread-safe.
+kinex::audit::v1::NotifyIntent VshAlertIntent(absl::string_view responsible_la,
+                                              absl::string_view kinex_id, absl::string_view reason);
+
+// The reason of the overdue-PEP sweep's VSH alert (RecordsCore::SweepOverduePeps).
+inline constexpr absl::string_view kPepReviewOverdue = "PEP_REVIEW_OVERDUE";
+
+// When a personal education plan's next review is due: next_review_due
+// when it is a real calendar date; otherwise the last review plus six
+// months (the same day of the month, or the month's last day when it has
+// no such day: 31 August -> 28 or 29 February); nullopt when neither date
+// is a real calendar date (no plan, or no review yet). Thread-safe.
+std::optional<absl::CivilDay> PepReviewDue(const kinex::record::v1::PersonalEducationPlan& pep);
 
 }  // namespace kinex::records
 

@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
@@ -810,6 +811,64 @@ absl::Status RecordsCore::RunWrite(
   return absl::OkStatus();
 }
 
+namespace {
+
+namespace nv1 = ::kinex::notifications::v1;
+
+// A published calendar as stored, parsed.
+absl::StatusOr<std::optional<nv1::SchoolCalendar>> ReadPublishedCalendar(RecordsTxn& txn,
+                                                                         int key_kind,
+                                                                         const std::string& code) {
+  KINEX_ASSIGN_OR_RETURN(std::optional<StoredCalendar> stored,
+                         txn.PublishedCalendar(key_kind, code));
+  if (!stored.has_value()) return std::nullopt;
+  nv1::SchoolCalendar calendar;
+  if (!calendar.ParseFromString(stored->payload)) {
+    return StoredCorrupt("school_calendar", "stored school calendar does not parse");
+  }
+  return calendar;
+}
+
+// The calendars in force for the Operation Encompass deadlines of `part`:
+// the files' (`files`; null: none), with the calendars published through
+// the API (PutCalendar) in place of theirs for the schools the part's
+// entries name, the LAs those schools' calendars follow and the child's
+// responsible LA. Read from storage in the publish's transaction, never
+// cached, so a calendar published on any replica counts at once. Reads
+// nothing unless `part` is a police part with Encompass entries.
+absl::StatusOr<std::shared_ptr<const SchoolCalendars>> CalendarsInForce(
+    RecordsTxn& txn, std::shared_ptr<const SchoolCalendars> files, const PublishedPart& part) {
+  if (files == nullptr) files = SchoolCalendars::Empty();
+  if (part.owner_kind != AgencyKind::POLICE || part.after == nullptr ||
+      part.after->police().encompass_notifications().empty()) {
+    return files;
+  }
+  std::set<std::string> schools;
+  for (const rec::OperationEncompassNotification& entry :
+       part.after->police().encompass_notifications()) {
+    if (!entry.school_urn().empty()) schools.insert(entry.school_urn());
+  }
+  std::set<std::string> las;
+  if (!part.responsible_la.empty()) las.insert(part.responsible_la);
+  std::vector<nv1::SchoolCalendar> published;
+  for (const std::string& urn : schools) {
+    KINEX_ASSIGN_OR_RETURN(std::optional<nv1::SchoolCalendar> calendar,
+                           ReadPublishedCalendar(txn, AgencyKind::SCHOOL, urn));
+    const std::string follows =
+        calendar.has_value() ? calendar->follows_la_code() : files->FollowsLaCode(urn);
+    if (!follows.empty()) las.insert(follows);
+    if (calendar.has_value()) published.push_back(*std::move(calendar));
+  }
+  for (const std::string& la : las) {
+    KINEX_ASSIGN_OR_RETURN(std::optional<nv1::SchoolCalendar> calendar,
+                           ReadPublishedCalendar(txn, AgencyKind::LOCAL_AUTHORITY, la));
+    if (calendar.has_value()) published.push_back(*std::move(calendar));
+  }
+  return SchoolCalendars::Overlay(std::move(files), published);
+}
+
+}  // namespace
+
 absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequest& request) {
   KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
   KINEX_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
@@ -1069,10 +1128,10 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
         published.in_virtual_school_cohort = request.notify_virtual_school();
         published.published_at = now;
         published.publisher_confirmed = trusted;
-        const std::shared_ptr<const SchoolCalendars> calendars =
-            options_.calendars ? options_.calendars() : nullptr;
-        for (av1::NotifyIntent& intent : NotificationsForPublish(
-                 published, calendars != nullptr ? *calendars : *SchoolCalendars::Empty())) {
+        KINEX_ASSIGN_OR_RETURN(
+            const std::shared_ptr<const SchoolCalendars> calendars,
+            CalendarsInForce(txn, options_.calendars ? options_.calendars() : nullptr, published));
+        for (av1::NotifyIntent& intent : NotificationsForPublish(published, *calendars)) {
           *event.add_notify() = std::move(intent);
         }
         for (const std::string& agency : confirmed_by_naming) {
@@ -1930,6 +1989,347 @@ absl::StatusOr<rv1::SharingDecision> RecordsCore::RemoveShield(
         return QueueEvent(txn, std::move(event), event_id);
       }));
   return shield;
+}
+
+std::string PepOverdueKey(const std::string& kinex_id, absl::CivilDay due) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(kinex_id.data(), kinex_id.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    return "";  // unreachable in practice; the sweep refuses an empty key
+  }
+  return absl::StrCat(
+      "pep-overdue/",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 16)), "/",
+      absl::FormatCivilTime(due));
+}
+
+namespace {
+
+// Parts read per page by the overdue-PEP sweep.
+constexpr int kPepSweepPage = 500;
+
+// Europe/London, loaded once per process; null when it cannot be.
+const absl::TimeZone* LondonZone() {
+  static const absl::TimeZone* const zone = []() -> const absl::TimeZone* {
+    auto* z = new absl::TimeZone;
+    if (!absl::LoadTimeZone("Europe/London", z)) {
+      delete z;
+      return nullptr;
+    }
+    return z;
+  }();
+  return zone;
+}
+
+absl::Status SweepCancelled() {
+  return absl::CancelledError(
+      "overdue-PEP sweep stopped (shutting down); the next start sweeps again");
+}
+
+}  // namespace
+
+absl::StatusOr<int> RecordsCore::SweepOverduePeps() {
+  absl::MutexLock lock(&sweep_mu_);
+  const absl::TimeZone* london = LondonZone();
+  if (london == nullptr) {
+    return absl::FailedPreconditionError(
+        "overdue-PEP sweep: time zone Europe/London is not available (install tzdata)");
+  }
+  const absl::CivilDay today = absl::ToCivilDay(options_.clock->Now(), *london);
+  const std::string principal =
+      absl::StrCat("spiffe://", options_.trust_domain, "/service/records");
+  // Keys still overdue this sweep that this process has appended.
+  absl::flat_hash_set<std::string> raised;
+  int appended = 0;
+  int corrupt = 0;
+  std::string after;
+  for (;;) {
+    if (sweep_cancelled_.load()) return SweepCancelled();
+    std::vector<StoredPart> page;
+    KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
+      KINEX_ASSIGN_OR_RETURN(
+          page, txn.LatestPartsOfResponsibleLa(AgencyKind::VIRTUAL_SCHOOL, after, kPepSweepPage));
+      return absl::OkStatus();
+    }));
+    for (const StoredPart& stored : page) {
+      after = stored.kinex_id;
+      ChildRecord part;
+      if (!part.ParseFromString(stored.payload)) {
+        ++corrupt;
+        continue;
+      }
+      if (!part.education().has_pep()) continue;
+      const std::optional<absl::CivilDay> due = PepReviewDue(part.education().pep());
+      if (!due.has_value() || !(*due < today)) continue;
+      const std::string key = PepOverdueKey(stored.kinex_id, *due);
+      if (key.empty()) {
+        return WithErrorReason(absl::InternalError("overdue-PEP sweep: SHA-256 failed"),
+                               reason::kSerializationFailed);
+      }
+      if (pep_alerts_raised_.contains(key)) {
+        raised.insert(key);
+        continue;
+      }
+      if (sweep_cancelled_.load()) {
+        pep_alerts_raised_.merge(raised);
+        return SweepCancelled();
+      }
+      av1::AuditEvent event;
+      event.set_kind(av1::PEP_REVIEW_OVERDUE);
+      event.set_request_id(key);
+      event.set_idempotency_key(key);
+      event.set_principal(principal);
+      event.set_method("SweepOverduePeps");
+      AddKinexId(event, stored.kinex_id);
+      *event.add_notify() = VshAlertIntent(stored.owner_code, stored.kinex_id, kPepReviewOverdue);
+      absl::StatusOr<kinex::audit::AppendResult> logged = options_.audit->Append(event);
+      if (!logged.ok()) {
+        // Kept: what this sweep raised before the failure.
+        pep_alerts_raised_.merge(raised);
+        return WithErrorReason(
+            absl::UnavailableError(
+                absl::StrCat("overdue-PEP sweep: the audit log could not record an alert (",
+                             absl::StatusCodeToString(logged.status().code()), "); ", appended,
+                             " raised this sweep, the rest are raised by the next")),
+            reason::kAuditUnavailable, {{"service", "audit"}});
+      }
+      raised.insert(key);
+      ++appended;
+    }
+    if (static_cast<int>(page.size()) < kPepSweepPage) break;
+  }
+  // Forget keys no longer overdue (a new plan was published): memory stays
+  // bounded by the plans overdue now.
+  pep_alerts_raised_ = std::move(raised);
+  if (corrupt > 0) {
+    return StoredCorrupt("record_part",
+                         absl::StrCat("overdue-PEP sweep: ", corrupt,
+                                      " virtual school part(s) do not parse and were skipped; ",
+                                      appended, " alert(s) raised"));
+  }
+  return appended;
+}
+
+void RecordsCore::StartPepSweep(absl::Duration interval,
+                                std::function<void(const absl::StatusOr<int>&)> report) {
+  absl::MutexLock start(&sweeper_start_mu_);
+  if (sweeper_.joinable()) return;
+  {
+    absl::MutexLock lock(&sweeper_mu_);
+    sweeper_stop_ = false;
+  }
+  sweep_cancelled_.store(false);
+  sweeper_ = std::thread([this, interval, report = std::move(report)] {
+    absl::MutexLock lock(&sweeper_mu_);
+    while (!sweeper_stop_) {
+      sweeper_mu_.Unlock();
+      absl::StatusOr<int> result = SweepOverduePeps();
+      if (report) report(result);
+      sweeper_mu_.Lock();
+      sweeper_mu_.AwaitWithTimeout(absl::Condition(&sweeper_stop_), interval);
+    }
+  });
+}
+
+void RecordsCore::StopPepSweep() {
+  absl::MutexLock start(&sweeper_start_mu_);
+  if (!sweeper_.joinable()) return;
+  {
+    absl::MutexLock lock(&sweeper_mu_);
+    sweeper_stop_ = true;
+  }
+  sweep_cancelled_.store(true);
+  sweeper_.join();
+  sweep_cancelled_.store(false);  // a direct SweepOverduePeps call still runs
+}
+
+RecordsCore::~RecordsCore() { StopPepSweep(); }
+
+namespace {
+
+// The most terms and closures, together, a published calendar may hold:
+// years of a school's calendar (a year has about 6 terms and a handful of
+// closures), and a bound on what each deadline reads and compiles.
+constexpr int kMaxCalendarEntries = 400;
+
+// The calendar a school or LA publishes and reads: its own.
+struct CalendarKey {
+  int kind = 0;  // SCHOOL or LOCAL_AUTHORITY
+  std::string code;
+  // "school:<urn>" or "la:<code>": the audit event's record_id.
+  std::string record_id;
+};
+
+// The caller's own calendar key; PERMISSION_DENIED for anyone but a school
+// or a local authority (any role of theirs: a calendar is administrative,
+// not a child's data).
+absl::StatusOr<CalendarKey> OwnCalendarKey(const SpiffeId& who, absl::string_view verb) {
+  if (!IsAgency(who)) {
+    return AgencyRequired(absl::StrCat("principal ", who.uri, " may not ", verb,
+                                       " school calendars (only schools and local "
+                                       "authorities do)"));
+  }
+  switch (who.agency_kind) {
+    case AgencyKind::SCHOOL:
+      return CalendarKey{AgencyKind::SCHOOL, who.agency_code,
+                         absl::StrCat("school:", who.agency_code)};
+    case AgencyKind::LOCAL_AUTHORITY:
+      return CalendarKey{AgencyKind::LOCAL_AUTHORITY, who.agency_code,
+                         absl::StrCat("la:", who.agency_code)};
+    default:
+      return WithErrorReason(
+          absl::PermissionDeniedError(absl::StrCat(
+              "a ", AgencyKindSlug(who.agency_kind), " agency may not ", verb,
+              " school calendars (only schools and local authorities do; ", who.uri, ")")),
+          reason::kFieldNotOwned, {{"field", "calendar"}});
+  }
+}
+
+absl::Status NotYourCalendar(absl::string_view field, const std::string& value,
+                             absl::string_view why) {
+  return WithErrorReason(absl::PermissionDeniedError(absl::StrCat(field, " \"", value, "\" ", why)),
+                         reason::kAgencyCodeNotOwn, {{"field", std::string(field)}});
+}
+
+// A school publishes only its own calendar (school_urn its URN, la_code
+// empty); a local authority only its LA calendar (la_code its ONS code,
+// school_urn empty).
+absl::Status CheckCalendarKey(const CalendarKey& key, const nv1::SchoolCalendar& calendar) {
+  if (key.kind == AgencyKind::SCHOOL) {
+    if (calendar.school_urn().empty() && !calendar.la_code().empty()) {
+      return NotYourCalendar(
+          "calendar.la_code", calendar.la_code(),
+          absl::StrCat("is not yours: a school publishes its own calendar (school_urn ", key.code,
+                       ")"));
+    }
+    if (!calendar.school_urn().empty() && calendar.school_urn() != key.code) {
+      return NotYourCalendar("calendar.school_urn", calendar.school_urn(),
+                             absl::StrCat("is not your school (", key.code, ")"));
+    }
+  } else {
+    if (!calendar.school_urn().empty()) {
+      return NotYourCalendar(
+          "calendar.school_urn", calendar.school_urn(),
+          absl::StrCat("is not yours: a local authority publishes its own calendar (la_code ",
+                       key.code, ")"));
+    }
+    if (!calendar.la_code().empty() && calendar.la_code() != key.code) {
+      return NotYourCalendar("calendar.la_code", calendar.la_code(),
+                             absl::StrCat("is not your local authority (", key.code, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The etag of a published calendar: hex of the first 12 bytes of SHA-256
+// over its key, time, publisher and payload.
+std::string CalendarEtag(const StoredCalendar& c) {
+  const std::string data =
+      absl::StrCat(c.key_kind, "|", c.code, "|", absl::ToUnixMicros(c.publish_time), "|",
+                   c.principal, "|", c.payload);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    // Unreachable in practice; an etag only needs to change per publish.
+    return absl::StrCat("t", absl::ToUnixMicros(c.publish_time));
+  }
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 12));
+}
+
+absl::StatusOr<rv1::PublishedCalendar> FromStored(const StoredCalendar& stored) {
+  rv1::PublishedCalendar out;
+  if (!out.mutable_calendar()->ParseFromString(stored.payload)) {
+    return StoredCorrupt("school_calendar", "stored school calendar does not parse");
+  }
+  out.set_etag(stored.etag);
+  *out.mutable_publish_time() = ToProto(stored.publish_time);
+  out.set_principal(stored.principal);
+  out.set_actor(stored.actor);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<rv1::PublishedCalendar> RecordsCore::PutCalendar(
+    const rv1::PutCalendarRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  KINEX_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  av1::AuditEvent refused =
+      BaseEvent(who, request.actor(), request.request_id(), "PublishSchoolCalendar");
+  rv1::PublishedCalendar response;
+  KINEX_RETURN_IF_ERROR(RunWrite(
+      refused, [&](RecordsTxn& txn, std::string& event_id, av1::AuditEvent& about) -> absl::Status {
+        response.Clear();
+        KINEX_ASSIGN_OR_RETURN(CalendarKey key, OwnCalendarKey(who, "publish"));
+        about.set_record_id(key.record_id);
+        KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
+        if (!request.has_calendar()) {
+          return InvalidField("calendar",
+                              "required (a SchoolCalendar: terms, closures, day_start)");
+        }
+        const nv1::SchoolCalendar& calendar = request.calendar();
+        KINEX_RETURN_IF_ERROR(CheckCalendarKey(key, calendar));
+        const int entries = calendar.terms_size() + calendar.closures_size();
+        if (entries > kMaxCalendarEntries) {
+          return InvalidField("calendar", absl::StrCat(calendar.terms_size(), " terms and ",
+                                                       calendar.closures_size(), " closures (",
+                                                       entries, ") exceed the maximum of ",
+                                                       kMaxCalendarEntries, " together"));
+        }
+        if (absl::Status valid = SchoolCalendars::Validate(calendar, "calendar"); !valid.ok()) {
+          const absl::string_view message = valid.message();
+          return WithErrorReason(absl::InvalidArgumentError(message), reason::kInvalidField,
+                                 {{"field", std::string(message.substr(0, message.find(": ")))}});
+        }
+        KINEX_ASSIGN_OR_RETURN(std::optional<StoredCalendar> current,
+                               txn.PublishedCalendar(key.kind, key.code));
+        if (current.has_value() && request.etag() != current->etag) {
+          return WithErrorReason(absl::AbortedError(absl::StrCat(
+                                     "etag: ", request.etag().empty() ? "required" : "stale",
+                                     "; your calendar is published already, its etag is ",
+                                     current->etag, " (retry with that etag)")),
+                                 reason::kEtagMismatch, {{"field", "etag"}});
+        }
+        if (!current.has_value() && !request.etag().empty()) {
+          return WithErrorReason(
+              absl::AbortedError(
+                  "etag: stale; you have no published calendar (publish with an empty etag)"),
+              reason::kEtagMismatch, {{"field", "etag"}});
+        }
+        StoredCalendar stored;
+        stored.key_kind = key.kind;
+        stored.code = key.code;
+        stored.publish_time = options_.clock->Now();
+        stored.principal = who.uri;
+        stored.actor = request.actor();
+        if (!calendar.SerializeToString(&stored.payload)) {
+          return SerializationFailed("school calendar does not serialize");
+        }
+        stored.etag = CalendarEtag(stored);
+        KINEX_RETURN_IF_ERROR(
+            txn.PutPublishedCalendar(stored, current.has_value() ? current->etag : ""));
+        av1::AuditEvent event = about;
+        event.set_kind(av1::CALENDAR_PUBLISHED);
+        KINEX_ASSIGN_OR_RETURN(response, FromStored(stored));
+        return QueueEvent(txn, std::move(event), event_id);
+      }));
+  return response;
+}
+
+absl::StatusOr<rv1::PublishedCalendar> RecordsCore::GetCalendar(
+    const rv1::GetCalendarRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(SpiffeId who, Publisher(request.principal(), options_.trust_domain));
+  KINEX_ASSIGN_OR_RETURN(CalendarKey key, OwnCalendarKey(who, "read"));
+  std::optional<StoredCalendar> stored;
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(stored, txn.PublishedCalendar(key.kind, key.code));
+    return absl::OkStatus();
+  }));
+  if (!stored.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no calendar is published for ", key.record_id,
+                                            " (PublishSchoolCalendar publishes one)"));
+  }
+  return FromStored(*stored);
 }
 
 }  // namespace kinex::records

@@ -76,6 +76,10 @@
 // before the refusal is returned; if the log cannot take it, the caller
 // gets UNAVAILABLE.
 //
+// Sweeps. SweepOverduePeps alerts each virtual school of the personal
+// education plans it holds that are overdue for review, once per due date;
+// StartPepSweep runs it periodically on a thread the core owns.
+//
 // Example:
 //   FakeClock clock;
 //   FakeRecordsStorage storage;
@@ -85,17 +89,25 @@
 #ifndef KINEX_SERVICES_RECORDS_RECORDS_CORE_H_
 #define KINEX_SERVICES_RECORDS_RECORDS_CORE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "services/audit/audit_sink.h"
 #include "services/common/clock.h"
 #include "services/records/random_id.h"
-#include "services/records/school_calendar.h"
 #include "services/records/records_storage.h"
 #include "services/records/records_store.h"
+#include "services/records/school_calendar.h"
 
 namespace kinex::records {
 
@@ -157,10 +169,69 @@ class RecordsCore final : public RecordsStore {
       const kinex::records::v1::ListSharingDecisionsRequest& request) override;
   absl::StatusOr<kinex::records::v1::SharingDecision> RemoveShield(
       const kinex::records::v1::RemoveShieldRequest& request) override;
+  // Calendars (Operation Encompass deadlines). A school publishes its own
+  // calendar (school_urn its URN), a local authority its LA calendar
+  // (la_code its ONS code), any role of theirs; anyone else, or another
+  // school's or LA's key, is PERMISSION_DENIED naming the field and value.
+  // The calendar is validated as a file is (SchoolCalendars::Validate:
+  // INVALID_ARGUMENT "calendar.<field>: <problem>"), at most 400 terms and
+  // closures together. Optimistic concurrency: an empty etag for the first
+  // publish, then the current one (ABORTED naming it). One audit event,
+  // CALENDAR_PUBLISHED (record_id "school:<urn>" or "la:<code>"), through
+  // the outbox; a refusal WRITE_REFUSED. In force for the next Encompass
+  // deadline at once, on every replica: PutPart reads the published
+  // calendars of the schools and LAs involved in its transaction, in place
+  // of the files' (Options.calendars) for the same school or LA.
+  absl::StatusOr<kinex::records::v1::PublishedCalendar> PutCalendar(
+      const kinex::records::v1::PutCalendarRequest& request) override;
+  // The caller's own published calendar (a school's or an LA's); NOT_FOUND
+  // when none is published.
+  absl::StatusOr<kinex::records::v1::PublishedCalendar> GetCalendar(
+      const kinex::records::v1::GetCalendarRequest& request) override;
 
   // Appends every event waiting in the outbox, oldest first, removing each
   // once durable. The first failure stops the drain and is returned.
   absl::Status DrainAuditOutbox();
+
+  // The overdue-PEP sweep (docs/notifications.md). Pages through the latest
+  // VIRTUAL_SCHOOL part of every child whose owner is the child's
+  // responsible LA's virtual school (same ONS code; after a transfer the
+  // old LA's virtual school is not asked), 500 parts at a time. A plan is
+  // overdue when its due date (PepReviewDue: next_review_due, else the last
+  // review plus six months) is before today in Europe/London (the clock's
+  // now). Each overdue plan is one PEP_REVIEW_OVERDUE audit event (principal
+  // the records service, no agency; children: the child) carrying a
+  // VSH_ALERT, reason PEP_REVIEW_OVERDUE, to VIRTUAL_SCHOOL/<responsible LA>,
+  // with idempotency key PepOverdueKey(kinex id, due date): the log keeps
+  // one per child and due date, so sweeping again (here, after a restart or
+  // on another replica) raises nothing new, and a later due date that
+  // passes raises a new alert. The virtual school that holds the plan is
+  // the recipient, so no cohort decision is asked: it already sees its own
+  // part. Returns how many events it appended this sweep (a key this
+  // process appended in an earlier sweep, and still overdue, is not sent
+  // again; after a restart it is, and the log answers with the first leaf).
+  //
+  // Fail-safe: the first audit failure stops the sweep, UNAVAILABLE
+  // (AUDIT_UNAVAILABLE, no child identifier in the message); what was not
+  // raised is raised by the next sweep. A part that does not parse is
+  // skipped and the sweep goes on; it then returns DATA_LOSS
+  // (STORAGE_CORRUPT) with how many. FAILED_PRECONDITION when
+  // Europe/London cannot be loaded; storage errors as they come.
+  // CANCELLED when StopPepSweep is called during the sweep. Sweeps run one
+  // at a time.
+  absl::StatusOr<int> SweepOverduePeps();
+
+  // Runs SweepOverduePeps at once and then every `interval` (wall time) on
+  // a thread of its own, passing each result to `report` (on that thread),
+  // until StopPepSweep or destruction. A second call while running is a
+  // no-op.
+  void StartPepSweep(absl::Duration interval,
+                     std::function<void(const absl::StatusOr<int>&)> report);
+  // Stops the sweep thread (ends a sweep in progress between two events)
+  // and joins it. Idempotent.
+  void StopPepSweep();
+
+  ~RecordsCore() override;
 
  private:
   explicit RecordsCore(Options options) : options_(std::move(options)) {}
@@ -175,7 +246,23 @@ class RecordsCore final : public RecordsStore {
                                                          kinex::audit::v1::AuditEvent&)>& write);
 
   Options options_;
+
+  // The overdue-PEP sweep.
+  absl::Mutex sweep_mu_;  // one sweep at a time
+  // Keys appended by this process that were still overdue at the last sweep.
+  absl::flat_hash_set<std::string> pep_alerts_raised_ ABSL_GUARDED_BY(sweep_mu_);
+  absl::Mutex sweeper_mu_;
+  bool sweeper_stop_ ABSL_GUARDED_BY(sweeper_mu_) = false;
+  std::atomic<bool> sweep_cancelled_{false};
+  std::thread sweeper_;  // started and joined under sweeper_start_mu_
+  absl::Mutex sweeper_start_mu_;
 };
+
+// The idempotency key of the overdue-PEP alert for one child and due date:
+// "pep-overdue/" + the first 32 hex digits of SHA-256(kinex_id) + "/" +
+// YYYY-MM-DD. The log stores keys in its leaves, so the Kinex id is hashed.
+// Thread-safe.
+std::string PepOverdueKey(const std::string& kinex_id, absl::CivilDay due);
 
 // The etag of a part version: hex of the first 12 bytes of SHA-256 over the
 // version's key, number, time and payload. Thread-safe.

@@ -129,6 +129,31 @@ grpc::Status RecordsGrpcService::RemoveShield(grpc::ServerContext* ctx,
       [&] { return store_->RemoveShield(*request); }, response);
 }
 
+grpc::Status RecordsGrpcService::PutCalendar(grpc::ServerContext* ctx,
+                                             const v1::PutCalendarRequest* request,
+                                             v1::PublishedCalendar* response) {
+  return ServeUnary(
+      *ctx, Allowed(*ctx, trust_domain_, "PutCalendar"),
+      [&] { return store_->PutCalendar(*request); }, response);
+}
+
+grpc::Status RecordsGrpcService::GetCalendar(grpc::ServerContext* ctx,
+                                             const v1::GetCalendarRequest* request,
+                                             v1::PublishedCalendar* response) {
+  return ServeUnary(
+      *ctx, Allowed(*ctx, trust_domain_, "GetCalendar"),
+      [&] { return store_->GetCalendar(*request); }, response);
+}
+
+absl::StatusOr<v1::PublishedCalendar> RecordsGrpcClient::PutCalendar(
+    const v1::PutCalendarRequest& request) {
+  return CallUnary(*stub_, &v1::Records::Stub::PutCalendar, request, timeout_);
+}
+absl::StatusOr<v1::PublishedCalendar> RecordsGrpcClient::GetCalendar(
+    const v1::GetCalendarRequest& request) {
+  return CallUnary(*stub_, &v1::Records::Stub::GetCalendar, request, timeout_);
+}
+
 absl::StatusOr<v1::SharingDecision> RecordsGrpcClient::RecordSharingDecision(
     const v1::RecordSharingDecisionRequest& request) {
   return CallUnary(*stub_, &v1::Records::Stub::RecordSharingDecision, request, timeout_);

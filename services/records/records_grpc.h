@@ -63,6 +63,10 @@ class RecordsGrpcService final : public kinex::records::v1::Records::Service {
                                     v1::ListSharingDecisionsResponse* response) override;
   grpc::Status RemoveShield(grpc::ServerContext* ctx, const v1::RemoveShieldRequest* request,
                             v1::SharingDecision* response) override;
+  grpc::Status PutCalendar(grpc::ServerContext* ctx, const v1::PutCalendarRequest* request,
+                           v1::PublishedCalendar* response) override;
+  grpc::Status GetCalendar(grpc::ServerContext* ctx, const v1::GetCalendarRequest* request,
+                           v1::PublishedCalendar* response) override;
 
  private:
   // OK if the peer is a Kinex service (the gateway, when `gateway_only`).
@@ -101,6 +105,8 @@ class RecordsGrpcClient final : public RecordsStore {
   absl::StatusOr<v1::ListSharingDecisionsResponse> ListSharingDecisions(
       const v1::ListSharingDecisionsRequest& request) override;
   absl::StatusOr<v1::SharingDecision> RemoveShield(const v1::RemoveShieldRequest& request) override;
+  absl::StatusOr<v1::PublishedCalendar> PutCalendar(const v1::PutCalendarRequest& request) override;
+  absl::StatusOr<v1::PublishedCalendar> GetCalendar(const v1::GetCalendarRequest& request) override;
 
  private:
   std::unique_ptr<v1::Records::Stub> stub_;

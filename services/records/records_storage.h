@@ -118,6 +118,20 @@ struct SharingDecisionFilter {
   int limit = 100;
 };
 
+// A calendar a school or local authority published (records_core.h
+// PutCalendar), keyed by (key_kind, code); each publish replaces it.
+struct StoredCalendar {
+  // kinex.common.v1.AgencyKind: SCHOOL (code: its URN) or LOCAL_AUTHORITY
+  // (code: its ONS code).
+  int key_kind = 0;
+  std::string code;
+  std::string etag;
+  absl::Time publish_time;
+  std::string principal;
+  std::string actor;
+  std::string payload;  // serialized kinex.notifications.v1.SchoolCalendar
+};
+
 // An audit event written in the same transaction as the change it records,
 // appended to the audit log after commit, then deleted (the outbox).
 struct PendingAuditEvent {
@@ -190,6 +204,14 @@ class RecordsTxn {
                                                             int after_kind,
                                                             const std::string& after_code,
                                                             int limit) = 0;
+  // The latest version of each child's part of `owner_kind` whose owner code
+  // is the child's responsible LA (for VIRTUAL_SCHOOL: the part of the
+  // responsible LA's virtual school; a previous LA's is never returned), of
+  // children with a Kinex id greater than `after_kinex_id`, in Kinex id
+  // order, at most `limit` (one per child). For sweeps that page through
+  // every child (RecordsCore::SweepOverduePeps).
+  virtual absl::StatusOr<std::vector<StoredPart>> LatestPartsOfResponsibleLa(
+      int owner_kind, const std::string& after_kinex_id, int limit) = 0;
 
   // Sharing decisions. Stores a new one (ABORTED if the id exists).
   virtual absl::Status InsertSharingDecision(const StoredSharingDecision& decision) = 0;
@@ -207,6 +229,16 @@ class RecordsTxn {
   // The decisions `filter` selects, newest first, at most filter.limit.
   virtual absl::StatusOr<std::vector<StoredSharingDecision>> ListSharingDecisions(
       const SharingDecisionFilter& filter) = 0;
+
+  // Published calendars. The calendar of (key_kind, code), if any.
+  virtual absl::StatusOr<std::optional<StoredCalendar>> PublishedCalendar(
+      int key_kind, const std::string& code) = 0;
+  // Stores `calendar` as the calendar of its (key_kind, code): a new one
+  // when `replaces_etag` is empty (ABORTED if one exists), else in place of
+  // the one whose etag is `replaces_etag` (ABORTED if there is none or its
+  // etag differs: a concurrent publish won).
+  virtual absl::Status PutPublishedCalendar(const StoredCalendar& calendar,
+                                            const std::string& replaces_etag) = 0;
 
   // The audit outbox.
   virtual absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) = 0;

@@ -66,6 +66,12 @@ class RecordsStore {
   // The responsible LA removes a shield.
   virtual absl::StatusOr<kinex::records::v1::SharingDecision> RemoveShield(
       const kinex::records::v1::RemoveShieldRequest& request) = 0;
+  // A school or LA publishes its own calendar (Encompass deadlines).
+  virtual absl::StatusOr<kinex::records::v1::PublishedCalendar> PutCalendar(
+      const kinex::records::v1::PutCalendarRequest& request) = 0;
+  // The caller's own published calendar; NOT_FOUND when none.
+  virtual absl::StatusOr<kinex::records::v1::PublishedCalendar> GetCalendar(
+      const kinex::records::v1::GetCalendarRequest& request) = 0;
 };
 
 }  // namespace kinex::records

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/text_format.h"
 #include "services/common/status_macros.h"
 #include "services/common/textproto.h"
@@ -321,6 +322,61 @@ absl::StatusOr<std::shared_ptr<const SchoolCalendars>> SchoolCalendars::FromProt
   return Build(std::move(inputs));
 }
 
+SchoolCalendars::SchoolCalendars(absl::TimeZone zone,
+                                 absl::flat_hash_map<std::string, Calendar> calendars,
+                                 std::shared_ptr<const SchoolCalendars> base)
+    : zone_(zone), calendars_(std::move(calendars)), base_(std::move(base)) {
+  size_ = calendars_.size();
+  if (base_ != nullptr) {
+    size_ += base_->size();
+    for (const auto& [source, unused] : calendars_) {
+      const size_t colon = source.find(':');
+      if (base_->Find(source.substr(0, colon + 1), source.substr(colon + 1)) != nullptr) --size_;
+    }
+  }
+}
+
+absl::Status SchoolCalendars::Validate(const nv1::SchoolCalendar& calendar,
+                                       absl::string_view name) {
+  Input input;
+  input.calendar = calendar;
+  input.name = std::string(name);
+  absl::StatusOr<Calendar> compiled = Compile(input);
+  if (compiled.ok()) return absl::OkStatus();
+  // Compile says "<name>: <field>: <problem>"; a field path reads better.
+  absl::string_view message = compiled.status().message();
+  const std::string prefix = absl::StrCat(name, ": ");
+  if (absl::ConsumePrefix(&message, prefix)) {
+    return absl::Status(compiled.status().code(), absl::StrCat(name, ".", message));
+  }
+  return compiled.status();
+}
+
+std::shared_ptr<const SchoolCalendars> SchoolCalendars::Overlay(
+    std::shared_ptr<const SchoolCalendars> base,
+    const std::vector<nv1::SchoolCalendar>& published) {
+  if (base == nullptr) base = Empty();
+  absl::flat_hash_map<std::string, Calendar> calendars;
+  for (const nv1::SchoolCalendar& calendar : published) {
+    Input input;
+    input.calendar = calendar;
+    input.name = "published";
+    absl::StatusOr<Calendar> compiled = Compile(input);
+    if (!compiled.ok()) continue;
+    std::string source = compiled->source;
+    calendars.insert_or_assign(std::move(source), *std::move(compiled));
+  }
+  if (calendars.empty()) return base;
+  const absl::TimeZone zone = base->zone_;
+  return std::shared_ptr<const SchoolCalendars>(
+      new SchoolCalendars(zone, std::move(calendars), std::move(base)));
+}
+
+std::string SchoolCalendars::FollowsLaCode(absl::string_view school_urn) const {
+  const Calendar* school = Find("school:", school_urn);
+  return school != nullptr ? school->follows_la_code : "";
+}
+
 std::shared_ptr<const SchoolCalendars> SchoolCalendars::Empty() {
   static const auto* const empty = new std::shared_ptr<const SchoolCalendars>(
       new SchoolCalendars(London() != nullptr ? *London() : absl::UTCTimeZone(), {}));
@@ -331,7 +387,8 @@ const SchoolCalendars::Calendar* SchoolCalendars::Find(absl::string_view prefix,
                                                        absl::string_view id) const {
   if (id.empty()) return nullptr;
   auto it = calendars_.find(absl::StrCat(prefix, id));
-  return it == calendars_.end() ? nullptr : &it->second;
+  if (it != calendars_.end()) return &it->second;
+  return base_ != nullptr ? base_->Find(prefix, id) : nullptr;
 }
 
 SchoolCalendars::Deadline SchoolCalendars::DefaultNext(absl::Time after) const {

@@ -74,6 +74,26 @@ class SchoolCalendars {
   static absl::StatusOr<std::shared_ptr<const SchoolCalendars>> FromProtos(
       std::vector<kinex::notifications::v1::SchoolCalendar> calendars);
 
+  // Checks one calendar by FromProtos' rules, naming a field from `name`:
+  // INVALID_ARGUMENT "<name>.<field>: <problem>", e.g.
+  // "calendar.terms[1].last: 2025-01-03 is before first 2025-01-06".
+  static absl::Status Validate(const kinex::notifications::v1::SchoolCalendar& calendar,
+                               absl::string_view name);
+
+  // `base`'s calendars with `published` in place of base's calendars of the
+  // same school or LA (the calendars schools and LAs publish through the
+  // API replace the operator's files). Cheap: `base` is shared, not copied.
+  // A published calendar that does not validate (stored under older rules)
+  // is left out, so its school or LA keeps base's calendar or the default
+  // rule. Two published calendars of one school or LA: the later wins.
+  static std::shared_ptr<const SchoolCalendars> Overlay(
+      std::shared_ptr<const SchoolCalendars> base,
+      const std::vector<kinex::notifications::v1::SchoolCalendar>& published);
+
+  // The LA code the calendar of `school_urn` follows (follows_la_code);
+  // "" when the school has no calendar or follows none.
+  std::string FollowsLaCode(absl::string_view school_urn) const;
+
   // OK when Europe/London can be loaded (tried once per process), else
   // FAILED_PRECONDITION "time zone Europe/London is not available (install
   // tzdata)".
@@ -107,8 +127,9 @@ class SchoolCalendars {
   Deadline NextSchoolDayStart(absl::Time after, absl::string_view school_urn,
                               absl::string_view la_code) const;
 
-  // The number of calendars (schools and LAs).
-  size_t size() const { return calendars_.size(); }
+  // The number of calendars (schools and LAs), an overlay's and its base's
+  // together (one per school or LA).
+  size_t size() const { return size_; }
 
  private:
   // One validated calendar.
@@ -132,8 +153,8 @@ class SchoolCalendars {
   };
   struct Input;
 
-  SchoolCalendars(absl::TimeZone zone, absl::flat_hash_map<std::string, Calendar> calendars)
-      : zone_(zone), calendars_(std::move(calendars)) {}
+  SchoolCalendars(absl::TimeZone zone, absl::flat_hash_map<std::string, Calendar> calendars,
+                  std::shared_ptr<const SchoolCalendars> base = nullptr);
 
   static absl::StatusOr<std::shared_ptr<const SchoolCalendars>> Build(std::vector<Input> inputs);
   static absl::StatusOr<Calendar> Compile(const Input& input);
@@ -145,6 +166,9 @@ class SchoolCalendars {
   absl::TimeZone zone_;
   // By source ("school:<urn>", "la:<code>").
   absl::flat_hash_map<std::string, Calendar> calendars_;
+  // An overlay's base: consulted for a source calendars_ does not hold.
+  std::shared_ptr<const SchoolCalendars> base_;
+  size_t size_ = 0;
 };
 
 // The calendars of one directory, reloadable: what a running service asks

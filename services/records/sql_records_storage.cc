@@ -25,12 +25,16 @@ absl::Status Failure(absl::Status status, absl::string_view reason, sql::Dialect
 // (0001_children_parts_scope.sql) is the schema as first released: Create
 // runs it at every open, before sql::Migrate. Version 2 adds responsibility,
 // agency links and the audit outbox, and backfills them (the file's two
-// INSERT ... SELECT statements); version 3 adds sharing decisions.
+// INSERT ... SELECT statements); version 3 adds sharing decisions; version
+// 4 the calendars schools and LAs publish.
 absl::Status MigrateToV2(sql::Db& db) {
   return db.ExecScript(schema::k0002ResponsibilityLinksOutbox);
 }
 
 absl::Status MigrateToV3(sql::Db& db) { return db.ExecScript(schema::k0003SharingDecisions); }
+
+// Version 4 adds the calendars schools and LAs publish.
+absl::Status MigrateToV4(sql::Db& db) { return db.ExecScript(schema::k0004SchoolCalendars); }
 
 constexpr char kDecisionColumns[] =
     "decision_id, kinex_id, kind, decider_kind, decider_code, decided_at_us, removed, "
@@ -309,6 +313,26 @@ class SqlTxn final : public RecordsTxn {
     return out;
   }
 
+  absl::StatusOr<std::vector<StoredPart>> LatestPartsOfResponsibleLa(
+      int owner_kind, const std::string& after_kinex_id, int limit) override {
+    // child_responsibility in key order; each child's part head and version
+    // by their primary keys.
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query(absl::StrCat("SELECT ", kPartColumns,
+                               " FROM child_responsibility r JOIN part_heads h ON "
+                               "h.kinex_id = r.kinex_id AND h.owner_kind = $1 AND "
+                               "h.owner_code = r.la_code JOIN part_versions p ON "
+                               "p.kinex_id = h.kinex_id AND p.owner_kind = h.owner_kind AND "
+                               "p.owner_code = h.owner_code AND p.version = h.version "
+                               "WHERE r.kinex_id > $2 ORDER BY r.kinex_id LIMIT $3"),
+                  {static_cast<int64_t>(owner_kind), after_kinex_id, static_cast<int64_t>(limit)}));
+    std::vector<StoredPart> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) out.push_back(PartFromRow(row));
+    return out;
+  }
+
   absl::Status InsertSharingDecision(const StoredSharingDecision& d) override {
     return db_
         .Exec(
@@ -401,6 +425,50 @@ class SqlTxn final : public RecordsTxn {
     return out;
   }
 
+  absl::StatusOr<std::optional<StoredCalendar>> PublishedCalendar(
+      int key_kind, const std::string& code) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows, db_.Query("SELECT key_kind, code, etag, publish_time_us, principal, actor, "
+                             "calendar FROM school_calendars WHERE key_kind = $1 AND code = $2",
+                             {static_cast<int64_t>(key_kind), code}));
+    if (rows.empty()) return std::nullopt;
+    StoredCalendar c;
+    c.key_kind = static_cast<int>(rows[0].Int(0));
+    c.code = rows[0].Str(1);
+    c.etag = rows[0].Str(2);
+    c.publish_time = absl::FromUnixMicros(rows[0].Int(3));
+    c.principal = rows[0].Str(4);
+    c.actor = rows[0].Str(5);
+    c.payload = rows[0].Str(6);
+    return c;
+  }
+
+  absl::Status PutPublishedCalendar(const StoredCalendar& c,
+                                    const std::string& replaces_etag) override {
+    if (replaces_etag.empty()) {
+      // The primary key refuses a second "first" calendar (ABORTED).
+      return db_
+          .Exec(
+              "INSERT INTO school_calendars (key_kind, code, etag, publish_time_us, principal, "
+              "actor, calendar) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+              {static_cast<int64_t>(c.key_kind), c.code, c.etag, absl::ToUnixMicros(c.publish_time),
+               c.principal, c.actor, sql::Blob{c.payload}})
+          .status();
+    }
+    KINEX_ASSIGN_OR_RETURN(
+        int64_t changed,
+        db_.Exec(
+            "UPDATE school_calendars SET etag = $3, publish_time_us = $4, principal = $5, "
+            "actor = $6, calendar = $7 WHERE key_kind = $1 AND code = $2 AND etag = $8",
+            {static_cast<int64_t>(c.key_kind), c.code, c.etag, absl::ToUnixMicros(c.publish_time),
+             c.principal, c.actor, sql::Blob{c.payload}, replaces_etag}));
+    if (changed != 1) {
+      return Failure(absl::AbortedError("calendar changed concurrently; retry"),
+                     reason::kStorageConflict, db_.dialect());
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) override {
     return db_
         .Exec(
@@ -488,11 +556,12 @@ absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
   KINEX_RETURN_IF_ERROR(sql::WithStore(db->ExecScript(schema::k0001ChildrenPartsScope), kStore));
   // Version 1 is 0001_children_parts_scope.sql as first released (created
   // above if absent).
-  KINEX_RETURN_IF_ERROR(sql::WithStore(
-      sql::Migrate(
-          *db, kStore,
-          {{1, [](sql::Db&) { return absl::OkStatus(); }}, {2, MigrateToV2}, {3, MigrateToV3}}),
-      kStore));
+  KINEX_RETURN_IF_ERROR(sql::WithStore(sql::Migrate(*db, kStore,
+                                                    {{1, [](sql::Db&) { return absl::OkStatus(); }},
+                                                     {2, MigrateToV2},
+                                                     {3, MigrateToV3},
+                                                     {4, MigrateToV4}}),
+                                       kStore));
   return std::unique_ptr<SqlRecordsStorage>(new SqlRecordsStorage(std::move(db)));
 }
 

@@ -98,8 +98,8 @@ TEST(ServiceAcl, EveryOtherServiceIdentityIsRefusedNamingServiceAndMethod) {
                            row.method));
     }
   }
-  // 30 methods x 5 services, less the 34 allowed pairs.
-  EXPECT_EQ(refused, 30 * 5 - 34);
+  // 32 methods x 5 services, less the 36 allowed pairs.
+  EXPECT_EQ(refused, 32 * 5 - 36);
 }
 
 TEST(ServiceAcl, AgenciesAreRefusedEvenAuditors) {
@@ -133,7 +133,8 @@ TEST(ServiceAcl, EachServiceAppendsOnlyTheEventKindsItProduces) {
         kinex::audit::v1::RESPONSIBILITY_TRANSFERRED, kinex::audit::v1::LINK_CLAIMED,
         kinex::audit::v1::LINK_CONFIRMED, kinex::audit::v1::LINK_REJECTED,
         kinex::audit::v1::SHARING_DECISION_RECORDED, kinex::audit::v1::SHIELD_SET,
-        kinex::audit::v1::SHIELD_REMOVED}},
+        kinex::audit::v1::SHIELD_REMOVED, kinex::audit::v1::CALENDAR_PUBLISHED,
+        kinex::audit::v1::PEP_REVIEW_OVERDUE}},
       {"consent",
        {kinex::audit::v1::CONSENT_RECORDED, kinex::audit::v1::CONSENT_WITHDRAWN,
         kinex::audit::v1::SHARING_AGREEMENT_CREATED, kinex::audit::v1::WRITE_REFUSED}},
@@ -155,7 +156,7 @@ TEST(ServiceAcl, EachServiceAppendsOnlyTheEventKindsItProduces) {
             Refused("service \"records\" may not append DISCLOSURE events to the audit log "
                     "(records appends: PART_PUBLISHED, WRITE_REFUSED, RESPONSIBILITY_TRANSFERRED, "
                     "LINK_CLAIMED, LINK_CONFIRMED, LINK_REJECTED, SHARING_DECISION_RECORDED, "
-                    "SHIELD_SET, SHIELD_REMOVED)",
+                    "SHIELD_SET, SHIELD_REMOVED, CALENDAR_PUBLISHED, PEP_REVIEW_OVERDUE)",
                     kAppend));
   EXPECT_EQ(CheckAuditAppendKind(Service("gateway"), kinex::audit::v1::CONSENT_RECORDED),
             Refused("service \"gateway\" may not append CONSENT_RECORDED events to the audit log "
@@ -196,6 +197,19 @@ TEST(ServiceAcl, EachServiceRaisesOnlyItsOwnNotifications) {
   EXPECT_TRUE(
       CheckAuditNotify(Service("records"), event(kinex::audit::v1::LINK_CLAIMED, nv1::VSH_ALERT))
           .ok());
+  // The overdue-PEP sweep raises a VSH alert, and nothing else.
+  EXPECT_TRUE(CheckAuditNotify(Service("records"),
+                               event(kinex::audit::v1::PEP_REVIEW_OVERDUE, nv1::VSH_ALERT))
+                  .ok());
+  EXPECT_EQ(CheckAuditNotify(Service("records"),
+                             event(kinex::audit::v1::PEP_REVIEW_OVERDUE, nv1::ENCOMPASS)),
+            Refused("service \"records\" may not raise ENCOMPASS notifications on "
+                    "PEP_REVIEW_OVERDUE events",
+                    kAppend));
+  EXPECT_EQ(CheckAuditNotify(Service("records"),
+                             event(kinex::audit::v1::CALENDAR_PUBLISHED, nv1::VSH_ALERT))
+                .code(),
+            absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(CheckAuditNotify(Service("gateway"),
                              event(kinex::audit::v1::DISCLOSURE, nv1::ENCOMPASS)),
             Refused("service \"gateway\" may not raise ENCOMPASS notifications on DISCLOSURE "

@@ -96,6 +96,12 @@ class CountingRecords final : public kinex::records::RecordsStore {
   absl::StatusOr<rsv1::SharingDecision> RemoveShield(const rsv1::RemoveShieldRequest& r) override {
     return inner_->RemoveShield(r);
   }
+  absl::StatusOr<rsv1::PublishedCalendar> PutCalendar(const rsv1::PutCalendarRequest& r) override {
+    return inner_->PutCalendar(r);
+  }
+  absl::StatusOr<rsv1::PublishedCalendar> GetCalendar(const rsv1::GetCalendarRequest& r) override {
+    return inner_->GetCalendar(r);
+  }
 
   int get_record = 0, batch_get = 0, batch_size = 0, facts = 0, list = 0;
   // Forgets what seeding counted (a school or LA publish asks for the

@@ -1548,5 +1548,69 @@ TEST_P(RecordsConformanceTest, BulkLoadedChildrenAreFound) {
   EXPECT_EQ(next.version(), 2);
 }
 
+// The overdue-PEP sweep's enumeration: each child's latest part of one
+// owner kind whose owner is the child's responsible LA (or its virtual
+// school), paged in Kinex id order; a previous LA's parts never.
+TEST_P(RecordsConformanceTest, LatestPartsOfResponsibleLaPageInKinexIdOrder) {
+  Harness h(GetParam());
+  auto pep = [](int day) {
+    rec::ChildRecord part;
+    rec::PersonalEducationPlan* p = part.mutable_education()->mutable_pep();
+    p->mutable_last_review_date()->set_year(2026);
+    p->mutable_last_review_date()->set_month(5);
+    p->mutable_last_review_date()->set_day(day);
+    p->set_status(rec::PEP_CURRENT);
+    return part;
+  };
+  std::vector<std::string> kids;
+  for (const char* id : {"V1", "V2", "V3", "V4"}) {
+    kids.push_back(h.MustPut(Put(kLa, LaRef(kLaCode, id), LaPart(id))).kinex_id());
+  }
+  ASSERT_TRUE(std::is_sorted(kids.begin(), kids.end()));
+  // V1: two versions; V2: transferred to Sandwell after its plan; V3: none;
+  // V4: one version.
+  const std::string etag = h.MustPut(Put(kVirtualSchool, KinexRef(kids[0]), pep(1))).etag();
+  h.MustPut(Put(kVirtualSchool, KinexRef(kids[0]), pep(2), etag));
+  h.MustPut(Put(kVirtualSchool, KinexRef(kids[1]), pep(3)));
+  ASSERT_TRUE(h.Transfer(kLaManager, KinexRef(kids[1]), kLa2Code, "moved").ok());
+  h.MustPut(Put(kVirtualSchool, KinexRef(kids[3]), pep(4)));
+
+  auto page = [&](int kind, const std::string& after, int limit) {
+    std::vector<std::string> out;
+    absl::Status s = h.storage().Read([&](RecordsTxn& txn) -> absl::Status {
+      auto parts = txn.LatestPartsOfResponsibleLa(kind, after, limit);
+      if (!parts.ok()) return parts.status();
+      for (const StoredPart& p : *parts) {
+        rec::ChildRecord record;
+        EXPECT_TRUE(record.ParseFromString(p.payload));
+        out.push_back(absl::StrCat(p.kinex_id, " ", p.owner_kind, "/", p.owner_code, " v",
+                                   p.version, " day ",
+                                   record.education().pep().last_review_date().day()));
+        EXPECT_EQ(p.etag, PartEtag(p));
+      }
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  };
+  const int vs = cv1::VIRTUAL_SCHOOL;
+  EXPECT_THAT(page(vs, "", 500), ElementsAre(absl::StrCat(kids[0], " 2/E09000033 v2 day 2"),
+                                             absl::StrCat(kids[3], " 2/E09000033 v1 day 4")));
+  EXPECT_THAT(page(vs, "", 1), ElementsAre(absl::StrCat(kids[0], " 2/E09000033 v2 day 2")));
+  EXPECT_THAT(page(vs, kids[0], 1), ElementsAre(absl::StrCat(kids[3], " 2/E09000033 v1 day 4")));
+  EXPECT_THAT(page(vs, kids[3], 1), IsEmpty());
+  // The LA's own parts: V2's is Westminster's, no longer responsible.
+  EXPECT_THAT(page(cv1::LOCAL_AUTHORITY, "", 500),
+              ElementsAre(absl::StrCat(kids[0], " 1/E09000033 v1 day 0"),
+                          absl::StrCat(kids[2], " 1/E09000033 v1 day 0"),
+                          absl::StrCat(kids[3], " 1/E09000033 v1 day 0")));
+  // Sandwell's virtual school publishes for V2: now it is listed.
+  h.MustPut(Put("spiffe://kinex.dev/virtual-school/E08000025/virtual-school-head",
+                KinexRef(kids[1]), pep(5)));
+  EXPECT_THAT(page(vs, "", 500), ElementsAre(absl::StrCat(kids[0], " 2/E09000033 v2 day 2"),
+                                             absl::StrCat(kids[1], " 2/E08000025 v1 day 5"),
+                                             absl::StrCat(kids[3], " 2/E09000033 v1 day 4")));
+}
+
 }  // namespace
 }  // namespace kinex::records::testing

@@ -166,8 +166,9 @@ TEST_P(RecordsMigrationTest, UpgradesAVersion1StoreInPlace) {
     ASSERT_TRUE(check.ok()) << check.status();
     auto version = sql::SchemaVersion(**check, "records");
     ASSERT_TRUE(version.ok()) << version.status();
-    // Every migration in one go: version 2 (links) and 3 (sharing decisions).
-    EXPECT_EQ(*version, 3);
+    // Every migration in one go: version 2 (links), 3 (sharing decisions)
+    // and 4 (published school calendars).
+    EXPECT_EQ(*version, 4);
     auto decisions = (*check)->Query("SELECT COUNT(*) FROM sharing_decisions");
     ASSERT_TRUE(decisions.ok()) << decisions.status();
     EXPECT_EQ((*decisions)[0].Int(0), 0);
@@ -250,7 +251,7 @@ TEST_P(RecordsMigrationTest, RefusesAStoreFromANewerVersion) {
   const absl::Status refused = SqlRecordsStorage::Create(std::move(*db)).status();
   EXPECT_THAT(refused,
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "records store is at schema version 99, newer than this binary knows (3); "
+                       "records store is at schema version 99, newer than this binary knows (4); "
                        "run a newer kinex"));
   EXPECT_THAT(refused, HasErrorReason("SCHEMA_TOO_NEW"));
   EXPECT_THAT(refused, HasErrorMetadata("store", "records"));

@@ -169,6 +169,18 @@ class FakeTxn final : public RecordsTxn {
     return out;
   }
 
+  absl::StatusOr<std::vector<StoredPart>> LatestPartsOfResponsibleLa(
+      int owner_kind, const std::string& after_kinex_id, int limit) override {
+    std::vector<StoredPart> out;
+    for (auto it = s_.responsible_la.upper_bound(after_kinex_id);
+         it != s_.responsible_la.end() && static_cast<int>(out.size()) < limit; ++it) {
+      auto part = s_.parts.find({it->first, owner_kind, it->second});
+      if (part == s_.parts.end() || part->second.empty()) continue;
+      out.push_back(part->second.back());
+    }
+    return out;
+  }
+
   absl::Status InsertSharingDecision(const StoredSharingDecision& d) override {
     if (!s_.children.count(d.kinex_id)) {
       return absl::AbortedError("concurrent update; retry (no such child)");
@@ -236,6 +248,24 @@ class FakeTxn final : public RecordsTxn {
         });
     if (static_cast<int>(all.size()) > f.limit) all.resize(f.limit);
     return all;
+  }
+
+  absl::StatusOr<std::optional<StoredCalendar>> PublishedCalendar(
+      int key_kind, const std::string& code) override {
+    auto it = s_.calendars.find({key_kind, code});
+    if (it == s_.calendars.end()) return std::nullopt;
+    return it->second;
+  }
+
+  absl::Status PutPublishedCalendar(const StoredCalendar& calendar,
+                                    const std::string& replaces_etag) override {
+    auto it = s_.calendars.find({calendar.key_kind, calendar.code});
+    if (replaces_etag.empty() ? it != s_.calendars.end()
+                              : it == s_.calendars.end() || it->second.etag != replaces_etag) {
+      return absl::AbortedError("calendar changed concurrently; retry");
+    }
+    s_.calendars[{calendar.key_kind, calendar.code}] = calendar;
+    return absl::OkStatus();
   }
 
   absl::Status AddPendingAuditEvent(const PendingAuditEvent& event) override {

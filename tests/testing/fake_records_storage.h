@@ -41,6 +41,8 @@ class FakeRecordsStorage final : public RecordsStorage {
     std::vector<PendingAuditEvent> outbox;  // oldest first
     // decision id -> sharing decision.
     std::map<std::string, StoredSharingDecision> decisions;
+    // (key kind, code) -> published calendar.
+    std::map<std::pair<int, std::string>, StoredCalendar> calendars;
   };
 
   // Number of audit events waiting in the outbox (for tests).
