@@ -209,23 +209,28 @@ absl::Status ProcessMetrics::SetCertificateExpiry(absl::string_view which,
 
 void ScrapeGauges::Add(std::string name, std::string help,
                        std::function<std::vector<Sample>()> read) {
-  gauges_.push_back({std::move(name), std::move(help), std::move(read)});
+  groups_.push_back({{{std::move(name), std::move(help)}}, [read = std::move(read)]() {
+                       return std::vector<std::vector<Sample>>{read()};
+                     }});
 }
 
 std::vector<prometheus::MetricFamily> ScrapeGauges::Collect() const {
   std::vector<prometheus::MetricFamily> out;
-  for (const Gauge& g : gauges_) {
-    prometheus::MetricFamily family;
-    family.name = g.name;
-    family.help = g.help;
-    family.type = prometheus::MetricType::Gauge;
-    for (const auto& [labels, value] : g.read()) {
-      prometheus::ClientMetric m;
-      for (const auto& [k, v] : labels) m.label.push_back({k, v});
-      m.gauge.value = value;
-      family.metric.push_back(std::move(m));
+  for (const Group& group : groups_) {
+    const std::vector<std::vector<Sample>> samples = group.read();
+    for (size_t i = 0; i < group.families.size(); ++i) {
+      prometheus::MetricFamily family;
+      family.name = group.families[i].name;
+      family.help = group.families[i].help;
+      family.type = prometheus::MetricType::Gauge;
+      for (const auto& [labels, value] : samples[i]) {
+        prometheus::ClientMetric m;
+        for (const auto& [k, v] : labels) m.label.push_back({k, v});
+        m.gauge.value = value;
+        family.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(family));
     }
-    out.push_back(std::move(family));
   }
   return out;
 }

@@ -98,15 +98,45 @@ class ScrapeGauges final : public prometheus::Collectable {
   // (none when it fails: an absent sample, not a made-up value).
   void Add(std::string name, std::string help, std::function<std::vector<Sample>()> read);
 
+  // A family of a group read together: its name, its help, and its samples
+  // from one reading.
+  template <typename Reading>
+  struct Member {
+    std::string name;
+    std::string help;
+    std::function<std::vector<Sample>(const Reading&)> samples;
+  };
+  // Adds gauge families that one `read` serves (one query per scrape for
+  // all of them, not one each). When `read` fails, every family of the
+  // group is absent.
+  template <typename Reading>
+  void AddGroup(std::function<absl::StatusOr<Reading>()> read,
+                std::vector<Member<Reading>> members) {
+    std::vector<Gauge> family;
+    for (Member<Reading>& m : members) family.push_back({std::move(m.name), std::move(m.help)});
+    groups_.push_back({std::move(family), [read = std::move(read), members = std::move(members)]() {
+                         std::vector<std::vector<Sample>> out(members.size());
+                         absl::StatusOr<Reading> reading = read();
+                         if (!reading.ok()) return out;
+                         for (size_t i = 0; i < members.size(); ++i)
+                           out[i] = members[i].samples(*reading);
+                         return out;
+                       }});
+  }
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   struct Gauge {
     std::string name;
     std::string help;
-    std::function<std::vector<Sample>()> read;
   };
-  std::vector<Gauge> gauges_;
+  struct Group {
+    std::vector<Gauge> families;
+    // One sample list per family, in order.
+    std::function<std::vector<std::vector<Sample>>()> read;
+  };
+  std::vector<Group> groups_;
 };
 
 }  // namespace kinex

@@ -90,36 +90,32 @@ void UseAuditLog(Targets& t, const audit::AuditLog* log) {
         return {
             {{}, static_cast<double>(head.timestamp().seconds()) + head.timestamp().nanos() / 1e9}};
       });
-  // The notifications beside the log, counted when scraped (one query).
-  auto stats = [log]() { return log->ReadNotificationStats(); };
-  gauges->Add("kinex_notifications_unacknowledged",
-              "Notifications not yet acknowledged (reviews: not yet reviewed)",
-              [stats]() -> std::vector<ScrapeGauges::Sample> {
-                absl::StatusOr<audit::NotificationStats> s = stats();
-                if (!s.ok()) return {};
-                return {{{}, static_cast<double>(s->unacknowledged)}};
-              });
-  gauges->Add("kinex_notifications_oldest_unacknowledged_timestamp_seconds",
-              "When the oldest unacknowledged notification was raised, Unix seconds (age: "
-              "time() - this); absent when none is waiting",
-              [stats]() -> std::vector<ScrapeGauges::Sample> {
-                absl::StatusOr<audit::NotificationStats> s = stats();
-                if (!s.ok() || s->oldest_unacknowledged_us == 0) return {};
-                return {{{}, static_cast<double>(s->oldest_unacknowledged_us) / 1e6}};
-              });
-  gauges->Add("kinex_notification_deadline_misses",
-              "Operation Encompass notifications escalated for a missed deadline (ever)",
-              [stats]() -> std::vector<ScrapeGauges::Sample> {
-                absl::StatusOr<audit::NotificationStats> s = stats();
-                if (!s.ok()) return {};
-                return {{{}, static_cast<double>(s->deadline_misses)}};
-              });
-  gauges->Add("kinex_break_glass_reviews_open", "Break-glass reviews not yet closed",
-              [stats]() -> std::vector<ScrapeGauges::Sample> {
-                absl::StatusOr<audit::NotificationStats> s = stats();
-                if (!s.ok()) return {};
-                return {{{}, static_cast<double>(s->open_reviews)}};
-              });
+  // The notifications beside the log, counted when scraped: one query for
+  // the four families.
+  using Stats = audit::NotificationStats;
+  using Samples = std::vector<ScrapeGauges::Sample>;
+  gauges->AddGroup<Stats>(
+      [log]() { return log->ReadNotificationStats(); },
+      {{"kinex_notifications_unacknowledged",
+        "Notifications not yet acknowledged (reviews: not yet reviewed)",
+        [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.unacknowledged)}};
+        }},
+       {"kinex_notifications_oldest_unacknowledged_timestamp_seconds",
+        "When the oldest unacknowledged notification was raised, Unix seconds (age: "
+        "time() - this); absent when none is waiting",
+        [](const Stats& s) {
+          if (s.oldest_unacknowledged_us == 0) return Samples{};
+          return Samples{{{}, static_cast<double>(s.oldest_unacknowledged_us) / 1e6}};
+        }},
+       {"kinex_notification_deadline_misses",
+        "Operation Encompass notifications escalated for a missed deadline (ever)",
+        [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.deadline_misses)}};
+        }},
+       {"kinex_break_glass_reviews_open", "Break-glass reviews not yet closed", [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.open_reviews)}};
+        }}});
   t.collectables.push_back(std::move(gauges));
 }
 

@@ -7,7 +7,8 @@ RENDERED.yaml is `helm template` output with metrics.prometheusRule.enabled and
 metrics.grafanaDashboard.enabled. Checks:
 - every kinex_* metric an alert or a dashboard panel uses is registered in the
   C++ sources under services/ (`.Name("kinex_...")` of a prometheus-cpp
-  builder, or `Add("kinex_...", ...)` of ScrapeGauges), after stripping a
+  builder, `Add("kinex_...", ...)` of ScrapeGauges, or a `{"kinex_...", "help",`
+  member of its AddGroup), after stripping a
   histogram's _bucket/_sum/_count: a renamed metric fails here, not silently
   in production;
 - every `reason` an expression matches is an ErrorInfo reason Kinex sends
@@ -83,6 +84,8 @@ def problem(what):
 
 # --- what Kinex exports -------------------------------------------------------
 REGISTER_RE = re.compile(r'(?:\.Name|(?:->|\.)Add)\(\s*"(kinex_[a-z0-9_]+)"', re.S)
+# ScrapeGauges::AddGroup members: {"kinex_name", "help", ...}
+GROUP_MEMBER_RE = re.compile(r'\{\s*"(kinex_[a-z0-9_]+)",\s*"', re.S)
 
 
 def registered_metrics(repo):
@@ -91,7 +94,9 @@ def registered_metrics(repo):
         if not path.endswith((".cc", ".h")) or path.endswith(("_test.cc", "_test.h")):
             continue
         with open(path, encoding="utf-8", errors="replace") as f:
-            names.update(REGISTER_RE.findall(f.read()))
+            text = f.read()
+            names.update(REGISTER_RE.findall(text))
+            names.update(GROUP_MEMBER_RE.findall(text))
     return names
 
 

@@ -59,7 +59,8 @@ absl::StatusOr<std::unique_ptr<KinexCluster>> KinexCluster::Start(Options option
         upstream, "policy { policy_dir: \"", SourceDir(), "/policy\" }\n",
         "audit { signing_key_file: \"", c->pki_, "/audit-signing.key\" pseudonym_key_file: \"",
         c->pki_, "/audit-pseudonym.key\" ", storage["audit"], " }\n", "records { ",
-        storage["records"], " }\n", "consent { ", storage["consent"], " }\n", options.extra_config);
+        storage["records"], " ", options.records_config, " }\n", "consent { ", storage["consent"],
+        " }\n", options.extra_config);
   };
   if (options.mode == Mode::kAllInOne) {
     KINEX_RETURN_IF_ERROR(c->StartTarget("all", config("all", "gateway", "")));
@@ -91,7 +92,7 @@ absl::Status KinexCluster::StartTarget(const std::string& target, const std::str
   std::ofstream(path) << config_text;
   KINEX_ASSIGN_OR_RETURN(
       std::unique_ptr<Subprocess> p,
-      Subprocess::Start({BinPath("kinex"), "--config=" + path}, {}, LogPath(target)));
+      Subprocess::Start({BinPath("kinex"), "--config=" + path}, options_.env, LogPath(target)));
   absl::StatusOr<std::string> line = p->ReadStdoutLine(absl::Seconds(60));
   if (!line.ok()) {
     p->Signal(SIGKILL);
@@ -156,6 +157,22 @@ void KinexCluster::Kill(const std::string& target) {
   it->second->Signal(SIGKILL);
   it->second->Wait();
   processes_.erase(it);
+}
+
+absl::Status KinexCluster::Restart(const std::string& target) {
+  if (target != "all" && target != "gateway") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Restart: \"", target, "\" is dialled by other processes (all, gateway only)"));
+  }
+  if (processes_.count(target)) {
+    return absl::FailedPreconditionError(absl::StrCat("Restart: \"", target, "\" is running"));
+  }
+  const std::string path = absl::StrCat(dir_, "/", target, ".textproto");
+  std::ifstream in(path);
+  const std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  KINEX_RETURN_IF_ERROR(StartTarget(target, config));
+  if (target == "all") addresses_["gateway"] = addresses_["all"];
+  return absl::OkStatus();
 }
 
 std::string KinexCluster::Logs() {

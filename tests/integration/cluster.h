@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
+#include "kinex/audit/v1/audit.grpc.pb.h"
 #include "tests/testing/metrics_scrape.h"
 #include "tests/testing/postgres_server.h"
 #include "tests/testing/subprocess.h"
@@ -33,6 +34,12 @@ class KinexCluster {
     bool postgres = false;
     // Extra lines for every process's textproto config.
     std::string extra_config;
+    // Extra fields inside every process's records { } block (a second block
+    // would not parse).
+    std::string records_config;
+    // Extra environment ("NAME=value") for every kinex process, e.g. to run
+    // them under libfaketime (deadline_e2e_test.cc).
+    std::vector<std::string> env;
   };
 
   static absl::StatusOr<std::unique_ptr<KinexCluster>> Start(Options options);
@@ -56,6 +63,10 @@ class KinexCluster {
                                          const std::string& cert_base) const;
   // Kills a target's process (SIGKILL), to prove fail-closed behaviour.
   void Kill(const std::string& target);
+  // Starts a killed target again with its config and data (a crash and
+  // restart). Only a target no other process dials, "all" or "gateway":
+  // it comes back on new ports, and gateway_address() follows.
+  absl::Status Restart(const std::string& target);
   // Stops every process and returns all they wrote to stderr (JSON logs).
   std::string Logs();
   const std::string& pki() const { return pki_; }
@@ -82,6 +93,32 @@ class KinexCluster {
 absl::StatusOr<Subprocess::Result> RunKinexctl(const KinexCluster& cluster,
                                                const std::string& agency,
                                                const std::vector<std::string>& args);
+
+// Every audit event matching `query` (its filters; paging is done here), as
+// the auditor (auditor/kinex-dpo) reads them through the gateway, oldest
+// first. A failed page is a test failure and ends the list. (Inline: the
+// load benchmark links this library without GoogleTest.)
+inline std::vector<kinex::audit::v1::AuditEvent> AuditEvents(
+    const KinexCluster& cluster, kinex::audit::v1::QueryEventsRequest query,
+    const std::string& request_id) {
+  auto stub =
+      kinex::audit::v1::Audit::NewStub(cluster.AgencyChannel("auditor", "kinex-dpo", "auditor"));
+  std::vector<kinex::audit::v1::AuditEvent> out;
+  query.set_page_size(100);
+  query.clear_page_token();
+  do {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-kinex-actor", "E2E auditor");
+    ctx.AddMetadata("x-kinex-request-id", request_id);
+    kinex::audit::v1::QueryEventsResponse resp;
+    grpc::Status s = stub->QueryEvents(&ctx, query, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!s.ok()) break;
+    for (const auto& e : resp.entries()) out.push_back(e.event());
+    query.set_page_token(resp.next_page_token());
+  } while (!query.page_token().empty());
+  return out;
+}
 
 struct Deployment {
   KinexCluster::Mode mode;
@@ -118,10 +155,20 @@ class PerDeploymentTest : public ::testing::TestWithParam<Deployment> {
   }
   static void TearDownTestSuite() { Clusters().clear(); }
 
+  // A suite whose processes need more (extra config, environment) hides
+  // this with its own:
+  //   static void CustomizeCluster(const Deployment& d, KinexCluster::Options& options) {
+  //     options.records_config = "pep_sweep_interval_seconds: 1";
+  //   }
+  static void CustomizeCluster(const Deployment& /*deployment*/,
+                               KinexCluster::Options& /*options*/) {}
+
   void SetUp() override {
     auto& clusters = Clusters();
     if (!clusters.count(GetParam().name)) {
-      auto c = KinexCluster::Start({.mode = GetParam().mode, .postgres = GetParam().postgres});
+      KinexCluster::Options options{.mode = GetParam().mode, .postgres = GetParam().postgres};
+      Suite::CustomizeCluster(GetParam(), options);
+      auto c = KinexCluster::Start(std::move(options));
       ASSERT_TRUE(c.ok()) << c.status();
       clusters[GetParam().name] = std::move(*c);
     }

@@ -12,6 +12,7 @@
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "kinex/consent/v1/consent.grpc.pb.h"
 #include "kinex/exchange/v1/exchange.grpc.pb.h"
+#include "kinex/notifications/v1/notifications.grpc.pb.h"
 #include "services/common/service_acl.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/demo_children.h"
@@ -63,6 +64,25 @@ grpc::Status ListAgreements(std::shared_ptr<grpc::Channel> ch, grpc::ClientConte
   kinex::consent::v1::ListSharingAgreementsResponse resp;
   return kinex::consent::v1::Consent::NewStub(ch)->ListSharingAgreements(&ctx, {}, &resp);
 }
+grpc::Status ListNotifications(std::shared_ptr<grpc::Channel> ch, grpc::ClientContext& ctx) {
+  kinex::notifications::v1::ListNotificationsResponse resp;
+  return kinex::notifications::v1::Notifications::NewStub(ch)->ListNotifications(&ctx, {}, &resp);
+}
+grpc::Status AckNotification(std::shared_ptr<grpc::Channel> ch, grpc::ClientContext& ctx) {
+  kinex::notifications::v1::AckNotificationRequest req;
+  req.set_notification_id("1.0");
+  kinex::notifications::v1::Notification resp;
+  return kinex::notifications::v1::Notifications::NewStub(ch)->AckNotification(&ctx, req, &resp);
+}
+// The stream is refused before its first message.
+grpc::Status WatchNotifications(std::shared_ptr<grpc::Channel> ch, grpc::ClientContext& ctx) {
+  auto stream = kinex::notifications::v1::Notifications::NewStub(ch)->WatchNotifications(&ctx, {});
+  kinex::notifications::v1::Notification n;
+  while (stream->Read(&n)) {
+    ADD_FAILURE() << "an undeclared role was sent notification " << n.notification_id();
+  }
+  return stream->Finish();
+}
 grpc::Status TreeHead(std::shared_ptr<grpc::Channel> ch, grpc::ClientContext& ctx) {
   av1::SignedTreeHead head;
   return av1::Audit::NewStub(ch)->GetSignedTreeHead(&ctx, {}, &head);
@@ -75,7 +95,8 @@ void ExpectOnlyDeclaredPrincipals(KinexCluster& c) {
   const std::string school =
       "role \"caretaker\" is not declared for agency kind school (declared: "
       "designated-safeguarding-lead, designated-teacher)";
-  for (auto call : {&ListChildren, &ListAgreements, &TreeHead}) {
+  for (auto call : {&ListChildren, &ListAgreements, &ListNotifications, &AckNotification,
+                    &WatchNotifications, &TreeHead}) {
     grpc::Status s = AsAgency(c, "negative/undeclared-school", call);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(s.error_message(), school);
@@ -174,7 +195,7 @@ TEST_F(HardeningMicroservicesE2E, EachServiceAppendsOnlyItsOwnEventKinds) {
             "service \"records\" may not append DISCLOSURE events to the audit log (records "
             "appends: PART_PUBLISHED, WRITE_REFUSED, RESPONSIBILITY_TRANSFERRED, LINK_CLAIMED, "
             "LINK_CONFIRMED, LINK_REJECTED, SHARING_DECISION_RECORDED, SHIELD_SET, "
-            "SHIELD_REMOVED)"},
+            "SHIELD_REMOVED, CALENDAR_PUBLISHED, PEP_REVIEW_OVERDUE)"},
            {"consent", av1::PART_PUBLISHED,
             "service \"consent\" may not append PART_PUBLISHED events to the audit log "
             "(consent appends: CONSENT_RECORDED, CONSENT_WITHDRAWN, SHARING_AGREEMENT_CREATED, "
