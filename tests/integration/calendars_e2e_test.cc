@@ -33,6 +33,7 @@
 #include "tests/integration/agencies.h"
 #include "tests/integration/cluster.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/test_dates.h"
 
 namespace kinex::testing {
 namespace {
@@ -44,22 +45,6 @@ namespace nv1 = kinex::notifications::v1;
 namespace rv1 = kinex::record::v1;
 
 constexpr char kActor[] = "School Office";
-
-rv1::Date Date(int y, int m, int d) {
-  rv1::Date date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
-
-google::protobuf::Timestamp LondonTime(int y, int m, int d, int hh, int mm) {
-  absl::TimeZone tz;
-  EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &tz)) << "install tzdata";
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(absl::FromCivil(absl::CivilMinute(y, m, d, hh, mm), tz)));
-  return ts;
-}
 
 // School A's (URN 137000) autumn term 2027: Monday 8 November is an INSET
 // day, the school day starts at 08:40.

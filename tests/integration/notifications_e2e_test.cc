@@ -14,12 +14,13 @@
 // NOT_FOUND exactly as a missing one. Every notification received is checked
 // to carry only the fields of its kind (the minimal payload).
 //
-// Two suites have clusters of their own: NotificationsCrashE2E kills the
+// Two suites have clusters of their own: NotificationsResilienceE2E kills the
 // server between decision and delivery and restarts it (nothing lost,
-// nothing duplicated for a watcher resuming from its cursor), and
-// EncompassDeadlineE2E runs the processes under libfaketime to move their
-// clock past an Operation Encompass deadline (escalated once, to the LA and
-// the force).
+// nothing duplicated for a watcher resuming from its cursor) and holds a
+// watcher that never reads (it holds up no other watcher), and
+// EncompassDeadlineE2E runs the processes with a clock-shifting preload
+// (tests/testing/clock_shift_preload.c) to move their clock past an
+// Operation Encompass deadline (escalated once, to the LA and the force).
 //
 // Each test makes its own children (the LA creates them), so tests do not
 // depend on each other; a notification is found by its child's Kinex id.
@@ -60,6 +61,7 @@
 #include "tests/testing/metrics_scrape.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_dates.h"
 #include "tests/testing/test_identifiers.h"
 
 namespace kinex::testing {
@@ -85,27 +87,6 @@ constexpr char kHealthWhy[] = "Review health assessment follow-up for looked-aft
 constexpr char kUpheldNote[] = "Missing overnight with a known heart condition: justified.";
 // A well-formed notification id no agency has.
 constexpr char kNoSuchId[] = "9000000000.0";
-
-rv1::Date Date(int y, int m, int d) {
-  rv1::Date date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
-
-absl::TimeZone London() {
-  absl::TimeZone tz;
-  EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &tz)) << "install tzdata";
-  return tz;
-}
-
-google::protobuf::Timestamp LondonTime(int y, int m, int d, int hh, int mm) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(
-      absl::ToUnixSeconds(absl::FromCivil(absl::CivilMinute(y, m, d, hh, mm), London())));
-  return ts;
-}
 
 std::string Spiffe(const Agency& a) {
   return absl::StrCat("spiffe://kinex.dev/", a.kind, "/", a.code, "/", a.role);
@@ -1011,18 +992,18 @@ TEST_P(NotificationsE2E, EveryNotificationCarriesOnlyTheFieldsOfItsKind) {
 INSTANTIATE_TEST_SUITE_P(Deployments, NotificationsE2E, ::testing::ValuesIn(AllDeployments()),
                          DeploymentName);
 
-// A crash between decision and delivery: reads are decided (their
+// Resilience. A crash between decision and delivery: reads are decided (their
 // notifications durable with their audit leaves) and the server is killed
 // (SIGKILL) before a watcher has them all; after a restart a watcher that
 // resumes from its last cursor gets every one, once, in order, and the
 // store holds each once. All in one process the killed process is the audit
 // log's own; one process per service, the gateway that delivers.
-class NotificationsCrashE2E : public NotificationsTest<NotificationsCrashE2E> {
+class NotificationsResilienceE2E : public NotificationsTest<NotificationsResilienceE2E> {
  protected:
   std::string Server() const { return GetParam().mode == Mode::kAllInOne ? "all" : "gateway"; }
 };
 
-TEST_P(NotificationsCrashE2E, AKilledServerLosesAndDuplicatesNothingForAResumingWatcher) {
+TEST_P(NotificationsResilienceE2E, AKilledServerLosesAndDuplicatesNothingForAResumingWatcher) {
   const std::string kid = CreateChild({{cv1::POLICE, kMet.code}});
   MetPublishes(kid);
   auto watcher = Watch(kLa, "", "cr-watch-1");
@@ -1069,8 +1050,50 @@ TEST_P(NotificationsCrashE2E, AKilledServerLosesAndDuplicatesNothingForAResuming
   EXPECT_EQ(Events(kid, av1::DISCLOSURE).size(), 6u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Deployments, NotificationsCrashE2E, ::testing::ValuesIn(AllDeployments()),
-                         DeploymentName);
+// A watcher that never reads (a stalled or hostile client) holds up no one:
+// the server sends each stream one batch at a time and only after the last
+// write finished, so another watcher of the same agency gets every
+// notification at once, and the stalled one, when it reads at last, gets
+// them in order from where it was, with no gap.
+TEST_P(NotificationsResilienceE2E, AWatcherThatNeverReadsHoldsUpNoOne) {
+  const std::string kid = CreateChild({{cv1::POLICE, kMet.code}});
+  MetPublishes(kid);
+  const std::string after = [&] {
+    const std::vector<nv1::Notification> all = ListAll(kLa);
+    return all.empty() ? std::string() : all.back().notification_id();
+  }();
+  // The stalled stream: started, then not read until the end.
+  grpc::ClientContext stalled_ctx;
+  Prepare(stalled_ctx, "st-stalled");
+  nv1::WatchNotificationsRequest stalled_req;
+  stalled_req.set_after(after);
+  auto stalled_stub = Notifications(kLa);
+  auto stalled = stalled_stub->WatchNotifications(&stalled_ctx, stalled_req);
+  auto reader = Watch(kLa, after, "st-reader");
+
+  constexpr int kReads = 200;
+  for (int i = 0; i < kReads; ++i) PoliceRead(kid, absl::StrCat("st-read-", i));
+  std::vector<std::string> got;
+  while (got.size() < kReads) {
+    std::optional<nv1::Notification> n = reader->Next(absl::Seconds(20));
+    if (!n.has_value()) break;
+    got.push_back(n->request_id());
+  }
+  ASSERT_EQ(got.size(), static_cast<size_t>(kReads));
+  for (int i = 0; i < kReads; ++i) EXPECT_EQ(got[i], absl::StrCat("st-read-", i));
+
+  // At last the stalled client reads: in order, no gap, nothing else.
+  std::vector<std::string> late;
+  nv1::Notification n;
+  while (late.size() < kReads && stalled->Read(&n)) late.push_back(n.request_id());
+  ASSERT_EQ(late.size(), static_cast<size_t>(kReads));
+  for (int i = 0; i < kReads; ++i) EXPECT_EQ(late[i], absl::StrCat("st-read-", i));
+  stalled_ctx.TryCancel();
+  stalled->Finish();
+}
+
+INSTANTIATE_TEST_SUITE_P(Deployments, NotificationsResilienceE2E,
+                         ::testing::ValuesIn(AllDeployments()), DeploymentName);
 
 // A missed Operation Encompass deadline, in real processes: the `kinex`
 // processes run with tests/testing/clock_shift_preload.c preloaded, whose

@@ -35,6 +35,7 @@
 #include "kinex/notifications/v1/notifications.grpc.pb.h"
 #include "tests/integration/agencies.h"
 #include "tests/integration/cluster.h"
+#include "tests/testing/test_dates.h"
 
 namespace kinex::testing {
 namespace {
@@ -49,14 +50,6 @@ namespace rv1 = kinex::record::v1;
 constexpr char kActor[] = "E2E practitioner";
 // How long a test waits for a sweep (every second) before it fails.
 constexpr absl::Duration kGiveUp = absl::Seconds(60);
-
-rv1::Date Date(int y, int m, int d) {
-  rv1::Date date;
-  date.set_year(y);
-  date.set_month(m);
-  date.set_day(d);
-  return date;
-}
 
 class PepSweepE2E : public PerDeploymentTest<PepSweepE2E> {
  public:
