@@ -4,6 +4,7 @@
 #include "services/common/build_info.h"
 
 #include "tools/kinexctl/audit_command.h"
+#include "tools/kinexctl/calendar_command.h"
 #include "tools/kinexctl/consent_command.h"
 #include "tools/kinexctl/doctor_command.h"
 #include "tools/kinexctl/health_command.h"
@@ -38,10 +39,11 @@ CommandGroup MakeVersionCommandGroup() {
 }
 
 std::vector<CommandGroup> AllCommandGroups() {
-  return {MakeHealthCommandGroup(),     MakeRecordCommandGroup(),  MakeChildrenCommandGroup(),
-          MakeLinksCommandGroup(),      MakeSharingCommandGroup(), MakeNotificationsCommandGroup(),
-          MakeBreakGlassCommandGroup(), MakeConsentCommandGroup(), MakeAuditCommandGroup(),
-          MakePolicyCommandGroup(),     MakeDoctorCommandGroup(),  MakeVersionCommandGroup()};
+  return {MakeHealthCommandGroup(),     MakeRecordCommandGroup(),   MakeChildrenCommandGroup(),
+          MakeLinksCommandGroup(),      MakeSharingCommandGroup(),  MakeNotificationsCommandGroup(),
+          MakeBreakGlassCommandGroup(), MakeCalendarCommandGroup(), MakeConsentCommandGroup(),
+          MakeAuditCommandGroup(),      MakePolicyCommandGroup(),   MakeDoctorCommandGroup(),
+          MakeVersionCommandGroup()};
 }
 
 }  // namespace kinex::ctl
