@@ -573,9 +573,15 @@ void AuditLog::SignerLoop() {
     signer_mu_.AwaitWithTimeout(absl::Condition(&signer_stop_), poll);
     if (signer_stop_) break;
     signer_mu_.Unlock();
-    SignIfIdle().IgnoreError();  // retried next poll; appends still sign
+    SignIfIdle().IgnoreError();   // retried next poll; appends still sign
     EscalateDue().IgnoreError();  // retried next poll
     signer_mu_.Lock();
+    if (options_.notification_retention > absl::ZeroDuration() && absl::Now() >= next_prune_) {
+      next_prune_ = absl::Now() + absl::Hours(1);
+      signer_mu_.Unlock();
+      PruneNotifications().IgnoreError();  // retried next hour
+      signer_mu_.Lock();
+    }
   }
 }
 
@@ -955,8 +961,8 @@ bool AuditLog::RecordsChild(const AuditEvent& event, const std::string& kinex_id
   child.set_kinex_id(kinex_id);
   absl::StatusOr<std::string> pseudonym = options_.pseudonymizer->Pseudonym(child);
   return pseudonym.ok() &&
-         std::find(event.child_pseudonyms().begin(), event.child_pseudonyms().end(),
-                   *pseudonym) != event.child_pseudonyms().end();
+         std::find(event.child_pseudonyms().begin(), event.child_pseudonyms().end(), *pseudonym) !=
+             event.child_pseudonyms().end();
 }
 
 absl::Status AuditLog::PrepareNotifications(Pending& pending) {
@@ -1024,10 +1030,9 @@ absl::Status AuditLog::PrepareNotifications(Pending& pending) {
   for (const NotificationKey& key : query.keys) {
     const std::string id = NotificationId(key);
     auto not_addressed = [&](absl::string_view why) {
-      return WithErrorReason(
-          absl::FailedPreconditionError(absl::StrCat("event.notification_ids: notification ", id,
-                                                     " ", why)),
-          reason::kNotificationNotFound, {{"notification_id", id}});
+      return WithErrorReason(absl::FailedPreconditionError(absl::StrCat(
+                                 "event.notification_ids: notification ", id, " ", why)),
+                             reason::kNotificationNotFound, {{"notification_id", id}});
     };
     if (next >= rows->size() || !((*rows)[next].key == key) || key.leaf_index >= visible) {
       return not_addressed("does not exist");
@@ -1074,10 +1079,10 @@ absl::StatusOr<std::shared_ptr<const AuditEvent>> AuditLog::VerifiedLeaf(
   {
     absl::ReaderMutexLock lock(&tree_mu_);
     if (leaf_index >= tree_.size()) {
-      return WithErrorReason(
-          absl::DataLossError(absl::StrCat("leaf index ", leaf_index,
-                                           ": no such leaf in the verified log")),
-          reason::kAuditIndexTampered, {{"leaf_index", absl::StrCat(leaf_index)}});
+      return WithErrorReason(absl::DataLossError(absl::StrCat(
+                                 "leaf index ", leaf_index, ": no such leaf in the verified log")),
+                             reason::kAuditIndexTampered,
+                             {{"leaf_index", absl::StrCat(leaf_index)}});
     }
     KINEX_ASSIGN_OR_RETURN(verified, tree_.LeafHash(leaf_index));
   }
@@ -1101,10 +1106,10 @@ absl::StatusOr<nv1::Notification> AuditLog::VerifiedNotification(
     const StoredNotification& row) const {
   const std::string id = NotificationId(row.key);
   auto tampered = [&](absl::string_view why) {
-    return WithErrorReason(
-        absl::DataLossError(absl::StrCat("notification ", id, " (leaf index ", row.key.leaf_index,
-                                         "): ", why)),
-        reason::kAuditIndexTampered, {{"leaf_index", absl::StrCat(row.key.leaf_index)}});
+    return WithErrorReason(absl::DataLossError(absl::StrCat("notification ", id, " (leaf index ",
+                                                            row.key.leaf_index, "): ", why)),
+                           reason::kAuditIndexTampered,
+                           {{"leaf_index", absl::StrCat(row.key.leaf_index)}});
   };
   KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const AuditEvent> verified_leaf,
                          VerifiedLeaf(row.key.leaf_index));
@@ -1220,9 +1225,9 @@ absl::StatusOr<int> AuditLog::EscalateDue() {
     event.add_children()->set_kinex_id(missed.kinex_id());
     for (const std::string& to : intent.escalate_to()) {
       const std::vector<absl::string_view> parts = absl::StrSplit(to, absl::MaxSplits('/', 1));
-      const kinex::common::v1::AgencyKind kind =
-          parts.size() == 2 ? AgencyKindFromSlug(parts[0])
-                            : kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
+      const kinex::common::v1::AgencyKind kind = parts.size() == 2
+                                                     ? AgencyKindFromSlug(parts[0])
+                                                     : kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
       if (kind == kinex::common::v1::AGENCY_KIND_UNSPECIFIED || parts[1].empty()) continue;
       kinex::audit::v1::NotifyIntent* up = event.add_notify();
       up->set_recipient_kind(kind);
@@ -1251,6 +1256,12 @@ absl::StatusOr<int> AuditLog::EscalateDue() {
 
 absl::StatusOr<NotificationStats> AuditLog::ReadNotificationStats() const {
   return options_.storage->ReadNotificationStats();
+}
+
+absl::StatusOr<int64_t> AuditLog::PruneNotifications() {
+  if (options_.notification_retention <= absl::ZeroDuration()) return 0;
+  const absl::Time before = options_.clock->Now() - options_.notification_retention;
+  return options_.storage->PruneNotifications(absl::ToUnixMicros(before));
 }
 
 }  // namespace kinex::audit

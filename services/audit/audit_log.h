@@ -112,6 +112,10 @@ class AuditLog final : public AuditSink, public NotificationReader {
     // Default "spiffe://kinex.dev/service/audit". The principal of the
     // events the log appends itself (NOTIFICATION_ESCALATED).
     std::string service_principal = "spiffe://kinex.dev/service/audit";
+    // Default zero: keep every notification. Otherwise notifications
+    // acknowledged (or reviewed) longer ago than this are deleted by
+    // PruneNotifications, which the signer thread runs hourly.
+    absl::Duration notification_retention = absl::ZeroDuration();
   };
 
   // Opens the log: recomputes and checks the stored log (DATA_LOSS naming
@@ -158,6 +162,15 @@ class AuditLog final : public AuditSink, public NotificationReader {
 
   // Counts over the stored notifications (metrics).
   absl::StatusOr<NotificationStats> ReadNotificationStats() const;
+
+  // Retention: deletes the notifications acknowledged (or reviewed) more
+  // than notification_retention ago by the injected clock, except escalated
+  // Operation Encompass ones (the deadline-miss count); returns how many.
+  // The leaves that created, delivered and acknowledged them stay, so the
+  // log still says who was told what, when; what goes is the child's Kinex
+  // id beside them. Zero retention: deletes nothing. A pruned notification
+  // is NOT_FOUND to its recipient (acknowledging it again included).
+  absl::StatusOr<int64_t> PruneNotifications();
 
   // Filtered, paged query (see QueryEventsRequest). A page holds at most
   // page_size entries and about kMaxResponseBytes of them (at least one).
@@ -327,6 +340,8 @@ class AuditLog final : public AuditSink, public NotificationReader {
   // Stops the signer thread.
   absl::Mutex signer_mu_;
   bool signer_stop_ ABSL_GUARDED_BY(signer_mu_) = false;
+  // When the signer thread next prunes notifications (by the real clock).
+  absl::Time next_prune_ ABSL_GUARDED_BY(signer_mu_) = absl::InfinitePast();
 
   std::thread sequencer_;
   std::thread signer_;

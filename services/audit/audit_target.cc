@@ -66,6 +66,7 @@ absl::StatusOr<AuditTarget> MakeAuditTarget(const kinex::config::v1::KinexConfig
   options.pseudonymizer = std::move(pseudonymizer);
   options.clock = &clock;
   options.sign_interval = absl::Seconds(ac.sign_interval_seconds());
+  options.notification_retention = absl::Hours(24) * ac.notification_retention_days();
   options.service_principal = absl::StrCat("spiffe://", config.trust_domain(), "/service/audit");
   KINEX_ASSIGN_OR_RETURN(t.log, audit::AuditLog::Create(std::move(options)));
   t.grpc_service = std::make_unique<audit::AuditGrpcService>(t.log.get(), config.trust_domain());

@@ -279,14 +279,13 @@ absl::Status ValidateNotificationFields(const AuditEvent& event) {
   namespace nv1 = ::kinex::notifications::v1;
   using ::kinex::audit::v1::EventKind;
   if (event.notified_size() > 0) {
-    return Invalid("event.notified", absl::InvalidArgumentError(
-                                         "event.notified is output only: the log sets it"));
+    return Invalid("event.notified",
+                   absl::InvalidArgumentError("event.notified is output only: the log sets it"));
   }
   if (event.notify_size() > static_cast<int>(kMaxNotify)) {
-    return TooLarge("event.notify",
-                    absl::ResourceExhaustedError(absl::StrCat("event.notify has ",
-                                                              event.notify_size(),
-                                                              " entries; at most ", kMaxNotify)));
+    return TooLarge("event.notify", absl::ResourceExhaustedError(
+                                        absl::StrCat("event.notify has ", event.notify_size(),
+                                                     " entries; at most ", kMaxNotify)));
   }
   for (int i = 0; i < event.notify_size(); ++i) {
     const auto& intent = event.notify(i);
@@ -307,11 +306,12 @@ absl::Status ValidateNotificationFields(const AuditEvent& event) {
     KINEX_RETURN_IF_ERROR(
         Required(absl::StrCat("notify[", i, "].recipient_code"), intent.recipient_code()));
     const nv1::Notification& n = intent.notification();
-    if (n.kind() == nv1::NOTIFICATION_KIND_UNSPECIFIED || !nv1::NotificationKind_IsValid(n.kind())) {
-      return Invalid(absl::StrCat(field, ".notification.kind"),
-                     absl::InvalidArgumentError(absl::StrCat(
-                         field, ".notification.kind must be a known kind, got ",
-                         static_cast<int>(n.kind()))));
+    if (n.kind() == nv1::NOTIFICATION_KIND_UNSPECIFIED ||
+        !nv1::NotificationKind_IsValid(n.kind())) {
+      return Invalid(
+          absl::StrCat(field, ".notification.kind"),
+          absl::InvalidArgumentError(absl::StrCat(
+              field, ".notification.kind must be a known kind, got ", static_cast<int>(n.kind()))));
     }
     KINEX_RETURN_IF_ERROR(
         Required(absl::StrCat("notify[", i, "].notification.kinex_id"), n.kinex_id()));
@@ -376,15 +376,15 @@ absl::Status ValidateNotificationFields(const AuditEvent& event) {
   }
   if (kind == kinex::audit::v1::BREAK_GLASS_REVIEWED) {
     if (event.review_outcome() != nv1::UPHELD && event.review_outcome() != nv1::REFERRED) {
-      return Invalid("event.review_outcome", absl::InvalidArgumentError(
-                                                 "event.review_outcome must be UPHELD or "
-                                                 "REFERRED"));
+      return Invalid("event.review_outcome",
+                     absl::InvalidArgumentError("event.review_outcome must be UPHELD or "
+                                                "REFERRED"));
     }
     KINEX_RETURN_IF_ERROR(Required("justification", event.justification()));
   } else if (event.review_outcome() != 0) {
-    return Invalid("event.review_outcome",
-                   absl::InvalidArgumentError(
-                       "event.review_outcome is only for BREAK_GLASS_REVIEWED events"));
+    return Invalid(
+        "event.review_outcome",
+        absl::InvalidArgumentError("event.review_outcome is only for BREAK_GLASS_REVIEWED events"));
   }
   return absl::OkStatus();
 }
@@ -666,17 +666,16 @@ absl::StatusOr<std::string> EncodeEvent(uint64_t leaf_index, const AuditEvent& e
 
 absl::StatusOr<std::string> EncodeEventV3(uint64_t leaf_index, const AuditEvent& event) {
   if (HasVersion4Fields(event) || event.notify_size() > 0) {
-    return WithErrorReason(absl::InvalidArgumentError(
-                               "event has fields the version-3 encoding cannot hold (notified "
-                               "and later)"),
-                           reason::kAuditEncodingUnsupported, {{"version", "3"}});
+    return WithErrorReason(
+        absl::InvalidArgumentError("event has fields the version-3 encoding cannot hold (notified "
+                                   "and later)"),
+        reason::kAuditEncodingUnsupported, {{"version", "3"}});
   }
   Writer w;
   w.Raw(kMagicV3);
   KINEX_RETURN_IF_ERROR(WriteVersion3(w, leaf_index, event));
   return w.Take();
 }
-
 
 absl::StatusOr<std::string> EncodeEventV2(uint64_t leaf_index, const AuditEvent& event) {
   if (HasVersion3Fields(event) || HasVersion4Fields(event) || event.notify_size() > 0) {

@@ -77,4 +77,8 @@ absl::StatusOr<NotificationStats> LogStorage::ReadNotificationStats() {
   return absl::UnimplementedError("this audit store keeps no notifications");
 }
 
+absl::StatusOr<int64_t> LogStorage::PruneNotifications(int64_t /*acked_before_us*/) {
+  return absl::UnimplementedError("this audit store keeps no notifications");
+}
+
 }  // namespace kinex::audit

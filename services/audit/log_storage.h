@@ -237,6 +237,13 @@ class LogStorage {
 
   // Counts over every stored notification. The default: UNIMPLEMENTED.
   virtual absl::StatusOr<NotificationStats> ReadNotificationStats();
+
+  // Deletes the notifications acknowledged (or reviewed) before
+  // `acked_before_us`, except escalated Operation Encompass ones (they are
+  // the deadline-miss count); returns how many. Their leaves, and the leaves
+  // of their delivery and acknowledgement, stay: the log still says who was
+  // told what and when. The default: UNIMPLEMENTED.
+  virtual absl::StatusOr<int64_t> PruneNotifications(int64_t acked_before_us);
 };
 
 }  // namespace kinex::audit

@@ -50,13 +50,13 @@ inline absl::StatusOr<NotificationKey> ParseNotificationId(absl::string_view id)
   };
   const size_t dot = id.find('.');
   NotificationKey key;
-  if (dot == absl::string_view::npos || !digits(id.substr(0, dot)) ||
-      !digits(id.substr(dot + 1)) || !absl::SimpleAtoi(id.substr(0, dot), &key.leaf_index) ||
+  if (dot == absl::string_view::npos || !digits(id.substr(0, dot)) || !digits(id.substr(dot + 1)) ||
+      !absl::SimpleAtoi(id.substr(0, dot), &key.leaf_index) ||
       !absl::SimpleAtoi(id.substr(dot + 1), &key.ordinal) || key.ordinal >= kMaxNotify ||
       key.leaf_index > static_cast<uint64_t>(INT64_MAX)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("notification id \"", absl::CEscape(id.substr(0, 40)),
-                     "\" is not of the form <leaf index>.<ordinal>"));
+    return absl::InvalidArgumentError(absl::StrCat("notification id \"",
+                                                   absl::CEscape(id.substr(0, 40)),
+                                                   "\" is not of the form <leaf index>.<ordinal>"));
   }
   return key;
 }

@@ -604,4 +604,15 @@ absl::StatusOr<NotificationStats> SqlLogStorage::ReadNotificationStats() {
   return stats;
 }
 
+absl::StatusOr<int64_t> SqlLogStorage::PruneNotifications(int64_t acked_before_us) {
+  absl::MutexLock lock(&write_mu_);
+  // kind 3: ENCOMPASS (its escalated rows are the deadline-miss count).
+  absl::StatusOr<int64_t> deleted = writer_->Exec(
+      "DELETE FROM audit_notifications WHERE acked_us > 0 AND acked_us < $1 "
+      "AND NOT (kind = 3 AND escalated_leaf >= 0)",
+      {acked_before_us});
+  if (!deleted.ok()) return StoreError(deleted.status(), dialect_);
+  return *deleted;
+}
+
 }  // namespace kinex::audit

@@ -77,6 +77,7 @@ class SqlLogStorage : public LogStorage {
   absl::StatusOr<std::vector<StoredNotification>> ReadNotifications(const NotificationQuery& query,
                                                                     size_t limit) override;
   absl::StatusOr<NotificationStats> ReadNotificationStats() override;
+  absl::StatusOr<int64_t> PruneNotifications(int64_t acked_before_us) override;
 
   // The most keys one ReadNotifications may name (each is two parameters).
   static constexpr size_t kMaxNotificationKeys = 1000;

@@ -185,6 +185,11 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file, const Con
                                                      "serves only over mutual TLS"));
     }
   }
+  if (config.audit().notification_retention_days() < 0) {
+    return Bad(sources, "audit.notification_retention_days",
+               absl::StrCat("must be 0 (keep for ever) or more, got ",
+                            config.audit().notification_retention_days()));
+  }
   if (config.audit().sign_interval_seconds() < 1) {
     return Bad(sources, "audit.sign_interval_seconds", "must be at least 1");
   }
@@ -252,6 +257,9 @@ void ApplyConfigDefaults(KinexConfig& config) {
   SetDefault(up->mutable_audit(), "localhost:7446");
   SetDefault(up->mutable_records(), "localhost:7447");
   SetDefault(config.mutable_policy()->mutable_policy_dir(), "policy");
+  if (!config.audit().has_notification_retention_days()) {
+    config.mutable_audit()->set_notification_retention_days(90);
+  }
   if (config.audit().sign_interval_seconds() == 0) {
     config.mutable_audit()->set_sign_interval_seconds(60);
   }

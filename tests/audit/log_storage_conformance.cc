@@ -644,5 +644,25 @@ TEST_P(LogStorageConformanceTest, NotificationStatsCountTheStoredRows) {
   EXPECT_EQ(stats.open_reviews, 0);
 }
 
+TEST_P(LogStorageConformanceTest, PruningDeletesOnlyRowsAcknowledgedBeforeTheTime) {
+  AppendFilterFixture(*storage_);
+  // 1.0 and 1.1 were acknowledged at 6000: not before 6000.
+  EXPECT_EQ(*storage_->PruneNotifications(6000), 0);
+  // Leaf 6 acknowledges 2.1 and the escalated 3.1 at 7000.
+  ASSERT_TRUE(storage_
+                  ->Append(Recording(6, {Change(NotificationChange::Type::kAcknowledged, 2, 1, 6,
+                                                7000, "police/E09000033/c"),
+                                         Change(NotificationChange::Type::kAcknowledged, 3, 1, 6,
+                                                7000, "school/100002/d")}),
+                           nullptr)
+                  .ok());
+  // Before 8000: 1.0, 1.1 and 2.1; 3.1 is a deadline miss and stays.
+  EXPECT_EQ(*storage_->PruneNotifications(8000), 3);
+  EXPECT_THAT(Read(*storage_, {}), ElementsAre("2.0", "3.0", "3.1", "3.2", "4.0", "4.1", "4.2"));
+  EXPECT_EQ(storage_->ReadNotificationStats()->deadline_misses, 1);
+  EXPECT_EQ(*storage_->PruneNotifications(8000), 0);
+  EXPECT_EQ(*storage_->Size(), 7u);
+}
+
 }  // namespace
 }  // namespace kinex::audit::testing

@@ -33,9 +33,16 @@ class NotificationsLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 11, 6, 17, 0, 0), absl::UTCTimeZone()));
+    Reopen(absl::ZeroDuration());
+  }
+
+  // Opens the log (again) over the same store.
+  void Reopen(absl::Duration notification_retention) {
+    log_.reset();
     AuditLog::Options options;
+    options.notification_retention = notification_retention;
     options.storage = &storage_;
-    options.signer = testing::TestSigner();
+    options.signer = signer_;
     options.pseudonymizer = testing::TestPseudonymizer();
     options.clock = &clock_;
     options.start_signer_thread = false;
@@ -109,6 +116,7 @@ class NotificationsLogTest : public ::testing::Test {
 
   kinex::FakeClock clock_;
   FakeLogStorage storage_;
+  const std::shared_ptr<const TreeHeadSigner> signer_ = testing::TestSigner();
   std::unique_ptr<AuditLog> log_;
 };
 
@@ -157,19 +165,20 @@ TEST_F(NotificationsLogTest, UpdatesApplyOnceAndOnlyForTheirRecipient) {
   ASSERT_TRUE(log_->Append(PoliceRead("req-1")).ok());
   const std::string id = Read(For(cv1::LOCAL_AUTHORITY, kLa)).at(0).notification_id();
   // Another agency cannot deliver, acknowledge or review it.
-  EXPECT_THAT(log_->Append(Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::LOCAL_AUTHORITY,
-                                  "E08000025", id)),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       absl::StrCat("event.notification_ids: notification ", id,
-                                    " is not addressed to the event's agency")));
-  EXPECT_THAT(log_->Append(Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::LOCAL_AUTHORITY,
-                                  "E08000025", id)),
-              HasErrorReason("NOTIFICATION_NOT_FOUND"));
+  EXPECT_THAT(
+      log_->Append(Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::LOCAL_AUTHORITY, "E08000025", id)),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               absl::StrCat("event.notification_ids: notification ", id,
+                            " is not addressed to the event's agency")));
+  EXPECT_THAT(
+      log_->Append(Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::LOCAL_AUTHORITY, "E08000025", id)),
+      HasErrorReason("NOTIFICATION_NOT_FOUND"));
   EXPECT_THAT(log_->Append(Update(av1::NOTIFICATION_DELIVERED, cv1::LOCAL_AUTHORITY, kLa, "99.0")),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        "event.notification_ids: notification 99.0 does not exist"));
   // Its recipient can; the first acknowledgement stands.
-  ASSERT_TRUE(log_->Append(Update(av1::NOTIFICATION_DELIVERED, cv1::LOCAL_AUTHORITY, kLa, id)).ok());
+  ASSERT_TRUE(
+      log_->Append(Update(av1::NOTIFICATION_DELIVERED, cv1::LOCAL_AUTHORITY, kLa, id)).ok());
   EXPECT_EQ(Read(For(cv1::LOCAL_AUTHORITY, kLa)).at(0).state(), nv1::DELIVERED);
   av1::AuditEvent ack = Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::LOCAL_AUTHORITY, kLa, id);
   ack.set_actor("first");
@@ -196,7 +205,8 @@ TEST_F(NotificationsLogTest, UpdatesApplyOnceAndOnlyForTheirRecipient) {
 TEST_F(NotificationsLogTest, ARowThatDisagreesWithItsLeafIsNeverServed) {
   ASSERT_TRUE(log_->Append(PoliceRead("req-1")).ok());
   // A DBA points the LA's notification at another LA, or at another child.
-  storage_.MutateNotifications([](auto& rows) { rows.begin()->second.recipient_code = "E08000025"; });
+  storage_.MutateNotifications(
+      [](auto& rows) { rows.begin()->second.recipient_code = "E08000025"; });
   auto read = log_->ReadNotifications(For(cv1::LOCAL_AUTHORITY, "E08000025"));
   EXPECT_THAT(read, StatusIs(absl::StatusCode::kDataLoss,
                              "notification 0.0 (leaf index 0): recipient or kind differ from the "
@@ -279,6 +289,63 @@ TEST_F(NotificationsLogTest, AnAcknowledgedEncompassNotificationIsNotEscalated) 
   EXPECT_EQ(*log_->EscalateDue(), 0);
   EXPECT_FALSE(Read(For(cv1::SCHOOL, "100001")).at(0).escalated());
   EXPECT_TRUE(Read(For(cv1::POLICE, "01")).empty());
+}
+
+TEST_F(NotificationsLogTest, RetentionDeletesOnlyWhatWasAcknowledgedLongAgo) {
+  // Zero retention (the log's default): nothing is ever deleted.
+  ASSERT_TRUE(log_->Append(PoliceRead("req-acked")).ok());
+  ASSERT_TRUE(log_->Append(PoliceRead("req-open")).ok());
+  const std::vector<nv1::Notification> access = Read(For(cv1::LOCAL_AUTHORITY, kLa));
+  ASSERT_EQ(access.size(), 2u);
+  ASSERT_TRUE(log_->Append(Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::LOCAL_AUTHORITY, kLa,
+                                  access[0].notification_id()))
+                  .ok());
+  clock_.Advance(absl::Hours(24 * 365));
+  EXPECT_EQ(*log_->PruneNotifications(), 0);
+  EXPECT_EQ(Read(For(cv1::LOCAL_AUTHORITY, kLa)).size(), 2u);
+
+  // 30 days. An Encompass notification missed, escalated, then acknowledged
+  // by the school; the LA acknowledges its escalation, the force does not.
+  Reopen(absl::Hours(24 * 30));
+  const absl::Time due = clock_.Now() + absl::Hours(63);
+  ASSERT_TRUE(log_->Append(Encompass("enc-1", due)).ok());
+  const std::string school_id = Read(For(cv1::SCHOOL, "100001")).at(0).notification_id();
+  clock_.Set(due);
+  ASSERT_EQ(*log_->EscalateDue(), 1);
+  ASSERT_TRUE(
+      log_->Append(Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::SCHOOL, "100001", school_id)).ok());
+  const std::vector<nv1::Notification> at_la = Read(For(cv1::LOCAL_AUTHORITY, kLa));
+  ASSERT_EQ(at_la.size(), 3u);
+  ASSERT_EQ(at_la[2].kind(), nv1::ENCOMPASS_ESCALATION);
+  ASSERT_TRUE(log_->Append(Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::LOCAL_AUTHORITY, kLa,
+                                  at_la[2].notification_id()))
+                  .ok());
+  const uint64_t size = log_->Size();
+
+  // 29 days on: only the ACCESS acknowledged over a year ago goes.
+  clock_.Advance(absl::Hours(24 * 29));
+  EXPECT_EQ(*log_->PruneNotifications(), 1);
+  // 31 days on: the LA's escalation acknowledged 31 days ago goes too; the
+  // unacknowledged ones and the school's escalated Encompass notification
+  // (a deadline miss) stay.
+  clock_.Advance(absl::Hours(24 * 2));
+  EXPECT_EQ(*log_->PruneNotifications(), 1);
+  EXPECT_EQ(*log_->PruneNotifications(), 0);
+  const std::vector<nv1::Notification> left = Read(For(cv1::LOCAL_AUTHORITY, kLa));
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].notification_id(), access[1].notification_id());
+  EXPECT_EQ(left[0].request_id(), "req-open");
+  ASSERT_EQ(Read(For(cv1::SCHOOL, "100001")).size(), 1u);
+  EXPECT_TRUE(Read(For(cv1::SCHOOL, "100001")).at(0).escalated());
+  EXPECT_EQ(Read(For(cv1::POLICE, "01")).size(), 1u);
+  EXPECT_EQ(log_->ReadNotificationStats()->deadline_misses, 1);
+  // The log itself is untouched, and a pruned notification no longer exists.
+  EXPECT_EQ(log_->Size(), size);
+  EXPECT_THAT(log_->Append(Update(av1::NOTIFICATION_ACKNOWLEDGED, cv1::LOCAL_AUTHORITY, kLa,
+                                  access[0].notification_id())),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       absl::StrCat("event.notification_ids: notification ",
+                                    access[0].notification_id(), " does not exist")));
 }
 
 TEST_F(NotificationsLogTest, ReadsCheckTheirRequest) {

@@ -185,6 +185,22 @@ class FakeLogStorage final : public LogStorage {
     return out;
   }
 
+  absl::StatusOr<int64_t> PruneNotifications(int64_t acked_before_us) override {
+    absl::MutexLock lock(&mu_);
+    int64_t deleted = 0;
+    for (auto it = notifications_.begin(); it != notifications_.end();) {
+      const StoredNotification& n = it->second;
+      if (n.acked_us > 0 && n.acked_us < acked_before_us &&
+          !(n.kind == kEncompass && n.escalated_leaf >= 0)) {
+        it = notifications_.erase(it);
+        ++deleted;
+      } else {
+        ++it;
+      }
+    }
+    return deleted;
+  }
+
   absl::StatusOr<NotificationStats> ReadNotificationStats() override {
     absl::MutexLock lock(&mu_);
     NotificationStats stats;
