@@ -178,6 +178,35 @@ class PerDeploymentTest : public ::testing::TestWithParam<Deployment> {
   KinexCluster* cluster_ = nullptr;
 };
 
+// A suite whose tests share one all-in-one cluster on SQLite (started before
+// the first test, stopped after the last), usually to run the real kinexctl
+// against it. `Suite` is the deriving fixture, so each suite has its own cluster.
+//   class KinexctlThing : public SharedClusterTest<KinexctlThing> { ... };
+template <typename Suite>
+class SharedClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto c = KinexCluster::Start({});
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = c->release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  // kinexctl as `agency` (practitioner "Test User" unless args say
+  // --actor=...: the last --actor wins). A kinexctl that could not be run
+  // is a test failure and exit code -1.
+  static Subprocess::Result Ctl(const std::string& agency, const std::vector<std::string>& args) {
+    auto r = RunKinexctl(*cluster_, agency, args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : Subprocess::Result{-1, "", ""};
+  }
+
+  static inline KinexCluster* cluster_ = nullptr;
+};
+
 }  // namespace kinex::testing
 
 #endif  // KINEX_TESTS_INTEGRATION_CLUSTER_H_

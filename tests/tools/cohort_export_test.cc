@@ -30,24 +30,8 @@ constexpr char kVsh[] = "virtual-school-E09000033-virtual-school-head";
 constexpr char kLa[] = "local-authority-E09000033-social-worker";
 constexpr char kSchool[] = "school-137000-designated-teacher";
 
-class CohortExportTest : public ::testing::Test {
+class CohortExportTest : public SharedClusterTest<CohortExportTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto c = KinexCluster::Start({});
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  static Subprocess::Result Ctl(const std::string& agency, const std::vector<std::string>& args) {
-    auto r = RunKinexctl(*cluster_, agency, args);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : Subprocess::Result{-1, "", ""};
-  }
-
   // Publishes `la_json` as the LA; returns the Kinex id.
   static std::string PublishLa(const std::string& la_json) {
     auto r = Ctl(kLa, {"--output=csv", "record", "publish", "--from-json=" + la_json});
@@ -113,10 +97,7 @@ class CohortExportTest : public ::testing::Test {
     PublishAs(kSchool, dir + "/school.json", kid, "2015-06-23");
     return kid;
   }
-
-  static KinexCluster* cluster_;
 };
-KinexCluster* CohortExportTest::cluster_ = nullptr;
 
 TEST_F(CohortExportTest, CsvAndXlsxReadBackCellByCell) {
   const std::string dir = MakeUniqueTempDir("cohort-export");

@@ -85,26 +85,8 @@ struct Published {
   std::string publish_time;
 };
 
-class KinexctlCalendar : public ::testing::Test {
+class KinexctlCalendar : public SharedClusterTest<KinexctlCalendar> {
  protected:
-  static void SetUpTestSuite() {
-    auto c = KinexCluster::Start({});
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  // kinexctl as `agency` (practitioner "Test User" unless args say
-  // --actor=...: the last --actor wins).
-  Subprocess::Result Ctl(const std::string& agency, const std::vector<std::string>& args) {
-    auto r = RunKinexctl(*cluster_, agency, args);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : Subprocess::Result{-1, "", ""};
-  }
-
   // Writes `text` to a new file in a fresh temp dir; returns its path.
   static std::string File(const std::string& name, const std::string& text) {
     const std::string path = MakeUniqueTempDir("kinexctl-calendar") + "/" + name;
@@ -142,10 +124,7 @@ class KinexctlCalendar : public ::testing::Test {
     for (av1::EventKind k : kinds) query.add_kinds(k);
     return AuditEvents(*cluster_, query, "kinexctl-calendar-audit");
   }
-
-  static KinexCluster* cluster_;
 };
-KinexCluster* KinexctlCalendar::cluster_ = nullptr;
 
 // Publish, read back (as another role too), edit what `get` printed and
 // publish it with its etag; a stale etag is ABORTED naming the current one,

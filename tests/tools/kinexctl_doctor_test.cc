@@ -62,18 +62,8 @@ std::string Dates(const std::string& pem_file) {
   return out;
 }
 
-class KinexctlDoctor : public ::testing::Test {
+class KinexctlDoctor : public SharedClusterTest<KinexctlDoctor> {
  protected:
-  static void SetUpTestSuite() {
-    auto c = KinexCluster::Start({});
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
   std::string Pki() const { return cluster_->pki(); }
   std::string Agency(const std::string& name) const { return Pki() + "/agencies/" + name; }
   std::string Negative(const std::string& name) const { return Pki() + "/negative/" + name; }
@@ -105,10 +95,7 @@ class KinexctlDoctor : public ::testing::Test {
                         " accepts TCP connections; the TLS handshake and health check wait "
                         "until the checks above pass");
   }
-
-  static KinexCluster* cluster_;
 };
-KinexCluster* KinexctlDoctor::cluster_ = nullptr;
 
 TEST_F(KinexctlDoctor, AGoodAgencyCertificatePassesEveryCheck) {
   const std::string cert = Agency(kVsh) + ".pem";

@@ -30,23 +30,8 @@ std::string JsonNumber(const std::string& json, const std::string& field) {
   return json.substr(at, json.find_first_not_of("0123456789", at) - at);
 }
 
-class KinexctlE2E : public ::testing::Test {
+class KinexctlE2E : public SharedClusterTest<KinexctlE2E> {
  protected:
-  static void SetUpTestSuite() {
-    auto c = KinexCluster::Start({});
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  Subprocess::Result Ctl(const std::string& agency, const std::vector<std::string>& args) {
-    auto r = RunKinexctl(*cluster_, agency, args);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return *r;
-  }
   // Publishes a demo child part by part as its agencies; returns its id.
   std::string Seed(const std::string& slug) {
     const std::string dir = SourceDir() + "/tools/demo/children/" + slug + "/";
@@ -75,10 +60,7 @@ class KinexctlE2E : public ::testing::Test {
     }
     return kid;
   }
-
-  static KinexCluster* cluster_;
 };
-KinexCluster* KinexctlE2E::cluster_ = nullptr;
 
 TEST_F(KinexctlE2E, VirtualSchoolHeadCohortAsSpreadsheetReadyCsv) {
   const std::string maisie = Seed("maisie-thornbury");

@@ -47,26 +47,8 @@ std::string JsonNumber(const std::string& json, const std::string& field) {
   return json.substr(at, json.find_first_not_of("0123456789", at) - at);
 }
 
-class KinexctlNotifications : public ::testing::Test {
+class KinexctlNotifications : public SharedClusterTest<KinexctlNotifications> {
  protected:
-  static void SetUpTestSuite() {
-    auto c = KinexCluster::Start({});
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  // kinexctl as `agency` (practitioner "Test User" unless args say
-  // --actor=...: the last --actor wins).
-  Subprocess::Result Ctl(const std::string& agency, const std::vector<std::string>& args) {
-    auto r = RunKinexctl(*cluster_, agency, args);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : Subprocess::Result{-1, "", ""};
-  }
-
   // The argv of kinexctl as `agency`, as RunKinexctl builds it.
   std::vector<std::string> Argv(const std::string& agency, const std::vector<std::string>& args) {
     std::vector<std::string> argv = {BinPath("kinexctl"),
@@ -157,10 +139,7 @@ class KinexctlNotifications : public ::testing::Test {
     EXPECT_FALSE(leaf.empty()) << r.out;
     return leaf;
   }
-
-  static KinexCluster* cluster_;
 };
-KinexCluster* KinexctlNotifications::cluster_ = nullptr;
 
 // (a) A police break-glass read: the responsible LA is told and gets a
 // review item, nobody else sees them; (b) acknowledging is idempotent and
