@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "services/audit/checkpoint.h"
 #include "services/audit/log_verifier.h"
 #include "services/common/error_reason.h"
 #include "services/common/identity.h"
@@ -137,6 +138,14 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(Options options) {
   }
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), std::move(keyring)));
   KINEX_RETURN_IF_ERROR(log->Recover());
+  const StartInfo start = log->start_info();
+  if (log->Size() > 0 && (start.checkpoint_size == 0 ||
+                          log->Size() - start.checkpoint_size >=
+                              std::max<uint64_t>(1, log->options_.checkpoint_interval))) {
+    // The next start re-hashes only what comes after this. A store that
+    // cannot take it now is retried by the signer thread.
+    log->WriteCheckpoint().IgnoreError();
+  }
   log->sequencer_ = std::thread([raw = log.get()] { raw->SequencerLoop(); });
   if (log->options_.start_signer_thread) {
     log->signer_ = std::thread([raw = log.get()] { raw->SignerLoop(); });
@@ -157,11 +166,164 @@ absl::Status AuditLog::CheckIndexChunk(uint64_t begin, const std::vector<AuditEv
   return absl::OkStatus();
 }
 
+namespace {
+
+// A verified checkpoint and its block rows.
+struct StartPoint {
+  kinex::audit::v1::LogCheckpoint checkpoint;
+  std::vector<Hash> block_hashes;
+  std::vector<int64_t> block_first_micros;
+  Hash digest{};
+};
+
+// The newest stored checkpoint, checked (checkpoint.h) except against the
+// leaves: its signature, its level, its size against the store's, and its
+// block rows against its digest. NOT_FOUND naming why when there is none
+// usable; UNAVAILABLE when the store fails.
+absl::StatusOr<StartPoint> LoadStartPoint(LogStorage& storage, const TreeHeadKeyring& keyring,
+                                          int lean_level, uint64_t stored_size) {
+  KINEX_ASSIGN_OR_RETURN(std::optional<std::string> sealed, storage.LatestCheckpoint());
+  if (!sealed.has_value()) return absl::NotFoundError("no checkpoint is stored");
+  const TreeHeadVerifier* current = nullptr;
+  for (const TreeHeadKeyring::Key& k : keyring.keys()) {
+    if (k.current) current = k.verifier.get();
+  }
+  if (current == nullptr) return absl::NotFoundError("no current signing key");
+  absl::StatusOr<kinex::audit::v1::LogCheckpoint> checkpoint = OpenCheckpoint(*sealed, *current);
+  if (!checkpoint.ok()) return absl::NotFoundError(checkpoint.status().message());
+  StartPoint out;
+  out.checkpoint = *std::move(checkpoint);
+  const kinex::audit::v1::LogCheckpoint& cp = out.checkpoint;
+  if (cp.level() != lean_level) {
+    return absl::NotFoundError(absl::StrCat("the checkpoint's block level is ", cp.level(),
+                                            ", the log's lean_level ", lean_level));
+  }
+  if (cp.tree_size() > stored_size) {
+    return absl::NotFoundError(absl::StrCat("the checkpoint is at size ", cp.tree_size(),
+                                            " but the store holds ", stored_size, " entries"));
+  }
+  const uint64_t blocks = cp.tree_size() >> cp.level();
+  out.block_hashes.reserve(blocks);
+  out.block_first_micros.reserve(blocks + 1);
+  out.digest = EmptyBlocksDigest();
+  KINEX_RETURN_IF_ERROR(
+      storage.ReadTreeBlocks(0, blocks, [&](uint64_t index, const TreeBlock& block) {
+        if (index != out.block_hashes.size()) {
+          return absl::NotFoundError(
+              absl::StrCat("tree block ", out.block_hashes.size(), " is missing from the store"));
+        }
+        out.digest = ExtendBlocksDigest(out.digest, index, block);
+        out.block_hashes.push_back(block.hash);
+        out.block_first_micros.push_back(block.first_micros);
+        return absl::OkStatus();
+      }));
+  if (out.block_hashes.size() != blocks) {
+    return absl::NotFoundError(absl::StrCat("the store holds ", out.block_hashes.size(),
+                                            " tree blocks, the checkpoint names ", blocks));
+  }
+  if (HashToBytes(out.digest) != cp.blocks_digest()) {
+    return absl::NotFoundError("the stored tree blocks do not match the checkpoint's digest");
+  }
+  if ((cp.tree_size() & ((uint64_t{1} << cp.level()) - 1)) != 0) {
+    out.block_first_micros.push_back(cp.partial_first_micros());
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::Status AuditLog::Recover() {
-  LogStorage& storage = *options_.storage;
+  StartInfo info;
+  if (!options_.full_verify_on_start) {
+    KINEX_ASSIGN_OR_RETURN(const uint64_t stored_size, options_.storage->Size());
+    absl::StatusOr<StartPoint> start =
+        LoadStartPoint(*options_.storage, keyring_, options_.lean_level, stored_size);
+    if (start.ok()) {
+      const kinex::audit::v1::LogCheckpoint& cp = start->checkpoint;
+      LogStorage* storage_ptr = options_.storage;
+      LogRecomputer recomputer(
+          MerkleTree::FromBlocks(options_.lean_level, start->block_hashes, RecentLeaves(),
+                                 StoreLeafHashReader(storage_ptr)),
+          ChainTracker::ImportFrom(cp), cp.tree_size(), cp.last_micros());
+      std::vector<SignedTreeHead> heads = {cp.head()};
+      absl::Status s = ListHeadsAfter(cp.tree_size(), heads);
+      if (s.ok()) s = Replay(recomputer, std::move(heads), /*full=*/false);
+      if (s.ok()) {
+        {
+          absl::MutexLock tree_lock(&tree_mu_);
+          block_first_micros_ = std::move(start->block_first_micros);
+          last_micros_ = cp.last_micros();
+          const std::vector<int64_t> times = recomputer.TakeTimes();
+          for (size_t i = 0; i < times.size(); ++i) NoteTime(cp.tree_size() + i, times[i]);
+          KINEX_RETURN_IF_ERROR(Finish(recomputer));
+        }
+        absl::MutexLock lock(&checkpoint_mu_);
+        blocks_stored_ = start->block_hashes.size();
+        blocks_digest_ = start->digest;
+        checkpoint_size_ = cp.tree_size();
+        start_info_ = {.checkpoint_size = cp.tree_size(),
+                       .rehashed = stored_size - start->block_hashes.size() * block_size()};
+        return absl::OkStatus();
+      }
+      if (s.code() == absl::StatusCode::kUnavailable) return s;
+      // The whole log decides, and names what is wrong.
+      info.fallback = absl::StrCat("the checkpoint at size ", cp.tree_size(),
+                                   " did not match the log: ", s.message());
+    } else {
+      if (start.status().code() != absl::StatusCode::kNotFound) return start.status();
+      info.fallback = std::string(start.status().message());
+    }
+  } else {
+    info.fallback = "full verification on start was asked for";
+  }
   LogRecomputer recomputer;
-  // Keeps the cause's reason (AUDIT_LOG_TAMPERED, AUDIT_HEAD_...).
-  auto refuse = [](const absl::Status& cause) {
+  KINEX_ASSIGN_OR_RETURN(std::vector<SignedTreeHead> heads, options_.storage->ListHeads());
+  KINEX_RETURN_IF_ERROR(Replay(recomputer, std::move(heads), /*full=*/true));
+  {
+    absl::MutexLock tree_lock(&tree_mu_);
+    block_first_micros_.clear();
+    last_micros_ = 0;
+    const std::vector<int64_t> times = recomputer.TakeTimes();
+    for (size_t i = 0; i < times.size(); ++i) NoteTime(i, times[i]);
+    KINEX_RETURN_IF_ERROR(Finish(recomputer));
+    info.rehashed = tree_.size();
+  }
+  absl::MutexLock lock(&checkpoint_mu_);
+  start_info_ = std::move(info);
+  return absl::OkStatus();
+}
+
+uint64_t AuditLog::RecentLeaves() const {
+  return std::max<uint64_t>(options_.recent_leaves, 2 * options_.max_batch);
+}
+
+LeafHashReader AuditLog::StoreLeafHashReader(LogStorage* storage) {
+  return [storage](uint64_t begin, uint64_t end) -> absl::StatusOr<std::vector<Hash>> {
+    std::vector<Hash> hashes;
+    hashes.reserve(end - begin);
+    KINEX_RETURN_IF_ERROR(storage->ReadEntries(begin, end, [&](const StoredEntry& e) {
+      hashes.push_back(e.leaf_hash);
+      return absl::OkStatus();
+    }));
+    return hashes;
+  };
+}
+
+absl::Status AuditLog::ListHeadsAfter(uint64_t size, std::vector<SignedTreeHead>& heads) {
+  KINEX_ASSIGN_OR_RETURN(
+      std::vector<SignedTreeHead> later,
+      options_.storage->ListHeadsBetween(size, std::numeric_limits<uint64_t>::max()));
+  for (SignedTreeHead& h : later) heads.push_back(std::move(h));
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Replay(LogRecomputer& recomputer, std::vector<SignedTreeHead> heads,
+                              bool full) {
+  LogStorage& storage = *options_.storage;
+  // Keeps the cause's reason (AUDIT_LOG_TAMPERED, AUDIT_HEAD_...). From a
+  // checkpoint, the caller falls back to the whole log instead.
+  auto refuse = [full](const absl::Status& cause) {
+    if (!full) return absl::DataLossError(cause.message());
     return CopyErrorReason(
         cause, absl::Status(cause.code(), absl::StrCat("audit log is corrupt; refusing to start: ",
                                                        cause.message())));
@@ -172,7 +334,7 @@ absl::Status AuditLog::Recover() {
   constexpr uint64_t kChunk = 4096;
   absl::Status s;
   std::vector<AuditEvent> events;
-  for (uint64_t begin = 0; begin < stored_size && s.ok(); begin += kChunk) {
+  for (uint64_t begin = recomputer.size(); begin < stored_size && s.ok(); begin += kChunk) {
     const uint64_t end = std::min(stored_size, begin + kChunk);
     events.clear();
     s = storage.ReadEntries(begin, end, [&](const StoredEntry& row) {
@@ -185,7 +347,6 @@ absl::Status AuditLog::Recover() {
   }
   if (s.code() == absl::StatusCode::kDataLoss) return refuse(s);
   KINEX_RETURN_IF_ERROR(s);
-  KINEX_ASSIGN_OR_RETURN(std::vector<SignedTreeHead> heads, storage.ListHeads());
   SignedTreeHead latest;
   if (heads.empty()) {
     if (recomputer.size() > 0) {
@@ -228,27 +389,81 @@ absl::Status AuditLog::Recover() {
   if (s.code() == absl::StatusCode::kDataLoss) return refuse(s);
   KINEX_RETURN_IF_ERROR(s);
   absl::MutexLock lock(&tree_mu_);
-  tree_ = recomputer.TakeTree();
-  LogStorage* storage_ptr = options_.storage;
-  tree_.MakeLean(
-      options_.lean_level, std::max<uint64_t>(options_.recent_leaves, 2 * options_.max_batch),
-      [storage_ptr](uint64_t begin, uint64_t end) -> absl::StatusOr<std::vector<Hash>> {
-        std::vector<Hash> hashes;
-        hashes.reserve(end - begin);
-        KINEX_RETURN_IF_ERROR(storage_ptr->ReadEntries(begin, end, [&](const StoredEntry& e) {
-          hashes.push_back(e.leaf_hash);
-          return absl::OkStatus();
-        }));
-        return hashes;
-      });
-  block_first_micros_.clear();
-  last_micros_ = 0;
-  const std::vector<int64_t> times = recomputer.TakeTimes();
-  for (size_t i = 0; i < times.size(); ++i) NoteTime(i, times[i]);
-  KINEX_ASSIGN_OR_RETURN(range_, CompactRange::FromSource(tree_));
   latest_head_ = std::move(latest);
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Finish(LogRecomputer& recomputer) {
+  tree_ = recomputer.TakeTree();
+  tree_.MakeLean(options_.lean_level, RecentLeaves(), StoreLeafHashReader(options_.storage));
+  KINEX_ASSIGN_OR_RETURN(range_, CompactRange::FromSource(tree_));
   chains_ = recomputer.TakeChains();
   return absl::OkStatus();
+}
+
+absl::Status AuditLog::WriteCheckpoint() {
+  absl::MutexLock checkpoint_lock(&checkpoint_mu_);
+  if (checkpoints_unsupported_) return absl::OkStatus();
+  {
+    absl::MutexLock commit_lock(&commit_mu_);
+    if (broken_) return absl::OkStatus();
+  }
+  kinex::audit::v1::LogCheckpoint cp;
+  std::vector<TreeBlock> blocks;
+  const uint64_t first_block = blocks_stored_;
+  {
+    absl::ReaderMutexLock lock(&tree_mu_);
+    const uint64_t n = tree_.size();
+    // Heads are signed with every commit, so the latest is at the size
+    // (else a commit is half done: the next call writes it).
+    if (n == 0 || n == checkpoint_size_ || latest_head_.tree_size() != n) {
+      return absl::OkStatus();
+    }
+    const int level = options_.lean_level;
+    const uint64_t full_blocks = n >> level;
+    blocks.reserve(full_blocks - first_block);
+    for (uint64_t b = first_block; b < full_blocks; ++b) {
+      KINEX_ASSIGN_OR_RETURN(Hash hash, tree_.FullSubtree(level, b));
+      blocks.push_back({.hash = hash, .first_micros = block_first_micros_[b]});
+    }
+    cp.set_version(kCheckpointVersion);
+    cp.set_tree_size(n);
+    cp.set_level(level);
+    if (full_blocks < block_first_micros_.size()) {
+      cp.set_partial_first_micros(block_first_micros_[full_blocks]);
+    }
+    cp.set_last_micros(last_micros_);
+    chains_.ExportTo(cp);
+    *cp.mutable_head() = latest_head_;
+  }
+  Hash digest = blocks_digest_;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    digest = ExtendBlocksDigest(digest, first_block + i, blocks[i]);
+  }
+  cp.set_blocks_digest(HashToBytes(digest));
+  KINEX_ASSIGN_OR_RETURN(std::string sealed, SealCheckpoint(cp, *options_.signer));
+  const absl::Status put =
+      options_.storage->PutCheckpoint(first_block, blocks, cp.tree_size(), sealed);
+  if (put.code() == absl::StatusCode::kUnimplemented) {
+    checkpoints_unsupported_ = true;
+    return absl::OkStatus();
+  }
+  KINEX_RETURN_IF_ERROR(put);
+  blocks_stored_ = first_block + blocks.size();
+  blocks_digest_ = digest;
+  checkpoint_size_ = cp.tree_size();
+  return absl::OkStatus();
+}
+
+bool AuditLog::CheckpointDue() const {
+  const uint64_t size = Size();
+  absl::MutexLock lock(&checkpoint_mu_);
+  return !checkpoints_unsupported_ && size >= checkpoint_size_ + options_.checkpoint_interval;
+}
+
+AuditLog::StartInfo AuditLog::start_info() const {
+  absl::MutexLock lock(&checkpoint_mu_);
+  return start_info_;
 }
 
 AuditLog::~AuditLog() {
@@ -262,6 +477,8 @@ AuditLog::~AuditLog() {
     signer_stop_ = true;
   }
   if (signer_.joinable()) signer_.join();
+  // A clean stop: the next start re-hashes nothing.
+  if (Size() > 0) WriteCheckpoint().IgnoreError();
 }
 
 absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
@@ -575,6 +792,9 @@ void AuditLog::SignerLoop() {
     signer_mu_.Unlock();
     SignIfIdle().IgnoreError();   // retried next poll; appends still sign
     EscalateDue().IgnoreError();  // retried next poll
+    if (options_.checkpoint_interval > 0 && CheckpointDue()) {
+      WriteCheckpoint().IgnoreError();  // retried next poll
+    }
     signer_mu_.Lock();
     if (options_.notification_retention > absl::ZeroDuration() && absl::Now() >= next_prune_) {
       next_prune_ = absl::Now() + absl::Hours(1);

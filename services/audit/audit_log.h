@@ -9,12 +9,17 @@
 // Each Append returns only after its batch is durable, with a signed head
 // that includes it and the inclusion proof to that head.
 //
-// At Create the whole log is read back and recomputed (LogRecomputer): every
-// leaf is re-hashed and decoded, and every stored signed head is checked,
-// each with the key its key_id names (the current signing key or one of
-// options.retired_keys, so the log survives a key rotation). Any
+// At Create the log is read back and recomputed (LogRecomputer) from its
+// newest checkpoint that verifies (checkpoint.h: signed by the log's key,
+// its block rows matching its digest, and its blocks plus the leaves after
+// them giving the root of the signed head it names), or, without one or
+// with options.full_verify_on_start, from the first leaf: every leaf after
+// that point is re-hashed and decoded, and every stored signed head after it
+// is checked, each with the key its key_id names (the current signing key
+// or one of options.retired_keys, so the log survives a key rotation). Any
 // mismatch fails Create with DATA_LOSS naming the first bad leaf index, so a
-// corrupt log is never served.
+// corrupt log is never served (a checkpoint that does not match sends
+// Create to the whole log, which names the problem).
 //
 // A head is also signed when the log is idle (every sign_interval), so anyone
 // holding an older head sees a fresh timestamp and can detect truncation.
@@ -64,6 +69,7 @@
 #include "absl/time/time.h"
 #include "kinex/audit/v1/audit.pb.h"
 #include "services/audit/audit_sink.h"
+#include "services/audit/checkpoint.h"
 #include "services/audit/event_codec.h"
 #include "services/audit/log_storage.h"
 #include "services/audit/log_verifier.h"
@@ -116,6 +122,27 @@ class AuditLog final : public AuditSink, public NotificationReader {
     // acknowledged (or reviewed) longer ago than this are deleted by
     // PruneNotifications, which the signer thread runs hourly.
     absl::Duration notification_retention = absl::ZeroDuration();
+    // Default false: start from the newest checkpoint that verifies
+    // (checkpoint.h), re-hashing only the leaves after its last full block.
+    // True: re-hash and check every leaf, head and index row, as before
+    // checkpoints (and as `kinexctl audit verify` does offline).
+    bool full_verify_on_start = false;
+    // Default 2^20. The signer thread writes a checkpoint once this many
+    // leaves were appended since the last one; Create writes one after a
+    // start that re-hashed the whole log, and the destructor one at a clean
+    // stop. 0: only those two.
+    uint64_t checkpoint_interval = uint64_t{1} << 20;
+  };
+
+  // How the last Create started.
+  struct StartInfo {
+    // The checkpoint it started from (0: none; every leaf was re-hashed).
+    uint64_t checkpoint_size = 0;
+    // Leaves re-hashed and checked.
+    uint64_t rehashed = 0;
+    // Why no checkpoint was used, when none was ("no checkpoint is
+    // stored", a refused one's reason, ...).
+    std::string fallback;
   };
 
   // Opens the log: recomputes and checks the stored log (DATA_LOSS naming
@@ -144,6 +171,12 @@ class AuditLog final : public AuditSink, public NotificationReader {
 
   // Number of committed entries.
   uint64_t Size() const;
+
+  // Writes a checkpoint at the current size (checkpoint.h) unless the last
+  // one is there already. The signer thread calls it every
+  // checkpoint_interval leaves; tests and benchmarks call it directly.
+  absl::Status WriteCheckpoint();
+  StartInfo start_info() const;
 
   // Notifications (see NotificationReader and ReadNotificationsRequest),
   // each checked against the verified leaf that created it: its recipient
@@ -288,7 +321,22 @@ class AuditLog final : public AuditSink, public NotificationReader {
   mutable std::deque<uint64_t> leaf_cache_order_ ABSL_GUARDED_BY(leaf_cache_mu_);
 
   AuditLog(Options options, TreeHeadKeyring keyring);
+  // Start-up: from the newest checkpoint that verifies, else the whole log.
   absl::Status Recover();
+  // Re-hashes and checks the stored leaves from recomputer.size() on with
+  // their index rows, then `heads` (a checkpoint's head and those after it,
+  // or all); sets latest_head_. DATA_LOSS naming the first problem (prefixed
+  // "audit log is corrupt; refusing to start" when `full`).
+  absl::Status Replay(LogRecomputer& recomputer,
+                      std::vector<kinex::audit::v1::SignedTreeHead> heads, bool full);
+  // Appends the stored heads with tree_size > size to `heads`.
+  absl::Status ListHeadsAfter(uint64_t size, std::vector<kinex::audit::v1::SignedTreeHead>& heads);
+  // Takes the recomputed tree (made lean) and chains.
+  absl::Status Finish(LogRecomputer& recomputer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tree_mu_);
+  uint64_t RecentLeaves() const;
+  // Whether checkpoint_interval leaves were appended since the last.
+  bool CheckpointDue() const;
+  static LeafHashReader StoreLeafHashReader(LogStorage* storage);
   void SequencerLoop();
   void SignerLoop();
   void CommitBatch(std::vector<Pending*>& batch);
@@ -336,6 +384,16 @@ class AuditLog final : public AuditSink, public NotificationReader {
   kinex::audit::v1::SignedTreeHead latest_head_ ABSL_GUARDED_BY(tree_mu_);
   // The latest leaf of each child pseudonym and agency (committed leaves).
   ChainTracker chains_ ABSL_GUARDED_BY(tree_mu_);
+
+  // Checkpoints: the block rows stored (0..blocks_stored_-1) and their
+  // digest, and the size of the newest checkpoint. Taken before commit_mu_
+  // and tree_mu_.
+  mutable absl::Mutex checkpoint_mu_ ABSL_ACQUIRED_BEFORE(commit_mu_);
+  uint64_t blocks_stored_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+  Hash blocks_digest_ ABSL_GUARDED_BY(checkpoint_mu_) = EmptyBlocksDigest();
+  uint64_t checkpoint_size_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+  bool checkpoints_unsupported_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  StartInfo start_info_ ABSL_GUARDED_BY(checkpoint_mu_);
 
   // Stops the signer thread.
   absl::Mutex signer_mu_;

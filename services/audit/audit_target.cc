@@ -1,12 +1,14 @@
 #include "services/audit/audit_target.h"
 
 #include <filesystem>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/audit_service.h"
 #include "services/audit/postgres_log_storage.h"
 #include "services/audit/sqlite_log_storage.h"
 #include "services/common/file_util.h"
+#include "services/common/log.h"
 #include "services/common/status_macros.h"
 
 namespace kinex {
@@ -68,7 +70,17 @@ absl::StatusOr<AuditTarget> MakeAuditTarget(const kinex::config::v1::KinexConfig
   options.sign_interval = absl::Seconds(ac.sign_interval_seconds());
   options.notification_retention = absl::Hours(24) * ac.notification_retention_days();
   options.service_principal = absl::StrCat("spiffe://", config.trust_domain(), "/service/audit");
+  options.full_verify_on_start = ac.full_verify_on_start();
+  options.checkpoint_interval = static_cast<uint64_t>(ac.checkpoint_interval());
+  const absl::Time started = absl::Now();
   KINEX_ASSIGN_OR_RETURN(t.log, audit::AuditLog::Create(std::move(options)));
+  const audit::AuditLog::StartInfo info = t.log->start_info();
+  std::vector<LogField> fields = {{"entries", static_cast<int64_t>(t.log->Size())},
+                                  {"checkpoint", static_cast<int64_t>(info.checkpoint_size)},
+                                  {"rehashed", static_cast<int64_t>(info.rehashed)},
+                                  {"seconds", absl::ToDoubleSeconds(absl::Now() - started)}};
+  if (!info.fallback.empty()) fields.push_back({"full_because", info.fallback});
+  LogJson(std::cerr, "info", "audit log verified", fields);
   t.grpc_service = std::make_unique<audit::AuditGrpcService>(t.log.get(), config.trust_domain());
   return t;
 }

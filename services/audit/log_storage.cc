@@ -81,4 +81,16 @@ absl::StatusOr<int64_t> LogStorage::PruneNotifications(int64_t /*acked_before_us
   return absl::UnimplementedError("this audit store keeps no notifications");
 }
 
+absl::Status LogStorage::PutCheckpoint(uint64_t, absl::Span<const TreeBlock>, uint64_t,
+                                       const std::string&) {
+  return absl::UnimplementedError("this audit store keeps no checkpoints");
+}
+
+absl::StatusOr<std::optional<std::string>> LogStorage::LatestCheckpoint() { return std::nullopt; }
+
+absl::Status LogStorage::ReadTreeBlocks(
+    uint64_t, uint64_t, const std::function<absl::Status(uint64_t, const TreeBlock&)>&) {
+  return absl::UnimplementedError("this audit store keeps no checkpoints");
+}
+
 }  // namespace kinex::audit

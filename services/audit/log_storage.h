@@ -6,10 +6,11 @@
 // (tests/audit/log_storage_conformance_test.cc) runs against all of them.
 //
 // The storage is deliberately dumb: the log core (audit_log.h) owns ordering,
-// hashing and signing; storage persists what it is given, atomically. Interior
-// Merkle nodes are not stored: the log recomputes the whole tree from the
-// entries at every start (that recomputation IS the integrity check), and a
-// stored copy of derived hashes would be a second, unverified source of truth.
+// hashing and signing; storage persists what it is given, atomically. Of the
+// interior Merkle nodes only the 2^lean_level-leaf block hashes are stored,
+// with the log's start-up checkpoints (checkpoint.h), and they are trusted
+// only through a checkpoint's signature and its signed head's root; the log
+// re-hashes the entries after the checkpoint (or all of them) at start.
 //
 // Indexes: the leaf index (primary key) and the child pseudonym (the "query
 // index": one row per (pseudonym, leaf)). The query index is checkable: each
@@ -151,6 +152,14 @@ struct IndexRow {
   std::string pseudonym;
 };
 
+// One full block of 2^level leaves of the Merkle tree (checkpoint.h).
+struct TreeBlock {
+  // The block's subtree hash.
+  Hash hash{};
+  // Its first leaf's time, Unix microseconds.
+  int64_t first_micros = 0;
+};
+
 // Builds a NewEntry from a validated, pseudonymised event and its leaf.
 NewEntry MakeNewEntry(uint64_t leaf_index, const Hash& leaf_hash, std::string leaf_data,
                       const kinex::audit::v1::AuditEvent& event);
@@ -244,6 +253,25 @@ class LogStorage {
   // of their delivery and acknowledgement, stay: the log still says who was
   // told what and when. The default: UNIMPLEMENTED.
   virtual absl::StatusOr<int64_t> PruneNotifications(int64_t acked_before_us);
+
+  // Start-up checkpoints (checkpoint.h). Stored as given and never trusted:
+  // the log verifies what it reads back.
+  //
+  // Stores `blocks` as block rows first_block, first_block + 1, ...
+  // (replacing rows stored there before) and `sealed` as the checkpoint for
+  // `tree_size`, in one transaction; keeps only the two newest checkpoints.
+  // The default: UNIMPLEMENTED (the log then starts by re-hashing every
+  // leaf).
+  virtual absl::Status PutCheckpoint(uint64_t first_block, absl::Span<const TreeBlock> blocks,
+                                     uint64_t tree_size, const std::string& sealed);
+  // The newest stored checkpoint, if any. The default: none.
+  virtual absl::StatusOr<std::optional<std::string>> LatestCheckpoint();
+  // Calls `fn` for each stored block row with begin <= index < end, in
+  // order, stopping at the first error `fn` returns. The default:
+  // UNIMPLEMENTED.
+  virtual absl::Status ReadTreeBlocks(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(uint64_t index, const TreeBlock&)>& fn);
 };
 
 }  // namespace kinex::audit

@@ -96,6 +96,31 @@ void ChainTracker::Record(uint64_t leaf_index, const kinex::audit::v1::AuditEven
   agencies_[AgencyKey(static_cast<int>(event.agency_kind()), event.agency_code())] = at;
 }
 
+void ChainTracker::ExportTo(kinex::audit::v1::LogCheckpoint& checkpoint) const {
+  std::string* keys = checkpoint.mutable_child_keys();
+  keys->reserve(children_.size() * kHashSize);
+  checkpoint.mutable_child_last_leaf()->Reserve(static_cast<int>(children_.size()));
+  for (const auto& [key, last] : children_) {
+    keys->append(reinterpret_cast<const char*>(key.data()), key.size());
+    checkpoint.add_child_last_leaf(last);
+  }
+  for (const auto& [agency, last] : agencies_) {
+    (*checkpoint.mutable_agency_last_leaf())[agency] = last;
+  }
+}
+
+ChainTracker ChainTracker::ImportFrom(const kinex::audit::v1::LogCheckpoint& checkpoint) {
+  ChainTracker out;
+  out.children_.reserve(checkpoint.child_last_leaf_size());
+  for (int i = 0; i < checkpoint.child_last_leaf_size(); ++i) {
+    Key key;
+    std::memcpy(key.data(), checkpoint.child_keys().data() + size_t{kHashSize} * i, key.size());
+    out.children_[key] = checkpoint.child_last_leaf(i);
+  }
+  for (const auto& [agency, last] : checkpoint.agency_last_leaf()) out.agencies_[agency] = last;
+  return out;
+}
+
 absl::Status ChainTracker::Check(uint64_t leaf_index,
                                  const kinex::audit::v1::AuditEvent& event) const {
   if (event.child_chain_size() != event.child_pseudonyms_size()) {
@@ -317,6 +342,13 @@ std::string VerifyReport::Summary() const {
   return absl::StrCat("checked against: ", absl::StrJoin(parts, ", "));
 }
 
+LogRecomputer::LogRecomputer(MerkleTree tree, ChainTracker chains, uint64_t chains_at,
+                             int64_t last_micros)
+    : tree_(std::move(tree)),
+      chains_(std::move(chains)),
+      chains_at_(chains_at),
+      last_micros_(last_micros) {}
+
 absl::Status LogRecomputer::Add(const StoredEntry& row, kinex::audit::v1::AuditEvent* event) {
   const uint64_t expected = tree_.size();
   if (row.leaf_index > expected) {
@@ -347,7 +379,13 @@ absl::Status LogRecomputer::Add(const StoredEntry& row, kinex::audit::v1::AuditE
   }
   const auto& t = decoded->event.time();
   const int64_t micros = t.seconds() * 1000000 + t.nanos() / 1000;
-  if (!times_.empty() && micros < times_.back()) {
+  if (expected < chains_at_) {
+    // Below a checkpoint's size: its links and times are in the checkpoint.
+    tree_.Append(computed);
+    if (event != nullptr) *event = std::move(decoded->event);
+    return absl::OkStatus();
+  }
+  if (micros < last_micros_) {
     return Corrupt(expected, "event time is earlier than the previous entry's");
   }
   if (decoded->version >= 2) {
@@ -356,6 +394,7 @@ absl::Status LogRecomputer::Add(const StoredEntry& row, kinex::audit::v1::AuditE
   chains_.Record(expected, decoded->event);
   tree_.Append(computed);
   times_.push_back(micros);
+  last_micros_ = micros;
   if (event != nullptr) *event = std::move(decoded->event);
   return absl::OkStatus();
 }

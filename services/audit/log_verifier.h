@@ -30,6 +30,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -40,6 +41,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "kinex/audit/v1/audit.pb.h"
+#include "kinex/audit/v1/checkpoint.pb.h"
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/log_storage.h"
 #include "services/audit/merkle.h"
@@ -73,6 +75,10 @@ class ChainTracker {
   absl::Status Check(uint64_t leaf_index, const kinex::audit::v1::AuditEvent& event) const;
   // Number of distinct pseudonyms.
   size_t children() const { return children_.size(); }
+  // Its state as a checkpoint's child_keys, child_last_leaf and
+  // agency_last_leaf (checkpoint.h), and back (from a verified checkpoint).
+  void ExportTo(kinex::audit::v1::LogCheckpoint& checkpoint) const;
+  static ChainTracker ImportFrom(const kinex::audit::v1::LogCheckpoint& checkpoint);
 
  private:
   using Key = std::array<uint8_t, 32>;
@@ -135,6 +141,13 @@ absl::Status LocateRewrite(const MerkleTree& tree, absl::Span<const SourcedHead>
 class LogRecomputer {
  public:
   LogRecomputer() = default;
+  // Continues a verified checkpoint (checkpoint.h) at `chains_at` leaves:
+  // `tree` holds the leaves up to the checkpoint's last full block
+  // (tree.size() <= chains_at), `chains` the links after `chains_at` leaves
+  // and `last_micros` the time of leaf chains_at - 1. The leaves from
+  // tree.size() to chains_at are re-hashed and decoded but not linked again
+  // (`chains` already has them); times_micros() starts at chains_at.
+  LogRecomputer(MerkleTree tree, ChainTracker chains, uint64_t chains_at, int64_t last_micros);
 
   // Checks and adds the next row (including its chain links, against the
   // rows before it). DATA_LOSS naming the first bad leaf index; after an
@@ -147,8 +160,9 @@ class LogRecomputer {
   // The recomputed tree.
   const MerkleTree& tree() const { return tree_; }
   MerkleTree TakeTree() { return std::move(tree_); }
-  // Event times (Unix microseconds) by leaf index.
+  // Event times (Unix microseconds) by leaf index, from times_begin().
   const std::vector<int64_t>& times_micros() const { return times_; }
+  uint64_t times_begin() const { return chains_at_; }
   std::vector<int64_t> TakeTimes() { return std::move(times_); }
   // The latest leaf of each pseudonym and agency.
   ChainTracker TakeChains() { return std::move(chains_); }
@@ -170,6 +184,8 @@ class LogRecomputer {
   MerkleTree tree_;
   std::vector<int64_t> times_;
   ChainTracker chains_;
+  uint64_t chains_at_ = 0;
+  int64_t last_micros_ = std::numeric_limits<int64_t>::min();
 };
 
 // Fetches entries [start, end) (the response may hold fewer; an empty one

@@ -451,6 +451,29 @@ void MerkleTree::MakeLean(int lean_level, uint64_t recent_leaves, LeafHashReader
   Trim();
 }
 
+MerkleTree MerkleTree::FromBlocks(int lean_level, absl::Span<const Hash> blocks,
+                                  uint64_t recent_leaves, LeafHashReader reader) {
+  MerkleTree tree;
+  lean_level = std::clamp(lean_level, 1, 30);
+  if (!blocks.empty()) {
+    const uint64_t leaves = uint64_t{blocks.size()} << lean_level;
+    tree.levels_.resize(lean_level + 1);
+    for (int level = 0; level < lean_level; ++level) tree.levels_[level].offset = leaves >> level;
+    tree.levels_[lean_level].hashes.assign(blocks.begin(), blocks.end());
+    for (size_t level = lean_level; tree.levels_[level].hashes.size() >= 2; ++level) {
+      const std::deque<Hash>& cur = tree.levels_[level].hashes;
+      std::deque<Hash> parents;
+      for (size_t i = 0; i + 1 < cur.size(); i += 2) {
+        parents.push_back(HashChildren(cur[i], cur[i + 1]));
+      }
+      tree.levels_.emplace_back();
+      tree.levels_[level + 1].hashes = std::move(parents);
+    }
+  }
+  tree.MakeLean(lean_level, recent_leaves, std::move(reader));
+  return tree;
+}
+
 void MerkleTree::Trim() {
   // Keep every level below lean_level_ from a block boundary at least
   // recent_leaves_ back; a block boundary keeps whole pairs at every level.

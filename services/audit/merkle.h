@@ -171,6 +171,12 @@ class MerkleTree final : public SubtreeSource {
   // `recent_leaves` leaves (rounded up to whole blocks); older ones come from
   // `reader`. Frees what is no longer kept.
   void MakeLean(int lean_level, uint64_t recent_leaves, LeafHashReader reader);
+  // A lean tree over blocks.size() << lean_level leaves, from the hashes of
+  // its full blocks of 2^lean_level leaves (a verified checkpoint's,
+  // checkpoint.h): every hash below lean_level comes from `reader`, checked
+  // against its block. Append continues it.
+  static MerkleTree FromBlocks(int lean_level, absl::Span<const Hash> blocks,
+                               uint64_t recent_leaves, LeafHashReader reader);
   // Leaf hash at `index` (< size()). From the store, verified, when the leaf
   // is older than the recent window of a lean tree.
   absl::StatusOr<Hash> LeafHash(uint64_t index) const { return FullSubtree(0, index); }

@@ -38,7 +38,7 @@ std::string Schema(sql::Dialect dialect) {
   return absl::StrCat(schema::k0001Log,
                       dialect == sql::Dialect::kSqlite ? schema::k0001AppendOnlySqlite
                                                        : schema::k0001AppendOnlyPostgres,
-                      schema::k0002Notifications);
+                      schema::k0002Notifications, schema::k0003Checkpoints);
 }
 
 // Schema version 1 on a store from before schema versions. PostgreSQL
@@ -262,6 +262,26 @@ std::string BalancedOr(const std::vector<std::string>& terms, size_t begin, size
 // in memory (PostgreSQL reads whole results).
 constexpr int64_t kReadChunk = 10000;
 
+// Runs `select` (ordered by its first column, an index, with $1 the first
+// index, $2 the end and $3 the page size) page by page over [begin, end),
+// calling `fn` for each row until it fails.
+absl::Status ForEachPage(sql::Db& db, const std::string& select, uint64_t begin, uint64_t end,
+                         const std::function<absl::Status(const sql::Row&)>& fn) {
+  int64_t next = Clamp(begin);
+  const int64_t stop = Clamp(end);
+  while (next < stop) {
+    int64_t n = 0;
+    KINEX_RETURN_IF_ERROR(
+        db.ForEach(select, {next, stop, kReadChunk}, [&](const sql::Row& row) -> absl::Status {
+          ++n;
+          next = row.Int(0) + 1;
+          return fn(row);
+        }));
+    if (n < kReadChunk) break;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status SqlLogStorage::Init() {
@@ -271,7 +291,9 @@ absl::Status SqlLogStorage::Init() {
       StoreError(sql::Migrate(db, kStore,
                               {{1, AdoptUnversionedStore},
                                // audit_notifications: made by Schema(), applied below.
-                               {2, [](sql::Db&) { return absl::OkStatus(); }}}),
+                               {2, [](sql::Db&) { return absl::OkStatus(); }},
+                               // audit_tree_blocks, audit_checkpoints: likewise.
+                               {3, [](sql::Db&) { return absl::OkStatus(); }}}),
                  dialect_));
   return StoreError(db.ExecScript(Schema(dialect_)), dialect_);
 }
@@ -405,24 +427,15 @@ absl::StatusOr<std::vector<SignedTreeHead>> SqlLogStorage::ListHeads() {
 absl::Status SqlLogStorage::ReadEntries(uint64_t begin, uint64_t end,
                                         const std::function<absl::Status(const StoredEntry&)>& fn) {
   absl::Status from_fn;  // the caller's own verdict passes through as is
-  const absl::Status read = WithReader([&](sql::Db& db) -> absl::Status {
-    int64_t next = Clamp(begin);
-    const int64_t stop = Clamp(end);
-    while (next < stop) {
-      int64_t n = 0;
-      KINEX_RETURN_IF_ERROR(
-          db.ForEach("SELECT leaf_index, leaf_hash, leaf_data FROM audit_entries "
-                     "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index LIMIT $3",
-                     {next, stop, kReadChunk}, [&](const sql::Row& row) -> absl::Status {
-                       ++n;
-                       KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
-                       next = static_cast<int64_t>(e.leaf_index) + 1;
-                       from_fn = fn(e);
-                       return from_fn;
-                     }));
-      if (n < kReadChunk) break;
-    }
-    return absl::OkStatus();
+  const absl::Status read = WithReader([&](sql::Db& db) {
+    return ForEachPage(db,
+                       "SELECT leaf_index, leaf_hash, leaf_data FROM audit_entries "
+                       "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index LIMIT $3",
+                       begin, end, [&](const sql::Row& row) -> absl::Status {
+                         KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
+                         from_fn = fn(e);
+                         return from_fn;
+                       });
   });
   return from_fn.ok() ? read : from_fn;
 }
@@ -613,6 +626,80 @@ absl::StatusOr<int64_t> SqlLogStorage::PruneNotifications(int64_t acked_before_u
       {acked_before_us});
   if (!deleted.ok()) return StoreError(deleted.status(), dialect_);
   return *deleted;
+}
+
+absl::Status SqlLogStorage::PutCheckpoint(uint64_t first_block, absl::Span<const TreeBlock> blocks,
+                                          uint64_t tree_size, const std::string& sealed) {
+  absl::MutexLock lock(&write_mu_);
+  sql::Db& db = *writer_;
+  return StoreError(db.Transaction([&]() -> absl::Status {
+    KINEX_RETURN_IF_ERROR(
+        db.Exec("DELETE FROM audit_tree_blocks WHERE block_index >= $1", {Clamp(first_block)})
+            .status());
+    std::vector<std::vector<sql::Value>> rows;
+    rows.reserve(std::min<size_t>(blocks.size(), 10000));
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      rows.push_back({Clamp(first_block + i),
+                      BlobOf(absl::string_view(reinterpret_cast<const char*>(blocks[i].hash.data()),
+                                               kHashSize)),
+                      blocks[i].first_micros});
+      if (rows.size() == 10000 || i + 1 == blocks.size()) {
+        KINEX_RETURN_IF_ERROR(db.BulkInsert("audit_tree_blocks",
+                                            {"block_index", "subtree_hash", "first_micros"}, rows));
+        rows.clear();
+      }
+    }
+    KINEX_RETURN_IF_ERROR(
+        db.Exec("DELETE FROM audit_checkpoints WHERE tree_size >= $1", {Clamp(tree_size)})
+            .status());
+    KINEX_RETURN_IF_ERROR(db.BulkInsert("audit_checkpoints", {"tree_size", "sealed"},
+                                        {{Clamp(tree_size), BlobOf(sealed)}}));
+    // Keeps this one and the one before it.
+    return db
+        .Exec(
+            "DELETE FROM audit_checkpoints WHERE tree_size < (SELECT MIN(tree_size) FROM "
+            "(SELECT tree_size FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 2) AS newest)")
+        .status();
+  }),
+                    dialect_);
+}
+
+absl::StatusOr<std::optional<std::string>> SqlLogStorage::LatestCheckpoint() {
+  std::optional<std::string> out;
+  KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(
+        std::vector<sql::Row> rows,
+        db.Query("SELECT sealed FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"));
+    if (!rows.empty()) out = rows[0].Str(0);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status SqlLogStorage::ReadTreeBlocks(
+    uint64_t begin, uint64_t end,
+    const std::function<absl::Status(uint64_t index, const TreeBlock&)>& fn) {
+  absl::Status from_fn;  // the caller's own verdict passes through as is
+  const absl::Status read = WithReader([&](sql::Db& db) {
+    return ForEachPage(db,
+                       "SELECT block_index, subtree_hash, first_micros FROM audit_tree_blocks "
+                       "WHERE block_index >= $1 AND block_index < $2 ORDER BY block_index LIMIT $3",
+                       begin, end, [&](const sql::Row& row) -> absl::Status {
+                         const std::string& hash = row.Str(1);
+                         if (hash.size() != kHashSize) {
+                           return Failure(absl::DataLossError(absl::StrCat(
+                                              "tree block ", row.Int(0), ": stored hash is ",
+                                              hash.size(), " bytes, not ", kHashSize)),
+                                          reason::kStorageCorrupt, dialect_);
+                         }
+                         TreeBlock block;
+                         std::memcpy(block.hash.data(), hash.data(), kHashSize);
+                         block.first_micros = row.Int(2);
+                         from_fn = fn(static_cast<uint64_t>(row.Int(0)), block);
+                         return from_fn;
+                       });
+  });
+  return from_fn.ok() ? read : from_fn;
 }
 
 }  // namespace kinex::audit

@@ -25,6 +25,8 @@
 //      and heads; they are renamed (their triggers re-created).
 //   2  audit_notifications (0002_notifications.sql), created by the schema
 //      script every open applies; the step itself changes nothing.
+//   3  audit_tree_blocks and audit_checkpoints (0003_checkpoints.sql), the
+//      same way.
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
@@ -55,7 +57,7 @@ namespace kinex::audit {
 class SqlLogStorage : public LogStorage {
  public:
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 2;
+  static constexpr int64_t kSchemaVersion = 3;
 
   ~SqlLogStorage() override = default;
 
@@ -78,6 +80,12 @@ class SqlLogStorage : public LogStorage {
                                                                     size_t limit) override;
   absl::StatusOr<NotificationStats> ReadNotificationStats() override;
   absl::StatusOr<int64_t> PruneNotifications(int64_t acked_before_us) override;
+  absl::Status PutCheckpoint(uint64_t first_block, absl::Span<const TreeBlock> blocks,
+                             uint64_t tree_size, const std::string& sealed) override;
+  absl::StatusOr<std::optional<std::string>> LatestCheckpoint() override;
+  absl::Status ReadTreeBlocks(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(uint64_t index, const TreeBlock&)>& fn) override;
 
   // The most keys one ReadNotifications may name (each is two parameters).
   static constexpr size_t kMaxNotificationKeys = 1000;

@@ -140,16 +140,8 @@ absl::StatusOr<kinex::audit::v1::SignedTreeHead> TreeHeadSigner::Sign(uint64_t t
   const int64_t micros = absl::ToUnixMicros(time);
   const int64_t seconds = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
   const int32_t nanos = static_cast<int32_t>((micros - seconds * 1000000) * 1000);
-  const std::string input = TreeHeadSigningInput(tree_size, root, seconds, nanos, key_id_);
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  std::string sig(64, '\0');
-  size_t sig_len = sig.size();
-  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
-    return CryptoFailed("Ed25519 signing failed");
-  }
-  sig.resize(sig_len);
+  KINEX_ASSIGN_OR_RETURN(
+      std::string sig, SignMessage(TreeHeadSigningInput(tree_size, root, seconds, nanos, key_id_)));
   kinex::audit::v1::SignedTreeHead sth;
   sth.set_tree_size(tree_size);
   sth.set_root_hash(HashToBytes(root));
@@ -158,6 +150,19 @@ absl::StatusOr<kinex::audit::v1::SignedTreeHead> TreeHeadSigner::Sign(uint64_t t
   sth.set_key_id(key_id_);
   sth.set_signature(std::move(sig));
   return sth;
+}
+
+absl::StatusOr<std::string> TreeHeadSigner::SignMessage(absl::string_view message) const {
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  std::string sig(64, '\0');
+  size_t sig_len = sig.size();
+  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    return CryptoFailed("Ed25519 signing failed");
+  }
+  sig.resize(sig_len);
+  return sig;
 }
 
 absl::StatusOr<std::string> TreeHeadSigner::PublicKeyPem() const {
@@ -228,18 +233,28 @@ absl::Status TreeHeadVerifier::Verify(const kinex::audit::v1::SignedTreeHead& st
         reason::kAuditHeadKeyUnknown, {{"tree_size", absl::StrCat(sth.tree_size())}});
   }
   KINEX_ASSIGN_OR_RETURN(std::string input, TreeHeadSigningInput(sth));
+  absl::Status s = VerifyMessage(input, sth.signature());
+  if (s.code() == absl::StatusCode::kFailedPrecondition) {
+    return WithErrorReason(absl::FailedPreconditionError(absl::StrCat(
+                               "tree head signature is invalid (tree_size ", sth.tree_size(), ")")),
+                           reason::kAuditHeadSignatureInvalid,
+                           {{"tree_size", absl::StrCat(sth.tree_size())}});
+  }
+  return s;
+}
+
+absl::Status TreeHeadVerifier::VerifyMessage(absl::string_view message,
+                                             absl::string_view signature) const {
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
       EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1) {
     return CryptoFailed("cannot initialise Ed25519 verification");
   }
-  if (EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sth.signature().data()),
-                       sth.signature().size(), reinterpret_cast<const unsigned char*>(input.data()),
-                       input.size()) != 1) {
-    return WithErrorReason(absl::FailedPreconditionError(absl::StrCat(
-                               "tree head signature is invalid (tree_size ", sth.tree_size(), ")")),
-                           reason::kAuditHeadSignatureInvalid,
-                           {{"tree_size", absl::StrCat(sth.tree_size())}});
+  if (EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) != 1) {
+    return WithErrorReason(absl::FailedPreconditionError("Ed25519 signature is invalid"),
+                           reason::kAuditHeadSignatureInvalid);
   }
   return absl::OkStatus();
 }

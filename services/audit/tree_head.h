@@ -75,6 +75,11 @@ class TreeHeadSigner {
   // microseconds so it round-trips through every store).
   absl::StatusOr<kinex::audit::v1::SignedTreeHead> Sign(uint64_t tree_size, const Hash& root,
                                                         absl::Time time) const;
+  // Signs `message` as it is (Ed25519, 64 bytes). For the log's other
+  // signed records (checkpoint.h): `message` must begin with a domain tag of
+  // its own, never "kinex-audit-sth-v1", so no signature made here verifies
+  // as a tree head's.
+  absl::StatusOr<std::string> SignMessage(absl::string_view message) const;
   // This key's id (hex SHA-256 of the raw public key).
   const std::string& key_id() const { return key_id_; }
   // The raw 32-byte public key.
@@ -121,6 +126,9 @@ class TreeHeadVerifier final : public HeadVerifier {
   // signing input. FAILED_PRECONDITION naming the problem (other key id, bad
   // signature); INVALID_ARGUMENT for a malformed head.
   absl::Status Verify(const kinex::audit::v1::SignedTreeHead& sth) const override;
+  // OK when `signature` is this key's Ed25519 signature over `message`
+  // (TreeHeadSigner::SignMessage); FAILED_PRECONDITION otherwise.
+  absl::Status VerifyMessage(absl::string_view message, absl::string_view signature) const;
   // The key id this verifier accepts.
   const std::string& key_id() const { return key_id_; }
   // The public key as PEM (SubjectPublicKeyInfo).

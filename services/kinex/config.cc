@@ -185,6 +185,11 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file, const Con
                                                      "serves only over mutual TLS"));
     }
   }
+  if (config.audit().checkpoint_interval() < 0) {
+    return Bad(sources, "audit.checkpoint_interval",
+               absl::StrCat("must be 0 (only at start-up and stop) or more, got ",
+                            config.audit().checkpoint_interval()));
+  }
   if (config.audit().notification_retention_days() < 0) {
     return Bad(sources, "audit.notification_retention_days",
                absl::StrCat("must be 0 (keep for ever) or more, got ",
@@ -257,6 +262,9 @@ void ApplyConfigDefaults(KinexConfig& config) {
   SetDefault(up->mutable_audit(), "localhost:7446");
   SetDefault(up->mutable_records(), "localhost:7447");
   SetDefault(config.mutable_policy()->mutable_policy_dir(), "policy");
+  if (!config.audit().has_checkpoint_interval()) {
+    config.mutable_audit()->set_checkpoint_interval(int64_t{1} << 20);
+  }
   if (!config.audit().has_notification_retention_days()) {
     config.mutable_audit()->set_notification_retention_days(90);
   }

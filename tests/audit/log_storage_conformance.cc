@@ -117,6 +117,53 @@ TEST_P(LogStorageConformanceTest, DataSurvivesReopen) {
   EXPECT_EQ(*storage_->Size(), 5u);
 }
 
+std::vector<std::pair<uint64_t, TreeBlock>> ReadBlocks(LogStorage& storage, uint64_t begin,
+                                                       uint64_t end) {
+  std::vector<std::pair<uint64_t, TreeBlock>> rows;
+  EXPECT_TRUE(storage
+                  .ReadTreeBlocks(begin, end,
+                                  [&](uint64_t index, const TreeBlock& block) {
+                                    rows.emplace_back(index, block);
+                                    return absl::OkStatus();
+                                  })
+                  .ok());
+  return rows;
+}
+
+TreeBlock Block(int n) { return {.hash = HashLeaf(absl::StrCat("block ", n)), .first_micros = n}; }
+
+// Checkpoints: the newest is read back, block rows are replaced from the
+// first one given, and both survive a reopen.
+TEST_P(LogStorageConformanceTest, CheckpointsAndTreeBlocksAreStoredTogether) {
+  EXPECT_FALSE(storage_->LatestCheckpoint()->has_value());
+  const std::vector<TreeBlock> first = {Block(0), Block(1)};
+  ASSERT_TRUE(storage_->PutCheckpoint(0, first, 128, "checkpoint at 128").ok());
+  EXPECT_EQ(**storage_->LatestCheckpoint(), "checkpoint at 128");
+  const std::vector<TreeBlock> second = {Block(11), Block(12), Block(13)};
+  ASSERT_TRUE(storage_->PutCheckpoint(1, second, 256, "checkpoint at 256").ok());
+  auto reopened = backend_->Reopen();
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  storage_ = *reopened;
+  EXPECT_EQ(**storage_->LatestCheckpoint(), "checkpoint at 256");
+  const auto all = ReadBlocks(*storage_, 0, 100);
+  ASSERT_EQ(all.size(), 4u);
+  const int expected[] = {0, 11, 12, 13};
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].first, i);
+    EXPECT_EQ(all[i].second.hash, Block(expected[i]).hash);
+    EXPECT_EQ(all[i].second.first_micros, expected[i]);
+  }
+  const auto middle = ReadBlocks(*storage_, 1, 3);
+  ASSERT_EQ(middle.size(), 2u);
+  EXPECT_EQ(middle[0].first, 1u);
+  EXPECT_EQ(middle[1].first, 2u);
+  // A checkpoint at a smaller size (a log restarted from an older one)
+  // replaces the newer ones.
+  ASSERT_TRUE(storage_->PutCheckpoint(1, {}, 100, "checkpoint at 100").ok());
+  EXPECT_EQ(**storage_->LatestCheckpoint(), "checkpoint at 100");
+  EXPECT_EQ(ReadBlocks(*storage_, 0, 100).size(), 1u);
+}
+
 TEST_P(LogStorageConformanceTest, ReadEntriesHonoursBounds) {
   ASSERT_TRUE(storage_->Append(MakeEntries(0, 10), nullptr).ok());
   std::vector<uint64_t> seen;

@@ -92,7 +92,7 @@ TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
   const auto newer = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
   EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition,
                               ::testing::HasSubstr("audit store is at schema version 9, newer "
-                                                   "than this binary knows (2)")));
+                                                   "than this binary knows (3)")));
   EXPECT_THAT(newer.status(), HasErrorReason("SCHEMA_TOO_NEW"));
 }
 

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "kinex/notifications/v1/notifications.pb.h"
 #include "services/audit/log_storage.h"
+#include "services/common/status_macros.h"
 
 namespace kinex::audit {
 
@@ -185,6 +188,40 @@ class FakeLogStorage final : public LogStorage {
     return out;
   }
 
+  absl::Status PutCheckpoint(uint64_t first_block, absl::Span<const TreeBlock> blocks,
+                             uint64_t tree_size, const std::string& sealed) override {
+    absl::MutexLock lock(&mu_);
+    blocks_.resize(std::min<size_t>(blocks_.size(), first_block));
+    if (blocks_.size() != first_block) {
+      return absl::InvalidArgumentError("tree blocks would leave a gap");
+    }
+    blocks_.insert(blocks_.end(), blocks.begin(), blocks.end());
+    checkpoints_.erase(checkpoints_.lower_bound(tree_size), checkpoints_.end());
+    checkpoints_[tree_size] = sealed;
+    while (checkpoints_.size() > 2) checkpoints_.erase(checkpoints_.begin());
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<std::string>> LatestCheckpoint() override {
+    absl::MutexLock lock(&mu_);
+    if (checkpoints_.empty()) return std::nullopt;
+    return checkpoints_.rbegin()->second;
+  }
+
+  absl::Status ReadTreeBlocks(
+      uint64_t begin, uint64_t end,
+      const std::function<absl::Status(uint64_t index, const TreeBlock&)>& fn) override {
+    std::vector<TreeBlock> blocks;
+    {
+      absl::MutexLock lock(&mu_);
+      blocks = blocks_;
+    }
+    for (uint64_t i = begin; i < end && i < blocks.size(); ++i) {
+      KINEX_RETURN_IF_ERROR(fn(i, blocks[i]));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<int64_t> PruneNotifications(int64_t acked_before_us) override {
     absl::MutexLock lock(&mu_);
     int64_t deleted = 0;
@@ -316,6 +353,8 @@ class FakeLogStorage final : public LogStorage {
   std::vector<kinex::audit::v1::SignedTreeHead> heads_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> keys_ ABSL_GUARDED_BY(mu_);
   std::map<NotificationKey, StoredNotification> notifications_ ABSL_GUARDED_BY(mu_);
+  std::vector<TreeBlock> blocks_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::string> checkpoints_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kinex::audit
