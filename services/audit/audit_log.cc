@@ -298,15 +298,7 @@ uint64_t AuditLog::RecentLeaves() const {
 }
 
 LeafHashReader AuditLog::StoreLeafHashReader(LogStorage* storage) {
-  return [storage](uint64_t begin, uint64_t end) -> absl::StatusOr<std::vector<Hash>> {
-    std::vector<Hash> hashes;
-    hashes.reserve(end - begin);
-    KINEX_RETURN_IF_ERROR(storage->ReadEntries(begin, end, [&](const StoredEntry& e) {
-      hashes.push_back(e.leaf_hash);
-      return absl::OkStatus();
-    }));
-    return hashes;
-  };
+  return [storage](uint64_t begin, uint64_t end) { return storage->ReadLeafHashes(begin, end); };
 }
 
 absl::Status AuditLog::ListHeadsAfter(uint64_t size, std::vector<SignedTreeHead>& heads) {
@@ -481,20 +473,14 @@ AuditLog::~AuditLog() {
   if (Size() > 0) WriteCheckpoint().IgnoreError();
 }
 
-absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
+absl::Status AuditLog::Prepare(const AuditEvent& event, Pending& pending) {
   KINEX_RETURN_IF_ERROR(ValidateAppendEvent(event));
-  Pending pending;
   pending.event = event;
   KINEX_RETURN_IF_ERROR(PseudonymizeChildren(*options_.pseudonymizer, pending.event));
-  KINEX_RETURN_IF_ERROR(PrepareNotifications(pending));
-  {
-    absl::MutexLock lock(&queue_mu_);
-    if (stopping_) {
-      return WithErrorReason(absl::UnavailableError("audit log is shutting down"),
-                             reason::kAuditLogShuttingDown);
-    }
-    queue_.push_back(&pending);
-  }
+  return PrepareNotifications(pending);
+}
+
+absl::StatusOr<AppendResult> AuditLog::ResultOf(Pending& pending) const {
   pending.done.WaitForNotification();
   KINEX_RETURN_IF_ERROR(pending.status);
   AppendResult result;
@@ -508,6 +494,46 @@ absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
   result.inclusion_proof.reserve(proof.size());
   for (const Hash& h : proof) result.inclusion_proof.push_back(HashToBytes(h));
   return result;
+}
+
+absl::StatusOr<AppendResult> AuditLog::Append(const AuditEvent& event) {
+  std::vector<absl::StatusOr<AppendResult>> results = AppendAll(absl::MakeConstSpan(&event, 1));
+  return std::move(results[0]);
+}
+
+std::vector<absl::StatusOr<AppendResult>> AuditLog::AppendAll(absl::Span<const AuditEvent> events) {
+  std::vector<absl::StatusOr<AppendResult>> results(events.size(), absl::UnknownError(""));
+  // Stable addresses: the sequencer holds pointers until each is done.
+  std::vector<std::unique_ptr<Pending>> pendings(events.size());
+  std::vector<Pending*> queued;
+  queued.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    pendings[i] = std::make_unique<Pending>();
+    absl::Status prepared = Prepare(events[i], *pendings[i]);
+    if (!prepared.ok()) {
+      results[i] = std::move(prepared);
+      pendings[i].reset();
+      continue;
+    }
+    queued.push_back(pendings[i].get());
+  }
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (stopping_) {
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (pendings[i] == nullptr) continue;
+        results[i] = WithErrorReason(absl::UnavailableError("audit log is shutting down"),
+                                     reason::kAuditLogShuttingDown);
+        pendings[i].reset();
+      }
+      return results;
+    }
+    for (Pending* p : queued) queue_.push_back(p);
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (pendings[i] != nullptr) results[i] = ResultOf(*pendings[i]);
+  }
+  return results;
 }
 
 void AuditLog::SequencerLoop() {

@@ -157,6 +157,9 @@ class AuditLog final : public AuditSink, public NotificationReader {
   // Appends one event durably (see AuditSink). Thread-safe; concurrent
   // callers share a transaction.
   absl::StatusOr<AppendResult> Append(const kinex::audit::v1::AuditEvent& event) override;
+  // Queues every event at once, so they share a commit (see AuditSink).
+  std::vector<absl::StatusOr<AppendResult>> AppendAll(
+      absl::Span<const kinex::audit::v1::AuditEvent> events) override;
 
   // Signs and stores a new head if the latest is at least sign_interval old
   // (by the injected clock). Returns whether it signed.
@@ -321,6 +324,10 @@ class AuditLog final : public AuditSink, public NotificationReader {
   mutable std::deque<uint64_t> leaf_cache_order_ ABSL_GUARDED_BY(leaf_cache_mu_);
 
   AuditLog(Options options, TreeHeadKeyring keyring);
+  // Validates and pseudonymises `event` into `pending`.
+  absl::Status Prepare(const kinex::audit::v1::AuditEvent& event, Pending& pending);
+  // The receipt parts of a committed `pending`.
+  absl::StatusOr<AppendResult> ResultOf(Pending& pending) const;
   // Start-up: from the newest checkpoint that verifies, else the whole log.
   absl::Status Recover();
   // Re-hashes and checks the stored leaves from recomputer.size() on with

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "kinex/audit/v1/audit.pb.h"
 
 namespace kinex::audit {
@@ -42,6 +43,17 @@ class AuditSink {
   // UNAVAILABLE when the log cannot commit (callers must then disclose
   // nothing: fail closed).
   virtual absl::StatusOr<AppendResult> Append(const kinex::audit::v1::AuditEvent& event) = 0;
+  // Appends each of `events`, as Append does each, and returns their
+  // results in order. An implementation may commit them together (the log
+  // does: one transaction for a page of disclosures instead of one per
+  // child); the default appends one after another.
+  virtual std::vector<absl::StatusOr<AppendResult>> AppendAll(
+      absl::Span<const kinex::audit::v1::AuditEvent> events) {
+    std::vector<absl::StatusOr<AppendResult>> out;
+    out.reserve(events.size());
+    for (const kinex::audit::v1::AuditEvent& event : events) out.push_back(Append(event));
+    return out;
+  }
 };
 
 // Reads the notifications stored beside the log (docs/notifications.md),

@@ -81,6 +81,17 @@ absl::StatusOr<int64_t> LogStorage::PruneNotifications(int64_t /*acked_before_us
   return absl::UnimplementedError("this audit store keeps no notifications");
 }
 
+absl::StatusOr<std::vector<Hash>> LogStorage::ReadLeafHashes(uint64_t begin, uint64_t end) {
+  std::vector<Hash> hashes;
+  hashes.reserve(end > begin ? std::min<uint64_t>(end - begin, 1 << 16) : 0);
+  absl::Status s = ReadEntries(begin, end, [&](const StoredEntry& e) {
+    hashes.push_back(e.leaf_hash);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return hashes;
+}
+
 absl::Status LogStorage::PutCheckpoint(uint64_t, absl::Span<const TreeBlock>, uint64_t,
                                        const std::string&) {
   return absl::UnimplementedError("this audit store keeps no checkpoints");

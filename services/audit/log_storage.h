@@ -225,6 +225,11 @@ class LogStorage {
   virtual absl::Status ReadEntries(uint64_t begin, uint64_t end,
                                    const std::function<absl::Status(const StoredEntry&)>& fn) = 0;
 
+  // The stored leaf hashes of the rows with begin <= leaf_index < end, in
+  // order (what the lean tree reads for an old block: no leaf data). The
+  // default takes them from ReadEntries.
+  virtual absl::StatusOr<std::vector<Hash>> ReadLeafHashes(uint64_t begin, uint64_t end);
+
   // Up to `limit` rows matching `filter`, in leaf_index order.
   virtual absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter,
                                                          size_t limit) = 0;

@@ -440,6 +440,29 @@ absl::Status SqlLogStorage::ReadEntries(uint64_t begin, uint64_t end,
   return from_fn.ok() ? read : from_fn;
 }
 
+absl::StatusOr<std::vector<Hash>> SqlLogStorage::ReadLeafHashes(uint64_t begin, uint64_t end) {
+  std::vector<Hash> hashes;
+  KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) {
+    return ForEachPage(db,
+                       "SELECT leaf_index, leaf_hash FROM audit_entries "
+                       "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index LIMIT $3",
+                       begin, end, [&](const sql::Row& row) -> absl::Status {
+                         const std::string& hash = row.Str(1);
+                         if (hash.size() != kHashSize) {
+                           return Failure(absl::DataLossError(absl::StrCat(
+                                              "entry ", row.Int(0), ": stored leaf hash is ",
+                                              hash.size(), " bytes, not ", kHashSize)),
+                                          reason::kStorageCorrupt, dialect_);
+                         }
+                         Hash h;
+                         std::memcpy(h.data(), hash.data(), kHashSize);
+                         hashes.push_back(h);
+                         return absl::OkStatus();
+                       });
+  }));
+  return hashes;
+}
+
 absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter& filter,
                                                               size_t limit) {
   std::vector<sql::Value> params;

@@ -71,6 +71,7 @@ class SqlLogStorage : public LogStorage {
   absl::StatusOr<std::vector<kinex::audit::v1::SignedTreeHead>> ListHeads() override;
   absl::Status ReadEntries(uint64_t begin, uint64_t end,
                            const std::function<absl::Status(const StoredEntry&)>& fn) override;
+  absl::StatusOr<std::vector<Hash>> ReadLeafHashes(uint64_t begin, uint64_t end) override;
   absl::StatusOr<std::vector<StoredEntry>> Query(const QueryFilter& filter, size_t limit) override;
   absl::Status ReadChildIndex(uint64_t begin, uint64_t end,
                               const std::function<absl::Status(const IndexRow&)>& fn) override;

@@ -506,12 +506,15 @@ kinex::records::v1::GetRecordRequest Gateway::ReadAllowed(
   return get;
 }
 
-absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
+absl::StatusOr<Gateway::Prepared> Gateway::PrepareDisclosure(
     const CallContext& call, absl::string_view method, const cv1::ChildRef& asked_as,
     const kinex::records::v1::ChildFacts& facts, const Decided& decided,
     kinex::records::v1::GetRecordResponse read, const Ask& ask) {
   rv1::ChildRecord& record = *read.mutable_record();
-  Disclosure out;
+  Prepared prepared;
+  Disclosure& out = prepared.out;
+  std::vector<std::string>& disclosed = prepared.disclosed;
+  av1::AuditEvent& event = prepared.event;
   const std::string& kinex_id = facts.kinex_id();
   const pv1::Decision* decision = &decided.evaluation->decision;
   out.allowed = decided.allowed;
@@ -528,7 +531,6 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
     known_as.push_back(asked_as);
   }
 
-  std::vector<std::string> disclosed;
   if (out.allowed) {
     absl::Status redacted = kinex::policy::Redactor().Apply(*decided.evaluation->plan, &record);
     if (!redacted.ok()) {
@@ -539,21 +541,20 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
     out.record = std::move(record);
   }
 
-  av1::AuditEvent event = EventFor(call, av1::DISCLOSURE, method);
+  event = EventFor(call, av1::DISCLOSURE, method);
   event.set_purpose(ask.purpose);
   event.set_justification(ask.justification);
   event.set_break_glass(ask.break_glass);
   event.set_stated_function(ask.stated_function);
   // Provenance: the parts whose agency kind owns something disclosed; each
   // is a controller with its own lawful basis.
-  std::vector<const kinex::records::v1::PartVersion*> sources;
   if (out.allowed) {
     absl::flat_hash_set<int> owners;
     for (const std::string& p : disclosed) owners.insert(OwnerOfLeafPath(p));
     std::vector<kinex::policy::Controller> controllers;
     for (const kinex::records::v1::PartVersion& part : read.parts()) {
       if (!owners.contains(part.owner_kind())) continue;
-      sources.push_back(&part);
+      prepared.sources.push_back(part);
       controllers.push_back({part.owner_kind(), part.owner_code()});
     }
     for (cv1::LawfulBasis& basis : kinex::policy::LawfulBasesFor(
@@ -583,34 +584,53 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
     AddAccessNotifications(call, facts, *decision, ask.purpose, ask.break_glass, event);
   }
 
-  const absl::Time t0 = absl::Now();
-  absl::StatusOr<kinex::audit::AppendResult> appended = deps_.audit->Append(event);
-  if (deps_.metrics != nullptr) deps_.metrics->RecordAuditAppend(absl::Now() - t0);
+  prepared.evaluation = decided.evaluation;
+  prepared.known_child = !kinex_id.empty();
+  prepared.break_glass = ask.break_glass;
+  prepared.agency_kind = call.principal.agency_kind;
+  return prepared;
+}
+
+absl::StatusOr<Gateway::Disclosure> Gateway::FinishDisclosure(
+    Prepared prepared, absl::StatusOr<kinex::audit::AppendResult> appended) {
+  Disclosure& out = prepared.out;
   if (!appended.ok()) {
     out.record.Clear();
     return DependencyFailed(kAuditDep, appended.status());
   }
-  if (out.allowed && ask.break_glass && deps_.metrics != nullptr) {
-    deps_.metrics->RecordBreakGlass(AgencyKindSlug(call.principal.agency_kind));
+  if (out.allowed && prepared.break_glass && deps_.metrics != nullptr) {
+    deps_.metrics->RecordBreakGlass(AgencyKindSlug(prepared.agency_kind));
   }
-
   ev1::DisclosureReceipt& receipt = out.receipt;
   receipt.set_leaf_index(appended->leaf_index);
   receipt.set_leaf_hash(appended->leaf_hash);
   *receipt.mutable_signed_tree_head() = appended->signed_tree_head;
   for (const std::string& h : appended->inclusion_proof) receipt.add_inclusion_proof(h);
-  for (const std::string& p : disclosed) receipt.add_disclosed_paths(p);
-  if (!kinex_id.empty()) *receipt.mutable_withheld() = decision->withheld();
-  receipt.set_policy_version(decision->policy_version());
-  for (const kinex::records::v1::PartVersion* part : sources) {
+  for (const std::string& p : prepared.disclosed) receipt.add_disclosed_paths(p);
+  const pv1::Decision& decision = prepared.evaluation->decision;
+  if (prepared.known_child) *receipt.mutable_withheld() = decision.withheld();
+  receipt.set_policy_version(decision.policy_version());
+  for (const kinex::records::v1::PartVersion& part : prepared.sources) {
     ev1::PartSource* source = receipt.add_sources();
-    source->set_agency_kind(part->owner_kind());
-    source->set_agency_code(part->owner_code());
-    source->set_version(part->version());
-    *source->mutable_publish_time() = part->publish_time();
+    source->set_agency_kind(part.owner_kind());
+    source->set_agency_code(part.owner_code());
+    source->set_version(part.version());
+    *source->mutable_publish_time() = part.publish_time();
   }
-  *receipt.mutable_lawful_bases() = event.lawful_bases();
-  return out;
+  *receipt.mutable_lawful_bases() = prepared.event.lawful_bases();
+  return std::move(out);
+}
+
+absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
+    const CallContext& call, absl::string_view method, const cv1::ChildRef& asked_as,
+    const kinex::records::v1::ChildFacts& facts, const Decided& decided,
+    kinex::records::v1::GetRecordResponse read, const Ask& ask) {
+  KINEX_ASSIGN_OR_RETURN(Prepared prepared, PrepareDisclosure(call, method, asked_as, facts,
+                                                              decided, std::move(read), ask));
+  const absl::Time t0 = absl::Now();
+  absl::StatusOr<kinex::audit::AppendResult> appended = deps_.audit->Append(prepared.event);
+  if (deps_.metrics != nullptr) deps_.metrics->RecordAuditAppend(absl::Now() - t0);
+  return FinishDisclosure(std::move(prepared), std::move(appended));
 }
 
 absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
@@ -740,15 +760,34 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
     }
     if (!read) return RecordChanged(call);
 
+    // Every child's decision is audited, and the page's events share one
+    // commit (not one commit per child).
     int next_record = 0;
+    std::vector<Prepared> prepared;
+    std::vector<av1::AuditEvent> events;
+    prepared.reserve(page.children_size());
+    events.reserve(page.children_size());
     for (int i = 0; i < page.children_size(); ++i) {
       const kinex::records::v1::ChildFacts& facts = page.children(i).facts();
       kinex::records::v1::GetRecordResponse child_read;
       if (decisions[i].allowed) child_read = std::move(*records.mutable_records(next_record++));
       cv1::ChildRef ref;
       ref.set_kinex_id(page.children(i).kinex_id());
-      KINEX_ASSIGN_OR_RETURN(Disclosure d, Disclose(call, "ListChildren", ref, facts, decisions[i],
-                                                    std::move(child_read), ask));
+      KINEX_ASSIGN_OR_RETURN(Prepared p,
+                             PrepareDisclosure(call, "ListChildren", ref, facts, decisions[i],
+                                               std::move(child_read), ask));
+      events.push_back(p.event);
+      prepared.push_back(std::move(p));
+    }
+    const absl::Time t0 = absl::Now();
+    std::vector<absl::StatusOr<kinex::audit::AppendResult>> appended =
+        deps_.audit->AppendAll(events);
+    if (deps_.metrics != nullptr && !events.empty()) {
+      deps_.metrics->RecordAuditAppend(absl::Now() - t0);
+    }
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      KINEX_ASSIGN_OR_RETURN(Disclosure d,
+                             FinishDisclosure(std::move(prepared[i]), std::move(appended[i])));
       if (!d.allowed) continue;  // filtered before paging: never counted, never shown
       ev1::CohortEntry* entry = response.add_children();
       *entry->mutable_record() = std::move(d.record);

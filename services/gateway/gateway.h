@@ -156,8 +156,32 @@ class Gateway {
   // pinned to the facts version decided on.
   static kinex::records::v1::GetRecordRequest ReadAllowed(
       const kinex::records::v1::ChildFacts& facts, const Decided& decided);
-  // Steps 5-6: redact `record` (read only when allowed; empty otherwise),
-  // audit the decision, build the receipt.
+  // A disclosure redacted, with its audit event, not yet logged.
+  struct Prepared {
+    Disclosure out;
+    kinex::audit::v1::AuditEvent event;
+    std::vector<std::string> disclosed;
+    // The parts something disclosed came from.
+    std::vector<kinex::records::v1::PartVersion> sources;
+    // The decision (never null).
+    std::shared_ptr<const kinex::policy::Evaluation> evaluation;
+    bool known_child = false;
+    bool break_glass = false;
+    kinex::common::v1::AgencyKind agency_kind = kinex::common::v1::AGENCY_KIND_UNSPECIFIED;
+  };
+  // Step 5: redact `record` (read only when allowed; empty otherwise) and
+  // build the decision's audit event.
+  absl::StatusOr<Prepared> PrepareDisclosure(const CallContext& call, absl::string_view method,
+                                             const kinex::common::v1::ChildRef& asked_as,
+                                             const kinex::records::v1::ChildFacts& facts,
+                                             const Decided& decided,
+                                             kinex::records::v1::GetRecordResponse read,
+                                             const Ask& ask);
+  // Step 6: once its event is durable (`appended`), the disclosure with
+  // its receipt; nothing is disclosed when the append failed.
+  absl::StatusOr<Disclosure> FinishDisclosure(Prepared prepared,
+                                              absl::StatusOr<kinex::audit::AppendResult> appended);
+  // Steps 5-6 for one child.
   absl::StatusOr<Disclosure> Disclose(const CallContext& call, absl::string_view method,
                                       const kinex::common::v1::ChildRef& asked_as,
                                       const kinex::records::v1::ChildFacts& facts,

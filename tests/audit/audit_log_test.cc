@@ -198,6 +198,31 @@ TEST_F(AuditLogTest, InvalidEventChangesNothing) {
   EXPECT_EQ(*storage_.Size(), 0u);
 }
 
+// A page's events (AppendAll) share one commit: one head covers them all,
+// each gets its own leaf and proof; an invalid one fails alone.
+TEST_F(AuditLogTest, AppendAllCommitsTheEventsTogether) {
+  auto log = *Open(&storage_);
+  std::vector<v1::AuditEvent> events;
+  for (int i = 0; i < 20; ++i) events.push_back(SampleEvent(absl::StrCat("req-", i)));
+  events[7].clear_purpose();
+  std::vector<absl::StatusOr<AppendResult>> results = log->AppendAll(events);
+  ASSERT_EQ(results.size(), 20u);
+  EXPECT_EQ(results[7].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(results[7].status().message(), HasSubstr("event.purpose is required"));
+  uint64_t next = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (i == 7) continue;
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    EXPECT_EQ(results[i]->leaf_index, next++);
+    EXPECT_EQ(results[i]->signed_tree_head.tree_size(), 19u);
+    EXPECT_TRUE(VerifyReceipt(ReceiptOf(*results[i]), *Verifier()).ok());
+  }
+  EXPECT_EQ(log->Size(), 19u);
+  // The initial head, then one head for the whole page.
+  EXPECT_EQ(storage_.ListHeads()->size(), 2u);
+  EXPECT_TRUE(log->AppendAll({}).empty());
+}
+
 TEST_F(AuditLogTest, FailsClosedWhenStorageIsDown) {
   FailingLogStorage down(/*fail_reads_too=*/true);
   absl::StatusOr<std::unique_ptr<AuditLog>> log = Open(&down);

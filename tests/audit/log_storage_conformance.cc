@@ -164,6 +164,17 @@ TEST_P(LogStorageConformanceTest, CheckpointsAndTreeBlocksAreStoredTogether) {
   EXPECT_EQ(ReadBlocks(*storage_, 0, 100).size(), 1u);
 }
 
+TEST_P(LogStorageConformanceTest, ReadLeafHashesReturnsTheStoredHashesInOrder) {
+  const std::vector<NewEntry> entries = MakeEntries(0, 5);
+  ASSERT_TRUE(storage_->Append(entries, nullptr).ok());
+  auto hashes = storage_->ReadLeafHashes(1, 4);
+  ASSERT_TRUE(hashes.ok()) << hashes.status();
+  ASSERT_EQ(hashes->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*hashes)[i], entries[i + 1].entry.leaf_hash);
+  EXPECT_EQ(storage_->ReadLeafHashes(5, 9)->size(), 0u);
+  EXPECT_EQ(storage_->ReadLeafHashes(3, UINT64_MAX)->size(), 2u);
+}
+
 TEST_P(LogStorageConformanceTest, ReadEntriesHonoursBounds) {
   ASSERT_TRUE(storage_->Append(MakeEntries(0, 10), nullptr).ok());
   std::vector<uint64_t> seen;
