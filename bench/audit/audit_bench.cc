@@ -1,27 +1,56 @@
 // Audit log benchmarks:
 //   BM_Append/appenders:N     appends per second with N concurrent appenders
 //                             on SQLite (WAL, synchronous=FULL), group commit.
+//   BM_RawSqliteCommit/batch:B  the durability ceiling: rows per second that
+//                             raw SQLite commits (the sqlite3 C API, no Kinex
+//                             code) with the log's connection settings (WAL,
+//                             synchronous=FULL, the same cache and checkpoint
+//                             pragmas as SqliteLogStorage) and the log's own
+//                             tables (services/audit/schema/0001_log.sql),
+//                             one writer thread, B rows per transaction; each
+//                             row is an audit_entries row whose leaf is as
+//                             long as a BM_Append leaf, plus its
+//                             audit_entry_children row (the query index).
 //   BM_InclusionProof1M       one inclusion proof at 1,000,000 entries,
 //                             through AuditLog::GetInclusionProof.
-//   BM_Startup1M              opening a 1,000,000-entry log: read back,
-//                             re-hash, decode and check every entry and head.
+//   BM_Startup1M              opening the bulk-built 1,000,000-entry log
+//                             (AuditLog::Create, whatever start-up
+//                             verification the log does; the builder stores
+//                             no checkpoint, so this is the first open).
 //   BM_VerifyOffline1M        full offline verification of 1,000,000 entries
 //                             (kinexctl audit verify's logic, pages of 1000
 //                             from GetEntries, minus the network).
 //
-// The 1M-entry SQLite database is built once per run by bulk insertion
-// (batches of 10,000 with one signed head each) under $TMPDIR.
+// After the benchmarks a summary compares, in the same run, the log's rate
+// (BM_Append appenders:64 sync_full:1) with the raw rate at batch 64 (issue
+// #17's target: >= 0.9).
+//
+// The 1M-entry SQLite database is built once per run by the bulk builder
+// (bulk_log.h: batches of 10,000 with one signed head each) under $TMPDIR,
+// and removed at exit.
+//
+// Example:
+//   build/bin/audit_bench                                  # everything
+//   build/bin/audit_bench --benchmark_filter='Append|Raw'  # the ceiling only
 #include <benchmark/benchmark.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/audit/bulk_log.h"
+#include "embedded_sql/audit_schema.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/log_verifier.h"
 #include "services/audit/sqlite_log_storage.h"
+#include "services/common/sql/sql_db.h"
 
 namespace kinex::audit {
 namespace {
@@ -66,6 +95,12 @@ std::filesystem::path TempDir(const std::string& name) {
   return dir;
 }
 
+[[noreturn]] void Die(absl::string_view what, const absl::Status& status) {
+  std::fprintf(stderr, "audit_bench: %s: %s\n", std::string(what).c_str(),
+               status.ToString().c_str());
+  std::abort();
+}
+
 std::unique_ptr<AuditLog> OpenLog(LogStorage* storage) {
   AuditLog::Options options;
   options.storage = storage;
@@ -74,11 +109,14 @@ std::unique_ptr<AuditLog> OpenLog(LogStorage* storage) {
   options.clock = &kinex::RealClock::Get();
   options.start_signer_thread = false;
   auto log = AuditLog::Create(std::move(options));
-  if (!log.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(log.status().message()).c_str());
-    std::abort();
-  }
+  if (!log.ok()) Die("AuditLog::Create", log.status());
   return *std::move(log);
+}
+
+// Appends per BM_Append run with `appenders` appenders: about 40,000; fewer
+// for a lone appender, which waits one fsync per append.
+int AppendsPerThread(int appenders) {
+  return appenders == 1 ? 2000 : std::max(200, 40000 / appenders);
 }
 
 void BM_Append(benchmark::State& state) {
@@ -88,9 +126,7 @@ void BM_Append(benchmark::State& state) {
   auto storage =
       *SqliteLogStorage::Open({.path = (dir / "audit.db").string(), .synchronous_full = full});
   auto log = OpenLog(storage.get());
-  // About 40,000 appends per run; fewer for a lone appender, which waits
-  // one fsync per append.
-  const int per_thread = appenders == 1 ? 2000 : std::max(200, 40000 / appenders);
+  const int per_thread = AppendsPerThread(appenders);
   int64_t total = 0;
   for (auto _ : state) {
     std::vector<std::thread> threads;
@@ -126,6 +162,176 @@ BENCHMARK(BM_Append)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// --- The durability ceiling: raw SQLite commits ---------------------------
+
+// The connection settings of SqliteLogStorage::Open (sqlite_log_storage.cc:
+// synchronous_full, cache_kib = 8192, wal_autocheckpoint_pages = 8192) as
+// sql::OpenSqlite (services/common/sql/sql_db.cc) turns them into pragmas.
+// Keep in step with those two files.
+constexpr char kLogPragmas[] =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+    "PRAGMA busy_timeout=10000; PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=8192;";
+
+// The sizes of a BM_Append row: its canonical leaf as the log encodes it
+// (pseudonymised, timed, chained; averaged over the indices BM_Append
+// writes) and its one child pseudonym.
+struct RowShape {
+  size_t leaf_bytes = 0;
+  size_t pseudonym_bytes = 0;
+};
+
+const RowShape& AppendRowShape() {
+  static const RowShape shape = [] {
+    ChainTracker chains;
+    uint64_t total = 0, n = 0;
+    size_t pseudonym = 0;
+    constexpr int kSpan = 40000;
+    for (int i = 0; i < kSpan; ++i) {
+      v1::AuditEvent e = Event(i);
+      if (!PseudonymizeChildren(*Pseudonymizer(), e).ok()) std::abort();
+      e.mutable_time()->set_seconds(1788249600 + i / 100);
+      e.mutable_time()->set_nanos(123456000);
+      chains.Link(e);
+      chains.Record(i, e);
+      absl::StatusOr<std::string> leaf = EncodeEvent(i, e);
+      if (!leaf.ok()) Die("EncodeEvent", leaf.status());
+      total += leaf->size();
+      ++n;
+      pseudonym = e.child_pseudonyms(0).size();
+    }
+    return RowShape{.leaf_bytes = static_cast<size_t>((total + n / 2) / n),
+                    .pseudonym_bytes = pseudonym};
+  }();
+  return shape;
+}
+
+void Check(sqlite3* db, int rc, absl::string_view what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    std::fprintf(stderr, "audit_bench: sqlite %s: %s\n", std::string(what).c_str(),
+                 sqlite3_errmsg(db));
+    std::abort();
+  }
+}
+
+std::string PragmaValue(sqlite3* db, const char* pragma) {
+  sqlite3_stmt* stmt = nullptr;
+  Check(db, sqlite3_prepare_v2(db, absl::StrCat("PRAGMA ", pragma).c_str(), -1, &stmt, nullptr),
+        pragma);
+  std::string out;
+  if (sqlite3_step(stmt) == SQLITE_ROW) {
+    out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  return out;
+}
+
+// What the raw benchmark ran with, read back from its connection.
+std::string& RawSettings() {
+  static std::string s;
+  return s;
+}
+
+// Rows per BM_RawSqliteCommit run: as many rows as BM_Append commits at the
+// same grouping (2,000 for single-row commits, 40,000 at batch 64).
+int RawRows(int batch) { return batch == 1 ? 2000 : batch == 8 ? 16000 : 40000; }
+
+void BM_RawSqliteCommit(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  const RowShape& shape = AppendRowShape();
+  const auto dir = TempDir(absl::StrCat("raw", batch));
+  const std::string path = (dir / "raw.db").string();
+  sqlite3* db = nullptr;
+  Check(db,
+        sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr),
+        "open");
+  Check(db, sqlite3_exec(db, kLogPragmas, nullptr, nullptr, nullptr), "pragmas");
+  const std::string ddl =
+      sql::ExpandPlaceholders(kinex::audit::schema::k0001Log, sql::Dialect::kSqlite);
+  Check(db, sqlite3_exec(db, ddl.c_str(), nullptr, nullptr, nullptr), "schema");
+  RawSettings() = absl::StrCat("journal_mode=", PragmaValue(db, "journal_mode"),
+                               " synchronous=", PragmaValue(db, "synchronous"),
+                               " (2 = FULL) cache_size=", PragmaValue(db, "cache_size"),
+                               " wal_autocheckpoint=", PragmaValue(db, "wal_autocheckpoint"));
+  sqlite3_stmt* entry = nullptr;
+  sqlite3_stmt* child = nullptr;
+  Check(db,
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO audit_entries (leaf_index, leaf_hash, leaf_data, "
+                           "time_micros, agency_kind, agency_code, actor, purpose, decision, "
+                           "break_glass) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           -1, &entry, nullptr),
+        "prepare entry");
+  Check(db,
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO audit_entry_children (pseudonym, leaf_index) "
+                           "VALUES (?1, ?2)",
+                           -1, &child, nullptr),
+        "prepare child");
+  // Incompressible bytes of the log's sizes (SQLite does not compress, but
+  // nothing should flatter it); 5,000 children as BM_Append's events.
+  std::mt19937_64 rng(batch);
+  auto random_bytes = [&](size_t n) {
+    std::string s(n, '\0');
+    for (char& c : s) c = static_cast<char>(rng());
+    return s;
+  };
+  const std::string leaf = random_bytes(shape.leaf_bytes);
+  std::vector<std::string> pseudonyms;
+  for (int i = 0; i < 5000; ++i) {
+    std::string p = random_bytes(shape.pseudonym_bytes / 2);
+    pseudonyms.push_back(absl::BytesToHexString(p));
+  }
+  const int rows = RawRows(batch);
+  int64_t next = 0;
+  int64_t total = 0;
+  for (auto _ : state) {
+    for (int done = 0; done < rows; done += batch) {
+      Check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), "begin");
+      for (int r = 0; r < batch; ++r, ++next) {
+        const std::string hash = random_bytes(32);
+        sqlite3_bind_int64(entry, 1, next);
+        sqlite3_bind_blob(entry, 2, hash.data(), static_cast<int>(hash.size()), SQLITE_STATIC);
+        sqlite3_bind_blob(entry, 3, leaf.data(), static_cast<int>(leaf.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(entry, 4, 1788249600000000 + next * 10000);
+        sqlite3_bind_int64(entry, 5, kinex::common::v1::VIRTUAL_SCHOOL);
+        sqlite3_bind_text(entry, 6, "E09000033", -1, SQLITE_STATIC);
+        const std::string actor = absl::StrCat("actor-", next % 50);
+        sqlite3_bind_text(entry, 7, actor.data(), static_cast<int>(actor.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(entry, 8, kinex::common::v1::EDUCATION_SUPPORT);
+        sqlite3_bind_int64(entry, 9, v1::PARTIAL);
+        sqlite3_bind_int64(entry, 10, 0);
+        Check(db, sqlite3_step(entry), "insert entry");
+        sqlite3_reset(entry);
+        const std::string& p = pseudonyms[next % pseudonyms.size()];
+        sqlite3_bind_text(child, 1, p.data(), static_cast<int>(p.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(child, 2, next);
+        Check(db, sqlite3_step(child), "insert child");
+        sqlite3_reset(child);
+      }
+      Check(db, sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), "commit");
+    }
+    total += rows;
+  }
+  state.SetItemsProcessed(total);
+  state.counters["row_bytes"] = static_cast<double>(shape.leaf_bytes + 32 + shape.pseudonym_bytes);
+  state.counters["leaf_bytes"] = static_cast<double>(shape.leaf_bytes);
+  sqlite3_finalize(entry);
+  sqlite3_finalize(child);
+  sqlite3_close_v2(db);
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_RawSqliteCommit)
+    ->ArgNames({"batch"})
+    ->Arg(1)
+    ->Arg(8)
+    ->Arg(64)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// --- The 1M-entry log ------------------------------------------------------
+
 constexpr uint64_t kBig = 1000000;
 
 // The 1M-entry database, built once.
@@ -135,38 +341,16 @@ const std::string& BigDb() {
     const std::string db = (dir / "audit.db").string();
     auto storage = *SqliteLogStorage::Open({.path = db});
     const absl::Time start = absl::Now();
-    CompactRange range;
-    auto signer = Signer();
-    auto pseudonymizer = Pseudonymizer();
-    absl::flat_hash_map<std::string, std::string> pseudonyms;
-    ChainTracker chains;
-    if (!storage->AddHead(*signer->Sign(0, EmptyRoot(), absl::FromUnixSeconds(1788249600))).ok()) {
-      std::abort();
-    }
-    constexpr int kBatch = 10000;
-    for (uint64_t base = 0; base < kBig; base += kBatch) {
-      std::vector<NewEntry> batch;
-      batch.reserve(kBatch);
-      for (uint64_t i = base; i < base + kBatch; ++i) {
-        v1::AuditEvent e = Event(static_cast<int>(i));
-        // 5,000 distinct children: pseudonymise each once.
-        std::string& p = pseudonyms[e.children(0).kinex_id()];
-        if (p.empty()) p = *pseudonymizer->Pseudonym(e.children(0));
-        e.clear_children();
-        e.add_child_pseudonyms(p);
-        e.mutable_time()->set_seconds(1788249600 + static_cast<int64_t>(i / 100));
-        // The links the log's sequencer would set (checked at start-up).
-        chains.Link(e);
-        chains.Record(i, e);
-        std::string leaf = *EncodeEvent(i, e);
-        const Hash h = HashLeaf(leaf);
-        range.Append(h);
-        batch.push_back(MakeNewEntry(i, h, std::move(leaf), e));
-      }
-      auto head = signer->Sign(base + kBatch, range.Root(),
-                               absl::FromUnixSeconds(1788249600 + (base + kBatch) / 100));
-      if (!storage->Append(batch, &*head).ok()) std::abort();
-    }
+    // 100 events a second from 2026-09-01T08:00:00Z.
+    auto builder = bench::BulkLogBuilder::Create({.signer = Signer(),
+                                                  .pseudonymizer = Pseudonymizer(),
+                                                  .batch_size = 10000,
+                                                  .first_time = absl::FromUnixSeconds(1788249600),
+                                                  .spacing = absl::Milliseconds(10)});
+    if (!builder.ok()) Die("BulkLogBuilder::Create", builder.status());
+    absl::Status built =
+        (*builder)->GrowTo(*storage, kBig, [](uint64_t i) { return Event(static_cast<int>(i)); });
+    if (!built.ok()) Die("building the 1M-entry log", built);
     // Removed at exit: half a gigabyte must not outlive the run.
     static const struct Cleanup {
       std::filesystem::path dir;
@@ -253,7 +437,90 @@ void BM_VerifyOffline1M(benchmark::State& state) {
 }
 BENCHMARK(BM_VerifyOffline1M)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
 
+// --- The summary -----------------------------------------------------------
+
+// The console reporter, keeping each run's counters for the summary.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  using ConsoleReporter::ConsoleReporter;
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
+      auto& counters = runs_[run.run_name.function_name + run.run_name.args];
+      for (const auto& [name, counter] : run.counters) counters[name] = counter.value;
+      counters["real_seconds"] = run.real_accumulated_time;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  // The counter `name` of the run of `function` with args `args`.
+  std::optional<double> Get(const std::string& function, const std::string& args,
+                            const std::string& name) const {
+    auto run = runs_.find(function + args);
+    if (run == runs_.end()) return std::nullopt;
+    auto it = run->second.find(name);
+    if (it == run->second.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::map<std::string, std::map<std::string, double>> runs_;
+};
+
+void PrintSummary(const SummaryReporter& r) {
+  std::printf("\n== Durability ceiling (issue #17): the log against raw SQLite, same run ==\n");
+  const std::optional<double> log_rate =
+      r.Get("BM_Append", "appenders:64/sync_full:1", "items_per_second");
+  if (!RawSettings().empty()) {
+    const RowShape& shape = AppendRowShape();
+    std::printf(
+        "raw SQLite: %s; one writer; row = audit_entries (leaf %zu B, hash 32 B, "
+        "columns) + audit_entry_children (pseudonym %zu B)\n",
+        RawSettings().c_str(), shape.leaf_bytes, shape.pseudonym_bytes);
+  }
+  std::printf(
+      "log: SqliteLogStorage (WAL, synchronous=FULL), 64 appender threads, "
+      "group commit\n");
+  for (int batch : {1, 8, 64}) {
+    const std::optional<double> raw =
+        r.Get("BM_RawSqliteCommit", absl::StrCat("batch:", batch), "items_per_second");
+    if (raw.has_value()) {
+      std::printf("  raw SQLite, %2d rows/commit   %10.0f rows/s\n", batch, *raw);
+    }
+  }
+  if (log_rate.has_value()) {
+    const std::optional<double> heads = r.Get("BM_Append", "appenders:64/sync_full:1", "heads");
+    const std::optional<double> entries = r.Get("BM_Append", "appenders:64/sync_full:1", "entries");
+    std::printf("  log, 64 appenders (sync_full) %10.0f appends/s", *log_rate);
+    if (heads.has_value() && entries.has_value() && *heads > 1) {
+      // One head per commit, plus the empty log's.
+      std::printf("  (%.1f events per commit on average)", *entries / (*heads - 1));
+    }
+    std::printf("\n");
+  }
+  const std::optional<double> raw64 = r.Get("BM_RawSqliteCommit", "batch:64", "items_per_second");
+  if (log_rate.has_value() && raw64.has_value() && *raw64 > 0) {
+    const double ratio = *log_rate / *raw64;
+    std::printf("  ratio log / raw(batch 64)     %10.2f   (target >= 0.90: %s)\n", ratio,
+                ratio >= 0.9 ? "met" : "NOT met");
+  } else {
+    std::printf(
+        "  ratio: not computed (run both BM_Append/appenders:64/sync_full:1 and "
+        "BM_RawSqliteCommit/batch:64)\n");
+  }
+}
+
 }  // namespace
 }  // namespace kinex::audit
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  kinex::audit::SummaryReporter reporter(isatty(STDOUT_FILENO)
+                                             ? benchmark::ConsoleReporter::OO_Color
+                                             : benchmark::ConsoleReporter::OO_None);
+  // Nothing run (--benchmark_list_tests, a filter matching nothing): no
+  // summary.
+  if (benchmark::RunSpecifiedBenchmarks(&reporter) > 0) kinex::audit::PrintSummary(reporter);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -20,6 +20,7 @@ void ClientLoop(int thread, int callers, absl::Time window_start, absl::Time end
   int outstanding = 0;
   auto issue = [&] {
     std::unique_ptr<Call> call = factory(thread, &cq);
+    if (call == nullptr) return;  // this caller has no more work
     call->started = absl::Now();
     call->ctx.set_deadline(absl::ToChronoTime(call->started + options.call_deadline));
     call->StartAndFinish();

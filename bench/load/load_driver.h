@@ -5,8 +5,10 @@
 // measured from issue to completion on the client.
 //
 // Used by kinex-bench for the side-by-side benchmark (every call the same
-// GetChildRecord) and for the soak (a weighted mix of operations, each with
-// the status codes it is expected to end with).
+// GetChildRecord, or the realistic mix of realistic.h), for the soak (a
+// weighted mix of operations, each with the status codes it is expected to
+// end with), and for bulk seeding (a fixed set of publishes: the factory
+// returns null when it has none left).
 //
 // Example:
 //   LoadDriver::Options o{.callers = 64, .threads = 2, .warmup = absl::Seconds(2),
@@ -122,7 +124,9 @@ class LoadDriver {
     absl::Duration tick = absl::Seconds(10);
   };
   // Makes the next call for client thread `thread`, prepared on `cq` but not
-  // started. Called concurrently from every client thread.
+  // started. Called concurrently from every client thread. Null when there
+  // is no more work (a fixed set, e.g. seeding): that caller stops, and the
+  // run ends when every caller has stopped or `duration` is over.
   using Factory = std::function<std::unique_ptr<Call>(int thread, grpc::CompletionQueue* cq)>;
 
   static LoadReport Run(const Options& options, const Factory& factory);

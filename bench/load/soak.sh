@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Soak: mixed load against a real `kinex --target=all` (SQLite, durable
-# audit) for --minutes (default 10): reads as several agencies and purposes,
-# publishes with etags (and stale etags), consent records and withdrawals,
-# denials and break-glass reads. Reports operations by kind and outcome,
-# unexpected outcomes (must be 0), the kinex process's resident memory every
-# 10 s and its growth after a 1-minute warm-up (target <= 10%), and audit
-# events against decisions (must be equal). Exit status 0 only if there were
-# no unexpected outcomes and the audit log holds one event per decision.
+# Soak: load against a real `kinex --target=all` (SQLite, durable audit) for
+# --minutes (default 10). By default the realistic workload (README.md):
+# --children (default 10,000) children seeded through the API, reads spread
+# over them by the principals that may read each, ListChildren pages and
+# republishes with current etags. With --workload=single: the mixed soak over
+# the seven demo children (reads as several agencies and purposes, publishes
+# with etags and stale etags, consent records and withdrawals, denials and
+# break-glass reads). Reports operations by kind and outcome, unexpected
+# outcomes (must be 0), the kinex process's resident memory every 10 s and
+# its growth after a 1-minute warm-up (target <= 10%), the audit log's
+# durability, and audit events against the events the calls imply (must be
+# equal). Exit status 0 only if there were no unexpected outcomes and the
+# audit check holds.
 #
 # Usage: bash bench/load/soak.sh [--minutes=10] [--callers=16] [--build_dir=DIR]
-#                                [other kinex-bench flags]
+#                                [other kinex-bench flags, e.g. --children=10000
+#                                 or --workload=single]
 # The build dir (default: build/, or $KINEX_BUILD_DIR) must have kinex and
 # kinex-bench built: ninja -C build kinex kinex-bench
 set -euo pipefail
@@ -24,7 +30,7 @@ for arg in "$@"; do
     --minutes=*) minutes="${arg#*=}" ;;
     --callers=*) callers="${arg#*=}" ;;
     --build_dir=*) build_dir="${arg#*=}" ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) extra+=("$arg") ;;
   esac
 done

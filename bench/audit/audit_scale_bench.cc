@@ -1,0 +1,822 @@
+// audit_scale_bench: the audit log at scale (issue #17). Grows a log to
+// --entries (default 20,000,000) and, at each size of --report_at (default
+// 1M and 10M, plus --entries), measures through AuditLog:
+//   - start-up: wall time of AuditLog::Create on the grown log, as a restart
+//     (the second open after growth; the first, which re-hashes every
+//     bulk-built leaf because the builder writes no checkpoint, is reported
+//     apart), and of opening the storage before it;
+//   - appends: --appends (default 20,000) AuditLog::Append calls from
+//     --appenders (default 64) threads, durable (SQLite WAL with
+//     synchronous=FULL; PostgreSQL with fsync and synchronous_commit on),
+//     appends/s and latency percentiles, and the rate as a ratio to the
+//     rate at the first size (target: >= 0.9, no decline);
+//   - inclusion proofs: GetInclusionProof of --proofs random leaves from the
+//     older half of the log against the latest head, mean, p50, p99 and max
+//     (target <= 1 ms);
+//   - the auditor's per-child query: QueryEvents for the child of median
+//     popularity (every page of up to 1,000), and the same through
+//     AuditedQueryEvents (each page also appends its AUDIT_QUERIED event);
+//     the first page for the most frequent child;
+//   - store size per entry, indexes included (SQLite: the db and its -wal
+//     file, the log closed; PostgreSQL: pg_total_relation_size of the
+//     audit_* tables), with a per-table breakdown;
+//   - resident memory (VmRSS) before start-up (after the bulk phase's memory
+//     is handed back), after it and after the appends.
+// Growth between sizes uses the bulk builder (bulk_log.h: real encoding,
+// hashes, pseudonyms, chain links, a signed head per batch) straight into
+// LogStorage::Append, with the log closed. Every event, bulk or measured,
+// comes from the realistic mix of event_mix.h (printed at the start, with
+// the encoded leaf size of each kind).
+//
+// PostgreSQL (--backend=postgres): a throwaway server with durable settings
+// (tests/testing/postgres_server.h) whose data directory is under --dir,
+// removed at the end. Before each growth the free disk space is checked
+// against the store size projected from the bytes per entry measured so
+// far: the run stops, printing what it measured, rather than fill the disk.
+// SIGINT / SIGTERM stop it between steps, cleaning up the same way.
+//
+// Example:
+//   build/bin/audit_scale_bench                          # 1M, 10M, 20M on SQLite
+//   build/bin/audit_scale_bench --backend=postgres --entries=10000000
+//   build/bin/audit_scale_bench --entries=300000 --report_at=100000,300000
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "bench/audit/bulk_log.h"
+#include "bench/audit/event_mix.h"
+#include "services/audit/audit_log.h"
+#include "services/audit/postgres_log_storage.h"
+#include "services/audit/sqlite_log_storage.h"
+#include "services/common/clock.h"
+#include "services/common/sql/sql_db.h"
+#include "services/common/status_macros.h"
+#include "tests/testing/postgres_server.h"
+
+ABSL_FLAG(uint64_t, entries, 20000000, "Size to grow the log to");
+ABSL_FLAG(std::string, report_at, "1000000,10000000",
+          "Comma-separated sizes to measure at (below --entries); --entries is always added");
+ABSL_FLAG(std::string, backend, "sqlite", "sqlite or postgres");
+ABSL_FLAG(std::string, dir, "",
+          "Directory for the store (SQLite db; PostgreSQL data directory); default a new "
+          "directory under $TMPDIR (else /tmp), removed at the end unless --keep");
+ABSL_FLAG(bool, keep, false, "Keep the SQLite database (PostgreSQL's server is always removed)");
+ABSL_FLAG(int, appenders, 64, "Concurrent AuditLog::Append threads in each measurement");
+ABSL_FLAG(int, appends, 20000, "Measured appends per size (after 1,000 unmeasured)");
+ABSL_FLAG(int, proofs, 2000, "Inclusion proofs per size");
+ABSL_FLAG(int, children, 10000, "Distinct children of the event mix");
+ABSL_FLAG(double, zipf_s, 1.0, "Zipf exponent of the children's popularity (0: uniform)");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the event mix");
+ABSL_FLAG(int, batch, 10000, "Entries per bulk transaction (one signed head each)");
+ABSL_FLAG(double, spacing_ms, 315,
+          "Event time step of bulk entries in ms (default 315: 100 million events a year)");
+ABSL_FLAG(bool, table_sizes, true,
+          "Per-table store sizes (SQLite: the dbstat table, a scan of the whole file)");
+
+// jemalloc's control interface, when linked (the kinex binary links it).
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
+
+namespace kinex::audit::bench {
+namespace {
+
+namespace v1 = kinex::audit::v1;
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// Stops the PostgreSQL server and removes the run's files; set by Run, also
+// called by Die.
+std::function<void()>* g_cleanup = nullptr;
+
+// VmRSS of this process, in MB.
+double RssMb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      int64_t kb = 0;
+      std::vector<std::string> parts =
+          absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) return kb / 1024.0;
+    }
+  }
+  return 0;
+}
+
+// Hands memory freed by the bulk phase back to the system before resident
+// memory is read (jemalloc keeps freed pages for a while; under another
+// allocator mallctl is absent and this does nothing).
+void ReleaseFreeMemory() {
+  if (&mallctl == nullptr) return;
+  // MALLCTL_ARENAS_ALL is 4096.
+  mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
+}
+
+[[noreturn]] void Die(absl::string_view what, const absl::Status& status) {
+  std::fprintf(stderr, "audit_scale_bench: %s: %s\n", std::string(what).c_str(),
+               status.ToString().c_str());
+  if (g_cleanup != nullptr) {
+    std::function<void()>* cleanup = std::exchange(g_cleanup, nullptr);
+    (*cleanup)();
+  }
+  std::exit(1);
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+  return v[i];
+}
+
+double Mean(const std::vector<double>& v) {
+  double total = 0;
+  for (double x : v) total += x;
+  return v.empty() ? 0 : total / v.size();
+}
+
+std::string Thousands(uint64_t n) {
+  std::string s = absl::StrCat(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
+  return s;
+}
+
+// The real clock, shifted to continue the log's own timeline (bulk entries
+// are spaced --spacing_ms apart, whatever the wall clock says), so events
+// AuditLog appends are later than the bulk-built ones and the bulk builder's
+// next entries later again.
+class ShiftedClock final : public kinex::Clock {
+ public:
+  void StartAt(absl::Time log_time) {
+    absl::MutexLock lock(&mu_);
+    offset_ = log_time - absl::Now();
+  }
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    return absl::Now() + offset_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Duration offset_ ABSL_GUARDED_BY(mu_);
+};
+
+// The store under test: opens LogStorage instances and measures their size.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual absl::StatusOr<std::unique_ptr<LogStorage>> Open() = 0;
+  // Bytes of the store, indexes included.
+  virtual absl::StatusOr<uint64_t> StoreBytes() = 0;
+  // Per-table sizes in bytes, largest first (may be empty).
+  virtual std::vector<std::pair<std::string, uint64_t>> TableBytes() = 0;
+  // The durability settings, read back where possible.
+  virtual std::string Durability() = 0;
+  // After a bulk growth, what the server would have done meanwhile to a log
+  // grown gradually (PostgreSQL: autovacuum's ANALYZE).
+  virtual void AfterGrowth() {}
+};
+
+class SqliteBackend final : public Backend {
+ public:
+  explicit SqliteBackend(std::string path) : path_(std::move(path)) {}
+  absl::StatusOr<std::unique_ptr<LogStorage>> Open() override {
+    KINEX_ASSIGN_OR_RETURN(auto s,
+                           SqliteLogStorage::Open({.path = path_, .synchronous_full = true}));
+    return std::unique_ptr<LogStorage>(std::move(s));
+  }
+  absl::StatusOr<uint64_t> StoreBytes() override {
+    uint64_t total = 0;
+    for (const char* suffix : {"", "-wal"}) {
+      std::error_code ec;
+      const uintmax_t n = std::filesystem::file_size(path_ + suffix, ec);
+      if (!ec) total += n;
+    }
+    return total;
+  }
+  std::vector<std::pair<std::string, uint64_t>> TableBytes() override {
+    std::vector<std::pair<std::string, uint64_t>> out;
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenSqlite({.path = path_, .create = false});
+    if (!db.ok()) return out;
+    absl::StatusOr<std::vector<sql::Row>> rows =
+        (*db)->Query("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC");
+    if (!rows.ok()) return out;
+    for (const sql::Row& r : *rows) out.emplace_back(r.Str(0), static_cast<uint64_t>(r.Int(1)));
+    return out;
+  }
+  std::string Durability() override {
+    std::string mode = "?";
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenSqlite({.path = path_, .create = false});
+    if (db.ok()) {
+      absl::StatusOr<std::vector<sql::Row>> rows = (*db)->Query("PRAGMA journal_mode");
+      if (rows.ok() && !rows->empty()) mode = rows->front().Str(0);
+    }
+    return absl::StrCat("SQLite ", path_,
+                        ": SqliteLogStorage synchronous_full=true, i.e. "
+                        "PRAGMA synchronous=FULL (an fsync per commit); journal_mode=",
+                        mode, " (read back)");
+  }
+
+ private:
+  const std::string path_;
+};
+
+class PostgresBackend final : public Backend {
+ public:
+  static absl::StatusOr<std::unique_ptr<PostgresBackend>> Start() {
+    KINEX_ASSIGN_OR_RETURN(auto server, kinex::testing::PostgresServer::Start({.durable = true}));
+    KINEX_ASSIGN_OR_RETURN(std::string conninfo, server->CreateDatabase("audit_scale"));
+    return std::unique_ptr<PostgresBackend>(
+        new PostgresBackend(std::move(server), std::move(conninfo)));
+  }
+  absl::StatusOr<std::unique_ptr<LogStorage>> Open() override {
+    KINEX_ASSIGN_OR_RETURN(auto s, PostgresLogStorage::Open({.conninfo = conninfo_}));
+    return std::unique_ptr<LogStorage>(std::move(s));
+  }
+  absl::StatusOr<uint64_t> StoreBytes() override {
+    uint64_t total = 0;
+    for (const auto& [name, bytes] : TableBytes()) total += bytes;
+    return total;
+  }
+  std::vector<std::pair<std::string, uint64_t>> TableBytes() override {
+    std::vector<std::pair<std::string, uint64_t>> out;
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
+    if (!db.ok()) return out;
+    absl::StatusOr<std::vector<sql::Row>> rows = (*db)->Query(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'audit\\_%' "
+        "ORDER BY 2 DESC");
+    if (!rows.ok()) return out;
+    for (const sql::Row& r : *rows) out.emplace_back(r.Str(0), static_cast<uint64_t>(r.Int(1)));
+    return out;
+  }
+  void AfterGrowth() override {
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
+    if (!db.ok()) return;
+    absl::Status s = (*db)->ExecScript(
+        "ANALYZE audit_entries; ANALYZE audit_entry_children; ANALYZE audit_heads");
+    if (!s.ok()) std::printf("  ANALYZE failed: %s\n", s.ToString().c_str());
+  }
+  std::string Durability() override {
+    std::string out = "PostgreSQL (throwaway server, durable defaults):";
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
+    for (const char* setting : {"server_version", "fsync", "synchronous_commit", "full_page_writes",
+                                "wal_sync_method", "shared_buffers"}) {
+      std::string value = "?";
+      if (db.ok()) {
+        absl::StatusOr<std::vector<sql::Row>> rows = (*db)->Query(absl::StrCat("SHOW ", setting));
+        if (rows.ok() && !rows->empty()) value = rows->front().Str(0);
+      }
+      absl::StrAppend(&out, " ", setting, "=", value);
+    }
+    return out;
+  }
+
+ private:
+  PostgresBackend(std::unique_ptr<kinex::testing::PostgresServer> server, std::string conninfo)
+      : server_(std::move(server)), conninfo_(std::move(conninfo)) {}
+  std::unique_ptr<kinex::testing::PostgresServer> server_;
+  const std::string conninfo_;
+};
+
+// The figures at one size.
+struct Measurement {
+  uint64_t size = 0;  // entries when measured (before the measured appends)
+  double bulk_seconds = 0;
+  uint64_t bulk_entries = 0;
+  double storage_open_s = 0;
+  double create_s = 0;
+  double first_open_s = 0;
+  double rss_before_mb = 0, rss_startup_mb = 0, rss_appends_mb = 0;
+  double append_rate = 0, append_p50_ms = 0, append_p99_ms = 0;
+  double proof_mean_us = 0, proof_p50_us = 0, proof_p99_us = 0, proof_max_us = 0;
+  uint64_t query_events = 0;
+  int query_pages = 0;
+  double query_ms = 0, first_page_ms = 0, audited_query_ms = 0;
+  double heavy_first_page_ms = 0;
+  uint64_t heavy_first_page_events = 0;
+  uint64_t store_bytes = 0;
+  uint64_t store_entries = 0;
+  std::vector<std::pair<std::string, uint64_t>> tables;
+};
+
+AuditLog::Options LogOptions(LogStorage* storage, std::shared_ptr<const TreeHeadSigner> signer,
+                             std::shared_ptr<const ChildPseudonymizer> pseudonymizer,
+                             const kinex::Clock* clock) {
+  AuditLog::Options options;
+  options.storage = storage;
+  options.signer = std::move(signer);
+  options.pseudonymizer = std::move(pseudonymizer);
+  options.clock = clock;
+  options.start_signer_thread = false;
+  return options;
+}
+
+// `appends` appends from `threads` threads, each taking the next event of
+// the mix; returns the per-append latencies (ms) and the wall time.
+std::pair<std::vector<double>, double> RunAppends(AuditLog& log, const EventMix& mix,
+                                                  uint64_t first_event, int appends, int threads) {
+  std::atomic<int> next{0};
+  std::vector<std::vector<double>> latencies(threads);
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      while (true) {
+        const int k = next.fetch_add(1);
+        if (k >= appends) return;
+        const v1::AuditEvent e = mix.Event(first_event + k);
+        const absl::Time t0 = absl::Now();
+        absl::StatusOr<AppendResult> r = log.Append(e);
+        if (!r.ok()) Die("AuditLog::Append", r.status());
+        latencies[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::vector<double> all;
+  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  return {std::move(all), seconds};
+}
+
+// Every page of a per-child query; returns (events, pages, total ms,
+// first page ms).
+struct QueryResult {
+  uint64_t events = 0;
+  int pages = 0;
+  double ms = 0;
+  double first_page_ms = 0;
+};
+
+QueryResult QueryChild(AuditLog& log, const kinex::common::v1::ChildRef& child, bool audited,
+                       int max_pages) {
+  QueryResult out;
+  v1::QueryEventsRequest request;
+  *request.mutable_child() = child;
+  request.set_page_size(1000);
+  AuditLog::QueryCaller caller{.principal = "spiffe://kinex.dev/auditor/kinex-dpo/auditor",
+                               .agency_kind = kinex::common::v1::AUDITOR,
+                               .agency_code = "kinex-dpo",
+                               .actor = "DPO"};
+  const absl::Time start = absl::Now();
+  while (out.pages < max_pages) {
+    const absl::Time t0 = absl::Now();
+    absl::StatusOr<v1::QueryEventsResponse> page =
+        audited ? log.AuditedQueryEvents(caller, request) : log.QueryEvents(request);
+    if (!page.ok()) Die("QueryEvents", page.status());
+    if (out.pages == 0) out.first_page_ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
+    ++out.pages;
+    out.events += page->entries_size();
+    if (page->next_page_token().empty()) break;
+    request.set_page_token(page->next_page_token());
+  }
+  out.ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+  return out;
+}
+
+std::string Mb(double bytes) { return absl::StrFormat("%.1f MB", bytes / 1e6); }
+
+void PrintTable(const std::vector<Measurement>& ms, absl::string_view backend) {
+  std::printf("\n== audit_scale_bench results (%s) ==\n", std::string(backend).c_str());
+  std::vector<std::pair<std::string, std::vector<std::string>>> rows;
+  auto row = [&](std::string name, auto fn) {
+    std::vector<std::string> cells;
+    for (const Measurement& m : ms) cells.push_back(fn(m));
+    rows.emplace_back(std::move(name), std::move(cells));
+  };
+  const double base_rate = ms.empty() ? 0 : ms.front().append_rate;
+  row("log size (entries)", [](const Measurement& m) { return Thousands(m.size); });
+  row("bulk growth to here (s)", [](const Measurement& m) {
+    return absl::StrFormat("%.1f (%s)", m.bulk_seconds, Thousands(m.bulk_entries));
+  });
+  row("bulk rate (entries/s)", [](const Measurement& m) {
+    return absl::StrFormat("%.0f", m.bulk_seconds > 0 ? m.bulk_entries / m.bulk_seconds : 0);
+  });
+  row("first open after growth (s)",
+      [](const Measurement& m) { return absl::StrFormat("%.2f", m.first_open_s); });
+  row("start-up: storage open (s)",
+      [](const Measurement& m) { return absl::StrFormat("%.2f", m.storage_open_s); });
+  row("start-up: AuditLog::Create (s)",
+      [](const Measurement& m) { return absl::StrFormat("%.2f", m.create_s); });
+  row("appends/s (64 threads, durable)",
+      [](const Measurement& m) { return absl::StrFormat("%.0f", m.append_rate); });
+  row("  ratio to first size (>= 0.9)", [&](const Measurement& m) {
+    return base_rate > 0 ? absl::StrFormat("%.2f", m.append_rate / base_rate) : "-";
+  });
+  row("  append latency p50 / p99 (ms)", [](const Measurement& m) {
+    return absl::StrFormat("%.1f / %.1f", m.append_p50_ms, m.append_p99_ms);
+  });
+  row("inclusion proof mean (us)",
+      [](const Measurement& m) { return absl::StrFormat("%.0f", m.proof_mean_us); });
+  row("  p50 / p99 / max (us) (<= 1000)", [](const Measurement& m) {
+    return absl::StrFormat("%.0f / %.0f / %.0f", m.proof_p50_us, m.proof_p99_us, m.proof_max_us);
+  });
+  row("child query: events (median child)",
+      [](const Measurement& m) { return Thousands(m.query_events); });
+  row("  QueryEvents, all pages (ms)", [](const Measurement& m) {
+    return absl::StrFormat("%.1f (%d pg)", m.query_ms, m.query_pages);
+  });
+  row("  first page (ms)",
+      [](const Measurement& m) { return absl::StrFormat("%.1f", m.first_page_ms); });
+  row("  AuditedQueryEvents, all (ms)",
+      [](const Measurement& m) { return absl::StrFormat("%.1f", m.audited_query_ms); });
+  row("top child: first page (ms)", [](const Measurement& m) {
+    return absl::StrFormat("%.1f (%s ev)", m.heavy_first_page_ms,
+                           Thousands(m.heavy_first_page_events));
+  });
+  row("store size", [](const Measurement& m) { return Mb(static_cast<double>(m.store_bytes)); });
+  row("store bytes per entry", [](const Measurement& m) {
+    return absl::StrFormat("%.0f B", m.store_entries ? 1.0 * m.store_bytes / m.store_entries : 0);
+  });
+  row("RSS before start-up (MB)",
+      [](const Measurement& m) { return absl::StrFormat("%.0f", m.rss_before_mb); });
+  row("RSS after start-up (MB)",
+      [](const Measurement& m) { return absl::StrFormat("%.0f", m.rss_startup_mb); });
+  row("RSS after appends (MB)",
+      [](const Measurement& m) { return absl::StrFormat("%.0f", m.rss_appends_mb); });
+  size_t name_width = 0;
+  for (const auto& [name, cells] : rows) name_width = std::max(name_width, name.size());
+  std::vector<size_t> widths(ms.size(), 0);
+  for (const auto& [name, cells] : rows) {
+    for (size_t i = 0; i < cells.size(); ++i) widths[i] = std::max(widths[i], cells[i].size());
+  }
+  for (const auto& [name, cells] : rows) {
+    std::printf("%-*s", static_cast<int>(name_width), name.c_str());
+    for (size_t i = 0; i < cells.size(); ++i) {
+      std::printf("  %*s", static_cast<int>(widths[i]), cells[i].c_str());
+    }
+    std::printf("\n");
+  }
+  for (const Measurement& m : ms) {
+    if (m.tables.empty()) continue;
+    std::printf("store by table at %s entries:", Thousands(m.size).c_str());
+    for (const auto& [name, bytes] : m.tables) {
+      if (m.store_entries == 0 || 2 * bytes < m.store_entries) continue;  // under 0.5 B
+      std::printf(" %s %.0f B/entry;", name.c_str(),
+                  m.store_entries ? 1.0 * bytes / m.store_entries : 0.0);
+    }
+    std::printf("\n");
+  }
+}
+
+// Prints the encoded leaf of the first event of each kind the mix makes, as
+// the log would encode it (pseudonymised, timed, first of its chains); for a
+// whole-record disclosure also what its disclosed paths and lawful bases
+// take. Returns the average over the mix's first 2,000 events.
+double PrintLeafSizes(const EventMix& mix, const ChildPseudonymizer& pseudonymizer) {
+  auto encoded = [&](v1::AuditEvent e) -> size_t {
+    if (!PseudonymizeChildren(pseudonymizer, e).ok()) return 0;
+    e.mutable_time()->set_seconds(1788220800);
+    ChainTracker().Link(e);
+    absl::StatusOr<std::string> leaf = EncodeEvent(1000000, e);
+    return leaf.ok() ? leaf->size() : 0;
+  };
+  std::map<std::string, std::string> sizes;
+  constexpr int kSample = 2000;
+  double total_bytes = 0;
+  for (uint64_t i = 0; i < kSample; ++i) {
+    const v1::AuditEvent e = mix.Event(i);
+    const size_t total = encoded(e);
+    total_bytes += total;
+    std::string name = v1::EventKind_Name(e.kind());
+    if (e.kind() == v1::DISCLOSURE) name = e.decision() == v1::DENY ? "DENIED" : "whole-record";
+    if (sizes.contains(name)) continue;
+    std::string text = absl::StrCat(total, " B");
+    if (name == "whole-record") {
+      v1::AuditEvent no_paths = e;
+      no_paths.clear_disclosed_paths();
+      v1::AuditEvent no_bases = e;
+      no_bases.clear_lawful_bases();
+      absl::StrAppend(&text, " (disclosed_paths ", total - encoded(no_paths), " B, lawful_bases ",
+                      total - encoded(no_bases), " B)");
+    }
+    sizes[name] = std::move(text);
+  }
+  std::printf("encoded leaf by kind:");
+  for (const auto& [name, text] : sizes) std::printf(" %s %s;", name.c_str(), text.c_str());
+  std::printf(" average of the mix %.0f B\n", total_bytes / kSample);
+  return total_bytes / kSample;
+}
+
+int Run() {
+  const absl::Time run_start = absl::Now();
+  const uint64_t entries = absl::GetFlag(FLAGS_entries);
+  const std::string backend_name = absl::GetFlag(FLAGS_backend);
+  if (backend_name != "sqlite" && backend_name != "postgres") {
+    std::fprintf(stderr, "--backend: must be sqlite or postgres (got \"%s\")\n",
+                 backend_name.c_str());
+    return 2;
+  }
+  std::vector<uint64_t> sizes;
+  for (absl::string_view s :
+       absl::StrSplit(absl::GetFlag(FLAGS_report_at), ',', absl::SkipWhitespace())) {
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n == 0) {
+      std::fprintf(stderr, "--report_at: not a positive size: \"%s\"\n", std::string(s).c_str());
+      return 2;
+    }
+    if (n < entries) sizes.push_back(n);
+  }
+  sizes.push_back(entries);
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  const int appenders = std::max(1, absl::GetFlag(FLAGS_appenders));
+  const int appends = std::max(1, absl::GetFlag(FLAGS_appends));
+  const int proofs = std::max(1, absl::GetFlag(FLAGS_proofs));
+
+  // The directory.
+  std::string dir = absl::GetFlag(FLAGS_dir);
+  const bool made_dir = dir.empty();
+  if (made_dir) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl =
+        absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/kinex-audit-scale-XXXXXX");
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      std::fprintf(stderr, "cannot create a directory from %s\n", tmpl.c_str());
+      return 1;
+    }
+    dir = tmpl;
+  } else {
+    std::filesystem::create_directories(dir);
+  }
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  std::unique_ptr<Backend> backend;
+  // Stops the server, then removes the run's files (keeps the SQLite
+  // database with --keep).
+  std::function<void()> cleanup = [&] {
+    backend.reset();
+    if (absl::GetFlag(FLAGS_keep) && backend_name == "sqlite") {
+      std::printf("kept %s\n", dir.c_str());
+    } else if (made_dir) {
+      std::filesystem::remove_all(dir);
+    } else {
+      // A directory the caller named: remove only what this run made.
+      for (const char* f : {"/audit.db", "/audit.db-wal", "/audit.db-shm"}) {
+        std::filesystem::remove(dir + f);
+      }
+    }
+  };
+  g_cleanup = &cleanup;
+  if (backend_name == "sqlite") {
+    backend = std::make_unique<SqliteBackend>(dir + "/audit.db");
+  } else {
+    // The server's data directory under `dir` (PostgresServer makes it
+    // under the temp directory); as root it runs as `nobody`, which must be
+    // able to reach it.
+    ::chmod(dir.c_str(), 0711);
+    ::setenv("TMPDIR", dir.c_str(), 1);
+    auto pg = PostgresBackend::Start();
+    if (!pg.ok()) Die("starting PostgreSQL", pg.status());
+    backend = *std::move(pg);
+  }
+
+  auto signer_or = TreeHeadSigner::Generate();
+  if (!signer_or.ok()) Die("TreeHeadSigner::Generate", signer_or.status());
+  std::shared_ptr<const TreeHeadSigner> signer = *std::move(signer_or);
+  auto pseudonymizer_or = ChildPseudonymizer::Create(std::string(32, 'k'));
+  if (!pseudonymizer_or.ok()) Die("ChildPseudonymizer::Create", pseudonymizer_or.status());
+  std::shared_ptr<const ChildPseudonymizer> pseudonymizer = *std::move(pseudonymizer_or);
+  const EventMix mix({.children = absl::GetFlag(FLAGS_children),
+                      .zipf_s = absl::GetFlag(FLAGS_zipf_s),
+                      .seed = absl::GetFlag(FLAGS_seed)});
+  const absl::Duration spacing =
+      absl::Microseconds(static_cast<int64_t>(absl::GetFlag(FLAGS_spacing_ms) * 1000));
+  auto builder_or = BulkLogBuilder::Create(
+      {.signer = signer,
+       .pseudonymizer = pseudonymizer,
+       .batch_size = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_batch))),
+       .first_time = absl::FromUnixSeconds(1788220800),  // 2026-09-01T00:00:00Z
+       .spacing = spacing});
+  if (!builder_or.ok()) Die("BulkLogBuilder::Create", builder_or.status());
+  BulkLogBuilder& builder = **builder_or;
+  ShiftedClock clock;
+
+  std::printf("audit_scale_bench: grow to %s entries, measure at", Thousands(entries).c_str());
+  for (uint64_t s : sizes) std::printf(" %s", Thousands(s).c_str());
+  std::printf("\nbackend: %s; directory %s\n", backend_name.c_str(), dir.c_str());
+  std::printf("%s", mix.Describe().c_str());
+  // Before anything is measured, the store's bytes per entry are guessed
+  // from the leaves (plus the query index) for the disk-space check.
+  const double average_leaf = PrintLeafSizes(mix, *pseudonymizer);
+  std::printf(
+      "bulk growth: batches of %d entries, one signed head each; event times %.0f ms "
+      "apart from 2026-09-01\n",
+      absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_spacing_ms));
+  std::printf(
+      "measured: %d appends from %d threads through AuditLog::Append (after 1,000 "
+      "unmeasured), %d inclusion proofs of random leaves of the older half, the "
+      "auditor's query for the median child (rank %d) and the top child\n",
+      appends, appenders, proofs, absl::GetFlag(FLAGS_children) / 2);
+  std::fflush(stdout);
+
+  std::vector<Measurement> results;
+  std::optional<double> bytes_per_entry;
+  uint64_t event_counter = 0;  // events drawn from the mix so far
+  bool durability_printed = false;
+  std::string stop_reason;
+  for (uint64_t target : sizes) {
+    if (g_stop.load()) break;
+    Measurement m;
+    // Growth, with the log closed.
+    {
+      auto storage = backend->Open();
+      if (!storage.ok()) Die("opening the store", storage.status());
+      if (!durability_printed) {
+        std::printf("durability: %s\n", backend->Durability().c_str());
+        durability_printed = true;
+      }
+      if (absl::Status s = builder.CatchUp(**storage); !s.ok()) Die("catching up", s);
+      const uint64_t from = builder.size();
+      // Refuse to fill the disk: the growth at the bytes per entry measured
+      // so far (before the first measurement, a guess from the leaves).
+      const std::filesystem::space_info space = std::filesystem::space(dir);
+      const double per_entry = bytes_per_entry.value_or(1.1 * average_leaf + 500);
+      const double needed = per_entry * static_cast<double>(target - std::min(target, from));
+      if (needed > static_cast<double>(space.available) - 2e9) {
+        stop_reason = absl::StrFormat(
+            "STOP: growing to %s entries needs about %.1f GB more at %.0f B/entry; %.1f GB free "
+            "under %s (2 GB kept free)",
+            Thousands(target), needed / 1e9, per_entry, space.available / 1e9, dir);
+        std::printf("%s\n", stop_reason.c_str());
+        break;
+      }
+      const absl::Time t0 = absl::Now();
+      uint64_t next_report = from;
+      while (builder.size() < target && !g_stop.load()) {
+        // Steps of 1M, so a signal stops the run between them.
+        const uint64_t step_to = std::min(target, builder.size() + 1000000);
+        absl::Status s = builder.GrowTo(**storage, step_to,
+                                        [&](uint64_t) { return mix.Event(event_counter++); });
+        if (!s.ok()) Die("bulk growth", s);
+        if (builder.size() >= next_report) {
+          const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
+          std::printf("  grown to %s entries (%.0f s, %.0f entries/s)\n",
+                      Thousands(builder.size()).c_str(), secs,
+                      secs > 0 ? (builder.size() - from) / secs : 0.0);
+          std::fflush(stdout);
+          next_report = builder.size() + 1000000;
+        }
+      }
+      m.bulk_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+      m.bulk_entries = builder.size() - from;
+      backend->AfterGrowth();
+    }
+    if (g_stop.load()) break;
+    m.size = builder.size();
+    std::printf(
+        "at %s entries: average encoded leaf %.0f B (bulk-built leaves so far)\n",
+        Thousands(m.size).c_str(),
+        builder.encoded_leaves() ? 1.0 * builder.encoded_bytes() / builder.encoded_leaves() : 0.0);
+
+    // The first open after growth re-hashes every bulk-built leaf (the
+    // builder writes no checkpoint; the log writes one when it stops). It
+    // is reported apart: a running log is never that far past a checkpoint.
+    clock.StartAt(builder.last_time());
+    {
+      auto storage = backend->Open();
+      if (!storage.ok()) Die("opening the store", storage.status());
+      const absl::Time t0 = absl::Now();
+      auto log = AuditLog::Create(LogOptions(storage->get(), signer, pseudonymizer, &clock));
+      if (!log.ok()) Die("AuditLog::Create (first open after growth)", log.status());
+      m.first_open_s = absl::ToDoubleSeconds(absl::Now() - t0);
+      clock.StartAt(clock.Now());
+    }
+    // Start-up, as a restart: the second open.
+    ReleaseFreeMemory();
+    m.rss_before_mb = RssMb();
+    absl::Time t0 = absl::Now();
+    auto storage = backend->Open();
+    if (!storage.ok()) Die("opening the store", storage.status());
+    m.storage_open_s = absl::ToDoubleSeconds(absl::Now() - t0);
+    t0 = absl::Now();
+    auto log_or = AuditLog::Create(LogOptions(storage->get(), signer, pseudonymizer, &clock));
+    if (!log_or.ok()) Die("AuditLog::Create", log_or.status());
+    m.create_s = absl::ToDoubleSeconds(absl::Now() - t0);
+    std::unique_ptr<AuditLog> log = *std::move(log_or);
+    m.rss_startup_mb = RssMb();
+    std::printf(
+        "  first open after growth: AuditLog::Create %.2f s; restart: storage open %.2f "
+        "s, AuditLog::Create %.2f s, RSS %.0f -> %.0f MB\n",
+        m.first_open_s, m.storage_open_s, m.create_s, m.rss_before_mb, m.rss_startup_mb);
+    std::fflush(stdout);
+
+    // Appends.
+    RunAppends(*log, mix, event_counter, 1000, appenders);
+    event_counter += 1000;
+    auto [latencies, seconds] = RunAppends(*log, mix, event_counter, appends, appenders);
+    event_counter += appends;
+    m.append_rate = appends / seconds;
+    m.append_p50_ms = Percentile(latencies, 0.50);
+    m.append_p99_ms = Percentile(latencies, 0.99);
+    m.rss_appends_mb = RssMb();
+    std::printf("  appends: %.0f/s (p50 %.1f ms, p99 %.1f ms), RSS %.0f MB\n", m.append_rate,
+                m.append_p50_ms, m.append_p99_ms, m.rss_appends_mb);
+    std::fflush(stdout);
+
+    // Inclusion proofs of old leaves.
+    {
+      std::mt19937_64 rng(m.size);
+      std::vector<double> us;
+      us.reserve(proofs);
+      const uint64_t old = std::max<uint64_t>(1, m.size / 2);
+      for (int i = 0; i < proofs; ++i) {
+        v1::GetInclusionProofRequest req;
+        req.set_leaf_index(rng() % old);
+        const absl::Time p0 = absl::Now();
+        absl::StatusOr<v1::GetInclusionProofResponse> proof = log->GetInclusionProof(req);
+        us.push_back(absl::ToDoubleMicroseconds(absl::Now() - p0));
+        if (!proof.ok()) Die("GetInclusionProof", proof.status());
+      }
+      m.proof_mean_us = Mean(us);
+      m.proof_p50_us = Percentile(us, 0.50);
+      m.proof_p99_us = Percentile(us, 0.99);
+      m.proof_max_us = Percentile(us, 1.0);
+    }
+
+    // The auditor's per-child query.
+    {
+      const auto median = mix.ChildOfRank(absl::GetFlag(FLAGS_children) / 2);
+      QueryResult q = QueryChild(*log, median, /*audited=*/false, 1 << 30);
+      m.query_events = q.events;
+      m.query_pages = q.pages;
+      m.query_ms = q.ms;
+      m.first_page_ms = q.first_page_ms;
+      m.audited_query_ms = QueryChild(*log, median, /*audited=*/true, 1 << 30).ms;
+      QueryResult top = QueryChild(*log, mix.ChildOfRank(0), /*audited=*/false, 1);
+      m.heavy_first_page_ms = top.first_page_ms;
+      m.heavy_first_page_events = top.events;
+    }
+    std::printf("  proofs: mean %.0f us, p99 %.0f us; median child: %s events in %.1f ms\n",
+                m.proof_mean_us, m.proof_p99_us, Thousands(m.query_events).c_str(), m.query_ms);
+    std::fflush(stdout);
+
+    // Store size.
+    m.store_entries = log->Size();
+    log.reset();
+    storage->reset();
+    absl::StatusOr<uint64_t> bytes = backend->StoreBytes();
+    if (bytes.ok()) m.store_bytes = *bytes;
+    if (m.store_entries > 0) bytes_per_entry = 1.0 * m.store_bytes / m.store_entries;
+    if (absl::GetFlag(FLAGS_table_sizes)) m.tables = backend->TableBytes();
+
+    std::printf("  store: %.1f MB, %.0f B/entry\n", m.store_bytes / 1e6,
+                bytes_per_entry.value_or(0));
+    std::fflush(stdout);
+    results.push_back(std::move(m));
+    if (bytes_per_entry.has_value() && target == sizes.front() && entries > target) {
+      std::printf("  projected store at %s entries: %.1f GB\n", Thousands(entries).c_str(),
+                  *bytes_per_entry * entries / 1e9);
+    }
+  }
+
+  PrintTable(results, backend_name);
+  if (g_stop.load()) std::printf("stopped by a signal: the figures above are partial\n");
+  if (!stop_reason.empty()) std::printf("%s\n", stop_reason.c_str());
+  std::printf("total wall time: %.0f s\n", absl::ToDoubleSeconds(absl::Now() - run_start));
+  cleanup();
+  g_cleanup = nullptr;
+  return 0;
+}
+
+}  // namespace
+}  // namespace kinex::audit::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Grows an audit log to --entries and measures it through AuditLog at --report_at "
+      "sizes (bench/audit/README.md).\n"
+      "  audit_scale_bench [--entries=20000000] [--report_at=1000000,10000000] "
+      "[--backend=sqlite|postgres] [--dir=DIR] [--keep]");
+  absl::ParseCommandLine(argc, argv);
+  return kinex::audit::bench::Run();
+}

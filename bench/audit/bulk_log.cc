@@ -1,0 +1,183 @@
+#include "bench/audit/bulk_log.h"
+
+#include <algorithm>
+#include <future>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/status_macros.h"
+
+namespace kinex::audit::bench {
+namespace {
+
+namespace v1 = kinex::audit::v1;
+
+int64_t MicrosOf(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000 + t.nanos() / 1000;
+}
+
+void SetMicros(int64_t micros, google::protobuf::Timestamp* t) {
+  t->set_seconds(micros / 1000000);
+  t->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+}
+
+// One batch ready to commit.
+struct Batch {
+  std::vector<NewEntry> entries;
+  v1::SignedTreeHead head;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BulkLogBuilder>> BulkLogBuilder::Create(Options options) {
+  if (options.signer == nullptr) {
+    return absl::InvalidArgumentError("BulkLogBuilder: options.signer is required");
+  }
+  if (options.pseudonymizer == nullptr) {
+    return absl::InvalidArgumentError("BulkLogBuilder: options.pseudonymizer is required");
+  }
+  if (options.batch_size == 0) {
+    return absl::InvalidArgumentError("BulkLogBuilder: options.batch_size must be at least 1");
+  }
+  return std::unique_ptr<BulkLogBuilder>(new BulkLogBuilder(std::move(options)));
+}
+
+absl::Status BulkLogBuilder::CatchUp(LogStorage& storage) {
+  KINEX_ASSIGN_OR_RETURN(const uint64_t stored, storage.Size());
+  if (stored < size()) {
+    return absl::FailedPreconditionError(absl::StrCat("BulkLogBuilder: the store holds ", stored,
+                                                      " entries, fewer than the ", size(),
+                                                      " the builder wrote or read"));
+  }
+  constexpr uint64_t kChunk = 10000;
+  for (uint64_t begin = size(); begin < stored; begin += kChunk) {
+    const uint64_t end = std::min(stored, begin + kChunk);
+    KINEX_RETURN_IF_ERROR(storage.ReadEntries(begin, end, [&](const StoredEntry& e) {
+      const Hash h = HashLeaf(e.leaf_data);
+      if (e.leaf_index != size() || h != e.leaf_hash) {
+        return absl::DataLossError(
+            absl::StrCat("BulkLogBuilder: leaf index ", e.leaf_index, " does not check out"));
+      }
+      KINEX_ASSIGN_OR_RETURN(DecodedLeaf leaf, DecodeEvent(e.leaf_data));
+      chains_.Record(e.leaf_index, leaf.event);
+      last_micros_ = std::max(last_micros_, MicrosOf(leaf.event.time()));
+      range_.Append(h);
+      return absl::OkStatus();
+    }));
+  }
+  // The newest head (AuditLog may have signed some since): the next
+  // entries are no earlier. An empty store gets its empty-tree head.
+  KINEX_ASSIGN_OR_RETURN(std::optional<v1::SignedTreeHead> latest, storage.LatestHead());
+  if (!latest.has_value()) {
+    if (size() != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("BulkLogBuilder: the store holds ", size(), " entries and no head"));
+    }
+    KINEX_ASSIGN_OR_RETURN(v1::SignedTreeHead empty,
+                           options_.signer->Sign(0, EmptyRoot(), options_.first_time));
+    KINEX_RETURN_IF_ERROR(storage.AddHead(empty));
+    latest = std::move(empty);
+  }
+  last_micros_ = std::max(last_micros_, MicrosOf(latest->timestamp()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> BulkLogBuilder::Pseudonym(const kinex::common::v1::ChildRef& child) {
+  std::string key = child.SerializeAsString();
+  auto it = pseudonyms_.find(key);
+  if (it != pseudonyms_.end()) return it->second;
+  KINEX_ASSIGN_OR_RETURN(std::string p, options_.pseudonymizer->Pseudonym(child));
+  pseudonyms_.emplace(std::move(key), p);
+  return p;
+}
+
+absl::StatusOr<NewEntry> BulkLogBuilder::Build(v1::AuditEvent event) {
+  const uint64_t index = size();
+  if (options_.validate) {
+    absl::Status valid = ValidateAppendEvent(event);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("BulkLogBuilder: leaf index ", index, ": ", valid.message()));
+    }
+  }
+  if (event.notify_size() > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BulkLogBuilder: leaf index ", index,
+                     ": event.notify: the builder writes no notifications"));
+  }
+  // As PseudonymizeChildren, with each identifier's HMAC computed once.
+  std::vector<std::string> pseudonyms;
+  pseudonyms.reserve(event.children_size());
+  for (const auto& child : event.children()) {
+    KINEX_ASSIGN_OR_RETURN(std::string p, Pseudonym(child));
+    pseudonyms.push_back(std::move(p));
+  }
+  std::sort(pseudonyms.begin(), pseudonyms.end());
+  pseudonyms.erase(std::unique(pseudonyms.begin(), pseudonyms.end()), pseudonyms.end());
+  event.clear_children();
+  for (std::string& p : pseudonyms) event.add_child_pseudonyms(std::move(p));
+
+  const int64_t planned = absl::ToUnixMicros(options_.first_time + options_.spacing * index);
+  last_micros_ = std::max(last_micros_, planned);
+  SetMicros(last_micros_, event.mutable_time());
+  // The links the log's sequencer would set (checked at start-up).
+  chains_.Link(event);
+  chains_.Record(index, event);
+  KINEX_ASSIGN_OR_RETURN(std::string leaf, EncodeEvent(index, event));
+  encoded_bytes_ += leaf.size();
+  ++encoded_leaves_;
+  const Hash h = HashLeaf(leaf);
+  range_.Append(h);
+  return MakeNewEntry(index, h, std::move(leaf), event);
+}
+
+absl::Status BulkLogBuilder::GrowTo(LogStorage& storage, uint64_t target, const EventMaker& make,
+                                    const std::function<void(uint64_t)>& progress) {
+  KINEX_RETURN_IF_ERROR(CatchUp(storage));
+  // The commit of the previous batch, running while the next is built.
+  std::future<absl::Status> committing;
+  std::shared_ptr<Batch> in_flight;
+  uint64_t committed_size = size();
+  auto wait = [&]() -> absl::Status {
+    if (!committing.valid()) return absl::OkStatus();
+    absl::Status s = committing.get();
+    if (s.ok() && progress) progress(committed_size);
+    in_flight.reset();
+    return s;
+  };
+  absl::Status built;
+  while (size() < target) {
+    auto batch = std::make_shared<Batch>();
+    const uint64_t n = std::min<uint64_t>(options_.batch_size, target - size());
+    batch->entries.reserve(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      absl::StatusOr<NewEntry> entry = Build(make(size()));
+      if (!entry.ok()) {
+        built = entry.status();
+        break;
+      }
+      batch->entries.push_back(*std::move(entry));
+    }
+    if (!built.ok()) break;
+    absl::StatusOr<v1::SignedTreeHead> head =
+        options_.signer->Sign(size(), range_.Root(), absl::FromUnixMicros(last_micros_));
+    if (!head.ok()) {
+      built = head.status();
+      break;
+    }
+    batch->head = *std::move(head);
+    KINEX_RETURN_IF_ERROR(wait());
+    in_flight = batch;
+    committed_size = size();
+    committing = std::async(std::launch::async, [&storage, batch] {
+      return storage.Append(batch->entries, &batch->head);
+    });
+  }
+  // Whatever was built, the commit in flight finishes before returning.
+  absl::Status committed = wait();
+  KINEX_RETURN_IF_ERROR(built);
+  return committed;
+}
+
+}  // namespace kinex::audit::bench
