@@ -204,14 +204,7 @@ void WatchHub::Start() {
 
 // (The analysis cannot see that each reactor's watch_ is the watch locked.)
 void WatchHub::EndAll() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  std::vector<std::shared_ptr<Watch>> all;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [recipient, watches] : by_recipient_) {
-      all.insert(all.end(), watches.begin(), watches.end());
-    }
-  }
-  for (const std::shared_ptr<Watch>& watch : all) {
+  for (const std::shared_ptr<Watch>& watch : Open()) {
     WatchReactor* reactor = nullptr;
     bool finish = false;
     {
@@ -225,6 +218,15 @@ void WatchHub::EndAll() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     }
     if (finish) reactor->FinishNow();
   }
+}
+
+std::vector<std::shared_ptr<WatchHub::Watch>> WatchHub::Open() {
+  std::vector<std::shared_ptr<Watch>> all;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [recipient, watches] : by_recipient_) {
+    all.insert(all.end(), watches.begin(), watches.end());
+  }
+  return all;
 }
 
 void WatchHub::Add(const std::shared_ptr<Watch>& watch) {
@@ -254,7 +256,10 @@ void WatchHub::Wake(const std::shared_ptr<Watch>& watch) {
 void WatchHub::PollLoop() {
   // The poller only needs to notice what is new: watchers replay from their
   // own cursors. It starts after everything committed when it first looks
-  // (every notification of a leaf below log_size was visible then).
+  // (every notification of a leaf below log_size was visible then), and
+  // then wakes every watcher already open: one that last read before a
+  // notification below that size was committed would otherwise not hear of
+  // it until something newer came.
   bool started = false;
   std::optional<std::string> after;
   while (true) {
@@ -273,6 +278,7 @@ void WatchHub::PollLoop() {
       }
       started = true;
       read.set_size_only(false);
+      for (const auto& w : Open()) Wake(w);
     }
     if (after.has_value()) read.set_after(*after);
     read.set_limit(1000);

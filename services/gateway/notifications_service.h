@@ -82,6 +82,8 @@ class WatchHub {
   friend class WatchReactor;
   void Add(const std::shared_ptr<Watch>& watch);
   void Remove(const std::shared_ptr<Watch>& watch);
+  // Every watch open now.
+  std::vector<std::shared_ptr<Watch>> Open();
   // Queues `watch` for a worker (once, however often it is woken).
   void Wake(const std::shared_ptr<Watch>& watch);
   void PollLoop();
