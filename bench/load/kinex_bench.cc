@@ -594,6 +594,68 @@ std::string RatioLine(double kinex_tp, double baseline_tp, double kinex_p99, dou
       p99 <= 1.5 ? "met" : "NOT met");
 }
 
+// Runs --rounds rounds, Kinex then the baseline in each (either may be
+// off), and prints each round's ratio after `label` and, over several
+// rounds, the medians, the per-round throughput ratios and the ratio of the
+// medians; ratios are withheld unless every round's audit log was durable
+// (`durabilities`, one per Kinex run, filled by `kinex_once`). 1 when a run
+// failed, else 0.
+int RunRounds(bool run_kinex, bool run_baseline,
+              const std::function<std::optional<Summary>(int round)>& kinex_once,
+              const std::function<std::optional<Summary>(int round)>& baseline_once,
+              const std::vector<Durability>& durabilities, absl::string_view label) {
+  const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
+  std::vector<Summary> kinex_runs, baseline_runs;
+  for (int round = 1; round <= rounds; ++round) {
+    if (rounds > 1) std::cout << "round " << round << " of " << rounds << "\n";
+    if (run_kinex) {
+      std::optional<Summary> k = kinex_once(round);
+      if (!k.has_value()) return 1;
+      kinex_runs.push_back(*k);
+    }
+    if (run_baseline) {
+      std::optional<Summary> b = baseline_once(round);
+      if (!b.has_value()) return 1;
+      baseline_runs.push_back(*b);
+    }
+    if (run_kinex && run_baseline) {
+      const Summary& k = kinex_runs.back();
+      const Summary& b = baseline_runs.back();
+      std::cout << label << ": "
+                << RatioLine(k.throughput, b.throughput, k.p99, b.p99, durabilities.back()) << "\n";
+    }
+  }
+  if (rounds == 1 || !run_kinex || !run_baseline) return 0;
+  auto median = [](std::vector<Summary> runs, double Summary::*field) {
+    std::sort(runs.begin(), runs.end(),
+              [field](const Summary& a, const Summary& b) { return a.*field < b.*field; });
+    const size_t n = runs.size();
+    return n % 2 ? runs[n / 2].*field : (runs[n / 2 - 1].*field + runs[n / 2].*field) / 2;
+  };
+  Durability all_rounds = durabilities.front();
+  for (const Durability& d : durabilities) {
+    if (!d.durable) all_rounds = d;
+  }
+  std::vector<std::string> ratios;
+  for (int i = 0; i < rounds && all_rounds.durable; ++i) {
+    ratios.push_back(absl::StrFormat(
+        "%.1f%%", 100 * kinex_runs[i].throughput / std::max(1e-9, baseline_runs[i].throughput)));
+  }
+  const double k = median(kinex_runs, &Summary::throughput);
+  const double b = median(baseline_runs, &Summary::throughput);
+  std::cout << absl::StrFormat(
+      "medians over %d rounds: kinex %.0f calls/s p50 %.2f ms p99 %.2f ms; baseline %.0f "
+      "calls/s p50 %.2f ms p99 %.2f ms; per-round throughput ratios [%s]\n",
+      rounds, k, median(kinex_runs, &Summary::p50), median(kinex_runs, &Summary::p99), b,
+      median(baseline_runs, &Summary::p50), median(baseline_runs, &Summary::p99),
+      all_rounds.durable ? absl::StrJoin(ratios, ", ") : "withheld");
+  std::cout << "kinex/baseline, medians: "
+            << RatioLine(k, b, median(kinex_runs, &Summary::p99),
+                         median(baseline_runs, &Summary::p99), all_rounds)
+            << "\n";
+  return 0;
+}
+
 int RunSingleBenchmark() {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   const std::string only = absl::GetFlag(FLAGS_only);
@@ -798,60 +860,13 @@ int RunSingleBenchmark() {
     return summary;
   };
 
-  const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
-  std::vector<Summary> kinex_runs, baseline_runs;
-  for (int round = 1; round <= rounds; ++round) {
-    if (rounds > 1) std::cout << "round " << round << " of " << rounds << "\n";
-    if (run_kinex) {
-      std::optional<Summary> k = run_kinex_once();
-      if (!k.has_value()) return 1;
-      kinex_runs.push_back(*k);
-    }
-    if (run_baseline) {
-      std::optional<Summary> b = run_baseline_once();
-      if (!b.has_value()) return 1;
-      baseline_runs.push_back(*b);
-    }
-    if (run_kinex && run_baseline) {
-      const Summary& k = kinex_runs.back();
-      const Summary& b = baseline_runs.back();
-      std::cout << "kinex/baseline: "
-                << RatioLine(k.throughput, b.throughput, k.p99, b.p99, durabilities.back()) << "\n";
-    }
-  }
+  const int status = RunRounds(
+      run_kinex, run_baseline, [&](int) { return run_kinex_once(); },
+      [&](int) { return run_baseline_once(); }, durabilities, "kinex/baseline");
   if (baseline_server != nullptr) {
     baseline_server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   }
-  if (rounds > 1 && run_kinex && run_baseline) {
-    auto median = [](std::vector<Summary> runs, double Summary::*field) {
-      std::sort(runs.begin(), runs.end(),
-                [field](const Summary& a, const Summary& b) { return a.*field < b.*field; });
-      const size_t n = runs.size();
-      return n % 2 ? runs[n / 2].*field : (runs[n / 2 - 1].*field + runs[n / 2].*field) / 2;
-    };
-    const double k = median(kinex_runs, &Summary::throughput);
-    const double b = median(baseline_runs, &Summary::throughput);
-    Durability all_rounds = durabilities.front();
-    for (const Durability& d : durabilities) {
-      if (!d.durable) all_rounds = d;
-    }
-    std::vector<std::string> ratios;
-    for (int i = 0; i < rounds && all_rounds.durable; ++i) {
-      ratios.push_back(absl::StrFormat(
-          "%.1f%%", 100 * kinex_runs[i].throughput / std::max(1e-9, baseline_runs[i].throughput)));
-    }
-    std::cout << absl::StrFormat(
-        "medians over %d rounds: kinex %.0f calls/s p50 %.2f ms p99 %.2f ms; baseline %.0f "
-        "calls/s p50 %.2f ms p99 %.2f ms; per-round throughput ratios [%s]\n",
-        rounds, k, median(kinex_runs, &Summary::p50), median(kinex_runs, &Summary::p99), b,
-        median(baseline_runs, &Summary::p50), median(baseline_runs, &Summary::p99),
-        all_rounds.durable ? absl::StrJoin(ratios, ", ") : "withheld");
-    std::cout << "kinex/baseline, medians: "
-              << RatioLine(k, b, median(kinex_runs, &Summary::p99),
-                           median(baseline_runs, &Summary::p99), all_rounds)
-              << "\n";
-  }
-  return 0;
+  return status;
 }
 
 // ---------------------------------------------------------------------------
@@ -1452,54 +1467,12 @@ int RunRealisticBenchmark() {
     return summary;
   };
 
-  const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
-  std::vector<Summary> kinex_runs, baseline_runs;
-  for (int round = 1; round <= rounds; ++round) {
-    if (rounds > 1) std::cout << "round " << round << " of " << rounds << "\n";
-    if (run_kinex) {
-      std::optional<Summary> k = run_kinex_once(round);
-      if (!k.has_value()) return 1;
-      kinex_runs.push_back(*k);
-    }
-    if (run_baseline) {
-      std::optional<Summary> b = run_baseline_once(round);
-      if (!b.has_value()) return 1;
-      baseline_runs.push_back(*b);
-    }
-    if (run_kinex && run_baseline) {
-      const Summary& k = kinex_runs.back();
-      const Summary& b = baseline_runs.back();
-      std::cout << "kinex/baseline, all operations: "
-                << RatioLine(k.throughput, b.throughput, k.p99, b.p99, durabilities.back()) << "\n";
-    }
-  }
+  const int status = RunRounds(run_kinex, run_baseline, run_kinex_once, run_baseline_once,
+                               durabilities, "kinex/baseline, all operations");
   if (baseline_server != nullptr) {
     baseline_server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   }
-  if (rounds > 1 && run_kinex && run_baseline) {
-    auto median = [](std::vector<Summary> runs, double Summary::*field) {
-      std::sort(runs.begin(), runs.end(),
-                [field](const Summary& a, const Summary& b) { return a.*field < b.*field; });
-      const size_t n = runs.size();
-      return n % 2 ? runs[n / 2].*field : (runs[n / 2 - 1].*field + runs[n / 2].*field) / 2;
-    };
-    Durability all_rounds = durabilities.front();
-    for (const Durability& d : durabilities) {
-      if (!d.durable) all_rounds = d;
-    }
-    const double k = median(kinex_runs, &Summary::throughput);
-    const double b = median(baseline_runs, &Summary::throughput);
-    std::cout << absl::StrFormat(
-        "medians over %d rounds: kinex %.0f calls/s p50 %.2f ms p99 %.2f ms; baseline %.0f "
-        "calls/s p50 %.2f ms p99 %.2f ms\n",
-        rounds, k, median(kinex_runs, &Summary::p50), median(kinex_runs, &Summary::p99), b,
-        median(baseline_runs, &Summary::p50), median(baseline_runs, &Summary::p99));
-    std::cout << "kinex/baseline, medians: "
-              << RatioLine(k, b, median(kinex_runs, &Summary::p99),
-                           median(baseline_runs, &Summary::p99), all_rounds)
-              << "\n";
-  }
-  return 0;
+  return status;
 }
 
 // The audit events the single soak's calls imply: every read decided (OK
