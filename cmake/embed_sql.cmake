@@ -1,4 +1,4 @@
-# Writes one C++ header embedding .sql files as string constants; run by the
+# Writes one C++ header embedding .sql (or .txt) files as string constants; run by the
 # custom command of kinex_embed_sql (CMakeLists.txt) as
 #   cmake -DOUT=<header> -DNAMESPACE=<ns> -DSOURCE_ROOT=<dir>
 #         -DFILES=<file>|<file>... -P embed_sql.cmake
@@ -37,10 +37,10 @@ foreach(file IN LISTS files)
   endif()
   file(RELATIVE_PATH rel "${SOURCE_ROOT}" "${file}")
   get_filename_component(name "${file}" NAME)
-  if(NOT name MATCHES "\\.sql$")
-    message(FATAL_ERROR "embed_sql.cmake: ${rel} is not a .sql file")
+  if(NOT name MATCHES "\\.(sql|txt)$")
+    message(FATAL_ERROR "embed_sql.cmake: ${rel} is not a .sql or .txt file")
   endif()
-  string(REGEX REPLACE "\\.sql$" "" stem "${name}")
+  string(REGEX REPLACE "\\.(sql|txt)$" "" stem "${name}")
   # CamelCase of the stem's words (split at _ . -), after a `k`.
   string(REGEX REPLACE "[_.-]+" ";" words "${stem}")
   set(ident "k")

@@ -46,10 +46,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/audit/bulk_log.h"
+#include "bench/audit/event_mix.h"
 #include "embedded_sql/audit_schema.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/log_verifier.h"
 #include "services/audit/sqlite_log_storage.h"
+#include "services/audit/stored_leaf.h"
 #include "services/common/sql/sql_db.h"
 
 namespace kinex::audit {
@@ -172,9 +174,10 @@ constexpr char kLogPragmas[] =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
     "PRAGMA busy_timeout=10000; PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=8192;";
 
-// The sizes of a BM_Append row: its canonical leaf as the log encodes it
-// (pseudonymised, timed, chained; averaged over the indices BM_Append
-// writes) and its one child pseudonym.
+// The sizes of a BM_Append row: its leaf as the log stores it (the
+// canonical encoding, pseudonymised, timed, chained, then compressed as
+// SqlLogStorage stores it, stored_leaf.h; averaged over the indices
+// BM_Append writes) and its one child pseudonym.
 struct RowShape {
   size_t leaf_bytes = 0;
   size_t pseudonym_bytes = 0;
@@ -195,7 +198,7 @@ const RowShape& AppendRowShape() {
       chains.Record(i, e);
       absl::StatusOr<std::string> leaf = EncodeEvent(i, e);
       if (!leaf.ok()) Die("EncodeEvent", leaf.status());
-      total += leaf->size();
+      total += CompressLeaf(*leaf).size();
       ++n;
       pseudonym = e.child_pseudonyms(0).size();
     }
@@ -436,6 +439,61 @@ void BM_VerifyOffline1M(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kBig);
 }
 BENCHMARK(BM_VerifyOffline1M)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
+
+// --- Stored leaves: compression ---------------------------------------------
+
+// 1,000 canonical leaves of the realistic mix (bench/audit/event_mix.h:
+// mostly whole-record disclosures), each child as three 64-hex pseudonyms as
+// the log writes them.
+const std::vector<std::string>& MixLeaves() {
+  static const std::vector<std::string> leaves = [] {
+    bench::EventMix mix({});
+    std::vector<std::string> out;
+    for (uint64_t i = 0; i < 1000; ++i) {
+      v1::AuditEvent e = mix.Event(i);
+      if (!PseudonymizeChildren(*Pseudonymizer(), e).ok()) std::abort();
+      e.mutable_time()->set_seconds(1788249600 + static_cast<int64_t>(i));
+      absl::StatusOr<std::string> leaf = EncodeEvent(i, e);
+      if (!leaf.ok()) Die("EncodeEvent", leaf.status());
+      out.push_back(*std::move(leaf));
+    }
+    return out;
+  }();
+  return leaves;
+}
+
+// CompressLeaf per leaf of the mix; counters: mean canonical and stored bytes.
+void BM_CompressLeaf(benchmark::State& state) {
+  const std::vector<std::string>& leaves = MixLeaves();
+  size_t i = 0;
+  uint64_t canonical = 0, stored = 0, n = 0;
+  for (auto _ : state) {
+    const std::string& leaf = leaves[i++ % leaves.size()];
+    const std::string out = CompressLeaf(leaf);
+    canonical += leaf.size();
+    stored += out.size();
+    ++n;
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+  state.counters["canonical_bytes"] = static_cast<double>(canonical) / static_cast<double>(n);
+  state.counters["stored_bytes"] = static_cast<double>(stored) / static_cast<double>(n);
+}
+BENCHMARK(BM_CompressLeaf)->Unit(benchmark::kMicrosecond);
+
+// ExpandLeaf per stored leaf of the mix (what every read of a leaf adds).
+void BM_ExpandLeaf(benchmark::State& state) {
+  std::vector<std::string> stored;
+  for (const std::string& leaf : MixLeaves()) stored.push_back(CompressLeaf(leaf));
+  size_t i = 0;
+  for (auto _ : state) {
+    absl::StatusOr<std::string> out = ExpandLeaf(stored[i++ % stored.size()]);
+    if (!out.ok()) Die("ExpandLeaf", out.status());
+    benchmark::DoNotOptimize(out->data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ExpandLeaf)->Unit(benchmark::kMicrosecond);
 
 // --- The summary -----------------------------------------------------------
 

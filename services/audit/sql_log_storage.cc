@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "embedded_sql/audit_schema.h"
 #include "kinex/notifications/v1/notifications.pb.h"
+#include "services/audit/stored_leaf.h"
 #include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
@@ -108,7 +109,13 @@ absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row, sql::Dialect diale
         reason::kStorageCorrupt, dialect);
   }
   std::memcpy(e.leaf_hash.data(), hash.data(), kHashSize);
-  e.leaf_data = row.Str(2);
+  absl::StatusOr<std::string> leaf = ExpandLeaf(row.Str(2));
+  if (!leaf.ok()) {
+    return Failure(absl::Status(leaf.status().code(), absl::StrCat("entry ", e.leaf_index, ": ",
+                                                                   leaf.status().message())),
+                   reason::kStorageCorrupt, dialect);
+  }
+  e.leaf_data = *std::move(leaf);
   return e;
 }
 
@@ -293,7 +300,11 @@ absl::Status SqlLogStorage::Init() {
                                // audit_notifications: made by Schema(), applied below.
                                {2, [](sql::Db&) { return absl::OkStatus(); }},
                                // audit_tree_blocks, audit_checkpoints: likewise.
-                               {3, [](sql::Db&) { return absl::OkStatus(); }}}),
+                               {3, [](sql::Db&) { return absl::OkStatus(); }},
+                               // Leaves may be stored compressed
+                               // (stored_leaf.h): no table changes, but a
+                               // binary from before cannot read them.
+                               {4, [](sql::Db&) { return absl::OkStatus(); }}}),
                  dialect_));
   return StoreError(db.ExecScript(Schema(dialect_)), dialect_);
 }
@@ -305,6 +316,10 @@ absl::Status SqlLogStorage::WithReader(const std::function<absl::Status(sql::Db&
 }
 
 absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const SignedTreeHead* head) {
+  // Stored compressed (stored_leaf.h), before the writer is taken.
+  std::vector<std::string> stored;
+  stored.reserve(entries.size());
+  for (const NewEntry& e : entries) stored.push_back(CompressLeaf(e.entry.leaf_data));
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
   absl::Status appended = db.Transaction([&]() -> absl::Status {
@@ -332,8 +347,8 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
       rows.push_back({index,
                       BlobOf(absl::string_view(
                           reinterpret_cast<const char*>(e.entry.leaf_hash.data()), kHashSize)),
-                      BlobOf(e.entry.leaf_data), e.time_micros, int64_t{e.agency_kind},
-                      e.agency_code, e.actor, int64_t{e.purpose}, int64_t{e.decision},
+                      BlobOf(stored[i]), e.time_micros, int64_t{e.agency_kind}, e.agency_code,
+                      e.actor, int64_t{e.purpose}, int64_t{e.decision},
                       int64_t{e.break_glass ? 1 : 0}});
       for (const std::string& pseudonym : e.child_pseudonyms) {
         child_rows.push_back({pseudonym, index});

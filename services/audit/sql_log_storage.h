@@ -57,7 +57,7 @@ namespace kinex::audit {
 class SqlLogStorage : public LogStorage {
  public:
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 3;
+  static constexpr int64_t kSchemaVersion = 4;
 
   ~SqlLogStorage() override = default;
 

@@ -27,6 +27,7 @@
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/audit_target.h"
 #include "services/audit/sqlite_log_storage.h"
+#include "services/audit/stored_leaf.h"
 #include "services/common/tls.h"
 #include "tests/audit/audit_target_fixture.h"
 #include "tests/audit/large_log.h"
@@ -43,6 +44,19 @@ using ::testing::Not;
 
 class AuditCommandTest : public audit::testing::AuditTargetTest {
  protected:
+  // The canonical leaf at `index` with its actor changed (j.smith to
+  // x.smith: same length, so it still decodes); empty if it has none.
+  std::string ActorAlteredLeaf(uint64_t index) {
+    audit::v1::GetEntriesRequest req;
+    req.set_start_index(index);
+    req.set_end_index(index + 1);
+    std::string leaf = target_->log->GetEntries(req)->entries(0).leaf_data();
+    const size_t at = leaf.find("j.smith");
+    if (at == std::string::npos) return "";
+    leaf[at] = 'x';
+    return leaf;
+  }
+
   void SetUp() override {
     AuditTargetTest::SetUp();
     Start();
@@ -163,15 +177,15 @@ TEST_F(AuditCommandTest, VerifyChecksTheWholeLogAndSavedHeads) {
 }
 
 TEST_F(AuditCommandTest, VerifyNamesTheFirstBadIndexAfterTampering) {
+  // Leaf 3's actor changed, stored compressed as the store writes leaves.
+  const std::string leaf = ActorAlteredLeaf(3);
+  ASSERT_FALSE(leaf.empty());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TRIGGER audit_entries_no_update;"
-                         "UPDATE audit_entries SET leaf_data = CAST(replace(CAST("
-                         "leaf_data AS TEXT), 'j.smith', 'x.smith') AS BLOB) "
-                         "WHERE leaf_index = 3;",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  const std::string sql =
+      absl::StrCat("DROP TRIGGER audit_entries_no_update; UPDATE audit_entries SET leaf_data = x'",
+                   absl::BytesToHexString(audit::CompressLeaf(leaf)), "' WHERE leaf_index = 3;");
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   EXPECT_EQ(Run({"verify", "--public-key=" + PublicKey()}), 1);
   EXPECT_THAT(out_.str(), HasSubstr("FAILED"));
@@ -326,13 +340,8 @@ TEST_F(AuditCommandTest, VerifyNamesTheRangeOfAConsistentRewriteAndTheHeadsUsed)
   WriteReceipt(ReceiptFor(4));
   std::filesystem::rename(dir_ / "receipt.json", r4);
 
-  audit::v1::GetEntriesRequest req;
-  req.set_start_index(3);
-  req.set_end_index(4);
-  std::string leaf = target_->log->GetEntries(req)->entries(0).leaf_data();
-  const size_t at = leaf.find("j.smith");
-  ASSERT_NE(at, std::string::npos);
-  leaf[at] = 'x';
+  const std::string leaf = ActorAlteredLeaf(3);
+  ASSERT_FALSE(leaf.empty());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
   const std::string sql =

@@ -14,6 +14,7 @@
 #include "services/audit/audit_log.h"
 #include "services/audit/checkpoint.h"
 #include "services/audit/sqlite_log_storage.h"
+#include "services/audit/stored_leaf.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
@@ -61,6 +62,22 @@ class CheckpointTest : public ::testing::Test {
   }
 
   // Alternates two children and two agencies, one second apart.
+  // The canonical leaf at `index` (read through a log opened and closed
+  // here) with its actor changed (j.smith to x.smith: same length, so it
+  // still decodes); empty if it has none.
+  std::string ActorAlteredLeaf(uint64_t index) {
+    auto log = Open();
+    if (!log.ok()) return "";
+    v1::GetEntriesRequest req;
+    req.set_start_index(index);
+    req.set_end_index(index + 1);
+    std::string leaf = (*log)->GetEntries(req)->entries(0).leaf_data();
+    const size_t at = leaf.find("j.smith");
+    if (at == std::string::npos) return "";
+    leaf[at] = 'x';
+    return leaf;
+  }
+
   void Append(AuditLog& log, int i) {
     v1::AuditEvent e = SampleEvent(absl::StrCat("req-", i), i % 3 == 0 ? kNhsB : kNhsA);
     if (i % 2 == 0) e.set_agency_code("E09000001");
@@ -239,8 +256,11 @@ TEST_F(CheckpointTest, ACheckpointAtAnotherBlockLevelIsNotUsed) {
 }
 
 TEST_F(CheckpointTest, ALeafAfterTheLastFullBlockAlteredRefusesToStart) {
-  Sql("UPDATE audit_entries SET leaf_data = CAST(replace(CAST(leaf_data AS TEXT), 'j.smith', "
-      "'x.smith') AS BLOB) WHERE leaf_index = 195;");
+  const std::string leaf = ActorAlteredLeaf(195);
+  ASSERT_FALSE(leaf.empty());
+  // Stored compressed, as the store writes leaves; the hash left as it was.
+  Sql(absl::StrCat("UPDATE audit_entries SET leaf_data = x'",
+                   absl::BytesToHexString(CompressLeaf(leaf)), "' WHERE leaf_index = 195;"));
   auto log = Open();
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(log.status().message(), HasSubstr("audit log is corrupt; refusing to start"));
@@ -260,18 +280,8 @@ TEST_F(CheckpointTest, ATruncatedLogRefusesToStart) {
 // changed together) is caught when the block is read for a proof, and by a
 // full verification.
 TEST_F(CheckpointTest, ARewriteBelowTheCheckpointIsCaughtWhenReadAndByFullVerification) {
-  std::string leaf;
-  {
-    auto log = Open();
-    ASSERT_TRUE(log.ok());
-    v1::GetEntriesRequest req;
-    req.set_start_index(10);
-    req.set_end_index(11);
-    leaf = (*log)->GetEntries(req)->entries(0).leaf_data();
-  }
-  const size_t at = leaf.find("j.smith");
-  ASSERT_NE(at, std::string::npos);
-  leaf[at] = 'x';
+  const std::string leaf = ActorAlteredLeaf(10);
+  ASSERT_FALSE(leaf.empty());
   Sql(absl::StrCat("UPDATE audit_entries SET leaf_data = x'", absl::BytesToHexString(leaf),
                    "', leaf_hash = x'", absl::BytesToHexString(HashToBytes(HashLeaf(leaf))),
                    "' WHERE leaf_index = 10;"));

@@ -4,6 +4,9 @@
 // kept and the append-only triggers back under the new names.
 #include "services/audit/sqlite_log_storage.h"
 
+#include "absl/strings/match.h"
+#include "services/audit/stored_leaf.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/sql/sql_db.h"
@@ -92,8 +95,60 @@ TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
   const auto newer = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
   EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition,
                               ::testing::HasSubstr("audit store is at schema version 9, newer "
-                                                   "than this binary knows (3)")));
+                                                   "than this binary knows (4)")));
   EXPECT_THAT(newer.status(), HasErrorReason("SCHEMA_TOO_NEW"));
+}
+
+// Leaves are stored compressed (stored_leaf.h) and read back as their
+// canonical bytes; a leaf stored as it is (every leaf from before schema
+// version 4) reads as it is; a compressed leaf edited in the store is
+// STORAGE_CORRUPT at its index.
+TEST_F(SqlLogStorageTest, LeavesAreStoredCompressedAndReadBackByteForByte) {
+  auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  // A leaf much like a whole-record disclosure's: the dictionary's strings.
+  NewEntry big = Entry(0);
+  big.entry.leaf_data = absl::StrCat("KXAE", LeafDictionary(1), LeafDictionary(1));
+  NewEntry small = Entry(1);  // "leaf-1": compression would not shrink it
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{big, small}, nullptr).ok());
+  {
+    auto db = Raw();
+    auto rows = db->Query("SELECT leaf_data FROM audit_entries ORDER BY leaf_index");
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->size(), 2u);
+    EXPECT_TRUE(absl::StartsWith(rows->at(0).Str(0), "KXAZ\x01"));
+    EXPECT_LT(rows->at(0).Str(0).size(), big.entry.leaf_data.size() / 10);
+    EXPECT_EQ(rows->at(1).Str(0), "leaf-1");
+  }
+  std::vector<std::string> read;
+  ASSERT_TRUE((*storage)
+                  ->ReadEntries(0, 2,
+                                [&](const StoredEntry& e) {
+                                  read.push_back(e.leaf_data);
+                                  return absl::OkStatus();
+                                })
+                  .ok());
+  EXPECT_THAT(read, ::testing::ElementsAre(big.entry.leaf_data, "leaf-1"));
+  EXPECT_EQ((*storage)->Query({.child_pseudonym = "p0"}, 10).value().at(0).leaf_data,
+            big.entry.leaf_data);
+
+  // An edit that keeps the header but not the length it claims.
+  {
+    auto db = Raw();
+    auto rows = db->Query("SELECT leaf_data FROM audit_entries WHERE leaf_index = 0");
+    ASSERT_TRUE(rows.ok());
+    std::string edited = rows->at(0).Str(0);
+    edited[8] = static_cast<char>(edited[8] ^ 1);
+    ASSERT_TRUE(db->ExecScript("DROP TRIGGER audit_entries_no_update").ok());
+    ASSERT_TRUE(db->Exec("UPDATE audit_entries SET leaf_data = $1 WHERE leaf_index = 0",
+                         {sql::Blob{edited}})
+                    .ok());
+  }
+  const absl::Status corrupt =
+      (*storage)->ReadEntries(0, 1, [](const StoredEntry&) { return absl::OkStatus(); });
+  EXPECT_THAT(corrupt, StatusIs(absl::StatusCode::kDataLoss,
+                                ::testing::StartsWith("entry 0: stored audit leaf: inflates to ")));
+  EXPECT_THAT(corrupt, HasErrorReason("STORAGE_CORRUPT"));
 }
 
 // The store's errors carry explicit reasons with `store` and `dialect`: a
