@@ -1,22 +1,74 @@
 #include "services/audit/audit_client.h"
 
+#include "absl/strings/str_cat.h"
+#include "services/audit/audit_service.h"
 #include "services/common/status_macros.h"
 #include "services/common/unary_rpc.h"
 
 namespace kinex::audit {
 
-absl::StatusOr<AppendResult> AuditClient::Append(const kinex::audit::v1::AuditEvent& event) {
-  kinex::audit::v1::AppendRequest req;
-  *req.mutable_event() = event;
-  KINEX_ASSIGN_OR_RETURN(kinex::audit::v1::AppendResponse resp,
-                         CallUnary(*stub_, &kinex::audit::v1::Audit::Stub::Append, req,
-                                   timeout_));  // capped by the served call's deadline
+namespace {
+
+namespace v1 = ::kinex::audit::v1;
+
+// Serialized bytes of events one AppendBatch carries at most (well inside
+// gRPC's default 4 MiB message limit).
+constexpr size_t kMaxBatchBytes = 2 << 20;
+
+AppendResult ResultOf(v1::AppendResponse& resp) {
   AppendResult r;
   r.leaf_index = resp.leaf_index();
-  r.leaf_hash = resp.leaf_hash();
+  r.leaf_hash = std::move(*resp.mutable_leaf_hash());
   r.signed_tree_head = std::move(*resp.mutable_signed_tree_head());
   r.inclusion_proof.assign(resp.inclusion_proof().begin(), resp.inclusion_proof().end());
   return r;
+}
+
+}  // namespace
+
+absl::StatusOr<AppendResult> AuditClient::Append(const v1::AuditEvent& event) {
+  v1::AppendRequest req;
+  *req.mutable_event() = event;
+  KINEX_ASSIGN_OR_RETURN(v1::AppendResponse resp,
+                         CallUnary(*stub_, &v1::Audit::Stub::Append, req,
+                                   timeout_));  // capped by the served call's deadline
+  return ResultOf(resp);
+}
+
+std::vector<absl::StatusOr<AppendResult>> AuditClient::AppendAll(
+    absl::Span<const v1::AuditEvent> events) {
+  std::vector<absl::StatusOr<AppendResult>> out;
+  out.reserve(events.size());
+  size_t next = 0;
+  while (next < events.size()) {
+    v1::AppendBatchRequest req;
+    size_t bytes = 0;
+    while (next < events.size() && req.events_size() < kMaxAppendBatch &&
+           (req.events_size() == 0 || bytes + events[next].ByteSizeLong() <= kMaxBatchBytes)) {
+      bytes += events[next].ByteSizeLong();
+      *req.add_events() = events[next++];
+    }
+    absl::StatusOr<v1::AppendBatchResponse> resp =
+        CallUnary(*stub_, &v1::Audit::Stub::AppendBatch, req, timeout_);
+    if (resp.ok() && resp->results_size() != req.events_size()) {
+      resp = absl::InternalError(absl::StrCat("audit AppendBatch answered ", resp->results_size(),
+                                              " results for ", req.events_size(), " events"));
+    }
+    for (int i = 0; i < req.events_size(); ++i) {
+      if (!resp.ok()) {
+        out.push_back(resp.status());
+        continue;
+      }
+      v1::AppendBatchResult& r = *resp->mutable_results(i);
+      absl::Status status = FromRpcStatus(r.status());
+      if (status.ok()) {
+        out.push_back(ResultOf(*r.mutable_appended()));
+      } else {
+        out.push_back(std::move(status));
+      }
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> AuditClient::ReadNotifications(

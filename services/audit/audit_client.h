@@ -28,6 +28,13 @@ class AuditClient final : public AuditSink, public NotificationReader {
       : stub_(kinex::audit::v1::Audit::NewStub(std::move(channel))), timeout_(timeout) {}
 
   absl::StatusOr<AppendResult> Append(const kinex::audit::v1::AuditEvent& event) override;
+  // Through AppendBatch: one RPC (and one commit) per kMaxAppendBatch events
+  // or about 2 MiB of them, whichever comes first. A batch the service
+  // refuses whole, or that fails in transit, gives every one of its events
+  // that status (nothing of it was appended, or, on a transport failure
+  // after the commit, the caller cannot know: it fails closed either way).
+  std::vector<absl::StatusOr<AppendResult>> AppendAll(
+      absl::Span<const kinex::audit::v1::AuditEvent> events) override;
   absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> ReadNotifications(
       const kinex::audit::v1::ReadNotificationsRequest& request) override;
 

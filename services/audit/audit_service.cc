@@ -2,6 +2,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/error_reason.h"
 #include "services/common/grpc_status.h"
 #include "services/common/identity.h"
 #include "services/common/service_acl.h"
@@ -33,6 +34,13 @@ std::string RequestIdOrEmpty(std::string id) {
     if (c < 0x21 || c > 0x7e) return "";
   }
   return id;
+}
+
+void FillAppendResponse(AppendResult r, v1::AppendResponse& out) {
+  out.set_leaf_index(r.leaf_index);
+  out.set_leaf_hash(std::move(r.leaf_hash));
+  *out.mutable_signed_tree_head() = std::move(r.signed_tree_head);
+  for (std::string& h : r.inclusion_proof) out.add_inclusion_proof(std::move(h));
 }
 
 }  // namespace
@@ -82,10 +90,31 @@ grpc::Status AuditGrpcService::Append(grpc::ServerContext* ctx, const v1::Append
   }
   absl::StatusOr<AppendResult> r = log_->Append(req->event());
   if (!r.ok()) return ToGrpcStatus(r.status());
-  resp->set_leaf_index(r->leaf_index);
-  resp->set_leaf_hash(r->leaf_hash);
-  *resp->mutable_signed_tree_head() = std::move(r->signed_tree_head);
-  for (std::string& h : r->inclusion_proof) resp->add_inclusion_proof(std::move(h));
+  FillAppendResponse(*std::move(r), *resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditGrpcService::AppendBatch(grpc::ServerContext* ctx,
+                                           const v1::AppendBatchRequest* req,
+                                           v1::AppendBatchResponse* resp) {
+  // Who may call first: a caller that may not append learns nothing else.
+  if (absl::Status s = AuthorizeAuditAppendBatch(*ctx, trust_domain_, req->events()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (req->events_size() == 0 || req->events_size() > kMaxAppendBatch) {
+    return ToGrpcStatus(WithErrorReason(
+        absl::InvalidArgumentError(absl::StrCat(
+            "events: ", req->events_size(), " events; AppendBatch takes 1 to ", kMaxAppendBatch)),
+        reason::kInvalidField, {{"field", "events"}}));
+  }
+  // (A repeated field is not contiguous: AppendAll takes a span of events.)
+  const std::vector<v1::AuditEvent> events(req->events().begin(), req->events().end());
+  std::vector<absl::StatusOr<AppendResult>> results = log_->AppendAll(events);
+  for (absl::StatusOr<AppendResult>& r : results) {
+    v1::AppendBatchResult* out = resp->add_results();
+    *out->mutable_status() = ToRpcStatus(r.status());
+    if (r.ok()) FillAppendResponse(*std::move(r), *out->mutable_appended());
+  }
   return grpc::Status::OK;
 }
 

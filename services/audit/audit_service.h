@@ -4,6 +4,8 @@
 //
 //   Append                      Kinex service identities only
 //                               (spiffe://<td>/service/<name>).
+//   AppendBatch                 the gateway only; 1 to kMaxAppendBatch
+//                               events, each with its own outcome.
 //   QueryEvents, GetEntries,    auditor principals (agency kind "auditor")
 //   GetSignedTreeHead, proofs,  and Kinex services.
 //   GetSigningKey
@@ -31,6 +33,10 @@
 
 namespace kinex::audit {
 
+// Most events one AppendBatch takes (AuditClient::AppendAll sends more as
+// several batches).
+inline constexpr int kMaxAppendBatch = 1000;
+
 // Metadata a forwarded auditor query carries.
 inline constexpr char kPrincipalMetadata[] = "x-kinex-principal";
 inline constexpr char kActorMetadata[] = "x-kinex-actor";
@@ -54,6 +60,8 @@ class AuditGrpcService final : public kinex::audit::v1::Audit::Service {
 
   grpc::Status Append(grpc::ServerContext* ctx, const v1::AppendRequest* req,
                       v1::AppendResponse* resp) override;
+  grpc::Status AppendBatch(grpc::ServerContext* ctx, const v1::AppendBatchRequest* req,
+                           v1::AppendBatchResponse* resp) override;
   grpc::Status QueryEvents(grpc::ServerContext* ctx, const v1::QueryEventsRequest* req,
                            v1::QueryEventsResponse* resp) override;
   grpc::Status GetSignedTreeHead(grpc::ServerContext* ctx, const v1::GetSignedTreeHeadRequest* req,

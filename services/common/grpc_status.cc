@@ -12,36 +12,49 @@
 
 namespace kinex {
 
+google::rpc::Status ToRpcStatus(const absl::Status& status) {
+  google::rpc::Status out;
+  out.set_code(static_cast<int>(status.code()));
+  out.set_message(std::string(status.message()));
+  // The one ErrorInfo (explicit, or derived from the code).
+  if (!status.ok()) out.add_details()->PackFrom(ErrorInfoOf(status));
+  return out;
+}
+
+absl::Status FromRpcStatus(const google::rpc::Status& status) {
+  if (status.code() == 0) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.code()), status.message());
+  // Keep the sender's ErrorInfo (a status made by gRPC itself, e.g. a
+  // transport failure, has none: its reason is derived from the code).
+  for (const google::protobuf::Any& any : status.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.Is<google::rpc::ErrorInfo>() && any.UnpackTo(&info)) {
+      out.SetPayload(kErrorInfoTypeUrl, absl::Cord(info.SerializeAsString()));
+      break;
+    }
+  }
+  return out;
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  // The details: google.rpc.Status with the one ErrorInfo (explicit, or
-  // derived from the code), sent as grpc-status-details-bin.
-  google::rpc::Status details;
-  details.set_code(static_cast<int>(status.code()));
-  details.set_message(std::string(status.message()));
-  details.add_details()->PackFrom(ErrorInfoOf(status));
-  // absl::StatusCode and grpc::StatusCode share their numbering (both follow
-  // google.rpc.Code), so the cast is exact for every canonical code.
+  // The details: google.rpc.Status with the one ErrorInfo, sent as
+  // grpc-status-details-bin. absl::StatusCode and grpc::StatusCode share
+  // their numbering (both follow google.rpc.Code), so the cast is exact for
+  // every canonical code.
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
-                      details.SerializeAsString());
+                      ToRpcStatus(status).SerializeAsString());
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  // Keep the sender's ErrorInfo (a status made by gRPC itself, e.g. a
-  // transport failure, has none: its reason is derived from the code).
   google::rpc::Status details;
-  if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
-    for (const google::protobuf::Any& any : details.details()) {
-      google::rpc::ErrorInfo info;
-      if (any.Is<google::rpc::ErrorInfo>() && any.UnpackTo(&info)) {
-        out.SetPayload(kErrorInfoTypeUrl, absl::Cord(info.SerializeAsString()));
-        break;
-      }
-    }
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+    details.Clear();
   }
-  return out;
+  details.set_code(static_cast<int>(status.error_code()));
+  details.set_message(status.error_message());
+  return FromRpcStatus(details);
 }
 
 namespace {

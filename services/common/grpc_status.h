@@ -6,6 +6,7 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "google/rpc/status.pb.h"
 
 namespace kinex {
 
@@ -19,6 +20,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // Converts a status received from another Kinex service back to absl: same
 // code and message, and the sender's ErrorInfo kept (ErrorReasonOf reads it).
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// The google.rpc.Status of a core status (code, message, its ErrorInfo in
+// details), as ToGrpcStatus sends it; and back, as FromGrpcStatus reads it.
+// For statuses carried inside a response (AppendBatchResult).
+google::rpc::Status ToRpcStatus(const absl::Status& status);
+absl::Status FromRpcStatus(const google::rpc::Status& status);
 
 // `status` with every internal address and hostname in its message replaced
 // by "<internal address>" (the reason and metadata kept): gRPC target and peer URIs

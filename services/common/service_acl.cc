@@ -18,7 +18,8 @@ using kinex::audit::v1::EventKind;
 //   gateway  -> records (every read and PutPart; GetChildFacts before every
 //               decision and for the consent front), consent (every
 //               method, LookupBases for decisions), policy (Decide, via RemotePolicyDecider), audit
-//               (Append of disclosures; reads on behalf of auditors via AuditFront)
+//               (Append and AppendBatch of disclosures; reads on behalf of
+//               auditors via AuditFront)
 //   consent  -> records.GetChildFacts (the child's facts before recording
 //               and listing), and audit.Append of its own writes
 //   records  -> audit.Append of its own writes
@@ -54,6 +55,7 @@ const std::vector<ServiceAclRow>& Table() {
       {"kinex.policy.v1.Policy/Decide", {"gateway"}},
       {"kinex.policy.v1.Policy/Explain", {"gateway"}},
       {"kinex.audit.v1.Audit/Append", {"gateway", "records", "consent"}},
+      {"kinex.audit.v1.Audit/AppendBatch", {"gateway"}},
       {"kinex.audit.v1.Audit/QueryEvents", {"gateway"}},
       {"kinex.audit.v1.Audit/GetSignedTreeHead", {"gateway"}},
       {"kinex.audit.v1.Audit/GetInclusionProof", {"gateway"}},
@@ -204,6 +206,23 @@ absl::Status AuthorizeAuditAppend(const grpc::ServerContext& ctx, absl::string_v
                          AuthorizeServiceCall(ctx, trust_domain, "kinex.audit.v1.Audit/Append"));
   KINEX_RETURN_IF_ERROR(CheckAuditAppendKind(caller, event.kind()));
   return CheckAuditNotify(caller, event);
+}
+
+absl::Status AuthorizeAuditAppendBatch(
+    const grpc::ServerContext& ctx, absl::string_view trust_domain,
+    const google::protobuf::RepeatedPtrField<kinex::audit::v1::AuditEvent>& events) {
+  KINEX_ASSIGN_OR_RETURN(
+      SpiffeId caller, AuthorizeServiceCall(ctx, trust_domain, "kinex.audit.v1.Audit/AppendBatch"));
+  for (int i = 0; i < events.size(); ++i) {
+    absl::Status allowed = CheckAuditAppendKind(caller, events[i].kind());
+    if (allowed.ok()) allowed = CheckAuditNotify(caller, events[i]);
+    if (!allowed.ok()) {
+      return CopyErrorReason(
+          allowed,
+          absl::Status(allowed.code(), absl::StrCat("events[", i, "]: ", allowed.message())));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace kinex

@@ -81,6 +81,13 @@ absl::Status CheckAuditNotify(const SpiffeId& caller, const kinex::audit::v1::Au
 absl::Status AuthorizeAuditAppend(const grpc::ServerContext& ctx, absl::string_view trust_domain,
                                   const kinex::audit::v1::AuditEvent& event);
 
+// As AuthorizeAuditAppend for kinex.audit.v1.Audit/AppendBatch: the method,
+// then every event's kind and notifications; the first refusal names its
+// event ("events[3]: service ...").
+absl::Status AuthorizeAuditAppendBatch(
+    const grpc::ServerContext& ctx, absl::string_view trust_domain,
+    const google::protobuf::RepeatedPtrField<kinex::audit::v1::AuditEvent>& events);
+
 }  // namespace kinex
 
 #endif  // KINEX_SERVICES_COMMON_SERVICE_ACL_H_

@@ -14,11 +14,14 @@
 #include "services/audit/audit_client.h"
 #include "services/audit/audit_target.h"
 #include "services/audit/log_verifier.h"
+#include "services/common/error_reason.h"
 #include "services/common/file_util.h"
+#include "services/common/grpc_status.h"
 #include "services/common/tls.h"
 #include "tests/audit/audit_target_fixture.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
 namespace kinex::audit {
@@ -69,6 +72,134 @@ TEST_F(AuditServiceTest, AgenciesMayNotAppend) {
     absl::StatusOr<AppendResult> r = client.Append(SampleEvent("req-1"));
     EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
     EXPECT_THAT(r.status().message(), HasSubstr("the audit service accepts Kinex services only"));
+  }
+  EXPECT_EQ(target_->log->Size(), 0u);
+}
+
+// AppendBatch (AuditClient::AppendAll): a ListChildren page's events in one
+// call, each with its own receipt, in order.
+TEST_F(AuditServiceTest, GatewayAppendsABatchAndEachEventGetsAVerifiableReceipt) {
+  Start();
+  AuditClient client(Channel(kinex::testing::ServiceTlsFiles("gateway")));
+  std::vector<v1::AuditEvent> events;
+  for (int i = 0; i < 5; ++i) events.push_back(SampleEvent(absl::StrCat("req-", i)));
+  std::vector<absl::StatusOr<AppendResult>> results = client.AppendAll(events);
+  ASSERT_EQ(results.size(), 5u);
+  auto pem = ReadFileToString(kinex::testing::TestPkiDir() + "/audit-signing.pub.pem");
+  ASSERT_TRUE(pem.ok());
+  auto verifier = *TreeHeadVerifier::FromPublicKeyPem(*pem);
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    EXPECT_EQ(results[i]->leaf_index, i);
+    kinex::exchange::v1::DisclosureReceipt receipt;
+    receipt.set_leaf_index(results[i]->leaf_index);
+    receipt.set_leaf_hash(results[i]->leaf_hash);
+    *receipt.mutable_signed_tree_head() = results[i]->signed_tree_head;
+    for (const auto& h : results[i]->inclusion_proof) receipt.add_inclusion_proof(h);
+    EXPECT_TRUE(VerifyReceipt(receipt, *verifier).ok()) << i;
+  }
+  v1::GetEntriesRequest req;
+  req.set_start_index(0);
+  req.set_end_index(5);
+  auto entries = target_->log->GetEntries(req);
+  ASSERT_TRUE(entries.ok());
+  for (int i = 0; i < 5; ++i) {
+    auto decoded = DecodeEvent(entries->entries(i).leaf_data());
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(decoded->event.request_id(), absl::StrCat("req-", i));
+  }
+}
+
+// More than one AppendBatch takes: the client sends several, in order.
+TEST_F(AuditServiceTest, AppendAllSplitsWhatOneBatchCannotTake) {
+  Start();
+  AuditClient client(Channel(kinex::testing::ServiceTlsFiles("gateway")));
+  std::vector<v1::AuditEvent> events(kMaxAppendBatch + 7, SampleEvent("req-many"));
+  std::vector<absl::StatusOr<AppendResult>> results = client.AppendAll(events);
+  ASSERT_EQ(results.size(), events.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    EXPECT_EQ(results[i]->leaf_index, i);
+  }
+  EXPECT_EQ(target_->log->Size(), events.size());
+}
+
+// An invalid event is refused on its own (its error as Append would give
+// it, reason included); the others are appended.
+TEST_F(AuditServiceTest, AnInvalidEventInABatchIsRefusedAlone) {
+  Start();
+  AuditClient client(Channel(kinex::testing::ServiceTlsFiles("gateway")));
+  v1::AuditEvent bad = SampleEvent("req-bad");
+  bad.clear_policy_version();
+  const absl::Status expected = ValidateAppendEvent(bad);
+  ASSERT_FALSE(expected.ok());
+  std::vector<v1::AuditEvent> events = {SampleEvent("req-a"), bad, SampleEvent("req-b")};
+  std::vector<absl::StatusOr<AppendResult>> results = client.AppendAll(events);
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_THAT(results[1].status(),
+              ::kinex::testing::StatusIs(expected.code(), std::string(expected.message())));
+  EXPECT_THAT(results[1].status(), ::kinex::testing::HasErrorReason(ErrorReasonOf(expected)));
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  EXPECT_EQ(results[0]->leaf_index, 0u);
+  EXPECT_EQ(results[2]->leaf_index, 1u);
+  EXPECT_EQ(target_->log->Size(), 2u);
+}
+
+// Only the gateway appends batches; a batch holding one event the gateway
+// may not append is refused whole, naming that event; so are an empty and
+// an oversized one. Nothing of any of them is appended.
+TEST_F(AuditServiceTest, ABatchIsRefusedWholeForTheWrongCallerOrShape) {
+  Start();
+  for (const TlsFiles& files :
+       {kinex::testing::ServiceTlsFiles("records"), kinex::testing::ServiceTlsFiles("consent"),
+        Auditor(), VirtualSchool()}) {
+    AuditClient client(Channel(files));
+    std::vector<absl::StatusOr<AppendResult>> results =
+        client.AppendAll(std::vector<v1::AuditEvent>{SampleEvent("req-1"), SampleEvent("req-2")});
+    ASSERT_EQ(results.size(), 2u);
+    for (const auto& r : results) {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+    }
+  }
+  AuditClient gateway(Channel(kinex::testing::ServiceTlsFiles("gateway")));
+  v1::AuditEvent publish = SampleEvent("req-publish");
+  publish.set_kind(v1::PART_PUBLISHED);
+  std::vector<absl::StatusOr<AppendResult>> results =
+      gateway.AppendAll(std::vector<v1::AuditEvent>{SampleEvent("req-1"), publish});
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) {
+    EXPECT_THAT(r.status(),
+                ::kinex::testing::StatusIs(
+                    absl::StatusCode::kPermissionDenied,
+                    ::testing::StartsWith("events[1]: service \"gateway\" may not append "
+                                          "PART_PUBLISHED events to the audit log")));
+    EXPECT_THAT(r.status(), ::kinex::testing::HasErrorReason("SERVICE_NOT_ALLOWED"));
+  }
+
+  // A caller that may not append batches is refused as such, whatever the
+  // batch holds (an empty one included).
+  {
+    v1::AppendBatchResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = Stub(kinex::testing::ServiceTlsFiles("records"))
+                               ->AppendBatch(&ctx, v1::AppendBatchRequest(), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(s.error_message(),
+              "service \"records\" may not call kinex.audit.v1.Audit/AppendBatch (allowed: "
+              "gateway)");
+  }
+  auto stub = Stub(kinex::testing::ServiceTlsFiles("gateway"));
+  for (int n : {0, kMaxAppendBatch + 1}) {
+    v1::AppendBatchRequest req;
+    for (int i = 0; i < n; ++i) *req.add_events() = SampleEvent("req-x");
+    v1::AppendBatchResponse resp;
+    grpc::ClientContext ctx;
+    const grpc::Status s = stub->AppendBatch(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(),
+              absl::StrCat("events: ", n, " events; AppendBatch takes 1 to ", kMaxAppendBatch));
+    EXPECT_THAT(FromGrpcStatus(s), ::kinex::testing::HasErrorReason("INVALID_FIELD"));
   }
   EXPECT_EQ(target_->log->Size(), 0u);
 }
