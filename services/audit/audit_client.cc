@@ -50,6 +50,12 @@ std::vector<absl::StatusOr<AppendResult>> AuditClient::AppendAll(
     }
     absl::StatusOr<v1::AppendBatchResponse> resp =
         CallUnary(*stub_, &v1::Audit::Stub::AppendBatch, req, timeout_);
+    if (resp.status().code() == absl::StatusCode::kUnimplemented) {
+      // An audit service from before AppendBatch (a rolling upgrade that
+      // reached the gateway first): one Append per event, as before.
+      for (const v1::AuditEvent& event : req.events()) out.push_back(Append(event));
+      continue;
+    }
     if (resp.ok() && resp->results_size() != req.events_size()) {
       resp = absl::InternalError(absl::StrCat("audit AppendBatch answered ", resp->results_size(),
                                               " results for ", req.events_size(), " events"));

@@ -33,6 +33,8 @@ class AuditClient final : public AuditSink, public NotificationReader {
   // refuses whole, or that fails in transit, gives every one of its events
   // that status (nothing of it was appended, or, on a transport failure
   // after the commit, the caller cannot know: it fails closed either way).
+  // An audit service from before AppendBatch (UNIMPLEMENTED) gets one Append
+  // per event instead.
   std::vector<absl::StatusOr<AppendResult>> AppendAll(
       absl::Span<const kinex::audit::v1::AuditEvent> events) override;
   absl::StatusOr<kinex::audit::v1::ReadNotificationsResponse> ReadNotifications(

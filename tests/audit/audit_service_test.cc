@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include <grpcpp/grpcpp.h>
@@ -122,6 +123,49 @@ TEST_F(AuditServiceTest, AppendAllSplitsWhatOneBatchCannotTake) {
     EXPECT_EQ(results[i]->leaf_index, i);
   }
   EXPECT_EQ(target_->log->Size(), events.size());
+}
+
+// An audit service from before AppendBatch (its generated base answers
+// UNIMPLEMENTED) still takes every event of a page, one Append each: a
+// rolling upgrade that reaches the gateway first does not stop ListChildren.
+class AppendOnlyAudit final : public v1::Audit::Service {
+ public:
+  explicit AppendOnlyAudit(AuditGrpcService& current) : current_(current) {}
+  grpc::Status Append(grpc::ServerContext* ctx, const v1::AppendRequest* req,
+                      v1::AppendResponse* resp) override {
+    ++appends;
+    return current_.Append(ctx, req, resp);
+  }
+  std::atomic<int> appends{0};
+
+ private:
+  AuditGrpcService& current_;
+};
+
+TEST_F(AuditServiceTest, AppendAllFallsBackToAppendOnAnOlderAuditService) {
+  Start();
+  AuditGrpcService current(target_->log.get(), "kinex.dev");
+  AppendOnlyAudit old(current);
+  auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("audit"));
+  ASSERT_TRUE(creds.ok());
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", *creds, &port);
+  builder.RegisterService(&old);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto channel_creds = MakeChannelCredentials(kinex::testing::ServiceTlsFiles("gateway"));
+  ASSERT_TRUE(channel_creds.ok());
+  AuditClient client(grpc::CreateChannel(absl::StrCat("localhost:", port), *channel_creds));
+  std::vector<absl::StatusOr<AppendResult>> results = client.AppendAll(std::vector<v1::AuditEvent>{
+      SampleEvent("req-a"), SampleEvent("req-b"), SampleEvent("req-c")});
+  ASSERT_EQ(results.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(results[i]->leaf_index, i);
+  }
+  EXPECT_EQ(old.appends.load(), 3);
+  server->Shutdown();
 }
 
 // An invalid event is refused on its own (its error as Append would give
