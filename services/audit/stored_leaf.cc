@@ -58,29 +58,46 @@ const std::string& Dictionary1() {
   return *dictionary;
 }
 
-// One deflate and one inflate stream per thread, reset for each leaf (a new
-// stream per leaf would allocate and clear its 256 KB of state every time).
-struct Streams {
-  z_stream deflater{};
-  z_stream inflater{};
-  bool deflater_ok = false;
-  bool inflater_ok = false;
-  Streams() {
-    deflater_ok =
-        deflateInit2(&deflater, kLevel, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK;
-    inflater_ok = inflateInit2(&inflater, -MAX_WBITS) == Z_OK;
+// A thread's deflate stream and its inflate stream, each made on the thread's
+// first use of that direction and reset for each leaf (a new stream per leaf
+// would allocate and clear its state every time). Separate, so that the many
+// threads that only read leaves never hold deflate's 256 KB.
+class ThreadStream {
+ public:
+  enum class Direction { kDeflate, kInflate };
+  explicit ThreadStream(Direction direction) : direction_(direction) {
+    ok_ = direction == Direction::kDeflate
+              ? deflateInit2(&z_, kLevel, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK
+              : inflateInit2(&z_, -MAX_WBITS) == Z_OK;
   }
-  ~Streams() {
-    if (deflater_ok) deflateEnd(&deflater);
-    if (inflater_ok) inflateEnd(&inflater);
+  ~ThreadStream() {
+    if (!ok_) return;
+    if (direction_ == Direction::kDeflate) {
+      deflateEnd(&z_);
+    } else {
+      inflateEnd(&z_);
+    }
   }
-  Streams(const Streams&) = delete;
-  Streams& operator=(const Streams&) = delete;
+  ThreadStream(const ThreadStream&) = delete;
+  ThreadStream& operator=(const ThreadStream&) = delete;
+
+  bool ok() const { return ok_; }
+  z_stream& z() { return z_; }
+
+ private:
+  const Direction direction_;
+  z_stream z_{};
+  bool ok_ = false;
 };
 
-Streams& ThreadStreams() {
-  thread_local Streams streams;
-  return streams;
+ThreadStream& ThreadDeflater() {
+  thread_local ThreadStream stream(ThreadStream::Direction::kDeflate);
+  return stream;
+}
+
+ThreadStream& ThreadInflater() {
+  thread_local ThreadStream stream(ThreadStream::Direction::kInflate);
+  return stream;
 }
 
 absl::Status Corrupt(absl::string_view what) {
@@ -95,11 +112,12 @@ absl::string_view LeafDictionary(int version) {
 
 std::string CompressLeaf(absl::string_view canonical) {
   const std::string& dictionary = Dictionary1();
-  Streams& s = ThreadStreams();
-  if (dictionary.empty() || !s.deflater_ok || canonical.size() > kMaxStoredLeafBytes) {
+  if (dictionary.empty() || canonical.size() > kMaxStoredLeafBytes) {
     return std::string(canonical);
   }
-  z_stream& z = s.deflater;
+  ThreadStream& stream = ThreadDeflater();
+  if (!stream.ok()) return std::string(canonical);
+  z_stream& z = stream.z();
   if (deflateReset(&z) != Z_OK ||
       deflateSetDictionary(&z, reinterpret_cast<const Bytef*>(dictionary.data()),
                            static_cast<uInt>(dictionary.size())) != Z_OK) {
@@ -142,9 +160,9 @@ absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
     return Corrupt(absl::StrCat("claims ", n, " bytes, more than the ", kMaxStoredLeafBytes,
                                 " a leaf may have"));
   }
-  Streams& s = ThreadStreams();
-  if (!s.inflater_ok) return absl::ResourceExhaustedError("stored audit leaf: no inflate stream");
-  z_stream& z = s.inflater;
+  ThreadStream& stream = ThreadInflater();
+  if (!stream.ok()) return absl::ResourceExhaustedError("stored audit leaf: no inflate stream");
+  z_stream& z = stream.z();
   if (inflateReset(&z) != Z_OK ||
       inflateSetDictionary(&z, reinterpret_cast<const Bytef*>(dictionary.data()),
                            static_cast<uInt>(dictionary.size())) != Z_OK) {
