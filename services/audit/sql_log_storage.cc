@@ -486,14 +486,21 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
     params.push_back(std::move(v));
     return absl::StrCat("$", params.size());
   };
-  std::vector<std::string> where = {
-      absl::StrCat("e.leaf_index >= ", param(Clamp(filter.begin_index))),
-      absl::StrCat("e.leaf_index < ", param(Clamp(filter.end_index)))};
+  // For one child the range and the order are on the index's own leaf_index:
+  // its primary key (pseudonym, leaf_index) then yields the child's entries in
+  // order, and LIMIT stops the scan. Spelled on e.leaf_index, SQLite read and
+  // sorted every entry of the child first (a child with 2M events took 20 s
+  // for its first page at 20M entries; audit_scale_bench).
   std::string from = "audit_entries e";
+  std::string leaf_index = "e.leaf_index";
+  std::vector<std::string> where;
   if (filter.child_pseudonym.has_value()) {
     from = "audit_entry_children c JOIN audit_entries e ON e.leaf_index = c.leaf_index";
+    leaf_index = "c.leaf_index";
     where.push_back(absl::StrCat("c.pseudonym = ", param(*filter.child_pseudonym)));
   }
+  where.push_back(absl::StrCat(leaf_index, " >= ", param(Clamp(filter.begin_index))));
+  where.push_back(absl::StrCat(leaf_index, " < ", param(Clamp(filter.end_index))));
   if (filter.agency_kind != 0) {
     where.push_back(absl::StrCat("e.agency_kind = ", param(int64_t{filter.agency_kind})));
   }
@@ -509,8 +516,8 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
   }
   if (filter.break_glass_only) where.push_back("e.break_glass = 1");
   const std::string sql = absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ", from,
-                                       " WHERE ", absl::StrJoin(where, " AND "),
-                                       " ORDER BY e.leaf_index LIMIT ", param(Clamp(limit)));
+                                       " WHERE ", absl::StrJoin(where, " AND "), " ORDER BY ",
+                                       leaf_index, " LIMIT ", param(Clamp(limit)));
   std::vector<StoredEntry> out;
   KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) {
     return db.ForEach(sql, params, [&](const sql::Row& row) -> absl::Status {

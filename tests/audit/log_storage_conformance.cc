@@ -200,7 +200,7 @@ TEST_P(LogStorageConformanceTest, QueryMatchesExactlyTheFilteredRows) {
   child.set_nhs_number(kNhsB);
   const std::string pseudonym_b = *pseudonymizer->Pseudonym(child);
 
-  std::vector<QueryFilter> filters(9);
+  std::vector<QueryFilter> filters(10);
   filters[1].child_pseudonym = pseudonym_b;
   filters[2].actor = "alice";
   filters[3].agency_code = "E09000033";
@@ -214,6 +214,9 @@ TEST_P(LogStorageConformanceTest, QueryMatchesExactlyTheFilteredRows) {
   filters[8].child_pseudonym = pseudonym_b;
   filters[8].actor = "alice";
   filters[8].agency_kind = kinex::common::v1::POLICE;  // matches nothing
+  filters[9].child_pseudonym = pseudonym_b;            // one child within a range
+  filters[9].begin_index = 10;
+  filters[9].end_index = 40;
   for (size_t f = 0; f < filters.size(); ++f) {
     std::vector<uint64_t> expected;
     for (const NewEntry& e : all) {
@@ -234,6 +237,20 @@ TEST_P(LogStorageConformanceTest, QueryMatchesExactlyTheFilteredRows) {
   EXPECT_EQ(page[0].leaf_index, 0u);
   EXPECT_EQ(page[1].leaf_index, 3u);
   EXPECT_EQ(page[2].leaf_index, 6u);
+  // Limit and order for one child: its first entries of the range, in order.
+  std::vector<uint64_t> child_in_range;
+  for (const NewEntry& e : all) {
+    absl::StatusOr<DecodedLeaf> d = DecodeEvent(e.entry.leaf_data);
+    if (MatchesFilter(filters[9], e.entry.leaf_index, d->event)) {
+      child_in_range.push_back(e.entry.leaf_index);
+    }
+  }
+  ASSERT_GE(child_in_range.size(), 3u);
+  absl::StatusOr<std::vector<StoredEntry>> first_two = storage_->Query(filters[9], 2);
+  ASSERT_TRUE(first_two.ok()) << first_two.status();
+  std::vector<uint64_t> child_page;
+  for (const StoredEntry& e : *first_two) child_page.push_back(e.leaf_index);
+  EXPECT_EQ(child_page, (std::vector<uint64_t>{child_in_range[0], child_in_range[1]}));
 }
 
 TEST_P(LogStorageConformanceTest, ChildIndexRowsComeInLeafOrder) {
