@@ -281,7 +281,8 @@ class PostgresBackend final : public Backend {
     absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
     if (!db.ok()) return;
     absl::Status s = (*db)->ExecScript(
-        "ANALYZE audit_entries; ANALYZE audit_entry_children; ANALYZE audit_heads");
+        "ANALYZE audit_entries; ANALYZE audit_children; ANALYZE audit_child_entries; "
+        "ANALYZE audit_heads");
     if (!s.ok()) std::printf("  ANALYZE failed: %s\n", s.ToString().c_str());
   }
   std::string Durability() override {

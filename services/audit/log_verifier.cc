@@ -37,6 +37,7 @@ absl::Status BadReceipt(absl::string_view field, absl::Status status) {
 
 // A short, printable form of a pseudonym for messages.
 std::string Short(absl::string_view pseudonym) {
+  if (pseudonym.empty()) return "\"\"";  // e.g. an index row of an unnumbered child
   std::string s = absl::CHexEscape(pseudonym.substr(0, 16));
   if (pseudonym.size() > 16) s += "...";
   return s;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "embedded_sql/audit_schema.h"
@@ -26,20 +27,41 @@ absl::Status Failure(absl::Status status, absl::string_view reason, sql::Dialect
   return WithErrorReason(std::move(status), reason, metadata);
 }
 
-constexpr const char* kTableNames[] = {"audit_entries", "audit_entry_children",
-                                       "audit_idempotency_keys", "audit_heads"};
+// The tables of schema version 1 (audit_entry_children became version 5's
+// audit_children and audit_child_entries).
+constexpr const char* kVersion1Tables[] = {"audit_entries", "audit_entry_children",
+                                           "audit_idempotency_keys", "audit_heads"};
 
 // The schema of `dialect`, from services/audit/schema/ (embedded at build
 // time): the tables (0001_log.sql, both dialects through the SQL layer's
 // placeholders), then the dialect's append-only triggers
 // (0001_append_only.<dialect>.sql), then the notifications table
-// (0002_notifications.sql, no triggers: its delivery state changes). One
-// script, so PostgreSQL applies it as one transaction.
+// (0002_notifications.sql, no triggers: its delivery state changes), the
+// start-up checkpoints (0003_checkpoints.sql), then the query index by child
+// (0005_child_index.sql) and its triggers (0005_append_only.<dialect>.sql).
+// One script, so PostgreSQL applies it as one transaction.
+std::string ChildIndexSchema(sql::Dialect dialect) {
+  return absl::StrCat(schema::k0005ChildIndex, dialect == sql::Dialect::kSqlite
+                                                   ? schema::k0005AppendOnlySqlite
+                                                   : schema::k0005AppendOnlyPostgres);
+}
 std::string Schema(sql::Dialect dialect) {
   return absl::StrCat(schema::k0001Log,
                       dialect == sql::Dialect::kSqlite ? schema::k0001AppendOnlySqlite
                                                        : schema::k0001AppendOnlyPostgres,
-                      schema::k0002Notifications, schema::k0003Checkpoints);
+                      schema::k0002Notifications, schema::k0003Checkpoints,
+                      ChildIndexSchema(dialect));
+}
+
+absl::StatusOr<bool> TableExists(sql::Db& db, const std::string& table) {
+  KINEX_ASSIGN_OR_RETURN(
+      std::vector<sql::Row> found,
+      db.Query(db.dialect() == sql::Dialect::kSqlite
+                   ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1"
+                   : "SELECT 1 FROM information_schema.tables WHERE table_name = $1 "
+                     "AND table_schema = current_schema()",
+               {table}));
+  return !found.empty();
 }
 
 // Schema version 1 on a store from before schema versions. PostgreSQL
@@ -49,17 +71,33 @@ std::string Schema(sql::Dialect dialect) {
 // schema file: they name each old table.)
 absl::Status AdoptUnversionedStore(sql::Db& db) {
   if (db.dialect() != sql::Dialect::kSqlite) return absl::OkStatus();
-  for (const char* table : kTableNames) {
+  for (const char* table : kVersion1Tables) {
     const std::string old_name(absl::string_view(table).substr(sizeof("audit_") - 1));
-    KINEX_ASSIGN_OR_RETURN(
-        std::vector<sql::Row> found,
-        db.Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {old_name}));
-    if (found.empty()) continue;
+    KINEX_ASSIGN_OR_RETURN(const bool found, TableExists(db, old_name));
+    if (!found) continue;
     KINEX_RETURN_IF_ERROR(db.ExecScript(
         absl::StrCat("DROP TRIGGER IF EXISTS ", old_name, "_no_update; DROP TRIGGER IF EXISTS ",
                      old_name, "_no_delete; ALTER TABLE ", old_name, " RENAME TO ", table, ";")));
   }
   return db.ExecScript("DROP INDEX IF EXISTS entry_children_by_leaf");
+}
+
+// Schema version 5 on a store with version 1's audit_entry_children
+// (pseudonym, leaf_index): number its pseudonyms in the order first indexed,
+// copy its rows as (child_id, leaf_index), and drop it (its triggers and
+// by-leaf index go with it). A new store has nothing to copy: Schema()
+// makes the tables.
+absl::Status NumberChildPseudonyms(sql::Db& db) {
+  KINEX_ASSIGN_OR_RETURN(const bool old_index, TableExists(db, "audit_entry_children"));
+  if (!old_index) return absl::OkStatus();
+  KINEX_RETURN_IF_ERROR(db.ExecScript(ChildIndexSchema(db.dialect())));
+  return db.ExecScript(
+      "INSERT INTO audit_children (pseudonym) SELECT pseudonym FROM audit_entry_children "
+      "GROUP BY pseudonym ORDER BY MIN(leaf_index), pseudonym;"
+      "INSERT INTO audit_child_entries (child_id, leaf_index) "
+      "SELECT ch.child_id, c.leaf_index FROM audit_entry_children c "
+      "JOIN audit_children ch ON ch.pseudonym = c.pseudonym;"
+      "DROP TABLE audit_entry_children;");
 }
 
 // Every failure of the store is UNAVAILABLE to the log (it fails closed and
@@ -289,6 +327,41 @@ absl::Status ForEachPage(sql::Db& db, const std::string& select, uint64_t begin,
   return absl::OkStatus();
 }
 
+// The child_id of each of `pseudonyms`, numbering those not yet indexed.
+// Called in the Append transaction, so a number is only ever given together
+// with the index rows that use it.
+absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> ChildIds(
+    sql::Db& db, std::vector<std::string> pseudonyms) {
+  std::sort(pseudonyms.begin(), pseudonyms.end());
+  pseudonyms.erase(std::unique(pseudonyms.begin(), pseudonyms.end()), pseudonyms.end());
+  absl::flat_hash_map<std::string, int64_t> ids;
+  constexpr size_t kPerLookup = 256;
+  for (size_t at = 0; at < pseudonyms.size(); at += kPerLookup) {
+    const size_t n = std::min(kPerLookup, pseudonyms.size() - at);
+    std::vector<sql::Value> params;
+    std::vector<std::string> placeholders;
+    for (size_t i = 0; i < n; ++i) {
+      params.emplace_back(pseudonyms[at + i]);
+      placeholders.push_back(absl::StrCat("$", i + 1));
+    }
+    KINEX_RETURN_IF_ERROR(db.ForEach(
+        absl::StrCat("SELECT child_id, pseudonym FROM audit_children WHERE pseudonym IN (",
+                     absl::StrJoin(placeholders, ", "), ")"),
+        params, [&](const sql::Row& row) {
+          ids.emplace(row.Str(1), row.Int(0));
+          return absl::OkStatus();
+        }));
+  }
+  for (const std::string& p : pseudonyms) {
+    if (ids.contains(p)) continue;
+    KINEX_ASSIGN_OR_RETURN(
+        std::vector<sql::Row> rows,
+        db.Query("INSERT INTO audit_children (pseudonym) VALUES ($1) RETURNING child_id", {p}));
+    ids.emplace(p, rows.at(0).Int(0));
+  }
+  return ids;
+}
+
 }  // namespace
 
 absl::Status SqlLogStorage::Init() {
@@ -304,7 +377,8 @@ absl::Status SqlLogStorage::Init() {
                                // Leaves may be stored compressed
                                // (stored_leaf.h): no table changes, but a
                                // binary from before cannot read them.
-                               {4, [](sql::Db&) { return absl::OkStatus(); }}}),
+                               {4, [](sql::Db&) { return absl::OkStatus(); }},
+                               {5, NumberChildPseudonyms}}),
                  dialect_));
   return StoreError(db.ExecScript(Schema(dialect_)), dialect_);
 }
@@ -335,6 +409,11 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
                                       " but the stored log size is ", size)),
                      reason::kAuditLogSizeMismatch, dialect_);
     }
+    std::vector<std::string> pseudonyms;
+    for (const NewEntry& e : entries) {
+      pseudonyms.insert(pseudonyms.end(), e.child_pseudonyms.begin(), e.child_pseudonyms.end());
+    }
+    KINEX_ASSIGN_OR_RETURN(const auto child_ids, ChildIds(db, std::move(pseudonyms)));
     std::vector<std::vector<sql::Value>> rows, child_rows, key_rows, notification_rows;
     rows.reserve(entries.size());
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -351,7 +430,7 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
                       e.actor, int64_t{e.purpose}, int64_t{e.decision},
                       int64_t{e.break_glass ? 1 : 0}});
       for (const std::string& pseudonym : e.child_pseudonyms) {
-        child_rows.push_back({pseudonym, index});
+        child_rows.push_back({child_ids.at(pseudonym), index});
       }
       if (!e.idempotency_key.empty()) key_rows.push_back({e.idempotency_key, index});
       KINEX_RETURN_IF_ERROR(CheckNotifications(e, dialect_));
@@ -368,7 +447,7 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     }
     if (!child_rows.empty()) {
       KINEX_RETURN_IF_ERROR(
-          db.BulkInsert("audit_entry_children", {"pseudonym", "leaf_index"}, child_rows));
+          db.BulkInsert("audit_child_entries", {"child_id", "leaf_index"}, child_rows));
     }
     if (!key_rows.empty()) {
       KINEX_RETURN_IF_ERROR(
@@ -480,46 +559,55 @@ absl::StatusOr<std::vector<Hash>> SqlLogStorage::ReadLeafHashes(uint64_t begin, 
 
 absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter& filter,
                                                               size_t limit) {
-  std::vector<sql::Value> params;
-  // Appends `v` and returns its placeholder.
-  auto param = [&](sql::Value v) {
-    params.push_back(std::move(v));
-    return absl::StrCat("$", params.size());
-  };
-  // For one child the range and the order are on the index's own leaf_index:
-  // its primary key (pseudonym, leaf_index) then yields the child's entries in
-  // order, and LIMIT stops the scan. Spelled on e.leaf_index, SQLite read and
-  // sorted every entry of the child first (a child with 2M events took 20 s
-  // for its first page at 20M entries; audit_scale_bench).
-  std::string from = "audit_entries e";
-  std::string leaf_index = "e.leaf_index";
-  std::vector<std::string> where;
-  if (filter.child_pseudonym.has_value()) {
-    from = "audit_entry_children c JOIN audit_entries e ON e.leaf_index = c.leaf_index";
-    leaf_index = "c.leaf_index";
-    where.push_back(absl::StrCat("c.pseudonym = ", param(*filter.child_pseudonym)));
-  }
-  where.push_back(absl::StrCat(leaf_index, " >= ", param(Clamp(filter.begin_index))));
-  where.push_back(absl::StrCat(leaf_index, " < ", param(Clamp(filter.end_index))));
-  if (filter.agency_kind != 0) {
-    where.push_back(absl::StrCat("e.agency_kind = ", param(int64_t{filter.agency_kind})));
-  }
-  if (!filter.agency_code.empty()) {
-    where.push_back(absl::StrCat("e.agency_code = ", param(filter.agency_code)));
-  }
-  if (!filter.actor.empty()) where.push_back(absl::StrCat("e.actor = ", param(filter.actor)));
-  if (filter.purpose != 0) {
-    where.push_back(absl::StrCat("e.purpose = ", param(int64_t{filter.purpose})));
-  }
-  if (filter.decision != 0) {
-    where.push_back(absl::StrCat("e.decision = ", param(int64_t{filter.decision})));
-  }
-  if (filter.break_glass_only) where.push_back("e.break_glass = 1");
-  const std::string sql = absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ", from,
-                                       " WHERE ", absl::StrJoin(where, " AND "), " ORDER BY ",
-                                       leaf_index, " LIMIT ", param(Clamp(limit)));
   std::vector<StoredEntry> out;
-  KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) {
+  KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) -> absl::Status {
+    std::vector<sql::Value> params;
+    // Appends `v` and returns its placeholder.
+    auto param = [&](sql::Value v) {
+      params.push_back(std::move(v));
+      return absl::StrCat("$", params.size());
+    };
+    // For one child the range and the order are on the index's own
+    // leaf_index: its primary key (child_id, leaf_index) then yields the
+    // child's entries in order, and LIMIT stops the scan. Spelled on
+    // e.leaf_index, SQLite read and sorted every entry of the child first (a
+    // child with 2M events took 20 s for its first page at 20M entries;
+    // audit_scale_bench). The child's number is looked up first and given as
+    // a value, not a subquery, so PostgreSQL plans with that child's own
+    // statistics (given a subquery it guessed a few hundred rows for every
+    // child, and sorted all 75,000 of the most frequent child's rows).
+    std::string from = "audit_entries e";
+    std::string leaf_index = "e.leaf_index";
+    std::vector<std::string> where;
+    if (filter.child_pseudonym.has_value()) {
+      KINEX_ASSIGN_OR_RETURN(
+          std::vector<sql::Row> child,
+          db.Query("SELECT child_id FROM audit_children WHERE pseudonym = $1",
+                   {*filter.child_pseudonym}));
+      if (child.empty()) return absl::OkStatus();  // a child the log never indexed
+      from = "audit_child_entries c JOIN audit_entries e ON e.leaf_index = c.leaf_index";
+      leaf_index = "c.leaf_index";
+      where.push_back(absl::StrCat("c.child_id = ", param(child[0].Int(0))));
+    }
+    where.push_back(absl::StrCat(leaf_index, " >= ", param(Clamp(filter.begin_index))));
+    where.push_back(absl::StrCat(leaf_index, " < ", param(Clamp(filter.end_index))));
+    if (filter.agency_kind != 0) {
+      where.push_back(absl::StrCat("e.agency_kind = ", param(int64_t{filter.agency_kind})));
+    }
+    if (!filter.agency_code.empty()) {
+      where.push_back(absl::StrCat("e.agency_code = ", param(filter.agency_code)));
+    }
+    if (!filter.actor.empty()) where.push_back(absl::StrCat("e.actor = ", param(filter.actor)));
+    if (filter.purpose != 0) {
+      where.push_back(absl::StrCat("e.purpose = ", param(int64_t{filter.purpose})));
+    }
+    if (filter.decision != 0) {
+      where.push_back(absl::StrCat("e.decision = ", param(int64_t{filter.decision})));
+    }
+    if (filter.break_glass_only) where.push_back("e.break_glass = 1");
+    const std::string sql = absl::StrCat(
+        "SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ", from, " WHERE ",
+        absl::StrJoin(where, " AND "), " ORDER BY ", leaf_index, " LIMIT ", param(Clamp(limit)));
     return db.ForEach(sql, params, [&](const sql::Row& row) -> absl::Status {
       KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
       out.push_back(std::move(e));
@@ -542,9 +630,12 @@ absl::Status SqlLogStorage::ReadChildIndex(uint64_t begin, uint64_t end,
     while (next < stop) {
       page.clear();
       KINEX_RETURN_IF_ERROR(
-          db.ForEach("SELECT leaf_index, pseudonym FROM audit_entry_children "
-                     "WHERE leaf_index >= $1 AND leaf_index < $2 "
-                     "ORDER BY leaf_index, pseudonym LIMIT $3",
+          // A row whose child_id numbers no pseudonym reads as the
+          // pseudonym "", which no leaf names: the caller reports it.
+          db.ForEach("SELECT c.leaf_index, COALESCE(ch.pseudonym, '') FROM audit_child_entries c "
+                     "LEFT JOIN audit_children ch ON ch.child_id = c.child_id "
+                     "WHERE c.leaf_index >= $1 AND c.leaf_index < $2 "
+                     "ORDER BY c.leaf_index, 2 LIMIT $3",
                      {next, stop, kReadChunk}, [&](const sql::Row& row) {
                        page.push_back({static_cast<uint64_t>(row.Int(0)), row.Str(1)});
                        return absl::OkStatus();

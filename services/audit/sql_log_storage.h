@@ -1,8 +1,9 @@
 // LogStorage on the common SQL layer (services/common/sql): one
 // implementation for SQLite (SqliteLogStorage, the embedded default) and
 // PostgreSQL (PostgresLogStorage, microservices mode), with the same tables
-// (audit_entries, audit_entry_children, audit_idempotency_keys, audit_heads,
-// and audit_notifications beside the log), the same statements and the same
+// (audit_entries, the query index by child audit_children and
+// audit_child_entries, audit_idempotency_keys, audit_heads, and
+// audit_notifications beside the log), the same statements and the same
 // row-reading code. The dialects differ only in DDL (row ids, append-only
 // triggers) and in how an Append excludes a second writer (SQLite: BEGIN
 // IMMEDIATE; PostgreSQL: an EXCLUSIVE table lock, so two audit replicas on
@@ -27,6 +28,12 @@
 //      script every open applies; the step itself changes nothing.
 //   3  audit_tree_blocks and audit_checkpoints (0003_checkpoints.sql), the
 //      same way.
+//   4  leaves may be stored compressed (stored_leaf.h); no table changes.
+//   5  the query index by child keeps each pseudonym once
+//      (0005_child_index.sql: audit_children numbers the pseudonyms,
+//      audit_child_entries holds (child_id, leaf_index)). The step copies
+//      version 1's audit_entry_children into them, in one transaction, and
+//      drops it.
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
@@ -57,7 +64,7 @@ namespace kinex::audit {
 class SqlLogStorage : public LogStorage {
  public:
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 4;
+  static constexpr int64_t kSchemaVersion = 5;
 
   ~SqlLogStorage() override = default;
 

@@ -145,8 +145,10 @@ class ChainIndexTest : public ::testing::Test {
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     char* err = nullptr;
     const std::string all = absl::StrCat(
-        "DROP TRIGGER IF EXISTS audit_entry_children_no_update;"
-        "DROP TRIGGER IF EXISTS audit_entry_children_no_delete;",
+        "DROP TRIGGER IF EXISTS audit_child_entries_no_update;"
+        "DROP TRIGGER IF EXISTS audit_child_entries_no_delete;"
+        "DROP TRIGGER IF EXISTS audit_children_no_update;"
+        "DROP TRIGGER IF EXISTS audit_children_no_delete;",
         sql);
     EXPECT_EQ(sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
     sqlite3_free(err);
@@ -300,7 +302,7 @@ class ChainIndexTamperTest : public ChainIndexTest {
 };
 
 TEST_F(ChainIndexTamperTest, DeletedIndexRowIsNamedEverywhere) {
-  Sql("DELETE FROM audit_entry_children WHERE leaf_index = 4;");
+  Sql("DELETE FROM audit_child_entries WHERE leaf_index = 4;");
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(verify.message(),
@@ -318,8 +320,10 @@ TEST_F(ChainIndexTamperTest, DeletedIndexRowIsNamedEverywhere) {
 
 TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
   // The row of leaf 7 now says it is about another child.
-  Sql(absl::StrCat("UPDATE audit_entry_children SET pseudonym = '", Pseudonym(kNhsB),
-                   "' WHERE leaf_index = 7;"));
+  Sql(absl::StrCat("INSERT OR IGNORE INTO audit_children (pseudonym) VALUES ('", Pseudonym(kNhsB),
+                   "'); UPDATE audit_child_entries SET child_id = (SELECT child_id FROM "
+                   "audit_children WHERE pseudonym = '",
+                   Pseudonym(kNhsB), "') WHERE leaf_index = 7;"));
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(verify.message(), HasSubstr("index: leaf 7: child pseudonym row"));
@@ -336,7 +340,7 @@ TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
 }
 
 TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
-  Sql("DELETE FROM audit_entry_children WHERE leaf_index = 9;");
+  Sql("DELETE FROM audit_child_entries WHERE leaf_index = 9;");
   EXPECT_EQ(ChildChainCheck(kNhsA).message(),
             "index: leaf 9: child pseudonym row missing (the newest event about "
             "the child; the answer ends at leaf 8)");
@@ -345,10 +349,37 @@ TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
 }
 
 TEST_F(ChainIndexTamperTest, AddedRowForAMissingLeafIsNamedAtStartUp) {
-  Sql(absl::StrCat("INSERT INTO audit_entry_children (pseudonym, leaf_index) VALUES ('",
-                   Pseudonym(kNhsB), "', 12);"));
+  Sql(absl::StrCat("INSERT OR IGNORE INTO audit_children (pseudonym) VALUES ('", Pseudonym(kNhsB),
+                   "'); INSERT INTO audit_child_entries (child_id, leaf_index) SELECT child_id, 12 "
+                   "FROM audit_children WHERE pseudonym = '",
+                   Pseudonym(kNhsB), "';"));
   ExpectRefusesToStart("index: leaf 12: child pseudonym row for a leaf the log does not hold",
                        "12");
+}
+
+// The index keeps each pseudonym once (audit_children) and its rows by number
+// (audit_child_entries): renaming a number moves every row of it at once, and
+// a row of a number no pseudonym has is still a row the leaf does not name.
+TEST_F(ChainIndexTamperTest, RenumberedChildMovesEveryRowAndIsNamedEverywhere) {
+  Sql(absl::StrCat("UPDATE audit_children SET pseudonym = '", Pseudonym(kNhsB),
+                   "' WHERE pseudonym = '", Pseudonym(kNhsA), "';"));
+  absl::Status verify = VerifyOffline();
+  EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(verify.message(), HasSubstr("index: leaf 0: child pseudonym row"));
+  EXPECT_THAT(verify, HasErrorMetadata("leaf_index", "0"));
+  // B's answer would now be A's ten leaves, but each is re-checked against
+  // its leaf: it stays empty.
+  v1::QueryEventsRequest b;
+  b.mutable_child()->set_nhs_number(kNhsB);
+  EXPECT_EQ(log_->QueryEvents(b)->entries_size(), 0);
+  ExpectRefusesToStart("index: leaf 0: child pseudonym row", "0");
+}
+
+TEST_F(ChainIndexTamperTest, RowOfAnUnnumberedChildIsNamedAtStartUp) {
+  Sql("INSERT INTO audit_child_entries (child_id, leaf_index) VALUES (999, 4);");
+  EXPECT_THAT(VerifyOffline().message(),
+              HasSubstr("index: leaf 4: child pseudonym row \"\" matches nothing in the leaf"));
+  ExpectRefusesToStart("index: leaf 4: child pseudonym row \"\" matches nothing in the leaf", "4");
 }
 
 TEST_F(ChainIndexTest, IdempotentAppendReturnsTheOriginalLeaf) {

@@ -13,6 +13,5 @@ BEGIN
   RAISE EXCEPTION 'the audit log is append-only';
 END $$ LANGUAGE plpgsql;
 CREATE OR REPLACE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries FOR EACH ROW EXECUTE FUNCTION audit_append_only();
-CREATE OR REPLACE TRIGGER audit_entry_children_append_only BEFORE UPDATE OR DELETE ON audit_entry_children FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE OR REPLACE TRIGGER audit_idempotency_keys_append_only BEFORE UPDATE OR DELETE ON audit_idempotency_keys FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE OR REPLACE TRIGGER audit_heads_append_only BEFORE UPDATE OR DELETE ON audit_heads FOR EACH ROW EXECUTE FUNCTION audit_append_only();

@@ -8,8 +8,6 @@
 
 CREATE TRIGGER IF NOT EXISTS audit_entries_no_update BEFORE UPDATE ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_entry_children_no_update BEFORE UPDATE ON audit_entry_children BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_entry_children_no_delete BEFORE DELETE ON audit_entry_children BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_idempotency_keys_no_update BEFORE UPDATE ON audit_idempotency_keys BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_idempotency_keys_no_delete BEFORE DELETE ON audit_idempotency_keys BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_heads_no_update BEFORE UPDATE ON audit_heads BEGIN SELECT RAISE(ABORT, 'signed tree heads are append-only'); END;

@@ -1,8 +1,10 @@
 -- Audit store, schema version 1: the log. audit_entries holds each leaf of
 -- the RFC 6962 Merkle log (its index, hash and encoded event, plus the
--- columns queries filter on); audit_entry_children indexes entries by child
--- pseudonym; audit_idempotency_keys maps each append's idempotency key to its
--- leaf; audit_heads holds the signed tree heads in the order they were made.
+-- columns queries filter on); audit_idempotency_keys maps each append's
+-- idempotency key to its leaf; audit_heads holds the signed tree heads in the
+-- order they were made. (Version 1's query index by child, the table
+-- audit_entry_children of (pseudonym, leaf_index), became schema version 5's
+-- audit_children and audit_child_entries: 0005_child_index.sql.)
 -- SqlLogStorage::Init runs this at every open (IF NOT EXISTS), after
 -- sql::Migrate (which adopts a store from before schema versions, whose
 -- SQLite tables had no audit_ prefix), then the append-only triggers of its
@@ -26,14 +28,6 @@ CREATE TABLE IF NOT EXISTS audit_entries (
   decision     {INT} NOT NULL,
   break_glass  {INT} NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_entry_children (
-  pseudonym  TEXT NOT NULL,
-  leaf_index {INT} NOT NULL,
-  PRIMARY KEY (pseudonym, leaf_index)
-){WITHOUT_ROWID};
--- Leaf indices only grow, so this index is appended at its right edge.
-CREATE INDEX IF NOT EXISTS audit_entry_children_by_leaf
-  ON audit_entry_children (leaf_index);
 CREATE TABLE IF NOT EXISTS audit_idempotency_keys (
   key        TEXT PRIMARY KEY,
   leaf_index {INT} NOT NULL
