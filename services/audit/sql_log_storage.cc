@@ -380,7 +380,23 @@ absl::Status SqlLogStorage::Init() {
                                {4, [](sql::Db&) { return absl::OkStatus(); }},
                                {5, NumberChildPseudonyms}}),
                  dialect_));
-  return StoreError(db.ExecScript(Schema(dialect_)), dialect_);
+  KINEX_RETURN_IF_ERROR(StoreError(db.ExecScript(Schema(dialect_)), dialect_));
+  // Each pseudonym is numbered once (the UNIQUE constraint); a second number
+  // for one, which only an edit of the file or the schema can make, would
+  // let a child's query read the wrong number and miss its events.
+  absl::StatusOr<std::vector<sql::Row>> twice = db.Query(
+      "SELECT MIN(child_id), MAX(child_id) FROM audit_children "
+      "GROUP BY pseudonym HAVING COUNT(*) > 1 LIMIT 1");
+  if (!twice.ok()) return StoreError(twice.status(), dialect_);
+  if (!twice->empty()) {
+    return Failure(absl::DataLossError(absl::StrCat(
+                       "audit store: the query index numbers one pseudonym more than once (child "
+                       "numbers ",
+                       twice->front().Int(0), " and ", twice->front().Int(1),
+                       "): the index was edited; refusing to open")),
+                   reason::kAuditIndexTampered, dialect_);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqlLogStorage::WithReader(const std::function<absl::Status(sql::Db&)>& fn) {
@@ -580,11 +596,16 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
     std::string leaf_index = "e.leaf_index";
     std::vector<std::string> where;
     if (filter.child_pseudonym.has_value()) {
-      KINEX_ASSIGN_OR_RETURN(
-          std::vector<sql::Row> child,
-          db.Query("SELECT child_id FROM audit_children WHERE pseudonym = $1",
-                   {*filter.child_pseudonym}));
+      KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> child,
+                             db.Query("SELECT child_id FROM audit_children WHERE pseudonym = $1",
+                                      {*filter.child_pseudonym}));
       if (child.empty()) return absl::OkStatus();  // a child the log never indexed
+      if (child.size() > 1) {                      // see Init
+        return Failure(absl::DataLossError(
+                           "audit store: the query index numbers this child's pseudonym more than "
+                           "once: the index was edited"),
+                       reason::kAuditIndexTampered, dialect_);
+      }
       from = "audit_child_entries c JOIN audit_entries e ON e.leaf_index = c.leaf_index";
       leaf_index = "c.leaf_index";
       where.push_back(absl::StrCat("c.child_id = ", param(child[0].Int(0))));
@@ -605,9 +626,9 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
       where.push_back(absl::StrCat("e.decision = ", param(int64_t{filter.decision})));
     }
     if (filter.break_glass_only) where.push_back("e.break_glass = 1");
-    const std::string sql = absl::StrCat(
-        "SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ", from, " WHERE ",
-        absl::StrJoin(where, " AND "), " ORDER BY ", leaf_index, " LIMIT ", param(Clamp(limit)));
+    const std::string sql = absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ",
+                                         from, " WHERE ", absl::StrJoin(where, " AND "),
+                                         " ORDER BY ", leaf_index, " LIMIT ", param(Clamp(limit)));
     return db.ForEach(sql, params, [&](const sql::Row& row) -> absl::Status {
       KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
       out.push_back(std::move(e));

@@ -382,6 +382,32 @@ TEST_F(ChainIndexTamperTest, RowOfAnUnnumberedChildIsNamedAtStartUp) {
   ExpectRefusesToStart("index: leaf 4: child pseudonym row \"\" matches nothing in the leaf", "4");
 }
 
+// A second number for a child (the UNIQUE constraint removed by rebuilding
+// the table) would let the child's query read the number with no rows: the
+// query refuses, and the store refuses to open.
+TEST_F(ChainIndexTamperTest, ASecondNumberForOneChildIsRefused) {
+  Sql(
+      absl::StrCat("CREATE TABLE numbered AS SELECT * FROM audit_children;"
+                   "DROP TABLE audit_children;"
+                   "CREATE TABLE audit_children (child_id INTEGER PRIMARY KEY, pseudonym TEXT);"
+                   "INSERT INTO audit_children SELECT * FROM numbered; DROP TABLE numbered;"
+                   "INSERT INTO audit_children VALUES (0, '",
+                   Pseudonym(kNhsA), "');"));
+  v1::QueryEventsRequest a;
+  a.mutable_child()->set_nhs_number(kNhsA);
+  absl::StatusOr<v1::QueryEventsResponse> answer = log_->QueryEvents(a);
+  EXPECT_EQ(answer.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(answer.status().message(),
+              HasSubstr("the query index numbers this child's pseudonym more than once"));
+  EXPECT_THAT(answer, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+  absl::StatusOr<AuditLog*> restarted = Open();
+  EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(restarted.status().message(),
+              HasSubstr("the query index numbers one pseudonym more than once (child numbers 0 "
+                        "and "));
+  EXPECT_THAT(restarted, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+}
+
 TEST_F(ChainIndexTest, IdempotentAppendReturnsTheOriginalLeaf) {
   ASSERT_TRUE(Open().ok());
   auto verifier = *TreeHeadVerifier::FromRawPublicKey(signer_->raw_public_key());

@@ -45,20 +45,20 @@ class SqlLogStorageTest : public ::testing::Test {
   // with its by-leaf index and triggers, as 0001_log.sql made it.
   void BackToVersion4() {
     auto db = Raw();
-    ASSERT_TRUE(db->ExecScript(
-                      "CREATE TABLE audit_entry_children (pseudonym TEXT NOT NULL, leaf_index "
-                      "INTEGER NOT NULL, PRIMARY KEY (pseudonym, leaf_index)) WITHOUT ROWID;"
-                      "INSERT INTO audit_entry_children SELECT ch.pseudonym, c.leaf_index FROM "
-                      "audit_child_entries c JOIN audit_children ch ON ch.child_id = c.child_id;"
-                      "CREATE INDEX audit_entry_children_by_leaf ON audit_entry_children "
-                      "(leaf_index);"
-                      "CREATE TRIGGER audit_entry_children_no_update BEFORE UPDATE ON "
-                      "audit_entry_children BEGIN SELECT RAISE(ABORT, 'append-only'); END;"
-                      "CREATE TRIGGER audit_entry_children_no_delete BEFORE DELETE ON "
-                      "audit_entry_children BEGIN SELECT RAISE(ABORT, 'append-only'); END;"
-                      "DROP TABLE audit_child_entries; DROP TABLE audit_children;"
-                      "UPDATE schema_version SET version = 4 WHERE component = 'audit';")
-                    .ok());
+    ASSERT_TRUE(
+        db->ExecScript("CREATE TABLE audit_entry_children (pseudonym TEXT NOT NULL, leaf_index "
+                       "INTEGER NOT NULL, PRIMARY KEY (pseudonym, leaf_index)) WITHOUT ROWID;"
+                       "INSERT INTO audit_entry_children SELECT ch.pseudonym, c.leaf_index FROM "
+                       "audit_child_entries c JOIN audit_children ch ON ch.child_id = c.child_id;"
+                       "CREATE INDEX audit_entry_children_by_leaf ON audit_entry_children "
+                       "(leaf_index);"
+                       "CREATE TRIGGER audit_entry_children_no_update BEFORE UPDATE ON "
+                       "audit_entry_children BEGIN SELECT RAISE(ABORT, 'append-only'); END;"
+                       "CREATE TRIGGER audit_entry_children_no_delete BEFORE DELETE ON "
+                       "audit_entry_children BEGIN SELECT RAISE(ABORT, 'append-only'); END;"
+                       "DROP TABLE audit_child_entries; DROP TABLE audit_children;"
+                       "UPDATE schema_version SET version = 4 WHERE component = 'audit';")
+            .ok());
   }
 
   // Every query-index row of leaves [0, end), as "leaf:pseudonym".
@@ -67,7 +67,8 @@ class SqlLogStorageTest : public ::testing::Test {
     EXPECT_TRUE(storage
                     .ReadChildIndex(0, end,
                                     [&](const IndexRow& row) {
-                                      rows.push_back(absl::StrCat(row.leaf_index, ":", row.pseudonym));
+                                      rows.push_back(
+                                          absl::StrCat(row.leaf_index, ":", row.pseudonym));
                                       return absl::OkStatus();
                                     })
                     .ok());
@@ -173,8 +174,8 @@ TEST_F(SqlLogStorageTest, AVersion4StoreNumbersItsChildPseudonymsOnce) {
   for (const sql::Row& r : *numbered) names.push_back(absl::StrCat(r.Int(0), "=", r.Str(1)));
   // Numbered in order of first use (ties by pseudonym); p0 is not numbered again.
   EXPECT_THAT(names, ::testing::ElementsAre("1=p0", "2=p1", "3=q", "4=p2", "5=p3"));
-  EXPECT_TRUE(db->Query("SELECT name FROM sqlite_master WHERE name LIKE 'audit_entry_children%'")
-                  ->empty());
+  EXPECT_TRUE(
+      db->Query("SELECT name FROM sqlite_master WHERE name LIKE 'audit_entry_children%'")->empty());
   EXPECT_THAT(db->Exec("UPDATE audit_child_entries SET child_id = 2").status(),
               StatusIs(absl::StatusCode::kAborted));  // the trigger's RAISE(ABORT)
   EXPECT_THAT(db->Exec("DELETE FROM audit_children").status(),
