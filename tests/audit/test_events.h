@@ -5,8 +5,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "kinex/audit/v1/audit.pb.h"
 #include "services/audit/event_codec.h"
+#include "services/audit/log_storage.h"
 #include "services/audit/tree_head.h"
 
 namespace kinex::audit::testing {
@@ -49,6 +51,20 @@ inline std::shared_ptr<const ChildPseudonymizer> TestPseudonymizer() {
 // A fresh signing key.
 inline std::shared_ptr<const TreeHeadSigner> TestSigner() {
   return std::shared_ptr<const TreeHeadSigner>(*TreeHeadSigner::Generate());
+}
+
+// A row for LogStorage::Append at `index`, for storage tests: hash bytes
+// index + 1, leaf "leaf-<index>", child pseudonym "p<index>", idempotency
+// key "key-<index>".
+inline NewEntry SampleStoredEntry(uint64_t index) {
+  NewEntry e;
+  e.entry.leaf_index = index;
+  e.entry.leaf_hash.fill(static_cast<uint8_t>(index + 1));
+  e.entry.leaf_data = absl::StrCat("leaf-", index);
+  e.actor = "j.smith";
+  e.child_pseudonyms = {absl::StrCat("p", index)};
+  e.idempotency_key = absl::StrCat("key-", index);
+  return e;
 }
 
 }  // namespace kinex::audit::testing

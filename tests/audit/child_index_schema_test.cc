@@ -1,0 +1,241 @@
+// The audit store's query index by child (schema version 5,
+// services/audit/schema/0005_child_index.sql): each pseudonym numbered once
+// in audit_children, one (child_id, leaf_index) row per pseudonym of a leaf
+// in audit_child_entries. A store at version 4 (one audit_entry_children row
+// of (pseudonym, leaf_index) per pseudonym of a leaf) is migrated on open:
+// every row copied over, numbered in order of first use, the old table
+// dropped; queries, the start-up index read and new appends then use the new
+// tables.
+//
+// Built twice from this file: audit_child_index_schema_test on SQLite (also
+// the adoption of a store from before schema versions, which only SQLite
+// stores had) and audit_child_index_schema_postgres_test
+// (KINEX_CHILD_INDEX_POSTGRES, label postgres) against a real PostgreSQL
+// server (the shared per-process server the conformance suites use).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/common/sql/sql_db.h"
+#include "tests/audit/test_events.h"
+#include "tests/testing/status_matchers.h"
+
+#ifdef KINEX_CHILD_INDEX_POSTGRES
+#include <unistd.h>
+
+#include "services/audit/postgres_log_storage.h"
+#include "tests/testing/postgres_server.h"
+#else
+#include "services/audit/sqlite_log_storage.h"
+#include "tests/testing/temp_dir.h"
+#endif
+
+namespace kinex::audit {
+namespace {
+
+using ::kinex::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+NewEntry Entry(uint64_t index) { return ::kinex::audit::testing::SampleStoredEntry(index); }
+
+class ChildIndexSchemaTest : public ::testing::Test {
+ protected:
+#ifdef KINEX_CHILD_INDEX_POSTGRES
+  void SetUp() override {
+    static int counter = 0;
+    auto server = kinex::testing::SharedPostgresServer();
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto conninfo =
+        (*server)->CreateDatabase(absl::StrCat("audit_child_index_", ::getpid(), "_", counter++));
+    ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+    conninfo_ = *conninfo;
+  }
+  absl::StatusOr<std::unique_ptr<LogStorage>> OpenStorage() {
+    auto s = PostgresLogStorage::Open({.conninfo = conninfo_});
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<LogStorage>(*std::move(s));
+  }
+  std::unique_ptr<sql::Db> Raw() {
+    auto db = sql::OpenPostgres(conninfo_);
+    EXPECT_TRUE(db.ok()) << db.status();
+    return *std::move(db);
+  }
+  static constexpr const char* kOldIndexLeft =
+      "SELECT tablename FROM pg_tables WHERE tablename LIKE 'audit_entry_children%' "
+      "UNION ALL SELECT indexname FROM pg_indexes WHERE indexname LIKE 'audit_entry_children%'";
+  std::string conninfo_;
+#else
+  absl::StatusOr<std::unique_ptr<LogStorage>> OpenStorage() {
+    auto s = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+    if (!s.ok()) return s.status();
+    return std::unique_ptr<LogStorage>(*std::move(s));
+  }
+  std::unique_ptr<sql::Db> Raw() {
+    auto db = sql::OpenSqlite(dir_.File("audit.db"));
+    EXPECT_TRUE(db.ok()) << db.status();
+    return *std::move(db);
+  }
+  static constexpr const char* kOldIndexLeft =
+      "SELECT name FROM sqlite_master WHERE name LIKE 'audit_entry_children%'";
+  kinex::testing::ScopedTempDir dir_{"audit-child-index"};
+#endif
+
+  // Takes the store back to schema version 4's query index by child: one
+  // audit_entry_children row (pseudonym, leaf_index) per pseudonym of a leaf,
+  // with its by-leaf index, as 0001_log.sql made it.
+  void BackToVersion4() {
+    ASSERT_TRUE(
+        Raw()
+            ->ExecScript("CREATE TABLE audit_entry_children (pseudonym TEXT NOT NULL, leaf_index "
+                         "{INT} NOT NULL, PRIMARY KEY (pseudonym, leaf_index)){WITHOUT_ROWID};"
+                         "INSERT INTO audit_entry_children SELECT ch.pseudonym, c.leaf_index FROM "
+                         "audit_child_entries c JOIN audit_children ch ON ch.child_id = "
+                         "c.child_id;"
+                         "CREATE INDEX audit_entry_children_by_leaf ON audit_entry_children "
+                         "(leaf_index);"
+                         "DROP TABLE audit_child_entries; DROP TABLE audit_children;"
+                         "UPDATE schema_version SET version = 4 WHERE component = 'audit';")
+            .ok());
+  }
+
+  // Every query-index row of leaves [0, end), as "leaf:pseudonym".
+  static std::vector<std::string> IndexRows(LogStorage& storage, uint64_t end) {
+    std::vector<std::string> rows;
+    EXPECT_TRUE(storage
+                    .ReadChildIndex(0, end,
+                                    [&](const IndexRow& row) {
+                                      rows.push_back(
+                                          absl::StrCat(row.leaf_index, ":", row.pseudonym));
+                                      return absl::OkStatus();
+                                    })
+                    .ok());
+    return rows;
+  }
+
+  // The leaves a child's query returns.
+  static std::vector<uint64_t> Leaves(LogStorage& storage, const std::string& pseudonym) {
+    std::vector<uint64_t> out;
+    absl::StatusOr<std::vector<StoredEntry>> found =
+        storage.Query({.child_pseudonym = pseudonym}, 10);
+    EXPECT_TRUE(found.ok()) << found.status();
+    for (const StoredEntry& e : found.value_or(std::vector<StoredEntry>{})) {
+      out.push_back(e.leaf_index);
+    }
+    return out;
+  }
+};
+
+TEST_F(ChildIndexSchemaTest, AVersion4StoreNumbersItsChildPseudonymsOnce) {
+  std::vector<std::string> before;
+  {
+    auto storage = OpenStorage();
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    std::vector<NewEntry> batch = {Entry(0), Entry(1), Entry(2)};
+    batch[1].child_pseudonyms = {"p0", "p1", "q"};
+    batch[2].child_pseudonyms = {"p0", "p2"};
+    ASSERT_TRUE((*storage)->Append(batch, nullptr).ok());
+    before = IndexRows(**storage, 3);
+  }
+  EXPECT_THAT(before, ElementsAre("0:p0", "1:p0", "1:p1", "1:q", "2:p0", "2:p2"));
+  BackToVersion4();
+
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_EQ(IndexRows(**storage, 3), before);
+  EXPECT_THAT(Leaves(**storage, "p0"), ElementsAre(0, 1, 2));
+  EXPECT_THAT(Leaves(**storage, "q"), ElementsAre(1));
+  EXPECT_THAT(Leaves(**storage, "p9"), IsEmpty());
+  NewEntry next = Entry(3);
+  next.child_pseudonyms = {"p0", "p3"};
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{next}, nullptr).ok());
+  EXPECT_THAT(Leaves(**storage, "p0"), ElementsAre(0, 1, 2, 3));
+  EXPECT_THAT(Leaves(**storage, "p3"), ElementsAre(3));
+
+  auto db = Raw();
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), 5);
+  auto numbered = db->Query("SELECT child_id, pseudonym FROM audit_children ORDER BY child_id");
+  ASSERT_TRUE(numbered.ok()) << numbered.status();
+  std::vector<std::string> names;
+  for (const sql::Row& r : *numbered) names.push_back(absl::StrCat(r.Int(0), "=", r.Str(1)));
+  // Numbered in order of first use (ties by pseudonym); p0 is not numbered again.
+  EXPECT_THAT(names, ElementsAre("1=p0", "2=p1", "3=q", "4=p2", "5=p3"));
+  EXPECT_THAT(*db->Query(kOldIndexLeft), IsEmpty());
+  // The new tables' append-only triggers.
+  EXPECT_FALSE(db->Exec("UPDATE audit_child_entries SET child_id = 2").ok());
+  EXPECT_FALSE(db->Exec("DELETE FROM audit_children").ok());
+}
+
+// An index row whose child_id numbers no pseudonym (audit_children edited or
+// a row made up) reads as the pseudonym "", which the log's index check
+// reports against the leaf (chain_index_test).
+TEST_F(ChildIndexSchemaTest, AnIndexRowOfAnUnnumberedChildReadsAsNoPseudonym) {
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(0), Entry(1)}, nullptr).ok());
+  auto db = Raw();
+#ifdef KINEX_CHILD_INDEX_POSTGRES
+  ASSERT_TRUE(db->ExecScript("ALTER TABLE audit_child_entries DISABLE TRIGGER USER").ok());
+#else
+  ASSERT_TRUE(db->ExecScript("DROP TRIGGER audit_child_entries_no_delete").ok());
+#endif
+  ASSERT_TRUE(db->ExecScript("INSERT INTO audit_child_entries VALUES (77, 1)").ok());
+  EXPECT_THAT(IndexRows(**storage, 2), ElementsAre("0:p0", "1:", "1:p1"));
+}
+
+#ifndef KINEX_CHILD_INDEX_POSTGRES
+// A SQLite store from before schema versions (tables entries,
+// entry_children, idempotency_keys, heads) is adopted by renaming its tables
+// and then migrated, with every row kept and the append-only triggers back
+// under the new names.
+TEST_F(ChildIndexSchemaTest, AStoreFromBeforeSchemaVersionsIsAdopted) {
+  {
+    auto storage = OpenStorage();
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    std::vector<NewEntry> batch = {Entry(0), Entry(1), Entry(2)};
+    ASSERT_TRUE((*storage)->Append(batch, nullptr).ok());
+  }
+  {
+    // Back to the layout SQLite stores had before schema versions.
+    BackToVersion4();
+    auto db = Raw();
+    std::string script = "DROP TABLE schema_version;";
+    for (const char* t : {"entries", "idempotency_keys", "heads"}) {
+      absl::StrAppend(&script, "DROP TRIGGER audit_", t, "_no_update; DROP TRIGGER audit_", t,
+                      "_no_delete;");
+    }
+    for (const char* t : {"entries", "entry_children", "idempotency_keys", "heads"}) {
+      absl::StrAppend(&script, "ALTER TABLE audit_", t, " RENAME TO ", t, "; CREATE TRIGGER ", t,
+                      "_no_delete BEFORE DELETE ON ", t,
+                      " BEGIN SELECT RAISE(ABORT, 'append-only'); END;");
+    }
+    absl::StrAppend(&script,
+                    "DROP INDEX audit_entry_children_by_leaf; CREATE INDEX "
+                    "entry_children_by_leaf ON entry_children (leaf_index);");
+    ASSERT_TRUE(db->ExecScript(script).ok());
+  }
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_EQ(*(*storage)->Size(), 3u);
+  EXPECT_EQ((*storage)->Query({.child_pseudonym = "p1"}, 10).value().at(0).leaf_data, "leaf-1");
+  EXPECT_EQ(*(*storage)->LookupIdempotencyKey("key-2"), std::optional<uint64_t>(2));
+  EXPECT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(3)}, nullptr).ok());
+
+  auto db = Raw();
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
+  EXPECT_TRUE(db->Query("SELECT name FROM sqlite_master WHERE name IN ('entries', "
+                        "'entry_children', 'idempotency_keys', 'heads', 'entries_no_delete', "
+                        "'entry_children_by_leaf')")
+                  ->empty());
+  EXPECT_THAT(db->Exec("DELETE FROM audit_entries WHERE leaf_index = 0").status(),
+              StatusIs(absl::StatusCode::kAborted));  // the trigger's RAISE(ABORT)
+  EXPECT_THAT(db->Exec("UPDATE audit_children SET pseudonym = 'x'").status(),
+              StatusIs(absl::StatusCode::kAborted));
+}
+#endif
+
+}  // namespace
+}  // namespace kinex::audit
