@@ -32,19 +32,23 @@ absl::Status Failure(absl::Status status, absl::string_view reason, sql::Dialect
 constexpr const char* kVersion1Tables[] = {"audit_entries", "audit_entry_children",
                                            "audit_idempotency_keys", "audit_heads"};
 
+// The query index by child (0005_child_index.sql) and its append-only
+// triggers for `dialect` (0005_append_only.<dialect>.sql): part of Schema(),
+// and what the migration to version 5 makes before copying into it.
+std::string ChildIndexSchema(sql::Dialect dialect) {
+  return absl::StrCat(schema::k0005ChildIndex, dialect == sql::Dialect::kSqlite
+                                                   ? schema::k0005AppendOnlySqlite
+                                                   : schema::k0005AppendOnlyPostgres);
+}
+
 // The schema of `dialect`, from services/audit/schema/ (embedded at build
 // time): the tables (0001_log.sql, both dialects through the SQL layer's
 // placeholders), then the dialect's append-only triggers
 // (0001_append_only.<dialect>.sql), then the notifications table
 // (0002_notifications.sql, no triggers: its delivery state changes), the
 // start-up checkpoints (0003_checkpoints.sql), then the query index by child
-// (0005_child_index.sql) and its triggers (0005_append_only.<dialect>.sql).
-// One script, so PostgreSQL applies it as one transaction.
-std::string ChildIndexSchema(sql::Dialect dialect) {
-  return absl::StrCat(schema::k0005ChildIndex, dialect == sql::Dialect::kSqlite
-                                                   ? schema::k0005AppendOnlySqlite
-                                                   : schema::k0005AppendOnlyPostgres);
-}
+// (ChildIndexSchema). One script, so PostgreSQL applies it as one
+// transaction.
 std::string Schema(sql::Dialect dialect) {
   return absl::StrCat(schema::k0001Log,
                       dialect == sql::Dialect::kSqlite ? schema::k0001AppendOnlySqlite
@@ -53,6 +57,21 @@ std::string Schema(sql::Dialect dialect) {
                       ChildIndexSchema(dialect));
 }
 
+// The parameters of one statement, numbered as they are added.
+class Params {
+ public:
+  // Appends `v` and returns its placeholder ($1, $2, ...).
+  std::string Add(sql::Value v) {
+    values_.push_back(std::move(v));
+    return absl::StrCat("$", values_.size());
+  }
+  const std::vector<sql::Value>& values() const { return values_; }
+
+ private:
+  std::vector<sql::Value> values_;
+};
+
+// Whether `table` exists in the store's schema.
 absl::StatusOr<bool> TableExists(sql::Db& db, const std::string& table) {
   KINEX_ASSIGN_OR_RETURN(
       std::vector<sql::Row> found,
@@ -338,16 +357,13 @@ absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> ChildIds(
   constexpr size_t kPerLookup = 256;
   for (size_t at = 0; at < pseudonyms.size(); at += kPerLookup) {
     const size_t n = std::min(kPerLookup, pseudonyms.size() - at);
-    std::vector<sql::Value> params;
+    Params params;
     std::vector<std::string> placeholders;
-    for (size_t i = 0; i < n; ++i) {
-      params.emplace_back(pseudonyms[at + i]);
-      placeholders.push_back(absl::StrCat("$", i + 1));
-    }
+    for (size_t i = 0; i < n; ++i) placeholders.push_back(params.Add(pseudonyms[at + i]));
     KINEX_RETURN_IF_ERROR(db.ForEach(
         absl::StrCat("SELECT child_id, pseudonym FROM audit_children WHERE pseudonym IN (",
                      absl::StrJoin(placeholders, ", "), ")"),
-        params, [&](const sql::Row& row) {
+        params.values(), [&](const sql::Row& row) {
           ids.emplace(row.Str(1), row.Int(0));
           return absl::OkStatus();
         }));
@@ -577,12 +593,7 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
                                                               size_t limit) {
   std::vector<StoredEntry> out;
   KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) -> absl::Status {
-    std::vector<sql::Value> params;
-    // Appends `v` and returns its placeholder.
-    auto param = [&](sql::Value v) {
-      params.push_back(std::move(v));
-      return absl::StrCat("$", params.size());
-    };
+    Params params;
     // For one child the range and the order are on the index's own
     // leaf_index: its primary key (child_id, leaf_index) then yields the
     // child's entries in order, and LIMIT stops the scan. Spelled on
@@ -608,28 +619,30 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
       }
       from = "audit_child_entries c JOIN audit_entries e ON e.leaf_index = c.leaf_index";
       leaf_index = "c.leaf_index";
-      where.push_back(absl::StrCat("c.child_id = ", param(child[0].Int(0))));
+      where.push_back(absl::StrCat("c.child_id = ", params.Add(child[0].Int(0))));
     }
-    where.push_back(absl::StrCat(leaf_index, " >= ", param(Clamp(filter.begin_index))));
-    where.push_back(absl::StrCat(leaf_index, " < ", param(Clamp(filter.end_index))));
+    where.push_back(absl::StrCat(leaf_index, " >= ", params.Add(Clamp(filter.begin_index))));
+    where.push_back(absl::StrCat(leaf_index, " < ", params.Add(Clamp(filter.end_index))));
     if (filter.agency_kind != 0) {
-      where.push_back(absl::StrCat("e.agency_kind = ", param(int64_t{filter.agency_kind})));
+      where.push_back(absl::StrCat("e.agency_kind = ", params.Add(int64_t{filter.agency_kind})));
     }
     if (!filter.agency_code.empty()) {
-      where.push_back(absl::StrCat("e.agency_code = ", param(filter.agency_code)));
+      where.push_back(absl::StrCat("e.agency_code = ", params.Add(filter.agency_code)));
     }
-    if (!filter.actor.empty()) where.push_back(absl::StrCat("e.actor = ", param(filter.actor)));
+    if (!filter.actor.empty())
+      where.push_back(absl::StrCat("e.actor = ", params.Add(filter.actor)));
     if (filter.purpose != 0) {
-      where.push_back(absl::StrCat("e.purpose = ", param(int64_t{filter.purpose})));
+      where.push_back(absl::StrCat("e.purpose = ", params.Add(int64_t{filter.purpose})));
     }
     if (filter.decision != 0) {
-      where.push_back(absl::StrCat("e.decision = ", param(int64_t{filter.decision})));
+      where.push_back(absl::StrCat("e.decision = ", params.Add(int64_t{filter.decision})));
     }
     if (filter.break_glass_only) where.push_back("e.break_glass = 1");
-    const std::string sql = absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ",
-                                         from, " WHERE ", absl::StrJoin(where, " AND "),
-                                         " ORDER BY ", leaf_index, " LIMIT ", param(Clamp(limit)));
-    return db.ForEach(sql, params, [&](const sql::Row& row) -> absl::Status {
+    const std::string sql =
+        absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ", from, " WHERE ",
+                     absl::StrJoin(where, " AND "), " ORDER BY ", leaf_index, " LIMIT ",
+                     params.Add(Clamp(limit)));
+    return db.ForEach(sql, params.values(), [&](const sql::Row& row) -> absl::Status {
       KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
       out.push_back(std::move(e));
       return absl::OkStatus();
@@ -700,20 +713,15 @@ absl::StatusOr<std::vector<StoredNotification>> SqlLogStorage::ReadNotifications
                                                 " keys; at most ", kMaxNotificationKeys)),
         reason::kStorageCallInvalid, dialect_);
   }
-  std::vector<sql::Value> params;
-  // Appends `v` and returns its placeholder.
-  auto param = [&](sql::Value v) {
-    params.push_back(std::move(v));
-    return absl::StrCat("$", params.size());
-  };
+  Params params;
   std::vector<std::string> where;
   if (query.recipient_kind != 0) {
-    where.push_back(absl::StrCat("recipient_kind = ", param(int64_t{query.recipient_kind}),
-                                 " AND recipient_code = ", param(query.recipient_code)));
+    where.push_back(absl::StrCat("recipient_kind = ", params.Add(int64_t{query.recipient_kind}),
+                                 " AND recipient_code = ", params.Add(query.recipient_code)));
   }
   if (query.after.has_value()) {
-    const std::string leaf = param(Clamp(query.after->leaf_index));
-    const std::string ordinal = param(int64_t{query.after->ordinal});
+    const std::string leaf = params.Add(Clamp(query.after->leaf_index));
+    const std::string ordinal = params.Add(int64_t{query.after->ordinal});
     where.push_back(absl::StrCat("(leaf_index > ", leaf, " OR (leaf_index = ", leaf,
                                  " AND ordinal > ", ordinal, "))"));
   }
@@ -721,16 +729,16 @@ absl::StatusOr<std::vector<StoredNotification>> SqlLogStorage::ReadNotifications
     std::vector<std::string> any;
     any.reserve(query.keys.size());
     for (const NotificationKey& key : query.keys) {
-      const std::string leaf = param(Clamp(key.leaf_index));
+      const std::string leaf = params.Add(Clamp(key.leaf_index));
       any.push_back(absl::StrCat("(leaf_index = ", leaf,
-                                 " AND ordinal = ", param(int64_t{key.ordinal}), ")"));
+                                 " AND ordinal = ", params.Add(int64_t{key.ordinal}), ")"));
     }
     where.push_back(BalancedOr(any, 0, any.size()));
   }
   if (query.unacknowledged_only) where.push_back("acked_us = 0");
   if (!query.kinds.empty()) {
     std::vector<std::string> kinds;
-    for (int kind : query.kinds) kinds.push_back(param(int64_t{kind}));
+    for (int kind : query.kinds) kinds.push_back(params.Add(int64_t{kind}));
     where.push_back(absl::StrCat("kind IN (", absl::StrJoin(kinds, ", "), ")"));
   }
   if (query.due_at_us > 0) {
@@ -739,14 +747,14 @@ absl::StatusOr<std::vector<StoredNotification>> SqlLogStorage::ReadNotifications
     where.push_back(
         absl::StrCat("kind = 3 AND acked_us = 0 AND escalated_leaf < 0 AND deadline_us > 0 AND "
                      "deadline_us <= ",
-                     param(query.due_at_us)));
+                     params.Add(query.due_at_us)));
   }
-  const std::string sql = absl::StrCat(kNotificationSelect, where.empty() ? "" : " WHERE ",
-                                       absl::StrJoin(where, " AND "),
-                                       " ORDER BY leaf_index, ordinal LIMIT ", param(Clamp(limit)));
+  const std::string sql = absl::StrCat(
+      kNotificationSelect, where.empty() ? "" : " WHERE ", absl::StrJoin(where, " AND "),
+      " ORDER BY leaf_index, ordinal LIMIT ", params.Add(Clamp(limit)));
   std::vector<StoredNotification> out;
   KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) {
-    return db.ForEach(sql, params, [&](const sql::Row& row) {
+    return db.ForEach(sql, params.values(), [&](const sql::Row& row) {
       out.push_back(NotificationFromRow(row));
       return absl::OkStatus();
     });
