@@ -1037,6 +1037,14 @@ INSTANTIATE_TEST_SUITE_P(Deployments, NotificationsFirstPollE2E,
 // store holds each once. All in one process the killed process is the audit
 // log's own; one process per service, the gateway that delivers.
 class NotificationsResilienceE2E : public NotificationsTest<NotificationsResilienceE2E> {
+ public:
+  // One agency makes 200 reads back to back below: faster than 10 ms a read,
+  // they would outrun the default rate limit (50 a second, burst 100), which
+  // is not what these tests are about (server_bounds_e2e_test tests it).
+  static void CustomizeCluster(const Deployment& /*d*/, KinexCluster::Options& options) {
+    options.extra_config = "gateway { rate_limit_per_agency: 100000 rate_limit_burst: 100000 }\n";
+  }
+
  protected:
   std::string Server() const { return GetParam().mode == Mode::kAllInOne ? "all" : "gateway"; }
 };
