@@ -678,7 +678,7 @@ absl::StatusOr<cv1::ListConsentsResponse> ConsentCore::ListConsents(
   }
   const kinex::records::v1::ChildFacts& child = *found;
   cv1::ListConsentsResponse response;
-  KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](ConsentTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::vector<cv1::ConsentEntry> entries,
                            txn.ListEntries(child.kinex_id(), after, page_size + 1));
     response.Clear();
@@ -712,7 +712,7 @@ absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
 
   std::vector<cv1::ConsentEntry> entries;
   std::vector<cv1::SharingAgreement> agreements;
-  KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](ConsentTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(entries, txn.ListEntriesInForce(request.kinex_id(), now));
     KINEX_ASSIGN_OR_RETURN(agreements, txn.ListAgreements());
     return absl::OkStatus();
@@ -832,7 +832,7 @@ absl::StatusOr<cv1::ListSharingAgreementsResponse> ConsentCore::ListSharingAgree
   KINEX_ASSIGN_OR_RETURN(std::string after,
                          paging::PageTokens::Process().Open(request.page_token(), scope));
   std::vector<cv1::SharingAgreement> all;
-  KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](ConsentTxn& txn) -> absl::Status {
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](ConsentTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(all, txn.ListAgreements());
     return absl::OkStatus();
   }));

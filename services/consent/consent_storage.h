@@ -94,6 +94,11 @@ class ConsentStorage {
   virtual ~ConsentStorage() = default;
   // Runs `fn` in one transaction: kept if it returns OK, undone otherwise.
   virtual absl::Status Transact(const std::function<absl::Status(ConsentTxn&)>& fn) = 0;
+  // Runs `fn`, which only reads, on one snapshot of the store; where the
+  // backend allows it, beside other reads and a write.
+  virtual absl::Status Read(const std::function<absl::Status(ConsentTxn&)>& fn) {
+    return Transact(fn);
+  }
 };
 
 }  // namespace kinex::consent

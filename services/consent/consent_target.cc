@@ -19,7 +19,10 @@ absl::StatusOr<ConsentTarget> MakeConsentTarget(const kinex::config::v1::KinexCo
   ConsentTarget t;
   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,
                          sql::OpenConfiguredDb(config.consent().storage(), config.data_dir()));
-  KINEX_ASSIGN_OR_RETURN(t.storage, consent::SqlConsentStorage::Create(std::move(db)));
+  KINEX_ASSIGN_OR_RETURN(
+      t.storage, consent::SqlConsentStorage::Create(
+                     std::move(db),
+                     sql::ConfiguredReaderOpener(config.consent().storage(), config.data_dir())));
   records::RecordsStore* records = deps.records;
   if (records == nullptr) {
     TlsFiles files;

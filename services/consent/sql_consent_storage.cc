@@ -262,7 +262,7 @@ absl::Status AddInForceColumns(sql::Db& db) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlConsentStorage>> SqlConsentStorage::Create(
-    std::unique_ptr<sql::Db> db) {
+    std::unique_ptr<sql::Db> db, sql::Pool::Opener open_reader) {
   if (db == nullptr) {
     return WithErrorReason(absl::InvalidArgumentError("db must not be null"),
                            reason::kStorageCallInvalid, {{"store", std::string(kStore)}});
@@ -275,17 +275,24 @@ absl::StatusOr<std::unique_ptr<SqlConsentStorage>> SqlConsentStorage::Create(
                    {{1, [](sql::Db& d) { return d.ExecScript(schema::k0001ConsentEntries); }},
                     {2, AddInForceColumns}}),
       kStore));
-  return std::unique_ptr<SqlConsentStorage>(new SqlConsentStorage(std::move(db)));
+  return std::unique_ptr<SqlConsentStorage>(
+      new SqlConsentStorage(std::move(db), std::move(open_reader)));
 }
 
 absl::Status SqlConsentStorage::Transact(const std::function<absl::Status(ConsentTxn&)>& fn) {
-  absl::MutexLock lock(&mu_);
-  sql::Db& db = *db_;
-  absl::Status status = db.Transaction([&]() -> absl::Status {
+  return sql::WithStore(connections_.Write([&](sql::Db& db) {
     SqlTxn txn(db);
     return fn(txn);
-  });
-  return sql::WithStore(std::move(status), kStore);
+  }),
+                        kStore);
+}
+
+absl::Status SqlConsentStorage::Read(const std::function<absl::Status(ConsentTxn&)>& fn) {
+  return sql::WithStore(connections_.Read([&](sql::Db& db) {
+    SqlTxn txn(db);
+    return fn(txn);
+  }),
+                        kStore);
 }
 
 }  // namespace kinex::consent

@@ -12,27 +12,31 @@
 
 #include <memory>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "services/common/sql/sql_db.h"
 #include "services/consent/consent_storage.h"
 
 namespace kinex::consent {
 
-// Thread-safe: transactions are serialised on the one connection.
+// Thread-safe: transactions are serialised on the writer connection; with
+// `open_reader`, reads run on their own connections, each a snapshot, beside
+// each other and beside a write (sql::Connections).
 class SqlConsentStorage final : public ConsentStorage {
  public:
   // Creates the schema if absent, and adds what an older schema lacks (the
-  // in-force window, filled from the payloads in one transaction).
-  static absl::StatusOr<std::unique_ptr<SqlConsentStorage>> Create(std::unique_ptr<sql::Db> db);
+  // in-force window, filled from the payloads in one transaction), on `db`
+  // (the writer). `open_reader` opens a further connection to the same
+  // database (sql::ReaderOpener); null for a private in-memory one.
+  static absl::StatusOr<std::unique_ptr<SqlConsentStorage>> Create(
+      std::unique_ptr<sql::Db> db, sql::Pool::Opener open_reader = nullptr);
 
   absl::Status Transact(const std::function<absl::Status(ConsentTxn&)>& fn) override;
+  absl::Status Read(const std::function<absl::Status(ConsentTxn&)>& fn) override;
 
  private:
-  explicit SqlConsentStorage(std::unique_ptr<sql::Db> db) : db_(std::move(db)) {}
+  SqlConsentStorage(std::unique_ptr<sql::Db> db, sql::Pool::Opener open_reader)
+      : connections_(std::move(db), std::move(open_reader)) {}
 
-  absl::Mutex mu_;
-  std::unique_ptr<sql::Db> db_ ABSL_GUARDED_BY(mu_);
+  sql::Connections connections_;
 };
 
 }  // namespace kinex::consent

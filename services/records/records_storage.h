@@ -271,9 +271,8 @@ class RecordsStorage {
   // Runs `fn` in one transaction: everything it did is kept if it returns OK
   // and undone otherwise.
   virtual absl::Status Transact(const std::function<absl::Status(RecordsTxn&)>& fn) = 0;
-  // Runs `fn`, which only reads, without an explicit transaction where the
-  // backend allows it (fewer round trips; each statement sees committed
-  // data, but two statements may see different commits). The default is
+  // Runs `fn`, which only reads, on one snapshot of the store; where the
+  // backend allows it, beside other reads and a write. The default is
   // Transact. `fn` must not write.
   virtual absl::Status Read(const std::function<absl::Status(RecordsTxn&)>& fn) {
     return Transact(fn);

@@ -34,7 +34,10 @@ absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexCo
   KINEX_ASSIGN_OR_RETURN(t.calendars, records::CalendarDir::Open(config.records().calendars_dir()));
   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,
                          sql::OpenConfiguredDb(config.records().storage(), config.data_dir()));
-  KINEX_ASSIGN_OR_RETURN(t.storage, records::SqlRecordsStorage::Create(std::move(db)));
+  KINEX_ASSIGN_OR_RETURN(
+      t.storage, records::SqlRecordsStorage::Create(
+                     std::move(db),
+                     sql::ConfiguredReaderOpener(config.records().storage(), config.data_dir())));
   records::RecordsCore::Options o;
   o.storage = t.storage.get();
   o.clock = &clock;

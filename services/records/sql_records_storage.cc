@@ -548,7 +548,7 @@ class SqlTxn final : public RecordsTxn {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
-    std::unique_ptr<sql::Db> db) {
+    std::unique_ptr<sql::Db> db, sql::Pool::Opener open_reader) {
   if (db == nullptr) {
     return WithErrorReason(absl::InvalidArgumentError("db must not be null"),
                            reason::kStorageCallInvalid, {{"store", std::string(kStore)}});
@@ -562,23 +562,24 @@ absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
                                                      {3, MigrateToV3},
                                                      {4, MigrateToV4}}),
                                        kStore));
-  return std::unique_ptr<SqlRecordsStorage>(new SqlRecordsStorage(std::move(db)));
+  return std::unique_ptr<SqlRecordsStorage>(
+      new SqlRecordsStorage(std::move(db), std::move(open_reader)));
 }
 
 absl::Status SqlRecordsStorage::Transact(const std::function<absl::Status(RecordsTxn&)>& fn) {
-  absl::MutexLock lock(&mu_);
-  sql::Db& db = *db_;
-  absl::Status status = db.Transaction([&]() -> absl::Status {
+  return sql::WithStore(connections_.Write([&](sql::Db& db) {
     SqlTxn txn(db);
     return fn(txn);
-  });
-  return sql::WithStore(std::move(status), kStore);
+  }),
+                        kStore);
 }
 
 absl::Status SqlRecordsStorage::Read(const std::function<absl::Status(RecordsTxn&)>& fn) {
-  absl::MutexLock lock(&mu_);
-  SqlTxn txn(*db_);
-  return sql::WithStore(fn(txn), kStore);
+  return sql::WithStore(connections_.Read([&](sql::Db& db) {
+    SqlTxn txn(db);
+    return fn(txn);
+  }),
+                        kStore);
 }
 
 }  // namespace kinex::records

@@ -16,29 +16,32 @@
 
 #include <memory>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "services/common/sql/sql_db.h"
 #include "services/records/records_storage.h"
 
 namespace kinex::records {
 
-// Thread-safe: transactions are serialised on the one connection.
+// Thread-safe: transactions are serialised on the writer connection; with
+// `open_reader`, reads run on their own connections, each a snapshot, beside
+// each other and beside a write (sql::Connections).
 class SqlRecordsStorage final : public RecordsStorage {
  public:
-  // Creates the schema if absent. Fails UNAVAILABLE/INTERNAL if it cannot.
-  static absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> Create(std::unique_ptr<sql::Db> db);
+  // Creates the schema if absent, on `db` (the writer). Fails
+  // UNAVAILABLE/INTERNAL if it cannot. `open_reader` opens a further
+  // connection to the same database (sql::ReaderOpener); null for a private
+  // in-memory one, whose reads then share the writer.
+  static absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> Create(
+      std::unique_ptr<sql::Db> db, sql::Pool::Opener open_reader = nullptr);
 
   absl::Status Transact(const std::function<absl::Status(RecordsTxn&)>& fn) override;
-  // Autocommit reads: no BEGIN/COMMIT round trips.
   absl::Status Read(const std::function<absl::Status(RecordsTxn&)>& fn) override;
 
  private:
-  explicit SqlRecordsStorage(std::unique_ptr<sql::Db> db) : db_(std::move(db)) {}
+  SqlRecordsStorage(std::unique_ptr<sql::Db> db, sql::Pool::Opener open_reader)
+      : connections_(std::move(db), std::move(open_reader)) {}
 
-  absl::Mutex mu_;
-  std::unique_ptr<sql::Db> db_ ABSL_GUARDED_BY(mu_);
+  sql::Connections connections_;
 };
 
 }  // namespace kinex::records

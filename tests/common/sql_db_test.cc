@@ -1,16 +1,24 @@
 // The common SQL layer on SQLite: the durability settings every store gets,
-// row streaming, the connection pool, schema versions (sql::Migrate), the
+// row streaming, the connection pool, a store's writer and readers
+// (Connections), schema versions (sql::Migrate), the
 // dialect placeholders of the schema files, and the reasons its errors
 // carry. The PostgreSQL side runs in the audit, records and consent
 // conformance suites (label postgres).
 #include "services/common/sql/sql_db.h"
 
+#include <sched.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <optional>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/status_macros.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -167,6 +175,132 @@ TEST(Pool, ReusesIdleConnectionsUpToItsBound) {
 TEST(Pool, ReportsAConnectionThatCannotBeOpened) {
   Pool pool([] { return OpenSqlite({.path = "/nonexistent/dir/p.db", .create = false}); });
   EXPECT_THAT(pool.Acquire(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(Pool, WaitsWhileMaxOpenAreLeased) {
+  kinex::testing::ScopedTempDir dir("sql");
+  std::atomic<int> opened{0};
+  Pool pool(
+      [&] {
+        ++opened;
+        return OpenSqlite(dir.File("p.db"));
+      },
+      /*max_idle=*/8, /*max_open=*/1);
+  std::optional<absl::StatusOr<Pool::Lease>> first(pool.Acquire());
+  ASSERT_TRUE(first->ok());
+  std::atomic<bool> second_leased{false};
+  std::thread waiter([&] {
+    absl::StatusOr<Pool::Lease> second = pool.Acquire();
+    second_leased = second.ok();
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(second_leased);  // still waiting for the one connection
+  first.reset();
+  waiter.join();
+  EXPECT_TRUE(second_leased);
+  EXPECT_EQ(opened, 1);  // the second lease got the first's connection
+}
+
+TEST(Pool, AFailedOpenFreesItsPlace) {
+  Pool pool([] { return OpenSqlite({.path = "/nonexistent/dir/p.db", .create = false}); },
+            /*max_idle=*/1, /*max_open=*/1);
+  EXPECT_THAT(pool.Acquire(), StatusIs(absl::StatusCode::kUnavailable));
+  // Not waiting for a place the failure took.
+  EXPECT_THAT(pool.Acquire(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+int64_t CountRows(Db& db) { return db.Query("SELECT COUNT(*) FROM t").value().at(0).Int(0); }
+
+// A store of one table `t` at `path`, its reads on their own connections
+// (none for ":memory:").
+std::unique_ptr<Connections> StoreOfT(const std::string& path) {
+  auto writer = OpenSqlite(path);
+  EXPECT_TRUE(writer.ok());
+  EXPECT_TRUE((*writer)->ExecScript("CREATE TABLE t (k INTEGER)").ok());
+  Pool::Opener readers;
+  if (path != ":memory:") readers = [path] { return OpenSqlite({.path = path, .create = false}); };
+  return std::make_unique<Connections>(*std::move(writer), std::move(readers));
+}
+
+// The rows of `t` a new read sees.
+int64_t RowsARead(Connections& db) {
+  int64_t rows = -1;
+  EXPECT_TRUE(db.Read([&](Db& r) {
+                  rows = CountRows(r);
+                  return absl::OkStatus();
+                }).ok());
+  return rows;
+}
+
+TEST(Connections, AReadNeitherWaitsForAWriteNorSeesItHalfDone) {
+  kinex::testing::ScopedTempDir dir("sql");
+  std::unique_ptr<Connections> db = StoreOfT(dir.File("c.db"));
+
+  // A write holds its transaction open (one row in, not committed).
+  absl::Notification inserted, release;
+  std::thread write([&] {
+    EXPECT_TRUE(db->Write([&](Db& w) -> absl::Status {
+                    KINEX_RETURN_IF_ERROR(w.Exec("INSERT INTO t VALUES (1)").status());
+                    inserted.Notify();
+                    release.WaitForNotification();
+                    return w.Exec("INSERT INTO t VALUES (2)").status();
+                  }).ok());
+  });
+  inserted.WaitForNotification();
+  // The read does not wait for the writer's lock, and sees nothing of the
+  // open transaction.
+  int64_t before = -1, after_commit = -1;
+  ASSERT_TRUE(db->Read([&](Db& r) {
+                  before = CountRows(r);
+                  // The write commits while this read is still going...
+                  release.Notify();
+                  write.join();
+                  // ...and the read's snapshot does not move.
+                  after_commit = CountRows(r);
+                  return absl::OkStatus();
+                }).ok());
+  EXPECT_EQ(before, 0);
+  EXPECT_EQ(after_commit, 0);
+  EXPECT_EQ(RowsARead(*db), 2);  // the next read sees the whole write
+}
+
+TEST(Connections, AFailedWriteLeavesNothingAndAFailedReadKeepsItsError) {
+  kinex::testing::ScopedTempDir dir("sql");
+  std::unique_ptr<Connections> db = StoreOfT(dir.File("c.db"));
+  EXPECT_THAT(db->Write([](Db& w) -> absl::Status {
+    KINEX_RETURN_IF_ERROR(w.Exec("INSERT INTO t VALUES (1)").status());
+    return absl::AbortedError("changed my mind");
+  }),
+              StatusIs(absl::StatusCode::kAborted, "changed my mind"));
+  EXPECT_THAT(db->Read([](Db&) { return absl::NotFoundError("no such child"); }),
+              StatusIs(absl::StatusCode::kNotFound, "no such child"));
+  EXPECT_EQ(RowsARead(*db), 0);
+}
+
+TEST(Connections, WithoutAnOpenerReadsShareTheWriter) {
+  std::unique_ptr<Connections> db = StoreOfT(":memory:");
+  ASSERT_TRUE(db->Write([](Db& w) { return w.Exec("INSERT INTO t VALUES (1)").status(); }).ok());
+  EXPECT_EQ(RowsARead(*db), 1);  // the same private database, not a second empty one
+}
+
+TEST(Connections, ReadersFollowTheCoresThisThreadMayUseFromTwoToEight) {
+  cpu_set_t all;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof(all), &all), 0);
+  const size_t cores = static_cast<size_t>(CPU_COUNT(&all));
+  EXPECT_EQ(Connections::DefaultMaxReaders(), std::clamp<size_t>(cores, 2, 8));
+  // One core (a container's cpuset) still gets two.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &all)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(::sched_setaffinity(0, sizeof(one), &one), 0);
+  const size_t on_one = Connections::DefaultMaxReaders();
+  ASSERT_EQ(::sched_setaffinity(0, sizeof(all), &all), 0);
+  EXPECT_EQ(on_one, 2u);
 }
 
 TEST(Migrate, AppliesEachVersionOnceAndRefusesANewerStore) {

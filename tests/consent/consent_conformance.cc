@@ -17,7 +17,11 @@ ConsentBackend SqlConsentBackend(SqlBackend backend) {
   return {backend.name, [backend]() -> absl::StatusOr<std::unique_ptr<ConsentStorage>> {
             KINEX_ASSIGN_OR_RETURN(std::string where, backend.create_database());
             KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db, backend.connect(where));
-            KINEX_ASSIGN_OR_RETURN(auto storage, SqlConsentStorage::Create(std::move(db)));
+            // Reads on their own connections, as a service opens the store.
+            KINEX_ASSIGN_OR_RETURN(auto storage,
+                                   SqlConsentStorage::Create(std::move(db), [backend, where] {
+                                     return backend.connect(where);
+                                   }));
             return std::unique_ptr<ConsentStorage>(std::move(storage));
           }};
 }

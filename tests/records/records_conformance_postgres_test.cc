@@ -26,7 +26,9 @@ RecordsBackend PostgresBackend() {
             if (!conninfo.ok()) return conninfo.status();
             auto db = sql::OpenPostgres(*conninfo);
             if (!db.ok()) return db.status();
-            auto storage = SqlRecordsStorage::Create(std::move(*db));
+            // Reads on their own connections, as the service opens the store.
+            auto storage = SqlRecordsStorage::Create(
+                std::move(*db), [conninfo = *conninfo] { return sql::OpenPostgres(conninfo); });
             if (!storage.ok()) return storage.status();
             return std::unique_ptr<RecordsStorage>(std::move(*storage));
           }};

@@ -19,9 +19,13 @@ RecordsBackend FakeBackend() {
 
 RecordsBackend SqliteBackend() {
   return {"Sqlite", []() -> absl::StatusOr<std::unique_ptr<RecordsStorage>> {
-            auto db = sql::OpenSqlite(kinex::testing::MakeUniqueTempDir("records") + "/records.db");
+            const std::string path = kinex::testing::MakeUniqueTempDir("records") + "/records.db";
+            auto db = sql::OpenSqlite(path);
             if (!db.ok()) return db.status();
-            auto storage = SqlRecordsStorage::Create(std::move(*db));
+            // Reads on their own connections, as the service opens the store.
+            auto storage = SqlRecordsStorage::Create(std::move(*db), [path] {
+              return sql::OpenSqlite({.path = path, .create = false});
+            });
             if (!storage.ok()) return storage.status();
             return std::unique_ptr<RecordsStorage>(std::move(*storage));
           }};

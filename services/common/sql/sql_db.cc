@@ -2,14 +2,17 @@
 
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -128,6 +131,9 @@ class SqliteDb final : public Db {
 
  protected:
   absl::Status Begin() override { return Run("BEGIN IMMEDIATE", {}, nullptr); }
+  // Deferred: the first SELECT takes a read snapshot and no lock a writer
+  // waits for.
+  absl::Status BeginRead() override { return Run("BEGIN", {}, nullptr); }
   absl::Status Commit() override { return Run("COMMIT", {}, nullptr); }
   absl::Status Rollback() override { return Run("ROLLBACK", {}, nullptr); }
 
@@ -354,6 +360,10 @@ class PostgresDb final : public Db {
     if (PQstatus(conn_) != CONNECTION_OK) PQreset(conn_);
     return ExecExpandedScript("BEGIN");
   }
+  absl::Status BeginRead() override {
+    if (PQstatus(conn_) != CONNECTION_OK) PQreset(conn_);
+    return ExecExpandedScript("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  }
   absl::Status Commit() override { return ExecExpandedScript("COMMIT"); }
   absl::Status Rollback() override { return ExecExpandedScript("ROLLBACK"); }
 
@@ -516,6 +526,18 @@ absl::Status Db::Transaction(const std::function<absl::Status()>& fn) {
   }
   status = Commit();
   if (!status.ok()) (void)Rollback();
+  return status;
+}
+
+absl::Status Db::ReadTransaction(const std::function<absl::Status()>& fn) {
+  KINEX_RETURN_IF_ERROR(BeginRead());
+  absl::Status status = fn();
+  // Nothing to keep: a failed read ends like a finished one.
+  absl::Status ended = status.ok() ? Commit() : Rollback();
+  if (!ended.ok() && status.ok()) {
+    (void)Rollback();
+    return ended;
+  }
   return status;
 }
 
@@ -690,20 +712,65 @@ Pool::Lease::~Lease() {
 absl::StatusOr<Pool::Lease> Pool::Acquire() {
   {
     absl::MutexLock lock(&mu_);
+    if (max_open_ > 0) {
+      mu_.Await(absl::Condition(
+          +[](Pool* self)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) { return self->leased_ < self->max_open_; },
+          this));
+    }
+    ++leased_;
     while (!idle_.empty()) {
       std::unique_ptr<Db> db = std::move(idle_.back());
       idle_.pop_back();
       if (db->Healthy()) return Lease(this, std::move(db));
     }
   }
-  KINEX_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, open_());
-  return Lease(this, std::move(db));
+  absl::StatusOr<std::unique_ptr<Db>> db = open_();
+  if (!db.ok()) {
+    absl::MutexLock lock(&mu_);
+    --leased_;
+    return db.status();
+  }
+  return Lease(this, *std::move(db));
 }
 
 void Pool::Release(std::unique_ptr<Db> db) {
-  if (!db->Healthy()) return;
   absl::MutexLock lock(&mu_);
-  if (idle_.size() < max_idle_) idle_.push_back(std::move(db));
+  --leased_;
+  if (db->Healthy() && idle_.size() < max_idle_) idle_.push_back(std::move(db));
+}
+
+size_t Connections::DefaultMaxReaders() {
+  // The affinity mask, not the machine: a container limited to some cores
+  // (cpuset) gets as many readers as it has.
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const size_t cores = ::sched_getaffinity(0, sizeof(cpus), &cpus) == 0
+                           ? static_cast<size_t>(CPU_COUNT(&cpus))
+                           : std::thread::hardware_concurrency();
+  return std::clamp<size_t>(cores, 2, 8);
+}
+
+Connections::Connections(std::unique_ptr<Db> writer, Pool::Opener open_reader, size_t max_readers)
+    : writer_(std::move(writer)) {
+  if (max_readers == 0) max_readers = DefaultMaxReaders();
+  if (open_reader) readers_.emplace(std::move(open_reader), max_readers, max_readers);
+}
+
+absl::Status Connections::Write(const std::function<absl::Status(Db&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  Db& db = *writer_;
+  return db.Transaction([&] { return fn(db); });
+}
+
+absl::Status Connections::Read(const std::function<absl::Status(Db&)>& fn) {
+  if (!readers_.has_value()) {
+    absl::MutexLock lock(&mu_);
+    return fn(*writer_);
+  }
+  KINEX_ASSIGN_OR_RETURN(Pool::Lease reader, readers_->Acquire());
+  Db& db = *reader;
+  return db.ReadTransaction([&] { return fn(db); });
 }
 
 }  // namespace kinex::sql
