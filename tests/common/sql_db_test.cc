@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
-#include <future>
 #include <optional>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/status_macros.h"
@@ -236,28 +236,24 @@ TEST(Connections, AReadNeitherWaitsForAWriteNorSeesItHalfDone) {
   kinex::testing::ScopedTempDir dir("sql");
   std::unique_ptr<Connections> db = StoreOfT(dir.File("c.db"));
 
-  // A write holds its transaction open (one row in, not committed). The
-  // hand-offs are std::promise, not absl::Notification: taking an absl lock
-  // while the writer's absl::Mutex is held records a lock-order edge in
-  // absl's deadlock graph, whose internals TSan cannot see (Debian's absl is
-  // not instrumented), and TSan reported that as a race.
-  std::promise<void> inserted, release;
+  // A write holds its transaction open (one row in, not committed).
+  absl::Notification inserted, release;
   std::thread write([&] {
     EXPECT_TRUE(db->Write([&](Db& w) -> absl::Status {
                     KINEX_RETURN_IF_ERROR(w.Exec("INSERT INTO t VALUES (1)").status());
-                    inserted.set_value();
-                    release.get_future().wait();
+                    inserted.Notify();
+                    release.WaitForNotification();
                     return w.Exec("INSERT INTO t VALUES (2)").status();
                   }).ok());
   });
-  inserted.get_future().wait();
+  inserted.WaitForNotification();
   // The read does not wait for the writer's lock, and sees nothing of the
   // open transaction.
   int64_t before = -1, after_commit = -1;
   ASSERT_TRUE(db->Read([&](Db& r) {
                   before = CountRows(r);
                   // The write commits while this read is still going...
-                  release.set_value();
+                  release.Notify();
                   write.join();
                   // ...and the read's snapshot does not move.
                   after_commit = CountRows(r);
