@@ -519,25 +519,21 @@ absl::Status Db::ForEach(absl::string_view sql, const std::vector<Value>& params
 
 absl::Status Db::Transaction(const std::function<absl::Status()>& fn) {
   KINEX_RETURN_IF_ERROR(Begin());
-  absl::Status status = fn();
+  return Finish(fn());
+}
+
+absl::Status Db::ReadTransaction(const std::function<absl::Status()>& fn) {
+  KINEX_RETURN_IF_ERROR(BeginRead());
+  return Finish(fn());
+}
+
+absl::Status Db::Finish(absl::Status status) {
   if (!status.ok()) {
     (void)Rollback();
     return status;
   }
   status = Commit();
   if (!status.ok()) (void)Rollback();
-  return status;
-}
-
-absl::Status Db::ReadTransaction(const std::function<absl::Status()>& fn) {
-  KINEX_RETURN_IF_ERROR(BeginRead());
-  absl::Status status = fn();
-  // Nothing to keep: a failed read ends like a finished one.
-  absl::Status ended = status.ok() ? Commit() : Rollback();
-  if (!ended.ok() && status.ok()) {
-    (void)Rollback();
-    return ended;
-  }
   return status;
 }
 

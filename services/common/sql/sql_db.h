@@ -151,6 +151,9 @@ class Db {
  protected:
   virtual absl::Status Begin() = 0;
   virtual absl::Status BeginRead() = 0;
+  // Ends the transaction begun: commits if `status` is OK, rolls back
+  // otherwise and on a failed commit. Returns `status` or the commit's error.
+  absl::Status Finish(absl::Status status);
   virtual absl::Status Commit() = 0;
   virtual absl::Status Rollback() = 0;
   // Runs `script` as it is (placeholders already replaced).
