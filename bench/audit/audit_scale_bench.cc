@@ -72,6 +72,7 @@
 #include "services/audit/audit_log.h"
 #include "services/audit/postgres_log_storage.h"
 #include "services/audit/sqlite_log_storage.h"
+#include "services/audit/stored_leaf.h"
 #include "services/common/clock.h"
 #include "services/common/sql/sql_db.h"
 #include "services/common/status_macros.h"
@@ -90,6 +91,9 @@ ABSL_FLAG(int, appends, 20000, "Measured appends per size (after 1,000 unmeasure
 ABSL_FLAG(int, proofs, 2000, "Inclusion proofs per size");
 ABSL_FLAG(int, children, 10000, "Distinct children of the event mix");
 ABSL_FLAG(double, zipf_s, 1.0, "Zipf exponent of the children's popularity (0: uniform)");
+ABSL_FLAG(double, whole_record_share, 0.80,
+          "Share of whole-record disclosures in the mix (0.8 to 1; the other kinds keep their "
+          "proportions in the rest); 1 gives the store's bytes per whole-record disclosure");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the event mix");
 ABSL_FLAG(int, batch, 10000, "Entries per bulk transaction (one signed head each)");
 ABSL_FLAG(double, spacing_ms, 315,
@@ -491,24 +495,29 @@ void PrintTable(const std::vector<Measurement>& ms, absl::string_view backend) {
 // Prints the encoded leaf of the first event of each kind the mix makes, as
 // the log would encode it (pseudonymised, timed, first of its chains); for a
 // whole-record disclosure also what its disclosed paths and lawful bases
-// take. Returns the average over the mix's first 2,000 events.
+// take; then the mean stored leaf (CompressLeaf) of each kind. Returns the
+// average encoded leaf over the mix's first 2,000 events.
 double PrintLeafSizes(const EventMix& mix, const ChildPseudonymizer& pseudonymizer) {
-  auto encoded = [&](v1::AuditEvent e) -> size_t {
-    if (!PseudonymizeChildren(pseudonymizer, e).ok()) return 0;
+  auto encoded = [&](v1::AuditEvent e) -> std::string {
+    if (!PseudonymizeChildren(pseudonymizer, e).ok()) return std::string();
     e.mutable_time()->set_seconds(1788220800);
     ChainTracker().Link(e);
     absl::StatusOr<std::string> leaf = EncodeEvent(1000000, e);
-    return leaf.ok() ? leaf->size() : 0;
+    return leaf.ok() ? *leaf : std::string();
   };
   std::map<std::string, std::string> sizes;
+  std::map<std::string, std::pair<double, int>> stored;  // bytes, leaves
   constexpr int kSample = 2000;
   double total_bytes = 0;
   for (uint64_t i = 0; i < kSample; ++i) {
     const v1::AuditEvent e = mix.Event(i);
-    const size_t total = encoded(e);
+    const std::string leaf = encoded(e);
+    const size_t total = leaf.size();
     total_bytes += total;
     std::string name = v1::EventKind_Name(e.kind());
     if (e.kind() == v1::DISCLOSURE) name = e.decision() == v1::DENY ? "DENIED" : "whole-record";
+    stored[name].first += CompressLeaf(leaf).size();
+    ++stored[name].second;
     if (sizes.contains(name)) continue;
     std::string text = absl::StrCat(total, " B");
     if (name == "whole-record") {
@@ -516,14 +525,19 @@ double PrintLeafSizes(const EventMix& mix, const ChildPseudonymizer& pseudonymiz
       no_paths.clear_disclosed_paths();
       v1::AuditEvent no_bases = e;
       no_bases.clear_lawful_bases();
-      absl::StrAppend(&text, " (disclosed_paths ", total - encoded(no_paths), " B, lawful_bases ",
-                      total - encoded(no_bases), " B)");
+      absl::StrAppend(&text, " (disclosed_paths ", total - encoded(no_paths).size(),
+                      " B, lawful_bases ", total - encoded(no_bases).size(), " B)");
     }
     sizes[name] = std::move(text);
   }
   std::printf("encoded leaf by kind:");
   for (const auto& [name, text] : sizes) std::printf(" %s %s;", name.c_str(), text.c_str());
   std::printf(" average of the mix %.0f B\n", total_bytes / kSample);
+  std::printf("stored leaf by kind (mean):");
+  for (const auto& [name, sum] : stored) {
+    std::printf(" %s %.0f B;", name.c_str(), sum.first / sum.second);
+  }
+  std::printf("\n");
   return total_bytes / kSample;
 }
 
@@ -609,7 +623,8 @@ int Run() {
   std::shared_ptr<const ChildPseudonymizer> pseudonymizer = *std::move(pseudonymizer_or);
   const EventMix mix({.children = absl::GetFlag(FLAGS_children),
                       .zipf_s = absl::GetFlag(FLAGS_zipf_s),
-                      .seed = absl::GetFlag(FLAGS_seed)});
+                      .seed = absl::GetFlag(FLAGS_seed),
+                      .whole_record_share = absl::GetFlag(FLAGS_whole_record_share)});
   const absl::Duration spacing =
       absl::Microseconds(static_cast<int64_t>(absl::GetFlag(FLAGS_spacing_ms) * 1000));
   auto builder_or = BulkLogBuilder::Create(

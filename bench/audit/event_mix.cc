@@ -87,7 +87,11 @@ cv1::ChildRef KinexRef(const std::string& id) {
 
 }  // namespace
 
-EventMix::EventMix(Options options) : options_(options) {
+EventMix::EventMix(Options options)
+    : options_([&] {
+        options.whole_record_share = std::clamp(options.whole_record_share, 0.80, 1.0);
+        return options;
+      }()) {
   const int n = std::max(1, options_.children);
   Rng rng(options_.seed * 0x2545f4914f6cdd1dULL + 7);
   // The children: valid identifiers, agencies.
@@ -178,7 +182,11 @@ double EventMix::ShareOfRank(int rank) const {
 
 av1::AuditEvent EventMix::Event(uint64_t index) const {
   Rng rng(options_.seed ^ (index * 0xd1342543de82ef95ULL));
-  const double kind = rng.Uniform();
+  // The other kinds' thresholds below are for a share of 0.8: a larger
+  // share maps the rest onto [0.8, 1).
+  const double share = options_.whole_record_share;
+  double kind = rng.Uniform();
+  if (kind >= share) kind = 0.80 + (kind - share) * 0.20 / (1 - share);
   const Child& child = children_[child_of_rank_[RankOf(rng.Uniform())]];
   const std::string la = LaCode(child.la);
   av1::AuditEvent e;
@@ -201,7 +209,7 @@ av1::AuditEvent EventMix::Event(uint64_t index) const {
         return la;
     }
   };
-  if (kind < 0.80) {
+  if (kind < share) {
     // A whole-record disclosure to the responsible LA.
     e.set_kind(av1::DISCLOSURE);
     e.set_principal(absl::StrCat("spiffe://kinex.dev/local-authority/", la, "/social-worker"));
@@ -306,14 +314,16 @@ av1::AuditEvent EventMix::Event(uint64_t index) const {
 std::string EventMix::Describe() const {
   const int n = static_cast<int>(children_.size());
   return absl::StrFormat(
-      "event mix: 80%% DISCLOSURE of a whole record (%d leaf paths of "
-      "kinex.record.v1.ChildRecord, %d lawful-basis tuples, ALLOW), 10%% DENIED "
-      "(DISCLOSURE, DENY, 8 categories withheld), 5%% PART_PUBLISHED (written_paths of the "
-      "publishing agency, idempotency key), 5%% AUDIT_QUERIED (no child); 3 child identifiers "
+      "event mix: %.0f%% DISCLOSURE of a whole record (%d leaf paths of "
+      "kinex.record.v1.ChildRecord, %d lawful-basis tuples, ALLOW), %.1f%% DENIED "
+      "(DISCLOSURE, DENY, 8 categories withheld), %.1f%% PART_PUBLISHED (written_paths of the "
+      "publishing agency, idempotency key), %.1f%% AUDIT_QUERIED (no child); 3 child identifiers "
       "(Kinex id, NHS number, UPN) per child event; no notifications\n"
       "children: %d, drawn Zipf-like: P(rank r) ~ 1/(r+1)^%.2f over a seeded permutation "
       "(seed %d); most frequent child %.2f%% of events, median child %.4f%% (mean %.4f%%)\n",
-      static_cast<int>(all_paths_.size()), static_cast<int>(bases_template_.size()), n,
+      100 * options_.whole_record_share, static_cast<int>(all_paths_.size()),
+      static_cast<int>(bases_template_.size()), 50 * (1 - options_.whole_record_share),
+      25 * (1 - options_.whole_record_share), 25 * (1 - options_.whole_record_share), n,
       options_.zipf_s, static_cast<int>(options_.seed), 100 * ShareOfRank(0),
       100 * ShareOfRank(n / 2), 100.0 / n);
 }

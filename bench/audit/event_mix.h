@@ -63,6 +63,9 @@ class EventMix {
     double zipf_s = 1.0;
     // Seeds the permutation and every event.
     uint64_t seed = 1;
+    // Share of whole-record disclosures (0.8 to 1); the other kinds keep
+    // their proportions in the rest. 1 measures that event alone.
+    double whole_record_share = 0.80;
   };
 
   explicit EventMix(Options options);
