@@ -30,8 +30,8 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libpq-dev postgresql
   # metrics
   prometheus-cpp-dev
-  # compression of stored audit leaves
-  zlib1g-dev
+  # compression of stored audit leaves (zstd now; zlib for leaves stored before)
+  libzstd-dev zlib1g-dev
   # XLSX for `kinexctl children list --output=xlsx` (kinexctl only)
   libxlsxwriter-dev
   # allocator for the serving binaries (glibc malloc fragments under gRPC's

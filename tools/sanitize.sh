@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 # Not tests through gRPC: its lock-free queues are not instrumented, so TSan
 # would report hand-offs through them as races.
 TSAN_TESTS=(audit_log_test audit_chain_index_test policy_engine_test records_conformance_test
-  sql_db_test consent_conformance_test)
+  sql_db_test consent_conformance_test audit_stored_leaf_test)
 
 kind=${1:?usage: tools/sanitize.sh address|thread [ctest arguments]}
 shift

@@ -394,7 +394,10 @@ absl::Status SqlLogStorage::Init() {
                                // (stored_leaf.h): no table changes, but a
                                // binary from before cannot read them.
                                {4, [](sql::Db&) { return absl::OkStatus(); }},
-                               {5, NumberChildPseudonyms}}),
+                               {5, NumberChildPseudonyms},
+                               // Leaves may be stored with zstd and
+                               // dictionary 2 (stored_leaf.h): likewise.
+                               {6, [](sql::Db&) { return absl::OkStatus(); }}}),
                  dialect_));
   KINEX_RETURN_IF_ERROR(StoreError(db.ExecScript(Schema(dialect_)), dialect_));
   // Each pseudonym is numbered once (the UNIQUE constraint); a second number

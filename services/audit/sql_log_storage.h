@@ -34,6 +34,9 @@
 //      audit_child_entries holds (child_id, leaf_index)). The step copies
 //      version 1's audit_entry_children into them, in one transaction, and
 //      drops it.
+//   6  leaves may be stored with zstd and dictionary 2 (stored_leaf.h); no
+//      table changes, but a binary from before would take them for
+//      uncompressed leaves that fail their hash.
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
@@ -64,7 +67,7 @@ namespace kinex::audit {
 class SqlLogStorage : public LogStorage {
  public:
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 5;
+  static constexpr int64_t kSchemaVersion = 6;
 
   ~SqlLogStorage() override = default;
 

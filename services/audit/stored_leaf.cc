@@ -2,39 +2,74 @@
 
 #include <openssl/sha.h>
 #include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "embedded_sql/audit_leaf_dictionary.h"
+#include "services/common/status_macros.h"
 
 namespace kinex::audit {
 namespace {
 
-constexpr absl::string_view kCompressedMagic = "KXAZ";
+// Stored forms (stored_leaf.h): "KXAZ" 1 is deflate with dictionary 1,
+// "KXAS" 2 is zstd with dictionary 2. Each magic has exactly one
+// dictionary.
+constexpr absl::string_view kDeflateMagic = "KXAZ";
+constexpr absl::string_view kZstdMagic = "KXAS";
 constexpr size_t kHeaderBytes = 4 + 1 + 4;  // magic, dictionary, length
-constexpr int kNewestDictionary = 1;
-// zlib's level 3: on the realistic mix (audit_bench BM_CompressLeaf) about
-// 10% more bytes than the default level 6 for 40% less CPU; compression runs
-// on the log's commit path.
-constexpr int kLevel = 3;
-// SHA-256 of dictionary 1's bytes: leaves stored with it need exactly these.
+// zstd's level 3 (its default) with dictionary 2: on the realistic mix
+// (audit_bench BM_CompressLeaf) level 6 saves about 4 % more bytes for
+// twice the CPU; compression runs on the log's commit path.
+constexpr int kZstdLevel = 3;
+// SHA-256 of each frozen dictionary's bytes: leaves stored with it need
+// exactly these.
 constexpr absl::string_view kDictionary1Sha256 =
     "f506b56e10e397160e049e0cfb4af9b80e85976fab6d19a8f35b7a5f3ff8e573";
+constexpr absl::string_view kDictionary2Sha256 =
+    "b387afd59a0526fc438c0e3fb09d3e3c7b42c601774a9ced5e1832aacac98552";
 
-// Dictionary `text`'s lines as the canonical encoding writes strings.
-std::string DictionaryBytes(absl::string_view text) {
+void AppendString(absl::string_view text, std::string& out) {
+  const uint32_t n = static_cast<uint32_t>(text.size());
+  const char len[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.append(len, 4);
+  out.append(text.data(), text.size());
+}
+
+// Dictionary 1's source: each line is a string, as the canonical encoding
+// writes strings.
+std::string Dictionary1Bytes(absl::string_view text) {
   std::string out;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    const uint32_t n = static_cast<uint32_t>(line.size());
-    const char len[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                         static_cast<char>(n >> 8), static_cast<char>(n)};
-    out.append(len, 4);
-    out.append(line.data(), line.size());
+    AppendString(line, out);
+  }
+  return out;
+}
+
+// Dictionary 2's source: "s TEXT" a string as above, "x HEX" raw bytes, "#"
+// a comment, empty lines nothing. Empty on any other line (the digest check
+// then fails too).
+std::string Dictionary2Bytes(absl::string_view text) {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    if (absl::StartsWith(line, "#")) continue;
+    if (absl::StartsWith(line, "s ")) {
+      AppendString(line.substr(2), out);
+    } else if (absl::StartsWith(line, "x ") && line.size() % 2 == 0) {
+      out += absl::HexStringToBytes(line.substr(2));
+    } else {
+      return std::string();
+    }
   }
   return out;
 }
@@ -46,113 +81,303 @@ std::string Sha256Hex(absl::string_view bytes) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
-// Dictionary 1, or empty when the embedded file is not the frozen one (a
-// build that edited it: it then compresses nothing and cannot read what
-// dictionary 1 compressed, rather than reading it wrongly).
-const std::string& Dictionary1() {
-  static const std::string* const dictionary = [] {
-    std::string bytes = DictionaryBytes(schema::kLeafDictionaryV1);
-    if (Sha256Hex(bytes) != kDictionary1Sha256) bytes.clear();
-    return new std::string(std::move(bytes));
-  }();
-  return *dictionary;
+bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+void AppendVarint(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
 }
 
-// A thread's deflate stream and its inflate stream, each made on the thread's
-// first use of that direction and reset for each leaf (a new stream per leaf
-// would allocate and clear its state every time). Separate, so that the many
-// threads that only read leaves never hold deflate's 256 KB.
-class ThreadStream {
- public:
-  enum class Direction { kDeflate, kInflate };
-  explicit ThreadStream(Direction direction) : direction_(direction) {
-    ok_ = direction == Direction::kDeflate
-              ? deflateInit2(&z_, kLevel, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK
-              : inflateInit2(&z_, -MAX_WBITS) == Z_OK;
+// Reads a varint of at most 4 bytes (< 2^28, more than any leaf) at `at`.
+std::optional<uint64_t> ReadVarint(absl::string_view in, size_t& at) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 28 && at < in.size(); shift += 7) {
+    const auto b = static_cast<uint8_t>(in[at++]);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
   }
-  ~ThreadStream() {
-    if (!ok_) return;
-    if (direction_ == Direction::kDeflate) {
-      deflateEnd(&z_);
-    } else {
-      inflateEnd(&z_);
-    }
-  }
-  ThreadStream(const ThreadStream&) = delete;
-  ThreadStream& operator=(const ThreadStream&) = delete;
-
-  bool ok() const { return ok_; }
-  z_stream& z() { return z_; }
-
- private:
-  const Direction direction_;
-  z_stream z_{};
-  bool ok_ = false;
-};
-
-ThreadStream& ThreadDeflater() {
-  thread_local ThreadStream stream(ThreadStream::Direction::kDeflate);
-  return stream;
-}
-
-ThreadStream& ThreadInflater() {
-  thread_local ThreadStream stream(ThreadStream::Direction::kInflate);
-  return stream;
+  return std::nullopt;
 }
 
 absl::Status Corrupt(absl::string_view what) {
   return absl::DataLossError(absl::StrCat("stored audit leaf: ", what));
 }
 
-}  // namespace
-
-absl::string_view LeafDictionary(int version) {
-  return version == 1 ? absl::string_view(Dictionary1()) : absl::string_view();
+// A frozen dictionary's bytes, or empty when the embedded file is not the
+// frozen one (a build that edited it: it then compresses nothing with it and
+// cannot read what it compressed, rather than reading it wrongly).
+const std::string& Dictionary(int version) {
+  static const std::string* const one = [] {
+    std::string bytes = Dictionary1Bytes(schema::kLeafDictionaryV1);
+    if (Sha256Hex(bytes) != kDictionary1Sha256) bytes.clear();
+    return new std::string(std::move(bytes));
+  }();
+  static const std::string* const two = [] {
+    std::string bytes = Dictionary2Bytes(schema::kLeafDictionaryV2);
+    if (Sha256Hex(bytes) != kDictionary2Sha256) bytes.clear();
+    return new std::string(std::move(bytes));
+  }();
+  static const std::string* const none = new std::string();
+  return version == 1 ? *one : version == 2 ? *two : *none;
 }
 
-std::string CompressLeaf(absl::string_view canonical) {
-  const std::string& dictionary = Dictionary1();
-  if (dictionary.empty() || canonical.size() > kMaxStoredLeafBytes) {
-    return std::string(canonical);
+// Dictionary 2 digested once for compressing and once for expanding; zstd
+// only reads them, so every thread shares them. Null when dictionary 2 is
+// not the frozen one. zstd takes the bytes as raw content (they do not begin
+// with its trained dictionaries' magic number: they begin with a string's
+// length, 0x0000000f).
+const ZSTD_CDict* CompressDictionary() {
+  static ZSTD_CDict* const cdict = [] {
+    const std::string& d = Dictionary(2);
+    return d.empty() ? nullptr : ZSTD_createCDict(d.data(), d.size(), kZstdLevel);
+  }();
+  return cdict;
+}
+
+const ZSTD_DDict* ExpandDictionary() {
+  static ZSTD_DDict* const ddict = [] {
+    const std::string& d = Dictionary(2);
+    return d.empty() ? nullptr : ZSTD_createDDict(d.data(), d.size());
+  }();
+  return ddict;
+}
+
+// A thread's zstd contexts, made on its first use and reused for each leaf
+// (a context per leaf would allocate its tables every time). Separate, so
+// that the many threads that only read leaves never hold the compressor's.
+struct CompressContext {
+  CompressContext() : cctx(ZSTD_createCCtx()) {
+    // The header says the length; zstd's own copy of it, its checksum and
+    // the dictionary id would only repeat what the store already checks.
+    ok = cctx != nullptr && !ZSTD_isError(ZSTD_CCtx_refCDict(cctx, CompressDictionary())) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)) &&
+         !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0));
   }
-  ThreadStream& stream = ThreadDeflater();
-  if (!stream.ok()) return std::string(canonical);
-  z_stream& z = stream.z();
-  if (deflateReset(&z) != Z_OK ||
-      deflateSetDictionary(&z, reinterpret_cast<const Bytef*>(dictionary.data()),
+  ~CompressContext() { ZSTD_freeCCtx(cctx); }
+  CompressContext(const CompressContext&) = delete;
+  CompressContext& operator=(const CompressContext&) = delete;
+  ZSTD_CCtx* const cctx;
+  bool ok = false;
+};
+
+struct ExpandContext {
+  ExpandContext() : dctx(ZSTD_createDCtx()) {}
+  ~ExpandContext() { ZSTD_freeDCtx(dctx); }
+  ExpandContext(const ExpandContext&) = delete;
+  ExpandContext& operator=(const ExpandContext&) = delete;
+  ZSTD_DCtx* const dctx;
+};
+
+// A thread's inflate stream for dictionary-1 leaves, reset for each leaf.
+class Inflater {
+ public:
+  Inflater() { ok_ = inflateInit2(&z_, -MAX_WBITS) == Z_OK; }
+  ~Inflater() {
+    if (ok_) inflateEnd(&z_);
+  }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+
+  bool ok() const { return ok_; }
+  z_stream& z() { return z_; }
+
+ private:
+  z_stream z_{};
+  bool ok_ = false;
+};
+
+absl::Status NotFrozen(int version) {
+  return absl::InternalError(
+      absl::StrCat("stored audit leaf: this build's dictionary ", version,
+                   " is not the frozen one (services/audit/leaf_dictionary_v", version,
+                   ".txt was edited); it cannot read leaves compressed with it"));
+}
+
+// Inflates `payload` (deflate with dictionary 1) into `out`, which has one
+// byte more than the leaf claims: a stream longer than it claims fills that
+// byte rather than ending, and is refused.
+absl::Status Inflate(absl::string_view payload, std::string& out) {
+  thread_local Inflater inflater;
+  if (!inflater.ok()) return absl::ResourceExhaustedError("stored audit leaf: no inflate stream");
+  const std::string& dictionary = Dictionary(1);
+  z_stream& z = inflater.z();
+  if (inflateReset(&z) != Z_OK ||
+      inflateSetDictionary(&z, reinterpret_cast<const Bytef*>(dictionary.data()),
                            static_cast<uInt>(dictionary.size())) != Z_OK) {
+    return absl::InternalError("stored audit leaf: cannot set the inflate dictionary");
+  }
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(payload.data()));
+  z.avail_in = static_cast<uInt>(payload.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  if (inflate(&z, Z_FINISH) != Z_STREAM_END) return Corrupt("the compressed bytes do not inflate");
+  if (z.avail_in != 0) return Corrupt("trailing bytes after the compressed leaf");
+  out.resize(z.total_out);
+  return absl::OkStatus();
+}
+
+// Decompresses `payload` (one zstd frame with dictionary 2) into `out`,
+// which has a byte more than the most it may hold.
+absl::Status Unzstd(absl::string_view payload, std::string& out) {
+  thread_local ExpandContext context;
+  if (context.dctx == nullptr) {
+    return absl::ResourceExhaustedError("stored audit leaf: no zstd context");
+  }
+  const size_t frame = ZSTD_findFrameCompressedSize(payload.data(), payload.size());
+  if (!ZSTD_isError(frame) && frame != payload.size()) {
+    return Corrupt("trailing bytes after the compressed leaf");
+  }
+  const size_t n = ZSTD_decompress_usingDDict(context.dctx, out.data(), out.size(), payload.data(),
+                                              payload.size(), ExpandDictionary());
+  if (ZSTD_isError(n)) {
+    // A frame that needs more room than the spare byte gives is one that
+    // claims too little.
+    return Corrupt(
+        ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall
+            ? absl::StrCat("decompresses to more than the ", out.size() - 1, " bytes it claims")
+            : absl::StrCat("the compressed bytes do not decompress (", ZSTD_getErrorName(n), ")"));
+  }
+  out.resize(n);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string PackIdentifiers(absl::string_view canonical) {
+  struct Run {
+    size_t gap;
+    size_t start;
+    size_t half;
+  };
+  std::vector<Run> runs;
+  std::string rest;
+  rest.reserve(canonical.size());
+  size_t copied = 0;  // canonical bytes up to here are in `rest` or a run
+  // A run begins after a big-endian u32 length in range: three zero bytes,
+  // then the length. A non-zero byte rules out every start that would need
+  // it zero, so most of a leaf (text) is passed over three bytes at a time.
+  const auto* const data = reinterpret_cast<const unsigned char*>(canonical.data());
+  for (size_t i = 0; i + 4 <= canonical.size();) {
+    if (data[i + 2] != 0) {
+      i += 3;
+      continue;
+    }
+    if (data[i + 1] != 0) {
+      i += 2;
+      continue;
+    }
+    if (data[i] != 0) {
+      i += 1;
+      continue;
+    }
+    const size_t len = data[i + 3];
+    const size_t start = i + 4;
+    if (len < kMinIdentifierRun || len > kMaxIdentifierRun || len % 2 != 0 ||
+        start + len > canonical.size() ||
+        !std::all_of(data + start, data + start + len,
+                     [](unsigned char c) { return IsLowerHex(static_cast<char>(c)); })) {
+      ++i;
+      continue;
+    }
+    absl::StrAppend(&rest, canonical.substr(copied, start - copied));
+    runs.push_back({start - copied, start, len / 2});
+    copied = start + len;
+    i = copied;
+  }
+  absl::StrAppend(&rest, canonical.substr(copied));
+  std::string out;
+  out.reserve(5 + runs.size() * 4 + canonical.size());
+  AppendVarint(runs.size(), out);
+  for (const Run& r : runs) {
+    AppendVarint(r.gap, out);
+    out.push_back(static_cast<char>(r.half));
+  }
+  absl::StrAppend(&out, rest);
+  for (const Run& r : runs) {
+    absl::StrAppend(&out, absl::HexStringToBytes(canonical.substr(r.start, 2 * r.half)));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed) {
+  size_t at = 0;
+  const std::optional<uint64_t> count = ReadVarint(packed, at);
+  // Each run takes at least two bytes of the header.
+  if (!count.has_value() || *count > packed.size() / 2) {
+    return Corrupt("identifier runs: bad count");
+  }
+  std::vector<std::pair<uint64_t, size_t>> runs;  // gap, half
+  size_t binary = 0;
+  for (uint64_t k = 0; k < *count; ++k) {
+    const std::optional<uint64_t> gap = ReadVarint(packed, at);
+    if (!gap.has_value() || at >= packed.size()) {
+      return Corrupt(absl::StrCat("identifier runs: run ", k, " cut short"));
+    }
+    const auto half = static_cast<uint8_t>(packed[at++]);
+    if (half * 2 < kMinIdentifierRun || half * 2 > kMaxIdentifierRun) {
+      return Corrupt(absl::StrCat("identifier runs: run ", k, " of ", half, " bytes"));
+    }
+    runs.emplace_back(*gap, half);
+    binary += half;
+  }
+  if (at + binary > packed.size()) return Corrupt("identifier runs: more than the bytes");
+  absl::string_view rest = packed.substr(at, packed.size() - at - binary);
+  absl::string_view bytes = packed.substr(packed.size() - binary);
+  std::string out;
+  out.reserve(rest.size() + 2 * binary);
+  for (const auto& [gap, half] : runs) {
+    if (gap > rest.size()) return Corrupt("identifier runs: a gap past the end");
+    absl::StrAppend(&out, rest.substr(0, gap));
+    rest.remove_prefix(gap);
+    absl::StrAppend(&out, absl::BytesToHexString(bytes.substr(0, half)));
+    bytes.remove_prefix(half);
+  }
+  absl::StrAppend(&out, rest);
+  return out;
+}
+
+absl::string_view LeafDictionary(int version) { return Dictionary(version); }
+
+std::string CompressLeaf(absl::string_view canonical) {
+  const ZSTD_CDict* cdict = CompressDictionary();
+  if (cdict == nullptr || canonical.size() > kMaxStoredLeafBytes ||
+      canonical.size() <= kHeaderBytes) {
     return std::string(canonical);
   }
-  // Only worth storing when smaller than the canonical bytes.
+  thread_local CompressContext context;
+  if (!context.ok) return std::string(canonical);
+  // Only worth storing when smaller than the canonical bytes: zstd stops
+  // with an error when the frame would not fit in fewer.
   std::string out(canonical.size(), '\0');
-  if (out.size() <= kHeaderBytes) return std::string(canonical);
   const uint32_t n = static_cast<uint32_t>(canonical.size());
-  std::memcpy(out.data(), kCompressedMagic.data(), 4);
-  out[4] = static_cast<char>(kNewestDictionary);
+  std::memcpy(out.data(), kZstdMagic.data(), 4);
+  out[4] = static_cast<char>(2);
   out[5] = static_cast<char>(n >> 24);
   out[6] = static_cast<char>(n >> 16);
   out[7] = static_cast<char>(n >> 8);
   out[8] = static_cast<char>(n);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(canonical.data()));
-  z.avail_in = static_cast<uInt>(canonical.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data() + kHeaderBytes);
-  z.avail_out = static_cast<uInt>(out.size() - kHeaderBytes);
-  // Z_STREAM_END only if everything fit in fewer bytes than the original.
-  if (deflate(&z, Z_FINISH) != Z_STREAM_END) return std::string(canonical);
-  out.resize(kHeaderBytes + z.total_out);
+  const std::string packed = PackIdentifiers(canonical);
+  const size_t written = ZSTD_compress2(context.cctx, out.data() + kHeaderBytes,
+                                        out.size() - kHeaderBytes, packed.data(), packed.size());
+  if (ZSTD_isError(written)) return std::string(canonical);
+  out.resize(kHeaderBytes + written);
   return out;
 }
 
 absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
-  if (!absl::StartsWith(stored, kCompressedMagic)) return std::string(stored);
+  const bool deflated = absl::StartsWith(stored, kDeflateMagic);
+  if (!deflated && !absl::StartsWith(stored, kZstdMagic)) return std::string(stored);
   if (stored.size() < kHeaderBytes) return Corrupt("compressed header cut short");
   const int version = static_cast<unsigned char>(stored[4]);
-  const std::string& dictionary = Dictionary1();
-  if (version != 1) return Corrupt(absl::StrCat("unknown dictionary ", version));
-  if (dictionary.empty()) {
-    return absl::InternalError(
-        "stored audit leaf: this build's dictionary 1 is not the frozen one "
-        "(services/audit/leaf_dictionary_v1.txt was edited); it cannot read compressed leaves");
+  if (version != (deflated ? 1 : 2)) {
+    return Corrupt(absl::StrCat("unknown dictionary ", version, " for ", stored.substr(0, 4)));
+  }
+  if (Dictionary(version).empty() || (!deflated && ExpandDictionary() == nullptr)) {
+    return NotFrozen(version);
   }
   const auto byte = [&](int i) { return static_cast<uint32_t>(static_cast<uint8_t>(stored[i])); };
   const uint32_t n = byte(5) << 24 | byte(6) << 16 | byte(7) << 8 | byte(8);
@@ -160,28 +385,22 @@ absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
     return Corrupt(absl::StrCat("claims ", n, " bytes, more than the ", kMaxStoredLeafBytes,
                                 " a leaf may have"));
   }
-  ThreadStream& stream = ThreadInflater();
-  if (!stream.ok()) return absl::ResourceExhaustedError("stored audit leaf: no inflate stream");
-  z_stream& z = stream.z();
-  if (inflateReset(&z) != Z_OK ||
-      inflateSetDictionary(&z, reinterpret_cast<const Bytef*>(dictionary.data()),
-                           static_cast<uInt>(dictionary.size())) != Z_OK) {
-    return absl::InternalError("stored audit leaf: cannot set the inflate dictionary");
+  const absl::string_view payload = stored.substr(kHeaderBytes);
+  std::string out;
+  if (deflated) {
+    out.resize(static_cast<size_t>(n) + 1);
+    KINEX_RETURN_IF_ERROR(Inflate(payload, out));
+  } else {
+    // The packed leaf is at most 4 bytes longer than the canonical one (the
+    // run count's varint; each run saves more than its header takes).
+    std::string packed(static_cast<size_t>(n) + 5, '\0');
+    KINEX_RETURN_IF_ERROR(Unzstd(payload, packed));
+    KINEX_ASSIGN_OR_RETURN(out, UnpackIdentifiers(packed));
   }
-  // One spare byte: a stream longer than it claims fills it rather than
-  // ending, and is refused.
-  std::string out(static_cast<size_t>(n) + 1, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(stored.data() + kHeaderBytes));
-  z.avail_in = static_cast<uInt>(stored.size() - kHeaderBytes);
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  const int rc = inflate(&z, Z_FINISH);
-  if (rc != Z_STREAM_END) return Corrupt("the compressed bytes do not inflate");
-  if (z.total_out != n) {
-    return Corrupt(absl::StrCat("inflates to ", z.total_out, " bytes, not the ", n, " it claims"));
+  if (out.size() != n) {
+    return Corrupt(absl::StrCat(deflated ? "inflates" : "decompresses", " to ", out.size(),
+                                " bytes, not the ", n, " it claims"));
   }
-  if (z.avail_in != 0) return Corrupt("trailing bytes after the compressed leaf");
-  out.resize(n);
   return out;
 }
 

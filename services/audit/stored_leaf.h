@@ -8,26 +8,65 @@
 //                                                written before schema
 //                                                version 4, and any leaf
 //                                                compression does not shrink)
-//           | "KXAZ" u8 dictionary u32 length    length: of the canonical
-//             raw-deflate(canonical)             bytes, big-endian; RFC 1951
-//                                                with the dictionary as the
-//                                                preset dictionary
+//           | "KXAS" 0x02 u32 length zstd(packed)
+//                                                every leaf written now: one
+//                                                zstd frame (RFC 8878, no
+//                                                checksum, dictionary id or
+//                                                content size) with
+//                                                dictionary 2 as raw content
+//           | "KXAZ" 0x01 u32 length raw-deflate(canonical)
+//                                                leaves written before
+//                                                dictionary 2 (read, never
+//                                                written): RFC 1951 with
+//                                                dictionary 1 as the preset
+//                                                dictionary
 //
-// Dictionary 1 is services/audit/leaf_dictionary_v1.txt: each line, in file order,
-// as the canonical encoding writes a string (u32 big-endian byte length, then
-// the bytes), so a whole-record disclosure's sorted paths match it in long
-// runs. Its lines are what most leaves repeat: RPC method names, declared
-// roles, the lawful-basis citations and every leaf path of
-// kinex.record.v1.ChildRecord (sorted) when it was made; nothing about any
-// child. It is frozen: leaves stored with dictionary 1 need exactly these
-// bytes (stored_leaf_test pins their SHA-256, and the store refuses to use a
+// length is the canonical bytes', big-endian. Each magic has exactly one
+// dictionary; any other pairing is DATA_LOSS.
+//
+// packed is the canonical bytes with their identifiers as binary: every
+// string the encoding writes as a u32 length of 16 to 128 (even) followed by
+// that many lower-case hex digits (child pseudonyms, chain links, the policy
+// version, a hex request id) loses its digits, which follow the rest in
+// binary, half the size:
+//
+//   packed := varint n                 runs, in order
+//             n x (varint gap, u8 half) gap: canonical bytes since the end
+//                                       of the previous run (or the start);
+//                                       half: the run's digits / 2
+//             rest                      the canonical bytes outside the runs
+//             n x half bytes            each run's digits as bytes
+//
+// Varints are little-endian base 128, at most 4 bytes. zstd codes hex
+// digits as literals at about 5 bits each; the binary takes 4, and a
+// pseudonym's second appearance (its chain link) is a match either way: on
+// the realistic mix a whole-record disclosure stores 45 bytes smaller.
+//
+// Dictionary 1 is services/audit/leaf_dictionary_v1.txt: each line, in file
+// order, as the canonical encoding writes a string (u32 big-endian byte
+// length, then the bytes). Its lines are what most leaves repeat: RPC method
+// names, declared roles, the lawful-basis citations and every leaf path of
+// kinex.record.v1.ChildRecord (sorted) when it was made.
+//
+// Dictionary 2 is services/audit/leaf_dictionary_v2.txt: "s TEXT" lines are
+// strings as above, "x HEX" lines raw bytes, "#" lines comments. It is
+// dictionary 1's strings, then four template leaves (a whole-record
+// disclosure, a denial, a part published, an audit query: the shapes a
+// store holds most of), each the canonical encoding of a real leaf with
+// everything that names a child, a request, a person or a moment blanked
+// (tools/audit/make_leaf_dictionary.py, which made it). A leaf of a template's
+// shape is then a few long matches around its own identifiers, so what is
+// stored is mostly the pseudonyms, request id and policy version.
+//
+// Both are frozen: leaves stored with a dictionary need exactly its bytes
+// (stored_leaf_test pins their SHA-256, and the store refuses to use a
 // dictionary whose digest differs). A better dictionary gets a new number;
-// every earlier one stays readable.
+// every earlier one stays readable. Neither holds anything about any child.
 //
-// A whole-record disclosure of 7.2 KB is stored in about 500 bytes
+// A whole-record disclosure of 8.8 KB is stored in about 290 bytes
 // (bench/audit/README.md). Expanding is bounded: a stored leaf that claims
 // more than kMaxStoredLeafBytes, names an unknown dictionary, or does not
-// inflate to exactly its length is DATA_LOSS (the store is corrupt or was
+// expand to exactly its length is DATA_LOSS (the store is corrupt or was
 // edited; the hash check would refuse it anyway).
 //
 // Example:
@@ -47,15 +86,28 @@ namespace kinex::audit {
 // The largest canonical leaf a compressed stored leaf may expand to.
 inline constexpr size_t kMaxStoredLeafBytes = 64 << 20;
 
-// The stored form of `canonical`: compressed with the newest dictionary
+// The stored form of `canonical`: compressed with zstd and dictionary 2
 // when that is smaller, else `canonical` itself. Thread-safe.
 std::string CompressLeaf(absl::string_view canonical);
 
 // The canonical bytes of a stored leaf (either form). Thread-safe.
 absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored);
 
-// The bytes of dictionary `version` (1), as deflate's preset dictionary;
-// empty for an unknown version. For tests and benchmarks.
+// The runs PackIdentifiers takes: strings of this many lower-case hex
+// digits (even).
+inline constexpr size_t kMinIdentifierRun = 16;
+inline constexpr size_t kMaxIdentifierRun = 128;
+
+// `canonical` packed as above (what "KXAS" compresses): any bytes up to
+// kMaxStoredLeafBytes.
+std::string PackIdentifiers(absl::string_view canonical);
+
+// The bytes PackIdentifiers packed; DATA_LOSS for anything it cannot have
+// made (a count, gap or run length out of range, runs past the end).
+absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed);
+
+// The bytes of dictionary `version` (1 or 2), as the compressor is given
+// them; empty for an unknown version. For tests and benchmarks.
 absl::string_view LeafDictionary(int version);
 
 }  // namespace kinex::audit

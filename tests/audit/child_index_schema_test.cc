@@ -156,7 +156,7 @@ TEST_F(ChildIndexSchemaTest, AVersion4StoreNumbersItsChildPseudonymsOnce) {
   EXPECT_THAT(Leaves(**storage, "p3"), ElementsAre(3));
 
   auto db = Raw();
-  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), 5);
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
   auto numbered = db->Query("SELECT child_id, pseudonym FROM audit_children ORDER BY child_id");
   ASSERT_TRUE(numbered.ok()) << numbered.status();
   std::vector<std::string> names;

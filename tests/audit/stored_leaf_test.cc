@@ -7,11 +7,13 @@
 #include "services/audit/stored_leaf.h"
 
 #include <openssl/sha.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -64,6 +66,37 @@ std::string Sha256Hex(absl::string_view bytes) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(d), sizeof(d)));
 }
 
+// `canonical` as a store from before dictionary 2 holds it: "KXAZ" 1, its
+// length, then deflate (level 3) with dictionary 1 as the preset dictionary.
+std::string StoredWithDictionaryOne(absl::string_view canonical) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 3, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  const absl::string_view d = LeafDictionary(1);
+  EXPECT_EQ(deflateSetDictionary(&z, reinterpret_cast<const Bytef*>(d.data()),
+                                 static_cast<uInt>(d.size())),
+            Z_OK);
+  std::string out(9 + canonical.size(), '\0');
+  const uint32_t n = static_cast<uint32_t>(canonical.size());
+  const char header[9] = {'K',
+                          'X',
+                          'A',
+                          'Z',
+                          1,
+                          static_cast<char>(n >> 24),
+                          static_cast<char>(n >> 16),
+                          static_cast<char>(n >> 8),
+                          static_cast<char>(n)};
+  std::copy(header, header + 9, out.begin());
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(canonical.data()));
+  z.avail_in = static_cast<uInt>(canonical.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data() + 9);
+  z.avail_out = static_cast<uInt>(out.size() - 9);
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(9 + z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
 TEST(StoredLeafTest, DictionaryOneIsFrozen) {
   // Leaves stored with dictionary 1 need exactly these bytes: editing
   // services/audit/leaf_dictionary_v1.txt would make them unreadable. Add a
@@ -76,18 +109,52 @@ TEST(StoredLeafTest, DictionaryOneIsFrozen) {
                                                                     "AckNotification",
                                                                     19)));
   EXPECT_TRUE(LeafDictionary(0).empty());
-  EXPECT_TRUE(LeafDictionary(2).empty());
+  EXPECT_TRUE(LeafDictionary(3).empty());
+}
+
+TEST(StoredLeafTest, DictionaryTwoIsFrozen) {
+  // Leaves stored with dictionary 2 need exactly these bytes: editing
+  // services/audit/leaf_dictionary_v2.txt would make them unreadable. Add a
+  // dictionary 3 instead.
+  EXPECT_EQ(Sha256Hex(LeafDictionary(2)),
+            "b387afd59a0526fc438c0e3fb09d3e3c7b42c601774a9ced5e1832aacac98552");
+  EXPECT_EQ(LeafDictionary(2).size(), 15044u);
+  // Dictionary 1's strings first, then the template leaves.
+  EXPECT_TRUE(absl::StartsWith(LeafDictionary(2), LeafDictionary(1)));
+  EXPECT_TRUE(absl::StrContains(LeafDictionary(2).substr(LeafDictionary(1).size()),
+                                absl::string_view("KXAE\x04", 5)));
+}
+
+// The templates are blanked: nothing in dictionary 2 is a pseudonym, a
+// request id, a policy version or any other hex identifier (at least 32 hex
+// digits in a row), and no template has a leaf index or a time.
+TEST(StoredLeafTest, DictionaryTwoHoldsNoIdentifier) {
+  const absl::string_view d = LeafDictionary(2);
+  int run = 0;
+  for (char c : d) {
+    run = absl::ascii_isxdigit(static_cast<unsigned char>(c)) ? run + 1 : 0;
+    ASSERT_LT(run, 32);
+  }
+  const std::string zero_index_and_time =
+      absl::StrCat(absl::string_view("KXAE\x04", 5), std::string(20, '\0'));
+  size_t templates = 0;
+  for (size_t at = d.find("KXAE\x04"); at != absl::string_view::npos;
+       at = d.find("KXAE\x04", at + 1)) {
+    EXPECT_EQ(d.substr(at, 25), zero_index_and_time) << "template at " << at;
+    ++templates;
+  }
+  EXPECT_EQ(templates, 4u);
 }
 
 TEST(StoredLeafTest, AWholeRecordDisclosureShrinksAndComesBackByteForByte) {
   const std::string canonical = WholeRecordLeaf(7);
   ASSERT_GT(canonical.size(), 4000u);
   const std::string stored = CompressLeaf(canonical);
-  EXPECT_TRUE(absl::StartsWith(stored, absl::string_view("KXAZ\x01", 5)));
-  // Header (9 bytes) and the deflated leaf: the paths are one long match
-  // against the dictionary; what is left is mostly the pseudonyms, request
-  // id and policy version.
-  EXPECT_LT(stored.size(), 700u) << "canonical " << canonical.size();
+  EXPECT_TRUE(absl::StartsWith(stored, absl::string_view("KXAS\x02", 5)));
+  // Header (9 bytes) and the zstd frame: the layout, paths and lawful bases
+  // are long matches against dictionary 2's template; what is left is mostly
+  // the pseudonyms, request id and policy version.
+  EXPECT_LT(stored.size(), 400u) << "canonical " << canonical.size();
   absl::StatusOr<std::string> back = ExpandLeaf(stored);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, canonical);
@@ -120,19 +187,53 @@ TEST(StoredLeafTest, ALeafStoredBeforeCompressionReadsAsItIs) {
   EXPECT_EQ(*ExpandLeaf("leaf-1"), "leaf-1");
 }
 
-TEST(StoredLeafTest, ADamagedStoredLeafIsDataLoss) {
+TEST(StoredLeafTest, ALeafStoredWithDictionaryOneStillReads) {
+  const std::string canonical = WholeRecordLeaf(5);
+  const std::string stored = StoredWithDictionaryOne(canonical);
+  ASSERT_TRUE(absl::StartsWith(stored, absl::string_view("KXAZ\x01", 5)));
+  EXPECT_LT(stored.size(), 700u);
+  absl::StatusOr<std::string> back = ExpandLeaf(stored);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, canonical);
+  // A magic names its dictionary: dictionary 2 with deflate's magic, or 1
+  // with zstd's, is no stored form.
+  std::string swapped = stored;
+  swapped[4] = 2;
+  EXPECT_THAT(ExpandLeaf(swapped), StatusIs(absl::StatusCode::kDataLoss,
+                                            "stored audit leaf: unknown dictionary 2 for KXAZ"));
+  swapped = CompressLeaf(canonical);
+  swapped[4] = 1;
+  EXPECT_THAT(ExpandLeaf(swapped), StatusIs(absl::StatusCode::kDataLoss,
+                                            "stored audit leaf: unknown dictionary 1 for KXAS"));
+}
+
+// Both stored forms: what a store from before dictionary 2 holds, and what
+// is written now.
+struct DamageCase {
+  std::string name;
+  std::string (*store)(absl::string_view canonical);
+  absl::string_view magic;
+  absl::string_view expands;  // "inflates" or "decompresses"
+  absl::string_view garbled;  // the error for a payload cut short
+};
+
+class DamagedStoredLeafTest : public ::testing::TestWithParam<DamageCase> {};
+
+TEST_P(DamagedStoredLeafTest, IsDataLoss) {
+  const DamageCase& c = GetParam();
   const std::string canonical = WholeRecordLeaf(11);
-  const std::string stored = CompressLeaf(canonical);
-  ASSERT_TRUE(absl::StartsWith(stored, "KXAZ"));
+  const std::string stored = c.store(canonical);
+  ASSERT_TRUE(absl::StartsWith(stored, c.magic));
 
   EXPECT_THAT(
       ExpandLeaf(stored.substr(0, 7)),
       StatusIs(absl::StatusCode::kDataLoss, "stored audit leaf: compressed header cut short"));
 
   std::string unknown = stored;
-  unknown[4] = 2;
+  unknown[4] = 3;
   EXPECT_THAT(ExpandLeaf(unknown),
-              StatusIs(absl::StatusCode::kDataLoss, "stored audit leaf: unknown dictionary 2"));
+              StatusIs(absl::StatusCode::kDataLoss,
+                       absl::StrCat("stored audit leaf: unknown dictionary 3 for ", c.magic)));
 
   std::string huge = stored;
   huge[5] = '\x7f';  // claims about 2 GB
@@ -143,22 +244,21 @@ TEST(StoredLeafTest, ADamagedStoredLeafIsDataLoss) {
   longer[8] = static_cast<char>(longer[8] + 1);
   EXPECT_THAT(ExpandLeaf(longer),
               StatusIs(absl::StatusCode::kDataLoss,
-                       absl::StrCat("stored audit leaf: inflates to ", canonical.size(),
+                       absl::StrCat("stored audit leaf: ", c.expands, " to ", canonical.size(),
                                     " bytes, not the ", canonical.size() + 1, " it claims")));
   std::string shorter = stored;
   shorter[8] = static_cast<char>(shorter[8] - 1);
   EXPECT_THAT(ExpandLeaf(shorter), StatusIs(absl::StatusCode::kDataLoss));
 
   EXPECT_THAT(ExpandLeaf(stored.substr(0, stored.size() - 3)),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       "stored audit leaf: the compressed bytes do not inflate"));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(c.garbled)));
   EXPECT_THAT(ExpandLeaf(absl::StrCat(stored, "x")),
               StatusIs(absl::StatusCode::kDataLoss,
                        "stored audit leaf: trailing bytes after the compressed leaf"));
 
-  // A flipped bit in the deflated bytes is refused as DATA_LOSS or reads as
-  // some bytes: other bytes, which the leaf hash refuses (tamper_test), or
-  // even the same ones (a match that points at an equal run elsewhere, a
+  // A flipped bit in the compressed bytes is refused as DATA_LOSS or reads
+  // as some bytes: other bytes, which the leaf hash refuses (tamper_test),
+  // or even the same ones (a match that points at an equal run elsewhere, a
   // padding bit). The stored form is not what is verified; the canonical
   // bytes are. Never a crash or an over-long read (ASan in CI).
   int refused = 0;
@@ -174,6 +274,97 @@ TEST(StoredLeafTest, ADamagedStoredLeafIsDataLoss) {
     }
   }
   EXPECT_GT(refused, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BothForms, DamagedStoredLeafTest,
+    ::testing::Values(DamageCase{"DictionaryOne", &StoredWithDictionaryOne, "KXAZ", "inflates",
+                                 "stored audit leaf: the compressed bytes do not inflate"},
+                      DamageCase{"DictionaryTwo",
+                                 [](absl::string_view c) { return CompressLeaf(c); }, "KXAS",
+                                 "decompresses",
+                                 "stored audit leaf: the compressed bytes do not decompress"}),
+    [](const ::testing::TestParamInfo<DamageCase>& info) { return info.param.name; });
+
+std::string Bytes(std::initializer_list<int> bytes) {
+  std::string out;
+  for (int b : bytes) out.push_back(static_cast<char>(b));
+  return out;
+}
+
+// The identifiers' digits leave the text and follow it in binary, at the
+// exact offsets the header names.
+TEST(PackIdentifiersTest, PacksEachHexStringAndUnpacksByteForByte) {
+  const std::string canonical = absl::StrCat("ab", Bytes({0, 0, 0, 16}), "0123456789abcdef", "z");
+  const std::string packed = PackIdentifiers(canonical);
+  EXPECT_EQ(packed, absl::StrCat(Bytes({1, 6, 8}), "ab", Bytes({0, 0, 0, 16}), "z",
+                                 Bytes({0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef})));
+  EXPECT_EQ(*UnpackIdentifiers(packed), canonical);
+}
+
+TEST(PackIdentifiersTest, EdgesRoundTrip) {
+  const std::string hex64(64, 'f');
+  const std::string run = absl::StrCat(Bytes({0, 0, 0, 64}), hex64);
+  const std::vector<std::pair<std::string, int>> cases = {
+      {"", 0},
+      {run, 1},                                                         // at the start and the end
+      {absl::StrCat(run, run, run), 3},                                 // adjacent
+      {absl::StrCat(Bytes({0, 0, 0, 0}), run), 1},                      // after a zero length
+      {absl::StrCat(Bytes({0, 0, 0, 64}), std::string(64, 'F')), 0},    // upper case
+      {absl::StrCat(Bytes({0, 0, 0, 15}), std::string(15, 'a')), 0},    // odd
+      {absl::StrCat(Bytes({0, 0, 0, 14}), std::string(14, 'a')), 0},    // too short
+      {absl::StrCat(Bytes({0, 0, 0, 130}), std::string(130, 'a')), 0},  // too long
+      {absl::StrCat(Bytes({0, 0, 1, 0}), std::string(256, 'a')), 0},    // too long
+      {absl::StrCat(Bytes({0, 0, 0, 64}), std::string(63, 'a')), 0},    // cut short
+      {absl::StrCat(Bytes({0, 0, 0, 32}), std::string(31, 'a'), "g"), 0},  // not hex
+      {absl::StrCat(Bytes({0, 0, 0, 128}), std::string(128, '0')), 1},
+  };
+  for (const auto& [canonical, runs] : cases) {
+    const std::string packed = PackIdentifiers(canonical);
+    EXPECT_EQ(static_cast<int>(packed[0]), runs) << absl::BytesToHexString(canonical);
+    absl::StatusOr<std::string> back = UnpackIdentifiers(packed);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, canonical);
+  }
+}
+
+TEST(PackIdentifiersTest, AWholeRecordDisclosureLosesHalfItsDigits) {
+  // The policy version and three pseudonyms, 64 digits each (this leaf has
+  // no chain links; its request id has an odd number of digits, and stays).
+  // The header: the count, then the policy version's gap (after the paths
+  // and withheld: two varint bytes) and length, then each pseudonym's (one
+  // each: 8 and 4 bytes after the previous run).
+  const std::string canonical = WholeRecordLeaf(4);
+  const std::string packed = PackIdentifiers(canonical);
+  EXPECT_EQ(static_cast<int>(packed[0]), 4);
+  EXPECT_EQ(packed.size(), canonical.size() - 4 * 32 + 1 + (2 + 1) + 3 * (1 + 1));
+  EXPECT_EQ(*UnpackIdentifiers(packed), canonical);
+}
+
+TEST(PackIdentifiersTest, WhatPackingCannotHaveMadeIsDataLoss) {
+  EXPECT_THAT(UnpackIdentifiers(""), StatusIs(absl::StatusCode::kDataLoss,
+                                              "stored audit leaf: identifier runs: bad count"));
+  EXPECT_THAT(
+      UnpackIdentifiers(Bytes({0x80, 0x80, 0x80, 0x80, 0x01})),
+      StatusIs(absl::StatusCode::kDataLoss, "stored audit leaf: identifier runs: bad count"));
+  EXPECT_THAT(
+      UnpackIdentifiers(Bytes({5, 0, 8})),
+      StatusIs(absl::StatusCode::kDataLoss, "stored audit leaf: identifier runs: bad count"));
+  EXPECT_THAT(
+      UnpackIdentifiers(Bytes({1, 0})),
+      StatusIs(absl::StatusCode::kDataLoss, "stored audit leaf: identifier runs: run 0 cut short"));
+  EXPECT_THAT(UnpackIdentifiers(absl::StrCat(Bytes({1, 0, 7}), std::string(7, 'x'))),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: run 0 of 7 bytes"));
+  EXPECT_THAT(UnpackIdentifiers(absl::StrCat(Bytes({1, 0, 65}), std::string(65, 'x'))),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: run 0 of 65 bytes"));
+  EXPECT_THAT(UnpackIdentifiers(absl::StrCat(Bytes({1, 0, 8}), std::string(7, 'x'))),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: more than the bytes"));
+  EXPECT_THAT(UnpackIdentifiers(absl::StrCat(Bytes({1, 3, 8}), "ab", std::string(8, 'x'))),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: a gap past the end"));
 }
 
 // Each thread has its own streams: concurrent use gives every caller its own
