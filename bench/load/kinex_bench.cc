@@ -125,6 +125,9 @@ ABSL_FLAG(bool, soak, false,
 ABSL_FLAG(double, minutes, 10, "Soak length in minutes");
 ABSL_FLAG(double, rss_warmup_seconds, 60, "Soak: memory growth is measured after this");
 ABSL_FLAG(double, sample_seconds, 10, "Soak: resident memory sampling period");
+ABSL_FLAG(std::string, records_config, "",
+          "Fields added to the records block of Kinex's config, to compare settings in one "
+          "session, e.g. 'view_cache_mib: 0' (default: none)");
 
 namespace kinex::bench {
 namespace {
@@ -572,6 +575,7 @@ absl::StatusOr<std::unique_ptr<KinexCluster>> StartLoadCluster(const std::string
                               .extra_config =
                                   "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 "
                                   "max_in_flight_per_agency: 100000 }\n",
+                              .records_config = absl::GetFlag(FLAGS_records_config),
                               .env = probe.Env()});
 }
 
@@ -1318,13 +1322,13 @@ int RunRealisticBenchmark() {
   std::cout << absl::StrFormat(
       "config: workload=realistic callers=%d client_threads=%d warmup=%.0fs seconds=%.0fs "
       "rounds=%d mode=%s children=%d skew=%s list_share=%.3f list_page_size=%d "
-      "publish_share=%.3f deny_share=%.3f police_share=%.2f seed=%d\n",
+      "publish_share=%.3f deny_share=%.3f police_share=%.2f seed=%d records_config='%s'\n",
       absl::GetFlag(FLAGS_callers), threads, absl::GetFlag(FLAGS_warmup_seconds),
       absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_rounds), mode,
       absl::GetFlag(FLAGS_children), absl::GetFlag(FLAGS_skew), absl::GetFlag(FLAGS_list_share),
       absl::GetFlag(FLAGS_list_page_size), absl::GetFlag(FLAGS_publish_share),
-      absl::GetFlag(FLAGS_deny_share), absl::GetFlag(FLAGS_police_share),
-      absl::GetFlag(FLAGS_seed));
+      absl::GetFlag(FLAGS_deny_share), absl::GetFlag(FLAGS_police_share), absl::GetFlag(FLAGS_seed),
+      absl::GetFlag(FLAGS_records_config));
 
   absl::StatusOr<DurabilityProbe> probe = DurabilityProbe::Create();
   if (!probe.ok()) {

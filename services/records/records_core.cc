@@ -289,15 +289,6 @@ std::string DescribeConflict(const std::vector<std::pair<std::string, std::strin
                       absl::StrJoin(groups, "; "), "); nothing was stored");
 }
 
-// Everything the rules need about one child, read in one transaction.
-struct ChildView {
-  std::string kinex_id;
-  std::string responsible_la;  // "" for a child from before responsibility
-  std::vector<StoredLink> links;
-  std::vector<StoredPart> parts;               // the latest version of every agency's part
-  std::vector<StoredSharingDecision> shields;  // in force, in decision id order
-};
-
 absl::StatusOr<ChildView> LoadView(RecordsTxn& txn, const std::string& kinex_id) {
   ChildView v;
   v.kinex_id = kinex_id;
@@ -307,6 +298,25 @@ absl::StatusOr<ChildView> LoadView(RecordsTxn& txn, const std::string& kinex_id)
   KINEX_ASSIGN_OR_RETURN(v.parts, txn.LatestParts(kinex_id));
   KINEX_ASSIGN_OR_RETURN(v.shields, txn.ShieldsInForce(kinex_id));
   return v;
+}
+
+// The child's view in a read's snapshot: the cached one when `cache` has it
+// at the generation this snapshot sees, else read (and kept). Writes use
+// LoadView: they decide on what their own transaction reads.
+absl::StatusOr<std::shared_ptr<const ChildView>> ReadView(RecordsTxn& txn,
+                                                          const std::string& kinex_id,
+                                                          ChildViewCache* cache) {
+  std::optional<int64_t> generation;
+  if (cache != nullptr) {
+    KINEX_ASSIGN_OR_RETURN(generation, txn.ViewGeneration(kinex_id));
+    if (generation.has_value()) {
+      if (std::shared_ptr<const ChildView> hit = cache->Find(kinex_id, *generation)) return hit;
+    }
+  }
+  KINEX_ASSIGN_OR_RETURN(ChildView loaded, LoadView(txn, kinex_id));
+  auto view = std::make_shared<const ChildView>(std::move(loaded));
+  if (generation.has_value()) cache->Put(*generation, view);
+  return view;
 }
 
 const StoredLink* LinkOf(const ChildView& v, int kind, const std::string& code) {
@@ -733,6 +743,16 @@ absl::Status BadOption(absl::string_view field, absl::string_view message) {
 
 }  // namespace
 
+RecordsCore::RecordsCore(Options options) : options_(std::move(options)) {
+  if (options_.view_cache_bytes > 0) {
+    views_ = std::make_unique<ChildViewCache>(static_cast<size_t>(options_.view_cache_bytes));
+  }
+}
+
+ChildViewCache::Stats RecordsCore::view_cache_stats() const {
+  return views_ == nullptr ? ChildViewCache::Stats{} : views_->stats();
+}
+
 absl::StatusOr<std::unique_ptr<RecordsCore>> RecordsCore::Create(Options options) {
   if (options.storage == nullptr) {
     return BadOption("storage", "RecordsCore: storage is required");
@@ -742,6 +762,11 @@ absl::StatusOr<std::unique_ptr<RecordsCore>> RecordsCore::Create(Options options
   }
   if (options.audit == nullptr) {
     return BadOption("audit", "RecordsCore: audit is required (every write is an audit event)");
+  }
+  if (options.view_cache_bytes < 0) {
+    return BadOption("view_cache_bytes",
+                     absl::StrCat("RecordsCore: view_cache_bytes must not be negative (got ",
+                                  options.view_cache_bytes, ")"));
   }
   if (options.max_part_bytes < 1) {
     return BadOption("max_part_bytes", absl::StrCat("RecordsCore: max_part_bytes must be positive "
@@ -1158,12 +1183,13 @@ constexpr int kMaxPaths = 1000;
 constexpr int kMaxBatch = 1000;
 
 // One GetRecord inside a read transaction.
-absl::Status ReadRecord(RecordsTxn& txn, const Identifier& id, const PathFilter* filter,
-                        const std::string& facts_version, absl::Time now,
+absl::Status ReadRecord(RecordsTxn& txn, ChildViewCache* cache, const Identifier& id,
+                        const PathFilter* filter, const std::string& facts_version, absl::Time now,
                         rv1::GetRecordResponse& response) {
   response.Clear();
   KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
-  KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const ChildView> read, ReadView(txn, kinex_id, cache));
+  const ChildView& view = *read;
   std::vector<const StoredPart*> used;
   if (filter == nullptr && facts_version.empty()) {
     KINEX_ASSIGN_OR_RETURN(*response.mutable_record(), Assemble(view, now, &used));
@@ -1221,8 +1247,8 @@ absl::StatusOr<rv1::GetRecordResponse> RecordsCore::GetRecord(
   const absl::Time now = options_.clock->Now();
   rv1::GetRecordResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
-    return ReadRecord(txn, id, filter.has_value() ? &*filter : nullptr, request.facts_version(),
-                      now, response);
+    return ReadRecord(txn, views_.get(), id, filter.has_value() ? &*filter : nullptr,
+                      request.facts_version(), now, response);
   }));
   return response;
 }
@@ -1251,9 +1277,9 @@ absl::StatusOr<rv1::BatchGetRecordsResponse> RecordsCore::BatchGetRecords(
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     response.Clear();
     for (int i = 0; i < request.requests_size(); ++i) {
-      KINEX_RETURN_IF_ERROR(ReadRecord(txn, ids[i], filters[i].has_value() ? &*filters[i] : nullptr,
-                                       request.requests(i).facts_version(), now,
-                                       *response.add_records()));
+      KINEX_RETURN_IF_ERROR(
+          ReadRecord(txn, views_.get(), ids[i], filters[i].has_value() ? &*filters[i] : nullptr,
+                     request.requests(i).facts_version(), now, *response.add_records()));
     }
     return absl::OkStatus();
   }));
@@ -1267,8 +1293,9 @@ absl::StatusOr<rv1::ChildFacts> RecordsCore::GetChildFacts(
   rv1::ChildFacts response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
-    KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
-    KINEX_ASSIGN_OR_RETURN(response, FactsOf(view, now));
+    KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const ChildView> view,
+                           ReadView(txn, kinex_id, views_.get()));
+    KINEX_ASSIGN_OR_RETURN(response, FactsOf(*view, now));
     return absl::OkStatus();
   }));
   return response;
@@ -1281,8 +1308,9 @@ absl::StatusOr<rv1::ResolveChildResponse> RecordsCore::ResolveChild(
   rv1::ResolveChildResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
     KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
-    KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kinex_id));
-    KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(view, now));
+    KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const ChildView> view,
+                           ReadView(txn, kinex_id, views_.get()));
+    KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(*view, now));
     response.set_kinex_id(kinex_id);
     if (facts.has_scope()) *response.mutable_scope() = facts.scope();
     if (facts.has_date_of_birth()) *response.mutable_date_of_birth() = facts.date_of_birth();
@@ -1340,8 +1368,9 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
     const bool more = static_cast<int>(ids.size()) > page_size;
     if (more) ids.resize(page_size);
     for (const std::string& kid : ids) {
-      KINEX_ASSIGN_OR_RETURN(ChildView view, LoadView(txn, kid));
-      KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(view, now));
+      KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const ChildView> view,
+                             ReadView(txn, kid, views_.get()));
+      KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(*view, now));
       rv1::ChildSummary* summary = response.add_children();
       summary->set_kinex_id(kid);
       if (facts.has_scope()) *summary->mutable_scope() = facts.scope();

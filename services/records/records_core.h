@@ -104,6 +104,7 @@
 #include "absl/time/time.h"
 #include "services/audit/audit_sink.h"
 #include "services/common/clock.h"
+#include "services/records/child_view.h"
 #include "services/records/random_id.h"
 #include "services/records/records_storage.h"
 #include "services/records/records_store.h"
@@ -134,6 +135,11 @@ class RecordsCore final : public RecordsStore {
     // calendars in force for Operation Encompass deadlines, asked on every
     // publish that raises one (so a reload takes effect at once).
     std::function<std::shared_ptr<const SchoolCalendars>()> calendars;
+    // Default 32 MiB (config records.view_cache_mib); 0 keeps none. About
+    // how much memory the views of children read before may hold, reused
+    // by later reads while the store's view generation of the child is
+    // unchanged (child_view.h). Reads only: every write reads afresh.
+    int64_t view_cache_bytes = int64_t{32} << 20;
   };
 
   // INVALID_ARGUMENT if storage, clock or audit is missing or
@@ -233,8 +239,11 @@ class RecordsCore final : public RecordsStore {
 
   ~RecordsCore() override;
 
+  // The reads' view cache (hits, misses, size); all zero when it is off.
+  ChildViewCache::Stats view_cache_stats() const;
+
  private:
-  explicit RecordsCore(Options options) : options_(std::move(options)) {}
+  explicit RecordsCore(Options options);
 
   // Runs one write: `write` does the work in a transaction and queues its
   // event; then the outbox is drained. `write` gets a copy of `refused` (the
@@ -246,6 +255,8 @@ class RecordsCore final : public RecordsStore {
                                                          kinex::audit::v1::AuditEvent&)>& write);
 
   Options options_;
+  // Null when options_.view_cache_bytes is 0.
+  std::unique_ptr<ChildViewCache> views_;
 
   // The overdue-PEP sweep.
   absl::Mutex sweep_mu_;  // one sweep at a time

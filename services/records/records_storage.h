@@ -147,6 +147,17 @@ class RecordsTxn {
 
   // Whether a child with this Kinex id exists.
   virtual absl::StatusOr<bool> ChildExists(const std::string& kinex_id) = 0;
+  // The child's view generation in this transaction's snapshot: a number
+  // the store advances, in the same transaction, with every change to the
+  // child's latest parts, responsible LA, agency links or sharing decisions
+  // (SQL: schema version 5's triggers), so two snapshots with the same
+  // generation see the same view. nullopt if the child does not exist, or
+  // if the backend keeps no generations (the default): then nothing may be
+  // reused from an earlier read.
+  virtual absl::StatusOr<std::optional<int64_t>> ViewGeneration(const std::string& kinex_id) {
+    (void)kinex_id;
+    return std::nullopt;
+  }
   // Serialises writers of one child until the transaction ends (PostgreSQL:
   // SELECT ... FOR UPDATE on the child's row, so replicas sharing a database
   // re-index scope links from a consistent view; SQLite: BEGIN IMMEDIATE

@@ -30,6 +30,13 @@ absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexCo
         absl::StrCat("records.pep_sweep_interval_seconds: must not be negative (got ",
                      pep_sweep_seconds, "; 0 disables the overdue-PEP sweep)"));
   }
+  // Unset: the default, 32 MiB.
+  const int view_cache_mib = records.has_view_cache_mib() ? records.view_cache_mib() : 32;
+  if (view_cache_mib < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("records.view_cache_mib: must not be negative (got ", view_cache_mib,
+                     "; 0 keeps no views)"));
+  }
   RecordsTarget t;
   KINEX_ASSIGN_OR_RETURN(t.calendars, records::CalendarDir::Open(config.records().calendars_dir()));
   KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db,
@@ -44,6 +51,7 @@ absl::StatusOr<RecordsTarget> MakeRecordsTarget(const kinex::config::v1::KinexCo
   o.audit = &audit;
   o.trust_domain = config.trust_domain();
   o.max_part_bytes = config.records().max_part_bytes();
+  o.view_cache_bytes = int64_t{view_cache_mib} << 20;
   o.calendars = [calendars = t.calendars.get()] { return calendars->Current(); };
   KINEX_ASSIGN_OR_RETURN(t.core, records::RecordsCore::Create(std::move(o)));
   if (pep_sweep_seconds > 0) {

@@ -26,7 +26,8 @@ absl::Status Failure(absl::Status status, absl::string_view reason, sql::Dialect
 // runs it at every open, before sql::Migrate. Version 2 adds responsibility,
 // agency links and the audit outbox, and backfills them (the file's two
 // INSERT ... SELECT statements); version 3 adds sharing decisions; version
-// 4 the calendars schools and LAs publish.
+// 4 the calendars schools and LAs publish; version 5 each child's view
+// generation and the triggers that advance it.
 absl::Status MigrateToV2(sql::Db& db) {
   return db.ExecScript(schema::k0002ResponsibilityLinksOutbox);
 }
@@ -35,6 +36,14 @@ absl::Status MigrateToV3(sql::Db& db) { return db.ExecScript(schema::k0003Sharin
 
 // Version 4 adds the calendars schools and LAs publish.
 absl::Status MigrateToV4(sql::Db& db) { return db.ExecScript(schema::k0004SchoolCalendars); }
+
+// Version 5: the column (0005_view_generation.sql), then its triggers in
+// the store's dialect (0005_view_generation.<dialect>.sql).
+absl::Status MigrateToV5(sql::Db& db) {
+  KINEX_RETURN_IF_ERROR(db.ExecScript(schema::k0005ViewGeneration));
+  return db.ExecScript(db.dialect() == sql::Dialect::kSqlite ? schema::k0005ViewGenerationSqlite
+                                                             : schema::k0005ViewGenerationPostgres);
+}
 
 constexpr char kDecisionColumns[] =
     "decision_id, kinex_id, kind, decider_kind, decider_code, decided_at_us, removed, "
@@ -93,6 +102,14 @@ class SqlTxn final : public RecordsTxn {
     KINEX_ASSIGN_OR_RETURN(auto rows,
                            db_.Query("SELECT 1 FROM children WHERE kinex_id = $1", {kinex_id}));
     return !rows.empty();
+  }
+
+  absl::StatusOr<std::optional<int64_t>> ViewGeneration(const std::string& kinex_id) override {
+    KINEX_ASSIGN_OR_RETURN(
+        auto rows,
+        db_.Query("SELECT view_generation FROM children WHERE kinex_id = $1", {kinex_id}));
+    if (rows.empty()) return std::nullopt;
+    return rows[0].Int(0);
   }
 
   absl::Status LockChild(const std::string& kinex_id) override {
@@ -560,7 +577,8 @@ absl::StatusOr<std::unique_ptr<SqlRecordsStorage>> SqlRecordsStorage::Create(
                                                     {{1, [](sql::Db&) { return absl::OkStatus(); }},
                                                      {2, MigrateToV2},
                                                      {3, MigrateToV3},
-                                                     {4, MigrateToV4}}),
+                                                     {4, MigrateToV4},
+                                                     {5, MigrateToV5}}),
                                        kStore));
   return std::unique_ptr<SqlRecordsStorage>(
       new SqlRecordsStorage(std::move(db), std::move(open_reader)));

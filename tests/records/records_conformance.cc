@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -13,15 +15,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "services/common/status_macros.h"
 #include "services/records/records_core.h"
 #include "tests/records/records_test_util.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_records_storage.h"
 #include "tests/testing/recording_audit_sink.h"
+#include "tests/testing/status_matchers.h"
 
 namespace kinex::records::testing {
 namespace {
 
+using ::kinex::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -1443,7 +1448,182 @@ TEST_P(RecordsConformanceTest, AuditOutboxKeepsEventsTheLogCouldNotTake) {
   EXPECT_EQ(h.PendingEvents(), 0u);
 }
 
+// ------------------------------------------------------ the reads' view cache
+
+// Two cores over one store are two records processes (or replicas): each
+// keeps the views its reads assembled, and neither may ever serve a view
+// older than its read's own snapshot, whichever of them wrote.
+TEST_P(RecordsConformanceTest, CachedViewsNeverOutliveAWriteByAnyProcess) {
+  Harness h(GetParam());
+  const std::string kid = KnownChild(h, 71);
+  const cv1::ChildRef ref = UpnRef(Upn(71));
+  std::unique_ptr<RecordsCore> other = h.NewCore();
+  ASSERT_NE(other, nullptr);
+  auto given_name = [&](RecordsCore& core) -> std::string {
+    rv1::GetRecordRequest req;
+    *req.mutable_child() = ref;
+    auto got = core.GetRecord(req);
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? got->record().identity().given_name() : "";
+  };
+  auto facts = [&](RecordsCore& core) -> rv1::ChildFacts {
+    rv1::GetChildFactsRequest req;
+    *req.mutable_child() = ref;
+    auto got = core.GetChildFacts(req);
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? *got : rv1::ChildFacts();
+  };
+  for (RecordsCore* core : {&h.core(), other.get()}) {
+    EXPECT_EQ(given_name(*core), "Amy");
+    EXPECT_EQ(given_name(*core), "Amy");
+  }
+  // The second read of each core came from its cache where the backend
+  // keeps view generations (SQL); the fake keeps none, so nothing is cached.
+  const bool cached = GetParam().name != "Fake";
+  EXPECT_EQ(h.core().view_cache_stats().hits, cached ? 1 : 0);
+  EXPECT_EQ(other->view_cache_stats().hits, cached ? 1 : 0);
+  EXPECT_EQ(other->view_cache_stats().entries, cached ? 1 : 0);
+
+  // A publish by the first process: the other's next read has it.
+  rec::ChildRecord la_part = LaPart("C71");
+  Name(la_part, cv1::SCHOOL, "100002");
+  Name(la_part, cv1::HEALTH, "RJ1");
+  la_part.mutable_identity()->set_given_name("Bea");
+  h.MustPut(Put(kLa, ref, la_part, h.EtagOf(kLa, ref)));
+  EXPECT_EQ(given_name(*other), "Bea");
+  EXPECT_EQ(given_name(h.core()), "Bea");
+
+  // A shield recorded by the other process: the first's facts name it.
+  EXPECT_THAT(facts(h.core()).shielded_paths(), IsEmpty());
+  rv1::RecordSharingDecisionRequest shield;
+  shield.set_principal(kLa);
+  shield.set_actor("test-actor");
+  shield.set_request_id("req-1");
+  *shield.mutable_child() = ref;
+  shield.mutable_decision()->set_kind(cv1::SHIELD);
+  shield.mutable_decision()->set_reason(cv1::RISK_OF_HARM_TO_A_PERSON);
+  shield.mutable_decision()->set_rationale("Kinship carers' address must not reach the father.");
+  shield.mutable_decision()->add_field_paths("identity.given_name");
+  auto shielded = other->RecordSharingDecision(shield);
+  ASSERT_TRUE(shielded.ok()) << shielded.status();
+  EXPECT_THAT(facts(h.core()).shielded_paths(), ElementsAre("identity.given_name"));
+
+  // A link rejected by the first process: the other's record loses the
+  // school's part, and its cohort listing the child's school.
+  ASSERT_TRUE(h.Decide(kLa, kid, cv1::SCHOOL, "100002", rec::REJECTED).ok());
+  rv1::GetRecordRequest req;
+  *req.mutable_child() = ref;
+  auto got = other->GetRecord(req);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_THAT(PartOwners(*got), ElementsAre("4/RJ1 v1", "1/E09000033 v2"));
+  EXPECT_EQ(got->record().education().enrolments_size(), 0);
+  // The other process read afresh exactly where the view had changed: its
+  // first read, after the publish and after the rejection (its own shield
+  // write read what it decided on in its transaction, not from the cache).
+  EXPECT_EQ(other->view_cache_stats().misses, cached ? 3 : 0);
+}
+
+TEST_P(RecordsConformanceTest, ViewCacheCanBeTurnedOffAndRefusesANegativeSize) {
+  Harness h(GetParam());
+  KnownChild(h, 72);
+  kinex::testing::RecordingAuditSink audit;
+  FakeClock clock;
+  RecordsCore::Options o;
+  o.storage = &h.storage();
+  o.clock = &clock;
+  o.audit = &audit;
+  o.view_cache_bytes = -1;
+  EXPECT_THAT(RecordsCore::Create(o).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "RecordsCore: view_cache_bytes must not be negative (got -1)"));
+  o.view_cache_bytes = 0;
+  auto off = RecordsCore::Create(o);
+  ASSERT_TRUE(off.ok()) << off.status();
+  rv1::GetRecordRequest req;
+  *req.mutable_child() = UpnRef(Upn(72));
+  for (int i = 0; i < 2; ++i) {
+    auto got = (*off)->GetRecord(req);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->record().identity().given_name(), "Amy");
+  }
+  const ChildViewCache::Stats stats = (*off)->view_cache_stats();
+  EXPECT_EQ(stats.hits + stats.misses + stats.entries + stats.bytes, 0);
+}
+
 // ------------------------------------------------------ storage primitives
+
+TEST_P(RecordsConformanceTest, ViewGenerationAdvancesWithEveryChangeToAView) {
+  Harness h(GetParam());
+  const std::string kid = KnownChild(h, 73);
+  auto generation = [&](const std::string& id) -> std::optional<int64_t> {
+    std::optional<int64_t> out;
+    absl::Status s = h.storage().Read([&](RecordsTxn& txn) -> absl::Status {
+      KINEX_ASSIGN_OR_RETURN(out, txn.ViewGeneration(id));
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  };
+  EXPECT_EQ(generation("kx_NOBODY"), std::nullopt);
+  if (GetParam().name == "Fake") {
+    // The fake keeps no generations: readers reuse nothing.
+    EXPECT_EQ(generation(kid), std::nullopt);
+    return;
+  }
+  // Each change, in its own transaction, through the storage primitives
+  // (the store advances the generation, not the core).
+  const std::vector<std::pair<std::string, std::function<absl::Status(RecordsTxn&)>>> changes = {
+      {"a new part version and head",
+       [&](RecordsTxn& txn) -> absl::Status {
+         KINEX_ASSIGN_OR_RETURN(std::optional<StoredPart> part,
+                                txn.LatestPart(kid, cv1::HEALTH, "RJ1"));
+         if (!part.has_value()) return absl::NotFoundError("no health part");
+         part->version += 1;
+         return txn.InsertPart(*part);
+       }},
+      {"the responsible LA",
+       [&](RecordsTxn& txn) { return txn.SetResponsibleLa(kid, "E08000025", absl::Now()); }},
+      {"an agency link",
+       [&](RecordsTxn& txn) {
+         return txn.PutLink({.kinex_id = kid,
+                             .agency_kind = cv1::POLICE,
+                             .agency_code = "01",
+                             .state = LinkState::kClaimed,
+                             .update_time = absl::Now(),
+                             .updated_by = kPolice});
+       }},
+      {"a shield",
+       [&](RecordsTxn& txn) {
+         return txn.InsertSharingDecision({.decision_id = "sd_GEN1",
+                                           .kinex_id = kid,
+                                           .kind = cv1::SHIELD,
+                                           .decider_kind = cv1::LOCAL_AUTHORITY,
+                                           .decider_code = kLaCode,
+                                           .decided_at = absl::Now(),
+                                           .payload = "x"});
+       }},
+      {"a shield removed",
+       [&](RecordsTxn& txn) { return txn.RemoveSharingDecision("sd_GEN1", "y"); }},
+  };
+  std::optional<int64_t> before = generation(kid);
+  ASSERT_TRUE(before.has_value());
+  for (const auto& [what, change] : changes) {
+    ASSERT_TRUE(h.storage().Transact(change).ok()) << what;
+    const std::optional<int64_t> after = generation(kid);
+    ASSERT_TRUE(after.has_value()) << what;
+    EXPECT_GT(*after, *before) << what;
+    before = after;
+  }
+  // A change that rolls back leaves it where it was.
+  EXPECT_EQ(h.storage()
+                .Transact([&](RecordsTxn& txn) -> absl::Status {
+                  KINEX_RETURN_IF_ERROR(txn.SetResponsibleLa(kid, kLaCode, absl::Now()));
+                  return absl::CancelledError("caller gave up");
+                })
+                .code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_EQ(generation(kid), before);
+}
 
 TEST_P(RecordsConformanceTest, StorageRollsBackFailedTransactions) {
   Harness h(GetParam());

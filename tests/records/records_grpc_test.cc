@@ -167,6 +167,11 @@ TEST(RecordsTargetTest, RefusesNegativeMaxPartBytesAndOpensConfiguredSqlite) {
                        HasSubstr("records.max_part_bytes: must be positive (got 0")));
   ApplyConfigDefaults(config);  // what LoadConfig does: 0 becomes the default
   config.mutable_records()->mutable_storage()->set_sqlite_path("sub/r.db");
+  config.mutable_records()->set_view_cache_mib(-1);
+  EXPECT_THAT(MakeRecordsTarget(config, clock, audit).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "records.view_cache_mib: must not be negative (got -1; 0 keeps no views)"));
+  config.mutable_records()->clear_view_cache_mib();  // unset: 32 MiB
   auto target = MakeRecordsTarget(config, clock, audit);
   ASSERT_TRUE(target.ok()) << target.status();
   EXPECT_EQ(access(absl::StrCat(dir, "/sub/r.db").c_str(), F_OK), 0);

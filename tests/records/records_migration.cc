@@ -166,9 +166,13 @@ TEST_P(RecordsMigrationTest, UpgradesAVersion1StoreInPlace) {
     ASSERT_TRUE(check.ok()) << check.status();
     auto version = sql::SchemaVersion(**check, "records");
     ASSERT_TRUE(version.ok()) << version.status();
-    // Every migration in one go: version 2 (links), 3 (sharing decisions)
-    // and 4 (published school calendars).
-    EXPECT_EQ(*version, 4);
+    // Every migration in one go: version 2 (links), 3 (sharing decisions),
+    // 4 (published school calendars) and 5 (view generations).
+    EXPECT_EQ(*version, 5);
+    auto generations = (*check)->Query("SELECT kinex_id, view_generation FROM children");
+    ASSERT_TRUE(generations.ok()) << generations.status();
+    ASSERT_EQ(generations->size(), 2u);
+    for (const sql::Row& row : *generations) EXPECT_EQ(row.Int(1), 0) << row.Str(0);
     auto decisions = (*check)->Query("SELECT COUNT(*) FROM sharing_decisions");
     ASSERT_TRUE(decisions.ok()) << decisions.status();
     EXPECT_EQ((*decisions)[0].Int(0), 0);
@@ -251,7 +255,7 @@ TEST_P(RecordsMigrationTest, RefusesAStoreFromANewerVersion) {
   const absl::Status refused = SqlRecordsStorage::Create(std::move(*db)).status();
   EXPECT_THAT(refused,
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "records store is at schema version 99, newer than this binary knows (4); "
+                       "records store is at schema version 99, newer than this binary knows (5); "
                        "run a newer kinex"));
   EXPECT_THAT(refused, HasErrorReason("SCHEMA_TOO_NEW"));
   EXPECT_THAT(refused, HasErrorMetadata("store", "records"));
