@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/audit/audit_service.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 #include "services/common/unary_rpc.h"
 
@@ -35,6 +36,20 @@ absl::StatusOr<AppendResult> AuditClient::Append(const v1::AuditEvent& event) {
   return ResultOf(resp);
 }
 
+namespace {
+
+// The whole AppendBatch method refused to this caller (not one of its
+// events: those name events[i] and keep their own reason).
+bool BatchNotAllowed(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kPermissionDenied) return false;
+  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  auto method = info.metadata().find("method");
+  return info.reason() == reason::kServiceNotAllowed && method != info.metadata().end() &&
+         method->second == "kinex.audit.v1.Audit/AppendBatch";
+}
+
+}  // namespace
+
 std::vector<absl::StatusOr<AppendResult>> AuditClient::AppendAll(
     absl::Span<const v1::AuditEvent> events) {
   std::vector<absl::StatusOr<AppendResult>> out;
@@ -50,9 +65,12 @@ std::vector<absl::StatusOr<AppendResult>> AuditClient::AppendAll(
     }
     absl::StatusOr<v1::AppendBatchResponse> resp =
         CallUnary(*stub_, &v1::Audit::Stub::AppendBatch, req, timeout_);
-    if (resp.status().code() == absl::StatusCode::kUnimplemented) {
-      // An audit service from before AppendBatch (a rolling upgrade that
-      // reached the gateway first): one Append per event, as before.
+    if (resp.status().code() == absl::StatusCode::kUnimplemented ||
+        BatchNotAllowed(resp.status())) {
+      // An audit service from before AppendBatch, or from before this
+      // caller was allowed it (a rolling upgrade that reached this service
+      // first): one Append per event, as before. Append checks each event
+      // as AppendBatch would.
       for (const v1::AuditEvent& event : req.events()) out.push_back(Append(event));
       continue;
     }

@@ -22,7 +22,8 @@ using kinex::audit::v1::EventKind;
 //               auditors via AuditFront)
 //   consent  -> records.GetChildFacts (the child's facts before recording
 //               and listing), and audit.Append of its own writes
-//   records  -> audit.Append of its own writes
+//   records  -> audit.Append and AppendBatch of its own writes (the outbox
+//               drained in one batch)
 //   policy, audit -> nothing
 // Records.ResolveChild is superseded by GetChildFacts and has no caller in
 // the code any more; its row stays for compatibility until it is removed.
@@ -55,7 +56,7 @@ const std::vector<ServiceAclRow>& Table() {
       {"kinex.policy.v1.Policy/Decide", {"gateway"}},
       {"kinex.policy.v1.Policy/Explain", {"gateway"}},
       {"kinex.audit.v1.Audit/Append", {"gateway", "records", "consent"}},
-      {"kinex.audit.v1.Audit/AppendBatch", {"gateway"}},
+      {"kinex.audit.v1.Audit/AppendBatch", {"gateway", "records"}},
       {"kinex.audit.v1.Audit/QueryEvents", {"gateway"}},
       {"kinex.audit.v1.Audit/GetSignedTreeHead", {"gateway"}},
       {"kinex.audit.v1.Audit/GetInclusionProof", {"gateway"}},

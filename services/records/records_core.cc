@@ -789,15 +789,32 @@ absl::Status RecordsCore::DrainAuditOutbox() {
       KINEX_ASSIGN_OR_RETURN(pending, txn.PendingAuditEvents(kDrainBatch));
       return absl::OkStatus();
     }));
-    for (const PendingAuditEvent& p : pending) {
-      av1::AuditEvent event;
-      if (!event.ParseFromString(p.event)) {
+    if (pending.empty()) return absl::OkStatus();
+    std::vector<av1::AuditEvent> events(pending.size());
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (!events[i].ParseFromString(pending[i].event)) {
         return StoredCorrupt("audit_outbox_event", "audit outbox: a pending event does not parse");
       }
-      KINEX_RETURN_IF_ERROR(options_.audit->Append(event).status());
-      KINEX_RETURN_IF_ERROR(options_.storage->Transact(
-          [&](RecordsTxn& txn) { return txn.DeletePendingAuditEvent(p.id); }));
     }
+    // The batch in one call (the log commits it together), then the events
+    // it took, oldest first up to the first it did not, out of the outbox
+    // in one transaction. Writers draining at the same time append the same
+    // events: each carries its idempotency key, so the log keeps one leaf.
+    // (One append and one delete per event made each of k concurrent
+    // writes wait for k audit commits and k records commits.)
+    const std::vector<absl::StatusOr<kinex::audit::AppendResult>> appended =
+        options_.audit->AppendAll(events);
+    size_t taken = 0;
+    while (taken < appended.size() && appended[taken].ok()) ++taken;
+    if (taken > 0) {
+      KINEX_RETURN_IF_ERROR(options_.storage->Transact([&](RecordsTxn& txn) -> absl::Status {
+        for (size_t i = 0; i < taken; ++i) {
+          KINEX_RETURN_IF_ERROR(txn.DeletePendingAuditEvent(pending[i].id));
+        }
+        return absl::OkStatus();
+      }));
+    }
+    if (taken < appended.size()) return appended[taken].status();
     if (static_cast<int>(pending.size()) < kDrainBatch) return absl::OkStatus();
   }
 }

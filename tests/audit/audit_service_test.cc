@@ -190,9 +190,9 @@ TEST_F(AuditServiceTest, AnInvalidEventInABatchIsRefusedAlone) {
   EXPECT_EQ(target_->log->Size(), 2u);
 }
 
-// Only the gateway appends batches; a batch holding one event the gateway
-// may not append is refused whole, naming that event; so are an empty and
-// an oversized one. Nothing of any of them is appended.
+// Only the gateway (disclosures) and records (its own writes) append
+// batches; a batch holding one event its caller may not append is refused whole, naming that event;
+// so are an empty and an oversized one. Nothing of any of them is appended.
 TEST_F(AuditServiceTest, ABatchIsRefusedWholeForTheWrongCallerOrShape) {
   Start();
   for (const TlsFiles& files :
@@ -226,12 +226,12 @@ TEST_F(AuditServiceTest, ABatchIsRefusedWholeForTheWrongCallerOrShape) {
   {
     v1::AppendBatchResponse resp;
     grpc::ClientContext ctx;
-    const grpc::Status s = Stub(kinex::testing::ServiceTlsFiles("records"))
+    const grpc::Status s = Stub(kinex::testing::ServiceTlsFiles("consent"))
                                ->AppendBatch(&ctx, v1::AppendBatchRequest(), &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
     EXPECT_EQ(s.error_message(),
-              "service \"records\" may not call kinex.audit.v1.Audit/AppendBatch (allowed: "
-              "gateway)");
+              "service \"consent\" may not call kinex.audit.v1.Audit/AppendBatch (allowed: "
+              "gateway, records)");
   }
   auto stub = Stub(kinex::testing::ServiceTlsFiles("gateway"));
   for (int n : {0, kMaxAppendBatch + 1}) {
@@ -246,6 +246,17 @@ TEST_F(AuditServiceTest, ABatchIsRefusedWholeForTheWrongCallerOrShape) {
     EXPECT_THAT(FromGrpcStatus(s), ::kinex::testing::HasErrorReason("INVALID_FIELD"));
   }
   EXPECT_EQ(target_->log->Size(), 0u);
+  // Records batches its own write events (its audit outbox), and only those.
+  {
+    AuditClient records(Channel(kinex::testing::ServiceTlsFiles("records")));
+    v1::AuditEvent published = SampleEvent("req-records");
+    published.set_kind(v1::PART_PUBLISHED);
+    std::vector<absl::StatusOr<AppendResult>> own =
+        records.AppendAll(std::vector<v1::AuditEvent>{published});
+    ASSERT_EQ(own.size(), 1u);
+    EXPECT_TRUE(own[0].ok()) << own[0].status();
+  }
+  EXPECT_EQ(target_->log->Size(), 1u);
 }
 
 TEST_F(AuditServiceTest, GatewayForwardsAuditorQueriesAndEachIsAudited) {
