@@ -222,11 +222,16 @@ std::vector<prometheus::MetricFamily> ScrapeGauges::Collect() const {
       prometheus::MetricFamily family;
       family.name = group.families[i].name;
       family.help = group.families[i].help;
-      family.type = prometheus::MetricType::Gauge;
+      const bool counter = group.families[i].counter;
+      family.type = counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
       for (const auto& [labels, value] : samples[i]) {
         prometheus::ClientMetric m;
         for (const auto& [k, v] : labels) m.label.push_back({k, v});
-        m.gauge.value = value;
+        if (counter) {
+          m.counter.value = value;
+        } else {
+          m.gauge.value = value;
+        }
         family.metric.push_back(std::move(m));
       }
       out.push_back(std::move(family));

@@ -105,6 +105,8 @@ class ScrapeGauges final : public prometheus::Collectable {
     std::string name;
     std::string help;
     std::function<std::vector<Sample>(const Reading&)> samples;
+    // A count that only grows (exposed as a counter; name it `..._total`).
+    bool counter = false;
   };
   // Adds gauge families that one `read` serves (one query per scrape for
   // all of them, not one each). When `read` fails, every family of the
@@ -113,7 +115,9 @@ class ScrapeGauges final : public prometheus::Collectable {
   void AddGroup(std::function<absl::StatusOr<Reading>()> read,
                 std::vector<Member<Reading>> members) {
     std::vector<Gauge> family;
-    for (Member<Reading>& m : members) family.push_back({std::move(m.name), std::move(m.help)});
+    for (Member<Reading>& m : members) {
+      family.push_back({std::move(m.name), std::move(m.help), m.counter});
+    }
     groups_.push_back({std::move(family), [read = std::move(read), members = std::move(members)]() {
                          std::vector<std::vector<Sample>> out(members.size());
                          absl::StatusOr<Reading> reading = read();
@@ -130,6 +134,7 @@ class ScrapeGauges final : public prometheus::Collectable {
   struct Gauge {
     std::string name;
     std::string help;
+    bool counter = false;
   };
   struct Group {
     std::vector<Gauge> families;

@@ -129,6 +129,40 @@ void UseCalendars(Targets& t, records::CalendarDir* calendars) {
   };
 }
 
+// The records service's calendars (above) and its reads' view cache, read
+// when scraped. `records` must outlive the exposer (it is in t.owned).
+void UseRecords(Targets& t, const RecordsTarget& records) {
+  UseCalendars(t, records.calendars.get());
+  using Stats = records::ChildViewCache::Stats;
+  using Samples = std::vector<ScrapeGauges::Sample>;
+  const records::RecordsCore* core = records.core.get();
+  auto gauges = std::make_shared<ScrapeGauges>();
+  gauges->AddGroup<Stats>(
+      [core]() -> absl::StatusOr<Stats> { return core->view_cache_stats(); },
+      {{"kinex_records_view_cache_lookups_total",
+        "Reads that asked the view cache for a child, by result: hit (the view kept at the "
+        "snapshot's generation) or miss (absent, or the child changed since)",
+        [](const Stats& s) {
+          return Samples{{{{"result", "hit"}}, static_cast<double>(s.hits)},
+                         {{{"result", "miss"}}, static_cast<double>(s.misses)}};
+        },
+        /*counter=*/true},
+       {"kinex_records_view_cache_evictions_total",
+        "Views dropped to keep the cache within records.view_cache_mib",
+        [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.evictions)}};
+        },
+        /*counter=*/true},
+       {"kinex_records_view_cache_bytes", "About how much memory the kept views hold",
+        [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.bytes)}};
+        }},
+       {"kinex_records_view_cache_entries", "Children whose view is kept", [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.entries)}};
+        }}});
+  t.collectables.push_back(std::move(gauges));
+}
+
 gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {
   gateway::Gateway::Options o;
   o.break_glass_min_justification = config.gateway().break_glass_min_justification();
@@ -220,7 +254,7 @@ absl::StatusOr<Targets> BuildAll(const KinexConfig& config, const Clock& clock) 
   t.unlisted_service_names = {"kinex.policy.v1.Policy", "kinex.records.v1.Records"};
   std::shared_ptr<policy::PolicyEngine> engine = parts->policy.engine;
   UsePolicy(t, engine);
-  UseCalendars(t, parts->records.calendars.get());
+  UseRecords(t, parts->records);
   UseAuditLog(t, parts->audit.log.get());
   t.owned = std::move(parts);
   return t;
@@ -311,7 +345,7 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
     Targets t;
     t.services.push_back(parts->records.grpc_service.get());
     t.service_names.push_back("kinex.records.v1.Records");
-    UseCalendars(t, parts->records.calendars.get());
+    UseRecords(t, parts->records);
     t.owned = std::move(parts);
     return t;
   }

@@ -206,6 +206,23 @@ TEST(KinexBinary, SighupReloadIsCounted) {
   EXPECT_EQ(testing::MetricValue(after, "kinex_policy_reloads_total{result=\"ok\"}"), 1);
 }
 
+// The records service's view cache is exported when scraped: lookups by
+// result and evictions as counters, its size as gauges (nothing read yet).
+TEST(KinexBinary, RecordsViewCacheIsExported) {
+  StartedKinex k;
+  ASSERT_NO_FATAL_FAILURE(StartKinex({}, &k));
+  const std::string text = testing::ScrapeMetrics(k.metrics);
+  EXPECT_THAT(text, HasSubstr("# TYPE kinex_records_view_cache_lookups_total counter"));
+  EXPECT_THAT(text, HasSubstr("# TYPE kinex_records_view_cache_bytes gauge"));
+  EXPECT_EQ(testing::MetricValue(text, "kinex_records_view_cache_lookups_total{result=\"hit\"}"),
+            0);
+  EXPECT_EQ(testing::MetricValue(text, "kinex_records_view_cache_lookups_total{result=\"miss\"}"),
+            0);
+  EXPECT_EQ(testing::MetricValue(text, "kinex_records_view_cache_evictions_total"), 0);
+  EXPECT_EQ(testing::MetricValue(text, "kinex_records_view_cache_entries"), 0);
+  EXPECT_EQ(testing::MetricValue(text, "kinex_records_view_cache_bytes"), 0);
+}
+
 // A new CRL applies without a restart: at once on SIGHUP, and by itself
 // within tls.reload_interval_seconds; a broken file keeps the CRLs in force.
 TEST(KinexBinary, CrlsReloadWithoutARestart) {
