@@ -18,6 +18,7 @@ size_t ApproximateBytes(const ChildView& view) {
     bytes += sizeof(d) + d.decision_id.capacity() + d.kinex_id.capacity() +
              d.decider_code.capacity() + d.payload.capacity();
   }
+  if (view.facts_memo != nullptr) bytes += sizeof(ChildView::FactsMemo) + 1024;
   return bytes;
 }
 

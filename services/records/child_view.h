@@ -29,6 +29,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
+#include "kinex/records/v1/records.pb.h"
 #include "services/records/records_storage.h"
 
 namespace kinex::records {
@@ -40,9 +42,21 @@ struct ChildView {
   std::vector<StoredLink> links;
   std::vector<StoredPart> parts;               // the latest version of every agency's part
   std::vector<StoredSharingDecision> shields;  // in force, in decision id order
+
+  // The facts derived from a view depend on it and on the UTC day alone
+  // (the current school), so a kept view keeps them too: computed by the
+  // first read of the day that needs them, shared by every later one.
+  // Set only on views read for the cache; null elsewhere.
+  struct FactsMemo {
+    absl::Mutex mu;
+    absl::CivilDay day ABSL_GUARDED_BY(mu);
+    std::shared_ptr<const kinex::records::v1::ChildFacts> facts ABSL_GUARDED_BY(mu);
+  };
+  std::shared_ptr<FactsMemo> facts_memo;
 };
 
-// About how much memory `view` holds (strings, payloads and elements).
+// About how much memory `view` holds (strings, payloads and elements, and
+// a kilobyte for its facts when it keeps them).
 size_t ApproximateBytes(const ChildView& view);
 
 // Views by (Kinex id, view generation), least recently used dropped first

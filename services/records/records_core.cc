@@ -314,6 +314,7 @@ absl::StatusOr<std::shared_ptr<const ChildView>> ReadView(RecordsTxn& txn,
     }
   }
   KINEX_ASSIGN_OR_RETURN(ChildView loaded, LoadView(txn, kinex_id));
+  if (generation.has_value()) loaded.facts_memo = std::make_shared<ChildView::FactsMemo>();
   auto view = std::make_shared<const ChildView>(std::move(loaded));
   if (generation.has_value()) cache->Put(*generation, view);
   return view;
@@ -395,8 +396,13 @@ std::string CurrentSchool(const ChildRecord& merged, const ChildView& v,
 
 // Derives `record`'s scope (never a claim) from the merged trusted parts it
 // holds (at least their scope links and education.enrolments).
+// The day the derived scope is of (the current school: enrolments open on
+// it). Everything derived from a view that changes with time changes with
+// this day alone.
+absl::CivilDay ScopeDay(absl::Time now) { return absl::ToCivilDay(now, absl::UTCTimeZone()); }
+
 void DeriveScope(const ChildView& v, absl::Time now, ChildRecord& record) {
-  const absl::CivilDay day = absl::ToCivilDay(now, absl::UTCTimeZone());
+  const absl::CivilDay day = ScopeDay(now);
   const std::tuple<int, int, int> today{static_cast<int>(day.year()), day.month(), day.day()};
   rec::ScopeLinks* scope = record.mutable_scope();
   scope->set_responsible_la_code(v.responsible_la);
@@ -543,7 +549,7 @@ const PathFilter& FactsFilter() {
   return *kFilter;
 }
 
-absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
+absl::StatusOr<rv1::ChildFacts> ComputeFacts(const ChildView& v, absl::Time now) {
   const std::vector<const StoredPart*> parts = TrustedParts(v);
   KINEX_ASSIGN_OR_RETURN(ChildRecord r, MergeParts(parts, &FactsFilter()));
   DeriveScope(v, now, r);
@@ -597,6 +603,24 @@ absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
   }
   facts.set_facts_version(absl::StrCat(
       "f1:", absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 16))));
+  return facts;
+}
+
+// The child's facts (ComputeFacts), from the view's memo when it keeps one
+// computed on the same day.
+absl::StatusOr<rv1::ChildFacts> FactsOf(const ChildView& v, absl::Time now) {
+  if (v.facts_memo == nullptr) return ComputeFacts(v, now);
+  ChildView::FactsMemo& memo = *v.facts_memo;
+  const absl::CivilDay day = ScopeDay(now);
+  {
+    absl::MutexLock lock(&memo.mu);
+    if (memo.facts != nullptr && memo.day == day) return *memo.facts;
+  }
+  KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, ComputeFacts(v, now));
+  auto kept = std::make_shared<const rv1::ChildFacts>(facts);
+  absl::MutexLock lock(&memo.mu);
+  memo.day = day;
+  memo.facts = std::move(kept);
   return facts;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "gmock/gmock.h"
 #include "services/common/status_macros.h"
 #include "services/records/records_core.h"
@@ -1521,6 +1522,37 @@ TEST_P(RecordsConformanceTest, CachedViewsNeverOutliveAWriteByAnyProcess) {
   // first read, after the publish and after the rejection (its own shield
   // write read what it decided on in its transaction, not from the cache).
   EXPECT_EQ(other->view_cache_stats().misses, cached ? 3 : 0);
+}
+
+// The facts a kept view derives are of one day: the day after the child
+// leaves its school, a read of the same view (no write in between) no
+// longer names that school.
+TEST_P(RecordsConformanceTest, CachedFactsFollowTheDay) {
+  Harness h(GetParam());
+  KnownChild(h, 74);
+  const cv1::ChildRef ref = UpnRef(Upn(74));
+  const absl::CivilDay today = absl::ToCivilDay(h.clock().Now(), absl::UTCTimeZone());
+  rec::ChildRecord part = SchoolPart(Upn(74), "100002");
+  rec::Date* leaving = part.mutable_education()->mutable_enrolments(0)->mutable_leaving_date();
+  leaving->set_year(static_cast<int>(today.year()));
+  leaving->set_month(today.month());
+  leaving->set_day(today.day());
+  h.MustPut(Put(kSchool2, ref, part, h.EtagOf(kSchool2, ref)));
+  auto facts = [&]() -> rv1::ChildFacts {
+    rv1::GetChildFactsRequest req;
+    *req.mutable_child() = ref;
+    auto got = h.core().GetChildFacts(req);
+    EXPECT_TRUE(got.ok()) << got.status();
+    return got.ok() ? *got : rv1::ChildFacts();
+  };
+  const rv1::ChildFacts on_the_day = facts();
+  EXPECT_EQ(on_the_day.scope().current_school_urn(), "100002");
+  EXPECT_EQ(facts().facts_version(), on_the_day.facts_version());
+  h.clock().Advance(absl::Hours(24));
+  const rv1::ChildFacts after = facts();
+  EXPECT_EQ(after.scope().current_school_urn(), "");
+  EXPECT_NE(after.facts_version(), on_the_day.facts_version());
+  if (GetParam().name != "Fake") EXPECT_EQ(h.core().view_cache_stats().hits, 2);
 }
 
 TEST_P(RecordsConformanceTest, ViewCacheCanBeTurnedOffAndRefusesANegativeSize) {

@@ -189,6 +189,7 @@ records {
     postgres_conninfo: {{ include "kinex.conninfo" . | quote }}
   }
   max_part_bytes: {{ $v.maxPartBytes | int64 }}
+  view_cache_mib: {{ $v.viewCacheMib | int64 }}
 }
 {{- end }}
 server {
