@@ -38,10 +38,24 @@ constexpr absl::string_view kDictionary1Sha256 =
 constexpr absl::string_view kDictionary2Sha256 =
     "b387afd59a0526fc438c0e3fb09d3e3c7b42c601774a9ced5e1832aacac98552";
 
+// A length as the canonical encoding and the stored header write it: four
+// bytes, big-endian.
+void PutU32(uint32_t n, char* out) {
+  out[0] = static_cast<char>(n >> 24);
+  out[1] = static_cast<char>(n >> 16);
+  out[2] = static_cast<char>(n >> 8);
+  out[3] = static_cast<char>(n);
+}
+
+// The big-endian u32 at the start of `in` (at least four bytes).
+uint32_t GetU32(absl::string_view in) {
+  const auto byte = [&](int i) { return static_cast<uint32_t>(static_cast<uint8_t>(in[i])); };
+  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+}
+
 void AppendString(absl::string_view text, std::string& out) {
-  const uint32_t n = static_cast<uint32_t>(text.size());
-  const char len[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                       static_cast<char>(n >> 8), static_cast<char>(n)};
+  char len[4];
+  PutU32(static_cast<uint32_t>(text.size()), len);
   out.append(len, 4);
   out.append(text.data(), text.size());
 }
@@ -353,13 +367,9 @@ std::string CompressLeaf(absl::string_view canonical) {
   // Only worth storing when smaller than the canonical bytes: zstd stops
   // with an error when the frame would not fit in fewer.
   std::string out(canonical.size(), '\0');
-  const uint32_t n = static_cast<uint32_t>(canonical.size());
   std::memcpy(out.data(), kZstdMagic.data(), 4);
   out[4] = static_cast<char>(2);
-  out[5] = static_cast<char>(n >> 24);
-  out[6] = static_cast<char>(n >> 16);
-  out[7] = static_cast<char>(n >> 8);
-  out[8] = static_cast<char>(n);
+  PutU32(static_cast<uint32_t>(canonical.size()), out.data() + 5);
   const std::string packed = PackIdentifiers(canonical);
   const size_t written = ZSTD_compress2(context.cctx, out.data() + kHeaderBytes,
                                         out.size() - kHeaderBytes, packed.data(), packed.size());
@@ -379,8 +389,7 @@ absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
   if (Dictionary(version).empty() || (!deflated && ExpandDictionary() == nullptr)) {
     return NotFrozen(version);
   }
-  const auto byte = [&](int i) { return static_cast<uint32_t>(static_cast<uint8_t>(stored[i])); };
-  const uint32_t n = byte(5) << 24 | byte(6) << 16 | byte(7) << 8 | byte(8);
+  const uint32_t n = GetU32(stored.substr(5));
   if (n > kMaxStoredLeafBytes) {
     return Corrupt(absl::StrCat("claims ", n, " bytes, more than the ", kMaxStoredLeafBytes,
                                 " a leaf may have"));
