@@ -394,13 +394,13 @@ std::string CurrentSchool(const ChildRecord& merged, const ChildView& v,
   return "";
 }
 
-// Derives `record`'s scope (never a claim) from the merged trusted parts it
-// holds (at least their scope links and education.enrolments).
 // The day the derived scope is of (the current school: enrolments open on
 // it). Everything derived from a view that changes with time changes with
 // this day alone.
 absl::CivilDay ScopeDay(absl::Time now) { return absl::ToCivilDay(now, absl::UTCTimeZone()); }
 
+// Derives `record`'s scope (never a claim) from the merged trusted parts it
+// holds (at least their scope links and education.enrolments).
 void DeriveScope(const ChildView& v, absl::Time now, ChildRecord& record) {
   const absl::CivilDay day = ScopeDay(now);
   const std::tuple<int, int, int> today{static_cast<int>(day.year()), day.month(), day.day()};
