@@ -246,6 +246,26 @@ TEST_F(AuditServiceTest, ABatchIsRefusedWholeForTheWrongCallerOrShape) {
     EXPECT_THAT(FromGrpcStatus(s), ::kinex::testing::HasErrorReason("INVALID_FIELD"));
   }
   EXPECT_EQ(target_->log->Size(), 0u);
+  // Records may not slip a disclosure into a batch of its own events: the
+  // whole batch is refused naming that event (not taken for a refusal of
+  // the method, so the client does not fall back to one Append each), and
+  // nothing is appended.
+  {
+    AuditClient records(Channel(kinex::testing::ServiceTlsFiles("records")));
+    v1::AuditEvent own = SampleEvent("req-own");
+    own.set_kind(v1::PART_PUBLISHED);
+    std::vector<absl::StatusOr<AppendResult>> mixed =
+        records.AppendAll(std::vector<v1::AuditEvent>{own, SampleEvent("req-disclosure")});
+    ASSERT_EQ(mixed.size(), 2u);
+    for (const auto& r : mixed) {
+      EXPECT_THAT(r.status(), ::kinex::testing::StatusIs(
+                                  absl::StatusCode::kPermissionDenied,
+                                  ::testing::StartsWith("events[1]: service \"records\" may not "
+                                                        "append DISCLOSURE events to the audit "
+                                                        "log")));
+    }
+    EXPECT_EQ(target_->log->Size(), 0u);
+  }
   // Records batches its own write events (its audit outbox), and only those.
   {
     AuditClient records(Channel(kinex::testing::ServiceTlsFiles("records")));
