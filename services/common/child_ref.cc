@@ -13,11 +13,6 @@ namespace {
 
 using ::kinex::common::v1::ChildRef;
 
-absl::Status InvalidField(absl::string_view field, absl::string_view message) {
-  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(field, ": ", message)),
-                         reason::kInvalidField, {{"field", std::string(field)}});
-}
-
 }  // namespace
 
 bool LooksLikeKinexId(absl::string_view id) {
@@ -32,35 +27,36 @@ absl::StatusOr<ChildRefValue> ValidateChildRef(const ChildRef& ref) {
     case ChildRef::kKinexId:
       out = {ChildRefValue::Kind::kKinexId, "child.kinex_id", ref.kinex_id()};
       if (!LooksLikeKinexId(out.value)) {
-        return InvalidField(out.field, "not a Kinex id (expected \"kx_\" then letters and digits)");
+        return InvalidFieldError(out.field,
+                                 "not a Kinex id (expected \"kx_\" then letters and digits)");
       }
       return out;
     case ChildRef::kNhsNumber:
       out = {ChildRefValue::Kind::kNhsNumber, "child.nhs_number",
              NormalizeNhsNumber(ref.nhs_number())};
       if (absl::Status s = ValidateNhsNumber(out.value); !s.ok()) {
-        return InvalidField(out.field, s.message());
+        return InvalidFieldError(out.field, s.message());
       }
       return out;
     case ChildRef::kUpn:
       out = {ChildRefValue::Kind::kUpn, "child.upn", ref.upn()};
       if (absl::Status s = ValidateUpn(out.value); !s.ok())
-        return InvalidField(out.field, s.message());
+        return InvalidFieldError(out.field, s.message());
       return out;
     case ChildRef::kLaChildId:
       if (absl::Status s = ValidateLaCode(ref.la_child_id().la_code()); !s.ok()) {
-        return InvalidField("child.la_child_id.la_code", s.message());
+        return InvalidFieldError("child.la_child_id.la_code", s.message());
       }
       if (absl::Status s = ValidateLaChildId(ref.la_child_id().id()); !s.ok()) {
-        return InvalidField("child.la_child_id.id", s.message());
+        return InvalidFieldError("child.la_child_id.id", s.message());
       }
       return ChildRefValue{ChildRefValue::Kind::kLaChildId, "child.la_child_id",
                            absl::StrCat(ref.la_child_id().la_code(), "/", ref.la_child_id().id())};
     case ChildRef::ID_NOT_SET:
       break;
   }
-  return InvalidField("child",
-                      "one identifier is required (kinex_id, nhs_number, upn or la_child_id)");
+  return InvalidFieldError("child",
+                           "one identifier is required (kinex_id, nhs_number, upn or la_child_id)");
 }
 
 }  // namespace kinex

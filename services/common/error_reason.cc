@@ -1,8 +1,11 @@
 #include "services/common/error_reason.h"
 
 #include <optional>
+#include <utility>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/types/optional.h"
 
 namespace kinex {
@@ -62,6 +65,30 @@ absl::Status CopyErrorReason(const absl::Status& from, absl::Status to) {
     Store(to, *info);
   }
   return to;
+}
+
+absl::Status InvalidFieldError(absl::string_view field, absl::string_view message) {
+  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(field, ": ", message)),
+                         reason::kInvalidField, {{"field", std::string(field)}});
+}
+
+absl::Status InElement(absl::string_view prefix, const absl::Status& status) {
+  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  auto field = info.metadata().find("field");
+  const bool names_field = field != info.metadata().end();
+  const absl::string_view element = absl::StripSuffix(prefix, ".");
+  // "requests[3].kinex_id: ..." when the message starts with its field;
+  // "requests[3]: ..." otherwise.
+  absl::Status out(status.code(), names_field ? absl::StrCat(prefix, status.message())
+                                              : absl::StrCat(element, ": ", status.message()));
+  if (HasExplicitErrorReason(status)) {
+    out = CopyErrorReason(status, std::move(out));
+  } else if (status.code() == absl::StatusCode::kInvalidArgument) {
+    SetErrorReason(out, reason::kInvalidField);
+  }
+  AddErrorMetadata(out, "field",
+                   names_field ? absl::StrCat(prefix, field->second) : std::string(element));
+  return out;
 }
 
 }  // namespace kinex

@@ -293,6 +293,18 @@ bool HasExplicitErrorReason(const absl::Status& status);
 // status from another's message.
 absl::Status CopyErrorReason(const absl::Status& from, absl::Status to);
 
+// INVALID_ARGUMENT "<field>: <message>", reason INVALID_FIELD, metadata
+// `field`.
+absl::Status InvalidFieldError(absl::string_view field, absl::string_view message);
+
+// A batch request's element `prefix` (e.g. "requests[3].") failed with
+// `status`: the same code and reason, and the element named from the batch
+// request's root in the message and in metadata `field`:
+// "requests[3].kinex_id: ..." when `status` names its field,
+// "requests[3]: ..." when it does not. An element's INVALID_ARGUMENT
+// without an explicit reason gets INVALID_FIELD.
+absl::Status InElement(absl::string_view prefix, const absl::Status& status);
+
 }  // namespace kinex
 
 #endif  // KINEX_SERVICES_COMMON_ERROR_REASON_H_

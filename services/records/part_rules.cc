@@ -49,12 +49,6 @@ absl::Status Invalid(const std::string& label, const absl::Status& s) {
                          reason::kInvalidField, {{"field", label}});
 }
 
-// INVALID_ARGUMENT "<field>: <message>" naming the field.
-absl::Status InvalidField(const std::string& field, absl::string_view message) {
-  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(field, ": ", message)),
-                         reason::kInvalidField, {{"field", field}});
-}
-
 }  // namespace
 
 std::vector<std::string> FieldsNotOwnedBy(const google::protobuf::Message& part,
@@ -68,7 +62,7 @@ std::vector<std::string> FieldsNotOwnedBy(const google::protobuf::Message& part,
 absl::Status CheckKnownValues(const Message& msg, const std::string& prefix) {
   const Reflection* r = msg.GetReflection();
   if (!r->GetUnknownFields(msg).empty()) {
-    return InvalidField(prefix, "unknown fields (not in kinex.record.v1)");
+    return InvalidFieldError(prefix, "unknown fields (not in kinex.record.v1)");
   }
   std::vector<const FieldDescriptor*> fields;
   r->ListFields(msg, &fields);
@@ -80,7 +74,7 @@ absl::Status CheckKnownValues(const Message& msg, const std::string& prefix) {
         const int v =
             f->is_repeated() ? r->GetRepeatedEnumValue(msg, f, i) : r->GetEnumValue(msg, f);
         if (f->enum_type()->FindValueByNumber(v) == nullptr) {
-          return InvalidField(
+          return InvalidFieldError(
               path, absl::StrCat("unknown enum value ", v, " for ", f->enum_type()->full_name()));
         }
       }

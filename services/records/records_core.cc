@@ -76,26 +76,6 @@ absl::Status NotResponsible(const std::string& request_id) {
       reason::kChildNotFoundOrOutOfScope);
 }
 
-// INVALID_ARGUMENT "<field>: <message>" with the field in its ErrorInfo.
-absl::Status InvalidField(absl::string_view field, absl::string_view message) {
-  return WithErrorReason(absl::InvalidArgumentError(absl::StrCat(field, ": ", message)),
-                         reason::kInvalidField, {{"field", std::string(field)}});
-}
-
-// A request's element `prefix` (e.g. "requests[3].") failed with `status`:
-// its message and reason, the field named from the request's root.
-absl::Status InElement(absl::string_view prefix, const absl::Status& status) {
-  absl::Status out = CopyErrorReason(
-      status, WithErrorReason(absl::InvalidArgumentError(absl::StrCat(prefix, status.message())),
-                              reason::kInvalidField));
-  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
-  auto field = info.metadata().find("field");
-  AddErrorMetadata(out, "field",
-                   field != info.metadata().end() ? absl::StrCat(prefix, field->second)
-                                                  : std::string(absl::StripSuffix(prefix, ".")));
-  return out;
-}
-
 // A stored row that does not parse; `item` names its kind.
 absl::Status StoredCorrupt(absl::string_view item, absl::string_view message) {
   return WithErrorReason(absl::DataLossError(message), reason::kStorageCorrupt,
@@ -154,12 +134,12 @@ rec::AgencyLink LinkInfo(const StoredLink& l) {
 
 absl::Status ValidateRequestId(const std::string& id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) {
-    return InvalidField("request_id",
-                        absl::StrCat("required, 1-", kMaxRequestIdLength, " characters"));
+    return InvalidFieldError("request_id",
+                             absl::StrCat("required, 1-", kMaxRequestIdLength, " characters"));
   }
   for (unsigned char c : id) {
     if (c < 0x21 || c > 0x7e) {
-      return InvalidField("request_id", "printable ASCII only");
+      return InvalidFieldError("request_id", "printable ASCII only");
     }
   }
   return absl::OkStatus();
@@ -167,7 +147,7 @@ absl::Status ValidateRequestId(const std::string& id) {
 
 absl::Status ValidateActor(const std::string& actor) {
   if (actor.size() > kMaxActorLength) {
-    return InvalidField(
+    return InvalidFieldError(
         "actor", absl::StrCat("at most ", kMaxActorLength, " characters (got ", actor.size(), ")"));
   }
   return absl::OkStatus();
@@ -179,7 +159,7 @@ absl::Status ValidateActor(const std::string& actor) {
 absl::StatusOr<SpiffeId> Publisher(const std::string& principal, const std::string& trust_domain) {
   absl::StatusOr<SpiffeId> who = ParseSpiffeId(principal, trust_domain);
   if (!who.ok()) {
-    return InvalidField("principal", who.status().message());
+    return InvalidFieldError("principal", who.status().message());
   }
   return *who;
 }
@@ -681,8 +661,8 @@ absl::Status CheckSelfReferences(ChildRecord& part, const SpiffeId& who) {
       for (const rec::AgencyRef& a : part.named_agencies()) {
         if (a.agency_kind() != AgencyKind::SCHOOL && a.agency_kind() != AgencyKind::HEALTH &&
             a.agency_kind() != AgencyKind::POLICE) {
-          return InvalidField("part.named_agencies.agency_kind",
-                              "only school, health or police agencies are named");
+          return InvalidFieldError("part.named_agencies.agency_kind",
+                                   "only school, health or police agencies are named");
         }
       }
       break;
@@ -954,11 +934,11 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
         const std::string kind_slug(AgencyKindSlug(who.agency_kind));
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (request.child().id_case() == kinex::common::v1::ChildRef::ID_NOT_SET) {
-          return InvalidField("child",
-                              "one of kinex_id, nhs_number, upn or la_child_id is required");
+          return InvalidFieldError("child",
+                                   "one of kinex_id, nhs_number, upn or la_child_id is required");
         }
         if (!request.has_part()) {
-          return InvalidField("record", "required (the fields your agency publishes)");
+          return InvalidFieldError("record", "required (the fields your agency publishes)");
         }
         const size_t size = request.part().ByteSizeLong();
         if (static_cast<int64_t>(size) > options_.max_part_bytes) {
@@ -969,8 +949,8 @@ absl::StatusOr<rv1::PutPartResponse> RecordsCore::PutPart(const rv1::PutPartRequ
         }
         KINEX_RETURN_IF_ERROR(CheckKnownValues(request.part(), "part"));
         if (!request.part().identity().kinex_id().empty()) {
-          return InvalidField("part.identity.kinex_id",
-                              "output only; name the child with child.kinex_id");
+          return InvalidFieldError("part.identity.kinex_id",
+                                   "output only; name the child with child.kinex_id");
         }
         std::vector<std::string> not_owned = FieldsNotOwnedBy(request.part(), who.agency_kind);
         if (!not_owned.empty()) {
@@ -1270,7 +1250,7 @@ absl::Status ReadRecord(RecordsTxn& txn, ChildViewCache* cache, const Identifier
 absl::StatusOr<std::optional<PathFilter>> FilterOf(const rv1::GetRecordRequest& request) {
   if (request.paths().empty()) return std::nullopt;
   if (request.paths_size() > kMaxPaths) {
-    return InvalidField("paths", absl::StrCat("at most ", kMaxPaths));
+    return InvalidFieldError("paths", absl::StrCat("at most ", kMaxPaths));
   }
   KINEX_ASSIGN_OR_RETURN(
       PathFilter f,
@@ -1297,7 +1277,7 @@ absl::StatusOr<rv1::GetRecordResponse> RecordsCore::GetRecord(
 absl::StatusOr<rv1::BatchGetRecordsResponse> RecordsCore::BatchGetRecords(
     const rv1::BatchGetRecordsRequest& request) {
   if (request.requests_size() > kMaxBatch) {
-    return InvalidField("requests", absl::StrCat("at most ", kMaxBatch));
+    return InvalidFieldError("requests", absl::StrCat("at most ", kMaxBatch));
   }
   std::vector<Identifier> ids;
   std::vector<std::optional<PathFilter>> filters;
@@ -1384,14 +1364,14 @@ absl::StatusOr<rv1::ListChildrenResponse> RecordsCore::ListChildren(
       code_ok = ValidatePoliceForceCode(code);
       break;
     default:
-      return InvalidField(
+      return InvalidFieldError(
           "agency_kind",
           absl::StrCat(request.agency_kind(),
                        " has no cohort (use local-authority, virtual-school, school, health or "
                        "police)"));
   }
   if (!code_ok.ok()) {
-    return InvalidField("agency_code", code_ok.message());
+    return InvalidFieldError("agency_code", code_ok.message());
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
   // The cohort is the caller's own agency (the gateway sets it from the
@@ -1427,7 +1407,8 @@ absl::StatusOr<rv1::ListPartVersionsResponse> RecordsCore::ListPartVersions(
     const rv1::ListPartVersionsRequest& request) {
   KINEX_ASSIGN_OR_RETURN(Identifier id, IdentifierFromRef(request.child()));
   if (!kinex::common::v1::AgencyKind_IsValid(request.owner_kind())) {
-    return InvalidField("owner_kind", absl::StrCat("unknown enum value ", request.owner_kind()));
+    return InvalidFieldError("owner_kind",
+                             absl::StrCat("unknown enum value ", request.owner_kind()));
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
   // No caller identity reaches this internal method: the token is bound to
@@ -1507,7 +1488,7 @@ absl::StatusOr<rv1::ListLinksResponse> RecordsCore::ListLinks(
         reason::kPolicyDenied);
   }
   if (!rec::LinkState_IsValid(request.state())) {
-    return InvalidField(
+    return InvalidFieldError(
         "state", absl::StrCat("unknown value ", request.state(), " for kinex.record.v1.LinkState"));
   }
   KINEX_ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
@@ -1571,13 +1552,13 @@ absl::StatusOr<rv1::DecideLinkResponse> RecordsCore::DecideLink(
         }
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (request.decision() != rec::CONFIRMED && request.decision() != rec::REJECTED) {
-          return InvalidField("decision", "CONFIRMED or REJECTED");
+          return InvalidFieldError("decision", "CONFIRMED or REJECTED");
         }
         const auto kind = request.agency().agency_kind();
         if (kind != AgencyKind::SCHOOL && kind != AgencyKind::HEALTH &&
             kind != AgencyKind::POLICE) {
-          return InvalidField("agency.agency_kind",
-                              "links are held by school, health or police agencies");
+          return InvalidFieldError("agency.agency_kind",
+                                   "links are held by school, health or police agencies");
         }
         KINEX_ASSIGN_OR_RETURN(ChildView view, ResponsibleChild(txn, request.child(), who,
                                                                 request.request_id(), about));
@@ -1634,17 +1615,18 @@ absl::StatusOr<rv1::TransferResponsibilityResponse> RecordsCore::TransferRespons
         }
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (absl::Status s = ValidateLaCode(request.to_la_code()); !s.ok()) {
-          return InvalidField("to_la_code", s.message());
+          return InvalidFieldError("to_la_code", s.message());
         }
         if (request.reason().empty() || request.reason().size() > kMaxTransferReason) {
-          return InvalidField("reason", absl::StrCat("required, at most ", kMaxTransferReason,
-                                                     " characters (recorded in the audit log)"));
+          return InvalidFieldError("reason",
+                                   absl::StrCat("required, at most ", kMaxTransferReason,
+                                                " characters (recorded in the audit log)"));
         }
         KINEX_ASSIGN_OR_RETURN(ChildView view, ResponsibleChild(txn, request.child(), who,
                                                                 request.request_id(), about));
         const std::string* kid = &view.kinex_id;
         if (request.to_la_code() == who.agency_code) {
-          return InvalidField("to_la_code", "names the local authority already responsible");
+          return InvalidFieldError("to_la_code", "names the local authority already responsible");
         }
         KINEX_RETURN_IF_ERROR(
             txn.SetResponsibleLa(*kid, request.to_la_code(), options_.clock->Now()));
@@ -1708,77 +1690,79 @@ bool PrintableAscii(const std::string& s) {
 // Checks the input fields of a decision (output-only ones are ignored).
 absl::Status ValidateDecision(const rv1::SharingDecision& d) {
   if (d.kind() == cv1::SHARING_DECISION_KIND_UNSPECIFIED) {
-    return InvalidField("decision.kind",
-                        "required (NOT_SHARED, SHARED_IN_PART, DEFERRED or SHIELD)");
+    return InvalidFieldError("decision.kind",
+                             "required (NOT_SHARED, SHARED_IN_PART, DEFERRED or SHIELD)");
   }
   if (!cv1::SharingDecisionKind_IsValid(d.kind())) {
-    return InvalidField("decision.kind", absl::StrCat("unknown value ", d.kind()));
+    return InvalidFieldError("decision.kind", absl::StrCat("unknown value ", d.kind()));
   }
   if (d.reason() == cv1::SHARING_DECISION_REASON_UNSPECIFIED) {
-    return InvalidField("decision.reason", "required (e.g. MORE_DETRIMENTAL_TO_CHILD)");
+    return InvalidFieldError("decision.reason", "required (e.g. MORE_DETRIMENTAL_TO_CHILD)");
   }
   if (!cv1::SharingDecisionReason_IsValid(d.reason())) {
-    return InvalidField("decision.reason", absl::StrCat("unknown value ", d.reason()));
+    return InvalidFieldError("decision.reason", absl::StrCat("unknown value ", d.reason()));
   }
   if (d.rationale().empty() || d.rationale().size() > kMaxRationale) {
-    return InvalidField("decision.rationale",
-                        absl::StrCat("required, 1-", kMaxRationale, " characters (got ",
-                                     d.rationale().size(), ")"));
+    return InvalidFieldError("decision.rationale",
+                             absl::StrCat("required, 1-", kMaxRationale, " characters (got ",
+                                          d.rationale().size(), ")"));
   }
   const bool shield = d.kind() == cv1::SHIELD;
   if (d.field_paths_size() > kMaxDecisionPaths) {
-    return InvalidField("decision.field_paths", absl::StrCat("at most ", kMaxDecisionPaths,
-                                                             " (got ", d.field_paths_size(), ")"));
+    return InvalidFieldError(
+        "decision.field_paths",
+        absl::StrCat("at most ", kMaxDecisionPaths, " (got ", d.field_paths_size(), ")"));
   }
   for (int i = 0; i < d.field_paths_size(); ++i) {
     const std::string& path = d.field_paths(i);
     if (!RecordPaths().contains(path)) {
-      return InvalidField(absl::StrCat("decision.field_paths[", i, "]"),
-                          absl::StrCat("\"", absl::CEscape(path.substr(0, 200)),
-                                       "\" is not a field of kinex.record.v1.ChildRecord"));
+      return InvalidFieldError(absl::StrCat("decision.field_paths[", i, "]"),
+                               absl::StrCat("\"", absl::CEscape(path.substr(0, 200)),
+                                            "\" is not a field of kinex.record.v1.ChildRecord"));
     }
   }
   if (d.field_paths_size() > 0 && !shield && d.kind() != cv1::SHARED_IN_PART) {
-    return InvalidField(
+    return InvalidFieldError(
         "decision.field_paths",
         absl::StrCat("only SHIELD and SHARED_IN_PART decisions name paths (",
                      cv1::SharingDecisionKind_Name(d.kind()), " is about everything asked for)"));
   }
   if (d.locating() && !shield) {
-    return InvalidField("decision.locating",
-                        absl::StrCat("only a SHIELD covers the "
-                                     "(locates) fields (got ",
-                                     cv1::SharingDecisionKind_Name(d.kind()), ")"));
+    return InvalidFieldError("decision.locating",
+                             absl::StrCat("only a SHIELD covers the "
+                                          "(locates) fields (got ",
+                                          cv1::SharingDecisionKind_Name(d.kind()), ")"));
   }
   if (shield && d.field_paths_size() == 0 && !d.locating()) {
-    return InvalidField("decision.field_paths",
-                        "a SHIELD names the fields it shields, sets locating, or both");
+    return InvalidFieldError("decision.field_paths",
+                             "a SHIELD names the fields it shields, sets locating, or both");
   }
   if (!cv1::AgencyKind_IsValid(d.recipient_kind())) {
-    return InvalidField("decision.recipient_kind",
-                        absl::StrCat("unknown value ", d.recipient_kind()));
+    return InvalidFieldError("decision.recipient_kind",
+                             absl::StrCat("unknown value ", d.recipient_kind()));
   }
   if (!cv1::Purpose_IsValid(d.purpose())) {
-    return InvalidField("decision.purpose", absl::StrCat("unknown value ", d.purpose()));
+    return InvalidFieldError("decision.purpose", absl::StrCat("unknown value ", d.purpose()));
   }
   if (shield && (d.recipient_kind() != cv1::AGENCY_KIND_UNSPECIFIED ||
                  !d.recipient_code().empty() || d.purpose() != cv1::PURPOSE_UNSPECIFIED)) {
-    return InvalidField("decision.recipient_kind",
-                        "a SHIELD withholds from everyone: set no recipient or purpose");
+    return InvalidFieldError("decision.recipient_kind",
+                             "a SHIELD withholds from everyone: set no recipient or purpose");
   }
   if (!d.recipient_code().empty()) {
     if (d.recipient_kind() == cv1::AGENCY_KIND_UNSPECIFIED) {
-      return InvalidField("decision.recipient_kind", "required with recipient_code");
+      return InvalidFieldError("decision.recipient_kind", "required with recipient_code");
     }
     if (absl::Status s = ValidateAgencyCode(d.recipient_kind(), d.recipient_code()); !s.ok()) {
-      return InvalidField("decision.recipient_code", s.message());
+      return InvalidFieldError("decision.recipient_code", s.message());
     }
   } else if (d.recipient_kind() == cv1::AUDITOR) {
-    return InvalidField("decision.recipient_kind", "auditor agencies are not recipients");
+    return InvalidFieldError("decision.recipient_kind", "auditor agencies are not recipients");
   }
   if (d.about_request_id().size() > kMaxRequestIdLength || !PrintableAscii(d.about_request_id())) {
-    return InvalidField("decision.about_request_id", absl::StrCat("at most ", kMaxRequestIdLength,
-                                                                  " printable ASCII characters"));
+    return InvalidFieldError(
+        "decision.about_request_id",
+        absl::StrCat("at most ", kMaxRequestIdLength, " printable ASCII characters"));
   }
   return absl::OkStatus();
 }
@@ -1868,8 +1852,8 @@ absl::StatusOr<rv1::SharingDecision> RecordsCore::RecordSharingDecision(
         }
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (request.child().id_case() == cv1::ChildRef::ID_NOT_SET) {
-          return InvalidField("child",
-                              "one of kinex_id, nhs_number, upn or la_child_id is required");
+          return InvalidFieldError("child",
+                                   "one of kinex_id, nhs_number, upn or la_child_id is required");
         }
         KINEX_RETURN_IF_ERROR(ValidateDecision(asked));
         const bool shield = asked.kind() == cv1::SHIELD;
@@ -1940,7 +1924,8 @@ absl::StatusOr<rv1::ListSharingDecisionsResponse> RecordsCore::ListSharingDecisi
   for (int i = 0; i < request.kinds_size(); ++i) {
     const int kind = request.kinds(i);
     if (kind == cv1::SHARING_DECISION_KIND_UNSPECIFIED || !cv1::SharingDecisionKind_IsValid(kind)) {
-      return InvalidField(absl::StrCat("kinds[", i, "]"), absl::StrCat("unknown value ", kind));
+      return InvalidFieldError(absl::StrCat("kinds[", i, "]"),
+                               absl::StrCat("unknown value ", kind));
     }
     filter.kinds.push_back(kind);
   }
@@ -2017,12 +2002,12 @@ absl::StatusOr<rv1::SharingDecision> RecordsCore::RemoveShield(
         KINEX_RETURN_IF_ERROR(CheckShieldRole(who));
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (!id_ok) {
-          return InvalidField("decision_id", "required, a shield's id (sd_...)");
+          return InvalidFieldError("decision_id", "required, a shield's id (sd_...)");
         }
         if (request.reason().empty() || request.reason().size() > kMaxRemovalReason) {
-          return InvalidField("reason",
-                              absl::StrCat("required, 1-", kMaxRemovalReason, " characters (got ",
-                                           request.reason().size(), ")"));
+          return InvalidFieldError(
+              "reason", absl::StrCat("required, 1-", kMaxRemovalReason, " characters (got ",
+                                     request.reason().size(), ")"));
         }
         KINEX_ASSIGN_OR_RETURN(ChildView view, ResponsibleChild(txn, request.child(), who,
                                                                 request.request_id(), about));
@@ -2334,17 +2319,17 @@ absl::StatusOr<rv1::PublishedCalendar> RecordsCore::PutCalendar(
         about.set_record_id(key.record_id);
         KINEX_RETURN_IF_ERROR(ValidateActor(request.actor()));
         if (!request.has_calendar()) {
-          return InvalidField("calendar",
-                              "required (a SchoolCalendar: terms, closures, day_start)");
+          return InvalidFieldError("calendar",
+                                   "required (a SchoolCalendar: terms, closures, day_start)");
         }
         const nv1::SchoolCalendar& calendar = request.calendar();
         KINEX_RETURN_IF_ERROR(CheckCalendarKey(key, calendar));
         const int entries = calendar.terms_size() + calendar.closures_size();
         if (entries > kMaxCalendarEntries) {
-          return InvalidField("calendar", absl::StrCat(calendar.terms_size(), " terms and ",
-                                                       calendar.closures_size(), " closures (",
-                                                       entries, ") exceed the maximum of ",
-                                                       kMaxCalendarEntries, " together"));
+          return InvalidFieldError("calendar", absl::StrCat(calendar.terms_size(), " terms and ",
+                                                            calendar.closures_size(), " closures (",
+                                                            entries, ") exceed the maximum of ",
+                                                            kMaxCalendarEntries, " together"));
         }
         if (absl::Status valid = SchoolCalendars::Validate(calendar, "calendar"); !valid.ok()) {
           const absl::string_view message = valid.message();

@@ -121,5 +121,34 @@ TEST(ErrorReason, CopyErrorReasonCarriesOnlyAnExplicitReason) {
       HasExplicitErrorReason(CopyErrorReason(absl::AbortedError("a"), absl::InternalError("b"))));
 }
 
+TEST(ErrorReason, InvalidFieldErrorNamesTheField) {
+  const absl::Status s = InvalidFieldError("requests", "at most 500 (got 501)");
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, "requests: at most 500 (got 501)"));
+  EXPECT_THAT(s, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(s, HasErrorMetadata("field", "requests"));
+}
+
+TEST(ErrorReason, InElementNamesTheElementFromTheBatchRoot) {
+  // A field of the element: the code, message and reason kept, the field
+  // named from the batch request's root.
+  const absl::Status field =
+      InElement("requests[3].", InvalidFieldError("kinex_id", "not a Kinex id"));
+  EXPECT_THAT(field,
+              StatusIs(absl::StatusCode::kInvalidArgument, "requests[3].kinex_id: not a Kinex id"));
+  EXPECT_THAT(field, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(field, HasErrorMetadata("field", "requests[3].kinex_id"));
+  // No field named: the element itself; an INVALID_ARGUMENT without a
+  // reason gets INVALID_FIELD.
+  const absl::Status bare = InElement("requests[0].", absl::InvalidArgumentError("empty"));
+  EXPECT_THAT(bare, StatusIs(absl::StatusCode::kInvalidArgument, "requests[0]: empty"));
+  EXPECT_THAT(bare, HasErrorReason("INVALID_FIELD"));
+  EXPECT_THAT(bare, HasErrorMetadata("field", "requests[0]"));
+  // Another code and its explicit reason are kept.
+  const absl::Status denied = InElement(
+      "requests[1].", WithErrorReason(absl::PermissionDeniedError("not yours"), "POLICY_DENIED"));
+  EXPECT_THAT(denied, StatusIs(absl::StatusCode::kPermissionDenied, "requests[1]: not yours"));
+  EXPECT_THAT(denied, HasErrorReason("POLICY_DENIED"));
+}
+
 }  // namespace
 }  // namespace kinex
