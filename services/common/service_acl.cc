@@ -17,7 +17,9 @@ using kinex::audit::v1::EventKind;
 // Who calls what, from the code (not from intent):
 //   gateway  -> records (every read and PutPart; GetChildFacts before every
 //               decision and for the consent front), consent (every
-//               method, LookupBases for decisions), policy (Decide, via RemotePolicyDecider), audit
+//               method; LookupBases for one decision, BatchLookupBases for
+//               a ListChildren page's), policy (Decide, and BatchDecide for
+//               a page, via RemotePolicyDecider), audit
 //               (Append and AppendBatch of disclosures; reads on behalf of
 //               auditors via AuditFront)
 //   consent  -> records.GetChildFacts (the child's facts before recording
@@ -53,7 +55,9 @@ const std::vector<ServiceAclRow>& Table() {
       {"kinex.consent.v1.Consent/CreateSharingAgreement", {"gateway"}},
       {"kinex.consent.v1.Consent/ListSharingAgreements", {"gateway"}},
       {"kinex.consent.v1.Consent/LookupBases", {"gateway"}},
+      {"kinex.consent.v1.Consent/BatchLookupBases", {"gateway"}},
       {"kinex.policy.v1.Policy/Decide", {"gateway"}},
+      {"kinex.policy.v1.Policy/BatchDecide", {"gateway"}},
       {"kinex.policy.v1.Policy/Explain", {"gateway"}},
       {"kinex.audit.v1.Audit/Append", {"gateway", "records", "consent"}},
       {"kinex.audit.v1.Audit/AppendBatch", {"gateway", "records"}},

@@ -694,12 +694,15 @@ absl::StatusOr<cv1::ListConsentsResponse> ConsentCore::ListConsents(
   return response;
 }
 
-absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
-    const cv1::LookupBasesRequest& request) {
+namespace {
+
+// The recipient a LookupBases request names, once the request is checked.
+absl::StatusOr<SpiffeId> CheckLookup(const cv1::LookupBasesRequest& request,
+                                     const std::string& trust_domain) {
   if (!absl::StartsWith(request.kinex_id(), "kx_") || request.kinex_id().size() > 67) {
     return Invalid("kinex_id: not a Kinex id");
   }
-  absl::StatusOr<SpiffeId> recipient = ParseSpiffeId(request.recipient(), options_.trust_domain);
+  absl::StatusOr<SpiffeId> recipient = ParseSpiffeId(request.recipient(), trust_domain);
   if (!recipient.ok()) {
     return Invalid(absl::StrCat("recipient: ", recipient.status().message()));
   }
@@ -708,23 +711,23 @@ absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
     return Invalid(absl::StrCat("purpose: unknown enum value ", request.purpose()));
   }
   if (request.purpose() == comv1::PURPOSE_UNSPECIFIED) return Invalid("purpose: required");
-  const absl::Time now = options_.clock->Now();
+  return *std::move(recipient);
+}
 
-  std::vector<cv1::ConsentEntry> entries;
-  std::vector<cv1::SharingAgreement> agreements;
-  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](ConsentTxn& txn) -> absl::Status {
-    KINEX_ASSIGN_OR_RETURN(entries, txn.ListEntriesInForce(request.kinex_id(), now));
-    KINEX_ASSIGN_OR_RETURN(agreements, txn.ListAgreements());
-    return absl::OkStatus();
-  }));
-
-  const comv1::AgencyKind kind = recipient->agency_kind;
-  const std::string& code = recipient->agency_code;
+// What of `entries` (a child's entries in force at `now`) and `agreements`
+// covers a disclosure to `recipient` for `request`'s purpose.
+cv1::LookupBasesResponse BasesInForce(const cv1::LookupBasesRequest& request,
+                                      const SpiffeId& recipient,
+                                      const std::vector<cv1::ConsentEntry>& entries,
+                                      const std::vector<cv1::SharingAgreement>& agreements,
+                                      absl::Time now, const std::string& trust_domain) {
+  const comv1::AgencyKind kind = recipient.agency_kind;
+  const std::string& code = recipient.agency_code;
   cv1::LookupBasesResponse response;
   for (const cv1::ConsentEntry& e : entries) {
     // The store's contract, checked again: a withdrawn or expired entry must
     // never count, whatever the backend.
-    if (!InForce(e, now)) continue;
+    if (!kinex::consent::InForce(e, now)) continue;
     if (e.has_consent()) {
       const cv1::ConsentScope& scope = e.consent().scope();
       if (!Contains(scope.purposes(), request.purpose()) ||
@@ -751,7 +754,7 @@ absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
     if (!b.purposes().empty() && !Contains(b.purposes(), request.purpose())) continue;
     if (!b.recipient_kinds().empty() && !Contains(b.recipient_kinds(), kind)) continue;
     // Agreements between the recording agency and the recipient narrow it.
-    absl::StatusOr<SpiffeId> recorder = ParseSpiffeId(e.recorded_by(), options_.trust_domain);
+    absl::StatusOr<SpiffeId> recorder = ParseSpiffeId(e.recorded_by(), trust_domain);
     std::vector<const cv1::SharingAgreement*> pair;
     if (recorder.ok()) {
       for (const auto& a : agreements) {
@@ -778,6 +781,55 @@ absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
       for (int c : categories) basis.add_categories(static_cast<recv1::Category>(c));
     }
     *response.add_bases() = std::move(basis);
+  }
+  return response;
+}
+
+}  // namespace
+
+absl::StatusOr<cv1::LookupBasesResponse> ConsentCore::LookupBases(
+    const cv1::LookupBasesRequest& request) {
+  KINEX_ASSIGN_OR_RETURN(const SpiffeId recipient, CheckLookup(request, options_.trust_domain));
+  const absl::Time now = options_.clock->Now();
+  std::vector<cv1::ConsentEntry> entries;
+  std::vector<cv1::SharingAgreement> agreements;
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](ConsentTxn& txn) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(entries, txn.ListEntriesInForce(request.kinex_id(), now));
+    KINEX_ASSIGN_OR_RETURN(agreements, txn.ListAgreements());
+    return absl::OkStatus();
+  }));
+  return BasesInForce(request, recipient, entries, agreements, now, options_.trust_domain);
+}
+
+absl::StatusOr<cv1::BatchLookupBasesResponse> ConsentCore::BatchLookupBases(
+    const cv1::BatchLookupBasesRequest& request) {
+  if (request.requests_size() > kMaxBatchLookupBases) {
+    return InvalidFieldError("requests", absl::StrCat("at most ", kMaxBatchLookupBases, " (got ",
+                                                      request.requests_size(), ")"));
+  }
+  std::vector<SpiffeId> recipients;
+  recipients.reserve(request.requests_size());
+  for (int i = 0; i < request.requests_size(); ++i) {
+    absl::StatusOr<SpiffeId> r = CheckLookup(request.requests(i), options_.trust_domain);
+    if (!r.ok()) return InElement(absl::StrCat("requests[", i, "]."), r.status());
+    recipients.push_back(*std::move(r));
+  }
+  // One snapshot for the page: the agreements once, each child's entries.
+  const absl::Time now = options_.clock->Now();
+  std::vector<std::vector<cv1::ConsentEntry>> entries(request.requests_size());
+  std::vector<cv1::SharingAgreement> agreements;
+  KINEX_RETURN_IF_ERROR(options_.storage->Read([&](ConsentTxn& txn) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(agreements, txn.ListAgreements());
+    for (int i = 0; i < request.requests_size(); ++i) {
+      KINEX_ASSIGN_OR_RETURN(entries[i],
+                             txn.ListEntriesInForce(request.requests(i).kinex_id(), now));
+    }
+    return absl::OkStatus();
+  }));
+  cv1::BatchLookupBasesResponse response;
+  for (int i = 0; i < request.requests_size(); ++i) {
+    *response.add_responses() = BasesInForce(request.requests(i), recipients[i], entries[i],
+                                             agreements, now, options_.trust_domain);
   }
   return response;
 }

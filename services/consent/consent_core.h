@@ -126,6 +126,10 @@ class ConsentCore final : public ConsentRegistry {
       const kinex::consent::v1::ListConsentsRequest& request) override;
   absl::StatusOr<kinex::consent::v1::LookupBasesResponse> LookupBases(
       const kinex::consent::v1::LookupBasesRequest& request) override;
+  // LookupBases for each request in one snapshot of the store; an invalid
+  // request fails the whole call naming requests[i].
+  absl::StatusOr<kinex::consent::v1::BatchLookupBasesResponse> BatchLookupBases(
+      const kinex::consent::v1::BatchLookupBasesRequest& request) override;
 
   // Records an information sharing agreement. The caller must be an agency
   // named by one of its parties (kind, and code when the party has one):

@@ -1,5 +1,8 @@
 #include "services/consent/consent_grpc.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "services/common/error_reason.h"
 #include "services/common/peer_identity.h"
@@ -92,6 +95,14 @@ grpc::Status ConsentGrpcService::LookupBases(grpc::ServerContext* ctx,
       [&] { return registry_->LookupBases(*request); }, response);
 }
 
+grpc::Status ConsentGrpcService::BatchLookupBases(grpc::ServerContext* ctx,
+                                                  const v1::BatchLookupBasesRequest* request,
+                                                  v1::BatchLookupBasesResponse* response) {
+  return ServeUnary(
+      *ctx, Allowed(*ctx, trust_domain_, "BatchLookupBases"),
+      [&] { return registry_->BatchLookupBases(*request); }, response);
+}
+
 grpc::Status ConsentGrpcService::CreateSharingAgreement(
     grpc::ServerContext* ctx, const v1::CreateSharingAgreementRequest* request,
     v1::SharingAgreement* response) {
@@ -127,6 +138,33 @@ absl::StatusOr<v1::ListConsentsResponse> ConsentGrpcClient::ListConsents(
 absl::StatusOr<v1::LookupBasesResponse> ConsentGrpcClient::LookupBases(
     const v1::LookupBasesRequest& request) {
   return CallUnary(*stub_, &v1::Consent::Stub::LookupBases, request, timeout_);
+}
+absl::StatusOr<v1::BatchLookupBasesResponse> ConsentGrpcClient::BatchLookupBases(
+    const v1::BatchLookupBasesRequest& request) {
+  if (request.requests_size() == 1) return ConsentRegistry::BatchLookupBases(request);
+  v1::BatchLookupBasesResponse out;
+  for (int first = 0; first < request.requests_size(); first += kMaxBatchLookupBases) {
+    v1::BatchLookupBasesRequest chunk;
+    const int last = std::min(request.requests_size(), first + kMaxBatchLookupBases);
+    chunk.mutable_requests()->Add(request.requests().begin() + first,
+                                  request.requests().begin() + last);
+    absl::StatusOr<v1::BatchLookupBasesResponse> found =
+        CallUnary(*stub_, &v1::Consent::Stub::BatchLookupBases, chunk, timeout_);
+    if (found.status().code() == absl::StatusCode::kUnimplemented) {
+      // A consent service from before BatchLookupBases: one LookupBases each.
+      found = ConsentRegistry::BatchLookupBases(chunk);
+    }
+    if (!found.ok()) return found.status();
+    if (found->responses_size() != chunk.requests_size()) {
+      return absl::InternalError(absl::StrCat("consent BatchLookupBases answered ",
+                                              found->responses_size(), " responses for ",
+                                              chunk.requests_size(), " requests"));
+    }
+    for (v1::LookupBasesResponse& r : *found->mutable_responses()) {
+      *out.add_responses() = std::move(r);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<v1::SharingAgreement> ConsentGrpcClient::CreateSharingAgreement(

@@ -45,6 +45,9 @@ class ConsentGrpcService final : public kinex::consent::v1::Consent::Service {
                             v1::ListConsentsResponse* response) override;
   grpc::Status LookupBases(grpc::ServerContext* ctx, const v1::LookupBasesRequest* request,
                            v1::LookupBasesResponse* response) override;
+  grpc::Status BatchLookupBases(grpc::ServerContext* ctx,
+                                const v1::BatchLookupBasesRequest* request,
+                                v1::BatchLookupBasesResponse* response) override;
   grpc::Status CreateSharingAgreement(grpc::ServerContext* ctx,
                                       const v1::CreateSharingAgreementRequest* request,
                                       v1::SharingAgreement* response) override;
@@ -77,6 +80,11 @@ class ConsentGrpcClient final : public ConsentRegistry {
       const v1::ListConsentsRequest& request) override;
   absl::StatusOr<v1::LookupBasesResponse> LookupBases(
       const v1::LookupBasesRequest& request) override;
+  // One BatchLookupBases call per kMaxBatchLookupBases requests (one
+  // request: LookupBases). A consent service from before BatchLookupBases
+  // (UNIMPLEMENTED, a rolling upgrade) is asked one LookupBases each.
+  absl::StatusOr<v1::BatchLookupBasesResponse> BatchLookupBases(
+      const v1::BatchLookupBasesRequest& request) override;
   absl::StatusOr<v1::SharingAgreement> CreateSharingAgreement(
       const Caller& caller, const v1::CreateSharingAgreementRequest& request) override;
   absl::StatusOr<v1::ListSharingAgreementsResponse> ListSharingAgreements(

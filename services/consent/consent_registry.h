@@ -13,6 +13,7 @@
 #define KINEX_SERVICES_CONSENT_CONSENT_REGISTRY_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "kinex/consent/v1/consent.pb.h"
@@ -31,6 +32,9 @@ struct Caller {
   // that callers naming only principal and actor still compile cleanly.)
   std::string request_id = {};
 };
+
+// Requests one BatchLookupBases call takes at most.
+inline constexpr int kMaxBatchLookupBases = 500;
 
 // Implementations are thread-safe.
 class ConsentRegistry {
@@ -54,6 +58,21 @@ class ConsentRegistry {
   // Consents, bases and refusals in force now for (child, recipient, purpose).
   virtual absl::StatusOr<kinex::consent::v1::LookupBasesResponse> LookupBases(
       const kinex::consent::v1::LookupBasesRequest& request) = 0;
+
+  // LookupBases for each request, in order (a ListChildren page's
+  // children): all of them, or the first error. ConsentCore reads them in
+  // one snapshot, ConsentGrpcClient in one BatchLookupBases call; this
+  // default looks up one by one.
+  virtual absl::StatusOr<kinex::consent::v1::BatchLookupBasesResponse> BatchLookupBases(
+      const kinex::consent::v1::BatchLookupBasesRequest& request) {
+    kinex::consent::v1::BatchLookupBasesResponse out;
+    for (const kinex::consent::v1::LookupBasesRequest& one : request.requests()) {
+      absl::StatusOr<kinex::consent::v1::LookupBasesResponse> found = LookupBases(one);
+      if (!found.ok()) return found.status();
+      *out.add_responses() = *std::move(found);
+    }
+    return out;
+  }
 };
 
 }  // namespace kinex::consent

@@ -127,15 +127,25 @@ grpc::Status ConsentFront::ListSharingAgreements(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status ConsentFront::LookupBases(grpc::ServerContext* ctx, const cv1::LookupBasesRequest*,
-                                       cv1::LookupBasesResponse*) {
-  return edge_.Run(ctx, "LookupBases", 0, [&](const CallContext&, std::string&) {
+grpc::Status ConsentFront::Internal(grpc::ServerContext* ctx, const char* method) {
+  return edge_.Run(ctx, method, 0, [&](const CallContext&, std::string&) {
     return WithErrorReason(
-        absl::PermissionDeniedError(
-            "LookupBases is internal to Kinex; agencies see the bases used in each disclosure "
-            "receipt"),
+        absl::PermissionDeniedError(absl::StrCat(
+            method,
+            " is internal to Kinex; agencies see the bases used in each disclosure receipt")),
         reason::kServiceNotAllowed);
   });
+}
+
+grpc::Status ConsentFront::LookupBases(grpc::ServerContext* ctx, const cv1::LookupBasesRequest*,
+                                       cv1::LookupBasesResponse*) {
+  return Internal(ctx, "LookupBases");
+}
+
+grpc::Status ConsentFront::BatchLookupBases(grpc::ServerContext* ctx,
+                                            const cv1::BatchLookupBasesRequest*,
+                                            cv1::BatchLookupBasesResponse*) {
+  return Internal(ctx, "BatchLookupBases");
 }
 
 }  // namespace kinex::gateway

@@ -42,8 +42,14 @@ class ConsentFront final : public kinex::consent::v1::Consent::Service {
   grpc::Status LookupBases(grpc::ServerContext* ctx,
                            const kinex::consent::v1::LookupBasesRequest* request,
                            kinex::consent::v1::LookupBasesResponse* response) override;
+  grpc::Status BatchLookupBases(grpc::ServerContext* ctx,
+                                const kinex::consent::v1::BatchLookupBasesRequest* request,
+                                kinex::consent::v1::BatchLookupBasesResponse* response) override;
 
  private:
+  // PERMISSION_DENIED SERVICE_NOT_ALLOWED, audited as any refusal: a
+  // method for Kinex services only.
+  grpc::Status Internal(grpc::ServerContext* ctx, const char* method);
   // OK when `call` may record some kind of entry for the child.
   absl::Status MayList(const CallContext& call, const kinex::common::v1::ChildRef& child);
 

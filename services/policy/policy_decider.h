@@ -13,8 +13,11 @@
 #define KINEX_SERVICES_POLICY_POLICY_DECIDER_H_
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "kinex/policy/v1/policy.pb.h"
 #include "services/common/identity.h"
 #include "services/policy/evaluation.h"
@@ -29,7 +32,25 @@ class PolicyDecider {
   // nothing.
   virtual absl::StatusOr<std::shared_ptr<const Evaluation>> Evaluate(
       const kinex::policy::v1::DecisionRequest& request) const = 0;
+
+  // Evaluate for each request, in order (a ListChildren page's children):
+  // all of them, or the first error. RemotePolicyDecider makes it one
+  // BatchDecide call; this default evaluates one by one.
+  virtual absl::StatusOr<std::vector<std::shared_ptr<const Evaluation>>> EvaluateAll(
+      absl::Span<const kinex::policy::v1::DecisionRequest> requests) const {
+    std::vector<std::shared_ptr<const Evaluation>> out;
+    out.reserve(requests.size());
+    for (const kinex::policy::v1::DecisionRequest& request : requests) {
+      absl::StatusOr<std::shared_ptr<const Evaluation>> e = Evaluate(request);
+      if (!e.ok()) return e.status();
+      out.push_back(*std::move(e));
+    }
+    return out;
+  }
 };
+
+// Requests one BatchDecide call takes at most.
+inline constexpr int kMaxBatchDecide = 500;
 
 // The policy view of a Kinex agency identity.
 inline kinex::policy::v1::Principal ToPolicyPrincipal(const SpiffeId& id) {

@@ -4,9 +4,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/error_reason.h"
 #include "services/common/identity.h"
 #include "services/common/service_acl.h"
 #include "services/common/unary_rpc.h"
+#include "services/policy/policy_decider.h"
 
 namespace kinex::policy {
 
@@ -34,6 +36,27 @@ grpc::Status PolicyService::Decide(grpc::ServerContext* context,
   return ServeUnary(
       *context, Allowed(*context, options_.trust_domain, "Decide"),
       [&] { return engine_->Decide(*request); }, response);
+}
+
+grpc::Status PolicyService::BatchDecide(grpc::ServerContext* context,
+                                        const pv1::BatchDecideRequest* request,
+                                        pv1::BatchDecideResponse* response) {
+  return ServeUnary(
+      *context, Allowed(*context, options_.trust_domain, "BatchDecide"),
+      [&]() -> absl::StatusOr<pv1::BatchDecideResponse> {
+        if (request->requests_size() > kMaxBatchDecide) {
+          return InvalidFieldError("requests", absl::StrCat("at most ", kMaxBatchDecide, " (got ",
+                                                            request->requests_size(), ")"));
+        }
+        pv1::BatchDecideResponse out;
+        for (int i = 0; i < request->requests_size(); ++i) {
+          absl::StatusOr<pv1::Decision> d = engine_->Decide(request->requests(i));
+          if (!d.ok()) return InElement(absl::StrCat("requests[", i, "]."), d.status());
+          *out.add_decisions() = *std::move(d);
+        }
+        return out;
+      },
+      response);
 }
 
 grpc::Status PolicyService::Explain(grpc::ServerContext* context,

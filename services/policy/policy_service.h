@@ -11,14 +11,13 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "kinex/policy/v1/policy.grpc.pb.h"
 #include "services/policy/policy_engine.h"
 
 namespace kinex::policy {
 
-// Serves Decide and Explain. Thread-safe (the engine is).
+// Serves Decide, BatchDecide and Explain. Thread-safe (the engine is).
 class PolicyService final : public kinex::policy::v1::Policy::Service {
  public:
   struct Options {
@@ -26,8 +25,6 @@ class PolicyService final : public kinex::policy::v1::Policy::Service {
     // authenticated (in-process use and tests only; the kinex binary always
     // sets it).
     std::string trust_domain;
-    // Service names allowed to call. Default {"gateway", "consent"}.
-    std::vector<std::string> allowed_services = {"gateway", "consent"};
   };
 
   PolicyService(std::shared_ptr<const PolicyEngine> engine, Options options);
@@ -35,14 +32,14 @@ class PolicyService final : public kinex::policy::v1::Policy::Service {
   grpc::Status Decide(grpc::ServerContext* context,
                       const kinex::policy::v1::DecisionRequest* request,
                       kinex::policy::v1::Decision* response) override;
+  grpc::Status BatchDecide(grpc::ServerContext* context,
+                           const kinex::policy::v1::BatchDecideRequest* request,
+                           kinex::policy::v1::BatchDecideResponse* response) override;
   grpc::Status Explain(grpc::ServerContext* context,
                        const kinex::policy::v1::ExplainRequest* request,
                        kinex::policy::v1::Explanation* response) override;
 
  private:
-  // OK when the caller may use the service.
-  absl::Status Authorize(const grpc::ServerContext& context) const;
-
   std::shared_ptr<const PolicyEngine> engine_;
   const Options options_;
 };

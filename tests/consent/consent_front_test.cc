@@ -196,5 +196,36 @@ TEST_F(ConsentFrontTest, ASharingAgreementPageTokenIsBoundToTheCallerThatListed)
   EXPECT_EQ(page2->agreements(0).agreement_id(), ids[1]);
 }
 
+// The internal lookups are refused at the gateway, to every agency, even
+// for a child it may list consents for: the bases used reach it in each
+// disclosure receipt only.
+TEST_F(ConsentFrontTest, TheInternalLookupsAreRefusedToAgencies) {
+  cv1::LookupBasesRequest lookup;
+  lookup.set_kinex_id(h_.kinex_id());
+  lookup.set_recipient(kLa);
+  lookup.set_purpose(Purpose::SAFEGUARDING);
+  {
+    grpc::ClientContext ctx;
+    Prepare(ctx);
+    cv1::LookupBasesResponse resp;
+    const absl::Status s = FromGrpcStatus(Stub(SocialWorker())->LookupBases(&ctx, lookup, &resp));
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                            "LookupBases is internal to Kinex; agencies see the bases used in "
+                            "each disclosure receipt"));
+    EXPECT_THAT(s, HasErrorReason("SERVICE_NOT_ALLOWED"));
+  }
+  grpc::ClientContext ctx;
+  Prepare(ctx);
+  cv1::BatchLookupBasesRequest batch;
+  *batch.add_requests() = lookup;
+  cv1::BatchLookupBasesResponse resp;
+  const absl::Status s = FromGrpcStatus(Stub(SocialWorker())->BatchLookupBases(&ctx, batch, &resp));
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
+                          "BatchLookupBases is internal to Kinex; agencies see the bases used in "
+                          "each disclosure receipt"));
+  EXPECT_THAT(s, HasErrorReason("SERVICE_NOT_ALLOWED"));
+  EXPECT_EQ(resp.responses_size(), 0);
+}
+
 }  // namespace
 }  // namespace kinex::consent::testing

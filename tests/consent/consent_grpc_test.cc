@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <initializer_list>
 
 #include <grpcpp/grpcpp.h>
 
@@ -14,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kinex/records/v1/records.grpc.pb.h"
+#include "services/common/error_reason.h"
 #include "services/common/tls.h"
 #include "services/consent/consent_grpc.h"
 #include "services/consent/consent_target.h"
@@ -206,6 +209,110 @@ TEST_F(ConsentGrpcTest, TheGatewaysRequestIdReachesTheAuditEvent) {
   EXPECT_EQ(events[0].actor(), "sw.smith");
   EXPECT_EQ(events[0].principal(), kLa);
   EXPECT_EQ(events[0].record_id(), recorded->consent_id());
+}
+
+cv1::BatchLookupBasesRequest Batch(std::initializer_list<cv1::LookupBasesRequest> lookups) {
+  cv1::BatchLookupBasesRequest batch;
+  for (const cv1::LookupBasesRequest& l : lookups) *batch.add_requests() = l;
+  return batch;
+}
+
+// A ListChildren page's lookups in one call answer exactly what one
+// LookupBases each would, in order; a bad element fails the whole call
+// naming it; only the gateway may call it.
+TEST_F(ConsentGrpcTest, BatchLookupBasesAnswersEachAsLookupBasesDoes) {
+  ConsentGrpcClient gateway = Client("gateway");
+  auto recorded = gateway.RecordConsent(As(kLa, "sw.smith"), Valid());
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  const cv1::BatchLookupBasesRequest batch =
+      Batch({Lookup(kinex_id_, kVirtualSchool, Purpose::EDUCATION_SUPPORT),
+             Lookup(kinex_id_, kSchool, Purpose::SAFEGUARDING),
+             Lookup(kinex_id_, kVirtualSchool, Purpose::EDUCATION_SUPPORT)});
+  auto found = gateway.BatchLookupBases(batch);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->responses_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    auto one = gateway.LookupBases(batch.requests(i));
+    ASSERT_TRUE(one.ok()) << one.status();
+    EXPECT_EQ(found->responses(i).SerializeAsString(), one->SerializeAsString()) << i;
+  }
+  ASSERT_EQ(found->responses(0).consents_size(), 1);
+  EXPECT_EQ(found->responses(0).consents(0).consent_id(), recorded->consent_id());
+  EXPECT_EQ(found->responses(1).consents_size(), 0);
+
+  cv1::BatchLookupBasesRequest bad = batch;
+  bad.mutable_requests(1)->set_kinex_id("C1");
+  absl::StatusOr<cv1::BatchLookupBasesResponse> refused = gateway.BatchLookupBases(bad);
+  EXPECT_THAT(refused.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "requests[1].kinex_id: not a Kinex id"));
+  EXPECT_EQ(ErrorInfoOf(refused.status()).metadata().at("field"), "requests[1].kinex_id");
+
+  // Past the limit, straight to the service (the client splits).
+  auto stub = cv1::Consent::NewStub(Channel(kinex::testing::ServiceTlsFiles("gateway")));
+  cv1::BatchLookupBasesRequest too_many;
+  for (int i = 0; i <= kMaxBatchLookupBases; ++i) {
+    *too_many.add_requests() = Lookup(kinex_id_, kSchool, Purpose::SAFEGUARDING);
+  }
+  grpc::ClientContext ctx;
+  cv1::BatchLookupBasesResponse none;
+  grpc::Status s = stub->BatchLookupBases(&ctx, too_many, &none);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "requests: at most 500 (got 501)");
+  auto split = gateway.BatchLookupBases(too_many);
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->responses_size(), kMaxBatchLookupBases + 1);
+
+  ConsentGrpcClient policy = Client("policy");
+  EXPECT_THAT(policy.BatchLookupBases(batch).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "service \"policy\" may not call "
+                       "kinex.consent.v1.Consent/BatchLookupBases (allowed: gateway)"));
+  ConsentGrpcClient agency(
+      Channel(kinex::testing::AgencyTlsFiles("local-authority", "E09000033", "social-worker")));
+  EXPECT_THAT(
+      agency.BatchLookupBases(batch).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("accepts Kinex services only")));
+}
+
+// A consent service from before BatchLookupBases (a rolling upgrade that
+// reached the gateway first): it answers LookupBases only.
+class LookupOnlyService final : public cv1::Consent::Service {
+ public:
+  explicit LookupOnlyService(ConsentRegistry& registry) : registry_(registry) {}
+  grpc::Status LookupBases(grpc::ServerContext*, const cv1::LookupBasesRequest* request,
+                           cv1::LookupBasesResponse* response) override {
+    calls_.fetch_add(1);
+    absl::StatusOr<cv1::LookupBasesResponse> found = registry_.LookupBases(*request);
+    if (!found.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "lookup failed");
+    *response = std::move(*found);
+    return grpc::Status::OK;
+  }
+  int calls() const { return calls_.load(); }
+
+ private:
+  ConsentRegistry& registry_;
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(ConsentGrpcTest, AnOlderConsentServiceIsAskedOneLookupEach) {
+  ConsentGrpcClient gateway = Client("gateway");
+  ASSERT_TRUE(gateway.RecordConsent(As(kLa, "sw.smith"), Valid()).ok());
+  LookupOnlyService older(*consent_.core);
+  int port = 0;
+  std::unique_ptr<grpc::Server> server = Serve(&older, "consent", &port);
+  ASSERT_NE(server, nullptr);
+  auto creds = MakeChannelCredentials(kinex::testing::ServiceTlsFiles("gateway"));
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  ConsentGrpcClient client(grpc::CreateChannel(absl::StrCat("localhost:", port), *creds));
+  auto found = client.BatchLookupBases(
+      Batch({Lookup(kinex_id_, kSchool, Purpose::SAFEGUARDING),
+             Lookup(kinex_id_, kVirtualSchool, Purpose::EDUCATION_SUPPORT)}));
+  server->Shutdown();
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->responses_size(), 2);
+  EXPECT_EQ(found->responses(0).consents_size(), 0);
+  EXPECT_EQ(found->responses(1).consents_size(), 1);
+  EXPECT_EQ(older.calls(), 2);
 }
 
 // A records service whose GetChildFacts answers after 3 s, or 200 ms after
