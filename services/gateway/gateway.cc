@@ -458,40 +458,66 @@ absl::StatusOr<ev1::GetSchoolCalendarResponse> Gateway::GetSchoolCalendar(
 absl::StatusOr<Gateway::Decided> Gateway::Decide(const CallContext& call,
                                                  const kinex::records::v1::ChildFacts& facts,
                                                  const Ask& ask) const {
-  const cv1::Purpose purpose = ask.purpose;
+  const kinex::records::v1::ChildFacts* const one[] = {&facts};
+  KINEX_ASSIGN_OR_RETURN(std::vector<Decided> decided, DecideAll(call, one, ask));
+  return std::move(decided.front());
+}
+
+absl::StatusOr<std::vector<Gateway::Decided>> Gateway::DecideAll(
+    const CallContext& call, absl::Span<const kinex::records::v1::ChildFacts* const> facts,
+    const Ask& ask) const {
   // An unknown child (no Kinex id) is still decided, with no scope links
   // and no bases, so its audited denial names the policy version in force;
   // it is never allowed, whatever the policy says.
-  const bool known = !facts.kinex_id().empty();
-  kinex::consent::v1::LookupBasesResponse found;
-  if (known) {
-    kinex::consent::v1::LookupBasesRequest lookup;
-    lookup.set_kinex_id(facts.kinex_id());
+  kinex::consent::v1::BatchLookupBasesRequest lookups;
+  for (const kinex::records::v1::ChildFacts* f : facts) {
+    if (f->kinex_id().empty()) continue;
+    kinex::consent::v1::LookupBasesRequest& lookup = *lookups.add_requests();
+    lookup.set_kinex_id(f->kinex_id());
     lookup.set_recipient(call.principal.uri);
-    lookup.set_purpose(purpose);
-    absl::StatusOr<kinex::consent::v1::LookupBasesResponse> looked =
-        deps_.consent->LookupBases(lookup);
+    lookup.set_purpose(ask.purpose);
+  }
+  kinex::consent::v1::BatchLookupBasesResponse found;
+  if (!lookups.requests().empty()) {
+    absl::StatusOr<kinex::consent::v1::BatchLookupBasesResponse> looked =
+        deps_.consent->BatchLookupBases(lookups);
     if (!looked.ok()) return DependencyFailed(kConsentDep, looked.status());
+    if (looked->responses_size() != lookups.requests_size()) {
+      return DependencyFailed(kConsentDep,
+                              absl::InternalError("BatchLookupBases: wrong number of responses"));
+    }
     found = std::move(*looked);
   }
-  pv1::DecisionRequest decide;
-  *decide.mutable_principal() = ToPolicyPrincipal(call.principal);
-  if (known) {
-    *decide.mutable_child() = kinex::policy::ChildContextFromFacts(facts, deps_.clock->Now());
+
+  std::vector<pv1::DecisionRequest> requests(facts.size());
+  int next_found = 0;
+  for (size_t i = 0; i < facts.size(); ++i) {
+    const kinex::records::v1::ChildFacts& f = *facts[i];
+    pv1::DecisionRequest& decide = requests[i];
+    *decide.mutable_principal() = ToPolicyPrincipal(call.principal);
+    if (!f.kinex_id().empty()) {
+      *decide.mutable_child() = kinex::policy::ChildContextFromFacts(f, deps_.clock->Now());
+      for (auto& b : ToAvailableBases(found.responses(next_found++), call.principal, ask.purpose)) {
+        *decide.add_bases() = std::move(b);
+      }
+    }
+    decide.set_purpose(ask.purpose);
+    decide.set_justification(ask.justification);
+    decide.set_break_glass(ask.break_glass);
+    decide.set_stated_function(ask.stated_function);
   }
-  decide.set_purpose(purpose);
-  for (auto& b : ToAvailableBases(found, call.principal, purpose)) {
-    *decide.add_bases() = std::move(b);
-  }
-  decide.set_justification(ask.justification);
-  decide.set_break_glass(ask.break_glass);
-  decide.set_stated_function(ask.stated_function);
-  absl::StatusOr<std::shared_ptr<const kinex::policy::Evaluation>> evaluated =
-      deps_.policy->Evaluate(decide);
+  absl::StatusOr<std::vector<std::shared_ptr<const kinex::policy::Evaluation>>> evaluated =
+      deps_.policy->EvaluateAll(requests);
   if (!evaluated.ok()) return DependencyFailed(kPolicyDep, evaluated.status());
-  Decided out;
-  out.evaluation = *std::move(evaluated);
-  out.allowed = known && out.evaluation->decision.allowed();
+  if (evaluated->size() != facts.size()) {
+    return DependencyFailed(kPolicyDep,
+                            absl::InternalError("EvaluateAll: wrong number of evaluations"));
+  }
+  std::vector<Decided> out(facts.size());
+  for (size_t i = 0; i < facts.size(); ++i) {
+    out[i].evaluation = std::move((*evaluated)[i]);
+    out[i].allowed = !facts[i]->kinex_id().empty() && out[i].evaluation->decision.allowed();
+  }
   return out;
 }
 
@@ -712,8 +738,9 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
     // whole and its next token is where this page ends.
     list.set_page_size(want - response.children_size());
     list.set_page_token(token);
-    // The page with every child's facts (one call), decided child by child,
-    // then the allowed children's records in one read pinned to those facts;
+    // The page with every child's facts (one call), decided together (one
+    // consent lookup, one policy call), then the allowed children's records
+    // in one read pinned to those facts;
     // if any child's facts moved, the page is listed and decided once more.
     kinex::records::v1::ListChildrenResponse page;
     std::vector<Decided> decisions;
@@ -735,12 +762,13 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
         return DependencyFailed(kRecordsDep, listed.status());
       }
       page = std::move(*listed);
-      decisions.clear();
+      std::vector<const kinex::records::v1::ChildFacts*> facts;
+      facts.reserve(page.children_size());
+      for (const auto& child : page.children()) facts.push_back(&child.facts());
+      KINEX_ASSIGN_OR_RETURN(decisions, DecideAll(call, facts, ask));
       kinex::records::v1::BatchGetRecordsRequest batch;
-      for (const auto& child : page.children()) {
-        KINEX_ASSIGN_OR_RETURN(Decided decided, Decide(call, child.facts(), ask));
-        if (decided.allowed) *batch.add_requests() = ReadAllowed(child.facts(), decided);
-        decisions.push_back(std::move(decided));
+      for (size_t i = 0; i < facts.size(); ++i) {
+        if (decisions[i].allowed) *batch.add_requests() = ReadAllowed(*facts[i], decisions[i]);
       }
       if (batch.requests().empty()) {
         records.Clear();

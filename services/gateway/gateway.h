@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "kinex/exchange/v1/exchange.pb.h"
 #include "services/audit/audit_sink.h"
 #include "services/common/clock.h"
@@ -152,6 +153,11 @@ class Gateway {
   // alone (empty facts: an unknown child, never allowed).
   absl::StatusOr<Decided> Decide(const CallContext& call,
                                  const kinex::records::v1::ChildFacts& facts, const Ask& ask) const;
+  // Decide for each child of a page, in order: the known children's bases
+  // in one consent lookup, then every decision in one policy call.
+  absl::StatusOr<std::vector<Decided>> DecideAll(
+      const CallContext& call, absl::Span<const kinex::records::v1::ChildFacts* const> facts,
+      const Ask& ask) const;
   // The read an allowing decision permits: the allowed sections only,
   // pinned to the facts version decided on.
   static kinex::records::v1::GetRecordRequest ReadAllowed(

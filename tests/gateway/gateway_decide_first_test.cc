@@ -4,14 +4,16 @@
 // double counts the reads, so these tests prove that a denial or a probe
 // moves no record content, that a transfer landing between the decision and
 // the read is not disclosed past, and that a cohort page costs one facts
-// call and one batch read. Also: gateway and consent derive the same policy
-// context for the same child (policy::ChildContextFromFacts).
+// call, one consent lookup, one policy call and one batch read. Also: gateway and consent derive
+// the same policy context for the same child (policy::ChildContextFromFacts).
 #include <functional>
 #include <set>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/consent/consent_registry.h"
 #include "services/policy/evaluator.h"
 #include "tests/gateway/gateway_fixture.h"
 
@@ -125,15 +127,72 @@ class CapturingDecider final : public PolicyDecider {
     requests_.push_back(request);
     return inner_.Evaluate(request);
   }
+  absl::StatusOr<std::vector<std::shared_ptr<const kinex::policy::Evaluation>>> EvaluateAll(
+      absl::Span<const pv1::DecisionRequest> requests) const override {
+    absl::MutexLock lock(&mu_);
+    requests_.insert(requests_.end(), requests.begin(), requests.end());
+    batch_sizes_.push_back(static_cast<int>(requests.size()));
+    return inner_.EvaluateAll(requests);
+  }
   std::vector<pv1::DecisionRequest> requests() const {
     absl::MutexLock lock(&mu_);
     return requests_;
+  }
+  // The size of each EvaluateAll call (Evaluate is one of size 1 through
+  // the gateway, which only calls EvaluateAll).
+  std::vector<int> batch_sizes() const {
+    absl::MutexLock lock(&mu_);
+    return batch_sizes_;
   }
 
  private:
   const PolicyDecider& inner_;
   mutable absl::Mutex mu_;
   mutable std::vector<pv1::DecisionRequest> requests_ ABSL_GUARDED_BY(mu_);
+  mutable std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
+};
+
+// Forwards to the real consent core, counting lookups.
+class CountingConsent final : public kinex::consent::ConsentRegistry {
+ public:
+  explicit CountingConsent(kinex::consent::ConsentRegistry& inner) : inner_(inner) {}
+  absl::StatusOr<kinex::consent::v1::RecordConsentResponse> RecordConsent(
+      const kinex::consent::Caller& c, const kinex::consent::v1::RecordConsentRequest& r) override {
+    return inner_.RecordConsent(c, r);
+  }
+  absl::StatusOr<kinex::consent::v1::WithdrawConsentResponse> WithdrawConsent(
+      const kinex::consent::Caller& c,
+      const kinex::consent::v1::WithdrawConsentRequest& r) override {
+    return inner_.WithdrawConsent(c, r);
+  }
+  absl::StatusOr<kinex::consent::v1::ListConsentsResponse> ListConsents(
+      const kinex::consent::v1::ListConsentsRequest& r) override {
+    return inner_.ListConsents(r);
+  }
+  absl::StatusOr<kinex::consent::v1::SharingAgreement> CreateSharingAgreement(
+      const kinex::consent::Caller& c,
+      const kinex::consent::v1::CreateSharingAgreementRequest& r) override {
+    return inner_.CreateSharingAgreement(c, r);
+  }
+  absl::StatusOr<kinex::consent::v1::ListSharingAgreementsResponse> ListSharingAgreements(
+      const kinex::consent::v1::ListSharingAgreementsRequest& r) override {
+    return inner_.ListSharingAgreements(r);
+  }
+  absl::StatusOr<kinex::consent::v1::LookupBasesResponse> LookupBases(
+      const kinex::consent::v1::LookupBasesRequest& r) override {
+    ++lookups;
+    return inner_.LookupBases(r);
+  }
+  absl::StatusOr<kinex::consent::v1::BatchLookupBasesResponse> BatchLookupBases(
+      const kinex::consent::v1::BatchLookupBasesRequest& r) override {
+    batch_sizes.push_back(r.requests_size());
+    return inner_.BatchLookupBases(r);
+  }
+  int lookups = 0;
+  std::vector<int> batch_sizes;
+
+ private:
+  kinex::consent::ConsentRegistry& inner_;
 };
 
 // Records the facts the consent core hands its authorizer, then asks the
@@ -276,6 +335,11 @@ TEST_F(DecideFirstTest, ACohortPageIsOneFactsCallAndOneBatchRead) {
   SeedChild("WCC-D5", "9434765919");
   SeedChild("WCC-D6", "4010232137");
   SeedChild("BHM-D1", "9434765870", "E08000025");
+  CapturingDecider decider(*decider_);
+  CountingConsent consent(*consent_);
+  policy_override_ = &decider;
+  consent_override_ = &consent;
+  Rebuild();
   counting_->ResetCounts();
   ev1::ListChildrenRequest req;
   req.set_purpose(cv1::EDUCATION_SUPPORT);
@@ -288,6 +352,11 @@ TEST_F(DecideFirstTest, ACohortPageIsOneFactsCallAndOneBatchRead) {
   EXPECT_EQ(counting_->get_record, 0);
   EXPECT_EQ(counting_->batch_get, 1);
   EXPECT_EQ(counting_->batch_size, 2);
+  // The page's children decided together: one consent lookup and one
+  // policy call for the page, never one per child.
+  EXPECT_THAT(consent.batch_sizes, ::testing::ElementsAre(2));
+  EXPECT_EQ(consent.lookups, 0);
+  EXPECT_THAT(decider.batch_sizes(), ::testing::ElementsAre(2));
   // A page the caller may see nothing of reads no record at all.
   ev1::ListChildrenRequest none;
   none.set_purpose(cv1::EDUCATION_SUPPORT);
