@@ -489,6 +489,8 @@ absl::StatusOr<std::vector<Gateway::Decided>> Gateway::DecideAll(
     found = std::move(*looked);
   }
 
+  // One instant for the page: every child's context is derived at it.
+  const absl::Time now = deps_.clock->Now();
   std::vector<pv1::DecisionRequest> requests(facts.size());
   int next_found = 0;
   for (size_t i = 0; i < facts.size(); ++i) {
@@ -496,7 +498,7 @@ absl::StatusOr<std::vector<Gateway::Decided>> Gateway::DecideAll(
     pv1::DecisionRequest& decide = requests[i];
     *decide.mutable_principal() = ToPolicyPrincipal(call.principal);
     if (!f.kinex_id().empty()) {
-      *decide.mutable_child() = kinex::policy::ChildContextFromFacts(f, deps_.clock->Now());
+      *decide.mutable_child() = kinex::policy::ChildContextFromFacts(f, now);
       for (auto& b : ToAvailableBases(found.responses(next_found++), call.principal, ask.purpose)) {
         *decide.add_bases() = std::move(b);
       }
