@@ -1,7 +1,10 @@
 #include "services/audit/audit_client.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "services/audit/audit_service.h"
+#include "services/common/deadline.h"
 #include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 #include "services/common/unary_rpc.h"
@@ -27,7 +30,35 @@ AppendResult ResultOf(v1::AppendResponse& resp) {
 
 }  // namespace
 
+AuditClient::AuditClient(std::shared_ptr<grpc::ChannelInterface> channel, Options options)
+    : stub_(v1::Audit::NewStub(std::move(channel))), timeout_(options.timeout) {
+  if (options.coalesce_appends) appends_.emplace(Coalescer<PendingAppend, AppendResult>::Options{});
+}
+
 absl::StatusOr<AppendResult> AuditClient::Append(const v1::AuditEvent& event) {
+  if (!appends_.has_value()) return AppendOne(event);
+  return appends_->Submit(
+      {&event, ScopedCallDeadline::Current()},
+      [this](absl::Span<const PendingAppend* const> batch) {
+        if (batch.size() == 1) {
+          // Alone: the caller's own thread and deadline.
+          return std::vector<absl::StatusOr<AppendResult>>{AppendOne(*batch[0]->event)};
+        }
+        // The batch lasts as long as its most patient caller will wait: one
+        // in a hurry must not fail the others (it stops waiting on its own).
+        absl::Time deadline = absl::InfinitePast();
+        std::vector<const v1::AuditEvent*> events;
+        events.reserve(batch.size());
+        for (const PendingAppend* p : batch) {
+          deadline = std::max(deadline, p->deadline);
+          events.push_back(p->event);
+        }
+        ScopedCallDeadline scope(deadline);
+        return SendBatch(events, /*isolate_refusals=*/true);
+      });
+}
+
+absl::StatusOr<AppendResult> AuditClient::AppendOne(const v1::AuditEvent& event) {
   v1::AppendRequest req;
   *req.mutable_event() = event;
   KINEX_ASSIGN_OR_RETURN(v1::AppendResponse resp,
@@ -56,40 +87,62 @@ std::vector<absl::StatusOr<AppendResult>> AuditClient::AppendAll(
   out.reserve(events.size());
   size_t next = 0;
   while (next < events.size()) {
-    v1::AppendBatchRequest req;
+    std::vector<const v1::AuditEvent*> batch;
     size_t bytes = 0;
-    while (next < events.size() && req.events_size() < kMaxAppendBatch &&
-           (req.events_size() == 0 || bytes + events[next].ByteSizeLong() <= kMaxBatchBytes)) {
+    while (next < events.size() && batch.size() < kMaxAppendBatch &&
+           (batch.empty() || bytes + events[next].ByteSizeLong() <= kMaxBatchBytes)) {
       bytes += events[next].ByteSizeLong();
-      *req.add_events() = events[next++];
+      batch.push_back(&events[next++]);
     }
-    absl::StatusOr<v1::AppendBatchResponse> resp =
-        CallUnary(*stub_, &v1::Audit::Stub::AppendBatch, req, timeout_);
-    if (resp.status().code() == absl::StatusCode::kUnimplemented ||
-        BatchNotAllowed(resp.status())) {
-      // An audit service from before AppendBatch, or from before this
-      // caller was allowed it (a rolling upgrade that reached this service
-      // first): one Append per event, as before. Append checks each event
-      // as AppendBatch would.
-      for (const v1::AuditEvent& event : req.events()) out.push_back(Append(event));
+    for (absl::StatusOr<AppendResult>& r : SendBatch(batch, /*isolate_refusals=*/false)) {
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+std::vector<absl::StatusOr<AppendResult>> AuditClient::SendBatch(
+    absl::Span<const v1::AuditEvent* const> events, bool isolate_refusals) {
+  std::vector<absl::StatusOr<AppendResult>> out;
+  out.reserve(events.size());
+  auto one_by_one = [&] {
+    for (const v1::AuditEvent* event : events) out.push_back(AppendOne(*event));
+    return std::move(out);
+  };
+  v1::AppendBatchRequest req;
+  for (const v1::AuditEvent* event : events) *req.add_events() = *event;
+  absl::StatusOr<v1::AppendBatchResponse> resp =
+      CallUnary(*stub_, &v1::Audit::Stub::AppendBatch, req, timeout_);
+  const absl::StatusCode code = resp.status().code();
+  if (code == absl::StatusCode::kUnimplemented || BatchNotAllowed(resp.status())) {
+    // An audit service from before AppendBatch, or from before this
+    // caller was allowed it (a rolling upgrade that reached this service
+    // first): one Append per event, as before. Append checks each event
+    // as AppendBatch would.
+    return one_by_one();
+  }
+  if (isolate_refusals && events.size() > 1 &&
+      (code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kPermissionDenied ||
+       code == absl::StatusCode::kFailedPrecondition)) {
+    // Refused whole for what one event is: nothing of it was appended, and
+    // each event gets the answer it would have had alone.
+    return one_by_one();
+  }
+  if (resp.ok() && resp->results_size() != req.events_size()) {
+    resp = absl::InternalError(absl::StrCat("audit AppendBatch answered ", resp->results_size(),
+                                            " results for ", req.events_size(), " events"));
+  }
+  for (int i = 0; i < req.events_size(); ++i) {
+    if (!resp.ok()) {
+      out.push_back(resp.status());
       continue;
     }
-    if (resp.ok() && resp->results_size() != req.events_size()) {
-      resp = absl::InternalError(absl::StrCat("audit AppendBatch answered ", resp->results_size(),
-                                              " results for ", req.events_size(), " events"));
-    }
-    for (int i = 0; i < req.events_size(); ++i) {
-      if (!resp.ok()) {
-        out.push_back(resp.status());
-        continue;
-      }
-      v1::AppendBatchResult& r = *resp->mutable_results(i);
-      absl::Status status = FromRpcStatus(r.status());
-      if (status.ok()) {
-        out.push_back(ResultOf(*r.mutable_appended()));
-      } else {
-        out.push_back(std::move(status));
-      }
+    v1::AppendBatchResult& r = *resp->mutable_results(i);
+    absl::Status status = FromRpcStatus(r.status());
+    if (status.ok()) {
+      out.push_back(ResultOf(*r.mutable_appended()));
+    } else {
+      out.push_back(std::move(status));
     }
   }
   return out;

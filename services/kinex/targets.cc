@@ -301,7 +301,10 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   KINEX_ASSIGN_OR_RETURN(auto policy_ch, Upstream(config, config.upstream().policy()));
   parts->records = std::make_unique<records::RecordsGrpcClient>(records_ch);
   parts->consent = std::make_unique<consent::ConsentGrpcClient>(consent_ch);
-  parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
+  // The disclosures being served at one moment go to the log in one
+  // AppendBatch (each call still waits for its own event to be durable).
+  parts->audit = std::make_unique<audit::AuditClient>(
+      audit_ch, audit::AuditClient::Options{.coalesce_appends = true});
   parts->gateway = std::make_unique<GatewayParts>(config, clock, parts->engine);
   parts->gateway->decider = std::make_unique<policy::RemotePolicyDecider>(policy_ch);
   Targets t;
@@ -340,7 +343,8 @@ absl::StatusOr<Targets> BuildTargets(const KinexConfig& config, const Clock& clo
     // Every write is an audit event, appended to the audit service.
     auto parts = std::make_shared<RecordsOnlyParts>();
     KINEX_ASSIGN_OR_RETURN(auto audit_ch, Upstream(config, config.upstream().audit()));
-    parts->audit = std::make_unique<audit::AuditClient>(audit_ch);
+    parts->audit = std::make_unique<audit::AuditClient>(
+        audit_ch, audit::AuditClient::Options{.coalesce_appends = true});
     KINEX_ASSIGN_OR_RETURN(parts->records, MakeRecordsTarget(config, clock, *parts->audit));
     Targets t;
     t.services.push_back(parts->records.grpc_service.get());

@@ -7,9 +7,12 @@
 
 #include <atomic>
 #include <filesystem>
+#include <set>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/audit_client.h"
@@ -18,6 +21,7 @@
 #include "services/common/error_reason.h"
 #include "services/common/file_util.h"
 #include "services/common/grpc_status.h"
+#include "services/common/status_macros.h"
 #include "services/common/tls.h"
 #include "tests/audit/audit_target_fixture.h"
 #include "tests/audit/test_events.h"
@@ -47,6 +51,19 @@ class AuditServiceTest : public testing::AuditTargetTest {
   static TlsFiles VirtualSchool() {
     return kinex::testing::AgencyTlsFiles("virtual-school", "E09000033", "virtual-school-head");
   }
+  // The DisclosureReceipt `r` gives, checked against the test PKI's
+  // signing key.
+  static absl::Status ReceiptVerifies(const AppendResult& r) {
+    KINEX_ASSIGN_OR_RETURN(
+        std::string pem, ReadFileToString(kinex::testing::TestPkiDir() + "/audit-signing.pub.pem"));
+    KINEX_ASSIGN_OR_RETURN(auto verifier, TreeHeadVerifier::FromPublicKeyPem(pem));
+    kinex::exchange::v1::DisclosureReceipt receipt;
+    receipt.set_leaf_index(r.leaf_index);
+    receipt.set_leaf_hash(r.leaf_hash);
+    *receipt.mutable_signed_tree_head() = r.signed_tree_head;
+    for (const auto& h : r.inclusion_proof) receipt.add_inclusion_proof(h);
+    return VerifyReceipt(receipt, *verifier);
+  }
 };
 
 TEST_F(AuditServiceTest, GatewayAppendsThroughTheClientAndGetsAVerifiableReceipt) {
@@ -55,15 +72,7 @@ TEST_F(AuditServiceTest, GatewayAppendsThroughTheClientAndGetsAVerifiableReceipt
   absl::StatusOr<AppendResult> r = client.Append(SampleEvent("req-1"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->leaf_index, 0u);
-  auto pem = ReadFileToString(kinex::testing::TestPkiDir() + "/audit-signing.pub.pem");
-  ASSERT_TRUE(pem.ok());
-  auto verifier = *TreeHeadVerifier::FromPublicKeyPem(*pem);
-  kinex::exchange::v1::DisclosureReceipt receipt;
-  receipt.set_leaf_index(r->leaf_index);
-  receipt.set_leaf_hash(r->leaf_hash);
-  *receipt.mutable_signed_tree_head() = r->signed_tree_head;
-  for (const auto& h : r->inclusion_proof) receipt.add_inclusion_proof(h);
-  EXPECT_TRUE(VerifyReceipt(receipt, *verifier).ok());
+  EXPECT_TRUE(ReceiptVerifies(*r).ok());
 }
 
 TEST_F(AuditServiceTest, AgenciesMayNotAppend) {
@@ -86,18 +95,10 @@ TEST_F(AuditServiceTest, GatewayAppendsABatchAndEachEventGetsAVerifiableReceipt)
   for (int i = 0; i < 5; ++i) events.push_back(SampleEvent(absl::StrCat("req-", i)));
   std::vector<absl::StatusOr<AppendResult>> results = client.AppendAll(events);
   ASSERT_EQ(results.size(), 5u);
-  auto pem = ReadFileToString(kinex::testing::TestPkiDir() + "/audit-signing.pub.pem");
-  ASSERT_TRUE(pem.ok());
-  auto verifier = *TreeHeadVerifier::FromPublicKeyPem(*pem);
   for (size_t i = 0; i < results.size(); ++i) {
     ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
     EXPECT_EQ(results[i]->leaf_index, i);
-    kinex::exchange::v1::DisclosureReceipt receipt;
-    receipt.set_leaf_index(results[i]->leaf_index);
-    receipt.set_leaf_hash(results[i]->leaf_hash);
-    *receipt.mutable_signed_tree_head() = results[i]->signed_tree_head;
-    for (const auto& h : results[i]->inclusion_proof) receipt.add_inclusion_proof(h);
-    EXPECT_TRUE(VerifyReceipt(receipt, *verifier).ok()) << i;
+    EXPECT_TRUE(ReceiptVerifies(*results[i]).ok()) << i;
   }
   v1::GetEntriesRequest req;
   req.set_start_index(0);
@@ -344,6 +345,174 @@ TEST_F(AuditServiceTest, GatewayForwardsAuditorQueriesAndEachIsAudited) {
               grpc::StatusCode::PERMISSION_DENIED);
   }
   EXPECT_EQ(target_->log->Size(), 3u);
+}
+
+// An audit service that counts what it is asked, forwarding to the real
+// one; the first Append may be held until released.
+class CountingAudit final : public v1::Audit::Service {
+ public:
+  explicit CountingAudit(AuditGrpcService& current) : current_(current) {}
+  grpc::Status Append(grpc::ServerContext* ctx, const v1::AppendRequest* req,
+                      v1::AppendResponse* resp) override {
+    if (appends.fetch_add(1) == 0 && hold_first != nullptr) hold_first->WaitForNotification();
+    return current_.Append(ctx, req, resp);
+  }
+  grpc::Status AppendBatch(grpc::ServerContext* ctx, const v1::AppendBatchRequest* req,
+                           v1::AppendBatchResponse* resp) override {
+    ++batches;
+    batched_events += req->events_size();
+    return current_.AppendBatch(ctx, req, resp);
+  }
+  std::atomic<int> appends{0}, batches{0}, batched_events{0};
+  absl::Notification* hold_first = nullptr;
+
+ private:
+  AuditGrpcService& current_;
+};
+
+class CoalescingClientTest : public AuditServiceTest {
+ protected:
+  void SetUp() override {
+    AuditServiceTest::SetUp();
+    Start();
+    current_ = std::make_unique<AuditGrpcService>(target_->log.get(), "kinex.dev");
+    counting_ = std::make_unique<CountingAudit>(*current_);
+    auto creds = MakeServerCredentials(kinex::testing::ServiceTlsFiles("audit"));
+    ASSERT_TRUE(creds.ok());
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", *creds, &port);
+    builder.RegisterService(counting_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    auto channel_creds = MakeChannelCredentials(kinex::testing::ServiceTlsFiles("gateway"));
+    ASSERT_TRUE(channel_creds.ok());
+    client_ = std::make_unique<AuditClient>(
+        grpc::CreateChannel(absl::StrCat("localhost:", port), *channel_creds),
+        AuditClient::Options{.coalesce_appends = true});
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+    AuditServiceTest::TearDown();
+  }
+  std::unique_ptr<AuditGrpcService> current_;
+  std::unique_ptr<CountingAudit> counting_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<AuditClient> client_;
+};
+
+// Appends made while one is in flight go together in one AppendBatch; each
+// caller gets its own leaf and a receipt that verifies on its own.
+TEST_F(CoalescingClientTest, AppendsMadeDuringAFlightGoAsOneBatchEachWithItsOwnReceipt) {
+  absl::Notification release;
+  counting_->hold_first = &release;
+  std::vector<absl::StatusOr<AppendResult>> got(4, absl::UnknownError("not answered"));
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { got[0] = client_->Append(SampleEvent("req-0")); });
+  for (int i = 0; i < 200 && counting_->appends.load() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(counting_->appends.load(), 1);
+  for (int i = 1; i < 4; ++i) {
+    threads.emplace_back(
+        [&, i] { got[i] = client_->Append(SampleEvent(absl::StrCat("req-", i))); });
+    for (int k = 0; k < 400 && client_->queued_appends() != static_cast<size_t>(i); ++k) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ(client_->queued_appends(), static_cast<size_t>(i));
+  }
+  release.Notify();
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(counting_->appends.load(), 1);
+  EXPECT_EQ(counting_->batches.load(), 1);
+  EXPECT_EQ(counting_->batched_events.load(), 3);
+  std::set<uint64_t> leaves;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(got[i].ok()) << i << ": " << got[i].status();
+    leaves.insert(got[i]->leaf_index);
+    EXPECT_TRUE(ReceiptVerifies(*got[i]).ok()) << i;
+    v1::GetEntriesRequest req;
+    req.set_start_index(got[i]->leaf_index);
+    req.set_end_index(got[i]->leaf_index + 1);
+    absl::StatusOr<v1::GetEntriesResponse> entry = target_->log->GetEntries(req);
+    ASSERT_TRUE(entry.ok()) << entry.status();
+    ASSERT_EQ(entry->entries_size(), 1);
+    EXPECT_EQ(entry->entries(0).event().request_id(), absl::StrCat("req-", i))
+        << "each caller's receipt is for its own event";
+  }
+  EXPECT_EQ(leaves.size(), 4u);
+  EXPECT_EQ(target_->log->Size(), 4u);
+}
+
+// One event its caller could not append alone does not fail the others it
+// was batched with: the batch, refused whole, is retried one Append each,
+// and each caller gets the answer its own Append gives.
+TEST_F(CoalescingClientTest, AnEventRefusedAloneDoesNotFailItsBatchMates) {
+  absl::Notification release;
+  counting_->hold_first = &release;
+  absl::StatusOr<AppendResult> first, bad, good;
+  std::thread t0([&] { first = client_->Append(SampleEvent("req-first")); });
+  for (int i = 0; i < 200 && counting_->appends.load() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  v1::AuditEvent publish = SampleEvent("req-publish");
+  publish.set_kind(v1::PART_PUBLISHED);  // the gateway may not append these
+  std::thread t1([&] { bad = client_->Append(publish); });
+  for (int k = 0; k < 400 && client_->queued_appends() != 1; ++k) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  std::thread t2([&] { good = client_->Append(SampleEvent("req-good")); });
+  for (int k = 0; k < 400 && client_->queued_appends() != 2; ++k) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(client_->queued_appends(), 2u);
+  release.Notify();
+  t0.join();
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(bad.status(), ::kinex::testing::StatusIs(
+                                absl::StatusCode::kPermissionDenied,
+                                ::testing::StartsWith("service \"gateway\" may not append "
+                                                      "PART_PUBLISHED events to the audit log")));
+  EXPECT_THAT(bad.status(), ::kinex::testing::HasErrorReason("SERVICE_NOT_ALLOWED"));
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(counting_->batches.load(), 1);  // refused whole
+  EXPECT_EQ(counting_->appends.load(), 3);  // the first, then each of the two alone
+  EXPECT_EQ(target_->log->Size(), 2u);
+}
+
+// Many callers at once: every event appended exactly once, under its own
+// caller's leaf, in fewer RPCs than events.
+TEST_F(CoalescingClientTest, ManyConcurrentAppendsEachLandOnceInFewerCalls) {
+  constexpr int kThreads = 16, kEach = 25;
+  std::vector<std::vector<absl::StatusOr<AppendResult>>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kEach; ++k) {
+        got[t].push_back(client_->Append(SampleEvent(absl::StrCat("req-", t, "-", k))));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::set<uint64_t> leaves;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int k = 0; k < kEach; ++k) {
+      ASSERT_TRUE(got[t][k].ok()) << got[t][k].status();
+      leaves.insert(got[t][k]->leaf_index);
+      v1::GetEntriesRequest req;
+      req.set_start_index(got[t][k]->leaf_index);
+      req.set_end_index(got[t][k]->leaf_index + 1);
+      absl::StatusOr<v1::GetEntriesResponse> entry = target_->log->GetEntries(req);
+      ASSERT_TRUE(entry.ok()) << entry.status();
+      EXPECT_EQ(entry->entries(0).event().request_id(), absl::StrCat("req-", t, "-", k));
+    }
+  }
+  EXPECT_EQ(leaves.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(target_->log->Size(), static_cast<uint64_t>(kThreads * kEach));
+  EXPECT_EQ(counting_->appends.load() + counting_->batched_events.load(), kThreads * kEach);
+  EXPECT_LT(counting_->appends.load() + counting_->batches.load(), kThreads * kEach);
 }
 
 TEST_F(AuditServiceTest, UnreachableAuditServiceFailsClosed) {
