@@ -260,6 +260,11 @@ void WatchHub::PollLoop() {
   // then wakes every watcher already open: one that last read before a
   // notification below that size was committed would otherwise not hear of
   // it until something newer came.
+  //
+  // While no one watches there is nothing to notice, and it does not look
+  // (a read of the store, and of the audit service in microservices mode,
+  // every interval for no one); it starts afresh, as above, once someone
+  // does (Add has already woken that watcher to replay from its cursor).
   bool started = false;
   std::optional<std::string> after;
   while (true) {
@@ -267,6 +272,11 @@ void WatchHub::PollLoop() {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval);
       if (stopping_) return;
+      if (by_recipient_.empty()) {
+        started = false;
+        after.reset();
+        continue;
+      }
     }
     av1::ReadNotificationsRequest read;
     if (!started) {

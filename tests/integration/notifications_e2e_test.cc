@@ -992,20 +992,24 @@ TEST_P(NotificationsE2E, EveryNotificationCarriesOnlyTheFieldsOfItsKind) {
 INSTANTIATE_TEST_SUITE_P(Deployments, NotificationsE2E, ::testing::ValuesIn(AllDeployments()),
                          DeploymentName);
 
+// A suite whose gateway's poller looks every `kPollMillis` ms.
+template <typename Suite, int kPollMillis>
+class PollingEvery : public NotificationsTest<Suite> {
+ public:
+  static constexpr absl::Duration kPoll = absl::Milliseconds(kPollMillis);
+  static void CustomizeCluster(const Deployment& /*d*/, KinexCluster::Options& options) {
+    options.extra_config =
+        absl::StrCat("gateway { notification_poll_millis: ", kPollMillis, " }\n");
+  }
+};
+
 // The server's poller first looks for new notifications one interval after
 // start (here 5 s) and from then on only past what was committed then. A
 // watch opened before that look, whose first read found nothing, and a read
 // committed before it: the look wakes every open watch, which replays from
 // its own cursor. (It once did not, and such a watcher heard nothing until
 // something newer came.)
-class NotificationsFirstPollE2E : public NotificationsTest<NotificationsFirstPollE2E> {
- public:
-  static constexpr absl::Duration kPoll = absl::Seconds(5);
-  static void CustomizeCluster(const Deployment& /*d*/, KinexCluster::Options& options) {
-    options.extra_config = absl::StrCat(
-        "gateway { notification_poll_millis: ", absl::ToInt64Milliseconds(kPoll), " }\n");
-  }
-};
+class NotificationsFirstPollE2E : public PollingEvery<NotificationsFirstPollE2E, 5000> {};
 
 TEST_P(NotificationsFirstPollE2E, AWatchOpenedBeforeTheFirstPollHearsOfAReadBeforeIt) {
   const absl::Time started = absl::Now();  // the cluster started just now
@@ -1251,6 +1255,64 @@ TEST_P(EncompassDeadlineE2E, AMissedDeadlineEscalatesToTheLaAndTheForceOnce) {
 
 INSTANTIATE_TEST_SUITE_P(Deployments, EncompassDeadlineE2E, ::testing::ValuesIn(AllDeployments()),
                          DeploymentName);
+
+// The gateway's poller reads the notifications committed since its last
+// look only while someone watches: with no watcher it asks the audit
+// service nothing (here every 20 ms for no one, before), and it starts
+// afresh when a watcher opens. One process per service, where each look is
+// an RPC the audit service counts.
+class NotificationsIdlePollE2E : public PollingEvery<NotificationsIdlePollE2E, 20> {
+ public:
+  // ReadNotifications calls the audit service has answered.
+  double Reads() {
+    return MetricValue(cluster_->ScrapeMetrics("audit"),
+                       "kinex_grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\""
+                       "ReadNotifications\",grpc_service=\"kinex.audit.v1.Audit\"}")
+        .value_or(0);
+  }
+};
+
+TEST_P(NotificationsIdlePollE2E, NoOneWatchingNothingIsReadAndAWatcherStartsItAgain) {
+  const std::string kid = CreateChild({{cv1::POLICE, kMet.code}});
+  MetPublishes(kid);
+  PoliceRead(kid, "idle-read-1");
+  absl::SleepFor(kPoll * 25);
+  EXPECT_EQ(Reads(), 0) << "the poller read with no one watching";
+
+  // A watcher opens: it hears of the read before it (its own replay) and
+  // of one after it (the poller, started again).
+  auto watcher = Watch(kLa, "", "idle-watch-1");
+  std::optional<nv1::Notification> n = watcher->Next(absl::Seconds(10));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->request_id(), "idle-read-1");
+  PoliceRead(kid, "idle-read-2");
+  n = watcher->Next(absl::Seconds(10));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->request_id(), "idle-read-2");
+  EXPECT_GT(Reads(), 0);
+
+  // It leaves: the poller stops looking.
+  watcher->Cancel();
+  absl::SleepFor(kPoll * 10);  // a look in progress when it left finishes
+  const double after_leaving = Reads();
+  absl::SleepFor(kPoll * 25);
+  EXPECT_EQ(Reads(), after_leaving) << "the poller read with no one watching";
+
+  // And a watcher that comes back (after its last notification) hears of a
+  // read made while no one watched, and of one after.
+  PoliceRead(kid, "idle-read-3");
+  auto again = Watch(kLa, n->notification_id(), "idle-watch-2");
+  n = again->Next(absl::Seconds(10));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->request_id(), "idle-read-3");
+  PoliceRead(kid, "idle-read-4");
+  n = again->Next(absl::Seconds(10));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(n->request_id(), "idle-read-4");
+}
+
+INSTANTIATE_TEST_SUITE_P(Deployments, NotificationsIdlePollE2E,
+                         ::testing::Values(AllDeployments()[1]), DeploymentName);
 
 }  // namespace
 }  // namespace kinex::testing
