@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <set>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -191,10 +193,14 @@ cv1::LawfulBasis TupleFor(const pv1::Ground& ground, const Controller& controlle
 
 // Everything but the categories, for merging tuples.
 std::string MergeKey(const cv1::LawfulBasis& t) {
+  std::string out;
+  if (t.categories().empty()) {
+    t.SerializeToString(&out);  // only for equality within one process
+    return out;
+  }
   cv1::LawfulBasis key = t;
   key.clear_categories();
-  std::string out;
-  key.SerializeToString(&out);  // only for equality within one process
+  key.SerializeToString(&out);
   return out;
 }
 
@@ -272,6 +278,7 @@ std::vector<cv1::LawfulBasis> LawfulBasesFor(const pv1::Decision& decision,
     owners[{it->second.category, it->second.sensitivity}].insert(it->second.owner);
   }
   std::vector<cv1::LawfulBasis> out;
+  std::vector<std::string> keys;  // MergeKey of out[i]
   std::map<std::string, size_t> index;
   for (const pv1::Ground& ground : decision.grounds()) {
     auto found = owners.find({ground.category(), ground.sensitivity()});
@@ -279,8 +286,12 @@ std::vector<cv1::LawfulBasis> LawfulBasesFor(const pv1::Decision& decision,
     for (const Controller& controller : controllers) {
       if (!found->second.contains(controller.kind)) continue;
       cv1::LawfulBasis t = TupleFor(ground, controller, jurisdiction, stated_function);
-      auto [it, inserted] = index.emplace(MergeKey(t), out.size());
-      if (inserted) out.push_back(std::move(t));
+      std::string key = MergeKey(t);
+      auto [it, inserted] = index.emplace(key, out.size());
+      if (inserted) {
+        out.push_back(std::move(t));
+        keys.push_back(std::move(key));
+      }
       cv1::LawfulBasis& merged = out[it->second];
       if (std::find(merged.categories().begin(), merged.categories().end(), ground.category()) ==
           merged.categories().end()) {
@@ -292,17 +303,23 @@ std::vector<cv1::LawfulBasis> LawfulBasesFor(const pv1::Decision& decision,
     std::sort(t.mutable_categories()->begin(), t.mutable_categories()->end());
   }
   // Per controller: ordinary data first, then special category, then
-  // criminal offence data; ties broken by the rest of the tuple.
-  auto order = [](const cv1::LawfulBasis& t) {
-    return std::make_tuple(static_cast<int>(t.controller_kind()), t.controller_code(),
+  // criminal offence data; ties broken by the rest of the tuple (its merge
+  // key, computed once per tuple rather than once per comparison).
+  auto rank = [&](size_t i) {
+    const cv1::LawfulBasis& t = out[i];
+    return std::make_tuple(static_cast<int>(t.controller_kind()),
+                           std::string_view(t.controller_code()),
                            static_cast<int>(t.special_category_condition()),
                            static_cast<int>(t.criminal_offence_condition()),
-                           static_cast<int>(t.article6()), MergeKey(t));
+                           static_cast<int>(t.article6()), std::string_view(keys[i]));
   };
-  std::sort(out.begin(), out.end(), [&](const cv1::LawfulBasis& a, const cv1::LawfulBasis& b) {
-    return order(a) < order(b);
-  });
-  return out;
+  std::vector<size_t> order(out.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rank(a) < rank(b); });
+  std::vector<cv1::LawfulBasis> sorted;
+  sorted.reserve(out.size());
+  for (size_t i : order) sorted.push_back(std::move(out[i]));
+  return sorted;
 }
 
 }  // namespace kinex::policy
