@@ -283,21 +283,44 @@ absl::StatusOr<ChildView> LoadView(RecordsTxn& txn, const std::string& kinex_id)
 // The child's view in a read's snapshot: the cached one when `cache` has it
 // at the generation this snapshot sees, else read (and kept). Writes use
 // LoadView: they decide on what their own transaction reads.
-absl::StatusOr<std::shared_ptr<const ChildView>> ReadView(RecordsTxn& txn,
-                                                          const std::string& kinex_id,
-                                                          ChildViewCache* cache) {
-  std::optional<int64_t> generation;
-  if (cache != nullptr) {
-    KINEX_ASSIGN_OR_RETURN(generation, txn.ViewGeneration(kinex_id));
-    if (generation.has_value()) {
-      if (std::shared_ptr<const ChildView> hit = cache->Find(kinex_id, *generation)) return hit;
-    }
+//
+// `generation`: the child's view generation as this snapshot sees it (when
+// `cache` is given; nullopt for a child without a row).
+absl::StatusOr<std::shared_ptr<const ChildView>> ReadViewAt(RecordsTxn& txn,
+                                                            const std::string& kinex_id,
+                                                            ChildViewCache* cache,
+                                                            std::optional<int64_t> generation) {
+  if (generation.has_value()) {
+    if (std::shared_ptr<const ChildView> hit = cache->Find(kinex_id, *generation)) return hit;
   }
   KINEX_ASSIGN_OR_RETURN(ChildView loaded, LoadView(txn, kinex_id));
   if (generation.has_value()) loaded.facts_memo = std::make_shared<ChildView::FactsMemo>();
   auto view = std::make_shared<const ChildView>(std::move(loaded));
   if (generation.has_value()) cache->Put(*generation, view);
   return view;
+}
+
+absl::StatusOr<std::shared_ptr<const ChildView>> ReadView(RecordsTxn& txn,
+                                                          const std::string& kinex_id,
+                                                          ChildViewCache* cache) {
+  std::optional<int64_t> generation;
+  if (cache != nullptr) {
+    KINEX_ASSIGN_OR_RETURN(generation, txn.ViewGeneration(kinex_id));
+  }
+  return ReadViewAt(txn, kinex_id, cache, generation);
+}
+
+// Resolve, then ReadView. By Kinex id with a cache, a generation found is
+// also the proof that the child exists: one query of its row, not two.
+absl::StatusOr<std::shared_ptr<const ChildView>> ResolveView(RecordsTxn& txn, const Identifier& id,
+                                                             ChildViewCache* cache) {
+  if (id.is_kinex_id && cache != nullptr) {
+    KINEX_ASSIGN_OR_RETURN(std::optional<int64_t> generation, txn.ViewGeneration(id.value));
+    if (generation.has_value()) return ReadViewAt(txn, id.value, cache, generation);
+    // No such child, or a store that keeps no generations: as below.
+  }
+  KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
+  return ReadView(txn, kinex_id, cache);
 }
 
 const StoredLink* LinkOf(const ChildView& v, int kind, const std::string& code) {
@@ -1208,9 +1231,9 @@ absl::Status ReadRecord(RecordsTxn& txn, ChildViewCache* cache, const Identifier
                         const PathFilter* filter, const std::string& facts_version, absl::Time now,
                         rv1::GetRecordResponse& response) {
   response.Clear();
-  KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
-  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const ChildView> read, ReadView(txn, kinex_id, cache));
+  KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const ChildView> read, ResolveView(txn, id, cache));
   const ChildView& view = *read;
+  const std::string& kinex_id = view.kinex_id;
   std::vector<const StoredPart*> used;
   if (filter == nullptr && facts_version.empty()) {
     KINEX_ASSIGN_OR_RETURN(*response.mutable_record(), Assemble(view, now, &used));
@@ -1313,9 +1336,8 @@ absl::StatusOr<rv1::ChildFacts> RecordsCore::GetChildFacts(
   const absl::Time now = options_.clock->Now();
   rv1::ChildFacts response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
-    KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
     KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const ChildView> view,
-                           ReadView(txn, kinex_id, views_.get()));
+                           ResolveView(txn, id, views_.get()));
     KINEX_ASSIGN_OR_RETURN(response, FactsOf(*view, now));
     return absl::OkStatus();
   }));
@@ -1328,11 +1350,10 @@ absl::StatusOr<rv1::ResolveChildResponse> RecordsCore::ResolveChild(
   const absl::Time now = options_.clock->Now();
   rv1::ResolveChildResponse response;
   KINEX_RETURN_IF_ERROR(options_.storage->Read([&](RecordsTxn& txn) -> absl::Status {
-    KINEX_ASSIGN_OR_RETURN(std::string kinex_id, Resolve(txn, id));
     KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const ChildView> view,
-                           ReadView(txn, kinex_id, views_.get()));
+                           ResolveView(txn, id, views_.get()));
     KINEX_ASSIGN_OR_RETURN(rv1::ChildFacts facts, FactsOf(*view, now));
-    response.set_kinex_id(kinex_id);
+    response.set_kinex_id(view->kinex_id);
     if (facts.has_scope()) *response.mutable_scope() = facts.scope();
     if (facts.has_date_of_birth()) *response.mutable_date_of_birth() = facts.date_of_birth();
     return absl::OkStatus();
