@@ -346,14 +346,24 @@ absl::Status ForEachPage(sql::Db& db, const std::string& select, uint64_t begin,
   return absl::OkStatus();
 }
 
-// The child_id of each of `pseudonyms`, numbering those not yet indexed.
-// Called in the Append transaction, so a number is only ever given together
-// with the index rows that use it.
+// The child_id of each of `pseudonyms`, numbering those not yet indexed;
+// those in `known` (numbers read or given before: they never change) are
+// not looked up. Called in the Append transaction, so a number is only ever
+// given together with the index rows that use it.
 absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> ChildIds(
-    sql::Db& db, std::vector<std::string> pseudonyms) {
+    sql::Db& db, std::vector<std::string> pseudonyms,
+    const absl::flat_hash_map<std::string, int64_t>& known) {
+  absl::flat_hash_map<std::string, int64_t> ids;
+  pseudonyms.erase(std::remove_if(pseudonyms.begin(), pseudonyms.end(),
+                                  [&](const std::string& p) {
+                                    auto it = known.find(p);
+                                    if (it == known.end()) return false;
+                                    ids.emplace(p, it->second);
+                                    return true;
+                                  }),
+                   pseudonyms.end());
   std::sort(pseudonyms.begin(), pseudonyms.end());
   pseudonyms.erase(std::unique(pseudonyms.begin(), pseudonyms.end()), pseudonyms.end());
-  absl::flat_hash_map<std::string, int64_t> ids;
   constexpr size_t kPerLookup = 256;
   for (size_t at = 0; at < pseudonyms.size(); at += kPerLookup) {
     const size_t n = std::min(kPerLookup, pseudonyms.size() - at);
@@ -431,6 +441,9 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
   for (const NewEntry& e : entries) stored.push_back(CompressLeaf(e.entry.leaf_data));
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
+  absl::flat_hash_map<std::string, int64_t> child_ids;
+  // (The lambda runs under write_mu_, which the analysis cannot see.)
+  const absl::flat_hash_map<std::string, int64_t>* known_child_ids = &child_ids_;
   absl::Status appended = db.Transaction([&]() -> absl::Status {
     if (dialect_ == sql::Dialect::kPostgres) {
       KINEX_RETURN_IF_ERROR(db.Exec("LOCK TABLE audit_entries IN EXCLUSIVE MODE").status());
@@ -448,7 +461,7 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     for (const NewEntry& e : entries) {
       pseudonyms.insert(pseudonyms.end(), e.child_pseudonyms.begin(), e.child_pseudonyms.end());
     }
-    KINEX_ASSIGN_OR_RETURN(const auto child_ids, ChildIds(db, std::move(pseudonyms)));
+    KINEX_ASSIGN_OR_RETURN(child_ids, ChildIds(db, std::move(pseudonyms), *known_child_ids));
     std::vector<std::vector<sql::Value>> rows, child_rows, key_rows, notification_rows;
     rows.reserve(entries.size());
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -504,6 +517,11 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     if (head != nullptr) KINEX_RETURN_IF_ERROR(InsertHead(db, *head));
     return absl::OkStatus();
   });
+  if (appended.ok()) {
+    // Committed: the numbers it read or gave stand.
+    if (child_ids_.size() + child_ids.size() > kMaxCachedChildIds) child_ids_.clear();
+    child_ids_.merge(child_ids);
+  }
   return StoreError(std::move(appended), dialect_);
 }
 

@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "services/audit/log_storage.h"
 #include "services/common/sql/sql_db.h"
@@ -120,6 +121,13 @@ class SqlLogStorage : public LogStorage {
   const sql::Dialect dialect_;
   absl::Mutex write_mu_;
   std::unique_ptr<sql::Db> writer_ ABSL_GUARDED_BY(write_mu_);
+  // The query index's child numbers (audit_children) of pseudonyms this
+  // process has committed entries for: a number never changes once given
+  // (the table is append-only), so Append looks up only the pseudonyms not
+  // here. Added to after a commit only; emptied when it would pass
+  // kMaxCachedChildIds (about 8 MiB).
+  static constexpr size_t kMaxCachedChildIds = 1 << 16;
+  absl::flat_hash_map<std::string, int64_t> child_ids_ ABSL_GUARDED_BY(write_mu_);
   sql::Pool readers_;
 };
 

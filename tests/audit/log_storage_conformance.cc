@@ -13,6 +13,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Pair;
 namespace nv1 = ::kinex::notifications::v1;
 
 // Entries [first, first + n) with varied query columns.
@@ -279,6 +280,36 @@ TEST_P(LogStorageConformanceTest, ChildIndexRowsComeInLeafOrder) {
     return r.leaf_index == 3 ? absl::CancelledError("stop") : absl::OkStatus();
   });
   EXPECT_EQ(stop.code(), absl::StatusCode::kCancelled);
+}
+
+// A batch that fails after numbering a new child gives it no number: the
+// child's next entry is indexed under the child, not under whichever child
+// was numbered next (the numbers the store keeps for pseudonyms it has seen
+// are kept only once their batch commits).
+TEST_P(LogStorageConformanceTest, AFailedAppendGivesNoChildANumber) {
+  std::vector<NewEntry> first = MakeEntries(0, 1);
+  first[0].child_pseudonyms = {"aa"};
+  first[0].idempotency_key = "k1";
+  ASSERT_TRUE(storage_->Append(first, nullptr).ok());
+  std::vector<NewEntry> failing = MakeEntries(1, 2);
+  failing[0].child_pseudonyms = {"pp"};  // new: numbered, then rolled back
+  failing[1].idempotency_key = "k1";     // already stored: the batch fails
+  ASSERT_FALSE(storage_->Append(failing, nullptr).ok());
+  std::vector<NewEntry> other = MakeEntries(1, 1);
+  other[0].child_pseudonyms = {"qq"};
+  ASSERT_TRUE(storage_->Append(other, nullptr).ok());
+  std::vector<NewEntry> again = MakeEntries(2, 1);
+  again[0].child_pseudonyms = {"pp"};
+  ASSERT_TRUE(storage_->Append(again, nullptr).ok());
+  std::vector<std::pair<uint64_t, std::string>> got;
+  ASSERT_TRUE(storage_
+                  ->ReadChildIndex(0, UINT64_MAX,
+                                   [&](const IndexRow& r) {
+                                     got.push_back({r.leaf_index, r.pseudonym});
+                                     return absl::OkStatus();
+                                   })
+                  .ok());
+  EXPECT_THAT(got, ElementsAre(Pair(0, "aa"), Pair(1, "qq"), Pair(2, "pp")));
 }
 
 TEST_P(LogStorageConformanceTest, IdempotencyKeysAreStoredWithTheirLeaf) {
