@@ -54,7 +54,7 @@ absl::StatusOr<AppendResult> AuditClient::Append(const v1::AuditEvent& event) {
           events.push_back(p->event);
         }
         ScopedCallDeadline scope(deadline);
-        return SendBatch(events, /*isolate_refusals=*/true);
+        return SendChunked(events, /*isolate_refusals=*/true);
       });
 }
 
@@ -83,18 +83,27 @@ bool BatchNotAllowed(const absl::Status& status) {
 
 std::vector<absl::StatusOr<AppendResult>> AuditClient::AppendAll(
     absl::Span<const v1::AuditEvent> events) {
+  std::vector<const v1::AuditEvent*> all;
+  all.reserve(events.size());
+  for (const v1::AuditEvent& event : events) all.push_back(&event);
+  return SendChunked(all, /*isolate_refusals=*/false);
+}
+
+std::vector<absl::StatusOr<AppendResult>> AuditClient::SendChunked(
+    absl::Span<const v1::AuditEvent* const> events, bool isolate_refusals) {
   std::vector<absl::StatusOr<AppendResult>> out;
   out.reserve(events.size());
   size_t next = 0;
   while (next < events.size()) {
-    std::vector<const v1::AuditEvent*> batch;
+    const size_t first = next;
     size_t bytes = 0;
-    while (next < events.size() && batch.size() < kMaxAppendBatch &&
-           (batch.empty() || bytes + events[next].ByteSizeLong() <= kMaxBatchBytes)) {
-      bytes += events[next].ByteSizeLong();
-      batch.push_back(&events[next++]);
+    while (next < events.size() && next - first < static_cast<size_t>(kMaxAppendBatch) &&
+           (next == first || bytes + events[next]->ByteSizeLong() <= kMaxBatchBytes)) {
+      bytes += events[next]->ByteSizeLong();
+      ++next;
     }
-    for (absl::StatusOr<AppendResult>& r : SendBatch(batch, /*isolate_refusals=*/false)) {
+    for (absl::StatusOr<AppendResult>& r :
+         SendBatch(events.subspan(first, next - first), isolate_refusals)) {
       out.push_back(std::move(r));
     }
   }

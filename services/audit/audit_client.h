@@ -76,6 +76,10 @@ class AuditClient final : public AuditSink, public NotificationReader {
 
   // One Append RPC.
   absl::StatusOr<AppendResult> AppendOne(const kinex::audit::v1::AuditEvent& event);
+  // SendBatch per kMaxAppendBatch events or about 2 MiB of them, whichever
+  // comes first; one result per event, in order.
+  std::vector<absl::StatusOr<AppendResult>> SendChunked(
+      absl::Span<const kinex::audit::v1::AuditEvent* const> events, bool isolate_refusals);
   // One AppendBatch RPC for `events` (within the batch limits); one result
   // per event, in order. `isolate_refusals`: a batch refused whole (not for
   // want of the method) is retried one Append per event.
