@@ -280,12 +280,9 @@ absl::StatusOr<ChildView> LoadView(RecordsTxn& txn, const std::string& kinex_id)
   return v;
 }
 
-// The child's view in a read's snapshot: the cached one when `cache` has it
-// at the generation this snapshot sees, else read (and kept). Writes use
-// LoadView: they decide on what their own transaction reads.
-//
-// `generation`: the child's view generation as this snapshot sees it (when
-// `cache` is given; nullopt for a child without a row).
+// ReadView at `generation`, the child's view generation as this snapshot
+// sees it (when `cache` is given; nullopt for a child without a row, or a
+// store that keeps none).
 absl::StatusOr<std::shared_ptr<const ChildView>> ReadViewAt(RecordsTxn& txn,
                                                             const std::string& kinex_id,
                                                             ChildViewCache* cache,
@@ -300,6 +297,9 @@ absl::StatusOr<std::shared_ptr<const ChildView>> ReadViewAt(RecordsTxn& txn,
   return view;
 }
 
+// The child's view in a read's snapshot: the cached one when `cache` has it
+// at the generation this snapshot sees, else read (and kept). Writes use
+// LoadView: they decide on what their own transaction reads.
 absl::StatusOr<std::shared_ptr<const ChildView>> ReadView(RecordsTxn& txn,
                                                           const std::string& kinex_id,
                                                           ChildViewCache* cache) {
