@@ -1291,10 +1291,16 @@ TEST_P(NotificationsIdlePollE2E, NoOneWatchingNothingIsReadAndAWatcherStartsItAg
   EXPECT_EQ(n->request_id(), "idle-read-2");
   EXPECT_GT(Reads(), 0);
 
-  // It leaves: the poller stops looking.
+  // It leaves: once the server has ended its watch (it sees the
+  // cancellation in its own time), the poller stops looking.
   watcher->Cancel();
-  absl::SleepFor(kPoll * 10);  // a look in progress when it left finishes
-  const double after_leaving = Reads();
+  double after_leaving = Reads();
+  for (int i = 0; i < 50; ++i) {
+    absl::SleepFor(kPoll * 10);
+    const double now = Reads();
+    if (now == after_leaving) break;
+    after_leaving = now;
+  }
   absl::SleepFor(kPoll * 25);
   EXPECT_EQ(Reads(), after_leaving) << "the poller read with no one watching";
 
