@@ -482,6 +482,8 @@ absl::Status AuditLog::Prepare(const AuditEvent& event, Pending& pending) {
 
 absl::StatusOr<AppendResult> AuditLog::ResultOf(Pending& pending) const {
   pending.done.WaitForNotification();
+  for (Pending* p : pending.wake) p->done.Notify();
+  pending.wake.clear();
   KINEX_RETURN_IF_ERROR(pending.status);
   AppendResult result;
   result.leaf_index = pending.leaf_index;
@@ -632,12 +634,20 @@ void AuditLog::CommitBatch(std::vector<Pending*>& batch) {
   // shares a reference-counted representation between its copies, and the
   // last copy frees it on whichever thread lets go last (here, or in any
   // waiter of the batch).
+  //
+  // Waking a waiter is a system call (about a tenth of this thread's time
+  // at 64 appenders): the sequencer wakes only the batch's first waiter,
+  // which wakes the rest (ResultOf) while the next batch commits. The first
+  // is never waiting on a later one: each caller queues its events in
+  // order, together, and waits for them in that order.
   auto finish = [&](const absl::Status& status) {
     for (Pending* p : batch) {
       if (!status.ok() && !p->failed) p->status = status;
       p->status = UnsharedCopy(p->status);
-      p->done.Notify();
     }
+    Pending* first = batch.front();
+    first->wake.assign(batch.begin() + 1, batch.end());
+    first->done.Notify();  // the last touch of any Pending of the batch here
   };
   absl::MutexLock commit(&commit_mu_);
   if (broken_) {

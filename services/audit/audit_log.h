@@ -297,6 +297,9 @@ class AuditLog final : public AuditSink, public NotificationReader {
     // and the state changes it records (leaf and time set at commit).
     std::vector<StoredNotification> notifications;
     std::vector<NotificationChange> changes;
+    // Set on a batch's first Pending only: the rest of its batch, which its
+    // caller wakes (ResultOf) before it reads its own result.
+    std::vector<Pending*> wake;
   };
 
   // Moves `pending`'s notify intents into rows and `notified`, and checks
