@@ -37,25 +37,29 @@ AuditClient::AuditClient(std::shared_ptr<grpc::ChannelInterface> channel, Option
 
 absl::StatusOr<AppendResult> AuditClient::Append(const v1::AuditEvent& event) {
   if (!appends_.has_value()) return AppendOne(event);
+  const absl::Time deadline = ScopedCallDeadline::Current();
   return appends_->Submit(
-      {&event, ScopedCallDeadline::Current()},
+      {&event, deadline},
       [this](absl::Span<const PendingAppend* const> batch) {
         if (batch.size() == 1) {
-          // Alone: the caller's own thread and deadline.
+          // Alone: its own deadline (the thread sending it may be another's).
+          ScopedCallDeadline scope(batch[0]->deadline);
           return std::vector<absl::StatusOr<AppendResult>>{AppendOne(*batch[0]->event)};
         }
         // The batch lasts as long as its most patient caller will wait: one
-        // in a hurry must not fail the others (it stops waiting on its own).
-        absl::Time deadline = absl::InfinitePast();
+        // in a hurry must not fail the others. (One whose deadline passes
+        // while still queued leaves unsent; once taken, it waits with them.)
+        absl::Time latest = absl::InfinitePast();
         std::vector<const v1::AuditEvent*> events;
         events.reserve(batch.size());
         for (const PendingAppend* p : batch) {
-          deadline = std::max(deadline, p->deadline);
+          latest = std::max(latest, p->deadline);
           events.push_back(p->event);
         }
-        ScopedCallDeadline scope(deadline);
+        ScopedCallDeadline scope(latest);
         return SendChunked(events, /*isolate_refusals=*/true);
-      });
+      },
+      deadline);
 }
 
 absl::StatusOr<AppendResult> AuditClient::AppendOne(const v1::AuditEvent& event) {

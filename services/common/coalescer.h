@@ -15,6 +15,7 @@
 #ifndef KINEX_SERVICES_COMMON_COALESCER_H_
 #define KINEX_SERVICES_COMMON_COALESCER_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <deque>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace kinex {
@@ -54,15 +56,25 @@ class Coalescer {
   // another) next sends. `send` runs on some caller's thread, without the
   // lock; every caller must pass an equivalent `send`. A `send` that answers
   // the wrong number of results gives each item of that batch INTERNAL.
-  absl::StatusOr<T> Submit(const Item& item, Send send) {
+  //
+  // A caller still queued at `deadline` leaves the queue and gets
+  // DEADLINE_EXCEEDED: its item is never sent. Once its item is taken into
+  // a batch it waits for that batch's answer (`send` bounds its own time).
+  absl::StatusOr<T> Submit(const Item& item, Send send,
+                           absl::Time deadline = absl::InfiniteFuture()) {
     Waiter me{.item = &item};
     absl::MutexLock lock(&mu_);
     queue_.push_back(&me);
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return me.result.has_value() || (!me.taken && in_flight_ < options_.max_in_flight);
+    };
     while (true) {
-      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return me.result.has_value() || (!me.taken && in_flight_ < options_.max_in_flight);
-      };
-      mu_.Await(absl::Condition(&ready));
+      if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline) && !me.taken) {
+        queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
+        return absl::DeadlineExceededError(
+            "the call's deadline passed while its item waited to be sent; it was not sent");
+      }
+      mu_.Await(absl::Condition(&ready));  // at once, unless taken and in flight
       if (me.result.has_value()) return *std::move(me.result);
       SendQueued(send);
     }

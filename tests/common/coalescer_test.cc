@@ -123,6 +123,64 @@ TEST(CoalescerTest, CallersArrivingDuringAFlightGoTogether) {
               ElementsAre(IsOkAndHolds(10), IsOkAndHolds(20), IsOkAndHolds(30), IsOkAndHolds(40)));
 }
 
+// A caller whose deadline passes while it is still queued behind a batch in
+// flight leaves the queue with DEADLINE_EXCEEDED, and its item is never sent.
+TEST(CoalescerTest, ACallerWhoseDeadlinePassesWhileQueuedLeavesUnsent) {
+  Coalescer<int, int> c({.max_in_flight = 1});
+  Sender sender;
+  auto send = [&](absl::Span<const int* const> b) { return sender.Send(b); };
+  absl::Notification gate;
+  sender.HoldNext(&gate);
+  absl::StatusOr<int> first = absl::UnknownError("not answered");
+  std::thread t([&] { first = c.Submit(1, send); });
+  ASSERT_TRUE(Eventually([&] { return sender.batches_sent() == 1; }));
+
+  EXPECT_THAT(c.Submit(2, send, absl::Now() + absl::Milliseconds(20)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       "the call's deadline passed while its item waited to be sent; it was not "
+                       "sent"));
+  EXPECT_EQ(c.queued(), 0u);
+
+  gate.Notify();
+  t.join();
+  EXPECT_THAT(first, IsOkAndHolds(10));
+  EXPECT_THAT(c.Submit(3, send), IsOkAndHolds(30));
+  EXPECT_THAT(sender.batches(), ElementsAre(ElementsAre(1), ElementsAre(3)));
+}
+
+// Once its item is in a batch, a caller waits for that batch's answer even
+// past its deadline: the item was sent, and its result is the batch's. Two
+// callers share the batch, so one of them sends it and the other waits.
+TEST(CoalescerTest, CallersTakenIntoABatchGetTheirAnswersPastTheirDeadline) {
+  Coalescer<int, int> c({.max_in_flight = 1});
+  Sender sender;
+  auto send = [&](absl::Span<const int* const> b) { return sender.Send(b); };
+  absl::Notification first_gate;
+  sender.HoldNext(&first_gate);
+  std::thread t([&] { EXPECT_THAT(c.Submit(1, send), IsOkAndHolds(10)); });
+  ASSERT_TRUE(Eventually([&] { return sender.batches_sent() == 1; }));
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  std::vector<absl::StatusOr<int>> got(2, absl::UnknownError("not answered"));
+  std::thread u([&] { got[0] = c.Submit(2, send, deadline); });
+  ASSERT_TRUE(Eventually([&] { return c.queued() == 1; }));
+  std::thread v([&] { got[1] = c.Submit(3, send, deadline); });
+  ASSERT_TRUE(Eventually([&] { return c.queued() == 2; }));
+  absl::Notification second_gate;
+  sender.HoldNext(&second_gate);
+  first_gate.Notify();
+  ASSERT_TRUE(Eventually([&] { return sender.batches_sent() == 2; }));
+  ASSERT_LT(absl::Now(), deadline) << "the items must be taken before their deadline";
+  absl::SleepFor(deadline - absl::Now() + absl::Milliseconds(50));
+
+  second_gate.Notify();
+  t.join();
+  u.join();
+  v.join();
+  EXPECT_THAT(got, ElementsAre(IsOkAndHolds(20), IsOkAndHolds(30)));
+  EXPECT_THAT(sender.batches(), ElementsAre(ElementsAre(1), ElementsAre(2, 3)));
+}
+
 // One item's error is that item's: the others of its batch succeed.
 TEST(CoalescerTest, EachCallerGetsItsOwnItemsResult) {
   Coalescer<int, int> c({.max_in_flight = 1});
