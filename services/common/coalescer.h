@@ -69,12 +69,14 @@ class Coalescer {
       return me.result.has_value() || (!me.taken && in_flight_ < options_.max_in_flight);
     };
     while (true) {
-      if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline) && !me.taken) {
-        queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
-        return absl::DeadlineExceededError(
-            "the call's deadline passed while its item waited to be sent; it was not sent");
+      if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) {
+        if (!me.taken) {
+          queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
+          return absl::DeadlineExceededError(
+              "the call's deadline passed while its item waited to be sent; it was not sent");
+        }
+        mu_.Await(absl::Condition(&ready));  // its batch is in flight: its answer
       }
-      mu_.Await(absl::Condition(&ready));  // at once, unless taken and in flight
       if (me.result.has_value()) return *std::move(me.result);
       SendQueued(send);
     }

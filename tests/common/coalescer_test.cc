@@ -79,6 +79,41 @@ bool Eventually(Pred pred) {
   return pred();
 }
 
+// One caller's Submit on its own thread, its batch's send held until Join():
+// the test then controls what is in flight. The constructor returns once
+// that batch is being sent. Destruction joins (releasing first), so a failed
+// expectation never leaves the thread running.
+class HeldSubmit {
+ public:
+  HeldSubmit(Coalescer<int, int>& c, Sender& sender, int item) {
+    const size_t before = sender.batches_sent();
+    sender.HoldNext(&gate_);
+    thread_ = std::thread([this, &c, &sender, item] {
+      result_ = c.Submit(item, [&](absl::Span<const int* const> b) { return sender.Send(b); });
+    });
+    EXPECT_TRUE(Eventually([&] { return sender.batches_sent() == before + 1; }));
+  }
+  HeldSubmit(const HeldSubmit&) = delete;
+  HeldSubmit& operator=(const HeldSubmit&) = delete;
+  ~HeldSubmit() { Release(); }
+
+  // Releases the held send; the caller's result.
+  absl::StatusOr<int> Join() {
+    Release();
+    return result_;
+  }
+
+ private:
+  void Release() {
+    if (!gate_.HasBeenNotified()) gate_.Notify();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  absl::Notification gate_;
+  std::thread thread_;
+  absl::StatusOr<int> result_ = absl::UnknownError("not answered");
+};
+
 TEST(CoalescerTest, AloneIsSentAtOnceAlone) {
   Coalescer<int, int> c({.max_in_flight = 1});
   Sender sender;
@@ -96,18 +131,15 @@ std::vector<absl::StatusOr<int>> SubmitWhileTheFirstIsInFlight(Coalescer<int, in
                                                                Sender& sender,
                                                                const std::vector<int>& items) {
   auto send = [&](absl::Span<const int* const> b) { return sender.Send(b); };
-  absl::Notification gate;
-  sender.HoldNext(&gate);
   std::vector<absl::StatusOr<int>> got(items.size(), absl::UnknownError("not answered"));
+  HeldSubmit first(c, sender, items[0]);
   std::vector<std::thread> threads;
-  threads.emplace_back([&] { got[0] = c.Submit(items[0], send); });
-  EXPECT_TRUE(Eventually([&] { return sender.batches_sent() == 1; }));
   for (size_t i = 1; i < items.size(); ++i) {
     threads.emplace_back([&, i] { got[i] = c.Submit(items[i], send); });
     EXPECT_TRUE(Eventually([&] { return c.queued() == i; }));
   }
   EXPECT_EQ(sender.batches_sent(), 1u) << "nothing more is sent while one batch is in flight";
-  gate.Notify();
+  got[0] = first.Join();
   for (std::thread& t : threads) t.join();
   return got;
 }
@@ -129,11 +161,7 @@ TEST(CoalescerTest, ACallerWhoseDeadlinePassesWhileQueuedLeavesUnsent) {
   Coalescer<int, int> c({.max_in_flight = 1});
   Sender sender;
   auto send = [&](absl::Span<const int* const> b) { return sender.Send(b); };
-  absl::Notification gate;
-  sender.HoldNext(&gate);
-  absl::StatusOr<int> first = absl::UnknownError("not answered");
-  std::thread t([&] { first = c.Submit(1, send); });
-  ASSERT_TRUE(Eventually([&] { return sender.batches_sent() == 1; }));
+  HeldSubmit first(c, sender, 1);
 
   EXPECT_THAT(c.Submit(2, send, absl::Now() + absl::Milliseconds(20)),
               StatusIs(absl::StatusCode::kDeadlineExceeded,
@@ -141,9 +169,7 @@ TEST(CoalescerTest, ACallerWhoseDeadlinePassesWhileQueuedLeavesUnsent) {
                        "sent"));
   EXPECT_EQ(c.queued(), 0u);
 
-  gate.Notify();
-  t.join();
-  EXPECT_THAT(first, IsOkAndHolds(10));
+  EXPECT_THAT(first.Join(), IsOkAndHolds(10));
   EXPECT_THAT(c.Submit(3, send), IsOkAndHolds(30));
   EXPECT_THAT(sender.batches(), ElementsAre(ElementsAre(1), ElementsAre(3)));
 }
@@ -155,26 +181,22 @@ TEST(CoalescerTest, CallersTakenIntoABatchGetTheirAnswersPastTheirDeadline) {
   Coalescer<int, int> c({.max_in_flight = 1});
   Sender sender;
   auto send = [&](absl::Span<const int* const> b) { return sender.Send(b); };
-  absl::Notification first_gate;
-  sender.HoldNext(&first_gate);
-  std::thread t([&] { EXPECT_THAT(c.Submit(1, send), IsOkAndHolds(10)); });
-  ASSERT_TRUE(Eventually([&] { return sender.batches_sent() == 1; }));
+  HeldSubmit first(c, sender, 1);
 
   const absl::Time deadline = absl::Now() + absl::Seconds(2);
   std::vector<absl::StatusOr<int>> got(2, absl::UnknownError("not answered"));
   std::thread u([&] { got[0] = c.Submit(2, send, deadline); });
-  ASSERT_TRUE(Eventually([&] { return c.queued() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return c.queued() == 1; }));
   std::thread v([&] { got[1] = c.Submit(3, send, deadline); });
-  ASSERT_TRUE(Eventually([&] { return c.queued() == 2; }));
+  EXPECT_TRUE(Eventually([&] { return c.queued() == 2; }));
   absl::Notification second_gate;
   sender.HoldNext(&second_gate);
-  first_gate.Notify();
-  ASSERT_TRUE(Eventually([&] { return sender.batches_sent() == 2; }));
-  ASSERT_LT(absl::Now(), deadline) << "the items must be taken before their deadline";
+  EXPECT_THAT(first.Join(), IsOkAndHolds(10));
+  EXPECT_TRUE(Eventually([&] { return sender.batches_sent() == 2; }));
+  EXPECT_LT(absl::Now(), deadline) << "the items must be taken before their deadline";
   absl::SleepFor(deadline - absl::Now() + absl::Milliseconds(50));
 
   second_gate.Notify();
-  t.join();
   u.join();
   v.join();
   EXPECT_THAT(got, ElementsAre(IsOkAndHolds(20), IsOkAndHolds(30)));
@@ -205,22 +227,12 @@ TEST(CoalescerTest, ABatchTakesAtMostMaxBatch) {
 TEST(CoalescerTest, MaxInFlightBatchesAreSentAtTheSameTime) {
   Coalescer<int, int> c({.max_in_flight = 2});
   Sender sender;
-  auto send = [&](absl::Span<const int* const> b) { return sender.Send(b); };
-  absl::Notification gate1, gate2;
-  sender.HoldNext(&gate1);
-  absl::StatusOr<int> a, b;
-  std::thread ta([&] { a = c.Submit(1, send); });
-  ASSERT_TRUE(Eventually([&] { return sender.batches_sent() == 1; }));
-  sender.HoldNext(&gate2);
-  std::thread tb([&] { b = c.Submit(2, send); });
-  ASSERT_TRUE(Eventually([&] { return sender.batches_sent() == 2; }));
+  HeldSubmit a(c, sender, 1);
+  HeldSubmit b(c, sender, 2);  // returns once its batch is being sent too
+  EXPECT_EQ(sender.batches_sent(), 2u);
   EXPECT_EQ(c.queued(), 0u);
-  gate2.Notify();
-  tb.join();
-  EXPECT_THAT(b, IsOkAndHolds(20));
-  gate1.Notify();
-  ta.join();
-  EXPECT_THAT(a, IsOkAndHolds(10));
+  EXPECT_THAT(b.Join(), IsOkAndHolds(20));
+  EXPECT_THAT(a.Join(), IsOkAndHolds(10));
 }
 
 // A send that miscounts its results fails the whole batch, never hands
