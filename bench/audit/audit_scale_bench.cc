@@ -8,8 +8,15 @@
 //   - appends: --appends (default 20,000) AuditLog::Append calls from
 //     --appenders (default 64) threads, durable (SQLite WAL with
 //     synchronous=FULL; PostgreSQL with fsync and synchronous_commit on),
-//     appends/s and latency percentiles, and the rate as a ratio to the
-//     rate at the first size (target: >= 0.9, no decline);
+//     appends/s and latency percentiles, bytes passed to write(2) per
+//     append, and the rate as a ratio to the rate at the first size
+//     (target: >= 0.9, no decline);
+//   - interleaved appends (--interleave_rounds, default 3): the
+//     sizes are measured a run's length apart, and this machine's append
+//     rate moves by more than the target's 10 % from one hour to the next,
+//     so after the last size each size is measured again in turn, from a
+//     restart, each earlier size on a copy of the store made when it was
+//     measured; the ratio to the first size is taken within each round;
 //   - inclusion proofs: GetInclusionProof of --proofs random leaves from the
 //     older half of the log against the latest head, mean, p50, p99 and max
 //     (target <= 1 ms);
@@ -61,6 +68,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -98,6 +106,10 @@ ABSL_FLAG(uint64_t, seed, 1, "Seed of the event mix");
 ABSL_FLAG(int, batch, 10000, "Entries per bulk transaction (one signed head each)");
 ABSL_FLAG(double, spacing_ms, 315,
           "Event time step of bulk entries in ms (default 315: 100 million events a year)");
+ABSL_FLAG(int, interleave_rounds, 3,
+          "After the last size, rounds of --appends appends at every size in turn, each "
+          "earlier size on a copy of the store made when it was measured, so the growth ratio "
+          "compares rates measured minutes apart instead of a run's length apart; 0: none");
 ABSL_FLAG(bool, table_sizes, true,
           "Per-table store sizes (SQLite: the dbstat table, a scan of the whole file)");
 
@@ -128,6 +140,21 @@ double RssMb() {
       std::vector<std::string> parts =
           absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
       if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) return kb / 1024.0;
+    }
+  }
+  return 0;
+}
+
+// Bytes this process has passed to write(2) and its kin so far (the
+// "wchar" of /proc/self/io): for the log, its WAL frames and checkpoints.
+uint64_t WrittenBytes() {
+  std::ifstream in("/proc/self/io");
+  std::string line;
+  while (std::getline(in, line)) {
+    uint64_t n = 0;
+    if (line.rfind("wchar:", 0) == 0 &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::string_view(line).substr(6)), &n)) {
+      return n;
     }
   }
   return 0;
@@ -205,6 +232,15 @@ class Backend {
   // After a bulk growth, what the server would have done meanwhile to a log
   // grown gradually (PostgreSQL: autovacuum's ANALYZE).
   virtual void AfterGrowth() {}
+  // A copy of the store as it is now (the log closed), named `name`
+  // (letters, digits, underscores; SQLite: `name`.db beside the store), as
+  // a backend of its own.
+  virtual absl::StatusOr<std::unique_ptr<Backend>> Copy(const std::string& name) = 0;
+  // Removes a copy's files (SQLite; PostgreSQL's go with its server).
+  virtual void RemoveFiles() {}
+  // Whether the store's writes are this process's (SQLite), so that its
+  // bytes written per append mean something.
+  virtual bool WritesInProcess() const { return false; }
 };
 
 class SqliteBackend final : public Backend {
@@ -234,6 +270,25 @@ class SqliteBackend final : public Backend {
     for (const sql::Row& r : *rows) out.emplace_back(r.Str(0), static_cast<uint64_t>(r.Int(1)));
     return out;
   }
+  absl::StatusOr<std::unique_ptr<Backend>> Copy(const std::string& name) override {
+    const std::string path = (std::filesystem::path(path_).parent_path() / (name + ".db")).string();
+    for (const char* suffix : {"", "-wal"}) {
+      std::error_code ec;
+      std::filesystem::remove(path + suffix, ec);
+      if (!std::filesystem::exists(path_ + suffix)) continue;
+      if (!std::filesystem::copy_file(path_ + suffix, path + suffix, ec)) {
+        return absl::InternalError(absl::StrCat("copying ", path_, suffix, ": ", ec.message()));
+      }
+    }
+    return std::unique_ptr<Backend>(new SqliteBackend(path));
+  }
+  bool WritesInProcess() const override { return true; }
+  void RemoveFiles() override {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::error_code ec;
+      std::filesystem::remove(path_ + suffix, ec);
+    }
+  }
   std::string Durability() override {
     std::string mode = "?";
     absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenSqlite({.path = path_, .create = false});
@@ -254,10 +309,17 @@ class SqliteBackend final : public Backend {
 class PostgresBackend final : public Backend {
  public:
   static absl::StatusOr<std::unique_ptr<PostgresBackend>> Start() {
-    KINEX_ASSIGN_OR_RETURN(auto server, kinex::testing::PostgresServer::Start({.durable = true}));
-    KINEX_ASSIGN_OR_RETURN(std::string conninfo, server->CreateDatabase("audit_scale"));
+    KINEX_ASSIGN_OR_RETURN(std::shared_ptr<kinex::testing::PostgresServer> server,
+                           kinex::testing::PostgresServer::Start({.durable = true}));
+    KINEX_ASSIGN_OR_RETURN(std::string conninfo, server->CreateDatabase(kDatabase));
     return std::unique_ptr<PostgresBackend>(
-        new PostgresBackend(std::move(server), std::move(conninfo)));
+        new PostgresBackend(std::move(server), kDatabase, std::move(conninfo)));
+  }
+  // A database copied from this one (CREATE DATABASE ... TEMPLATE) on the
+  // same server, which stops when the last backend using it goes.
+  absl::StatusOr<std::unique_ptr<Backend>> Copy(const std::string& name) override {
+    KINEX_ASSIGN_OR_RETURN(std::string conninfo, server_->CreateDatabase(name, database_));
+    return std::unique_ptr<Backend>(new PostgresBackend(server_, name, std::move(conninfo)));
   }
   absl::StatusOr<std::unique_ptr<LogStorage>> Open() override {
     KINEX_ASSIGN_OR_RETURN(auto s, PostgresLogStorage::Open({.conninfo = conninfo_}));
@@ -305,11 +367,29 @@ class PostgresBackend final : public Backend {
   }
 
  private:
-  PostgresBackend(std::unique_ptr<kinex::testing::PostgresServer> server, std::string conninfo)
-      : server_(std::move(server)), conninfo_(std::move(conninfo)) {}
-  std::unique_ptr<kinex::testing::PostgresServer> server_;
+  static constexpr char kDatabase[] = "audit_scale";
+  PostgresBackend(std::shared_ptr<kinex::testing::PostgresServer> server, std::string database,
+                  std::string conninfo)
+      : server_(std::move(server)),
+        database_(std::move(database)),
+        conninfo_(std::move(conninfo)) {}
+  const std::shared_ptr<kinex::testing::PostgresServer> server_;
+  const std::string database_;
   const std::string conninfo_;
 };
+
+// One round of appends: 1,000 unmeasured, then `appends` measured.
+struct AppendFigures {
+  double rate = 0, p50_ms = 0, p99_ms = 0;
+  // Bytes this process passed to write(2) per append (none for a store
+  // that is another process's: PostgreSQL).
+  std::optional<double> written_per_append;
+};
+
+std::string WrittenText(const AppendFigures& f) {
+  return f.written_per_append.has_value() ? absl::StrFormat("%.0f B", *f.written_per_append)
+                                          : "- (the server's)";
+}
 
 // The figures at one size.
 struct Measurement {
@@ -320,7 +400,7 @@ struct Measurement {
   double create_s = 0;
   double first_open_s = 0;
   double rss_before_mb = 0, rss_startup_mb = 0, rss_appends_mb = 0;
-  double append_rate = 0, append_p50_ms = 0, append_p99_ms = 0;
+  AppendFigures appends;
   double proof_mean_us = 0, proof_p50_us = 0, proof_p99_us = 0, proof_max_us = 0;
   uint64_t query_events = 0;
   int query_pages = 0;
@@ -372,6 +452,22 @@ std::pair<std::vector<double>, double> RunAppends(AuditLog& log, const EventMix&
   return {std::move(all), seconds};
 }
 
+AppendFigures MeasureAppends(AuditLog& log, const Backend& backend, const EventMix& mix,
+                             uint64_t& event_counter, int appends, int threads) {
+  RunAppends(log, mix, event_counter, 1000, threads);
+  event_counter += 1000;
+  const uint64_t written = WrittenBytes();
+  auto [latencies, seconds] = RunAppends(log, mix, event_counter, appends, threads);
+  event_counter += appends;
+  AppendFigures out{.rate = appends / seconds,
+                    .p50_ms = Percentile(latencies, 0.50),
+                    .p99_ms = Percentile(latencies, 0.99)};
+  if (backend.WritesInProcess()) {
+    out.written_per_append = 1.0 * (WrittenBytes() - written) / appends;
+  }
+  return out;
+}
+
 // Every page of a per-child query; returns (events, pages, total ms,
 // first page ms).
 struct QueryResult {
@@ -417,7 +513,7 @@ void PrintTable(const std::vector<Measurement>& ms, absl::string_view backend) {
     for (const Measurement& m : ms) cells.push_back(fn(m));
     rows.emplace_back(std::move(name), std::move(cells));
   };
-  const double base_rate = ms.empty() ? 0 : ms.front().append_rate;
+  const double base_rate = ms.empty() ? 0 : ms.front().appends.rate;
   row("log size (entries)", [](const Measurement& m) { return Thousands(m.size); });
   row("bulk growth to here (s)", [](const Measurement& m) {
     return absl::StrFormat("%.1f (%s)", m.bulk_seconds, Thousands(m.bulk_entries));
@@ -432,13 +528,14 @@ void PrintTable(const std::vector<Measurement>& ms, absl::string_view backend) {
   row("start-up: AuditLog::Create (s)",
       [](const Measurement& m) { return absl::StrFormat("%.2f", m.create_s); });
   row("appends/s (64 threads, durable)",
-      [](const Measurement& m) { return absl::StrFormat("%.0f", m.append_rate); });
+      [](const Measurement& m) { return absl::StrFormat("%.0f", m.appends.rate); });
   row("  ratio to first size (>= 0.9)", [&](const Measurement& m) {
-    return base_rate > 0 ? absl::StrFormat("%.2f", m.append_rate / base_rate) : "-";
+    return base_rate > 0 ? absl::StrFormat("%.2f", m.appends.rate / base_rate) : "-";
   });
   row("  append latency p50 / p99 (ms)", [](const Measurement& m) {
-    return absl::StrFormat("%.1f / %.1f", m.append_p50_ms, m.append_p99_ms);
+    return absl::StrFormat("%.1f / %.1f", m.appends.p50_ms, m.appends.p99_ms);
   });
+  row("  bytes written per append", [](const Measurement& m) { return WrittenText(m.appends); });
   row("inclusion proof mean (us)",
       [](const Measurement& m) { return absl::StrFormat("%.0f", m.proof_mean_us); });
   row("  p50 / p99 / max (us) (<= 1000)", [](const Measurement& m) {
@@ -490,6 +587,36 @@ void PrintTable(const std::vector<Measurement>& ms, absl::string_view backend) {
     }
     std::printf("\n");
   }
+}
+
+// The interleaved rounds: appends/s at each size per round, with the ratio
+// to the first size in the same round, and the range of those ratios.
+void PrintRounds(const std::vector<std::pair<uint64_t, Backend*>>& stores,
+                 const std::vector<std::vector<AppendFigures>>& rounds) {
+  if (rounds.empty()) return;
+  std::printf("\n== interleaved appends (%zu rounds; each size in turn, from a restart) ==\n",
+              rounds.size());
+  std::printf("%-12s", "entries");
+  for (size_t r = 0; r < rounds.size(); ++r)
+    std::printf("  %18s", absl::StrCat("round ", r + 1).c_str());
+  std::printf("  %s\n", "ratio to first size");
+  for (size_t i = 0; i < stores.size(); ++i) {
+    std::printf("%-12s", Thousands(stores[i].first).c_str());
+    double lo = 1e9, hi = 0;
+    for (const std::vector<AppendFigures>& round : rounds) {
+      const double ratio = round[0].rate > 0 ? round[i].rate / round[0].rate : 0;
+      lo = std::min(lo, ratio);
+      hi = std::max(hi, ratio);
+      std::printf("  %18s", absl::StrFormat("%.0f/s (%.2f)", round[i].rate, ratio).c_str());
+    }
+    std::printf("  %.2f-%.2f%s\n", lo, hi, i == 0 ? "" : " (>= 0.9)");
+  }
+  std::printf("bytes written per append, round 1:");
+  for (size_t i = 0; i < stores.size(); ++i) {
+    std::printf(" %s at %s;", WrittenText(rounds[0][i]).c_str(),
+                Thousands(stores[i].first).c_str());
+  }
+  std::printf("\n");
 }
 
 // Prints the encoded leaf of the first event of each kind the mix makes, as
@@ -566,6 +693,7 @@ int Run() {
   const int appenders = std::max(1, absl::GetFlag(FLAGS_appenders));
   const int appends = std::max(1, absl::GetFlag(FLAGS_appends));
   const int proofs = std::max(1, absl::GetFlag(FLAGS_proofs));
+  int interleave_rounds = std::max(0, absl::GetFlag(FLAGS_interleave_rounds));
 
   // The directory.
   std::string dir = absl::GetFlag(FLAGS_dir);
@@ -586,9 +714,15 @@ int Run() {
   std::signal(SIGTERM, OnSignal);
 
   std::unique_ptr<Backend> backend;
+  // Copies of the store at the earlier sizes, for the interleaved rounds.
+  std::vector<std::pair<uint64_t, std::unique_ptr<Backend>>> copies;
   // Stops the server, then removes the run's files (keeps the SQLite
   // database with --keep).
   std::function<void()> cleanup = [&] {
+    for (auto& [size, copy] : copies) {
+      if (!absl::GetFlag(FLAGS_keep)) copy->RemoveFiles();
+    }
+    copies.clear();
     backend.reset();
     if (absl::GetFlag(FLAGS_keep) && backend_name == "sqlite") {
       std::printf("kept %s\n", dir.c_str());
@@ -747,16 +881,11 @@ int Run() {
     std::fflush(stdout);
 
     // Appends.
-    RunAppends(*log, mix, event_counter, 1000, appenders);
-    event_counter += 1000;
-    auto [latencies, seconds] = RunAppends(*log, mix, event_counter, appends, appenders);
-    event_counter += appends;
-    m.append_rate = appends / seconds;
-    m.append_p50_ms = Percentile(latencies, 0.50);
-    m.append_p99_ms = Percentile(latencies, 0.99);
+    m.appends = MeasureAppends(*log, *backend, mix, event_counter, appends, appenders);
     m.rss_appends_mb = RssMb();
-    std::printf("  appends: %.0f/s (p50 %.1f ms, p99 %.1f ms), RSS %.0f MB\n", m.append_rate,
-                m.append_p50_ms, m.append_p99_ms, m.rss_appends_mb);
+    std::printf("  appends: %.0f/s (p50 %.1f ms, p99 %.1f ms, written %s each), RSS %.0f MB\n",
+                m.appends.rate, m.appends.p50_ms, m.appends.p99_ms, WrittenText(m.appends).c_str(),
+                m.rss_appends_mb);
     std::fflush(stdout);
 
     // Inclusion proofs of old leaves.
@@ -809,13 +938,52 @@ int Run() {
                 bytes_per_entry.value_or(0));
     std::fflush(stdout);
     results.push_back(std::move(m));
+    if (interleave_rounds > 0 && target != sizes.back()) {
+      const std::filesystem::space_info space = std::filesystem::space(dir);
+      const uint64_t copy_bytes = results.back().store_bytes;
+      if (static_cast<double>(copy_bytes) > static_cast<double>(space.available) - 2e9) {
+        std::printf("  no copy for the interleaved rounds: %.1f GB free under %s\n",
+                    space.available / 1e9, dir.c_str());
+        interleave_rounds = 0;
+      } else {
+        absl::StatusOr<std::unique_ptr<Backend>> copy =
+            backend->Copy(absl::StrCat("audit_at_", results.back().size));
+        if (!copy.ok()) Die("copying the store", copy.status());
+        copies.emplace_back(results.back().size, *std::move(copy));
+      }
+    }
     if (bytes_per_entry.has_value() && target == sizes.front() && entries > target) {
       std::printf("  projected store at %s entries: %.1f GB\n", Thousands(entries).c_str(),
                   *bytes_per_entry * entries / 1e9);
     }
   }
 
+  // The interleaved rounds: every size in turn (smallest first in odd
+  // rounds, largest first in even ones), each from a restart.
+  std::vector<std::pair<uint64_t, Backend*>> stores;
+  if (interleave_rounds > 0 && !copies.empty() && !results.empty()) {
+    for (auto& [size, copy] : copies) stores.emplace_back(size, copy.get());
+    stores.emplace_back(results.back().size, backend.get());
+  }
+  std::vector<std::vector<AppendFigures>> rounds;  // [round][store]
+  for (int r = 0; r < interleave_rounds && !stores.empty() && !g_stop.load(); ++r) {
+    std::vector<AppendFigures> round(stores.size());
+    for (size_t k = 0; k < stores.size(); ++k) {
+      const size_t i = r % 2 == 0 ? k : stores.size() - 1 - k;
+      auto storage = stores[i].second->Open();
+      if (!storage.ok()) Die("opening the store (interleaved round)", storage.status());
+      auto log = AuditLog::Create(LogOptions(storage->get(), signer, pseudonymizer, &clock));
+      if (!log.ok()) Die("AuditLog::Create (interleaved round)", log.status());
+      round[i] = MeasureAppends(**log, *stores[i].second, mix, event_counter, appends, appenders);
+      std::printf("  interleaved round %d at %s entries: %.0f appends/s (written %s each)\n", r + 1,
+                  Thousands(stores[i].first).c_str(), round[i].rate, WrittenText(round[i]).c_str());
+      std::fflush(stdout);
+    }
+    rounds.push_back(std::move(round));
+  }
+
   PrintTable(results, backend_name);
+  PrintRounds(stores, rounds);
   if (g_stop.load()) std::printf("stopped by a signal: the figures above are partial\n");
   if (!stop_reason.empty()) std::printf("%s\n", stop_reason.c_str());
   std::printf("total wall time: %.0f s\n", absl::ToDoubleSeconds(absl::Now() - run_start));

@@ -211,27 +211,34 @@ PostgresServer::~PostgresServer() {
 
 std::string PostgresServer::conninfo() const { return ConnInfo(port_, "postgres"); }
 
-absl::StatusOr<std::string> PostgresServer::CreateDatabase(const std::string& name) {
-  if (name.empty() || name.size() > 63) {
-    return absl::InvalidArgumentError("database name must be 1-63 characters");
-  }
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
-      return absl::InvalidArgumentError("database name must be letters, digits and underscores");
+absl::StatusOr<std::string> PostgresServer::CreateDatabase(const std::string& name,
+                                                           const std::string& copy_of) {
+  for (const std::string* n : {&name, &copy_of}) {
+    if (n == &copy_of && n->empty()) continue;
+    if (n->empty() || n->size() > 63) {
+      return absl::InvalidArgumentError("database name must be 1-63 characters");
+    }
+    for (char c : *n) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
+        return absl::InvalidArgumentError("database name must be letters, digits and underscores");
+      }
     }
   }
+  const std::string sql = copy_of.empty() ? absl::StrCat("CREATE DATABASE ", name)
+                                          : absl::StrCat("CREATE DATABASE ", name, " TEMPLATE ",
+                                                         copy_of, " STRATEGY FILE_COPY");
   PGconn* conn = PQconnectdb(conninfo().c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string err = PQerrorMessage(conn);
     PQfinish(conn);
     return absl::UnavailableError(absl::StrCat("connect to test PostgreSQL: ", err));
   }
-  PGresult* res = PQexec(conn, absl::StrCat("CREATE DATABASE ", name).c_str());
+  PGresult* res = PQexec(conn, sql.c_str());
   const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
   std::string err = ok ? "" : PQresultErrorMessage(res);
   PQclear(res);
   PQfinish(conn);
-  if (!ok) return absl::InternalError(absl::StrCat("CREATE DATABASE ", name, ": ", err));
+  if (!ok) return absl::InternalError(absl::StrCat(sql, ": ", err));
   return ConnInfo(port_, name);
 }
 

@@ -41,8 +41,10 @@ class PostgresServer {
   PostgresServer& operator=(const PostgresServer&) = delete;
 
   // Creates database `name` (letters, digits, underscore) and returns a libpq
-  // conninfo for it.
-  absl::StatusOr<std::string> CreateDatabase(const std::string& name);
+  // conninfo for it. With `copy_of`, a file-level copy of that database,
+  // which must then have no open connections.
+  absl::StatusOr<std::string> CreateDatabase(const std::string& name,
+                                             const std::string& copy_of = "");
 
   // conninfo of the maintenance database "postgres".
   std::string conninfo() const;

@@ -28,6 +28,41 @@ TEST(PostgresServer, RejectsUnsafeDatabaseName) {
   ASSERT_TRUE(pg.ok()) << pg.status();
   auto conninfo = (*pg)->CreateDatabase("x; DROP DATABASE postgres");
   EXPECT_EQ(conninfo.status().code(), absl::StatusCode::kInvalidArgument);
+  auto copy = (*pg)->CreateDatabase("x", "postgres; DROP DATABASE postgres");
+  EXPECT_EQ(copy.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(copy.status().message(), "database name must be letters, digits and underscores");
+}
+
+// Runs `sql` on `conninfo`; the first column of the first row, or the error.
+std::string QueryOne(const std::string& conninfo, const char* sql) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  std::string out = PQerrorMessage(conn);
+  if (PQstatus(conn) == CONNECTION_OK) {
+    PGresult* res = PQexec(conn, sql);
+    const ExecStatusType status = PQresultStatus(res);
+    out = status == PGRES_TUPLES_OK && PQntuples(res) > 0 ? PQgetvalue(res, 0, 0)
+          : status == PGRES_COMMAND_OK                    ? ""
+                                                          : PQresultErrorMessage(res);
+    PQclear(res);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+TEST(PostgresServer, CopiesADatabaseWithItsRows) {
+  auto pg = PostgresServer::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  auto source = (*pg)->CreateDatabase("source");
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_EQ(QueryOne(*source, "CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('kept')"), "");
+  auto copy = (*pg)->CreateDatabase("copied", "source");
+  ASSERT_TRUE(copy.ok()) << copy.status();
+  EXPECT_EQ(QueryOne(*copy, "SELECT current_database()"), "copied");
+  EXPECT_EQ(QueryOne(*copy, "SELECT v FROM t"), "kept");
+  // The copy is a database of its own.
+  ASSERT_EQ(QueryOne(*copy, "INSERT INTO t VALUES ('copy only')"), "");
+  EXPECT_EQ(QueryOne(*source, "SELECT count(*) FROM t"), "1");
+  EXPECT_EQ(QueryOne(*copy, "SELECT count(*) FROM t"), "2");
 }
 
 }  // namespace
