@@ -68,7 +68,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -85,6 +84,7 @@
 #include "services/common/sql/sql_db.h"
 #include "services/common/status_macros.h"
 #include "tests/testing/postgres_server.h"
+#include "tests/testing/proc_fields.h"
 
 ABSL_FLAG(uint64_t, entries, 20000000, "Size to grow the log to");
 ABSL_FLAG(std::string, report_at, "1000000,10000000",
@@ -132,32 +132,13 @@ std::function<void()>* g_cleanup = nullptr;
 
 // VmRSS of this process, in MB.
 double RssMb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      int64_t kb = 0;
-      std::vector<std::string> parts =
-          absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) return kb / 1024.0;
-    }
-  }
-  return 0;
+  return std::max<int64_t>(0, kinex::testing::ProcField("/proc/self/status", "VmRSS")) / 1024.0;
 }
 
 // Bytes this process has passed to write(2) and its kin so far (the
 // "wchar" of /proc/self/io): for the log, its WAL frames and checkpoints.
 uint64_t WrittenBytes() {
-  std::ifstream in("/proc/self/io");
-  std::string line;
-  while (std::getline(in, line)) {
-    uint64_t n = 0;
-    if (line.rfind("wchar:", 0) == 0 &&
-        absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::string_view(line).substr(6)), &n)) {
-      return n;
-    }
-  }
-  return 0;
+  return std::max<int64_t>(0, kinex::testing::ProcField("/proc/self/io", "wchar"));
 }
 
 // Hands memory freed by the bulk phase back to the system before resident

@@ -75,6 +75,7 @@
 #include "tests/integration/cluster.h"
 #include "tests/integration/demo_children.h"
 #include "tests/testing/paths.h"
+#include "tests/testing/proc_fields.h"
 #include "tests/testing/test_pki.h"
 
 ABSL_FLAG(int, callers, 64, "Concurrent outstanding calls (default 64; soak: use fewer)");
@@ -322,19 +323,7 @@ std::vector<pid_t> KinexChildPids() {
 
 // A field of /proc/<pid>/status in kB (VmRSS, RssAnon, RssFile), or -1.
 int64_t StatusKb(pid_t pid, const std::string& field = "VmRSS") {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field + ":", 0) == 0) {
-      int64_t kb = 0;
-      std::string digits;
-      for (char c : line) {
-        if (c >= '0' && c <= '9') digits.push_back(c);
-      }
-      if (absl::SimpleAtoi(digits, &kb)) return kb;
-    }
-  }
-  return -1;
+  return kinex::testing::ProcField(absl::StrCat("/proc/", pid, "/status"), field);
 }
 
 // CPU seconds (user + system) used so far by `pid`, from /proc/<pid>/stat.

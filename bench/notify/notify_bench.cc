@@ -75,6 +75,7 @@
 #include "tests/integration/demo_children.h"
 #include "tests/testing/metrics_scrape.h"
 #include "tests/testing/paths.h"
+#include "tests/testing/proc_fields.h"
 #include "tests/testing/test_pki.h"
 
 ABSL_FLAG(std::string, mode, "all", "Kinex topology: all (one process) or microservices");
@@ -242,22 +243,10 @@ struct ProcStatus {
 };
 
 ProcStatus ReadStatus(pid_t pid) {
-  ProcStatus s;
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    int64_t* into = nullptr;
-    if (absl::StartsWith(line, "VmRSS:")) into = &s.rss_kb;
-    if (absl::StartsWith(line, "RssAnon:")) into = &s.anon_kb;
-    if (absl::StartsWith(line, "Threads:")) into = &s.threads;
-    if (into == nullptr) continue;
-    std::string digits;
-    for (char c : line) {
-      if (c >= '0' && c <= '9') digits.push_back(c);
-    }
-    if (!absl::SimpleAtoi(digits, into)) *into = -1;
-  }
-  return s;
+  const std::string path = absl::StrCat("/proc/", pid, "/status");
+  return {.rss_kb = kinex::testing::ProcField(path, "VmRSS"),
+          .anon_kb = kinex::testing::ProcField(path, "RssAnon"),
+          .threads = kinex::testing::ProcField(path, "Threads")};
 }
 
 std::string StatusLine(const ProcStatus& s) {
@@ -425,8 +414,8 @@ class WatchSet {
     ++end_codes_[status.error_code()];
     if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED &&
         end_samples_.size() < 5) {
-      end_samples_.push_back(absl::StrCat(static_cast<int>(status.error_code()), ": ",
-                                          status.error_message()));
+      end_samples_.push_back(
+          absl::StrCat(static_cast<int>(status.error_code()), ": ", status.error_message()));
     }
   }
   int ended() {
@@ -471,13 +460,12 @@ class WatchSet {
   bool CloseAll(absl::Duration timeout) {
     for (auto& w : watchers_) w->Cancel();
     absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(
-        absl::Condition(
-            +[](WatchSet* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-              return s->ended_ == s->started_;
-            },
-            this),
-        timeout);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](WatchSet* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+                                      return s->ended_ == s->started_;
+                                    },
+                                    this),
+                                timeout);
   }
 
  private:
@@ -633,18 +621,14 @@ std::string Growth(const ProcStatus& from, const ProcStatus& to) {
 class Bench {
  public:
   Bench(KinexCluster& cluster, bool all_in_one, pid_t pid)
-      : c_(cluster),
-        metrics_target_(all_in_one ? "all" : "gateway"),
-        pid_(pid),
-        sampler_(pid) {}
+      : c_(cluster), metrics_target_(all_in_one ? "all" : "gateway"), pid_(pid), sampler_(pid) {}
 
   Sampler& sampler() { return sampler_; }
 
   // Opens --watchers streams resuming after the newest notification and
   // waits for the gateway's gauge to count them all. Null when they did not
   // all open (reported).
-  std::unique_ptr<WatchSet> Open(const std::string& label, int total, int active,
-                                 int per_channel) {
+  std::unique_ptr<WatchSet> Open(const std::string& label, int total, int active, int per_channel) {
     gauge0_ = GaugeWatchers(c_, metrics_target_);
     auto size = AuditTreeSize(c_);
     if (!size.ok()) {
@@ -757,11 +741,11 @@ int Run(const std::string& command) {
   auto cluster = KinexCluster::Start(
       {.mode = all_in_one ? KinexCluster::Mode::kAllInOne : KinexCluster::Mode::kMicroservices,
        .postgres = false,
-       .extra_config = absl::StrCat(
-           "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 "
-           "max_in_flight_per_agency: 100000 max_streams_per_agency: -1 "
-           "notification_poll_millis: ",
-           poll_millis, " }\n")});
+       .extra_config =
+           absl::StrCat("gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 "
+                        "max_in_flight_per_agency: 100000 max_streams_per_agency: -1 "
+                        "notification_poll_millis: ",
+                        poll_millis, " }\n")});
   if (!cluster.ok()) {
     std::cerr << "starting Kinex: " << cluster.status() << "\n";
     return 1;
@@ -924,8 +908,8 @@ int Run(const std::string& command) {
   }
   const double phase_s = absl::ToDoubleSeconds(load_end - load_start + drain);
   std::cout << absl::StrFormat(
-      "gateway during load and drain (%.1f s): max %s; CPU %.1f s (%.0f%% of one core)\n",
-      phase_s, StatusLine(load_max), cpu1 - cpu0, 100 * (cpu1 - cpu0) / phase_s);
+      "gateway during load and drain (%.1f s): max %s; CPU %.1f s (%.0f%% of one core)\n", phase_s,
+      StatusLine(load_max), cpu1 - cpu0, 100 * (cpu1 - cpu0) / phase_s);
 
   // 4. Closed again.
   const ProcStatus closed2 = bench.Close("closed (after load)", set, before);
@@ -937,9 +921,10 @@ int Run(const std::string& command) {
       "%+.1f MB; delivery to every "
       "watcher p50 %.1f ms p99 %.1f ms (first watcher p99 %.1f ms), target p99 <= 1000 ms: "
       "%s\n",
-      total, (idle.rss_kb - before.rss_kb) / 1024.0, per_watcher_kb, before.threads,
-      idle.threads, absl::StrJoin(closes, ", "), (closed2.rss_kb - before.rss_kb) / 1024.0, PercentileMs(every, 0.5), p99,
-      PercentileMs(first, 0.99), p99 <= 1000 && all_delivered ? "met" : "NOT met");
+      total, (idle.rss_kb - before.rss_kb) / 1024.0, per_watcher_kb, before.threads, idle.threads,
+      absl::StrJoin(closes, ", "), (closed2.rss_kb - before.rss_kb) / 1024.0,
+      PercentileMs(every, 0.5), p99, PercentileMs(first, 0.99),
+      p99 <= 1000 && all_delivered ? "met" : "NOT met");
   std::cout << MachineLine() << "\n";
   return 0;
 }

@@ -35,6 +35,7 @@
 #include "kinex/audit/v1/audit.grpc.pb.h"
 #include "services/common/tls.h"
 #include "tests/integration/cluster.h"
+#include "tests/testing/proc_fields.h"
 
 namespace kinex::testing {
 namespace {
@@ -90,16 +91,7 @@ int Threads(pid_t pid) {
 }
 
 int64_t RssKiB(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      int64_t kib = 0;
-      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipWhitespace());
-      if (f.size() >= 2 && absl::SimpleAtoi(f[1], &kib)) return kib;
-    }
-  }
-  return -1;
+  return kinex::testing::ProcField(absl::StrCat("/proc/", pid, "/status"), "VmRSS");
 }
 
 struct Sample {

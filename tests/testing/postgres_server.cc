@@ -209,20 +209,30 @@ PostgresServer::~PostgresServer() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+namespace {
+
+// A name safe to splice into SQL: 1-63 letters, digits and underscores.
+absl::Status CheckDatabaseName(const std::string& name) {
+  if (name.empty() || name.size() > 63) {
+    return absl::InvalidArgumentError("database name must be 1-63 characters");
+  }
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
+      return absl::InvalidArgumentError("database name must be letters, digits and underscores");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 std::string PostgresServer::conninfo() const { return ConnInfo(port_, "postgres"); }
 
 absl::StatusOr<std::string> PostgresServer::CreateDatabase(const std::string& name,
                                                            const std::string& copy_of) {
-  for (const std::string* n : {&name, &copy_of}) {
-    if (n == &copy_of && n->empty()) continue;
-    if (n->empty() || n->size() > 63) {
-      return absl::InvalidArgumentError("database name must be 1-63 characters");
-    }
-    for (char c : *n) {
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
-        return absl::InvalidArgumentError("database name must be letters, digits and underscores");
-      }
-    }
+  if (absl::Status s = CheckDatabaseName(name); !s.ok()) return s;
+  if (!copy_of.empty()) {
+    if (absl::Status s = CheckDatabaseName(copy_of); !s.ok()) return s;
   }
   const std::string sql = copy_of.empty() ? absl::StrCat("CREATE DATABASE ", name)
                                           : absl::StrCat("CREATE DATABASE ", name, " TEMPLATE ",

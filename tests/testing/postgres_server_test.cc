@@ -7,32 +7,6 @@
 namespace kinex::testing {
 namespace {
 
-TEST(PostgresServer, StartsCreatesDatabaseAndAnswersQueries) {
-  auto pg = PostgresServer::Start();
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  auto conninfo = (*pg)->CreateDatabase("kinex_smoke");
-  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
-  PGconn* conn = PQconnectdb(conninfo->c_str());
-  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-  PGresult* res =
-      PQexec(conn, "SELECT current_database(), current_setting('server_version_num')::int / 10000");
-  ASSERT_EQ(PQresultStatus(res), PGRES_TUPLES_OK);
-  EXPECT_STREQ(PQgetvalue(res, 0, 0), "kinex_smoke");
-  EXPECT_EQ(std::string(PQgetvalue(res, 0, 1)), "15");
-  PQclear(res);
-  PQfinish(conn);
-}
-
-TEST(PostgresServer, RejectsUnsafeDatabaseName) {
-  auto pg = PostgresServer::Start();
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  auto conninfo = (*pg)->CreateDatabase("x; DROP DATABASE postgres");
-  EXPECT_EQ(conninfo.status().code(), absl::StatusCode::kInvalidArgument);
-  auto copy = (*pg)->CreateDatabase("x", "postgres; DROP DATABASE postgres");
-  EXPECT_EQ(copy.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(copy.status().message(), "database name must be letters, digits and underscores");
-}
-
 // Runs `sql` on `conninfo`; the first column of the first row, or the error.
 std::string QueryOne(const std::string& conninfo, const char* sql) {
   PGconn* conn = PQconnectdb(conninfo.c_str());
@@ -47,6 +21,25 @@ std::string QueryOne(const std::string& conninfo, const char* sql) {
   }
   PQfinish(conn);
   return out;
+}
+
+TEST(PostgresServer, StartsCreatesDatabaseAndAnswersQueries) {
+  auto pg = PostgresServer::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  auto conninfo = (*pg)->CreateDatabase("kinex_smoke");
+  ASSERT_TRUE(conninfo.ok()) << conninfo.status();
+  EXPECT_EQ(QueryOne(*conninfo, "SELECT current_database()"), "kinex_smoke");
+  EXPECT_EQ(QueryOne(*conninfo, "SELECT current_setting('server_version_num')::int / 10000"), "15");
+}
+
+TEST(PostgresServer, RejectsUnsafeDatabaseName) {
+  auto pg = PostgresServer::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  auto conninfo = (*pg)->CreateDatabase("x; DROP DATABASE postgres");
+  EXPECT_EQ(conninfo.status().code(), absl::StatusCode::kInvalidArgument);
+  auto copy = (*pg)->CreateDatabase("x", "postgres; DROP DATABASE postgres");
+  EXPECT_EQ(copy.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(copy.status().message(), "database name must be letters, digits and underscores");
 }
 
 TEST(PostgresServer, CopiesADatabaseWithItsRows) {
