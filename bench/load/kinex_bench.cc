@@ -302,21 +302,11 @@ std::vector<pid_t> KinexChildPids() {
   std::vector<pid_t> pids;
   const pid_t self = getpid();
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
     int pid = 0;
-    if (!absl::SimpleAtoi(name, &pid)) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    // pid (comm) state ppid ...: comm may hold spaces, so parse after ')'.
-    const size_t close = line.rfind(')');
-    const size_t open = line.find('(');
-    if (close == std::string::npos || open == std::string::npos) continue;
-    const std::string comm = line.substr(open + 1, close - open - 1);
-    std::vector<std::string> rest = absl::StrSplit(line.substr(close + 2), ' ');
-    int ppid = 0;
-    if (rest.size() < 2 || !absl::SimpleAtoi(rest[1], &ppid)) continue;
-    if (ppid == self && comm == "kinex") pids.push_back(pid);
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
+    const std::optional<kinex::testing::ProcStat> stat =
+        kinex::testing::ReadProcStat(entry.path() / "stat");
+    if (stat.has_value() && stat->ppid == self && stat->comm == "kinex") pids.push_back(pid);
   }
   return pids;
 }
@@ -326,21 +316,11 @@ int64_t StatusKb(pid_t pid, const std::string& field = "VmRSS") {
   return kinex::testing::ProcField(absl::StrCat("/proc/", pid, "/status"), field);
 }
 
-// CPU seconds (user + system) used so far by `pid`, from /proc/<pid>/stat.
+// CPU seconds (user + system) used so far by `pid` (0 when it is gone).
 double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(stat, line)) return 0;
-  const size_t close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  // After "pid (comm) ": state is field 3; utime and stime are fields 14, 15.
-  std::vector<std::string> rest = absl::StrSplit(line.substr(close + 2), ' ');
-  int64_t utime = 0, stime = 0;
-  if (rest.size() < 13 || !absl::SimpleAtoi(rest[11], &utime) ||
-      !absl::SimpleAtoi(rest[12], &stime)) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const std::optional<kinex::testing::ProcStat> stat =
+      kinex::testing::ReadProcStat(absl::StrCat("/proc/", pid, "/stat"));
+  return stat.has_value() ? stat->cpu_seconds : 0;
 }
 
 // CPU seconds used by the kinex processes this process started, and by this

@@ -214,17 +214,9 @@ std::optional<pid_t> GatewayPid(bool all_in_one) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     int pid = 0;
     if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    // pid (comm) state ppid ...: comm may hold spaces, so parse after ')'.
-    const size_t open = line.find('(');
-    const size_t close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    if (line.substr(open + 1, close - open - 1) != "kinex") continue;
-    std::vector<std::string> rest = absl::StrSplit(line.substr(close + 2), ' ');
-    int ppid = 0;
-    if (rest.size() < 2 || !absl::SimpleAtoi(rest[1], &ppid) || ppid != self) continue;
+    const std::optional<kinex::testing::ProcStat> stat =
+        kinex::testing::ReadProcStat(entry.path() / "stat");
+    if (!stat.has_value() || stat->comm != "kinex" || stat->ppid != self) continue;
     std::ifstream f(entry.path() / "cmdline");
     const std::string cmdline((std::istreambuf_iterator<char>(f)),
                               std::istreambuf_iterator<char>());
@@ -254,20 +246,11 @@ std::string StatusLine(const ProcStatus& s) {
                          s.anon_kb / 1024.0, s.threads);
 }
 
-// CPU seconds (user + system) used so far by `pid`.
+// CPU seconds (user + system) used so far by `pid` (0 when it is gone).
 double CpuSeconds(pid_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(stat, line)) return 0;
-  const size_t close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> rest = absl::StrSplit(line.substr(close + 2), ' ');
-  int64_t utime = 0, stime = 0;
-  if (rest.size() < 13 || !absl::SimpleAtoi(rest[11], &utime) ||
-      !absl::SimpleAtoi(rest[12], &stime)) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const std::optional<kinex::testing::ProcStat> stat =
+      kinex::testing::ReadProcStat(absl::StrCat("/proc/", pid, "/stat"));
+  return stat.has_value() ? stat->cpu_seconds : 0;
 }
 
 // Samples the gateway's status every 200 ms; the maxima since the last Reset

@@ -3,7 +3,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <optional>
 #include <string>
+
+#include "tests/testing/temp_dir.h"
 
 #include "gtest/gtest.h"
 
@@ -32,6 +36,42 @@ TEST(ProcField, AMissingFileLineOrNumberIsMinusOne) {
   EXPECT_EQ(ProcField("/proc/self/status", "NoSuchField"), -1);
   EXPECT_EQ(ProcField("/proc/self/status", "Vm"), -1) << "a prefix of a key is not the key";
   EXPECT_EQ(ProcField("/proc/self/status", "Name"), -1) << "Name's value is not a number";
+}
+
+TEST(ReadProcStat, ReadsThisProcess) {
+  const std::optional<ProcStat> before = ReadProcStat("/proc/self/stat");
+  ASSERT_TRUE(before.has_value());
+  EXPECT_EQ(before->comm, std::string("proc_fields_test").substr(0, 15));  // TASK_COMM_LEN
+  EXPECT_EQ(before->ppid, ::getppid());
+  // Spend CPU until the count (in clock ticks) moves: at most a few seconds.
+  volatile uint64_t x = 0;
+  std::optional<ProcStat> after;
+  for (int round = 0; round < 100; ++round) {
+    for (uint64_t i = 0; i < 10000000; ++i) x = x + i;
+    after = ReadProcStat("/proc/self/stat");
+    ASSERT_TRUE(after.has_value());
+    if (after->cpu_seconds > before->cpu_seconds) break;
+  }
+  EXPECT_GT(after->cpu_seconds, before->cpu_seconds);
+}
+
+TEST(ReadProcStat, ANameWithSpacesAndParenthesesIsReadWhole) {
+  ScopedTempDir dir("proc_fields");
+  const std::string path = dir.File("stat");
+  std::ofstream(path) << "42 (a (b) c) S 7 42 42 0 -1 4194560 100 0 0 0 250 150 0 0 20 0 1\n";
+  const std::optional<ProcStat> stat = ReadProcStat(path);
+  ASSERT_TRUE(stat.has_value());
+  EXPECT_EQ(stat->comm, "a (b) c");
+  EXPECT_EQ(stat->ppid, 7);
+  EXPECT_DOUBLE_EQ(stat->cpu_seconds, 400.0 / static_cast<double>(sysconf(_SC_CLK_TCK)));
+}
+
+TEST(ReadProcStat, AMissingOrShortFileIsNullopt) {
+  EXPECT_FALSE(ReadProcStat("/proc/self/no-such-file").has_value());
+  ScopedTempDir dir("proc_fields");
+  const std::string path = dir.File("stat");
+  std::ofstream(path) << "42 (kinex) S 7 42\n";
+  EXPECT_FALSE(ReadProcStat(path).has_value());
 }
 
 }  // namespace
