@@ -41,6 +41,8 @@
 // against the store size projected from the bytes per entry measured so
 // far: the run stops, printing what it measured, rather than fill the disk.
 // SIGINT / SIGTERM stop it between steps, cleaning up the same way.
+// --postgres_settings sets the server as a deployment would (for example
+// shared_buffers, 128 MB by default); the settings are printed read back.
 //
 // Example:
 //   build/bin/audit_scale_bench                          # 1M, 10M, 20M on SQLite
@@ -71,6 +73,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -93,6 +96,10 @@ ABSL_FLAG(std::string, backend, "sqlite", "sqlite or postgres");
 ABSL_FLAG(std::string, dir, "",
           "Directory for the store (SQLite db; PostgreSQL data directory); default a new "
           "directory under $TMPDIR (else /tmp), removed at the end unless --keep");
+ABSL_FLAG(std::vector<std::string>, postgres_settings, {},
+          "PostgreSQL only: comma-separated server settings beyond the durable defaults, each "
+          "name=value as postgres -c takes it (e.g. shared_buffers=2GB); printed with the "
+          "durability settings read back");
 ABSL_FLAG(bool, keep, false, "Keep the SQLite database (PostgreSQL's server is always removed)");
 ABSL_FLAG(int, appenders, 64, "Concurrent AuditLog::Append threads in each measurement");
 ABSL_FLAG(int, appends, 20000, "Measured appends per size (after 1,000 unmeasured)");
@@ -289,9 +296,11 @@ class SqliteBackend final : public Backend {
 
 class PostgresBackend final : public Backend {
  public:
-  static absl::StatusOr<std::unique_ptr<PostgresBackend>> Start() {
-    KINEX_ASSIGN_OR_RETURN(std::shared_ptr<kinex::testing::PostgresServer> server,
-                           kinex::testing::PostgresServer::Start({.durable = true}));
+  // `settings`: server settings beyond the durable defaults ("name=value").
+  static absl::StatusOr<std::unique_ptr<PostgresBackend>> Start(std::vector<std::string> settings) {
+    KINEX_ASSIGN_OR_RETURN(
+        std::shared_ptr<kinex::testing::PostgresServer> server,
+        kinex::testing::PostgresServer::Start({.durable = true, .settings = std::move(settings)}));
     KINEX_ASSIGN_OR_RETURN(std::string conninfo, server->CreateDatabase(kDatabase));
     return std::unique_ptr<PostgresBackend>(
         new PostgresBackend(std::move(server), kDatabase, std::move(conninfo)));
@@ -333,7 +342,10 @@ class PostgresBackend final : public Backend {
     if (!s.ok()) std::printf("  ANALYZE failed: %s\n", s.ToString().c_str());
   }
   std::string Durability() override {
-    std::string out = "PostgreSQL (throwaway server, durable defaults):";
+    std::string out = "PostgreSQL (throwaway server, durable defaults";
+    const std::vector<std::string> settings = absl::GetFlag(FLAGS_postgres_settings);
+    if (!settings.empty()) absl::StrAppend(&out, "; set: ", absl::StrJoin(settings, " "));
+    out += "):";
     absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
     for (const char* setting : {"server_version", "fsync", "synchronous_commit", "full_page_writes",
                                 "wal_sync_method", "shared_buffers"}) {
@@ -658,6 +670,10 @@ int Run() {
                  backend_name.c_str());
     return 2;
   }
+  if (backend_name != "postgres" && !absl::GetFlag(FLAGS_postgres_settings).empty()) {
+    std::fprintf(stderr, "--postgres_settings: only with --backend=postgres\n");
+    return 2;
+  }
   std::vector<uint64_t> sizes;
   for (absl::string_view s :
        absl::StrSplit(absl::GetFlag(FLAGS_report_at), ',', absl::SkipWhitespace())) {
@@ -725,7 +741,7 @@ int Run() {
     // able to reach it.
     ::chmod(dir.c_str(), 0711);
     ::setenv("TMPDIR", dir.c_str(), 1);
-    auto pg = PostgresBackend::Start();
+    auto pg = PostgresBackend::Start(absl::GetFlag(FLAGS_postgres_settings));
     if (!pg.ok()) Die("starting PostgreSQL", pg.status());
     backend = *std::move(pg);
   }

@@ -182,6 +182,10 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(Options op
         argv.push_back(opt);
       }
     }
+    for (const std::string& setting : options.settings) {
+      argv.push_back("-c");
+      argv.push_back(setting);
+    }
     absl::StatusOr<pid_t> pid = Spawn(argv, uid, gid, log);
     if (!pid.ok()) return pid.status();
     const std::string ci = ConnInfo(*port, "postgres");

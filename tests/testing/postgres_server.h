@@ -16,6 +16,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -29,6 +30,9 @@ class PostgresServer {
     // Default false: fsync and synchronous_commit off, for fast tests. True
     // keeps PostgreSQL's durable defaults (benchmarks).
     bool durable = false;
+    // Further server settings, each "name=value" as postgres -c takes it
+    // (e.g. "shared_buffers=2GB"), applied after the ones above.
+    std::vector<std::string> settings;
   };
 
   // initdb, start, and wait until the server accepts connections (PQping).

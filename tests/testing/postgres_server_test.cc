@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace kinex::testing {
@@ -56,6 +57,29 @@ TEST(PostgresServer, CopiesADatabaseWithItsRows) {
   ASSERT_EQ(QueryOne(*copy, "INSERT INTO t VALUES ('copy only')"), "");
   EXPECT_EQ(QueryOne(*source, "SELECT count(*) FROM t"), "1");
   EXPECT_EQ(QueryOne(*copy, "SELECT count(*) FROM t"), "2");
+}
+
+TEST(PostgresServer, TestDefaultsOrDurableDefaultsPlusFurtherSettings) {
+  auto fast = PostgresServer::Start();
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_EQ(QueryOne((*fast)->conninfo(), "SHOW fsync"), "off");
+  EXPECT_EQ(QueryOne((*fast)->conninfo(), "SHOW shared_buffers"), "128MB");
+
+  auto tuned =
+      PostgresServer::Start({.durable = true, .settings = {"shared_buffers=16MB", "work_mem=7MB"}});
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_EQ(QueryOne((*tuned)->conninfo(), "SHOW fsync"), "on");
+  EXPECT_EQ(QueryOne((*tuned)->conninfo(), "SHOW synchronous_commit"), "on");
+  EXPECT_EQ(QueryOne((*tuned)->conninfo(), "SHOW shared_buffers"), "16MB");
+  EXPECT_EQ(QueryOne((*tuned)->conninfo(), "SHOW work_mem"), "7MB");
+}
+
+TEST(PostgresServer, AnUnknownSettingFailsTheStartNamingIt) {
+  auto pg = PostgresServer::Start({.settings = {"no_such_setting=1"}});
+  ASSERT_FALSE(pg.ok());
+  EXPECT_EQ(pg.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(pg.status().message(), ::testing::StartsWith("PostgreSQL did not start"));
+  EXPECT_THAT(pg.status().message(), ::testing::HasSubstr("\"no_such_setting\""));
 }
 
 }  // namespace
