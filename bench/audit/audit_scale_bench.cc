@@ -42,7 +42,8 @@
 // far: the run stops, printing what it measured, rather than fill the disk.
 // SIGINT / SIGTERM stop it between steps, cleaning up the same way.
 // --postgres_settings sets the server as a deployment would (for example
-// shared_buffers, 128 MB by default); the settings are printed read back.
+// shared_buffers, 128 MB by default); the settings are printed read back,
+// and settings that make the log less durable than production's are refused.
 //
 // Example:
 //   build/bin/audit_scale_bench                          # 1M, 10M, 20M on SQLite
@@ -302,6 +303,18 @@ class PostgresBackend final : public Backend {
         std::shared_ptr<kinex::testing::PostgresServer> server,
         kinex::testing::PostgresServer::Start({.durable = true, .settings = std::move(settings)}));
     KINEX_ASSIGN_OR_RETURN(std::string conninfo, server->CreateDatabase(kDatabase));
+    // The figures count only for a log as durable as production's: settings
+    // that turn that off are refused, not reported.
+    KINEX_ASSIGN_OR_RETURN(std::unique_ptr<sql::Db> db, sql::OpenPostgres(conninfo));
+    for (const char* setting : {"fsync", "synchronous_commit", "full_page_writes"}) {
+      const std::string value = Show(*db, setting);
+      if (value != "on") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the server is not durable as in production: ", setting, "=", value,
+            " (read back; --postgres_settings may not turn off fsync, synchronous_commit or "
+            "full_page_writes)"));
+      }
+    }
     return std::unique_ptr<PostgresBackend>(
         new PostgresBackend(std::move(server), kDatabase, std::move(conninfo)));
   }
@@ -349,17 +362,18 @@ class PostgresBackend final : public Backend {
     absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
     for (const char* setting : {"server_version", "fsync", "synchronous_commit", "full_page_writes",
                                 "wal_sync_method", "shared_buffers"}) {
-      std::string value = "?";
-      if (db.ok()) {
-        absl::StatusOr<std::vector<sql::Row>> rows = (*db)->Query(absl::StrCat("SHOW ", setting));
-        if (rows.ok() && !rows->empty()) value = rows->front().Str(0);
-      }
-      absl::StrAppend(&out, " ", setting, "=", value);
+      absl::StrAppend(&out, " ", setting, "=", db.ok() ? Show(**db, setting) : "?");
     }
     return out;
   }
 
  private:
+  // A server setting as SHOW gives it; "?" when it cannot be read.
+  static std::string Show(sql::Db& db, const char* setting) {
+    absl::StatusOr<std::vector<sql::Row>> rows = db.Query(absl::StrCat("SHOW ", setting));
+    return rows.ok() && !rows->empty() ? rows->front().Str(0) : "?";
+  }
+
   static constexpr char kDatabase[] = "audit_scale";
   PostgresBackend(std::shared_ptr<kinex::testing::PostgresServer> server, std::string database,
                   std::string conninfo)
