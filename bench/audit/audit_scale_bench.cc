@@ -301,7 +301,7 @@ class PostgresBackend final : public Backend {
   static absl::StatusOr<std::unique_ptr<PostgresBackend>> Start(std::vector<std::string> settings) {
     KINEX_ASSIGN_OR_RETURN(
         std::shared_ptr<kinex::testing::PostgresServer> server,
-        kinex::testing::PostgresServer::Start({.durable = true, .settings = std::move(settings)}));
+        kinex::testing::PostgresServer::Start({.durable = true, .settings = settings}));
     KINEX_ASSIGN_OR_RETURN(std::string conninfo, server->CreateDatabase(kDatabase));
     // The figures count only for a log as durable as production's: settings
     // that turn that off are refused, not reported.
@@ -315,14 +315,15 @@ class PostgresBackend final : public Backend {
             "full_page_writes)"));
       }
     }
-    return std::unique_ptr<PostgresBackend>(
-        new PostgresBackend(std::move(server), kDatabase, std::move(conninfo)));
+    return std::unique_ptr<PostgresBackend>(new PostgresBackend(
+        std::move(server), std::move(settings), kDatabase, std::move(conninfo)));
   }
   // A database copied from this one (CREATE DATABASE ... TEMPLATE) on the
   // same server, which stops when the last backend using it goes.
   absl::StatusOr<std::unique_ptr<Backend>> Copy(const std::string& name) override {
     KINEX_ASSIGN_OR_RETURN(std::string conninfo, server_->CreateDatabase(name, database_));
-    return std::unique_ptr<Backend>(new PostgresBackend(server_, name, std::move(conninfo)));
+    return std::unique_ptr<Backend>(
+        new PostgresBackend(server_, settings_, name, std::move(conninfo)));
   }
   absl::StatusOr<std::unique_ptr<LogStorage>> Open() override {
     KINEX_ASSIGN_OR_RETURN(auto s, PostgresLogStorage::Open({.conninfo = conninfo_}));
@@ -356,8 +357,7 @@ class PostgresBackend final : public Backend {
   }
   std::string Durability() override {
     std::string out = "PostgreSQL (throwaway server, durable defaults";
-    const std::vector<std::string> settings = absl::GetFlag(FLAGS_postgres_settings);
-    if (!settings.empty()) absl::StrAppend(&out, "; set: ", absl::StrJoin(settings, " "));
+    if (!settings_.empty()) absl::StrAppend(&out, "; set: ", absl::StrJoin(settings_, " "));
     out += "):";
     absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
     for (const char* setting : {"server_version", "fsync", "synchronous_commit", "full_page_writes",
@@ -375,12 +375,15 @@ class PostgresBackend final : public Backend {
   }
 
   static constexpr char kDatabase[] = "audit_scale";
-  PostgresBackend(std::shared_ptr<kinex::testing::PostgresServer> server, std::string database,
-                  std::string conninfo)
+  PostgresBackend(std::shared_ptr<kinex::testing::PostgresServer> server,
+                  std::vector<std::string> settings, std::string database, std::string conninfo)
       : server_(std::move(server)),
+        settings_(std::move(settings)),
         database_(std::move(database)),
         conninfo_(std::move(conninfo)) {}
   const std::shared_ptr<kinex::testing::PostgresServer> server_;
+  // The server's settings beyond the durable defaults (--postgres_settings).
+  const std::vector<std::string> settings_;
   const std::string database_;
   const std::string conninfo_;
 };
