@@ -79,60 +79,44 @@ SELECT 'array4', round((pg_relation_size('arr4') - pg_relation_size('base')) / 1
        round((pg_relation_size('arr4') - pg_relation_size('base') + pg_relation_size('arr4_gin')) / 1e6, 1);
 \echo '(array layouts: heap is what the column adds to the entry row, by_leaf the GIN index)'
 
+-- The median of five runs of query `q`, in ms.
+CREATE FUNCTION pg_temp.median_ms(q text) RETURNS numeric AS $$
+DECLARE
+  t timestamptz;
+  runs double precision[] := '{}';
+BEGIN
+  FOR i IN 1..5 LOOP
+    t := clock_timestamp();
+    EXECUTE q;
+    runs := runs || extract(epoch FROM clock_timestamp() - t) * 1000;
+  END LOOP;
+  RETURN round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r)
+                FROM unnest(runs) r)::numeric, 2);
+END $$ LANGUAGE plpgsql;
+
 -- A page of 100 of a child's events from the middle of the log (the
--- auditor's next page) in leaf order, each layout, five times; the
--- median of the five, in ms.
+-- auditor's next page) in leaf order, each layout.
 \echo 'a page of 100 events from leaf 500,000, median of five runs (ms):'
 DO $$
 DECLARE
   c bigint;
-  layout text;
-  q text;
-  t timestamptz;
-  runs double precision[];
 BEGIN
   FOREACH c IN ARRAY ARRAY[0, 10, 30, 100, 1000]::bigint[] LOOP
-    FOREACH layout IN ARRAY ARRAY['pairs', 'array'] LOOP
-      q := CASE layout
-        WHEN 'pairs' THEN format('SELECT count(*) FROM (SELECT leaf_index FROM pairs '
-                                 'WHERE child_id = %s AND leaf_index >= 500000 '
-                                 'ORDER BY leaf_index LIMIT 100) p', 3 * c + 1)
-        ELSE format('SELECT count(*) FROM (SELECT leaf_index FROM arr '
-                    'WHERE children @> ARRAY[%s]::bigint[] AND leaf_index >= 500000 '
-                    'ORDER BY leaf_index LIMIT 100) p', 3 * c + 1)
-      END;
-      runs := '{}';
-      FOR i IN 1..5 LOOP
-        t := clock_timestamp();
-        EXECUTE q;
-        runs := runs || extract(epoch FROM clock_timestamp() - t) * 1000;
-      END LOOP;
-      RAISE NOTICE 'child % (% events): % %', c, (SELECT count(*) FROM gen WHERE child = c),
-        layout, round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r)
-                       FROM unnest(runs) r)::numeric, 2);
-    END LOOP;
+    RAISE NOTICE 'child % (% events): pairs %', c, (SELECT count(*) FROM gen WHERE child = c),
+      pg_temp.median_ms(format('SELECT count(*) FROM (SELECT leaf_index FROM pairs '
+                               'WHERE child_id = %s AND leaf_index >= 500000 '
+                               'ORDER BY leaf_index LIMIT 100) p', 3 * c + 1));
+    RAISE NOTICE 'child % (% events): array %', c, (SELECT count(*) FROM gen WHERE child = c),
+      pg_temp.median_ms(format('SELECT count(*) FROM (SELECT leaf_index FROM arr '
+                               'WHERE children @> ARRAY[%s]::bigint[] AND leaf_index >= 500000 '
+                               'ORDER BY leaf_index LIMIT 100) p', 3 * c + 1));
   END LOOP;
 END $$;
 -- The start-up check's read: the index rows of 4,096 leaves in leaf order
 -- (SqlLogStorage::ReadChildIndex), by-leaf B-tree against BRIN.
 \echo 'index rows of leaves 500,000-504,095 in leaf order, median of five runs (ms):'
-DO $$
-DECLARE
-  tbl text;
-  t timestamptz;
-  runs double precision[];
-BEGIN
-  FOREACH tbl IN ARRAY ARRAY['pairs', 'pairs_brin'] LOOP
-    runs := '{}';
-    FOR i IN 1..5 LOOP
-      t := clock_timestamp();
-      EXECUTE format('SELECT count(*) FROM (SELECT leaf_index, child_id FROM %I '
-                     'WHERE leaf_index >= 500000 AND leaf_index < 504096 '
-                     'ORDER BY leaf_index, child_id) p', tbl);
-      runs := runs || extract(epoch FROM clock_timestamp() - t) * 1000;
-    END LOOP;
-    RAISE NOTICE '%: %', tbl, round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r)
-                                     FROM unnest(runs) r)::numeric, 2);
-  END LOOP;
-END $$;
+SELECT tbl, pg_temp.median_ms(format('SELECT count(*) FROM (SELECT leaf_index, child_id FROM %I '
+                                     'WHERE leaf_index >= 500000 AND leaf_index < 504096 '
+                                     'ORDER BY leaf_index, child_id) p', tbl)) AS ms
+  FROM unnest(ARRAY['pairs', 'pairs_brin']) tbl;
 DROP TABLE gen, pairs, pairs_brin, base, arr, arr4;
