@@ -16,11 +16,15 @@ absl::StatusOr<std::unique_ptr<SqliteLogStorage>> SqliteLogStorage::Open(Options
   // matters; group commit amortises it). The cache is per connection (the
   // writer and each pooled reader): 8 MiB keeps resident memory bounded as
   // the log grows — a soak with 64 MiB per connection grew RSS by 69%.
+  // With the background checkpointer the writer's own checkpoint is only
+  // the backstop that lets the WAL start again from its beginning.
   sql::SqliteOptions sqlite{.path = options.path,
                             .create = true,
                             .synchronous_full = options.synchronous_full,
                             .cache_kib = 8192,
-                            .wal_autocheckpoint_pages = 8192};
+                            .wal_autocheckpoint_pages = options.background_checkpoints
+                                                            ? kBackstopCheckpointPages
+                                                            : kWriterCheckpointPages};
   absl::StatusOr<std::unique_ptr<sql::Db>> writer = sql::OpenSqlite(sqlite);
   if (!writer.ok()) {
     return CopyErrorReason(writer.status(), absl::UnavailableError(absl::StrCat(
@@ -34,7 +38,30 @@ absl::StatusOr<std::unique_ptr<SqliteLogStorage>> SqliteLogStorage::Open(Options
     return CopyErrorReason(s,
                            absl::Status(s.code(), absl::StrCat(options.path, ": ", s.message())));
   }
+  if (options.background_checkpoints) {
+    absl::StatusOr<std::unique_ptr<sql::WalCheckpointer>> checkpointer =
+        sql::WalCheckpointer::Start({.sqlite = sqlite});
+    if (!checkpointer.ok()) {
+      return CopyErrorReason(
+          checkpointer.status(),
+          absl::UnavailableError(absl::StrCat("audit store: ", checkpointer.status().message())));
+    }
+    storage->checkpointer_ = *std::move(checkpointer);
+  }
   return storage;
+}
+
+SqliteLogStorage::~SqliteLogStorage() = default;
+
+absl::Status SqliteLogStorage::Append(absl::Span<const NewEntry> entries,
+                                      const kinex::audit::v1::SignedTreeHead* head) {
+  absl::Status s = SqlLogStorage::Append(entries, head);
+  if (s.ok() && checkpointer_ != nullptr) checkpointer_->Notify();
+  return s;
+}
+
+sql::WalCheckpointer::Stats SqliteLogStorage::checkpointer_stats() const {
+  return checkpointer_ != nullptr ? checkpointer_->stats() : sql::WalCheckpointer::Stats{};
 }
 
 }  // namespace kinex::audit

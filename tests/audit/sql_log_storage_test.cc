@@ -4,6 +4,7 @@
 #include "services/audit/sqlite_log_storage.h"
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "services/audit/stored_leaf.h"
 
 #include "gmock/gmock.h"
@@ -138,6 +139,31 @@ TEST_F(SqlLogStorageTest, StoreErrorsCarryTheirReasons) {
   EXPECT_THAT(gone, HasErrorMetadata("cause", "STORAGE_FAILED"));
   EXPECT_THAT(gone, HasErrorMetadata("store", "audit"));
   EXPECT_THAT(gone, HasErrorMetadata("dialect", "sqlite"));
+}
+
+// Appends are copied from the WAL into the database file by the store's
+// background checkpointer (sql::WalCheckpointer), so an append does not
+// wait for it; with background_checkpoints off there is none (the writer
+// checkpoints itself).
+TEST_F(SqlLogStorageTest, AppendsAreCheckpointedInTheBackground) {
+  auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  for (uint64_t i = 0; i < 20; ++i) {
+    ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(i)}, nullptr).ok());
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while ((*storage)->checkpointer_stats().checkpoints == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GE((*storage)->checkpointer_stats().checkpoints, 1u);
+  EXPECT_EQ((*storage)->checkpointer_stats().failures, 0u);
+  EXPECT_EQ(*(*storage)->Size(), 20u);
+
+  auto inline_only =
+      SqliteLogStorage::Open({.path = dir_.File("inline.db"), .background_checkpoints = false});
+  ASSERT_TRUE(inline_only.ok()) << inline_only.status();
+  ASSERT_TRUE((*inline_only)->Append(std::vector<NewEntry>{Entry(0)}, nullptr).ok());
+  EXPECT_EQ((*inline_only)->checkpointer_stats().checkpoints, 0u);
 }
 
 }  // namespace
