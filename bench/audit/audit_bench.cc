@@ -1,11 +1,15 @@
 // Audit log benchmarks:
 //   BM_Append/appenders:N     appends per second with N concurrent appenders
-//                             on SQLite (WAL, synchronous=FULL), group commit.
+//                             on SQLite (WAL, synchronous=FULL), group commit;
+//                             bg_checkpoint:1 as production (WAL checkpoints
+//                             on a background thread), 0 by the writer.
 //   BM_RawSqliteCommit/batch:B  the durability ceiling: rows per second that
 //                             raw SQLite commits (the sqlite3 C API, no Kinex
 //                             code) with the log's connection settings (WAL,
 //                             synchronous=FULL, the same cache and checkpoint
-//                             pragmas as SqliteLogStorage) and the log's own
+//                             pragmas as SqliteLogStorage, and with
+//                             bg_checkpoint:1 the same background
+//                             checkpointer) and the log's own
 //                             tables (services/audit/schema/0001_log.sql,
 //                             0005_child_index.sql), one writer thread, B
 //                             rows per transaction; each row is an
@@ -24,8 +28,9 @@
 //                             from GetEntries, minus the network).
 //
 // After the benchmarks a summary compares, in the same run, the log's rate
-// (BM_Append appenders:64 sync_full:1) with the raw rate at batch 64 (issue
-// #17's target: >= 0.9).
+// (BM_Append appenders:64 sync_full:1 bg_checkpoint:1) with the raw rate at
+// batch 64 (issue #17's target: >= 0.9), and the same with both
+// checkpointing in the writer.
 //
 // The 1M-entry SQLite database is built once per run by the bulk builder
 // (bulk_log.h: batches of 10,000 with one signed head each) under $TMPDIR,
@@ -55,6 +60,7 @@
 #include "services/audit/sqlite_log_storage.h"
 #include "services/audit/stored_leaf.h"
 #include "services/common/sql/sql_db.h"
+#include "services/common/sql/wal_checkpointer.h"
 
 namespace kinex::audit {
 namespace {
@@ -126,9 +132,11 @@ int AppendsPerThread(int appenders) {
 void BM_Append(benchmark::State& state) {
   const int appenders = static_cast<int>(state.range(0));
   const bool full = state.range(1) != 0;
+  const bool background = state.range(2) != 0;
   const auto dir = TempDir(absl::StrCat("append", appenders));
-  auto storage =
-      *SqliteLogStorage::Open({.path = (dir / "audit.db").string(), .synchronous_full = full});
+  auto storage = *SqliteLogStorage::Open({.path = (dir / "audit.db").string(),
+                                          .synchronous_full = full,
+                                          .background_checkpoints = background});
   auto log = OpenLog(storage.get());
   const int per_thread = AppendsPerThread(appenders);
   int64_t total = 0;
@@ -149,19 +157,23 @@ void BM_Append(benchmark::State& state) {
   state.SetItemsProcessed(total);
   state.counters["heads"] = static_cast<double>((*storage->ListHeads()).size());
   state.counters["entries"] = static_cast<double>(log->Size());
+  state.counters["checkpoints"] = static_cast<double>(storage->checkpointer_stats().checkpoints);
   log.reset();
   storage.reset();
   std::filesystem::remove_all(dir);
 }
 // sync_full:1 is the configuration the issue's target is for; sync_full:0
 // (synchronous=NORMAL: no fsync per commit) shows the CPU-bound ceiling of
-// the same code, i.e. what a fast disk would approach.
+// the same code, i.e. what a fast disk would approach. bg_checkpoint:1 is
+// production's WAL checkpointing (a background sql::WalCheckpointer);
+// bg_checkpoint:0 the writer checkpointing itself, for comparison.
 BENCHMARK(BM_Append)
-    ->ArgNames({"appenders", "sync_full"})
-    ->Args({1, 1})
-    ->Args({16, 1})
-    ->Args({64, 1})
-    ->Args({64, 0})
+    ->ArgNames({"appenders", "sync_full", "bg_checkpoint"})
+    ->Args({1, 1, 1})
+    ->Args({16, 1, 1})
+    ->Args({64, 1, 1})
+    ->Args({64, 1, 0})
+    ->Args({64, 0, 1})
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
@@ -169,12 +181,18 @@ BENCHMARK(BM_Append)
 // --- The durability ceiling: raw SQLite commits ---------------------------
 
 // The connection settings of SqliteLogStorage::Open (sqlite_log_storage.cc:
-// synchronous_full, cache_kib = 8192, wal_autocheckpoint_pages = 8192) as
-// sql::OpenSqlite (services/common/sql/sql_db.cc) turns them into pragmas.
-// Keep in step with those two files.
-constexpr char kLogPragmas[] =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-    "PRAGMA busy_timeout=10000; PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=8192;";
+// synchronous_full, cache_kib = 8192, and wal_autocheckpoint_pages, the
+// backstop with its background checkpointer, else the writer's interval)
+// as sql::OpenSqlite (services/common/sql/sql_db.cc) turns them into
+// pragmas. Keep in step with those two files.
+std::string LogPragmas(bool background_checkpoints) {
+  return absl::StrCat(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+      "PRAGMA busy_timeout=10000; PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=",
+      background_checkpoints ? SqliteLogStorage::kBackstopCheckpointPages
+                             : SqliteLogStorage::kWriterCheckpointPages,
+      ";");
+}
 
 // The sizes of a BM_Append row: its leaf as the log stores it (the
 // canonical encoding, pseudonymised, timed, chained, then compressed as
@@ -242,6 +260,7 @@ int RawRows(int batch) { return batch == 1 ? 2000 : batch == 8 ? 16000 : 40000; 
 
 void BM_RawSqliteCommit(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
+  const bool background = state.range(1) != 0;
   const RowShape& shape = AppendRowShape();
   const auto dir = TempDir(absl::StrCat("raw", batch));
   const std::string path = (dir / "raw.db").string();
@@ -250,15 +269,24 @@ void BM_RawSqliteCommit(benchmark::State& state) {
         sqlite3_open_v2(path.c_str(), &db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr),
         "open");
-  Check(db, sqlite3_exec(db, kLogPragmas, nullptr, nullptr, nullptr), "pragmas");
+  Check(db, sqlite3_exec(db, LogPragmas(background).c_str(), nullptr, nullptr, nullptr), "pragmas");
   const std::string ddl = sql::ExpandPlaceholders(
       absl::StrCat(kinex::audit::schema::k0001Log, kinex::audit::schema::k0005ChildIndex),
       sql::Dialect::kSqlite);
   Check(db, sqlite3_exec(db, ddl.c_str(), nullptr, nullptr, nullptr), "schema");
-  RawSettings() = absl::StrCat("journal_mode=", PragmaValue(db, "journal_mode"),
-                               " synchronous=", PragmaValue(db, "synchronous"),
-                               " (2 = FULL) cache_size=", PragmaValue(db, "cache_size"),
-                               " wal_autocheckpoint=", PragmaValue(db, "wal_autocheckpoint"));
+  // The log's background checkpointer, notified after each commit as
+  // SqliteLogStorage::Append does.
+  std::unique_ptr<sql::WalCheckpointer> checkpointer;
+  if (background) {
+    auto started = sql::WalCheckpointer::Start({.sqlite = {.path = path}});
+    if (!started.ok()) Die("WalCheckpointer::Start", started.status());
+    checkpointer = *std::move(started);
+    RawSettings() = absl::StrCat("journal_mode=", PragmaValue(db, "journal_mode"),
+                                 " synchronous=", PragmaValue(db, "synchronous"),
+                                 " (2 = FULL) cache_size=", PragmaValue(db, "cache_size"),
+                                 " wal_autocheckpoint=", PragmaValue(db, "wal_autocheckpoint"),
+                                 ", WAL checkpoints in the background as the log's");
+  }
   sqlite3_stmt* entry = nullptr;
   sqlite3_stmt* child = nullptr;
   Check(db,
@@ -321,6 +349,7 @@ void BM_RawSqliteCommit(benchmark::State& state) {
         sqlite3_reset(child);
       }
       Check(db, sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), "commit");
+      if (checkpointer != nullptr) checkpointer->Notify();
     }
     total += rows;
   }
@@ -329,14 +358,16 @@ void BM_RawSqliteCommit(benchmark::State& state) {
   state.counters["leaf_bytes"] = static_cast<double>(shape.leaf_bytes);
   sqlite3_finalize(entry);
   sqlite3_finalize(child);
+  checkpointer.reset();
   sqlite3_close_v2(db);
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_RawSqliteCommit)
-    ->ArgNames({"batch"})
-    ->Arg(1)
-    ->Arg(8)
-    ->Arg(64)
+    ->ArgNames({"batch", "bg_checkpoint"})
+    ->Args({1, 1})
+    ->Args({8, 1})
+    ->Args({64, 1})
+    ->Args({64, 0})
     ->Iterations(1)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
@@ -534,8 +565,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 
 void PrintSummary(const SummaryReporter& r) {
   std::printf("\n== Durability ceiling (issue #17): the log against raw SQLite, same run ==\n");
-  const std::optional<double> log_rate =
-      r.Get("BM_Append", "appenders:64/sync_full:1", "items_per_second");
+  constexpr char kLogArgs[] = "appenders:64/sync_full:1/bg_checkpoint:1";
+  const std::optional<double> log_rate = r.Get("BM_Append", kLogArgs, "items_per_second");
   if (!RawSettings().empty()) {
     const RowShape& shape = AppendRowShape();
     std::printf(
@@ -544,18 +575,19 @@ void PrintSummary(const SummaryReporter& r) {
         RawSettings().c_str(), shape.leaf_bytes);
   }
   std::printf(
-      "log: SqliteLogStorage (WAL, synchronous=FULL), 64 appender threads, "
-      "group commit\n");
+      "log: SqliteLogStorage (WAL, synchronous=FULL, background checkpoints), 64 appender "
+      "threads, group commit\n");
   for (int batch : {1, 8, 64}) {
     const std::optional<double> raw =
-        r.Get("BM_RawSqliteCommit", absl::StrCat("batch:", batch), "items_per_second");
+        r.Get("BM_RawSqliteCommit", absl::StrCat("batch:", batch, "/bg_checkpoint:1"),
+              "items_per_second");
     if (raw.has_value()) {
       std::printf("  raw SQLite, %2d rows/commit   %10.0f rows/s\n", batch, *raw);
     }
   }
   if (log_rate.has_value()) {
-    const std::optional<double> heads = r.Get("BM_Append", "appenders:64/sync_full:1", "heads");
-    const std::optional<double> entries = r.Get("BM_Append", "appenders:64/sync_full:1", "entries");
+    const std::optional<double> heads = r.Get("BM_Append", kLogArgs, "heads");
+    const std::optional<double> entries = r.Get("BM_Append", kLogArgs, "entries");
     std::printf("  log, 64 appenders (sync_full) %10.0f appends/s", *log_rate);
     if (heads.has_value() && entries.has_value() && *heads > 1) {
       // One head per commit, plus the empty log's.
@@ -563,15 +595,27 @@ void PrintSummary(const SummaryReporter& r) {
     }
     std::printf("\n");
   }
-  const std::optional<double> raw64 = r.Get("BM_RawSqliteCommit", "batch:64", "items_per_second");
+  const std::optional<double> raw64 =
+      r.Get("BM_RawSqliteCommit", "batch:64/bg_checkpoint:1", "items_per_second");
   if (log_rate.has_value() && raw64.has_value() && *raw64 > 0) {
     const double ratio = *log_rate / *raw64;
     std::printf("  ratio log / raw(batch 64)     %10.2f   (target >= 0.90: %s)\n", ratio,
                 ratio >= 0.9 ? "met" : "NOT met");
   } else {
     std::printf(
-        "  ratio: not computed (run both BM_Append/appenders:64/sync_full:1 and "
-        "BM_RawSqliteCommit/batch:64)\n");
+        "  ratio: not computed (run both BM_Append/appenders:64/sync_full:1/bg_checkpoint:1 and "
+        "BM_RawSqliteCommit/batch:64/bg_checkpoint:1)\n");
+  }
+  // The same with the writer checkpointing itself (both sides), when run.
+  const std::optional<double> log_inline =
+      r.Get("BM_Append", "appenders:64/sync_full:1/bg_checkpoint:0", "items_per_second");
+  const std::optional<double> raw_inline =
+      r.Get("BM_RawSqliteCommit", "batch:64/bg_checkpoint:0", "items_per_second");
+  if (log_inline.has_value() && raw_inline.has_value() && *raw_inline > 0) {
+    std::printf(
+        "  writer checkpointing itself: log %.0f appends/s, raw(batch 64) %.0f rows/s, "
+        "ratio %.2f\n",
+        *log_inline, *raw_inline, *log_inline / *raw_inline);
   }
 }
 

@@ -118,6 +118,9 @@ ABSL_FLAG(int, interleave_rounds, 3,
           "After the last size, rounds of --appends appends at every size in turn, each "
           "earlier size on a copy of the store made when it was measured, so the growth ratio "
           "compares rates measured minutes apart instead of a run's length apart; 0: none");
+ABSL_FLAG(bool, background_checkpoints, true,
+          "SQLite: WAL checkpoints on a background thread, as production (false: the writer "
+          "checkpoints itself, for comparison)");
 ABSL_FLAG(bool, table_sizes, true,
           "Per-table store sizes (SQLite: the dbstat table, a scan of the whole file)");
 
@@ -236,8 +239,10 @@ class SqliteBackend final : public Backend {
  public:
   explicit SqliteBackend(std::string path) : path_(std::move(path)) {}
   absl::StatusOr<std::unique_ptr<LogStorage>> Open() override {
-    KINEX_ASSIGN_OR_RETURN(auto s,
-                           SqliteLogStorage::Open({.path = path_, .synchronous_full = true}));
+    KINEX_ASSIGN_OR_RETURN(auto s, SqliteLogStorage::Open({.path = path_,
+                                                           .synchronous_full = true,
+                                                           .background_checkpoints = absl::GetFlag(
+                                                               FLAGS_background_checkpoints)}));
     return std::unique_ptr<LogStorage>(std::move(s));
   }
   absl::StatusOr<uint64_t> StoreBytes() override {
@@ -288,7 +293,10 @@ class SqliteBackend final : public Backend {
     return absl::StrCat("SQLite ", path_,
                         ": SqliteLogStorage synchronous_full=true, i.e. "
                         "PRAGMA synchronous=FULL (an fsync per commit); journal_mode=",
-                        mode, " (read back)");
+                        mode, " (read back); WAL checkpoints ",
+                        absl::GetFlag(FLAGS_background_checkpoints)
+                            ? "in the background (as production)"
+                            : "by the writer (--background_checkpoints=false)");
   }
 
  private:
