@@ -3,7 +3,6 @@
 #include <iostream>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
 
@@ -50,7 +49,7 @@ void WalCheckpointer::Checkpoint() {
   // waiting for (or blocking) the writer or any reader. One row: busy (1
   // when it could not run at all), log (the WAL's frames) and checkpointed.
   absl::StatusOr<std::vector<Row>> rows = db_->Query("PRAGMA wal_checkpoint(PASSIVE)");
-  bool failed = !rows.ok() || rows->size() != 1 || rows->front().Int(0) != 0;
+  const bool failed = !rows.ok() || rows->size() != 1 || rows->front().Int(0) != 0;
   absl::MutexLock lock(&mu_);
   ++stats_.checkpoints;
   if (rows.ok() && rows->size() == 1) {
