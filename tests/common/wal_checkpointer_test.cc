@@ -1,11 +1,15 @@
 // sql::WalCheckpointer: SQLite's WAL copied into the database file by a
 // thread of its own after commits, never blocking the writer; what it did
 // in its counters; a database it cannot open refused at Start; stopping with
-// a checkpoint pending.
+// a checkpoint pending; another connection's checkpoint counted as busy,
+// not as a failure, and tried again.
 #include "services/common/sql/wal_checkpointer.h"
 
+#include <atomic>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -81,6 +85,57 @@ TEST_F(WalCheckpointerTest, ANotifiedCommitIsCheckpointedByItsThread) {
   }
   EXPECT_GE(DatabaseBytes(), 50u * 2048);
   EXPECT_GE((*checkpointer)->stats().checkpoints, 1u);
+  EXPECT_EQ((*checkpointer)->stats().failures, 0u);
+}
+
+TEST_F(WalCheckpointerTest, ACheckpointHeldElsewhereIsBusyAndTriedAgain) {
+  auto checkpointer = WalCheckpointer::Start({.sqlite = {.path = path_}});
+  ASSERT_TRUE(checkpointer.ok()) << checkpointer.status();
+  // A reader's open snapshot makes another connection's FULL checkpoint
+  // wait (up to the busy timeout) while it holds SQLite's checkpoint lock.
+  auto reader = OpenSqlite({.path = path_, .create = false});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE((*reader)->Exec("BEGIN").ok());
+  ASSERT_TRUE((*reader)->Query("SELECT COUNT(*) FROM t").ok());
+  Commit(20);
+  auto other = OpenSqlite({.path = path_, .create = false});
+  ASSERT_TRUE(other.ok()) << other.status();
+  std::atomic<bool> released{false};
+  absl::StatusOr<std::vector<Row>> full;
+  std::thread holder([&] {
+    // A FULL checkpoint that finds the lock taken returns busy at once:
+    // tried again until it has run after the reader let go.
+    bool done = false;
+    while (!done) {
+      const bool after_release = released.load();
+      full = (*other)->Query("PRAGMA wal_checkpoint(FULL)");
+      done = !full.ok() || (after_release && full->at(0).Int(0) == 0);
+    }
+  });
+  auto succeeded = [&] {
+    const WalCheckpointer::Stats s = (*checkpointer)->stats();
+    return s.checkpoints - s.busy - s.failures;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(8);
+  while ((*checkpointer)->stats().busy == 0 && absl::Now() < deadline) {
+    (*checkpointer)->Flush();
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  const uint64_t succeeded_while_held = succeeded();
+  ASSERT_TRUE((*reader)->Exec("COMMIT").ok());
+  released = true;
+  holder.join();
+  ASSERT_TRUE(full.ok()) << full.status();
+
+  // Counted as busy, not as a failure, and tried again without another
+  // commit's notification.
+  EXPECT_GE((*checkpointer)->stats().busy, 1u);
+  EXPECT_EQ((*checkpointer)->stats().failures, 0u);
+  const absl::Time retry_deadline = absl::Now() + absl::Seconds(10);
+  while (succeeded() == succeeded_while_held && absl::Now() < retry_deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_GT(succeeded(), succeeded_while_held);
   EXPECT_EQ((*checkpointer)->stats().failures, 0u);
 }
 

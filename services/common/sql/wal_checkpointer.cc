@@ -3,6 +3,7 @@
 #include <iostream>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/log.h"
 #include "services/common/status_macros.h"
 
@@ -49,21 +50,30 @@ void WalCheckpointer::Checkpoint() {
   // waiting for (or blocking) the writer or any reader. One row: busy (1
   // when it could not run at all), log (the WAL's frames) and checkpointed.
   absl::StatusOr<std::vector<Row>> rows = db_->Query("PRAGMA wal_checkpoint(PASSIVE)");
-  const bool failed = !rows.ok() || rows->size() != 1 || rows->front().Int(0) != 0;
+  const bool answered = rows.ok() && rows->size() == 1;
   absl::MutexLock lock(&mu_);
   ++stats_.checkpoints;
-  if (rows.ok() && rows->size() == 1) {
+  if (answered && rows->front().Int(0) != 0) {
+    // Another connection held the checkpoint lock (a checkpoint of its own)
+    // or was rewriting the WAL's header: nothing is wrong. Tried again
+    // after the interval, commit or not.
+    ++stats_.busy;
+    pending_ = true;
+    return;
+  }
+  if (answered) {
     stats_.wal_frames = rows->front().Int(1);
     stats_.backfilled_frames = rows->front().Int(2);
+    return;
   }
-  if (!failed) return;
   ++stats_.failures;
   // Logged at the 1st, 2nd, 4th, 8th ... failure, so a store that keeps
   // failing does not flood the log (the writer's own checkpoint still runs).
   if ((stats_.failures & (stats_.failures - 1)) == 0) {
     LogJson(std::cerr, "warn", "sqlite wal checkpoint failed",
             {{"failures", static_cast<int64_t>(stats_.failures)},
-             {"error", rows.ok() ? std::string("busy") : std::string(rows.status().message())}});
+             {"error", rows.ok() ? absl::StrCat("checkpoint returned ", rows->size(), " rows")
+                                 : std::string(rows.status().message())}});
   }
 }
 

@@ -16,8 +16,10 @@
 //
 // Durability is SQLite's: a checkpoint moves committed pages only, and with
 // synchronous=FULL or NORMAL fsyncs the WAL before and the database after.
-// A checkpoint that fails is counted and logged (no database contents) and
-// tried again after the next commit; the writer's backstop still runs.
+// A checkpoint that finds the checkpoint lock held elsewhere is counted as
+// busy and tried again after the interval; one that fails is counted,
+// logged (no database contents) and tried again after the next commit. The
+// writer's backstop still runs.
 //
 // Example:
 //   KINEX_ASSIGN_OR_RETURN(auto checkpointer,
@@ -51,8 +53,11 @@ class WalCheckpointer {
 
   // What the checkpointer has done, for tests and benchmarks.
   struct Stats {
-    // Checkpoints run, and of them those SQLite refused or failed.
+    // Checkpoints run; of them those that found another connection holding
+    // the checkpoint lock (busy: harmless, tried again after the interval)
+    // and those that failed (an error, logged).
     uint64_t checkpoints = 0;
+    uint64_t busy = 0;
     uint64_t failures = 0;
     // The WAL's frames and those in the database file, as the last
     // checkpoint reported them (SQLite's "log" and "checkpointed").
