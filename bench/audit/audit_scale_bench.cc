@@ -121,6 +121,10 @@ ABSL_FLAG(int, interleave_rounds, 3,
 ABSL_FLAG(bool, background_checkpoints, true,
           "SQLite: WAL checkpoints on a background thread, as production (false: the writer "
           "checkpoints itself, for comparison)");
+ABSL_FLAG(int, compare_writer_cache_mib, 0,
+          "SQLite: in each interleaved round, also measure every size with this page cache (MiB) "
+          "on the writer connection instead of production's 8 MiB, in alternating order, and "
+          "print both tables (0: off)");
 ABSL_FLAG(bool, table_sizes, true,
           "Per-table store sizes (SQLite: the dbstat table, a scan of the whole file)");
 
@@ -224,6 +228,9 @@ class Backend {
   // After a bulk growth, what the server would have done meanwhile to a log
   // grown gradually (PostgreSQL: autovacuum's ANALYZE).
   virtual void AfterGrowth() {}
+  // SQLite: the writer connection's page cache for the next Open (KiB);
+  // PostgreSQL's is the server's (shared_buffers).
+  virtual void SetWriterCacheKib(int /*kib*/) {}
   // A copy of the store as it is now (the log closed), named `name`
   // (letters, digits, underscores; SQLite: `name`.db beside the store), as
   // a backend of its own.
@@ -242,9 +249,11 @@ class SqliteBackend final : public Backend {
     KINEX_ASSIGN_OR_RETURN(auto s, SqliteLogStorage::Open({.path = path_,
                                                            .synchronous_full = true,
                                                            .background_checkpoints = absl::GetFlag(
-                                                               FLAGS_background_checkpoints)}));
+                                                               FLAGS_background_checkpoints),
+                                                           .writer_cache_kib = writer_cache_kib_}));
     return std::unique_ptr<LogStorage>(std::move(s));
   }
+  void SetWriterCacheKib(int kib) override { writer_cache_kib_ = kib; }
   absl::StatusOr<uint64_t> StoreBytes() override {
     uint64_t total = 0;
     for (const char* suffix : {"", "-wal"}) {
@@ -301,6 +310,7 @@ class SqliteBackend final : public Backend {
 
  private:
   const std::string path_;
+  int writer_cache_kib_ = SqliteLogStorage::kCacheKib;
 };
 
 class PostgresBackend final : public Backend {
@@ -610,10 +620,10 @@ void PrintTable(const std::vector<Measurement>& ms, absl::string_view backend) {
 // The interleaved rounds: appends/s at each size per round, with the ratio
 // to the first size in the same round, and the range of those ratios.
 void PrintRounds(const std::vector<std::pair<uint64_t, Backend*>>& stores,
-                 const std::vector<std::vector<AppendFigures>>& rounds) {
+                 const std::vector<std::vector<AppendFigures>>& rounds, const std::string& what) {
   if (rounds.empty()) return;
-  std::printf("\n== interleaved appends (%zu rounds; each size in turn, from a restart) ==\n",
-              rounds.size());
+  std::printf("\n== interleaved appends%s (%zu rounds; each size in turn, from a restart) ==\n",
+              what.c_str(), rounds.size());
   std::printf("%-12s", "entries");
   for (size_t r = 0; r < rounds.size(); ++r)
     std::printf("  %18s", absl::StrCat("round ", r + 1).c_str());
@@ -987,25 +997,49 @@ int Run() {
     for (auto& [size, copy] : copies) stores.emplace_back(size, copy.get());
     stores.emplace_back(results.back().size, backend.get());
   }
-  std::vector<std::vector<AppendFigures>> rounds;  // [round][store]
+  // With --compare_writer_cache_mib, every size is measured with both
+  // writer caches in each round, production's first in odd rounds.
+  const int compare_cache_kib =
+      backend_name == "sqlite" ? 1024 * std::max(0, absl::GetFlag(FLAGS_compare_writer_cache_mib))
+                               : 0;
+  std::vector<int> caches_kib = {SqliteLogStorage::kCacheKib};
+  if (compare_cache_kib > 0) caches_kib.push_back(compare_cache_kib);
+  // [cache][round][store]
+  std::vector<std::vector<std::vector<AppendFigures>>> rounds(caches_kib.size());
   for (int r = 0; r < interleave_rounds && !stores.empty() && !g_stop.load(); ++r) {
-    std::vector<AppendFigures> round(stores.size());
+    std::vector<std::vector<AppendFigures>> round(caches_kib.size(),
+                                                  std::vector<AppendFigures>(stores.size()));
     for (size_t k = 0; k < stores.size(); ++k) {
       const size_t i = r % 2 == 0 ? k : stores.size() - 1 - k;
-      auto storage = stores[i].second->Open();
-      if (!storage.ok()) Die("opening the store (interleaved round)", storage.status());
-      auto log = AuditLog::Create(LogOptions(storage->get(), signer, pseudonymizer, &clock));
-      if (!log.ok()) Die("AuditLog::Create (interleaved round)", log.status());
-      round[i] = MeasureAppends(**log, *stores[i].second, mix, event_counter, appends, appenders);
-      std::printf("  interleaved round %d at %s entries: %.0f appends/s (written %s each)\n", r + 1,
-                  Thousands(stores[i].first).c_str(), round[i].rate, WrittenText(round[i]).c_str());
-      std::fflush(stdout);
+      for (size_t ck = 0; ck < caches_kib.size(); ++ck) {
+        const size_t c = r % 2 == 0 ? ck : caches_kib.size() - 1 - ck;
+        stores[i].second->SetWriterCacheKib(caches_kib[c]);
+        auto storage = stores[i].second->Open();
+        if (!storage.ok()) Die("opening the store (interleaved round)", storage.status());
+        auto log = AuditLog::Create(LogOptions(storage->get(), signer, pseudonymizer, &clock));
+        if (!log.ok()) Die("AuditLog::Create (interleaved round)", log.status());
+        round[c][i] =
+            MeasureAppends(**log, *stores[i].second, mix, event_counter, appends, appenders);
+        std::printf("  interleaved round %d at %s entries%s: %.0f appends/s (written %s each)\n",
+                    r + 1, Thousands(stores[i].first).c_str(),
+                    compare_cache_kib > 0
+                        ? absl::StrFormat(", writer cache %d MiB", caches_kib[c] / 1024).c_str()
+                        : "",
+                    round[c][i].rate, WrittenText(round[c][i]).c_str());
+        std::fflush(stdout);
+      }
+      stores[i].second->SetWriterCacheKib(SqliteLogStorage::kCacheKib);
     }
-    rounds.push_back(std::move(round));
+    for (size_t c = 0; c < caches_kib.size(); ++c) rounds[c].push_back(std::move(round[c]));
   }
 
   PrintTable(results, backend_name);
-  PrintRounds(stores, rounds);
+  for (size_t c = 0; c < caches_kib.size(); ++c) {
+    PrintRounds(stores, rounds[c],
+                compare_cache_kib > 0
+                    ? absl::StrFormat(", writer cache %d MiB", caches_kib[c] / 1024)
+                    : std::string());
+  }
   if (g_stop.load()) std::printf("stopped by a signal: the figures above are partial\n");
   if (!stop_reason.empty()) std::printf("%s\n", stop_reason.c_str());
   std::printf("total wall time: %.0f s\n", absl::ToDoubleSeconds(absl::Now() - run_start));

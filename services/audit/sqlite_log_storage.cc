@@ -15,13 +15,15 @@ absl::StatusOr<std::unique_ptr<SqliteLogStorage>> SqliteLogStorage::Open(Options
   // little more than the new rows' pages (the fsync is the cost that
   // matters; group commit amortises it). The cache is per connection (the
   // writer and each pooled reader): 8 MiB keeps resident memory bounded as
-  // the log grows — a soak with 64 MiB per connection grew RSS by 69%.
+  // the log grows — a soak with 64 MiB per connection grew RSS by 69% —
+  // and 64 MiB on the writer did not hold the append rate better to 10M
+  // entries (bench/audit/README.md, "The writer's page cache").
   // With the background checkpointer the writer's own checkpoint is only
   // the backstop that lets the WAL start again from its beginning.
   sql::SqliteOptions sqlite{.path = options.path,
                             .create = true,
                             .synchronous_full = options.synchronous_full,
-                            .cache_kib = 8192,
+                            .cache_kib = options.writer_cache_kib,
                             .wal_autocheckpoint_pages = options.background_checkpoints
                                                             ? kBackstopCheckpointPages
                                                             : kWriterCheckpointPages};
@@ -31,6 +33,7 @@ absl::StatusOr<std::unique_ptr<SqliteLogStorage>> SqliteLogStorage::Open(Options
                                                 "audit store: ", writer.status().message())));
   }
   sqlite.create = false;
+  sqlite.cache_kib = kCacheKib;
   std::unique_ptr<SqliteLogStorage> storage(
       new SqliteLogStorage(*std::move(writer), [sqlite] { return sql::OpenSqlite(sqlite); }));
   absl::Status s = storage->Init();

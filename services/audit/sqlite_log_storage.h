@@ -34,8 +34,16 @@ class SqliteLogStorage final : public SqlLogStorage {
     // left with the few pages written since. false: the writer checkpoints
     // every kWriterCheckpointPages itself (for comparison in benchmarks).
     bool background_checkpoints = true;
+    // Default 8 MiB (kCacheKib): the writer connection's page cache, in
+    // KiB; another value only to compare in benchmarks
+    // (audit_scale_bench --compare_writer_cache_mib). Readers keep
+    // kCacheKib each.
+    int writer_cache_kib = kCacheKib;
   };
 
+  // Each connection's page cache (KiB): the writer's by default, every
+  // reader's.
+  static constexpr int kCacheKib = 8192;
   // WAL pages between the writer's own checkpoints, without and with the
   // background checkpointer.
   static constexpr int kWriterCheckpointPages = 8192;
