@@ -1004,6 +1004,11 @@ int Run() {
                                : 0;
   std::vector<int> caches_kib = {SqliteLogStorage::kCacheKib};
   if (compare_cache_kib > 0) caches_kib.push_back(compare_cache_kib);
+  // What names cache `c` in the output: nothing unless two are compared.
+  auto cache_label = [&](size_t c) {
+    return compare_cache_kib > 0 ? absl::StrFormat(", writer cache %d MiB", caches_kib[c] / 1024)
+                                 : std::string();
+  };
   // [cache][round][store]
   std::vector<std::vector<std::vector<AppendFigures>>> rounds(caches_kib.size());
   for (int r = 0; r < interleave_rounds && !stores.empty() && !g_stop.load(); ++r) {
@@ -1021,10 +1026,7 @@ int Run() {
         round[c][i] =
             MeasureAppends(**log, *stores[i].second, mix, event_counter, appends, appenders);
         std::printf("  interleaved round %d at %s entries%s: %.0f appends/s (written %s each)\n",
-                    r + 1, Thousands(stores[i].first).c_str(),
-                    compare_cache_kib > 0
-                        ? absl::StrFormat(", writer cache %d MiB", caches_kib[c] / 1024).c_str()
-                        : "",
+                    r + 1, Thousands(stores[i].first).c_str(), cache_label(c).c_str(),
                     round[c][i].rate, WrittenText(round[c][i]).c_str());
         std::fflush(stdout);
       }
@@ -1034,12 +1036,7 @@ int Run() {
   }
 
   PrintTable(results, backend_name);
-  for (size_t c = 0; c < caches_kib.size(); ++c) {
-    PrintRounds(stores, rounds[c],
-                compare_cache_kib > 0
-                    ? absl::StrFormat(", writer cache %d MiB", caches_kib[c] / 1024)
-                    : std::string());
-  }
+  for (size_t c = 0; c < caches_kib.size(); ++c) PrintRounds(stores, rounds[c], cache_label(c));
   if (g_stop.load()) std::printf("stopped by a signal: the figures above are partial\n");
   if (!stop_reason.empty()) std::printf("%s\n", stop_reason.c_str());
   std::printf("total wall time: %.0f s\n", absl::ToDoubleSeconds(absl::Now() - run_start));
