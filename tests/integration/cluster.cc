@@ -3,11 +3,16 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
 #include "tests/testing/metrics_scrape.h"
@@ -30,6 +35,30 @@ std::string JsonField(const std::string& line, const std::string& key) {
 std::string LocalhostAddress(const std::string& bound) {
   // Certificates name localhost (and 127.0.0.1): dial by name.
   return absl::StrCat("localhost", bound.substr(bound.rfind(':')));
+}
+
+// How long the processes get to stop after SIGTERM, together.
+constexpr absl::Duration kStopTimeout = absl::Seconds(60);
+
+// Every thread's stack of process `pid`, from gdb (bounded by timeout(1));
+// what gdb said when it could not attach.
+std::string Stacks(pid_t pid) {
+  absl::StatusOr<Subprocess::Result> gdb =
+      Subprocess::Run({"/usr/bin/timeout", "60", "gdb", "-nx", "-batch", "-p", std::to_string(pid),
+                       "-ex", "thread apply all bt"});
+  if (!gdb.ok()) return std::string(gdb.status().message());
+  return absl::StrCat(gdb->out, gdb->err, "(gdb exit ", gdb->exit_code, ")");
+}
+
+// The last `n` lines of the file at `path`.
+std::string Tail(const std::string& path, size_t n) {
+  std::ifstream in(path);
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(std::move(line));
+    if (lines.size() > n) lines.pop_front();
+  }
+  return absl::StrJoin(lines, "\n");
 }
 
 }  // namespace
@@ -109,7 +138,20 @@ absl::Status KinexCluster::StartTarget(const std::string& target, const std::str
 
 KinexCluster::~KinexCluster() {
   for (auto& [name, p] : processes_) p->Signal(SIGTERM);
-  for (auto& [name, p] : processes_) p->Wait();
+  // A process that does not stop is a failure of the test, reported with
+  // its threads' stacks (best effort: gdb, if present and allowed to
+  // attach) and the end of its log, then killed: not a hang until the
+  // suite's timeout.
+  const absl::Time deadline = absl::Now() + kStopTimeout;
+  for (auto& [name, p] : processes_) {
+    if (p->WaitFor(std::max(deadline - absl::Now(), absl::ZeroDuration())).has_value()) continue;
+    ADD_FAILURE() << "kinex target \"" << name << "\" (pid " << p->pid() << ") did not exit within "
+                  << kStopTimeout << " of SIGTERM\nits stacks:\n"
+                  << Stacks(p->pid()) << "\nthe end of its log:\n"
+                  << Tail(LogPath(name), 40);
+    p->Signal(SIGKILL);
+    p->Wait();
+  }
   processes_.clear();
   pg_.reset();
   std::error_code ec;

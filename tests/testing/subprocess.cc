@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "tests/testing/paths.h"
 
 extern char** environ;
@@ -96,9 +97,31 @@ int Subprocess::Wait() {
   int status = 0;
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
+  Reaped(status);
+  return exit_code_;
+}
+
+std::optional<int> Subprocess::WaitFor(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!reaped_) {
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      Reaped(status);
+    } else if (r < 0 && errno != EINTR) {
+      return Wait();  // not our child to poll (cannot happen): as Wait
+    } else if (absl::Now() >= deadline) {
+      return std::nullopt;
+    } else {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+  return exit_code_;
+}
+
+void Subprocess::Reaped(int status) {
   reaped_ = true;
   exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return exit_code_;
 }
 
 std::string Subprocess::Drain(int fd) {

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ class Subprocess {
   void Signal(int sig);
   // Waits for exit; returns the exit code, or 128+signal if killed.
   int Wait();
+  // As Wait, for at most `timeout`: nullopt when the child is still running
+  // then (it is left running, not reaped).
+  std::optional<int> WaitFor(absl::Duration timeout);
   // Everything left on stdout / stderr (call after Wait).
   std::string DrainStdout();
   std::string DrainStderr();
@@ -60,6 +64,8 @@ class Subprocess {
  private:
   Subprocess(pid_t pid, int out_fd, int err_fd) : pid_(pid), out_fd_(out_fd), err_fd_(err_fd) {}
   std::string Drain(int fd);
+  // Records a wait status.
+  void Reaped(int status);
   pid_t pid_;
   int out_fd_;
   int err_fd_;
