@@ -388,7 +388,8 @@ const std::string& BigDb() {
                                                   .pseudonymizer = Pseudonymizer(),
                                                   .batch_size = 10000,
                                                   .first_time = absl::FromUnixSeconds(1788249600),
-                                                  .spacing = absl::Milliseconds(10)});
+                                                  .spacing = absl::Milliseconds(10),
+                                                  .checkpoints = false});
     if (!builder.ok()) Die("BulkLogBuilder::Create", builder.status());
     absl::Status built =
         (*builder)->GrowTo(*storage, kBig, [](uint64_t i) { return Event(static_cast<int>(i)); });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,10 @@ absl::StatusOr<std::unique_ptr<BulkLogBuilder>> BulkLogBuilder::Create(Options o
   if (options.batch_size == 0) {
     return absl::InvalidArgumentError("BulkLogBuilder: options.batch_size must be at least 1");
   }
+  if (options.lean_level < 1 || options.lean_level > 30) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "BulkLogBuilder: options.lean_level must be 1 to 30, not ", options.lean_level));
+  }
   return std::unique_ptr<BulkLogBuilder>(new BulkLogBuilder(std::move(options)));
 }
 
@@ -61,8 +66,9 @@ absl::Status BulkLogBuilder::CatchUp(LogStorage& storage) {
       }
       KINEX_ASSIGN_OR_RETURN(DecodedLeaf leaf, DecodeEvent(e.leaf_data));
       chains_.Record(e.leaf_index, leaf.event);
-      last_micros_ = std::max(last_micros_, MicrosOf(leaf.event.time()));
-      range_.Append(h);
+      const int64_t micros = MicrosOf(leaf.event.time());
+      last_micros_ = std::max(last_micros_, micros);
+      AddLeaf(h, micros);
       return absl::OkStatus();
     }));
   }
@@ -128,8 +134,43 @@ absl::StatusOr<NewEntry> BulkLogBuilder::Build(v1::AuditEvent event) {
   encoded_bytes_ += leaf.size();
   ++encoded_leaves_;
   const Hash h = HashLeaf(leaf);
-  range_.Append(h);
+  AddLeaf(h, last_micros_);
   return MakeNewEntry(index, h, std::move(leaf), event);
+}
+
+void BulkLogBuilder::AddLeaf(const Hash& hash, int64_t micros) {
+  range_.Append(hash);
+  if (block_.size() == 0) block_first_micros_ = micros;
+  block_.Append(hash);
+  last_leaf_micros_ = micros;
+  if (block_.size() == (uint64_t{1} << options_.lean_level)) {
+    // A full block's root is its subtree hash at lean_level.
+    const TreeBlock block{.hash = block_.Root(), .first_micros = block_first_micros_};
+    blocks_digest_ =
+        ExtendBlocksDigest(blocks_digest_, blocks_stored_ + unstored_blocks_.size(), block);
+    unstored_blocks_.push_back(block);
+    block_ = CompactRange();
+  }
+}
+
+absl::Status BulkLogBuilder::PutCheckpoint(LogStorage& storage, const v1::SignedTreeHead& head) {
+  // As AuditLog::WriteCheckpoint writes it.
+  v1::LogCheckpoint cp;
+  cp.set_version(kCheckpointVersion);
+  cp.set_tree_size(size());
+  cp.set_level(options_.lean_level);
+  cp.set_blocks_digest(HashToBytes(blocks_digest_));
+  if (block_.size() != 0) cp.set_partial_first_micros(block_first_micros_);
+  cp.set_last_micros(last_leaf_micros_);
+  chains_.ExportTo(cp);
+  *cp.mutable_head() = head;
+  KINEX_ASSIGN_OR_RETURN(std::string sealed, SealCheckpoint(cp, *options_.signer));
+  // Rows from blocks_stored_ on replace any the log stored meanwhile (the
+  // same hashes: the builder read its leaves in CatchUp).
+  KINEX_RETURN_IF_ERROR(storage.PutCheckpoint(blocks_stored_, unstored_blocks_, size(), sealed));
+  blocks_stored_ += unstored_blocks_.size();
+  unstored_blocks_.clear();
+  return absl::OkStatus();
 }
 
 absl::Status BulkLogBuilder::GrowTo(LogStorage& storage, uint64_t target, const EventMaker& make,
@@ -138,6 +179,8 @@ absl::Status BulkLogBuilder::GrowTo(LogStorage& storage, uint64_t target, const 
   // The commit of the previous batch, running while the next is built.
   std::future<absl::Status> committing;
   std::shared_ptr<Batch> in_flight;
+  // The last batch's head: at the log's size once everything committed.
+  std::optional<v1::SignedTreeHead> last_head;
   uint64_t committed_size = size();
   auto wait = [&]() -> absl::Status {
     if (!committing.valid()) return absl::OkStatus();
@@ -169,6 +212,7 @@ absl::Status BulkLogBuilder::GrowTo(LogStorage& storage, uint64_t target, const 
     batch->head = *std::move(head);
     KINEX_RETURN_IF_ERROR(wait());
     in_flight = batch;
+    last_head = batch->head;
     committed_size = size();
     committing = std::async(std::launch::async, [&storage, batch] {
       return storage.Append(batch->entries, &batch->head);
@@ -177,7 +221,9 @@ absl::Status BulkLogBuilder::GrowTo(LogStorage& storage, uint64_t target, const 
   // Whatever was built, the commit in flight finishes before returning.
   absl::Status committed = wait();
   KINEX_RETURN_IF_ERROR(built);
-  return committed;
+  KINEX_RETURN_IF_ERROR(committed);
+  if (!options_.checkpoints || !last_head.has_value()) return absl::OkStatus();
+  return PutCheckpoint(storage, *last_head);
 }
 
 }  // namespace kinex::audit::bench
