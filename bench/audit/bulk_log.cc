@@ -1,12 +1,14 @@
 #include "bench/audit/bulk_log.h"
 
 #include <algorithm>
-#include <future>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::audit::bench {
@@ -27,6 +29,65 @@ void SetMicros(int64_t micros, google::protobuf::Timestamp* t) {
 struct Batch {
   std::vector<NewEntry> entries;
   v1::SignedTreeHead head;
+};
+
+// Commits one batch at a time on a thread of its own, kept for a whole
+// growth: a thread per batch would start each batch's compression and
+// inserts with a cold allocator cache and cold compression contexts.
+class Committer {
+ public:
+  explicit Committer(LogStorage& storage) : storage_(storage), thread_([this] { Loop(); }) {}
+  ~Committer() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+  // Starts committing `batch`. PRECONDITION: Wait() since the last Submit.
+  void Submit(std::shared_ptr<const Batch> batch) {
+    absl::MutexLock lock(&mu_);
+    pending_ = std::move(batch);
+    done_ = false;
+  }
+
+  // The status of the batch submitted last (OK when none).
+  absl::Status Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](Committer* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) { return c->done_; }, this));
+    return status_;
+  }
+
+ private:
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      mu_.Await(absl::Condition(
+          +[](Committer* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+            return c->stopping_ || c->pending_ != nullptr;
+          },
+          this));
+      if (pending_ == nullptr) return;  // stopping, nothing left
+      std::shared_ptr<const Batch> batch = std::move(pending_);
+      pending_ = nullptr;
+      mu_.Unlock();
+      absl::Status s = storage_.Append(batch->entries, &batch->head);
+      batch.reset();  // freed on this thread, as allocated for it
+      mu_.Lock();
+      status_ = std::move(s);
+      done_ = true;
+    }
+  }
+
+  LogStorage& storage_;
+  absl::Mutex mu_;
+  std::shared_ptr<const Batch> pending_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = true;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
 };
 
 }  // namespace
@@ -176,17 +237,17 @@ absl::Status BulkLogBuilder::PutCheckpoint(LogStorage& storage, const v1::Signed
 absl::Status BulkLogBuilder::GrowTo(LogStorage& storage, uint64_t target, const EventMaker& make,
                                     const std::function<void(uint64_t)>& progress) {
   KINEX_RETURN_IF_ERROR(CatchUp(storage));
-  // The commit of the previous batch, running while the next is built.
-  std::future<absl::Status> committing;
-  std::shared_ptr<Batch> in_flight;
+  // The commit of the previous batch runs while the next is built.
+  Committer committer(storage);
+  bool committing = false;
   // The last batch's head: at the log's size once everything committed.
   std::optional<v1::SignedTreeHead> last_head;
   uint64_t committed_size = size();
   auto wait = [&]() -> absl::Status {
-    if (!committing.valid()) return absl::OkStatus();
-    absl::Status s = committing.get();
+    if (!committing) return absl::OkStatus();
+    committing = false;
+    absl::Status s = committer.Wait();
     if (s.ok() && progress) progress(committed_size);
-    in_flight.reset();
     return s;
   };
   absl::Status built;
@@ -211,12 +272,10 @@ absl::Status BulkLogBuilder::GrowTo(LogStorage& storage, uint64_t target, const 
     }
     batch->head = *std::move(head);
     KINEX_RETURN_IF_ERROR(wait());
-    in_flight = batch;
     last_head = batch->head;
     committed_size = size();
-    committing = std::async(std::launch::async, [&storage, batch] {
-      return storage.Append(batch->entries, &batch->head);
-    });
+    committer.Submit(std::move(batch));
+    committing = true;
   }
   // Whatever was built, the commit in flight finishes before returning.
   absl::Status committed = wait();

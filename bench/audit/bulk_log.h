@@ -15,8 +15,9 @@
 // measured appends go through AuditLog, and the builder catches up with
 // them before it grows the log again).
 //
-// Batches are pipelined: while one batch commits (the storage's writer), the
-// next is built, pseudonymised, encoded and hashed on the calling thread.
+// Batches are pipelined: while one batch commits (the storage's writer, on
+// one thread kept for the whole GrowTo), the next is built, pseudonymised,
+// encoded and hashed on the calling thread.
 //
 // Example:
 //   auto builder = *BulkLogBuilder::Create({.signer = signer,
