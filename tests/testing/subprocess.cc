@@ -109,7 +109,9 @@ std::optional<int> Subprocess::WaitFor(absl::Duration timeout) {
     if (r == pid_) {
       Reaped(status);
     } else if (r < 0 && errno != EINTR) {
-      return Wait();  // not our child to poll (cannot happen): as Wait
+      // Not a child of ours (cannot happen): no exit code to give.
+      reaped_ = true;
+      return exit_code_;
     } else if (absl::Now() >= deadline) {
       return std::nullopt;
     } else {
