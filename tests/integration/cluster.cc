@@ -4,17 +4,16 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "services/common/status_macros.h"
 #include "services/common/tls.h"
+#include "tests/testing/file_tail.h"
 #include "tests/testing/metrics_scrape.h"
 #include "tests/testing/paths.h"
 #include "tests/testing/temp_dir.h"
@@ -48,17 +47,6 @@ std::string Stacks(pid_t pid) {
                        "-ex", "thread apply all bt"});
   if (!gdb.ok()) return std::string(gdb.status().message());
   return absl::StrCat(gdb->out, gdb->err, "(gdb exit ", gdb->exit_code, ")");
-}
-
-// The last `n` lines of the file at `path`.
-std::string Tail(const std::string& path, size_t n) {
-  std::ifstream in(path);
-  std::deque<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(std::move(line));
-    if (lines.size() > n) lines.pop_front();
-  }
-  return absl::StrJoin(lines, "\n");
 }
 
 }  // namespace
@@ -148,7 +136,7 @@ KinexCluster::~KinexCluster() {
     ADD_FAILURE() << "kinex target \"" << name << "\" (pid " << p->pid() << ") did not exit within "
                   << kStopTimeout << " of SIGTERM\nits stacks:\n"
                   << Stacks(p->pid()) << "\nthe end of its log:\n"
-                  << Tail(LogPath(name), 40);
+                  << FileTail(LogPath(name), 4000);
     p->Signal(SIGKILL);
     p->Wait();
   }

@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "tests/testing/file_tail.h"
 
 namespace kinex::testing {
 namespace {
@@ -103,14 +103,6 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, uid_t uid, gid
   return pid;
 }
 
-std::string Tail(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  return s.size() > 2000 ? s.substr(s.size() - 2000) : s;
-}
-
 std::string ConnInfo(int port, const std::string& db) {
   return absl::StrCat("host=127.0.0.1 port=", port, " user=postgres dbname=", db,
                       " connect_timeout=10");
@@ -148,7 +140,7 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(Options op
   const std::string log = dir + "/server.log";
 
   auto fail = [&](absl::string_view what) {
-    std::string detail = Tail(log);
+    std::string detail = FileTail(log, 2000);
     std::filesystem::remove_all(dir);
     return absl::InternalError(absl::StrCat(what, "; log tail:\n", detail));
   };
