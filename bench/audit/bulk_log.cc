@@ -216,16 +216,19 @@ void BulkLogBuilder::AddLeaf(const Hash& hash, int64_t micros) {
 
 absl::Status BulkLogBuilder::PutCheckpoint(LogStorage& storage, const v1::SignedTreeHead& head) {
   // As AuditLog::WriteCheckpoint writes it.
-  v1::LogCheckpoint cp;
-  cp.set_version(kCheckpointVersion);
-  cp.set_tree_size(size());
-  cp.set_level(options_.lean_level);
-  cp.set_blocks_digest(HashToBytes(blocks_digest_));
-  if (block_.size() != 0) cp.set_partial_first_micros(block_first_micros_);
-  cp.set_last_micros(last_leaf_micros_);
-  chains_.ExportTo(cp);
-  *cp.mutable_head() = head;
-  KINEX_ASSIGN_OR_RETURN(std::string sealed, SealCheckpoint(cp, *options_.signer));
+  v1::LogCheckpoint chains;
+  chains_.ExportTo(chains);
+  KINEX_ASSIGN_OR_RETURN(
+      std::string sealed,
+      SealCheckpointOf(
+          {.tree_size = size(),
+           .level = options_.lean_level,
+           .blocks_digest = blocks_digest_,
+           .partial_first_micros =
+               block_.size() != 0 ? std::optional<int64_t>(block_first_micros_) : std::nullopt,
+           .last_micros = last_leaf_micros_,
+           .head = head},
+          std::move(chains), *options_.signer));
   // Rows from blocks_stored_ on replace any the log stored meanwhile (the
   // same hashes: the builder read its leaves in CatchUp).
   KINEX_RETURN_IF_ERROR(storage.PutCheckpoint(blocks_stored_, unstored_blocks_, size(), sealed));

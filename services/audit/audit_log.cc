@@ -400,7 +400,8 @@ absl::Status AuditLog::WriteCheckpoint() {
     absl::MutexLock commit_lock(&commit_mu_);
     if (broken_) return absl::OkStatus();
   }
-  kinex::audit::v1::LogCheckpoint cp;
+  kinex::audit::v1::LogCheckpoint chains;
+  CheckpointState state;
   std::vector<TreeBlock> blocks;
   const uint64_t first_block = blocks_stored_;
   {
@@ -418,24 +419,24 @@ absl::Status AuditLog::WriteCheckpoint() {
       KINEX_ASSIGN_OR_RETURN(Hash hash, tree_.FullSubtree(level, b));
       blocks.push_back({.hash = hash, .first_micros = block_first_micros_[b]});
     }
-    cp.set_version(kCheckpointVersion);
-    cp.set_tree_size(n);
-    cp.set_level(level);
+    state.tree_size = n;
+    state.level = level;
     if (full_blocks < block_first_micros_.size()) {
-      cp.set_partial_first_micros(block_first_micros_[full_blocks]);
+      state.partial_first_micros = block_first_micros_[full_blocks];
     }
-    cp.set_last_micros(last_micros_);
-    chains_.ExportTo(cp);
-    *cp.mutable_head() = latest_head_;
+    state.last_micros = last_micros_;
+    state.head = latest_head_;
+    chains_.ExportTo(chains);
   }
   Hash digest = blocks_digest_;
   for (size_t i = 0; i < blocks.size(); ++i) {
     digest = ExtendBlocksDigest(digest, first_block + i, blocks[i]);
   }
-  cp.set_blocks_digest(HashToBytes(digest));
-  KINEX_ASSIGN_OR_RETURN(std::string sealed, SealCheckpoint(cp, *options_.signer));
+  state.blocks_digest = digest;
+  KINEX_ASSIGN_OR_RETURN(std::string sealed,
+                         SealCheckpointOf(state, std::move(chains), *options_.signer));
   const absl::Status put =
-      options_.storage->PutCheckpoint(first_block, blocks, cp.tree_size(), sealed);
+      options_.storage->PutCheckpoint(first_block, blocks, state.tree_size, sealed);
   if (put.code() == absl::StatusCode::kUnimplemented) {
     checkpoints_unsupported_ = true;
     return absl::OkStatus();
@@ -443,7 +444,7 @@ absl::Status AuditLog::WriteCheckpoint() {
   KINEX_RETURN_IF_ERROR(put);
   blocks_stored_ = first_block + blocks.size();
   blocks_digest_ = digest;
-  checkpoint_size_ = cp.tree_size();
+  checkpoint_size_ = state.tree_size;
   return absl::OkStatus();
 }
 

@@ -50,6 +50,22 @@ absl::StatusOr<std::string> SealCheckpoint(const kinex::audit::v1::LogCheckpoint
   return sealed.SerializeAsString();
 }
 
+absl::StatusOr<std::string> SealCheckpointOf(const CheckpointState& state,
+                                             kinex::audit::v1::LogCheckpoint chains,
+                                             const TreeHeadSigner& signer) {
+  kinex::audit::v1::LogCheckpoint& cp = chains;
+  cp.set_version(kCheckpointVersion);
+  cp.set_tree_size(state.tree_size);
+  cp.set_level(state.level);
+  cp.set_blocks_digest(HashToBytes(state.blocks_digest));
+  if (state.partial_first_micros.has_value()) {
+    cp.set_partial_first_micros(*state.partial_first_micros);
+  }
+  cp.set_last_micros(state.last_micros);
+  *cp.mutable_head() = state.head;
+  return SealCheckpoint(cp, signer);
+}
+
 absl::StatusOr<kinex::audit::v1::LogCheckpoint> OpenCheckpoint(absl::string_view sealed_bytes,
                                                                const TreeHeadVerifier& verifier) {
   kinex::audit::v1::SealedLogCheckpoint sealed;

@@ -34,6 +34,8 @@
 #ifndef KINEX_SERVICES_AUDIT_CHECKPOINT_H_
 #define KINEX_SERVICES_AUDIT_CHECKPOINT_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -59,6 +61,31 @@ Hash ExtendBlocksDigest(const Hash& digest, uint64_t index, const TreeBlock& blo
 // Signs `checkpoint` with `signer`; the SealedLogCheckpoint's bytes.
 absl::StatusOr<std::string> SealCheckpoint(const kinex::audit::v1::LogCheckpoint& checkpoint,
                                            const TreeHeadSigner& signer);
+
+// What a checkpoint at tree_size records besides the chain heads (which
+// ChainTracker::ExportTo writes) and the block rows (stored apart, through
+// LogStorage::PutCheckpoint).
+struct CheckpointState {
+  uint64_t tree_size = 0;
+  int level = 0;
+  // ExtendBlocksDigest over the rows of every full block below tree_size.
+  Hash blocks_digest{};
+  // The first leaf's time of the block after the last full one, if that
+  // block has leaves.
+  std::optional<int64_t> partial_first_micros;
+  // The latest leaf's time.
+  int64_t last_micros = 0;
+  // The signed tree head at tree_size.
+  kinex::audit::v1::SignedTreeHead head;
+};
+
+// Completes `chains` (a LogCheckpoint holding only what ChainTracker::
+// ExportTo wrote) with `state` and the format version, and seals it with
+// `signer` (SealCheckpoint). AuditLog::WriteCheckpoint and the benchmarks'
+// bulk builder (bench/audit/bulk_log.h) make their checkpoints with it.
+absl::StatusOr<std::string> SealCheckpointOf(const CheckpointState& state,
+                                             kinex::audit::v1::LogCheckpoint chains,
+                                             const TreeHeadSigner& signer);
 
 // Checks `sealed`'s signature with `verifier` and parses it. FAILED_
 // PRECONDITION naming what is wrong: not a sealed checkpoint, another key,

@@ -336,6 +336,52 @@ TEST_F(CheckpointTest, WriteCheckpointSignsTheCurrentSizeAndKeepsTwo) {
   sqlite3_close(db);
 }
 
+TEST_F(CheckpointTest, SealCheckpointOfSetsTheStateAndKeepsTheChains) {
+  // Chain heads as ChainTracker::ExportTo writes them: two children.
+  v1::LogCheckpoint chains;
+  chains.set_child_keys(std::string(32, 'a') + std::string(32, 'b'));
+  chains.add_child_last_leaf(41);
+  chains.add_child_last_leaf(7);
+  (*chains.mutable_agency_last_leaf())["1/E09000033"] = 41;
+  v1::SignedTreeHead head;
+  head.set_tree_size(130);
+  head.set_root_hash(std::string(32, 'r'));
+  CheckpointState state{.tree_size = 130,
+                        .level = 6,
+                        .blocks_digest = EmptyBlocksDigest(),
+                        .partial_first_micros = 1788220800000002,
+                        .last_micros = 1788220800000009,
+                        .head = head};
+  auto verifier = *TreeHeadVerifier::FromRawPublicKey(signer_->raw_public_key());
+  auto sealed = SealCheckpointOf(state, chains, *signer_);
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  auto opened = OpenCheckpoint(*sealed, *verifier);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->version(), kCheckpointVersion);
+  EXPECT_EQ(opened->tree_size(), 130u);
+  EXPECT_EQ(opened->level(), 6u);
+  EXPECT_EQ(opened->blocks_digest(), HashToBytes(EmptyBlocksDigest()));
+  EXPECT_EQ(opened->partial_first_micros(), 1788220800000002);
+  EXPECT_EQ(opened->last_micros(), 1788220800000009);
+  EXPECT_EQ(opened->head().tree_size(), 130u);
+  EXPECT_EQ(opened->head().root_hash(), std::string(32, 'r'));
+  EXPECT_EQ(opened->child_keys(), std::string(32, 'a') + std::string(32, 'b'));
+  EXPECT_THAT(opened->child_last_leaf(), ElementsAreArray({41, 7}));
+  EXPECT_EQ(opened->agency_last_leaf().at("1/E09000033"), 41);
+
+  // At a size that ends a block there is no partial block: the field is
+  // left unset.
+  state.tree_size = 128;
+  state.head.set_tree_size(128);
+  state.partial_first_micros.reset();
+  sealed = SealCheckpointOf(state, chains, *signer_);
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  opened = OpenCheckpoint(*sealed, *verifier);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->tree_size(), 128u);
+  EXPECT_EQ(opened->partial_first_micros(), 0);
+}
+
 TEST_F(CheckpointTest, ACheckpointSignatureIsNotATreeHeadSignature) {
   // The sealed signature covers "kinex-audit-checkpoint-v1\0" || SHA-256(body);
   // presented as a head's it must not verify.
