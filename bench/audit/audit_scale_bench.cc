@@ -65,6 +65,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -125,6 +126,16 @@ ABSL_FLAG(int, compare_writer_cache_mib, 0,
           "SQLite: in each interleaved round, also measure every size with this page cache (MiB) "
           "on the writer connection instead of production's 8 MiB, in alternating order, and "
           "print both tables (0: off)");
+ABSL_FLAG(bool, cold_proofs, false,
+          "At each size, after the per-child query, measure the inclusion proofs again with the "
+          "machine's page cache dropped first (sync, then 1 > /proc/sys/vm/drop_caches: needs "
+          "root and empties the cache of the whole machine), as a log far larger than memory "
+          "reads an old leaf's block");
+ABSL_FLAG(bool, leaf_hash_index_experiment, false,
+          "SQLite: after the last size (and the interleaved rounds), add a covering index of the "
+          "leaves' hashes, audit_entries(leaf_index, leaf_hash), which the product's schema does "
+          "not have; print its size and build time, and measure the proofs warm and cold (as "
+          "--cold_proofs) without it and then with it, on the same log");
 ABSL_FLAG(bool, table_sizes, true,
           "Per-table store sizes (SQLite: the dbstat table, a scan of the whole file)");
 
@@ -155,6 +166,23 @@ double RssMb() {
 uint64_t WrittenBytes() {
   return std::max<int64_t>(0, kinex::testing::ProcField("/proc/self/io", "wchar"));
 }
+
+// This process's read(2)/pread(2) calls ("syscr" of /proc/self/io; for
+// SQLite, one per page its connection's own cache missed) and the bytes the
+// kernel fetched from the disk for them ("read_bytes": page-cache misses,
+// readahead included), so far.
+struct ReadCounters {
+  int64_t calls = 0;
+  int64_t disk_bytes = 0;
+  static ReadCounters Now() {
+    return {.calls = kinex::testing::ProcField("/proc/self/io", "syscr"),
+            .disk_bytes = kinex::testing::ProcField("/proc/self/io", "read_bytes")};
+  }
+  // Calls and disk KiB per operation since `before`.
+  std::pair<double, double> PerOp(const ReadCounters& before, int ops) const {
+    return {1.0 * (calls - before.calls) / ops, (disk_bytes - before.disk_bytes) / 1024.0 / ops};
+  }
+};
 
 // Hands memory freed by the bulk phase back to the system before resident
 // memory is read (jemalloc keeps freed pages for a while; under another
@@ -409,14 +437,85 @@ class PostgresBackend final : public Backend {
 // One round of appends: 1,000 unmeasured, then `appends` measured.
 struct AppendFigures {
   double rate = 0, p50_ms = 0, p99_ms = 0;
-  // Bytes this process passed to write(2) per append (none for a store
-  // that is another process's: PostgreSQL).
+  // Bytes this process passed to write(2) per append, its read(2)/pread(2)
+  // calls per append (SQLite: pages the connections' own caches missed) and
+  // the KiB the kernel read from the disk for them per append (none for a
+  // store that is another process's: PostgreSQL).
   std::optional<double> written_per_append;
+  std::optional<double> reads_per_append, disk_kib_per_append;
 };
 
 std::string WrittenText(const AppendFigures& f) {
   return f.written_per_append.has_value() ? absl::StrFormat("%.0f B", *f.written_per_append)
                                           : "- (the server's)";
+}
+
+std::string ReadText(const AppendFigures& f) {
+  return f.reads_per_append.has_value() ? absl::StrFormat("%.2f / %.2f", *f.reads_per_append,
+                                                          f.disk_kib_per_append.value_or(0))
+                                        : std::string("- (the server's)");
+}
+
+// Inclusion proofs of random leaves of the older half of a log, with what
+// each cost beyond its wall time: this thread's CPU (SQLite runs in the
+// calling thread) and its reads (ReadCounters).
+struct ProofFigures {
+  double mean_us = 0, p50_us = 0, p99_us = 0, max_us = 0;
+  double cpu_us = 0;    // mean per proof
+  double reads = 0;     // read calls per proof
+  double disk_kib = 0;  // KiB read from the disk per proof
+};
+
+double ThreadCpuUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+ProofFigures MeasureProofs(const AuditLog& log, uint64_t size, int proofs, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> us;
+  us.reserve(proofs);
+  const uint64_t old = std::max<uint64_t>(1, size / 2);
+  const ReadCounters reads = ReadCounters::Now();
+  const double cpu0 = ThreadCpuUs();
+  for (int i = 0; i < proofs; ++i) {
+    v1::GetInclusionProofRequest req;
+    req.set_leaf_index(rng() % old);
+    const absl::Time p0 = absl::Now();
+    absl::StatusOr<v1::GetInclusionProofResponse> proof = log.GetInclusionProof(req);
+    us.push_back(absl::ToDoubleMicroseconds(absl::Now() - p0));
+    if (!proof.ok()) Die("GetInclusionProof", proof.status());
+  }
+  ProofFigures f{.mean_us = Mean(us),
+                 .p50_us = Percentile(us, 0.50),
+                 .p99_us = Percentile(us, 0.99),
+                 .max_us = Percentile(us, 1.0),
+                 .cpu_us = (ThreadCpuUs() - cpu0) / proofs};
+  std::tie(f.reads, f.disk_kib) = ReadCounters::Now().PerOp(reads, proofs);
+  return f;
+}
+
+std::string ProofText(const ProofFigures& f) {
+  return absl::StrFormat("%.0f / %.0f / %.0f / %.0f", f.mean_us, f.p50_us, f.p99_us, f.max_us);
+}
+
+std::string ProofCostText(const ProofFigures& f) {
+  return absl::StrFormat("%.0f / %.1f / %.1f", f.cpu_us, f.reads, f.disk_kib);
+}
+
+// Empties the machine's page cache (after writing back what is dirty), so
+// the next reads come from the disk. Needs root.
+void DropPageCache() {
+  ::sync();
+  std::ofstream drop("/proc/sys/vm/drop_caches");
+  drop << "1\n";
+  drop.close();
+  if (!drop) {
+    Die("dropping the page cache",
+        absl::PermissionDeniedError("cannot write /proc/sys/vm/drop_caches (--cold_proofs and "
+                                    "--leaf_hash_index_experiment need root)"));
+  }
 }
 
 // The figures at one size.
@@ -430,7 +529,8 @@ struct Measurement {
   uint64_t first_open_rehashed = 0;
   double rss_before_mb = 0, rss_startup_mb = 0, rss_appends_mb = 0;
   AppendFigures appends;
-  double proof_mean_us = 0, proof_p50_us = 0, proof_p99_us = 0, proof_max_us = 0;
+  ProofFigures proofs;
+  std::optional<ProofFigures> cold_proofs;  // --cold_proofs
   uint64_t query_events = 0;
   int query_pages = 0;
   double query_ms = 0, first_page_ms = 0, audited_query_ms = 0;
@@ -486,6 +586,7 @@ AppendFigures MeasureAppends(AuditLog& log, const Backend& backend, const EventM
   RunAppends(log, mix, event_counter, 1000, threads);
   event_counter += 1000;
   const uint64_t written = WrittenBytes();
+  const ReadCounters reads = ReadCounters::Now();
   auto [latencies, seconds] = RunAppends(log, mix, event_counter, appends, threads);
   event_counter += appends;
   AppendFigures out{.rate = appends / seconds,
@@ -493,6 +594,8 @@ AppendFigures MeasureAppends(AuditLog& log, const Backend& backend, const EventM
                     .p99_ms = Percentile(latencies, 0.99)};
   if (backend.WritesInProcess()) {
     out.written_per_append = 1.0 * (WrittenBytes() - written) / appends;
+    std::tie(out.reads_per_append, out.disk_kib_per_append) =
+        ReadCounters::Now().PerOp(reads, appends);
   }
   return out;
 }
@@ -567,11 +670,23 @@ void PrintTable(const std::vector<Measurement>& ms, absl::string_view backend) {
     return absl::StrFormat("%.1f / %.1f", m.appends.p50_ms, m.appends.p99_ms);
   });
   row("  bytes written per append", [](const Measurement& m) { return WrittenText(m.appends); });
+  row("  reads / disk KiB per append", [](const Measurement& m) { return ReadText(m.appends); });
   row("inclusion proof mean (us)",
-      [](const Measurement& m) { return absl::StrFormat("%.0f", m.proof_mean_us); });
+      [](const Measurement& m) { return absl::StrFormat("%.0f", m.proofs.mean_us); });
   row("  p50 / p99 / max (us) (<= 1000)", [](const Measurement& m) {
-    return absl::StrFormat("%.0f / %.0f / %.0f", m.proof_p50_us, m.proof_p99_us, m.proof_max_us);
+    return absl::StrFormat("%.0f / %.0f / %.0f", m.proofs.p50_us, m.proofs.p99_us, m.proofs.max_us);
   });
+  row("  CPU us / reads / disk KiB per proof",
+      [](const Measurement& m) { return ProofCostText(m.proofs); });
+  if (std::any_of(ms.begin(), ms.end(),
+                  [](const Measurement& m) { return m.cold_proofs.has_value(); })) {
+    row("proof, page cache dropped: mean / p50 / p99 / max (us)", [](const Measurement& m) {
+      return m.cold_proofs.has_value() ? ProofText(*m.cold_proofs) : std::string("-");
+    });
+    row("  CPU us / reads / disk KiB per proof", [](const Measurement& m) {
+      return m.cold_proofs.has_value() ? ProofCostText(*m.cold_proofs) : std::string("-");
+    });
+  }
   row("child query: events (median child)",
       [](const Measurement& m) { return Thousands(m.query_events); });
   row("  QueryEvents, all pages (ms)", [](const Measurement& m) {
@@ -932,24 +1047,7 @@ int Run() {
     std::fflush(stdout);
 
     // Inclusion proofs of old leaves.
-    {
-      std::mt19937_64 rng(m.size);
-      std::vector<double> us;
-      us.reserve(proofs);
-      const uint64_t old = std::max<uint64_t>(1, m.size / 2);
-      for (int i = 0; i < proofs; ++i) {
-        v1::GetInclusionProofRequest req;
-        req.set_leaf_index(rng() % old);
-        const absl::Time p0 = absl::Now();
-        absl::StatusOr<v1::GetInclusionProofResponse> proof = log->GetInclusionProof(req);
-        us.push_back(absl::ToDoubleMicroseconds(absl::Now() - p0));
-        if (!proof.ok()) Die("GetInclusionProof", proof.status());
-      }
-      m.proof_mean_us = Mean(us);
-      m.proof_p50_us = Percentile(us, 0.50);
-      m.proof_p99_us = Percentile(us, 0.99);
-      m.proof_max_us = Percentile(us, 1.0);
-    }
+    m.proofs = MeasureProofs(*log, m.size, proofs, m.size);
 
     // The auditor's per-child query.
     {
@@ -965,7 +1063,17 @@ int Run() {
       m.heavy_first_page_events = top.events;
     }
     std::printf("  proofs: mean %.0f us, p99 %.0f us; median child: %s events in %.1f ms\n",
-                m.proof_mean_us, m.proof_p99_us, Thousands(m.query_events).c_str(), m.query_ms);
+                m.proofs.mean_us, m.proofs.p99_us, Thousands(m.query_events).c_str(), m.query_ms);
+    // The same proofs from the disk, after the query (which is measured as
+    // it always was: on whatever the page cache holds).
+    if (absl::GetFlag(FLAGS_cold_proofs)) {
+      DropPageCache();
+      m.cold_proofs = MeasureProofs(*log, m.size, proofs, m.size + 1);
+      std::printf(
+          "  proofs, page cache dropped: mean %.0f us, p99 %.0f us (%s CPU us / reads / "
+          "disk KiB each)\n",
+          m.cold_proofs->mean_us, m.cold_proofs->p99_us, ProofCostText(*m.cold_proofs).c_str());
+    }
     std::fflush(stdout);
 
     // Store size.
@@ -1036,9 +1144,11 @@ int Run() {
         if (!log.ok()) Die("AuditLog::Create (interleaved round)", log.status());
         round[c][i] =
             MeasureAppends(**log, *stores[i].second, mix, event_counter, appends, appenders);
-        std::printf("  interleaved round %d at %s entries%s: %.0f appends/s (written %s each)\n",
-                    r + 1, Thousands(stores[i].first).c_str(), cache_label(c).c_str(),
-                    round[c][i].rate, WrittenText(round[c][i]).c_str());
+        std::printf(
+            "  interleaved round %d at %s entries%s: %.0f appends/s (written %s, reads / disk "
+            "KiB %s each)\n",
+            r + 1, Thousands(stores[i].first).c_str(), cache_label(c).c_str(), round[c][i].rate,
+            WrittenText(round[c][i]).c_str(), ReadText(round[c][i]).c_str());
         std::fflush(stdout);
       }
       stores[i].second->SetWriterCacheKib(SqliteLogStorage::kCacheKib);
@@ -1048,6 +1158,64 @@ int Run() {
 
   PrintTable(results, backend_name);
   for (size_t c = 0; c < caches_kib.size(); ++c) PrintRounds(stores, rounds[c], cache_label(c));
+
+  // --leaf_hash_index_experiment: the proofs of the largest log from the
+  // disk and again from memory, without and then with a covering index of
+  // the leaves' hashes, the same leaves each time, each from a fresh open.
+  if (absl::GetFlag(FLAGS_leaf_hash_index_experiment) && !results.empty() && !g_stop.load()) {
+    if (backend_name != "sqlite") {
+      std::printf("\n--leaf_hash_index_experiment: SQLite only; not run\n");
+    } else {
+      const std::string db_path = dir + "/audit.db";
+      constexpr char kIndex[] = "audit_leaf_hashes_experiment";
+      // Cold (page cache dropped), then warm (the same leaves again).
+      auto measure = [&](const char* label) {
+        auto storage = backend->Open();
+        if (!storage.ok()) Die("opening the store (index experiment)", storage.status());
+        auto log = AuditLog::Create(LogOptions(storage->get(), signer, pseudonymizer, &clock));
+        if (!log.ok()) Die("AuditLog::Create (index experiment)", log.status());
+        const uint64_t size = (*log)->Size();
+        DropPageCache();
+        const ProofFigures cold = MeasureProofs(**log, size, proofs, size + 2);
+        const ProofFigures warm = MeasureProofs(**log, size, proofs, size + 2);
+        for (const auto& [what, f] : {std::pair{"disk", cold}, std::pair{"memory", warm}}) {
+          std::printf("  %-22s %-7s %-32s %s\n", label, what, ProofText(f).c_str(),
+                      ProofCostText(f).c_str());
+        }
+        std::fflush(stdout);
+      };
+      std::printf(
+          "\n== inclusion proofs with and without a covering index of the leaf hashes (%s "
+          "entries, %d proofs, the same leaves each time) ==\n  %-22s %-7s %-32s %s\n",
+          Thousands(results.back().store_entries).c_str(), proofs, "", "cache",
+          "mean / p50 / p99 / max (us)", "CPU us / reads / disk KiB per proof");
+      measure("product's schema");
+      absl::StatusOr<std::unique_ptr<sql::Db>> db =
+          sql::OpenSqlite({.path = db_path, .create = false});
+      if (!db.ok()) Die("opening the store for the index", db.status());
+      const absl::Time t0 = absl::Now();
+      absl::StatusOr<int64_t> made = (*db)->Exec(
+          absl::StrCat("CREATE INDEX ", kIndex, " ON audit_entries(leaf_index, leaf_hash)"));
+      if (!made.ok()) Die("CREATE INDEX", made.status());
+      const double build_s = absl::ToDoubleSeconds(absl::Now() - t0);
+      absl::StatusOr<std::vector<sql::Row>> bytes =
+          (*db)->Query(absl::StrCat("SELECT SUM(pgsize) FROM dbstat WHERE name = '", kIndex, "'"));
+      absl::StatusOr<std::vector<sql::Row>> plan = (*db)->Query(
+          "EXPLAIN QUERY PLAN SELECT leaf_index, leaf_hash FROM audit_entries "
+          "WHERE leaf_index >= 0 AND leaf_index < 64 ORDER BY leaf_index LIMIT 64");
+      const double index_bytes =
+          bytes.ok() && !bytes->empty() ? static_cast<double>(bytes->front().Int(0)) : 0;
+      std::printf("  index built in %.1f s: %s, %.1f B/entry; the leaf hashes' query plan: %s\n",
+                  build_s, Mb(index_bytes).c_str(),
+                  index_bytes / std::max<uint64_t>(1, results.back().store_entries),
+                  plan.ok() && !plan->empty() ? plan->back().Str(3).c_str() : "?");
+      db->reset();
+      measure("with the index");
+      // Back to the product's schema, should the store be kept.
+      db = sql::OpenSqlite({.path = db_path, .create = false});
+      if (db.ok()) (void)(*db)->Exec(absl::StrCat("DROP INDEX ", kIndex));
+    }
+  }
   if (g_stop.load()) std::printf("stopped by a signal: the figures above are partial\n");
   if (!stop_reason.empty()) std::printf("%s\n", stop_reason.c_str());
   std::printf("total wall time: %.0f s\n", absl::ToDoubleSeconds(absl::Now() - run_start));
