@@ -243,7 +243,7 @@ absl::Status AuditLog::Recover() {
       LogStorage* storage_ptr = options_.storage;
       LogRecomputer recomputer(
           MerkleTree::FromBlocks(options_.lean_level, start->block_hashes, RecentLeaves(),
-                                 StoreLeafHashReader(storage_ptr)),
+                                 StoreLeafHashReader(storage_ptr), StoreEighthsReader(storage_ptr)),
           ChainTracker::ImportFrom(cp), cp.tree_size(), cp.last_micros());
       std::vector<SignedTreeHead> heads = {cp.head()};
       absl::Status s = ListHeadsAfter(cp.tree_size(), heads);
@@ -299,6 +299,10 @@ uint64_t AuditLog::RecentLeaves() const {
 
 LeafHashReader AuditLog::StoreLeafHashReader(LogStorage* storage) {
   return [storage](uint64_t begin, uint64_t end) { return storage->ReadLeafHashes(begin, end); };
+}
+
+BlockEighthsReader AuditLog::StoreEighthsReader(LogStorage* storage) {
+  return [storage](uint64_t block) { return storage->ReadBlockEighths(block); };
 }
 
 absl::Status AuditLog::ListHeadsAfter(uint64_t size, std::vector<SignedTreeHead>& heads) {
@@ -387,7 +391,8 @@ absl::Status AuditLog::Replay(LogRecomputer& recomputer, std::vector<SignedTreeH
 
 absl::Status AuditLog::Finish(LogRecomputer& recomputer) {
   tree_ = recomputer.TakeTree();
-  tree_.MakeLean(options_.lean_level, RecentLeaves(), StoreLeafHashReader(options_.storage));
+  tree_.MakeLean(options_.lean_level, RecentLeaves(), StoreLeafHashReader(options_.storage),
+                 StoreEighthsReader(options_.storage));
   KINEX_ASSIGN_OR_RETURN(range_, CompactRange::FromSource(tree_));
   chains_ = recomputer.TakeChains();
   return absl::OkStatus();
@@ -417,7 +422,8 @@ absl::Status AuditLog::WriteCheckpoint() {
     blocks.reserve(full_blocks - first_block);
     for (uint64_t b = first_block; b < full_blocks; ++b) {
       KINEX_ASSIGN_OR_RETURN(Hash hash, tree_.FullSubtree(level, b));
-      blocks.push_back({.hash = hash, .first_micros = block_first_micros_[b]});
+      blocks.push_back(
+          {.hash = hash, .first_micros = block_first_micros_[b], .eighths = tree_.KeptEighths(b)});
     }
     state.tree_size = n;
     state.level = level;
@@ -439,9 +445,16 @@ absl::Status AuditLog::WriteCheckpoint() {
       options_.storage->PutCheckpoint(first_block, blocks, state.tree_size, sealed);
   if (put.code() == absl::StatusCode::kUnimplemented) {
     checkpoints_unsupported_ = true;
+    // Nothing will store the eighths.
+    absl::MutexLock tree_lock(&tree_mu_);
+    tree_.ReleaseEighths(UINT64_MAX);
     return absl::OkStatus();
   }
   KINEX_RETURN_IF_ERROR(put);
+  {
+    absl::MutexLock tree_lock(&tree_mu_);
+    tree_.ReleaseEighths(first_block + blocks.size());
+  }
   blocks_stored_ = first_block + blocks.size();
   blocks_digest_ = digest;
   checkpoint_size_ = state.tree_size;

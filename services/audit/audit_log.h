@@ -112,7 +112,10 @@ class AuditLog final : public AuditSink, public NotificationReader {
     // The in-memory tree keeps hashes below this level only for the newest
     // max(recent_leaves, 2 * max_batch) leaves; older ones are read back from
     // storage and checked against the block hash kept in memory. Memory is
-    // then about 1 byte per leaf instead of 64 (MerkleTree::MakeLean).
+    // then about 1 byte per leaf instead of 64 (MerkleTree::MakeLean), plus
+    // 4 bytes a leaf appended since the last checkpoint: the hashes of the
+    // blocks' eighths, which the checkpoint stores so that a proof of an old
+    // leaf reads an eighth of its block (lean_level above 3).
     int lean_level = 6;
     uint64_t recent_leaves = 8192;
     // Default "spiffe://kinex.dev/service/audit". The principal of the
@@ -347,6 +350,8 @@ class AuditLog final : public AuditSink, public NotificationReader {
   // Whether checkpoint_interval leaves were appended since the last.
   bool CheckpointDue() const;
   static LeafHashReader StoreLeafHashReader(LogStorage* storage);
+  // Reads the blocks' stored eighths from `storage` (checked by the tree).
+  static BlockEighthsReader StoreEighthsReader(LogStorage* storage);
   void SequencerLoop();
   void SignerLoop();
   void CommitBatch(std::vector<Pending*>& batch);

@@ -99,6 +99,10 @@ absl::Status LogStorage::PutCheckpoint(uint64_t, absl::Span<const TreeBlock>, ui
 
 absl::StatusOr<std::optional<std::string>> LogStorage::LatestCheckpoint() { return std::nullopt; }
 
+absl::StatusOr<std::optional<std::vector<Hash>>> LogStorage::ReadBlockEighths(uint64_t) {
+  return std::nullopt;
+}
+
 absl::Status LogStorage::ReadTreeBlocks(
     uint64_t, uint64_t, const std::function<absl::Status(uint64_t, const TreeBlock&)>&) {
   return absl::UnimplementedError("this audit store keeps no checkpoints");

@@ -158,6 +158,10 @@ struct TreeBlock {
   Hash hash{};
   // Its first leaf's time, Unix microseconds.
   int64_t first_micros = 0;
+  // The hashes of its kBlockEighths eighths (merkle.h), left to right, or
+  // none. Not part of the checkpoint's digest: the tree checks them against
+  // `hash` each time it reads them.
+  std::vector<Hash> eighths;
 };
 
 // Builds a NewEntry from a validated, pseudonymised event and its leaf.
@@ -262,8 +266,9 @@ class LogStorage {
   // Start-up checkpoints (checkpoint.h). Stored as given and never trusted:
   // the log verifies what it reads back.
   //
-  // Stores `blocks` as block rows first_block, first_block + 1, ...
-  // (replacing rows stored there before) and `sealed` as the checkpoint for
+  // Stores `blocks` as block rows first_block, first_block + 1, ... with
+  // their eighths where given (replacing rows and eighths stored there
+  // before) and `sealed` as the checkpoint for
   // `tree_size`, in one transaction; keeps only the two newest checkpoints.
   // The default: UNIMPLEMENTED (the log then starts by re-hashing every
   // leaf).
@@ -272,11 +277,14 @@ class LogStorage {
   // The newest stored checkpoint, if any. The default: none.
   virtual absl::StatusOr<std::optional<std::string>> LatestCheckpoint();
   // Calls `fn` for each stored block row with begin <= index < end, in
-  // order, stopping at the first error `fn` returns. The default:
-  // UNIMPLEMENTED.
+  // order, stopping at the first error `fn` returns (TreeBlock::eighths may
+  // be left empty: start-up does not read them). The default: UNIMPLEMENTED.
   virtual absl::Status ReadTreeBlocks(
       uint64_t begin, uint64_t end,
       const std::function<absl::Status(uint64_t index, const TreeBlock&)>& fn);
+  // The eighths stored with block row `block` by PutCheckpoint, as stored
+  // (the tree checks them); nullopt when there are none. The default: none.
+  virtual absl::StatusOr<std::optional<std::vector<Hash>>> ReadBlockEighths(uint64_t block);
 };
 
 }  // namespace kinex::audit

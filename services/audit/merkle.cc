@@ -408,12 +408,20 @@ absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
   return absl::OkStatus();
 }
 
-// The last block read from the store, verified: a proof or a query page
-// asks for several subtrees of the same block.
+// What was last read from the store of one block, verified: a proof or a
+// query page asks for several subtrees of the same block.
 struct MerkleTree::BlockCache {
   absl::Mutex mu;
+  // The block the rest describe.
   uint64_t block ABSL_GUARDED_BY(mu) = UINT64_MAX;
+  // All its leaf hashes, once read.
   std::vector<Hash> leaves ABSL_GUARDED_BY(mu);
+  // Whether its stored eighths were read, and they if they matched.
+  bool eighths_read ABSL_GUARDED_BY(mu) = false;
+  std::vector<Hash> eighths ABSL_GUARDED_BY(mu);
+  // The one eighth whose leaf hashes were read, and they.
+  uint64_t eighth ABSL_GUARDED_BY(mu) = UINT64_MAX;
+  std::vector<Hash> eighth_leaves ABSL_GUARDED_BY(mu);
 };
 
 MerkleTree::MerkleTree() : cache_(std::make_unique<BlockCache>()) {}
@@ -443,16 +451,19 @@ void MerkleTree::Append(const Hash& leaf_hash) {
   if (lean_level_ > 0 && (size() & ((uint64_t{1} << lean_level_) - 1)) == 0) Trim();
 }
 
-void MerkleTree::MakeLean(int lean_level, uint64_t recent_leaves, LeafHashReader reader) {
+void MerkleTree::MakeLean(int lean_level, uint64_t recent_leaves, LeafHashReader reader,
+                          BlockEighthsReader eighths) {
   lean_level_ = std::clamp(lean_level, 1, 30);
   const uint64_t block = uint64_t{1} << lean_level_;
   recent_leaves_ = std::max<uint64_t>(block, (recent_leaves + block - 1) / block * block);
   reader_ = std::move(reader);
+  eighths_reader_ = std::move(eighths);
   Trim();
 }
 
 MerkleTree MerkleTree::FromBlocks(int lean_level, absl::Span<const Hash> blocks,
-                                  uint64_t recent_leaves, LeafHashReader reader) {
+                                  uint64_t recent_leaves, LeafHashReader reader,
+                                  BlockEighthsReader eighths) {
   MerkleTree tree;
   lean_level = std::clamp(lean_level, 1, 30);
   if (!blocks.empty()) {
@@ -470,8 +481,32 @@ MerkleTree MerkleTree::FromBlocks(int lean_level, absl::Span<const Hash> blocks,
       tree.levels_[level + 1].hashes = std::move(parents);
     }
   }
-  tree.MakeLean(lean_level, recent_leaves, std::move(reader));
+  // The blocks' eighths are not in memory: the store has them.
+  tree.eighths_kept_from_ = blocks.size();
+  tree.MakeLean(lean_level, recent_leaves, std::move(reader), std::move(eighths));
   return tree;
+}
+
+int MerkleTree::EighthLevel() const {
+  return eighths_reader_ && lean_level_ > kBlockEighthLevels ? lean_level_ - kBlockEighthLevels
+                                                             : -1;
+}
+
+std::vector<Hash> MerkleTree::KeptEighths(uint64_t block) const {
+  const int level = EighthLevel();
+  if (level < 0 || block < eighths_kept_from_ || static_cast<size_t>(level) >= levels_.size()) {
+    return {};
+  }
+  const Level& l = levels_[level];
+  const uint64_t first = block << kBlockEighthLevels;
+  if (first < l.offset || first + kBlockEighths > l.count()) return {};
+  return std::vector<Hash>(l.hashes.begin() + (first - l.offset),
+                           l.hashes.begin() + (first - l.offset + kBlockEighths));
+}
+
+void MerkleTree::ReleaseEighths(uint64_t block) {
+  eighths_kept_from_ = std::max(eighths_kept_from_, block);
+  Trim();
 }
 
 void MerkleTree::Trim() {
@@ -480,9 +515,15 @@ void MerkleTree::Trim() {
   const uint64_t n = size();
   if (n <= recent_leaves_) return;
   const uint64_t keep_from = ((n - recent_leaves_) >> lean_level_) << lean_level_;
+  // The eighths not yet stored stay for the next checkpoint.
+  const int eighth_level = EighthLevel();
+  const uint64_t eighths_from = eighths_kept_from_ > (UINT64_MAX >> lean_level_)
+                                    ? UINT64_MAX
+                                    : eighths_kept_from_ << lean_level_;
   for (int level = 0; level < lean_level_ && level < static_cast<int>(levels_.size()); ++level) {
     Level& l = levels_[level];
-    const uint64_t first = keep_from >> level;
+    const uint64_t first =
+        (level == eighth_level ? std::min(keep_from, eighths_from) : keep_from) >> level;
     // pop_front frees each 512-byte node of the deque as it empties, so
     // memory follows the window without copying it.
     while (l.offset < first && !l.hashes.empty()) {
@@ -492,29 +533,83 @@ void MerkleTree::Trim() {
   }
 }
 
+namespace {
+
+// The stored leaf hashes [begin, begin + width) do not hash to what the
+// verified tree holds for them.
+absl::Status StoredLeavesAltered(uint64_t begin, uint64_t width) {
+  return WithErrorReason(
+      absl::DataLossError(absl::StrCat("leaf index ", begin, ": stored leaf hashes ", begin, "-",
+                                       begin + width - 1, " do not match the verified log")),
+      reason::kAuditLogTampered, {{"leaf_index", absl::StrCat(begin)}});
+}
+
+}  // namespace
+
 absl::StatusOr<Hash> MerkleTree::FromStore(int level, uint64_t index) const {
-  const uint64_t block = (index << level) >> lean_level_;
+  const uint64_t first_leaf = index << level;
+  const uint64_t block = first_leaf >> lean_level_;
   const uint64_t begin = block << lean_level_;
   const uint64_t width = uint64_t{1} << lean_level_;
-  absl::MutexLock lock(&cache_->mu);
-  if (cache_->block != block) {
-    if (!reader_) {
-      return WithErrorReason(absl::InternalError("no reader for evicted tree hashes"),
-                             reason::kAuditTreeUnreadable);
-    }
-    KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves, reader_(begin, begin + width));
-    // Evicted only once complete, so the block's own hash is in memory.
-    if (leaves.size() != width || RootOf(leaves) != levels_[lean_level_].hashes[block]) {
-      return WithErrorReason(absl::DataLossError(absl::StrCat(
-                                 "leaf index ", begin, ": stored leaf hashes ", begin, "-",
-                                 begin + width - 1, " do not match the verified log")),
-                             reason::kAuditLogTampered, {{"leaf_index", absl::StrCat(begin)}});
-    }
-    cache_->block = block;
-    cache_->leaves = std::move(leaves);
+  const uint64_t offset = first_leaf - begin;  // within the block
+  // Evicted only once complete, so the block's own hash is in memory.
+  const Hash& block_hash = levels_[lean_level_].hashes[block];
+  BlockCache& c = *cache_;
+  absl::MutexLock lock(&c.mu);
+  if (c.block != block) {
+    c.block = block;
+    c.leaves.clear();
+    c.eighths_read = false;
+    c.eighths.clear();
+    c.eighth = UINT64_MAX;
+    c.eighth_leaves.clear();
   }
-  const uint64_t first = (index << level) - begin;
-  return RootOf(absl::MakeConstSpan(cache_->leaves).subspan(first, uint64_t{1} << level));
+  if (!reader_) {
+    return WithErrorReason(absl::InternalError("no reader for evicted tree hashes"),
+                           reason::kAuditTreeUnreadable);
+  }
+  const int eighth_level = EighthLevel();
+  if (c.leaves.empty() && eighth_level > 0) {
+    if (!c.eighths_read) {
+      KINEX_ASSIGN_OR_RETURN(std::optional<std::vector<Hash>> stored, eighths_reader_(block));
+      c.eighths_read = true;
+      // Derived data: used only when it hashes to the verified block.
+      if (stored.has_value() && stored->size() == kBlockEighths && RootOf(*stored) == block_hash) {
+        c.eighths = *std::move(stored);
+      }
+    }
+    if (!c.eighths.empty()) {
+      const uint64_t eighth = offset >> eighth_level;
+      if (level >= eighth_level) {
+        return RootOf(
+            absl::MakeConstSpan(c.eighths).subspan(eighth, uint64_t{1} << (level - eighth_level)));
+      }
+      if (c.eighth == UINT64_MAX) {
+        const uint64_t eighth_begin = begin + (eighth << eighth_level);
+        const uint64_t eighth_width = uint64_t{1} << eighth_level;
+        KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves,
+                               reader_(eighth_begin, eighth_begin + eighth_width));
+        if (leaves.size() != eighth_width || RootOf(leaves) != c.eighths[eighth]) {
+          return StoredLeavesAltered(eighth_begin, eighth_width);
+        }
+        c.eighth = eighth;
+        c.eighth_leaves = std::move(leaves);
+      }
+      if (c.eighth == eighth) {
+        return RootOf(absl::MakeConstSpan(c.eighth_leaves)
+                          .subspan(offset - (eighth << eighth_level), uint64_t{1} << level));
+      }
+      // A second eighth: the caller is going through the block.
+    }
+  }
+  if (c.leaves.empty()) {
+    KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves, reader_(begin, begin + width));
+    if (leaves.size() != width || RootOf(leaves) != block_hash) {
+      return StoredLeavesAltered(begin, width);
+    }
+    c.leaves = std::move(leaves);
+  }
+  return RootOf(absl::MakeConstSpan(c.leaves).subspan(offset, uint64_t{1} << level));
 }
 
 Hash MerkleTree::Root() const {

@@ -11,8 +11,9 @@
 // MerkleTree is the in-memory source the log keeps: it stores every full
 // subtree hash (or, made lean, those above a level plus a recent window), so
 // a proof costs O(log n) lookups plus O(log^2 n) hashes for the ragged right
-// edge (tens of microseconds at 10^6 leaves), and one block read from the
-// store for an old leaf of a lean tree.
+// edge (tens of microseconds at 10^6 leaves), and for an old leaf of a lean
+// tree one read of its block's stored eighths plus one of the leaf hashes
+// of its eighth (or, where the store keeps no eighths, one of its block).
 //
 // Example:
 //   MerkleTree tree;
@@ -29,6 +30,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -148,6 +150,19 @@ absl::Status VerifyConsistency(uint64_t first_size, uint64_t second_size,
 using LeafHashReader =
     std::function<absl::StatusOr<std::vector<Hash>>(uint64_t begin, uint64_t end)>;
 
+// A lean tree's block of 2^lean_level leaves splits into kBlockEighths
+// eighths kBlockEighthLevels levels below it. Their hashes, stored beside
+// the block's (TreeBlock::eighths), let the tree read back one eighth of an
+// old block's leaf hashes instead of all of them.
+inline constexpr int kBlockEighthLevels = 3;
+inline constexpr size_t kBlockEighths = size_t{1} << kBlockEighthLevels;
+
+// Reads the stored hashes of block `block`'s eighths, left to right; nullopt
+// when the store keeps none for it. Never trusted: the tree uses them only
+// when they hash to the block's own hash, held in memory.
+using BlockEighthsReader =
+    std::function<absl::StatusOr<std::optional<std::vector<Hash>>>(uint64_t block)>;
+
 // The in-memory tree of a log. By default it keeps every full subtree hash
 // (about 2n hashes: 64 MB at 10^6 leaves). MakeLean() bounds that for a
 // long-running log: hashes below `lean_level` are kept only for the newest
@@ -155,6 +170,16 @@ using LeafHashReader =
 // 2^lean_level block, which are first checked against the block's hash held
 // in memory (DATA_LOSS if the store no longer matches). Memory is then about
 // 2n / 2^lean_level hashes plus the recent window.
+//
+// Given a BlockEighthsReader as well (lean_level above kBlockEighthLevels),
+// the tree reads an old block's stored eighths first, checks them against
+// the block's hash, and then reads and checks only the leaf hashes of the
+// eighth asked for: what an inclusion proof needs. A second eighth of the
+// same block asked for in a row (a reader going through the block) reads
+// the whole block. Eighths the store does not keep, or keeps wrong, are
+// passed over for the whole block. Such a tree also keeps the eighths'
+// hashes of every block from ReleaseEighths' mark on (4 bytes a leaf), so
+// that the next checkpoint can store them (KeptEighths).
 // Not thread-safe for writers: the owner synchronises (the audit log appends
 // under a writer lock and reads proofs under a reader lock; concurrent
 // readers are safe).
@@ -170,13 +195,24 @@ class MerkleTree final : public SubtreeSource {
   // Keeps hashes below `lean_level` (1..30) only for at least the newest
   // `recent_leaves` leaves (rounded up to whole blocks); older ones come from
   // `reader`. Frees what is no longer kept.
-  void MakeLean(int lean_level, uint64_t recent_leaves, LeafHashReader reader);
+  // `eighths`, if given, as above.
+  void MakeLean(int lean_level, uint64_t recent_leaves, LeafHashReader reader,
+                BlockEighthsReader eighths = nullptr);
   // A lean tree over blocks.size() << lean_level leaves, from the hashes of
   // its full blocks of 2^lean_level leaves (a verified checkpoint's,
-  // checkpoint.h): every hash below lean_level comes from `reader`, checked
-  // against its block. Append continues it.
+  // checkpoint.h): every hash below lean_level comes from `reader` (and
+  // `eighths`), checked against its block. Append continues it; it keeps
+  // eighths from the first block Append completes.
   static MerkleTree FromBlocks(int lean_level, absl::Span<const Hash> blocks,
-                               uint64_t recent_leaves, LeafHashReader reader);
+                               uint64_t recent_leaves, LeafHashReader reader,
+                               BlockEighthsReader eighths = nullptr);
+  // The hashes of full block `block`'s eighths, left to right, if memory
+  // keeps them (a lean tree with a BlockEighthsReader, block at or after the
+  // ReleaseEighths mark); empty otherwise.
+  std::vector<Hash> KeptEighths(uint64_t block) const;
+  // Stops keeping the eighths of the blocks below `block` (stored by a
+  // checkpoint); they leave memory with the recent window.
+  void ReleaseEighths(uint64_t block);
   // Leaf hash at `index` (< size()). From the store, verified, when the leaf
   // is older than the recent window of a lean tree.
   absl::StatusOr<Hash> LeafHash(uint64_t index) const { return FullSubtree(0, index); }
@@ -199,11 +235,16 @@ class MerkleTree final : public SubtreeSource {
   struct BlockCache;
   void Trim();
   absl::StatusOr<Hash> FromStore(int level, uint64_t index) const;
+  // The level of the blocks' eighths, or -1 when the tree reads none.
+  int EighthLevel() const;
 
   std::vector<Level> levels_;
   int lean_level_ = 0;  // 0: keep everything
   uint64_t recent_leaves_ = 0;
   LeafHashReader reader_;
+  BlockEighthsReader eighths_reader_;
+  // Eighths are kept in memory for blocks at and after this one.
+  uint64_t eighths_kept_from_ = 0;
   std::unique_ptr<BlockCache> cache_;
 };
 

@@ -140,6 +140,11 @@ int64_t Clamp(uint64_t v) { return static_cast<int64_t>(std::min<uint64_t>(v, IN
 
 sql::Blob BlobOf(absl::string_view bytes) { return sql::Blob{std::string(bytes)}; }
 
+// The hash's bytes, in place.
+absl::string_view HashBytes(const Hash& hash) {
+  return absl::string_view(reinterpret_cast<const char*>(hash.data()), kHashSize);
+}
+
 constexpr char kHeadColumns[] =
     "SELECT tree_size, root_hash, ts_seconds, ts_nanos, key_id, signature FROM audit_heads ";
 
@@ -471,12 +476,9 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
                        reason::kStorageCallInvalid, dialect_);
       }
       const int64_t index = Clamp(e.entry.leaf_index);
-      rows.push_back({index,
-                      BlobOf(absl::string_view(
-                          reinterpret_cast<const char*>(e.entry.leaf_hash.data()), kHashSize)),
-                      BlobOf(stored[i]), e.time_micros, int64_t{e.agency_kind}, e.agency_code,
-                      e.actor, int64_t{e.purpose}, int64_t{e.decision},
-                      int64_t{e.break_glass ? 1 : 0}});
+      rows.push_back({index, BlobOf(HashBytes(e.entry.leaf_hash)), BlobOf(stored[i]), e.time_micros,
+                      int64_t{e.agency_kind}, e.agency_code, e.actor, int64_t{e.purpose},
+                      int64_t{e.decision}, int64_t{e.break_glass ? 1 : 0}});
       for (const std::string& pseudonym : e.child_pseudonyms) {
         child_rows.push_back({child_ids.at(pseudonym), index});
       }
@@ -819,20 +821,32 @@ absl::Status SqlLogStorage::PutCheckpoint(uint64_t first_block, absl::Span<const
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
   return StoreError(db.Transaction([&]() -> absl::Status {
-    KINEX_RETURN_IF_ERROR(
-        db.Exec("DELETE FROM audit_tree_blocks WHERE block_index >= $1", {Clamp(first_block)})
-            .status());
+    for (const char* table : {"audit_tree_blocks", "audit_tree_block_eighths"}) {
+      KINEX_RETURN_IF_ERROR(db.Exec(absl::StrCat("DELETE FROM ", table, " WHERE block_index >= $1"),
+                                    {Clamp(first_block)})
+                                .status());
+    }
     std::vector<std::vector<sql::Value>> rows;
+    std::vector<std::vector<sql::Value>> eighths;
     rows.reserve(std::min<size_t>(blocks.size(), 10000));
     for (size_t i = 0; i < blocks.size(); ++i) {
-      rows.push_back({Clamp(first_block + i),
-                      BlobOf(absl::string_view(reinterpret_cast<const char*>(blocks[i].hash.data()),
-                                               kHashSize)),
-                      blocks[i].first_micros});
+      const TreeBlock& block = blocks[i];
+      rows.push_back({Clamp(first_block + i), BlobOf(HashBytes(block.hash)), block.first_micros});
+      if (!block.eighths.empty()) {
+        std::string joined;
+        joined.reserve(block.eighths.size() * kHashSize);
+        for (const Hash& h : block.eighths) absl::StrAppend(&joined, HashBytes(h));
+        eighths.push_back({Clamp(first_block + i), BlobOf(joined)});
+      }
       if (rows.size() == 10000 || i + 1 == blocks.size()) {
         KINEX_RETURN_IF_ERROR(db.BulkInsert("audit_tree_blocks",
                                             {"block_index", "subtree_hash", "first_micros"}, rows));
         rows.clear();
+        if (!eighths.empty()) {
+          KINEX_RETURN_IF_ERROR(
+              db.BulkInsert("audit_tree_block_eighths", {"block_index", "hashes"}, eighths));
+          eighths.clear();
+        }
       }
     }
     KINEX_RETURN_IF_ERROR(
@@ -886,6 +900,24 @@ absl::Status SqlLogStorage::ReadTreeBlocks(
                        });
   });
   return from_fn.ok() ? read : from_fn;
+}
+
+absl::StatusOr<std::optional<std::vector<Hash>>> SqlLogStorage::ReadBlockEighths(uint64_t block) {
+  std::optional<std::vector<Hash>> out;
+  KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) -> absl::Status {
+    KINEX_ASSIGN_OR_RETURN(
+        std::vector<sql::Row> rows,
+        db.Query("SELECT hashes FROM audit_tree_block_eighths WHERE block_index = $1",
+                 {Clamp(block)}));
+    if (rows.empty()) return absl::OkStatus();
+    // Any whole number of hashes is returned as stored; the tree decides.
+    const std::string& joined = rows[0].Str(0);
+    if (joined.size() % kHashSize != 0) return absl::OkStatus();
+    std::vector<Hash>& hashes = out.emplace(joined.size() / kHashSize);
+    std::memcpy(hashes.data(), joined.data(), joined.size());
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 }  // namespace kinex::audit

@@ -98,6 +98,7 @@ class SqlLogStorage : public LogStorage {
   absl::Status ReadTreeBlocks(
       uint64_t begin, uint64_t end,
       const std::function<absl::Status(uint64_t index, const TreeBlock&)>& fn) override;
+  absl::StatusOr<std::optional<std::vector<Hash>>> ReadBlockEighths(uint64_t block) override;
 
   // The most keys one ReadNotifications may name (each is two parameters).
   static constexpr size_t kMaxNotificationKeys = 1000;

@@ -78,6 +78,16 @@ class CheckpointTest : public ::testing::Test {
     return leaf;
   }
 
+  // Rewrites leaf `index` in the store as ActorAlteredLeaf gives it, with
+  // its own leaf hash: an edit only the tree's hashes can catch.
+  void RewriteLeaf(uint64_t index) {
+    const std::string leaf = ActorAlteredLeaf(index);
+    ASSERT_FALSE(leaf.empty());
+    Sql(absl::StrCat("UPDATE audit_entries SET leaf_data = x'", absl::BytesToHexString(leaf),
+                     "', leaf_hash = x'", absl::BytesToHexString(HashToBytes(HashLeaf(leaf))),
+                     "' WHERE leaf_index = ", index, ";"));
+  }
+
   void Append(AuditLog& log, int i) {
     v1::AuditEvent e = SampleEvent(absl::StrCat("req-", i), i % 3 == 0 ? kNhsB : kNhsA);
     if (i % 2 == 0) e.set_agency_code("E09000001");
@@ -280,11 +290,7 @@ TEST_F(CheckpointTest, ATruncatedLogRefusesToStart) {
 // changed together) is caught when the block is read for a proof, and by a
 // full verification.
 TEST_F(CheckpointTest, ARewriteBelowTheCheckpointIsCaughtWhenReadAndByFullVerification) {
-  const std::string leaf = ActorAlteredLeaf(10);
-  ASSERT_FALSE(leaf.empty());
-  Sql(absl::StrCat("UPDATE audit_entries SET leaf_data = x'", absl::BytesToHexString(leaf),
-                   "', leaf_hash = x'", absl::BytesToHexString(HashToBytes(HashLeaf(leaf))),
-                   "' WHERE leaf_index = 10;"));
+  RewriteLeaf(10);
   {
     auto log = Open();
     ASSERT_TRUE(log.ok()) << log.status();
@@ -293,12 +299,71 @@ TEST_F(CheckpointTest, ARewriteBelowTheCheckpointIsCaughtWhenReadAndByFullVerifi
     req.set_leaf_index(10);
     auto proof = (*log)->GetInclusionProof(req);
     EXPECT_EQ(proof.status().code(), absl::StatusCode::kDataLoss);
+    // The proof read the eighth of block 0 that holds leaf 10.
     EXPECT_THAT(proof.status().message(),
-                HasSubstr("stored leaf hashes 0-63 do not match the verified log"));
+                HasSubstr("stored leaf hashes 8-15 do not match the verified log"));
   }
   auto full = Open([](AuditLog::Options& o) { o.full_verify_on_start = true; });
   EXPECT_EQ(full.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(full.status().message(), HasSubstr("audit log is corrupt; refusing to start"));
+}
+
+// Each checkpoint stores its new blocks' eighths: the hashes of the eight
+// subtrees of 8 leaves in each block of 64, also for blocks completed long
+// after the recent window (64 leaves here) let their leaves go.
+TEST_F(CheckpointTest, CheckpointsStoreTheEighthsOfEachNewBlock) {
+  auto small_window = [](AuditLog::Options& o) {
+    o.recent_leaves = 64;
+    o.max_batch = 8;
+  };
+  {
+    auto log = Open(small_window);  // from the checkpoint at 200
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int i = kEntries; i < 500; ++i) Append(**log, i);
+  }  // a clean stop: a checkpoint at 500, blocks 3-6 new
+  auto hashes = storage_->ReadLeafHashes(0, 500);
+  ASSERT_TRUE(hashes.ok()) << hashes.status();
+  for (uint64_t block = 0; block < 7; ++block) {
+    std::vector<Hash> expected;
+    for (uint64_t e = 0; e < 8; ++e) {
+      expected.push_back(RootOf(absl::MakeConstSpan(*hashes).subspan(block * 64 + e * 8, 8)));
+    }
+    EXPECT_EQ(*storage_->ReadBlockEighths(block), expected) << block;
+  }
+  EXPECT_EQ(*storage_->ReadBlockEighths(7), std::nullopt);  // 448-511: not full
+}
+
+// The eighths are derived and checked: altered or deleted, a proof reads
+// the whole block instead and the answers are the same.
+TEST_F(CheckpointTest, AlteredOrMissingEighthsAreReadPast) {
+  v1::GetInclusionProofRequest req;
+  req.set_leaf_index(70);
+  std::string before;
+  {
+    auto log = Open();
+    ASSERT_TRUE(log.ok()) << log.status();
+    before = (*log)->GetInclusionProof(req)->SerializeAsString();
+  }
+  for (const std::string& edit :
+       {"UPDATE audit_tree_block_eighths SET hashes = zeroblob(256) WHERE block_index = 1;",
+        "UPDATE audit_tree_block_eighths SET hashes = x'00' WHERE block_index = 1;",
+        "DELETE FROM audit_tree_block_eighths;"}) {
+    Sql(edit);
+    auto log = Open();
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->start_info().checkpoint_size, 200u) << edit;
+    auto proof = (*log)->GetInclusionProof(req);
+    ASSERT_TRUE(proof.ok()) << edit << ": " << proof.status();
+    EXPECT_EQ(proof->SerializeAsString(), before) << edit;
+  }
+  // With the eighths gone, a rewritten leaf is named by its whole block.
+  RewriteLeaf(70);
+  auto log = Open();
+  ASSERT_TRUE(log.ok()) << log.status();
+  auto proof = (*log)->GetInclusionProof(req);
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(proof.status().message(),
+              HasSubstr("stored leaf hashes 64-127 do not match the verified log"));
 }
 
 TEST_F(CheckpointTest, WriteCheckpointSignsTheCurrentSizeAndKeepsTwo) {

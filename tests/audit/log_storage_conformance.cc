@@ -165,6 +165,36 @@ TEST_P(LogStorageConformanceTest, CheckpointsAndTreeBlocksAreStoredTogether) {
   EXPECT_EQ(ReadBlocks(*storage_, 0, 100).size(), 1u);
 }
 
+// A block row's eighths are stored with it when given, replaced with it,
+// and read back as stored.
+TEST_P(LogStorageConformanceTest, BlockEighthsAreStoredWithTheirBlock) {
+  auto eighths_of = [](int n) {
+    std::vector<Hash> out;
+    for (int e = 0; e < 8; ++e) out.push_back(HashLeaf(absl::StrCat("block ", n, " eighth ", e)));
+    return out;
+  };
+  EXPECT_EQ(*storage_->ReadBlockEighths(0), std::nullopt);
+  std::vector<TreeBlock> first = {Block(0), Block(1), Block(2)};
+  first[0].eighths = eighths_of(0);
+  first[2].eighths = eighths_of(2);
+  ASSERT_TRUE(storage_->PutCheckpoint(0, first, 192, "checkpoint at 192").ok());
+  EXPECT_EQ(*storage_->ReadBlockEighths(0), eighths_of(0));
+  EXPECT_EQ(*storage_->ReadBlockEighths(1), std::nullopt);
+  EXPECT_EQ(*storage_->ReadBlockEighths(2), eighths_of(2));
+  EXPECT_EQ(*storage_->ReadBlockEighths(3), std::nullopt);
+  // Rows from block 1 on are replaced, eighths with them.
+  std::vector<TreeBlock> second = {Block(11), Block(12)};
+  second[0].eighths = eighths_of(11);
+  ASSERT_TRUE(storage_->PutCheckpoint(1, second, 192, "checkpoint at 192 again").ok());
+  auto reopened = backend_->Reopen();
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  storage_ = *reopened;
+  EXPECT_EQ(*storage_->ReadBlockEighths(0), eighths_of(0));
+  EXPECT_EQ(*storage_->ReadBlockEighths(1), eighths_of(11));
+  EXPECT_EQ(*storage_->ReadBlockEighths(2), std::nullopt);
+  EXPECT_EQ(ReadBlocks(*storage_, 0, 10).size(), 3u);
+}
+
 TEST_P(LogStorageConformanceTest, ReadLeafHashesReturnsTheStoredHashesInOrder) {
   const std::vector<NewEntry> entries = MakeEntries(0, 5);
   ASSERT_TRUE(storage_->Append(entries, nullptr).ok());

@@ -4,7 +4,9 @@
 // recursive reference implementation.
 #include "services/audit/merkle.h"
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -18,7 +20,9 @@ namespace {
 using ::kinex::testing::HasErrorMetadata;
 using ::kinex::testing::HasErrorReason;
 using ::kinex::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 
 Hash H(const std::string& hex) {
   absl::StatusOr<Hash> h = HashFromHex(hex);
@@ -411,6 +415,201 @@ TEST(MerkleTest, LeanTreeWithoutAReaderSaysSo) {
   EXPECT_THAT(lean.LeafHash(0),
               StatusIs(absl::StatusCode::kInternal, "no reader for evicted tree hashes"));
   EXPECT_THAT(lean.LeafHash(0), HasErrorReason("AUDIT_TREE_UNREADABLE"));
+}
+
+// A store of leaf hashes for lean trees with eighths: it records each read
+// and can hand back wrong eighths.
+struct EighthsStore {
+  int lean_level = 6;
+  std::vector<Hash> leaves;
+  std::vector<std::pair<uint64_t, uint64_t>> leaf_reads;
+  std::vector<uint64_t> eighth_reads;
+  // What ReadEighths returns instead of the true eighths, when set.
+  std::optional<absl::StatusOr<std::optional<std::vector<Hash>>>> eighths_override;
+
+  std::vector<Hash> TrueEighths(uint64_t block) const {
+    const uint64_t width = uint64_t{1} << (lean_level - kBlockEighthLevels);
+    std::vector<Hash> out;
+    for (uint64_t e = 0; e < kBlockEighths; ++e) {
+      const uint64_t begin = (block << lean_level) + e * width;
+      out.push_back(RootOf(absl::MakeConstSpan(leaves).subspan(begin, width)));
+    }
+    return out;
+  }
+  LeafHashReader LeafReader() {
+    return [this](uint64_t b, uint64_t e) -> absl::StatusOr<std::vector<Hash>> {
+      leaf_reads.emplace_back(b, e);
+      return std::vector<Hash>(leaves.begin() + b, leaves.begin() + e);
+    };
+  }
+  BlockEighthsReader EighthsReader() {
+    return [this](uint64_t block) -> absl::StatusOr<std::optional<std::vector<Hash>>> {
+      eighth_reads.push_back(block);
+      if (eighths_override.has_value()) return *eighths_override;
+      return TrueEighths(block);
+    };
+  }
+  // A lean tree reading from this store (recent window 64) over `n` new
+  // leaves, which `also`, if given, gets too.
+  MerkleTree LeanTree(int n, MerkleTree* also = nullptr) {
+    MerkleTree lean;
+    lean.MakeLean(lean_level, 64, LeafReader(), EighthsReader());
+    for (int i = 0; i < n; ++i) {
+      leaves.push_back(HashLeaf(std::to_string(i)));
+      if (also != nullptr) also->Append(leaves.back());
+      lean.Append(leaves.back());
+    }
+    return lean;
+  }
+};
+
+// With its blocks' eighths stored, a lean tree answers every subtree, proof
+// and root exactly as the full tree does, at every lean level.
+TEST(MerkleTest, LeanTreeWithEighthsAnswersLikeTheFullTree) {
+  for (int lean_level : {4, 5, 6}) {
+    EighthsStore store{.lean_level = lean_level};
+    MerkleTree full;
+    MerkleTree lean;
+    lean.MakeLean(lean_level, 1, store.LeafReader(), store.EighthsReader());
+    for (uint64_t n = 1; n <= 200; ++n) {
+      store.leaves.push_back(HashLeaf(std::to_string(n)));
+      full.Append(store.leaves.back());
+      lean.Append(store.leaves.back());
+      ASSERT_EQ(lean.Root(), full.Root()) << n;
+    }
+    for (uint64_t m = 1; m <= 200; m += 7) {
+      for (uint64_t i = 0; i < m; ++i) {
+        ASSERT_EQ(*InclusionProof(lean, i, m), *InclusionProof(full, i, m))
+            << "level " << lean_level << " leaf " << i << " size " << m;
+      }
+      ASSERT_EQ(*ConsistencyProof(lean, m, 200), *ConsistencyProof(full, m, 200));
+    }
+    for (uint64_t i = 0; i < 200; ++i) ASSERT_EQ(*lean.LeafHash(i), store.leaves[i]);
+    EXPECT_FALSE(store.eighth_reads.empty()) << lean_level;
+  }
+}
+
+// A proof of an old leaf reads its block's eighths and the leaf hashes of
+// its own eighth only: 8 of the block's 64 at lean level 6.
+TEST(MerkleTest, AProofOfAnOldLeafReadsOneEighthOfItsBlock) {
+  EighthsStore store;
+  MerkleTree full;
+  MerkleTree lean = store.LeanTree(1000, &full);
+  for (uint64_t leaf : {5u, 77u, 300u, 701u}) {
+    store.leaf_reads.clear();
+    store.eighth_reads.clear();
+    auto proof = InclusionProof(lean, leaf, 1000);
+    ASSERT_TRUE(proof.ok()) << proof.status();
+    EXPECT_EQ(*proof, *InclusionProof(full, leaf, 1000));
+    EXPECT_TRUE(VerifyInclusion(leaf, 1000, store.leaves[leaf], *proof, full.Root()).ok());
+    const uint64_t eighth = leaf / 8 * 8;
+    EXPECT_THAT(store.leaf_reads, ElementsAre(Pair(eighth, eighth + 8))) << leaf;
+    EXPECT_THAT(store.eighth_reads, ElementsAre(leaf / 64)) << leaf;
+    // The leaf's own hash, asked for next (as GetInclusionProof does), is
+    // already read.
+    EXPECT_EQ(*lean.LeafHash(leaf), store.leaves[leaf]);
+    EXPECT_EQ(store.leaf_reads.size(), 1u);
+  }
+  // A second eighth of the same block: the reader is going through the
+  // block, which is then read whole, once.
+  store.leaf_reads.clear();
+  EXPECT_EQ(*lean.LeafHash(700), store.leaves[700]);
+  EXPECT_EQ(*lean.LeafHash(690), store.leaves[690]);
+  EXPECT_EQ(*lean.LeafHash(650), store.leaves[650]);
+  EXPECT_THAT(store.leaf_reads, ElementsAre(Pair(640, 704)));
+}
+
+// Eighths the store does not keep, or keeps wrong, are passed over for the
+// whole block: the answers stay those of the verified tree.
+TEST(MerkleTest, MissingOrWrongEighthsAreReadPastToTheWholeBlock) {
+  Hash wrong{};
+  wrong[0] = 1;
+  const std::vector<absl::StatusOr<std::optional<std::vector<Hash>>>> bad = {
+      std::optional<std::vector<Hash>>(),                             // none stored
+      std::optional<std::vector<Hash>>(std::vector<Hash>(8, wrong)),  // not the block's
+      std::optional<std::vector<Hash>>(std::vector<Hash>(7, wrong)),  // too few
+  };
+  for (size_t k = 0; k < bad.size(); ++k) {
+    EighthsStore store;
+    MerkleTree full;
+    MerkleTree lean = store.LeanTree(300, &full);
+    store.eighths_override = bad[k];
+    auto proof = InclusionProof(lean, 70, 300);
+    ASSERT_TRUE(proof.ok()) << k << ": " << proof.status();
+    EXPECT_EQ(*proof, *InclusionProof(full, 70, 300)) << k;
+    EXPECT_THAT(store.leaf_reads, ElementsAre(Pair(64, 128))) << k;
+  }
+  // A store that cannot answer fails the read: nothing is guessed.
+  EighthsStore store;
+  MerkleTree lean = store.LeanTree(300);
+  store.eighths_override = absl::UnavailableError("store down");
+  EXPECT_EQ(lean.LeafHash(70).status(), absl::UnavailableError("store down"));
+  EXPECT_TRUE(store.leaf_reads.empty());
+}
+
+// Stored leaf hashes altered under true eighths are refused, naming the
+// eighth read.
+TEST(MerkleTest, AnAlteredLeafUnderItsEighthIsRefused) {
+  EighthsStore store;
+  MerkleTree lean = store.LeanTree(300);
+  const std::vector<Hash> eighths = store.TrueEighths(1);
+  store.eighths_override = std::optional<std::vector<Hash>>(eighths);
+  store.leaves[75] = HashLeaf("altered in the store");
+  absl::StatusOr<Hash> h = lean.LeafHash(77);
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(h.status().message(),
+            "leaf index 72: stored leaf hashes 72-79 do not match the verified log");
+  EXPECT_THAT(h, HasErrorReason("AUDIT_LOG_TAMPERED"));
+  EXPECT_THAT(h, HasErrorMetadata("leaf_index", "72"));
+}
+
+// The eighths of the blocks no checkpoint has stored stay in memory for the
+// next one, beyond the recent window, until released.
+TEST(MerkleTest, EighthsAreKeptUntilReleased) {
+  EighthsStore store;
+  MerkleTree plain;
+  plain.MakeLean(6, 64, store.LeafReader());
+  MerkleTree lean = store.LeanTree(1000, &plain);
+  // Blocks 0-14 are full; 15 is not.
+  for (uint64_t b = 0; b < 15; ++b) EXPECT_EQ(lean.KeptEighths(b), store.TrueEighths(b)) << b;
+  EXPECT_TRUE(lean.KeptEighths(15).empty());
+  EXPECT_TRUE(plain.KeptEighths(0).empty());  // no eighths reader: none kept
+  // 8 more hashes for each of blocks 0-13, which the recent window (from
+  // block 14 on) no longer holds; the rest as the plain tree.
+  EXPECT_EQ(lean.hashes_in_memory() - plain.hashes_in_memory(), 8u * 14);
+  lean.ReleaseEighths(10);
+  EXPECT_TRUE(lean.KeptEighths(9).empty());
+  EXPECT_EQ(lean.KeptEighths(10), store.TrueEighths(10));
+  EXPECT_EQ(lean.hashes_in_memory() - plain.hashes_in_memory(), 8u * 4);
+  lean.ReleaseEighths(UINT64_MAX);
+  EXPECT_EQ(lean.hashes_in_memory(), plain.hashes_in_memory());
+}
+
+// A tree from a checkpoint's blocks has no eighths in memory for them (the
+// store has), and keeps those of the blocks completed after them.
+TEST(MerkleTest, ATreeFromBlocksKeepsTheEighthsOfNewBlocks) {
+  EighthsStore store;
+  MerkleTree full;
+  for (int i = 0; i < 640; ++i) {
+    store.leaves.push_back(HashLeaf(std::to_string(i)));
+    full.Append(store.leaves.back());
+  }
+  std::vector<Hash> blocks;
+  for (uint64_t b = 0; b < 10; ++b) blocks.push_back(*full.FullSubtree(6, b));
+  MerkleTree lean =
+      MerkleTree::FromBlocks(6, blocks, 64, store.LeafReader(), store.EighthsReader());
+  for (int i = 640; i < 800; ++i) {
+    store.leaves.push_back(HashLeaf(std::to_string(i)));
+    full.Append(store.leaves.back());
+    lean.Append(store.leaves.back());
+  }
+  EXPECT_EQ(lean.Root(), full.Root());
+  EXPECT_TRUE(lean.KeptEighths(9).empty());
+  EXPECT_EQ(lean.KeptEighths(10), store.TrueEighths(10));
+  EXPECT_EQ(lean.KeptEighths(11), store.TrueEighths(11));
+  EXPECT_TRUE(lean.KeptEighths(12).empty());  // 768-799: not full
+  EXPECT_EQ(*InclusionProof(lean, 3, 800), *InclusionProof(full, 3, 800));
+  EXPECT_THAT(store.leaf_reads, ElementsAre(Pair(0, 8)));
 }
 
 }  // namespace

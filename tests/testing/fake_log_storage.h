@@ -222,6 +222,18 @@ class FakeLogStorage final : public LogStorage {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::optional<std::vector<Hash>>> ReadBlockEighths(uint64_t block) override {
+    absl::MutexLock lock(&mu_);
+    if (block >= blocks_.size() || blocks_[block].eighths.empty()) return std::nullopt;
+    return blocks_[block].eighths;
+  }
+
+  // Direct access to the stored block rows, to simulate tampering.
+  void MutateBlocks(const std::function<void(std::vector<TreeBlock>&)>& fn) {
+    absl::MutexLock lock(&mu_);
+    fn(blocks_);
+  }
+
   absl::StatusOr<int64_t> PruneNotifications(int64_t acked_before_us) override {
     absl::MutexLock lock(&mu_);
     int64_t deleted = 0;

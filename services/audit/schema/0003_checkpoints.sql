@@ -21,6 +21,17 @@ CREATE TABLE IF NOT EXISTS audit_tree_blocks (
   subtree_hash {BLOB} NOT NULL,
   first_micros {INT} NOT NULL
 );
+-- audit_tree_block_eighths holds, for a block row, the hashes of the block's
+-- eight eighths (merkle.h, kBlockEighths), 256 bytes: what lets an
+-- inclusion proof of an old leaf read one eighth of its block's leaf hashes
+-- instead of all of them. Added after version 6 without a new version: it
+-- is derived and checked against the block's hash at every read, so a
+-- binary that does not know it ignores it and loses nothing, and rows it
+-- leaves stale are passed over.
+CREATE TABLE IF NOT EXISTS audit_tree_block_eighths (
+  block_index {INT} PRIMARY KEY,
+  hashes      {BLOB} NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
   tree_size {INT} PRIMARY KEY,
   sealed    {BLOB} NOT NULL
