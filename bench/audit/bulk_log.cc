@@ -204,9 +204,20 @@ void BulkLogBuilder::AddLeaf(const Hash& hash, int64_t micros) {
   if (block_.size() == 0) block_first_micros_ = micros;
   block_.Append(hash);
   last_leaf_micros_ = micros;
+  if (options_.lean_level > kBlockEighthLevels) {
+    eighth_.Append(hash);
+    if (eighth_.size() == (uint64_t{1} << (options_.lean_level - kBlockEighthLevels))) {
+      block_eighths_.push_back(eighth_.Root());
+      eighth_ = CompactRange();
+    }
+  }
   if (block_.size() == (uint64_t{1} << options_.lean_level)) {
-    // A full block's root is its subtree hash at lean_level.
-    const TreeBlock block{.hash = block_.Root(), .first_micros = block_first_micros_};
+    // A full block's root is its subtree hash at lean_level; its eighths are
+    // stored with it, as AuditLog::WriteCheckpoint stores them.
+    const TreeBlock block{.hash = block_.Root(),
+                          .first_micros = block_first_micros_,
+                          .eighths = std::move(block_eighths_)};
+    block_eighths_.clear();
     blocks_digest_ =
         ExtendBlocksDigest(blocks_digest_, blocks_stored_ + unstored_blocks_.size(), block);
     unstored_blocks_.push_back(block);

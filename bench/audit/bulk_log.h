@@ -136,6 +136,9 @@ class BulkLogBuilder {
   // blocks the store does not hold yet (from blocks_stored_ on), the time
   // of the newest leaf.
   CompactRange block_;
+  // The eighth of that block begun, and the hashes of its eighths completed.
+  CompactRange eighth_;
+  std::vector<Hash> block_eighths_;
   int64_t block_first_micros_ = 0;
   Hash blocks_digest_ = EmptyBlocksDigest();
   std::vector<TreeBlock> unstored_blocks_;
