@@ -132,11 +132,12 @@ ABSL_FLAG(bool, cold_proofs, false,
           "root and empties the cache of the whole machine), as a log far larger than memory "
           "reads an old leaf's block");
 ABSL_FLAG(bool, leaf_hash_index_experiment, false,
-          "SQLite: after the last size (and the interleaved rounds), measure the proofs warm and "
-          "cold (as --cold_proofs) on the same log in three layouts: the product's (the blocks' "
-          "eighths stored), the eighths set aside (a proof reads its whole block), and that with "
-          "a covering index of the leaves' hashes, audit_entries(leaf_index, leaf_hash); print "
-          "the eighths' and the index's sizes; the store is put back as it was");
+          "After the last size (and the interleaved rounds), measure the proofs with the page "
+          "cache dropped (as --cold_proofs; needs root) and warm on the same log in the product's "
+          "layout (the blocks' eighths stored), with the eighths set aside (a proof reads its "
+          "whole block) and, SQLite only, that with a covering index of the leaves' hashes, "
+          "audit_entries(leaf_index, leaf_hash); print the eighths' and the index's sizes; the "
+          "store is put back as it was");
 ABSL_FLAG(bool, table_sizes, true,
           "Per-table store sizes (SQLite: the dbstat table, a scan of the whole file)");
 
@@ -248,6 +249,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual absl::StatusOr<std::unique_ptr<LogStorage>> Open() = 0;
+  // A connection of the SQL layer to the store, for what the benchmark
+  // reads or changes beside the log.
+  virtual absl::StatusOr<std::unique_ptr<sql::Db>> OpenDb() = 0;
   // Bytes of the store, indexes included.
   virtual absl::StatusOr<uint64_t> StoreBytes() = 0;
   // Per-table sizes in bytes, largest first (may be empty).
@@ -282,6 +286,9 @@ class SqliteBackend final : public Backend {
                                                            .writer_cache_kib = writer_cache_kib_}));
     return std::unique_ptr<LogStorage>(std::move(s));
   }
+  absl::StatusOr<std::unique_ptr<sql::Db>> OpenDb() override {
+    return sql::OpenSqlite({.path = path_, .create = false});
+  }
   void SetWriterCacheKib(int kib) override { writer_cache_kib_ = kib; }
   absl::StatusOr<uint64_t> StoreBytes() override {
     uint64_t total = 0;
@@ -294,7 +301,7 @@ class SqliteBackend final : public Backend {
   }
   std::vector<std::pair<std::string, uint64_t>> TableBytes() override {
     std::vector<std::pair<std::string, uint64_t>> out;
-    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenSqlite({.path = path_, .create = false});
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = OpenDb();
     if (!db.ok()) return out;
     absl::StatusOr<std::vector<sql::Row>> rows =
         (*db)->Query("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC");
@@ -323,7 +330,7 @@ class SqliteBackend final : public Backend {
   }
   std::string Durability() override {
     std::string mode = "?";
-    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenSqlite({.path = path_, .create = false});
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = OpenDb();
     if (db.ok()) {
       absl::StatusOr<std::vector<sql::Row>> rows = (*db)->Query("PRAGMA journal_mode");
       if (rows.ok() && !rows->empty()) mode = rows->front().Str(0);
@@ -376,6 +383,9 @@ class PostgresBackend final : public Backend {
     KINEX_ASSIGN_OR_RETURN(auto s, PostgresLogStorage::Open({.conninfo = conninfo_}));
     return std::unique_ptr<LogStorage>(std::move(s));
   }
+  absl::StatusOr<std::unique_ptr<sql::Db>> OpenDb() override {
+    return sql::OpenPostgres(conninfo_);
+  }
   absl::StatusOr<uint64_t> StoreBytes() override {
     uint64_t total = 0;
     for (const auto& [name, bytes] : TableBytes()) total += bytes;
@@ -383,7 +393,7 @@ class PostgresBackend final : public Backend {
   }
   std::vector<std::pair<std::string, uint64_t>> TableBytes() override {
     std::vector<std::pair<std::string, uint64_t>> out;
-    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = OpenDb();
     if (!db.ok()) return out;
     absl::StatusOr<std::vector<sql::Row>> rows = (*db)->Query(
         "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
@@ -395,7 +405,7 @@ class PostgresBackend final : public Backend {
     return out;
   }
   void AfterGrowth() override {
-    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = OpenDb();
     if (!db.ok()) return;
     absl::Status s = (*db)->ExecScript(
         "ANALYZE audit_entries; ANALYZE audit_children; ANALYZE audit_child_entries; "
@@ -406,7 +416,7 @@ class PostgresBackend final : public Backend {
     std::string out = "PostgreSQL (throwaway server, durable defaults";
     if (!settings_.empty()) absl::StrAppend(&out, "; set: ", absl::StrJoin(settings_, " "));
     out += "):";
-    absl::StatusOr<std::unique_ptr<sql::Db>> db = sql::OpenPostgres(conninfo_);
+    absl::StatusOr<std::unique_ptr<sql::Db>> db = OpenDb();
     for (const char* setting : {"server_version", "fsync", "synchronous_commit", "full_page_writes",
                                 "wal_sync_method", "shared_buffers"}) {
       absl::StrAppend(&out, " ", setting, "=", db.ok() ? Show(**db, setting) : "?");
@@ -1161,64 +1171,63 @@ int Run() {
   PrintTable(results, backend_name);
   for (size_t c = 0; c < caches_kib.size(); ++c) PrintRounds(stores, rounds[c], cache_label(c));
 
-  // --leaf_hash_index_experiment: the proofs of the largest log from the
-  // disk and again from memory, the same leaves each time, each from a fresh
-  // open, in three layouts: the product's (the blocks' eighths stored), the
-  // eighths set aside (as before them: a proof reads its whole block), and
-  // that with a covering index of the leaves' hashes.
+  // --leaf_hash_index_experiment: the proofs of the largest log, the page
+  // cache dropped and again warm, the same leaves each time, each from a
+  // fresh open, in the product's layout (the blocks' eighths stored), with
+  // the eighths set aside (as before them: a proof reads its whole block)
+  // and, on SQLite, that with a covering index of the leaves' hashes.
   if (absl::GetFlag(FLAGS_leaf_hash_index_experiment) && !results.empty() && !g_stop.load()) {
-    if (backend_name != "sqlite") {
-      std::printf("\n--leaf_hash_index_experiment: SQLite only; not run\n");
-    } else {
-      constexpr char kIndex[] = "audit_leaf_hashes_experiment";
-      constexpr char kEighths[] = "audit_tree_block_eighths";
-      constexpr char kAside[] = "audit_tree_block_eighths_aside";
-      uint64_t log_size = 0;
-      // Cold (page cache dropped), then warm (the same leaves again).
-      auto measure = [&](const char* label) {
-        auto storage = backend->Open();
-        if (!storage.ok()) Die("opening the store (layout experiment)", storage.status());
-        auto log = AuditLog::Create(LogOptions(storage->get(), signer, pseudonymizer, &clock));
-        if (!log.ok()) Die("AuditLog::Create (layout experiment)", log.status());
-        log_size = (*log)->Size();
-        DropPageCache();
-        const ProofFigures cold = MeasureProofs(**log, log_size, proofs, log_size + 2);
-        const ProofFigures warm = MeasureProofs(**log, log_size, proofs, log_size + 2);
-        for (const auto& [what, f] : {std::pair{"disk", cold}, std::pair{"memory", warm}}) {
-          std::printf("  %-30s %-7s %-32s %s\n", label, what, ProofText(f).c_str(),
-                      ProofCostText(f).c_str());
-        }
-        std::fflush(stdout);
-      };
-      auto open_db = [&] {
-        absl::StatusOr<std::unique_ptr<sql::Db>> db =
-            sql::OpenSqlite({.path = sqlite_path, .create = false});
-        if (!db.ok()) Die("opening the store (layout experiment)", db.status());
-        return *std::move(db);
-      };
-      auto exec = [](sql::Db& db, const std::string& statement) {
-        absl::StatusOr<int64_t> done = db.Exec(statement);
-        if (!done.ok()) Die(statement, done.status());
-      };
-      auto bytes_of = [](sql::Db& db, const char* name) {
-        absl::StatusOr<std::vector<sql::Row>> bytes =
-            db.Query(absl::StrCat("SELECT SUM(pgsize) FROM dbstat WHERE name = '", name, "'"));
-        return bytes.ok() && !bytes->empty() ? static_cast<double>(bytes->front().Int(0)) : 0.0;
-      };
-      std::printf(
-          "\n== inclusion proofs by the layout of the leaf hashes (%d proofs, the same leaves "
-          "each time) ==\n  %-30s %-7s %-32s %s\n",
-          proofs, "", "cache", "mean / p50 / p99 / max (us)",
-          "CPU us / reads / disk KiB per proof");
-      measure("eighths stored (product)");
-      std::unique_ptr<sql::Db> db = open_db();
-      const double eighths_bytes = bytes_of(*db, kEighths);
-      std::printf("  the eighths: %s, %.1f B/entry over %s entries\n", Mb(eighths_bytes).c_str(),
-                  eighths_bytes / std::max<uint64_t>(1, log_size), Thousands(log_size).c_str());
-      exec(*db, absl::StrCat("CREATE TABLE ", kAside, " AS SELECT * FROM ", kEighths));
-      exec(*db, absl::StrCat("DELETE FROM ", kEighths));
-      db.reset();
-      measure("eighths set aside");
+    const bool sqlite = backend_name == "sqlite";
+    constexpr char kIndex[] = "audit_leaf_hashes_experiment";
+    constexpr char kEighths[] = "audit_tree_block_eighths";
+    constexpr char kAside[] = "audit_tree_block_eighths_aside";
+    uint64_t log_size = 0;
+    auto measure = [&](const char* label) {
+      auto storage = backend->Open();
+      if (!storage.ok()) Die("opening the store (layout experiment)", storage.status());
+      auto log = AuditLog::Create(LogOptions(storage->get(), signer, pseudonymizer, &clock));
+      if (!log.ok()) Die("AuditLog::Create (layout experiment)", log.status());
+      log_size = (*log)->Size();
+      DropPageCache();
+      const ProofFigures cold = MeasureProofs(**log, log_size, proofs, log_size + 2);
+      const ProofFigures warm = MeasureProofs(**log, log_size, proofs, log_size + 2);
+      for (const auto& [what, f] : {std::pair{"dropped", cold}, std::pair{"warm", warm}}) {
+        std::printf("  %-30s %-7s %-32s %s\n", label, what, ProofText(f).c_str(),
+                    ProofCostText(f).c_str());
+      }
+      std::fflush(stdout);
+    };
+    auto open_db = [&] {
+      absl::StatusOr<std::unique_ptr<sql::Db>> db = backend->OpenDb();
+      if (!db.ok()) Die("opening the store (layout experiment)", db.status());
+      return *std::move(db);
+    };
+    auto exec = [](sql::Db& db, const std::string& statement) {
+      absl::StatusOr<int64_t> done = db.Exec(statement);
+      if (!done.ok()) Die(statement, done.status());
+    };
+    auto bytes_of = [&](sql::Db& db, const char* name) {
+      absl::StatusOr<std::vector<sql::Row>> bytes =
+          db.Query(sqlite ? absl::StrCat("SELECT SUM(pgsize) FROM dbstat WHERE name = '", name, "'")
+                          : absl::StrCat("SELECT pg_total_relation_size('", name, "')"));
+      return bytes.ok() && !bytes->empty() ? static_cast<double>(bytes->front().Int(0)) : 0.0;
+    };
+    std::printf(
+        "\n== inclusion proofs by the layout of the leaf hashes (%s; %d proofs, the same leaves "
+        "each time; \"dropped\": the machine's page cache dropped first%s) ==\n"
+        "  %-30s %-7s %-32s %s\n",
+        backend_name.c_str(), proofs, sqlite ? "" : ", not the server's shared_buffers", "",
+        "cache", "mean / p50 / p99 / max (us)", "CPU us / reads / disk KiB per proof");
+    measure("eighths stored (product)");
+    std::unique_ptr<sql::Db> db = open_db();
+    const double eighths_bytes = bytes_of(*db, kEighths);
+    std::printf("  the eighths: %s, %.1f B/entry over %s entries\n", Mb(eighths_bytes).c_str(),
+                eighths_bytes / std::max<uint64_t>(1, log_size), Thousands(log_size).c_str());
+    exec(*db, absl::StrCat("CREATE TABLE ", kAside, " AS SELECT * FROM ", kEighths));
+    exec(*db, absl::StrCat("DELETE FROM ", kEighths));
+    db.reset();
+    measure("eighths set aside");
+    if (sqlite) {
       db = open_db();
       const absl::Time t0 = absl::Now();
       exec(*db, absl::StrCat("CREATE INDEX ", kIndex, " ON audit_entries(leaf_index, leaf_hash)"));
@@ -1232,12 +1241,12 @@ int Run() {
                   plan.ok() && !plan->empty() ? plan->back().Str(3).c_str() : "?");
       db.reset();
       measure("aside, with a covering index");
-      // Back to the product's layout, should the store be kept.
-      db = open_db();
-      exec(*db, absl::StrCat("DROP INDEX ", kIndex));
-      exec(*db, absl::StrCat("INSERT INTO ", kEighths, " SELECT * FROM ", kAside));
-      exec(*db, absl::StrCat("DROP TABLE ", kAside));
     }
+    // Back to the product's layout, should the store be kept.
+    db = open_db();
+    if (sqlite) exec(*db, absl::StrCat("DROP INDEX ", kIndex));
+    exec(*db, absl::StrCat("INSERT INTO ", kEighths, " SELECT * FROM ", kAside));
+    exec(*db, absl::StrCat("DROP TABLE ", kAside));
   }
   if (g_stop.load()) std::printf("stopped by a signal: the figures above are partial\n");
   if (!stop_reason.empty()) std::printf("%s\n", stop_reason.c_str());
