@@ -51,9 +51,8 @@ absl::StatusOr<std::string> SealCheckpoint(const kinex::audit::v1::LogCheckpoint
 }
 
 absl::StatusOr<std::string> SealCheckpointOf(const CheckpointState& state,
-                                             kinex::audit::v1::LogCheckpoint chains,
+                                             kinex::audit::v1::LogCheckpoint cp,
                                              const TreeHeadSigner& signer) {
-  kinex::audit::v1::LogCheckpoint& cp = chains;
   cp.set_version(kCheckpointVersion);
   cp.set_tree_size(state.tree_size);
   cp.set_level(state.level);

@@ -79,12 +79,12 @@ struct CheckpointState {
   kinex::audit::v1::SignedTreeHead head;
 };
 
-// Completes `chains` (a LogCheckpoint holding only what ChainTracker::
+// Completes `cp` (a LogCheckpoint holding only the chain heads ChainTracker::
 // ExportTo wrote) with `state` and the format version, and seals it with
 // `signer` (SealCheckpoint). AuditLog::WriteCheckpoint and the benchmarks'
 // bulk builder (bench/audit/bulk_log.h) make their checkpoints with it.
 absl::StatusOr<std::string> SealCheckpointOf(const CheckpointState& state,
-                                             kinex::audit::v1::LogCheckpoint chains,
+                                             kinex::audit::v1::LogCheckpoint cp,
                                              const TreeHeadSigner& signer);
 
 // Checks `sealed`'s signature with `verifier` and parses it. FAILED_
