@@ -88,6 +88,20 @@ class CheckpointTest : public ::testing::Test {
                      "' WHERE leaf_index = ", index, ";"));
   }
 
+  // Blocks 0 to blocks - 1 of the store each have their eight eighths'
+  // hashes stored, computed here from the stored leaf hashes.
+  void ExpectEighthsStored(uint64_t blocks) {
+    auto hashes = storage_->ReadLeafHashes(0, blocks * 64);
+    ASSERT_TRUE(hashes.ok()) << hashes.status();
+    for (uint64_t block = 0; block < blocks; ++block) {
+      std::vector<Hash> expected;
+      for (uint64_t e = 0; e < 8; ++e) {
+        expected.push_back(RootOf(absl::MakeConstSpan(*hashes).subspan(block * 64 + e * 8, 8)));
+      }
+      EXPECT_EQ(*storage_->ReadBlockEighths(block), expected) << block;
+    }
+  }
+
   void Append(AuditLog& log, int i) {
     v1::AuditEvent e = SampleEvent(absl::StrCat("req-", i), i % 3 == 0 ? kNhsB : kNhsA);
     if (i % 2 == 0) e.set_agency_code("E09000001");
@@ -321,16 +335,26 @@ TEST_F(CheckpointTest, CheckpointsStoreTheEighthsOfEachNewBlock) {
     ASSERT_TRUE(log.ok()) << log.status();
     for (int i = kEntries; i < 500; ++i) Append(**log, i);
   }  // a clean stop: a checkpoint at 500, blocks 3-6 new
-  auto hashes = storage_->ReadLeafHashes(0, 500);
-  ASSERT_TRUE(hashes.ok()) << hashes.status();
-  for (uint64_t block = 0; block < 7; ++block) {
-    std::vector<Hash> expected;
-    for (uint64_t e = 0; e < 8; ++e) {
-      expected.push_back(RootOf(absl::MakeConstSpan(*hashes).subspan(block * 64 + e * 8, 8)));
-    }
-    EXPECT_EQ(*storage_->ReadBlockEighths(block), expected) << block;
-  }
+  ExpectEighthsStored(7);
   EXPECT_EQ(*storage_->ReadBlockEighths(7), std::nullopt);  // 448-511: not full
+}
+
+// Blocks checkpointed by a binary from before the eighths have none, and a
+// start from the checkpoint leaves them so; a full start checkpoints the
+// whole log again, every block's eighths with it.
+TEST_F(CheckpointTest, AFullStartStoresTheEighthsAStoreLacks) {
+  Sql("DELETE FROM audit_tree_block_eighths;");
+  {
+    auto log = Open();
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->start_info().checkpoint_size, 200u);
+  }
+  EXPECT_EQ(*storage_->ReadBlockEighths(0), std::nullopt);
+  {
+    auto full = Open([](AuditLog::Options& o) { o.full_verify_on_start = true; });
+    ASSERT_TRUE(full.ok()) << full.status();
+  }
+  ExpectEighthsStored(3);
 }
 
 // The eighths are derived and checked: altered or deleted, a proof reads
