@@ -568,6 +568,13 @@ absl::StatusOr<Hash> MerkleTree::FromStore(int level, uint64_t index) const {
     return WithErrorReason(absl::InternalError("no reader for evicted tree hashes"),
                            reason::kAuditTreeUnreadable);
   }
+  // The stored leaf hashes [first, first + n), checked against `expected`.
+  auto read_checked = [&](uint64_t first, uint64_t n,
+                          const Hash& expected) -> absl::StatusOr<std::vector<Hash>> {
+    KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves, reader_(first, first + n));
+    if (leaves.size() != n || RootOf(leaves) != expected) return StoredLeavesAltered(first, n);
+    return leaves;
+  };
   const int eighth_level = EighthLevel();
   if (c.leaves.empty() && eighth_level > 0) {
     if (!c.eighths_read) {
@@ -585,15 +592,10 @@ absl::StatusOr<Hash> MerkleTree::FromStore(int level, uint64_t index) const {
             absl::MakeConstSpan(c.eighths).subspan(eighth, uint64_t{1} << (level - eighth_level)));
       }
       if (c.eighth == UINT64_MAX) {
-        const uint64_t eighth_begin = begin + (eighth << eighth_level);
-        const uint64_t eighth_width = uint64_t{1} << eighth_level;
-        KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves,
-                               reader_(eighth_begin, eighth_begin + eighth_width));
-        if (leaves.size() != eighth_width || RootOf(leaves) != c.eighths[eighth]) {
-          return StoredLeavesAltered(eighth_begin, eighth_width);
-        }
+        KINEX_ASSIGN_OR_RETURN(c.eighth_leaves,
+                               read_checked(begin + (eighth << eighth_level),
+                                            uint64_t{1} << eighth_level, c.eighths[eighth]));
         c.eighth = eighth;
-        c.eighth_leaves = std::move(leaves);
       }
       if (c.eighth == eighth) {
         return RootOf(absl::MakeConstSpan(c.eighth_leaves)
@@ -603,11 +605,7 @@ absl::StatusOr<Hash> MerkleTree::FromStore(int level, uint64_t index) const {
     }
   }
   if (c.leaves.empty()) {
-    KINEX_ASSIGN_OR_RETURN(std::vector<Hash> leaves, reader_(begin, begin + width));
-    if (leaves.size() != width || RootOf(leaves) != block_hash) {
-      return StoredLeavesAltered(begin, width);
-    }
-    c.leaves = std::move(leaves);
+    KINEX_ASSIGN_OR_RETURN(c.leaves, read_checked(begin, width, block_hash));
   }
   return RootOf(absl::MakeConstSpan(c.leaves).subspan(offset, uint64_t{1} << level));
 }
