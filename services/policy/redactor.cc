@@ -97,6 +97,7 @@ absl::StatusOr<std::shared_ptr<const RedactionPlan>> RedactionPlan::Build(
             absl::StrCat("row filter key \"", f.key_field, "\" passes a repeated field"));
       }
       filter.key_chain.push_back(kf);
+      filter.chain_reflections.push_back(GeneratedReflection(d));
       if (kf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
         d = kf->message_type();
       }
@@ -145,6 +146,7 @@ const RedactionPlan::Node* RedactionPlan::BuildNode(
       node.clear.push_back(sf.field);
       continue;
     }
+    node.kept.push_back(sf.field);
     if (sf.child_node >= 0) {
       const Filter* filter = nullptr;
       for (const auto& [field, f] : filters) {
@@ -180,6 +182,7 @@ const RedactionPlan::Node* RedactionPlan::KeepAll(const Descriptor* type) {
   node->keep_whole = true;
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* f = type->field(i);
+    node->kept.push_back(f);
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       node->descend.push_back(Descend{f, KeepAll(f->message_type()), nullptr});
     }
@@ -187,22 +190,28 @@ const RedactionPlan::Node* RedactionPlan::KeepAll(const Descriptor* type) {
   return node;
 }
 
-namespace {
-
-bool RowMatches(const Message& row, const std::vector<const FieldDescriptor*>& chain,
-                const std::string& equals) {
+bool Redactor::RowMatches(const RedactionPlan::Filter& filter, const Message& row, bool cached) {
+  const std::vector<const FieldDescriptor*>& chain = filter.key_chain;
   const Message* m = &row;
   for (size_t i = 0; i + 1 < chain.size(); ++i) {
-    const Reflection* r = m->GetReflection();
+    const Reflection* r = cached ? filter.chain_reflections[i] : m->GetReflection();
     if (!r->HasField(*m, chain[i])) return false;
     m = &r->GetMessage(*m, chain[i]);
   }
+  const Reflection* r = cached ? filter.chain_reflections.back() : m->GetReflection();
   std::string scratch;
-  const std::string& key = m->GetReflection()->GetStringReference(*m, chain.back(), &scratch);
-  return key == equals;
+  return r->GetStringReference(*m, chain.back(), &scratch) == filter.equals;
 }
 
-}  // namespace
+bool Redactor::IsEmpty(const RedactionPlan::Node& node, const Message& msg, bool cached) {
+  const Reflection* refl = cached ? node.reflection : msg.GetReflection();
+  // Redaction left no unknown field or extension (ApplyNode clears them,
+  // or NeedsCleaning found none): only the kept fields can be set.
+  for (const FieldDescriptor* f : node.kept) {
+    if (f->is_repeated() ? refl->FieldSize(msg, f) > 0 : refl->HasField(msg, f)) return false;
+  }
+  return true;
+}
 
 absl::Status Redactor::Apply(const RedactionPlan& plan, Message* message) const {
   if (message == nullptr) return Missing("message", "null message");
@@ -269,8 +278,7 @@ void Redactor::ApplyNode(const RedactionPlan::Node& node, Message* msg, bool cac
         int kept = 0;
         const int n = rows->size();
         for (int i = 0; i < n; ++i) {
-          if (!d.filter->equals.empty() &&
-              RowMatches(rows->Get(i), d.filter->key_chain, d.filter->equals)) {
+          if (!d.filter->equals.empty() && RowMatches(*d.filter, rows->Get(i), cached)) {
             if (i != kept) rows->SwapElements(i, kept);
             ++kept;
           }
@@ -286,7 +294,7 @@ void Redactor::ApplyNode(const RedactionPlan::Node& node, Message* msg, bool cac
       for (int i = 0; i < n; ++i) {
         Message* row = rows->Mutable(i);
         ApplyNode(*d.child, row, cached);
-        if (may_empty && row->ByteSizeLong() == 0) continue;
+        if (may_empty && IsEmpty(*d.child, *row, cached)) continue;
         if (i != kept) rows->SwapElements(i, kept);
         ++kept;
       }
@@ -296,7 +304,7 @@ void Redactor::ApplyNode(const RedactionPlan::Node& node, Message* msg, bool cac
       ApplyNode(*d.child, sub, cached);
       // No presence leaks: a section whose every leaf was withheld is not
       // sent as an empty message (`police {}` would say police data exists).
-      if (sub->ByteSizeLong() == 0) refl->ClearField(msg, d.field);
+      if (IsEmpty(*d.child, *sub, cached)) refl->ClearField(msg, d.field);
     }
   }
 }

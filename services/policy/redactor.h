@@ -69,6 +69,9 @@ class RedactionPlan {
   struct Node;
   struct Filter {
     std::vector<const google::protobuf::FieldDescriptor*> key_chain;
+    // The generated reflection of the message each key_chain field is read
+    // from (null where the type has no generated class).
+    std::vector<const google::protobuf::Reflection*> chain_reflections;
     std::string equals;
   };
   struct Descend {
@@ -79,6 +82,9 @@ class RedactionPlan {
   struct Node {
     std::vector<const google::protobuf::FieldDescriptor*> clear;
     std::vector<Descend> descend;
+    // Every field the plan keeps here (leaves and descended messages): once
+    // redacted, the message is empty exactly when none of them is set.
+    std::vector<const google::protobuf::FieldDescriptor*> kept;
     bool has_extensions = false;
     // Nothing cleared or filtered here or below: the subtree is kept whole,
     // so it is only checked (read-only) for unknown fields and extensions.
@@ -118,6 +124,12 @@ class Redactor {
   // reflection applies (checked once at the root).
   static void ApplyNode(const RedactionPlan::Node& node, google::protobuf::Message* msg,
                         bool cached);
+  // Whether `msg`, already redacted by `node`, has nothing left in it (what
+  // ByteSizeLong() == 0 says, without sizing every row below it).
+  static bool IsEmpty(const RedactionPlan::Node& node, const google::protobuf::Message& msg,
+                      bool cached);
+  static bool RowMatches(const RedactionPlan::Filter& filter, const google::protobuf::Message& row,
+                         bool cached);
   // Whether a keep_whole subtree holds unknown fields or extensions.
   static bool NeedsCleaning(const RedactionPlan::Node& node, const google::protobuf::Message& msg,
                             bool cached);
