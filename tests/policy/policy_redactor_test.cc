@@ -2,6 +2,7 @@
 // repeated messages; clears everything else, including fields no rule grants,
 // unlabelled fields and unknown fields; filters rows.
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "services/common/record_labels.h"
 #include "services/policy/compiled_policy.h"
 #include "services/policy/evaluator.h"
 #include "services/policy/redactor.h"
@@ -254,11 +256,32 @@ void CollectEmptyMessages(const google::protobuf::Message& m, const std::string&
   }
 }
 
+// How many times each leaf path is set in `m`, every row counted.
+void CountLeaves(const google::protobuf::Message& m, const std::string& prefix,
+                 std::map<std::string, int>& counts) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const auto* f : fields) {
+    const std::string path = prefix.empty() ? f->name() : absl::StrCat(prefix, ".", f->name());
+    if (kinex::IsLeafField(f)) {
+      counts[path] += f->is_repeated() ? r->FieldSize(m, f) : 1;
+    } else if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        CountLeaves(r->GetRepeatedMessage(m, f, i), path, counts);
+      }
+    } else {
+      CountLeaves(r->GetMessage(m, f), path, counts);
+    }
+  }
+}
+
 // No presence leaks: for every combination of the eight categories granted
 // (and with special-category or criminal-offence leaves withheld on top), a
 // record holding any single leaf of the schema, or all of them, comes out
 // with no empty section and no empty row (an empty `police {}` would tell a
-// DSL that police data exists).
+// DSL that police data exists). And nothing kept is lost with them: every
+// occurrence of every kept leaf, in every row, is still there.
 TEST(PolicyRedactorTest, NoCategoryCombinationLeavesAnEmptyMessage) {
   auto schema = Schema::ChildRecordSchema();
   const std::vector<rv1::Category> categories = {
@@ -296,6 +319,17 @@ TEST(PolicyRedactorTest, NoCategoryCombinationLeavesAnEmptyMessage) {
         std::vector<std::string> empty;
         CollectEmptyMessages(record, "", empty);
         ASSERT_THAT(empty, ::testing::IsEmpty())
+            << "categories mask " << mask << ", withheld sensitivity " << withheld << ", record "
+            << original.ShortDebugString().substr(0, 200);
+        std::map<std::string, int> before, after, expected;
+        CountLeaves(original, "", before);
+        CountLeaves(record, "", after);
+        for (const auto& [path, n] : before) {
+          auto leaf = schema->Resolve(path);
+          ASSERT_TRUE(leaf.ok()) << leaf.status();
+          if (kept.Test(leaf->leaf_begin)) expected[path] = n;
+        }
+        ASSERT_EQ(after, expected)
             << "categories mask " << mask << ", withheld sensitivity " << withheld << ", record "
             << original.ShortDebugString().substr(0, 200);
         ++checked;
