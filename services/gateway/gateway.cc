@@ -51,8 +51,8 @@ absl::Status NothingToSee(const CallContext& call) {
 // disclosure raises both whatever its rule says: emergency access is never
 // unreviewed. Nothing when the responsible LA is unknown or is the caller.
 void AddAccessNotifications(const CallContext& call, const kinex::records::v1::ChildFacts& facts,
-                            const pv1::Decision& decision, cv1::Purpose purpose,
-                            bool break_glass, av1::AuditEvent& event) {
+                            const pv1::Decision& decision, cv1::Purpose purpose, bool break_glass,
+                            av1::AuditEvent& event) {
   const std::string& la = facts.scope().responsible_la_code();
   if (la.empty() || facts.kinex_id().empty()) return;
   if (call.principal.agency_kind == cv1::LOCAL_AUTHORITY && call.principal.agency_code == la) {
@@ -84,7 +84,6 @@ void AddAccessNotifications(const CallContext& call, const kinex::records::v1::C
   if (notify) add(nv1::ACCESS, "NOTIFY_RESPONSIBLE_LA");
   if (review) add(nv1::BREAK_GLASS_REVIEW, "BREAK_GLASS_REVIEW");
 }
-
 
 absl::Status ValidateJustification(const std::string& justification, bool break_glass,
                                    int min_break_glass) {
@@ -455,6 +454,13 @@ absl::StatusOr<ev1::GetSchoolCalendarResponse> Gateway::GetSchoolCalendar(
   return response;
 }
 
+Gateway::Gateway(Options options, Dependencies deps)
+    : options_(options),
+      deps_(deps),
+      facts_cache_(options.facts_cache_entries > 0
+                       ? std::make_unique<FactsCache>(options.facts_cache_entries)
+                       : nullptr) {}
+
 absl::StatusOr<Gateway::Decided> Gateway::Decide(const CallContext& call,
                                                  const kinex::records::v1::ChildFacts& facts,
                                                  const Ask& ask) const {
@@ -524,9 +530,10 @@ absl::StatusOr<std::vector<Gateway::Decided>> Gateway::DecideAll(
 }
 
 kinex::records::v1::GetRecordRequest Gateway::ReadAllowed(
-    const kinex::records::v1::ChildFacts& facts, const Decided& decided) {
+    const cv1::ChildRef& asked_as, const kinex::records::v1::ChildFacts& facts,
+    const Decided& decided) {
   kinex::records::v1::GetRecordRequest get;
-  get.mutable_child()->set_kinex_id(facts.kinex_id());
+  *get.mutable_child() = asked_as;
   for (std::string& section : SectionsOf(decided.evaluation->decision)) {
     get.add_paths(std::move(section));
   }
@@ -661,6 +668,25 @@ absl::StatusOr<Gateway::Disclosure> Gateway::Disclose(
   return FinishDisclosure(std::move(prepared), std::move(appended));
 }
 
+absl::StatusOr<std::shared_ptr<const kinex::records::v1::ChildFacts>> Gateway::ReadFacts(
+    const cv1::ChildRef& child) {
+  kinex::records::v1::GetChildFactsRequest about;
+  *about.mutable_child() = child;
+  absl::StatusOr<kinex::records::v1::ChildFacts> found = deps_.records->GetChildFacts(about);
+  if (found.ok()) {
+    auto facts = std::make_shared<const kinex::records::v1::ChildFacts>(std::move(*found));
+    if (facts_cache_ != nullptr && !facts->kinex_id().empty()) facts_cache_->Put(child, facts);
+    return facts;
+  }
+  if (found.status().code() == absl::StatusCode::kInvalidArgument) {
+    return found.status();  // a malformed identifier: the caller's to fix
+  }
+  if (found.status().code() != absl::StatusCode::kNotFound) {
+    return DependencyFailed(kRecordsDep, found.status());
+  }
+  return std::make_shared<const kinex::records::v1::ChildFacts>();
+}
+
 absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
     const CallContext& call, const ev1::GetChildRecordRequest& request) {
   if (request.child().id_case() == cv1::ChildRef::ID_NOT_SET) {
@@ -677,30 +703,47 @@ absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
   // Decide on the child's facts (no record content), then read only what
   // the decision allows, pinned to the facts it was made on. If the facts
   // move in between (a transfer, a link decided, a legal-status change),
-  // decide once more; a second move fails closed.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    kinex::records::v1::GetChildFactsRequest about;
-    *about.mutable_child() = request.child();
-    absl::StatusOr<kinex::records::v1::ChildFacts> found = deps_.records->GetChildFacts(about);
-    kinex::records::v1::ChildFacts facts;
-    if (found.ok()) {
-      facts = std::move(*found);
-    } else if (found.status().code() == absl::StatusCode::kInvalidArgument) {
-      return found.status();  // a malformed identifier: the caller's to fix
-    } else if (found.status().code() != absl::StatusCode::kNotFound) {
-      return DependencyFailed(kRecordsDep, found.status());
+  // decide once more; a second move fails closed. Facts kept from an
+  // earlier read (FactsCache) are decided on first: records confirms them
+  // under the read's pin, and a refusal on them stands only if fresh facts
+  // are the same; otherwise this is decided again on fresh facts, which
+  // do not count as a move.
+  std::shared_ptr<const kinex::records::v1::ChildFacts> facts =
+      facts_cache_ != nullptr ? facts_cache_->Find(request.child()) : nullptr;
+  bool fresh = false;
+  for (int fresh_reads = 0;;) {
+    if (facts == nullptr) {
+      if (fresh_reads == 2) break;
+      ++fresh_reads;
+      KINEX_ASSIGN_OR_RETURN(facts, ReadFacts(request.child()));
+      fresh = true;
     }
-    KINEX_ASSIGN_OR_RETURN(Decided decided, Decide(call, facts, ask));
+    KINEX_ASSIGN_OR_RETURN(Decided decided, Decide(call, *facts, ask));
+    if (!decided.allowed && !fresh) {
+      KINEX_ASSIGN_OR_RETURN(std::shared_ptr<const kinex::records::v1::ChildFacts> now,
+                             ReadFacts(request.child()));
+      fresh = true;
+      if (now->facts_version() != facts->facts_version()) {
+        facts = std::move(now);
+        continue;
+      }
+    }
     kinex::records::v1::GetRecordResponse read;
     if (decided.allowed) {
       absl::StatusOr<kinex::records::v1::GetRecordResponse> got =
-          deps_.records->GetRecord(ReadAllowed(facts, decided));
-      if (!got.ok() && got.status().code() == absl::StatusCode::kAborted) continue;
+          deps_.records->GetRecord(ReadAllowed(request.child(), *facts, decided));
+      // ABORTED: the facts moved. On kept facts any refusal (the caller's
+      // identifier may no longer name the child: NOT_FOUND) is redone on
+      // fresh facts, so it ends as a fresh read would.
+      if (!got.ok() && (got.status().code() == absl::StatusCode::kAborted || !fresh)) {
+        facts = nullptr;
+        continue;
+      }
       if (!got.ok()) return DependencyFailed(kRecordsDep, got.status());
       read = std::move(*got);
     }
     // An unknown child is audited as a denial, like any other refusal.
-    KINEX_ASSIGN_OR_RETURN(Disclosure d, Disclose(call, "GetChildRecord", request.child(), facts,
+    KINEX_ASSIGN_OR_RETURN(Disclosure d, Disclose(call, "GetChildRecord", request.child(), *facts,
                                                   decided, std::move(read), ask));
     if (!d.allowed) return NothingToSee(call);
     ev1::GetChildRecordResponse response;
@@ -770,7 +813,10 @@ absl::StatusOr<ev1::ListChildrenResponse> Gateway::ListChildren(
       KINEX_ASSIGN_OR_RETURN(decisions, DecideAll(call, facts, ask));
       kinex::records::v1::BatchGetRecordsRequest batch;
       for (size_t i = 0; i < facts.size(); ++i) {
-        if (decisions[i].allowed) *batch.add_requests() = ReadAllowed(*facts[i], decisions[i]);
+        if (!decisions[i].allowed) continue;
+        cv1::ChildRef listed_as;
+        listed_as.set_kinex_id(facts[i]->kinex_id());
+        *batch.add_requests() = ReadAllowed(listed_as, *facts[i], decisions[i]);
       }
       if (batch.requests().empty()) {
         records.Clear();

@@ -3,7 +3,9 @@
 //   1. validate the request (child reference, purpose, justification)
 //   2. resolve the child to its policy facts: Kinex id, derived scope,
 //      legal status, identifiers, facts version (records.GetChildFacts; no
-//      record content)
+//      record content), or those kept from an earlier read of the same
+//      identifier (FactsCache: step 5's pin confirms them, and a denial on
+//      them is confirmed on fresh facts)
 //   3. consents and bases in force for (child, caller, purpose) (consent)
 //   4. decide: allowed paths, withheld categories, plan (policy), on the
 //      context policy::ChildContextFromFacts derives
@@ -40,6 +42,7 @@
 #include "services/common/record_labels.h"
 #include "services/consent/consent_registry.h"
 #include "services/gateway/call_context.h"
+#include "services/gateway/facts_cache.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/policy/evaluation.h"
 #include "services/policy/policy_decider.h"
@@ -59,6 +62,10 @@ class Gateway {
     int default_page_size = 50;
     // Default 500. Largest ListChildren page.
     int max_page_size = 500;
+    // Default 16384. Children whose facts a GetChildRecord may decide on
+    // without reading them first (FactsCache: a guess records confirms
+    // under the read's pin). 0: every read asks records for the facts.
+    int facts_cache_entries = 16384;
   };
   // The services the gateway calls; not owned, must outlive the gateway.
   struct Dependencies {
@@ -70,7 +77,12 @@ class Gateway {
     const Clock* clock = nullptr;
   };
 
-  Gateway(Options options, Dependencies deps) : options_(options), deps_(deps) {}
+  Gateway(Options options, Dependencies deps);
+
+  // What the kept facts have done (all zero when none are kept).
+  FactsCache::Stats facts_cache_stats() const {
+    return facts_cache_ != nullptr ? facts_cache_->stats() : FactsCache::Stats{};
+  }
 
   // Publishes the caller's part of a child's record (records decides who
   // may write which fields).
@@ -160,8 +172,15 @@ class Gateway {
       const Ask& ask) const;
   // The read an allowing decision permits: the allowed sections only,
   // pinned to the facts version decided on.
+  // The child as the caller asked for it, so records resolves the
+  // identifier again in the read's own snapshot.
   static kinex::records::v1::GetRecordRequest ReadAllowed(
-      const kinex::records::v1::ChildFacts& facts, const Decided& decided);
+      const kinex::common::v1::ChildRef& asked_as, const kinex::records::v1::ChildFacts& facts,
+      const Decided& decided);
+  // Step 2: the child's facts from records (empty facts for a child records
+  // does not know), kept in facts_cache_ when found.
+  absl::StatusOr<std::shared_ptr<const kinex::records::v1::ChildFacts>> ReadFacts(
+      const kinex::common::v1::ChildRef& child);
   // A disclosure redacted, with its audit event, not yet logged.
   struct Prepared {
     Disclosure out;
@@ -201,6 +220,8 @@ class Gateway {
 
   const Options options_;
   const Dependencies deps_;
+  // Null when options_.facts_cache_entries is 0.
+  const std::unique_ptr<FactsCache> facts_cache_;
 };
 
 // The role a virtual school head's system asserts (policy/roles.textproto):

@@ -215,6 +215,9 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file, const Con
   if (gw->rate_limit_per_agency() < 0) {
     return Bad(sources, "gateway.rate_limit_per_agency", "must not be negative");
   }
+  if (gw->facts_cache_entries() < 0) {
+    return Bad(sources, "gateway.facts_cache_entries", "must not be negative");
+  }
   // A handful of threads are the server's own pollers; fewer than 8 leaves
   // none for calls.
   if (server->max_threads() < 8) {
@@ -281,6 +284,7 @@ void ApplyConfigDefaults(KinexConfig& config) {
   if (gw->break_glass_min_justification() == 0) gw->set_break_glass_min_justification(20);
   if (gw->max_in_flight_per_agency() == 0) gw->set_max_in_flight_per_agency(32);
   if (gw->max_streams_per_agency() == 0) gw->set_max_streams_per_agency(4);
+  if (!gw->has_facts_cache_entries()) gw->set_facts_cache_entries(16384);
   auto* server = config.mutable_server();
   if (server->max_threads() == 0) server->set_max_threads(256);
   if (server->max_memory_bytes() == 0) server->set_max_memory_bytes(int64_t{1} << 30);

@@ -163,9 +163,38 @@ void UseRecords(Targets& t, const RecordsTarget& records) {
   t.collectables.push_back(std::move(gauges));
 }
 
+// The gateway's kept facts (gateway.facts_cache_entries), read when
+// scraped. `gateway` must outlive the exposer.
+void UseFactsCache(Targets& t, const gateway::Gateway& gateway) {
+  using Stats = gateway::FactsCache::Stats;
+  using Samples = std::vector<ScrapeGauges::Sample>;
+  auto gauges = std::make_shared<ScrapeGauges>();
+  gauges->AddGroup<Stats>(
+      [&gateway]() -> absl::StatusOr<Stats> { return gateway.facts_cache_stats(); },
+      {{"kinex_gateway_facts_cache_lookups_total",
+        "GetChildRecord calls that asked the kept facts for their child, by result: hit "
+        "(decided on them, confirmed by records) or miss (facts read from records)",
+        [](const Stats& s) {
+          return Samples{{{{"result", "hit"}}, static_cast<double>(s.hits)},
+                         {{{"result", "miss"}}, static_cast<double>(s.misses)}};
+        },
+        /*counter=*/true},
+       {"kinex_gateway_facts_cache_evictions_total",
+        "Facts dropped to keep within gateway.facts_cache_entries",
+        [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.evictions)}};
+        },
+        /*counter=*/true},
+       {"kinex_gateway_facts_cache_entries", "Children whose facts are kept", [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.entries)}};
+        }}});
+  t.collectables.push_back(std::move(gauges));
+}
+
 gateway::Gateway::Options GatewayOptions(const KinexConfig& config) {
   gateway::Gateway::Options o;
   o.break_glass_min_justification = config.gateway().break_glass_min_justification();
+  o.facts_cache_entries = config.gateway().facts_cache_entries();
   return o;
 }
 
@@ -184,6 +213,7 @@ absl::Status AddGateway(Targets& t, GatewayParts& g, const KinexConfig& config, 
   deps.metrics = &g.metrics;
   deps.clock = &clock;
   g.gateway = std::make_unique<gateway::Gateway>(GatewayOptions(config), deps);
+  UseFactsCache(t, *g.gateway);
   g.exchange = std::make_unique<gateway::ExchangeService>(*g.gateway, g.edge);
   g.consent_front =
       std::make_unique<gateway::ConsentFront>(consent, records, *g.authorizer, g.edge);

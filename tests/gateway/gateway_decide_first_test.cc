@@ -46,6 +46,10 @@ class CountingRecords final : public kinex::records::RecordsStore {
       --abort_reads;
       return absl::AbortedError("the child's facts changed since facts version x");
     }
+    if (fail_reads > 0) {
+      --fail_reads;
+      return fail_with;
+    }
     return inner_->GetRecord(r);
   }
   absl::StatusOr<rsv1::BatchGetRecordsResponse> BatchGetRecords(
@@ -110,6 +114,9 @@ class CountingRecords final : public kinex::records::RecordsStore {
   // child's facts to decide its virtual school's cohort).
   void ResetCounts() { get_record = batch_get = batch_size = facts = list = 0; }
   int abort_reads = 0;
+  // That many GetRecords answered `fail_with` without forwarding them.
+  int fail_reads = 0;
+  absl::Status fail_with = absl::UnavailableError("records is down");
   std::function<void()> before_read;
   rsv1::GetRecordRequest last_get;
 
@@ -235,6 +242,27 @@ class DecideFirstTest : public GatewayFixture {
     req.mutable_child()->set_kinex_id(kid);
     req.set_purpose(purpose);
     return gateway_->GetChildRecord(call, req);
+  }
+
+  // Westminster hands the child to `to_la`.
+  void Transfer(const std::string& kid, const std::string& to_la) {
+    rsv1::TransferResponsibilityRequest t;
+    t.mutable_child()->set_kinex_id(kid);
+    t.set_to_la_code(to_la);
+    t.set_reason("child moved");
+    t.set_principal("spiffe://kinex.dev/local-authority/E09000033/team-manager");
+    t.set_request_id("req-transfer-" + kid);
+    auto done = records_->TransferResponsibility(t);
+    ASSERT_TRUE(done.ok()) << done.status();
+  }
+
+  // The child's facts version in records now.
+  std::string FactsVersionNow(const std::string& kid) {
+    rsv1::GetChildFactsRequest ask;
+    ask.mutable_child()->set_kinex_id(kid);
+    auto facts = records_->GetChildFacts(ask);
+    EXPECT_TRUE(facts.ok()) << facts.status();
+    return facts.ok() ? facts->facts_version() : "";
   }
 
   std::unique_ptr<CountingRecords> counting_;
@@ -411,6 +439,146 @@ TEST_F(DecideFirstTest, GatewayAndConsentDeriveTheSameContextForTheSameChild) {
   ASSERT_EQ(from_consent.arrangement_types_size(), 1);
   EXPECT_EQ(from_consent.arrangement_types(0), kinex::record::v1::KINSHIP_FOSTER_CARE);
   EXPECT_EQ(from_consent.scope().responsible_la_code(), "E09000033");
+}
+
+// Kept facts (FactsCache): a repeated read decides without asking records
+// for the child's facts first; records confirms them under the read's pin.
+TEST_F(DecideFirstTest, ARepeatedReadDecidesOnKeptFactsThatRecordsConfirms) {
+  const std::string kid = SeedChild("WCC-K1", "9434765919");
+  ASSERT_TRUE(Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT).ok());
+  counting_->ResetCounts();
+  const uint64_t before = audit_->Size();
+  auto r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(counting_->facts, 0);
+  ASSERT_EQ(counting_->get_record, 1);
+  EXPECT_EQ(counting_->last_get.child().kinex_id(), kid);
+  EXPECT_EQ(counting_->last_get.facts_version(), FactsVersionNow(kid));
+  EXPECT_TRUE(r->record().has_education());
+  EXPECT_FALSE(r->record().has_safeguarding());
+  EXPECT_FALSE(r->record().has_placement());
+  EXPECT_EQ(audit_->Size(), before + 1);
+  const FactsCache::Stats stats = gateway_->facts_cache_stats();
+  EXPECT_EQ(stats.hits, 1);
+  EXPECT_EQ(stats.misses, 1);
+  EXPECT_EQ(stats.entries, 1);
+}
+
+TEST_F(DecideFirstTest, KeptFactsThatMovedAreNotDisclosedPast) {
+  const std::string kid = SeedChild("WCC-K2", "9434765919");
+  ASSERT_TRUE(Get(Caller(kLa), kid, cv1::CARE_PLANNING).ok());  // keeps the facts
+  Transfer(kid, "E08000025");
+  counting_->ResetCounts();
+  const uint64_t before = audit_->Size();
+  // Allowed on the kept (Westminster) facts; the pinned read is refused,
+  // and on fresh facts Westminster is out of scope.
+  auto r = Get(Caller(kLa), kid, cv1::CARE_PLANNING);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << r.status();
+  EXPECT_EQ(counting_->get_record, 1);  // ABORTED: nothing was returned
+  EXPECT_EQ(counting_->facts, 1);
+  EXPECT_EQ(audit_->Size(), before + 1);  // the denial, once
+  // The fresh facts are kept: the next read needs no ABORTED read.
+  counting_->ResetCounts();
+  EXPECT_EQ(Get(Caller(kLa), kid, cv1::CARE_PLANNING).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(counting_->get_record, 0);
+  EXPECT_EQ(counting_->facts, 1);  // the denial confirmed on fresh facts
+}
+
+TEST_F(DecideFirstTest, ARefusalOnKeptFactsStandsOnlyOnFreshFacts) {
+  const std::string kid = SeedChild("WCC-K3", "9434765919");
+  // Sheffield's virtual school head, while Westminster is responsible.
+  EXPECT_EQ(Get(Caller(kOtherVsh), kid, cv1::EDUCATION_SUPPORT).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  counting_->ResetCounts();
+  uint64_t before = audit_->Size();
+  EXPECT_EQ(Get(Caller(kOtherVsh), kid, cv1::EDUCATION_SUPPORT).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(counting_->facts, 1);  // the kept facts confirmed: the same version
+  EXPECT_EQ(counting_->get_record, 0);
+  EXPECT_EQ(audit_->Size(), before + 1);
+  // The child moves to Sheffield: the refusal on the kept facts does not
+  // stand, and the decision on fresh facts allows.
+  Transfer(kid, "E08000025");
+  counting_->ResetCounts();
+  before = audit_->Size();
+  auto r = Get(Caller(kOtherVsh), kid, cv1::EDUCATION_SUPPORT);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->record().has_education());
+  EXPECT_EQ(counting_->facts, 1);
+  ASSERT_EQ(counting_->get_record, 1);
+  EXPECT_EQ(counting_->last_get.facts_version(), FactsVersionNow(kid));
+  EXPECT_EQ(audit_->Size(), before + 1);
+}
+
+TEST_F(DecideFirstTest, KeptFactsOfAnIdentifierTheChildChangedAreRedoneOnFreshFacts) {
+  const std::string kid = SeedChild("WCC-K4", "9434765919");
+  auto by_nhs = [&](const std::string& nhs) {
+    ev1::GetChildRecordRequest req;
+    req.mutable_child()->set_nhs_number(nhs);
+    req.set_purpose(cv1::CARE_PLANNING);
+    return gateway_->GetChildRecord(Caller(kLa), req);
+  };
+  ASSERT_TRUE(by_nhs("9434765919").ok());
+  // Records resolves the caller's identifier again in the read's own
+  // snapshot, not the Kinex id the kept facts resolved it to.
+  EXPECT_EQ(counting_->last_get.child().nhs_number(), "9434765919");
+  EXPECT_FALSE(counting_->last_get.child().has_la_child_id());
+  // The GP corrects the NHS number: the kept facts (which list the child's
+  // identifiers) no longer hold, so the pinned read is refused and the
+  // read is decided again on fresh facts.
+  ev1::GetMyPartRequest mine;
+  mine.mutable_child()->set_kinex_id(kid);
+  auto part = gateway_->GetMyPart(Caller(kHealth), mine);
+  ASSERT_TRUE(part.ok()) << part.status();
+  ev1::PublishRecordRequest fix;
+  fix.mutable_child()->set_kinex_id(kid);
+  *fix.mutable_record() = part->record();
+  fix.mutable_record()->mutable_identity()->set_nhs_number("4010232137");
+  fix.set_etag(part->etag());
+  ASSERT_TRUE(gateway_->PublishRecord(Caller(kHealth), fix).ok());
+  counting_->ResetCounts();
+  auto r = by_nhs("9434765919");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(counting_->get_record, 2);  // the first refused under the pin
+  EXPECT_EQ(counting_->facts, 1);
+  EXPECT_EQ(counting_->last_get.facts_version(), FactsVersionNow(kid));
+  EXPECT_EQ(r->record().identity().nhs_number(), "4010232137");
+}
+
+TEST_F(DecideFirstTest, AnyRefusalOfAReadOnKeptFactsIsRedoneOnFreshFacts) {
+  const std::string kid = SeedChild("WCC-K6", "9434765919");
+  ASSERT_TRUE(Get(Caller(kLa), kid, cv1::CARE_PLANNING).ok());
+  // Records finds no child for the kept identifier (say it was withdrawn):
+  // not an outage, and not the answer; fresh facts decide.
+  counting_->ResetCounts();
+  counting_->fail_reads = 1;
+  counting_->fail_with = absl::NotFoundError("no child with that identifier");
+  const uint64_t before = audit_->Size();
+  auto r = Get(Caller(kLa), kid, cv1::CARE_PLANNING);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(counting_->get_record, 2);
+  EXPECT_EQ(counting_->facts, 1);
+  EXPECT_EQ(audit_->Size(), before + 1);
+  // On fresh facts the same refusal is records failing: nothing disclosed.
+  gateway_options_.facts_cache_entries = 0;
+  Rebuild();
+  counting_->fail_reads = 1;
+  auto failed = Get(Caller(kLa), kid, cv1::CARE_PLANNING);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  EXPECT_EQ(audit_->Size(), before + 1);
+}
+
+TEST_F(DecideFirstTest, WithNoFactsKeptEveryReadAsksRecordsForTheFacts) {
+  gateway_options_.facts_cache_entries = 0;
+  Rebuild();
+  const std::string kid = SeedChild("WCC-K5", "9434765919");
+  counting_->ResetCounts();
+  ASSERT_TRUE(Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT).ok());
+  ASSERT_TRUE(Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT).ok());
+  EXPECT_EQ(counting_->facts, 2);
+  EXPECT_EQ(counting_->get_record, 2);
+  EXPECT_EQ(gateway_->facts_cache_stats().hits, 0);
 }
 
 }  // namespace

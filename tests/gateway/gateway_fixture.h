@@ -100,7 +100,7 @@ class GatewayFixture : public ::testing::Test {
     deps.audit = audit_override_ ? audit_override_ : audit_.get();
     deps.metrics = &metrics_;
     deps.clock = &clock_;
-    gateway_ = std::make_unique<Gateway>(Gateway::Options{}, deps);
+    gateway_ = std::make_unique<Gateway>(gateway_options_, deps);
   }
 
   // Publishes a looked-after kinship child of Westminster on the roll of
@@ -178,6 +178,7 @@ class GatewayFixture : public ::testing::Test {
   kinex::consent::ConsentRegistry* consent_override_ = nullptr;
   const PolicyDecider* policy_override_ = nullptr;
   kinex::audit::AuditSink* audit_override_ = nullptr;
+  Gateway::Options gateway_options_;
   std::unique_ptr<Gateway> gateway_;
 };
 

@@ -27,6 +27,18 @@ TEST(LoadConfig, DefaultsAreFilled) {
   EXPECT_EQ(c->audit().sign_interval_seconds(), 60);
   EXPECT_EQ(c->records().max_part_bytes(), 1 << 20);
   EXPECT_EQ(c->gateway().break_glass_min_justification(), 20);
+  EXPECT_EQ(c->gateway().facts_cache_entries(), 16384);
+}
+
+TEST(LoadConfig, FactsCacheOfZeroKeepsNoneAndANegativeOneIsRefused) {
+  absl::StatusOr<kinex::config::v1::KinexConfig> c =
+      LoadConfig(WriteConfig("gateway {\n  facts_cache_entries: 0\n}\n"), WithTls());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->gateway().facts_cache_entries(), 0);
+  const std::string path = WriteConfig("gateway {\n  facts_cache_entries: -1\n}\n");
+  absl::Status s = LoadConfig(path, WithTls()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), path + ":2: gateway.facts_cache_entries: must not be negative");
 }
 
 TEST(LoadConfig, FlagsOverrideFile) {

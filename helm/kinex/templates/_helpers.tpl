@@ -208,6 +208,7 @@ gateway {
   rate_limit_per_agency: {{ $v.rateLimitPerAgency }}
   rate_limit_burst: {{ $v.rateLimitBurst | int64 }}
   break_glass_min_justification: {{ $v.breakGlassMinJustification | int64 }}
+  facts_cache_entries: {{ $v.factsCacheEntries | int64 }}
 {{- end }}
 }
 {{- end -}}
