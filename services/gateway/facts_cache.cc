@@ -63,6 +63,11 @@ void FactsCache::Put(const cv1::ChildRef& child,
   }
 }
 
+void FactsCache::CountStale() {
+  absl::MutexLock lock(&mu_);
+  ++stats_.stale;
+}
+
 FactsCache::Stats FactsCache::stats() const {
   absl::MutexLock lock(&mu_);
   Stats s = stats_;

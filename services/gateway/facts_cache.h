@@ -41,6 +41,8 @@ class FactsCache {
   struct Stats {
     int64_t hits = 0;
     int64_t misses = 0;
+    // Hits whose facts had moved: decided again on fresh facts.
+    int64_t stale = 0;
     int64_t evictions = 0;
     int64_t entries = 0;
   };
@@ -57,6 +59,9 @@ class FactsCache {
   // Keeps `facts` for `child`, replacing what was kept.
   void Put(const kinex::common::v1::ChildRef& child,
            std::shared_ptr<const kinex::records::v1::ChildFacts> facts);
+
+  // Counts a hit whose facts turned out to have moved.
+  void CountStale();
 
   Stats stats() const;
 

@@ -724,6 +724,7 @@ absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
                              ReadFacts(request.child()));
       fresh = true;
       if (now->facts_version() != facts->facts_version()) {
+        facts_cache_->CountStale();
         facts = std::move(now);
         continue;
       }
@@ -736,6 +737,7 @@ absl::StatusOr<ev1::GetChildRecordResponse> Gateway::GetChildRecord(
       // identifier may no longer name the child: NOT_FOUND) is redone on
       // fresh facts, so it ends as a fresh read would.
       if (!got.ok() && (got.status().code() == absl::StatusCode::kAborted || !fresh)) {
+        if (!fresh) facts_cache_->CountStale();
         facts = nullptr;
         continue;
       }

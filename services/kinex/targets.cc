@@ -179,6 +179,13 @@ void UseFactsCache(Targets& t, const gateway::Gateway& gateway) {
                          {{{"result", "miss"}}, static_cast<double>(s.misses)}};
         },
         /*counter=*/true},
+       {"kinex_gateway_facts_cache_stale_total",
+        "Hits whose facts had moved (records refused the pinned read, or fresh facts overturned "
+        "a denial): decided again on fresh facts",
+        [](const Stats& s) {
+          return Samples{{{}, static_cast<double>(s.stale)}};
+        },
+        /*counter=*/true},
        {"kinex_gateway_facts_cache_evictions_total",
         "Facts dropped to keep within gateway.facts_cache_entries",
         [](const Stats& s) {

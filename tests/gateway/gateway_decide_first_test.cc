@@ -477,6 +477,7 @@ TEST_F(DecideFirstTest, KeptFactsThatMovedAreNotDisclosedPast) {
   EXPECT_EQ(counting_->get_record, 1);  // ABORTED: nothing was returned
   EXPECT_EQ(counting_->facts, 1);
   EXPECT_EQ(audit_->Size(), before + 1);  // the denial, once
+  EXPECT_EQ(gateway_->facts_cache_stats().stale, 1);
   // The fresh facts are kept: the next read needs no ABORTED read.
   counting_->ResetCounts();
   EXPECT_EQ(Get(Caller(kLa), kid, cv1::CARE_PLANNING).status().code(),
@@ -496,6 +497,7 @@ TEST_F(DecideFirstTest, ARefusalOnKeptFactsStandsOnlyOnFreshFacts) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(counting_->facts, 1);  // the kept facts confirmed: the same version
   EXPECT_EQ(counting_->get_record, 0);
+  EXPECT_EQ(gateway_->facts_cache_stats().stale, 0);
   EXPECT_EQ(audit_->Size(), before + 1);
   // The child moves to Sheffield: the refusal on the kept facts does not
   // stand, and the decision on fresh facts allows.
@@ -509,6 +511,7 @@ TEST_F(DecideFirstTest, ARefusalOnKeptFactsStandsOnlyOnFreshFacts) {
   ASSERT_EQ(counting_->get_record, 1);
   EXPECT_EQ(counting_->last_get.facts_version(), FactsVersionNow(kid));
   EXPECT_EQ(audit_->Size(), before + 1);
+  EXPECT_EQ(gateway_->facts_cache_stats().stale, 1);
 }
 
 TEST_F(DecideFirstTest, KeptFactsOfAnIdentifierTheChildChangedAreRedoneOnFreshFacts) {
