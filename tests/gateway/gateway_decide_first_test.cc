@@ -514,6 +514,35 @@ TEST_F(DecideFirstTest, ARefusalOnKeptFactsStandsOnlyOnFreshFacts) {
   EXPECT_EQ(gateway_->facts_cache_stats().stale, 1);
 }
 
+TEST_F(DecideFirstTest, AShieldSetAfterTheFactsWereKeptHoldsOnTheNextRead) {
+  const std::string kid = SeedChild("WCC-K7", "9434765919");
+  auto first = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);  // keeps the facts
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->record().has_education());
+  // The responsible LA shields the child's education data (the kept facts
+  // do not list it: they were read before).
+  ev1::RecordSharingDecisionRequest shield;
+  shield.mutable_child()->set_kinex_id(kid);
+  rsv1::SharingDecision& d = *shield.mutable_decision();
+  d.set_kind(cv1::SHIELD);
+  d.set_reason(cv1::RISK_OF_HARM_TO_A_PERSON);
+  d.set_rationale("Kinship carers' address must not reach the birth father.");
+  d.add_field_paths("education");
+  auto set = gateway_->RecordSharingDecision(Caller(kLa), shield);
+  ASSERT_TRUE(set.ok()) << set.status();
+  counting_->ResetCounts();
+  // Allowed on the kept facts; records refuses the pinned read (a shield
+  // changes the facts version), and on fresh facts education is withheld.
+  auto r = Get(Caller(kVsh), kid, cv1::EDUCATION_SUPPORT);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->record().has_education());
+  EXPECT_EQ(r->record().identity().kinex_id(), kid);
+  EXPECT_EQ(r->record().scope().responsible_la_code(), "E09000033");
+  EXPECT_EQ(counting_->facts, 1);
+  EXPECT_EQ(counting_->get_record, 2);  // the first refused under the pin
+  EXPECT_EQ(gateway_->facts_cache_stats().stale, 1);
+}
+
 TEST_F(DecideFirstTest, KeptFactsOfAnIdentifierTheChildChangedAreRedoneOnFreshFacts) {
   const std::string kid = SeedChild("WCC-K4", "9434765919");
   auto by_nhs = [&](const std::string& nhs) {
