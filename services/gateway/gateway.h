@@ -171,9 +171,9 @@ class Gateway {
       const CallContext& call, absl::Span<const kinex::records::v1::ChildFacts* const> facts,
       const Ask& ask) const;
   // The read an allowing decision permits: the allowed sections only,
-  // pinned to the facts version decided on.
-  // The child as the caller asked for it, so records resolves the
-  // identifier again in the read's own snapshot.
+  // pinned to the facts version decided on, of the child as `asked_as`
+  // names it (records resolves the identifier again in the read's own
+  // snapshot).
   static kinex::records::v1::GetRecordRequest ReadAllowed(
       const kinex::common::v1::ChildRef& asked_as, const kinex::records::v1::ChildFacts& facts,
       const Decided& decided);
