@@ -218,6 +218,11 @@ absl::StatusOr<KinexConfig> LoadConfig(const std::string& config_file, const Con
   if (gw->facts_cache_entries() < 0) {
     return Bad(sources, "gateway.facts_cache_entries", "must not be negative");
   }
+  // Text format takes any number for an open enum: name the ones there are.
+  if (!config::v1::GatewayConfig::PolicyDecisions_IsValid(gw->policy_decisions())) {
+    return Bad(sources, "gateway.policy_decisions",
+               absl::StrCat("must be LOCAL or SERVICE (got ", gw->policy_decisions(), ")"));
+  }
   // A handful of threads are the server's own pollers; fewer than 8 leaves
   // none for calls.
   if (server->max_threads() < 8) {
@@ -285,6 +290,9 @@ void ApplyConfigDefaults(KinexConfig& config) {
   if (gw->max_in_flight_per_agency() == 0) gw->set_max_in_flight_per_agency(32);
   if (gw->max_streams_per_agency() == 0) gw->set_max_streams_per_agency(4);
   if (!gw->has_facts_cache_entries()) gw->set_facts_cache_entries(16384);
+  if (gw->policy_decisions() == config::v1::GatewayConfig::POLICY_DECISIONS_UNSPECIFIED) {
+    gw->set_policy_decisions(config::v1::GatewayConfig::LOCAL);
+  }
   auto* server = config.mutable_server();
   if (server->max_threads() == 0) server->set_max_threads(256);
   if (server->max_memory_bytes() == 0) server->set_max_memory_bytes(int64_t{1} << 30);

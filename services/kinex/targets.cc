@@ -335,7 +335,6 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   KINEX_ASSIGN_OR_RETURN(auto records_ch, Upstream(config, config.upstream().records()));
   KINEX_ASSIGN_OR_RETURN(auto consent_ch, Upstream(config, config.upstream().consent()));
   KINEX_ASSIGN_OR_RETURN(auto audit_ch, Upstream(config, config.upstream().audit()));
-  KINEX_ASSIGN_OR_RETURN(auto policy_ch, Upstream(config, config.upstream().policy()));
   parts->records = std::make_unique<records::RecordsGrpcClient>(records_ch);
   parts->consent = std::make_unique<consent::ConsentGrpcClient>(consent_ch);
   // The disclosures being served at one moment go to the log in one
@@ -343,7 +342,14 @@ absl::StatusOr<Targets> BuildGateway(const KinexConfig& config, const Clock& clo
   parts->audit = std::make_unique<audit::AuditClient>(
       audit_ch, audit::AuditClient::Options{.coalesce_appends = true});
   parts->gateway = std::make_unique<GatewayParts>(config, clock, parts->engine);
-  parts->gateway->decider = std::make_unique<policy::RemotePolicyDecider>(policy_ch);
+  // Decided by the gateway's own copy of the policy set (the one its edge
+  // already takes its declared roles from), or by the policy service.
+  if (config.gateway().policy_decisions() == config::v1::GatewayConfig::SERVICE) {
+    KINEX_ASSIGN_OR_RETURN(auto policy_ch, Upstream(config, config.upstream().policy()));
+    parts->gateway->decider = std::make_unique<policy::RemotePolicyDecider>(policy_ch);
+  } else {
+    parts->gateway->decider = std::make_unique<policy::LocalPolicyDecider>(*parts->engine);
+  }
   Targets t;
   KINEX_RETURN_IF_ERROR(AddGateway(t, *parts->gateway, config, clock, *parts->records,
                                    *parts->consent, *parts->audit, *parts->audit,

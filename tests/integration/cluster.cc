@@ -95,12 +95,23 @@ absl::StatusOr<std::unique_ptr<KinexCluster>> KinexCluster::Start(Options option
       "consent", config("consent", "consent",
                         absl::StrCat("upstream { records: \"", c->addresses_["records"],
                                      "\" audit: \"", c->addresses_["audit"], "\" }\n"))));
-  KINEX_RETURN_IF_ERROR(c->StartTarget(
-      "gateway",
+  std::string gateway_config =
       config("gateway", "gateway",
              absl::StrCat("upstream { records: \"", c->addresses_["records"], "\" consent: \"",
                           c->addresses_["consent"], "\" audit: \"", c->addresses_["audit"],
-                          "\" policy: \"", c->addresses_["policy"], "\" }\n"))));
+                          "\" policy: \"", c->addresses_["policy"], "\" }\n"));
+  if (options.policy_service_decides) {
+    // Into the extra config's own gateway block if it has one (a second
+    // block would not parse).
+    const std::string kBlock = "gateway {";
+    const size_t block = gateway_config.find(kBlock);
+    if (block == std::string::npos) {
+      gateway_config += "gateway { policy_decisions: SERVICE }\n";
+    } else {
+      gateway_config.insert(block + kBlock.size(), " policy_decisions: SERVICE ");
+    }
+  }
+  KINEX_RETURN_IF_ERROR(c->StartTarget("gateway", gateway_config));
   return c;
 }
 

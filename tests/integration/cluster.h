@@ -40,6 +40,10 @@ class KinexCluster {
     // Extra environment ("NAME=value") for every kinex process, e.g. to run
     // them under libfaketime (deadline_e2e_test.cc).
     std::vector<std::string> env;
+    // kMicroservices: the gateway asks the policy service for every
+    // decision (gateway { policy_decisions: SERVICE }) instead of deciding
+    // with its own copy of the policy set (LOCAL, the default).
+    bool policy_service_decides = false;
   };
 
   static absl::StatusOr<std::unique_ptr<KinexCluster>> Start(Options options);
@@ -124,15 +128,18 @@ struct Deployment {
   KinexCluster::Mode mode;
   bool postgres;
   std::string name;
+  bool policy_service_decides = false;
 };
 
 // Every deployment: all services in one process on SQLite, one process per
-// service on SQLite, and one process per service on PostgreSQL. Use with
-// ::testing::ValuesIn and DeploymentName.
+// service on SQLite (the gateway deciding with its own copy of the policy
+// set, the default), and one process per service on PostgreSQL with the
+// policy service deciding, so that every suite runs both ways of deciding.
+// Use with ::testing::ValuesIn and DeploymentName.
 inline std::vector<Deployment> AllDeployments() {
   return {{KinexCluster::Mode::kAllInOne, false, "AllInOneSqlite"},
           {KinexCluster::Mode::kMicroservices, false, "MicroservicesSqlite"},
-          {KinexCluster::Mode::kMicroservices, true, "MicroservicesPostgres"}};
+          {KinexCluster::Mode::kMicroservices, true, "MicroservicesPostgres", true}};
 }
 
 // The test-name suffix of a deployment parameter.
@@ -166,7 +173,9 @@ class PerDeploymentTest : public ::testing::TestWithParam<Deployment> {
   void SetUp() override {
     auto& clusters = Clusters();
     if (!clusters.count(GetParam().name)) {
-      KinexCluster::Options options{.mode = GetParam().mode, .postgres = GetParam().postgres};
+      KinexCluster::Options options{.mode = GetParam().mode,
+                                    .postgres = GetParam().postgres,
+                                    .policy_service_decides = GetParam().policy_service_decides};
       Suite::CustomizeCluster(GetParam(), options);
       auto c = KinexCluster::Start(std::move(options));
       ASSERT_TRUE(c.ok()) << c.status();

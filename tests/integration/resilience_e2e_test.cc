@@ -51,8 +51,11 @@ grpc::Status GetAsVsh(KinexCluster& c, const std::string& kid, ev1::GetChildReco
 
 class FailClosedE2E : public ::testing::TestWithParam<const char*> {};
 
+// The policy service is on the read path when the gateway is told to ask
+// it (gateway { policy_decisions: SERVICE }).
 TEST_P(FailClosedE2E, DeadServiceMeansNothingIsDisclosed) {
-  auto c = KinexCluster::Start({.mode = KinexCluster::Mode::kMicroservices});
+  auto c = KinexCluster::Start({.mode = KinexCluster::Mode::kMicroservices,
+                                .policy_service_decides = std::string(GetParam()) == "policy"});
   ASSERT_TRUE(c.ok()) << c.status();
   const std::string kid = SeedMaisie(**c);
   ev1::GetChildRecordResponse r;
@@ -68,6 +71,53 @@ TEST_P(FailClosedE2E, DeadServiceMeansNothingIsDisclosed) {
 
 INSTANTIATE_TEST_SUITE_P(Services, FailClosedE2E, ::testing::Values("audit", "policy", "consent"),
                          [](const auto& info) { return std::string(info.param); });
+
+// By default the gateway decides with its own copy of the policy set, so the
+// policy service is not on the read path: with it dead, a read is answered
+// exactly as before, and a read no rule allows is still refused.
+TEST(LocalPolicyDecisionsE2E, ADeadPolicyServiceChangesNoAnswer) {
+  auto c = KinexCluster::Start({.mode = KinexCluster::Mode::kMicroservices});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string kid = SeedMaisie(**c);
+  auto get_as_school = [&](ev1::GetChildRecordResponse* r, const std::string& request_id) {
+    // A school that is not Maisie's: declared, but with no relationship.
+    auto stub = ev1::Exchange::NewStub((*c)->AgencyChannel("school", "141999", "designated-safeguarding-lead"));
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-kinex-actor", "DSL");
+    ctx.AddMetadata("x-kinex-request-id", request_id);
+    ev1::GetChildRecordRequest req;
+    req.mutable_child()->set_kinex_id(kid);
+    req.set_purpose(cv1::SAFEGUARDING);
+    return stub->GetChildRecord(&ctx, req, r);
+  };
+  ev1::GetChildRecordResponse before;
+  ASSERT_TRUE(GetAsVsh(**c, kid, &before).ok());
+  ASSERT_TRUE(before.record().has_education());
+  ASSERT_FALSE(before.record().has_health());
+  ev1::GetChildRecordResponse refused_before;
+  const grpc::Status denied_before = get_as_school(&refused_before, "local-policy-1");
+  ASSERT_EQ(denied_before.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << denied_before.error_message();
+  EXPECT_EQ(denied_before.error_message(),
+            "no record you may see for this child and purpose (request id local-policy-1)");
+
+  (*c)->Kill("policy");
+  ev1::GetChildRecordResponse after;
+  const grpc::Status s = GetAsVsh(**c, kid, &after);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(after.record().SerializeAsString(), before.record().SerializeAsString());
+  EXPECT_EQ(std::vector<std::string>(after.receipt().disclosed_paths().begin(),
+                                     after.receipt().disclosed_paths().end()),
+            std::vector<std::string>(before.receipt().disclosed_paths().begin(),
+                                     before.receipt().disclosed_paths().end()));
+  EXPECT_GT(after.receipt().leaf_index(), before.receipt().leaf_index());
+  ev1::GetChildRecordResponse refused_after;
+  const grpc::Status denied_after = get_as_school(&refused_after, "local-policy-2");
+  EXPECT_EQ(denied_after.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(denied_after.error_message(),
+            "no record you may see for this child and purpose (request id local-policy-2)");
+  EXPECT_FALSE(refused_after.has_record());
+}
 
 TEST(ObservabilityE2E, MetricsAndLogsCarryNoChildData) {
   auto c = KinexCluster::Start({.mode = KinexCluster::Mode::kAllInOne});
@@ -213,7 +263,9 @@ TEST(ObservabilityE2E, EveryTargetServesItsMetrics) {
     EXPECT_TRUE(
         MetricValue(metrics, "kinex_certificate_expiry_timestamp_seconds{certificate=\"serving\"}")
             .has_value());
-    if (target != "consent") {  // the read above does not reach consent's own service
+    // The read above reaches neither consent's own service nor policy's
+    // (the gateway decides with its own copy of the policy set by default).
+    if (target != "consent" && target != "policy") {
       EXPECT_THAT(metrics, HasSubstr(absl::StrCat("grpc_service=\"", service, "\"")));
     }
     EXPECT_EQ(MetricValue(metrics, "kinex_audit_tree_size").has_value(), target == "audit");

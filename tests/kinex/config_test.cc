@@ -41,6 +41,31 @@ TEST(LoadConfig, FactsCacheOfZeroKeepsNoneAndANegativeOneIsRefused) {
   EXPECT_EQ(s.message(), path + ":2: gateway.facts_cache_entries: must not be negative");
 }
 
+// A gateway on its own decides with its own copy of the policy set unless
+// told to ask the policy service; a value that is neither is refused by line.
+TEST(LoadConfig, PolicyDecisionsAreLocalUnlessTheServiceIsAsked) {
+  absl::StatusOr<kinex::config::v1::KinexConfig> c = LoadConfig(WriteConfig(""), WithTls());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->gateway().policy_decisions(), kinex::config::v1::GatewayConfig::LOCAL);
+  c = LoadConfig(WriteConfig("gateway {\n  policy_decisions: SERVICE\n}\n"), WithTls());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->gateway().policy_decisions(), kinex::config::v1::GatewayConfig::SERVICE);
+
+  const std::string numbered = WriteConfig("target: \"gateway\"\ngateway {\n  policy_decisions: 7\n}\n");
+  absl::Status s = LoadConfig(numbered, WithTls()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            numbered + ":3: gateway.policy_decisions: must be LOCAL or SERVICE (got 7)");
+
+  // protobuf's parser places the error at the token after the value: kept
+  // on the value's line here.
+  const std::string misnamed = WriteConfig("gateway { policy_decisions: REMOTE }\n");
+  s = LoadConfig(misnamed, WithTls()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(s.message()), misnamed + ":1:36: Unknown enumeration value of \"REMOTE\" for field "
+                                    "\"policy_decisions\".");
+}
+
 TEST(LoadConfig, FlagsOverrideFile) {
   ConfigFlags f = WithTls();
   f.target = "audit";
