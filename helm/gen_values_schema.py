@@ -223,6 +223,7 @@ schema = {
         "rateLimitBurst": i(minimum=1),
         "breakGlassMinJustification": i(minimum=1),
         "factsCacheEntries": i(minimum=0, maximum=16777216),
+        "policyDecisions": {"enum": ["local", "service"]},
         "autoscaling": obj({"enabled": b, "minReplicas": i(minimum=1), "maxReplicas": i(minimum=1),
                             "targetCPUUtilizationPercentage": i(minimum=1, maximum=100)},
                            required=["enabled", "minReplicas", "maxReplicas", "targetCPUUtilizationPercentage"]),

@@ -231,6 +231,25 @@ if seen != {"gateway", "policy", "consent", "audit", "records"}:
     raise SystemExit(f"configs found for {sorted(seen)} only")
 PY
 
+# --- 4c. where the gateway's policy decisions are made ---------------------
+step "checking gateway.policyDecisions reaches the gateway's config, and only known values"
+gateway_decisions() {  # gateway_decisions RENDERED -> the gateway config's policy_decisions
+  "$python" - "$1" <<'PY'
+import re, sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if (d and d["kind"] == "ConfigMap" and "kinex.textproto" in (d.get("data") or {})
+            and d["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"):
+        print(" ".join(re.findall(r"^\s*policy_decisions: (\S+)$", d["data"]["kinex.textproto"], re.M)))
+PY
+}
+[ "$(gateway_decisions "$work/default.yaml")" = "LOCAL" ] ||
+  fail "default gateway config: policy_decisions '$(gateway_decisions "$work/default.yaml")', want LOCAL"
+render "$work/decisions.yaml" --set gateway.policyDecisions=service || fail "helm template with gateway.policyDecisions=service"
+[ "$(gateway_decisions "$work/decisions.yaml")" = "SERVICE" ] ||
+  fail "gateway.policyDecisions=service rendered '$(gateway_decisions "$work/decisions.yaml")', want SERVICE"
+expect_render_fails 'gateway.policyDecisions must be one of the following: "local", "service"' \
+  --set gateway.policyDecisions=remote
+
 # --- 5. policy checksum -----------------------------------------------------
 step "checking that a policy change rolls the policy pods"
 checksums() {  # checksums RENDERED -> "target=checksum/config,checksum/policy" lines

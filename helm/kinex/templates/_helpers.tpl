@@ -209,6 +209,7 @@ gateway {
   rate_limit_burst: {{ $v.rateLimitBurst | int64 }}
   break_glass_min_justification: {{ $v.breakGlassMinJustification | int64 }}
   facts_cache_entries: {{ $v.factsCacheEntries | int64 }}
+  policy_decisions: {{ $v.policyDecisions | upper }}
 {{- end }}
 }
 {{- end -}}
