@@ -126,6 +126,9 @@ ABSL_FLAG(bool, soak, false,
 ABSL_FLAG(double, minutes, 10, "Soak length in minutes");
 ABSL_FLAG(double, rss_warmup_seconds, 60, "Soak: memory growth is measured after this");
 ABSL_FLAG(double, sample_seconds, 10, "Soak: resident memory sampling period");
+ABSL_FLAG(std::string, policy_decisions, "local",
+          "--mode=microservices: where the gateway has reads decided, local (its own copy of "
+          "the policy set, the default) or service (a call to the policy service per read)");
 ABSL_FLAG(std::string, records_config, "",
           "Fields added to the records block of Kinex's config, to compare settings in one "
           "session, e.g. 'view_cache_mib: 0' (default: none)");
@@ -545,7 +548,9 @@ absl::StatusOr<std::unique_ptr<KinexCluster>> StartLoadCluster(const std::string
                                   "gateway { rate_limit_per_agency: 1e9 rate_limit_burst: 1000000 "
                                   "max_in_flight_per_agency: 100000 }\n",
                               .records_config = absl::GetFlag(FLAGS_records_config),
-                              .env = probe.Env()});
+                              .env = probe.Env(),
+                              .policy_service_decides =
+                                  absl::GetFlag(FLAGS_policy_decisions) == "service"});
 }
 
 // The Kinex/baseline ratios against issue #17's targets (throughput at
@@ -1290,10 +1295,12 @@ int RunRealisticBenchmark() {
   std::cout << MachineLine() << "\n";
   std::cout << absl::StrFormat(
       "config: workload=realistic callers=%d client_threads=%d warmup=%.0fs seconds=%.0fs "
-      "rounds=%d mode=%s children=%d skew=%s list_share=%.3f list_page_size=%d "
-      "publish_share=%.3f deny_share=%.3f police_share=%.2f seed=%d records_config='%s'\n",
+      "rounds=%d mode=%s policy_decisions=%s children=%d skew=%s list_share=%.3f "
+      "list_page_size=%d publish_share=%.3f deny_share=%.3f police_share=%.2f seed=%d "
+      "records_config='%s'\n",
       absl::GetFlag(FLAGS_callers), threads, absl::GetFlag(FLAGS_warmup_seconds),
       absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_rounds), mode,
+      mode == "microservices" ? absl::GetFlag(FLAGS_policy_decisions) : "local",
       absl::GetFlag(FLAGS_children), absl::GetFlag(FLAGS_skew), absl::GetFlag(FLAGS_list_share),
       absl::GetFlag(FLAGS_list_page_size), absl::GetFlag(FLAGS_publish_share),
       absl::GetFlag(FLAGS_deny_share), absl::GetFlag(FLAGS_police_share), absl::GetFlag(FLAGS_seed),
@@ -1687,6 +1694,12 @@ int main(int argc, char** argv) {
   const std::string workload = absl::GetFlag(FLAGS_workload);
   if (mode != "all" && mode != "microservices") {
     std::cerr << "--mode: \"" << mode << "\" is not one of all, microservices\n";
+    return 2;
+  }
+  const std::string policy_decisions = absl::GetFlag(FLAGS_policy_decisions);
+  if (policy_decisions != "local" && policy_decisions != "service") {
+    std::cerr << "--policy_decisions: \"" << policy_decisions
+              << "\" is not one of local, service\n";
     return 2;
   }
   if (only != "kinex" && only != "baseline" && only != "both") {
