@@ -1,5 +1,7 @@
 // Fail closed and observe safely, with real processes over mTLS: a dead
-// audit, policy or consent service means nothing is disclosed; metrics are
+// audit, policy (when the gateway asks it) or consent service means nothing
+// is disclosed, and a dead policy service changes no answer when the gateway
+// decides with its own copy of the policy set (the default); metrics are
 // served over HTTP; no log line or metric carries a child identifier, name
 // or record content.
 
