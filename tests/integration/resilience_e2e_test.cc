@@ -83,7 +83,8 @@ TEST(LocalPolicyDecisionsE2E, ADeadPolicyServiceChangesNoAnswer) {
   const std::string kid = SeedMaisie(**c);
   auto get_as_school = [&](ev1::GetChildRecordResponse* r, const std::string& request_id) {
     // A school that is not Maisie's: declared, but with no relationship.
-    auto stub = ev1::Exchange::NewStub((*c)->AgencyChannel("school", "141999", "designated-safeguarding-lead"));
+    auto stub = ev1::Exchange::NewStub(
+        (*c)->AgencyChannel("school", "141999", "designated-safeguarding-lead"));
     grpc::ClientContext ctx;
     ctx.AddMetadata("x-kinex-actor", "DSL");
     ctx.AddMetadata("x-kinex-request-id", request_id);

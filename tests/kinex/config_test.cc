@@ -51,7 +51,8 @@ TEST(LoadConfig, PolicyDecisionsAreLocalUnlessTheServiceIsAsked) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->gateway().policy_decisions(), kinex::config::v1::GatewayConfig::SERVICE);
 
-  const std::string numbered = WriteConfig("target: \"gateway\"\ngateway {\n  policy_decisions: 7\n}\n");
+  const std::string numbered =
+      WriteConfig("target: \"gateway\"\ngateway {\n  policy_decisions: 7\n}\n");
   absl::Status s = LoadConfig(numbered, WithTls()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(),
@@ -62,8 +63,10 @@ TEST(LoadConfig, PolicyDecisionsAreLocalUnlessTheServiceIsAsked) {
   const std::string misnamed = WriteConfig("gateway { policy_decisions: REMOTE }\n");
   s = LoadConfig(misnamed, WithTls()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(std::string(s.message()), misnamed + ":1:36: Unknown enumeration value of \"REMOTE\" for field "
-                                    "\"policy_decisions\".");
+  EXPECT_EQ(std::string(s.message()),
+            misnamed +
+                ":1:36: Unknown enumeration value of \"REMOTE\" for field "
+                "\"policy_decisions\".");
 }
 
 TEST(LoadConfig, FlagsOverrideFile) {
