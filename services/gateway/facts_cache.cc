@@ -32,47 +32,23 @@ std::string KeyOf(const cv1::ChildRef& child) {
 }  // namespace
 
 std::shared_ptr<const kinex::records::v1::ChildFacts> FactsCache::Find(const cv1::ChildRef& child) {
-  const std::string key = KeyOf(child);
-  absl::MutexLock lock(&mu_);
-  auto it = index_.find(key);
-  if (it == index_.end()) {
-    ++stats_.misses;
-    return nullptr;
-  }
-  ++stats_.hits;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->facts;
+  return facts_.Find(KeyOf(child)).value_or(nullptr);
 }
 
 void FactsCache::Put(const cv1::ChildRef& child,
                      std::shared_ptr<const kinex::records::v1::ChildFacts> facts) {
-  std::string key = KeyOf(child);
-  absl::MutexLock lock(&mu_);
-  auto it = index_.find(key);
-  if (it != index_.end()) {
-    it->second->facts = std::move(facts);
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return;
-  }
-  lru_.push_front(Entry{key, std::move(facts)});
-  index_.emplace(std::move(key), lru_.begin());
-  while (lru_.size() > max_entries_) {
-    index_.erase(lru_.back().key);
-    lru_.pop_back();
-    ++stats_.evictions;
-  }
+  facts_.Put(KeyOf(child), std::move(facts), /*cost=*/1);
 }
 
-void FactsCache::CountStale() {
-  absl::MutexLock lock(&mu_);
-  ++stats_.stale;
-}
+void FactsCache::CountStale() { stale_.fetch_add(1, std::memory_order_relaxed); }
 
 FactsCache::Stats FactsCache::stats() const {
-  absl::MutexLock lock(&mu_);
-  Stats s = stats_;
-  s.entries = static_cast<int64_t>(lru_.size());
-  return s;
+  const auto s = facts_.stats();
+  return {.hits = s.hits,
+          .misses = s.misses,
+          .stale = stale_.load(std::memory_order_relaxed),
+          .evictions = s.evictions,
+          .entries = s.entries};
 }
 
 }  // namespace kinex::gateway

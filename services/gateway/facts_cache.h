@@ -20,17 +20,15 @@
 #ifndef KINEX_SERVICES_GATEWAY_FACTS_CACHE_H_
 #define KINEX_SERVICES_GATEWAY_FACTS_CACHE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "kinex/common/v1/common.pb.h"
 #include "kinex/records/v1/records.pb.h"
+#include "services/common/lru_cache.h"
 
 namespace kinex::gateway {
 
@@ -48,7 +46,7 @@ class FactsCache {
   };
 
   // `max_entries` > 0.
-  explicit FactsCache(size_t max_entries) : max_entries_(max_entries) {}
+  explicit FactsCache(size_t max_entries) : facts_(max_entries) {}
   FactsCache(const FactsCache&) = delete;
   FactsCache& operator=(const FactsCache&) = delete;
 
@@ -66,17 +64,8 @@ class FactsCache {
   Stats stats() const;
 
  private:
-  struct Entry {
-    std::string key;
-    std::shared_ptr<const kinex::records::v1::ChildFacts> facts;
-  };
-  using Lru = std::list<Entry>;  // most recently used first
-
-  const size_t max_entries_;
-  mutable absl::Mutex mu_;
-  Lru lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Lru::iterator> index_ ABSL_GUARDED_BY(mu_);
-  Stats stats_ ABSL_GUARDED_BY(mu_);
+  LruCache<std::string, std::shared_ptr<const kinex::records::v1::ChildFacts>> facts_;
+  std::atomic<int64_t> stale_{0};
 };
 
 }  // namespace kinex::gateway

@@ -1,5 +1,7 @@
 #include "services/records/child_view.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 
 namespace kinex::records {
@@ -22,53 +24,30 @@ size_t ApproximateBytes(const ChildView& view) {
   return bytes;
 }
 
-ChildViewCache::ChildViewCache(size_t max_bytes) : max_bytes_(max_bytes) {}
-
 std::shared_ptr<const ChildView> ChildViewCache::Find(absl::string_view kinex_id,
                                                       int64_t generation) {
-  absl::MutexLock lock(&mu_);
-  auto found = index_.find(kinex_id);
-  if (found == index_.end() || found->second->generation != generation) {
-    ++stats_.misses;
-    return nullptr;
-  }
-  ++stats_.hits;
-  lru_.splice(lru_.begin(), lru_, found->second);
-  return found->second->view;
+  std::optional<Kept> kept =
+      views_.Find(kinex_id, [&](const Kept& k) { return k.generation == generation; });
+  return kept.has_value() ? std::move(kept->view) : nullptr;
 }
 
 void ChildViewCache::Put(int64_t generation, std::shared_ptr<const ChildView> view) {
   if (view == nullptr) return;
-  const size_t bytes = ApproximateBytes(*view) + sizeof(Entry);
-  if (bytes > max_bytes_) return;
-  absl::MutexLock lock(&mu_);
-  auto found = index_.find(view->kinex_id);
-  if (found != index_.end()) {
-    // A reader on an older snapshot must not replace a newer view.
-    if (found->second->generation > generation) return;
-    EraseLocked(found->second);
-  }
-  lru_.push_front(Entry{generation, bytes, std::move(view)});
-  index_.emplace(lru_.front().view->kinex_id, lru_.begin());
-  bytes_ += bytes;
-  while (bytes_ > max_bytes_) {
-    EraseLocked(std::prev(lru_.end()));
-    ++stats_.evictions;
-  }
-}
-
-void ChildViewCache::EraseLocked(Lru::iterator it) {
-  bytes_ -= it->bytes;
-  index_.erase(it->view->kinex_id);
-  lru_.erase(it);
+  // The entry's own bookkeeping counts too: its key and list and map nodes.
+  const size_t bytes = ApproximateBytes(*view) + view->kinex_id.capacity() + sizeof(Kept) + 64;
+  std::string key = view->kinex_id;
+  // A reader on an older snapshot must not replace a newer view.
+  views_.Put(std::move(key), Kept{generation, std::move(view)}, bytes,
+             [&](const Kept& kept) { return kept.generation <= generation; });
 }
 
 ChildViewCache::Stats ChildViewCache::stats() const {
-  absl::MutexLock lock(&mu_);
-  Stats s = stats_;
-  s.entries = static_cast<int64_t>(lru_.size());
-  s.bytes = static_cast<int64_t>(bytes_);
-  return s;
+  const LruCache<std::string, Kept>::Stats s = views_.stats();
+  return {.hits = s.hits,
+          .misses = s.misses,
+          .evictions = s.evictions,
+          .entries = s.entries,
+          .bytes = s.cost};
 }
 
 }  // namespace kinex::records

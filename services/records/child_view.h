@@ -20,7 +20,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
 #include "kinex/records/v1/records.pb.h"
+#include "services/common/lru_cache.h"
 #include "services/records/records_storage.h"
 
 namespace kinex::records {
@@ -73,7 +73,7 @@ class ChildViewCache {
 
   // Keeps at most about `max_bytes` of views (a view larger than that is
   // not kept).
-  explicit ChildViewCache(size_t max_bytes);
+  explicit ChildViewCache(size_t max_bytes) : views_(max_bytes) {}
   ChildViewCache(const ChildViewCache&) = delete;
   ChildViewCache& operator=(const ChildViewCache&) = delete;
 
@@ -86,21 +86,11 @@ class ChildViewCache {
   Stats stats() const;
 
  private:
-  struct Entry {
+  struct Kept {
     int64_t generation = 0;
-    size_t bytes = 0;
     std::shared_ptr<const ChildView> view;
   };
-  using Lru = std::list<Entry>;  // most recently used first
-
-  void EraseLocked(Lru::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  const size_t max_bytes_;
-  mutable absl::Mutex mu_;
-  Lru lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<absl::string_view, Lru::iterator> index_ ABSL_GUARDED_BY(mu_);
-  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  Stats stats_ ABSL_GUARDED_BY(mu_);
+  LruCache<std::string, Kept> views_;  // by Kinex id, cost in bytes
 };
 
 }  // namespace kinex::records
