@@ -52,6 +52,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/audit/bulk_log.h"
 #include "bench/audit/event_mix.h"
 #include "embedded_sql/audit_schema.h"
@@ -624,6 +625,10 @@ void PrintSummary(const SummaryReporter& r) {
 }  // namespace kinex::audit
 
 int main(int argc, char** argv) {
+  // The log runs here as in the kinex binary (services/kinex/main.cc):
+  // Abseil's Mutex deadlock detection off (Debian builds Abseil without
+  // NDEBUG) and jemalloc (CMakeLists.txt).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   kinex::audit::SummaryReporter reporter(isatty(STDOUT_FILENO)
