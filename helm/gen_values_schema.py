@@ -264,10 +264,18 @@ schema = {
   # description), and the template's fail message names the value to set.
   "allOf": [
     {
-      "description": "Without cert-manager every service needs an existing TLS Secret name.",
+      "description": "Without cert-manager every deployed service needs an existing TLS Secret name.",
       "if": {"properties": {"certManager": {"properties": {"enabled": {"const": False}}}}},
       "then": {"properties": {"tls": {"properties": {"existingSecrets": {
-          "properties": {t: {"minLength": 1} for t in ["gateway", "policy", "consent", "audit", "records"]}}}}}},
+          "properties": {t: {"minLength": 1} for t in ["gateway", "consent", "audit", "records"]}}}}}},
+    },
+    {
+      # The policy pods render only when the gateway asks them for decisions.
+      "description": "Without cert-manager the policy service (gateway.policyDecisions service) needs an existing TLS Secret name.",
+      "if": {"properties": {"certManager": {"properties": {"enabled": {"const": False}}},
+                            "gateway": {"properties": {"policyDecisions": {"const": "service"}}}}},
+      "then": {"properties": {"tls": {"properties": {"existingSecrets": {
+          "properties": {"policy": {"minLength": 1}}}}}}},
     },
     {
       "description": "External PostgreSQL needs the password Secret's name.",

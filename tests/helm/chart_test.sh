@@ -6,15 +6,21 @@
 # 1. values.schema.json matches its generator (helm/gen_values_schema.py);
 #    helm lint (strict) with the default values and with
 #    tests/helm/values-production.yaml;
-# 2. helm template with default, production and trial values, and
+# 2. helm template with default, production and trial values (the gateway
+#    decides locally) and with gateway.policyDecisions=service, and
 #    check_rendered.py on each: every container non-root with a read-only root
 #    filesystem, no privilege escalation, all capabilities dropped, seccomp
 #    RuntimeDefault; liveness and readiness probes on every Deployment and
-#    StatefulSet (exec probes: native gRPC probes cannot do mTLS); a
-#    NetworkPolicy per target; no key material inline; the policy ConfigMap
-#    equal to policy/*.textproto; every retired audit public key the config
-#    names mounted from its ConfigMap (production values retire one);
-#    Certificates and ServiceMonitor in production;
+#    StatefulSet (exec probes: native gRPC probes cannot do mTLS); the policy
+#    pods and their objects only with service (with local only the policy set
+#    ConfigMap renders for policy); a NetworkPolicy per deployed target that
+#    follows the service ACL (services/common/service_acl.cc): an internal
+#    target's gRPC port admits exactly its callers' pods, and each target's
+#    egress reaches exactly the targets it calls, on their gRPC ports; no key
+#    material inline; the policy ConfigMap equal to policy/*.textproto; every
+#    retired audit public key the config names mounted from its ConfigMap
+#    (production values retire one); Certificates and ServiceMonitor in
+#    production;
 # 3. the checker itself catches broken output (mutated renders must fail);
 # 3b. the alerts and Grafana dashboard (production values enable both):
 #    check_monitoring.py checks that every kinex_* metric they use is one the
@@ -24,14 +30,19 @@
 #    panels; its self-test proves those checks fail on broken variants; and
 #    the metrics.prometheusRule / grafanaDashboard values reach the render;
 # 4. values.schema.json and the chart's own checks reject bad values;
-# 5. the policy checksum rolls the policy pods when, and only when, the policy
-#    set changes;
-# 6. with KINEX and KINEXCTL given: pod_sim.py runs the gateway and policy pods
-#    as local processes (init container script, rendered config, exec probes)
-#    against a throwaway dev PKI;
+# 4c. gateway.policyDecisions reaches the gateway's config; the default render
+#    has no policy Deployment, the service render has it, its NetworkPolicy,
+#    and the gateway's egress to it;
+# 5. the policy checksum rolls the pods that load the set (gateway, consent,
+#    policy) when, and only when, the policy set changes;
+# 6. with KINEX and KINEXCTL given: pod_sim.py runs pods as local processes
+#    (init container script, rendered config, exec probes) against a
+#    throwaway dev PKI: the gateway as rendered by default, and the gateway
+#    and policy pods as rendered with gateway.policyDecisions=service;
 # 7. tools/trial-secrets.sh, run on a throwaway dev PKI, makes every Secret
-#    (and key) the trial release's workloads mount, with certificates that
-#    chain to the PKI's CA and carry the Services' names.
+#    (and key) the trial release's workloads mount, with local or service
+#    decisions, with certificates that chain to the PKI's CA and carry the
+#    Services' names.
 # Also: every target's config carries the server { } connection lifetime
 # (max connection age, so clients rebalance) from the chart's server.* values.
 # Exits non-zero naming the first failed step. Needs python3 with PyYAML
@@ -96,7 +107,9 @@ render "$work/production.yaml" -f "$here/values-production.yaml" ||
   fail "helm template with values-production.yaml"
 render "$work/trial.yaml" --set postgresql.mode=trial ||
   fail "helm template with postgresql.mode=trial"
-for profile in default production trial; do
+render "$work/service.yaml" --set gateway.policyDecisions=service ||
+  fail "helm template with gateway.policyDecisions=service"
+for profile in default production trial service; do
   step "checking rendered YAML ($profile)"
   "$python" "$here/check_rendered.py" "$work/$profile.yaml" "$profile" "$repo" ||
     fail "rendered YAML ($profile values) breaks the rules above"
@@ -201,10 +214,15 @@ expect_render_fails "audit.keys.retiredPublicKeys: keys are listed but existingC
   --set 'audit.keys.retiredPublicKeys.keys={signing-2025.pub.pem}'
 printf 'rules {}\n' >"$work/not-policy.txt"
 expect_render_fails "Does not match pattern" --set-file "policy.files.rules\.txt=$work/not-policy.txt"
-# ...and the good counterparts pass: certManager makes the Secret names optional.
+expect_render_fails "tls.existingSecrets.policy: String length must be greater than or equal to 1" \
+  --set tls.existingSecrets.policy= --set gateway.policyDecisions=service
+# ...and the good counterparts pass: certManager makes the Secret names optional,
+# and without policy pods (local decisions) no policy Secret is needed.
 "$helm_bin" template kx "$chart" --set certManager.enabled=true \
   --set certManager.issuerRef.name=kinex-ca --set tls.existingSecrets.audit= >/dev/null 2>&1 ||
   fail "certManager.enabled with an issuer should not need tls.existingSecrets"
+"$helm_bin" template kx "$chart" --set tls.existingSecrets.policy= >/dev/null 2>&1 ||
+  fail "gateway.policyDecisions=local renders no policy pods but still needs tls.existingSecrets.policy"
 
 # --- 4b. connection lifetime values reach every target's config -------------
 step "checking that server.* values are rendered into every target's config"
@@ -227,8 +245,9 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
     if got != want:
         raise SystemExit(f"{t}: server block {got}, want {want}")
     seen.add(t)
-if seen != {"gateway", "policy", "consent", "audit", "records"}:
-    raise SystemExit(f"configs found for {sorted(seen)} only")
+# Default values: the gateway decides locally, so there is no policy pod.
+if seen != {"gateway", "consent", "audit", "records"}:
+    raise SystemExit(f"configs found for {sorted(seen)}, want gateway, consent, audit, records")
 PY
 
 # --- 4c. where the gateway's policy decisions are made ---------------------
@@ -244,14 +263,51 @@ PY
 }
 [ "$(gateway_decisions "$work/default.yaml")" = "LOCAL" ] ||
   fail "default gateway config: policy_decisions '$(gateway_decisions "$work/default.yaml")', want LOCAL"
-render "$work/decisions.yaml" --set gateway.policyDecisions=service || fail "helm template with gateway.policyDecisions=service"
-[ "$(gateway_decisions "$work/decisions.yaml")" = "SERVICE" ] ||
-  fail "gateway.policyDecisions=service rendered '$(gateway_decisions "$work/decisions.yaml")', want SERVICE"
+[ "$(gateway_decisions "$work/service.yaml")" = "SERVICE" ] ||
+  fail "gateway.policyDecisions=service rendered '$(gateway_decisions "$work/service.yaml")', want SERVICE"
+# The policy pods exist only when the gateway asks them, and only then may
+# the gateway reach them (check_rendered.py checks the rest of the call graph).
+policy_objects() {  # policy_objects RENDERED -> whether the policy pods and the gateway's egress to them render
+  "$python" - "$1" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+comp = lambda d: (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+print("deployment" if any(d["kind"] == "Deployment" and comp(d) == "policy" for d in docs) else "-",
+      "netpol" if any(d["kind"] == "NetworkPolicy" and comp(d) == "policy" for d in docs) else "-",
+      "egress" if any(((p.get("podSelector") or {}).get("matchLabels") or {})
+                      .get("app.kubernetes.io/component") == "policy"
+                      for d in docs if d["kind"] == "NetworkPolicy" and comp(d) == "gateway"
+                      for r in d["spec"]["egress"] for p in r.get("to") or []) else "-")
+PY
+}
+[ "$(policy_objects "$work/default.yaml")" = "- - -" ] ||
+  fail "default (local) render: policy Deployment / NetworkPolicy / gateway egress to policy: $(policy_objects "$work/default.yaml"), want none"
+[ "$(policy_objects "$work/service.yaml")" = "deployment netpol egress" ] ||
+  fail "gateway.policyDecisions=service render: $(policy_objects "$work/service.yaml"), want the policy Deployment, its NetworkPolicy and the gateway's egress to it"
+# metrics.targets may list policy while it is not deployed: nothing renders for it.
+render "$work/metrics-policy.yaml" --set 'metrics.targets={gateway,policy}' \
+  --set metrics.prometheusRule.enabled=true || fail "helm template with metrics.targets listing policy"
+"$python" - "$work/metrics-policy.yaml" <<'PY' || fail "metrics.targets listing policy renders for the undeployed policy target"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+comp = lambda d: (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+policy = sorted(f"{d['kind']}/{d['metadata']['name']}" for d in docs if comp(d) == "policy")
+if policy != ["ConfigMap/kx-kinex-policy-set"]:
+    raise SystemExit(f"objects for policy: {policy}, want only the policy set ConfigMap")
+metrics = sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Service"
+                 and d["metadata"]["name"].endswith("-metrics"))
+if metrics != ["kx-kinex-gateway-metrics"]:
+    raise SystemExit(f"metrics Services {metrics}, want only the gateway's")
+down = [r["expr"] for d in docs if d["kind"] == "PrometheusRule" for g in d["spec"]["groups"]
+        for r in g["rules"] if r["alert"] == "KinexTargetDown"]
+if len(down) != 1 or 'job=~"kx-kinex-(gateway)-metrics"' not in down[0]:
+    raise SystemExit(f"KinexTargetDown: {down}, want the gateway's metrics job only")
+PY
 expect_render_fails 'gateway.policyDecisions must be one of the following: "local", "service"' \
   --set gateway.policyDecisions=remote
 
 # --- 5. policy checksum -----------------------------------------------------
-step "checking that a policy change rolls the policy pods"
+step "checking that a policy change rolls the pods that load the set"
 checksums() {  # checksums RENDERED -> "target=checksum/config,checksum/policy" lines
   "$python" - "$1" <<'PY'
 import sys, yaml
@@ -262,13 +318,15 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
               a.get("checksum/config"), a.get("checksum/policy", "-"))
 PY
 }
+# With service decisions, so that the policy pods render too.
 cp "$repo/policy/roles.textproto" "$work/roles.textproto"
-render "$work/p1.yaml" --set-file "policy.files.roles\.textproto=$work/roles.textproto" ||
-  fail "helm template with policy.files"
+render "$work/p1.yaml" --set gateway.policyDecisions=service \
+  --set-file "policy.files.roles\.textproto=$work/roles.textproto" || fail "helm template with policy.files"
 printf '\n# edited\n' >>"$work/roles.textproto"
-render "$work/p2.yaml" --set-file "policy.files.roles\.textproto=$work/roles.textproto" ||
+render "$work/p2.yaml" --set gateway.policyDecisions=service \
+  --set-file "policy.files.roles\.textproto=$work/roles.textproto" ||
   fail "helm template with an edited policy file"
-checksums "$work/default.yaml" >"$work/c0"
+checksums "$work/service.yaml" >"$work/c0"
 checksums "$work/p1.yaml" >"$work/c1"
 checksums "$work/p2.yaml" >"$work/c2"
 # The policy set is loaded by gateway, policy and consent: those roll on a
@@ -302,22 +360,25 @@ grep -q 'name: my-policies' "$work/p3.yaml" || fail "policy.existingConfigMap is
 if [ -n "$kinex_bin" ]; then
   [ -x "$kinex_bin" ] || fail "no kinex binary at $kinex_bin"
   [ -x "$kinexctl_bin" ] || fail "no kinexctl binary at $kinexctl_bin"
-  step "running the gateway and policy pods locally (pod_sim.py)"
+  step "running the gateway pod (local decisions) and the gateway and policy pods (service decisions) locally (pod_sim.py)"
   bash "$repo/certs/make-dev-pki.sh" "$work/pki" >/dev/null || fail "certs/make-dev-pki.sh"
   read -r p1 p2 p3 p4 p5 p6 < <("$python" -c '
 import socket
 socks = [socket.socket() for _ in range(6)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
-  render "$work/sim.yaml" \
-    --set gateway.port="$p1",policy.port="$p2",consent.port="$p3",audit.port="$p4" \
-    --set records.port="$p5",metrics.port="$p6" \
-    --set pageTokens.existingSecret=kinex-page-tokens || fail "helm template for pod_sim"
+  sim_args=(--set gateway.port="$p1",policy.port="$p2",consent.port="$p3",audit.port="$p4"
+    --set records.port="$p5",metrics.port="$p6" --set pageTokens.existingSecret=kinex-page-tokens)
+  render "$work/sim.yaml" "${sim_args[@]}" || fail "helm template for pod_sim"
+  render "$work/sim-service.yaml" "${sim_args[@]}" --set gateway.policyDecisions=service ||
+    fail "helm template for pod_sim (gateway.policyDecisions=service)"
   # consent, audit and records need PostgreSQL; the chart's PostgreSQL wiring
-  # is checked on the rendered YAML above.
-  for t in gateway policy; do
-    "$python" "$here/pod_sim.py" "$work/sim.yaml" "$t" "$work/pki" "$kinex_bin" "$kinexctl_bin" ||
-      fail "the $t pod does not start and pass its probes as rendered"
+  # is checked on the rendered YAML above. The policy pod renders only with
+  # service decisions.
+  for sim in sim:gateway sim-service:gateway sim-service:policy; do
+    t=${sim#*:}
+    "$python" "$here/pod_sim.py" "$work/${sim%%:*}.yaml" "$t" "$work/pki" "$kinex_bin" "$kinexctl_bin" ||
+      fail "the $t pod ($work/${sim%%:*}.yaml) does not start and pass its probes as rendered"
   done
 fi
 
@@ -328,9 +389,14 @@ if [ ! -d "$work/pki" ]; then
 fi
 bash "$repo/tools/trial-secrets.sh" "$work/pki" --release kx --namespace kinex \
   >"$work/trial-secrets.yaml" 2>"$work/err" || fail "tools/trial-secrets.sh: $(cat "$work/err")"
-render "$work/trial-path.yaml" --set postgresql.mode=trial \
-  --set pageTokens.existingSecret=kinex-page-tokens || fail "helm template for the trial path"
-"$python" - "$work/trial-path.yaml" "$work/trial-secrets.yaml" "$work/pki/ca.pem" <<'PY' ||
+# The script makes the policy Secret too, so a switch to service decisions
+# needs no new Secret; the local release does not mount it.
+for decisions in local service; do
+render "$work/trial-path-$decisions.yaml" --set postgresql.mode=trial \
+  --set pageTokens.existingSecret=kinex-page-tokens --set gateway.policyDecisions=$decisions ||
+  fail "helm template for the trial path ($decisions decisions)"
+"$python" - "$work/trial-path-$decisions.yaml" "$work/trial-secrets.yaml" "$work/pki/ca.pem" \
+  "$decisions" <<'PY' ||
 import base64, os, subprocess, sys, tempfile, yaml
 rendered = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 made = {d["metadata"]["name"]: d for d in yaml.safe_load_all(open(sys.argv[2])) if d}
@@ -354,10 +420,13 @@ for w in rendered:
             if ref:
                 needed.setdefault(ref["name"], set()).add(ref["key"])
 needed = {n: k for n, k in needed.items() if n not in own}
-want_names = {f"kinex-{t}-tls" for t in ("gateway", "policy", "consent", "audit", "records")}
-want_names |= {"kinex-audit-keys", "kinex-page-tokens"}
+all_targets = ("gateway", "policy", "consent", "audit", "records")
+deployed = [t for t in all_targets if t != "policy" or sys.argv[4] == "service"]
+want_names = {f"kinex-{t}-tls" for t in deployed} | {"kinex-audit-keys", "kinex-page-tokens"}
 if set(needed) != want_names:
-    raise SystemExit(f"the trial release mounts Secrets {sorted(needed)}, expected {sorted(want_names)}")
+    raise SystemExit(f"the trial release ({sys.argv[4]} decisions) mounts Secrets {sorted(needed)}, "
+                     f"expected {sorted(want_names)}")
+want_names |= {f"kinex-{t}-tls" for t in all_targets}
 for name, keys in sorted(needed.items()):
     if name not in made:
         raise SystemExit(f"trial-secrets.sh does not make Secret {name}")
@@ -372,7 +441,7 @@ if set(made) != want_names:
 # Each service certificate chains to the PKI's CA and names the Service the
 # other targets dial (kinex checks the upstream's host name) and its SPIFFE ID.
 with tempfile.TemporaryDirectory() as tmp:
-    for t in ("gateway", "policy", "consent", "audit", "records"):
+    for t in all_targets:
         pem = os.path.join(tmp, f"{t}.pem")
         with open(pem, "wb") as f:
             f.write(base64.b64decode(made[f"kinex-{t}-tls"]["data"]["tls.crt"]))
@@ -392,8 +461,10 @@ with tempfile.TemporaryDirectory() as tmp:
     key = base64.b64decode(made["kinex-page-tokens"]["data"]["page-token.key"]).strip()
     if len(key) != 64:
         raise SystemExit(f"kinex-page-tokens: page-token.key is {len(key)} characters, want 64 hex")
-print(f"trial-secrets: {len(made)} Secrets cover every Secret and key the trial release reads")
+print(f"trial-secrets: {len(made)} Secrets cover every Secret and key the trial release "
+      f"({sys.argv[4]} decisions) reads")
 PY
-  fail "tools/trial-secrets.sh does not make the Secrets the chart mounts"
+  fail "tools/trial-secrets.sh does not make the Secrets the chart mounts ($decisions decisions)"
+done
 
 step "PASS"

@@ -2,13 +2,20 @@
 """Checks the YAML `helm template` rendered from the kinex chart.
 
 usage: check_rendered.py RENDERED.yaml PROFILE REPO_ROOT
-  PROFILE: default | production | trial  (which values file rendered it), or
+  PROFILE: default | production | trial  (which values file rendered it; the
+           gateway decides locally), service (default values with
+           gateway.policyDecisions=service), or
            self-test: RENDERED.yaml is a good default render; checks that each
            of a list of broken variants of it is rejected with the right message
+
+The policy target is deployed only when the gateway's config says
+policy_decisions: SERVICE; the NetworkPolicies must follow the internal call
+graph, which is the service ACL table in REPO_ROOT/services/common/service_acl.cc.
 
 Every problem is printed as "check_rendered[PROFILE]: <kind>/<name>: <what>";
 exit 1 if there is any, 0 otherwise.
 """
+import copy
 import glob
 import os
 import re
@@ -26,6 +33,39 @@ POLICY_TARGETS = ["gateway", "policy", "consent"]
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Pod"}
 
 problems = []
+
+
+def gateway_decisions(docs):
+    """policy_decisions in the gateway's rendered config (None if unset)."""
+    for d in docs:
+        if d["kind"] == "ConfigMap" and component(d) == "gateway" and \
+                "kinex.textproto" in (d.get("data") or {}):
+            m = re.search(r"^\s*policy_decisions:\s*(\w+)\s*$", d["data"]["kinex.textproto"], re.M)
+            return m.group(1) if m else None
+    return None
+
+
+def deployed_targets(decisions):
+    """Nothing calls the policy service unless the gateway asks it for decisions."""
+    return [t for t in TARGETS if t != "policy" or decisions == "SERVICE"]
+
+
+# A row of Table() in service_acl.cc: {"kinex.<svc>.v1.<Svc>/<Method>", {"caller", ...}},
+ACL_ROW = re.compile(r'\{\s*"kinex\.([a-z_]+)\.v1\.\w+/\w+"\s*,\s*\{([^{}]*)\}\s*\}')
+
+
+def acl_callers(repo):
+    """svc -> the services the service ACL lets call any of its methods."""
+    path = os.path.join(repo, "services", "common", "service_acl.cc")
+    with open(path) as f:
+        rows = ACL_ROW.findall(f.read())
+    if not rows:
+        raise SystemExit(f"check_rendered: no service ACL rows parsed from {path}: "
+                         'expected rows like {"kinex.records.v1.Records/GetRecord", {"gateway"}}')
+    callers = {}
+    for svc, names in rows:
+        callers.setdefault(svc, set()).update(re.findall(r'"([a-z_]+)"', names))
+    return callers
 
 
 def problem(obj, what):
@@ -77,7 +117,7 @@ def check_container_security(obj, pod, c):
             problem(obj, f"{where}: mounts a volume at /")
 
 
-def check_workloads(docs, profile):
+def check_workloads(docs, profile, deployed):
     workloads = [d for d in docs if d["kind"] in WORKLOAD_KINDS]
     if not workloads:
         problem(None, "no workloads rendered")
@@ -120,7 +160,7 @@ def check_workloads(docs, profile):
             if t in by_target:
                 problem(w, f"second workload for target {t}")
             by_target[t] = w
-    for t in TARGETS:
+    for t in deployed:
         w = by_target.get(t)
         if w is None:
             problem(None, f"no workload for target {t}")
@@ -135,7 +175,7 @@ def check_workloads(docs, profile):
         probe = c.get("readinessProbe", {}).get("exec", {}).get("command", [])
         if not probe or probe[0] != "/usr/local/bin/kinexctl" or probe[-1] != "health":
             problem(w, f"readiness probe is not an exec of kinexctl health: {probe}")
-    for t in TARGETS:
+    for t in deployed:
         w = by_target.get(t)
         if w is None:
             continue
@@ -160,9 +200,87 @@ def check_workloads(docs, profile):
     return by_target
 
 
-def check_network_policies(docs, profile):
+def selects(selector, labels):
+    """Whether a Kubernetes label selector selects an object with these labels."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
+        if (op == "In" and labels.get(key) not in values) or \
+                (op == "NotIn" and labels.get(key) in values) or \
+                (op == "Exists" and key not in labels) or \
+                (op == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def peer_reach(peer, pods, namespace, release):
+    """The targets whose pods a NetworkPolicy peer (None: no from/to, any
+    address) covers, and whether it picks them by this release's pod labels
+    rather than by address or whole namespaces."""
+    if peer is None or "ipBlock" in peer:  # an address range may hold pod addresses
+        return set(pods), False
+    ns = peer.get("namespaceSelector")
+    name = namespace
+    if ns is not None:
+        # Only the namespace's name label is known here; other selectors may match it.
+        name = (ns.get("matchLabels") or {}).get("kubernetes.io/metadata.name")
+        if name is not None and name != namespace:
+            return set(), True
+    ps = peer.get("podSelector")
+    if ps is None:
+        return set(pods), False
+    hit = {t for t, labels in pods.items() if selects(ps, labels)}
+    # Pods with this release's labels in other namespaces are not this release's.
+    by_release = name == namespace and \
+        all((ps.get("matchLabels") or {}).get(k) == v for k, v in release.items())
+    return hit, by_release
+
+
+def rule_ports(rule):
+    """The ports a rule allows, or None for every port."""
+    ports = rule.get("ports") or []
+    if not ports or any(p.get("port") is None for p in ports):
+        return None
+    return [p["port"] for p in ports]
+
+
+def on_port(ports, port):
+    """Whether a rule's ports include a target's gRPC port."""
+    return ports is None or port in ports or "grpc" in ports
+
+
+def grpc_ports(docs, by_target):
+    """target -> the gRPC port of its pods: its container's, else its
+    Service's, else the one the configs' upstream { } dial (a target not
+    deployed has only that)."""
+    ports = {}
+    for d in docs:
+        text = (d.get("data") or {}).get("kinex.textproto") if d["kind"] == "ConfigMap" else None
+        m = re.search(r"^upstream \{\n(.*?)^\}", text or "", re.S | re.M)
+        for t, port in re.findall(r'^\s*([a-z]+): "[^"]*:(\d+)"$', m.group(1) if m else "", re.M):
+            ports.setdefault(t, int(port))
+    for d in docs:
+        if d["kind"] == "Service" and component(d) in TARGETS:
+            for p in d["spec"].get("ports", []):
+                if p.get("name") == "grpc":
+                    ports[component(d)] = p["port"]
+    for t, w in by_target.items():
+        for c in pod_spec(w)["containers"]:
+            for p in c.get("ports", []):
+                if p.get("name") == "grpc":
+                    ports[t] = p["containerPort"]
+    return ports
+
+
+def check_network_policies(docs, profile, by_target, deployed, callers):
+    """One NetworkPolicy per deployed target, following the call graph:
+    an internal target's gRPC port admits exactly its callers in the service
+    ACL, and a target's egress to Kinex pods goes to exactly the targets it
+    calls, each on its own gRPC port, selected by this release's labels."""
     nps = {component(d): d for d in docs if d["kind"] == "NetworkPolicy"}
-    for t in TARGETS:
+    ports = grpc_ports(docs, by_target)
+    for t in deployed:
         np = nps.get(t)
         if np is None:
             problem(None, f"no NetworkPolicy for target {t}")
@@ -172,13 +290,24 @@ def check_network_policies(docs, profile):
             problem(np, f"podSelector does not select the {t} pods")
         if sorted(np["spec"].get("policyTypes", [])) != ["Egress", "Ingress"]:
             problem(np, "policyTypes must be [Ingress, Egress]")
+        release = {k: v for k, v in sel.items() if k != "app.kubernetes.io/component"}
+        namespace = np["metadata"].get("namespace")
+        # The labels of each target's pods; a target not deployed gets the
+        # labels it would have, so a rule that would reach it is seen.
+        pods = {}
+        for u in TARGETS:
+            w = by_target.get(u)
+            pods[u] = (w["spec"]["template"]["metadata"].get("labels") if w else None) or \
+                dict(release, **{"app.kubernetes.io/component": u})
         if t in INTERNAL:
-            grpc_rules = [r for r in np["spec"].get("ingress", [])
-                          if any(p.get("port") not in (9464,) for p in r.get("ports", []))]
-            for r in grpc_rules:
+            admitted = set()
+            for r in np["spec"].get("ingress") or []:
+                if not on_port(rule_ports(r), ports.get(t)):
+                    continue
                 peers = r.get("from")
                 if not peers:
                     problem(np, "internal target's gRPC port is open to every source")
+                    admitted |= set(TARGETS)
                     continue
                 for peer in peers:
                     if "ipBlock" in peer or "namespaceSelector" in peer:
@@ -186,7 +315,36 @@ def check_network_policies(docs, profile):
                     labels = (peer.get("podSelector") or {}).get("matchLabels", {})
                     if "app.kubernetes.io/instance" not in labels:
                         problem(np, f"internal target admits pods not selected by release: {peer}")
-        egress = np["spec"].get("egress", [])
+                    admitted |= peer_reach(peer, pods, namespace, release)[0]
+            want = {c for c in callers.get(t, ()) if c in deployed}
+            if admitted != want:
+                problem(np, f"gRPC port {ports.get(t)} admits {sorted(admitted)}, want exactly "
+                            f"{t}'s callers in the service ACL: {sorted(want)}")
+        egress = np["spec"].get("egress") or []
+        reached, wide, every_port = set(), set(), set()
+        for r in egress:
+            rp = rule_ports(r)
+            for peer in r.get("to") or [None]:
+                hit, by_release = peer_reach(peer, pods, namespace, release)
+                for u in sorted(hit):
+                    if not on_port(rp, ports.get(u)):
+                        if by_release and rp is not None:
+                            problem(np, f"egress to {u} on ports {rp}, not its gRPC port {ports[u]}")
+                        continue
+                    reached.add(u)
+                    if not by_release:
+                        wide.add(u)
+                    if rp is None:
+                        every_port.add(u)
+        want = {u for u in deployed if t in callers.get(u, ())}
+        if reached != want:
+            problem(np, f"internal egress to {sorted(reached)}, want exactly the targets {t} "
+                        f"calls in the service ACL: {sorted(want)}")
+        if wide:
+            problem(np, f"egress reaches the gRPC ports of {sorted(wide)} without selecting this "
+                        "release's pods (a rule with ports but no `to`, an ipBlock or a namespace)")
+        if every_port:
+            problem(np, f"egress to {sorted(every_port)} on every port (a rule with `to` but no ports)")
         if not any(any(p.get("port") == 53 for p in r.get("ports", [])) for r in egress):
             problem(np, "no DNS egress")
         if t in ("consent", "audit", "records"):
@@ -201,6 +359,24 @@ def check_network_policies(docs, profile):
             first = gw["spec"]["ingress"][0]
             if not first.get("from"):
                 problem(gw, "production values restrict the gateway to CIDRs, but it is open")
+
+
+def check_policy_decisions(docs, profile, decisions):
+    """The service profile asks the policy service; every other profile
+    leaves the default, local decisions. With local nothing calls the policy
+    service, so nothing of it renders but the policy set ConfigMap (gateway
+    and consent load the set)."""
+    want = "SERVICE" if profile == "service" else "LOCAL"
+    if decisions != want:
+        problem(None, f"{profile}: the gateway's config says policy_decisions: {decisions}, "
+                      f"want {want}")
+    if decisions == "SERVICE":
+        return
+    for d in docs:
+        if component(d) == "policy" and not (
+                d["kind"] == "ConfigMap" and "kinex.textproto" not in (d.get("data") or {})):
+            problem(d, "renders for the policy target, which nothing calls while the gateway "
+                       "decides locally (policy_decisions: LOCAL)")
 
 
 def check_no_key_material(text, docs, profile):
@@ -259,12 +435,12 @@ def check_server_block(obj, text, want):
                          f"(server.{value})")
 
 
-def check_configs(docs, repo, profile):
+def check_configs(docs, repo, profile, deployed):
     cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
     want_server = expected_server_values(repo, profile)
     if not want_server.get("maxConnectionAgeSeconds"):
         problem(None, "values.yaml sets no server.maxConnectionAgeSeconds")
-    for t in TARGETS:
+    for t in deployed:
         found = [d for d in cms.values()
                  if component(d) == t and "kinex.textproto" in (d.get("data") or {})]
         if len(found) != 1:
@@ -332,12 +508,12 @@ def check_retired_keys(docs, by_target, profile):
         problem(audit, "production values retire a signing key, but the config lists none")
 
 
-def check_profile_specifics(docs, by_target, profile):
+def check_profile_specifics(docs, by_target, profile, deployed):
     kinds = {}
     for d in docs:
         kinds.setdefault(d["kind"], []).append(d)
     services = {component(s) for s in kinds.get("Service", [])}
-    for t in TARGETS:
+    for t in deployed:
         if t not in services:
             problem(None, f"no Service for target {t}")
     for s in kinds.get("Service", []):
@@ -347,14 +523,14 @@ def check_profile_specifics(docs, by_target, profile):
         if component(s) in INTERNAL and s["spec"].get("type", "ClusterIP") != "ClusterIP":
             problem(s, "internal target's Service is not ClusterIP")
     pdbs = {component(p) for p in kinds.get("PodDisruptionBudget", [])}
-    for t in ["gateway", "policy", "consent", "records"]:
-        if t not in pdbs:
+    for t in deployed:
+        if t != "audit" and t not in pdbs:
             problem(None, f"no PodDisruptionBudget for {t}")
     # Every target serves /metrics (services/kinex/process_metrics.h), and
     # metrics.targets lists them all by default.
     metric_services = {component(s) for s in kinds.get("Service", [])
                        if any(p["name"] == "metrics" for p in s["spec"]["ports"])}
-    for t in TARGETS:
+    for t in deployed:
         if t not in metric_services:
             problem(None, f"no metrics Service for target {t}")
     sms = kinds.get("ServiceMonitor", [])
@@ -378,7 +554,7 @@ def check_profile_specifics(docs, by_target, profile):
         if len(dashboards) != 1:
             problem(None, "production: expected one Grafana dashboard ConfigMap (label grafana_dashboard: \"1\")")
         by_cert = {component(c): c for c in certs}
-        for t in TARGETS:
+        for t in deployed:
             c = by_cert.get(t)
             if c is None:
                 problem(None, f"production: no cert-manager Certificate for {t}")
@@ -419,11 +595,16 @@ def check(text, profile, repo):
     """All checks on one render; returns the list of problems."""
     problems.clear()
     docs = [d for d in yaml.load_all(text, Loader=Loader) if d]
-    by_target = check_workloads(docs, profile)
-    check_network_policies(docs, profile)
+    decisions = gateway_decisions(docs)
+    deployed = deployed_targets(decisions)
+    # The policy service is called only by a gateway that asks it for decisions.
+    callers = {svc: c for svc, c in acl_callers(repo).items() if svc in deployed}
+    check_policy_decisions(docs, profile, decisions)
+    by_target = check_workloads(docs, profile, deployed)
+    check_network_policies(docs, profile, by_target, deployed, callers)
     check_no_key_material(text, docs, profile)
-    check_configs(docs, repo, profile)
-    check_profile_specifics(docs, by_target, profile)
+    check_configs(docs, repo, profile, deployed)
+    check_profile_specifics(docs, by_target, profile, deployed)
     check_retired_keys(docs, by_target, profile)
     return list(problems), len(docs)
 
@@ -434,6 +615,28 @@ def _deployment_pod(docs):
 
 def _netpol(docs, target):
     return [d for d in docs if d["kind"] == "NetworkPolicy" and component(d) == target][0]
+
+
+def _egress_to(docs, target, callee):
+    """The egress rule of target's NetworkPolicy to callee's pods."""
+    return [r for r in _netpol(docs, target)["spec"]["egress"] for peer in r.get("to") or []
+            if ((peer.get("podSelector") or {}).get("matchLabels") or {})
+            .get("app.kubernetes.io/component") == callee][0]
+
+
+def _add_policy_deployment(docs):
+    """A policy Deployment, as the chart renders one with service decisions."""
+    d = copy.deepcopy([d for d in docs if d["kind"] == "Deployment" and component(d) == "gateway"][0])
+    d["metadata"]["name"] = d["metadata"]["name"].replace("-gateway", "-policy")
+    for labels in (d["metadata"]["labels"], d["spec"]["selector"]["matchLabels"],
+                   d["spec"]["template"]["metadata"]["labels"]):
+        labels["app.kubernetes.io/component"] = "policy"
+    docs.append(d)
+
+
+def _gateway_config(docs):
+    return [d for d in docs if d["kind"] == "ConfigMap" and component(d) == "gateway"
+            and "kinex.textproto" in d["data"]][0]["data"]
 
 
 # Broken variants of a good render, and the message the checks must give for
@@ -498,9 +701,44 @@ MUTATIONS = [
                                     data["kinex.textproto"])}))(
          [d for d in docs if d["kind"] == "ConfigMap" and component(d) == "records"
           and "kinex.textproto" in d["data"]][0]["data"])),
-    ("a target's metrics not exposed", "no metrics Service for target policy",
-     lambda docs: docs.remove([d for d in docs if d["kind"] == "Service" and component(d) == "policy"
+    ("a target's metrics not exposed", "no metrics Service for target consent",
+     lambda docs: docs.remove([d for d in docs if d["kind"] == "Service" and component(d) == "consent"
                                and any(p["name"] == "metrics" for p in d["spec"]["ports"])][0])),
+    # The NetworkPolicies follow the call graph of the service ACL.
+    ("gateway cannot reach records",
+     "NetworkPolicy/kx-kinex-gateway: internal egress to ['audit', 'consent'], want exactly the "
+     "targets gateway calls in the service ACL: ['audit', 'consent', 'records']",
+     lambda docs: _netpol(docs, "gateway")["spec"]["egress"].remove(
+         _egress_to(docs, "gateway", "records"))),
+    ("records admits policy",
+     "NetworkPolicy/kx-kinex-records: gRPC port 7447 admits ['consent', 'gateway', 'policy'], "
+     "want exactly records's callers in the service ACL: ['consent', 'gateway']",
+     lambda docs: _netpol(docs, "records")["spec"]["ingress"][0]["from"][0]["podSelector"]
+     ["matchExpressions"][0]["values"].append("policy")),
+    ("audit may call consent",
+     "NetworkPolicy/kx-kinex-audit: internal egress to ['consent'], want exactly the targets "
+     "audit calls in the service ACL: []",
+     lambda docs: _netpol(docs, "audit")["spec"]["egress"].append(
+         copy.deepcopy(_egress_to(docs, "gateway", "consent")))),
+    ("egress by port only",
+     "NetworkPolicy/kx-kinex-gateway: egress reaches the gRPC ports of ['records'] without "
+     "selecting this release's pods (a rule with ports but no `to`, an ipBlock or a namespace)",
+     lambda docs: _egress_to(docs, "gateway", "records").pop("to")),
+    ("egress to pods on every port",
+     "NetworkPolicy/kx-kinex-records: egress to ['audit'] on every port (a rule with `to` but no ports)",
+     lambda docs: _egress_to(docs, "records", "audit").pop("ports")),
+    ("egress on another target's port",
+     "NetworkPolicy/kx-kinex-consent: egress to audit on ports [7447], not its gRPC port 7446",
+     lambda docs: _egress_to(docs, "consent", "audit")["ports"][0].update(port=7447)),
+    ("policy pods while the gateway decides locally",
+     "Deployment/kx-kinex-policy: renders for the policy target, which nothing calls while the "
+     "gateway decides locally (policy_decisions: LOCAL)",
+     _add_policy_deployment),
+    ("default gateway asks the policy service",
+     "default: the gateway's config says policy_decisions: SERVICE, want LOCAL",
+     lambda docs: (lambda data: data.update(
+         {"kinex.textproto": data["kinex.textproto"].replace(
+             "policy_decisions: LOCAL", "policy_decisions: SERVICE")}))(_gateway_config(docs))),
     ("retired key not mounted", "is not mounted from a ConfigMap item",
      lambda docs: (lambda data: data.update(
          {"kinex.textproto": data["kinex.textproto"] +

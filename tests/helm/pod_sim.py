@@ -51,7 +51,11 @@ def main():
         if d["kind"] == "ConfigMap":
             configmaps[d["metadata"]["name"]] = d.get("data", {}) or {}
     if workload is None:
-        fail(f"no Deployment or StatefulSet for target {target}")
+        # The policy pods render only with gateway.policyDecisions=service.
+        have = sorted((d["metadata"].get("labels") or {}).get("app.kubernetes.io/component", "?")
+                      for d in docs if d["kind"] in ("Deployment", "StatefulSet"))
+        fail(f"no Deployment or StatefulSet for target {target} in {rendered} "
+             f"(it has {', '.join(have)})")
     spec = workload["spec"]["template"]["spec"]
 
     # What each Secret holds, from the dev PKI (certs/make-dev-pki.sh).

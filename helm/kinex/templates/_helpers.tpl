@@ -9,9 +9,54 @@ capabilities, seccomp, no service account token) is written once.
 gateway policy consent audit records
 {{- end -}}
 
+{{/* The targets this release runs: all but policy unless the gateway asks
+the policy service for its decisions (gateway.policyDecisions: service). With
+local nothing calls it: the gateway decides with its own copy of the policy
+set and consent loads the set itself (services/kinex/targets.cc). Every
+per-target object (workload, Services, NetworkPolicy, PDB, Certificate,
+config) is rendered for these only. */}}
+{{- define "kinex.deployedTargets" -}}
+{{- $out := list -}}
+{{- range $t := splitList " " (include "kinex.targets" .) -}}
+{{- if or (ne $t "policy") (eq $.Values.gateway.policyDecisions "service") -}}
+{{- $out = append $out $t -}}
+{{- end -}}
+{{- end -}}
+{{- join " " $out -}}
+{{- end -}}
+
+{{/* The internal call graph, written once: the targets a target dials,
+(dict "root" $ "target" t). It is what the code dials
+(services/kinex/targets.cc, services/consent/consent_target.cc) and what the
+service ACL admits (services/common/service_acl.cc, which
+tests/helm/check_rendered.py compares the NetworkPolicies with). NetworkPolicy
+egress comes from it, and ingress through "kinex.callers". */}}
+{{- define "kinex.upstreams" -}}
+{{- if eq .target "gateway" -}}
+{{- if eq .root.Values.gateway.policyDecisions "service" }}policy {{ end -}}
+consent audit records
+{{- else if eq .target "consent" -}}
+audit records
+{{- else if eq .target "records" -}}
+audit
+{{- end -}}
+{{- end -}}
+
+{{/* The deployed targets that dial a target: (dict "root" $ "target" t). */}}
+{{- define "kinex.callers" -}}
+{{- $out := list -}}
+{{- range $c := splitList " " (include "kinex.deployedTargets" .root) -}}
+{{- if has $.target (splitList " " (include "kinex.upstreams" (dict "root" $.root "target" $c))) -}}
+{{- $out = append $out $c -}}
+{{- end -}}
+{{- end -}}
+{{- join " " $out -}}
+{{- end -}}
+
 {{/* Targets that load the policy set (/etc/kinex/policy): the policy
 service decides; the gateway checks consent-file permissions with it and the
-consent service decides who may record what. A policy change rolls all three. */}}
+consent service decides who may record what. A policy change rolls all three
+(policy when deployed). */}}
 {{- define "kinex.policyTargets" -}}
 gateway policy consent
 {{- end -}}

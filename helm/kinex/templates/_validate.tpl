@@ -11,7 +11,7 @@ from configmap-config.yaml, so a bad combination fails `helm template` /
 {{- if and $g.enabled (gt (int $g.minReplicas) (int $g.maxReplicas)) -}}
 {{- fail (printf "gateway.autoscaling: minReplicas (%d) is greater than maxReplicas (%d)" (int $g.minReplicas) (int $g.maxReplicas)) -}}
 {{- end -}}
-{{- range $t := splitList " " (include "kinex.targets" $) -}}
+{{- range $t := splitList " " (include "kinex.deployedTargets" $) -}}
 {{- if eq (int (index $.Values $t).port) (int $.Values.metrics.port) -}}
 {{- fail (printf "%s.port (%d) is the same as metrics.port: each pod needs both" $t (int (index $.Values $t).port)) -}}
 {{- end -}}
