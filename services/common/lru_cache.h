@@ -74,11 +74,17 @@ class LruCache {
     absl::MutexLock lock(&mu_);
     if (auto found = index_.find(key); found != index_.end()) {
       if (!replaces(found->second->value)) return;
-      EraseLocked(found->second);
+      // Replaced in place: no new node, no second copy of the key.
+      Entry& entry = *found->second;
+      cost_ = cost_ - entry.cost + cost;
+      entry.value = std::move(value);
+      entry.cost = cost;
+      lru_.splice(lru_.begin(), lru_, found->second);
+    } else {
+      lru_.push_front(Entry{key, std::move(value), cost});
+      index_.emplace(std::move(key), lru_.begin());
+      cost_ += cost;
     }
-    lru_.push_front(Entry{key, std::move(value), cost});
-    index_.emplace(std::move(key), lru_.begin());
-    cost_ += cost;
     while (cost_ > capacity_) {
       EraseLocked(std::prev(lru_.end()));
       ++stats_.evictions;

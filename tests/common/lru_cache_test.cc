@@ -78,6 +78,23 @@ TEST(LruCacheTest, APutReplacesOnlyWhatItsPredicateAccepts) {
   EXPECT_EQ(s.evictions, 0);
 }
 
+TEST(LruCacheTest, AReplacedEntryBecomesTheMostRecentlyUsed) {
+  Cache cache(10);
+  cache.Put("a", 1, 4);
+  cache.Put("b", 2, 4);
+  cache.Put("a", 3, 5);  // a is now the most recent, costing 5: 9 in all
+  EXPECT_EQ(cache.stats().cost, 9);
+  cache.Put("c", 4, 1);  // 10: nothing goes
+  EXPECT_EQ(cache.stats().evictions, 0);
+  cache.Put("d", 5, 4);  // 14: b, the least recent, goes; then 10
+  EXPECT_EQ(cache.Find(std::string("b")), std::nullopt);
+  EXPECT_THAT(cache.Find(std::string("a")), Optional(3));
+  const Cache::Stats s = cache.stats();
+  EXPECT_EQ(s.entries, 3);
+  EXPECT_EQ(s.cost, 10);
+  EXPECT_EQ(s.evictions, 1);
+}
+
 TEST(LruCacheTest, AnUnusableValueIsAMissAndStaysKept) {
   Cache cache(10);
   cache.Put("a", 7, 1);
