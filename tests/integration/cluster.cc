@@ -121,15 +121,27 @@ absl::Status KinexCluster::StartTarget(const std::string& target, const std::str
   KINEX_ASSIGN_OR_RETURN(
       std::unique_ptr<Subprocess> p,
       Subprocess::Start({BinPath("kinex"), "--config=" + path}, options_.env, LogPath(target)));
-  absl::StatusOr<std::string> line = p->ReadStdoutLine(absl::Seconds(60));
-  if (!line.ok()) {
+  // The line naming the bound address; lines before it are not kinex's
+  // (a wrapper such as heaptrack or valgrind in KINEX_BINARY_DIR prints its
+  // own first).
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  absl::StatusOr<std::string> line;
+  std::string address;
+  while (address.empty()) {
+    line = p->ReadStdoutLine(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    if (!line.ok()) break;
+    address = JsonField(*line, "address");
+  }
+  if (!line.ok() || address.find(':') == std::string::npos) {
     p->Signal(SIGKILL);
     p->Wait();
     std::ifstream log(LogPath(target));
     std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    return absl::InternalError(absl::StrCat("kinex --target=", target, " did not start: ", text));
+    return absl::InternalError(absl::StrCat(
+        "kinex --target=", target, " did not start",
+        line.ok() ? absl::StrCat(" (it printed address \"", address, "\")") : "", ": ", text));
   }
-  addresses_[target] = LocalhostAddress(JsonField(*line, "address"));
+  addresses_[target] = LocalhostAddress(address);
   metrics_[target] = JsonField(*line, "metrics");
   processes_[target] = std::move(p);
   return absl::OkStatus();
