@@ -1,6 +1,14 @@
 // The canonical event encoding, event validation and child pseudonyms.
 #include "services/audit/event_codec.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/merkle.h"
@@ -293,8 +301,7 @@ TEST(EventCodecTest, ValidatesNotificationFields) {
   EXPECT_TRUE(ValidateAppendEvent(e).ok());
   e = ack();
   e.set_kind(v1::BREAK_GLASS_REVIEWED);
-  EXPECT_EQ(ValidateAppendEvent(e).message(),
-            "event.review_outcome must be UPHELD or REFERRED");
+  EXPECT_EQ(ValidateAppendEvent(e).message(), "event.review_outcome must be UPHELD or REFERRED");
   e.set_review_outcome(nv1::UPHELD);
   EXPECT_EQ(ValidateAppendEvent(e).message(), "event.justification is required");
   e.set_justification("Police needed the carers' address at once.");
@@ -508,6 +515,51 @@ TEST(EventCodecTest, ValidationNamesTheField) {
   queried.set_principal("spiffe://kinex.dev/service/gateway");
   queried.set_query("all");
   EXPECT_TRUE(ValidateAppendEvent(queried).ok());
+}
+
+// HMAC-SHA256 of `input` under `key`, by OpenSSL's one-shot HMAC().
+std::string OneShotHmac(const std::string& key, const std::string& input) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EXPECT_NE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len),
+            nullptr);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), len));
+}
+
+TEST(EventCodecTest, PseudonymsAreHmacSha256OfTheIdentifierFromAnyThreadAndEveryTime) {
+  const std::string key(32, 'k');
+  auto p = *ChildPseudonymizer::Create(key);
+  std::vector<kinex::common::v1::ChildRef> children(4);
+  children[0].set_kinex_id("kx_7QK2M9TD4P");
+  children[1].set_nhs_number("943 476 5919");
+  children[2].set_upn("a123456789012");
+  children[3].mutable_la_child_id()->set_la_code("E09000033");
+  children[3].mutable_la_child_id()->set_id("LA-000123");
+  const std::vector<std::string> expected = {
+      OneShotHmac(key, "kinex:kx_7QK2M9TD4P"), OneShotHmac(key, absl::StrCat("nhs:", kNhsA)),
+      OneShotHmac(key, "upn:A123456789012"), OneShotHmac(key, "la:E09000033:LA-000123")};
+  // Contexts are reused between pseudonyms and threads: every answer is
+  // still the HMAC of its own input alone.
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        const size_t c = static_cast<size_t>(t + i) % children.size();
+        absl::StatusOr<std::string> got = p->Pseudonym(children[c]);
+        if (!got.ok() || *got != expected[c]) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  for (size_t c = 0; c < children.size(); ++c) EXPECT_EQ(*p->Pseudonym(children[c]), expected[c]);
+  // A refused identifier leaves nothing behind for the next.
+  kinex::common::v1::ChildRef invalid;
+  invalid.set_nhs_number("9434765918");
+  EXPECT_EQ(p->Pseudonym(invalid).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*p->Pseudonym(children[0]), expected[0]);
 }
 
 TEST(EventCodecTest, PseudonymsAreKeyedAndNeverTheRawIdentifier) {
