@@ -143,9 +143,6 @@ class SqliteDb final : public Db {
                     reason::kStorageFailed, Dialect::kSqlite);
   }
 
-  // Binds without copying (SQLITE_STATIC): `params` outlive the statement's
-  // steps, and Run clears the bindings before it returns. (Each copy was a
-  // malloc and a memcpy per bound string or blob.)
   absl::Status Bind(sqlite3_stmt* stmt, const std::vector<Value>& params) {
     for (size_t i = 0; i < params.size(); ++i) {
       const int idx = static_cast<int>(i + 1);
@@ -156,11 +153,11 @@ class SqliteDb final : public Db {
       } else if (const auto* n = std::get_if<int64_t>(&v)) {
         rc = sqlite3_bind_int64(stmt, idx, *n);
       } else if (const auto* s = std::get_if<std::string>(&v)) {
-        rc = sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
+        rc = sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
       } else {
         const Blob& b = std::get<Blob>(v);
         rc = sqlite3_bind_blob(stmt, idx, b.bytes.data(), static_cast<int>(b.bytes.size()),
-                               SQLITE_STATIC);
+                               SQLITE_TRANSIENT);
       }
       if (rc != SQLITE_OK) return Error(rc, "bind");
     }
@@ -222,8 +219,7 @@ class SqliteDb final : public Db {
       }
       status = (*fn)(row);
     }
-    // Ready for its next use, with no parameter values left behind (nor
-    // pointers into `params`, bound without copying).
+    // Ready for its next use, with no parameter values left behind.
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     return status;
