@@ -18,11 +18,13 @@ cd "$(dirname "$0")/.."
 # concurrent decisions, concurrent record writes to SQLite, a store's readers
 # beside its writer (sql::Connections, its Pool; the consent store's reads),
 # callers handing batches to each other through a Coalescer, SQLite's WAL
-# checkpointed on a thread of its own (sql::WalCheckpointer).
+# checkpointed on a thread of its own (sql::WalCheckpointer), one child
+# pseudonymiser (its keyed HMAC context) shared by eight threads.
 # Not tests through gRPC: its lock-free queues are not instrumented, so TSan
 # would report hand-offs through them as races.
 TSAN_TESTS=(audit_log_test audit_chain_index_test policy_engine_test records_conformance_test
-  sql_db_test consent_conformance_test audit_stored_leaf_test coalescer_test wal_checkpointer_test)
+  sql_db_test consent_conformance_test audit_stored_leaf_test coalescer_test wal_checkpointer_test
+  audit_event_codec_test)
 
 kind=${1:?usage: tools/sanitize.sh address|thread [ctest arguments]}
 shift

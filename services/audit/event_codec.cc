@@ -988,29 +988,14 @@ absl::StatusOr<std::string> ChildPseudonymizer::Pseudonym(
     default:
       return Invalid("child", absl::InvalidArgumentError("child: no identifier is set"));
   }
-  MacCtxPtr ctx;
-  {
-    absl::MutexLock lock(&pool_mu_);
-    if (!pool_.empty()) {
-      ctx = std::move(pool_.back());
-      pool_.pop_back();
-    }
-  }
-  if (ctx == nullptr) ctx.reset(EVP_MAC_CTX_dup(keyed_.get()));
   unsigned char mac[EVP_MAX_MD_SIZE];
   size_t mac_len = 0;
-  // No key: HMAC starts again with the key it holds.
-  if (ctx == nullptr || EVP_MAC_init(ctx.get(), nullptr, 0, nullptr) != 1 ||
+  MacCtxPtr ctx(EVP_MAC_CTX_dup(keyed_.get()));
+  if (ctx == nullptr ||
       EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(input.data()),
                      input.size()) != 1 ||
       EVP_MAC_final(ctx.get(), mac, &mac_len, sizeof(mac)) != 1) {
     return WithErrorReason(absl::InternalError("HMAC-SHA256 failed"), reason::kCryptoFailed);
-  }
-  {
-    // As many as ever ran at once, up to a bound.
-    constexpr size_t kMaxPooled = 64;
-    absl::MutexLock lock(&pool_mu_);
-    if (pool_.size() < kMaxPooled) pool_.push_back(std::move(ctx));
   }
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }

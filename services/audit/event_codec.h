@@ -80,12 +80,10 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "kinex/audit/v1/audit.pb.h"
 #include "kinex/common/v1/common.pb.h"
 #include "services/audit/notification_id.h"
@@ -193,14 +191,9 @@ class ChildPseudonymizer {
   };
   using MacCtxPtr = std::unique_ptr<evp_mac_ctx_st, MacCtxFree>;
   explicit ChildPseudonymizer(MacCtxPtr keyed) : keyed_(std::move(keyed)) {}
-  // HMAC-SHA256 initialised with the key once (the one-shot HMAC() fetched
-  // the digest and re-keyed every call). Each pseudonym takes a copy of it
-  // from the pool (or makes one) and re-initialises it, which keeps the key:
-  // a fresh copy per pseudonym (EVP_MAC_CTX_dup) made about ten
-  // allocations, and its reference counts made concurrent callers contend.
+  // HMAC-SHA256 initialised with the key once; each pseudonym works on a
+  // copy (the one-shot HMAC() fetched the digest and re-keyed every call).
   MacCtxPtr keyed_;
-  mutable absl::Mutex pool_mu_;
-  mutable std::vector<MacCtxPtr> pool_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 // Replaces `event.children` by the sorted distinct pseudonyms of those
