@@ -539,8 +539,8 @@ TEST(EventCodecTest, PseudonymsAreHmacSha256OfTheIdentifierFromAnyThreadAndEvery
   const std::vector<std::string> expected = {
       OneShotHmac(key, "kinex:kx_7QK2M9TD4P"), OneShotHmac(key, absl::StrCat("nhs:", kNhsA)),
       OneShotHmac(key, "upn:A123456789012"), OneShotHmac(key, "la:E09000033:LA-000123")};
-  // Contexts are reused between pseudonyms and threads: every answer is
-  // still the HMAC of its own input alone.
+  // One pseudonymiser serves many threads at once: every answer is still
+  // the HMAC of its own input alone.
   std::vector<std::thread> threads;
   std::atomic<int> wrong{0};
   for (int t = 0; t < 8; ++t) {
