@@ -345,23 +345,42 @@ if [ -n "$kinex_bin" ]; then
   [ -x "$kinexctl_bin" ] || fail "no kinexctl binary at $kinexctl_bin"
   step "running the gateway pod (local decisions) and the gateway and policy pods (service decisions) locally (pod_sim.py)"
   bash "$repo/certs/make-dev-pki.sh" "$work/pki" >/dev/null || fail "certs/make-dev-pki.sh"
-  read -r p1 p2 p3 p4 p5 p6 < <("$python" -c '
+  # Renders `name` with free ports (and the extra helm arguments) and runs
+  # pod `target` of it. The ports come from the ephemeral range, so another
+  # process (a test beside this one, a client socket) can take one between
+  # the pick and kinex's bind: that failure, and only that, is retried with
+  # new ports, twice at most.
+  sim_pod() {
+    local name=$1 target=$2 attempt out
+    shift 2
+    for attempt in 1 2 3; do
+      read -r p1 p2 p3 p4 p5 p6 < <("$python" -c '
 import socket
 socks = [socket.socket() for _ in range(6)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
-  sim_args=(--set gateway.port="$p1",policy.port="$p2",consent.port="$p3",audit.port="$p4"
-    --set records.port="$p5",metrics.port="$p6" --set pageTokens.existingSecret=kinex-page-tokens)
-  render "$work/sim.yaml" "${sim_args[@]}" || fail "helm template for pod_sim"
-  render "$work/sim-service.yaml" "${sim_args[@]}" --set gateway.policyDecisions=service ||
-    fail "helm template for pod_sim (gateway.policyDecisions=service)"
+      render "$work/$name.yaml" --set gateway.port="$p1",policy.port="$p2",consent.port="$p3" \
+        --set audit.port="$p4",records.port="$p5",metrics.port="$p6" \
+        --set pageTokens.existingSecret=kinex-page-tokens "$@" || fail "helm template for pod_sim ($name)"
+      if out=$("$python" "$here/pod_sim.py" "$work/$name.yaml" "$target" "$work/pki" "$kinex_bin" \
+        "$kinexctl_bin" 2>&1); then
+        echo "$out"
+        return 0
+      fi
+      echo "$out" >&2
+      grep -q -e "address in use" -e "binding to port" <<<"$out" || return 1
+      echo "chart_test: a port was taken between its pick and kinex's bind (attempt $attempt); picking again" >&2
+    done
+    return 1
+  }
   # consent, audit and records need PostgreSQL; the chart's PostgreSQL wiring
   # is checked on the rendered YAML above. The policy pod renders only with
   # service decisions.
-  for sim in sim:gateway sim-service:gateway sim-service:policy; do
-    t=${sim#*:}
-    "$python" "$here/pod_sim.py" "$work/${sim%%:*}.yaml" "$t" "$work/pki" "$kinex_bin" "$kinexctl_bin" ||
-      fail "the $t pod ($work/${sim%%:*}.yaml) does not start and pass its probes as rendered"
+  sim_pod sim gateway ||
+    fail "the gateway pod ($work/sim.yaml) does not start and pass its probes as rendered"
+  for t in gateway policy; do
+    sim_pod sim-service "$t" --set gateway.policyDecisions=service ||
+      fail "the $t pod ($work/sim-service.yaml) does not start and pass its probes as rendered"
   done
 fi
 
