@@ -5,7 +5,9 @@
 //
 // Values are copied out, so keep them cheap to copy (a shared_ptr, or a
 // small struct holding one): a value found stays valid after its entry is
-// dropped. Nothing here is logged or exported; keys may be identifiers.
+// dropped. Each key is held once, in its entry; the index holds the
+// entry's position. Nothing here is logged or exported; keys may be
+// identifiers.
 //
 // Example:
 //   LruCache<std::string, std::shared_ptr<const View>> cache(/*capacity=*/1 << 20);
@@ -23,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 
@@ -54,13 +57,13 @@ class LruCache {
       absl::FunctionRef<bool(const Value&)> usable = [](const Value&) { return true; }) {
     absl::MutexLock lock(&mu_);
     auto found = index_.find(key);
-    if (found == index_.end() || !usable(found->second->value)) {
+    if (found == index_.end() || !usable((*found)->value)) {
       ++stats_.misses;
       return std::nullopt;
     }
     ++stats_.hits;
-    lru_.splice(lru_.begin(), lru_, found->second);
-    return found->second->value;
+    lru_.splice(lru_.begin(), lru_, *found);
+    return (*found)->value;
   }
 
   // Keeps `value` for `key` at `cost`, in place of what was kept for `key`
@@ -73,16 +76,16 @@ class LruCache {
     if (cost > capacity_) return;
     absl::MutexLock lock(&mu_);
     if (auto found = index_.find(key); found != index_.end()) {
-      if (!replaces(found->second->value)) return;
+      if (!replaces((*found)->value)) return;
       // Replaced in place: no new node, no second copy of the key.
-      Entry& entry = *found->second;
+      Entry& entry = **found;
       cost_ = cost_ - entry.cost + cost;
       entry.value = std::move(value);
       entry.cost = cost;
-      lru_.splice(lru_.begin(), lru_, found->second);
+      lru_.splice(lru_.begin(), lru_, *found);
     } else {
-      lru_.push_front(Entry{key, std::move(value), cost});
-      index_.emplace(std::move(key), lru_.begin());
+      lru_.push_front(Entry{std::move(key), std::move(value), cost});
+      index_.insert(lru_.begin());
       cost_ += cost;
     }
     while (cost_ > capacity_) {
@@ -106,17 +109,45 @@ class LruCache {
     size_t cost = 0;
   };
   using Lru = std::list<Entry>;  // most recently used first
+  using Position = typename Lru::iterator;
 
-  void EraseLocked(typename Lru::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // The index is a set of list positions, hashed and compared by the key
+  // each one's entry holds, and looked up by key: the key is not copied
+  // into the index. The hasher and equality are the map's defaults for
+  // Key, so a string key is found by a string_view as well.
+  using KeyHash = typename absl::flat_hash_map<Key, int>::hasher;
+  using KeyEq = typename absl::flat_hash_map<Key, int>::key_equal;
+  struct PositionHash {
+    using is_transparent = void;
+    size_t operator()(Position p) const { return KeyHash{}(p->key); }
+    template <typename LookupKey>
+    size_t operator()(const LookupKey& key) const {
+      return KeyHash{}(key);
+    }
+  };
+  struct PositionEq {
+    using is_transparent = void;
+    bool operator()(Position a, Position b) const { return KeyEq{}(a->key, b->key); }
+    template <typename LookupKey>
+    bool operator()(Position a, const LookupKey& key) const {
+      return KeyEq{}(a->key, key);
+    }
+    template <typename LookupKey>
+    bool operator()(const LookupKey& key, Position b) const {
+      return KeyEq{}(key, b->key);
+    }
+  };
+
+  void EraseLocked(Position it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     cost_ -= it->cost;
-    index_.erase(it->key);
+    index_.erase(it);
     lru_.erase(it);
   }
 
   const size_t capacity_;
   mutable absl::Mutex mu_;
   Lru lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<Key, typename Lru::iterator> index_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<Position, PositionHash, PositionEq> index_ ABSL_GUARDED_BY(mu_);
   size_t cost_ ABSL_GUARDED_BY(mu_) = 0;
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };

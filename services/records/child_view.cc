@@ -33,7 +33,8 @@ std::shared_ptr<const ChildView> ChildViewCache::Find(absl::string_view kinex_id
 
 void ChildViewCache::Put(int64_t generation, std::shared_ptr<const ChildView> view) {
   if (view == nullptr) return;
-  // The entry's own bookkeeping counts too: its key and list and map nodes.
+  // The entry's own bookkeeping counts too: its key (held once, in the
+  // entry) and its list node and index slot.
   const size_t bytes = ApproximateBytes(*view) + view->kinex_id.capacity() + sizeof(Kept) + 64;
   std::string key = view->kinex_id;
   // A reader on an older snapshot must not replace a newer view.

@@ -114,6 +114,41 @@ TEST(LruCacheTest, AFoundValueOutlivesItsEntry) {
   EXPECT_EQ(*held, "kept");
 }
 
+// A key that counts its copies.
+struct CountedKey {
+  static inline int copies = 0;
+  std::string name;
+  explicit CountedKey(std::string n) : name(std::move(n)) {}
+  CountedKey(const CountedKey& other) : name(other.name) { ++copies; }
+  CountedKey(CountedKey&&) = default;
+  CountedKey& operator=(const CountedKey& other) {
+    name = other.name;
+    ++copies;
+    return *this;
+  }
+  CountedKey& operator=(CountedKey&&) = default;
+  bool operator==(const CountedKey& other) const { return name == other.name; }
+  template <typename H>
+  friend H AbslHashValue(H h, const CountedKey& key) {
+    return H::combine(std::move(h), key.name);
+  }
+};
+
+TEST(LruCacheTest, HoldsEachKeyOnceAndCopiesNoKey) {
+  LruCache<CountedKey, int> cache(2);
+  CountedKey::copies = 0;
+  cache.Put(CountedKey("a"), 1, 1);
+  cache.Put(CountedKey("b"), 2, 1);
+  cache.Put(CountedKey("a"), 3, 1);  // replaced in place
+  EXPECT_THAT(cache.Find(CountedKey("a")), Optional(3));
+  EXPECT_THAT(cache.Find(CountedKey("b")), Optional(2));
+  cache.Put(CountedKey("c"), 4, 1);  // a, the least recent, goes
+  EXPECT_EQ(cache.Find(CountedKey("a")), std::nullopt);
+  EXPECT_THAT(cache.Find(CountedKey("c")), Optional(4));
+  EXPECT_EQ(CountedKey::copies, 0);
+  EXPECT_EQ(cache.stats().entries, 2);
+}
+
 TEST(LruCacheTest, ManyThreadsKeepTheBound) {
   Cache cache(64);
   std::vector<std::thread> threads;
