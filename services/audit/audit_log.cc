@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include <openssl/rand.h>
 #include "absl/container/flat_hash_map.h"
@@ -14,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "services/audit/checkpoint.h"
 #include "services/audit/log_verifier.h"
 #include "services/common/error_reason.h"
@@ -96,6 +98,60 @@ absl::Status NotVerified(uint64_t leaf_index) {
 absl::Status TokenCorrupt() {
   return WithErrorReason(absl::InternalError("page_token: a token this log issued does not parse"),
                          reason::kPageTokenCorrupt, {{"field", "page_token"}});
+}
+
+// Access and break-glass review notifications are about a disclosure: who
+// was disclosed to, for what, on which lawful bases, and whether it was
+// break-glass are that disclosure's event's own fields. The stored row
+// keeps none of them (at nine lawful-basis tuples they were most of an
+// access notification's bytes) and every read takes them from the verified
+// leaf, so what the recipient is told is what the log records.
+bool TakesDisclosureFromLeaf(nv1::NotificationKind kind) {
+  return kind == nv1::ACCESS || kind == nv1::BREAK_GLASS_REVIEW;
+}
+
+nv1::Accessor AccessorOf(const AuditEvent& event) {
+  nv1::Accessor who;
+  who.set_agency_kind(event.agency_kind());
+  who.set_agency_code(event.agency_code());
+  who.set_principal(event.principal());
+  who.set_actor(event.actor());
+  return who;
+}
+
+// The first of the disclosure's fields `n` sets to something other than
+// `event`'s, else nullopt (a field `n` leaves unset agrees).
+std::optional<absl::string_view> DisclosureFieldDiffering(const nv1::Notification& n,
+                                                          const AuditEvent& event) {
+  using google::protobuf::util::MessageDifferencer;
+  if (n.has_accessor() && !MessageDifferencer::Equals(n.accessor(), AccessorOf(event))) {
+    return "accessor";
+  }
+  if (n.purpose() != 0 && n.purpose() != event.purpose()) return "purpose";
+  if (!n.lawful_bases().empty()) {
+    if (n.lawful_bases_size() != event.lawful_bases_size()) return "lawful_bases";
+    for (int i = 0; i < n.lawful_bases_size(); ++i) {
+      if (!MessageDifferencer::Equals(n.lawful_bases(i), event.lawful_bases(i))) {
+        return "lawful_bases";
+      }
+    }
+  }
+  if (n.break_glass() && !event.break_glass()) return "break_glass";
+  return std::nullopt;
+}
+
+void SetDisclosureFields(const AuditEvent& event, nv1::Notification& n) {
+  *n.mutable_accessor() = AccessorOf(event);
+  n.set_purpose(event.purpose());
+  *n.mutable_lawful_bases() = event.lawful_bases();
+  n.set_break_glass(event.break_glass());
+}
+
+void ClearDisclosureFields(nv1::Notification& n) {
+  n.clear_accessor();
+  n.clear_purpose();
+  n.clear_lawful_bases();
+  n.clear_break_glass();
 }
 
 }  // namespace
@@ -1247,6 +1303,16 @@ absl::Status AuditLog::PrepareNotifications(Pending& pending) {
                                     "].notification.kinex_id: not one of the event's children "
                                     "(a notification names a child its leaf records)"));
     }
+    if (TakesDisclosureFromLeaf(n.kind())) {
+      if (std::optional<absl::string_view> differs = DisclosureFieldDiffering(n, event)) {
+        const std::string field = absl::StrCat("event.notify[", i, "].notification.", *differs);
+        return BadOption(field, absl::StrCat(field,
+                                             ": differs from the event's (an access or "
+                                             "break-glass review notification says what its "
+                                             "leaf records)"));
+      }
+      ClearDisclosureFields(n);
+    }
     n.set_request_id(event.request_id());
     StoredNotification row;
     row.recipient_kind = intent.recipient_kind();
@@ -1400,6 +1466,13 @@ absl::StatusOr<nv1::Notification> AuditLog::VerifiedNotification(
   if (!RecordsChild(leaf, n.kinex_id()) || n.request_id() != leaf.request_id() ||
       row.created_us != MicrosOf(leaf.time())) {
     return tampered("child, request or time differ from the leaf's");
+  }
+  if (TakesDisclosureFromLeaf(n.kind())) {
+    // Rows stored before these were taken from the leaf hold them too.
+    if (DisclosureFieldDiffering(n, leaf).has_value()) {
+      return tampered("accessor, purpose, lawful bases or break-glass differ from the leaf's");
+    }
+    SetDisclosureFields(leaf, n);
   }
   n.set_notification_id(id);
   n.set_cause_leaf_index(row.key.leaf_index);

@@ -51,7 +51,7 @@ absl::Status NothingToSee(const CallContext& call) {
 // disclosure raises both whatever its rule says: emergency access is never
 // unreviewed. Nothing when the responsible LA is unknown or is the caller.
 void AddAccessNotifications(const CallContext& call, const kinex::records::v1::ChildFacts& facts,
-                            const pv1::Decision& decision, cv1::Purpose purpose, bool break_glass,
+                            const pv1::Decision& decision, bool break_glass,
                             av1::AuditEvent& event) {
   const std::string& la = facts.scope().responsible_la_code();
   if (la.empty() || facts.kinex_id().empty()) return;
@@ -72,14 +72,8 @@ void AddAccessNotifications(const CallContext& call, const kinex::records::v1::C
     n.set_kind(kind);
     n.set_kinex_id(facts.kinex_id());
     n.set_reason(std::string(reason));
-    nv1::Accessor& who = *n.mutable_accessor();
-    who.set_agency_kind(call.principal.agency_kind);
-    who.set_agency_code(call.principal.agency_code);
-    who.set_principal(call.principal.uri);
-    who.set_actor(call.actor);
-    n.set_purpose(purpose);
-    *n.mutable_lawful_bases() = event.lawful_bases();
-    n.set_break_glass(break_glass);
+    // Who, for what, on which lawful bases and whether break-glass: the
+    // audit log takes them from this event's leaf on every read.
   };
   if (notify) add(nv1::ACCESS, "NOTIFY_RESPONSIBLE_LA");
   if (review) add(nv1::BREAK_GLASS_REVIEW, "BREAK_GLASS_REVIEW");
@@ -616,7 +610,7 @@ absl::StatusOr<Gateway::Prepared> Gateway::PrepareDisclosure(
   for (const std::string& p : disclosed) event.add_disclosed_paths(p);
   for (cv1::ChildRef& ref : known_as) *event.add_children() = std::move(ref);
   if (out.allowed) {
-    AddAccessNotifications(call, facts, *decision, ask.purpose, ask.break_glass, event);
+    AddAccessNotifications(call, facts, *decision, ask.break_glass, event);
   }
 
   prepared.evaluation = decided.evaluation;

@@ -3,6 +3,7 @@
 // and only with it; every read checks a row against its verified leaf; a
 // notification event may only name notifications of its own agency; a
 // missed Operation Encompass deadline is escalated once.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +65,20 @@ class NotificationsLogTest : public ::testing::Test {
     intent->mutable_notification()->set_kind(nv1::ACCESS);
     intent->mutable_notification()->set_kinex_id(kKid);
     intent->mutable_notification()->set_reason("NOTIFY_RESPONSIBLE_LA");
+    return e;
+  }
+
+  // PoliceRead with two lawful bases, as the gateway's disclosures carry.
+  static av1::AuditEvent PoliceReadWithBases(const std::string& request_id) {
+    av1::AuditEvent e = PoliceRead(request_id);
+    cv1::LawfulBasis* force = e.add_lawful_bases();
+    force->set_controller_kind(cv1::POLICE);
+    force->set_controller_code("01");
+    force->add_citations("DPA 2018 s35(2)(b) law enforcement");
+    cv1::LawfulBasis* la = e.add_lawful_bases();
+    la->set_controller_kind(cv1::LOCAL_AUTHORITY);
+    la->set_controller_code(kLa);
+    la->add_citations("UK GDPR Art 6(1)(e) public task");
     return e;
   }
 
@@ -149,6 +164,128 @@ TEST_F(NotificationsLogTest, ANotificationIsCreatedWithItsLeafAndSaysWhatTheLeaf
   // Nobody else sees it.
   EXPECT_TRUE(Read(For(cv1::LOCAL_AUTHORITY, "E08000025")).empty());
   EXPECT_TRUE(Read(For(cv1::SCHOOL, "100001")).empty());
+}
+
+TEST_F(NotificationsLogTest, AccessNotificationsTakeWhoWhyAndBasesFromTheirLeafAndStoreNone) {
+  av1::AuditEvent e = PoliceReadWithBases("req-1");
+  e.set_break_glass(true);
+  av1::NotifyIntent review = e.notify(0);
+  review.mutable_notification()->set_kind(nv1::BREAK_GLASS_REVIEW);
+  review.mutable_notification()->set_reason("BREAK_GLASS_REVIEW");
+  *e.add_notify() = review;
+  ASSERT_TRUE(log_->Append(e).ok());
+  // The rows hold the kind, child, reason and request, and nothing the leaf has.
+  int rows = 0;
+  storage_.MutateNotifications([&](auto& stored) {
+    for (const auto& [key, row] : stored) {
+      av1::NotifyIntent intent;
+      ASSERT_TRUE(intent.ParseFromString(row.payload));
+      const nv1::Notification& n = intent.notification();
+      EXPECT_FALSE(n.has_accessor());
+      EXPECT_EQ(n.purpose(), cv1::PURPOSE_UNSPECIFIED);
+      EXPECT_EQ(n.lawful_bases_size(), 0);
+      EXPECT_FALSE(n.break_glass());
+      EXPECT_EQ(n.kinex_id(), kKid);
+      ++rows;
+    }
+  });
+  EXPECT_EQ(rows, 2);
+  std::vector<nv1::Notification> got = Read(For(cv1::LOCAL_AUTHORITY, kLa));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].kind(), nv1::ACCESS);
+  EXPECT_EQ(got[1].kind(), nv1::BREAK_GLASS_REVIEW);
+  for (const nv1::Notification& n : got) {
+    EXPECT_EQ(n.accessor().agency_kind(), cv1::POLICE);
+    EXPECT_EQ(n.accessor().agency_code(), "01");
+    EXPECT_EQ(n.accessor().principal(), "spiffe://kinex.dev/police/01/public-protection-officer");
+    EXPECT_EQ(n.accessor().actor(), "j.smith");
+    EXPECT_EQ(n.purpose(), cv1::EDUCATION_SUPPORT);
+    EXPECT_TRUE(n.break_glass());
+    ASSERT_EQ(n.lawful_bases_size(), 2);
+    EXPECT_EQ(n.lawful_bases(0).SerializeAsString(), e.lawful_bases(0).SerializeAsString());
+    EXPECT_EQ(n.lawful_bases(1).SerializeAsString(), e.lawful_bases(1).SerializeAsString());
+  }
+}
+
+TEST_F(NotificationsLogTest, AnAccessIntentMaySayWhatItsEventSaysAndNothingElse) {
+  // Set equal to the event's: accepted, and stored without them.
+  av1::AuditEvent same = PoliceReadWithBases("req-1");
+  nv1::Notification& n = *same.mutable_notify(0)->mutable_notification();
+  n.mutable_accessor()->set_agency_kind(cv1::POLICE);
+  n.mutable_accessor()->set_agency_code("01");
+  n.mutable_accessor()->set_principal(same.principal());
+  n.mutable_accessor()->set_actor(same.actor());
+  n.set_purpose(same.purpose());
+  *n.mutable_lawful_bases() = same.lawful_bases();
+  ASSERT_TRUE(log_->Append(same).ok());
+  EXPECT_EQ(Read(For(cv1::LOCAL_AUTHORITY, kLa)).at(0).lawful_bases_size(), 2);
+  struct Case {
+    std::string field;
+    std::function<void(nv1::Notification&)> change;
+  };
+  const std::vector<Case> cases = {
+      {"accessor", [](nv1::Notification& c) { c.mutable_accessor()->set_actor("someone else"); }},
+      {"purpose", [](nv1::Notification& c) { c.set_purpose(cv1::SAFEGUARDING); }},
+      {"lawful_bases",
+       [](nv1::Notification& c) { c.mutable_lawful_bases(1)->set_controller_code("E08000025"); }},
+      {"lawful_bases", [](nv1::Notification& c) { c.mutable_lawful_bases()->RemoveLast(); }},
+      {"break_glass", [](nv1::Notification& c) { c.set_break_glass(true); }},
+  };
+  for (const Case& c : cases) {
+    av1::AuditEvent e = same;
+    e.set_request_id("req-2");
+    c.change(*e.mutable_notify(0)->mutable_notification());
+    const std::string field = "event.notify[0].notification." + c.field;
+    const auto appended = log_->Append(e);
+    EXPECT_THAT(appended, StatusIs(absl::StatusCode::kInvalidArgument,
+                                   field + ": differs from the event's (an access or break-glass "
+                                           "review notification says what its leaf records)"))
+        << c.field;
+    EXPECT_THAT(appended, HasErrorMetadata("field", field));
+  }
+  EXPECT_EQ(log_->Size(), 1u);
+}
+
+TEST_F(NotificationsLogTest, AnAccessRowHoldingItsOwnCopyIsServedOnlyIfItIsTheLeafs) {
+  ASSERT_TRUE(log_->Append(PoliceReadWithBases("req-1")).ok());
+  // A row as stored before the log took these from the leaf: the same
+  // values, held in the row.
+  auto store_copy = [&](const std::function<void(nv1::Notification&)>& edit) {
+    storage_.MutateNotifications([&](auto& rows) {
+      StoredNotification& row = rows.begin()->second;
+      av1::NotifyIntent intent;
+      ASSERT_TRUE(intent.ParseFromString(row.payload));
+      nv1::Notification& n = *intent.mutable_notification();
+      n.mutable_accessor()->set_agency_kind(cv1::POLICE);
+      n.mutable_accessor()->set_agency_code("01");
+      n.mutable_accessor()->set_principal("spiffe://kinex.dev/police/01/public-protection-officer");
+      n.mutable_accessor()->set_actor("j.smith");
+      n.set_purpose(cv1::EDUCATION_SUPPORT);
+      *n.mutable_lawful_bases() = PoliceReadWithBases("").lawful_bases();
+      edit(n);
+      row.payload = intent.SerializeAsString();
+    });
+  };
+  store_copy([](nv1::Notification&) {});
+  const std::vector<nv1::Notification> got = Read(For(cv1::LOCAL_AUTHORITY, kLa));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].accessor().actor(), "j.smith");
+  EXPECT_EQ(got[0].lawful_bases_size(), 2);
+  // A DBA changes who read, or why, or on which basis: never served.
+  const std::vector<std::function<void(nv1::Notification&)>> edits = {
+      [](nv1::Notification& n) { n.mutable_accessor()->set_agency_code("20"); },
+      [](nv1::Notification& n) { n.set_purpose(cv1::HEALTH_CARE); },
+      [](nv1::Notification& n) { n.mutable_lawful_bases(0)->set_citations(0, "consent"); },
+      [](nv1::Notification& n) { n.set_break_glass(true); },
+  };
+  for (const auto& edit : edits) {
+    store_copy(edit);
+    const auto read = log_->ReadNotifications(For(cv1::LOCAL_AUTHORITY, kLa));
+    EXPECT_THAT(read, StatusIs(absl::StatusCode::kDataLoss,
+                               "notification 0.0 (leaf index 0): accessor, purpose, lawful bases "
+                               "or break-glass differ from the leaf's"));
+    EXPECT_THAT(read, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+  }
 }
 
 TEST_F(NotificationsLogTest, AnIntentMustNameAChildTheEventRecords) {
