@@ -191,6 +191,41 @@ TEST_F(AuditServiceTest, AnInvalidEventInABatchIsRefusedAlone) {
   EXPECT_EQ(target_->log->Size(), 2u);
 }
 
+// The gateway, with a valid certificate, cannot make an access
+// notification tell the LA anything but what its disclosure's leaf records:
+// an intent naming another reader is refused whole, and nothing is
+// appended; without those fields the same event is appended.
+TEST_F(AuditServiceTest, AnAccessNotificationNamingAnotherReaderIsRefusedAndNothingIsAppended) {
+  Start();
+  AuditClient client(Channel(kinex::testing::ServiceTlsFiles("gateway")));
+  v1::AuditEvent read = SampleEvent("req-1");
+  read.add_children()->set_kinex_id("kx_child1");
+  v1::NotifyIntent* intent = read.add_notify();
+  intent->set_recipient_kind(kinex::common::v1::LOCAL_AUTHORITY);
+  intent->set_recipient_code("E09000033");
+  kinex::notifications::v1::Notification& n = *intent->mutable_notification();
+  n.set_kind(kinex::notifications::v1::ACCESS);
+  n.set_kinex_id("kx_child1");
+  n.set_reason("NOTIFY_RESPONSIBLE_LA");
+  v1::AuditEvent forged = read;
+  kinex::notifications::v1::Accessor* who =
+      forged.mutable_notify(0)->mutable_notification()->mutable_accessor();
+  who->set_agency_kind(kinex::common::v1::POLICE);
+  who->set_agency_code("20");
+  who->set_principal("spiffe://kinex.dev/police/20/public-protection-officer");
+  const absl::StatusOr<AppendResult> refused = client.Append(forged);
+  EXPECT_THAT(refused.status(),
+              ::kinex::testing::StatusIs(
+                  absl::StatusCode::kInvalidArgument,
+                  "event.notify[0].notification.accessor: differs from the event's (an access "
+                  "or break-glass review notification says what its leaf records)"));
+  EXPECT_THAT(refused.status(), ::kinex::testing::HasErrorReason("INVALID_FIELD"));
+  EXPECT_EQ(target_->log->Size(), 0u);
+  const absl::StatusOr<AppendResult> appended = client.Append(read);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(target_->log->Size(), 1u);
+}
+
 // Only the gateway (disclosures) and records (its own writes) append
 // batches; a batch holding one event its caller may not append is refused whole, naming that event;
 // so are an empty and an oversized one. Nothing of any of them is appended.
