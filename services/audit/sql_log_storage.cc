@@ -412,7 +412,10 @@ absl::Status SqlLogStorage::Init() {
                                {5, NumberChildPseudonyms},
                                // Leaves may be stored with zstd and
                                // dictionary 2 (stored_leaf.h): likewise.
-                               {6, [](sql::Db&) { return absl::OkStatus(); }}}),
+                               {6, [](sql::Db&) { return absl::OkStatus(); }},
+                               // Leaves may be stored with dictionary 3
+                               // (stored_leaf.h): likewise.
+                               {7, [](sql::Db&) { return absl::OkStatus(); }}}),
                  dialect_));
   KINEX_RETURN_IF_ERROR(StoreError(db.ExecScript(Schema(dialect_)), dialect_));
   // Each pseudonym is numbered once (the UNIQUE constraint); a second number

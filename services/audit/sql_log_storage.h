@@ -37,6 +37,9 @@
 //   6  leaves may be stored with zstd and dictionary 2 (stored_leaf.h); no
 //      table changes, but a binary from before would take them for
 //      uncompressed leaves that fail their hash.
+//   7  leaves may be stored with dictionary 3 (stored_leaf.h); no table
+//      changes, but a binary from before would refuse each such leaf as
+//      corrupt (an unknown dictionary) instead of refusing the store.
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
@@ -68,7 +71,7 @@ namespace kinex::audit {
 class SqlLogStorage : public LogStorage {
  public:
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 6;
+  static constexpr int64_t kSchemaVersion = 7;
 
   ~SqlLogStorage() override = default;
 

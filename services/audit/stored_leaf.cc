@@ -22,13 +22,14 @@ namespace kinex::audit {
 namespace {
 
 // Stored forms (stored_leaf.h): "KXAZ" 1 is deflate with dictionary 1,
-// "KXAS" 2 is zstd with dictionary 2. Each magic has exactly one
-// dictionary.
+// "KXAS" 2 and 3 zstd with dictionary 2 or 3 (3 written now).
 constexpr absl::string_view kDeflateMagic = "KXAZ";
 constexpr absl::string_view kZstdMagic = "KXAS";
 constexpr size_t kHeaderBytes = 4 + 1 + 4;  // magic, dictionary, length
-// zstd's level 3 (its default) with dictionary 2: on the realistic mix
-// (audit_bench BM_CompressLeaf) level 6 saves about 4 % more bytes for
+// The dictionary every leaf is compressed with now.
+constexpr int kWriteDictionary = 3;
+// zstd's level 3 (its default): with dictionary 2 on the realistic mix
+// (audit_bench BM_CompressLeaf), level 6 saved about 4 % more bytes for
 // twice the CPU; compression runs on the log's commit path.
 constexpr int kZstdLevel = 3;
 // SHA-256 of each frozen dictionary's bytes: leaves stored with it need
@@ -37,6 +38,8 @@ constexpr absl::string_view kDictionary1Sha256 =
     "f506b56e10e397160e049e0cfb4af9b80e85976fab6d19a8f35b7a5f3ff8e573";
 constexpr absl::string_view kDictionary2Sha256 =
     "b387afd59a0526fc438c0e3fb09d3e3c7b42c601774a9ced5e1832aacac98552";
+constexpr absl::string_view kDictionary3Sha256 =
+    "412e2e519e4b03541e88e98e552bcba4eea8b9c5b3ba9176e12af7d6f59e7b5c";
 
 // A length as the canonical encoding and the stored header write it: four
 // bytes, big-endian.
@@ -70,10 +73,10 @@ std::string Dictionary1Bytes(absl::string_view text) {
   return out;
 }
 
-// Dictionary 2's source: "s TEXT" a string as above, "x HEX" raw bytes, "#"
-// a comment, empty lines nothing. Empty on any other line (the digest check
-// then fails too).
-std::string Dictionary2Bytes(absl::string_view text) {
+// Dictionary 2's and 3's source: "s TEXT" a string as above, "x HEX" raw
+// bytes, "#" a comment, empty lines nothing. Empty on any other line (the
+// digest check then fails too).
+std::string TemplateDictionaryBytes(absl::string_view text) {
   std::string out;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     if (absl::StartsWith(line, "#")) continue;
@@ -124,39 +127,52 @@ absl::Status Corrupt(absl::string_view what) {
 // frozen one (a build that edited it: it then compresses nothing with it and
 // cannot read what it compressed, rather than reading it wrongly).
 const std::string& Dictionary(int version) {
-  static const std::string* const one = [] {
-    std::string bytes = Dictionary1Bytes(schema::kLeafDictionaryV1);
-    if (Sha256Hex(bytes) != kDictionary1Sha256) bytes.clear();
+  const auto frozen = [](std::string bytes, absl::string_view sha256) {
+    if (Sha256Hex(bytes) != sha256) bytes.clear();
     return new std::string(std::move(bytes));
-  }();
-  static const std::string* const two = [] {
-    std::string bytes = Dictionary2Bytes(schema::kLeafDictionaryV2);
-    if (Sha256Hex(bytes) != kDictionary2Sha256) bytes.clear();
-    return new std::string(std::move(bytes));
-  }();
+  };
+  static const std::string* const one =
+      frozen(Dictionary1Bytes(schema::kLeafDictionaryV1), kDictionary1Sha256);
+  static const std::string* const two =
+      frozen(TemplateDictionaryBytes(schema::kLeafDictionaryV2), kDictionary2Sha256);
+  static const std::string* const three =
+      frozen(TemplateDictionaryBytes(schema::kLeafDictionaryV3), kDictionary3Sha256);
   static const std::string* const none = new std::string();
-  return version == 1 ? *one : version == 2 ? *two : *none;
+  switch (version) {
+    case 1:
+      return *one;
+    case 2:
+      return *two;
+    case 3:
+      return *three;
+    default:
+      return *none;
+  }
 }
 
-// Dictionary 2 digested once for compressing and once for expanding; zstd
-// only reads them, so every thread shares them. Null when dictionary 2 is
-// not the frozen one. zstd takes the bytes as raw content (they do not begin
-// with its trained dictionaries' magic number: they begin with a string's
-// length, 0x0000000f).
+// The dictionary written now, digested once for compressing, and each zstd
+// dictionary once for expanding; zstd only reads them, so every thread
+// shares them. Null when the dictionary is not the frozen one. zstd takes
+// the bytes as raw content (they do not begin with its trained
+// dictionaries' magic number: they begin with a string's length,
+// 0x0000000f).
 const ZSTD_CDict* CompressDictionary() {
   static ZSTD_CDict* const cdict = [] {
-    const std::string& d = Dictionary(2);
+    const std::string& d = Dictionary(kWriteDictionary);
     return d.empty() ? nullptr : ZSTD_createCDict(d.data(), d.size(), kZstdLevel);
   }();
   return cdict;
 }
 
-const ZSTD_DDict* ExpandDictionary() {
-  static ZSTD_DDict* const ddict = [] {
-    const std::string& d = Dictionary(2);
+// Version 2 or 3.
+const ZSTD_DDict* ExpandDictionary(int version) {
+  const auto digest = [](int v) -> ZSTD_DDict* {
+    const std::string& d = Dictionary(v);
     return d.empty() ? nullptr : ZSTD_createDDict(d.data(), d.size());
-  }();
-  return ddict;
+  };
+  static ZSTD_DDict* const two = digest(2);
+  static ZSTD_DDict* const three = digest(3);
+  return version == 2 ? two : three;
 }
 
 // A thread's zstd contexts, made on its first use and reused for each leaf
@@ -234,9 +250,9 @@ absl::Status Inflate(absl::string_view payload, std::string& out) {
   return absl::OkStatus();
 }
 
-// Decompresses `payload` (one zstd frame with dictionary 2) into `out`,
-// which has a byte more than the most it may hold.
-absl::Status Unzstd(absl::string_view payload, std::string& out) {
+// Decompresses `payload` (one zstd frame with `ddict`) into `out`, which has
+// a byte more than the most it may hold.
+absl::Status Unzstd(absl::string_view payload, const ZSTD_DDict* ddict, std::string& out) {
   thread_local ExpandContext context;
   if (context.dctx == nullptr) {
     return absl::ResourceExhaustedError("stored audit leaf: no zstd context");
@@ -246,7 +262,7 @@ absl::Status Unzstd(absl::string_view payload, std::string& out) {
     return Corrupt("trailing bytes after the compressed leaf");
   }
   const size_t n = ZSTD_decompress_usingDDict(context.dctx, out.data(), out.size(), payload.data(),
-                                              payload.size(), ExpandDictionary());
+                                              payload.size(), ddict);
   if (ZSTD_isError(n)) {
     // A frame that needs more room than the spare byte gives is one that
     // claims too little.
@@ -368,7 +384,7 @@ std::string CompressLeaf(absl::string_view canonical) {
   // with an error when the frame would not fit in fewer.
   std::string out(canonical.size(), '\0');
   std::memcpy(out.data(), kZstdMagic.data(), 4);
-  out[4] = static_cast<char>(2);
+  out[4] = static_cast<char>(kWriteDictionary);
   PutU32(static_cast<uint32_t>(canonical.size()), out.data() + 5);
   const std::string packed = PackIdentifiers(canonical);
   const size_t written = ZSTD_compress2(context.cctx, out.data() + kHeaderBytes,
@@ -383,10 +399,10 @@ absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
   if (!deflated && !absl::StartsWith(stored, kZstdMagic)) return std::string(stored);
   if (stored.size() < kHeaderBytes) return Corrupt("compressed header cut short");
   const int version = static_cast<unsigned char>(stored[4]);
-  if (version != (deflated ? 1 : 2)) {
+  if (deflated ? version != 1 : version != 2 && version != 3) {
     return Corrupt(absl::StrCat("unknown dictionary ", version, " for ", stored.substr(0, 4)));
   }
-  if (Dictionary(version).empty() || (!deflated && ExpandDictionary() == nullptr)) {
+  if (Dictionary(version).empty() || (!deflated && ExpandDictionary(version) == nullptr)) {
     return NotFrozen(version);
   }
   const uint32_t n = GetU32(stored.substr(5));
@@ -403,7 +419,7 @@ absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
     // The packed leaf is at most 4 bytes longer than the canonical one (the
     // run count's varint; each run saves more than its header takes).
     std::string packed(static_cast<size_t>(n) + 5, '\0');
-    KINEX_RETURN_IF_ERROR(Unzstd(payload, packed));
+    KINEX_RETURN_IF_ERROR(Unzstd(payload, ExpandDictionary(version), packed));
     KINEX_ASSIGN_OR_RETURN(out, UnpackIdentifiers(packed));
   }
   if (out.size() != n) {

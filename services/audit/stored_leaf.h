@@ -8,12 +8,17 @@
 //                                                written before schema
 //                                                version 4, and any leaf
 //                                                compression does not shrink)
-//           | "KXAS" 0x02 u32 length zstd(packed)
+//           | "KXAS" 0x03 u32 length zstd(packed)
 //                                                every leaf written now: one
 //                                                zstd frame (RFC 8878, no
 //                                                checksum, dictionary id or
 //                                                content size) with
-//                                                dictionary 2 as raw content
+//                                                dictionary 3 as raw content
+//           | "KXAS" 0x02 u32 length zstd(packed)
+//                                                leaves written before
+//                                                dictionary 3 (read, never
+//                                                written): the same with
+//                                                dictionary 2
 //           | "KXAZ" 0x01 u32 length raw-deflate(canonical)
 //                                                leaves written before
 //                                                dictionary 2 (read, never
@@ -21,8 +26,8 @@
 //                                                dictionary 1 as the preset
 //                                                dictionary
 //
-// length is the canonical bytes', big-endian. Each magic has exactly one
-// dictionary; any other pairing is DATA_LOSS.
+// length is the canonical bytes', big-endian. "KXAZ" goes with dictionary 1
+// only, "KXAS" with 2 or 3; any other pairing is DATA_LOSS.
 //
 // packed is the canonical bytes with their identifiers as binary: every
 // string the encoding writes as a u32 length of 16 to 128 (even) followed by
@@ -58,10 +63,22 @@
 // shape is then a few long matches around its own identifiers, so what is
 // stored is mostly the pseudonyms, request id and policy version.
 //
-// Both are frozen: leaves stored with a dictionary need exactly its bytes
-// (stored_leaf_test pins their SHA-256, and the store refuses to use a
-// dictionary whose digest differs). A better dictionary gets a new number;
-// every earlier one stays readable. Neither holds anything about any child.
+// Dictionary 3 is services/audit/leaf_dictionary_v3.txt, in dictionary 2's
+// format: dictionary 2's bytes, then ten template leaves made the same way
+// from the audit store of a running Kinex (kinex-bench's realistic
+// workload): its ten most common event shapes, each a disclosure to one
+// role (social worker, virtual school head, designated safeguarding lead,
+// health practitioner, public protection officer) by GetChildRecord or
+// ListChildren. Dictionary 2's templates are the scale benchmark's shapes,
+// which the product's policy does not produce (it gives no role the whole
+// record); with dictionary 3 the product's disclosures store about a third
+// smaller (bench/load/README.md).
+//
+// All three are frozen: leaves stored with a dictionary need exactly its
+// bytes (stored_leaf_test pins their SHA-256, and the store refuses to use
+// a dictionary whose digest differs). A better dictionary gets a new
+// number; every earlier one stays readable. None holds anything about any
+// child.
 //
 // A whole-record disclosure of 8.8 KB is stored in about 290 bytes
 // (bench/audit/README.md). Expanding is bounded: a stored leaf that claims
@@ -86,7 +103,7 @@ namespace kinex::audit {
 // The largest canonical leaf a compressed stored leaf may expand to.
 inline constexpr size_t kMaxStoredLeafBytes = 64 << 20;
 
-// The stored form of `canonical`: compressed with zstd and dictionary 2
+// The stored form of `canonical`: compressed with zstd and dictionary 3
 // when that is smaller, else `canonical` itself. Thread-safe.
 std::string CompressLeaf(absl::string_view canonical);
 
@@ -106,7 +123,7 @@ std::string PackIdentifiers(absl::string_view canonical);
 // made (a count, gap or run length out of range, runs past the end).
 absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed);
 
-// The bytes of dictionary `version` (1 or 2), as the compressor is given
+// The bytes of dictionary `version` (1, 2 or 3), as the compressor is given
 // them; empty for an unknown version. For tests and benchmarks.
 absl::string_view LeafDictionary(int version);
 

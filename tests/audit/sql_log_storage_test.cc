@@ -4,12 +4,14 @@
 #include "services/audit/sqlite_log_storage.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/audit/stored_leaf.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/sql/sql_db.h"
+#include "tests/audit/stored_leaf_forms.h"
 #include "tests/audit/test_events.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -32,6 +34,17 @@ class SqlLogStorageTest : public ::testing::Test {
     return *std::move(db);
   }
 
+  // The canonical leaves of entries [0, n), as the store reads them.
+  static std::vector<std::string> LeavesRead(SqlLogStorage& storage, uint64_t n) {
+    std::vector<std::string> read;
+    const absl::Status status = storage.ReadEntries(0, n, [&](const StoredEntry& e) {
+      read.push_back(e.leaf_data);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(status.ok()) << status;
+    return read;
+  }
+
   kinex::testing::ScopedTempDir dir_{"audit-sql"};
 };
 
@@ -47,7 +60,7 @@ TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
   const auto newer = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
   EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition,
                               ::testing::HasSubstr("audit store is at schema version 9, newer "
-                                                   "than this binary knows (6)")));
+                                                   "than this binary knows (7)")));
   EXPECT_THAT(newer.status(), HasErrorReason("SCHEMA_TOO_NEW"));
 }
 
@@ -68,19 +81,11 @@ TEST_F(SqlLogStorageTest, LeavesAreStoredCompressedAndReadBackByteForByte) {
     auto rows = db->Query("SELECT leaf_data FROM audit_entries ORDER BY leaf_index");
     ASSERT_TRUE(rows.ok()) << rows.status();
     ASSERT_EQ(rows->size(), 2u);
-    EXPECT_TRUE(absl::StartsWith(rows->at(0).Str(0), "KXAS\x02"));
+    EXPECT_TRUE(absl::StartsWith(rows->at(0).Str(0), "KXAS\x03"));
     EXPECT_LT(rows->at(0).Str(0).size(), big.entry.leaf_data.size() / 10);
     EXPECT_EQ(rows->at(1).Str(0), "leaf-1");
   }
-  std::vector<std::string> read;
-  ASSERT_TRUE((*storage)
-                  ->ReadEntries(0, 2,
-                                [&](const StoredEntry& e) {
-                                  read.push_back(e.leaf_data);
-                                  return absl::OkStatus();
-                                })
-                  .ok());
-  EXPECT_THAT(read, ::testing::ElementsAre(big.entry.leaf_data, "leaf-1"));
+  EXPECT_THAT(LeavesRead(**storage, 2), ::testing::ElementsAre(big.entry.leaf_data, "leaf-1"));
   EXPECT_EQ((*storage)->Query({.child_pseudonym = "p0"}, 10).value().at(0).leaf_data,
             big.entry.leaf_data);
 
@@ -102,6 +107,45 @@ TEST_F(SqlLogStorageTest, LeavesAreStoredCompressedAndReadBackByteForByte) {
               StatusIs(absl::StatusCode::kDataLoss,
                        ::testing::StartsWith("entry 0: stored audit leaf: decompresses to ")));
   EXPECT_THAT(corrupt, HasErrorReason("STORAGE_CORRUPT"));
+}
+
+// A store from schema 6 (leaves stored with dictionary 2) is upgraded in
+// place: marked version 7, nothing rewritten; its leaves read back byte for
+// byte beside new leaves, which are stored with dictionary 3.
+TEST_F(SqlLogStorageTest, AStoreFromSchemaSixKeepsItsLeavesAndAddsDictionaryThree) {
+  NewEntry old = Entry(0);
+  old.entry.leaf_data = absl::StrCat("KXAE", LeafDictionary(1), "old");
+  {
+    auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{old}, nullptr).ok());
+  }
+  // What a schema-6 build left: the leaf in dictionary 2's form, version 6.
+  const std::string stored_before = testing::StoredWithDictionaryTwo(old.entry.leaf_data);
+  {
+    auto db = Raw();
+    ASSERT_TRUE(db->ExecScript("DROP TRIGGER audit_entries_no_update").ok());
+    ASSERT_TRUE(db->Exec("UPDATE audit_entries SET leaf_data = $1 WHERE leaf_index = 0",
+                         {sql::Blob{stored_before}})
+                    .ok());
+    ASSERT_TRUE(db->Exec("UPDATE schema_version SET version = 6 WHERE component = 'audit'").ok());
+  }
+
+  auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  NewEntry added = Entry(1);
+  added.entry.leaf_data = absl::StrCat("KXAE", LeafDictionary(1), "new");
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{added}, nullptr).ok());
+
+  auto db = Raw();
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), 7);
+  auto rows = db->Query("SELECT leaf_data FROM audit_entries ORDER BY leaf_index");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows->at(0).Str(0), stored_before);  // not rewritten
+  EXPECT_TRUE(absl::StartsWith(rows->at(1).Str(0), "KXAS\x03"));
+  EXPECT_THAT(LeavesRead(**storage, 2),
+              ::testing::ElementsAre(old.entry.leaf_data, added.entry.leaf_data));
 }
 
 // The store's errors carry explicit reasons with `store` and `dialect`: a

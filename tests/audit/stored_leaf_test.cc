@@ -7,7 +7,6 @@
 #include "services/audit/stored_leaf.h"
 
 #include <openssl/sha.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <thread>
@@ -22,12 +21,15 @@
 #include "kinex/record/v1/record.pb.h"
 #include "services/audit/event_codec.h"
 #include "services/common/record_labels.h"
+#include "tests/audit/stored_leaf_forms.h"
 #include "tests/testing/status_matchers.h"
 
 namespace kinex::audit {
 namespace {
 
 namespace av1 = kinex::audit::v1;
+using ::kinex::audit::testing::StoredWithDictionaryOne;
+using ::kinex::audit::testing::StoredWithDictionaryTwo;
 using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -66,37 +68,6 @@ std::string Sha256Hex(absl::string_view bytes) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(d), sizeof(d)));
 }
 
-// `canonical` as a store from before dictionary 2 holds it: "KXAZ" 1, its
-// length, then deflate (level 3) with dictionary 1 as the preset dictionary.
-std::string StoredWithDictionaryOne(absl::string_view canonical) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 3, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  const absl::string_view d = LeafDictionary(1);
-  EXPECT_EQ(deflateSetDictionary(&z, reinterpret_cast<const Bytef*>(d.data()),
-                                 static_cast<uInt>(d.size())),
-            Z_OK);
-  std::string out(9 + canonical.size(), '\0');
-  const uint32_t n = static_cast<uint32_t>(canonical.size());
-  const char header[9] = {'K',
-                          'X',
-                          'A',
-                          'Z',
-                          1,
-                          static_cast<char>(n >> 24),
-                          static_cast<char>(n >> 16),
-                          static_cast<char>(n >> 8),
-                          static_cast<char>(n)};
-  std::copy(header, header + 9, out.begin());
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(canonical.data()));
-  z.avail_in = static_cast<uInt>(canonical.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data() + 9);
-  z.avail_out = static_cast<uInt>(out.size() - 9);
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(9 + z.total_out);
-  deflateEnd(&z);
-  return out;
-}
-
 TEST(StoredLeafTest, DictionaryOneIsFrozen) {
   // Leaves stored with dictionary 1 need exactly these bytes: editing
   // services/audit/leaf_dictionary_v1.txt would make them unreadable. Add a
@@ -109,7 +80,7 @@ TEST(StoredLeafTest, DictionaryOneIsFrozen) {
                                                                     "AckNotification",
                                                                     19)));
   EXPECT_TRUE(LeafDictionary(0).empty());
-  EXPECT_TRUE(LeafDictionary(3).empty());
+  EXPECT_TRUE(LeafDictionary(4).empty());
 }
 
 TEST(StoredLeafTest, DictionaryTwoIsFrozen) {
@@ -125,11 +96,26 @@ TEST(StoredLeafTest, DictionaryTwoIsFrozen) {
                                 absl::string_view("KXAE\x04", 5)));
 }
 
-// The templates are blanked: nothing in dictionary 2 is a pseudonym, a
+TEST(StoredLeafTest, DictionaryThreeIsFrozen) {
+  // Leaves stored with dictionary 3 need exactly these bytes: editing
+  // services/audit/leaf_dictionary_v3.txt would make them unreadable. Add a
+  // dictionary 4 instead.
+  EXPECT_EQ(Sha256Hex(LeafDictionary(3)),
+            "412e2e519e4b03541e88e98e552bcba4eea8b9c5b3ba9176e12af7d6f59e7b5c");
+  EXPECT_EQ(LeafDictionary(3).size(), 48837u);
+  // Dictionary 2's bytes first, then the product's template leaves.
+  EXPECT_TRUE(absl::StartsWith(LeafDictionary(3), LeafDictionary(2)));
+}
+
+// The templates are blanked: nothing in dictionary 2 or 3 is a pseudonym, a
 // request id, a policy version or any other hex identifier (at least 32 hex
 // digits in a row), and no template has a leaf index or a time.
-TEST(StoredLeafTest, DictionaryTwoHoldsNoIdentifier) {
-  const absl::string_view d = LeafDictionary(2);
+class TemplateDictionaryTest : public ::testing::TestWithParam<std::pair<int, size_t>> {};
+
+TEST_P(TemplateDictionaryTest, HoldsNoIdentifier) {
+  const auto [version, expected_templates] = GetParam();
+  const absl::string_view d = LeafDictionary(version);
+  ASSERT_FALSE(d.empty());
   int run = 0;
   for (char c : d) {
     run = absl::ascii_isxdigit(static_cast<unsigned char>(c)) ? run + 1 : 0;
@@ -143,18 +129,29 @@ TEST(StoredLeafTest, DictionaryTwoHoldsNoIdentifier) {
     EXPECT_EQ(d.substr(at, 25), zero_index_and_time) << "template at " << at;
     ++templates;
   }
-  EXPECT_EQ(templates, 4u);
+  EXPECT_EQ(templates, expected_templates);
 }
+
+// Dictionary 2: the scale benchmark's four shapes; 3: those and the
+// product's ten most common.
+INSTANTIATE_TEST_SUITE_P(TwoAndThree, TemplateDictionaryTest,
+                         ::testing::Values(std::make_pair(2, size_t{4}),
+                                           std::make_pair(3, size_t{14})),
+                         [](const auto& info) {
+                           return absl::StrCat("Dictionary", info.param.first);
+                         });
 
 TEST(StoredLeafTest, AWholeRecordDisclosureShrinksAndComesBackByteForByte) {
   const std::string canonical = WholeRecordLeaf(7);
   ASSERT_GT(canonical.size(), 4000u);
   const std::string stored = CompressLeaf(canonical);
-  EXPECT_TRUE(absl::StartsWith(stored, absl::string_view("KXAS\x02", 5)));
-  // Header (9 bytes) and the zstd frame: the layout, paths and lawful bases
-  // are long matches against dictionary 2's template; what is left is mostly
-  // the pseudonyms, request id and policy version.
-  EXPECT_LT(stored.size(), 400u) << "canonical " << canonical.size();
+  EXPECT_TRUE(absl::StartsWith(stored, absl::string_view("KXAS\x03", 5)));
+  // Header (9 bytes) and the zstd frame: the layout and paths
+  // are long matches against dictionary 3's templates; what is left is
+  // mostly the pseudonyms, request id and policy version. (This leaf, with
+  // no lawful bases, matches the product's templates in more pieces than
+  // dictionary 2's one whole-record template: 405 bytes against 359.)
+  EXPECT_LT(stored.size(), 420u) << "canonical " << canonical.size();
   absl::StatusOr<std::string> back = ExpandLeaf(stored);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, canonical);
@@ -207,8 +204,33 @@ TEST(StoredLeafTest, ALeafStoredWithDictionaryOneStillReads) {
                                             "stored audit leaf: unknown dictionary 1 for KXAS"));
 }
 
-// Both stored forms: what a store from before dictionary 2 holds, and what
-// is written now.
+TEST(StoredLeafTest, ALeafStoredWithDictionaryTwoStillReads) {
+  const std::string canonical = WholeRecordLeaf(6);
+  const std::string stored = StoredWithDictionaryTwo(canonical);
+  ASSERT_TRUE(absl::StartsWith(stored, absl::string_view("KXAS\x02", 5)));
+  EXPECT_LT(stored.size(), 400u);
+  absl::StatusOr<std::string> back = ExpandLeaf(stored);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, canonical);
+  // The byte after the magic picks the dictionary: the same frame read
+  // against dictionary 3 (whose bytes begin with dictionary 2's but are
+  // longer, so every match offset lands elsewhere) is not this leaf.
+  std::string relabelled = stored;
+  relabelled[4] = 3;
+  absl::StatusOr<std::string> wrong = ExpandLeaf(relabelled);
+  if (wrong.ok()) {
+    EXPECT_NE(*wrong, canonical);
+  } else {
+    EXPECT_EQ(wrong.status().code(), absl::StatusCode::kDataLoss) << wrong.status();
+  }
+  // And what is written now names dictionary 3.
+  const std::string now = CompressLeaf(canonical);
+  EXPECT_TRUE(absl::StartsWith(now, absl::string_view("KXAS\x03", 5)));
+  EXPECT_EQ(*ExpandLeaf(now), canonical);
+}
+
+// Every stored form: what a store from before dictionary 2 holds, from
+// before dictionary 3, and what is written now.
 struct DamageCase {
   std::string name;
   std::string (*store)(absl::string_view canonical);
@@ -230,10 +252,10 @@ TEST_P(DamagedStoredLeafTest, IsDataLoss) {
       StatusIs(absl::StatusCode::kDataLoss, "stored audit leaf: compressed header cut short"));
 
   std::string unknown = stored;
-  unknown[4] = 3;
+  unknown[4] = 4;
   EXPECT_THAT(ExpandLeaf(unknown),
               StatusIs(absl::StatusCode::kDataLoss,
-                       absl::StrCat("stored audit leaf: unknown dictionary 3 for ", c.magic)));
+                       absl::StrCat("stored audit leaf: unknown dictionary 4 for ", c.magic)));
 
   std::string huge = stored;
   huge[5] = '\x7f';  // claims about 2 GB
@@ -277,10 +299,12 @@ TEST_P(DamagedStoredLeafTest, IsDataLoss) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    BothForms, DamagedStoredLeafTest,
+    EveryForm, DamagedStoredLeafTest,
     ::testing::Values(DamageCase{"DictionaryOne", &StoredWithDictionaryOne, "KXAZ", "inflates",
                                  "stored audit leaf: the compressed bytes do not inflate"},
-                      DamageCase{"DictionaryTwo",
+                      DamageCase{"DictionaryTwo", &StoredWithDictionaryTwo, "KXAS", "decompresses",
+                                 "stored audit leaf: the compressed bytes do not decompress"},
+                      DamageCase{"DictionaryThree",
                                  [](absl::string_view c) { return CompressLeaf(c); }, "KXAS",
                                  "decompresses",
                                  "stored audit leaf: the compressed bytes do not decompress"}),

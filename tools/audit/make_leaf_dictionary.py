@@ -1,27 +1,43 @@
 #!/usr/bin/env python3
-"""Writes the source of an audit leaf dictionary (services/audit/stored_leaf.h).
+"""Writes the source of the next audit leaf dictionary (services/audit/stored_leaf.h).
 
-Dictionary 2 (services/audit/leaf_dictionary_v2.txt) was made once with
+Dictionary 3 (services/audit/leaf_dictionary_v3.txt) was made once, from
+the audit store of a running Kinex under kinex-bench's realistic workload:
 
-    build/bin/audit_scale_bench --entries=50000 --report_at=25000 --dir=/tmp/d --keep
-    python3 tools/audit/make_leaf_dictionary.py /tmp/d/audit.db > leaf_dictionary_v2.txt
+    build/bin/kinex-bench --callers=64 --seconds=40 --rounds=1 --only=kinex &
+    # once "running Kinex" is printed, 30 s in:
+    sqlite3 /tmp/kinex-cluster-*/audit.db ".backup /tmp/audit-copy.db"
+    python3 tools/audit/make_leaf_dictionary.py --version=3 /tmp/audit-copy.db \
+        > services/audit/leaf_dictionary_v3.txt
 
 and is frozen: leaves stored with it need exactly its bytes. This script is
-kept to make the next dictionary the same way, not to remake dictionary 2.
+kept to make the next dictionary the same way, not to remake dictionary 3
+(the store it read is gone). Dictionary 2 was made by this script as of
+d0d6e96, from audit_scale_bench's store.
 
-The dictionary is dictionary 1's strings, then one template leaf of each
-event shape the store holds most of (whole-record disclosure, denial, part
-published, audit query): the canonical encoding (services/audit/event_codec.h,
-version 4) of a real leaf of that shape with everything that names a child,
-a request, a person or a moment blanked (leaf index and time zero; request id,
-actor, justification, consent id, child pseudonyms, chain links, idempotency
-key, record id, etag, query, policy version empty). What stays is what every
-leaf of the shape repeats: the field layout, method, principal, paths,
-withheld categories and lawful-basis tuples with their citations.
+Dictionary N is dictionary N-1's bytes (so every shape the earlier one
+served stays served), then one template leaf of each of the --shapes most
+common event shapes among the store's last --leaves leaves (the workload,
+not the seeding that begins it). A shape is the event kind, decision, RPC
+method and the principal's role (the last segment of its SPIFFE ID): the
+policy gives a role the same paths, withheld categories and lawful-basis
+tuples whichever agency holds it, give or take what each child's record
+has. A template is the canonical encoding (services/audit/event_codec.h,
+version 4) of a leaf of that shape with everything that names a child, a
+request, a person or a moment blanked (leaf index and time zero; request
+id, actor, justification, consent id, child pseudonyms, chain links,
+idempotency key, record id, etag, query, policy version empty), and of the
+blanked forms the one most leaves of the shape share (the first on a tie).
+Templates go most common last, nearest the leaf being compressed.
 
 Output lines: "s TEXT" is a string as the encoding writes it (u32 big-endian
-length, then the bytes), "x HEX" raw bytes; "#" lines are comments.
+length, then the bytes), "x HEX" raw bytes; "#" lines are comments. The
+SHA-256 of the bytes goes to standard error, for stored_leaf.cc's pin.
 """
+import argparse
+import collections
+import ctypes
+import hashlib
 import sqlite3
 import struct
 import sys
@@ -109,52 +125,171 @@ def template(leaf):
     return (kind, decision, method), r.items
 
 
-def dictionary1():
+def dictionary_source(version):
+    return open('%s/services/audit/leaf_dictionary_v%d.txt' % (ROOT, version), 'rb').read()
+
+
+def string_bytes(text):
+    return struct.pack('>I', len(text)) + text
+
+
+def dictionary_bytes(version):
+    """Dictionary `version`'s bytes, as stored_leaf.cc reads its source."""
     out = b''
-    for line in open(ROOT + '/services/audit/leaf_dictionary_v1.txt', 'rb').read().split(b'\n'):
-        if line:
-            out += struct.pack('>I', len(line)) + line
+    for line in dictionary_source(version).split(b'\n'):
+        if not line:
+            continue
+        if version == 1:
+            out += string_bytes(line)
+        elif line.startswith(b's '):
+            out += string_bytes(line[2:])
+        elif line.startswith(b'x '):
+            out += bytes.fromhex(line[2:].decode())
+        elif not line.startswith(b'#'):
+            raise ValueError('dictionary %d: bad line %r' % (version, line[:40]))
     return out
 
 
-def expand(stored, d1):
+class Zstd:
+    """Decompresses "KXAS" leaves: libzstd (Debian's libzstd1) by ctypes."""
+
+    def __init__(self):
+        self.lib = ctypes.CDLL('libzstd.so.1')
+        self.lib.ZSTD_createDDict.restype = ctypes.c_void_p
+        self.lib.ZSTD_createDDict.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        self.lib.ZSTD_createDCtx.restype = ctypes.c_void_p
+        self.lib.ZSTD_decompress_usingDDict.restype = ctypes.c_size_t
+        self.lib.ZSTD_decompress_usingDDict.argtypes = [
+            ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+            ctypes.c_void_p]
+        self.lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
+        self.dctx = self.lib.ZSTD_createDCtx()
+        self.ddicts = {}
+
+    def decompress(self, version, payload, capacity):
+        if version not in self.ddicts:
+            d = dictionary_bytes(version)
+            self.ddicts[version] = (d, self.lib.ZSTD_createDDict(d, len(d)))
+        out = ctypes.create_string_buffer(capacity)
+        n = self.lib.ZSTD_decompress_usingDDict(self.dctx, out, capacity, payload, len(payload),
+                                                self.ddicts[version][1])
+        if self.lib.ZSTD_isError(n):
+            raise ValueError('a stored leaf does not decompress')
+        return out.raw[:n]
+
+
+def varint(data, at):
+    v, shift = 0, 0
+    while True:
+        b = data[at]
+        at += 1
+        v |= (b & 0x7f) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, at
+
+
+def unpack_identifiers(packed):
+    """stored_leaf.h's packed form back to the canonical bytes."""
+    count, at = varint(packed, 0)
+    runs = []
+    for _ in range(count):
+        gap, at = varint(packed, at)
+        runs.append((gap, packed[at]))
+        at += 1
+    binary = sum(half for _, half in runs)
+    rest, digits = packed[at:len(packed) - binary], packed[len(packed) - binary:]
+    out = b''
+    for gap, half in runs:
+        out += rest[:gap] + digits[:half].hex().encode()
+        rest, digits = rest[gap:], digits[half:]
+    return out + rest
+
+
+def expand(stored, zstd):
+    """The canonical bytes of a stored leaf, in any of stored_leaf.h's forms."""
     if stored[:4] == b'KXAE':
         return stored
-    if stored[:5] != b'KXAZ\x01':
-        raise ValueError('not a dictionary-1 leaf')
-    return zlib.decompressobj(-15, zdict=d1).decompress(stored[9:])
+    length = struct.unpack('>I', stored[5:9])[0]
+    if stored[:5] == b'KXAZ\x01':
+        out = zlib.decompressobj(-15, zdict=dictionary_bytes(1)).decompress(stored[9:])
+    elif stored[:4] == b'KXAS':
+        out = unpack_identifiers(zstd.decompress(stored[4], stored[9:], length + 5))
+    else:
+        raise ValueError('unknown stored form %r' % stored[:5])
+    if len(out) != length:
+        raise ValueError('a stored leaf expands to the wrong length')
+    return out
+
+
+def role(leaf):
+    """The last segment of the leaf's principal (after the request id)."""
+    at = 25 + 4 + struct.unpack('>I', leaf[25:29])[0]
+    n = struct.unpack('>I', leaf[at:at + 4])[0]
+    return leaf[at + 4:at + 4 + n].rsplit(b'/', 1)[-1]
+
+
+def render(items):
+    return b''.join(v if t == 'x' else string_bytes(v) for t, v in items)
+
+
+def print_items(items):
+    run = b''
+    for t, v in items:
+        if t == 'x':
+            run += v
+            continue
+        if run:
+            print('x ' + run.hex())
+            run = b''
+        print('s ' + v.decode())
+    if run:
+        print('x ' + run.hex())
 
 
 def main():
-    d1 = dictionary1()
-    db = sqlite3.connect('file:%s?mode=ro' % sys.argv[1], uri=True)
-    counts, first = {}, {}
-    for (stored,) in db.execute('SELECT leaf_data FROM audit_entries ORDER BY leaf_index LIMIT 20000'):
-        leaf = expand(stored, d1)
-        key, items = template(leaf)  # shape: kind, decision, method
-        counts[key] = counts.get(key, 0) + 1
-        first.setdefault(key, items)
-    print('# Audit leaf dictionary source: made by tools/audit/make_leaf_dictionary.py')
+    flags = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    flags.add_argument('--version', type=int, required=True, help='the dictionary to make (>= 3)')
+    flags.add_argument('--leaves', type=int, default=20000, help='the store\'s last N leaves')
+    flags.add_argument('--shapes', type=int, default=10, help='templates to add')
+    flags.add_argument('store', help='a copy of a Kinex SQLite audit store')
+    args = flags.parse_args()
+    if args.version < 3:
+        raise SystemExit('dictionaries 1 and 2 are frozen; make --version=3 or later')
+    zstd = Zstd()
+    db = sqlite3.connect('file:%s?mode=ro' % args.store, uri=True)
+    counts = collections.Counter()
+    variants = collections.defaultdict(collections.Counter)
+    items_of = {}
+    for (stored,) in db.execute('SELECT leaf_data FROM audit_entries ORDER BY leaf_index DESC '
+                                'LIMIT ?', (args.leaves,)):
+        leaf = expand(stored, zstd)
+        (kind, decision, method), items = template(leaf)
+        shape = (kind, decision, method.decode() or '-', role(leaf).decode())
+        blanked = render(items)
+        counts[shape] += 1
+        variants[shape][blanked] += 1
+        items_of.setdefault(blanked, items)
+    previous = dictionary_source(args.version - 1).decode()
+    print('# Audit leaf dictionary %d source: made by tools/audit/make_leaf_dictionary.py'
+          % args.version)
     print('# (see there); frozen. "s TEXT": a string as the canonical encoding writes')
-    print('# it; "x HEX": raw bytes. Dictionary 1\'s strings, then template leaves.')
-    for line in open(ROOT + '/services/audit/leaf_dictionary_v1.txt').read().split('\n'):
-        if line:
-            print('s ' + line)
-    # The four most common shapes, most common last (nearest the leaf).
-    for key in sorted(counts, key=counts.get)[-4:]:
-        print('# template: kind %d, decision %d, method %s: %d of the first 20,000 leaves'
-              % (key[0], key[1], key[2].decode() or '-', counts[key]))
-        run = b''
-        for t, v in first[key]:
-            if t == 'x':
-                run += v
-                continue
-            if run:
-                print('x ' + run.hex())
-                run = b''
-            print('s ' + v.decode())
-        if run:
-            print('x ' + run.hex())
+    print('# it; "x HEX": raw bytes. Dictionary %d\'s bytes, then template leaves.'
+          % (args.version - 1))
+    print('# --- dictionary %d ---' % (args.version - 1))
+    for line in previous.split('\n'):
+        if line and not line.startswith('#'):
+            print(('s ' + line) if args.version - 1 == 1 else line)
+    print('# --- the %d most common shapes of the last %d leaves, most common last ---'
+          % (args.shapes, args.leaves))
+    for shape in sorted(counts, key=counts.get)[-args.shapes:]:
+        blanked, n = variants[shape].most_common(1)[0]
+        print('# template: kind %d, decision %d, method %s, role %s: %d leaves, %d with this form'
+              % (shape + (counts[shape], n)))
+        print_items(items_of[blanked])
+    made = len(dictionary_bytes(args.version - 1))
+    sys.stderr.write('dictionary %d: %d bytes of dictionary %d, then the templates\n'
+                     % (args.version, made, args.version - 1))
 
 
 if __name__ == '__main__':
