@@ -135,8 +135,13 @@ def string_bytes(text):
 
 def dictionary_bytes(version):
     """Dictionary `version`'s bytes, as stored_leaf.cc reads its source."""
+    return source_bytes(dictionary_source(version), version)
+
+
+def source_bytes(source, version):
+    """The bytes of a dictionary source (bytes) in `version`'s format."""
     out = b''
-    for line in dictionary_source(version).split(b'\n'):
+    for line in source.split(b'\n'):
         if not line:
             continue
         if version == 1:
@@ -233,18 +238,20 @@ def render(items):
     return b''.join(v if t == 'x' else string_bytes(v) for t, v in items)
 
 
-def print_items(items):
-    run = b''
+def item_lines(items):
+    """Source lines of a template: strings as "s", raw runs as "x"."""
+    lines, run = [], b''
     for t, v in items:
         if t == 'x':
             run += v
             continue
         if run:
-            print('x ' + run.hex())
+            lines.append('x ' + run.hex())
             run = b''
-        print('s ' + v.decode())
+        lines.append('s ' + v.decode())
     if run:
-        print('x ' + run.hex())
+        lines.append('x ' + run.hex())
+    return lines
 
 
 def main():
@@ -271,25 +278,31 @@ def main():
         variants[shape][blanked] += 1
         items_of.setdefault(blanked, items)
     previous = dictionary_source(args.version - 1).decode()
-    print('# Audit leaf dictionary %d source: made by tools/audit/make_leaf_dictionary.py'
-          % args.version)
-    print('# (see there); frozen. "s TEXT": a string as the canonical encoding writes')
-    print('# it; "x HEX": raw bytes. Dictionary %d\'s bytes, then template leaves.'
-          % (args.version - 1))
-    print('# --- dictionary %d ---' % (args.version - 1))
+    lines = [
+        '# Audit leaf dictionary %d source: made by tools/audit/make_leaf_dictionary.py'
+        % args.version,
+        '# (see there); frozen. "s TEXT": a string as the canonical encoding writes',
+        '# it; "x HEX": raw bytes. Dictionary %d\'s bytes, then template leaves.'
+        % (args.version - 1),
+        '# --- dictionary %d ---' % (args.version - 1),
+    ]
     for line in previous.split('\n'):
         if line and not line.startswith('#'):
-            print(('s ' + line) if args.version - 1 == 1 else line)
-    print('# --- the %d most common shapes of the last %d leaves, most common last ---'
-          % (args.shapes, args.leaves))
+            lines.append(('s ' + line) if args.version - 1 == 1 else line)
+    lines.append('# --- the %d most common shapes of the last %d leaves, most common last ---'
+                 % (args.shapes, args.leaves))
     for shape in sorted(counts, key=counts.get)[-args.shapes:]:
         blanked, n = variants[shape].most_common(1)[0]
-        print('# template: kind %d, decision %d, method %s, role %s: %d leaves, %d with this form'
-              % (shape + (counts[shape], n)))
-        print_items(items_of[blanked])
-    made = len(dictionary_bytes(args.version - 1))
-    sys.stderr.write('dictionary %d: %d bytes of dictionary %d, then the templates\n'
-                     % (args.version, made, args.version - 1))
+        lines.append('# template: kind %d, decision %d, method %s, role %s: %d leaves, '
+                     '%d with this form' % (shape + (counts[shape], n)))
+        lines.extend(item_lines(items_of[blanked]))
+    text = '\n'.join(lines) + '\n'
+    sys.stdout.write(text)
+    made = source_bytes(text.encode(), args.version)
+    sys.stderr.write('dictionary %d: %d bytes (%d of dictionary %d, then the templates), '
+                     'SHA-256 %s\n' % (args.version, len(made),
+                                        len(dictionary_bytes(args.version - 1)),
+                                        args.version - 1, hashlib.sha256(made).hexdigest()))
 
 
 if __name__ == '__main__':
