@@ -402,9 +402,8 @@ absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
   if (deflated ? version != 1 : version != 2 && version != 3) {
     return Corrupt(absl::StrCat("unknown dictionary ", version, " for ", stored.substr(0, 4)));
   }
-  if (Dictionary(version).empty() || (!deflated && ExpandDictionary(version) == nullptr)) {
-    return NotFrozen(version);
-  }
+  const ZSTD_DDict* ddict = deflated ? nullptr : ExpandDictionary(version);
+  if (Dictionary(version).empty() || (!deflated && ddict == nullptr)) return NotFrozen(version);
   const uint32_t n = GetU32(stored.substr(5));
   if (n > kMaxStoredLeafBytes) {
     return Corrupt(absl::StrCat("claims ", n, " bytes, more than the ", kMaxStoredLeafBytes,
@@ -419,7 +418,7 @@ absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
     // The packed leaf is at most 4 bytes longer than the canonical one (the
     // run count's varint; each run saves more than its header takes).
     std::string packed(static_cast<size_t>(n) + 5, '\0');
-    KINEX_RETURN_IF_ERROR(Unzstd(payload, ExpandDictionary(version), packed));
+    KINEX_RETURN_IF_ERROR(Unzstd(payload, ddict, packed));
     KINEX_ASSIGN_OR_RETURN(out, UnpackIdentifiers(packed));
   }
   if (out.size() != n) {
