@@ -294,6 +294,7 @@ Durability CheckDurability(const DurabilityProbe& probe, const std::vector<pid_t
       problems.push_back("events were audited but the audit -wal file was never synced");
     }
   }
+  d.audit_db = audit_db;
   d.durable = problems.empty();
   d.why_not = absl::StrJoin(problems, "; ");
   return d;

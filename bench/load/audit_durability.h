@@ -90,6 +90,9 @@ struct Durability {
   std::string why_not;
   // What was read back, one fact per line, for the report.
   std::vector<std::string> facts;
+  // The audit store's SQLite file, as the config names it ("" when the
+  // log is not on SQLite or no config said).
+  std::string audit_db;
   // "audit durability (read back from the running kinex): ..." lines.
   std::string Describe() const;
 };

@@ -62,6 +62,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/load/audit_durability.h"
+#include "bench/load/audit_store_bytes.h"
 #include "bench/load/load_driver.h"
 #include "bench/load/population.h"
 #include "bench/load/realistic.h"
@@ -383,6 +384,32 @@ std::string LoadAverage() {
   std::string line;
   std::getline(f, line);
   return line;
+}
+
+// The audit store's bytes now (audit_store_bytes.h), from the SQLite file
+// the running kinex's config names; none (the reason printed) when the log
+// is not on SQLite or the file cannot be read. `leaves_from`: the first
+// entry whose stored leaf to count (the snapshot before's entries).
+std::optional<AuditStoreSnapshot> SnapshotAuditStore(const std::string& audit_db,
+                                                     int64_t leaves_from = 0) {
+  if (audit_db.empty()) {
+    std::cout << "audit store growth: not measured (the audit log is not on SQLite)\n";
+    return std::nullopt;
+  }
+  absl::StatusOr<AuditStoreSnapshot> s = ReadAuditStore(audit_db, leaves_from);
+  if (!s.ok()) {
+    std::cout << "audit store growth: not measured (" << s.status() << ")\n";
+    return std::nullopt;
+  }
+  return *std::move(s);
+}
+
+// Prints the store's growth between two snapshots, when both were taken.
+void PrintAuditStoreGrowth(const std::optional<AuditStoreSnapshot>& before,
+                           const std::optional<AuditStoreSnapshot>& after) {
+  if (before.has_value() && after.has_value()) {
+    std::cout << DescribeAuditStoreGrowth(*before, *after);
+  }
 }
 
 std::string MachineLine() {
@@ -737,6 +764,8 @@ int RunSingleBenchmark() {
       std::cerr << before.status() << "\n";
       return std::nullopt;
     }
+    const std::string audit_db = CheckDurability(*probe, KinexChildPids(), {}, 0).audit_db;
+    const std::optional<AuditStoreSnapshot> store0 = SnapshotAuditStore(audit_db);
     std::cout << "running Kinex (" << mode << ") ..." << std::endl;
     const SyncCounts syncs0 = probe->Syncs();
     const CpuUse cpu0 = CpuNow();
@@ -752,6 +781,8 @@ int RunSingleBenchmark() {
       std::cerr << after.status() << "\n";
       return std::nullopt;
     }
+    const std::optional<AuditStoreSnapshot> store1 =
+        store0.has_value() ? SnapshotAuditStore(audit_db, store0->entries) : std::nullopt;
     Summary summary = Summarize("kinex", *report);
     PrintSummary(summary);
     std::cout << CpuLine(cpu0, cpu1, report->TotalCalls()) << " over all " << report->TotalCalls()
@@ -785,6 +816,7 @@ int RunSingleBenchmark() {
         *before, *after, delta, all_ok, denied, Codes(all, false),
         delta == all_ok + denied ? "OK, one event per decision"
                                  : "MISMATCH: not one event per decision");
+    PrintAuditStoreGrowth(store0, store1);
     durabilities.push_back(
         CheckDurability(*probe, KinexChildPids(), syncs1 - syncs0, all_ok + denied));
     std::cout << durabilities.back().Describe();
@@ -1346,6 +1378,8 @@ int RunRealisticBenchmark() {
       std::cerr << before.status() << "\n";
       return std::nullopt;
     }
+    const std::string audit_db = CheckDurability(*probe, KinexChildPids(), {}, 0).audit_db;
+    const std::optional<AuditStoreSnapshot> store0 = SnapshotAuditStore(audit_db);
     RealisticLoad load(pop, (*r)->sampler, ids, &parts, LoadOptions(true, round));
     if (absl::Status s = load.Connect(gw, threads); !s.ok()) {
       std::cerr << s << "\n";
@@ -1364,6 +1398,8 @@ int RunRealisticBenchmark() {
       std::cerr << after.status() << "\n";
       return std::nullopt;
     }
+    const std::optional<AuditStoreSnapshot> store1 =
+        store0.has_value() ? SnapshotAuditStore(audit_db, store0->entries) : std::nullopt;
     auto background = BackgroundEvents(**cluster, *before, *after, started);
     if (!background.ok()) {
       std::cerr << background.status() << "\n";
@@ -1383,6 +1419,7 @@ int RunRealisticBenchmark() {
         "call: %s\n",
         *before, *after, delta, audited, load.list_entries(), *background,
         match ? "OK, one event per audited call" : "MISMATCH");
+    PrintAuditStoreGrowth(store0, store1);
     durabilities.push_back(CheckDurability(*probe, KinexChildPids(), syncs1 - syncs0, audited));
     std::cout << durabilities.back().Describe();
     std::cout << MachineLine() << "\n";
@@ -1546,12 +1583,14 @@ int RunSoak() {
       return 1;
     }
   }
-  std::cout << CheckDurability(*probe, pids, {}, 0).Describe();
+  const Durability durability0 = CheckDurability(*probe, pids, {}, 0);
+  std::cout << durability0.Describe();
   auto before = AuditTreeSize(**cluster, mode);
   if (!before.ok()) {
     std::cerr << before.status() << "\n";
     return 1;
   }
+  const std::optional<AuditStoreSnapshot> store0 = SnapshotAuditStore(durability0.audit_db);
 
   struct Sample {
     double t;
@@ -1608,6 +1647,8 @@ int RunSoak() {
     std::cerr << after.status() << "\n";
     return 1;
   }
+  const std::optional<AuditStoreSnapshot> store1 =
+      store0.has_value() ? SnapshotAuditStore(durability0.audit_db, store0->entries) : std::nullopt;
 
   std::cout << "\noperations by kind and outcome (whole run):\n";
   int64_t unexpected = 0, total = 0;
@@ -1671,6 +1712,7 @@ int RunSoak() {
         *before, *after, delta, expected_events, load->list_entries(), *background,
         match ? "OK, one event per audited call" : "MISMATCH");
   }
+  PrintAuditStoreGrowth(store0, store1);
   std::cout << CheckDurability(*probe, pids, syncs1 - syncs0, expected_events).Describe();
   std::cout << MachineLine() << "\n";
   return unexpected == 0 && match ? 0 : 3;
