@@ -28,9 +28,9 @@ absl::Status Failed(sqlite3* db, absl::string_view what) {
 
 // Runs `sql` (one statement) and calls `row` for each result row.
 template <typename Row>
-absl::Status ForEach(sqlite3* db, const char* sql, Row row) {
+absl::Status ForEach(sqlite3* db, const std::string& sql, Row row) {
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) return Failed(db, sql);
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return Failed(db, sql);
   std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt(raw);
   for (;;) {
     const int rc = sqlite3_step(stmt.get());
@@ -85,30 +85,23 @@ absl::StatusOr<AuditStoreSnapshot> ReadAuditStore(const std::string& sqlite_path
         s.bytes[reinterpret_cast<const char*>(sqlite3_column_text(row, 0))] =
             sqlite3_column_int64(row, 1);
       });
-  // Leaves are numbered from 0 without gaps, and heads have ascending ids.
+  // Leaves are numbered from 0 without gaps, and heads are numbered from 1
+  // without gaps (none is ever deleted): the largest numbers are the counts,
+  // read from the end of each table's key.
   if (st.ok()) {
     st = ForEach(db.get(), "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_entries",
                  [&](sqlite3_stmt* row) { s.entries = sqlite3_column_int64(row, 0); });
   }
   if (st.ok()) {
-    st = ForEach(db.get(), "SELECT COUNT(*) FROM audit_heads",
+    st = ForEach(db.get(), "SELECT COALESCE(MAX(id), 0) FROM audit_heads",
                  [&](sqlite3_stmt* row) { s.heads = sqlite3_column_int64(row, 0); });
   }
   if (st.ok()) {
-    sqlite3_stmt* raw_stmt = nullptr;
-    const char* sql =
-        "SELECT COALESCE(SUM(LENGTH(leaf_data)), 0) FROM audit_entries WHERE leaf_index >= ?";
-    if (sqlite3_prepare_v2(db.get(), sql, -1, &raw_stmt, nullptr) != SQLITE_OK) {
-      st = Failed(db.get(), sql);
-    } else {
-      std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt(raw_stmt);
-      sqlite3_bind_int64(stmt.get(), 1, leaves_from);
-      if (sqlite3_step(stmt.get()) == SQLITE_ROW) {
-        s.leaf_bytes = sqlite3_column_int64(stmt.get(), 0);
-      } else {
-        st = Failed(db.get(), sql);
-      }
-    }
+    st = ForEach(db.get(),
+                 absl::StrCat("SELECT COALESCE(SUM(LENGTH(leaf_data)), 0) FROM audit_entries "
+                              "WHERE leaf_index >= ",
+                              leaves_from),
+                 [&](sqlite3_stmt* row) { s.leaf_bytes = sqlite3_column_int64(row, 0); });
   }
   sqlite3_exec(db.get(), "COMMIT", nullptr, nullptr, nullptr);
   if (!st.ok()) return st;
