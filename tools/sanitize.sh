@@ -71,6 +71,13 @@ ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 900 \
 if compgen -G "$logs/report.*" >/dev/null; then
   for f in "$logs"/report.*; do
     echo "=== $f"
+    # A process a test started: name the test (its output, with the line
+    # tests/testing/subprocess.cc prints for each start, is in LastTest.log).
+    pid=${f##*.}
+    awk -v line="subprocess: started pid $pid:" '
+      /^[0-9]+\/[0-9]+ Testing: / { test = substr($0, index($0, "Testing: ") + 9) }
+      index($0, line) == 1 { print "    started by " test ": " $0 }' \
+      "$dir/Testing/Temporary/LastTest.log" 2>/dev/null || true
     cat "$f"
   done
   echo "tools/sanitize.sh: $kind sanitizer reports above" >&2

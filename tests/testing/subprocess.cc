@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -52,6 +53,10 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<
   }
   close(out[1]);
   close(err[1]);
+  // In the test's output (ctest keeps all of it in Testing/Temporary/
+  // LastTest.log), so that tools/sanitize.sh can name the test whose
+  // process wrote a sanitizer report (report.<pid>).
+  dprintf(2, "subprocess: started pid %d: %s\n", static_cast<int>(pid), argv[0].c_str());
   return std::unique_ptr<Subprocess>(new Subprocess(pid, out[0], err[0]));
 }
 
