@@ -54,6 +54,7 @@ const std::vector<Part>& Parts() {
       {"access notifications",
        {"audit_notifications", "audit_notifications_by_recipient", "audit_notifications_due"}},
       {"signed heads", {"audit_heads"}},
+      {"principals", {"audit_principals", "sqlite_autoindex_audit_principals_1"}},
   };
   return *parts;
 }

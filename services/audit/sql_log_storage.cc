@@ -41,20 +41,29 @@ std::string ChildIndexSchema(sql::Dialect dialect) {
                                                    : schema::k0005AppendOnlyPostgres);
 }
 
+// The principals (0008_principals.sql) and their append-only triggers for
+// `dialect` (0008_append_only.<dialect>.sql): part of Schema(), and what the
+// migration to version 8 makes before numbering into it.
+std::string PrincipalsSchema(sql::Dialect dialect) {
+  return absl::StrCat(schema::k0008Principals, dialect == sql::Dialect::kSqlite
+                                                   ? schema::k0008AppendOnlySqlite
+                                                   : schema::k0008AppendOnlyPostgres);
+}
+
 // The schema of `dialect`, from services/audit/schema/ (embedded at build
 // time): the tables (0001_log.sql, both dialects through the SQL layer's
 // placeholders), then the dialect's append-only triggers
 // (0001_append_only.<dialect>.sql), then the notifications table
 // (0002_notifications.sql, no triggers: its delivery state changes), the
-// start-up checkpoints (0003_checkpoints.sql), then the query index by child
-// (ChildIndexSchema). One script, so PostgreSQL applies it as one
-// transaction.
+// start-up checkpoints (0003_checkpoints.sql), the query index by child
+// (ChildIndexSchema), then the principals (PrincipalsSchema). One script, so
+// PostgreSQL applies it as one transaction.
 std::string Schema(sql::Dialect dialect) {
   return absl::StrCat(schema::k0001Log,
                       dialect == sql::Dialect::kSqlite ? schema::k0001AppendOnlySqlite
                                                        : schema::k0001AppendOnlyPostgres,
                       schema::k0002Notifications, schema::k0003Checkpoints,
-                      ChildIndexSchema(dialect));
+                      ChildIndexSchema(dialect), PrincipalsSchema(dialect));
 }
 
 // The parameters of one statement, numbered as they are added.
@@ -80,6 +89,19 @@ absl::StatusOr<bool> TableExists(sql::Db& db, const std::string& table) {
                    : "SELECT 1 FROM information_schema.tables WHERE table_name = $1 "
                      "AND table_schema = current_schema()",
                {table}));
+  return !found.empty();
+}
+
+// Whether `table` has a column `column`.
+absl::StatusOr<bool> ColumnExists(sql::Db& db, const std::string& table,
+                                  const std::string& column) {
+  KINEX_ASSIGN_OR_RETURN(
+      std::vector<sql::Row> found,
+      db.Query(db.dialect() == sql::Dialect::kSqlite
+                   ? "SELECT 1 FROM pragma_table_info($1) WHERE name = $2"
+                   : "SELECT 1 FROM information_schema.columns WHERE table_name = $1 "
+                     "AND column_name = $2 AND table_schema = current_schema()",
+               {table, column}));
   return !found.empty();
 }
 
@@ -117,6 +139,38 @@ absl::Status NumberChildPseudonyms(sql::Db& db) {
       "SELECT ch.child_id, c.leaf_index FROM audit_entry_children c "
       "JOIN audit_children ch ON ch.pseudonym = c.pseudonym;"
       "DROP TABLE audit_entry_children;");
+}
+
+// Schema version 8 on a store whose audit_entries still has version 1's
+// columns agency_kind, agency_code and actor: number its principals in the
+// order first stored, then rebuild audit_entries in 0001_log.sql's shape
+// (principal_id instead of the three) under its own name, copying every row,
+// and drop the old table. Its triggers go first (the table is renamed, and
+// Init re-creates them on the new one); on PostgreSQL its primary key's
+// index is renamed too, so the new table can have its own. A new store has
+// nothing to number: Schema() makes the tables.
+absl::Status NumberPrincipals(sql::Db& db) {
+  KINEX_ASSIGN_OR_RETURN(const bool old_entries, ColumnExists(db, "audit_entries", "actor"));
+  if (!old_entries) return absl::OkStatus();
+  const bool sqlite = db.dialect() == sql::Dialect::kSqlite;
+  KINEX_RETURN_IF_ERROR(db.ExecScript(PrincipalsSchema(db.dialect())));
+  return db.ExecScript(absl::StrCat(
+      "INSERT INTO audit_principals (agency_kind, agency_code, actor) "
+      "SELECT agency_kind, agency_code, actor FROM audit_entries "
+      "GROUP BY agency_kind, agency_code, actor ORDER BY MIN(leaf_index);",
+      sqlite ? "DROP TRIGGER IF EXISTS audit_entries_no_update; "
+               "DROP TRIGGER IF EXISTS audit_entries_no_delete;"
+             : "DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries;",
+      "ALTER TABLE audit_entries RENAME TO audit_entries_v7;",
+      sqlite ? "" : "ALTER INDEX audit_entries_pkey RENAME TO audit_entries_v7_pkey;",
+      schema::k0001Log,
+      "INSERT INTO audit_entries (leaf_index, leaf_hash, leaf_data, time_micros, principal_id, "
+      "purpose, decision, break_glass) "
+      "SELECT e.leaf_index, e.leaf_hash, e.leaf_data, e.time_micros, p.principal_id, e.purpose, "
+      "e.decision, e.break_glass FROM audit_entries_v7 e JOIN audit_principals p "
+      "ON p.agency_kind = e.agency_kind AND p.agency_code = e.agency_code AND p.actor = e.actor "
+      "ORDER BY e.leaf_index;"
+      "DROP TABLE audit_entries_v7;"));
 }
 
 // Every failure of the store is UNAVAILABLE to the log (it fails closed and
@@ -393,6 +447,43 @@ absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> ChildIds(
   return ids;
 }
 
+// The principal_id of each entry's principal, in entry order, numbering
+// those not yet stored; those in `known` (numbers read or given before: they
+// never change) are not looked up. `ids` gets every number read or given.
+// Called in the Append transaction, as ChildIds.
+absl::StatusOr<std::vector<int64_t>> PrincipalIds(
+    sql::Db& db, absl::Span<const NewEntry> entries,
+    const absl::flat_hash_map<SqlLogStorage::PrincipalKey, int64_t>& known,
+    absl::flat_hash_map<SqlLogStorage::PrincipalKey, int64_t>& ids) {
+  std::vector<int64_t> out;
+  out.reserve(entries.size());
+  for (const NewEntry& e : entries) {
+    SqlLogStorage::PrincipalKey key{e.agency_kind, e.agency_code, e.actor};
+    if (auto it = known.find(key); it != known.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    if (auto it = ids.find(key); it != ids.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    const std::vector<sql::Value> values = {int64_t{e.agency_kind}, e.agency_code, e.actor};
+    KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> rows,
+                           db.Query("SELECT principal_id FROM audit_principals WHERE agency_kind "
+                                    "= $1 AND agency_code = $2 AND actor = $3",
+                                    values));
+    if (rows.empty()) {
+      KINEX_ASSIGN_OR_RETURN(rows, db.Query("INSERT INTO audit_principals (agency_kind, "
+                                            "agency_code, actor) VALUES ($1, $2, $3) "
+                                            "RETURNING principal_id",
+                                            values));
+    }
+    out.push_back(rows.at(0).Int(0));
+    ids.emplace(std::move(key), out.back());
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::Status SqlLogStorage::Init() {
@@ -415,7 +506,8 @@ absl::Status SqlLogStorage::Init() {
                                {6, [](sql::Db&) { return absl::OkStatus(); }},
                                // Leaves may be stored with dictionary 3
                                // (stored_leaf.h): likewise.
-                               {7, [](sql::Db&) { return absl::OkStatus(); }}}),
+                               {7, [](sql::Db&) { return absl::OkStatus(); }},
+                               {8, NumberPrincipals}}),
                  dialect_));
   KINEX_RETURN_IF_ERROR(StoreError(db.ExecScript(Schema(dialect_)), dialect_));
   // Each pseudonym is numbered once (the UNIQUE constraint); a second number
@@ -450,8 +542,10 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
   absl::flat_hash_map<std::string, int64_t> child_ids;
+  absl::flat_hash_map<PrincipalKey, int64_t> principal_ids;
   // (The lambda runs under write_mu_, which the analysis cannot see.)
   const absl::flat_hash_map<std::string, int64_t>* known_child_ids = &child_ids_;
+  const absl::flat_hash_map<PrincipalKey, int64_t>* known_principal_ids = &principal_ids_;
   absl::Status appended = db.Transaction([&]() -> absl::Status {
     if (dialect_ == sql::Dialect::kPostgres) {
       KINEX_RETURN_IF_ERROR(db.Exec("LOCK TABLE audit_entries IN EXCLUSIVE MODE").status());
@@ -470,6 +564,9 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
       pseudonyms.insert(pseudonyms.end(), e.child_pseudonyms.begin(), e.child_pseudonyms.end());
     }
     KINEX_ASSIGN_OR_RETURN(child_ids, ChildIds(db, std::move(pseudonyms), *known_child_ids));
+    principal_ids.clear();  // (a retried transaction starts again)
+    KINEX_ASSIGN_OR_RETURN(const std::vector<int64_t> principals,
+                           PrincipalIds(db, entries, *known_principal_ids, principal_ids));
     std::vector<std::vector<sql::Value>> rows, child_rows, key_rows, notification_rows;
     rows.reserve(entries.size());
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -480,8 +577,8 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
       }
       const int64_t index = Clamp(e.entry.leaf_index);
       rows.push_back({index, BlobOf(HashBytes(e.entry.leaf_hash)), BlobOf(stored[i]), e.time_micros,
-                      int64_t{e.agency_kind}, e.agency_code, e.actor, int64_t{e.purpose},
-                      int64_t{e.decision}, int64_t{e.break_glass ? 1 : 0}});
+                      principals[i], int64_t{e.purpose}, int64_t{e.decision},
+                      int64_t{e.break_glass ? 1 : 0}});
       for (const std::string& pseudonym : e.child_pseudonyms) {
         child_rows.push_back({child_ids.at(pseudonym), index});
       }
@@ -492,11 +589,10 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
       }
     }
     if (!rows.empty()) {
-      KINEX_RETURN_IF_ERROR(
-          db.BulkInsert("audit_entries",
-                        {"leaf_index", "leaf_hash", "leaf_data", "time_micros", "agency_kind",
-                         "agency_code", "actor", "purpose", "decision", "break_glass"},
-                        rows));
+      KINEX_RETURN_IF_ERROR(db.BulkInsert("audit_entries",
+                                          {"leaf_index", "leaf_hash", "leaf_data", "time_micros",
+                                           "principal_id", "purpose", "decision", "break_glass"},
+                                          rows));
     }
     if (!child_rows.empty()) {
       KINEX_RETURN_IF_ERROR(
@@ -526,6 +622,10 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     // Committed: the numbers it read or gave stand.
     if (child_ids_.size() + child_ids.size() > kMaxCachedChildIds) child_ids_.clear();
     child_ids_.merge(child_ids);
+    if (principal_ids_.size() + principal_ids.size() > kMaxCachedPrincipalIds) {
+      principal_ids_.clear();
+    }
+    principal_ids_.merge(principal_ids);
   }
   return StoreError(std::move(appended), dialect_);
 }
@@ -649,14 +749,20 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
     }
     where.push_back(absl::StrCat(leaf_index, " >= ", params.Add(Clamp(filter.begin_index))));
     where.push_back(absl::StrCat(leaf_index, " < ", params.Add(Clamp(filter.end_index))));
+    // Who made the event: the principals that match, by their numbers.
+    std::vector<std::string> who;
     if (filter.agency_kind != 0) {
-      where.push_back(absl::StrCat("e.agency_kind = ", params.Add(int64_t{filter.agency_kind})));
+      who.push_back(absl::StrCat("agency_kind = ", params.Add(int64_t{filter.agency_kind})));
     }
     if (!filter.agency_code.empty()) {
-      where.push_back(absl::StrCat("e.agency_code = ", params.Add(filter.agency_code)));
+      who.push_back(absl::StrCat("agency_code = ", params.Add(filter.agency_code)));
     }
-    if (!filter.actor.empty())
-      where.push_back(absl::StrCat("e.actor = ", params.Add(filter.actor)));
+    if (!filter.actor.empty()) who.push_back(absl::StrCat("actor = ", params.Add(filter.actor)));
+    if (!who.empty()) {
+      where.push_back(
+          absl::StrCat("e.principal_id IN (SELECT principal_id FROM audit_principals WHERE ",
+                       absl::StrJoin(who, " AND "), ")"));
+    }
     if (filter.purpose != 0) {
       where.push_back(absl::StrCat("e.purpose = ", params.Add(int64_t{filter.purpose})));
     }

@@ -2,7 +2,7 @@
 // implementation for SQLite (SqliteLogStorage, the embedded default) and
 // PostgreSQL (PostgresLogStorage, microservices mode), with the same tables
 // (audit_entries, the query index by child audit_children and
-// audit_child_entries, audit_idempotency_keys, audit_heads, and
+// audit_child_entries, audit_principals, audit_idempotency_keys, audit_heads, and
 // audit_notifications beside the log), the same statements and the same
 // row-reading code. The dialects differ only in DDL (row ids, append-only
 // triggers) and in how an Append excludes a second writer (SQLite: BEGIN
@@ -40,6 +40,13 @@
 //   7  leaves may be stored with dictionary 3 (stored_leaf.h); no table
 //      changes, but a binary from before would refuse each such leaf as
 //      corrupt (an unknown dictionary) instead of refusing the store.
+//   8  who made each event is stored once (0008_principals.sql:
+//      audit_principals numbers each (agency_kind, agency_code, actor), and
+//      audit_entries holds its principal_id instead of the three columns).
+//      The step numbers the principals of the entries stored, in order of
+//      first use, and rebuilds audit_entries in the new shape, in one
+//      transaction (a full rewrite of the table: minutes at tens of
+//      millions of entries).
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
@@ -56,6 +63,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -70,8 +78,12 @@ namespace kinex::audit {
 // PostgresLogStorage::Open.
 class SqlLogStorage : public LogStorage {
  public:
+  // A principal as audit_principals numbers it: (agency_kind, agency_code,
+  // actor).
+  using PrincipalKey = std::tuple<int, std::string, std::string>;
+
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 7;
+  static constexpr int64_t kSchemaVersion = 8;
 
   ~SqlLogStorage() override = default;
 
@@ -132,6 +144,11 @@ class SqlLogStorage : public LogStorage {
   // kMaxCachedChildIds (about 8 MiB).
   static constexpr size_t kMaxCachedChildIds = 1 << 16;
   absl::flat_hash_map<std::string, int64_t> child_ids_ ABSL_GUARDED_BY(write_mu_);
+  // Likewise the principal numbers (audit_principals) of the principals this
+  // process has committed entries for, emptied when it would pass
+  // kMaxCachedPrincipalIds.
+  static constexpr size_t kMaxCachedPrincipalIds = 1 << 14;
+  absl::flat_hash_map<PrincipalKey, int64_t> principal_ids_ ABSL_GUARDED_BY(write_mu_);
   sql::Pool readers_;
 };
 

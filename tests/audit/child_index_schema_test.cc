@@ -5,7 +5,11 @@
 // of (pseudonym, leaf_index) per pseudonym of a leaf) is migrated on open:
 // every row copied over, numbered in order of first use, the old table
 // dropped; queries, the start-up index read and new appends then use the new
-// tables.
+// tables. Likewise schema version 8 (0008_principals.sql): a store at
+// version 7, whose entries hold agency_kind, agency_code and actor, has its
+// principals numbered once in audit_principals and its entries rebuilt with
+// principal_id, every row kept; queries by who made an event still find
+// exactly its events.
 //
 // Built twice from this file: audit_child_index_schema_test on SQLite (also
 // the adoption of a store from before schema versions, which only SQLite
@@ -102,6 +106,50 @@ class ChildIndexSchemaTest : public ::testing::Test {
             .ok());
   }
 
+  // Takes the store back to schema version 7's audit_entries, whose rows
+  // hold agency_kind, agency_code and actor, with its append-only triggers
+  // as 0001_append_only.<dialect>.sql made them; no audit_principals.
+  void BackToVersion7() {
+    std::string script;
+#ifdef KINEX_CHILD_INDEX_POSTGRES
+    script =
+        "DROP TRIGGER audit_entries_append_only ON audit_entries;"
+        "ALTER TABLE audit_entries RENAME TO audit_entries_v8;"
+        "ALTER INDEX audit_entries_pkey RENAME TO audit_entries_v8_pkey;";
+    const std::string triggers =
+        "CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries FOR "
+        "EACH ROW EXECUTE FUNCTION audit_append_only();";
+#else
+    script =
+        "DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entries_no_delete;"
+        "ALTER TABLE audit_entries RENAME TO audit_entries_v8;";
+    const std::string triggers =
+        "CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries BEGIN SELECT "
+        "RAISE(ABORT, 'append-only'); END;"
+        "CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries BEGIN SELECT "
+        "RAISE(ABORT, 'append-only'); END;";
+#endif
+    absl::StrAppend(
+        &script,
+        "CREATE TABLE audit_entries (leaf_index {INT} PRIMARY KEY, leaf_hash {BLOB} NOT NULL, "
+        "leaf_data {BLOB} NOT NULL, time_micros {INT} NOT NULL, agency_kind {INT} NOT NULL, "
+        "agency_code TEXT NOT NULL, actor TEXT NOT NULL, purpose {INT} NOT NULL, decision {INT} "
+        "NOT NULL, break_glass {INT} NOT NULL);"
+        "INSERT INTO audit_entries SELECT e.leaf_index, e.leaf_hash, e.leaf_data, e.time_micros, "
+        "p.agency_kind, p.agency_code, p.actor, e.purpose, e.decision, e.break_glass FROM "
+        "audit_entries_v8 e JOIN audit_principals p ON p.principal_id = e.principal_id;"
+        "DROP TABLE audit_entries_v8; DROP TABLE audit_principals;",
+        triggers, "UPDATE schema_version SET version = 7 WHERE component = 'audit';");
+    ASSERT_TRUE(Raw()->ExecScript(script).ok());
+  }
+
+  // The leaves a query by who made the event returns.
+  static std::vector<uint64_t> LeavesBy(LogStorage& storage, int agency_kind,
+                                        const std::string& agency_code, const std::string& actor) {
+    return LeavesOf(storage,
+                    {.agency_kind = agency_kind, .agency_code = agency_code, .actor = actor});
+  }
+
   // Every query-index row of leaves [0, end), as "leaf:pseudonym".
   static std::vector<std::string> IndexRows(LogStorage& storage, uint64_t end) {
     std::vector<std::string> rows;
@@ -118,9 +166,13 @@ class ChildIndexSchemaTest : public ::testing::Test {
 
   // The leaves a child's query returns.
   static std::vector<uint64_t> Leaves(LogStorage& storage, const std::string& pseudonym) {
+    return LeavesOf(storage, {.child_pseudonym = pseudonym});
+  }
+
+  // The leaves a query returns (the first 10).
+  static std::vector<uint64_t> LeavesOf(LogStorage& storage, const QueryFilter& filter) {
     std::vector<uint64_t> out;
-    absl::StatusOr<std::vector<StoredEntry>> found =
-        storage.Query({.child_pseudonym = pseudonym}, 10);
+    absl::StatusOr<std::vector<StoredEntry>> found = storage.Query(filter, 10);
     EXPECT_TRUE(found.ok()) << found.status();
     for (const StoredEntry& e : found.value_or(std::vector<StoredEntry>{})) {
       out.push_back(e.leaf_index);
@@ -169,6 +221,91 @@ TEST_F(ChildIndexSchemaTest, AVersion4StoreNumbersItsChildPseudonymsOnce) {
   EXPECT_FALSE(db->Exec("DELETE FROM audit_children").ok());
 }
 
+// Entries of three principals: leaves 0 and 2 by (1, "E09000033",
+// "j.smith"), 1 by (1, "E08000025", "j.smith"), 3 by (4, "E09000033",
+// "a.khan").
+std::vector<NewEntry> EntriesOfThreePrincipals() {
+  std::vector<NewEntry> batch = {Entry(0), Entry(1), Entry(2), Entry(3)};
+  for (NewEntry& e : batch) {
+    e.agency_kind = 1;
+    e.agency_code = "E09000033";
+  }
+  batch[1].agency_code = "E08000025";
+  batch[3].agency_kind = 4;
+  batch[3].actor = "a.khan";
+  return batch;
+}
+
+TEST_F(ChildIndexSchemaTest, AVersion7StoreNumbersItsPrincipalsOnce) {
+  {
+    auto storage = OpenStorage();
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    ASSERT_TRUE((*storage)->Append(EntriesOfThreePrincipals(), nullptr).ok());
+  }
+  BackToVersion7();
+  {
+    // Version 7's rows, as the migration finds them.
+    auto old_rows = Raw()->Query(
+        "SELECT leaf_index, agency_kind, agency_code, actor FROM audit_entries ORDER BY 1");
+    ASSERT_TRUE(old_rows.ok()) << old_rows.status();
+    std::vector<std::string> rows;
+    for (const sql::Row& r : *old_rows) {
+      rows.push_back(absl::StrCat(r.Int(0), ":", r.Int(1), ":", r.Str(2), ":", r.Str(3)));
+    }
+    EXPECT_THAT(rows, ElementsAre("0:1:E09000033:j.smith", "1:1:E08000025:j.smith",
+                                  "2:1:E09000033:j.smith", "3:4:E09000033:a.khan"));
+  }
+
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_EQ(*(*storage)->Size(), 4u);
+  EXPECT_THAT(LeavesBy(**storage, 1, "E09000033", "j.smith"), ElementsAre(0, 2));
+  EXPECT_THAT(LeavesBy(**storage, 0, "", "j.smith"), ElementsAre(0, 1, 2));
+  EXPECT_THAT(LeavesBy(**storage, 0, "E09000033", ""), ElementsAre(0, 2, 3));
+  EXPECT_THAT(LeavesBy(**storage, 4, "", ""), ElementsAre(3));
+  EXPECT_THAT(LeavesBy(**storage, 4, "E08000025", ""), IsEmpty());
+  EXPECT_THAT(Leaves(**storage, "p3"), ElementsAre(3));
+  EXPECT_EQ((*storage)->Query({}, 10).value().at(1).leaf_data, "leaf-1");
+  // A new principal is numbered next; a known one is not numbered again.
+  std::vector<NewEntry> next = {Entry(4), Entry(5)};
+  next[0].agency_kind = 4;
+  next[0].agency_code = "E09000033";
+  next[0].actor = "a.khan";
+  next[1].agency_kind = 2;
+  next[1].agency_code = "RJ1";
+  next[1].actor = "dr.patel";
+  ASSERT_TRUE((*storage)->Append(next, nullptr).ok());
+  EXPECT_THAT(LeavesBy(**storage, 4, "", "a.khan"), ElementsAre(3, 4));
+  EXPECT_THAT(LeavesBy(**storage, 2, "RJ1", ""), ElementsAre(5));
+
+  auto db = Raw();
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
+  auto numbered = db->Query(
+      "SELECT principal_id, agency_kind, agency_code, actor FROM audit_principals ORDER BY 1");
+  ASSERT_TRUE(numbered.ok()) << numbered.status();
+  std::vector<std::string> names;
+  for (const sql::Row& r : *numbered) {
+    names.push_back(absl::StrCat(r.Int(0), "=", r.Int(1), ":", r.Str(2), ":", r.Str(3)));
+  }
+  // Numbered in order of first use.
+  EXPECT_THAT(names, ElementsAre("1=1:E09000033:j.smith", "2=1:E08000025:j.smith",
+                                 "3=4:E09000033:a.khan", "4=2:RJ1:dr.patel"));
+  auto by_entry =
+      db->Query("SELECT leaf_index, principal_id FROM audit_entries ORDER BY leaf_index");
+  ASSERT_TRUE(by_entry.ok()) << by_entry.status();
+  std::vector<std::string> entries;
+  for (const sql::Row& r : *by_entry) entries.push_back(absl::StrCat(r.Int(0), "=", r.Int(1)));
+  EXPECT_THAT(entries, ElementsAre("0=1", "1=2", "2=1", "3=3", "4=3", "5=4"));
+  // Version 7's columns and table are gone; the triggers are back on the
+  // new table, and the principals have theirs.
+  EXPECT_FALSE(db->Query("SELECT actor FROM audit_entries").ok());
+  EXPECT_FALSE(db->Query("SELECT 1 FROM audit_entries_v7").ok());
+  EXPECT_FALSE(db->Exec("UPDATE audit_entries SET principal_id = 2").ok());
+  EXPECT_FALSE(db->Exec("DELETE FROM audit_entries").ok());
+  EXPECT_FALSE(db->Exec("UPDATE audit_principals SET actor = 'x'").ok());
+  EXPECT_FALSE(db->Exec("DELETE FROM audit_principals").ok());
+}
+
 // An index row whose child_id numbers no pseudonym (audit_children edited or
 // a row made up) reads as the pseudonym "", which the log's index check
 // reports against the leaf (chain_index_test).
@@ -200,6 +337,7 @@ TEST_F(ChildIndexSchemaTest, AStoreFromBeforeSchemaVersionsIsAdopted) {
   }
   {
     // Back to the layout SQLite stores had before schema versions.
+    BackToVersion7();
     BackToVersion4();
     auto db = Raw();
     std::string script = "DROP TABLE schema_version;";

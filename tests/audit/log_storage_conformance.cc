@@ -342,6 +342,48 @@ TEST_P(LogStorageConformanceTest, AFailedAppendGivesNoChildANumber) {
   EXPECT_THAT(got, ElementsAre(Pair(0, "aa"), Pair(1, "qq"), Pair(2, "pp")));
 }
 
+// Likewise a principal first seen in a batch that fails: the number it was
+// given is rolled back with the batch, so the next entry by it must not
+// reuse that number, or a query by it would miss the entry.
+TEST_P(LogStorageConformanceTest, AFailedAppendGivesNoPrincipalANumber) {
+  std::vector<NewEntry> first = MakeEntries(0, 1);
+  first[0].idempotency_key = "k1";
+  ASSERT_TRUE(storage_->Append(first, nullptr).ok());
+  std::vector<NewEntry> failing = MakeEntries(1, 2);
+  failing[0].actor = "carol";         // new: numbered, then rolled back
+  failing[1].idempotency_key = "k1";  // already stored: the batch fails
+  ASSERT_FALSE(storage_->Append(failing, nullptr).ok());
+  std::vector<NewEntry> other = MakeEntries(1, 1);
+  other[0].actor = "dave";
+  ASSERT_TRUE(storage_->Append(other, nullptr).ok());
+  std::vector<NewEntry> again = MakeEntries(2, 2);
+  again[0].actor = "carol";
+  again[1].actor = "carol";  // twice in one batch: one number
+  ASSERT_TRUE(storage_->Append(again, nullptr).ok());
+  const auto leaves_by = [&](const QueryFilter& filter) {
+    std::vector<uint64_t> out;
+    absl::StatusOr<std::vector<StoredEntry>> found = storage_->Query(filter, 10);
+    EXPECT_TRUE(found.ok()) << found.status();
+    for (const StoredEntry& e : found.value_or(std::vector<StoredEntry>{})) {
+      out.push_back(e.leaf_index);
+    }
+    return out;
+  };
+  EXPECT_THAT(leaves_by({.actor = "carol"}), ElementsAre(2, 3));
+  EXPECT_THAT(leaves_by({.actor = "dave"}), ElementsAre(1));
+  EXPECT_THAT(leaves_by({.actor = "alice"}), ElementsAre(0));
+  EXPECT_THAT(leaves_by({.agency_code = "E09000033", .actor = "carol"}), IsEmpty());
+  EXPECT_THAT(leaves_by({.agency_code = "E08000025", .actor = "carol"}), ElementsAre(2, 3));
+  // And across a reopen, with nothing remembered.
+  auto reopened = backend_->Reopen();
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  storage_ = *reopened;
+  std::vector<NewEntry> last = MakeEntries(4, 1);
+  last[0].actor = "carol";
+  ASSERT_TRUE(storage_->Append(last, nullptr).ok());
+  EXPECT_THAT(leaves_by({.actor = "carol"}), ElementsAre(2, 3, 4));
+}
+
 TEST_P(LogStorageConformanceTest, IdempotencyKeysAreStoredWithTheirLeaf) {
   std::vector<NewEntry> batch = MakeEntries(0, 3);
   batch[1].idempotency_key = "records:part:kx1:v3";

@@ -60,7 +60,7 @@ TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
   const auto newer = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
   EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition,
                               ::testing::HasSubstr("audit store is at schema version 9, newer "
-                                                   "than this binary knows (7)")));
+                                                   "than this binary knows (8)")));
   EXPECT_THAT(newer.status(), HasErrorReason("SCHEMA_TOO_NEW"));
 }
 
@@ -110,7 +110,7 @@ TEST_F(SqlLogStorageTest, LeavesAreStoredCompressedAndReadBackByteForByte) {
 }
 
 // A store from schema 6 (leaves stored with dictionary 2) is upgraded in
-// place: marked version 7, nothing rewritten; its leaves read back byte for
+// place: marked the current version (7 then), nothing rewritten; its leaves read back byte for
 // byte beside new leaves, which are stored with dictionary 3.
 TEST_F(SqlLogStorageTest, AStoreFromSchemaSixKeepsItsLeavesAndAddsDictionaryThree) {
   NewEntry old = Entry(0);
@@ -138,7 +138,7 @@ TEST_F(SqlLogStorageTest, AStoreFromSchemaSixKeepsItsLeavesAndAddsDictionaryThre
   ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{added}, nullptr).ok());
 
   auto db = Raw();
-  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), 7);
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
   auto rows = db->Query("SELECT leaf_data FROM audit_entries ORDER BY leaf_index");
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 2u);
@@ -160,8 +160,8 @@ TEST_F(SqlLogStorageTest, StoreErrorsCarryTheirReasons) {
     // Inserting is what the triggers allow; a short hash reads back wrong.
     auto db = Raw();
     ASSERT_TRUE(db->Exec("INSERT INTO audit_entries (leaf_index, leaf_hash, leaf_data, "
-                         "time_micros, agency_kind, agency_code, actor, purpose, decision, "
-                         "break_glass) VALUES (1, $1, $2, 0, 0, '', '', 0, 0, 0)",
+                         "time_micros, principal_id, purpose, decision, break_glass) "
+                         "VALUES (1, $1, $2, 0, 1, 0, 0, 0)",
                          {sql::Blob{"short"}, sql::Blob{"leaf-1"}})
                     .ok());
   }

@@ -4,7 +4,10 @@
 -- idempotency key to its leaf; audit_heads holds the signed tree heads in the
 -- order they were made. (Version 1's query index by child, the table
 -- audit_entry_children of (pseudonym, leaf_index), became schema version 5's
--- audit_children and audit_child_entries: 0005_child_index.sql.)
+-- audit_children and audit_child_entries: 0005_child_index.sql. Version 1's
+-- columns agency_kind, agency_code and actor became schema version 8's
+-- principal_id, which numbers them in audit_principals:
+-- 0008_principals.sql.)
 -- SqlLogStorage::Init runs this at every open (IF NOT EXISTS), after
 -- sql::Migrate (which adopts a store from before schema versions, whose
 -- SQLite tables had no audit_ prefix), then the append-only triggers of its
@@ -21,9 +24,7 @@ CREATE TABLE IF NOT EXISTS audit_entries (
   leaf_hash    {BLOB} NOT NULL,
   leaf_data    {BLOB} NOT NULL,
   time_micros  {INT} NOT NULL,
-  agency_kind  {INT} NOT NULL,
-  agency_code  TEXT NOT NULL,
-  actor        TEXT NOT NULL,
+  principal_id {INT} NOT NULL,
   purpose      {INT} NOT NULL,
   decision     {INT} NOT NULL,
   break_glass  {INT} NOT NULL
