@@ -53,7 +53,8 @@ const std::vector<Part>& Parts() {
         "sqlite_autoindex_audit_children_1"}},
       {"access notifications",
        {"audit_notifications", "audit_notifications_by_recipient", "audit_notifications_due"}},
-      {"signed heads", {"audit_heads"}},
+      {"signed heads",
+       {"audit_heads", "audit_signing_keys", "sqlite_autoindex_audit_signing_keys_1"}},
       {"principals", {"audit_principals", "sqlite_autoindex_audit_principals_1"}},
   };
   return *parts;

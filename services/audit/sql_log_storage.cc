@@ -50,20 +50,31 @@ std::string PrincipalsSchema(sql::Dialect dialect) {
                                                    : schema::k0008AppendOnlyPostgres);
 }
 
+// The signing keys (0009_signing_keys.sql) and their append-only triggers
+// for `dialect` (0009_append_only.<dialect>.sql): part of Schema(), and what
+// the migration to version 9 makes before numbering into it.
+std::string SigningKeysSchema(sql::Dialect dialect) {
+  return absl::StrCat(schema::k0009SigningKeys, dialect == sql::Dialect::kSqlite
+                                                    ? schema::k0009AppendOnlySqlite
+                                                    : schema::k0009AppendOnlyPostgres);
+}
+
 // The schema of `dialect`, from services/audit/schema/ (embedded at build
 // time): the tables (0001_log.sql, both dialects through the SQL layer's
 // placeholders), then the dialect's append-only triggers
 // (0001_append_only.<dialect>.sql), then the notifications table
 // (0002_notifications.sql, no triggers: its delivery state changes), the
 // start-up checkpoints (0003_checkpoints.sql), the query index by child
-// (ChildIndexSchema), then the principals (PrincipalsSchema). One script, so
-// PostgreSQL applies it as one transaction.
+// (ChildIndexSchema), the principals (PrincipalsSchema), then the signing
+// keys (SigningKeysSchema). One script, so PostgreSQL applies it as one
+// transaction.
 std::string Schema(sql::Dialect dialect) {
   return absl::StrCat(schema::k0001Log,
                       dialect == sql::Dialect::kSqlite ? schema::k0001AppendOnlySqlite
                                                        : schema::k0001AppendOnlyPostgres,
                       schema::k0002Notifications, schema::k0003Checkpoints,
-                      ChildIndexSchema(dialect), PrincipalsSchema(dialect));
+                      ChildIndexSchema(dialect), PrincipalsSchema(dialect),
+                      SigningKeysSchema(dialect));
 }
 
 // The parameters of one statement, numbered as they are added.
@@ -173,6 +184,28 @@ absl::Status NumberPrincipals(sql::Db& db) {
       "DROP TABLE audit_entries_v7;"));
 }
 
+// Schema version 9 on a store whose audit_heads still has version 1's
+// column key_id: number its key ids in the order first stored, give each
+// head its key's number and drop the column. The table's triggers go first
+// (Init re-creates them). A new store has nothing to number: Schema() makes
+// the tables.
+absl::Status NumberSigningKeys(sql::Db& db) {
+  KINEX_ASSIGN_OR_RETURN(const bool old_heads, ColumnExists(db, "audit_heads", "key_id"));
+  if (!old_heads) return absl::OkStatus();
+  KINEX_RETURN_IF_ERROR(db.ExecScript(SigningKeysSchema(db.dialect())));
+  return db.ExecScript(absl::StrCat(
+      "INSERT INTO audit_signing_keys (key_id) SELECT key_id FROM audit_heads "
+      "GROUP BY key_id ORDER BY MIN(id);",
+      db.dialect() == sql::Dialect::kSqlite
+          ? "DROP TRIGGER IF EXISTS audit_heads_no_update; "
+            "DROP TRIGGER IF EXISTS audit_heads_no_delete;"
+          : "DROP TRIGGER IF EXISTS audit_heads_append_only ON audit_heads;",
+      "ALTER TABLE audit_heads ADD COLUMN key_number {INT} NOT NULL DEFAULT 0;"
+      "UPDATE audit_heads SET key_number = (SELECT k.key_number FROM audit_signing_keys k "
+      "WHERE k.key_id = audit_heads.key_id);"
+      "ALTER TABLE audit_heads DROP COLUMN key_id;"));
+}
+
 // Every failure of the store is UNAVAILABLE to the log (it fails closed and
 // callers may retry), reason STORAGE_UNAVAILABLE with the failure's own
 // reason as `cause`; the store's own verdicts pass through.
@@ -199,8 +232,13 @@ absl::string_view HashBytes(const Hash& hash) {
   return absl::string_view(reinterpret_cast<const char*>(hash.data()), kHashSize);
 }
 
+// A head's columns, its key id read through the numbering: a number that
+// names no key reads as the key id "", which fails the head's verification
+// (0009_signing_keys.sql).
 constexpr char kHeadColumns[] =
-    "SELECT tree_size, root_hash, ts_seconds, ts_nanos, key_id, signature FROM audit_heads ";
+    "SELECT h.tree_size, h.root_hash, h.ts_seconds, h.ts_nanos, COALESCE(k.key_id, ''), "
+    "h.signature FROM audit_heads h "
+    "LEFT JOIN audit_signing_keys k ON k.key_number = h.key_number ";
 
 SignedTreeHead HeadFromRow(const sql::Row& row) {
   SignedTreeHead h;
@@ -235,13 +273,34 @@ absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row, sql::Dialect diale
   return e;
 }
 
-absl::Status InsertHead(sql::Db& db, const SignedTreeHead& head) {
+// Stores `head`, numbering its key id if it is new; a key in `known`
+// (numbers read or given before: they never change) is not looked up, and
+// `given` gets the number read or given otherwise. Run in a transaction (the
+// caller's), so a number is only ever given with the head that uses it.
+absl::Status InsertHead(sql::Db& db, const SignedTreeHead& head,
+                        const absl::flat_hash_map<std::string, int64_t>& known,
+                        absl::flat_hash_map<std::string, int64_t>& given) {
+  int64_t key_number = 0;
+  if (auto it = known.find(head.key_id()); it != known.end()) {
+    key_number = it->second;
+  } else {
+    KINEX_ASSIGN_OR_RETURN(
+        std::vector<sql::Row> key,
+        db.Query("SELECT key_number FROM audit_signing_keys WHERE key_id = $1", {head.key_id()}));
+    if (key.empty()) {
+      KINEX_ASSIGN_OR_RETURN(key, db.Query("INSERT INTO audit_signing_keys (key_id) VALUES ($1) "
+                                           "RETURNING key_number",
+                                           {head.key_id()}));
+    }
+    key_number = key.at(0).Int(0);
+    given[head.key_id()] = key_number;
+  }
   return db
       .Exec(
           "INSERT INTO audit_heads (tree_size, root_hash, ts_seconds, ts_nanos, "
-          "key_id, signature) VALUES ($1, $2, $3, $4, $5, $6)",
+          "key_number, signature) VALUES ($1, $2, $3, $4, $5, $6)",
           {Clamp(head.tree_size()), BlobOf(head.root_hash()), head.timestamp().seconds(),
-           int64_t{head.timestamp().nanos()}, head.key_id(), BlobOf(head.signature())})
+           int64_t{head.timestamp().nanos()}, key_number, BlobOf(head.signature())})
       .status();
 }
 
@@ -507,7 +566,8 @@ absl::Status SqlLogStorage::Init() {
                                // Leaves may be stored with dictionary 3
                                // (stored_leaf.h): likewise.
                                {7, [](sql::Db&) { return absl::OkStatus(); }},
-                               {8, NumberPrincipals}}),
+                               {8, NumberPrincipals},
+                               {9, NumberSigningKeys}}),
                  dialect_));
   KINEX_RETURN_IF_ERROR(StoreError(db.ExecScript(Schema(dialect_)), dialect_));
   // Each pseudonym is numbered once (the UNIQUE constraint); a second number
@@ -546,6 +606,8 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
   // (The lambda runs under write_mu_, which the analysis cannot see.)
   const absl::flat_hash_map<std::string, int64_t>* known_child_ids = &child_ids_;
   const absl::flat_hash_map<PrincipalKey, int64_t>* known_principal_ids = &principal_ids_;
+  absl::flat_hash_map<std::string, int64_t> key_numbers;
+  const absl::flat_hash_map<std::string, int64_t>* known_key_numbers = &key_numbers_;
   absl::Status appended = db.Transaction([&]() -> absl::Status {
     if (dialect_ == sql::Dialect::kPostgres) {
       KINEX_RETURN_IF_ERROR(db.Exec("LOCK TABLE audit_entries IN EXCLUSIVE MODE").status());
@@ -615,7 +677,10 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     for (const NewEntry& e : entries) {
       for (const NotificationChange& c : e.changes) KINEX_RETURN_IF_ERROR(ApplyChange(db, c));
     }
-    if (head != nullptr) KINEX_RETURN_IF_ERROR(InsertHead(db, *head));
+    key_numbers.clear();  // (a retried transaction starts again)
+    if (head != nullptr) {
+      KINEX_RETURN_IF_ERROR(InsertHead(db, *head, *known_key_numbers, key_numbers));
+    }
     return absl::OkStatus();
   });
   if (appended.ok()) {
@@ -626,13 +691,22 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
       principal_ids_.clear();
     }
     principal_ids_.merge(principal_ids);
+    key_numbers_.merge(key_numbers);
   }
   return StoreError(std::move(appended), dialect_);
 }
 
 absl::Status SqlLogStorage::AddHead(const SignedTreeHead& head) {
   absl::MutexLock lock(&write_mu_);
-  return StoreError(InsertHead(*writer_, head), dialect_);
+  sql::Db& db = *writer_;
+  absl::flat_hash_map<std::string, int64_t> key_numbers;
+  const absl::flat_hash_map<std::string, int64_t>* known_key_numbers = &key_numbers_;
+  absl::Status added = db.Transaction([&] {
+    key_numbers.clear();
+    return InsertHead(db, head, *known_key_numbers, key_numbers);
+  });
+  if (added.ok()) key_numbers_.merge(key_numbers);
+  return StoreError(std::move(added), dialect_);
 }
 
 absl::StatusOr<uint64_t> SqlLogStorage::Size() {
@@ -661,19 +735,19 @@ absl::StatusOr<std::vector<SignedTreeHead>> SqlLogStorage::SelectHeads(
 
 absl::StatusOr<std::optional<SignedTreeHead>> SqlLogStorage::LatestHead() {
   KINEX_ASSIGN_OR_RETURN(std::vector<SignedTreeHead> heads,
-                         SelectHeads("ORDER BY id DESC LIMIT 1", {}));
+                         SelectHeads("ORDER BY h.id DESC LIMIT 1", {}));
   if (heads.empty()) return std::nullopt;
   return std::move(heads[0]);
 }
 
 absl::StatusOr<std::vector<SignedTreeHead>> SqlLogStorage::ListHeadsBetween(uint64_t min_size,
                                                                             uint64_t max_size) {
-  return SelectHeads("WHERE tree_size > $1 AND tree_size <= $2 ORDER BY id",
+  return SelectHeads("WHERE h.tree_size > $1 AND h.tree_size <= $2 ORDER BY h.id",
                      {Clamp(min_size), Clamp(max_size)});
 }
 
 absl::StatusOr<std::vector<SignedTreeHead>> SqlLogStorage::ListHeads() {
-  return SelectHeads("ORDER BY id", {});
+  return SelectHeads("ORDER BY h.id", {});
 }
 
 absl::Status SqlLogStorage::ReadEntries(uint64_t begin, uint64_t end,

@@ -2,12 +2,12 @@
 // implementation for SQLite (SqliteLogStorage, the embedded default) and
 // PostgreSQL (PostgresLogStorage, microservices mode), with the same tables
 // (audit_entries, the query index by child audit_children and
-// audit_child_entries, audit_principals, audit_idempotency_keys, audit_heads, and
-// audit_notifications beside the log), the same statements and the same
-// row-reading code. The dialects differ only in DDL (row ids, append-only
-// triggers) and in how an Append excludes a second writer (SQLite: BEGIN
-// IMMEDIATE; PostgreSQL: an EXCLUSIVE table lock, so two audit replicas on
-// one database cannot interleave indices).
+// audit_child_entries, audit_principals, audit_idempotency_keys, audit_heads
+// with audit_signing_keys, and audit_notifications beside the log), the
+// same statements and the same row-reading code. The dialects differ only in DDL (row ids,
+// append-only triggers) and in how an Append excludes a second writer (SQLite: BEGIN IMMEDIATE;
+// PostgreSQL: an EXCLUSIVE table lock, so two audit replicas on one database cannot interleave
+// indices).
 //
 // One writer connection (the log's sequencer; an Append is one transaction,
 // durable when it returns: synchronous=FULL on SQLite, PostgreSQL's default
@@ -47,6 +47,11 @@
 //      first use, and rebuilds audit_entries in the new shape, in one
 //      transaction (a full rewrite of the table: minutes at tens of
 //      millions of entries).
+//   9  the key each signed tree head names is stored once
+//      (0009_signing_keys.sql: audit_signing_keys numbers each key id, and
+//      audit_heads holds its key_number instead of key_id). The step
+//      numbers the key ids of the heads stored, gives each head its
+//      number and drops the column, in one transaction.
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
@@ -83,7 +88,7 @@ class SqlLogStorage : public LogStorage {
   using PrincipalKey = std::tuple<int, std::string, std::string>;
 
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 8;
+  static constexpr int64_t kSchemaVersion = 9;
 
   ~SqlLogStorage() override = default;
 
@@ -149,6 +154,9 @@ class SqlLogStorage : public LogStorage {
   // kMaxCachedPrincipalIds.
   static constexpr size_t kMaxCachedPrincipalIds = 1 << 14;
   absl::flat_hash_map<PrincipalKey, int64_t> principal_ids_ ABSL_GUARDED_BY(write_mu_);
+  // Likewise the key numbers (audit_signing_keys) of the keys this process
+  // has committed heads of: a few (the current key and any retired ones).
+  absl::flat_hash_map<std::string, int64_t> key_numbers_ ABSL_GUARDED_BY(write_mu_);
   sql::Pool readers_;
 };
 

@@ -9,7 +9,10 @@
 // version 7, whose entries hold agency_kind, agency_code and actor, has its
 // principals numbered once in audit_principals and its entries rebuilt with
 // principal_id, every row kept; queries by who made an event still find
-// exactly its events.
+// exactly its events. And schema version 9 (0009_signing_keys.sql): a store
+// at version 8, whose signed tree heads hold their key id, has its key ids
+// numbered once in audit_signing_keys, every head kept and read back as it
+// was.
 //
 // Built twice from this file: audit_child_index_schema_test on SQLite (also
 // the adoption of a store from before schema versions, which only SQLite
@@ -39,6 +42,8 @@
 
 namespace kinex::audit {
 namespace {
+
+namespace v1 = ::kinex::audit::v1;
 
 using ::kinex::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -141,6 +146,48 @@ class ChildIndexSchemaTest : public ::testing::Test {
         "DROP TABLE audit_entries_v8; DROP TABLE audit_principals;",
         triggers, "UPDATE schema_version SET version = 7 WHERE component = 'audit';");
     ASSERT_TRUE(Raw()->ExecScript(script).ok());
+  }
+
+  // Takes the store back to schema version 8's audit_heads, whose rows hold
+  // their key id, with its append-only triggers as
+  // 0001_append_only.<dialect>.sql made them; no audit_signing_keys.
+  void BackToVersion8() {
+#ifdef KINEX_CHILD_INDEX_POSTGRES
+    const std::string drop = "DROP TRIGGER audit_heads_append_only ON audit_heads;";
+    const std::string triggers =
+        "CREATE TRIGGER audit_heads_append_only BEFORE UPDATE OR DELETE ON audit_heads FOR EACH "
+        "ROW EXECUTE FUNCTION audit_append_only();";
+#else
+    const std::string drop =
+        "DROP TRIGGER audit_heads_no_update; DROP TRIGGER audit_heads_no_delete;";
+    const std::string triggers =
+        "CREATE TRIGGER audit_heads_no_update BEFORE UPDATE ON audit_heads BEGIN SELECT "
+        "RAISE(ABORT, 'append-only'); END;"
+        "CREATE TRIGGER audit_heads_no_delete BEFORE DELETE ON audit_heads BEGIN SELECT "
+        "RAISE(ABORT, 'append-only'); END;";
+#endif
+    ASSERT_TRUE(
+        Raw()
+            ->ExecScript(absl::StrCat(
+                drop,
+                "ALTER TABLE audit_heads ADD COLUMN key_id TEXT NOT NULL DEFAULT '';"
+                "UPDATE audit_heads SET key_id = (SELECT k.key_id FROM "
+                "audit_signing_keys k WHERE k.key_number = audit_heads.key_number);"
+                "ALTER TABLE audit_heads DROP COLUMN key_number;"
+                "DROP TABLE audit_signing_keys;",
+                triggers, "UPDATE schema_version SET version = 8 WHERE component = 'audit';"))
+            .ok());
+  }
+
+  // Every stored head, oldest first, as "size:key id:signature".
+  static std::vector<std::string> Heads(LogStorage& storage) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<v1::SignedTreeHead>> heads = storage.ListHeads();
+    EXPECT_TRUE(heads.ok()) << heads.status();
+    for (const v1::SignedTreeHead& h : heads.value_or(std::vector<v1::SignedTreeHead>{})) {
+      out.push_back(absl::StrCat(h.tree_size(), ":", h.key_id(), ":", h.signature()));
+    }
+    return out;
   }
 
   // The leaves a query by who made the event returns.
@@ -306,6 +353,117 @@ TEST_F(ChildIndexSchemaTest, AVersion7StoreNumbersItsPrincipalsOnce) {
   EXPECT_FALSE(db->Exec("DELETE FROM audit_principals").ok());
 }
 
+// A head of `size`, signed (as far as the store can tell) by `key_id`.
+v1::SignedTreeHead HeadOf(uint64_t size, const std::string& key_id) {
+  v1::SignedTreeHead h;
+  h.set_tree_size(size);
+  h.set_root_hash(std::string(32, static_cast<char>('a' + size)));
+  h.mutable_timestamp()->set_seconds(1788249600 + static_cast<int64_t>(size));
+  h.mutable_timestamp()->set_nanos(7);
+  h.set_key_id(key_id);
+  h.set_signature(absl::StrCat("sig-", size));
+  return h;
+}
+
+TEST_F(ChildIndexSchemaTest, AVersion8StoreNumbersItsSigningKeysOnce) {
+  const std::string key_a(64, 'a');
+  std::vector<std::string> before;
+  {
+    auto storage = OpenStorage();
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    const v1::SignedTreeHead first = HeadOf(1, key_a);
+    ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(0)}, &first).ok());
+    ASSERT_TRUE((*storage)->AddHead(HeadOf(1, "key-b")).ok());
+    const v1::SignedTreeHead third = HeadOf(2, key_a);
+    ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(1)}, &third).ok());
+    before = Heads(**storage);
+  }
+  EXPECT_THAT(before, ElementsAre(absl::StrCat("1:", key_a, ":sig-1"), "1:key-b:sig-1",
+                                  absl::StrCat("2:", key_a, ":sig-2")));
+  BackToVersion8();
+
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_EQ(Heads(**storage), before);
+  const auto latest = (*storage)->LatestHead();
+  ASSERT_TRUE(latest.ok() && latest->has_value()) << latest.status();
+  EXPECT_EQ((*latest)->key_id(), key_a);
+  EXPECT_EQ((*latest)->root_hash(), std::string(32, 'c'));
+  EXPECT_EQ((*latest)->timestamp().seconds(), 1788249602);
+  EXPECT_EQ((*latest)->timestamp().nanos(), 7);
+  const auto between = (*storage)->ListHeadsBetween(1, 2);
+  ASSERT_TRUE(between.ok()) << between.status();
+  ASSERT_EQ(between->size(), 1u);
+  EXPECT_EQ(between->at(0).key_id(), key_a);
+  // A known key is not numbered again; a new one is numbered next.
+  ASSERT_TRUE((*storage)->AddHead(HeadOf(2, "key-b")).ok());
+  const v1::SignedTreeHead next = HeadOf(3, "key-c");
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(2)}, &next).ok());
+  EXPECT_THAT(Heads(**storage),
+              ElementsAre(before[0], before[1], before[2], "2:key-b:sig-2", "3:key-c:sig-3"));
+
+  auto db = Raw();
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
+  auto numbered =
+      db->Query("SELECT key_number, key_id FROM audit_signing_keys ORDER BY key_number");
+  ASSERT_TRUE(numbered.ok()) << numbered.status();
+  std::vector<std::string> keys;
+  for (const sql::Row& r : *numbered) keys.push_back(absl::StrCat(r.Int(0), "=", r.Str(1)));
+  EXPECT_THAT(keys, ElementsAre(absl::StrCat("1=", key_a), "2=key-b", "3=key-c"));
+  EXPECT_FALSE(db->Query("SELECT key_id FROM audit_heads").ok());
+  EXPECT_FALSE(db->Exec("UPDATE audit_heads SET key_number = 2").ok());
+  EXPECT_FALSE(db->Exec("DELETE FROM audit_heads").ok());
+  EXPECT_FALSE(db->Exec("UPDATE audit_signing_keys SET key_id = 'x'").ok());
+  EXPECT_FALSE(db->Exec("DELETE FROM audit_signing_keys").ok());
+}
+
+// A key first numbered for a head whose own insert then fails is rolled
+// back with it: the next head it signs is stored with its key id, not with
+// the number the failed commit gave.
+TEST_F(ChildIndexSchemaTest, AHeadThatFailsToStoreGivesItsKeyNoNumber) {
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  const v1::SignedTreeHead first = HeadOf(1, "key-a");
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(0)}, &first).ok());
+#ifdef KINEX_CHILD_INDEX_POSTGRES
+  const std::string refuse =
+      "CREATE TRIGGER test_refuse_heads BEFORE INSERT ON audit_heads FOR EACH ROW EXECUTE "
+      "FUNCTION audit_append_only();";
+  const std::string allow = "DROP TRIGGER test_refuse_heads ON audit_heads;";
+#else
+  const std::string refuse =
+      "CREATE TRIGGER test_refuse_heads BEFORE INSERT ON audit_heads BEGIN SELECT RAISE(ABORT, "
+      "'refused'); END;";
+  const std::string allow = "DROP TRIGGER test_refuse_heads;";
+#endif
+  ASSERT_TRUE(Raw()->ExecScript(refuse).ok());
+  const v1::SignedTreeHead rotated = HeadOf(2, "key-b");
+  EXPECT_FALSE((*storage)->Append(std::vector<NewEntry>{Entry(1)}, &rotated).ok());
+  EXPECT_FALSE((*storage)->AddHead(HeadOf(1, "key-c")).ok());
+  ASSERT_TRUE(Raw()->ExecScript(allow).ok());
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(1)}, &rotated).ok());
+  ASSERT_TRUE((*storage)->AddHead(HeadOf(2, "key-c")).ok());
+  EXPECT_THAT(Heads(**storage), ElementsAre("1:key-a:sig-1", "2:key-b:sig-2", "2:key-c:sig-2"));
+}
+
+// A head whose key number names no key (audit_signing_keys edited) reads
+// with the key id "", which no key has: the log's start-up refuses it
+// (tamper_test), never serves it as signed.
+TEST_F(ChildIndexSchemaTest, AHeadWhoseKeyNumberNamesNoKeyReadsAsNoKeyId) {
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  const v1::SignedTreeHead head = HeadOf(1, "key-a");
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(0)}, &head).ok());
+  auto db = Raw();
+#ifdef KINEX_CHILD_INDEX_POSTGRES
+  ASSERT_TRUE(db->ExecScript("ALTER TABLE audit_signing_keys DISABLE TRIGGER USER").ok());
+#else
+  ASSERT_TRUE(db->ExecScript("DROP TRIGGER audit_signing_keys_no_delete").ok());
+#endif
+  ASSERT_TRUE(db->ExecScript("DELETE FROM audit_signing_keys").ok());
+  EXPECT_THAT(Heads(**storage), ElementsAre("1::sig-1"));
+}
+
 // An index row whose child_id numbers no pseudonym (audit_children edited or
 // a row made up) reads as the pseudonym "", which the log's index check
 // reports against the leaf (chain_index_test).
@@ -337,6 +495,7 @@ TEST_F(ChildIndexSchemaTest, AStoreFromBeforeSchemaVersionsIsAdopted) {
   }
   {
     // Back to the layout SQLite stores had before schema versions.
+    BackToVersion8();
     BackToVersion7();
     BackToVersion4();
     auto db = Raw();

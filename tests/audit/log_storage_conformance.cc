@@ -384,6 +384,44 @@ TEST_P(LogStorageConformanceTest, AFailedAppendGivesNoPrincipalANumber) {
   EXPECT_THAT(leaves_by({.actor = "carol"}), ElementsAre(2, 3, 4));
 }
 
+// Heads of two keys (a rotation), the new key's first head in a batch that
+// fails: every stored head reads back with its own key id, also across a
+// reopen. (A number given and then rolled back with the head that used it:
+// child_index_schema_test, which can make the head's own insert fail.)
+TEST_P(LogStorageConformanceTest, HeadsOfARotatedKeyReadBackWithTheirKeyIds) {
+  std::vector<NewEntry> first = MakeEntries(0, 1);
+  first[0].idempotency_key = "k1";
+  const v1::SignedTreeHead head1 = Head(1, 100);
+  ASSERT_TRUE(storage_->Append(first, &head1).ok());
+  v1::SignedTreeHead rotated = Head(2, 101);
+  rotated.set_key_id("rotated-key");  // new: numbered, then rolled back
+  std::vector<NewEntry> failing = MakeEntries(1, 1);
+  failing[0].idempotency_key = "k1";  // already stored: the batch fails
+  ASSERT_FALSE(storage_->Append(failing, &rotated).ok());
+  ASSERT_TRUE(storage_->AddHead(Head(1, 102)).ok());
+  ASSERT_TRUE(storage_->Append(MakeEntries(1, 1), &rotated).ok());
+  rotated.set_tree_size(3);
+  ASSERT_TRUE(storage_->AddHead(rotated).ok());
+  const auto key_ids = [&] {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<v1::SignedTreeHead>> heads = storage_->ListHeads();
+    EXPECT_TRUE(heads.ok()) << heads.status();
+    for (const v1::SignedTreeHead& h : heads.value_or(std::vector<v1::SignedTreeHead>{})) {
+      out.push_back(absl::StrCat(h.tree_size(), ":",
+                                 h.key_id() == head1.key_id() ? "head1's key" : h.key_id()));
+    }
+    return out;
+  };
+  EXPECT_THAT(key_ids(),
+              ElementsAre("1:head1's key", "1:head1's key", "2:rotated-key", "3:rotated-key"));
+  auto reopened = backend_->Reopen();
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  storage_ = *reopened;
+  EXPECT_THAT(key_ids(),
+              ElementsAre("1:head1's key", "1:head1's key", "2:rotated-key", "3:rotated-key"));
+  EXPECT_EQ((*storage_->LatestHead())->key_id(), "rotated-key");
+}
+
 TEST_P(LogStorageConformanceTest, IdempotencyKeysAreStoredWithTheirLeaf) {
   std::vector<NewEntry> batch = MakeEntries(0, 3);
   batch[1].idempotency_key = "records:part:kx1:v3";

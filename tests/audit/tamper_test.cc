@@ -91,7 +91,8 @@ class PostgresBackend final : public Backend {
     PGconn* conn = PQconnectdb(conninfo_.c_str());
     const std::string all = absl::StrCat(
         "ALTER TABLE audit_entries DISABLE TRIGGER USER;"
-        "ALTER TABLE audit_heads DISABLE TRIGGER USER;",
+        "ALTER TABLE audit_heads DISABLE TRIGGER USER;"
+        "ALTER TABLE audit_signing_keys DISABLE TRIGGER USER;",
         sql);
     PGresult* r = PQexec(conn, all.c_str());
     absl::Status s = PQresultStatus(r) == PGRES_COMMAND_OK
@@ -143,7 +144,9 @@ class SqliteBackend final : public Backend {
         "DROP TRIGGER IF EXISTS audit_entries_no_update;"
         "DROP TRIGGER IF EXISTS audit_entries_no_delete;"
         "DROP TRIGGER IF EXISTS audit_heads_no_update;"
-        "DROP TRIGGER IF EXISTS audit_heads_no_delete;",
+        "DROP TRIGGER IF EXISTS audit_heads_no_delete;"
+        "DROP TRIGGER IF EXISTS audit_signing_keys_no_update;"
+        "DROP TRIGGER IF EXISTS audit_signing_keys_no_delete;",
         sql);
     const int rc = sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err);
     absl::Status s =
@@ -180,10 +183,11 @@ class TamperTest : public ::testing::Test {
   }
   void TearDown() override { backend_.Close(); }
 
-  absl::StatusOr<std::unique_ptr<AuditLog>> Open() {
+  absl::StatusOr<std::unique_ptr<AuditLog>> Open(bool full_verify = false) {
     auto storage = backend_.Open();
     if (!storage.ok()) return storage.status();
     AuditLog::Options options;
+    options.full_verify_on_start = full_verify;
     options.storage = *storage;
     options.signer = signer_;
     options.pseudonymizer = testing::TestPseudonymizer();
@@ -303,6 +307,41 @@ TEST_F(TamperTest, UntouchedLogVerifies) {
   VerifyReport report;
   EXPECT_TRUE(VerifyOffline(**log, {}, &report).ok());
   EXPECT_EQ(report.Summary(), "checked against: 10 stored heads");
+}
+
+// The heads name their key through audit_signing_keys (schema version 9):
+// a key id edited there, or its row deleted, leaves the stored heads naming
+// a key the log does not hold (the key id is part of what each head's
+// signature covers). The offline verifier, which checks every stored head,
+// and a start that verifies the whole log both refuse it; a start from the
+// checkpoint reads no head the checkpoint covers.
+TEST_F(TamperTest, AnEditedSigningKeyIsNamed) {
+  // The second attack is on the store the first left.
+  bool first = true;
+  for (const auto& [attack, named] :
+       {std::pair<std::string, std::string>{"UPDATE audit_signing_keys SET key_id = 'other';",
+                                            "other"},
+        std::pair<std::string, std::string>{"DELETE FROM audit_signing_keys;", ""}}) {
+    SCOPED_TRACE(attack);
+    auto running = Open();
+    ASSERT_TRUE(running.ok()) << running.status();
+    EXPECT_EQ(VerifyOffline(**running).ok(), first);
+    first = false;
+    Sql(attack);
+    const absl::Status offline = VerifyOffline(**running);
+    EXPECT_THAT(offline, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                  absl::StrCat("tree head is signed by key ", named,
+                                               ", not by the expected key ", signer_->key_id())));
+    EXPECT_THAT(offline, HasErrorReason("AUDIT_HEAD_KEY_UNKNOWN"));
+    running->reset();
+    absl::StatusOr<std::unique_ptr<AuditLog>> full = Open(/*full_verify=*/true);
+    EXPECT_THAT(full,
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr(absl::StrCat("audit log is corrupt; refusing to start: tree "
+                                                "head at size 0 is signed by key ",
+                                                named, " which is not among the known keys"))));
+    EXPECT_THAT(full, HasErrorReason("AUDIT_HEAD_KEY_UNKNOWN"));
+  }
 }
 
 TEST_F(TamperTest, Leaf4AlteredRowIsNamed) {

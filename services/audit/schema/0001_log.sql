@@ -7,7 +7,9 @@
 -- audit_children and audit_child_entries: 0005_child_index.sql. Version 1's
 -- columns agency_kind, agency_code and actor became schema version 8's
 -- principal_id, which numbers them in audit_principals:
--- 0008_principals.sql.)
+-- 0008_principals.sql. Version 1's column key_id of audit_heads became
+-- schema version 9's key_number, which numbers it in audit_signing_keys:
+-- 0009_signing_keys.sql.)
 -- SqlLogStorage::Init runs this at every open (IF NOT EXISTS), after
 -- sql::Migrate (which adopts a store from before schema versions, whose
 -- SQLite tables had no audit_ prefix), then the append-only triggers of its
@@ -39,6 +41,6 @@ CREATE TABLE IF NOT EXISTS audit_heads (
   root_hash  {BLOB} NOT NULL,
   ts_seconds {INT} NOT NULL,
   ts_nanos   {INT} NOT NULL,
-  key_id     TEXT NOT NULL,
+  key_number {INT} NOT NULL,
   signature  {BLOB} NOT NULL
 );
