@@ -273,10 +273,23 @@ absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row, sql::Dialect diale
   return e;
 }
 
+// The number `select` reads for `values`, or, if it reads none, the number
+// `insert ... RETURNING` gives them: how the principals and the signing keys
+// are numbered once each (their UNIQUE constraints). Run in the caller's
+// transaction, so a number is only ever given with the row that uses it.
+absl::StatusOr<int64_t> NumberFor(sql::Db& db, absl::string_view select, absl::string_view insert,
+                                  const std::vector<sql::Value>& values) {
+  KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> rows, db.Query(select, values));
+  if (rows.empty()) {
+    KINEX_ASSIGN_OR_RETURN(rows, db.Query(insert, values));
+  }
+  return rows.at(0).Int(0);
+}
+
 // Stores `head`, numbering its key id if it is new; a key in `known`
 // (numbers read or given before: they never change) is not looked up, and
 // `given` gets the number read or given otherwise. Run in a transaction (the
-// caller's), so a number is only ever given with the head that uses it.
+// caller's), as NumberFor.
 absl::Status InsertHead(sql::Db& db, const SignedTreeHead& head,
                         const absl::flat_hash_map<std::string, int64_t>& known,
                         absl::flat_hash_map<std::string, int64_t>& given) {
@@ -285,14 +298,10 @@ absl::Status InsertHead(sql::Db& db, const SignedTreeHead& head,
     key_number = it->second;
   } else {
     KINEX_ASSIGN_OR_RETURN(
-        std::vector<sql::Row> key,
-        db.Query("SELECT key_number FROM audit_signing_keys WHERE key_id = $1", {head.key_id()}));
-    if (key.empty()) {
-      KINEX_ASSIGN_OR_RETURN(key, db.Query("INSERT INTO audit_signing_keys (key_id) VALUES ($1) "
-                                           "RETURNING key_number",
-                                           {head.key_id()}));
-    }
-    key_number = key.at(0).Int(0);
+        key_number,
+        NumberFor(db, "SELECT key_number FROM audit_signing_keys WHERE key_id = $1",
+                  "INSERT INTO audit_signing_keys (key_id) VALUES ($1) RETURNING key_number",
+                  {head.key_id()}));
     given[head.key_id()] = key_number;
   }
   return db
@@ -526,19 +535,16 @@ absl::StatusOr<std::vector<int64_t>> PrincipalIds(
       out.push_back(it->second);
       continue;
     }
-    const std::vector<sql::Value> values = {int64_t{e.agency_kind}, e.agency_code, e.actor};
-    KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> rows,
-                           db.Query("SELECT principal_id FROM audit_principals WHERE agency_kind "
-                                    "= $1 AND agency_code = $2 AND actor = $3",
-                                    values));
-    if (rows.empty()) {
-      KINEX_ASSIGN_OR_RETURN(rows, db.Query("INSERT INTO audit_principals (agency_kind, "
-                                            "agency_code, actor) VALUES ($1, $2, $3) "
-                                            "RETURNING principal_id",
-                                            values));
-    }
-    out.push_back(rows.at(0).Int(0));
-    ids.emplace(std::move(key), out.back());
+    KINEX_ASSIGN_OR_RETURN(
+        const int64_t id,
+        NumberFor(db,
+                  "SELECT principal_id FROM audit_principals WHERE agency_kind = $1 AND "
+                  "agency_code = $2 AND actor = $3",
+                  "INSERT INTO audit_principals (agency_kind, agency_code, actor) VALUES ($1, "
+                  "$2, $3) RETURNING principal_id",
+                  {int64_t{e.agency_kind}, e.agency_code, e.actor}));
+    out.push_back(id);
+    ids.emplace(std::move(key), id);
   }
   return out;
 }
@@ -626,7 +632,6 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
       pseudonyms.insert(pseudonyms.end(), e.child_pseudonyms.begin(), e.child_pseudonyms.end());
     }
     KINEX_ASSIGN_OR_RETURN(child_ids, ChildIds(db, std::move(pseudonyms), *known_child_ids));
-    principal_ids.clear();  // (a retried transaction starts again)
     KINEX_ASSIGN_OR_RETURN(const std::vector<int64_t> principals,
                            PrincipalIds(db, entries, *known_principal_ids, principal_ids));
     std::vector<std::vector<sql::Value>> rows, child_rows, key_rows, notification_rows;
@@ -677,7 +682,6 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     for (const NewEntry& e : entries) {
       for (const NotificationChange& c : e.changes) KINEX_RETURN_IF_ERROR(ApplyChange(db, c));
     }
-    key_numbers.clear();  // (a retried transaction starts again)
     if (head != nullptr) {
       KINEX_RETURN_IF_ERROR(InsertHead(db, *head, *known_key_numbers, key_numbers));
     }
@@ -701,10 +705,8 @@ absl::Status SqlLogStorage::AddHead(const SignedTreeHead& head) {
   sql::Db& db = *writer_;
   absl::flat_hash_map<std::string, int64_t> key_numbers;
   const absl::flat_hash_map<std::string, int64_t>* known_key_numbers = &key_numbers_;
-  absl::Status added = db.Transaction([&] {
-    key_numbers.clear();
-    return InsertHead(db, head, *known_key_numbers, key_numbers);
-  });
+  absl::Status added =
+      db.Transaction([&] { return InsertHead(db, head, *known_key_numbers, key_numbers); });
   if (added.ok()) key_numbers_.merge(key_numbers);
   return StoreError(std::move(added), dialect_);
 }
