@@ -32,31 +32,28 @@ absl::Status Failure(absl::Status status, absl::string_view reason, sql::Dialect
 constexpr const char* kVersion1Tables[] = {"audit_entries", "audit_entry_children",
                                            "audit_idempotency_keys", "audit_heads"};
 
-// The query index by child (0005_child_index.sql) and its append-only
-// triggers for `dialect` (0005_append_only.<dialect>.sql): part of Schema(),
-// and what the migration to version 5 makes before copying into it.
+// `tables` and their append-only triggers for `dialect` (`sqlite` or
+// `postgres`): part of Schema(), and what a migration that makes new tables
+// (to version 5, 8 or 9) makes before copying or numbering into them.
+std::string WithAppendOnlyTriggers(sql::Dialect dialect, absl::string_view tables,
+                                   absl::string_view sqlite, absl::string_view postgres) {
+  return absl::StrCat(tables, dialect == sql::Dialect::kSqlite ? sqlite : postgres);
+}
+
+// The query index by child (0005_child_index.sql), the principals
+// (0008_principals.sql) and the signing keys (0009_signing_keys.sql), each
+// with its triggers (0005, 0008, 0009_append_only.<dialect>.sql).
 std::string ChildIndexSchema(sql::Dialect dialect) {
-  return absl::StrCat(schema::k0005ChildIndex, dialect == sql::Dialect::kSqlite
-                                                   ? schema::k0005AppendOnlySqlite
-                                                   : schema::k0005AppendOnlyPostgres);
+  return WithAppendOnlyTriggers(dialect, schema::k0005ChildIndex, schema::k0005AppendOnlySqlite,
+                                schema::k0005AppendOnlyPostgres);
 }
-
-// The principals (0008_principals.sql) and their append-only triggers for
-// `dialect` (0008_append_only.<dialect>.sql): part of Schema(), and what the
-// migration to version 8 makes before numbering into it.
 std::string PrincipalsSchema(sql::Dialect dialect) {
-  return absl::StrCat(schema::k0008Principals, dialect == sql::Dialect::kSqlite
-                                                   ? schema::k0008AppendOnlySqlite
-                                                   : schema::k0008AppendOnlyPostgres);
+  return WithAppendOnlyTriggers(dialect, schema::k0008Principals, schema::k0008AppendOnlySqlite,
+                                schema::k0008AppendOnlyPostgres);
 }
-
-// The signing keys (0009_signing_keys.sql) and their append-only triggers
-// for `dialect` (0009_append_only.<dialect>.sql): part of Schema(), and what
-// the migration to version 9 makes before numbering into it.
 std::string SigningKeysSchema(sql::Dialect dialect) {
-  return absl::StrCat(schema::k0009SigningKeys, dialect == sql::Dialect::kSqlite
-                                                    ? schema::k0009AppendOnlySqlite
-                                                    : schema::k0009AppendOnlyPostgres);
+  return WithAppendOnlyTriggers(dialect, schema::k0009SigningKeys, schema::k0009AppendOnlySqlite,
+                                schema::k0009AppendOnlyPostgres);
 }
 
 // The schema of `dialect`, from services/audit/schema/ (embedded at build
@@ -69,12 +66,11 @@ std::string SigningKeysSchema(sql::Dialect dialect) {
 // keys (SigningKeysSchema). One script, so PostgreSQL applies it as one
 // transaction.
 std::string Schema(sql::Dialect dialect) {
-  return absl::StrCat(schema::k0001Log,
-                      dialect == sql::Dialect::kSqlite ? schema::k0001AppendOnlySqlite
-                                                       : schema::k0001AppendOnlyPostgres,
-                      schema::k0002Notifications, schema::k0003Checkpoints,
-                      ChildIndexSchema(dialect), PrincipalsSchema(dialect),
-                      SigningKeysSchema(dialect));
+  return absl::StrCat(
+      WithAppendOnlyTriggers(dialect, schema::k0001Log, schema::k0001AppendOnlySqlite,
+                             schema::k0001AppendOnlyPostgres),
+      schema::k0002Notifications, schema::k0003Checkpoints, ChildIndexSchema(dialect),
+      PrincipalsSchema(dialect), SigningKeysSchema(dialect));
 }
 
 // The parameters of one statement, numbered as they are added.
