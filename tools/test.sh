@@ -12,6 +12,13 @@ cd "$(dirname "$0")/.."
 bash tools/install-deps.sh --tests
 bash tools/install-helm.sh
 bash tools/build.sh
+# The tests' own directories (tests/testing/temp_dir.h, some left for
+# post-mortems) go under build/test-tmp, emptied at each run: the last run's
+# are there to read, and none pile up in /tmp. (PostgreSQL's, which the user
+# 'nobody' must reach, stay under $TMPDIR and are removed by the tests.)
+export TEST_TMPDIR="$PWD/build/test-tmp"
+rm -rf "$TEST_TMPDIR"
+mkdir -p "$TEST_TMPDIR"
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900 "$@"
 if [ "$#" -eq 0 ]; then
   bash tools/sanitize.sh address
