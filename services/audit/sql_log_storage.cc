@@ -181,25 +181,41 @@ absl::Status NumberPrincipals(sql::Db& db) {
 }
 
 // Schema version 9 on a store whose audit_heads still has version 1's
-// column key_id: number its key ids in the order first stored, give each
-// head its key's number and drop the column. The table's triggers go first
-// (Init re-creates them). A new store has nothing to number: Schema() makes
-// the tables.
+// column key_id: number its key ids in the order first stored, then copy
+// the heads into audit_heads rebuilt in the new shape, each with its key's
+// number in place of the key id. The table's triggers go first (Init
+// re-creates them). A new store has nothing to number: Schema() makes the
+// tables.
 absl::Status NumberSigningKeys(sql::Db& db) {
   KINEX_ASSIGN_OR_RETURN(const bool old_heads, ColumnExists(db, "audit_heads", "key_id"));
   if (!old_heads) return absl::OkStatus();
+  const bool sqlite = db.dialect() == sql::Dialect::kSqlite;
   KINEX_RETURN_IF_ERROR(db.ExecScript(SigningKeysSchema(db.dialect())));
+  // The heads are copied into a new table rather than changed in place: an
+  // UPDATE of every head and a dropped column would leave the table twice
+  // its size on PostgreSQL (each head's old version, and the key id still in
+  // each new one) and its pages as full as before on SQLite, until a VACUUM
+  // with the service stopped. Each head keeps its id, and PostgreSQL's
+  // sequence of ids goes on from the largest (SQLite's AUTOINCREMENT does).
   return db.ExecScript(absl::StrCat(
       "INSERT INTO audit_signing_keys (key_id) SELECT key_id FROM audit_heads "
       "GROUP BY key_id ORDER BY MIN(id);",
-      db.dialect() == sql::Dialect::kSqlite
-          ? "DROP TRIGGER IF EXISTS audit_heads_no_update; "
-            "DROP TRIGGER IF EXISTS audit_heads_no_delete;"
-          : "DROP TRIGGER IF EXISTS audit_heads_append_only ON audit_heads;",
-      "ALTER TABLE audit_heads ADD COLUMN key_number {INT} NOT NULL DEFAULT 0;"
-      "UPDATE audit_heads SET key_number = (SELECT k.key_number FROM audit_signing_keys k "
-      "WHERE k.key_id = audit_heads.key_id);"
-      "ALTER TABLE audit_heads DROP COLUMN key_id;"));
+      sqlite ? "DROP TRIGGER IF EXISTS audit_heads_no_update; "
+               "DROP TRIGGER IF EXISTS audit_heads_no_delete;"
+             : "DROP TRIGGER IF EXISTS audit_heads_append_only ON audit_heads;",
+      "ALTER TABLE audit_heads RENAME TO audit_heads_v8;",
+      sqlite ? ""
+             : "ALTER INDEX audit_heads_pkey RENAME TO audit_heads_v8_pkey;"
+               "ALTER SEQUENCE audit_heads_id_seq RENAME TO audit_heads_v8_id_seq;",
+      schema::k0001Log,
+      "INSERT INTO audit_heads (id, tree_size, root_hash, ts_seconds, ts_nanos, key_number, "
+      "signature) SELECT h.id, h.tree_size, h.root_hash, h.ts_seconds, h.ts_nanos, "
+      "k.key_number, h.signature FROM audit_heads_v8 h JOIN audit_signing_keys k "
+      "ON k.key_id = h.key_id ORDER BY h.id;",
+      sqlite ? ""
+             : "SELECT setval(pg_get_serial_sequence('audit_heads', 'id'), "
+               "COALESCE((SELECT MAX(id) FROM audit_heads), 0) + 1, false);",
+      "DROP TABLE audit_heads_v8;"));
 }
 
 // Every failure of the store is UNAVAILABLE to the log (it fails closed and

@@ -359,6 +359,24 @@ TEST_F(ChildIndexSchemaTest, AVersion8StoreNumbersItsSigningKeysOnce) {
   std::vector<std::string> keys;
   for (const sql::Row& r : *numbered) keys.push_back(absl::StrCat(r.Int(0), "=", r.Str(1)));
   EXPECT_THAT(keys, ElementsAre(absl::StrCat("1=", key_a), "2=key-b", "3=key-c"));
+  // The heads were copied into a new table: each kept its id, the ids went
+  // on from the largest, and nothing of the old table is left.
+  auto ids = db->Query("SELECT id, key_number FROM audit_heads ORDER BY id");
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  std::vector<std::string> numbered_heads;
+  for (const sql::Row& r : *ids) numbered_heads.push_back(absl::StrCat(r.Int(0), ":", r.Int(1)));
+  EXPECT_THAT(numbered_heads, ElementsAre("1:1", "2:2", "3:1", "4:2", "5:3"));
+#ifdef KINEX_CHILD_INDEX_POSTGRES
+  auto left = db->Query(
+      "SELECT relname FROM pg_class WHERE relname LIKE 'audit_heads_v8%' OR relname LIKE "
+      "'audit_heads_id_seq_%' ORDER BY 1");
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_THAT(*left, IsEmpty());
+#else
+  auto left = db->Query("SELECT name FROM sqlite_master WHERE name LIKE 'audit_heads_v8%'");
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_THAT(*left, IsEmpty());
+#endif
   EXPECT_FALSE(db->Query("SELECT key_id FROM audit_heads").ok());
   EXPECT_FALSE(db->Exec("UPDATE audit_heads SET key_number = 2").ok());
   EXPECT_FALSE(db->Exec("DELETE FROM audit_heads").ok());
