@@ -50,8 +50,9 @@
 //   9  the key each signed tree head names is stored once
 //      (0009_signing_keys.sql: audit_signing_keys numbers each key id, and
 //      audit_heads holds its key_number instead of key_id). The step
-//      numbers the key ids of the heads stored, gives each head its
-//      number and drops the column, in one transaction.
+//      numbers the key ids of the heads stored and rebuilds audit_heads in
+//      the new shape, each head keeping its id, in one transaction (a table
+//      changed in place would keep its old size until a VACUUM).
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
