@@ -6,7 +6,6 @@ namespace kinex::audit::testing {
 
 std::string BackToVersion7Script(sql::Dialect dialect) {
   const bool postgres = dialect == sql::Dialect::kPostgres;
-  // The old table's append-only triggers (0001_append_only.<dialect>.sql).
   const std::string drop =
       postgres ? "DROP TRIGGER audit_entries_append_only ON audit_entries;"
                  "ALTER TABLE audit_entries RENAME TO audit_entries_v8;"
@@ -17,9 +16,9 @@ std::string BackToVersion7Script(sql::Dialect dialect) {
       postgres ? "CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON "
                  "audit_entries FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
                : "CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries BEGIN "
-                 "SELECT RAISE(ABORT, 'append-only'); END;"
+                 "SELECT RAISE(ABORT, 'audit entries are append-only'); END;"
                  "CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries BEGIN "
-                 "SELECT RAISE(ABORT, 'append-only'); END;";
+                 "SELECT RAISE(ABORT, 'audit entries are append-only'); END;";
   return absl::StrCat(
       drop,
       "CREATE TABLE audit_entries (leaf_index {INT} PRIMARY KEY, leaf_hash {BLOB} NOT NULL, "
@@ -42,9 +41,9 @@ std::string BackToVersion8Script(sql::Dialect dialect) {
       postgres ? "CREATE TRIGGER audit_heads_append_only BEFORE UPDATE OR DELETE ON audit_heads "
                  "FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
                : "CREATE TRIGGER audit_heads_no_update BEFORE UPDATE ON audit_heads BEGIN SELECT "
-                 "RAISE(ABORT, 'append-only'); END;"
+                 "RAISE(ABORT, 'signed tree heads are append-only'); END;"
                  "CREATE TRIGGER audit_heads_no_delete BEFORE DELETE ON audit_heads BEGIN SELECT "
-                 "RAISE(ABORT, 'append-only'); END;";
+                 "RAISE(ABORT, 'signed tree heads are append-only'); END;";
   return absl::StrCat(drop,
                       "ALTER TABLE audit_heads ADD COLUMN key_id TEXT NOT NULL DEFAULT '';"
                       "UPDATE audit_heads SET key_id = (SELECT k.key_id FROM "
