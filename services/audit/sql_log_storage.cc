@@ -148,74 +148,84 @@ absl::Status NumberChildPseudonyms(sql::Db& db) {
       "DROP TABLE audit_entry_children;");
 }
 
+// A script that rebuilds `table` in 0001_log.sql's shape under its own
+// name, for a step that changes its columns. The table's triggers go first
+// (Init re-creates them on the new table); it is renamed `old_name`, and on
+// PostgreSQL so are its primary key's index and, for a table with a serial
+// id, its sequence, so the new table can have its own. Then 0001_log.sql
+// makes the new table, `copy` fills it from `old_name`, PostgreSQL's new
+// sequence goes on from the largest id copied (SQLite's AUTOINCREMENT does
+// by itself), and the old table is dropped. The caller runs it in one
+// transaction, as Migrate runs every step.
+std::string RebuildInNewShape(sql::Dialect dialect, absl::string_view table,
+                              absl::string_view old_name, absl::string_view copy, bool serial_id) {
+  if (dialect == sql::Dialect::kSqlite) {
+    return absl::StrCat("DROP TRIGGER IF EXISTS ", table, "_no_update; ", "DROP TRIGGER IF EXISTS ",
+                        table, "_no_delete; ", "ALTER TABLE ", table, " RENAME TO ", old_name, "; ",
+                        schema::k0001Log, copy, " DROP TABLE ", old_name, ";");
+  }
+  return absl::StrCat(
+      "DROP TRIGGER IF EXISTS ", table, "_append_only ON ", table, "; ", "ALTER TABLE ", table,
+      " RENAME TO ", old_name, "; ", "ALTER INDEX ", table, "_pkey RENAME TO ", old_name, "_pkey; ",
+      serial_id
+          ? absl::StrCat("ALTER SEQUENCE ", table, "_id_seq RENAME TO ", old_name, "_id_seq; ")
+          : "",
+      schema::k0001Log, copy,
+      serial_id
+          ? absl::StrCat(" SELECT setval(pg_get_serial_sequence('", table,
+                         "', 'id'), COALESCE((SELECT MAX(id) FROM ", table, "), 0) + 1, false);")
+          : "",
+      " DROP TABLE ", old_name, ";");
+}
+
 // Schema version 8 on a store whose audit_entries still has version 1's
 // columns agency_kind, agency_code and actor: number its principals in the
-// order first stored, then rebuild audit_entries in 0001_log.sql's shape
-// (principal_id instead of the three) under its own name, copying every row,
-// and drop the old table. Its triggers go first (the table is renamed, and
-// Init re-creates them on the new one); on PostgreSQL its primary key's
-// index is renamed too, so the new table can have its own. A new store has
-// nothing to number: Schema() makes the tables.
+// order first stored, then rebuild audit_entries with principal_id instead
+// of the three, copying every row. A new store has nothing to number:
+// Schema() makes the tables.
 absl::Status NumberPrincipals(sql::Db& db) {
   KINEX_ASSIGN_OR_RETURN(const bool old_entries, ColumnExists(db, "audit_entries", "actor"));
   if (!old_entries) return absl::OkStatus();
-  const bool sqlite = db.dialect() == sql::Dialect::kSqlite;
   KINEX_RETURN_IF_ERROR(db.ExecScript(PrincipalsSchema(db.dialect())));
   return db.ExecScript(absl::StrCat(
       "INSERT INTO audit_principals (agency_kind, agency_code, actor) "
       "SELECT agency_kind, agency_code, actor FROM audit_entries "
       "GROUP BY agency_kind, agency_code, actor ORDER BY MIN(leaf_index);",
-      sqlite ? "DROP TRIGGER IF EXISTS audit_entries_no_update; "
-               "DROP TRIGGER IF EXISTS audit_entries_no_delete;"
-             : "DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries;",
-      "ALTER TABLE audit_entries RENAME TO audit_entries_v7;",
-      sqlite ? "" : "ALTER INDEX audit_entries_pkey RENAME TO audit_entries_v7_pkey;",
-      schema::k0001Log,
-      "INSERT INTO audit_entries (leaf_index, leaf_hash, leaf_data, time_micros, principal_id, "
-      "purpose, decision, break_glass) "
-      "SELECT e.leaf_index, e.leaf_hash, e.leaf_data, e.time_micros, p.principal_id, e.purpose, "
-      "e.decision, e.break_glass FROM audit_entries_v7 e JOIN audit_principals p "
-      "ON p.agency_kind = e.agency_kind AND p.agency_code = e.agency_code AND p.actor = e.actor "
-      "ORDER BY e.leaf_index;"
-      "DROP TABLE audit_entries_v7;"));
+      RebuildInNewShape(
+          db.dialect(), "audit_entries", "audit_entries_v7",
+          "INSERT INTO audit_entries (leaf_index, leaf_hash, leaf_data, time_micros, "
+          "principal_id, purpose, decision, break_glass) "
+          "SELECT e.leaf_index, e.leaf_hash, e.leaf_data, e.time_micros, p.principal_id, "
+          "e.purpose, e.decision, e.break_glass FROM audit_entries_v7 e "
+          "JOIN audit_principals p ON p.agency_kind = e.agency_kind "
+          "AND p.agency_code = e.agency_code AND p.actor = e.actor ORDER BY e.leaf_index;",
+          /*serial_id=*/false)));
 }
 
 // Schema version 9 on a store whose audit_heads still has version 1's
-// column key_id: number its key ids in the order first stored, then copy
-// the heads into audit_heads rebuilt in the new shape, each with its key's
-// number in place of the key id. The table's triggers go first (Init
-// re-creates them). A new store has nothing to number: Schema() makes the
+// column key_id: number its key ids in the order first stored, then rebuild
+// audit_heads with each head's key number in place of its key id, keeping
+// each head's id. A new store has nothing to number: Schema() makes the
 // tables.
 absl::Status NumberSigningKeys(sql::Db& db) {
   KINEX_ASSIGN_OR_RETURN(const bool old_heads, ColumnExists(db, "audit_heads", "key_id"));
   if (!old_heads) return absl::OkStatus();
-  const bool sqlite = db.dialect() == sql::Dialect::kSqlite;
   KINEX_RETURN_IF_ERROR(db.ExecScript(SigningKeysSchema(db.dialect())));
   // The heads are copied into a new table rather than changed in place: an
   // UPDATE of every head and a dropped column would leave the table twice
   // its size on PostgreSQL (each head's old version, and the key id still in
   // each new one) and its pages as full as before on SQLite, until a VACUUM
-  // with the service stopped. Each head keeps its id, and PostgreSQL's
-  // sequence of ids goes on from the largest (SQLite's AUTOINCREMENT does).
+  // with the service stopped.
   return db.ExecScript(absl::StrCat(
       "INSERT INTO audit_signing_keys (key_id) SELECT key_id FROM audit_heads "
       "GROUP BY key_id ORDER BY MIN(id);",
-      sqlite ? "DROP TRIGGER IF EXISTS audit_heads_no_update; "
-               "DROP TRIGGER IF EXISTS audit_heads_no_delete;"
-             : "DROP TRIGGER IF EXISTS audit_heads_append_only ON audit_heads;",
-      "ALTER TABLE audit_heads RENAME TO audit_heads_v8;",
-      sqlite ? ""
-             : "ALTER INDEX audit_heads_pkey RENAME TO audit_heads_v8_pkey;"
-               "ALTER SEQUENCE audit_heads_id_seq RENAME TO audit_heads_v8_id_seq;",
-      schema::k0001Log,
-      "INSERT INTO audit_heads (id, tree_size, root_hash, ts_seconds, ts_nanos, key_number, "
-      "signature) SELECT h.id, h.tree_size, h.root_hash, h.ts_seconds, h.ts_nanos, "
-      "k.key_number, h.signature FROM audit_heads_v8 h JOIN audit_signing_keys k "
-      "ON k.key_id = h.key_id ORDER BY h.id;",
-      sqlite ? ""
-             : "SELECT setval(pg_get_serial_sequence('audit_heads', 'id'), "
-               "COALESCE((SELECT MAX(id) FROM audit_heads), 0) + 1, false);",
-      "DROP TABLE audit_heads_v8;"));
+      RebuildInNewShape(
+          db.dialect(), "audit_heads", "audit_heads_v8",
+          "INSERT INTO audit_heads (id, tree_size, root_hash, ts_seconds, ts_nanos, "
+          "key_number, signature) SELECT h.id, h.tree_size, h.root_hash, h.ts_seconds, "
+          "h.ts_nanos, k.key_number, h.signature FROM audit_heads_v8 h "
+          "JOIN audit_signing_keys k ON k.key_id = h.key_id ORDER BY h.id;",
+          /*serial_id=*/true)));
 }
 
 // Every failure of the store is UNAVAILABLE to the log (it fails closed and
