@@ -11,12 +11,14 @@
 //                             bg_checkpoint:1 the same background
 //                             checkpointer) and the log's own
 //                             tables (services/audit/schema/0001_log.sql,
-//                             0005_child_index.sql), one writer thread, B
-//                             rows per transaction; each row is an
-//                             audit_entries row whose leaf is as long as a
-//                             BM_Append leaf, plus its audit_child_entries
-//                             row (the query index; its 5,000 children
-//                             numbered in audit_children beforehand).
+//                             0005_child_index.sql, 0010_child_sets.sql),
+//                             one writer thread, B rows per transaction;
+//                             each row is an audit_entries row whose leaf
+//                             is as long as a BM_Append leaf, plus its
+//                             audit_entry_child_sets row (the query index;
+//                             its 5,000 children numbered in audit_children
+//                             and each child's set in audit_child_sets
+//                             beforehand).
 //                             children:1 (the baseline) draws each row's
 //                             child at random, as a BM_Append batch's
 //                             events carry children spread over all 5,000;
@@ -280,7 +282,8 @@ void BM_RawSqliteCommit(benchmark::State& state) {
         "open");
   Check(db, sqlite3_exec(db, LogPragmas(background).c_str(), nullptr, nullptr, nullptr), "pragmas");
   const std::string ddl = sql::ExpandPlaceholders(
-      absl::StrCat(kinex::audit::schema::k0001Log, kinex::audit::schema::k0005ChildIndex),
+      absl::StrCat(kinex::audit::schema::k0001Log, kinex::audit::schema::k0005ChildIndex,
+                   kinex::audit::schema::k0010ChildSets),
       sql::Dialect::kSqlite);
   Check(db, sqlite3_exec(db, ddl.c_str(), nullptr, nullptr, nullptr), "schema");
   // The log's background checkpointer, notified after each commit as
@@ -307,7 +310,7 @@ void BM_RawSqliteCommit(benchmark::State& state) {
         "prepare entry");
   Check(db,
         sqlite3_prepare_v2(db,
-                           "INSERT INTO audit_child_entries (child_id, leaf_index) "
+                           "INSERT INTO audit_entry_child_sets (set_id, leaf_index) "
                            "VALUES (?1, ?2)",
                            -1, &child, nullptr),
         "prepare child");
@@ -320,8 +323,9 @@ void BM_RawSqliteCommit(benchmark::State& state) {
     return s;
   };
   const std::string leaf = random_bytes(shape.leaf_bytes);
-  // The children numbered once, before the measured commits (the log numbers
-  // a child the first time it indexes it).
+  // The children numbered once, and each child's set (an event names one
+  // child), before the measured commits (the log numbers a child and a set
+  // the first time it indexes them).
   constexpr int kChildren = 5000;
   Check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), "begin");
   for (int i = 0; i < kChildren; ++i) {
@@ -329,6 +333,11 @@ void BM_RawSqliteCommit(benchmark::State& state) {
         absl::StrCat("INSERT INTO audit_children (pseudonym) VALUES ('",
                      absl::BytesToHexString(random_bytes(shape.pseudonym_bytes / 2)), "')");
     Check(db, sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), "number child");
+    const std::string set =
+        absl::StrCat("INSERT INTO audit_child_sets (members) VALUES ('", i + 1,
+                     "'); INSERT INTO audit_child_set_members (set_id, child_id) VALUES (", i + 1,
+                     ", ", i + 1, ")");
+    Check(db, sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr), "number set");
   }
   Check(db, sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), "commit");
   const int rows = RawRows(batch);
@@ -611,7 +620,7 @@ void PrintSummary(const SummaryReporter& r) {
     const RowShape& shape = AppendRowShape();
     std::printf(
         "raw SQLite: %s; one writer; row = audit_entries (leaf %zu B, hash 32 B, "
-        "columns) + audit_child_entries (child_id, leaf_index), each row's child drawn at "
+        "columns) + audit_entry_child_sets (leaf_index, set_id), each row's child drawn at "
         "random of 5,000 as the log's batches carry them\n",
         RawSettings().c_str(), shape.leaf_bytes);
   }

@@ -1,4 +1,4 @@
-// How long the audit store's steps to schema versions 8 and 9 take on a
+// How long the audit store's steps to schema versions 8, 9 and 10 take on a
 // grown store, and what they give back: what an operator needs to plan the
 // upgrade's first start (docs/deploy.md, "Upgrades"), on SQLite or
 // PostgreSQL.
@@ -9,16 +9,19 @@
 // time holds about one head per event. Those rows are synthetic (random
 // roots and signatures, for the step's time and bytes only: a log opened on
 // them would refuse them). Then, --rounds times:
-//   1. the store taken back to version 8 (tests/audit/store_downgrade.h),
+//   1. the store taken back to version 9 (tests/audit/store_downgrade.h),
 //      compacted (SQLite VACUUM; PostgreSQL VACUUM FULL, ANALYZE and
 //      CHECKPOINT, so the step starts from a store as an append-only log
-//      leaves it), and opened: the step to version 9 alone;
-//   2. taken back to version 8 and then 7, compacted, and opened: the steps
-//      to 8 and 9 (the step to 8 is the difference).
+//      leaves it), and opened: the step to version 10 alone;
+//   2. taken back to version 9 and then 8, compacted, and opened: the steps
+//      to 9 and 10 (the step to 9 is the difference);
+//   3. taken back to 9, 8 and 7, compacted, and opened: the steps to 8, 9
+//      and 10 (the step to 8 is the difference from 2).
 // Each open is the storage's own (SqliteLogStorage / PostgresLogStorage
 // Open: sql::Migrate, each step in one transaction, synchronous commits).
-// The bytes of audit_entries and audit_heads (indexes included) are printed
-// at each version, compacted, and after each open before any compaction.
+// The bytes of audit_entries, audit_heads and the query index by child
+// (indexes included) are printed at each version, compacted, and after each
+// open before any compaction.
 //
 // PostgreSQL: a throwaway server with durable settings
 // (tests/testing/postgres_server.h), removed at the end.
@@ -134,7 +137,10 @@ class PostgresStore final : public Store {
   }
   absl::StatusOr<std::unique_ptr<sql::Db>> Raw() override { return sql::OpenPostgres(conninfo_); }
   const char* compaction() const override { return "VACUUM FULL;ANALYZE;CHECKPOINT"; }
-  const char* bytes_query() const override { return "SELECT pg_total_relation_size($1::regclass)"; }
+  const char* bytes_query() const override {
+    return "SELECT COALESCE(SUM(pg_total_relation_size(oid)), 0) FROM pg_class WHERE relname = $1 "
+           "AND relkind = 'r'";
+  }
 
  private:
   PostgresStore(std::unique_ptr<kinex::testing::PostgresServer> server, std::string conninfo)
@@ -143,14 +149,19 @@ class PostgresStore final : public Store {
   const std::string conninfo_;
 };
 
-// Prints audit_entries' and audit_heads' bytes, each per row.
+// Prints audit_entries' and audit_heads' bytes, each per row, and the query
+// index's per entry: version 9's audit_child_entries or version 10's tables
+// of child sets, with audit_children (the pseudonyms, in both).
 void PrintBytes(Store& store, const char* when, uint64_t entries, uint64_t heads) {
-  const std::vector<uint64_t> bytes = store.Bytes({"audit_entries", "audit_heads"});
+  const std::vector<uint64_t> bytes =
+      store.Bytes({"audit_entries", "audit_heads", "audit_children", "audit_child_entries",
+                   "audit_child_sets", "audit_child_set_members", "audit_entry_child_sets"});
+  const uint64_t index = bytes[2] + bytes[3] + bytes[4] + bytes[5] + bytes[6];
   std::printf(
       "  %-46s audit_entries %7.1f MB (%5.1f B an entry), audit_heads %7.1f MB (%5.1f B "
-      "a head)\n",
+      "a head), query index %7.1f MB (%5.1f B an entry)\n",
       when, bytes[0] / 1e6, static_cast<double>(bytes[0]) / entries, bytes[1] / 1e6,
-      static_cast<double>(bytes[1]) / heads);
+      static_cast<double>(bytes[1]) / heads, index / 1e6, static_cast<double>(index) / entries);
 }
 
 // Opens the store (running the steps its version needs) and returns the
@@ -203,7 +214,7 @@ void Run(Store& store, const std::string& backend) {
   db->reset();
   std::printf("compaction before each open: %s\n", store.compaction());
   store.Compact();
-  PrintBytes(store, "version 9, compacted", entries, heads);
+  PrintBytes(store, "version 10, compacted", entries, heads);
 
   auto back = [&](const std::string& script) {
     auto raw = store.Raw();
@@ -212,26 +223,38 @@ void Run(Store& store, const std::string& backend) {
   };
   const sql::Dialect dialect = postgres ? sql::Dialect::kPostgres : sql::Dialect::kSqlite;
   for (int round = 1; round <= absl::GetFlag(FLAGS_rounds); ++round) {
+    back(testing::BackToVersion9Script(dialect));
+    store.Compact();
+    if (round == 1) PrintBytes(store, "version 9, compacted", entries, heads);
+    const double step10 = TimedOpen(store);
+    if (round == 1) {
+      PrintBytes(store, "after the step to 10, before compaction", entries, heads);
+      store.Compact();
+      PrintBytes(store, "after the step to 10, compacted", entries, heads);
+    }
+    back(testing::BackToVersion9Script(dialect));
     back(testing::BackToVersion8Script(dialect));
     store.Compact();
     if (round == 1) PrintBytes(store, "version 8, compacted", entries, heads);
-    const double step9 = TimedOpen(store);
-    if (round == 1) PrintBytes(store, "after the step to 9, before compaction", entries, heads);
+    const double steps9 = TimedOpen(store);
+    if (round == 1)
+      PrintBytes(store, "after the steps to 9 and 10, before compaction", entries, heads);
+    back(testing::BackToVersion9Script(dialect));
     back(testing::BackToVersion8Script(dialect));
     back(testing::BackToVersion7Script(dialect));
     store.Compact();
     if (round == 1) PrintBytes(store, "version 7, compacted", entries, heads);
-    const double steps89 = TimedOpen(store);
+    const double steps8 = TimedOpen(store);
     if (round == 1) {
-      PrintBytes(store, "after the steps to 8 and 9, before compaction", entries, heads);
+      PrintBytes(store, "after the steps to 8, 9 and 10, before compaction", entries, heads);
       store.Compact();
-      PrintBytes(store, "after the steps to 8 and 9, compacted", entries, heads);
+      PrintBytes(store, "after the steps to 8, 9 and 10, compacted", entries, heads);
     }
     std::printf(
-        "round %d: step to 9 (%llu heads) %.2f s; steps to 8 and 9 (%llu entries) %.2f s; so the "
-        "step to 8 about %.2f s\n",
-        round, static_cast<unsigned long long>(heads), step9,
-        static_cast<unsigned long long>(entries), steps89, steps89 - step9);
+        "round %d: step to 10 (%llu entries) %.2f s; steps to 9 and 10 (%llu heads) %.2f s, so "
+        "the step to 9 about %.2f s; steps to 8, 9 and 10 %.2f s, so the step to 8 about %.2f s\n",
+        round, static_cast<unsigned long long>(entries), step10,
+        static_cast<unsigned long long>(heads), steps9, steps9 - step10, steps8, steps8 - steps9);
     std::fflush(stdout);
   }
 }
@@ -241,7 +264,7 @@ void Run(Store& store, const std::string& backend) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Times the audit store's steps to schema versions 8 and 9 on a grown store.\n"
+      "Times the audit store's steps to schema versions 8, 9 and 10 on a grown store.\n"
       "usage: audit_migration_bench [--backend=sqlite|postgres] [--entries=N] [--heads=N] "
       "[--rounds=N]");
   absl::ParseCommandLine(argc, argv);

@@ -408,7 +408,8 @@ class PostgresBackend final : public Backend {
     absl::StatusOr<std::unique_ptr<sql::Db>> db = OpenDb();
     if (!db.ok()) return;
     absl::Status s = (*db)->ExecScript(
-        "ANALYZE audit_entries; ANALYZE audit_children; ANALYZE audit_child_entries; "
+        "ANALYZE audit_entries; ANALYZE audit_children; ANALYZE audit_child_sets; "
+        "ANALYZE audit_child_set_members; ANALYZE audit_entry_child_sets; "
         "ANALYZE audit_heads");
     if (!s.ok()) std::printf("  ANALYZE failed: %s\n", s.ToString().c_str());
   }

@@ -49,8 +49,10 @@ struct Part {
 const std::vector<Part>& Parts() {
   static const auto* parts = new std::vector<Part>{
       {"query index by child",
-       {"audit_child_entries", "audit_child_entries_by_leaf", "audit_children",
-        "sqlite_autoindex_audit_children_1"}},
+       {"audit_children", "sqlite_autoindex_audit_children_1", "audit_child_sets",
+        "sqlite_autoindex_audit_child_sets_1", "audit_child_set_members",
+        "audit_child_set_members_by_child", "audit_entry_child_sets",
+        "audit_entry_child_sets_by_set"}},
       {"access notifications",
        {"audit_notifications", "audit_notifications_by_recipient", "audit_notifications_due"}},
       {"signed heads",

@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <map>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "embedded_sql/audit_schema.h"
 #include "kinex/notifications/v1/notifications.pb.h"
 #include "services/audit/stored_leaf.h"
@@ -40,9 +45,10 @@ std::string WithAppendOnlyTriggers(sql::Dialect dialect, absl::string_view table
   return absl::StrCat(tables, dialect == sql::Dialect::kSqlite ? sqlite : postgres);
 }
 
-// The query index by child (0005_child_index.sql), the principals
-// (0008_principals.sql) and the signing keys (0009_signing_keys.sql), each
-// with its triggers (0005, 0008, 0009_append_only.<dialect>.sql).
+// The child pseudonyms' numbers (0005_child_index.sql), the principals
+// (0008_principals.sql), the signing keys (0009_signing_keys.sql) and the
+// query index by identifier set (0010_child_sets.sql), each with its
+// triggers (0005, 0008, 0009, 0010_append_only.<dialect>.sql).
 std::string ChildIndexSchema(sql::Dialect dialect) {
   return WithAppendOnlyTriggers(dialect, schema::k0005ChildIndex, schema::k0005AppendOnlySqlite,
                                 schema::k0005AppendOnlyPostgres);
@@ -55,6 +61,18 @@ std::string SigningKeysSchema(sql::Dialect dialect) {
   return WithAppendOnlyTriggers(dialect, schema::k0009SigningKeys, schema::k0009AppendOnlySqlite,
                                 schema::k0009AppendOnlyPostgres);
 }
+std::string ChildSetsSchema(sql::Dialect dialect) {
+  return WithAppendOnlyTriggers(dialect, schema::k0010ChildSets, schema::k0010AppendOnlySqlite,
+                                schema::k0010AppendOnlyPostgres);
+}
+
+// Version 5's query index rows, one per pseudonym of each leaf, as the
+// step to version 5 makes them and the step to version 10 reads them (and
+// drops them): 0005_child_index.sql's second table until version 10.
+constexpr absl::string_view kVersion5ChildEntries =
+    "CREATE TABLE IF NOT EXISTS audit_child_entries (child_id {INT} NOT NULL, "
+    "leaf_index {INT} NOT NULL, PRIMARY KEY (child_id, leaf_index)){WITHOUT_ROWID};"
+    "CREATE INDEX IF NOT EXISTS audit_child_entries_by_leaf ON audit_child_entries (leaf_index);";
 
 // The schema of `dialect`, from services/audit/schema/ (embedded at build
 // time): the tables (0001_log.sql, both dialects through the SQL layer's
@@ -62,15 +80,16 @@ std::string SigningKeysSchema(sql::Dialect dialect) {
 // (0001_append_only.<dialect>.sql), then the notifications table
 // (0002_notifications.sql, no triggers: its delivery state changes), the
 // start-up checkpoints (0003_checkpoints.sql), the query index by child
-// (ChildIndexSchema), the principals (PrincipalsSchema), then the signing
-// keys (SigningKeysSchema). One script, so PostgreSQL applies it as one
+// (ChildIndexSchema), the principals (PrincipalsSchema), the signing keys
+// (SigningKeysSchema), then the query index by identifier set
+// (ChildSetsSchema). One script, so PostgreSQL applies it as one
 // transaction.
 std::string Schema(sql::Dialect dialect) {
   return absl::StrCat(
       WithAppendOnlyTriggers(dialect, schema::k0001Log, schema::k0001AppendOnlySqlite,
                              schema::k0001AppendOnlyPostgres),
       schema::k0002Notifications, schema::k0003Checkpoints, ChildIndexSchema(dialect),
-      PrincipalsSchema(dialect), SigningKeysSchema(dialect));
+      PrincipalsSchema(dialect), SigningKeysSchema(dialect), ChildSetsSchema(dialect));
 }
 
 // The parameters of one statement, numbered as they are added.
@@ -139,6 +158,7 @@ absl::Status NumberChildPseudonyms(sql::Db& db) {
   KINEX_ASSIGN_OR_RETURN(const bool old_index, TableExists(db, "audit_entry_children"));
   if (!old_index) return absl::OkStatus();
   KINEX_RETURN_IF_ERROR(db.ExecScript(ChildIndexSchema(db.dialect())));
+  KINEX_RETURN_IF_ERROR(db.ExecScript(std::string(kVersion5ChildEntries)));
   return db.ExecScript(
       "INSERT INTO audit_children (pseudonym) SELECT pseudonym FROM audit_entry_children "
       "GROUP BY pseudonym ORDER BY MIN(leaf_index), pseudonym;"
@@ -226,6 +246,40 @@ absl::Status NumberSigningKeys(sql::Db& db) {
           "h.ts_nanos, k.key_number, h.signature FROM audit_heads_v8 h "
           "JOIN audit_signing_keys k ON k.key_id = h.key_id ORDER BY h.id;",
           /*serial_id=*/true)));
+}
+
+// Schema version 10 on a store with version 5's audit_child_entries: group
+// its rows by leaf into sets of child numbers (each set's members ascending,
+// "3,17,42"), number the distinct sets in the order first stored, give each
+// leaf its set's row, list each set's members as rows (from the first leaf
+// that named it), and drop the old table (its triggers and by-leaf index go
+// with it). SQLite's group_concat keeps no order of its own, so the members
+// are concatenated as a window over the child numbers in order; PostgreSQL's
+// string_agg takes the order. A new store has nothing to copy: Schema()
+// makes the tables.
+absl::Status NumberChildSets(sql::Db& db) {
+  KINEX_ASSIGN_OR_RETURN(const bool old_index, TableExists(db, "audit_child_entries"));
+  if (!old_index) return absl::OkStatus();
+  KINEX_RETURN_IF_ERROR(db.ExecScript(ChildSetsSchema(db.dialect())));
+  const bool sqlite = db.dialect() == sql::Dialect::kSqlite;
+  return db.ExecScript(absl::StrCat(
+      "CREATE TEMP TABLE audit_v9_leaf_sets AS ",
+      sqlite ? "SELECT DISTINCT leaf_index, group_concat(child_id, ',') OVER (PARTITION BY "
+               "leaf_index ORDER BY child_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
+               "FOLLOWING) AS members FROM audit_child_entries;"
+             : "SELECT leaf_index, string_agg(child_id::text, ',' ORDER BY child_id) AS members "
+               "FROM audit_child_entries GROUP BY leaf_index;",
+      "INSERT INTO audit_child_sets (members) SELECT members FROM audit_v9_leaf_sets "
+      "GROUP BY members ORDER BY MIN(leaf_index);"
+      "INSERT INTO audit_entry_child_sets (leaf_index, set_id) SELECT l.leaf_index, s.set_id "
+      "FROM audit_v9_leaf_sets l JOIN audit_child_sets s ON s.members = l.members "
+      "ORDER BY l.leaf_index;"
+      "INSERT INTO audit_child_set_members (set_id, child_id) SELECT s.set_id, c.child_id "
+      "FROM (SELECT members, MIN(leaf_index) AS leaf_index FROM audit_v9_leaf_sets "
+      "GROUP BY members) f JOIN audit_child_sets s ON s.members = f.members "
+      "JOIN audit_child_entries c ON c.leaf_index = f.leaf_index ORDER BY s.set_id, c.child_id;"
+      "DROP TABLE audit_v9_leaf_sets;"
+      "DROP TABLE audit_child_entries;"));
 }
 
 // Every failure of the store is UNAVAILABLE to the log (it fails closed and
@@ -495,52 +549,117 @@ absl::Status ForEachPage(sql::Db& db, const std::string& select, uint64_t begin,
   return absl::OkStatus();
 }
 
-// The child_id of each of `pseudonyms`, numbering those not yet indexed;
+// Runs `select` (ending "... IN (") with `values` as the list, closed, a
+// chunk of them at a time (SQLite takes at most 32,766 parameters).
+absl::Status ForEachIn(sql::Db& db, absl::string_view select, absl::Span<const sql::Value> values,
+                       const std::function<absl::Status(const sql::Row&)>& fn) {
+  constexpr size_t kPerLookup = 256;
+  for (size_t at = 0; at < values.size(); at += kPerLookup) {
+    Params params;
+    std::vector<std::string> placeholders;
+    for (size_t i = at; i < std::min(values.size(), at + kPerLookup); ++i) {
+      placeholders.push_back(params.Add(values[i]));
+    }
+    KINEX_RETURN_IF_ERROR(db.ForEach(absl::StrCat(select, absl::StrJoin(placeholders, ", "), ")"),
+                                     params.values(), fn));
+  }
+  return absl::OkStatus();
+}
+
+// A table that numbers distinct text keys (audit_children numbers
+// pseudonyms, audit_child_sets the members of sets of child numbers).
+struct NumberedTable {
+  absl::string_view table;
+  absl::string_view number;  // its number column
+  absl::string_view key;     // its UNIQUE text column
+};
+constexpr NumberedTable kChildren{"audit_children", "child_id", "pseudonym"};
+constexpr NumberedTable kChildSets{"audit_child_sets", "set_id", "members"};
+
+// What NumbersFor read or gave.
+struct Numbers {
+  absl::flat_hash_map<std::string, int64_t> ids;  // every key's number
+  std::vector<std::string> given;                 // the keys numbered now
+};
+
+// The number of each of `keys` in `table`, numbering those not yet stored;
 // those in `known` (numbers read or given before: they never change) are
 // not looked up. Called in the Append transaction, so a number is only ever
 // given together with the index rows that use it.
-absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> ChildIds(
-    sql::Db& db, std::vector<std::string> pseudonyms,
-    const absl::flat_hash_map<std::string, int64_t>& known) {
-  absl::flat_hash_map<std::string, int64_t> ids;
-  pseudonyms.erase(std::remove_if(pseudonyms.begin(), pseudonyms.end(),
-                                  [&](const std::string& p) {
-                                    auto it = known.find(p);
-                                    if (it == known.end()) return false;
-                                    ids.emplace(p, it->second);
-                                    return true;
-                                  }),
-                   pseudonyms.end());
-  std::sort(pseudonyms.begin(), pseudonyms.end());
-  pseudonyms.erase(std::unique(pseudonyms.begin(), pseudonyms.end()), pseudonyms.end());
-  constexpr size_t kPerLookup = 256;
-  for (size_t at = 0; at < pseudonyms.size(); at += kPerLookup) {
-    const size_t n = std::min(kPerLookup, pseudonyms.size() - at);
-    Params params;
-    std::vector<std::string> placeholders;
-    for (size_t i = 0; i < n; ++i) placeholders.push_back(params.Add(pseudonyms[at + i]));
-    KINEX_RETURN_IF_ERROR(db.ForEach(
-        absl::StrCat("SELECT child_id, pseudonym FROM audit_children WHERE pseudonym IN (",
-                     absl::StrJoin(placeholders, ", "), ")"),
-        params.values(), [&](const sql::Row& row) {
-          ids.emplace(row.Str(1), row.Int(0));
-          return absl::OkStatus();
-        }));
+absl::StatusOr<Numbers> NumbersFor(sql::Db& db, const NumberedTable& table,
+                                   std::vector<std::string> keys,
+                                   const absl::flat_hash_map<std::string, int64_t>& known) {
+  Numbers out;
+  keys.erase(std::remove_if(keys.begin(), keys.end(),
+                            [&](const std::string& k) {
+                              auto it = known.find(k);
+                              if (it == known.end()) return false;
+                              out.ids.emplace(k, it->second);
+                              return true;
+                            }),
+             keys.end());
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  KINEX_RETURN_IF_ERROR(ForEachIn(db,
+                                  absl::StrCat("SELECT ", table.number, ", ", table.key, " FROM ",
+                                               table.table, " WHERE ", table.key, " IN ("),
+                                  std::vector<sql::Value>(keys.begin(), keys.end()),
+                                  [&](const sql::Row& row) {
+                                    out.ids.emplace(row.Str(1), row.Int(0));
+                                    return absl::OkStatus();
+                                  }));
+  const std::string insert = absl::StrCat("INSERT INTO ", table.table, " (", table.key,
+                                          ") VALUES ($1) RETURNING ", table.number);
+  for (const std::string& k : keys) {
+    if (out.ids.contains(k)) continue;
+    KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> rows, db.Query(insert, {k}));
+    out.ids.emplace(k, rows.at(0).Int(0));
+    out.given.push_back(k);
   }
-  for (const std::string& p : pseudonyms) {
-    if (ids.contains(p)) continue;
-    KINEX_ASSIGN_OR_RETURN(
-        std::vector<sql::Row> rows,
-        db.Query("INSERT INTO audit_children (pseudonym) VALUES ($1) RETURNING child_id", {p}));
-    ids.emplace(p, rows.at(0).Int(0));
+  return out;
+}
+
+// The members text of a set of child numbers, as audit_child_sets keeps it:
+// ascending, in decimal, separated by commas ("3,17,42").
+std::string MembersText(std::vector<int64_t> numbers) {
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  return absl::StrJoin(numbers, ",");
+}
+
+// The child numbers of a members text, or nullopt unless it is exactly as
+// MembersText writes it (one or more numbers, ascending, none repeated, no
+// sign, space or leading zero).
+std::optional<std::vector<int64_t>> ParseMembers(absl::string_view text) {
+  std::vector<int64_t> numbers;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(part, &n) || absl::StrCat(n) != part) return std::nullopt;
+    if (!numbers.empty() && n <= numbers.back()) return std::nullopt;
+    numbers.push_back(n);
   }
-  return ids;
+  return numbers;
+}
+
+// The pseudonym of each of `numbers` that audit_children numbers.
+absl::StatusOr<absl::flat_hash_map<int64_t, std::string>> PseudonymsOf(
+    sql::Db& db, std::vector<int64_t> numbers) {
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  absl::flat_hash_map<int64_t, std::string> out;
+  KINEX_RETURN_IF_ERROR(
+      ForEachIn(db, "SELECT child_id, pseudonym FROM audit_children WHERE child_id IN (",
+                std::vector<sql::Value>(numbers.begin(), numbers.end()), [&](const sql::Row& row) {
+                  out.emplace(row.Int(0), row.Str(1));
+                  return absl::OkStatus();
+                }));
+  return out;
 }
 
 // The principal_id of each entry's principal, in entry order, numbering
 // those not yet stored; those in `known` (numbers read or given before: they
 // never change) are not looked up. `ids` gets every number read or given.
-// Called in the Append transaction, as ChildIds.
+// Called in the Append transaction, as NumbersFor.
 absl::StatusOr<std::vector<int64_t>> PrincipalIds(
     sql::Db& db, absl::Span<const NewEntry> entries,
     const absl::flat_hash_map<SqlLogStorage::PrincipalKey, int64_t>& known,
@@ -571,6 +690,65 @@ absl::StatusOr<std::vector<int64_t>> PrincipalIds(
   return out;
 }
 
+// Whether each set's member rows (audit_child_set_members, what a query by
+// child reads) are exactly the child numbers its members text lists (what
+// the start-up index check reads against the leaves). A member row deleted
+// or moved would hide a set's events from a child's query, unseen by that
+// check: DATA_LOSS, AUDIT_INDEX_TAMPERED, naming the first set that
+// differs. Read a page of sets at a time, in set order, with the member
+// rows of its range of set numbers (the last page's range open-ended, and
+// the first's from the lowest number, so rows of no set are read too): the
+// work grows with the sets (a few per child), not with the log.
+absl::Status CheckSetMembers(sql::Db& db) {
+  constexpr int64_t kSetsPerPage = 4096;
+  const auto differs = [&db](int64_t set) {
+    return Failure(absl::DataLossError(absl::StrCat(
+                       "audit store: the query index's member rows of child set ", set,
+                       " are not the children it lists: the index was edited; refusing to open")),
+                   reason::kAuditIndexTampered, db.dialect(), {{"set_id", absl::StrCat(set)}});
+  };
+  std::map<int64_t, std::string> texts;
+  std::map<int64_t, std::vector<int64_t>> rows;
+  int64_t from = std::numeric_limits<int64_t>::min();
+  while (true) {
+    texts.clear();
+    rows.clear();
+    KINEX_RETURN_IF_ERROR(db.ForEach(
+        "SELECT set_id, members FROM audit_child_sets WHERE set_id >= $1 ORDER BY set_id "
+        "LIMIT $2",
+        {from, kSetsPerPage}, [&](const sql::Row& row) {
+          texts[row.Int(0)] = row.Str(1);
+          return absl::OkStatus();
+        }));
+    const bool last_page = static_cast<int64_t>(texts.size()) < kSetsPerPage;
+    const int64_t to = last_page ? std::numeric_limits<int64_t>::max() : texts.rbegin()->first;
+    KINEX_RETURN_IF_ERROR(
+        db.ForEach("SELECT set_id, child_id FROM audit_child_set_members WHERE set_id >= $1 AND "
+                   "set_id <= $2 ORDER BY set_id, child_id",
+                   {from, to}, [&](const sql::Row& row) {
+                     rows[row.Int(0)].push_back(row.Int(1));
+                     return absl::OkStatus();
+                   }));
+    // Both in set order: the first set either side that differs.
+    auto text = texts.begin();
+    auto members = rows.begin();
+    while (text != texts.end() || members != rows.end()) {
+      if (text == texts.end() || (members != rows.end() && members->first < text->first)) {
+        return differs(members->first);  // member rows of no set
+      }
+      const std::optional<std::vector<int64_t>> listed = ParseMembers(text->second);
+      if (members == rows.end() || members->first != text->first || !listed.has_value() ||
+          members->second != *listed) {
+        return differs(text->first);
+      }
+      ++text;
+      ++members;
+    }
+    if (last_page) return absl::OkStatus();
+    from = to + 1;
+  }
+}
+
 }  // namespace
 
 absl::Status SqlLogStorage::Init() {
@@ -595,7 +773,8 @@ absl::Status SqlLogStorage::Init() {
                                // (stored_leaf.h): likewise.
                                {7, [](sql::Db&) { return absl::OkStatus(); }},
                                {8, NumberPrincipals},
-                               {9, NumberSigningKeys}}),
+                               {9, NumberSigningKeys},
+                               {10, NumberChildSets}}),
                  dialect_));
   KINEX_RETURN_IF_ERROR(StoreError(db.ExecScript(Schema(dialect_)), dialect_));
   // Each pseudonym is numbered once (the UNIQUE constraint); a second number
@@ -613,7 +792,7 @@ absl::Status SqlLogStorage::Init() {
                        "): the index was edited; refusing to open")),
                    reason::kAuditIndexTampered, dialect_);
   }
-  return absl::OkStatus();
+  return StoreError(CheckSetMembers(db), dialect_);
 }
 
 absl::Status SqlLogStorage::WithReader(const std::function<absl::Status(sql::Db&)>& fn) {
@@ -629,10 +808,11 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
   for (const NewEntry& e : entries) stored.push_back(CompressLeaf(e.entry.leaf_data));
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
-  absl::flat_hash_map<std::string, int64_t> child_ids;
+  absl::flat_hash_map<std::string, int64_t> child_ids, set_ids;
   absl::flat_hash_map<PrincipalKey, int64_t> principal_ids;
   // (The lambda runs under write_mu_, which the analysis cannot see.)
   const absl::flat_hash_map<std::string, int64_t>* known_child_ids = &child_ids_;
+  const absl::flat_hash_map<std::string, int64_t>* known_set_ids = &set_ids_;
   const absl::flat_hash_map<PrincipalKey, int64_t>* known_principal_ids = &principal_ids_;
   absl::flat_hash_map<std::string, int64_t> key_numbers;
   const absl::flat_hash_map<std::string, int64_t>* known_key_numbers = &key_numbers_;
@@ -653,7 +833,35 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     for (const NewEntry& e : entries) {
       pseudonyms.insert(pseudonyms.end(), e.child_pseudonyms.begin(), e.child_pseudonyms.end());
     }
-    KINEX_ASSIGN_OR_RETURN(child_ids, ChildIds(db, std::move(pseudonyms), *known_child_ids));
+    KINEX_ASSIGN_OR_RETURN(Numbers children,
+                           NumbersFor(db, kChildren, std::move(pseudonyms), *known_child_ids));
+    child_ids = std::move(children.ids);
+    // Each entry's set of child numbers (none for an entry that names no
+    // child), numbered in audit_child_sets; a set numbered now gets its
+    // member rows.
+    std::vector<std::string> entry_sets(entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].child_pseudonyms.empty()) continue;
+      std::vector<int64_t> numbers;
+      for (const std::string& p : entries[i].child_pseudonyms) numbers.push_back(child_ids.at(p));
+      entry_sets[i] = MembersText(std::move(numbers));
+    }
+    std::vector<std::string> set_keys;
+    for (const std::string& set : entry_sets) {
+      if (!set.empty()) set_keys.push_back(set);
+    }
+    KINEX_ASSIGN_OR_RETURN(Numbers sets,
+                           NumbersFor(db, kChildSets, std::move(set_keys), *known_set_ids));
+    set_ids = std::move(sets.ids);
+    std::vector<std::vector<sql::Value>> member_rows;
+    for (const std::string& set : sets.given) {
+      const std::optional<std::vector<int64_t>> members = ParseMembers(set);
+      for (const int64_t number : *members) member_rows.push_back({set_ids.at(set), number});
+    }
+    if (!member_rows.empty()) {
+      KINEX_RETURN_IF_ERROR(
+          db.BulkInsert("audit_child_set_members", {"set_id", "child_id"}, member_rows));
+    }
     KINEX_ASSIGN_OR_RETURN(const std::vector<int64_t> principals,
                            PrincipalIds(db, entries, *known_principal_ids, principal_ids));
     std::vector<std::vector<sql::Value>> rows, child_rows, key_rows, notification_rows;
@@ -668,9 +876,7 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
       rows.push_back({index, BlobOf(HashBytes(e.entry.leaf_hash)), BlobOf(stored[i]), e.time_micros,
                       principals[i], int64_t{e.purpose}, int64_t{e.decision},
                       int64_t{e.break_glass ? 1 : 0}});
-      for (const std::string& pseudonym : e.child_pseudonyms) {
-        child_rows.push_back({child_ids.at(pseudonym), index});
-      }
+      if (!entry_sets[i].empty()) child_rows.push_back({index, set_ids.at(entry_sets[i])});
       if (!e.idempotency_key.empty()) key_rows.push_back({e.idempotency_key, index});
       KINEX_RETURN_IF_ERROR(CheckNotifications(e, dialect_));
       for (const StoredNotification& n : e.notifications) {
@@ -685,7 +891,7 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     }
     if (!child_rows.empty()) {
       KINEX_RETURN_IF_ERROR(
-          db.BulkInsert("audit_child_entries", {"child_id", "leaf_index"}, child_rows));
+          db.BulkInsert("audit_entry_child_sets", {"leaf_index", "set_id"}, child_rows));
     }
     if (!key_rows.empty()) {
       KINEX_RETURN_IF_ERROR(
@@ -713,6 +919,8 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     // Committed: the numbers it read or gave stand.
     if (child_ids_.size() + child_ids.size() > kMaxCachedChildIds) child_ids_.clear();
     child_ids_.merge(child_ids);
+    if (set_ids_.size() + set_ids.size() > kMaxCachedSetIds) set_ids_.clear();
+    set_ids_.merge(set_ids);
     if (principal_ids_.size() + principal_ids.size() > kMaxCachedPrincipalIds) {
       principal_ids_.clear();
     }
@@ -818,35 +1026,8 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
   std::vector<StoredEntry> out;
   KINEX_RETURN_IF_ERROR(WithReader([&](sql::Db& db) -> absl::Status {
     Params params;
-    // For one child the range and the order are on the index's own
-    // leaf_index: its primary key (child_id, leaf_index) then yields the
-    // child's entries in order, and LIMIT stops the scan. Spelled on
-    // e.leaf_index, SQLite read and sorted every entry of the child first (a
-    // child with 2M events took 20 s for its first page at 20M entries;
-    // audit_scale_bench). The child's number is looked up first and given as
-    // a value, not a subquery, so PostgreSQL plans with that child's own
-    // statistics (given a subquery it guessed a few hundred rows for every
-    // child, and sorted all 75,000 of the most frequent child's rows).
-    std::string from = "audit_entries e";
-    std::string leaf_index = "e.leaf_index";
+    // The conditions on the entry (e), each given as a value.
     std::vector<std::string> where;
-    if (filter.child_pseudonym.has_value()) {
-      KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> child,
-                             db.Query("SELECT child_id FROM audit_children WHERE pseudonym = $1",
-                                      {*filter.child_pseudonym}));
-      if (child.empty()) return absl::OkStatus();  // a child the log never indexed
-      if (child.size() > 1) {                      // see Init
-        return Failure(absl::DataLossError(
-                           "audit store: the query index numbers this child's pseudonym more than "
-                           "once: the index was edited"),
-                       reason::kAuditIndexTampered, dialect_);
-      }
-      from = "audit_child_entries c JOIN audit_entries e ON e.leaf_index = c.leaf_index";
-      leaf_index = "c.leaf_index";
-      where.push_back(absl::StrCat("c.child_id = ", params.Add(child[0].Int(0))));
-    }
-    where.push_back(absl::StrCat(leaf_index, " >= ", params.Add(Clamp(filter.begin_index))));
-    where.push_back(absl::StrCat(leaf_index, " < ", params.Add(Clamp(filter.end_index))));
     // Who made the event: the principals that match, by their numbers.
     std::vector<std::string> who;
     if (filter.agency_kind != 0) {
@@ -868,15 +1049,76 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
       where.push_back(absl::StrCat("e.decision = ", params.Add(int64_t{filter.decision})));
     }
     if (filter.break_glass_only) where.push_back("e.break_glass = 1");
-    const std::string sql =
-        absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM ", from, " WHERE ",
-                     absl::StrJoin(where, " AND "), " ORDER BY ", leaf_index, " LIMIT ",
-                     params.Add(Clamp(limit)));
-    return db.ForEach(sql, params.values(), [&](const sql::Row& row) -> absl::Status {
+    const std::string begin = params.Add(Clamp(filter.begin_index));
+    const std::string end = params.Add(Clamp(filter.end_index));
+    const std::string limit_param = params.Add(Clamp(limit));
+    const auto add_row = [&](const sql::Row& row) -> absl::Status {
       KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
       out.push_back(std::move(e));
       return absl::OkStatus();
-    });
+    };
+    if (!filter.child_pseudonym.has_value()) {
+      where.push_back(absl::StrCat("e.leaf_index >= ", begin, " AND e.leaf_index < ", end));
+      return db.ForEach(
+          absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM audit_entries e WHERE ",
+                       absl::StrJoin(where, " AND "), " ORDER BY e.leaf_index LIMIT ", limit_param),
+          params.values(), add_row);
+    }
+    // One child: its number, then the sets that name it, then each set's
+    // events in leaf order. The child's number is looked up first and given
+    // as a value, not a subquery, so PostgreSQL plans with that child's own
+    // statistics (given a subquery it guessed a few hundred rows for every
+    // child, and sorted all 75,000 of the most frequent child's rows).
+    KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> child,
+                           db.Query("SELECT child_id FROM audit_children WHERE pseudonym = $1",
+                                    {*filter.child_pseudonym}));
+    if (child.empty()) return absl::OkStatus();  // a child the log never indexed
+    if (child.size() > 1) {                      // see Init
+      return Failure(absl::DataLossError(
+                         "audit store: the query index numbers this child's pseudonym more than "
+                         "once: the index was edited"),
+                     reason::kAuditIndexTampered, dialect_);
+    }
+    KINEX_ASSIGN_OR_RETURN(
+        std::vector<sql::Row> sets,
+        db.Query("SELECT set_id FROM audit_child_set_members WHERE child_id = $1 ORDER BY set_id",
+                 {child[0].Int(0)}));
+    // Each set's events are a range of the index by (set_id, leaf_index),
+    // already in leaf order, read up to `limit` and only as far as the
+    // limit: a union of one such read per set, ordered and limited again,
+    // reads at most `limit` rows a set. Asked for all the sets at once
+    // (set_id IN (...) ORDER BY leaf_index), SQLite reads and sorts every
+    // event of every set first (bench/load/README.md, "The query index by
+    // identifier set"). A child is named by a few sets; more than
+    // kSetsPerRead are read a union at a time and merged here.
+    constexpr size_t kSetsPerRead = 64;
+    const std::string conditions =
+        absl::StrCat("c.leaf_index >= ", begin, " AND c.leaf_index < ", end,
+                     where.empty() ? "" : absl::StrCat(" AND ", absl::StrJoin(where, " AND ")));
+    for (size_t at = 0; at < sets.size(); at += kSetsPerRead) {
+      Params chunk = params;
+      std::vector<std::string> reads;
+      for (size_t i = at; i < std::min(sets.size(), at + kSetsPerRead); ++i) {
+        reads.push_back(absl::StrCat(
+            "SELECT * FROM (SELECT c.leaf_index, e.leaf_hash, e.leaf_data FROM "
+            "audit_entry_child_sets c JOIN audit_entries e ON e.leaf_index = c.leaf_index "
+            "WHERE c.set_id = ",
+            chunk.Add(sets[i].Int(0)), " AND ", conditions, " ORDER BY c.leaf_index LIMIT ",
+            limit_param, ") AS s", i - at));
+      }
+      KINEX_RETURN_IF_ERROR(
+          db.ForEach(absl::StrCat("SELECT leaf_index, leaf_hash, leaf_data FROM (",
+                                  absl::StrJoin(reads, " UNION ALL "),
+                                  ") AS u ORDER BY leaf_index LIMIT ", limit_param),
+                     chunk.values(), add_row));
+    }
+    if (sets.size() > kSetsPerRead) {
+      std::sort(out.begin(), out.end(), [](const StoredEntry& a, const StoredEntry& b) {
+        return a.leaf_index < b.leaf_index;
+      });
+      if (out.size() > limit) out.resize(limit);
+    }
+    return absl::OkStatus();
   }));
   return out;
 }
@@ -885,37 +1127,57 @@ absl::Status SqlLogStorage::ReadChildIndex(uint64_t begin, uint64_t end,
                                            const std::function<absl::Status(const IndexRow&)>& fn) {
   absl::Status from_fn;  // the caller's own verdict passes through as is
   const absl::Status read = WithReader([&](sql::Db& db) -> absl::Status {
-    // Paged like ReadEntries; a page that fills up is cut before its last
-    // leaf (whose rows may continue on the next page), so every leaf's rows
-    // arrive whole.
+    // Paged like ReadEntries, a leaf (its one set) a row.
     int64_t next = Clamp(begin);
     const int64_t stop = Clamp(end);
-    std::vector<IndexRow> page;
+    std::vector<std::pair<uint64_t, std::string>> page;  // leaf, its set's members
+    std::vector<IndexRow> rows;
     while (next < stop) {
       page.clear();
+      // A leaf whose set_id numbers no set reads as the members "", which
+      // lists no child.
       KINEX_RETURN_IF_ERROR(
-          // A row whose child_id numbers no pseudonym reads as the
-          // pseudonym "", which no leaf names: the caller reports it.
-          db.ForEach("SELECT c.leaf_index, COALESCE(ch.pseudonym, '') FROM audit_child_entries c "
-                     "LEFT JOIN audit_children ch ON ch.child_id = c.child_id "
+          db.ForEach("SELECT c.leaf_index, COALESCE(s.members, '') FROM audit_entry_child_sets c "
+                     "LEFT JOIN audit_child_sets s ON s.set_id = c.set_id "
                      "WHERE c.leaf_index >= $1 AND c.leaf_index < $2 "
-                     "ORDER BY c.leaf_index, 2 LIMIT $3",
+                     "ORDER BY c.leaf_index LIMIT $3",
                      {next, stop, kReadChunk}, [&](const sql::Row& row) {
-                       page.push_back({static_cast<uint64_t>(row.Int(0)), row.Str(1)});
+                       page.emplace_back(static_cast<uint64_t>(row.Int(0)), row.Str(1));
                        return absl::OkStatus();
                      }));
-      const bool full = static_cast<int64_t>(page.size()) == kReadChunk;
-      const uint64_t last = page.empty() ? 0 : page.back().leaf_index;
-      // A full page holding one leaf only cannot happen (at most 16
-      // children per event); guard anyway so the loop always advances.
-      const bool cut = full && page.front().leaf_index != last;
-      for (const IndexRow& row : page) {
-        if (cut && row.leaf_index == last) break;
-        from_fn = fn(row);
-        if (!from_fn.ok()) return from_fn;
+      // Each leaf's pseudonyms, by the child numbers its set lists. A set
+      // whose members are not as MembersText writes them, or a number that
+      // numbers no pseudonym, reads as the pseudonym "", which no leaf
+      // names: the caller reports it.
+      std::vector<std::optional<std::vector<int64_t>>> members;
+      std::vector<int64_t> numbers;
+      members.reserve(page.size());
+      for (const auto& [leaf, text] : page) {
+        members.push_back(ParseMembers(text));
+        if (members.back().has_value()) {
+          numbers.insert(numbers.end(), members.back()->begin(), members.back()->end());
+        }
       }
-      if (!full) break;
-      next = static_cast<int64_t>(cut ? last : last + 1);
+      KINEX_ASSIGN_OR_RETURN(const auto pseudonyms, PseudonymsOf(db, std::move(numbers)));
+      for (size_t i = 0; i < page.size(); ++i) {
+        rows.clear();
+        if (!members[i].has_value()) {
+          rows.push_back({page[i].first, ""});
+        } else {
+          for (const int64_t number : *members[i]) {
+            auto it = pseudonyms.find(number);
+            rows.push_back({page[i].first, it == pseudonyms.end() ? "" : it->second});
+          }
+        }
+        std::sort(rows.begin(), rows.end(),
+                  [](const IndexRow& a, const IndexRow& b) { return a.pseudonym < b.pseudonym; });
+        for (const IndexRow& row : rows) {
+          from_fn = fn(row);
+          if (!from_fn.ok()) return from_fn;
+        }
+      }
+      if (static_cast<int64_t>(page.size()) < kReadChunk) break;
+      next = static_cast<int64_t>(page.back().first) + 1;
     }
     return absl::OkStatus();
   });

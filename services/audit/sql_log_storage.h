@@ -1,9 +1,11 @@
 // LogStorage on the common SQL layer (services/common/sql): one
 // implementation for SQLite (SqliteLogStorage, the embedded default) and
 // PostgreSQL (PostgresLogStorage, microservices mode), with the same tables
-// (audit_entries, the query index by child audit_children and
-// audit_child_entries, audit_principals, audit_idempotency_keys, audit_heads
-// with audit_signing_keys, and audit_notifications beside the log), the
+// (audit_entries, the child pseudonyms' numbers audit_children, the query
+// index by identifier set audit_child_sets, audit_child_set_members and
+// audit_entry_child_sets, audit_principals, audit_idempotency_keys,
+// audit_heads with audit_signing_keys, and audit_notifications beside the
+// log), the
 // same statements and the same row-reading code. The dialects differ only in DDL (row ids,
 // append-only triggers) and in how an Append excludes a second writer (SQLite: BEGIN IMMEDIATE;
 // PostgreSQL: an EXCLUSIVE table lock, so two audit replicas on one database cannot interleave
@@ -30,10 +32,10 @@
 //      same way.
 //   4  leaves may be stored compressed (stored_leaf.h); no table changes.
 //   5  the query index by child keeps each pseudonym once
-//      (0005_child_index.sql: audit_children numbers the pseudonyms,
-//      audit_child_entries holds (child_id, leaf_index)). The step copies
-//      version 1's audit_entry_children into them, in one transaction, and
-//      drops it.
+//      (0005_child_index.sql: audit_children numbers the pseudonyms, and
+//      audit_child_entries held (child_id, leaf_index) until version 10).
+//      The step copies version 1's audit_entry_children into them, in one
+//      transaction, and drops it.
 //   6  leaves may be stored with zstd and dictionary 2 (stored_leaf.h); no
 //      table changes, but a binary from before would take them for
 //      uncompressed leaves that fail their hash.
@@ -53,6 +55,12 @@
 //      numbers the key ids of the heads stored and rebuilds audit_heads in
 //      the new shape, each head keeping its id, in one transaction (a table
 //      changed in place would keep its old size until a VACUUM).
+//  10  the query index by identifier set (0010_child_sets.sql): one row per
+//      event naming a child, (leaf_index, set_id), where audit_child_sets
+//      numbers each distinct set of child numbers an event has named and
+//      audit_child_set_members lists each set's numbers as rows. The step
+//      groups version 5's audit_child_entries by leaf into sets, in one
+//      transaction, and drops it.
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
@@ -89,7 +97,7 @@ class SqlLogStorage : public LogStorage {
   using PrincipalKey = std::tuple<int, std::string, std::string>;
 
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 9;
+  static constexpr int64_t kSchemaVersion = 10;
 
   ~SqlLogStorage() override = default;
 
@@ -158,6 +166,11 @@ class SqlLogStorage : public LogStorage {
   // Likewise the key numbers (audit_signing_keys) of the keys this process
   // has committed heads of: a few (the current key and any retired ones).
   absl::flat_hash_map<std::string, int64_t> key_numbers_ ABSL_GUARDED_BY(write_mu_);
+  // Likewise the set numbers (audit_child_sets) of the sets of child numbers
+  // (their members text) this process has committed entries for, emptied
+  // when it would pass kMaxCachedSetIds (a child is named by a few sets).
+  static constexpr size_t kMaxCachedSetIds = 1 << 16;
+  absl::flat_hash_map<std::string, int64_t> set_ids_ ABSL_GUARDED_BY(write_mu_);
   sql::Pool readers_;
 };
 

@@ -290,8 +290,8 @@ TEST_F(AuditCommandTest, VerifyAndChildQueriesNameAMissingIndexRow) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "audit.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TRIGGER audit_child_entries_no_delete;"
-                         "DELETE FROM audit_child_entries WHERE leaf_index = 2;",
+                         "DROP TRIGGER audit_entry_child_sets_no_delete;"
+                         "DELETE FROM audit_entry_child_sets WHERE leaf_index = 2;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

@@ -145,14 +145,36 @@ class ChainIndexTest : public ::testing::Test {
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     char* err = nullptr;
     const std::string all = absl::StrCat(
-        "DROP TRIGGER IF EXISTS audit_child_entries_no_update;"
-        "DROP TRIGGER IF EXISTS audit_child_entries_no_delete;"
+        "DROP TRIGGER IF EXISTS audit_entry_child_sets_no_update;"
+        "DROP TRIGGER IF EXISTS audit_entry_child_sets_no_delete;"
+        "DROP TRIGGER IF EXISTS audit_child_sets_no_update;"
+        "DROP TRIGGER IF EXISTS audit_child_sets_no_delete;"
+        "DROP TRIGGER IF EXISTS audit_child_set_members_no_update;"
+        "DROP TRIGGER IF EXISTS audit_child_set_members_no_delete;"
         "DROP TRIGGER IF EXISTS audit_children_no_update;"
         "DROP TRIGGER IF EXISTS audit_children_no_delete;",
         sql);
     EXPECT_EQ(sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
     sqlite3_free(err);
     sqlite3_close(db);
+  }
+
+  // SQL that numbers the child `nhs` (if it is not yet) and makes the set
+  // of that one child, with its member row, as the log would.
+  std::string MakeSetOf(const std::string& nhs) {
+    return absl::StrCat(
+        "INSERT OR IGNORE INTO audit_children (pseudonym) VALUES ('", Pseudonym(nhs), "');",
+        "INSERT OR IGNORE INTO audit_child_sets (members) SELECT CAST(child_id AS TEXT) FROM "
+        "audit_children WHERE pseudonym = '",
+        Pseudonym(nhs), "';", "INSERT OR IGNORE INTO audit_child_set_members (set_id, child_id) ",
+        SetIdOf(nhs), ";");
+  }
+  // A query for (set number, child number) of the set of the one child `nhs`.
+  std::string SetIdOf(const std::string& nhs) {
+    return absl::StrCat(
+        "SELECT s.set_id, c.child_id FROM audit_child_sets s JOIN audit_children c ON s.members = "
+        "CAST(c.child_id AS TEXT) WHERE c.pseudonym = '",
+        Pseudonym(nhs), "'");
   }
 
   v1::AuditEvent Decoded(uint64_t index) {
@@ -302,7 +324,7 @@ class ChainIndexTamperTest : public ChainIndexTest {
 };
 
 TEST_F(ChainIndexTamperTest, DeletedIndexRowIsNamedEverywhere) {
-  Sql("DELETE FROM audit_child_entries WHERE leaf_index = 4;");
+  Sql("DELETE FROM audit_entry_child_sets WHERE leaf_index = 4;");
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(verify.message(),
@@ -320,10 +342,9 @@ TEST_F(ChainIndexTamperTest, DeletedIndexRowIsNamedEverywhere) {
 
 TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
   // The row of leaf 7 now says it is about another child.
-  Sql(absl::StrCat("INSERT OR IGNORE INTO audit_children (pseudonym) VALUES ('", Pseudonym(kNhsB),
-                   "'); UPDATE audit_child_entries SET child_id = (SELECT child_id FROM "
-                   "audit_children WHERE pseudonym = '",
-                   Pseudonym(kNhsB), "') WHERE leaf_index = 7;"));
+  Sql(absl::StrCat(MakeSetOf(kNhsB),
+                   "UPDATE audit_entry_child_sets SET set_id = (SELECT set_id FROM (",
+                   SetIdOf(kNhsB), ")) WHERE leaf_index = 7;"));
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(verify.message(), HasSubstr("index: leaf 7: child pseudonym row"));
@@ -340,7 +361,7 @@ TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
 }
 
 TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
-  Sql("DELETE FROM audit_child_entries WHERE leaf_index = 9;");
+  Sql("DELETE FROM audit_entry_child_sets WHERE leaf_index = 9;");
   EXPECT_EQ(ChildChainCheck(kNhsA).message(),
             "index: leaf 9: child pseudonym row missing (the newest event about "
             "the child; the answer ends at leaf 8)");
@@ -349,17 +370,17 @@ TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
 }
 
 TEST_F(ChainIndexTamperTest, AddedRowForAMissingLeafIsNamedAtStartUp) {
-  Sql(absl::StrCat("INSERT OR IGNORE INTO audit_children (pseudonym) VALUES ('", Pseudonym(kNhsB),
-                   "'); INSERT INTO audit_child_entries (child_id, leaf_index) SELECT child_id, 12 "
-                   "FROM audit_children WHERE pseudonym = '",
-                   Pseudonym(kNhsB), "';"));
+  Sql(absl::StrCat(
+      MakeSetOf(kNhsB),
+      "INSERT INTO audit_entry_child_sets (leaf_index, set_id) SELECT 12, set_id FROM (",
+      SetIdOf(kNhsB), ");"));
   ExpectRefusesToStart("index: leaf 12: child pseudonym row for a leaf the log does not hold",
                        "12");
 }
 
-// The index keeps each pseudonym once (audit_children) and its rows by number
-// (audit_child_entries): renaming a number moves every row of it at once, and
-// a row of a number no pseudonym has is still a row the leaf does not name.
+// The index keeps each pseudonym once (audit_children) and names it by number
+// in its sets (audit_child_sets): renaming a number moves every row of it at
+// once, and a number no pseudonym has is still a row the leaf does not name.
 TEST_F(ChainIndexTamperTest, RenumberedChildMovesEveryRowAndIsNamedEverywhere) {
   Sql(absl::StrCat("UPDATE audit_children SET pseudonym = '", Pseudonym(kNhsB),
                    "' WHERE pseudonym = '", Pseudonym(kNhsA), "';"));
@@ -376,7 +397,16 @@ TEST_F(ChainIndexTamperTest, RenumberedChildMovesEveryRowAndIsNamedEverywhere) {
 }
 
 TEST_F(ChainIndexTamperTest, RowOfAnUnnumberedChildIsNamedAtStartUp) {
-  Sql("INSERT INTO audit_child_entries (child_id, leaf_index) VALUES (999, 4);");
+  // Leaf 4 now names the set of child A and a child numbered 999.
+  Sql(absl::StrCat("INSERT INTO audit_child_sets (members) SELECT members || ',999' FROM (",
+                   "SELECT members FROM audit_child_sets s JOIN (", SetIdOf(kNhsA),
+                   ") a ON a.set_id = s.set_id);",
+                   "INSERT INTO audit_child_set_members (set_id, child_id) SELECT MAX(set_id), 999 "
+                   "FROM audit_child_sets; INSERT INTO audit_child_set_members (set_id, child_id) "
+                   "SELECT (SELECT MAX(set_id) FROM audit_child_sets), child_id FROM (",
+                   SetIdOf(kNhsA),
+                   "); UPDATE audit_entry_child_sets SET set_id = (SELECT MAX(set_id) FROM "
+                   "audit_child_sets) WHERE leaf_index = 4;"));
   EXPECT_THAT(VerifyOffline().message(),
               HasSubstr("index: leaf 4: child pseudonym row \"\" matches nothing in the leaf"));
   ExpectRefusesToStart("index: leaf 4: child pseudonym row \"\" matches nothing in the leaf", "4");
@@ -406,6 +436,106 @@ TEST_F(ChainIndexTamperTest, ASecondNumberForOneChildIsRefused) {
               HasSubstr("the query index numbers one pseudonym more than once (child numbers 0 "
                         "and "));
   EXPECT_THAT(restarted, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+}
+
+// Deleting a set's member row would hide the set's events from a query for
+// that child, which the start-up check of the leaves cannot see (it reads
+// the set's members text): the query's chain check names the gap, and the
+// store refuses to open.
+TEST_F(ChainIndexTamperTest, DeletedSetMemberRowIsRefusedAtOpen) {
+  Sql("DELETE FROM audit_child_set_members;");
+  v1::QueryEventsRequest a;
+  a.mutable_child()->set_nhs_number(kNhsA);
+  EXPECT_EQ(log_->QueryEvents(a)->entries_size(), 0);
+  absl::Status chain = ChildChainCheck(kNhsA);
+  EXPECT_EQ(chain.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(chain, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+  absl::StatusOr<AuditLog*> restarted = Open();
+  EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(restarted.status().message(),
+              HasSubstr("audit store: the query index's member rows of child set 1 are not the "
+                        "children it lists: the index was edited; refusing to open"));
+  EXPECT_THAT(restarted, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+  EXPECT_THAT(restarted, HasErrorMetadata("set_id", "1"));
+}
+
+// A set's members text edited to list another child: its member rows no
+// longer match, and the store refuses to open.
+TEST_F(ChainIndexTamperTest, EditedSetMembersAreRefusedAtOpen) {
+  Sql(absl::StrCat("INSERT OR IGNORE INTO audit_children (pseudonym) VALUES ('", Pseudonym(kNhsB),
+                   "'); UPDATE audit_child_sets SET members = (SELECT CAST(child_id AS TEXT) FROM "
+                   "audit_children WHERE pseudonym = '",
+                   Pseudonym(kNhsB), "');"));
+  absl::StatusOr<AuditLog*> restarted = Open();
+  EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(restarted.status().message(),
+              HasSubstr("the query index's member rows of child set 1 are not the children it "
+                        "lists"));
+  EXPECT_THAT(restarted, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+}
+
+// A member row of a set that does not exist (here with a number far past
+// every set's) is refused as well, without reading a range of numbers.
+TEST_F(ChainIndexTamperTest, AMemberRowOfNoSetIsRefusedAtOpen) {
+  Sql("INSERT INTO audit_child_set_members (set_id, child_id) VALUES (1000000000000, 1);");
+  absl::StatusOr<AuditLog*> restarted = Open();
+  EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(restarted.status().message(),
+              HasSubstr("the query index's member rows of child set 1000000000000 are not the "
+                        "children it lists"));
+  EXPECT_THAT(restarted, HasErrorMetadata("set_id", "1000000000000"));
+}
+
+// A valid NHS number (modulus-11 check digit) for each `i`, none of them
+// kNhsA or kNhsB.
+std::string NhsNumber(int i) {
+  for (int base = 912000000 + 13 * i;; ++base) {
+    const std::string digits = absl::StrCat(base);
+    int sum = 0;
+    for (int k = 0; k < 9; ++k) sum += (digits[k] - '0') * (10 - k);
+    const int check = (11 - sum % 11) % 11;
+    if (check == 10) continue;
+    return absl::StrCat(digits, check);
+  }
+}
+
+// A child named by more sets than one read of the index unions (64): each
+// event names it with one of 70 other children. Its answer is every event
+// about it, in leaf order, page by page; its chain holds; the log verifies
+// and opens again.
+TEST_F(ChainIndexTest, AChildInManySetsIsAnsweredWholeInLeafOrder) {
+  ASSERT_TRUE(Open().ok());
+  constexpr int kSets = 70;
+  for (int i = 0; i < 2 * kSets; ++i) {
+    v1::AuditEvent e = SampleEvent(absl::StrCat("req-", i), kNhsA);
+    e.add_children()->set_nhs_number(NhsNumber(i % kSets));
+    ASSERT_TRUE(log_->Append(e).ok()) << i;
+  }
+  ASSERT_TRUE(log_->Append(SampleEvent("req-b", kNhsB)).ok());
+  v1::QueryEventsRequest req;
+  req.mutable_child()->set_nhs_number(kNhsA);
+  req.set_page_size(7);
+  std::vector<uint64_t> leaves;
+  while (true) {
+    absl::StatusOr<v1::QueryEventsResponse> page = log_->QueryEvents(req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& entry : page->entries()) leaves.push_back(entry.leaf_index());
+    if (page->next_page_token().empty()) break;
+    req.set_page_token(page->next_page_token());
+  }
+  std::vector<uint64_t> want;
+  for (uint64_t i = 0; i < 2 * kSets; ++i) want.push_back(i);
+  EXPECT_EQ(leaves, want);
+  EXPECT_TRUE(ChildChainCheck(kNhsA).ok());
+  v1::QueryEventsRequest b;
+  b.mutable_child()->set_nhs_number(NhsNumber(3));
+  absl::StatusOr<v1::QueryEventsResponse> three = log_->QueryEvents(b);
+  ASSERT_TRUE(three.ok());
+  ASSERT_EQ(three->entries_size(), 2);
+  EXPECT_EQ(three->entries(0).leaf_index(), 3u);
+  EXPECT_EQ(three->entries(1).leaf_index(), 3u + kSets);
+  EXPECT_TRUE(VerifyOffline().ok());
+  EXPECT_TRUE(Open().ok());
 }
 
 TEST_F(ChainIndexTest, IdempotentAppendReturnsTheOriginalLeaf) {

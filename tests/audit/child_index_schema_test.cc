@@ -12,7 +12,11 @@
 // exactly its events. And schema version 9 (0009_signing_keys.sql): a store
 // at version 8, whose signed tree heads hold their key id, has its key ids
 // numbered once in audit_signing_keys, every head kept and read back as it
-// was.
+// was. And schema version 10 (0010_child_sets.sql): a store at version 9,
+// with one audit_child_entries row per child number of a leaf, has its rows
+// grouped by leaf into sets of child numbers numbered once in
+// audit_child_sets, a row per leaf in audit_entry_child_sets; the start-up
+// index read, queries by child and new appends see exactly what they saw.
 //
 // Built twice from this file: audit_child_index_schema_test on SQLite (also
 // the adoption of a store from before schema versions, which only SQLite
@@ -94,7 +98,16 @@ class ChildIndexSchemaTest : public ::testing::Test {
   kinex::testing::ScopedTempDir dir_{"audit-child-index"};
 #endif
 
-  // Takes the store back to schema version 4's query index by child: one
+  // Takes the store back to schema version 9's query index by child: one
+  // audit_child_entries row (child_id, leaf_index) per child number of a
+  // leaf, with its by-leaf index and append-only triggers; no child sets.
+  void BackToVersion9() {
+    std::unique_ptr<sql::Db> db = Raw();
+    ASSERT_TRUE(db->ExecScript(::kinex::audit::testing::BackToVersion9Script(db->dialect())).ok());
+  }
+
+  // From version 9, takes the store back to schema version 4's query index
+  // by child: one
   // audit_entry_children row (pseudonym, leaf_index) per pseudonym of a leaf,
   // with its by-leaf index, as 0001_log.sql made it.
   void BackToVersion4() {
@@ -189,6 +202,7 @@ TEST_F(ChildIndexSchemaTest, AVersion4StoreNumbersItsChildPseudonymsOnce) {
     before = IndexRows(**storage, 3);
   }
   EXPECT_THAT(before, ElementsAre("0:p0", "1:p0", "1:p1", "1:q", "2:p0", "2:p2"));
+  BackToVersion9();
   BackToVersion4();
 
   auto storage = OpenStorage();
@@ -213,8 +227,8 @@ TEST_F(ChildIndexSchemaTest, AVersion4StoreNumbersItsChildPseudonymsOnce) {
   EXPECT_THAT(names, ElementsAre("1=p0", "2=p1", "3=q", "4=p2", "5=p3"));
   EXPECT_THAT(*db->Query(kOldIndexLeft), IsEmpty());
   // The new tables' append-only triggers.
-  EXPECT_FALSE(db->Exec("UPDATE audit_child_entries SET child_id = 2").ok());
   EXPECT_FALSE(db->Exec("DELETE FROM audit_children").ok());
+  EXPECT_FALSE(db->Exec("UPDATE audit_entry_child_sets SET set_id = 2").ok());
 }
 
 // Entries of three principals: leaves 0 and 2 by (1, "E09000033",
@@ -238,6 +252,8 @@ TEST_F(ChildIndexSchemaTest, AVersion7StoreNumbersItsPrincipalsOnce) {
     ASSERT_TRUE(storage.ok()) << storage.status();
     ASSERT_TRUE((*storage)->Append(EntriesOfThreePrincipals(), nullptr).ok());
   }
+  BackToVersion9();
+  BackToVersion8();
   BackToVersion7();
   {
     // Version 7's rows, as the migration finds them.
@@ -329,6 +345,7 @@ TEST_F(ChildIndexSchemaTest, AVersion8StoreNumbersItsSigningKeysOnce) {
   }
   EXPECT_THAT(before, ElementsAre(absl::StrCat("1:", key_a, ":sig-1"), "1:key-b:sig-1",
                                   absl::StrCat("2:", key_a, ":sig-2")));
+  BackToVersion9();
   BackToVersion8();
 
   auto storage = OpenStorage();
@@ -431,21 +448,101 @@ TEST_F(ChildIndexSchemaTest, AHeadWhoseKeyNumberNamesNoKeyReadsAsNoKeyId) {
   EXPECT_THAT(Heads(**storage), ElementsAre("1::sig-1"));
 }
 
-// An index row whose child_id numbers no pseudonym (audit_children edited or
-// a row made up) reads as the pseudonym "", which the log's index check
-// reports against the leaf (chain_index_test).
+// A leaf whose set lists a child number no pseudonym has (audit_children
+// edited, or a set made up) reads as the pseudonym "" for that number, and
+// a leaf whose set is not a members text as the log writes it reads as "":
+// rows no leaf names, which the log's index check reports against the leaf
+// (chain_index_test).
 TEST_F(ChildIndexSchemaTest, AnIndexRowOfAnUnnumberedChildReadsAsNoPseudonym) {
   auto storage = OpenStorage();
   ASSERT_TRUE(storage.ok()) << storage.status();
-  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{Entry(0), Entry(1)}, nullptr).ok());
+  ASSERT_TRUE(
+      (*storage)->Append(std::vector<NewEntry>{Entry(0), Entry(1), Entry(2)}, nullptr).ok());
   auto db = Raw();
 #ifdef KINEX_CHILD_INDEX_POSTGRES
-  ASSERT_TRUE(db->ExecScript("ALTER TABLE audit_child_entries DISABLE TRIGGER USER").ok());
+  ASSERT_TRUE(db->ExecScript("ALTER TABLE audit_entry_child_sets DISABLE TRIGGER USER").ok());
 #else
-  ASSERT_TRUE(db->ExecScript("DROP TRIGGER audit_child_entries_no_delete").ok());
+  ASSERT_TRUE(db->ExecScript("DROP TRIGGER audit_entry_child_sets_no_update").ok());
 #endif
-  ASSERT_TRUE(db->ExecScript("INSERT INTO audit_child_entries VALUES (77, 1)").ok());
-  EXPECT_THAT(IndexRows(**storage, 2), ElementsAre("0:p0", "1:", "1:p1"));
+  // Sets 1-3 are p0-p2's (children 1-3).
+  ASSERT_TRUE(db->ExecScript("INSERT INTO audit_child_sets (members) VALUES ('2,77');"
+                             "INSERT INTO audit_child_sets (members) VALUES ('3,2');"
+                             "UPDATE audit_entry_child_sets SET set_id = 4 WHERE leaf_index = 1;"
+                             "UPDATE audit_entry_child_sets SET set_id = 5 WHERE leaf_index = 2;")
+                  .ok());
+  EXPECT_THAT(IndexRows(**storage, 3), ElementsAre("0:p0", "1:", "1:p1", "2:"));
+}
+
+// A version-9 store: leaves naming the same set of children in any order
+// share one set; sets are numbered in the order first stored (leaf 0's
+// first), each with its children ascending; a leaf naming no child has no
+// row.
+TEST_F(ChildIndexSchemaTest, AVersion9StoreGroupsItsIndexRowsIntoSets) {
+  std::vector<std::string> before;
+  {
+    auto storage = OpenStorage();
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    std::vector<NewEntry> batch = {Entry(0), Entry(1), Entry(2), Entry(3), Entry(4)};
+    batch[0].child_pseudonyms = {"p2", "p0"};
+    batch[1].child_pseudonyms = {"p0"};
+    batch[2].child_pseudonyms = {"q", "p0", "p1"};
+    batch[3].child_pseudonyms = {"p0", "q", "p1"};
+    batch[4].child_pseudonyms = {};
+    ASSERT_TRUE((*storage)->Append(batch, nullptr).ok());
+    before = IndexRows(**storage, 5);
+  }
+  EXPECT_THAT(before,
+              ElementsAre("0:p0", "0:p2", "1:p0", "2:p0", "2:p1", "2:q", "3:p0", "3:p1", "3:q"));
+  BackToVersion9();
+  {
+    // Version 9's rows, as the step finds them (children numbered in the
+    // batch's sorted order: p0 1, p1 2, p2 3, q 4).
+    auto old_rows =
+        Raw()->Query("SELECT leaf_index, child_id FROM audit_child_entries ORDER BY 1, 2");
+    ASSERT_TRUE(old_rows.ok()) << old_rows.status();
+    std::vector<std::string> rows;
+    for (const sql::Row& r : *old_rows) rows.push_back(absl::StrCat(r.Int(0), ":", r.Int(1)));
+    EXPECT_THAT(rows, ElementsAre("0:1", "0:3", "1:1", "2:1", "2:2", "2:4", "3:1", "3:2", "3:4"));
+  }
+
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_EQ(IndexRows(**storage, 5), before);
+  EXPECT_THAT(Leaves(**storage, "p0"), ElementsAre(0, 1, 2, 3));
+  EXPECT_THAT(Leaves(**storage, "q"), ElementsAre(2, 3));
+  EXPECT_THAT(Leaves(**storage, "p2"), ElementsAre(0));
+  // A known set is not numbered again; a new one is numbered next.
+  std::vector<NewEntry> next = {Entry(5), Entry(6)};
+  next[0].child_pseudonyms = {"p1", "q", "p0"};
+  next[1].child_pseudonyms = {"p1"};
+  ASSERT_TRUE((*storage)->Append(next, nullptr).ok());
+  EXPECT_THAT(Leaves(**storage, "p1"), ElementsAre(2, 3, 5, 6));
+  EXPECT_THAT(Leaves(**storage, "p0"), ElementsAre(0, 1, 2, 3, 5));
+
+  auto db = Raw();
+  EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
+  const auto strings = [&](const std::string& query) {
+    std::vector<std::string> out;
+    auto rows = db->Query(query);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    for (const sql::Row& r : rows.value_or(std::vector<sql::Row>{})) {
+      out.push_back(absl::StrCat(r.Int(0), "=", r.Str(1)));
+    }
+    return out;
+  };
+  EXPECT_THAT(strings("SELECT set_id, members FROM audit_child_sets ORDER BY 1"),
+              ElementsAre("1=1,3", "2=1", "3=1,2,4", "4=2"));
+  EXPECT_THAT(strings("SELECT leaf_index, CAST(set_id AS TEXT) FROM audit_entry_child_sets "
+                      "ORDER BY 1"),
+              ElementsAre("0=1", "1=2", "2=3", "3=3", "5=3", "6=4"));
+  EXPECT_THAT(strings("SELECT set_id, CAST(child_id AS TEXT) FROM audit_child_set_members "
+                      "ORDER BY 1, 2"),
+              ElementsAre("1=1", "1=3", "2=1", "3=1", "3=2", "3=4", "4=2"));
+  // Version 9's table is gone; the new tables have their triggers.
+  EXPECT_FALSE(db->Query("SELECT 1 FROM audit_child_entries").ok());
+  EXPECT_FALSE(db->Exec("UPDATE audit_child_sets SET members = '1'").ok());
+  EXPECT_FALSE(db->Exec("DELETE FROM audit_child_set_members").ok());
+  EXPECT_FALSE(db->Exec("DELETE FROM audit_entry_child_sets").ok());
 }
 
 #ifndef KINEX_CHILD_INDEX_POSTGRES
@@ -462,6 +559,7 @@ TEST_F(ChildIndexSchemaTest, AStoreFromBeforeSchemaVersionsIsAdopted) {
   }
   {
     // Back to the layout SQLite stores had before schema versions.
+    BackToVersion9();
     BackToVersion8();
     BackToVersion7();
     BackToVersion4();

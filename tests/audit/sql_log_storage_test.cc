@@ -56,11 +56,11 @@ TEST_F(SqlLogStorageTest, ANewStoreIsAtTheCurrentSchemaVersion) {
 
 TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
   ASSERT_TRUE(SqliteLogStorage::Open({.path = dir_.File("audit.db")}).ok());
-  ASSERT_TRUE(Raw()->Exec("UPDATE schema_version SET version = 10 WHERE component = 'audit'").ok());
+  ASSERT_TRUE(Raw()->Exec("UPDATE schema_version SET version = 11 WHERE component = 'audit'").ok());
   const auto newer = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
   EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition,
-                              ::testing::HasSubstr("audit store is at schema version 10, newer "
-                                                   "than this binary knows (9)")));
+                              ::testing::HasSubstr("audit store is at schema version 11, newer "
+                                                   "than this binary knows (10)")));
   EXPECT_THAT(newer.status(), HasErrorReason("SCHEMA_TOO_NEW"));
 }
 

@@ -53,4 +53,25 @@ std::string BackToVersion8Script(sql::Dialect dialect) {
                       triggers, "UPDATE schema_version SET version = 8 WHERE component = 'audit';");
 }
 
+std::string BackToVersion9Script(sql::Dialect dialect) {
+  const std::string triggers =
+      dialect == sql::Dialect::kPostgres
+          ? "CREATE TRIGGER audit_child_entries_append_only BEFORE UPDATE OR DELETE ON "
+            "audit_child_entries FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+          : "CREATE TRIGGER audit_child_entries_no_update BEFORE UPDATE ON audit_child_entries "
+            "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;"
+            "CREATE TRIGGER audit_child_entries_no_delete BEFORE DELETE ON audit_child_entries "
+            "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;";
+  return absl::StrCat(
+      "CREATE TABLE audit_child_entries (child_id {INT} NOT NULL, leaf_index {INT} NOT NULL, "
+      "PRIMARY KEY (child_id, leaf_index)){WITHOUT_ROWID};"
+      "INSERT INTO audit_child_entries (child_id, leaf_index) SELECT m.child_id, e.leaf_index "
+      "FROM audit_entry_child_sets e JOIN audit_child_set_members m ON m.set_id = e.set_id "
+      "ORDER BY e.leaf_index, m.child_id;"
+      "CREATE INDEX audit_child_entries_by_leaf ON audit_child_entries (leaf_index);"
+      "DROP TABLE audit_entry_child_sets; DROP TABLE audit_child_set_members;"
+      "DROP TABLE audit_child_sets;",
+      triggers, "UPDATE schema_version SET version = 9 WHERE component = 'audit';");
+}
+
 }  // namespace kinex::audit::testing

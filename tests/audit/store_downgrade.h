@@ -5,9 +5,9 @@
 // append-only triggers, and its schema_version row set back.
 //
 // Example:
+//   KINEX_RETURN_IF_ERROR(db.ExecScript(BackToVersion9Script(db.dialect())));
 //   KINEX_RETURN_IF_ERROR(db.ExecScript(BackToVersion8Script(db.dialect())));
-//   KINEX_RETURN_IF_ERROR(db.ExecScript(BackToVersion7Script(db.dialect())));
-//   // Opening the store now runs the steps to versions 8 and 9.
+//   // Opening the store now runs the steps to versions 9 and 10.
 #ifndef KINEX_TESTS_AUDIT_STORE_DOWNGRADE_H_
 #define KINEX_TESTS_AUDIT_STORE_DOWNGRADE_H_
 
@@ -24,6 +24,11 @@ std::string BackToVersion7Script(sql::Dialect dialect);
 // From version 9 to version 8: audit_heads' rows hold their key id again;
 // audit_signing_keys is dropped.
 std::string BackToVersion8Script(sql::Dialect dialect);
+
+// From version 10 to version 9: the query index is one audit_child_entries
+// row (child_id, leaf_index) per child number of each leaf again, with its
+// by-leaf index; the tables of child sets are dropped.
+std::string BackToVersion9Script(sql::Dialect dialect);
 
 }  // namespace kinex::audit::testing
 

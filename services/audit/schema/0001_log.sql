@@ -4,7 +4,9 @@
 -- idempotency key to its leaf; audit_heads holds the signed tree heads in the
 -- order they were made. (Version 1's query index by child, the table
 -- audit_entry_children of (pseudonym, leaf_index), became schema version 5's
--- audit_children and audit_child_entries: 0005_child_index.sql. Version 1's
+-- audit_children and audit_child_entries (0005_child_index.sql), and those
+-- rows schema version 10's query index by identifier set
+-- (0010_child_sets.sql). Version 1's
 -- columns agency_kind, agency_code and actor became schema version 8's
 -- principal_id, which numbers them in audit_principals:
 -- 0008_principals.sql. Version 1's column key_id of audit_heads became
