@@ -17,6 +17,9 @@
 //      to 9 and 10 (the step to 9 is the difference);
 //   3. taken back to 9, 8 and 7, compacted, and opened: the steps to 8, 9
 //      and 10 (the step to 8 is the difference from 2).
+// Then a plain open (no step), and another after --check_sets synthetic
+// child sets are added: the check of every set's member rows that each
+// open makes.
 // Each open is the storage's own (SqliteLogStorage / PostgresLogStorage
 // Open: sql::Migrate, each step in one transaction, synchronous commits).
 // The bytes of audit_entries, audit_heads and the query index by child
@@ -55,6 +58,9 @@ ABSL_FLAG(std::string, backend, "sqlite", "sqlite or postgres");
 ABSL_FLAG(uint64_t, entries, 1000000, "Entries to grow the store to");
 ABSL_FLAG(uint64_t, heads, 1000000, "Synthetic signed-head rows added to the grown store");
 ABSL_FLAG(int, rounds, 2, "Times each step is measured");
+ABSL_FLAG(uint64_t, check_sets, 500000,
+          "Synthetic child sets (two children each) added at the end, to time the check of "
+          "every set's member rows each open makes");
 ABSL_FLAG(double, whole_record_share, 1.0,
           "Share of whole-record disclosures in the event mix (0.8 to 1)");
 
@@ -257,6 +263,41 @@ void Run(Store& store, const std::string& backend) {
         static_cast<unsigned long long>(heads), steps9, steps9 - step10, steps8, steps8 - steps9);
     std::fflush(stdout);
   }
+  // Each open checks every child set's member rows (the sets grow with
+  // the children, not the log): a plain open (no step to run) before and
+  // after --check_sets more sets of two synthetic children each.
+  const double plain = TimedOpen(store);
+  const uint64_t extra_sets = absl::GetFlag(FLAGS_check_sets);
+  if (extra_sets > 0) {
+    auto raw = store.Raw();
+    Check(raw.status(), "raw connection");
+    auto before = (*raw)->Query("SELECT COALESCE(MAX(set_id), 0) FROM audit_child_sets");
+    Check(before.status(), "the largest set number");
+    // Sets numbered after `first`, each "a,b" of two ten-digit numbers.
+    const int64_t first = before->at(0).Int(0);
+    Check(
+        (*raw)->ExecScript(absl::StrCat(
+            "WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ", extra_sets,
+            ") INSERT INTO audit_child_sets (members) SELECT CAST(1000000000 + 2 * x AS TEXT) "
+            "|| ',' || CAST(1000000001 + 2 * x AS TEXT) FROM g;"
+            "INSERT INTO audit_child_set_members (set_id, child_id) SELECT set_id, "
+            "CAST(substr(members, 1, 10) AS BIGINT) FROM audit_child_sets WHERE set_id > ",
+            first,
+            " UNION ALL SELECT set_id, CAST(substr(members, 12, 10) AS BIGINT) FROM "
+            "audit_child_sets WHERE set_id > ",
+            first, ";")),
+        "adding the sets");
+  }
+  auto counted_sets = store.Raw().value()->Query(
+      "SELECT COUNT(*), (SELECT COUNT(*) FROM audit_child_set_members) FROM audit_child_sets");
+  Check(counted_sets.status(), "counting the sets");
+  const double checked = TimedOpen(store);
+  std::printf(
+      "open with no step to run: %.2f s; with %llu more child sets: %.2f s (%lld sets, %lld "
+      "member rows checked)\n",
+      plain, static_cast<unsigned long long>(extra_sets), checked,
+      static_cast<long long>(counted_sets->at(0).Int(0)),
+      static_cast<long long>(counted_sets->at(0).Int(1)));
 }
 
 }  // namespace

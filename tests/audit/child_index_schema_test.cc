@@ -543,6 +543,11 @@ TEST_F(ChildIndexSchemaTest, AVersion9StoreGroupsItsIndexRowsIntoSets) {
   EXPECT_FALSE(db->Exec("UPDATE audit_child_sets SET members = '1'").ok());
   EXPECT_FALSE(db->Exec("DELETE FROM audit_child_set_members").ok());
   EXPECT_FALSE(db->Exec("DELETE FROM audit_entry_child_sets").ok());
+  // And the store opens again: each open checks the sets' member rows.
+  storage->reset();
+  auto reopened = OpenStorage();
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_THAT(Leaves(**reopened, "p1"), ElementsAre(2, 3, 5, 6));
 }
 
 #ifndef KINEX_CHILD_INDEX_POSTGRES
