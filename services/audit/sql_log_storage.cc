@@ -79,7 +79,7 @@ constexpr absl::string_view kVersion5ChildEntries =
 // placeholders), then the dialect's append-only triggers
 // (0001_append_only.<dialect>.sql), then the notifications table
 // (0002_notifications.sql, no triggers: its delivery state changes), the
-// start-up checkpoints (0003_checkpoints.sql), the query index by child
+// start-up checkpoints (0003_checkpoints.sql), the pseudonyms' numbers
 // (ChildIndexSchema), the principals (PrincipalsSchema), the signing keys
 // (SigningKeysSchema), then the query index by identifier set
 // (ChildSetsSchema). One script, so PostgreSQL applies it as one
@@ -350,9 +350,10 @@ absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row, sql::Dialect diale
 }
 
 // The number `select` reads for `values`, or, if it reads none, the number
-// `insert ... RETURNING` gives them: how the principals and the signing keys
-// are numbered once each (their UNIQUE constraints). Run in the caller's
-// transaction, so a number is only ever given with the row that uses it.
+// `insert ... RETURNING` gives them: how the principals are numbered once
+// each (their UNIQUE constraint on three columns; a table of one text key
+// is numbered by NumbersFor). Run in the caller's transaction, so a number
+// is only ever given with the row that uses it.
 absl::StatusOr<int64_t> NumberFor(sql::Db& db, absl::string_view select, absl::string_view insert,
                                   const std::vector<sql::Value>& values) {
   KINEX_ASSIGN_OR_RETURN(std::vector<sql::Row> rows, db.Query(select, values));
@@ -360,33 +361,6 @@ absl::StatusOr<int64_t> NumberFor(sql::Db& db, absl::string_view select, absl::s
     KINEX_ASSIGN_OR_RETURN(rows, db.Query(insert, values));
   }
   return rows.at(0).Int(0);
-}
-
-// Stores `head`, numbering its key id if it is new; a key in `known`
-// (numbers read or given before: they never change) is not looked up, and
-// `given` gets the number read or given otherwise. Run in a transaction (the
-// caller's), as NumberFor.
-absl::Status InsertHead(sql::Db& db, const SignedTreeHead& head,
-                        const absl::flat_hash_map<std::string, int64_t>& known,
-                        absl::flat_hash_map<std::string, int64_t>& given) {
-  int64_t key_number = 0;
-  if (auto it = known.find(head.key_id()); it != known.end()) {
-    key_number = it->second;
-  } else {
-    KINEX_ASSIGN_OR_RETURN(
-        key_number,
-        NumberFor(db, "SELECT key_number FROM audit_signing_keys WHERE key_id = $1",
-                  "INSERT INTO audit_signing_keys (key_id) VALUES ($1) RETURNING key_number",
-                  {head.key_id()}));
-    given[head.key_id()] = key_number;
-  }
-  return db
-      .Exec(
-          "INSERT INTO audit_heads (tree_size, root_hash, ts_seconds, ts_nanos, "
-          "key_number, signature) VALUES ($1, $2, $3, $4, $5, $6)",
-          {Clamp(head.tree_size()), BlobOf(head.root_hash()), head.timestamp().seconds(),
-           int64_t{head.timestamp().nanos()}, key_number, BlobOf(head.signature())})
-      .status();
 }
 
 // The kinex.notifications.v1 enum values the statements below spell as
@@ -567,7 +541,8 @@ absl::Status ForEachIn(sql::Db& db, absl::string_view select, absl::Span<const s
 }
 
 // A table that numbers distinct text keys (audit_children numbers
-// pseudonyms, audit_child_sets the members of sets of child numbers).
+// pseudonyms, audit_child_sets the members of sets of child numbers,
+// audit_signing_keys the ids of the keys that signed the heads).
 struct NumberedTable {
   absl::string_view table;
   absl::string_view number;  // its number column
@@ -575,6 +550,7 @@ struct NumberedTable {
 };
 constexpr NumberedTable kChildren{"audit_children", "child_id", "pseudonym"};
 constexpr NumberedTable kChildSets{"audit_child_sets", "set_id", "members"};
+constexpr NumberedTable kSigningKeys{"audit_signing_keys", "key_number", "key_id"};
 
 // What NumbersFor read or gave.
 struct Numbers {
@@ -619,12 +595,30 @@ absl::StatusOr<Numbers> NumbersFor(sql::Db& db, const NumberedTable& table,
   return out;
 }
 
-// The members text of a set of child numbers, as audit_child_sets keeps it:
-// ascending, in decimal, separated by commas ("3,17,42").
-std::string MembersText(std::vector<int64_t> numbers) {
-  std::sort(numbers.begin(), numbers.end());
-  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
-  return absl::StrJoin(numbers, ",");
+// Stores `head`, numbering its key id (audit_signing_keys) if it is new; a
+// key in `known` (numbers read or given before: they never change) is not
+// looked up, and `given` gets the number read or given otherwise. Run in a
+// transaction (the caller's), as NumbersFor.
+absl::Status InsertHead(sql::Db& db, const SignedTreeHead& head,
+                        const absl::flat_hash_map<std::string, int64_t>& known,
+                        absl::flat_hash_map<std::string, int64_t>& given) {
+  KINEX_ASSIGN_OR_RETURN(Numbers keys, NumbersFor(db, kSigningKeys, {head.key_id()}, known));
+  const int64_t key_number = keys.ids.at(head.key_id());
+  if (!known.contains(head.key_id())) given[head.key_id()] = key_number;
+  return db
+      .Exec(
+          "INSERT INTO audit_heads (tree_size, root_hash, ts_seconds, ts_nanos, "
+          "key_number, signature) VALUES ($1, $2, $3, $4, $5, $6)",
+          {Clamp(head.tree_size()), BlobOf(head.root_hash()), head.timestamp().seconds(),
+           int64_t{head.timestamp().nanos()}, key_number, BlobOf(head.signature())})
+      .status();
+}
+
+// The members text of a set of child numbers, given ascending and without
+// repeats, as audit_child_sets keeps it: in decimal, separated by commas
+// ("3,17,42").
+std::string MembersText(absl::Span<const int64_t> ascending) {
+  return absl::StrJoin(ascending, ",");
 }
 
 // The child numbers of a members text, or nullopt unless it is exactly as
@@ -840,23 +834,27 @@ absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const Sig
     // child), numbered in audit_child_sets; a set numbered now gets its
     // member rows.
     std::vector<std::string> entry_sets(entries.size());
+    absl::flat_hash_map<std::string, std::vector<int64_t>> set_members;  // members text: numbers
     for (size_t i = 0; i < entries.size(); ++i) {
       if (entries[i].child_pseudonyms.empty()) continue;
       std::vector<int64_t> numbers;
       for (const std::string& p : entries[i].child_pseudonyms) numbers.push_back(child_ids.at(p));
-      entry_sets[i] = MembersText(std::move(numbers));
+      std::sort(numbers.begin(), numbers.end());
+      numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+      entry_sets[i] = MembersText(numbers);
+      set_members.try_emplace(entry_sets[i], std::move(numbers));
     }
     std::vector<std::string> set_keys;
-    for (const std::string& set : entry_sets) {
-      if (!set.empty()) set_keys.push_back(set);
-    }
+    set_keys.reserve(set_members.size());
+    for (const auto& [text, numbers] : set_members) set_keys.push_back(text);
     KINEX_ASSIGN_OR_RETURN(Numbers sets,
                            NumbersFor(db, kChildSets, std::move(set_keys), *known_set_ids));
     set_ids = std::move(sets.ids);
     std::vector<std::vector<sql::Value>> member_rows;
     for (const std::string& set : sets.given) {
-      const std::optional<std::vector<int64_t>> members = ParseMembers(set);
-      for (const int64_t number : *members) member_rows.push_back({set_ids.at(set), number});
+      for (const int64_t number : set_members.at(set)) {
+        member_rows.push_back({set_ids.at(set), number});
+      }
     }
     if (!member_rows.empty()) {
       KINEX_RETURN_IF_ERROR(
