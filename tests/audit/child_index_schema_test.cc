@@ -173,6 +173,18 @@ class ChildIndexSchemaTest : public ::testing::Test {
     return rows;
   }
 
+  // The rows `query` reads (two columns: a number, then text), each as
+  // "number=text".
+  std::vector<std::string> Rows(const std::string& query) {
+    std::vector<std::string> out;
+    auto rows = Raw()->Query(query);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    for (const sql::Row& r : rows.value_or(std::vector<sql::Row>{})) {
+      out.push_back(absl::StrCat(r.Int(0), "=", r.Str(1)));
+    }
+    return out;
+  }
+
   // The leaves a child's query returns.
   static std::vector<uint64_t> Leaves(LogStorage& storage, const std::string& pseudonym) {
     return LeavesOf(storage, {.child_pseudonym = pseudonym});
@@ -473,6 +485,42 @@ TEST_F(ChildIndexSchemaTest, AnIndexRowOfAnUnnumberedChildReadsAsNoPseudonym) {
   EXPECT_THAT(IndexRows(**storage, 3), ElementsAre("0:p0", "1:", "1:p1", "2:"));
 }
 
+// Entries naming the same children in any order, or one of them twice,
+// share one set: its members the children's numbers ascending, a member row
+// each. A set stored by an earlier batch is found again, also by a storage
+// opened afresh (nothing cached), not numbered a second time.
+TEST_F(ChildIndexSchemaTest, EntriesNamingTheSameChildrenShareOneSet) {
+  {
+    auto storage = OpenStorage();
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    std::vector<NewEntry> batch = {Entry(0), Entry(1), Entry(2)};
+    batch[0].child_pseudonyms = {"bb", "aa"};
+    batch[1].child_pseudonyms = {"aa", "bb", "aa"};
+    batch[2].child_pseudonyms = {"cc"};
+    ASSERT_TRUE((*storage)->Append(batch, nullptr).ok());
+  }
+  auto storage = OpenStorage();
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  std::vector<NewEntry> later = {Entry(3), Entry(4)};
+  later[0].child_pseudonyms = {"bb", "aa"};
+  later[1].child_pseudonyms = {"cc", "aa"};
+  ASSERT_TRUE((*storage)->Append(later, nullptr).ok());
+
+  // Children numbered in the first batch's sorted order: aa 1, bb 2, cc 3.
+  EXPECT_THAT(Rows("SELECT set_id, members FROM audit_child_sets ORDER BY 1"),
+              ElementsAre("1=1,2", "2=3", "3=1,3"));
+  EXPECT_THAT(Rows("SELECT set_id, CAST(child_id AS TEXT) FROM audit_child_set_members "
+                   "ORDER BY 1, 2"),
+              ElementsAre("1=1", "1=2", "2=3", "3=1", "3=3"));
+  EXPECT_THAT(Rows("SELECT leaf_index, CAST(set_id AS TEXT) FROM audit_entry_child_sets "
+                   "ORDER BY 1"),
+              ElementsAre("0=1", "1=1", "2=2", "3=1", "4=3"));
+  EXPECT_THAT(IndexRows(**storage, 5),
+              ElementsAre("0:aa", "0:bb", "1:aa", "1:bb", "2:cc", "3:aa", "3:bb", "4:aa", "4:cc"));
+  EXPECT_THAT(Leaves(**storage, "aa"), ElementsAre(0, 1, 3, 4));
+  EXPECT_THAT(Leaves(**storage, "cc"), ElementsAre(2, 4));
+}
+
 // A version-9 store: leaves naming the same set of children in any order
 // share one set; sets are numbered in the order first stored (leaf 0's
 // first), each with its children ascending; a leaf naming no child has no
@@ -521,22 +569,13 @@ TEST_F(ChildIndexSchemaTest, AVersion9StoreGroupsItsIndexRowsIntoSets) {
 
   auto db = Raw();
   EXPECT_EQ(*sql::SchemaVersion(*db, "audit"), SqlLogStorage::kSchemaVersion);
-  const auto strings = [&](const std::string& query) {
-    std::vector<std::string> out;
-    auto rows = db->Query(query);
-    EXPECT_TRUE(rows.ok()) << rows.status();
-    for (const sql::Row& r : rows.value_or(std::vector<sql::Row>{})) {
-      out.push_back(absl::StrCat(r.Int(0), "=", r.Str(1)));
-    }
-    return out;
-  };
-  EXPECT_THAT(strings("SELECT set_id, members FROM audit_child_sets ORDER BY 1"),
+  EXPECT_THAT(Rows("SELECT set_id, members FROM audit_child_sets ORDER BY 1"),
               ElementsAre("1=1,3", "2=1", "3=1,2,4", "4=2"));
-  EXPECT_THAT(strings("SELECT leaf_index, CAST(set_id AS TEXT) FROM audit_entry_child_sets "
-                      "ORDER BY 1"),
+  EXPECT_THAT(Rows("SELECT leaf_index, CAST(set_id AS TEXT) FROM audit_entry_child_sets "
+                   "ORDER BY 1"),
               ElementsAre("0=1", "1=2", "2=3", "3=3", "5=3", "6=4"));
-  EXPECT_THAT(strings("SELECT set_id, CAST(child_id AS TEXT) FROM audit_child_set_members "
-                      "ORDER BY 1, 2"),
+  EXPECT_THAT(Rows("SELECT set_id, CAST(child_id AS TEXT) FROM audit_child_set_members "
+                   "ORDER BY 1, 2"),
               ElementsAre("1=1", "1=3", "2=1", "3=1", "3=2", "3=4", "4=2"));
   // Version 9's table is gone; the new tables have their triggers.
   EXPECT_FALSE(db->Query("SELECT 1 FROM audit_child_entries").ok());
