@@ -268,9 +268,9 @@ void Run(Store& store, const std::string& backend) {
   // after --check_sets more sets of two synthetic children each.
   const double plain = TimedOpen(store);
   const uint64_t extra_sets = absl::GetFlag(FLAGS_check_sets);
+  auto raw = store.Raw();
+  Check(raw.status(), "raw connection");
   if (extra_sets > 0) {
-    auto raw = store.Raw();
-    Check(raw.status(), "raw connection");
     auto before = (*raw)->Query("SELECT COALESCE(MAX(set_id), 0) FROM audit_child_sets");
     Check(before.status(), "the largest set number");
     // Sets numbered after `first`, each "a,b" of two ten-digit numbers.
@@ -288,7 +288,7 @@ void Run(Store& store, const std::string& backend) {
             first, ";")),
         "adding the sets");
   }
-  auto counted_sets = store.Raw().value()->Query(
+  auto counted_sets = (*raw)->Query(
       "SELECT COUNT(*), (SELECT COUNT(*) FROM audit_child_set_members) FROM audit_child_sets");
   Check(counted_sets.status(), "counting the sets");
   const double checked = TimedOpen(store);
