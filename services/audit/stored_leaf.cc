@@ -16,15 +16,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "embedded_sql/audit_leaf_dictionary.h"
+#include "services/common/error_reason.h"
 #include "services/common/status_macros.h"
 
 namespace kinex::audit {
 namespace {
 
 // Stored forms (stored_leaf.h): "KXAZ" 1 is deflate with dictionary 1,
-// "KXAS" 2 and 3 zstd with dictionary 2 or 3 (3 written now).
+// "KXAS" 2 and 3 zstd with dictionary 2 or 3, "KXAR" 3 zstd with dictionary
+// 3 and the entry's child pseudonyms referred to (KXAR or KXAS 3 written
+// now).
 constexpr absl::string_view kDeflateMagic = "KXAZ";
 constexpr absl::string_view kZstdMagic = "KXAS";
+constexpr absl::string_view kReferencesMagic = "KXAR";
 constexpr size_t kHeaderBytes = 4 + 1 + 4;  // magic, dictionary, length
 // The dictionary every leaf is compressed with now.
 constexpr int kWriteDictionary = 3;
@@ -277,16 +281,22 @@ absl::Status Unzstd(absl::string_view payload, const ZSTD_DDict* ddict, std::str
 
 }  // namespace
 
-std::string PackIdentifiers(absl::string_view canonical) {
+namespace {
+
+// PackIdentifiers, and whether any run became a reference to `children`.
+std::string Pack(absl::string_view canonical, absl::Span<const std::string> children,
+                 bool* referred) {
   struct Run {
     size_t gap;
     size_t start;
-    size_t half;
+    size_t half;  // 0: a reference to children[child]
+    size_t child = 0;
   };
   std::vector<Run> runs;
   std::string rest;
   rest.reserve(canonical.size());
   size_t copied = 0;  // canonical bytes up to here are in `rest` or a run
+  *referred = false;
   // A run begins after a big-endian u32 length in range: three zero bytes,
   // then the length. A non-zero byte rules out every start that would need
   // it zero, so most of a leaf (text) is passed over three bytes at a time.
@@ -314,7 +324,14 @@ std::string PackIdentifiers(absl::string_view canonical) {
       continue;
     }
     absl::StrAppend(&rest, canonical.substr(copied, start - copied));
-    runs.push_back({start - copied, start, len / 2});
+    const absl::string_view digits = canonical.substr(start, len);
+    const auto found = std::lower_bound(children.begin(), children.end(), digits);
+    if (found != children.end() && *found == digits) {
+      runs.push_back({start - copied, start, 0, static_cast<size_t>(found - children.begin())});
+      *referred = true;
+    } else {
+      runs.push_back({start - copied, start, len / 2});
+    }
     copied = start + len;
     i = copied;
   }
@@ -325,22 +342,37 @@ std::string PackIdentifiers(absl::string_view canonical) {
   for (const Run& r : runs) {
     AppendVarint(r.gap, out);
     out.push_back(static_cast<char>(r.half));
+    if (r.half == 0) AppendVarint(r.child, out);
   }
   absl::StrAppend(&out, rest);
   for (const Run& r : runs) {
+    if (r.half == 0) continue;
     absl::StrAppend(&out, absl::HexStringToBytes(canonical.substr(r.start, 2 * r.half)));
   }
   return out;
 }
 
-absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed) {
+}  // namespace
+
+std::string PackIdentifiers(absl::string_view canonical, absl::Span<const std::string> children) {
+  bool referred = false;
+  return Pack(canonical, children, &referred);
+}
+
+absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed,
+                                              absl::Span<const std::string> children) {
   size_t at = 0;
   const std::optional<uint64_t> count = ReadVarint(packed, at);
   // Each run takes at least two bytes of the header.
   if (!count.has_value() || *count > packed.size() / 2) {
     return Corrupt("identifier runs: bad count");
   }
-  std::vector<std::pair<uint64_t, size_t>> runs;  // gap, half
+  struct Run {
+    uint64_t gap;
+    size_t half;                   // 0: `child` below
+    absl::string_view child = {};  // the pseudonym a reference names
+  };
+  std::vector<Run> runs;
   size_t binary = 0;
   for (uint64_t k = 0; k < *count; ++k) {
     const std::optional<uint64_t> gap = ReadVarint(packed, at);
@@ -348,23 +380,53 @@ absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed) {
       return Corrupt(absl::StrCat("identifier runs: run ", k, " cut short"));
     }
     const auto half = static_cast<uint8_t>(packed[at++]);
+    if (half == 0) {
+      const std::optional<uint64_t> child = ReadVarint(packed, at);
+      if (!child.has_value()) {
+        return Corrupt(absl::StrCat("identifier runs: run ", k, " cut short"));
+      }
+      if (*child >= children.size()) {
+        // The children come from the query index: a leaf that names more
+        // than it gives back is one whose index rows were edited.
+        return WithErrorReason(
+            Corrupt(absl::StrCat("identifier runs: run ", k, " names child pseudonym ", *child,
+                                 " of the entry's ", children.size())),
+            reason::kAuditIndexTampered);
+      }
+      // A run PackIdentifiers replaced had 16 to 128 digits: a longer
+      // "pseudonym" from the index is never expanded into the leaf.
+      const absl::string_view named = children[*child];
+      if (named.size() < kMinIdentifierRun || named.size() > kMaxIdentifierRun) {
+        return WithErrorReason(
+            Corrupt(absl::StrCat("identifier runs: run ", k, " names child pseudonym ", *child,
+                                 " of the entry's ", children.size(), ", which has ", named.size(),
+                                 " characters")),
+            reason::kAuditIndexTampered);
+      }
+      runs.push_back({*gap, 0, named});
+      continue;
+    }
     if (half * 2 < kMinIdentifierRun || half * 2 > kMaxIdentifierRun) {
       return Corrupt(absl::StrCat("identifier runs: run ", k, " of ", half, " bytes"));
     }
-    runs.emplace_back(*gap, half);
+    runs.push_back({*gap, half});
     binary += half;
   }
   if (at + binary > packed.size()) return Corrupt("identifier runs: more than the bytes");
   absl::string_view rest = packed.substr(at, packed.size() - at - binary);
   absl::string_view bytes = packed.substr(packed.size() - binary);
   std::string out;
-  out.reserve(rest.size() + 2 * binary);
-  for (const auto& [gap, half] : runs) {
-    if (gap > rest.size()) return Corrupt("identifier runs: a gap past the end");
-    absl::StrAppend(&out, rest.substr(0, gap));
-    rest.remove_prefix(gap);
-    absl::StrAppend(&out, absl::BytesToHexString(bytes.substr(0, half)));
-    bytes.remove_prefix(half);
+  out.reserve(rest.size() + 2 * binary + runs.size() * 64);
+  for (const Run& run : runs) {
+    if (run.gap > rest.size()) return Corrupt("identifier runs: a gap past the end");
+    absl::StrAppend(&out, rest.substr(0, run.gap));
+    rest.remove_prefix(run.gap);
+    if (run.half == 0) {
+      absl::StrAppend(&out, run.child);
+      continue;
+    }
+    absl::StrAppend(&out, absl::BytesToHexString(bytes.substr(0, run.half)));
+    bytes.remove_prefix(run.half);
   }
   absl::StrAppend(&out, rest);
   return out;
@@ -372,7 +434,11 @@ absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed) {
 
 absl::string_view LeafDictionary(int version) { return Dictionary(version); }
 
-std::string CompressLeaf(absl::string_view canonical) {
+bool LeafRefersToChildren(absl::string_view stored) {
+  return absl::StartsWith(stored, kReferencesMagic);
+}
+
+std::string CompressLeaf(absl::string_view canonical, absl::Span<const std::string> children) {
   const ZSTD_CDict* cdict = CompressDictionary();
   if (cdict == nullptr || canonical.size() > kMaxStoredLeafBytes ||
       canonical.size() <= kHeaderBytes) {
@@ -383,10 +449,11 @@ std::string CompressLeaf(absl::string_view canonical) {
   // Only worth storing when smaller than the canonical bytes: zstd stops
   // with an error when the frame would not fit in fewer.
   std::string out(canonical.size(), '\0');
-  std::memcpy(out.data(), kZstdMagic.data(), 4);
+  bool referred = false;
+  const std::string packed = Pack(canonical, children, &referred);
+  std::memcpy(out.data(), (referred ? kReferencesMagic : kZstdMagic).data(), 4);
   out[4] = static_cast<char>(kWriteDictionary);
   PutU32(static_cast<uint32_t>(canonical.size()), out.data() + 5);
-  const std::string packed = PackIdentifiers(canonical);
   const size_t written = ZSTD_compress2(context.cctx, out.data() + kHeaderBytes,
                                         out.size() - kHeaderBytes, packed.data(), packed.size());
   if (ZSTD_isError(written)) return std::string(canonical);
@@ -394,12 +461,14 @@ std::string CompressLeaf(absl::string_view canonical) {
   return out;
 }
 
-absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
+absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored,
+                                       absl::Span<const std::string> children) {
   const bool deflated = absl::StartsWith(stored, kDeflateMagic);
-  if (!deflated && !absl::StartsWith(stored, kZstdMagic)) return std::string(stored);
+  const bool refers = absl::StartsWith(stored, kReferencesMagic);
+  if (!deflated && !refers && !absl::StartsWith(stored, kZstdMagic)) return std::string(stored);
   if (stored.size() < kHeaderBytes) return Corrupt("compressed header cut short");
   const int version = static_cast<unsigned char>(stored[4]);
-  if (deflated ? version != 1 : version != 2 && version != 3) {
+  if (deflated ? version != 1 : refers ? version != 3 : version != 2 && version != 3) {
     return Corrupt(absl::StrCat("unknown dictionary ", version, " for ", stored.substr(0, 4)));
   }
   const ZSTD_DDict* ddict = deflated ? nullptr : ExpandDictionary(version);
@@ -419,7 +488,9 @@ absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored) {
     // run count's varint; each run saves more than its header takes).
     std::string packed(static_cast<size_t>(n) + 5, '\0');
     KINEX_RETURN_IF_ERROR(Unzstd(payload, ddict, packed));
-    KINEX_ASSIGN_OR_RETURN(out, UnpackIdentifiers(packed));
+    // Only a "KXAR" leaf may name the entry's children.
+    KINEX_ASSIGN_OR_RETURN(
+        out, UnpackIdentifiers(packed, refers ? children : absl::Span<const std::string>()));
   }
   if (out.size() != n) {
     return Corrupt(absl::StrCat(deflated ? "inflates" : "decompresses", " to ", out.size(),

@@ -8,12 +8,22 @@
 //                                                written before schema
 //                                                version 4, and any leaf
 //                                                compression does not shrink)
-//           | "KXAS" 0x03 u32 length zstd(packed)
-//                                                every leaf written now: one
-//                                                zstd frame (RFC 8878, no
+//           | "KXAR" 0x03 u32 length zstd(packed)
+//                                                every leaf written now that
+//                                                names a child: one zstd
+//                                                frame (RFC 8878, no
 //                                                checksum, dictionary id or
 //                                                content size) with
-//                                                dictionary 3 as raw content
+//                                                dictionary 3 as raw
+//                                                content, its child
+//                                                pseudonyms referred to
+//                                                (below)
+//           | "KXAS" 0x03 u32 length zstd(packed)
+//                                                every other leaf written
+//                                                now, and those that named
+//                                                a child before schema
+//                                                version 11: the same with
+//                                                no references
 //           | "KXAS" 0x02 u32 length zstd(packed)
 //                                                leaves written before
 //                                                dictionary 3 (read, never
@@ -27,7 +37,7 @@
 //                                                dictionary
 //
 // length is the canonical bytes', big-endian. "KXAZ" goes with dictionary 1
-// only, "KXAS" with 2 or 3; any other pairing is DATA_LOSS.
+// only, "KXAS" with 2 or 3, "KXAR" with 3; any other pairing is DATA_LOSS.
 //
 // packed is the canonical bytes with their identifiers as binary: every
 // string the encoding writes as a u32 length of 16 to 128 (even) followed by
@@ -36,11 +46,25 @@
 // binary, half the size:
 //
 //   packed := varint n                 runs, in order
-//             n x (varint gap, u8 half) gap: canonical bytes since the end
+//             n x (varint gap, u8 half[, varint child])
+//                                       gap: canonical bytes since the end
 //                                       of the previous run (or the start);
-//                                       half: the run's digits / 2
+//                                       half: the run's digits / 2, or 0
+//                                       ("KXAR" only) for a run that is the
+//                                       entry's child pseudonym number
+//                                       `child` (below)
 //             rest                      the canonical bytes outside the runs
-//             n x half bytes            each run's digits as bytes
+//             each run's digits as bytes, half of them, for every run of
+//             half > 0
+//
+// A "KXAR" leaf is stored with the sorted, distinct child pseudonyms of its
+// entry (NewEntry::child_pseudonyms): a run that is one of them is stored as
+// its position there, a byte or two instead of 32. The store keeps those
+// pseudonyms in its query index (the entry's set of children and their
+// numbers, audit_children) and gives them back to ExpandLeaf. The index is
+// then part of what rebuilds the canonical bytes, never a second authority:
+// an edit of it makes the leaf expand to bytes whose hash is not the one the
+// tree and the signed heads commit to, and every read checks that hash.
 //
 // Varints are little-endian base 128, at most 4 bytes. zstd codes hex
 // digits as literals at about 5 bits each; the binary takes 4, and a
@@ -87,8 +111,8 @@
 // edited; the hash check would refuse it anyway).
 //
 // Example:
-//   std::string stored = CompressLeaf(canonical);
-//   KINEX_ASSIGN_OR_RETURN(std::string back, ExpandLeaf(stored));  // == canonical
+//   std::string stored = CompressLeaf(canonical, pseudonyms);
+//   KINEX_ASSIGN_OR_RETURN(std::string back, ExpandLeaf(stored, pseudonyms));  // == canonical
 #ifndef KINEX_SERVICES_AUDIT_STORED_LEAF_H_
 #define KINEX_SERVICES_AUDIT_STORED_LEAF_H_
 
@@ -97,31 +121,47 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace kinex::audit {
+
+// Whether `stored` is a "KXAR" leaf: one ExpandLeaf needs its entry's
+// child pseudonyms for.
+bool LeafRefersToChildren(absl::string_view stored);
 
 // The largest canonical leaf a compressed stored leaf may expand to.
 inline constexpr size_t kMaxStoredLeafBytes = 64 << 20;
 
 // The stored form of `canonical`: compressed with zstd and dictionary 3
-// when that is smaller, else `canonical` itself. Thread-safe.
-std::string CompressLeaf(absl::string_view canonical);
+// when that is smaller, else `canonical` itself. Runs that are one of
+// `children` (sorted, distinct: the entry's child pseudonyms) are stored as
+// references ("KXAR"). Thread-safe.
+std::string CompressLeaf(absl::string_view canonical, absl::Span<const std::string> children = {});
 
-// The canonical bytes of a stored leaf (either form). Thread-safe.
-absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored);
+// The canonical bytes of a stored leaf (any form); `children` are the
+// pseudonyms it was compressed with (a "KXAR" leaf needs them; one that
+// names a position past their end is DATA_LOSS with reason
+// AUDIT_INDEX_TAMPERED: the index that gave them back was edited).
+// Thread-safe.
+absl::StatusOr<std::string> ExpandLeaf(absl::string_view stored,
+                                       absl::Span<const std::string> children = {});
 
 // The runs PackIdentifiers takes: strings of this many lower-case hex
 // digits (even).
 inline constexpr size_t kMinIdentifierRun = 16;
 inline constexpr size_t kMaxIdentifierRun = 128;
 
-// `canonical` packed as above (what "KXAS" compresses): any bytes up to
-// kMaxStoredLeafBytes.
-std::string PackIdentifiers(absl::string_view canonical);
+// `canonical` packed as above (what "KXAS" and "KXAR" compress): any bytes
+// up to kMaxStoredLeafBytes, runs that are one of `children` (sorted,
+// distinct) as references.
+std::string PackIdentifiers(absl::string_view canonical,
+                            absl::Span<const std::string> children = {});
 
-// The bytes PackIdentifiers packed; DATA_LOSS for anything it cannot have
-// made (a count, gap or run length out of range, runs past the end).
-absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed);
+// The bytes PackIdentifiers packed with `children`; DATA_LOSS for anything
+// it cannot have made (a count, gap or run length out of range, a reference
+// past the children's end, runs past the end).
+absl::StatusOr<std::string> UnpackIdentifiers(absl::string_view packed,
+                                              absl::Span<const std::string> children = {});
 
 // The bytes of dictionary `version` (1, 2 or 3), as the compressor is given
 // them; empty for an unknown version. For tests and benchmarks.

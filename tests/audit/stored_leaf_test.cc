@@ -30,12 +30,17 @@ namespace {
 namespace av1 = kinex::audit::v1;
 using ::kinex::audit::testing::StoredWithDictionaryOne;
 using ::kinex::audit::testing::StoredWithDictionaryTwo;
+using ::kinex::testing::HasErrorReason;
 using ::kinex::testing::StatusIs;
 using ::testing::HasSubstr;
 
+std::string Sha256Hex(absl::string_view bytes);
+
 // The canonical leaf of a whole-record disclosure to a social worker: every
 // leaf path of ChildRecord, three child pseudonyms, as the gateway appends.
-std::string WholeRecordLeaf(uint64_t index) {
+// The pseudonyms are runs of one digit, or with `hashed_pseudonyms` as
+// random to zstd as real ones (HMAC-SHA256).
+std::string WholeRecordLeaf(uint64_t index, bool hashed_pseudonyms = false) {
   av1::AuditEvent e;
   e.set_kind(av1::DISCLOSURE);
   e.set_request_id(absl::StrCat("5f0c8e1a9b3d4c2e8f7a6b5c4d3e2f", index % 100));
@@ -53,9 +58,13 @@ std::string WholeRecordLeaf(uint64_t index) {
   }
   std::sort(paths.begin(), paths.end());
   for (const std::string& p : paths) e.add_disclosed_paths(p);
+  std::vector<std::string> pseudonyms;
   for (int i = 0; i < 3; ++i) {
-    e.add_child_pseudonyms(absl::StrCat(std::string(62, 'c'), index % 10, i));
+    pseudonyms.push_back(hashed_pseudonyms ? Sha256Hex(absl::StrCat("child ", index, " ", i))
+                                           : absl::StrCat(std::string(62, 'c'), index % 10, i));
   }
+  std::sort(pseudonyms.begin(), pseudonyms.end());
+  for (const std::string& p : pseudonyms) e.add_child_pseudonyms(p);
   e.mutable_time()->set_seconds(1795000000 + static_cast<int64_t>(index));
   absl::StatusOr<std::string> leaf = EncodeEvent(index, e);
   EXPECT_TRUE(leaf.ok()) << leaf.status();
@@ -66,6 +75,26 @@ std::string Sha256Hex(absl::string_view bytes) {
   unsigned char d[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(d), sizeof(d)));
+}
+
+// One bit of each of `stored`'s compressed bytes flipped in turn: refused as
+// DATA_LOSS or read as some bytes of `length` (the leaf hash refuses other
+// bytes), never a crash or an over-long read; at least one is refused.
+void ExpectFlippedBitsRefusedOrOfTheLength(const std::string& stored, size_t length,
+                                           absl::Span<const std::string> children = {}) {
+  int refused = 0;
+  for (size_t i = 9; i < stored.size(); ++i) {
+    std::string flipped = stored;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x10);
+    absl::StatusOr<std::string> read = ExpandLeaf(flipped, children);
+    if (!read.ok()) {
+      EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << "byte " << i;
+      ++refused;
+    } else {
+      EXPECT_EQ(read->size(), length) << "byte " << i;
+    }
+  }
+  EXPECT_GT(refused, 0);
 }
 
 TEST(StoredLeafTest, DictionaryOneIsFrozen) {
@@ -229,6 +258,79 @@ TEST(StoredLeafTest, ALeafStoredWithDictionaryTwoStillReads) {
   EXPECT_EQ(*ExpandLeaf(now), canonical);
 }
 
+// The child pseudonyms of a canonical leaf, sorted and distinct (as the
+// store gives them to CompressLeaf and back to ExpandLeaf).
+std::vector<std::string> ChildrenOf(absl::string_view canonical) {
+  absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(canonical);
+  EXPECT_TRUE(decoded.ok()) << decoded.status();
+  if (!decoded.ok()) return {};
+  return {decoded->event.child_pseudonyms().begin(), decoded->event.child_pseudonyms().end()};
+}
+
+// Schema version 11: a leaf that names children is stored with each of its
+// pseudonyms as its position among them, and reads back byte for byte only
+// with the same pseudonyms.
+TEST(StoredLeafTest, ALeafNamingChildrenRefersToThemAndNeedsThemBack) {
+  const std::string canonical = WholeRecordLeaf(7, /*hashed_pseudonyms=*/true);
+  const std::vector<std::string> children = ChildrenOf(canonical);
+  ASSERT_EQ(children.size(), 3u);
+  const std::string stored = CompressLeaf(canonical, children);
+  EXPECT_TRUE(absl::StartsWith(stored, absl::string_view("KXAR\x03", 5)));
+  // Each pseudonym's 32 bytes become a header byte and its position.
+  const std::string without = CompressLeaf(canonical);
+  EXPECT_LE(stored.size() + 3 * 29, without.size()) << stored.size() << " " << without.size();
+  absl::StatusOr<std::string> back = ExpandLeaf(stored, children);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, canonical);
+
+  // Without its children, or with one too few, it is refused, naming the
+  // run (the policy version is run 0; the pseudonyms are runs 1-3).
+  EXPECT_THAT(ExpandLeaf(stored),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: run 1 names child pseudonym 0 of "
+                       "the entry's 0"));
+  EXPECT_THAT(ExpandLeaf(stored), HasErrorReason("AUDIT_INDEX_TAMPERED"));
+  EXPECT_THAT(ExpandLeaf(stored, absl::MakeConstSpan(children).first(2)),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: run 3 names child pseudonym 2 of "
+                       "the entry's 2"));
+  // With another pseudonym in a child's place it reads as other bytes of the
+  // same length: the leaf hash refuses them (StoredLeafReferencesTest in
+  // tamper_test.cc).
+  std::vector<std::string> other = children;
+  other[1] = std::string(64, 'e');
+  absl::StatusOr<std::string> wrong = ExpandLeaf(stored, other);
+  ASSERT_TRUE(wrong.ok()) << wrong.status();
+  EXPECT_NE(*wrong, canonical);
+  EXPECT_EQ(wrong->size(), canonical.size());
+
+  // Only "KXAR" refers, and only with dictionary 3: relabelled "KXAS", the
+  // same frame refers to nothing it is given.
+  std::string relabelled = stored;
+  relabelled[3] = 'S';
+  EXPECT_THAT(ExpandLeaf(relabelled, children),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: run 1 names child pseudonym 0 of "
+                       "the entry's 0"));
+  relabelled = stored;
+  relabelled[4] = 2;
+  EXPECT_THAT(
+      ExpandLeaf(relabelled, children),
+      StatusIs(absl::StatusCode::kDataLoss, "stored audit leaf: unknown dictionary 2 for KXAR"));
+
+  // A flipped bit is refused or reads as bytes of the length claimed, never
+  // past them (ASan in CI).
+  ExpectFlippedBitsRefusedOrOfTheLength(stored, canonical.size(), children);
+}
+
+TEST(StoredLeafTest, ChildrenTheLeafDoesNotNameChangeNothing) {
+  const std::string canonical = WholeRecordLeaf(8);
+  const std::string stored = CompressLeaf(canonical, {std::string(64, 'e')});
+  EXPECT_EQ(stored, CompressLeaf(canonical));
+  EXPECT_TRUE(absl::StartsWith(stored, absl::string_view("KXAS\x03", 5)));
+  EXPECT_EQ(*ExpandLeaf(stored, {std::string(64, 'e')}), canonical);
+}
+
 // Every stored form: what a store from before dictionary 2 holds, from
 // before dictionary 3, and what is written now.
 struct DamageCase {
@@ -283,19 +385,7 @@ TEST_P(DamagedStoredLeafTest, IsDataLoss) {
   // or even the same ones (a match that points at an equal run elsewhere, a
   // padding bit). The stored form is not what is verified; the canonical
   // bytes are. Never a crash or an over-long read (ASan in CI).
-  int refused = 0;
-  for (size_t i = 9; i < stored.size(); ++i) {
-    std::string flipped = stored;
-    flipped[i] = static_cast<char>(flipped[i] ^ 0x10);
-    absl::StatusOr<std::string> read = ExpandLeaf(flipped);
-    if (!read.ok()) {
-      EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << "byte " << i;
-      ++refused;
-    } else {
-      EXPECT_EQ(read->size(), canonical.size()) << "byte " << i;
-    }
-  }
-  EXPECT_GT(refused, 0);
+  ExpectFlippedBitsRefusedOrOfTheLength(stored, canonical.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -324,6 +414,31 @@ TEST(PackIdentifiersTest, PacksEachHexStringAndUnpacksByteForByte) {
   EXPECT_EQ(packed, absl::StrCat(Bytes({1, 6, 8}), "ab", Bytes({0, 0, 0, 16}), "z",
                                  Bytes({0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef})));
   EXPECT_EQ(*UnpackIdentifiers(packed), canonical);
+}
+
+// A run that is one of the children is its position among them: header
+// byte 0, then the position, and no digits after the text.
+TEST(PackIdentifiersTest, ARunThatIsAChildIsItsPosition) {
+  const std::string run = absl::StrCat(Bytes({0, 0, 0, 16}), "0123456789abcdef");
+  const std::string canonical = absl::StrCat("ab", run, "z", run);
+  const std::vector<std::string> children = {"0000000000000000", "0123456789abcdef"};
+  const std::string packed = PackIdentifiers(canonical, children);
+  EXPECT_EQ(packed, absl::StrCat(Bytes({2, 6, 0, 1, 5, 0, 1}), "ab", Bytes({0, 0, 0, 16}), "z",
+                                 Bytes({0, 0, 0, 16})));
+  EXPECT_EQ(*UnpackIdentifiers(packed, children), canonical);
+  // Without the children, a position names nothing.
+  EXPECT_THAT(UnpackIdentifiers(packed),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: run 0 names child pseudonym 1 of "
+                       "the entry's 0"));
+  // Nor is a "pseudonym" no run could have been expanded into it.
+  EXPECT_THAT(UnpackIdentifiers(packed, {"0", std::string(130, 'a')}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "stored audit leaf: identifier runs: run 0 names child pseudonym 1 of "
+                       "the entry's 2, which has 130 characters"));
+  EXPECT_THAT(
+      UnpackIdentifiers(Bytes({1, 0, 0})),
+      StatusIs(absl::StatusCode::kDataLoss, "stored audit leaf: identifier runs: run 0 cut short"));
 }
 
 TEST(PackIdentifiersTest, EdgesRoundTrip) {
