@@ -363,8 +363,8 @@ absl::Status LogRecomputer::Add(const StoredEntry& row, kinex::audit::v1::AuditE
   const Hash computed = HashLeaf(row.leaf_data);
   if (computed != row.leaf_hash) {
     return Corrupt(expected,
-                   "stored leaf hash does not match the entry's data (the "
-                   "entry was altered)");
+                   "stored leaf hash does not match the entry's data (the entry, or the query "
+                   "index rows its stored form refers to, was altered)");
   }
   absl::StatusOr<DecodedLeaf> decoded = DecodeEvent(row.leaf_data);
   if (!decoded.ok()) {

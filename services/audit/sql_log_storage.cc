@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "embedded_sql/audit_schema.h"
 #include "kinex/notifications/v1/notifications.pb.h"
 #include "services/audit/stored_leaf.h"
@@ -327,23 +328,61 @@ SignedTreeHead HeadFromRow(const sql::Row& row) {
   return h;
 }
 
-absl::StatusOr<StoredEntry> EntryFromRow(const sql::Row& row, sql::Dialect dialect) {
-  StoredEntry e;
+// An entry as a read gives it, its leaf still in its stored form.
+struct EntryRow {
+  uint64_t leaf_index = 0;
+  std::string hash;
+  std::string stored;
+  std::optional<int64_t> set_id;  // its set of children, if it names any
+};
+
+// What every read of entries selects, in EntryRow's order: the entry (e)
+// and the set it names (ls), which a "KXAR" leaf is expanded with
+// (stored_leaf.h).
+constexpr absl::string_view kEntryColumns = "e.leaf_index, e.leaf_hash, e.leaf_data, ls.set_id";
+constexpr absl::string_view kEntriesAndSets =
+    "audit_entries e LEFT JOIN audit_entry_child_sets ls ON ls.leaf_index = e.leaf_index";
+
+EntryRow EntryRowOf(const sql::Row& row) {
+  EntryRow e;
   e.leaf_index = static_cast<uint64_t>(row.Int(0));
-  const std::string& hash = row.Str(1);
-  if (hash.size() != kHashSize) {
+  e.hash = row.Str(1);
+  e.stored = row.Str(2);
+  if (!row.IsNull(3)) e.set_id = row.Int(3);
+  return e;
+}
+
+// The entry of `row`, its leaf expanded with `children` (its set's
+// pseudonyms, sorted as Append gave them to CompressLeaf).
+absl::StatusOr<StoredEntry> EntryFromRow(const EntryRow& row,
+                                         absl::Span<const std::string> children,
+                                         sql::Dialect dialect) {
+  StoredEntry e;
+  e.leaf_index = row.leaf_index;
+  if (row.hash.size() != kHashSize) {
     // A stored hash of the wrong size is corruption; report it at its index.
     return Failure(
         absl::DataLossError(absl::StrCat("entry ", e.leaf_index, ": stored leaf hash is ",
-                                         hash.size(), " bytes, not ", kHashSize)),
+                                         row.hash.size(), " bytes, not ", kHashSize)),
         reason::kStorageCorrupt, dialect);
   }
-  std::memcpy(e.leaf_hash.data(), hash.data(), kHashSize);
-  absl::StatusOr<std::string> leaf = ExpandLeaf(row.Str(2));
+  std::memcpy(e.leaf_hash.data(), row.hash.data(), kHashSize);
+  absl::StatusOr<std::string> leaf = ExpandLeaf(row.stored, children);
   if (!leaf.ok()) {
-    return Failure(absl::Status(leaf.status().code(), absl::StrCat("entry ", e.leaf_index, ": ",
-                                                                   leaf.status().message())),
-                   reason::kStorageCorrupt, dialect);
+    // AUDIT_INDEX_TAMPERED for a leaf that refers to more children than its
+    // index rows give it, named as the log's index check names a leaf;
+    // STORAGE_CORRUPT for anything else.
+    const bool index = HasExplicitErrorReason(leaf.status()) &&
+                       ErrorReasonOf(leaf.status()) == reason::kAuditIndexTampered;
+    return Failure(
+        absl::Status(leaf.status().code(),
+                     index ? absl::StrCat("index: leaf ", e.leaf_index,
+                                          ": child pseudonym row missing (its stored leaf "
+                                          "refers to more children than the index gives it: ",
+                                          leaf.status().message(), ")")
+                           : absl::StrCat("entry ", e.leaf_index, ": ", leaf.status().message())),
+        index ? reason::kAuditIndexTampered : reason::kStorageCorrupt, dialect,
+        {{"leaf_index", absl::StrCat(e.leaf_index)}});
   }
   e.leaf_data = *std::move(leaf);
   return e;
@@ -505,9 +544,11 @@ constexpr int64_t kReadChunk = 10000;
 
 // Runs `select` (ordered by its first column, an index, with $1 the first
 // index, $2 the end and $3 the page size) page by page over [begin, end),
-// calling `fn` for each row until it fails.
+// calling `fn` for each row until it fails, and `after_page` (if given)
+// after each page's rows.
 absl::Status ForEachPage(sql::Db& db, const std::string& select, uint64_t begin, uint64_t end,
-                         const std::function<absl::Status(const sql::Row&)>& fn) {
+                         const std::function<absl::Status(const sql::Row&)>& fn,
+                         const std::function<absl::Status()>& after_page = nullptr) {
   int64_t next = Clamp(begin);
   const int64_t stop = Clamp(end);
   while (next < stop) {
@@ -518,6 +559,7 @@ absl::Status ForEachPage(sql::Db& db, const std::string& select, uint64_t begin,
           next = row.Int(0) + 1;
           return fn(row);
         }));
+    if (after_page != nullptr) KINEX_RETURN_IF_ERROR(after_page());
     if (n < kReadChunk) break;
   }
   return absl::OkStatus();
@@ -536,6 +578,41 @@ absl::Status ForEachIn(sql::Db& db, absl::string_view select, absl::Span<const s
     }
     KINEX_RETURN_IF_ERROR(db.ForEach(absl::StrCat(select, absl::StrJoin(placeholders, ", "), ")"),
                                      params.values(), fn));
+  }
+  return absl::OkStatus();
+}
+
+// `rows` as entries, in order, to `fn` until it fails: each "KXAR" leaf
+// expanded with its set's pseudonyms (stored_leaf.h), read for all the
+// rows' sets in one lookup of the query index (a few statements; the index
+// is read afresh by every read, never cached, so an edit of it shows at
+// once).
+absl::Status ExpandRows(sql::Db& db, absl::Span<const EntryRow> rows,
+                        const std::function<absl::Status(StoredEntry)>& fn) {
+  std::vector<sql::Value> sets;
+  absl::flat_hash_map<int64_t, std::vector<std::string>> children;
+  for (const EntryRow& row : rows) {
+    if (row.set_id.has_value() && LeafRefersToChildren(row.stored) &&
+        children.try_emplace(*row.set_id).second) {
+      sets.push_back(*row.set_id);
+    }
+  }
+  KINEX_RETURN_IF_ERROR(ForEachIn(db,
+                                  "SELECT m.set_id, c.pseudonym FROM audit_child_set_members m "
+                                  "JOIN audit_children c ON c.child_id = m.child_id "
+                                  "WHERE m.set_id IN (",
+                                  sets, [&](const sql::Row& row) {
+                                    children[row.Int(0)].push_back(row.Str(1));
+                                    return absl::OkStatus();
+                                  }));
+  for (auto& [set, pseudonyms] : children) std::sort(pseudonyms.begin(), pseudonyms.end());
+  for (const EntryRow& row : rows) {
+    const auto found = row.set_id.has_value() ? children.find(*row.set_id) : children.end();
+    KINEX_ASSIGN_OR_RETURN(
+        StoredEntry e,
+        EntryFromRow(row, found == children.end() ? absl::Span<const std::string>() : found->second,
+                     db.dialect()));
+    KINEX_RETURN_IF_ERROR(fn(std::move(e)));
   }
   return absl::OkStatus();
 }
@@ -768,7 +845,12 @@ absl::Status SqlLogStorage::Init() {
                                {7, [](sql::Db&) { return absl::OkStatus(); }},
                                {8, NumberPrincipals},
                                {9, NumberSigningKeys},
-                               {10, NumberChildSets}}),
+                               {10, NumberChildSets},
+                               // Leaves may refer to their entry's child
+                               // pseudonyms in the query index
+                               // (stored_leaf.h, "KXAR"): no table changes,
+                               // but a binary from before cannot read them.
+                               {11, [](sql::Db&) { return absl::OkStatus(); }}}),
                  dialect_));
   KINEX_RETURN_IF_ERROR(StoreError(db.ExecScript(Schema(dialect_)), dialect_));
   // Each pseudonym is numbered once (the UNIQUE constraint); a second number
@@ -796,10 +878,18 @@ absl::Status SqlLogStorage::WithReader(const std::function<absl::Status(sql::Db&
 }
 
 absl::Status SqlLogStorage::Append(absl::Span<const NewEntry> entries, const SignedTreeHead* head) {
-  // Stored compressed (stored_leaf.h), before the writer is taken.
+  // Stored compressed (stored_leaf.h), before the writer is taken, each
+  // with its pseudonyms sorted and distinct, as a read gives them back from
+  // the entry's set.
   std::vector<std::string> stored;
   stored.reserve(entries.size());
-  for (const NewEntry& e : entries) stored.push_back(CompressLeaf(e.entry.leaf_data));
+  std::vector<std::string> children;
+  for (const NewEntry& e : entries) {
+    children = e.child_pseudonyms;
+    std::sort(children.begin(), children.end());
+    children.erase(std::unique(children.begin(), children.end()), children.end());
+    stored.push_back(CompressLeaf(e.entry.leaf_data, children));
+  }
   absl::MutexLock lock(&write_mu_);
   sql::Db& db = *writer_;
   absl::flat_hash_map<std::string, int64_t> child_ids, set_ids;
@@ -984,14 +1074,25 @@ absl::Status SqlLogStorage::ReadEntries(uint64_t begin, uint64_t end,
                                         const std::function<absl::Status(const StoredEntry&)>& fn) {
   absl::Status from_fn;  // the caller's own verdict passes through as is
   const absl::Status read = WithReader([&](sql::Db& db) {
-    return ForEachPage(db,
-                       "SELECT leaf_index, leaf_hash, leaf_data FROM audit_entries "
-                       "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index LIMIT $3",
-                       begin, end, [&](const sql::Row& row) -> absl::Status {
-                         KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
-                         from_fn = fn(e);
-                         return from_fn;
-                       });
+    std::vector<EntryRow> page;
+    return ForEachPage(
+        db,
+        absl::StrCat("SELECT ", kEntryColumns, " FROM ", kEntriesAndSets,
+                     " WHERE e.leaf_index >= $1 AND e.leaf_index < $2 ORDER BY e.leaf_index "
+                     "LIMIT $3"),
+        begin, end,
+        [&](const sql::Row& row) {
+          page.push_back(EntryRowOf(row));
+          return absl::OkStatus();
+        },
+        [&]() {
+          absl::Status expanded = ExpandRows(db, page, [&](StoredEntry e) {
+            from_fn = fn(e);
+            return from_fn;
+          });
+          page.clear();
+          return expanded;
+        });
   });
   return from_fn.ok() ? read : from_fn;
 }
@@ -1050,17 +1151,25 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
     const std::string begin = params.Add(Clamp(filter.begin_index));
     const std::string end = params.Add(Clamp(filter.end_index));
     const std::string limit_param = params.Add(Clamp(limit));
-    const auto add_row = [&](const sql::Row& row) -> absl::Status {
-      KINEX_ASSIGN_OR_RETURN(StoredEntry e, EntryFromRow(row, db.dialect()));
-      out.push_back(std::move(e));
+    // The rows read, then expanded into `out` (ExpandRows).
+    std::vector<EntryRow> rows;
+    const auto add_row = [&](const sql::Row& row) {
+      rows.push_back(EntryRowOf(row));
       return absl::OkStatus();
+    };
+    const auto expand_rows = [&]() {
+      return ExpandRows(db, rows, [&](StoredEntry e) {
+        out.push_back(std::move(e));
+        return absl::OkStatus();
+      });
     };
     if (!filter.child_pseudonym.has_value()) {
       where.push_back(absl::StrCat("e.leaf_index >= ", begin, " AND e.leaf_index < ", end));
-      return db.ForEach(
-          absl::StrCat("SELECT e.leaf_index, e.leaf_hash, e.leaf_data FROM audit_entries e WHERE ",
+      KINEX_RETURN_IF_ERROR(db.ForEach(
+          absl::StrCat("SELECT ", kEntryColumns, " FROM ", kEntriesAndSets, " WHERE ",
                        absl::StrJoin(where, " AND "), " ORDER BY e.leaf_index LIMIT ", limit_param),
-          params.values(), add_row);
+          params.values(), add_row));
+      return expand_rows();
     }
     // One child: its number, then the sets that name it, then each set's
     // events in leaf order. The child's number is looked up first and given
@@ -1097,19 +1206,20 @@ absl::StatusOr<std::vector<StoredEntry>> SqlLogStorage::Query(const QueryFilter&
       Params chunk = params;
       std::vector<std::string> reads;
       for (size_t i = at; i < std::min(sets.size(), at + kSetsPerRead); ++i) {
-        reads.push_back(absl::StrCat(
-            "SELECT * FROM (SELECT c.leaf_index, e.leaf_hash, e.leaf_data FROM "
-            "audit_entry_child_sets c JOIN audit_entries e ON e.leaf_index = c.leaf_index "
-            "WHERE c.set_id = ",
-            chunk.Add(sets[i].Int(0)), " AND ", conditions, " ORDER BY c.leaf_index LIMIT ",
-            limit_param, ") AS s", i - at));
+        reads.push_back(
+            absl::StrCat("SELECT * FROM (SELECT c.leaf_index, e.leaf_hash, e.leaf_data, c.set_id "
+                         "FROM audit_entry_child_sets c JOIN audit_entries e ON "
+                         "e.leaf_index = c.leaf_index WHERE c.set_id = ",
+                         chunk.Add(sets[i].Int(0)), " AND ", conditions,
+                         " ORDER BY c.leaf_index LIMIT ", limit_param, ") AS s", i - at));
       }
       KINEX_RETURN_IF_ERROR(
-          db.ForEach(absl::StrCat("SELECT leaf_index, leaf_hash, leaf_data FROM (",
+          db.ForEach(absl::StrCat("SELECT leaf_index, leaf_hash, leaf_data, set_id FROM (",
                                   absl::StrJoin(reads, " UNION ALL "),
                                   ") AS u ORDER BY leaf_index LIMIT ", limit_param),
                      chunk.values(), add_row));
     }
+    KINEX_RETURN_IF_ERROR(expand_rows());
     if (sets.size() > kSetsPerRead) {
       std::sort(out.begin(), out.end(), [](const StoredEntry& a, const StoredEntry& b) {
         return a.leaf_index < b.leaf_index;

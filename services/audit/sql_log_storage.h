@@ -61,6 +61,11 @@
 //      audit_child_set_members lists each set's numbers as rows. The step
 //      groups version 5's audit_child_entries by leaf into sets, in one
 //      transaction, and drops it.
+//  11  a leaf that names children may be stored with its pseudonyms as
+//      references to its entry's set ("KXAR", stored_leaf.h), expanded on
+//      every read with the set's pseudonyms; no table changes, but a binary
+//      from before would refuse each such leaf as corrupt instead of
+//      refusing the store. Leaves stored before keep their form.
 //
 // Errors: every store failure is UNAVAILABLE ("audit store: ..."); a stored
 // hash of the wrong size is DATA_LOSS; FAILED_PRECONDITION as LogStorage says;
@@ -97,7 +102,7 @@ class SqlLogStorage : public LogStorage {
   using PrincipalKey = std::tuple<int, std::string, std::string>;
 
   // The schema version this binary writes.
-  static constexpr int64_t kSchemaVersion = 10;
+  static constexpr int64_t kSchemaVersion = 11;
 
   ~SqlLogStorage() override = default;
 

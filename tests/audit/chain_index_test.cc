@@ -4,7 +4,11 @@
 //     child pseudonyms and of its agency, within a batch too;
 //   - a deleted or altered child-pseudonym row is named ("index: leaf N")
 //     by the offline verifier, by the chain check of a per-child answer and
-//     by the log's start-up check (which refuses to start);
+//     by the log's start-up check (which refuses to start); since leaves
+//     are stored with their children's pseudonyms as references to the
+//     index (schema version 11), a row that gives a leaf another child
+//     makes the leaf read as other bytes, named as an altered entry
+//     ("leaf index N: stored leaf hash does not match");
 //   - an event with an idempotency key already logged (earlier, in the same
 //     batch, or before a restart) returns the original leaf;
 //   - a log written with the version-1 encoding still verifies after
@@ -313,22 +317,27 @@ class ChainIndexTamperTest : public ChainIndexTest {
   }
 
   // The log refuses to start with AUDIT_INDEX_TAMPERED naming `leaf_index`.
-  void ExpectRefusesToStart(const std::string& message, const std::string& leaf_index) {
+  void ExpectRefusesToStart(const std::string& message, const std::string& leaf_index,
+                            const std::string& reason = "AUDIT_INDEX_TAMPERED") {
     absl::StatusOr<AuditLog*> restarted = Open();
     EXPECT_EQ(restarted.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(restarted.status().message(),
                 HasSubstr(absl::StrCat("audit log is corrupt; refusing to start: ", message)));
-    EXPECT_THAT(restarted, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+    EXPECT_THAT(restarted, HasErrorReason(reason));
     EXPECT_THAT(restarted, HasErrorMetadata("leaf_index", leaf_index));
   }
 };
 
 TEST_F(ChainIndexTamperTest, DeletedIndexRowIsNamedEverywhere) {
   Sql("DELETE FROM audit_entry_child_sets WHERE leaf_index = 4;");
+  // The leaf is stored with its child's pseudonym as a reference to its
+  // set (schema version 11), so the store names the missing row as it reads
+  // the leaf.
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(verify.message(),
-              HasSubstr("index: leaf 4: child pseudonym row missing (pseudonym "));
+              HasSubstr("index: leaf 4: child pseudonym row missing (its stored leaf refers to "
+                        "more children than the index gives it: "));
   EXPECT_THAT(verify, HasErrorReason("AUDIT_INDEX_TAMPERED"));
   EXPECT_THAT(verify, HasErrorMetadata("leaf_index", "4"));
   absl::Status chain = ChildChainCheck(kNhsA);
@@ -345,19 +354,28 @@ TEST_F(ChainIndexTamperTest, AlteredIndexRowIsNamedEverywhere) {
   Sql(absl::StrCat(MakeSetOf(kNhsB),
                    "UPDATE audit_entry_child_sets SET set_id = (SELECT set_id FROM (",
                    SetIdOf(kNhsB), ")) WHERE leaf_index = 7;"));
+  // Leaf 7 is stored with its child's pseudonym as a reference to its set
+  // (schema version 11): read through B's set it is other bytes, which its
+  // hash refuses wherever it is read.
+  const std::string altered =
+      "leaf index 7: stored leaf hash does not match the entry's data (the entry, or the query "
+      "index rows its stored form refers to, was altered)";
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(verify.message(), HasSubstr("index: leaf 7: child pseudonym row"));
+  EXPECT_THAT(verify.message(), HasSubstr(altered));
+  EXPECT_THAT(verify, HasErrorMetadata("leaf_index", "7"));
   EXPECT_EQ(ChildChainCheck(kNhsA).message(),
             "index: leaf 7: child pseudonym row missing (leaf 8 links to it; "
             "the answer skips it)");
   // The row now claims leaf 7 is about child B, but the log re-checks every
-  // row against the leaf: B's answer stays empty (and its chain intact).
+  // row against the verified tree: B's answer is refused, never served.
   v1::QueryEventsRequest b;
   b.mutable_child()->set_nhs_number(kNhsB);
-  EXPECT_EQ(log_->QueryEvents(b)->entries_size(), 0);
-  EXPECT_TRUE(ChildChainCheck(kNhsB).ok());
-  ExpectRefusesToStart("index: leaf 7: child pseudonym row", "7");
+  absl::StatusOr<v1::QueryEventsResponse> answer = log_->QueryEvents(b);
+  EXPECT_THAT(answer, StatusIs(absl::StatusCode::kDataLoss,
+                               "leaf index 7: stored entry does not match the verified log"));
+  EXPECT_THAT(answer, HasErrorReason("AUDIT_LOG_TAMPERED"));
+  ExpectRefusesToStart(altered, "7", "AUDIT_LOG_TAMPERED");
 }
 
 TEST_F(ChainIndexTamperTest, DeletedNewestRowBreaksTheChainHead) {
@@ -380,20 +398,29 @@ TEST_F(ChainIndexTamperTest, AddedRowForAMissingLeafIsNamedAtStartUp) {
 
 // The index keeps each pseudonym once (audit_children) and names it by number
 // in its sets (audit_child_sets): renaming a number moves every row of it at
-// once, and a number no pseudonym has is still a row the leaf does not name.
+// once, and every leaf stored with a reference to it then reads as other
+// bytes. A number no pseudonym has is still a row the leaf does not name.
 TEST_F(ChainIndexTamperTest, RenumberedChildMovesEveryRowAndIsNamedEverywhere) {
   Sql(absl::StrCat("UPDATE audit_children SET pseudonym = '", Pseudonym(kNhsB),
                    "' WHERE pseudonym = '", Pseudonym(kNhsA), "';"));
+  // A's leaves are stored with A's pseudonym as a reference to the index
+  // (schema version 11): each now reads with B's, which its hash refuses.
+  const std::string altered =
+      "leaf index 0: stored leaf hash does not match the entry's data (the entry, or the query "
+      "index rows its stored form refers to, was altered)";
   absl::Status verify = VerifyOffline();
   EXPECT_EQ(verify.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(verify.message(), HasSubstr("index: leaf 0: child pseudonym row"));
+  EXPECT_THAT(verify.message(), HasSubstr(altered));
   EXPECT_THAT(verify, HasErrorMetadata("leaf_index", "0"));
   // B's answer would now be A's ten leaves, but each is re-checked against
-  // its leaf: it stays empty.
+  // the verified tree: it is refused, never served.
   v1::QueryEventsRequest b;
   b.mutable_child()->set_nhs_number(kNhsB);
-  EXPECT_EQ(log_->QueryEvents(b)->entries_size(), 0);
-  ExpectRefusesToStart("index: leaf 0: child pseudonym row", "0");
+  absl::StatusOr<v1::QueryEventsResponse> answer = log_->QueryEvents(b);
+  EXPECT_THAT(answer, StatusIs(absl::StatusCode::kDataLoss,
+                               "leaf index 0: stored entry does not match the verified log"));
+  EXPECT_THAT(answer, HasErrorReason("AUDIT_LOG_TAMPERED"));
+  ExpectRefusesToStart(altered, "0", "AUDIT_LOG_TAMPERED");
 }
 
 TEST_F(ChainIndexTamperTest, RowOfAnUnnumberedChildIsNamedAtStartUp) {

@@ -3,6 +3,7 @@
 // their reasons. Migrations of older stores: child_index_schema_test.cc.
 #include "services/audit/sqlite_log_storage.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -56,11 +57,11 @@ TEST_F(SqlLogStorageTest, ANewStoreIsAtTheCurrentSchemaVersion) {
 
 TEST_F(SqlLogStorageTest, AStoreNewerThanThisBinaryIsRefused) {
   ASSERT_TRUE(SqliteLogStorage::Open({.path = dir_.File("audit.db")}).ok());
-  ASSERT_TRUE(Raw()->Exec("UPDATE schema_version SET version = 11 WHERE component = 'audit'").ok());
+  ASSERT_TRUE(Raw()->Exec("UPDATE schema_version SET version = 12 WHERE component = 'audit'").ok());
   const auto newer = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
   EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition,
-                              ::testing::HasSubstr("audit store is at schema version 11, newer "
-                                                   "than this binary knows (10)")));
+                              ::testing::HasSubstr("audit store is at schema version 12, newer "
+                                                   "than this binary knows (11)")));
   EXPECT_THAT(newer.status(), HasErrorReason("SCHEMA_TOO_NEW"));
 }
 
@@ -107,6 +108,106 @@ TEST_F(SqlLogStorageTest, LeavesAreStoredCompressedAndReadBackByteForByte) {
               StatusIs(absl::StatusCode::kDataLoss,
                        ::testing::StartsWith("entry 0: stored audit leaf: decompresses to ")));
   EXPECT_THAT(corrupt, HasErrorReason("STORAGE_CORRUPT"));
+}
+
+// Schema version 11: a leaf that names children is stored with its
+// pseudonyms as references to its entry's set ("KXAR"), which every read
+// (by range, by filter, by child) gives back from the query index; a leaf
+// that names none, or whose pseudonyms the leaf does not hold, is stored as
+// before. An index edit that changes a pseudonym changes the leaf read,
+// which the leaf hash then refuses (TamperTest.ARenamedChildChangesEveryLeafThatNamesIt).
+TEST_F(SqlLogStorageTest, ALeafNamingChildrenIsStoredWithReferencesAndReadBackByEveryPath) {
+  auto storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  // Leaves holding the entry's two pseudonyms (64 hex digits each, as the
+  // canonical encoding writes strings; random, as HMAC-SHA256 ones are),
+  // given in another order and once twice, as an event may list them.
+  const auto random_hex = [](uint32_t x) {
+    std::string bytes;
+    for (int i = 0; i < 32; ++i) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      bytes.push_back(static_cast<char>(x & 0xff));
+    }
+    return absl::BytesToHexString(bytes);
+  };
+  std::string p = random_hex(2463534242u);
+  std::string q = random_hex(88172645u);
+  if (q > p) std::swap(p, q);  // q sorts first
+  const auto hex_string = [](const std::string& digits) {
+    return absl::StrCat(absl::string_view("\0\0\0\x40", 4), digits);
+  };
+  NewEntry named = Entry(0);
+  named.entry.leaf_data =
+      absl::StrCat("KXAE", LeafDictionary(1), hex_string(p), hex_string(q), hex_string(p));
+  named.child_pseudonyms = {q, p, q};
+  NewEntry none = Entry(1);
+  none.entry.leaf_data = absl::StrCat("KXAE", LeafDictionary(1), "none");
+  none.child_pseudonyms.clear();
+  NewEntry other = Entry(2);  // names a child its leaf does not hold
+  other.entry.leaf_data = absl::StrCat("KXAE", LeafDictionary(1), hex_string(q));
+  other.child_pseudonyms = {p};
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{named, none, other}, nullptr).ok());
+  {
+    auto db = Raw();
+    auto rows = db->Query("SELECT leaf_data FROM audit_entries ORDER BY leaf_index");
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->size(), 3u);
+    EXPECT_TRUE(absl::StartsWith(rows->at(0).Str(0), "KXAR\x03"));
+    // Each pseudonym is a header byte and its position (one byte), not 32
+    // bytes of digits (p's second run was a match in the frame either way).
+    EXPECT_LE(rows->at(0).Str(0).size() + 2 * 29, CompressLeaf(named.entry.leaf_data).size());
+    EXPECT_TRUE(absl::StartsWith(rows->at(1).Str(0), "KXAS\x03"));
+    EXPECT_TRUE(absl::StartsWith(rows->at(2).Str(0), "KXAS\x03"));
+  }
+  const std::vector<std::string> leaves = {named.entry.leaf_data, none.entry.leaf_data,
+                                           other.entry.leaf_data};
+  // Read afresh from the file: nothing of the append is cached.
+  storage->reset();
+  storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  EXPECT_THAT(LeavesRead(**storage, 3), ::testing::ElementsAreArray(leaves));
+  absl::StatusOr<std::vector<StoredEntry>> all = (*storage)->Query({}, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(all->at(i).leaf_data, leaves[i]) << i;
+  absl::StatusOr<std::vector<StoredEntry>> by_child = (*storage)->Query({.child_pseudonym = q}, 10);
+  ASSERT_TRUE(by_child.ok()) << by_child.status();
+  ASSERT_EQ(by_child->size(), 1u);
+  EXPECT_EQ(by_child->at(0).leaf_data, named.entry.leaf_data);
+
+  // The child's number given another pseudonym: the leaf reads as other
+  // bytes of its length (the leaf hash, checked by every reader of the log,
+  // refuses them); its set's member row deleted: a position names nothing,
+  // and the read is AUDIT_INDEX_TAMPERED at its index.
+  {
+    auto db = Raw();
+    ASSERT_TRUE(db->ExecScript("DROP TRIGGER audit_children_no_update; "
+                               "DROP TRIGGER audit_child_set_members_no_delete")
+                    .ok());
+    ASSERT_TRUE(db->Exec("UPDATE audit_children SET pseudonym = $1 WHERE pseudonym = $2",
+                         {std::string(64, 'f'), p})
+                    .ok());
+  }
+  std::vector<std::string> renamed = LeavesRead(**storage, 1);
+  ASSERT_EQ(renamed.size(), 1u);
+  EXPECT_NE(renamed[0], named.entry.leaf_data);
+  EXPECT_EQ(renamed[0].size(), named.entry.leaf_data.size());
+  ASSERT_TRUE(Raw()
+                  ->Exec("DELETE FROM audit_child_set_members WHERE child_id = (SELECT child_id "
+                         "FROM audit_children WHERE pseudonym = $1)",
+                         {q})
+                  .ok());
+  const absl::Status corrupt =
+      (*storage)->ReadEntries(0, 1, [](const StoredEntry&) { return absl::OkStatus(); });
+  EXPECT_THAT(corrupt, StatusIs(absl::StatusCode::kDataLoss,
+                                "index: leaf 0: child pseudonym row missing (its stored leaf "
+                                "refers to more children than the index gives it: stored audit "
+                                "leaf: identifier runs: run 0 names child pseudonym 1 of the "
+                                "entry's 1)"));
+  EXPECT_THAT(corrupt, HasErrorReason("AUDIT_INDEX_TAMPERED"));
+  EXPECT_THAT(corrupt, HasErrorMetadata("leaf_index", "0"));
 }
 
 // A store from schema 6 (leaves stored with dictionary 2) is upgraded in

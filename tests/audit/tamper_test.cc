@@ -92,7 +92,8 @@ class PostgresBackend final : public Backend {
     const std::string all = absl::StrCat(
         "ALTER TABLE audit_entries DISABLE TRIGGER USER;"
         "ALTER TABLE audit_heads DISABLE TRIGGER USER;"
-        "ALTER TABLE audit_signing_keys DISABLE TRIGGER USER;",
+        "ALTER TABLE audit_signing_keys DISABLE TRIGGER USER;"
+        "ALTER TABLE audit_children DISABLE TRIGGER USER;",
         sql);
     PGresult* r = PQexec(conn, all.c_str());
     absl::Status s = PQresultStatus(r) == PGRES_COMMAND_OK
@@ -146,7 +147,8 @@ class SqliteBackend final : public Backend {
         "DROP TRIGGER IF EXISTS audit_heads_no_update;"
         "DROP TRIGGER IF EXISTS audit_heads_no_delete;"
         "DROP TRIGGER IF EXISTS audit_signing_keys_no_update;"
-        "DROP TRIGGER IF EXISTS audit_signing_keys_no_delete;",
+        "DROP TRIGGER IF EXISTS audit_signing_keys_no_delete;"
+        "DROP TRIGGER IF EXISTS audit_children_no_update;",
         sql);
     const int rc = sqlite3_exec(db, all.c_str(), nullptr, nullptr, &err);
     absl::Status s =
@@ -348,6 +350,18 @@ TEST_F(TamperTest, Leaf4AlteredRowIsNamed) {
   // Change the actor inside the stored event (same length, so it decodes).
   const std::string msg = "leaf index 4: stored leaf hash does not match";
   ExpectDetected(ActorRewrite(4, /*rehash=*/false), msg, msg, "4");
+}
+
+// Leaves that name a child are stored with its pseudonym as a reference to
+// the query index (schema version 11, stored_leaf.h): the child's number
+// given another pseudonym there makes every such leaf read as other bytes,
+// which their stored hashes, the tree and the signed heads refuse, from the
+// first of them.
+TEST_F(TamperTest, ARenamedChildChangesEveryLeafThatNamesIt) {
+  const std::string msg = "leaf index 0: stored leaf hash does not match";
+  ExpectDetected(absl::StrCat("UPDATE ", backend_.Table("children"), " SET pseudonym = '",
+                              std::string(64, 'e'), "';"),
+                 msg, msg, "0");
 }
 
 TEST_F(TamperTest, Leaf6DeletedRowIsNamed) {

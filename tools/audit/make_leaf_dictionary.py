@@ -194,32 +194,41 @@ def varint(data, at):
             return v, at
 
 
-def unpack_identifiers(packed):
-    """stored_leaf.h's packed form back to the canonical bytes."""
+def unpack_identifiers(packed, children):
+    """stored_leaf.h's packed form back to the canonical bytes; a run of half 0
+    ("KXAR") is the entry's child pseudonym at the position that follows it."""
     count, at = varint(packed, 0)
     runs = []
     for _ in range(count):
         gap, at = varint(packed, at)
-        runs.append((gap, packed[at]))
+        half = packed[at]
         at += 1
-    binary = sum(half for _, half in runs)
+        child = None
+        if half == 0:
+            position, at = varint(packed, at)
+            child = children[position].encode()
+        runs.append((gap, half, child))
+    binary = sum(half for _, half, _ in runs)
     rest, digits = packed[at:len(packed) - binary], packed[len(packed) - binary:]
     out = b''
-    for gap, half in runs:
-        out += rest[:gap] + digits[:half].hex().encode()
+    for gap, half, child in runs:
+        out += rest[:gap] + (child if half == 0 else digits[:half].hex().encode())
         rest, digits = rest[gap:], digits[half:]
     return out + rest
 
 
-def expand(stored, zstd):
-    """The canonical bytes of a stored leaf, in any of stored_leaf.h's forms."""
+def expand(stored, zstd, children):
+    """The canonical bytes of a stored leaf, in any of stored_leaf.h's forms;
+    `children` are its entry's child pseudonyms, sorted (for "KXAR")."""
     if stored[:4] == b'KXAE':
         return stored
     length = struct.unpack('>I', stored[5:9])[0]
     if stored[:5] == b'KXAZ\x01':
         out = zlib.decompressobj(-15, zdict=dictionary_bytes(1)).decompress(stored[9:])
     elif stored[:4] == b'KXAS':
-        out = unpack_identifiers(zstd.decompress(stored[4], stored[9:], length + 5))
+        out = unpack_identifiers(zstd.decompress(stored[4], stored[9:], length + 5), [])
+    elif stored[:5] == b'KXAR\x03':
+        out = unpack_identifiers(zstd.decompress(3, stored[9:], length + 5), children)
     else:
         raise ValueError('unknown stored form %r' % stored[:5])
     if len(out) != length:
@@ -268,9 +277,13 @@ def main():
     counts = collections.Counter()
     variants = collections.defaultdict(collections.Counter)
     items_of = {}
-    for (stored,) in db.execute('SELECT leaf_data FROM audit_entries ORDER BY leaf_index DESC '
-                                'LIMIT ?', (args.leaves,)):
-        leaf = expand(stored, zstd)
+    # Each leaf with its entry's child pseudonyms, from the query index.
+    for (stored, children) in db.execute(
+            'SELECT e.leaf_data, (SELECT group_concat(c.pseudonym, \',\') FROM '
+            'audit_entry_child_sets s JOIN audit_child_set_members m ON m.set_id = s.set_id '
+            'JOIN audit_children c ON c.child_id = m.child_id WHERE s.leaf_index = e.leaf_index) '
+            'FROM audit_entries e ORDER BY e.leaf_index DESC LIMIT ?', (args.leaves,)):
+        leaf = expand(stored, zstd, sorted(children.split(',')) if children else [])
         (kind, decision, method), items = template(leaf)
         shape = (kind, decision, method.decode() or '-', role(leaf).decode())
         blanked = render(items)
