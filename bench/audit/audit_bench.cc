@@ -205,8 +205,9 @@ std::string LogPragmas(bool background_checkpoints) {
 }
 
 // The sizes of a BM_Append row: its leaf as the log stores it (the
-// canonical encoding, pseudonymised, timed, chained, then compressed as
-// SqlLogStorage stores it, stored_leaf.h; averaged over the indices
+// canonical encoding, pseudonymised, timed, chained, then compressed with
+// its child pseudonyms as SqlLogStorage stores it, stored_leaf.h; averaged
+// over the indices
 // BM_Append writes) and its one child pseudonym.
 struct RowShape {
   size_t leaf_bytes = 0;
@@ -228,7 +229,9 @@ const RowShape& AppendRowShape() {
       chains.Record(i, e);
       absl::StatusOr<std::string> leaf = EncodeEvent(i, e);
       if (!leaf.ok()) Die("EncodeEvent", leaf.status());
-      total += CompressLeaf(*leaf).size();
+      total += CompressLeaf(*leaf, std::vector<std::string>(e.child_pseudonyms().begin(),
+                                                            e.child_pseudonyms().end()))
+                   .size();
       ++n;
       pseudonym = e.child_pseudonyms(0).size();
     }

@@ -780,7 +780,8 @@ void PrintRounds(const std::vector<std::pair<uint64_t, Backend*>>& stores,
 // Prints the encoded leaf of the first event of each kind the mix makes, as
 // the log would encode it (pseudonymised, timed, first of its chains); for a
 // whole-record disclosure also what its disclosed paths and lawful bases
-// take; then the mean stored leaf (CompressLeaf) of each kind. Returns the
+// take; then the mean stored leaf (CompressLeaf, with the event's
+// pseudonyms) of each kind. Returns the
 // average encoded leaf over the mix's first 2,000 events.
 double PrintLeafSizes(const EventMix& mix, const ChildPseudonymizer& pseudonymizer) {
   auto encoded = [&](v1::AuditEvent e) -> std::string {
@@ -801,7 +802,13 @@ double PrintLeafSizes(const EventMix& mix, const ChildPseudonymizer& pseudonymiz
     total_bytes += total;
     std::string name = v1::EventKind_Name(e.kind());
     if (e.kind() == v1::DISCLOSURE) name = e.decision() == v1::DENY ? "DENIED" : "whole-record";
-    stored[name].first += CompressLeaf(leaf).size();
+    // Stored with its sorted pseudonyms, as SqlLogStorage stores it.
+    v1::AuditEvent named = e;
+    if (!PseudonymizeChildren(pseudonymizer, named).ok()) return 0;
+    stored[name].first +=
+        CompressLeaf(leaf, std::vector<std::string>(named.child_pseudonyms().begin(),
+                                                    named.child_pseudonyms().end()))
+            .size();
     ++stored[name].second;
     if (sizes.contains(name)) continue;
     std::string text = absl::StrCat(total, " B");
