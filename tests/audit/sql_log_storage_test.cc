@@ -138,31 +138,39 @@ TEST_F(SqlLogStorageTest, ALeafNamingChildrenIsStoredWithReferencesAndReadBackBy
   const auto hex_string = [](const std::string& digits) {
     return absl::StrCat(absl::string_view("\0\0\0\x40", 4), digits);
   };
-  NewEntry named = Entry(0);
+  // p is numbered first, by an entry whose leaf does not hold it: the
+  // numbers' order (p, q) is not the pseudonyms' (q, p), which is the one
+  // CompressLeaf and the reads use.
+  NewEntry other = Entry(0);
+  other.entry.leaf_data = absl::StrCat("KXAE", LeafDictionary(1), hex_string(q));
+  other.child_pseudonyms = {p};
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{other}, nullptr).ok());
+  NewEntry named = Entry(1);
   named.entry.leaf_data =
       absl::StrCat("KXAE", LeafDictionary(1), hex_string(p), hex_string(q), hex_string(p));
   named.child_pseudonyms = {q, p, q};
-  NewEntry none = Entry(1);
+  NewEntry none = Entry(2);
   none.entry.leaf_data = absl::StrCat("KXAE", LeafDictionary(1), "none");
   none.child_pseudonyms.clear();
-  NewEntry other = Entry(2);  // names a child its leaf does not hold
-  other.entry.leaf_data = absl::StrCat("KXAE", LeafDictionary(1), hex_string(q));
-  other.child_pseudonyms = {p};
-  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{named, none, other}, nullptr).ok());
+  ASSERT_TRUE((*storage)->Append(std::vector<NewEntry>{named, none}, nullptr).ok());
   {
     auto db = Raw();
     auto rows = db->Query("SELECT leaf_data FROM audit_entries ORDER BY leaf_index");
     ASSERT_TRUE(rows.ok()) << rows.status();
     ASSERT_EQ(rows->size(), 3u);
-    EXPECT_TRUE(absl::StartsWith(rows->at(0).Str(0), "KXAR\x03"));
+    EXPECT_TRUE(absl::StartsWith(rows->at(0).Str(0), "KXAS\x03"));
+    EXPECT_TRUE(absl::StartsWith(rows->at(1).Str(0), "KXAR\x03"));
     // Each pseudonym is a header byte and its position (one byte), not 32
     // bytes of digits (p's second run was a match in the frame either way).
-    EXPECT_LE(rows->at(0).Str(0).size() + 2 * 29, CompressLeaf(named.entry.leaf_data).size());
-    EXPECT_TRUE(absl::StartsWith(rows->at(1).Str(0), "KXAS\x03"));
+    EXPECT_LE(rows->at(1).Str(0).size() + 2 * 29, CompressLeaf(named.entry.leaf_data).size());
     EXPECT_TRUE(absl::StartsWith(rows->at(2).Str(0), "KXAS\x03"));
+    auto numbers = db->Query("SELECT pseudonym FROM audit_children ORDER BY child_id");
+    ASSERT_TRUE(numbers.ok()) << numbers.status();
+    ASSERT_EQ(numbers->size(), 2u);
+    EXPECT_EQ(numbers->at(0).Str(0), p);
   }
-  const std::vector<std::string> leaves = {named.entry.leaf_data, none.entry.leaf_data,
-                                           other.entry.leaf_data};
+  const std::vector<std::string> leaves = {other.entry.leaf_data, named.entry.leaf_data,
+                                           none.entry.leaf_data};
   // Read afresh from the file: nothing of the append is cached.
   storage->reset();
   storage = SqliteLogStorage::Open({.path = dir_.File("audit.db")});
@@ -190,24 +198,24 @@ TEST_F(SqlLogStorageTest, ALeafNamingChildrenIsStoredWithReferencesAndReadBackBy
                          {std::string(64, 'f'), p})
                     .ok());
   }
-  std::vector<std::string> renamed = LeavesRead(**storage, 1);
-  ASSERT_EQ(renamed.size(), 1u);
-  EXPECT_NE(renamed[0], named.entry.leaf_data);
-  EXPECT_EQ(renamed[0].size(), named.entry.leaf_data.size());
+  std::vector<std::string> renamed = LeavesRead(**storage, 2);
+  ASSERT_EQ(renamed.size(), 2u);
+  EXPECT_NE(renamed[1], named.entry.leaf_data);
+  EXPECT_EQ(renamed[1].size(), named.entry.leaf_data.size());
   ASSERT_TRUE(Raw()
                   ->Exec("DELETE FROM audit_child_set_members WHERE child_id = (SELECT child_id "
                          "FROM audit_children WHERE pseudonym = $1)",
                          {q})
                   .ok());
   const absl::Status corrupt =
-      (*storage)->ReadEntries(0, 1, [](const StoredEntry&) { return absl::OkStatus(); });
+      (*storage)->ReadEntries(1, 2, [](const StoredEntry&) { return absl::OkStatus(); });
   EXPECT_THAT(corrupt, StatusIs(absl::StatusCode::kDataLoss,
-                                "index: leaf 0: child pseudonym row missing (its stored leaf "
+                                "index: leaf 1: child pseudonym row missing (its stored leaf "
                                 "refers to more children than the index gives it: stored audit "
                                 "leaf: identifier runs: run 0 names child pseudonym 1 of the "
                                 "entry's 1)"));
   EXPECT_THAT(corrupt, HasErrorReason("AUDIT_INDEX_TAMPERED"));
-  EXPECT_THAT(corrupt, HasErrorMetadata("leaf_index", "0"));
+  EXPECT_THAT(corrupt, HasErrorMetadata("leaf_index", "1"));
 }
 
 // A store from schema 6 (leaves stored with dictionary 2) is upgraded in
